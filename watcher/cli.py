@@ -1,0 +1,137 @@
+"""The `watcher` command. It only parses arguments and calls the package; exit 0 done, 1 failed, 2 bad usage."""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+from pathlib import Path
+
+from . import clock
+from .layout import Layout
+from .settings import TEMPLATE, SettingsError, load_settings
+
+
+class Failure(Exception):
+    """The command itself failed; the message says what to do."""
+
+
+def _open(layout: Layout, settings, *, create: bool):
+    from .ledger import Ledger
+
+    path = layout.root / settings.ledger
+    if not create and not path.exists():
+        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
+    try:
+        return Ledger(path, settings.zone, now=clock.now())
+    except sqlite3.Error as exc:
+        raise Failure(f"无法打开账本 {path}：{exc}。账本须放在本机磁盘上，且当前用户可写") from exc
+
+
+def cmd_init(layout: Layout, args) -> int:
+    layout.root.mkdir(parents=True, exist_ok=True)
+    layout.create_base()
+    settings_file = layout.root / "watcher.toml"
+    if not settings_file.exists():
+        settings_file.write_text(TEMPLATE, encoding="utf-8")
+    settings = load_settings(layout.root)
+    ledger = _open(layout, settings, create=True)
+    try:
+        print(f"已初始化 {layout.root}：文件夹、设置文件 watcher.toml、账本 {settings.ledger}")
+        if args.demo:
+            from .demo import DEMO_AGENCY, DEMO_PLANS, load_demo
+
+            if load_demo(ledger, layout, clock.now()):
+                print(f"已载入演示数据：机构 {DEMO_AGENCY.code} {DEMO_AGENCY.name}，方案 "
+                      + "、".join(f"{p.code} {p.name}" for p in DEMO_PLANS))
+            else:
+                print(f"演示机构 {DEMO_AGENCY.code} 已存在，未重复载入")
+            print(f"试一试：watcher template 投保 -o 团A.xlsx，填好后放进 {layout.drop(DEMO_AGENCY.code)}/，"
+                  "再运行 watcher process")
+    finally:
+        ledger.close()
+    return 0
+
+
+def cmd_process(layout: Layout, args) -> int:
+    from .service.lock import RootBusy, RootLock
+    from .service.process import configure_logging, process_all
+    from .walk import Desk
+
+    settings = load_settings(layout.root)
+    configure_logging(layout.root)
+    try:
+        with RootLock(layout.root):
+            ledger = _open(layout, settings, create=False)
+            try:
+                report = process_all(Desk(layout, settings, ledger))
+            finally:
+                ledger.close()
+    except RootBusy as busy:
+        raise Failure(f"{layout.root} 正由另一个 watcher 使用（{busy}）。同一目录只能运行一个 serve 或 process，"
+                      "请等它结束后再试") from None
+    n = len(report.done)
+    print(f"处理完成：{n} 个文件（成功 {report.count('success')}，试算 {report.count('quote')}，"
+          f"失败 {report.count('failed')}，重复提交 {report.count('duplicate')}）"
+          + (f"；{len(report.refused_folders)} 个文件所在文件夹不是合作中的机构，未处理，详见 outbox/_admin/"
+             if report.refused_folders else ""))
+    return 0
+
+
+def cmd_template(layout: Layout, args) -> int:
+    from .io.templates import KINDS, write_template
+
+    if args.kind not in KINDS:
+        print(f"watcher template: 不认识的种类“{args.kind}”。可用：{'、'.join(KINDS)}", file=sys.stderr)
+        return 2
+    plans = []
+    settings = load_settings(layout.root)
+    if (layout.root / settings.ledger).exists():
+        ledger = _open(layout, settings, create=False)
+        try:
+            plans = [(p.code, p.name, p.region) for p in ledger.plans()]
+        finally:
+            ledger.close()
+    out = Path(args.output)
+    if out.suffix.lower() != ".xlsx":
+        out = out.with_suffix(out.suffix + ".xlsx") if out.suffix else out.with_suffix(".xlsx")
+    from .io.atomic import replacing
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(out.resolve()) as tmp:
+        write_template(args.kind, tmp, plans)
+    print(f"已生成 {args.kind} 模板：{out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="watcher", description="旅行社旅游险共享文件夹出单台")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", help="工作目录（默认 $WATCHER_ROOT，否则当前目录）")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("init", parents=[common], help="建立文件夹、设置和账本")
+    p.add_argument("--demo", action="store_true", help="同时载入一个演示机构和两个方案")
+    p.set_defaults(func=cmd_init)
+    p = sub.add_parser("process", parents=[common], help="处理当前等待的所有文件，然后退出")
+    p.set_defaults(func=cmd_process)
+    p = sub.add_parser("template", parents=[common], help="生成空白申请模板")
+    p.add_argument("kind", metavar="KIND", help="投保、试算、撤单、方案、机构")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="输出文件，如 团A.xlsx")
+    p.set_defaults(func=cmd_template)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    layout = Layout.find(args.root)
+    try:
+        return args.func(layout, args)
+    except (Failure, SettingsError) as exc:
+        print(f"watcher {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

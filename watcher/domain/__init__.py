@@ -1,0 +1,1 @@
+"""Pure domain rules: IDs, dates, money, rating, plans, policies. No I/O; `now` is always an argument."""

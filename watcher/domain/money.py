@@ -1,0 +1,56 @@
+"""Money is integer fen inside watcher; Decimal yuan only at the edges (cells, JSON strings)."""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from .text import fold
+
+FEN = Decimal("0.01")
+
+
+class MoneyError(ValueError):
+    pass
+
+
+def to_fen(amount: Decimal) -> int:
+    """Yuan as Decimal to fen, rounded half-up."""
+    return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def parse_yuan(value: object) -> Decimal:
+    """An amount in yuan from a cell: 50, 50.5, '1,234.50', '¥50', '50元'. At most two decimals."""
+    if isinstance(value, bool) or value is None:
+        raise MoneyError(value)
+    if isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        amount = Decimal(repr(value))  # the shortest repr is what the clerk typed
+    else:
+        text = re.sub(r"[,，\s¥￥]|元$|RMB|CNY", "", fold(str(value)))
+        try:
+            amount = Decimal(text)
+        except InvalidOperation as exc:
+            raise MoneyError(value) from exc
+    if not amount.is_finite() or amount != amount.quantize(FEN):
+        raise MoneyError(value)
+    return amount
+
+
+def parse_fen(value: object) -> int:
+    return to_fen(parse_yuan(value))
+
+
+def yuan(fen: int) -> Decimal:
+    return (Decimal(fen) / 100).quantize(FEN)
+
+
+def yuan_text(fen: int) -> str:
+    """'1234.50': money in JSON."""
+    return str(yuan(fen))
+
+
+def yuan_display(fen: int) -> str:
+    """'1,234.50': money on pages."""
+    return f"{yuan(fen):,}"

@@ -1,0 +1,121 @@
+"""One insured person from a roster row: names, ID, gender and birth date checked together. Pure."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+
+from . import idcard
+from .dates import DateError, parse_date
+from .text import clean, fold, fold_name, label_key
+
+NAME_LIMIT = 60
+GENDERS = {"男": "男", "女": "女", "M": "男", "F": "女", "男性": "男", "女性": "女", "MALE": "男", "FEMALE": "女"}
+_NAME_OK = re.compile(r"^[\w ·.'’\-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    name: str
+    id_type: str
+    id_no: str
+    gender: str
+    birth: date
+    phone: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class CellError:
+    column: str  # canonical column name: 姓名, 证件类型 …
+    code: str
+    values: dict
+
+
+def check_name(raw: object) -> tuple[str, CellError | None]:
+    name = fold_name(clean(raw))
+    if not name:
+        return "", CellError("姓名", "name.required", {})
+    if len(name) > NAME_LIMIT:
+        return name, CellError("姓名", "name.too_long", {"length": len(name), "limit": NAME_LIMIT})
+    bad = sorted({ch for ch in name if not (ch.isalpha() or ch in " ·.'’-") or ch.isdigit() or ch == "_"})
+    if bad or not _NAME_OK.match(name) or not any(ch.isalpha() for ch in name):
+        shown = "、".join(f"“{ch}”" if ch.isprintable() else f"U+{ord(ch):04X}" for ch in bad) or "无字母或汉字"
+        return name, CellError("姓名", "name.invalid", {"value": name, "chars": shown})
+    return name, None
+
+
+def check_gender(raw: object) -> tuple[str | None, CellError | None]:
+    text = label_key(raw).upper()
+    if not text:
+        return None, None
+    gender = GENDERS.get(text)
+    if gender is None:
+        return None, CellError("性别", "gender.invalid", {"value": clean(raw)})
+    return gender, None
+
+
+def check_birth(raw: object, today: date) -> tuple[date | None, CellError | None]:
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, None
+    try:
+        birth = parse_date(raw)
+    except (DateError, ValueError):
+        return None, CellError("出生日期", "birth.invalid", {"value": clean(raw)})
+    if birth > today:
+        return None, CellError("出生日期", "birth.future", {"value": birth.isoformat()})
+    return birth, None
+
+
+def check_person(values: dict[str, object], today: date) -> tuple[PersonFacts | None, list[CellError]]:
+    """Every problem of one row (not only the first). `values` maps canonical column names to cell values."""
+    errors: list[CellError] = []
+    name, err = check_name(values.get("姓名"))
+    if err:
+        errors.append(err)
+
+    raw_type = values.get("证件类型")
+    id_type = idcard.normalise_id_type(raw_type) if clean(raw_type) else None
+    if not clean(raw_type):
+        errors.append(CellError("证件类型", "id_type.required", {}))
+    elif id_type is None:
+        errors.append(CellError("证件类型", "id_type.invalid", {"value": clean(raw_type), "allowed": "、".join(idcard.ID_TYPES)}))
+
+    id_check = None
+    if id_type:
+        id_check = idcard.check_id(id_type, values.get("证件号码"), today)
+        if not id_check.ok:
+            errors.append(CellError("证件号码", id_check.error, id_check.values or {}))
+    elif not clean(values.get("证件号码")):
+        errors.append(CellError("证件号码", "id.required", {}))
+
+    gender, err = check_gender(values.get("性别"))
+    if err:
+        errors.append(err)
+    birth, err = check_birth(values.get("出生日期"), today)
+    if err:
+        errors.append(err)
+
+    if id_check is not None and id_check.ok:
+        if id_check.gender is None and gender is None and "性别" not in {e.column for e in errors}:
+            errors.append(CellError("性别", "gender.required", {"id_type": id_type}))
+        elif id_check.gender and gender and gender != id_check.gender:
+            errors.append(CellError("性别", "gender.mismatch", {"value": gender, "expected": id_check.gender}))
+        if id_check.birth is None and birth is None and "出生日期" not in {e.column for e in errors}:
+            errors.append(CellError("出生日期", "birth.required", {"id_type": id_type}))
+        elif id_check.birth and birth and birth != id_check.birth:
+            errors.append(CellError("出生日期", "birth.mismatch", {"value": birth.isoformat(), "expected": id_check.birth.isoformat()}))
+
+    if errors:
+        return None, errors
+    return PersonFacts(
+        name=name,
+        id_type=id_type,
+        id_no=id_check.number,
+        gender=id_check.gender or gender,
+        birth=id_check.birth or birth,
+        phone=clean(fold(clean(values.get("联系电话")))) if values.get("联系电话") is not None else "",
+        note=unicodedata.normalize("NFC", clean(values.get("备注"))),
+    ), []

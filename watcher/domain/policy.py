@@ -1,0 +1,86 @@
+"""Agencies, policies and insured people as values; policy numbers and states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+
+ACTIVE = "有效"
+CANCELLED = "已撤单"
+EXPIRED = "已到期"
+
+AGENCY_ACTIVE = "合作中"
+AGENCY_ENDED = "已终止"
+AGENCY_STATUSES = (AGENCY_ACTIVE, AGENCY_ENDED)
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    code: str
+    name: str
+    license_no: str = ""
+    agreement_no: str = ""
+    plans: tuple[str, ...] = ()
+    status: str = AGENCY_ACTIVE
+
+    @property
+    def active(self) -> bool:
+        return self.status == AGENCY_ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Insured:
+    name: str
+    id_type: str
+    id_no: str
+    gender: str
+    birth: date
+    age: int
+    premium_fen: int
+    phone: str = ""
+    note: str = ""
+    row: int = 0  # the Excel row in the request that brought this person
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    policy_no: str  # '' until the ledger numbers it
+    agency: str
+    tour_group: str
+    region: str
+    plan_code: str
+    plan_name: str
+    plan_version: int
+    start: datetime  # aware
+    days: int
+    end: datetime  # aware: 24:00 of the last day, i.e. the next midnight
+    route: str
+    handler: str  # 经办人
+    sales_id: str
+    sales_name: str
+    premium_fen: int
+    people: tuple[Insured, ...]
+    issued_at: datetime
+    status: str = ACTIVE
+    cancelled_at: datetime | None = None
+    replaces: str = ""  # the number of the policy this one replaces (批改, 减人 …)
+    replace_reason: str = ""
+    statement_no: str = ""
+
+    @property
+    def insured_count(self) -> int:
+        return len(self.people)
+
+    def shown_status(self, now: datetime) -> str:
+        """有效 becomes 已到期 once cover has ended."""
+        if self.status == ACTIVE and now >= self.end:
+            return EXPIRED
+        return self.status
+
+
+def policy_number(issued_at: datetime, sequence: int, zone: tzinfo) -> str:
+    """LY + issue date (desk time) + a 7-digit ledger-wide sequence that never repeats: LY202612010000042."""
+    return f"LY{issued_at.astimezone(zone):%Y%m%d}{sequence:07d}"
+
+
+POLICY_NO_PATTERN = r"^LY\d{8}\d{7,}$"

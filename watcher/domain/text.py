@@ -1,0 +1,49 @@
+"""Folding the text clerks type: full-width forms, stray spaces, the many middle dots of names."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+# The middle dots found in minority and foreign names, typed on different keyboards.
+_DOTS = str.maketrans({c: "·" for c in "·•・‧∙⋅･·"})
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def fold(text: str) -> str:
+    """Full-width Latin letters, digits and spaces to their ASCII forms (NFKC)."""
+    return unicodedata.normalize("NFKC", text)
+
+
+def clean(value: object) -> str:
+    """A cell value as trimmed text with inner runs of space collapsed; None is ''."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # calamine reads every number as a float: 13800138000.0
+    if not isinstance(value, str):
+        value = str(value)
+    return _SPACES.sub(" ", value.replace("\u3000", " ")).strip()
+
+
+def label_key(text: object) -> str:
+    """The key a label or header is matched by: folded, no spaces, no trailing colon or required-mark."""
+    key = fold(clean(text))
+    key = re.sub(r"[（(][^）)]*[）)]$", "", key)  # "姓名（必填）"
+    key = key.replace(" ", "").rstrip(":：").strip("*＊")
+    return key
+
+
+def fold_name(text: str) -> str:
+    return _SPACES.sub(" ", fold(text).translate(_DOTS)).strip().replace(" · ", "·").replace(" ·", "·").replace("· ", "·")
+
+
+def fold_id(text: str) -> str:
+    """ID numbers: full-width folded, every space removed, letters upper-case (`x` read as `X`)."""
+    return re.sub(r"\s+", "", fold(text)).upper()
+
+
+def strip_control(text: str) -> str:
+    """Control characters cannot live in a workbook's XML; show them as U+FFFD instead."""
+    return _CONTROL.sub("\ufffd", text)

@@ -1,0 +1,45 @@
+"""HTML pages from Jinja2 templates (autoescaped): the electronic policy, later the print views."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from ..domain.dates import show_end, show_hour, show_second
+from ..domain.money import yuan_display
+
+PACKAGE_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+@lru_cache(maxsize=8)
+def environment(root: Path | None = None) -> jinja2.Environment:
+    """Templates under `<root>/templates` override the shipped ones."""
+    paths = [str(root / "templates")] if root and (root / "templates").is_dir() else []
+    paths.append(str(PACKAGE_TEMPLATES))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(paths),
+        autoescape=True,  # every value from input is escaped: no markup from a roster reaches a page
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["yuan"] = yuan_display
+    return env
+
+
+def render_policy(env: jinja2.Environment, policy, plan, agency, settings, zone: tzinfo, now) -> bytes:
+    page = env.get_template("policy.html.j2").render(
+        policy=policy,
+        plan=plan,
+        agency=agency,
+        insurer=settings.insurer_name,
+        hotline=settings.insurer_hotline,
+        start=show_hour(policy.start, zone),
+        end=show_end(policy.end, zone),
+        issued=show_second(policy.issued_at, zone),
+        printed=show_second(now, zone),
+    )
+    return page.encode("utf-8")

@@ -1,0 +1,105 @@
+"""Finding things in sheets by name: 申请 labels in column A, table columns by header with synonyms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..domain.text import clean, label_key
+from .book import Sheet, column_letter
+
+EXAMPLE_MARKS = frozenset({"示例", "范例", "样例", "例"})
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    label: str  # the label as written
+    value: object
+    row: int  # Excel row
+    col: int  # 0-based column of the value
+
+
+def synonyms_index(synonyms: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """{canonical: (other names…)} → {key of any name: canonical}."""
+    index = {}
+    for canonical, others in synonyms.items():
+        for name in (canonical, *others):
+            index[label_key(name)] = canonical
+    return index
+
+
+def label_fields(sheet: Sheet, index: dict[str, str]) -> tuple[dict[str, Field], dict[str, list[int]]]:
+    """Labels in column A, values in column B, any order. Returns the fields and labels seen twice."""
+    fields: dict[str, Field] = {}
+    repeated: dict[str, list[int]] = {}
+    for r, row in enumerate(sheet.rows):
+        if not row:
+            continue
+        canonical = index.get(label_key(row[0]))
+        if canonical is None:
+            continue
+        value = row[1] if len(row) > 1 else None
+        if canonical in fields:
+            repeated.setdefault(canonical, [fields[canonical].row]).append(r + 1)
+            continue
+        fields[canonical] = Field(clean(row[0]).rstrip(":："), value, r + 1, 1)
+    return fields, repeated
+
+
+@dataclass
+class Table:
+    sheet: Sheet
+    header_row: int  # 0-based index of the header row
+    columns: dict[str, int]  # canonical name → 0-based column
+    headers: dict[int, str]  # 0-based column → header as written
+    rows: list[int]  # 0-based indexes of data rows (examples and blank rows skipped)
+    repeated: dict[str, list[int]]  # canonical name → columns where it appears more than once
+
+    def get(self, r: int, name: str) -> object:
+        c = self.columns.get(name)
+        return None if c is None else self.sheet.value(r, c)
+
+
+def _blank(row: list[object]) -> bool:
+    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+
+def find_header(sheet: Sheet, index: dict[str, str], must: str, limit: int = 50) -> int | None:
+    """The first row (within `limit`) holding the header named `must`."""
+    for r, row in enumerate(sheet.rows[:limit]):
+        for value in row:
+            if isinstance(value, str) and index.get(label_key(value)) == must:
+                return r
+    return None
+
+
+def read_table(sheet: Sheet, header_row: int, index: dict[str, str], serial: str = "序号") -> Table:
+    header = sheet.rows[header_row]
+    columns: dict[str, int] = {}
+    headers: dict[int, str] = {}
+    repeated: dict[str, list[int]] = {}
+    for c, value in enumerate(header):
+        text = clean(value)
+        if not text:
+            continue
+        headers[c] = text
+        canonical = index.get(label_key(text))
+        if canonical is None:
+            continue
+        if canonical in columns:
+            repeated.setdefault(canonical, [columns[canonical]]).append(c)
+        else:
+            columns[canonical] = c
+    serial_col = columns.get(serial)
+    rows = []
+    for r in range(header_row + 1, len(sheet.rows)):
+        row = sheet.rows[r]
+        if _blank(row):
+            continue
+        if serial_col is not None and serial_col < len(row) and label_key(row[serial_col]) in EXAMPLE_MARKS:
+            continue
+        rows.append(r)
+    return Table(sheet, header_row, columns, headers, rows, repeated)
+
+
+def columns_text(cols: list[int]) -> str:
+    return "、".join(column_letter(c) for c in cols)

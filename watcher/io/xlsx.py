@@ -1,0 +1,49 @@
+"""Writing workbooks safely with xlsxwriter: input text never becomes a formula, link or number."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from decimal import Decimal
+from pathlib import Path
+
+import xlsxwriter
+
+from ..domain.text import strip_control
+
+MONEY = "#,##0.00"
+OPTIONS = {
+    "in_memory": True,  # far faster for many small workbooks than xlsxwriter's temporary files
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+    "default_date_format": "yyyy-mm-dd",
+}
+
+
+def new_workbook(path: Path) -> xlsxwriter.Workbook:
+    return xlsxwriter.Workbook(str(path), OPTIONS)
+
+
+def write_value(ws, r: int, c: int, value: object, fmt=None, date_fmt=None, datetime_fmt=None) -> None:
+    """Write an echoed input value as what it is: text stays text (also '=…', '+86…'), numbers stay numbers."""
+    if value is None or value == "":
+        if fmt is not None:
+            ws.write_blank(r, c, None, fmt)
+        return
+    if isinstance(value, str):
+        ws.write_string(r, c, strip_control(value), fmt)
+    elif isinstance(value, bool):
+        ws.write_boolean(r, c, value, fmt)
+    elif isinstance(value, (int, float, Decimal)):
+        ws.write_number(r, c, value, fmt)
+    elif isinstance(value, datetime):
+        ws.write_datetime(r, c, value, fmt or datetime_fmt)
+    elif isinstance(value, date):
+        ws.write_datetime(r, c, datetime.combine(value, time()), fmt or date_fmt)
+    else:
+        ws.write_string(r, c, strip_control(str(value)), fmt)
+
+
+def text_width(text: str) -> float:
+    """Column width for Excel: CJK characters are about two units wide."""
+    return sum(2.1 if ord(ch) > 0x2E80 else 1.1 for ch in text) + 2

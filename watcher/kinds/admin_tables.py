@@ -1,0 +1,62 @@
+"""Admin tables (机构, 方案, 费率 …): named sheets, header row found by name, 序号/示例 rows skipped."""
+
+from __future__ import annotations
+
+from ..domain.problems import Problem, problem
+from ..domain.text import clean, strip_control
+from ..io.book import Book
+from ..io.tables import Table, find_header, read_table, synonyms_index
+from .common import special_problem
+
+
+class AdminTable:
+    """One admin sheet read as rows of {column: value}, recording problems with exact cells."""
+
+    def __init__(self, book: Book, name: str, columns: dict[str, tuple[str, ...]], required: tuple[str, ...],
+                 problems: list[Problem], kind: str, optional: bool = False):
+        self.name = name
+        self.problems = problems
+        self.table: Table | None = None
+        index = synonyms_index(columns)
+        sheet = book.sheet(name)
+        if sheet is None:
+            if not optional:
+                problems.append(problem("table.missing_sheet", sheet=name, kind=kind))
+            return
+        header = find_header(sheet, index, required[0])
+        if header is None:
+            problems.append(problem("table.missing_column", sheet=sheet.name, row=1, column=required[0],
+                                    label=required[0]))
+            return
+        table = read_table(sheet, header, index)
+        missing = [c for c in required if c not in table.columns]
+        for column in missing:
+            problems.append(problem("table.missing_column", sheet=sheet.name, row=header + 1, column=column,
+                                    label=column))
+        if missing:
+            return
+        if not table.rows and not optional:
+            problems.append(problem("table.empty", sheet=sheet.name, row=header + 1))
+        self.table = table
+
+    @property
+    def rows(self) -> list[int]:
+        return self.table.rows if self.table else []
+
+    def raw(self, r: int, column: str) -> object:
+        c = self.table.columns.get(column)
+        if c is None:
+            return None
+        bad = special_problem(self.table.sheet, r, c, column)
+        if bad:
+            self.problems.append(bad)
+            return None
+        return self.table.sheet.value(r, c)
+
+    def text(self, r: int, column: str) -> str:
+        return strip_control(clean(self.raw(r, column)))
+
+    def fail(self, r: int, column: str, code: str, **values) -> None:
+        c = self.table.columns.get(column)
+        self.problems.append(problem(code, sheet=self.table.sheet.name, row=r + 1, column=column, col_index=c,
+                                     **values))

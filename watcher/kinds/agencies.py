@@ -1,0 +1,80 @@
+"""机构 (admin): register or update agencies; registering creates the agency's folders."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from ..domain.policy import AGENCY_ACTIVE, AGENCY_STATUSES, Agency
+from ..io.book import Book
+from ..layout import AGENCY_CODE
+from ..settings import Settings
+from .admin_tables import AdminTable
+from .base import Checked, Decision, Request, SaveAgency
+
+COLUMNS = {
+    "序号": ("编号",),
+    "机构代码": ("代码", "旅行社代码"),
+    "机构名称": ("名称", "旅行社名称"),
+    "营业执照号": ("营业执照号码", "统一社会信用代码"),
+    "协议编号": ("协议号",),
+    "可用方案": ("方案代码", "方案"),
+    "状态": ("合作状态",),
+}
+
+
+class AgencyKind:
+    action = "机构"
+    admin = True
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def parse(self, book: Book, who: str) -> Request:
+        request = Request(self.action, who)
+        table = AdminTable(book, "机构", COLUMNS, ("机构代码", "机构名称", "可用方案"), request.problems, "机构")
+        agencies: list[tuple[int, Agency]] = []
+        seen: dict[str, list[int]] = {}
+        for r in table.rows:
+            code = table.text(r, "机构代码").upper()
+            if not AGENCY_CODE.match(code):
+                table.fail(r, "机构代码", "agency.code", value=code)
+            seen.setdefault(code, []).append(r)
+            name = table.text(r, "机构名称")
+            if not name:
+                table.fail(r, "机构名称", "field.empty", label="机构名称")
+            plans = tuple(dict.fromkeys(p.strip().upper() for p in re.split(r"[,，、;；\s]+", table.text(r, "可用方案")) if p.strip()))
+            if not plans:
+                table.fail(r, "可用方案", "agency.plans_empty")
+            status = table.text(r, "状态") or AGENCY_ACTIVE
+            if status not in AGENCY_STATUSES:
+                table.fail(r, "状态", "agency.status", value=status)
+            agencies.append((r, Agency(code, name, table.text(r, "营业执照号"), table.text(r, "协议编号"), plans, status)))
+        for code, rows in seen.items():
+            if len(rows) > 1:
+                for r in rows:
+                    table.fail(r, "机构代码", "agency.duplicate", value=code,
+                               rows="、".join(str(o + 1) for o in rows if o != r))
+        request.fields["agencies"] = agencies
+        request.extra["table"] = table
+        return request
+
+    def load(self, ledger, request: Request, who: str) -> set[str]:
+        return {plan.code for plan in ledger.plans()}
+
+    def validate(self, request: Request, state: set[str], now: datetime) -> Checked:
+        table: AdminTable = request.extra["table"]
+        for r, agency in request.fields["agencies"]:
+            for code in agency.plans:
+                if code not in state:
+                    table.fail(r, "可用方案", "agency.plan_unknown", value=code)
+        return Checked(request, list(request.problems))
+
+    def decide(self, checked: Checked, now: datetime) -> Decision:
+        agencies = [a for _, a in checked.request.fields["agencies"]]
+        return Decision(
+            status="success",
+            ops=[SaveAgency(a) for a in agencies],
+            notes=[f"{a.code} {a.name}：{a.status}，可用方案 {'、'.join(a.plans)}" for a in agencies],
+            summary={"机构数": str(len(agencies))},
+        )

@@ -1,0 +1,90 @@
+"""The small interface every request kind (投保, 撤单, 方案 …) implements, and what flows between stages.
+
+    parse(book, who)               -> request (typed) with its problems
+    load(ledger, request, who)     -> state: the facts of the ledger the kind needs (read only)
+    validate(request, state, now)  -> Checked: every problem, and the checked values (pure)
+    decide(checked, now)           -> Decision: what changes (pure)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from ..domain.plans import Plan
+from ..domain.policy import Agency, Policy
+from ..domain.problems import Problem
+from ..io.book import Book
+
+
+# --- what a decision asks the ledger to do (the commit stage carries these out) ----------
+
+@dataclass(frozen=True)
+class IssuePolicy:
+    policy: Policy
+
+
+@dataclass(frozen=True)
+class CancelPolicy:
+    policy_no: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class SaveAgency:
+    agency: Agency
+
+
+@dataclass(frozen=True)
+class AddPlanVersion:
+    plan: Plan
+
+
+Op = IssuePolicy | CancelPolicy | SaveAgency | AddPlanVersion
+
+
+@dataclass
+class Request:
+    """A parsed request: its typed fields (kind-specific) and the problems found while parsing."""
+    action: str
+    who: str  # the agency code of the folder it came from, or _admin
+    fields: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    roster: Any = None  # io.tables.Table of the roster, echoed back in the result
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Checked:
+    request: Request
+    problems: list[Problem]
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not any(not p.warning for p in self.problems)
+
+
+@dataclass
+class Decision:
+    status: str  # "success", "quote" or "failed"
+    ops: list[Op] = field(default_factory=list)
+    policies: list[Policy] = field(default_factory=list)  # issued (numbered at commit) or quoted or found
+    cancelled: list[str] = field(default_factory=list)
+    row_premiums: dict[int, int] = field(default_factory=dict)  # roster row index → fen
+    notes: list[str] = field(default_factory=list)  # lines for the summary sheet
+    summary: dict[str, str] = field(default_factory=dict)  # label → value for the summary sheet
+
+
+class Kind(Protocol):
+    action: str
+    admin: bool
+
+    def parse(self, book: Book, who: str) -> Request: ...
+
+    def load(self, ledger, request: Request, who: str) -> Any: ...
+
+    def validate(self, request: Request, state: Any, now: datetime) -> Checked: ...
+
+    def decide(self, checked: Checked, now: datetime) -> Decision: ...

@@ -1,0 +1,68 @@
+"""撤单: cancel a policy of this agency before its effective time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..domain.dates import show_end, show_hour
+from ..domain.money import yuan_display
+from ..domain.policy import ACTIVE, Policy
+from ..domain.problems import problem
+from ..io.book import Book
+from ..settings import Settings
+from .base import CancelPolicy, Checked, Decision, Request
+from .common import ApplySheet
+
+
+def check_changeable(policy: Policy | None, number: str, action: str, now: datetime, zone, at: dict) -> list:
+    """The rules every endorsement shares: this agency's, still 有效, in no statement, not yet in force."""
+    if policy is None:
+        return [problem("policy.not_found", **at, value=number)]
+    if policy.status != ACTIVE:
+        return [problem("policy.already_cancelled", **at, value=number)]
+    if policy.statement_no:
+        return [problem("policy.settled", **at, value=number, statement=policy.statement_no)]
+    if now >= policy.start:
+        return [problem("policy.in_force", **at, value=number, start=show_hour(policy.start, zone), action=action)]
+    return []
+
+
+class CancelKind:
+    action = "撤单"
+    admin = False
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def parse(self, book: Book, who: str) -> Request:
+        request = Request(self.action, who)
+        sheet = ApplySheet(book, request.problems)
+        request.fields["policy_no"] = sheet.policy_no()
+        request.extra["at"] = {"sheet": "申请", "row": sheet.fields["保单号"].row if "保单号" in sheet.fields else None,
+                               "column": "保单号", "col_index": 1 if "保单号" in sheet.fields else None}
+        return request
+
+    def load(self, ledger, request: Request, who: str) -> Policy | None:
+        number = request.fields["policy_no"]
+        # Only this agency's policies are ever looked at: another agency's number reads as unknown.
+        return ledger.policy(number, agency=who) if number else None
+
+    def validate(self, request: Request, state: Policy | None, now: datetime) -> Checked:
+        problems = list(request.problems)
+        if request.fields["policy_no"] and not problems:
+            problems += check_changeable(state, request.fields["policy_no"], self.action, now, self.settings.zone,
+                                         request.extra["at"])
+        return Checked(request, problems, {"policy": state})
+
+    def decide(self, checked: Checked, now: datetime) -> Decision:
+        policy: Policy = checked.values["policy"]
+        zone = self.settings.zone
+        return Decision(
+            status="success",
+            ops=[CancelPolicy(policy.policy_no, "撤单")],
+            cancelled=[policy.policy_no],
+            summary={"已撤单保单": policy.policy_no, "旅行团号": policy.tour_group,
+                     "方案": f"{policy.plan_code} {policy.plan_name}",
+                     "保险期间": f"{show_hour(policy.start, zone)} 至 {show_end(policy.end, zone)}",
+                     "人数": str(policy.insured_count), "撤销保费": yuan_display(policy.premium_fen)},
+        )

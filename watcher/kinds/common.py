@@ -1,0 +1,152 @@
+"""Parsing shared by the kinds: the 申请 sheet's fields, the roster table, untrustworthy cells."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, tzinfo
+
+from ..domain.dates import DateError, parse_int, parse_local_datetime
+from ..domain.problems import Problem, problem
+from ..domain.text import clean, fold, strip_control
+from ..io.book import Book, Sheet
+from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
+
+APPLY = "申请"
+ROSTER = "被保险人名单"
+
+APPLY_FIELDS = synonyms_index({
+    "操作类型": ("操作", "业务类型", "申请类型"),
+    "旅行团号": ("团号", "旅游团号", "团队编号"),
+    "区域": ("投保区域", "旅游区域"),
+    "方案代码": ("方案", "产品代码", "保险方案代码"),
+    "生效时间": ("起保时间", "保险起期", "生效日期"),
+    "天数": ("保险天数", "旅游天数", "行程天数"),
+    "行程路线": ("行程", "旅游路线", "路线"),
+    "经办人": ("旅行社经办人",),
+    "营销员工号": ("业务员工号", "营销员代码"),
+    "营销员姓名": ("业务员姓名", "营销员"),
+    "保单号": ("保单号码",),
+    "结账月份": ("月份",),
+    "机构代码": (),
+})
+
+ROSTER_COLUMNS = synonyms_index({
+    "序号": ("编号", "No", "NO."),
+    "姓名": ("被保险人姓名", "被保险人", "名字"),
+    "证件类型": ("证件种类",),
+    "证件号码": ("证件号", "身份证号码", "身份证号", "证件编号", "护照号码"),
+    "性别": (),
+    "出生日期": ("出生年月", "出生年月日", "生日"),
+    "联系电话": ("电话", "手机", "手机号", "手机号码", "联系方式"),
+    "备注": ("说明",),
+})
+
+
+def special_problem(sheet: Sheet, r: int, c: int, column: str) -> Problem | None:
+    """A formula without a cached value or an error cell, where a value is needed."""
+    mark = sheet.special.get((r, c))
+    if mark is None:
+        return None
+    if mark == "formula":
+        return problem("cell.formula_no_value", sheet=sheet.name, row=r + 1, column=column, col_index=c)
+    return problem("cell.error_value", sheet=sheet.name, row=r + 1, column=column, col_index=c, value=mark)
+
+
+class ApplySheet:
+    """The 申请 sheet's fields, with a problem list that records each missing or bad one."""
+
+    def __init__(self, book: Book, problems: list[Problem]):
+        self.problems = problems
+        self.sheet = book.sheet(APPLY)
+        self.fields: dict[str, Field] = {}
+        if self.sheet is not None:
+            self.fields, repeated = label_fields(self.sheet, APPLY_FIELDS)
+            for label, rows in repeated.items():
+                problems.append(problem("field.duplicate_label", sheet=APPLY, row=rows[1], column=label, col_index=0,
+                                        label=label, rows="、".join(map(str, rows))))
+
+    def _where(self, label: str) -> dict:
+        f = self.fields.get(label)
+        if f is None:
+            return {"sheet": APPLY, "row": None, "column": label}
+        return {"sheet": APPLY, "row": f.row, "column": label, "col_index": f.col}
+
+    def fail(self, code: str, label: str, **values) -> None:
+        self.problems.append(problem(code, **self._where(label), **values))
+
+    def raw(self, label: str) -> object:
+        f = self.fields.get(label)
+        if f is None:
+            return None
+        if self.sheet is not None:
+            bad = special_problem(self.sheet, f.row - 1, f.col, label)
+            if bad:
+                self.problems.append(bad)
+                return None
+        return f.value
+
+    def text(self, label: str, *, required: bool, limit: int = 100) -> str:
+        value = strip_control(clean(self.raw(label)))
+        if not value:
+            if required:
+                code = "field.empty" if label in self.fields else "field.required"
+                self.fail(code, label, label=label)
+            return ""
+        if len(value) > limit:
+            self.fail("field.text_too_long", label, label=label, length=len(value), limit=limit)
+        return value
+
+    def days(self, label: str = "天数") -> int | None:
+        raw = self.raw(label)
+        if not clean(raw):
+            self.fail("field.empty" if label in self.fields else "field.required", label, label=label)
+            return None
+        try:
+            days = parse_int(raw)
+        except ValueError:
+            days = 0
+        if days < 1:
+            self.fail("field.days", label, value=clean(raw))
+            return None
+        return days
+
+    def moment(self, label: str, zone: tzinfo) -> datetime | None:
+        """A local date and whole hour, as an aware datetime in the desk's zone."""
+        raw = self.raw(label)
+        if not clean(raw):
+            self.fail("field.empty" if label in self.fields else "field.required", label, label=label)
+            return None
+        try:
+            local = parse_local_datetime(raw)
+        except (DateError, ValueError, OverflowError):
+            self.fail("field.effective_format", label, value=clean(raw))
+            return None
+        if local.minute or local.second:
+            self.fail("field.effective_hour", label)
+            return None
+        return local.replace(tzinfo=zone)
+
+    def policy_no(self) -> str:
+        value = re.sub(r"\s+", "", fold(self.text("保单号", required=True, limit=40))).upper()
+        if value and not re.fullmatch(r"[A-Z0-9-]{4,40}", value):
+            self.fail("field.policy_no", "保单号", value=value)
+        return value
+
+
+def roster_table(book: Book, problems: list[Problem]) -> Table | None:
+    """The roster: sheet 被保险人名单, else the first other sheet whose header holds 姓名."""
+    candidates = [book.sheet(ROSTER)] if book.sheet(ROSTER) else [s for s in book.sheets.values() if s.name != APPLY]
+    for sheet in candidates:
+        header = find_header(sheet, ROSTER_COLUMNS, "姓名")
+        if header is not None:
+            table = read_table(sheet, header, ROSTER_COLUMNS)
+            for name, cols in table.repeated.items():
+                problems.append(problem("roster.duplicate_column", sheet=sheet.name, row=header + 1, column=name,
+                                        col_index=cols[1], label=name, columns=columns_text(cols)))
+            for name in ("证件类型", "证件号码"):
+                if name not in table.columns:
+                    problems.append(problem("roster.missing_column", sheet=sheet.name, row=header + 1, column=name,
+                                            label=name, header_row=header + 1))
+            return table
+    problems.append(problem("roster.missing", sheet=ROSTER))
+    return None

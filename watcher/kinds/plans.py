@@ -1,0 +1,196 @@
+"""方案 (admin): upload plans; each upload is a new version of every plan it names."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from ..domain.dates import parse_int
+from ..domain.money import MoneyError, parse_fen
+from ..domain.plans import REGIONS, AgeFactor, Coverage, Plan, RateBand, band_gaps, factor_overlaps
+from ..domain.text import fold
+from ..io.book import Book
+from ..settings import Settings
+from .admin_tables import AdminTable
+from .base import AddPlanVersion, Checked, Decision, Request
+
+PLAN_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
+
+PLAN_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "方案名称": ("名称",), "区域": (),
+                "最低年龄": ("最小年龄",), "最高年龄": ("最大年龄",), "最长天数": ("最大天数",)}
+RATE_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "天数下限": ("最少天数",), "天数上限": ("最多天数",),
+                "每人保费": ("保费", "单价")}
+FACTOR_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "年龄下限": (), "年龄上限": (), "系数": ("年龄系数",)}
+COVER_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "保障项目": ("责任", "保险责任"), "保额": ("保险金额",)}
+
+
+class PlanKind:
+    action = "方案"
+    admin = True
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def parse(self, book: Book, who: str) -> Request:
+        request = Request(self.action, who)
+        p = request.problems
+        plans = AdminTable(book, "方案", PLAN_COLUMNS, tuple(c for c in PLAN_COLUMNS if c != "序号"), p, "方案")
+        rates = AdminTable(book, "费率", RATE_COLUMNS, ("方案代码", "天数下限", "天数上限", "每人保费"), p, "方案")
+        factors = AdminTable(book, "年龄系数", FACTOR_COLUMNS, ("方案代码", "年龄下限", "年龄上限", "系数"), p, "方案",
+                             optional=True)
+        covers = AdminTable(book, "保障", COVER_COLUMNS, ("方案代码", "保障项目", "保额"), p, "方案")
+
+        heads: dict[str, tuple[int, dict]] = {}
+        for r in plans.rows:
+            code = self._code(plans, r)
+            head = {"name": plans.text(r, "方案名称"), "region": plans.text(r, "区域"),
+                    "min_age": self._int(plans, r, "最低年龄", 0, 120, "plan.age"),
+                    "max_age": self._int(plans, r, "最高年龄", 0, 120, "plan.age"),
+                    "max_days": self._int(plans, r, "最长天数", 1, 366, "plan.max_days")}
+            if not head["name"]:
+                plans.fail(r, "方案名称", "plan.name")
+            if head["region"] not in REGIONS:
+                plans.fail(r, "区域", "plan.region", value=head["region"])
+            if None not in (head["min_age"], head["max_age"]) and head["min_age"] > head["max_age"]:
+                plans.fail(r, "最高年龄", "plan.age_order", min_age=head["min_age"], max_age=head["max_age"])
+            if code in heads:
+                plans.fail(r, "方案代码", "plan.duplicate", value=code, rows=heads[code][0] + 1)
+            elif code:
+                heads[code] = (r, head)
+
+        bands: dict[str, list[tuple[int, RateBand]]] = {}
+        for r in rates.rows:
+            code = self._owner(rates, r, heads)
+            low = self._int(rates, r, "天数下限", 1, 366, "plan.max_days")
+            high = self._int(rates, r, "天数上限", 1, 366, "plan.max_days")
+            price = self._money(rates, r, "每人保费")
+            if None in (code, low, high, price):
+                continue
+            if low > high:
+                rates.fail(r, "天数上限", "plan.band_order", low=low, high=high)
+                continue
+            bands.setdefault(code, []).append((r, RateBand(low, high, price)))
+
+        ages: dict[str, list[tuple[int, AgeFactor]]] = {}
+        for r in factors.rows:
+            code = self._owner(factors, r, heads)
+            low = self._int(factors, r, "年龄下限", 0, 120, "plan.age")
+            high = self._int(factors, r, "年龄上限", 0, 120, "plan.age")
+            factor = self._factor(factors, r)
+            if None in (code, low, high, factor):
+                continue
+            if low > high:
+                factors.fail(r, "年龄上限", "plan.age_order", min_age=low, max_age=high)
+                continue
+            ages.setdefault(code, []).append((r, AgeFactor(low, high, factor)))
+
+        items: dict[str, list[Coverage]] = {}
+        for r in covers.rows:
+            code = self._owner(covers, r, heads)
+            item = covers.text(r, "保障项目")
+            amount = self._money(covers, r, "保额")
+            if not item:
+                covers.fail(r, "保障项目", "plan.cover_item")
+            if code and item and amount is not None:
+                items.setdefault(code, []).append(Coverage(item, amount))
+
+        built = []
+        for code, (r, head) in heads.items():
+            self._check_bands(code, head, bands.get(code, []), rates, plans, r)
+            overlaps = factor_overlaps([(f.low, f.high) for _, f in ages.get(code, [])])
+            for a, b in overlaps:
+                row = next(rr for rr, f in ages[code] if (f.low, f.high) == b)
+                factors.fail(row, "年龄下限", "plan.factor_overlap", plan=code, a=f"{a[0]}–{a[1]}", b=f"{b[0]}–{b[1]}")
+            if not items.get(code):
+                plans.fail(r, "方案代码", "plan.no_cover", plan=code)
+            if None in head.values():
+                continue
+            built.append(Plan(code, head["name"], head["region"], head["min_age"], head["max_age"], head["max_days"],
+                              tuple(sorted((b for _, b in bands.get(code, [])), key=lambda b: b.low)),
+                              tuple(sorted((f for _, f in ages.get(code, [])), key=lambda f: f.low)),
+                              tuple(items.get(code, []))))
+        request.fields["plans"] = built
+        return request
+
+    # --- cell helpers -----------------------------------------------------------------------
+
+    def _code(self, table: AdminTable, r: int) -> str | None:
+        code = fold(table.text(r, "方案代码")).upper()
+        if not PLAN_CODE.match(code):
+            table.fail(r, "方案代码", "plan.code", value=code)
+            return None
+        return code
+
+    def _owner(self, table: AdminTable, r: int, heads: dict) -> str | None:
+        code = self._code(table, r)
+        if code is not None and code not in heads:
+            table.fail(r, "方案代码", "plan.not_in_plans", value=code)
+            return None
+        return code
+
+    def _int(self, table: AdminTable, r: int, column: str, low: int, high: int, code: str) -> int | None:
+        raw = table.raw(r, column)
+        try:
+            value = parse_int(raw)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            table.fail(r, column, code, value=table.text(r, column), label=column)
+            return None
+        return value
+
+    def _money(self, table: AdminTable, r: int, column: str) -> int | None:
+        try:
+            fen = parse_fen(table.raw(r, column))
+        except MoneyError:
+            fen = 0
+        if fen <= 0:
+            table.fail(r, column, "plan.money", value=table.text(r, column))
+            return None
+        return fen
+
+    def _factor(self, table: AdminTable, r: int) -> Decimal | None:
+        raw = table.raw(r, "系数")
+        try:
+            factor = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(fold(table.text(r, "系数")))
+        except InvalidOperation:
+            factor = None
+        if factor is None or not factor.is_finite() or factor <= 0 or factor != factor.quantize(Decimal("0.0001")):
+            table.fail(r, "系数", "plan.factor", value=table.text(r, "系数"))
+            return None
+        return factor.normalize()
+
+    def _check_bands(self, code, head, rows, rates: AdminTable, plans: AdminTable, plan_row: int) -> None:
+        if not rows:
+            plans.fail(plan_row, "方案代码", "plan.no_rates", plan=code)
+            return
+        if head["max_days"] is None:
+            return
+        overlaps, gaps, beyond = band_gaps([(b.low, b.high) for _, b in rows], head["max_days"])
+        row_of = {(b.low, b.high): r for r, b in rows}
+        for a, b in overlaps:
+            rates.fail(row_of[b], "天数下限", "plan.band_overlap", plan=code, a=f"{a[0]}–{a[1]}", b=f"{b[0]}–{b[1]}")
+        for low, high in gaps:
+            plans.fail(plan_row, "最长天数", "plan.band_gap", plan=code, low=low, high=high, max_days=head["max_days"])
+        for band in beyond:
+            rates.fail(row_of[band], "天数上限", "plan.band_beyond", plan=code, a=f"{band[0]}–{band[1]}",
+                       max_days=head["max_days"])
+
+    # --- the rest of the walk -----------------------------------------------------------------
+
+    def load(self, ledger, request: Request, who: str) -> None:
+        return None
+
+    def validate(self, request: Request, state: None, now: datetime) -> Checked:
+        return Checked(request, list(request.problems))
+
+    def decide(self, checked: Checked, now: datetime) -> Decision:
+        plans = checked.request.fields["plans"]
+        return Decision(
+            status="success",
+            ops=[AddPlanVersion(p) for p in plans],
+            notes=[f"{p.code} {p.name}（{p.region}，{p.min_age}–{p.max_age} 岁，最长 {p.max_days} 天）已启用新版本"
+                   for p in plans],
+            summary={"方案数": str(len(plans))},
+        )

@@ -1,0 +1,182 @@
+"""The ledger's schema as numbered migrations; `migrate` brings any older ledger forward.
+
+Times are ISO-8601 text in UTC (sortable); money is integer fen; factors are decimal text.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "initial", """
+CREATE TABLE agencies (
+    code TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    license_no TEXT NOT NULL DEFAULT '',
+    agreement_no TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('合作中', '已终止')),
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE agency_plans (
+    agency TEXT NOT NULL REFERENCES agencies(code),
+    plan_code TEXT NOT NULL REFERENCES plans(code),
+    PRIMARY KEY (agency, plan_code)
+);
+CREATE TABLE plans (
+    code TEXT PRIMARY KEY,
+    current_version INTEGER
+);
+CREATE TABLE plan_versions (
+    id INTEGER PRIMARY KEY,
+    plan_code TEXT NOT NULL REFERENCES plans(code),
+    name TEXT NOT NULL,
+    region TEXT NOT NULL CHECK (region IN ('境内', '境外')),
+    min_age INTEGER NOT NULL,
+    max_age INTEGER NOT NULL,
+    max_days INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    request_id INTEGER REFERENCES requests(id)
+);
+CREATE TABLE rate_bands (
+    plan_version INTEGER NOT NULL REFERENCES plan_versions(id),
+    day_low INTEGER NOT NULL,
+    day_high INTEGER NOT NULL,
+    price_fen INTEGER NOT NULL CHECK (price_fen > 0)
+);
+CREATE TABLE age_factors (
+    plan_version INTEGER NOT NULL REFERENCES plan_versions(id),
+    age_low INTEGER NOT NULL,
+    age_high INTEGER NOT NULL,
+    factor TEXT NOT NULL
+);
+CREATE TABLE coverages (
+    plan_version INTEGER NOT NULL REFERENCES plan_versions(id),
+    seq INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    sum_fen INTEGER NOT NULL
+);
+CREATE TABLE requests (
+    id INTEGER PRIMARY KEY,
+    agency TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    file_name TEXT NOT NULL,
+    action TEXT NOT NULL,
+    processed_at TEXT NOT NULL,
+    outputs TEXT NOT NULL,
+    policies TEXT NOT NULL DEFAULT '[]',
+    cancelled TEXT NOT NULL DEFAULT '[]'
+);
+CREATE UNIQUE INDEX requests_once ON requests(agency, sha256);
+CREATE TABLE outputs (
+    agency TEXT NOT NULL,
+    name TEXT NOT NULL,
+    request_id INTEGER NOT NULL REFERENCES requests(id),
+    PRIMARY KEY (agency, name)
+);
+CREATE TABLE policies (
+    policy_no TEXT PRIMARY KEY,
+    agency TEXT NOT NULL REFERENCES agencies(code),
+    request_id INTEGER NOT NULL REFERENCES requests(id),
+    tour_group TEXT NOT NULL,
+    region TEXT NOT NULL,
+    plan_code TEXT NOT NULL,
+    plan_version INTEGER NOT NULL REFERENCES plan_versions(id),
+    start_at TEXT NOT NULL,
+    days INTEGER NOT NULL,
+    end_at TEXT NOT NULL,
+    route TEXT NOT NULL DEFAULT '',
+    handler TEXT NOT NULL DEFAULT '',
+    sales_id TEXT NOT NULL DEFAULT '',
+    sales_name TEXT NOT NULL DEFAULT '',
+    premium_fen INTEGER NOT NULL,
+    insured_count INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('有效', '已撤单')),
+    issued_at TEXT NOT NULL,
+    cancelled_at TEXT,
+    cancel_request_id INTEGER REFERENCES requests(id),
+    replaces TEXT NOT NULL DEFAULT '',
+    replace_reason TEXT NOT NULL DEFAULT '',
+    statement_no TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX policies_agency_issued ON policies(agency, issued_at);
+CREATE TABLE insured (
+    policy_no TEXT NOT NULL REFERENCES policies(policy_no),
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    id_type TEXT NOT NULL,
+    id_no TEXT NOT NULL,
+    gender TEXT NOT NULL,
+    birth TEXT NOT NULL,
+    age INTEGER NOT NULL,
+    premium_fen INTEGER NOT NULL,
+    phone TEXT NOT NULL DEFAULT '',
+    note TEXT NOT NULL DEFAULT '',
+    row INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (policy_no, seq)
+);
+CREATE TABLE journal (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    request_id INTEGER REFERENCES requests(id),
+    agency TEXT NOT NULL,
+    event TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TABLE sequences (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""),
+    (2, "journal append-only, insured lookup", """
+CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
+BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
+CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
+BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
+CREATE INDEX insured_id ON insured(id_no, id_type);
+"""),
+]
+
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    row = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    return row[0] or 0
+
+
+def migrate(conn: sqlite3.Connection, now_text: str, upto: int = LATEST) -> list[int]:
+    """Apply every migration newer than the ledger's version, each in its own transaction."""
+    applied = []
+    for version, name, sql in MIGRATIONS:
+        if version > upto or version <= current_version(conn):
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in filter(str.strip, _statements(sql)):
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, now_text))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    """Split on ';' at line ends, keeping trigger bodies (BEGIN … END;) whole."""
+    out, buf = [], []
+    for line in sql.strip().splitlines():
+        buf.append(line)
+        text = "\n".join(buf).strip()
+        if text.endswith(";") and sqlite3.complete_statement(text):
+            out.append(text)
+            buf = []
+    if buf:
+        out.append("\n".join(buf))
+    return out

@@ -1,0 +1,335 @@
+"""The ledger on SQLite: WAL, synchronous FULL (this is money), foreign keys, migrations on open.
+
+Every change of one request happens inside one `atomic()` block; each write also appends to the
+journal. Nothing outside this package writes SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone, tzinfo
+from decimal import Decimal
+from pathlib import Path
+from typing import Iterator
+
+from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
+from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, policy_number
+from .schema import migrate
+
+
+class LedgerError(Exception):
+    pass
+
+
+def _t(moment: datetime) -> str:
+    """Aware datetime → sortable UTC text."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime in the ledger")
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    id: int
+    agency: str
+    sha256: str
+    file_name: str
+    action: str
+    processed_at: datetime
+    outputs: tuple[str, ...]
+    policies: tuple[str, ...]
+    cancelled: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    id_type: str
+    id_no: str
+    policy_no: str
+    start: datetime
+    end: datetime
+
+
+class Ledger:
+    def __init__(self, path: Path, zone: tzinfo, *, now: datetime):
+        self.path = Path(path)
+        self.zone = zone
+        self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.execute("PRAGMA busy_timeout=10000")
+        self._depth = 0
+        migrate(self.conn, _t(now))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction; nested blocks are savepoints."""
+        if self._depth:
+            name = f"sp{self._depth}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._depth -= 1
+            self.conn.execute(f"RELEASE {name}")
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._depth = 0
+        self.conn.execute("COMMIT")
+
+    def _need_tx(self) -> None:
+        if not self._depth:
+            raise LedgerError("ledger writes must run inside atomic()")
+
+    def _journal(self, at: datetime, request_id: int | None, agency: str, event: str, ref: str, detail: dict) -> None:
+        self.conn.execute(
+            "INSERT INTO journal (at, request_id, agency, event, ref, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (_t(at), request_id, agency, event, ref, json.dumps(detail, ensure_ascii=False, default=str)),
+        )
+
+    def _next(self, name: str) -> int:
+        self.conn.execute("INSERT INTO sequences VALUES (?, 0) ON CONFLICT(name) DO NOTHING", (name,))
+        return self.conn.execute(
+            "UPDATE sequences SET value = value + 1 WHERE name = ? RETURNING value", (name,)
+        ).fetchone()[0]
+
+    # --- requests -----------------------------------------------------------------------
+
+    def record_request(self, *, agency: str, sha256: str, file_name: str, action: str, at: datetime,
+                       outputs: list[str]) -> int:
+        """The request that changed the ledger, with the names of its outputs, in the same transaction."""
+        self._need_tx()
+        cur = self.conn.execute(
+            "INSERT INTO requests (agency, sha256, file_name, action, processed_at, outputs) VALUES (?, ?, ?, ?, ?, ?)",
+            (agency, sha256, file_name, action, _t(at), json.dumps(outputs, ensure_ascii=False)),
+        )
+        self._journal(at, cur.lastrowid, agency, "request", sha256, {"file": file_name, "action": action})
+        return cur.lastrowid
+
+    def finish_request(self, request_id: int, *, policies: list[str], cancelled: list[str], outputs: list[str]) -> None:
+        """The request's effect and the names of all its outputs, still inside the request's transaction."""
+        self._need_tx()
+        self.conn.execute(
+            "UPDATE requests SET policies = ?, cancelled = ?, outputs = ? WHERE id = ?",
+            (json.dumps(policies), json.dumps(cancelled), json.dumps(outputs, ensure_ascii=False), request_id),
+        )
+        agency = self.conn.execute("SELECT agency FROM requests WHERE id = ?", (request_id,)).fetchone()[0]
+        self.conn.executemany("INSERT INTO outputs VALUES (?, ?, ?)", [(agency, n, request_id) for n in outputs])
+
+    def effective_request(self, agency: str, sha256: str) -> RequestRecord | None:
+        row = self.conn.execute(
+            "SELECT id, agency, sha256, file_name, action, processed_at, outputs, policies, cancelled"
+            " FROM requests WHERE agency = ? AND sha256 = ?", (agency, sha256)
+        ).fetchone()
+        if row is None:
+            return None
+        return RequestRecord(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), tuple(json.loads(row[6])),
+                             tuple(json.loads(row[7])), tuple(json.loads(row[8])))
+
+    def output_taken(self, agency: str, name: str) -> bool:
+        """Whether an earlier request recorded an output of this name (its file may since have been deleted)."""
+        return self.conn.execute("SELECT 1 FROM outputs WHERE agency = ? AND name = ?", (agency, name)).fetchone() is not None
+
+    # --- agencies -----------------------------------------------------------------------
+
+    def agency(self, code: str) -> Agency | None:
+        row = self.conn.execute(
+            "SELECT code, name, license_no, agreement_no, status FROM agencies WHERE code = ?", (code,)
+        ).fetchone()
+        if row is None:
+            return None
+        plans = tuple(p for (p,) in self.conn.execute(
+            "SELECT plan_code FROM agency_plans WHERE agency = ? ORDER BY plan_code", (code,)))
+        return Agency(row[0], row[1], row[2], row[3], plans, row[4])
+
+    def agencies(self) -> list[Agency]:
+        codes = [c for (c,) in self.conn.execute("SELECT code FROM agencies ORDER BY code")]
+        return [self.agency(c) for c in codes]
+
+    def save_agency(self, agency: Agency, *, request_id: int | None, at: datetime) -> None:
+        self._need_tx()
+        before = self.agency(agency.code)
+        self.conn.execute(
+            "INSERT INTO agencies (code, name, license_no, agreement_no, status, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
+            " license_no = excluded.license_no, agreement_no = excluded.agreement_no,"
+            " status = excluded.status, updated_at = excluded.updated_at",
+            (agency.code, agency.name, agency.license_no, agency.agreement_no, agency.status, _t(at), _t(at)),
+        )
+        self.conn.execute("DELETE FROM agency_plans WHERE agency = ?", (agency.code,))
+        self.conn.executemany("INSERT INTO agency_plans VALUES (?, ?)", [(agency.code, p) for p in agency.plans])
+        self._journal(at, request_id, agency.code, "agency.updated" if before else "agency.registered", agency.code, {
+            "name": agency.name, "license_no": agency.license_no, "agreement_no": agency.agreement_no,
+            "plans": list(agency.plans), "status": agency.status})
+
+    # --- plans --------------------------------------------------------------------------
+
+    def plan(self, code: str) -> Plan | None:
+        row = self.conn.execute("SELECT current_version FROM plans WHERE code = ?", (code,)).fetchone()
+        return self.plan_version(row[0]) if row and row[0] else None
+
+    def plans(self) -> list[Plan]:
+        versions = [v for (v,) in self.conn.execute(
+            "SELECT current_version FROM plans WHERE current_version IS NOT NULL ORDER BY code")]
+        return [self.plan_version(v) for v in versions]
+
+    def plan_version(self, version: int) -> Plan:
+        row = self.conn.execute(
+            "SELECT plan_code, name, region, min_age, max_age, max_days FROM plan_versions WHERE id = ?", (version,)
+        ).fetchone()
+        rates = tuple(RateBand(*r) for r in self.conn.execute(
+            "SELECT day_low, day_high, price_fen FROM rate_bands WHERE plan_version = ? ORDER BY day_low", (version,)))
+        factors = tuple(AgeFactor(lo, hi, Decimal(f)) for lo, hi, f in self.conn.execute(
+            "SELECT age_low, age_high, factor FROM age_factors WHERE plan_version = ? ORDER BY age_low", (version,)))
+        covers = tuple(Coverage(i, s) for i, s in self.conn.execute(
+            "SELECT item, sum_fen FROM coverages WHERE plan_version = ? ORDER BY seq", (version,)))
+        return Plan(row[0], row[1], row[2], row[3], row[4], row[5], rates, factors, covers, version)
+
+    def add_plan_version(self, plan: Plan, *, request_id: int | None, at: datetime) -> int:
+        """A new version of the plan; policies already issued keep the version they were priced with."""
+        self._need_tx()
+        self.conn.execute("INSERT INTO plans (code) VALUES (?) ON CONFLICT(code) DO NOTHING", (plan.code,))
+        version = self.conn.execute(
+            "INSERT INTO plan_versions (plan_code, name, region, min_age, max_age, max_days, created_at, request_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (plan.code, plan.name, plan.region, plan.min_age, plan.max_age, plan.max_days, _t(at), request_id),
+        ).lastrowid
+        self.conn.executemany("INSERT INTO rate_bands VALUES (?, ?, ?, ?)",
+                              [(version, b.low, b.high, b.price_fen) for b in plan.rates])
+        self.conn.executemany("INSERT INTO age_factors VALUES (?, ?, ?, ?)",
+                              [(version, f.low, f.high, str(f.factor)) for f in plan.factors])
+        self.conn.executemany("INSERT INTO coverages VALUES (?, ?, ?, ?)",
+                              [(version, i, c.item, c.sum_fen) for i, c in enumerate(plan.coverages, 1)])
+        self.conn.execute("UPDATE plans SET current_version = ? WHERE code = ?", (version, plan.code))
+        self._journal(at, request_id, "_admin", "plan.version", plan.code, {
+            "version": version, "name": plan.name, "region": plan.region, "min_age": plan.min_age,
+            "max_age": plan.max_age, "max_days": plan.max_days,
+            "rates": [[b.low, b.high, b.price_fen] for b in plan.rates],
+            "factors": [[f.low, f.high, str(f.factor)] for f in plan.factors],
+            "coverages": [[c.item, c.sum_fen] for c in plan.coverages]})
+        return version
+
+    # --- policies -----------------------------------------------------------------------
+
+    def issue_policy(self, policy: Policy, *, request_id: int) -> str:
+        """Number and store a new policy with its people; returns the policy number."""
+        self._need_tx()
+        number = policy_number(policy.issued_at, self._next("policy"), self.zone)
+        self.conn.execute(
+            "INSERT INTO policies (policy_no, agency, request_id, tour_group, region, plan_code, plan_version,"
+            " start_at, days, end_at, route, handler, sales_id, sales_name, premium_fen, insured_count, status,"
+            " issued_at, replaces, replace_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (number, policy.agency, request_id, policy.tour_group, policy.region, policy.plan_code,
+             policy.plan_version, _t(policy.start), policy.days, _t(policy.end), policy.route, policy.handler,
+             policy.sales_id, policy.sales_name, policy.premium_fen, len(policy.people), ACTIVE,
+             _t(policy.issued_at), policy.replaces, policy.replace_reason),
+        )
+        self.conn.executemany(
+            "INSERT INTO insured VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(number, seq, p.name, p.id_type, p.id_no, p.gender, p.birth.isoformat(), p.age, p.premium_fen,
+              p.phone, p.note, p.row) for seq, p in enumerate(policy.people, 1)],
+        )
+        self._journal(policy.issued_at, request_id, policy.agency, "policy.issued", number, {
+            "tour_group": policy.tour_group, "plan": policy.plan_code, "plan_version": policy.plan_version,
+            "start": policy.start.isoformat(), "end": policy.end.isoformat(), "days": policy.days,
+            "premium_fen": policy.premium_fen, "replaces": policy.replaces,
+            "people": [[p.name, p.id_type, p.id_no, p.gender, p.birth.isoformat(), p.premium_fen] for p in policy.people]})
+        return number
+
+    def cancel_policy(self, policy_no: str, *, request_id: int, at: datetime, reason: str) -> None:
+        self._need_tx()
+        cur = self.conn.execute(
+            "UPDATE policies SET status = ?, cancelled_at = ?, cancel_request_id = ?"
+            " WHERE policy_no = ? AND status = ? AND statement_no = ''",
+            (CANCELLED, _t(at), request_id, policy_no, ACTIVE),
+        )
+        if cur.rowcount != 1:
+            raise LedgerError(f"policy {policy_no} cannot be cancelled")
+        agency = self.conn.execute("SELECT agency FROM policies WHERE policy_no = ?", (policy_no,)).fetchone()[0]
+        self._journal(at, request_id, agency, "policy.cancelled", policy_no, {"reason": reason})
+
+    def policy(self, policy_no: str, *, agency: str | None = None, people: bool = True) -> Policy | None:
+        """One policy; with `agency`, only if it is that agency's (an agency never sees another's)."""
+        sql = _POLICY_SELECT + " WHERE p.policy_no = ?"
+        args: tuple = (policy_no,)
+        if agency is not None:
+            sql += " AND p.agency = ?"
+            args += (agency,)
+        row = self.conn.execute(sql, args).fetchone()
+        return self._policy(row, people) if row else None
+
+    def policies_of_request(self, request_id: int) -> list[Policy]:
+        rows = self.conn.execute(_POLICY_SELECT + " WHERE p.request_id = ? ORDER BY p.policy_no", (request_id,))
+        return [self._policy(r, True) for r in rows.fetchall()]
+
+    def _policy(self, row: tuple, with_people: bool) -> Policy:
+        people: tuple[Insured, ...] = ()
+        if with_people:
+            people = tuple(
+                Insured(n, t, i, g, date.fromisoformat(b), a, f, ph, nt, rw)
+                for n, t, i, g, b, a, f, ph, nt, rw in self.conn.execute(
+                    "SELECT name, id_type, id_no, gender, birth, age, premium_fen, phone, note, row"
+                    " FROM insured WHERE policy_no = ? ORDER BY seq", (row[0],))
+            )
+        return Policy(
+            policy_no=row[0], agency=row[1], tour_group=row[2], region=row[3], plan_code=row[4], plan_name=row[5],
+            plan_version=row[6], start=_dt(row[7]), days=row[8], end=_dt(row[9]), route=row[10], handler=row[11],
+            sales_id=row[12], sales_name=row[13], premium_fen=row[14], people=people, issued_at=_dt(row[16]),
+            status=row[15], cancelled_at=_dt(row[17]), replaces=row[18], replace_reason=row[19],
+            statement_no=row[20],
+        )
+
+    def live_overlaps(self, agency: str, ids: list[tuple[str, str]], start: datetime, end: datetime) -> list[Overlap]:
+        """People of `ids` already on this agency's live policies whose cover overlaps [start, end)."""
+        found: list[Overlap] = []
+        wanted = set(ids)
+        numbers = sorted({n for _, n in ids})
+        for chunk in (numbers[i:i + 500] for i in range(0, len(numbers), 500)):
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                "SELECT i.id_type, i.id_no, p.policy_no, p.start_at, p.end_at FROM insured i"
+                " JOIN policies p ON p.policy_no = i.policy_no"
+                f" WHERE i.id_no IN ({marks}) AND p.agency = ? AND p.status = ? AND p.start_at < ? AND p.end_at > ?",
+                (*chunk, agency, ACTIVE, _t(end), _t(start)),
+            )
+            found.extend(Overlap(t, n, no, _dt(s), _dt(e)) for t, n, no, s, e in rows if (t, n) in wanted)
+        return found
+
+    # --- counts for tests and status ------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        tables = ("agencies", "plan_versions", "requests", "policies", "insured", "journal")
+        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+
+
+_POLICY_SELECT = (
+    "SELECT p.policy_no, p.agency, p.tour_group, p.region, p.plan_code, v.name, p.plan_version, p.start_at,"
+    " p.days, p.end_at, p.route, p.handler, p.sales_id, p.sales_name, p.premium_fen, p.status, p.issued_at,"
+    " p.cancelled_at, p.replaces, p.replace_reason, p.statement_no"
+    " FROM policies p JOIN plan_versions v ON v.id = p.plan_version"
+)

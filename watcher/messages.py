@@ -1,0 +1,115 @@
+"""Every sentence a user reads, in one place so the wording stays consistent and reviewable.
+
+Each entry maps a stable problem code to a Chinese template; `say(code, **values)` renders it.
+Tests assert on codes, never on wording.
+"""
+
+from __future__ import annotations
+
+MESSAGES: dict[str, str] = {
+    # --- the file as a whole -------------------------------------------------------------
+    "file.unsupported": "不支持的文件类型“{ext}”。请另存为 .xlsx、.xlsm、.xls 或 .csv 后重新提交",
+    "file.unreadable": "文件无法打开（{detail}）。请确认文件完整、未加密，用 Excel 另存为 .xlsx 后重新提交",
+    "file.encrypted": "文件已加密，请取消密码后重新提交",
+    "file.empty": "文件是空的（0 字节）。请重新复制完整的文件",
+    "file.encoding": "CSV 文件的编码无法识别。请用 Excel 另存为“CSV UTF-8”或 .xlsx 后重新提交",
+    "file.no_apply_sheet": "缺少“申请”工作表（A 列填项目名称，B 列填内容，其中必须有“操作类型”）。请用 watcher template 生成的模板填写",
+    "file.no_action": "“申请”表中没有“操作类型”。请在 A 列写“操作类型”，B 列写要办理的业务，例如“投保”",
+    "file.unknown_action": "操作类型“{value}”无法识别。可以办理的业务：{allowed}",
+    "file.action_not_here": "操作类型“{value}”{where}。{hint}",
+    "file.internal": "处理时发生内部错误（{detail}），申请未生效。请把原文件转交保险公司运营人员处理",
+    "file.too_many_rows": "名单共 {count} 人，超过单个申请的上限 {limit} 人。请拆分成多个文件提交",
+    "folder.unknown": "文件夹“{folder}”不是合作中机构的代码，其中的文件“{file}”未处理。请先用“机构”登记该机构（或把状态改为合作中），或把文件移到正确的机构文件夹",
+    # --- cells --------------------------------------------------------------------------
+    "cell.formula_no_value": "该单元格是公式，但文件里没有保存计算结果。请在 Excel 中打开后“复制 → 选择性粘贴 → 数值”，保存后重新提交",
+    "cell.error_value": "该单元格是错误值（{value}）。请改正公式或直接填写内容",
+    # --- 申请 sheet ---------------------------------------------------------------------
+    "field.required": "缺少“{label}”。请在“申请”表 A 列写“{label}”，B 列填写内容",
+    "field.empty": "“{label}”没有填写",
+    "field.duplicate_label": "“{label}”在“申请”表中出现了多次（第 {rows} 行）。请只保留一行",
+    "field.region": "区域“{value}”无效，只能填“境内”或“境外”",
+    "field.days": "天数“{value}”无效，请填写 1 以上的整数",
+    "field.days_over": "天数 {days} 超过方案“{plan}”的最长天数 {max_days} 天",
+    "field.effective_format": "生效时间“{value}”无法识别。请填写如“2026-12-01 08:00”或“2026年12月1日8时”",
+    "field.effective_hour": "生效时间须为整点（分、秒为 0），例如“2026-12-01 08:00”",
+    "field.effective_past": "生效时间 {value} 不晚于受理时间 {now}，不能倒签。请把生效时间改到受理之后的整点",
+    "field.plan_unknown": "方案代码“{value}”不存在。请在模板“方案代码”下拉框中选择",
+    "field.plan_not_agreed": "方案“{value}”不在本机构的协议可用方案中（可用：{allowed}）。如需开通请联系保险公司",
+    "field.plan_region": "方案“{plan}”属于{plan_region}，与申请的区域“{region}”不一致",
+    "field.text_too_long": "“{label}”过长（{length} 个字符），最多 {limit} 个字符",
+    "field.policy_no": "保单号“{value}”格式不对，请从投保结果中复制完整的保单号",
+    # --- roster -------------------------------------------------------------------------
+    "roster.missing": "缺少“被保险人名单”工作表（或任何含“姓名”表头的工作表）。请用模板填写名单",
+    "roster.missing_column": "名单表头缺少“{label}”列（表头在第 {header_row} 行）。请补上该列",
+    "roster.duplicate_column": "名单表头中“{label}”出现了多次（{columns} 列）。请只保留一列",
+    "roster.empty": "名单中没有被保险人（示例行不计）。请至少填写一人",
+    "roster.duplicate_person": "此人在名单中重复出现（同证件号码还在第 {rows} 行）。请删除重复的行",
+    "roster.overlap": "此人已在本机构有效保单 {policy_no}（{start} 至 {end}）中，保障期间与本单重叠。请确认不是重复投保",
+    # --- person ---------------------------------------------------------------------------
+    "name.required": "姓名没有填写",
+    "name.invalid": "姓名“{value}”含有不能用于姓名的字符（{chars}）。只能包含汉字、字母、空格和间隔号“·”",
+    "name.too_long": "姓名过长（{length} 个字符），最多 {limit} 个字符",
+    "id_type.required": "证件类型没有填写",
+    "id_type.invalid": "证件类型“{value}”无效。可选：{allowed}",
+    "id.required": "证件号码没有填写",
+    "id.excel_float": "证件号码“{value}”已被 Excel 变成了数字（科学计数法），后几位已经丢失。请把“证件号码”列设为“文本”格式，重新输入完整号码",
+    "id.old15": "这是已停用的 15 位身份证号码。请填写 18 位的新号码",
+    "id.length": "{id_type}号码应为 {expected}，实际为 {length} 位",
+    "id.chars": "{id_type}号码含有无效字符。{expected}",
+    "id.region": "身份证号码前 6 位的地区码“{value}”无效（省级代码不存在）",
+    "id.region_permit": "港澳台居民居住证号码须以 810000（香港）、820000（澳门）或 830000（台湾）开头",
+    "id.region_is_permit": "号码以 {prefix} 开头，是港澳台居民居住证号码。请把证件类型改为“港澳台居民居住证”",
+    "id.birth": "证件号码中的出生日期“{value}”不是有效日期",
+    "id.birth_future": "证件号码中的出生日期 {value} 晚于今天",
+    "id.checksum": "证件号码校验位不对（最后一位应为 {expected}）。请核对号码是否抄错",
+    "id.format": "{id_type}号码格式不对。{expected}",
+    "gender.required": "证件类型为“{id_type}”时必须填写性别",
+    "gender.invalid": "性别“{value}”无效，请填写“男”或“女”",
+    "gender.mismatch": "性别“{value}”与证件号码不符（号码显示为{expected}）",
+    "birth.required": "证件类型为“{id_type}”时必须填写出生日期",
+    "birth.invalid": "出生日期“{value}”无法识别，请填写如“1980-01-31”",
+    "birth.future": "出生日期 {value} 晚于今天",
+    "birth.mismatch": "出生日期 {value} 与证件号码不符（号码显示为 {expected}）",
+    "age.range": "生效时年龄 {age} 岁，不在方案“{plan}”的投保年龄 {min_age}–{max_age} 岁之内",
+    # --- endorsements ---------------------------------------------------------------------
+    "policy.not_found": "未找到本机构的保单“{value}”。请核对保单号（只能办理本机构的保单）",
+    "policy.already_cancelled": "保单 {value} 已经是“已撤单”状态，不能再次办理",
+    "policy.in_force": "保单 {value} 已于 {start} 生效，生效后不能再办理{action}。如需处理请联系保险公司",
+    "policy.settled": "保单 {value} 已列入对账单 {statement}，不能再修改",
+    # --- admin: agencies and plans ------------------------------------------------------
+    "table.missing_sheet": "缺少“{sheet}”工作表。请用 watcher template {kind} 生成的模板填写",
+    "table.missing_column": "“{sheet}”表第 1 行缺少“{label}”列。请补上该列",
+    "table.empty": "“{sheet}”表中没有数据行（示例行不计）",
+    "agency.code": "机构代码“{value}”无效：只能用字母、数字、“-”和“_”，以字母或数字开头，最长 32 位",
+    "agency.duplicate": "机构代码 {value} 在表中重复（还在第 {rows} 行）",
+    "agency.status": "状态“{value}”无效，只能填“合作中”或“已终止”",
+    "agency.plans_empty": "可用方案没有填写。请填写方案代码，多个用“、”分隔",
+    "agency.plan_unknown": "可用方案中的“{value}”不存在。请先上传该方案，或核对方案代码",
+    "plan.code": "方案代码“{value}”无效：只能用字母、数字和“-”，最长 20 位",
+    "plan.duplicate": "方案代码 {value} 在“方案”表中重复（还在第 {rows} 行）",
+    "plan.region": "区域“{value}”无效，只能填“境内”或“境外”",
+    "plan.age": "年龄“{value}”无效，请填写 0–120 的整数",
+    "plan.age_order": "最低年龄 {min_age} 大于最高年龄 {max_age}",
+    "plan.max_days": "最长天数“{value}”无效，请填写 1–366 的整数",
+    "plan.not_in_plans": "方案代码 {value} 不在本次上传的“方案”表中",
+    "plan.money": "金额“{value}”无效，请填写大于 0、最多两位小数的数字",
+    "plan.int": "“{label}”的值“{value}”无效，请填写整数",
+    "plan.band_order": "天数下限 {low} 大于天数上限 {high}",
+    "plan.band_overlap": "方案 {plan} 的费率天数段 {a} 与 {b} 重叠",
+    "plan.band_gap": "方案 {plan} 的费率没有覆盖 {low}–{high} 天（须无缝覆盖 1–{max_days} 天）",
+    "plan.band_beyond": "方案 {plan} 的费率天数段 {a} 超出最长天数 {max_days}",
+    "plan.no_rates": "方案 {plan} 在“费率”表中没有任何费率",
+    "plan.no_cover": "方案 {plan} 在“保障”表中没有任何保障项目",
+    "plan.factor": "系数“{value}”无效，请填写大于 0 的数字（最多四位小数）",
+    "plan.factor_overlap": "方案 {plan} 的年龄系数段 {a} 与 {b} 重叠",
+    "plan.cover_item": "保障项目没有填写",
+    "plan.name": "方案名称没有填写",
+}
+
+# Sentences that are not errors about a cell: summaries, statuses, notices.
+STATUS_LABEL = {"success": "成功", "failed": "失败", "quote": "试算", "duplicate": "重复提交"}
+
+
+def say(code: str, **values: object) -> str:
+    """Render the Chinese message for `code` with `values` filled in."""
+    return MESSAGES[code].format(**values)

@@ -1,0 +1,1 @@
+"""Running the desk: taking waiting files from the drop folders (process now; serve comes later)."""

@@ -1,0 +1,70 @@
+"""Settings from `<root>/watcher.toml`; every setting has a working default."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_CHANNELS = ("团险直销", "个险渠道", "银保渠道", "经代渠道", "网销渠道")
+
+
+class SettingsError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    timezone: str = "Asia/Shanghai"
+    settle_seconds: float = 2.0  # a file is taken once unchanged this long
+    stall_seconds: float = 30.0  # a file that still cannot be opened fails after this much stillness
+    max_roster_rows: int = 20000  # people in one request
+    insurer_name: str = "示例人寿保险股份有限公司"
+    insurer_hotline: str = "95500"
+    ledger: str = "ledger.sqlite3"  # relative to the root
+    channels: tuple[str, ...] = field(default=DEFAULT_CHANNELS)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+TEMPLATE = """# watcher settings. Every setting has a working default; uncomment to change.
+# timezone = "Asia/Shanghai"      # the desk's local time (生效时间, month-end), never the server's TZ
+# settle_seconds = 2              # a dropped file is taken once unchanged this long
+# stall_seconds = 30              # a file that still cannot be opened fails after this much stillness
+# max_roster_rows = 20000         # people in one request
+# insurer_name = "示例人寿保险股份有限公司"
+# insurer_hotline = "95500"
+# ledger = "ledger.sqlite3"       # keep it on a local disk, never on a share
+# channels = ["团险直销", "个险渠道", "银保渠道", "经代渠道", "网销渠道"]
+"""
+
+
+def load_settings(root: Path) -> Settings:
+    path = root / "watcher.toml"
+    if not path.exists():
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"设置文件 {path} 格式有误：{exc}。请改正或删除该文件（删除后全部使用默认值）") from exc
+    known = {f.name: f for f in fields(Settings)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise SettingsError(f"设置文件 {path} 中有未知的设置：{', '.join(unknown)}。可用的设置：{', '.join(known)}")
+    values = {}
+    for name, value in data.items():
+        default = known[name].default
+        if name == "channels":
+            value = tuple(str(v) for v in value)
+        elif isinstance(default, (int, float)) and not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise SettingsError(f"设置 {name} 应为数字，现在是 {value!r}")
+        values[name] = value
+    settings = Settings(**values)
+    try:
+        settings.zone
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError(f"设置 timezone = {settings.timezone!r} 不是有效的时区名，例如 \"Asia/Shanghai\"") from exc
+    return settings

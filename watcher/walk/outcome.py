@@ -1,0 +1,40 @@
+"""What the stages hand to the renderers: everything a result shows, and nothing to read again."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ..domain.policy import Policy
+from ..domain.problems import Problem
+from ..io.book import Book
+
+
+@dataclass
+class Outcome:
+    who: str  # agency code or _admin
+    file_name: str  # the original name as dropped
+    sha256: str
+    processed_at: datetime
+    action: str = ""  # 操作类型, '' when the file could not be read that far
+    status: str = "failed"  # success, failed, quote, duplicate
+    policies: list[Policy] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    summary: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    book: Book | None = None  # echoed back, cell for cell
+    roster_sheet: str | None = None
+    roster_header: int | None = None  # 0-based
+    row_premiums: dict[int, int] = field(default_factory=dict)
+    result_stem: str = ""  # outputs are <stem>.xlsx and <stem>.json
+    outputs: list[str] = field(default_factory=list)
+    first_processed_at: datetime | None = None  # for duplicates: when the first submission was processed
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if not p.warning]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.warning]

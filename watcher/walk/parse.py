@@ -1,0 +1,53 @@
+"""Parse: find what the request asks (操作类型) and let its kind turn the workbook into a typed request."""
+
+from __future__ import annotations
+
+from ..domain.problems import Problem, file_problem, problem
+from ..domain.text import clean
+from ..io.book import Book
+from ..io.tables import label_fields
+from ..kinds import ADMIN_ACTIONS, AGENCY_ACTIONS, kind_for, normalise_action
+from ..kinds.base import Request
+from ..kinds.common import APPLY, APPLY_FIELDS
+from ..layout import ADMIN
+from ..settings import Settings
+
+
+def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
+    """The 操作类型 of the request, checked against who may ask for it."""
+    allowed = ADMIN_ACTIONS if who == ADMIN else AGENCY_ACTIONS
+    sheet = book.sheet(APPLY)
+    if sheet is None:
+        if who == ADMIN:  # an admin table dropped without its 申请 sheet: the sheet names say what it is
+            for action in ADMIN_ACTIONS:
+                if book.sheet(action) is not None:
+                    return action, None
+        return None, file_problem("file.no_apply_sheet")
+    fields, _ = label_fields(sheet, APPLY_FIELDS)
+    field = fields.get("操作类型")
+    if field is None or not clean(field.value):
+        return None, problem("file.no_action", sheet=APPLY, row=field.row if field else None, column="操作类型",
+                             col_index=1 if field else None)
+    action = normalise_action(field.value)
+    where = {"sheet": APPLY, "row": field.row, "column": "操作类型", "col_index": 1}
+    if action is None:
+        return None, problem("file.unknown_action", **where, value=clean(field.value), allowed="、".join(allowed))
+    if action not in allowed:
+        if action in ADMIN_ACTIONS:
+            return None, problem("file.action_not_here", **where, value=action, where="只能由保险公司提交",
+                                 hint="请联系保险公司运营人员办理")
+        if who == ADMIN:
+            return None, problem("file.action_not_here", **where, value=action, where="须由旅行社在自己的文件夹提交",
+                                 hint=f"_admin 文件夹可办理：{'、'.join(ADMIN_ACTIONS)}")
+        return None, problem("file.unknown_action", **where, value=action, allowed="、".join(allowed))
+    return action, None
+
+
+def parse(book: Book, who: str, settings: Settings):
+    """Returns (kind, request), or (None, the problem) when the request cannot be identified."""
+    action, trouble = identify(book, who)
+    if trouble is not None:
+        return None, trouble
+    kind = kind_for(action, settings)
+    request: Request = kind.parse(book, who)
+    return kind, request
