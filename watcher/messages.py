@@ -77,9 +77,9 @@ MESSAGES: dict[str, str] = {
     "policy.in_force": "保单 {value} 已于 {start} 生效，生效后不能再办理{action}。如需处理请联系保险公司",
     "policy.settled": "保单 {value} 已列入对账单 {statement}，不能再修改",
     # --- admin: agencies and plans ------------------------------------------------------
-    "table.missing_sheet": "缺少“{sheet}”工作表。请用 watcher template {kind} 生成的模板填写",
-    "table.missing_column": "“{sheet}”表第 1 行缺少“{label}”列。请补上该列",
-    "table.empty": "“{sheet}”表中没有数据行（示例行不计）",
+    "table.missing_sheet": "缺少“{table}”工作表。请用 watcher template {kind} 生成的模板填写",
+    "table.missing_column": "“{table}”表第 1 行缺少“{label}”列。请补上该列",
+    "table.empty": "“{table}”表中没有数据行（示例行不计）",
     "agency.code": "机构代码“{value}”无效：只能用字母、数字、“-”和“_”，以字母或数字开头，最长 32 位",
     "agency.duplicate": "机构代码 {value} 在表中重复（还在第 {rows} 行）",
     "agency.status": "状态“{value}”无效，只能填“合作中”或“已终止”",

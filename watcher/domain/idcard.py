@@ -118,12 +118,11 @@ def _check_18(number: str, id_type: str, today: date) -> IdCheck:
 def _resident(number: str, today: date) -> IdCheck:
     if len(number) == 15 and number.isdigit():
         return _fail(number, "id.old15")
-    if number[:6] in HMT_PREFIXES and len(number) == 18:
+    if len(number) == 18 and number[:6] in HMT_PREFIXES:
         return _fail(number, "id.region_is_permit", prefix=number[:6])
-    result = _check_18(number, RESIDENT, today)
-    if result.ok and number[:2] not in PROVINCES:
+    if len(number) == 18 and number[:6].isdigit() and number[:2] not in PROVINCES:
         return _fail(number, "id.region", value=number[:6])
-    return result
+    return _check_18(number, RESIDENT, today)
 
 
 def _hmt_residence(number: str, today: date) -> IdCheck:

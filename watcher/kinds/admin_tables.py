@@ -21,22 +21,22 @@ class AdminTable:
         sheet = book.sheet(name)
         if sheet is None:
             if not optional:
-                problems.append(problem("table.missing_sheet", sheet=name, kind=kind))
+                problems.append(problem("table.missing_sheet", sheet=name, table=name, kind=kind))
             return
         header = find_header(sheet, index, required[0])
         if header is None:
             problems.append(problem("table.missing_column", sheet=sheet.name, row=1, column=required[0],
-                                    label=required[0]))
+                                    table=sheet.name, label=required[0]))
             return
         table = read_table(sheet, header, index)
         missing = [c for c in required if c not in table.columns]
         for column in missing:
             problems.append(problem("table.missing_column", sheet=sheet.name, row=header + 1, column=column,
-                                    label=column))
+                                    table=sheet.name, label=column))
         if missing:
             return
         if not table.rows and not optional:
-            problems.append(problem("table.empty", sheet=sheet.name, row=header + 1))
+            problems.append(problem("table.empty", sheet=sheet.name, row=header + 1, table=sheet.name))
         self.table = table
 
     @property

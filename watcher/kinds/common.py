@@ -12,6 +12,7 @@ from ..io.book import Book, Sheet
 from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
 
 APPLY = "申请"
+BAD = object()  # a cell whose value cannot be used: a formula without a cached value, an error cell
 ROSTER = "被保险人名单"
 
 APPLY_FIELDS = synonyms_index({
@@ -71,10 +72,11 @@ class ApplySheet:
             return {"sheet": APPLY, "row": None, "column": label}
         return {"sheet": APPLY, "row": f.row, "column": label, "col_index": f.col}
 
-    def fail(self, code: str, label: str, **values) -> None:
-        self.problems.append(problem(code, **self._where(label), **values))
+    def fail(self, code: str, at_label: str, **values) -> None:
+        self.problems.append(problem(code, **self._where(at_label), **values))
 
     def raw(self, label: str) -> object:
+        """The value beside `label`; BAD when the cell holds no trustworthy value (already reported)."""
         f = self.fields.get(label)
         if f is None:
             return None
@@ -82,11 +84,14 @@ class ApplySheet:
             bad = special_problem(self.sheet, f.row - 1, f.col, label)
             if bad:
                 self.problems.append(bad)
-                return None
+                return BAD
         return f.value
 
     def text(self, label: str, *, required: bool, limit: int = 100) -> str:
-        value = strip_control(clean(self.raw(label)))
+        raw = self.raw(label)
+        if raw is BAD:
+            return ""
+        value = strip_control(clean(raw))
         if not value:
             if required:
                 code = "field.empty" if label in self.fields else "field.required"
@@ -98,6 +103,8 @@ class ApplySheet:
 
     def days(self, label: str = "天数") -> int | None:
         raw = self.raw(label)
+        if raw is BAD:
+            return None
         if not clean(raw):
             self.fail("field.empty" if label in self.fields else "field.required", label, label=label)
             return None
@@ -113,6 +120,8 @@ class ApplySheet:
     def moment(self, label: str, zone: tzinfo) -> datetime | None:
         """A local date and whole hour, as an aware datetime in the desk's zone."""
         raw = self.raw(label)
+        if raw is BAD:
+            return None
         if not clean(raw):
             self.fail("field.empty" if label in self.fields else "field.required", label, label=label)
             return None

@@ -1,0 +1,141 @@
+"""Admin actions from workbooks/_admin: 方案 (new plan versions) and 机构 (agencies and their folders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+from conftest import issue_fields, ledger_rows, people, result, run_watcher, write_request
+
+
+def _sheet(wb, name, head, rows):
+    ws = wb.create_sheet(name)
+    ws.append(head)
+    for row in rows:
+        ws.append(row)
+    return ws
+
+
+def plan_workbook(path: Path, code: str = "GN-A", name: str = "境内旅游意外险A款", region: str = "境内",
+                  max_age: int = 80, max_days: int = 30, bands=((1, 3, 5), (4, 30, 9)), factors=((66, 80, 1.5),),
+                  covers=(("意外身故、残疾", 300000),)) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "申请"
+    ws.append(["操作类型", "方案"])
+    _sheet(wb, "方案", ["序号", "方案代码", "方案名称", "区域", "最低年龄", "最高年龄", "最长天数"],
+           [["示例", "EX", "示例方案", "境内", 0, 1, 1], [1, code, name, region, 0, max_age, max_days]])
+    _sheet(wb, "费率", ["序号", "方案代码", "天数下限", "天数上限", "每人保费"],
+           [[i, code, lo, hi, price] for i, (lo, hi, price) in enumerate(bands, 1)])
+    _sheet(wb, "年龄系数", ["序号", "方案代码", "年龄下限", "年龄上限", "系数"],
+           [[i, code, lo, hi, f] for i, (lo, hi, f) in enumerate(factors, 1)])
+    _sheet(wb, "保障", ["序号", "方案代码", "保障项目", "保额"], [[i, code, item, s] for i, (item, s) in enumerate(covers, 1)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def agency_workbook(path: Path, rows) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "申请"
+    ws.append(["操作类型", "机构"])
+    _sheet(wb, "机构", ["序号", "机构代码", "机构名称", "营业执照号", "协议编号", "可用方案", "状态"], rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(path)
+    return path
+
+
+def test_a_plan_upload_is_a_new_version_and_issued_policies_keep_theirs(root):
+    write_request(root / "workbooks" / "GZ001" / "旧价.xlsx", issue_fields(), people(2))
+    run_watcher(root, "process")
+    old, _ = result(root, "GZ001", "旧价_结果")
+    assert old["policies"][0]["premium"] == "10.00"
+
+    plan_workbook(root / "workbooks" / "_admin" / "新费率.xlsx", bands=((1, 3, 6.5), (4, 30, 9)))
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "新费率_结果")
+    assert data["status"] == "success" and data["agency"] == "_admin" and data["action"] == "方案"
+
+    write_request(root / "workbooks" / "GZ001" / "新价.xlsx", issue_fields(旅行团号="T-NEW"), people(2))
+    run_watcher(root, "process")
+    new, _ = result(root, "GZ001", "新价_结果")
+    assert new["policies"][0]["premium"] == "13.00"
+    rows = ledger_rows(root)
+    versions = {r[0]: r[6] for r in rows["policies"]}  # policy_no → plan_version
+    assert versions[old["policies"][0]["policy_no"]] != versions[new["policies"][0]["policy_no"]]
+
+
+def test_bad_plan_uploads_are_refused_with_every_problem_and_change_nothing(root):
+    before = ledger_rows(root)
+    plan_workbook(root / "workbooks" / "_admin" / "缺口.xlsx", code="GN-X", bands=((1, 3, 5), (5, 30, 9)),
+                  region="国外", covers=())
+    plan_workbook(root / "workbooks" / "_admin" / "重叠.xlsx", code="GN-Y", bands=((1, 5, 5), (4, 30, 9), (31, 40, 1)),
+                  factors=((60, 70, 1.2), (65, 80, 0)))
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "缺口_结果")
+    codes = {(e["sheet"], e["column"]) for e in data["errors"]}
+    assert ("方案", "区域") in codes and ("方案", "最长天数") in codes and ("方案", "方案代码") in codes
+    assert any("4–4" in e["message"] for e in data["errors"])
+    data, _ = result(root, "_admin", "重叠_结果")
+    messages = " ".join(e["message"] for e in data["errors"])
+    assert "重叠" in messages and "超出最长天数" in messages and "系数" in messages
+    assert ledger_rows(root) == before
+
+
+def test_registering_an_agency_creates_its_folders_and_it_can_then_issue(root):
+    agency_workbook(root / "workbooks" / "_admin" / "机构.xlsx",
+                    [["示例", "EX1", "示例", "", "", "GN-A", "合作中"],
+                     [1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A，GW-B", "合作中"]])
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "机构_结果")
+    assert data["status"] == "success", data["errors"]
+    assert (root / "workbooks" / "SZ002").is_dir() and (root / "outbox" / "SZ002").is_dir()
+    assert not (root / "workbooks" / "EX1").exists()
+    write_request(root / "workbooks" / "SZ002" / "深圳团.xlsx", issue_fields(方案代码="GW-B", 区域="境外"), people(1))
+    run_watcher(root, "process")
+    data, _ = result(root, "SZ002", "深圳团_结果")
+    assert data["status"] == "success" and data["policies"][0]["premium"] == "40.00"
+
+
+def test_agency_rows_with_unknown_plans_or_bad_codes_are_refused(root):
+    before = ledger_rows(root)
+    agency_workbook(root / "workbooks" / "_admin" / "坏机构.xlsx",
+                    [[1, "../X", "坏", "", "", "GN-A", "合作中"], [2, "OK1", "好", "", "", "NOPE", "暂停"],
+                     [3, "OK2", "", "", "", "", "合作中"]])
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "坏机构_结果")
+    assert sorted((e["row"], e["column"]) for e in data["errors"]) == [
+        (2, "机构代码"), (3, "可用方案"), (3, "状态"), (4, "可用方案"), (4, "机构名称")]
+    assert ledger_rows(root) == before
+    assert not (root / "workbooks" / "OK1").exists()
+
+
+def test_admin_actions_only_from_admin_and_agency_actions_only_from_agencies(root):
+    before = ledger_rows(root)
+    plan_workbook(root / "workbooks" / "GZ001" / "越权方案.xlsx", code="GN-Z")
+    write_request(root / "workbooks" / "_admin" / "管理员投保.xlsx", issue_fields(), people(1))
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "越权方案_结果")
+    assert data["status"] == "failed" and "保险公司" in data["errors"][0]["message"]
+    data, _ = result(root, "_admin", "管理员投保_结果")
+    assert data["status"] == "failed" and "旅行社" in data["errors"][0]["message"]
+    assert ledger_rows(root) == before
+
+
+def test_files_in_a_folder_that_is_not_an_active_agency_are_left_and_staff_told(root):
+    stray = write_request(root / "workbooks" / "XX999" / "团.xlsx", issue_fields(), people(1))
+    agency_workbook(root / "workbooks" / "_admin" / "停.xlsx",
+                    [[1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GN-A", "已终止"]])
+    run_watcher(root, "process")
+    stopped = write_request(root / "workbooks" / "GZ001" / "停后.xlsx", issue_fields(), people(1))
+    before = ledger_rows(root)
+    proc = run_watcher(root, "process")
+    assert stray.exists() and stopped.exists()
+    notices = sorted(p.name for p in (root / "outbox" / "_admin").glob("未受理_*.json"))
+    assert len(notices) == 2 and any("XX999" in n for n in notices) and any("GZ001" in n for n in notices)
+    assert "未处理" in proc.stdout
+    run_watcher(root, "process")  # told once, not again at every run
+    assert len(list((root / "outbox" / "_admin").glob("未受理_*.json"))) == 2
+    assert ledger_rows(root) == before

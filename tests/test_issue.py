@@ -1,0 +1,251 @@
+"""投保 and 试算 end to end: a workbook dropped into the agency folder, `watcher process` as a subprocess,
+results read back cell by cell, and the ledger unchanged after every refusal."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import openpyxl
+
+from conftest import (ID_F_1949, ID_F_2000, ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, people, result,
+                      run_watcher, summary_values, write_request)
+
+
+def drop(root: Path, name: str, fields: dict, roster=None, agency: str = "GZ001", **kw) -> Path:
+    return write_request(root / "workbooks" / agency / name, fields, roster, **kw)
+
+
+def test_a_valid_roster_is_issued_with_result_workbook_json_and_policy_page(root):
+    start = future(days=12, hour=8)
+    drop(root, "团A.xlsx", issue_fields(生效时间=start.strftime("%Y/%m/%d %H时"), 天数=3), [
+        [1, "张三", "身份证", ID_M_1980, None, None, "+8613800138000", "=HYPERLINK(\"http://x\")"],
+        [2, "Anna·Müller", "护照", "X12345678", "女", "1990-05-01", None, None],
+        [3, "王芳", "身份证", ID_F_1949, "女", "1949-12-31", None, None],
+    ])
+    run_watcher(root, "process")
+
+    data, wb = result(root, "GZ001", "团A_结果")
+    assert data["status"] == "success" and data["errors"] == [] and data["action"] == "投保"
+    assert data["agency"] == "GZ001" and data["file"] == "团A.xlsx" and len(data["sha256"]) == 64
+    [policy] = data["policies"]
+    assert policy["insured_count"] == 3 and policy["status"] == "有效" and policy["plan"] == "GN-A"
+    # GN-A 1–3 days 5.00; 王芳 is 76 at the start: factor 1.5 → 7.50
+    assert policy["premium"] == "17.50" and data["premium_total"] == "17.50"
+    assert policy["start"] == start.strftime("%Y-%m-%dT%H:00:00+08:00")
+    assert policy["end"].endswith("T00:00:00+08:00")
+    assert data["cancelled"] == []
+
+    summary = summary_values(wb)
+    assert summary["状态"] == "成功" and summary["保单号"] == policy["policy_no"]
+    assert summary["人数"] == 3 and Decimal(str(summary["保费合计"])) == Decimal("17.50")
+    assert summary["原文件名"] == "团A.xlsx" and summary["SHA-256"] == data["sha256"]
+    assert summary["保险期间"].endswith("24:00")
+
+    roster = wb["被保险人名单"]
+    assert [c.value for c in roster[1]] == ["序号", "姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话",
+                                            "备注", "保费", "错误说明"]
+    assert [roster.cell(r, 9).value for r in (2, 3, 4)] == [5, 5, 7.5]
+    assert roster.cell(2, 9).number_format == "#,##0.00"
+    assert roster["D2"].value == ID_M_1980 and roster["D2"].data_type == "s"
+    # Text from input that looks like a formula comes back as text, never a live formula.
+    assert roster["H2"].data_type == "s" and roster["H2"].value.startswith("=HYPERLINK")
+    assert roster["G2"].value == "+8613800138000"
+
+    page = (root / "outbox" / "GZ001" / f"电子保单_{policy['policy_no']}.html").read_text(encoding="utf-8")
+    assert policy["policy_no"] in page and "Anna·Müller" in page and "意外身故、残疾" in page
+    assert "300,000.00" in page and "广州示例国际旅行社有限公司" in page and "24:00" in page
+    # The original left the drop folder for the archive.
+    assert not (root / "workbooks" / "GZ001" / "团A.xlsx").exists()
+    assert [p.name.endswith("_团A.xlsx") for p in (root / "archive" / "GZ001").rglob("*.xlsx")] == [True]
+
+
+def test_every_error_is_listed_with_sheet_row_column_and_nothing_is_issued(root):
+    before = ledger_rows(root)
+    drop(root, "错单.xlsx", issue_fields(天数=3), [
+        [1, "张三", "身份证", "110105194912310021", None, None, None, None],  # check digit
+        [2, "李四", "护照", "E12345678", None, None, None, None],  # passport needs gender and birth
+        [3, "王五", "身份证", "4.40106E+17", None, None, None, None],  # Excel float
+        [4, "赵六", "身份证", ID_M_1990, "女", None, None, None],  # gender disagrees with the ID
+        [5, "钱七", "身份证", "110105491231002", None, None, None, None],  # retired 15-digit
+        [6, "孙八", "其他", "AB-1234", None, None, None, None],  # 其他 needs 性别 and 出生日期
+        [7, "", "身份证", ID_F_2000, None, None, None, None],  # no name
+    ], head=None)
+    run_watcher(root, "process")
+    data, wb = result(root, "GZ001", "错单_结果")
+    assert data["status"] == "failed" and data["policies"] == [] and data["premium_total"] == "0.00"
+    found = sorted((e["row"], e["column"]) for e in data["errors"])
+    assert found == sorted([(2, "证件号码"), (3, "性别"), (3, "出生日期"), (4, "证件号码"), (5, "性别"),
+                            (6, "证件号码"), (7, "性别"), (7, "出生日期"), (8, "姓名")])
+    assert all(e["sheet"] == "被保险人名单" and e["message"] for e in data["errors"])
+    float_error = next(e for e in data["errors"] if e["row"] == 4)
+    assert "科学计数法" in float_error["message"] and "文本" in float_error["message"]
+    assert "18 位" in next(e for e in data["errors"] if e["row"] == 6)["message"]
+    assert ledger_rows(root) == before
+
+    roster = wb["被保险人名单"]
+    assert roster["D2"].fill.fgColor.rgb.endswith("FF9999")
+    assert roster["D2"].comment is not None and "校验位" in roster["D2"].comment.text
+    assert "证件号码" in roster["J2"].value
+    assert roster["A2"].fill.fgColor.rgb in (None, "00000000")
+    assert summary_values(wb)["状态"] == "失败" and summary_values(wb)["错误数"] == 9
+
+
+def test_apply_sheet_errors_name_their_label_row(root):
+    before = ledger_rows(root)
+    past = future(days=-1).strftime("%Y-%m-%d %H:00")
+    drop(root, "申请错.xlsx", issue_fields(生效时间=past, 天数=45, 区域="境外"), people(2))
+    drop(root, "非整点.xlsx", issue_fields(生效时间=future().strftime("%Y-%m-%d 08:30")), people(1))
+    drop(root, "无方案.xlsx", issue_fields(方案代码="NOPE", 旅行团号=None), people(1))
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "申请错_结果")
+    by_column = {e["column"]: e for e in data["errors"]}
+    assert set(by_column) == {"生效时间", "天数", "区域"}
+    assert by_column["生效时间"]["row"] == 5 and by_column["生效时间"]["sheet"] == "申请"
+    assert "倒签" in by_column["生效时间"]["message"]
+    assert "30" in by_column["天数"]["message"]
+    data, _ = result(root, "GZ001", "非整点_结果")
+    assert [e["column"] for e in data["errors"]] == ["生效时间"] and "整点" in data["errors"][0]["message"]
+    data, _ = result(root, "GZ001", "无方案_结果")
+    assert {e["column"] for e in data["errors"]} == {"旅行团号", "方案代码"}
+    assert ledger_rows(root) == before
+
+
+def test_age_range_plan_agreement_and_duplicates(root):
+    # A plan outside the agency's agreement: register one more plan, not agreed with GZ001.
+    from test_admin import plan_workbook
+
+    plan_workbook(root / "workbooks" / "_admin" / "方案.xlsx", code="GN-C", max_age=60)
+    run_watcher(root, "process")
+    before = ledger_rows(root)
+    drop(root, "未约定.xlsx", issue_fields(方案代码="GN-C"), people(1))
+    young = people(3)
+    young[1][3] = ID_F_1949  # 76 at the start; GN-A allows 0–80: fine
+    young[2][3] = young[0][3]  # the same person twice
+    drop(root, "重复.xlsx", issue_fields(), young)
+    old = [[1, "老人", "护照", "G1234567", "男", "1940-01-01", None, None]]  # 86 > 80
+    drop(root, "超龄.xlsx", issue_fields(), old)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "未约定_结果")
+    assert [e["column"] for e in data["errors"]] == ["方案代码"] and "协议" in data["errors"][0]["message"]
+    data, wb = result(root, "GZ001", "重复_结果")
+    assert sorted((e["row"], e["column"]) for e in data["errors"]) == [(2, "证件号码"), (4, "证件号码")]
+    assert "第 4 行" in data["errors"][0]["message"] or "第 2 行" in data["errors"][0]["message"]
+    data, _ = result(root, "GZ001", "超龄_结果")
+    assert [(e["row"], e["column"]) for e in data["errors"]] == [(2, "出生日期")]
+    assert "86" in data["errors"][0]["message"]
+    assert ledger_rows(root) == before
+
+
+def test_quote_prices_and_issues_nothing(root):
+    before = ledger_rows(root)
+    drop(root, "试算.xlsx", issue_fields(操作类型="试算", 天数=5), people(4))
+    run_watcher(root, "process")
+    data, wb = result(root, "GZ001", "试算_结果")
+    assert data["status"] == "quote" and data["policies"] == [] and data["premium_total"] == "32.00"
+    assert data["quote"][0]["premium"] == "32.00" and data["quote"][0]["policy_no"] is None
+    assert summary_values(wb)["状态"] == "试算"
+    assert ledger_rows(root) == before
+    assert not list((root / "outbox" / "GZ001").glob("电子保单_*"))
+
+
+def test_same_bytes_again_are_a_duplicate_with_the_first_policies_and_a_new_result_name(root):
+    path = drop(root, "团B.xlsx", issue_fields(), people(2))
+    content = path.read_bytes()
+    run_watcher(root, "process")
+    first, _ = result(root, "GZ001", "团B_结果")
+    after_first = ledger_rows(root)
+    path.write_bytes(content)
+    run_watcher(root, "process")
+    again, wb = result(root, "GZ001", "团B_结果_2")
+    assert again["status"] == "duplicate"
+    assert again["policies"] == first["policies"] and again["sha256"] == first["sha256"]
+    assert summary_values(wb)["状态"] == "重复提交"
+    assert ledger_rows(root) == after_first
+    # Other bytes under the same name are a new request with a new result name; nothing is overwritten.
+    drop(root, "团B.xlsx", issue_fields(旅行团号="GZ-T002"), people(2))
+    run_watcher(root, "process")
+    third, _ = result(root, "GZ001", "团B_结果_3")
+    assert third["status"] == "success" and third["policies"][0]["policy_no"] != first["policies"][0]["policy_no"]
+    assert third["warnings"] and all(w["column"] == "证件号码" for w in third["warnings"])  # same people, overlapping
+
+
+def test_a_failed_request_is_simply_processed_again(root):
+    path = drop(root, "再来.xlsx", issue_fields(方案代码="NOPE"), people(1))
+    content = path.read_bytes()
+    run_watcher(root, "process")
+    path.write_bytes(content)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "再来_结果_2")
+    assert data["status"] == "failed"
+
+
+def test_roster_with_synonym_headers_title_rows_and_examples(root):
+    head = ["序号", "被保险人姓名", "证件类型", "身份证号码", "性别", "出生年月", "手机", "团员备注"]
+    roster = [["示例", "王芳", "身份证", ID_F_1949, "女", "1949-12-31", None, None],
+              [1, " 阿  布 ", "身份证", ID_M_1980.lower(), None, None, 13800138000, "素食"],
+              [None, None, None, None, None, None, None, None],
+              [2, "ＡＢＣ", "护照", "e12345678", "M", "1985/6/1", None, None]]
+    path = drop(root, "同义.xlsx", issue_fields(), roster, head=head, header_row=3)
+    wb = openpyxl.load_workbook(path)
+    wb["被保险人名单"]["A1"] = "广州示例国际旅行社 团队名单"
+    wb.save(path)
+    run_watcher(root, "process")
+    data, out = result(root, "GZ001", "同义_结果")
+    assert data["status"] == "success", data["errors"]
+    assert data["policies"][0]["insured_count"] == 2
+    roster_out = out["被保险人名单"]
+    assert roster_out["A1"].value == "广州示例国际旅行社 团队名单"  # rows keep their places
+    assert roster_out["B5"].value == " 阿  布 " and roster_out["I5"].value == 5
+    assert roster_out["I7"].value == 5 and roster_out["I4"].value is None  # the example row is not priced
+    assert roster_out["H3"].value == "团员备注"  # extra columns echoed
+
+
+def test_csv_requests_in_utf8_bom_and_gb18030(root):
+    start = future().strftime("%Y-%m-%d %H:%M")
+    text = (f"操作类型,投保\n旅行团号,CSV-1\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
+            f"序号,姓名,证件类型,证件号码,性别,出生日期\n1,张三,身份证,{ID_M_1980},,\n2,李四,身份证,{ID_F_2000},女,\n")
+    (root / "workbooks" / "GZ001" / "utf8.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    (root / "workbooks" / "GZ001" / "gbk.csv").write_bytes(text.replace("CSV-1", "CSV-2").encode("gb18030"))
+    bad = text.replace(ID_F_2000, "310101200001010027")
+    (root / "workbooks" / "GZ001" / "bad.csv").write_bytes(bad.replace("CSV-1", "CSV-3").encode("utf-8"))
+    run_watcher(root, "process")
+    for stem in ("utf8_结果", "gbk_结果"):
+        data, _ = result(root, "GZ001", stem)
+        assert data["status"] == "success" and data["policies"][0]["premium"] == "10.00", data["errors"]
+    data, _ = result(root, "GZ001", "bad_结果")
+    assert [(e["sheet"], e["row"], e["column"]) for e in data["errors"]] == [("被保险人名单", 10, "证件号码")]
+
+
+def test_formula_without_cached_value_is_refused_and_markup_never_reaches_the_page(root):
+    roster = people(2)
+    roster[0][1] = "<script>alert(1)</script>"
+    path = drop(root, "公式.xlsx", issue_fields(), roster)
+    wb = openpyxl.load_workbook(path)
+    wb["申请"]["B6"] = "=1+2"  # 天数 as a formula openpyxl saves without a value
+    wb.save(path)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "公式_结果")
+    assert [(e["sheet"], e["row"], e["column"]) for e in data["errors"]][:1] == [("申请", 6, "天数")]
+    assert "选择性粘贴" in data["errors"][0]["message"]
+    # The same name with markup, but valid otherwise: the page escapes it.
+    roster[0][1] = "Anne<b>Lee"
+    drop(root, "标记.xlsx", issue_fields(), roster)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "标记_结果")
+    assert data["status"] == "failed"  # "<" is no character of a name
+    assert "姓名" in [e["column"] for e in data["errors"]]
+
+
+def test_the_ledger_records_requests_policies_people_and_journal(root):
+    drop(root, "账.xlsx", issue_fields(), people(3))
+    run_watcher(root, "process")
+    rows = ledger_rows(root)
+    assert len(rows["policies"]) == 1 and len(rows["insured"]) == 3 and len(rows["requests"]) == 1
+    events = [r[4] for r in rows["journal"]]
+    assert events[-2:] == ["request", "policy.issued"]
+    detail = json.loads(rows["journal"][-1][6])
+    assert len(detail["people"]) == 3 and detail["premium_fen"] == 1500
+    outputs = {r[1] for r in rows["outputs"]}
+    assert outputs == {"账_结果.xlsx", "账_结果.json", f"电子保单_{rows['policies'][0][0]}.html"}
