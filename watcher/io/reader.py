@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import Iterator
 
 import python_calamine
 from defusedxml import ElementTree as SafeET
@@ -32,6 +36,24 @@ def read_book(path: Path, kind: str) -> Book:
     """Read `path`, whose content is of `kind` ("xlsx", "xls" or "csv")."""
     if kind == "csv":
         return read_csv(path.read_bytes())
+    with _named_for(path, kind) as source:
+        return _read_workbook(source, kind)
+
+
+@contextmanager
+def _named_for(path: Path, kind: str) -> Iterator[Path]:
+    """calamine picks its parser by extension: give a mislabelled file (an .xlsx saved as .xls) the right one."""
+    suffix = ".xls" if kind == "xls" else ".xlsx"
+    if path.suffix.lower() == suffix or (kind == "xlsx" and path.suffix.lower() == ".xlsm"):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="watcher-") as folder:
+        link = Path(folder) / f"book{suffix}"
+        os.symlink(path.resolve(), link)
+        yield link
+
+
+def _read_workbook(path: Path, kind: str) -> Book:
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
         sheets: dict[str, Sheet] = {}

@@ -1,0 +1,116 @@
+"""The ledger on a real SQLite file: migrations, transactions, numbering, the append-only journal."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from watcher.demo import DEMO_AGENCY, DEMO_PLANS
+from watcher.domain.policy import POLICY_NO_PATTERN, Insured, Policy
+from watcher.ledger import Ledger, LedgerError
+from watcher.ledger.schema import LATEST, migrate
+
+ZONE = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    ledger = Ledger(tmp_path / "ledger.sqlite3", ZONE, now=NOW)
+    with ledger.atomic():
+        for plan in DEMO_PLANS:
+            ledger.add_plan_version(plan, request_id=None, at=NOW)
+        ledger.save_agency(DEMO_AGENCY, request_id=None, at=NOW)
+    yield ledger
+    ledger.close()
+
+
+def _policy(plan_version: int) -> Policy:
+    start = datetime(2026, 12, 1, 8, tzinfo=ZONE)
+    person = Insured("张三", "身份证", "11010519491231002X", "女", datetime(1949, 12, 31).date(), 76, 750)
+    return Policy("", "GZ001", "T1", "境内", "GN-A", "境内旅游意外险A款", plan_version, start, 3,
+                  start + timedelta(days=3), "", "", "", "", 750, (person,), NOW)
+
+
+def test_settings_of_the_connection(ledger):
+    assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert ledger.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_an_older_ledger_is_brought_forward(tmp_path):
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, NOW.isoformat(), upto=1)
+    assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1
+    conn.close()
+    ledger = Ledger(path, ZONE, now=NOW)
+    versions = [v for (v,) in ledger.conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
+    assert versions == list(range(1, LATEST + 1))
+    triggers = {n for (n,) in ledger.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert {"journal_no_update", "journal_no_delete"} <= triggers
+    ledger.close()
+
+
+def test_the_journal_is_append_only(ledger):
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.conn.execute("UPDATE journal SET event = 'x'")
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.conn.execute("DELETE FROM journal")
+
+
+def test_a_failed_block_leaves_nothing_and_numbers_are_unique(ledger):
+    version = ledger.plan("GN-A").version
+    counts = ledger.counts()
+    with pytest.raises(RuntimeError):
+        with ledger.atomic():
+            rid = ledger.record_request(agency="GZ001", sha256="a" * 64, file_name="x.xlsx", action="投保", at=NOW,
+                                        outputs=[])
+            ledger.issue_policy(_policy(version), request_id=rid)
+            raise RuntimeError("crash before commit")
+    assert ledger.counts() == counts
+    numbers = []
+    for i in range(3):
+        with ledger.atomic():
+            rid = ledger.record_request(agency="GZ001", sha256=f"{i}" * 64, file_name="x.xlsx", action="投保",
+                                        at=NOW, outputs=[])
+            numbers.append(ledger.issue_policy(_policy(version), request_id=rid))
+    assert len(set(numbers)) == 3 and all(re.match(POLICY_NO_PATTERN, n) for n in numbers)
+    assert numbers[0].startswith("LY20261125")
+
+
+def test_writes_outside_a_transaction_are_refused(ledger):
+    with pytest.raises(LedgerError):
+        ledger.save_agency(DEMO_AGENCY, request_id=None, at=NOW)
+
+
+def test_the_same_bytes_of_one_agency_are_recorded_once(ledger):
+    with ledger.atomic():
+        ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[])
+    with pytest.raises(sqlite3.IntegrityError):
+        with ledger.atomic():
+            ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="y.xlsx", action="投保", at=NOW,
+                                  outputs=[])
+
+
+def test_a_policy_is_seen_only_by_its_own_agency(ledger):
+    version = ledger.plan("GN-A").version
+    with ledger.atomic():
+        rid = ledger.record_request(agency="GZ001", sha256="c" * 64, file_name="x.xlsx", action="投保", at=NOW,
+                                    outputs=[])
+        number = ledger.issue_policy(_policy(version), request_id=rid)
+    assert ledger.policy(number, agency="GZ001").people[0].name == "张三"
+    assert ledger.policy(number, agency="SZ002") is None
+
+
+def test_plan_versions_keep_their_prices(ledger):
+    first = ledger.plan("GN-A")
+    with ledger.atomic():
+        ledger.add_plan_version(replace(DEMO_PLANS[0], name="新名"), request_id=None, at=NOW)
+    assert ledger.plan("GN-A").name == "新名" and ledger.plan("GN-A").version != first.version
+    assert ledger.plan_version(first.version).name == first.name

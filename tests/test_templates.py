@@ -1,0 +1,95 @@
+"""`watcher template KIND`: what a clerk receives, and that a filled template goes through."""
+
+from __future__ import annotations
+
+import openpyxl
+import pytest
+
+from conftest import ID_M_1980, future, result, run_watcher
+
+
+def _validations(ws) -> dict[str, str]:
+    """First cell of each data validation's range → its list source."""
+    found = {}
+    for dv in ws.data_validations.dataValidation:
+        first = str(dv.sqref).split()[0].split(":")[0]
+        found[first] = dv.formula1
+    return found
+
+
+def test_issue_template_has_everything_a_clerk_needs(root, tmp_path):
+    out = tmp_path / "投保模板.xlsx"
+    proc = run_watcher(root, "template", "投保", "-o", str(out))
+    assert "投保" in proc.stdout
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames[:3] == ["申请", "被保险人名单", "填写说明"]
+    apply = wb["申请"]
+    labels = [apply.cell(r, 1).value for r in range(2, 12)]
+    assert labels == ["操作类型", "旅行团号", "区域", "方案代码", "生效时间", "天数", "行程路线", "经办人", "营销员工号",
+                      "营销员姓名"]
+    assert apply["B2"].value == "投保"
+    dv = _validations(apply)
+    assert dv["B4"] == '"境内,境外"' and "选项" in dv["B5"]
+    options = wb["选项"]
+    assert wb["选项"].sheet_state == "hidden"
+    assert [options.cell(r, 4).value for r in (2, 3)] == ["GN-A", "GW-B"]  # 方案代码 from the ledger
+
+    roster = wb["被保险人名单"]
+    assert [c.value for c in roster[1]] == ["序号", "姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注"]
+    assert roster["A2"].value == "示例"
+    assert roster.freeze_panes == "A2"
+    assert roster.column_dimensions["D"].number_format == "@"  # IDs stay text in Excel
+    assert roster.column_dimensions["D"].width >= 20
+    dv = _validations(roster)
+    assert "选项" in dv["C2"] and dv["E2"] == '"男,女"'
+    assert [options.cell(r, 1).value for r in range(2, 9)] == ["身份证", "护照", "港澳居民来往内地通行证",
+                                                               "台湾居民来往大陆通行证", "外国人永久居留身份证",
+                                                               "港澳台居民居住证", "其他"]
+    assert any("4.40106E+17" in (c.value or "") for c in wb["填写说明"]["A"])
+
+
+@pytest.mark.parametrize("kind, sheets", [
+    ("试算", ["申请", "被保险人名单", "填写说明"]),
+    ("撤单", ["申请", "填写说明"]),
+    ("方案", ["申请", "方案", "费率", "年龄系数", "保障", "填写说明"]),
+    ("机构", ["申请", "机构", "填写说明"]),
+])
+def test_templates_of_every_kind(root, tmp_path, kind, sheets):
+    out = tmp_path / f"{kind}.xlsx"
+    run_watcher(root, "template", kind, "-o", str(out))
+    wb = openpyxl.load_workbook(out)
+    assert [s for s in wb.sheetnames if s != "选项"] == sheets
+    assert wb["申请"]["B2"].value == kind
+
+
+def test_unknown_template_kind_is_bad_usage(root, tmp_path):
+    proc = run_watcher(root, "template", "保单", "-o", str(tmp_path / "x.xlsx"), check=False)
+    assert proc.returncode == 2 and "投保" in proc.stderr
+
+
+def test_a_filled_template_goes_through(root, tmp_path):
+    out = root / "workbooks" / "GZ001" / "填好的.xlsx"
+    run_watcher(root, "template", "投保", "-o", str(tmp_path / "模板.xlsx"))
+    wb = openpyxl.load_workbook(tmp_path / "模板.xlsx")
+    apply = wb["申请"]
+    apply["B3"], apply["B4"], apply["B5"] = "T-TPL", "境内", "GN-A"
+    apply["B6"], apply["B7"] = future(), 2
+    roster = wb["被保险人名单"]
+    roster.append([1, "张三", "身份证", ID_M_1980, None, None, None, None])
+    wb.save(out)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "填好的_结果")
+    assert data["status"] == "success", data["errors"]
+    assert data["policies"][0]["insured_count"] == 1  # the example row is not insured
+
+
+def test_admin_templates_filled_go_through(root, tmp_path):
+    out = root / "workbooks" / "_admin" / "机构.xlsx"
+    run_watcher(root, "template", "机构", "-o", str(tmp_path / "机构.xlsx"))
+    wb = openpyxl.load_workbook(tmp_path / "机构.xlsx")
+    wb["机构"].append([1, "FS003", "佛山测试旅行社", "", "", "GN-A", "合作中"])
+    wb.save(out)
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "机构_结果")
+    assert data["status"] == "success", data["errors"]
+    assert (root / "workbooks" / "FS003").is_dir()
