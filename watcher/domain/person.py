@@ -13,7 +13,7 @@ from .text import clean, fold, fold_name, label_key
 
 NAME_LIMIT = 60
 GENDERS = {"男": "男", "女": "女", "M": "男", "F": "女", "男性": "男", "女性": "女", "MALE": "男", "FEMALE": "女"}
-_NAME_OK = re.compile(r"^[\w ·.'’\-]+$")
+_NAME_OK = re.compile(r"^(?:[^\W\d_]|[ ·.'’\-])*[^\W\d_](?:[^\W\d_]|[ ·.'’\-])*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +40,8 @@ def check_name(raw: object) -> tuple[str, CellError | None]:
         return "", CellError("姓名", "name.required", {})
     if len(name) > NAME_LIMIT:
         return name, CellError("姓名", "name.too_long", {"length": len(name), "limit": NAME_LIMIT})
-    bad = sorted({ch for ch in name if not (ch.isalpha() or ch in " ·.'’-") or ch.isdigit() or ch == "_"})
-    if bad or not _NAME_OK.match(name) or not any(ch.isalpha() for ch in name):
+    if not _NAME_OK.match(name):  # letters of any script, spaces, the middle dot, . ' -; at least one letter
+        bad = sorted({ch for ch in name if not (ch.isalpha() or ch in " ·.'’-") or ch.isdigit() or ch == "_"})
         shown = "、".join(f"“{ch}”" if ch.isprintable() else f"U+{ord(ch):04X}" for ch in bad) or "无字母或汉字"
         return name, CellError("姓名", "name.invalid", {"value": name, "chars": shown})
     return name, None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SPACES = re.compile(r"\s+")
 # The middle dots found in minority and foreign names, typed on different keyboards.
@@ -24,11 +25,21 @@ def clean(value: object) -> str:
         value = int(value)  # calamine reads every number as a float: 13800138000.0
     if not isinstance(value, str):
         value = str(value)
-    return _SPACES.sub(" ", value.replace("\u3000", " ")).strip()
+    text = value.strip()
+    if "  " in text or "\u3000" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = _SPACES.sub(" ", text.replace("\u3000", " ")).strip()
+    return text
 
 
 def label_key(text: object) -> str:
     """The key a label or header is matched by: folded, no spaces, no trailing colon or required-mark."""
+    if isinstance(text, str):
+        return _label_key(text)  # the same few labels and choices recur on every row
+    return _label_key(clean(text))
+
+
+@lru_cache(maxsize=4096)
+def _label_key(text: str) -> str:
     key = fold(clean(text))
     key = re.sub(r"[（(][^）)]*[）)]$", "", key)  # "姓名（必填）"
     key = key.replace(" ", "").rstrip(":：").strip("*＊")

@@ -1,19 +1,27 @@
-"""`watcher process`: take every stable file waiting now, walk it, and exit."""
+"""`watcher process`: take every stable file waiting now, walk it, and exit.
+
+Files are walked one at a time in this process (the ledger has one writer). Each result workbook,
+the costly output, is written by a forked child (it shares the outcome copy-on-write, nothing is
+pickled) while this process writes the small outputs and walks the next file. A file is archived
+only once all its outputs are written.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import sys
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..domain.problems import problem
-from ..layout import ADMIN, Layout
-from ..walk import Desk, finish_claimed, process_file
+from ..layout import ADMIN
+from ..walk import Desk, archive_claimed, take, walk_claimed
 from ..walk.outcome import Outcome
-from ..walk.render import render
+from ..walk.render import finish, plan, render, run_job
 from . import scan
 
 log = logging.getLogger("watcher")
@@ -28,49 +36,127 @@ class RunReport:
         return sum(1 for o in self.done if o.status == status)
 
 
-def process_all(desk: Desk) -> RunReport:
+@dataclass
+class _InHand:
+    claimed: Path
+    outcome: Outcome
+    rendering: object
+    children: list[tuple[int, object]]  # (pid, job) of outputs being written by forked children
+    started: float
+
+
+def _fork_job(job) -> int:
+    """Write one output in a forked child; the parent goes on. The child never returns."""
+    pid = os.fork()
+    if pid == 0:  # child: write the file, report by exit status only (no logging: locks may be held)
+        code = 1
+        try:
+            run_job(job)
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
+class Pipeline:
+    """Walk here, write result workbooks in forked children, archive in order of arrival."""
+
+    def __init__(self, desk: Desk, report: RunReport, parallel: bool, depth: int = 3):
+        self.desk, self.report, self.parallel, self.depth = desk, report, parallel, depth
+        self.in_hand: deque[_InHand] = deque()
+
+    def take(self, item: scan.Waiting) -> None:
+        started = time.monotonic()
+        claimed, outcome = take(self.desk, item.path, item.who)
+        self._render(claimed, outcome, started)
+
+    def resume(self, claimed: Path, who: str) -> None:
+        """A file claimed by an earlier run that did not finish it."""
+        started = time.monotonic()
+        self._render(claimed, walk_claimed(self.desk, claimed, who), started)
+
+    def _render(self, claimed: Path, outcome: Outcome, started: float) -> None:
+        out_dir = self.desk.layout.out(outcome.who)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        rendering = plan(outcome, out_dir, self.desk)
+        children = []
+        for job in rendering.jobs:
+            if self.parallel and job.kind == "book":
+                children.append([_fork_job(job), job, None])
+            else:
+                run_job(job)
+        self.in_hand.append(_InHand(claimed, outcome, rendering, children, started))
+        while self.in_hand and (len(self.in_hand) > self.depth or self._ready(self.in_hand[0])):
+            self._finish_oldest()
+
+    @staticmethod
+    def _ready(item: _InHand) -> bool:
+        """Whether every child of the item has exited (reaping those that have)."""
+        for child in item.children:
+            if child[2] is None:
+                pid, status = os.waitpid(child[0], os.WNOHANG)
+                if pid == 0:
+                    return False
+                child[2] = os.waitstatus_to_exitcode(status)
+        return True
+
+    def _finish_oldest(self) -> None:
+        item = self.in_hand.popleft()
+        for child in item.children:
+            pid, job, code = child
+            if code is None:
+                code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            if code != 0:
+                log.error("writing %s in a child failed (exit %s); writing it here instead", job.path.name, code)
+                run_job(job)
+        finish(item.rendering)
+        archive_claimed(self.desk, item.claimed, item.outcome)
+        outcome = item.outcome
+        ms = (time.monotonic() - item.started) * 1000
+        log.info("%s\t%s\t%s\t%s\t%s\t%.0fms", outcome.who, outcome.file_name, outcome.sha256,
+                 outcome.action or "-", outcome.status, ms)
+        self.report.done.append(outcome)
+
+    def close(self) -> None:
+        while self.in_hand:
+            self._finish_oldest()
+
+
+def process_all(desk: Desk, parallel: bool | None = None) -> RunReport:
     report = RunReport()
     layout, settings = desk.layout, desk.settings
-    for who in scan.folders(layout):
-        for claimed in scan.claimed_in(layout, who):  # left in hand by a run that was stopped
-            report.done.append(_logged(desk, who, claimed.name, lambda: finish_claimed(desk, claimed, who)))
-    recent: list[scan.Waiting] = []
-    for who in scan.folders(layout):
-        items = scan.waiting_in(layout, who)
-        if not items:
-            continue
-        if who != ADMIN and not _active(desk, who):
+    pipeline = Pipeline(desk, report, (os.cpu_count() or 1) > 1 if parallel is None else parallel)
+    try:
+        for who in scan.folders(layout):
+            for claimed in scan.claimed_in(layout, who):  # left in hand by a run that was stopped
+                pipeline.resume(claimed, who)
+        recent: list[scan.Waiting] = []
+        for who in scan.folders(layout):
+            items = scan.waiting_in(layout, who)
+            if not items:
+                continue
+            if who != ADMIN and not _active(desk, who):
+                for item in items:
+                    _tell_admin(desk, item)
+                    report.refused_folders.append((who, item.path.name))
+                continue
             for item in items:
-                _tell_admin(desk, item)
-                report.refused_folders.append((who, item.path.name))
-            continue
-        for item in items:
-            if scan.settled(item, settings.settle_seconds):
-                report.done.append(_take(desk, item))
-            else:
-                recent.append(item)
-    for item in recent:  # written moments ago: wait for each to hold still, then take it
-        stable = scan.wait_until_stable(item, settings.settle_seconds, settings.stall_seconds)
-        if stable is not None:
-            report.done.append(_take(desk, stable))
+                if scan.settled(item, settings.settle_seconds):
+                    pipeline.take(item)
+                else:
+                    recent.append(item)
+        for item in recent:  # written moments ago: wait for each to hold still, then take it
+            stable = scan.wait_until_stable(item, settings.settle_seconds, settings.stall_seconds)
+            if stable is not None:
+                pipeline.take(stable)
+    finally:
+        pipeline.close()
     return report
 
 
 def _active(desk: Desk, who: str) -> bool:
     agency = desk.ledger.agency(who)
     return agency is not None and agency.active
-
-
-def _take(desk: Desk, item: scan.Waiting) -> Outcome:
-    return _logged(desk, item.who, item.path.name, lambda: process_file(desk, item.path, item.who))
-
-
-def _logged(desk: Desk, who: str, name: str, work) -> Outcome:
-    started = time.monotonic()
-    outcome = work()
-    ms = (time.monotonic() - started) * 1000
-    log.info("%s\t%s\t%s\t%s\t%s\t%.0fms", who, name, outcome.sha256, outcome.action or "-", outcome.status, ms)
-    return outcome
 
 
 def _tell_admin(desk: Desk, item: scan.Waiting) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
 from .. import clock
 from ..domain.problems import file_problem
-from ..io.pages import environment
 from ..layout import Layout
 from ..settings import Settings
 from .archive import archive
@@ -36,20 +35,33 @@ class Desk:
     settings: Settings
     ledger: object
     now: Callable[[], datetime] = clock.now
-    pages: object = field(default=None)
 
     def __post_init__(self):
         self.zone = self.settings.zone
-        if self.pages is None:
-            self.pages = environment(self.layout.root)
 
 
 def process_file(desk: Desk, path: Path, who: str) -> Outcome:
+    """The whole walk for one file, inline."""
     claimed = claim(path, desk.layout.claimed(who))
-    return finish_claimed(desk, claimed, who)
+    outcome = walk_claimed(desk, claimed, who)
+    render(outcome, desk.layout.out(who), desk)
+    archive_claimed(desk, claimed, outcome)
+    return outcome
 
 
-def finish_claimed(desk: Desk, claimed: Path, who: str) -> Outcome:
+def take(desk: Desk, path: Path, who: str) -> tuple[Path, Outcome]:
+    """Claim and walk up to the commit; the caller renders and archives (possibly in parallel)."""
+    claimed = claim(path, desk.layout.claimed(who))
+    return claimed, walk_claimed(desk, claimed, who)
+
+
+def archive_claimed(desk: Desk, claimed: Path, outcome: Outcome) -> Path:
+    return archive(claimed, desk.layout.archived(outcome.who), outcome.file_name, outcome.sha256,
+                   outcome.processed_at, desk.zone)
+
+
+def walk_claimed(desk: Desk, claimed: Path, who: str) -> Outcome:
+    """preflight → read → parse → validate → decide → commit, inside the error trap."""
     original = original_name(claimed)
     checked = preflight(claimed, original)
     outcome = Outcome(who, original, checked.sha256, desk.now())
@@ -68,8 +80,6 @@ def finish_claimed(desk: Desk, claimed: Path, who: str) -> Outcome:
         outcome.status = "failed"
         outcome.policies, outcome.cancelled = [], []
         outcome.problems = [file_problem("file.internal", detail=type(exc).__name__)]
-    render(outcome, desk.layout.out(who), desk)
-    archive(claimed, desk.layout.archived(who), original, checked.sha256, outcome.processed_at, desk.zone)
     return outcome
 
 

@@ -1,38 +1,69 @@
-"""Render: the result workbook, its JSON twin and each issued policy's page, from the outcome alone.
+"""Render: the result workbook, each issued policy's page and the JSON twin, from the outcome alone.
 
-Each file is written under a temporary name and renamed, so a clerk never opens half a file.
+Rendering is planned as jobs that carry everything they need (no ledger, no desk), so they can run
+in worker processes on the other cores while the next file is walked. Each file is written under a
+temporary name and renamed; the JSON twin is written last, once the others are in place.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..io.atomic import replacing, write_bytes
-from ..io.pages import render_policy
+from ..io.pages import environment, render_policy
 from ..io.result_book import write_result_book
 from ..io.result_json import dumps
 from .commit import policy_page_name
 from .outcome import Outcome
 
 
-def render(outcome: Outcome, out_dir: Path, desk) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class Job:
+    path: Path
+    kind: str  # "book" or "page"
+    args: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    jobs: list[Job]
+    json_path: Path
+    json_bytes: bytes
+
+
+def plan(outcome: Outcome, out_dir: Path, desk) -> Plan:
     zone = desk.zone
-    written = []
-    book_path = out_dir / f"{outcome.result_stem}.xlsx"
-    with replacing(book_path) as tmp:
-        write_result_book(tmp, outcome, zone)
-    written.append(book_path)
+    jobs = [Job(out_dir / f"{outcome.result_stem}.xlsx", "book", (outcome, zone))]
     for policy in outcome.policies:
-        if not policy.policy_no:
-            continue
-        plan = desk.ledger.plan_version(policy.plan_version)
-        agency = desk.ledger.agency(policy.agency)
-        page = render_policy(desk.pages, policy, plan, agency, desk.settings, zone, outcome.processed_at)
-        path = out_dir / policy_page_name(policy.policy_no)
-        write_bytes(path, page)
-        written.append(path)
-    json_path = out_dir / f"{outcome.result_stem}.json"
-    write_bytes(json_path, dumps(outcome, zone))  # last: agencies' systems take the JSON as "result complete"
-    written.append(json_path)
-    return written
+        if policy.policy_no:
+            page_args = (desk.layout.root, policy, desk.ledger.plan_version(policy.plan_version),
+                         desk.ledger.agency(policy.agency), desk.settings, zone, outcome.processed_at)
+            jobs.append(Job(out_dir / policy_page_name(policy.policy_no), "page", page_args))
+    return Plan(jobs, out_dir / f"{outcome.result_stem}.json", dumps(outcome, zone))
+
+
+def run_job(job: Job) -> Path:
+    """Write one output file. Runs inline or in a worker process."""
+    if job.kind == "book":
+        outcome, zone = job.args
+        with replacing(job.path) as tmp:
+            write_result_book(tmp, outcome, zone)
+    else:
+        root, policy, plan_, agency, settings, zone, at = job.args
+        write_bytes(job.path, render_policy(environment(root), policy, plan_, agency, settings, zone, at))
+    return job.path
+
+
+def finish(rendering: Plan) -> None:
+    """After every other output is in place: agencies' systems take the JSON as 'result complete'."""
+    write_bytes(rendering.json_path, rendering.json_bytes)
+
+
+def render(outcome: Outcome, out_dir: Path, desk) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rendering = plan(outcome, out_dir, desk)
+    for job in rendering.jobs:
+        run_job(job)
+    finish(rendering)
