@@ -113,10 +113,18 @@ def _special_cells(path: Path) -> dict[str, dict[tuple[int, int], str]]:
     found: dict[str, dict[tuple[int, int], str]] = {}
     try:
         with zipfile.ZipFile(path) as archive:
+            marked = {}
+            for info in archive.infolist():
+                if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                    data = archive.read(info)
+                    if b"<f" in data or b't="e"' in data:
+                        marked[info.filename] = data
+            if not marked:
+                return found  # the common case: plain values only, no need to map sheet names
             for name, part in _sheet_parts(archive).items():
-                data = archive.read(part)
-                if b"<f" not in data and b't="e"' not in data:
-                    continue  # the common case: plain values only
+                data = marked.get(part)
+                if data is None:
+                    continue
                 cells: dict[tuple[int, int], str] = {}
                 for _, element in SafeET.iterparse(io.BytesIO(data)):
                     if element.tag != f"{_NS}c":
