@@ -46,8 +46,8 @@ def cmd_init(layout: Layout, args) -> int:
                       + "、".join(f"{p.code} {p.name}" for p in DEMO_PLANS))
             else:
                 print(f"演示机构 {DEMO_AGENCY.code} 已存在，未重复载入")
-            print(f"试一试：watcher template 投保 -o 团A.xlsx，填好后放进 {layout.drop(DEMO_AGENCY.code)}/，"
-                  "再运行 watcher process")
+            print(f"试一试：watcher template 投保 -o 团A.xlsx --root {layout.root}，填好后放进 "
+                  f"{layout.drop(DEMO_AGENCY.code)}/，再运行 watcher process --root {layout.root}")
     finally:
         ledger.close()
     return 0

@@ -87,26 +87,28 @@ class ApplySheet:
                 return BAD
         return f.value
 
-    def text(self, label: str, *, required: bool, limit: int = 100) -> str:
+    def _present(self, label: str) -> object:
+        """The value of a required field, or None once it is reported missing, empty or unusable."""
         raw = self.raw(label)
         if raw is BAD:
-            return ""
-        value = strip_control(clean(raw))
+            return None
+        if not clean(raw):
+            self.fail("field.empty" if label in self.fields else "field.required", label, label=label)
+            return None
+        return raw
+
+    def text(self, label: str, *, required: bool, limit: int = 100) -> str:
+        raw = self._present(label) if required else self.raw(label)
+        value = "" if raw is BAD else strip_control(clean(raw))
         if not value:
-            if required:
-                code = "field.empty" if label in self.fields else "field.required"
-                self.fail(code, label, label=label)
             return ""
         if len(value) > limit:
             self.fail("field.text_too_long", label, label=label, length=len(value), limit=limit)
         return value
 
     def days(self, label: str = "天数") -> int | None:
-        raw = self.raw(label)
-        if raw is BAD:
-            return None
-        if not clean(raw):
-            self.fail("field.empty" if label in self.fields else "field.required", label, label=label)
+        raw = self._present(label)
+        if raw is None:
             return None
         try:
             days = parse_int(raw)
@@ -119,11 +121,8 @@ class ApplySheet:
 
     def moment(self, label: str, zone: tzinfo) -> datetime | None:
         """A local date and whole hour, as an aware datetime in the desk's zone."""
-        raw = self.raw(label)
-        if raw is BAD:
-            return None
-        if not clean(raw):
-            self.fail("field.empty" if label in self.fields else "field.required", label, label=label)
+        raw = self._present(label)
+        if raw is None:
             return None
         try:
             local = parse_local_datetime(raw)
