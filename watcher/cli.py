@@ -53,28 +53,83 @@ def cmd_init(layout: Layout, args) -> int:
     return 0
 
 
-def cmd_process(layout: Layout, args) -> int:
+def _locked_desk(layout: Layout, settings):
+    """The root's lock, then the ledger (refused on a network filesystem)."""
+    from .service.fscheck import network_filesystem
     from .service.lock import RootBusy, RootLock
-    from .service.process import configure_logging, process_all
+
+    ledger_path = layout.root / settings.ledger
+    fs = network_filesystem(ledger_path.parent)
+    if fs:
+        raise Failure(f"账本 {ledger_path} 位于网络文件系统（{fs}）上。SQLite 的 WAL 模式只能在本机磁盘上使用："
+                      f"请把账本放在本机磁盘（例如 /var/lib/watcher），并在 watcher.toml 中设置 ledger = \"/var/lib/watcher/ledger.sqlite3\"；"
+                      "投递文件夹可以留在共享盘上")
+    lock = RootLock(layout.root)
+    try:
+        lock.__enter__()
+    except RootBusy as busy:
+        raise Failure(f"{layout.root} 正由另一个 watcher 使用（{busy}）。同一目录只能运行一个 serve 或 process，"
+                      "请等它结束（或先停止 watcher serve）后再试") from None
+    return lock
+
+
+def cmd_process(layout: Layout, args) -> int:
+    import threading
+
+    from .service.logs import configure
+    from .service.process import process_all
+    from .service.serve import install_signal_handlers
     from .walk import Desk
 
     settings = load_settings(layout.root)
-    configure_logging(layout.root)
+    lock = _locked_desk(layout, settings)
     try:
-        with RootLock(layout.root):
-            ledger = _open(layout, settings, create=False)
-            try:
-                report = process_all(Desk(layout, settings, ledger))
-            finally:
-                ledger.close()
-    except RootBusy as busy:
-        raise Failure(f"{layout.root} 正由另一个 watcher 使用（{busy}）。同一目录只能运行一个 serve 或 process，"
-                      "请等它结束后再试") from None
+        configure(layout.root, settings.zone, to_stdout=True)
+        ledger = _open(layout, settings, create=False)
+        stop = threading.Event()
+        install_signal_handlers(stop)
+        try:
+            report = process_all(Desk(layout, settings, ledger), progress=sys.stderr.isatty(), stop=stop)
+        finally:
+            ledger.close()
+    finally:
+        lock.__exit__(None, None, None)
     n = len(report.done)
     print(f"处理完成：{n} 个文件（成功 {report.count('success')}，试算 {report.count('quote')}，"
           f"失败 {report.count('failed')}，重复提交 {report.count('duplicate')}）"
           + (f"；{len(report.refused_folders)} 个文件所在文件夹不是合作中的机构，未处理，详见 outbox/_admin/"
              if report.refused_folders else ""))
+    return 0
+
+
+def cmd_serve(layout: Layout, args) -> int:
+    import threading
+
+    from .service.logs import configure
+    from .service.serve import Service, install_signal_handlers
+    from .walk import Desk
+
+    settings = load_settings(layout.root)
+    lock = _locked_desk(layout, settings)
+    try:
+        configure(layout.root, settings.zone, to_stdout=True)
+        ledger = _open(layout, settings, create=False)
+        stop = threading.Event()
+        install_signal_handlers(stop)
+        try:
+            Service(Desk(layout, settings, ledger), stop=stop).run()
+        finally:
+            ledger.close()
+    finally:
+        lock.__exit__(None, None, None)
+    return 0
+
+
+def cmd_status(layout: Layout, args) -> int:
+    from .service.status import status_text
+
+    settings = load_settings(layout.root)
+    print(status_text(layout, settings, clock.now()))
     return 0
 
 
@@ -114,6 +169,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_init)
     p = sub.add_parser("process", parents=[common], help="处理当前等待的所有文件，然后退出")
     p.set_defaults(func=cmd_process)
+    p = sub.add_parser("serve", parents=[common], help="监视文件夹并持续处理，直到收到停止信号")
+    p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("status", parents=[common], help="等待、处理中、今日完成和失败的文件")
+    p.set_defaults(func=cmd_status)
     p = sub.add_parser("template", parents=[common], help="生成空白申请模板")
     p.add_argument("kind", metavar="KIND", help="投保、试算、撤单、方案、机构")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="输出文件，如 团A.xlsx")

@@ -24,6 +24,8 @@ class Settings:
     insurer_hotline: str = "95500"
     ledger: str = "ledger.sqlite3"  # relative to the root
     channels: tuple[str, ...] = field(default=DEFAULT_CHANNELS)
+    watch: str = "events"  # events (inotify), polling (network shares), or both; folders are rescanned anyway
+    rescan_seconds: float = 30.0  # every drop folder is rescanned this often, whatever notification says
 
     @property
     def zone(self) -> ZoneInfo:
@@ -39,6 +41,8 @@ TEMPLATE = """# watcher settings. Every setting has a working default; uncomment
 # insurer_hotline = "95500"
 # ledger = "ledger.sqlite3"       # keep it on a local disk, never on a share
 # channels = ["团险直销", "个险渠道", "银保渠道", "经代渠道", "网销渠道"]
+# watch = "events"                # events (inotify, local disks), polling (Samba/NFS shares), or both
+# rescan_seconds = 30             # every drop folder is also rescanned this often
 """
 
 
@@ -63,6 +67,8 @@ def load_settings(root: Path) -> Settings:
             raise SettingsError(f"设置 {name} 应为数字，现在是 {value!r}")
         values[name] = value
     settings = Settings(**values)
+    if settings.watch not in ("events", "polling", "both"):
+        raise SettingsError(f"设置 watch = {settings.watch!r} 无效，可选 \"events\"、\"polling\" 或 \"both\"")
     try:
         settings.zone
     except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -136,6 +136,9 @@ CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
 BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
 CREATE INDEX insured_id ON insured(id_no, id_type);
 """),
+    (3, "what each result showed, to re-render it after a crash", """
+ALTER TABLE requests ADD COLUMN result TEXT NOT NULL DEFAULT '{}';
+"""),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -46,6 +46,7 @@ class RequestRecord:
     outputs: tuple[str, ...]
     policies: tuple[str, ...]
     cancelled: tuple[str, ...]
+    result: dict  # what the result showed besides the policies: warnings, summary lines, premiums by row
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,25 +132,27 @@ class Ledger:
         self._journal(at, cur.lastrowid, agency, "request", sha256, {"file": file_name, "action": action})
         return cur.lastrowid
 
-    def finish_request(self, request_id: int, *, policies: list[str], cancelled: list[str], outputs: list[str]) -> None:
+    def finish_request(self, request_id: int, *, policies: list[str], cancelled: list[str], outputs: list[str],
+                       result: dict) -> None:
         """The request's effect and the names of all its outputs, still inside the request's transaction."""
         self._need_tx()
         self.conn.execute(
-            "UPDATE requests SET policies = ?, cancelled = ?, outputs = ? WHERE id = ?",
-            (json.dumps(policies), json.dumps(cancelled), json.dumps(outputs, ensure_ascii=False), request_id),
+            "UPDATE requests SET policies = ?, cancelled = ?, outputs = ?, result = ? WHERE id = ?",
+            (json.dumps(policies), json.dumps(cancelled), json.dumps(outputs, ensure_ascii=False),
+             json.dumps(result, ensure_ascii=False), request_id),
         )
         agency = self.conn.execute("SELECT agency FROM requests WHERE id = ?", (request_id,)).fetchone()[0]
         self.conn.executemany("INSERT INTO outputs VALUES (?, ?, ?)", [(agency, n, request_id) for n in outputs])
 
     def effective_request(self, agency: str, sha256: str) -> RequestRecord | None:
         row = self.conn.execute(
-            "SELECT id, agency, sha256, file_name, action, processed_at, outputs, policies, cancelled"
+            "SELECT id, agency, sha256, file_name, action, processed_at, outputs, policies, cancelled, result"
             " FROM requests WHERE agency = ? AND sha256 = ?", (agency, sha256)
         ).fetchone()
         if row is None:
             return None
         return RequestRecord(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), tuple(json.loads(row[6])),
-                             tuple(json.loads(row[7])), tuple(json.loads(row[8])))
+                             tuple(json.loads(row[7])), tuple(json.loads(row[8])), json.loads(row[9]))
 
     def output_taken(self, agency: str, name: str) -> bool:
         """Whether an earlier request recorded an output of this name (its file may since have been deleted)."""

@@ -1,4 +1,9 @@
-"""Which files in the drop folders are waiting, and which are stable enough to take."""
+"""Which files in the drop folders are waiting, and when one is stable enough to take.
+
+Stability as paperless-ngx's consumer does it: size and mtime unchanged for the settle time on a
+monotonic clock, and the file opens whole. One that does not open is waited for while it keeps
+changing, and taken (to fail with a result) once it has been still for the stall time.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +11,14 @@ import fnmatch
 import os
 import stat
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..layout import ADMIN, CLAIMED, Layout
 
 IGNORED = ("~$*", ".*", "*.tmp", "*.part", "*.filepart", "*.crdownload", "Thumbs.db", "desktop.ini", ".DS_Store")
+_OLE = bytes.fromhex("D0CF11E0A1B11AE1")
 
 
 @dataclass(frozen=True)
@@ -22,34 +29,48 @@ class Waiting:
     mtime: float
 
 
+@dataclass(frozen=True)
+class Odd:
+    """Something in a drop folder that is not a regular file (a symlink, a FIFO …): never followed."""
+    who: str
+    path: Path
+    what: str
+
+
 def ignored(name: str) -> bool:
-    return any(fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name.lower(), pattern.lower())
-               for pattern in IGNORED)
+    lowered = name.lower()
+    return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in IGNORED)
 
 
 def folders(layout: Layout) -> list[str]:
     """Drop folders, _admin first so plans and agencies land before the requests that use them."""
-    if not layout.workbooks.is_dir():
+    try:
+        entries = list(os.scandir(layout.workbooks))
+    except FileNotFoundError:
         return []
-    names = sorted(e.name for e in os.scandir(layout.workbooks) if e.is_dir(follow_symlinks=False)
-                   and not e.name.startswith("."))
+    names = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
     return ([ADMIN] if ADMIN in names else []) + [n for n in names if n != ADMIN]
 
 
-def waiting_in(layout: Layout, who: str) -> list[Waiting]:
-    found = []
+def waiting_in(layout: Layout, who: str) -> tuple[list[Waiting], list[Odd]]:
+    found, odd = [], []
     try:
         entries = list(os.scandir(layout.drop(who)))
-    except FileNotFoundError:
-        return []
+    except (FileNotFoundError, NotADirectoryError):
+        return [], []
     for entry in entries:
         if entry.name == CLAIMED or ignored(entry.name):
             continue
-        st = entry.stat(follow_symlinks=False)
-        if not stat.S_ISREG(st.st_mode):
-            continue  # folders, symlinks, FIFOs: never followed
-        found.append(Waiting(who, Path(entry.path), st.st_size, st.st_mtime))
-    return sorted(found, key=lambda w: (w.mtime, w.path.name))
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(st.st_mode):
+            found.append(Waiting(who, Path(entry.path), st.st_size, st.st_mtime))
+        elif not stat.S_ISDIR(st.st_mode):
+            what = "符号链接" if stat.S_ISLNK(st.st_mode) else "命名管道" if stat.S_ISFIFO(st.st_mode) else "特殊文件"
+            odd.append(Odd(who, Path(entry.path), what))
+    return sorted(found, key=lambda w: (w.mtime, w.path.name)), odd
 
 
 def claimed_in(layout: Layout, who: str) -> list[Path]:
@@ -60,25 +81,84 @@ def claimed_in(layout: Layout, who: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
 
 
-def settled(item: Waiting, settle: float, now: float | None = None) -> bool:
-    """Last modified longer ago than the settle time."""
-    return (now if now is not None else time.time()) - item.mtime >= settle
+def clean_strays(layout: Layout) -> int:
+    """Temporary files of writes that a stop cut short, and claim records whose file is gone."""
+    removed = 0
+    for base in (layout.outbox, layout.archive):
+        if base.is_dir():
+            for path in base.rglob(".*.watcher-tmp"):
+                path.unlink(missing_ok=True)
+                removed += 1
+    for who in folders(layout):
+        folder = layout.claimed(who)
+        if folder.is_dir():
+            for path in folder.glob(".*"):
+                if path.name.endswith(".watcher-tmp") or (path.name.endswith(".claim.json") and not (
+                        folder / path.name[1:].removesuffix(".claim.json")).exists()):
+                    path.unlink(missing_ok=True)
+                    removed += 1
+    return removed
 
 
-def wait_until_stable(item: Waiting, settle: float, stall: float) -> Waiting | None:
-    """Watch a recent file until size and mtime hold still for `settle` seconds (monotonic clock)."""
-    last = (item.size, item.mtime)
-    still_since = time.monotonic()
-    deadline = time.monotonic() + max(stall, settle) * 4
-    while time.monotonic() < deadline:
-        time.sleep(min(0.2, settle / 4) if settle > 0 else 0)
-        try:
-            st = item.path.stat()
-        except FileNotFoundError:
-            return None
-        now_state = (st.st_size, st.st_mtime)
-        if now_state != last:
-            last, still_since = now_state, time.monotonic()
-        elif time.monotonic() - still_since >= settle:
-            return Waiting(item.who, item.path, st.st_size, st.st_mtime)
-    return Waiting(item.who, item.path, last[0], last[1])
+def opens_whole(path: Path) -> bool:
+    """A workbook that can be opened whole: a zip with its central directory, an OLE header, or text."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+        if head.startswith(b"PK"):
+            with zipfile.ZipFile(path):
+                return True
+        if head[:4] == _OLE[:4]:
+            return head == _OLE and path.stat().st_size >= 1536
+        return len(head) > 0
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+class Tracker:
+    """Files seen but not yet taken, with when each last changed (monotonic)."""
+
+    def __init__(self, settle: float, stall: float):
+        self.settle, self.stall = settle, stall
+        self.seen: dict[Path, tuple[Waiting, float]] = {}
+
+    def observe(self, item: Waiting, *, backdate: bool = False) -> None:
+        """Note the file's current size and mtime. With `backdate`, a file first seen already old
+        (unchanged longer than the settle time by the wall clock) counts as settled at once."""
+        now = time.monotonic()
+        known = self.seen.get(item.path)
+        if known and (known[0].size, known[0].mtime) == (item.size, item.mtime):
+            return
+        since = now
+        if backdate and known is None:
+            age = time.time() - item.mtime
+            if age >= self.settle:
+                since = now - age
+        self.seen[item.path] = (item, since)
+
+    def refresh(self) -> None:
+        """Stat every tracked file again; forget those that are gone."""
+        for path, (item, _) in list(self.seen.items()):
+            try:
+                st = path.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                del self.seen[path]
+                continue
+            self.observe(Waiting(item.who, path, st.st_size, st.st_mtime))
+
+    def ready(self) -> list[Waiting]:
+        """Settled files that open whole, or that have been still past the stall time (they will fail)."""
+        now = time.monotonic()
+        out = []
+        for path, (item, since) in list(self.seen.items()):
+            still = now - since
+            if still >= self.settle and (still >= self.stall or opens_whole(path)):
+                out.append(item)
+        return sorted(out, key=lambda w: (w.who != ADMIN, w.mtime, w.path.name))
+
+    def forget(self, path: Path) -> None:
+        self.seen.pop(path, None)
+
+    def __len__(self) -> int:
+        return len(self.seen)
+

@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from .. import clock
-from ..domain.problems import file_problem
+from .. import clock, crash
+from ..domain.problems import Problem, file_problem
 from ..layout import Layout
 from ..settings import Settings
 from .archive import archive
-from .claim import claim, original_name
+from .claim import Claim, claim, drop_record, original_name, read_record, write_record
 from .commit import commit
 from .decide import decide
 from .outcome import Outcome
@@ -35,6 +35,7 @@ class Desk:
     settings: Settings
     ledger: object
     now: Callable[[], datetime] = clock.now
+    reserved: set = field(default_factory=set)  # (who, result stem) of files in hand, not yet archived
 
     def __post_init__(self):
         self.zone = self.settings.zone
@@ -42,45 +43,81 @@ class Desk:
 
 def process_file(desk: Desk, path: Path, who: str) -> Outcome:
     """The whole walk for one file, inline."""
-    claimed = claim(path, desk.layout.claimed(who))
-    outcome = walk_claimed(desk, claimed, who)
+    record = claim_file(desk, path, who)
+    outcome = walk(desk, record)
     render(outcome, desk.layout.out(who), desk)
-    archive_claimed(desk, claimed, outcome)
+    archive_claim(desk, record, outcome)
     return outcome
 
 
-def take(desk: Desk, path: Path, who: str) -> tuple[Path, Outcome]:
-    """Claim and walk up to the commit; the caller renders and archives (possibly in parallel)."""
+def claim_file(desk: Desk, path: Path, who: str) -> Claim:
     claimed = claim(path, desk.layout.claimed(who))
-    return claimed, walk_claimed(desk, claimed, who)
+    crash.point("after_claim")
+    return _record(desk, claimed, who)
 
 
-def archive_claimed(desk: Desk, claimed: Path, outcome: Outcome) -> Path:
-    return archive(claimed, desk.layout.archived(outcome.who), outcome.file_name, outcome.sha256,
-                   outcome.processed_at, desk.zone)
+def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:
+    """A file left in the claim area by a run that was stopped: keep the result name it was given."""
+    record = read_record(claimed, who)
+    if record is None:  # stopped between the claim and its record: nothing was written yet
+        return _record(desk, claimed, who)
+    desk.reserved.add((who, record.stem))
+    return record
 
 
-def walk_claimed(desk: Desk, claimed: Path, who: str) -> Outcome:
+def _record(desk: Desk, claimed: Path, who: str) -> Claim:
+    stem = result_stem(desk, who, original_name(claimed))
+    desk.reserved.add((who, stem))
+    return write_record(claimed, who, stem)
+
+
+def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
+    crash.point("before_archive")
+    target = archive(record.path, desk.layout.archived(record.who), record.original, outcome.sha256,
+                     outcome.processed_at, desk.zone)
+    drop_record(record.path)
+    desk.reserved.discard((record.who, record.stem))
+    return target
+
+
+def walk(desk: Desk, record: Claim) -> Outcome:
     """preflight → read → parse → validate → decide → commit, inside the error trap."""
-    original = original_name(claimed)
-    checked = preflight(claimed, original)
-    outcome = Outcome(who, original, checked.sha256, desk.now())
-    outcome.result_stem = result_stem(desk, who, original)
+    checked = preflight(record.path, record.original)
+    outcome = Outcome(record.who, record.original, checked.sha256, desk.now())
+    outcome.result_stem = record.stem
     try:
         if checked.problem is not None:
             outcome.problems = [checked.problem]
         else:
-            earlier = desk.ledger.effective_request(who, checked.sha256)
-            if earlier is not None:
+            earlier = desk.ledger.effective_request(record.who, checked.sha256)
+            if earlier is not None and f"{record.stem}.xlsx" in earlier.outputs:
+                _rebuild(outcome, earlier, record.path, checked.kind, desk.ledger)
+            elif earlier is not None:
                 _duplicate(desk, outcome, earlier)
             else:
-                _walk(desk, outcome, claimed, checked.kind)
+                _walk(desk, outcome, record.path, checked.kind)
     except Exception as exc:  # the trap: this file fails with a result, the run goes on
-        log.exception("unexpected error in %s/%s", who, original)
+        log.exception("unexpected error in %s/%s", record.who, record.original)
         outcome.status = "failed"
         outcome.policies, outcome.cancelled = [], []
         outcome.problems = [file_problem("file.internal", detail=type(exc).__name__)]
     return outcome
+
+
+def _rebuild(outcome: Outcome, earlier, claimed: Path, kind_name: str, ledger) -> None:
+    """This very claim committed before the run was stopped: show the committed result again."""
+    shown = earlier.result
+    outcome.status, outcome.action = "success", earlier.action
+    outcome.processed_at = earlier.processed_at
+    outcome.policies = [ledger.policy(n) for n in earlier.policies]
+    outcome.cancelled = list(earlier.cancelled)
+    outcome.problems = [Problem(code, message, sheet, row, column, col, True)
+                        for code, message, sheet, row, column, col in shown.get("warnings", [])]
+    outcome.summary, outcome.notes = shown.get("summary", {}), shown.get("notes", [])
+    outcome.row_premiums = {int(r): fen for r, fen in shown.get("row_premiums", {}).items()}
+    outcome.roster_sheet, outcome.roster_header = shown.get("roster_sheet"), shown.get("roster_header")
+    outcome.book, _ = read(claimed, kind_name)
+    outcome.recovered = True
 
 
 def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
@@ -129,6 +166,7 @@ def result_stem(desk: Desk, who: str, original: str) -> str:
     while True:
         candidate = f"{stem}_结果" if n == 1 else f"{stem}_结果_{n}"
         names = (candidate + ".xlsx", candidate + ".json")
-        if not any((out / name).exists() or desk.ledger.output_taken(who, name) for name in names):
+        if (who, candidate) not in desk.reserved and not any(
+                (out / name).exists() or desk.ledger.output_taken(who, name) for name in names):
             return candidate
         n += 1

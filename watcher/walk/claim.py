@@ -1,12 +1,26 @@
-"""Claim: move the dropped file into the folder's claim area with one rename on the same filesystem.
+"""Claim: move the dropped file into the folder's claim area with one rename on the same filesystem,
+then record beside it the name its result will have.
 
-After the rename no other scan can take it; the name in the claim area keeps the original name.
+After the rename no other scan can take the file. The claim record fixes the result's name at the
+start, so a run that is killed and restarted writes its one result under that same name.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+from ..io.atomic import write_bytes
+
+
+@dataclass(frozen=True)
+class Claim:
+    path: Path  # the file in the claim area
+    who: str
+    original: str  # the name as dropped
+    stem: str  # outputs are <stem>.xlsx and <stem>.json
 
 
 def claim(path: Path, claimed_dir: Path) -> Path:
@@ -16,7 +30,7 @@ def claim(path: Path, claimed_dir: Path) -> Path:
     while target.exists():  # a file of the same name is still in hand: keep both
         n += 1
         target = claimed_dir / f"{n}~{path.name}"
-    os.rename(path, target)  # irreversible for the clerk: the file leaves the drop folder here
+    os.rename(path, target)  # the file leaves the drop folder here; from now on it is ours to finish
     return target
 
 
@@ -24,3 +38,26 @@ def original_name(claimed: Path) -> str:
     name = claimed.name
     head, sep, rest = name.partition("~")
     return rest if sep and head.isdigit() else name
+
+
+def record_path(claimed: Path) -> Path:
+    return claimed.with_name(f".{claimed.name}.claim.json")
+
+
+def write_record(claimed: Path, who: str, stem: str) -> Claim:
+    record = Claim(claimed, who, original_name(claimed), stem)
+    write_bytes(record_path(claimed), json.dumps({"original": record.original, "stem": stem},
+                                                 ensure_ascii=False).encode("utf-8"))
+    return record
+
+
+def read_record(claimed: Path, who: str) -> Claim | None:
+    try:
+        data = json.loads(record_path(claimed).read_text(encoding="utf-8"))
+        return Claim(claimed, who, data["original"], data["stem"])
+    except (FileNotFoundError, ValueError, KeyError):
+        return None
+
+
+def drop_record(claimed: Path) -> None:
+    record_path(claimed).unlink(missing_ok=True)

@@ -3,6 +3,7 @@ transaction. What the renderers then show is read back from what was committed."
 
 from __future__ import annotations
 
+from .. import crash
 from ..kinds.base import AddPlanVersion, CancelPolicy, Decision, IssuePolicy, SaveAgency
 from ..layout import Layout
 from .outcome import Outcome
@@ -33,12 +34,26 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
             else:
                 raise TypeError(op)
         outputs = base_outputs + [policy_page_name(n) for n in issued]
-        ledger.finish_request(request_id, policies=issued, cancelled=decision.cancelled, outputs=outputs)
+        ledger.finish_request(request_id, policies=issued, cancelled=decision.cancelled, outputs=outputs,
+                              result=shown(outcome))
+    crash.point("after_commit")
     for code in registered:
         layout.create_agency(code)
     outcome.policies = [ledger.policy(n) for n in issued]
     outcome.outputs = outputs
     return outcome
+
+
+def shown(outcome: Outcome) -> dict:
+    """What the result shows besides the policies, kept so it can be rendered again after a crash."""
+    return {
+        "warnings": [[p.code, p.message, p.sheet, p.row, p.column, p.col_index] for p in outcome.warnings],
+        "summary": outcome.summary,
+        "notes": outcome.notes,
+        "row_premiums": {str(r): fen for r, fen in outcome.row_premiums.items()},
+        "roster_sheet": outcome.roster_sheet,
+        "roster_header": outcome.roster_header,
+    }
 
 
 def policy_page_name(policy_no: str) -> str:

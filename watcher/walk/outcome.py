@@ -30,6 +30,7 @@ class Outcome:
     result_stem: str = ""  # outputs are <stem>.xlsx and <stem>.json
     outputs: list[str] = field(default_factory=list)
     first_processed_at: datetime | None = None  # for duplicates: when the first submission was processed
+    recovered: bool = False  # rebuilt from the ledger after a stop: write only the outputs that are missing
 
     @property
     def errors(self) -> list[Problem]:

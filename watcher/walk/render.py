@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import crash
 from ..io.atomic import replacing, write_bytes
 from ..io.pages import environment, render_policy
 from ..io.result_book import write_result_book
@@ -30,7 +31,7 @@ class Job:
 class Plan:
     jobs: list[Job]
     json_path: Path
-    json_bytes: bytes
+    json_bytes: bytes | None  # None: already written before a stop
 
 
 def plan(outcome: Outcome, out_dir: Path, desk) -> Plan:
@@ -41,7 +42,12 @@ def plan(outcome: Outcome, out_dir: Path, desk) -> Plan:
             page_args = (desk.layout.root, policy, desk.ledger.plan_version(policy.plan_version),
                          desk.ledger.agency(policy.agency), desk.settings, zone, outcome.processed_at)
             jobs.append(Job(out_dir / policy_page_name(policy.policy_no), "page", page_args))
-    return Plan(jobs, out_dir / f"{outcome.result_stem}.json", dumps(outcome, zone))
+    json_path = out_dir / f"{outcome.result_stem}.json"
+    if outcome.recovered:  # outputs appear whole (temporary name, then rename): one that exists is complete
+        jobs = [job for job in jobs if not job.path.exists()]
+        if json_path.exists():
+            return Plan(jobs, json_path, None)
+    return Plan(jobs, json_path, dumps(outcome, zone))
 
 
 def run_job(job: Job) -> Path:
@@ -58,7 +64,10 @@ def run_job(job: Job) -> Path:
 
 def finish(rendering: Plan) -> None:
     """After every other output is in place: agencies' systems take the JSON as 'result complete'."""
-    write_bytes(rendering.json_path, rendering.json_bytes)
+    crash.point("mid_outputs")
+    if rendering.json_bytes is not None:
+        write_bytes(rendering.json_path, rendering.json_bytes)
+    crash.point("after_outputs")
 
 
 def render(outcome: Outcome, out_dir: Path, desk) -> None:

@@ -1,0 +1,175 @@
+"""`watcher serve`: watch the drop folders until stopped.
+
+Change notification (watchdog) says where to look; a rescan on a timer finds what notification
+missed (network shares see no inotify events; a polling observer can die after a share outage).
+Files are taken once stable, walked one at a time, and finished in order. SIGTERM or SIGINT: the
+file in hand is finished, then the service exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import stat
+import threading
+import time
+from pathlib import Path
+
+from watchdog.events import FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from ..domain.problems import problem
+from ..layout import ADMIN, CLAIMED
+from ..walk import Desk
+from . import scan
+from .pipeline import Pipeline, RunReport
+from .process import active, gather, start, tell_admin
+
+log = logging.getLogger("watcher")
+
+TICK = 0.2  # seconds between looks at the files being tracked
+
+
+class _Events(FileSystemEventHandler):
+    """Hands every path an event names to the service loop; the loop decides what it means."""
+
+    def __init__(self, paths: "queue.Queue[str]"):
+        self.paths = paths
+
+    def on_any_event(self, event) -> None:
+        self.paths.put(event.src_path)
+        if getattr(event, "dest_path", None):
+            self.paths.put(event.dest_path)
+
+
+class Service:
+    def __init__(self, desk: Desk, *, stop: threading.Event | None = None):
+        self.desk = desk
+        self.settings = desk.settings
+        self.stop = stop or threading.Event()
+        self.paths: queue.Queue[str] = queue.Queue()
+        self.tracker = scan.Tracker(self.settings.settle_seconds, self.settings.stall_seconds)
+        self.observers: list = []
+        self.report = RunReport()
+        self.restarts = 0
+
+    # --- observers ---------------------------------------------------------------------------
+
+    def _new_observers(self) -> list:
+        kinds = {"events": [Observer], "polling": [PollingObserver], "both": [Observer, PollingObserver]}
+        made = []
+        for kind in kinds[self.settings.watch]:
+            observer = kind(timeout=1) if kind is PollingObserver else kind()
+            observer.schedule(_Events(self.paths), str(self.desk.layout.workbooks), recursive=True)
+            observer.daemon = True
+            observer.start()
+            made.append(observer)
+        return made
+
+    def _check_observers(self) -> None:
+        """An observer thread that died (a share outage can kill the polling one silently) is restarted."""
+        if all(o.is_alive() for o in self.observers):
+            return
+        self.restarts += 1
+        log.warning("文件监视线程已停止，正在重启（第 %d 次）；在此期间靠定时扫描发现文件", self.restarts)
+        for observer in self.observers:
+            try:
+                observer.stop()
+            except Exception:  # a dead observer may fail to stop; it is replaced either way
+                pass
+        try:
+            self.observers = self._new_observers()
+        except OSError as exc:  # the share is still away: keep rescanning, try again next tick
+            log.warning("文件监视暂时无法重启（%s），稍后重试", exc)
+            self.observers = []
+
+    # --- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> RunReport:
+        pipeline = Pipeline(self.desk, self.report, workers=(os.cpu_count() or 1) > 1)
+        try:
+            start(self.desk, pipeline)
+            self.observers = self._new_observers()
+            gather(self.desk, self.tracker, None, backdate=True)
+            next_rescan = time.monotonic() + self.settings.rescan_seconds
+            log.info("watcher serve: 正在监视 %s（%s，每 %g 秒扫描一次）", self.desk.layout.workbooks,
+                     self.settings.watch, self.settings.rescan_seconds)
+            while not self.stop.is_set():
+                if time.monotonic() >= next_rescan:
+                    gather(self.desk, self.tracker, None, backdate=False)
+                    next_rescan = time.monotonic() + self.settings.rescan_seconds
+                self._drain_events()
+                self.tracker.refresh()
+                for item in self.tracker.ready():
+                    if self.stop.is_set():
+                        break
+                    self.tracker.forget(item.path)
+                    if item.path.exists():
+                        pipeline.take(item.path, item.who)
+                pipeline.drain(block=False)
+                self._check_observers()
+                self._wait()
+        finally:
+            for observer in self.observers:
+                observer.stop()
+            pipeline.close()
+        log.info("watcher serve: 已停止")
+        return self.report
+
+    def _wait(self) -> None:
+        """Sleep one tick, waking early when an event arrives (a 300-file burst is not slowed down)."""
+        if self.tracker.ready():
+            return
+        try:
+            self.paths.put(self.paths.get(timeout=TICK))
+        except queue.Empty:
+            pass
+
+    def _drain_events(self) -> None:
+        workbooks = self.desk.layout.workbooks
+        rescan_folders = False
+        while True:
+            try:
+                raw = self.paths.get_nowait()
+            except queue.Empty:
+                break
+            path = Path(raw)
+            try:
+                relative = path.relative_to(workbooks)
+            except ValueError:
+                continue
+            parts = relative.parts
+            if len(parts) == 1:
+                rescan_folders = True  # a new (or renamed) agency folder
+            elif len(parts) == 2 and parts[1] != CLAIMED and not scan.ignored(parts[1]):
+                self._observe(parts[0], path)
+        if rescan_folders:
+            gather(self.desk, self.tracker, None, backdate=False)
+
+    def _observe(self, who: str, path: Path) -> None:
+        try:
+            st = path.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            self.tracker.forget(path)
+            return
+        if not stat.S_ISREG(st.st_mode):
+            if not stat.S_ISDIR(st.st_mode):
+                what = "符号链接" if stat.S_ISLNK(st.st_mode) else "特殊文件"
+                tell_admin(self.desk, who, path.name, problem("folder.not_regular", file=path.name, what=what,
+                                                              folder=who))
+            return
+        if who != ADMIN and not active(self.desk, who):
+            return  # the rescan tells staff about it, once
+        self.tracker.observe(scan.Waiting(who, path, st.st_size, st.st_mtime))
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    def handler(signum, frame):
+        log.info("收到信号 %s：处理完手头的文件后退出", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
