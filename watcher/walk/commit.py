@@ -12,6 +12,7 @@ from .outcome import Outcome
 def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outcome:
     if decision.status != "success":
         outcome.policies = decision.policies  # a quote shows what it would issue; a failure nothing
+        crash.point("after_commit")
         return outcome
     at = outcome.processed_at
     base_outputs = [outcome.result_stem + ".xlsx", outcome.result_stem + ".json"]

@@ -1,0 +1,326 @@
+"""`watcher serve` and `watcher process` as a service: a real subprocess over real folders, killed at
+random moments and at each named point of the walk; every file ends with exactly one result."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from conftest import issue_fields, ledger_rows, people, run_watcher, write_request
+from test_admin import agency_workbook
+
+pytestmark = pytest.mark.slow
+
+FAST = "settle_seconds = 0.5\nrescan_seconds = 1\nstall_seconds = 3\n"
+
+
+def configure(root: Path, text: str = FAST) -> None:
+    (root / "watcher.toml").write_text(text, encoding="utf-8")
+
+
+def start_serve(root: Path, env: dict | None = None) -> subprocess.Popen:
+    full_env = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
+    return subprocess.Popen([sys.executable, "-m", "watcher", "serve", "--root", str(root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env)
+
+
+@contextmanager
+def serving(root: Path, env: dict | None = None):
+    proc = start_serve(root, env)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def results(root: Path, agency: str = "GZ001") -> list[dict]:
+    out = root / "outbox" / agency
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*_结果*.json"))] if out.is_dir() else []
+
+
+def request_bytes(i: int, valid: bool = True, size: int = 2) -> bytes:
+    """A request workbook's bytes: people distinct across requests, some requests invalid on purpose."""
+    buf = io.BytesIO()
+    path = Path(f"/tmp/unused-{os.getpid()}.xlsx")
+    roster = people(size + i * size)[i * size:]
+    if not valid:
+        roster[0][3] = "110105194912310021"  # wrong check digit
+    write_request(path, issue_fields(旅行团号=f"T{i:03d}"), roster)
+    buf.write(path.read_bytes())
+    path.unlink()
+    return buf.getvalue()
+
+
+def drop_all(root: Path, files: dict[str, bytes], agency: str = "GZ001") -> None:
+    """Write elsewhere, then rename in: a burst of complete files."""
+    staging = root / "staging"
+    staging.mkdir(exist_ok=True)
+    for name, data in files.items():
+        (staging / name).write_bytes(data)
+    for name in files:
+        os.rename(staging / name, root / "workbooks" / agency / name)
+
+
+def assert_exactly_once(root: Path, files: dict[str, bytes], valid: set[str]) -> None:
+    found = results(root)
+    per_file = Counter(r["file"] for r in found)
+    assert per_file == Counter({name: 1 for name in files}), per_file
+    assert all(r["status"] != "duplicate" for r in found)
+    statuses = {r["file"]: r["status"] for r in found}
+    assert {n for n, s in statuses.items() if s == "success"} == valid
+    rows = ledger_rows(root)
+    issued = [r for r in rows["policies"]]
+    assert len(issued) == len(valid) == len({p["policy_no"] for r in found for p in r["policies"]})
+    assert len(rows["requests"]) == len(valid)
+    # Every original archived once, nothing left in hand, no temporary files anywhere.
+    archived = [p.name for p in (root / "archive" / "GZ001").rglob("*") if p.is_file()]
+    assert sorted(n.split("_", 2)[2] for n in archived) == sorted(files)
+    assert not [p for p in (root / "workbooks" / "GZ001").rglob("*") if p.is_file()]
+    assert not list(root.rglob("*.watcher-tmp"))
+
+
+def test_files_written_in_place_and_renamed_in_are_taken(root):
+    configure(root)
+    with serving(root):
+        write_request(root / "workbooks" / "GZ001" / "就地.xlsx", issue_fields(旅行团号="IN-PLACE"), people(2))
+        drop_all(root, {"改名.xlsx": request_bytes(7)})
+        wait_for(lambda: len(results(root)) == 2, 30, "two results")
+    assert sorted(r["status"] for r in results(root)) == ["success", "success"]
+
+
+def test_a_writer_that_stalls_halfway_is_not_taken_early(root):
+    configure(root, "settle_seconds = 1\nrescan_seconds = 1\nstall_seconds = 30\n")
+    data = request_bytes(1)
+    target = root / "workbooks" / "GZ001" / "慢.xlsx"
+    with serving(root):
+        time.sleep(1.5)
+        with open(target, "wb") as handle:
+            half = len(data) // 2
+            for i in range(0, half, 512):  # the first half in small pieces
+                handle.write(data[i:min(i + 512, half)])
+                handle.flush()
+                time.sleep(0.01)
+            time.sleep(2.5)  # stalls longer than the settle time: still, but it does not open whole
+            assert not results(root), "taken before it was whole"
+            handle.write(data[half:])
+        wait_for(lambda: results(root), 30, "the result")
+    [result] = results(root)
+    assert result["status"] == "success", result["errors"]
+
+
+def test_a_zero_byte_file_waits_like_any_other_then_fails(root):
+    configure(root, "settle_seconds = 0.5\nrescan_seconds = 1\nstall_seconds = 3\n")
+    filled = root / "workbooks" / "GZ001" / "先空后满.xlsx"
+    empty = root / "workbooks" / "GZ001" / "一直空.xlsx"
+    with serving(root):
+        filled.write_bytes(b"")
+        empty.write_bytes(b"")
+        time.sleep(1.5)
+        assert not results(root)  # past the settle time, but an empty file does not open
+        filled.write_bytes(request_bytes(3))
+        wait_for(lambda: len(results(root)) == 2, 30, "both results")
+    by_file = {r["file"]: r for r in results(root)}
+    assert by_file["先空后满.xlsx"]["status"] == "success"
+    assert by_file["一直空.xlsx"]["status"] == "failed" and "空" in by_file["一直空.xlsx"]["errors"][0]["message"]
+
+
+def test_three_hundred_files_dropped_at_once_are_all_processed(root):
+    configure(root)
+    files = {f"批{i:03d}.xlsx": request_bytes(i, size=1) for i in range(300)}
+    with serving(root):
+        time.sleep(1)
+        drop_all(root, files)
+        wait_for(lambda: len(results(root)) == 300, 240, "300 results")
+    assert_exactly_once(root, files, set(files))
+
+
+def test_kill_9_again_and_again_then_restart_gives_every_file_exactly_one_result(root):
+    configure(root)
+    rng = random.Random(20261125)
+    files = {f"团{i:02d}.xlsx": request_bytes(i, valid=i % 6 != 0) for i in range(60)}
+    valid = {name for i, name in enumerate(files) if i % 6 != 0}
+    drop_all(root, files)
+    for _ in range(6):
+        proc = start_serve(root)
+        time.sleep(rng.uniform(0.5, 2.0))
+        proc.kill()  # SIGKILL: no chance to clean up
+        proc.wait()
+    with serving(root):
+        wait_for(lambda: len(results(root)) >= 60 and not list((root / "workbooks" / "GZ001").glob("*.xlsx"))
+                 and not [p for p in (root / "workbooks" / "GZ001" / ".watcher-claimed").glob("*")
+                          if not p.name.startswith(".")], 180, "every file finished")
+        time.sleep(1)
+    assert_exactly_once(root, files, valid)
+
+
+@pytest.mark.parametrize("point", ["after_claim", "after_commit", "mid_outputs", "after_outputs", "before_archive"])
+@pytest.mark.parametrize("valid", [True, False], ids=["issued", "refused"])
+def test_a_crash_at_each_point_of_the_walk_ends_with_exactly_one_result(root, point, valid):
+    files = {"团.xlsx": request_bytes(1, valid=valid)}
+    drop_all(root, files)
+    crashed = run_watcher(root, "process", env={"WATCHER_CRASH_AT": point}, check=False)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    if point == "after_commit" and valid:
+        assert len(ledger_rows(root)["policies"]) == 1  # committed, outputs not yet written
+    run_watcher(root, "process")
+    assert_exactly_once(root, files, {"团.xlsx"} if valid else set())
+    [result] = results(root)
+    assert result["result_file"] == "团_结果.xlsx"
+    if valid:
+        assert result["status"] == "success" and (root / "outbox" / "GZ001" / "团_结果.xlsx").exists()
+        assert (root / "outbox" / "GZ001" / f"电子保单_{result['policies'][0]['policy_no']}.html").exists()
+
+
+def test_sigterm_mid_burst_exits_cleanly_and_the_restart_finishes_the_rest(root):
+    configure(root)
+    files = {f"停{i:02d}.xlsx": request_bytes(i) for i in range(40)}
+    drop_all(root, files)
+    proc = start_serve(root)
+    wait_for(lambda: len(results(root)) >= 3, 60, "a few results")
+    proc.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    output, _ = proc.communicate(timeout=15)
+    assert proc.returncode == 0 and time.monotonic() - started < 10, output
+    assert "Traceback" not in output
+    with serving(root):
+        wait_for(lambda: len(results(root)) == 40, 120, "all 40 results")
+        time.sleep(0.5)
+    assert_exactly_once(root, files, set(files))
+
+
+def test_one_service_per_root_and_the_lock_dies_with_its_process(root):
+    configure(root)
+    proc = start_serve(root)
+    try:
+        wait_for(lambda: (root / ".watcher.lock").exists() and "pid" in (root / ".watcher.lock").read_text(), 20,
+                 "the lock")
+        time.sleep(1)
+        second = run_watcher(root, "process", check=False)
+        assert second.returncode == 1 and "另一个 watcher" in second.stderr and "Traceback" not in second.stderr
+    finally:
+        proc.kill()
+        proc.wait()
+    assert run_watcher(root, "process").returncode == 0  # no stale lock after a kill -9
+
+
+def test_new_agency_folders_are_picked_up_without_a_restart(root):
+    configure(root)
+    with serving(root):
+        agency_workbook(root / "workbooks" / "_admin" / "新机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]])
+        wait_for(lambda: (root / "workbooks" / "SZ002").is_dir(), 30, "the new folder")
+        write_request(root / "workbooks" / "SZ002" / "深圳.xlsx", issue_fields(), people(1))
+        wait_for(lambda: results(root, "SZ002"), 30, "the new agency's result")
+    assert results(root, "SZ002")[0]["status"] == "success"
+
+
+def test_symlinks_and_fifos_are_reported_and_never_followed(root):
+    configure(root)
+    folder = root / "workbooks" / "GZ001"
+    (folder / "密码.xlsx").symlink_to("/etc/passwd")
+    os.mkfifo(folder / "管道.xlsx")
+    run_watcher(root, "process")
+    notices = [json.loads(p.read_text(encoding="utf-8")) for p in (root / "outbox" / "_admin").glob("未受理_*.json")]
+    assert len(notices) == 2 and all(n["status"] == "failed" for n in notices)
+    text = json.dumps(notices, ensure_ascii=False)
+    assert "root:" not in text and "符号链接" in text
+    assert (folder / "密码.xlsx").is_symlink() and (folder / "管道.xlsx").exists()
+    assert not results(root)
+
+
+def test_a_dead_observer_is_restarted_and_logged(root, caplog):
+    from watcher.ledger import Ledger
+    from watcher.layout import Layout
+    from watcher.service.serve import Service
+    from watcher.settings import load_settings
+    from watcher.walk import Desk
+    from watcher import clock
+
+    configure(root, "settle_seconds = 0.3\nrescan_seconds = 3600\n")  # only events can find files
+    settings = load_settings(root)
+    ledger = Ledger(root / "ledger.sqlite3", settings.zone, now=clock.now())
+    service = Service(Desk(Layout(root), settings, ledger))
+    thread = threading.Thread(target=service.run, daemon=True)
+    caplog.set_level("INFO", logger="watcher")
+    thread.start()
+    try:
+        wait_for(lambda: service.observers and all(o.is_alive() for o in service.observers), 20, "observers")
+        for observer in service.observers:
+            observer.stop()  # as a share outage kills it
+        wait_for(lambda: service.restarts >= 1, 20, "the restart")
+        write_request(root / "workbooks" / "GZ001" / "重启后.xlsx", issue_fields(), people(1))
+        wait_for(lambda: results(root), 30, "a result found by events after the restart")
+    finally:
+        service.stop.set()
+        thread.join(20)
+        ledger.close()
+    assert "重启" in caplog.text
+
+
+def test_status_says_what_is_waiting_and_what_was_done_today(root):
+    write_request(root / "workbooks" / "GZ001" / "一.xlsx", issue_fields(), people(1))
+    write_request(root / "workbooks" / "GZ001" / "二.xlsx", issue_fields(方案代码="NOPE"), people(1))
+    run_watcher(root, "process")
+    write_request(root / "workbooks" / "GZ001" / "三.xlsx", issue_fields(), people(1))
+    text = run_watcher(root, "status").stdout
+    assert "等待处理：1 个文件（GZ001 1）" in text
+    assert "今日完成：2 个文件（成功 1" in text and "今日失败：1 个文件" in text and "二.xlsx" in text
+    assert "服务：未运行" in text
+
+
+def test_process_shows_a_progress_bar_on_a_terminal(root):
+    import pty
+
+    for i in range(3):
+        write_request(root / "workbooks" / "GZ001" / f"进度{i}.xlsx", issue_fields(旅行团号=f"P{i}"),
+                      people(1 + i)[i:])
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "watcher", "process", "--root", str(root)],
+                            stdout=subprocess.PIPE, stderr=slave, env={**os.environ, "PYTHONUTF8": "1"})
+    proc.wait(timeout=120)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert b"3/3" in seen and b"[" in seen
+
+
+def test_stray_temporary_files_are_cleaned_up_on_start(root):
+    stray = root / "outbox" / "GZ001" / ".团_结果.xlsx.123.watcher-tmp"
+    stray.write_bytes(b"half")
+    run_watcher(root, "process")
+    assert not stray.exists()
