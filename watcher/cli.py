@@ -59,6 +59,8 @@ def _locked_desk(layout: Layout, settings):
     from .service.lock import RootBusy, RootLock
 
     ledger_path = layout.root / settings.ledger
+    if not ledger_path.exists():
+        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
     fs = network_filesystem(ledger_path.parent)
     if fs:
         raise Failure(f"账本 {ledger_path} 位于网络文件系统（{fs}）上。SQLite 的 WAL 模式只能在本机磁盘上使用："
@@ -129,11 +131,16 @@ def cmd_status(layout: Layout, args) -> int:
     from .service.status import status_text
 
     settings = load_settings(layout.root)
+    if not (layout.root / settings.ledger).exists():
+        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}：这里还不是 watcher 的根目录。"
+                      f"请用 --root 指定根目录，或先运行 watcher init --root {layout.root}")
     print(status_text(layout, settings, clock.now()))
     return 0
 
 
 def cmd_template(layout: Layout, args) -> int:
+    from xlsxwriter.exceptions import FileCreateError
+
     from .io.templates import KINDS, write_template
 
     if args.kind not in KINDS:
@@ -152,9 +159,12 @@ def cmd_template(layout: Layout, args) -> int:
         out = out.with_suffix(out.suffix + ".xlsx") if out.suffix else out.with_suffix(".xlsx")
     from .io.atomic import replacing
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(out.resolve()) as tmp:
-        write_template(args.kind, tmp, plans)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(out.resolve()) as tmp:
+            write_template(args.kind, tmp, plans)
+    except (OSError, FileCreateError) as exc:
+        raise Failure(f"无法写入 {out}（{exc}）。请换一个可写的位置") from None
     print(f"已生成 {args.kind} 模板：{out}")
     return 0
 
@@ -187,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(layout, args)
     except (Failure, SettingsError) as exc:
         print(f"watcher {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a folder that cannot be read or written: say which, no traceback
+        print(f"watcher {args.command}: 无法访问 {exc.filename or layout.root}（{exc.strerror or exc}）。"
+              "请检查路径和权限", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

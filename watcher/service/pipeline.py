@@ -14,6 +14,7 @@ import multiprocessing
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -90,6 +91,12 @@ class Pipeline:
         """Finish the files whose outputs are written; with `block`, all of them."""
         while self.in_hand and (block or len(self.in_hand) > self.depth or self._ready(self.in_hand[0])):
             self._finish_oldest()
+
+    def wait(self, timeout: float) -> None:
+        """Wait up to `timeout` for the oldest file's outputs, then finish what is done."""
+        if self.in_hand and self.in_hand[0].future is not None:
+            futures_wait([self.in_hand[0].future], timeout)
+        self.drain(block=False)
 
     @staticmethod
     def _ready(item: _InHand) -> bool:

@@ -27,6 +27,12 @@ class Waiting:
     path: Path
     size: int
     mtime: float
+    ctime: float = 0.0  # the inode's last change (writes, renames): when the file last moved at all
+
+
+# Change notification arrives late (watchdog holds inotify events up to 0.5 s to pair renames): a file
+# first seen through an event is counted as still since its ctime, by at most this much.
+EVENT_LAG = 0.5
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ def waiting_in(layout: Layout, who: str) -> tuple[list[Waiting], list[Odd]]:
         except FileNotFoundError:
             continue
         if stat.S_ISREG(st.st_mode):
-            found.append(Waiting(who, Path(entry.path), st.st_size, st.st_mtime))
+            found.append(Waiting(who, Path(entry.path), st.st_size, st.st_mtime, st.st_ctime))
         elif not stat.S_ISDIR(st.st_mode):
             what = "符号链接" if stat.S_ISLNK(st.st_mode) else "命名管道" if stat.S_ISFIFO(st.st_mode) else "特殊文件"
             odd.append(Odd(who, Path(entry.path), what))
@@ -130,10 +136,12 @@ class Tracker:
         if known and (known[0].size, known[0].mtime) == (item.size, item.mtime):
             return
         since = now
-        if backdate and known is None:
-            age = time.time() - item.mtime
-            if age >= self.settle:
+        if known is None:
+            age = time.time() - max(item.mtime, item.ctime)
+            if backdate and age >= self.settle:
                 since = now - age
+            elif age > 0:
+                since = now - min(age, EVENT_LAG)
         self.seen[item.path] = (item, since)
 
     def refresh(self) -> None:
@@ -144,7 +152,7 @@ class Tracker:
             except FileNotFoundError:
                 del self.seen[path]
                 continue
-            self.observe(Waiting(item.who, path, st.st_size, st.st_mtime))
+            self.observe(Waiting(item.who, path, st.st_size, st.st_mtime, st.st_ctime))
 
     def ready(self) -> list[Waiting]:
         """Settled files that open whole, or that have been still past the stall time (they will fail)."""

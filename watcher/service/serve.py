@@ -30,7 +30,7 @@ from .process import active, gather, start, tell_admin
 
 log = logging.getLogger("watcher")
 
-TICK = 0.2  # seconds between looks at the files being tracked
+TICK = 0.1  # seconds between looks at the files being tracked
 
 
 class _Events(FileSystemEventHandler):
@@ -111,7 +111,7 @@ class Service:
                         pipeline.take(item.path, item.who)
                 pipeline.drain(block=False)
                 self._check_observers()
-                self._wait()
+                self._wait(pipeline)
         finally:
             for observer in self.observers:
                 observer.stop()
@@ -119,9 +119,12 @@ class Service:
         log.info("watcher serve: 已停止")
         return self.report
 
-    def _wait(self) -> None:
-        """Sleep one tick, waking early when an event arrives (a 300-file burst is not slowed down)."""
+    def _wait(self, pipeline: Pipeline) -> None:
+        """Sleep one tick: on the outputs in hand if there are any, else until an event arrives."""
         if self.tracker.ready():
+            return
+        if pipeline.in_hand:
+            pipeline.wait(TICK)
             return
         try:
             self.paths.put(self.paths.get(timeout=TICK))
@@ -163,7 +166,7 @@ class Service:
             return
         if who != ADMIN and not active(self.desk, who):
             return  # the rescan tells staff about it, once
-        self.tracker.observe(scan.Waiting(who, path, st.st_size, st.st_mtime))
+        self.tracker.observe(scan.Waiting(who, path, st.st_size, st.st_mtime, st.st_ctime))
 
 
 def install_signal_handlers(stop: threading.Event) -> None:
