@@ -5,20 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..domain import idcard
-from ..domain.dates import age_on, cover_end, show_end, show_hour, show_second
+from ..domain.dates import cover_end, show_end, show_hour, show_second
 from ..domain.money import yuan_display
-from ..domain.person import check_person
 from ..domain.plans import REGIONS, Plan
-from ..domain.policy import Agency, Insured, Policy
+from ..domain.policy import Agency, Policy
 from ..domain.problems import problem
-from ..domain.rating import person_premium
 from ..io.book import Book
 from ..settings import Settings
 from .base import Checked, Decision, IssuePolicy, Request
-from .common import ROSTER, ApplySheet, roster_table, special_problem
-
-PERSON_COLUMNS = ("姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注")
+from .common import ApplySheet
+from .roster import check_roster, parse_roster, roster_keys
 
 
 @dataclass
@@ -57,34 +53,8 @@ class IssueKind:
         f["sales_name"] = sheet.text("营销员姓名", required=False, limit=30)
         request.extra["apply_rows"] = {label: fld.row for label, fld in sheet.fields.items()}
 
-        table = roster_table(book, request.problems)
-        request.roster = table
-        rows: list[tuple[int, dict]] = []
-        if table is not None:
-            if len(table.rows) > self.settings.max_roster_rows:
-                request.problems.append(problem("file.too_many_rows", sheet=table.sheet.name, count=len(table.rows),
-                                                limit=self.settings.max_roster_rows))
-            elif not table.rows:
-                request.problems.append(problem("roster.empty", sheet=table.sheet.name, row=table.header_row + 1))
-            else:
-                rows = self._rows(table, request)
-        request.extra["rows"] = rows
+        parse_roster(book, request, self.settings.max_roster_rows)
         return request
-
-    def _rows(self, table, request: Request) -> list[tuple[int, dict]]:
-        present = [(name, table.columns[name]) for name in PERSON_COLUMNS if name in table.columns]
-        special = table.sheet.special
-        rows = []
-        for r in table.rows:
-            row = table.sheet.rows[r]
-            values = {name: (row[c] if c < len(row) else None) for name, c in present}
-            if special:
-                for name, c in present:
-                    bad = special_problem(table.sheet, r, c, name)
-                    if bad:
-                        request.problems.append(bad)
-            rows.append((r, values))
-        return rows
 
     # --- load: the ledger facts this request needs -------------------------------------
 
@@ -93,13 +63,7 @@ class IssueKind:
         plan = ledger.plan(f["plan_code"]) if f["plan_code"] else None
         overlaps = []
         if f["start"] and f["days"] and request.extra["rows"]:
-            keys = []
-            for _, values in request.extra["rows"]:
-                id_type = idcard.normalise_id_type(values.get("证件类型"))
-                number, _ = idcard.id_text(values.get("证件号码"))
-                if id_type and number:
-                    keys.append((id_type, number))
-            overlaps = ledger.live_overlaps(who, keys, f["start"], cover_end(f["start"], f["days"]))
+            overlaps = ledger.live_overlaps(who, roster_keys(request), f["start"], cover_end(f["start"], f["days"]))
         return IssueState(ledger.agency(who), plan, overlaps)
 
     # --- validate (pure) -----------------------------------------------------------------
@@ -133,62 +97,10 @@ class IssueKind:
             problems.append(problem("field.effective_past", **at("生效时间"), value=show_hour(start, zone),
                                     now=show_second(now, zone)))
 
-        people, premiums = self._people(request, state, now, problems)
-        checked = Checked(request, problems, {"people": people, "premiums": premiums, "plan": plan})
-        return checked
-
-    def _people(self, request: Request, state: IssueState, now: datetime, problems: list) -> tuple[list, dict]:
-        table = request.roster
-        if table is None:
-            return [], {}
-        f = request.fields
-        plan = state.plan
-        today = now.astimezone(self.settings.zone).date()
-        sheet = table.sheet.name
-        people: list[Insured] = []
-        premiums: dict[int, int] = {}
-        seen: dict[tuple[str, str], list[int]] = {}
-        rows_of_person: list[tuple[int, Insured]] = []
-
-        def where(r, column):
-            return {"sheet": sheet, "row": r + 1, "column": column, "col_index": table.columns.get(column)}
-
-        for r, values in request.extra["rows"]:
-            facts, errors = check_person(values, today)
-            for err in errors:
-                problems.append(problem(err.code, **where(r, err.column), **err.values))
-            if facts is None:
-                continue
-            seen.setdefault((facts.id_type, facts.id_no), []).append(r)
-            age = age_on(facts.birth, f["start"].date()) if f["start"] else 0
-            premium = 0
-            if plan is not None and f["start"]:
-                if not plan.min_age <= age <= plan.max_age:
-                    problems.append(problem("age.range", **where(r, "出生日期" if "出生日期" in table.columns else "证件号码"),
-                                            age=age, plan=plan.name, min_age=plan.min_age, max_age=plan.max_age))
-                elif f["days"] and f["days"] <= plan.max_days:
-                    premium = person_premium(plan, f["days"], age)
-                    premiums[r] = premium
-            person = Insured(facts.name, facts.id_type, facts.id_no, facts.gender, facts.birth, age, premium,
-                             facts.phone, facts.note, r + 1)
-            rows_of_person.append((r, person))
-            people.append(person)
-
-        for rows in seen.values():
-            if len(rows) > 1:
-                for r in rows:
-                    others = "、".join(str(o + 1) for o in rows if o != r)
-                    problems.append(problem("roster.duplicate_person", **where(r, "证件号码"), rows=others))
-
-        by_key = {(p.id_type, p.id_no): r for r, p in rows_of_person}
-        zone = self.settings.zone
-        for overlap in state.overlaps:
-            r = by_key.get((overlap.id_type, overlap.id_no))
-            if r is not None:
-                problems.append(problem("roster.overlap", **where(r, "证件号码"), warning=True,
-                                        policy_no=overlap.policy_no, start=show_hour(overlap.start, zone),
-                                        end=show_end(overlap.end, zone)))
-        return people, premiums
+        roster = check_roster(request, plan=plan, start=start, days=f["days"],
+                              today=now.astimezone(zone).date(), zone=zone, overlaps=state.overlaps,
+                              problems=problems)
+        return Checked(request, problems, {"people": roster.people, "premiums": roster.premiums, "plan": plan})
 
     # --- decide (pure) -------------------------------------------------------------------
 

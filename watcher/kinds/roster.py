@@ -1,0 +1,125 @@
+"""The roster of insured people, shared by 投保 and the endorsements that bring a roster:
+reading its rows, checking every person, pricing each one, and the roster-wide rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+
+from ..domain import idcard
+from ..domain.dates import age_on, show_end, show_hour
+from ..domain.person import check_person
+from ..domain.plans import Plan
+from ..domain.policy import Insured
+from ..domain.problems import Problem, problem
+from ..domain.rating import person_premium
+from ..io.book import Book
+from ..io.tables import Table
+from .base import Request
+from .common import roster_table, special_problem
+
+PERSON_COLUMNS = ("姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注")
+
+
+def parse_roster(book: Book, request: Request, limit: int) -> None:
+    """Find the roster and read its rows into request.roster and request.extra['rows']."""
+    table = roster_table(book, request.problems)
+    request.roster = table
+    rows: list[tuple[int, dict]] = []
+    if table is not None:
+        if len(table.rows) > limit:
+            request.problems.append(problem("file.too_many_rows", sheet=table.sheet.name, count=len(table.rows),
+                                            limit=limit))
+        elif not table.rows:
+            request.problems.append(problem("roster.empty", sheet=table.sheet.name, row=table.header_row + 1))
+        else:
+            rows = _rows(table, request.problems)
+    request.extra["rows"] = rows
+
+
+def _rows(table: Table, problems: list[Problem]) -> list[tuple[int, dict]]:
+    present = [(name, table.columns[name]) for name in PERSON_COLUMNS if name in table.columns]
+    special = table.sheet.special
+    rows = []
+    for r in table.rows:
+        row = table.sheet.rows[r]
+        values = {name: (row[c] if c < len(row) else None) for name, c in present}
+        if special:
+            for name, c in present:
+                bad = special_problem(table.sheet, r, c, name)
+                if bad:
+                    problems.append(bad)
+        rows.append((r, values))
+    return rows
+
+
+def roster_keys(request: Request) -> list[tuple[str, str]]:
+    """(证件类型, 证件号码) of the rows, folded the way the checks fold them; for ledger look-ups."""
+    keys = []
+    for _, values in request.extra.get("rows", []):
+        id_type = idcard.normalise_id_type(values.get("证件类型"))
+        number, _ = idcard.id_text(values.get("证件号码"))
+        if id_type and number:
+            keys.append((id_type, number))
+    return keys
+
+
+@dataclass
+class RosterCheck:
+    people: list[Insured] = field(default_factory=list)
+    premiums: dict[int, int] = field(default_factory=dict)  # row index → fen
+    row_of: dict[tuple[str, str], int] = field(default_factory=dict)  # person key → row index
+
+
+def check_roster(request: Request, *, plan: Plan | None, start: datetime | None, days: int | None, today: date,
+                 zone: tzinfo, overlaps: list, problems: list[Problem]) -> RosterCheck:
+    """Every person checked and priced; the same person twice refused; live overlaps warned."""
+    table = request.roster
+    result = RosterCheck()
+    if table is None:
+        return result
+    sheet = table.sheet.name
+    seen: dict[tuple[str, str], list[int]] = {}
+
+    def where(r, column):
+        return {"sheet": sheet, "row": r + 1, "column": column, "col_index": table.columns.get(column)}
+
+    for r, values in request.extra["rows"]:
+        facts, errors = check_person(values, today)
+        for err in errors:
+            problems.append(problem(err.code, **where(r, err.column), **err.values))
+        if facts is None:
+            continue
+        key = (facts.id_type, facts.id_no)
+        seen.setdefault(key, []).append(r)
+        age = age_on(facts.birth, start.date()) if start else 0
+        premium = 0
+        if plan is not None and start:
+            if not plan.min_age <= age <= plan.max_age:
+                problems.append(problem("age.range", **where(r, "出生日期" if "出生日期" in table.columns else "证件号码"),
+                                        age=age, plan=plan.name, min_age=plan.min_age, max_age=plan.max_age))
+            elif days and days <= plan.max_days:
+                premium = person_premium(plan, days, age)
+                result.premiums[r] = premium
+        result.people.append(Insured(facts.name, facts.id_type, facts.id_no, facts.gender, facts.birth, age, premium,
+                                     facts.phone, facts.note, r + 1))
+        result.row_of[key] = r
+
+    for rows in seen.values():
+        if len(rows) > 1:
+            for r in rows:
+                others = "、".join(str(o + 1) for o in rows if o != r)
+                problems.append(problem("roster.duplicate_person", **where(r, "证件号码"), rows=others))
+
+    for overlap in overlaps:
+        r = result.row_of.get((overlap.id_type, overlap.id_no))
+        if r is not None:
+            problems.append(problem("roster.overlap", **where(r, "证件号码"), warning=True,
+                                    policy_no=overlap.policy_no, start=show_hour(overlap.start, zone),
+                                    end=show_end(overlap.end, zone)))
+    return result
+
+
+def cell_of(request: Request, r: int, column: str) -> dict:
+    table = request.roster
+    return {"sheet": table.sheet.name, "row": r + 1, "column": column, "col_index": table.columns.get(column)}
