@@ -66,10 +66,16 @@ class Policy:
     replaces: str = ""  # the number of the policy this one replaces (批改, 减人 …)
     replace_reason: str = ""
     statement_no: str = ""
+    settled_at: datetime | None = None  # when its statement was confirmed (对账确认): 已结 from then on
+    headcount: int = 0  # people on the policy, when they were not loaded with it
+
+    @property
+    def settled(self) -> bool:
+        return self.settled_at is not None
 
     @property
     def insured_count(self) -> int:
-        return len(self.people)
+        return len(self.people) if self.people else self.headcount
 
     def shown_status(self, now: datetime) -> str:
         """有效 becomes 已到期 once cover has ended."""

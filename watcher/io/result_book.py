@@ -25,12 +25,14 @@ def write_result_book(path: Path, outcome, zone: tzinfo) -> None:
     wb = new_workbook(path)
     f = _formats(wb)
     _summary(wb, f, outcome, zone)
+    used = {SUMMARY}
+    for table in outcome.tables:
+        _table(wb, f, _sheet_name(table.name, used), table)
     by_sheet: dict[str, list[Problem]] = defaultdict(list)
     for p in outcome.problems:
         if p.sheet:
             by_sheet[p.sheet].append(p)
     if outcome.book is not None:
-        used = set()
         for sheet in outcome.book.sheets.values():
             if sheet.name in SKIP_ECHO or (sheet.hidden and sheet.name not in by_sheet):
                 continue
@@ -69,6 +71,9 @@ def _formats(wb) -> dict:
         "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
         "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
         "wrap": wb.add_format({"text_wrap": True, "valign": "top", "font_color": "#9C0006"}),
+        "note": wb.add_format({"italic": True, "font_color": "#595959"}),
+        "total_label": wb.add_format({"bold": True, "top": 1}),
+        "total_money": wb.add_format({"bold": True, "top": 1, "num_format": MONEY}),
     }
 
 
@@ -88,6 +93,8 @@ def _summary(wb, f, outcome, zone) -> None:
     for label in ("旅行团号", "方案", "保险期间", "人数"):
         value = outcome.summary.get(label) or _from_policies(outcome, label, zone)
         rows.append((label, int(value) if label == "人数" and str(value).isdigit() else value))
+    if outcome.premium_before is not None:
+        rows.append(("原保单保费", yuan(outcome.premium_before)))
     rows.append(("保费合计", yuan(premium_total(outcome))))
     for label, value in outcome.summary.items():
         if label not in {"旅行团号", "方案", "保险期间", "人数", "保费合计"}:
@@ -111,7 +118,7 @@ def _summary(wb, f, outcome, zone) -> None:
         if isinstance(value, str):
             ws.write_string(r, 1, value or "—", fmt)
         else:
-            ws.write_number(r, 1, value, f["money_left"] if label == "保费合计" else f["num_left"])
+            ws.write_number(r, 1, value, f["money_left"] if "保费" in label else f["num_left"])
         r += 1
     if outcome.status == "duplicate":
         ws.write_string(r, 0, "说明", f["label"])
@@ -121,7 +128,7 @@ def _summary(wb, f, outcome, zone) -> None:
         ws.write_string(r, 1, note)
         r += 1
 
-    if outcome.policies:
+    if outcome.policies and not outcome.tables:
         r += 1
         heads = ["保单号", "旅行团号", "方案", "人数", "保费", "生效时间", "终止时间", "状态"]
         for c, h in enumerate(heads):
@@ -150,6 +157,48 @@ def _summary(wb, f, outcome, zone) -> None:
             ws.write_string(r, 3, p.column or "—")
             ws.write_string(r, 4, p.message)
         ws.set_column(4, 4, 90)
+
+
+def _table(wb, f, name: str, table) -> None:
+    """A query export or detail sheet: header frozen, filters on, money as numbers, a totals row."""
+    ws = wb.add_worksheet(name)
+    top = 0
+    if table.note:
+        ws.write_string(0, 0, table.note, f["note"])
+        top = 1
+    for c, head in enumerate(table.headers):
+        ws.write_string(top, c, head, f["head"])
+    widths = [text_width(h) for h in table.headers]
+    cell = {"money": f["money_plain"], "int": None, "text": None, "datetime": None}
+    for i, row in enumerate(table.rows, start=top + 1):
+        for c, value in enumerate(row):
+            kind = table.kinds[c]
+            if value is None or value == "":
+                continue
+            if kind == "money":
+                ws.write_number(i, c, yuan(value), f["money_plain"])
+            elif kind == "int":
+                ws.write_number(i, c, value)
+            else:
+                text = str(value)
+                ws.write_string(i, c, text)
+                if i < top + 200:
+                    widths[c] = max(widths[c], min(text_width(text), 40))
+    last = top + len(table.rows)
+    if table.totals:
+        last += 1
+        ws.write_string(last, 0, "合计", f["total_label"])
+        for c, value in table.totals.items():
+            if table.kinds[c] == "money":
+                ws.write_number(last, c, yuan(value), f["total_money"])
+            elif isinstance(value, int):
+                ws.write_number(last, c, value, f["total_label"])
+            else:
+                ws.write_string(last, c, str(value), f["total_label"])
+    for c, w in enumerate(widths):
+        ws.set_column(c, c, max(w, 12 if table.kinds[c] == "money" else 6), cell[table.kinds[c]])
+    ws.freeze_panes(top + 1, 0)
+    ws.autofilter(top, 0, top + len(table.rows), len(table.headers) - 1)
 
 
 def _from_policies(outcome, label: str, zone) -> str:

@@ -24,6 +24,8 @@ def policy_json(policy: Policy, zone: tzinfo) -> dict:
         "days": policy.days,
         "status": policy.status,
         "replaces": policy.replaces or None,
+        "replace_reason": policy.replace_reason or None,
+        "issued_at": policy.issued_at.astimezone(zone).isoformat(timespec="seconds"),
     }
 
 
@@ -45,6 +47,11 @@ def envelope(outcome, zone: tzinfo) -> dict:
     }
     if outcome.status == "quote":
         data["quote"] = [policy_json(p, zone) for p in outcome.policies]
+    if outcome.premium_before is not None:
+        data["premium_before"] = yuan_text(outcome.premium_before)
+    for table in outcome.tables:
+        if table.name == "人员变更":
+            data["changes"] = [dict(zip(table.headers, row)) for row in table.rows]
     if outcome.first_processed_at is not None:
         data["first_processed_at"] = outcome.first_processed_at.astimezone(zone).isoformat(timespec="seconds")
     return data

@@ -16,7 +16,9 @@ from .xlsx import new_workbook, text_width
 
 ROWS = 2000  # rows prepared with formats and dropdowns
 
-KINDS = ("投保", "试算", "撤单", "方案", "机构")
+KINDS = ("投保", "试算", "撤单", "批改", "加人", "减人", "换人", "信息变更", "保单查询", "业务明细", "补打保单",
+         "方案", "机构")
+POLICY_NO = ("保单号", "", "必填：本机构的保单号（在投保结果或电子保单上）", True, None)
 # Lists on the hidden 选项 sheet that dropdowns read (Excel limits inline lists to 255 characters).
 OPTION_RANGES = {"证件类型": f"=选项!$A$2:$A${len(ID_TYPES) + 1}"}
 
@@ -52,6 +54,7 @@ def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]]) -> 
         "label": wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1}),
         "input": wb.add_format({"border": 1, "bg_color": "#FFFFE0", "num_format": "@"}),
         "input_dt": wb.add_format({"border": 1, "bg_color": "#FFFFE0", "num_format": "yyyy-mm-dd hh:mm"}),
+        "input_date": wb.add_format({"border": 1, "bg_color": "#FFFFE0", "num_format": "yyyy-mm-dd"}),
         "note": wb.add_format({"font_color": "#595959", "text_wrap": True}),
         "text": wb.add_format({"num_format": "@"}),
         "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
@@ -67,6 +70,36 @@ def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]]) -> 
     elif kind == "撤单":
         _apply(wb, f, kind, [("保单号", "", "必填：要撤销的保单号（本机构的保单，生效前才可撤单）", True, None)], plans)
         _instructions(wb, f, kind, CANCEL_HELP)
+    elif kind == "批改":
+        _apply(wb, f, kind, [POLICY_NO,
+                             ("生效时间", None, "只填要修改的项目；新的生效时间须为整点且晚于提交时间", False, "datetime"),
+                             ("天数", "", "新的保险天数", False, None),
+                             ("行程路线", "", "新的行程路线", False, None),
+                             ("经办人", "", "新的经办人", False, None)], plans)
+        _instructions(wb, f, kind, AMEND_HELP)
+    elif kind in ("加人", "减人", "换人", "信息变更"):
+        _apply(wb, f, kind, [POLICY_NO], plans)
+        _table(wb, f, "被保险人名单", ROSTER)
+        _instructions(wb, f, kind, ROSTER_HELP[kind] + ENDORSE_HELP)
+    elif kind == "保单查询":
+        _apply(wb, f, kind, [("保单号", "", "以下条件可任选，都不填则列出本机构全部保单", True, None),
+                             ("旅行团号", "", "", True, None),
+                             ("投保起期", None, "投保时间的日期，含当天，如 2026-12-01", False, "date"),
+                             ("投保止期", None, "含当天", False, "date"),
+                             ("保单状态", "", "全部、有效、已撤单或已到期", False, ("全部", "有效", "已撤单", "已到期"))],
+               plans)
+        _instructions(wb, f, kind, QUERY_HELP)
+    elif kind == "业务明细":
+        codes = ("全部", *(p[0] for p in plans))
+        _apply(wb, f, kind, [("投保起期", None, "必填：投保时间的日期，含当天；通常为一个整月", False, "date"),
+                             ("投保止期", None, "必填：含当天", False, "date"),
+                             ("方案代码", "", "全部或某个方案", True, codes if len(",".join(codes)) < 250 else None),
+                             ("保单状态", "", "全部、有效或已撤单", False, ("全部", "有效", "已撤单")),
+                             ("结算状态", "", "全部、未结或已结", False, ("全部", "未结", "已结"))], plans)
+        _instructions(wb, f, kind, DETAIL_HELP)
+    elif kind == "补打保单":
+        _apply(wb, f, kind, [POLICY_NO], plans)
+        _instructions(wb, f, kind, REPRINT_HELP)
     elif kind == "方案":
         _apply(wb, f, kind, [], plans)
         _table(wb, f, "方案", (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True),
@@ -126,6 +159,8 @@ def _apply(wb, f, kind: str, fields: list[tuple], plans) -> None:
         ws.write_string(i, 0, label, f["label"])
         if choices == "datetime":
             ws.write_blank(i, 1, None, f["input_dt"])
+        elif choices == "date":
+            ws.write_blank(i, 1, None, f["input_date"])
         else:
             ws.write_blank(i, 1, None, f["input"])
         ws.write_string(i, 2, note, f["note"])
@@ -205,6 +240,38 @@ ISSUE_HELP = [
 CANCEL_HELP = [
     "撤单：填写要撤销的保单号。只能撤销本机构的保单，且必须在保单生效之前。",
     "已撤单、已列入对账单的保单不能撤单。",
+    *COMMON_HELP,
+]
+ENDORSE_HELP = [
+    "保全须在保单生效之前办理；保单一旦生效，不能再办理任何保全。已撤单、已列入对账单的保单不能修改。",
+    "新出的保单按提交处理时有效的方案价格重新计算保费。结果中列出新保单号、原保单号和保费变化。",
+    *COMMON_HELP,
+]
+AMEND_HELP = [
+    "批改：修改保险期间（生效时间、天数）、行程路线或旅行社经办人。只填写要修改的项目。",
+    "批改后生成新的保单号，原保单状态变为“已撤单”；被保险人不变，保费按新的天数和年龄重新计算。",
+    *ENDORSE_HELP,
+]
+ROSTER_HELP = {
+    "加人": ["加人：在“被保险人名单”中只填写新增的人员。系统为新增人员另出一张保单（同一旅行团、同一保险期间），原保单不变。",
+             "已在原保单中的人员不能重复加入。"],
+    "减人": ["减人：在“被保险人名单”中填写减人后的完整名单（删去要减少的人员）。原保单撤单，按新名单重新出单。",
+             "减人只能减少人员；如需更换人员请用“换人”。"],
+    "换人": ["换人：在“被保险人名单”中填写更换后的完整名单。原保单撤单，按新名单重新出单。"],
+    "信息变更": ["信息变更：在“被保险人名单”中填写改正后的完整名单（如姓名、出生日期、联系电话）。原保单撤单，按新名单重新出单。"],
+}
+QUERY_HELP = [
+    "保单查询：按保单号、旅行团号、投保时间（投保起期至投保止期，含首尾两天）和保单状态查询本机构的保单。",
+    "结果文件含“保单”和“被保险人”两张表，可在 Excel 中筛选；原保单号、后续保单号列出批改等产生的保单链。",
+    *COMMON_HELP,
+]
+DETAIL_HELP = [
+    "业务明细：按投保时间列出本机构的保单，方案代码、保单状态、结算状态均选“全部”可查看整月业务。",
+    "“投保时间”精确到秒，“生效时间”精确到小时；合计行不计已撤单保单。",
+    *COMMON_HELP,
+]
+REPRINT_HELP = [
+    "补打保单：重新生成该保单的电子保单（电子保单_保单号.html），显示保单当前状态。",
     *COMMON_HELP,
 ]
 PLAN_HELP = [

@@ -6,13 +6,19 @@ from ..domain.text import label_key
 from ..settings import Settings
 from .agencies import AgencyKind
 from .cancel import CancelKind
+from .endorse import AddPeopleKind, AmendKind, NewRosterKind
 from .issue import IssueKind
 from .plans import PlanKind
+from .queries import DetailKind, PolicyQueryKind, ReprintKind
 
-AGENCY_ACTIONS = ("投保", "试算", "撤单")
+AGENCY_ACTIONS = ("投保", "试算", "撤单", "批改", "加人", "减人", "换人", "信息变更", "保单查询", "业务明细", "补打保单")
 ADMIN_ACTIONS = ("方案", "机构")
 SYNONYMS = {"投保": "投保", "新投保": "投保", "出单": "投保", "试算": "试算", "报价": "试算", "撤单": "撤单",
-            "退保": "撤单", "方案": "方案", "方案上传": "方案", "机构": "机构", "机构登记": "机构"}
+            "退保": "撤单", "方案": "方案", "方案上传": "方案", "机构": "机构", "机构登记": "机构",
+            "批改": "批改", "修改": "批改", "加人": "加人", "增加被保险人": "加人", "减人": "减人",
+            "减少被保险人": "减人", "换人": "换人", "更换被保险人": "换人", "信息变更": "信息变更",
+            "被保险人信息变更": "信息变更", "保单查询": "保单查询", "查询": "保单查询", "业务明细": "业务明细",
+            "业务明细表": "业务明细", "补打保单": "补打保单", "补打": "补打保单", "重新打印保单": "补打保单"}
 
 
 def normalise_action(value: object) -> str | None:
@@ -26,4 +32,12 @@ def kind_for(action: str, settings: Settings):
         "撤单": lambda: CancelKind(settings),
         "方案": lambda: PlanKind(settings),
         "机构": lambda: AgencyKind(settings),
+        "批改": lambda: AmendKind(settings),
+        "加人": lambda: AddPeopleKind(settings),
+        "减人": lambda: NewRosterKind(settings, "减人"),
+        "换人": lambda: NewRosterKind(settings, "换人"),
+        "信息变更": lambda: NewRosterKind(settings, "信息变更"),
+        "保单查询": lambda: PolicyQueryKind(settings),
+        "业务明细": lambda: DetailKind(settings),
+        "补打保单": lambda: ReprintKind(settings),
     }[action]()

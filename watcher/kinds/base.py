@@ -75,6 +75,9 @@ class Decision:
     row_premiums: dict[int, int] = field(default_factory=dict)  # roster row index → fen
     notes: list[str] = field(default_factory=list)  # lines for the summary sheet
     summary: dict[str, str] = field(default_factory=dict)  # label → value for the summary sheet
+    tables: list = field(default_factory=list)  # walk.outcome.SheetTable: extra sheets of the result
+    reprint: list[Policy] = field(default_factory=list)  # policies whose page is written again
+    premium_before: int | None = None
 
 
 class Kind(Protocol):

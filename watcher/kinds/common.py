@@ -29,6 +29,10 @@ APPLY_FIELDS = synonyms_index({
     "保单号": ("保单号码",),
     "结账月份": ("月份",),
     "机构代码": (),
+    "投保起期": ("起期", "开始日期", "投保开始日期"),
+    "投保止期": ("止期", "结束日期", "投保结束日期"),
+    "保单状态": ("状态",),
+    "结算状态": (),
 })
 
 ROSTER_COLUMNS = synonyms_index({
@@ -87,7 +91,7 @@ class ApplySheet:
                 return BAD
         return f.value
 
-    def _present(self, label: str) -> object:
+    def present(self, label: str) -> object:
         """The value of a required field, or None once it is reported missing, empty or unusable."""
         raw = self.raw(label)
         if raw is BAD:
@@ -98,7 +102,7 @@ class ApplySheet:
         return raw
 
     def text(self, label: str, *, required: bool, limit: int = 100) -> str:
-        raw = self._present(label) if required else self.raw(label)
+        raw = self.present(label) if required else self.raw(label)
         value = "" if raw is BAD else strip_control(clean(raw))
         if not value:
             return ""
@@ -107,7 +111,7 @@ class ApplySheet:
         return value
 
     def days(self, label: str = "天数") -> int | None:
-        raw = self._present(label)
+        raw = self.present(label)
         if raw is None:
             return None
         try:
@@ -121,7 +125,7 @@ class ApplySheet:
 
     def moment(self, label: str, zone: tzinfo) -> datetime | None:
         """A local date and whole hour, as an aware datetime in the desk's zone."""
-        raw = self._present(label)
+        raw = self.present(label)
         if raw is None:
             return None
         try:

@@ -139,6 +139,11 @@ CREATE INDEX insured_id ON insured(id_no, id_type);
     (3, "what each result showed, to re-render it after a crash", """
 ALTER TABLE requests ADD COLUMN result TEXT NOT NULL DEFAULT '{}';
 """),
+    (4, "settlement state of policies, policy chains", """
+ALTER TABLE policies ADD COLUMN settled_at TEXT;
+CREATE INDEX policies_replaces ON policies(replaces) WHERE replaces != '';
+CREATE INDEX policies_tour_group ON policies(agency, tour_group);
+"""),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -304,8 +304,43 @@ class Ledger:
             plan_version=row[6], start=_dt(row[7]), days=row[8], end=_dt(row[9]), route=row[10], handler=row[11],
             sales_id=row[12], sales_name=row[13], premium_fen=row[14], people=people, issued_at=_dt(row[16]),
             status=row[15], cancelled_at=_dt(row[17]), replaces=row[18], replace_reason=row[19],
-            statement_no=row[20],
+            statement_no=row[20], settled_at=_dt(row[21]), headcount=row[22],
         )
+
+    def find_policies(self, flt, *, people: bool) -> list[Policy]:
+        """This agency's policies matching a query filter (queries.Filter), oldest first."""
+        sql = _POLICY_SELECT + " WHERE p.agency = ?"
+        args: list = [flt.agency]
+        if flt.policy_no:
+            sql += " AND p.policy_no = ?"
+            args.append(flt.policy_no)
+        if flt.tour_group:
+            sql += " AND p.tour_group = ?"
+            args.append(flt.tour_group)
+        if flt.issued_from:
+            sql += " AND p.issued_at >= ?"
+            args.append(_t(flt.issued_from))
+        if flt.issued_to:
+            sql += " AND p.issued_at < ?"
+            args.append(_t(flt.issued_to))
+        if flt.plan_code:
+            sql += " AND p.plan_code = ?"
+            args.append(flt.plan_code)
+        if flt.status in ("有效", "已撤单"):
+            sql += " AND p.status = ?"
+            args.append(flt.status)
+        rows = self.conn.execute(sql + " ORDER BY p.issued_at, p.policy_no", args).fetchall()
+        return [self._policy(r, people) for r in rows]
+
+    def successors(self, numbers: list[str]) -> dict[str, list[str]]:
+        """For each policy number, the policies issued from it (批改, 加人, 减人 …): the chain forwards."""
+        found: dict[str, list[str]] = {}
+        for chunk in (numbers[i:i + 500] for i in range(0, len(numbers), 500)):
+            marks = ",".join("?" * len(chunk))
+            for old, new in self.conn.execute(
+                    f"SELECT replaces, policy_no FROM policies WHERE replaces IN ({marks}) ORDER BY policy_no", chunk):
+                found.setdefault(old, []).append(new)
+        return found
 
     def live_overlaps(self, agency: str, ids: list[tuple[str, str]], start: datetime, end: datetime) -> list[Overlap]:
         """People of `ids` already on this agency's live policies whose cover overlaps [start, end)."""
@@ -333,6 +368,6 @@ class Ledger:
 _POLICY_SELECT = (
     "SELECT p.policy_no, p.agency, p.tour_group, p.region, p.plan_code, v.name, p.plan_version, p.start_at,"
     " p.days, p.end_at, p.route, p.handler, p.sales_id, p.sales_name, p.premium_fen, p.status, p.issued_at,"
-    " p.cancelled_at, p.replaces, p.replace_reason, p.statement_no"
+    " p.cancelled_at, p.replaces, p.replace_reason, p.statement_no, p.settled_at, p.insured_count"
     " FROM policies p JOIN plan_versions v ON v.id = p.plan_version"
 )

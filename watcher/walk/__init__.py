@@ -18,7 +18,7 @@ from .archive import archive
 from .claim import Claim, claim, drop_record, original_name, read_record, write_record
 from .commit import commit
 from .decide import decide
-from .outcome import Outcome
+from .outcome import Outcome, SheetTable
 from .parse import parse
 from .preflight import preflight
 from .read import read
@@ -111,11 +111,15 @@ def _rebuild(outcome: Outcome, earlier, claimed: Path, kind_name: str, ledger) -
     outcome.processed_at = earlier.processed_at
     outcome.policies = [ledger.policy(n) for n in earlier.policies]
     outcome.cancelled = list(earlier.cancelled)
+    outcome.outputs = list(earlier.outputs)
     outcome.problems = [Problem(code, message, sheet, row, column, col, True)
                         for code, message, sheet, row, column, col in shown.get("warnings", [])]
     outcome.summary, outcome.notes = shown.get("summary", {}), shown.get("notes", [])
     outcome.row_premiums = {int(r): fen for r, fen in shown.get("row_premiums", {}).items()}
     outcome.roster_sheet, outcome.roster_header = shown.get("roster_sheet"), shown.get("roster_header")
+    outcome.tables = [SheetTable(name, headers, kinds, rows, {int(k): v for k, v in totals.items()}, note)
+                      for name, headers, kinds, rows, totals, note in shown.get("tables", [])]
+    outcome.premium_before = shown.get("premium_before")
     outcome.book, _ = read(claimed, kind_name)
     outcome.recovered = True
 
@@ -142,6 +146,9 @@ def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
     outcome.summary = decision.summary
     outcome.notes = decision.notes
     outcome.row_premiums = decision.row_premiums
+    outcome.tables = decision.tables
+    outcome.reprint = decision.reprint
+    outcome.premium_before = decision.premium_before
     commit(desk.ledger, desk.layout, outcome, decision)
 
 

@@ -10,8 +10,9 @@ from .outcome import Outcome
 
 
 def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outcome:
-    if decision.status != "success":
-        outcome.policies = decision.policies  # a quote shows what it would issue; a failure nothing
+    if decision.status != "success" or not decision.ops:
+        # A quote shows what it would issue, a query what it found, a failure nothing: no ledger change.
+        outcome.policies = decision.policies
         crash.point("after_commit")
         return outcome
     at = outcome.processed_at
@@ -54,6 +55,9 @@ def shown(outcome: Outcome) -> dict:
         "row_premiums": {str(r): fen for r, fen in outcome.row_premiums.items()},
         "roster_sheet": outcome.roster_sheet,
         "roster_header": outcome.roster_header,
+        "tables": [[t.name, t.headers, t.kinds, t.rows, {str(k): v for k, v in t.totals.items()}, t.note]
+                   for t in outcome.tables],
+        "premium_before": outcome.premium_before,
     }
 
 

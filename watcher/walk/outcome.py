@@ -8,6 +8,7 @@ from datetime import datetime
 from ..domain.policy import Policy
 from ..domain.problems import Problem
 from ..io.book import Book
+from ..io.sheet_table import SheetTable
 
 
 @dataclass
@@ -31,6 +32,9 @@ class Outcome:
     outputs: list[str] = field(default_factory=list)
     first_processed_at: datetime | None = None  # for duplicates: when the first submission was processed
     recovered: bool = False  # rebuilt from the ledger after a stop: write only the outputs that are missing
+    tables: list[SheetTable] = field(default_factory=list)
+    reprint: list = field(default_factory=list)  # policies whose page is written again (补打保单)
+    premium_before: int | None = None  # an endorsement that reissues: the old policy's premium
 
     @property
     def errors(self) -> list[Problem]:

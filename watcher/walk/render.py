@@ -37,7 +37,9 @@ class Plan:
 def plan(outcome: Outcome, out_dir: Path, desk) -> Plan:
     zone = desk.zone
     jobs = [Job(out_dir / f"{outcome.result_stem}.xlsx", "book", (outcome, zone))]
-    for policy in outcome.policies:
+    # Pages for the policies this request issued (it recorded outputs), and those it asks to reprint.
+    issued = [p for p in outcome.policies if p.policy_no] if outcome.outputs else []
+    for policy in issued + list(outcome.reprint):
         if policy.policy_no:
             page_args = (desk.layout.root, policy, desk.ledger.plan_version(policy.plan_version),
                          desk.ledger.agency(policy.agency), desk.settings, zone, outcome.processed_at)

@@ -1,0 +1,277 @@
+"""Every agency action end to end: 批改, 加人, 减人, 换人, 信息变更, 保单查询, 业务明细, 补打保单,
+each all or nothing, each refused after the effective time with nothing changed."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from conftest import (ID_F_1949, ID_F_2000, ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, people, result,
+                      run_watcher, write_request)
+from test_admin import agency_workbook, plan_workbook
+
+ROSTER = [[1, "张三", "身份证", ID_M_1980, None, None, "13800000001", None],
+          [2, "李四", "身份证", ID_M_1990, None, None, None, None],
+          [3, "王芳", "身份证", ID_F_2000, None, None, None, None]]
+
+
+def issue(root, name="团.xlsx", roster=None, **fields):
+    write_request(root / "workbooks" / "GZ001" / name, issue_fields(**fields), roster or ROSTER)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", name.removesuffix(".xlsx") + "_结果")
+    assert data["status"] == "success", data["errors"]
+    return data["policies"][0]
+
+
+def request(root, name, fields, roster=None, env=None, agency="GZ001"):
+    write_request(root / "workbooks" / agency / name, fields, roster)
+    run_watcher(root, "process", env=env)
+    return result(root, agency, name.removesuffix(".xlsx") + "_结果")
+
+
+def policies(root):
+    rows = ledger_rows(root)["policies"]
+    return {r[0]: {"status": r[16], "replaces": r[20], "reason": r[21], "premium": r[14], "count": r[15],
+                   "start": r[7], "days": r[8], "route": r[10], "handler": r[11]} for r in rows}
+
+
+def test_amend_issues_a_new_number_and_the_old_becomes_cancelled(root):
+    old = issue(root, 天数=3)
+    new_start = future(days=15, hour=9)
+    data, wb = request(root, "批改.xlsx", {"操作类型": "批改", "保单号": old["policy_no"],
+                                         "生效时间": new_start.strftime("%Y-%m-%d %H:%M"), "天数": 5, "经办人": "新经办"})
+    assert data["status"] == "success", data["errors"]
+    [new] = data["policies"]
+    assert new["policy_no"] != old["policy_no"] and data["cancelled"] == [old["policy_no"]]
+    assert new["replaces"] == old["policy_no"] and "批改" in new["replace_reason"]
+    assert new["start"] == new_start.strftime("%Y-%m-%dT%H:00:00+08:00") and new["days"] == 5
+    assert new["premium"] == "24.00" and data["premium_before"] == "15.00"  # 4–7 days: 8.00 each
+    ledger = policies(root)
+    assert ledger[old["policy_no"]]["status"] == "已撤单" and ledger[new["policy_no"]]["status"] == "有效"
+    assert ledger[new["policy_no"]]["handler"] == "新经办" and ledger[new["policy_no"]]["route"] == "广州—桂林—阳朔"
+    assert (root / "outbox" / "GZ001" / f"电子保单_{new['policy_no']}.html").exists()
+    # The journal shows the endorsement with its request.
+    journal = ledger_rows(root)["journal"]
+    last_request = max(r[2] for r in journal if r[2] is not None)
+    events = [r[4] for r in journal if r[2] == last_request]
+    assert events == ["request", "policy.cancelled", "policy.issued"]
+
+
+def test_amend_needs_a_change_and_refuses_a_past_hour(root):
+    old = issue(root)
+    before = ledger_rows(root)
+    nothing, _ = request(root, "空批改.xlsx", {"操作类型": "批改", "保单号": old["policy_no"]})
+    same, _ = request(root, "同批改.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "天数": 3})
+    past, _ = request(root, "倒签.xlsx", {"操作类型": "批改", "保单号": old["policy_no"],
+                                        "生效时间": future(days=-2).strftime("%Y-%m-%d %H:00")})
+    assert "至少填写一项" in nothing["errors"][0]["message"]
+    assert "完全相同" in same["errors"][0]["message"]
+    assert past["errors"][0]["column"] == "生效时间" and "倒签" in past["errors"][0]["message"]
+    assert ledger_rows(root) == before
+
+
+def test_add_people_issues_a_policy_for_the_added_people_in_the_same_group(root):
+    old = issue(root)
+    added = [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]]
+    data, wb = request(root, "加人.xlsx", {"操作类型": "加人", "保单号": old["policy_no"]}, added)
+    assert data["status"] == "success", data["errors"]
+    [new] = data["policies"]
+    assert data["cancelled"] == [] and new["insured_count"] == 1 and new["premium"] == "5.00"
+    assert new["tour_group"] == old["tour_group"] and new["start"] == old["start"] and new["end"] == old["end"]
+    assert new["replaces"] == old["policy_no"] and new["replace_reason"] == "加人"
+    assert policies(root)[old["policy_no"]]["status"] == "有效"
+    assert data["changes"] == [{"变更": "新增", "姓名": "赵六", "证件类型": "护照", "证件号码": "E98765432",
+                                "说明": "保费 5.00"}]
+    # Someone already covered by the group's policy cannot be added again.
+    before = ledger_rows(root)
+    twice, _ = request(root, "重复加人.xlsx", {"操作类型": "加人", "保单号": old["policy_no"]},
+                       [[1, "张三", "身份证", ID_M_1980, None, None, None, None]])
+    assert twice["status"] == "failed" and (twice["errors"][0]["row"], twice["errors"][0]["column"]) == (2, "证件号码")
+    assert old["policy_no"] in twice["errors"][0]["message"]
+    assert ledger_rows(root) == before
+
+
+def test_remove_people_reissues_with_the_complete_new_roster_and_shows_who_left(root):
+    old = issue(root)
+    data, wb = request(root, "减人.xlsx", {"操作类型": "减人", "保单号": old["policy_no"]}, ROSTER[:2])
+    assert data["status"] == "success", data["errors"]
+    [new] = data["policies"]
+    assert new["insured_count"] == 2 and new["premium"] == "10.00" and data["premium_before"] == "15.00"
+    assert data["cancelled"] == [old["policy_no"]] and new["replace_reason"] == "减人"
+    assert [c["变更"] + c["姓名"] for c in data["changes"]] == ["减少王芳"]
+    assert [c.value for c in wb["人员变更"][1]] == ["变更", "姓名", "证件类型", "证件号码", "说明"]
+    # 减人 may only remove people.
+    before = ledger_rows(root)
+    more, _ = request(root, "减人加人.xlsx", {"操作类型": "减人", "保单号": new["policy_no"]},
+                      ROSTER[:1] + [[2, "新人", "身份证", ID_F_1949, None, None, None, None]])
+    same, _ = request(root, "减零人.xlsx", {"操作类型": "减人", "保单号": new["policy_no"]}, ROSTER[:2])
+    assert more["status"] == "failed" and more["errors"][0]["row"] == 3 and "换人" in more["errors"][0]["message"]
+    assert same["status"] == "failed" and "没有减少" in same["errors"][0]["message"]
+    assert ledger_rows(root) == before
+
+
+def test_replace_and_change_information_take_any_complete_roster(root):
+    old = issue(root)
+    swapped = ROSTER[:2] + [[3, "新人", "身份证", ID_F_1949, None, None, None, None]]
+    data, _ = request(root, "换人.xlsx", {"操作类型": "换人", "保单号": old["policy_no"]}, swapped)
+    assert data["status"] == "success", data["errors"]
+    assert sorted(c["变更"] + c["姓名"] for c in data["changes"]) == ["减少王芳", "新增新人"]
+    assert data["policies"][0]["premium"] == "17.50"  # 新人 is 76: factor 1.5
+    renamed = [list(r) for r in swapped]
+    renamed[0][1], renamed[0][6] = "张叁", "13900000009"
+    info, _ = request(root, "信息变更.xlsx", {"操作类型": "信息变更", "保单号": data["policies"][0]["policy_no"]},
+                      renamed)
+    assert info["status"] == "success", info["errors"]
+    [change] = info["changes"]
+    assert change["变更"] == "变更" and "姓名：张三 → 张叁" in change["说明"] and "联系电话" in change["说明"]
+    chain = policies(root)
+    assert [v["status"] for v in chain.values()] == ["已撤单", "已撤单", "有效"]
+
+
+@pytest.mark.parametrize("action, extra", [
+    ("撤单", {}), ("批改", {"天数": 5}), ("加人", {}), ("减人", {}), ("换人", {}), ("信息变更", {})])
+def test_every_endorsement_is_refused_once_the_policy_is_in_force(root, action, extra):
+    start = future(days=2, hour=10)
+    old = issue(root, 生效时间=start.strftime("%Y-%m-%d %H:%M"))
+    roster = {"加人": [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]],
+              "减人": ROSTER[:2], "换人": ROSTER[:2], "信息变更": ROSTER[:2]}.get(action)
+    before = ledger_rows(root)
+    at_start = start.isoformat() + "+08:00"  # strictly before is required: the effective hour itself is too late
+    data, _ = request(root, f"{action}.xlsx", {"操作类型": action, "保单号": old["policy_no"], **extra}, roster,
+                      env={"WATCHER_FAKE_NOW": at_start})
+    assert data["status"] == "failed"
+    message = data["errors"][0]["message"]
+    assert "生效" in message and action in message and "联系保险公司" in message
+    assert ledger_rows(root) == before
+
+
+def test_a_cancelled_or_replaced_policy_cannot_change(root):
+    old = issue(root)
+    request(root, "先减人.xlsx", {"操作类型": "减人", "保单号": old["policy_no"]}, ROSTER[:2])
+    before = ledger_rows(root)
+    data, _ = request(root, "再批改.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "天数": 5})
+    assert data["status"] == "failed" and "已撤单" in data["errors"][0]["message"]
+    assert ledger_rows(root) == before
+
+
+def test_another_agency_s_policy_is_unknown_to_every_action(root):
+    agency_workbook(root / "workbooks" / "_admin" / "机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]])
+    run_watcher(root, "process")
+    write_request(root / "workbooks" / "SZ002" / "深圳.xlsx", issue_fields(), ROSTER)
+    run_watcher(root, "process")
+    theirs, _ = result(root, "SZ002", "深圳_结果")
+    number = theirs["policies"][0]["policy_no"]
+    before = ledger_rows(root)
+    for action in ("批改", "加人", "减人", "补打保单"):
+        data, _ = request(root, f"越权{action}.xlsx", {"操作类型": action, "保单号": number, "天数": 5}, ROSTER[:1])
+        assert data["status"] == "failed" and "未找到本机构的保单" in data["errors"][0]["message"], action
+    found, _ = request(root, "越权查询.xlsx", {"操作类型": "保单查询", "保单号": number})
+    assert found["status"] == "success" and found["policies"] == []
+    assert ledger_rows(root) == before
+
+
+def test_a_reissue_is_priced_with_the_plan_version_in_force_now(root):
+    old = issue(root)
+    plan_workbook(root / "workbooks" / "_admin" / "涨价.xlsx", bands=((1, 3, 6), (4, 30, 9)), factors=())
+    run_watcher(root, "process")
+    data, _ = request(root, "新价减人.xlsx", {"操作类型": "减人", "保单号": old["policy_no"]}, ROSTER[:2])
+    assert data["policies"][0]["premium"] == "12.00" and data["premium_before"] == "15.00"
+
+
+def test_policy_query_exports_this_agency_s_policies_with_people_and_the_chain(root):
+    first = issue(root, name="甲.xlsx", 旅行团号="Q-1")
+    issue(root, name="乙.xlsx", 旅行团号="Q-2", roster=[[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]])
+    reissued, _ = request(root, "减.xlsx", {"操作类型": "减人", "保单号": first["policy_no"]}, ROSTER[:2])
+    new_no = reissued["policies"][0]["policy_no"]
+    today = future(days=0).strftime("%Y-%m-%d")
+    before = ledger_rows(root)
+    data, wb = request(root, "查询.xlsx", {"操作类型": "保单查询", "旅行团号": "Q-1", "投保起期": today, "投保止期": today})
+    assert data["status"] == "success" and data["action"] == "保单查询"
+    assert [p["policy_no"] for p in data["policies"]] == [first["policy_no"], new_no]
+    assert data["premium_total"] == "10.00"  # the cancelled one is not counted
+    sheet = wb["保单"]
+    head = [c.value for c in sheet[2]]
+    rows = {r[0]: dict(zip(head, r)) for r in sheet.iter_rows(min_row=3, values_only=True)}
+    assert rows[first["policy_no"]]["保单状态"] == "已撤单" and rows[first["policy_no"]]["后续保单号"] == new_no
+    assert rows[new_no]["原保单号"] == first["policy_no"] and rows[new_no]["变更原因"] == "减人"
+    assert rows[new_no]["保费"] == 10 and sheet.freeze_panes == "A3"
+    people_rows = list(wb["被保险人"].iter_rows(min_row=2, values_only=True))
+    assert len(people_rows) == 5 and people_rows[0][4] == ID_M_1980
+    cancelled, _ = request(root, "查撤单.xlsx", {"操作类型": "保单查询", "保单状态": "已撤单"})
+    assert [p["policy_no"] for p in cancelled["policies"]] == [first["policy_no"]]
+    by_number, _ = request(root, "查号.xlsx", {"操作类型": "保单查询", "保单号": new_no})
+    assert [p["policy_no"] for p in by_number["policies"]] == [new_no]
+    assert ledger_rows(root) == before  # queries change nothing and are not recorded
+
+
+def test_detail_sheet_has_the_spec_columns_filters_and_totals(root):
+    issue(root, name="一.xlsx", 旅行团号="D-1")
+    second = issue(root, name="二.xlsx", 旅行团号="D-2", roster=ROSTER[:1], 方案代码="GW-B", 区域="境外")
+    request(root, "撤.xlsx", {"操作类型": "撤单", "保单号": second["policy_no"]})
+    today = future(days=0).strftime("%Y-%m-%d")
+    data, wb = request(root, "明细.xlsx", {"操作类型": "业务明细", "投保起期": today, "投保止期": today,
+                                         "方案代码": "全部", "保单状态": "全部", "结算状态": "全部"})
+    assert data["status"] == "success", data["errors"]
+    sheet = wb["业务明细"]
+    assert [c.value for c in sheet[2]] == ["保单号", "旅行团号", "产品", "区域", "投保时间", "生效时间", "终止时间",
+                                           "人数", "天数", "保费", "保单状态", "结算状态", "经办人", "营销员", "对账单号"]
+    assert sheet.freeze_panes == "A3" and sheet.auto_filter.ref.startswith("A2:O")
+    body = list(sheet.iter_rows(min_row=3, values_only=True))
+    assert [r[10] for r in body[:2]] == ["有效", "已撤单"] and body[0][2] == "境内旅游意外险A款"
+    assert body[0][11] == "未结" and len(body[0][4]) == 19 and body[0][5].endswith(":00")
+    totals = body[2]
+    assert totals[0].startswith("合计") and totals[7] == 3 and totals[9] == 15
+    assert sheet.cell(3, 10).number_format == "#,##0.00"
+    only_gw, _ = request(root, "明细GW.xlsx", {"操作类型": "业务明细", "投保起期": today, "投保止期": today,
+                                              "方案代码": "GW-B", "保单状态": "有效"})
+    assert only_gw["policies"] == []
+    missing, _ = request(root, "明细缺日期.xlsx", {"操作类型": "业务明细"})
+    assert {e["column"] for e in missing["errors"]} == {"投保起期", "投保止期"}
+
+
+def test_reprint_writes_the_policy_page_again_with_its_current_status(root):
+    old = issue(root)
+    page = root / "outbox" / "GZ001" / f"电子保单_{old['policy_no']}.html"
+    page.unlink()
+    request(root, "撤单.xlsx", {"操作类型": "撤单", "保单号": old["policy_no"]})
+    data, _ = request(root, "补打.xlsx", {"操作类型": "补打保单", "保单号": old["policy_no"]})
+    assert data["status"] == "success" and data["policies"][0]["status"] == "已撤单"
+    text = page.read_text(encoding="utf-8")
+    assert old["policy_no"] in text and "已撤单" in text
+
+
+@pytest.mark.parametrize("kind", ["批改", "加人", "减人", "换人", "信息变更", "保单查询", "业务明细", "补打保单"])
+def test_every_agency_kind_has_a_template(root, tmp_path, kind):
+    import openpyxl
+
+    out = tmp_path / f"{kind}.xlsx"
+    run_watcher(root, "template", kind, "-o", str(out))
+    wb = openpyxl.load_workbook(out)
+    assert wb["申请"]["B2"].value == kind and "填写说明" in wb.sheetnames
+    labels = [wb["申请"].cell(r, 1).value for r in range(2, 12)]
+    assert "保单号" in labels or kind == "业务明细" or kind == "保单查询"
+    if kind in ("加人", "减人", "换人", "信息变更"):
+        assert wb["被保险人名单"]["A2"].value == "示例"
+        assert wb["被保险人名单"].column_dimensions["D"].number_format == "@"
+
+
+def test_a_policy_in_a_statement_cannot_change():
+    from dataclasses import replace
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from watcher.domain.policy import Policy
+    from watcher.kinds.cancel import check_changeable
+
+    zone = ZoneInfo("Asia/Shanghai")
+    start = datetime(2026, 12, 20, 8, tzinfo=zone)
+    policy = Policy("LY202612010000001", "GZ001", "T", "境内", "GN-A", "A", 1, start, 3, start + timedelta(days=3),
+                    "", "", "", "", 500, (), datetime(2026, 12, 1, tzinfo=zone))
+    now = datetime(2026, 12, 2, tzinfo=zone)
+    assert check_changeable(policy, policy.policy_no, "批改", now, zone, {}) == []
+    [refused] = check_changeable(replace(policy, statement_no="DZ2026120001"), policy.policy_no, "批改", now, zone, {})
+    assert refused.code == "policy.settled" and "DZ2026120001" in refused.message
+    [late] = check_changeable(policy, policy.policy_no, "批改", start, zone, {})
+    assert late.code == "policy.in_force"

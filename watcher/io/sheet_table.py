@@ -1,0 +1,16 @@
+"""A table that a result workbook shows on a sheet of its own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SheetTable:
+    """A table the result workbook shows on a sheet of its own: a query's export, a detail sheet."""
+    name: str
+    headers: list[str]
+    kinds: list[str]  # per column: text, int, money (fen), datetime (text already formatted)
+    rows: list[list]
+    totals: dict[int, object] = field(default_factory=dict)  # column → value of a totals row
+    note: str = ""  # a line above the table: the filter that made it

@@ -1,0 +1,222 @@
+"""Agency queries that change nothing: 保单查询 (export), 业务明细 (detail sheet), 补打保单 (reprint)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from ..domain.dates import DateError, parse_date, show_end, show_hour, show_second
+from ..domain.policy import ACTIVE, CANCELLED, Policy
+from ..domain.problems import problem
+from ..io.book import Book
+from ..settings import Settings
+from ..io.sheet_table import SheetTable
+from .base import Checked, Decision, Request
+from ..domain.text import clean
+from .common import BAD, ApplySheet
+
+STATUSES = ("全部", "有效", "已撤单", "已到期")
+SETTLED = ("全部", "未结", "已结")
+
+
+@dataclass(frozen=True)
+class Filter:
+    agency: str
+    policy_no: str = ""
+    tour_group: str = ""
+    issued_from: datetime | None = None  # aware, inclusive
+    issued_to: datetime | None = None  # aware, exclusive
+    status: str = "全部"
+    plan_code: str = ""
+    settled: str = "全部"
+
+
+def _date_range(sheet: ApplySheet, zone, required: bool) -> tuple[datetime | None, datetime | None]:
+    """投保起期/投保止期: dates of 投保时间 in desk time, both inclusive."""
+    days: dict[str, date | None] = {}
+    for label in ("投保起期", "投保止期"):
+        raw = sheet.present(label) if required else sheet.raw(label)
+        days[label] = None
+        if raw is not BAD and clean(raw):
+            try:
+                days[label] = parse_date(raw)
+            except (DateError, ValueError):
+                sheet.fail("query.date", label, label=label, value=str(raw))
+    start, end = days["投保起期"], days["投保止期"]
+    if start and end and start > end:
+        sheet.fail("query.date_order", "投保止期", start=start.isoformat(), end=end.isoformat())
+    return (datetime.combine(start, time(), zone) if start else None,
+            datetime.combine(end + timedelta(days=1), time(), zone) if end else None)
+
+
+def _choice(sheet: ApplySheet, label: str, allowed: tuple[str, ...], code: str) -> str:
+    value = sheet.text(label, required=False, limit=10) or "全部"
+    if value not in allowed:
+        sheet.fail(code, label, value=value, allowed="、".join(allowed))
+        return "全部"
+    return value
+
+
+def shown_status(policy: Policy, now: datetime) -> str:
+    return policy.shown_status(now)
+
+
+def matches(policy: Policy, flt: Filter, now: datetime) -> bool:
+    status = shown_status(policy, now)
+    if flt.status == "有效" and policy.status != ACTIVE:
+        return False
+    if flt.status == "已撤单" and policy.status != CANCELLED:
+        return False
+    if flt.status == "已到期" and status != "已到期":
+        return False
+    settled = "已结" if policy.settled else "未结"
+    return flt.settled == "全部" or flt.settled == settled
+
+
+POLICY_HEADERS = ["保单号", "旅行团号", "方案代码", "方案名称", "区域", "投保时间", "生效时间", "终止时间", "天数",
+                  "人数", "保费", "保单状态", "结算状态", "经办人", "营销员工号", "营销员姓名", "行程路线", "原保单号",
+                  "变更原因", "后续保单号", "对账单号"]
+POLICY_KINDS = ["text"] * 8 + ["int", "int", "money"] + ["text"] * 10
+PEOPLE_HEADERS = ["保单号", "序号", "姓名", "证件类型", "证件号码", "性别", "出生日期", "年龄", "保费", "联系电话", "备注"]
+PEOPLE_KINDS = ["text", "int", "text", "text", "text", "text", "text", "int", "money", "text", "text"]
+
+
+def policy_row(p: Policy, successors: dict[str, list[str]], now: datetime, zone) -> list:
+    return [p.policy_no, p.tour_group, p.plan_code, p.plan_name, p.region, show_second(p.issued_at, zone),
+            show_hour(p.start, zone), show_end(p.end, zone), p.days, p.insured_count, p.premium_fen,
+            shown_status(p, now), "已结" if p.settled else "未结", p.handler, p.sales_id, p.sales_name, p.route,
+            p.replaces, p.replace_reason, "、".join(successors.get(p.policy_no, [])), p.statement_no]
+
+
+class PolicyQueryKind:
+    """保单查询: this agency's policies by 保单号, 旅行团号, 投保起期/止期, 保单状态, with their people."""
+    action = "保单查询"
+    admin = False
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def parse(self, book: Book, who: str) -> Request:
+        request = Request(self.action, who)
+        sheet = ApplySheet(book, request.problems)
+        issued_from, issued_to = _date_range(sheet, self.settings.zone, required=False)
+        number = sheet.text("保单号", required=False, limit=40)
+        request.fields["filter"] = Filter(
+            who, policy_no=sheet.policy_no() if number else "", tour_group=sheet.text("旅行团号", required=False),
+            issued_from=issued_from, issued_to=issued_to, status=_choice(sheet, "保单状态", STATUSES, "query.status"))
+        return request
+
+    def load(self, ledger, request: Request, who: str):
+        if request.problems:
+            return [], {}
+        found = ledger.find_policies(request.fields["filter"], people=True)
+        return found, ledger.successors([p.policy_no for p in found])
+
+    def validate(self, request: Request, state, now: datetime) -> Checked:
+        found, successors = state
+        flt = request.fields["filter"]
+        return Checked(request, list(request.problems),
+                       {"found": [p for p in found if matches(p, flt, now)], "successors": successors, "now": now})
+
+    def decide(self, checked: Checked, now: datetime) -> Decision:
+        zone = self.settings.zone
+        found, successors = checked.values["found"], checked.values["successors"]
+        flt: Filter = checked.request.fields["filter"]
+        note = "查询条件：" + "，".join(filter(None, [
+            f"保单号 {flt.policy_no}" if flt.policy_no else "", f"旅行团号 {flt.tour_group}" if flt.tour_group else "",
+            f"投保时间自 {flt.issued_from.date()}" if flt.issued_from else "",
+            f"至 {(flt.issued_to - timedelta(days=1)).date()}" if flt.issued_to else "",
+            f"保单状态 {flt.status}"]))
+        policies = SheetTable("保单", POLICY_HEADERS, POLICY_KINDS,
+                              [policy_row(p, successors, now, zone) for p in found], note=note)
+        people = SheetTable("被保险人", PEOPLE_HEADERS, PEOPLE_KINDS, [
+            [p.policy_no, i, x.name, x.id_type, x.id_no, x.gender, x.birth.isoformat(), x.age, x.premium_fen,
+             x.phone, x.note] for p in found for i, x in enumerate(p.people, 1)])
+        return Decision(status="success", policies=found, tables=[policies, people],
+                        summary={"查到保单": str(len(found)), "人数": str(sum(p.insured_count for p in found))})
+
+
+DETAIL_HEADERS = ["保单号", "旅行团号", "产品", "区域", "投保时间", "生效时间", "终止时间", "人数", "天数", "保费",
+                  "保单状态", "结算状态", "经办人", "营销员", "对账单号"]
+DETAIL_KINDS = ["text"] * 7 + ["int", "int", "money"] + ["text"] * 5
+
+
+def detail_table(found: list[Policy], now: datetime, zone, note: str = "") -> SheetTable:
+    """业务明细表 (SPEC §6): one row a policy; totals count only policies not cancelled."""
+    rows = [[p.policy_no, p.tour_group, p.plan_name, p.region, show_second(p.issued_at, zone),
+             show_hour(p.start, zone), show_end(p.end, zone), p.insured_count, p.days, p.premium_fen,
+             shown_status(p, now), "已结" if p.settled else "未结", p.handler,
+             " ".join(filter(None, [p.sales_name, p.sales_id])), p.statement_no] for p in found]
+    live = [p for p in found if p.status != CANCELLED]
+    totals = {0: f"合计（{len(live)} 张有效保单，已撤单不计）", 7: sum(p.insured_count for p in live),
+              9: sum(p.premium_fen for p in live)}
+    return SheetTable("业务明细", DETAIL_HEADERS, DETAIL_KINDS, rows, totals, note)
+
+
+class DetailKind:
+    """业务明细: the business detail sheet for any range of 投保时间."""
+    action = "业务明细"
+    admin = False
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def parse(self, book: Book, who: str) -> Request:
+        request = Request(self.action, who)
+        sheet = ApplySheet(book, request.problems)
+        issued_from, issued_to = _date_range(sheet, self.settings.zone, required=True)
+        plan = (sheet.text("方案代码", required=False, limit=20) or "全部").upper()
+        request.fields["filter"] = Filter(
+            who, issued_from=issued_from, issued_to=issued_to, plan_code="" if plan == "全部" else plan,
+            status=_choice(sheet, "保单状态", STATUSES[:3], "query.status"),
+            settled=_choice(sheet, "结算状态", SETTLED, "query.settle"))
+        return request
+
+    def load(self, ledger, request: Request, who: str):
+        return [] if request.problems else ledger.find_policies(request.fields["filter"], people=False)
+
+    def validate(self, request: Request, state, now: datetime) -> Checked:
+        flt = request.fields["filter"]
+        return Checked(request, list(request.problems), {"found": [p for p in state if matches(p, flt, now)]})
+
+    def decide(self, checked: Checked, now: datetime) -> Decision:
+        flt: Filter = checked.request.fields["filter"]
+        found = checked.values["found"]
+        note = (f"投保时间 {flt.issued_from.date()} 至 {(flt.issued_to - timedelta(days=1)).date()}，"
+                f"方案 {flt.plan_code or '全部'}，保单状态 {flt.status}，结算状态 {flt.settled}")
+        table = detail_table(found, now, self.settings.zone, note)
+        return Decision(status="success", policies=found, tables=[table],
+                        summary={"保单数": str(len(found))})
+
+
+class ReprintKind:
+    """补打保单: write the electronic policy of this agency's policy again, whatever its status."""
+    action = "补打保单"
+    admin = False
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def parse(self, book: Book, who: str) -> Request:
+        request = Request(self.action, who)
+        sheet = ApplySheet(book, request.problems)
+        request.fields["policy_no"] = sheet.policy_no()
+        rows = {label: f.row for label, f in sheet.fields.items()}
+        request.extra["at"] = {"sheet": "申请", "row": rows.get("保单号"), "column": "保单号",
+                               "col_index": 1 if "保单号" in rows else None}
+        return request
+
+    def load(self, ledger, request: Request, who: str):
+        number = request.fields["policy_no"]
+        return ledger.policy(number, agency=who) if number else None
+
+    def validate(self, request: Request, state, now: datetime) -> Checked:
+        problems = list(request.problems)
+        if request.fields["policy_no"] and state is None:
+            problems.append(problem("policy.not_found_reprint", **request.extra["at"], value=request.fields["policy_no"]))
+        return Checked(request, problems, {"policy": state})
+
+    def decide(self, checked: Checked, now: datetime) -> Decision:
+        policy = checked.values["policy"]
+        return Decision(status="success", policies=[policy], reprint=[policy],
+                        summary={"补打保单": policy.policy_no, "保单状态": policy.shown_status(now)})
