@@ -9,6 +9,7 @@ import xlwt
 
 from watcher.io.reader import read_book, read_csv
 from watcher.kinds.common import roster_table
+from watcher.settings import Settings
 from watcher.walk.preflight import preflight
 
 
@@ -61,7 +62,7 @@ def test_legacy_xls_files_are_read(tmp_path):
     roster.write(4, 2, datetime(2026, 12, 1, 8, 0), xlwt.easyxf(num_format_str="yyyy-mm-dd hh:mm"))
     path = tmp_path / "old.xls"
     wb.save(str(path))
-    assert preflight(path, "old.xls").kind == "xls"
+    assert preflight(path, "old.xls", Settings()).kind == "xls"
     book = read_book(path, "xls")
     assert book.sheets["申请"].value(0, 1) == "投保"
     sheet = book.sheets["被保险人名单"]
@@ -83,12 +84,12 @@ def test_content_decides_the_type_not_the_extension(tmp_path):
     wb = openpyxl.Workbook()
     xlsx_named_xls = tmp_path / "named.xls"
     wb.save(xlsx_named_xls)
-    assert preflight(xlsx_named_xls, "named.xls").kind == "xlsx"
+    assert preflight(xlsx_named_xls, "named.xls", Settings()).kind == "xlsx"
     assert list(read_book(xlsx_named_xls, "xlsx").sheets) == ["Sheet"]
     junk = tmp_path / "junk.xlsx"
     junk.write_bytes(b"hello, not a workbook")
-    assert preflight(junk, "junk.xlsx").problem.code == "file.unreadable"
+    assert preflight(junk, "junk.xlsx", Settings()).problem.code == "file.unreadable"
     empty = tmp_path / "empty.xlsx"
     empty.write_bytes(b"")
-    assert preflight(empty, "empty.xlsx").problem.code == "file.empty"
-    assert preflight(junk, "junk.pdf").problem.code == "file.unsupported"
+    assert preflight(empty, "empty.xlsx", Settings()).problem.code == "file.empty"
+    assert preflight(junk, "junk.pdf", Settings()).problem.code == "file.unsupported"

@@ -54,9 +54,15 @@ def cmd_init(layout: Layout, args) -> int:
 
 
 def _locked_desk(layout: Layout, settings):
-    """The root's lock, then the ledger (refused on a network filesystem)."""
+    """XML protections checked, the root's lock, then the ledger (refused on a network filesystem)."""
+    from .security import UnsafeSetup, assert_safe_xml
     from .service.fscheck import network_filesystem
     from .service.lock import RootBusy, RootLock
+
+    try:
+        assert_safe_xml()
+    except UnsafeSetup as exc:
+        raise Failure(str(exc)) from None
 
     ledger_path = layout.root / settings.ledger
     if not ledger_path.exists():

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 MESSAGES: dict[str, str] = {
     # --- the file as a whole -------------------------------------------------------------
-    "file.unsupported": "不支持的文件类型“{ext}”。请另存为 .xlsx、.xlsm、.xls 或 .csv 后重新提交",
+    "file.unsupported": "不支持的文件类型“{ext}”。可以提交的文件：.xlsx、.xlsm、.xls、.csv；请用 Excel 另存为其中一种后重新提交",
     "file.unreadable": "文件无法打开（{detail}）。请确认文件完整、未加密，用 Excel 另存为 .xlsx 后重新提交",
     "file.encrypted": "文件已加密，请取消密码后重新提交",
+    "file.too_large": "文件有 {size} MB，超过上限 {limit} MB。请拆分名单后分别提交",
+    "file.zip_bomb": "文件解压后过大或压缩比异常（{detail}），可能已损坏或带有恶意内容，未处理。请用 Excel 重新另存为 .xlsx 后提交",
+    "file.grid_too_large": "工作表“{sheet}”的范围过大（到 {ref}，约 {cells} 个单元格）。请删除表格右方和下方多余的行列后另存，再提交",
+    "file.parse_limit": "读取文件超出了{what}限制，未处理。文件可能已损坏或过于庞大；请用 Excel 打开后另存为 .xlsx，去掉多余的行列再提交",
+    "file.xml": "文件中的 XML 内容不合规（{detail}），未处理。请用 Excel 打开后另存为 .xlsx 再提交",
     "file.empty": "文件是空的（0 字节）。请重新复制完整的文件",
     "file.encoding": "CSV 文件的编码无法识别。请用 Excel 另存为“CSV UTF-8”或 .xlsx 后重新提交",
     "file.no_apply_sheet": "缺少“申请”工作表（A 列填项目名称，B 列填内容，其中必须有“操作类型”）。请用 watcher template 生成的模板填写",
@@ -40,6 +45,9 @@ MESSAGES: dict[str, str] = {
     "field.text_too_long": "“{label}”过长（{length} 个字符），最多 {limit} 个字符",
     "field.policy_no": "保单号“{value}”格式不对，请从投保结果中复制完整的保单号",
     # --- roster -------------------------------------------------------------------------
+    "roster.ambiguous": "有多张工作表像是被保险人名单（{sheets}），无法确定用哪一张。请把名单放在名为“被保险人名单”的工作表中",
+    "roster.merged": "名单中有合并单元格（{ref}）。请取消合并，并在每一行填写完整内容",
+    "roster.hidden_rows": "名单中第 {rows} 行是隐藏行，这些行也已作为被保险人处理。如不应投保，请删除这些行",
     "roster.missing": "缺少“被保险人名单”工作表（或任何含“姓名”表头的工作表）。请用模板填写名单",
     "roster.missing_column": "名单表头缺少“{label}”列（表头在第 {header_row} 行）。请补上该列",
     "roster.duplicate_column": "名单表头中“{label}”出现了多次（{columns} 列）。请只保留一列",

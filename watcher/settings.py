@@ -24,6 +24,13 @@ class Settings:
     insurer_hotline: str = "95500"
     ledger: str = "ledger.sqlite3"  # relative to the root
     channels: tuple[str, ...] = field(default=DEFAULT_CHANNELS)
+    max_file_mb: int = 100  # a dropped file larger than this is refused unread
+    max_unzipped_mb: int = 200  # a workbook (zip) that declares more than this uncompressed is refused
+    max_zip_entries: int = 2000
+    max_zip_ratio: int = 500  # uncompressed : compressed, for entries over 1 MB (XML rarely passes 100)
+    max_cells: int = 5_000_000  # a sheet spanning more cells (rows × columns) is refused before it is read
+    parse_memory_mb: int = 256  # address-space limit of the process that parses workbooks
+    parse_seconds: float = 20.0  # time limit for parsing one file
     watch: str = "events"  # events (inotify), polling (network shares), or both; folders are rescanned anyway
     rescan_seconds: float = 30.0  # every drop folder is rescanned this often, whatever notification says
 
@@ -41,6 +48,13 @@ TEMPLATE = """# watcher settings. Every setting has a working default; uncomment
 # insurer_hotline = "95500"
 # ledger = "ledger.sqlite3"       # keep it on a local disk, never on a share
 # channels = ["团险直销", "个险渠道", "银保渠道", "经代渠道", "网销渠道"]
+# max_file_mb = 100               # limits that keep a hostile file from hurting the desk
+# max_unzipped_mb = 200
+# max_zip_entries = 2000
+# max_zip_ratio = 500
+# max_cells = 5000000
+# parse_memory_mb = 256           # the parsing process cannot use more memory than this
+# parse_seconds = 20              # nor more time than this, per file
 # watch = "events"                # events (inotify, local disks), polling (Samba/NFS shares), or both
 # rescan_seconds = 30             # every drop folder is also rescanned this often
 """

@@ -22,6 +22,8 @@ class Sheet:
     hidden: bool = False
     # Cells whose value cannot be trusted: (row index, col index) → "formula" or the error text ("#N/A").
     special: dict[tuple[int, int], str] = field(default_factory=dict)
+    hidden_rows: set[int] = field(default_factory=set)  # 0-based rows hidden in Excel
+    merged: list = field(default_factory=list)  # ((first row, first col), (last row, last col)), 0-based
 
     def value(self, r: int, c: int) -> object:
         if r < len(self.rows) and c < len(self.rows[r]):

@@ -1,8 +1,11 @@
 """One reader for .xlsx, .xlsm, .xls and .csv: cell values with the Excel row and column the user sees.
 
-python-calamine reads the values (fast, values only). It cannot tell a formula without a cached
-value or an error cell from an empty one, so for zip workbooks the sheet XML is scanned for those,
-only when it contains a formula or an error at all.
+python-calamine reads the values (fast, values only). Before it sees a zip workbook, every part is
+inflated once through zipfile, which stops at the size the directory declares and checks the CRC
+(a directory that lies fails here, not inside calamine), and each sheet's XML is looked at for what
+calamine cannot say or cannot survive: formulas without a cached value and error cells (both read
+as empty), hidden rows, and a cell so far out that calamine would allocate the whole grid.
+Run it through io.sandbox, which bounds its memory and time.
 """
 
 from __future__ import annotations
@@ -14,30 +17,45 @@ import re
 import tempfile
 import zipfile
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 import python_calamine
 from defusedxml import ElementTree as SafeET
+from defusedxml.common import DefusedXmlException
 
-from .book import Book, Sheet
+from .book import Book, Sheet, column_letter
 
 
 class ReadError(Exception):
-    """The file cannot be read as a workbook; `code` is a message code, `detail` a short reason."""
+    """The file cannot be read as a workbook; `code` is a message code, `values` fill its message."""
 
-    def __init__(self, code: str, detail: str = ""):
-        super().__init__(code, detail)
+    def __init__(self, code: str, **values):
+        super().__init__(code, values)
         self.code = code
-        self.detail = detail
+        self.values = values
 
 
-def read_book(path: Path, kind: str) -> Book:
+@dataclass(frozen=True)
+class Limits:
+    max_unzipped: int = 200 * 1024 * 1024
+    max_cells: int = 5_000_000
+
+
+def read_book(path: Path, kind: str, limits: Limits = Limits()) -> Book:
     """Read `path`, whose content is of `kind` ("xlsx", "xls" or "csv")."""
     if kind == "csv":
         return read_csv(path.read_bytes())
+    facts = _scan_zip(path, limits) if kind == "xlsx" else {}
     with _named_for(path, kind) as source:
-        return _read_workbook(source, kind)
+        book = _read_workbook(source, kind)
+    if kind == "xlsx":
+        for name, part in _sheet_parts(path).items():
+            if name in book.sheets and part in facts:
+                book.sheets[name].special = facts[part].special
+                book.sheets[name].hidden_rows = facts[part].hidden_rows
+    return book
 
 
 @contextmanager
@@ -60,26 +78,94 @@ def _read_workbook(path: Path, kind: str) -> Book:
         for meta in workbook.sheets_metadata:
             if meta.typ != python_calamine.SheetTypeEnum.WorkSheet:
                 continue  # chart sheets and macro sheets hold no table
-            data = workbook.get_sheet_by_name(meta.name).to_python(skip_empty_area=False)
+            sheet = workbook.get_sheet_by_name(meta.name)
+            data = _trim(sheet.to_python(skip_empty_area=False))
+            try:
+                merged = list(sheet.merged_cell_ranges or [])
+            except Exception:  # not every format reports merges
+                merged = []
             hidden = meta.visible != python_calamine.SheetVisibleEnum.Visible
-            sheets[meta.name] = Sheet(meta.name, data, hidden)
+            sheets[meta.name] = Sheet(meta.name, data, hidden, merged=merged)
         workbook.close()
     except python_calamine.PasswordError as exc:
-        raise ReadError("file.encrypted", "") from exc
-    except (python_calamine.CalamineError, python_calamine.ZipError, python_calamine.XmlError, ValueError, OSError) as exc:
-        raise ReadError("file.unreadable", type(exc).__name__) from exc
-    if kind == "xlsx":
-        for name, special in _special_cells(path).items():
-            if name in sheets:
-                sheets[name].special = special
+        raise ReadError("file.encrypted") from exc
+    except (python_calamine.CalamineError, python_calamine.ZipError, python_calamine.XmlError, ValueError, OSError,
+            UnicodeError, OverflowError) as exc:
+        raise ReadError("file.unreadable", detail=type(exc).__name__) from exc
     return Book(sheets, kind)
 
 
-# --- formulas without values and error cells, from the sheet XML ---------------------------
+def _trim(rows: list[list]) -> list[list]:
+    """Trailing rows with nothing in them (formatted but empty rows by the thousand) are dropped."""
+    end = len(rows)
+    while end and not any(v not in ("", None) for v in rows[end - 1]):
+        end -= 1
+    return rows[:end] if end < len(rows) else rows
+
+
+# --- the zip and its sheets' XML ------------------------------------------------------------
 
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
+_ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
+_COL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})\d+"')
+_HIDDEN_ROW = re.compile(rb'<row\b([^>]*?)>')
+
+
+@dataclass
+class PartFacts:
+    special: dict[tuple[int, int], str] = field(default_factory=dict)
+    hidden_rows: set[int] = field(default_factory=set)  # 0-based
+
+
+def _col_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _scan_zip(path: Path, limits: Limits) -> dict[str, PartFacts]:
+    facts: dict[str, PartFacts] = {}
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                total += info.file_size
+                if total > limits.max_unzipped:
+                    raise ReadError("file.zip_bomb", detail=f"解压后超过 {limits.max_unzipped // 2**20} MB")
+                # zipfile yields at most the declared size and checks the CRC: a lying directory fails here.
+                data = archive.read(info)
+                name = info.filename
+                if name.startswith("xl/worksheets/") and name.endswith(".xml"):
+                    facts[name] = _sheet_facts(name, data, limits)
+    except ReadError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, RuntimeError, ValueError) as exc:
+        # RuntimeError: a part that is itself encrypted; zlib errors arrive as BadZipFile or zlib.error
+        raise ReadError("file.unreadable", detail="压缩内容损坏") from exc
+    except Exception as exc:  # zlib.error and friends
+        raise ReadError("file.unreadable", detail="压缩内容损坏") from exc
+    return facts
+
+
+def _sheet_facts(part: str, data: bytes, limits: Limits) -> PartFacts:
+    facts = PartFacts()
+    max_row = max((int(r) for r in _ROW_REF.findall(data)), default=0)
+    max_col = max((_col_number(c) for c in set(_COL_REF.findall(data))), default=0)
+    if max_row * max_col > limits.max_cells:
+        ref = f"{column_letter(max_col - 1)}{max_row}"
+        raise ReadError("file.grid_too_large", sheet=PurePosixPath(part).stem, ref=ref, cells=f"{max_row * max_col:,}")
+    if b'hidden="1"' in data or b"hidden=\"true\"" in data:
+        for attrs in _HIDDEN_ROW.findall(data):
+            if b'hidden="1"' in attrs or b'hidden="true"' in attrs:
+                m = re.search(rb'\br="(\d+)"', attrs)
+                if m:
+                    facts.hidden_rows.add(int(m.group(1)) - 1)
+    if b"<f" in data or b't="e"' in data:
+        facts.special = _special_cells(data)
+    return facts
 
 
 def _ref_index(ref: str) -> tuple[int, int] | None:
@@ -92,15 +178,42 @@ def _ref_index(ref: str) -> tuple[int, int] | None:
     return int(m.group(2)) - 1, col - 1
 
 
-def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
+def _special_cells(data: bytes) -> dict[tuple[int, int], str]:
+    """Formulas without a cached value and error cells: calamine reads both as empty."""
+    cells: dict[tuple[int, int], str] = {}
+    try:
+        for _, element in SafeET.iterparse(io.BytesIO(data)):
+            if element.tag != f"{_NS}c":
+                continue
+            where = _ref_index(element.get("r", ""))
+            value = element.find(f"{_NS}v")
+            if where is None:
+                pass
+            elif element.get("t") == "e":
+                cells[where] = value.text if value is not None and value.text else "#ERROR"
+            elif element.find(f"{_NS}f") is not None and (value is None or not value.text):
+                cells[where] = "formula"
+            element.clear()
+    except DefusedXmlException as exc:
+        raise ReadError("file.xml", detail="含有实体定义") from exc
+    except SafeET.ParseError as exc:
+        raise ReadError("file.xml", detail="格式错误") from exc
+    return cells
+
+
+def _sheet_parts(path: Path) -> dict[str, str]:
     """Sheet name → its XML part inside the zip."""
-    rels = SafeET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    try:
+        with zipfile.ZipFile(path) as archive:
+            rels = SafeET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+            workbook = SafeET.fromstring(archive.read("xl/workbook.xml"))
+    except (KeyError, zipfile.BadZipFile, SafeET.ParseError, DefusedXmlException, OSError):
+        return {}
     targets = {}
     for rel in rels:
         target = rel.get("Target", "")
         part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
         targets[rel.get("Id")] = part
-    workbook = SafeET.fromstring(archive.read("xl/workbook.xml"))
     parts = {}
     for sheet in workbook.iter(f"{_NS}sheet"):
         part = targets.get(sheet.get(f"{_REL_NS}id"))
@@ -109,49 +222,16 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     return parts
 
 
-def _special_cells(path: Path) -> dict[str, dict[tuple[int, int], str]]:
-    found: dict[str, dict[tuple[int, int], str]] = {}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            marked = {}
-            for info in archive.infolist():
-                if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
-                    data = archive.read(info)
-                    if b"<f" in data or b't="e"' in data:
-                        marked[info.filename] = data
-            if not marked:
-                return found  # the common case: plain values only, no need to map sheet names
-            for name, part in _sheet_parts(archive).items():
-                data = marked.get(part)
-                if data is None:
-                    continue
-                cells: dict[tuple[int, int], str] = {}
-                for _, element in SafeET.iterparse(io.BytesIO(data)):
-                    if element.tag != f"{_NS}c":
-                        continue
-                    where = _ref_index(element.get("r", ""))
-                    value = element.find(f"{_NS}v")
-                    if where is None:
-                        pass
-                    elif element.get("t") == "e":
-                        cells[where] = value.text if value is not None and value.text else "#ERROR"
-                    elif element.find(f"{_NS}f") is not None and (value is None or not value.text):
-                        cells[where] = "formula"
-                    element.clear()
-                if cells:
-                    found[name] = cells
-    except (KeyError, zipfile.BadZipFile, SafeET.ParseError, OSError):
-        return found  # calamine already read the values; this scan only adds warnings
-    return found
-
-
 # --- CSV -------------------------------------------------------------------------------------
 
 
 def decode_text(data: bytes) -> str:
     """UTF-8 with or without BOM, else GB18030 (a superset of GBK)."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+        try:
+            return data[3:].decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ReadError("file.encoding") from exc
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -171,14 +251,17 @@ def read_csv(data: bytes) -> Book:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         pass
-    records = list(csv.reader(io.StringIO(text), dialect))
+    try:
+        records = list(csv.reader(io.StringIO(text), dialect))
+    except csv.Error as exc:
+        raise ReadError("file.unreadable", detail="CSV 格式错误") from exc
     blank = next((i for i, rec in enumerate(records) if not any(cell.strip() for cell in rec)), None)
     head = records if blank is None else records[:blank]
     apply_rows: list[list[object]] = [list(rec) for rec in head]
     roster_rows: list[list[object]] = [[] for _ in head]
     if blank is not None:
-        roster_rows = [[] for _ in records[: blank + 1]] + [list(rec) for rec in records[blank + 1 :]]
+        roster_rows = [[] for _ in records[: blank + 1]] + [list(rec) for rec in records[blank + 1:]]
     sheets = {"申请": Sheet("申请", apply_rows)}
     if any(roster_rows):
-        sheets["被保险人名单"] = Sheet("被保险人名单", roster_rows)
+        sheets["被保险人名单"] = Sheet("被保险人名单", _trim(roster_rows))
     return Book(sheets, "csv")

@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from ..domain.dates import DateError, parse_int, parse_local_datetime
 from ..domain.problems import Problem, problem
 from ..domain.text import clean, fold, strip_control
-from ..io.book import Book, Sheet
+from ..io.book import Book, Sheet, column_letter
 from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
 
 APPLY = "申请"
@@ -146,19 +146,36 @@ class ApplySheet:
 
 
 def roster_table(book: Book, problems: list[Problem]) -> Table | None:
-    """The roster: sheet 被保险人名单, else the first other sheet whose header holds 姓名."""
-    candidates = [book.sheet(ROSTER)] if book.sheet(ROSTER) else [s for s in book.sheets.values() if s.name != APPLY]
-    for sheet in candidates:
-        header = find_header(sheet, ROSTER_COLUMNS, "姓名")
-        if header is not None:
-            table = read_table(sheet, header, ROSTER_COLUMNS)
-            for name, cols in table.repeated.items():
-                problems.append(problem("roster.duplicate_column", sheet=sheet.name, row=header + 1, column=name,
-                                        col_index=cols[1], label=name, columns=columns_text(cols)))
-            for name in ("证件类型", "证件号码"):
-                if name not in table.columns:
-                    problems.append(problem("roster.missing_column", sheet=sheet.name, row=header + 1, column=name,
-                                            label=name, header_row=header + 1))
-            return table
-    problems.append(problem("roster.missing", sheet=ROSTER))
-    return None
+    """The roster: sheet 被保险人名单, else the one visible sheet whose header holds 姓名."""
+    named = book.sheet(ROSTER)
+    if named is not None:
+        found = [(named, find_header(named, ROSTER_COLUMNS, "姓名"))]
+    else:
+        found = [(sheet, find_header(sheet, ROSTER_COLUMNS, "姓名")) for sheet in book.sheets.values()
+                 if sheet.name != APPLY and not sheet.hidden]
+        found = [(sheet, header) for sheet, header in found if header is not None]
+        if len(found) > 1:
+            problems.append(problem("roster.ambiguous", sheets="、".join(f"“{s.name}”" for s, _ in found)))
+            return None
+    if not found or found[0][1] is None:
+        problems.append(problem("roster.missing", sheet=ROSTER))
+        return None
+    sheet, header = found[0]
+    table = read_table(sheet, header, ROSTER_COLUMNS)
+    for name, cols in table.repeated.items():
+        problems.append(problem("roster.duplicate_column", sheet=sheet.name, row=header + 1, column=name,
+                                col_index=cols[1], label=name, columns=columns_text(cols)))
+    for name in ("证件类型", "证件号码"):
+        if name not in table.columns:
+            problems.append(problem("roster.missing_column", sheet=sheet.name, row=header + 1, column=name,
+                                    label=name, header_row=header + 1))
+    for (r1, c1), (r2, c2) in sheet.merged:
+        if r2 > header:  # a merge among the people: every row must carry its own values
+            ref = f"{column_letter(c1)}{r1 + 1}:{column_letter(c2)}{r2 + 1}"
+            problems.append(problem("roster.merged", sheet=sheet.name, row=r1 + 1, column=table.headers.get(c1),
+                                    col_index=c1, ref=ref))
+    hidden = sorted(r for r in sheet.hidden_rows if r in set(table.rows))
+    if hidden:
+        problems.append(problem("roster.hidden_rows", sheet=sheet.name, row=hidden[0] + 1, warning=True,
+                                rows="、".join(str(r + 1) for r in hidden[:20]) + ("…" if len(hidden) > 20 else "")))
+    return table

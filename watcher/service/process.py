@@ -11,7 +11,8 @@ from pathlib import Path
 
 from ..domain.problems import problem
 from ..layout import ADMIN
-from ..walk import Desk
+from ..io.sandbox import Sandbox
+from ..walk import Desk, limits_of
 from ..walk.outcome import Outcome
 from ..walk.render import render
 from . import scan
@@ -52,9 +53,17 @@ def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backd
             tracker.observe(item, backdate=backdate)
 
 
+def sandboxed(desk: Desk) -> Sandbox:
+    """Parse every file in a worker process bounded in memory and time (settings parse_memory_mb, parse_seconds)."""
+    sandbox = Sandbox(desk.settings.parse_memory_mb, desk.settings.parse_seconds, limits_of(desk.settings))
+    desk.reader = sandbox.read
+    return sandbox
+
+
 def process_all(desk: Desk, workers: bool | None = None, progress: bool = False, stop=None) -> RunReport:
     report = RunReport()
     settings = desk.settings
+    sandbox = sandboxed(desk)
     tracker = scan.Tracker(settings.settle_seconds, settings.stall_seconds)
     gather(desk, tracker, report, backdate=True)
     if workers is None:
@@ -78,6 +87,7 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
                 tracker.refresh()
     finally:
         pipeline.close()
+        sandbox.close()
         if bar:
             bar.close()
     return report

@@ -26,7 +26,7 @@ from ..layout import ADMIN, CLAIMED
 from ..walk import Desk
 from . import scan
 from .pipeline import Pipeline, RunReport
-from .process import active, gather, start, tell_admin
+from .process import active, gather, sandboxed, start, tell_admin
 
 log = logging.getLogger("watcher")
 
@@ -90,6 +90,7 @@ class Service:
 
     def run(self) -> RunReport:
         pipeline = Pipeline(self.desk, self.report, workers=(os.cpu_count() or 1) > 1)
+        sandbox = sandboxed(self.desk)
         try:
             start(self.desk, pipeline)
             self.observers = self._new_observers()
@@ -116,6 +117,7 @@ class Service:
             for observer in self.observers:
                 observer.stop()
             pipeline.close()
+            sandbox.close()
         log.info("watcher serve: 已停止")
         return self.report
 

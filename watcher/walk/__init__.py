@@ -4,7 +4,6 @@ claim → preflight → read → parse → validate → decide → commit → re
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -12,9 +11,11 @@ from typing import Callable
 
 from .. import clock, crash
 from ..domain.problems import Problem, file_problem
+from ..io.reader import Limits, read_book
 from ..layout import Layout
 from ..settings import Settings
 from .archive import archive
+from .names import safe_stem
 from .claim import Claim, claim, drop_record, original_name, read_record, write_record
 from .commit import commit
 from .decide import decide
@@ -36,9 +37,13 @@ class Desk:
     ledger: object
     now: Callable[[], datetime] = clock.now
     reserved: set = field(default_factory=set)  # (who, result stem) of files in hand, not yet archived
+    reader: Callable | None = None  # (path, kind) → Book; the sandbox when the service runs
 
     def __post_init__(self):
         self.zone = self.settings.zone
+        if self.reader is None:
+            limits = limits_of(self.settings)
+            self.reader = lambda path, kind: read_book(path, kind, limits)
 
 
 def process_file(desk: Desk, path: Path, who: str) -> Outcome:
@@ -53,7 +58,7 @@ def process_file(desk: Desk, path: Path, who: str) -> Outcome:
 def claim_file(desk: Desk, path: Path, who: str) -> Claim:
     claimed = claim(path, desk.layout.claimed(who))
     crash.point("after_claim")
-    return _record(desk, claimed, who)
+    return _record(desk, claimed, who, path.name)
 
 
 def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:
@@ -65,10 +70,11 @@ def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:
     return record
 
 
-def _record(desk: Desk, claimed: Path, who: str) -> Claim:
-    stem = result_stem(desk, who, original_name(claimed))
+def _record(desk: Desk, claimed: Path, who: str, original: str | None = None) -> Claim:
+    original = original or original_name(claimed)
+    stem = result_stem(desk, who, original)
     desk.reserved.add((who, stem))
-    return write_record(claimed, who, stem)
+    return write_record(claimed, who, stem, original)
 
 
 def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
@@ -82,7 +88,7 @@ def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
 
 def walk(desk: Desk, record: Claim) -> Outcome:
     """preflight → read → parse → validate → decide → commit, inside the error trap."""
-    checked = preflight(record.path, record.original)
+    checked = preflight(record.path, record.original, desk.settings)
     outcome = Outcome(record.who, record.original, checked.sha256, desk.now())
     outcome.result_stem = record.stem
     try:
@@ -91,7 +97,7 @@ def walk(desk: Desk, record: Claim) -> Outcome:
         else:
             earlier = desk.ledger.effective_request(record.who, checked.sha256)
             if earlier is not None and f"{record.stem}.xlsx" in earlier.outputs:
-                _rebuild(outcome, earlier, record.path, checked.kind, desk.ledger)
+                _rebuild(desk, outcome, earlier, record.path, checked.kind)
             elif earlier is not None:
                 _duplicate(desk, outcome, earlier)
             else:
@@ -104,8 +110,9 @@ def walk(desk: Desk, record: Claim) -> Outcome:
     return outcome
 
 
-def _rebuild(outcome: Outcome, earlier, claimed: Path, kind_name: str, ledger) -> None:
+def _rebuild(desk: Desk, outcome: Outcome, earlier, claimed: Path, kind_name: str) -> None:
     """This very claim committed before the run was stopped: show the committed result again."""
+    ledger = desk.ledger
     shown = earlier.result
     outcome.status, outcome.action = "success", earlier.action
     outcome.processed_at = earlier.processed_at
@@ -120,12 +127,12 @@ def _rebuild(outcome: Outcome, earlier, claimed: Path, kind_name: str, ledger) -
     outcome.tables = [SheetTable(name, headers, kinds, rows, {int(k): v for k, v in totals.items()}, note)
                       for name, headers, kinds, rows, totals, note in shown.get("tables", [])]
     outcome.premium_before = shown.get("premium_before")
-    outcome.book, _ = read(claimed, kind_name)
+    outcome.book, _ = read(desk.reader, claimed, kind_name)
     outcome.recovered = True
 
 
 def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
-    book, trouble = read(claimed, kind_name)
+    book, trouble = read(desk.reader, claimed, kind_name)
     if trouble is not None:
         outcome.problems = [trouble]
         return
@@ -161,13 +168,13 @@ def _duplicate(desk: Desk, outcome: Outcome, earlier) -> None:
     outcome.first_processed_at = earlier.processed_at
 
 
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+def limits_of(settings: Settings) -> Limits:
+    return Limits(max_unzipped=settings.max_unzipped_mb * 2**20, max_cells=settings.max_cells)
 
 
 def result_stem(desk: Desk, who: str, original: str) -> str:
     """团A.xlsx → 团A_结果; a later file of the same name → 团A_结果_2. Nothing is ever overwritten."""
-    stem = _UNSAFE.sub("_", Path(original).stem).strip(" .") or "文件"
-    stem = stem[:80]
+    stem = safe_stem(Path(original).stem if "." in original else original)
     out = desk.layout.out(who)
     n = 1
     while True:

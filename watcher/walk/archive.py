@@ -8,16 +8,19 @@ import shutil
 from datetime import datetime, tzinfo
 from pathlib import Path
 
+from .names import safe_name
+
 
 def archive(claimed: Path, archive_dir: Path, original: str, sha256: str, at: datetime, zone: tzinfo) -> Path:
     local = at.astimezone(zone)
     folder = archive_dir / local.strftime("%Y-%m-%d")
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{local:%H%M%S}_{sha256[:8]}_{original}"
+    name = safe_name(original)
+    target = folder / f"{local:%H%M%S}_{sha256[:8]}_{name}"
     n = 1
     while target.exists():
         n += 1
-        target = folder / f"{local:%H%M%S}_{sha256[:8]}_{n}_{original}"
+        target = folder / f"{local:%H%M%S}_{sha256[:8]}_{n}_{name}"
     # Last step of the walk: the original is kept, moved out of the drop folder's claim area.
     try:
         os.replace(claimed, target)

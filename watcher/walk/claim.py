@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io.atomic import write_bytes
+from .names import cut
 
 
 @dataclass(frozen=True)
@@ -25,11 +26,12 @@ class Claim:
 
 def claim(path: Path, claimed_dir: Path) -> Path:
     claimed_dir.mkdir(exist_ok=True)
-    target = claimed_dir / path.name
+    name = path.name if len(path.name.encode("utf-8")) <= 240 else safe_name(path.name)
+    target = claimed_dir / name
     n = 1
     while target.exists():  # a file of the same name is still in hand: keep both
         n += 1
-        target = claimed_dir / f"{n}~{path.name}"
+        target = claimed_dir / f"{n}~{name}"
     os.rename(path, target)  # the file leaves the drop folder here; from now on it is ours to finish
     return target
 
@@ -41,11 +43,11 @@ def original_name(claimed: Path) -> str:
 
 
 def record_path(claimed: Path) -> Path:
-    return claimed.with_name(f".{claimed.name}.claim.json")
+    return claimed.with_name(f".{cut(claimed.name, 200)}.claim.json")
 
 
-def write_record(claimed: Path, who: str, stem: str) -> Claim:
-    record = Claim(claimed, who, original_name(claimed), stem)
+def write_record(claimed: Path, who: str, stem: str, original: str | None = None) -> Claim:
+    record = Claim(claimed, who, original or original_name(claimed), stem)
     write_bytes(record_path(claimed), json.dumps({"original": record.original, "stem": stem},
                                                  ensure_ascii=False).encode("utf-8"))
     return record

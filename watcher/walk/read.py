@@ -1,4 +1,8 @@
-"""Read: the workbook's cells, or the problem that stops it being read."""
+"""Read: the workbook's cells, or the problem that stops it being read.
+
+The desk's reader is the sandbox (a worker process under memory and time limits) when the service
+runs, or read_book itself in tests of the walk.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ from pathlib import Path
 
 from ..domain.problems import Problem, file_problem
 from ..io.book import Book
-from ..io.reader import ReadError, read_book
+from ..io.reader import ReadError
 
 
-def read(path: Path, kind: str) -> tuple[Book | None, Problem | None]:
+def read(reader, path: Path, kind: str) -> tuple[Book | None, Problem | None]:
     try:
-        return read_book(path, kind), None
+        return reader(path, kind), None
     except ReadError as exc:
+        values = dict(exc.values)
         if exc.code == "file.unreadable":
-            return None, file_problem(exc.code, detail=exc.detail or "格式错误")
-        return None, file_problem(exc.code)
+            values.setdefault("detail", "格式错误")
+        return None, file_problem(exc.code, **values)

@@ -1,0 +1,42 @@
+"""Safe names for the files watcher writes, whatever name the clerk's file had.
+
+Control characters, path separators and the characters Windows refuses become `_`; leading and
+trailing dots and spaces go (no hidden files, no `..`); reserved Windows names (CON, NUL, COM1 …)
+get a leading `_`; the name is cut to a length every filesystem takes. What is left still lets the
+clerk recognise their file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])$", re.IGNORECASE)
+STEM_BYTES = 120  # leaves room for _结果_NN.xlsx and archive prefixes within 255 bytes
+
+
+def cut(text: str, limit: int) -> str:
+    """At most `limit` bytes of UTF-8, never splitting a character."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
+
+
+def safe_stem(stem: str) -> str:
+    text = unicodedata.normalize("NFC", stem)
+    text = _UNSAFE.sub("_", text)
+    text = text.strip(" .\u3000")
+    if _RESERVED.match(text.split(".")[0]):
+        text = "_" + text
+    text = cut(text, STEM_BYTES).rstrip(" .")
+    return text or "文件"
+
+
+def safe_name(name: str) -> str:
+    """A whole file name: safe stem, and an extension of letters and digits only."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or not re.fullmatch(r"[A-Za-z0-9]{1,8}", ext):
+        return safe_stem(name)
+    return f"{safe_stem(stem)}.{ext.lower()}"
