@@ -13,7 +13,7 @@ MESSAGES: dict[str, str] = {
     "file.encrypted": "文件已加密，请取消密码后重新提交",
     "file.too_large": "文件有 {size} MB，超过上限 {limit} MB。请拆分名单后分别提交",
     "file.zip_bomb": "文件解压后过大或压缩比异常（{detail}），可能已损坏或带有恶意内容，未处理。请用 Excel 重新另存为 .xlsx 后提交",
-    "file.grid_too_large": "工作表“{sheet}”的范围过大（到 {ref}，约 {cells} 个单元格）。请删除表格右方和下方多余的行列后另存，再提交",
+    "file.grid_too_large": "工作表“{table}”的范围过大（到 {ref}，约 {cells} 个单元格）。请删除表格右方和下方多余的行列后另存，再提交",
     "file.parse_limit": "读取文件超出了{what}限制，未处理。文件可能已损坏或过于庞大；请用 Excel 打开后另存为 .xlsx，去掉多余的行列再提交",
     "file.xml": "文件中的 XML 内容不合规（{detail}），未处理。请用 Excel 打开后另存为 .xlsx 再提交",
     "file.empty": "文件是空的（0 字节）。请重新复制完整的文件",

@@ -47,11 +47,12 @@ def read_book(path: Path, kind: str, limits: Limits = Limits()) -> Book:
     """Read `path`, whose content is of `kind` ("xlsx", "xls" or "csv")."""
     if kind == "csv":
         return read_csv(path.read_bytes())
-    facts = _scan_zip(path, limits) if kind == "xlsx" else {}
+    parts = _sheet_parts(path) if kind == "xlsx" else {}
+    facts = _scan_zip(path, limits, {part: name for name, part in parts.items()}) if kind == "xlsx" else {}
     with _named_for(path, kind) as source:
         book = _read_workbook(source, kind)
     if kind == "xlsx":
-        for name, part in _sheet_parts(path).items():
+        for name, part in parts.items():
             if name in book.sheets and part in facts:
                 book.sheets[name].special = facts[part].special
                 book.sheets[name].hidden_rows = facts[part].hidden_rows
@@ -126,7 +127,7 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-def _scan_zip(path: Path, limits: Limits) -> dict[str, PartFacts]:
+def _scan_zip(path: Path, limits: Limits, names: dict[str, str]) -> dict[str, PartFacts]:
     facts: dict[str, PartFacts] = {}
     total = 0
     try:
@@ -136,12 +137,17 @@ def _scan_zip(path: Path, limits: Limits) -> dict[str, PartFacts]:
                 if total > limits.max_unzipped:
                     raise ReadError("file.zip_bomb", detail=f"解压后超过 {limits.max_unzipped // 2**20} MB")
                 # zipfile yields at most the declared size and checks the CRC: a lying directory fails here.
-                data = archive.read(info)
                 name = info.filename
                 if name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                    facts[name] = _sheet_facts(name, data, limits)
+                    facts[name] = _sheet_facts(names.get(name, PurePosixPath(name).stem), archive.read(info), limits)
+                else:
+                    with archive.open(info) as part:
+                        while part.read(1 << 20):
+                            pass
     except ReadError:
         raise
+    except MemoryError as exc:
+        raise ReadError("file.parse_limit", what="内存") from exc
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, RuntimeError, ValueError) as exc:
         # RuntimeError: a part that is itself encrypted; zlib errors arrive as BadZipFile or zlib.error
         raise ReadError("file.unreadable", detail="压缩内容损坏") from exc
@@ -150,13 +156,13 @@ def _scan_zip(path: Path, limits: Limits) -> dict[str, PartFacts]:
     return facts
 
 
-def _sheet_facts(part: str, data: bytes, limits: Limits) -> PartFacts:
+def _sheet_facts(sheet: str, data: bytes, limits: Limits) -> PartFacts:
     facts = PartFacts()
     max_row = max((int(r) for r in _ROW_REF.findall(data)), default=0)
     max_col = max((_col_number(c) for c in set(_COL_REF.findall(data))), default=0)
     if max_row * max_col > limits.max_cells:
         ref = f"{column_letter(max_col - 1)}{max_row}"
-        raise ReadError("file.grid_too_large", sheet=PurePosixPath(part).stem, ref=ref, cells=f"{max_row * max_col:,}")
+        raise ReadError("file.grid_too_large", table=sheet, ref=ref, cells=f"{max_row * max_col:,}")
     if b'hidden="1"' in data or b"hidden=\"true\"" in data:
         for attrs in _HIDDEN_ROW.findall(data):
             if b'hidden="1"' in attrs or b'hidden="true"' in attrs:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -35,7 +36,10 @@ def write_value(ws, r: int, c: int, value: object, fmt=None, date_fmt=None, date
     elif isinstance(value, bool):
         ws.write_boolean(r, c, value, fmt)
     elif isinstance(value, (int, float, Decimal)):
-        ws.write_number(r, c, value, fmt)
+        if not math.isfinite(value):  # NaN and infinities are no Excel number
+            ws.write_string(r, c, str(value), fmt)
+        else:
+            ws.write_number(r, c, value, fmt)
     elif isinstance(value, datetime):
         ws.write_datetime(r, c, value, fmt or datetime_fmt)
     elif isinstance(value, date):

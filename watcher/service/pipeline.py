@@ -66,7 +66,11 @@ class Pipeline:
 
     def take(self, path: Path, who: str) -> None:
         started = time.monotonic()
-        record = claim_file(self.desk, path, who)
+        try:
+            record = claim_file(self.desk, path, who)
+        except OSError as exc:  # gone, or the share refused the rename: left where it is, tried next scan
+            log.warning("could not claim %s/%s: %s", who, path.name, exc.strerror or exc)
+            return
         self._render(record, walk(self.desk, record), started)
 
     def resume(self, claimed: Path, who: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io.atomic import write_bytes
-from .names import cut
+from .names import cut, safe_name
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ temporary name and renamed; the JSON twin is written last, once the others are i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from ..io.result_book import write_result_book
 from ..io.result_json import dumps
 from .commit import policy_page_name
 from .outcome import Outcome
+
+log = logging.getLogger("watcher")
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,16 @@ def run_job(job: Job) -> Path:
     """Write one output file. Runs inline or in a worker process."""
     if job.kind == "book":
         outcome, zone = job.args
-        with replacing(job.path) as tmp:
-            write_result_book(tmp, outcome, zone)
+        try:
+            with replacing(job.path) as tmp:
+                write_result_book(tmp, outcome, zone)
+        except Exception:
+            if outcome.book is None:
+                raise
+            # Something in the echoed cells could not be written: the result still appears, without the echo.
+            log.exception("echoing %s failed; writing its result without the echoed sheets", outcome.file_name)
+            with replacing(job.path) as tmp:
+                write_result_book(tmp, replace(outcome, book=None), zone)
     else:
         root, policy, plan_, agency, settings, zone, at = job.args
         write_bytes(job.path, render_policy(environment(root), policy, plan_, agency, settings, zone, at))

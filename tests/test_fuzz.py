@@ -1,0 +1,148 @@
+"""Fuzzing the walk with mutated workbooks: bytes inside zip entries, XML structure, cell values.
+Never a crash, never a hang past the parse limit, always exactly one result per file.
+
+A bounded number of cases runs in CI; WATCHER_FUZZ_EXAMPLES=2000 runs many more."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import time
+import zipfile
+from pathlib import Path
+
+import openpyxl
+from openpyxl.utils.exceptions import IllegalCharacterError
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from conftest import issue_fields, people, run_watcher, write_request
+
+pytestmark = pytest.mark.slow
+
+EXAMPLES = int(os.environ.get("WATCHER_FUZZ_EXAMPLES", "25"))
+PARSE_SECONDS = 5
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    from watcher import clock
+    from watcher.layout import Layout
+    from watcher.ledger import Ledger
+    from watcher.service.pipeline import Pipeline, RunReport
+    from watcher.service.process import sandboxed
+    from watcher.settings import load_settings
+    from watcher.walk import Desk
+
+    root = tmp_path_factory.mktemp("fuzz") / "desk"
+    run_watcher(root, "init", "--demo")
+    (root / "watcher.toml").write_text(f"settle_seconds = 0\nparse_seconds = {PARSE_SECONDS}\n", encoding="utf-8")
+    settings_ = load_settings(root)
+    ledger = Ledger(root / "ledger.sqlite3", settings_.zone, now=clock.now())
+    the_desk = Desk(Layout(root), settings_, ledger)
+    sandbox = sandboxed(the_desk)
+    report = RunReport()
+    pipeline = Pipeline(the_desk, report, workers=False)
+    base = root / "base.xlsx"
+    write_request(base, issue_fields(), people(3))
+    yield root, pipeline, report, base.read_bytes()
+    pipeline.close()
+    sandbox.close()
+    ledger.close()
+
+
+counter = iter(range(10**9))
+
+
+def run_one(desk, data: bytes, suffix: str = ".xlsx") -> dict:
+    root, pipeline, report, _ = desk
+    name = f"fuzz{next(counter):05d}{suffix}"
+    path = root / "workbooks" / "GZ001" / name
+    path.write_bytes(data)
+    before = len(report.done)
+    started = time.monotonic()
+    pipeline.take(path, "GZ001")
+    pipeline.drain()
+    assert time.monotonic() - started < PARSE_SECONDS + 10, "hung past the parse limit"
+    assert len(report.done) == before + 1
+    results = list((root / "outbox" / "GZ001").glob(f"{Path(name).stem}_结果*.json"))
+    assert len(results) == 1, results
+    data = json.loads(results[0].read_text(encoding="utf-8"))
+    assert data["status"] in ("success", "failed", "duplicate")
+    assert data["errors"] or data["status"] != "failed"
+    assert all(e["message"] for e in data["errors"])
+    return data
+
+
+def entries(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def pack(parts: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, part in parts.items():
+            z.writestr(name, part)
+    return out.getvalue()
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_flipped_bytes_inside_zip_entries(desk, data):
+    parts = entries(desk[3])
+    name = data.draw(st.sampled_from(sorted(parts)))
+    body = bytearray(parts[name])
+    for _ in range(data.draw(st.integers(1, 8))):
+        if body:
+            body[data.draw(st.integers(0, len(body) - 1))] = data.draw(st.integers(0, 255))
+    parts[name] = bytes(body)
+    run_one(desk, pack(parts))
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_broken_xml_structure(desk, data):
+    parts = entries(desk[3])
+    name = data.draw(st.sampled_from([n for n in sorted(parts) if n.endswith(".xml") or n.endswith(".rels")]))
+    body = parts[name]
+    cut_at = data.draw(st.integers(0, len(body)))
+    junk = data.draw(st.sampled_from([b"", b"<c r=\"A1\"><v>", b"</row>", b"<!DOCTYPE x>", b"<x:y>", b"\x00",
+                                      b'<c r="XFD1048576"><v>1</v></c>', b"&amp;&lt;", b"<row r=\"-1\">"]))
+    drop = data.draw(st.integers(0, 200))
+    parts[name] = body[:cut_at] + junk + body[cut_at + drop:]
+    run_one(desk, pack(parts))
+
+
+cell_values = st.one_of(
+    st.text(max_size=300),
+    st.sampled_from(["=1+1", "+86 138", "-1", "@SUM(A1)", "=HYPERLINK(\"http://x\")", "\x01\x02", "身份证", "护照",
+                     "其他", "男", "女", "1980-13-45", "2026年12月1日8时", "4.40106E+17", "11010519491231002X"]),
+    st.integers(-10**18, 10**18), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
+    st.datetimes(),
+)
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(st.tuples(st.sampled_from(["申请", "被保险人名单"]), st.integers(1, 8), st.integers(1, 9),
+                          cell_values), min_size=1, max_size=12))
+def test_random_cell_values(desk, edits):
+    wb = openpyxl.load_workbook(io.BytesIO(desk[3]))
+    for sheet, row, col, value in edits:
+        try:
+            cell = wb[sheet].cell(row, col)
+            cell.value = value
+            if isinstance(value, str) and value.startswith("="):
+                cell.data_type = "s" if row % 2 else "f"  # sometimes text, sometimes a formula without a value
+        except (ValueError, TypeError, IllegalCharacterError):
+            continue  # openpyxl itself refuses some values (illegal characters): a clerk's Excel would too
+    out = io.BytesIO()
+    wb.save(out)
+    run_one(desk, out.getvalue())
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.binary(max_size=4096), st.sampled_from([".csv", ".xlsx", ".xls"]))
+def test_arbitrary_bytes_under_any_accepted_name(desk, blob, suffix):
+    run_one(desk, blob, suffix)

@@ -1,0 +1,316 @@
+"""Broken and hostile files: each gets a 失败 result that says what is wrong, nothing in the ledger
+changes, nothing of the machine leaks into any output, and the good file beside them goes through."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import struct
+import time
+import zipfile
+from pathlib import Path
+
+import msoffcrypto
+import openpyxl
+import pytest
+
+from conftest import issue_fields, ledger_rows, people, run_watcher, write_request
+
+pytestmark = pytest.mark.slow
+
+LEAKS = ("root:x:0:0", "/etc/passwd", "/tmp/pytest", "Traceback", "/work/", "/root/")
+
+
+def valid_bytes(n: int = 2, **fields) -> bytes:
+    path = Path(f"/tmp/hostile-{os.getpid()}-{random.random()}.xlsx")
+    write_request(path, issue_fields(**fields), people(n))
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+def rezip(data: bytes, replace: dict[str, bytes], compresslevel: int = 6) -> bytes:
+    """The same workbook with some parts replaced."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED,
+                                                                    compresslevel=compresslevel) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, replace.get(info.filename, src.read(info)))
+        for name, part in replace.items():
+            if name not in src.namelist():
+                dst.writestr(name, part)
+    return out.getvalue()
+
+
+SHEET = "xl/worksheets/sheet2.xml"  # the roster sheet of write_request's workbooks
+HEAD = (b'<?xml version="1.0" encoding="UTF-8"?>\n')
+NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+def xxe() -> bytes:
+    sheet = (HEAD + b'<!DOCTYPE w [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n<worksheet ' + NS +
+             b'><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is></c></row></sheetData></worksheet>')
+    return rezip(valid_bytes(), {SHEET: sheet})
+
+
+def billion_laughs() -> bytes:
+    entities = b'<!ENTITY a0 "ha">' + b"".join(
+        b'<!ENTITY a%d "%s">' % (i, b"".join(b"&a%d;" % (i - 1) for _ in range(10))) for i in range(1, 10))
+    sheet = (HEAD + b"<!DOCTYPE w [" + entities + b"]>\n<worksheet " + NS +
+             b'><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&a9;</t></is></c></row></sheetData></worksheet>')
+    return rezip(valid_bytes(), {SHEET: sheet})
+
+
+def gib_bomb() -> bytes:
+    """An otherwise valid workbook with a 1 GiB part of zeros (about 1 MB compressed)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(valid_bytes())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info))
+        with dst.open("xl/media/bomb.bin", "w", force_zip64=True) as part:
+            chunk = bytes(1 << 20)
+            for _ in range(1024):
+                part.write(chunk)
+    return out.getvalue()
+
+
+def lying_directory() -> bytes:
+    """A 64 MB part of zeros whose local header and central directory both claim 1,000 bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(valid_bytes())) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info) if info.filename != SHEET else b"")
+        dst.writestr("xl/worksheets/sheet2.xml.pad", b"")
+    data = bytearray(out.getvalue())
+    # Replace the roster part's bytes: deflate 64 MB of XML-ish zeros, then patch both headers' sizes.
+    import zlib
+
+    body = zlib.compressobj(9, zlib.DEFLATED, -15)
+    payload = body.compress(b"<" + bytes(64 << 20)) + body.flush()
+    name = SHEET.encode()
+    local = data.find(b"PK\x03\x04" + data[data.find(name) - 26:data.find(name) - 26 + 0])  # first match below
+    local = data.rfind(b"PK\x03\x04", 0, data.find(name))
+    nlen, xlen = struct.unpack("<HH", data[local + 26:local + 30])
+    start = local + 30 + nlen + xlen
+    old_csize = struct.unpack("<I", data[local + 18:local + 22])[0]
+    data[start:start + old_csize] = payload
+    struct.pack_into("<III", data, local + 14, zlib.crc32(b"x"), len(payload), 1000)
+    central = data.rfind(b"PK\x01\x02" + bytes(0), 0)
+    # Rebuild offsets simply by re-reading with zipfile is not possible: patch the central entry for the name.
+    central = data.find(b"PK\x01\x02" + data[local + 4:local + 6])
+    while central != -1 and data[central + 46:central + 46 + len(name)] != name:
+        central = data.find(b"PK\x01\x02", central + 4)
+    struct.pack_into("<III", data, central + 16, zlib.crc32(b"x"), len(payload), 1000)
+    # Shift the offsets of the entries after the roster part by the change in size.
+    delta = len(payload) - old_csize
+    pos = data.find(b"PK\x01\x02")
+    while pos != -1:
+        offset = struct.unpack("<I", data[pos + 42:pos + 46])[0]
+        if offset > local:
+            struct.pack_into("<I", data, pos + 42, offset + delta)
+        pos = data.find(b"PK\x01\x02", pos + 4)
+    end = data.rfind(b"PK\x05\x06")
+    cd_offset = struct.unpack("<I", data[end + 16:end + 20])[0]
+    struct.pack_into("<I", data, end + 16, cd_offset + delta)
+    return bytes(data)
+
+
+def huge_dimension() -> bytes:
+    sheet = (HEAD + b"<worksheet " + NS + b'><dimension ref="A1:XFD1048576"/><sheetData>'
+             b'<row r="1"><c r="A1" t="inlineStr"><is><t>\xe5\xa7\x93\xe5\x90\x8d</t></is></c></row>'
+             b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData></worksheet>')
+    return rezip(valid_bytes(), {SHEET: sheet})
+
+
+def ole_garbage() -> bytes:
+    return bytes.fromhex("D0CF11E0A1B11AE1") + random.Random(1).randbytes(8192)
+
+
+def encrypted() -> bytes:
+    plain = io.BytesIO(valid_bytes())
+    out = io.BytesIO()
+    msoffcrypto.OfficeFile(plain).encrypt("secret", out)
+    return out.getvalue()
+
+
+CORPUS = {
+    "不是压缩包.xlsx": (lambda: b"this is not a workbook at all", "无法打开"),
+    "截断.xlsx": (lambda: valid_bytes()[:3000], "无法打开"),
+    "空文件.xlsx": (lambda: b"", "空的"),
+    "外部实体.xlsx": (xxe, ""),
+    "十亿笑声.xlsx": (billion_laughs, ""),
+    "解压炸弹.xlsx": (gib_bomb, "解压后"),
+    "目录说谎.xlsx": (lying_directory, "无法打开"),
+    "巨大范围.xlsx": (huge_dimension, "范围过大"),
+    "OLE垃圾.xls": (ole_garbage, "无法打开"),
+    "加密.xlsx": (encrypted, "文件已加密，请取消密码后重新提交"),
+    "随机字节.csv": (lambda: random.Random(7).randbytes(4096), ""),
+    "表格.xlsb": (lambda: b"PK\x03\x04whatever", "可以提交的文件"),
+}
+
+
+def test_every_hostile_file_fails_with_a_message_and_the_good_file_beside_them_goes_through(root):
+    (root / "watcher.toml").write_text("settle_seconds = 0\nstall_seconds = 0\n", encoding="utf-8")
+    folder = root / "workbooks" / "GZ001"
+    for name, (make, _) in CORPUS.items():
+        (folder / name).write_bytes(make())
+    (folder / "系统文件.xlsx").symlink_to("/etc/passwd")
+    (folder / "正常.xlsx").write_bytes(valid_bytes(旅行团号="GOOD"))
+    old = time.time() - 60
+    for path in folder.iterdir():
+        if not path.is_symlink():
+            os.utime(path, (old, old))
+    before = ledger_rows(root)
+    proc = run_watcher(root, "process")
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+    out = root / "outbox" / "GZ001"
+    results = {json.loads(p.read_text(encoding="utf-8"))["file"]: json.loads(p.read_text(encoding="utf-8"))
+               for p in out.glob("*_结果*.json")}
+    assert set(results) == set(CORPUS) | {"正常.xlsx"}
+    assert results["正常.xlsx"]["status"] == "success"
+    for name, (_, expected) in CORPUS.items():
+        data = results[name]
+        assert data["status"] == "failed" and data["errors"], name
+        message = " ".join(e["message"] for e in data["errors"])
+        assert expected in message, (name, message)
+    # Nothing of the machine in any output: results, workbooks, notices.
+    for path in list(out.iterdir()) + list((root / "outbox" / "_admin").iterdir()):
+        blob = path.read_bytes()
+        if path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as z:
+                blob = b"".join(z.read(n) for n in z.namelist())
+        text = blob.decode("utf-8", "replace")
+        assert not any(leak in text for leak in LEAKS), (path.name, [leak for leak in LEAKS if leak in text])
+    rows = ledger_rows(root)
+    assert len(rows["policies"]) == len(before["policies"]) + 1  # only the good file issued
+    assert (folder / "系统文件.xlsx").is_symlink()
+
+
+def test_the_parser_cannot_exceed_its_memory_or_time_and_the_desk_goes_on(root):
+    # A workbook that passes every check before parsing but needs far more memory than allowed.
+    big = b"<sst " + NS + b'><si><t>' + b"x" * (120 << 20) + b"</t></si></sst>"
+    heavy = rezip(valid_bytes(), {"xl/sharedStrings.xml": big}, compresslevel=1)
+    folder = root / "workbooks" / "GZ001"
+    (root / "watcher.toml").write_text("settle_seconds = 0\nmax_zip_ratio = 100000\nparse_memory_mb = 96\n",
+                                       encoding="utf-8")
+    (folder / "吃内存.xlsx").write_bytes(heavy)
+    (folder / "正常一.xlsx").write_bytes(valid_bytes(旅行团号="OK1"))
+    run_watcher(root, "process")
+    out = root / "outbox" / "GZ001"
+    data = json.loads((out / "吃内存_结果.json").read_text(encoding="utf-8"))
+    assert data["status"] == "failed" and "内存" in data["errors"][0]["message"]
+    assert json.loads((out / "正常一_结果.json").read_text(encoding="utf-8"))["status"] == "success"
+
+    (root / "watcher.toml").write_text("settle_seconds = 0\nmax_zip_ratio = 100000\nparse_seconds = 0.3\n",
+                                       encoding="utf-8")
+    (folder / "太慢.xlsx").write_bytes(heavy)
+    (folder / "正常二.xlsx").write_bytes(valid_bytes(旅行团号="OK2", 营销员工号="S2"))
+    started = time.monotonic()
+    run_watcher(root, "process")
+    assert time.monotonic() - started < 30
+    data = json.loads((out / "太慢_结果.json").read_text(encoding="utf-8"))
+    assert data["status"] == "failed" and "时间" in data["errors"][0]["message"]
+    assert json.loads((out / "正常二_结果.json").read_text(encoding="utf-8"))["status"] == "success"
+
+
+def _book(build) -> bytes:
+    wb = openpyxl.Workbook()
+    apply = wb.active
+    apply.title = "申请"
+    for label, value in issue_fields().items():
+        apply.append([label, value])
+    build(wb)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def _roster(ws, rows):
+    ws.append(["序号", "姓名", "证件类型", "证件号码", "性别", "出生日期"])
+    for row in rows:
+        ws.append(row[:6])
+    for r in range(2, ws.max_row + 1):
+        ws.cell(r, 4).number_format = "@"
+
+
+def test_workbook_oddities_get_clear_messages(root):
+    folder = root / "workbooks" / "GZ001"
+
+    def merged(wb):
+        ws = wb.create_sheet("被保险人名单")
+        _roster(ws, people(3))
+        ws["C3"] = None
+        ws.merge_cells("C2:C3")
+
+    def two_rosters(wb):
+        _roster(wb.create_sheet("一团"), people(1))
+        _roster(wb.create_sheet("二团"), people(2)[1:])
+
+    def hidden(wb):
+        ws = wb.create_sheet("被保险人名单")
+        _roster(ws, people(3))
+        ws.row_dimensions[3].hidden = True
+
+    def errors(wb):
+        ws = wb.create_sheet("被保险人名单")
+        _roster(ws, people(2))
+        ws["B3"] = "#N/A"
+        ws["B3"].data_type = "e"
+
+    def no_id_column(wb):
+        ws = wb.create_sheet("被保险人名单")
+        ws.append(["序号", "姓名", "证件类型"])
+        ws.append([1, "张三", "身份证"])
+
+    def trailing_rows(wb):
+        ws = wb.create_sheet("被保险人名单")
+        _roster(ws, people(2))
+        for r in range(4, 30004):  # thousands of formatted, empty rows below the people
+            ws.cell(r, 1).number_format = "@"
+            ws.cell(r, 4).number_format = "@"
+
+    def too_many(wb):
+        _roster(wb.create_sheet("被保险人名单"), people(30))
+
+    for name, build in {"合并.xlsx": merged, "两份名单.xlsx": two_rosters, "隐藏行.xlsx": hidden,
+                        "错误值.xlsx": errors, "缺列.xlsx": no_id_column, "尾部空行.xlsx": trailing_rows,
+                        "太多人.xlsx": too_many}.items():
+        (folder / name).write_bytes(_book(build))
+    (root / "watcher.toml").write_text("settle_seconds = 0\nmax_roster_rows = 20\n", encoding="utf-8")
+    started = time.monotonic()
+    run_watcher(root, "process")
+    elapsed = time.monotonic() - started
+
+    def result(stem):
+        return json.loads((root / "outbox" / "GZ001" / f"{stem}_结果.json").read_text(encoding="utf-8"))
+
+    assert "合并单元格（C2:C3）" in result("合并")["errors"][0]["message"]
+    assert "“一团”" in result("两份名单")["errors"][0]["message"]
+    hidden_result = result("隐藏行")
+    assert hidden_result["status"] == "success" and "第 3 行是隐藏行" in hidden_result["warnings"][0]["message"]
+    assert (result("错误值")["errors"][0]["row"], result("错误值")["errors"][0]["column"]) == (3, "姓名")
+    assert "#N/A" in result("错误值")["errors"][0]["message"]
+    assert "缺少“证件号码”列" in result("缺列")["errors"][0]["message"]
+    assert result("尾部空行")["status"] == "success" and result("尾部空行")["policies"][0]["insured_count"] == 2
+    assert "上限 20 人" in result("太多人")["errors"][0]["message"]
+    assert elapsed < 60
+
+
+@pytest.mark.parametrize("name", ["长" * 80 + ".xlsx", "团\x01队\x7f.xlsx", "CON.xlsx", "nul.xlsx", "团..A..xlsx",
+                                  "团 A：北京\\上海|<?>*\".xlsx", "Ça_ва_团🙂.xlsx"])
+def test_any_file_name_gets_a_safe_recognisable_result_name(root, name):
+    folder = root / "workbooks" / "GZ001"
+    (folder / name).write_bytes(valid_bytes())
+    run_watcher(root, "process")
+    results = list((root / "outbox" / "GZ001").glob("*.json"))
+    assert len(results) == 1
+    out = results[0].name
+    assert len(out.encode()) <= 255 and not out.startswith(".") and not any(ch in out for ch in '\x01\x7f<>:"|?*')
+    assert out.upper() not in ("CON_结果.JSON",) and not out.upper().startswith(("CON.", "NUL."))
+    data = json.loads(results[0].read_text(encoding="utf-8"))
+    assert data["file"] == name and data["status"] == "success"
+    archived = [p for p in (root / "archive" / "GZ001").rglob("*") if p.is_file()]
+    assert len(archived) == 1 and len(archived[0].name.encode()) <= 255
