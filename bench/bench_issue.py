@@ -22,6 +22,9 @@ from pathlib import Path
 import xlsxwriter
 
 ROOT = Path(__file__).resolve().parents[1]
+# Measure watcher as it is deployed: with its bytecode cached. Some machines (this one) set
+# PYTHONDONTWRITEBYTECODE, which makes every `watcher` start compile the whole package again.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.path.insert(0, str(ROOT))
 
 from watcher.domain.idcard import mod11_2_check  # noqa: E402

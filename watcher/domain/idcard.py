@@ -7,6 +7,7 @@ MOD 11-2 check character), GB/T 2260 province codes, the 2023 foreign permanent 
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -60,7 +61,7 @@ class IdCheck:
 
 def mod11_2_check(first17: str) -> str:
     """ISO 7064 MOD 11-2 check character of the first 17 digits."""
-    total = sum(int(c) * w for c, w in zip(first17, _WEIGHTS))
+    total = sum(map(operator.mul, map(int, first17), _WEIGHTS))
     return _CHECK_CHARS[total % 11]
 
 

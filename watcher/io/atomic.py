@@ -15,19 +15,20 @@ def temp_name(path: Path) -> Path:
 
 
 @contextmanager
-def replacing(path: Path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it is synced and renamed to `path`."""
+def replacing(path: Path, durable: bool = True) -> Iterator[Path]:
+    """Yield a temporary path to write; on success it is synced (if `durable`) and renamed to `path`."""
     tmp = temp_name(path)
     try:
         yield tmp
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
+        if durable:
+            with tmp.open("rb+") as handle:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    with replacing(path) as tmp:
+def write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
+    with replacing(path, durable) as tmp:
         tmp.write_bytes(data)

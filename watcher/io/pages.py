@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup, escape
 
 from ..domain.dates import show_end, show_hour, show_second
 from ..domain.money import yuan_display
@@ -30,9 +31,19 @@ def environment(root: Path | None = None) -> jinja2.Environment:
     return env
 
 
+def people_rows(policy) -> Markup:
+    """The people table's rows, every value escaped. Built here rather than in a template loop: a
+    10,000-person policy renders in a fraction of the time."""
+    return Markup("".join(
+        f'<tr><td>{i}</td><td>{escape(p.name)}</td><td>{escape(p.gender)}</td><td>{p.birth.isoformat()}</td>'
+        f'<td>{escape(p.id_type)}</td><td>{escape(p.id_no)}</td><td class="num">{yuan_display(p.premium_fen)}</td></tr>\n'
+        for i, p in enumerate(policy.people, 1)))
+
+
 def render_policy(env: jinja2.Environment, policy, plan, agency, settings, zone: tzinfo, now) -> bytes:
     page = env.get_template("policy.html.j2").render(
         policy=policy,
+        people_rows=people_rows(policy),
         plan=plan,
         agency=agency,
         insurer=settings.insurer_name,

@@ -50,6 +50,11 @@ class Sandbox:
         self.conn = None
         self.replaced = 0
 
+    def warm(self) -> None:
+        """Start the worker now, so its start-up overlaps whatever the caller does before the first file."""
+        if self.process is None or not self.process.is_alive():
+            self._start()
+
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # nothing of the service (its lock, its ledger) inherited
         ours, theirs = context.Pipe()

@@ -14,6 +14,7 @@ import multiprocessing
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,10 +85,14 @@ class Pipeline:
         out_dir.mkdir(parents=True, exist_ok=True)
         rendering = plan(outcome, out_dir, self.desk)
         future = None
-        if self.pool is None or _rows(outcome) > BIG_ROWS:
+        if self.pool is not None and _rows(outcome) <= BIG_ROWS:
+            try:
+                future = self.pool.submit(run_jobs, rendering.jobs)
+            except BrokenProcessPool:  # the worker died: render here from now on
+                log.warning("the render worker is gone; rendering in the main process")
+                self.pool = None
+        if future is None:
             run_jobs(rendering.jobs)
-        else:
-            future = self.pool.submit(run_jobs, rendering.jobs)
         self.in_hand.append(_InHand(record, outcome, rendering, future, started))
         self.drain(block=False)
 

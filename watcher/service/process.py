@@ -56,6 +56,7 @@ def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backd
 def sandboxed(desk: Desk) -> Sandbox:
     """Parse every file in a worker process bounded in memory and time (settings parse_memory_mb, parse_seconds)."""
     sandbox = Sandbox(desk.settings.parse_memory_mb, desk.settings.parse_seconds, limits_of(desk.settings))
+    sandbox.warm()
     desk.reader = sandbox.read
     return sandbox
 

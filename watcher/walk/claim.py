@@ -48,8 +48,10 @@ def record_path(claimed: Path) -> Path:
 
 def write_record(claimed: Path, who: str, stem: str, original: str | None = None) -> Claim:
     record = Claim(claimed, who, original or original_name(claimed), stem)
+    # Not synced: it guards against the process being killed, which leaves the page cache intact;
+    # after a power cut the worst case is a result under a fresh name, never a second ledger effect.
     write_bytes(record_path(claimed), json.dumps({"original": record.original, "stem": stem},
-                                                 ensure_ascii=False).encode("utf-8"))
+                                                 ensure_ascii=False).encode("utf-8"), durable=False)
     return record
 
 
