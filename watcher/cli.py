@@ -86,7 +86,7 @@ def cmd_process(layout: Layout, args) -> int:
 
     from .service.logs import configure
     from .service.process import process_all
-    from .service.serve import install_signal_handlers
+    from .service.signals import install_signal_handlers
     from .walk import Desk
 
     settings = load_settings(layout.root)
@@ -114,7 +114,8 @@ def cmd_serve(layout: Layout, args) -> int:
     import threading
 
     from .service.logs import configure
-    from .service.serve import Service, install_signal_handlers
+    from .service.serve import Service
+    from .service.signals import install_signal_handlers
     from .walk import Desk
 
     settings = load_settings(layout.root)

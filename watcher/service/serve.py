@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import signal
 import stat
 import threading
 import time
@@ -169,12 +168,3 @@ class Service:
         if who != ADMIN and not active(self.desk, who):
             return  # the rescan tells staff about it, once
         self.tracker.observe(scan.Waiting(who, path, st.st_size, st.st_mtime, st.st_ctime))
-
-
-def install_signal_handlers(stop: threading.Event) -> None:
-    def handler(signum, frame):
-        log.info("收到信号 %s：处理完手头的文件后退出", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
