@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from contextlib import contextmanager
 import sqlite3
 import sys
 from pathlib import Path
@@ -81,11 +82,12 @@ def _locked_desk(layout: Layout, settings):
     return lock
 
 
-def cmd_process(layout: Layout, args) -> int:
+@contextmanager
+def _running(layout: Layout):
+    """For serve and process: settings, the root's lock, logs, the ledger, and a stop flag for signals."""
     import threading
 
     from .service.logs import configure
-    from .service.process import process_all
     from .service.signals import install_signal_handlers
     from .walk import Desk
 
@@ -97,11 +99,18 @@ def cmd_process(layout: Layout, args) -> int:
         stop = threading.Event()
         install_signal_handlers(stop)
         try:
-            report = process_all(Desk(layout, settings, ledger), progress=sys.stderr.isatty(), stop=stop)
+            yield Desk(layout, settings, ledger), stop
         finally:
             ledger.close()
     finally:
         lock.__exit__(None, None, None)
+
+
+def cmd_process(layout: Layout, args) -> int:
+    from .service.process import process_all
+
+    with _running(layout) as (desk, stop):
+        report = process_all(desk, progress=sys.stderr.isatty(), stop=stop)
     n = len(report.done)
     print(f"处理完成：{n} 个文件（成功 {report.count('success')}，试算 {report.count('quote')}，"
           f"失败 {report.count('failed')}，重复提交 {report.count('duplicate')}）"
@@ -111,26 +120,10 @@ def cmd_process(layout: Layout, args) -> int:
 
 
 def cmd_serve(layout: Layout, args) -> int:
-    import threading
-
-    from .service.logs import configure
     from .service.serve import Service
-    from .service.signals import install_signal_handlers
-    from .walk import Desk
 
-    settings = load_settings(layout.root)
-    lock = _locked_desk(layout, settings)
-    try:
-        configure(layout.root, settings.zone, to_stdout=True)
-        ledger = _open(layout, settings, create=False)
-        stop = threading.Event()
-        install_signal_handlers(stop)
-        try:
-            Service(Desk(layout, settings, ledger), stop=stop).run()
-        finally:
-            ledger.close()
-    finally:
-        lock.__exit__(None, None, None)
+    with _running(layout) as (desk, stop):
+        Service(desk, stop=stop).run()
     return 0
 
 

@@ -38,8 +38,7 @@ class CancelKind:
         request = Request(self.action, who)
         sheet = ApplySheet(book, request.problems)
         request.fields["policy_no"] = sheet.policy_no()
-        request.extra["at"] = {"sheet": "申请", "row": sheet.fields["保单号"].row if "保单号" in sheet.fields else None,
-                               "column": "保单号", "col_index": 1 if "保单号" in sheet.fields else None}
+        request.extra["at"] = sheet.at("保单号")
         return request
 
     def load(self, ledger, request: Request, who: str) -> Policy | None:

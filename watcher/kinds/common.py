@@ -70,14 +70,15 @@ class ApplySheet:
                 problems.append(problem("field.duplicate_label", sheet=APPLY, row=rows[1], column=label, col_index=0,
                                         label=label, rows="、".join(map(str, rows))))
 
-    def _where(self, label: str) -> dict:
+    def at(self, label: str) -> dict:
+        """Where the value of `label` is (sheet, Excel row, column), for problems found later."""
         f = self.fields.get(label)
         if f is None:
             return {"sheet": APPLY, "row": None, "column": label}
         return {"sheet": APPLY, "row": f.row, "column": label, "col_index": f.col}
 
     def fail(self, code: str, at_label: str, **values) -> None:
-        self.problems.append(problem(code, **self._where(at_label), **values))
+        self.problems.append(problem(code, **self.at(at_label), **values))
 
     def raw(self, label: str) -> object:
         """The value beside `label`; BAD when the cell holds no trustworthy value (already reported)."""

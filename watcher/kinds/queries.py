@@ -201,9 +201,7 @@ class ReprintKind:
         request = Request(self.action, who)
         sheet = ApplySheet(book, request.problems)
         request.fields["policy_no"] = sheet.policy_no()
-        rows = {label: f.row for label, f in sheet.fields.items()}
-        request.extra["at"] = {"sheet": "申请", "row": rows.get("保单号"), "column": "保单号",
-                               "col_index": 1 if "保单号" in rows else None}
+        request.extra["at"] = sheet.at("保单号")
         return request
 
     def load(self, ledger, request: Request, who: str):
