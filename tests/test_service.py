@@ -324,3 +324,21 @@ def test_stray_temporary_files_are_cleaned_up_on_start(root):
     stray.write_bytes(b"half")
     run_watcher(root, "process")
     assert not stray.exists()
+
+
+def test_an_outbox_that_cannot_be_written_keeps_the_file_in_hand_and_the_service_goes_on(root):
+    configure(root)
+    agency_workbook(root / "workbooks" / "_admin" / "机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]])
+    run_watcher(root, "process")
+    blocked = root / "outbox" / "SZ002"
+    blocked.rmdir()
+    blocked.write_text("not a folder")  # rendering into it fails whatever the user's privileges
+    with serving(root) as proc:
+        write_request(root / "workbooks" / "SZ002" / "写不进.xlsx", issue_fields(), people(1))
+        wait_for(lambda: not (root / "workbooks" / "SZ002" / "写不进.xlsx").exists(), 30, "the claim")
+        write_request(root / "workbooks" / "GZ001" / "照常.xlsx", issue_fields(), people(1))
+        wait_for(lambda: results(root), 30, "the other agency's result")
+        assert proc.poll() is None
+    blocked.unlink()
+    run_watcher(root, "process")  # the next start finishes what stayed in hand
+    assert [r["status"] for r in results(root, "SZ002")] == ["success"]

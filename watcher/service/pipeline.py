@@ -72,13 +72,24 @@ class Pipeline:
         except OSError as exc:  # gone, or the share refused the rename: left where it is, tried next scan
             log.warning("could not claim %s/%s: %s", who, path.name, exc.strerror or exc)
             return
-        self._render(record, walk(self.desk, record), started)
+        self._guarded(record, lambda: self._render(record, walk(self.desk, record), started))
 
     def resume(self, claimed: Path, who: str) -> None:
         """A file claimed by an earlier run that did not finish it."""
         started = time.monotonic()
         record = reclaim(self.desk, claimed, who)
-        self._render(record, walk(self.desk, record), started)
+        self._guarded(record, lambda: self._render(record, walk(self.desk, record), started))
+
+    def _guarded(self, record: Claim, work) -> None:
+        """The walk traps errors of the file itself; this catches the outputs that cannot be written
+        (a full disk, an outbox without permission). The file stays in hand, finished at the next start."""
+        try:
+            work()
+        except Exception:
+            log.exception("%s/%s: its outputs could not be written; it stays in hand and is finished at the next"
+                          " start", record.who, record.original)
+            self.in_hand = deque(item for item in self.in_hand if item.record is not record)
+            self.desk.reserved.discard((record.who, record.stem))
 
     def _render(self, record: Claim, outcome: Outcome, started: float) -> None:
         out_dir = self.desk.layout.out(outcome.who)
@@ -99,7 +110,8 @@ class Pipeline:
     def drain(self, block: bool = True) -> None:
         """Finish the files whose outputs are written; with `block`, all of them."""
         while self.in_hand and (block or len(self.in_hand) > self.depth or self._ready(self.in_hand[0])):
-            self._finish_oldest()
+            record = self.in_hand[0].record
+            self._guarded(record, self._finish_oldest)
 
     def wait(self, timeout: float) -> None:
         """Wait up to `timeout` for the oldest file's outputs, then finish what is done."""

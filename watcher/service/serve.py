@@ -98,20 +98,14 @@ class Service:
             log.info("watcher serve: 正在监视 %s（%s，每 %g 秒扫描一次）", self.desk.layout.workbooks,
                      self.settings.watch, self.settings.rescan_seconds)
             while not self.stop.is_set():
-                if time.monotonic() >= next_rescan:
-                    gather(self.desk, self.tracker, None, backdate=False)
-                    next_rescan = time.monotonic() + self.settings.rescan_seconds
-                self._drain_events()
-                self.tracker.refresh()
-                for item in self.tracker.ready():
-                    if self.stop.is_set():
-                        break
-                    self.tracker.forget(item.path)
-                    if item.path.exists():
-                        pipeline.take(item.path, item.who)
-                pipeline.drain(block=False)
-                self._check_observers()
-                self._wait(pipeline)
+                try:
+                    if time.monotonic() >= next_rescan:
+                        next_rescan = time.monotonic() + self.settings.rescan_seconds
+                        gather(self.desk, self.tracker, None, backdate=False)
+                    self._round(pipeline)
+                except Exception:  # the desk goes on: a folder that vanished, a share that blinked …
+                    log.exception("unexpected error in the service loop; carrying on")
+                    time.sleep(1)
         finally:
             for observer in self.observers:
                 observer.stop()
@@ -119,6 +113,20 @@ class Service:
             sandbox.close()
         log.info("watcher serve: 已停止")
         return self.report
+
+    def _round(self, pipeline: Pipeline) -> None:
+        """One turn: what events said, what is ready, what is finished, whether the watchers live."""
+        self._drain_events()
+        self.tracker.refresh()
+        for item in self.tracker.ready():
+            if self.stop.is_set():
+                break
+            self.tracker.forget(item.path)
+            if item.path.exists():
+                pipeline.take(item.path, item.who)
+        pipeline.drain(block=False)
+        self._check_observers()
+        self._wait(pipeline)
 
     def _wait(self, pipeline: Pipeline) -> None:
         """Sleep one tick: on the outputs in hand if there are any, else until an event arrives."""
