@@ -27,8 +27,8 @@ def check_changeable(policy: Policy | None, number: str, action: str, now: datet
     return []
 
 
-class CancelKind:
-    action = "撤单"
+class OnePolicyKind:
+    """A request about one policy of this agency, named by its 保单号 (撤单, 补打保单)."""
     admin = False
 
     def __init__(self, settings: Settings):
@@ -45,6 +45,10 @@ class CancelKind:
         number = request.fields["policy_no"]
         # Only this agency's policies are ever looked at: another agency's number reads as unknown.
         return ledger.policy(number, agency=who) if number else None
+
+
+class CancelKind(OnePolicyKind):
+    action = "撤单"
 
     def validate(self, request: Request, state: Policy | None, now: datetime) -> Checked:
         problems = list(request.problems)

@@ -13,6 +13,7 @@ from ..settings import Settings
 from ..io.sheet_table import SheetTable
 from .base import Checked, Decision, Request
 from ..domain.text import clean
+from .cancel import OnePolicyKind
 from .common import BAD, ApplySheet
 
 STATUSES = ("全部", "有效", "已撤单", "已到期")
@@ -189,24 +190,9 @@ class DetailKind:
                         summary={"保单数": str(len(found))})
 
 
-class ReprintKind:
+class ReprintKind(OnePolicyKind):
     """补打保单: write the electronic policy of this agency's policy again, whatever its status."""
     action = "补打保单"
-    admin = False
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
-
-    def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
-        sheet = ApplySheet(book, request.problems)
-        request.fields["policy_no"] = sheet.policy_no()
-        request.extra["at"] = sheet.at("保单号")
-        return request
-
-    def load(self, ledger, request: Request, who: str):
-        number = request.fields["policy_no"]
-        return ledger.policy(number, agency=who) if number else None
 
     def validate(self, request: Request, state, now: datetime) -> Checked:
         problems = list(request.problems)
