@@ -23,7 +23,6 @@ from .outcome import Outcome, SheetTable
 from .parse import parse
 from .preflight import preflight
 from .read import read
-from .render import render
 from .validate import validate
 
 log = logging.getLogger("watcher")
@@ -44,15 +43,6 @@ class Desk:
         if self.reader is None:
             limits = limits_of(self.settings)
             self.reader = lambda path, kind: read_book(path, kind, limits)
-
-
-def process_file(desk: Desk, path: Path, who: str) -> Outcome:
-    """The whole walk for one file, inline."""
-    record = claim_file(desk, path, who)
-    outcome = walk(desk, record)
-    render(outcome, desk.layout.out(who), desk)
-    archive_claim(desk, record, outcome)
-    return outcome
 
 
 def claim_file(desk: Desk, path: Path, who: str) -> Claim:
