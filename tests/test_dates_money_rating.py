@@ -1,6 +1,6 @@
 """Dates as clerks type them, the period of cover, money to the fen, and rating."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 

@@ -3,12 +3,11 @@ each all or nothing, each refused after the effective time with nothing changed.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 
-from conftest import (ID_F_1949, ID_F_2000, ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, people, result,
+from conftest import (ID_F_1949, ID_F_2000, ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, result,
                       run_watcher, write_request)
 from test_admin import agency_workbook, plan_workbook
 

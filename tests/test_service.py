@@ -16,7 +16,6 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
-import openpyxl
 import pytest
 
 from conftest import issue_fields, ledger_rows, people, run_watcher, write_request

@@ -8,8 +8,8 @@ from datetime import datetime
 from ..domain.policy import AGENCY_ACTIVE, AGENCY_STATUSES, Agency
 from ..io.book import Book
 from ..layout import AGENCY_CODE
-from ..settings import Settings
 from .admin_tables import AdminTable
+from .common import RequestKind
 from .base import Checked, Decision, Request, SaveAgency
 
 COLUMNS = {
@@ -23,12 +23,9 @@ COLUMNS = {
 }
 
 
-class AgencyKind:
+class AgencyKind(RequestKind):
     action = "机构"
     admin = True
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
 
     def parse(self, book: Book, who: str) -> Request:
         request = Request(self.action, who)

@@ -9,9 +9,8 @@ from ..domain.money import yuan_display
 from ..domain.policy import ACTIVE, Policy
 from ..domain.problems import problem
 from ..io.book import Book
-from ..settings import Settings
 from .base import CancelPolicy, Checked, Decision, Request
-from .common import ApplySheet
+from .common import RequestKind
 
 
 def check_changeable(policy: Policy | None, number: str, action: str, now: datetime, zone, at: dict) -> list:
@@ -27,16 +26,11 @@ def check_changeable(policy: Policy | None, number: str, action: str, now: datet
     return []
 
 
-class OnePolicyKind:
+class OnePolicyKind(RequestKind):
     """A request about one policy of this agency, named by its 保单号 (撤单, 补打保单)."""
-    admin = False
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
 
     def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
-        sheet = ApplySheet(book, request.problems)
+        request, sheet = self.begin(book, who)
         request.fields["policy_no"] = sheet.policy_no()
         request.extra["at"] = sheet.at("保单号")
         return request

@@ -180,3 +180,19 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
         problems.append(problem("roster.hidden_rows", sheet=sheet.name, row=hidden[0] + 1, warning=True,
                                 rows="、".join(str(r + 1) for r in hidden[:20]) + ("…" if len(hidden) > 20 else "")))
     return table
+
+
+class RequestKind:
+    """What most kinds share: their settings, and a request started from the 申请 sheet."""
+    action = ""
+    admin = False
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def begin(self, book: Book, who: str):
+        """A new request of this kind, and its 申请 sheet read (problems go to the request)."""
+        from .base import Request
+
+        request = Request(self.action, who)
+        return request, ApplySheet(book, request.problems)

@@ -11,8 +11,8 @@ from ..domain.money import MoneyError, parse_fen
 from ..domain.plans import REGIONS, AgeFactor, Coverage, Plan, RateBand, band_gaps, factor_overlaps
 from ..domain.text import fold
 from ..io.book import Book
-from ..settings import Settings
 from .admin_tables import AdminTable
+from .common import RequestKind
 from .base import AddPlanVersion, Checked, Decision, Request
 
 PLAN_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
@@ -25,12 +25,9 @@ FACTOR_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "年龄下
 COVER_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "保障项目": ("责任", "保险责任"), "保额": ("保险金额",)}
 
 
-class PlanKind:
+class PlanKind(RequestKind):
     action = "方案"
     admin = True
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
 
     def parse(self, book: Book, who: str) -> Request:
         request = Request(self.action, who)

@@ -9,12 +9,11 @@ from ..domain.dates import DateError, parse_date, show_end, show_hour, show_seco
 from ..domain.policy import ACTIVE, CANCELLED, Policy
 from ..domain.problems import problem
 from ..io.book import Book
-from ..settings import Settings
 from ..io.sheet_table import SheetTable
 from .base import Checked, Decision, Request
 from ..domain.text import clean
 from .cancel import OnePolicyKind
-from .common import BAD, ApplySheet
+from .common import BAD, ApplySheet, RequestKind
 
 STATUSES = ("全部", "有效", "已撤单", "已到期")
 SETTLED = ("全部", "未结", "已结")
@@ -89,17 +88,12 @@ def policy_row(p: Policy, successors: dict[str, list[str]], now: datetime, zone)
             p.replaces, p.replace_reason, "、".join(successors.get(p.policy_no, [])), p.statement_no]
 
 
-class PolicyQueryKind:
+class PolicyQueryKind(RequestKind):
     """保单查询: this agency's policies by 保单号, 旅行团号, 投保起期/止期, 保单状态, with their people."""
     action = "保单查询"
-    admin = False
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
 
     def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
-        sheet = ApplySheet(book, request.problems)
+        request, sheet = self.begin(book, who)
         issued_from, issued_to = _date_range(sheet, self.settings.zone, required=False)
         number = sheet.text("保单号", required=False, limit=40)
         request.fields["filter"] = Filter(
@@ -154,17 +148,12 @@ def detail_table(found: list[Policy], now: datetime, zone, note: str = "") -> Sh
     return SheetTable("业务明细", DETAIL_HEADERS, DETAIL_KINDS, rows, totals, note)
 
 
-class DetailKind:
+class DetailKind(RequestKind):
     """业务明细: the business detail sheet for any range of 投保时间."""
     action = "业务明细"
-    admin = False
-
-    def __init__(self, settings: Settings):
-        self.settings = settings
 
     def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
-        sheet = ApplySheet(book, request.problems)
+        request, sheet = self.begin(book, who)
         issued_from, issued_to = _date_range(sheet, self.settings.zone, required=True)
         plan = (sheet.text("方案代码", required=False, limit=20) or "全部").upper()
         request.fields["filter"] = Filter(
