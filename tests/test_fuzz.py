@@ -15,13 +15,15 @@ from pathlib import Path
 import openpyxl
 from openpyxl.utils.exceptions import IllegalCharacterError
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from conftest import issue_fields, people, run_watcher, write_request
 
 pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("WATCHER_FUZZ_EXAMPLES", "25"))
+# CI replays the same bounded cases every time; a run asked for by the flag explores new ones.
+DERANDOMIZE = "WATCHER_FUZZ_EXAMPLES" not in os.environ
 PARSE_SECONDS = 5
 
 
@@ -88,7 +90,7 @@ def pack(parts: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)
 @given(st.data())
 def test_flipped_bytes_inside_zip_entries(desk, data):
     parts = entries(desk[3])
@@ -101,7 +103,7 @@ def test_flipped_bytes_inside_zip_entries(desk, data):
     run_one(desk, pack(parts))
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)
 @given(st.data())
 def test_broken_xml_structure(desk, data):
     parts = entries(desk[3])
@@ -124,7 +126,7 @@ cell_values = st.one_of(
 )
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)
 @given(st.lists(st.tuples(st.sampled_from(["申请", "被保险人名单"]), st.integers(1, 8), st.integers(1, 9),
                           cell_values), min_size=1, max_size=12))
 def test_random_cell_values(desk, edits):
@@ -138,11 +140,14 @@ def test_random_cell_values(desk, edits):
         except (ValueError, TypeError, IllegalCharacterError):
             continue  # openpyxl itself refuses some values (illegal characters): a clerk's Excel would too
     out = io.BytesIO()
-    wb.save(out)
+    try:
+        wb.save(out)
+    except (AttributeError, TypeError, ValueError):
+        assume(False)  # openpyxl could not save what this example made of the cells: no workbook to drop
     run_one(desk, out.getvalue())
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)
 @given(st.binary(max_size=4096), st.sampled_from([".csv", ".xlsx", ".xls"]))
 def test_arbitrary_bytes_under_any_accepted_name(desk, blob, suffix):
     run_one(desk, blob, suffix)
