@@ -47,8 +47,7 @@ def read_book(path: Path, kind: str, limits: Limits = Limits()) -> Book:
     """Read `path`, whose content is of `kind` ("xlsx", "xls" or "csv")."""
     if kind == "csv":
         return read_csv(path.read_bytes())
-    parts = _sheet_parts(path) if kind == "xlsx" else {}
-    facts = _scan_zip(path, limits, {part: name for name, part in parts.items()}) if kind == "xlsx" else {}
+    parts, facts = _scan_zip(path, limits) if kind == "xlsx" else ({}, {})
     with _named_for(path, kind) as source:
         book = _read_workbook(source, kind)
     if kind == "xlsx":
@@ -127,11 +126,14 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-def _scan_zip(path: Path, limits: Limits, names: dict[str, str]) -> dict[str, PartFacts]:
+def _scan_zip(path: Path, limits: Limits) -> tuple[dict[str, str], dict[str, PartFacts]]:
+    """One pass over the zip: sheet name → part, and what each sheet's XML says."""
     facts: dict[str, PartFacts] = {}
     total = 0
     try:
         with zipfile.ZipFile(path) as archive:
+            parts = _sheet_parts(archive)
+            names = {part: name for name, part in parts.items()}
             for info in archive.infolist():
                 total += info.file_size
                 if total > limits.max_unzipped:
@@ -153,7 +155,7 @@ def _scan_zip(path: Path, limits: Limits, names: dict[str, str]) -> dict[str, Pa
         raise ReadError("file.unreadable", detail="压缩内容损坏") from exc
     except Exception as exc:  # zlib.error and friends
         raise ReadError("file.unreadable", detail="压缩内容损坏") from exc
-    return facts
+    return parts, facts
 
 
 def _sheet_facts(sheet: str, data: bytes, limits: Limits) -> PartFacts:
@@ -207,12 +209,11 @@ def _special_cells(data: bytes) -> dict[tuple[int, int], str]:
     return cells
 
 
-def _sheet_parts(path: Path) -> dict[str, str]:
+def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name → its XML part inside the zip."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            rels = SafeET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-            workbook = SafeET.fromstring(archive.read("xl/workbook.xml"))
+        rels = SafeET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+        workbook = SafeET.fromstring(archive.read("xl/workbook.xml"))
     except (KeyError, zipfile.BadZipFile, SafeET.ParseError, DefusedXmlException, OSError):
         return {}
     targets = {}

@@ -57,12 +57,8 @@ def _choice(sheet: ApplySheet, label: str, allowed: tuple[str, ...], code: str) 
     return value
 
 
-def shown_status(policy: Policy, now: datetime) -> str:
-    return policy.shown_status(now)
-
-
 def matches(policy: Policy, flt: Filter, now: datetime) -> bool:
-    status = shown_status(policy, now)
+    status = policy.shown_status(now)
     if flt.status == "有效" and policy.status != ACTIVE:
         return False
     if flt.status == "已撤单" and policy.status != CANCELLED:
@@ -84,7 +80,7 @@ PEOPLE_KINDS = ["text", "int", "text", "text", "text", "text", "text", "int", "m
 def policy_row(p: Policy, successors: dict[str, list[str]], now: datetime, zone) -> list:
     return [p.policy_no, p.tour_group, p.plan_code, p.plan_name, p.region, show_second(p.issued_at, zone),
             show_hour(p.start, zone), show_end(p.end, zone), p.days, p.insured_count, p.premium_fen,
-            shown_status(p, now), "已结" if p.settled else "未结", p.handler, p.sales_id, p.sales_name, p.route,
+            p.shown_status(now), "已结" if p.settled else "未结", p.handler, p.sales_id, p.sales_name, p.route,
             p.replaces, p.replace_reason, "、".join(successors.get(p.policy_no, [])), p.statement_no]
 
 
@@ -140,7 +136,7 @@ def detail_table(found: list[Policy], now: datetime, zone, note: str = "") -> Sh
     """业务明细表 (SPEC §6): one row a policy; totals count only policies not cancelled."""
     rows = [[p.policy_no, p.tour_group, p.plan_name, p.region, show_second(p.issued_at, zone),
              show_hour(p.start, zone), show_end(p.end, zone), p.insured_count, p.days, p.premium_fen,
-             shown_status(p, now), "已结" if p.settled else "未结", p.handler,
+             p.shown_status(now), "已结" if p.settled else "未结", p.handler,
              " ".join(filter(None, [p.sales_name, p.sales_id])), p.statement_no] for p in found]
     live = [p for p in found if p.status != CANCELLED]
     totals = {0: f"合计（{len(live)} 张有效保单，已撤单不计）", 7: sum(p.insured_count for p in live),
