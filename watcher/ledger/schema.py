@@ -144,6 +144,54 @@ ALTER TABLE policies ADD COLUMN settled_at TEXT;
 CREATE INDEX policies_replaces ON policies(replaces) WHERE replaces != '';
 CREATE INDEX policies_tour_group ON policies(agency, tour_group);
 """),
+    (5, "month-end: statements, payments, invoices, deposits, runs", """
+CREATE TABLE statements (
+    statement_no TEXT PRIMARY KEY,
+    agency TEXT NOT NULL REFERENCES agencies(code),
+    plan_code TEXT NOT NULL,
+    plan_name TEXT NOT NULL,
+    month TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    total_fen INTEGER NOT NULL,
+    policy_count INTEGER NOT NULL,
+    insured_count INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('待确认', '已确认', '已缴费', '已开票')),
+    channel TEXT NOT NULL DEFAULT '',
+    confirmed_by TEXT NOT NULL DEFAULT '',
+    confirmed_at TEXT,
+    paid_fen INTEGER,
+    payment_ref TEXT NOT NULL DEFAULT '',
+    paid_on TEXT,
+    invoice_no TEXT NOT NULL DEFAULT '',
+    invoiced_on TEXT,
+    request_id INTEGER REFERENCES requests(id),
+    run_id INTEGER REFERENCES month_end_runs(id)
+);
+CREATE INDEX statements_agency ON statements(agency, month);
+CREATE INDEX policies_statement ON policies(statement_no) WHERE statement_no != '';
+CREATE TABLE deposits (
+    receipt_no TEXT PRIMARY KEY,
+    agency TEXT NOT NULL REFERENCES agencies(code),
+    amount_fen INTEGER NOT NULL CHECK (amount_fen > 0),
+    received_on TEXT NOT NULL,
+    valid_until TEXT NOT NULL,
+    request_id INTEGER REFERENCES requests(id),
+    refunded_on TEXT,
+    refund_ref TEXT NOT NULL DEFAULT '',
+    refund_request_id INTEGER REFERENCES requests(id)
+);
+CREATE TABLE month_end_runs (
+    id INTEGER PRIMARY KEY,
+    month TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    created INTEGER NOT NULL DEFAULT 0,
+    waiting INTEGER NOT NULL DEFAULT 0,
+    summary TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX month_end_runs_month ON month_end_runs(month, id);
+"""),
 ]
 
 LATEST = MIGRATIONS[-1][0]

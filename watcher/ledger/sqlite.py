@@ -10,29 +10,16 @@ import json
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone, tzinfo
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Iterator
 
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, policy_number
+from .common import _POLICY_SELECT, LedgerError, _dt, _t
 from .schema import migrate
-
-
-class LedgerError(Exception):
-    pass
-
-
-def _t(moment: datetime) -> str:
-    """Aware datetime → sortable UTC text."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime in the ledger")
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
-
-
-def _dt(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+from .settlement import SettlementLedger
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +45,7 @@ class Overlap:
     end: datetime
 
 
-class Ledger:
+class Ledger(SettlementLedger):
     def __init__(self, path: Path, zone: tzinfo, *, now: datetime):
         self.path = Path(path)
         self.zone = zone
@@ -363,11 +350,3 @@ class Ledger:
     def counts(self) -> dict[str, int]:
         tables = ("agencies", "plan_versions", "requests", "policies", "insured", "journal")
         return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
-
-
-_POLICY_SELECT = (
-    "SELECT p.policy_no, p.agency, p.tour_group, p.region, p.plan_code, v.name, p.plan_version, p.start_at,"
-    " p.days, p.end_at, p.route, p.handler, p.sales_id, p.sales_name, p.premium_fen, p.status, p.issued_at,"
-    " p.cancelled_at, p.replaces, p.replace_reason, p.statement_no, p.settled_at, p.insured_count"
-    " FROM policies p JOIN plan_versions v ON v.id = p.plan_version"
-)
