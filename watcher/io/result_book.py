@@ -281,3 +281,14 @@ def _extra_columns(sheet: Sheet, header: int, width: int) -> tuple[int, int]:
     if error_col is None:
         error_col = nxt
     return premium_col, error_col
+
+
+def write_tables(path: Path, tables: list) -> None:
+    """A workbook of tables only (业务明细_<YYYY-MM>.xlsx): each on its own sheet, header frozen,
+    filters on, money as numbers, a totals row."""
+    wb = new_workbook(path)
+    f = _formats(wb)
+    used: set[str] = set()
+    for table in tables:
+        _table(wb, f, _sheet_name(table.name, used), table)
+    wb.close()

@@ -12,12 +12,13 @@ from pathlib import Path
 
 from ..domain.idcard import ID_TYPES
 from ..domain.plans import REGIONS
+from ..settings import DEFAULT_CHANNELS
 from .xlsx import new_workbook, text_width
 
 ROWS = 2000  # rows prepared with formats and dropdowns
 
 KINDS = ("投保", "试算", "撤单", "批改", "加人", "减人", "换人", "信息变更", "保单查询", "业务明细", "补打保单",
-         "方案", "机构")
+         "对账单查询", "方案", "机构", "结账", "对账确认", "收费登记", "发票登记", "预交保费", "业绩")
 POLICY_NO = ("保单号", "", "必填：本机构的保单号（在投保结果或电子保单上）", True, None)
 # Lists on the hidden 选项 sheet that dropdowns read (Excel limits inline lists to 255 characters).
 OPTION_RANGES = {"证件类型": f"=选项!$A$2:$A${len(ID_TYPES) + 1}"}
@@ -46,8 +47,9 @@ ROSTER = (
 )
 
 
-def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]]) -> None:
-    """`plans`: (code, name, region) of the plans in force, for the 方案代码 dropdown."""
+def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]],
+                   channels: tuple[str, ...] = DEFAULT_CHANNELS) -> None:
+    """`plans`: (code, name, region) of the plans in force, for the 方案代码 dropdown; `channels`: 业务渠道."""
     wb = new_workbook(path)
     f = {
         "head": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "align": "center"}),
@@ -121,6 +123,45 @@ def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]]) -> 
                                Col("可用方案", 20, "GN-A、GW-B", text=True),
                                Col("状态", 8, "合作中", choices=("合作中", "已终止"))))
         _instructions(wb, f, kind, AGENCY_HELP)
+    elif kind == "对账单查询":
+        _apply(wb, f, kind, [("生成起期", None, "对账单生成日期，含当天；不填则不限", False, "date"),
+                             ("生成止期", None, "含当天；不填则不限", False, "date"),
+                             ("对账状态", "", "全部、待确认、已确认、已缴费或已开票", False,
+                              ("全部", "待确认", "已确认", "已缴费", "已开票"))], plans)
+        _instructions(wb, f, kind, STATEMENT_QUERY_HELP)
+    elif kind == "结账":
+        codes = ("全部", *(p[0] for p in plans))
+        _apply(wb, f, kind, [("结账月份", "", "必填：YYYY-MM，例如 2026-11；月份结束后才能结账", True, None),
+                             ("机构代码", "", "某个机构的代码，或“全部”", True, None),
+                             ("方案代码", "", "某个方案，或“全部”", True, codes if len(",".join(codes)) < 250 else None)],
+               plans)
+        _instructions(wb, f, kind, SETTLE_HELP)
+    elif kind == "对账确认":
+        _apply(wb, f, kind, [], plans)
+        _table(wb, f, "对账确认", (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
+                                   Col("业务渠道", 14, channels[0], choices=tuple(channels), note="一经确认不能更改"),
+                                   Col("确认人", 10, "张运营")))
+        _instructions(wb, f, kind, CONFIRM_HELP)
+    elif kind == "收费登记":
+        _apply(wb, f, kind, [], plans)
+        _table(wb, f, "收费", (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
+                               Col("金额", 12, 1234.5, note="须等于对账单合计"), Col("缴费凭证号", 18, "PZ20261205001", text=True),
+                               Col("到账日期", 12, "2026-12-05", date=True)))
+        _instructions(wb, f, kind, PAYMENT_HELP)
+    elif kind == "发票登记":
+        _apply(wb, f, kind, [], plans)
+        _table(wb, f, "发票", (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
+                               Col("发票号", 16, "44001234", text=True), Col("开票日期", 12, "2026-12-06", date=True)))
+        _instructions(wb, f, kind, INVOICE_HELP)
+    elif kind == "预交保费":
+        _apply(wb, f, kind, [], plans)
+        _table(wb, f, "预交保费", (Col("序号", 6, "示例"), Col("机构代码", 10, "GZ001", text=True),
+                                   Col("类型", 8, "收取", choices=("收取", "退还")), Col("金额", 12, 5000),
+                                   Col("收据号", 16, "SJ2026001", text=True), Col("日期", 12, "2026-11-01", date=True)))
+        _instructions(wb, f, kind, DEPOSIT_HELP)
+    elif kind == "业绩":
+        _apply(wb, f, kind, [("业绩月份", "", "YYYY-MM，例如 2026-12；填“全部”或不填列出所有月份", True, None)], plans)
+        _instructions(wb, f, kind, PERFORMANCE_HELP)
     else:
         raise ValueError(kind)
     _options(wb, plans)
@@ -289,4 +330,42 @@ AGENCY_HELP = [
     "可用方案：协议约定的方案代码，多个用“、”或逗号分隔；方案须已上传。",
     "状态：合作中 或 已终止。已终止机构的文件夹中的文件不再处理。",
     "标“示例”的行不会被处理。",
+]
+ADMIN_HELP = "保险公司运营人员使用：填好后放入 workbooks/_admin/，结果在 outbox/_admin/。任何一处有错，整个申请都不生效。"
+STATEMENT_QUERY_HELP = [
+    "对账单查询：列出本机构的对账单及其状态（待确认、已确认、已缴费、已开票），并重新写出每张对账单。",
+    "生成起期、生成止期指对账单生成的日期；都不填则列出全部。",
+    "每张对账单有三个文件：对账单_对账单号.xlsx（可直接打印，A4）、.html（打印版）和 .json。",
+    *COMMON_HELP,
+]
+SETTLE_HELP = [
+    ADMIN_HELP,
+    "结账：为该月投保（按投保时间）的保单生成对账单。每个机构的每个方案分开结账，一张对账单只含一个方案。",
+    "只有月份已经结束、且该机构该方案当月所有未撤单的保单都已生效时才结账；否则该方案等待，结果中写明在等哪些保单。",
+    "已在对账单中的保单不会再次结账；重复提交不会产生重复的对账单。",
+    "月结每月自动运行（默认每月 1 日 02:00）；本申请用于立即结账。",
+]
+CONFIRM_HELP = [
+    ADMIN_HELP,
+    "对账确认：为每张要确认的对账单选择业务渠道、填写确认人。业务渠道一经确认不能更改。",
+    "月结汇总文件（outbox/_admin/月结汇总_YYYY-MM.xlsx）本身就是对账确认申请：在其“对账确认”表中填写后，直接放入 workbooks/_admin/ 即可。",
+    "业务渠道和确认人都空着的行不处理；只填了一项的行会报错。确认后该对账单的保单结算状态变为“已结”，并生成交给核心系统的交换文件。",
+]
+PAYMENT_HELP = [
+    ADMIN_HELP,
+    "收费登记：旅行社按对账单金额缴费后登记。金额必须等于对账单合计，多缴或少缴都不接受。",
+    "只能为已确认的对账单登记缴费，每张只能登记一次。",
+]
+INVOICE_HELP = [
+    ADMIN_HELP,
+    "发票登记：为已缴费的对账单登记保费发票号和开票日期；开票后该对账单的业务计入营销员业绩。",
+]
+DEPOSIT_HELP = [
+    ADMIN_HELP,
+    "预交保费（押金）：类型填“收取”或“退还”。收取时登记收据号，收据有效期三年，到期前 30 天在月结汇总中提醒。",
+    "退还须填写当初收取时的收据号，金额等于收据金额；只有状态为“已终止”且没有未结清保费的机构才能退还。",
+]
+PERFORMANCE_HELP = [
+    ADMIN_HELP,
+    "业绩：按营销员统计已开票对账单的保费，月份按开票日期计。未开票的对账单不计入业绩。",
 ]

@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from ..domain.plans import Plan
 from ..domain.policy import Agency, Policy
 from ..domain.problems import Problem
+from ..domain.settlement import Receipt
 from ..io.book import Book
 
 
@@ -41,7 +42,50 @@ class AddPlanVersion:
     plan: Plan
 
 
-Op = IssuePolicy | CancelPolicy | SaveAgency | AddPlanVersion
+@dataclass(frozen=True)
+class Settle:
+    """结账: statements for every (agency, plan) of the month whose policies have all taken effect."""
+    month: date
+    agency: str | None
+    plan: str | None
+
+
+@dataclass(frozen=True)
+class ConfirmStatement:
+    statement_no: str
+    channel: str
+    by: str
+
+
+@dataclass(frozen=True)
+class RecordPayment:
+    statement_no: str
+    amount_fen: int
+    ref: str
+    paid_on: date
+
+
+@dataclass(frozen=True)
+class RecordInvoice:
+    statement_no: str
+    invoice_no: str
+    invoiced_on: date
+
+
+@dataclass(frozen=True)
+class ReceiveDeposit:
+    receipt: Receipt
+
+
+@dataclass(frozen=True)
+class RefundDeposit:
+    receipt_no: str
+    refunded_on: date
+    ref: str
+
+
+Op = (IssuePolicy | CancelPolicy | SaveAgency | AddPlanVersion | Settle | ConfirmStatement | RecordPayment
+      | RecordInvoice | ReceiveDeposit | RefundDeposit)
 
 
 @dataclass
@@ -78,6 +122,7 @@ class Decision:
     tables: list = field(default_factory=list)  # walk.outcome.SheetTable: extra sheets of the result
     reprint: list[Policy] = field(default_factory=list)  # policies whose page is written again
     premium_before: int | None = None
+    statements: list[str] = field(default_factory=list)  # statements whose files are written (again)
 
 
 class Kind(Protocol):

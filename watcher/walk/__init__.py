@@ -117,6 +117,8 @@ def _rebuild(desk: Desk, outcome: Outcome, earlier, claimed: Path, kind_name: st
     outcome.tables = [SheetTable(name, headers, kinds, rows, {int(k): v for k, v in totals.items()}, note)
                       for name, headers, kinds, rows, totals, note in shown.get("tables", [])]
     outcome.premium_before = shown.get("premium_before")
+    outcome.statements, outcome.core = shown.get("statements", []), shown.get("core", [])
+    outcome.details = [tuple(d) for d in shown.get("details", [])]
     outcome.book, _ = read(desk.reader, claimed, kind_name)
     outcome.recovered = True
 
@@ -146,6 +148,7 @@ def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
     outcome.tables = decision.tables
     outcome.reprint = decision.reprint
     outcome.premium_before = decision.premium_before
+    outcome.statements = list(decision.statements)
     commit(desk.ledger, desk.layout, outcome, decision)
 
 

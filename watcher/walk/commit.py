@@ -4,7 +4,11 @@ transaction. What the renderers then show is read back from what was committed."
 from __future__ import annotations
 
 from .. import crash
-from ..kinds.base import AddPlanVersion, CancelPolicy, Decision, IssuePolicy, SaveAgency
+from ..domain.settlement import month_text
+from ..kinds.base import (AddPlanVersion, CancelPolicy, ConfirmStatement, Decision, IssuePolicy, ReceiveDeposit,
+                          RecordInvoice, RecordPayment, RefundDeposit, SaveAgency, Settle)
+from ..kinds.settlement import statement_table
+from ..io.sheet_table import SheetTable
 from ..layout import Layout
 from .outcome import Outcome
 
@@ -33,6 +37,24 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
                 registered.append(op.agency.code)
             elif isinstance(op, AddPlanVersion):
                 ledger.add_plan_version(op.plan, request_id=request_id, at=at)
+            elif isinstance(op, Settle):
+                _settle(ledger, outcome, op, request_id)
+            elif isinstance(op, ConfirmStatement):
+                ledger.confirm_statement(op.statement_no, channel=op.channel, by=op.by, at=at, request_id=request_id)
+                s = ledger.statement(op.statement_no)
+                outcome.core.append(s.statement_no)
+                outcome.details.append((s.agency, month_text(s.month)))
+            elif isinstance(op, RecordPayment):
+                ledger.record_payment(op.statement_no, amount_fen=op.amount_fen, ref=op.ref, paid_on=op.paid_on, at=at,
+                                      request_id=request_id)
+            elif isinstance(op, RecordInvoice):
+                ledger.record_invoice(op.statement_no, invoice_no=op.invoice_no, invoiced_on=op.invoiced_on, at=at,
+                                      request_id=request_id)
+            elif isinstance(op, ReceiveDeposit):
+                ledger.add_receipt(op.receipt, at=at, request_id=request_id)
+            elif isinstance(op, RefundDeposit):
+                ledger.refund_receipt(op.receipt_no, refunded_on=op.refunded_on, ref=op.ref, at=at,
+                                      request_id=request_id)
             else:
                 raise TypeError(op)
         outputs = base_outputs + [policy_page_name(n) for n in issued]
@@ -44,6 +66,28 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
     outcome.policies = [ledger.policy(n) for n in issued]
     outcome.outputs = outputs
     return outcome
+
+
+def _settle(ledger, outcome: Outcome, op: Settle, request_id: int) -> None:
+    """结账 by request: what was settled and what waits becomes the result's tables."""
+    zone = ledger.zone
+    created, groups = ledger.settle_month(op.month, outcome.processed_at, agency=op.agency, plan=op.plan,
+                                          request_id=request_id)
+    names = {a.code: a.name for a in ledger.agencies()}
+    outcome.statements += [s.statement_no for s in created]
+    outcome.details += sorted({(g.agency, month_text(op.month)) for g in groups})
+    table = statement_table(created, names, zone, "新生成对账单")
+    waiting = [g for g in groups if g.state == "waiting"]
+    outcome.tables = [table, SheetTable(
+        "等待结账", ["机构代码", "机构名称", "方案", "未生效保单数", "原因"], ["text", "text", "text", "int", "text"],
+        [[g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone)]
+         for g in waiting])]
+    outcome.summary = {**outcome.summary, "新生成对账单": str(len(created)), "等待结账": str(len(waiting))}
+    done = [g for g in groups if g.state == "done"]
+    if not created and not waiting:
+        outcome.notes.append("没有可结账的保单：" + ("相关保单已全部在对账单中" if done else "该月没有有效保单"))
+    for g in waiting:
+        outcome.notes.append(f"等待：{g.agency} {g.plan_code}：{g.waits_for(zone)}")
 
 
 def shown(outcome: Outcome) -> dict:
@@ -58,6 +102,9 @@ def shown(outcome: Outcome) -> dict:
         "tables": [[t.name, t.headers, t.kinds, t.rows, {str(k): v for k, v in t.totals.items()}, t.note]
                    for t in outcome.tables],
         "premium_before": outcome.premium_before,
+        "statements": outcome.statements,
+        "core": outcome.core,
+        "details": outcome.details,
     }
 
 

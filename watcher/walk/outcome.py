@@ -35,6 +35,9 @@ class Outcome:
     tables: list[SheetTable] = field(default_factory=list)
     reprint: list = field(default_factory=list)  # policies whose page is written again (补打保单)
     premium_before: int | None = None  # an endorsement that reissues: the old policy's premium
+    statements: list[str] = field(default_factory=list)  # statements whose files are written (again)
+    core: list[str] = field(default_factory=list)  # confirmed statements: exchange files for the core system
+    details: list[tuple[str, str]] = field(default_factory=list)  # (agency, YYYY-MM): 业务明细 written again
 
     @property
     def errors(self) -> list[Problem]:

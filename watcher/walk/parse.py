@@ -13,14 +13,19 @@ from ..layout import ADMIN
 from ..settings import Settings
 
 
+# An admin table dropped without its 申请 sheet: the table's sheet says what it is.
+ADMIN_SHEETS = {"对账确认": "对账确认", "收费": "收费登记", "发票": "发票登记", "预交保费": "预交保费", "方案": "方案",
+                "机构": "机构"}
+
+
 def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
     """The 操作类型 of the request, checked against who may ask for it."""
     allowed = ADMIN_ACTIONS if who == ADMIN else AGENCY_ACTIONS
     sheet = book.sheet(APPLY)
     if sheet is None:
         if who == ADMIN:  # an admin table dropped without its 申请 sheet: the sheet names say what it is
-            for action in ADMIN_ACTIONS:
-                if book.sheet(action) is not None:
+            for name, action in ADMIN_SHEETS.items():
+                if book.sheet(name) is not None:
                     return action, None
         return None, file_problem("file.no_apply_sheet")
     fields, _ = label_fields(sheet, APPLY_FIELDS)

@@ -15,7 +15,13 @@ from typing import Any
 from .. import crash
 from ..io.atomic import replacing, write_bytes
 from ..io.pages import environment, render_policy
-from ..io.result_book import write_result_book
+from ..domain.settlement import month_bounds, parse_month
+from ..io.core_exchange import core_exchange, core_name
+from ..io.month_summary import detail_name
+from ..io.result_book import write_result_book, write_tables
+from ..io.statement_book import statement_names, write_statement
+from ..kinds.queries import detail_table
+from ..layout import CORE
 from ..io.result_json import dumps
 from .commit import policy_page_name
 from .outcome import Outcome
@@ -26,7 +32,7 @@ log = logging.getLogger("watcher")
 @dataclass(frozen=True)
 class Job:
     path: Path
-    kind: str  # "book" or "page"
+    kind: str  # "book", "page", "statement", "detail" or "bytes"
     args: tuple[Any, ...]
 
 
@@ -47,12 +53,43 @@ def plan(outcome: Outcome, out_dir: Path, desk) -> Plan:
             page_args = (desk.layout.root, policy, desk.ledger.plan_version(policy.plan_version),
                          desk.ledger.agency(policy.agency), desk.settings, zone, outcome.processed_at)
             jobs.append(Job(out_dir / policy_page_name(policy.policy_no), "page", page_args))
+    jobs += settlement_jobs(outcome, desk)
     json_path = out_dir / f"{outcome.result_stem}.json"
     if outcome.recovered:  # outputs appear whole (temporary name, then rename): one that exists is complete
-        jobs = [job for job in jobs if not job.path.exists()]
+        # (statement files, exchange files and detail sheets show current state: always written again)
+        jobs = [job for job in jobs if job.kind not in ("book", "page") or not job.path.exists()]
         if json_path.exists():
             return Plan(jobs, json_path, None)
     return Plan(jobs, json_path, dumps(outcome, zone))
+
+
+def settlement_jobs(outcome: Outcome, desk) -> list[Job]:
+    """Statements written again (their state changed, or an agency asked), exchange files for the core
+    system, and detail sheets whose 结算状态 or 对账单号 changed."""
+    if outcome.status not in ("success",):
+        return []
+    ledger, layout, zone = desk.ledger, desk.layout, desk.zone
+    names = {a.code: a.name for a in ledger.agencies()}
+    jobs = []
+    for number in dict.fromkeys(outcome.statements + outcome.core):
+        s = ledger.statement(number)
+        if s is None:
+            continue
+        members = ledger.statement_policies(number)
+        if number in outcome.statements or number in outcome.core:
+            jobs.append(Job(layout.out(s.agency) / statement_names(number)[0], "statement",
+                            (layout.root, layout.out(s.agency), s, members, names.get(s.agency, ""),
+                             desk.settings.insurer_name, zone, outcome.processed_at)))
+        if number in outcome.core:
+            jobs.append(Job(layout.out(CORE) / core_name(number), "bytes",
+                            (core_exchange(s, members, names.get(s.agency, ""), zone),)))
+    for agency, month_label in dict.fromkeys(outcome.details):
+        month = parse_month(month_label)
+        start, end = month_bounds(month, zone)
+        table = detail_table(ledger.month_policies(start, end, agency=agency), outcome.processed_at, zone,
+                             f"{agency} 业务明细表：投保时间在 {month_label} 内")
+        jobs.append(Job(layout.out(agency) / detail_name(month), "detail", (table,)))
+    return jobs
 
 
 def run_job(job: Job) -> Path:
@@ -69,9 +106,20 @@ def run_job(job: Job) -> Path:
             log.exception("echoing %s failed; writing its result without the echoed sheets", outcome.file_name)
             with replacing(job.path) as tmp:
                 write_result_book(tmp, replace(outcome, book=None), zone)
-    else:
+    elif job.kind == "page":
         root, policy, plan_, agency, settings, zone, at = job.args
         write_bytes(job.path, render_policy(environment(root), policy, plan_, agency, settings, zone, at))
+    elif job.kind == "statement":
+        root, out, s, members, name, insurer, zone, at = job.args
+        out.mkdir(parents=True, exist_ok=True)
+        write_statement(out, s, members, name, insurer, zone, at, environment(root))
+    elif job.kind == "detail":
+        job.path.parent.mkdir(parents=True, exist_ok=True)
+        with replacing(job.path) as tmp:
+            write_tables(tmp, [job.args[0]])
+    else:
+        job.path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(job.path, job.args[0])
     return job.path
 
 
