@@ -162,10 +162,70 @@ def cmd_template(layout: Layout, args) -> int:
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with replacing(out.resolve()) as tmp:
-            write_template(args.kind, tmp, plans)
+            write_template(args.kind, tmp, plans, settings.channels)
     except (OSError, FileCreateError) as exc:
         raise Failure(f"无法写入 {out}（{exc}）。请换一个可写的位置") from None
     print(f"已生成 {args.kind} 模板：{out}")
+    return 0
+
+
+def cmd_month_end(layout: Layout, args) -> int:
+    from .domain.settlement import MonthError, month_of, parse_month, previous_month
+    from .service.logs import configure
+    from .service.month_end import COMMAND, MonthNotEnded, run_month_end
+
+    settings = load_settings(layout.root)
+    now = clock.now()
+    if args.month:
+        try:
+            month = parse_month(args.month)
+        except MonthError:
+            print(f"watcher month-end: 月份“{args.month}”无效，请写成 YYYY-MM，例如 --month 2026-11", file=sys.stderr)
+            return 2
+    else:
+        month = previous_month(month_of(now, settings.zone))
+    ledger = _open(layout, settings, create=False)
+    try:
+        configure(layout.root, settings.zone, to_stdout=False)
+        try:
+            report = run_month_end(ledger, layout, settings, month, now, COMMAND)
+        except MonthNotEnded as exc:
+            raise Failure(str(exc)) from None
+    finally:
+        ledger.close()
+    print(f"月结 {month:%Y-%m} 完成：新生成对账单 {len(report.created)} 张"
+          + (f"（{'、'.join(s.statement_no for s in report.created[:10])}{'…' if len(report.created) > 10 else ''}）"
+             if report.created else "")
+          + f"，等待结账 {len(report.waiting)} 个（机构×方案），写出 {len(report.files)} 个文件；"
+          f"汇总见 outbox/_admin/月结汇总_{month:%Y-%m}.xlsx")
+    for w in report.waiting[:20]:
+        print(f"  等待：{w.agency} {w.plan}：{w.reason}")
+    if report.problems:
+        print(f"账本核对发现 {len(report.problems)} 处不一致：", file=sys.stderr)
+        for line in report.problems:
+            print("  " + line, file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_check(layout: Layout, args) -> int:
+    from .ledger.check import check_ledger
+
+    settings = load_settings(layout.root)
+    ledger = _open(layout, settings, create=False)
+    try:
+        problems = check_ledger(ledger)
+        counts = ledger.counts()
+        statements = len(ledger.statements())
+    finally:
+        ledger.close()
+    if problems:
+        print(f"账本核对：发现 {len(problems)} 处不一致！请立即处理，并把本输出转交技术人员：", file=sys.stderr)
+        for line in problems:
+            print("  " + line, file=sys.stderr)
+        return 1
+    print(f"账本核对：一致。保单 {counts['policies']} 张、对账单 {statements} 张、流水 {counts['journal']} 条；"
+          "对账单金额、保单归属、缴费金额、编号与流水重放全部相符")
     return 0
 
 
@@ -183,8 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
     p = sub.add_parser("status", parents=[common], help="等待、处理中、今日完成和失败的文件")
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("month-end", parents=[common], help="立即运行月结（默认上个月）")
+    p.add_argument("--month", metavar="YYYY-MM", help="结账月份，如 2026-11（默认上个月）")
+    p.set_defaults(func=cmd_month_end)
+    p = sub.add_parser("check", parents=[common], help="核对账本的金额和编号（有不一致时退出码为 1）")
+    p.set_defaults(func=cmd_check)
     p = sub.add_parser("template", parents=[common], help="生成空白申请模板")
-    p.add_argument("kind", metavar="KIND", help="投保、试算、撤单、方案、机构")
+    p.add_argument("kind", metavar="KIND", help="申请种类，如 投保、撤单、对账单查询、结账、对账确认、收费登记（不认识的种类会列出全部）")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="输出文件，如 团A.xlsx")
     p.set_defaults(func=cmd_template)
     return parser

@@ -1,13 +1,18 @@
 """The one place that reads the wall clock. Domain code never does: it is handed `now`.
 
 WATCHER_FAKE_NOW (an ISO date-time with offset) pins the clock, so tests can process a request
-after its effective hour without changing the machine's time.
+after its effective hour without changing the machine's time. With WATCHER_FAKE_TICKING=1 the clock
+starts at that moment and runs on with real time: a test can start `serve` a few seconds before a
+scheduled run and watch it happen.
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
+
+_STARTED = time.monotonic()
 
 
 def now() -> datetime:
@@ -16,5 +21,7 @@ def now() -> datetime:
         moment = datetime.fromisoformat(fake)
         if moment.tzinfo is None:
             raise ValueError("WATCHER_FAKE_NOW needs an offset, e.g. 2026-12-01T09:00:00+08:00")
+        if os.environ.get("WATCHER_FAKE_TICKING") == "1":
+            moment += timedelta(seconds=time.monotonic() - _STARTED)
         return moment
     return datetime.now(timezone.utc)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .domain.settlement import parse_run_time
+
 DEFAULT_CHANNELS = ("团险直销", "个险渠道", "银保渠道", "经代渠道", "网销渠道")
 
 
@@ -33,6 +35,9 @@ class Settings:
     parse_seconds: float = 20.0  # time limit for parsing one file
     watch: str = "events"  # events (inotify), polling (network shares), or both; folders are rescanned anyway
     rescan_seconds: float = 30.0  # every drop folder is rescanned this often, whatever notification says
+    month_end_day: int = 1  # month-end for a month runs on this day of the next month …
+    month_end_time: str = "02:00"  # … at this local time; months with waiting plans are retried daily then
+    schedule_check_seconds: float = 30.0  # how often `serve` looks whether month-end is due
 
     @property
     def zone(self) -> ZoneInfo:
@@ -57,6 +62,8 @@ TEMPLATE = """# watcher settings. Every setting has a working default; uncomment
 # parse_seconds = 20              # nor more time than this, per file
 # watch = "events"                # events (inotify, local disks), polling (Samba/NFS shares), or both
 # rescan_seconds = 30             # every drop folder is also rescanned this often
+# month_end_day = 1               # month-end runs on this day of the following month (1-28) …
+# month_end_time = "02:00"        # … at this local time; plans still waiting are retried daily at this time
 """
 
 
@@ -83,6 +90,14 @@ def load_settings(root: Path) -> Settings:
     settings = Settings(**values)
     if settings.watch not in ("events", "polling", "both"):
         raise SettingsError(f"设置 watch = {settings.watch!r} 无效，可选 \"events\"、\"polling\" 或 \"both\"")
+    if not 1 <= settings.month_end_day <= 28 or isinstance(settings.month_end_day, float):
+        raise SettingsError(f"设置 month_end_day = {settings.month_end_day!r} 无效，请填 1 到 28 的整数")
+    try:
+        parse_run_time(str(settings.month_end_time))
+    except ValueError:
+        raise SettingsError(f"设置 month_end_time = {settings.month_end_time!r} 无效，请写成 \"02:00\" 这样的时:分") from None
+    if not settings.channels or any(not c.strip() for c in settings.channels):
+        raise SettingsError("设置 channels 须列出至少一个业务渠道，例如 [\"团险直销\", \"个险渠道\"]")
     try:
         settings.zone
     except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+import schedule
 from watchdog.events import FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
@@ -24,6 +25,7 @@ from ..domain.problems import problem
 from ..layout import ADMIN, CLAIMED
 from ..walk import Desk
 from . import scan
+from .month_end import run_due
 from .pipeline import Pipeline, RunReport
 from .process import active, gather, sandboxed, start, tell_admin
 
@@ -54,6 +56,10 @@ class Service:
         self.observers: list = []
         self.report = RunReport()
         self.restarts = 0
+        # `schedule` gives the tick; what is due is decided from the ledger's runs and the desk clock
+        # (so a run missed while the service was down is caught up, whatever the process's TZ says).
+        self.scheduler = schedule.Scheduler()
+        self.scheduler.every(self.settings.schedule_check_seconds).seconds.do(self._month_end)
 
     # --- observers ---------------------------------------------------------------------------
 
@@ -92,6 +98,7 @@ class Service:
         sandbox = sandboxed(self.desk)
         try:
             start(self.desk, pipeline)
+            self._month_end()  # catch up on a month-end missed while the service was down
             self.observers = self._new_observers()
             gather(self.desk, self.tracker, None, backdate=True)
             next_rescan = time.monotonic() + self.settings.rescan_seconds
@@ -103,6 +110,7 @@ class Service:
                         next_rescan = time.monotonic() + self.settings.rescan_seconds
                         gather(self.desk, self.tracker, None, backdate=False)
                     self._round(pipeline)
+                    self.scheduler.run_pending()
                 except Exception:  # the desk goes on: a folder that vanished, a share that blinked …
                     log.exception("unexpected error in the service loop; carrying on")
                     time.sleep(1)
@@ -113,6 +121,13 @@ class Service:
             sandbox.close()
         log.info("watcher serve: 已停止")
         return self.report
+
+    def _month_end(self) -> None:
+        """Run whatever month-end is due; a failure is logged and retried at the next tick."""
+        try:
+            run_due(self.desk.ledger, self.desk.layout, self.settings, self.desk.now())
+        except Exception:
+            log.exception("月结运行失败，稍后重试")
 
     def _round(self, pipeline: Pipeline) -> None:
         """One turn: what events said, what is ready, what is finished, whether the watchers live."""

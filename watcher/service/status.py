@@ -54,8 +54,24 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
                  "，".join(f"{labels[k]} {done[k]}" for k in labels) + "）")
     lines.append(f"今日失败：{done['failed']} 个文件")
     lines += failed[-20:]
-    lines.append("下次定时任务：每 %g 秒扫描一次投递文件夹；月结随月结功能启用" % settings.rescan_seconds)
+    lines.append("下次定时任务：每 %g 秒扫描一次投递文件夹；%s" % (settings.rescan_seconds, _month_end(layout, settings, now)))
     return "\n".join(lines)
+
+
+def _month_end(layout: Layout, settings, now: datetime) -> str:
+    import sqlite3
+
+    from ..ledger import Ledger
+    from .month_end import next_run_text
+
+    try:
+        ledger = Ledger(layout.root / settings.ledger, settings.zone, now=now)
+    except sqlite3.Error as exc:
+        return f"月结时间无法读取（账本：{exc}）"
+    try:
+        return next_run_text(ledger, settings, now)
+    finally:
+        ledger.close()
 
 
 def _by(counts: Counter) -> str:

@@ -1,0 +1,393 @@
+"""Month-end through the real thing: policies issued under an injected clock, `watcher month-end` and
+`watcher serve` run across month boundaries, workbooks read back with openpyxl, the ledger compared
+row by row around every refusal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from conftest import ledger_rows, people, result, run_watcher, summary_values, write_request, issue_fields
+from test_service import serving, wait_for
+
+ISSUED = "2026-11-10T10:00:00+08:00"
+DETAIL_COLUMNS = ["保单号", "旅行团号", "产品", "区域", "投保时间", "生效时间", "终止时间", "人数", "天数", "保费", "保单状态",
+                  "结算状态", "经办人", "营销员", "对账单号"]
+
+
+def fake(moment: str) -> dict:
+    return {"WATCHER_FAKE_NOW": moment}
+
+
+def issue(root: Path, name: str, start: str, *, plan: str = "GN-A", n: int = 2, at: str = ISSUED,
+          agency: str = "GZ001", group: str | None = None) -> dict:
+    region = "境内" if plan == "GN-A" else "境外"
+    write_request(root / "workbooks" / agency / f"{name}.xlsx",
+                  issue_fields(生效时间=start, 方案代码=plan, 区域=region, 旅行团号=group or name), people(n))
+    run_watcher(root, "process", env=fake(at))
+    data, _ = result(root, agency, f"{name}_结果")
+    assert data["status"] == "success", data["errors"]
+    return data["policies"][0]
+
+
+def month_end(root: Path, month: str, now: str, check: bool = True):
+    return run_watcher(root, "month-end", "--month", month, env=fake(now), check=check)
+
+
+def admin(root: Path, name: str, sheet: str | None, head: list[str] | None, rows: list[list], *, now: str,
+          fields: dict | None = None, action: str | None = None) -> tuple[dict, openpyxl.Workbook]:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "申请"
+    ws.append(["操作类型", action or name])
+    for label, value in (fields or {}).items():
+        ws.append([label, value])
+    if sheet:
+        table = wb.create_sheet(sheet)
+        table.append(head)
+        for row in rows:
+            table.append(row)
+    path = root / "workbooks" / "_admin" / f"{name}.xlsx"
+    wb.save(path)
+    run_watcher(root, "process", env=fake(now))
+    stem = f"{name}_结果"
+    n = 2
+    while (root / "outbox" / "_admin" / f"{stem}_{n}.json").exists():
+        stem, n = f"{name}_结果_{n}", n + 1
+    return result(root, "_admin", stem)
+
+
+def statements(root: Path) -> list[tuple]:
+    conn = sqlite3.connect(root / "ledger.sqlite3")
+    try:
+        return conn.execute("SELECT statement_no, agency, plan_code, month, total_fen, policy_count, status"
+                            " FROM statements ORDER BY statement_no").fetchall()
+    finally:
+        conn.close()
+
+
+def sql(root: Path, query: str, args: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(root / "ledger.sqlite3")
+    try:
+        rows = conn.execute(query, args).fetchall()
+        conn.commit()
+        return rows
+    finally:
+        conn.close()
+
+
+def outbox_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root / "outbox")) for p in (root / "outbox").rglob("*") if p.is_file())
+
+
+def test_a_plan_with_a_policy_not_yet_in_effect_waits_then_settles_and_reruns_change_nothing(root):
+    a = issue(root, "团A", "2026-11-20 08:00", n=3)
+    b = issue(root, "团B", "2026-12-05 08:00", n=2)  # applied in November, in effect only in December
+    c = issue(root, "团C", "2026-11-22 08:00", plan="GW-B", n=1)
+
+    early = month_end(root, "2026-11", "2026-11-28T09:00:00+08:00", check=False)
+    assert early.returncode == 1 and "尚未结束" in early.stderr
+    assert statements(root) == []
+
+    first = month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    made = statements(root)
+    assert [(s[2], s[4], s[5], s[6]) for s in made] == [("GW-B", 4000, 1, "待确认")]
+    assert made[0][0].startswith("DZ202611") and "等待" in first.stdout and b["policy_no"] in first.stdout
+
+    files = outbox_files(root)
+    again = month_end(root, "2026-11", "2026-12-01T03:00:00+08:00")
+    assert statements(root) == made, "a re-run never makes a second statement"
+    assert outbox_files(root) == files, "nor a second file"
+    assert "新生成对账单 0 张" in again.stdout
+
+    month_end(root, "2026-11", "2026-12-05T09:00:00+08:00")
+    made = statements(root)
+    assert len(made) == 2 and made[1][2] == "GN-A" and made[1][5] == 2
+    assert made[1][4] == sum(int(x["premium"].replace(".", "")) for x in (a, b))
+    members = sql(root, "SELECT policy_no FROM policies WHERE statement_no = ? ORDER BY policy_no", (made[1][0],))
+    assert [m[0] for m in members] == sorted([a["policy_no"], b["policy_no"]])
+    assert sql(root, "SELECT statement_no FROM policies WHERE policy_no = ?", (c["policy_no"],)) == [(made[0][0],)]
+    runs = sql(root, "SELECT month, trigger, finished_at IS NOT NULL, created, waiting FROM month_end_runs ORDER BY id")
+    assert runs == [("2026-11", "命令", 1, 1, 1), ("2026-11", "命令", 1, 0, 1), ("2026-11", "命令", 1, 1, 0)]
+    assert run_watcher(root, "check").returncode == 0
+
+
+def test_detail_sheet_statement_workbook_print_setup_and_twins(root):
+    a = issue(root, "团A", "2026-11-20 08:00", n=3)
+    cancelled = issue(root, "团X", "2026-11-26 08:00", n=1)
+    write_request(root / "workbooks/GZ001/撤.xlsx", {"操作类型": "撤单", "保单号": cancelled["policy_no"]})
+    run_watcher(root, "process", env=fake("2026-11-12T10:00:00+08:00"))
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    out = root / "outbox" / "GZ001"
+
+    ws = openpyxl.load_workbook(out / "业务明细_2026-11.xlsx").active
+    rows = list(ws.iter_rows(values_only=True))
+    header_at = next(i for i, r in enumerate(rows) if r and r[0] == "保单号")
+    assert list(rows[header_at]) == DETAIL_COLUMNS
+    assert ws.freeze_panes == f"A{header_at + 2}" and ws.auto_filter.ref
+    body = {r[0]: r for r in rows[header_at + 1:] if r[0] and r[0].startswith("LY")}
+    assert body[a["policy_no"]][11] == "未结" and body[a["policy_no"]][14].startswith("DZ")
+    assert body[cancelled["policy_no"]][10] == "已撤单" and not body[cancelled["policy_no"]][14]
+    total = next(r for r in rows if str(r[0]).startswith("合计"))
+    assert total[9] == float(a["premium"]) and total[7] == 3  # cancelled not counted
+    assert ws.cell(header_at + 2, 10).number_format == "#,##0.00"
+
+    number = statements(root)[0][0]
+    book = openpyxl.load_workbook(out / f"对账单_{number}.xlsx")
+    ws = book["对账单"]
+    assert ws.page_setup.paperSize == 9 and ws.page_setup.orientation == "portrait"
+    # Fit to one page wide (1 is the default, which xlsxwriter leaves implicit), any number of pages tall.
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth in (None, 1)
+    assert ws.page_setup.fitToHeight == 0
+    assert ws.print_title_rows and ws.print_area
+    text = [str(v) for row in ws.iter_rows(values_only=True) for v in row if v is not None]
+    assert a["policy_no"] in text and cancelled["policy_no"] not in text
+    assert any(t == f"合计金额（大写）：人民币{'壹拾伍元整'}" for t in text), text
+    for copy in ("旅行社留存", "财务留存", "团险留存"):
+        assert copy in text
+    assert sum(1 for t in text if t.startswith("旅行社经办人（签字）")) == 3
+
+    twin = json.loads((out / f"对账单_{number}.json").read_text(encoding="utf-8"))
+    assert twin["total"] == "15.00" and twin["status"] == "待确认" and twin["total_in_words"] == "人民币壹拾伍元整"
+    assert [p["policy_no"] for p in twin["policies"]] == [a["policy_no"]]
+    page = (out / f"对账单_{number}.html").read_text(encoding="utf-8")
+    assert "size: A4" in page and "人民币壹拾伍元整" in page and page.count("经办人（签字）") == 6
+
+
+def fill_confirm(path: Path, target: Path, rows: dict[str, tuple[str, str]]) -> None:
+    wb = openpyxl.load_workbook(path)
+    ws = wb["对账确认"]
+    head = [c.value for c in ws[1]]
+    for r in range(2, ws.max_row + 1):
+        number = ws.cell(r, head.index("对账单号") + 1).value
+        if number in rows:
+            ws.cell(r, head.index("业务渠道") + 1, rows[number][0])
+            ws.cell(r, head.index("确认人") + 1, rows[number][1])
+    wb.save(target)
+
+
+def test_the_statement_life_from_pending_to_performance(root):
+    a = issue(root, "团A", "2026-11-20 08:00", n=3)
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    number, total = statements(root)[0][0], statements(root)[0][4]
+    summary = root / "outbox/_admin/月结汇总_2026-11.xlsx"
+
+    wb = openpyxl.load_workbook(summary)
+    assert {"汇总", "对账确认", "按机构", "按方案", "申请"} <= set(wb.sheetnames)
+    assert wb["申请"]["A1"].value == "操作类型" and wb["申请"]["B1"].value == "对账确认"
+    confirm = wb["对账确认"]
+    assert [c.value for c in confirm[1]][1] == "对账单号" and confirm["B2"].value == number
+    assert confirm["I2"].value is None and confirm["J2"].value is None
+    lists = [dv for dv in confirm.data_validations.dataValidation if dv.type == "list"]
+    assert lists and "团险直销" in lists[0].formula1 and "I2" in str(lists[0].sqref)
+    assert any(n.startswith("xl/charts/chart") for n in zipfile.ZipFile(summary).namelist()), "a native chart"
+    by_agency = [r for r in wb["按机构"].iter_rows(values_only=True)]
+    assert by_agency[1][:5] == ("GZ001", "广州示例国际旅行社有限公司", 1, 3, total / 100)
+
+    # Staff fill 业务渠道 and 确认人 in the summary itself and drop it back.
+    fill_confirm(summary, root / "workbooks/_admin/确认.xlsx", {number: ("团险直销", "张运营")})
+    run_watcher(root, "process", env=fake("2026-12-02T10:00:00+08:00"))
+    data, _ = result(root, "_admin", "确认_结果")
+    assert data["status"] == "success" and data["agency"] == "_admin" and data["action"] == "对账确认"
+    assert statements(root)[0][6] == "已确认"
+    assert sql(root, "SELECT COUNT(*) FROM policies WHERE settled_at IS NOT NULL") == [(1,)]
+    detail = openpyxl.load_workbook(root / "outbox/GZ001/业务明细_2026-11.xlsx").active
+    assert any(r[0] == a["policy_no"] and r[11] == "已结" for r in detail.iter_rows(values_only=True))
+    core = (root / "outbox/_core" / f"SETTLE_{number}.csv").read_bytes()
+    lines = list(csv.reader(io.StringIO(core.decode("utf-8"))))
+    assert core.count(b"\r\n") == len(lines) and [line[0] for line in lines] == ["记录类型", "H", "D", "T"]
+    assert lines[1][6:8] == ["团险直销", "张运营"] and lines[2][10] == a["policy_no"] and lines[3][-1] == a["premium"]
+    assert json.loads((root / f"outbox/GZ001/对账单_{number}.json").read_text("utf-8"))["channel"] == "团险直销"
+
+    # A second confirmation of the same statement is refused: the channel is irreversible.
+    before = ledger_rows(root)
+    fill_confirm(summary, root / "workbooks/_admin/再确认.xlsx", {number: ("银保渠道", "李运营")})
+    run_watcher(root, "process", env=fake("2026-12-02T11:00:00+08:00"))
+    data, _ = result(root, "_admin", "再确认_结果")
+    assert data["status"] == "failed" and "不能更改" in data["errors"][0]["message"]
+    assert data["errors"][0]["sheet"] == "对账确认" and data["errors"][0]["row"] == 2
+    assert ledger_rows(root) == before
+
+    pay_head = ["序号", "对账单号", "金额", "缴费凭证号", "到账日期"]
+    for name, amount, word in (("少缴", total / 100 - 1, "少 1.00 元"), ("多缴", total / 100 + 0.5, "多 0.50 元")):
+        data, wb = admin(root, name, "收费", pay_head, [[1, number, amount, "PZ1", "2026-12-03"]], action="收费登记",
+                         now="2026-12-04T10:00:00+08:00")
+        assert data["status"] == "failed" and word in data["errors"][0]["message"], data["errors"]
+        assert data["errors"][0]["column"] == "金额"
+        assert ledger_rows(root) == before
+    data, _ = admin(root, "收费", "收费", pay_head, [[1, number, total / 100, "PZ1", "2026-12-03"]],
+                    action="收费登记", now="2026-12-04T10:00:00+08:00")
+    assert data["status"] == "success", data["errors"]
+    assert statements(root)[0][6] == "已缴费"
+    before = ledger_rows(root)
+    data, _ = admin(root, "再收费", "收费", pay_head, [[1, number, total / 100, "PZ2", "2026-12-03"]],
+                    action="收费登记", now="2026-12-04T10:00:00+08:00")
+    assert data["status"] == "failed" and "不能重复登记" in data["errors"][0]["message"]
+    assert ledger_rows(root) == before
+
+    # No performance before the invoice; then the salesperson's premium by the invoice's month.
+    data, wb = admin(root, "业绩前", None, None, [], fields={"业绩月份": "全部"}, action="业绩",
+                     now="2026-12-05T10:00:00+08:00")
+    assert data["status"] == "success" and wb["业绩"].max_row <= 3
+    data, _ = admin(root, "发票", "发票", ["序号", "对账单号", "发票号", "开票日期"], [[1, number, "44001234", "2027-01-06"]],
+                    action="发票登记", now="2027-01-06T10:00:00+08:00")
+    assert data["status"] == "success", data["errors"]
+    assert statements(root)[0][6] == "已开票"
+    data, wb = admin(root, "业绩", None, None, [], fields={"业绩月份": "2027-01"}, now="2027-01-07T10:00:00+08:00")
+    rows = [r for r in wb["业绩"].iter_rows(values_only=True)]
+    line = next(r for r in rows if r and r[1] == "S001")
+    assert line[0] == "2027-01" and line[2] == "赵营销" and line[8] == total / 100
+
+    # The agency lists its statements and gets each written again with its current status.
+    (root / f"outbox/GZ001/对账单_{number}.json").unlink()
+    write_request(root / "workbooks/GZ001/对账单.xlsx", {"操作类型": "对账单查询", "对账状态": "全部"})
+    run_watcher(root, "process", env=fake("2027-01-08T10:00:00+08:00"))
+    data, wb = result(root, "GZ001", "对账单_结果")
+    assert data["status"] == "success"
+    listed = [r for r in wb["对账单"].iter_rows(values_only=True) if r and str(r[0]).startswith("DZ")]
+    assert [(r[0], r[9]) for r in listed] == [(number, "已开票")]
+    again = json.loads((root / f"outbox/GZ001/对账单_{number}.json").read_text("utf-8"))
+    assert again["status"] == "已开票" and again["invoice_no"] == "44001234" and again["paid"] == f"{total / 100:.2f}"
+    assert run_watcher(root, "check").returncode == 0
+
+
+def test_check_reports_tampered_money_loudly(root):
+    issue(root, "团A", "2026-11-20 08:00", n=2)
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    assert "一致" in run_watcher(root, "check").stdout
+    number = statements(root)[0][0]
+    sql(root, "UPDATE statements SET total_fen = total_fen + 1 WHERE statement_no = ?", (number,))
+    proc = run_watcher(root, "check", check=False)
+    assert proc.returncode == 1 and number in proc.stderr and "不一致" in proc.stderr
+    sql(root, "UPDATE statements SET total_fen = total_fen - 1 WHERE statement_no = ?", (number,))
+    assert run_watcher(root, "check", check=False).returncode == 0
+    sql(root, "UPDATE policies SET statement_no = '' WHERE statement_no = ?", (number,))  # journal disagrees now
+    proc = run_watcher(root, "check", check=False)
+    assert proc.returncode == 1 and "流水重放" in proc.stderr
+    # month-end runs check too, says so on its own output, and puts the finding in the summary.
+    proc = month_end(root, "2026-11", "2026-12-02T02:00:00+08:00", check=False)
+    assert proc.returncode == 1 and "不一致" in proc.stderr
+    overview = openpyxl.load_workbook(root / "outbox/_admin/月结汇总_2026-11.xlsx")["汇总"]
+    assert any("不一致" in str(r[1]) for r in overview.iter_rows(values_only=True) if r[1])
+
+
+def test_settle_request_from_admin(root):
+    issue(root, "团A", "2026-11-20 08:00")
+    issue(root, "团B", "2026-11-21 08:00", plan="GW-B")
+    before = ledger_rows(root)
+    data, _ = admin(root, "早结", None, None, [], fields={"结账月份": "2026-11"}, action="结账",
+                    now="2026-11-30T10:00:00+08:00")
+    assert data["status"] == "failed" and "尚未结束" in data["errors"][0]["message"]
+    data, _ = admin(root, "错机构", None, None, [], fields={"结账月份": "2026-11", "机构代码": "NOPE"}, action="结账",
+                    now="2026-12-01T10:00:00+08:00")
+    assert data["status"] == "failed" and data["errors"][0]["column"] == "机构代码"
+    assert ledger_rows(root) == before
+    data, wb = admin(root, "结账", None, None, [], fields={"结账月份": "2026-11", "机构代码": "GZ001", "方案代码": "GN-A"},
+                     now="2026-12-01T10:00:00+08:00")
+    assert data["status"] == "success", data["errors"]
+    assert [s[2] for s in statements(root)] == ["GN-A"], "only the plan asked for"
+    table = [r for r in wb["新生成对账单"].iter_rows(values_only=True) if r and str(r[0]).startswith("DZ")]
+    assert len(table) == 1 and summary_values(wb)["新生成对账单"] == "1"
+    number = table[0][0]
+    assert (root / f"outbox/GZ001/对账单_{number}.xlsx").exists()
+    data, wb = admin(root, "结账全部", None, None, [], fields={"结账月份": "2026-11", "机构代码": "全部"}, action="结账",
+                     now="2026-12-01T11:00:00+08:00")
+    assert [s[2] for s in statements(root)] == ["GN-A", "GW-B"]
+    data, wb = admin(root, "结账再来", None, None, [], fields={"结账月份": "2026年11月"}, action="结账",
+                     now="2026-12-01T12:00:00+08:00")
+    assert data["status"] == "success" and len(statements(root)) == 2
+    assert summary_values(wb)["新生成对账单"] == "0"
+
+
+def test_deposits_receipts_refunds_and_expiry_warning(root):
+    issue(root, "团A", "2026-11-20 08:00")
+    head = ["序号", "机构代码", "类型", "金额", "收据号", "日期"]
+    data, _ = admin(root, "收押金", "预交保费", head, [[1, "GZ001", "收取", 5000, "SJ001", "2023-12-10"]],
+                    action="预交保费", now="2026-11-11T10:00:00+08:00")
+    assert data["status"] == "success", data["errors"]
+    assert sql(root, "SELECT valid_until FROM deposits") == [("2026-12-09",)]
+    before = ledger_rows(root)
+    data, _ = admin(root, "重复收据", "预交保费", head, [[1, "GZ001", "收取", 100, "SJ001", "2026-11-11"]],
+                    action="预交保费", now="2026-11-11T10:00:00+08:00")
+    assert data["status"] == "failed" and "不能重复使用" in data["errors"][0]["message"]
+    data, _ = admin(root, "退押金", "预交保费", head, [[1, "GZ001", "退还", 5000, "SJ001", "2026-11-12"]],
+                    action="预交保费", now="2026-11-12T10:00:00+08:00")
+    assert data["status"] == "failed" and any("已终止" in e["message"] for e in data["errors"])
+    assert any("未结清" in e["message"] for e in data["errors"]), "the live policy is still owed"
+    assert ledger_rows(root) == before
+
+    # The month-end summary warns of the receipt that expires within 30 days.
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    wb = openpyxl.load_workbook(root / "outbox/_admin/月结汇总_2026-11.xlsx")
+    warned = [r for r in wb["预交保费"].iter_rows(values_only=True) if r and r[0] == "SJ001"]
+    assert warned and warned[0][6] == "8 天后到期"
+
+    # An agency that stopped, owing nothing, gets its deposit back in full, once.
+    agency_head = ["序号", "机构代码", "机构名称", "营业执照号", "协议编号", "可用方案", "状态"]
+    admin(root, "新机构", "机构", agency_head, [[1, "SZ002", "深圳示例旅行社", "X", "Y", "GN-A", "已终止"]],
+          action="机构", now="2026-12-02T10:00:00+08:00")
+    admin(root, "收SZ", "预交保费", head, [[1, "SZ002", "收取", 3000, "SJ002", "2026-01-05"]], action="预交保费",
+          now="2026-12-02T10:00:00+08:00")
+    data, _ = admin(root, "退少了", "预交保费", head, [[1, "SZ002", "退还", 2000, "SJ002", "2026-12-02"]],
+                    action="预交保费", now="2026-12-02T10:00:00+08:00")
+    assert data["status"] == "failed" and "全额退还" in data["errors"][0]["message"]
+    data, _ = admin(root, "退SZ", "预交保费", head, [[1, "SZ002", "退还", 3000, "SJ002", "2026-12-02"]],
+                    action="预交保费", now="2026-12-02T10:00:00+08:00")
+    assert data["status"] == "success", data["errors"]
+    assert sql(root, "SELECT refunded_on FROM deposits WHERE receipt_no = 'SJ002'") == [("2026-12-02",)]
+    data, _ = admin(root, "再退SZ", "预交保费", head, [[1, "SZ002", "退还", 3000, "SJ002", "2026-12-03"]],
+                    action="预交保费", now="2026-12-03T10:00:00+08:00")
+    assert data["status"] == "failed" and "不能重复退还" in data["errors"][0]["message"]
+    assert run_watcher(root, "check").returncode == 0
+
+
+def test_templates_for_the_settlement_kinds(root, tmp_path):
+    for kind, sheet in (("结账", "申请"), ("对账确认", "对账确认"), ("收费登记", "收费"), ("发票登记", "发票"),
+                        ("预交保费", "预交保费"), ("业绩", "申请"), ("对账单查询", "申请")):
+        path = tmp_path / f"{kind}.xlsx"
+        run_watcher(root, "template", kind, "-o", str(path))
+        wb = openpyxl.load_workbook(path)
+        assert sheet in wb.sheetnames and "填写说明" in wb.sheetnames
+        assert wb["申请"]["B2"].value == kind
+    # A blank template dropped as it is changes nothing and says why.
+    path = tmp_path / "收费登记.xlsx"
+    (root / "workbooks/_admin/空收费.xlsx").write_bytes(path.read_bytes())
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "空收费_结果")
+    assert data["status"] == "failed" and data["errors"]
+
+
+@pytest.mark.slow
+def test_serve_runs_month_end_on_schedule_and_catches_up_a_missed_one(root):
+    issue(root, "团A", "2026-11-20 08:00")
+    (root / "watcher.toml").write_text("settle_seconds = 0.5\nrescan_seconds = 1\nschedule_check_seconds = 0.5\n",
+                                       encoding="utf-8")
+    summary = root / "outbox/_admin/月结汇总_2026-11.xlsx"
+    # A clock that runs: serve starts three seconds before the scheduled 02:00 of 1 December.
+    with serving(root, {"WATCHER_FAKE_NOW": "2026-12-01T01:59:57+08:00", "WATCHER_FAKE_TICKING": "1"}):
+        wait_for(lambda: summary.exists(), 30, "the scheduled month-end")
+    runs = sql(root, "SELECT month, trigger, started_at, finished_at IS NOT NULL FROM month_end_runs")
+    assert [(r[0], r[1], r[3]) for r in runs] == [("2026-11", "定时", 1)]
+    assert runs[0][2] >= "2026-11-30T18:00:00+00:00", "not before 02:00 desk time"
+    assert len(statements(root)) == 1
+
+    # Down over the next month-end: the first start afterwards catches it up, once.
+    issue(root, "团B", "2026-12-20 08:00", at="2026-12-10T10:00:00+08:00")
+    with serving(root, fake("2027-01-04T09:00:00+08:00")):
+        wait_for(lambda: (root / "outbox/_admin/月结汇总_2026-12.xlsx").exists(), 30, "the missed month-end")
+    with serving(root, fake("2027-01-04T09:30:00+08:00")):
+        wait_for(lambda: (root / "logs" / "watcher.log").exists(), 10, "the log")
+        import time
+        time.sleep(2)
+    runs = sql(root, "SELECT month, trigger FROM month_end_runs ORDER BY id")
+    assert runs == [("2026-11", "定时"), ("2026-12", "补跑")]
+    assert [s[3] for s in statements(root)] == ["2026-11", "2026-12"]
+    status = run_watcher(root, "status", env=fake("2027-01-04T09:30:00+08:00")).stdout
+    assert "月结 2027-01：2027-02-01 02:00" in status

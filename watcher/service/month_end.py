@@ -1,0 +1,205 @@
+"""Month-end: settle a month, write its detail sheets, statements and the staff summary, verify the ledger.
+
+    1. One transaction: record the run, settle every (agency, plan) of the month whose policies have
+       all taken effect (a statement each, numbered by the ledger), leave the others waiting.
+    2. Files, each whole: 业务明细_<YYYY-MM>.xlsx per agency, 对账单_<no>.xlsx/.json/.html per new
+       statement (and any whose files are missing), 月结汇总_<YYYY-MM>.xlsx for staff.
+    3. `watcher check`; then the run is marked finished with what it did.
+
+Re-running a month settles only what is still unsettled and rewrites the same file names, so it never
+duplicates a statement, a number or a file. A run stopped before step 3 is run again at the next
+start (its month has no finished run).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from ..domain.policy import ACTIVE, Policy
+from ..domain.settlement import (Statement, due_months, month_bounds, month_ended, month_of, month_text, next_month,
+                                 parse_run_time, previous_month, receipt_warning, retry_due, scheduled_at)
+from ..io.atomic import replacing
+from ..io.month_summary import Line, MonthSummary, Waiting, detail_name, summary_name, write_summary
+from ..io.pages import environment
+from ..io.result_book import write_tables
+from ..io.statement_book import statement_names, write_statement
+from ..kinds.queries import detail_table
+from ..layout import ADMIN, Layout
+from ..ledger.check import check_ledger
+
+log = logging.getLogger("watcher")
+
+SCHEDULED, CAUGHT_UP, RETRY, COMMAND = "定时", "补跑", "每日重试", "命令"
+LATE = timedelta(minutes=10)  # a scheduled run that starts later than this was missed: it is a catch-up
+
+
+class MonthNotEnded(Exception):
+    pass
+
+
+@dataclass
+class MonthEndReport:
+    month: date
+    created: list[Statement] = field(default_factory=list)
+    waiting: list[Waiting] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+
+def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, trigger: str) -> MonthEndReport:
+    zone = settings.zone
+    if not month_ended(month, now, zone):
+        raise MonthNotEnded(f"{month_text(month)} 尚未结束（{next_month(month):%Y-%m-%d} 00:00 结束），"
+                            "月结只能在月份结束后运行")
+    report = MonthEndReport(month)
+    with ledger.atomic():
+        run_id = ledger.start_run(month, trigger, now)
+        report.created, groups = ledger.settle_month(month, now, run_id=run_id)
+    names = {a.code: a.name for a in ledger.agencies()}
+    report.waiting = [Waiting(g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting),
+                              g.waits_for(zone)) for g in groups if g.state == "waiting"]
+    start, end = month_bounds(month, zone)
+    policies = ledger.month_policies(start, end)  # again: now with their statement numbers
+    report.files += write_details(ledger, layout, month, policies, now, zone)
+    report.files += write_statements(ledger, layout, settings, month, policies, {s.statement_no for s in report.created},
+                                     names, now)
+    report.problems = check_ledger(ledger)
+    if report.problems:
+        log.error("账本核对发现 %d 处不一致（月结 %s 之后）：%s", len(report.problems), month_text(month),
+                  "；".join(report.problems[:5]))
+    summary = month_summary(ledger, month, now, trigger, policies, report, names, zone)
+    path = layout.out(ADMIN) / summary_name(month)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path) as tmp:
+        write_summary(tmp, summary, settings.channels, zone)
+    report.files.append(path)
+    with ledger.atomic():
+        ledger.finish_run(run_id, created=len(report.created), waiting=len(report.waiting), at=now, summary={
+            "created": [s.statement_no for s in report.created],
+            "waiting": [[w.agency, w.plan, w.count] for w in report.waiting],
+            "problems": len(report.problems), "files": [str(p.relative_to(layout.root)) for p in report.files]})
+    log.info("月结 %s（%s）：新生成对账单 %d 张，等待结账 %d 个方案，账本核对%s", month_text(month), trigger,
+             len(report.created), len(report.waiting), "一致" if not report.problems else "有不一致")
+    return report
+
+
+def write_details(ledger, layout: Layout, month: date, policies: list[Policy], now: datetime, zone,
+                  only: set[str] | None = None) -> list[Path]:
+    """业务明细_<YYYY-MM>.xlsx for every agency with business that month and every active agency."""
+    by_agency: dict[str, list[Policy]] = defaultdict(list)
+    for p in policies:
+        by_agency[p.agency].append(p)
+    codes = set(by_agency) | {a.code for a in ledger.agencies() if a.active}
+    if only is not None:
+        codes &= only
+    start, end = month_bounds(month, zone)
+    written = []
+    for code in sorted(codes):
+        out = layout.out(code)
+        out.mkdir(parents=True, exist_ok=True)
+        note = f"{code} 业务明细表：投保时间 {start:%Y-%m-%d} 至 {end - timedelta(days=1):%Y-%m-%d}（{month_text(month)}）"
+        table = detail_table(by_agency.get(code, []), now, zone, note)
+        path = out / detail_name(month)
+        with replacing(path) as tmp:
+            write_tables(tmp, [table])
+        written.append(path)
+    return written
+
+
+def write_statements(ledger, layout: Layout, settings, month: date, policies: list[Policy], fresh: set[str],
+                     names: dict[str, str], now: datetime, *, every: bool = False) -> list[Path]:
+    """The statement files of `month`: new ones, and any whose files are missing (a stopped run)."""
+    by_statement: dict[str, list[Policy]] = defaultdict(list)
+    for p in policies:
+        if p.statement_no:
+            by_statement[p.statement_no].append(p)
+    env = environment(layout.root)
+    written = []
+    for s in ledger.statements(month=month):
+        out = layout.out(s.agency)
+        if not every and s.statement_no not in fresh and all((out / n).exists() for n in statement_names(s.statement_no)):
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        members = by_statement.get(s.statement_no) or ledger.statement_policies(s.statement_no)
+        written += write_statement(out, s, members, names.get(s.agency, ""), settings.insurer_name, settings.zone,
+                                   now, env)
+    return written
+
+
+def month_summary(ledger, month: date, now: datetime, trigger: str, policies: list[Policy], report: MonthEndReport,
+                  names: dict[str, str], zone) -> MonthSummary:
+    by_agency: dict[str, Line] = {}
+    by_plan: dict[str, Line] = {}
+    for p in policies:
+        for key, name, lines in ((p.agency, names.get(p.agency, ""), by_agency), (p.plan_code, p.plan_name, by_plan)):
+            line = lines.get(key) or lines.setdefault(key, Line(key, name))
+            if p.status == ACTIVE:
+                line.policies += 1
+                line.insured += p.insured_count
+                line.premium_fen += p.premium_fen
+            else:
+                line.cancelled += 1
+    today = now.astimezone(zone).date()
+    return MonthSummary(
+        month=month, run_at=now, trigger=trigger,
+        by_agency=[by_agency[k] for k in sorted(by_agency)], by_plan=[by_plan[k] for k in sorted(by_plan)],
+        statements=ledger.statements(month=month), created={s.statement_no for s in report.created},
+        waiting=report.waiting, to_confirm=ledger.statements(status="待确认"), names=names,
+        receipts=[(r, why) for r in ledger.receipts() if (why := receipt_warning(r, today))],
+        performance=ledger.performance(), problems=report.problems)
+
+
+# --- what is due: the schedule, missed runs, daily retries -----------------------------------
+
+def due(ledger, settings, now: datetime) -> list[tuple[date, str]]:
+    """(month, trigger) to run now: the scheduled month, months missed while the service was down,
+    runs that were stopped before they finished, and months with waiting plans (once a day)."""
+    zone = settings.zone
+    at = parse_run_time(settings.month_end_time)
+    runs = ledger.runs()
+    finished = {r.month for r in runs if r.finished_at}
+    first = ledger.first_issued_at()
+    months = due_months(now, zone, settings.month_end_day, at, finished,
+                        month_of(first, zone) if first else None)
+    if first is not None:
+        # A month with business but no month-end yet: stopped runs, months past their schedule.
+        months = [m for m in months if m >= month_of(first, zone)]
+    out = []
+    for m in months:
+        on_time = now < scheduled_at(m, settings.month_end_day, at, zone) + LATE and not any(r.month == m for r in runs)
+        out.append((m, SCHEDULED if on_time else CAUGHT_UP))
+    last: dict[date, object] = {}
+    for r in runs:
+        if r.finished_at:
+            last[r.month] = r
+    for month, r in sorted(last.items()):
+        if r.waiting and month not in months and retry_due(now, zone, at, r.started_at):
+            out.append((month, RETRY))
+    return out
+
+
+def run_due(ledger, layout: Layout, settings, now: datetime) -> list[MonthEndReport]:
+    reports = []
+    for month, trigger in due(ledger, settings, now):
+        reports.append(run_month_end(ledger, layout, settings, month, now, trigger))
+    return reports
+
+
+def next_run_text(ledger, settings, now: datetime) -> str:
+    """For `watcher status`: when month-end runs next, and what waits."""
+    zone = settings.zone
+    at = parse_run_time(settings.month_end_time)
+    month = previous_month(month_of(now, zone))
+    when = scheduled_at(month, settings.month_end_day, at, zone)
+    if when <= now:
+        month = month_of(now, zone)
+        when = scheduled_at(month, settings.month_end_day, at, zone)
+    pending = due(ledger, settings, now)
+    text = f"月结 {month_text(month)}：{when.astimezone(zone):%Y-%m-%d %H:%M}"
+    if pending:
+        text += "；现在待运行：" + "、".join(f"{month_text(m)}（{t}）" for m, t in pending)
+    return text
