@@ -204,11 +204,14 @@ def test_the_parser_cannot_exceed_its_memory_or_time_and_the_desk_goes_on(root):
     assert data["status"] == "failed" and "内存" in data["errors"][0]["message"]
     assert json.loads((out / "正常一_结果.json").read_text(encoding="utf-8"))["status"] == "success"
 
-    # Memory high enough that only the time limit can stop this one (at 256 MB the two limits race).
-    (root / "watcher.toml").write_text("settle_seconds = 0\nmax_zip_ratio = 100000\nparse_seconds = 0.3\n"
-                                       "parse_memory_mb = 4096\n",
+    # Slow but lean: two million one-cell rows take seconds to scan and parse, and little memory per cell,
+    # so only the time limit stops it (one huge string raced the memory limit, or beat 0.3 s).
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (i, i) for i in range(1, 2_000_001))
+    slow = rezip(valid_bytes(), {"xl/worksheets/sheet1.xml": b"<worksheet " + NS + b"><sheetData>" + rows
+                                 + b"</sheetData></worksheet>"}, compresslevel=1)
+    (root / "watcher.toml").write_text("settle_seconds = 0\nmax_zip_ratio = 100000\nparse_seconds = 0.3\n",
                                        encoding="utf-8")
-    (folder / "太慢.xlsx").write_bytes(heavy)
+    (folder / "太慢.xlsx").write_bytes(slow)
     (folder / "正常二.xlsx").write_bytes(valid_bytes(旅行团号="OK2", 营销员工号="S2"))
     started = time.monotonic()
     run_watcher(root, "process")
