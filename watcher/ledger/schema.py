@@ -192,6 +192,10 @@ CREATE TABLE month_end_runs (
 );
 CREATE INDEX month_end_runs_month ON month_end_runs(month, id);
 """),
+    (6, "the lookup page finds a person on a policy by one index", """
+CREATE INDEX insured_lookup ON insured(id_no, id_type, policy_no);
+DROP INDEX insured_id;
+"""),
 ]
 
 LATEST = MIGRATIONS[-1][0]
