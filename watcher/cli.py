@@ -229,6 +229,23 @@ def cmd_check(layout: Layout, args) -> int:
     return 0
 
 
+def cmd_web(layout: Layout, args) -> int:
+    from .service.logs import configure
+    from .web.server import serve_web
+
+    settings = load_settings(layout.root)
+    if not (layout.root / settings.ledger).exists():
+        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
+    configure(layout.root, settings.zone, to_stdout=True)
+    host = args.host or settings.web_host
+    port = args.port if args.port is not None else settings.web_port
+    try:
+        serve_web(layout.root, settings, host, port, args.workers or settings.web_workers)
+    except OSError as exc:
+        raise Failure(f"无法在 {host}:{port} 上提供服务（{exc.strerror or exc}）。端口可能已被占用，请用 --port 换一个") from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="watcher", description="旅行社旅游险共享文件夹出单台")
     common = argparse.ArgumentParser(add_help=False)
@@ -248,6 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_month_end)
     p = sub.add_parser("check", parents=[common], help="核对账本的金额和编号（有不一致时退出码为 1）")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("web", parents=[common], help="客户自助查询页面")
+    p.add_argument("--host", help="监听地址（默认 127.0.0.1）")
+    p.add_argument("--port", type=int, help="端口（默认 8080）")
+    p.add_argument("--workers", type=int, help="进程数（默认 4，见设置 web_workers；多个进程共用一个端口）")
+    p.set_defaults(func=cmd_web)
     p = sub.add_parser("template", parents=[common], help="生成空白申请模板")
     p.add_argument("kind", metavar="KIND", help="申请种类，如 投保、撤单、对账单查询、结账、对账确认、收费登记（不认识的种类会列出全部）")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="输出文件，如 团A.xlsx")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -38,6 +39,16 @@ class Settings:
     month_end_day: int = 1  # month-end for a month runs on this day of the next month …
     month_end_time: str = "02:00"  # … at this local time; months with waiting plans are retried daily then
     schedule_check_seconds: float = 30.0  # how often `serve` looks whether month-end is due
+    web_host: str = "127.0.0.1"  # `watcher web` listens here unless --host says otherwise
+    web_port: int = 8080
+    web_threads: int = 16  # requests served at once by each web process
+    web_workers: int = 4  # web processes sharing the port (one waitress process is latency-bound near 500/s)
+    web_trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For is believed
+    lookup_slow_after: int = 5  # failed lookups from one client within the window before answers are slowed
+    lookup_lock_after: int = 10  # … and before it is refused for lookup_lock_minutes
+    lookup_window_minutes: float = 10.0
+    lookup_lock_minutes: float = 15.0
+    lookup_state: str = "lookup-state.sqlite3"  # failed-lookup counts, shared by the web processes of this root
 
     @property
     def zone(self) -> ZoneInfo:
@@ -64,6 +75,15 @@ TEMPLATE = """# watcher settings. Every setting has a working default; uncomment
 # rescan_seconds = 30             # every drop folder is also rescanned this often
 # month_end_day = 1               # month-end runs on this day of the following month (1-28) …
 # month_end_time = "02:00"        # … at this local time; plans still waiting are retried daily at this time
+# web_host = "127.0.0.1"          # the lookup page (watcher web); --host and --port override
+# web_port = 8080
+# web_threads = 16
+# web_workers = 4                 # processes of `watcher web` sharing the port; --workers overrides
+# web_trusted_proxies = []        # e.g. ["10.0.0.5", "10.1.0.0/16"]: proxies whose X-Forwarded-For is believed
+# lookup_slow_after = 5           # failed lookups (within lookup_window_minutes) before answers are slowed
+# lookup_lock_after = 10          # … and before the client is refused for lookup_lock_minutes
+# lookup_window_minutes = 10
+# lookup_lock_minutes = 15
 """
 
 
@@ -82,7 +102,9 @@ def load_settings(root: Path) -> Settings:
     values = {}
     for name, value in data.items():
         default = known[name].default
-        if name == "channels":
+        if name in ("channels", "web_trusted_proxies"):
+            if not isinstance(value, list):
+                raise SettingsError(f"设置 {name} 应为列表，例如 [\"…\", \"…\"]")
             value = tuple(str(v) for v in value)
         elif isinstance(default, (int, float)) and not isinstance(value, (int, float)) or isinstance(value, bool):
             raise SettingsError(f"设置 {name} 应为数字，现在是 {value!r}")
@@ -98,6 +120,11 @@ def load_settings(root: Path) -> Settings:
         raise SettingsError(f"设置 month_end_time = {settings.month_end_time!r} 无效，请写成 \"02:00\" 这样的时:分") from None
     if not settings.channels or any(not c.strip() for c in settings.channels):
         raise SettingsError("设置 channels 须列出至少一个业务渠道，例如 [\"团险直销\", \"个险渠道\"]")
+    for proxy in settings.web_trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(f"设置 web_trusted_proxies 中的“{proxy}”不是有效的地址或网段，例如 \"10.0.0.5\" 或 \"10.1.0.0/16\"") from None
     try:
         settings.zone
     except (ZoneInfoNotFoundError, ValueError) as exc:
