@@ -46,10 +46,14 @@ def generate(root: Path, policies: int, agencies: int, people: int) -> float:
         for a in range(agencies):
             ledger.save_agency(Agency(f"A{a:04d}", f"第{a}旅行社有限公司", "L", "X", ("GN-A", "GW-B")),
                                request_id=None, at=now)
-    crowd = []
-    for i in range(people):
-        body = f"440106{1960 + i % 40}{i % 12 + 1:02d}{i % 28 + 1:02d}{i % 1000:03d}"
-        crowd.append(Insured(f"旅客{i}", "身份证", body + mod11_2_check(body), "男", date(1960 + i % 40, 1, 1), 40, 500))
+    def crowd(n: int) -> tuple[Insured, ...]:
+        """The people of policy n: numbers spread so that a traveller is on a few policies, not all."""
+        out = []
+        for k in range(people):
+            j = (n * people + k) % 2_000_000
+            body = f"{440106 + j // 40000 % 50:06d}{1960 + j % 40}{j // 40 % 12 + 1:02d}{j // 480 % 28 + 1:02d}{j % 997:03d}"
+            out.append(Insured(f"旅客{j}", "身份证", body + mod11_2_check(body), "男", date(1960 + j % 40, 1, 1), 40, 500))
+        return tuple(out)
     month = datetime(2026, 11, 1, tzinfo=SHANGHAI)
     per_tx = 2000
     for first in range(0, policies, per_tx):
@@ -62,7 +66,7 @@ def generate(root: Path, policies: int, agencies: int, people: int) -> float:
                 start = (issued + timedelta(days=2)).replace(minute=0, second=0)
                 p = Policy("", f"A{i % agencies:04d}", f"T{i}", plan.region, plan.code, plan.name, versions[plan.code],
                            start, 3, cover_end(start, 3), "广州—桂林", "经办", f"S{i % 50:03d}", "营销员", 500 * people,
-                           tuple(crowd), issued)
+                           crowd(i), issued)
                 number = ledger.issue_policy(p, request_id=request)
                 if i % 19 == 0:  # some cancelled: they stay out of every statement
                     ledger.cancel_policy(number, request_id=request, at=issued + timedelta(hours=1), reason="撤单")

@@ -1,0 +1,261 @@
+"""The self-service lookup page through the real thing: `watcher web` as a subprocess on a free port,
+real HTTP requests, and Chromium (the distribution's package) driven by Selenium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from conftest import issue_fields, people, result, run_watcher, write_request
+from watcher.domain.throttle import ClientState, Rules, after_failure, verdict
+from watcher.web.app import client_address
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def web(root: Path, *extra: str):
+    port = free_port()
+    env = {**os.environ, "PYTHONUTF8": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError("watcher web did not start: " + (proc.stdout.read() if proc.poll() is not None else ""))
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def post(base: str, client: str | None = None, **fields) -> tuple[int, dict, str, float]:
+    data = urllib.parse.urlencode(fields).encode()
+    request = urllib.request.Request(base + "/", data=data, method="POST")
+    if client:
+        request.add_header("X-Forwarded-For", client)
+    started = time.perf_counter()
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body, status, headers = response.read().decode(), response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        body, status, headers = error.read().decode(), error.code, dict(error.headers)
+    return status, headers, body, time.perf_counter() - started
+
+
+@pytest.fixture
+def desk(root: Path) -> dict:
+    """A desk with a live policy (3 people), a cancelled one, and settings for fast lock-out tests."""
+    roster = people(3)
+    write_request(root / "workbooks/GZ001/团A.xlsx", issue_fields(), roster)
+    write_request(root / "workbooks/GZ001/团B.xlsx", issue_fields(旅行团号="GZ-T002"), people(5)[3:])
+    run_watcher(root, "process")
+    live = result(root, "GZ001", "团A_结果")[0]["policies"][0]
+    other = result(root, "GZ001", "团B_结果")[0]["policies"][0]
+    write_request(root / "workbooks/GZ001/撤B.xlsx", {"操作类型": "撤单", "保单号": other["policy_no"]})
+    run_watcher(root, "process")
+    (root / "watcher.toml").write_text(
+        'settle_seconds = 0\nweb_trusted_proxies = ["127.0.0.1"]\nlookup_slow_after = 2\nlookup_lock_after = 4\n',
+        encoding="utf-8")
+    return {"root": root, "live": live["policy_no"], "cancelled": other["policy_no"], "id": roster[0][3],
+            "other_id": people(5)[3][3]}
+
+
+def test_throttle_rules():
+    rules = Rules(slow_after=5, lock_after=10, window_seconds=600, lock_seconds=900)
+    state = ClientState()
+    for i in range(4):
+        state = after_failure(state, 1000 + i, rules)
+    assert verdict(state, 1010, rules).delay == 0
+    state = after_failure(state, 1005, rules)
+    assert verdict(state, 1010, rules).delay == 1  # slowed after 5 failures
+    assert verdict(state, 1000 + 600 + 10, rules).delay == 0, "old failures leave the window"
+    for i in range(5):
+        state = after_failure(state, 1006 + i, rules)
+    v = verdict(state, 1011, rules)
+    assert v.refused_until == 1010 + 900  # refused for 15 minutes from the 10th failure
+    assert verdict(state, 1010 + 900, rules).refused_until == 0
+
+
+def test_the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy():
+    import ipaddress
+
+    trusted = [ipaddress.ip_network("10.0.0.0/8")]
+    assert client_address({"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, trusted) == "203.0.113.9"
+    assert client_address({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "1.2.3.4, 198.51.100.7, 10.0.0.9"},
+                          trusted) == "198.51.100.7", "the last address the trusted proxies did not add"
+    assert client_address({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, []) == "10.0.0.2"
+
+
+def test_headers_uniform_answer_normalised_input_and_nothing_in_logs(desk):
+    root = desk["root"]
+    with web(root) as base:
+        with urllib.request.urlopen(base + "/") as response:
+            page = response.read().decode()
+            headers = dict(response.headers)
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"] and headers["X-Frame-Options"] == "DENY"
+        assert "no-store" in headers["Cache-Control"] and headers["X-Content-Type-Options"] == "nosniff"
+        assert 'method="post"' in page and 'for="id_type"' in page and 'for="policy_no"' in page and 'for="id_no"' in page
+        assert "<script" not in page
+
+        # Found, with the input typed the way people type: lower case, spaces, full-width digits, a lower-case x.
+        messy_id = " ".join(desk["id"]).replace("0", "０").lower()
+        status, headers, body, _ = post(base, "10.0.0.1", id_type="身份证", policy_no=desk["live"].lower()[:6] + " " +
+                                         desk["live"][6:], id_no=messy_id)
+        assert status == 200 and 'id="result"' in body and "no-store" in headers["Cache-Control"]
+        assert desk["id"] not in body and desk["id"][:3] + "*" in body and desk["id"][-4:] in body
+        assert "有效" in body and "300,000.00" in body and "5.00 元" in body
+
+        # Every kind of mismatch gets the very same answer.
+        answers = {}
+        cases = {"unknown policy": dict(policy_no="LY202601010009999", id_no=desk["id"]),
+                 "wrong number": dict(policy_no=desk["live"], id_no="110101199003070011"),
+                 "wrong type": dict(policy_no=desk["live"], id_no=desk["id"], id_type="护照"),
+                 "not on this policy": dict(policy_no=desk["live"], id_no=desk["other_id"])}
+        times: dict[str, list[float]] = {k: [] for k in cases}
+        for round_ in range(15):
+            for i, (kind, fields) in enumerate(cases.items()):
+                fields = {"id_type": "身份证", **fields}
+                status, _, body, took = post(base, f"10.1.{round_}.{i}", **fields)
+                answers.setdefault(kind, set()).add(body)
+                times[kind].append(took)
+                assert status == 200 and 'id="not-found"' in body
+        bodies = {kind: next(iter(found)) for kind, found in answers.items()}
+        assert all(len(found) == 1 for found in answers.values())
+        assert len(set(bodies.values())) == 1, "the same answer for every mismatch"
+        medians = {k: statistics.median(v) for k, v in times.items()}
+        assert max(medians.values()) - min(medians.values()) < 0.01, medians
+    log = (root / "logs" / "watcher.log").read_text(encoding="utf-8")
+    assert "POST / 200" in log
+    for secret in (desk["id"], desk["live"], desk["other_id"], "110101199003070011"):
+        assert secret not in log
+
+
+def test_repeated_failures_are_slowed_then_refused_and_say_when(desk):
+    with web(desk["root"]) as base:
+        took = []
+        for i in range(4):
+            status, _, body, t = post(base, "10.9.9.9", id_type="身份证", policy_no="LY202601010009999", id_no=desk["id"])
+            took.append(t)
+            assert status == 200 and 'id="not-found"' in body
+        assert took[2] >= 1.0 and took[3] >= 2.0 and took[0] < 0.5, took  # slowed after 2 failures
+        assert "后再试" in body  # the 4th failure says the client is now refused, and until when
+        status, headers, body, _ = post(base, "10.9.9.9", id_type="身份证", policy_no=desk["live"], id_no=desk["id"])
+        assert status == 429 and int(headers["Retry-After"]) > 800 and 'id="refused"' in body and "后再试" in body
+        assert 'id="result"' not in body, "refused even with the right answer"
+        status, _, body, _ = post(base, "10.9.9.8", id_type="身份证", policy_no=desk["live"], id_no=desk["id"])
+        assert status == 200 and 'id="result"' in body, "another client is not affected"
+    # The refusal is kept where every web process of the root sees it: a restart does not lift it.
+    with web(desk["root"]) as base:
+        status, _, _, _ = post(base, "10.9.9.9", id_type="身份证", policy_no=desk["live"], id_no=desk["id"])
+        assert status == 429
+
+
+def test_the_page_reads_the_ledger_while_the_service_writes_it(desk):
+    from test_service import serving, wait_for
+
+    root = desk["root"]
+    (root / "watcher.toml").write_text("settle_seconds = 0.5\nrescan_seconds = 1\n", encoding="utf-8")
+    with web(root) as base, serving(root):
+        write_request(root / "workbooks/GZ001/团C.xlsx", issue_fields(旅行团号="GZ-T003"), people(8)[5:])
+        wait_for(lambda: (root / "outbox/GZ001/团C_结果.json").exists(), 30, "the new policy")
+        number = result(root, "GZ001", "团C_结果")[0]["policies"][0]["policy_no"]
+        status, _, body, _ = post(base, None, id_type="身份证", policy_no=number, id_no=people(8)[5][3])
+        assert status == 200 and 'id="result"' in body
+
+
+# --- in a real browser -------------------------------------------------------------------------
+
+@pytest.fixture
+def browser():
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--lang=zh-CN"):
+        options.add_argument(arg)
+    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844,
+                                                                          "pixelRatio": 2.0}})
+    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
+    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def lookup(driver, base: str, id_type: str, policy_no: str, id_no: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    driver.get(base + "/")
+    Select(driver.find_element(By.ID, "id_type")).select_by_visible_text(id_type)
+    driver.find_element(By.ID, "policy_no").send_keys(policy_no)
+    driver.find_element(By.ID, "id_no").send_keys(id_no)
+    old = driver.find_element(By.TAG_NAME, "main")
+    driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    WebDriverWait(driver, 15).until(staleness_of(old))  # the answer page has replaced the form
+
+
+def test_in_a_browser_found_not_found_cancelled_and_locked_out(desk, browser):
+    from selenium.webdriver.common.by import By
+
+    with web(desk["root"]) as base:
+        lookup(browser, base, "身份证", desk["live"], desk["id"].lower())
+        assert browser.find_element(By.ID, "status").text == "有效"
+        assert browser.find_element(By.ID, "policy-no").text == desk["live"]
+        masked = browser.find_element(By.ID, "masked-id").text
+        assert masked.startswith(desk["id"][:3]) and masked.endswith(desk["id"][-4:]) and "*" in masked
+        cover = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#coverages tbody tr")]
+        assert cover[0].startswith("意外身故、残疾") and cover[0].endswith("300,000.00")
+        assert browser.find_element(By.ID, "premium").text == "5.00 元"
+        assert browser.current_url == base + "/", "nothing about the person in the URL"
+        width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"no sideways scrolling on a phone: {width}"
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "lookup_found_phone.png"
+        browser.save_screenshot(str(shot))
+        assert shot.stat().st_size > 10_000
+
+        lookup(browser, base, "身份证", desk["cancelled"], desk["other_id"])
+        assert browser.find_element(By.ID, "status").text == "已撤单"
+
+        lookup(browser, base, "护照", desk["live"], desk["id"])
+        assert "未查到保单信息" in browser.find_element(By.ID, "not-found").text
+        for _ in range(3):  # with the previous failure: 4 in all, the lock-out threshold of these settings
+            lookup(browser, base, "身份证", "LY202601010009999", desk["id"])
+        lookup(browser, base, "身份证", desk["live"], desk["id"])
+        refused = browser.find_element(By.ID, "refused").text
+        assert "后再试" in refused
+        assert not browser.find_elements(By.ID, "result") and not browser.find_elements(By.ID, "policy_no")
