@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -33,6 +32,38 @@ def run_watcher(root: Path, *args: str, env: dict | None = None, check: bool = T
     if check and proc.returncode != 0:
         raise AssertionError(f"watcher {args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
+
+
+def pytest_addoption(parser):
+    parser.addoption("--ledger", choices=("sqlite", "postgresql"), default=os.environ.get("WATCHER_TEST_LEDGER", "sqlite"),
+                     help="run the suite with the ledger on SQLite (default) or PostgreSQL ($WATCHER_TEST_PG)")
+
+
+PG_BASE = os.environ.get("WATCHER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def ledger_backend(request, monkeypatch):
+    """With --ledger=postgresql every test gets a schema of its own, named in WATCHER_LEDGER_URL, which
+    every `watcher` the test starts inherits."""
+    if request.config.getoption("--ledger") != "postgresql":
+        monkeypatch.delenv("WATCHER_LEDGER_URL", raising=False)
+        yield "sqlite"
+        return
+    import uuid
+
+    import psycopg
+
+    schema = "t_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_BASE else "?"
+    monkeypatch.setenv("WATCHER_LEDGER_URL", f"{PG_BASE}{sep}options=-csearch_path%3D{schema}")
+    try:
+        yield "postgresql"
+    finally:
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
@@ -108,14 +139,38 @@ def result(root: Path, agency: str, stem: str) -> tuple[dict, openpyxl.Workbook]
     return data, openpyxl.load_workbook(out / f"{stem}.xlsx")
 
 
+def ledger_db(root: Path):
+    """The test's ledger, whichever database it is on (the same connection interface the ledger uses)."""
+    from watcher.ledger.db import open_database
+
+    return open_database(os.environ.get("WATCHER_LEDGER_URL") or root / "ledger.sqlite3")
+
+
+def ledger_query(root: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    """Rows of one query (`?` parameters) on the test's ledger; a change is committed."""
+    db = ledger_db(root)
+    try:
+        cursor = db.execute(sql, args)
+        try:
+            return [tuple(r) for r in cursor.fetchall()]
+        except Exception:  # a statement that returns no rows
+            return []
+    finally:
+        db.close()
+
+
 def ledger_rows(root: Path) -> dict[str, list[tuple]]:
     """Every row of every table: compare before and after to prove a refusal changed nothing."""
-    conn = sqlite3.connect(f"file:{root / 'ledger.sqlite3'}?mode=ro", uri=True)
+    db = ledger_db(root)
     try:
-        tables = [t for (t,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-        return {t: conn.execute(f"SELECT * FROM {t}").fetchall() for t in tables}
+        if db.kind == "sqlite":
+            tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        else:
+            tables = [t for (t,) in db.execute("SELECT table_name FROM information_schema.tables WHERE"
+                                               " table_schema = current_schema() ORDER BY table_name")]
+        return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
     finally:
-        conn.close()
+        db.close()
 
 
 def summary_values(wb: openpyxl.Workbook) -> dict[str, object]:

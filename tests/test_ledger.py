@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -13,6 +12,7 @@ import pytest
 from watcher.demo import DEMO_AGENCY, DEMO_PLANS
 from watcher.domain.policy import POLICY_NO_PATTERN, Insured, Policy
 from watcher.ledger import Ledger, LedgerError
+from watcher.ledger.db import SqliteDatabase
 from watcher.ledger.schema import LATEST, migrate
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -20,8 +20,11 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.sqlite3", ZONE, now=NOW)
+def ledger(tmp_path, ledger_backend):
+    """On the backend of the run: with --ledger=postgresql, the test's own schema."""
+    import os
+
+    ledger = Ledger(os.environ.get("WATCHER_LEDGER_URL") or tmp_path / "ledger.sqlite3", ZONE, now=NOW)
     with ledger.atomic():
         for plan in DEMO_PLANS:
             ledger.add_plan_version(plan, request_id=None, at=NOW)
@@ -38,6 +41,12 @@ def _policy(plan_version: int) -> Policy:
 
 
 def test_settings_of_the_connection(ledger):
+    if ledger.kind == "postgresql":  # money and counts are 64-bit there
+        types = dict(ledger.conn.execute(
+            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = current_schema()").fetchall())
+        assert types["policies.premium_fen"] == types["statements.total_fen"] == types["insured.premium_fen"] == "bigint"
+        return
     assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert ledger.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
@@ -45,10 +54,10 @@ def test_settings_of_the_connection(ledger):
 
 def test_an_older_ledger_is_brought_forward(tmp_path):
     path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn, NOW.isoformat(), upto=1)
-    assert conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1
-    conn.close()
+    db = SqliteDatabase(path)
+    migrate(db, NOW.isoformat(), upto=1)
+    assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1
+    db.close()
     ledger = Ledger(path, ZONE, now=NOW)
     versions = [v for (v,) in ledger.conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert versions == list(range(1, LATEST + 1))
@@ -58,9 +67,9 @@ def test_an_older_ledger_is_brought_forward(tmp_path):
 
 
 def test_the_journal_is_append_only(ledger):
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(ledger.db.Error):
         ledger.conn.execute("UPDATE journal SET event = 'x'")
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(ledger.db.Error):
         ledger.conn.execute("DELETE FROM journal")
 
 
@@ -92,7 +101,7 @@ def test_writes_outside_a_transaction_are_refused(ledger):
 def test_the_same_bytes_of_one_agency_are_recorded_once(ledger):
     with ledger.atomic():
         ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[])
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(ledger.db.IntegrityError):
         with ledger.atomic():
             ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="y.xlsx", action="投保", at=NOW,
                                   outputs=[])

@@ -7,14 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from conftest import ledger_rows, people, result, run_watcher, summary_values, write_request, issue_fields
+from conftest import ledger_query, ledger_rows, people, result, run_watcher, summary_values, write_request, issue_fields
 from test_service import serving, wait_for
 
 ISSUED = "2026-11-10T10:00:00+08:00"
@@ -65,22 +64,12 @@ def admin(root: Path, name: str, sheet: str | None, head: list[str] | None, rows
 
 
 def statements(root: Path) -> list[tuple]:
-    conn = sqlite3.connect(root / "ledger.sqlite3")
-    try:
-        return conn.execute("SELECT statement_no, agency, plan_code, month, total_fen, policy_count, status"
-                            " FROM statements ORDER BY statement_no").fetchall()
-    finally:
-        conn.close()
+    return ledger_query(root, "SELECT statement_no, agency, plan_code, month, total_fen, policy_count, status"
+                              " FROM statements ORDER BY statement_no")
 
 
 def sql(root: Path, query: str, args: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(root / "ledger.sqlite3")
-    try:
-        rows = conn.execute(query, args).fetchall()
-        conn.commit()
-        return rows
-    finally:
-        conn.close()
+    return ledger_query(root, query, args)
 
 
 def outbox_files(root: Path) -> list[str]:

@@ -26,7 +26,7 @@ def check_ledger(ledger) -> list[str]:
     # Statements: total = Σ premium of their policies; counts agree; only live policies in them.
     for no, total, count, insured, fen, n, people, cancelled in conn.execute(
             "SELECT s.statement_no, s.total_fen, s.policy_count, s.insured_count, COALESCE(SUM(p.premium_fen), 0),"
-            " COUNT(p.policy_no), COALESCE(SUM(p.insured_count), 0), COALESCE(SUM(p.status != ?), 0)"
+            " COUNT(p.policy_no), COALESCE(SUM(p.insured_count), 0), COALESCE(SUM(CASE WHEN p.status != ? THEN 1 ELSE 0 END), 0)"
             " FROM statements s LEFT JOIN policies p ON p.statement_no = s.statement_no GROUP BY s.statement_no",
             (ACTIVE,)):
         if total != fen:
@@ -41,7 +41,8 @@ def check_ledger(ledger) -> list[str]:
 
     # Settlement state follows the statement: 已结 exactly when its statement is confirmed.
     for no, status, settled, unsettled in conn.execute(
-            "SELECT s.statement_no, s.status, SUM(p.settled_at IS NOT NULL), SUM(p.settled_at IS NULL)"
+            "SELECT s.statement_no, s.status, SUM(CASE WHEN p.settled_at IS NOT NULL THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN p.settled_at IS NULL THEN 1 ELSE 0 END)"
             " FROM statements s JOIN policies p ON p.statement_no = s.statement_no GROUP BY s.statement_no"):
         if status == PENDING and settled:
             say(f"对账单 {no} 尚待确认，却有 {settled} 张保单标为已结")
@@ -133,7 +134,8 @@ def _replay(conn, say) -> None:
 
     seen = set()
     for no, agency, fen, status, statement_no, settled, count in conn.execute(
-            "SELECT policy_no, agency, premium_fen, status, statement_no, settled_at IS NOT NULL, insured_count"
+            "SELECT policy_no, agency, premium_fen, status, statement_no, CASE WHEN settled_at IS NULL THEN 0 ELSE 1 END,"
+            " insured_count"
             " FROM policies"):
         seen.add(no)
         want = policies.get(no)
@@ -158,7 +160,7 @@ def _replay(conn, say) -> None:
     for no in statements.keys() - seen:
         say(f"对账单 {no} 在流水中生成，账本中却没有")
     for no, agency, amount, refunded in conn.execute(
-            "SELECT receipt_no, agency, amount_fen, refunded_on IS NOT NULL FROM deposits"):
+            "SELECT receipt_no, agency, amount_fen, CASE WHEN refunded_on IS NULL THEN 0 ELSE 1 END FROM deposits"):
         if deposits.pop(no, None) != [agency, amount, bool(refunded)]:
             say(f"预交保费收据 {no}：账本与流水不一致")
     for no in deposits:

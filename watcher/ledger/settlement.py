@@ -248,8 +248,8 @@ class SettlementLedger:
 
     def start_run(self, month: date, trigger: str, at: datetime) -> int:
         self._need_tx()
-        run_id = self.conn.execute("INSERT INTO month_end_runs (month, trigger, started_at) VALUES (?, ?, ?)",
-                                   (month_text(month), trigger, _t(at))).lastrowid
+        run_id = self.conn.execute("INSERT INTO month_end_runs (month, trigger, started_at) VALUES (?, ?, ?) RETURNING id",
+                                   (month_text(month), trigger, _t(at))).fetchone()[0]
         self._journal(at, None, "_admin", "month_end.started", month_text(month), {"run_id": run_id, "trigger": trigger})
         return run_id
 

@@ -1,4 +1,4 @@
-"""The ledger on SQLite: WAL, synchronous FULL (this is money), foreign keys, migrations on open.
+"""The ledger on SQLite (WAL, synchronous FULL, foreign keys) or PostgreSQL, migrations on open.
 
 Every change of one request happens inside one `atomic()` block; each write also appends to the
 journal. Nothing outside this package writes SQL.
@@ -6,8 +6,8 @@ journal. Nothing outside this package writes SQL.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -18,6 +18,7 @@ from typing import Iterator
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, policy_number
 from .common import _POLICY_SELECT, LedgerError, _dt, _t
+from .db import is_url, open_database
 from .schema import migrate
 from .settlement import SettlementLedger
 
@@ -45,17 +46,21 @@ class Overlap:
     end: datetime
 
 
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
 class Ledger(SettlementLedger):
-    def __init__(self, path: Path, zone: tzinfo, *, now: datetime):
-        self.path = Path(path)
+    def __init__(self, target, zone: tzinfo, *, now: datetime):
+        """`target`: a SQLite file, or a postgresql:// URL."""
+        self.target = target if is_url(target) else Path(target)
+        self.path = self.target if isinstance(self.target, Path) else None
         self.zone = zone
-        self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        self.conn.execute("PRAGMA busy_timeout=10000")
+        self.db = open_database(self.target)
+        self.kind = self.db.kind
+        self.conn = self.db  # execute / executemany with `?` parameters, on either database
         self._depth = 0
-        migrate(self.conn, _t(now))
+        migrate(self.db, _t(now))
 
     def close(self) -> None:
         self.conn.close()
@@ -79,7 +84,7 @@ class Ledger(SettlementLedger):
                 self._depth -= 1
             self.conn.execute(f"RELEASE {name}")
             return
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.db.begin()
         self._depth = 1
         try:
             yield
@@ -112,12 +117,12 @@ class Ledger(SettlementLedger):
                        outputs: list[str]) -> int:
         """The request that changed the ledger, with the names of its outputs, in the same transaction."""
         self._need_tx()
-        cur = self.conn.execute(
-            "INSERT INTO requests (agency, sha256, file_name, action, processed_at, outputs) VALUES (?, ?, ?, ?, ?, ?)",
-            (agency, sha256, file_name, action, _t(at), json.dumps(outputs, ensure_ascii=False)),
-        )
-        self._journal(at, cur.lastrowid, agency, "request", sha256, {"file": file_name, "action": action})
-        return cur.lastrowid
+        request_id = self.conn.execute(
+            "INSERT INTO requests (agency, sha256, file_name, action, processed_at, outputs) VALUES (?, ?, ?, ?, ?, ?)"
+            " RETURNING id", (agency, sha256, file_name, action, _t(at), json.dumps(outputs, ensure_ascii=False)),
+        ).fetchone()[0]
+        self._journal(at, request_id, agency, "request", sha256, {"file": file_name, "action": action})
+        return request_id
 
     def finish_request(self, request_id: int, *, policies: list[str], cancelled: list[str], outputs: list[str],
                        result: dict) -> None:
@@ -140,6 +145,29 @@ class Ledger(SettlementLedger):
             return None
         return RequestRecord(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), tuple(json.loads(row[6])),
                              tuple(json.loads(row[7])), tuple(json.loads(row[8])), json.loads(row[9]))
+
+    def reserve_stem(self, agency: str, stem: str, at: datetime) -> bool:
+        """Take a result name for a file just claimed; False if another file in hand (any worker's) has it.
+        Held until the file is finished; from then on its outputs in the outbox keep the name taken."""
+        return self.conn.execute(
+            "INSERT INTO result_names VALUES (?, ?, ?) ON CONFLICT (agency, stem) DO NOTHING", (agency, stem, _t(at))
+        ).rowcount == 1
+
+    def release_stem(self, agency: str, stem: str) -> None:
+        """The file is finished: its outputs exist (and a request that changed the ledger recorded them)."""
+        self.conn.execute("DELETE FROM result_names WHERE agency = ? AND stem = ?", (agency, stem))
+
+    # --- locks between workers (PostgreSQL; on SQLite one service per root holds the root's lock) -----
+
+    def try_lock(self, name: str) -> bool:
+        """A session lock between workers: True if taken (it dies with the session, e.g. a killed worker)."""
+        if self.kind != "postgresql":
+            return True
+        return bool(self.conn.execute("SELECT pg_try_advisory_lock(?)", (_lock_key(name),)).fetchone()[0])
+
+    def unlock(self, name: str) -> None:
+        if self.kind == "postgresql":
+            self.conn.execute("SELECT pg_advisory_unlock(?)", (_lock_key(name),)).fetchone()
 
     def output_taken(self, agency: str, name: str) -> bool:
         """Whether an earlier request recorded an output of this name (its file may since have been deleted)."""
@@ -206,9 +234,9 @@ class Ledger(SettlementLedger):
         self.conn.execute("INSERT INTO plans (code) VALUES (?) ON CONFLICT(code) DO NOTHING", (plan.code,))
         version = self.conn.execute(
             "INSERT INTO plan_versions (plan_code, name, region, min_age, max_age, max_days, created_at, request_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (plan.code, plan.name, plan.region, plan.min_age, plan.max_age, plan.max_days, _t(at), request_id),
-        ).lastrowid
+        ).fetchone()[0]
         self.conn.executemany("INSERT INTO rate_bands VALUES (?, ?, ?, ?)",
                               [(version, b.low, b.high, b.price_fen) for b in plan.rates])
         self.conn.executemany("INSERT INTO age_factors VALUES (?, ?, ?, ?)",

@@ -1,0 +1,143 @@
+"""The two databases the ledger runs on, behind one small connection interface.
+
+The ledger's SQL is written once, in the common subset of SQLite and PostgreSQL, with `?` parameters.
+On PostgreSQL (psycopg 3) `?` becomes `%s`, sums come back as int rather than Decimal, and `BEGIN
+IMMEDIATE` is a plain `BEGIN` (row locks and unique constraints do what SQLite's single writer did).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+POSTGRES = re.compile(r"^postgres(ql)?://", re.I)
+
+
+def is_url(target: object) -> bool:
+    return isinstance(target, str) and bool(POSTGRES.match(target))
+
+
+def redact(url: str) -> str:
+    """A database URL fit for a message: the password hidden."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+class Database:
+    kind = "sqlite"
+    Error: type = sqlite3.Error
+    IntegrityError: type = sqlite3.IntegrityError
+
+
+class SqliteDatabase(Database):
+    def __init__(self, path: Path):
+        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")  # this is money
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.execute("PRAGMA busy_timeout=10000")
+
+    def execute(self, sql: str, args=()):
+        return self.conn.execute(sql, args)
+
+    def executemany(self, sql: str, rows) -> None:
+        self.conn.executemany(sql, rows)
+
+    def begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Rows:
+    """A psycopg cursor that hands back ints where PostgreSQL made numerics of sums."""
+
+    def __init__(self, cursor):
+        self.cursor = cursor
+
+    @staticmethod
+    def _fix(row):
+        if row is None:
+            return None
+        return tuple(int(v) if isinstance(v, Decimal) and v == v.to_integral_value() else v for v in row)
+
+    def fetchone(self):
+        return self._fix(self.cursor.fetchone())
+
+    def fetchall(self):
+        return [self._fix(r) for r in self.cursor.fetchall()]
+
+    def __iter__(self):
+        return (self._fix(r) for r in self.cursor)
+
+    @property
+    def rowcount(self) -> int:
+        return self.cursor.rowcount
+
+
+class PostgresDatabase(Database):
+    kind = "postgresql"
+
+    def __init__(self, url: str):
+        try:
+            import psycopg
+        except ImportError:
+            raise RuntimeError("账本在 PostgreSQL 上需要 psycopg：pip install 'watcher[postgresql]'") from None
+
+        self.Error = psycopg.Error
+        self.IntegrityError = psycopg.IntegrityError
+        self.conn = psycopg.connect(url, autocommit=True)
+
+    @staticmethod
+    def _sql(sql: str) -> str:
+        return sql.replace("%", "%%").replace("?", "%s")
+
+    def execute(self, sql: str, args=()):
+        return _Rows(self.conn.execute(self._sql(sql), tuple(args)))
+
+    def executemany(self, sql: str, rows) -> None:
+        rows = list(rows)
+        if rows:
+            with self.conn.cursor() as cur:
+                cur.executemany(self._sql(sql), rows)
+
+    def begin(self) -> None:
+        self.conn.execute("BEGIN")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def open_database(target) -> Database:
+    return PostgresDatabase(target) if is_url(target) else SqliteDatabase(Path(target))
+
+
+def ledger_target(root: Path, setting: str, environ=None):
+    """Where the ledger is: WATCHER_LEDGER_URL, else the `ledger` setting (a postgresql:// URL, or a
+    SQLite file relative to the root)."""
+    import os
+
+    url = (environ if environ is not None else os.environ).get("WATCHER_LEDGER_URL", "").strip()
+    if url:
+        return url
+    return setting if is_url(setting) else Path(root) / setting
+
+
+def describe(target) -> str:
+    return redact(target) if is_url(target) else str(target)
+
+
+def ledger_exists(target) -> bool:
+    """A SQLite file that exists, or a PostgreSQL database that `watcher init` has set up."""
+    if not is_url(target):
+        return Path(target).exists()
+    try:
+        db = PostgresDatabase(target)
+    except Exception:
+        return False
+    try:
+        return db.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is not None
+    finally:
+        db.close()
