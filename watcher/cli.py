@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from contextlib import contextmanager
 import sqlite3
 import sys
@@ -20,13 +21,19 @@ class Failure(Exception):
 def _open(layout: Layout, settings, *, create: bool):
     from .ledger import Ledger
 
-    path = layout.root / settings.ledger
-    if not create and not path.exists():
-        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
+    from .ledger.db import describe, is_url, ledger_exists, ledger_target
+
+    target = ledger_target(layout.root, settings.ledger)
+    if not create and not ledger_exists(target):
+        raise Failure(f"找不到账本 {describe(target)}。请先运行：watcher init --root {layout.root}")
     try:
-        return Ledger(path, settings.zone, now=clock.now())
-    except sqlite3.Error as exc:
-        raise Failure(f"无法打开账本 {path}：{exc}。账本须放在本机磁盘上，且当前用户可写") from exc
+        return Ledger(target, settings.zone, now=clock.now())
+    except Exception as exc:
+        if is_url(target):
+            raise Failure(f"无法连接账本数据库 {describe(target)}：{str(exc).strip()}。请检查地址、用户和权限") from exc
+        if isinstance(exc, sqlite3.Error):
+            raise Failure(f"无法打开账本 {target}：{exc}。账本须放在本机磁盘上，且当前用户可写") from exc
+        raise
 
 
 def cmd_init(layout: Layout, args) -> int:
@@ -38,7 +45,9 @@ def cmd_init(layout: Layout, args) -> int:
     settings = load_settings(layout.root)
     ledger = _open(layout, settings, create=True)
     try:
-        print(f"已初始化 {layout.root}：文件夹、设置文件 watcher.toml、账本 {settings.ledger}")
+        from .ledger.db import describe
+
+        print(f"已初始化 {layout.root}：文件夹、设置文件 watcher.toml、账本 {describe(ledger.target)}")
         if args.demo:
             from .demo import DEMO_AGENCY, DEMO_PLANS, load_demo
 
@@ -65,7 +74,11 @@ def _locked_desk(layout: Layout, settings):
     except UnsafeSetup as exc:
         raise Failure(str(exc)) from None
 
-    ledger_path = layout.root / settings.ledger
+    from .ledger.db import is_url, ledger_target
+
+    ledger_path = ledger_target(layout.root, settings.ledger)
+    if is_url(ledger_path):
+        return None  # PostgreSQL: several workers may share the root; the database keeps them apart
     if not ledger_path.exists():
         raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
     fs = network_filesystem(ledger_path.parent)
@@ -96,14 +109,22 @@ def _running(layout: Layout):
     try:
         configure(layout.root, settings.zone, to_stdout=True)
         ledger = _open(layout, settings, create=False)
+        worker = None
+        if ledger.kind == "postgresql":  # several workers may share this root: each keeps its claims apart
+            import os
+            import socket
+
+            worker = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{socket.gethostname()}-{os.getpid()}")
+            ledger.try_lock(f"worker:{worker}")  # held while this worker lives: others see it is alive
         stop = threading.Event()
         install_signal_handlers(stop)
         try:
-            yield Desk(layout, settings, ledger), stop
+            yield Desk(layout, settings, ledger, worker=worker), stop
         finally:
             ledger.close()
     finally:
-        lock.__exit__(None, None, None)
+        if lock is not None:
+            lock.__exit__(None, None, None)
 
 
 def cmd_process(layout: Layout, args) -> int:
@@ -130,8 +151,10 @@ def cmd_serve(layout: Layout, args) -> int:
 def cmd_status(layout: Layout, args) -> int:
     from .service.status import status_text
 
+    from .ledger.db import ledger_exists, ledger_target
+
     settings = load_settings(layout.root)
-    if not (layout.root / settings.ledger).exists():
+    if not ledger_exists(ledger_target(layout.root, settings.ledger)):
         raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}：这里还不是 watcher 的根目录。"
                       f"请用 --root 指定根目录，或先运行 watcher init --root {layout.root}")
     print(status_text(layout, settings, clock.now()))
@@ -147,8 +170,10 @@ def cmd_template(layout: Layout, args) -> int:
         print(f"watcher template: 不认识的种类“{args.kind}”。可用：{'、'.join(KINDS)}", file=sys.stderr)
         return 2
     plans = []
+    from .ledger.db import ledger_exists, ledger_target
+
     settings = load_settings(layout.root)
-    if (layout.root / settings.ledger).exists():
+    if ledger_exists(ledger_target(layout.root, settings.ledger)):
         ledger = _open(layout, settings, create=False)
         try:
             plans = [(p.code, p.name, p.region) for p in ledger.plans()]
@@ -172,7 +197,7 @@ def cmd_template(layout: Layout, args) -> int:
 def cmd_month_end(layout: Layout, args) -> int:
     from .domain.settlement import MonthError, month_of, parse_month, previous_month
     from .service.logs import configure
-    from .service.month_end import COMMAND, MonthNotEnded, run_month_end
+    from .service.month_end import COMMAND, LOCK, MonthNotEnded, run_month_end
 
     settings = load_settings(layout.root)
     now = clock.now()
@@ -187,10 +212,14 @@ def cmd_month_end(layout: Layout, args) -> int:
     ledger = _open(layout, settings, create=False)
     try:
         configure(layout.root, settings.zone, to_stdout=False)
+        if not ledger.try_lock(LOCK):
+            raise Failure("另一个 watcher 正在运行月结。请等它结束后再试（watcher status 可查看）")
         try:
             report = run_month_end(ledger, layout, settings, month, now, COMMAND)
         except MonthNotEnded as exc:
             raise Failure(str(exc)) from None
+        finally:
+            ledger.unlock(LOCK)
     finally:
         ledger.close()
     print(f"月结 {month:%Y-%m} 完成：新生成对账单 {len(report.created)} 张"
@@ -233,8 +262,10 @@ def cmd_web(layout: Layout, args) -> int:
     from .service.logs import configure
     from .web.server import serve_web
 
+    from .ledger.db import ledger_exists, ledger_target
+
     settings = load_settings(layout.root)
-    if not (layout.root / settings.ledger).exists():
+    if not ledger_exists(ledger_target(layout.root, settings.ledger)):
         raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
     configure(layout.root, settings.zone, to_stdout=True)
     host = args.host or settings.web_host
@@ -243,6 +274,36 @@ def cmd_web(layout: Layout, args) -> int:
         serve_web(layout.root, settings, host, port, args.workers or settings.web_workers)
     except OSError as exc:
         raise Failure(f"无法在 {host}:{port} 上提供服务（{exc.strerror or exc}）。端口可能已被占用，请用 --port 换一个") from None
+    return 0
+
+
+def cmd_migrate(layout: Layout, args) -> int:
+    from .ledger import Ledger
+    from .ledger.copy import CopyRefused, copy_ledger
+    from .ledger.db import describe, is_url
+
+    if not is_url(args.to):
+        print("watcher migrate: --to 须为 PostgreSQL 地址，例如 postgresql://watcher@db.example/watcher", file=sys.stderr)
+        return 2
+    settings = load_settings(layout.root)
+    source = _open(layout, settings, create=False)
+    try:
+        try:
+            target = Ledger(args.to, settings.zone, now=clock.now())
+        except Exception as exc:
+            raise Failure(f"无法连接 {describe(args.to)}：{str(exc).strip()}") from None
+        try:
+            copied = copy_ledger(source, target)
+        except CopyRefused as exc:
+            raise Failure(str(exc)) from None
+        finally:
+            target.close()
+    finally:
+        source.close()
+    print(f"已把账本 {describe(source.target)} 复制到 {describe(args.to)}，两边 watcher check 核对一致："
+          + "，".join(f"{t} {n}" for t, n in copied.items() if n))
+    print(f"今后使用它：在 watcher.toml 中写 ledger = \"{describe(args.to)}\"（或设置 WATCHER_LEDGER_URL），"
+          "原 SQLite 账本保留不动")
     return 0
 
 
@@ -265,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_month_end)
     p = sub.add_parser("check", parents=[common], help="核对账本的金额和编号（有不一致时退出码为 1）")
     p.set_defaults(func=cmd_check)
+    p = sub.add_parser("migrate", parents=[common], help="把账本复制到 PostgreSQL 并核对")
+    p.add_argument("--to", required=True, metavar="URL", help="postgresql://用户@主机/数据库（须为空库）")
+    p.set_defaults(func=cmd_migrate)
     p = sub.add_parser("web", parents=[common], help="客户自助查询页面")
     p.add_argument("--host", help="监听地址（默认 127.0.0.1）")
     p.add_argument("--port", type=int, help="端口（默认 8080）")

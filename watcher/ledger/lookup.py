@@ -9,15 +9,17 @@ type and a person not on the policy take the same path.
 from __future__ import annotations
 
 import json
+import queue
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from ..domain.plans import Coverage
 from ..domain.policy import Insured, Policy
 from ..domain.throttle import ClientState
 from .common import _POLICY_SELECT, _dt
+from .db import PostgresDatabase, is_url
 
 
 @dataclass(frozen=True)
@@ -32,25 +34,75 @@ _FIND = (_POLICY_SELECT.replace("SELECT ", "SELECT i.name, i.id_type, i.id_no, i
          + " JOIN insured i ON i.policy_no = p.policy_no WHERE p.policy_no = ? AND i.id_no = ? AND i.id_type = ?")
 
 
-class LookupLedger:
-    """Read-only access to the ledger for the lookup page."""
+class Connections:
+    """Connections for the web threads: one per thread on SQLite; on PostgreSQL a small pool per process
+    (several processes on several hosts must stay well within the server's max_connections)."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    def __init__(self, target, *, readonly: bool, pool: int = 3):
+        self.target, self.readonly, self.size = target, readonly, pool
         self.local = threading.local()
+        self.idle: queue.LifoQueue = queue.LifoQueue()
+        self.made = 0
+        self.lock = threading.Lock()
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+    def _new(self):
+        if is_url(self.target):
+            conn = PostgresDatabase(self.target)
+            if self.readonly:
+                conn.execute("SET default_transaction_read_only = on")
+            return conn
+        if self.readonly:
+            conn = sqlite3.connect(f"file:{self.target}?mode=ro", uri=True, check_same_thread=False)
             conn.execute("PRAGMA query_only = ON")
-            self.local.conn = conn
+        else:
+            conn = sqlite3.connect(str(self.target), isolation_level=None, check_same_thread=False, timeout=10)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # a lost lock-out after a power cut is harmless
         return conn
 
+    @contextmanager
+    def connection(self):
+        if not is_url(self.target):
+            conn = getattr(self.local, "conn", None)
+            if conn is None:
+                conn = self.local.conn = self._new()
+            yield conn
+            return
+        try:
+            conn = self.idle.get_nowait()
+        except queue.Empty:
+            with self.lock:
+                fresh = self.made < self.size
+                self.made += fresh
+            conn = self._new() if fresh else self.idle.get()
+        try:
+            yield conn
+        except BaseException:
+            try:
+                conn.execute("ROLLBACK")
+                self.idle.put(conn)
+            except Exception:  # a broken connection is dropped; a new one is made next time
+                with self.lock:
+                    self.made -= 1
+            raise
+        else:
+            self.idle.put(conn)
+
+
+class LookupLedger:
+    """Read-only access to the ledger for the lookup page (a SQLite file or a postgresql:// URL)."""
+
+    def __init__(self, target):
+        self.target = target
+        self.connections = Connections(target, readonly=True)
+
     def find(self, policy_no: str, id_type: str, id_no: str) -> Found | None:
+        with self.connections.connection() as conn:
+            return self._find(conn, policy_no, id_type, id_no)
+
+    def _find(self, conn, policy_no: str, id_type: str, id_no: str) -> Found | None:
         from datetime import date
 
-        conn = self._conn()
         row = conn.execute(_FIND, (policy_no, id_no, id_type)).fetchone()
         if row is None:
             return None
@@ -65,48 +117,39 @@ class LookupLedger:
         name = conn.execute("SELECT name FROM agencies WHERE code = ?", (policy.agency,)).fetchone()
         return Found(policy, person, covers, name[0] if name else "")
 
-    def close(self) -> None:
-        conn = getattr(self.local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self.local.conn = None
-
 
 class ThrottleStore:
-    """Each client's failed lookups, shared by every web process on this root (SQLite, WAL)."""
+    """Each client's failed lookups, shared by every web process of the root: a small SQLite file beside
+    a SQLite ledger, or a table in the PostgreSQL ledger (web processes on several hosts share it)."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.local = threading.local()
+    def __init__(self, target):
+        self.target = target
+        self.connections = Connections(target, readonly=False)
         # Threads of one process take turns here, so only other processes ever meet SQLite's lock (whose
         # busy handler sleeps in steps of up to 100 ms: that would be the page's tail latency).
         self.writing = threading.Lock()
-        conn = self._conn()
-        conn.execute("CREATE TABLE IF NOT EXISTS lookup_clients (client TEXT PRIMARY KEY, failures TEXT NOT NULL,"
-                     " locked_until REAL NOT NULL)")
-
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False, timeout=10)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")  # a lost lock-out after a power cut is harmless
-            self.local.conn = conn
-        return conn
+        with self.connections.connection() as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS lookup_clients (client TEXT PRIMARY KEY, failures TEXT NOT NULL,"
+                         " locked_until DOUBLE PRECISION NOT NULL)")
 
     def get(self, client: str) -> ClientState:
-        row = self._conn().execute("SELECT failures, locked_until FROM lookup_clients WHERE client = ?",
-                                   (client,)).fetchone()
+        with self.connections.connection() as conn:
+            row = conn.execute("SELECT failures, locked_until FROM lookup_clients WHERE client = ?",
+                               (client,)).fetchone()
         return ClientState(tuple(json.loads(row[0])), row[1]) if row else ClientState()
 
     def update(self, client: str, change) -> ClientState:
         """Apply `change(state) -> state` atomically for this client (several processes may race)."""
-        conn = self._conn()
-        with self.writing:
+        with self.writing, self.connections.connection() as conn:
             return self._update(conn, client, change)
 
-    def _update(self, conn: sqlite3.Connection, client: str, change) -> ClientState:
-        conn.execute("BEGIN IMMEDIATE")
+    def _update(self, conn, client: str, change) -> ClientState:
+        if is_url(self.target):
+            conn.execute("BEGIN")
+            conn.execute("INSERT INTO lookup_clients VALUES (?, '[]', 0) ON CONFLICT (client) DO NOTHING", (client,))
+            conn.execute("SELECT 1 FROM lookup_clients WHERE client = ? FOR UPDATE", (client,))
+        else:
+            conn.execute("BEGIN IMMEDIATE")
         try:
             state = change(self.get(client))
             conn.execute("INSERT INTO lookup_clients VALUES (?, ?, ?) ON CONFLICT(client) DO UPDATE SET"
@@ -120,7 +163,8 @@ class ThrottleStore:
 
     def prune(self, before: float) -> None:
         """Forget clients with nothing recent and no lock: the table stays small."""
-        conn = self._conn()
-        for client, failures, locked in conn.execute("SELECT client, failures, locked_until FROM lookup_clients").fetchall():
-            if locked < before and all(t < before for t in json.loads(failures)):
-                conn.execute("DELETE FROM lookup_clients WHERE client = ?", (client,))
+        with self.connections.connection() as conn:
+            rows = conn.execute("SELECT client, failures, locked_until FROM lookup_clients").fetchall()
+            for client, failures, locked in rows:
+                if locked < before and all(t < before for t in json.loads(failures)):
+                    conn.execute("DELETE FROM lookup_clients WHERE client = ?", (client,))

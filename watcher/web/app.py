@@ -26,6 +26,7 @@ from ..domain.money import yuan_display
 from ..domain.text import fold, fold_id
 from ..domain.throttle import Rules, after_failure, verdict
 from ..io.pages import environment
+from ..ledger.db import is_url, ledger_target
 from ..ledger.lookup import LookupLedger, ThrottleStore
 
 log = logging.getLogger("watcher.web")
@@ -74,8 +75,9 @@ class LookupApp:
         self.settings = settings
         self.zone = settings.zone
         self.clock, self.sleep = clock, sleep
-        self.ledger = LookupLedger(self.root / settings.ledger)
-        self.store = ThrottleStore(self.root / settings.lookup_state)
+        target = ledger_target(self.root, settings.ledger)
+        self.ledger = LookupLedger(target)
+        self.store = ThrottleStore(target if is_url(target) else self.root / settings.lookup_state)
         self.rules = Rules(settings.lookup_slow_after, settings.lookup_lock_after,
                            settings.lookup_window_minutes * 60, settings.lookup_lock_minutes * 60)
         self.trusted = [ipaddress.ip_network(n, strict=False) for n in settings.web_trusted_proxies]
