@@ -174,8 +174,8 @@ def test_kill_9_again_and_again_then_restart_gives_every_file_exactly_one_result
         proc.wait()
     with serving(root):
         wait_for(lambda: len(results(root)) >= 60 and not list((root / "workbooks" / "GZ001").glob("*.xlsx"))
-                 and not [p for p in (root / "workbooks" / "GZ001" / ".watcher-claimed").glob("*")
-                          if not p.name.startswith(".")], 180, "every file finished")
+                 and not [p for p in (root / "workbooks" / "GZ001" / ".watcher-claimed").rglob("*")
+                          if p.is_file() and not p.name.startswith(".")], 180, "every file finished")
         time.sleep(1)
     assert_exactly_once(root, files, valid)
 
@@ -215,8 +215,16 @@ def test_sigterm_mid_burst_exits_cleanly_and_the_restart_finishes_the_rest(root)
     assert_exactly_once(root, files, set(files))
 
 
-def test_one_service_per_root_and_the_lock_dies_with_its_process(root):
+def test_one_service_per_root_and_the_lock_dies_with_its_process(root, ledger_backend):
     configure(root)
+    if ledger_backend == "postgresql":
+        # The rule is the embedded ledger's: on PostgreSQL workers share a root, and the database keeps
+        # them apart (tests/test_workers.py), so a second one runs.
+        with serving(root):
+            time.sleep(2)
+            assert run_watcher(root, "process").returncode == 0
+        assert not (root / ".watcher.lock").exists()
+        return
     proc = start_serve(root)
     try:
         wait_for(lambda: (root / ".watcher.lock").exists() and "pid" in (root / ".watcher.lock").read_text(), 20,
@@ -256,6 +264,7 @@ def test_symlinks_and_fifos_are_reported_and_never_followed(root):
 
 def test_a_dead_observer_is_restarted_and_logged(root, caplog):
     from watcher.ledger import Ledger
+    from watcher.ledger.db import ledger_target
     from watcher.layout import Layout
     from watcher.service.serve import Service
     from watcher.settings import load_settings
@@ -264,7 +273,7 @@ def test_a_dead_observer_is_restarted_and_logged(root, caplog):
 
     configure(root, "settle_seconds = 0.3\nrescan_seconds = 3600\n")  # only events can find files
     settings = load_settings(root)
-    ledger = Ledger(root / "ledger.sqlite3", settings.zone, now=clock.now())
+    ledger = Ledger(ledger_target(root, settings.ledger), settings.zone, now=clock.now())
     service = Service(Desk(Layout(root), settings, ledger))
     thread = threading.Thread(target=service.run, daemon=True)
     caplog.set_level("INFO", logger="watcher")
@@ -318,11 +327,17 @@ def test_process_shows_a_progress_bar_on_a_terminal(root):
     assert b"3/3" in seen and b"[" in seen
 
 
-def test_stray_temporary_files_are_cleaned_up_on_start(root):
+def test_stray_temporary_files_are_cleaned_up_on_start(root, ledger_backend):
     stray = root / "outbox" / "GZ001" / ".团_结果.xlsx.123.watcher-tmp"
     stray.write_bytes(b"half")
+    fresh = root / "outbox" / "GZ001" / ".团_结果_2.xlsx.456.watcher-tmp"
+    fresh.write_bytes(b"being written")
+    two_hours_ago = time.time() - 7200
+    os.utime(stray, (two_hours_ago, two_hours_ago))
     run_watcher(root, "process")
     assert not stray.exists()
+    # With several workers on the root (PostgreSQL), a fresh one may be another worker's write in progress.
+    assert fresh.exists() == (ledger_backend == "postgresql")
 
 
 def test_an_outbox_that_cannot_be_written_keeps_the_file_in_hand_and_the_service_goes_on(root):

@@ -182,11 +182,19 @@ def due(ledger, settings, now: datetime) -> list[tuple[date, str]]:
     return out
 
 
+LOCK = "month-end"  # with several workers, month-end runs on one of them at a time
+
+
 def run_due(ledger, layout: Layout, settings, now: datetime) -> list[MonthEndReport]:
-    reports = []
-    for month, trigger in due(ledger, settings, now):
-        reports.append(run_month_end(ledger, layout, settings, month, now, trigger))
-    return reports
+    """Whatever month-end is due, on this worker if no other is running one (then it is skipped here)."""
+    if not ledger.try_lock(LOCK):
+        log.info("另一个 watcher 正在运行月结，本进程跳过")
+        return []
+    try:
+        return [run_month_end(ledger, layout, settings, month, now, trigger)
+                for month, trigger in due(ledger, settings, now)]
+    finally:
+        ledger.unlock(LOCK)
 
 
 def next_run_text(ledger, settings, now: datetime) -> str:

@@ -25,13 +25,57 @@ WORKER_FROM = 8  # files waiting: below this, starting a render worker costs mor
 
 def start(desk: Desk, pipeline: Pipeline) -> None:
     """Before taking anything new: clean up after a stop, and finish what it left in hand."""
-    removed = scan.clean_strays(desk.layout)
+    removed = scan.clean_strays(desk.layout, older_than=3600 if desk.worker else 0, worker=desk.worker)
     if removed:
         log.info("removed %d temporary files left by a stop", removed)
     for who in scan.folders(desk.layout):
-        for claimed in scan.claimed_in(desk.layout, who):
+        for claimed in scan.claimed_in(desk.layout, who, desk.worker) + adopt(desk, who):
             log.info("finishing %s/%s, left in hand by a stop", who, claimed.name)
             pipeline.resume(claimed, who)
+
+
+def adopt(desk: Desk, who: str) -> list[Path]:
+    """Several workers: the files a dead worker left in hand move to this worker's claim folder.
+
+    A worker holds a database session lock named after it for as long as it lives; whoever can take
+    that lock knows the worker is gone, and one rename a file decides which worker finishes it."""
+    if not desk.worker:
+        return []
+    from ..walk.claim import record_path
+
+    base = desk.layout.claimed(who)
+    mine = base / desk.worker
+    taken: list[Path] = []
+    if not base.is_dir():
+        return taken
+    for folder in sorted(p for p in base.iterdir() if p.is_dir() and p.name != desk.worker):
+        lock = f"worker:{folder.name}"
+        if not desk.ledger.try_lock(lock):
+            continue  # alive: its files are its own
+        try:
+            mine.mkdir(exist_ok=True)
+            for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+                target = mine / path.name
+                if target.exists():
+                    continue
+                try:
+                    os.rename(path, target)
+                except FileNotFoundError:  # another worker adopted it first
+                    continue
+                try:
+                    os.rename(record_path(path), record_path(target))
+                except FileNotFoundError:  # claimed but never recorded: a fresh name is chosen
+                    pass
+                log.warning("%s/%s: left in hand by worker %s, which is gone; finishing it here", who, path.name,
+                            folder.name)
+                taken.append(target)
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        finally:
+            desk.ledger.unlock(lock)
+    return taken
 
 
 def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backdate: bool) -> None:

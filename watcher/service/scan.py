@@ -79,24 +79,37 @@ def waiting_in(layout: Layout, who: str) -> tuple[list[Waiting], list[Odd]]:
     return sorted(found, key=lambda w: (w.mtime, w.path.name)), odd
 
 
-def claimed_in(layout: Layout, who: str) -> list[Path]:
-    """Files claimed by an earlier run that did not finish them."""
-    folder = layout.claimed(who)
+def claimed_in(layout: Layout, who: str, worker: str | None = None, *, every: bool = False) -> list[Path]:
+    """Files claimed and not yet finished: in the claim area, or in one worker's folder of it (several
+    workers), or (`every`) anywhere in it, for `watcher status`."""
+    folder = layout.claimed(who) / worker if worker else layout.claimed(who)
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    found = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+    if every:
+        found += [p for sub in folder.iterdir() if sub.is_dir() for p in sub.iterdir()
+                  if p.is_file() and not p.name.startswith(".")]
+    return sorted(found)
 
 
-def clean_strays(layout: Layout) -> int:
-    """Temporary files of writes that a stop cut short, and claim records whose file is gone."""
+def clean_strays(layout: Layout, *, older_than: float = 0.0, worker: str | None = None) -> int:
+    """Temporary files of writes that a stop cut short, and claim records whose file is gone. With
+    several workers on the root, only what is `older_than` seconds (another worker may be writing) and
+    only in this worker's claim folder."""
     removed = 0
+    now = time.time()
     for base in (layout.outbox, layout.archive):
         if base.is_dir():
             for path in base.rglob(".*.watcher-tmp"):
+                try:
+                    if older_than and now - path.stat().st_mtime < older_than:
+                        continue
+                except FileNotFoundError:
+                    continue
                 path.unlink(missing_ok=True)
                 removed += 1
     for who in folders(layout):
-        folder = layout.claimed(who)
+        folder = layout.claimed(who) / worker if worker else layout.claimed(who)
         if folder.is_dir():
             for path in folder.glob(".*"):
                 if path.name.endswith(".watcher-tmp") or (path.name.endswith(".claim.json") and not (

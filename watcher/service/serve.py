@@ -27,7 +27,7 @@ from ..walk import Desk
 from . import scan
 from .month_end import run_due
 from .pipeline import Pipeline, RunReport
-from .process import active, gather, sandboxed, start, tell_admin
+from .process import active, adopt, gather, sandboxed, start, tell_admin
 
 log = logging.getLogger("watcher")
 
@@ -109,6 +109,9 @@ class Service:
                     if time.monotonic() >= next_rescan:
                         next_rescan = time.monotonic() + self.settings.rescan_seconds
                         gather(self.desk, self.tracker, None, backdate=False)
+                        for who in scan.folders(self.desk.layout):  # several workers: one may have died
+                            for claimed in adopt(self.desk, who):
+                                pipeline.resume(claimed, who)
                     self._round(pipeline)
                     self.scheduler.run_pending()
                 except Exception:  # the desk goes on: a folder that vanished, a share that blinked …

@@ -34,7 +34,7 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     in_hand: Counter[str] = Counter()
     for who in scan.folders(layout):
         waiting[who] = len(scan.waiting_in(layout, who)[0])
-        in_hand[who] = len(scan.claimed_in(layout, who))
+        in_hand[who] = len(scan.claimed_in(layout, who, every=True))
     lines.append(f"等待处理：{sum(waiting.values())} 个文件" + _by(waiting))
     lines.append(f"处理中：{sum(in_hand.values())} 个文件" + _by(in_hand))
     done: Counter[str] = Counter()
@@ -59,14 +59,13 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
 
 
 def _month_end(layout: Layout, settings, now: datetime) -> str:
-    import sqlite3
-
     from ..ledger import Ledger
+    from ..ledger.db import ledger_target
     from .month_end import next_run_text
 
     try:
-        ledger = Ledger(layout.root / settings.ledger, settings.zone, now=now)
-    except sqlite3.Error as exc:
+        ledger = Ledger(ledger_target(layout.root, settings.ledger), settings.zone, now=now)
+    except Exception as exc:
         return f"月结时间无法读取（账本：{exc}）"
     try:
         return next_run_text(ledger, settings, now)

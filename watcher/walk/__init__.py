@@ -13,6 +13,7 @@ from .. import clock, crash
 from ..domain.problems import Problem, file_problem
 from ..io.reader import Limits, read_book
 from ..layout import Layout
+from ..ledger.common import LedgerError
 from ..settings import Settings
 from .archive import archive
 from .names import safe_stem
@@ -37,6 +38,7 @@ class Desk:
     now: Callable[[], datetime] = clock.now
     reserved: set = field(default_factory=set)  # (who, result stem) of files in hand, not yet archived
     reader: Callable | None = None  # (path, kind) → Book; the sandbox when the service runs
+    worker: str | None = None  # with several workers (PostgreSQL): this one's name; its claims live apart
 
     def __post_init__(self):
         self.zone = self.settings.zone
@@ -45,8 +47,14 @@ class Desk:
             self.reader = lambda path, kind: read_book(path, kind, limits)
 
 
+def claim_dir(desk: Desk, who: str) -> Path:
+    """Where this worker keeps the files it has claimed: the claim area, or its own folder in it."""
+    base = desk.layout.claimed(who)
+    return base / desk.worker if desk.worker else base
+
+
 def claim_file(desk: Desk, path: Path, who: str) -> Claim:
-    claimed = claim(path, desk.layout.claimed(who))
+    claimed = claim(path, claim_dir(desk, who))
     crash.point("after_claim")
     return _record(desk, claimed, who, path.name)
 
@@ -73,6 +81,7 @@ def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
                      outcome.processed_at, desk.zone)
     drop_record(record.path)
     desk.reserved.discard((record.who, record.stem))
+    desk.ledger.release_stem(record.who, record.stem)
     return target
 
 
@@ -91,13 +100,31 @@ def walk(desk: Desk, record: Claim) -> Outcome:
             elif earlier is not None:
                 _duplicate(desk, outcome, earlier)
             else:
-                _walk(desk, outcome, record.path, checked.kind)
+                try:
+                    _walk(desk, outcome, record.path, checked.kind)
+                except (LedgerError, desk.ledger.db.IntegrityError):
+                    # Another worker changed what this request relied on between its checks and its
+                    # commit (nothing of this request was committed): walk it again against the ledger
+                    # as it is now; the same bytes committed by the other worker come back as a duplicate.
+                    log.info("%s/%s: the ledger changed under it; checking it again", record.who, record.original)
+                    _again(desk, outcome, record, checked)
     except Exception as exc:  # the trap: this file fails with a result, the run goes on
         log.exception("unexpected error in %s/%s", record.who, record.original)
         outcome.status = "failed"
         outcome.policies, outcome.cancelled = [], []
         outcome.problems = [file_problem("file.internal", detail=type(exc).__name__)]
     return outcome
+
+
+def _again(desk: Desk, outcome: Outcome, record: Claim, checked) -> None:
+    fresh = Outcome(record.who, record.original, checked.sha256, desk.now())
+    fresh.result_stem = record.stem
+    earlier = desk.ledger.effective_request(record.who, checked.sha256)
+    if earlier is not None:
+        _duplicate(desk, fresh, earlier)
+    else:
+        _walk(desk, fresh, record.path, checked.kind)
+    outcome.__dict__.update(fresh.__dict__)
 
 
 def _rebuild(desk: Desk, outcome: Outcome, earlier, claimed: Path, kind_name: str) -> None:
@@ -174,6 +201,7 @@ def result_stem(desk: Desk, who: str, original: str) -> str:
         candidate = f"{stem}_结果" if n == 1 else f"{stem}_结果_{n}"
         names = (candidate + ".xlsx", candidate + ".json")
         if (who, candidate) not in desk.reserved and not any(
-                (out / name).exists() or desk.ledger.output_taken(who, name) for name in names):
+                (out / name).exists() or desk.ledger.output_taken(who, name) for name in names) \
+                and desk.ledger.reserve_stem(who, candidate, desk.now()):  # the final word, across workers
             return candidate
         n += 1

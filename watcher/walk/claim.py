@@ -25,7 +25,7 @@ class Claim:
 
 
 def claim(path: Path, claimed_dir: Path) -> Path:
-    claimed_dir.mkdir(exist_ok=True)
+    claimed_dir.mkdir(parents=True, exist_ok=True)
     name = path.name if len(path.name.encode("utf-8")) <= 240 else safe_name(path.name)
     target = claimed_dir / name
     n = 1

@@ -1,0 +1,135 @@
+"""Several `watcher serve` workers on one root with the ledger on PostgreSQL (whichever --ledger the run
+uses: these always need the database). One is killed with kill -9 in the middle of a burst; month-end
+is started on both at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import PG_BASE, issue_fields, ledger_query, people, result, run_watcher, write_request
+from test_service import assert_exactly_once, drop_all, request_bytes, results, serving, start_serve, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def pg_root(tmp_path, monkeypatch, ledger_backend) -> Path:
+    """A demo desk whose ledger is a PostgreSQL schema of its own."""
+    if ledger_backend != "postgresql":
+        import uuid
+
+        import psycopg
+
+        schema = "w_" + uuid.uuid4().hex[:16]
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        sep = "&" if "?" in PG_BASE else "?"
+        monkeypatch.setenv("WATCHER_LEDGER_URL", f"{PG_BASE}{sep}options=-csearch_path%3D{schema}")
+    path = tmp_path / "desk"
+    run_watcher(path, "init", "--demo")
+    (path / "watcher.toml").write_text("settle_seconds = 0.5\nrescan_seconds = 1\nstall_seconds = 3\n", encoding="utf-8")
+    yield path
+    if ledger_backend != "postgresql":
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_two_workers_one_killed_halfway_every_file_exactly_once(pg_root):
+    root = pg_root
+    files = {f"团{i:03d}.xlsx": request_bytes(i, valid=i % 7 != 0) for i in range(300)}
+    valid = {name for i, name in enumerate(files) if i % 7 != 0}
+    first, second = start_serve(root), start_serve(root)
+    try:
+        time.sleep(2)
+        drop_all(root, files)
+        wait_for(lambda: len(results(root)) >= 100, 240, "a third of the results")
+        first.kill()  # SIGKILL halfway: whatever it held in hand, the other worker finishes
+        first.wait()
+        wait_for(lambda: len(results(root)) >= 300 and not [
+            p for p in (root / "workbooks" / "GZ001").rglob("*") if p.is_file() and not p.name.startswith(".")],
+            240, "every file finished by the survivor")
+        time.sleep(1.5)
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(20)
+    assert_exactly_once(root, files, valid)
+    numbers = [n for (n,) in ledger_query(root, "SELECT policy_no FROM policies")]
+    assert len(numbers) == len(set(numbers)) == len(valid)
+    check = run_watcher(root, "check")
+    assert check.returncode == 0 and "一致" in check.stdout
+
+
+def test_month_end_started_on_both_workers_at_once_settles_once(pg_root):
+    root = pg_root
+    for i, start in enumerate(("2026-11-20 08:00", "2026-11-21 08:00")):
+        write_request(root / "workbooks/GZ001" / f"团{i}.xlsx", issue_fields(生效时间=start, 旅行团号=f"T{i}"),
+                      people(2 + 2 * i)[2 * i:])
+    run_watcher(root, "process", env={"WATCHER_FAKE_NOW": "2026-11-10T10:00:00+08:00"})
+    env = {"WATCHER_FAKE_NOW": "2026-12-01T02:00:05+08:00"}
+    # Both workers start after the scheduled time: each tries the due month-end at once.
+    with serving(root, env), serving(root, env):
+        wait_for(lambda: (root / "outbox/_admin/月结汇总_2026-11.xlsx").exists(), 60, "the month-end")
+        time.sleep(3)
+    runs = ledger_query(root, "SELECT month, trigger FROM month_end_runs")
+    assert runs == [("2026-11", "定时")], runs
+    statements = ledger_query(root, "SELECT statement_no, policy_count FROM statements")
+    assert len(statements) == 1 and statements[0][1] == 2
+    # The command, started twice at the same moment, settles nothing twice either.
+    procs = [subprocess.Popen([sys.executable, "-m", "watcher", "month-end", "--month", "2026-11", "--root", str(root)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONUTF8": "1", "WATCHER_FAKE_NOW": "2026-12-02T09:00:00+08:00"})
+             for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    codes = sorted(p.returncode for p in procs)
+    assert codes[0] == 0 and all(c == 0 or "另一个 watcher 正在运行月结" in err for c, (_, err) in zip(
+        [p.returncode for p in procs], outs)), outs
+    assert ledger_query(root, "SELECT COUNT(*) FROM statements") == [(1,)]
+    assert run_watcher(root, "check").returncode == 0
+    data, _ = result(root, "GZ001", "团0_结果")
+    assert data["status"] == "success"
+
+
+def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path, monkeypatch):
+    import uuid
+
+    import psycopg
+
+    monkeypatch.delenv("WATCHER_LEDGER_URL", raising=False)
+    root = tmp_path / "desk"
+    run_watcher(root, "init", "--demo")
+    (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+    write_request(root / "workbooks/GZ001/团A.xlsx", issue_fields(生效时间="2026-11-20 08:00"), people(3))
+    run_watcher(root, "process", env={"WATCHER_FAKE_NOW": "2026-11-10T10:00:00+08:00"})
+    run_watcher(root, "month-end", "--month", "2026-11", env={"WATCHER_FAKE_NOW": "2026-12-01T02:00:00+08:00"})
+    before = {t: ledger_query(root, f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("policies", "insured", "journal",
+                                                                                   "statements", "requests")}
+    schema = "m_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG_BASE}{'&' if '?' in PG_BASE else '?'}options=-csearch_path%3D{schema}"
+    try:
+        done = run_watcher(root, "migrate", "--to", url)
+        assert "核对一致" in done.stdout
+        monkeypatch.setenv("WATCHER_LEDGER_URL", url)
+        after = {t: ledger_query(root, f"SELECT COUNT(*) FROM {t}")[0][0] for t in before}
+        assert after == before and before["policies"] == 1 and before["statements"] == 1
+        assert run_watcher(root, "check").returncode == 0
+        # The copy goes on working: a new request gets the next numbers.
+        write_request(root / "workbooks/GZ001/团B.xlsx", issue_fields(旅行团号="T-B"), people(5)[3:])
+        run_watcher(root, "process")
+        numbers = sorted(n for (n,) in ledger_query(root, "SELECT policy_no FROM policies"))
+        assert len(numbers) == 2 and numbers[1][-7:] == "0000002"
+        monkeypatch.delenv("WATCHER_LEDGER_URL")
+        again = run_watcher(root, "migrate", "--to", url, check=False)
+        assert again.returncode == 1 and "已有数据" in again.stderr
+    finally:
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
