@@ -1,0 +1,96 @@
+"""Several workers (run by hand: python bench/bench_workers.py [--files 500]).
+
+The same burst of request files (30 people each) dropped at once into one root, processed by
+`watcher serve`: 1 worker on SQLite, then 1, 2 and 4 workers sharing one PostgreSQL ledger
+($WATCHER_TEST_PG, default postgresql://postgres@127.0.0.1:5432/test; each run in a fresh schema),
+all in one run. Reports files per second from the drop to the last result. Target: 2 workers on
+PostgreSQL at least 1.6x one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+PG = os.environ.get("WATCHER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def burst(files: list[bytes], workers: int, url: str | None) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "desk"
+        env = {**os.environ, "PYTHONUTF8": "1"}
+        env.pop("WATCHER_LEDGER_URL", None)
+        if url:
+            env["WATCHER_LEDGER_URL"] = url
+        subprocess.run([sys.executable, "-m", "watcher", "init", "--demo", "--root", str(root)], check=True,
+                       capture_output=True, env=env)
+        (root / "watcher.toml").write_text("settle_seconds = 0.5\nrescan_seconds = 2\n", encoding="utf-8")
+        procs = [subprocess.Popen([sys.executable, "-m", "watcher", "serve", "--root", str(root)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(workers)]
+        time.sleep(3)
+        staging = root / "staging"
+        staging.mkdir()
+        for i, data in enumerate(files):
+            (staging / f"团{i:04d}.xlsx").write_bytes(data)
+        out = root / "outbox" / "GZ001"
+        started = time.monotonic()
+        for i in range(len(files)):
+            os.rename(staging / f"团{i:04d}.xlsx", root / "workbooks" / "GZ001" / f"团{i:04d}.xlsx")
+        while len(list(out.glob("*_结果*.json"))) < len(files):
+            time.sleep(0.05)
+        took = time.monotonic() - started
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(60)
+        return len(files) / took
+
+
+def main() -> None:
+    import psycopg
+
+    from bench_issue import write_request
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=500)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for i in range(args.files):
+            path = Path(tmp) / f"{i}.xlsx"
+            write_request(path, 30, f"B{i:04d}", offset=i * 30)
+            files.append(path.read_bytes())
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+          f"{args.files} files of 30 people; workers and PostgreSQL share the cores")
+    rates = {}
+    rates["sqlite-1"] = burst(files, 1, None)
+    print(f"SQLite, 1 worker: {rates['sqlite-1']:.1f} files/s", flush=True)
+    for n in (1, 2, 4):
+        schema = "b_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(PG, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        try:
+            url = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
+            rates[f"pg-{n}"] = burst(files, n, url)
+        finally:
+            with psycopg.connect(PG, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        print(f"PostgreSQL, {n} worker(s): {rates[f'pg-{n}']:.1f} files/s "
+              f"({rates[f'pg-{n}'] / rates['pg-1']:.2f}x one worker)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
