@@ -116,6 +116,7 @@ def _running(layout: Layout):
 
             worker = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{socket.gethostname()}-{os.getpid()}")
             ledger.try_lock(f"worker:{worker}")  # held while this worker lives: others see it is alive
+            os.environ["WATCHER_WORKER"] = worker  # its helper processes name their temporary files after it
         stop = threading.Event()
         install_signal_handlers(stop)
         try:

@@ -11,7 +11,9 @@ TEMP_SUFFIX = ".watcher-tmp"
 
 
 def temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}{TEMP_SUFFIX}")
+    """`.<name>.<writer>.watcher-tmp`: the writer is the worker (WATCHER_WORKER, inherited by its helper
+    processes) or the process, so the temporary files of a worker that died can be told apart."""
+    return path.with_name(f".{path.name}.{os.environ.get('WATCHER_WORKER') or os.getpid()}{TEMP_SUFFIX}")
 
 
 @contextmanager

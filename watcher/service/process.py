@@ -73,6 +73,10 @@ def adopt(desk: Desk, who: str) -> list[Path]:
                 folder.rmdir()
             except OSError:
                 pass
+            # What it was writing when it died: its temporary files, named after it.
+            for top in (desk.layout.outbox, desk.layout.archive):
+                for path in top.rglob(f".*.{folder.name}.watcher-tmp") if top.is_dir() else ():
+                    path.unlink(missing_ok=True)
         finally:
             desk.ledger.unlock(lock)
     return taken
