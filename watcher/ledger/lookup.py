@@ -134,8 +134,11 @@ class ThrottleStore:
 
     def get(self, client: str) -> ClientState:
         with self.connections.connection() as conn:
-            row = conn.execute("SELECT failures, locked_until FROM lookup_clients WHERE client = ?",
-                               (client,)).fetchone()
+            return self._read(conn, client)
+
+    @staticmethod
+    def _read(conn, client: str) -> ClientState:
+        row = conn.execute("SELECT failures, locked_until FROM lookup_clients WHERE client = ?", (client,)).fetchone()
         return ClientState(tuple(json.loads(row[0])), row[1]) if row else ClientState()
 
     def update(self, client: str, change) -> ClientState:
@@ -151,7 +154,7 @@ class ThrottleStore:
         else:
             conn.execute("BEGIN IMMEDIATE")
         try:
-            state = change(self.get(client))
+            state = change(self._read(conn, client))
             conn.execute("INSERT INTO lookup_clients VALUES (?, ?, ?) ON CONFLICT(client) DO UPDATE SET"
                          " failures = excluded.failures, locked_until = excluded.locked_until",
                          (client, json.dumps(state.failures), state.locked_until))
