@@ -60,6 +60,7 @@ class Ledger(SettlementLedger):
         self.kind = self.db.kind
         self.conn = self.db  # execute / executemany with `?` parameters, on either database
         self._depth = 0
+        self._versions: dict[int, Plan] = {}
         migrate(self.db, _t(now))
 
     def close(self) -> None:
@@ -90,6 +91,7 @@ class Ledger(SettlementLedger):
             yield
         except BaseException:
             self.conn.execute("ROLLBACK")
+            self._versions.clear()  # a version read inside the block may not exist now
             raise
         finally:
             self._depth = 0
@@ -217,6 +219,13 @@ class Ledger(SettlementLedger):
         return [self.plan_version(v) for v in versions]
 
     def plan_version(self, version: int) -> Plan:
+        """A plan version never changes once written (an upload makes a new one): read it once."""
+        plan = self._versions.get(version)
+        if plan is None:
+            plan = self._versions[version] = self._plan_version(version)
+        return plan
+
+    def _plan_version(self, version: int) -> Plan:
         row = self.conn.execute(
             "SELECT plan_code, name, region, min_age, max_age, max_days FROM plan_versions WHERE id = ?", (version,)
         ).fetchone()
