@@ -150,14 +150,18 @@ class Ledger(SettlementLedger):
 
     def reserve_stem(self, agency: str, stem: str, at: datetime) -> bool:
         """Take a result name for a file just claimed; False if another file in hand (any worker's) has it.
-        Held until the file is finished; from then on its outputs in the outbox keep the name taken."""
+        Held until the file is finished; from then on its outputs in the outbox keep the name taken.
+        On SQLite one service holds the root, and its own list of names in hand is enough."""
+        if self.kind != "postgresql":
+            return True
         return self.conn.execute(
             "INSERT INTO result_names VALUES (?, ?, ?) ON CONFLICT (agency, stem) DO NOTHING", (agency, stem, _t(at))
         ).rowcount == 1
 
     def release_stem(self, agency: str, stem: str) -> None:
         """The file is finished: its outputs exist (and a request that changed the ledger recorded them)."""
-        self.conn.execute("DELETE FROM result_names WHERE agency = ? AND stem = ?", (agency, stem))
+        if self.kind == "postgresql":
+            self.conn.execute("DELETE FROM result_names WHERE agency = ? AND stem = ?", (agency, stem))
 
     # --- locks between workers (PostgreSQL; on SQLite one service per root holds the root's lock) -----
 
