@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import resource
+import signal
 from pathlib import Path
 
 from .book import Book
@@ -21,6 +22,7 @@ log = logging.getLogger("watcher")
 
 
 def _worker(conn, memory_bytes: int, limits: Limits) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the service stops us
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort leaves no core dump behind
     while True:

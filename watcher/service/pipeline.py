@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import signal
 import time
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -50,6 +51,11 @@ class _InHand:
     started: float
 
 
+def _ignore_interrupt() -> None:
+    """Ctrl-C reaches every process of the terminal's group; the service finishes and stops its helpers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def run_jobs(jobs: list) -> None:
     for job in jobs:
         run_job(job)
@@ -61,7 +67,8 @@ class Pipeline:
         self.pool: ProcessPoolExecutor | None = None
         if workers:
             # spawn, not fork: a forked worker would inherit the root lock and hold it after a kill -9.
-            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                            initializer=_ignore_interrupt)
             self.pool.submit(run_jobs, [])  # start the worker now, not when the first file is waiting for it
         self.in_hand: deque[_InHand] = deque()
 
