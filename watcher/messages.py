@@ -94,7 +94,7 @@ MESSAGES: dict[str, str] = {
     "query.status": "保单状态“{value}”无效，可选：{allowed}",
     "query.settle": "结算状态“{value}”无效，可选：全部、未结、已结",
     "query.date": "“{label}”的日期“{value}”无法识别，请填写如“2026-12-01”",
-    "query.date_order": "投保起期 {start} 晚于投保止期 {end}",
+    "query.date_order": "{first} {start} 晚于{last} {end}",
     "policy.not_found_reprint": "未找到本机构的保单“{value}”。请核对保单号（只能补打本机构的保单）",
     # --- admin: agencies and plans ------------------------------------------------------
     "table.missing_sheet": "缺少“{table}”工作表。请用 watcher template {kind} 生成的模板填写",

@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from ..domain.dates import DateError, parse_date, show_end, show_hour, show_second
 from ..domain.policy import ACTIVE, CANCELLED, Policy
 from ..domain.problems import problem
+from ..domain.settlement import next_month
 from ..io.book import Book
 from ..io.sheet_table import SheetTable
 from .base import Checked, Decision, Request
@@ -31,10 +32,11 @@ class Filter:
     settled: str = "全部"
 
 
-def _date_range(sheet: ApplySheet, zone, required: bool) -> tuple[datetime | None, datetime | None]:
-    """投保起期/投保止期: dates of 投保时间 in desk time, both inclusive."""
+def date_range(sheet: ApplySheet, zone, required: bool, labels: tuple[str, str] = ("投保起期", "投保止期")
+               ) -> tuple[datetime | None, datetime | None]:
+    """Two dates (both inclusive) as an aware range in desk time: [first 00:00, the day after last 00:00)."""
     days: dict[str, date | None] = {}
-    for label in ("投保起期", "投保止期"):
+    for label in labels:
         raw = sheet.present(label) if required else sheet.raw(label)
         days[label] = None
         if raw is not BAD and clean(raw):
@@ -42,9 +44,10 @@ def _date_range(sheet: ApplySheet, zone, required: bool) -> tuple[datetime | Non
                 days[label] = parse_date(raw)
             except (DateError, ValueError):
                 sheet.fail("query.date", label, label=label, value=str(raw))
-    start, end = days["投保起期"], days["投保止期"]
+    first, last = labels
+    start, end = days[first], days[last]
     if start and end and start > end:
-        sheet.fail("query.date_order", "投保止期", start=start.isoformat(), end=end.isoformat())
+        sheet.fail("query.date_order", last, first=first, last=last, start=start.isoformat(), end=end.isoformat())
     return (datetime.combine(start, time(), zone) if start else None,
             datetime.combine(end + timedelta(days=1), time(), zone) if end else None)
 
@@ -90,7 +93,7 @@ class PolicyQueryKind(RequestKind):
 
     def parse(self, book: Book, who: str) -> Request:
         request, sheet = self.begin(book, who)
-        issued_from, issued_to = _date_range(sheet, self.settings.zone, required=False)
+        issued_from, issued_to = date_range(sheet, self.settings.zone, required=False)
         number = sheet.text("保单号", required=False, limit=40)
         request.fields["filter"] = Filter(
             who, policy_no=sheet.policy_no() if number else "", tour_group=sheet.text("旅行团号", required=False),
@@ -144,13 +147,20 @@ def detail_table(found: list[Policy], now: datetime, zone, note: str = "") -> Sh
     return SheetTable("业务明细", DETAIL_HEADERS, DETAIL_KINDS, rows, totals, note)
 
 
+def month_detail_table(agency: str, month: date, found: list[Policy], now: datetime, zone) -> SheetTable:
+    """An agency's 业务明细_<YYYY-MM>.xlsx: the month's policies by 投保时间 (month-end, and again when a
+    confirmation makes them 已结)."""
+    last = next_month(month) - timedelta(days=1)
+    return detail_table(found, now, zone, f"{agency} 业务明细表：投保时间 {month:%Y-%m-%d} 至 {last:%Y-%m-%d}（{month:%Y-%m}）")
+
+
 class DetailKind(RequestKind):
     """业务明细: the business detail sheet for any range of 投保时间."""
     action = "业务明细"
 
     def parse(self, book: Book, who: str) -> Request:
         request, sheet = self.begin(book, who)
-        issued_from, issued_to = _date_range(sheet, self.settings.zone, required=True)
+        issued_from, issued_to = date_range(sheet, self.settings.zone, required=True)
         plan = (sheet.text("方案代码", required=False, limit=20) or "全部").upper()
         request.fields["filter"] = Filter(
             who, issued_from=issued_from, issued_to=issued_to, plan_code="" if plan == "全部" else plan,

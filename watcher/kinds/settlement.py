@@ -7,7 +7,7 @@ repeat one or pay a different amount is refused as a whole and changes nothing.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from ..domain.dates import DateError, parse_date, show_second
 from ..domain.money import MoneyError, parse_fen, yuan_display
@@ -22,6 +22,7 @@ from .admin_tables import AdminTable
 from .base import (Checked, ConfirmStatement, Decision, ReceiveDeposit, RecordInvoice, RecordPayment, RefundDeposit,
                    Request, Settle)
 from .common import BAD, RequestKind
+from .queries import date_range
 
 ALL = "全部"
 
@@ -67,6 +68,18 @@ class StatementRowsKind(RequestKind):
         if number and s is None:
             table.fail(r, "对账单号", "statement.unknown", value=number)
         return s is not None
+
+
+def _month(sheet, label: str, code: str, *, required: bool) -> date | None:
+    """A YYYY-MM field of the 申请 sheet; an optional one may be blank or 全部 (None: every month)."""
+    raw = sheet.present(label) if required else sheet.raw(label)
+    if raw is None or raw is BAD or not clean(raw) or (not required and clean(raw) == ALL):
+        return None
+    try:
+        return parse_month(raw)
+    except MonthError:
+        sheet.fail(code, label, value=clean(raw))
+        return None
 
 
 def _day(table: AdminTable, r: int, column: str, today: date | None = None) -> date | None:
@@ -122,13 +135,7 @@ class SettleKind(RequestKind):
 
     def parse(self, book: Book, who: str) -> Request:
         request, sheet = self.begin(book, who)
-        raw = sheet.present("结账月份")
-        month = None
-        if raw is not None:
-            try:
-                month = parse_month(raw)
-            except MonthError:
-                sheet.fail("settle.month", "结账月份", value=clean(raw))
+        month = _month(sheet, "结账月份", "settle.month", required=True)
         agency = _code(sheet.text("机构代码", required=False, limit=40) or ALL)
         plan = _code(sheet.text("方案代码", required=False, limit=40) or ALL)
         request.fields.update(month=month, agency=None if agency == ALL else agency, plan=None if plan == ALL else plan)
@@ -387,14 +394,7 @@ class PerformanceKind(RequestKind):
 
     def parse(self, book: Book, who: str) -> Request:
         request, sheet = self.begin(book, who)
-        raw = sheet.raw("业绩月份")
-        month = None
-        if raw is not BAD and clean(raw) and clean(raw) != ALL:
-            try:
-                month = parse_month(raw)
-            except MonthError:
-                sheet.fail("performance.month", "业绩月份", value=clean(raw))
-        request.fields["month"] = month
+        request.fields["month"] = _month(sheet, "业绩月份", "performance.month", required=False)
         return request
 
     def load(self, ledger, request: Request, who: str):
@@ -427,26 +427,12 @@ class StatementQueryKind(RequestKind):
 
     def parse(self, book: Book, who: str) -> Request:
         request, sheet = self.begin(book, who)
-        zone = self.settings.zone
-        days = {}
-        for label in ("生成起期", "生成止期"):
-            raw = sheet.raw(label)
-            days[label] = None
-            if raw is not BAD and clean(raw):
-                try:
-                    days[label] = parse_date(raw)
-                except (DateError, ValueError):
-                    sheet.fail("query.date", label, label=label, value=clean(raw))
-        if days["生成起期"] and days["生成止期"] and days["生成起期"] > days["生成止期"]:
-            sheet.fail("query.date_order", "生成止期", start=days["生成起期"], end=days["生成止期"])
+        created_from, created_to = date_range(sheet, self.settings.zone, False, ("生成起期", "生成止期"))
         status = sheet.text("对账状态", required=False, limit=10) or ALL
         if status not in (ALL, *STATEMENT_STATES):
             sheet.fail("query.statement_status", "对账状态", value=status, allowed="、".join((ALL, *STATEMENT_STATES)))
-        request.fields.update(
-            created_from=datetime.combine(days["生成起期"], time(), zone) if days["生成起期"] else None,
-            created_to=datetime.combine(days["生成止期"] + timedelta(days=1), time(), zone) if days["生成止期"] else None,
-            status=None if status == ALL else status, label=status,
-            days=(days["生成起期"], days["生成止期"]))
+        request.fields.update(created_from=created_from, created_to=created_to,
+                              status=None if status == ALL else status, label=status)
         return request
 
     def load(self, ledger, request: Request, who: str):
@@ -464,7 +450,8 @@ class StatementQueryKind(RequestKind):
     def decide(self, checked: Checked, now: datetime) -> Decision:
         f = checked.request.fields
         found = checked.values["found"]
-        start, end = f["days"]
+        start = f["created_from"].date() if f["created_from"] else None
+        end = (f["created_to"] - timedelta(days=1)).date() if f["created_to"] else None
         table = statement_table(found, {checked.request.who: checked.values["name"]}, self.settings.zone)
         table.note = (f"生成日期 {start or '不限'} 至 {end or '不限'}，对账状态 {f['label']}；"
                       "每张对账单已重新写出（对账单_<对账单号>.xlsx / .json / .html）")

@@ -27,7 +27,7 @@ from ..io.month_summary import Line, MonthSummary, Waiting, detail_name, summary
 from ..io.pages import environment
 from ..io.result_book import write_tables
 from ..io.statement_book import statement_names, write_statement
-from ..kinds.queries import detail_table
+from ..kinds.queries import month_detail_table
 from ..layout import ADMIN, Layout
 from ..ledger.check import check_ledger
 
@@ -87,22 +87,17 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
     return report
 
 
-def write_details(ledger, layout: Layout, month: date, policies: list[Policy], now: datetime, zone,
-                  only: set[str] | None = None) -> list[Path]:
+def write_details(ledger, layout: Layout, month: date, policies: list[Policy], now: datetime, zone) -> list[Path]:
     """业务明细_<YYYY-MM>.xlsx for every agency with business that month and every active agency."""
     by_agency: dict[str, list[Policy]] = defaultdict(list)
     for p in policies:
         by_agency[p.agency].append(p)
     codes = set(by_agency) | {a.code for a in ledger.agencies() if a.active}
-    if only is not None:
-        codes &= only
-    start, end = month_bounds(month, zone)
     written = []
     for code in sorted(codes):
         out = layout.out(code)
         out.mkdir(parents=True, exist_ok=True)
-        note = f"{code} 业务明细表：投保时间 {start:%Y-%m-%d} 至 {end - timedelta(days=1):%Y-%m-%d}（{month_text(month)}）"
-        table = detail_table(by_agency.get(code, []), now, zone, note)
+        table = month_detail_table(code, month, by_agency.get(code, []), now, zone)
         path = out / detail_name(month)
         with replacing(path) as tmp:
             write_tables(tmp, [table])

@@ -20,7 +20,7 @@ from ..io.core_exchange import core_exchange, core_name
 from ..io.month_summary import detail_name
 from ..io.result_book import write_result_book, write_tables
 from ..io.statement_book import statement_names, write_statement
-from ..kinds.queries import detail_table
+from ..kinds.queries import month_detail_table
 from ..layout import CORE
 from ..io.result_json import dumps
 from .commit import policy_page_name
@@ -76,18 +76,17 @@ def settlement_jobs(outcome: Outcome, desk) -> list[Job]:
         if s is None:
             continue
         members = ledger.statement_policies(number)
-        if number in outcome.statements or number in outcome.core:
-            jobs.append(Job(layout.out(s.agency) / statement_names(number)[0], "statement",
-                            (layout.root, layout.out(s.agency), s, members, names.get(s.agency, ""),
-                             desk.settings.insurer_name, zone, outcome.processed_at)))
+        jobs.append(Job(layout.out(s.agency) / statement_names(number)[0], "statement",
+                        (layout.root, layout.out(s.agency), s, members, names.get(s.agency, ""),
+                         desk.settings.insurer_name, zone, outcome.processed_at)))
         if number in outcome.core:
             jobs.append(Job(layout.out(CORE) / core_name(number), "bytes",
                             (core_exchange(s, members, names.get(s.agency, ""), zone),)))
     for agency, month_label in dict.fromkeys(outcome.details):
         month = parse_month(month_label)
         start, end = month_bounds(month, zone)
-        table = detail_table(ledger.month_policies(start, end, agency=agency), outcome.processed_at, zone,
-                             f"{agency} 业务明细表：投保时间在 {month_label} 内")
+        table = month_detail_table(agency, month, ledger.month_policies(start, end, agency=agency),
+                                   outcome.processed_at, zone)
         jobs.append(Job(layout.out(agency) / detail_name(month), "detail", (table,)))
     return jobs
 
