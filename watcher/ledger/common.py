@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from ..domain.policy import Policy
+
 
 class LedgerError(Exception):
     pass
@@ -26,3 +28,14 @@ _POLICY_SELECT = (
     " p.cancelled_at, p.replaces, p.replace_reason, p.statement_no, p.settled_at, p.insured_count"
     " FROM policies p JOIN plan_versions v ON v.id = p.plan_version"
 )
+
+
+def policy_from_row(row: tuple, people: tuple = ()) -> Policy:
+    """A policy from a row of _POLICY_SELECT (its people loaded separately, or none)."""
+    return Policy(
+        policy_no=row[0], agency=row[1], tour_group=row[2], region=row[3], plan_code=row[4], plan_name=row[5],
+        plan_version=row[6], start=_dt(row[7]), days=row[8], end=_dt(row[9]), route=row[10], handler=row[11],
+        sales_id=row[12], sales_name=row[13], premium_fen=row[14], people=people, issued_at=_dt(row[16]),
+        status=row[15], cancelled_at=_dt(row[17]), replaces=row[18], replace_reason=row[19],
+        statement_no=row[20], settled_at=_dt(row[21]), headcount=row[22],
+    )

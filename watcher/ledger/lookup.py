@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..domain.plans import Coverage
 from ..domain.policy import Insured, Policy
 from ..domain.throttle import ClientState
-from .common import _POLICY_SELECT, _dt
+from .common import _POLICY_SELECT, policy_from_row
 from .db import PostgresDatabase, is_url
 
 
@@ -107,11 +107,7 @@ class LookupLedger:
         if row is None:
             return None
         person = Insured(row[0], row[1], row[2], row[3], date.fromisoformat(row[4]), row[5], row[6])
-        p = row[7:]
-        policy = Policy(policy_no=p[0], agency=p[1], tour_group=p[2], region=p[3], plan_code=p[4], plan_name=p[5],
-                        plan_version=p[6], start=_dt(p[7]), days=p[8], end=_dt(p[9]), route=p[10], handler=p[11],
-                        sales_id=p[12], sales_name=p[13], premium_fen=p[14], people=(), issued_at=_dt(p[16]),
-                        status=p[15], cancelled_at=_dt(p[17]), headcount=p[22])
+        policy = policy_from_row(row[7:])
         covers = tuple(Coverage(i, s) for i, s in conn.execute(
             "SELECT item, sum_fen FROM coverages WHERE plan_version = ? ORDER BY seq", (policy.plan_version,)))
         name = conn.execute("SELECT name FROM agencies WHERE code = ?", (policy.agency,)).fetchone()

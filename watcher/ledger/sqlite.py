@@ -17,7 +17,7 @@ from typing import Iterator
 
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, policy_number
-from .common import _POLICY_SELECT, LedgerError, _dt, _t
+from .common import _POLICY_SELECT, LedgerError, _dt, _t, policy_from_row
 from .db import is_url, open_database
 from .schema import migrate
 from .settlement import SettlementLedger
@@ -327,13 +327,7 @@ class Ledger(SettlementLedger):
                     "SELECT name, id_type, id_no, gender, birth, age, premium_fen, phone, note, row"
                     " FROM insured WHERE policy_no = ? ORDER BY seq", (row[0],))
             )
-        return Policy(
-            policy_no=row[0], agency=row[1], tour_group=row[2], region=row[3], plan_code=row[4], plan_name=row[5],
-            plan_version=row[6], start=_dt(row[7]), days=row[8], end=_dt(row[9]), route=row[10], handler=row[11],
-            sales_id=row[12], sales_name=row[13], premium_fen=row[14], people=people, issued_at=_dt(row[16]),
-            status=row[15], cancelled_at=_dt(row[17]), replaces=row[18], replace_reason=row[19],
-            statement_no=row[20], settled_at=_dt(row[21]), headcount=row[22],
-        )
+        return policy_from_row(row, people)
 
     def find_policies(self, flt, *, people: bool) -> list[Policy]:
         """This agency's policies matching a query filter (queries.Filter), oldest first."""
