@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from watcher.layout import CLAIMED
 from conftest import issue_fields, ledger_rows, people, run_watcher, write_request
 from test_admin import agency_workbook
 
@@ -262,7 +263,9 @@ def test_symlinks_and_fifos_are_reported_and_never_followed(root):
     assert not results(root)
 
 
-def test_a_dead_observer_is_restarted_and_logged(root, caplog):
+@contextmanager
+def service_in_process(root: Path):
+    """A Service run on a thread of the test, for looking at its observers."""
     from watcher.ledger import Ledger
     from watcher.ledger.db import ledger_target
     from watcher.layout import Layout
@@ -271,25 +274,50 @@ def test_a_dead_observer_is_restarted_and_logged(root, caplog):
     from watcher.walk import Desk
     from watcher import clock
 
-    configure(root, "settle_seconds = 0.3\nrescan_seconds = 3600\n")  # only events can find files
     settings = load_settings(root)
     ledger = Ledger(ledger_target(root, settings.ledger), settings.zone, now=clock.now())
     service = Service(Desk(Layout(root), settings, ledger))
     thread = threading.Thread(target=service.run, daemon=True)
-    caplog.set_level("INFO", logger="watcher")
     thread.start()
     try:
         wait_for(lambda: service.observers and all(o.is_alive() for o in service.observers), 20, "observers")
+        yield service
+    finally:
+        service.stop.set()
+        thread.join(20)
+        ledger.close()
+
+
+def watched(service) -> set[tuple[Path, bool]]:
+    return {(Path(e.watch.path), e.watch.is_recursive) for o in service.observers for e in o.emitters}
+
+
+def test_a_dead_observer_is_restarted_and_logged(root, caplog):
+    configure(root, "settle_seconds = 0.3\nrescan_seconds = 3600\n")  # only events can find files
+    caplog.set_level("INFO", logger="watcher")
+    with service_in_process(root) as service:
         for observer in service.observers:
             observer.stop()  # as a share outage kills it
         wait_for(lambda: service.restarts >= 1, 20, "the restart")
         write_request(root / "workbooks" / "GZ001" / "重启后.xlsx", issue_fields(), people(1))
         wait_for(lambda: results(root), 30, "a result found by events after the restart")
-    finally:
-        service.stop.set()
-        thread.join(20)
-        ledger.close()
     assert "重启" in caplog.text
+
+
+def test_each_drop_folder_is_watched_on_its_own_and_a_new_one_at_once(root):
+    """Not the claim folders inside (every worker's claim records), and a new agency's folder is heard
+    of without waiting for a rescan."""
+    configure(root, "settle_seconds = 0.3\nrescan_seconds = 3600\n")  # only events can find files
+    workbooks = root / "workbooks"
+    with service_in_process(root) as service:
+        assert watched(service) == {(workbooks, False), (workbooks / "_admin", False), (workbooks / "GZ001", False)}
+        agency_workbook(workbooks / "_admin" / "新机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]])
+        wait_for(lambda: (workbooks / "SZ002").is_dir(), 30, "the new folder")
+        write_request(workbooks / "SZ002" / "深圳.xlsx", issue_fields(), people(1))
+        wait_for(lambda: results(root, "SZ002"), 30, "the new agency's result, found by events")
+        assert (workbooks / "SZ002", False) in watched(service)
+        assert not any(CLAIMED in str(path) for path, _ in watched(service))
+    assert results(root, "SZ002")[0]["status"] == "success"
 
 
 def test_status_says_what_is_waiting_and_what_was_done_today(root):

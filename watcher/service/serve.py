@@ -17,7 +17,8 @@ import time
 from pathlib import Path
 
 import schedule
-from watchdog.events import FileSystemEventHandler
+from watchdog.events import (DirCreatedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
+                             FileMovedEvent, FileSystemEventHandler)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
@@ -32,6 +33,11 @@ from .process import active, adopt, gather, sandboxed, start, tell_admin
 log = logging.getLogger("watcher")
 
 TICK = 0.1  # seconds between looks at the files being tracked
+
+# What can mean a file arrived or finished arriving. Opens and reads (every worker's own checks and
+# parses) and each written chunk are left out of the inotify mask: the tracker stats what it tracks
+# every tick anyway, and with several workers each of them would otherwise hear every other one's reads.
+ARRIVALS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent, DirCreatedEvent, DirMovedEvent]
 
 
 class _Events(FileSystemEventHandler):
@@ -54,6 +60,8 @@ class Service:
         self.paths: queue.Queue[str] = queue.Queue()
         self.tracker = scan.Tracker(self.settings.settle_seconds, self.settings.stall_seconds)
         self.observers: list = []
+        self.watching: dict[Path, list] = {}  # folder → its watch on each observer
+        self.observers_retry_at = 0.0
         self.report = RunReport()
         self.restarts = 0
         # `schedule` gives the tick; what is due is decided from the ledger's runs and the desk clock
@@ -68,15 +76,45 @@ class Service:
         made = []
         for kind in kinds[self.settings.watch]:
             observer = kind(timeout=1) if kind is PollingObserver else kind()
-            observer.schedule(_Events(self.paths), str(self.desk.layout.workbooks), recursive=True)
             observer.daemon = True
             observer.start()
             made.append(observer)
+        self.watching = {}
+        self._watch_folders(made)
         return made
+
+    def _watch_folders(self, observers: list | None = None) -> None:
+        """Watch the workbooks folder (new agency folders) and each drop folder, each on its own and not
+        recursively: the claim folders inside the drop folders, busy with every worker's claim records,
+        are nobody's news. Called again whenever the folders may have changed."""
+        observers = self.observers if observers is None else observers
+        layout = self.desk.layout
+        wanted = [layout.workbooks] + [layout.drop(who) for who in scan.folders(layout)]
+        for folder in set(self.watching) - set(wanted):
+            for observer, watch in self.watching.pop(folder):
+                try:
+                    observer.unschedule(watch)
+                except Exception:  # its emitter already stopped with the folder it watched
+                    pass
+        for folder in wanted:
+            if folder in self.watching:
+                continue
+            watches = []
+            try:
+                for observer in observers:
+                    watches.append((observer, observer.schedule(_Events(self.paths), str(folder),
+                                                                 event_filter=ARRIVALS)))
+            except OSError:  # gone again already, or the share is away: the next rescan tries again
+                for observer, watch in watches:
+                    observer.unschedule(watch)
+                continue
+            self.watching[folder] = watches
 
     def _check_observers(self) -> None:
         """An observer thread that died (a share outage can kill the polling one silently) is restarted."""
-        if all(o.is_alive() for o in self.observers):
+        if self.observers and all(o.is_alive() for o in self.observers):
+            return
+        if not self.observers and time.monotonic() < self.observers_retry_at:
             return
         self.restarts += 1
         log.warning("文件监视线程已停止，正在重启（第 %d 次）；在此期间靠定时扫描发现文件", self.restarts)
@@ -90,6 +128,7 @@ class Service:
         except OSError as exc:  # the share is still away: keep rescanning, try again next tick
             log.warning("文件监视暂时无法重启（%s），稍后重试", exc)
             self.observers = []
+            self.observers_retry_at = time.monotonic() + self.settings.rescan_seconds
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -108,6 +147,7 @@ class Service:
                 try:
                     if time.monotonic() >= next_rescan:
                         next_rescan = time.monotonic() + self.settings.rescan_seconds
+                        self._watch_folders()  # before the scan: a file is either seen now or heard of later
                         gather(self.desk, self.tracker, None, backdate=False)
                         for who in scan.folders(self.desk.layout):  # several workers: one may have died
                             for claimed in adopt(self.desk, who):
@@ -177,6 +217,7 @@ class Service:
             elif len(parts) == 2 and parts[1] != CLAIMED and not scan.ignored(parts[1]):
                 self._observe(parts[0], path)
         if rescan_folders:
+            self._watch_folders()
             gather(self.desk, self.tracker, None, backdate=False)
 
     def _observe(self, who: str, path: Path) -> None:
@@ -191,6 +232,6 @@ class Service:
                 tell_admin(self.desk, who, path.name, problem("folder.not_regular", file=path.name, what=what,
                                                               folder=who))
             return
-        if who != ADMIN and not active(self.desk, who):
+        if who != ADMIN and path not in self.tracker.seen and not active(self.desk, who):
             return  # the rescan tells staff about it, once
         self.tracker.observe(scan.Waiting(who, path, st.st_size, st.st_mtime, st.st_ctime))
