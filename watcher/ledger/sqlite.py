@@ -108,9 +108,9 @@ class Ledger(SettlementLedger):
         )
 
     def _next(self, name: str) -> int:
-        self.conn.execute("INSERT INTO sequences VALUES (?, 0) ON CONFLICT(name) DO NOTHING", (name,))
         return self.conn.execute(
-            "UPDATE sequences SET value = value + 1 WHERE name = ? RETURNING value", (name,)
+            "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = sequences.value + 1"
+            " RETURNING value", (name,)
         ).fetchone()[0]
 
     # --- requests -----------------------------------------------------------------------
@@ -130,12 +130,11 @@ class Ledger(SettlementLedger):
                        result: dict) -> None:
         """The request's effect and the names of all its outputs, still inside the request's transaction."""
         self._need_tx()
-        self.conn.execute(
-            "UPDATE requests SET policies = ?, cancelled = ?, outputs = ?, result = ? WHERE id = ?",
+        agency = self.conn.execute(
+            "UPDATE requests SET policies = ?, cancelled = ?, outputs = ?, result = ? WHERE id = ? RETURNING agency",
             (json.dumps(policies), json.dumps(cancelled), json.dumps(outputs, ensure_ascii=False),
              json.dumps(result, ensure_ascii=False), request_id),
-        )
-        agency = self.conn.execute("SELECT agency FROM requests WHERE id = ?", (request_id,)).fetchone()[0]
+        ).fetchone()[0]
         self.conn.executemany("INSERT INTO outputs VALUES (?, ?, ?)", [(agency, n, request_id) for n in outputs])
 
     def effective_request(self, agency: str, sha256: str) -> RequestRecord | None:
@@ -175,25 +174,35 @@ class Ledger(SettlementLedger):
         if self.kind == "postgresql":
             self.conn.execute("SELECT pg_advisory_unlock(?)", (_lock_key(name),)).fetchone()
 
-    def output_taken(self, agency: str, name: str) -> bool:
-        """Whether an earlier request recorded an output of this name (its file may since have been deleted)."""
-        return self.conn.execute("SELECT 1 FROM outputs WHERE agency = ? AND name = ?", (agency, name)).fetchone() is not None
+    def output_taken(self, agency: str, *names: str) -> bool:
+        """Whether an earlier request recorded an output of any of these names (its file may since have been
+        deleted)."""
+        marks = ",".join("?" * len(names))
+        return self.conn.execute(f"SELECT 1 FROM outputs WHERE agency = ? AND name IN ({marks}) LIMIT 1",
+                                 (agency, *names)).fetchone() is not None
 
     # --- agencies -----------------------------------------------------------------------
 
+    _AGENCIES = ("SELECT a.code, a.name, a.license_no, a.agreement_no, a.status, ap.plan_code FROM agencies a"
+                 " LEFT JOIN agency_plans ap ON ap.agency = a.code")
+
+    @staticmethod
+    def _agencies(rows) -> list[Agency]:
+        """Agencies from one row per (agency, plan) (plan NULL for none), in the rows' order."""
+        heads: dict[str, tuple] = {}
+        plans: dict[str, list[str]] = {}
+        for *head, plan in rows:
+            heads.setdefault(head[0], tuple(head))
+            plans.setdefault(head[0], []).extend([plan] if plan is not None else [])
+        return [Agency(code, name, license_no, agreement_no, tuple(plans[code]), status)
+                for code, name, license_no, agreement_no, status in heads.values()]
+
     def agency(self, code: str) -> Agency | None:
-        row = self.conn.execute(
-            "SELECT code, name, license_no, agreement_no, status FROM agencies WHERE code = ?", (code,)
-        ).fetchone()
-        if row is None:
-            return None
-        plans = tuple(p for (p,) in self.conn.execute(
-            "SELECT plan_code FROM agency_plans WHERE agency = ? ORDER BY plan_code", (code,)))
-        return Agency(row[0], row[1], row[2], row[3], plans, row[4])
+        found = self._agencies(self.conn.execute(self._AGENCIES + " WHERE a.code = ? ORDER BY ap.plan_code", (code,)))
+        return found[0] if found else None
 
     def agencies(self) -> list[Agency]:
-        codes = [c for (c,) in self.conn.execute("SELECT code FROM agencies ORDER BY code")]
-        return [self.agency(c) for c in codes]
+        return self._agencies(self.conn.execute(self._AGENCIES + " ORDER BY a.code, ap.plan_code"))
 
     def save_agency(self, agency: Agency, *, request_id: int | None, at: datetime) -> None:
         self._need_tx()
@@ -365,18 +374,32 @@ class Ledger(SettlementLedger):
         return found
 
     def live_overlaps(self, agency: str, ids: list[tuple[str, str]], start: datetime, end: datetime) -> list[Overlap]:
-        """People of `ids` already on this agency's live policies whose cover overlaps [start, end)."""
+        """People of `ids` already on this agency's live policies whose cover overlaps [start, end).
+
+        From the people (the insured(id_no, …) index) to their policies, never the other way round: a plan
+        that starts from the agency walks every policy it ever had. SQLite keeps the order of a materialised
+        CTE. PostgreSQL without statistics (a new ledger, or autovacuum off) guesses that 30 numbers match
+        15% of the table and scans it all, so there each number and then each policy is one index probe
+        (OFFSET 0 keeps the planner from merging the steps again)."""
         found: list[Overlap] = []
         wanted = set(ids)
         numbers = sorted({n for _, n in ids})
         for chunk in (numbers[i:i + 500] for i in range(0, len(numbers), 500)):
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
-                "SELECT i.id_type, i.id_no, p.policy_no, p.start_at, p.end_at FROM insured i"
-                " JOIN policies p ON p.policy_no = i.policy_no"
-                f" WHERE i.id_no IN ({marks}) AND p.agency = ? AND p.status = ? AND p.start_at < ? AND p.end_at > ?",
-                (*chunk, agency, ACTIVE, _t(end), _t(start)),
-            )
+            if self.kind == "postgresql":
+                sql = ("SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at FROM unnest(?::text[]) AS w(id_no)"
+                       " CROSS JOIN LATERAL (SELECT id_type, id_no, policy_no FROM insured"
+                       " WHERE id_no = w.id_no OFFSET 0) h"
+                       " CROSS JOIN LATERAL (SELECT policy_no, agency, status, start_at, end_at FROM policies"
+                       " WHERE policy_no = h.policy_no OFFSET 0) p")
+                args: tuple = (chunk,)
+            else:
+                sql = (f"WITH h AS MATERIALIZED (SELECT id_type, id_no, policy_no FROM insured"
+                       f" WHERE id_no IN ({','.join('?' * len(chunk))}))"
+                       " SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at FROM h"
+                       " JOIN policies p ON p.policy_no = h.policy_no")
+                args = tuple(chunk)
+            rows = self.conn.execute(sql + " WHERE p.agency = ? AND p.status = ? AND p.start_at < ? AND p.end_at > ?",
+                                     (*args, agency, ACTIVE, _t(end), _t(start)))
             found.extend(Overlap(t, n, no, _dt(s), _dt(e)) for t, n, no, s, e in rows if (t, n) in wanted)
         return found
 

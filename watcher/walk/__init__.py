@@ -200,8 +200,8 @@ def result_stem(desk: Desk, who: str, original: str) -> str:
     while True:
         candidate = f"{stem}_结果" if n == 1 else f"{stem}_结果_{n}"
         names = (candidate + ".xlsx", candidate + ".json")
-        if (who, candidate) not in desk.reserved and not any(
-                (out / name).exists() or desk.ledger.output_taken(who, name) for name in names) \
+        if (who, candidate) not in desk.reserved and not any((out / name).exists() for name in names) \
+                and not desk.ledger.output_taken(who, *names) \
                 and desk.ledger.reserve_stem(who, candidate, desk.now()):  # the final word, across workers
             return candidate
         n += 1

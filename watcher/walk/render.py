@@ -69,7 +69,7 @@ def settlement_jobs(outcome: Outcome, desk) -> list[Job]:
     if outcome.status not in ("success",):
         return []
     ledger, layout, zone = desk.ledger, desk.layout, desk.zone
-    names = {a.code: a.name for a in ledger.agencies()}
+    names = {a.code: a.name for a in ledger.agencies()} if outcome.statements or outcome.core else {}
     jobs = []
     for number in dict.fromkeys(outcome.statements + outcome.core):
         s = ledger.statement(number)
