@@ -133,3 +133,31 @@ def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path
     finally:
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_status_lists_the_live_workers_of_a_shared_ledger(pg_root):
+    root = pg_root
+    assert "服务：未运行" in run_watcher(root, "status").stdout
+    first, second = start_serve(root), start_serve(root)
+    try:
+        wait_for(lambda: all(str(p.pid) in run_watcher(root, "status").stdout for p in (first, second)), 60,
+                 "both workers in watcher status")
+        text = run_watcher(root, "status").stdout
+        assert "服务：运行中（2 个工作进程：" in text and "serve" in text
+        first.kill()  # kill -9: its row stays, but nobody holds its lock any more
+        first.wait()
+        text = run_watcher(root, "status").stdout
+        assert "运行中（1 个工作进程：" in text and str(second.pid) in text and str(first.pid) not in text
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(20)
+    assert "服务：未运行" in run_watcher(root, "status").stdout
+    # The worker that stopped cleanly took its row away; the killed one's is cleared by the next to start.
+    names = [n for (n,) in ledger_query(root, "SELECT name FROM workers")]
+    assert len(names) == 1 and names[0].endswith(f"-{first.pid}")
+    with serving(root):
+        wait_for(lambda: "运行中（1 个工作进程" in run_watcher(root, "status").stdout, 60, "the new worker")
+        names = [n for (n,) in ledger_query(root, "SELECT name FROM workers")]
+        assert len(names) == 1 and not names[0].endswith(f"-{first.pid}")

@@ -96,7 +96,7 @@ def _locked_desk(layout: Layout, settings):
 
 
 @contextmanager
-def _running(layout: Layout):
+def _running(layout: Layout, command: str):
     """For serve and process: settings, the root's lock, logs, the ledger, and a stop flag for signals."""
     import threading
 
@@ -116,12 +116,15 @@ def _running(layout: Layout):
 
             worker = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{socket.gethostname()}-{os.getpid()}")
             ledger.try_lock(f"worker:{worker}")  # held while this worker lives: others see it is alive
+            ledger.register_worker(worker, command, clock.now())
             os.environ["WATCHER_WORKER"] = worker  # its helper processes name their temporary files after it
         stop = threading.Event()
         install_signal_handlers(stop)
         try:
             yield Desk(layout, settings, ledger, worker=worker), stop
         finally:
+            if worker:
+                ledger.unregister_worker(worker)
             ledger.close()
     finally:
         if lock is not None:
@@ -131,7 +134,7 @@ def _running(layout: Layout):
 def cmd_process(layout: Layout, args) -> int:
     from .service.process import process_all
 
-    with _running(layout) as (desk, stop):
+    with _running(layout, "process") as (desk, stop):
         report = process_all(desk, progress=sys.stderr.isatty(), stop=stop)
     n = len(report.done)
     print(f"处理完成：{n} 个文件（成功 {report.count('success')}，试算 {report.count('quote')}，"
@@ -144,7 +147,7 @@ def cmd_process(layout: Layout, args) -> int:
 def cmd_serve(layout: Layout, args) -> int:
     from .service.serve import Service
 
-    with _running(layout) as (desk, stop):
+    with _running(layout, "serve") as (desk, stop):
         Service(desk, stop=stop).run()
     return 0
 

@@ -205,6 +205,13 @@ CREATE TABLE result_names (
     PRIMARY KEY (agency, stem)
 );
 """),
+    (8, "the workers sharing the ledger, for watcher status", """
+CREATE TABLE workers (
+    name TEXT PRIMARY KEY,
+    command TEXT NOT NULL,
+    started_at TEXT NOT NULL
+);
+"""),
 ]
 
 LATEST = MIGRATIONS[-1][0]

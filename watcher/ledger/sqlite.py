@@ -174,6 +174,34 @@ class Ledger(SettlementLedger):
         if self.kind == "postgresql":
             self.conn.execute("SELECT pg_advisory_unlock(?)", (_lock_key(name),)).fetchone()
 
+    def register_worker(self, name: str, command: str, at: datetime) -> None:
+        """A worker on a shared (PostgreSQL) ledger says it is here; rows of workers that are gone (nobody
+        holds their lock) are cleared on the way. It holds its lock `worker:<name>` for as long as it lives."""
+        for other, _, _ in self.workers(alive=False):
+            if other != name and self.try_lock(f"worker:{other}"):
+                self.conn.execute("DELETE FROM workers WHERE name = ?", (other,))
+                self.unlock(f"worker:{other}")
+        self.conn.execute("INSERT INTO workers VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+                          " SET command = excluded.command, started_at = excluded.started_at", (name, command, _t(at)))
+
+    def unregister_worker(self, name: str) -> None:
+        self.conn.execute("DELETE FROM workers WHERE name = ?", (name,))
+
+    def workers(self, alive: bool = True) -> list[tuple[str, str, datetime]]:
+        """(name, command, started) of the registered workers; with `alive`, only those whose lock is held
+        by a live session (taking it would succeed for one that is gone)."""
+        rows = [(n, c, _dt(t)) for n, c, t in self.conn.execute(
+            "SELECT name, command, started_at FROM workers ORDER BY started_at, name")]
+        if not alive:
+            return rows
+        live = []
+        for row in rows:
+            if self.try_lock(f"worker:{row[0]}"):
+                self.unlock(f"worker:{row[0]}")
+            else:
+                live.append(row)
+        return live
+
     def output_taken(self, agency: str, *names: str) -> bool:
         """Whether an earlier request recorded an output of any of these names (its file may since have been
         deleted)."""

@@ -9,9 +9,17 @@ from datetime import datetime
 
 from ..layout import Layout
 from . import scan
+from .month_end import next_run_text
 
 
-def _service(layout: Layout) -> str:
+def _service(layout: Layout, ledger, zone) -> str:
+    if ledger is not None and ledger.kind == "postgresql":
+        # Several workers, on this host or others: those registered whose lock a live session holds.
+        workers = ledger.workers()
+        if not workers:
+            return "未运行"
+        return f"运行中（{len(workers)} 个工作进程：" + "，".join(
+            f"{name}（{command}，{started.astimezone(zone):%m-%d %H:%M} 起）" for name, command, started in workers) + "）"
     path = layout.root / ".watcher.lock"
     if not path.exists():
         return "未运行"
@@ -28,8 +36,15 @@ def _service(layout: Layout) -> str:
 def status_text(layout: Layout, settings, now: datetime) -> str:
     zone = settings.zone
     today = now.astimezone(zone).date()
+    ledger, why = _open_ledger(layout, settings, now)
+    try:
+        service = _service(layout, ledger, zone)
+        month_end = next_run_text(ledger, settings, now) if ledger is not None else f"月结时间无法读取（账本：{why}）"
+    finally:
+        if ledger is not None:
+            ledger.close()
     lines = [f"watcher 状态  {now.astimezone(zone):%Y-%m-%d %H:%M:%S}  根目录 {layout.root}",
-             f"服务：{_service(layout)}"]
+             f"服务：{service}"]
     waiting: Counter[str] = Counter()
     in_hand: Counter[str] = Counter()
     for who in scan.folders(layout):
@@ -54,23 +69,19 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
                  "，".join(f"{labels[k]} {done[k]}" for k in labels) + "）")
     lines.append(f"今日失败：{done['failed']} 个文件")
     lines += failed[-20:]
-    lines.append("下次定时任务：每 %g 秒扫描一次投递文件夹；%s" % (settings.rescan_seconds, _month_end(layout, settings, now)))
+    lines.append("下次定时任务：每 %g 秒扫描一次投递文件夹；%s" % (settings.rescan_seconds, month_end))
     return "\n".join(lines)
 
 
-def _month_end(layout: Layout, settings, now: datetime) -> str:
+def _open_ledger(layout: Layout, settings, now: datetime):
+    """(ledger, None), or (None, why it could not be opened)."""
     from ..ledger import Ledger
     from ..ledger.db import ledger_target
-    from .month_end import next_run_text
 
     try:
-        ledger = Ledger(ledger_target(layout.root, settings.ledger), settings.zone, now=now)
+        return Ledger(ledger_target(layout.root, settings.ledger), settings.zone, now=now), None
     except Exception as exc:
-        return f"月结时间无法读取（账本：{exc}）"
-    try:
-        return next_run_text(ledger, settings, now)
-    finally:
-        ledger.close()
+        return None, exc
 
 
 def _by(counts: Counter) -> str:
