@@ -64,4 +64,6 @@ def copy_ledger(source, target) -> dict[str, int]:
         problems = check_ledger(target)
         if differences or problems:
             raise CopyRefused("复制后核对不一致，已撤销：" + "；".join((differences + problems)[:5]))
+    # The planner's statistics for the tables just filled (autovacuum may be off, or an hour away).
+    target.conn.execute("ANALYZE")
     return copied
