@@ -54,6 +54,9 @@ def test_two_workers_one_killed_halfway_every_file_exactly_once(pg_root):
         wait_for(lambda: len(results(root)) >= 300 and not [
             p for p in (root / "workbooks" / "GZ001").rglob("*") if p.is_file() and not p.name.startswith(".")],
             240, "every file finished by the survivor")
+        claimed = root / "workbooks" / "GZ001" / ".watcher-claimed"
+        wait_for(lambda: not [p for p in claimed.iterdir() if p.name.endswith(f"-{first.pid}")], 30,
+                 "the dead worker's claim folder cleared away")
         time.sleep(1.5)
     finally:
         for proc in (first, second):
@@ -161,3 +164,32 @@ def test_status_lists_the_live_workers_of_a_shared_ledger(pg_root):
         wait_for(lambda: "运行中（1 个工作进程" in run_watcher(root, "status").stdout, 60, "the new worker")
         names = [n for (n,) in ledger_query(root, "SELECT name FROM workers")]
         assert len(names) == 1 and not names[0].endswith(f"-{first.pid}")
+
+
+def test_a_dead_workers_claim_folder_is_emptied_and_removed(root):
+    """Its files (with their claim records) move to the adopting worker; records of files it had already
+    finished, and a record it was half-way writing, go; the folder goes."""
+    from watcher import clock
+    from watcher.layout import Layout
+    from watcher.ledger import Ledger
+    from watcher.ledger.db import ledger_target
+    from watcher.service.process import adopt
+    from watcher.settings import load_settings
+    from watcher.walk import Desk
+    from watcher.walk.claim import record_path, write_record
+
+    dead = root / "workbooks" / "GZ001" / ".watcher-claimed" / "gone-host-1"
+    dead.mkdir(parents=True)
+    write_request(dead / "团A.xlsx", issue_fields(), people(1))
+    write_record(dead / "团A.xlsx", "GZ001", "团A_结果")
+    record_path(dead / "团B.xlsx").write_text('{"original": "团B.xlsx", "stem": "团B_结果"}', encoding="utf-8")
+    (dead / ".团C.xlsx.claim.json.gone-host-1.watcher-tmp").write_text("{", encoding="utf-8")
+    settings = load_settings(root)
+    ledger = Ledger(ledger_target(root, settings.ledger), settings.zone, now=clock.now())
+    try:
+        taken = adopt(Desk(Layout(root), settings, ledger, worker="me-2"), "GZ001")
+    finally:
+        ledger.close()
+    mine = root / "workbooks" / "GZ001" / ".watcher-claimed" / "me-2"
+    assert taken == [mine / "团A.xlsx"] and record_path(mine / "团A.xlsx").exists()
+    assert not dead.exists()

@@ -69,6 +69,9 @@ def adopt(desk: Desk, who: str) -> list[Path]:
                 log.warning("%s/%s: left in hand by worker %s, which is gone; finishing it here", who, path.name,
                             folder.name)
                 taken.append(target)
+            for leftover in folder.iterdir():  # claim records of files it had finished, half-written records
+                if leftover.name.startswith(".") and leftover.is_file():
+                    leftover.unlink(missing_ok=True)
             try:
                 folder.rmdir()
             except OSError:
