@@ -124,7 +124,10 @@ def _running(layout: Layout, command: str):
             yield Desk(layout, settings, ledger, worker=worker), stop
         finally:
             if worker:
-                ledger.unregister_worker(worker)
+                try:
+                    ledger.unregister_worker(worker)
+                except ledger.db.Error:  # the database went away: the next worker to start clears the row
+                    pass
             ledger.close()
     finally:
         if lock is not None:
