@@ -1,6 +1,6 @@
 """Hostile files against a running `watcher serve` (run by hand: python bench/bench_hostile.py).
 
-1. Peak memory of the service (its main process, the parser worker, the render worker) while the
+1. Peak memory of the service (its main process, the parser worker, the render processes) while the
    whole hostile corpus of tests/test_hostile.py is processed. Target: under 300 MB.
 2. How long a hostile file delays a good file dropped beside it: the good file's drop → result time
    with a file that runs the parser into its time limit, next to the same drop alone. Target: the

@@ -116,7 +116,7 @@ class Pipeline:
             try:
                 future = self.pool.submit(run_jobs, rendering.jobs)
             except BrokenProcessPool:  # the worker died: render here from now on
-                log.warning("the render worker is gone; rendering in the main process")
+                log.warning("the render processes are gone; rendering in the main process")
                 self.pool = None
         if future is None:
             run_jobs(rendering.jobs)

@@ -20,7 +20,7 @@ from .pipeline import Pipeline, RunReport
 
 log = logging.getLogger("watcher")
 
-WORKER_FROM = 8  # files waiting: below this, starting a render worker costs more than it saves
+WORKER_FROM = 8  # files waiting: below this, starting the render processes costs more than it saves
 
 
 def start(desk: Desk, pipeline: Pipeline) -> None:
