@@ -93,6 +93,25 @@ def test_a_failed_block_leaves_nothing_and_numbers_are_unique(ledger):
     assert numbers[0].startswith("LY20261125")
 
 
+def test_a_roster_larger_than_one_statement_holds_is_stored_whole(ledger):
+    """6,000 people: more parameters than PostgreSQL takes in one INSERT, and more ID numbers than one
+    overlap query asks about."""
+    version = ledger.plan("GN-A").version
+    base = _policy(version)
+    people = tuple(replace(base.people[0], name=f"旅客{i}", id_no=f"ID{i:06d}", premium_fen=700 + i % 3, row=i + 2)
+                   for i in range(6000))
+    policy = replace(base, people=people, premium_fen=sum(p.premium_fen for p in people))
+    with ledger.atomic():
+        rid = ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="大团.xlsx", action="投保", at=NOW,
+                                    outputs=[])
+        number = ledger.issue_policy(policy, request_id=rid)
+    stored = ledger.policy(number, agency="GZ001")
+    assert [(p.name, p.id_no, p.premium_fen, p.row) for p in stored.people] == \
+        [(p.name, p.id_no, p.premium_fen, p.row) for p in people]
+    found = ledger.live_overlaps("GZ001", [("身份证", p.id_no) for p in people], base.start, base.end)
+    assert sorted(o.id_no for o in found) == sorted(p.id_no for p in people)
+
+
 def test_writes_outside_a_transaction_are_refused(ledger):
     with pytest.raises(LedgerError):
         ledger.save_agency(DEMO_AGENCY, request_id=None, at=NOW)

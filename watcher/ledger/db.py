@@ -77,6 +77,10 @@ class _Rows:
         return self.cursor.rowcount
 
 
+_PLAIN_INSERT = re.compile(r"^\s*(INSERT INTO \w+(?:\s*\([\w, ]+\))?\s+VALUES\s*)(\((?:\?\s*,\s*)*\?\))\s*$", re.S)
+_MAX_PARAMS = 65535  # PostgreSQL's limit on one statement's parameters
+
+
 class PostgresDatabase(Database):
     kind = "postgresql"
 
@@ -98,10 +102,22 @@ class PostgresDatabase(Database):
         return _Rows(self.conn.execute(self._sql(sql), tuple(args)))
 
     def executemany(self, sql: str, rows) -> None:
+        """A plain `INSERT … VALUES (?, …)` goes as multi-row INSERTs (one statement for a roster, not one
+        per person); anything else row by row, pipelined."""
         rows = list(rows)
-        if rows:
-            with self.conn.cursor() as cur:
-                cur.executemany(self._sql(sql), rows)
+        if not rows:
+            return
+        plain = _PLAIN_INSERT.match(sql)
+        if plain:
+            width = plain.group(2).count("?")
+            step = max(1, _MAX_PARAMS // width)
+            for i in range(0, len(rows), step):
+                chunk = rows[i:i + step]
+                self.conn.execute(self._sql(plain.group(1) + ", ".join([plain.group(2)] * len(chunk))),
+                                  [v for row in chunk for v in row])
+            return
+        with self.conn.cursor() as cur:
+            cur.executemany(self._sql(sql), rows)
 
     def begin(self) -> None:
         self.conn.execute("BEGIN")
