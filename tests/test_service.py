@@ -304,10 +304,11 @@ def test_a_dead_observer_is_restarted_and_logged(root, caplog):
     assert "重启" in caplog.text
 
 
-def test_each_drop_folder_is_watched_on_its_own_and_a_new_one_at_once(root):
+@pytest.mark.parametrize("mode", ["events", "polling"])
+def test_each_drop_folder_is_watched_on_its_own_and_a_new_one_at_once(root, mode):
     """Not the claim folders inside (every worker's claim records), and a new agency's folder is heard
-    of without waiting for a rescan."""
-    configure(root, "settle_seconds = 0.3\nrescan_seconds = 3600\n")  # only events can find files
+    of without waiting for a rescan: by inotify, or by the polling observer meant for network shares."""
+    configure(root, f"settle_seconds = 0.3\nrescan_seconds = 3600\nwatch = \"{mode}\"\n")  # no rescans
     workbooks = root / "workbooks"
     with service_in_process(root) as service:
         assert watched(service) == {(workbooks, False), (workbooks / "_admin", False), (workbooks / "GZ001", False)}
