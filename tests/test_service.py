@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from watcher.layout import CLAIMED
+from watcher.service.serve import ARRIVALS
 from conftest import issue_fields, ledger_rows, people, run_watcher, write_request
 from test_admin import agency_workbook
 
@@ -305,20 +306,27 @@ def test_a_dead_observer_is_restarted_and_logged(root, caplog):
 
 
 @pytest.mark.parametrize("mode", ["events", "polling"])
-def test_each_drop_folder_is_watched_on_its_own_and_a_new_one_at_once(root, mode):
-    """Not the claim folders inside (every worker's claim records), and a new agency's folder is heard
-    of without waiting for a rescan: by inotify, or by the polling observer meant for network shares."""
+def test_only_arrivals_are_heard_of_and_a_new_folder_at_once(root, mode):
+    """One watch over the drop folders that hears of files arriving, not of reads; a new agency's folder
+    (or one deleted and made again) is heard of without waiting for a rescan: by inotify, or by the
+    polling observer meant for network shares."""
     configure(root, f"settle_seconds = 0.3\nrescan_seconds = 3600\nwatch = \"{mode}\"\n")  # no rescans
     workbooks = root / "workbooks"
     with service_in_process(root) as service:
-        assert watched(service) == {(workbooks, False), (workbooks / "_admin", False), (workbooks / "GZ001", False)}
+        assert watched(service) == {(workbooks, True)}
+        assert {e.watch.event_filter for o in service.observers for e in o.emitters} == {frozenset(ARRIVALS)}
         agency_workbook(workbooks / "_admin" / "新机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]])
         wait_for(lambda: (workbooks / "SZ002").is_dir(), 30, "the new folder")
         write_request(workbooks / "SZ002" / "深圳.xlsx", issue_fields(), people(1))
         wait_for(lambda: results(root, "SZ002"), 30, "the new agency's result, found by events")
-        assert (workbooks / "SZ002", False) in watched(service)
-        assert not any(CLAIMED in str(path) for path, _ in watched(service))
-    assert results(root, "SZ002")[0]["status"] == "success"
+        shutil.rmtree(workbooks / "SZ002")
+        (workbooks / "SZ002").mkdir()  # deleted and made again: its old watch went with the old folder
+        write_request(workbooks / "SZ002" / "再来.xlsx", issue_fields(旅行团号="T-AGAIN"), people(1))
+        wait_for(lambda: len(results(root, "SZ002")) >= 2, 30, "a result in the folder made again")
+        time.sleep(0.5)
+        write_request(workbooks / "SZ002" / "三.xlsx", issue_fields(旅行团号="T-3"), people(1))
+        wait_for(lambda: len(results(root, "SZ002")) >= 3, 30, "a later file there, heard of by the new watch")
+    assert {r["status"] for r in results(root, "SZ002")} == {"success"}
 
 
 def test_status_says_what_is_waiting_and_what_was_done_today(root):

@@ -37,6 +37,7 @@ TICK = 0.1  # seconds between looks at the files being tracked
 # What can mean a file arrived or finished arriving. Opens and reads (every worker's own checks and
 # parses) and each written chunk are left out of the inotify mask: the tracker stats what it tracks
 # every tick anyway, and with several workers each of them would otherwise hear every other one's reads.
+# One recursive watch (one emitter thread), not one per drop folder: a desk may have thousands.
 ARRIVALS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent, DirCreatedEvent, DirMovedEvent]
 
 
@@ -60,7 +61,6 @@ class Service:
         self.paths: queue.Queue[str] = queue.Queue()
         self.tracker = scan.Tracker(self.settings.settle_seconds, self.settings.stall_seconds)
         self.observers: list = []
-        self.watching: dict[Path, list] = {}  # folder → its watch on each observer
         self.observers_retry_at = 0.0
         self.report = RunReport()
         self.restarts = 0
@@ -76,39 +76,12 @@ class Service:
         made = []
         for kind in kinds[self.settings.watch]:
             observer = kind(timeout=1) if kind is PollingObserver else kind()
+            observer.schedule(_Events(self.paths), str(self.desk.layout.workbooks), recursive=True,
+                              event_filter=ARRIVALS)
             observer.daemon = True
             observer.start()
             made.append(observer)
-        self.watching = {}
-        self._watch_folders(made)
         return made
-
-    def _watch_folders(self, observers: list | None = None) -> None:
-        """Watch the workbooks folder (new agency folders) and each drop folder, each on its own and not
-        recursively: the claim folders inside the drop folders, busy with every worker's claim records,
-        are nobody's news. Called again whenever the folders may have changed."""
-        observers = self.observers if observers is None else observers
-        layout = self.desk.layout
-        wanted = [layout.workbooks] + [layout.drop(who) for who in scan.folders(layout)]
-        for folder in set(self.watching) - set(wanted):
-            for observer, watch in self.watching.pop(folder):
-                try:
-                    observer.unschedule(watch)
-                except Exception:  # its emitter already stopped with the folder it watched
-                    pass
-        for folder in wanted:
-            if folder in self.watching:
-                continue
-            watches = []
-            try:
-                for observer in observers:
-                    watches.append((observer, observer.schedule(_Events(self.paths), str(folder),
-                                                                 event_filter=ARRIVALS)))
-            except OSError:  # gone again already, or the share is away: the next rescan tries again
-                for observer, watch in watches:
-                    observer.unschedule(watch)
-                continue
-            self.watching[folder] = watches
 
     def _check_observers(self) -> None:
         """An observer thread that died (a share outage can kill the polling one silently) is restarted."""
@@ -147,7 +120,6 @@ class Service:
                 try:
                     if time.monotonic() >= next_rescan:
                         next_rescan = time.monotonic() + self.settings.rescan_seconds
-                        self._watch_folders()  # before the scan: a file is either seen now or heard of later
                         gather(self.desk, self.tracker, None, backdate=False)
                         for who in scan.folders(self.desk.layout):  # several workers: one may have died
                             for claimed in adopt(self.desk, who):
@@ -217,7 +189,6 @@ class Service:
             elif len(parts) == 2 and parts[1] != CLAIMED and not scan.ignored(parts[1]):
                 self._observe(parts[0], path)
         if rescan_folders:
-            self._watch_folders()
             gather(self.desk, self.tracker, None, backdate=False)
 
     def _observe(self, who: str, path: Path) -> None:
