@@ -82,23 +82,29 @@ def _month(sheet, label: str, code: str, *, required: bool) -> date | None:
         return None
 
 
-def _day(table: AdminTable, r: int, column: str, today: date | None = None) -> date | None:
+def _filled(table: AdminTable, r: int, column: str) -> object | None:
+    """The cell's value, or None (and the problem recorded) when it is empty."""
     raw = table.raw(r, column)
     if raw is None or not clean(raw):
         table.fail(r, column, "field.empty", label=column)
         return None
+    return raw
+
+
+def _day(table: AdminTable, r: int, column: str) -> date | None:
+    raw = _filled(table, r, column)
+    if raw is None:
+        return None
     try:
-        day = parse_date(raw)
+        return parse_date(raw)
     except (DateError, ValueError):
         table.fail(r, column, "date.bad", label=column, value=clean(raw))
         return None
-    return day
 
 
 def _money(table: AdminTable, r: int, column: str) -> int | None:
-    raw = table.raw(r, column)
-    if raw is None or not clean(raw):
-        table.fail(r, column, "field.empty", label=column)
+    raw = _filled(table, r, column)
+    if raw is None:
         return None
     try:
         fen = parse_fen(raw)
