@@ -7,9 +7,10 @@ all in one run. Reports files per second from the drop to the last result. Targe
 PostgreSQL at least 1.6x one.
 
 Workers are meant for several hosts. On one machine they share its cores with each other and with
-PostgreSQL, so the run is made twice: workers free to use every core, and each worker (with its helper
-processes) pinned to a core of its own, the nearest this machine comes to one host per worker.
-PostgreSQL is never pinned.
+PostgreSQL, so by default the run is made twice: workers free to use every core, and each worker (with
+its helper processes) pinned to a core of its own, the nearest a small machine comes to one host per
+worker. PostgreSQL is never pinned. Each line also says how many cores the whole machine kept busy
+during the burst. `--workers 1,2,4,8`, `--modes free` and `--runs 3` choose what is run.
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ def _results(out: Path) -> int:
         return 0
 
 
+def _busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat (Linux); zeros elsewhere."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+CORES_BUSY: list[float] = []  # per burst: cores kept busy on average, workers and PostgreSQL together
+
+
 def burst(files: list[bytes], workers: int, url: str | None, pinned: bool = False) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "desk"
@@ -64,11 +79,13 @@ def burst(files: list[bytes], workers: int, url: str | None, pinned: bool = Fals
             (staging / f"团{i:04d}.xlsx").write_bytes(data)
         out = root / "outbox" / "GZ001"
         started = time.monotonic()
+        busy_before, _ = _busy()
         for i in range(len(files)):
             os.rename(staging / f"团{i:04d}.xlsx", root / "workbooks" / "GZ001" / f"团{i:04d}.xlsx")
         while _results(out) < len(files):  # cheap to count: the harness shares the cores it measures
             time.sleep(0.05)
         took = time.monotonic() - started
+        CORES_BUSY.append((_busy()[0] - busy_before) / took)
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
@@ -83,7 +100,12 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=500)
+    parser.add_argument("--workers", default="1,2,4", help="worker counts on PostgreSQL, e.g. 1,2,4,8")
+    parser.add_argument("--modes", default="free,pinned", help="free, pinned or both (free,pinned)")
+    parser.add_argument("--runs", type=int, default=1, help="repeat the whole run this many times")
     args = parser.parse_args()
+    counts = [int(n) for n in args.workers.split(",")]
+    modes = [m.strip() == "pinned" for m in args.modes.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         files = []
         for i in range(args.files):
@@ -92,13 +114,14 @@ def main() -> None:
             files.append(path.read_bytes())
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"{args.files} files of 30 people; workers and PostgreSQL share the cores")
-    for pinned in (False, True):
+    for run, pinned in ((run, pinned) for run in range(1, args.runs + 1) for pinned in modes):
+        print(f"run {run}: " if args.runs > 1 else "", end="")
         print("each worker pinned to a core of its own" if pinned else "workers free to use every core", flush=True)
         rates = {}
         if not pinned:
             rates["sqlite-1"] = burst(files, 1, None)
-            print(f"  SQLite, 1 worker: {rates['sqlite-1']:.1f} files/s", flush=True)
-        for n in (1, 2, 4):
+            print(f"  SQLite, 1 worker: {rates['sqlite-1']:.1f} files/s; {CORES_BUSY[-1]:.1f} cores busy", flush=True)
+        for n in counts:
             if pinned and n > (os.cpu_count() or 1):
                 continue
             schema = "b_" + uuid.uuid4().hex[:12]
@@ -110,8 +133,9 @@ def main() -> None:
             finally:
                 with psycopg.connect(PG, autocommit=True) as conn:
                     conn.execute(f"DROP SCHEMA {schema} CASCADE")
-            print(f"  PostgreSQL, {n} worker(s): {rates[f'pg-{n}']:.1f} files/s "
-                  f"({rates[f'pg-{n}'] / rates['pg-1']:.2f}x one worker)", flush=True)
+            ratio = f" ({rates[f'pg-{n}'] / rates['pg-1']:.2f}x one worker)" if "pg-1" in rates else ""
+            print(f"  PostgreSQL, {n} worker(s): {rates[f'pg-{n}']:.1f} files/s{ratio}; "
+                  f"{CORES_BUSY[-1]:.1f} cores busy", flush=True)
 
 
 if __name__ == "__main__":
