@@ -93,6 +93,25 @@ def test_a_failed_block_leaves_nothing_and_numbers_are_unique(ledger):
     assert numbers[0].startswith("LY20261125")
 
 
+def test_numbers_used_and_carried_on_from_another_ledger(ledger):
+    version = ledger.plan("GN-A").version
+    assert ledger.numbers_used() == {"policy": 0, "statement": 0}
+    with ledger.atomic():
+        rid = ledger.record_request(agency="GZ001", sha256="a" * 64, file_name="x.xlsx", action="投保", at=NOW,
+                                    outputs=[])
+        ledger.issue_policy(_policy(version), request_id=rid)
+    assert ledger.numbers_used() == {"policy": 1, "statement": 0}
+    with ledger.atomic():  # as `migrate` does with the numbers of the ledger it copies
+        ledger.continue_numbers({"policy": 41, "statement": 7})
+    assert ledger.numbers_used() == {"policy": 41, "statement": 7}
+    with ledger.atomic():
+        rid = ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="x.xlsx", action="投保", at=NOW,
+                                    outputs=[])
+        assert ledger.issue_policy(_policy(version), request_id=rid).endswith("0000042")
+    with pytest.raises(LedgerError):
+        ledger.continue_numbers({"policy": 50})  # outside a transaction
+
+
 def test_a_roster_larger_than_one_statement_holds_is_stored_whole(ledger):
     """6,000 people: more parameters than PostgreSQL takes in one INSERT, and more ID numbers than one
     overlap query asks about."""

@@ -19,25 +19,107 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def pg_root(tmp_path, monkeypatch, ledger_backend) -> Path:
-    """A demo desk whose ledger is a PostgreSQL schema of its own."""
-    if ledger_backend != "postgresql":
-        import uuid
+def pg_url(monkeypatch, ledger_backend) -> str:
+    """WATCHER_LEDGER_URL naming a PostgreSQL schema of the test's own (the run's own with --ledger=postgresql)."""
+    if ledger_backend == "postgresql":
+        yield os.environ["WATCHER_LEDGER_URL"]
+        return
+    import uuid
 
-        import psycopg
+    import psycopg
 
-        schema = "w_" + uuid.uuid4().hex[:16]
+    schema = "w_" + uuid.uuid4().hex[:16]
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in PG_BASE else "?"
+    url = f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
+    monkeypatch.setenv("WATCHER_LEDGER_URL", url)
+    try:
+        yield url
+    finally:
         with psycopg.connect(PG_BASE, autocommit=True) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-        sep = "&" if "?" in PG_BASE else "?"
-        monkeypatch.setenv("WATCHER_LEDGER_URL", f"{PG_BASE}{sep}options=-csearch_path%3D{schema}")
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def pg_root(tmp_path, pg_url) -> Path:
+    """A demo desk whose ledger is a PostgreSQL schema of its own."""
     path = tmp_path / "desk"
     run_watcher(path, "init", "--demo")
     (path / "watcher.toml").write_text("settle_seconds = 0.5\nrescan_seconds = 1\nstall_seconds = 3\n", encoding="utf-8")
-    yield path
-    if ledger_backend != "postgresql":
-        with psycopg.connect(PG_BASE, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    return path
+
+
+def _demo_ledger(url: str):
+    from test_ledger import NOW, ZONE
+
+    from watcher.demo import DEMO_AGENCY, DEMO_PLANS
+    from watcher.ledger import Ledger
+
+    ledger = Ledger(url, ZONE, now=NOW)
+    with ledger.atomic():
+        for plan in DEMO_PLANS:
+            ledger.add_plan_version(plan, request_id=None, at=NOW)
+        ledger.save_agency(DEMO_AGENCY, request_id=None, at=NOW)
+    return ledger
+
+
+def _issue(ledger, sha: str) -> str:
+    from test_ledger import NOW, _policy
+
+    rid = ledger.record_request(agency="GZ001", sha256=sha * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[])
+    return ledger.issue_policy(_policy(ledger.plan("GN-A").version), request_id=rid)
+
+
+def test_a_workers_open_transaction_holds_up_no_other_workers_numbers(pg_url):
+    """Two workers number policies at once: neither waits for the other's commit, a number is never
+    handed out twice, and one rolled back is left unused (a gap), not given again."""
+    from watcher.ledger import Ledger
+    from test_ledger import NOW, ZONE
+
+    first = _demo_ledger(pg_url)
+    second = Ledger(pg_url, ZONE, now=NOW)
+    second.conn.execute("SET lock_timeout = '2s'")  # waiting on the first's commit would fail, not hang
+    try:
+        with pytest.raises(RuntimeError):
+            with first.atomic():
+                held = _issue(first, "a")
+                with second.atomic():  # while the first's transaction is open
+                    other = _issue(second, "b")
+                raise RuntimeError("the first worker's file fails after its policy was numbered")
+        with first.atomic():
+            after = _issue(first, "c")
+        tails = [int(n[-7:]) for n in (held, other, after)]
+        assert tails == [1, 2, 3], tails
+        stored = sorted(n for (n,) in first.conn.execute("SELECT policy_no FROM policies").fetchall())
+        assert stored == sorted([other, after])  # the rolled-back number stays unused
+        assert first.numbers_used() == second.numbers_used() == {"policy": 3, "statement": 0}
+        from watcher.ledger.check import check_ledger
+        assert check_ledger(first) == []
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_postgresql_ledger_from_before_its_own_sequences_carries_on_its_numbers(pg_url):
+    from watcher.ledger.check import check_ledger
+    from watcher.ledger.db import PostgresDatabase
+    from watcher.ledger.schema import migrate
+    from test_ledger import NOW
+
+    db = PostgresDatabase(pg_url)
+    migrate(db, NOW.isoformat(), upto=8)
+    db.execute("INSERT INTO sequences VALUES ('policy', 41), ('statement', 7)")
+    db.close()
+    ledger = _demo_ledger(pg_url)  # brought forward on open
+    try:
+        assert ledger.numbers_used() == {"policy": 41, "statement": 7}
+        assert ledger.conn.execute("SELECT to_regclass('sequences')").fetchone()[0] is None
+        with ledger.atomic():
+            assert _issue(ledger, "a").endswith("0000042")
+        assert check_ledger(ledger) == []
+    finally:
+        ledger.close()
 
 
 def test_two_workers_one_killed_halfway_every_file_exactly_once(pg_root):

@@ -70,15 +70,14 @@ def check_ledger(ledger) -> list[str]:
             " FROM policies p LEFT JOIN insured i ON i.policy_no = p.policy_no GROUP BY p.policy_no"
             " HAVING p.premium_fen != COALESCE(SUM(i.premium_fen), 0) OR p.insured_count != COUNT(i.seq)"):
         say(f"保单 {no}：保费 {yuan_display(fen)} 元，被保险人保费之和 {yuan_display(people)} 元（{count} 人），不一致")
-    _numbering(conn, say)
+    _numbering(conn, ledger.numbers_used(), say)
     _replay(conn, say)
     if len(found) > LIMIT:
         return found[:LIMIT] + [f"……另有 {len(found) - LIMIT} 处"]
     return found
 
 
-def _numbering(conn, say) -> None:
-    sequences = dict(conn.execute("SELECT name, value FROM sequences"))
+def _numbering(conn, sequences: dict[str, int], say) -> None:
     for name, table, column, pattern, width in (("policy", "policies", "policy_no", POLICY_NO_PATTERN, 7),
                                                  ("statement", "statements", "statement_no", STATEMENT_NO_PATTERN, 6)):
         numbers = [n for (n,) in conn.execute(f"SELECT {column} FROM {table}")]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from .check import check_ledger
 
 ORDER = ("requests", "agencies", "plans", "plan_versions", "agency_plans", "rate_bands", "age_factors", "coverages",
-         "outputs", "policies", "insured", "journal", "sequences", "month_end_runs", "statements", "deposits",
+         "outputs", "policies", "insured", "journal", "month_end_runs", "statements", "deposits",
          "result_names")
 IDENTITY = ("requests", "plan_versions", "journal", "month_end_runs")
 BATCH = 5000
@@ -34,7 +34,7 @@ def count(ledger, table: str) -> int:
 
 def copy_ledger(source, target) -> dict[str, int]:
     """Rows copied per table. Raises CopyRefused when the target is not empty or the copy does not verify."""
-    busy = [t for t in ORDER if count(target, t)]
+    busy = [t for t in ORDER if count(target, t)] + (["编号"] if any(target.numbers_used().values()) else [])
     if busy:
         raise CopyRefused(f"目标数据库已有数据（{'、'.join(busy)}）。请换一个空的数据库或 schema")
     problems = check_ledger(source)
@@ -51,6 +51,8 @@ def copy_ledger(source, target) -> dict[str, int]:
             for i in range(0, len(rows), BATCH):
                 target.conn.executemany(insert, rows[i:i + BATCH])
             copied[table] = len(rows)
+        # Numbers carry on from where the source left them (its sequence rows, or PostgreSQL's sequences).
+        target.continue_numbers(source.numbers_used())
         for table in IDENTITY:
             target.conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                                 f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)").fetchone()
@@ -61,6 +63,8 @@ def copy_ledger(source, target) -> dict[str, int]:
             if sorted(map(repr, source.conn.execute(f"SELECT {cols} FROM {table}").fetchall())) != \
                     sorted(map(repr, target.conn.execute(f"SELECT {cols} FROM {table}").fetchall())):
                 differences.append(f"{table}：源 {copied[table]} 行，目标 {count(target, table)} 行，内容不一致")
+        if source.numbers_used() != target.numbers_used():
+            differences.append(f"编号：源 {source.numbers_used()}，目标 {target.numbers_used()}，不一致")
         problems = check_ledger(target)
         if differences or problems:
             raise CopyRefused("复制后核对不一致，已撤销：" + "；".join((differences + problems)[:5]))

@@ -212,9 +212,15 @@ CREATE TABLE workers (
     started_at TEXT NOT NULL
 );
 """),
+    # SQLite has one writer at a time: its sequence rows stay. PostgreSQL numbers from sequences of
+    # its own, which no transaction holds locked until it commits (see POSTGRES_ONLY).
+    (9, "numbers on PostgreSQL from its own sequences: no worker waits for another's commit", ""),
 ]
 
 LATEST = MIGRATIONS[-1][0]
+
+# What the ledger numbers: policies (保单号) and statements (对账单号), each a ledger-wide sequence.
+NUMBERED = ("policy", "statement")
 
 # Where PostgreSQL needs its own words for a migration (SQLite's triggers are not PostgreSQL's).
 POSTGRES_ONLY: dict[int, list[str]] = {
@@ -224,6 +230,10 @@ POSTGRES_ONLY: dict[int, list[str]] = {
         "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal FOR EACH ROW EXECUTE FUNCTION journal_append_only()",
         "CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal FOR EACH ROW EXECUTE FUNCTION journal_append_only()",
         "CREATE INDEX insured_id ON insured(id_no, id_type)",
+    ],
+    9: [f"CREATE SEQUENCE number_{name} MINVALUE 1" for name in NUMBERED] + [
+        "SELECT setval('number_' || name, value) FROM sequences WHERE value > 0",
+        "DROP TABLE sequences",
     ],
 }
 MIGRATION_LOCK = 7_411_001  # PostgreSQL advisory lock: one worker migrates at a time
@@ -241,7 +251,8 @@ def migrate(db, now_text: str, upto: int = LATEST) -> list[int]:
     """Apply every migration newer than the ledger's version, each in its own transaction. Workers that
     start together take turns (SQLite: the write lock; PostgreSQL: an advisory lock)."""
     applied = []
-    if current_version(db) >= upto:
+    version = current_version(db)
+    if version >= upto:
         return applied
     for version, name, sql in MIGRATIONS:
         if version > upto:

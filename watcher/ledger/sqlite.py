@@ -19,7 +19,7 @@ from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, policy_number
 from .common import _POLICY_SELECT, LedgerError, _dt, _t, policy_from_row
 from .db import is_url, open_database
-from .schema import migrate
+from .schema import NUMBERED, migrate
 from .settlement import SettlementLedger
 
 
@@ -44,6 +44,12 @@ class Overlap:
     policy_no: str
     start: datetime
     end: datetime
+
+
+def _numbered(name: str) -> str:
+    if name not in NUMBERED:
+        raise LedgerError(f"no sequence named {name!r}")
+    return name
 
 
 def _lock_key(name: str) -> int:
@@ -108,10 +114,37 @@ class Ledger(SettlementLedger):
         )
 
     def _next(self, name: str) -> int:
+        """The next number of a ledger-wide sequence, never handed out before. SQLite: a row of
+        `sequences`, under the one write lock. PostgreSQL: a sequence of its own (`nextval` holds no lock
+        to the commit, so workers never queue behind each other's transactions; a rolled-back
+        transaction leaves its number unused, a gap, never a repeat)."""
+        if self.kind == "postgresql":
+            return self.conn.execute(f"SELECT nextval('number_{_numbered(name)}')").fetchone()[0]
         return self.conn.execute(
             "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = sequences.value + 1"
             " RETURNING value", (name,)
         ).fetchone()[0]
+
+    def numbers_used(self) -> dict[str, int]:
+        """The highest number handed out so far by each sequence (0: none yet)."""
+        if self.kind == "postgresql":
+            return dict(self.conn.execute(" UNION ALL ".join(
+                f"SELECT '{name}', CASE WHEN is_called THEN last_value ELSE 0 END FROM number_{name}"
+                for name in NUMBERED)).fetchall())
+        used = dict(self.conn.execute("SELECT name, value FROM sequences").fetchall())
+        return {name: used.get(name, 0) for name in NUMBERED}
+
+    def continue_numbers(self, used: dict[str, int]) -> None:
+        """Carry on from another ledger's numbers (migrate): the next number of each is one past `used`."""
+        self._need_tx()
+        for name, value in used.items():
+            if not value:
+                continue
+            if self.kind == "postgresql":
+                self.conn.execute(f"SELECT setval('number_{_numbered(name)}', ?)", (value,)).fetchone()
+            else:
+                self.conn.execute("INSERT INTO sequences VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = ?",
+                                  (name, value, value))
 
     # --- requests -----------------------------------------------------------------------
 
