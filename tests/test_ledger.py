@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from conftest import ledger_query, ledger_rows, run_watcher
 from watcher.demo import DEMO_AGENCY, DEMO_PLANS
 from watcher.domain.policy import POLICY_NO_PATTERN, Insured, Policy
 from watcher.ledger import Ledger, LedgerError
@@ -64,6 +65,19 @@ def test_an_older_ledger_is_brought_forward(tmp_path):
     triggers = {n for (n,) in ledger.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     assert {"journal_no_update", "journal_no_delete"} <= triggers
     ledger.close()
+
+
+def test_a_ledger_brought_forward_by_a_newer_release_is_refused_not_written(root):
+    """Several hosts upgraded one by one: a worker of the older release stops with a message rather than
+    write what the newer schema no longer has."""
+    ledger_query(root, "INSERT INTO schema_migrations VALUES (?, ?, ?)", (LATEST + 1, "from a newer release", "x"))
+    before = ledger_rows(root)
+    for command in ("process", "serve", "month-end"):
+        done = run_watcher(root, command, check=False)
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        assert f"升级到第 {LATEST + 1} 版" in done.stderr and f"只认识到第 {LATEST} 版" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert ledger_rows(root) == before
 
 
 def test_the_journal_is_append_only(ledger):

@@ -19,7 +19,7 @@ class Failure(Exception):
 
 
 def _open(layout: Layout, settings, *, create: bool):
-    from .ledger import Ledger
+    from .ledger import Ledger, LedgerError
 
     from .ledger.db import describe, is_url, ledger_exists, ledger_target
 
@@ -28,6 +28,8 @@ def _open(layout: Layout, settings, *, create: bool):
         raise Failure(f"找不到账本 {describe(target)}。请先运行：watcher init --root {layout.root}")
     try:
         return Ledger(target, settings.zone, now=clock.now())
+    except LedgerError as exc:
+        raise Failure(str(exc)) from exc
     except Exception as exc:
         if is_url(target):
             raise Failure(f"无法连接账本数据库 {describe(target)}：{str(exc).strip()}。请检查地址、用户和权限") from exc

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 import sqlite3
 
+from .common import LedgerError
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial", """
 CREATE TABLE agencies (
@@ -252,6 +254,11 @@ def migrate(db, now_text: str, upto: int = LATEST) -> list[int]:
     start together take turns (SQLite: the write lock; PostgreSQL: an advisory lock)."""
     applied = []
     version = current_version(db)
+    if version > LATEST:
+        # A worker of an older release on a ledger a newer one has brought forward (a rolling upgrade of
+        # several hosts): it would write what the newer schema no longer has. It stops instead.
+        raise LedgerError(f"账本已由更新版本的 watcher 升级到第 {version} 版，本机的 watcher 只认识到第 {LATEST} 版。"
+                          "请先把本机的 watcher 升级到与其他主机相同的版本，再启动")
     if version >= upto:
         return applied
     for version, name, sql in MIGRATIONS:
