@@ -124,6 +124,9 @@ def test_numbers_used_and_carried_on_from_another_ledger(ledger):
         assert ledger.issue_policy(_policy(version), request_id=rid).endswith("0000042")
     with pytest.raises(LedgerError):
         ledger.continue_numbers({"policy": 50})  # outside a transaction
+    with ledger.atomic():  # from a ledger that has numbered nothing yet
+        ledger.continue_numbers({"policy": 0, "statement": 0})
+    assert ledger.numbers_used() == {"policy": 0, "statement": 0}
 
 
 def test_a_roster_larger_than_one_statement_holds_is_stored_whole(ledger):

@@ -182,6 +182,45 @@ def test_month_end_started_on_both_workers_at_once_settles_once(pg_root):
     assert data["status"] == "success"
 
 
+def test_a_copy_undone_by_its_verification_leaves_the_database_fit_for_the_next(tmp_path, pg_url, monkeypatch):
+    """PostgreSQL does not roll back setval: a copy refused after the numbers were carried on must not
+    leave the target looking used, and the next copy must set them again."""
+    from watcher.ledger import Ledger
+    from watcher.ledger import copy as copying
+    from test_ledger import NOW, ZONE
+
+    source = _demo_ledger(tmp_path / "ledger.sqlite3")
+    target = Ledger(pg_url, ZONE, now=NOW)
+    try:
+        with source.atomic():
+            _issue(source, "a")
+            _issue(source, "b")
+        checked = []
+
+        def failing_on_the_target(ledger):
+            checked.append(ledger.kind)
+            return ["目标核对不一致（测试）"] if ledger is target else []
+
+        monkeypatch.setattr(copying, "check_ledger", failing_on_the_target)
+        with pytest.raises(copying.CopyRefused, match="已撤销"):
+            copying.copy_ledger(source, target)
+        assert checked == ["sqlite", "postgresql"]
+        assert target.conn.execute("SELECT COUNT(*) FROM policies").fetchone()[0] == 0
+        monkeypatch.undo()
+        with target.atomic():  # numbers handed out without a row to show for them are set back too
+            for _ in range(3):
+                target._next("policy")
+        assert target.numbers_used()["policy"] == 5
+        copied = copying.copy_ledger(source, target)
+        assert copied["policies"] == 2
+        assert target.numbers_used() == source.numbers_used() == {"policy": 2, "statement": 0}
+        with target.atomic():
+            assert _issue(target, "c").endswith("0000003")
+    finally:
+        source.close()
+        target.close()
+
+
 def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path, monkeypatch):
     import uuid
 

@@ -34,7 +34,7 @@ def count(ledger, table: str) -> int:
 
 def copy_ledger(source, target) -> dict[str, int]:
     """Rows copied per table. Raises CopyRefused when the target is not empty or the copy does not verify."""
-    busy = [t for t in ORDER if count(target, t)] + (["编号"] if any(target.numbers_used().values()) else [])
+    busy = [t for t in ORDER if count(target, t)]
     if busy:
         raise CopyRefused(f"目标数据库已有数据（{'、'.join(busy)}）。请换一个空的数据库或 schema")
     problems = check_ledger(source)

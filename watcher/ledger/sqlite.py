@@ -135,16 +135,16 @@ class Ledger(SettlementLedger):
         return {name: used.get(name, 0) for name in NUMBERED}
 
     def continue_numbers(self, used: dict[str, int]) -> None:
-        """Carry on from another ledger's numbers (migrate): the next number of each is one past `used`."""
+        """Carry on from another ledger's numbers (migrate into an empty ledger): the next number of each
+        is one past `used`. On PostgreSQL `setval` is not undone by a rollback; a copy that is rolled back
+        leaves its tables empty, and the next copy sets the numbers again."""
         self._need_tx()
         for name, value in used.items():
-            if not value:
-                continue
             if self.kind == "postgresql":
-                self.conn.execute(f"SELECT setval('number_{_numbered(name)}', ?)", (value,)).fetchone()
+                self.conn.execute(f"SELECT setval('number_{_numbered(name)}', ?, ?)", (max(value, 1), value > 0)).fetchone()
             else:
                 self.conn.execute("INSERT INTO sequences VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = ?",
-                                  (name, value, value))
+                                  (_numbered(name), value, value))
 
     # --- requests -----------------------------------------------------------------------
 
