@@ -340,6 +340,17 @@ def test_status_says_what_is_waiting_and_what_was_done_today(root):
     assert "服务：未运行" in text
 
 
+def test_output_piped_into_a_reader_that_leaves_early_is_no_error_about_the_root(root):
+    """`watcher status | head -1`: the reader goes away; no message blaming the root, no traceback."""
+    for command in ("status", "check"):
+        proc = subprocess.Popen([sys.executable, "-m", "watcher", command, "--root", str(root)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env={**os.environ, "PYTHONUTF8": "1"})
+        proc.stdout.close()  # before it writes a line
+        err = proc.stderr.read().decode("utf-8")
+        proc.stderr.close()
+        assert proc.wait(timeout=60) == 1 and err == "", (command, err)
+
+
 def test_process_shows_a_progress_bar_on_a_terminal(root):
     import pty
 

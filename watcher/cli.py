@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from contextlib import contextmanager
 import sqlite3
@@ -354,16 +355,37 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     layout = Layout.find(args.root)
     try:
-        return args.func(layout, args)
+        code = args.func(layout, args)
+        sys.stdout.flush()  # a reader that went away (watcher status | head) is met here, not at exit
+        return code
     except (Failure, SettingsError) as exc:
         print(f"watcher {args.command}: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:  # a folder that cannot be read or written: say which, no traceback
+        if isinstance(exc, BrokenPipeError) and _reader_gone():
+            return 1
         print(f"watcher {args.command}: 无法访问 {exc.filename or layout.root}（{exc.strerror or exc}）。"
               "请检查路径和权限", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _reader_gone() -> bool:
+    """Whether our standard output is a pipe whose reader has gone (`watcher status | head`): then there
+    is nothing to say and nowhere to say it, and what is left of the output goes nowhere instead of
+    failing again at exit."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        gone = any(events & select.POLLERR for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll here, or no real standard output
+        return False
+    if gone:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return gone
 
 
 if __name__ == "__main__":
