@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 
 POSTGRES = re.compile(r"^postgres(ql)?://", re.I)
@@ -81,6 +82,22 @@ _PLAIN_INSERT = re.compile(r"^\s*(INSERT INTO \w+(?:\s*\([\w, ]+\))?\s+VALUES\s*
 _MAX_PARAMS = 65535  # PostgreSQL's limit on one statement's parameters
 
 
+def _multi_row(insert: str, width: int, rows: int) -> str:
+    """`INSERT … VALUES ($1, …), ($n, …)` for `rows` rows of `width` values, in PostgreSQL's own
+    placeholders, sent through psycopg's raw cursor. psycopg parses a `%s` query with more than 50
+    parameters again on every call (its cache leaves those out): 2.4 ms for a roster of 30, spent inside
+    the transaction. The text for a usual roster is kept; a very large one is built each time."""
+    return _multi_row_kept(insert, width, rows) if rows <= 200 else _multi_row_built(insert, width, rows)
+
+
+def _multi_row_built(insert: str, width: int, rows: int) -> str:
+    return insert + ", ".join(
+        "(" + ", ".join(f"${r * width + c}" for c in range(1, width + 1)) + ")" for r in range(rows))
+
+
+_multi_row_kept = lru_cache(maxsize=256)(_multi_row_built)
+
+
 class PostgresDatabase(Database):
     kind = "postgresql"
 
@@ -92,6 +109,7 @@ class PostgresDatabase(Database):
 
         self.Error = psycopg.Error
         self.IntegrityError = psycopg.IntegrityError
+        self._RawCursor = psycopg.RawCursor
         self.conn = psycopg.connect(url, autocommit=True)
 
     @staticmethod
@@ -111,10 +129,10 @@ class PostgresDatabase(Database):
         if plain:
             width = plain.group(2).count("?")
             step = max(1, _MAX_PARAMS // width)
-            for i in range(0, len(rows), step):
-                chunk = rows[i:i + step]
-                self.conn.execute(self._sql(plain.group(1) + ", ".join([plain.group(2)] * len(chunk))),
-                                  [v for row in chunk for v in row])
+            with self._RawCursor(self.conn) as cursor:
+                for i in range(0, len(rows), step):
+                    chunk = rows[i:i + step]
+                    cursor.execute(_multi_row(plain.group(1), width, len(chunk)), [v for row in chunk for v in row])
             return
         with self.conn.cursor() as cur:
             cur.executemany(self._sql(sql), rows)
