@@ -41,21 +41,18 @@ def _results(out: Path) -> int:
         return 0
 
 
-def _busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat (Linux); zeros elsewhere."""
+def _busy() -> float:
+    """Busy CPU seconds of the whole machine so far, from /proc/stat (Linux); zero elsewhere."""
     try:
         fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     except (OSError, ValueError):
-        return 0.0, 0.0
-    tick = os.sysconf("SC_CLK_TCK")
+        return 0.0
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields) - idle) / tick, sum(fields) / tick
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-CORES_BUSY: list[float] = []  # per burst: cores kept busy on average, workers and PostgreSQL together
-
-
-def burst(files: list[bytes], workers: int, url: str | None, pinned: bool = False) -> float:
+def burst(files: list[bytes], workers: int, url: str | None, pinned: bool = False) -> tuple[float, float]:
+    """(files per second, cores the whole machine kept busy on average: workers and PostgreSQL together)."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "desk"
         env = {**os.environ, "PYTHONUTF8": "1"}
@@ -79,18 +76,18 @@ def burst(files: list[bytes], workers: int, url: str | None, pinned: bool = Fals
             (staging / f"团{i:04d}.xlsx").write_bytes(data)
         out = root / "outbox" / "GZ001"
         started = time.monotonic()
-        busy_before, _ = _busy()
+        busy_before = _busy()
         for i in range(len(files)):
             os.rename(staging / f"团{i:04d}.xlsx", root / "workbooks" / "GZ001" / f"团{i:04d}.xlsx")
         while _results(out) < len(files):  # cheap to count: the harness shares the cores it measures
             time.sleep(0.05)
         took = time.monotonic() - started
-        CORES_BUSY.append((_busy()[0] - busy_before) / took)
+        cores = (_busy() - busy_before) / took
         for p in procs:
             p.send_signal(signal.SIGTERM)
         for p in procs:
             p.wait(60)
-        return len(files) / took
+        return len(files) / took, cores
 
 
 def main() -> None:
@@ -119,8 +116,8 @@ def main() -> None:
         print("each worker pinned to a core of its own" if pinned else "workers free to use every core", flush=True)
         rates = {}
         if not pinned:
-            rates["sqlite-1"] = burst(files, 1, None)
-            print(f"  SQLite, 1 worker: {rates['sqlite-1']:.1f} files/s; {CORES_BUSY[-1]:.1f} cores busy", flush=True)
+            rates["sqlite-1"], cores = burst(files, 1, None)
+            print(f"  SQLite, 1 worker: {rates['sqlite-1']:.1f} files/s; {cores:.1f} cores busy", flush=True)
         for n in counts:
             if pinned and n > (os.cpu_count() or 1):
                 continue
@@ -129,13 +126,13 @@ def main() -> None:
                 conn.execute(f"CREATE SCHEMA {schema}")
             try:
                 url = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3D{schema}"
-                rates[f"pg-{n}"] = burst(files, n, url, pinned)
+                rates[f"pg-{n}"], cores = burst(files, n, url, pinned)
             finally:
                 with psycopg.connect(PG, autocommit=True) as conn:
                     conn.execute(f"DROP SCHEMA {schema} CASCADE")
             ratio = f" ({rates[f'pg-{n}'] / rates['pg-1']:.2f}x one worker)" if "pg-1" in rates else ""
             print(f"  PostgreSQL, {n} worker(s): {rates[f'pg-{n}']:.1f} files/s{ratio}; "
-                  f"{CORES_BUSY[-1]:.1f} cores busy", flush=True)
+                  f"{cores:.1f} cores busy", flush=True)
 
 
 if __name__ == "__main__":

@@ -52,7 +52,8 @@ def copy_ledger(source, target) -> dict[str, int]:
                 target.conn.executemany(insert, rows[i:i + BATCH])
             copied[table] = len(rows)
         # Numbers carry on from where the source left them (its sequence rows, or PostgreSQL's sequences).
-        target.continue_numbers(source.numbers_used())
+        used = source.numbers_used()
+        target.continue_numbers(used)
         for table in IDENTITY:
             target.conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                                 f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)").fetchone()
@@ -63,8 +64,9 @@ def copy_ledger(source, target) -> dict[str, int]:
             if sorted(map(repr, source.conn.execute(f"SELECT {cols} FROM {table}").fetchall())) != \
                     sorted(map(repr, target.conn.execute(f"SELECT {cols} FROM {table}").fetchall())):
                 differences.append(f"{table}：源 {copied[table]} 行，目标 {count(target, table)} 行，内容不一致")
-        if source.numbers_used() != target.numbers_used():
-            differences.append(f"编号：源 {source.numbers_used()}，目标 {target.numbers_used()}，不一致")
+        carried = target.numbers_used()
+        if carried != used:
+            differences.append(f"编号：源 {used}，目标 {carried}，不一致")
         problems = check_ledger(target)
         if differences or problems:
             raise CopyRefused("复制后核对不一致，已撤销：" + "；".join((differences + problems)[:5]))
