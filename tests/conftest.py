@@ -17,7 +17,8 @@ SHANGHAI = timezone(timedelta(hours=8))
 ROSTER_HEAD = ["序号", "姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注"]
 
 # Valid numbers (GB 11643-1999 check characters) used across the tests.
-ID_F_1949 = "11010519491231002X"  # the standard's own example: female, 1949-12-31
+ID_F_1949 = "110105194912310046"  # female, 1949-12-31 (the standard's own example, …002X, is the template's sample)
+SAMPLE_ID = "11010519491231002X"
 ID_M_1980 = "440524198001010013"
 ID_M_1990 = "110101199003070011"
 ID_F_2000 = "310101200001010026"

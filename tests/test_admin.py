@@ -25,7 +25,7 @@ def plan_workbook(path: Path, code: str = "GN-A", name: str = "境内旅游意�
     ws.title = "申请"
     ws.append(["操作类型", "方案"])
     _sheet(wb, "方案", ["序号", "方案代码", "方案名称", "区域", "最低年龄", "最高年龄", "最长天数"],
-           [["示例", "EX", "示例方案", "境内", 0, 1, 1], [1, code, name, region, 0, max_age, max_days]])
+           [["示例", "GN-A", "境内旅游意外险A款", "境内", 0, 80, 30], [1, code, name, region, 0, max_age, max_days]])
     _sheet(wb, "费率", ["序号", "方案代码", "天数下限", "天数上限", "每人保费"],
            [[i, code, lo, hi, price] for i, (lo, hi, price) in enumerate(bands, 1)])
     _sheet(wb, "年龄系数", ["序号", "方案代码", "年龄下限", "年龄上限", "系数"],
@@ -86,13 +86,13 @@ def test_bad_plan_uploads_are_refused_with_every_problem_and_change_nothing(root
 
 def test_registering_an_agency_creates_its_folders_and_it_can_then_issue(root):
     agency_workbook(root / "workbooks" / "_admin" / "机构.xlsx",
-                    [["示例", "EX1", "示例", "", "", "GN-A", "合作中"],
+                    [["示例", "GZ001", "广州示例国际旅行社有限公司", "91440101MA5XXXXXXX", "LY-2026-001", "GN-A、GW-B",
+                      "合作中"],
                      [1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A，GW-B", "合作中"]])
     run_watcher(root, "process")
     data, _ = result(root, "_admin", "机构_结果")
     assert data["status"] == "success", data["errors"]
     assert (root / "workbooks" / "SZ002").is_dir() and (root / "outbox" / "SZ002").is_dir()
-    assert not (root / "workbooks" / "EX1").exists()
     write_request(root / "workbooks" / "SZ002" / "深圳团.xlsx", issue_fields(方案代码="GW-B", 区域="境外"), people(1))
     run_watcher(root, "process")
     data, _ = result(root, "SZ002", "深圳团_结果")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import openpyxl
 
-from conftest import (ID_F_1949, ID_F_2000, ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, people, result,
-                      run_watcher, summary_values, write_request)
+from conftest import (ID_F_1949, ID_F_2000, ID_M_1980, ID_M_1990, SAMPLE_ID, future, issue_fields, ledger_rows, people,
+                      result, run_watcher, summary_values, write_request)
 
 
 def drop(root: Path, name: str, fields: dict, roster=None, agency: str = "GZ001", **kw) -> Path:
@@ -183,7 +183,7 @@ def test_a_failed_request_is_simply_processed_again(root):
 
 def test_roster_with_synonym_headers_title_rows_and_examples(root):
     head = ["序号", "被保险人姓名", "证件类型", "身份证号码", "性别", "出生年月", "手机", "团员备注"]
-    roster = [["示例", "王芳", "身份证", ID_F_1949, "女", "1949-12-31", None, None],
+    roster = [["示例", "王芳", "身份证", SAMPLE_ID, "女", "1949-12-31", None, None],
               [1, " 阿  布 ", "身份证", ID_M_1980.lower(), None, None, 13800138000, "素食"],
               [None, None, None, None, None, None, None, None],
               [2, "ＡＢＣ", "护照", "e12345678", "M", "1985/6/1", None, None]]

@@ -51,6 +51,8 @@ MESSAGES: dict[str, str] = {
     "roster.missing": "缺少“被保险人名单”工作表（或任何含“姓名”表头的工作表）。请用模板填写名单",
     "roster.missing_column": "名单表头缺少“{label}”列（表头在第 {header_row} 行）。请补上该列",
     "roster.duplicate_column": "名单表头中“{label}”出现了多次（{columns} 列）。请只保留一列",
+    "row.sample_filled": "这一行的序号是“{mark}”（模板的示例行，会被跳过），但其中填写了与示例不同的内容（{columns}）。如果这是要办理的内容，请把序号改为数字；如果只是示例，请删除该行",
+    "roster.sample_person": "这是模板示例中的人员（证件号码 {value}），不能投保。请删除该行，或填写真实的被保险人",
     "roster.empty": "名单中没有被保险人（示例行不计）。请至少填写一人",
     "roster.duplicate_person": "此人在名单中重复出现（同证件号码还在第 {rows} 行）。请删除重复的行",
     "roster.overlap": "此人已在本机构有效保单 {policy_no}（{start} 至 {end}）中，保障期间与本单重叠。请确认不是重复投保",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
-from ..domain.text import clean, label_key
+from ..domain.text import clean, fold, label_key
 from .book import Sheet, column_letter
 
 EXAMPLE_MARKS = frozenset({"示例", "范例", "样例", "例"})
@@ -53,6 +54,9 @@ class Table:
     headers: dict[int, str]  # 0-based column → header as written
     rows: list[int]  # 0-based indexes of data rows (examples and blank rows skipped)
     repeated: dict[str, list[int]]  # canonical name → columns where it appears more than once
+    # Rows marked 示例/范例 that hold something other than the template's sample: (row, mark, headers
+    # of the cells that differ). Never skipped in silence: each is an error for the clerk to resolve.
+    marked: list[tuple[int, str, list[str]]] = field(default_factory=list)
 
     def get(self, r: int, name: str) -> object:
         c = self.columns.get(name)
@@ -72,7 +76,21 @@ def find_header(sheet: Sheet, index: dict[str, str], must: str, limit: int = 50)
     return None
 
 
-def read_table(sheet: Sheet, header_row: int, index: dict[str, str], serial: str = "序号") -> Table:
+def sample_key(value: object) -> str:
+    """A cell value as compared with the template's sample: dates as dates, whole numbers without their
+    .0, text folded (full width, spaces, case), blank as ''."""
+    if isinstance(value, datetime):
+        value = value.date() if (value.hour, value.minute, value.second) == (0, 0, 0) else value
+    if isinstance(value, date):
+        return value.isoformat()
+    return fold(clean(value)).replace(" ", "").upper()
+
+
+def read_table(sheet: Sheet, header_row: int, index: dict[str, str], serial: str = "序号",
+               samples: dict[str, object] | None = None) -> Table:
+    """The table under `header_row`. A row whose `serial` cell is an example mark (示例, 范例 …) is
+    skipped only when every other cell is blank or holds the template's sample for its column
+    (`samples`: canonical column → sample value); otherwise it is listed in `Table.marked`."""
     header = sheet.rows[header_row]
     columns: dict[str, int] = {}
     headers: dict[int, str] = {}
@@ -90,15 +108,21 @@ def read_table(sheet: Sheet, header_row: int, index: dict[str, str], serial: str
         else:
             columns[canonical] = c
     serial_col = columns.get(serial)
-    rows = []
+    canonical_of = {c: name for name, c in columns.items()}
+    expected = {c: sample_key((samples or {}).get(canonical_of.get(c))) for c in range(len(header))}
+    rows, marked = [], []
     for r in range(header_row + 1, len(sheet.rows)):
         row = sheet.rows[r]
         if _blank(row):
             continue
         if serial_col is not None and serial_col < len(row) and label_key(row[serial_col]) in EXAMPLE_MARKS:
+            differ = [headers.get(c) or column_letter(c) for c, value in enumerate(row)
+                      if c != serial_col and sample_key(value) not in ("", expected.get(c, ""))]
+            if differ:
+                marked.append((r, clean(row[serial_col]), differ))
             continue
         rows.append(r)
-    return Table(sheet, header_row, columns, headers, rows, repeated)
+    return Table(sheet, header_row, columns, headers, rows, repeated, marked)
 
 
 def columns_text(cols: list[int]) -> str:

@@ -35,16 +35,57 @@ class Col:
     note: str = ""
 
 
+SAMPLE_ID = "11010519491231002X"  # GB 11643's own example number, on the sample row: never a real traveller
+
 ROSTER = (
     Col("序号", 6, "示例", note="示例行不会被处理，可保留；其他行可留空"),
     Col("姓名", 14, "王芳", note="必填"),
     Col("证件类型", 24, "身份证", choices="证件类型", note="必填，从下拉框选择"),
-    Col("证件号码", 22, "11010519491231002X", text=True, note="必填；本列为文本格式，请勿改成数字"),
+    Col("证件号码", 22, SAMPLE_ID, text=True, note="必填；本列为文本格式，请勿改成数字"),
     Col("性别", 6, "女", choices=("男", "女"), note="身份证可不填；其他证件必填"),
     Col("出生日期", 12, "1949-12-31", date=True, note="身份证可不填；其他证件必填，如 1980-01-31"),
     Col("联系电话", 15, "13800138000", text=True),
     Col("备注", 20, ""),
 )
+
+
+# The tables of the admin templates, each with its example row.
+TABLES: dict[str, tuple[Col, ...]] = {
+    "被保险人名单": ROSTER,
+    "方案": (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True), Col("方案名称", 24, "境内旅游意外险A款"),
+           Col("区域", 8, "境内", choices=REGIONS), Col("最低年龄", 9, 0), Col("最高年龄", 9, 80),
+           Col("最长天数", 9, 30)),
+    "费率": (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True), Col("天数下限", 9, 1),
+           Col("天数上限", 9, 3), Col("每人保费", 10, 5)),
+    "年龄系数": (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True), Col("年龄下限", 9, 66),
+             Col("年龄上限", 9, 80), Col("系数", 8, 1.5)),
+    "保障": (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True), Col("保障项目", 24, "意外身故、残疾"),
+           Col("保额", 12, 300000)),
+    "机构": (Col("序号", 6, "示例"), Col("机构代码", 10, "GZ001", text=True),
+           Col("机构名称", 28, "广州示例国际旅行社有限公司"), Col("营业执照号", 22, "91440101MA5XXXXXXX", text=True),
+           Col("协议编号", 16, "LY-2026-001", text=True), Col("可用方案", 20, "GN-A、GW-B", text=True),
+           Col("状态", 8, "合作中", choices=("合作中", "已终止"))),
+    "对账确认": (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
+             Col("业务渠道", 14, DEFAULT_CHANNELS[0], choices=DEFAULT_CHANNELS, note="一经确认不能更改"),
+             Col("确认人", 10, "张运营")),
+    "收费": (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
+           Col("金额", 12, 1234.5, note="须等于对账单合计"), Col("缴费凭证号", 18, "PZ20261205001", text=True),
+           Col("到账日期", 12, "2026-12-05", date=True)),
+    "发票": (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
+           Col("发票号", 16, "44001234", text=True), Col("开票日期", 12, "2026-12-06", date=True)),
+    "预交保费": (Col("序号", 6, "示例"), Col("机构代码", 10, "GZ001", text=True),
+             Col("类型", 8, "收取", choices=("收取", "退还")), Col("金额", 12, 5000),
+             Col("收据号", 16, "SJ2026001", text=True), Col("日期", 12, "2026-11-01", date=True)),
+}
+
+
+def samples(table: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> dict[str, object]:
+    """The example row of a template's table: column → the value the template puts there (业务渠道: the
+    first of the desk's channels). A row marked 示例 is skipped only while it holds nothing else."""
+    values = {col.name: col.example for col in TABLES.get(table, ()) if col.name != "序号"}
+    if "业务渠道" in values:
+        values["业务渠道"] = channels[0]
+    return values
 
 
 def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]],
@@ -104,24 +145,12 @@ def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]],
         _instructions(wb, f, kind, REPRINT_HELP)
     elif kind == "方案":
         _apply(wb, f, kind, [], plans)
-        _table(wb, f, "方案", (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True),
-                               Col("方案名称", 24, "境内旅游意外险A款"), Col("区域", 8, "境内", choices=REGIONS),
-                               Col("最低年龄", 9, 0), Col("最高年龄", 9, 80), Col("最长天数", 9, 30)))
-        _table(wb, f, "费率", (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True), Col("天数下限", 9, 1),
-                               Col("天数上限", 9, 3), Col("每人保费", 10, 5)))
-        _table(wb, f, "年龄系数", (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True),
-                                   Col("年龄下限", 9, 66), Col("年龄上限", 9, 80), Col("系数", 8, 1.5)))
-        _table(wb, f, "保障", (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True),
-                               Col("保障项目", 24, "意外身故、残疾"), Col("保额", 12, 300000)))
+        for name in ("方案", "费率", "年龄系数", "保障"):
+            _table(wb, f, name, TABLES[name])
         _instructions(wb, f, kind, PLAN_HELP)
     elif kind == "机构":
         _apply(wb, f, kind, [], plans)
-        _table(wb, f, "机构", (Col("序号", 6, "示例"), Col("机构代码", 10, "GZ001", text=True),
-                               Col("机构名称", 28, "广州示例国际旅行社有限公司"),
-                               Col("营业执照号", 22, "91440101MA5XXXXXXX", text=True),
-                               Col("协议编号", 16, "LY-2026-001", text=True),
-                               Col("可用方案", 20, "GN-A、GW-B", text=True),
-                               Col("状态", 8, "合作中", choices=("合作中", "已终止"))))
+        _table(wb, f, "机构", TABLES["机构"])
         _instructions(wb, f, kind, AGENCY_HELP)
     elif kind == "对账单查询":
         _apply(wb, f, kind, [("生成起期", None, "对账单生成日期，含当天；不填则不限", False, "date"),
@@ -138,26 +167,21 @@ def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]],
         _instructions(wb, f, kind, SETTLE_HELP)
     elif kind == "对账确认":
         _apply(wb, f, kind, [], plans)
-        _table(wb, f, "对账确认", (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
+        _table(wb, f, "对账确认", (*TABLES["对账确认"][:2],
                                    Col("业务渠道", 14, channels[0], choices=tuple(channels), note="一经确认不能更改"),
-                                   Col("确认人", 10, "张运营")))
+                                   TABLES["对账确认"][3]))
         _instructions(wb, f, kind, CONFIRM_HELP)
     elif kind == "收费登记":
         _apply(wb, f, kind, [], plans)
-        _table(wb, f, "收费", (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
-                               Col("金额", 12, 1234.5, note="须等于对账单合计"), Col("缴费凭证号", 18, "PZ20261205001", text=True),
-                               Col("到账日期", 12, "2026-12-05", date=True)))
+        _table(wb, f, "收费", TABLES["收费"])
         _instructions(wb, f, kind, PAYMENT_HELP)
     elif kind == "发票登记":
         _apply(wb, f, kind, [], plans)
-        _table(wb, f, "发票", (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
-                               Col("发票号", 16, "44001234", text=True), Col("开票日期", 12, "2026-12-06", date=True)))
+        _table(wb, f, "发票", TABLES["发票"])
         _instructions(wb, f, kind, INVOICE_HELP)
     elif kind == "预交保费":
         _apply(wb, f, kind, [], plans)
-        _table(wb, f, "预交保费", (Col("序号", 6, "示例"), Col("机构代码", 10, "GZ001", text=True),
-                                   Col("类型", 8, "收取", choices=("收取", "退还")), Col("金额", 12, 5000),
-                                   Col("收据号", 16, "SJ2026001", text=True), Col("日期", 12, "2026-11-01", date=True)))
+        _table(wb, f, "预交保费", TABLES["预交保费"])
         _instructions(wb, f, kind, DEPOSIT_HELP)
     elif kind == "业绩":
         _apply(wb, f, kind, [("业绩月份", "", "YYYY-MM，例如 2026-12；填“全部”或不填列出所有月份", True, None)], plans)

@@ -6,14 +6,16 @@ from ..domain.problems import Problem, problem
 from ..domain.text import clean, strip_control
 from ..io.book import Book
 from ..io.tables import Table, find_header, read_table, synonyms_index
-from .common import special_problem
+from ..io.templates import samples
+from .common import marked_problems, special_problem
 
 
 class AdminTable:
     """One admin sheet read as rows of {column: value}, recording problems with exact cells."""
 
     def __init__(self, book: Book, name: str, columns: dict[str, tuple[str, ...]], required: tuple[str, ...],
-                 problems: list[Problem], kind: str, optional: bool = False):
+                 problems: list[Problem], kind: str, optional: bool = False,
+                 sample: dict[str, object] | None = None):
         self.name = name
         self.problems = problems
         self.table: Table | None = None
@@ -28,14 +30,15 @@ class AdminTable:
             problems.append(problem("table.missing_column", sheet=sheet.name, row=1, column=required[0],
                                     table=sheet.name, label=required[0]))
             return
-        table = read_table(sheet, header, index)
+        table = read_table(sheet, header, index, samples=samples(name) if sample is None else sample)
+        marked_problems(table, problems)
         missing = [c for c in required if c not in table.columns]
         for column in missing:
             problems.append(problem("table.missing_column", sheet=sheet.name, row=header + 1, column=column,
                                     table=sheet.name, label=column))
         if missing:
             return
-        if not table.rows and not optional:
+        if not table.rows and not optional and not table.marked:
             problems.append(problem("table.empty", sheet=sheet.name, row=header + 1, table=sheet.name))
         self.table = table
 

@@ -10,6 +10,7 @@ from ..domain.problems import Problem, problem
 from ..domain.text import clean, fold, strip_control
 from ..io.book import Book, Sheet, column_letter
 from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
+from ..io.templates import samples
 
 APPLY = "申请"
 BAD = object()  # a cell whose value cannot be used: a formula without a cached value, an error cell
@@ -166,7 +167,8 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
         problems.append(problem("roster.missing", sheet=ROSTER))
         return None
     sheet, header = found[0]
-    table = read_table(sheet, header, ROSTER_COLUMNS)
+    table = read_table(sheet, header, ROSTER_COLUMNS, samples=samples(ROSTER))
+    marked_problems(table, problems)
     for name, cols in table.repeated.items():
         problems.append(problem("roster.duplicate_column", sheet=sheet.name, row=header + 1, column=name,
                                 col_index=cols[1], label=name, columns=columns_text(cols)))
@@ -184,6 +186,15 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
         problems.append(problem("roster.hidden_rows", sheet=sheet.name, row=hidden[0] + 1, warning=True,
                                 rows="、".join(str(r + 1) for r in hidden[:20]) + ("…" if len(hidden) > 20 else "")))
     return table
+
+
+def marked_problems(table: Table, problems: list[Problem]) -> None:
+    """A row marked 示例 that holds more than the template's sample: a traveller typed over the sample
+    row is never dropped in silence (nor a sample row changed into a request)."""
+    for r, mark, columns in table.marked:
+        problems.append(problem("row.sample_filled", sheet=table.sheet.name, row=r + 1,
+                                column=table.headers.get(table.columns.get("序号", 0)),
+                                col_index=table.columns.get("序号"), mark=mark, columns="、".join(columns[:6])))
 
 
 class RequestKind:

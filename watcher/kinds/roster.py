@@ -15,6 +15,7 @@ from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
 from ..io.book import Book
 from ..io.tables import Table
+from ..io.templates import SAMPLE_ID
 from .base import Request
 from .common import roster_table, special_problem
 
@@ -30,7 +31,7 @@ def parse_roster(book: Book, request: Request, limit: int) -> None:
         if len(table.rows) > limit:
             request.problems.append(problem("file.too_many_rows", sheet=table.sheet.name, count=len(table.rows),
                                             limit=limit))
-        elif not table.rows:
+        elif not table.rows and not table.marked:  # a marked row that holds someone is already an error
             request.problems.append(problem("roster.empty", sheet=table.sheet.name, row=table.header_row + 1))
         else:
             rows = _rows(table, request.problems)
@@ -41,9 +42,15 @@ def _rows(table: Table, problems: list[Problem]) -> list[tuple[int, dict]]:
     present = [(name, table.columns[name]) for name in PERSON_COLUMNS if name in table.columns]
     special = table.sheet.special
     rows = []
+    id_col = table.columns.get("证件号码")
     for r in table.rows:
         row = table.sheet.rows[r]
         values = {name: (row[c] if c < len(row) else None) for name, c in present}
+        if idcard.id_text(values.get("证件号码"))[0] == SAMPLE_ID:
+            # The template's sample person, whatever its 序号 says: never insured.
+            problems.append(problem("roster.sample_person", sheet=table.sheet.name, row=r + 1, column="证件号码",
+                                    col_index=id_col, value=SAMPLE_ID))
+            continue
         if special:
             for name, c in present:
                 bad = special_problem(table.sheet, r, c, name)

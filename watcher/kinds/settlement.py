@@ -18,6 +18,7 @@ from ..domain.settlement import (CONFIRMED, DEPOSIT_IN, DEPOSIT_OUT, PAID, PENDI
 from ..domain.text import clean, fold
 from ..io.book import Book
 from ..io.sheet_table import SheetTable
+from ..io.templates import samples
 from .admin_tables import AdminTable
 from .base import (Checked, ConfirmStatement, Decision, ReceiveDeposit, RecordInvoice, RecordPayment, RefundDeposit,
                    Request, Settle)
@@ -183,7 +184,7 @@ class ConfirmKind(StatementRowsKind):
     def parse(self, book: Book, who: str) -> Request:
         request = Request(self.action, who)
         table = AdminTable(book, "对账确认", CONFIRM_COLUMNS, ("对账单号", "业务渠道", "确认人"), request.problems,
-                           "对账确认")
+                           "对账确认", sample=samples("对账确认", self.settings.channels))
         rows = []
         for r in table.rows:
             number, channel, by = (_code(table.text(r, "对账单号")), table.text(r, "业务渠道"), table.text(r, "确认人"))

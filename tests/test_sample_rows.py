@@ -1,0 +1,100 @@
+"""The template's 示例 row: skipped only while it holds nothing but the sample; a traveller typed over it
+is never dropped in silence, and the sample person is never insured whatever its 序号 says. The same
+rule holds in every table watcher reads (roster, admin tables, CSV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openpyxl
+
+from conftest import ID_M_1980, ID_M_1990, SAMPLE_ID, future, ledger_rows, result, run_watcher
+
+
+def _template(root: Path, tmp_path: Path, kind: str) -> openpyxl.Workbook:
+    path = tmp_path / f"{kind}模板.xlsx"
+    run_watcher(root, "template", kind, "-o", str(path))
+    return openpyxl.load_workbook(path)
+
+
+def _issue_template(root: Path, tmp_path: Path) -> openpyxl.Workbook:
+    wb = _template(root, tmp_path, "投保")
+    apply = wb["申请"]
+    apply["B3"], apply["B4"], apply["B5"] = "T-SAMPLE", "境内", "GN-A"
+    apply["B6"], apply["B7"] = future(), 2
+    return wb
+
+
+def _codes(data: dict) -> list[tuple]:
+    return sorted((e["code"], e["sheet"], e["row"], e["column"]) for e in data["errors"])
+
+
+def test_a_traveller_typed_over_the_sample_row_is_an_error_not_dropped(root, tmp_path):
+    before = ledger_rows(root)
+    wb = _issue_template(root, tmp_path)
+    roster = wb["被保险人名单"]
+    # The clerk types the first traveller over the sample row and leaves 序号 as it was.
+    roster["B2"], roster["D2"], roster["G2"] = "张三", ID_M_1980, "13900001111"
+    roster.append([2, "李四", "身份证", ID_M_1990])
+    wb.save(root / "workbooks" / "GZ001" / "覆盖示例.xlsx")
+    run_watcher(root, "process")
+    data, out = result(root, "GZ001", "覆盖示例_结果")
+    assert data["status"] == "failed" and data["policies"] == []
+    assert _codes(data) == [("row.sample_filled", "被保险人名单", 2, "序号")]
+    assert "姓名" in data["errors"][0]["message"] and "证件号码" in data["errors"][0]["message"]
+    assert out["被保险人名单"]["A2"].fill.fgColor.rgb.endswith("FF9999")
+    assert ledger_rows(root) == before
+
+
+def test_the_sample_person_is_never_insured_whatever_its_serial(root, tmp_path):
+    before = ledger_rows(root)
+    wb = _issue_template(root, tmp_path)
+    roster = wb["被保险人名单"]
+    roster["A2"] = 1  # 序号 changed, the sample 王芳 left in place
+    roster.append([2, "李四", "身份证", ID_M_1990])
+    wb.save(root / "workbooks" / "GZ001" / "示例改号.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "示例改号_结果")
+    assert data["status"] == "failed"
+    assert _codes(data) == [("roster.sample_person", "被保险人名单", 2, "证件号码")]
+    assert ledger_rows(root) == before
+
+
+def test_an_untouched_or_partly_cleared_sample_row_is_skipped(root, tmp_path):
+    wb = _issue_template(root, tmp_path)
+    roster = wb["被保险人名单"]
+    roster["G2"] = None  # clearing a sample cell is fine: only other content is not
+    roster.append([1, "张三", "身份证", ID_M_1980])
+    wb.save(root / "workbooks" / "GZ001" / "保留示例.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "保留示例_结果")
+    assert data["status"] == "success", data["errors"]
+    assert data["policies"][0]["insured_count"] == 1
+
+
+def test_admin_tables_follow_the_same_rule(root, tmp_path):
+    before = ledger_rows(root)
+    wb = _template(root, tmp_path, "机构")
+    ws = wb["机构"]
+    ws["B2"], ws["C2"] = "FS009", "佛山新旅行社"  # typed over the sample, 序号 still 示例
+    wb.save(root / "workbooks" / "_admin" / "机构覆盖.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "机构覆盖_结果")
+    assert data["status"] == "failed"
+    assert _codes(data) == [("row.sample_filled", "机构", 2, "序号")]
+    assert not (root / "workbooks" / "FS009").exists()
+    assert ledger_rows(root) == before
+
+
+def test_csv_rosters_follow_the_same_rule(root):
+    start = future().strftime("%Y-%m-%d %H:%M")
+    text = (f"操作类型,投保\n旅行团号,CSV-1\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
+            "序号,姓名,证件类型,证件号码\n"
+            f"示例,王芳,身份证,{SAMPLE_ID}\n"
+            f"范例,张三,身份证,{ID_M_1980}\n"
+            f"1,李四,身份证,{ID_M_1990}\n")
+    (root / "workbooks" / "GZ001" / "名单.csv").write_text(text, encoding="utf-8")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "名单_结果")
+    assert data["status"] == "failed"
+    assert _codes(data) == [("row.sample_filled", "被保险人名单", 10, "序号")]
