@@ -225,7 +225,8 @@ def _book(build) -> bytes:
     wb = openpyxl.Workbook()
     apply = wb.active
     apply.title = "申请"
-    for label, value in issue_fields().items():
+    # A tour group of its own: the same people on two policies of one group is an error of its own.
+    for label, value in issue_fields(旅行团号=f"T-{build.__name__}").items():
         apply.append([label, value])
     build(wb)
     buf = io.BytesIO()

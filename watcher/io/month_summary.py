@@ -66,7 +66,7 @@ def summary_name(month: date) -> str:
 
 
 def write_summary(path: Path, s: MonthSummary, channels: tuple[str, ...], zone: tzinfo) -> None:
-    wb = new_workbook(path)
+    wb = new_workbook(path, "summary", month=month_text(s.month))
     f = {
         "title": wb.add_format({"bold": True, "font_size": 14}),
         "label": wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1}),

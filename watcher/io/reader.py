@@ -47,9 +47,10 @@ def read_book(path: Path, kind: str, limits: Limits = Limits()) -> Book:
     """Read `path`, whose content is of `kind` ("xlsx", "xls" or "csv")."""
     if kind == "csv":
         return read_csv(path.read_bytes())
-    parts, facts = _scan_zip(path, limits) if kind == "xlsx" else ({}, {})
+    parts, facts, properties = _scan_zip(path, limits) if kind == "xlsx" else ({}, {}, {})
     with _named_for(path, kind) as source:
         book = _read_workbook(source, kind)
+    book.properties = properties
     if kind == "xlsx":
         for name, part in parts.items():
             if name in book.sheets and part in facts:
@@ -126,9 +127,10 @@ def _col_number(letters: bytes) -> int:
     return n
 
 
-def _scan_zip(path: Path, limits: Limits) -> tuple[dict[str, str], dict[str, PartFacts]]:
-    """One pass over the zip: sheet name → part, and what each sheet's XML says."""
+def _scan_zip(path: Path, limits: Limits) -> tuple[dict[str, str], dict[str, PartFacts], dict[str, str]]:
+    """One pass over the zip: sheet name → part, what each sheet's XML says, the custom properties."""
     facts: dict[str, PartFacts] = {}
+    properties: dict[str, str] = {}
     total = 0
     try:
         with zipfile.ZipFile(path) as archive:
@@ -142,6 +144,8 @@ def _scan_zip(path: Path, limits: Limits) -> tuple[dict[str, str], dict[str, Par
                 name = info.filename
                 if name.startswith("xl/worksheets/") and name.endswith(".xml"):
                     facts[name] = _sheet_facts(names.get(name, PurePosixPath(name).stem), archive.read(info), limits)
+                elif name == "docProps/custom.xml" and info.file_size <= 1 << 16:
+                    properties = _custom_properties(archive.read(info))
                 else:
                     with archive.open(info) as part:
                         while part.read(1 << 20):
@@ -155,7 +159,25 @@ def _scan_zip(path: Path, limits: Limits) -> tuple[dict[str, str], dict[str, Par
         raise ReadError("file.unreadable", detail="压缩内容损坏") from exc
     except Exception as exc:  # zlib.error and friends
         raise ReadError("file.unreadable", detail="压缩内容损坏") from exc
-    return parts, facts
+    return parts, facts, properties
+
+
+_CUSTOM_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/custom-properties}"
+
+
+def _custom_properties(data: bytes) -> dict[str, str]:
+    """name → text of each custom document property (what watcher marks its own workbooks with)."""
+    try:
+        root = SafeET.fromstring(data)
+    except (SafeET.ParseError, DefusedXmlException):
+        return {}
+    found = {}
+    for prop in root.iter(f"{_CUSTOM_NS}property"):
+        name = prop.get("name")
+        value = next(iter(prop), None)
+        if name and value is not None:
+            found[name[:64]] = (value.text or "")[:256]
+    return found
 
 
 def _sheet_facts(sheet: str, data: bytes, limits: Limits) -> PartFacts:

@@ -6,23 +6,77 @@ the roster gains 保费 and 错误说明 columns; each wrong cell is filled red 
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from datetime import date, tzinfo
+from dataclasses import dataclass, replace
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 
 from ..domain.dates import show_end, show_hour, show_second
+from ..domain.idcard import ID_TYPES
 from ..domain.money import yuan
 from ..domain.problems import Problem
 from ..messages import STATUS_LABEL
-from .book import Sheet
-from .xlsx import MONEY, new_workbook, text_width, write_value
+from .book import Book, Sheet
+from .xlsx import MARK, MONEY, new_workbook, text_width, write_value
 
 SUMMARY = "结果汇总"
 SKIP_ECHO = {"填写说明", "说明"}
+ERRORS_COLUMN = "错误说明"
+PREMIUM_COLUMN = "保费"
+
+
+@dataclass(frozen=True)
+class ResultMark:
+    """What a result workbook says about itself when it is dropped back into a drop folder."""
+    sha256: str  # of the original request ('' when the mark was damaged)
+    status: str  # success, failed, quote, duplicate ('' when unknown)
+    file_name: str  # the original's name
+
+
+def result_mark(book: Book) -> ResultMark | None:
+    """The mark of a result watcher wrote (its document property, else its 结果汇总 sheet), or None."""
+    props = book.properties
+    sheet = book.sheet(SUMMARY)
+    labels: dict[str, object] = {}
+    if sheet is not None:
+        for row in sheet.rows[:60]:
+            if len(row) > 1 and isinstance(row[0], str):
+                labels.setdefault(row[0].strip(), row[1])
+    sha = str(props.get(f"{MARK}_sha256") or labels.get("SHA-256") or "").strip().lower()
+    if props.get(MARK) != "result" and not (sheet is not None and "SHA-256" in labels):
+        return None
+    statuses = {label: status for status, label in STATUS_LABEL.items()}
+    status = props.get(f"{MARK}_status") or statuses.get(str(labels.get("状态") or "").strip(), "")
+    return ResultMark(sha if re.fullmatch(r"[0-9a-f]{64}", sha) else "", status,
+                      str(props.get(f"{MARK}_file") or labels.get("原文件名") or ""))
+
+
+def strip_result(book: Book) -> Book:
+    """A failed or quoted result dropped back, as the corrected request it now is: its own sheets, the
+    values as the clerk left them, without the summary sheet and with the 错误说明 (and, beside it, 保费)
+    columns emptied. Those columns keep their headers, so the new result writes into the same places."""
+    sheets = {}
+    for name, sheet in book.sheets.items():
+        if name == SUMMARY:
+            continue
+        sheets[name] = replace(sheet, rows=_without_result_columns(sheet.rows))
+    return Book(sheets, book.kind)
+
+
+def _without_result_columns(rows: list[list]) -> list[list]:
+    for h, row in enumerate(rows[:50]):
+        heads = {str(v).strip(): c for c, v in enumerate(row) if isinstance(v, str)}
+        if ERRORS_COLUMN not in heads:
+            continue
+        emptied = {heads[ERRORS_COLUMN]} | ({heads[PREMIUM_COLUMN]} if PREMIUM_COLUMN in heads else set())
+        return rows[:h + 1] + [[None if c in emptied else v for c, v in enumerate(row)] for row in rows[h + 1:]]
+    return rows
 
 
 def write_result_book(path: Path, outcome, zone: tzinfo) -> None:
-    wb = new_workbook(path)
+    wb = new_workbook(path, "result", sha256=outcome.sha256, status=outcome.status, agency=outcome.who,
+                      file=outcome.file_name)
     f = _formats(wb)
     _summary(wb, f, outcome, zone)
     used = {SUMMARY}
@@ -33,11 +87,14 @@ def write_result_book(path: Path, outcome, zone: tzinfo) -> None:
         if p.sheet:
             by_sheet[p.sheet].append(p)
     if outcome.book is not None:
+        f["options"] = _sheet_name("选项", used)  # the lists the echoed roster's dropdowns read
         for sheet in outcome.book.sheets.values():
             if sheet.name in SKIP_ECHO or (sheet.hidden and sheet.name not in by_sheet):
                 continue
             name = _sheet_name(sheet.name, used)
             _echo(wb, f, name, sheet, by_sheet.get(sheet.name, []), outcome)
+        if outcome.roster_sheet in outcome.book.sheets:
+            _options(wb, f["options"])
     wb.close()
 
 
@@ -67,6 +124,8 @@ def _formats(wb) -> dict:
         "bad": wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE", "border": 1}),
         "red": wb.add_format({"bg_color": "#FF9999"}),
         "red_date": wb.add_format({"bg_color": "#FF9999", "num_format": "yyyy-mm-dd"}),
+        "red_datetime": wb.add_format({"bg_color": "#FF9999", "num_format": "yyyy-mm-dd hh:mm"}),
+        "text_col": wb.add_format({"num_format": "@"}),
         "warn": wb.add_format({"bg_color": "#FFEB9C"}),
         "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
         "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
@@ -124,6 +183,11 @@ def _summary(wb, f, outcome, zone) -> None:
         ws.write_string(r, 0, "说明", f["label"])
         ws.write_string(r, 1, "同一文件已处理过，本次未做任何变更；以下为首次处理的结果", f["value"])
         r += 1
+    how = _how_to_resubmit(outcome)
+    if how:
+        ws.write_string(r, 0, "改正方法" if outcome.status == "failed" else "如需出单", f["label"])
+        ws.write_string(r, 1, how, f["value"])
+        r += 1
     for note in outcome.notes:
         ws.write_string(r, 1, note)
         r += 1
@@ -157,6 +221,18 @@ def _summary(wb, f, outcome, zone) -> None:
             ws.write_string(r, 3, p.column or "—")
             ws.write_string(r, 4, p.message)
         ws.set_column(4, 4, 90)
+
+
+def _how_to_resubmit(outcome) -> str:
+    """A failed result (or a quote) is the clerk's fastest way back: fixed in place and dropped back."""
+    if outcome.book is None or outcome.status not in ("failed", "quote"):
+        return ""
+    folder = f"workbooks/{outcome.who}/"
+    if outcome.status == "quote":
+        return (f"把“申请”表中的操作类型改为“投保”，保存后把本文件放回 {folder} 即可出单（本汇总表和“保费”列会被忽略）；"
+                "也可用投保模板重新填写")
+    return (f"直接在本文件中改正标红的单元格（批注写明了原因），保存后把本文件放回 {folder} 即可重新提交；"
+            "本汇总表和“保费”“错误说明”两列会被忽略")
 
 
 def _table(wb, f, name: str, table) -> None:
@@ -219,6 +295,9 @@ def premium_total(outcome) -> int:
 
 
 def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> None:
+    """The sheet as the clerk had it, wrong cells red with a comment and each row's problems beside it.
+    The roster keeps the template's text ID column and dropdowns: a failed result is fixed in place
+    and dropped back, the same way the first entry was made."""
     ws = wb.add_worksheet(name)
     is_roster = sheet.name == outcome.roster_sheet
     width = sheet.width
@@ -239,21 +318,26 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
             fmt = None
             if found:
                 fmt = f["warn"] if all(p.warning for p in found) else f["red"]
-                if isinstance(value, date):
+                if isinstance(value, datetime):
+                    fmt = f["red_datetime"]
+                elif isinstance(value, date):
                     fmt = f["red_date"]
             write_value(ws, r, c, value, fmt, f["date"], f["datetime"])
             if found:
                 ws.write_comment(r, c, "\n".join(p.message for p in found), {"x_scale": 2.5, "y_scale": 2})
-            if r < 60 and isinstance(value, str) and c < width:
-                widths[c] = max(widths[c], min(text_width(value), 40))
+            if r < 200 and c < width:
+                widths[c] = max(widths[c], _shown_width(value))
+
+    columns = outcome.roster_columns if is_roster else {}
+    id_col = columns.get("证件号码")
     for c, w in enumerate(widths):
-        ws.set_column(c, c, w)
+        ws.set_column(c, c, w, f["text_col"] if c == id_col else None)
 
     if is_roster and outcome.roster_header is not None:
         header = outcome.roster_header
         premium_col, error_col = _extra_columns(sheet, header, width)
-        ws.write_string(header, premium_col, "保费", f["head"])
-        ws.write_string(header, error_col, "错误说明", f["head"])
+        ws.write_string(header, premium_col, PREMIUM_COLUMN, f["head"])
+        ws.write_string(header, error_col, ERRORS_COLUMN, f["head"])
         ws.set_column(premium_col, premium_col, 12)
         ws.set_column(error_col, error_col, 60)
         for r, fen in outcome.row_premiums.items():
@@ -261,13 +345,42 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         for r, messages in row_messages.items():
             if r > header:
                 ws.write_string(r, error_col, "；".join(messages), f["wrap"])
+        last = max(len(sheet.rows), header + 1) + 200
+        for column, source in (("证件类型", f"='{f['options']}'!$A$2:$A${len(ID_TYPES) + 1}"), ("性别", ["男", "女"])):
+            c = columns.get(column)
+            if c is not None:
+                ws.data_validation(header + 1, c, last, c, {"validate": "list", "source": source,
+                                                           "error_type": "warning"})
         ws.freeze_panes(header + 1, 0)
     elif row_messages:
-        error_col = width
-        ws.write_string(0, error_col, "错误说明", f["head"])
+        heads = {str(v).strip(): c for c, v in enumerate(sheet.rows[0] if sheet.rows else []) if isinstance(v, str)}
+        error_col = heads.get(ERRORS_COLUMN, width)
+        ws.write_string(0, error_col, ERRORS_COLUMN, f["head"])
         ws.set_column(error_col, error_col, 60)
         for r, messages in row_messages.items():
             ws.write_string(r, error_col, "；".join(messages), f["wrap"])
+
+
+def _shown_width(value: object) -> float:
+    """A column wide enough for what Excel shows of the value (no ###): dates, times and numbers too."""
+    if isinstance(value, str):
+        return min(text_width(value), 40)
+    if isinstance(value, datetime):
+        return 17
+    if isinstance(value, date):
+        return 11
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return min(len(f"{value:,}") + 2, 24)
+    return 8
+
+
+def _options(wb, name: str) -> None:
+    """The hidden list the echoed roster's 证件类型 dropdown reads (as in the template)."""
+    ws = wb.add_worksheet(name)
+    ws.write_string(0, 0, "证件类型")
+    for r, value in enumerate(ID_TYPES, start=1):
+        ws.write_string(r, 0, value)
+    ws.hide()
 
 
 def _extra_columns(sheet: Sheet, header: int, width: int) -> tuple[int, int]:
@@ -286,7 +399,7 @@ def _extra_columns(sheet: Sheet, header: int, width: int) -> tuple[int, int]:
 def write_tables(path: Path, tables: list) -> None:
     """A workbook of tables only (业务明细_<YYYY-MM>.xlsx): each on its own sheet, header frozen,
     filters on, money as numbers, a totals row."""
-    wb = new_workbook(path)
+    wb = new_workbook(path, "detail")
     f = _formats(wb)
     used: set[str] = set()
     for table in tables:

@@ -57,7 +57,7 @@ def _policy_cells(i: int, p, zone: tzinfo) -> list:
 
 def _workbook(path: Path, s: Statement, policies: list, agency_name: str, insurer: str, zone: tzinfo,
               now: datetime) -> None:
-    wb = new_workbook(path)
+    wb = new_workbook(path, "statement", statement=s.statement_no)
     f = {
         "title": wb.add_format({"bold": True, "font_size": 16, "align": "center"}),
         "sub": wb.add_format({"align": "center", "font_color": "#404040"}),

@@ -91,7 +91,7 @@ def samples(table: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> dict[st
 def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]],
                    channels: tuple[str, ...] = DEFAULT_CHANNELS) -> None:
     """`plans`: (code, name, region) of the plans in force, for the 方案代码 dropdown; `channels`: 业务渠道."""
-    wb = new_workbook(path)
+    wb = new_workbook(path, "template", kind=kind)
     f = {
         "head": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "align": "center"}),
         "label": wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1}),

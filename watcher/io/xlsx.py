@@ -21,8 +21,19 @@ OPTIONS = {
 }
 
 
-def new_workbook(path: Path) -> xlsxwriter.Workbook:
-    return xlsxwriter.Workbook(str(path), OPTIONS)
+# Every workbook watcher writes names what it is in a custom document property (Excel and WPS keep it
+# when the file is saved again), so one dropped back into a drop folder is recognised: "result",
+# "detail", "statement", "summary" (the month-end summary, itself a 对账确认 request) or "template".
+MARK = "watcher"
+
+
+def new_workbook(path: Path, mark: str, **properties: str) -> xlsxwriter.Workbook:
+    """A workbook that carries its mark (and `properties`, e.g. the original's SHA-256 for a result)."""
+    wb = xlsxwriter.Workbook(str(path), OPTIONS)
+    wb.set_custom_property(MARK, mark)
+    for name, value in properties.items():
+        wb.set_custom_property(f"{MARK}_{name}", value)
+    return wb
 
 
 def write_value(ws, r: int, c: int, value: object, fmt=None, date_fmt=None, datetime_fmt=None) -> None:

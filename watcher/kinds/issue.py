@@ -99,7 +99,7 @@ class IssueKind:
 
         roster = check_roster(request, plan=plan, start=start, days=f["days"],
                               today=now.astimezone(zone).date(), zone=zone, overlaps=state.overlaps,
-                              problems=problems)
+                              problems=problems, tour_group=f["tour_group"])
         return Checked(request, problems, {"people": roster.people, "premiums": roster.premiums, "plan": plan})
 
     # --- decide (pure) -------------------------------------------------------------------

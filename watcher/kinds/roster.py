@@ -79,8 +79,10 @@ class RosterCheck:
 
 
 def check_roster(request: Request, *, plan: Plan | None, start: datetime | None, days: int | None, today: date,
-                 zone: tzinfo, overlaps: list, problems: list[Problem]) -> RosterCheck:
-    """Every person checked and priced; the same person twice refused; live overlaps warned."""
+                 zone: tzinfo, overlaps: list, problems: list[Problem], tour_group: str = "") -> RosterCheck:
+    """Every person checked and priced; the same person twice refused. A person already on a live policy
+    of this agency whose cover overlaps: refused when it is the same tour group (insured twice; the
+    message names the policy and the action to use), warned when it is another group."""
     table = request.roster
     result = RosterCheck()
     if table is None:
@@ -120,10 +122,12 @@ def check_roster(request: Request, *, plan: Plan | None, start: datetime | None,
 
     for overlap in overlaps:
         r = result.row_of.get((overlap.id_type, overlap.id_no))
-        if r is not None:
-            problems.append(problem("roster.overlap", **where(r, "证件号码"), warning=True,
-                                    policy_no=overlap.policy_no, start=show_hour(overlap.start, zone),
-                                    end=show_end(overlap.end, zone)))
+        if r is None:
+            continue
+        same = bool(tour_group) and overlap.tour_group == tour_group
+        problems.append(problem("roster.same_group" if same else "roster.overlap", **where(r, "证件号码"),
+                                warning=not same, policy_no=overlap.policy_no, tour_group=overlap.tour_group,
+                                start=show_hour(overlap.start, zone), end=show_end(overlap.end, zone)))
     return result
 
 

@@ -44,6 +44,7 @@ class Overlap:
     policy_no: str
     start: datetime
     end: datetime
+    tour_group: str = ""
 
 
 def _numbered(name: str) -> str:
@@ -447,21 +448,22 @@ class Ledger(SettlementLedger):
         numbers = sorted({n for _, n in ids})
         for chunk in (numbers[i:i + 500] for i in range(0, len(numbers), 500)):
             if self.kind == "postgresql":
-                sql = ("SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at FROM unnest(?::text[]) AS w(id_no)"
+                sql = ("SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at, p.tour_group"
+                       " FROM unnest(?::text[]) AS w(id_no)"
                        " CROSS JOIN LATERAL (SELECT id_type, id_no, policy_no FROM insured"
                        " WHERE id_no = w.id_no OFFSET 0) h"
-                       " CROSS JOIN LATERAL (SELECT policy_no, agency, status, start_at, end_at FROM policies"
+                       " CROSS JOIN LATERAL (SELECT policy_no, agency, status, start_at, end_at, tour_group FROM policies"
                        " WHERE policy_no = h.policy_no OFFSET 0) p")
                 args: tuple = (chunk,)
             else:
                 sql = (f"WITH h AS MATERIALIZED (SELECT id_type, id_no, policy_no FROM insured"
                        f" WHERE id_no IN ({','.join('?' * len(chunk))}))"
-                       " SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at FROM h"
+                       " SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at, p.tour_group FROM h"
                        " JOIN policies p ON p.policy_no = h.policy_no")
                 args = tuple(chunk)
             rows = self.conn.execute(sql + " WHERE p.agency = ? AND p.status = ? AND p.start_at < ? AND p.end_at > ?",
                                      (*args, agency, ACTIVE, _t(end), _t(start)))
-            found.extend(Overlap(t, n, no, _dt(s), _dt(e)) for t, n, no, s, e in rows if (t, n) in wanted)
+            found.extend(Overlap(t, n, no, _dt(s), _dt(e), g) for t, n, no, s, e, g in rows if (t, n) in wanted)
         return found
 
     # --- counts for tests and status ------------------------------------------------------

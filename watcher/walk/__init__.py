@@ -24,6 +24,7 @@ from .outcome import Outcome, SheetTable
 from .parse import parse
 from .preflight import preflight
 from .read import read
+from .recognise import recognise
 from .validate import validate
 
 log = logging.getLogger("watcher")
@@ -141,17 +142,21 @@ def _rebuild(desk: Desk, outcome: Outcome, earlier, claimed: Path, kind_name: st
     outcome.summary, outcome.notes = shown.get("summary", {}), shown.get("notes", [])
     outcome.row_premiums = {int(r): fen for r, fen in shown.get("row_premiums", {}).items()}
     outcome.roster_sheet, outcome.roster_header = shown.get("roster_sheet"), shown.get("roster_header")
+    outcome.roster_columns = shown.get("roster_columns", {})
     outcome.tables = [SheetTable(name, headers, kinds, rows, {int(k): v for k, v in totals.items()}, note)
                       for name, headers, kinds, rows, totals, note in shown.get("tables", [])]
     outcome.premium_before = shown.get("premium_before")
     outcome.statements, outcome.core = shown.get("statements", []), shown.get("core", [])
     outcome.details = [tuple(d) for d in shown.get("details", [])]
-    outcome.book, _ = read(desk.reader, claimed, kind_name)
+    book, _ = read(desk.reader, claimed, kind_name)
+    outcome.book = recognise(book, outcome.who, ledger, desk.zone)[0] if book is not None else None
     outcome.recovered = True
 
 
 def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
     book, trouble = read(desk.reader, claimed, kind_name)
+    if trouble is None:
+        book, trouble = recognise(book, outcome.who, desk.ledger, desk.zone)
     if trouble is not None:
         outcome.problems = [trouble]
         return
@@ -164,6 +169,7 @@ def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
     if request.roster is not None:
         outcome.roster_sheet = request.roster.sheet.name
         outcome.roster_header = request.roster.header_row
+        outcome.roster_columns = dict(request.roster.columns)
     checked = validate(kind, request, desk.ledger, outcome.processed_at)
     outcome.problems = checked.problems
     decision = decide(kind, checked, outcome.processed_at)

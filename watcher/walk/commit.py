@@ -99,6 +99,7 @@ def shown(outcome: Outcome) -> dict:
         "row_premiums": {str(r): fen for r, fen in outcome.row_premiums.items()},
         "roster_sheet": outcome.roster_sheet,
         "roster_header": outcome.roster_header,
+        "roster_columns": outcome.roster_columns,
         "tables": [[t.name, t.headers, t.kinds, t.rows, {str(k): v for k, v in t.totals.items()}, t.note]
                    for t in outcome.tables],
         "premium_before": outcome.premium_before,

@@ -27,6 +27,7 @@ class Outcome:
     book: Book | None = None  # echoed back, cell for cell
     roster_sheet: str | None = None
     roster_header: int | None = None  # 0-based
+    roster_columns: dict[str, int] = field(default_factory=dict)  # canonical column → 0-based column
     row_premiums: dict[int, int] = field(default_factory=dict)
     result_stem: str = ""  # outputs are <stem>.xlsx and <stem>.json
     outputs: list[str] = field(default_factory=list)

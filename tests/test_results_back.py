@@ -1,0 +1,142 @@
+"""Results dropped back into a drop folder, and one tour group insured twice.
+
+A result of a request that changed the ledger changes nothing again and says what it is; a failed
+result (or a quote) fixed in place in Excel and dropped back is processed as the corrected request.
+The result workbooks are opened and saved again with openpyxl, as a clerk's Excel would."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import openpyxl
+
+from conftest import (ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, people, result, run_watcher,
+                      summary_values, write_request)
+
+OUT = ("outbox", "GZ001")
+
+
+def _drop(root: Path, name: str, fields: dict, roster=None) -> Path:
+    return write_request(root / "workbooks" / "GZ001" / name, fields, roster)
+
+
+def _resave(source: Path, target: Path) -> Path:
+    """Open the workbook and save it again, as a clerk does in Excel."""
+    wb = openpyxl.load_workbook(source)
+    wb.save(target)
+    return target
+
+
+def _codes(items: list[dict]) -> list[tuple]:
+    return sorted((e["code"], e["sheet"], e["row"], e["column"]) for e in items)
+
+
+def test_a_result_of_an_issued_group_dropped_back_changes_nothing_and_says_what_it_is(root):
+    _drop(root, "团A.xlsx", issue_fields(), people(3))
+    run_watcher(root, "process")
+    first, _ = result(root, "GZ001", "团A_结果")
+    before = ledger_rows(root)
+    # Dragged from the outbox as it is, and once more after opening and saving it in "Excel".
+    shutil.copy(root.joinpath(*OUT, "团A_结果.xlsx"), root / "workbooks" / "GZ001" / "团A_结果.xlsx")
+    _resave(root.joinpath(*OUT, "团A_结果.xlsx"), root / "workbooks" / "GZ001" / "同事又放了一次.xlsx")
+    run_watcher(root, "process")
+    for stem in ("团A_结果_结果", "同事又放了一次_结果"):
+        data, wb = result(root, "GZ001", stem)
+        assert data["status"] == "failed" and data["policies"] == []
+        assert _codes(data["errors"]) == [("result.dropped_back", None, None, None)]
+        assert first["policies"][0]["policy_no"] in data["errors"][0]["message"]
+        assert summary_values(wb)["状态"] == "失败"
+    assert ledger_rows(root) == before
+    assert len(list(root.joinpath(*OUT).glob("电子保单_*.html"))) == 1
+
+
+def test_the_same_tour_group_with_the_same_people_is_an_error_another_group_a_warning(root):
+    _drop(root, "第一次.xlsx", issue_fields(旅行团号="GZ-T9"), people(2))
+    run_watcher(root, "process")
+    first, _ = result(root, "GZ001", "第一次_结果")
+    number = first["policies"][0]["policy_no"]
+    before = ledger_rows(root)
+    _drop(root, "同团再投.xlsx", issue_fields(旅行团号="GZ-T9"), people(3))
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "同团再投_结果")
+    assert data["status"] == "failed"
+    assert _codes(data["errors"]) == [("roster.same_group", "被保险人名单", 2, "证件号码"),
+                                      ("roster.same_group", "被保险人名单", 3, "证件号码")]
+    message = data["errors"][0]["message"]
+    assert number in message and "加人" in message and "批改" in message and "换人" in message
+    assert ledger_rows(root) == before
+    _drop(root, "别的团.xlsx", issue_fields(旅行团号="GZ-T10"), people(2))
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "别的团_结果")
+    assert data["status"] == "success"
+    assert _codes(data["warnings"]) == [("roster.overlap", "被保险人名单", 2, "证件号码"),
+                                        ("roster.overlap", "被保险人名单", 3, "证件号码")]
+
+
+def test_a_failed_result_fixed_in_place_and_dropped_back_is_the_corrected_request(root):
+    start = future(days=8)
+    bad_id = ID_M_1980[:-1] + ("1" if ID_M_1980[-1] != "1" else "2")
+    _drop(root, "错团.xlsx", issue_fields(生效时间=start.replace(minute=30)),
+          [[1, "张三", "身份证", bad_id], [2, "李四", "身份证", ID_M_1990]])
+    run_watcher(root, "process")
+    failed, wb = result(root, "GZ001", "错团_结果")
+    assert failed["status"] == "failed"
+    assert _codes(failed["errors"]) == [("field.effective_hour", "申请", 5, "生效时间"),
+                                        ("id.checksum", "被保险人名单", 2, "证件号码")]
+    assert "放回" in summary_values(wb)["改正方法"]
+    # The echoed roster keeps the template's text ID column and its dropdowns.
+    roster = wb["被保险人名单"]
+    assert roster.column_dimensions["D"].number_format == "@"
+    ranges = {str(dv.sqref).split(":")[0]: dv for dv in roster.data_validations.dataValidation}
+    assert ranges["C2"].type == "list" and ranges["E2"].formula1 == '"男,女"'
+    # The clerk fixes the red cells in the result itself and drops it back.
+    wb["申请"]["B5"] = start
+    roster["D2"] = ID_M_1980
+    wb.save(root / "workbooks" / "GZ001" / "错团_结果.xlsx")
+    run_watcher(root, "process")
+    fixed, again = result(root, "GZ001", "错团_结果_结果")
+    assert fixed["status"] == "success", fixed["errors"]
+    assert fixed["policies"][0]["insured_count"] == 2 and fixed["premium_total"] == "10.00"
+    echoed = again["被保险人名单"]
+    assert [echoed.cell(1, c).value for c in (9, 10)] == ["保费", "错误说明"]  # the same columns, reused
+    assert echoed["J2"].value is None and echoed["I2"].value == 5  # the old error text is gone
+    assert "结果汇总" in again.sheetnames and "原结果汇总" not in again.sheetnames
+
+
+def test_a_quote_result_becomes_an_issue_when_its_action_is_changed(root):
+    _drop(root, "报价.xlsx", issue_fields(操作类型="试算"), people(2))
+    run_watcher(root, "process")
+    quote, wb = result(root, "GZ001", "报价_结果")
+    assert quote["status"] == "quote" and "投保" in summary_values(wb)["如需出单"]
+    wb["申请"]["B1"] = "投保"
+    wb.save(root / "workbooks" / "GZ001" / "报价_结果.xlsx")
+    run_watcher(root, "process")
+    issued, _ = result(root, "GZ001", "报价_结果_结果")
+    assert issued["status"] == "success" and issued["policies"][0]["policy_no"].startswith("LY")
+
+
+def test_outputs_that_are_no_requests_are_refused_for_what_they_are(root):
+    _drop(root, "团Q.xlsx", issue_fields(), people(1))
+    run_watcher(root, "process")
+    _drop(root, "查询.xlsx", {"操作类型": "保单查询"})
+    run_watcher(root, "process")
+    before = ledger_rows(root)
+    _resave(root.joinpath(*OUT, "查询_结果.xlsx"), root / "workbooks" / "GZ001" / "查询结果放回.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "查询结果放回_结果")
+    assert _codes(data["errors"]) == [("result.not_resubmittable", None, None, None)]
+    assert ledger_rows(root) == before
+
+
+def test_the_apply_sheet_echo_shows_the_time_as_written_to_the_minute_with_the_error_beside_it(root):
+    start = future(days=5).replace(minute=30)
+    _drop(root, "半点.xlsx", issue_fields(生效时间=start), people(1))
+    run_watcher(root, "process")
+    _, wb = result(root, "GZ001", "半点_结果")
+    apply = wb["申请"]
+    cell = apply["B5"]
+    assert cell.value == start and cell.number_format == "yyyy-mm-dd hh:mm"
+    assert cell.fill.fgColor.rgb.endswith("FF9999")
+    assert apply.column_dimensions["B"].width >= 16  # no ### in Excel
+    assert apply["C1"].value == "错误说明" and "整点" in apply["C5"].value

@@ -1,0 +1,40 @@
+"""Recognise: a workbook watcher wrote itself, dropped back into a drop folder.
+
+A result whose request changed the ledger changes nothing again: it fails with a result that says
+what it is. A failed or quoted result is the clerk's fastest way back (fixed in place): it is the
+corrected request, read from its own sheets without the summary and the 错误说明/保费 columns. Detail
+sheets and statements are no requests at all. The month-end summary is a 对账确认 request by design.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from ..domain.dates import show_second
+from ..domain.problems import Problem, file_problem
+from ..io.book import Book
+from ..io.result_book import result_mark, strip_result
+from ..io.xlsx import MARK
+from ..messages import STATUS_LABEL
+
+RESUBMITTABLE = ("failed", "quote")
+NOT_REQUESTS = {"detail": "业务明细表或查询结果", "statement": "对账单"}
+
+
+def recognise(book: Book, who: str, ledger, zone: tzinfo) -> tuple[Book, Problem | None]:
+    """The request a dropped workbook holds, or the problem that it is one of watcher's own outputs."""
+    mark = result_mark(book)
+    if mark is None:
+        what = NOT_REQUESTS.get(book.properties.get(MARK, ""))
+        return book, (file_problem("file.watcher_output", what=what) if what else None)
+    earlier = ledger.effective_request(who, mark.sha256) if mark.sha256 else None
+    if earlier is not None:
+        numbers = "、".join((*earlier.policies, *earlier.cancelled)[:5])
+        return book, file_problem("result.dropped_back", file=earlier.file_name, action=earlier.action,
+                                  at=show_second(earlier.processed_at, zone),
+                                  policies=f"（保单 {numbers}）" if numbers else "")
+    if not mark.sha256:
+        return book, file_problem("result.damaged_mark")
+    if mark.status not in RESUBMITTABLE:
+        return book, file_problem("result.not_resubmittable", status=STATUS_LABEL.get(mark.status, "未知"))
+    return strip_result(book), None
