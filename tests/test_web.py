@@ -83,12 +83,20 @@ def desk(root: Path) -> dict:
     live = result(root, "GZ001", "团A_结果")[0]["policies"][0]
     other = result(root, "GZ001", "团B_结果")[0]["policies"][0]
     write_request(root / "workbooks/GZ001/撤B.xlsx", {"操作类型": "撤单", "保单号": other["policy_no"]})
+    # A group whose policy was replaced by 换人: one traveller kept, one left out, one new.
+    group = people(10)
+    write_request(root / "workbooks/GZ001/团R.xlsx", issue_fields(旅行团号="GZ-T009"), group[6:8])
     run_watcher(root, "process")
+    replaced = result(root, "GZ001", "团R_结果")[0]["policies"][0]["policy_no"]
+    write_request(root / "workbooks/GZ001/换人R.xlsx", {"操作类型": "换人", "保单号": replaced}, [group[7], group[9]])
+    run_watcher(root, "process")
+    replacement = result(root, "GZ001", "换人R_结果")[0]["policies"][0]["policy_no"]
     (root / "watcher.toml").write_text(
         'settle_seconds = 0\nweb_trusted_proxies = ["127.0.0.1"]\nlookup_slow_after = 2\nlookup_lock_after = 4\n',
         encoding="utf-8")
     return {"root": root, "live": live["policy_no"], "cancelled": other["policy_no"], "id": roster[0][3],
-            "other_id": people(5)[3][3]}
+            "other_id": people(5)[3][3], "replaced": replaced, "replacement": replacement,
+            "kept_id": group[7][3], "removed_id": group[6][3]}
 
 
 def test_throttle_rules():
@@ -250,6 +258,16 @@ def test_in_a_browser_found_not_found_cancelled_and_locked_out(desk, browser):
 
         lookup(browser, base, "身份证", desk["cancelled"], desk["other_id"])
         assert browser.find_element(By.ID, "status").text == "已撤单"
+        assert browser.find_element(By.ID, "cancelled").text.startswith("本保单已撤单")
+
+        # A replaced policy points to the one in force now, for a traveller that one covers …
+        lookup(browser, base, "身份证", desk["replaced"], desk["kept_id"])
+        assert browser.find_element(By.ID, "status").text == "已撤单"
+        assert browser.find_element(By.ID, "replaced-by").text == desk["replacement"]
+        # … and never for one it does not cover: they are told they are not on it.
+        lookup(browser, base, "身份证", desk["replaced"], desk["removed_id"])
+        assert "没有您" in browser.find_element(By.ID, "left-out").text
+        assert desk["replacement"] not in browser.page_source and not browser.find_elements(By.ID, "replaced-by")
 
         lookup(browser, base, "护照", desk["live"], desk["id"])
         assert "未查到保单信息" in browser.find_element(By.ID, "not-found").text

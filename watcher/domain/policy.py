@@ -84,6 +84,21 @@ class Policy:
         return self.status
 
 
+ADD_PEOPLE = "加人"  # the one endorsement that issues a policy beside the old one instead of replacing it
+
+
+def reissues(replace_reason: str) -> bool:
+    """Whether a policy issued from another one replaced it (批改, 减人, 换人, 信息变更), not 加人."""
+    return bool(replace_reason) and replace_reason != ADD_PEOPLE
+
+
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """Where a void policy's chain of replacements ends: the policy that covers its group now."""
+    policy_no: str
+    status: str  # 有效, or 已撤单 when that one was cancelled too
+
+
 def policy_number(issued_at: datetime, sequence: int, zone: tzinfo) -> str:
     """LY + issue date (desk time) + a 7-digit ledger-wide sequence that never repeats: LY202612010000042."""
     return f"LY{issued_at.astimezone(zone):%Y%m%d}{sequence:07d}"

@@ -40,9 +40,13 @@ def people_rows(policy) -> Markup:
         for i, p in enumerate(policy.people, 1)))
 
 
-def render_policy(env: jinja2.Environment, policy, plan, agency, settings, zone: tzinfo, now) -> bytes:
+def render_policy(env: jinja2.Environment, policy, plan, agency, settings, zone: tzinfo, now,
+                  replacement=None) -> bytes:
+    """The electronic policy. A void one says so at the top, and which policy replaces it now
+    (`replacement`: the end of its chain of replacements, domain.policy.Replacement)."""
     page = env.get_template("policy.html.j2").render(
         policy=policy,
+        replacement=replacement,
         people_rows=people_rows(policy),
         plan=plan,
         agency=agency,

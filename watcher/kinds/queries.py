@@ -186,16 +186,25 @@ class DetailKind(RequestKind):
 
 
 class ReprintKind(OnePolicyKind):
-    """补打保单: write the electronic policy of this agency's policy again, whatever its status."""
+    """补打保单: write the electronic policy of this agency's policy again, whatever its status; a void
+    one says which policy replaces it now."""
     action = "补打保单"
 
+    def load(self, ledger, request: Request, who: str):
+        policy = super().load(ledger, request, who)
+        return policy, ledger.replacement(policy.policy_no) if policy is not None and policy.status != ACTIVE else None
+
     def validate(self, request: Request, state, now: datetime) -> Checked:
+        policy, replacement = state
         problems = list(request.problems)
-        if request.fields["policy_no"] and state is None:
+        if request.fields["policy_no"] and policy is None:
             problems.append(problem("policy.not_found_reprint", **request.extra["at"], value=request.fields["policy_no"]))
-        return Checked(request, problems, {"policy": state})
+        return Checked(request, problems, {"policy": policy, "replacement": replacement})
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
-        policy = checked.values["policy"]
+        policy, replacement = checked.values["policy"], checked.values["replacement"]
+        status = policy.shown_status(now)
+        if replacement is not None:
+            status += f"（已被 {replacement.policy_no} 替代" + ("，该保单现也已撤单）" if replacement.status != ACTIVE else "）")
         return Decision(status="success", policies=[policy], reprint=[policy],
-                        summary={"补打保单": policy.policy_no, "保单状态": policy.shown_status(now)})
+                        summary={"补打保单": policy.policy_no, "保单状态": status})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..domain.policy import Policy
+from ..domain.policy import ADD_PEOPLE, Policy, Replacement
 
 
 class LedgerError(Exception):
@@ -39,3 +39,34 @@ def policy_from_row(row: tuple, people: tuple = ()) -> Policy:
         status=row[15], cancelled_at=_dt(row[17]), replaces=row[18], replace_reason=row[19],
         statement_no=row[20], settled_at=_dt(row[21]), headcount=row[22],
     )
+
+
+_CHAIN_LIMIT = 1000  # a chain of replacements longer than any desk makes: never loop on a damaged ledger
+
+
+def replacement(conn, policy_no: str) -> Replacement | None:
+    """The end of the chain of policies that replaced `policy_no` (批改, 减人, 换人, 信息变更; a 加人 policy
+    replaces nothing), or None when nothing replaced it. `conn` runs `?` queries on either database."""
+    head, number = None, policy_no
+    for _ in range(_CHAIN_LIMIT):
+        row = conn.execute("SELECT policy_no, status FROM policies WHERE replaces = ? AND replaces != ''"
+                           " AND replace_reason != ? ORDER BY issued_at DESC, policy_no DESC LIMIT 1",
+                           (number, ADD_PEOPLE)).fetchone()
+        if row is None:
+            break
+        head = Replacement(row[0], row[1])
+        number = row[0]
+    return head
+
+
+def replaced(conn, policy_no: str) -> list[str]:
+    """The policies `policy_no` replaced, directly or through others, newest first."""
+    found: list[str] = []
+    number = policy_no
+    for _ in range(_CHAIN_LIMIT):
+        row = conn.execute("SELECT replaces, replace_reason FROM policies WHERE policy_no = ?", (number,)).fetchone()
+        if row is None or not row[0] or row[1] == ADD_PEOPLE or row[0] in found:
+            break
+        found.append(row[0])
+        number = row[0]
+    return found

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..domain.plans import Coverage
-from ..domain.policy import Insured, Policy
+from ..domain.policy import CANCELLED, Insured, Policy, Replacement
 from ..domain.throttle import ClientState
-from .common import _POLICY_SELECT, policy_from_row
+from .common import _POLICY_SELECT, policy_from_row, replacement
 from .db import PostgresDatabase, is_url
 
 
@@ -28,6 +28,8 @@ class Found:
     person: Insured
     coverages: tuple[Coverage, ...]
     agency_name: str
+    replacement: Replacement | None = None  # a void policy: the one that replaces it now
+    on_replacement: bool = False  # whether this person is on that one (减人 and 换人 leave people out)
 
 
 _FIND = (_POLICY_SELECT.replace("SELECT ", "SELECT i.name, i.id_type, i.id_no, i.gender, i.birth, i.age, i.premium_fen, ", 1)
@@ -111,7 +113,11 @@ class LookupLedger:
         covers = tuple(Coverage(i, s) for i, s in conn.execute(
             "SELECT item, sum_fen FROM coverages WHERE plan_version = ? ORDER BY seq", (policy.plan_version,)))
         name = conn.execute("SELECT name FROM agencies WHERE code = ?", (policy.agency,)).fetchone()
-        return Found(policy, person, covers, name[0] if name else "")
+        head = replacement(conn, policy.policy_no) if policy.status == CANCELLED else None
+        on_head = head is not None and conn.execute(
+            "SELECT 1 FROM insured WHERE id_no = ? AND id_type = ? AND policy_no = ?",
+            (id_no, id_type, head.policy_no)).fetchone() is not None
+        return Found(policy, person, covers, name[0] if name else "", head, on_head)
 
 
 class ThrottleStore:

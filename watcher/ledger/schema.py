@@ -217,6 +217,12 @@ CREATE TABLE workers (
     # SQLite has one writer at a time: its sequence rows stay. PostgreSQL numbers from sequences of
     # its own, which no transaction holds locked until it commits (see POSTGRES_ONLY).
     (9, "numbers on PostgreSQL from its own sequences: no worker waits for another's commit", ""),
+    (10, "one-off chores a new release does once (pages of policies voided before it)", """
+CREATE TABLE chores (
+    name TEXT PRIMARY KEY,
+    done_at TEXT NOT NULL
+);
+"""),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -238,6 +244,16 @@ POSTGRES_ONLY: dict[int, list[str]] = {
         "DROP TABLE sequences",
     ],
 }
+
+
+def _void_pages_chore(db, now_text: str) -> None:
+    """Only a ledger that already holds void policies has pages to bring up to date (service.process)."""
+    if db.execute("SELECT 1 FROM policies WHERE status = '已撤单' LIMIT 1").fetchone() is None:
+        db.execute("INSERT INTO chores VALUES ('void-pages', ?)", (now_text,))
+
+
+# Steps in Python after a migration's SQL, in the same transaction.
+AFTER: dict[int, object] = {10: _void_pages_chore}
 MIGRATION_LOCK = 7_411_001  # PostgreSQL advisory lock: one worker migrates at a time
 
 
@@ -273,6 +289,8 @@ def migrate(db, now_text: str, upto: int = LATEST) -> list[int]:
                 continue
             for statement in statements_for(db.kind, version, sql):
                 db.execute(statement)
+            if version in AFTER:
+                AFTER[version](db, now_text)
             db.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (version, name, now_text))
             db.execute("COMMIT")
         except BaseException:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Iterator
 
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
-from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, policy_number
-from .common import _POLICY_SELECT, LedgerError, _dt, _t, policy_from_row
+from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
+from .common import _POLICY_SELECT, LedgerError, _dt, _t, policy_from_row, replaced, replacement
 from .db import is_url, open_database
 from .schema import NUMBERED, migrate
 from .settlement import SettlementLedger
@@ -435,6 +435,14 @@ class Ledger(SettlementLedger):
                 found.setdefault(old, []).append(new)
         return found
 
+    def replacement(self, policy_no: str) -> Replacement | None:
+        """The policy that replaces this one now, following the chain (None: nothing replaced it)."""
+        return replacement(self.conn, policy_no)
+
+    def replaced(self, policy_no: str) -> list[str]:
+        """The policies this one replaced, directly or through others."""
+        return replaced(self.conn, policy_no)
+
     def live_overlaps(self, agency: str, ids: list[tuple[str, str]], start: datetime, end: datetime) -> list[Overlap]:
         """People of `ids` already on this agency's live policies whose cover overlaps [start, end).
 
@@ -465,6 +473,18 @@ class Ledger(SettlementLedger):
                                      (*args, agency, ACTIVE, _t(end), _t(start)))
             found.extend(Overlap(t, n, no, _dt(s), _dt(e), g) for t, n, no, s, e, g in rows if (t, n) in wanted)
         return found
+
+    # --- one-off chores of a new release ----------------------------------------------------
+
+    def chore_done(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM chores WHERE name = ?", (name,)).fetchone() is not None
+
+    def finish_chore(self, name: str, at: datetime) -> None:
+        self.conn.execute("INSERT INTO chores VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (name, _t(at)))
+
+    def cancelled_policies(self) -> list[Policy]:
+        rows = self.conn.execute(_POLICY_SELECT + " WHERE p.status = ? ORDER BY p.policy_no", (CANCELLED,)).fetchall()
+        return [self._policy(r, True) for r in rows]
 
     # --- counts for tests and status ------------------------------------------------------
 

@@ -109,7 +109,7 @@ class Pipeline:
         out_dir.mkdir(parents=True, exist_ok=True)
         rendering = plan(outcome, out_dir, self.desk)
         future = None
-        shared = bool(outcome.reprint) or any(job.kind not in ("book", "page") for job in rendering.jobs)
+        shared = any(job.kind not in ("book", "page") for job in rendering.jobs)
         if shared:
             self.drain(block=True)  # the files before it finish first: their outputs are older than its own
         if self.pool is not None and not shared and _rows(outcome) <= BIG_ROWS:

@@ -14,7 +14,7 @@ from ..layout import ADMIN
 from ..io.sandbox import Sandbox
 from ..walk import Desk, limits_of
 from ..walk.outcome import Outcome
-from ..walk.render import render
+from ..walk.render import page_job, render, run_job
 from . import scan
 from .pipeline import Pipeline, RunReport
 
@@ -28,10 +28,34 @@ def start(desk: Desk, pipeline: Pipeline) -> None:
     removed = scan.clean_strays(desk.layout, older_than=3600 if desk.worker else 0, worker=desk.worker)
     if removed:
         log.info("removed %d temporary files left by a stop", removed)
+    refresh_void_pages(desk)
     for who in scan.folders(desk.layout):
         for claimed in scan.claimed_in(desk.layout, who, desk.worker) + adopt(desk, who):
             log.info("finishing %s/%s, left in hand by a stop", who, claimed.name)
             pipeline.resume(claimed, who)
+
+
+VOID_PAGES = "void-pages"
+
+
+def refresh_void_pages(desk: Desk) -> None:
+    """Once, after the release that made void pages say so: the pages of policies cancelled or replaced
+    before it are written again, 已撤单 and pointing to the policy that replaces them."""
+    ledger = desk.ledger
+    if ledger.chore_done(VOID_PAGES) or not ledger.try_lock(f"chore:{VOID_PAGES}"):
+        return
+    try:
+        if ledger.chore_done(VOID_PAGES):
+            return
+        at = desk.now()
+        policies = ledger.cancelled_policies()
+        for policy in policies:
+            run_job(page_job(desk, policy, at))
+        ledger.finish_chore(VOID_PAGES, at)
+        if policies:
+            log.info("已撤单保单的电子保单已更新为“已撤单”并注明替代保单：%d 份", len(policies))
+    finally:
+        ledger.unlock(f"chore:{VOID_PAGES}")
 
 
 def adopt(desk: Desk, who: str) -> list[Path]:

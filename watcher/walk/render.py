@@ -16,6 +16,7 @@ from .. import crash
 from ..io.atomic import replacing, write_bytes
 from ..io.pages import environment, render_policy
 from ..domain.settlement import month_bounds, parse_month
+from ..domain.policy import ACTIVE
 from ..io.core_exchange import core_exchange, core_name
 from ..io.month_summary import detail_name
 from ..io.result_book import write_result_book, write_tables
@@ -32,7 +33,8 @@ log = logging.getLogger("watcher")
 @dataclass(frozen=True)
 class Job:
     path: Path
-    kind: str  # "book", "page", "statement", "detail" or "bytes"
+    kind: str  # "book", "page" (an issued policy's), "state_page" (a page showing the policy's state now:
+    # void, replaced, reprinted; written whenever asked), "statement", "detail" or "bytes"
     args: tuple[Any, ...]
 
 
@@ -48,11 +50,10 @@ def plan(outcome: Outcome, out_dir: Path, desk) -> Plan:
     jobs = [Job(out_dir / f"{outcome.result_stem}.xlsx", "book", (outcome, zone))]
     # Pages for the policies this request issued (it recorded outputs), and those it asks to reprint.
     issued = [p for p in outcome.policies if p.policy_no] if outcome.outputs else []
-    for policy in issued + list(outcome.reprint):
-        if policy.policy_no:
-            page_args = (desk.layout.root, policy, desk.ledger.plan_version(policy.plan_version),
-                         desk.ledger.agency(policy.agency), desk.settings, zone, outcome.processed_at)
-            jobs.append(Job(out_dir / policy_page_name(policy.policy_no), "page", page_args))
+    for policy in issued:
+        jobs.append(page_job(desk, policy, outcome.processed_at, "page"))
+    jobs += [page_job(desk, policy, outcome.processed_at) for policy in outcome.reprint if policy.policy_no]
+    jobs += void_page_jobs(outcome, desk)
     jobs += settlement_jobs(outcome, desk)
     json_path = out_dir / f"{outcome.result_stem}.json"
     if outcome.recovered:  # outputs appear whole (temporary name, then rename): one that exists is complete
@@ -61,6 +62,25 @@ def plan(outcome: Outcome, out_dir: Path, desk) -> Plan:
         if json_path.exists():
             return Plan(jobs, json_path, None)
     return Plan(jobs, json_path, dumps(outcome, zone))
+
+
+def page_job(desk, policy, at, kind: str = "state_page") -> Job:
+    """A policy's page; a void one says which policy replaces it now."""
+    ledger = desk.ledger
+    replacement = ledger.replacement(policy.policy_no) if policy.status != ACTIVE else None
+    args = (desk.layout.root, policy, ledger.plan_version(policy.plan_version), ledger.agency(policy.agency),
+            desk.settings, desk.zone, at, replacement)
+    return Job(desk.layout.out(policy.agency) / policy_page_name(policy.policy_no), kind, args)
+
+
+def void_page_jobs(outcome: Outcome, desk) -> list[Job]:
+    """A void policy never looks valid: the pages of the policies this request cancelled, and of those
+    they had replaced (their chain now ends elsewhere), say 已撤单 and which policy replaces them."""
+    if outcome.status != "success" or not outcome.cancelled:
+        return []
+    numbers = dict.fromkeys(n for c in outcome.cancelled for n in (c, *desk.ledger.replaced(c)))
+    policies = [desk.ledger.policy(n) for n in numbers]
+    return [page_job(desk, p, outcome.processed_at) for p in policies if p is not None]
 
 
 def settlement_jobs(outcome: Outcome, desk) -> list[Job]:
@@ -105,9 +125,10 @@ def run_job(job: Job) -> Path:
             log.exception("echoing %s failed; writing its result without the echoed sheets", outcome.file_name)
             with replacing(job.path) as tmp:
                 write_result_book(tmp, replace(outcome, book=None), zone)
-    elif job.kind == "page":
-        root, policy, plan_, agency, settings, zone, at = job.args
-        write_bytes(job.path, render_policy(environment(root), policy, plan_, agency, settings, zone, at))
+    elif job.kind in ("page", "state_page"):
+        root, policy, plan_, agency, settings, zone, at, replacement = job.args
+        job.path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(job.path, render_policy(environment(root), policy, plan_, agency, settings, zone, at, replacement))
     elif job.kind == "statement":
         root, out, s, members, name, insurer, zone, at = job.args
         out.mkdir(parents=True, exist_ok=True)

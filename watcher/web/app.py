@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 from ..domain.dates import show_end, show_hour
 from ..domain.idcard import ID_TYPES, mask_id
 from ..domain.money import yuan_display
+from ..domain.policy import ACTIVE
 from ..domain.text import fold, fold_id
 from ..domain.throttle import Rules, after_failure, verdict
 from ..io.pages import environment
@@ -173,6 +174,10 @@ class LookupApp:
             "region": p.region, "coverages": [(c.item, yuan_display(c.sum_fen)) for c in found.coverages],
             "premium": yuan_display(person.premium_fen), "agency": found.agency_name, "name": name,
             "id_type": person.id_type, "id_no": mask_id(person.id_no),
+            # A void policy: point to the policy in force now only for someone it covers.
+            "replaced_by": found.replacement.policy_no if found.replacement and found.on_replacement else "",
+            "replacement_void": bool(found.replacement and found.replacement.status != ACTIVE),
+            "left_out": bool(found.replacement and not found.on_replacement),
         }
 
     def _local(self, epoch: float) -> str:

@@ -1,0 +1,86 @@
+"""A void policy never looks valid: its electronic policy is rewritten at once when it is cancelled or
+replaced, following the chain of replacements to the policy in force now; 补打保单 shows the same; pages
+of policies voided before this release are brought up to date once."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import future, issue_fields, ledger_query, people, result, run_watcher, summary_values, write_request
+
+
+def _request(root: Path, name: str, fields: dict, roster=None) -> dict:
+    write_request(root / "workbooks" / "GZ001" / name, fields, roster)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", name.removesuffix(".xlsx") + "_结果")
+    assert data["status"] == "success", data["errors"]
+    return data
+
+
+def _page(root: Path, number: str) -> str:
+    return (root / "outbox" / "GZ001" / f"电子保单_{number}.html").read_text(encoding="utf-8")
+
+
+def _status(page: str) -> str:
+    return re.search(r'<div class="status[^"]*">([^<]+)</div>', page).group(1)
+
+
+def _replaced_by(page: str) -> str | None:
+    found = re.search(r'<span id="replaced-by">([^<]+)</span>', page)
+    return found.group(1) if found else None
+
+
+def test_pages_follow_the_chain_of_replacements_to_the_policy_in_force(root):
+    group = people(4)
+    a = _request(root, "团.xlsx", issue_fields(), group[:3])["policies"][0]["policy_no"]
+    assert _status(_page(root, a)) == "有效" and "本保单已撤单" not in _page(root, a)
+
+    b = _request(root, "批改.xlsx", {"操作类型": "批改", "保单号": a, "天数": 5})["policies"][0]["policy_no"]
+    assert _status(_page(root, a)) == "已撤单" and _replaced_by(_page(root, a)) == b
+    assert f"{a}（批改" in _page(root, b) and _status(_page(root, b)) == "有效"  # the successor names it
+
+    added = _request(root, "加人.xlsx", {"操作类型": "加人", "保单号": b}, [group[3]])["policies"][0]["policy_no"]
+    assert _status(_page(root, b)) == "有效", "加人 replaces nothing"
+
+    c = _request(root, "换人.xlsx", {"操作类型": "换人", "保单号": b}, group[:2])["policies"][0]["policy_no"]
+    for void in (a, b):  # every page of the chain points to the policy in force now
+        assert _status(_page(root, void)) == "已撤单" and _replaced_by(_page(root, void)) == c
+    assert _status(_page(root, added)) == "有效"
+
+    _request(root, "撤单.xlsx", {"操作类型": "撤单", "保单号": c})
+    assert _status(_page(root, c)) == "已撤单" and _replaced_by(_page(root, c)) is None
+    for void in (a, b):
+        assert _replaced_by(_page(root, void)) == c and "该保单现也已撤单" in _page(root, void)
+
+
+def test_reprint_of_a_replaced_policy_shows_the_pointer(root):
+    a = _request(root, "团.xlsx", issue_fields(), people(2))["policies"][0]["policy_no"]
+    b = _request(root, "批改.xlsx", {"操作类型": "批改", "保单号": a, "天数": 4})["policies"][0]["policy_no"]
+    (root / "outbox" / "GZ001" / f"电子保单_{a}.html").unlink()
+    write_request(root / "workbooks" / "GZ001" / "补打.xlsx", {"操作类型": "补打保单", "保单号": a})
+    run_watcher(root, "process")
+    data, wb = result(root, "GZ001", "补打_结果")
+    assert data["status"] == "success"
+    assert _replaced_by(_page(root, a)) == b
+    assert summary_values(wb)["保单状态"] == f"已撤单（已被 {b} 替代）"
+
+
+def test_pages_voided_before_this_release_are_brought_up_to_date_once(root):
+    a = _request(root, "团.xlsx", issue_fields(), people(2))["policies"][0]["policy_no"]
+    b = _request(root, "批改.xlsx", {"操作类型": "批改", "保单号": a, "天数": 4})["policies"][0]["policy_no"]
+    path = root / "outbox" / "GZ001" / f"电子保单_{a}.html"
+    # As the release before wrote it: the page of the replaced policy still said 有效.
+    path.write_text(_page(root, a).replace("已撤单", "有效").replace("void-note", "x"), encoding="utf-8")
+    ledger_query(root, "DELETE FROM chores")
+    run_watcher(root, "process")
+    assert _status(_page(root, a)) == "已撤单" and _replaced_by(_page(root, a)) == b
+    # Once: a second start leaves the pages alone.
+    path.write_text("left alone", encoding="utf-8")
+    run_watcher(root, "process")
+    assert path.read_text(encoding="utf-8") == "left alone"
+
+
+def test_a_new_desk_has_no_chore_to_do(root):
+    assert ledger_query(root, "SELECT name FROM chores") == [("void-pages",)]
+    assert future()  # the fixture's desk is new: nothing was voided before this release
