@@ -113,6 +113,24 @@ def test_every_single_character_change_of_a_resident_number_fails(number, positi
     assert not check_id("身份证", changed, TODAY).ok
 
 
+def test_no_message_says_what_would_make_a_wrong_number_pass():
+    """A clerk told "the last character should be 3" types 3, and a mistyped number passes."""
+    from watcher.domain.person import check_person
+    from watcher.messages import say
+
+    for number in ("110105194912310021", "44052419800101001X", "440524198001010014"):
+        check = check_id("身份证", number, TODAY)
+        assert check.error == "id.checksum"
+        message = say(check.error, **check.values)
+        assert not any(ch.isdigit() or ch == "X" for ch in message), message
+    # Nor which gender or birth date the number encodes, when the row disagrees with it.
+    _, errors = check_person({"姓名": "王芳", "证件类型": "身份证", "证件号码": "440524198001010013", "性别": "女",
+                              "出生日期": "1980-01-02"}, TODAY)
+    for err in errors:
+        message = say(err.code, **err.values)
+        assert "男" not in message and "1980-01-01" not in message, message
+
+
 def test_masking_keeps_only_the_ends():
     assert mask_id("11010519491231002X") == "110***********002X"
     assert mask_id("E12345678") == "E******78"

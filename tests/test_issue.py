@@ -86,7 +86,7 @@ def test_every_error_is_listed_with_sheet_row_column_and_nothing_is_issued(root)
 
     roster = wb["被保险人名单"]
     assert roster["D2"].fill.fgColor.rgb.endswith("FF9999")
-    assert roster["D2"].comment is not None and "校验位" in roster["D2"].comment.text
+    assert roster["D2"].comment is not None and "校验不通过" in roster["D2"].comment.text
     assert "证件号码" in roster["J2"].value
     assert roster["A2"].fill.fgColor.rgb in (None, "00000000")
     assert summary_values(wb)["状态"] == "失败" and summary_values(wb)["错误数"] == 9

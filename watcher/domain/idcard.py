@@ -109,9 +109,9 @@ def _check_18(number: str, id_type: str, today: date) -> IdCheck:
         return _fail(number, "id.birth", value=number[6:14])
     if birth > today:
         return _fail(number, "id.birth_future", value=birth.isoformat())
-    expected = mod11_2_check(number[:17])
-    if number[17] != expected:
-        return _fail(number, "id.checksum", expected=expected)
+    if number[17] != mod11_2_check(number[:17]):
+        # Never say which character would pass: a clerk would type it, and a mistyped number would pass.
+        return _fail(number, "id.checksum", id_type=id_type)
     gender = "男" if int(number[16]) % 2 == 1 else "女"
     return IdCheck(number, birth, gender)
 

@@ -102,11 +102,11 @@ def check_person(values: dict[str, object], today: date) -> tuple[PersonFacts | 
         if id_check.gender is None and gender is None and "性别" not in {e.column for e in errors}:
             errors.append(CellError("性别", "gender.required", {"id_type": id_type}))
         elif id_check.gender and gender and gender != id_check.gender:
-            errors.append(CellError("性别", "gender.mismatch", {"value": gender, "expected": id_check.gender}))
+            errors.append(CellError("性别", "gender.mismatch", {"value": gender}))
         if id_check.birth is None and birth is None and "出生日期" not in {e.column for e in errors}:
             errors.append(CellError("出生日期", "birth.required", {"id_type": id_type}))
         elif id_check.birth and birth and birth != id_check.birth:
-            errors.append(CellError("出生日期", "birth.mismatch", {"value": birth.isoformat(), "expected": id_check.birth.isoformat()}))
+            errors.append(CellError("出生日期", "birth.mismatch", {"value": birth.isoformat()}))
 
     if errors:
         return None, errors

@@ -130,7 +130,9 @@ class ApplySheet:
         return days
 
     def moment(self, label: str, zone: tzinfo) -> datetime | None:
-        """A local date and whole hour, as an aware datetime in the desk's zone."""
+        """A local date and whole hour, as an aware datetime in the desk's zone. One that is not a whole
+        hour is reported and still returned as written: the checks that depend on it (ages, a start in
+        the past) run against it, so one round trip shows the clerk every error."""
         raw = self.present(label)
         if raw is None:
             return None
@@ -141,7 +143,6 @@ class ApplySheet:
             return None
         if local.minute or local.second:
             self.fail("field.effective_hour", label)
-            return None
         return local.replace(tzinfo=zone)
 
     def policy_no(self) -> str:

@@ -72,19 +72,26 @@ class _Endorsement:
     def validate(self, request: Request, state: State, now: datetime) -> Checked:
         problems = list(request.problems)
         checked = Checked(request, problems, {"state": state})
-        if not request.fields["policy_no"]:
-            return checked
-        problems += check_changeable(state.policy, request.fields["policy_no"], self.action, now,
-                                     self.settings.zone, _at(request, "保单号"))
-        if len(problems) > len(request.problems):
-            return checked  # the policy cannot change: nothing more to say about the request
-        if state.plan is None or state.agency is None or state.plan.code not in state.agency.plans:
-            problems.append(problem("field.plan_not_agreed", **_at(request, "保单号"),
-                                    value=state.policy.plan_code, allowed="、".join(state.agency.plans)
-                                    if state.agency else "无"))
+        blocked = []
+        if request.fields["policy_no"]:
+            blocked = check_changeable(state.policy, request.fields["policy_no"], self.action, now,
+                                       self.settings.zone, _at(request, "保单号"))
+        if request.fields["policy_no"] and not blocked and (
+                state.plan is None or state.agency is None or state.plan.code not in state.agency.plans):
+            blocked = [problem("field.plan_not_agreed", **_at(request, "保单号"), value=state.policy.plan_code,
+                               allowed="、".join(state.agency.plans) if state.agency else "无")]
+        problems += blocked
+        if blocked or not request.fields["policy_no"]:
+            # Without a policy that can change, what can still be known is the roster's own errors.
+            self.validate_alone(request, now, checked)
             return checked
         self.validate_more(request, state, now, checked)
         return checked
+
+    def validate_alone(self, request: Request, now: datetime, checked: Checked) -> None:
+        """The people checked on their own (IDs, names, duplicates, gender and birth date)."""
+        check_roster(request, plan=None, start=None, days=None, today=now.astimezone(self.settings.zone).date(),
+                     zone=self.settings.zone, overlaps=[], problems=checked.problems)
 
     def validate_more(self, request: Request, state: State, now: datetime, checked: Checked) -> None:
         old = state.policy
@@ -175,8 +182,8 @@ class NewRosterKind(_Endorsement):
 
     def validate_more(self, request, state, now, checked) -> None:
         super().validate_more(request, state, now, checked)
-        if any(not p.warning for p in checked.problems):
-            return
+        # Whether anyone was removed or anything changed can only be told from a roster without errors.
+        whole = not any(not p.warning for p in checked.problems)
         old_keys = {(p.id_type, p.id_no) for p in state.policy.people}
         new_keys = set(checked.values["row_of"])
         if self.action == "减人":
@@ -184,16 +191,17 @@ class NewRosterKind(_Endorsement):
                 if key not in old_keys:
                     checked.problems.append(problem("endorse.not_on_policy", **cell_of(request, r, "证件号码"),
                                                     policy_no=state.policy.policy_no))
-            if new_keys == old_keys:
+            if whole and new_keys == old_keys:
                 checked.problems.append(problem("endorse.nobody_removed", **_at(request, "保单号")))
-        elif not self.changes(checked, state):
+        elif whole and not self.changes(checked, state):
             checked.problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
 
 
 class AmendKind(_Endorsement):
     """批改: change 生效时间, 天数, 行程路线 or 经办人; the same people, priced again."""
 
-    LABELS = ("生效时间", "天数", "行程路线", "经办人")
+    KEYS = {"生效时间": "start", "天数": "days", "行程路线": "route", "经办人": "handler"}
+    LABELS = tuple(KEYS)
 
     def __init__(self, settings: Settings):
         super().__init__(settings, "批改")
@@ -209,11 +217,14 @@ class AmendKind(_Endorsement):
         if not given and not request.problems:
             request.problems.append(problem("endorse.amend_nothing", sheet="申请", column="保单号"))
 
+    def validate_alone(self, request, now, checked) -> None:
+        return  # 批改 brings no roster
+
     def validate_more(self, request, state, now, checked) -> None:
-        if any(not p.warning for p in request.problems):
-            return  # a field that could not be read: comparing with the policy would only mislead
         f = request.fields
         old, plan, zone = state.policy, state.plan, self.settings.zone
+        # A field given but unreadable is already reported; what depends on it cannot be known.
+        unread = {label for label, key in self.KEYS.items() if label in f["given"] and f[key] is None}
         start = f["start"] or old.start
         days = f["days"] or old.days
         if f["start"] is not None and f["start"] <= now:
@@ -222,18 +233,18 @@ class AmendKind(_Endorsement):
         if days > plan.max_days:
             checked.problems.append(problem("field.days_over", **_at(request, "天数"), days=days, plan=plan.name,
                                             max_days=plan.max_days))
-            return
         people = []
-        for p in old.people:
+        for p in old.people if "生效时间" not in unread else ():
             age = age_on(p.birth, start.date())
             if not plan.min_age <= age <= plan.max_age:
                 checked.problems.append(problem("endorse.age_at_new_start", **_at(request, "生效时间"), name=p.name,
                                                 age=age, min_age=plan.min_age, max_age=plan.max_age))
-                continue
-            people.append(replace(p, age=age, premium_fen=person_premium(plan, days, age)))
+            elif days <= plan.max_days:
+                people.append(replace(p, age=age, premium_fen=person_premium(plan, days, age)))
         new = {"start": start, "days": days, "route": old.route if f["route"] is None else f["route"],
                "handler": old.handler if f["handler"] is None else f["handler"]}
-        if (new["start"], new["days"], new["route"], new["handler"]) == (old.start, old.days, old.route, old.handler):
+        if not unread and (new["start"], new["days"], new["route"], new["handler"]) == (
+                old.start, old.days, old.route, old.handler):
             checked.problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
         checked.values.update(people=people, amended=new)
 

@@ -1,0 +1,72 @@
+"""Every error at once: a wrong 生效时间, 天数 or 方案代码 never hides the roster's own errors (IDs, names,
+duplicates, ages), so the clerk needs one round trip, not two."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, people, result, run_watcher, write_request
+
+OLD = [1, "老人", "护照", "G1234567", "男", "1940-01-01", None, None]  # 86 at any start: over GN-A's 80
+BAD_ID = [2, "错号", "身份证", ID_M_1980[:-1] + ("1" if ID_M_1980[-1] != "1" else "2"), None, None, None, None]
+
+
+def _errors(root: Path, name: str, fields: dict, roster: list) -> list[tuple]:
+    write_request(root / "workbooks" / "GZ001" / name, fields, roster)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", name.removesuffix(".xlsx") + "_结果")
+    assert data["status"] == "failed"
+    return sorted((e["code"], e["sheet"], e["row"], e["column"]) for e in data["errors"])
+
+
+ROSTER_ERRORS = [("age.range", "被保险人名单", 2, "出生日期"), ("id.checksum", "被保险人名单", 3, "证件号码")]
+
+
+def test_a_start_that_is_not_a_whole_hour_hides_no_age_error(root):
+    before = ledger_rows(root)
+    start = future(days=6).replace(minute=30).strftime("%Y-%m-%d %H:%M")
+    found = _errors(root, "半点.xlsx", issue_fields(生效时间=start), [OLD, BAD_ID])
+    assert found == sorted([("field.effective_hour", "申请", 5, "生效时间"), *ROSTER_ERRORS])
+    assert ledger_rows(root) == before
+
+
+def test_a_start_in_the_past_hides_no_age_error(root):
+    past = future(days=-2).strftime("%Y-%m-%d %H:%M")
+    found = _errors(root, "倒签.xlsx", issue_fields(生效时间=past), [OLD, BAD_ID])
+    assert found == sorted([("field.effective_past", "申请", 5, "生效时间"), *ROSTER_ERRORS])
+
+
+def test_an_unreadable_start_still_checks_every_person(root):
+    found = _errors(root, "乱写.xlsx", issue_fields(生效时间="下周一早上"), [OLD, BAD_ID])
+    # Without a start no age can be known; the ID is checked all the same.
+    assert found == [("field.effective_format", "申请", 5, "生效时间"), ("id.checksum", "被保险人名单", 3, "证件号码")]
+
+
+def test_days_and_plan_errors_hide_nothing_either(root):
+    found = _errors(root, "天数.xlsx", issue_fields(天数=45), [OLD, BAD_ID])
+    assert found == sorted([("field.days_over", "申请", 6, "天数"), *ROSTER_ERRORS])
+    found = _errors(root, "方案.xlsx", issue_fields(方案代码="NOPE"), [OLD, BAD_ID])
+    assert found == [("field.plan_unknown", "申请", 4, "方案代码"), ("id.checksum", "被保险人名单", 3, "证件号码")]
+
+
+def test_an_endorsement_on_a_policy_that_cannot_change_still_reports_its_roster(root):
+    write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(), people(2))
+    run_watcher(root, "process")
+    number = result(root, "GZ001", "团_结果")[0]["policies"][0]["policy_no"]
+    write_request(root / "workbooks" / "GZ001" / "撤.xlsx", {"操作类型": "撤单", "保单号": number})
+    run_watcher(root, "process")
+    found = _errors(root, "换人.xlsx", {"操作类型": "换人", "保单号": number},
+                    [[1, "新人", "身份证", ID_M_1990, None, None, None, None], BAD_ID])
+    assert found == [("id.checksum", "被保险人名单", 3, "证件号码"), ("policy.already_cancelled", "申请", 2, "保单号")]
+
+
+def test_an_amendment_with_a_half_hour_start_still_checks_ages_and_days(root):
+    write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(), [
+        [1, "老人", "护照", "G7654321", "男", future(days=10).replace(year=future().year - 79).strftime("%Y-%m-%d"),
+         None, None]])
+    run_watcher(root, "process")
+    number = result(root, "GZ001", "团_结果")[0]["policies"][0]["policy_no"]
+    later = future(days=800).replace(minute=30).strftime("%Y-%m-%d %H:%M")  # the traveller is 81 then: too old
+    found = _errors(root, "批改.xlsx", {"操作类型": "批改", "保单号": number, "生效时间": later, "天数": 45}, None)
+    assert found == [("endorse.age_at_new_start", "申请", 3, "生效时间"), ("field.days_over", "申请", 4, "天数"),
+                     ("field.effective_hour", "申请", 3, "生效时间")]
