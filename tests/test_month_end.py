@@ -283,7 +283,7 @@ def test_settle_request_from_admin(root):
     assert data["status"] == "success", data["errors"]
     assert [s[2] for s in statements(root)] == ["GN-A"], "only the plan asked for"
     table = [r for r in wb["新生成对账单"].iter_rows(values_only=True) if r and str(r[0]).startswith("DZ")]
-    assert len(table) == 1 and summary_values(wb)["新生成对账单"] == "1"
+    assert len(table) == 1 and summary_values(wb)["新生成对账单"] == 1
     number = table[0][0]
     assert (root / f"outbox/GZ001/对账单_{number}.xlsx").exists()
     data, wb = admin(root, "结账全部", None, None, [], fields={"结账月份": "2026-11", "机构代码": "全部"}, action="结账",
@@ -292,7 +292,7 @@ def test_settle_request_from_admin(root):
     data, wb = admin(root, "结账再来", None, None, [], fields={"结账月份": "2026年11月"}, action="结账",
                      now="2026-12-01T12:00:00+08:00")
     assert data["status"] == "success" and len(statements(root)) == 2
-    assert summary_values(wb)["新生成对账单"] == "0"
+    assert summary_values(wb)["新生成对账单"] == 0
 
 
 def test_deposits_receipts_refunds_and_expiry_warning(root):

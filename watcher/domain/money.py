@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from .text import fold
@@ -54,3 +55,9 @@ def yuan_text(fen: int) -> str:
 def yuan_display(fen: int) -> str:
     """'1,234.50': money on pages."""
     return f"{yuan(fen):,}"
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """An amount a summary shows: a number formatted #,##0.00 in a workbook, never text."""
+    fen: int

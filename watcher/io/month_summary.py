@@ -14,7 +14,7 @@ from pathlib import Path
 from ..domain.dates import show_second
 from ..domain.money import yuan
 from ..domain.settlement import Receipt, Statement, month_text
-from .xlsx import MONEY, new_workbook, text_width
+from .xlsx import MONEY, PORTRAIT_WIDTH, fit_row, new_workbook, print_setup, text_width
 
 CONFIRM_SHEET = "对账确认"
 CONFIRM_HEADERS = ["序号", "对账单号", "机构代码", "机构名称", "方案", "结账月份", "保单数", "金额", "业务渠道", "确认人"]
@@ -77,9 +77,11 @@ def write_summary(path: Path, s: MonthSummary, channels: tuple[str, ...], zone: 
         "total": wb.add_format({"bold": True, "top": 1}),
         "total_money": wb.add_format({"bold": True, "top": 1, "num_format": MONEY}),
         "alarm": wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE", "border": 1}),
+        "alarm_wrap": wb.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE", "border": 1, "text_wrap": True}),
         "ok": wb.add_format({"bold": True, "font_color": "#006100", "bg_color": "#C6EFCE", "border": 1}),
         "input": wb.add_format({"bg_color": "#FFFFE0", "border": 1}),
         "note": wb.add_format({"italic": True, "font_color": "#595959"}),
+        "wrap": wb.add_format({"border": 1, "text_wrap": True, "valign": "top"}),
     }
     overview = wb.add_worksheet("汇总")
     confirm = wb.add_worksheet(CONFIRM_SHEET)
@@ -109,7 +111,9 @@ def write_summary(path: Path, s: MonthSummary, channels: tuple[str, ...], zone: 
                                                "保存后把本文件放入 workbooks/_admin/；两列都空着的行不处理。"
                                                "业务渠道一经确认不能更改"))):
         apply.write_string(r, 0, label, f["label"])
-        apply.write_string(r, 1, value, f["value"])
+        apply.write_string(r, 1, value, f["wrap"])
+        fit_row(apply, r, [(value, 70)])
+    print_setup(apply)
     overview.activate()
     wb.close()
 
@@ -150,23 +154,27 @@ def _overview(wb, ws, f, s: MonthSummary, zone: tzinfo, agencies: int) -> None:
         ws.write_string(r, 1, f"发现 {len(s.problems)} 处不一致，请立即处理（watcher check 可重新核对）", f["alarm"])
         for line in s.problems[:200]:
             r += 1
-            ws.write_string(r, 1, line, f["alarm"])
+            ws.write_string(r, 1, line, f["alarm_wrap"])
+            fit_row(ws, r, [(line, 60)])
     else:
         ws.write_string(r, 1, "一致：对账单金额、保单归属、缴费金额与流水重放全部相符", f["ok"])
     r += 2
     for w in s.waiting[:50]:
         ws.write_string(r, 0, f"等待：{w.agency} {w.plan}", f["label"])
-        ws.write_string(r, 1, w.reason, f["value"])
+        ws.write_string(r, 1, w.reason, f["wrap"])
+        fit_row(ws, r, [(w.reason, 60)])
         r += 1
     if agencies:
+        # Below the figures, as wide as them: labels, values and the chart print on one page, in that order.
         chart = wb.add_chart({"type": "column"})
         chart.add_series({"name": "保费（元）", "categories": ["按机构", 1, 0, agencies, 0],
                           "values": ["按机构", 1, 4, agencies, 4], "fill": {"color": "#1F4E79"}})
         chart.set_title({"name": f"{month_text(s.month)} 各机构保费"})
         chart.set_legend({"none": True})
         chart.set_y_axis({"num_format": "#,##0"})
-        chart.set_size({"width": 760, "height": 340})
-        ws.insert_chart(2, 3, chart)
+        chart.set_size({"width": 580, "height": 300})
+        ws.insert_chart(r + 1, 0, chart)
+    print_setup(ws)
 
 
 def _confirm(wb, ws, f, s: MonthSummary, channels: tuple[str, ...]) -> None:
@@ -192,6 +200,7 @@ def _confirm(wb, ws, f, s: MonthSummary, channels: tuple[str, ...]) -> None:
         "input_title": "业务渠道", "input_message": "一经确认不能更改"})
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, last, len(CONFIRM_HEADERS) - 1)
+    print_setup(ws, landscape=sum(widths) > PORTRAIT_WIDTH, header_row=0)
 
 
 def _lines(wb, f, name: str, headers: list[str], lines: list[Line]) -> int:
@@ -234,3 +243,4 @@ def _grid(wb, f, name: str, headers: list[str], rows: list[list], *, totals: dic
         ws.set_column(c, c, w)
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, max(len(rows), 1), len(headers) - 1)
+    print_setup(ws, landscape=sum(widths) > PORTRAIT_WIDTH, header_row=0)

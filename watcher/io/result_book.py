@@ -14,11 +14,12 @@ from pathlib import Path
 
 from ..domain.dates import show_end, show_hour, show_second
 from ..domain.idcard import ID_TYPES
-from ..domain.money import yuan
+from ..domain.money import Amount, yuan
+from ..domain.policy import CANCELLED
 from ..domain.problems import Problem
 from ..messages import STATUS_LABEL
 from .book import Book, Sheet
-from .xlsx import MARK, MONEY, new_workbook, text_width, write_value
+from .xlsx import MARK, MONEY, PORTRAIT_WIDTH, fit_row, new_workbook, print_setup, text_width, write_value
 
 SUMMARY = "结果汇总"
 SKIP_ECHO = {"填写说明", "说明"}
@@ -131,33 +132,44 @@ def _formats(wb) -> dict:
         "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
         "wrap": wb.add_format({"text_wrap": True, "valign": "top", "font_color": "#9C0006"}),
         "note": wb.add_format({"italic": True, "font_color": "#595959"}),
+        "wrap_plain": wb.add_format({"text_wrap": True, "valign": "top"}),
+        "value_small": wb.add_format({"border": 1, "font_size": 8, "valign": "vcenter"}),
         "total_label": wb.add_format({"bold": True, "top": 1}),
         "total_money": wb.add_format({"bold": True, "top": 1, "num_format": MONEY}),
     }
 
 
+# The actions whose result is about policies: its summary shows them, with 人数 and 保费合计 over the
+# live ones. Admin actions and 对账单查询 show their own figures instead.
+POLICY_ACTIONS = ("投保", "试算", "撤单", "批改", "加人", "减人", "换人", "信息变更", "保单查询", "业务明细", "补打保单")
+SHOWN = ("旅行团号", "方案", "保险期间")
+VALUE_WIDTH = 46  # the summary's value column, where long text wraps
+
+
 def _summary(wb, f, outcome, zone) -> None:
     ws = wb.add_worksheet(SUMMARY)
     ws.set_column(0, 0, 16)
-    ws.set_column(1, 1, 48)
-    ws.set_column(2, 7, 16)
+    ws.set_column(1, 1, VALUE_WIDTH)
+    ws.set_column(2, 2, 16)
+    ws.set_column(3, 3, 8)
+    ws.set_column(4, 4, 12)
+    ws.set_column(5, 6, 17)
+    ws.set_column(7, 7, 9)
     ws.write_string(0, 0, "处理结果", f["title"])
     rows: list[tuple[str, object]] = [
         ("状态", STATUS_LABEL[outcome.status]),
         ("操作类型", outcome.action or "（无法识别）"),
-        ("保单号", "、".join(p.policy_no for p in outcome.policies if p.policy_no) or "—"),
     ]
-    if outcome.cancelled:
-        rows.append(("撤销的保单", "、".join(outcome.cancelled)))
-    for label in ("旅行团号", "方案", "保险期间", "人数"):
-        value = outcome.summary.get(label) or _from_policies(outcome, label, zone)
-        rows.append((label, int(value) if label == "人数" and str(value).isdigit() else value))
-    if outcome.premium_before is not None:
-        rows.append(("原保单保费", yuan(outcome.premium_before)))
-    rows.append(("保费合计", yuan(premium_total(outcome))))
-    for label, value in outcome.summary.items():
-        if label not in {"旅行团号", "方案", "保险期间", "人数", "保费合计"}:
-            rows.append((label, value))
+    if outcome.action in POLICY_ACTIONS:
+        rows.append(("保单号", "、".join(p.policy_no for p in outcome.policies if p.policy_no) or "—"))
+        if outcome.cancelled:
+            rows.append(("撤销的保单", "、".join(outcome.cancelled)))
+        rows += [(label, outcome.summary.get(label) or _common(outcome, label, zone)) for label in SHOWN]
+        if outcome.premium_before is not None:
+            rows.append(("原保单保费", Amount(outcome.premium_before)))
+        live = [p for p in outcome.policies if p.status != CANCELLED]
+        rows += [("人数", sum(p.insured_count for p in live)), ("保费合计", Amount(premium_total(outcome)))]
+    rows += [(label, value) for label, value in outcome.summary.items() if label not in SHOWN]
     rows += [
         ("错误数", len(outcome.errors)),
         ("提示数", len(outcome.warnings)),
@@ -168,31 +180,37 @@ def _summary(wb, f, outcome, zone) -> None:
     ]
     if outcome.first_processed_at is not None:
         rows.append(("首次处理时间", show_second(outcome.first_processed_at, zone)))
+    if outcome.status == "duplicate":
+        rows.append(("说明", "同一文件已处理过，本次未做任何变更；以下为首次处理的结果"))
+    how = _how_to_resubmit(outcome)
+    if how:
+        rows.append(("改正方法" if outcome.status == "failed" else "如需出单", how))
+    if outcome.action in POLICY_ACTIONS:
+        rows.append(("说明", "人数、保费合计只计本结果中的有效保单（已撤单的不计）"))
     r = 2
     for label, value in rows:
         ws.write_string(r, 0, label, f["label"])
-        fmt = f["value"]
-        if label == "状态":
-            fmt = f["ok"] if outcome.status in ("success", "quote", "duplicate") else f["bad"]
-        if isinstance(value, str):
-            ws.write_string(r, 1, value or "—", fmt)
+        if isinstance(value, Amount):
+            ws.write_number(r, 1, yuan(value.fen), f["money_left"])
+        elif isinstance(value, int):
+            ws.write_number(r, 1, value, f["num_left"])
         else:
-            ws.write_number(r, 1, value, f["money_left"] if "保费" in label else f["num_left"])
-        r += 1
-    if outcome.status == "duplicate":
-        ws.write_string(r, 0, "说明", f["label"])
-        ws.write_string(r, 1, "同一文件已处理过，本次未做任何变更；以下为首次处理的结果", f["value"])
-        r += 1
-    how = _how_to_resubmit(outcome)
-    if how:
-        ws.write_string(r, 0, "改正方法" if outcome.status == "failed" else "如需出单", f["label"])
-        ws.write_string(r, 1, how, f["value"])
+            fmt = f["value"]
+            if label == "状态":
+                fmt = f["ok"] if outcome.status in ("success", "quote", "duplicate") else f["bad"]
+            elif label == "SHA-256":
+                fmt = f["value_small"]
+            else:
+                fit_row(ws, r, [(str(value), VALUE_WIDTH)])
+            ws.write_string(r, 1, str(value) or "—", fmt)
         r += 1
     for note in outcome.notes:
-        ws.write_string(r, 1, note)
+        ws.write_string(r, 1, note, f["wrap_plain"])
+        fit_row(ws, r, [(note, VALUE_WIDTH)])
         r += 1
 
-    if outcome.policies and not outcome.tables:
+    policy_table = bool(outcome.policies and not outcome.tables)
+    if policy_table:
         r += 1
         heads = ["保单号", "旅行团号", "方案", "人数", "保费", "生效时间", "终止时间", "状态"]
         for c, h in enumerate(heads):
@@ -209,18 +227,29 @@ def _summary(wb, f, outcome, zone) -> None:
 
     if outcome.problems:
         r += 2
-        heads = ["类型", "工作表", "行", "列", "说明"]
+        # 说明 in the wide column, wrapped: the sheet stays one A4 page wide however long the messages.
+        heads = ["类型", "说明", "工作表", "行", "列"]
         for c, h in enumerate(heads):
             ws.write_string(r, c, h, f["head"])
         for p in outcome.errors + outcome.warnings:
             r += 1
             ws.write_string(r, 0, "提示" if p.warning else "错误", f["warn"] if p.warning else f["red"])
-            ws.write_string(r, 1, p.sheet or "—")
+            ws.write_string(r, 1, p.message, f["wrap_plain"])
+            fit_row(ws, r, [(p.message, VALUE_WIDTH)])
+            ws.write_string(r, 2, p.sheet or "—")
             if p.row is not None:
-                ws.write_number(r, 2, p.row)
-            ws.write_string(r, 3, p.column or "—")
-            ws.write_string(r, 4, p.message)
-        ws.set_column(4, 4, 90)
+                ws.write_number(r, 3, p.row)
+            ws.write_string(r, 4, p.column or "—")
+    print_setup(ws, landscape=policy_table)  # the policies' table is the widest thing on the sheet
+
+
+def _common(outcome, label: str, zone) -> str:
+    """What every policy of the result shares; several that differ are never shown as the first one's."""
+    values = {{"旅行团号": p.tour_group, "方案": f"{p.plan_code} {p.plan_name}",
+               "保险期间": f"{show_hour(p.start, zone)} 至 {show_end(p.end, zone)}"}[label] for p in outcome.policies}
+    if not values:
+        return "—"
+    return values.pop() if len(values) == 1 else f"（{len(outcome.policies)} 张保单各不相同，见下表）"
 
 
 def _how_to_resubmit(outcome) -> str:
@@ -271,22 +300,12 @@ def _table(wb, f, name: str, table) -> None:
                 ws.write_number(last, c, value, f["total_label"])
             else:
                 ws.write_string(last, c, str(value), f["total_label"])
+    widths = [max(w, 12 if table.kinds[c] == "money" else 6) for c, w in enumerate(widths)]
     for c, w in enumerate(widths):
-        ws.set_column(c, c, max(w, 12 if table.kinds[c] == "money" else 6), cell[table.kinds[c]])
+        ws.set_column(c, c, w, cell[table.kinds[c]])
     ws.freeze_panes(top + 1, 0)
+    print_setup(ws, landscape=sum(widths) > PORTRAIT_WIDTH, header_row=top)
     ws.autofilter(top, 0, top + len(table.rows), len(table.headers) - 1)
-
-
-def _from_policies(outcome, label: str, zone) -> str:
-    if not outcome.policies:
-        return "—"
-    p = outcome.policies[0]
-    return {
-        "旅行团号": p.tour_group,
-        "方案": f"{p.plan_code} {p.plan_name}",
-        "保险期间": f"{show_hour(p.start, zone)} 至 {show_end(p.end, zone)}",
-        "人数": sum(x.insured_count for x in outcome.policies),
-    }[label]
 
 
 def premium_total(outcome) -> int:
@@ -332,6 +351,9 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
     id_col = columns.get("证件号码")
     for c, w in enumerate(widths):
         ws.set_column(c, c, w, f["text_col"] if c == id_col else None)
+    header = outcome.roster_header if is_roster else None
+    print_setup(ws, landscape=sum(widths) + (72 if row_messages or is_roster else 0) > PORTRAIT_WIDTH,
+                header_row=header)
 
     if is_roster and outcome.roster_header is not None:
         header = outcome.roster_header
@@ -345,6 +367,7 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         for r, messages in row_messages.items():
             if r > header:
                 ws.write_string(r, error_col, "；".join(messages), f["wrap"])
+                fit_row(ws, r, [("；".join(messages), 60)])
         last = max(len(sheet.rows), header + 1) + 200
         for column, source in (("证件类型", f"='{f['options']}'!$A$2:$A${len(ID_TYPES) + 1}"), ("性别", ["男", "女"])):
             c = columns.get(column)
@@ -359,6 +382,7 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         ws.set_column(error_col, error_col, 60)
         for r, messages in row_messages.items():
             ws.write_string(r, error_col, "；".join(messages), f["wrap"])
+            fit_row(ws, r, [("；".join(messages), 60)])
 
 
 def _shown_width(value: object) -> float:

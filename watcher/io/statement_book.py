@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 
 from ..domain.dates import show_end, show_hour, show_second
-from ..domain.money import yuan, yuan_display, yuan_text
+from ..domain.money import Amount, yuan, yuan_display, yuan_text
 from ..domain.settlement import Statement, capitals, month_text
 from .atomic import replacing, write_bytes
 from .xlsx import MONEY, new_workbook
@@ -35,7 +35,7 @@ def write_statement(out_dir: Path, statement: Statement, policies: list, agency_
     return [book, page, twin] if env is not None else [book, twin]
 
 
-def _info(s: Statement, agency_name: str, zone: tzinfo) -> list[tuple[str, str]]:
+def _info(s: Statement, agency_name: str, zone: tzinfo) -> list[tuple[str, object]]:
     rows = [("对账单号", s.statement_no), ("结账月份", month_text(s.month)), ("机构", f"{s.agency} {agency_name}"),
             ("保险方案", f"{s.plan_code} {s.plan_name}"), ("生成时间", show_second(s.created_at, zone)),
             ("对账状态", s.status)]
@@ -43,7 +43,7 @@ def _info(s: Statement, agency_name: str, zone: tzinfo) -> list[tuple[str, str]]
         rows += [("业务渠道", s.channel), ("确认人", s.confirmed_by),
                  ("确认时间", show_second(s.confirmed_at, zone) if s.confirmed_at else "")]
     if s.paid_fen is not None:
-        rows += [("缴费金额", yuan_display(s.paid_fen)), ("缴费凭证号", s.payment_ref),
+        rows += [("缴费金额", Amount(s.paid_fen)), ("缴费凭证号", s.payment_ref),
                  ("到账日期", s.paid_on.isoformat() if s.paid_on else "")]
     if s.invoice_no:
         rows += [("发票号", s.invoice_no), ("开票日期", s.invoiced_on.isoformat() if s.invoiced_on else "")]
@@ -63,6 +63,7 @@ def _workbook(path: Path, s: Statement, policies: list, agency_name: str, insure
         "sub": wb.add_format({"align": "center", "font_color": "#404040"}),
         "label": wb.add_format({"bold": True, "bg_color": "#F2F2F2", "border": 1}),
         "value": wb.add_format({"border": 1}),
+        "value_money": wb.add_format({"border": 1, "num_format": MONEY, "align": "left"}),
         "head": wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "align": "center",
                                "text_wrap": True, "valign": "vcenter"}),
         "cell": wb.add_format({"border": 1, "font_size": 9}),
@@ -87,7 +88,11 @@ def _workbook(path: Path, s: Statement, policies: list, agency_name: str, insure
         for j, (label, value) in enumerate(info[i:i + 2]):
             c = j * 5
             ws.merge_range(r, c, r, c + 1, label, f["label"])
-            ws.merge_range(r, c + 2, r, c + 4, value, f["value"])
+            if isinstance(value, Amount):
+                ws.merge_range(r, c + 2, r, c + 4, "", f["value_money"])
+                ws.write_number(r, c + 2, yuan(value.fen), f["value_money"])
+            else:
+                ws.merge_range(r, c + 2, r, c + 4, value, f["value"])
         r += 1
     r += 1
     header_row = r
@@ -161,7 +166,8 @@ def statement_json(s: Statement, policies: list, agency_name: str, zone: tzinfo,
 def render_statement(env, s: Statement, policies: list, agency_name: str, insurer: str, zone: tzinfo,
                      now: datetime) -> bytes:
     rows = [_policy_cells(i, p, zone) for i, p in enumerate(policies, 1)]
+    info = [(label, yuan_display(v.fen) if isinstance(v, Amount) else v) for label, v in _info(s, agency_name, zone)]
     return env.get_template("statement.html.j2").render(
-        s=s, info=_info(s, agency_name, zone), headers=HEADERS, rows=rows, insurer=insurer,
+        s=s, info=info, headers=HEADERS, rows=rows, insurer=insurer,
         total=yuan_display(s.total_fen), in_words=capitals(s.total_fen), copies=COPIES,
         printed=show_second(now, zone)).encode("utf-8")

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..domain.idcard import ID_TYPES
 from ..domain.plans import REGIONS
 from ..settings import DEFAULT_CHANNELS
-from .xlsx import new_workbook, text_width
+from .xlsx import PORTRAIT_WIDTH, new_workbook, print_setup, text_width
 
 ROWS = 2000  # rows prepared with formats and dropdowns
 
@@ -238,6 +238,7 @@ def _apply(wb, f, kind: str, fields: list[tuple], plans) -> None:
                 ws.data_validation(i, 1, i, 1, {"validate": "any", "input_title": "方案代码",
                                                 "input_message": "填写保险公司提供的方案代码"})
     ws.freeze_panes(1, 0)
+    print_setup(ws)
     ws.activate()
 
 
@@ -262,6 +263,7 @@ def _table(wb, f, name: str, cols: tuple[Col, ...]) -> None:
                                                "error_title": col.name, "error_message": f"请从下拉框选择{col.name}"})
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, 0, len(cols) - 1)
+    print_setup(ws, landscape=sum(max(col.width, text_width(col.name)) for col in cols) > PORTRAIT_WIDTH, header_row=0)
 
 
 def _options(wb, plans) -> None:
@@ -283,6 +285,7 @@ def _instructions(wb, f, kind: str, lines: list[str]) -> None:
     ws.write_string(0, 0, f"{kind} 申请填写说明", f["title"])
     for r, line in enumerate(lines, start=2):
         ws.write_string(r, 0, line)
+    print_setup(ws)
 
 
 COMMON_HELP = [

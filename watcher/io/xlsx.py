@@ -62,3 +62,29 @@ def write_value(ws, r: int, c: int, value: object, fmt=None, date_fmt=None, date
 def text_width(text: str) -> float:
     """Column width for Excel: CJK characters are about two units wide."""
     return sum(2.1 if ord(ch) > 0x2E80 else 1.1 for ch in text) + 2
+
+
+def fit_row(ws, r: int, texts: list[tuple[str, float]], line_height: float = 15.0) -> None:
+    """Row `r` tall enough for its wrapped texts, each (text, its column's width): not every program
+    (LibreOffice, printing) grows a row for wrapped text by itself."""
+    lines = max((math.ceil(text_width(t) / max(w - 1, 1)) for t, w in texts), default=1)
+    if lines > 1:
+        ws.set_row(r, line_height * min(lines, 30))
+
+
+PORTRAIT_WIDTH = 100  # about what fits across A4 portrait at full size, in Excel's column units
+
+
+def print_setup(ws, *, landscape: bool = False, header_row: int | None = None) -> None:
+    """A4, one page wide (as many pages down as needed), the header row repeated on every page, page
+    numbers in the footer: what every sheet watcher writes looks like on paper."""
+    ws.set_paper(9)
+    if landscape:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.set_margins(left=0.4, right=0.4, top=0.6, bottom=0.6)
+    ws.fit_to_pages(1, 0)
+    if header_row is not None:
+        ws.repeat_rows(header_row)
+    ws.set_footer("&C第 &P 页，共 &N 页")

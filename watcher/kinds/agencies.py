@@ -73,5 +73,5 @@ class AgencyKind(RequestKind):
             status="success",
             ops=[SaveAgency(a) for a in agencies],
             notes=[f"{a.code} {a.name}：{a.status}，可用方案 {'、'.join(a.plans)}" for a in agencies],
-            summary={"机构数": str(len(agencies))},
+            summary={"机构数": len(agencies)},
         )

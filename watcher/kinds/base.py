@@ -118,7 +118,8 @@ class Decision:
     cancelled: list[str] = field(default_factory=list)
     row_premiums: dict[int, int] = field(default_factory=dict)  # roster row index → fen
     notes: list[str] = field(default_factory=list)  # lines for the summary sheet
-    summary: dict[str, str] = field(default_factory=dict)  # label → value for the summary sheet
+    # label → value for the summary sheet: text, a count (int) or money (domain.money.Amount)
+    summary: dict[str, object] = field(default_factory=dict)
     tables: list = field(default_factory=list)  # walk.outcome.SheetTable: extra sheets of the result
     reprint: list[Policy] = field(default_factory=list)  # policies whose page is written again
     premium_before: int | None = None

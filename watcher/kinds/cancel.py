@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..domain.dates import show_end, show_hour
-from ..domain.money import yuan_display
+from ..domain.money import Amount
 from ..domain.policy import ACTIVE, Policy
 from ..domain.problems import problem
 from ..io.book import Book
@@ -61,5 +61,5 @@ class CancelKind(OnePolicyKind):
             summary={"已撤单保单": policy.policy_no, "旅行团号": policy.tour_group,
                      "方案": f"{policy.plan_code} {policy.plan_name}",
                      "保险期间": f"{show_hour(policy.start, zone)} 至 {show_end(policy.end, zone)}",
-                     "人数": str(policy.insured_count), "撤销保费": yuan_display(policy.premium_fen)},
+                     "撤销人数": policy.insured_count, "撤销保费": Amount(policy.premium_fen)},
         )

@@ -118,8 +118,7 @@ class _Endorsement:
             status="success", policies=[new], row_premiums=dict(checked.values.get("premiums", {})),
             summary={"原保单": f"{old.policy_no}（{'已撤单' if self.reissue else '仍有效'}）",
                      "旅行团号": new.tour_group, "方案": f"{new.plan_code} {new.plan_name}",
-                     "保险期间": f"{show_hour(new.start, zone)} 至 {show_end(new.end, zone)}",
-                     "人数": str(new.insured_count)},
+                     "保险期间": f"{show_hour(new.start, zone)} 至 {show_end(new.end, zone)}"},
         )
         if self.reissue:
             decision.ops.append(CancelPolicy(old.policy_no, self.action))

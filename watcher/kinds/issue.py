@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ..domain.dates import cover_end, show_end, show_hour, show_second
-from ..domain.money import yuan_display
 from ..domain.plans import REGIONS, Plan
 from ..domain.policy import Agency, Policy
 from ..domain.problems import problem
@@ -122,8 +121,7 @@ class IssueKind:
             policies=[policy],
             row_premiums=dict(checked.values["premiums"]),
             summary={"旅行团号": policy.tour_group, "方案": f"{plan.code} {plan.name}",
-                     "保险期间": f"{show_hour(policy.start, zone)} 至 {show_end(policy.end, zone)}",
-                     "人数": str(len(people)), "保费合计": yuan_display(policy.premium_fen)},
+                     "保险期间": f"{show_hour(policy.start, zone)} 至 {show_end(policy.end, zone)}"},
         )
         if not self.quote:
             decision.ops.append(IssuePolicy(policy))

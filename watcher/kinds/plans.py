@@ -189,5 +189,5 @@ class PlanKind(RequestKind):
             ops=[AddPlanVersion(p) for p in plans],
             notes=[f"{p.code} {p.name}（{p.region}，{p.min_age}–{p.max_age} 岁，最长 {p.max_days} 天）已启用新版本"
                    for p in plans],
-            summary={"方案数": str(len(plans))},
+            summary={"方案数": len(plans)},
         )

@@ -127,7 +127,7 @@ class PolicyQueryKind(RequestKind):
             [p.policy_no, i, x.name, x.id_type, x.id_no, x.gender, x.birth.isoformat(), x.age, x.premium_fen,
              x.phone, x.note] for p in found for i, x in enumerate(p.people, 1)])
         return Decision(status="success", policies=found, tables=[policies, people],
-                        summary={"查到保单": str(len(found)), "人数": str(sum(p.insured_count for p in found))})
+                        summary={"查到保单": len(found)})
 
 
 DETAIL_HEADERS = ["保单号", "旅行团号", "产品", "区域", "投保时间", "生效时间", "终止时间", "人数", "天数", "保费",
@@ -182,7 +182,7 @@ class DetailKind(RequestKind):
                 f"方案 {flt.plan_code or '全部'}，保单状态 {flt.status}，结算状态 {flt.settled}")
         table = detail_table(found, now, self.settings.zone, note)
         return Decision(status="success", policies=found, tables=[table],
-                        summary={"保单数": str(len(found))})
+                        summary={"保单数": len(found)})
 
 
 class ReprintKind(OnePolicyKind):

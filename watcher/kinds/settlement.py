@@ -10,7 +10,7 @@ import re
 from datetime import date, datetime, timedelta
 
 from ..domain.dates import DateError, parse_date, show_second
-from ..domain.money import MoneyError, parse_fen, yuan_display
+from ..domain.money import Amount, MoneyError, parse_fen, yuan_display
 from ..domain.policy import AGENCY_ENDED
 from ..domain.problems import problem
 from ..domain.settlement import (CONFIRMED, DEPOSIT_IN, DEPOSIT_OUT, PAID, PENDING, STATEMENT_STATES, MonthError,
@@ -219,7 +219,7 @@ class ConfirmKind(StatementRowsKind):
             statements=[n for _, n, _, _ in rows],
             notes=[f"{n}（{statements[n].agency} {statements[n].plan_code}，{yuan_display(statements[n].total_fen)} 元）："
                    f"业务渠道 {c}，确认人 {b}" for _, n, c, b in rows],
-            summary={"确认对账单": str(len(rows))})
+            summary={"确认对账单": len(rows), "金额合计": Amount(sum(statements[n].total_fen for _, n, _, _ in rows))})
 
 
 # --- 收费登记 / 发票登记 --------------------------------------------------------------------------
@@ -266,7 +266,7 @@ class PaymentKind(StatementRowsKind):
         return Decision(status="success", ops=[RecordPayment(n, fen, ref, on) for _, n, fen, ref, on in rows],
                         statements=[n for _, n, *_ in rows],
                         notes=[f"{n}：缴费 {yuan_display(fen)} 元，凭证 {ref}，到账 {on}" for _, n, fen, ref, on in rows],
-                        summary={"登记缴费": str(len(rows)), "缴费合计": yuan_display(sum(r[2] for r in rows))})
+                        summary={"登记缴费": len(rows), "缴费合计": Amount(sum(r[2] for r in rows))})
 
 
 class InvoiceKind(StatementRowsKind):
@@ -298,7 +298,7 @@ class InvoiceKind(StatementRowsKind):
         return Decision(status="success", ops=[RecordInvoice(n, i, on) for _, n, i, on in rows],
                         statements=[n for _, n, *_ in rows],
                         notes=[f"{n}：发票 {i}，开票日期 {on}" for _, n, i, on in rows],
-                        summary={"登记发票": str(len(rows))})
+                        summary={"登记发票": len(rows)})
 
 
 # --- 预交保费 ------------------------------------------------------------------------------------
@@ -341,6 +341,7 @@ class DepositKind(RequestKind):
         agencies, receipts, unpaid = state
         table: AdminTable = request.extra["table"]
         ops = []
+        refunds: dict[str, int] = {}  # receipt → the amount refunded
         for r, code, kind, fen, number, on in request.fields["rows"]:
             _not_future(table, r, "日期", on, now, self.settings.zone)
             agency = agencies.get(code)
@@ -377,7 +378,8 @@ class DepositKind(RequestKind):
                     table.fail(r, "机构代码", "deposit.refund_unpaid", agency=code, what=what)
                 if on is not None:
                     ops.append(RefundDeposit(number, on, ""))
-        return Checked(request, list(request.problems), {"ops": ops})
+                    refunds[number] = old.amount_fen
+        return Checked(request, list(request.problems), {"ops": ops, "refunds": refunds})
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
         ops = checked.values["ops"]
@@ -389,7 +391,10 @@ class DepositKind(RequestKind):
                              f"有效期至 {x.valid_until}")
             else:
                 notes.append(f"退还收据 {op.receipt_no} 的预交保费（{op.refunded_on}）")
-        return Decision(status="success", ops=ops, notes=notes, summary={"登记笔数": str(len(ops))})
+        received = sum(op.receipt.amount_fen for op in ops if isinstance(op, ReceiveDeposit))
+        refunded = sum(checked.values["refunds"].values())
+        return Decision(status="success", ops=ops, notes=notes,
+                        summary={"登记笔数": len(ops), "收取金额": Amount(received), "退还金额": Amount(refunded)})
 
 
 # --- 业绩 ----------------------------------------------------------------------------------------
@@ -423,7 +428,7 @@ class PerformanceKind(RequestKind):
                            note=f"业绩月份 {month_text(month) if month else ALL}：按开票日期所在月份，只计已开票的对账单")
         return Decision(status="success", tables=[table],
                         summary={"业绩月份": month_text(month) if month else ALL,
-                                 "保费合计": yuan_display(sum(p.premium_fen for p in rows))})
+                                 "业绩保费合计": Amount(sum(p.premium_fen for p in rows))})
 
 
 # --- 对账单查询 (agency) ---------------------------------------------------------------------------
@@ -463,4 +468,4 @@ class StatementQueryKind(RequestKind):
         table.note = (f"生成日期 {start or '不限'} 至 {end or '不限'}，对账状态 {f['label']}；"
                       "每张对账单已重新写出（对账单_<对账单号>.xlsx / .json / .html）")
         return Decision(status="success", tables=[table], statements=[s.statement_no for s in found],
-                        summary={"查到对账单": str(len(found)), "金额合计": yuan_display(sum(s.total_fen for s in found))})
+                        summary={"查到对账单": len(found), "金额合计": Amount(sum(s.total_fen for s in found))})

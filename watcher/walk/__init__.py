@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import clock, crash
+from ..domain.money import Amount
 from ..domain.problems import Problem, file_problem
 from ..io.reader import Limits, read_book
 from ..layout import Layout
@@ -139,7 +140,10 @@ def _rebuild(desk: Desk, outcome: Outcome, earlier, claimed: Path, kind_name: st
     outcome.outputs = list(earlier.outputs)
     outcome.problems = [Problem(code, message, sheet, row, column, col, True)
                         for code, message, sheet, row, column, col in shown.get("warnings", [])]
-    outcome.summary, outcome.notes = shown.get("summary", {}), shown.get("notes", [])
+    summary = shown.get("summary", {})  # a dict of text: what the release before recorded
+    outcome.summary = dict(summary) if isinstance(summary, dict) else {
+        label: Amount(v) if kind == "money" else v for label, kind, v in summary}
+    outcome.notes = shown.get("notes", [])
     outcome.row_premiums = {int(r): fen for r, fen in shown.get("row_premiums", {}).items()}
     outcome.roster_sheet, outcome.roster_header = shown.get("roster_sheet"), shown.get("roster_header")
     outcome.roster_columns = shown.get("roster_columns", {})

@@ -4,6 +4,7 @@ transaction. What the renderers then show is read back from what was committed."
 from __future__ import annotations
 
 from .. import crash
+from ..domain.money import Amount
 from ..domain.settlement import month_text
 from ..kinds.base import (AddPlanVersion, CancelPolicy, ConfirmStatement, Decision, IssuePolicy, ReceiveDeposit,
                           RecordInvoice, RecordPayment, RefundDeposit, SaveAgency, Settle)
@@ -82,7 +83,8 @@ def _settle(ledger, outcome: Outcome, op: Settle, request_id: int) -> None:
         "等待结账", ["机构代码", "机构名称", "方案", "未生效保单数", "原因"], ["text", "text", "text", "int", "text"],
         [[g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone)]
          for g in waiting])]
-    outcome.summary = {**outcome.summary, "新生成对账单": str(len(created)), "等待结账": str(len(waiting))}
+    outcome.summary = {**outcome.summary, "新生成对账单": len(created), "新生成金额": Amount(sum(s.total_fen for s in created)),
+                       "等待结账": len(waiting)}
     done = [g for g in groups if g.state == "done"]
     if not created and not waiting:
         outcome.notes.append("没有可结账的保单：" + ("相关保单已全部在对账单中" if done else "该月没有有效保单"))
@@ -94,7 +96,8 @@ def shown(outcome: Outcome) -> dict:
     """What the result shows besides the policies, kept so it can be rendered again after a crash."""
     return {
         "warnings": [[p.code, p.message, p.sheet, p.row, p.column, p.col_index] for p in outcome.warnings],
-        "summary": outcome.summary,
+        "summary": [[label, "money", v.fen] if isinstance(v, Amount) else [label, "value", v]
+                    for label, v in outcome.summary.items()],
         "notes": outcome.notes,
         "row_premiums": {str(r): fen for r, fen in outcome.row_premiums.items()},
         "roster_sheet": outcome.roster_sheet,

@@ -22,7 +22,7 @@ class Outcome:
     policies: list[Policy] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    summary: dict[str, str] = field(default_factory=dict)
+    summary: dict[str, object] = field(default_factory=dict)  # label → text, count (int) or Amount
     notes: list[str] = field(default_factory=list)
     book: Book | None = None  # echoed back, cell for cell
     roster_sheet: str | None = None
