@@ -93,6 +93,7 @@ def test_registering_an_agency_creates_its_folders_and_it_can_then_issue(root):
     data, _ = result(root, "_admin", "机构_结果")
     assert data["status"] == "success", data["errors"]
     assert (root / "workbooks" / "SZ002").is_dir() and (root / "outbox" / "SZ002").is_dir()
+    assert [a["code"] for a in data["agencies"]] == ["SZ002"]  # the sample row was skipped
     write_request(root / "workbooks" / "SZ002" / "深圳团.xlsx", issue_fields(方案代码="GW-B", 区域="境外"), people(1))
     run_watcher(root, "process")
     data, _ = result(root, "SZ002", "深圳团_结果")

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from ..domain.policy import AGENCY_ACTIVE, AGENCY_STATUSES, Agency
 from ..io.book import Book
+from ..io.result_json import agency_json
 from ..layout import AGENCY_CODE
 from .admin_tables import AdminTable
 from .common import RequestKind
@@ -74,4 +75,5 @@ class AgencyKind(RequestKind):
             ops=[SaveAgency(a) for a in agencies],
             notes=[f"{a.code} {a.name}：{a.status}，可用方案 {'、'.join(a.plans)}" for a in agencies],
             summary={"机构数": len(agencies)},
+            content={"agencies": [agency_json(a) for a in agencies]},
         )

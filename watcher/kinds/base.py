@@ -124,6 +124,9 @@ class Decision:
     reprint: list[Policy] = field(default_factory=list)  # policies whose page is written again
     premium_before: int | None = None
     statements: list[str] = field(default_factory=list)  # statements whose files are written (again)
+    # What the JSON twin carries besides the envelope, JSON-ready (keys documented in the README):
+    # plans, agencies, statements, waiting, confirmed, payments, invoices, deposits, performance.
+    content: dict[str, object] = field(default_factory=dict)
 
 
 class Kind(Protocol):

@@ -11,6 +11,7 @@ from ..domain.money import MoneyError, parse_fen
 from ..domain.plans import REGIONS, AgeFactor, Coverage, Plan, RateBand, band_gaps, factor_overlaps
 from ..domain.text import fold
 from ..io.book import Book
+from ..io.result_json import plan_json
 from .admin_tables import AdminTable
 from .common import RequestKind
 from .base import AddPlanVersion, Checked, Decision, Request
@@ -190,4 +191,5 @@ class PlanKind(RequestKind):
             notes=[f"{p.code} {p.name}（{p.region}，{p.min_age}–{p.max_age} 岁，最长 {p.max_days} 天）已启用新版本"
                    for p in plans],
             summary={"方案数": len(plans)},
+            content={"plans": [plan_json(p) for p in plans]},
         )

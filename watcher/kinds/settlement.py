@@ -10,13 +10,14 @@ import re
 from datetime import date, datetime, timedelta
 
 from ..domain.dates import DateError, parse_date, show_second
-from ..domain.money import Amount, MoneyError, parse_fen, yuan_display
+from ..domain.money import Amount, MoneyError, parse_fen, yuan_display, yuan_text
 from ..domain.policy import AGENCY_ENDED
 from ..domain.problems import problem
 from ..domain.settlement import (CONFIRMED, DEPOSIT_IN, DEPOSIT_OUT, PAID, PENDING, STATEMENT_STATES, MonthError,
                                  Receipt, month_ended, month_text, next_month, parse_month, receipt_valid_until)
 from ..domain.text import clean, fold
 from ..io.book import Book
+from ..io.result_json import statement_json
 from ..io.sheet_table import SheetTable
 from ..io.templates import samples
 from .admin_tables import AdminTable
@@ -264,6 +265,8 @@ class PaymentKind(StatementRowsKind):
     def decide(self, checked: Checked, now: datetime) -> Decision:
         rows = checked.request.fields["rows"]
         return Decision(status="success", ops=[RecordPayment(n, fen, ref, on) for _, n, fen, ref, on in rows],
+                        content={"payments": [{"statement_no": n, "amount": yuan_text(fen), "ref": ref,
+                                               "paid_on": on.isoformat()} for _, n, fen, ref, on in rows]},
                         statements=[n for _, n, *_ in rows],
                         notes=[f"{n}：缴费 {yuan_display(fen)} 元，凭证 {ref}，到账 {on}" for _, n, fen, ref, on in rows],
                         summary={"登记缴费": len(rows), "缴费合计": Amount(sum(r[2] for r in rows))})
@@ -296,6 +299,8 @@ class InvoiceKind(StatementRowsKind):
     def decide(self, checked: Checked, now: datetime) -> Decision:
         rows = checked.request.fields["rows"]
         return Decision(status="success", ops=[RecordInvoice(n, i, on) for _, n, i, on in rows],
+                        content={"invoices": [{"statement_no": n, "invoice_no": i, "invoiced_on": on.isoformat()}
+                                              for _, n, i, on in rows]},
                         statements=[n for _, n, *_ in rows],
                         notes=[f"{n}：发票 {i}，开票日期 {on}" for _, n, i, on in rows],
                         summary={"登记发票": len(rows)})
@@ -341,7 +346,7 @@ class DepositKind(RequestKind):
         agencies, receipts, unpaid = state
         table: AdminTable = request.extra["table"]
         ops = []
-        refunds: dict[str, int] = {}  # receipt → the amount refunded
+        refunds: dict[str, Receipt] = {}  # receipt number → the receipt refunded
         for r, code, kind, fen, number, on in request.fields["rows"]:
             _not_future(table, r, "日期", on, now, self.settings.zone)
             agency = agencies.get(code)
@@ -378,7 +383,7 @@ class DepositKind(RequestKind):
                     table.fail(r, "机构代码", "deposit.refund_unpaid", agency=code, what=what)
                 if on is not None:
                     ops.append(RefundDeposit(number, on, ""))
-                    refunds[number] = old.amount_fen
+                    refunds[number] = old
         return Checked(request, list(request.problems), {"ops": ops, "refunds": refunds})
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
@@ -391,9 +396,22 @@ class DepositKind(RequestKind):
                              f"有效期至 {x.valid_until}")
             else:
                 notes.append(f"退还收据 {op.receipt_no} 的预交保费（{op.refunded_on}）")
+        refunds: dict[str, Receipt] = checked.values["refunds"]
         received = sum(op.receipt.amount_fen for op in ops if isinstance(op, ReceiveDeposit))
-        refunded = sum(checked.values["refunds"].values())
-        return Decision(status="success", ops=ops, notes=notes,
+        refunded = sum(r.amount_fen for r in refunds.values())
+        deposits = []
+        for op in ops:
+            if isinstance(op, ReceiveDeposit):
+                x = op.receipt
+                deposits.append({"type": DEPOSIT_IN, "receipt_no": x.receipt_no, "agency": x.agency,
+                                 "amount": yuan_text(x.amount_fen), "date": x.received_on.isoformat(),
+                                 "valid_until": x.valid_until.isoformat()})
+            else:
+                x = refunds[op.receipt_no]
+                deposits.append({"type": DEPOSIT_OUT, "receipt_no": x.receipt_no, "agency": x.agency,
+                                 "amount": yuan_text(x.amount_fen), "date": op.refunded_on.isoformat(),
+                                 "valid_until": x.valid_until.isoformat()})
+        return Decision(status="success", ops=ops, notes=notes, content={"deposits": deposits},
                         summary={"登记笔数": len(ops), "收取金额": Amount(received), "退还金额": Amount(refunded)})
 
 
@@ -427,6 +445,10 @@ class PerformanceKind(RequestKind):
                            {0: "合计", 6: sum(p.policies for p in rows), 8: sum(p.premium_fen for p in rows)},
                            note=f"业绩月份 {month_text(month) if month else ALL}：按开票日期所在月份，只计已开票的对账单")
         return Decision(status="success", tables=[table],
+                        content={"performance_month": month_text(month) if month else ALL, "performance": [
+                            {"month": p.month, "sales_id": p.sales_id, "sales_name": p.sales_name, "agency": p.agency,
+                             "plan": p.plan_code, "statements": p.statements, "policies": p.policies,
+                             "insured": p.insured, "premium": yuan_text(p.premium_fen)} for p in rows]},
                         summary={"业绩月份": month_text(month) if month else ALL,
                                  "业绩保费合计": Amount(sum(p.premium_fen for p in rows))})
 
@@ -468,4 +490,5 @@ class StatementQueryKind(RequestKind):
         table.note = (f"生成日期 {start or '不限'} 至 {end or '不限'}，对账状态 {f['label']}；"
                       "每张对账单已重新写出（对账单_<对账单号>.xlsx / .json / .html）")
         return Decision(status="success", tables=[table], statements=[s.statement_no for s in found],
+                        content={"statements": [statement_json(s, self.settings.zone) for s in found]},
                         summary={"查到对账单": len(found), "金额合计": Amount(sum(s.total_fen for s in found))})

@@ -152,6 +152,7 @@ def _rebuild(desk: Desk, outcome: Outcome, earlier, claimed: Path, kind_name: st
     outcome.premium_before = shown.get("premium_before")
     outcome.statements, outcome.core = shown.get("statements", []), shown.get("core", [])
     outcome.details = [tuple(d) for d in shown.get("details", [])]
+    outcome.content = shown.get("content", {})
     book, _ = read(desk.reader, claimed, kind_name)
     outcome.book = recognise(book, outcome.who, ledger, desk.zone)[0] if book is not None else None
     outcome.recovered = True
@@ -186,6 +187,7 @@ def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
     outcome.reprint = decision.reprint
     outcome.premium_before = decision.premium_before
     outcome.statements = list(decision.statements)
+    outcome.content = dict(decision.content)
     commit(desk.ledger, desk.layout, outcome, decision)
 
 

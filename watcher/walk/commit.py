@@ -9,6 +9,7 @@ from ..domain.settlement import month_text
 from ..kinds.base import (AddPlanVersion, CancelPolicy, ConfirmStatement, Decision, IssuePolicy, ReceiveDeposit,
                           RecordInvoice, RecordPayment, RefundDeposit, SaveAgency, Settle)
 from ..kinds.settlement import statement_table
+from ..io.result_json import statement_json
 from ..io.sheet_table import SheetTable
 from ..layout import Layout
 from .outcome import Outcome
@@ -37,12 +38,16 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
                 ledger.save_agency(op.agency, request_id=request_id, at=at)
                 registered.append(op.agency.code)
             elif isinstance(op, AddPlanVersion):
-                ledger.add_plan_version(op.plan, request_id=request_id, at=at)
+                version = ledger.add_plan_version(op.plan, request_id=request_id, at=at)
+                for plan in outcome.content.get("plans", []):
+                    if plan["code"] == op.plan.code:
+                        plan["version"] = version
             elif isinstance(op, Settle):
                 _settle(ledger, outcome, op, request_id)
             elif isinstance(op, ConfirmStatement):
                 ledger.confirm_statement(op.statement_no, channel=op.channel, by=op.by, at=at, request_id=request_id)
                 s = ledger.statement(op.statement_no)
+                outcome.content.setdefault("confirmed", []).append(statement_json(s, ledger.zone))
                 outcome.core.append(s.statement_no)
                 outcome.details.append((s.agency, month_text(s.month)))
             elif isinstance(op, RecordPayment):
@@ -83,6 +88,9 @@ def _settle(ledger, outcome: Outcome, op: Settle, request_id: int) -> None:
         "等待结账", ["机构代码", "机构名称", "方案", "未生效保单数", "原因"], ["text", "text", "text", "int", "text"],
         [[g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone)]
          for g in waiting])]
+    outcome.content["statements"] = [statement_json(s, zone) for s in created]
+    outcome.content["waiting"] = [{"agency": g.agency, "plan": g.plan_code, "policies": [p.policy_no for p in g.waiting],
+                                   "reason": g.waits_for(zone)} for g in waiting]
     outcome.summary = {**outcome.summary, "新生成对账单": len(created), "新生成金额": Amount(sum(s.total_fen for s in created)),
                        "等待结账": len(waiting)}
     done = [g for g in groups if g.state == "done"]
@@ -109,6 +117,7 @@ def shown(outcome: Outcome) -> dict:
         "statements": outcome.statements,
         "core": outcome.core,
         "details": outcome.details,
+        "content": outcome.content,
     }
 
 

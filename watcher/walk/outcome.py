@@ -39,6 +39,7 @@ class Outcome:
     statements: list[str] = field(default_factory=list)  # statements whose files are written (again)
     core: list[str] = field(default_factory=list)  # confirmed statements: exchange files for the core system
     details: list[tuple[str, str]] = field(default_factory=list)  # (agency, YYYY-MM): 业务明细 written again
+    content: dict[str, object] = field(default_factory=dict)  # the JSON twin's own keys (admin results …)
 
     @property
     def errors(self) -> list[Problem]:
