@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import openpyxl
@@ -125,18 +126,37 @@ def test_admin_actions_only_from_admin_and_agency_actions_only_from_agencies(roo
     assert ledger_rows(root) == before
 
 
-def test_files_in_a_folder_that_is_not_an_active_agency_are_left_and_staff_told(root):
+def test_a_folder_of_no_agency_and_a_loose_file_are_left_and_staff_told(root):
     stray = write_request(root / "workbooks" / "XX999" / "团.xlsx", issue_fields(), people(1))
-    agency_workbook(root / "workbooks" / "_admin" / "停.xlsx",
-                    [[1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GN-A", "已终止"]])
-    run_watcher(root, "process")
-    stopped = write_request(root / "workbooks" / "GZ001" / "停后.xlsx", issue_fields(), people(1))
+    loose = write_request(root / "workbooks" / "放错了.xlsx", issue_fields(), people(1))
     before = ledger_rows(root)
     proc = run_watcher(root, "process")
-    assert stray.exists() and stopped.exists()
+    assert stray.exists() and loose.exists()
     notices = sorted(p.name for p in (root / "outbox" / "_admin").glob("未受理_*.json"))
-    assert len(notices) == 2 and any("XX999" in n for n in notices) and any("GZ001" in n for n in notices)
+    assert len(notices) == 2 and any("XX999" in n for n in notices) and any("放错了" in n for n in notices)
+    codes = sorted(json.loads((root / "outbox" / "_admin" / n).read_text("utf-8"))["errors"][0]["code"] for n in notices)
+    assert codes == ["folder.loose_file", "folder.unknown"]
     assert "未处理" in proc.stdout
     run_watcher(root, "process")  # told once, not again at every run
     assert len(list((root / "outbox" / "_admin").glob("未受理_*.json"))) == 2
     assert ledger_rows(root) == before
+
+
+def test_a_terminated_agency_gets_a_result_for_what_it_may_no_longer_do_and_may_still_query(root):
+    write_request(root / "workbooks" / "GZ001" / "早先.xlsx", issue_fields(), people(1))
+    run_watcher(root, "process")
+    agency_workbook(root / "workbooks" / "_admin" / "停.xlsx",
+                    [[1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GN-A", "已终止"]])
+    run_watcher(root, "process")
+    before = ledger_rows(root)
+    stopped = write_request(root / "workbooks" / "GZ001" / "停后.xlsx", issue_fields(旅行团号="T-后"), people(2)[1:])
+    write_request(root / "workbooks" / "GZ001" / "查.xlsx", {"操作类型": "保单查询"})
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "停后_结果")
+    assert data["status"] == "failed" and data["action"] == "投保"
+    assert [(e["code"], e["sheet"], e["column"]) for e in data["errors"]] == [("agency.ended", "申请", "操作类型")]
+    assert not stopped.exists() and list((root / "archive" / "GZ001").rglob("*_停后.xlsx")), "archived like any other"
+    data, _ = result(root, "GZ001", "查_结果")
+    assert data["status"] == "success" and len(data["policies"]) == 1
+    assert ledger_rows(root) == before
+    assert not list((root / "outbox" / "_admin").glob("未受理_*"))

@@ -145,7 +145,7 @@ def cmd_process(layout: Layout, args) -> int:
     n = len(report.done)
     print(f"处理完成：{n} 个文件（成功 {report.count('success')}，试算 {report.count('quote')}，"
           f"失败 {report.count('failed')}，重复提交 {report.count('duplicate')}）"
-          + (f"；{len(report.refused_folders)} 个文件所在文件夹不是合作中的机构，未处理，详见 outbox/_admin/"
+          + (f"；{len(report.refused_folders)} 个文件不在已登记机构的文件夹中，未处理，详见 outbox/_admin/"
              if report.refused_folders else ""))
     return 0
 

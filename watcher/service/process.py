@@ -110,7 +110,12 @@ def adopt(desk: Desk, who: str) -> list[Path]:
 
 
 def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backdate: bool) -> None:
-    """Scan every drop folder; track the files of active agencies and _admin; tell staff about the rest."""
+    """Scan every drop folder; track the files of registered agencies (a terminated one still queries) and
+    of _admin; tell staff about the rest, and about files dropped into workbooks/ itself."""
+    for thing in scan.loose_files(desk.layout):
+        tell_admin(desk, LOOSE, thing.name, problem("folder.loose_file", file=thing.name))
+        if report is not None:
+            report.refused_folders.append((LOOSE, thing.name))
     for who in scan.folders(desk.layout):
         items, odd = scan.waiting_in(desk.layout, who)
         for thing in odd:
@@ -118,7 +123,7 @@ def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backd
                                                            what=thing.what, folder=who))
         if not items:
             continue
-        if who != ADMIN and not active(desk, who):
+        if who != ADMIN and not registered(desk, who):
             for item in items:
                 tell_admin(desk, who, item.path.name, problem("folder.unknown", folder=who, file=item.path.name))
                 if report is not None:
@@ -169,9 +174,13 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
     return report
 
 
-def active(desk: Desk, who: str) -> bool:
-    agency = desk.ledger.agency(who)
-    return agency is not None and agency.active
+LOOSE = "workbooks"  # what staff are told a file dropped into workbooks/ itself came from
+
+
+def registered(desk: Desk, who: str) -> bool:
+    """A registered agency's folder: its files are processed (a terminated agency's requests other than
+    queries get a 失败 result in its own outbox saying why)."""
+    return desk.ledger.agency(who) is not None
 
 
 def tell_admin(desk: Desk, who: str, name: str, why) -> None:

@@ -58,6 +58,16 @@ def folders(layout: Layout) -> list[str]:
     return ([ADMIN] if ADMIN in names else []) + [n for n in names if n != ADMIN]
 
 
+def loose_files(layout: Layout) -> list[Path]:
+    """Files dropped into workbooks/ itself, outside every drop folder: nobody's, so never processed."""
+    try:
+        entries = list(os.scandir(layout.workbooks))
+    except FileNotFoundError:
+        return []
+    return sorted(Path(e.path) for e in entries
+                  if not e.name.startswith(".") and not ignored(e.name) and not e.is_dir(follow_symlinks=False))
+
+
 def waiting_in(layout: Layout, who: str) -> tuple[list[Waiting], list[Odd]]:
     found, odd = [], []
     try:

@@ -28,7 +28,7 @@ from ..walk import Desk
 from . import scan
 from .month_end import run_due
 from .pipeline import Pipeline, RunReport
-from .process import active, adopt, gather, sandboxed, start, tell_admin
+from .process import adopt, gather, registered, sandboxed, start, tell_admin
 
 log = logging.getLogger("watcher")
 
@@ -203,6 +203,6 @@ class Service:
                 tell_admin(self.desk, who, path.name, problem("folder.not_regular", file=path.name, what=what,
                                                               folder=who))
             return
-        if who != ADMIN and path not in self.tracker.seen and not active(self.desk, who):
+        if who != ADMIN and path not in self.tracker.seen and not registered(self.desk, who):
             return  # the rescan tells staff about it, once
         self.tracker.observe(scan.Waiting(who, path, st.st_size, st.st_mtime, st.st_ctime))

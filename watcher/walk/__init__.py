@@ -11,9 +11,9 @@ from typing import Callable
 
 from .. import clock, crash
 from ..domain.money import Amount
-from ..domain.problems import Problem, file_problem
+from ..domain.problems import Problem, file_problem, problem
 from ..io.reader import Limits, read_book
-from ..layout import Layout
+from ..layout import ADMIN, Layout
 from ..ledger.common import LedgerError
 from ..settings import Settings
 from .archive import archive
@@ -171,6 +171,11 @@ def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
         outcome.problems = [request]
         return
     outcome.action = request.action
+    if ended(desk, outcome.who) and request.action not in ENDED_MAY:
+        # A terminated agency still settles what it owes and may look things up; nothing else.
+        outcome.problems = [problem("agency.ended", sheet="申请", column="操作类型", agency=outcome.who,
+                                    action=request.action)]
+        return
     if request.roster is not None:
         outcome.roster_sheet = request.roster.sheet.name
         outcome.roster_header = request.roster.header_row
@@ -189,6 +194,14 @@ def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
     outcome.statements = list(decision.statements)
     outcome.content = dict(decision.content)
     commit(desk.ledger, desk.layout, outcome, decision)
+
+
+ENDED_MAY = ("保单查询", "业务明细", "补打保单", "对账单查询")  # what a terminated agency may still ask
+
+
+def ended(desk: Desk, who: str) -> bool:
+    agency = desk.ledger.agency(who) if who != ADMIN else None
+    return agency is not None and not agency.active
 
 
 def _duplicate(desk: Desk, outcome: Outcome, earlier) -> None:
