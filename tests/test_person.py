@@ -15,7 +15,8 @@ def codes(values):
 
 
 @pytest.mark.parametrize("raw, folded", [
-    ("  张   三 ", "张 三"), ("ＡＢＣ　Ｌｅｅ", "ABC Lee"), ("阿依古丽•买买提", "阿依古丽·买买提"),
+    ("  张   三 ", "张三"), ("李　雷", "李雷"), ("李 雷", "李雷"), ("Anna   Maria  Lee", "Anna Maria Lee"),
+    ("李 Anna", "李 Anna"), ("ＡＢＣ　Ｌｅｅ", "ABC Lee"), ("阿依古丽•买买提", "阿依古丽·买买提"),
     ("阿依古丽・买买提", "阿依古丽·买买提"), ("阿依古丽 ‧ 买买提", "阿依古丽·买买提"), ("O'Neil-Smith", "O'Neil-Smith"),
 ])
 def test_names_are_folded(raw, folded):

@@ -321,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="watcher", description="旅行社旅游险共享文件夹出单台")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--root", help="工作目录（默认 $WATCHER_ROOT，否则当前目录）")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
     p = sub.add_parser("init", parents=[common], help="建立文件夹、设置和账本")
     p.add_argument("--demo", action="store_true", help="同时载入一个演示机构和两个方案")
     p.set_defaults(func=cmd_init)
@@ -351,8 +351,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# argparse's own words (usage errors, help headings), in Chinese like every other message; anything not
+# listed stays as argparse says it.
+ARGPARSE_WORDS = {
+    "usage: ": "用法：",
+    "%(prog)s: error: %(message)s\n": "%(prog)s：用法错误：%(message)s。运行 %(prog)s --help 查看用法\n",
+    "the following arguments are required: %s": "缺少必需的参数：%s",
+    "unrecognized arguments: %s": "无法识别的参数：%s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "没有“%(value)s”这个选项（可选：%(choices)s）",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
+    "expected one argument": "后面须跟一个值",
+    "expected at most one argument": "后面最多跟一个值",
+    "expected at least one argument": "后面至少跟一个值",
+    "invalid %(type)s value: %(value)r": "“%(value)s”不是有效的值",
+    "ambiguous option: %(option)s could match %(matches)s": "选项 %(option)s 不明确，可能是：%(matches)s",
+    "ignored explicit argument %r": "多余的值 %r",
+    "not allowed with argument %s": "不能与参数 %s 同时使用",
+    "one of the arguments %s is required": "须提供以下参数之一：%s",
+    "unexpected option string: %s": "意外的选项：%s",
+    "show this help message and exit": "显示本帮助并退出",
+    "positional arguments": "参数",
+    "options": "选项",
+}
+
+
+@contextmanager
+def _argparse_in_chinese():
+    """argparse looks its words up through gettext at the moment it speaks: swap in ours meanwhile."""
+    saved = argparse._
+    argparse._ = lambda text: ARGPARSE_WORDS.get(text, text)
+    try:
+        yield
+    finally:
+        argparse._ = saved
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    with _argparse_in_chinese():
+        args = build_parser().parse_args(argv)
     layout = Layout.find(args.root)
     try:
         code = args.func(layout, args)

@@ -75,6 +75,7 @@ TEMPLATE = """# watcher settings. Every setting has a working default; uncomment
 # rescan_seconds = 30             # every drop folder is also rescanned this often
 # month_end_day = 1               # month-end runs on this day of the following month (1-28) …
 # month_end_time = "02:00"        # … at this local time; plans still waiting are retried daily at this time
+# schedule_check_seconds = 30     # how often `serve` looks whether month-end is due
 # web_host = "127.0.0.1"          # the lookup page (watcher web); --host and --port override
 # web_port = 8080
 # web_threads = 16
@@ -84,6 +85,7 @@ TEMPLATE = """# watcher settings. Every setting has a working default; uncomment
 # lookup_lock_after = 10          # … and before the client is refused for lookup_lock_minutes
 # lookup_window_minutes = 10
 # lookup_lock_minutes = 15
+# lookup_state = "lookup-state.sqlite3"  # failed-lookup counts beside the ledger, shared by the web processes
 """
 
 

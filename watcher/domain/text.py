@@ -46,8 +46,14 @@ def _label_key(text: str) -> str:
     return key
 
 
+# A space (half- or full-width, folded first) between two Chinese characters: 李　雷 is 李雷. Latin names
+# keep theirs (one each).
+_HAN_SPACE = re.compile(r"(?<=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]) (?=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff])")
+
+
 def fold_name(text: str) -> str:
-    return _SPACES.sub(" ", fold(text).translate(_DOTS)).strip().replace(" · ", "·").replace(" ·", "·").replace("· ", "·")
+    name = _SPACES.sub(" ", fold(text).translate(_DOTS)).strip().replace(" · ", "·").replace(" ·", "·").replace("· ", "·")
+    return _HAN_SPACE.sub("", name)
 
 
 def fold_id(text: str) -> str:

@@ -15,12 +15,13 @@ class AdminTable:
 
     def __init__(self, book: Book, name: str, columns: dict[str, tuple[str, ...]], required: tuple[str, ...],
                  problems: list[Problem], kind: str, optional: bool = False,
-                 sample: dict[str, object] | None = None):
+                 sample: dict[str, object] | None = None, also: tuple[str, ...] = ()):
+        """`also`: other names the sheet may have (预交保费's sheet named 押金, as clerks call it)."""
         self.name = name
         self.problems = problems
         self.table: Table | None = None
         index = synonyms_index(columns)
-        sheet = book.sheet(name)
+        sheet = next((s for s in (book.sheet(n) for n in (name, *also)) if s is not None), None)
         if sheet is None:
             if not optional:
                 problems.append(problem("table.missing_sheet", sheet=name, table=name, kind=kind))

@@ -144,7 +144,7 @@ class _Endorsement:
                 rows.append(["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"])
             else:
                 was = old[key]
-                diffs = [f"{label}：{a} → {b}" for label, a, b in (
+                diffs = [f"{label}：{a or '（空）'} → {b or '（空）'}" for label, a, b in (
                     ("姓名", was.name, p.name), ("性别", was.gender, p.gender),
                     ("出生日期", was.birth.isoformat(), p.birth.isoformat()), ("联系电话", was.phone, p.phone),
                     ("备注", was.note, p.note)) if a != b]

@@ -321,7 +321,7 @@ class DepositKind(RequestKind):
     def parse(self, book: Book, who: str) -> Request:
         request = Request(self.action, who)
         table = AdminTable(book, "预交保费", DEPOSIT_COLUMNS, ("机构代码", "类型", "金额", "收据号", "日期"),
-                           request.problems, "预交保费")
+                           request.problems, "预交保费", also=("押金",))
         rows = []
         for r in table.rows:
             agency = _required(table, r, "机构代码", code=True)

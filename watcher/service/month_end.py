@@ -88,11 +88,15 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
 
 
 def write_details(ledger, layout: Layout, month: date, policies: list[Policy], now: datetime, zone) -> list[Path]:
-    """业务明细_<YYYY-MM>.xlsx for every agency with business that month and every active agency."""
+    """业务明细_<YYYY-MM>.xlsx for every agency with business that month and every active agency, but no
+    empty one for a month before the desk's first business."""
     by_agency: dict[str, list[Policy]] = defaultdict(list)
     for p in policies:
         by_agency[p.agency].append(p)
-    codes = set(by_agency) | {a.code for a in ledger.agencies() if a.active}
+    first = ledger.first_issued_at()
+    codes = set(by_agency)
+    if first is not None and month >= month_of(first, zone):
+        codes |= {a.code for a in ledger.agencies() if a.active}
     written = []
     for code in sorted(codes):
         out = layout.out(code)
@@ -158,11 +162,11 @@ def due(ledger, settings, now: datetime) -> list[tuple[date, str]]:
     runs = ledger.runs()
     finished = {r.month for r in runs if r.finished_at}
     first = ledger.first_issued_at()
-    months = due_months(now, zone, settings.month_end_day, at, finished,
-                        month_of(first, zone) if first else None)
-    if first is not None:
-        # A month with business but no month-end yet: stopped runs, months past their schedule.
-        months = [m for m in months if m >= month_of(first, zone)]
+    if first is None:
+        return []  # a desk with no business yet has no month to settle (nor an empty 业务明细 to write)
+    months = due_months(now, zone, settings.month_end_day, at, finished, month_of(first, zone))
+    # A month with business but no month-end yet: stopped runs, months past their schedule.
+    months = [m for m in months if m >= month_of(first, zone)]
     out = []
     for m in months:
         on_time = now < scheduled_at(m, settings.month_end_day, at, zone) + LATE and not any(r.month == m for r in runs)

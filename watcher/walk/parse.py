@@ -14,8 +14,8 @@ from ..settings import Settings
 
 
 # An admin table dropped without its 申请 sheet: the table's sheet says what it is.
-ADMIN_SHEETS = {"对账确认": "对账确认", "收费": "收费登记", "发票": "发票登记", "预交保费": "预交保费", "方案": "方案",
-                "机构": "机构"}
+ADMIN_SHEETS = {"对账确认": "对账确认", "收费": "收费登记", "发票": "发票登记", "预交保费": "预交保费", "押金": "预交保费",
+                "方案": "方案", "机构": "机构"}
 
 
 def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:

@@ -1,0 +1,75 @@
+"""The smaller things a new user trips on: usage errors in Chinese, an empty old value shown as （空）, one
+word for the deposit (押金 accepted as a synonym), every setting in the watcher.toml that init writes, and
+no empty 业务明细 for a month before a desk's first business."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+
+from conftest import ID_M_1980, issue_fields, result, run_watcher, write_request
+from watcher.settings import Settings
+
+
+def test_usage_errors_are_in_chinese(root):
+    for args in ((), ("frobnicate",), ("web", "--port", "abc"), ("template",), ("month-end", "--nonsense")):
+        proc = run_watcher(root, *args, check=False)
+        assert proc.returncode == 2, args
+        assert "用法" in proc.stderr and "用法错误" in proc.stderr, (args, proc.stderr)
+        assert not re.search(r"\b(usage|error|required|invalid|unrecognized|arguments)\b", proc.stderr), (args, proc.stderr)
+
+
+def test_init_writes_every_setting(tmp_path):
+    run_watcher(tmp_path / "desk", "init")
+    text = (tmp_path / "desk" / "watcher.toml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^# (\w+) = ", text, re.M))
+    assert listed == {f.name for f in fields(Settings)}
+
+
+def test_a_changed_value_that_was_empty_shows_as_empty(root):
+    write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(),
+                  [[1, "张三", "身份证", ID_M_1980, None, None, None, None]])
+    run_watcher(root, "process")
+    number = result(root, "GZ001", "团_结果")[0]["policies"][0]["policy_no"]
+    write_request(root / "workbooks" / "GZ001" / "改电话.xlsx", {"操作类型": "信息变更", "保单号": number},
+                  [[1, "张三", "身份证", ID_M_1980, None, None, "13900001111", None]])
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "改电话_结果")
+    assert data["status"] == "success", data["errors"]
+    [change] = data["changes"]
+    assert change["说明"] == "联系电话：（空） → 13900001111"
+
+
+def test_the_deposit_is_called_one_thing_and_ya_jin_is_understood(root):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "申请"
+    ws.append(["操作类型", "押金"])
+    table = wb.create_sheet("押金")
+    table.append(["序号", "机构代码", "类型", "押金金额", "收据号", "日期"])
+    table.append([1, "GZ001", "收取", 3000, "SJ-1", "2026-11-01"])
+    wb.save(root / "workbooks" / "_admin" / "押金.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "押金_结果")
+    assert data["status"] == "success" and data["action"] == "预交保费", data["errors"]
+    from watcher.io.templates import DEPOSIT_HELP
+    from watcher.messages import MESSAGES
+
+    assert not [text for text in (*MESSAGES.values(), *DEPOSIT_HELP) if "押金" in text]
+
+
+def test_a_new_desk_writes_no_empty_detail_sheet_for_a_month_before_its_first_business(root):
+    env = {"WATCHER_FAKE_NOW": "2026-12-05T10:00:00+08:00"}
+    status = run_watcher(root, "status", env=env).stdout
+    assert "现在待运行" not in status  # nothing to settle on a desk with no business
+    run_watcher(root, "month-end", "--month", "2026-11", env=env)
+    assert not list((root / "outbox" / "GZ001").glob("业务明细_*"))
+    write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(生效时间="2026-12-10 08:00"),
+                  [[1, "张三", "身份证", ID_M_1980, None, None, None, None]])
+    run_watcher(root, "process", env=env)
+    later = {"WATCHER_FAKE_NOW": "2027-01-02T10:00:00+08:00"}
+    run_watcher(root, "month-end", "--month", "2026-10", env=later)
+    run_watcher(root, "month-end", "--month", "2026-12", env=later)
+    assert sorted(p.name for p in (root / "outbox" / "GZ001").glob("业务明细_*")) == ["业务明细_2026-12.xlsx"]
