@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
+from pathlib import Path
 
 from conftest import ID_M_1980, issue_fields, result, run_watcher, write_request
 from watcher.settings import Settings
@@ -73,3 +74,11 @@ def test_a_new_desk_writes_no_empty_detail_sheet_for_a_month_before_its_first_bu
     run_watcher(root, "month-end", "--month", "2026-10", env=later)
     run_watcher(root, "month-end", "--month", "2026-12", env=later)
     assert sorted(p.name for p in (root / "outbox" / "GZ001").glob("业务明细_*")) == ["业务明细_2026-12.xlsx"]
+
+
+def test_every_problem_code_is_documented():
+    from watcher.messages import MESSAGES
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "problem-codes.md"
+    documented = re.findall(r"^\| `([\w.]+)` \|", docs.read_text(encoding="utf-8"), re.M)
+    assert documented == list(MESSAGES), "docs/problem-codes.md lists every code, in the same order"
