@@ -151,3 +151,54 @@ def test_random_cell_values(desk, edits):
 @given(st.binary(max_size=4096), st.sampled_from([".csv", ".xlsx", ".xls"]))
 def test_arbitrary_bytes_under_any_accepted_name(desk, blob, suffix):
     run_one(desk, blob, suffix)
+
+
+def _flip_version_needed(data: bytes) -> bytes:
+    """The central directory's first entry asks for a zip version nobody implements (one flipped byte):
+    zipfile raises NotImplementedError, not BadZipFile."""
+    at = data.index(b"PK\x01\x02") + 6
+    return data[:at] + b"\xff" + data[at + 1:]
+
+
+def test_one_broken_byte_in_the_zip_directory_never_stops_the_desk(root):
+    good = write_request(root / "base.xlsx", issue_fields(), people(2)).read_bytes()
+    broken = _flip_version_needed(good)
+    with pytest.raises(NotImplementedError):
+        zipfile.ZipFile(io.BytesIO(broken))
+    folder = root / "workbooks" / "GZ001"
+    (folder / "坏了.xlsx").write_bytes(broken)
+    (folder / "好的.xlsx").write_bytes(good)
+    (root / "watcher.toml").write_text("settle_seconds = 0\nstall_seconds = 0\n", encoding="utf-8")
+    proc = run_watcher(root, "process")
+    assert "Traceback" not in proc.stderr + proc.stdout
+    bad = json.loads((root / "outbox" / "GZ001" / "坏了_结果.json").read_text(encoding="utf-8"))
+    assert bad["status"] == "failed" and bad["errors"][0]["code"] == "file.unreadable"
+    assert json.loads((root / "outbox" / "GZ001" / "好的_结果.json").read_text(encoding="utf-8"))["status"] == "success"
+
+
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)
+@given(st.data())
+def test_flipped_bytes_in_zip_headers_and_the_central_directory(desk, data):
+    """Not only the entries' contents: the local headers, the central directory and its end record, all
+    through the stability check a dropped file meets first."""
+    from watcher.service.scan import opens_whole
+
+    body = bytearray(desk[3])
+    marks = [i for sig in (b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06") for i in _all(bytes(body), sig)]
+    for _ in range(data.draw(st.integers(1, 4))):
+        start = data.draw(st.sampled_from(marks))
+        at = min(start + data.draw(st.integers(0, 45)), len(body) - 1)
+        body[at] = data.draw(st.integers(0, 255))
+    root = desk[0]
+    probe = root / "probe.xlsx"
+    probe.write_bytes(bytes(body))
+    opens_whole(probe)  # never raises, whatever the bytes
+    run_one(desk, bytes(body))
+
+
+def _all(data: bytes, sig: bytes) -> list[int]:
+    found, at = [], data.find(sig)
+    while at >= 0:
+        found.append(at)
+        at = data.find(sig, at + 1)
+    return found

@@ -89,10 +89,11 @@ def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
 
 def walk(desk: Desk, record: Claim) -> Outcome:
     """preflight → read → parse → validate → decide → commit, inside the error trap."""
-    checked = preflight(record.path, record.original, desk.settings)
-    outcome = Outcome(record.who, record.original, checked.sha256, desk.now())
+    outcome = Outcome(record.who, record.original, "", desk.now())
     outcome.result_stem = record.stem
     try:
+        checked = preflight(record.path, record.original, desk.settings)
+        outcome.sha256 = checked.sha256
         if checked.problem is not None:
             outcome.problems = [checked.problem]
         else:

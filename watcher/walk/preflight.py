@@ -59,7 +59,8 @@ def _zip(path: Path, sha: str, size: int, settings) -> Checked:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except Exception:  # noqa: BLE001 — BadZipFile, but also NotImplementedError (a flipped version byte),
+        # OverflowError, ValueError, EOFError, struct.error: whatever damaged bytes make zipfile raise
         return Checked(sha, size, None, file_problem("file.unreadable", detail="文件不完整或已损坏"))
     names = {info.filename for info in infos}
     if len(infos) > settings.max_zip_entries:
