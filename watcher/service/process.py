@@ -14,6 +14,7 @@ from ..layout import ADMIN
 from ..io.sandbox import Sandbox
 from ..walk import Desk, limits_of
 from ..walk.outcome import Outcome
+from ..walk.names import cut, display_name, safe_stem
 from ..walk.render import page_job, render, run_job
 from . import scan
 from .pipeline import Pipeline, RunReport
@@ -113,21 +114,23 @@ def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backd
     """Scan every drop folder; track the files of registered agencies (a terminated one still queries) and
     of _admin; tell staff about the rest, and about files dropped into workbooks/ itself."""
     for thing in scan.loose_files(desk.layout):
-        tell_admin(desk, LOOSE, thing.name, problem("folder.loose_file", file=thing.name))
+        name = display_name(thing.name)
+        tell_admin(desk, LOOSE, name, problem("folder.loose_file", file=name))
         if report is not None:
-            report.refused_folders.append((LOOSE, thing.name))
+            report.refused_folders.append((LOOSE, name))
     for who in scan.folders(desk.layout):
         items, odd = scan.waiting_in(desk.layout, who)
         for thing in odd:
-            tell_admin(desk, who, thing.path.name, problem("folder.not_regular", file=thing.path.name,
-                                                           what=thing.what, folder=who))
+            name = display_name(thing.path.name)
+            tell_admin(desk, who, name, problem("folder.not_regular", file=name, what=thing.what, folder=who))
         if not items:
             continue
         if who != ADMIN and not registered(desk, who):
             for item in items:
-                tell_admin(desk, who, item.path.name, problem("folder.unknown", folder=who, file=item.path.name))
+                name = display_name(item.path.name)
+                tell_admin(desk, who, name, problem("folder.unknown", folder=display_name(who), file=name))
                 if report is not None:
-                    report.refused_folders.append((who, item.path.name))
+                    report.refused_folders.append((who, name))
             continue
         for item in items:
             tracker.observe(item, backdate=backdate)
@@ -162,7 +165,7 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
                 if item.path.exists():
                     pipeline.take(item.path, item.who)
                 if bar:
-                    bar.step(item.path.name)
+                    bar.step(display_name(item.path.name))
             if not ready:  # written moments ago: wait for them to hold still
                 time.sleep(0.1)
                 tracker.refresh()
@@ -185,8 +188,9 @@ def registered(desk: Desk, who: str) -> bool:
 
 def tell_admin(desk: Desk, who: str, name: str, why) -> None:
     """A file left where it is (folder not an active agency, not a regular file): staff told once."""
+    who, name = display_name(who), display_name(name)
     key = hashlib.sha256(f"{who}/{name}/{why.code}".encode()).hexdigest()
-    stem = f"未受理_{who}_{Path(name).stem[:60]}_{key[:8]}"
+    stem = safe_stem(f"未受理_{who}_{cut(Path(name).stem, 90)}_{key[:8]}")
     out = desk.layout.out(ADMIN)
     if (out / f"{stem}.json").exists():
         return
@@ -207,7 +211,8 @@ class Progress:
         self.done += 1
         width = 30
         filled = int(width * self.done / max(self.total, 1))
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {name[:40]:<40}")
+        shown = "".join(ch if ch.isprintable() else "?" for ch in name[:40])
+        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {shown:<40}")
         sys.stderr.flush()
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from watchdog.observers.polling import PollingObserver
 from ..domain.problems import problem
 from ..layout import ADMIN, CLAIMED
 from ..walk import Desk
+from ..walk.names import display_name
 from . import scan
 from .month_end import run_due
 from .pipeline import Pipeline, RunReport
@@ -200,8 +201,8 @@ class Service:
         if not stat.S_ISREG(st.st_mode):
             if not stat.S_ISDIR(st.st_mode):
                 what = "符号链接" if stat.S_ISLNK(st.st_mode) else "特殊文件"
-                tell_admin(self.desk, who, path.name, problem("folder.not_regular", file=path.name, what=what,
-                                                              folder=who))
+                name = display_name(path.name)
+                tell_admin(self.desk, who, name, problem("folder.not_regular", file=name, what=what, folder=who))
             return
         if who != ADMIN and path not in self.tracker.seen and not registered(self.desk, who):
             return  # the rescan tells staff about it, once

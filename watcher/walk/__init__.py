@@ -17,7 +17,7 @@ from ..layout import ADMIN, Layout
 from ..ledger.common import LedgerError
 from ..settings import Settings
 from .archive import archive
-from .names import safe_stem
+from .names import display_name, safe_stem
 from .claim import Claim, claim, drop_record, original_name, read_record, write_record
 from .commit import commit
 from .decide import decide
@@ -58,7 +58,7 @@ def claim_dir(desk: Desk, who: str) -> Path:
 def claim_file(desk: Desk, path: Path, who: str) -> Claim:
     claimed = claim(path, claim_dir(desk, who))
     crash.point("after_claim")
-    return _record(desk, claimed, who, path.name)
+    return _record(desk, claimed, who, display_name(path.name))
 
 
 def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:

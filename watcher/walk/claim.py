@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io.atomic import write_bytes
-from .names import cut, safe_name
+from .names import cut, display_name, safe_name
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,13 @@ class Claim:
 
 
 def claim(path: Path, claimed_dir: Path) -> Path:
+    """Returns the claimed path. In the claim area a file's name is always valid UTF-8 and safe: one from
+    a share in another encoding, with control or bidirectional characters, or too long, is renamed
+    here (its name as dropped is kept in the claim record)."""
     claimed_dir.mkdir(parents=True, exist_ok=True)
-    name = path.name if len(path.name.encode("utf-8")) <= 240 else safe_name(path.name)
+    shown = display_name(path.name)
+    name = path.name if shown == path.name == safe_name(shown) and len(shown.encode("utf-8")) <= 240 \
+        else safe_name(shown)
     target = claimed_dir / name
     n = 1
     while target.exists():  # a file of the same name is still in hand: keep both

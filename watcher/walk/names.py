@@ -8,12 +8,28 @@ clerk recognise their file.
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f<>:"/\\|?*]')
+# Control characters, the characters Windows refuses, and the bidirectional controls that can make
+# 团‮xslx.exe look like 团exe.xlsx (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C).
+_UNSAFE = re.compile('[\x00-\x1f\x7f<>:"/\\\\|?*\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u2028\u2029]')
 _RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])$", re.IGNORECASE)
 STEM_BYTES = 120  # leaves room for _结果_NN.xlsx and archive prefixes within 255 bytes
+
+
+def display_name(name: str) -> str:
+    """A file name as the person who dropped it meant it. Python hands a name that is not UTF-8 (a GBK
+    name from an old Samba share) over with lone surrogates; its bytes are decoded as GB18030 where
+    they can be, else what cannot be decoded becomes U+FFFD. The result always encodes as UTF-8."""
+    raw = os.fsencode(name)
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("utf-8", "replace")
 
 
 def cut(text: str, limit: int) -> str:
