@@ -49,6 +49,7 @@ MESSAGES: dict[str, str] = {
     "field.plan_not_agreed": "方案“{value}”不在本机构的协议可用方案中（可用：{allowed}）。如需开通请联系保险公司",
     "field.plan_region": "方案“{plan}”属于{plan_region}，与申请的区域“{region}”不一致",
     "field.text_too_long": "“{label}”过长（{length} 个字符），最多 {limit} 个字符",
+    "field.tour_group": "旅行团号“{value}”含有不能使用的字符。只能使用字母、数字、汉字和“-”“_”“/”“.”，且不能以“-”开头（也不能含空格、“=”“+”“@”等符号）",
     "field.policy_no": "保单号“{value}”格式不对，请从投保结果中复制完整的保单号",
     # --- roster -------------------------------------------------------------------------
     "roster.ambiguous": "有多张工作表像是被保险人名单（{sheets}），无法确定用哪一张。请把名单放在名为“被保险人名单”的工作表中",

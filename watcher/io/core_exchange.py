@@ -7,7 +7,9 @@ line ends, RFC 4180 quoting, a header line naming the columns, then
     D  one line per policy in the statement
     T  one line: the count of D lines in 保单数, their Σ 人数 and Σ 保费 (a check on the transfer)
 
-Times are ISO 8601 with offset (desk time); money is yuan with two decimals, never a float.
+Times are ISO 8601 with offset (desk time); money is yuan with two decimals, never a float. A value
+that starts with = + - @, a tab or a carriage return is written with a leading ' (OWASP's advice
+against CSV injection), so a spreadsheet never takes it for a formula.
 """
 
 from __future__ import annotations
@@ -27,9 +29,25 @@ def core_name(statement_no: str) -> str:
     return f"SETTLE_{statement_no}.csv"
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral(value: object) -> object:
+    """Text that a spreadsheet would read as a formula, made inert with a leading '."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
+class _Writer:
+    def __init__(self, buffer):
+        self.w = csv.writer(buffer, lineterminator="\r\n")
+
+    def writerow(self, row: list) -> None:
+        self.w.writerow([neutral(v) for v in row])
+
+
 def core_exchange(s: Statement, policies: list, agency_name: str, zone: tzinfo) -> bytes:
     buffer = io.StringIO()
-    w = csv.writer(buffer, lineterminator="\r\n")
+    w = _Writer(buffer)
     w.writerow(COLUMNS)
     head = ["H", s.statement_no, s.agency, agency_name, s.plan_code, month_text(s.month), s.channel, s.confirmed_by,
             s.confirmed_at.astimezone(zone).isoformat() if s.confirmed_at else ""]

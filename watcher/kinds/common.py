@@ -13,6 +13,7 @@ from ..io.tables import Field, Table, columns_text, find_header, label_fields, r
 from ..io.templates import samples
 
 APPLY = "申请"
+TOUR_GROUP = re.compile(r"[A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff_/.][A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff_/.\-]*")
 BAD = object()  # a cell whose value cannot be used: a formula without a cached value, an error cell
 ROSTER = "被保险人名单"
 
@@ -144,6 +145,14 @@ class ApplySheet:
         if local.minute or local.second:
             self.fail("field.effective_hour", label)
         return local.replace(tzinfo=zone)
+
+    def tour_group(self) -> str:
+        """旅行团号: letters, digits, Chinese characters and - _ / . only, never starting with = + - @ (it
+        reaches staff's workbooks and the core system's CSV, where such a start is a formula)."""
+        value = fold(self.text("旅行团号", required=True, limit=50))
+        if value and not TOUR_GROUP.fullmatch(value):
+            self.fail("field.tour_group", "旅行团号", value=value)
+        return value
 
     def policy_no(self) -> str:
         value = re.sub(r"\s+", "", fold(self.text("保单号", required=True, limit=40))).upper()

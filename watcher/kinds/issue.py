@@ -38,7 +38,7 @@ class IssueKind:
         sheet = ApplySheet(book, request.problems)
         zone = self.settings.zone
         f = request.fields
-        f["tour_group"] = sheet.text("旅行团号", required=True, limit=50)
+        f["tour_group"] = sheet.tour_group()
         region = sheet.text("区域", required=False, limit=10)
         if region and region not in REGIONS:
             sheet.fail("field.region", "区域", value=region)
