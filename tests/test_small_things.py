@@ -77,8 +77,7 @@ def test_a_new_desk_writes_no_empty_detail_sheet_for_a_month_before_its_first_bu
 
 
 def test_every_problem_code_is_documented():
-    from watcher.messages import MESSAGES
+    from watcher.messages import codes_doc
 
     docs = Path(__file__).resolve().parents[1] / "docs" / "problem-codes.md"
-    documented = re.findall(r"^\| `([\w.]+)` \|", docs.read_text(encoding="utf-8"), re.M)
-    assert documented == list(MESSAGES), "docs/problem-codes.md lists every code, in the same order"
+    assert docs.read_text(encoding="utf-8") == codes_doc(), "regenerate docs/problem-codes.md (see its head)"

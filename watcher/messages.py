@@ -174,3 +174,23 @@ STATUS_LABEL = {"success": "成功", "failed": "失败", "quote": "试算", "dup
 def say(code: str, **values: object) -> str:
     """Render the Chinese message for `code` with `values` filled in."""
     return MESSAGES[code].format(**values)
+
+
+CODES_DOC_HEAD = """# Problem codes
+
+Every error and warning in a result carries a stable code: `errors[].code` and `warnings[].code` in the
+JSON twin, beside `sheet`, `row` (the row the user sees in Excel), `column` and `message` (Chinese, for
+people; its wording may improve). A code means one thing and is never reused for another; agencies'
+systems and the tests match on codes, never on wording. `{…}` in a message is filled from the file.
+
+This page is generated from `watcher/messages.py`:
+`python -c "from watcher.messages import codes_doc; print(codes_doc(), end='')" > docs/problem-codes.md`
+
+| code | meaning (the message, with its blanks) |
+|---|---|
+"""
+
+
+def codes_doc() -> str:
+    """docs/problem-codes.md: every code with its message (the tests keep the page in step)."""
+    return CODES_DOC_HEAD + "".join(f"| `{code}` | {text.replace('|', '｜')} |\n" for code, text in MESSAGES.items())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
@@ -68,10 +69,46 @@ class Ledger(SettlementLedger):
         self.conn = self.db  # execute / executemany with `?` parameters, on either database
         self._depth = 0
         self._versions: dict[int, Plan] = {}
+        self.on_reconnect: list = []  # what a session must do again on a new connection (a worker's lock)
         migrate(self.db, _t(now))
 
     def close(self) -> None:
         self.conn.close()
+
+    # --- the ledger's health -------------------------------------------------------------------
+
+    def integrity(self) -> list[str]:
+        """What SQLite's quick check finds wrong with the file ([] when sound; PostgreSQL keeps its own)."""
+        if self.kind == "postgresql":
+            return []
+        rows = [r[0] for r in self.conn.execute("PRAGMA quick_check").fetchall()]
+        return [] if rows == ["ok"] else rows[:20]
+
+    def probe(self, *, thorough: bool = False) -> None:
+        """Raise what a write would meet now: a lock held by another program, a broken file, a server away
+        (a lost PostgreSQL connection is made again first)."""
+        if self.kind == "postgresql":
+            if self.db.conn.closed or self.db.conn.broken:
+                self.reconnect()
+            self.conn.execute("SELECT 1").fetchone()
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("ROLLBACK")
+        if thorough:
+            found = self.integrity()
+            if found:
+                raise sqlite3.DatabaseError("integrity check: " + "; ".join(found[:3]))
+
+    def reconnect(self) -> None:
+        try:
+            self.db.close()
+        except Exception:  # already gone
+            pass
+        self.db = open_database(self.target)
+        self.conn = self.db
+        self._depth = 0
+        for hook in self.on_reconnect:
+            hook()
 
     # --- transactions -------------------------------------------------------------------
 

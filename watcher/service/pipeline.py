@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from ..walk import Desk, archive_claim, claim_file, reclaim, walk
-from ..walk.claim import Claim
+from ..faults import LOCKED, DeskFault, classify, describe
+from ..walk import Desk, FileChanged, OutputsPending, archive_claim, claim_file, reclaim, walk
+from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.outcome import Outcome
 from ..walk.render import Plan, finish, plan, run_job
 
@@ -42,6 +43,8 @@ RENDERERS = 2
 class RunReport:
     done: list[Outcome] = field(default_factory=list)
     refused_folders: list[tuple[str, str]] = field(default_factory=list)
+    halted: DeskFault | None = None  # the fault of the desk that stopped the run
+    pending: list[Path] = field(default_factory=list)  # committed, outputs still to be written
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.done if o.status == status)
@@ -66,9 +69,14 @@ def run_jobs(jobs: list) -> None:
         run_job(job)
 
 
+LOCK_RETRIES = 6  # a ledger locked by another program is waited out: 1+2+4+8+16 s between tries, besides
+# the ledger's own busy timeout in each; longer than that and the intake stops until it is free
+
+
 class Pipeline:
-    def __init__(self, desk: Desk, report: RunReport, *, workers: bool, depth: int = 4):
+    def __init__(self, desk: Desk, report: RunReport, *, workers: bool, depth: int = 4, stop=None):
         self.desk, self.report, self.depth = desk, report, depth
+        self.stop = stop  # a threading.Event set by SIGTERM/SIGINT: waits end early
         self.pool: ProcessPoolExecutor | None = None
         if workers:
             # spawn, not fork: a forked worker would inherit the root lock and hold it after a kill -9.
@@ -77,32 +85,139 @@ class Pipeline:
             for _ in range(RENDERERS):  # start them now, not when the first file is waiting for one
                 self.pool.submit(run_jobs, [])
         self.in_hand: deque[_InHand] = deque()
+        self.halted: DeskFault | None = None  # a fault of the desk stopped the intake
+        self.pending: dict[Path, str] = {}  # claimed file → agency: outputs waiting for a disk that takes them
+
+    # --- taking files ----------------------------------------------------------------------------
 
     def take(self, path: Path, who: str) -> None:
+        if self.halted is not None:
+            return  # the intake is stopped: every file stays where it is
         started = time.monotonic()
         try:
             record = claim_file(self.desk, path, who)
-        except OSError as exc:  # gone, or the share refused the rename: left where it is, tried next scan
-            log.warning("could not claim %s/%s: %s", who, path.name, exc.strerror or exc)
+        except Exception as exc:
+            fault = classify(exc)
+            if fault is not None:
+                self.halt(DeskFault(fault, exc))
+            elif isinstance(exc, OSError):  # gone, or the share refused the rename: left, tried next scan
+                log.warning("could not claim %s/%s: %s", who, path.name, exc.strerror or exc)
+            else:
+                raise
             return
-        self._guarded(record, lambda: self._render(record, walk(self.desk, record), started))
+        self._process(record, started, fresh=True)
 
     def resume(self, claimed: Path, who: str) -> None:
-        """A file claimed by an earlier run that did not finish it."""
+        """A file claimed by an earlier run that did not finish it, or one whose outputs were pending."""
         started = time.monotonic()
-        record = reclaim(self.desk, claimed, who)
-        self._guarded(record, lambda: self._render(record, walk(self.desk, record), started))
+        try:
+            record = reclaim(self.desk, claimed, who)
+        except Exception as exc:
+            fault = classify(exc)
+            if fault is None:
+                raise
+            self.halt(DeskFault(fault, exc))
+            self.pending[claimed] = who
+            return
+        self._process(record, started, fresh=False)
+
+    def _process(self, record: Claim, started: float, *, fresh: bool) -> None:
+        try:
+            outcome = self._walk(record)
+        except FileChanged:
+            log.info("%s/%s: still being written (it changed after it was taken); put back until it holds still",
+                     record.who, record.original)
+            self._put_back(record)
+            return
+        except DeskFault as fault:
+            self.halt(fault)
+            # Nothing of it was committed: a file just taken goes back where it was dropped; one that an
+            # earlier run left in hand stays in hand and is finished once the desk works again.
+            self._put_back(record) if fresh else self._pend(record, fault.line())
+            return
+        except OutputsPending as exc:
+            self._pend(record, describe(exc.__cause__ or exc))
+            return
+        self._guarded(record, lambda: self._render(record, outcome, started))
+
+    def _walk(self, record: Claim) -> Outcome:
+        """The walk, a ledger lock waited out with retries and backoff."""
+        delay = 1.0
+        for attempt in range(LOCK_RETRIES):
+            try:
+                return walk(self.desk, read_record(record.path, record.who) or record)
+            except DeskFault as fault:
+                if fault.kind != LOCKED or attempt == LOCK_RETRIES - 1 or self._stopping():
+                    raise
+                log.warning("账本被其他程序锁定，%g 秒后重试 %s/%s", delay, record.who, record.original)
+                self._sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable")
+
+    def _stopping(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
+    def _sleep(self, seconds: float) -> None:
+        if self.stop is not None:
+            self.stop.wait(seconds)
+        else:
+            time.sleep(seconds)
+
+    # --- faults of the desk, outputs that wait -----------------------------------------------------
+
+    def halt(self, fault: DeskFault) -> None:
+        """Stop the intake: the service looks at the desk again at every rescan and goes on once it works."""
+        if self.halted is None:
+            log.error("%s", fault.line())
+        self.halted = fault
+
+    def _put_back(self, record: Claim) -> None:
+        current = read_record(record.path, record.who) or record
+        if current.archived:
+            Path(current.archived).unlink(missing_ok=True)  # never committed: its copy is no original yet
+        try:
+            unclaim(current, self.desk.layout.drop(record.who))
+        except OSError:
+            log.exception("%s/%s: could not be put back; it stays in hand", record.who, record.original)
+            self.pending[record.path] = record.who
+            return
+        self.desk.reserved.discard((record.who, record.stem))
+        try:
+            self.desk.ledger.release_stem(record.who, record.stem)
+        except Exception:  # the ledger is away: the name is freed when the next worker starts
+            log.warning("could not release the result name %s/%s yet", record.who, record.stem)
+
+    def _pend(self, record: Claim, why: str) -> None:
+        """Its outputs could not be written (a full disk, an outbox that cannot be written): the file stays
+        in hand, the service writes them at the next rescan, `watcher status` lists it."""
+        self.pending[record.path] = record.who
+        self.in_hand = deque(item for item in self.in_hand if item.record.path != record.path)
+        try:
+            update_record(read_record(record.path, record.who) or record, pending=why)
+        except OSError:  # the same full disk: the log still says it
+            pass
+        log.error("%s/%s: its result could not be written yet (%s); it is written at the next rescan",
+                  record.who, record.original, why)
+
+    def retry_pending(self) -> None:
+        """At every rescan: write the outputs that could not be written before."""
+        for path, who in list(self.pending.items()):
+            del self.pending[path]
+            if path.exists():
+                log.warning("retrying the outputs of %s/%s", who, path.name)
+                self.resume(path, who)
 
     def _guarded(self, record: Claim, work) -> None:
-        """The walk traps errors of the file itself; this catches the outputs that cannot be written
-        (a full disk, an outbox without permission). The file stays in hand, finished at the next start."""
+        """The walk traps errors of the file itself; this catches the outputs that cannot be written (a
+        full disk, an outbox without permission): the file stays in hand, its outputs pending."""
         try:
             work()
-        except Exception:
-            log.exception("%s/%s: its outputs could not be written; it stays in hand and is finished at the next"
-                          " start", record.who, record.original)
-            self.in_hand = deque(item for item in self.in_hand if item.record is not record)
-            self.desk.reserved.discard((record.who, record.stem))
+        except Exception as exc:
+            fault = classify(exc)
+            if fault is not None:
+                self.halt(DeskFault(fault, exc))
+            log.debug("outputs of %s/%s failed", record.who, record.original, exc_info=True)
+            self._pend(record, describe(exc))
 
     def _render(self, record: Claim, outcome: Outcome, started: float) -> None:
         out_dir = self.desk.layout.out(outcome.who)

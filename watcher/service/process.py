@@ -29,11 +29,26 @@ def start(desk: Desk, pipeline: Pipeline) -> None:
     removed = scan.clean_strays(desk.layout, older_than=3600 if desk.worker else 0, worker=desk.worker)
     if removed:
         log.info("removed %d temporary files left by a stop", removed)
-    refresh_void_pages(desk)
+    try:
+        refresh_void_pages(desk)
+    except OSError as exc:  # a full disk: done at a later start (the chore is recorded only once done)
+        log.warning("could not bring the pages of void policies up to date yet: %s", exc.strerror or exc)
     for who in scan.folders(desk.layout):
         for claimed in scan.claimed_in(desk.layout, who, desk.worker) + adopt(desk, who):
             log.info("finishing %s/%s, left in hand by a stop", who, claimed.name)
             pipeline.resume(claimed, who)
+    ensure_folders(desk)
+
+
+def ensure_folders(desk: Desk) -> None:
+    """Every registered agency has its drop and outbox folders (one that could not be made when it was
+    registered, on a full disk, is made now)."""
+    for agency in desk.ledger.agencies():
+        if not desk.layout.drop(agency.code).is_dir() or not desk.layout.out(agency.code).is_dir():
+            try:
+                desk.layout.create_agency(agency.code)
+            except OSError as exc:
+                log.warning("could not create the folders of agency %s yet: %s", agency.code, exc.strerror or exc)
 
 
 VOID_PAGES = "void-pages"
@@ -152,11 +167,11 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
     gather(desk, tracker, report, backdate=True)
     if workers is None:
         workers = (os.cpu_count() or 1) > 1 and len(tracker) >= WORKER_FROM
-    pipeline = Pipeline(desk, report, workers=workers)
+    pipeline = Pipeline(desk, report, workers=workers, stop=stop)
     bar = Progress(len(tracker)) if progress and len(tracker) else None
     try:
         start(desk, pipeline)
-        while len(tracker) and not (stop and stop.is_set()):
+        while len(tracker) and not (stop and stop.is_set()) and pipeline.halted is None:
             ready = tracker.ready()
             for item in ready:
                 if stop and stop.is_set():
@@ -169,11 +184,14 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
             if not ready:  # written moments ago: wait for them to hold still
                 time.sleep(0.1)
                 tracker.refresh()
+        pipeline.drain()
+        pipeline.retry_pending()  # once more before giving up: whatever is left is finished at the next run
     finally:
         pipeline.close()
         sandbox.close()
         if bar:
             bar.close()
+    report.halted, report.pending = pipeline.halted, sorted(pipeline.pending)
     return report
 
 

@@ -29,7 +29,9 @@ from ..walk.names import display_name
 from . import scan
 from .month_end import run_due
 from .pipeline import Pipeline, RunReport
-from .process import adopt, gather, registered, sandboxed, start, tell_admin
+from ..faults import LEDGER, WORDS, DeskFault, classify
+from .health import health
+from .process import adopt, ensure_folders, gather, registered, sandboxed, start, tell_admin
 
 log = logging.getLogger("watcher")
 
@@ -64,6 +66,7 @@ class Service:
         self.observers: list = []
         self.observers_retry_at = 0.0
         self.report = RunReport()
+        self.pipeline: Pipeline | None = None
         self.restarts = 0
         # `schedule` gives the tick; what is due is decided from the ledger's runs and the desk clock
         # (so a run missed while the service was down is caught up, whatever the process's TZ says).
@@ -107,10 +110,10 @@ class Service:
     # --- the loop ----------------------------------------------------------------------------
 
     def run(self) -> RunReport:
-        pipeline = Pipeline(self.desk, self.report, workers=(os.cpu_count() or 1) > 1)
+        pipeline = self.pipeline = Pipeline(self.desk, self.report, workers=(os.cpu_count() or 1) > 1, stop=self.stop)
         sandbox = sandboxed(self.desk)
         try:
-            start(self.desk, pipeline)
+            self._start(pipeline)
             self._month_end()  # catch up on a month-end missed while the service was down
             self.observers = self._new_observers()
             gather(self.desk, self.tracker, None, backdate=True)
@@ -121,15 +124,16 @@ class Service:
                 try:
                     if time.monotonic() >= next_rescan:
                         next_rescan = time.monotonic() + self.settings.rescan_seconds
-                        gather(self.desk, self.tracker, None, backdate=False)
-                        for who in scan.folders(self.desk.layout):  # several workers: one may have died
-                            for claimed in adopt(self.desk, who):
-                                pipeline.resume(claimed, who)
+                        self._rescan(pipeline)
                     self._round(pipeline)
                     self.scheduler.run_pending()
-                except Exception:  # the desk goes on: a folder that vanished, a share that blinked …
-                    log.exception("unexpected error in the service loop; carrying on")
-                    time.sleep(1)
+                except Exception as exc:  # the desk goes on: a folder that vanished, a share that blinked …
+                    fault = classify(exc)
+                    if fault is not None:
+                        pipeline.halt(DeskFault(fault, exc))
+                    else:
+                        log.exception("unexpected error in the service loop; carrying on")
+                    self.stop.wait(1)
         finally:
             for observer in self.observers:
                 observer.stop()
@@ -138,8 +142,41 @@ class Service:
         log.info("watcher serve: 已停止")
         return self.report
 
+    def _start(self, pipeline: Pipeline) -> None:
+        """Finish what a stop left in hand; on a full disk or a locked ledger, log and wait, never exit."""
+        while not self.stop.is_set():
+            try:
+                start(self.desk, pipeline)
+                return
+            except Exception as exc:
+                fault = classify(exc)
+                if fault is None:
+                    raise
+                log.error("启动时：%s（%g 秒后重试）", DeskFault(fault, exc).line(), self.settings.rescan_seconds)
+                self.stop.wait(self.settings.rescan_seconds)
+
+    def _rescan(self, pipeline: Pipeline) -> None:
+        """Every rescan: while the intake is stopped, look at the desk again (an alarm in the log each
+        time); then every folder, files a dead worker left, outputs still to be written."""
+        if pipeline.halted is not None:
+            fault = health(self.desk, thorough=pipeline.halted.kind == LEDGER)
+            if fault is not None:
+                pipeline.halted = fault
+                log.error("%s", fault.line())
+                return
+            log.warning("%s已恢复，继续受理", WORDS[pipeline.halted.kind])
+            pipeline.halted = None
+        gather(self.desk, self.tracker, None, backdate=False)
+        for who in scan.folders(self.desk.layout):  # several workers: one may have died
+            for claimed in adopt(self.desk, who):
+                pipeline.resume(claimed, who)
+        pipeline.retry_pending()
+        ensure_folders(self.desk)
+
     def _month_end(self) -> None:
         """Run whatever month-end is due; a failure is logged and retried at the next tick."""
+        if self.pipeline is not None and self.pipeline.halted is not None:
+            return  # not while the desk is at fault
         try:
             run_due(self.desk.ledger, self.desk.layout, self.settings, self.desk.now())
         except Exception:

@@ -4,6 +4,7 @@ claim → preflight → read → parse → validate → decide → commit → re
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,19 +17,25 @@ from ..io.reader import Limits, read_book
 from ..layout import ADMIN, Layout
 from ..ledger.common import LedgerError
 from ..settings import Settings
-from .archive import archive
+from ..faults import DeskFault, classify
+from .archive import Snapshot, archive, snapshot
 from .names import display_name, safe_stem
-from .claim import Claim, claim, drop_record, original_name, read_record, write_record
+from .claim import Claim, claim, drop_record, original_name, read_record, update_record, write_record
 from .commit import commit
 from .decide import decide
 from .outcome import Outcome, SheetTable
 from .parse import parse
-from .preflight import preflight
+from .preflight import preflight, sha256_of
 from .read import read
 from .recognise import recognise
 from .validate import validate
 
 log = logging.getLogger("watcher")
+
+
+class OutputsPending(Exception):
+    """The request is committed but what it shows could not be finished (the ledger or disk failed after
+    the commit): a success whose outputs are written as soon as they can be, never a failure."""
 
 
 @dataclass
@@ -58,13 +65,29 @@ def claim_dir(desk: Desk, who: str) -> Path:
 def claim_file(desk: Desk, path: Path, who: str) -> Claim:
     claimed = claim(path, claim_dir(desk, who))
     crash.point("after_claim")
-    return _record(desk, claimed, who, display_name(path.name))
+    try:
+        return _record(desk, claimed, who, display_name(path.name))
+    except Exception:
+        # The claim failed halfway (a disk full after the rename): the file goes back, to be taken again.
+        try:
+            os.rename(claimed, path)
+        except OSError:
+            log.exception("%s/%s: could not put it back; it is finished at the next start", who, path.name)
+        raise
 
 
 def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:
-    """A file left in the claim area by a run that was stopped: keep the result name it was given."""
+    """A file left in the claim area by a run that was stopped: keep the result name it was given. A record
+    lost to a power cut (written without fsync) loses nothing: a request already committed from these
+    bytes keeps the result name it recorded, so its own outputs are written, not a 重复提交."""
     record = read_record(claimed, who)
-    if record is None:  # stopped between the claim and its record: nothing was written yet
+    if record is None:
+        sha, _ = sha256_of(claimed)
+        earlier = desk.ledger.effective_request(who, sha)
+        if earlier is not None:
+            stem = earlier.outputs[0].removesuffix(".xlsx")
+            desk.reserved.add((who, stem))
+            return write_record(claimed, who, stem, earlier.file_name)
         return _record(desk, claimed, who)
     desk.reserved.add((who, record.stem))
     return record
@@ -78,60 +101,110 @@ def _record(desk: Desk, claimed: Path, who: str, original: str | None = None) ->
 
 
 def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
+    """The last step: the claimed file leaves the claim area. Its archived copy was made before anything
+    was committed; if a writer changed the file since, the changed bytes are archived beside it."""
     crash.point("before_archive")
-    target = archive(record.path, desk.layout.archived(record.who), record.original, outcome.sha256,
-                     outcome.processed_at, desk.zone)
+    if outcome.archived:
+        target = Path(outcome.archived)
+        if record.path.exists():
+            if sha256_of(record.path)[0] != outcome.sha256:
+                kept = snapshot(record.path, desk.layout.archived(record.who), record.original, outcome.processed_at,
+                                desk.zone, tag="_办理后修改")
+                log.warning("%s/%s: changed after it was processed; the changed file is kept as %s", record.who,
+                            record.original, kept.path.name)
+            record.path.unlink()
+    else:  # it could not even be copied (unreadable): moved as it is
+        target = archive(record.path, desk.layout.archived(record.who), record.original, outcome.sha256,
+                         outcome.processed_at, desk.zone)
     drop_record(record.path)
     desk.reserved.discard((record.who, record.stem))
     desk.ledger.release_stem(record.who, record.stem)
     return target
 
 
+class FileChanged(Exception):
+    """The claimed file changed while it was walked (a writer still at it): nothing was committed, and it
+    goes back to be taken once it holds still."""
+
+
+def _snapshot(desk: Desk, record: Claim, at: datetime) -> tuple[Claim, Snapshot]:
+    """The archived copy the walk reads: the one made by an earlier attempt, or a new one."""
+    if record.archived:
+        earlier = Path(record.archived)
+        if earlier.exists() and sha256_of(earlier)[0] == record.sha256:
+            return record, Snapshot(earlier, record.sha256, earlier.stat().st_size)
+        earlier.unlink(missing_ok=True)  # never committed (or it would not be walked again): a stale copy
+    snap = snapshot(record.path, desk.layout.archived(record.who), record.original, at, desk.zone)
+    return update_record(record, archived=str(snap.path), sha256=snap.sha256), snap
+
+
+def unchanged(record: Claim, snap: Snapshot) -> bool:
+    """Whether the claimed file still holds the bytes that were archived and read."""
+    try:
+        return record.path.stat().st_size == snap.size and sha256_of(record.path)[0] == snap.sha256
+    except FileNotFoundError:
+        return True  # gone (another worker took it back to finish): nothing of it is read from here
+
+
 def walk(desk: Desk, record: Claim) -> Outcome:
-    """preflight → read → parse → validate → decide → commit, inside the error trap."""
+    """snapshot → preflight → read → parse → validate → decide → commit, inside the error trap.
+
+    A fault of the desk (the ledger locked, broken or away; the disk full) raises DeskFault: the file is
+    not failed. After the commit nothing turns the request into a failure (OutputsPending)."""
     outcome = Outcome(record.who, record.original, "", desk.now())
     outcome.result_stem = record.stem
     try:
-        checked = preflight(record.path, record.original, desk.settings)
-        outcome.sha256 = checked.sha256
+        record, snap = _snapshot(desk, record, outcome.processed_at)
+        outcome.sha256, outcome.archived = snap.sha256, str(snap.path)
+        checked = preflight(snap.path, record.original, desk.settings, (snap.sha256, snap.size))
         if checked.problem is not None:
             outcome.problems = [checked.problem]
         else:
             earlier = desk.ledger.effective_request(record.who, checked.sha256)
             if earlier is not None and f"{record.stem}.xlsx" in earlier.outputs:
-                _rebuild(desk, outcome, earlier, record.path, checked.kind)
+                outcome.committed = True
+                _rebuild(desk, outcome, earlier, snap.path, checked.kind)
             elif earlier is not None:
-                _duplicate(desk, outcome, earlier)
+                _duplicate(desk, outcome, earlier, snap.path, checked.kind)
             else:
                 try:
-                    _walk(desk, outcome, record.path, checked.kind)
+                    _walk(desk, outcome, snap, checked.kind, lambda: unchanged(record, snap))
                 except (LedgerError, desk.ledger.db.IntegrityError):
                     # Another worker changed what this request relied on between its checks and its
                     # commit (nothing of this request was committed): walk it again against the ledger
                     # as it is now; the same bytes committed by the other worker come back as a duplicate.
                     log.info("%s/%s: the ledger changed under it; checking it again", record.who, record.original)
-                    _again(desk, outcome, record, checked)
-    except Exception as exc:  # the trap: this file fails with a result, the run goes on
-        log.exception("unexpected error in %s/%s", record.who, record.original)
+                    _again(desk, outcome, record, snap, checked)
+        if not outcome.committed and not unchanged(record, snap):
+            raise FileChanged(record.path)
+    except (FileChanged, DeskFault):
+        raise
+    except Exception as exc:  # the trap
+        if outcome.committed:
+            raise OutputsPending(exc) from exc
+        fault = classify(exc)
+        if fault is not None:
+            raise DeskFault(fault, exc) from exc
+        log.exception("unexpected error in %s/%s", record.who, record.original)  # this file fails, the run goes on
         outcome.status = "failed"
         outcome.policies, outcome.cancelled = [], []
         outcome.problems = [file_problem("file.internal", detail=type(exc).__name__)]
     return outcome
 
 
-def _again(desk: Desk, outcome: Outcome, record: Claim, checked) -> None:
+def _again(desk: Desk, outcome: Outcome, record: Claim, snap: Snapshot, checked) -> None:
     fresh = Outcome(record.who, record.original, checked.sha256, desk.now())
-    fresh.result_stem = record.stem
+    fresh.result_stem, fresh.archived = record.stem, outcome.archived
     earlier = desk.ledger.effective_request(record.who, checked.sha256)
     if earlier is not None:
-        _duplicate(desk, fresh, earlier)
+        _duplicate(desk, fresh, earlier, snap.path, checked.kind)
     else:
-        _walk(desk, fresh, record.path, checked.kind)
+        _walk(desk, fresh, snap, checked.kind, lambda: unchanged(record, snap))
     outcome.__dict__.update(fresh.__dict__)
 
 
-def _rebuild(desk: Desk, outcome: Outcome, earlier, claimed: Path, kind_name: str) -> None:
-    """This very claim committed before the run was stopped: show the committed result again."""
+def _rebuild(desk: Desk, outcome: Outcome, earlier, archived: Path, kind_name: str) -> None:
+    """A request committed before the run was stopped: show the committed result again."""
     ledger = desk.ledger
     shown = earlier.result
     outcome.status, outcome.action = "success", earlier.action
@@ -154,13 +227,13 @@ def _rebuild(desk: Desk, outcome: Outcome, earlier, claimed: Path, kind_name: st
     outcome.statements, outcome.core = shown.get("statements", []), shown.get("core", [])
     outcome.details = [tuple(d) for d in shown.get("details", [])]
     outcome.content = shown.get("content", {})
-    book, _ = read(desk.reader, claimed, kind_name)
+    book, _ = read(desk.reader, archived, kind_name)
     outcome.book = recognise(book, outcome.who, ledger, desk.zone)[0] if book is not None else None
     outcome.recovered = True
 
 
-def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
-    book, trouble = read(desk.reader, claimed, kind_name)
+def _walk(desk: Desk, outcome: Outcome, snap: Snapshot, kind_name: str, still: Callable[[], bool]) -> None:
+    book, trouble = read(desk.reader, snap.path, kind_name)
     if trouble is None:
         book, trouble = recognise(book, outcome.who, desk.ledger, desk.zone)
     if trouble is not None:
@@ -194,6 +267,8 @@ def _walk(desk: Desk, outcome: Outcome, claimed: Path, kind_name: str) -> None:
     outcome.premium_before = decision.premium_before
     outcome.statements = list(decision.statements)
     outcome.content = dict(decision.content)
+    if decision.status == "success" and decision.ops and not still():
+        raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
     commit(desk.ledger, desk.layout, outcome, decision)
 
 
@@ -205,13 +280,21 @@ def ended(desk: Desk, who: str) -> bool:
     return agency is not None and not agency.active
 
 
-def _duplicate(desk: Desk, outcome: Outcome, earlier) -> None:
-    """Same bytes again after a request that changed the ledger: nothing changes, the first result again."""
+def _duplicate(desk: Desk, outcome: Outcome, earlier, archived: Path, kind_name: str) -> None:
+    """Same bytes again after a request that changed the ledger: nothing changes, the first result again.
+    If that request's own outputs are missing (lost with a claim record, or deleted), they are written too,
+    under the names it recorded."""
     outcome.status = "duplicate"
     outcome.action = earlier.action
     outcome.policies = [desk.ledger.policy(n) for n in earlier.policies]
     outcome.cancelled = list(earlier.cancelled)
     outcome.first_processed_at = earlier.processed_at
+    out = desk.layout.out(outcome.who)
+    if any(not (out / name).exists() for name in earlier.outputs):
+        repair = Outcome(outcome.who, earlier.file_name, earlier.sha256, earlier.processed_at)
+        repair.result_stem = earlier.outputs[0].removesuffix(".xlsx")
+        _rebuild(desk, repair, earlier, archived, kind_name)
+        outcome.repair = repair
 
 
 def limits_of(settings: Settings) -> Limits:

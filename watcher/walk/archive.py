@@ -1,26 +1,72 @@
-"""Archive: the processed original leaves the claim area for archive/<AGENCY>/, never deleted."""
+"""Archive: every processed original is kept in archive/<AGENCY>/<date>/, never deleted.
+
+The archived copy is made first, before anything is parsed or committed: the walk reads that copy, so
+the bytes a request is committed from are exactly the bytes the archive keeps. The dropped file leaves
+the claim area only at the end; if a writer changed it meanwhile, its changed bytes are archived beside.
+"""
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 
+from ..io.atomic import temp_name
 from .names import safe_name
 
 
-def archive(claimed: Path, archive_dir: Path, original: str, sha256: str, at: datetime, zone: tzinfo) -> Path:
-    local = at.astimezone(zone)
-    folder = archive_dir / local.strftime("%Y-%m-%d")
-    folder.mkdir(parents=True, exist_ok=True)
-    name = safe_name(original)
-    target = folder / f"{local:%H%M%S}_{sha256[:8]}_{name}"
+@dataclass(frozen=True)
+class Snapshot:
+    path: Path  # the archived copy, complete and synced
+    sha256: str
+    size: int
+
+
+def day_folder(archive_dir: Path, at: datetime, zone: tzinfo) -> Path:
+    return archive_dir / at.astimezone(zone).strftime("%Y-%m-%d")
+
+
+def _free_name(folder: Path, local: datetime, sha256: str, name: str, tag: str = "") -> Path:
+    target = folder / f"{local:%H%M%S}_{sha256[:8]}{tag}_{name}"
     n = 1
     while target.exists():
         n += 1
-        target = folder / f"{local:%H%M%S}_{sha256[:8]}_{n}_{name}"
+        target = folder / f"{local:%H%M%S}_{sha256[:8]}{tag}_{n}_{name}"
+    return target
+
+
+def snapshot(claimed: Path, archive_dir: Path, original: str, at: datetime, zone: tzinfo,
+             tag: str = "") -> Snapshot:
+    """Copy the claimed file into the archive, hashing what is copied; synced before it is named."""
+    folder = day_folder(archive_dir, at, zone)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(folder / safe_name(original))
+    digest, size = hashlib.sha256(), 0
+    try:
+        with claimed.open("rb") as source, tmp.open("wb") as copy:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                copy.write(chunk)
+                size += len(chunk)
+            copy.flush()
+            os.fsync(copy.fileno())
+        sha = digest.hexdigest()
+        target = _free_name(folder, at.astimezone(zone), sha, safe_name(original), tag)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Snapshot(target, sha, size)
+
+
+def archive(claimed: Path, archive_dir: Path, original: str, sha256: str, at: datetime, zone: tzinfo) -> Path:
+    """A claimed file that has no archived copy (it could not be read at all): moved into the archive."""
+    folder = day_folder(archive_dir, at, zone)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = _free_name(folder, at.astimezone(zone), sha256 or "00000000", safe_name(original))
     # Last step of the walk: the original is kept, moved out of the drop folder's claim area.
     try:
         os.replace(claimed, target)
@@ -28,7 +74,7 @@ def archive(claimed: Path, archive_dir: Path, original: str, sha256: str, at: da
         if exc.errno != errno.EXDEV:
             raise
         # The drop folder is on a share and the archive on local disk: copy whole, then remove.
-        tmp = target.with_name("." + target.name + ".watcher-tmp")
+        tmp = temp_name(target)
         shutil.copy2(claimed, tmp)
         os.replace(tmp, target)
         claimed.unlink()

@@ -2,14 +2,17 @@
 then record beside it the name its result will have.
 
 After the rename no other scan can take the file. The claim record fixes the result's name at the
-start, so a run that is killed and restarted writes its one result under that same name.
+start, so a run that is killed and restarted writes its one result under that same name; it also
+names the file's archived copy once that is made, and says when its outputs are waiting for a disk
+that could not take them. A record lost to a power cut loses nothing: the request is found again in
+the ledger by its bytes (walk.reclaim).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..io.atomic import write_bytes
@@ -22,6 +25,9 @@ class Claim:
     who: str
     original: str  # the name as dropped
     stem: str  # outputs are <stem>.xlsx and <stem>.json
+    archived: str = ""  # the archived copy the walk reads (made before anything is committed)
+    sha256: str = ""  # of that copy
+    pending: str = ""  # why its outputs could not be written yet ('' when they could)
 
 
 def claim(path: Path, claimed_dir: Path) -> Path:
@@ -41,6 +47,19 @@ def claim(path: Path, claimed_dir: Path) -> Path:
     return target
 
 
+def unclaim(record: Claim, drop_dir: Path) -> Path:
+    """Put a claimed file back where it was dropped (nothing of it was committed), to be taken again."""
+    target = drop_dir / record.original
+    stem, dot, ext = record.original.rpartition(".")
+    n = 1
+    while target.exists():
+        n += 1
+        target = drop_dir / (f"{stem} ({n}).{ext}" if dot else f"{record.original} ({n})")
+    os.rename(record.path, target)
+    drop_record(record.path)
+    return target
+
+
 def original_name(claimed: Path) -> str:
     name = claimed.name
     head, sep, rest = name.partition("~")
@@ -52,18 +71,29 @@ def record_path(claimed: Path) -> Path:
 
 
 def write_record(claimed: Path, who: str, stem: str, original: str | None = None) -> Claim:
-    record = Claim(claimed, who, original or original_name(claimed), stem)
-    # Not synced: it guards against the process being killed, which leaves the page cache intact;
-    # after a power cut the worst case is a result under a fresh name, never a second ledger effect.
-    write_bytes(record_path(claimed), json.dumps({"original": record.original, "stem": stem},
-                                                 ensure_ascii=False).encode("utf-8"), durable=False)
+    return save_record(Claim(claimed, who, original or original_name(claimed), stem))
+
+
+def save_record(record: Claim) -> Claim:
+    # Not synced: it guards against the process being killed, which leaves the page cache intact; after a
+    # power cut that takes it, the request is found again in the ledger by its bytes (walk.reclaim).
+    data = {"original": record.original, "stem": record.stem}
+    for key in ("archived", "sha256", "pending"):
+        if getattr(record, key):
+            data[key] = getattr(record, key)
+    write_bytes(record_path(record.path), json.dumps(data, ensure_ascii=False).encode("utf-8"), durable=False)
     return record
+
+
+def update_record(record: Claim, **changes) -> Claim:
+    return save_record(replace(record, **changes))
 
 
 def read_record(claimed: Path, who: str) -> Claim | None:
     try:
         data = json.loads(record_path(claimed).read_text(encoding="utf-8"))
-        return Claim(claimed, who, data["original"], data["stem"])
+        return Claim(claimed, who, data["original"], data["stem"], data.get("archived", ""), data.get("sha256", ""),
+                     data.get("pending", ""))
     except (FileNotFoundError, ValueError, KeyError):
         return None
 

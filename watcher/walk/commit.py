@@ -3,6 +3,8 @@ transaction. What the renderers then show is read back from what was committed."
 
 from __future__ import annotations
 
+import logging
+
 from .. import crash
 from ..domain.money import Amount
 from ..domain.settlement import month_text
@@ -13,6 +15,8 @@ from ..io.result_json import statement_json
 from ..io.sheet_table import SheetTable
 from ..layout import Layout
 from .outcome import Outcome
+
+log = logging.getLogger("watcher")
 
 
 def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outcome:
@@ -66,11 +70,15 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
         outputs = base_outputs + [policy_page_name(n) for n in issued]
         ledger.finish_request(request_id, policies=issued, cancelled=decision.cancelled, outputs=outputs,
                               result=shown(outcome))
+    outcome.committed = True  # from here the request is a success; what it shows may only be pending
     crash.point("after_commit")
-    for code in registered:
-        layout.create_agency(code)
-    outcome.policies = [ledger.policy(n) for n in issued]
     outcome.outputs = outputs
+    for code in registered:
+        try:
+            layout.create_agency(code)
+        except OSError as exc:  # made at the next scan (service.process.gather)
+            log.warning("could not create the folders of agency %s yet: %s", code, exc.strerror or exc)
+    outcome.policies = [ledger.policy(n) for n in issued]
     return outcome
 
 

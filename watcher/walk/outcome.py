@@ -40,6 +40,9 @@ class Outcome:
     core: list[str] = field(default_factory=list)  # confirmed statements: exchange files for the core system
     details: list[tuple[str, str]] = field(default_factory=list)  # (agency, YYYY-MM): 业务明细 written again
     content: dict[str, object] = field(default_factory=dict)  # the JSON twin's own keys (admin results …)
+    committed: bool = False  # its ledger change is committed: from here nothing may turn it into a failure
+    archived: str = ""  # the archived copy of the original it was read from
+    repair: "Outcome | None" = None  # an earlier request of the same bytes whose recorded outputs are missing
 
     @property
     def errors(self) -> list[Problem]:

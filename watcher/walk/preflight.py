@@ -31,8 +31,9 @@ def sha256_of(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def preflight(path: Path, original: str, settings) -> Checked:
-    sha, size = sha256_of(path)
+def preflight(path: Path, original: str, settings, known: tuple[str, int] | None = None) -> Checked:
+    """`known`: the file's SHA-256 and size when they were taken as it was copied (walk.archive.snapshot)."""
+    sha, size = known or sha256_of(path)
     ext = Path(original).suffix.lower()
     if ext not in ACCEPTED:
         return Checked(sha, size, None, file_problem("file.unsupported", ext=ext or "无扩展名"))

@@ -47,7 +47,13 @@ class Plan:
 
 def plan(outcome: Outcome, out_dir: Path, desk) -> Plan:
     zone = desk.zone
-    jobs = [Job(out_dir / f"{outcome.result_stem}.xlsx", "book", (outcome, zone))]
+    jobs = []
+    if outcome.repair is not None:  # an earlier request of the same bytes: its missing outputs first, whole
+        earlier = plan(outcome.repair, out_dir, desk)
+        jobs += earlier.jobs
+        if earlier.json_bytes is not None:
+            jobs.append(Job(earlier.json_path, "bytes", (earlier.json_bytes,)))
+    jobs.append(Job(out_dir / f"{outcome.result_stem}.xlsx", "book", (outcome, zone)))
     # Pages for the policies this request issued (it recorded outputs), and those it asks to reprint.
     issued = [p for p in outcome.policies if p.policy_no] if outcome.outputs else []
     for policy in issued:

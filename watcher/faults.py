@@ -1,0 +1,75 @@
+"""Two kinds of error: a file's own (its data: it fails that file, with a result) and the desk's (the
+ledger locked, broken or away; the disk full or failing). A desk fault never turns into a 失败 result:
+it stops the intake, leaves every file where it is, and is told to the operator in one Chinese line.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+import sys
+
+LOCKED, LEDGER, AWAY, DISK = "locked", "ledger", "away", "disk"
+
+WORDS = {
+    LOCKED: "账本被其他程序锁定",
+    LEDGER: "账本出错（可能已损坏）",
+    AWAY: "无法连接账本数据库",
+    DISK: "磁盘已满或读写出错",
+}
+ADVICE = {
+    LOCKED: "等锁定解除后自动继续；若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
+    LEDGER: "请运行 watcher check 查看；如账本已损坏，请停止 watcher，从最近的备份恢复账本后运行 watcher recover",
+    AWAY: "恢复连接后自动继续；请检查数据库服务器和网络",
+    DISK: "腾出磁盘空间（或修复磁盘）后自动继续",
+}
+_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
+
+
+class DeskFault(Exception):
+    """Work stopped by the desk itself, not by the file in hand."""
+
+    def __init__(self, kind: str, cause: BaseException | None = None):
+        super().__init__(kind, cause)
+        self.kind, self.cause = kind, cause
+
+    def line(self) -> str:
+        """The one Chinese line an operator reads (logs, watcher status, watcher check)."""
+        detail = f"（{describe(self.cause)}）" if self.cause is not None else ""
+        return f"{WORDS[self.kind]}{detail}：已暂停受理新文件，文件都留在原处。{ADVICE[self.kind]}"
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}{'：' + str(exc.filename) if exc.filename else ''}"
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+
+
+def classify(exc: BaseException) -> str | None:
+    """The desk's kind of fault this exception means, or None when it is about the file in hand."""
+    if isinstance(exc, DeskFault):
+        return exc.kind
+    if isinstance(exc, sqlite3.IntegrityError):
+        return None  # a constraint: another worker got there first (the walk checks again), not a fault
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        if "locked" in text or "busy" in text:
+            return LOCKED
+        if "full" in text or "disk i/o" in text:
+            return DISK
+        return LEDGER
+    if isinstance(exc, sqlite3.DatabaseError):
+        return LEDGER  # "database disk image is malformed", "file is not a database" …
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.Error):
+        errors = psycopg.errors
+        if isinstance(exc, (errors.LockNotAvailable, errors.TransactionRollback, errors.QueryCanceled)):
+            return LOCKED
+        if isinstance(exc, (errors.DiskFull, errors.OutOfMemory, errors.IoError)):
+            return DISK
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+            return AWAY  # the connection is gone, the server shuts down, cannot connect now …
+        return None
+    if isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS:
+        return DISK
+    return None
