@@ -1,6 +1,6 @@
 """Dates as clerks type them, the period of cover, money to the fen, and rating."""
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -43,9 +43,14 @@ def test_birth_dates():
 
 def test_cover_runs_to_midnight_after_the_last_day_shown_as_24_00():
     start = datetime(2026, 12, 1, 8, tzinfo=ZONE)
-    end = cover_end(start, 3)
+    end = cover_end(start, 3, ZONE)
     assert end == datetime(2026, 12, 4, 0, tzinfo=ZONE)
     assert show_end(end, ZONE) == "2026-12-03 24:00"
+    # The ledger hands times back in UTC: the days are still counted in the desk's zone.
+    early = datetime(2026, 12, 10, 2, tzinfo=ZONE).astimezone(timezone.utc)  # 2026-12-09 18:00 UTC
+    assert cover_end(early, 4, ZONE) == datetime(2026, 12, 14, 0, tzinfo=ZONE)
+    assert cover_end(datetime(2026, 12, 10, 8, tzinfo=ZONE).astimezone(timezone.utc), 3, ZONE) == \
+        datetime(2026, 12, 13, 0, tzinfo=ZONE)
 
 
 def test_age_in_completed_years():

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import (ID_F_1949, ID_F_2000, ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, result,
-                      run_watcher, write_request)
+from conftest import (ID_F_1949, ID_F_2000, ID_M_1980, ID_M_1990, future, issue_fields, ledger_query, ledger_rows,
+                      result, run_watcher, write_request)
 from test_admin import agency_workbook, plan_workbook
 
 ROSTER = [[1, "张三", "身份证", ID_M_1980, None, None, "13800000001", None],
@@ -56,6 +56,27 @@ def test_amend_issues_a_new_number_and_the_old_becomes_cancelled(root):
     last_request = max(r[2] for r in journal if r[2] is not None)
     events = [r[4] for r in journal if r[2] == last_request]
     assert events == ["request", "policy.cancelled", "policy.issued"]
+
+
+def test_an_amendment_that_keeps_the_start_keeps_its_end_at_midnight_desk_time(root):
+    """The start comes back from the ledger in UTC: 02:00 desk time is the day before in UTC. The new end
+    is still 24:00 of the last day in desk time (it was 08:00 the next day: 16 hours uncovered)."""
+    start = future(days=10, hour=2)
+    old = issue(root, 生效时间=start.strftime("%Y-%m-%d %H:%M"), 天数=3)
+    assert old["end"] == (start.date() + timedelta(days=3)).strftime("%Y-%m-%dT00:00:00+08:00")
+    data, _ = request(root, "只改天数.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "天数": 4})
+    [new] = data["policies"]
+    assert new["end"] == (start.date() + timedelta(days=4)).strftime("%Y-%m-%dT00:00:00+08:00")
+    data, _ = request(root, "只改经办人.xlsx", {"操作类型": "批改", "保单号": new["policy_no"], "经办人": "另一人"})
+    assert data["policies"][0]["end"] == new["end"]
+    assert "0 处" not in run_watcher(root, "check").stdout
+
+
+def test_check_names_a_policy_whose_end_of_cover_is_wrong(root):
+    old = issue(root, 天数=3)
+    ledger_query(root, "UPDATE policies SET end_at = ?", ("2030-01-01T00:00:00+00:00",))
+    proc = run_watcher(root, "check", check=False)
+    assert proc.returncode == 1 and old["policy_no"] in proc.stderr and "保险止期" in proc.stderr
 
 
 def test_amend_needs_a_change_and_refuses_a_past_hour(root):

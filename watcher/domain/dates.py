@@ -100,9 +100,11 @@ def parse_int(value: object) -> int:
     return int(number)
 
 
-def cover_end(start: datetime, days: int) -> datetime:
-    """Cover runs from the effective time to 24:00 of the `days`-th day (the next midnight)."""
-    return datetime.combine(start.date() + timedelta(days=days), time(), tzinfo=start.tzinfo)
+def cover_end(start: datetime, days: int, zone: tzinfo) -> datetime:
+    """Cover runs from the effective time to 24:00 of the `days`-th day (the next midnight), counted in the
+    desk's zone whatever zone `start` is expressed in (the ledger hands times back in UTC)."""
+    local = start.astimezone(zone)
+    return datetime.combine(local.date() + timedelta(days=days), time(), tzinfo=zone)
 
 
 def show_hour(moment: datetime, zone: tzinfo) -> str:

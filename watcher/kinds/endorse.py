@@ -254,7 +254,8 @@ class AmendKind(_Endorsement):
                                                   ("行程路线", old.route, new["route"]),
                                                   ("经办人", old.handler, new["handler"])) if a != b)
         return self.new_policy(old, state.plan, tuple(checked.values["people"]), now, f"批改：{what}",
-                               start=new["start"], days=new["days"], end=cover_end(new["start"], new["days"]),
+                               start=new["start"], days=new["days"],
+                               end=cover_end(new["start"], new["days"], self.settings.zone),
                                route=new["route"], handler=new["handler"])
 
     def changes(self, checked, state) -> list[list]:

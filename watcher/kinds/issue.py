@@ -62,7 +62,8 @@ class IssueKind:
         plan = ledger.plan(f["plan_code"]) if f["plan_code"] else None
         overlaps = []
         if f["start"] and f["days"] and request.extra["rows"]:
-            overlaps = ledger.live_overlaps(who, roster_keys(request), f["start"], cover_end(f["start"], f["days"]))
+            overlaps = ledger.live_overlaps(who, roster_keys(request), f["start"],
+                                            cover_end(f["start"], f["days"], self.settings.zone))
         return IssueState(ledger.agency(who), plan, overlaps)
 
     # --- validate (pure) -----------------------------------------------------------------
@@ -111,7 +112,7 @@ class IssueKind:
         policy = Policy(
             policy_no="", agency=checked.request.who, tour_group=f["tour_group"], region=plan.region, plan_code=plan.code,
             plan_name=plan.name, plan_version=plan.version, start=start, days=f["days"],
-            end=cover_end(start, f["days"]), route=f["route"], handler=f["handler"], sales_id=f["sales_id"],
+            end=cover_end(start, f["days"], self.settings.zone), route=f["route"], handler=f["handler"], sales_id=f["sales_id"],
             sales_name=f["sales_name"], premium_fen=sum(p.premium_fen for p in people), people=people,
             issued_at=now,
         )

@@ -9,6 +9,9 @@ import json
 import re
 from collections import Counter
 
+from datetime import datetime
+
+from ..domain.dates import cover_end, show_end
 from ..domain.money import yuan_display
 from ..domain.policy import ACTIVE, CANCELLED, POLICY_NO_PATTERN
 from ..domain.settlement import CONFIRMED, INVOICED, PAID, PENDING, STATEMENT_NO_PATTERN
@@ -70,6 +73,12 @@ def check_ledger(ledger) -> list[str]:
             " FROM policies p LEFT JOIN insured i ON i.policy_no = p.policy_no GROUP BY p.policy_no"
             " HAVING p.premium_fen != COALESCE(SUM(i.premium_fen), 0) OR p.insured_count != COUNT(i.seq)"):
         say(f"保单 {no}：保费 {yuan_display(fen)} 元，被保险人保费之和 {yuan_display(people)} 元（{count} 人），不一致")
+    # The end of cover: 24:00 of the 天数-th day from the start, in the desk's zone.
+    for no, start, days, end in conn.execute("SELECT policy_no, start_at, days, end_at FROM policies"):
+        want = cover_end(datetime.fromisoformat(start), days, ledger.zone)
+        if datetime.fromisoformat(end) != want:
+            say(f"保单 {no}：保险止期为 {show_end(datetime.fromisoformat(end), ledger.zone)}，按生效时间和 {days} 天"
+                f"应为 {show_end(want, ledger.zone)}")
     _numbering(conn, ledger.numbers_used(), say)
     _replay(conn, say)
     if len(found) > LIMIT:
