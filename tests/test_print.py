@@ -108,7 +108,7 @@ def test_a_query_over_several_policies_never_shows_the_first_ones_facts_for_all(
     data, wb = result(root, "GZ001", "查询_结果")
     summary = summary_values(wb)
     assert summary["查到保单"] == 2
-    assert "各不相同" in summary["旅行团号"] and "各不相同" in summary["方案"]  # not the first policy's
+    assert "不尽相同" in summary["旅行团号"] and "不尽相同" in summary["方案"]  # not the first policy's
     assert summary["保险期间"].endswith("24:00")  # the one thing both share
     # 人数 and 保费合计 count the same policies: the live ones (the cancelled 3-person policy is in neither).
     assert summary["人数"] == 2 and summary["保费合计"] == 10 and data["premium_total"] == "10.00"
@@ -134,3 +134,25 @@ def test_admin_results_show_their_own_figures_as_numbers(root):
     assert "保费合计" not in values and "保单号" not in values and "人数" not in values
     cells = {row[0].value: row[1] for row in wb["结果汇总"].iter_rows(min_row=1, max_row=30, max_col=2) if row[0].value}
     assert cells["缴费合计"].data_type == "n" and cells["缴费合计"].number_format == "#,##0.00"
+
+
+def test_a_long_list_of_policy_numbers_stays_readable(root):
+    for i in range(23):
+        write_request(root / "workbooks" / "GZ001" / f"团{i:02d}.xlsx", issue_fields(旅行团号=f"T{i:02d}"),
+                      people(i + 1)[i:])
+    write_request(root / "workbooks" / "GZ001" / "查询.xlsx", {"操作类型": "保单查询"})
+    run_watcher(root, "process")
+    data, wb = result(root, "GZ001", "查询_结果")
+    shown = summary_values(wb)["保单号"]
+    assert len(data["policies"]) == 23 and shown.count("LY") == 20 and "等 23 张" in shown
+
+
+def test_the_settle_and_performance_results_label_and_total_everything(root):
+    from test_month_end import admin, issue
+
+    issue(root, "团A", "2026-11-20 08:00", n=2)
+    data, wb = admin(root, "结账", None, None, [], fields={"结账月份": "2026-11", "机构代码": "GZ001", "方案代码": "全部"},
+                     now="2026-12-01T10:00:00+08:00")
+    labels = [row[0] for row in wb["结果汇总"].iter_rows(min_row=1, max_row=40, max_col=1, values_only=True) if row[0]]
+    assert len(labels) == len(set(labels)), labels  # no label twice (机构 was)
+    assert summary_values(wb)["结账机构"] == "GZ001" and summary_values(wb)["结账方案"] == "全部"

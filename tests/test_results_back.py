@@ -17,8 +17,8 @@ from conftest import (ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, p
 OUT = ("outbox", "GZ001")
 
 
-def _drop(root: Path, name: str, fields: dict, roster=None) -> Path:
-    return write_request(root / "workbooks" / "GZ001" / name, fields, roster)
+def _drop(root: Path, name: str, fields: dict, roster=None, head=None) -> Path:
+    return write_request(root / "workbooks" / "GZ001" / name, fields, roster, head)
 
 
 def _resave(source: Path, target: Path) -> Path:
@@ -140,3 +140,58 @@ def test_the_apply_sheet_echo_shows_the_time_as_written_to_the_minute_with_the_e
     assert cell.fill.fgColor.rgb.endswith("FF9999")
     assert apply.column_dimensions["B"].width >= 16  # no ### in Excel
     assert apply["C1"].value == "错误说明" and "整点" in apply["C5"].value
+
+
+def test_the_red_id_cell_to_retype_is_text(root):
+    bad_id = ID_M_1980[:-1] + ("1" if ID_M_1980[-1] != "1" else "2")
+    _drop(root, "错号.xlsx", issue_fields(), [[1, "张三", "身份证", bad_id]])
+    run_watcher(root, "process")
+    _, wb = result(root, "GZ001", "错号_结果")
+    cell = wb["被保险人名单"]["D2"]
+    assert cell.fill.fgColor.rgb.endswith("FF9999") and cell.number_format == "@"
+
+
+def test_the_clerks_own_premium_column_is_kept_and_ours_added_beside(root):
+    head = ["序号", "姓名", "证件类型", "证件号码", "保费"]
+    _drop(root, "自带保费.xlsx", issue_fields(), [[1, "张三", "身份证", ID_M_1980, 199],
+                                               [2, "李四", "身份证", ID_M_1990[:-1] + "9", 299]], head=head)
+    run_watcher(root, "process")
+    failed, wb = result(root, "GZ001", "自带保费_结果")
+    roster = wb["被保险人名单"]
+    assert [roster.cell(1, c).value for c in (5, 6, 7)] == ["保费", "核定保费", "错误说明"]
+    assert roster["E2"].value == 199 and roster["E3"].value == 299  # theirs, untouched
+    roster["D3"] = ID_M_1990  # fixed in place, dropped back
+    wb.save(root / "workbooks" / "GZ001" / "自带保费_结果.xlsx")
+    run_watcher(root, "process")
+    fixed, again = result(root, "GZ001", "自带保费_结果_结果")
+    assert fixed["status"] == "success", fixed["errors"]
+    roster = again["被保险人名单"]
+    assert [roster.cell(1, c).value for c in (5, 6, 7)] == ["保费", "核定保费", "错误说明"]
+    assert (roster["E2"].value, roster["F2"].value, roster["G3"].value) == (199, 5, None)
+
+
+def test_a_result_that_holds_nothing_to_fix_says_so(root):
+    _drop(root, "团.xlsx", issue_fields(), people(1))
+    run_watcher(root, "process")
+    shutil.copy(root.joinpath(*OUT, "团_结果.xlsx"), root / "workbooks" / "GZ001" / "再放.xlsx")
+    run_watcher(root, "process")
+    shutil.copy(root.joinpath(*OUT, "再放_结果.xlsx"), root / "workbooks" / "GZ001" / "又放.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "又放_结果")
+    assert _codes(data["errors"]) == [("result.nothing_to_fix", None, None, None)]
+
+
+def test_the_same_group_in_an_endorsement_and_whatever_the_case_of_the_group(root):
+    _drop(root, "团.xlsx", issue_fields(旅行团号="GZ-T9"), people(2))
+    run_watcher(root, "process")
+    number = result(root, "GZ001", "团_结果")[0]["policies"][0]["policy_no"]
+    _drop(root, "小写.xlsx", issue_fields(旅行团号="gz-t9"), people(2))
+    _drop(root, "加人.xlsx", {"操作类型": "加人", "保单号": number}, people(3)[2:])
+    run_watcher(root, "process")
+    assert _codes(result(root, "GZ001", "小写_结果")[0]["errors"])[0][0] == "roster.same_group"
+    assert result(root, "GZ001", "加人_结果")[0]["status"] == "success"
+    _drop(root, "再加.xlsx", {"操作类型": "加人", "保单号": number}, people(3)[2:])
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "再加_结果")
+    assert _codes(data["errors"]) == [("roster.in_group_policy", "被保险人名单", 2, "证件号码")]
+    assert "换人或减人" in data["errors"][0]["message"] and "请用“加人”" not in data["errors"][0]["message"]

@@ -6,6 +6,7 @@ the roster gains 保费 and 错误说明 columns; each wrong cell is filled red 
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -17,14 +18,19 @@ from ..domain.idcard import ID_TYPES
 from ..domain.money import Amount, yuan
 from ..domain.policy import CANCELLED
 from ..domain.problems import Problem
+from ..domain.plans import REGIONS
+from ..domain.text import clean, label_key
 from ..messages import STATUS_LABEL
 from .book import Book, Sheet
 from .xlsx import MARK, MONEY, PORTRAIT_WIDTH, fit_row, new_workbook, print_setup, text_width, write_value
 
 SUMMARY = "结果汇总"
+APPLY_SHEET = "申请"
 SKIP_ECHO = {"填写说明", "说明"}
 ERRORS_COLUMN = "错误说明"
 PREMIUM_COLUMN = "保费"
+OUR_PREMIUM = "核定保费"  # our premium column's header when the clerk's roster has a 保费 column of its own
+OUR_ERRORS = "错误说明（本次）"  # and our errors column's, when it has an 错误说明 of its own
 
 
 @dataclass(frozen=True)
@@ -55,24 +61,46 @@ def result_mark(book: Book) -> ResultMark | None:
 
 def strip_result(book: Book) -> Book:
     """A failed or quoted result dropped back, as the corrected request it now is: its own sheets, the
-    values as the clerk left them, without the summary sheet and with the 错误说明 (and, beside it, 保费)
-    columns emptied. Those columns keep their headers, so the new result writes into the same places."""
+    values as the clerk left them, without the summary sheet and with the columns the result added
+    (保费, 错误说明) emptied. The result names those columns in its document property (else its 错误说明
+    header says where they are); they keep their headers, so the new result writes into the same places."""
+    added = _added_columns(book)
     sheets = {}
     for name, sheet in book.sheets.items():
         if name == SUMMARY:
             continue
-        sheets[name] = replace(sheet, rows=_without_result_columns(sheet.rows))
-    return Book(sheets, book.kind)
+        where = added.get(name) if name in added else _found_columns(sheet.rows)
+        rows = sheet.rows
+        if where:
+            header, *cols = where
+            emptied = {c for c in cols if c is not None}
+            rows = rows[:header + 1] + [[None if c in emptied else v for c, v in enumerate(row)]
+                                        for row in rows[header + 1:]]
+            added[name] = where
+        sheets[name] = replace(sheet, rows=rows)
+    return Book(sheets, book.kind, {f"{MARK}_columns": json.dumps(added, ensure_ascii=False)})
 
 
-def _without_result_columns(rows: list[list]) -> list[list]:
+def _added_columns(book: Book) -> dict[str, list]:
+    """Sheet → [header row, 保费 column or None, 错误说明 column], as the result recorded them."""
+    try:
+        found = json.loads(book.properties.get(f"{MARK}_columns", "") or "{}")
+        return {str(k): list(v) for k, v in found.items() if isinstance(v, list) and len(v) == 3}
+    except (ValueError, TypeError, AttributeError):
+        return {}
+
+
+def _found_columns(rows: list[list]) -> list | None:
+    """Without the property (a result saved as .xls): the 错误说明 header, and 保费 just before it."""
     for h, row in enumerate(rows[:50]):
         heads = {str(v).strip(): c for c, v in enumerate(row) if isinstance(v, str)}
-        if ERRORS_COLUMN not in heads:
-            continue
-        emptied = {heads[ERRORS_COLUMN]} | ({heads[PREMIUM_COLUMN]} if PREMIUM_COLUMN in heads else set())
-        return rows[:h + 1] + [[None if c in emptied else v for c, v in enumerate(row)] for row in rows[h + 1:]]
-    return rows
+        for name in (OUR_ERRORS, ERRORS_COLUMN):
+            if name in heads:
+                error = heads[name]
+                before = row[error - 1] if error > 0 else None
+                return [h, error - 1 if isinstance(before, str) and before.strip() in (PREMIUM_COLUMN, OUR_PREMIUM)
+                        else None, error]
+    return None
 
 
 def write_result_book(path: Path, outcome, zone: tzinfo) -> None:
@@ -89,6 +117,7 @@ def write_result_book(path: Path, outcome, zone: tzinfo) -> None:
             by_sheet[p.sheet].append(p)
     if outcome.book is not None:
         f["options"] = _sheet_name("选项", used)  # the lists the echoed roster's dropdowns read
+        f["added"] = {}  # sheet → [header row, 保费 column, 错误说明 column] this result adds
         for sheet in outcome.book.sheets.values():
             if sheet.name in SKIP_ECHO or (sheet.hidden and sheet.name not in by_sheet):
                 continue
@@ -96,6 +125,8 @@ def write_result_book(path: Path, outcome, zone: tzinfo) -> None:
             _echo(wb, f, name, sheet, by_sheet.get(sheet.name, []), outcome)
         if outcome.roster_sheet in outcome.book.sheets:
             _options(wb, f["options"])
+        # Where the added columns are, so a result fixed in place and dropped back sheds exactly them.
+        wb.set_custom_property(f"{MARK}_columns", json.dumps(f["added"], ensure_ascii=False))
     wb.close()
 
 
@@ -127,6 +158,8 @@ def _formats(wb) -> dict:
         "red_date": wb.add_format({"bg_color": "#FF9999", "num_format": "yyyy-mm-dd"}),
         "red_datetime": wb.add_format({"bg_color": "#FF9999", "num_format": "yyyy-mm-dd hh:mm"}),
         "text_col": wb.add_format({"num_format": "@"}),
+        "red_text": wb.add_format({"bg_color": "#FF9999", "num_format": "@"}),
+        "warn_text": wb.add_format({"bg_color": "#FFEB9C", "num_format": "@"}),
         "warn": wb.add_format({"bg_color": "#FFEB9C"}),
         "date": wb.add_format({"num_format": "yyyy-mm-dd"}),
         "datetime": wb.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
@@ -161,7 +194,7 @@ def _summary(wb, f, outcome, zone) -> None:
         ("操作类型", outcome.action or "（无法识别）"),
     ]
     if outcome.action in POLICY_ACTIONS:
-        rows.append(("保单号", "、".join(p.policy_no for p in outcome.policies if p.policy_no) or "—"))
+        rows.append(("保单号", _numbers([p.policy_no for p in outcome.policies if p.policy_no])))
         if outcome.cancelled:
             rows.append(("撤销的保单", "、".join(outcome.cancelled)))
         rows += [(label, outcome.summary.get(label) or _common(outcome, label, zone)) for label in SHOWN]
@@ -186,7 +219,7 @@ def _summary(wb, f, outcome, zone) -> None:
     if how:
         rows.append(("改正方法" if outcome.status == "failed" else "如需出单", how))
     if outcome.action in POLICY_ACTIONS:
-        rows.append(("说明", "人数、保费合计只计本结果中的有效保单（已撤单的不计）"))
+        rows.append(("计数说明", "人数、保费合计只计本结果中的有效保单（已撤单的不计）"))
     r = 2
     for label, value in rows:
         ws.write_string(r, 0, label, f["label"])
@@ -243,13 +276,20 @@ def _summary(wb, f, outcome, zone) -> None:
     print_setup(ws, landscape=policy_table)  # the policies' table is the widest thing on the sheet
 
 
+def _numbers(numbers: list[str], shown: int = 20) -> str:
+    """A cell of policy numbers that stays readable (and under Excel's 32,767 characters) however many."""
+    if len(numbers) <= shown:
+        return "、".join(numbers) or "—"
+    return "、".join(numbers[:shown]) + f" 等 {len(numbers)} 张（全部见下方的表）"
+
+
 def _common(outcome, label: str, zone) -> str:
     """What every policy of the result shares; several that differ are never shown as the first one's."""
     values = {{"旅行团号": p.tour_group, "方案": f"{p.plan_code} {p.plan_name}",
                "保险期间": f"{show_hour(p.start, zone)} 至 {show_end(p.end, zone)}"}[label] for p in outcome.policies}
     if not values:
         return "—"
-    return values.pop() if len(values) == 1 else f"（{len(outcome.policies)} 张保单各不相同，见下表）"
+    return values.pop() if len(values) == 1 else f"（{len(outcome.policies)} 张保单不尽相同，见下表）"
 
 
 def _how_to_resubmit(outcome) -> str:
@@ -330,36 +370,46 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         prefix = "提示：" if p.warning else ""
         row_messages[p.row - 1].append(f"{prefix}{p.column}：{p.message}" if p.column else prefix + p.message)
 
+    columns = outcome.roster_columns if is_roster else {}
+    id_col = columns.get("证件号码")
     widths = [8.0] * width
     for r, row in enumerate(sheet.rows):
         for c, value in enumerate(row):
             found = cell_problems.get((r, c))
             fmt = None
             if found:
-                fmt = f["warn"] if all(p.warning for p in found) else f["red"]
+                warn = all(p.warning for p in found)
+                fmt = f["warn"] if warn else f["red"]
                 if isinstance(value, datetime):
                     fmt = f["red_datetime"]
                 elif isinstance(value, date):
                     fmt = f["red_date"]
+                elif c == id_col and r > (outcome.roster_header or 0):
+                    # The cell the clerk retypes: text, or Excel turns an 18-digit number into 4.4E+17.
+                    fmt = f["warn_text"] if warn else f["red_text"]
             write_value(ws, r, c, value, fmt, f["date"], f["datetime"])
             if found:
                 ws.write_comment(r, c, "\n".join(p.message for p in found), {"x_scale": 2.5, "y_scale": 2})
             if r < 200 and c < width:
                 widths[c] = max(widths[c], _shown_width(value))
 
-    columns = outcome.roster_columns if is_roster else {}
-    id_col = columns.get("证件号码")
     for c, w in enumerate(widths):
         ws.set_column(c, c, w, f["text_col"] if c == id_col else None)
+    if sheet.name == APPLY_SHEET:  # the same choice the template gives, for the clerk who fixes it in place
+        for r, row in enumerate(sheet.rows):
+            if row and label_key(row[0]) == "区域":
+                ws.data_validation(r, 1, r, 1, {"validate": "list", "source": list(REGIONS), "error_type": "warning"})
     header = outcome.roster_header if is_roster else None
     print_setup(ws, landscape=sum(widths) + (72 if row_messages or is_roster else 0) > PORTRAIT_WIDTH,
                 header_row=header)
 
+    added = _added_columns(outcome.book).get(sheet.name)  # a result fixed in place: the same columns again
     if is_roster and outcome.roster_header is not None:
         header = outcome.roster_header
-        premium_col, error_col = _extra_columns(sheet, header, width)
-        ws.write_string(header, premium_col, PREMIUM_COLUMN, f["head"])
-        ws.write_string(header, error_col, ERRORS_COLUMN, f["head"])
+        premium_col, error_col, names = _extra_columns(sheet, header, width, added)
+        ws.write_string(header, premium_col, names[0], f["head"])
+        ws.write_string(header, error_col, names[1], f["head"])
+        f["added"][sheet.name] = [header, premium_col, error_col]
         ws.set_column(premium_col, premium_col, 12)
         ws.set_column(error_col, error_col, 60)
         for r, fen in outcome.row_premiums.items():
@@ -375,10 +425,14 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
                 ws.data_validation(header + 1, c, last, c, {"validate": "list", "source": source,
                                                            "error_type": "warning"})
         ws.freeze_panes(header + 1, 0)
-    elif row_messages:
-        heads = {str(v).strip(): c for c, v in enumerate(sheet.rows[0] if sheet.rows else []) if isinstance(v, str)}
-        error_col = heads.get(ERRORS_COLUMN, width)
-        ws.write_string(0, error_col, ERRORS_COLUMN, f["head"])
+    elif row_messages or added:
+        if added and added[0] == 0:
+            error_col, name = added[2], str(sheet.value(0, added[2]) or ERRORS_COLUMN)
+        else:
+            heads = {clean(v) for v in (sheet.rows[0] if sheet.rows else []) if isinstance(v, str)}
+            error_col, name = width, OUR_ERRORS if ERRORS_COLUMN in heads else ERRORS_COLUMN
+        ws.write_string(0, error_col, name, f["head"])
+        f["added"][sheet.name] = [0, None, error_col]
         ws.set_column(error_col, error_col, 60)
         for r, messages in row_messages.items():
             ws.write_string(r, error_col, "；".join(messages), f["wrap"])
@@ -407,17 +461,16 @@ def _options(wb, name: str) -> None:
     ws.hide()
 
 
-def _extra_columns(sheet: Sheet, header: int, width: int) -> tuple[int, int]:
-    """Reuse the roster's own 保费 / 错误说明 columns if it has them, else add them on the right."""
-    heads = {str(v).strip(): c for c, v in enumerate(sheet.rows[header]) if isinstance(v, str)}
-    premium_col = heads.get("保费")
-    error_col = heads.get("错误说明")
-    nxt = width
-    if premium_col is None:
-        premium_col, nxt = nxt, nxt + 1
-    if error_col is None:
-        error_col = nxt
-    return premium_col, error_col
+def _extra_columns(sheet: Sheet, header: int, width: int, added: list | None) -> tuple[int, int, tuple[str, str]]:
+    """The roster's 保费 and 错误说明 columns: those an earlier result added (fixed in place and dropped
+    back), else two new ones on the right. The clerk's own columns are never written over: where the
+    roster has a 保费 (or 错误说明) of its own, ours is called 核定保费 (错误说明（本次）)."""
+    heads = {clean(v) for v in sheet.rows[header] if isinstance(v, str)} if header < len(sheet.rows) else set()
+    if added and added[0] == header and added[1] is not None:
+        return added[1], added[2], (str(sheet.value(header, added[1]) or PREMIUM_COLUMN),
+                                    str(sheet.value(header, added[2]) or ERRORS_COLUMN))
+    return width, width + 1, (OUR_PREMIUM if PREMIUM_COLUMN in heads else PREMIUM_COLUMN,
+                              OUR_ERRORS if ERRORS_COLUMN in heads else ERRORS_COLUMN)
 
 
 def write_tables(path: Path, tables: list) -> None:

@@ -97,7 +97,8 @@ class _Endorsement:
         old = state.policy
         roster = check_roster(request, plan=state.plan, start=old.start, days=old.days,
                               today=now.astimezone(self.settings.zone).date(), zone=self.settings.zone,
-                              overlaps=state.overlaps, problems=checked.problems, tour_group=old.tour_group)
+                              overlaps=state.overlaps, problems=checked.problems, tour_group=old.tour_group,
+                              endorsing=True)
         checked.values.update(people=roster.people, premiums=roster.premiums, row_of=roster.row_of)
 
     # --- decide ---------------------------------------------------------------------------------

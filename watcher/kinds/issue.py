@@ -80,7 +80,8 @@ class IssueKind:
 
         plan = state.plan
         if f["plan_code"] and plan is None:
-            problems.append(problem("field.plan_unknown", **at("方案代码"), value=f["plan_code"]))
+            problems.append(problem("field.plan_unknown", **at("方案代码"), value=f["plan_code"],
+                                    allowed="、".join(state.agency.plans) if state.agency else "无"))
         elif plan is not None:
             allowed = state.agency.plans if state.agency else ()
             if plan.code not in allowed:

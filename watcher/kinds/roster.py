@@ -79,7 +79,8 @@ class RosterCheck:
 
 
 def check_roster(request: Request, *, plan: Plan | None, start: datetime | None, days: int | None, today: date,
-                 zone: tzinfo, overlaps: list, problems: list[Problem], tour_group: str = "") -> RosterCheck:
+                 zone: tzinfo, overlaps: list, problems: list[Problem], tour_group: str = "",
+                 endorsing: bool = False) -> RosterCheck:
     """Every person checked and priced; the same person twice refused. A person already on a live policy
     of this agency whose cover overlaps: refused when it is the same tour group (insured twice; the
     message names the policy and the action to use), warned when it is another group."""
@@ -124,8 +125,9 @@ def check_roster(request: Request, *, plan: Plan | None, start: datetime | None,
         r = result.row_of.get((overlap.id_type, overlap.id_no))
         if r is None:
             continue
-        same = bool(tour_group) and overlap.tour_group == tour_group
-        problems.append(problem("roster.same_group" if same else "roster.overlap", **where(r, "证件号码"),
+        same = bool(tour_group) and overlap.tour_group.casefold() == tour_group.casefold()
+        code = ("roster.in_group_policy" if endorsing else "roster.same_group") if same else "roster.overlap"
+        problems.append(problem(code, **where(r, "证件号码"),
                                 warning=not same, policy_no=overlap.policy_no, tour_group=overlap.tour_group,
                                 start=show_hour(overlap.start, zone), end=show_end(overlap.end, zone)))
     return result

@@ -169,7 +169,8 @@ class SettleKind(RequestKind):
     def decide(self, checked: Checked, now: datetime) -> Decision:
         f = checked.request.fields
         return Decision(status="success", ops=[Settle(f["month"], f["agency"], f["plan"])],
-                        summary={"结账月份": month_text(f["month"]), "机构": f["agency"] or ALL, "方案": f["plan"] or ALL})
+                        summary={"结账月份": month_text(f["month"]), "结账机构": f["agency"] or ALL,
+                                 "结账方案": f["plan"] or ALL})
 
 
 # --- 对账确认 ----------------------------------------------------------------------------------
@@ -442,7 +443,8 @@ class PerformanceKind(RequestKind):
                                     "人数", "保费"], ["text"] * 5 + ["int"] * 3 + ["money"],
                            [[p.month, p.sales_id, p.sales_name, p.agency, p.plan_code, p.statements, p.policies,
                              p.insured, p.premium_fen] for p in rows],
-                           {0: "合计", 6: sum(p.policies for p in rows), 8: sum(p.premium_fen for p in rows)},
+                           {0: "合计", 5: sum(p.statements for p in rows), 6: sum(p.policies for p in rows),
+                            7: sum(p.insured for p in rows), 8: sum(p.premium_fen for p in rows)},
                            note=f"业绩月份 {month_text(month) if month else ALL}：按开票日期所在月份，只计已开票的对账单")
         return Decision(status="success", tables=[table],
                         content={"performance_month": month_text(month) if month else ALL, "performance": [

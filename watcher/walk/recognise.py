@@ -37,4 +37,7 @@ def recognise(book: Book, who: str, ledger, zone: tzinfo) -> tuple[Book, Problem
         return book, file_problem("result.damaged_mark")
     if mark.status not in RESUBMITTABLE:
         return book, file_problem("result.not_resubmittable", status=STATUS_LABEL.get(mark.status, "未知"))
-    return strip_result(book), None
+    stripped = strip_result(book)
+    if not stripped.sheets:  # a result that holds nothing to correct (it said what the file it refused was)
+        return book, file_problem("result.nothing_to_fix")
+    return stripped, None
