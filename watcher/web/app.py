@@ -7,32 +7,44 @@ GET /healthz     for a load balancer
 
 Nothing about the person is put in a URL or a log line: the lookup is a POST, and the access log
 records only method, path, status and time. Repeated failures from one client are slowed and then
-refused for a while (domain.throttle), counted in a store every web process of the root shares.
+refused for a while, and failures on one policy number from any address slow that number (never
+refuse it): domain.throttle, counted in a store every web process of the root shares. Slowing never
+sleeps: a lookup that comes too soon gets 429 and Retry-After at once, so no thread is held.
+
+A malformed request gets 400 and no traceback; a body over MAX_BODY gets 413 without being read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from ..domain.dates import show_end, show_hour
 from ..domain.idcard import ID_TYPES, mask_id
 from ..domain.money import yuan_display
 from ..domain.policy import ACTIVE
 from ..domain.text import fold, fold_id
-from ..domain.throttle import Rules, after_failure, verdict
+from ..domain.throttle import Rules, Verdict, after_failure, verdict
 from ..io.pages import environment
 from ..ledger.db import is_url, ledger_target
 from ..ledger.lookup import LookupLedger, ThrottleStore
 
 log = logging.getLogger("watcher.web")
 
-MAX_BODY = 4096
+# Candidates for settings (SPEC §7); constants until they are wired into watcher.toml.
+MAX_BODY = 4096  # bytes: the form sends under 200; anything larger is refused (413) unread
+MAX_FIELDS = 10  # the form has three
+POLICY_SLOW_AFTER = 20  # failures on one policy number (any address) in the window before it is slowed
+POLICY_MAX_DELAY = 5.0  # seconds: the longest a traveller is asked to wait for their own policy
+HELD_MAX = 10_000  # clients and policy numbers whose 429 each process answers from memory
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 HEADERS = [
     ("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                                 "frame-ancestors 'none'; base-uri 'none'"),
@@ -70,23 +82,39 @@ def normalise_policy_no(text: str) -> str:
     return re.sub(r"\s+", "", fold(text)).upper()
 
 
+def policy_key(policy_no: str) -> str:
+    """The throttle store's key for a policy number: a digest, so the store does not list which
+    numbers were tried."""
+    return "policy:" + hashlib.sha256(policy_no.encode("utf-8")).hexdigest()[:32]
+
+
+class BadRequest(Exception):
+    """A request no form of this page sends: answered with its status and a plain message, never a 500."""
+
+    def __init__(self, status: str, message: str):
+        super().__init__(status)
+        self.status, self.message = status, message
+
+
 class LookupApp:
-    def __init__(self, root: Path, settings, *, clock=time.time, sleep=time.sleep):
+    def __init__(self, root: Path, settings, *, clock=time.time):
         self.root = Path(root)
         self.settings = settings
         self.zone = settings.zone
-        self.clock, self.sleep = clock, sleep
+        self.clock = clock
         target = ledger_target(self.root, settings.ledger)
         self.ledger = LookupLedger(target)
         self.store = ThrottleStore(target if is_url(target) else self.root / settings.lookup_state)
         self.rules = Rules(settings.lookup_slow_after, settings.lookup_lock_after,
                            settings.lookup_window_minutes * 60, settings.lookup_lock_minutes * 60)
+        self.policy_rules = Rules(POLICY_SLOW_AFTER, None, settings.lookup_window_minutes * 60, 0.0, POLICY_MAX_DELAY)
         self.trusted = [ipaddress.ip_network(n, strict=False) for n in settings.web_trusted_proxies]
         self.env = environment(self.root)
         self.template = self.env.get_template("lookup.html.j2")
         self.css = (self.root / "templates" / "lookup.css" if (self.root / "templates" / "lookup.css").is_file()
                     else CSS_PATH).read_bytes()
         self.last_prune = 0.0
+        self.held: dict[str, Verdict] = {}  # key -> a verdict known to hold until it passes
 
     # --- WSGI ------------------------------------------------------------------------------
 
@@ -104,7 +132,7 @@ class LookupApp:
         return [b"" if method == "HEAD" else body]
 
     def route(self, method: str, path: str, environ: dict):
-        html = [("Content-Type", "text/html; charset=utf-8")] + NO_STORE
+        html = self.html
         if path == "/":
             if method in ("GET", "HEAD"):
                 return "200 OK", html, self.page()
@@ -120,49 +148,91 @@ class LookupApp:
     # --- the lookup ----------------------------------------------------------------------
 
     def lookup(self, environ: dict):
-        html = [("Content-Type", "text/html; charset=utf-8")] + NO_STORE
         client = client_address(environ, self.trusted)
         now = self.clock()
         self._prune(now)
-        state = self.store.get(client)
-        v = verdict(state, now, self.rules)
-        if v.refused_until > now:
-            wait = int(v.refused_until - now) + 1
-            return ("429 Too Many Requests", html + [("Retry-After", str(wait))],
-                    self.page(refused=self._local(v.refused_until)))
-        form, trouble = self._form(environ)
-        if trouble:
-            return "400 Bad Request" if trouble == "bad" else "200 OK", html, self.page(
-                error="请选择证件类型，并填写保单号和证件号码" if trouble == "missing" else "请求无效，请从首页重新查询",
-                form=form)
-        if v.delay:
-            self.sleep(v.delay)
+        v = self._verdict(client, now, self.rules)
+        if v.refused_until > now or v.retry_at > now:
+            return self._too_many(v, now)
+        try:
+            form = self._form(environ)
+        except BadRequest as bad:
+            return bad.status, self.html, self.page(error=bad.message)
+        if not all(form.values()):
+            return "200 OK", self.html, self.page(error="请选择证件类型，并填写保单号和证件号码",
+                                                  form={"id_type": form["id_type"]})
+        # Counted for any number typed, known or not: the answer must not tell which numbers exist.
+        key = policy_key(form["policy_no"])
+        pv = self._verdict(key, now, self.policy_rules)
+        if pv.retry_at > now:
+            return self._too_many(pv, now)
         found = self.ledger.find(form["policy_no"], form["id_type"], form["id_no"])
         if found is None:
-            after = self.store.update(client, lambda s: after_failure(s, now, self.rules))
-            locked = self._local(after.locked_until) if after.locked_until > now else ""
+            after = self.store.update_many({client: lambda s: after_failure(s, now, self.rules),
+                                            key: lambda s: after_failure(s, now, self.policy_rules)})
+            for k, rules in ((client, self.rules), (key, self.policy_rules)):
+                self._remember(k, verdict(after[k], now, rules), now)
+            locked = self._local(after[client].locked_until) if after[client].locked_until > now else ""
             # One answer for every mismatch: nothing in it depends on what was typed.
-            return "200 OK", html, self.page(not_found=True, locked=locked)
-        return "200 OK", html, self.page(found=self._shown(found))
+            return "200 OK", self.html, self.page(not_found=True, locked=locked)
+        return "200 OK", self.html, self.page(found=self._shown(found))
 
-    def _form(self, environ: dict) -> tuple[dict, str]:
+    def _verdict(self, key: str, now: float, rules: Rules) -> Verdict:
+        """The store's verdict, or one this process already knows holds: a client that ignores
+        Retry-After is answered without a query. A known "not before" stays true whatever other processes
+        record since (more failures only push it later), so it is safe to use until it passes."""
+        known = self.held.get(key)
+        if known is not None and known.wait(now):
+            return known
+        v = verdict(self.store.get(key), now, rules)
+        self._remember(key, v, now)
+        return v
+
+    def _remember(self, key: str, v: Verdict, now: float) -> None:
+        if not v.wait(now):
+            self.held.pop(key, None)
+            return
+        if len(self.held) >= HELD_MAX:  # a crowd of addresses: keep what still holds, else start afresh
+            for k in [k for k, known in list(self.held.items()) if not known.wait(now)]:
+                self.held.pop(k, None)
+            if len(self.held) >= HELD_MAX:
+                self.held.clear()
+        self.held[key] = v
+
+    @property
+    def html(self) -> list:
+        return [("Content-Type", "text/html; charset=utf-8")] + NO_STORE
+
+    def _too_many(self, v: Verdict, now: float):
+        """429 at once, never a sleep: a sleeping request holds a thread an innocent visitor needs.
+        Refused: the page says at what time to come back; slowed: in how many seconds."""
+        shown = ({"refused": self._local(v.refused_until)} if v.refused_until > now else {"slowed": v.wait(now)})
+        return "429 Too Many Requests", self.html + [("Retry-After", str(v.wait(now)))], self.page(**shown)
+
+    def _form(self, environ: dict) -> dict:
+        """The three fields, normalised; BadRequest for anything the page's form would never send. The
+        length is judged before a byte of the body is read."""
+        length = environ.get("CONTENT_LENGTH") or ""
+        if not re.fullmatch(r"[0-9]{1,12}", length) or int(length) == 0:
+            raise BadRequest("400 Bad Request", "请求无效，请从首页重新查询")
+        if int(length) > MAX_BODY:
+            raise BadRequest("413 Request Entity Too Large", "请求内容过长，请从首页重新查询")
+        raw = environ["wsgi.input"].read(int(length))
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return {}, "bad"
-        if length <= 0 or length > MAX_BODY:
-            return {}, "bad"
-        raw = environ["wsgi.input"].read(length)
-        try:
-            fields = parse_qs(raw.decode("utf-8"), max_num_fields=10)
+            if len(raw) != int(length):
+                raise ValueError("body shorter than its Content-Length")
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True,
+                              errors="strict", max_num_fields=MAX_FIELDS)
         except (UnicodeDecodeError, ValueError):
-            return {}, "bad"
-        value = {k: (fields.get(k) or [""])[0][:64] for k in ("id_type", "policy_no", "id_no")}
-        form = {"id_type": value["id_type"] if value["id_type"] in ID_TYPES else "",
+            raise BadRequest("400 Bad Request", "请求无效，请从首页重新查询") from None
+        fields: dict[str, str] = {}
+        for name, text in pairs:
+            fields.setdefault(name, text)
+        value = {k: fields.get(k, "")[:64] for k in ("id_type", "policy_no", "id_no")}
+        if any(_CONTROL.search(text) for text in value.values()):
+            raise BadRequest("400 Bad Request", "请求无效，请从首页重新查询")  # no form field holds a NUL
+        return {"id_type": value["id_type"] if value["id_type"] in ID_TYPES else "",
                 "policy_no": normalise_policy_no(value["policy_no"]), "id_no": fold_id(value["id_no"])}
-        if not all(form.values()):
-            return {"id_type": form["id_type"]}, "missing"
-        return form, ""
 
     def _shown(self, found) -> dict:
         p, person = found.policy, found.person
@@ -186,10 +256,12 @@ class LookupApp:
     def _prune(self, now: float) -> None:
         if now - self.last_prune > 600:
             self.last_prune = now
-            self.store.prune(now - max(self.rules.window_seconds, self.rules.lock_seconds))
+            self.store.prune(now - max(self.rules.window_seconds, self.rules.lock_seconds,
+                                       self.policy_rules.window_seconds))
 
     def page(self, **values) -> bytes:
         context = {"id_types": ID_TYPES, "insurer": self.settings.insurer_name, "hotline": self.settings.insurer_hotline,
-                   "form": {"id_type": ""}, "found": None, "not_found": False, "refused": "", "locked": "", "error": ""}
+                   "form": {"id_type": ""}, "found": None, "not_found": False, "refused": "", "slowed": 0,
+                   "locked": "", "error": ""}
         context.update(values)
         return self.template.render(**context).encode("utf-8")

@@ -4,18 +4,35 @@ waitress is a production WSGI server in pure Python (no compiler, runs wherever 
 thread pool; with --workers N, N processes each bind the port with SO_REUSEPORT and the kernel
 spreads connections between them. Their lock-out counts are shared through the root's lookup-state
 database, so any load balancer can sit in front of any number of them.
+
+The page stays up for everyone (SPEC §7): idle and slow connections are cut after CHANNEL_TIMEOUT, the
+connection limit is far above any real crowd (so idle sockets cannot fill it), a body over the app's
+MAX_BODY is refused (413) before it is read, and a worker dies with the parent that started it, even
+one killed with kill -9.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
+import os
 import signal
 import socket
+import sys
 import threading
+import time
 from pathlib import Path
 
 log = logging.getLogger("watcher")
+
+# Candidates for settings (SPEC §7); constants until they are wired into watcher.toml.
+CHANNEL_TIMEOUT = 10  # seconds a connection may stay silent (idle keep-alive, slowloris) before it is cut
+CLEANUP_INTERVAL = 2  # seconds between waitress's sweeps for silent connections
+CONNECTION_LIMIT = 1000  # open connections per process; waitress's default (100) is filled by 100 idle sockets
+MAX_HEADER = 16 * 1024  # bytes of request line and headers (waitress's default is 256 KB)
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _socket(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -32,16 +49,85 @@ def _socket(host: str, port: int, reuse_port: bool) -> socket.socket:
 def _serve(root: Path, settings, host: str, port: int, reuse_port: bool) -> None:
     from waitress import serve
 
-    from .app import LookupApp
+    from .app import MAX_BODY, LookupApp
 
+    _enough_files(CONNECTION_LIMIT + 64)
+    _waitress_logs()
     app = LookupApp(root, settings)
     sock = _socket(host, port, reuse_port)
     # X-Forwarded-For is judged by the app itself against web_trusted_proxies, so waitress keeps it.
+    # waitress refuses a body at MAX_BODY + 1 bytes as soon as the headers say so, before reading it.
     serve(app, sockets=[sock], threads=settings.web_threads, ident="watcher", clear_untrusted_proxy_headers=False,
+          channel_timeout=CHANNEL_TIMEOUT, cleanup_interval=CLEANUP_INTERVAL, connection_limit=CONNECTION_LIMIT,
+          max_request_body_size=MAX_BODY + 1, max_request_header_size=MAX_HEADER,
+          asyncore_use_poll=True,  # select() cannot watch a descriptor above 1023
           _quiet=True)
 
 
-def _child(root: str, settings, host: str, port: int) -> None:
+def _enough_files(wanted: int) -> None:
+    """Raise the soft limit on open files (often 1024) towards the hard one: each connection is one."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+class _OncePerMinute(logging.Filter):
+    """One "task queue depth" warning a minute: under a flood waitress would write one per request."""
+
+    def __init__(self, every: float = 60.0):
+        super().__init__()
+        self.every, self.last = every, 0.0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.every:
+            return False
+        self.last = now
+        return True
+
+
+def _waitress_logs() -> None:
+    """waitress's own warnings (connection limit reached, threads all busy) into the watcher log,
+    not bare to stderr."""
+    ours = logging.getLogger("watcher")
+    theirs = logging.getLogger("waitress")
+    theirs.setLevel(logging.WARNING)
+    theirs.propagate = False
+    for handler in ours.handlers:
+        if handler not in theirs.handlers:
+            theirs.addHandler(handler)
+    logging.getLogger("waitress.queue").addFilter(_OncePerMinute())
+
+
+def _die_with(parent: int, lifeline) -> None:
+    """A worker must not outlive `watcher web`, even one killed with kill -9 (which runs no cleanup).
+    Linux: the kernel sends SIGKILL when the parent dies. Everywhere: a thread waits for the end of a
+    pipe whose only writer is the parent; the kernel closes it when the parent dies, however it dies."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took hold
+        os._exit(1)
+    threading.Thread(target=_wait_for_eof, args=(lifeline,), name="lifeline", daemon=True).start()
+
+
+def _wait_for_eof(lifeline) -> None:
+    try:
+        lifeline.recv()  # the parent never sends: this returns only when its end is closed
+    except (EOFError, OSError):
+        pass
+    os._exit(1)
+
+
+def _child(root: str, settings, host: str, port: int, parent: int, lifeline) -> None:
+    _die_with(parent, lifeline)
     from ..service.logs import configure
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops its children
@@ -58,10 +144,12 @@ def serve_web(root: Path, settings, host: str, port: int, workers: int = 1) -> N
         return
     _socket(host, port, True).close()  # the port is free (else say so now, not in every child)
     context = multiprocessing.get_context("spawn")
+    # Kept open (never written) for as long as this process lives: its end is the workers' signal to go.
+    lifeline, keep = context.Pipe(duplex=False)
 
     def start(i: int):
-        child = context.Process(target=_child, args=(str(root), settings, host, port), daemon=True,
-                                name=f"watcher-web-{i}")
+        child = context.Process(target=_child, args=(str(root), settings, host, port, os.getpid(), lifeline),
+                                daemon=True, name=f"watcher-web-{i}")
         child.start()
         return child
 
@@ -81,3 +169,4 @@ def serve_web(root: Path, settings, host: str, port: int, workers: int = 1) -> N
             child.terminate()
         for child in children:
             child.join(5)
+        keep.close()

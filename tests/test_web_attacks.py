@@ -1,0 +1,302 @@
+"""The lookup page stays up for everyone (SPEC §7), through the real thing: `watcher web` as a subprocess
+on a free port, real sockets. Idle sockets and failing clients in crowds while an innocent traveller
+looks up their policy; a 50 MB body; malformed requests; one policy number probed from many
+addresses; and `watcher web` killed with kill -9 leaving nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from test_web import desk, free_port, post  # noqa: F401  (desk is a fixture)
+from watcher.web.app import POLICY_MAX_DELAY, POLICY_SLOW_AFTER
+from watcher.web.server import CHANNEL_TIMEOUT, CLEANUP_INTERVAL
+
+
+@contextmanager
+def serving(root: Path, *extra: str):
+    """`watcher web` on a free port; its output is read all along (a full pipe would stall its log
+    writes) and kept in `out` for the checks."""
+    port = free_port()
+    env = {**os.environ, "PYTHONUTF8": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError("watcher web did not start: " + "".join(out))
+                time.sleep(0.1)
+        yield {"base": base, "port": port, "proc": proc, "out": out}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(5)
+
+
+def raw(port: int, request: bytes, *, wait: float = 3.0, half_close: bool = False) -> tuple[bytes, float]:
+    """Send bytes as they are; the status line that comes back (b"" if the server just closed) and how
+    long it took."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as s:
+        started = time.perf_counter()
+        s.sendall(request)
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        try:
+            answer = s.recv(4096)
+        except ConnectionResetError:
+            answer = b""
+        return answer.split(b"\r\n", 1)[0], time.perf_counter() - started
+
+
+def form_post(body: bytes, length: bytes | None = None, extra: bytes = b"") -> bytes:
+    length = str(len(body)).encode() if length is None else length
+    return (b"POST / HTTP/1.1\r\nHost: desk\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: " + length + b"\r\n" + extra + b"\r\n" + body)
+
+
+# A crowd of failing clients in a process of its own (its threads must not compete with the innocent
+# lookup's for this process's GIL). Each client has its own forwarded address and keep-alive connection,
+# asks as fast as it is answered, and honours no Retry-After. Prints the statuses it got.
+HAMMER = r"""
+import http.client, json, random, sys, threading, time, urllib.parse
+port, clients, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+counts, lock = {}, threading.Lock()
+def run(n):
+    rnd = random.Random(n)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        body = urllib.parse.urlencode({"id_type": "身份证", "policy_no": "LY2026%011d" % rnd.randrange(10**11),
+                                       "id_no": "110101199003070011"})
+        try:
+            conn.request("POST", "/", body, {"Content-Type": "application/x-www-form-urlencoded",
+                                             "X-Forwarded-For": "10.66.%d.%d" % (n // 200, n % 200 + 1)})
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            status = "error"
+            conn.close()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        with lock:
+            counts[str(status)] = counts.get(str(status), 0) + 1
+threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(json.dumps(counts))
+"""
+
+
+def test_innocent_lookup_stays_fast_among_idle_sockets_and_failing_clients(desk):
+    root = desk["root"]
+    # Every failing client is slowed from its first failure and never refused during the test: the
+    # slowing is what used to hold server threads.
+    (root / "watcher.toml").write_text('settle_seconds = 0\nweb_trusted_proxies = ["127.0.0.1"]\n'
+                                       'lookup_slow_after = 1\nlookup_lock_after = 1000\n', encoding="utf-8")
+    with serving(root, "--workers", "2") as web:
+        opened = time.monotonic()
+        idle = [socket.create_connection(("127.0.0.1", web["port"]), timeout=5) for _ in range(150)]
+        for s in idle[::2]:
+            s.sendall(b"POST / HTTP/1.1\r\nHost: desk\r\n")  # half of them start a request and stall
+        hammer = subprocess.Popen([sys.executable, "-c", HAMMER, str(web["port"]), "96", "6"],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            time.sleep(1.5)  # the crowd is at it
+            took = []
+            for _ in range(8):
+                status, _, body, seconds = post(web["base"], "10.200.0.1", id_type="身份证", policy_no=desk["live"],
+                                                id_no=desk["id"])
+                assert status == 200 and 'id="result"' in body
+                took.append(seconds)
+                time.sleep(0.3)
+            counts = json.loads(hammer.communicate(timeout=30)[0])
+        finally:
+            hammer.kill()
+            hammer.wait()
+        print("innocent lookups (s):", [round(t, 3) for t in took], "crowd:", counts)
+        assert max(took) < 1.0, f"innocent lookups took {took}"
+        assert counts.get("429", 0) > counts.get("200", 0) > 0, counts  # slowed at once, not after a sleep
+
+        # Idle and stalled connections are cut by the server.
+        open_ = set(idle)
+        while open_ and time.monotonic() < opened + CHANNEL_TIMEOUT + CLEANUP_INTERVAL + 5:
+            for s in select.select(list(open_), [], [], 0.5)[0]:
+                try:
+                    data = s.recv(4096)
+                except OSError:
+                    data = b""
+                if not data:
+                    open_.discard(s)
+        for s in idle:
+            s.close()
+        assert not open_, f"{len(open_)} idle connections still open after {CHANNEL_TIMEOUT} s"
+
+
+def test_a_huge_body_is_refused_before_it_is_read(root):
+    with serving(root, "--workers", "1") as web:
+        proc = web["proc"]
+        before = _rss_kb(proc.pid)
+        for _ in range(5):
+            status, took = raw(web["port"], form_post(b"id_type=", b"52428800"))
+            assert status.startswith(b"HTTP/1.1 413") and took < 0.5, (status, took)
+        # Just over the limit, with the whole body sent: refused as well.
+        status, _ = raw(web["port"], form_post(b"a" * 5000))
+        assert status.startswith(b"HTTP/1.1 413"), status
+        # Chunked, so no length is announced: refused once it passes the limit.
+        chunk = b"1000\r\n" + b"a" * 4096 + b"\r\n"
+        status, _ = raw(web["port"], b"POST / HTTP/1.1\r\nHost: desk\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 3)
+        assert status.startswith(b"HTTP/1.1 413"), status
+        # Sending the 50 MB anyway gets nowhere: the server has closed, nothing is buffered.
+        with socket.create_connection(("127.0.0.1", web["port"]), timeout=5) as s:
+            s.sendall(form_post(b"", b"52428800"))
+            assert s.recv(4096).startswith(b"HTTP/1.1 413")
+            with pytest.raises(OSError):
+                for _ in range(50):
+                    s.sendall(b"x" * 1024 * 1024)
+        assert _rss_kb(proc.pid) - before < 20_000, "the server's memory grew"
+
+
+def _rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_malformed_requests_get_400_and_no_traceback(root):
+    good = "id_type=%E8%BA%AB%E4%BB%BD%E8%AF%81&policy_no=LY202601010009999&id_no=110101199003070011"
+    cases = {
+        "a Content-Length that is not a number": form_post(good.encode(), b"abc"),
+        "a negative Content-Length": form_post(good.encode(), b"-5"),
+        "two Content-Lengths": form_post(good.encode(), b"10, 10"),
+        "a body that is not UTF-8": form_post(b"id_type=\xc9\xed\xb7\xdd\xd6\xa4&policy_no=LY1&id_no=1"),
+        "a body cut in a percent escape": form_post(b"id_type=%E8%BA&policy_no=LY1&id_no=1"),
+        "a body cut in a UTF-8 character": form_post("id_type=身份证".encode()[:-1]),
+        "garbage form encoding": form_post(b"%%%&&==;;&&"),
+        "a NUL in a field": form_post(good.encode() + b"%00"),
+        "a thousand fields": form_post(b"&".join([b"a="] * 1000)),
+        "no body at all": form_post(b""),
+    }
+    with serving(root, "--workers", "1") as web:
+        for name, request in cases.items():
+            status, _ = raw(web["port"], request)
+            assert status.startswith(b"HTTP/1.1 400"), (name, status)
+        # Ten thousand fields cannot fit in the few KB allowed: refused unread.
+        status, _ = raw(web["port"], form_post(b"&".join(b"f%d=" % i for i in range(10_000))))
+        assert status.startswith(b"HTTP/1.1 413"), status
+        # A body that stops short of its Content-Length: the server never passes it on, and closes.
+        status, _ = raw(web["port"], form_post(good.encode()[:20], str(len(good)).encode()), half_close=True)
+        assert status in (b"", b"HTTP/1.1 400 Bad Request"), status
+        # The page still answers.
+        status, _, body, _ = post(web["base"], None, id_type="身份证", policy_no="LY202601010009999",
+                                  id_no="110101199003070011")
+        assert status == 200 and 'id="not-found"' in body
+    output = "".join(web["out"]) + (root / "logs" / "watcher.log").read_text(encoding="utf-8")
+    assert "Traceback" not in output and " 500 " not in output and "ERROR" not in output, output[-3000:]
+    assert "POST / 400" in output
+
+
+def test_a_policy_number_probed_from_many_addresses_is_slowed_never_locked(desk):
+    with serving(desk["root"], "--workers", "2") as web:
+        base = web["base"]
+        # An unknown number and the traveller's own alike (the answer must not tell which numbers exist).
+        for n, probed in enumerate(("LY202601010009999", desk["live"])):
+            statuses = []
+            for i in range(2 * POLICY_SLOW_AFTER):  # each address fails once: no address is slowed itself
+                status, headers, body, _ = post(base, f"10.40.{n}.{i}", id_type="身份证",
+                                                policy_no=probed, id_no="110101199003070011")
+                statuses.append(status)
+            assert statuses[:POLICY_SLOW_AFTER] == [200] * POLICY_SLOW_AFTER and 429 in statuses, statuses
+            assert 1 <= int(headers["Retry-After"]) <= POLICY_MAX_DELAY
+        # The traveller, from an address that never failed, is asked to wait a few seconds, not locked out.
+        status, headers, body, _ = post(base, "10.77.0.1", id_type="身份证", policy_no=desk["live"], id_no=desk["id"])
+        assert status == 429 and 'id="slowed"' in body and "秒后再试" in body and 'id="result"' not in body
+        wait = int(headers["Retry-After"])
+        assert 1 <= wait <= 5 and f">{wait}</strong> 秒后再试" in body
+        time.sleep(wait)
+        status, _, body, _ = post(base, "10.77.0.1", id_type="身份证", policy_no=desk["live"], id_no=desk["id"])
+        assert status == 200 and 'id="result"' in body
+
+
+def _children(pid: int) -> dict[int, str]:
+    """Processes whose parent is `pid`, each with its start time (a reused pid is another process)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if fields and int(fields[1]) == pid:
+                found[int(entry.name)] = fields[19]
+    return found
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/PID/stat from the state on (the command name may hold spaces)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2:].split()
+
+
+def _alive(pid: int, started: str) -> bool:
+    fields = _stat(pid)
+    return bool(fields) and fields[0] not in ("Z", "X") and fields[19] == started
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_kill_9_leaves_no_worker_behind(root):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port),
+                             "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONUTF8": "1"})
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
+                children = _children(proc.pid)
+                if len(children) >= 2:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline and proc.poll() is None, "watcher web did not start"
+            time.sleep(0.1)
+    except BaseException:
+        proc.kill()
+        raise
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(pid, started) for pid, started in children.items()):
+        time.sleep(0.1)
+    left = [pid for pid, started in children.items() if _alive(pid, started)]
+    for pid in left:  # do not leave them to the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"processes of the killed watcher web still alive: {left}"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
