@@ -98,3 +98,21 @@ def test_csv_rosters_follow_the_same_rule(root):
     data, _ = result(root, "GZ001", "名单_结果")
     assert data["status"] == "failed"
     assert _codes(data) == [("row.sample_filled", "被保险人名单", 10, "序号")]
+
+
+def test_a_sample_row_left_as_it_was_in_another_form_is_still_the_sample(root, tmp_path):
+    wb = _issue_template(root, tmp_path)
+    roster = wb["被保险人名单"]
+    roster["F2"] = "1949/12/31"  # the sample date retyped as text in another form
+    roster["G2"] = 13800138000  # the sample phone as a number
+    roster.append([1, "张三", "身份证", ID_M_1980])
+    wb.save(root / "workbooks" / "GZ001" / "示例另一种写法.xlsx")
+    wb = _template(root, tmp_path, "收费登记")
+    wb["收费"]["C2"] = "1234.50"  # the sample amount as text
+    wb["收费"]["E2"] = "2026/12/5"
+    wb.save(root / "workbooks" / "_admin" / "收费示例.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "示例另一种写法_结果")
+    assert data["status"] == "success", data["errors"]
+    data, _ = result(root, "_admin", "收费示例_结果")
+    assert [e["code"] for e in data["errors"]] == ["table.empty"]  # only the sample row: nothing to register

@@ -64,6 +64,7 @@ def test_reprint_of_a_replaced_policy_shows_the_pointer(root):
     assert data["status"] == "success"
     assert _replaced_by(_page(root, a)) == b
     assert summary_values(wb)["保单状态"] == f"已撤单（已被 {b} 替代）"
+    assert data["replaced_by"] == b and data["replaced_by_status"] == "有效"
 
 
 def test_pages_voided_before_this_release_are_brought_up_to_date_once(root):

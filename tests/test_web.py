@@ -313,3 +313,14 @@ def test_in_a_browser_found_not_found_cancelled_and_locked_out(desk, browser):
         refused = browser.find_element(By.ID, "refused").text
         assert "后再试" in refused
         assert not browser.find_elements(By.ID, "result") and not browser.find_elements(By.ID, "policy_no")
+
+
+def test_a_traveller_taken_off_and_added_back_is_pointed_to_the_policy_that_covers_them(desk):
+    root = desk["root"]
+    group = people(10)
+    write_request(root / "workbooks/GZ001/加回.xlsx", {"操作类型": "加人", "保单号": desk["replacement"]}, [group[6]])
+    run_watcher(root, "process")
+    added = result(root, "GZ001", "加回_结果")[0]["policies"][0]["policy_no"]
+    with web(root) as base:
+        status, _, body, _ = post(base, None, id_type="身份证", policy_no=desk["replaced"], id_no=desk["removed_id"])
+    assert status == 200 and f'id="replaced-by">{added}<' in body and 'id="left-out"' not in body

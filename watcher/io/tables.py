@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 
+from ..domain.dates import DateError, parse_date
 from ..domain.text import clean, fold, label_key
 from .book import Sheet, column_letter
 
@@ -77,13 +80,35 @@ def find_header(sheet: Sheet, index: dict[str, str], must: str, limit: int = 50)
 
 
 def sample_key(value: object) -> str:
-    """A cell value as compared with the template's sample: dates as dates, whole numbers without their
-    .0, text folded (full width, spaces, case), blank as ''."""
+    """A cell value as compared with the template's sample, whatever form it takes: dates as dates
+    (1949/12/31 is 1949-12-31), numbers as numbers ('1234.50' is 1234.5), text folded (full width,
+    spaces, case), blank as ''."""
     if isinstance(value, datetime):
         value = value.date() if (value.hour, value.minute, value.second) == (0, 0, 0) else value
     if isinstance(value, date):
         return value.isoformat()
-    return fold(clean(value)).replace(" ", "").upper()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _number_key(repr(value))
+    text = fold(clean(value)).replace(" ", "").upper()
+    if _NUMBER.fullmatch(text):
+        return _number_key(text)
+    if _DATE.fullmatch(text):
+        try:
+            return parse_date(text).isoformat()
+        except (DateError, ValueError):
+            return text
+    return text
+
+
+_NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?")
+_DATE = re.compile(r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?")
+
+
+def _number_key(text: str) -> str:
+    try:
+        return format(Decimal(text.replace(",", "")).normalize(), "f")
+    except InvalidOperation:
+        return text
 
 
 def read_table(sheet: Sheet, header_row: int, index: dict[str, str], serial: str = "序号",

@@ -207,4 +207,6 @@ class ReprintKind(OnePolicyKind):
         if replacement is not None:
             status += f"（已被 {replacement.policy_no} 替代" + ("，该保单现也已撤单）" if replacement.status != ACTIVE else "）")
         return Decision(status="success", policies=[policy], reprint=[policy],
-                        summary={"补打保单": policy.policy_no, "保单状态": status})
+                        summary={"补打保单": policy.policy_no, "保单状态": status},
+                        content={"replaced_by": replacement.policy_no if replacement else None,
+                                 "replaced_by_status": replacement.status if replacement else None})

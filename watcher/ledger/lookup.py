@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ..domain.plans import Coverage
-from ..domain.policy import CANCELLED, Insured, Policy, Replacement
+from ..domain.policy import ACTIVE, CANCELLED, Insured, Policy, Replacement
 from ..domain.throttle import ClientState
 from .common import _POLICY_SELECT, policy_from_row, replacement
 from .db import PostgresDatabase, is_url
@@ -117,6 +117,16 @@ class LookupLedger:
         on_head = head is not None and conn.execute(
             "SELECT 1 FROM insured WHERE id_no = ? AND id_type = ? AND policy_no = ?",
             (id_no, id_type, head.policy_no)).fetchone() is not None
+        if head is not None and not on_head:
+            # Left out of the replacement, but on another live policy of the same group (a 加人 after a
+            # 减人 took them off): that one covers them, and the page says so instead.
+            row = conn.execute(
+                "SELECT p.policy_no, p.status FROM insured i JOIN policies p ON p.policy_no = i.policy_no"
+                " WHERE i.id_no = ? AND i.id_type = ? AND p.agency = ? AND p.tour_group = ? AND p.status = ?"
+                " ORDER BY p.issued_at DESC LIMIT 1",
+                (id_no, id_type, policy.agency, policy.tour_group, ACTIVE)).fetchone()
+            if row is not None:
+                head, on_head = Replacement(row[0], row[1]), True
         return Found(policy, person, covers, name[0] if name else "", head, on_head)
 
 
