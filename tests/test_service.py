@@ -334,8 +334,11 @@ def test_status_says_what_is_waiting_and_what_was_done_today(root):
     write_request(root / "workbooks" / "GZ001" / "二.xlsx", issue_fields(方案代码="NOPE"), people(1))
     run_watcher(root, "process")
     write_request(root / "workbooks" / "GZ001" / "三.xlsx", issue_fields(), people(1))
+    write_request(root / "workbooks" / "XX999" / "错放.xlsx", issue_fields(), people(1))
+    write_request(root / "workbooks" / "散落.xlsx", issue_fields(), people(1))
     text = run_watcher(root, "status").stdout
-    assert "等待处理：1 个文件（GZ001 1）" in text
+    assert "等待处理：1 个文件（GZ001 1）" in text  # not the misfiled ones: they are never taken
+    assert "不予处理：2 个文件" in text and "XX999 1" in text and "workbooks/ 1" in text
     assert "今日完成：2 个文件（成功 1" in text and "今日失败：1 个文件" in text and "二.xlsx" in text
     assert "服务：未运行" in text
 

@@ -4,7 +4,10 @@ no empty 业务明细 for a month before a desk's first business."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -81,3 +84,14 @@ def test_every_problem_code_is_documented():
 
     docs = Path(__file__).resolve().parents[1] / "docs" / "problem-codes.md"
     assert docs.read_text(encoding="utf-8") == codes_doc(), "regenerate docs/problem-codes.md (see its head)"
+
+
+def test_usage_is_said_by_the_command_that_was_misused(root):
+    proc = run_watcher(root, "process", "--bogus", check=False)
+    assert proc.returncode == 2 and "用法：watcher process" in proc.stderr and "--bogus" in proc.stderr
+    proc = run_watcher(root, "frobnicate", check=False)
+    assert "init、process、serve" in proc.stderr and "'init'" not in proc.stderr
+    # --root before the command works as well as after it.
+    done = subprocess.run([sys.executable, "-m", "watcher", "--root", str(root), "status"], capture_output=True,
+                          text=True, env={**os.environ, "PYTHONUTF8": "1"})
+    assert done.returncode == 0 and str(root) in done.stdout

@@ -317,11 +317,24 @@ def cmd_migrate(layout: Layout, args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, its usage errors in the words of ARGPARSE_WORDS and its lists of choices as a clerk
+    writes them (a、b、c, not 'a', 'b', 'c')."""
+
+    def error(self, message: str):
+        message = re.sub(r"（可选：([^）]*)）", lambda m: "（可选：" + "、".join(
+            part.strip().strip("'") for part in m.group(1).split(",")) + "）", message)
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="watcher", description="旅行社旅游险共享文件夹出单台")
+    parser = _Parser(prog="watcher", description="旅行社旅游险共享文件夹出单台")
+    parser.add_argument("--root", help="工作目录（默认 $WATCHER_ROOT，否则当前目录）")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", help="工作目录（默认 $WATCHER_ROOT，否则当前目录）")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="命令")
+    # SUPPRESS: given after the command it is read here, before it it is the main parser's; either way one
+    # value (a plain default here would undo `watcher --root DIR process`).
+    common.add_argument("--root", default=argparse.SUPPRESS, help="工作目录（默认 $WATCHER_ROOT，否则当前目录）")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="命令", parser_class=_Parser)
     p = sub.add_parser("init", parents=[common], help="建立文件夹、设置和账本")
     p.add_argument("--demo", action="store_true", help="同时载入一个演示机构和两个方案")
     p.set_defaults(func=cmd_init)
@@ -388,7 +401,11 @@ def _argparse_in_chinese():
 
 def main(argv: list[str] | None = None) -> int:
     with _argparse_in_chinese():
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # said by the command's own parser, with its own usage line
+            commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            commands.choices[args.command].error(ARGPARSE_WORDS["unrecognized arguments: %s"] % " ".join(extra))
     layout = Layout.find(args.root)
     try:
         code = args.func(layout, args)

@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from datetime import datetime
 
-from ..layout import Layout
+from ..layout import ADMIN, Layout
 from . import scan
 from .month_end import next_run_text
 
@@ -40,6 +40,7 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     try:
         service = _service(layout, ledger, zone)
         month_end = next_run_text(ledger, settings, now) if ledger is not None else f"月结时间无法读取（账本：{why}）"
+        registered = {a.code for a in ledger.agencies()} | {ADMIN} if ledger is not None else None
     finally:
         if ledger is not None:
             ledger.close()
@@ -47,11 +48,20 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
              f"服务：{service}"]
     waiting: Counter[str] = Counter()
     in_hand: Counter[str] = Counter()
+    refused: Counter[str] = Counter()  # in no registered agency's folder, or loose in workbooks/: never taken
     for who in scan.folders(layout):
-        waiting[who] = len(scan.waiting_in(layout, who)[0])
+        count = len(scan.waiting_in(layout, who)[0])
+        if registered is None or who in registered:
+            waiting[who] = count
+        else:
+            refused[who] = count
         in_hand[who] = len(scan.claimed_in(layout, who, every=True))
+    refused["workbooks/"] = len(scan.loose_files(layout))
     lines.append(f"等待处理：{sum(waiting.values())} 个文件" + _by(waiting))
     lines.append(f"处理中：{sum(in_hand.values())} 个文件" + _by(in_hand))
+    if sum(refused.values()):
+        lines.append(f"不予处理：{sum(refused.values())} 个文件不在已登记机构的文件夹中" + _by(refused)
+                     + "，已通知运营人员（outbox/_admin/未受理_…）")
     done: Counter[str] = Counter()
     failed: list[str] = []
     log = layout.root / "logs" / f"processed-{today:%Y-%m-%d}.jsonl"
