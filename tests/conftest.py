@@ -73,7 +73,7 @@ def root(tmp_path: Path) -> Path:
     path = tmp_path / "desk"
     run_watcher(path, "init", "--demo")
     # A file is taken at once only when older than the settle time; tests write and process at once.
-    (path / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+    (path / "watcher.toml").write_text("settle_seconds = 0\ntext_settle_seconds = 0\n", encoding="utf-8")
     return path
 
 

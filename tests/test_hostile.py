@@ -152,7 +152,7 @@ CORPUS = {
 
 
 def test_every_hostile_file_fails_with_a_message_and_the_good_file_beside_them_goes_through(root):
-    (root / "watcher.toml").write_text("settle_seconds = 0\nstall_seconds = 0\n", encoding="utf-8")
+    (root / "watcher.toml").write_text("settle_seconds = 0\nstall_seconds = 0\ntext_settle_seconds = 0\n", encoding="utf-8")
     folder = root / "workbooks" / "GZ001"
     for name, (make, _) in CORPUS.items():
         (folder / name).write_bytes(make())

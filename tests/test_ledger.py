@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +14,7 @@ from watcher.demo import DEMO_AGENCY, DEMO_PLANS
 from watcher.domain.policy import POLICY_NO_PATTERN, Insured, Policy
 from watcher.ledger import Ledger, LedgerError
 from watcher.ledger.db import SqliteDatabase
+from watcher.domain.dates import cover_end
 from watcher.ledger.schema import LATEST, migrate
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -38,7 +39,7 @@ def _policy(plan_version: int) -> Policy:
     start = datetime(2026, 12, 1, 8, tzinfo=ZONE)
     person = Insured("张三", "身份证", "11010519491231002X", "女", datetime(1949, 12, 31).date(), 76, 750)
     return Policy("", "GZ001", "T1", "境内", "GN-A", "境内旅游意外险A款", plan_version, start, 3,
-                  start + timedelta(days=3), "", "", "", "", 750, (person,), NOW)
+                  cover_end(start, 3, ZONE), "", "", "", "", 750, (person,), NOW)
 
 
 def test_settings_of_the_connection(ledger):

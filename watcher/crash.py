@@ -1,22 +1,28 @@
 """Crash points that tests can arm, as SQLite's own crash tests do.
 
 WATCHER_CRASH_AT=after_commit kills the process with SIGKILL the first time the walk reaches that
-point; `after_commit:3` the third time. Unset (always, outside tests), a point costs one lookup.
+point; `after_commit:3` the third time. WATCHER_PAUSE_AT=before_commit:2 pauses two seconds there each
+time instead (a test's writer can change a file the walk has in hand). Unset (always, outside tests),
+a point costs one lookup.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
 
-POINTS = ("after_claim", "after_commit", "mid_outputs", "after_outputs", "before_archive")
+POINTS = ("after_claim", "before_commit", "after_commit", "mid_outputs", "after_outputs", "before_archive")
 _armed = os.environ.get("WATCHER_CRASH_AT", "")
 _name, _, _count = _armed.partition(":")
 _remaining = int(_count or 1)
+_pause_name, _, _pause_seconds = os.environ.get("WATCHER_PAUSE_AT", "").partition(":")
 
 
 def point(name: str) -> None:
     global _remaining
+    if name == _pause_name:
+        time.sleep(float(_pause_seconds or 1))
     if name != _name:
         return
     _remaining -= 1

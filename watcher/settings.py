@@ -21,6 +21,9 @@ class SettingsError(Exception):
 class Settings:
     timezone: str = "Asia/Shanghai"
     settle_seconds: float = 2.0  # a file is taken once unchanged this long
+    # A text file (CSV) has no end marker: without word that its writer closed it (polling, shares, a file
+    # found at start) it is taken only once unchanged this long.
+    text_settle_seconds: float = 10.0
     stall_seconds: float = 30.0  # a file that still cannot be opened fails after this much stillness
     max_roster_rows: int = 20000  # people in one request
     insurer_name: str = "示例人寿保险股份有限公司"
@@ -58,6 +61,7 @@ class Settings:
 TEMPLATE = """# watcher settings. Every setting has a working default; uncomment to change.
 # timezone = "Asia/Shanghai"      # the desk's local time (生效时间, month-end), never the server's TZ
 # settle_seconds = 2              # a dropped file is taken once unchanged this long
+# text_settle_seconds = 10        # … a CSV whose writer was not seen closing it, this long
 # stall_seconds = 30              # a file that still cannot be opened fails after this much stillness
 # max_roster_rows = 20000         # people in one request
 # insurer_name = "示例人寿保险股份有限公司"

@@ -3,6 +3,10 @@
 Stability as paperless-ngx's consumer does it: size and mtime unchanged for the settle time on a
 monotonic clock, and the file opens whole. One that does not open is waited for while it keeps
 changing, and taken (to fail with a result) once it has been still for the stall time.
+
+A text file (CSV) has no end marker to open whole: it is taken once its writer closed it with nothing
+written since (change notification says so), or, where no such word comes (polling, shares, a file
+present at start), once it has been still for the longer text settle time.
 """
 
 from __future__ import annotations
@@ -129,6 +133,16 @@ def clean_strays(layout: Layout, *, older_than: float = 0.0, worker: str | None 
     return removed
 
 
+def is_text(path: Path) -> bool:
+    """Neither a zip (xlsx) nor an OLE file (xls): text, whose completeness nothing inside can prove."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return False
+    return bool(head) and not head.startswith(b"PK") and head[:4] != _OLE[:4]
+
+
 def opens_whole(path: Path) -> bool:
     """A workbook that can be opened whole: a zip with its central directory, an OLE header, or text."""
     try:
@@ -148,9 +162,12 @@ def opens_whole(path: Path) -> bool:
 class Tracker:
     """Files seen but not yet taken, with when each last changed (monotonic)."""
 
-    def __init__(self, settle: float, stall: float):
+    def __init__(self, settle: float, stall: float, text_settle: float | None = None):
         self.settle, self.stall = settle, stall
+        self.text_settle = max(text_settle if text_settle is not None else settle, settle)
         self.seen: dict[Path, tuple[Waiting, float]] = {}
+        self.closed: dict[Path, float] = {}  # the mtime a file had when its writer closed it
+        self.kinds: dict[Path, tuple] = {}  # whether a file is text, as of its (size, mtime)
 
     def observe(self, item: Waiting, *, backdate: bool = False) -> None:
         """Note the file's current size and mtime. With `backdate`, a file first seen already old
@@ -163,10 +180,15 @@ class Tracker:
         if known is None:
             age = time.time() - max(item.mtime, item.ctime)
             if backdate and age >= self.settle:
-                since = now - age
+                since = now - age  # ready at once unless a text file younger than the text settle time
             elif age > 0:
                 since = now - min(age, EVENT_LAG)
         self.seen[item.path] = (item, since)
+
+    def close_seen(self, item: Waiting) -> None:
+        """Its writer closed it (or renamed it in whole): a text file is complete as of this mtime."""
+        self.observe(item)
+        self.closed[item.path] = item.mtime
 
     def refresh(self) -> None:
         """Stat every tracked file again; forget those that are gone."""
@@ -174,22 +196,36 @@ class Tracker:
             try:
                 st = path.stat(follow_symlinks=False)
             except FileNotFoundError:
-                del self.seen[path]
+                self.forget(path)
                 continue
             self.observe(Waiting(item.who, path, st.st_size, st.st_mtime, st.st_ctime))
 
     def ready(self) -> list[Waiting]:
-        """Settled files that open whole, or that have been still past the stall time (they will fail)."""
+        """Settled files that open whole, or that have been still past the stall time (they will fail).
+        A text file: closed by its writer with nothing written since, or still for the text settle time."""
         now = time.monotonic()
         out = []
         for path, (item, since) in list(self.seen.items()):
             still = now - since
-            if still >= self.settle and (still >= self.stall or opens_whole(path)):
+            if still < self.settle:
+                continue
+            if self._text(item):
+                if self.closed.get(path) == item.mtime or still >= self.text_settle:
+                    out.append(item)
+            elif still >= self.stall or opens_whole(path):
                 out.append(item)
         return sorted(out, key=lambda w: (w.who != ADMIN, w.mtime, w.path.name))
 
+    def _text(self, item: Waiting) -> bool:
+        known = self.kinds.get(item.path)
+        if known is None or known[0] != (item.size, item.mtime):
+            known = self.kinds[item.path] = ((item.size, item.mtime), is_text(item.path))
+        return known[1]
+
     def forget(self, path: Path) -> None:
         self.seen.pop(path, None)
+        self.closed.pop(path, None)
+        self.kinds.pop(path, None)
 
     def __len__(self) -> int:
         return len(self.seen)

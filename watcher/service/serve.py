@@ -51,9 +51,10 @@ class _Events(FileSystemEventHandler):
         self.paths = paths
 
     def on_any_event(self, event) -> None:
-        self.paths.put(event.src_path)
+        # (path, whole): a file closed after writing, or renamed in, is whole as far as its writer knows.
+        self.paths.put((event.src_path, isinstance(event, FileClosedEvent)))
         if getattr(event, "dest_path", None):
-            self.paths.put(event.dest_path)
+            self.paths.put((event.dest_path, True))
 
 
 class Service:
@@ -61,8 +62,9 @@ class Service:
         self.desk = desk
         self.settings = desk.settings
         self.stop = stop or threading.Event()
-        self.paths: queue.Queue[str] = queue.Queue()
-        self.tracker = scan.Tracker(self.settings.settle_seconds, self.settings.stall_seconds)
+        self.paths: queue.Queue[tuple[str, bool]] = queue.Queue()
+        self.tracker = scan.Tracker(self.settings.settle_seconds, self.settings.stall_seconds,
+                                    self.settings.text_settle_seconds)
         self.observers: list = []
         self.observers_retry_at = 0.0
         self.report = RunReport()
@@ -213,7 +215,7 @@ class Service:
         rescan_folders = False
         while True:
             try:
-                raw = self.paths.get_nowait()
+                raw, whole = self.paths.get_nowait()
             except queue.Empty:
                 break
             path = Path(raw)
@@ -225,11 +227,11 @@ class Service:
             if len(parts) == 1:
                 rescan_folders = True  # a new (or renamed) agency folder
             elif len(parts) == 2 and parts[1] != CLAIMED and not scan.ignored(parts[1]):
-                self._observe(parts[0], path)
+                self._observe(parts[0], path, whole)
         if rescan_folders:
             gather(self.desk, self.tracker, None, backdate=False)
 
-    def _observe(self, who: str, path: Path) -> None:
+    def _observe(self, who: str, path: Path, whole: bool = False) -> None:
         try:
             st = path.stat(follow_symlinks=False)
         except FileNotFoundError:
@@ -243,4 +245,8 @@ class Service:
             return
         if who != ADMIN and path not in self.tracker.seen and not registered(self.desk, who):
             return  # the rescan tells staff about it, once
-        self.tracker.observe(scan.Waiting(who, path, st.st_size, st.st_mtime, st.st_ctime))
+        item = scan.Waiting(who, path, st.st_size, st.st_mtime, st.st_ctime)
+        if whole:
+            self.tracker.close_seen(item)
+        else:
+            self.tracker.observe(item)

@@ -177,6 +177,9 @@ def walk(desk: Desk, record: Claim) -> Outcome:
                     _again(desk, outcome, record, snap, checked)
         if not outcome.committed and not unchanged(record, snap):
             raise FileChanged(record.path)
+        if outcome.committed and not outcome.recovered and not unchanged(record, snap):
+            # Changed after the commit: what was committed is what the archive keeps; say the rest was not.
+            outcome.problems.append(file_problem("file.changed_after", warning=True))
     except (FileChanged, DeskFault):
         raise
     except Exception as exc:  # the trap
@@ -267,8 +270,10 @@ def _walk(desk: Desk, outcome: Outcome, snap: Snapshot, kind_name: str, still: C
     outcome.premium_before = decision.premium_before
     outcome.statements = list(decision.statements)
     outcome.content = dict(decision.content)
-    if decision.status == "success" and decision.ops and not still():
-        raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
+    if decision.status == "success" and decision.ops:
+        crash.point("before_commit")
+        if not still():
+            raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
     commit(desk.ledger, desk.layout, outcome, decision)
 
 

@@ -1,0 +1,104 @@
+"""A text file is never taken half-written. A CSV has no end marker: with change notification it is taken
+once its writer closed it, without it once still for text_settle_seconds; whatever a writer does to a
+claimed file before the commit sends it back to wait; the archive keeps exactly the committed bytes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import future, ledger_query, people, run_watcher
+from test_service import serving, wait_for
+
+
+def csv_parts(n: int, group: str = "CSV-1") -> tuple[bytes, bytes]:
+    """A 投保 CSV for n people, split after its first half of the roster."""
+    start = future().strftime("%Y-%m-%d %H:%M")
+    head = (f"操作类型,投保\n旅行团号,{group}\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
+            "序号,姓名,证件类型,证件号码\n")
+    rows = [f"{r[0]},{r[1]},身份证,{r[3]}\n" for r in people(n)]
+    return (head + "".join(rows[:n // 2])).encode("utf-8"), "".join(rows[n // 2:]).encode("utf-8")
+
+
+def _result(root: Path, stem: str) -> dict:
+    return json.loads((root / "outbox" / "GZ001" / f"{stem}.json").read_text(encoding="utf-8"))
+
+
+def _archived(root: Path) -> list[Path]:
+    return sorted(p for p in (root / "archive" / "GZ001").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("watch", ["events", "polling"])
+def test_a_csv_written_in_two_halves_with_a_pause_is_taken_whole(root, watch):
+    (root / "watcher.toml").write_text(f'settle_seconds = 0.5\ntext_settle_seconds = 6\nrescan_seconds = 1\n'
+                                       f'watch = "{watch}"\n', encoding="utf-8")
+    first, second = csv_parts(40)
+    with serving(root):
+        time.sleep(2)  # the service watches
+        with open(root / "workbooks" / "GZ001" / "名单.csv", "wb") as writer:
+            writer.write(first)
+            writer.flush()
+            time.sleep(3)  # longer than the settle time
+            writer.write(second)
+        wait_for(lambda: (root / "outbox" / "GZ001" / "名单_结果.json").exists(), 40, "the result")
+    data = _result(root, "名单_结果")
+    assert data["status"] == "success" and data["policies"][0]["insured_count"] == 40
+    [kept] = _archived(root)
+    assert kept.read_bytes() == first + second
+
+
+def test_a_writer_still_at_a_claimed_file_sends_it_back_to_wait(root):
+    """Taken after the text settle time while its writer still holds it open, and changed before the
+    commit: nothing is committed from the bytes it was changing; it is taken again, whole."""
+    (root / "watcher.toml").write_text("settle_seconds = 0.3\ntext_settle_seconds = 1.5\nrescan_seconds = 1\n",
+                                       encoding="utf-8")
+    first, second = csv_parts(40)
+    with serving(root, env={"WATCHER_PAUSE_AT": "before_commit:3"}):
+        time.sleep(2)
+        with open(root / "workbooks" / "GZ001" / "慢.csv", "wb") as writer:
+            writer.write(first)
+            writer.flush()
+            claim_area = root / "workbooks" / "GZ001" / ".watcher-claimed"
+            wait_for(lambda: claim_area.is_dir() and any(p.suffix == ".csv" for p in claim_area.iterdir()), 20,
+                     "the service to take the half-written file")
+            writer.write(second)  # into the claimed file, during the walk
+        wait_for(lambda: (root / "outbox" / "GZ001" / "慢_结果.json").exists(), 60, "the result")
+    data = _result(root, "慢_结果")
+    assert data["status"] == "success" and data["policies"][0]["insured_count"] == 40
+    assert len(list((root / "outbox" / "GZ001").glob("慢_结果*.json"))) == 1
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]
+    [kept] = _archived(root)
+    assert kept.read_bytes() == first + second  # the archive holds exactly what was committed
+
+
+def test_a_file_changed_after_the_commit_is_said_and_kept_apart(root):
+    (root / "watcher.toml").write_text("settle_seconds = 0.3\ntext_settle_seconds = 1.5\nrescan_seconds = 1\n",
+                                       encoding="utf-8")
+    first, second = csv_parts(40)
+    with serving(root, env={"WATCHER_PAUSE_AT": "after_commit:3"}):
+        time.sleep(2)
+        with open(root / "workbooks" / "GZ001" / "后改.csv", "wb") as writer:
+            writer.write(first)
+            writer.flush()
+            wait_for(lambda: ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)], 30, "the commit")
+            writer.write(second)
+        wait_for(lambda: (root / "outbox" / "GZ001" / "后改_结果.json").exists(), 30, "the result")
+    data = _result(root, "后改_结果")
+    assert data["policies"][0]["insured_count"] == 20
+    assert [w["code"] for w in data["warnings"]] == ["file.changed_after"]
+    archived = _archived(root)
+    assert [p.read_bytes() for p in archived if "_办理后修改" not in p.name] == [first]
+    assert [p.read_bytes() for p in archived if "_办理后修改" in p.name] == [first + second]
+
+
+def test_process_waits_for_a_csv_younger_than_the_text_settle_time(root):
+    (root / "watcher.toml").write_text("settle_seconds = 0\ntext_settle_seconds = 3\n", encoding="utf-8")
+    first, second = csv_parts(10)
+    (root / "workbooks" / "GZ001" / "新.csv").write_bytes(first + second)
+    started = time.monotonic()
+    run_watcher(root, "process")
+    assert time.monotonic() - started >= 2.5  # it waited for the file to hold still
+    assert _result(root, "新_结果")["policies"][0]["insured_count"] == 10
