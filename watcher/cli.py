@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import clock
+from .faults import LEDGER, DeskFault, classify
 from .layout import Layout
 from .settings import TEMPLATE, SettingsError, load_settings
 
@@ -19,34 +20,76 @@ class Failure(Exception):
     """The command itself failed; the message says what to do."""
 
 
-def _open(layout: Layout, settings, *, create: bool):
-    from .ledger import Ledger, LedgerError
+class StartFault(Failure):
+    """The ledger cannot be opened because of the desk (disk full, locked, server away): `serve` waits."""
 
+    def __init__(self, fault):
+        super().__init__(fault.line())
+        self.fault = fault
+
+
+def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
+    """The ledger, with the desk's mark of numbers handed out. `guard` (the commands that hand numbers
+    out): a ledger behind that mark (restored from a backup, or made anew) is refused, and one whose file
+    is damaged too."""
+    from .ledger import Ledger, LedgerError
     from .ledger.db import describe, is_url, ledger_exists, ledger_target
+    from .ledger.issued import Issued, issued_path
 
     target = ledger_target(layout.root, settings.ledger)
     if not create and not ledger_exists(target):
         raise Failure(f"找不到账本 {describe(target)}。请先运行：watcher init --root {layout.root}")
     try:
-        return Ledger(target, settings.zone, now=clock.now())
+        ledger = Ledger(target, settings.zone, now=clock.now())
     except LedgerError as exc:
         raise Failure(str(exc)) from exc
     except Exception as exc:
+        fault = classify(exc)
+        if fault is not None and fault != LEDGER:
+            raise StartFault(DeskFault(fault, exc)) from exc
         if is_url(target):
             raise Failure(f"无法连接账本数据库 {describe(target)}：{str(exc).strip()}。请检查地址、用户和权限") from exc
         if isinstance(exc, sqlite3.Error):
             raise Failure(f"无法打开账本 {target}：{exc}。账本须放在本机磁盘上，且当前用户可写") from exc
         raise
+    ledger.issued = Issued(issued_path(layout.root, target))
+    if guard:
+        try:
+            _guard(ledger)
+        except BaseException:
+            ledger.close()
+            raise
+    return ledger
+
+
+def _guard(ledger) -> None:
+    from .ledger.issued import behind
+
+    damaged = ledger.integrity()
+    if damaged:
+        raise Failure(f"账本文件已损坏（{'；'.join(damaged[:3])}）。请停止所有 watcher，把账本恢复到最近的备份"
+                      "（见运维文档的备份与恢复），再启动")
+    used = ledger.numbers_used()
+    issued, at = ledger.issued.read()
+    late = behind(used, issued)
+    if late:
+        words = {"policy": "保单", "statement": "对账单"}
+        which = "，".join(f"{words.get(n, n)}流水号账本只到 {u}，本机已发出到 {t}" for n, u, t in late)
+        raise Failure(f"账本落后于本机已发出的编号：{which}（{ledger.issued.path} 记于 {at}）。账本很可能是从较早的备份"
+                      "恢复的，或是新建的：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
+                      "恢复更新的备份（见运维文档的备份与恢复）")
+    ledger.issued.raise_to(used)  # a mark behind the ledger (a crash between a commit and the mark) catches up
 
 
 def cmd_init(layout: Layout, args) -> int:
     layout.root.mkdir(parents=True, exist_ok=True)
-    layout.create_base()
     settings_file = layout.root / "watcher.toml"
+    settings = load_settings(layout.root)
+    _refuse_a_new_ledger_on_an_old_desk(layout, settings)
+    layout.create_base()
     if not settings_file.exists():
         settings_file.write_text(TEMPLATE, encoding="utf-8")
-    settings = load_settings(layout.root)
-    ledger = _open(layout, settings, create=True)
+    ledger = _open(layout, settings, create=True, guard=True)
     try:
         from .ledger.db import describe
 
@@ -64,6 +107,24 @@ def cmd_init(layout: Layout, args) -> int:
     finally:
         ledger.close()
     return 0
+
+
+def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
+    """A root whose archive holds processed originals (or whose mark says numbers were handed out) has had
+    a ledger: a new one would hand its numbers out again. init keeps working where the ledger exists."""
+    from .ledger.db import describe, ledger_exists, ledger_target
+    from .ledger.issued import Issued, issued_path
+
+    target = ledger_target(layout.root, settings.ledger)
+    if ledger_exists(target):
+        return
+    archived = layout.archive.is_dir() and any(p.is_file() and not p.name.startswith(".")
+                                               for p in layout.archive.rglob("*"))
+    issued, _ = Issued(issued_path(layout.root, target)).read()
+    if archived or any(issued.values()):
+        raise Failure(f"找不到账本 {describe(target)}，但此目录{'的 archive/ 中有处理过的文件' if archived else '已发出过编号'}："
+                      "这里曾有账本。新建账本会把已发出的保单号再次发出，所以不予新建。请把账本恢复到原处"
+                      "（见运维文档的备份与恢复）；确需在此重新开始，请换一个新目录")
 
 
 def _locked_desk(layout: Layout, settings):
@@ -111,7 +172,7 @@ def _running(layout: Layout, command: str):
     lock = _locked_desk(layout, settings)
     try:
         configure(layout.root, settings.zone, to_stdout=True)
-        ledger = _open(layout, settings, create=False)
+        ledger = _open(layout, settings, create=False, guard=True)
         worker = None
         if ledger.kind == "postgresql":  # several workers may share this root: each keeps its claims apart
             import os
@@ -147,15 +208,28 @@ def cmd_process(layout: Layout, args) -> int:
           f"失败 {report.count('failed')}，重复提交 {report.count('duplicate')}）"
           + (f"；{len(report.refused_folders)} 个文件不在已登记机构的文件夹中，未处理，详见 outbox/_admin/"
              if report.refused_folders else ""))
-    return 0
+    if report.pending:
+        print(f"watcher process：{len(report.pending)} 个文件已办理，但结果暂时无法写出（磁盘已满或无法写入）；"
+              "下次运行 process 或 serve 时写出", file=sys.stderr)
+    if report.halted is not None:
+        print(f"watcher process：{report.halted.line()}", file=sys.stderr)
+    return 1 if report.pending or report.halted is not None else 0
 
 
 def cmd_serve(layout: Layout, args) -> int:
+    """On a full disk, a locked ledger or a database away, it logs and waits instead of exiting."""
+    import time
+
     from .service.serve import Service
 
-    with _running(layout, "serve") as (desk, stop):
-        Service(desk, stop=stop).run()
-    return 0
+    while True:
+        try:
+            with _running(layout, "serve") as (desk, stop):
+                Service(desk, stop=stop).run()
+            return 0
+        except StartFault as exc:
+            print(f"watcher serve：启动时{exc}（30 秒后重试；Ctrl-C 停止）", file=sys.stderr, flush=True)
+            time.sleep(30)
 
 
 def cmd_status(layout: Layout, args) -> int:
@@ -219,7 +293,7 @@ def cmd_month_end(layout: Layout, args) -> int:
             return 2
     else:
         month = previous_month(month_of(now, settings.zone))
-    ledger = _open(layout, settings, create=False)
+    ledger = _open(layout, settings, create=False, guard=True)
     try:
         configure(layout.root, settings.zone, to_stdout=False)
         if not ledger.try_lock(LOCK):
@@ -250,12 +324,25 @@ def cmd_month_end(layout: Layout, args) -> int:
 def cmd_check(layout: Layout, args) -> int:
     from .ledger.check import check_ledger
 
+    from .ledger.issued import behind
+
     settings = load_settings(layout.root)
     ledger = _open(layout, settings, create=False)
     try:
-        problems = check_ledger(ledger)
-        counts = ledger.counts()
-        statements = len(ledger.statements())
+        try:
+            damaged = ledger.integrity()
+            problems = [f"账本文件已损坏：{line}" for line in damaged] or check_ledger(ledger)
+            counts = ledger.counts()
+            statements = len(ledger.statements())
+        except Exception as exc:  # locked by another program, broken, away: one line, never a traceback
+            fault = classify(exc)
+            if fault is None:
+                raise
+            raise Failure(f"无法核对：{DeskFault(fault, exc).line()}") from None
+        words = {"policy": "保单", "statement": "对账单"}
+        issued, at = ledger.issued.read()
+        problems += [f"{words.get(name, name)}流水号：账本只到 {used}，本机已发出到 {top}（{at}）：账本落后，可能是从较早的备份恢复的"
+                     for name, used, top in behind(ledger.numbers_used(), issued)]
     finally:
         ledger.close()
     if problems:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from .common import _POLICY_SELECT, LedgerError, _dt, _t, policy_from_row, repla
 from .db import is_url, open_database
 from .schema import NUMBERED, migrate
 from .settlement import SettlementLedger
+
+log = logging.getLogger("watcher")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +73,8 @@ class Ledger(SettlementLedger):
         self._depth = 0
         self._versions: dict[int, Plan] = {}
         self.on_reconnect: list = []  # what a session must do again on a new connection (a worker's lock)
+        self.issued = None  # ledger.issued.Issued: the mark every transaction that draws a number raises
+        self._drawn = False
         migrate(self.db, _t(now))
 
     def close(self) -> None:
@@ -130,7 +135,7 @@ class Ledger(SettlementLedger):
             self.conn.execute(f"RELEASE {name}")
             return
         self.db.begin()
-        self._depth = 1
+        self._depth, self._drawn = 1, False
         try:
             yield
         except BaseException:
@@ -140,6 +145,17 @@ class Ledger(SettlementLedger):
         finally:
             self._depth = 0
         self.conn.execute("COMMIT")
+        if self._drawn and self.issued is not None:
+            self._raise_issued()
+
+    def _raise_issued(self) -> None:
+        """Before any output carries the numbers just drawn, the desk's own mark of them rises (synced).
+        If the disk refuses, the ledger (ahead of the mark) is still right; the next commit raises it."""
+        try:
+            self.issued.raise_to(self.numbers_used())
+        except OSError as exc:
+            log.error("could not raise the mark of numbers handed out (%s): it is raised at the next commit",
+                      exc.strerror or exc)
 
     def _need_tx(self) -> None:
         if not self._depth:
@@ -156,6 +172,7 @@ class Ledger(SettlementLedger):
         `sequences`, under the one write lock. PostgreSQL: a sequence of its own (`nextval` holds no lock
         to the commit, so workers never queue behind each other's transactions; a rolled-back
         transaction leaves its number unused, a gap, never a repeat)."""
+        self._drawn = True
         if self.kind == "postgresql":
             return self.conn.execute(f"SELECT nextval('number_{_numbered(name)}')").fetchone()[0]
         return self.conn.execute(

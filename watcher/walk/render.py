@@ -8,6 +8,8 @@ temporary name and renamed; the JSON twin is written last, once the others are i
 from __future__ import annotations
 
 import logging
+import os
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -134,6 +136,8 @@ def run_job(job: Job) -> Path:
     elif job.kind in ("page", "state_page"):
         root, policy, plan_, agency, settings, zone, at, replacement = job.args
         job.path.parent.mkdir(parents=True, exist_ok=True)
+        if job.kind == "page" and job.path.exists():
+            set_aside(job.path)
         write_bytes(job.path, render_policy(environment(root), policy, plan_, agency, settings, zone, at, replacement))
     elif job.kind == "statement":
         root, out, s, members, name, insurer, zone, at = job.args
@@ -147,6 +151,14 @@ def run_job(job: Job) -> Path:
         job.path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(job.path, job.args[0])
     return job.path
+
+
+def set_aside(path: Path) -> None:
+    """A newly issued policy's page is never written over another's: a file already there (one an agency
+    put in its outbox, say) is kept under a hidden name and the log says so."""
+    aside = path.with_name(f".{path.name}.{time.time_ns()}.set-aside")
+    os.replace(path, aside)
+    log.warning("%s was already there before its policy was issued; kept as %s", path.name, aside.name)
 
 
 def finish(rendering: Plan) -> None:

@@ -1,0 +1,94 @@
+"""A policy or statement number is never handed out twice, even after the ledger is restored from a backup
+or made anew: the desk's own mark of numbers handed out (beside the ledger, synced) refuses a ledger
+behind it, `watcher init` will not make a new ledger where one has been, and no page of a policy is ever
+written over with another's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+from conftest import issue_fields, ledger_query, people, result, run_watcher, write_request
+
+
+def _issue(root: Path, name: str, group: str, n: int = 1, start: int = 0) -> str:
+    write_request(root / "workbooks" / "GZ001" / f"{name}.xlsx", issue_fields(旅行团号=group), people(start + n)[start:])
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", f"{name}_结果")
+    assert data["status"] == "success", data["errors"]
+    return data["policies"][0]["policy_no"]
+
+
+def _rewind(root: Path, backup: Path | None) -> None:
+    """The ledger as it was at the backup: SQLite the file copied back (the README's online backup);
+    PostgreSQL its sequences and the newer rows as a restored dump has them."""
+    if backup is not None:
+        ledger = root / "ledger.sqlite3"
+        for extra in ("-wal", "-shm"):
+            Path(str(ledger) + extra).unlink(missing_ok=True)
+        shutil.copy(backup, ledger)
+    else:
+        ledger_query(root, "SELECT setval('number_policy', 1)")
+
+
+def _backup(root: Path, ledger_backend: str) -> Path | None:
+    if ledger_backend != "sqlite":
+        return None
+    target = root.parent / "backup.sqlite3"
+    source = sqlite3.connect(root / "ledger.sqlite3")
+    copy = sqlite3.connect(target)
+    source.backup(copy)  # what `sqlite3 ledger.sqlite3 ".backup …"` does, while the service runs
+    copy.close()
+    source.close()
+    return target
+
+
+def test_a_ledger_restored_from_an_older_backup_is_refused_and_hands_out_no_number_again(root, ledger_backend):
+    first = _issue(root, "一", "T1")
+    backup = _backup(root, ledger_backend)
+    second = _issue(root, "二", "T2", start=1)
+    page = root / "outbox" / "GZ001" / f"电子保单_{second}.html"
+    printed = page.read_bytes()
+    _rewind(root, backup)
+    write_request(root / "workbooks" / "GZ001" / "三.xlsx", issue_fields(旅行团号="T3"), people(3)[2:])
+    proc = run_watcher(root, "process", check=False)
+    assert proc.returncode == 1 and "账本落后于本机已发出的编号" in proc.stderr and "备份" in proc.stderr
+    assert (root / "workbooks" / "GZ001" / "三.xlsx").exists(), "nothing taken"
+    assert page.read_bytes() == printed, "the printed policy's page is untouched"
+    for command in (("serve",), ("month-end", "--month", "2026-10")):
+        assert run_watcher(root, *command, check=False).returncode == 1
+    check = run_watcher(root, "check", check=False)
+    assert check.returncode == 1 and "账本落后" in check.stderr
+    assert first < second
+
+
+def test_init_makes_no_new_ledger_where_one_has_been(root, ledger_backend):
+    _issue(root, "一", "T1")
+    assert run_watcher(root, "init").returncode == 0  # where the ledger is, init goes on working
+    if ledger_backend != "sqlite":
+        ledger_query(root, "DROP TABLE schema_migrations CASCADE")  # the database as good as new
+    else:
+        (root / "ledger.sqlite3").unlink()
+    proc = run_watcher(root, "init", check=False)
+    assert proc.returncode == 1 and "不予新建" in proc.stderr
+    if ledger_backend == "sqlite":
+        assert not (root / "ledger.sqlite3").exists()
+    # Even without the archive, the mark beside the ledger remembers.
+    shutil.rmtree(root / "archive")
+    assert run_watcher(root, "init", check=False).returncode == 1
+
+
+def test_the_mark_rises_with_every_number_and_a_forged_page_stops_nothing(root, ledger_backend):
+    number = _issue(root, "一", "T1")
+    marks = sorted(root.glob("*.numbers.json")) or sorted(root.glob("ledger.numbers.json"))
+    [mark] = marks
+    assert json.loads(mark.read_text("utf-8"))["numbers"]["policy"] == int(number[10:])
+    # An agency puts a page for the next number in its own outbox: it proves nothing and stops nothing.
+    following = number[:10] + f"{int(number[10:]) + 1:07d}"
+    forged = root / "outbox" / "GZ001" / f"电子保单_{following}.html"
+    forged.write_text("<html>伪造</html>", encoding="utf-8")
+    assert _issue(root, "二", "T2", start=1) == following
+    assert "伪造" not in forged.read_text("utf-8"), "the real page is written"
+    assert [p.read_text("utf-8") for p in forged.parent.glob(f".{forged.name}.*.set-aside")] == ["<html>伪造</html>"]
