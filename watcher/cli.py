@@ -49,8 +49,11 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
             raise StartFault(DeskFault(fault, exc)) from exc
         if is_url(target):
             raise Failure(f"无法连接账本数据库 {describe(target)}：{str(exc).strip()}。请检查地址、用户和权限") from exc
-        if isinstance(exc, sqlite3.Error):
+        if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
             raise Failure(f"无法打开账本 {target}：{exc}。账本须放在本机磁盘上，且当前用户可写") from exc
+        if isinstance(exc, sqlite3.Error):
+            raise Failure(f"账本文件已损坏或无法读取（{target}：{exc}）。请停止所有 watcher，把账本恢复到最近的备份"
+                          "（见运维文档的备份与恢复），再启动") from exc
         raise
     ledger.issued = Issued(issued_path(layout.root, target))
     if guard:

@@ -29,14 +29,31 @@ _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 class DeskFault(Exception):
     """Work stopped by the desk itself, not by the file in hand."""
 
-    def __init__(self, kind: str, cause: BaseException | None = None):
+    def __init__(self, kind: str, cause: BaseException | None = None, where=None):
         super().__init__(kind, cause)
-        self.kind, self.cause = kind, cause
+        self.kind, self.cause = kind, _root(cause)
+        self.where = where  # the folder it hit, when known: looked at again before the desk goes on
 
     def line(self) -> str:
         """The one Chinese line an operator reads (logs, watcher status, watcher check)."""
         detail = f"（{describe(self.cause)}）" if self.cause is not None else ""
         return f"{WORDS[self.kind]}{detail}：已暂停受理新文件，文件都留在原处。{ADVICE[self.kind]}"
+
+
+def _root(exc: BaseException | None) -> BaseException | None:
+    """The error a library wrapped (xlsxwriter's FileCreateError around ENOSPC), when there is one."""
+    todo, seen = [exc], 0
+    while todo and seen < 10:
+        found = todo.pop(0)
+        seen += 1
+        if found is None:
+            continue
+        if isinstance(found, DeskFault) or _classify(found) is not None:
+            return found
+        # Wrapped: as the cause or context, or as an argument (an error pickled back from a worker keeps
+        # only its arguments).
+        todo += [found.__cause__, found.__context__, *(a for a in found.args if isinstance(a, BaseException))]
+    return exc
 
 
 def describe(exc: BaseException) -> str:
@@ -46,7 +63,13 @@ def describe(exc: BaseException) -> str:
 
 
 def classify(exc: BaseException) -> str | None:
-    """The desk's kind of fault this exception means, or None when it is about the file in hand."""
+    """The desk's kind of fault this exception means, or None when it is about the file in hand. A library
+    that wraps the error (xlsxwriter's FileCreateError around ENOSPC) is looked through."""
+    found = _root(exc)
+    return _classify(found) if found is not None else None
+
+
+def _classify(exc: BaseException) -> str | None:
     if isinstance(exc, DeskFault):
         return exc.kind
     if isinstance(exc, sqlite3.IntegrityError):

@@ -25,6 +25,8 @@ class Settings:
     # found at start) it is taken only once unchanged this long.
     text_settle_seconds: float = 10.0
     stall_seconds: float = 30.0  # a file that still cannot be opened fails after this much stillness
+    lock_wait_seconds: float = 60.0  # a ledger locked by another program is waited out this long, then the
+    # intake stops (files stay where they are) until it is free
     max_roster_rows: int = 20000  # people in one request
     insurer_name: str = "示例人寿保险股份有限公司"
     insurer_hotline: str = "95500"
@@ -63,6 +65,7 @@ TEMPLATE = """# watcher settings. Every setting has a working default; uncomment
 # settle_seconds = 2              # a dropped file is taken once unchanged this long
 # text_settle_seconds = 10        # … a CSV whose writer was not seen closing it, this long
 # stall_seconds = 30              # a file that still cannot be opened fails after this much stillness
+# lock_wait_seconds = 60          # a ledger locked by another program is waited out this long, then the intake stops
 # max_roster_rows = 20000         # people in one request
 # insurer_name = "示例人寿保险股份有限公司"
 # insurer_hotline = "95500"

@@ -26,14 +26,25 @@ def probe_disk(root: Path) -> None:
             pass
 
 
-def health(desk, *, thorough: bool = False) -> DeskFault | None:
-    """None when the desk can work; else the fault that stops it (`thorough`: the ledger's integrity too)."""
+def health(desk, last: DeskFault | None = None) -> DeskFault | None:
+    """None when the desk can work; else the fault that stops it. After `last`, the place it hit is
+    looked at again too (the folder a full disk refused; the ledger's integrity after an error of its own)."""
     try:
-        desk.ledger.probe(thorough=thorough)
+        desk.ledger.probe(thorough=last is not None and last.kind == LEDGER)
     except Exception as exc:
         return DeskFault(classify(exc) or LEDGER, exc)
-    try:
-        probe_disk(desk.layout.root)
-    except OSError as exc:
-        return DeskFault(classify(exc) or DISK, exc)
+    places = [desk.layout.root]
+    cause = last.cause if last is not None else None
+    hit = last.where if last is not None and last.where is not None else (
+        Path(cause.filename).parent if isinstance(cause, OSError) and cause.filename else None)
+    if hit is not None:
+        folder = Path(hit)
+        while not folder.is_dir() and folder != folder.parent:
+            folder = folder.parent
+        places.append(folder)
+    for place in places:
+        try:
+            probe_disk(place)
+        except OSError as exc:
+            return DeskFault(classify(exc) or DISK, exc, where=place)
     return None

@@ -69,8 +69,6 @@ def run_jobs(jobs: list) -> None:
         run_job(job)
 
 
-LOCK_RETRIES = 6  # a ledger locked by another program is waited out: 1+2+4+8+16 s between tries, besides
-# the ledger's own busy timeout in each; longer than that and the intake stops until it is free
 
 
 class Pipeline:
@@ -141,18 +139,18 @@ class Pipeline:
         self._guarded(record, lambda: self._render(record, outcome, started))
 
     def _walk(self, record: Claim) -> Outcome:
-        """The walk, a ledger lock waited out with retries and backoff."""
-        delay = 1.0
-        for attempt in range(LOCK_RETRIES):
+        """The walk, a ledger locked by another program waited out with retries and backoff (besides the
+        ledger's own busy timeout in each try) for up to lock_wait_seconds; then the intake stops."""
+        delay, give_up = 1.0, time.monotonic() + self.desk.settings.lock_wait_seconds
+        while True:
             try:
                 return walk(self.desk, read_record(record.path, record.who) or record)
             except DeskFault as fault:
-                if fault.kind != LOCKED or attempt == LOCK_RETRIES - 1 or self._stopping():
+                if fault.kind != LOCKED or time.monotonic() + delay > give_up or self._stopping():
                     raise
                 log.warning("账本被其他程序锁定，%g 秒后重试 %s/%s", delay, record.who, record.original)
                 self._sleep(delay)
-                delay *= 2
-        raise AssertionError("unreachable")
+                delay = min(delay * 2, 16)
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()
@@ -215,7 +213,7 @@ class Pipeline:
         except Exception as exc:
             fault = classify(exc)
             if fault is not None:
-                self.halt(DeskFault(fault, exc))
+                self.halt(DeskFault(fault, exc, where=self.desk.layout.out(record.who)))
             log.debug("outputs of %s/%s failed", record.who, record.original, exc_info=True)
             self._pend(record, describe(exc))
 
@@ -259,7 +257,9 @@ class Pipeline:
         if item.future is not None:
             try:
                 item.future.result()
-            except Exception:  # the worker died or failed: write the outputs here instead
+            except Exception as exc:  # the worker died or failed: write the outputs here instead
+                if classify(exc) is not None:
+                    raise  # a full disk fails here just the same: the outputs wait for it
                 log.exception("rendering %s in the worker failed; writing it here", item.outcome.file_name)
                 run_jobs(item.rendering.jobs)
         finish(item.rendering)

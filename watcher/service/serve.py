@@ -161,7 +161,7 @@ class Service:
         """Every rescan: while the intake is stopped, look at the desk again (an alarm in the log each
         time); then every folder, files a dead worker left, outputs still to be written."""
         if pipeline.halted is not None:
-            fault = health(self.desk, thorough=pipeline.halted.kind == LEDGER)
+            fault = health(self.desk, pipeline.halted)
             if fault is not None:
                 pipeline.halted = fault
                 log.error("%s", fault.line())

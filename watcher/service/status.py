@@ -7,7 +7,9 @@ import json
 from collections import Counter
 from datetime import datetime
 
+from ..faults import DISK, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
+from .health import probe_disk
 from . import scan
 from .month_end import next_run_text
 
@@ -38,14 +40,20 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     today = now.astimezone(zone).date()
     ledger, why = _open_ledger(layout, settings, now)
     try:
-        service = _service(layout, ledger, zone)
-        month_end = next_run_text(ledger, settings, now) if ledger is not None else f"月结时间无法读取（账本：{why}）"
-        registered = {a.code for a in ledger.agencies()} | {ADMIN} if ledger is not None else None
+        desk = _desk_line(ledger, why, layout)
+        try:
+            service = _service(layout, ledger, zone)
+            month_end = next_run_text(ledger, settings, now) if ledger is not None else "月结时间无法读取（账本打不开）"
+            registered = {a.code for a in ledger.agencies()} | {ADMIN} if ledger is not None else None
+        except Exception as exc:  # a broken ledger: said once above, never a traceback
+            if classify(exc) is None:
+                raise
+            service, month_end, registered = _service(layout, None, zone), "月结时间无法读取（账本出错）", None
     finally:
         if ledger is not None:
             ledger.close()
     lines = [f"watcher 状态  {now.astimezone(zone):%Y-%m-%d %H:%M:%S}  根目录 {layout.root}",
-             f"服务：{service}"]
+             f"服务：{service}", desk]
     waiting: Counter[str] = Counter()
     in_hand: Counter[str] = Counter()
     refused: Counter[str] = Counter()  # in no registered agency's folder, or loose in workbooks/: never taken
@@ -59,6 +67,10 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     refused["workbooks/"] = len(scan.loose_files(layout))
     lines.append(f"等待处理：{sum(waiting.values())} 个文件" + _by(waiting))
     lines.append(f"处理中：{sum(in_hand.values())} 个文件" + _by(in_hand))
+    pending = _pending(layout)
+    if pending:
+        lines.append(f"待写出结果：{len(pending)} 个文件已办理，结果暂时无法写出，服务每次扫描时重试：")
+        lines += [f"  {line}" for line in pending[:20]]
     if sum(refused.values()):
         lines.append(f"不予处理：{sum(refused.values())} 个文件不在已登记机构的文件夹中" + _by(refused)
                      + "，已通知运营人员（outbox/_admin/未受理_…）")
@@ -81,6 +93,40 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     lines += failed[-20:]
     lines.append("下次定时任务：每 %g 秒扫描一次投递文件夹；%s" % (settings.rescan_seconds, month_end))
     return "\n".join(lines)
+
+
+def _desk_line(ledger, why, layout: Layout) -> str:
+    """One line on whether the desk can work: the ledger (locked, broken, away) and the root's disk."""
+    if ledger is None:
+        fault = classify(why) if isinstance(why, BaseException) else None
+        return "账本：" + (DeskFault(fault, why).line() if fault else f"无法打开（{describe(why)}）")
+    if ledger.kind == "sqlite":
+        ledger.conn.execute("PRAGMA busy_timeout = 1000")  # status answers at once, whoever holds a lock
+    try:
+        damaged = ledger.integrity()
+        if damaged:
+            return f"账本：{DeskFault(LEDGER, None).line()}（{damaged[0]}）"
+        ledger.probe()
+    except Exception as exc:
+        return "账本：" + DeskFault(classify(exc) or LEDGER, exc).line()
+    try:
+        probe_disk(layout.root)
+    except OSError as exc:
+        return "磁盘：" + DeskFault(DISK, exc).line()
+    return "账本与磁盘：正常"
+
+
+def _pending(layout: Layout) -> list[str]:
+    """Files in hand whose request was done but whose outputs wait for a disk that takes them."""
+    from ..walk.claim import read_record
+
+    found = []
+    for who in scan.folders(layout):
+        for claimed in scan.claimed_in(layout, who, every=True):
+            record = read_record(claimed, who)
+            if record is not None and record.pending:
+                found.append(f"{who}/{record.original} → outbox/{who}/{record.stem}.xlsx（{record.pending}）")
+    return found
 
 
 def _open_ledger(layout: Layout, settings, now: datetime):

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import crash
+from ..faults import classify
 from ..io.atomic import replacing, write_bytes
 from ..io.pages import environment, render_policy
 from ..domain.settlement import month_bounds, parse_month
@@ -126,9 +127,9 @@ def run_job(job: Job) -> Path:
         try:
             with replacing(job.path) as tmp:
                 write_result_book(tmp, outcome, zone)
-        except Exception:
-            if outcome.book is None:
-                raise
+        except Exception as exc:
+            if outcome.book is None or classify(exc) is not None:
+                raise  # a fault of the desk (a full disk) is not the echoed cells' fault
             # Something in the echoed cells could not be written: the result still appears, without the echo.
             log.exception("echoing %s failed; writing its result without the echoed sheets", outcome.file_name)
             with replacing(job.path) as tmp:

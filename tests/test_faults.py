@@ -1,0 +1,243 @@
+"""Under real faults nothing is lost and nothing doubled: an outbox that cannot take outputs (full, or not
+a folder), a claim that fails halfway, a claim record lost to a power cut, a ledger locked by another
+program or broken. Real `serve` and `process` subprocesses, a small tmpfs for a full disk where this
+machine lets a test mount one (else a folder swapped for a file), real second processes holding locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from conftest import issue_fields, ledger_query, people, result, run_watcher, write_request
+from test_service import serving, wait_for
+
+OUT = ("outbox", "GZ001")
+
+
+@contextmanager
+def unusable(folder: Path):
+    """The folder cannot take a file: a full tmpfs mounted on it where this machine allows, else a regular
+    file where the folder was. Yields the kind, and gives the folder back (empty of the filler) after."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                             capture_output=True).returncode == 0
+    try:
+        if mounted:
+            with open(folder / "filler", "wb") as handle:
+                try:
+                    handle.write(b"\0" * (1 << 20))
+                except OSError:
+                    pass
+            yield "full"
+        else:
+            shutil.rmtree(folder)
+            folder.write_text("not a folder")
+            yield "file"
+    finally:
+        if mounted:
+            (folder / "filler").unlink(missing_ok=True)
+            keep = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+            for name, data in keep.items():  # what got written meanwhile, kept on the real disk
+                (folder / name).write_bytes(data)
+        elif folder.is_file():
+            folder.unlink()
+            folder.mkdir()
+
+
+def _results(root: Path, stem: str) -> list[Path]:
+    return sorted(root.joinpath(*OUT).glob(f"{stem}_结果*.json"))
+
+
+def test_outputs_that_cannot_be_written_are_written_as_soon_as_they_can_be(root):
+    (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\n", encoding="utf-8")
+    outbox = root.joinpath(*OUT)
+    with serving(root) as proc:
+        time.sleep(1.5)
+        with unusable(outbox) as how:
+            write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+            wait_for(lambda: ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)], 30, "the commit")
+            time.sleep(2.5)  # two rescans that find the outbox still unusable
+            status = run_watcher(root, "status").stdout
+            assert "待写出结果：1 个文件" in status and "团A.xlsx" in status, status
+            assert not (root / "workbooks" / "GZ001" / "团A.xlsx").exists(), "in hand, not back to be issued twice"
+            if how == "full":  # a fault of the desk: the intake stops, a file dropped meanwhile stays
+                write_request(root / "workbooks" / "GZ001" / "团B.xlsx", issue_fields(旅行团号="T-B"), people(3)[2:])
+                time.sleep(2.5)
+                assert (root / "workbooks" / "GZ001" / "团B.xlsx").exists()
+        wait_for(lambda: _results(root, "团A"), 30, "团A's result once the outbox takes it")
+        if how == "full":
+            wait_for(lambda: _results(root, "团B"), 30, "团B, taken once the desk works again")
+        assert proc.poll() is None
+    [one] = _results(root, "团A")
+    data = json.loads(one.read_text(encoding="utf-8"))
+    assert data["status"] == "success" and len(data["policies"]) == 1  # never turned into a failure
+    assert (outbox / f"电子保单_{data['policies'][0]['policy_no']}.html").exists()
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(2 if how == "full" else 1,)]
+    log = (root / "logs" / "watcher.log").read_text(encoding="utf-8")
+    # At every rescan the log says so: a retry of the outputs, or (a full disk) the alarm that stopped the intake.
+    assert log.count("retrying the outputs of GZ001/") + log.count("磁盘已满或读写出错（") >= 3, log
+    assert "待写出" not in run_watcher(root, "status").stdout
+
+
+def test_a_claim_that_fails_halfway_puts_the_file_back(root, ledger_backend):
+    """The rename into the claim area works, its record cannot be written (a full disk; where this machine
+    cannot mount one, a folder in the record's way): the file goes back where it was dropped, and is taken
+    once it can be."""
+    folder = root / "workbooks" / "GZ001"
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
+                             capture_output=True).returncode == 0
+    if not mounted and ledger_backend != "sqlite":
+        pytest.skip("without a mount, the record's place is known only on SQLite (one claim folder per root)")
+    try:
+        path = write_request(folder / "团A.xlsx", issue_fields(), people(2))
+        if mounted:
+            (folder / ".watcher-claimed").mkdir()
+            with open(folder / ".filler", "wb") as handle:
+                try:
+                    handle.write(b"\0" * (1 << 20))
+                except OSError:
+                    pass
+        else:
+            (folder / ".watcher-claimed" / ".团A.xlsx.claim.json").mkdir(parents=True)
+        proc = run_watcher(root, "process", check=False)
+        assert path.exists() and not list((folder / ".watcher-claimed").rglob("团A.xlsx"))
+        assert not _results(root, "团A") and "Traceback" not in proc.stderr
+        if mounted:
+            (folder / ".filler").unlink()
+        else:
+            (folder / ".watcher-claimed" / ".团A.xlsx.claim.json").rmdir()
+        run_watcher(root, "process")
+        assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def test_a_claim_record_lost_to_a_power_cut_loses_nothing(root):
+    write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+    killed = run_watcher(root, "process", env={"WATCHER_CRASH_AT": "after_commit"}, check=False)
+    assert killed.returncode == -9
+    claimed = root / "workbooks" / "GZ001" / ".watcher-claimed"
+    for record in claimed.glob(".*.claim.json"):
+        record.unlink()  # written without fsync: a power cut takes it
+    run_watcher(root, "process")
+    [one] = _results(root, "团A")
+    assert one.name == "团A_结果.json"
+    data = json.loads(one.read_text("utf-8"))
+    assert data["status"] == "success", "its own result, not 重复提交"
+    assert (root.joinpath(*OUT) / f"电子保单_{data['policies'][0]['policy_no']}.html").exists()
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]
+
+
+def test_a_duplicate_writes_its_first_requests_missing_outputs(root):
+    path = write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+    content = path.read_bytes()
+    run_watcher(root, "process")
+    first = json.loads(_results(root, "团A")[0].read_text("utf-8"))
+    for name in ("团A_结果.xlsx", "团A_结果.json", f"电子保单_{first['policies'][0]['policy_no']}.html"):
+        (root.joinpath(*OUT) / name).unlink()
+    path.write_bytes(content)
+    run_watcher(root, "process")
+    assert (root.joinpath(*OUT) / "团A_结果.xlsx").exists()
+    assert json.loads((root.joinpath(*OUT) / "团A_结果.json").read_text("utf-8"))["status"] == "success"
+    assert json.loads((root.joinpath(*OUT) / "团A_结果_2.json").read_text("utf-8"))["status"] == "duplicate"
+    assert (root.joinpath(*OUT) / f"电子保单_{first['policies'][0]['policy_no']}.html").exists()
+
+
+def _hold_lock(root: Path, seconds: float) -> subprocess.Popen:
+    """Another program holding the SQLite ledger's write lock (or a PostgreSQL table lock)."""
+    url = os.environ.get("WATCHER_LEDGER_URL")
+    code = (f"import sys, time\n"
+            f"from watcher.ledger.db import open_database\n"
+            f"db = open_database({url!r} if {bool(url)} else {str(root / 'ledger.sqlite3')!r})\n"
+            f"db.begin()\n"
+            f"db.execute('LOCK TABLE requests IN ACCESS EXCLUSIVE MODE' if db.kind == 'postgresql' else"
+            f" 'INSERT INTO chores VALUES (\\'lock\\', \\'x\\')')\n"
+            f"print('locked', flush=True)\n"
+            f"time.sleep({seconds})\n"
+            f"db.execute('ROLLBACK')\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_a_ledger_locked_for_a_while_is_waited_out(root):
+    write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+    locker = _hold_lock(root, 20)
+    started = time.monotonic()
+    run_watcher(root, "process")
+    assert time.monotonic() - started >= 15
+    locker.wait()
+    assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
+
+
+def test_a_ledger_locked_too_long_stops_the_intake_and_leaves_every_file(root, ledger_backend):
+    if ledger_backend != "sqlite":
+        pytest.skip("PostgreSQL waits on a table lock without a time limit: nothing to give up on")
+    (root / "watcher.toml").write_text("settle_seconds = 0\nlock_wait_seconds = 2\n", encoding="utf-8")
+    for name in ("团A", "团B"):
+        write_request(root / "workbooks" / "GZ001" / f"{name}.xlsx", issue_fields(旅行团号=name), people(2))
+    locker = _hold_lock(root, 60)
+    try:
+        proc = run_watcher(root, "process", check=False)
+        assert proc.returncode == 1 and "账本被其他程序锁定" in proc.stderr and "Traceback" not in proc.stderr
+        assert sorted(p.name for p in (root / "workbooks" / "GZ001").glob("*.xlsx")) == ["团A.xlsx", "团B.xlsx"]
+        assert not _results(root, "团A") and not list((root / "archive").rglob("*.xlsx"))
+        status = run_watcher(root, "status").stdout
+        assert "账本被其他程序锁定" in status
+    finally:
+        locker.kill()
+    run_watcher(root, "process")
+    assert len(list(root.joinpath(*OUT).glob("*_结果.json"))) == 2
+
+
+def test_a_broken_ledger_is_said_in_one_line_and_nothing_is_taken(root, ledger_backend):
+    if ledger_backend != "sqlite":
+        pytest.skip("a damaged PostgreSQL database is its server's to report; this is the SQLite file")
+    write_request(root / "workbooks" / "GZ001" / "一.xlsx", issue_fields(), people(2))
+    run_watcher(root, "process")
+    ledger = root / "ledger.sqlite3"
+    ledger_query(root, "PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(ledger.read_bytes())
+    page = 4096
+    for at in range(page, len(data), page):  # every page but the first (the header): garbage
+        data[at:at + page] = os.urandom(page)
+    ledger.write_bytes(bytes(data))
+    path = write_request(root / "workbooks" / "GZ001" / "二.xlsx", issue_fields(旅行团号="T2"), people(3)[2:])
+    for command in (("process",), ("check",)):
+        proc = run_watcher(root, *command, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "损坏" in proc.stderr or "出错" in proc.stderr, proc.stderr
+    status = run_watcher(root, "status", check=False)
+    assert "Traceback" not in status.stderr and "账本" in status.stdout
+    assert path.exists() and not _results(root, "二")
+
+
+def test_serve_stops_the_intake_while_the_ledger_is_locked_and_goes_on_after(root, ledger_backend):
+    if ledger_backend != "sqlite":
+        pytest.skip("PostgreSQL waits on a table lock without a time limit: nothing to give up on")
+    (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\nlock_wait_seconds = 1\n",
+                                       encoding="utf-8")
+    with serving(root) as proc:
+        time.sleep(1.5)
+        locker = _hold_lock(root, 22)  # past the ledger's own busy timeout (10 s) and lock_wait_seconds
+        path = write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+        wait_for(lambda: "账本被其他程序锁定（" in (root / "logs" / "watcher.log").read_text("utf-8"), 30, "the alarm")
+        wait_for(path.exists, 5, "the file put back where it was dropped")
+        time.sleep(2.5)
+        assert path.exists() and not _results(root, "团A"), "left where it was while the lock holds, not failed"
+        locker.wait()
+        wait_for(lambda: _results(root, "团A"), 30, "the file, once the ledger is free")
+        assert proc.poll() is None
+    assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
+    log = (root / "logs" / "watcher.log").read_text("utf-8")
+    assert log.count("账本被其他程序锁定（") >= 2 and "已恢复，继续受理" in log
