@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import zipfile
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -380,3 +382,39 @@ def test_serve_runs_month_end_on_schedule_and_catches_up_a_missed_one(root):
     assert [s[3] for s in statements(root)] == ["2026-11", "2026-12"]
     status = run_watcher(root, "status", env=fake("2027-01-04T09:30:00+08:00")).stdout
     assert "月结 2027-01：2027-02-01 02:00" in status
+
+
+def test_business_recorded_late_for_a_settled_month_is_billed_in_a_supplementary_statement(root):
+    from watcher import clock
+    from watcher.ledger import Ledger
+    from watcher.service.month_end import RETRY, due
+    from watcher.settings import load_settings
+
+    a = issue(root, "团A", "2026-11-20 08:00", n=2)
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    [(first, *_)] = statements(root)
+    # The clock moved back: a policy is recorded for November after November was settled.
+    late = issue(root, "补录", "2026-11-30 23:00", n=3, at="2026-11-30T21:00:00+08:00", group="补录团")
+    check = run_watcher(root, "check", env=fake("2026-12-02T10:00:00+08:00"), check=False)
+    assert check.returncode == 1 and late["policy_no"] in check.stderr and a["policy_no"] not in check.stderr
+    settings = load_settings(root)
+    ledger = Ledger(root / "ledger.sqlite3" if not os.environ.get("WATCHER_LEDGER_URL")
+                    else os.environ["WATCHER_LEDGER_URL"], settings.zone, now=clock.now())
+    try:  # the daily retry after month-end settles it, not only months never run
+        assert (date(2026, 11, 1), RETRY) in due(ledger, settings, datetime.fromisoformat("2026-12-02T02:05:00+08:00"))
+    finally:
+        ledger.close()
+    month_end(root, "2026-11", "2026-12-02T02:05:00+08:00")
+    rows = statements(root)
+    assert [r[0] for r in rows][0] == first and len(rows) == 2
+    second = rows[1][0]
+    assert sql(root, "SELECT statement_no FROM policies WHERE policy_no = ?", (a["policy_no"],)) == [(first,)]
+    assert sql(root, "SELECT statement_no FROM policies WHERE policy_no = ?", (late["policy_no"],)) == [(second,)]
+    twin = json.loads((root / f"outbox/GZ001/对账单_{second}.json").read_text("utf-8"))
+    assert twin["title"] == "补充对账单" and twin["supplements"] == first and twin["policy_count"] == 1
+    book = openpyxl.load_workbook(root / f"outbox/GZ001/对账单_{second}.xlsx")
+    assert book["对账单"]["A1"].value.endswith("补充对账单")
+    summary = openpyxl.load_workbook(root / "outbox/_admin/月结汇总_2026-11.xlsx")
+    kinds = [r[1] for r in summary["对账单"].iter_rows(min_row=2, values_only=True) if r and r[0]]
+    assert kinds == ["对账单", f"补充对账单（补 {first}）"]
+    assert run_watcher(root, "check", env=fake("2026-12-02T10:00:00+08:00")).returncode == 0

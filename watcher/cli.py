@@ -334,7 +334,7 @@ def cmd_check(layout: Layout, args) -> int:
     try:
         try:
             damaged = ledger.integrity()
-            problems = [f"账本文件已损坏：{line}" for line in damaged] or check_ledger(ledger)
+            problems = [f"账本文件已损坏：{line}" for line in damaged] or check_ledger(ledger, clock.now())
             counts = ledger.counts()
             statements = len(ledger.statements())
         except Exception as exc:  # locked by another program, broken, away: one line, never a traceback

@@ -161,6 +161,11 @@ class Statement:
     paid_on: date | None = None
     invoice_no: str = ""
     invoiced_on: date | None = None
+    supplements: str = ""  # a 补充对账单: the number of the first statement of its agency, plan and month
+
+    @property
+    def title(self) -> str:
+        return "补充对账单" if self.supplements else "对账单"
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,11 +87,12 @@ def write_summary(path: Path, s: MonthSummary, channels: tuple[str, ...], zone: 
     confirm = wb.add_worksheet(CONFIRM_SHEET)
     agencies = _lines(wb, f, "按机构", ["机构代码", "机构名称", "保单数", "人数", "保费", "已撤单"], s.by_agency)
     _lines(wb, f, "按方案", ["方案代码", "方案名称", "保单数", "人数", "保费", "已撤单"], s.by_plan)
-    _grid(wb, f, "对账单", ["对账单号", "机构代码", "机构名称", "方案", "保单数", "人数", "金额", "对账状态", "本次生成",
-                           "业务渠道", "确认人"],
-          [[x.statement_no, x.agency, s.names.get(x.agency, ""), f"{x.plan_code} {x.plan_name}", x.policy_count,
-            x.insured_count, ("money", x.total_fen), x.status, "是" if x.statement_no in s.created else "",
-            x.channel, x.confirmed_by] for x in s.statements])
+    _grid(wb, f, "对账单", ["对账单号", "类型", "机构代码", "机构名称", "方案", "保单数", "人数", "金额", "对账状态",
+                           "本次生成", "业务渠道", "确认人"],
+          [[x.statement_no, x.title + (f"（补 {x.supplements}）" if x.supplements else ""), x.agency,
+            s.names.get(x.agency, ""), f"{x.plan_code} {x.plan_name}", x.policy_count, x.insured_count,
+            ("money", x.total_fen), x.status, "是" if x.statement_no in s.created else "", x.channel, x.confirmed_by]
+           for x in s.statements])
     _grid(wb, f, "等待结账", ["机构代码", "机构名称", "方案", "未生效保单数", "原因"],
           [[w.agency, w.agency_name, w.plan, w.count, w.reason] for w in s.waiting])
     _grid(wb, f, "预交保费", ["收据号", "机构代码", "机构名称", "金额", "收取日期", "有效期至", "提醒"],
@@ -134,6 +135,7 @@ def _overview(wb, ws, f, s: MonthSummary, zone: tzinfo, agencies: int) -> None:
         ("保费合计", ("money", total_fen)),
         ("本月对账单数", len(s.statements)),
         ("本次生成对账单", len(issued)),
+        ("其中补充对账单", sum(1 for x in issued if x.supplements)),
         ("本次生成金额", ("money", sum(x.total_fen for x in issued))),
         ("等待结账（机构×方案）", len(s.waiting)),
         ("待确认对账单（全部月份）", len(s.to_confirm)),

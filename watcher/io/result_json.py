@@ -44,7 +44,8 @@ def agency_json(agency) -> dict:
 
 def statement_json(s, zone: tzinfo) -> dict:
     """A statement as the admin results and 对账单查询 list it (its own file, 对账单_<no>.json, has its policies)."""
-    return {"statement_no": s.statement_no, "agency": s.agency, "plan": s.plan_code, "plan_name": s.plan_name,
+    return {"statement_no": s.statement_no, "supplements": s.supplements or None, "agency": s.agency,
+            "plan": s.plan_code, "plan_name": s.plan_name,
             "month": f"{s.month:%Y-%m}", "created_at": s.created_at.astimezone(zone).isoformat(timespec="seconds"),
             "status": s.status, "total": yuan_text(s.total_fen), "policy_count": s.policy_count,
             "insured_count": s.insured_count, "channel": s.channel or None, "confirmed_by": s.confirmed_by or None,

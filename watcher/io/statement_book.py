@@ -39,6 +39,8 @@ def _info(s: Statement, agency_name: str, zone: tzinfo) -> list[tuple[str, objec
     rows = [("对账单号", s.statement_no), ("结账月份", month_text(s.month)), ("机构", f"{s.agency} {agency_name}"),
             ("保险方案", f"{s.plan_code} {s.plan_name}"), ("生成时间", show_second(s.created_at, zone)),
             ("对账状态", s.status)]
+    if s.supplements:
+        rows.append(("补充", f"本月已结账后补录的业务（首张对账单 {s.supplements}），单独结算"))
     if s.channel:
         rows += [("业务渠道", s.channel), ("确认人", s.confirmed_by),
                  ("确认时间", show_second(s.confirmed_at, zone) if s.confirmed_at else "")]
@@ -80,7 +82,7 @@ def _workbook(path: Path, s: Statement, policies: list, agency_name: str, insure
     last_col = len(HEADERS) - 1
     for c, w in enumerate(WIDTHS):
         ws.set_column(c, c, w)
-    ws.merge_range(0, 0, 0, last_col, f"{insurer} 旅游险保费对账单", f["title"])
+    ws.merge_range(0, 0, 0, last_col, f"{insurer} 旅游险保费{s.title}", f["title"])
     ws.merge_range(1, 0, 1, last_col, "（本对账单一式三份：旅行社留存、财务留存、团险留存）", f["sub"])
     r = 3
     info = _info(s, agency_name, zone)
@@ -143,7 +145,8 @@ def _workbook(path: Path, s: Statement, policies: list, agency_name: str, insure
 
 def statement_json(s: Statement, policies: list, agency_name: str, zone: tzinfo, now: datetime) -> bytes:
     data = {
-        "statement_no": s.statement_no, "agency": s.agency, "agency_name": agency_name,
+        "statement_no": s.statement_no, "title": s.title, "supplements": s.supplements or None,
+        "agency": s.agency, "agency_name": agency_name,
         "plan": s.plan_code, "plan_name": s.plan_name, "month": month_text(s.month),
         "created_at": s.created_at.astimezone(zone).isoformat(), "status": s.status,
         "total": yuan_text(s.total_fen), "total_in_words": "人民币" + capitals(s.total_fen),

@@ -14,12 +14,14 @@ from datetime import datetime
 from ..domain.dates import cover_end, show_end
 from ..domain.money import yuan_display
 from ..domain.policy import ACTIVE, CANCELLED, POLICY_NO_PATTERN
-from ..domain.settlement import CONFIRMED, INVOICED, PAID, PENDING, STATEMENT_NO_PATTERN
+from ..domain.settlement import (CONFIRMED, INVOICED, PAID, PENDING, STATEMENT_NO_PATTERN, group_month, month_bounds,
+                                 month_text, settle_state)
 
 LIMIT = 500  # findings listed; the count says if there were more
 
 
-def check_ledger(ledger) -> list[str]:
+def check_ledger(ledger, now: datetime | None = None) -> list[str]:
+    """`now`: also name the policies of ended months that month-end should have billed and has not."""
     conn = ledger.conn
     found: list[str] = []
 
@@ -80,10 +82,24 @@ def check_ledger(ledger) -> list[str]:
             say(f"保单 {no}：保险止期为 {show_end(datetime.fromisoformat(end), ledger.zone)}，按生效时间和 {days} 天"
                 f"应为 {show_end(want, ledger.zone)}")
     _numbering(conn, ledger.numbers_used(), say)
+    if now is not None:
+        _unbilled(ledger, now, say)
     _replay(conn, say)
     if len(found) > LIMIT:
         return found[:LIMIT] + [f"……另有 {len(found) - LIMIT} 处"]
     return found
+
+
+def _unbilled(ledger, now: datetime, say) -> None:
+    """Live policies of an ended month, in effect, in no statement, whose plan waits for nothing: late
+    business (recorded for a month already settled) that a supplementary statement must bill."""
+    for month in sorted(ledger.unsettled_months(now)):
+        start, end = month_bounds(month, ledger.zone)
+        for group in settle_state(group_month(ledger.month_policies(start, end)), now):
+            if group.state == "ready":
+                for p in group.ready:
+                    say(f"保单 {p.policy_no}（{group.agency} {group.plan_code}，{month_text(month)}）已生效却不在任何对账单中："
+                        "下一次月结（或其每日重试）会为它出补充对账单")
 
 
 def _numbering(conn, sequences: dict[str, int], say) -> None:

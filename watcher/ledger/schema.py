@@ -223,6 +223,9 @@ CREATE TABLE chores (
     done_at TEXT NOT NULL
 );
 """),
+    (11, "supplementary statements: business recorded late for a month already settled", """
+ALTER TABLE statements ADD COLUMN supplements TEXT NOT NULL DEFAULT '';
+"""),
 ]
 
 LATEST = MIGRATIONS[-1][0]

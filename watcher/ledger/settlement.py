@@ -14,7 +14,7 @@ from datetime import date, datetime
 from ..domain.policy import ACTIVE, Policy
 from .common import _POLICY_SELECT, LedgerError, _dt, _t
 from ..domain.settlement import (CONFIRMED, INVOICED, PAID, PENDING, UNPAID_STATES, Group, Receipt, Statement,
-                                 group_month, month_bounds, month_text, settle_state, statement_number)
+                                 group_month, month_bounds, month_of, month_text, settle_state, statement_number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ class Performance:
 
 _STATEMENT_COLS = ("statement_no, agency, plan_code, plan_name, month, created_at, total_fen, policy_count,"
                    " insured_count, status, channel, confirmed_by, confirmed_at, paid_fen, payment_ref, paid_on,"
-                   " invoice_no, invoiced_on")
+                   " invoice_no, invoiced_on, supplements")
 
 
 def _d(text: str | None) -> date | None:
@@ -70,6 +70,15 @@ class SettlementLedger:
         rows = self.conn.execute(sql + " ORDER BY p.agency, p.issued_at, p.policy_no", args).fetchall()
         return [self._policy(r, False) for r in rows]
 
+    def unsettled_months(self, now: datetime) -> set[date]:
+        """Ended months (by 投保时间, desk time) that hold live policies in effect and in no statement."""
+        start_of_this_month = month_bounds(month_of(now, self.zone), self.zone)[0]
+        rows = self.conn.execute("SELECT DISTINCT substr(issued_at, 1, 13) FROM policies WHERE status = ?"
+                                 " AND statement_no = '' AND start_at <= ? AND issued_at < ?",
+                                 (ACTIVE, _t(now), _t(start_of_this_month)))
+        # UTC text to the hour: enough to place each in its month in the desk's zone.
+        return {month_of(datetime.fromisoformat(hour + ":00:00+00:00"), self.zone) for (hour,) in rows}
+
     def first_issued_at(self) -> datetime | None:
         row = self.conn.execute("SELECT MIN(issued_at) FROM policies").fetchone()
         return _dt(row[0]) if row and row[0] else None
@@ -89,11 +98,15 @@ class SettlementLedger:
         number = statement_number(month, self._next("statement"))
         total = sum(p.premium_fen for p in policies)
         insured = sum(p.insured_count for p in policies)
+        # Business recorded later for a month already settled (a correction, a clock moved back) gets a
+        # statement of its own that names the first: a statement is never reopened.
+        first = self.conn.execute("SELECT MIN(statement_no) FROM statements WHERE agency = ? AND plan_code = ?"
+                                  " AND month = ?", (agency, plan_code, month_text(month))).fetchone()[0] or ""
         self.conn.execute(
             f"INSERT INTO statements ({_STATEMENT_COLS}, request_id, run_id) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', NULL, NULL, '', NULL, '', NULL, ?, ?)",
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', NULL, NULL, '', NULL, '', NULL, ?, ?, ?)",
             (number, agency, plan_code, plan_name, month_text(month), _t(at), total, len(policies), insured, PENDING,
-             request_id, run_id))
+             first, request_id, run_id))
         numbers = [p.policy_no for p in policies]
         for i in range(0, len(numbers), 500):
             chunk = numbers[i:i + 500]
@@ -104,7 +117,7 @@ class SettlementLedger:
             if cur.rowcount != len(chunk):
                 raise LedgerError(f"statement {number}: a policy changed or is already in a statement")
         self._journal(at, request_id, agency, "statement.created", number, {
-            "plan": plan_code, "month": month_text(month), "total_fen": total, "run_id": run_id,
+            "plan": plan_code, "month": month_text(month), "total_fen": total, "run_id": run_id, "supplements": first,
             "policies": [[p.policy_no, p.premium_fen] for p in policies]})
         return self.statement(number)
 
@@ -148,7 +161,7 @@ class SettlementLedger:
 
     def _statement(self, r: tuple) -> Statement:
         return Statement(r[0], r[1], r[2], r[3], date.fromisoformat(r[4] + "-01"), _dt(r[5]), r[6], r[7], r[8], r[9],
-                         r[10], r[11], _dt(r[12]), r[13], r[14], _d(r[15]), r[16], _d(r[17]))
+                         r[10], r[11], _dt(r[12]), r[13], r[14], _d(r[15]), r[16], _d(r[17]), r[18])
 
     def _advance(self, statement_no: str, sql: str, args: tuple, was: str) -> str:
         cur = self.conn.execute(f"UPDATE statements SET {sql} WHERE statement_no = ? AND status = ?",

@@ -67,7 +67,7 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
     report.files += write_details(ledger, layout, month, policies, now, zone)
     report.files += write_statements(ledger, layout, settings, month, policies, {s.statement_no for s in report.created},
                                      names, now)
-    report.problems = check_ledger(ledger)
+    report.problems = check_ledger(ledger, now)
     if report.problems:
         log.error("账本核对发现 %d 处不一致（月结 %s 之后）：%s", len(report.problems), month_text(month),
                   "；".join(report.problems[:5]))
@@ -175,8 +175,11 @@ def due(ledger, settings, now: datetime) -> list[tuple[date, str]]:
     for r in runs:
         if r.finished_at:
             last[r.month] = r
+    # Besides plans that waited: business recorded later for a month already settled (a correction, a
+    # clock moved back) is billed too, in a supplementary statement, at the next daily slot.
+    late = ledger.unsettled_months(now)
     for month, r in sorted(last.items()):
-        if r.waiting and month not in months and retry_due(now, zone, at, r.started_at):
+        if (r.waiting or month in late) and month not in months and retry_due(now, zone, at, r.started_at):
             out.append((month, RETRY))
     return out
 
