@@ -241,3 +241,24 @@ def test_serve_stops_the_intake_while_the_ledger_is_locked_and_goes_on_after(roo
     assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
     log = (root / "logs" / "watcher.log").read_text("utf-8")
     assert log.count("账本被其他程序锁定（") >= 2 and "已恢复，继续受理" in log
+
+
+def test_serve_killed_with_kill_9_leaves_no_helper_process_behind(root):
+    """Its render processes, its parser and multiprocessing's resource tracker die with it."""
+    from test_web_attacks import _alive, _children
+
+    (root / "watcher.toml").write_text("settle_seconds = 0.3\n", encoding="utf-8")
+    with serving(root) as proc:
+        write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+        wait_for(lambda: _results(root, "团A"), 30, "a first file (every helper at work)")
+        helpers = _children(proc.pid)
+        assert len(helpers) >= 3, helpers  # two renderers and the parser (and the resource tracker)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_alive(pid, started) for pid, started in helpers.items()):
+            time.sleep(0.1)
+        left = [pid for pid, started in helpers.items() if _alive(pid, started)]
+        for pid in left:  # not left to the next test
+            os.kill(pid, 9)
+        assert not left, f"helpers of the killed serve still alive: {left}"

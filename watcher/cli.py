@@ -206,7 +206,7 @@ def cmd_process(layout: Layout, args) -> int:
 
     with _running(layout, "process") as (desk, stop):
         report = process_all(desk, progress=sys.stderr.isatty(), stop=stop)
-    n = len(report.done)
+    n = report.total
     print(f"处理完成：{n} 个文件（成功 {report.count('success')}，试算 {report.count('quote')}，"
           f"失败 {report.count('failed')}，重复提交 {report.count('duplicate')}）"
           + (f"；{len(report.refused_folders)} 个文件不在已登记机构的文件夹中，未处理，详见 outbox/_admin/"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import resource
 import signal
 from pathlib import Path
@@ -21,7 +22,10 @@ from .reader import Limits, ReadError, read_book
 log = logging.getLogger("watcher")
 
 
-def _worker(conn, memory_bytes: int, limits: Limits) -> None:
+def _worker(conn, memory_bytes: int, limits: Limits, parent: int) -> None:
+    from ..service.lifeline import die_with_parent
+
+    die_with_parent(parent)  # never outlive the service, even one killed with kill -9
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the service stops us
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort leaves no core dump behind
@@ -60,8 +64,8 @@ class Sandbox:
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # nothing of the service (its lock, its ledger) inherited
         ours, theirs = context.Pipe()
-        self.process = context.Process(target=_worker, args=(theirs, self.memory, self.limits), daemon=True,
-                                       name="watcher-parser")
+        self.process = context.Process(target=_worker, args=(theirs, self.memory, self.limits, os.getpid()),
+                                       daemon=True, name="watcher-parser")
         self.process.start()
         theirs.close()
         self.conn = ours

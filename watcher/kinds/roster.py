@@ -121,15 +121,21 @@ def check_roster(request: Request, *, plan: Plan | None, start: datetime | None,
                 others = "、".join(str(o + 1) for o in rows if o != r)
                 problems.append(problem("roster.duplicate_person", **where(r, "证件号码"), rows=others))
 
-    for overlap in overlaps:
+    # One problem a person and kind: a traveller on many overlapping policies is one line, with the count.
+    said: dict[tuple, list] = {}
+    for overlap in sorted(overlaps, key=lambda o: (o.start, o.policy_no)):
         r = result.row_of.get((overlap.id_type, overlap.id_no))
         if r is None:
             continue
         same = bool(tour_group) and overlap.tour_group.casefold() == tour_group.casefold()
         code = ("roster.in_group_policy" if endorsing else "roster.same_group") if same else "roster.overlap"
-        problems.append(problem(code, **where(r, "证件号码"),
-                                warning=not same, policy_no=overlap.policy_no, tour_group=overlap.tour_group,
-                                start=show_hour(overlap.start, zone), end=show_end(overlap.end, zone)))
+        said.setdefault((r, code), []).append(overlap)
+    for (r, code), found in said.items():
+        first = found[0]
+        more = f"（另有 {len(found) - 1} 张重叠的有效保单）" if len(found) > 1 else ""
+        problems.append(problem(code, **where(r, "证件号码"), warning=code == "roster.overlap",
+                                policy_no=first.policy_no + more, tour_group=first.tour_group,
+                                start=show_hour(first.start, zone), end=show_end(first.end, zone)))
     return result
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
 import signal
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from concurrent.futures import wait as futures_wait
@@ -24,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..faults import LOCKED, DeskFault, classify, describe
+from .lifeline import die_with_parent
 from ..walk import Desk, FileChanged, OutputsPending, archive_claim, claim_file, reclaim, walk
 from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.outcome import Outcome
@@ -41,13 +43,26 @@ RENDERERS = 2
 
 @dataclass
 class RunReport:
+    """What a run did. `keep`: the outcomes themselves too (a `process` run, tests); a service that runs for
+    months keeps only the counts, or it would hold every file's cells for ever."""
+    keep: bool = True
     done: list[Outcome] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
     refused_folders: list[tuple[str, str]] = field(default_factory=list)
     halted: DeskFault | None = None  # the fault of the desk that stopped the run
     pending: list[Path] = field(default_factory=list)  # committed, outputs still to be written
 
+    def add(self, outcome: Outcome) -> None:
+        self.counts[outcome.status] += 1
+        if self.keep:
+            self.done.append(outcome)
+
     def count(self, status: str) -> int:
-        return sum(1 for o in self.done if o.status == status)
+        return self.counts[status]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
 
 
 @dataclass
@@ -59,8 +74,10 @@ class _InHand:
     started: float
 
 
-def _ignore_interrupt() -> None:
-    """Ctrl-C reaches every process of the terminal's group; the service finishes and stops its helpers."""
+def _helper_start(parent: int) -> None:
+    """In each render process: Ctrl-C reaches every process of the terminal's group (the service finishes
+    and stops its helpers); and it dies with the service, even a service killed with kill -9."""
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -79,7 +96,7 @@ class Pipeline:
         if workers:
             # spawn, not fork: a forked worker would inherit the root lock and hold it after a kill -9.
             self.pool = ProcessPoolExecutor(RENDERERS, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_ignore_interrupt)
+                                            initializer=_helper_start, initargs=(os.getpid(),))
             for _ in range(RENDERERS):  # start them now, not when the first file is waiting for one
                 self.pool.submit(run_jobs, [])
         self.in_hand: deque[_InHand] = deque()
@@ -265,7 +282,7 @@ class Pipeline:
         finish(item.rendering)
         archive_claim(self.desk, item.record, item.outcome)
         self._log(item.outcome, (time.monotonic() - item.started) * 1000)
-        self.report.done.append(item.outcome)
+        self.report.add(item.outcome)
 
     def _log(self, outcome: Outcome, ms: float) -> None:
         log.info("%s\t%s\t%s\t%s\t%s\t%.0fms", outcome.who, outcome.file_name, outcome.sha256,

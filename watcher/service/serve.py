@@ -67,7 +67,7 @@ class Service:
                                     self.settings.text_settle_seconds)
         self.observers: list = []
         self.observers_retry_at = 0.0
-        self.report = RunReport()
+        self.report = RunReport(keep=False)
         self.pipeline: Pipeline | None = None
         self.restarts = 0
         # `schedule` gives the tick; what is due is decided from the ledger's runs and the desk clock

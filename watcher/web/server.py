@@ -13,7 +13,6 @@ one killed with kill -9.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import os
@@ -24,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..service.lifeline import die_with_parent, watch_lifeline
+
 log = logging.getLogger("watcher")
 
 # Candidates for settings (SPEC §7); constants until they are wired into watcher.toml.
@@ -31,8 +32,6 @@ CHANNEL_TIMEOUT = 10  # seconds a connection may stay silent (idle keep-alive, s
 CLEANUP_INTERVAL = 2  # seconds between waitress's sweeps for silent connections
 CONNECTION_LIMIT = 1000  # open connections per process; waitress's default (100) is filled by 100 idle sockets
 MAX_HEADER = 16 * 1024  # bytes of request line and headers (waitress's default is 256 KB)
-
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _socket(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -105,25 +104,9 @@ def _waitress_logs() -> None:
 
 
 def _die_with(parent: int, lifeline) -> None:
-    """A worker must not outlive `watcher web`, even one killed with kill -9 (which runs no cleanup).
-    Linux: the kernel sends SIGKILL when the parent dies. Everywhere: a thread waits for the end of a
-    pipe whose only writer is the parent; the kernel closes it when the parent dies, however it dies."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        except (OSError, AttributeError):
-            pass
-    if os.getppid() != parent:  # the parent died before the line above took hold
-        os._exit(1)
-    threading.Thread(target=_wait_for_eof, args=(lifeline,), name="lifeline", daemon=True).start()
-
-
-def _wait_for_eof(lifeline) -> None:
-    try:
-        lifeline.recv()  # the parent never sends: this returns only when its end is closed
-    except (EOFError, OSError):
-        pass
-    os._exit(1)
+    """A worker must not outlive `watcher web`, even one killed with kill -9 (which runs no cleanup)."""
+    die_with_parent(parent)
+    watch_lifeline(lifeline)
 
 
 def _child(root: str, settings, host: str, port: int, parent: int, lifeline) -> None:

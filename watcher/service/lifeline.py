@@ -1,0 +1,37 @@
+"""A helper process (a parser, a renderer, a web worker) must not outlive the process that started it,
+even one killed with kill -9, which runs no cleanup and tells nobody."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(parent: int) -> None:
+    """Linux: the kernel sends this process SIGKILL when its parent dies. Called first thing in the child;
+    if the parent died before it took hold, the child goes at once."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def watch_lifeline(lifeline) -> None:
+    """Everywhere: a thread waits for the end of a pipe whose only writer is the parent; the kernel closes
+    it when the parent dies, however it dies."""
+    def wait() -> None:
+        try:
+            lifeline.recv()  # the parent never sends: this returns only when its end is closed
+        except (EOFError, OSError):
+            pass
+        os._exit(1)
+
+    threading.Thread(target=wait, name="lifeline", daemon=True).start()
