@@ -262,3 +262,31 @@ def test_serve_killed_with_kill_9_leaves_no_helper_process_behind(root):
         for pid in left:  # not left to the next test
             os.kill(pid, 9)
         assert not left, f"helpers of the killed serve still alive: {left}"
+
+
+def test_serve_started_on_a_full_disk_waits_instead_of_exiting(tmp_path):
+    """The whole root on a small tmpfs, full: serve neither exits nor fails the file waiting; once space
+    is freed it takes it."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("this machine does not let a test mount a filesystem")
+    try:
+        root = disk / "desk"
+        run_watcher(root, "init", "--demo")
+        (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\n", encoding="utf-8")
+        write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+        with open(disk / "filler", "wb") as handle:
+            try:
+                handle.write(b"\0" * (8 << 20))
+            except OSError:
+                pass
+        with serving(root) as proc:
+            time.sleep(4)
+            assert proc.poll() is None, proc.stdout.read() if proc.poll() is not None else ""
+            assert not _results(root, "团A")
+            (disk / "filler").unlink()
+            wait_for(lambda: _results(root, "团A"), 40, "the file, once the disk has room")
+        assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

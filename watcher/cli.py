@@ -231,8 +231,9 @@ def cmd_serve(layout: Layout, args) -> int:
                 Service(desk, stop=stop).run()
             return 0
         except StartFault as exc:
-            print(f"watcher serve：启动时{exc}（30 秒后重试；Ctrl-C 停止）", file=sys.stderr, flush=True)
-            time.sleep(30)
+            wait = load_settings(layout.root).rescan_seconds
+            print(f"watcher serve：启动时{exc}（{wait:g} 秒后重试；Ctrl-C 停止）", file=sys.stderr, flush=True)
+            time.sleep(wait)
 
 
 def cmd_status(layout: Layout, args) -> int:

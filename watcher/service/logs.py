@@ -30,6 +30,13 @@ class QuotedText(logging.Filter):
         return True
 
 
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file on a disk that is full: the line still goes to stdout (journald); no traceback a line."""
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        pass
+
+
 def configure(root: Path, zone, *, to_stdout: bool = True) -> logging.Logger:
     """Times in the log are the desk's local time (the server usually runs in UTC)."""
     logger = logging.getLogger("watcher")
@@ -45,8 +52,7 @@ def configure(root: Path, zone, *, to_stdout: bool = True) -> logging.Logger:
         logger.addHandler(out)
     folder = root / "logs"
     folder.mkdir(parents=True, exist_ok=True)
-    rotating = logging.handlers.RotatingFileHandler(folder / "watcher.log", maxBytes=10 * 1024 * 1024,
-                                                    backupCount=10, encoding="utf-8")
+    rotating = _LogFile(folder / "watcher.log", maxBytes=10 * 1024 * 1024, backupCount=10, encoding="utf-8")
     rotating.setFormatter(FORMAT)
     rotating.addFilter(QuotedText())
     logger.addHandler(rotating)
