@@ -68,7 +68,7 @@ def request(path: Path, i: int, roster: list[list]) -> None:
     os.replace(tmp, path)
 
 
-def run(code: Path, files: int, batch: int, checkpoints: list[int]) -> dict[int, float]:
+def run(code: Path, files: int, batch: int, checkpoints: list[int], same: bool = False) -> dict[int, float]:
     env = {**os.environ, "PYTHONUTF8": "1", "PYTHONPATH": str(code)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     root = Path(tempfile.mkdtemp(prefix="watcher-mem-")) / "desk"
@@ -84,7 +84,8 @@ def run(code: Path, files: int, batch: int, checkpoints: list[int]) -> dict[int,
         done = 0
         while done < files:
             for i in range(done, min(done + batch, files)):
-                request(root / "workbooks" / "GZ001" / f"r{i:06d}.xlsx", i, [person(i * 30 + k) for k in range(30)])
+                first = 0 if same else i * 30  # --same-people: every group the same 30 travellers
+                request(root / "workbooks" / "GZ001" / f"r{i:06d}.xlsx", i, [person(first + k) for k in range(30)])
             done = min(done + batch, files)
             deadline = time.monotonic() + 600
             while len(list(out.glob(f"r{done - 1:06d}_结果.json"))) < 1 or \
@@ -108,10 +109,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--code", action="append", default=[], help="another checkout to measure as well")
+    parser.add_argument("--same-people", action="store_true",
+                        help="the same 30 travellers in every group (each file overlaps all before it)")
     args = parser.parse_args()
     checkpoints = sorted({min(1000, args.files), args.files})
     for code in [HERE, *map(Path, args.code)]:
-        seen = run(code.resolve(), args.files, args.batch, checkpoints)
+        seen = run(code.resolve(), args.files, args.batch, checkpoints, args.same_people)
         grew = seen[checkpoints[-1]] - seen[checkpoints[0]]
         print(f"{code}: {checkpoints[0]:,} files {seen[checkpoints[0]]:.1f} MB → {checkpoints[-1]:,} files "
               f"{seen[checkpoints[-1]]:.1f} MB (grew {grew:+.1f} MB; target within 10 MB)")

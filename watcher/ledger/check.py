@@ -92,8 +92,10 @@ def check_ledger(ledger, now: datetime | None = None) -> list[str]:
 
 def _unbilled(ledger, now: datetime, say) -> None:
     """Live policies of an ended month, in effect, in no statement, whose plan waits for nothing: late
-    business (recorded for a month already settled) that a supplementary statement must bill."""
-    for month in sorted(ledger.unsettled_months(now)):
+    business (recorded for a month already settled) that a supplementary statement must bill. A month
+    no month-end has finished yet is not named: its run (scheduled or caught up) bills it anyway."""
+    settled = {r.month for r in ledger.runs() if r.finished_at}
+    for month in sorted(ledger.unsettled_months(now) & settled):
         start, end = month_bounds(month, ledger.zone)
         for group in settle_state(group_month(ledger.month_policies(start, end)), now):
             if group.state == "ready":
