@@ -43,8 +43,11 @@ def rss_tree(pid: int) -> int:
 
 
 def serve(root: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "watcher", "serve", "--root", str(root)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "serve", "--root", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(2)
     return proc
 
@@ -76,22 +79,32 @@ def bench_memory() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    print(f"hostile corpus ({len(corpus.CORPUS)} files, incl. a 1 GiB bomb): all failed with a result in "
-          f"{elapsed:.1f} s; service peak RSS {peak / 1024:.0f} MB (all its processes; idle {idle / 1024:.0f} MB)")
+    print(
+        f"hostile corpus ({len(corpus.CORPUS)} files, incl. a 1 GiB bomb): all failed with a result in "
+        f"{elapsed:.1f} s; service peak RSS {peak / 1024:.0f} MB (all its processes; idle {idle / 1024:.0f} MB)"
+    )
 
 
 def bench_delay() -> None:
     # A roster sheet of two million numbered rows: every check passes, parsing takes seconds.
     rows = b"".join(b'<row r="%d"><c r="A%d"><v>%d</v></c></row>' % (i, i, i) for i in range(2, 2_000_002))
-    sheet = (corpus.HEAD + b"<worksheet " + corpus.NS + b'><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>'
-             + "姓名".encode() + b"</t></is></c></row>" + rows + b"</sheetData></worksheet>")
+    sheet = (
+        corpus.HEAD
+        + b"<worksheet "
+        + corpus.NS
+        + b'><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>'
+        + "姓名".encode()
+        + b"</t></is></c></row>"
+        + rows
+        + b"</sheetData></worksheet>"
+    )
     heavy = corpus.rezip(corpus.valid_bytes(), {corpus.SHEET: sheet}, compresslevel=1)
     timings = {}
     for label, hostile in (("alone", False), ("beside a file that hits the time limit", True)):
         root = new_root()
-        (root / "watcher.toml").write_text(f"settle_seconds = 0.5\nparse_memory_mb = 1024\n"
-                                           f"parse_seconds = {PARSE_SECONDS}\n",
-                                           encoding="utf-8")
+        (root / "watcher.toml").write_text(
+            f"settle_seconds = 0.5\nparse_memory_mb = 1024\nparse_seconds = {PARSE_SECONDS}\n", encoding="utf-8"
+        )
         staging = root / "staging"
         staging.mkdir()
         (staging / "好.xlsx").write_bytes(corpus.valid_bytes(30))
@@ -116,9 +129,11 @@ def bench_delay() -> None:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
     delay = timings["beside a file that hits the time limit"] - timings["alone"]
-    print(f"good file drop → result: alone {timings['alone']:.2f} s, beside a hostile file "
-          f"{timings['beside a file that hits the time limit']:.2f} s; delay {delay:.2f} s "
-          f"(time limit {PARSE_SECONDS} s)")
+    print(
+        f"good file drop → result: alone {timings['alone']:.2f} s, beside a hostile file "
+        f"{timings['beside a file that hits the time limit']:.2f} s; delay {delay:.2f} s "
+        f"(time limit {PARSE_SECONDS} s)"
+    )
 
 
 if __name__ == "__main__":

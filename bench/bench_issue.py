@@ -42,8 +42,18 @@ def write_request(path: Path, n: int, group: str, offset: int = 0) -> None:
     start = (datetime.now(SHANGHAI) + timedelta(days=20)).strftime("%Y-%m-%d 08:00")
     wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
     ws = wb.add_worksheet("申请")
-    for r, (k, v) in enumerate([("操作类型", "投保"), ("旅行团号", group), ("区域", "境内"), ("方案代码", "GN-A"),
-                                ("生效时间", start), ("天数", 5), ("行程路线", "广州—桂林"), ("经办人", "李经办")]):
+    for r, (k, v) in enumerate(
+        [
+            ("操作类型", "投保"),
+            ("旅行团号", group),
+            ("区域", "境内"),
+            ("方案代码", "GN-A"),
+            ("生效时间", start),
+            ("天数", 5),
+            ("行程路线", "广州—桂林"),
+            ("经办人", "李经办"),
+        ]
+    ):
         ws.write_string(r, 0, k)
         ws.write(r, 1, v)
     rs = wb.add_worksheet("被保险人名单")
@@ -82,8 +92,9 @@ def floor(path: Path, out: Path) -> float:
 
 def new_root() -> Path:
     root = Path(tempfile.mkdtemp(prefix="watcher-bench-"))
-    subprocess.run([sys.executable, "-m", "watcher", "init", "--demo", "--root", str(root)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "watcher", "init", "--demo", "--root", str(root)], check=True, capture_output=True
+    )
     (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
     return root
 
@@ -91,8 +102,12 @@ def new_root() -> Path:
 def run_process(root: Path) -> tuple[float, int]:
     """Wall time and peak RSS (KiB) of one `watcher process` run (its largest process)."""
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "watcher", "process", "--root", str(root)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "process", "--root", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
     out, err = proc.stdout.read(), proc.stderr.read()
@@ -122,8 +137,10 @@ def bench_big(n: int, rounds: int) -> None:
         shutil.rmtree(root)
     best, median = min(runs), statistics.median(runs)
     fbest, fmedian = min(floors), statistics.median(floors)
-    print(f"{n}-person 投保, `watcher process` end to end (interpreter start included): best {best:.2f} s, "
-          f"median {median:.2f} s; peak RSS {max(peaks) / 1024:.0f} MB")
+    print(
+        f"{n}-person 投保, `watcher process` end to end (interpreter start included): best {best:.2f} s, "
+        f"median {median:.2f} s; peak RSS {max(peaks) / 1024:.0f} MB"
+    )
     print(f"floor (calamine read + same-size xlsxwriter write, in-process): best {fbest:.2f} s, median {fmedian:.2f} s")
     print(f"ratio: best/best {best / fbest:.2f}x, median/median {median / fmedian:.2f}x")
     shutil.rmtree(scratch)
@@ -142,8 +159,10 @@ def bench_many(count: int, size: int, rounds: int) -> None:
         shutil.rmtree(root)
     import statistics
 
-    print(f"{count} requests of {size} people in one `watcher process` run: best {max(rates):.0f} requests/s, "
-          f"median {statistics.median(rates):.0f} requests/s (interpreter start included)")
+    print(
+        f"{count} requests of {size} people in one `watcher process` run: best {max(rates):.0f} requests/s, "
+        f"median {statistics.median(rates):.0f} requests/s (interpreter start included)"
+    )
 
 
 def main() -> None:

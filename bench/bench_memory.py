@@ -53,8 +53,16 @@ def request(path: Path, i: int, roster: list[list]) -> None:
     wb = xlsxwriter.Workbook(str(tmp))
     apply = wb.add_worksheet("申请")
     start = future(days=20).strftime("%Y-%m-%d %H:%M")
-    for r, (label, value) in enumerate((("操作类型", "投保"), ("旅行团号", f"M{i:06d}"), ("区域", "境内"),
-                                        ("方案代码", "GN-A"), ("生效时间", start), ("天数", "2"))):
+    for r, (label, value) in enumerate(
+        (
+            ("操作类型", "投保"),
+            ("旅行团号", f"M{i:06d}"),
+            ("区域", "境内"),
+            ("方案代码", "GN-A"),
+            ("生效时间", start),
+            ("天数", "2"),
+        )
+    ):
         apply.write_string(r, 0, label)
         apply.write_string(r, 1, value)
     names = wb.add_worksheet("被保险人名单")
@@ -72,11 +80,19 @@ def run(code: Path, files: int, batch: int, checkpoints: list[int], same: bool =
     env = {**os.environ, "PYTHONUTF8": "1", "PYTHONPATH": str(code)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     root = Path(tempfile.mkdtemp(prefix="watcher-mem-")) / "desk"
-    subprocess.run([sys.executable, "-m", "watcher", "init", "--demo", "--root", str(root)], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "watcher", "init", "--demo", "--root", str(root)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     (root / "watcher.toml").write_text("settle_seconds = 0.2\nrescan_seconds = 5\n", encoding="utf-8")
-    serve = subprocess.Popen([sys.executable, "-m", "watcher", "serve", "--root", str(root)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "serve", "--root", str(root)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     out = root / "outbox" / "GZ001"
     seen: dict[int, float] = {}
     try:
@@ -88,8 +104,7 @@ def run(code: Path, files: int, batch: int, checkpoints: list[int], same: bool =
                 request(root / "workbooks" / "GZ001" / f"r{i:06d}.xlsx", i, [person(first + k) for k in range(30)])
             done = min(done + batch, files)
             deadline = time.monotonic() + 600
-            while len(list(out.glob(f"r{done - 1:06d}_结果.json"))) < 1 or \
-                    len(list(out.glob("*_结果.json"))) < done:
+            while len(list(out.glob(f"r{done - 1:06d}_结果.json"))) < 1 or len(list(out.glob("*_结果.json"))) < done:
                 if time.monotonic() > deadline or serve.poll() is not None:
                     raise SystemExit("the service did not keep up")
                 time.sleep(0.2)
@@ -109,15 +124,20 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--batch", type=int, default=200)
     parser.add_argument("--code", action="append", default=[], help="another checkout to measure as well")
-    parser.add_argument("--same-people", action="store_true",
-                        help="the same 30 travellers in every group (each file overlaps all before it)")
+    parser.add_argument(
+        "--same-people",
+        action="store_true",
+        help="the same 30 travellers in every group (each file overlaps all before it)",
+    )
     args = parser.parse_args()
     checkpoints = sorted({min(1000, args.files), args.files})
     for code in [HERE, *map(Path, args.code)]:
         seen = run(code.resolve(), args.files, args.batch, checkpoints, args.same_people)
         grew = seen[checkpoints[-1]] - seen[checkpoints[0]]
-        print(f"{code}: {checkpoints[0]:,} files {seen[checkpoints[0]]:.1f} MB → {checkpoints[-1]:,} files "
-              f"{seen[checkpoints[-1]]:.1f} MB (grew {grew:+.1f} MB; target within 10 MB)")
+        print(
+            f"{code}: {checkpoints[0]:,} files {seen[checkpoints[0]]:.1f} MB → {checkpoints[-1]:,} files "
+            f"{seen[checkpoints[-1]]:.1f} MB (grew {grew:+.1f} MB; target within 10 MB)"
+        )
 
 
 if __name__ == "__main__":

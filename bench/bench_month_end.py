@@ -44,29 +44,56 @@ def generate(root: Path, policies: int, agencies: int, people: int) -> float:
         for plan in DEMO_PLANS:
             versions[plan.code] = ledger.add_plan_version(plan, request_id=None, at=now)
         for a in range(agencies):
-            ledger.save_agency(Agency(f"A{a:04d}", f"第{a}旅行社有限公司", "L", "X", ("GN-A", "GW-B")),
-                               request_id=None, at=now)
+            ledger.save_agency(
+                Agency(f"A{a:04d}", f"第{a}旅行社有限公司", "L", "X", ("GN-A", "GW-B")), request_id=None, at=now
+            )
+
     def crowd(n: int) -> tuple[Insured, ...]:
         """The people of policy n: numbers spread so that a traveller is on a few policies, not all."""
         out = []
         for k in range(people):
             j = (n * people + k) % 2_000_000
             body = f"{440106 + j // 40000 % 50:06d}{1960 + j % 40}{j // 40 % 12 + 1:02d}{j // 480 % 28 + 1:02d}{j % 997:03d}"
-            out.append(Insured(f"旅客{j}", "身份证", body + mod11_2_check(body), "男", date(1960 + j % 40, 1, 1), 40, 500))
+            out.append(
+                Insured(f"旅客{j}", "身份证", body + mod11_2_check(body), "男", date(1960 + j % 40, 1, 1), 40, 500)
+            )
         return tuple(out)
+
     month = datetime(2026, 11, 1, tzinfo=SHANGHAI)
     per_tx = 2000
     for first in range(0, policies, per_tx):
         with ledger.atomic():
-            request = ledger.record_request(agency=f"A{first % agencies:04d}", sha256=f"{first:064d}",
-                                            file_name="bench.xlsx", action="投保", at=now, outputs=[])
+            request = ledger.record_request(
+                agency=f"A{first % agencies:04d}",
+                sha256=f"{first:064d}",
+                file_name="bench.xlsx",
+                action="投保",
+                at=now,
+                outputs=[],
+            )
             for i in range(first, min(first + per_tx, policies)):
                 plan = DEMO_PLANS[(i // agencies) % 2]  # every agency sells both plans
                 issued = month + timedelta(seconds=(i * 25) % (29 * 86400))
                 start = (issued + timedelta(days=2)).replace(minute=0, second=0)
-                p = Policy("", f"A{i % agencies:04d}", f"T{i}", plan.region, plan.code, plan.name, versions[plan.code],
-                           start, 3, cover_end(start, 3), "广州—桂林", "经办", f"S{i % 50:03d}", "营销员", 500 * people,
-                           crowd(i), issued)
+                p = Policy(
+                    "",
+                    f"A{i % agencies:04d}",
+                    f"T{i}",
+                    plan.region,
+                    plan.code,
+                    plan.name,
+                    versions[plan.code],
+                    start,
+                    3,
+                    cover_end(start, 3),
+                    "广州—桂林",
+                    "经办",
+                    f"S{i % 50:03d}",
+                    "营销员",
+                    500 * people,
+                    crowd(i),
+                    issued,
+                )
                 number = ledger.issue_policy(p, request_id=request)
                 if i % 19 == 0:  # some cancelled: they stay out of every statement
                     ledger.cancel_policy(number, request_id=request, at=issued + timedelta(hours=1), reason="撤单")
@@ -86,17 +113,27 @@ def main() -> None:
         made = generate(root, args.policies, args.agencies, args.people)
         env = {**os.environ, "WATCHER_FAKE_NOW": "2026-12-10T02:00:00+08:00"}
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "watcher", "month-end", "--month", "2026-11", "--root", str(root)],
-                              capture_output=True, text=True, env=env)
+        proc = subprocess.run(
+            [sys.executable, "-m", "watcher", "month-end", "--month", "2026-11", "--root", str(root)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         seconds = time.perf_counter() - started
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         files = sum(1 for p in (root / "outbox").rglob("*") if p.is_file())
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-        print(f"ledger: {args.policies} policies ({args.people} people each) from {args.agencies} agencies, "
-              f"generated in {made:.0f} s")
+        print(
+            f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+        )
+        print(
+            f"ledger: {args.policies} policies ({args.people} people each) from {args.agencies} agencies, "
+            f"generated in {made:.0f} s"
+        )
         print(proc.stdout.strip().splitlines()[0] if proc.stdout else proc.stderr)
-        print(f"month-end: {seconds:.1f} s, peak memory {peak:.0f} MB, {files} files written "
-              f"(target: under 60 s and 500 MB); exit {proc.returncode}")
+        print(
+            f"month-end: {seconds:.1f} s, peak memory {peak:.0f} MB, {files} files written "
+            f"(target: under 60 s and 500 MB); exit {proc.returncode}"
+        )
 
 
 if __name__ == "__main__":

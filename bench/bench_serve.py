@@ -25,8 +25,11 @@ from bench_issue import new_root, write_request  # noqa: E402
 
 
 def serve(root: Path) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "watcher", "serve", "--root", str(root)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "serve", "--root", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.5)  # started and watching
     return proc
 
@@ -61,8 +64,10 @@ def bench_latency(count: int, settle: float) -> None:
         stop(proc)
     latencies.sort()
     p95 = latencies[int(0.95 * (len(latencies) - 1))]
-    print(f"drop → result, 30 people, {count} drops, settle {settle:g} s: p50 {statistics.median(latencies):.2f} s, "
-          f"p95 {p95:.2f} s (target ≤ {settle + 1:g} s)")
+    print(
+        f"drop → result, 30 people, {count} drops, settle {settle:g} s: p50 {statistics.median(latencies):.2f} s, "
+        f"p95 {p95:.2f} s (target ≤ {settle + 1:g} s)"
+    )
     shutil.rmtree(root)
     shutil.rmtree(staging)
 
@@ -82,8 +87,7 @@ def bench_burst(count: int, settle: float) -> None:
         if f.is_file():
             os.utime(f, (old, old))
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "watcher", "process", "--root", str(root)], check=True,
-                   capture_output=True)
+    subprocess.run([sys.executable, "-m", "watcher", "process", "--root", str(root)], check=True, capture_output=True)
     process_rate = count / (time.monotonic() - started)
     shutil.rmtree(root)
 
@@ -103,8 +107,10 @@ def bench_burst(count: int, settle: float) -> None:
         serve_rate = count / (time.monotonic() - started)
     finally:
         stop(proc)
-    print(f"{count}-file burst of 30-person requests: serve {serve_rate:.0f} files/s (settle {settle:g} s included), "
-          f"process {process_rate:.0f} files/s; serve/process {serve_rate / process_rate:.0%} (target ≥ 80 %)")
+    print(
+        f"{count}-file burst of 30-person requests: serve {serve_rate:.0f} files/s (settle {settle:g} s included), "
+        f"process {process_rate:.0f} files/s; serve/process {serve_rate / process_rate:.0%} (target ≥ 80 %)"
+    )
     shutil.rmtree(root)
     shutil.rmtree(staging)
 

@@ -63,8 +63,10 @@ def client(port: int, cases: list, seconds: float, threads: int, out, rate: floa
             time.sleep(max(0.0, at - time.perf_counter()))
             policy_no, id_no, found = rnd.choice(cases)
             body = urllib.parse.urlencode({"id_type": "身份证", "policy_no": policy_no, "id_no": id_no})
-            headers = {"Content-Type": "application/x-www-form-urlencoded",
-                       "X-Forwarded-For": f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}"}
+            headers = {
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Forwarded-For": f"10.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(256)}",
+            }
             conn.request("POST", "/", body, headers)
             response = conn.getresponse()
             page = response.read()
@@ -92,8 +94,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--workers", type=int, default=4, help="watcher web processes (the default of web_workers)")
-    parser.add_argument("--rate", type=float, default=0.0,
-                        help="paced: lookups a second arriving on a fixed schedule (default: as fast as answered)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="paced: lookups a second arriving on a fixed schedule (default: as fast as answered)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "desk"
@@ -103,16 +109,32 @@ def main() -> None:
         import sqlite3
 
         conn = sqlite3.connect(root / "ledger.sqlite3")
-        sample = conn.execute("SELECT p.policy_no, i.id_no FROM policies p JOIN insured i ON i.policy_no = p.policy_no"
-                              " WHERE i.seq = 3 ORDER BY random() LIMIT 2000").fetchall()
+        sample = conn.execute(
+            "SELECT p.policy_no, i.id_no FROM policies p JOIN insured i ON i.policy_no = p.policy_no"
+            " WHERE i.seq = 3 ORDER BY random() LIMIT 2000"
+        ).fetchall()
         conn.close()
         cases = [(no, id_no, True) for no, id_no in sample]
         cases += [(no, "110101199003070011", False) for no, _ in sample]  # known policy, wrong person
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = subprocess.Popen([sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port),
-                                   "--workers", str(args.workers)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "watcher",
+                "web",
+                "--root",
+                str(root),
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             for _ in range(100):
                 try:
@@ -123,10 +145,13 @@ def main() -> None:
             time.sleep(1)
             procs = 5
             queue = multiprocessing.get_context("spawn").Queue()
-            children = [multiprocessing.get_context("spawn").Process(
-                target=client, args=(port, cases, args.seconds, max(1, args.clients // procs), queue,
-                                     args.rate / procs))
-                for _ in range(procs)]
+            children = [
+                multiprocessing.get_context("spawn").Process(
+                    target=client,
+                    args=(port, cases, args.seconds, max(1, args.clients // procs), queue, args.rate / procs),
+                )
+                for _ in range(procs)
+            ]
             for c in children:
                 c.start()
             results = [queue.get() for _ in children]
@@ -139,14 +164,20 @@ def main() -> None:
         errors = sum(e for _, e, _ in results)
         slowed = sum(s for _, _, s in results)
         n = len(latencies)
-        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-              f"clients and server share the cores")
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+            f"clients and server share the cores"
+        )
         mode = f"paced at {args.rate:g}/s over" if args.rate else "as fast as answered by"
-        print(f"ledger: {args.policies} policies; {mode} {args.clients} clients for {args.seconds:g} s; "
-              f"{args.workers} web process(es)")
-        print(f"lookups: {n} ({n / args.seconds:.0f}/s), p50 {latencies[n // 2] * 1000:.1f} ms, "
-              f"p99 {latencies[int(n * 0.99)] * 1000:.1f} ms, wrong answers {errors}, 429 {slowed} "
-              f"(target p99 under 100 ms)")
+        print(
+            f"ledger: {args.policies} policies; {mode} {args.clients} clients for {args.seconds:g} s; "
+            f"{args.workers} web process(es)"
+        )
+        print(
+            f"lookups: {n} ({n / args.seconds:.0f}/s), p50 {latencies[n // 2] * 1000:.1f} ms, "
+            f"p99 {latencies[int(n * 0.99)] * 1000:.1f} ms, wrong answers {errors}, 429 {slowed} "
+            f"(target p99 under 100 ms)"
+        )
 
 
 if __name__ == "__main__":

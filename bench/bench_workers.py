@@ -59,16 +59,27 @@ def burst(files: list[bytes], workers: int, url: str | None, pinned: bool = Fals
         env.pop("WATCHER_LEDGER_URL", None)
         if url:
             env["WATCHER_LEDGER_URL"] = url
-        subprocess.run([sys.executable, "-m", "watcher", "init", "--demo", "--root", str(root)], check=True,
-                       capture_output=True, env=env)
+        subprocess.run(
+            [sys.executable, "-m", "watcher", "init", "--demo", "--root", str(root)],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
         (root / "watcher.toml").write_text("settle_seconds = 0.5\nrescan_seconds = 2\n", encoding="utf-8")
         cores = sorted(os.sched_getaffinity(0))
-        procs = [subprocess.Popen([sys.executable, "-m", "watcher", "serve", "--root", str(root)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                  # pinned: each worker (and its helpers) kept to a core of its own
-                                  preexec_fn=(lambda core=cores[i % len(cores)]: os.sched_setaffinity(0, {core}))
-                                  if pinned else None)
-                 for i in range(workers)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-m", "watcher", "serve", "--root", str(root)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                # pinned: each worker (and its helpers) kept to a core of its own
+                preexec_fn=(lambda core=cores[i % len(cores)]: os.sched_setaffinity(0, {core}))  # noqa: B008
+                if pinned
+                else None,
+            )
+            for i in range(workers)
+        ]
         time.sleep(3)
         staging = root / "staging"
         staging.mkdir()
@@ -92,7 +103,6 @@ def burst(files: list[bytes], workers: int, url: str | None, pinned: bool = Fals
 
 def main() -> None:
     import psycopg
-
     from bench_issue import write_request
 
     parser = argparse.ArgumentParser()
@@ -109,8 +119,10 @@ def main() -> None:
             path = Path(tmp) / f"{i}.xlsx"
             write_request(path, 30, f"B{i:04d}", offset=i * 30)
             files.append(path.read_bytes())
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"{args.files} files of 30 people; workers and PostgreSQL share the cores")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"{args.files} files of 30 people; workers and PostgreSQL share the cores"
+    )
     for run, pinned in ((run, pinned) for run in range(1, args.runs + 1) for pinned in modes):
         print(f"run {run}: " if args.runs > 1 else "", end="")
         print("each worker pinned to a core of its own" if pinned else "workers free to use every core", flush=True)
@@ -131,8 +143,10 @@ def main() -> None:
                 with psycopg.connect(PG, autocommit=True) as conn:
                     conn.execute(f"DROP SCHEMA {schema} CASCADE")
             ratio = f" ({rates[f'pg-{n}'] / rates['pg-1']:.2f}x one worker)" if "pg-1" in rates else ""
-            print(f"  PostgreSQL, {n} worker(s): {rates[f'pg-{n}']:.1f} files/s{ratio}; "
-                  f"{cores:.1f} cores busy", flush=True)
+            print(
+                f"  PostgreSQL, {n} worker(s): {rates[f'pg-{n}']:.1f} files/s{ratio}; {cores:.1f} cores busy",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

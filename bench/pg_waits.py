@@ -38,7 +38,9 @@ def main() -> None:
             while not stopping:
                 rows = conn.execute(
                     "SELECT state, COALESCE(wait_event_type, '-'), COALESCE(wait_event, '-'), LEFT(query, 60)"
-                    " FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> %s", (me,)).fetchall()
+                    " FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> %s",
+                    (me,),
+                ).fetchall()
                 if any(state != "idle" for state, *_ in rows):
                     busy += 1
                     for state, kind, event, query in rows:
@@ -47,7 +49,9 @@ def main() -> None:
         except KeyboardInterrupt:
             pass
     lines = [f"samples with a session busy: {busy}", "count  state | wait | statement"]
-    lines += [f"{n:6d}  {state} | {kind} {event} | {query}" for (state, kind, event, query), n in counts.most_common(25)]
+    lines += [
+        f"{n:6d}  {state} | {kind} {event} | {query}" for (state, kind, event, query), n in counts.most_common(25)
+    ]
     text = "\n".join(lines)
     print(text)
     if args.out:

@@ -28,16 +28,25 @@ def run_watcher(root: Path, *args: str, env: dict | None = None, check: bool = T
     full_env = {**os.environ, "PYTHONUTF8": "1"}
     full_env.pop("WATCHER_ROOT", None)
     full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "watcher", *args, "--root", str(root)], capture_output=True,
-                          text=True, env=full_env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "watcher", *args, "--root", str(root)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"watcher {args} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
 def pytest_addoption(parser):
-    parser.addoption("--ledger", choices=("sqlite", "postgresql"), default=os.environ.get("WATCHER_TEST_LEDGER", "sqlite"),
-                     help="run the suite with the ledger on SQLite (default) or PostgreSQL ($WATCHER_TEST_PG)")
+    parser.addoption(
+        "--ledger",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("WATCHER_TEST_LEDGER", "sqlite"),
+        help="run the suite with the ledger on SQLite (default) or PostgreSQL ($WATCHER_TEST_PG)",
+    )
 
 
 PG_BASE = os.environ.get("WATCHER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -83,9 +92,15 @@ def future(days: int = 10, hour: int = 8) -> datetime:
     return (now + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0, tzinfo=None)
 
 
-def write_request(path: Path, fields: dict[str, object], roster: list[list[object]] | None = None,
-                  head: list[str] | None = None, *, roster_sheet: str = "被保险人名单",
-                  header_row: int = 1) -> Path:
+def write_request(
+    path: Path,
+    fields: dict[str, object],
+    roster: list[list[object]] | None = None,
+    head: list[str] | None = None,
+    *,
+    roster_sheet: str = "被保险人名单",
+    header_row: int = 1,
+) -> Path:
     """A request workbook as a clerk would save it: 申请 label/value rows, roster with text ID cells."""
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -115,9 +130,18 @@ def write_request(path: Path, fields: dict[str, object], roster: list[list[objec
 
 
 def issue_fields(**overrides) -> dict[str, object]:
-    fields = {"操作类型": "投保", "旅行团号": "GZ-T001", "区域": "境内", "方案代码": "GN-A",
-              "生效时间": future().strftime("%Y-%m-%d %H:%M"), "天数": 3, "行程路线": "广州—桂林—阳朔",
-              "经办人": "李经办", "营销员工号": "S001", "营销员姓名": "赵营销"}
+    fields = {
+        "操作类型": "投保",
+        "旅行团号": "GZ-T001",
+        "区域": "境内",
+        "方案代码": "GN-A",
+        "生效时间": future().strftime("%Y-%m-%d %H:%M"),
+        "天数": 3,
+        "行程路线": "广州—桂林—阳朔",
+        "经办人": "李经办",
+        "营销员工号": "S001",
+        "营销员姓名": "赵营销",
+    }
     fields.update(overrides)
     return {k: v for k, v in fields.items() if v is not None}
 
@@ -167,8 +191,13 @@ def ledger_rows(root: Path) -> dict[str, list[tuple]]:
         if db.kind == "sqlite":
             tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
         else:
-            tables = [t for (t,) in db.execute("SELECT table_name FROM information_schema.tables WHERE"
-                                               " table_schema = current_schema() ORDER BY table_name")]
+            tables = [
+                t
+                for (t,) in db.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE"
+                    " table_schema = current_schema() ORDER BY table_name"
+                )
+            ]
         return {t: sorted(db.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
     finally:
         db.close()

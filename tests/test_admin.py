@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import openpyxl
-
 from conftest import issue_fields, ledger_rows, people, result, run_watcher, write_request
 
 
@@ -18,20 +17,45 @@ def _sheet(wb, name, head, rows):
     return ws
 
 
-def plan_workbook(path: Path, code: str = "GN-A", name: str = "境内旅游意外险A款", region: str = "境内",
-                  max_age: int = 80, max_days: int = 30, bands=((1, 3, 5), (4, 30, 9)), factors=((66, 80, 1.5),),
-                  covers=(("意外身故、残疾", 300000),)) -> Path:
+def plan_workbook(
+    path: Path,
+    code: str = "GN-A",
+    name: str = "境内旅游意外险A款",
+    region: str = "境内",
+    max_age: int = 80,
+    max_days: int = 30,
+    bands=((1, 3, 5), (4, 30, 9)),
+    factors=((66, 80, 1.5),),
+    covers=(("意外身故、残疾", 300000),),
+) -> Path:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "申请"
     ws.append(["操作类型", "方案"])
-    _sheet(wb, "方案", ["序号", "方案代码", "方案名称", "区域", "最低年龄", "最高年龄", "最长天数"],
-           [["示例", "GN-A", "境内旅游意外险A款", "境内", 0, 80, 30], [1, code, name, region, 0, max_age, max_days]])
-    _sheet(wb, "费率", ["序号", "方案代码", "天数下限", "天数上限", "每人保费"],
-           [[i, code, lo, hi, price] for i, (lo, hi, price) in enumerate(bands, 1)])
-    _sheet(wb, "年龄系数", ["序号", "方案代码", "年龄下限", "年龄上限", "系数"],
-           [[i, code, lo, hi, f] for i, (lo, hi, f) in enumerate(factors, 1)])
-    _sheet(wb, "保障", ["序号", "方案代码", "保障项目", "保额"], [[i, code, item, s] for i, (item, s) in enumerate(covers, 1)])
+    _sheet(
+        wb,
+        "方案",
+        ["序号", "方案代码", "方案名称", "区域", "最低年龄", "最高年龄", "最长天数"],
+        [["示例", "GN-A", "境内旅游意外险A款", "境内", 0, 80, 30], [1, code, name, region, 0, max_age, max_days]],
+    )
+    _sheet(
+        wb,
+        "费率",
+        ["序号", "方案代码", "天数下限", "天数上限", "每人保费"],
+        [[i, code, lo, hi, price] for i, (lo, hi, price) in enumerate(bands, 1)],
+    )
+    _sheet(
+        wb,
+        "年龄系数",
+        ["序号", "方案代码", "年龄下限", "年龄上限", "系数"],
+        [[i, code, lo, hi, f] for i, (lo, hi, f) in enumerate(factors, 1)],
+    )
+    _sheet(
+        wb,
+        "保障",
+        ["序号", "方案代码", "保障项目", "保额"],
+        [[i, code, item, s] for i, (item, s) in enumerate(covers, 1)],
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path
@@ -70,10 +94,19 @@ def test_a_plan_upload_is_a_new_version_and_issued_policies_keep_theirs(root):
 
 def test_bad_plan_uploads_are_refused_with_every_problem_and_change_nothing(root):
     before = ledger_rows(root)
-    plan_workbook(root / "workbooks" / "_admin" / "缺口.xlsx", code="GN-X", bands=((1, 3, 5), (5, 30, 9)),
-                  region="国外", covers=())
-    plan_workbook(root / "workbooks" / "_admin" / "重叠.xlsx", code="GN-Y", bands=((1, 5, 5), (4, 30, 9), (31, 40, 1)),
-                  factors=((60, 70, 1.2), (65, 80, 0)))
+    plan_workbook(
+        root / "workbooks" / "_admin" / "缺口.xlsx",
+        code="GN-X",
+        bands=((1, 3, 5), (5, 30, 9)),
+        region="国外",
+        covers=(),
+    )
+    plan_workbook(
+        root / "workbooks" / "_admin" / "重叠.xlsx",
+        code="GN-Y",
+        bands=((1, 5, 5), (4, 30, 9), (31, 40, 1)),
+        factors=((60, 70, 1.2), (65, 80, 0)),
+    )
     run_watcher(root, "process")
     data, _ = result(root, "_admin", "缺口_结果")
     codes = {(e["sheet"], e["column"]) for e in data["errors"]}
@@ -86,10 +119,21 @@ def test_bad_plan_uploads_are_refused_with_every_problem_and_change_nothing(root
 
 
 def test_registering_an_agency_creates_its_folders_and_it_can_then_issue(root):
-    agency_workbook(root / "workbooks" / "_admin" / "机构.xlsx",
-                    [["示例", "GZ001", "广州示例国际旅行社有限公司", "91440101MA5XXXXXXX", "LY-2026-001", "GN-A、GW-B",
-                      "合作中"],
-                     [1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A，GW-B", "合作中"]])
+    agency_workbook(
+        root / "workbooks" / "_admin" / "机构.xlsx",
+        [
+            [
+                "示例",
+                "GZ001",
+                "广州示例国际旅行社有限公司",
+                "91440101MA5XXXXXXX",
+                "LY-2026-001",
+                "GN-A、GW-B",
+                "合作中",
+            ],
+            [1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A，GW-B", "合作中"],
+        ],
+    )
     run_watcher(root, "process")
     data, _ = result(root, "_admin", "机构_结果")
     assert data["status"] == "success", data["errors"]
@@ -103,13 +147,23 @@ def test_registering_an_agency_creates_its_folders_and_it_can_then_issue(root):
 
 def test_agency_rows_with_unknown_plans_or_bad_codes_are_refused(root):
     before = ledger_rows(root)
-    agency_workbook(root / "workbooks" / "_admin" / "坏机构.xlsx",
-                    [[1, "../X", "坏", "", "", "GN-A", "合作中"], [2, "OK1", "好", "", "", "NOPE", "暂停"],
-                     [3, "OK2", "", "", "", "", "合作中"]])
+    agency_workbook(
+        root / "workbooks" / "_admin" / "坏机构.xlsx",
+        [
+            [1, "../X", "坏", "", "", "GN-A", "合作中"],
+            [2, "OK1", "好", "", "", "NOPE", "暂停"],
+            [3, "OK2", "", "", "", "", "合作中"],
+        ],
+    )
     run_watcher(root, "process")
     data, _ = result(root, "_admin", "坏机构_结果")
     assert sorted((e["row"], e["column"]) for e in data["errors"]) == [
-        (2, "机构代码"), (3, "可用方案"), (3, "状态"), (4, "可用方案"), (4, "机构名称")]
+        (2, "机构代码"),
+        (3, "可用方案"),
+        (3, "状态"),
+        (4, "可用方案"),
+        (4, "机构名称"),
+    ]
     assert ledger_rows(root) == before
     assert not (root / "workbooks" / "OK1").exists()
 
@@ -134,7 +188,9 @@ def test_a_folder_of_no_agency_and_a_loose_file_are_left_and_staff_told(root):
     assert stray.exists() and loose.exists()
     notices = sorted(p.name for p in (root / "outbox" / "_admin").glob("未受理_*.json"))
     assert len(notices) == 2 and any("XX999" in n for n in notices) and any("放错了" in n for n in notices)
-    codes = sorted(json.loads((root / "outbox" / "_admin" / n).read_text("utf-8"))["errors"][0]["code"] for n in notices)
+    codes = sorted(
+        json.loads((root / "outbox" / "_admin" / n).read_text("utf-8"))["errors"][0]["code"] for n in notices
+    )
     assert codes == ["folder.loose_file", "folder.unknown"]
     assert "未处理" in proc.stdout
     run_watcher(root, "process")  # told once, not again at every run
@@ -145,8 +201,10 @@ def test_a_folder_of_no_agency_and_a_loose_file_are_left_and_staff_told(root):
 def test_a_terminated_agency_gets_a_result_for_what_it_may_no_longer_do_and_may_still_query(root):
     write_request(root / "workbooks" / "GZ001" / "早先.xlsx", issue_fields(), people(1))
     run_watcher(root, "process")
-    agency_workbook(root / "workbooks" / "_admin" / "停.xlsx",
-                    [[1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GN-A", "已终止"]])
+    agency_workbook(
+        root / "workbooks" / "_admin" / "停.xlsx",
+        [[1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GN-A", "已终止"]],
+    )
     run_watcher(root, "process")
     before = ledger_rows(root)
     stopped = write_request(root / "workbooks" / "GZ001" / "停后.xlsx", issue_fields(旅行团号="T-后"), people(2)[1:])

@@ -55,18 +55,38 @@ def test_an_endorsement_on_a_policy_that_cannot_change_still_reports_its_roster(
     number = result(root, "GZ001", "团_结果")[0]["policies"][0]["policy_no"]
     write_request(root / "workbooks" / "GZ001" / "撤.xlsx", {"操作类型": "撤单", "保单号": number})
     run_watcher(root, "process")
-    found = _errors(root, "换人.xlsx", {"操作类型": "换人", "保单号": number},
-                    [[1, "新人", "身份证", ID_M_1990, None, None, None, None], BAD_ID])
+    found = _errors(
+        root,
+        "换人.xlsx",
+        {"操作类型": "换人", "保单号": number},
+        [[1, "新人", "身份证", ID_M_1990, None, None, None, None], BAD_ID],
+    )
     assert found == [("id.checksum", "被保险人名单", 3, "证件号码"), ("policy.already_cancelled", "申请", 2, "保单号")]
 
 
 def test_an_amendment_with_a_half_hour_start_still_checks_ages_and_days(root):
-    write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(), [
-        [1, "老人", "护照", "G7654321", "男", future(days=10).replace(year=future().year - 79).strftime("%Y-%m-%d"),
-         None, None]])
+    write_request(
+        root / "workbooks" / "GZ001" / "团.xlsx",
+        issue_fields(),
+        [
+            [
+                1,
+                "老人",
+                "护照",
+                "G7654321",
+                "男",
+                future(days=10).replace(year=future().year - 79).strftime("%Y-%m-%d"),
+                None,
+                None,
+            ]
+        ],
+    )
     run_watcher(root, "process")
     number = result(root, "GZ001", "团_结果")[0]["policies"][0]["policy_no"]
     later = future(days=800).replace(minute=30).strftime("%Y-%m-%d %H:%M")  # the traveller is 81 then: too old
     found = _errors(root, "批改.xlsx", {"操作类型": "批改", "保单号": number, "生效时间": later, "天数": 45}, None)
-    assert found == [("endorse.age_at_new_start", "申请", 3, "生效时间"), ("field.days_over", "申请", 4, "天数"),
-                     ("field.effective_hour", "申请", 3, "生效时间")]
+    assert found == [
+        ("endorse.age_at_new_start", "申请", 3, "生效时间"),
+        ("field.days_over", "申请", 4, "天数"),
+        ("field.effective_hour", "申请", 3, "生效时间"),
+    ]

@@ -54,7 +54,9 @@ def test_cancel_after_the_effective_time_is_refused_with_the_reason(root):
 
 
 def test_an_agency_can_never_touch_another_agencys_policy(root):
-    agency_workbook(root / "workbooks" / "_admin" / "机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]])
+    agency_workbook(
+        root / "workbooks" / "_admin" / "机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]]
+    )
     run_watcher(root, "process")
     theirs = issue(root, name="深圳团.xlsx", agency="SZ002")
     before = ledger_rows(root)
@@ -62,8 +64,9 @@ def test_an_agency_can_never_touch_another_agencys_policy(root):
     unknown, _ = cancel(root, "乱撤.xlsx", "LY209901010009999", agency="GZ001")
     assert data["status"] == unknown["status"] == "failed"
     # The answer is the same as for a number that does not exist: nothing about the other agency leaks.
-    assert data["errors"][0]["message"].replace(theirs["policy_no"], "N") == \
-        unknown["errors"][0]["message"].replace("LY209901010009999", "N")
+    assert data["errors"][0]["message"].replace(theirs["policy_no"], "N") == unknown["errors"][0]["message"].replace(
+        "LY209901010009999", "N"
+    )
     assert ledger_rows(root) == before
 
 

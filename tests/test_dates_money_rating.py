@@ -1,11 +1,12 @@
 """Dates as clerks type them, the period of cover, money to the fen, and rating."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from watcher.domain.dates import DateError, age_on, cover_end, parse_date, parse_int, parse_local_datetime, show_end
 from watcher.domain.money import MoneyError, parse_fen, yuan_text
@@ -15,10 +16,20 @@ from watcher.domain.rating import person_premium
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
-@pytest.mark.parametrize("raw", [
-    "2026-12-01 08:00", "2026/12/1 8时", "2026年12月1日8时", "2026年12月1日 08:00", "2026-12-01T08:00:00",
-    "2026.12.01 8点", "２０２６－１２－０１ ０８:００", datetime(2026, 12, 1, 8, 0), "2026/12/01 08:00:00",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "2026-12-01 08:00",
+        "2026/12/1 8时",
+        "2026年12月1日8时",
+        "2026年12月1日 08:00",
+        "2026-12-01T08:00:00",
+        "2026.12.01 8点",
+        "２０２６－１２－０１ ０８:００",
+        datetime(2026, 12, 1, 8, 0),
+        "2026/12/01 08:00:00",
+    ],
+)
 def test_effective_time_forms(raw):
     assert parse_local_datetime(raw) == datetime(2026, 12, 1, 8, 0)
 
@@ -47,10 +58,11 @@ def test_cover_runs_to_midnight_after_the_last_day_shown_as_24_00():
     assert end == datetime(2026, 12, 4, 0, tzinfo=ZONE)
     assert show_end(end, ZONE) == "2026-12-03 24:00"
     # The ledger hands times back in UTC: the days are still counted in the desk's zone.
-    early = datetime(2026, 12, 10, 2, tzinfo=ZONE).astimezone(timezone.utc)  # 2026-12-09 18:00 UTC
+    early = datetime(2026, 12, 10, 2, tzinfo=ZONE).astimezone(UTC)  # 2026-12-09 18:00 UTC
     assert cover_end(early, 4, ZONE) == datetime(2026, 12, 14, 0, tzinfo=ZONE)
-    assert cover_end(datetime(2026, 12, 10, 8, tzinfo=ZONE).astimezone(timezone.utc), 3, ZONE) == \
-        datetime(2026, 12, 13, 0, tzinfo=ZONE)
+    assert cover_end(datetime(2026, 12, 10, 8, tzinfo=ZONE).astimezone(UTC), 3, ZONE) == datetime(
+        2026, 12, 13, 0, tzinfo=ZONE
+    )
 
 
 def test_age_in_completed_years():
@@ -76,8 +88,16 @@ def test_money_with_more_than_two_decimals_or_no_number_is_refused(raw):
         parse_fen(raw)
 
 
-PLAN = Plan("P", "测试", "境内", 0, 80, 30, (RateBand(1, 3, 333), RateBand(4, 30, 1001)),
-            (AgeFactor(66, 80, Decimal("1.5")), AgeFactor(0, 17, Decimal("0.35"))))
+PLAN = Plan(
+    "P",
+    "测试",
+    "境内",
+    0,
+    80,
+    30,
+    (RateBand(1, 3, 333), RateBand(4, 30, 1001)),
+    (AgeFactor(66, 80, Decimal("1.5")), AgeFactor(0, 17, Decimal("0.35"))),
+)
 
 
 def test_rating_picks_the_band_containing_the_days_and_applies_the_age_factor_half_up():

@@ -6,14 +6,26 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-
-from conftest import (ID_F_1949, ID_F_2000, ID_M_1980, ID_M_1990, future, issue_fields, ledger_query, ledger_rows,
-                      result, run_watcher, write_request)
+from conftest import (
+    ID_F_1949,
+    ID_F_2000,
+    ID_M_1980,
+    ID_M_1990,
+    future,
+    issue_fields,
+    ledger_query,
+    ledger_rows,
+    result,
+    run_watcher,
+    write_request,
+)
 from test_admin import agency_workbook, plan_workbook
 
-ROSTER = [[1, "张三", "身份证", ID_M_1980, None, None, "13800000001", None],
-          [2, "李四", "身份证", ID_M_1990, None, None, None, None],
-          [3, "王芳", "身份证", ID_F_2000, None, None, None, None]]
+ROSTER = [
+    [1, "张三", "身份证", ID_M_1980, None, None, "13800000001", None],
+    [2, "李四", "身份证", ID_M_1990, None, None, None, None],
+    [3, "王芳", "身份证", ID_F_2000, None, None, None, None],
+]
 
 
 def issue(root, name="团.xlsx", roster=None, **fields):
@@ -32,15 +44,36 @@ def request(root, name, fields, roster=None, env=None, agency="GZ001"):
 
 def policies(root):
     rows = ledger_rows(root)["policies"]
-    return {r[0]: {"status": r[16], "replaces": r[20], "reason": r[21], "premium": r[14], "count": r[15],
-                   "start": r[7], "days": r[8], "route": r[10], "handler": r[11]} for r in rows}
+    return {
+        r[0]: {
+            "status": r[16],
+            "replaces": r[20],
+            "reason": r[21],
+            "premium": r[14],
+            "count": r[15],
+            "start": r[7],
+            "days": r[8],
+            "route": r[10],
+            "handler": r[11],
+        }
+        for r in rows
+    }
 
 
 def test_amend_issues_a_new_number_and_the_old_becomes_cancelled(root):
     old = issue(root, 天数=3)
     new_start = future(days=15, hour=9)
-    data, wb = request(root, "批改.xlsx", {"操作类型": "批改", "保单号": old["policy_no"],
-                                         "生效时间": new_start.strftime("%Y-%m-%d %H:%M"), "天数": 5, "经办人": "新经办"})
+    data, wb = request(
+        root,
+        "批改.xlsx",
+        {
+            "操作类型": "批改",
+            "保单号": old["policy_no"],
+            "生效时间": new_start.strftime("%Y-%m-%d %H:%M"),
+            "天数": 5,
+            "经办人": "新经办",
+        },
+    )
     assert data["status"] == "success", data["errors"]
     [new] = data["policies"]
     assert new["policy_no"] != old["policy_no"] and data["cancelled"] == [old["policy_no"]]
@@ -84,8 +117,11 @@ def test_amend_needs_a_change_and_refuses_a_past_hour(root):
     before = ledger_rows(root)
     nothing, _ = request(root, "空批改.xlsx", {"操作类型": "批改", "保单号": old["policy_no"]})
     same, _ = request(root, "同批改.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "天数": 3})
-    past, _ = request(root, "倒签.xlsx", {"操作类型": "批改", "保单号": old["policy_no"],
-                                        "生效时间": future(days=-2).strftime("%Y-%m-%d %H:00")})
+    past, _ = request(
+        root,
+        "倒签.xlsx",
+        {"操作类型": "批改", "保单号": old["policy_no"], "生效时间": future(days=-2).strftime("%Y-%m-%d %H:00")},
+    )
     assert "至少填写一项" in nothing["errors"][0]["message"]
     assert "完全相同" in same["errors"][0]["message"]
     assert past["errors"][0]["column"] == "生效时间" and "倒签" in past["errors"][0]["message"]
@@ -102,12 +138,17 @@ def test_add_people_issues_a_policy_for_the_added_people_in_the_same_group(root)
     assert new["tour_group"] == old["tour_group"] and new["start"] == old["start"] and new["end"] == old["end"]
     assert new["replaces"] == old["policy_no"] and new["replace_reason"] == "加人"
     assert policies(root)[old["policy_no"]]["status"] == "有效"
-    assert data["changes"] == [{"变更": "新增", "姓名": "赵六", "证件类型": "护照", "证件号码": "E98765432",
-                                "说明": "保费 5.00"}]
+    assert data["changes"] == [
+        {"变更": "新增", "姓名": "赵六", "证件类型": "护照", "证件号码": "E98765432", "说明": "保费 5.00"}
+    ]
     # Someone already covered by the group's policy cannot be added again.
     before = ledger_rows(root)
-    twice, _ = request(root, "重复加人.xlsx", {"操作类型": "加人", "保单号": old["policy_no"]},
-                       [[1, "张三", "身份证", ID_M_1980, None, None, None, None]])
+    twice, _ = request(
+        root,
+        "重复加人.xlsx",
+        {"操作类型": "加人", "保单号": old["policy_no"]},
+        [[1, "张三", "身份证", ID_M_1980, None, None, None, None]],
+    )
     assert twice["status"] == "failed" and (twice["errors"][0]["row"], twice["errors"][0]["column"]) == (2, "证件号码")
     assert old["policy_no"] in twice["errors"][0]["message"]
     assert ledger_rows(root) == before
@@ -124,8 +165,12 @@ def test_remove_people_reissues_with_the_complete_new_roster_and_shows_who_left(
     assert [c.value for c in wb["人员变更"][1]] == ["变更", "姓名", "证件类型", "证件号码", "说明"]
     # 减人 may only remove people.
     before = ledger_rows(root)
-    more, _ = request(root, "减人加人.xlsx", {"操作类型": "减人", "保单号": new["policy_no"]},
-                      ROSTER[:1] + [[2, "新人", "身份证", ID_F_1949, None, None, None, None]])
+    more, _ = request(
+        root,
+        "减人加人.xlsx",
+        {"操作类型": "减人", "保单号": new["policy_no"]},
+        ROSTER[:1] + [[2, "新人", "身份证", ID_F_1949, None, None, None, None]],
+    )
     same, _ = request(root, "减零人.xlsx", {"操作类型": "减人", "保单号": new["policy_no"]}, ROSTER[:2])
     assert more["status"] == "failed" and more["errors"][0]["row"] == 3 and "换人" in more["errors"][0]["message"]
     assert same["status"] == "failed" and "没有减少" in same["errors"][0]["message"]
@@ -141,8 +186,9 @@ def test_replace_and_change_information_take_any_complete_roster(root):
     assert data["policies"][0]["premium"] == "17.50"  # 新人 is 76: factor 1.5
     renamed = [list(r) for r in swapped]
     renamed[0][1], renamed[0][6] = "张叁", "13900000009"
-    info, _ = request(root, "信息变更.xlsx", {"操作类型": "信息变更", "保单号": data["policies"][0]["policy_no"]},
-                      renamed)
+    info, _ = request(
+        root, "信息变更.xlsx", {"操作类型": "信息变更", "保单号": data["policies"][0]["policy_no"]}, renamed
+    )
     assert info["status"] == "success", info["errors"]
     [change] = info["changes"]
     assert change["变更"] == "变更" and "姓名：张三 → 张叁" in change["说明"] and "联系电话" in change["说明"]
@@ -150,17 +196,27 @@ def test_replace_and_change_information_take_any_complete_roster(root):
     assert [v["status"] for v in chain.values()] == ["已撤单", "已撤单", "有效"]
 
 
-@pytest.mark.parametrize("action, extra", [
-    ("撤单", {}), ("批改", {"天数": 5}), ("加人", {}), ("减人", {}), ("换人", {}), ("信息变更", {})])
+@pytest.mark.parametrize(
+    "action, extra", [("撤单", {}), ("批改", {"天数": 5}), ("加人", {}), ("减人", {}), ("换人", {}), ("信息变更", {})]
+)
 def test_every_endorsement_is_refused_once_the_policy_is_in_force(root, action, extra):
     start = future(days=2, hour=10)
     old = issue(root, 生效时间=start.strftime("%Y-%m-%d %H:%M"))
-    roster = {"加人": [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]],
-              "减人": ROSTER[:2], "换人": ROSTER[:2], "信息变更": ROSTER[:2]}.get(action)
+    roster = {
+        "加人": [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]],
+        "减人": ROSTER[:2],
+        "换人": ROSTER[:2],
+        "信息变更": ROSTER[:2],
+    }.get(action)
     before = ledger_rows(root)
     at_start = start.isoformat() + "+08:00"  # strictly before is required: the effective hour itself is too late
-    data, _ = request(root, f"{action}.xlsx", {"操作类型": action, "保单号": old["policy_no"], **extra}, roster,
-                      env={"WATCHER_FAKE_NOW": at_start})
+    data, _ = request(
+        root,
+        f"{action}.xlsx",
+        {"操作类型": action, "保单号": old["policy_no"], **extra},
+        roster,
+        env={"WATCHER_FAKE_NOW": at_start},
+    )
     assert data["status"] == "failed"
     message = data["errors"][0]["message"]
     assert "生效" in message and action in message and "联系保险公司" in message
@@ -177,7 +233,9 @@ def test_a_cancelled_or_replaced_policy_cannot_change(root):
 
 
 def test_another_agency_s_policy_is_unknown_to_every_action(root):
-    agency_workbook(root / "workbooks" / "_admin" / "机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]])
+    agency_workbook(
+        root / "workbooks" / "_admin" / "机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]]
+    )
     run_watcher(root, "process")
     write_request(root / "workbooks" / "SZ002" / "深圳.xlsx", issue_fields(), ROSTER)
     run_watcher(root, "process")
@@ -202,18 +260,22 @@ def test_a_reissue_is_priced_with_the_plan_version_in_force_now(root):
 
 def test_policy_query_exports_this_agency_s_policies_with_people_and_the_chain(root):
     first = issue(root, name="甲.xlsx", 旅行团号="Q-1")
-    issue(root, name="乙.xlsx", 旅行团号="Q-2", roster=[[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]])
+    issue(
+        root, name="乙.xlsx", 旅行团号="Q-2", roster=[[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]]
+    )
     reissued, _ = request(root, "减.xlsx", {"操作类型": "减人", "保单号": first["policy_no"]}, ROSTER[:2])
     new_no = reissued["policies"][0]["policy_no"]
     today = future(days=0).strftime("%Y-%m-%d")
     before = ledger_rows(root)
-    data, wb = request(root, "查询.xlsx", {"操作类型": "保单查询", "旅行团号": "Q-1", "投保起期": today, "投保止期": today})
+    data, wb = request(
+        root, "查询.xlsx", {"操作类型": "保单查询", "旅行团号": "Q-1", "投保起期": today, "投保止期": today}
+    )
     assert data["status"] == "success" and data["action"] == "保单查询"
     assert [p["policy_no"] for p in data["policies"]] == [first["policy_no"], new_no]
     assert data["premium_total"] == "10.00"  # the cancelled one is not counted
     sheet = wb["保单"]
     head = [c.value for c in sheet[2]]
-    rows = {r[0]: dict(zip(head, r)) for r in sheet.iter_rows(min_row=3, values_only=True)}
+    rows = {r[0]: dict(zip(head, r, strict=False)) for r in sheet.iter_rows(min_row=3, values_only=True)}
     assert rows[first["policy_no"]]["保单状态"] == "已撤单" and rows[first["policy_no"]]["后续保单号"] == new_no
     assert rows[new_no]["原保单号"] == first["policy_no"] and rows[new_no]["变更原因"] == "减人"
     assert rows[new_no]["保费"] == 10 and sheet.freeze_panes == "A3"
@@ -231,12 +293,37 @@ def test_detail_sheet_has_the_spec_columns_filters_and_totals(root):
     second = issue(root, name="二.xlsx", 旅行团号="D-2", roster=ROSTER[:1], 方案代码="GW-B", 区域="境外")
     request(root, "撤.xlsx", {"操作类型": "撤单", "保单号": second["policy_no"]})
     today = future(days=0).strftime("%Y-%m-%d")
-    data, wb = request(root, "明细.xlsx", {"操作类型": "业务明细", "投保起期": today, "投保止期": today,
-                                         "方案代码": "全部", "保单状态": "全部", "结算状态": "全部"})
+    data, wb = request(
+        root,
+        "明细.xlsx",
+        {
+            "操作类型": "业务明细",
+            "投保起期": today,
+            "投保止期": today,
+            "方案代码": "全部",
+            "保单状态": "全部",
+            "结算状态": "全部",
+        },
+    )
     assert data["status"] == "success", data["errors"]
     sheet = wb["业务明细"]
-    assert [c.value for c in sheet[2]] == ["保单号", "旅行团号", "产品", "区域", "投保时间", "生效时间", "终止时间",
-                                           "人数", "天数", "保费", "保单状态", "结算状态", "经办人", "营销员", "对账单号"]
+    assert [c.value for c in sheet[2]] == [
+        "保单号",
+        "旅行团号",
+        "产品",
+        "区域",
+        "投保时间",
+        "生效时间",
+        "终止时间",
+        "人数",
+        "天数",
+        "保费",
+        "保单状态",
+        "结算状态",
+        "经办人",
+        "营销员",
+        "对账单号",
+    ]
     assert sheet.freeze_panes == "A3" and sheet.auto_filter.ref.startswith("A2:O")
     body = list(sheet.iter_rows(min_row=3, values_only=True))
     assert [r[10] for r in body[:2]] == ["有效", "已撤单"] and body[0][2] == "境内旅游意外险A款"
@@ -244,8 +331,11 @@ def test_detail_sheet_has_the_spec_columns_filters_and_totals(root):
     totals = body[2]
     assert totals[0].startswith("合计") and totals[7] == 3 and totals[9] == 15
     assert sheet.cell(3, 10).number_format == "#,##0.00"
-    only_gw, _ = request(root, "明细GW.xlsx", {"操作类型": "业务明细", "投保起期": today, "投保止期": today,
-                                              "方案代码": "GW-B", "保单状态": "有效"})
+    only_gw, _ = request(
+        root,
+        "明细GW.xlsx",
+        {"操作类型": "业务明细", "投保起期": today, "投保止期": today, "方案代码": "GW-B", "保单状态": "有效"},
+    )
     assert only_gw["policies"] == []
     missing, _ = request(root, "明细缺日期.xlsx", {"操作类型": "业务明细"})
     assert {e["column"] for e in missing["errors"]} == {"投保起期", "投保止期"}
@@ -287,8 +377,25 @@ def test_a_policy_in_a_statement_cannot_change():
 
     zone = ZoneInfo("Asia/Shanghai")
     start = datetime(2026, 12, 20, 8, tzinfo=zone)
-    policy = Policy("LY202612010000001", "GZ001", "T", "境内", "GN-A", "A", 1, start, 3, start + timedelta(days=3),
-                    "", "", "", "", 500, (), datetime(2026, 12, 1, tzinfo=zone))
+    policy = Policy(
+        "LY202612010000001",
+        "GZ001",
+        "T",
+        "境内",
+        "GN-A",
+        "A",
+        1,
+        start,
+        3,
+        start + timedelta(days=3),
+        "",
+        "",
+        "",
+        "",
+        500,
+        (),
+        datetime(2026, 12, 1, tzinfo=zone),
+    )
     now = datetime(2026, 12, 2, tzinfo=zone)
     assert check_changeable(policy, policy.policy_no, "批改", now, zone, {}) == []
     [refused] = check_changeable(replace(policy, statement_no="DZ2026120001"), policy.policy_no, "批改", now, zone, {})

@@ -15,8 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
-from conftest import issue_fields, ledger_query, people, result, run_watcher, write_request
+from conftest import issue_fields, ledger_query, people, run_watcher, write_request
 from test_service import serving, wait_for
 
 OUT = ("outbox", "GZ001")
@@ -27,8 +26,10 @@ def unusable(folder: Path):
     """The folder cannot take a file: a full tmpfs mounted on it where this machine allows, else a regular
     file where the folder was. Yields the kind, and gives the folder back (empty of the filler) after."""
     folder.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
-                             capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True).returncode
+        == 0
+    )
     try:
         if mounted:
             with open(folder / "filler", "wb") as handle:
@@ -93,8 +94,10 @@ def test_a_claim_that_fails_halfway_puts_the_file_back(root, ledger_backend):
     cannot mount one, a folder in the record's way): the file goes back where it was dropped, and is taken
     once it can be."""
     folder = root / "workbooks" / "GZ001"
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
-                             capture_output=True).returncode == 0
+    mounted = (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True).returncode
+        == 0
+    )
     if not mounted and ledger_backend != "sqlite":
         pytest.skip("without a mount, the record's place is known only on SQLite (one claim folder per root)")
     try:
@@ -156,15 +159,17 @@ def test_a_duplicate_writes_its_first_requests_missing_outputs(root):
 def _hold_lock(root: Path, seconds: float) -> subprocess.Popen:
     """Another program holding the SQLite ledger's write lock (or a PostgreSQL table lock)."""
     url = os.environ.get("WATCHER_LEDGER_URL")
-    code = (f"import sys, time\n"
-            f"from watcher.ledger.db import open_database\n"
-            f"db = open_database({url!r} if {bool(url)} else {str(root / 'ledger.sqlite3')!r})\n"
-            f"db.begin()\n"
-            f"db.execute('LOCK TABLE requests IN ACCESS EXCLUSIVE MODE' if db.kind == 'postgresql' else"
-            f" 'INSERT INTO chores VALUES (\\'lock\\', \\'x\\')')\n"
-            f"print('locked', flush=True)\n"
-            f"time.sleep({seconds})\n"
-            f"db.execute('ROLLBACK')\n")
+    code = (
+        f"import sys, time\n"
+        f"from watcher.ledger.db import open_database\n"
+        f"db = open_database({url!r} if {bool(url)} else {str(root / 'ledger.sqlite3')!r})\n"
+        f"db.begin()\n"
+        f"db.execute('LOCK TABLE requests IN ACCESS EXCLUSIVE MODE' if db.kind == 'postgresql' else"
+        f" 'INSERT INTO chores VALUES (\\'lock\\', \\'x\\')')\n"
+        f"print('locked', flush=True)\n"
+        f"time.sleep({seconds})\n"
+        f"db.execute('ROLLBACK')\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "locked"
     return proc
@@ -210,7 +215,7 @@ def test_a_broken_ledger_is_said_in_one_line_and_nothing_is_taken(root, ledger_b
     data = bytearray(ledger.read_bytes())
     page = 4096
     for at in range(page, len(data), page):  # every page but the first (the header): garbage
-        data[at:at + page] = os.urandom(page)
+        data[at : at + page] = os.urandom(page)
     ledger.write_bytes(bytes(data))
     path = write_request(root / "workbooks" / "GZ001" / "二.xlsx", issue_fields(旅行团号="T2"), people(3)[2:])
     for command in (("process",), ("check",)):
@@ -225,8 +230,9 @@ def test_a_broken_ledger_is_said_in_one_line_and_nothing_is_taken(root, ledger_b
 def test_serve_stops_the_intake_while_the_ledger_is_locked_and_goes_on_after(root, ledger_backend):
     if ledger_backend != "sqlite":
         pytest.skip("PostgreSQL waits on a table lock without a time limit: nothing to give up on")
-    (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\nlock_wait_seconds = 1\n",
-                                       encoding="utf-8")
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.3\nrescan_seconds = 1\nlock_wait_seconds = 1\n", encoding="utf-8"
+    )
     with serving(root) as proc:
         time.sleep(1.5)
         locker = _hold_lock(root, 22)  # past the ledger's own busy timeout (10 s) and lock_wait_seconds

@@ -42,8 +42,9 @@ def test_names_in_other_encodings_control_and_bidi_characters_block_nothing(root
     assert not list(folder.glob("*.xlsx")), "every file left the drop folder"
 
     lines = (root / "logs" / "watcher.log").read_text(encoding="utf-8").splitlines()
-    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\t", line) for line in lines), \
-        [line for line in lines if not re.match(r"\d{4}-", line)]
+    assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\t", line) for line in lines), [
+        line for line in lines if not re.match(r"\d{4}-", line)
+    ]
     assert not any(BIDI.search(line) for line in lines)
 
 

@@ -13,11 +13,11 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
-from openpyxl.utils.exceptions import IllegalCharacterError
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
-
 from conftest import issue_fields, people, run_watcher, write_request
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from openpyxl.utils.exceptions import IllegalCharacterError
 
 pytestmark = pytest.mark.slow
 
@@ -110,25 +110,63 @@ def test_broken_xml_structure(desk, data):
     name = data.draw(st.sampled_from([n for n in sorted(parts) if n.endswith(".xml") or n.endswith(".rels")]))
     body = parts[name]
     cut_at = data.draw(st.integers(0, len(body)))
-    junk = data.draw(st.sampled_from([b"", b"<c r=\"A1\"><v>", b"</row>", b"<!DOCTYPE x>", b"<x:y>", b"\x00",
-                                      b'<c r="XFD1048576"><v>1</v></c>', b"&amp;&lt;", b"<row r=\"-1\">"]))
+    junk = data.draw(
+        st.sampled_from(
+            [
+                b"",
+                b'<c r="A1"><v>',
+                b"</row>",
+                b"<!DOCTYPE x>",
+                b"<x:y>",
+                b"\x00",
+                b'<c r="XFD1048576"><v>1</v></c>',
+                b"&amp;&lt;",
+                b'<row r="-1">',
+            ]
+        )
+    )
     drop = data.draw(st.integers(0, 200))
-    parts[name] = body[:cut_at] + junk + body[cut_at + drop:]
+    parts[name] = body[:cut_at] + junk + body[cut_at + drop :]
     run_one(desk, pack(parts))
 
 
 cell_values = st.one_of(
     st.text(max_size=300),
-    st.sampled_from(["=1+1", "+86 138", "-1", "@SUM(A1)", "=HYPERLINK(\"http://x\")", "\x01\x02", "身份证", "护照",
-                     "其他", "男", "女", "1980-13-45", "2026年12月1日8时", "4.40106E+17", "11010519491231002X"]),
-    st.integers(-10**18, 10**18), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
+    st.sampled_from(
+        [
+            "=1+1",
+            "+86 138",
+            "-1",
+            "@SUM(A1)",
+            '=HYPERLINK("http://x")',
+            "\x01\x02",
+            "身份证",
+            "护照",
+            "其他",
+            "男",
+            "女",
+            "1980-13-45",
+            "2026年12月1日8时",
+            "4.40106E+17",
+            "11010519491231002X",
+        ]
+    ),
+    st.integers(-(10**18), 10**18),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.none(),
     st.datetimes(),
 )
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=DERANDOMIZE)
-@given(st.lists(st.tuples(st.sampled_from(["申请", "被保险人名单"]), st.integers(1, 8), st.integers(1, 9),
-                          cell_values), min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["申请", "被保险人名单"]), st.integers(1, 8), st.integers(1, 9), cell_values),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_random_cell_values(desk, edits):
     wb = openpyxl.load_workbook(io.BytesIO(desk[3]))
     for sheet, row, col, value in edits:
@@ -157,7 +195,7 @@ def _flip_version_needed(data: bytes) -> bytes:
     """The central directory's first entry asks for a zip version nobody implements (one flipped byte):
     zipfile raises NotImplementedError, not BadZipFile."""
     at = data.index(b"PK\x01\x02") + 6
-    return data[:at] + b"\xff" + data[at + 1:]
+    return data[:at] + b"\xff" + data[at + 1 :]
 
 
 def test_one_broken_byte_in_the_zip_directory_never_stops_the_desk(root):

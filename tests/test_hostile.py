@@ -15,7 +15,6 @@ from pathlib import Path
 import msoffcrypto
 import openpyxl
 import pytest
-
 from conftest import issue_fields, ledger_rows, people, run_watcher, write_request
 
 pytestmark = pytest.mark.slow
@@ -34,8 +33,10 @@ def valid_bytes(n: int = 2, **fields) -> bytes:
 def rezip(data: bytes, replace: dict[str, bytes], compresslevel: int = 6) -> bytes:
     """The same workbook with some parts replaced."""
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED,
-                                                                    compresslevel=compresslevel) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=compresslevel) as dst,
+    ):
         for info in src.infolist():
             dst.writestr(info.filename, replace.get(info.filename, src.read(info)))
         for name, part in replace.items():
@@ -45,21 +46,32 @@ def rezip(data: bytes, replace: dict[str, bytes], compresslevel: int = 6) -> byt
 
 
 SHEET = "xl/worksheets/sheet2.xml"  # the roster sheet of write_request's workbooks
-HEAD = (b'<?xml version="1.0" encoding="UTF-8"?>\n')
+HEAD = b'<?xml version="1.0" encoding="UTF-8"?>\n'
 NS = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 
 
 def xxe() -> bytes:
-    sheet = (HEAD + b'<!DOCTYPE w [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n<worksheet ' + NS +
-             b'><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is></c></row></sheetData></worksheet>')
+    sheet = (
+        HEAD
+        + b'<!DOCTYPE w [<!ENTITY e SYSTEM "file:///etc/passwd">]>\n<worksheet '
+        + NS
+        + b'><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&e;</t></is></c></row></sheetData></worksheet>'
+    )
     return rezip(valid_bytes(), {SHEET: sheet})
 
 
 def billion_laughs() -> bytes:
     entities = b'<!ENTITY a0 "ha">' + b"".join(
-        b'<!ENTITY a%d "%s">' % (i, b"".join(b"&a%d;" % (i - 1) for _ in range(10))) for i in range(1, 10))
-    sheet = (HEAD + b"<!DOCTYPE w [" + entities + b"]>\n<worksheet " + NS +
-             b'><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&a9;</t></is></c></row></sheetData></worksheet>')
+        b'<!ENTITY a%d "%s">' % (i, b"".join(b"&a%d;" % (i - 1) for _ in range(10))) for i in range(1, 10)
+    )
+    sheet = (
+        HEAD
+        + b"<!DOCTYPE w ["
+        + entities
+        + b"]>\n<worksheet "
+        + NS
+        + b'><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>&a9;</t></is></c></row></sheetData></worksheet>'
+    )
     return rezip(valid_bytes(), {SHEET: sheet})
 
 
@@ -90,37 +102,39 @@ def lying_directory() -> bytes:
     body = zlib.compressobj(9, zlib.DEFLATED, -15)
     payload = body.compress(b"<" + bytes(64 << 20)) + body.flush()
     name = SHEET.encode()
-    local = data.find(b"PK\x03\x04" + data[data.find(name) - 26:data.find(name) - 26 + 0])  # first match below
+    local = data.find(b"PK\x03\x04" + data[data.find(name) - 26 : data.find(name) - 26 + 0])  # first match below
     local = data.rfind(b"PK\x03\x04", 0, data.find(name))
-    nlen, xlen = struct.unpack("<HH", data[local + 26:local + 30])
+    nlen, xlen = struct.unpack("<HH", data[local + 26 : local + 30])
     start = local + 30 + nlen + xlen
-    old_csize = struct.unpack("<I", data[local + 18:local + 22])[0]
-    data[start:start + old_csize] = payload
+    old_csize = struct.unpack("<I", data[local + 18 : local + 22])[0]
+    data[start : start + old_csize] = payload
     struct.pack_into("<III", data, local + 14, zlib.crc32(b"x"), len(payload), 1000)
     central = data.rfind(b"PK\x01\x02" + bytes(0), 0)
     # Rebuild offsets simply by re-reading with zipfile is not possible: patch the central entry for the name.
-    central = data.find(b"PK\x01\x02" + data[local + 4:local + 6])
-    while central != -1 and data[central + 46:central + 46 + len(name)] != name:
+    central = data.find(b"PK\x01\x02" + data[local + 4 : local + 6])
+    while central != -1 and data[central + 46 : central + 46 + len(name)] != name:
         central = data.find(b"PK\x01\x02", central + 4)
     struct.pack_into("<III", data, central + 16, zlib.crc32(b"x"), len(payload), 1000)
     # Shift the offsets of the entries after the roster part by the change in size.
     delta = len(payload) - old_csize
     pos = data.find(b"PK\x01\x02")
     while pos != -1:
-        offset = struct.unpack("<I", data[pos + 42:pos + 46])[0]
+        offset = struct.unpack("<I", data[pos + 42 : pos + 46])[0]
         if offset > local:
             struct.pack_into("<I", data, pos + 42, offset + delta)
         pos = data.find(b"PK\x01\x02", pos + 4)
     end = data.rfind(b"PK\x05\x06")
-    cd_offset = struct.unpack("<I", data[end + 16:end + 20])[0]
+    cd_offset = struct.unpack("<I", data[end + 16 : end + 20])[0]
     struct.pack_into("<I", data, end + 16, cd_offset + delta)
     return bytes(data)
 
 
 def huge_dimension() -> bytes:
-    sheet = (HEAD + b"<worksheet " + NS + b'><dimension ref="A1:XFD1048576"/><sheetData>'
-             b'<row r="1"><c r="A1" t="inlineStr"><is><t>\xe5\xa7\x93\xe5\x90\x8d</t></is></c></row>'
-             b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData></worksheet>')
+    sheet = (
+        HEAD + b"<worksheet " + NS + b'><dimension ref="A1:XFD1048576"/><sheetData>'
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>\xe5\xa7\x93\xe5\x90\x8d</t></is></c></row>'
+        b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData></worksheet>'
+    )
     return rezip(valid_bytes(), {SHEET: sheet})
 
 
@@ -152,7 +166,9 @@ CORPUS = {
 
 
 def test_every_hostile_file_fails_with_a_message_and_the_good_file_beside_them_goes_through(root):
-    (root / "watcher.toml").write_text("settle_seconds = 0\nstall_seconds = 0\ntext_settle_seconds = 0\n", encoding="utf-8")
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0\nstall_seconds = 0\ntext_settle_seconds = 0\n", encoding="utf-8"
+    )
     folder = root / "workbooks" / "GZ001"
     for name, (make, _) in CORPUS.items():
         (folder / name).write_bytes(make())
@@ -167,8 +183,10 @@ def test_every_hostile_file_fails_with_a_message_and_the_good_file_beside_them_g
     assert "Traceback" not in proc.stdout + proc.stderr
 
     out = root / "outbox" / "GZ001"
-    results = {json.loads(p.read_text(encoding="utf-8"))["file"]: json.loads(p.read_text(encoding="utf-8"))
-               for p in out.glob("*_结果*.json")}
+    results = {
+        json.loads(p.read_text(encoding="utf-8"))["file"]: json.loads(p.read_text(encoding="utf-8"))
+        for p in out.glob("*_结果*.json")
+    }
     assert set(results) == set(CORPUS) | {"正常.xlsx"}
     assert results["正常.xlsx"]["status"] == "success"
     for name, (_, expected) in CORPUS.items():
@@ -191,11 +209,12 @@ def test_every_hostile_file_fails_with_a_message_and_the_good_file_beside_them_g
 
 def test_the_parser_cannot_exceed_its_memory_or_time_and_the_desk_goes_on(root):
     # A workbook that passes every check before parsing but needs far more memory than allowed.
-    big = b"<sst " + NS + b'><si><t>' + b"x" * (120 << 20) + b"</t></si></sst>"
+    big = b"<sst " + NS + b"><si><t>" + b"x" * (120 << 20) + b"</t></si></sst>"
     heavy = rezip(valid_bytes(), {"xl/sharedStrings.xml": big}, compresslevel=1)
     folder = root / "workbooks" / "GZ001"
-    (root / "watcher.toml").write_text("settle_seconds = 0\nmax_zip_ratio = 100000\nparse_memory_mb = 96\n",
-                                       encoding="utf-8")
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0\nmax_zip_ratio = 100000\nparse_memory_mb = 96\n", encoding="utf-8"
+    )
     (folder / "吃内存.xlsx").write_bytes(heavy)
     (folder / "正常一.xlsx").write_bytes(valid_bytes(旅行团号="OK1"))
     run_watcher(root, "process")
@@ -207,10 +226,14 @@ def test_the_parser_cannot_exceed_its_memory_or_time_and_the_desk_goes_on(root):
     # Slow but lean: two million one-cell rows take seconds to scan and parse, and little memory per cell,
     # so only the time limit stops it (one huge string raced the memory limit, or beat 0.3 s).
     rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (i, i) for i in range(1, 2_000_001))
-    slow = rezip(valid_bytes(), {"xl/worksheets/sheet1.xml": b"<worksheet " + NS + b"><sheetData>" + rows
-                                 + b"</sheetData></worksheet>"}, compresslevel=1)
-    (root / "watcher.toml").write_text("settle_seconds = 0\nmax_zip_ratio = 100000\nparse_seconds = 0.3\n",
-                                       encoding="utf-8")
+    slow = rezip(
+        valid_bytes(),
+        {"xl/worksheets/sheet1.xml": b"<worksheet " + NS + b"><sheetData>" + rows + b"</sheetData></worksheet>"},
+        compresslevel=1,
+    )
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0\nmax_zip_ratio = 100000\nparse_seconds = 0.3\n", encoding="utf-8"
+    )
     (folder / "太慢.xlsx").write_bytes(slow)
     (folder / "正常二.xlsx").write_bytes(valid_bytes(旅行团号="OK2", 营销员工号="S2"))
     started = time.monotonic()
@@ -281,9 +304,15 @@ def test_workbook_oddities_get_clear_messages(root):
     def too_many(wb):
         _roster(wb.create_sheet("被保险人名单"), people(30))
 
-    for name, build in {"合并.xlsx": merged, "两份名单.xlsx": two_rosters, "隐藏行.xlsx": hidden,
-                        "错误值.xlsx": errors, "缺列.xlsx": no_id_column, "尾部空行.xlsx": trailing_rows,
-                        "太多人.xlsx": too_many}.items():
+    for name, build in {
+        "合并.xlsx": merged,
+        "两份名单.xlsx": two_rosters,
+        "隐藏行.xlsx": hidden,
+        "错误值.xlsx": errors,
+        "缺列.xlsx": no_id_column,
+        "尾部空行.xlsx": trailing_rows,
+        "太多人.xlsx": too_many,
+    }.items():
         (folder / name).write_bytes(_book(build))
     (root / "watcher.toml").write_text("settle_seconds = 0\nmax_roster_rows = 20\n", encoding="utf-8")
     started = time.monotonic()
@@ -305,8 +334,18 @@ def test_workbook_oddities_get_clear_messages(root):
     assert elapsed < 60
 
 
-@pytest.mark.parametrize("name", ["长" * 80 + ".xlsx", "团\x01队\x7f.xlsx", "CON.xlsx", "nul.xlsx", "团..A..xlsx",
-                                  "团 A：北京\\上海|<?>*\".xlsx", "Ça_ва_团🙂.xlsx"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "长" * 80 + ".xlsx",
+        "团\x01队\x7f.xlsx",
+        "CON.xlsx",
+        "nul.xlsx",
+        "团..A..xlsx",
+        '团 A：北京\\上海|<?>*".xlsx',
+        "Ça_ва_团🙂.xlsx",
+    ],
+)
 def test_any_file_name_gets_a_safe_recognisable_result_name(root, name):
     folder = root / "workbooks" / "GZ001"
     (folder / name).write_bytes(valid_bytes())

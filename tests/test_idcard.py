@@ -3,37 +3,44 @@
 from datetime import date
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from watcher.domain.idcard import PROVINCES, check_id, id_text, mask_id, mod11_2_check
 
 TODAY = date(2026, 11, 25)
 
 
-@pytest.mark.parametrize("number, birth, gender", [
-    ("11010519491231002X", date(1949, 12, 31), "女"),  # GB 11643-1999 example
-    ("440524188001010014", date(1880, 1, 1), "男"),  # GB 11643-1999 example
-    ("11010519491231002x", date(1949, 12, 31), "女"),  # lower-case x read as X
-    ("１１０１０５１９４９１２３１００２Ｘ", date(1949, 12, 31), "女"),  # full-width
-    (" 110105 19491231 002X ", date(1949, 12, 31), "女"),  # spaces
-])
+@pytest.mark.parametrize(
+    "number, birth, gender",
+    [
+        ("11010519491231002X", date(1949, 12, 31), "女"),  # GB 11643-1999 example
+        ("440524188001010014", date(1880, 1, 1), "男"),  # GB 11643-1999 example
+        ("11010519491231002x", date(1949, 12, 31), "女"),  # lower-case x read as X
+        ("１１０１０５１９４９１２３１００２Ｘ", date(1949, 12, 31), "女"),  # full-width
+        (" 110105 19491231 002X ", date(1949, 12, 31), "女"),  # spaces
+    ],
+)
 def test_resident_vectors_pass_with_birth_and_gender(number, birth, gender):
     result = check_id("身份证", number, TODAY)
     assert result.ok, result
     assert (result.birth, result.gender) == (birth, gender)
 
 
-@pytest.mark.parametrize("number, code", [
-    ("110105194912310021", "id.checksum"),
-    ("110105491231002", "id.old15"),
-    ("99010519491231002X", "id.region"),
-    ("110105194902300025", "id.birth"),  # 30 February
-    ("110105203001010015", "id.birth_future"),
-    ("11010519491231002", "id.length"),
-    ("1101051949123100A2", "id.chars"),
-    ("810000199001010016", "id.region_is_permit"),
-    ("", "id.required"),
-])
+@pytest.mark.parametrize(
+    "number, code",
+    [
+        ("110105194912310021", "id.checksum"),
+        ("110105491231002", "id.old15"),
+        ("99010519491231002X", "id.region"),
+        ("110105194902300025", "id.birth"),  # 30 February
+        ("110105203001010015", "id.birth_future"),
+        ("11010519491231002", "id.length"),
+        ("1101051949123100A2", "id.chars"),
+        ("810000199001010016", "id.region_is_permit"),
+        ("", "id.required"),
+    ],
+)
 def test_resident_refusals(number, code):
     assert check_id("身份证", number, TODAY).error == code
 
@@ -69,13 +76,19 @@ def test_foreign_permanent_residence_cards_new_and_old():
     assert not check_id("外国人永久居留身份证", _resident("811840", date(1985, 6, 1), 1), TODAY).ok
 
 
-@pytest.mark.parametrize("id_type, good, bad", [
-    ("护照", ["E12345678", "EA1234567", "DE1234567", "SE1234567", "PE1234567", "X1234", "AB12345678901234C"],
-     ["E12", "A" * 18, "E1234-678"]),
-    ("港澳居民来往内地通行证", ["H12345678", "M1234567890"], ["H1234567", "C12345678", "H123456789"]),
-    ("台湾居民来往大陆通行证", ["12345678", "A123456789"], ["1234567", "123456789", "A1234567"]),
-    ("其他", ["ABCD", "12-34-AB", "A" * 30], ["ABC", "A" * 31, "AB_CD"]),
-])
+@pytest.mark.parametrize(
+    "id_type, good, bad",
+    [
+        (
+            "护照",
+            ["E12345678", "EA1234567", "DE1234567", "SE1234567", "PE1234567", "X1234", "AB12345678901234C"],
+            ["E12", "A" * 18, "E1234-678"],
+        ),
+        ("港澳居民来往内地通行证", ["H12345678", "M1234567890"], ["H1234567", "C12345678", "H123456789"]),
+        ("台湾居民来往大陆通行证", ["12345678", "A123456789"], ["1234567", "123456789", "A1234567"]),
+        ("其他", ["ABCD", "12-34-AB", "A" * 30], ["ABC", "A" * 31, "AB_CD"]),
+    ],
+)
 def test_document_formats(id_type, good, bad):
     for number in good:
         assert check_id(id_type, number, TODAY).ok, number
@@ -109,7 +122,7 @@ def test_every_generated_valid_resident_number_passes(number):
 def test_every_single_character_change_of_a_resident_number_fails(number, position, replacement):
     if number[position] == replacement:
         replacement = "0" if replacement != "0" else "1"
-    changed = number[:position] + replacement + number[position + 1:]
+    changed = number[:position] + replacement + number[position + 1 :]
     assert not check_id("身份证", changed, TODAY).ok
 
 
@@ -124,8 +137,16 @@ def test_no_message_says_what_would_make_a_wrong_number_pass():
         message = say(check.error, **check.values)
         assert not any(ch.isdigit() or ch == "X" for ch in message), message
     # Nor which gender or birth date the number encodes, when the row disagrees with it.
-    _, errors = check_person({"姓名": "王芳", "证件类型": "身份证", "证件号码": "440524198001010013", "性别": "女",
-                              "出生日期": "1980-01-02"}, TODAY)
+    _, errors = check_person(
+        {
+            "姓名": "王芳",
+            "证件类型": "身份证",
+            "证件号码": "440524198001010013",
+            "性别": "女",
+            "出生日期": "1980-01-02",
+        },
+        TODAY,
+    )
     for err in errors:
         message = say(err.code, **err.values)
         assert "男" not in message and "1980-01-01" not in message, message

@@ -7,13 +7,12 @@ import csv
 import io
 
 import pytest
-
 from conftest import issue_fields, ledger_query, ledger_rows, people, result, run_watcher, write_request
 
 EVIL = "-2+3+cmd|' /C calc'!A0"
 
 
-@pytest.mark.parametrize("group", [EVIL, "=HYPERLINK(\"http://x\")", "+86团", "@SUM(A1)", "团 A", "团\t团"])
+@pytest.mark.parametrize("group", [EVIL, '=HYPERLINK("http://x")', "+86团", "@SUM(A1)", "团 A", "团\t团"])
 def test_a_tour_group_that_could_be_a_formula_is_refused(root, group):
     before = ledger_rows(root)
     write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(旅行团号=group), people(1))
@@ -38,8 +37,15 @@ def test_the_exchange_file_neutralises_formula_like_values(root):
     ledger_query(root, "UPDATE policies SET tour_group = ?", (EVIL,))
     month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
     number = statements(root)[0][0]
-    admin(root, "确认", "对账确认", ["序号", "对账单号", "业务渠道", "确认人"], [[1, number, "团险直销", "@SUM(A1)"]],
-          action="对账确认", now="2026-12-02T10:00:00+08:00")
+    admin(
+        root,
+        "确认",
+        "对账确认",
+        ["序号", "对账单号", "业务渠道", "确认人"],
+        [[1, number, "团险直销", "@SUM(A1)"]],
+        action="对账确认",
+        now="2026-12-02T10:00:00+08:00",
+    )
     text = (root / "outbox" / "_core" / f"SETTLE_{number}.csv").read_bytes().decode("utf-8")
     rows = list(csv.reader(io.StringIO(text)))
     assert rows[1][7] == "'@SUM(A1)" and rows[2][11] == "'" + EVIL

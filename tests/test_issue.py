@@ -8,9 +8,21 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
-
-from conftest import (ID_F_1949, ID_F_2000, ID_M_1980, ID_M_1990, SAMPLE_ID, future, issue_fields, ledger_rows, people,
-                      result, run_watcher, summary_values, write_request)
+from conftest import (
+    ID_F_1949,
+    ID_F_2000,
+    ID_M_1980,
+    ID_M_1990,
+    SAMPLE_ID,
+    future,
+    issue_fields,
+    ledger_rows,
+    people,
+    result,
+    run_watcher,
+    summary_values,
+    write_request,
+)
 
 
 def drop(root: Path, name: str, fields: dict, roster=None, agency: str = "GZ001", **kw) -> Path:
@@ -19,11 +31,16 @@ def drop(root: Path, name: str, fields: dict, roster=None, agency: str = "GZ001"
 
 def test_a_valid_roster_is_issued_with_result_workbook_json_and_policy_page(root):
     start = future(days=12, hour=8)
-    drop(root, "团A.xlsx", issue_fields(生效时间=start.strftime("%Y/%m/%d %H时"), 天数=3), [
-        [1, "张三", "身份证", ID_M_1980, None, None, "+8613800138000", "=HYPERLINK(\"http://x\")"],
-        [2, "Anna·Müller", "护照", "X12345678", "女", "1990-05-01", None, None],
-        [3, "王芳", "身份证", ID_F_1949, "女", "1949-12-31", None, None],
-    ])
+    drop(
+        root,
+        "团A.xlsx",
+        issue_fields(生效时间=start.strftime("%Y/%m/%d %H时"), 天数=3),
+        [
+            [1, "张三", "身份证", ID_M_1980, None, None, "+8613800138000", '=HYPERLINK("http://x")'],
+            [2, "Anna·Müller", "护照", "X12345678", "女", "1990-05-01", None, None],
+            [3, "王芳", "身份证", ID_F_1949, "女", "1949-12-31", None, None],
+        ],
+    )
     run_watcher(root, "process")
 
     data, wb = result(root, "GZ001", "团A_结果")
@@ -44,8 +61,18 @@ def test_a_valid_roster_is_issued_with_result_workbook_json_and_policy_page(root
     assert summary["保险期间"].endswith("24:00")
 
     roster = wb["被保险人名单"]
-    assert [c.value for c in roster[1]] == ["序号", "姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话",
-                                            "备注", "保费", "错误说明"]
+    assert [c.value for c in roster[1]] == [
+        "序号",
+        "姓名",
+        "证件类型",
+        "证件号码",
+        "性别",
+        "出生日期",
+        "联系电话",
+        "备注",
+        "保费",
+        "错误说明",
+    ]
     assert [roster.cell(r, 9).value for r in (2, 3, 4)] == [5, 5, 7.5]
     assert roster.cell(2, 9).number_format == "#,##0.00"
     assert roster["D2"].value == ID_M_1980 and roster["D2"].data_type == "s"
@@ -63,21 +90,38 @@ def test_a_valid_roster_is_issued_with_result_workbook_json_and_policy_page(root
 
 def test_every_error_is_listed_with_sheet_row_column_and_nothing_is_issued(root):
     before = ledger_rows(root)
-    drop(root, "错单.xlsx", issue_fields(天数=3), [
-        [1, "张三", "身份证", "110105194912310021", None, None, None, None],  # check digit
-        [2, "李四", "护照", "E12345678", None, None, None, None],  # passport needs gender and birth
-        [3, "王五", "身份证", "4.40106E+17", None, None, None, None],  # Excel float
-        [4, "赵六", "身份证", ID_M_1990, "女", None, None, None],  # gender disagrees with the ID
-        [5, "钱七", "身份证", "110105491231002", None, None, None, None],  # retired 15-digit
-        [6, "孙八", "其他", "AB-1234", None, None, None, None],  # 其他 needs 性别 and 出生日期
-        [7, "", "身份证", ID_F_2000, None, None, None, None],  # no name
-    ], head=None)
+    drop(
+        root,
+        "错单.xlsx",
+        issue_fields(天数=3),
+        [
+            [1, "张三", "身份证", "110105194912310021", None, None, None, None],  # check digit
+            [2, "李四", "护照", "E12345678", None, None, None, None],  # passport needs gender and birth
+            [3, "王五", "身份证", "4.40106E+17", None, None, None, None],  # Excel float
+            [4, "赵六", "身份证", ID_M_1990, "女", None, None, None],  # gender disagrees with the ID
+            [5, "钱七", "身份证", "110105491231002", None, None, None, None],  # retired 15-digit
+            [6, "孙八", "其他", "AB-1234", None, None, None, None],  # 其他 needs 性别 and 出生日期
+            [7, "", "身份证", ID_F_2000, None, None, None, None],  # no name
+        ],
+        head=None,
+    )
     run_watcher(root, "process")
     data, wb = result(root, "GZ001", "错单_结果")
     assert data["status"] == "failed" and data["policies"] == [] and data["premium_total"] == "0.00"
     found = sorted((e["row"], e["column"]) for e in data["errors"])
-    assert found == sorted([(2, "证件号码"), (3, "性别"), (3, "出生日期"), (4, "证件号码"), (5, "性别"),
-                            (6, "证件号码"), (7, "性别"), (7, "出生日期"), (8, "姓名")])
+    assert found == sorted(
+        [
+            (2, "证件号码"),
+            (3, "性别"),
+            (3, "出生日期"),
+            (4, "证件号码"),
+            (5, "性别"),
+            (6, "证件号码"),
+            (7, "性别"),
+            (7, "出生日期"),
+            (8, "姓名"),
+        ]
+    )
     assert all(e["sheet"] == "被保险人名单" and e["message"] for e in data["errors"])
     float_error = next(e for e in data["errors"] if e["row"] == 4)
     assert "科学计数法" in float_error["message"] and "文本" in float_error["message"]
@@ -183,10 +227,12 @@ def test_a_failed_request_is_simply_processed_again(root):
 
 def test_roster_with_synonym_headers_title_rows_and_examples(root):
     head = ["序号", "被保险人姓名", "证件类型", "身份证号码", "性别", "出生年月", "手机", "团员备注"]
-    roster = [["示例", "王芳", "身份证", SAMPLE_ID, "女", "1949-12-31", None, None],
-              [1, " 阿  布 ", "身份证", ID_M_1980.lower(), None, None, 13800138000, "素食"],
-              [None, None, None, None, None, None, None, None],
-              [2, "ＡＢＣ", "护照", "e12345678", "M", "1985/6/1", None, None]]
+    roster = [
+        ["示例", "王芳", "身份证", SAMPLE_ID, "女", "1949-12-31", None, None],
+        [1, " 阿  布 ", "身份证", ID_M_1980.lower(), None, None, 13800138000, "素食"],
+        [None, None, None, None, None, None, None, None],
+        [2, "ＡＢＣ", "护照", "e12345678", "M", "1985/6/1", None, None],
+    ]
     path = drop(root, "同义.xlsx", issue_fields(), roster, head=head, header_row=3)
     wb = openpyxl.load_workbook(path)
     wb["被保险人名单"]["A1"] = "广州示例国际旅行社 团队名单"
@@ -204,8 +250,10 @@ def test_roster_with_synonym_headers_title_rows_and_examples(root):
 
 def test_csv_requests_in_utf8_bom_and_gb18030(root):
     start = future().strftime("%Y-%m-%d %H:%M")
-    text = (f"操作类型,投保\n旅行团号,CSV-1\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
-            f"序号,姓名,证件类型,证件号码,性别,出生日期\n1,张三,身份证,{ID_M_1980},,\n2,李四,身份证,{ID_F_2000},女,\n")
+    text = (
+        f"操作类型,投保\n旅行团号,CSV-1\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
+        f"序号,姓名,证件类型,证件号码,性别,出生日期\n1,张三,身份证,{ID_M_1980},,\n2,李四,身份证,{ID_F_2000},女,\n"
+    )
     (root / "workbooks" / "GZ001" / "utf8.csv").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     (root / "workbooks" / "GZ001" / "gbk.csv").write_bytes(text.replace("CSV-1", "CSV-2").encode("gb18030"))
     bad = text.replace(ID_F_2000, "310101200001010027")

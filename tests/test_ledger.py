@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from conftest import ledger_query, ledger_rows, run_watcher
+
 from watcher.demo import DEMO_AGENCY, DEMO_PLANS
+from watcher.domain.dates import cover_end
 from watcher.domain.policy import POLICY_NO_PATTERN, Insured, Policy
 from watcher.ledger import Ledger, LedgerError
 from watcher.ledger.db import SqliteDatabase
-from watcher.domain.dates import cover_end
 from watcher.ledger.schema import LATEST, migrate
 
 ZONE = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -38,16 +38,38 @@ def ledger(tmp_path, ledger_backend):
 def _policy(plan_version: int) -> Policy:
     start = datetime(2026, 12, 1, 8, tzinfo=ZONE)
     person = Insured("张三", "身份证", "11010519491231002X", "女", datetime(1949, 12, 31).date(), 76, 750)
-    return Policy("", "GZ001", "T1", "境内", "GN-A", "境内旅游意外险A款", plan_version, start, 3,
-                  cover_end(start, 3, ZONE), "", "", "", "", 750, (person,), NOW)
+    return Policy(
+        "",
+        "GZ001",
+        "T1",
+        "境内",
+        "GN-A",
+        "境内旅游意外险A款",
+        plan_version,
+        start,
+        3,
+        cover_end(start, 3, ZONE),
+        "",
+        "",
+        "",
+        "",
+        750,
+        (person,),
+        NOW,
+    )
 
 
 def test_settings_of_the_connection(ledger):
     if ledger.kind == "postgresql":  # money and counts are 64-bit there
-        types = dict(ledger.conn.execute(
-            "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
-            " WHERE table_schema = current_schema()").fetchall())
-        assert types["policies.premium_fen"] == types["statements.total_fen"] == types["insured.premium_fen"] == "bigint"
+        types = dict(
+            ledger.conn.execute(
+                "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = current_schema()"
+            ).fetchall()
+        )
+        assert (
+            types["policies.premium_fen"] == types["statements.total_fen"] == types["insured.premium_fen"] == "bigint"
+        )
         return
     assert ledger.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -93,16 +115,18 @@ def test_a_failed_block_leaves_nothing_and_numbers_are_unique(ledger):
     counts = ledger.counts()
     with pytest.raises(RuntimeError):
         with ledger.atomic():
-            rid = ledger.record_request(agency="GZ001", sha256="a" * 64, file_name="x.xlsx", action="投保", at=NOW,
-                                        outputs=[])
+            rid = ledger.record_request(
+                agency="GZ001", sha256="a" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[]
+            )
             ledger.issue_policy(_policy(version), request_id=rid)
             raise RuntimeError("crash before commit")
     assert ledger.counts() == counts
     numbers = []
     for i in range(3):
         with ledger.atomic():
-            rid = ledger.record_request(agency="GZ001", sha256=f"{i}" * 64, file_name="x.xlsx", action="投保",
-                                        at=NOW, outputs=[])
+            rid = ledger.record_request(
+                agency="GZ001", sha256=f"{i}" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[]
+            )
             numbers.append(ledger.issue_policy(_policy(version), request_id=rid))
     assert len(set(numbers)) == 3 and all(re.match(POLICY_NO_PATTERN, n) for n in numbers)
     assert numbers[0].startswith("LY20261125")
@@ -112,16 +136,18 @@ def test_numbers_used_and_carried_on_from_another_ledger(ledger):
     version = ledger.plan("GN-A").version
     assert ledger.numbers_used() == {"policy": 0, "statement": 0}
     with ledger.atomic():
-        rid = ledger.record_request(agency="GZ001", sha256="a" * 64, file_name="x.xlsx", action="投保", at=NOW,
-                                    outputs=[])
+        rid = ledger.record_request(
+            agency="GZ001", sha256="a" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[]
+        )
         ledger.issue_policy(_policy(version), request_id=rid)
     assert ledger.numbers_used() == {"policy": 1, "statement": 0}
     with ledger.atomic():  # as `migrate` does with the numbers of the ledger it copies
         ledger.continue_numbers({"policy": 41, "statement": 7})
     assert ledger.numbers_used() == {"policy": 41, "statement": 7}
     with ledger.atomic():
-        rid = ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="x.xlsx", action="投保", at=NOW,
-                                    outputs=[])
+        rid = ledger.record_request(
+            agency="GZ001", sha256="b" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[]
+        )
         assert ledger.issue_policy(_policy(version), request_id=rid).endswith("0000042")
     with pytest.raises(LedgerError):
         ledger.continue_numbers({"policy": 50})  # outside a transaction
@@ -135,16 +161,20 @@ def test_a_roster_larger_than_one_statement_holds_is_stored_whole(ledger):
     overlap query asks about."""
     version = ledger.plan("GN-A").version
     base = _policy(version)
-    people = tuple(replace(base.people[0], name=f"旅客{i}", id_no=f"ID{i:06d}", premium_fen=700 + i % 3, row=i + 2)
-                   for i in range(6000))
+    people = tuple(
+        replace(base.people[0], name=f"旅客{i}", id_no=f"ID{i:06d}", premium_fen=700 + i % 3, row=i + 2)
+        for i in range(6000)
+    )
     policy = replace(base, people=people, premium_fen=sum(p.premium_fen for p in people))
     with ledger.atomic():
-        rid = ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="大团.xlsx", action="投保", at=NOW,
-                                    outputs=[])
+        rid = ledger.record_request(
+            agency="GZ001", sha256="b" * 64, file_name="大团.xlsx", action="投保", at=NOW, outputs=[]
+        )
         number = ledger.issue_policy(policy, request_id=rid)
     stored = ledger.policy(number, agency="GZ001")
-    assert [(p.name, p.id_no, p.premium_fen, p.row) for p in stored.people] == \
-        [(p.name, p.id_no, p.premium_fen, p.row) for p in people]
+    assert [(p.name, p.id_no, p.premium_fen, p.row) for p in stored.people] == [
+        (p.name, p.id_no, p.premium_fen, p.row) for p in people
+    ]
     found = ledger.live_overlaps("GZ001", [("身份证", p.id_no) for p in people], base.start, base.end)
     assert sorted(o.id_no for o in found) == sorted(p.id_no for p in people)
 
@@ -159,15 +189,17 @@ def test_the_same_bytes_of_one_agency_are_recorded_once(ledger):
         ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[])
     with pytest.raises(ledger.db.IntegrityError):
         with ledger.atomic():
-            ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="y.xlsx", action="投保", at=NOW,
-                                  outputs=[])
+            ledger.record_request(
+                agency="GZ001", sha256="b" * 64, file_name="y.xlsx", action="投保", at=NOW, outputs=[]
+            )
 
 
 def test_a_policy_is_seen_only_by_its_own_agency(ledger):
     version = ledger.plan("GN-A").version
     with ledger.atomic():
-        rid = ledger.record_request(agency="GZ001", sha256="c" * 64, file_name="x.xlsx", action="投保", at=NOW,
-                                    outputs=[])
+        rid = ledger.record_request(
+            agency="GZ001", sha256="c" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[]
+        )
         number = ledger.issue_policy(_policy(version), request_id=rid)
     assert ledger.policy(number, agency="GZ001").people[0].name == "张三"
     assert ledger.policy(number, agency="SZ002") is None

@@ -14,24 +14,50 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-
-from conftest import ledger_query, ledger_rows, people, result, run_watcher, summary_values, write_request, issue_fields
+from conftest import issue_fields, ledger_query, ledger_rows, people, result, run_watcher, summary_values, write_request
 from test_service import serving, wait_for
 
 ISSUED = "2026-11-10T10:00:00+08:00"
-DETAIL_COLUMNS = ["保单号", "旅行团号", "产品", "区域", "投保时间", "生效时间", "终止时间", "人数", "天数", "保费", "保单状态",
-                  "结算状态", "经办人", "营销员", "对账单号"]
+DETAIL_COLUMNS = [
+    "保单号",
+    "旅行团号",
+    "产品",
+    "区域",
+    "投保时间",
+    "生效时间",
+    "终止时间",
+    "人数",
+    "天数",
+    "保费",
+    "保单状态",
+    "结算状态",
+    "经办人",
+    "营销员",
+    "对账单号",
+]
 
 
 def fake(moment: str) -> dict:
     return {"WATCHER_FAKE_NOW": moment}
 
 
-def issue(root: Path, name: str, start: str, *, plan: str = "GN-A", n: int = 2, at: str = ISSUED,
-          agency: str = "GZ001", group: str | None = None) -> dict:
+def issue(
+    root: Path,
+    name: str,
+    start: str,
+    *,
+    plan: str = "GN-A",
+    n: int = 2,
+    at: str = ISSUED,
+    agency: str = "GZ001",
+    group: str | None = None,
+) -> dict:
     region = "境内" if plan == "GN-A" else "境外"
-    write_request(root / "workbooks" / agency / f"{name}.xlsx",
-                  issue_fields(生效时间=start, 方案代码=plan, 区域=region, 旅行团号=group or name), people(n))
+    write_request(
+        root / "workbooks" / agency / f"{name}.xlsx",
+        issue_fields(生效时间=start, 方案代码=plan, 区域=region, 旅行团号=group or name),
+        people(n),
+    )
     run_watcher(root, "process", env=fake(at))
     data, _ = result(root, agency, f"{name}_结果")
     assert data["status"] == "success", data["errors"]
@@ -42,8 +68,17 @@ def month_end(root: Path, month: str, now: str, check: bool = True):
     return run_watcher(root, "month-end", "--month", month, env=fake(now), check=check)
 
 
-def admin(root: Path, name: str, sheet: str | None, head: list[str] | None, rows: list[list], *, now: str,
-          fields: dict | None = None, action: str | None = None) -> tuple[dict, openpyxl.Workbook]:
+def admin(
+    root: Path,
+    name: str,
+    sheet: str | None,
+    head: list[str] | None,
+    rows: list[list],
+    *,
+    now: str,
+    fields: dict | None = None,
+    action: str | None = None,
+) -> tuple[dict, openpyxl.Workbook]:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "申请"
@@ -66,8 +101,11 @@ def admin(root: Path, name: str, sheet: str | None, head: list[str] | None, rows
 
 
 def statements(root: Path) -> list[tuple]:
-    return ledger_query(root, "SELECT statement_no, agency, plan_code, month, total_fen, policy_count, status"
-                              " FROM statements ORDER BY statement_no")
+    return ledger_query(
+        root,
+        "SELECT statement_no, agency, plan_code, month, total_fen, policy_count, status"
+        " FROM statements ORDER BY statement_no",
+    )
 
 
 def sql(root: Path, query: str, args: tuple = ()) -> list[tuple]:
@@ -123,7 +161,7 @@ def test_detail_sheet_statement_workbook_print_setup_and_twins(root):
     header_at = next(i for i, r in enumerate(rows) if r and r[0] == "保单号")
     assert list(rows[header_at]) == DETAIL_COLUMNS
     assert ws.freeze_panes == f"A{header_at + 2}" and ws.auto_filter.ref
-    body = {r[0]: r for r in rows[header_at + 1:] if r[0] and r[0].startswith("LY")}
+    body = {r[0]: r for r in rows[header_at + 1 :] if r[0] and r[0].startswith("LY")}
     assert body[a["policy_no"]][11] == "未结" and body[a["policy_no"]][14].startswith("DZ")
     assert body[cancelled["policy_no"]][10] == "已撤单" and not body[cancelled["policy_no"]][14]
     total = next(r for r in rows if str(r[0]).startswith("合计"))
@@ -208,27 +246,56 @@ def test_the_statement_life_from_pending_to_performance(root):
 
     pay_head = ["序号", "对账单号", "金额", "缴费凭证号", "到账日期"]
     for name, amount, word in (("少缴", total / 100 - 1, "少 1.00 元"), ("多缴", total / 100 + 0.5, "多 0.50 元")):
-        data, wb = admin(root, name, "收费", pay_head, [[1, number, amount, "PZ1", "2026-12-03"]], action="收费登记",
-                         now="2026-12-04T10:00:00+08:00")
+        data, wb = admin(
+            root,
+            name,
+            "收费",
+            pay_head,
+            [[1, number, amount, "PZ1", "2026-12-03"]],
+            action="收费登记",
+            now="2026-12-04T10:00:00+08:00",
+        )
         assert data["status"] == "failed" and word in data["errors"][0]["message"], data["errors"]
         assert data["errors"][0]["column"] == "金额"
         assert ledger_rows(root) == before
-    data, _ = admin(root, "收费", "收费", pay_head, [[1, number, total / 100, "PZ1", "2026-12-03"]],
-                    action="收费登记", now="2026-12-04T10:00:00+08:00")
+    data, _ = admin(
+        root,
+        "收费",
+        "收费",
+        pay_head,
+        [[1, number, total / 100, "PZ1", "2026-12-03"]],
+        action="收费登记",
+        now="2026-12-04T10:00:00+08:00",
+    )
     assert data["status"] == "success", data["errors"]
     assert statements(root)[0][6] == "已缴费"
     before = ledger_rows(root)
-    data, _ = admin(root, "再收费", "收费", pay_head, [[1, number, total / 100, "PZ2", "2026-12-03"]],
-                    action="收费登记", now="2026-12-04T10:00:00+08:00")
+    data, _ = admin(
+        root,
+        "再收费",
+        "收费",
+        pay_head,
+        [[1, number, total / 100, "PZ2", "2026-12-03"]],
+        action="收费登记",
+        now="2026-12-04T10:00:00+08:00",
+    )
     assert data["status"] == "failed" and "不能重复登记" in data["errors"][0]["message"]
     assert ledger_rows(root) == before
 
     # No performance before the invoice; then the salesperson's premium by the invoice's month.
-    data, wb = admin(root, "业绩前", None, None, [], fields={"业绩月份": "全部"}, action="业绩",
-                     now="2026-12-05T10:00:00+08:00")
+    data, wb = admin(
+        root, "业绩前", None, None, [], fields={"业绩月份": "全部"}, action="业绩", now="2026-12-05T10:00:00+08:00"
+    )
     assert data["status"] == "success" and wb["业绩"].max_row <= 3
-    data, _ = admin(root, "发票", "发票", ["序号", "对账单号", "发票号", "开票日期"], [[1, number, "44001234", "2027-01-06"]],
-                    action="发票登记", now="2027-01-06T10:00:00+08:00")
+    data, _ = admin(
+        root,
+        "发票",
+        "发票",
+        ["序号", "对账单号", "发票号", "开票日期"],
+        [[1, number, "44001234", "2027-01-06"]],
+        action="发票登记",
+        now="2027-01-06T10:00:00+08:00",
+    )
     assert data["status"] == "success", data["errors"]
     assert statements(root)[0][6] == "已开票"
     data, wb = admin(root, "业绩", None, None, [], fields={"业绩月份": "2027-01"}, now="2027-01-07T10:00:00+08:00")
@@ -273,26 +340,58 @@ def test_settle_request_from_admin(root):
     issue(root, "团A", "2026-11-20 08:00")
     issue(root, "团B", "2026-11-21 08:00", plan="GW-B")
     before = ledger_rows(root)
-    data, _ = admin(root, "早结", None, None, [], fields={"结账月份": "2026-11"}, action="结账",
-                    now="2026-11-30T10:00:00+08:00")
+    data, _ = admin(
+        root, "早结", None, None, [], fields={"结账月份": "2026-11"}, action="结账", now="2026-11-30T10:00:00+08:00"
+    )
     assert data["status"] == "failed" and "尚未结束" in data["errors"][0]["message"]
-    data, _ = admin(root, "错机构", None, None, [], fields={"结账月份": "2026-11", "机构代码": "NOPE"}, action="结账",
-                    now="2026-12-01T10:00:00+08:00")
+    data, _ = admin(
+        root,
+        "错机构",
+        None,
+        None,
+        [],
+        fields={"结账月份": "2026-11", "机构代码": "NOPE"},
+        action="结账",
+        now="2026-12-01T10:00:00+08:00",
+    )
     assert data["status"] == "failed" and data["errors"][0]["column"] == "机构代码"
     assert ledger_rows(root) == before
-    data, wb = admin(root, "结账", None, None, [], fields={"结账月份": "2026-11", "机构代码": "GZ001", "方案代码": "GN-A"},
-                     now="2026-12-01T10:00:00+08:00")
+    data, wb = admin(
+        root,
+        "结账",
+        None,
+        None,
+        [],
+        fields={"结账月份": "2026-11", "机构代码": "GZ001", "方案代码": "GN-A"},
+        now="2026-12-01T10:00:00+08:00",
+    )
     assert data["status"] == "success", data["errors"]
     assert [s[2] for s in statements(root)] == ["GN-A"], "only the plan asked for"
     table = [r for r in wb["新生成对账单"].iter_rows(values_only=True) if r and str(r[0]).startswith("DZ")]
     assert len(table) == 1 and summary_values(wb)["新生成对账单"] == 1
     number = table[0][0]
     assert (root / f"outbox/GZ001/对账单_{number}.xlsx").exists()
-    data, wb = admin(root, "结账全部", None, None, [], fields={"结账月份": "2026-11", "机构代码": "全部"}, action="结账",
-                     now="2026-12-01T11:00:00+08:00")
+    data, wb = admin(
+        root,
+        "结账全部",
+        None,
+        None,
+        [],
+        fields={"结账月份": "2026-11", "机构代码": "全部"},
+        action="结账",
+        now="2026-12-01T11:00:00+08:00",
+    )
     assert [s[2] for s in statements(root)] == ["GN-A", "GW-B"]
-    data, wb = admin(root, "结账再来", None, None, [], fields={"结账月份": "2026年11月"}, action="结账",
-                     now="2026-12-01T12:00:00+08:00")
+    data, wb = admin(
+        root,
+        "结账再来",
+        None,
+        None,
+        [],
+        fields={"结账月份": "2026年11月"},
+        action="结账",
+        now="2026-12-01T12:00:00+08:00",
+    )
     assert data["status"] == "success" and len(statements(root)) == 2
     assert summary_values(wb)["新生成对账单"] == 0
 
@@ -300,16 +399,37 @@ def test_settle_request_from_admin(root):
 def test_deposits_receipts_refunds_and_expiry_warning(root):
     issue(root, "团A", "2026-11-20 08:00")
     head = ["序号", "机构代码", "类型", "金额", "收据号", "日期"]
-    data, _ = admin(root, "收押金", "预交保费", head, [[1, "GZ001", "收取", 5000, "SJ001", "2023-12-10"]],
-                    action="预交保费", now="2026-11-11T10:00:00+08:00")
+    data, _ = admin(
+        root,
+        "收押金",
+        "预交保费",
+        head,
+        [[1, "GZ001", "收取", 5000, "SJ001", "2023-12-10"]],
+        action="预交保费",
+        now="2026-11-11T10:00:00+08:00",
+    )
     assert data["status"] == "success", data["errors"]
     assert sql(root, "SELECT valid_until FROM deposits") == [("2026-12-09",)]
     before = ledger_rows(root)
-    data, _ = admin(root, "重复收据", "预交保费", head, [[1, "GZ001", "收取", 100, "SJ001", "2026-11-11"]],
-                    action="预交保费", now="2026-11-11T10:00:00+08:00")
+    data, _ = admin(
+        root,
+        "重复收据",
+        "预交保费",
+        head,
+        [[1, "GZ001", "收取", 100, "SJ001", "2026-11-11"]],
+        action="预交保费",
+        now="2026-11-11T10:00:00+08:00",
+    )
     assert data["status"] == "failed" and "不能重复使用" in data["errors"][0]["message"]
-    data, _ = admin(root, "退押金", "预交保费", head, [[1, "GZ001", "退还", 5000, "SJ001", "2026-11-12"]],
-                    action="预交保费", now="2026-11-12T10:00:00+08:00")
+    data, _ = admin(
+        root,
+        "退押金",
+        "预交保费",
+        head,
+        [[1, "GZ001", "退还", 5000, "SJ001", "2026-11-12"]],
+        action="预交保费",
+        now="2026-11-12T10:00:00+08:00",
+    )
     assert data["status"] == "failed" and any("已终止" in e["message"] for e in data["errors"])
     assert any("未结清" in e["message"] for e in data["errors"]), "the live policy is still owed"
     assert ledger_rows(root) == before
@@ -322,26 +442,68 @@ def test_deposits_receipts_refunds_and_expiry_warning(root):
 
     # An agency that stopped, owing nothing, gets its deposit back in full, once.
     agency_head = ["序号", "机构代码", "机构名称", "营业执照号", "协议编号", "可用方案", "状态"]
-    admin(root, "新机构", "机构", agency_head, [[1, "SZ002", "深圳示例旅行社", "X", "Y", "GN-A", "已终止"]],
-          action="机构", now="2026-12-02T10:00:00+08:00")
-    admin(root, "收SZ", "预交保费", head, [[1, "SZ002", "收取", 3000, "SJ002", "2026-01-05"]], action="预交保费",
-          now="2026-12-02T10:00:00+08:00")
-    data, _ = admin(root, "退少了", "预交保费", head, [[1, "SZ002", "退还", 2000, "SJ002", "2026-12-02"]],
-                    action="预交保费", now="2026-12-02T10:00:00+08:00")
+    admin(
+        root,
+        "新机构",
+        "机构",
+        agency_head,
+        [[1, "SZ002", "深圳示例旅行社", "X", "Y", "GN-A", "已终止"]],
+        action="机构",
+        now="2026-12-02T10:00:00+08:00",
+    )
+    admin(
+        root,
+        "收SZ",
+        "预交保费",
+        head,
+        [[1, "SZ002", "收取", 3000, "SJ002", "2026-01-05"]],
+        action="预交保费",
+        now="2026-12-02T10:00:00+08:00",
+    )
+    data, _ = admin(
+        root,
+        "退少了",
+        "预交保费",
+        head,
+        [[1, "SZ002", "退还", 2000, "SJ002", "2026-12-02"]],
+        action="预交保费",
+        now="2026-12-02T10:00:00+08:00",
+    )
     assert data["status"] == "failed" and "全额退还" in data["errors"][0]["message"]
-    data, _ = admin(root, "退SZ", "预交保费", head, [[1, "SZ002", "退还", 3000, "SJ002", "2026-12-02"]],
-                    action="预交保费", now="2026-12-02T10:00:00+08:00")
+    data, _ = admin(
+        root,
+        "退SZ",
+        "预交保费",
+        head,
+        [[1, "SZ002", "退还", 3000, "SJ002", "2026-12-02"]],
+        action="预交保费",
+        now="2026-12-02T10:00:00+08:00",
+    )
     assert data["status"] == "success", data["errors"]
     assert sql(root, "SELECT refunded_on FROM deposits WHERE receipt_no = 'SJ002'") == [("2026-12-02",)]
-    data, _ = admin(root, "再退SZ", "预交保费", head, [[1, "SZ002", "退还", 3000, "SJ002", "2026-12-03"]],
-                    action="预交保费", now="2026-12-03T10:00:00+08:00")
+    data, _ = admin(
+        root,
+        "再退SZ",
+        "预交保费",
+        head,
+        [[1, "SZ002", "退还", 3000, "SJ002", "2026-12-03"]],
+        action="预交保费",
+        now="2026-12-03T10:00:00+08:00",
+    )
     assert data["status"] == "failed" and "不能重复退还" in data["errors"][0]["message"]
     assert run_watcher(root, "check").returncode == 0
 
 
 def test_templates_for_the_settlement_kinds(root, tmp_path):
-    for kind, sheet in (("结账", "申请"), ("对账确认", "对账确认"), ("收费登记", "收费"), ("发票登记", "发票"),
-                        ("预交保费", "预交保费"), ("业绩", "申请"), ("对账单查询", "申请")):
+    for kind, sheet in (
+        ("结账", "申请"),
+        ("对账确认", "对账确认"),
+        ("收费登记", "收费"),
+        ("发票登记", "发票"),
+        ("预交保费", "预交保费"),
+        ("业绩", "申请"),
+        ("对账单查询", "申请"),
+    ):
         path = tmp_path / f"{kind}.xlsx"
         run_watcher(root, "template", kind, "-o", str(path))
         wb = openpyxl.load_workbook(path)
@@ -358,8 +520,9 @@ def test_templates_for_the_settlement_kinds(root, tmp_path):
 @pytest.mark.slow
 def test_serve_runs_month_end_on_schedule_and_catches_up_a_missed_one(root):
     issue(root, "团A", "2026-11-20 08:00")
-    (root / "watcher.toml").write_text("settle_seconds = 0.5\nrescan_seconds = 1\nschedule_check_seconds = 0.5\n",
-                                       encoding="utf-8")
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.5\nrescan_seconds = 1\nschedule_check_seconds = 0.5\n", encoding="utf-8"
+    )
     summary = root / "outbox/_admin/月结汇总_2026-11.xlsx"
     # A clock that runs: serve starts three seconds before the scheduled 02:00 of 1 December.
     with serving(root, {"WATCHER_FAKE_NOW": "2026-12-01T01:59:57+08:00", "WATCHER_FAKE_TICKING": "1"}):
@@ -376,6 +539,7 @@ def test_serve_runs_month_end_on_schedule_and_catches_up_a_missed_one(root):
     with serving(root, fake("2027-01-04T09:30:00+08:00")):
         wait_for(lambda: (root / "logs" / "watcher.log").exists(), 10, "the log")
         import time
+
         time.sleep(2)
     runs = sql(root, "SELECT month, trigger FROM month_end_runs ORDER BY id")
     assert runs == [("2026-11", "定时"), ("2026-12", "补跑")]
@@ -398,8 +562,11 @@ def test_business_recorded_late_for_a_settled_month_is_billed_in_a_supplementary
     check = run_watcher(root, "check", env=fake("2026-12-02T10:00:00+08:00"), check=False)
     assert check.returncode == 1 and late["policy_no"] in check.stderr and a["policy_no"] not in check.stderr
     settings = load_settings(root)
-    ledger = Ledger(root / "ledger.sqlite3" if not os.environ.get("WATCHER_LEDGER_URL")
-                    else os.environ["WATCHER_LEDGER_URL"], settings.zone, now=clock.now())
+    ledger = Ledger(
+        root / "ledger.sqlite3" if not os.environ.get("WATCHER_LEDGER_URL") else os.environ["WATCHER_LEDGER_URL"],
+        settings.zone,
+        now=clock.now(),
+    )
     try:  # the daily retry after month-end settles it, not only months never run
         assert (date(2026, 11, 1), RETRY) in due(ledger, settings, datetime.fromisoformat("2026-12-02T02:05:00+08:00"))
     finally:

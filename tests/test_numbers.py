@@ -14,7 +14,9 @@ from conftest import issue_fields, ledger_query, people, result, run_watcher, wr
 
 
 def _issue(root: Path, name: str, group: str, n: int = 1, start: int = 0) -> str:
-    write_request(root / "workbooks" / "GZ001" / f"{name}.xlsx", issue_fields(旅行团号=group), people(start + n)[start:])
+    write_request(
+        root / "workbooks" / "GZ001" / f"{name}.xlsx", issue_fields(旅行团号=group), people(start + n)[start:]
+    )
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", f"{name}_结果")
     assert data["status"] == "success", data["errors"]

@@ -14,18 +14,36 @@ def codes(values):
     return facts, sorted((e.column, e.code) for e in errors)
 
 
-@pytest.mark.parametrize("raw, folded", [
-    ("  张   三 ", "张三"), ("李　雷", "李雷"), ("李 雷", "李雷"), ("Anna   Maria  Lee", "Anna Maria Lee"),
-    ("李 Anna", "李 Anna"), ("ＡＢＣ　Ｌｅｅ", "ABC Lee"), ("阿依古丽•买买提", "阿依古丽·买买提"),
-    ("阿依古丽・买买提", "阿依古丽·买买提"), ("阿依古丽 ‧ 买买提", "阿依古丽·买买提"), ("O'Neil-Smith", "O'Neil-Smith"),
-])
+@pytest.mark.parametrize(
+    "raw, folded",
+    [
+        ("  张   三 ", "张三"),
+        ("李　雷", "李雷"),
+        ("李 雷", "李雷"),
+        ("Anna   Maria  Lee", "Anna Maria Lee"),
+        ("李 Anna", "李 Anna"),
+        ("ＡＢＣ　Ｌｅｅ", "ABC Lee"),
+        ("阿依古丽•买买提", "阿依古丽·买买提"),
+        ("阿依古丽・买买提", "阿依古丽·买买提"),
+        ("阿依古丽 ‧ 买买提", "阿依古丽·买买提"),
+        ("O'Neil-Smith", "O'Neil-Smith"),
+    ],
+)
 def test_names_are_folded(raw, folded):
     name, error = check_name(raw)
     assert error is None and name == folded
 
 
-@pytest.mark.parametrize("raw, code", [("", "name.required"), ("张三1", "name.invalid"), ("<b>", "name.invalid"),
-                                       ("···", "name.invalid"), ("张" * 61, "name.too_long")])
+@pytest.mark.parametrize(
+    "raw, code",
+    [
+        ("", "name.required"),
+        ("张三1", "name.invalid"),
+        ("<b>", "name.invalid"),
+        ("···", "name.invalid"),
+        ("张" * 61, "name.too_long"),
+    ],
+)
 def test_bad_names(raw, code):
     assert check_name(raw)[1].code == code
 
@@ -33,31 +51,53 @@ def test_bad_names(raw, code):
 def test_a_resident_id_gives_gender_and_birth_and_they_must_agree_if_given():
     facts, errors = codes({"姓名": "王芳", "证件类型": "身份证", "证件号码": "11010519491231002X"})
     assert errors == [] and facts.gender == "女" and facts.birth == date(1949, 12, 31)
-    _, errors = codes({"姓名": "王芳", "证件类型": "身份证", "证件号码": "11010519491231002X", "性别": "男",
-                       "出生日期": "1950-01-01"})
+    _, errors = codes(
+        {"姓名": "王芳", "证件类型": "身份证", "证件号码": "11010519491231002X", "性别": "男", "出生日期": "1950-01-01"}
+    )
     assert errors == [("出生日期", "birth.mismatch"), ("性别", "gender.mismatch")]
-    facts, errors = codes({"姓名": "王芳", "证件类型": "身份证", "证件号码": "11010519491231002X", "性别": "F",
-                           "出生日期": date(1949, 12, 31)})
+    facts, errors = codes(
+        {
+            "姓名": "王芳",
+            "证件类型": "身份证",
+            "证件号码": "11010519491231002X",
+            "性别": "F",
+            "出生日期": date(1949, 12, 31),
+        }
+    )
     assert errors == [] and facts.gender == "女"
 
 
-@pytest.mark.parametrize("id_type, number", [("其他", "AB-1234"), ("护照", "E12345678"),
-                                             ("港澳居民来往内地通行证", "H12345678"), ("台湾居民来往大陆通行证", "12345678")])
+@pytest.mark.parametrize(
+    "id_type, number",
+    [
+        ("其他", "AB-1234"),
+        ("护照", "E12345678"),
+        ("港澳居民来往内地通行证", "H12345678"),
+        ("台湾居民来往大陆通行证", "12345678"),
+    ],
+)
 def test_documents_that_encode_nothing_need_gender_and_birth(id_type, number):
     _, errors = codes({"姓名": "李四", "证件类型": id_type, "证件号码": number})
     assert errors == [("出生日期", "birth.required"), ("性别", "gender.required")]
-    facts, errors = codes({"姓名": "李四", "证件类型": id_type, "证件号码": number, "性别": "男",
-                           "出生日期": "1990/5/1"})
+    facts, errors = codes(
+        {"姓名": "李四", "证件类型": id_type, "证件号码": number, "性别": "男", "出生日期": "1990/5/1"}
+    )
     assert errors == [] and facts.birth == date(1990, 5, 1)
 
 
 def test_every_problem_of_a_row_is_reported_not_only_the_first():
     _, errors = codes({"姓名": "", "证件类型": "驾照", "证件号码": "", "性别": "X", "出生日期": "明年"})
-    assert errors == [("出生日期", "birth.invalid"), ("姓名", "name.required"), ("性别", "gender.invalid"),
-                      ("证件号码", "id.required"), ("证件类型", "id_type.invalid")]
+    assert errors == [
+        ("出生日期", "birth.invalid"),
+        ("姓名", "name.required"),
+        ("性别", "gender.invalid"),
+        ("证件号码", "id.required"),
+        ("证件类型", "id_type.invalid"),
+    ]
 
 
 def test_id_type_synonyms_and_future_birth():
-    facts, errors = codes({"姓名": "李四", "证件类型": "台胞证", "证件号码": "12345678", "性别": "女",
-                           "出生日期": "2030-01-01"})
+    facts, errors = codes(
+        {"姓名": "李四", "证件类型": "台胞证", "证件号码": "12345678", "性别": "女", "出生日期": "2030-01-01"}
+    )
     assert errors == [("出生日期", "birth.future")]

@@ -10,9 +10,18 @@ import shutil
 from pathlib import Path
 
 import openpyxl
-
-from conftest import (ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, people, result, run_watcher,
-                      summary_values, write_request)
+from conftest import (
+    ID_M_1980,
+    ID_M_1990,
+    future,
+    issue_fields,
+    ledger_rows,
+    people,
+    result,
+    run_watcher,
+    summary_values,
+    write_request,
+)
 
 OUT = ("outbox", "GZ001")
 
@@ -61,8 +70,10 @@ def test_the_same_tour_group_with_the_same_people_is_an_error_another_group_a_wa
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "同团再投_结果")
     assert data["status"] == "failed"
-    assert _codes(data["errors"]) == [("roster.same_group", "被保险人名单", 2, "证件号码"),
-                                      ("roster.same_group", "被保险人名单", 3, "证件号码")]
+    assert _codes(data["errors"]) == [
+        ("roster.same_group", "被保险人名单", 2, "证件号码"),
+        ("roster.same_group", "被保险人名单", 3, "证件号码"),
+    ]
     message = data["errors"][0]["message"]
     assert number in message and "加人" in message and "批改" in message and "换人" in message
     assert ledger_rows(root) == before
@@ -70,20 +81,28 @@ def test_the_same_tour_group_with_the_same_people_is_an_error_another_group_a_wa
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "别的团_结果")
     assert data["status"] == "success"
-    assert _codes(data["warnings"]) == [("roster.overlap", "被保险人名单", 2, "证件号码"),
-                                        ("roster.overlap", "被保险人名单", 3, "证件号码")]
+    assert _codes(data["warnings"]) == [
+        ("roster.overlap", "被保险人名单", 2, "证件号码"),
+        ("roster.overlap", "被保险人名单", 3, "证件号码"),
+    ]
 
 
 def test_a_failed_result_fixed_in_place_and_dropped_back_is_the_corrected_request(root):
     start = future(days=8)
     bad_id = ID_M_1980[:-1] + ("1" if ID_M_1980[-1] != "1" else "2")
-    _drop(root, "错团.xlsx", issue_fields(生效时间=start.replace(minute=30)),
-          [[1, "张三", "身份证", bad_id], [2, "李四", "身份证", ID_M_1990]])
+    _drop(
+        root,
+        "错团.xlsx",
+        issue_fields(生效时间=start.replace(minute=30)),
+        [[1, "张三", "身份证", bad_id], [2, "李四", "身份证", ID_M_1990]],
+    )
     run_watcher(root, "process")
     failed, wb = result(root, "GZ001", "错团_结果")
     assert failed["status"] == "failed"
-    assert _codes(failed["errors"]) == [("field.effective_hour", "申请", 5, "生效时间"),
-                                        ("id.checksum", "被保险人名单", 2, "证件号码")]
+    assert _codes(failed["errors"]) == [
+        ("field.effective_hour", "申请", 5, "生效时间"),
+        ("id.checksum", "被保险人名单", 2, "证件号码"),
+    ]
     assert "放回" in summary_values(wb)["改正方法"]
     # The echoed roster keeps the template's text ID column and its dropdowns.
     roster = wb["被保险人名单"]
@@ -153,8 +172,13 @@ def test_the_red_id_cell_to_retype_is_text(root):
 
 def test_the_clerks_own_premium_column_is_kept_and_ours_added_beside(root):
     head = ["序号", "姓名", "证件类型", "证件号码", "保费"]
-    _drop(root, "自带保费.xlsx", issue_fields(), [[1, "张三", "身份证", ID_M_1980, 199],
-                                               [2, "李四", "身份证", ID_M_1990[:-1] + "9", 299]], head=head)
+    _drop(
+        root,
+        "自带保费.xlsx",
+        issue_fields(),
+        [[1, "张三", "身份证", ID_M_1980, 199], [2, "李四", "身份证", ID_M_1990[:-1] + "9", 299]],
+        head=head,
+    )
     run_watcher(root, "process")
     failed, wb = result(root, "GZ001", "自带保费_结果")
     roster = wb["被保险人名单"]

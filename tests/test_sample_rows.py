@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
-
 from conftest import ID_M_1980, ID_M_1990, SAMPLE_ID, future, ledger_rows, result, run_watcher
 
 
@@ -88,11 +87,13 @@ def test_admin_tables_follow_the_same_rule(root, tmp_path):
 
 def test_csv_rosters_follow_the_same_rule(root):
     start = future().strftime("%Y-%m-%d %H:%M")
-    text = (f"操作类型,投保\n旅行团号,CSV-1\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
-            "序号,姓名,证件类型,证件号码\n"
-            f"示例,王芳,身份证,{SAMPLE_ID}\n"
-            f"范例,张三,身份证,{ID_M_1980}\n"
-            f"1,李四,身份证,{ID_M_1990}\n")
+    text = (
+        f"操作类型,投保\n旅行团号,CSV-1\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
+        "序号,姓名,证件类型,证件号码\n"
+        f"示例,王芳,身份证,{SAMPLE_ID}\n"
+        f"范例,张三,身份证,{ID_M_1980}\n"
+        f"1,李四,身份证,{ID_M_1990}\n"
+    )
     (root / "workbooks" / "GZ001" / "名单.csv").write_text(text, encoding="utf-8")
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "名单_结果")

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
-from watcher.service.serve import ARRIVALS
 from conftest import issue_fields, ledger_rows, people, run_watcher, write_request
 from test_admin import agency_workbook
+
+from watcher.service.serve import ARRIVALS
 
 pytestmark = pytest.mark.slow
 
@@ -34,8 +34,13 @@ def configure(root: Path, text: str = FAST) -> None:
 
 def start_serve(root: Path, env: dict | None = None) -> subprocess.Popen:
     full_env = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "watcher", "serve", "--root", str(root)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=full_env)
+    return subprocess.Popen(
+        [sys.executable, "-m", "watcher", "serve", "--root", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=full_env,
+    )
 
 
 @contextmanager
@@ -71,7 +76,7 @@ def request_bytes(i: int, valid: bool = True, size: int = 2) -> bytes:
     """A request workbook's bytes: people distinct across requests, some requests invalid on purpose."""
     buf = io.BytesIO()
     path = Path(f"/tmp/unused-{os.getpid()}.xlsx")
-    roster = people(size + i * size)[i * size:]
+    roster = people(size + i * size)[i * size :]
     if not valid:
         roster[0][3] = "110105194912310021"  # wrong check digit
     write_request(path, issue_fields(旅行团号=f"T{i:03d}"), roster)
@@ -126,7 +131,7 @@ def test_a_writer_that_stalls_halfway_is_not_taken_early(root):
         with open(target, "wb") as handle:
             half = len(data) // 2
             for i in range(0, half, 512):  # the first half in small pieces
-                handle.write(data[i:min(i + 512, half)])
+                handle.write(data[i : min(i + 512, half)])
                 handle.flush()
                 time.sleep(0.01)
             time.sleep(2.5)  # stalls longer than the settle time: still, but it does not open whole
@@ -175,9 +180,19 @@ def test_kill_9_again_and_again_then_restart_gives_every_file_exactly_one_result
         proc.kill()  # SIGKILL: no chance to clean up
         proc.wait()
     with serving(root):
-        wait_for(lambda: len(results(root)) >= 60 and not list((root / "workbooks" / "GZ001").glob("*.xlsx"))
-                 and not [p for p in (root / "workbooks" / "GZ001" / ".watcher-claimed").rglob("*")
-                          if p.is_file() and not p.name.startswith(".")], 180, "every file finished")
+        wait_for(
+            lambda: (
+                len(results(root)) >= 60
+                and not list((root / "workbooks" / "GZ001").glob("*.xlsx"))
+                and not [
+                    p
+                    for p in (root / "workbooks" / "GZ001" / ".watcher-claimed").rglob("*")
+                    if p.is_file() and not p.name.startswith(".")
+                ]
+            ),
+            180,
+            "every file finished",
+        )
         time.sleep(1)
     assert_exactly_once(root, files, valid)
 
@@ -229,8 +244,9 @@ def test_one_service_per_root_and_the_lock_dies_with_its_process(root, ledger_ba
         return
     proc = start_serve(root)
     try:
-        wait_for(lambda: (root / ".watcher.lock").exists() and "pid" in (root / ".watcher.lock").read_text(), 20,
-                 "the lock")
+        wait_for(
+            lambda: (root / ".watcher.lock").exists() and "pid" in (root / ".watcher.lock").read_text(), 20, "the lock"
+        )
         time.sleep(1)
         second = run_watcher(root, "process", check=False)
         assert second.returncode == 1 and "另一个 watcher" in second.stderr and "Traceback" not in second.stderr
@@ -243,7 +259,9 @@ def test_one_service_per_root_and_the_lock_dies_with_its_process(root, ledger_ba
 def test_new_agency_folders_are_picked_up_without_a_restart(root):
     configure(root)
     with serving(root):
-        agency_workbook(root / "workbooks" / "_admin" / "新机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]])
+        agency_workbook(
+            root / "workbooks" / "_admin" / "新机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]]
+        )
         wait_for(lambda: (root / "workbooks" / "SZ002").is_dir(), 30, "the new folder")
         write_request(root / "workbooks" / "SZ002" / "深圳.xlsx", issue_fields(), people(1))
         wait_for(lambda: results(root, "SZ002"), 30, "the new agency's result")
@@ -267,13 +285,13 @@ def test_symlinks_and_fifos_are_reported_and_never_followed(root):
 @contextmanager
 def service_in_process(root: Path):
     """A Service run on a thread of the test, for looking at its observers."""
+    from watcher import clock
+    from watcher.layout import Layout
     from watcher.ledger import Ledger
     from watcher.ledger.db import ledger_target
-    from watcher.layout import Layout
     from watcher.service.serve import Service
     from watcher.settings import load_settings
     from watcher.walk import Desk
-    from watcher import clock
 
     settings = load_settings(root)
     ledger = Ledger(ledger_target(root, settings.ledger), settings.zone, now=clock.now())
@@ -310,12 +328,14 @@ def test_only_arrivals_are_heard_of_and_a_new_folder_at_once(root, mode):
     """One watch over the drop folders that hears of files arriving, not of reads; a new agency's folder
     (or one deleted and made again) is heard of without waiting for a rescan: by inotify, or by the
     polling observer meant for network shares."""
-    configure(root, f"settle_seconds = 0.3\nrescan_seconds = 3600\nwatch = \"{mode}\"\n")  # no rescans
+    configure(root, f'settle_seconds = 0.3\nrescan_seconds = 3600\nwatch = "{mode}"\n')  # no rescans
     workbooks = root / "workbooks"
     with service_in_process(root) as service:
         assert watched(service) == {(workbooks, True)}
         assert {e.watch.event_filter for o in service.observers for e in o.emitters} == {frozenset(ARRIVALS)}
-        agency_workbook(workbooks / "_admin" / "新机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]])
+        agency_workbook(
+            workbooks / "_admin" / "新机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]]
+        )
         wait_for(lambda: (workbooks / "SZ002").is_dir(), 30, "the new folder")
         write_request(workbooks / "SZ002" / "深圳.xlsx", issue_fields(), people(1))
         wait_for(lambda: results(root, "SZ002"), 30, "the new agency's result, found by events")
@@ -346,8 +366,12 @@ def test_status_says_what_is_waiting_and_what_was_done_today(root):
 def test_output_piped_into_a_reader_that_leaves_early_is_no_error_about_the_root(root):
     """`watcher status | head -1`: the reader goes away; no message blaming the root, no traceback."""
     for command in ("status", "check"):
-        proc = subprocess.Popen([sys.executable, "-m", "watcher", command, "--root", str(root)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env={**os.environ, "PYTHONUTF8": "1"})
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "watcher", command, "--root", str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUTF8": "1"},
+        )
         proc.stdout.close()  # before it writes a line
         err = proc.stderr.read().decode("utf-8")
         proc.stderr.close()
@@ -358,11 +382,14 @@ def test_process_shows_a_progress_bar_on_a_terminal(root):
     import pty
 
     for i in range(3):
-        write_request(root / "workbooks" / "GZ001" / f"进度{i}.xlsx", issue_fields(旅行团号=f"P{i}"),
-                      people(1 + i)[i:])
+        write_request(root / "workbooks" / "GZ001" / f"进度{i}.xlsx", issue_fields(旅行团号=f"P{i}"), people(1 + i)[i:])
     master, slave = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "watcher", "process", "--root", str(root)],
-                            stdout=subprocess.PIPE, stderr=slave, env={**os.environ, "PYTHONUTF8": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "process", "--root", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env={**os.environ, "PYTHONUTF8": "1"},
+    )
     proc.wait(timeout=120)
     os.close(slave)
     seen = b""
@@ -393,7 +420,9 @@ def test_stray_temporary_files_are_cleaned_up_on_start(root, ledger_backend):
 
 def test_an_outbox_that_cannot_be_written_keeps_the_file_in_hand_and_the_service_goes_on(root):
     configure(root)
-    agency_workbook(root / "workbooks" / "_admin" / "机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]])
+    agency_workbook(
+        root / "workbooks" / "_admin" / "机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "", "", "GN-A", "合作中"]]
+    )
     run_watcher(root, "process")
     blocked = root / "outbox" / "SZ002"
     blocked.rmdir()

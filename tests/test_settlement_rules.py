@@ -8,9 +8,21 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from watcher.domain.policy import CANCELLED, Policy
-from watcher.domain.settlement import (MonthError, capitals, due_months, group_month, month_bounds, parse_month,
-                                       previous_month, receipt_valid_until, receipt_warning, retry_due, settle_state,
-                                       statement_number, Receipt)
+from watcher.domain.settlement import (
+    MonthError,
+    Receipt,
+    capitals,
+    due_months,
+    group_month,
+    month_bounds,
+    parse_month,
+    previous_month,
+    receipt_valid_until,
+    receipt_warning,
+    retry_due,
+    settle_state,
+    statement_number,
+)
 
 Z = ZoneInfo("Asia/Shanghai")
 
@@ -19,20 +31,23 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=Z)
 
 
-@pytest.mark.parametrize("fen, words", [
-    (123450, "壹仟贰佰叁拾肆元伍角整"),
-    (100507, "壹仟零伍元零柒分"),
-    (100500, "壹仟零伍元整"),
-    (50, "伍角整"),
-    (7, "柒分"),
-    (0, "零元整"),
-    (10000000, "壹拾万元整"),
-    (10010000, "壹拾万零壹佰元整"),
-    (100001, "壹仟元零壹分"),
-    (10000000500, "壹亿零伍元整"),
-    (123456789012, "壹拾贰亿叁仟肆佰伍拾陆万柒仟捌佰玖拾元壹角贰分"),
-    (3050000, "叁万零伍佰元整"),
-])
+@pytest.mark.parametrize(
+    "fen, words",
+    [
+        (123450, "壹仟贰佰叁拾肆元伍角整"),
+        (100507, "壹仟零伍元零柒分"),
+        (100500, "壹仟零伍元整"),
+        (50, "伍角整"),
+        (7, "柒分"),
+        (0, "零元整"),
+        (10000000, "壹拾万元整"),
+        (10010000, "壹拾万零壹佰元整"),
+        (100001, "壹仟元零壹分"),
+        (10000000500, "壹亿零伍元整"),
+        (123456789012, "壹拾贰亿叁仟肆佰伍拾陆万柒仟捌佰玖拾元壹角贰分"),
+        (3050000, "叁万零伍佰元整"),
+    ],
+)
 def test_capitals(fen, words):
     assert capitals(fen) == words
 
@@ -62,7 +77,10 @@ def test_schedule_runs_the_previous_month_after_its_time_and_catches_up_missed_m
     assert due_months(at("2026-12-01 02:00"), Z, 1, two, {date(2026, 10, 1)}, date(2026, 10, 1)) == [date(2026, 11, 1)]
     # Down for three months: every missed month since the first business, oldest first.
     assert due_months(at("2027-02-10 09:00"), Z, 1, two, {date(2026, 10, 1)}, date(2026, 10, 1)) == [
-        date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1)]
+        date(2026, 11, 1),
+        date(2026, 12, 1),
+        date(2027, 1, 1),
+    ]
     # A UTC server clock at 18:30 on 30 November is 02:30 on 1 December in Shanghai.
     utc = datetime(2026, 11, 30, 18, 30, tzinfo=ZoneInfo("UTC"))
     assert due_months(utc, Z, 1, two, set(), date(2026, 11, 1)) == [date(2026, 11, 1)]
@@ -79,16 +97,37 @@ def test_waiting_months_are_retried_once_a_day():
 
 def policy(no: str, agency: str, plan: str, start: str, fen: int, **kw) -> Policy:
     s = at(start)
-    return Policy(no, agency, "T", "境内", plan, plan + "名", 1, s, 3, s + timedelta(days=3), "", "", "", "", fen, (),
-                  at("2026-11-10 09:00"), headcount=2, **kw)
+    return Policy(
+        no,
+        agency,
+        "T",
+        "境内",
+        plan,
+        plan + "名",
+        1,
+        s,
+        3,
+        s + timedelta(days=3),
+        "",
+        "",
+        "",
+        "",
+        fen,
+        (),
+        at("2026-11-10 09:00"),
+        headcount=2,
+        **kw,
+    )
 
 
 def test_a_plan_waits_until_every_live_policy_took_effect_and_plans_never_mix():
-    policies = [policy("P1", "GZ001", "GN-A", "2026-11-20 08:00", 1000),
-                policy("P2", "GZ001", "GN-A", "2026-12-05 08:00", 2000),
-                policy("P3", "GZ001", "GW-B", "2026-11-21 08:00", 3000),
-                policy("P4", "GZ001", "GW-B", "2026-12-20 08:00", 4000, status=CANCELLED),
-                policy("P5", "SZ002", "GN-A", "2026-11-25 08:00", 5000, statement_no="DZ202611000001")]
+    policies = [
+        policy("P1", "GZ001", "GN-A", "2026-11-20 08:00", 1000),
+        policy("P2", "GZ001", "GN-A", "2026-12-05 08:00", 2000),
+        policy("P3", "GZ001", "GW-B", "2026-11-21 08:00", 3000),
+        policy("P4", "GZ001", "GW-B", "2026-12-20 08:00", 4000, status=CANCELLED),
+        policy("P5", "SZ002", "GN-A", "2026-11-25 08:00", 5000, statement_no="DZ202611000001"),
+    ]
     groups = {(g.agency, g.plan_code): g for g in settle_state(group_month(policies), at("2026-12-01 02:00"))}
     assert groups["GZ001", "GN-A"].state == "waiting"
     assert [p.policy_no for p in groups["GZ001", "GN-A"].waiting] == ["P2"]
@@ -109,5 +148,9 @@ def test_statement_numbers_and_deposit_receipts():
     assert receipt_warning(r, date(2026, 10, 30)) == ""
     assert receipt_warning(r, date(2026, 10, 31)) == "30 天后到期"
     assert receipt_warning(r, date(2026, 12, 1)) == "已过期"
-    assert receipt_warning(Receipt("SJ2", "GZ001", 1, date(2023, 12, 1), date(2026, 11, 30), date(2026, 1, 1)),
-                           date(2026, 12, 1)) == ""
+    assert (
+        receipt_warning(
+            Receipt("SJ2", "GZ001", 1, date(2023, 12, 1), date(2026, 11, 30), date(2026, 1, 1)), date(2026, 12, 1)
+        )
+        == ""
+    )

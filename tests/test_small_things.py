@@ -12,6 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from conftest import ID_M_1980, issue_fields, result, run_watcher, write_request
+
 from watcher.settings import Settings
 
 
@@ -20,7 +21,10 @@ def test_usage_errors_are_in_chinese(root):
         proc = run_watcher(root, *args, check=False)
         assert proc.returncode == 2, args
         assert "用法" in proc.stderr and "用法错误" in proc.stderr, (args, proc.stderr)
-        assert not re.search(r"\b(usage|error|required|invalid|unrecognized|arguments)\b", proc.stderr), (args, proc.stderr)
+        assert not re.search(r"\b(usage|error|required|invalid|unrecognized|arguments)\b", proc.stderr), (
+            args,
+            proc.stderr,
+        )
 
 
 def test_init_writes_every_setting(tmp_path):
@@ -31,12 +35,18 @@ def test_init_writes_every_setting(tmp_path):
 
 
 def test_a_changed_value_that_was_empty_shows_as_empty(root):
-    write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(),
-                  [[1, "张三", "身份证", ID_M_1980, None, None, None, None]])
+    write_request(
+        root / "workbooks" / "GZ001" / "团.xlsx",
+        issue_fields(),
+        [[1, "张三", "身份证", ID_M_1980, None, None, None, None]],
+    )
     run_watcher(root, "process")
     number = result(root, "GZ001", "团_结果")[0]["policies"][0]["policy_no"]
-    write_request(root / "workbooks" / "GZ001" / "改电话.xlsx", {"操作类型": "信息变更", "保单号": number},
-                  [[1, "张三", "身份证", ID_M_1980, None, None, "13900001111", None]])
+    write_request(
+        root / "workbooks" / "GZ001" / "改电话.xlsx",
+        {"操作类型": "信息变更", "保单号": number},
+        [[1, "张三", "身份证", ID_M_1980, None, None, "13900001111", None]],
+    )
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "改电话_结果")
     assert data["status"] == "success", data["errors"]
@@ -70,8 +80,11 @@ def test_a_new_desk_writes_no_empty_detail_sheet_for_a_month_before_its_first_bu
     assert "现在待运行" not in status  # nothing to settle on a desk with no business
     run_watcher(root, "month-end", "--month", "2026-11", env=env)
     assert not list((root / "outbox" / "GZ001").glob("业务明细_*"))
-    write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(生效时间="2026-12-10 08:00"),
-                  [[1, "张三", "身份证", ID_M_1980, None, None, None, None]])
+    write_request(
+        root / "workbooks" / "GZ001" / "团.xlsx",
+        issue_fields(生效时间="2026-12-10 08:00"),
+        [[1, "张三", "身份证", ID_M_1980, None, None, None, None]],
+    )
     run_watcher(root, "process", env=env)
     later = {"WATCHER_FAKE_NOW": "2027-01-02T10:00:00+08:00"}
     run_watcher(root, "month-end", "--month", "2026-10", env=later)
@@ -92,6 +105,10 @@ def test_usage_is_said_by_the_command_that_was_misused(root):
     proc = run_watcher(root, "frobnicate", check=False)
     assert "init、process、serve" in proc.stderr and "'init'" not in proc.stderr
     # --root before the command works as well as after it.
-    done = subprocess.run([sys.executable, "-m", "watcher", "--root", str(root), "status"], capture_output=True,
-                          text=True, env={**os.environ, "PYTHONUTF8": "1"})
+    done = subprocess.run(
+        [sys.executable, "-m", "watcher", "--root", str(root), "status"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUTF8": "1"},
+    )
     assert done.returncode == 0 and str(root) in done.stdout

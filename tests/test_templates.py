@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import openpyxl
 import pytest
-
 from conftest import ID_M_1980, future, result, run_watcher
 
 
@@ -25,8 +24,18 @@ def test_issue_template_has_everything_a_clerk_needs(root, tmp_path):
     assert wb.sheetnames[:3] == ["申请", "被保险人名单", "填写说明"]
     apply = wb["申请"]
     labels = [apply.cell(r, 1).value for r in range(2, 12)]
-    assert labels == ["操作类型", "旅行团号", "区域", "方案代码", "生效时间", "天数", "行程路线", "经办人", "营销员工号",
-                      "营销员姓名"]
+    assert labels == [
+        "操作类型",
+        "旅行团号",
+        "区域",
+        "方案代码",
+        "生效时间",
+        "天数",
+        "行程路线",
+        "经办人",
+        "营销员工号",
+        "营销员姓名",
+    ]
     assert apply["B2"].value == "投保"
     dv = _validations(apply)
     assert dv["B4"] == '"境内,境外"' and "选项" in dv["B5"]
@@ -35,25 +44,43 @@ def test_issue_template_has_everything_a_clerk_needs(root, tmp_path):
     assert [options.cell(r, 4).value for r in (2, 3)] == ["GN-A", "GW-B"]  # 方案代码 from the ledger
 
     roster = wb["被保险人名单"]
-    assert [c.value for c in roster[1]] == ["序号", "姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注"]
+    assert [c.value for c in roster[1]] == [
+        "序号",
+        "姓名",
+        "证件类型",
+        "证件号码",
+        "性别",
+        "出生日期",
+        "联系电话",
+        "备注",
+    ]
     assert roster["A2"].value == "示例"
     assert roster.freeze_panes == "A2"
     assert roster.column_dimensions["D"].number_format == "@"  # IDs stay text in Excel
     assert roster.column_dimensions["D"].width >= 20
     dv = _validations(roster)
     assert "选项" in dv["C2"] and dv["E2"] == '"男,女"'
-    assert [options.cell(r, 1).value for r in range(2, 9)] == ["身份证", "护照", "港澳居民来往内地通行证",
-                                                               "台湾居民来往大陆通行证", "外国人永久居留身份证",
-                                                               "港澳台居民居住证", "其他"]
+    assert [options.cell(r, 1).value for r in range(2, 9)] == [
+        "身份证",
+        "护照",
+        "港澳居民来往内地通行证",
+        "台湾居民来往大陆通行证",
+        "外国人永久居留身份证",
+        "港澳台居民居住证",
+        "其他",
+    ]
     assert any("4.40106E+17" in (c.value or "") for c in wb["填写说明"]["A"])
 
 
-@pytest.mark.parametrize("kind, sheets", [
-    ("试算", ["申请", "被保险人名单", "填写说明"]),
-    ("撤单", ["申请", "填写说明"]),
-    ("方案", ["申请", "方案", "费率", "年龄系数", "保障", "填写说明"]),
-    ("机构", ["申请", "机构", "填写说明"]),
-])
+@pytest.mark.parametrize(
+    "kind, sheets",
+    [
+        ("试算", ["申请", "被保险人名单", "填写说明"]),
+        ("撤单", ["申请", "填写说明"]),
+        ("方案", ["申请", "方案", "费率", "年龄系数", "保障", "填写说明"]),
+        ("机构", ["申请", "机构", "填写说明"]),
+    ],
+)
 def test_templates_of_every_kind(root, tmp_path, kind, sheets):
     out = tmp_path / f"{kind}.xlsx"
     run_watcher(root, "template", kind, "-o", str(out))

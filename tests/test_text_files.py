@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import future, ledger_query, people, run_watcher
 from test_service import serving, wait_for
 
@@ -17,10 +16,12 @@ from test_service import serving, wait_for
 def csv_parts(n: int, group: str = "CSV-1") -> tuple[bytes, bytes]:
     """A 投保 CSV for n people, split after its first half of the roster."""
     start = future().strftime("%Y-%m-%d %H:%M")
-    head = (f"操作类型,投保\n旅行团号,{group}\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
-            "序号,姓名,证件类型,证件号码\n")
+    head = (
+        f"操作类型,投保\n旅行团号,{group}\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
+        "序号,姓名,证件类型,证件号码\n"
+    )
     rows = [f"{r[0]},{r[1]},身份证,{r[3]}\n" for r in people(n)]
-    return (head + "".join(rows[:n // 2])).encode("utf-8"), "".join(rows[n // 2:]).encode("utf-8")
+    return (head + "".join(rows[: n // 2])).encode("utf-8"), "".join(rows[n // 2 :]).encode("utf-8")
 
 
 def _result(root: Path, stem: str) -> dict:
@@ -33,8 +34,9 @@ def _archived(root: Path) -> list[Path]:
 
 @pytest.mark.parametrize("watch", ["events", "polling"])
 def test_a_csv_written_in_two_halves_with_a_pause_is_taken_whole(root, watch):
-    (root / "watcher.toml").write_text(f'settle_seconds = 0.5\ntext_settle_seconds = 6\nrescan_seconds = 1\n'
-                                       f'watch = "{watch}"\n', encoding="utf-8")
+    (root / "watcher.toml").write_text(
+        f'settle_seconds = 0.5\ntext_settle_seconds = 6\nrescan_seconds = 1\nwatch = "{watch}"\n', encoding="utf-8"
+    )
     first, second = csv_parts(40)
     with serving(root):
         time.sleep(2)  # the service watches
@@ -53,8 +55,9 @@ def test_a_csv_written_in_two_halves_with_a_pause_is_taken_whole(root, watch):
 def test_a_writer_still_at_a_claimed_file_sends_it_back_to_wait(root):
     """Taken after the text settle time while its writer still holds it open, and changed before the
     commit: nothing is committed from the bytes it was changing; it is taken again, whole."""
-    (root / "watcher.toml").write_text("settle_seconds = 0.3\ntext_settle_seconds = 1.5\nrescan_seconds = 1\n",
-                                       encoding="utf-8")
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.3\ntext_settle_seconds = 1.5\nrescan_seconds = 1\n", encoding="utf-8"
+    )
     first, second = csv_parts(40)
     with serving(root, env={"WATCHER_PAUSE_AT": "before_commit:3"}):
         time.sleep(2)
@@ -62,8 +65,11 @@ def test_a_writer_still_at_a_claimed_file_sends_it_back_to_wait(root):
             writer.write(first)
             writer.flush()
             claim_area = root / "workbooks" / "GZ001" / ".watcher-claimed"
-            wait_for(lambda: claim_area.is_dir() and any(p.suffix == ".csv" for p in claim_area.iterdir()), 20,
-                     "the service to take the half-written file")
+            wait_for(
+                lambda: claim_area.is_dir() and any(p.suffix == ".csv" for p in claim_area.iterdir()),
+                20,
+                "the service to take the half-written file",
+            )
             writer.write(second)  # into the claimed file, during the walk
         wait_for(lambda: (root / "outbox" / "GZ001" / "慢_结果.json").exists(), 60, "the result")
     data = _result(root, "慢_结果")
@@ -75,8 +81,9 @@ def test_a_writer_still_at_a_claimed_file_sends_it_back_to_wait(root):
 
 
 def test_a_file_changed_after_the_commit_is_said_and_kept_apart(root):
-    (root / "watcher.toml").write_text("settle_seconds = 0.3\ntext_settle_seconds = 1.5\nrescan_seconds = 1\n",
-                                       encoding="utf-8")
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.3\ntext_settle_seconds = 1.5\nrescan_seconds = 1\n", encoding="utf-8"
+    )
     first, second = csv_parts(40)
     with serving(root, env={"WATCHER_PAUSE_AT": "after_commit:3"}):
         time.sleep(2)

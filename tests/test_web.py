@@ -18,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from conftest import issue_fields, people, result, run_watcher, write_request
+
 from watcher.domain.throttle import ClientState, Rules, after_failure, verdict
 from watcher.web.app import client_address
 
@@ -36,8 +36,13 @@ def free_port() -> int:
 def web(root: Path, *extra: str):
     port = free_port()
     env = {**os.environ, "PYTHONUTF8": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
@@ -47,7 +52,9 @@ def web(root: Path, *extra: str):
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("watcher web did not start: " + (proc.stdout.read() if proc.poll() is not None else ""))
+                    raise AssertionError(
+                        "watcher web did not start: " + (proc.stdout.read() if proc.poll() is not None else "")
+                    ) from None
                 time.sleep(0.1)
         yield base
     finally:
@@ -93,10 +100,19 @@ def desk(root: Path) -> dict:
     replacement = result(root, "GZ001", "换人R_结果")[0]["policies"][0]["policy_no"]
     (root / "watcher.toml").write_text(
         'settle_seconds = 0\nweb_trusted_proxies = ["127.0.0.1"]\nlookup_slow_after = 2\nlookup_lock_after = 4\n',
-        encoding="utf-8")
-    return {"root": root, "live": live["policy_no"], "cancelled": other["policy_no"], "id": roster[0][3],
-            "other_id": people(5)[3][3], "replaced": replaced, "replacement": replacement,
-            "kept_id": group[7][3], "removed_id": group[6][3]}
+        encoding="utf-8",
+    )
+    return {
+        "root": root,
+        "live": live["policy_no"],
+        "cancelled": other["policy_no"],
+        "id": roster[0][3],
+        "other_id": people(5)[3][3],
+        "replaced": replaced,
+        "replacement": replacement,
+        "kept_id": group[7][3],
+        "removed_id": group[6][3],
+    }
 
 
 def test_throttle_rules():
@@ -138,8 +154,10 @@ def test_the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy():
 
     trusted = [ipaddress.ip_network("10.0.0.0/8")]
     assert client_address({"REMOTE_ADDR": "203.0.113.9", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, trusted) == "203.0.113.9"
-    assert client_address({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "1.2.3.4, 198.51.100.7, 10.0.0.9"},
-                          trusted) == "198.51.100.7", "the last address the trusted proxies did not add"
+    assert (
+        client_address({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "1.2.3.4, 198.51.100.7, 10.0.0.9"}, trusted)
+        == "198.51.100.7"
+    ), "the last address the trusted proxies did not add"
     assert client_address({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, []) == "10.0.0.2"
 
 
@@ -151,13 +169,20 @@ def test_headers_uniform_answer_normalised_input_and_nothing_in_logs(desk):
             headers = dict(response.headers)
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"] and headers["X-Frame-Options"] == "DENY"
         assert "no-store" in headers["Cache-Control"] and headers["X-Content-Type-Options"] == "nosniff"
-        assert 'method="post"' in page and 'for="id_type"' in page and 'for="policy_no"' in page and 'for="id_no"' in page
+        assert (
+            'method="post"' in page and 'for="id_type"' in page and 'for="policy_no"' in page and 'for="id_no"' in page
+        )
         assert "<script" not in page
 
         # Found, with the input typed the way people type: lower case, spaces, full-width digits, a lower-case x.
         messy_id = " ".join(desk["id"]).replace("0", "０").lower()
-        status, headers, body, _ = post(base, "10.0.0.1", id_type="身份证", policy_no=desk["live"].lower()[:6] + " " +
-                                         desk["live"][6:], id_no=messy_id)
+        status, headers, body, _ = post(
+            base,
+            "10.0.0.1",
+            id_type="身份证",
+            policy_no=desk["live"].lower()[:6] + " " + desk["live"][6:],
+            id_no=messy_id,
+        )
         assert status == 200 and 'id="result"' in body and "no-store" in headers["Cache-Control"]
         assert desk["id"] not in body and desk["id"][:3] + "*" in body and desk["id"][-4:] in body
         assert "有效" in body and "300,000.00" in body and "5.00 元" in body
@@ -165,15 +190,21 @@ def test_headers_uniform_answer_normalised_input_and_nothing_in_logs(desk):
         # Every kind of mismatch gets the very same answer. The rounds take turns on four policies: a
         # policy number failed on 20 times in a few seconds is slowed (429), whatever the address.
         answers = {}
-        policies = [(desk["live"], desk["id"], desk["other_id"]), (desk["cancelled"], desk["other_id"], desk["id"]),
-                    (desk["replaced"], desk["kept_id"], desk["id"]), (desk["replacement"], desk["kept_id"], desk["id"])]
+        policies = [
+            (desk["live"], desk["id"], desk["other_id"]),
+            (desk["cancelled"], desk["other_id"], desk["id"]),
+            (desk["replaced"], desk["kept_id"], desk["id"]),
+            (desk["replacement"], desk["kept_id"], desk["id"]),
+        ]
         times: dict[str, list[float]] = {}
         for round_ in range(15):
             number, on_it, not_on_it = policies[round_ % len(policies)]
-            cases = {"unknown policy": dict(policy_no=f"LY20260101000{round_:04d}", id_no=on_it),
-                     "wrong number": dict(policy_no=number, id_no="110101199003070011"),
-                     "wrong type": dict(policy_no=number, id_no=on_it, id_type="护照"),
-                     "not on this policy": dict(policy_no=number, id_no=not_on_it)}
+            cases = {
+                "unknown policy": dict(policy_no=f"LY20260101000{round_:04d}", id_no=on_it),
+                "wrong number": dict(policy_no=number, id_no="110101199003070011"),
+                "wrong type": dict(policy_no=number, id_no=on_it, id_type="护照"),
+                "not on this policy": dict(policy_no=number, id_no=not_on_it),
+            }
             for i, (kind, fields) in enumerate(cases.items()):
                 fields = {"id_type": "身份证", **fields}
                 status, _, body, took = post(base, f"10.1.{round_}.{i}", **fields)
@@ -196,7 +227,7 @@ def test_repeated_failures_are_slowed_then_refused_and_say_when(desk):
         return post(base, "10.9.9.9", id_type="身份证", policy_no="LY202601010009999", id_no=desk["id"])
 
     with web(desk["root"]) as base:
-        for i in range(2):
+        for _ in range(2):
             status, _, body, took = fail()
             assert status == 200 and 'id="not-found"' in body and took < 0.5
         # Slowed after 2 failures: asked at once to come back after 1 s, then 2 s; never made to wait.
@@ -234,6 +265,7 @@ def test_the_page_reads_the_ledger_while_the_service_writes_it(desk):
 
 # --- in a real browser -------------------------------------------------------------------------
 
+
 @pytest.fixture
 def browser():
     from selenium import webdriver
@@ -242,8 +274,9 @@ def browser():
     options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--lang=zh-CN"):
         options.add_argument(arg)
-    options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844,
-                                                                          "pixelRatio": 2.0}})
+    options.add_experimental_option(
+        "mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0}}
+    )
     service = webdriver.ChromeService(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
     driver = webdriver.Chrome(options=options, service=service)
     try:

@@ -19,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-
 from test_web import desk, free_port, post  # noqa: F401  (desk is a fixture)
+
 from watcher.web.app import POLICY_MAX_DELAY, POLICY_SLOW_AFTER
 from watcher.web.server import CHANNEL_TIMEOUT, CLEANUP_INTERVAL
 
@@ -31,8 +31,13 @@ def serving(root: Path, *extra: str):
     writes) and kept in `out` for the checks."""
     port = free_port()
     env = {**os.environ, "PYTHONUTF8": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     out: list[str] = []
     reader = threading.Thread(target=lambda: out.extend(proc.stdout), daemon=True)
     reader.start()
@@ -75,8 +80,10 @@ def raw(port: int, request: bytes, *, wait: float = 3.0, half_close: bool = Fals
 
 def form_post(body: bytes, length: bytes | None = None, extra: bytes = b"") -> bytes:
     length = str(len(body)).encode() if length is None else length
-    return (b"POST / HTTP/1.1\r\nHost: desk\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-            b"Content-Length: " + length + b"\r\n" + extra + b"\r\n" + body)
+    return (
+        b"POST / HTTP/1.1\r\nHost: desk\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: " + length + b"\r\n" + extra + b"\r\n" + body
+    )
 
 
 # A crowd of failing clients in a process of its own (its threads must not compete with the innocent
@@ -116,21 +123,25 @@ def test_innocent_lookup_stays_fast_among_idle_sockets_and_failing_clients(desk)
     root = desk["root"]
     # Every failing client is slowed from its first failure and never refused during the test: the
     # slowing is what used to hold server threads.
-    (root / "watcher.toml").write_text('settle_seconds = 0\nweb_trusted_proxies = ["127.0.0.1"]\n'
-                                       'lookup_slow_after = 1\nlookup_lock_after = 1000\n', encoding="utf-8")
+    (root / "watcher.toml").write_text(
+        'settle_seconds = 0\nweb_trusted_proxies = ["127.0.0.1"]\nlookup_slow_after = 1\nlookup_lock_after = 1000\n',
+        encoding="utf-8",
+    )
     with serving(root, "--workers", "2") as web:
         opened = time.monotonic()
         idle = [socket.create_connection(("127.0.0.1", web["port"]), timeout=5) for _ in range(150)]
         for s in idle[::2]:
             s.sendall(b"POST / HTTP/1.1\r\nHost: desk\r\n")  # half of them start a request and stall
-        hammer = subprocess.Popen([sys.executable, "-c", HAMMER, str(web["port"]), "96", "6"],
-                                  stdout=subprocess.PIPE, text=True)
+        hammer = subprocess.Popen(
+            [sys.executable, "-c", HAMMER, str(web["port"]), "96", "6"], stdout=subprocess.PIPE, text=True
+        )
         try:
             time.sleep(1.5)  # the crowd is at it
             took = []
             for _ in range(8):
-                status, _, body, seconds = post(web["base"], "10.200.0.1", id_type="身份证", policy_no=desk["live"],
-                                                id_no=desk["id"])
+                status, _, body, seconds = post(
+                    web["base"], "10.200.0.1", id_type="身份证", policy_no=desk["live"], id_no=desk["id"]
+                )
                 assert status == 200 and 'id="result"' in body
                 took.append(seconds)
                 time.sleep(0.3)
@@ -213,8 +224,9 @@ def test_malformed_requests_get_400_and_no_traceback(root):
         status, _ = raw(web["port"], form_post(good.encode()[:20], str(len(good)).encode()), half_close=True)
         assert status in (b"", b"HTTP/1.1 400 Bad Request"), status
         # The page still answers.
-        status, _, body, _ = post(web["base"], None, id_type="身份证", policy_no="LY202601010009999",
-                                  id_no="110101199003070011")
+        status, _, body, _ = post(
+            web["base"], None, id_type="身份证", policy_no="LY202601010009999", id_no="110101199003070011"
+        )
         assert status == 200 and 'id="not-found"' in body
     output = "".join(web["out"]) + (root / "logs" / "watcher.log").read_text(encoding="utf-8")
     assert "Traceback" not in output and " 500 " not in output and "ERROR" not in output, output[-3000:]
@@ -228,8 +240,9 @@ def test_a_policy_number_probed_from_many_addresses_is_slowed_never_locked(desk)
         for n, probed in enumerate(("LY202601010009999", desk["live"])):
             statuses = []
             for i in range(2 * POLICY_SLOW_AFTER):  # each address fails once: no address is slowed itself
-                status, headers, body, _ = post(base, f"10.40.{n}.{i}", id_type="身份证",
-                                                policy_no=probed, id_no="110101199003070011")
+                status, headers, body, _ = post(
+                    base, f"10.40.{n}.{i}", id_type="身份证", policy_no=probed, id_no="110101199003070011"
+                )
                 statuses.append(status)
             assert statuses[:POLICY_SLOW_AFTER] == [200] * POLICY_SLOW_AFTER and 429 in statuses, statuses
             assert 1 <= int(headers["Retry-After"]) <= POLICY_MAX_DELAY
@@ -260,7 +273,7 @@ def _stat(pid: int) -> list[str] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return text[text.rindex(")") + 2:].split()
+    return text[text.rindex(")") + 2 :].split()
 
 
 def _alive(pid: int, started: str) -> bool:
@@ -271,9 +284,12 @@ def _alive(pid: int, started: str) -> bool:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_kill_9_leaves_no_worker_behind(root):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port),
-                             "--workers", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONUTF8": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUTF8": "1"},
+    )
     try:
         deadline = time.monotonic() + 20
         while True:

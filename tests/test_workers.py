@@ -4,14 +4,13 @@ is started on both at once."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-import os
 import time
 from pathlib import Path
 
 import pytest
-
 from conftest import PG_BASE, issue_fields, ledger_query, people, result, run_watcher, write_request
 from test_service import assert_exactly_once, drop_all, request_bytes, results, serving, start_serve, wait_for
 
@@ -46,7 +45,9 @@ def pg_root(tmp_path, pg_url) -> Path:
     """A demo desk whose ledger is a PostgreSQL schema of its own."""
     path = tmp_path / "desk"
     run_watcher(path, "init", "--demo")
-    (path / "watcher.toml").write_text("settle_seconds = 0.5\nrescan_seconds = 1\nstall_seconds = 3\n", encoding="utf-8")
+    (path / "watcher.toml").write_text(
+        "settle_seconds = 0.5\nrescan_seconds = 1\nstall_seconds = 3\n", encoding="utf-8"
+    )
     return path
 
 
@@ -74,8 +75,9 @@ def _issue(ledger, sha: str) -> str:
 def test_a_workers_open_transaction_holds_up_no_other_workers_numbers(pg_url):
     """Two workers number policies at once: neither waits for the other's commit, a number is never
     handed out twice, and one rolled back is left unused (a gap), not given again."""
-    from watcher.ledger import Ledger
     from test_ledger import NOW, ZONE
+
+    from watcher.ledger import Ledger
 
     first = _demo_ledger(pg_url)
     second = Ledger(pg_url, ZONE, now=NOW)
@@ -95,6 +97,7 @@ def test_a_workers_open_transaction_holds_up_no_other_workers_numbers(pg_url):
         assert stored == sorted([other, after])  # the rolled-back number stays unused
         assert first.numbers_used() == second.numbers_used() == {"policy": 3, "statement": 0}
         from watcher.ledger.check import check_ledger
+
         assert check_ledger(first) == []
     finally:
         first.close()
@@ -102,10 +105,11 @@ def test_a_workers_open_transaction_holds_up_no_other_workers_numbers(pg_url):
 
 
 def test_a_postgresql_ledger_from_before_its_own_sequences_carries_on_its_numbers(pg_url):
+    from test_ledger import NOW
+
     from watcher.ledger.check import check_ledger
     from watcher.ledger.db import PostgresDatabase
     from watcher.ledger.schema import migrate
-    from test_ledger import NOW
 
     db = PostgresDatabase(pg_url)
     migrate(db, NOW.isoformat(), upto=8)
@@ -133,12 +137,22 @@ def test_two_workers_one_killed_halfway_every_file_exactly_once(pg_root):
         wait_for(lambda: len(results(root)) >= 100, 240, "a third of the results")
         first.kill()  # SIGKILL halfway: whatever it held in hand, the other worker finishes
         first.wait()
-        wait_for(lambda: len(results(root)) >= 300 and not [
-            p for p in (root / "workbooks" / "GZ001").rglob("*") if p.is_file() and not p.name.startswith(".")],
-            240, "every file finished by the survivor")
+        wait_for(
+            lambda: (
+                len(results(root)) >= 300
+                and not [
+                    p for p in (root / "workbooks" / "GZ001").rglob("*") if p.is_file() and not p.name.startswith(".")
+                ]
+            ),
+            240,
+            "every file finished by the survivor",
+        )
         claimed = root / "workbooks" / "GZ001" / ".watcher-claimed"
-        wait_for(lambda: not [p for p in claimed.iterdir() if p.name.endswith(f"-{first.pid}")], 30,
-                 "the dead worker's claim folder cleared away")
+        wait_for(
+            lambda: not [p for p in claimed.iterdir() if p.name.endswith(f"-{first.pid}")],
+            30,
+            "the dead worker's claim folder cleared away",
+        )
         time.sleep(1.5)
     finally:
         for proc in (first, second):
@@ -155,8 +169,11 @@ def test_two_workers_one_killed_halfway_every_file_exactly_once(pg_root):
 def test_month_end_started_on_both_workers_at_once_settles_once(pg_root):
     root = pg_root
     for i, start in enumerate(("2026-11-20 08:00", "2026-11-21 08:00")):
-        write_request(root / "workbooks/GZ001" / f"团{i}.xlsx", issue_fields(生效时间=start, 旅行团号=f"T{i}"),
-                      people(2 + 2 * i)[2 * i:])
+        write_request(
+            root / "workbooks/GZ001" / f"团{i}.xlsx",
+            issue_fields(生效时间=start, 旅行团号=f"T{i}"),
+            people(2 + 2 * i)[2 * i :],
+        )
     run_watcher(root, "process", env={"WATCHER_FAKE_NOW": "2026-11-10T10:00:00+08:00"})
     env = {"WATCHER_FAKE_NOW": "2026-12-01T02:00:05+08:00"}
     # Both workers start after the scheduled time: each tries the due month-end at once.
@@ -168,14 +185,22 @@ def test_month_end_started_on_both_workers_at_once_settles_once(pg_root):
     statements = ledger_query(root, "SELECT statement_no, policy_count FROM statements")
     assert len(statements) == 1 and statements[0][1] == 2
     # The command, started twice at the same moment, settles nothing twice either.
-    procs = [subprocess.Popen([sys.executable, "-m", "watcher", "month-end", "--month", "2026-11", "--root", str(root)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONUTF8": "1", "WATCHER_FAKE_NOW": "2026-12-02T09:00:00+08:00"})
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "watcher", "month-end", "--month", "2026-11", "--root", str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUTF8": "1", "WATCHER_FAKE_NOW": "2026-12-02T09:00:00+08:00"},
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     codes = sorted(p.returncode for p in procs)
-    assert codes[0] == 0 and all(c == 0 or "另一个 watcher 正在运行月结" in err for c, (_, err) in zip(
-        [p.returncode for p in procs], outs)), outs
+    assert codes[0] == 0 and all(
+        c == 0 or "另一个 watcher 正在运行月结" in err
+        for c, (_, err) in zip([p.returncode for p in procs], outs, strict=True)
+    ), outs
     assert ledger_query(root, "SELECT COUNT(*) FROM statements") == [(1,)]
     assert run_watcher(root, "check").returncode == 0
     data, _ = result(root, "GZ001", "团0_结果")
@@ -185,10 +210,11 @@ def test_month_end_started_on_both_workers_at_once_settles_once(pg_root):
 def test_a_copy_undone_by_its_verification_leaves_the_database_fit_for_the_next(tmp_path, pg_url, monkeypatch):
     """PostgreSQL does not roll back setval: a copy refused after the numbers were carried on must not
     leave the target looking used, and the next copy must set them again."""
+    from test_ledger import NOW, ZONE
+
     from watcher.ledger import Ledger
     from watcher.ledger import copy as copying
     from watcher.ledger.check import check_ledger
-    from test_ledger import NOW, ZONE
 
     source = _demo_ledger(tmp_path / "ledger.sqlite3")
     target = Ledger(pg_url, ZONE, now=NOW)
@@ -234,8 +260,10 @@ def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path
     write_request(root / "workbooks/GZ001/团A.xlsx", issue_fields(生效时间="2026-11-20 08:00"), people(3))
     run_watcher(root, "process", env={"WATCHER_FAKE_NOW": "2026-11-10T10:00:00+08:00"})
     run_watcher(root, "month-end", "--month", "2026-11", env={"WATCHER_FAKE_NOW": "2026-12-01T02:00:00+08:00"})
-    before = {t: ledger_query(root, f"SELECT COUNT(*) FROM {t}")[0][0] for t in ("policies", "insured", "journal",
-                                                                                   "statements", "requests")}
+    before = {
+        t: ledger_query(root, f"SELECT COUNT(*) FROM {t}")[0][0]
+        for t in ("policies", "insured", "journal", "statements", "requests")
+    }
     schema = "m_" + uuid.uuid4().hex[:16]
     with psycopg.connect(PG_BASE, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
@@ -265,8 +293,11 @@ def test_status_lists_the_live_workers_of_a_shared_ledger(pg_root):
     assert "服务：未运行" in run_watcher(root, "status").stdout
     first, second = start_serve(root), start_serve(root)
     try:
-        wait_for(lambda: all(str(p.pid) in run_watcher(root, "status").stdout for p in (first, second)), 60,
-                 "both workers in watcher status")
+        wait_for(
+            lambda: all(str(p.pid) in run_watcher(root, "status").stdout for p in (first, second)),
+            60,
+            "both workers in watcher status",
+        )
         text = run_watcher(root, "status").stdout
         assert "服务：运行中（2 个工作进程：" in text and "serve" in text
         first.kill()  # kill -9: its row stays, but nobody holds its lock any more

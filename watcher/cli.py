@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import re
-from contextlib import contextmanager
 import sqlite3
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import clock
@@ -52,8 +52,10 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
         if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
             raise Failure(f"无法打开账本 {target}：{exc}。账本须放在本机磁盘上，且当前用户可写") from exc
         if isinstance(exc, sqlite3.Error):
-            raise Failure(f"账本文件已损坏或无法读取（{target}：{exc}）。请停止所有 watcher，把账本恢复到最近的备份"
-                          "（见运维文档的备份与恢复），再启动") from exc
+            raise Failure(
+                f"账本文件已损坏或无法读取（{target}：{exc}）。请停止所有 watcher，把账本恢复到最近的备份"
+                "（见运维文档的备份与恢复），再启动"
+            ) from exc
         raise
     ledger.issued = Issued(issued_path(layout.root, target))
     if guard:
@@ -70,17 +72,21 @@ def _guard(ledger) -> None:
 
     damaged = ledger.integrity()
     if damaged:
-        raise Failure(f"账本文件已损坏（{'；'.join(damaged[:3])}）。请停止所有 watcher，把账本恢复到最近的备份"
-                      "（见运维文档的备份与恢复），再启动")
+        raise Failure(
+            f"账本文件已损坏（{'；'.join(damaged[:3])}）。请停止所有 watcher，把账本恢复到最近的备份"
+            "（见运维文档的备份与恢复），再启动"
+        )
     used = ledger.numbers_used()
     issued, at = ledger.issued.read()
     late = behind(used, issued)
     if late:
         words = {"policy": "保单", "statement": "对账单"}
         which = "，".join(f"{words.get(n, n)}流水号账本只到 {u}，本机已发出到 {t}" for n, u, t in late)
-        raise Failure(f"账本落后于本机已发出的编号：{which}（{ledger.issued.path} 记于 {at}）。账本很可能是从较早的备份"
-                      "恢复的，或是新建的：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
-                      "恢复更新的备份（见运维文档的备份与恢复）")
+        raise Failure(
+            f"账本落后于本机已发出的编号：{which}（{ledger.issued.path} 记于 {at}）。账本很可能是从较早的备份"
+            "恢复的，或是新建的：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
+            "恢复更新的备份（见运维文档的备份与恢复）"
+        )
     ledger.issued.raise_to(used)  # a mark behind the ledger (a crash between a commit and the mark) catches up
 
 
@@ -101,12 +107,16 @@ def cmd_init(layout: Layout, args) -> int:
             from .demo import DEMO_AGENCY, DEMO_PLANS, load_demo
 
             if load_demo(ledger, layout, clock.now()):
-                print(f"已载入演示数据：机构 {DEMO_AGENCY.code} {DEMO_AGENCY.name}，方案 "
-                      + "、".join(f"{p.code} {p.name}" for p in DEMO_PLANS))
+                print(
+                    f"已载入演示数据：机构 {DEMO_AGENCY.code} {DEMO_AGENCY.name}，方案 "
+                    + "、".join(f"{p.code} {p.name}" for p in DEMO_PLANS)
+                )
             else:
                 print(f"演示机构 {DEMO_AGENCY.code} 已存在，未重复载入")
-            print(f"试一试：watcher template 投保 -o 团A.xlsx --root {layout.root}，填好后放进 "
-                  f"{layout.drop(DEMO_AGENCY.code)}/，再运行 watcher process --root {layout.root}")
+            print(
+                f"试一试：watcher template 投保 -o 团A.xlsx --root {layout.root}，填好后放进 "
+                f"{layout.drop(DEMO_AGENCY.code)}/，再运行 watcher process --root {layout.root}"
+            )
     finally:
         ledger.close()
     return 0
@@ -121,13 +131,16 @@ def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
     target = ledger_target(layout.root, settings.ledger)
     if ledger_exists(target):
         return
-    archived = layout.archive.is_dir() and any(p.is_file() and not p.name.startswith(".")
-                                               for p in layout.archive.rglob("*"))
+    archived = layout.archive.is_dir() and any(
+        p.is_file() and not p.name.startswith(".") for p in layout.archive.rglob("*")
+    )
     issued, _ = Issued(issued_path(layout.root, target)).read()
     if archived or any(issued.values()):
-        raise Failure(f"找不到账本 {describe(target)}，但此目录{'的 archive/ 中有处理过的文件' if archived else '已发出过编号'}："
-                      "这里曾有账本。新建账本会把已发出的保单号再次发出，所以不予新建。请把账本恢复到原处"
-                      "（见运维文档的备份与恢复）；确需在此重新开始，请换一个新目录")
+        raise Failure(
+            f"找不到账本 {describe(target)}，但此目录{'的 archive/ 中有处理过的文件' if archived else '已发出过编号'}："
+            "这里曾有账本。新建账本会把已发出的保单号再次发出，所以不予新建。请把账本恢复到原处"
+            "（见运维文档的备份与恢复）；确需在此重新开始，请换一个新目录"
+        )
 
 
 def _locked_desk(layout: Layout, settings):
@@ -150,15 +163,19 @@ def _locked_desk(layout: Layout, settings):
         raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
     fs = network_filesystem(ledger_path.parent)
     if fs:
-        raise Failure(f"账本 {ledger_path} 位于网络文件系统（{fs}）上。SQLite 的 WAL 模式只能在本机磁盘上使用："
-                      f"请把账本放在本机磁盘（例如 /var/lib/watcher），并在 watcher.toml 中设置 ledger = \"/var/lib/watcher/ledger.sqlite3\"；"
-                      "投递文件夹可以留在共享盘上")
+        raise Failure(
+            f"账本 {ledger_path} 位于网络文件系统（{fs}）上。SQLite 的 WAL 模式只能在本机磁盘上使用："
+            f'请把账本放在本机磁盘（例如 /var/lib/watcher），并在 watcher.toml 中设置 ledger = "/var/lib/watcher/ledger.sqlite3"；'
+            "投递文件夹可以留在共享盘上"
+        )
     lock = RootLock(layout.root)
     try:
         lock.__enter__()
     except RootBusy as busy:
-        raise Failure(f"{layout.root} 正由另一个 watcher 使用（{busy}）。同一目录只能运行一个 serve 或 process，"
-                      "请等它结束（或先停止 watcher serve）后再试") from None
+        raise Failure(
+            f"{layout.root} 正由另一个 watcher 使用（{busy}）。同一目录只能运行一个 serve 或 process，"
+            "请等它结束（或先停止 watcher serve）后再试"
+        ) from None
     return lock
 
 
@@ -207,13 +224,21 @@ def cmd_process(layout: Layout, args) -> int:
     with _running(layout, "process") as (desk, stop):
         report = process_all(desk, progress=sys.stderr.isatty(), stop=stop)
     n = report.total
-    print(f"处理完成：{n} 个文件（成功 {report.count('success')}，试算 {report.count('quote')}，"
-          f"失败 {report.count('failed')}，重复提交 {report.count('duplicate')}）"
-          + (f"；{len(report.refused_folders)} 个文件不在已登记机构的文件夹中，未处理，详见 outbox/_admin/"
-             if report.refused_folders else ""))
+    print(
+        f"处理完成：{n} 个文件（成功 {report.count('success')}，试算 {report.count('quote')}，"
+        f"失败 {report.count('failed')}，重复提交 {report.count('duplicate')}）"
+        + (
+            f"；{len(report.refused_folders)} 个文件不在已登记机构的文件夹中，未处理，详见 outbox/_admin/"
+            if report.refused_folders
+            else ""
+        )
+    )
     if report.pending:
-        print(f"watcher process：{len(report.pending)} 个文件已办理，但结果暂时无法写出（磁盘已满或无法写入）；"
-              "下次运行 process 或 serve 时写出", file=sys.stderr)
+        print(
+            f"watcher process：{len(report.pending)} 个文件已办理，但结果暂时无法写出（磁盘已满或无法写入）；"
+            "下次运行 process 或 serve 时写出",
+            file=sys.stderr,
+        )
     if report.halted is not None:
         print(f"watcher process：{report.halted.line()}", file=sys.stderr)
     return 1 if report.pending or report.halted is not None else 0
@@ -237,14 +262,15 @@ def cmd_serve(layout: Layout, args) -> int:
 
 
 def cmd_status(layout: Layout, args) -> int:
-    from .service.status import status_text
-
     from .ledger.db import ledger_exists, ledger_target
+    from .service.status import status_text
 
     settings = load_settings(layout.root)
     if not ledger_exists(ledger_target(layout.root, settings.ledger)):
-        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}：这里还不是 watcher 的根目录。"
-                      f"请用 --root 指定根目录，或先运行 watcher init --root {layout.root}")
+        raise Failure(
+            f"在 {layout.root} 找不到账本 {settings.ledger}：这里还不是 watcher 的根目录。"
+            f"请用 --root 指定根目录，或先运行 watcher init --root {layout.root}"
+        )
     print(status_text(layout, settings, clock.now()))
     return 0
 
@@ -310,11 +336,16 @@ def cmd_month_end(layout: Layout, args) -> int:
             ledger.unlock(LOCK)
     finally:
         ledger.close()
-    print(f"月结 {month:%Y-%m} 完成：新生成对账单 {len(report.created)} 张"
-          + (f"（{'、'.join(s.statement_no for s in report.created[:10])}{'…' if len(report.created) > 10 else ''}）"
-             if report.created else "")
-          + f"，等待结账 {len(report.waiting)} 个（机构×方案），写出 {len(report.files)} 个文件；"
-          f"汇总见 outbox/_admin/月结汇总_{month:%Y-%m}.xlsx")
+    print(
+        f"月结 {month:%Y-%m} 完成：新生成对账单 {len(report.created)} 张"
+        + (
+            f"（{'、'.join(s.statement_no for s in report.created[:10])}{'…' if len(report.created) > 10 else ''}）"
+            if report.created
+            else ""
+        )
+        + f"，等待结账 {len(report.waiting)} 个（机构×方案），写出 {len(report.files)} 个文件；"
+        f"汇总见 outbox/_admin/月结汇总_{month:%Y-%m}.xlsx"
+    )
     for w in report.waiting[:20]:
         print(f"  等待：{w.agency} {w.plan}：{w.reason}")
     if report.problems:
@@ -327,7 +358,6 @@ def cmd_month_end(layout: Layout, args) -> int:
 
 def cmd_check(layout: Layout, args) -> int:
     from .ledger.check import check_ledger
-
     from .ledger.issued import behind
 
     settings = load_settings(layout.root)
@@ -345,8 +375,10 @@ def cmd_check(layout: Layout, args) -> int:
             raise Failure(f"无法核对：{DeskFault(fault, exc).line()}") from None
         words = {"policy": "保单", "statement": "对账单"}
         issued, at = ledger.issued.read()
-        problems += [f"{words.get(name, name)}流水号：账本只到 {used}，本机已发出到 {top}（{at}）：账本落后，可能是从较早的备份恢复的"
-                     for name, used, top in behind(ledger.numbers_used(), issued)]
+        problems += [
+            f"{words.get(name, name)}流水号：账本只到 {used}，本机已发出到 {top}（{at}）：账本落后，可能是从较早的备份恢复的"
+            for name, used, top in behind(ledger.numbers_used(), issued)
+        ]
     finally:
         ledger.close()
     if problems:
@@ -354,16 +386,17 @@ def cmd_check(layout: Layout, args) -> int:
         for line in problems:
             print("  " + line, file=sys.stderr)
         return 1
-    print(f"账本核对：一致。保单 {counts['policies']} 张、对账单 {statements} 张、流水 {counts['journal']} 条；"
-          "对账单金额、保单归属、缴费金额、编号与流水重放全部相符")
+    print(
+        f"账本核对：一致。保单 {counts['policies']} 张、对账单 {statements} 张、流水 {counts['journal']} 条；"
+        "对账单金额、保单归属、缴费金额、编号与流水重放全部相符"
+    )
     return 0
 
 
 def cmd_web(layout: Layout, args) -> int:
+    from .ledger.db import ledger_exists, ledger_target
     from .service.logs import configure
     from .web.server import serve_web
-
-    from .ledger.db import ledger_exists, ledger_target
 
     settings = load_settings(layout.root)
     if not ledger_exists(ledger_target(layout.root, settings.ledger)):
@@ -374,7 +407,9 @@ def cmd_web(layout: Layout, args) -> int:
     try:
         serve_web(layout.root, settings, host, port, args.workers or settings.web_workers)
     except OSError as exc:
-        raise Failure(f"无法在 {host}:{port} 上提供服务（{exc.strerror or exc}）。端口可能已被占用，请用 --port 换一个") from None
+        raise Failure(
+            f"无法在 {host}:{port} 上提供服务（{exc.strerror or exc}）。端口可能已被占用，请用 --port 换一个"
+        ) from None
     return 0
 
 
@@ -384,7 +419,9 @@ def cmd_migrate(layout: Layout, args) -> int:
     from .ledger.db import describe, is_url
 
     if not is_url(args.to):
-        print("watcher migrate: --to 须为 PostgreSQL 地址，例如 postgresql://watcher@db.example/watcher", file=sys.stderr)
+        print(
+            "watcher migrate: --to 须为 PostgreSQL 地址，例如 postgresql://watcher@db.example/watcher", file=sys.stderr
+        )
         return 2
     settings = load_settings(layout.root)
     source = _open(layout, settings, create=False)
@@ -401,10 +438,14 @@ def cmd_migrate(layout: Layout, args) -> int:
             target.close()
     finally:
         source.close()
-    print(f"已把账本 {describe(source.target)} 复制到 {describe(args.to)}，两边 watcher check 核对一致："
-          + "，".join(f"{t} {n}" for t, n in copied.items() if n))
-    print(f"今后使用它：在 watcher.toml 中写 ledger = \"{describe(args.to)}\"（或设置 WATCHER_LEDGER_URL），"
-          "原 SQLite 账本保留不动")
+    print(
+        f"已把账本 {describe(source.target)} 复制到 {describe(args.to)}，两边 watcher check 核对一致："
+        + "，".join(f"{t} {n}" for t, n in copied.items() if n)
+    )
+    print(
+        f'今后使用它：在 watcher.toml 中写 ledger = "{describe(args.to)}"（或设置 WATCHER_LEDGER_URL），'
+        "原 SQLite 账本保留不动"
+    )
     return 0
 
 
@@ -413,8 +454,11 @@ class _Parser(argparse.ArgumentParser):
     writes them (a、b、c, not 'a', 'b', 'c')."""
 
     def error(self, message: str):
-        message = re.sub(r"（可选：([^）]*)）", lambda m: "（可选：" + "、".join(
-            part.strip().strip("'") for part in m.group(1).split(",")) + "）", message)
+        message = re.sub(
+            r"（可选：([^）]*)）",
+            lambda m: "（可选：" + "、".join(part.strip().strip("'") for part in m.group(1).split(",")) + "）",
+            message,
+        )
         super().error(message)
 
 
@@ -449,7 +493,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="进程数（默认 4，见设置 web_workers；多个进程共用一个端口）")
     p.set_defaults(func=cmd_web)
     p = sub.add_parser("template", parents=[common], help="生成空白申请模板")
-    p.add_argument("kind", metavar="KIND", help="申请种类，如 投保、撤单、对账单查询、结账、对账确认、收费登记（不认识的种类会列出全部）")
+    p.add_argument(
+        "kind",
+        metavar="KIND",
+        help="申请种类，如 投保、撤单、对账单查询、结账、对账确认、收费登记（不认识的种类会列出全部）",
+    )
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="输出文件，如 团A.xlsx")
     p.set_defaults(func=cmd_template)
     return parser
@@ -508,8 +556,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:  # a folder that cannot be read or written: say which, no traceback
         if isinstance(exc, BrokenPipeError) and _reader_gone():
             return 1
-        print(f"watcher {args.command}: 无法访问 {exc.filename or layout.root}（{exc.strerror or exc}）。"
-              "请检查路径和权限", file=sys.stderr)
+        print(
+            f"watcher {args.command}: 无法访问 {exc.filename or layout.root}（{exc.strerror or exc}）。"
+            "请检查路径和权限",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 130

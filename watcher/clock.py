@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 _STARTED = time.monotonic()
 
@@ -24,4 +24,4 @@ def now() -> datetime:
         if os.environ.get("WATCHER_FAKE_TICKING") == "1":
             moment += timedelta(seconds=time.monotonic() - _STARTED)
         return moment
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -18,7 +18,7 @@ class Layout:
     root: Path
 
     @classmethod
-    def find(cls, root: str | None) -> "Layout":
+    def find(cls, root: str | None) -> Layout:
         return cls(Path(root or os.environ.get("WATCHER_ROOT") or os.getcwd()).resolve())
 
     @property

@@ -13,7 +13,9 @@ class UnsafeSetup(Exception):
 def assert_safe_xml() -> None:
     """defusedxml is a hard dependency: every XML parser watcher (and openpyxl, if present) uses goes through it."""
     if importlib.util.find_spec("defusedxml") is None:
-        raise UnsafeSetup("缺少 defusedxml：没有它，XML 实体攻击（XXE、十亿笑声）无法防范。请运行 pip install defusedxml")
+        raise UnsafeSetup(
+            "缺少 defusedxml：没有它，XML 实体攻击（XXE、十亿笑声）无法防范。请运行 pip install defusedxml"
+        )
     from .io import reader
 
     if not reader.SafeET.__name__.startswith("defusedxml"):

@@ -113,29 +113,33 @@ def load_settings(root: Path) -> Settings:
         default = known[name].default
         if name in ("channels", "web_trusted_proxies"):
             if not isinstance(value, list):
-                raise SettingsError(f"设置 {name} 应为列表，例如 [\"…\", \"…\"]")
+                raise SettingsError(f'设置 {name} 应为列表，例如 ["…", "…"]')
             value = tuple(str(v) for v in value)
         elif isinstance(default, (int, float)) and not isinstance(value, (int, float)) or isinstance(value, bool):
             raise SettingsError(f"设置 {name} 应为数字，现在是 {value!r}")
         values[name] = value
     settings = Settings(**values)
     if settings.watch not in ("events", "polling", "both"):
-        raise SettingsError(f"设置 watch = {settings.watch!r} 无效，可选 \"events\"、\"polling\" 或 \"both\"")
+        raise SettingsError(f'设置 watch = {settings.watch!r} 无效，可选 "events"、"polling" 或 "both"')
     if not 1 <= settings.month_end_day <= 28 or isinstance(settings.month_end_day, float):
         raise SettingsError(f"设置 month_end_day = {settings.month_end_day!r} 无效，请填 1 到 28 的整数")
     try:
         parse_run_time(str(settings.month_end_time))
     except ValueError:
-        raise SettingsError(f"设置 month_end_time = {settings.month_end_time!r} 无效，请写成 \"02:00\" 这样的时:分") from None
+        raise SettingsError(
+            f'设置 month_end_time = {settings.month_end_time!r} 无效，请写成 "02:00" 这样的时:分'
+        ) from None
     if not settings.channels or any(not c.strip() for c in settings.channels):
-        raise SettingsError("设置 channels 须列出至少一个业务渠道，例如 [\"团险直销\", \"个险渠道\"]")
+        raise SettingsError('设置 channels 须列出至少一个业务渠道，例如 ["团险直销", "个险渠道"]')
     for proxy in settings.web_trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
         except ValueError:
-            raise SettingsError(f"设置 web_trusted_proxies 中的“{proxy}”不是有效的地址或网段，例如 \"10.0.0.5\" 或 \"10.1.0.0/16\"") from None
+            raise SettingsError(
+                f'设置 web_trusted_proxies 中的“{proxy}”不是有效的地址或网段，例如 "10.0.0.5" 或 "10.1.0.0/16"'
+            ) from None
     try:
-        settings.zone
+        _ = settings.zone
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise SettingsError(f"设置 timezone = {settings.timezone!r} 不是有效的时区名，例如 \"Asia/Shanghai\"") from exc
+        raise SettingsError(f'设置 timezone = {settings.timezone!r} 不是有效的时区名，例如 "Asia/Shanghai"') from exc
     return settings

@@ -24,13 +24,24 @@ OTHER = "其他"
 
 ID_TYPES = (RESIDENT, PASSPORT, HK_MO_PERMIT, TW_PERMIT, FOREIGN_PR, HMT_RESIDENCE, OTHER)
 ID_TYPE_SYNONYMS = {
-    "居民身份证": RESIDENT, "身份证": RESIDENT, "二代身份证": RESIDENT,
-    "护照": PASSPORT, "因私护照": PASSPORT,
-    "港澳通行证": HK_MO_PERMIT, "回乡证": HK_MO_PERMIT, "港澳居民来往内地通行证": HK_MO_PERMIT,
-    "台胞证": TW_PERMIT, "台湾通行证": TW_PERMIT, "台湾居民来往大陆通行证": TW_PERMIT,
-    "外国人永久居留身份证": FOREIGN_PR, "外国人永久居留证": FOREIGN_PR, "永居证": FOREIGN_PR,
-    "港澳台居民居住证": HMT_RESIDENCE, "居住证": HMT_RESIDENCE,
-    "其他": OTHER, "其它": OTHER,
+    "居民身份证": RESIDENT,
+    "身份证": RESIDENT,
+    "二代身份证": RESIDENT,
+    "护照": PASSPORT,
+    "因私护照": PASSPORT,
+    "港澳通行证": HK_MO_PERMIT,
+    "回乡证": HK_MO_PERMIT,
+    "港澳居民来往内地通行证": HK_MO_PERMIT,
+    "台胞证": TW_PERMIT,
+    "台湾通行证": TW_PERMIT,
+    "台湾居民来往大陆通行证": TW_PERMIT,
+    "外国人永久居留身份证": FOREIGN_PR,
+    "外国人永久居留证": FOREIGN_PR,
+    "永居证": FOREIGN_PR,
+    "港澳台居民居住证": HMT_RESIDENCE,
+    "居住证": HMT_RESIDENCE,
+    "其他": OTHER,
+    "其它": OTHER,
 }
 
 # GB/T 2260 province-level codes. Districts are not checked: old district codes stay valid on old cards.
@@ -139,10 +150,17 @@ _OLD_PR = re.compile(r"^[A-Z]{3}\d{12}$")
 def _foreign_pr(number: str, today: date) -> IdCheck:
     if len(number) == 18:
         if not number.startswith("9"):
-            return _fail(number, "id.format", id_type=FOREIGN_PR, expected="2023 版为 9 开头的 18 位；旧版为 3 个字母加 12 位数字")
+            return _fail(
+                number,
+                "id.format",
+                id_type=FOREIGN_PR,
+                expected="2023 版为 9 开头的 18 位；旧版为 3 个字母加 12 位数字",
+            )
         return _check_18(number, FOREIGN_PR, today)
     if not _OLD_PR.match(number):
-        return _fail(number, "id.format", id_type=FOREIGN_PR, expected="2023 版为 9 开头的 18 位；旧版为 3 个字母加 12 位数字")
+        return _fail(
+            number, "id.format", id_type=FOREIGN_PR, expected="2023 版为 9 开头的 18 位；旧版为 3 个字母加 12 位数字"
+        )
     # Old card: 3-letter nationality, 2-digit office, YYMMDD birth date, sequence and check.
     yy, mm, dd = int(number[5:7]), int(number[7:9]), int(number[9:11])
     for century in (2000, 1900):
@@ -156,8 +174,10 @@ def _foreign_pr(number: str, today: date) -> IdCheck:
 
 
 _PATTERNS: dict[str, tuple[re.Pattern, str]] = {
-    PASSPORT: (re.compile(r"^(E\d{8}|E[A-Z]\d{7}|(DE|SE|PE)\d{7}|[A-Z0-9]{5,17})$"),
-               "中国护照为 E 加 8 位数字、E 加 1 个字母和 7 位数字，或 DE/SE/PE 加 7 位数字；外国护照为 5–17 位字母和数字"),
+    PASSPORT: (
+        re.compile(r"^(E\d{8}|E[A-Z]\d{7}|(DE|SE|PE)\d{7}|[A-Z0-9]{5,17})$"),
+        "中国护照为 E 加 8 位数字、E 加 1 个字母和 7 位数字，或 DE/SE/PE 加 7 位数字；外国护照为 5–17 位字母和数字",
+    ),
     HK_MO_PERMIT: (re.compile(r"^[HM](\d{8}|\d{10})$"), "应为 H 或 M 开头，后接 8 位或 10 位数字"),
     TW_PERMIT: (re.compile(r"^(\d{8}|[A-Z0-9]{10})$"), "应为 8 位数字（一次性通行证为 10 位字母和数字）"),
     OTHER: (re.compile(r"^[A-Z0-9-]{4,30}$"), "应为 4–30 位字母、数字或“-”"),

@@ -60,4 +60,5 @@ def yuan_display(fen: int) -> str:
 @dataclass(frozen=True, slots=True)
 class Amount:
     """An amount a summary shows: a number formatted #,##0.00 in a workbook, never text."""
+
     fen: int

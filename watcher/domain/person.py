@@ -81,7 +81,9 @@ def check_person(values: dict[str, object], today: date) -> tuple[PersonFacts | 
     if not clean(raw_type):
         errors.append(CellError("证件类型", "id_type.required", {}))
     elif id_type is None:
-        errors.append(CellError("证件类型", "id_type.invalid", {"value": clean(raw_type), "allowed": "、".join(idcard.ID_TYPES)}))
+        errors.append(
+            CellError("证件类型", "id_type.invalid", {"value": clean(raw_type), "allowed": "、".join(idcard.ID_TYPES)})
+        )
 
     id_check = None
     if id_type:

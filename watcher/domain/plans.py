@@ -60,4 +60,4 @@ def band_gaps(bands: list[tuple[int, int]], max_days: int):
 
 def factor_overlaps(bands: list[tuple[int, int]]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     ordered = sorted(bands)
-    return [(a, b) for a, b in zip(ordered, ordered[1:]) if b[0] <= a[1]]
+    return [(a, b) for a, b in zip(ordered, ordered[1:], strict=False) if b[0] <= a[1]]

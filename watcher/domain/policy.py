@@ -95,6 +95,7 @@ def reissues(replace_reason: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class Replacement:
     """Where a void policy's chain of replacements ends: the policy that covers its group now."""
+
     policy_no: str
     status: str  # 有效, or 已撤单 when that one was cancelled too
 

@@ -18,8 +18,7 @@ class Problem:
     warning: bool = False
 
     def as_json(self) -> dict:
-        return {"code": self.code, "sheet": self.sheet, "row": self.row, "column": self.column,
-                "message": self.message}
+        return {"code": self.code, "sheet": self.sheet, "row": self.row, "column": self.column, "message": self.message}
 
 
 def problem(code: str, *, sheet=None, row=None, column=None, col_index=None, warning=False, **values) -> Problem:

@@ -29,6 +29,7 @@ class MonthError(ValueError):
 
 # --- months ---------------------------------------------------------------------------------
 
+
 def parse_month(value: object) -> date:
     """'2026-11', '2026/11', '2026年11月', a date or date-time → the first day of that month."""
     if isinstance(value, datetime):
@@ -73,9 +74,11 @@ def month_ended(month: date, now: datetime, zone: tzinfo) -> bool:
 
 # --- which (agency, plan) of a month can be settled -----------------------------------------
 
+
 @dataclass
 class Group:
     """The policies one agency applied for under one plan in one month."""
+
     agency: str
     plan_code: str
     plan_name: str
@@ -100,8 +103,10 @@ class Group:
         """What a waiting plan waits for, in words for the summary."""
         last = max(p.start for p in self.waiting).astimezone(zone)
         numbers = "、".join(p.policy_no for p in self.waiting[:5]) + ("…" if len(self.waiting) > 5 else "")
-        return (f"{len(self.waiting)} 张保单尚未生效（{numbers}），最晚于 {last:%Y-%m-%d %H}:00 生效；"
-                f"全部生效后的每日重试中自动结账")
+        return (
+            f"{len(self.waiting)} 张保单尚未生效（{numbers}），最晚于 {last:%Y-%m-%d %H}:00 生效；"
+            f"全部生效后的每日重试中自动结账"
+        )
 
 
 def group_month(policies: list[Policy]) -> list[Group]:
@@ -171,6 +176,7 @@ class Statement:
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """A deposit (预交保费) receipt."""
+
     receipt_no: str
     agency: str
     amount_fen: int
@@ -207,6 +213,7 @@ def receipt_warning(receipt: Receipt, today: date) -> str:
 
 # --- the schedule ---------------------------------------------------------------------------
 
+
 def parse_run_time(text: str) -> time:
     m = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
@@ -219,8 +226,9 @@ def scheduled_at(month: date, day: int, at: time, zone: tzinfo) -> datetime:
     return datetime.combine(next_month(month).replace(day=day), at, zone)
 
 
-def due_months(now: datetime, zone: tzinfo, day: int, at: time, finished: set[date],
-               first: date | None, limit: int = 24) -> list[date]:
+def due_months(
+    now: datetime, zone: tzinfo, day: int, at: time, finished: set[date], first: date | None, limit: int = 24
+) -> list[date]:
     """Months whose scheduled run has passed and that have no finished run: the latest one, and any
     earlier ones missed while the service was down (back to the first month with business)."""
     latest = previous_month(month_of(now, zone))

@@ -52,7 +52,9 @@ _HAN_SPACE = re.compile(r"(?<=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]) (?=[\u3
 
 
 def fold_name(text: str) -> str:
-    name = _SPACES.sub(" ", fold(text).translate(_DOTS)).strip().replace(" · ", "·").replace(" ·", "·").replace("· ", "·")
+    name = (
+        _SPACES.sub(" ", fold(text).translate(_DOTS)).strip().replace(" · ", "·").replace(" ·", "·").replace("· ", "·")
+    )
     return _HAN_SPACE.sub("", name)
 
 

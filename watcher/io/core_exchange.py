@@ -21,8 +21,25 @@ from datetime import tzinfo
 from ..domain.money import yuan_text
 from ..domain.settlement import Statement, month_text
 
-COLUMNS = ["记录类型", "对账单号", "机构代码", "机构名称", "方案代码", "结账月份", "业务渠道", "确认人", "确认时间",
-           "保单数", "保单号", "旅行团号", "投保时间", "生效时间", "终止时间", "人数", "保费"]
+COLUMNS = [
+    "记录类型",
+    "对账单号",
+    "机构代码",
+    "机构名称",
+    "方案代码",
+    "结账月份",
+    "业务渠道",
+    "确认人",
+    "确认时间",
+    "保单数",
+    "保单号",
+    "旅行团号",
+    "投保时间",
+    "生效时间",
+    "终止时间",
+    "人数",
+    "保费",
+]
 
 
 def core_name(statement_no: str) -> str:
@@ -49,13 +66,59 @@ def core_exchange(s: Statement, policies: list, agency_name: str, zone: tzinfo) 
     buffer = io.StringIO()
     w = _Writer(buffer)
     w.writerow(COLUMNS)
-    head = ["H", s.statement_no, s.agency, agency_name, s.plan_code, month_text(s.month), s.channel, s.confirmed_by,
-            s.confirmed_at.astimezone(zone).isoformat() if s.confirmed_at else ""]
+    head = [
+        "H",
+        s.statement_no,
+        s.agency,
+        agency_name,
+        s.plan_code,
+        month_text(s.month),
+        s.channel,
+        s.confirmed_by,
+        s.confirmed_at.astimezone(zone).isoformat() if s.confirmed_at else "",
+    ]
     w.writerow(head + [s.policy_count, "", "", "", "", "", s.insured_count, yuan_text(s.total_fen)])
     for p in policies:
-        w.writerow(["D", s.statement_no, s.agency, "", s.plan_code, "", "", "", "", "", p.policy_no, p.tour_group,
-                    p.issued_at.astimezone(zone).isoformat(), p.start.astimezone(zone).isoformat(),
-                    p.end.astimezone(zone).isoformat(), p.insured_count, yuan_text(p.premium_fen)])
-    w.writerow(["T", s.statement_no, "", "", "", "", "", "", "", len(policies), "", "", "", "", "",
-                sum(p.insured_count for p in policies), yuan_text(sum(p.premium_fen for p in policies))])
+        w.writerow(
+            [
+                "D",
+                s.statement_no,
+                s.agency,
+                "",
+                s.plan_code,
+                "",
+                "",
+                "",
+                "",
+                "",
+                p.policy_no,
+                p.tour_group,
+                p.issued_at.astimezone(zone).isoformat(),
+                p.start.astimezone(zone).isoformat(),
+                p.end.astimezone(zone).isoformat(),
+                p.insured_count,
+                yuan_text(p.premium_fen),
+            ]
+        )
+    w.writerow(
+        [
+            "T",
+            s.statement_no,
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            len(policies),
+            "",
+            "",
+            "",
+            "",
+            "",
+            sum(p.insured_count for p in policies),
+            yuan_text(sum(p.premium_fen for p in policies)),
+        ]
+    )
     return buffer.getvalue().encode("utf-8")

@@ -17,7 +17,18 @@ from ..domain.settlement import Receipt, Statement, month_text
 from .xlsx import MONEY, PORTRAIT_WIDTH, fit_row, new_workbook, print_setup, text_width
 
 CONFIRM_SHEET = "对账确认"
-CONFIRM_HEADERS = ["序号", "对账单号", "机构代码", "机构名称", "方案", "结账月份", "保单数", "金额", "业务渠道", "确认人"]
+CONFIRM_HEADERS = [
+    "序号",
+    "对账单号",
+    "机构代码",
+    "机构名称",
+    "方案",
+    "结账月份",
+    "保单数",
+    "金额",
+    "业务渠道",
+    "确认人",
+]
 
 
 @dataclass
@@ -87,30 +98,105 @@ def write_summary(path: Path, s: MonthSummary, channels: tuple[str, ...], zone: 
     confirm = wb.add_worksheet(CONFIRM_SHEET)
     agencies = _lines(wb, f, "按机构", ["机构代码", "机构名称", "保单数", "人数", "保费", "已撤单"], s.by_agency)
     _lines(wb, f, "按方案", ["方案代码", "方案名称", "保单数", "人数", "保费", "已撤单"], s.by_plan)
-    _grid(wb, f, "对账单", ["对账单号", "类型", "机构代码", "机构名称", "方案", "保单数", "人数", "金额", "对账状态",
-                           "本次生成", "业务渠道", "确认人"],
-          [[x.statement_no, x.title + (f"（补 {x.supplements}）" if x.supplements else ""), x.agency,
-            s.names.get(x.agency, ""), f"{x.plan_code} {x.plan_name}", x.policy_count, x.insured_count,
-            ("money", x.total_fen), x.status, "是" if x.statement_no in s.created else "", x.channel, x.confirmed_by]
-           for x in s.statements])
-    _grid(wb, f, "等待结账", ["机构代码", "机构名称", "方案", "未生效保单数", "原因"],
-          [[w.agency, w.agency_name, w.plan, w.count, w.reason] for w in s.waiting])
-    _grid(wb, f, "预交保费", ["收据号", "机构代码", "机构名称", "金额", "收取日期", "有效期至", "提醒"],
-          [[r.receipt_no, r.agency, s.names.get(r.agency, ""), ("money", r.amount_fen), r.received_on.isoformat(),
-            r.valid_until.isoformat(), why] for r, why in s.receipts])
-    _grid(wb, f, "业绩", ["业绩月份", "营销员工号", "营销员姓名", "机构代码", "方案代码", "对账单数", "保单数", "人数", "保费"],
-          [[p.month, p.sales_id, p.sales_name, p.agency, p.plan_code, p.statements, p.policies, p.insured,
-            ("money", p.premium_fen)] for p in s.performance],
-          note="按开票日期所在月份统计，只计已开票的对账单")
+    _grid(
+        wb,
+        f,
+        "对账单",
+        [
+            "对账单号",
+            "类型",
+            "机构代码",
+            "机构名称",
+            "方案",
+            "保单数",
+            "人数",
+            "金额",
+            "对账状态",
+            "本次生成",
+            "业务渠道",
+            "确认人",
+        ],
+        [
+            [
+                x.statement_no,
+                x.title + (f"（补 {x.supplements}）" if x.supplements else ""),
+                x.agency,
+                s.names.get(x.agency, ""),
+                f"{x.plan_code} {x.plan_name}",
+                x.policy_count,
+                x.insured_count,
+                ("money", x.total_fen),
+                x.status,
+                "是" if x.statement_no in s.created else "",
+                x.channel,
+                x.confirmed_by,
+            ]
+            for x in s.statements
+        ],
+    )
+    _grid(
+        wb,
+        f,
+        "等待结账",
+        ["机构代码", "机构名称", "方案", "未生效保单数", "原因"],
+        [[w.agency, w.agency_name, w.plan, w.count, w.reason] for w in s.waiting],
+    )
+    _grid(
+        wb,
+        f,
+        "预交保费",
+        ["收据号", "机构代码", "机构名称", "金额", "收取日期", "有效期至", "提醒"],
+        [
+            [
+                r.receipt_no,
+                r.agency,
+                s.names.get(r.agency, ""),
+                ("money", r.amount_fen),
+                r.received_on.isoformat(),
+                r.valid_until.isoformat(),
+                why,
+            ]
+            for r, why in s.receipts
+        ],
+    )
+    _grid(
+        wb,
+        f,
+        "业绩",
+        ["业绩月份", "营销员工号", "营销员姓名", "机构代码", "方案代码", "对账单数", "保单数", "人数", "保费"],
+        [
+            [
+                p.month,
+                p.sales_id,
+                p.sales_name,
+                p.agency,
+                p.plan_code,
+                p.statements,
+                p.policies,
+                p.insured,
+                ("money", p.premium_fen),
+            ]
+            for p in s.performance
+        ],
+        note="按开票日期所在月份统计，只计已开票的对账单",
+    )
     _overview(wb, overview, f, s, zone, agencies)
     _confirm(wb, confirm, f, s, channels)
     apply = wb.add_worksheet("申请")
     apply.set_column(0, 0, 14)
     apply.set_column(1, 1, 70)
-    for r, (label, value) in enumerate((("操作类型", "对账确认"), ("结账月份", month_text(s.month)),
-                                        ("说明", "在“对账确认”表中为要确认的对账单选择业务渠道、填写确认人，"
-                                               "保存后把本文件放入 workbooks/_admin/；两列都空着的行不处理。"
-                                               "业务渠道一经确认不能更改"))):
+    for r, (label, value) in enumerate(
+        (
+            ("操作类型", "对账确认"),
+            ("结账月份", month_text(s.month)),
+            (
+                "说明",
+                "在“对账确认”表中为要确认的对账单选择业务渠道、填写确认人，"
+                "保存后把本文件放入 workbooks/_admin/；两列都空着的行不处理。"
+                "业务渠道一经确认不能更改",
+            ),
+        )
+    ):
         apply.write_string(r, 0, label, f["label"])
         apply.write_string(r, 1, value, f["wrap"])
         fit_row(apply, r, [(value, 70)])
@@ -169,8 +255,14 @@ def _overview(wb, ws, f, s: MonthSummary, zone: tzinfo, agencies: int) -> None:
     if agencies:
         # Below the figures, as wide as them: labels, values and the chart print on one page, in that order.
         chart = wb.add_chart({"type": "column"})
-        chart.add_series({"name": "保费（元）", "categories": ["按机构", 1, 0, agencies, 0],
-                          "values": ["按机构", 1, 4, agencies, 4], "fill": {"color": "#1F4E79"}})
+        chart.add_series(
+            {
+                "name": "保费（元）",
+                "categories": ["按机构", 1, 0, agencies, 0],
+                "values": ["按机构", 1, 4, agencies, 4],
+                "fill": {"color": "#1F4E79"},
+            }
+        )
         chart.set_title({"name": f"{month_text(s.month)} 各机构保费"})
         chart.set_legend({"none": True})
         chart.set_y_axis({"num_format": "#,##0"})
@@ -185,8 +277,15 @@ def _confirm(wb, ws, f, s: MonthSummary, channels: tuple[str, ...]) -> None:
         ws.write_string(0, c, h, f["head"])
         ws.set_column(c, c, widths[c])
     for i, x in enumerate(s.to_confirm, 1):
-        values = [i, x.statement_no, x.agency, s.names.get(x.agency, ""), f"{x.plan_code} {x.plan_name}",
-                  month_text(x.month), x.policy_count]
+        values = [
+            i,
+            x.statement_no,
+            x.agency,
+            s.names.get(x.agency, ""),
+            f"{x.plan_code} {x.plan_name}",
+            month_text(x.month),
+            x.policy_count,
+        ]
         for c, v in enumerate(values):
             if isinstance(v, int):
                 ws.write_number(i, c, v)
@@ -196,10 +295,20 @@ def _confirm(wb, ws, f, s: MonthSummary, channels: tuple[str, ...]) -> None:
         ws.write_blank(i, 8, None, f["input"])
         ws.write_blank(i, 9, None, f["input"])
     last = max(len(s.to_confirm), 1)
-    ws.data_validation(1, 8, last, 8, {
-        "validate": "list", "source": list(channels),
-        "error_title": "业务渠道", "error_message": "请从下拉框选择业务渠道",
-        "input_title": "业务渠道", "input_message": "一经确认不能更改"})
+    ws.data_validation(
+        1,
+        8,
+        last,
+        8,
+        {
+            "validate": "list",
+            "source": list(channels),
+            "error_title": "业务渠道",
+            "error_message": "请从下拉框选择业务渠道",
+            "input_title": "业务渠道",
+            "input_message": "一经确认不能更改",
+        },
+    )
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, last, len(CONFIRM_HEADERS) - 1)
     print_setup(ws, landscape=sum(widths) > PORTRAIT_WIDTH, header_row=0)
@@ -207,14 +316,19 @@ def _confirm(wb, ws, f, s: MonthSummary, channels: tuple[str, ...]) -> None:
 
 def _lines(wb, f, name: str, headers: list[str], lines: list[Line]) -> int:
     rows = [[x.code, x.name, x.policies, x.insured, ("money", x.premium_fen), x.cancelled] for x in lines]
-    totals = {2: sum(x.policies for x in lines), 3: sum(x.insured for x in lines),
-              4: ("money", sum(x.premium_fen for x in lines)), 5: sum(x.cancelled for x in lines)}
+    totals = {
+        2: sum(x.policies for x in lines),
+        3: sum(x.insured for x in lines),
+        4: ("money", sum(x.premium_fen for x in lines)),
+        5: sum(x.cancelled for x in lines),
+    }
     _grid(wb, f, name, headers, rows, totals=totals, note="按投保时间统计；保单数、人数、保费不含已撤单")
     return len(lines)
 
 
-def _grid(wb, f, name: str, headers: list[str], rows: list[list], *, totals: dict | None = None,
-          note: str = "") -> None:
+def _grid(
+    wb, f, name: str, headers: list[str], rows: list[list], *, totals: dict | None = None, note: str = ""
+) -> None:
     ws = wb.add_worksheet(name)
     widths = [text_width(h) for h in headers]
     for c, h in enumerate(headers):

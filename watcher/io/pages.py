@@ -34,14 +34,18 @@ def environment(root: Path | None = None) -> jinja2.Environment:
 def people_rows(policy) -> Markup:
     """The people table's rows, every value escaped. Built here rather than in a template loop: a
     10,000-person policy renders in a fraction of the time."""
-    return Markup("".join(
-        f'<tr><td>{i}</td><td>{escape(p.name)}</td><td>{escape(p.gender)}</td><td>{p.birth.isoformat()}</td>'
-        f'<td>{escape(p.id_type)}</td><td>{escape(p.id_no)}</td><td class="num">{yuan_display(p.premium_fen)}</td></tr>\n'
-        for i, p in enumerate(policy.people, 1)))
+    return Markup(
+        "".join(
+            f"<tr><td>{i}</td><td>{escape(p.name)}</td><td>{escape(p.gender)}</td><td>{p.birth.isoformat()}</td>"
+            f'<td>{escape(p.id_type)}</td><td>{escape(p.id_no)}</td><td class="num">{yuan_display(p.premium_fen)}</td></tr>\n'
+            for i, p in enumerate(policy.people, 1)
+        )
+    )
 
 
-def render_policy(env: jinja2.Environment, policy, plan, agency, settings, zone: tzinfo, now,
-                  replacement=None) -> bytes:
+def render_policy(
+    env: jinja2.Environment, policy, plan, agency, settings, zone: tzinfo, now, replacement=None
+) -> bytes:
     """The electronic policy. A void one says so at the top, and which policy replaces it now
     (`replacement`: the end of its chain of replacements, domain.policy.Replacement)."""
     page = env.get_template("policy.html.j2").render(

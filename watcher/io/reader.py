@@ -16,10 +16,10 @@ import os
 import re
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 import python_calamine
 from defusedxml import ElementTree as SafeET
@@ -90,8 +90,15 @@ def _read_workbook(path: Path, kind: str) -> Book:
         workbook.close()
     except python_calamine.PasswordError as exc:
         raise ReadError("file.encrypted") from exc
-    except (python_calamine.CalamineError, python_calamine.ZipError, python_calamine.XmlError, ValueError, OSError,
-            UnicodeError, OverflowError) as exc:
+    except (
+        python_calamine.CalamineError,
+        python_calamine.ZipError,
+        python_calamine.XmlError,
+        ValueError,
+        OSError,
+        UnicodeError,
+        OverflowError,
+    ) as exc:
         raise ReadError("file.unreadable", detail=type(exc).__name__) from exc
     return Book(sheets, kind)
 
@@ -111,7 +118,7 @@ _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}
 _CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
 _ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
 _COL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})\d+"')
-_HIDDEN_ROW = re.compile(rb'<row\b([^>]*?)>')
+_HIDDEN_ROW = re.compile(rb"<row\b([^>]*?)>")
 
 
 @dataclass
@@ -187,7 +194,7 @@ def _sheet_facts(sheet: str, data: bytes, limits: Limits) -> PartFacts:
     if max_row * max_col > limits.max_cells:
         ref = f"{column_letter(max_col - 1)}{max_row}"
         raise ReadError("file.grid_too_large", table=sheet, ref=ref, cells=f"{max_row * max_col:,}")
-    if b'hidden="1"' in data or b"hidden=\"true\"" in data:
+    if b'hidden="1"' in data or b'hidden="true"' in data:
         for attrs in _HIDDEN_ROW.findall(data):
             if b'hidden="1"' in attrs or b'hidden="true"' in attrs:
                 m = re.search(rb'\br="(\d+)"', attrs)
@@ -289,7 +296,7 @@ def read_csv(data: bytes) -> Book:
     apply_rows: list[list[object]] = [list(rec) for rec in head]
     roster_rows: list[list[object]] = [[] for _ in head]
     if blank is not None:
-        roster_rows = [[] for _ in records[: blank + 1]] + [list(rec) for rec in records[blank + 1:]]
+        roster_rows = [[] for _ in records[: blank + 1]] + [list(rec) for rec in records[blank + 1 :]]
     sheets = {"申请": Sheet("申请", apply_rows)}
     if any(roster_rows):
         sheets["被保险人名单"] = Sheet("被保险人名单", _trim(roster_rows))

@@ -16,9 +16,9 @@ from pathlib import Path
 from ..domain.dates import show_end, show_hour, show_second
 from ..domain.idcard import ID_TYPES
 from ..domain.money import Amount, yuan
+from ..domain.plans import REGIONS
 from ..domain.policy import CANCELLED
 from ..domain.problems import Problem
-from ..domain.plans import REGIONS
 from ..domain.text import clean, label_key
 from ..messages import STATUS_LABEL
 from .book import Book, Sheet
@@ -36,6 +36,7 @@ OUR_ERRORS = "错误说明（本次）"  # and our errors column's, when it has 
 @dataclass(frozen=True)
 class ResultMark:
     """What a result workbook says about itself when it is dropped back into a drop folder."""
+
     sha256: str  # of the original request ('' when the mark was damaged)
     status: str  # success, failed, quote, duplicate ('' when unknown)
     file_name: str  # the original's name
@@ -55,8 +56,11 @@ def result_mark(book: Book) -> ResultMark | None:
         return None
     statuses = {label: status for status, label in STATUS_LABEL.items()}
     status = props.get(f"{MARK}_status") or statuses.get(str(labels.get("状态") or "").strip(), "")
-    return ResultMark(sha if re.fullmatch(r"[0-9a-f]{64}", sha) else "", status,
-                      str(props.get(f"{MARK}_file") or labels.get("原文件名") or ""))
+    return ResultMark(
+        sha if re.fullmatch(r"[0-9a-f]{64}", sha) else "",
+        status,
+        str(props.get(f"{MARK}_file") or labels.get("原文件名") or ""),
+    )
 
 
 def strip_result(book: Book) -> Book:
@@ -74,8 +78,9 @@ def strip_result(book: Book) -> Book:
         if where:
             header, *cols = where
             emptied = {c for c in cols if c is not None}
-            rows = rows[:header + 1] + [[None if c in emptied else v for c, v in enumerate(row)]
-                                        for row in rows[header + 1:]]
+            rows = rows[: header + 1] + [
+                [None if c in emptied else v for c, v in enumerate(row)] for row in rows[header + 1 :]
+            ]
             added[name] = where
         sheets[name] = replace(sheet, rows=rows)
     return Book(sheets, book.kind, {f"{MARK}_columns": json.dumps(added, ensure_ascii=False)})
@@ -98,14 +103,18 @@ def _found_columns(rows: list[list]) -> list | None:
             if name in heads:
                 error = heads[name]
                 before = row[error - 1] if error > 0 else None
-                return [h, error - 1 if isinstance(before, str) and before.strip() in (PREMIUM_COLUMN, OUR_PREMIUM)
-                        else None, error]
+                return [
+                    h,
+                    error - 1 if isinstance(before, str) and before.strip() in (PREMIUM_COLUMN, OUR_PREMIUM) else None,
+                    error,
+                ]
     return None
 
 
 def write_result_book(path: Path, outcome, zone: tzinfo) -> None:
-    wb = new_workbook(path, "result", sha256=outcome.sha256, status=outcome.status, agency=outcome.who,
-                      file=outcome.file_name)
+    wb = new_workbook(
+        path, "result", sha256=outcome.sha256, status=outcome.status, agency=outcome.who, file=outcome.file_name
+    )
     f = _formats(wb)
     _summary(wb, f, outcome, zone)
     used = {SUMMARY}
@@ -174,7 +183,19 @@ def _formats(wb) -> dict:
 
 # The actions whose result is about policies: its summary shows them, with 人数 and 保费合计 over the
 # live ones. Admin actions and 对账单查询 show their own figures instead.
-POLICY_ACTIONS = ("投保", "试算", "撤单", "批改", "加人", "减人", "换人", "信息变更", "保单查询", "业务明细", "补打保单")
+POLICY_ACTIONS = (
+    "投保",
+    "试算",
+    "撤单",
+    "批改",
+    "加人",
+    "减人",
+    "换人",
+    "信息变更",
+    "保单查询",
+    "业务明细",
+    "补打保单",
+)
 SHOWN = ("旅行团号", "方案", "保险期间")
 VALUE_WIDTH = 46  # the summary's value column, where long text wraps
 
@@ -285,8 +306,14 @@ def _numbers(numbers: list[str], shown: int = 20) -> str:
 
 def _common(outcome, label: str, zone) -> str:
     """What every policy of the result shares; several that differ are never shown as the first one's."""
-    values = {{"旅行团号": p.tour_group, "方案": f"{p.plan_code} {p.plan_name}",
-               "保险期间": f"{show_hour(p.start, zone)} 至 {show_end(p.end, zone)}"}[label] for p in outcome.policies}
+    values = {
+        {
+            "旅行团号": p.tour_group,
+            "方案": f"{p.plan_code} {p.plan_name}",
+            "保险期间": f"{show_hour(p.start, zone)} 至 {show_end(p.end, zone)}",
+        }[label]
+        for p in outcome.policies
+    }
     if not values:
         return "—"
     return values.pop() if len(values) == 1 else f"（{len(outcome.policies)} 张保单不尽相同，见下表）"
@@ -298,10 +325,14 @@ def _how_to_resubmit(outcome) -> str:
         return ""
     folder = f"workbooks/{outcome.who}/"
     if outcome.status == "quote":
-        return (f"把“申请”表中的操作类型改为“投保”，保存后把本文件放回 {folder} 即可出单（本汇总表和“保费”列会被忽略）；"
-                "也可用投保模板重新填写")
-    return (f"直接在本文件中改正标红的单元格（批注写明了原因），保存后把本文件放回 {folder} 即可重新提交；"
-            "本汇总表和“保费”“错误说明”两列会被忽略")
+        return (
+            f"把“申请”表中的操作类型改为“投保”，保存后把本文件放回 {folder} 即可出单（本汇总表和“保费”列会被忽略）；"
+            "也可用投保模板重新填写"
+        )
+    return (
+        f"直接在本文件中改正标红的单元格（批注写明了原因），保存后把本文件放回 {folder} 即可重新提交；"
+        "本汇总表和“保费”“错误说明”两列会被忽略"
+    )
 
 
 def _table(wb, f, name: str, table) -> None:
@@ -400,8 +431,9 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
             if row and label_key(row[0]) == "区域":
                 ws.data_validation(r, 1, r, 1, {"validate": "list", "source": list(REGIONS), "error_type": "warning"})
     header = outcome.roster_header if is_roster else None
-    print_setup(ws, landscape=sum(widths) + (72 if row_messages or is_roster else 0) > PORTRAIT_WIDTH,
-                header_row=header)
+    print_setup(
+        ws, landscape=sum(widths) + (72 if row_messages or is_roster else 0) > PORTRAIT_WIDTH, header_row=header
+    )
 
     added = _added_columns(outcome.book).get(sheet.name)  # a result fixed in place: the same columns again
     if is_roster and outcome.roster_header is not None:
@@ -422,8 +454,9 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         for column, source in (("证件类型", f"='{f['options']}'!$A$2:$A${len(ID_TYPES) + 1}"), ("性别", ["男", "女"])):
             c = columns.get(column)
             if c is not None:
-                ws.data_validation(header + 1, c, last, c, {"validate": "list", "source": source,
-                                                           "error_type": "warning"})
+                ws.data_validation(
+                    header + 1, c, last, c, {"validate": "list", "source": source, "error_type": "warning"}
+                )
         ws.freeze_panes(header + 1, 0)
     elif row_messages or added:
         if added and added[0] == 0:
@@ -467,10 +500,19 @@ def _extra_columns(sheet: Sheet, header: int, width: int, added: list | None) ->
     roster has a 保费 (or 错误说明) of its own, ours is called 核定保费 (错误说明（本次）)."""
     heads = {clean(v) for v in sheet.rows[header] if isinstance(v, str)} if header < len(sheet.rows) else set()
     if added and added[0] == header and added[1] is not None:
-        return added[1], added[2], (str(sheet.value(header, added[1]) or PREMIUM_COLUMN),
-                                    str(sheet.value(header, added[2]) or ERRORS_COLUMN))
-    return width, width + 1, (OUR_PREMIUM if PREMIUM_COLUMN in heads else PREMIUM_COLUMN,
-                              OUR_ERRORS if ERRORS_COLUMN in heads else ERRORS_COLUMN)
+        return (
+            added[1],
+            added[2],
+            (str(sheet.value(header, added[1]) or PREMIUM_COLUMN), str(sheet.value(header, added[2]) or ERRORS_COLUMN)),
+        )
+    return (
+        width,
+        width + 1,
+        (
+            OUR_PREMIUM if PREMIUM_COLUMN in heads else PREMIUM_COLUMN,
+            OUR_ERRORS if ERRORS_COLUMN in heads else ERRORS_COLUMN,
+        ),
+    )
 
 
 def write_tables(path: Path, tables: list) -> None:

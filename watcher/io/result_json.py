@@ -30,28 +30,53 @@ def policy_json(policy: Policy, zone: tzinfo) -> dict:
 
 
 def plan_json(plan) -> dict:
-    return {"code": plan.code, "name": plan.name, "region": plan.region, "min_age": plan.min_age,
-            "max_age": plan.max_age, "max_days": plan.max_days, "version": plan.version or None,
-            "rates": [{"days_from": b.low, "days_to": b.high, "premium": yuan_text(b.price_fen)} for b in plan.rates],
-            "age_factors": [{"age_from": f.low, "age_to": f.high, "factor": str(f.factor)} for f in plan.factors],
-            "coverages": [{"item": c.item, "sum_insured": yuan_text(c.sum_fen)} for c in plan.coverages]}
+    return {
+        "code": plan.code,
+        "name": plan.name,
+        "region": plan.region,
+        "min_age": plan.min_age,
+        "max_age": plan.max_age,
+        "max_days": plan.max_days,
+        "version": plan.version or None,
+        "rates": [{"days_from": b.low, "days_to": b.high, "premium": yuan_text(b.price_fen)} for b in plan.rates],
+        "age_factors": [{"age_from": f.low, "age_to": f.high, "factor": str(f.factor)} for f in plan.factors],
+        "coverages": [{"item": c.item, "sum_insured": yuan_text(c.sum_fen)} for c in plan.coverages],
+    }
 
 
 def agency_json(agency) -> dict:
-    return {"code": agency.code, "name": agency.name, "license_no": agency.license_no,
-            "agreement_no": agency.agreement_no, "plans": list(agency.plans), "status": agency.status}
+    return {
+        "code": agency.code,
+        "name": agency.name,
+        "license_no": agency.license_no,
+        "agreement_no": agency.agreement_no,
+        "plans": list(agency.plans),
+        "status": agency.status,
+    }
 
 
 def statement_json(s, zone: tzinfo) -> dict:
     """A statement as the admin results and 对账单查询 list it (its own file, 对账单_<no>.json, has its policies)."""
-    return {"statement_no": s.statement_no, "supplements": s.supplements or None, "agency": s.agency,
-            "plan": s.plan_code, "plan_name": s.plan_name,
-            "month": f"{s.month:%Y-%m}", "created_at": s.created_at.astimezone(zone).isoformat(timespec="seconds"),
-            "status": s.status, "total": yuan_text(s.total_fen), "policy_count": s.policy_count,
-            "insured_count": s.insured_count, "channel": s.channel or None, "confirmed_by": s.confirmed_by or None,
-            "paid": yuan_text(s.paid_fen) if s.paid_fen is not None else None, "payment_ref": s.payment_ref or None,
-            "paid_on": s.paid_on.isoformat() if s.paid_on else None, "invoice_no": s.invoice_no or None,
-            "invoiced_on": s.invoiced_on.isoformat() if s.invoiced_on else None}
+    return {
+        "statement_no": s.statement_no,
+        "supplements": s.supplements or None,
+        "agency": s.agency,
+        "plan": s.plan_code,
+        "plan_name": s.plan_name,
+        "month": f"{s.month:%Y-%m}",
+        "created_at": s.created_at.astimezone(zone).isoformat(timespec="seconds"),
+        "status": s.status,
+        "total": yuan_text(s.total_fen),
+        "policy_count": s.policy_count,
+        "insured_count": s.insured_count,
+        "channel": s.channel or None,
+        "confirmed_by": s.confirmed_by or None,
+        "paid": yuan_text(s.paid_fen) if s.paid_fen is not None else None,
+        "payment_ref": s.payment_ref or None,
+        "paid_on": s.paid_on.isoformat() if s.paid_on else None,
+        "invoice_no": s.invoice_no or None,
+        "invoiced_on": s.invoiced_on.isoformat() if s.invoiced_on else None,
+    }
 
 
 def envelope(outcome, zone: tzinfo) -> dict:
@@ -77,7 +102,7 @@ def envelope(outcome, zone: tzinfo) -> dict:
         data["premium_before"] = yuan_text(outcome.premium_before)
     for table in outcome.tables:
         if table.name == "人员变更":
-            data["changes"] = [dict(zip(table.headers, row)) for row in table.rows]
+            data["changes"] = [dict(zip(table.headers, row, strict=False)) for row in table.rows]
     if outcome.first_processed_at is not None:
         data["first_processed_at"] = outcome.first_processed_at.astimezone(zone).isoformat(timespec="seconds")
     if outcome.status in ("success", "duplicate"):

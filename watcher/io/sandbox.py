@@ -64,8 +64,9 @@ class Sandbox:
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # nothing of the service (its lock, its ledger) inherited
         ours, theirs = context.Pipe()
-        self.process = context.Process(target=_worker, args=(theirs, self.memory, self.limits, os.getpid()),
-                                       daemon=True, name="watcher-parser")
+        self.process = context.Process(
+            target=_worker, args=(theirs, self.memory, self.limits, os.getpid()), daemon=True, name="watcher-parser"
+        )
         self.process.start()
         theirs.close()
         self.conn = ours

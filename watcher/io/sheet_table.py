@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 @dataclass
 class SheetTable:
     """A table the result workbook shows on a sheet of its own: a query's export, a detail sheet."""
+
     name: str
     headers: list[str]
     kinds: list[str]  # per column: text, int, money (fen), datetime (text already formatted)

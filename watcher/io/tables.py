@@ -111,8 +111,9 @@ def _number_key(text: str) -> str:
         return text
 
 
-def read_table(sheet: Sheet, header_row: int, index: dict[str, str], serial: str = "序号",
-               samples: dict[str, object] | None = None) -> Table:
+def read_table(
+    sheet: Sheet, header_row: int, index: dict[str, str], serial: str = "序号", samples: dict[str, object] | None = None
+) -> Table:
     """The table under `header_row`. A row whose `serial` cell is an example mark (示例, 范例 …) is
     skipped only when every other cell is blank or holds the template's sample for its column
     (`samples`: canonical column → sample value); otherwise it is listed in `Table.marked`."""
@@ -141,8 +142,11 @@ def read_table(sheet: Sheet, header_row: int, index: dict[str, str], serial: str
         if _blank(row):
             continue
         if serial_col is not None and serial_col < len(row) and label_key(row[serial_col]) in EXAMPLE_MARKS:
-            differ = [headers.get(c) or column_letter(c) for c, value in enumerate(row)
-                      if c != serial_col and sample_key(value) not in ("", expected.get(c, ""))]
+            differ = [
+                headers.get(c) or column_letter(c)
+                for c, value in enumerate(row)
+                if c != serial_col and sample_key(value) not in ("", expected.get(c, ""))
+            ]
             if differ:
                 marked.append((r, clean(row[serial_col]), differ))
             continue

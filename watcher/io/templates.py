@@ -17,8 +17,28 @@ from .xlsx import PORTRAIT_WIDTH, new_workbook, print_setup, text_width
 
 ROWS = 2000  # rows prepared with formats and dropdowns
 
-KINDS = ("投保", "试算", "撤单", "批改", "加人", "减人", "换人", "信息变更", "保单查询", "业务明细", "补打保单",
-         "对账单查询", "方案", "机构", "结账", "对账确认", "收费登记", "发票登记", "预交保费", "业绩")
+KINDS = (
+    "投保",
+    "试算",
+    "撤单",
+    "批改",
+    "加人",
+    "减人",
+    "换人",
+    "信息变更",
+    "保单查询",
+    "业务明细",
+    "补打保单",
+    "对账单查询",
+    "方案",
+    "机构",
+    "结账",
+    "对账确认",
+    "收费登记",
+    "发票登记",
+    "预交保费",
+    "业绩",
+)
 POLICY_NO = ("保单号", "", "必填：本机构的保单号（在投保结果或电子保单上）", True, None)
 # Lists on the hidden 选项 sheet that dropdowns read (Excel limits inline lists to 255 characters).
 OPTION_RANGES = {"证件类型": f"=选项!$A$2:$A${len(ID_TYPES) + 1}"}
@@ -52,30 +72,71 @@ ROSTER = (
 # The tables of the admin templates, each with its example row.
 TABLES: dict[str, tuple[Col, ...]] = {
     "被保险人名单": ROSTER,
-    "方案": (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True), Col("方案名称", 24, "境内旅游意外险A款"),
-           Col("区域", 8, "境内", choices=REGIONS), Col("最低年龄", 9, 0), Col("最高年龄", 9, 80),
-           Col("最长天数", 9, 30)),
-    "费率": (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True), Col("天数下限", 9, 1),
-           Col("天数上限", 9, 3), Col("每人保费", 10, 5)),
-    "年龄系数": (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True), Col("年龄下限", 9, 66),
-             Col("年龄上限", 9, 80), Col("系数", 8, 1.5)),
-    "保障": (Col("序号", 6, "示例"), Col("方案代码", 12, "GN-A", text=True), Col("保障项目", 24, "意外身故、残疾"),
-           Col("保额", 12, 300000)),
-    "机构": (Col("序号", 6, "示例"), Col("机构代码", 10, "GZ001", text=True),
-           Col("机构名称", 28, "广州示例国际旅行社有限公司"), Col("营业执照号", 22, "91440101MA5XXXXXXX", text=True),
-           Col("协议编号", 16, "LY-2026-001", text=True), Col("可用方案", 20, "GN-A、GW-B", text=True),
-           Col("状态", 8, "合作中", choices=("合作中", "已终止"))),
-    "对账确认": (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
-             Col("业务渠道", 14, DEFAULT_CHANNELS[0], choices=DEFAULT_CHANNELS, note="一经确认不能更改"),
-             Col("确认人", 10, "张运营")),
-    "收费": (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
-           Col("金额", 12, 1234.5, note="须等于对账单合计"), Col("缴费凭证号", 18, "PZ20261205001", text=True),
-           Col("到账日期", 12, "2026-12-05", date=True)),
-    "发票": (Col("序号", 6, "示例"), Col("对账单号", 18, "DZ202611000001", text=True),
-           Col("发票号", 16, "44001234", text=True), Col("开票日期", 12, "2026-12-06", date=True)),
-    "预交保费": (Col("序号", 6, "示例"), Col("机构代码", 10, "GZ001", text=True),
-             Col("类型", 8, "收取", choices=("收取", "退还")), Col("金额", 12, 5000),
-             Col("收据号", 16, "SJ2026001", text=True), Col("日期", 12, "2026-11-01", date=True)),
+    "方案": (
+        Col("序号", 6, "示例"),
+        Col("方案代码", 12, "GN-A", text=True),
+        Col("方案名称", 24, "境内旅游意外险A款"),
+        Col("区域", 8, "境内", choices=REGIONS),
+        Col("最低年龄", 9, 0),
+        Col("最高年龄", 9, 80),
+        Col("最长天数", 9, 30),
+    ),
+    "费率": (
+        Col("序号", 6, "示例"),
+        Col("方案代码", 12, "GN-A", text=True),
+        Col("天数下限", 9, 1),
+        Col("天数上限", 9, 3),
+        Col("每人保费", 10, 5),
+    ),
+    "年龄系数": (
+        Col("序号", 6, "示例"),
+        Col("方案代码", 12, "GN-A", text=True),
+        Col("年龄下限", 9, 66),
+        Col("年龄上限", 9, 80),
+        Col("系数", 8, 1.5),
+    ),
+    "保障": (
+        Col("序号", 6, "示例"),
+        Col("方案代码", 12, "GN-A", text=True),
+        Col("保障项目", 24, "意外身故、残疾"),
+        Col("保额", 12, 300000),
+    ),
+    "机构": (
+        Col("序号", 6, "示例"),
+        Col("机构代码", 10, "GZ001", text=True),
+        Col("机构名称", 28, "广州示例国际旅行社有限公司"),
+        Col("营业执照号", 22, "91440101MA5XXXXXXX", text=True),
+        Col("协议编号", 16, "LY-2026-001", text=True),
+        Col("可用方案", 20, "GN-A、GW-B", text=True),
+        Col("状态", 8, "合作中", choices=("合作中", "已终止")),
+    ),
+    "对账确认": (
+        Col("序号", 6, "示例"),
+        Col("对账单号", 18, "DZ202611000001", text=True),
+        Col("业务渠道", 14, DEFAULT_CHANNELS[0], choices=DEFAULT_CHANNELS, note="一经确认不能更改"),
+        Col("确认人", 10, "张运营"),
+    ),
+    "收费": (
+        Col("序号", 6, "示例"),
+        Col("对账单号", 18, "DZ202611000001", text=True),
+        Col("金额", 12, 1234.5, note="须等于对账单合计"),
+        Col("缴费凭证号", 18, "PZ20261205001", text=True),
+        Col("到账日期", 12, "2026-12-05", date=True),
+    ),
+    "发票": (
+        Col("序号", 6, "示例"),
+        Col("对账单号", 18, "DZ202611000001", text=True),
+        Col("发票号", 16, "44001234", text=True),
+        Col("开票日期", 12, "2026-12-06", date=True),
+    ),
+    "预交保费": (
+        Col("序号", 6, "示例"),
+        Col("机构代码", 10, "GZ001", text=True),
+        Col("类型", 8, "收取", choices=("收取", "退还")),
+        Col("金额", 12, 5000),
+        Col("收据号", 16, "SJ2026001", text=True),
+        Col("日期", 12, "2026-11-01", date=True),
+    ),
 }
 
 
@@ -88,8 +149,9 @@ def samples(table: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> dict[st
     return values
 
 
-def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]],
-                   channels: tuple[str, ...] = DEFAULT_CHANNELS) -> None:
+def write_template(
+    kind: str, path: Path, plans: list[tuple[str, str, str]], channels: tuple[str, ...] = DEFAULT_CHANNELS
+) -> None:
     """`plans`: (code, name, region) of the plans in force, for the 方案代码 dropdown; `channels`: 业务渠道."""
     wb = new_workbook(path, "template", kind=kind)
     f = {
@@ -114,31 +176,54 @@ def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]],
         _apply(wb, f, kind, [("保单号", "", "必填：要撤销的保单号（本机构的保单，生效前才可撤单）", True, None)], plans)
         _instructions(wb, f, kind, CANCEL_HELP)
     elif kind == "批改":
-        _apply(wb, f, kind, [POLICY_NO,
-                             ("生效时间", None, "只填要修改的项目；新的生效时间须为整点且晚于提交时间", False, "datetime"),
-                             ("天数", "", "新的保险天数", False, None),
-                             ("行程路线", "", "新的行程路线", False, None),
-                             ("经办人", "", "新的经办人", False, None)], plans)
+        _apply(
+            wb,
+            f,
+            kind,
+            [
+                POLICY_NO,
+                ("生效时间", None, "只填要修改的项目；新的生效时间须为整点且晚于提交时间", False, "datetime"),
+                ("天数", "", "新的保险天数", False, None),
+                ("行程路线", "", "新的行程路线", False, None),
+                ("经办人", "", "新的经办人", False, None),
+            ],
+            plans,
+        )
         _instructions(wb, f, kind, AMEND_HELP)
     elif kind in ("加人", "减人", "换人", "信息变更"):
         _apply(wb, f, kind, [POLICY_NO], plans)
         _table(wb, f, "被保险人名单", ROSTER)
         _instructions(wb, f, kind, ROSTER_HELP[kind] + ENDORSE_HELP)
     elif kind == "保单查询":
-        _apply(wb, f, kind, [("保单号", "", "以下条件可任选，都不填则列出本机构全部保单", True, None),
-                             ("旅行团号", "", "", True, None),
-                             ("投保起期", None, "投保时间的日期，含当天，如 2026-12-01", False, "date"),
-                             ("投保止期", None, "含当天", False, "date"),
-                             ("保单状态", "", "全部、有效、已撤单或已到期", False, ("全部", "有效", "已撤单", "已到期"))],
-               plans)
+        _apply(
+            wb,
+            f,
+            kind,
+            [
+                ("保单号", "", "以下条件可任选，都不填则列出本机构全部保单", True, None),
+                ("旅行团号", "", "", True, None),
+                ("投保起期", None, "投保时间的日期，含当天，如 2026-12-01", False, "date"),
+                ("投保止期", None, "含当天", False, "date"),
+                ("保单状态", "", "全部、有效、已撤单或已到期", False, ("全部", "有效", "已撤单", "已到期")),
+            ],
+            plans,
+        )
         _instructions(wb, f, kind, QUERY_HELP)
     elif kind == "业务明细":
         codes = ("全部", *(p[0] for p in plans))
-        _apply(wb, f, kind, [("投保起期", None, "必填：投保时间的日期，含当天；通常为一个整月", False, "date"),
-                             ("投保止期", None, "必填：含当天", False, "date"),
-                             ("方案代码", "", "全部或某个方案", True, codes if len(",".join(codes)) < 250 else None),
-                             ("保单状态", "", "全部、有效或已撤单", False, ("全部", "有效", "已撤单")),
-                             ("结算状态", "", "全部、未结或已结", False, ("全部", "未结", "已结"))], plans)
+        _apply(
+            wb,
+            f,
+            kind,
+            [
+                ("投保起期", None, "必填：投保时间的日期，含当天；通常为一个整月", False, "date"),
+                ("投保止期", None, "必填：含当天", False, "date"),
+                ("方案代码", "", "全部或某个方案", True, codes if len(",".join(codes)) < 250 else None),
+                ("保单状态", "", "全部、有效或已撤单", False, ("全部", "有效", "已撤单")),
+                ("结算状态", "", "全部、未结或已结", False, ("全部", "未结", "已结")),
+            ],
+            plans,
+        )
         _instructions(wb, f, kind, DETAIL_HELP)
     elif kind == "补打保单":
         _apply(wb, f, kind, [POLICY_NO], plans)
@@ -153,23 +238,50 @@ def write_template(kind: str, path: Path, plans: list[tuple[str, str, str]],
         _table(wb, f, "机构", TABLES["机构"])
         _instructions(wb, f, kind, AGENCY_HELP)
     elif kind == "对账单查询":
-        _apply(wb, f, kind, [("生成起期", None, "对账单生成日期，含当天；不填则不限", False, "date"),
-                             ("生成止期", None, "含当天；不填则不限", False, "date"),
-                             ("对账状态", "", "全部、待确认、已确认、已缴费或已开票", False,
-                              ("全部", "待确认", "已确认", "已缴费", "已开票"))], plans)
+        _apply(
+            wb,
+            f,
+            kind,
+            [
+                ("生成起期", None, "对账单生成日期，含当天；不填则不限", False, "date"),
+                ("生成止期", None, "含当天；不填则不限", False, "date"),
+                (
+                    "对账状态",
+                    "",
+                    "全部、待确认、已确认、已缴费或已开票",
+                    False,
+                    ("全部", "待确认", "已确认", "已缴费", "已开票"),
+                ),
+            ],
+            plans,
+        )
         _instructions(wb, f, kind, STATEMENT_QUERY_HELP)
     elif kind == "结账":
         codes = ("全部", *(p[0] for p in plans))
-        _apply(wb, f, kind, [("结账月份", "", "必填：YYYY-MM，例如 2026-11；月份结束后才能结账", True, None),
-                             ("机构代码", "", "某个机构的代码，或“全部”", True, None),
-                             ("方案代码", "", "某个方案，或“全部”", True, codes if len(",".join(codes)) < 250 else None)],
-               plans)
+        _apply(
+            wb,
+            f,
+            kind,
+            [
+                ("结账月份", "", "必填：YYYY-MM，例如 2026-11；月份结束后才能结账", True, None),
+                ("机构代码", "", "某个机构的代码，或“全部”", True, None),
+                ("方案代码", "", "某个方案，或“全部”", True, codes if len(",".join(codes)) < 250 else None),
+            ],
+            plans,
+        )
         _instructions(wb, f, kind, SETTLE_HELP)
     elif kind == "对账确认":
         _apply(wb, f, kind, [], plans)
-        _table(wb, f, "对账确认", (*TABLES["对账确认"][:2],
-                                   Col("业务渠道", 14, channels[0], choices=tuple(channels), note="一经确认不能更改"),
-                                   TABLES["对账确认"][3]))
+        _table(
+            wb,
+            f,
+            "对账确认",
+            (
+                *TABLES["对账确认"][:2],
+                Col("业务渠道", 14, channels[0], choices=tuple(channels), note="一经确认不能更改"),
+                TABLES["对账确认"][3],
+            ),
+        )
         _instructions(wb, f, kind, CONFIRM_HELP)
     elif kind == "收费登记":
         _apply(wb, f, kind, [], plans)
@@ -220,7 +332,7 @@ def _apply(wb, f, kind: str, fields: list[tuple], plans) -> None:
     actions = ["投保", "试算"] if kind in ("投保", "试算") else [kind]
     ws.data_validation(1, 1, 1, 1, {"validate": "list", "source": actions})
     ws.write_string(1, 2, "不要修改" if len(actions) == 1 else "投保：出单；试算：只算保费，不出单", f["note"])
-    for i, (label, default, note, text, choices) in enumerate(fields, start=2):
+    for i, (label, _default, note, _text, choices) in enumerate(fields, start=2):
         ws.write_string(i, 0, label, f["label"])
         if choices == "datetime":
             ws.write_blank(i, 1, None, f["input_dt"])
@@ -235,8 +347,13 @@ def _apply(wb, f, kind: str, fields: list[tuple], plans) -> None:
             if plans:
                 ws.data_validation(i, 1, i, 1, {"validate": "list", "source": f"=选项!$D$2:$D${len(plans) + 1}"})
             else:
-                ws.data_validation(i, 1, i, 1, {"validate": "any", "input_title": "方案代码",
-                                                "input_message": "填写保险公司提供的方案代码"})
+                ws.data_validation(
+                    i,
+                    1,
+                    i,
+                    1,
+                    {"validate": "any", "input_title": "方案代码", "input_message": "填写保险公司提供的方案代码"},
+                )
     ws.freeze_panes(1, 0)
     print_setup(ws)
     ws.activate()
@@ -259,8 +376,18 @@ def _table(wb, f, name: str, cols: tuple[Col, ...]) -> None:
             ws.write_number(1, c, example, f["example"])
         if col.choices:
             source = OPTION_RANGES[col.choices] if isinstance(col.choices, str) else list(col.choices)
-            ws.data_validation(1, c, ROWS, c, {"validate": "list", "source": source,
-                                               "error_title": col.name, "error_message": f"请从下拉框选择{col.name}"})
+            ws.data_validation(
+                1,
+                c,
+                ROWS,
+                c,
+                {
+                    "validate": "list",
+                    "source": source,
+                    "error_title": col.name,
+                    "error_message": f"请从下拉框选择{col.name}",
+                },
+            )
     ws.freeze_panes(1, 0)
     ws.autofilter(0, 0, 0, len(cols) - 1)
     print_setup(ws, landscape=sum(max(col.width, text_width(col.name)) for col in cols) > PORTRAIT_WIDTH, header_row=0)
@@ -269,9 +396,16 @@ def _table(wb, f, name: str, cols: tuple[Col, ...]) -> None:
 def _options(wb, plans) -> None:
     """The lists the dropdowns read; hidden, so clerks are not confused by it."""
     ws = wb.add_worksheet("选项")
-    for c, (head, values) in enumerate((("证件类型", ID_TYPES), ("性别", ("男", "女")), ("区域", REGIONS),
-                                        ("方案代码", [p[0] for p in plans]), ("方案名称", [p[1] for p in plans]),
-                                        ("方案区域", [p[2] for p in plans]))):
+    for c, (head, values) in enumerate(
+        (
+            ("证件类型", ID_TYPES),
+            ("性别", ("男", "女")),
+            ("区域", REGIONS),
+            ("方案代码", [p[0] for p in plans]),
+            ("方案名称", [p[1] for p in plans]),
+            ("方案区域", [p[2] for p in plans]),
+        )
+    ):
         ws.write_string(0, c, head)
         for r, value in enumerate(values, start=1):
             ws.write_string(r, c, value)
@@ -321,12 +455,18 @@ AMEND_HELP = [
     *ENDORSE_HELP,
 ]
 ROSTER_HELP = {
-    "加人": ["加人：在“被保险人名单”中只填写新增的人员。系统为新增人员另出一张保单（同一旅行团、同一保险期间），原保单不变。",
-             "已在原保单中的人员不能重复加入。"],
-    "减人": ["减人：在“被保险人名单”中填写减人后的完整名单（删去要减少的人员）。原保单撤单，按新名单重新出单。",
-             "减人只能减少人员；如需更换人员请用“换人”。"],
+    "加人": [
+        "加人：在“被保险人名单”中只填写新增的人员。系统为新增人员另出一张保单（同一旅行团、同一保险期间），原保单不变。",
+        "已在原保单中的人员不能重复加入。",
+    ],
+    "减人": [
+        "减人：在“被保险人名单”中填写减人后的完整名单（删去要减少的人员）。原保单撤单，按新名单重新出单。",
+        "减人只能减少人员；如需更换人员请用“换人”。",
+    ],
     "换人": ["换人：在“被保险人名单”中填写更换后的完整名单。原保单撤单，按新名单重新出单。"],
-    "信息变更": ["信息变更：在“被保险人名单”中填写改正后的完整名单（如姓名、出生日期、联系电话）。原保单撤单，按新名单重新出单。"],
+    "信息变更": [
+        "信息变更：在“被保险人名单”中填写改正后的完整名单（如姓名、出生日期、联系电话）。原保单撤单，按新名单重新出单。"
+    ],
 }
 QUERY_HELP = [
     "保单查询：按保单号、旅行团号、投保时间（投保起期至投保止期，含首尾两天）和保单状态查询本机构的保单。",
@@ -358,7 +498,9 @@ AGENCY_HELP = [
     "状态：合作中 或 已终止。已终止机构的文件夹中的文件不再处理。",
     "标“示例”的行不会被处理。",
 ]
-ADMIN_HELP = "保险公司运营人员使用：填好后放入 workbooks/_admin/，结果在 outbox/_admin/。任何一处有错，整个申请都不生效。"
+ADMIN_HELP = (
+    "保险公司运营人员使用：填好后放入 workbooks/_admin/，结果在 outbox/_admin/。任何一处有错，整个申请都不生效。"
+)
 STATEMENT_QUERY_HELP = [
     "对账单查询：列出本机构的对账单及其状态（待确认、已确认、已缴费、已开票），并重新写出每张对账单。",
     "生成起期、生成止期指对账单生成的日期；都不填则列出全部。",

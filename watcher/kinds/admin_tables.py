@@ -13,9 +13,18 @@ from .common import marked_problems, special_problem
 class AdminTable:
     """One admin sheet read as rows of {column: value}, recording problems with exact cells."""
 
-    def __init__(self, book: Book, name: str, columns: dict[str, tuple[str, ...]], required: tuple[str, ...],
-                 problems: list[Problem], kind: str, optional: bool = False,
-                 sample: dict[str, object] | None = None, also: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        book: Book,
+        name: str,
+        columns: dict[str, tuple[str, ...]],
+        required: tuple[str, ...],
+        problems: list[Problem],
+        kind: str,
+        optional: bool = False,
+        sample: dict[str, object] | None = None,
+        also: tuple[str, ...] = (),
+    ):
         """`also`: other names the sheet may have (预交保费's sheet named 押金, as clerks call it)."""
         self.name = name
         self.problems = problems
@@ -28,15 +37,31 @@ class AdminTable:
             return
         header = find_header(sheet, index, required[0])
         if header is None:
-            problems.append(problem("table.missing_column", sheet=sheet.name, row=1, column=required[0],
-                                    table=sheet.name, label=required[0]))
+            problems.append(
+                problem(
+                    "table.missing_column",
+                    sheet=sheet.name,
+                    row=1,
+                    column=required[0],
+                    table=sheet.name,
+                    label=required[0],
+                )
+            )
             return
         table = read_table(sheet, header, index, samples=samples(name) if sample is None else sample)
         marked_problems(table, problems)
         missing = [c for c in required if c not in table.columns]
         for column in missing:
-            problems.append(problem("table.missing_column", sheet=sheet.name, row=header + 1, column=column,
-                                    table=sheet.name, label=column))
+            problems.append(
+                problem(
+                    "table.missing_column",
+                    sheet=sheet.name,
+                    row=header + 1,
+                    column=column,
+                    table=sheet.name,
+                    label=column,
+                )
+            )
         if missing:
             return
         if not table.rows and not optional and not table.marked:
@@ -62,5 +87,6 @@ class AdminTable:
 
     def fail(self, r: int, column: str, code: str, **values) -> None:
         c = self.table.columns.get(column)
-        self.problems.append(problem(code, sheet=self.table.sheet.name, row=r + 1, column=column, col_index=c,
-                                     **values))
+        self.problems.append(
+            problem(code, sheet=self.table.sheet.name, row=r + 1, column=column, col_index=c, **values)
+        )

@@ -10,8 +10,8 @@ from ..io.book import Book
 from ..io.result_json import agency_json
 from ..layout import AGENCY_CODE
 from .admin_tables import AdminTable
-from .common import RequestKind
 from .base import Checked, Decision, Request, SaveAgency
+from .common import RequestKind
 
 COLUMNS = {
     "序号": ("编号",),
@@ -41,18 +41,29 @@ class AgencyKind(RequestKind):
             name = table.text(r, "机构名称")
             if not name:
                 table.fail(r, "机构名称", "field.empty", label="机构名称")
-            plans = tuple(dict.fromkeys(p.strip().upper() for p in re.split(r"[,，、;；\s]+", table.text(r, "可用方案")) if p.strip()))
+            plans = tuple(
+                dict.fromkeys(
+                    p.strip().upper() for p in re.split(r"[,，、;；\s]+", table.text(r, "可用方案")) if p.strip()
+                )
+            )
             if not plans:
                 table.fail(r, "可用方案", "agency.plans_empty")
             status = table.text(r, "状态") or AGENCY_ACTIVE
             if status not in AGENCY_STATUSES:
                 table.fail(r, "状态", "agency.status", value=status)
-            agencies.append((r, Agency(code, name, table.text(r, "营业执照号"), table.text(r, "协议编号"), plans, status)))
+            agencies.append(
+                (r, Agency(code, name, table.text(r, "营业执照号"), table.text(r, "协议编号"), plans, status))
+            )
         for code, rows in seen.items():
             if len(rows) > 1:
                 for r in rows:
-                    table.fail(r, "机构代码", "agency.duplicate", value=code,
-                               rows="、".join(str(o + 1) for o in rows if o != r))
+                    table.fail(
+                        r,
+                        "机构代码",
+                        "agency.duplicate",
+                        value=code,
+                        rows="、".join(str(o + 1) for o in rows if o != r),
+                    )
         request.fields["agencies"] = agencies
         request.extra["table"] = table
         return request

@@ -1,9 +1,9 @@
 """The small interface every request kind (投保, 撤单, 方案 …) implements, and what flows between stages.
 
-    parse(book, who)               -> request (typed) with its problems
-    load(ledger, request, who)     -> state: the facts of the ledger the kind needs (read only)
-    validate(request, state, now)  -> Checked: every problem, and the checked values (pure)
-    decide(checked, now)           -> Decision: what changes (pure)
+parse(book, who)               -> request (typed) with its problems
+load(ledger, request, who)     -> state: the facts of the ledger the kind needs (read only)
+validate(request, state, now)  -> Checked: every problem, and the checked values (pure)
+decide(checked, now)           -> Decision: what changes (pure)
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from ..domain.problems import Problem
 from ..domain.settlement import Receipt
 from ..io.book import Book
 
-
 # --- what a decision asks the ledger to do (the commit stage carries these out) ----------
+
 
 @dataclass(frozen=True)
 class IssuePolicy:
@@ -45,6 +45,7 @@ class AddPlanVersion:
 @dataclass(frozen=True)
 class Settle:
     """结账: statements for every (agency, plan) of the month whose policies have all taken effect."""
+
     month: date
     agency: str | None
     plan: str | None
@@ -84,13 +85,24 @@ class RefundDeposit:
     ref: str
 
 
-Op = (IssuePolicy | CancelPolicy | SaveAgency | AddPlanVersion | Settle | ConfirmStatement | RecordPayment
-      | RecordInvoice | ReceiveDeposit | RefundDeposit)
+Op = (
+    IssuePolicy
+    | CancelPolicy
+    | SaveAgency
+    | AddPlanVersion
+    | Settle
+    | ConfirmStatement
+    | RecordPayment
+    | RecordInvoice
+    | ReceiveDeposit
+    | RefundDeposit
+)
 
 
 @dataclass
 class Request:
     """A parsed request: its typed fields (kind-specific) and the problems found while parsing."""
+
     action: str
     who: str  # the agency code of the folder it came from, or _admin
     fields: dict[str, Any] = field(default_factory=dict)

@@ -47,8 +47,9 @@ class CancelKind(OnePolicyKind):
     def validate(self, request: Request, state: Policy | None, now: datetime) -> Checked:
         problems = list(request.problems)
         if request.fields["policy_no"] and not problems:
-            problems += check_changeable(state, request.fields["policy_no"], self.action, now, self.settings.zone,
-                                         request.extra["at"])
+            problems += check_changeable(
+                state, request.fields["policy_no"], self.action, now, self.settings.zone, request.extra["at"]
+            )
         return Checked(request, problems, {"policy": state})
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
@@ -58,8 +59,12 @@ class CancelKind(OnePolicyKind):
             status="success",
             ops=[CancelPolicy(policy.policy_no, "撤单")],
             cancelled=[policy.policy_no],
-            summary={"已撤单保单": policy.policy_no, "旅行团号": policy.tour_group,
-                     "方案": f"{policy.plan_code} {policy.plan_name}",
-                     "保险期间": f"{show_hour(policy.start, zone)} 至 {show_end(policy.end, zone)}",
-                     "撤销人数": policy.insured_count, "撤销保费": Amount(policy.premium_fen)},
+            summary={
+                "已撤单保单": policy.policy_no,
+                "旅行团号": policy.tour_group,
+                "方案": f"{policy.plan_code} {policy.plan_name}",
+                "保险期间": f"{show_hour(policy.start, zone)} 至 {show_end(policy.end, zone)}",
+                "撤销人数": policy.insured_count,
+                "撤销保费": Amount(policy.premium_fen),
+            },
         )

@@ -13,44 +13,50 @@ from ..io.tables import Field, Table, columns_text, find_header, label_fields, r
 from ..io.templates import samples
 
 APPLY = "申请"
-TOUR_GROUP = re.compile(r"[A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff_/.][A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff_/.\-]*")
+TOUR_GROUP = re.compile(
+    r"[A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff_/.][A-Za-z0-9\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff_/.\-]*"
+)
 BAD = object()  # a cell whose value cannot be used: a formula without a cached value, an error cell
 ROSTER = "被保险人名单"
 
-APPLY_FIELDS = synonyms_index({
-    "操作类型": ("操作", "业务类型", "申请类型"),
-    "旅行团号": ("团号", "旅游团号", "团队编号"),
-    "区域": ("投保区域", "旅游区域"),
-    "方案代码": ("方案", "产品代码", "保险方案代码"),
-    "生效时间": ("起保时间", "保险起期", "生效日期"),
-    "天数": ("保险天数", "旅游天数", "行程天数"),
-    "行程路线": ("行程", "旅游路线", "路线"),
-    "经办人": ("旅行社经办人",),
-    "营销员工号": ("业务员工号", "营销员代码"),
-    "营销员姓名": ("业务员姓名", "营销员"),
-    "保单号": ("保单号码",),
-    "结账月份": ("月份",),
-    "机构代码": (),
-    "投保起期": ("起期", "开始日期", "投保开始日期"),
-    "投保止期": ("止期", "结束日期", "投保结束日期"),
-    "保单状态": ("状态",),
-    "结算状态": (),
-    "生成起期": ("对账单生成起期",),
-    "生成止期": ("对账单生成止期",),
-    "对账状态": (),
-    "业绩月份": (),
-})
+APPLY_FIELDS = synonyms_index(
+    {
+        "操作类型": ("操作", "业务类型", "申请类型"),
+        "旅行团号": ("团号", "旅游团号", "团队编号"),
+        "区域": ("投保区域", "旅游区域"),
+        "方案代码": ("方案", "产品代码", "保险方案代码"),
+        "生效时间": ("起保时间", "保险起期", "生效日期"),
+        "天数": ("保险天数", "旅游天数", "行程天数"),
+        "行程路线": ("行程", "旅游路线", "路线"),
+        "经办人": ("旅行社经办人",),
+        "营销员工号": ("业务员工号", "营销员代码"),
+        "营销员姓名": ("业务员姓名", "营销员"),
+        "保单号": ("保单号码",),
+        "结账月份": ("月份",),
+        "机构代码": (),
+        "投保起期": ("起期", "开始日期", "投保开始日期"),
+        "投保止期": ("止期", "结束日期", "投保结束日期"),
+        "保单状态": ("状态",),
+        "结算状态": (),
+        "生成起期": ("对账单生成起期",),
+        "生成止期": ("对账单生成止期",),
+        "对账状态": (),
+        "业绩月份": (),
+    }
+)
 
-ROSTER_COLUMNS = synonyms_index({
-    "序号": ("编号", "No", "NO."),
-    "姓名": ("被保险人姓名", "被保险人", "名字"),
-    "证件类型": ("证件种类",),
-    "证件号码": ("证件号", "身份证号码", "身份证号", "证件编号", "护照号码"),
-    "性别": (),
-    "出生日期": ("出生年月", "出生年月日", "生日"),
-    "联系电话": ("电话", "手机", "手机号", "手机号码", "联系方式"),
-    "备注": ("说明",),
-})
+ROSTER_COLUMNS = synonyms_index(
+    {
+        "序号": ("编号", "No", "NO."),
+        "姓名": ("被保险人姓名", "被保险人", "名字"),
+        "证件类型": ("证件种类",),
+        "证件号码": ("证件号", "身份证号码", "身份证号", "证件编号", "护照号码"),
+        "性别": (),
+        "出生日期": ("出生年月", "出生年月日", "生日"),
+        "联系电话": ("电话", "手机", "手机号", "手机号码", "联系方式"),
+        "备注": ("说明",),
+    }
+)
 
 
 def special_problem(sheet: Sheet, r: int, c: int, column: str) -> Problem | None:
@@ -73,8 +79,17 @@ class ApplySheet:
         if self.sheet is not None:
             self.fields, repeated = label_fields(self.sheet, APPLY_FIELDS)
             for label, rows in repeated.items():
-                problems.append(problem("field.duplicate_label", sheet=APPLY, row=rows[1], column=label, col_index=0,
-                                        label=label, rows="、".join(map(str, rows))))
+                problems.append(
+                    problem(
+                        "field.duplicate_label",
+                        sheet=APPLY,
+                        row=rows[1],
+                        column=label,
+                        col_index=0,
+                        label=label,
+                        rows="、".join(map(str, rows)),
+                    )
+                )
 
     def at(self, label: str) -> dict:
         """Where the value of `label` is (sheet, Excel row, column), for problems found later."""
@@ -167,8 +182,11 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
     if named is not None:
         found = [(named, find_header(named, ROSTER_COLUMNS, "姓名"))]
     else:
-        found = [(sheet, find_header(sheet, ROSTER_COLUMNS, "姓名")) for sheet in book.sheets.values()
-                 if sheet.name != APPLY and not sheet.hidden]
+        found = [
+            (sheet, find_header(sheet, ROSTER_COLUMNS, "姓名"))
+            for sheet in book.sheets.values()
+            if sheet.name != APPLY and not sheet.hidden
+        ]
         found = [(sheet, header) for sheet, header in found if header is not None]
         if len(found) > 1:
             problems.append(problem("roster.ambiguous", sheets="、".join(f"“{s.name}”" for s, _ in found)))
@@ -180,21 +198,48 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
     table = read_table(sheet, header, ROSTER_COLUMNS, samples=samples(ROSTER))
     marked_problems(table, problems)
     for name, cols in table.repeated.items():
-        problems.append(problem("roster.duplicate_column", sheet=sheet.name, row=header + 1, column=name,
-                                col_index=cols[1], label=name, columns=columns_text(cols)))
+        problems.append(
+            problem(
+                "roster.duplicate_column",
+                sheet=sheet.name,
+                row=header + 1,
+                column=name,
+                col_index=cols[1],
+                label=name,
+                columns=columns_text(cols),
+            )
+        )
     for name in ("证件类型", "证件号码"):
         if name not in table.columns:
-            problems.append(problem("roster.missing_column", sheet=sheet.name, row=header + 1, column=name,
-                                    label=name, header_row=header + 1))
+            problems.append(
+                problem(
+                    "roster.missing_column",
+                    sheet=sheet.name,
+                    row=header + 1,
+                    column=name,
+                    label=name,
+                    header_row=header + 1,
+                )
+            )
     for (r1, c1), (r2, c2) in sheet.merged:
         if r2 > header:  # a merge among the people: every row must carry its own values
             ref = f"{column_letter(c1)}{r1 + 1}:{column_letter(c2)}{r2 + 1}"
-            problems.append(problem("roster.merged", sheet=sheet.name, row=r1 + 1, column=table.headers.get(c1),
-                                    col_index=c1, ref=ref))
+            problems.append(
+                problem(
+                    "roster.merged", sheet=sheet.name, row=r1 + 1, column=table.headers.get(c1), col_index=c1, ref=ref
+                )
+            )
     hidden = sorted(r for r in sheet.hidden_rows if r in set(table.rows))
     if hidden:
-        problems.append(problem("roster.hidden_rows", sheet=sheet.name, row=hidden[0] + 1, warning=True,
-                                rows="、".join(str(r + 1) for r in hidden[:20]) + ("…" if len(hidden) > 20 else "")))
+        problems.append(
+            problem(
+                "roster.hidden_rows",
+                sheet=sheet.name,
+                row=hidden[0] + 1,
+                warning=True,
+                rows="、".join(str(r + 1) for r in hidden[:20]) + ("…" if len(hidden) > 20 else ""),
+            )
+        )
     return table
 
 
@@ -202,13 +247,22 @@ def marked_problems(table: Table, problems: list[Problem]) -> None:
     """A row marked 示例 that holds more than the template's sample: a traveller typed over the sample
     row is never dropped in silence (nor a sample row changed into a request)."""
     for r, mark, columns in table.marked:
-        problems.append(problem("row.sample_filled", sheet=table.sheet.name, row=r + 1,
-                                column=table.headers.get(table.columns.get("序号", 0)),
-                                col_index=table.columns.get("序号"), mark=mark, columns="、".join(columns[:6])))
+        problems.append(
+            problem(
+                "row.sample_filled",
+                sheet=table.sheet.name,
+                row=r + 1,
+                column=table.headers.get(table.columns.get("序号", 0)),
+                col_index=table.columns.get("序号"),
+                mark=mark,
+                columns="、".join(columns[:6]),
+            )
+        )
 
 
 class RequestKind:
     """What most kinds share: their settings, and a request started from the 申请 sheet."""
+
     action = ""
     admin = False
 

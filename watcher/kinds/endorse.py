@@ -18,8 +18,8 @@ from ..domain.policy import Agency, Insured, Policy
 from ..domain.problems import problem
 from ..domain.rating import person_premium
 from ..io.book import Book
-from ..settings import Settings
 from ..io.sheet_table import SheetTable
+from ..settings import Settings
 from .base import CancelPolicy, Checked, Decision, IssuePolicy, Request
 from .cancel import check_changeable
 from .common import ApplySheet
@@ -65,8 +65,11 @@ class _Endorsement:
         plan = ledger.plan(policy.plan_code) if policy else None
         overlaps = []
         if policy is not None and request.extra.get("rows"):
-            overlaps = [o for o in ledger.live_overlaps(who, roster_keys(request), policy.start, policy.end)
-                        if o.policy_no != policy.policy_no]
+            overlaps = [
+                o
+                for o in ledger.live_overlaps(who, roster_keys(request), policy.start, policy.end)
+                if o.policy_no != policy.policy_no
+            ]
         return State(policy, plan, ledger.agency(who), overlaps)
 
     def validate(self, request: Request, state: State, now: datetime) -> Checked:
@@ -74,12 +77,22 @@ class _Endorsement:
         checked = Checked(request, problems, {"state": state})
         blocked = []
         if request.fields["policy_no"]:
-            blocked = check_changeable(state.policy, request.fields["policy_no"], self.action, now,
-                                       self.settings.zone, _at(request, "保单号"))
-        if request.fields["policy_no"] and not blocked and (
-                state.plan is None or state.agency is None or state.plan.code not in state.agency.plans):
-            blocked = [problem("field.plan_not_agreed", **_at(request, "保单号"), value=state.policy.plan_code,
-                               allowed="、".join(state.agency.plans) if state.agency else "无")]
+            blocked = check_changeable(
+                state.policy, request.fields["policy_no"], self.action, now, self.settings.zone, _at(request, "保单号")
+            )
+        if (
+            request.fields["policy_no"]
+            and not blocked
+            and (state.plan is None or state.agency is None or state.plan.code not in state.agency.plans)
+        ):
+            blocked = [
+                problem(
+                    "field.plan_not_agreed",
+                    **_at(request, "保单号"),
+                    value=state.policy.plan_code,
+                    allowed="、".join(state.agency.plans) if state.agency else "无",
+                )
+            ]
         problems += blocked
         if blocked or not request.fields["policy_no"]:
             # Without a policy that can change, what can still be known is the roster's own errors.
@@ -90,25 +103,53 @@ class _Endorsement:
 
     def validate_alone(self, request: Request, now: datetime, checked: Checked) -> None:
         """The people checked on their own (IDs, names, duplicates, gender and birth date)."""
-        check_roster(request, plan=None, start=None, days=None, today=now.astimezone(self.settings.zone).date(),
-                     zone=self.settings.zone, overlaps=[], problems=checked.problems)
+        check_roster(
+            request,
+            plan=None,
+            start=None,
+            days=None,
+            today=now.astimezone(self.settings.zone).date(),
+            zone=self.settings.zone,
+            overlaps=[],
+            problems=checked.problems,
+        )
 
     def validate_more(self, request: Request, state: State, now: datetime, checked: Checked) -> None:
         old = state.policy
-        roster = check_roster(request, plan=state.plan, start=old.start, days=old.days,
-                              today=now.astimezone(self.settings.zone).date(), zone=self.settings.zone,
-                              overlaps=state.overlaps, problems=checked.problems, tour_group=old.tour_group,
-                              endorsing=True)
+        roster = check_roster(
+            request,
+            plan=state.plan,
+            start=old.start,
+            days=old.days,
+            today=now.astimezone(self.settings.zone).date(),
+            zone=self.settings.zone,
+            overlaps=state.overlaps,
+            problems=checked.problems,
+            tour_group=old.tour_group,
+            endorsing=True,
+        )
         checked.values.update(people=roster.people, premiums=roster.premiums, row_of=roster.row_of)
 
     # --- decide ---------------------------------------------------------------------------------
 
-    def new_policy(self, old: Policy, plan: Plan, people: tuple[Insured, ...], now: datetime, reason: str,
-                   **changes) -> Policy:
-        return replace(old, policy_no="", plan_version=plan.version, plan_name=plan.name, people=people,
-                       premium_fen=sum(p.premium_fen for p in people), issued_at=now, status="有效",
-                       cancelled_at=None, replaces=old.policy_no, replace_reason=reason, statement_no="",
-                       **changes)
+    def new_policy(
+        self, old: Policy, plan: Plan, people: tuple[Insured, ...], now: datetime, reason: str, **changes
+    ) -> Policy:
+        return replace(
+            old,
+            policy_no="",
+            plan_version=plan.version,
+            plan_name=plan.name,
+            people=people,
+            premium_fen=sum(p.premium_fen for p in people),
+            issued_at=now,
+            status="有效",
+            cancelled_at=None,
+            replaces=old.policy_no,
+            replace_reason=reason,
+            statement_no="",
+            **changes,
+        )
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
         state: State = checked.values["state"]
@@ -116,10 +157,15 @@ class _Endorsement:
         new = self.build(checked, state, now)
         zone = self.settings.zone
         decision = Decision(
-            status="success", policies=[new], row_premiums=dict(checked.values.get("premiums", {})),
-            summary={"原保单": f"{old.policy_no}（{'已撤单' if self.reissue else '仍有效'}）",
-                     "旅行团号": new.tour_group, "方案": f"{new.plan_code} {new.plan_name}",
-                     "保险期间": f"{show_hour(new.start, zone)} 至 {show_end(new.end, zone)}"},
+            status="success",
+            policies=[new],
+            row_premiums=dict(checked.values.get("premiums", {})),
+            summary={
+                "原保单": f"{old.policy_no}（{'已撤单' if self.reissue else '仍有效'}）",
+                "旅行团号": new.tour_group,
+                "方案": f"{new.plan_code} {new.plan_name}",
+                "保险期间": f"{show_hour(new.start, zone)} 至 {show_end(new.end, zone)}",
+            },
         )
         if self.reissue:
             decision.ops.append(CancelPolicy(old.policy_no, self.action))
@@ -128,8 +174,9 @@ class _Endorsement:
         decision.ops.append(IssuePolicy(new))
         changes = self.changes(checked, state)
         if changes:
-            decision.tables.append(SheetTable("人员变更", ["变更", "姓名", "证件类型", "证件号码", "说明"],
-                                              ["text"] * 5, changes))
+            decision.tables.append(
+                SheetTable("人员变更", ["变更", "姓名", "证件类型", "证件号码", "说明"], ["text"] * 5, changes)
+            )
         return decision
 
     def build(self, checked: Checked, state: State, now: datetime) -> Policy:
@@ -145,10 +192,17 @@ class _Endorsement:
                 rows.append(["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"])
             else:
                 was = old[key]
-                diffs = [f"{label}：{a or '（空）'} → {b or '（空）'}" for label, a, b in (
-                    ("姓名", was.name, p.name), ("性别", was.gender, p.gender),
-                    ("出生日期", was.birth.isoformat(), p.birth.isoformat()), ("联系电话", was.phone, p.phone),
-                    ("备注", was.note, p.note)) if a != b]
+                diffs = [
+                    f"{label}：{a or '（空）'} → {b or '（空）'}"
+                    for label, a, b in (
+                        ("姓名", was.name, p.name),
+                        ("性别", was.gender, p.gender),
+                        ("出生日期", was.birth.isoformat(), p.birth.isoformat()),
+                        ("联系电话", was.phone, p.phone),
+                        ("备注", was.note, p.note),
+                    )
+                    if a != b
+                ]
                 if diffs:
                     rows.append(["变更", p.name, p.id_type, p.id_no, "；".join(diffs)])
         for key, p in old.items():
@@ -159,6 +213,7 @@ class _Endorsement:
 
 class AddPeopleKind(_Endorsement):
     """加人: a new policy for the added people, same tour group and period; the old one stays 有效."""
+
     reissue = False
 
     def __init__(self, settings: Settings):
@@ -169,12 +224,17 @@ class AddPeopleKind(_Endorsement):
         covered = {(p.id_type, p.id_no) for p in state.policy.people}
         for key, r in checked.values["row_of"].items():
             if key in covered:
-                checked.problems.append(problem("endorse.already_covered", **cell_of(request, r, "证件号码"),
-                                                policy_no=state.policy.policy_no))
+                checked.problems.append(
+                    problem(
+                        "endorse.already_covered", **cell_of(request, r, "证件号码"), policy_no=state.policy.policy_no
+                    )
+                )
 
     def changes(self, checked, state) -> list[list]:
-        return [["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"]
-                for p in checked.values["people"]]
+        return [
+            ["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"]
+            for p in checked.values["people"]
+        ]
 
 
 class NewRosterKind(_Endorsement):
@@ -189,8 +249,11 @@ class NewRosterKind(_Endorsement):
         if self.action == "减人":
             for key, r in checked.values["row_of"].items():
                 if key not in old_keys:
-                    checked.problems.append(problem("endorse.not_on_policy", **cell_of(request, r, "证件号码"),
-                                                    policy_no=state.policy.policy_no))
+                    checked.problems.append(
+                        problem(
+                            "endorse.not_on_policy", **cell_of(request, r, "证件号码"), policy_no=state.policy.policy_no
+                        )
+                    )
             if whole and new_keys == old_keys:
                 checked.problems.append(problem("endorse.nobody_removed", **_at(request, "保单号")))
         elif whole and not self.changes(checked, state):
@@ -208,7 +271,9 @@ class AmendKind(_Endorsement):
 
     def parse_more(self, book: Book, sheet: ApplySheet, request: Request) -> None:
         f = request.fields
-        given = [label for label in self.LABELS if label in sheet.fields and sheet.fields[label].value not in (None, "")]
+        given = [
+            label for label in self.LABELS if label in sheet.fields and sheet.fields[label].value not in (None, "")
+        ]
         f["start"] = sheet.moment("生效时间", self.settings.zone) if "生效时间" in given else None
         f["days"] = sheet.days() if "天数" in given else None
         f["route"] = sheet.text("行程路线", required=False, limit=200) if "行程路线" in given else None
@@ -228,36 +293,74 @@ class AmendKind(_Endorsement):
         start = f["start"] or old.start
         days = f["days"] or old.days
         if f["start"] is not None and f["start"] <= now:
-            checked.problems.append(problem("field.effective_past", **_at(request, "生效时间"),
-                                            value=show_hour(f["start"], zone), now=show_second(now, zone)))
+            checked.problems.append(
+                problem(
+                    "field.effective_past",
+                    **_at(request, "生效时间"),
+                    value=show_hour(f["start"], zone),
+                    now=show_second(now, zone),
+                )
+            )
         if days > plan.max_days:
-            checked.problems.append(problem("field.days_over", **_at(request, "天数"), days=days, plan=plan.name,
-                                            max_days=plan.max_days))
+            checked.problems.append(
+                problem("field.days_over", **_at(request, "天数"), days=days, plan=plan.name, max_days=plan.max_days)
+            )
         people = []
         for p in old.people if "生效时间" not in unread else ():
             age = age_on(p.birth, start.date())
             if not plan.min_age <= age <= plan.max_age:
-                checked.problems.append(problem("endorse.age_at_new_start", **_at(request, "生效时间"), name=p.name,
-                                                age=age, min_age=plan.min_age, max_age=plan.max_age))
+                checked.problems.append(
+                    problem(
+                        "endorse.age_at_new_start",
+                        **_at(request, "生效时间"),
+                        name=p.name,
+                        age=age,
+                        min_age=plan.min_age,
+                        max_age=plan.max_age,
+                    )
+                )
             elif days <= plan.max_days:
                 people.append(replace(p, age=age, premium_fen=person_premium(plan, days, age)))
-        new = {"start": start, "days": days, "route": old.route if f["route"] is None else f["route"],
-               "handler": old.handler if f["handler"] is None else f["handler"]}
+        new = {
+            "start": start,
+            "days": days,
+            "route": old.route if f["route"] is None else f["route"],
+            "handler": old.handler if f["handler"] is None else f["handler"],
+        }
         if not unread and (new["start"], new["days"], new["route"], new["handler"]) == (
-                old.start, old.days, old.route, old.handler):
+            old.start,
+            old.days,
+            old.route,
+            old.handler,
+        ):
             checked.problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
         checked.values.update(people=people, amended=new)
 
     def build(self, checked, state, now) -> Policy:
         new = checked.values["amended"]
         old = state.policy
-        what = "、".join(label for label, a, b in (("生效时间", old.start, new["start"]), ("天数", old.days, new["days"]),
-                                                  ("行程路线", old.route, new["route"]),
-                                                  ("经办人", old.handler, new["handler"])) if a != b)
-        return self.new_policy(old, state.plan, tuple(checked.values["people"]), now, f"批改：{what}",
-                               start=new["start"], days=new["days"],
-                               end=cover_end(new["start"], new["days"], self.settings.zone),
-                               route=new["route"], handler=new["handler"])
+        what = "、".join(
+            label
+            for label, a, b in (
+                ("生效时间", old.start, new["start"]),
+                ("天数", old.days, new["days"]),
+                ("行程路线", old.route, new["route"]),
+                ("经办人", old.handler, new["handler"]),
+            )
+            if a != b
+        )
+        return self.new_policy(
+            old,
+            state.plan,
+            tuple(checked.values["people"]),
+            now,
+            f"批改：{what}",
+            start=new["start"],
+            days=new["days"],
+            end=cover_end(new["start"], new["days"], self.settings.zone),
+            route=new["route"],
+            handler=new["handler"],
+        )
 
     def changes(self, checked, state) -> list[list]:
         return []

@@ -62,8 +62,9 @@ class IssueKind:
         plan = ledger.plan(f["plan_code"]) if f["plan_code"] else None
         overlaps = []
         if f["start"] and f["days"] and request.extra["rows"]:
-            overlaps = ledger.live_overlaps(who, roster_keys(request), f["start"],
-                                            cover_end(f["start"], f["days"], self.settings.zone))
+            overlaps = ledger.live_overlaps(
+                who, roster_keys(request), f["start"], cover_end(f["start"], f["days"], self.settings.zone)
+            )
         return IssueState(ledger.agency(who), plan, overlaps)
 
     # --- validate (pure) -----------------------------------------------------------------
@@ -75,32 +76,64 @@ class IssueKind:
         apply_rows = request.extra["apply_rows"]
 
         def at(label):
-            return {"sheet": "申请", "row": apply_rows.get(label), "column": label,
-                    "col_index": 1 if label in apply_rows else None}
+            return {
+                "sheet": "申请",
+                "row": apply_rows.get(label),
+                "column": label,
+                "col_index": 1 if label in apply_rows else None,
+            }
 
         plan = state.plan
         if f["plan_code"] and plan is None:
-            problems.append(problem("field.plan_unknown", **at("方案代码"), value=f["plan_code"],
-                                    allowed="、".join(state.agency.plans) if state.agency else "无"))
+            problems.append(
+                problem(
+                    "field.plan_unknown",
+                    **at("方案代码"),
+                    value=f["plan_code"],
+                    allowed="、".join(state.agency.plans) if state.agency else "无",
+                )
+            )
         elif plan is not None:
             allowed = state.agency.plans if state.agency else ()
             if plan.code not in allowed:
-                problems.append(problem("field.plan_not_agreed", **at("方案代码"), value=plan.code,
-                                        allowed="、".join(allowed) or "无"))
+                problems.append(
+                    problem(
+                        "field.plan_not_agreed", **at("方案代码"), value=plan.code, allowed="、".join(allowed) or "无"
+                    )
+                )
             if f["region"] and f["region"] != plan.region:
-                problems.append(problem("field.plan_region", **at("区域"), plan=f"{plan.code} {plan.name}",
-                                        plan_region=plan.region, region=f["region"]))
+                problems.append(
+                    problem(
+                        "field.plan_region",
+                        **at("区域"),
+                        plan=f"{plan.code} {plan.name}",
+                        plan_region=plan.region,
+                        region=f["region"],
+                    )
+                )
             if f["days"] and f["days"] > plan.max_days:
-                problems.append(problem("field.days_over", **at("天数"), days=f["days"], plan=plan.name,
-                                        max_days=plan.max_days))
+                problems.append(
+                    problem("field.days_over", **at("天数"), days=f["days"], plan=plan.name, max_days=plan.max_days)
+                )
         start = f["start"]
         if start is not None and start <= now:
-            problems.append(problem("field.effective_past", **at("生效时间"), value=show_hour(start, zone),
-                                    now=show_second(now, zone)))
+            problems.append(
+                problem(
+                    "field.effective_past", **at("生效时间"), value=show_hour(start, zone), now=show_second(now, zone)
+                )
+            )
 
-        roster = check_roster(request, plan=plan, start=start, days=f["days"],
-                              today=now.astimezone(zone).date(), zone=zone, overlaps=state.overlaps,
-                              problems=problems, tour_group=f["tour_group"])
+        roster = check_roster(
+            request,
+            plan=plan,
+            start=start,
+            days=f["days"],
+            today=now.astimezone(zone).date(),
+            zone=zone,
+            overlaps=state.overlaps,
+            problems=problems,
+            tour_group=f["tour_group"],
+        )
         return Checked(request, problems, {"people": roster.people, "premiums": roster.premiums, "plan": plan})
 
     # --- decide (pure) -------------------------------------------------------------------
@@ -111,10 +144,22 @@ class IssueKind:
         people = tuple(checked.values["people"])
         start = f["start"]
         policy = Policy(
-            policy_no="", agency=checked.request.who, tour_group=f["tour_group"], region=plan.region, plan_code=plan.code,
-            plan_name=plan.name, plan_version=plan.version, start=start, days=f["days"],
-            end=cover_end(start, f["days"], self.settings.zone), route=f["route"], handler=f["handler"], sales_id=f["sales_id"],
-            sales_name=f["sales_name"], premium_fen=sum(p.premium_fen for p in people), people=people,
+            policy_no="",
+            agency=checked.request.who,
+            tour_group=f["tour_group"],
+            region=plan.region,
+            plan_code=plan.code,
+            plan_name=plan.name,
+            plan_version=plan.version,
+            start=start,
+            days=f["days"],
+            end=cover_end(start, f["days"], self.settings.zone),
+            route=f["route"],
+            handler=f["handler"],
+            sales_id=f["sales_id"],
+            sales_name=f["sales_name"],
+            premium_fen=sum(p.premium_fen for p in people),
+            people=people,
             issued_at=now,
         )
         zone = self.settings.zone
@@ -122,10 +167,12 @@ class IssueKind:
             status="quote" if self.quote else "success",
             policies=[policy],
             row_premiums=dict(checked.values["premiums"]),
-            summary={"旅行团号": policy.tour_group, "方案": f"{plan.code} {plan.name}",
-                     "保险期间": f"{show_hour(policy.start, zone)} 至 {show_end(policy.end, zone)}"},
+            summary={
+                "旅行团号": policy.tour_group,
+                "方案": f"{plan.code} {plan.name}",
+                "保险期间": f"{show_hour(policy.start, zone)} 至 {show_end(policy.end, zone)}",
+            },
         )
         if not self.quote:
             decision.ops.append(IssuePolicy(policy))
         return decision
-

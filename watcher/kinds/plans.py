@@ -13,15 +13,27 @@ from ..domain.text import fold
 from ..io.book import Book
 from ..io.result_json import plan_json
 from .admin_tables import AdminTable
-from .common import RequestKind
 from .base import AddPlanVersion, Checked, Decision, Request
+from .common import RequestKind
 
 PLAN_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
 
-PLAN_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "方案名称": ("名称",), "区域": (),
-                "最低年龄": ("最小年龄",), "最高年龄": ("最大年龄",), "最长天数": ("最大天数",)}
-RATE_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "天数下限": ("最少天数",), "天数上限": ("最多天数",),
-                "每人保费": ("保费", "单价")}
+PLAN_COLUMNS = {
+    "序号": ("编号",),
+    "方案代码": ("代码",),
+    "方案名称": ("名称",),
+    "区域": (),
+    "最低年龄": ("最小年龄",),
+    "最高年龄": ("最大年龄",),
+    "最长天数": ("最大天数",),
+}
+RATE_COLUMNS = {
+    "序号": ("编号",),
+    "方案代码": ("代码",),
+    "天数下限": ("最少天数",),
+    "天数上限": ("最多天数",),
+    "每人保费": ("保费", "单价"),
+}
 FACTOR_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "年龄下限": (), "年龄上限": (), "系数": ("年龄系数",)}
 COVER_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "保障项目": ("责任", "保险责任"), "保额": ("保险金额",)}
 
@@ -35,17 +47,21 @@ class PlanKind(RequestKind):
         p = request.problems
         plans = AdminTable(book, "方案", PLAN_COLUMNS, tuple(c for c in PLAN_COLUMNS if c != "序号"), p, "方案")
         rates = AdminTable(book, "费率", RATE_COLUMNS, ("方案代码", "天数下限", "天数上限", "每人保费"), p, "方案")
-        factors = AdminTable(book, "年龄系数", FACTOR_COLUMNS, ("方案代码", "年龄下限", "年龄上限", "系数"), p, "方案",
-                             optional=True)
+        factors = AdminTable(
+            book, "年龄系数", FACTOR_COLUMNS, ("方案代码", "年龄下限", "年龄上限", "系数"), p, "方案", optional=True
+        )
         covers = AdminTable(book, "保障", COVER_COLUMNS, ("方案代码", "保障项目", "保额"), p, "方案")
 
         heads: dict[str, tuple[int, dict]] = {}
         for r in plans.rows:
             code = self._code(plans, r)
-            head = {"name": plans.text(r, "方案名称"), "region": plans.text(r, "区域"),
-                    "min_age": self._int(plans, r, "最低年龄", 0, 120, "plan.age"),
-                    "max_age": self._int(plans, r, "最高年龄", 0, 120, "plan.age"),
-                    "max_days": self._int(plans, r, "最长天数", 1, 366, "plan.max_days")}
+            head = {
+                "name": plans.text(r, "方案名称"),
+                "region": plans.text(r, "区域"),
+                "min_age": self._int(plans, r, "最低年龄", 0, 120, "plan.age"),
+                "max_age": self._int(plans, r, "最高年龄", 0, 120, "plan.age"),
+                "max_days": self._int(plans, r, "最长天数", 1, 366, "plan.max_days"),
+            }
             if not head["name"]:
                 plans.fail(r, "方案名称", "plan.name")
             if head["region"] not in REGIONS:
@@ -104,10 +120,19 @@ class PlanKind(RequestKind):
                 plans.fail(r, "方案代码", "plan.no_cover", plan=code)
             if None in head.values():
                 continue
-            built.append(Plan(code, head["name"], head["region"], head["min_age"], head["max_age"], head["max_days"],
-                              tuple(sorted((b for _, b in bands.get(code, [])), key=lambda b: b.low)),
-                              tuple(sorted((f for _, f in ages.get(code, [])), key=lambda f: f.low)),
-                              tuple(items.get(code, []))))
+            built.append(
+                Plan(
+                    code,
+                    head["name"],
+                    head["region"],
+                    head["min_age"],
+                    head["max_age"],
+                    head["max_days"],
+                    tuple(sorted((b for _, b in bands.get(code, [])), key=lambda b: b.low)),
+                    tuple(sorted((f for _, f in ages.get(code, [])), key=lambda f: f.low)),
+                    tuple(items.get(code, [])),
+                )
+            )
         request.fields["plans"] = built
         return request
 
@@ -172,8 +197,14 @@ class PlanKind(RequestKind):
         for low, high in gaps:
             plans.fail(plan_row, "最长天数", "plan.band_gap", plan=code, low=low, high=high, max_days=head["max_days"])
         for band in beyond:
-            rates.fail(row_of[band], "天数上限", "plan.band_beyond", plan=code, a=f"{band[0]}–{band[1]}",
-                       max_days=head["max_days"])
+            rates.fail(
+                row_of[band],
+                "天数上限",
+                "plan.band_beyond",
+                plan=code,
+                a=f"{band[0]}–{band[1]}",
+                max_days=head["max_days"],
+            )
 
     # --- the rest of the walk -----------------------------------------------------------------
 
@@ -188,8 +219,10 @@ class PlanKind(RequestKind):
         return Decision(
             status="success",
             ops=[AddPlanVersion(p) for p in plans],
-            notes=[f"{p.code} {p.name}（{p.region}，{p.min_age}–{p.max_age} 岁，最长 {p.max_days} 天）已启用新版本"
-                   for p in plans],
+            notes=[
+                f"{p.code} {p.name}（{p.region}，{p.min_age}–{p.max_age} 岁，最长 {p.max_days} 天）已启用新版本"
+                for p in plans
+            ],
             summary={"方案数": len(plans)},
             content={"plans": [plan_json(p) for p in plans]},
         )

@@ -9,10 +9,10 @@ from ..domain.dates import DateError, parse_date, show_end, show_hour, show_seco
 from ..domain.policy import ACTIVE, CANCELLED, Policy
 from ..domain.problems import problem
 from ..domain.settlement import next_month
+from ..domain.text import clean
 from ..io.book import Book
 from ..io.sheet_table import SheetTable
 from .base import Checked, Decision, Request
-from ..domain.text import clean
 from .cancel import OnePolicyKind
 from .common import BAD, ApplySheet, RequestKind
 
@@ -32,8 +32,9 @@ class Filter:
     settled: str = "全部"
 
 
-def date_range(sheet: ApplySheet, zone, required: bool, labels: tuple[str, str] = ("投保起期", "投保止期")
-               ) -> tuple[datetime | None, datetime | None]:
+def date_range(
+    sheet: ApplySheet, zone, required: bool, labels: tuple[str, str] = ("投保起期", "投保止期")
+) -> tuple[datetime | None, datetime | None]:
     """Two dates (both inclusive) as an aware range in desk time: [first 00:00, the day after last 00:00)."""
     days: dict[str, date | None] = {}
     for label in labels:
@@ -48,8 +49,10 @@ def date_range(sheet: ApplySheet, zone, required: bool, labels: tuple[str, str] 
     start, end = days[first], days[last]
     if start and end and start > end:
         sheet.fail("query.date_order", last, first=first, last=last, start=start.isoformat(), end=end.isoformat())
-    return (datetime.combine(start, time(), zone) if start else None,
-            datetime.combine(end + timedelta(days=1), time(), zone) if end else None)
+    return (
+        datetime.combine(start, time(), zone) if start else None,
+        datetime.combine(end + timedelta(days=1), time(), zone) if end else None,
+    )
 
 
 def _choice(sheet: ApplySheet, label: str, allowed: tuple[str, ...], code: str) -> str:
@@ -72,23 +75,75 @@ def matches(policy: Policy, flt: Filter, now: datetime) -> bool:
     return flt.settled == "全部" or flt.settled == settled
 
 
-POLICY_HEADERS = ["保单号", "旅行团号", "方案代码", "方案名称", "区域", "投保时间", "生效时间", "终止时间", "天数",
-                  "人数", "保费", "保单状态", "结算状态", "经办人", "营销员工号", "营销员姓名", "行程路线", "原保单号",
-                  "变更原因", "后续保单号", "对账单号"]
+POLICY_HEADERS = [
+    "保单号",
+    "旅行团号",
+    "方案代码",
+    "方案名称",
+    "区域",
+    "投保时间",
+    "生效时间",
+    "终止时间",
+    "天数",
+    "人数",
+    "保费",
+    "保单状态",
+    "结算状态",
+    "经办人",
+    "营销员工号",
+    "营销员姓名",
+    "行程路线",
+    "原保单号",
+    "变更原因",
+    "后续保单号",
+    "对账单号",
+]
 POLICY_KINDS = ["text"] * 8 + ["int", "int", "money"] + ["text"] * 10
-PEOPLE_HEADERS = ["保单号", "序号", "姓名", "证件类型", "证件号码", "性别", "出生日期", "年龄", "保费", "联系电话", "备注"]
+PEOPLE_HEADERS = [
+    "保单号",
+    "序号",
+    "姓名",
+    "证件类型",
+    "证件号码",
+    "性别",
+    "出生日期",
+    "年龄",
+    "保费",
+    "联系电话",
+    "备注",
+]
 PEOPLE_KINDS = ["text", "int", "text", "text", "text", "text", "text", "int", "money", "text", "text"]
 
 
 def policy_row(p: Policy, successors: dict[str, list[str]], now: datetime, zone) -> list:
-    return [p.policy_no, p.tour_group, p.plan_code, p.plan_name, p.region, show_second(p.issued_at, zone),
-            show_hour(p.start, zone), show_end(p.end, zone), p.days, p.insured_count, p.premium_fen,
-            p.shown_status(now), "已结" if p.settled else "未结", p.handler, p.sales_id, p.sales_name, p.route,
-            p.replaces, p.replace_reason, "、".join(successors.get(p.policy_no, [])), p.statement_no]
+    return [
+        p.policy_no,
+        p.tour_group,
+        p.plan_code,
+        p.plan_name,
+        p.region,
+        show_second(p.issued_at, zone),
+        show_hour(p.start, zone),
+        show_end(p.end, zone),
+        p.days,
+        p.insured_count,
+        p.premium_fen,
+        p.shown_status(now),
+        "已结" if p.settled else "未结",
+        p.handler,
+        p.sales_id,
+        p.sales_name,
+        p.route,
+        p.replaces,
+        p.replace_reason,
+        "、".join(successors.get(p.policy_no, [])),
+        p.statement_no,
+    ]
 
 
 class PolicyQueryKind(RequestKind):
     """保单查询: this agency's policies by 保单号, 旅行团号, 投保起期/止期, 保单状态, with their people."""
+
     action = "保单查询"
 
     def parse(self, book: Book, who: str) -> Request:
@@ -96,8 +151,13 @@ class PolicyQueryKind(RequestKind):
         issued_from, issued_to = date_range(sheet, self.settings.zone, required=False)
         number = sheet.text("保单号", required=False, limit=40)
         request.fields["filter"] = Filter(
-            who, policy_no=sheet.policy_no() if number else "", tour_group=sheet.text("旅行团号", required=False),
-            issued_from=issued_from, issued_to=issued_to, status=_choice(sheet, "保单状态", STATUSES, "query.status"))
+            who,
+            policy_no=sheet.policy_no() if number else "",
+            tour_group=sheet.text("旅行团号", required=False),
+            issued_from=issued_from,
+            issued_to=issued_to,
+            status=_choice(sheet, "保单状态", STATUSES, "query.status"),
+        )
         return request
 
     def load(self, ledger, request: Request, who: str):
@@ -109,41 +169,104 @@ class PolicyQueryKind(RequestKind):
     def validate(self, request: Request, state, now: datetime) -> Checked:
         found, successors = state
         flt = request.fields["filter"]
-        return Checked(request, list(request.problems),
-                       {"found": [p for p in found if matches(p, flt, now)], "successors": successors, "now": now})
+        return Checked(
+            request,
+            list(request.problems),
+            {"found": [p for p in found if matches(p, flt, now)], "successors": successors, "now": now},
+        )
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
         zone = self.settings.zone
         found, successors = checked.values["found"], checked.values["successors"]
         flt: Filter = checked.request.fields["filter"]
-        note = "查询条件：" + "，".join(filter(None, [
-            f"保单号 {flt.policy_no}" if flt.policy_no else "", f"旅行团号 {flt.tour_group}" if flt.tour_group else "",
-            f"投保时间自 {flt.issued_from.date()}" if flt.issued_from else "",
-            f"至 {(flt.issued_to - timedelta(days=1)).date()}" if flt.issued_to else "",
-            f"保单状态 {flt.status}"]))
-        policies = SheetTable("保单", POLICY_HEADERS, POLICY_KINDS,
-                              [policy_row(p, successors, now, zone) for p in found], note=note)
-        people = SheetTable("被保险人", PEOPLE_HEADERS, PEOPLE_KINDS, [
-            [p.policy_no, i, x.name, x.id_type, x.id_no, x.gender, x.birth.isoformat(), x.age, x.premium_fen,
-             x.phone, x.note] for p in found for i, x in enumerate(p.people, 1)])
-        return Decision(status="success", policies=found, tables=[policies, people],
-                        summary={"查到保单": len(found)})
+        note = "查询条件：" + "，".join(
+            filter(
+                None,
+                [
+                    f"保单号 {flt.policy_no}" if flt.policy_no else "",
+                    f"旅行团号 {flt.tour_group}" if flt.tour_group else "",
+                    f"投保时间自 {flt.issued_from.date()}" if flt.issued_from else "",
+                    f"至 {(flt.issued_to - timedelta(days=1)).date()}" if flt.issued_to else "",
+                    f"保单状态 {flt.status}",
+                ],
+            )
+        )
+        policies = SheetTable(
+            "保单", POLICY_HEADERS, POLICY_KINDS, [policy_row(p, successors, now, zone) for p in found], note=note
+        )
+        people = SheetTable(
+            "被保险人",
+            PEOPLE_HEADERS,
+            PEOPLE_KINDS,
+            [
+                [
+                    p.policy_no,
+                    i,
+                    x.name,
+                    x.id_type,
+                    x.id_no,
+                    x.gender,
+                    x.birth.isoformat(),
+                    x.age,
+                    x.premium_fen,
+                    x.phone,
+                    x.note,
+                ]
+                for p in found
+                for i, x in enumerate(p.people, 1)
+            ],
+        )
+        return Decision(status="success", policies=found, tables=[policies, people], summary={"查到保单": len(found)})
 
 
-DETAIL_HEADERS = ["保单号", "旅行团号", "产品", "区域", "投保时间", "生效时间", "终止时间", "人数", "天数", "保费",
-                  "保单状态", "结算状态", "经办人", "营销员", "对账单号"]
+DETAIL_HEADERS = [
+    "保单号",
+    "旅行团号",
+    "产品",
+    "区域",
+    "投保时间",
+    "生效时间",
+    "终止时间",
+    "人数",
+    "天数",
+    "保费",
+    "保单状态",
+    "结算状态",
+    "经办人",
+    "营销员",
+    "对账单号",
+]
 DETAIL_KINDS = ["text"] * 7 + ["int", "int", "money"] + ["text"] * 5
 
 
 def detail_table(found: list[Policy], now: datetime, zone, note: str = "") -> SheetTable:
     """业务明细表 (SPEC §6): one row a policy; totals count only policies not cancelled."""
-    rows = [[p.policy_no, p.tour_group, p.plan_name, p.region, show_second(p.issued_at, zone),
-             show_hour(p.start, zone), show_end(p.end, zone), p.insured_count, p.days, p.premium_fen,
-             p.shown_status(now), "已结" if p.settled else "未结", p.handler,
-             " ".join(filter(None, [p.sales_name, p.sales_id])), p.statement_no] for p in found]
+    rows = [
+        [
+            p.policy_no,
+            p.tour_group,
+            p.plan_name,
+            p.region,
+            show_second(p.issued_at, zone),
+            show_hour(p.start, zone),
+            show_end(p.end, zone),
+            p.insured_count,
+            p.days,
+            p.premium_fen,
+            p.shown_status(now),
+            "已结" if p.settled else "未结",
+            p.handler,
+            " ".join(filter(None, [p.sales_name, p.sales_id])),
+            p.statement_no,
+        ]
+        for p in found
+    ]
     live = [p for p in found if p.status != CANCELLED]
-    totals = {0: f"合计（{len(live)} 张有效保单，已撤单不计）", 7: sum(p.insured_count for p in live),
-              9: sum(p.premium_fen for p in live)}
+    totals = {
+        0: f"合计（{len(live)} 张有效保单，已撤单不计）",
+        7: sum(p.insured_count for p in live),
+        9: sum(p.premium_fen for p in live),
+    }
     return SheetTable("业务明细", DETAIL_HEADERS, DETAIL_KINDS, rows, totals, note)
 
 
@@ -151,11 +274,14 @@ def month_detail_table(agency: str, month: date, found: list[Policy], now: datet
     """An agency's 业务明细_<YYYY-MM>.xlsx: the month's policies by 投保时间 (month-end, and again when a
     confirmation makes them 已结)."""
     last = next_month(month) - timedelta(days=1)
-    return detail_table(found, now, zone, f"{agency} 业务明细表：投保时间 {month:%Y-%m-%d} 至 {last:%Y-%m-%d}（{month:%Y-%m}）")
+    return detail_table(
+        found, now, zone, f"{agency} 业务明细表：投保时间 {month:%Y-%m-%d} 至 {last:%Y-%m-%d}（{month:%Y-%m}）"
+    )
 
 
 class DetailKind(RequestKind):
     """业务明细: the business detail sheet for any range of 投保时间."""
+
     action = "业务明细"
 
     def parse(self, book: Book, who: str) -> Request:
@@ -163,9 +289,13 @@ class DetailKind(RequestKind):
         issued_from, issued_to = date_range(sheet, self.settings.zone, required=True)
         plan = (sheet.text("方案代码", required=False, limit=20) or "全部").upper()
         request.fields["filter"] = Filter(
-            who, issued_from=issued_from, issued_to=issued_to, plan_code="" if plan == "全部" else plan,
+            who,
+            issued_from=issued_from,
+            issued_to=issued_to,
+            plan_code="" if plan == "全部" else plan,
             status=_choice(sheet, "保单状态", STATUSES[:3], "query.status"),
-            settled=_choice(sheet, "结算状态", SETTLED, "query.settle"))
+            settled=_choice(sheet, "结算状态", SETTLED, "query.settle"),
+        )
         return request
 
     def load(self, ledger, request: Request, who: str):
@@ -178,16 +308,18 @@ class DetailKind(RequestKind):
     def decide(self, checked: Checked, now: datetime) -> Decision:
         flt: Filter = checked.request.fields["filter"]
         found = checked.values["found"]
-        note = (f"投保时间 {flt.issued_from.date()} 至 {(flt.issued_to - timedelta(days=1)).date()}，"
-                f"方案 {flt.plan_code or '全部'}，保单状态 {flt.status}，结算状态 {flt.settled}")
+        note = (
+            f"投保时间 {flt.issued_from.date()} 至 {(flt.issued_to - timedelta(days=1)).date()}，"
+            f"方案 {flt.plan_code or '全部'}，保单状态 {flt.status}，结算状态 {flt.settled}"
+        )
         table = detail_table(found, now, self.settings.zone, note)
-        return Decision(status="success", policies=found, tables=[table],
-                        summary={"保单数": len(found)})
+        return Decision(status="success", policies=found, tables=[table], summary={"保单数": len(found)})
 
 
 class ReprintKind(OnePolicyKind):
     """补打保单: write the electronic policy of this agency's policy again, whatever its status; a void
     one says which policy replaces it now."""
+
     action = "补打保单"
 
     def load(self, ledger, request: Request, who: str):
@@ -198,15 +330,25 @@ class ReprintKind(OnePolicyKind):
         policy, replacement = state
         problems = list(request.problems)
         if request.fields["policy_no"] and policy is None:
-            problems.append(problem("policy.not_found_reprint", **request.extra["at"], value=request.fields["policy_no"]))
+            problems.append(
+                problem("policy.not_found_reprint", **request.extra["at"], value=request.fields["policy_no"])
+            )
         return Checked(request, problems, {"policy": policy, "replacement": replacement})
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
         policy, replacement = checked.values["policy"], checked.values["replacement"]
         status = policy.shown_status(now)
         if replacement is not None:
-            status += f"（已被 {replacement.policy_no} 替代" + ("，该保单现也已撤单）" if replacement.status != ACTIVE else "）")
-        return Decision(status="success", policies=[policy], reprint=[policy],
-                        summary={"补打保单": policy.policy_no, "保单状态": status},
-                        content={"replaced_by": replacement.policy_no if replacement else None,
-                                 "replaced_by_status": replacement.status if replacement else None})
+            status += f"（已被 {replacement.policy_no} 替代" + (
+                "，该保单现也已撤单）" if replacement.status != ACTIVE else "）"
+            )
+        return Decision(
+            status="success",
+            policies=[policy],
+            reprint=[policy],
+            summary={"补打保单": policy.policy_no, "保单状态": status},
+            content={
+                "replaced_by": replacement.policy_no if replacement else None,
+                "replaced_by_status": replacement.status if replacement else None,
+            },
+        )

@@ -29,8 +29,9 @@ def parse_roster(book: Book, request: Request, limit: int) -> None:
     rows: list[tuple[int, dict]] = []
     if table is not None:
         if len(table.rows) > limit:
-            request.problems.append(problem("file.too_many_rows", sheet=table.sheet.name, count=len(table.rows),
-                                            limit=limit))
+            request.problems.append(
+                problem("file.too_many_rows", sheet=table.sheet.name, count=len(table.rows), limit=limit)
+            )
         elif not table.rows and not table.marked:  # a marked row that holds someone is already an error
             request.problems.append(problem("roster.empty", sheet=table.sheet.name, row=table.header_row + 1))
         else:
@@ -48,8 +49,16 @@ def _rows(table: Table, problems: list[Problem]) -> list[tuple[int, dict]]:
         values = {name: (row[c] if c < len(row) else None) for name, c in present}
         if idcard.id_text(values.get("证件号码"))[0] == SAMPLE_ID:
             # The template's sample person, whatever its 序号 says: never insured.
-            problems.append(problem("roster.sample_person", sheet=table.sheet.name, row=r + 1, column="证件号码",
-                                    col_index=id_col, value=SAMPLE_ID))
+            problems.append(
+                problem(
+                    "roster.sample_person",
+                    sheet=table.sheet.name,
+                    row=r + 1,
+                    column="证件号码",
+                    col_index=id_col,
+                    value=SAMPLE_ID,
+                )
+            )
             continue
         if special:
             for name, c in present:
@@ -78,9 +87,19 @@ class RosterCheck:
     row_of: dict[tuple[str, str], int] = field(default_factory=dict)  # person key → row index
 
 
-def check_roster(request: Request, *, plan: Plan | None, start: datetime | None, days: int | None, today: date,
-                 zone: tzinfo, overlaps: list, problems: list[Problem], tour_group: str = "",
-                 endorsing: bool = False) -> RosterCheck:
+def check_roster(
+    request: Request,
+    *,
+    plan: Plan | None,
+    start: datetime | None,
+    days: int | None,
+    today: date,
+    zone: tzinfo,
+    overlaps: list,
+    problems: list[Problem],
+    tour_group: str = "",
+    endorsing: bool = False,
+) -> RosterCheck:
     """Every person checked and priced; the same person twice refused. A person already on a live policy
     of this agency whose cover overlaps: refused when it is the same tour group (insured twice; the
     message names the policy and the action to use), warned when it is another group."""
@@ -106,13 +125,33 @@ def check_roster(request: Request, *, plan: Plan | None, start: datetime | None,
         premium = 0
         if plan is not None and start:
             if not plan.min_age <= age <= plan.max_age:
-                problems.append(problem("age.range", **where(r, "出生日期" if "出生日期" in table.columns else "证件号码"),
-                                        age=age, plan=plan.name, min_age=plan.min_age, max_age=plan.max_age))
+                problems.append(
+                    problem(
+                        "age.range",
+                        **where(r, "出生日期" if "出生日期" in table.columns else "证件号码"),
+                        age=age,
+                        plan=plan.name,
+                        min_age=plan.min_age,
+                        max_age=plan.max_age,
+                    )
+                )
             elif days and days <= plan.max_days:
                 premium = person_premium(plan, days, age)
                 result.premiums[r] = premium
-        result.people.append(Insured(facts.name, facts.id_type, facts.id_no, facts.gender, facts.birth, age, premium,
-                                     facts.phone, facts.note, r + 1))
+        result.people.append(
+            Insured(
+                facts.name,
+                facts.id_type,
+                facts.id_no,
+                facts.gender,
+                facts.birth,
+                age,
+                premium,
+                facts.phone,
+                facts.note,
+                r + 1,
+            )
+        )
         result.row_of[key] = r
 
     for rows in seen.values():
@@ -133,9 +172,17 @@ def check_roster(request: Request, *, plan: Plan | None, start: datetime | None,
     for (r, code), found in said.items():
         first = found[0]
         more = f"（另有 {len(found) - 1} 张重叠的有效保单）" if len(found) > 1 else ""
-        problems.append(problem(code, **where(r, "证件号码"), warning=code == "roster.overlap",
-                                policy_no=first.policy_no + more, tour_group=first.tour_group,
-                                start=show_hour(first.start, zone), end=show_end(first.end, zone)))
+        problems.append(
+            problem(
+                code,
+                **where(r, "证件号码"),
+                warning=code == "roster.overlap",
+                policy_no=first.policy_no + more,
+                tour_group=first.tour_group,
+                start=show_hour(first.start, zone),
+                end=show_end(first.end, zone),
+            )
+        )
     return result
 
 

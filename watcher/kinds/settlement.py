@@ -13,16 +13,38 @@ from ..domain.dates import DateError, parse_date, show_second
 from ..domain.money import Amount, MoneyError, parse_fen, yuan_display, yuan_text
 from ..domain.policy import AGENCY_ENDED
 from ..domain.problems import problem
-from ..domain.settlement import (CONFIRMED, DEPOSIT_IN, DEPOSIT_OUT, PAID, PENDING, STATEMENT_STATES, MonthError,
-                                 Receipt, month_ended, month_text, next_month, parse_month, receipt_valid_until)
+from ..domain.settlement import (
+    CONFIRMED,
+    DEPOSIT_IN,
+    DEPOSIT_OUT,
+    PAID,
+    PENDING,
+    STATEMENT_STATES,
+    MonthError,
+    Receipt,
+    month_ended,
+    month_text,
+    next_month,
+    parse_month,
+    receipt_valid_until,
+)
 from ..domain.text import clean, fold
 from ..io.book import Book
 from ..io.result_json import statement_json
 from ..io.sheet_table import SheetTable
 from ..io.templates import samples
 from .admin_tables import AdminTable
-from .base import (Checked, ConfirmStatement, Decision, ReceiveDeposit, RecordInvoice, RecordPayment, RefundDeposit,
-                   Request, Settle)
+from .base import (
+    Checked,
+    ConfirmStatement,
+    Decision,
+    ReceiveDeposit,
+    RecordInvoice,
+    RecordPayment,
+    RefundDeposit,
+    Request,
+    Settle,
+)
 from .common import BAD, RequestKind
 from .queries import date_range
 
@@ -52,6 +74,7 @@ def _required(table: AdminTable, r: int, column: str, *, code: bool = False) -> 
 
 class StatementRowsKind(RequestKind):
     """An admin table of rows keyed by 对账单号 (收费登记, 发票登记): each statement once, read from the ledger."""
+
     admin = True
 
     @staticmethod
@@ -125,19 +148,55 @@ def _not_future(table: AdminTable, r: int, column: str, day: date | None, now: d
 
 
 def statement_table(statements: list, names: dict[str, str], zone, name: str = "对账单") -> SheetTable:
-    rows = [[s.statement_no, s.agency, names.get(s.agency, ""), f"{s.plan_code} {s.plan_name}", month_text(s.month),
-             show_second(s.created_at, zone), s.policy_count, s.insured_count, s.total_fen, s.status, s.channel,
-             s.confirmed_by, s.payment_ref, s.invoice_no] for s in statements]
-    return SheetTable(name, ["对账单号", "机构代码", "机构名称", "方案", "结账月份", "生成时间", "保单数", "人数", "金额",
-                             "对账状态", "业务渠道", "确认人", "缴费凭证号", "发票号"],
-                      ["text"] * 6 + ["int", "int", "money"] + ["text"] * 5, rows,
-                      {0: f"合计（{len(statements)} 张）", 8: sum(s.total_fen for s in statements)})
+    rows = [
+        [
+            s.statement_no,
+            s.agency,
+            names.get(s.agency, ""),
+            f"{s.plan_code} {s.plan_name}",
+            month_text(s.month),
+            show_second(s.created_at, zone),
+            s.policy_count,
+            s.insured_count,
+            s.total_fen,
+            s.status,
+            s.channel,
+            s.confirmed_by,
+            s.payment_ref,
+            s.invoice_no,
+        ]
+        for s in statements
+    ]
+    return SheetTable(
+        name,
+        [
+            "对账单号",
+            "机构代码",
+            "机构名称",
+            "方案",
+            "结账月份",
+            "生成时间",
+            "保单数",
+            "人数",
+            "金额",
+            "对账状态",
+            "业务渠道",
+            "确认人",
+            "缴费凭证号",
+            "发票号",
+        ],
+        ["text"] * 6 + ["int", "int", "money"] + ["text"] * 5,
+        rows,
+        {0: f"合计（{len(statements)} 张）", 8: sum(s.total_fen for s in statements)},
+    )
 
 
 # --- 结账 ----------------------------------------------------------------------------------------
 
+
 class SettleKind(RequestKind):
     """结账: run settlement now for a month, an agency (or 全部) and a plan (or 全部)."""
+
     action = "结账"
     admin = True
 
@@ -158,8 +217,14 @@ class SettleKind(RequestKind):
         problems = list(request.problems)
         f, at = request.fields, request.extra["at"]
         if f["month"] and not month_ended(f["month"], now, self.settings.zone):
-            problems.append(problem("settle.month_open", **at["结账月份"], month=month_text(f["month"]),
-                                    end=f"{next_month(f['month']):%Y-%m-%d} 00:00"))
+            problems.append(
+                problem(
+                    "settle.month_open",
+                    **at["结账月份"],
+                    month=month_text(f["month"]),
+                    end=f"{next_month(f['month']):%Y-%m-%d} 00:00",
+                )
+            )
         if f["agency"] and f["agency"] not in agencies:
             problems.append(problem("settle.agency_unknown", **at["机构代码"], value=f["agency"]))
         if f["plan"] and f["plan"] not in plans:
@@ -168,25 +233,39 @@ class SettleKind(RequestKind):
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
         f = checked.request.fields
-        return Decision(status="success", ops=[Settle(f["month"], f["agency"], f["plan"])],
-                        summary={"结账月份": month_text(f["month"]), "结账机构": f["agency"] or ALL,
-                                 "结账方案": f["plan"] or ALL})
+        return Decision(
+            status="success",
+            ops=[Settle(f["month"], f["agency"], f["plan"])],
+            summary={"结账月份": month_text(f["month"]), "结账机构": f["agency"] or ALL, "结账方案": f["plan"] or ALL},
+        )
 
 
 # --- 对账确认 ----------------------------------------------------------------------------------
 
-CONFIRM_COLUMNS = {"序号": ("编号",), "对账单号": ("对账单编号", "对账单"), "业务渠道": ("渠道",),
-                   "确认人": ("确认人员", "经办人")}
+CONFIRM_COLUMNS = {
+    "序号": ("编号",),
+    "对账单号": ("对账单编号", "对账单"),
+    "业务渠道": ("渠道",),
+    "确认人": ("确认人员", "经办人"),
+}
 
 
 class ConfirmKind(StatementRowsKind):
     """对账确认: choose each statement's 业务渠道 (irreversible); its policies become 已结."""
+
     action = "对账确认"
 
     def parse(self, book: Book, who: str) -> Request:
         request = Request(self.action, who)
-        table = AdminTable(book, "对账确认", CONFIRM_COLUMNS, ("对账单号", "业务渠道", "确认人"), request.problems,
-                           "对账确认", sample=samples("对账确认", self.settings.channels))
+        table = AdminTable(
+            book,
+            "对账确认",
+            CONFIRM_COLUMNS,
+            ("对账单号", "业务渠道", "确认人"),
+            request.problems,
+            "对账确认",
+            sample=samples("对账确认", self.settings.channels),
+        )
         rows = []
         for r in table.rows:
             number, channel, by = (_code(table.text(r, "对账单号")), table.text(r, "业务渠道"), table.text(r, "确认人"))
@@ -195,8 +274,13 @@ class ConfirmKind(StatementRowsKind):
             if not number:
                 table.fail(r, "对账单号", "field.empty", label="对账单号")
             if not channel or not by:
-                table.fail(r, "业务渠道" if not channel else "确认人", "statement.half_filled",
-                           filled="确认人" if by else "业务渠道", missing="业务渠道" if not channel else "确认人")
+                table.fail(
+                    r,
+                    "业务渠道" if not channel else "确认人",
+                    "statement.half_filled",
+                    filled="确认人" if by else "业务渠道",
+                    missing="业务渠道" if not channel else "确认人",
+                )
             elif channel not in self.settings.channels:
                 table.fail(r, "业务渠道", "statement.channel", value=channel, allowed="、".join(self.settings.channels))
             rows.append((r, number, channel, by))
@@ -209,44 +293,78 @@ class ConfirmKind(StatementRowsKind):
         for r, number, _, _ in request.fields["rows"]:
             s = state.get(number)
             if self._known(table, r, number, s) and s.status != PENDING:
-                table.fail(r, "对账单号", "statement.confirmed_already", value=number, channel=s.channel,
-                           by=s.confirmed_by, at=show_second(s.confirmed_at, self.settings.zone))
+                table.fail(
+                    r,
+                    "对账单号",
+                    "statement.confirmed_already",
+                    value=number,
+                    channel=s.channel,
+                    by=s.confirmed_by,
+                    at=show_second(s.confirmed_at, self.settings.zone),
+                )
         return Checked(request, list(request.problems), {"statements": state})
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
         rows = checked.request.fields["rows"]
         statements = checked.values["statements"]
         return Decision(
-            status="success", ops=[ConfirmStatement(n, c, b) for _, n, c, b in rows],
+            status="success",
+            ops=[ConfirmStatement(n, c, b) for _, n, c, b in rows],
             statements=[n for _, n, _, _ in rows],
-            notes=[f"{n}（{statements[n].agency} {statements[n].plan_code}，{yuan_display(statements[n].total_fen)} 元）："
-                   f"业务渠道 {c}，确认人 {b}" for _, n, c, b in rows],
-            summary={"确认对账单": len(rows), "金额合计": Amount(sum(statements[n].total_fen for _, n, _, _ in rows))})
+            notes=[
+                f"{n}（{statements[n].agency} {statements[n].plan_code}，{yuan_display(statements[n].total_fen)} 元）："
+                f"业务渠道 {c}，确认人 {b}"
+                for _, n, c, b in rows
+            ],
+            summary={"确认对账单": len(rows), "金额合计": Amount(sum(statements[n].total_fen for _, n, _, _ in rows))},
+        )
 
 
 # --- 收费登记 / 发票登记 --------------------------------------------------------------------------
 
-PAYMENT_COLUMNS = {"序号": ("编号",), "对账单号": ("对账单编号", "对账单"), "金额": ("缴费金额", "收费金额"),
-                   "缴费凭证号": ("凭证号", "缴费凭证"), "到账日期": ("缴费日期", "收费日期")}
-INVOICE_COLUMNS = {"序号": ("编号",), "对账单号": ("对账单编号", "对账单"), "发票号": ("发票号码",),
-                   "开票日期": ("发票日期",)}
+PAYMENT_COLUMNS = {
+    "序号": ("编号",),
+    "对账单号": ("对账单编号", "对账单"),
+    "金额": ("缴费金额", "收费金额"),
+    "缴费凭证号": ("凭证号", "缴费凭证"),
+    "到账日期": ("缴费日期", "收费日期"),
+}
+INVOICE_COLUMNS = {
+    "序号": ("编号",),
+    "对账单号": ("对账单编号", "对账单"),
+    "发票号": ("发票号码",),
+    "开票日期": ("发票日期",),
+}
 
 
 class PaymentKind(StatementRowsKind):
     """收费登记: the agency paid a confirmed statement; the amount must equal its total."""
+
     action = "收费登记"
 
     def parse(self, book: Book, who: str) -> Request:
         request = Request(self.action, who)
-        table = AdminTable(book, "收费", PAYMENT_COLUMNS, ("对账单号", "金额", "缴费凭证号", "到账日期"),
-                           request.problems, "收费登记")
-        return self._rows(request, table, [
-            (r, _required(table, r, "对账单号", code=True), _money(table, r, "金额"), _required(table, r, "缴费凭证号"),
-             _day(table, r, "到账日期")) for r in table.rows])
+        table = AdminTable(
+            book, "收费", PAYMENT_COLUMNS, ("对账单号", "金额", "缴费凭证号", "到账日期"), request.problems, "收费登记"
+        )
+        return self._rows(
+            request,
+            table,
+            [
+                (
+                    r,
+                    _required(table, r, "对账单号", code=True),
+                    _money(table, r, "金额"),
+                    _required(table, r, "缴费凭证号"),
+                    _day(table, r, "到账日期"),
+                )
+                for r in table.rows
+            ],
+        )
 
     def validate(self, request: Request, state, now: datetime) -> Checked:
         table: AdminTable = request.extra["table"]
-        for r, number, fen, ref, on in request.fields["rows"]:
+        for r, number, fen, _ref, on in request.fields["rows"]:
             _not_future(table, r, "到账日期", on, now, self.settings.zone)
             s = state.get(number)
             if not self._known(table, r, number, s):
@@ -254,39 +372,71 @@ class PaymentKind(StatementRowsKind):
             if s.status == PENDING:
                 table.fail(r, "对账单号", "statement.not_confirmed", value=number)
             elif s.status != CONFIRMED:
-                table.fail(r, "对账单号", "statement.paid_already", value=number, amount=yuan_display(s.paid_fen or 0),
-                           ref=s.payment_ref)
+                table.fail(
+                    r,
+                    "对账单号",
+                    "statement.paid_already",
+                    value=number,
+                    amount=yuan_display(s.paid_fen or 0),
+                    ref=s.payment_ref,
+                )
             elif fen is not None and fen != s.total_fen:
                 diff = fen - s.total_fen
-                table.fail(r, "金额", "statement.amount", value=number, amount=yuan_display(fen),
-                           total=yuan_display(s.total_fen),
-                           diff=f"多 {yuan_display(diff)} 元" if diff > 0 else f"少 {yuan_display(-diff)} 元")
+                table.fail(
+                    r,
+                    "金额",
+                    "statement.amount",
+                    value=number,
+                    amount=yuan_display(fen),
+                    total=yuan_display(s.total_fen),
+                    diff=f"多 {yuan_display(diff)} 元" if diff > 0 else f"少 {yuan_display(-diff)} 元",
+                )
         return Checked(request, list(request.problems))
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
         rows = checked.request.fields["rows"]
-        return Decision(status="success", ops=[RecordPayment(n, fen, ref, on) for _, n, fen, ref, on in rows],
-                        content={"payments": [{"statement_no": n, "amount": yuan_text(fen), "ref": ref,
-                                               "paid_on": on.isoformat()} for _, n, fen, ref, on in rows]},
-                        statements=[n for _, n, *_ in rows],
-                        notes=[f"{n}：缴费 {yuan_display(fen)} 元，凭证 {ref}，到账 {on}" for _, n, fen, ref, on in rows],
-                        summary={"登记缴费": len(rows), "缴费合计": Amount(sum(r[2] for r in rows))})
+        return Decision(
+            status="success",
+            ops=[RecordPayment(n, fen, ref, on) for _, n, fen, ref, on in rows],
+            content={
+                "payments": [
+                    {"statement_no": n, "amount": yuan_text(fen), "ref": ref, "paid_on": on.isoformat()}
+                    for _, n, fen, ref, on in rows
+                ]
+            },
+            statements=[n for _, n, *_ in rows],
+            notes=[f"{n}：缴费 {yuan_display(fen)} 元，凭证 {ref}，到账 {on}" for _, n, fen, ref, on in rows],
+            summary={"登记缴费": len(rows), "缴费合计": Amount(sum(r[2] for r in rows))},
+        )
 
 
 class InvoiceKind(StatementRowsKind):
     """发票登记: the invoice for a paid statement; from then on its business counts in 业绩."""
+
     action = "发票登记"
 
     def parse(self, book: Book, who: str) -> Request:
         request = Request(self.action, who)
-        table = AdminTable(book, "发票", INVOICE_COLUMNS, ("对账单号", "发票号", "开票日期"), request.problems, "发票登记")
-        return self._rows(request, table, [
-            (r, _required(table, r, "对账单号", code=True), _required(table, r, "发票号", code=True),
-             _day(table, r, "开票日期")) for r in table.rows])
+        table = AdminTable(
+            book, "发票", INVOICE_COLUMNS, ("对账单号", "发票号", "开票日期"), request.problems, "发票登记"
+        )
+        return self._rows(
+            request,
+            table,
+            [
+                (
+                    r,
+                    _required(table, r, "对账单号", code=True),
+                    _required(table, r, "发票号", code=True),
+                    _day(table, r, "开票日期"),
+                )
+                for r in table.rows
+            ],
+        )
 
     def validate(self, request: Request, state, now: datetime) -> Checked:
         table: AdminTable = request.extra["table"]
-        for r, number, invoice, on in request.fields["rows"]:
+        for r, number, _invoice, on in request.fields["rows"]:
             _not_future(table, r, "开票日期", on, now, self.settings.zone)
             s = state.get(number)
             if not self._known(table, r, number, s):
@@ -299,30 +449,50 @@ class InvoiceKind(StatementRowsKind):
 
     def decide(self, checked: Checked, now: datetime) -> Decision:
         rows = checked.request.fields["rows"]
-        return Decision(status="success", ops=[RecordInvoice(n, i, on) for _, n, i, on in rows],
-                        content={"invoices": [{"statement_no": n, "invoice_no": i, "invoiced_on": on.isoformat()}
-                                              for _, n, i, on in rows]},
-                        statements=[n for _, n, *_ in rows],
-                        notes=[f"{n}：发票 {i}，开票日期 {on}" for _, n, i, on in rows],
-                        summary={"登记发票": len(rows)})
+        return Decision(
+            status="success",
+            ops=[RecordInvoice(n, i, on) for _, n, i, on in rows],
+            content={
+                "invoices": [
+                    {"statement_no": n, "invoice_no": i, "invoiced_on": on.isoformat()} for _, n, i, on in rows
+                ]
+            },
+            statements=[n for _, n, *_ in rows],
+            notes=[f"{n}：发票 {i}，开票日期 {on}" for _, n, i, on in rows],
+            summary={"登记发票": len(rows)},
+        )
 
 
 # --- 预交保费 ------------------------------------------------------------------------------------
 
-DEPOSIT_COLUMNS = {"序号": ("编号",), "机构代码": ("代码", "旅行社代码"), "类型": ("收退类型", "操作"),
-                   "金额": ("押金金额",), "收据号": ("收据号码", "收据编号"), "日期": ("收取日期", "退还日期")}
+DEPOSIT_COLUMNS = {
+    "序号": ("编号",),
+    "机构代码": ("代码", "旅行社代码"),
+    "类型": ("收退类型", "操作"),
+    "金额": ("押金金额",),
+    "收据号": ("收据号码", "收据编号"),
+    "日期": ("收取日期", "退还日期"),
+}
 
 
 class DepositKind(RequestKind):
     """预交保费: a deposit received (receipt valid three years) or refunded (only to an agency that has
     stopped, with nothing unpaid, against its receipt, in full)."""
+
     action = "预交保费"
     admin = True
 
     def parse(self, book: Book, who: str) -> Request:
         request = Request(self.action, who)
-        table = AdminTable(book, "预交保费", DEPOSIT_COLUMNS, ("机构代码", "类型", "金额", "收据号", "日期"),
-                           request.problems, "预交保费", also=("押金",))
+        table = AdminTable(
+            book,
+            "预交保费",
+            DEPOSIT_COLUMNS,
+            ("机构代码", "类型", "金额", "收据号", "日期"),
+            request.problems,
+            "预交保费",
+            also=("押金",),
+        )
         rows = []
         for r in table.rows:
             agency = _required(table, r, "机构代码", code=True)
@@ -357,8 +527,14 @@ class DepositKind(RequestKind):
             old = receipts.get(number)
             if kind == DEPOSIT_IN and number:
                 if old is not None:
-                    table.fail(r, "收据号", "deposit.receipt_used", value=number, agency=old.agency,
-                               on=old.received_on.isoformat())
+                    table.fail(
+                        r,
+                        "收据号",
+                        "deposit.receipt_used",
+                        value=number,
+                        agency=old.agency,
+                        on=old.received_on.isoformat(),
+                    )
                 elif fen and on:
                     ops.append(ReceiveDeposit(Receipt(number, code, fen, on, receipt_valid_until(on))))
             elif kind == DEPOSIT_OUT and number and agency is not None:
@@ -369,18 +545,34 @@ class DepositKind(RequestKind):
                     table.fail(r, "收据号", "deposit.refunded_already", value=number, on=old.refunded_on.isoformat())
                     continue
                 if fen is not None and fen != old.amount_fen:
-                    table.fail(r, "金额", "deposit.refund_amount", value=number, amount=yuan_display(fen),
-                               receipt=yuan_display(old.amount_fen))
+                    table.fail(
+                        r,
+                        "金额",
+                        "deposit.refund_amount",
+                        value=number,
+                        amount=yuan_display(fen),
+                        receipt=yuan_display(old.amount_fen),
+                    )
                 if on is not None and on < old.received_on:
-                    table.fail(r, "日期", "deposit.refund_before", on=on.isoformat(), received=old.received_on.isoformat())
+                    table.fail(
+                        r, "日期", "deposit.refund_before", on=on.isoformat(), received=old.received_on.isoformat()
+                    )
                 if agency.status != AGENCY_ENDED:
                     table.fail(r, "类型", "deposit.refund_active", agency=code, status=agency.status)
                 statements, count, owed = unpaid.get(code, ([], 0, 0))
                 if statements or count:
-                    what = "，".join(filter(None, [
-                        f"{len(statements)} 张对账单未缴费（{'、'.join(s.statement_no for s in statements[:5])}，"
-                        f"共 {yuan_display(sum(s.total_fen for s in statements))} 元）" if statements else "",
-                        f"{count} 张有效保单尚未结账（共 {yuan_display(owed)} 元）" if count else ""]))
+                    what = "，".join(
+                        filter(
+                            None,
+                            [
+                                f"{len(statements)} 张对账单未缴费（{'、'.join(s.statement_no for s in statements[:5])}，"
+                                f"共 {yuan_display(sum(s.total_fen for s in statements))} 元）"
+                                if statements
+                                else "",
+                                f"{count} 张有效保单尚未结账（共 {yuan_display(owed)} 元）" if count else "",
+                            ],
+                        )
+                    )
                     table.fail(r, "机构代码", "deposit.refund_unpaid", agency=code, what=what)
                 if on is not None:
                     ops.append(RefundDeposit(number, on, ""))
@@ -393,8 +585,10 @@ class DepositKind(RequestKind):
         for op in ops:
             if isinstance(op, ReceiveDeposit):
                 x = op.receipt
-                notes.append(f"收取 {x.agency} 预交保费 {yuan_display(x.amount_fen)} 元，收据 {x.receipt_no}，"
-                             f"有效期至 {x.valid_until}")
+                notes.append(
+                    f"收取 {x.agency} 预交保费 {yuan_display(x.amount_fen)} 元，收据 {x.receipt_no}，"
+                    f"有效期至 {x.valid_until}"
+                )
             else:
                 notes.append(f"退还收据 {op.receipt_no} 的预交保费（{op.refunded_on}）")
         refunds: dict[str, Receipt] = checked.values["refunds"]
@@ -404,22 +598,43 @@ class DepositKind(RequestKind):
         for op in ops:
             if isinstance(op, ReceiveDeposit):
                 x = op.receipt
-                deposits.append({"type": DEPOSIT_IN, "receipt_no": x.receipt_no, "agency": x.agency,
-                                 "amount": yuan_text(x.amount_fen), "date": x.received_on.isoformat(),
-                                 "valid_until": x.valid_until.isoformat()})
+                deposits.append(
+                    {
+                        "type": DEPOSIT_IN,
+                        "receipt_no": x.receipt_no,
+                        "agency": x.agency,
+                        "amount": yuan_text(x.amount_fen),
+                        "date": x.received_on.isoformat(),
+                        "valid_until": x.valid_until.isoformat(),
+                    }
+                )
             else:
                 x = refunds[op.receipt_no]
-                deposits.append({"type": DEPOSIT_OUT, "receipt_no": x.receipt_no, "agency": x.agency,
-                                 "amount": yuan_text(x.amount_fen), "date": op.refunded_on.isoformat(),
-                                 "valid_until": x.valid_until.isoformat()})
-        return Decision(status="success", ops=ops, notes=notes, content={"deposits": deposits},
-                        summary={"登记笔数": len(ops), "收取金额": Amount(received), "退还金额": Amount(refunded)})
+                deposits.append(
+                    {
+                        "type": DEPOSIT_OUT,
+                        "receipt_no": x.receipt_no,
+                        "agency": x.agency,
+                        "amount": yuan_text(x.amount_fen),
+                        "date": op.refunded_on.isoformat(),
+                        "valid_until": x.valid_until.isoformat(),
+                    }
+                )
+        return Decision(
+            status="success",
+            ops=ops,
+            notes=notes,
+            content={"deposits": deposits},
+            summary={"登记笔数": len(ops), "收取金额": Amount(received), "退还金额": Amount(refunded)},
+        )
 
 
 # --- 业绩 ----------------------------------------------------------------------------------------
 
+
 class PerformanceKind(RequestKind):
     """业绩: premium by salesperson and month, from invoiced statements only (month of the invoice)."""
+
     action = "业绩"
     admin = True
 
@@ -439,26 +654,66 @@ class PerformanceKind(RequestKind):
     def decide(self, checked: Checked, now: datetime) -> Decision:
         rows = checked.values["rows"]
         month = checked.request.fields["month"]
-        table = SheetTable("业绩", ["业绩月份", "营销员工号", "营销员姓名", "机构代码", "方案代码", "对账单数", "保单数",
-                                    "人数", "保费"], ["text"] * 5 + ["int"] * 3 + ["money"],
-                           [[p.month, p.sales_id, p.sales_name, p.agency, p.plan_code, p.statements, p.policies,
-                             p.insured, p.premium_fen] for p in rows],
-                           {0: "合计", 5: sum(p.statements for p in rows), 6: sum(p.policies for p in rows),
-                            7: sum(p.insured for p in rows), 8: sum(p.premium_fen for p in rows)},
-                           note=f"业绩月份 {month_text(month) if month else ALL}：按开票日期所在月份，只计已开票的对账单")
-        return Decision(status="success", tables=[table],
-                        content={"performance_month": month_text(month) if month else ALL, "performance": [
-                            {"month": p.month, "sales_id": p.sales_id, "sales_name": p.sales_name, "agency": p.agency,
-                             "plan": p.plan_code, "statements": p.statements, "policies": p.policies,
-                             "insured": p.insured, "premium": yuan_text(p.premium_fen)} for p in rows]},
-                        summary={"业绩月份": month_text(month) if month else ALL,
-                                 "业绩保费合计": Amount(sum(p.premium_fen for p in rows))})
+        table = SheetTable(
+            "业绩",
+            ["业绩月份", "营销员工号", "营销员姓名", "机构代码", "方案代码", "对账单数", "保单数", "人数", "保费"],
+            ["text"] * 5 + ["int"] * 3 + ["money"],
+            [
+                [
+                    p.month,
+                    p.sales_id,
+                    p.sales_name,
+                    p.agency,
+                    p.plan_code,
+                    p.statements,
+                    p.policies,
+                    p.insured,
+                    p.premium_fen,
+                ]
+                for p in rows
+            ],
+            {
+                0: "合计",
+                5: sum(p.statements for p in rows),
+                6: sum(p.policies for p in rows),
+                7: sum(p.insured for p in rows),
+                8: sum(p.premium_fen for p in rows),
+            },
+            note=f"业绩月份 {month_text(month) if month else ALL}：按开票日期所在月份，只计已开票的对账单",
+        )
+        return Decision(
+            status="success",
+            tables=[table],
+            content={
+                "performance_month": month_text(month) if month else ALL,
+                "performance": [
+                    {
+                        "month": p.month,
+                        "sales_id": p.sales_id,
+                        "sales_name": p.sales_name,
+                        "agency": p.agency,
+                        "plan": p.plan_code,
+                        "statements": p.statements,
+                        "policies": p.policies,
+                        "insured": p.insured,
+                        "premium": yuan_text(p.premium_fen),
+                    }
+                    for p in rows
+                ],
+            },
+            summary={
+                "业绩月份": month_text(month) if month else ALL,
+                "业绩保费合计": Amount(sum(p.premium_fen for p in rows)),
+            },
+        )
 
 
 # --- 对账单查询 (agency) ---------------------------------------------------------------------------
 
+
 class StatementQueryKind(RequestKind):
     """对账单查询: this agency's statements by statement date and status, each written again."""
+
     action = "对账单查询"
 
     def parse(self, book: Book, who: str) -> Request:
@@ -467,8 +722,9 @@ class StatementQueryKind(RequestKind):
         status = sheet.text("对账状态", required=False, limit=10) or ALL
         if status not in (ALL, *STATEMENT_STATES):
             sheet.fail("query.statement_status", "对账状态", value=status, allowed="、".join((ALL, *STATEMENT_STATES)))
-        request.fields.update(created_from=created_from, created_to=created_to,
-                              status=None if status == ALL else status, label=status)
+        request.fields.update(
+            created_from=created_from, created_to=created_to, status=None if status == ALL else status, label=status
+        )
         return request
 
     def load(self, ledger, request: Request, who: str):
@@ -476,8 +732,12 @@ class StatementQueryKind(RequestKind):
             return [], ""
         f = request.fields
         agency = ledger.agency(who)
-        return (ledger.statements(agency=who, status=f["status"], created_from=f["created_from"],
-                                  created_to=f["created_to"]), agency.name if agency else "")
+        return (
+            ledger.statements(
+                agency=who, status=f["status"], created_from=f["created_from"], created_to=f["created_to"]
+            ),
+            agency.name if agency else "",
+        )
 
     def validate(self, request: Request, state, now: datetime) -> Checked:
         found, name = state
@@ -489,8 +749,14 @@ class StatementQueryKind(RequestKind):
         start = f["created_from"].date() if f["created_from"] else None
         end = (f["created_to"] - timedelta(days=1)).date() if f["created_to"] else None
         table = statement_table(found, {checked.request.who: checked.values["name"]}, self.settings.zone)
-        table.note = (f"生成日期 {start or '不限'} 至 {end or '不限'}，对账状态 {f['label']}；"
-                      "每张对账单已重新写出（对账单_<对账单号>.xlsx / .json / .html）")
-        return Decision(status="success", tables=[table], statements=[s.statement_no for s in found],
-                        content={"statements": [statement_json(s, self.settings.zone) for s in found]},
-                        summary={"查到对账单": len(found), "金额合计": Amount(sum(s.total_fen for s in found))})
+        table.note = (
+            f"生成日期 {start or '不限'} 至 {end or '不限'}，对账状态 {f['label']}；"
+            "每张对账单已重新写出（对账单_<对账单号>.xlsx / .json / .html）"
+        )
+        return Decision(
+            status="success",
+            tables=[table],
+            statements=[s.statement_no for s in found],
+            content={"statements": [statement_json(s, self.settings.zone) for s in found]},
+            summary={"查到对账单": len(found), "金额合计": Amount(sum(s.total_fen for s in found))},
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..domain.policy import ADD_PEOPLE, Policy, Replacement
 
@@ -15,7 +15,7 @@ def _t(moment: datetime) -> str:
     """Aware datetime → sortable UTC text."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime in the ledger")
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -33,11 +33,30 @@ _POLICY_SELECT = (
 def policy_from_row(row: tuple, people: tuple = ()) -> Policy:
     """A policy from a row of _POLICY_SELECT (its people loaded separately, or none)."""
     return Policy(
-        policy_no=row[0], agency=row[1], tour_group=row[2], region=row[3], plan_code=row[4], plan_name=row[5],
-        plan_version=row[6], start=_dt(row[7]), days=row[8], end=_dt(row[9]), route=row[10], handler=row[11],
-        sales_id=row[12], sales_name=row[13], premium_fen=row[14], people=people, issued_at=_dt(row[16]),
-        status=row[15], cancelled_at=_dt(row[17]), replaces=row[18], replace_reason=row[19],
-        statement_no=row[20], settled_at=_dt(row[21]), headcount=row[22],
+        policy_no=row[0],
+        agency=row[1],
+        tour_group=row[2],
+        region=row[3],
+        plan_code=row[4],
+        plan_name=row[5],
+        plan_version=row[6],
+        start=_dt(row[7]),
+        days=row[8],
+        end=_dt(row[9]),
+        route=row[10],
+        handler=row[11],
+        sales_id=row[12],
+        sales_name=row[13],
+        premium_fen=row[14],
+        people=people,
+        issued_at=_dt(row[16]),
+        status=row[15],
+        cancelled_at=_dt(row[17]),
+        replaces=row[18],
+        replace_reason=row[19],
+        statement_no=row[20],
+        settled_at=_dt(row[21]),
+        headcount=row[22],
     )
 
 
@@ -49,9 +68,11 @@ def replacement(conn, policy_no: str) -> Replacement | None:
     replaces nothing), or None when nothing replaced it. `conn` runs `?` queries on either database."""
     head, number = None, policy_no
     for _ in range(_CHAIN_LIMIT):
-        row = conn.execute("SELECT policy_no, status FROM policies WHERE replaces = ? AND replaces != ''"
-                           " AND replace_reason != ? ORDER BY issued_at DESC, policy_no DESC LIMIT 1",
-                           (number, ADD_PEOPLE)).fetchone()
+        row = conn.execute(
+            "SELECT policy_no, status FROM policies WHERE replaces = ? AND replaces != ''"
+            " AND replace_reason != ? ORDER BY issued_at DESC, policy_no DESC LIMIT 1",
+            (number, ADD_PEOPLE),
+        ).fetchone()
         if row is None:
             break
         head = Replacement(row[0], row[1])

@@ -9,9 +9,24 @@ from __future__ import annotations
 
 from .check import check_ledger
 
-ORDER = ("requests", "agencies", "plans", "plan_versions", "agency_plans", "rate_bands", "age_factors", "coverages",
-         "outputs", "policies", "insured", "journal", "month_end_runs", "statements", "deposits",
-         "result_names")
+ORDER = (
+    "requests",
+    "agencies",
+    "plans",
+    "plan_versions",
+    "agency_plans",
+    "rate_bands",
+    "age_factors",
+    "coverages",
+    "outputs",
+    "policies",
+    "insured",
+    "journal",
+    "month_end_runs",
+    "statements",
+    "deposits",
+    "result_names",
+)
 IDENTITY = ("requests", "plan_versions", "journal", "month_end_runs")
 BATCH = 5000
 
@@ -23,9 +38,14 @@ class CopyRefused(Exception):
 def columns(ledger, table: str) -> list[str]:
     if ledger.kind == "sqlite":
         return [r[1] for r in ledger.conn.execute(f"PRAGMA table_info({table})").fetchall()]
-    return [r[0] for r in ledger.conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
-        " AND table_name = ? ORDER BY ordinal_position", (table,)).fetchall()]
+    return [
+        r[0]
+        for r in ledger.conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = ? ORDER BY ordinal_position",
+            (table,),
+        ).fetchall()
+    ]
 
 
 def count(ledger, table: str) -> int:
@@ -49,20 +69,23 @@ def copy_ledger(source, target) -> dict[str, int]:
             insert = f"INSERT INTO {table} ({', '.join(wanted)}) VALUES ({', '.join('?' * len(wanted))})"
             rows = source.conn.execute(select).fetchall()
             for i in range(0, len(rows), BATCH):
-                target.conn.executemany(insert, rows[i:i + BATCH])
+                target.conn.executemany(insert, rows[i : i + BATCH])
             copied[table] = len(rows)
         # Numbers carry on from where the source left them (its sequence rows, or PostgreSQL's sequences).
         used = source.numbers_used()
         target.continue_numbers(used)
         for table in IDENTITY:
-            target.conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                                f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)").fetchone()
+            target.conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
+                f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            ).fetchone()
         # Verified before it commits: a copy that does not match leaves the target as empty as it was.
         differences = []
         for table in ORDER:
             cols = ", ".join(columns(source, table))
-            if sorted(map(repr, source.conn.execute(f"SELECT {cols} FROM {table}").fetchall())) != \
-                    sorted(map(repr, target.conn.execute(f"SELECT {cols} FROM {table}").fetchall())):
+            if sorted(map(repr, source.conn.execute(f"SELECT {cols} FROM {table}").fetchall())) != sorted(
+                map(repr, target.conn.execute(f"SELECT {cols} FROM {table}").fetchall())
+            ):
                 differences.append(f"{table}：源 {copied[table]} 行，目标 {count(target, table)} 行，内容不一致")
         carried = target.numbers_used()
         if carried != used:

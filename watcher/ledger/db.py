@@ -92,7 +92,8 @@ def _multi_row(insert: str, width: int, rows: int) -> str:
 
 def _multi_row_built(insert: str, width: int, rows: int) -> str:
     return insert + ", ".join(
-        "(" + ", ".join(f"${r * width + c}" for c in range(1, width + 1)) + ")" for r in range(rows))
+        "(" + ", ".join(f"${r * width + c}" for c in range(1, width + 1)) + ")" for r in range(rows)
+    )
 
 
 _multi_row_kept = lru_cache(maxsize=256)(_multi_row_built)
@@ -131,7 +132,7 @@ class PostgresDatabase(Database):
             step = max(1, _MAX_PARAMS // width)
             with self._RawCursor(self.conn) as cursor:
                 for i in range(0, len(rows), step):
-                    chunk = rows[i:i + step]
+                    chunk = rows[i : i + step]
                     cursor.execute(_multi_row(plain.group(1), width, len(chunk)), [v for row in chunk for v in row])
             return
         with self.conn.cursor() as cur:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .db import is_url
@@ -55,7 +55,7 @@ class Issued:
             merged = {k: max(current.get(k, 0), used.get(k, 0)) for k in {*current, *used}}
             if merged != current:
                 tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-                data = {"numbers": merged, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                data = {"numbers": merged, "at": datetime.now(UTC).isoformat(timespec="seconds")}
                 with open(tmp, "w", encoding="utf-8") as handle:
                     json.dump(data, handle)
                     handle.flush()

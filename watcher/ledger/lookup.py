@@ -32,8 +32,10 @@ class Found:
     on_replacement: bool = False  # whether this person is on that one (减人 and 换人 leave people out)
 
 
-_FIND = (_POLICY_SELECT.replace("SELECT ", "SELECT i.name, i.id_type, i.id_no, i.gender, i.birth, i.age, i.premium_fen, ", 1)
-         + " JOIN insured i ON i.policy_no = p.policy_no WHERE p.policy_no = ? AND i.id_no = ? AND i.id_type = ?")
+_FIND = (
+    _POLICY_SELECT.replace("SELECT ", "SELECT i.name, i.id_type, i.id_no, i.gender, i.birth, i.age, i.premium_fen, ", 1)
+    + " JOIN insured i ON i.policy_no = p.policy_no WHERE p.policy_no = ? AND i.id_no = ? AND i.id_type = ?"
+)
 
 
 class Connections:
@@ -110,13 +112,22 @@ class LookupLedger:
             return None
         person = Insured(row[0], row[1], row[2], row[3], date.fromisoformat(row[4]), row[5], row[6])
         policy = policy_from_row(row[7:])
-        covers = tuple(Coverage(i, s) for i, s in conn.execute(
-            "SELECT item, sum_fen FROM coverages WHERE plan_version = ? ORDER BY seq", (policy.plan_version,)))
+        covers = tuple(
+            Coverage(i, s)
+            for i, s in conn.execute(
+                "SELECT item, sum_fen FROM coverages WHERE plan_version = ? ORDER BY seq", (policy.plan_version,)
+            )
+        )
         name = conn.execute("SELECT name FROM agencies WHERE code = ?", (policy.agency,)).fetchone()
         head = replacement(conn, policy.policy_no) if policy.status == CANCELLED else None
-        on_head = head is not None and conn.execute(
-            "SELECT 1 FROM insured WHERE id_no = ? AND id_type = ? AND policy_no = ?",
-            (id_no, id_type, head.policy_no)).fetchone() is not None
+        on_head = (
+            head is not None
+            and conn.execute(
+                "SELECT 1 FROM insured WHERE id_no = ? AND id_type = ? AND policy_no = ?",
+                (id_no, id_type, head.policy_no),
+            ).fetchone()
+            is not None
+        )
         if head is not None and not on_head:
             # Left out of the replacement, but on another live policy of the same group (a 加人 after a
             # 减人 took them off): that one covers them, and the page says so instead.
@@ -124,7 +135,8 @@ class LookupLedger:
                 "SELECT p.policy_no, p.status FROM insured i JOIN policies p ON p.policy_no = i.policy_no"
                 " WHERE i.id_no = ? AND i.id_type = ? AND p.agency = ? AND p.tour_group = ? AND p.status = ?"
                 " ORDER BY p.issued_at DESC LIMIT 1",
-                (id_no, id_type, policy.agency, policy.tour_group, ACTIVE)).fetchone()
+                (id_no, id_type, policy.agency, policy.tour_group, ACTIVE),
+            ).fetchone()
             if row is not None:
                 head, on_head = Replacement(row[0], row[1]), True
         return Found(policy, person, covers, name[0] if name else "", head, on_head)
@@ -142,8 +154,10 @@ class ThrottleStore:
         # busy handler sleeps in steps of up to 100 ms: that would be the page's tail latency).
         self.writing = threading.Lock()
         with self.connections.connection() as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS lookup_clients (client TEXT PRIMARY KEY, failures TEXT NOT NULL,"
-                         " locked_until DOUBLE PRECISION NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS lookup_clients (client TEXT PRIMARY KEY, failures TEXT NOT NULL,"
+                " locked_until DOUBLE PRECISION NOT NULL)"
+            )
 
     def get(self, client: str) -> ClientState:
         with self.connections.connection() as conn:
@@ -176,9 +190,11 @@ class ThrottleStore:
         try:
             states = {key: changes[key](self._read(conn, key)) for key in keys}
             for key, state in states.items():
-                conn.execute("INSERT INTO lookup_clients VALUES (?, ?, ?) ON CONFLICT(client) DO UPDATE SET"
-                             " failures = excluded.failures, locked_until = excluded.locked_until",
-                             (key, json.dumps(state.failures), state.locked_until))
+                conn.execute(
+                    "INSERT INTO lookup_clients VALUES (?, ?, ?) ON CONFLICT(client) DO UPDATE SET"
+                    " failures = excluded.failures, locked_until = excluded.locked_until",
+                    (key, json.dumps(state.failures), state.locked_until),
+                )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -191,15 +207,19 @@ class ThrottleStore:
         with self.writing, self.connections.connection() as conn:
             rows = conn.execute("SELECT client, failures, locked_until FROM lookup_clients").fetchall()
             # Deleted only if unchanged since read: a failure another process records meanwhile stays.
-            stale = [(client, failures, locked) for client, failures, locked in rows
-                     if locked < before and all(t < before for t in json.loads(failures))]
+            stale = [
+                (client, failures, locked)
+                for client, failures, locked in rows
+                if locked < before and all(t < before for t in json.loads(failures))
+            ]
             if not stale:
                 return
             conn.execute("BEGIN" if is_url(self.target) else "BEGIN IMMEDIATE")
             try:
                 for key in stale:
-                    conn.execute("DELETE FROM lookup_clients WHERE client = ? AND failures = ? AND locked_until = ?",
-                                 key)
+                    conn.execute(
+                        "DELETE FROM lookup_clients WHERE client = ? AND failures = ? AND locked_until = ?", key
+                    )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -11,7 +11,10 @@ import sqlite3
 from .common import LedgerError
 
 MIGRATIONS: list[tuple[int, str, str]] = [
-    (1, "initial", """
+    (
+        1,
+        "initial",
+        """
 CREATE TABLE agencies (
     code TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -131,23 +134,39 @@ CREATE TABLE sequences (
     name TEXT PRIMARY KEY,
     value INTEGER NOT NULL
 );
-"""),
-    (2, "journal append-only, insured lookup", """
+""",
+    ),
+    (
+        2,
+        "journal append-only, insured lookup",
+        """
 CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal
 BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
 CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal
 BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END;
 CREATE INDEX insured_id ON insured(id_no, id_type);
-"""),
-    (3, "what each result showed, to re-render it after a crash", """
+""",
+    ),
+    (
+        3,
+        "what each result showed, to re-render it after a crash",
+        """
 ALTER TABLE requests ADD COLUMN result TEXT NOT NULL DEFAULT '{}';
-"""),
-    (4, "settlement state of policies, policy chains", """
+""",
+    ),
+    (
+        4,
+        "settlement state of policies, policy chains",
+        """
 ALTER TABLE policies ADD COLUMN settled_at TEXT;
 CREATE INDEX policies_replaces ON policies(replaces) WHERE replaces != '';
 CREATE INDEX policies_tour_group ON policies(agency, tour_group);
-"""),
-    (5, "month-end: statements, payments, invoices, deposits, runs", """
+""",
+    ),
+    (
+        5,
+        "month-end: statements, payments, invoices, deposits, runs",
+        """
 CREATE TABLE statements (
     statement_no TEXT PRIMARY KEY,
     agency TEXT NOT NULL REFERENCES agencies(code),
@@ -194,38 +213,59 @@ CREATE TABLE month_end_runs (
     summary TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX month_end_runs_month ON month_end_runs(month, id);
-"""),
-    (6, "the lookup page finds a person on a policy by one index", """
+""",
+    ),
+    (
+        6,
+        "the lookup page finds a person on a policy by one index",
+        """
 CREATE INDEX insured_lookup ON insured(id_no, id_type, policy_no);
 DROP INDEX insured_id;
-"""),
-    (7, "result names of the files in hand, whichever worker claimed them", """
+""",
+    ),
+    (
+        7,
+        "result names of the files in hand, whichever worker claimed them",
+        """
 CREATE TABLE result_names (
     agency TEXT NOT NULL,
     stem TEXT NOT NULL,
     reserved_at TEXT NOT NULL,
     PRIMARY KEY (agency, stem)
 );
-"""),
-    (8, "the workers sharing the ledger, for watcher status", """
+""",
+    ),
+    (
+        8,
+        "the workers sharing the ledger, for watcher status",
+        """
 CREATE TABLE workers (
     name TEXT PRIMARY KEY,
     command TEXT NOT NULL,
     started_at TEXT NOT NULL
 );
-"""),
+""",
+    ),
     # SQLite has one writer at a time: its sequence rows stay. PostgreSQL numbers from sequences of
     # its own, which no transaction holds locked until it commits (see POSTGRES_ONLY).
     (9, "numbers on PostgreSQL from its own sequences: no worker waits for another's commit", ""),
-    (10, "one-off chores a new release does once (pages of policies voided before it)", """
+    (
+        10,
+        "one-off chores a new release does once (pages of policies voided before it)",
+        """
 CREATE TABLE chores (
     name TEXT PRIMARY KEY,
     done_at TEXT NOT NULL
 );
-"""),
-    (11, "supplementary statements: business recorded late for a month already settled", """
+""",
+    ),
+    (
+        11,
+        "supplementary statements: business recorded late for a month already settled",
+        """
 ALTER TABLE statements ADD COLUMN supplements TEXT NOT NULL DEFAULT '';
-"""),
+""",
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -242,7 +282,8 @@ POSTGRES_ONLY: dict[int, list[str]] = {
         "CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal FOR EACH ROW EXECUTE FUNCTION journal_append_only()",
         "CREATE INDEX insured_id ON insured(id_no, id_type)",
     ],
-    9: [f"CREATE SEQUENCE number_{name} MINVALUE 1" for name in NUMBERED] + [
+    9: [f"CREATE SEQUENCE number_{name} MINVALUE 1" for name in NUMBERED]
+    + [
         "SELECT setval('number_' || name, value) FROM sequences WHERE value > 0",
         "DROP TABLE sequences",
     ],
@@ -276,8 +317,10 @@ def migrate(db, now_text: str, upto: int = LATEST) -> list[int]:
     if version > LATEST:
         # A worker of an older release on a ledger a newer one has brought forward (a rolling upgrade of
         # several hosts): it would write what the newer schema no longer has. It stops instead.
-        raise LedgerError(f"账本已由更新版本的 watcher 升级到第 {version} 版，本机的 watcher 只认识到第 {LATEST} 版。"
-                          "请先把本机的 watcher 升级到与其他主机相同的版本，再启动")
+        raise LedgerError(
+            f"账本已由更新版本的 watcher 升级到第 {version} 版，本机的 watcher 只认识到第 {LATEST} 版。"
+            "请先把本机的 watcher 升级到与其他主机相同的版本，再启动"
+        )
     if version >= upto:
         return applied
     for version, name, sql in MIGRATIONS:
@@ -314,15 +357,20 @@ def statements_for(kind: str, version: int, sql: str) -> list[str]:
     for statement in _statements(sql):
         if not statement.strip():
             continue
-        statement = re.sub(r"INTEGER PRIMARY KEY( AUTOINCREMENT)?", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
-                           statement)
+        statement = re.sub(
+            r"INTEGER PRIMARY KEY( AUTOINCREMENT)?", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", statement
+        )
         statement = re.sub(r"\bINTEGER\b", "BIGINT", statement)
         statement = re.sub(r"\bREAL\b", "DOUBLE PRECISION", statement)
         table = re.match(r"\s*CREATE TABLE (\w+)", statement)
         if table:
-            def lift(m, table=table.group(1)):
-                foreign.append(f"ALTER TABLE {table} ADD FOREIGN KEY ({m.group(1)}) REFERENCES {m.group(3)}({m.group(4)})")
+
+            def lift(m, table=table.group(1)):  # noqa: B008
+                foreign.append(
+                    f"ALTER TABLE {table} ADD FOREIGN KEY ({m.group(1)}) REFERENCES {m.group(3)}({m.group(4)})"
+                )
                 return m.group(1) + m.group(2)
+
             statement = re.sub(r"(\w+)( [^,\n]*?) REFERENCES (\w+)\((\w+)\)", lift, statement)
         out.append(statement.rstrip().rstrip(";"))
     return out + foreign

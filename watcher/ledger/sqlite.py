@@ -10,12 +10,12 @@ import hashlib
 import json
 import logging
 import sqlite3
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
 
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
@@ -154,8 +154,10 @@ class Ledger(SettlementLedger):
         try:
             self.issued.raise_to(self.numbers_used())
         except OSError as exc:
-            log.error("could not raise the mark of numbers handed out (%s): it is raised at the next commit",
-                      exc.strerror or exc)
+            log.error(
+                "could not raise the mark of numbers handed out (%s): it is raised at the next commit",
+                exc.strerror or exc,
+            )
 
     def _need_tx(self) -> None:
         if not self._depth:
@@ -177,15 +179,21 @@ class Ledger(SettlementLedger):
             return self.conn.execute(f"SELECT nextval('number_{_numbered(name)}')").fetchone()[0]
         return self.conn.execute(
             "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = sequences.value + 1"
-            " RETURNING value", (name,)
+            " RETURNING value",
+            (name,),
         ).fetchone()[0]
 
     def numbers_used(self) -> dict[str, int]:
         """The highest number handed out so far by each sequence (0: none yet)."""
         if self.kind == "postgresql":
-            return dict(self.conn.execute(" UNION ALL ".join(
-                f"SELECT '{name}', CASE WHEN is_called THEN last_value ELSE 0 END FROM number_{name}"
-                for name in NUMBERED)).fetchall())
+            return dict(
+                self.conn.execute(
+                    " UNION ALL ".join(
+                        f"SELECT '{name}', CASE WHEN is_called THEN last_value ELSE 0 END FROM number_{name}"
+                        for name in NUMBERED
+                    )
+                ).fetchall()
+            )
         used = dict(self.conn.execute("SELECT name, value FROM sequences").fetchall())
         return {name: used.get(name, 0) for name in NUMBERED}
 
@@ -196,44 +204,67 @@ class Ledger(SettlementLedger):
         self._need_tx()
         for name, value in used.items():
             if self.kind == "postgresql":
-                self.conn.execute(f"SELECT setval('number_{_numbered(name)}', ?, ?)", (max(value, 1), value > 0)).fetchone()
+                self.conn.execute(
+                    f"SELECT setval('number_{_numbered(name)}', ?, ?)", (max(value, 1), value > 0)
+                ).fetchone()
             else:
-                self.conn.execute("INSERT INTO sequences VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = ?",
-                                  (_numbered(name), value, value))
+                self.conn.execute(
+                    "INSERT INTO sequences VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = ?",
+                    (_numbered(name), value, value),
+                )
 
     # --- requests -----------------------------------------------------------------------
 
-    def record_request(self, *, agency: str, sha256: str, file_name: str, action: str, at: datetime,
-                       outputs: list[str]) -> int:
+    def record_request(
+        self, *, agency: str, sha256: str, file_name: str, action: str, at: datetime, outputs: list[str]
+    ) -> int:
         """The request that changed the ledger, with the names of its outputs, in the same transaction."""
         self._need_tx()
         request_id = self.conn.execute(
             "INSERT INTO requests (agency, sha256, file_name, action, processed_at, outputs) VALUES (?, ?, ?, ?, ?, ?)"
-            " RETURNING id", (agency, sha256, file_name, action, _t(at), json.dumps(outputs, ensure_ascii=False)),
+            " RETURNING id",
+            (agency, sha256, file_name, action, _t(at), json.dumps(outputs, ensure_ascii=False)),
         ).fetchone()[0]
         self._journal(at, request_id, agency, "request", sha256, {"file": file_name, "action": action})
         return request_id
 
-    def finish_request(self, request_id: int, *, policies: list[str], cancelled: list[str], outputs: list[str],
-                       result: dict) -> None:
+    def finish_request(
+        self, request_id: int, *, policies: list[str], cancelled: list[str], outputs: list[str], result: dict
+    ) -> None:
         """The request's effect and the names of all its outputs, still inside the request's transaction."""
         self._need_tx()
         agency = self.conn.execute(
             "UPDATE requests SET policies = ?, cancelled = ?, outputs = ?, result = ? WHERE id = ? RETURNING agency",
-            (json.dumps(policies), json.dumps(cancelled), json.dumps(outputs, ensure_ascii=False),
-             json.dumps(result, ensure_ascii=False), request_id),
+            (
+                json.dumps(policies),
+                json.dumps(cancelled),
+                json.dumps(outputs, ensure_ascii=False),
+                json.dumps(result, ensure_ascii=False),
+                request_id,
+            ),
         ).fetchone()[0]
         self.conn.executemany("INSERT INTO outputs VALUES (?, ?, ?)", [(agency, n, request_id) for n in outputs])
 
     def effective_request(self, agency: str, sha256: str) -> RequestRecord | None:
         row = self.conn.execute(
             "SELECT id, agency, sha256, file_name, action, processed_at, outputs, policies, cancelled, result"
-            " FROM requests WHERE agency = ? AND sha256 = ?", (agency, sha256)
+            " FROM requests WHERE agency = ? AND sha256 = ?",
+            (agency, sha256),
         ).fetchone()
         if row is None:
             return None
-        return RequestRecord(row[0], row[1], row[2], row[3], row[4], _dt(row[5]), tuple(json.loads(row[6])),
-                             tuple(json.loads(row[7])), tuple(json.loads(row[8])), json.loads(row[9]))
+        return RequestRecord(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            _dt(row[5]),
+            tuple(json.loads(row[6])),
+            tuple(json.loads(row[7])),
+            tuple(json.loads(row[8])),
+            json.loads(row[9]),
+        )
 
     def reserve_stem(self, agency: str, stem: str, at: datetime) -> bool:
         """Take a result name for a file just claimed; False if another file in hand (any worker's) has it.
@@ -241,9 +272,13 @@ class Ledger(SettlementLedger):
         On SQLite one service holds the root, and its own list of names in hand is enough."""
         if self.kind != "postgresql":
             return True
-        return self.conn.execute(
-            "INSERT INTO result_names VALUES (?, ?, ?) ON CONFLICT (agency, stem) DO NOTHING", (agency, stem, _t(at))
-        ).rowcount == 1
+        return (
+            self.conn.execute(
+                "INSERT INTO result_names VALUES (?, ?, ?) ON CONFLICT (agency, stem) DO NOTHING",
+                (agency, stem, _t(at)),
+            ).rowcount
+            == 1
+        )
 
     def release_stem(self, agency: str, stem: str) -> None:
         """The file is finished: its outputs exist (and a request that changed the ledger recorded them)."""
@@ -269,8 +304,11 @@ class Ledger(SettlementLedger):
             if other != name and self.try_lock(f"worker:{other}"):
                 self.conn.execute("DELETE FROM workers WHERE name = ?", (other,))
                 self.unlock(f"worker:{other}")
-        self.conn.execute("INSERT INTO workers VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
-                          " SET command = excluded.command, started_at = excluded.started_at", (name, command, _t(at)))
+        self.conn.execute(
+            "INSERT INTO workers VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+            " SET command = excluded.command, started_at = excluded.started_at",
+            (name, command, _t(at)),
+        )
 
     def unregister_worker(self, name: str) -> None:
         self.conn.execute("DELETE FROM workers WHERE name = ?", (name,))
@@ -278,8 +316,10 @@ class Ledger(SettlementLedger):
     def workers(self, alive: bool = True) -> list[tuple[str, str, datetime]]:
         """(name, command, started) of the registered workers; with `alive`, only those whose lock is held
         by a live session (taking it would succeed for one that is gone)."""
-        rows = [(n, c, _dt(t)) for n, c, t in self.conn.execute(
-            "SELECT name, command, started_at FROM workers ORDER BY started_at, name")]
+        rows = [
+            (n, c, _dt(t))
+            for n, c, t in self.conn.execute("SELECT name, command, started_at FROM workers ORDER BY started_at, name")
+        ]
         if not alive:
             return rows
         live = []
@@ -294,13 +334,19 @@ class Ledger(SettlementLedger):
         """Whether an earlier request recorded an output of any of these names (its file may since have been
         deleted)."""
         marks = ",".join("?" * len(names))
-        return self.conn.execute(f"SELECT 1 FROM outputs WHERE agency = ? AND name IN ({marks}) LIMIT 1",
-                                 (agency, *names)).fetchone() is not None
+        return (
+            self.conn.execute(
+                f"SELECT 1 FROM outputs WHERE agency = ? AND name IN ({marks}) LIMIT 1", (agency, *names)
+            ).fetchone()
+            is not None
+        )
 
     # --- agencies -----------------------------------------------------------------------
 
-    _AGENCIES = ("SELECT a.code, a.name, a.license_no, a.agreement_no, a.status, ap.plan_code FROM agencies a"
-                 " LEFT JOIN agency_plans ap ON ap.agency = a.code")
+    _AGENCIES = (
+        "SELECT a.code, a.name, a.license_no, a.agreement_no, a.status, ap.plan_code FROM agencies a"
+        " LEFT JOIN agency_plans ap ON ap.agency = a.code"
+    )
 
     @staticmethod
     def _agencies(rows) -> list[Agency]:
@@ -310,8 +356,10 @@ class Ledger(SettlementLedger):
         for *head, plan in rows:
             heads.setdefault(head[0], tuple(head))
             plans.setdefault(head[0], []).extend([plan] if plan is not None else [])
-        return [Agency(code, name, license_no, agreement_no, tuple(plans[code]), status)
-                for code, name, license_no, agreement_no, status in heads.values()]
+        return [
+            Agency(code, name, license_no, agreement_no, tuple(plans[code]), status)
+            for code, name, license_no, agreement_no, status in heads.values()
+        ]
 
     def agency(self, code: str) -> Agency | None:
         found = self._agencies(self.conn.execute(self._AGENCIES + " WHERE a.code = ? ORDER BY ap.plan_code", (code,)))
@@ -332,9 +380,20 @@ class Ledger(SettlementLedger):
         )
         self.conn.execute("DELETE FROM agency_plans WHERE agency = ?", (agency.code,))
         self.conn.executemany("INSERT INTO agency_plans VALUES (?, ?)", [(agency.code, p) for p in agency.plans])
-        self._journal(at, request_id, agency.code, "agency.updated" if before else "agency.registered", agency.code, {
-            "name": agency.name, "license_no": agency.license_no, "agreement_no": agency.agreement_no,
-            "plans": list(agency.plans), "status": agency.status})
+        self._journal(
+            at,
+            request_id,
+            agency.code,
+            "agency.updated" if before else "agency.registered",
+            agency.code,
+            {
+                "name": agency.name,
+                "license_no": agency.license_no,
+                "agreement_no": agency.agreement_no,
+                "plans": list(agency.plans),
+                "status": agency.status,
+            },
+        )
 
     # --- plans --------------------------------------------------------------------------
 
@@ -343,8 +402,12 @@ class Ledger(SettlementLedger):
         return self.plan_version(row[0]) if row and row[0] else None
 
     def plans(self) -> list[Plan]:
-        versions = [v for (v,) in self.conn.execute(
-            "SELECT current_version FROM plans WHERE current_version IS NOT NULL ORDER BY code")]
+        versions = [
+            v
+            for (v,) in self.conn.execute(
+                "SELECT current_version FROM plans WHERE current_version IS NOT NULL ORDER BY code"
+            )
+        ]
         return [self.plan_version(v) for v in versions]
 
     def plan_version(self, version: int) -> Plan:
@@ -358,12 +421,25 @@ class Ledger(SettlementLedger):
         row = self.conn.execute(
             "SELECT plan_code, name, region, min_age, max_age, max_days FROM plan_versions WHERE id = ?", (version,)
         ).fetchone()
-        rates = tuple(RateBand(*r) for r in self.conn.execute(
-            "SELECT day_low, day_high, price_fen FROM rate_bands WHERE plan_version = ? ORDER BY day_low", (version,)))
-        factors = tuple(AgeFactor(lo, hi, Decimal(f)) for lo, hi, f in self.conn.execute(
-            "SELECT age_low, age_high, factor FROM age_factors WHERE plan_version = ? ORDER BY age_low", (version,)))
-        covers = tuple(Coverage(i, s) for i, s in self.conn.execute(
-            "SELECT item, sum_fen FROM coverages WHERE plan_version = ? ORDER BY seq", (version,)))
+        rates = tuple(
+            RateBand(*r)
+            for r in self.conn.execute(
+                "SELECT day_low, day_high, price_fen FROM rate_bands WHERE plan_version = ? ORDER BY day_low",
+                (version,),
+            )
+        )
+        factors = tuple(
+            AgeFactor(lo, hi, Decimal(f))
+            for lo, hi, f in self.conn.execute(
+                "SELECT age_low, age_high, factor FROM age_factors WHERE plan_version = ? ORDER BY age_low", (version,)
+            )
+        )
+        covers = tuple(
+            Coverage(i, s)
+            for i, s in self.conn.execute(
+                "SELECT item, sum_fen FROM coverages WHERE plan_version = ? ORDER BY seq", (version,)
+            )
+        )
         return Plan(row[0], row[1], row[2], row[3], row[4], row[5], rates, factors, covers, version)
 
     def add_plan_version(self, plan: Plan, *, request_id: int | None, at: datetime) -> int:
@@ -375,19 +451,36 @@ class Ledger(SettlementLedger):
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (plan.code, plan.name, plan.region, plan.min_age, plan.max_age, plan.max_days, _t(at), request_id),
         ).fetchone()[0]
-        self.conn.executemany("INSERT INTO rate_bands VALUES (?, ?, ?, ?)",
-                              [(version, b.low, b.high, b.price_fen) for b in plan.rates])
-        self.conn.executemany("INSERT INTO age_factors VALUES (?, ?, ?, ?)",
-                              [(version, f.low, f.high, str(f.factor)) for f in plan.factors])
-        self.conn.executemany("INSERT INTO coverages VALUES (?, ?, ?, ?)",
-                              [(version, i, c.item, c.sum_fen) for i, c in enumerate(plan.coverages, 1)])
+        self.conn.executemany(
+            "INSERT INTO rate_bands VALUES (?, ?, ?, ?)", [(version, b.low, b.high, b.price_fen) for b in plan.rates]
+        )
+        self.conn.executemany(
+            "INSERT INTO age_factors VALUES (?, ?, ?, ?)",
+            [(version, f.low, f.high, str(f.factor)) for f in plan.factors],
+        )
+        self.conn.executemany(
+            "INSERT INTO coverages VALUES (?, ?, ?, ?)",
+            [(version, i, c.item, c.sum_fen) for i, c in enumerate(plan.coverages, 1)],
+        )
         self.conn.execute("UPDATE plans SET current_version = ? WHERE code = ?", (version, plan.code))
-        self._journal(at, request_id, "_admin", "plan.version", plan.code, {
-            "version": version, "name": plan.name, "region": plan.region, "min_age": plan.min_age,
-            "max_age": plan.max_age, "max_days": plan.max_days,
-            "rates": [[b.low, b.high, b.price_fen] for b in plan.rates],
-            "factors": [[f.low, f.high, str(f.factor)] for f in plan.factors],
-            "coverages": [[c.item, c.sum_fen] for c in plan.coverages]})
+        self._journal(
+            at,
+            request_id,
+            "_admin",
+            "plan.version",
+            plan.code,
+            {
+                "version": version,
+                "name": plan.name,
+                "region": plan.region,
+                "min_age": plan.min_age,
+                "max_age": plan.max_age,
+                "max_days": plan.max_days,
+                "rates": [[b.low, b.high, b.price_fen] for b in plan.rates],
+                "factors": [[f.low, f.high, str(f.factor)] for f in plan.factors],
+                "coverages": [[c.item, c.sum_fen] for c in plan.coverages],
+            },
+        )
         return version
 
     # --- policies -----------------------------------------------------------------------
@@ -400,21 +493,69 @@ class Ledger(SettlementLedger):
             "INSERT INTO policies (policy_no, agency, request_id, tour_group, region, plan_code, plan_version,"
             " start_at, days, end_at, route, handler, sales_id, sales_name, premium_fen, insured_count, status,"
             " issued_at, replaces, replace_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (number, policy.agency, request_id, policy.tour_group, policy.region, policy.plan_code,
-             policy.plan_version, _t(policy.start), policy.days, _t(policy.end), policy.route, policy.handler,
-             policy.sales_id, policy.sales_name, policy.premium_fen, len(policy.people), ACTIVE,
-             _t(policy.issued_at), policy.replaces, policy.replace_reason),
+            (
+                number,
+                policy.agency,
+                request_id,
+                policy.tour_group,
+                policy.region,
+                policy.plan_code,
+                policy.plan_version,
+                _t(policy.start),
+                policy.days,
+                _t(policy.end),
+                policy.route,
+                policy.handler,
+                policy.sales_id,
+                policy.sales_name,
+                policy.premium_fen,
+                len(policy.people),
+                ACTIVE,
+                _t(policy.issued_at),
+                policy.replaces,
+                policy.replace_reason,
+            ),
         )
         self.conn.executemany(
             "INSERT INTO insured VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(number, seq, p.name, p.id_type, p.id_no, p.gender, p.birth.isoformat(), p.age, p.premium_fen,
-              p.phone, p.note, p.row) for seq, p in enumerate(policy.people, 1)],
+            [
+                (
+                    number,
+                    seq,
+                    p.name,
+                    p.id_type,
+                    p.id_no,
+                    p.gender,
+                    p.birth.isoformat(),
+                    p.age,
+                    p.premium_fen,
+                    p.phone,
+                    p.note,
+                    p.row,
+                )
+                for seq, p in enumerate(policy.people, 1)
+            ],
         )
-        self._journal(policy.issued_at, request_id, policy.agency, "policy.issued", number, {
-            "tour_group": policy.tour_group, "plan": policy.plan_code, "plan_version": policy.plan_version,
-            "start": policy.start.isoformat(), "end": policy.end.isoformat(), "days": policy.days,
-            "premium_fen": policy.premium_fen, "replaces": policy.replaces,
-            "people": [[p.name, p.id_type, p.id_no, p.gender, p.birth.isoformat(), p.premium_fen] for p in policy.people]})
+        self._journal(
+            policy.issued_at,
+            request_id,
+            policy.agency,
+            "policy.issued",
+            number,
+            {
+                "tour_group": policy.tour_group,
+                "plan": policy.plan_code,
+                "plan_version": policy.plan_version,
+                "start": policy.start.isoformat(),
+                "end": policy.end.isoformat(),
+                "days": policy.days,
+                "premium_fen": policy.premium_fen,
+                "replaces": policy.replaces,
+                "people": [
+                    [p.name, p.id_type, p.id_no, p.gender, p.birth.isoformat(), p.premium_fen] for p in policy.people
+                ],
+            },
+        )
         return number
 
     def cancel_policy(self, policy_no: str, *, request_id: int, at: datetime, reason: str) -> None:
@@ -450,7 +591,9 @@ class Ledger(SettlementLedger):
                 Insured(n, t, i, g, date.fromisoformat(b), a, f, ph, nt, rw)
                 for n, t, i, g, b, a, f, ph, nt, rw in self.conn.execute(
                     "SELECT name, id_type, id_no, gender, birth, age, premium_fen, phone, note, row"
-                    " FROM insured WHERE policy_no = ? ORDER BY seq", (row[0],))
+                    " FROM insured WHERE policy_no = ? ORDER BY seq",
+                    (row[0],),
+                )
             )
         return policy_from_row(row, people)
 
@@ -482,10 +625,11 @@ class Ledger(SettlementLedger):
     def successors(self, numbers: list[str]) -> dict[str, list[str]]:
         """For each policy number, the policies issued from it (批改, 加人, 减人 …): the chain forwards."""
         found: dict[str, list[str]] = {}
-        for chunk in (numbers[i:i + 500] for i in range(0, len(numbers), 500)):
+        for chunk in (numbers[i : i + 500] for i in range(0, len(numbers), 500)):
             marks = ",".join("?" * len(chunk))
             for old, new in self.conn.execute(
-                    f"SELECT replaces, policy_no FROM policies WHERE replaces IN ({marks}) ORDER BY policy_no", chunk):
+                f"SELECT replaces, policy_no FROM policies WHERE replaces IN ({marks}) ORDER BY policy_no", chunk
+            ):
                 found.setdefault(old, []).append(new)
         return found
 
@@ -508,23 +652,29 @@ class Ledger(SettlementLedger):
         found: list[Overlap] = []
         wanted = set(ids)
         numbers = sorted({n for _, n in ids})
-        for chunk in (numbers[i:i + 500] for i in range(0, len(numbers), 500)):
+        for chunk in (numbers[i : i + 500] for i in range(0, len(numbers), 500)):
             if self.kind == "postgresql":
-                sql = ("SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at, p.tour_group"
-                       " FROM unnest(?::text[]) AS w(id_no)"
-                       " CROSS JOIN LATERAL (SELECT id_type, id_no, policy_no FROM insured"
-                       " WHERE id_no = w.id_no OFFSET 0) h"
-                       " CROSS JOIN LATERAL (SELECT policy_no, agency, status, start_at, end_at, tour_group FROM policies"
-                       " WHERE policy_no = h.policy_no OFFSET 0) p")
+                sql = (
+                    "SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at, p.tour_group"
+                    " FROM unnest(?::text[]) AS w(id_no)"
+                    " CROSS JOIN LATERAL (SELECT id_type, id_no, policy_no FROM insured"
+                    " WHERE id_no = w.id_no OFFSET 0) h"
+                    " CROSS JOIN LATERAL (SELECT policy_no, agency, status, start_at, end_at, tour_group FROM policies"
+                    " WHERE policy_no = h.policy_no OFFSET 0) p"
+                )
                 args: tuple = (chunk,)
             else:
-                sql = (f"WITH h AS MATERIALIZED (SELECT id_type, id_no, policy_no FROM insured"
-                       f" WHERE id_no IN ({','.join('?' * len(chunk))}))"
-                       " SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at, p.tour_group FROM h"
-                       " JOIN policies p ON p.policy_no = h.policy_no")
+                sql = (
+                    f"WITH h AS MATERIALIZED (SELECT id_type, id_no, policy_no FROM insured"
+                    f" WHERE id_no IN ({','.join('?' * len(chunk))}))"
+                    " SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at, p.tour_group FROM h"
+                    " JOIN policies p ON p.policy_no = h.policy_no"
+                )
                 args = tuple(chunk)
-            rows = self.conn.execute(sql + " WHERE p.agency = ? AND p.status = ? AND p.start_at < ? AND p.end_at > ?",
-                                     (*args, agency, ACTIVE, _t(end), _t(start)))
+            rows = self.conn.execute(
+                sql + " WHERE p.agency = ? AND p.status = ? AND p.start_at < ? AND p.end_at > ?",
+                (*args, agency, ACTIVE, _t(end), _t(start)),
+            )
             found.extend(Overlap(t, n, no, _dt(s), _dt(e), g) for t, n, no, s, e, g in rows if (t, n) in wanted)
         return found
 

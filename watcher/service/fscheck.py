@@ -4,8 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
-NETWORK_FS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "afs", "9p", "fuse.sshfs", "glusterfs",
-                        "ceph", "fuse.glusterfs", "fuse.s3fs", "davfs", "fuse.davfs2", "lustre", "gpfs"})
+NETWORK_FS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "ncpfs",
+        "afs",
+        "9p",
+        "fuse.sshfs",
+        "glusterfs",
+        "ceph",
+        "fuse.glusterfs",
+        "fuse.s3fs",
+        "davfs",
+        "fuse.davfs2",
+        "lustre",
+        "gpfs",
+    }
+)
 
 
 def filesystem_of(path: Path, mountinfo: str | None = None) -> str:

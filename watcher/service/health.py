@@ -35,8 +35,11 @@ def health(desk, last: DeskFault | None = None) -> DeskFault | None:
         return DeskFault(classify(exc) or LEDGER, exc)
     places = [desk.layout.root]
     cause = last.cause if last is not None else None
-    hit = last.where if last is not None and last.where is not None else (
-        Path(cause.filename).parent if isinstance(cause, OSError) and cause.filename else None)
+    hit = (
+        last.where
+        if last is not None and last.where is not None
+        else (Path(cause.filename).parent if isinstance(cause, OSError) and cause.filename else None)
+    )
     if hit is not None:
         folder = Path(hit)
         while not folder.is_dir() and folder != folder.parent:

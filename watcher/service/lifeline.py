@@ -27,6 +27,7 @@ def die_with_parent(parent: int) -> None:
 def watch_lifeline(lifeline) -> None:
     """Everywhere: a thread waits for the end of a pipe whose only writer is the parent; the kernel closes
     it when the parent dies, however it dies."""
+
     def wait() -> None:
         try:
             lifeline.recv()  # the parent never sends: this returns only when its end is closed

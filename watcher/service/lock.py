@@ -16,7 +16,7 @@ class RootLock:
         self.path = root / ".watcher.lock"
         self.handle = None
 
-    def __enter__(self) -> "RootLock":
+    def __enter__(self) -> RootLock:
         self.handle = open(self.path, "a+b", buffering=0)  # unbuffered: nothing left to flush on a full disk
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

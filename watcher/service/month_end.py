@@ -20,8 +20,20 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from ..domain.policy import ACTIVE, Policy
-from ..domain.settlement import (Statement, due_months, month_bounds, month_ended, month_of, month_text, next_month,
-                                 parse_run_time, previous_month, receipt_warning, retry_due, scheduled_at)
+from ..domain.settlement import (
+    Statement,
+    due_months,
+    month_bounds,
+    month_ended,
+    month_of,
+    month_text,
+    next_month,
+    parse_run_time,
+    previous_month,
+    receipt_warning,
+    retry_due,
+    scheduled_at,
+)
 from ..io.atomic import replacing
 from ..io.month_summary import Line, MonthSummary, Waiting, detail_name, summary_name, write_summary
 from ..io.pages import environment
@@ -53,24 +65,33 @@ class MonthEndReport:
 def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, trigger: str) -> MonthEndReport:
     zone = settings.zone
     if not month_ended(month, now, zone):
-        raise MonthNotEnded(f"{month_text(month)} 尚未结束（{next_month(month):%Y-%m-%d} 00:00 结束），"
-                            "月结只能在月份结束后运行")
+        raise MonthNotEnded(
+            f"{month_text(month)} 尚未结束（{next_month(month):%Y-%m-%d} 00:00 结束），月结只能在月份结束后运行"
+        )
     report = MonthEndReport(month)
     with ledger.atomic():
         run_id = ledger.start_run(month, trigger, now)
         report.created, groups = ledger.settle_month(month, now, run_id=run_id)
     names = {a.code: a.name for a in ledger.agencies()}
-    report.waiting = [Waiting(g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting),
-                              g.waits_for(zone)) for g in groups if g.state == "waiting"]
+    report.waiting = [
+        Waiting(g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone))
+        for g in groups
+        if g.state == "waiting"
+    ]
     start, end = month_bounds(month, zone)
     policies = ledger.month_policies(start, end)  # again: now with their statement numbers
     report.files += write_details(ledger, layout, month, policies, now, zone)
-    report.files += write_statements(ledger, layout, settings, month, policies, {s.statement_no for s in report.created},
-                                     names, now)
+    report.files += write_statements(
+        ledger, layout, settings, month, policies, {s.statement_no for s in report.created}, names, now
+    )
     report.problems = check_ledger(ledger, now)
     if report.problems:
-        log.error("账本核对发现 %d 处不一致（月结 %s 之后）：%s", len(report.problems), month_text(month),
-                  "；".join(report.problems[:5]))
+        log.error(
+            "账本核对发现 %d 处不一致（月结 %s 之后）：%s",
+            len(report.problems),
+            month_text(month),
+            "；".join(report.problems[:5]),
+        )
     summary = month_summary(ledger, month, now, trigger, policies, report, names, zone)
     path = layout.out(ADMIN) / summary_name(month)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,12 +99,26 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
         write_summary(tmp, summary, settings.channels, zone)
     report.files.append(path)
     with ledger.atomic():
-        ledger.finish_run(run_id, created=len(report.created), waiting=len(report.waiting), at=now, summary={
-            "created": [s.statement_no for s in report.created],
-            "waiting": [[w.agency, w.plan, w.count] for w in report.waiting],
-            "problems": len(report.problems), "files": [str(p.relative_to(layout.root)) for p in report.files]})
-    log.info("月结 %s（%s）：新生成对账单 %d 张，等待结账 %d 个方案，账本核对%s", month_text(month), trigger,
-             len(report.created), len(report.waiting), "一致" if not report.problems else "有不一致")
+        ledger.finish_run(
+            run_id,
+            created=len(report.created),
+            waiting=len(report.waiting),
+            at=now,
+            summary={
+                "created": [s.statement_no for s in report.created],
+                "waiting": [[w.agency, w.plan, w.count] for w in report.waiting],
+                "problems": len(report.problems),
+                "files": [str(p.relative_to(layout.root)) for p in report.files],
+            },
+        )
+    log.info(
+        "月结 %s（%s）：新生成对账单 %d 张，等待结账 %d 个方案，账本核对%s",
+        month_text(month),
+        trigger,
+        len(report.created),
+        len(report.waiting),
+        "一致" if not report.problems else "有不一致",
+    )
     return report
 
 
@@ -109,8 +144,18 @@ def write_details(ledger, layout: Layout, month: date, policies: list[Policy], n
     return written
 
 
-def write_statements(ledger, layout: Layout, settings, month: date, policies: list[Policy], fresh: set[str],
-                     names: dict[str, str], now: datetime, *, every: bool = False) -> list[Path]:
+def write_statements(
+    ledger,
+    layout: Layout,
+    settings,
+    month: date,
+    policies: list[Policy],
+    fresh: set[str],
+    names: dict[str, str],
+    now: datetime,
+    *,
+    every: bool = False,
+) -> list[Path]:
     """The statement files of `month`: new ones, and any whose files are missing (a stopped run)."""
     by_statement: dict[str, list[Policy]] = defaultdict(list)
     for p in policies:
@@ -120,17 +165,30 @@ def write_statements(ledger, layout: Layout, settings, month: date, policies: li
     written = []
     for s in ledger.statements(month=month):
         out = layout.out(s.agency)
-        if not every and s.statement_no not in fresh and all((out / n).exists() for n in statement_names(s.statement_no)):
+        if (
+            not every
+            and s.statement_no not in fresh
+            and all((out / n).exists() for n in statement_names(s.statement_no))
+        ):
             continue
         out.mkdir(parents=True, exist_ok=True)
         members = by_statement.get(s.statement_no) or ledger.statement_policies(s.statement_no)
-        written += write_statement(out, s, members, names.get(s.agency, ""), settings.insurer_name, settings.zone,
-                                   now, env)
+        written += write_statement(
+            out, s, members, names.get(s.agency, ""), settings.insurer_name, settings.zone, now, env
+        )
     return written
 
 
-def month_summary(ledger, month: date, now: datetime, trigger: str, policies: list[Policy], report: MonthEndReport,
-                  names: dict[str, str], zone) -> MonthSummary:
+def month_summary(
+    ledger,
+    month: date,
+    now: datetime,
+    trigger: str,
+    policies: list[Policy],
+    report: MonthEndReport,
+    names: dict[str, str],
+    zone,
+) -> MonthSummary:
     by_agency: dict[str, Line] = {}
     by_plan: dict[str, Line] = {}
     for p in policies:
@@ -144,15 +202,24 @@ def month_summary(ledger, month: date, now: datetime, trigger: str, policies: li
                 line.cancelled += 1
     today = now.astimezone(zone).date()
     return MonthSummary(
-        month=month, run_at=now, trigger=trigger,
-        by_agency=[by_agency[k] for k in sorted(by_agency)], by_plan=[by_plan[k] for k in sorted(by_plan)],
-        statements=ledger.statements(month=month), created={s.statement_no for s in report.created},
-        waiting=report.waiting, to_confirm=ledger.statements(status="待确认"), names=names,
+        month=month,
+        run_at=now,
+        trigger=trigger,
+        by_agency=[by_agency[k] for k in sorted(by_agency)],
+        by_plan=[by_plan[k] for k in sorted(by_plan)],
+        statements=ledger.statements(month=month),
+        created={s.statement_no for s in report.created},
+        waiting=report.waiting,
+        to_confirm=ledger.statements(status="待确认"),
+        names=names,
         receipts=[(r, why) for r in ledger.receipts() if (why := receipt_warning(r, today))],
-        performance=ledger.performance(), problems=report.problems)
+        performance=ledger.performance(),
+        problems=report.problems,
+    )
 
 
 # --- what is due: the schedule, missed runs, daily retries -----------------------------------
+
 
 def due(ledger, settings, now: datetime) -> list[tuple[date, str]]:
     """(month, trigger) to run now: the scheduled month, months missed while the service was down,
@@ -193,8 +260,10 @@ def run_due(ledger, layout: Layout, settings, now: datetime) -> list[MonthEndRep
         log.info("另一个 watcher 正在运行月结，本进程跳过")
         return []
     try:
-        return [run_month_end(ledger, layout, settings, month, now, trigger)
-                for month, trigger in due(ledger, settings, now)]
+        return [
+            run_month_end(ledger, layout, settings, month, now, trigger)
+            for month, trigger in due(ledger, settings, now)
+        ]
     finally:
         ledger.unlock(LOCK)
 

@@ -18,18 +18,18 @@ import signal
 import time
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from concurrent.futures import wait as futures_wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from ..faults import LOCKED, DeskFault, classify, describe
-from .lifeline import die_with_parent
 from ..walk import Desk, FileChanged, OutputsPending, archive_claim, claim_file, reclaim, walk
 from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.outcome import Outcome
 from ..walk.render import Plan, finish, plan, run_job
+from .lifeline import die_with_parent
 
 log = logging.getLogger("watcher")
 
@@ -45,6 +45,7 @@ RENDERERS = 2
 class RunReport:
     """What a run did. `keep`: the outcomes themselves too (a `process` run, tests); a service that runs for
     months keeps only the counts, or it would hold every file's cells for ever."""
+
     keep: bool = True
     done: list[Outcome] = field(default_factory=list)
     counts: Counter = field(default_factory=Counter)
@@ -86,8 +87,6 @@ def run_jobs(jobs: list) -> None:
         run_job(job)
 
 
-
-
 class Pipeline:
     def __init__(self, desk: Desk, report: RunReport, *, workers: bool, depth: int = 4, stop=None):
         self.desk, self.report, self.depth = desk, report, depth
@@ -95,8 +94,12 @@ class Pipeline:
         self.pool: ProcessPoolExecutor | None = None
         if workers:
             # spawn, not fork: a forked worker would inherit the root lock and hold it after a kill -9.
-            self.pool = ProcessPoolExecutor(RENDERERS, mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_helper_start, initargs=(os.getpid(),))
+            self.pool = ProcessPoolExecutor(
+                RENDERERS,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_helper_start,
+                initargs=(os.getpid(),),
+            )
             for _ in range(RENDERERS):  # start them now, not when the first file is waiting for one
                 self.pool.submit(run_jobs, [])
         self.in_hand: deque[_InHand] = deque()
@@ -140,8 +143,11 @@ class Pipeline:
         try:
             outcome = self._walk(record)
         except FileChanged:
-            log.info("%s/%s: still being written (it changed after it was taken); put back until it holds still",
-                     record.who, record.original)
+            log.info(
+                "%s/%s: still being written (it changed after it was taken); put back until it holds still",
+                record.who,
+                record.original,
+            )
             self._put_back(record)
             return
         except DeskFault as fault:
@@ -211,8 +217,12 @@ class Pipeline:
             update_record(read_record(record.path, record.who) or record, pending=why)
         except OSError:  # the same full disk: the log still says it
             pass
-        log.error("%s/%s: its result could not be written yet (%s); it is written at the next rescan",
-                  record.who, record.original, why)
+        log.error(
+            "%s/%s: its result could not be written yet (%s); it is written at the next rescan",
+            record.who,
+            record.original,
+            why,
+        )
 
     def retry_pending(self) -> None:
         """At every rescan: write the outputs that could not be written before."""
@@ -285,12 +295,26 @@ class Pipeline:
         self.report.add(item.outcome)
 
     def _log(self, outcome: Outcome, ms: float) -> None:
-        log.info("%s\t%s\t%s\t%s\t%s\t%.0fms", outcome.who, outcome.file_name, outcome.sha256,
-                 outcome.action or "-", outcome.status, ms)
+        log.info(
+            "%s\t%s\t%s\t%s\t%s\t%.0fms",
+            outcome.who,
+            outcome.file_name,
+            outcome.sha256,
+            outcome.action or "-",
+            outcome.status,
+            ms,
+        )
         # One line a file for `watcher status`: what was done today and how it ended.
-        line = {"at": datetime.now(self.desk.zone).isoformat(timespec="seconds"), "agency": outcome.who,
-                "file": outcome.file_name, "sha256": outcome.sha256, "action": outcome.action,
-                "status": outcome.status, "ms": round(ms), "result": outcome.result_stem + ".xlsx"}
+        line = {
+            "at": datetime.now(self.desk.zone).isoformat(timespec="seconds"),
+            "agency": outcome.who,
+            "file": outcome.file_name,
+            "sha256": outcome.sha256,
+            "action": outcome.action,
+            "status": outcome.status,
+            "ms": round(ms),
+            "result": outcome.result_stem + ".xlsx",
+        }
         folder = self.desk.layout.root / "logs"
         folder.mkdir(exist_ok=True)
         with open(folder / f"processed-{datetime.now(self.desk.zone):%Y-%m-%d}.jsonl", "a", encoding="utf-8") as f:

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 from ..domain.problems import problem
-from ..layout import ADMIN
 from ..io.sandbox import Sandbox
+from ..layout import ADMIN
 from ..walk import Desk, limits_of
-from ..walk.outcome import Outcome
 from ..walk.names import cut, display_name, safe_stem
+from ..walk.outcome import Outcome
 from ..walk.render import page_job, render, run_job
 from . import scan
 from .pipeline import Pipeline, RunReport
@@ -106,8 +106,9 @@ def adopt(desk: Desk, who: str) -> list[Path]:
                     os.rename(record_path(path), record_path(target))
                 except FileNotFoundError:  # claimed but never recorded: a fresh name is chosen
                     pass
-                log.warning("%s/%s: left in hand by worker %s, which is gone; finishing it here", who, path.name,
-                            folder.name)
+                log.warning(
+                    "%s/%s: left in hand by worker %s, which is gone; finishing it here", who, path.name, folder.name
+                )
                 taken.append(target)
             for leftover in folder.iterdir():  # claim records of files it had finished, half-written records
                 if leftover.name.startswith(".") and leftover.is_file():

@@ -42,6 +42,7 @@ EVENT_LAG = 0.5
 @dataclass(frozen=True)
 class Odd:
     """Something in a drop folder that is not a regular file (a symlink, a FIFO …): never followed."""
+
     who: str
     path: Path
     what: str
@@ -68,8 +69,11 @@ def loose_files(layout: Layout) -> list[Path]:
         entries = list(os.scandir(layout.workbooks))
     except FileNotFoundError:
         return []
-    return sorted(Path(e.path) for e in entries
-                  if not e.name.startswith(".") and not ignored(e.name) and not e.is_dir(follow_symlinks=False))
+    return sorted(
+        Path(e.path)
+        for e in entries
+        if not e.name.startswith(".") and not ignored(e.name) and not e.is_dir(follow_symlinks=False)
+    )
 
 
 def waiting_in(layout: Layout, who: str) -> tuple[list[Waiting], list[Odd]]:
@@ -101,8 +105,13 @@ def claimed_in(layout: Layout, who: str, worker: str | None = None, *, every: bo
         return []
     found = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
     if every:
-        found += [p for sub in folder.iterdir() if sub.is_dir() for p in sub.iterdir()
-                  if p.is_file() and not p.name.startswith(".")]
+        found += [
+            p
+            for sub in folder.iterdir()
+            if sub.is_dir()
+            for p in sub.iterdir()
+            if p.is_file() and not p.name.startswith(".")
+        ]
     return sorted(found)
 
 
@@ -126,8 +135,10 @@ def clean_strays(layout: Layout, *, older_than: float = 0.0, worker: str | None 
         folder = layout.claimed(who) / worker if worker else layout.claimed(who)
         if folder.is_dir():
             for path in folder.glob(".*"):
-                if path.name.endswith(".watcher-tmp") or (path.name.endswith(".claim.json") and not (
-                        folder / path.name[1:].removesuffix(".claim.json")).exists()):
+                if path.name.endswith(".watcher-tmp") or (
+                    path.name.endswith(".claim.json")
+                    and not (folder / path.name[1:].removesuffix(".claim.json")).exists()
+                ):
                     path.unlink(missing_ok=True)
                     removed += 1
     return removed
@@ -229,4 +240,3 @@ class Tracker:
 
     def __len__(self) -> int:
         return len(self.seen)
-

@@ -17,20 +17,26 @@ import time
 from pathlib import Path
 
 import schedule
-from watchdog.events import (DirCreatedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
-                             FileMovedEvent, FileSystemEventHandler)
+from watchdog.events import (
+    DirCreatedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileMovedEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from ..domain.problems import problem
+from ..faults import WORDS, DeskFault, classify
 from ..layout import ADMIN, CLAIMED
 from ..walk import Desk
 from ..walk.names import display_name
 from . import scan
+from .health import health
 from .month_end import run_due
 from .pipeline import Pipeline, RunReport
-from ..faults import LEDGER, WORDS, DeskFault, classify
-from .health import health
 from .process import adopt, ensure_folders, gather, registered, sandboxed, start, tell_admin
 
 log = logging.getLogger("watcher")
@@ -47,7 +53,7 @@ ARRIVALS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent, DirCreatedEvent, 
 class _Events(FileSystemEventHandler):
     """Hands every path an event names to the service loop; the loop decides what it means."""
 
-    def __init__(self, paths: "queue.Queue[str]"):
+    def __init__(self, paths: queue.Queue[str]):
         self.paths = paths
 
     def on_any_event(self, event) -> None:
@@ -63,8 +69,9 @@ class Service:
         self.settings = desk.settings
         self.stop = stop or threading.Event()
         self.paths: queue.Queue[tuple[str, bool]] = queue.Queue()
-        self.tracker = scan.Tracker(self.settings.settle_seconds, self.settings.stall_seconds,
-                                    self.settings.text_settle_seconds)
+        self.tracker = scan.Tracker(
+            self.settings.settle_seconds, self.settings.stall_seconds, self.settings.text_settle_seconds
+        )
         self.observers: list = []
         self.observers_retry_at = 0.0
         self.report = RunReport(keep=False)
@@ -82,8 +89,9 @@ class Service:
         made = []
         for kind in kinds[self.settings.watch]:
             observer = kind(timeout=1) if kind is PollingObserver else kind()
-            observer.schedule(_Events(self.paths), str(self.desk.layout.workbooks), recursive=True,
-                              event_filter=ARRIVALS)
+            observer.schedule(
+                _Events(self.paths), str(self.desk.layout.workbooks), recursive=True, event_filter=ARRIVALS
+            )
             observer.daemon = True
             observer.start()
             made.append(observer)
@@ -120,8 +128,12 @@ class Service:
             self.observers = self._new_observers()
             gather(self.desk, self.tracker, None, backdate=True)
             next_rescan = time.monotonic() + self.settings.rescan_seconds
-            log.info("watcher serve: 正在监视 %s（%s，每 %g 秒扫描一次）", self.desk.layout.workbooks,
-                     self.settings.watch, self.settings.rescan_seconds)
+            log.info(
+                "watcher serve: 正在监视 %s（%s，每 %g 秒扫描一次）",
+                self.desk.layout.workbooks,
+                self.settings.watch,
+                self.settings.rescan_seconds,
+            )
             while not self.stop.is_set():
                 try:
                     if time.monotonic() >= next_rescan:

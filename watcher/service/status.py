@@ -9,8 +9,8 @@ from datetime import datetime
 
 from ..faults import DISK, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
-from .health import probe_disk
 from . import scan
+from .health import probe_disk
 from .month_end import next_run_text
 
 
@@ -20,8 +20,13 @@ def _service(layout: Layout, ledger, zone) -> str:
         workers = ledger.workers()
         if not workers:
             return "未运行"
-        return f"运行中（{len(workers)} 个工作进程：" + "，".join(
-            f"{name}（{command}，{started.astimezone(zone):%m-%d %H:%M} 起）" for name, command, started in workers) + "）"
+        return (
+            f"运行中（{len(workers)} 个工作进程："
+            + "，".join(
+                f"{name}（{command}，{started.astimezone(zone):%m-%d %H:%M} 起）" for name, command, started in workers
+            )
+            + "）"
+        )
     path = layout.root / ".watcher.lock"
     if not path.exists():
         return "未运行"
@@ -52,8 +57,7 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     finally:
         if ledger is not None:
             ledger.close()
-    lines = [f"watcher 状态  {now.astimezone(zone):%Y-%m-%d %H:%M:%S}  根目录 {layout.root}",
-             f"服务：{service}", desk]
+    lines = [f"watcher 状态  {now.astimezone(zone):%Y-%m-%d %H:%M:%S}  根目录 {layout.root}", f"服务：{service}", desk]
     waiting: Counter[str] = Counter()
     in_hand: Counter[str] = Counter()
     refused: Counter[str] = Counter()  # in no registered agency's folder, or loose in workbooks/: never taken
@@ -72,8 +76,11 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
         lines.append(f"待写出结果：{len(pending)} 个文件已办理，结果暂时无法写出，服务每次扫描时重试：")
         lines += [f"  {line}" for line in pending[:20]]
     if sum(refused.values()):
-        lines.append(f"不予处理：{sum(refused.values())} 个文件不在已登记机构的文件夹中" + _by(refused)
-                     + "，已通知运营人员（outbox/_admin/未受理_…）")
+        lines.append(
+            f"不予处理：{sum(refused.values())} 个文件不在已登记机构的文件夹中"
+            + _by(refused)
+            + "，已通知运营人员（outbox/_admin/未受理_…）"
+        )
     done: Counter[str] = Counter()
     failed: list[str] = []
     log = layout.root / "logs" / f"processed-{today:%Y-%m-%d}.jsonl"
@@ -87,11 +94,12 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
             if entry["status"] == "failed":
                 failed.append(f"  {entry['agency']}/{entry['file']} → outbox/{entry['agency']}/{entry['result']}")
     labels = {"success": "成功", "quote": "试算", "duplicate": "重复提交", "failed": "失败"}
-    lines.append(f"今日完成：{sum(done.values())} 个文件（" +
-                 "，".join(f"{labels[k]} {done[k]}" for k in labels) + "）")
+    lines.append(
+        f"今日完成：{sum(done.values())} 个文件（" + "，".join(f"{labels[k]} {done[k]}" for k in labels) + "）"
+    )
     lines.append(f"今日失败：{done['failed']} 个文件")
     lines += failed[-20:]
-    lines.append("下次定时任务：每 %g 秒扫描一次投递文件夹；%s" % (settings.rescan_seconds, month_end))
+    lines.append(f"下次定时任务：每 {settings.rescan_seconds:g} 秒扫描一次投递文件夹；{month_end}")
     return "\n".join(lines)
 
 

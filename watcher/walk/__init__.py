@@ -5,24 +5,24 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from .. import clock, crash
 from ..domain.money import Amount
 from ..domain.problems import Problem, file_problem, problem
+from ..faults import DeskFault, classify
 from ..io.reader import Limits, read_book
 from ..layout import ADMIN, Layout
 from ..ledger.common import LedgerError
 from ..settings import Settings
-from ..faults import DeskFault, classify
 from .archive import Snapshot, archive, snapshot
-from .names import display_name, safe_stem
 from .claim import Claim, claim, drop_record, original_name, read_record, update_record, write_record
 from .commit import commit
 from .decide import decide
+from .names import display_name, safe_stem
 from .outcome import Outcome, SheetTable
 from .parse import parse
 from .preflight import preflight, sha256_of
@@ -41,6 +41,7 @@ class OutputsPending(Exception):
 @dataclass
 class Desk:
     """Everything the walk needs, opened once per run."""
+
     layout: Layout
     settings: Settings
     ledger: object
@@ -108,14 +109,30 @@ def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
         target = Path(outcome.archived)
         if record.path.exists():
             if sha256_of(record.path)[0] != outcome.sha256:
-                kept = snapshot(record.path, desk.layout.archived(record.who), record.original, outcome.processed_at,
-                                desk.zone, tag="_办理后修改")
-                log.warning("%s/%s: changed after it was processed; the changed file is kept as %s", record.who,
-                            record.original, kept.path.name)
+                kept = snapshot(
+                    record.path,
+                    desk.layout.archived(record.who),
+                    record.original,
+                    outcome.processed_at,
+                    desk.zone,
+                    tag="_办理后修改",
+                )
+                log.warning(
+                    "%s/%s: changed after it was processed; the changed file is kept as %s",
+                    record.who,
+                    record.original,
+                    kept.path.name,
+                )
             record.path.unlink()
     else:  # it could not even be copied (unreadable): moved as it is
-        target = archive(record.path, desk.layout.archived(record.who), record.original, outcome.sha256,
-                         outcome.processed_at, desk.zone)
+        target = archive(
+            record.path,
+            desk.layout.archived(record.who),
+            record.original,
+            outcome.sha256,
+            outcome.processed_at,
+            desk.zone,
+        )
     drop_record(record.path)
     desk.reserved.discard((record.who, record.stem))
     desk.ledger.release_stem(record.who, record.stem)
@@ -215,17 +232,24 @@ def _rebuild(desk: Desk, outcome: Outcome, earlier, archived: Path, kind_name: s
     outcome.policies = [ledger.policy(n) for n in earlier.policies]
     outcome.cancelled = list(earlier.cancelled)
     outcome.outputs = list(earlier.outputs)
-    outcome.problems = [Problem(code, message, sheet, row, column, col, True)
-                        for code, message, sheet, row, column, col in shown.get("warnings", [])]
+    outcome.problems = [
+        Problem(code, message, sheet, row, column, col, True)
+        for code, message, sheet, row, column, col in shown.get("warnings", [])
+    ]
     summary = shown.get("summary", {})  # a dict of text: what the release before recorded
-    outcome.summary = dict(summary) if isinstance(summary, dict) else {
-        label: Amount(v) if kind == "money" else v for label, kind, v in summary}
+    outcome.summary = (
+        dict(summary)
+        if isinstance(summary, dict)
+        else {label: Amount(v) if kind == "money" else v for label, kind, v in summary}
+    )
     outcome.notes = shown.get("notes", [])
     outcome.row_premiums = {int(r): fen for r, fen in shown.get("row_premiums", {}).items()}
     outcome.roster_sheet, outcome.roster_header = shown.get("roster_sheet"), shown.get("roster_header")
     outcome.roster_columns = shown.get("roster_columns", {})
-    outcome.tables = [SheetTable(name, headers, kinds, rows, {int(k): v for k, v in totals.items()}, note)
-                      for name, headers, kinds, rows, totals, note in shown.get("tables", [])]
+    outcome.tables = [
+        SheetTable(name, headers, kinds, rows, {int(k): v for k, v in totals.items()}, note)
+        for name, headers, kinds, rows, totals, note in shown.get("tables", [])
+    ]
     outcome.premium_before = shown.get("premium_before")
     outcome.statements, outcome.core = shown.get("statements", []), shown.get("core", [])
     outcome.details = [tuple(d) for d in shown.get("details", [])]
@@ -250,8 +274,9 @@ def _walk(desk: Desk, outcome: Outcome, snap: Snapshot, kind_name: str, still: C
     outcome.action = request.action
     if ended(desk, outcome.who) and request.action not in ENDED_MAY:
         # A terminated agency still settles what it owes and may look things up; nothing else.
-        outcome.problems = [problem("agency.ended", sheet="申请", column="操作类型", agency=outcome.who,
-                                    action=request.action)]
+        outcome.problems = [
+            problem("agency.ended", sheet="申请", column="操作类型", agency=outcome.who, action=request.action)
+        ]
         return
     if request.roster is not None:
         outcome.roster_sheet = request.roster.sheet.name
@@ -314,8 +339,11 @@ def result_stem(desk: Desk, who: str, original: str) -> str:
     while True:
         candidate = f"{stem}_结果" if n == 1 else f"{stem}_结果_{n}"
         names = (candidate + ".xlsx", candidate + ".json")
-        if (who, candidate) not in desk.reserved and not any((out / name).exists() for name in names) \
-                and not desk.ledger.output_taken(who, *names) \
-                and desk.ledger.reserve_stem(who, candidate, desk.now()):  # the final word, across workers
+        if (
+            (who, candidate) not in desk.reserved
+            and not any((out / name).exists() for name in names)
+            and not desk.ledger.output_taken(who, *names)
+            and desk.ledger.reserve_stem(who, candidate, desk.now())
+        ):  # the final word, across workers
             return candidate
         n += 1

@@ -39,8 +39,7 @@ def _free_name(folder: Path, local: datetime, sha256: str, name: str, tag: str =
     return target
 
 
-def snapshot(claimed: Path, archive_dir: Path, original: str, at: datetime, zone: tzinfo,
-             tag: str = "") -> Snapshot:
+def snapshot(claimed: Path, archive_dir: Path, original: str, at: datetime, zone: tzinfo, tag: str = "") -> Snapshot:
     """Copy the claimed file into the archive, hashing what is copied; synced before it is named."""
     folder = day_folder(archive_dir, at, zone)
     folder.mkdir(parents=True, exist_ok=True)

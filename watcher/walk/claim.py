@@ -36,8 +36,9 @@ def claim(path: Path, claimed_dir: Path) -> Path:
     here (its name as dropped is kept in the claim record)."""
     claimed_dir.mkdir(parents=True, exist_ok=True)
     shown = display_name(path.name)
-    name = path.name if shown == path.name == safe_name(shown) and len(shown.encode("utf-8")) <= 240 \
-        else safe_name(shown)
+    name = (
+        path.name if shown == path.name == safe_name(shown) and len(shown.encode("utf-8")) <= 240 else safe_name(shown)
+    )
     target = claimed_dir / name
     n = 1
     while target.exists():  # a file of the same name is still in hand: keep both
@@ -92,8 +93,15 @@ def update_record(record: Claim, **changes) -> Claim:
 def read_record(claimed: Path, who: str) -> Claim | None:
     try:
         data = json.loads(record_path(claimed).read_text(encoding="utf-8"))
-        return Claim(claimed, who, data["original"], data["stem"], data.get("archived", ""), data.get("sha256", ""),
-                     data.get("pending", ""))
+        return Claim(
+            claimed,
+            who,
+            data["original"],
+            data["stem"],
+            data.get("archived", ""),
+            data.get("sha256", ""),
+            data.get("pending", ""),
+        )
     except (FileNotFoundError, ValueError, KeyError):
         return None
 

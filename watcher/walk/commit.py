@@ -8,11 +8,22 @@ import logging
 from .. import crash
 from ..domain.money import Amount
 from ..domain.settlement import month_text
-from ..kinds.base import (AddPlanVersion, CancelPolicy, ConfirmStatement, Decision, IssuePolicy, ReceiveDeposit,
-                          RecordInvoice, RecordPayment, RefundDeposit, SaveAgency, Settle)
-from ..kinds.settlement import statement_table
 from ..io.result_json import statement_json
 from ..io.sheet_table import SheetTable
+from ..kinds.base import (
+    AddPlanVersion,
+    CancelPolicy,
+    ConfirmStatement,
+    Decision,
+    IssuePolicy,
+    ReceiveDeposit,
+    RecordInvoice,
+    RecordPayment,
+    RefundDeposit,
+    SaveAgency,
+    Settle,
+)
+from ..kinds.settlement import statement_table
 from ..layout import Layout
 from .outcome import Outcome
 
@@ -31,8 +42,14 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
     registered: list[str] = []
     # Irreversible: from here the request has changed the ledger, exactly once (unique agency + SHA-256).
     with ledger.atomic():
-        request_id = ledger.record_request(agency=outcome.who, sha256=outcome.sha256, file_name=outcome.file_name,
-                                           action=outcome.action, at=at, outputs=base_outputs)
+        request_id = ledger.record_request(
+            agency=outcome.who,
+            sha256=outcome.sha256,
+            file_name=outcome.file_name,
+            action=outcome.action,
+            at=at,
+            outputs=base_outputs,
+        )
         for op in decision.ops:
             if isinstance(op, IssuePolicy):
                 issued.append(ledger.issue_policy(op.policy, request_id=request_id))
@@ -55,21 +72,30 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
                 outcome.core.append(s.statement_no)
                 outcome.details.append((s.agency, month_text(s.month)))
             elif isinstance(op, RecordPayment):
-                ledger.record_payment(op.statement_no, amount_fen=op.amount_fen, ref=op.ref, paid_on=op.paid_on, at=at,
-                                      request_id=request_id)
+                ledger.record_payment(
+                    op.statement_no,
+                    amount_fen=op.amount_fen,
+                    ref=op.ref,
+                    paid_on=op.paid_on,
+                    at=at,
+                    request_id=request_id,
+                )
             elif isinstance(op, RecordInvoice):
-                ledger.record_invoice(op.statement_no, invoice_no=op.invoice_no, invoiced_on=op.invoiced_on, at=at,
-                                      request_id=request_id)
+                ledger.record_invoice(
+                    op.statement_no, invoice_no=op.invoice_no, invoiced_on=op.invoiced_on, at=at, request_id=request_id
+                )
             elif isinstance(op, ReceiveDeposit):
                 ledger.add_receipt(op.receipt, at=at, request_id=request_id)
             elif isinstance(op, RefundDeposit):
-                ledger.refund_receipt(op.receipt_no, refunded_on=op.refunded_on, ref=op.ref, at=at,
-                                      request_id=request_id)
+                ledger.refund_receipt(
+                    op.receipt_no, refunded_on=op.refunded_on, ref=op.ref, at=at, request_id=request_id
+                )
             else:
                 raise TypeError(op)
         outputs = base_outputs + [policy_page_name(n) for n in issued]
-        ledger.finish_request(request_id, policies=issued, cancelled=decision.cancelled, outputs=outputs,
-                              result=shown(outcome))
+        ledger.finish_request(
+            request_id, policies=issued, cancelled=decision.cancelled, outputs=outputs, result=shown(outcome)
+        )
     outcome.committed = True  # from here the request is a success; what it shows may only be pending
     crash.point("after_commit")
     outcome.outputs = outputs
@@ -85,22 +111,42 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
 def _settle(ledger, outcome: Outcome, op: Settle, request_id: int) -> None:
     """结账 by request: what was settled and what waits becomes the result's tables."""
     zone = ledger.zone
-    created, groups = ledger.settle_month(op.month, outcome.processed_at, agency=op.agency, plan=op.plan,
-                                          request_id=request_id)
+    created, groups = ledger.settle_month(
+        op.month, outcome.processed_at, agency=op.agency, plan=op.plan, request_id=request_id
+    )
     names = {a.code: a.name for a in ledger.agencies()}
     outcome.statements += [s.statement_no for s in created]
     outcome.details += sorted({(g.agency, month_text(op.month)) for g in groups})
     table = statement_table(created, names, zone, "新生成对账单")
     waiting = [g for g in groups if g.state == "waiting"]
-    outcome.tables = [table, SheetTable(
-        "等待结账", ["机构代码", "机构名称", "方案", "未生效保单数", "原因"], ["text", "text", "text", "int", "text"],
-        [[g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone)]
-         for g in waiting])]
+    outcome.tables = [
+        table,
+        SheetTable(
+            "等待结账",
+            ["机构代码", "机构名称", "方案", "未生效保单数", "原因"],
+            ["text", "text", "text", "int", "text"],
+            [
+                [g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone)]
+                for g in waiting
+            ],
+        ),
+    ]
     outcome.content["statements"] = [statement_json(s, zone) for s in created]
-    outcome.content["waiting"] = [{"agency": g.agency, "plan": g.plan_code, "policies": [p.policy_no for p in g.waiting],
-                                   "reason": g.waits_for(zone)} for g in waiting]
-    outcome.summary = {**outcome.summary, "新生成对账单": len(created), "新生成金额": Amount(sum(s.total_fen for s in created)),
-                       "等待结账": len(waiting)}
+    outcome.content["waiting"] = [
+        {
+            "agency": g.agency,
+            "plan": g.plan_code,
+            "policies": [p.policy_no for p in g.waiting],
+            "reason": g.waits_for(zone),
+        }
+        for g in waiting
+    ]
+    outcome.summary = {
+        **outcome.summary,
+        "新生成对账单": len(created),
+        "新生成金额": Amount(sum(s.total_fen for s in created)),
+        "等待结账": len(waiting),
+    }
     done = [g for g in groups if g.state == "done"]
     if not created and not waiting:
         outcome.notes.append("没有可结账的保单：" + ("相关保单已全部在对账单中" if done else "该月没有有效保单"))
@@ -112,15 +158,19 @@ def shown(outcome: Outcome) -> dict:
     """What the result shows besides the policies, kept so it can be rendered again after a crash."""
     return {
         "warnings": [[p.code, p.message, p.sheet, p.row, p.column, p.col_index] for p in outcome.warnings],
-        "summary": [[label, "money", v.fen] if isinstance(v, Amount) else [label, "value", v]
-                    for label, v in outcome.summary.items()],
+        "summary": [
+            [label, "money", v.fen] if isinstance(v, Amount) else [label, "value", v]
+            for label, v in outcome.summary.items()
+        ],
         "notes": outcome.notes,
         "row_premiums": {str(r): fen for r, fen in outcome.row_premiums.items()},
         "roster_sheet": outcome.roster_sheet,
         "roster_header": outcome.roster_header,
         "roster_columns": outcome.roster_columns,
-        "tables": [[t.name, t.headers, t.kinds, t.rows, {str(k): v for k, v in t.totals.items()}, t.note]
-                   for t in outcome.tables],
+        "tables": [
+            [t.name, t.headers, t.kinds, t.rows, {str(k): v for k, v in t.totals.items()}, t.note]
+            for t in outcome.tables
+        ],
         "premium_before": outcome.premium_before,
         "statements": outcome.statements,
         "core": outcome.core,

@@ -42,7 +42,7 @@ class Outcome:
     content: dict[str, object] = field(default_factory=dict)  # the JSON twin's own keys (admin results …)
     committed: bool = False  # its ledger change is committed: from here nothing may turn it into a failure
     archived: str = ""  # the archived copy of the original it was read from
-    repair: "Outcome | None" = None  # an earlier request of the same bytes whose recorded outputs are missing
+    repair: Outcome | None = None  # an earlier request of the same bytes whose recorded outputs are missing
 
     @property
     def errors(self) -> list[Problem]:

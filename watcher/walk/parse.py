@@ -12,10 +12,16 @@ from ..kinds.common import APPLY, APPLY_FIELDS
 from ..layout import ADMIN
 from ..settings import Settings
 
-
 # An admin table dropped without its 申请 sheet: the table's sheet says what it is.
-ADMIN_SHEETS = {"对账确认": "对账确认", "收费": "收费登记", "发票": "发票登记", "预交保费": "预交保费", "押金": "预交保费",
-                "方案": "方案", "机构": "机构"}
+ADMIN_SHEETS = {
+    "对账确认": "对账确认",
+    "收费": "收费登记",
+    "发票": "发票登记",
+    "预交保费": "预交保费",
+    "押金": "预交保费",
+    "方案": "方案",
+    "机构": "机构",
+}
 
 
 def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
@@ -31,19 +37,34 @@ def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
     fields, _ = label_fields(sheet, APPLY_FIELDS)
     field = fields.get("操作类型")
     if field is None or not clean(field.value):
-        return None, problem("file.no_action", sheet=APPLY, row=field.row if field else None, column="操作类型",
-                             col_index=1 if field else None)
+        return None, problem(
+            "file.no_action",
+            sheet=APPLY,
+            row=field.row if field else None,
+            column="操作类型",
+            col_index=1 if field else None,
+        )
     action = normalise_action(field.value)
     where = {"sheet": APPLY, "row": field.row, "column": "操作类型", "col_index": 1}
     if action is None:
         return None, problem("file.unknown_action", **where, value=clean(field.value), allowed="、".join(allowed))
     if action not in allowed:
         if action in ADMIN_ACTIONS:
-            return None, problem("file.action_not_here", **where, value=action, where="只能由保险公司提交",
-                                 hint="请联系保险公司运营人员办理")
+            return None, problem(
+                "file.action_not_here",
+                **where,
+                value=action,
+                where="只能由保险公司提交",
+                hint="请联系保险公司运营人员办理",
+            )
         if who == ADMIN:
-            return None, problem("file.action_not_here", **where, value=action, where="须由旅行社在自己的文件夹提交",
-                                 hint=f"_admin 文件夹可办理：{'、'.join(ADMIN_ACTIONS)}")
+            return None, problem(
+                "file.action_not_here",
+                **where,
+                value=action,
+                where="须由旅行社在自己的文件夹提交",
+                hint=f"_admin 文件夹可办理：{'、'.join(ADMIN_ACTIONS)}",
+            )
         return None, problem("file.unknown_action", **where, value=action, allowed="、".join(allowed))
     return action, None
 

@@ -40,8 +40,9 @@ def preflight(path: Path, original: str, settings, known: tuple[str, int] | None
     if size == 0:
         return Checked(sha, size, None, file_problem("file.empty"))
     if size > settings.max_file_mb * 2**20:
-        return Checked(sha, size, None, file_problem("file.too_large", size=f"{size / 2**20:.0f}",
-                                                     limit=settings.max_file_mb))
+        return Checked(
+            sha, size, None, file_problem("file.too_large", size=f"{size / 2**20:.0f}", limit=settings.max_file_mb)
+        )
     with path.open("rb") as handle:
         head = handle.read(8)
     if head.startswith(b"PK\x03\x04"):
@@ -68,12 +69,15 @@ def _zip(path: Path, sha: str, size: int, settings) -> Checked:
         return Checked(sha, size, None, file_problem("file.zip_bomb", detail=f"{len(infos)} 个内部文件"))
     declared = sum(info.file_size for info in infos)
     if declared > settings.max_unzipped_mb * 2**20:
-        return Checked(sha, size, None, file_problem("file.zip_bomb",
-                                                     detail=f"解压后约 {declared / 2**20:,.0f} MB"))
+        return Checked(sha, size, None, file_problem("file.zip_bomb", detail=f"解压后约 {declared / 2**20:,.0f} MB"))
     for info in infos:
         if info.file_size > 2**20 and info.file_size > settings.max_zip_ratio * max(info.compress_size, 1):
-            return Checked(sha, size, None, file_problem(
-                "file.zip_bomb", detail=f"压缩比 {info.file_size // max(info.compress_size, 1)}:1"))
+            return Checked(
+                sha,
+                size,
+                None,
+                file_problem("file.zip_bomb", detail=f"压缩比 {info.file_size // max(info.compress_size, 1)}:1"),
+            )
     if "xl/workbook.xml" in names:
         return Checked(sha, size, "xlsx")
     if "xl/workbook.bin" in names:

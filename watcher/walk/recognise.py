@@ -30,9 +30,13 @@ def recognise(book: Book, who: str, ledger, zone: tzinfo) -> tuple[Book, Problem
     earlier = ledger.effective_request(who, mark.sha256) if mark.sha256 else None
     if earlier is not None:
         numbers = "、".join((*earlier.policies, *earlier.cancelled)[:5])
-        return book, file_problem("result.dropped_back", file=earlier.file_name, action=earlier.action,
-                                  at=show_second(earlier.processed_at, zone),
-                                  policies=f"（保单 {numbers}）" if numbers else "")
+        return book, file_problem(
+            "result.dropped_back",
+            file=earlier.file_name,
+            action=earlier.action,
+            at=show_second(earlier.processed_at, zone),
+            policies=f"（保单 {numbers}）" if numbers else "",
+        )
     if not mark.sha256:
         return book, file_problem("result.damaged_mark")
     if mark.status not in RESUBMITTABLE:

@@ -15,18 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from .. import crash
+from ..domain.policy import ACTIVE
+from ..domain.settlement import month_bounds, parse_month
 from ..faults import classify
 from ..io.atomic import replacing, write_bytes
-from ..io.pages import environment, render_policy
-from ..domain.settlement import month_bounds, parse_month
-from ..domain.policy import ACTIVE
 from ..io.core_exchange import core_exchange, core_name
 from ..io.month_summary import detail_name
+from ..io.pages import environment, render_policy
 from ..io.result_book import write_result_book, write_tables
+from ..io.result_json import dumps
 from ..io.statement_book import statement_names, write_statement
 from ..kinds.queries import month_detail_table
 from ..layout import CORE
-from ..io.result_json import dumps
 from .commit import policy_page_name
 from .outcome import Outcome
 
@@ -77,8 +77,16 @@ def page_job(desk, policy, at, kind: str = "state_page") -> Job:
     """A policy's page; a void one says which policy replaces it now."""
     ledger = desk.ledger
     replacement = ledger.replacement(policy.policy_no) if policy.status != ACTIVE else None
-    args = (desk.layout.root, policy, ledger.plan_version(policy.plan_version), ledger.agency(policy.agency),
-            desk.settings, desk.zone, at, replacement)
+    args = (
+        desk.layout.root,
+        policy,
+        ledger.plan_version(policy.plan_version),
+        ledger.agency(policy.agency),
+        desk.settings,
+        desk.zone,
+        at,
+        replacement,
+    )
     return Job(desk.layout.out(policy.agency) / policy_page_name(policy.policy_no), kind, args)
 
 
@@ -105,17 +113,36 @@ def settlement_jobs(outcome: Outcome, desk) -> list[Job]:
         if s is None:
             continue
         members = ledger.statement_policies(number)
-        jobs.append(Job(layout.out(s.agency) / statement_names(number)[0], "statement",
-                        (layout.root, layout.out(s.agency), s, members, names.get(s.agency, ""),
-                         desk.settings.insurer_name, zone, outcome.processed_at)))
+        jobs.append(
+            Job(
+                layout.out(s.agency) / statement_names(number)[0],
+                "statement",
+                (
+                    layout.root,
+                    layout.out(s.agency),
+                    s,
+                    members,
+                    names.get(s.agency, ""),
+                    desk.settings.insurer_name,
+                    zone,
+                    outcome.processed_at,
+                ),
+            )
+        )
         if number in outcome.core:
-            jobs.append(Job(layout.out(CORE) / core_name(number), "bytes",
-                            (core_exchange(s, members, names.get(s.agency, ""), zone),)))
+            jobs.append(
+                Job(
+                    layout.out(CORE) / core_name(number),
+                    "bytes",
+                    (core_exchange(s, members, names.get(s.agency, ""), zone),),
+                )
+            )
     for agency, month_label in dict.fromkeys(outcome.details):
         month = parse_month(month_label)
         start, end = month_bounds(month, zone)
-        table = month_detail_table(agency, month, ledger.month_policies(start, end, agency=agency),
-                                   outcome.processed_at, zone)
+        table = month_detail_table(
+            agency, month, ledger.month_policies(start, end, agency=agency), outcome.processed_at, zone
+        )
         jobs.append(Job(layout.out(agency) / detail_name(month), "detail", (table,)))
     return jobs
 

@@ -21,7 +21,7 @@ import ipaddress
 import logging
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -46,8 +46,11 @@ HELD_MAX = 10_000  # clients and policy numbers whose 429 each process answers f
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 HEADERS = [
-    ("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-                                "frame-ancestors 'none'; base-uri 'none'"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'",
+    ),
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),
@@ -105,14 +108,19 @@ class LookupApp:
         target = ledger_target(self.root, settings.ledger)
         self.ledger = LookupLedger(target)
         self.store = ThrottleStore(target if is_url(target) else self.root / settings.lookup_state)
-        self.rules = Rules(settings.lookup_slow_after, settings.lookup_lock_after,
-                           settings.lookup_window_minutes * 60, settings.lookup_lock_minutes * 60)
+        self.rules = Rules(
+            settings.lookup_slow_after,
+            settings.lookup_lock_after,
+            settings.lookup_window_minutes * 60,
+            settings.lookup_lock_minutes * 60,
+        )
         self.policy_rules = Rules(POLICY_SLOW_AFTER, None, settings.lookup_window_minutes * 60, 0.0, POLICY_MAX_DELAY)
         self.trusted = [ipaddress.ip_network(n, strict=False) for n in settings.web_trusted_proxies]
         self.env = environment(self.root)
         self.template = self.env.get_template("lookup.html.j2")
-        self.css = (self.root / "templates" / "lookup.css" if (self.root / "templates" / "lookup.css").is_file()
-                    else CSS_PATH).read_bytes()
+        self.css = (
+            self.root / "templates" / "lookup.css" if (self.root / "templates" / "lookup.css").is_file() else CSS_PATH
+        ).read_bytes()
         self.last_prune = 0.0
         self.held: dict[str, Verdict] = {}  # key -> a verdict known to hold until it passes
 
@@ -140,7 +148,11 @@ class LookupApp:
                 return self.lookup(environ)
             return "405 Method Not Allowed", html + [("Allow", "GET, HEAD, POST")], self.page(error="不支持的请求方式")
         if path == "/lookup.css" and method in ("GET", "HEAD"):
-            return "200 OK", [("Content-Type", "text/css; charset=utf-8"), ("Cache-Control", "public, max-age=3600")], self.css
+            return (
+                "200 OK",
+                [("Content-Type", "text/css; charset=utf-8"), ("Cache-Control", "public, max-age=3600")],
+                self.css,
+            )
         if path == "/healthz" and method in ("GET", "HEAD"):
             return "200 OK", [("Content-Type", "text/plain; charset=utf-8")] + NO_STORE, b"ok"
         return "404 Not Found", html, self.page(error="页面不存在，请从首页查询")
@@ -159,8 +171,11 @@ class LookupApp:
         except BadRequest as bad:
             return bad.status, self.html, self.page(error=bad.message)
         if not all(form.values()):
-            return "200 OK", self.html, self.page(error="请选择证件类型，并填写保单号和证件号码",
-                                                  form={"id_type": form["id_type"]})
+            return (
+                "200 OK",
+                self.html,
+                self.page(error="请选择证件类型，并填写保单号和证件号码", form={"id_type": form["id_type"]}),
+            )
         # Counted for any number typed, known or not: the answer must not tell which numbers exist.
         key = policy_key(form["policy_no"])
         pv = self._verdict(key, now, self.policy_rules)
@@ -168,8 +183,12 @@ class LookupApp:
             return self._too_many(pv, now)
         found = self.ledger.find(form["policy_no"], form["id_type"], form["id_no"])
         if found is None:
-            after = self.store.update_many({client: lambda s: after_failure(s, now, self.rules),
-                                            key: lambda s: after_failure(s, now, self.policy_rules)})
+            after = self.store.update_many(
+                {
+                    client: lambda s: after_failure(s, now, self.rules),
+                    key: lambda s: after_failure(s, now, self.policy_rules),
+                }
+            )
             for k, rules in ((client, self.rules), (key, self.policy_rules)):
                 self._remember(k, verdict(after[k], now, rules), now)
             locked = self._local(after[client].locked_until) if after[client].locked_until > now else ""
@@ -206,7 +225,7 @@ class LookupApp:
     def _too_many(self, v: Verdict, now: float):
         """429 at once, never a sleep: a sleeping request holds a thread an innocent visitor needs.
         Refused: the page says at what time to come back; slowed: in how many seconds."""
-        shown = ({"refused": self._local(v.refused_until)} if v.refused_until > now else {"slowed": v.wait(now)})
+        shown = {"refused": self._local(v.refused_until)} if v.refused_until > now else {"slowed": v.wait(now)}
         return "429 Too Many Requests", self.html + [("Retry-After", str(v.wait(now)))], self.page(**shown)
 
     def _form(self, environ: dict) -> dict:
@@ -221,8 +240,13 @@ class LookupApp:
         try:
             if len(raw) != int(length):
                 raise ValueError("body shorter than its Content-Length")
-            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True,
-                              errors="strict", max_num_fields=MAX_FIELDS)
+            pairs = parse_qsl(
+                raw.decode("utf-8"),
+                keep_blank_values=True,
+                strict_parsing=True,
+                errors="strict",
+                max_num_fields=MAX_FIELDS,
+            )
         except (UnicodeDecodeError, ValueError):
             raise BadRequest("400 Bad Request", "请求无效，请从首页重新查询") from None
         fields: dict[str, str] = {}
@@ -231,19 +255,30 @@ class LookupApp:
         value = {k: fields.get(k, "")[:64] for k in ("id_type", "policy_no", "id_no")}
         if any(_CONTROL.search(text) for text in value.values()):
             raise BadRequest("400 Bad Request", "请求无效，请从首页重新查询")  # no form field holds a NUL
-        return {"id_type": value["id_type"] if value["id_type"] in ID_TYPES else "",
-                "policy_no": normalise_policy_no(value["policy_no"]), "id_no": fold_id(value["id_no"])}
+        return {
+            "id_type": value["id_type"] if value["id_type"] in ID_TYPES else "",
+            "policy_no": normalise_policy_no(value["policy_no"]),
+            "id_no": fold_id(value["id_no"]),
+        }
 
     def _shown(self, found) -> dict:
         p, person = found.policy, found.person
-        now = datetime.fromtimestamp(self.clock(), timezone.utc)
+        now = datetime.fromtimestamp(self.clock(), UTC)
         name = person.name[:1] + "*" * max(len(person.name) - 1, 1) if person.name else ""
         return {
-            "policy_no": p.policy_no, "status": p.shown_status(now), "start": show_hour(p.start, self.zone),
-            "end": show_end(p.end, self.zone), "days": p.days, "plan": f"{p.plan_name}（{p.plan_code}）",
-            "region": p.region, "coverages": [(c.item, yuan_display(c.sum_fen)) for c in found.coverages],
-            "premium": yuan_display(person.premium_fen), "agency": found.agency_name, "name": name,
-            "id_type": person.id_type, "id_no": mask_id(person.id_no),
+            "policy_no": p.policy_no,
+            "status": p.shown_status(now),
+            "start": show_hour(p.start, self.zone),
+            "end": show_end(p.end, self.zone),
+            "days": p.days,
+            "plan": f"{p.plan_name}（{p.plan_code}）",
+            "region": p.region,
+            "coverages": [(c.item, yuan_display(c.sum_fen)) for c in found.coverages],
+            "premium": yuan_display(person.premium_fen),
+            "agency": found.agency_name,
+            "name": name,
+            "id_type": person.id_type,
+            "id_no": mask_id(person.id_no),
             # A void policy: point to the policy in force now only for someone it covers.
             "replaced_by": found.replacement.policy_no if found.replacement and found.on_replacement else "",
             "replacement_void": bool(found.replacement and found.replacement.status != ACTIVE),
@@ -256,12 +291,22 @@ class LookupApp:
     def _prune(self, now: float) -> None:
         if now - self.last_prune > 600:
             self.last_prune = now
-            self.store.prune(now - max(self.rules.window_seconds, self.rules.lock_seconds,
-                                       self.policy_rules.window_seconds))
+            self.store.prune(
+                now - max(self.rules.window_seconds, self.rules.lock_seconds, self.policy_rules.window_seconds)
+            )
 
     def page(self, **values) -> bytes:
-        context = {"id_types": ID_TYPES, "insurer": self.settings.insurer_name, "hotline": self.settings.insurer_hotline,
-                   "form": {"id_type": ""}, "found": None, "not_found": False, "refused": "", "slowed": 0,
-                   "locked": "", "error": ""}
+        context = {
+            "id_types": ID_TYPES,
+            "insurer": self.settings.insurer_name,
+            "hotline": self.settings.insurer_hotline,
+            "form": {"id_type": ""},
+            "found": None,
+            "not_found": False,
+            "refused": "",
+            "slowed": 0,
+            "locked": "",
+            "error": "",
+        }
         context.update(values)
         return self.template.render(**context).encode("utf-8")

@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import signal
 import socket
-import sys
 import threading
 import time
 from pathlib import Path
@@ -56,11 +55,20 @@ def _serve(root: Path, settings, host: str, port: int, reuse_port: bool) -> None
     sock = _socket(host, port, reuse_port)
     # X-Forwarded-For is judged by the app itself against web_trusted_proxies, so waitress keeps it.
     # waitress refuses a body at MAX_BODY + 1 bytes as soon as the headers say so, before reading it.
-    serve(app, sockets=[sock], threads=settings.web_threads, ident="watcher", clear_untrusted_proxy_headers=False,
-          channel_timeout=CHANNEL_TIMEOUT, cleanup_interval=CLEANUP_INTERVAL, connection_limit=CONNECTION_LIMIT,
-          max_request_body_size=MAX_BODY + 1, max_request_header_size=MAX_HEADER,
-          asyncore_use_poll=True,  # select() cannot watch a descriptor above 1023
-          _quiet=True)
+    serve(
+        app,
+        sockets=[sock],
+        threads=settings.web_threads,
+        ident="watcher",
+        clear_untrusted_proxy_headers=False,
+        channel_timeout=CHANNEL_TIMEOUT,
+        cleanup_interval=CLEANUP_INTERVAL,
+        connection_limit=CONNECTION_LIMIT,
+        max_request_body_size=MAX_BODY + 1,
+        max_request_header_size=MAX_HEADER,
+        asyncore_use_poll=True,  # select() cannot watch a descriptor above 1023
+        _quiet=True,
+    )
 
 
 def _enough_files(wanted: int) -> None:
@@ -131,8 +139,12 @@ def serve_web(root: Path, settings, host: str, port: int, workers: int = 1) -> N
     lifeline, keep = context.Pipe(duplex=False)
 
     def start(i: int):
-        child = context.Process(target=_child, args=(str(root), settings, host, port, os.getpid(), lifeline),
-                                daemon=True, name=f"watcher-web-{i}")
+        child = context.Process(
+            target=_child,
+            args=(str(root), settings, host, port, os.getpid(), lifeline),
+            daemon=True,
+            name=f"watcher-web-{i}",
+        )
         child.start()
         return child
 
