@@ -465,7 +465,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="watcher", description="旅行社旅游险共享文件夹出单台")
     parser.add_argument("--root", help="工作目录（默认 $WATCHER_ROOT，否则当前目录）")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     # SUPPRESS: given after the command it is read here, before it it is the main parser's; either way one
     # value (a plain default here would undo `watcher --root DIR process`).
     common.add_argument("--root", default=argparse.SUPPRESS, help="工作目录（默认 $WATCHER_ROOT，否则当前目录）")

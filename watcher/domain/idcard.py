@@ -63,7 +63,7 @@ class IdCheck:
     birth: date | None = None  # what the number encodes
     gender: str | None = None
     error: str | None = None  # a message code, see messages.py
-    values: dict | None = None
+    values: dict[str, object] | None = None
 
     @property
     def ok(self) -> bool:
@@ -98,7 +98,7 @@ def id_text(raw: object) -> tuple[str, bool]:
     return text, bool(_EXCEL_FLOAT_TEXT.match(text))
 
 
-def _fail(number: str, code: str, **values) -> IdCheck:
+def _fail(number: str, code: str, **values: object) -> IdCheck:
     return IdCheck(number, error=code, values=values)
 
 
@@ -173,7 +173,7 @@ def _foreign_pr(number: str, today: date) -> IdCheck:
     return _fail(number, "id.birth", value=number[5:11])
 
 
-_PATTERNS: dict[str, tuple[re.Pattern, str]] = {
+_PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
     PASSPORT: (
         re.compile(r"^(E\d{8}|E[A-Z]\d{7}|(DE|SE|PE)\d{7}|[A-Z0-9]{5,17})$"),
         "中国护照为 E 加 8 位数字、E 加 1 个字母和 7 位数字，或 DE/SE/PE 加 7 位数字；外国护照为 5–17 位字母和数字",

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from . import idcard
 from .dates import DateError, parse_date
@@ -31,7 +32,7 @@ class PersonFacts:
 class CellError:
     column: str  # canonical column name: 姓名, 证件类型 …
     code: str
-    values: dict
+    values: dict[str, Any]
 
 
 def check_name(raw: object) -> tuple[str, CellError | None]:
@@ -89,7 +90,7 @@ def check_person(values: dict[str, object], today: date) -> tuple[PersonFacts | 
     if id_type:
         id_check = idcard.check_id(id_type, values.get("证件号码"), today)
         if not id_check.ok:
-            errors.append(CellError("证件号码", id_check.error, id_check.values or {}))
+            errors.append(CellError("证件号码", id_check.error or "id.invalid", id_check.values or {}))
     elif not clean(values.get("证件号码")):
         errors.append(CellError("证件号码", "id.required", {}))
 
@@ -112,12 +113,16 @@ def check_person(values: dict[str, object], today: date) -> tuple[PersonFacts | 
 
     if errors:
         return None, errors
+    # Without errors the type was given, its number checked, and gender and birth known (the checks above).
+    assert id_type and id_check is not None
+    known_gender, known_birth = id_check.gender or gender, id_check.birth or birth
+    assert known_gender is not None and known_birth is not None
     return PersonFacts(
         name=name,
         id_type=id_type,
         id_no=id_check.number,
-        gender=id_check.gender or gender,
-        birth=id_check.birth or birth,
+        gender=known_gender,
+        birth=known_birth,
         phone=clean(fold(clean(values.get("联系电话")))) if values.get("联系电话") is not None else "",
         note=unicodedata.normalize("NFC", clean(values.get("备注"))),
     ), []

@@ -42,16 +42,20 @@ class Plan:
     version: int = 0  # the ledger's plan-version id; 0 before it is stored
 
 
-def band_gaps(bands: list[tuple[int, int]], max_days: int):
+def band_gaps(
+    bands: list[tuple[int, int]], max_days: int
+) -> tuple[list[tuple[tuple[int, int], tuple[int, int]]], list[tuple[int, int]], list[tuple[int, int]]]:
     """Check day bands against 1..max_days: (overlapping pairs, uncovered ranges, bands past max_days)."""
-    overlaps, gaps = [], []
-    covered, last = 0, None
+    overlaps: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    gaps: list[tuple[int, int]] = []
+    covered = 0
+    last_band: tuple[int, int] | None = None
     for low, high in sorted(bands):
-        if last is not None and low <= covered:
-            overlaps.append((last, (low, high)))
+        if last_band is not None and low <= covered:
+            overlaps.append((last_band, (low, high)))
         elif low > covered + 1 and covered < max_days:
             gaps.append((covered + 1, min(low - 1, max_days)))
-        covered, last = max(covered, high), (low, high)
+        covered, last_band = max(covered, high), (low, high)
     if covered < max_days:
         gaps.append((covered + 1, max_days))
     beyond = [(low, high) for low, high in bands if high > max_days]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..messages import say
 
@@ -17,14 +18,23 @@ class Problem:
     col_index: int | None = None  # 0-based column in the sheet, for marking the cell red
     warning: bool = False
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, object]:
         return {"code": self.code, "sheet": self.sheet, "row": self.row, "column": self.column, "message": self.message}
 
 
-def problem(code: str, *, sheet=None, row=None, column=None, col_index=None, warning=False, **values) -> Problem:
+def problem(
+    code: str,
+    *,
+    sheet: str | None = None,
+    row: int | None = None,
+    column: str | None = None,
+    col_index: int | None = None,
+    warning: bool = False,
+    **values: Any,
+) -> Problem:
     return Problem(code, say(code, **values), sheet, row, column, col_index, warning)
 
 
-def file_problem(code: str, **values) -> Problem:
+def file_problem(code: str, *, warning: bool = False, **values: Any) -> Problem:
     """A problem with the file as a whole: no sheet, row or column."""
-    return problem(code, **values)
+    return Problem(code, say(code, **values), None, None, None, None, warning)

@@ -115,7 +115,7 @@ def group_month(policies: list[Policy]) -> list[Group]:
     return _fill(groups, policies)
 
 
-def _fill(groups: dict, policies: list[Policy]) -> list[Group]:
+def _fill(groups: dict[tuple[str, str], Group], policies: list[Policy]) -> list[Group]:
     for p in policies:
         g = groups.get((p.agency, p.plan_code))
         if g is None:
@@ -234,7 +234,7 @@ def due_months(
     latest = previous_month(month_of(now, zone))
     if now < scheduled_at(latest, day, at, zone):
         latest = previous_month(latest)
-    months = []
+    months: list[date] = []
     month = latest
     while len(months) < limit:
         if month not in finished:

@@ -282,7 +282,7 @@ def read_csv(data: bytes) -> Book:
     text = decode_text(data)
     if "\x00" in text:
         raise ReadError("file.encoding")
-    dialect = csv.excel
+    dialect: type[csv.Dialect] = csv.excel
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:

@@ -430,14 +430,15 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         for r, row in enumerate(sheet.rows):
             if row and label_key(row[0]) == "区域":
                 ws.data_validation(r, 1, r, 1, {"validate": "list", "source": list(REGIONS), "error_type": "warning"})
-    header = outcome.roster_header if is_roster else None
     print_setup(
-        ws, landscape=sum(widths) + (72 if row_messages or is_roster else 0) > PORTRAIT_WIDTH, header_row=header
+        ws,
+        landscape=sum(widths) + (72 if row_messages or is_roster else 0) > PORTRAIT_WIDTH,
+        header_row=outcome.roster_header if is_roster else None,
     )
 
     added = _added_columns(outcome.book).get(sheet.name)  # a result fixed in place: the same columns again
     if is_roster and outcome.roster_header is not None:
-        header = outcome.roster_header
+        header = int(outcome.roster_header)
         premium_col, error_col, names = _extra_columns(sheet, header, width, added)
         ws.write_string(header, premium_col, names[0], f["head"])
         ws.write_string(header, error_col, names[1], f["head"])
@@ -452,10 +453,10 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
                 fit_row(ws, r, [("；".join(messages), 60)])
         last = max(len(sheet.rows), header + 1) + 200
         for column, source in (("证件类型", f"='{f['options']}'!$A$2:$A${len(ID_TYPES) + 1}"), ("性别", ["男", "女"])):
-            c = columns.get(column)
-            if c is not None:
+            at = columns.get(column)
+            if at is not None:
                 ws.data_validation(
-                    header + 1, c, last, c, {"validate": "list", "source": source, "error_type": "warning"}
+                    header + 1, at, last, at, {"validate": "list", "source": source, "error_type": "warning"}
                 )
         ws.freeze_panes(header + 1, 0)
     elif row_messages or added:

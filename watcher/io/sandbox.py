@@ -14,6 +14,8 @@ import multiprocessing
 import os
 import resource
 import signal
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from .book import Book
@@ -52,8 +54,8 @@ class Sandbox:
         self.memory = memory_mb * 1024 * 1024
         self.seconds = seconds
         self.limits = limits
-        self.process = None
-        self.conn = None
+        self.process: BaseProcess | None = None
+        self.conn: Connection | None = None
         self.replaced = 0
 
     def warm(self) -> None:
@@ -64,10 +66,10 @@ class Sandbox:
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # nothing of the service (its lock, its ledger) inherited
         ours, theirs = context.Pipe()
-        self.process = context.Process(
+        self.process = process = context.Process(
             target=_worker, args=(theirs, self.memory, self.limits, os.getpid()), daemon=True, name="watcher-parser"
         )
-        self.process.start()
+        process.start()
         theirs.close()
         self.conn = ours
 
@@ -83,13 +85,15 @@ class Sandbox:
         """Read in the worker; raise ReadError for every way it can fail, the limits included."""
         if self.process is None or not self.process.is_alive():
             self._start()
+        conn = self.conn
+        assert conn is not None  # started above
         try:
-            self.conn.send((str(path), kind))
-            if not self.conn.poll(self.seconds):
+            conn.send((str(path), kind))
+            if not conn.poll(self.seconds):
                 log.warning("parsing %s took longer than %g s: the parser was stopped", path.name, self.seconds)
                 self._replace()
                 raise ReadError("file.parse_limit", what=f"时间（{self.seconds:g} 秒）")
-            answer = self.conn.recv()
+            answer = conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             code = self.process.exitcode if self.process else None
             log.warning("the parser died on %s (exit %s): replaced", path.name, code)
@@ -102,7 +106,8 @@ class Sandbox:
     def close(self) -> None:
         if self.process is not None and self.process.is_alive():
             try:
-                self.conn.send(None)
+                if self.conn is not None:
+                    self.conn.send(None)
             except OSError:
                 pass
             self.process.join(2)

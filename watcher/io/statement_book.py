@@ -44,7 +44,7 @@ def write_statement(
 
 
 def _info(s: Statement, agency_name: str, zone: tzinfo) -> list[tuple[str, object]]:
-    rows = [
+    rows: list[tuple[str, object]] = [
         ("对账单号", s.statement_no),
         ("结账月份", month_text(s.month)),
         ("机构", f"{s.agency} {agency_name}"),

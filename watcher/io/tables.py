@@ -135,7 +135,7 @@ def read_table(
             columns[canonical] = c
     serial_col = columns.get(serial)
     canonical_of = {c: name for name, c in columns.items()}
-    expected = {c: sample_key((samples or {}).get(canonical_of.get(c))) for c in range(len(header))}
+    expected = {c: sample_key((samples or {}).get(canonical_of.get(c, ""))) for c in range(len(header))}
     rows, marked = [], []
     for r in range(header_row + 1, len(sheet.rows)):
         row = sheet.rows[r]

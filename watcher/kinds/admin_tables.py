@@ -73,20 +73,21 @@ class AdminTable:
         return self.table.rows if self.table else []
 
     def raw(self, r: int, column: str) -> object:
-        c = self.table.columns.get(column)
-        if c is None:
+        table = self.table
+        c = table.columns.get(column) if table else None
+        if table is None or c is None:
             return None
-        bad = special_problem(self.table.sheet, r, c, column)
+        bad = special_problem(table.sheet, r, c, column)
         if bad:
             self.problems.append(bad)
             return None
-        return self.table.sheet.value(r, c)
+        return table.sheet.value(r, c)
 
     def text(self, r: int, column: str) -> str:
         return strip_control(clean(self.raw(r, column)))
 
     def fail(self, r: int, column: str, code: str, **values) -> None:
-        c = self.table.columns.get(column)
-        self.problems.append(
-            problem(code, sheet=self.table.sheet.name, row=r + 1, column=column, col_index=c, **values)
-        )
+        table = self.table
+        assert table is not None  # rows come from the table: no table, no row to fail
+        c = table.columns.get(column)
+        self.problems.append(problem(code, sheet=table.sheet.name, row=r + 1, column=column, col_index=c, **values))

@@ -195,6 +195,7 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
         problems.append(problem("roster.missing", sheet=ROSTER))
         return None
     sheet, header = found[0]
+    assert header is not None  # checked above
     table = read_table(sheet, header, ROSTER_COLUMNS, samples=samples(ROSTER))
     marked_problems(table, problems)
     for name, cols in table.repeated.items():

@@ -89,7 +89,7 @@ class _Endorsement:
                 problem(
                     "field.plan_not_agreed",
                     **_at(request, "保单号"),
-                    value=state.policy.plan_code,
+                    value=state.policy.plan_code if state.policy else "",
                     allowed="、".join(state.agency.plans) if state.agency else "无",
                 )
             ]
@@ -116,6 +116,7 @@ class _Endorsement:
 
     def validate_more(self, request: Request, state: State, now: datetime, checked: Checked) -> None:
         old = state.policy
+        assert old is not None  # reached only when the policy was found and may be changed
         roster = check_roster(
             request,
             plan=state.plan,
@@ -154,6 +155,7 @@ class _Endorsement:
     def decide(self, checked: Checked, now: datetime) -> Decision:
         state: State = checked.values["state"]
         old = state.policy
+        assert old is not None  # decided only without problems: the policy was found
         new = self.build(checked, state, now)
         zone = self.settings.zone
         decision = Decision(
@@ -180,11 +182,12 @@ class _Endorsement:
         return decision
 
     def build(self, checked: Checked, state: State, now: datetime) -> Policy:
+        assert state.policy is not None and state.plan is not None  # found, or the request failed before
         return self.new_policy(state.policy, state.plan, tuple(checked.values["people"]), now, self.action)
 
     def changes(self, checked: Checked, state: State) -> list[list]:
         """Who was added, removed or changed, comparing the new roster with the old policy's."""
-        old = {(p.id_type, p.id_no): p for p in state.policy.people}
+        old = {(p.id_type, p.id_no): p for p in (state.policy.people if state.policy else ())}
         new = {(p.id_type, p.id_no): p for p in checked.values.get("people", [])}
         rows = []
         for key, p in new.items():

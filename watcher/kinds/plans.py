@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from ..domain.dates import parse_int
 from ..domain.money import MoneyError, parse_fen
@@ -52,10 +53,10 @@ class PlanKind(RequestKind):
         )
         covers = AdminTable(book, "保障", COVER_COLUMNS, ("方案代码", "保障项目", "保额"), p, "方案")
 
-        heads: dict[str, tuple[int, dict]] = {}
+        heads: dict[str, tuple[int, dict[str, Any]]] = {}
         for r in plans.rows:
             code = self._code(plans, r)
-            head = {
+            head: dict[str, Any] = {
                 "name": plans.text(r, "方案名称"),
                 "region": plans.text(r, "区域"),
                 "min_age": self._int(plans, r, "最低年龄", 0, 120, "plan.age"),
@@ -79,7 +80,7 @@ class PlanKind(RequestKind):
             low = self._int(rates, r, "天数下限", 1, 366, "plan.max_days")
             high = self._int(rates, r, "天数上限", 1, 366, "plan.max_days")
             price = self._money(rates, r, "每人保费")
-            if None in (code, low, high, price):
+            if code is None or low is None or high is None or price is None:
                 continue
             if low > high:
                 rates.fail(r, "天数上限", "plan.band_order", low=low, high=high)
@@ -92,7 +93,7 @@ class PlanKind(RequestKind):
             low = self._int(factors, r, "年龄下限", 0, 120, "plan.age")
             high = self._int(factors, r, "年龄上限", 0, 120, "plan.age")
             factor = self._factor(factors, r)
-            if None in (code, low, high, factor):
+            if code is None or low is None or high is None or factor is None:
                 continue
             if low > high:
                 factors.fail(r, "年龄上限", "plan.age_order", min_age=low, max_age=high)

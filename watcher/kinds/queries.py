@@ -308,6 +308,7 @@ class DetailKind(RequestKind):
     def decide(self, checked: Checked, now: datetime) -> Decision:
         flt: Filter = checked.request.fields["filter"]
         found = checked.values["found"]
+        assert flt.issued_from is not None and flt.issued_to is not None  # 业务明细 requires its range
         note = (
             f"投保时间 {flt.issued_from.date()} 至 {(flt.issued_to - timedelta(days=1)).date()}，"
             f"方案 {flt.plan_code or '全部'}，保单状态 {flt.status}，结算状态 {flt.settled}"

@@ -516,7 +516,7 @@ class DepositKind(RequestKind):
     def validate(self, request: Request, state, now: datetime) -> Checked:
         agencies, receipts, unpaid = state
         table: AdminTable = request.extra["table"]
-        ops = []
+        ops: list[ReceiveDeposit | RefundDeposit] = []
         refunds: dict[str, Receipt] = {}  # receipt number → the receipt refunded
         for r, code, kind, fen, number, on in request.fields["rows"]:
             _not_future(table, r, "日期", on, now, self.settings.zone)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 from ..domain.policy import ADD_PEOPLE, Policy, Replacement
 
@@ -18,7 +19,12 @@ def _t(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+@overload
+def _dt(text: str) -> datetime: ...
+@overload
+def _dt(text: None) -> None: ...
 def _dt(text: str | None) -> datetime | None:
+    """Ledger text → aware datetime (a column that may be empty gives None)."""
     return datetime.fromisoformat(text) if text else None
 
 

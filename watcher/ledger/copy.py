@@ -80,11 +80,11 @@ def copy_ledger(source, target) -> dict[str, int]:
                 f" COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
             ).fetchone()
         # Verified before it commits: a copy that does not match leaves the target as empty as it was.
-        differences = []
+        differences: list[str] = []
         for table in ORDER:
-            cols = ", ".join(columns(source, table))
-            if sorted(map(repr, source.conn.execute(f"SELECT {cols} FROM {table}").fetchall())) != sorted(
-                map(repr, target.conn.execute(f"SELECT {cols} FROM {table}").fetchall())
+            listed = ", ".join(columns(source, table))
+            if sorted(map(repr, source.conn.execute(f"SELECT {listed} FROM {table}").fetchall())) != sorted(
+                map(repr, target.conn.execute(f"SELECT {listed} FROM {table}").fetchall())
             ):
                 differences.append(f"{table}：源 {copied[table]} 行，目标 {count(target, table)} 行，内容不一致")
         carried = target.numbers_used()

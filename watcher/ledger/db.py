@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 POSTGRES = re.compile(r"^postgres(ql)?://", re.I)
 
@@ -26,9 +28,24 @@ def redact(url: str) -> str:
 
 
 class Database:
+    """One connection: `execute` with `?` parameters gives rows to fetch or iterate."""
+
     kind = "sqlite"
-    Error: type = sqlite3.Error
-    IntegrityError: type = sqlite3.IntegrityError
+    Error: type[Exception] = sqlite3.Error
+    IntegrityError: type[Exception] = sqlite3.IntegrityError
+    conn: Any
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+    def begin(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
 
 
 class SqliteDatabase(Database):

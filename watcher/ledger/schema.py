@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
+from typing import Any
 
 from .common import LedgerError
 
@@ -297,7 +299,7 @@ def _void_pages_chore(db, now_text: str) -> None:
 
 
 # Steps in Python after a migration's SQL, in the same transaction.
-AFTER: dict[int, object] = {10: _void_pages_chore}
+AFTER: dict[int, Callable[[Any, str], None]] = {10: _void_pages_chore}
 MIGRATION_LOCK = 7_411_001  # PostgreSQL advisory lock: one worker migrates at a time
 
 
@@ -312,7 +314,7 @@ def current_version(db) -> int:
 def migrate(db, now_text: str, upto: int = LATEST) -> list[int]:
     """Apply every migration newer than the ledger's version, each in its own transaction. Workers that
     start together take turns (SQLite: the write lock; PostgreSQL: an advisory lock)."""
-    applied = []
+    applied: list[int] = []
     version = current_version(db)
     if version > LATEST:
         # A worker of an older release on a ledger a newer one has brought forward (a rolling upgrade of

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
+from typing import Any
 
 from ..domain.policy import ACTIVE, Policy
 from ..domain.settlement import (
@@ -29,6 +30,7 @@ from ..domain.settlement import (
     statement_number,
 )
 from .common import _POLICY_SELECT, LedgerError, _dt, _t
+from .db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,24 @@ def _d(text: str | None) -> date | None:
 
 class SettlementLedger:
     """Methods `Ledger` gains for month-end (uses its conn, _t, _dt, _journal, _next, _need_tx)."""
+
+    # What `Ledger` provides (declared here for the type checker; defined there).
+    conn: Database
+    zone: tzinfo
+
+    def _need_tx(self) -> None:
+        raise NotImplementedError
+
+    def _journal(
+        self, at: datetime, request_id: int | None, agency: str, event: str, ref: str, detail: dict[str, Any]
+    ) -> None:
+        raise NotImplementedError
+
+    def _next(self, name: str) -> int:
+        raise NotImplementedError
+
+    def _policy(self, row: tuple[Any, ...], with_people: bool) -> Policy:
+        raise NotImplementedError
 
     # --- policies by month ----------------------------------------------------------------
 
@@ -182,7 +202,9 @@ class SettlementLedger:
                 "policies": [[p.policy_no, p.premium_fen] for p in policies],
             },
         )
-        return self.statement(number)
+        made = self.statement(number)
+        assert made is not None  # inserted above, in this transaction
+        return made
 
     def settle_month(
         self,

@@ -21,6 +21,7 @@ from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
 from .common import _POLICY_SELECT, LedgerError, _dt, _t, policy_from_row, replaced, replacement
 from .db import is_url, open_database
+from .issued import Issued
 from .schema import NUMBERED, migrate
 from .settlement import SettlementLedger
 
@@ -73,7 +74,7 @@ class Ledger(SettlementLedger):
         self._depth = 0
         self._versions: dict[int, Plan] = {}
         self.on_reconnect: list = []  # what a session must do again on a new connection (a worker's lock)
-        self.issued = None  # ledger.issued.Issued: the mark every transaction that draws a number raises
+        self.issued: Issued | None = None  # ledger.issued.Issued: the mark every transaction that draws a number raises
         self._drawn = False
         migrate(self.db, _t(now))
 
@@ -151,6 +152,8 @@ class Ledger(SettlementLedger):
     def _raise_issued(self) -> None:
         """Before any output carries the numbers just drawn, the desk's own mark of them rises (synced).
         If the disk refuses, the ledger (ahead of the mark) is still right; the next commit raises it."""
+        if self.issued is None:
+            return
         try:
             self.issued.raise_to(self.numbers_used())
         except OSError as exc:

@@ -42,7 +42,7 @@ def configure(root: Path, zone, *, to_stdout: bool = True) -> logging.Logger:
     logger = logging.getLogger("watcher")
     if logger.handlers:
         return logger
-    FORMAT.converter = lambda seconds: datetime.fromtimestamp(seconds, zone).timetuple()
+    FORMAT.converter = lambda seconds: datetime.fromtimestamp(seconds or 0, zone).timetuple()
     logger.setLevel(logging.INFO)
     logger.propagate = False
     if to_stdout:

@@ -42,6 +42,7 @@ from ..io.statement_book import statement_names, write_statement
 from ..kinds.queries import month_detail_table
 from ..layout import ADMIN, Layout
 from ..ledger.check import check_ledger
+from ..ledger.settlement import Run
 
 log = logging.getLogger("watcher")
 
@@ -238,7 +239,7 @@ def due(ledger, settings, now: datetime) -> list[tuple[date, str]]:
     for m in months:
         on_time = now < scheduled_at(m, settings.month_end_day, at, zone) + LATE and not any(r.month == m for r in runs)
         out.append((m, SCHEDULED if on_time else CAUGHT_UP))
-    last: dict[date, object] = {}
+    last: dict[date, Run] = {}
     for r in runs:
         if r.finished_at:
             last[r.month] = r

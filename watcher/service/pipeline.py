@@ -26,6 +26,7 @@ from pathlib import Path
 
 from ..faults import LOCKED, DeskFault, classify, describe
 from ..walk import Desk, FileChanged, OutputsPending, archive_claim, claim_file, reclaim, walk
+from ..walk.archive import forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.outcome import Outcome
 from ..walk.render import Plan, finish, plan, run_job
@@ -195,6 +196,7 @@ class Pipeline:
     def _put_back(self, record: Claim) -> None:
         current = read_record(record.path, record.who) or record
         if current.archived:
+            forget(Path(current.archived))
             Path(current.archived).unlink(missing_ok=True)  # never committed: its copy is no original yet
         try:
             unclaim(current, self.desk.layout.drop(record.who))

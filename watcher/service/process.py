@@ -136,9 +136,9 @@ def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backd
             report.refused_folders.append((LOOSE, name))
     for who in scan.folders(desk.layout):
         items, odd = scan.waiting_in(desk.layout, who)
-        for thing in odd:
-            name = display_name(thing.path.name)
-            tell_admin(desk, who, name, problem("folder.not_regular", file=name, what=thing.what, folder=who))
+        for strange in odd:
+            name = display_name(strange.path.name)
+            tell_admin(desk, who, name, problem("folder.not_regular", file=name, what=strange.what, folder=who))
         if not items:
             continue
         if who != ADMIN and not registered(desk, who):

@@ -15,6 +15,7 @@ import stat
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import schedule
 from watchdog.events import (
@@ -53,7 +54,7 @@ ARRIVALS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent, DirCreatedEvent, 
 class _Events(FileSystemEventHandler):
     """Hands every path an event names to the service loop; the loop decides what it means."""
 
-    def __init__(self, paths: queue.Queue[str]):
+    def __init__(self, paths: queue.Queue[tuple[str, bool]]):
         self.paths = paths
 
     def on_any_event(self, event) -> None:
@@ -80,12 +81,17 @@ class Service:
         # `schedule` gives the tick; what is due is decided from the ledger's runs and the desk clock
         # (so a run missed while the service was down is caught up, whatever the process's TZ says).
         self.scheduler = schedule.Scheduler()
-        self.scheduler.every(self.settings.schedule_check_seconds).seconds.do(self._month_end)
+        every: Any = self.scheduler.every  # it takes any number of seconds; its annotation says int
+        every(self.settings.schedule_check_seconds).seconds.do(self._month_end)
 
     # --- observers ---------------------------------------------------------------------------
 
     def _new_observers(self) -> list:
-        kinds = {"events": [Observer], "polling": [PollingObserver], "both": [Observer, PollingObserver]}
+        kinds: dict[str, list[Any]] = {
+            "events": [Observer],
+            "polling": [PollingObserver],
+            "both": [Observer, PollingObserver],
+        }
         made = []
         for kind in kinds[self.settings.watch]:
             observer = kind(timeout=1) if kind is PollingObserver else kind()

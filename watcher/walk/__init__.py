@@ -17,8 +17,9 @@ from ..faults import DeskFault, classify
 from ..io.reader import Limits, read_book
 from ..layout import ADMIN, Layout
 from ..ledger.common import LedgerError
+from ..ledger.sqlite import Ledger
 from ..settings import Settings
-from .archive import Snapshot, archive, snapshot
+from .archive import Snapshot, archive, durable, forget, snapshot
 from .claim import Claim, claim, drop_record, original_name, read_record, update_record, write_record
 from .commit import commit
 from .decide import decide
@@ -44,7 +45,7 @@ class Desk:
 
     layout: Layout
     settings: Settings
-    ledger: object
+    ledger: Ledger
     now: Callable[[], datetime] = clock.now
     reserved: set = field(default_factory=set)  # (who, result stem) of files in hand, not yet archived
     reader: Callable | None = None  # (path, kind) → Book; the sandbox when the service runs
@@ -117,13 +118,17 @@ def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
                     desk.zone,
                     tag="_办理后修改",
                 )
+                durable(kept.path)
+                forget(kept.path)
                 log.warning(
                     "%s/%s: changed after it was processed; the changed file is kept as %s",
                     record.who,
                     record.original,
                     kept.path.name,
                 )
+            durable(target)  # the copy is on the disk before the original goes
             record.path.unlink()
+        forget(target)
     else:  # it could not even be copied (unreadable): moved as it is
         target = archive(
             record.path,
@@ -174,8 +179,8 @@ def walk(desk: Desk, record: Claim) -> Outcome:
         record, snap = _snapshot(desk, record, outcome.processed_at)
         outcome.sha256, outcome.archived = snap.sha256, str(snap.path)
         checked = preflight(snap.path, record.original, desk.settings, (snap.sha256, snap.size))
-        if checked.problem is not None:
-            outcome.problems = [checked.problem]
+        if checked.problem is not None or checked.kind is None:
+            outcome.problems = [checked.problem or file_problem("file.unreadable", detail="格式错误")]
         else:
             earlier = desk.ledger.effective_request(record.who, checked.sha256)
             if earlier is not None and f"{record.stem}.xlsx" in earlier.outputs:
@@ -229,7 +234,7 @@ def _rebuild(desk: Desk, outcome: Outcome, earlier, archived: Path, kind_name: s
     shown = earlier.result
     outcome.status, outcome.action = "success", earlier.action
     outcome.processed_at = earlier.processed_at
-    outcome.policies = [ledger.policy(n) for n in earlier.policies]
+    outcome.policies = [p for n in earlier.policies if (p := ledger.policy(n)) is not None]
     outcome.cancelled = list(earlier.cancelled)
     outcome.outputs = list(earlier.outputs)
     outcome.problems = [
@@ -261,10 +266,10 @@ def _rebuild(desk: Desk, outcome: Outcome, earlier, archived: Path, kind_name: s
 
 def _walk(desk: Desk, outcome: Outcome, snap: Snapshot, kind_name: str, still: Callable[[], bool]) -> None:
     book, trouble = read(desk.reader, snap.path, kind_name)
-    if trouble is None:
+    if trouble is None and book is not None:
         book, trouble = recognise(book, outcome.who, desk.ledger, desk.zone)
-    if trouble is not None:
-        outcome.problems = [trouble]
+    if trouble is not None or book is None:
+        outcome.problems = [trouble or file_problem("file.unreadable", detail="格式错误")]
         return
     outcome.book = book
     kind, request = parse(book, outcome.who, desk.settings)
@@ -299,6 +304,7 @@ def _walk(desk: Desk, outcome: Outcome, snap: Snapshot, kind_name: str, still: C
         crash.point("before_commit")
         if not still():
             raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
+        durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while it was read)
     commit(desk.ledger, desk.layout, outcome, decision)
 
 
@@ -316,7 +322,7 @@ def _duplicate(desk: Desk, outcome: Outcome, earlier, archived: Path, kind_name:
     under the names it recorded."""
     outcome.status = "duplicate"
     outcome.action = earlier.action
-    outcome.policies = [desk.ledger.policy(n) for n in earlier.policies]
+    outcome.policies = [p for n in earlier.policies if (p := desk.ledger.policy(n)) is not None]
     outcome.cancelled = list(earlier.cancelled)
     outcome.first_processed_at = earlier.processed_at
     out = desk.layout.out(outcome.who)

@@ -3,6 +3,11 @@
 The archived copy is made first, before anything is parsed or committed: the walk reads that copy, so
 the bytes a request is committed from are exactly the bytes the archive keeps. The dropped file leaves
 the claim area only at the end; if a writer changed it meanwhile, its changed bytes are archived beside.
+
+The copy reaches the disk (fsync) on a thread of its own while the file is parsed and checked, in
+parallel, not in series: `durable` waits for it before anything is committed from it, and before the
+claimed original is removed. A power cut before that leaves the original in the claim area and its
+record naming the copy; the next walk checks the copy's hash and makes it again if it is not whole.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import errno
 import hashlib
 import os
 import shutil
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -21,9 +28,51 @@ from .names import safe_name
 
 @dataclass(frozen=True)
 class Snapshot:
-    path: Path  # the archived copy, complete and synced
+    path: Path  # the archived copy, complete (on the disk once `durable` returns)
     sha256: str
     size: int
+
+
+_syncing: dict[str, Future[None]] = {}  # archived copy → its fsync under way
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_later(path: Path) -> None:
+    global _pool
+    with _lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher-archive-sync")
+        _syncing[str(path)] = _pool.submit(_fsync, path)
+
+
+def durable(path: Path) -> None:
+    """Wait until the archived copy at `path` is on the disk (its fsync raises here if the disk refused
+    it). A copy made by an earlier process is synced now."""
+    with _lock:
+        pending = _syncing.get(str(path))
+    if pending is not None:
+        pending.result()
+        return
+    _fsync(path)
+    done: Future[None] = Future()
+    done.set_result(None)
+    with _lock:
+        _syncing[str(path)] = done
+
+
+def forget(path: Path) -> None:
+    """Done with a copy (its original archived, or the copy removed): its sync is no longer tracked."""
+    with _lock:
+        _syncing.pop(str(path), None)
 
 
 def day_folder(archive_dir: Path, at: datetime, zone: tzinfo) -> Path:
@@ -40,7 +89,8 @@ def _free_name(folder: Path, local: datetime, sha256: str, name: str, tag: str =
 
 
 def snapshot(claimed: Path, archive_dir: Path, original: str, at: datetime, zone: tzinfo, tag: str = "") -> Snapshot:
-    """Copy the claimed file into the archive, hashing what is copied; synced before it is named."""
+    """Copy the claimed file into the archive, hashing what is copied; its sync goes on in parallel
+    (`durable` waits for it)."""
     folder = day_folder(archive_dir, at, zone)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(folder / safe_name(original))
@@ -51,13 +101,12 @@ def snapshot(claimed: Path, archive_dir: Path, original: str, at: datetime, zone
                 digest.update(chunk)
                 copy.write(chunk)
                 size += len(chunk)
-            copy.flush()
-            os.fsync(copy.fileno())
         sha = digest.hexdigest()
         target = _free_name(folder, at.astimezone(zone), sha, safe_name(original), tag)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    _sync_later(target)
     return Snapshot(target, sha, size)
 
 

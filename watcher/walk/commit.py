@@ -4,6 +4,7 @@ transaction. What the renderers then show is read back from what was committed."
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 from .. import crash
 from ..domain.money import Amount
@@ -60,7 +61,7 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
                 registered.append(op.agency.code)
             elif isinstance(op, AddPlanVersion):
                 version = ledger.add_plan_version(op.plan, request_id=request_id, at=at)
-                for plan in outcome.content.get("plans", []):
+                for plan in cast(list[dict[str, Any]], outcome.content.get("plans", [])):
                     if plan["code"] == op.plan.code:
                         plan["version"] = version
             elif isinstance(op, Settle):
@@ -68,7 +69,7 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
             elif isinstance(op, ConfirmStatement):
                 ledger.confirm_statement(op.statement_no, channel=op.channel, by=op.by, at=at, request_id=request_id)
                 s = ledger.statement(op.statement_no)
-                outcome.content.setdefault("confirmed", []).append(statement_json(s, ledger.zone))
+                cast(list[object], outcome.content.setdefault("confirmed", [])).append(statement_json(s, ledger.zone))
                 outcome.core.append(s.statement_no)
                 outcome.details.append((s.agency, month_text(s.month)))
             elif isinstance(op, RecordPayment):

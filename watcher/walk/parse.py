@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..domain.problems import Problem, file_problem, problem
 from ..domain.text import clean
 from ..io.book import Book
@@ -30,9 +32,9 @@ def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
     sheet = book.sheet(APPLY)
     if sheet is None:
         if who == ADMIN:  # an admin table dropped without its 申请 sheet: the sheet names say what it is
-            for name, action in ADMIN_SHEETS.items():
+            for name, table_action in ADMIN_SHEETS.items():
                 if book.sheet(name) is not None:
-                    return action, None
+                    return table_action, None
         return None, file_problem("file.no_apply_sheet")
     fields, _ = label_fields(sheet, APPLY_FIELDS)
     field = fields.get("操作类型")
@@ -45,7 +47,7 @@ def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
             col_index=1 if field else None,
         )
     action = normalise_action(field.value)
-    where = {"sheet": APPLY, "row": field.row, "column": "操作类型", "col_index": 1}
+    where: dict[str, Any] = {"sheet": APPLY, "row": field.row, "column": "操作类型", "col_index": 1}
     if action is None:
         return None, problem("file.unknown_action", **where, value=clean(field.value), allowed="、".join(allowed))
     if action not in allowed:
@@ -72,7 +74,7 @@ def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
 def parse(book: Book, who: str, settings: Settings):
     """Returns (kind, request), or (None, the problem) when the request cannot be identified."""
     action, trouble = identify(book, who)
-    if trouble is not None:
+    if trouble is not None or action is None:
         return None, trouble
     kind = kind_for(action, settings)
     request: Request = kind.parse(book, who)
