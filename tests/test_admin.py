@@ -3,73 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import openpyxl
-from conftest import issue_fields, ledger_rows, people, result, run_watcher, write_request
-
-
-def _sheet(wb, name, head, rows):
-    ws = wb.create_sheet(name)
-    ws.append(head)
-    for row in rows:
-        ws.append(row)
-    return ws
-
-
-def plan_workbook(
-    path: Path,
-    code: str = "GN-A",
-    name: str = "境内旅游意外险A款",
-    region: str = "境内",
-    max_age: int = 80,
-    max_days: int = 30,
-    bands=((1, 3, 5), (4, 30, 9)),
-    factors=((66, 80, 1.5),),
-    covers=(("意外身故、残疾", 300000),),
-) -> Path:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "申请"
-    ws.append(["操作类型", "方案"])
-    _sheet(
-        wb,
-        "方案",
-        ["序号", "方案代码", "方案名称", "区域", "最低年龄", "最高年龄", "最长天数"],
-        [["示例", "GN-A", "境内旅游意外险A款", "境内", 0, 80, 30], [1, code, name, region, 0, max_age, max_days]],
-    )
-    _sheet(
-        wb,
-        "费率",
-        ["序号", "方案代码", "天数下限", "天数上限", "每人保费"],
-        [[i, code, lo, hi, price] for i, (lo, hi, price) in enumerate(bands, 1)],
-    )
-    _sheet(
-        wb,
-        "年龄系数",
-        ["序号", "方案代码", "年龄下限", "年龄上限", "系数"],
-        [[i, code, lo, hi, f] for i, (lo, hi, f) in enumerate(factors, 1)],
-    )
-    _sheet(
-        wb,
-        "保障",
-        ["序号", "方案代码", "保障项目", "保额"],
-        [[i, code, item, s] for i, (item, s) in enumerate(covers, 1)],
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
-
-
-def agency_workbook(path: Path, rows) -> Path:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "申请"
-    ws.append(["操作类型", "机构"])
-    _sheet(wb, "机构", ["序号", "机构代码", "机构名称", "营业执照号", "协议编号", "可用方案", "状态"], rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(path)
-    return path
+from helpers import (
+    agency_workbook,
+    issue_fields,
+    ledger_rows,
+    people,
+    plan_workbook,
+    result,
+    run_watcher,
+    write_request,
+)
 
 
 def test_a_plan_upload_is_a_new_version_and_issued_policies_keep_theirs(root):

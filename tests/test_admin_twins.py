@@ -4,9 +4,18 @@ never says 有效 nor carries an issue time."""
 
 from __future__ import annotations
 
-from conftest import issue_fields, people, result, run_watcher, write_request
-from test_admin import agency_workbook, plan_workbook
-from test_month_end import admin, issue, statements
+from helpers import (
+    admin,
+    agency_workbook,
+    issue,
+    issue_fields,
+    people,
+    plan_workbook,
+    result,
+    run_watcher,
+    statements,
+    write_request,
+)
 
 
 def test_each_admin_twin_carries_its_content(root):

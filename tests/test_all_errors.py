@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, people, result, run_watcher, write_request
+from helpers import ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, people, result, run_watcher, write_request
 
 OLD = [1, "老人", "护照", "G1234567", "男", "1940-01-01", None, None]  # 86 at any start: over GN-A's 80
 BAD_ID = [2, "错号", "身份证", ID_M_1980[:-1] + ("1" if ID_M_1980[-1] != "1" else "2"), None, None, None, None]

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import future, issue_fields, ledger_rows, people, result, run_watcher, write_request
-from test_admin import agency_workbook
+from helpers import agency_workbook, future, issue_fields, ledger_rows, people, result, run_watcher, write_request
 
 
 def issue(root, name="团.xlsx", agency="GZ001", **fields):

@@ -6,20 +6,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import (
+from helpers import (
     ID_F_1949,
     ID_F_2000,
     ID_M_1980,
     ID_M_1990,
+    agency_workbook,
     future,
     issue_fields,
     ledger_query,
     ledger_rows,
+    plan_workbook,
     result,
     run_watcher,
     write_request,
 )
-from test_admin import agency_workbook, plan_workbook
 
 ROSTER = [
     [1, "张三", "身份证", ID_M_1980, None, None, "13800000001", None],

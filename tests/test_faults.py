@@ -15,8 +15,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import issue_fields, ledger_query, people, run_watcher, write_request
-from test_service import serving, wait_for
+from helpers import (
+    alive,
+    child_processes,
+    issue_fields,
+    ledger_query,
+    people,
+    run_watcher,
+    serving,
+    wait_for,
+    write_request,
+)
 
 OUT = ("outbox", "GZ001")
 
@@ -251,20 +260,19 @@ def test_serve_stops_the_intake_while_the_ledger_is_locked_and_goes_on_after(roo
 
 def test_serve_killed_with_kill_9_leaves_no_helper_process_behind(root):
     """Its render processes, its parser and multiprocessing's resource tracker die with it."""
-    from test_web_attacks import _alive, _children
 
     (root / "watcher.toml").write_text("settle_seconds = 0.3\n", encoding="utf-8")
     with serving(root) as proc:
         write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
         wait_for(lambda: _results(root, "团A"), 30, "a first file (every helper at work)")
-        helpers = _children(proc.pid)
+        helpers = child_processes(proc.pid)
         assert len(helpers) >= 3, helpers  # two renderers and the parser (and the resource tracker)
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(_alive(pid, started) for pid, started in helpers.items()):
+        while time.monotonic() < deadline and any(alive(pid, started) for pid, started in helpers.items()):
             time.sleep(0.1)
-        left = [pid for pid, started in helpers.items() if _alive(pid, started)]
+        left = [pid for pid, started in helpers.items() if alive(pid, started)]
         for pid in left:  # not left to the next test
             os.kill(pid, 9)
         assert not left, f"helpers of the killed serve still alive: {left}"

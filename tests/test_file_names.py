@@ -9,7 +9,7 @@ import os
 import re
 from pathlib import Path
 
-from conftest import issue_fields, people, run_watcher, write_request
+from helpers import issue_fields, people, request_bytes, results, run_watcher, serving, wait_for, write_request
 
 BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 
@@ -60,8 +60,6 @@ def test_a_folder_of_no_agency_with_an_odd_name_is_reported_not_fatal(root):
 
 
 def test_serve_takes_a_gbk_name_and_goes_on(root):
-    from test_service import request_bytes, results, serving, wait_for
-
     (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\n", encoding="utf-8")
     folder = root / "workbooks" / "GZ001"
     with serving(root) as proc:

@@ -15,7 +15,7 @@ from pathlib import Path
 import msoffcrypto
 import openpyxl
 import pytest
-from conftest import issue_fields, ledger_rows, people, run_watcher, write_request
+from helpers import issue_fields, ledger_rows, people, run_watcher, write_request
 
 pytestmark = pytest.mark.slow
 

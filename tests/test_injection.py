@@ -7,7 +7,19 @@ import csv
 import io
 
 import pytest
-from conftest import issue_fields, ledger_query, ledger_rows, people, result, run_watcher, write_request
+from helpers import (
+    admin,
+    issue,
+    issue_fields,
+    ledger_query,
+    ledger_rows,
+    month_end,
+    people,
+    result,
+    run_watcher,
+    statements,
+    write_request,
+)
 
 EVIL = "-2+3+cmd|' /C calc'!A0"
 
@@ -31,7 +43,6 @@ def test_ordinary_tour_groups_pass(root):
 def test_the_exchange_file_neutralises_formula_like_values(root):
     """A policy recorded before the check (or a name staff typed) that starts like a formula is written
     with a leading ' in SETTLE_<对账单号>.csv."""
-    from test_month_end import admin, issue, month_end, statements
 
     issue(root, "团A", "2026-11-20 08:00", n=2)
     ledger_query(root, "UPDATE policies SET tour_group = ?", (EVIL,))

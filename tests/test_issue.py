@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
-from conftest import (
+from helpers import (
     ID_F_1949,
     ID_F_2000,
     ID_M_1980,
@@ -18,6 +18,7 @@ from conftest import (
     issue_fields,
     ledger_rows,
     people,
+    plan_workbook,
     result,
     run_watcher,
     summary_values,
@@ -158,8 +159,6 @@ def test_apply_sheet_errors_name_their_label_row(root):
 
 def test_age_range_plan_agreement_and_duplicates(root):
     # A plan outside the agency's agreement: register one more plan, not agreed with GZ001.
-    from test_admin import plan_workbook
-
     plan_workbook(root / "workbooks" / "_admin" / "方案.xlsx", code="GN-C", max_age=60)
     run_watcher(root, "process")
     before = ledger_rows(root)

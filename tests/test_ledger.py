@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
-from conftest import ledger_query, ledger_rows, run_watcher
+from helpers import LEDGER_NOW, ZONE, ledger_policy, ledger_query, ledger_rows, run_watcher
 
 from watcher.demo import DEMO_AGENCY, DEMO_PLANS
-from watcher.domain.dates import cover_end
-from watcher.domain.policy import POLICY_NO_PATTERN, Insured, Policy
+from watcher.domain.policy import POLICY_NO_PATTERN
 from watcher.ledger import Ledger, LedgerError
 from watcher.ledger.db import SqliteDatabase
 from watcher.ledger.schema import LATEST, migrate
-
-ZONE = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -26,37 +20,13 @@ def ledger(tmp_path, ledger_backend):
     """On the backend of the run: with --ledger=postgresql, the test's own schema."""
     import os
 
-    ledger = Ledger(os.environ.get("WATCHER_LEDGER_URL") or tmp_path / "ledger.sqlite3", ZONE, now=NOW)
+    ledger = Ledger(os.environ.get("WATCHER_LEDGER_URL") or tmp_path / "ledger.sqlite3", ZONE, now=LEDGER_NOW)
     with ledger.atomic():
         for plan in DEMO_PLANS:
-            ledger.add_plan_version(plan, request_id=None, at=NOW)
-        ledger.save_agency(DEMO_AGENCY, request_id=None, at=NOW)
+            ledger.add_plan_version(plan, request_id=None, at=LEDGER_NOW)
+        ledger.save_agency(DEMO_AGENCY, request_id=None, at=LEDGER_NOW)
     yield ledger
     ledger.close()
-
-
-def _policy(plan_version: int) -> Policy:
-    start = datetime(2026, 12, 1, 8, tzinfo=ZONE)
-    person = Insured("张三", "身份证", "11010519491231002X", "女", datetime(1949, 12, 31).date(), 76, 750)
-    return Policy(
-        "",
-        "GZ001",
-        "T1",
-        "境内",
-        "GN-A",
-        "境内旅游意外险A款",
-        plan_version,
-        start,
-        3,
-        cover_end(start, 3, ZONE),
-        "",
-        "",
-        "",
-        "",
-        750,
-        (person,),
-        NOW,
-    )
 
 
 def test_settings_of_the_connection(ledger):
@@ -79,10 +49,10 @@ def test_settings_of_the_connection(ledger):
 def test_an_older_ledger_is_brought_forward(tmp_path):
     path = tmp_path / "old.sqlite3"
     db = SqliteDatabase(path)
-    migrate(db, NOW.isoformat(), upto=1)
+    migrate(db, LEDGER_NOW.isoformat(), upto=1)
     assert db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0] == 1
     db.close()
-    ledger = Ledger(path, ZONE, now=NOW)
+    ledger = Ledger(path, ZONE, now=LEDGER_NOW)
     versions = [v for (v,) in ledger.conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert versions == list(range(1, LATEST + 1))
     triggers = {n for (n,) in ledger.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
@@ -116,18 +86,18 @@ def test_a_failed_block_leaves_nothing_and_numbers_are_unique(ledger):
     with pytest.raises(RuntimeError):
         with ledger.atomic():
             rid = ledger.record_request(
-                agency="GZ001", sha256="a" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[]
+                agency="GZ001", sha256="a" * 64, file_name="x.xlsx", action="投保", at=LEDGER_NOW, outputs=[]
             )
-            ledger.issue_policy(_policy(version), request_id=rid)
+            ledger.issue_policy(ledger_policy(version), request_id=rid)
             raise RuntimeError("crash before commit")
     assert ledger.counts() == counts
     numbers = []
     for i in range(3):
         with ledger.atomic():
             rid = ledger.record_request(
-                agency="GZ001", sha256=f"{i}" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[]
+                agency="GZ001", sha256=f"{i}" * 64, file_name="x.xlsx", action="投保", at=LEDGER_NOW, outputs=[]
             )
-            numbers.append(ledger.issue_policy(_policy(version), request_id=rid))
+            numbers.append(ledger.issue_policy(ledger_policy(version), request_id=rid))
     assert len(set(numbers)) == 3 and all(re.match(POLICY_NO_PATTERN, n) for n in numbers)
     assert numbers[0].startswith("LY20261125")
 
@@ -137,18 +107,18 @@ def test_numbers_used_and_carried_on_from_another_ledger(ledger):
     assert ledger.numbers_used() == {"policy": 0, "statement": 0}
     with ledger.atomic():
         rid = ledger.record_request(
-            agency="GZ001", sha256="a" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[]
+            agency="GZ001", sha256="a" * 64, file_name="x.xlsx", action="投保", at=LEDGER_NOW, outputs=[]
         )
-        ledger.issue_policy(_policy(version), request_id=rid)
+        ledger.issue_policy(ledger_policy(version), request_id=rid)
     assert ledger.numbers_used() == {"policy": 1, "statement": 0}
     with ledger.atomic():  # as `migrate` does with the numbers of the ledger it copies
         ledger.continue_numbers({"policy": 41, "statement": 7})
     assert ledger.numbers_used() == {"policy": 41, "statement": 7}
     with ledger.atomic():
         rid = ledger.record_request(
-            agency="GZ001", sha256="b" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[]
+            agency="GZ001", sha256="b" * 64, file_name="x.xlsx", action="投保", at=LEDGER_NOW, outputs=[]
         )
-        assert ledger.issue_policy(_policy(version), request_id=rid).endswith("0000042")
+        assert ledger.issue_policy(ledger_policy(version), request_id=rid).endswith("0000042")
     with pytest.raises(LedgerError):
         ledger.continue_numbers({"policy": 50})  # outside a transaction
     with ledger.atomic():  # from a ledger that has numbered nothing yet
@@ -160,7 +130,7 @@ def test_a_roster_larger_than_one_statement_holds_is_stored_whole(ledger):
     """6,000 people: more parameters than PostgreSQL takes in one INSERT, and more ID numbers than one
     overlap query asks about."""
     version = ledger.plan("GN-A").version
-    base = _policy(version)
+    base = ledger_policy(version)
     people = tuple(
         replace(base.people[0], name=f"旅客{i}", id_no=f"ID{i:06d}", premium_fen=700 + i % 3, row=i + 2)
         for i in range(6000)
@@ -168,7 +138,7 @@ def test_a_roster_larger_than_one_statement_holds_is_stored_whole(ledger):
     policy = replace(base, people=people, premium_fen=sum(p.premium_fen for p in people))
     with ledger.atomic():
         rid = ledger.record_request(
-            agency="GZ001", sha256="b" * 64, file_name="大团.xlsx", action="投保", at=NOW, outputs=[]
+            agency="GZ001", sha256="b" * 64, file_name="大团.xlsx", action="投保", at=LEDGER_NOW, outputs=[]
         )
         number = ledger.issue_policy(policy, request_id=rid)
     stored = ledger.policy(number, agency="GZ001")
@@ -181,16 +151,18 @@ def test_a_roster_larger_than_one_statement_holds_is_stored_whole(ledger):
 
 def test_writes_outside_a_transaction_are_refused(ledger):
     with pytest.raises(LedgerError):
-        ledger.save_agency(DEMO_AGENCY, request_id=None, at=NOW)
+        ledger.save_agency(DEMO_AGENCY, request_id=None, at=LEDGER_NOW)
 
 
 def test_the_same_bytes_of_one_agency_are_recorded_once(ledger):
     with ledger.atomic():
-        ledger.record_request(agency="GZ001", sha256="b" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[])
+        ledger.record_request(
+            agency="GZ001", sha256="b" * 64, file_name="x.xlsx", action="投保", at=LEDGER_NOW, outputs=[]
+        )
     with pytest.raises(ledger.db.IntegrityError):
         with ledger.atomic():
             ledger.record_request(
-                agency="GZ001", sha256="b" * 64, file_name="y.xlsx", action="投保", at=NOW, outputs=[]
+                agency="GZ001", sha256="b" * 64, file_name="y.xlsx", action="投保", at=LEDGER_NOW, outputs=[]
             )
 
 
@@ -198,9 +170,9 @@ def test_a_policy_is_seen_only_by_its_own_agency(ledger):
     version = ledger.plan("GN-A").version
     with ledger.atomic():
         rid = ledger.record_request(
-            agency="GZ001", sha256="c" * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[]
+            agency="GZ001", sha256="c" * 64, file_name="x.xlsx", action="投保", at=LEDGER_NOW, outputs=[]
         )
-        number = ledger.issue_policy(_policy(version), request_id=rid)
+        number = ledger.issue_policy(ledger_policy(version), request_id=rid)
     assert ledger.policy(number, agency="GZ001").people[0].name == "张三"
     assert ledger.policy(number, agency="SZ002") is None
 
@@ -208,6 +180,6 @@ def test_a_policy_is_seen_only_by_its_own_agency(ledger):
 def test_plan_versions_keep_their_prices(ledger):
     first = ledger.plan("GN-A")
     with ledger.atomic():
-        ledger.add_plan_version(replace(DEMO_PLANS[0], name="新名"), request_id=None, at=NOW)
+        ledger.add_plan_version(replace(DEMO_PLANS[0], name="新名"), request_id=None, at=LEDGER_NOW)
     assert ledger.plan("GN-A").name == "新名" and ledger.plan("GN-A").version != first.version
     assert ledger.plan_version(first.version).name == first.name

@@ -14,10 +14,22 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import issue_fields, ledger_query, ledger_rows, people, result, run_watcher, summary_values, write_request
-from test_service import serving, wait_for
+from helpers import (
+    admin,
+    fake,
+    issue,
+    ledger_query,
+    ledger_rows,
+    month_end,
+    result,
+    run_watcher,
+    serving,
+    statements,
+    summary_values,
+    wait_for,
+    write_request,
+)
 
-ISSUED = "2026-11-10T10:00:00+08:00"
 DETAIL_COLUMNS = [
     "保单号",
     "旅行团号",
@@ -35,77 +47,6 @@ DETAIL_COLUMNS = [
     "营销员",
     "对账单号",
 ]
-
-
-def fake(moment: str) -> dict:
-    return {"WATCHER_FAKE_NOW": moment}
-
-
-def issue(
-    root: Path,
-    name: str,
-    start: str,
-    *,
-    plan: str = "GN-A",
-    n: int = 2,
-    at: str = ISSUED,
-    agency: str = "GZ001",
-    group: str | None = None,
-) -> dict:
-    region = "境内" if plan == "GN-A" else "境外"
-    write_request(
-        root / "workbooks" / agency / f"{name}.xlsx",
-        issue_fields(生效时间=start, 方案代码=plan, 区域=region, 旅行团号=group or name),
-        people(n),
-    )
-    run_watcher(root, "process", env=fake(at))
-    data, _ = result(root, agency, f"{name}_结果")
-    assert data["status"] == "success", data["errors"]
-    return data["policies"][0]
-
-
-def month_end(root: Path, month: str, now: str, check: bool = True):
-    return run_watcher(root, "month-end", "--month", month, env=fake(now), check=check)
-
-
-def admin(
-    root: Path,
-    name: str,
-    sheet: str | None,
-    head: list[str] | None,
-    rows: list[list],
-    *,
-    now: str,
-    fields: dict | None = None,
-    action: str | None = None,
-) -> tuple[dict, openpyxl.Workbook]:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "申请"
-    ws.append(["操作类型", action or name])
-    for label, value in (fields or {}).items():
-        ws.append([label, value])
-    if sheet:
-        table = wb.create_sheet(sheet)
-        table.append(head)
-        for row in rows:
-            table.append(row)
-    path = root / "workbooks" / "_admin" / f"{name}.xlsx"
-    wb.save(path)
-    run_watcher(root, "process", env=fake(now))
-    stem = f"{name}_结果"
-    n = 2
-    while (root / "outbox" / "_admin" / f"{stem}_{n}.json").exists():
-        stem, n = f"{name}_结果_{n}", n + 1
-    return result(root, "_admin", stem)
-
-
-def statements(root: Path) -> list[tuple]:
-    return ledger_query(
-        root,
-        "SELECT statement_no, agency, plan_code, month, total_fen, policy_count, status"
-        " FROM statements ORDER BY statement_no",
-    )
 
 
 def sql(root: Path, query: str, args: tuple = ()) -> list[tuple]:

@@ -10,7 +10,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from conftest import issue_fields, ledger_query, people, result, run_watcher, write_request
+from helpers import issue_fields, ledger_query, people, result, run_watcher, write_request
 
 
 def _issue(root: Path, name: str, group: str, n: int = 1, start: int = 0) -> str:

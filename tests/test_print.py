@@ -5,31 +5,45 @@ whose pages are counted."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import issue_fields, people, result, run_watcher, summary_values, write_request
-
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-needs_office = pytest.mark.skipif(
-    not SOFFICE and os.environ.get("CI") != "true", reason="LibreOffice (soffice) is not installed here; CI installs it"
+from helpers import (
+    admin,
+    issue,
+    issue_fields,
+    need,
+    people,
+    result,
+    run_watcher,
+    soffice,
+    statements,
+    summary_values,
+    write_request,
 )
+
 NOW = {"WATCHER_FAKE_NOW": "2026-12-01T01:00:00+08:00"}
 MONTH_END = {"WATCHER_FAKE_NOW": "2027-01-01T03:00:00+08:00"}
 
 
-def pdf_pages(workbook: Path, tmp_path: Path) -> int:
+@pytest.fixture
+def office() -> str:
+    """LibreOffice's command line; skipped where it is not installed (a failure under CI=true)."""
+    path = soffice()
+    need(path, "LibreOffice (soffice)")
+    return path
+
+
+def pdf_pages(office: str, workbook: Path, tmp_path: Path) -> int:
     """Pages of the workbook printed to PDF by LibreOffice (its own profile, so runs never collide)."""
     out = tmp_path / "pdf"
     profile = tmp_path / "lo-profile"
     subprocess.run(
         [
-            SOFFICE,
+            office,
             f"-env:UserInstallation=file://{profile}",
             "--headless",
             "--convert-to",
@@ -83,13 +97,12 @@ def _every_sheet_prints_one_page_wide(path: Path) -> None:
         )
 
 
-@needs_office
-def test_the_month_end_summary_prints_a_page_a_sheet_labels_beside_their_values(root, tmp_path):
+def test_the_month_end_summary_prints_a_page_a_sheet_labels_beside_their_values(office, root, tmp_path):
     summary = _month(root)
     wb = openpyxl.load_workbook(summary)
     visible = [ws for ws in wb.worksheets if ws.sheet_state == "visible"]
     # Before: 20 pages for these sheets, the 汇总 labels on one page, their values on the next, the chart apart.
-    assert pdf_pages(summary, tmp_path) == len(visible)
+    assert pdf_pages(office, summary, tmp_path) == len(visible)
     overview = wb["汇总"]
     assert (
         overview["A9"].value == "保费合计"
@@ -99,12 +112,11 @@ def test_the_month_end_summary_prints_a_page_a_sheet_labels_beside_their_values(
     _every_sheet_prints_one_page_wide(summary)
 
 
-@needs_office
-def test_a_result_with_six_errors_prints_on_a_few_pages(root, tmp_path):
+def test_a_result_with_six_errors_prints_on_a_few_pages(office, root, tmp_path):
     path = _six_errors(root)
     data, _ = result(root, "GZ001", "六错_结果")
     assert len(data["errors"]) == 6
-    assert pdf_pages(path, tmp_path) <= 3  # was 7: its summary ran across pages sideways
+    assert pdf_pages(office, path, tmp_path) <= 3  # was 7: its summary ran across pages sideways
     _every_sheet_prints_one_page_wide(path)
 
 
@@ -152,8 +164,6 @@ def test_a_query_over_several_policies_never_shows_the_first_ones_facts_for_all(
 
 
 def test_admin_results_show_their_own_figures_as_numbers(root):
-    from test_month_end import admin, statements
-
     _month(root)
     [(number, total)] = [(s[0], s[4]) for s in statements(root)]
     admin(
@@ -193,8 +203,6 @@ def test_a_long_list_of_policy_numbers_stays_readable(root):
 
 
 def test_the_settle_and_performance_results_label_and_total_everything(root):
-    from test_month_end import admin, issue
-
     issue(root, "团A", "2026-11-20 08:00", n=2)
     data, wb = admin(
         root,

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import openpyxl
-from conftest import (
+from helpers import (
     ID_M_1980,
     ID_M_1990,
     future,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
-from conftest import ID_M_1980, ID_M_1990, SAMPLE_ID, future, ledger_rows, result, run_watcher
+from helpers import ID_M_1980, ID_M_1990, SAMPLE_ID, future, ledger_rows, result, run_watcher
 
 
 def _template(root: Path, tmp_path: Path, kind: str) -> openpyxl.Workbook:

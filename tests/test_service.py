@@ -3,7 +3,6 @@ random moments and at each named point of the walk; every file ends with exactly
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import random
@@ -13,13 +12,25 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import issue_fields, ledger_rows, people, run_watcher, write_request
-from test_admin import agency_workbook
+from helpers import (
+    agency_workbook,
+    assert_exactly_once,
+    drop_all,
+    issue_fields,
+    ledger_rows,
+    people,
+    request_bytes,
+    results,
+    run_watcher,
+    serving,
+    start_serve,
+    wait_for,
+    write_request,
+)
 
 from watcher.service.serve import ARRIVALS
 
@@ -30,87 +41,6 @@ FAST = "settle_seconds = 0.5\nrescan_seconds = 1\nstall_seconds = 3\n"
 
 def configure(root: Path, text: str = FAST) -> None:
     (root / "watcher.toml").write_text(text, encoding="utf-8")
-
-
-def start_serve(root: Path, env: dict | None = None) -> subprocess.Popen:
-    full_env = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
-    return subprocess.Popen(
-        [sys.executable, "-m", "watcher", "serve", "--root", str(root)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=full_env,
-    )
-
-
-@contextmanager
-def serving(root: Path, env: dict | None = None):
-    proc = start_serve(root, env)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def results(root: Path, agency: str = "GZ001") -> list[dict]:
-    out = root / "outbox" / agency
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*_结果*.json"))] if out.is_dir() else []
-
-
-def request_bytes(i: int, valid: bool = True, size: int = 2) -> bytes:
-    """A request workbook's bytes: people distinct across requests, some requests invalid on purpose."""
-    buf = io.BytesIO()
-    path = Path(f"/tmp/unused-{os.getpid()}.xlsx")
-    roster = people(size + i * size)[i * size :]
-    if not valid:
-        roster[0][3] = "110105194912310021"  # wrong check digit
-    write_request(path, issue_fields(旅行团号=f"T{i:03d}"), roster)
-    buf.write(path.read_bytes())
-    path.unlink()
-    return buf.getvalue()
-
-
-def drop_all(root: Path, files: dict[str, bytes], agency: str = "GZ001") -> None:
-    """Write elsewhere, then rename in: a burst of complete files."""
-    staging = root / "staging"
-    staging.mkdir(exist_ok=True)
-    for name, data in files.items():
-        (staging / name).write_bytes(data)
-    for name in files:
-        os.rename(staging / name, root / "workbooks" / agency / name)
-
-
-def assert_exactly_once(root: Path, files: dict[str, bytes], valid: set[str]) -> None:
-    found = results(root)
-    per_file = Counter(r["file"] for r in found)
-    assert per_file == Counter({name: 1 for name in files}), per_file
-    assert all(r["status"] != "duplicate" for r in found)
-    statuses = {r["file"]: r["status"] for r in found}
-    assert {n for n, s in statuses.items() if s == "success"} == valid
-    rows = ledger_rows(root)
-    issued = [r for r in rows["policies"]]
-    assert len(issued) == len(valid) == len({p["policy_no"] for r in found for p in r["policies"]})
-    assert len(rows["requests"]) == len(valid)
-    # Every original archived once, nothing left in hand, no temporary files anywhere.
-    archived = [p.name for p in (root / "archive" / "GZ001").rglob("*") if p.is_file()]
-    assert sorted(n.split("_", 2)[2] for n in archived) == sorted(files)
-    assert not [p for p in (root / "workbooks" / "GZ001").rglob("*") if p.is_file()]
-    assert not list(root.rglob("*.watcher-tmp"))
 
 
 def test_files_written_in_place_and_renamed_in_are_taken(root):

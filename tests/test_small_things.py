@@ -11,7 +11,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from conftest import ID_M_1980, issue_fields, result, run_watcher, write_request
+from helpers import ID_M_1980, issue_fields, result, run_watcher, write_request
 
 from watcher.settings import Settings
 

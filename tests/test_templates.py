@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import openpyxl
 import pytest
-from conftest import ID_M_1980, future, result, run_watcher
+from helpers import ID_M_1980, future, result, run_watcher
 
 
 def _validations(ws) -> dict[str, str]:

@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import future, ledger_query, people, run_watcher
-from test_service import serving, wait_for
+from helpers import future, ledger_query, people, run_watcher, serving, wait_for
 
 
 def csv_parts(n: int, group: str = "CSV-1") -> tuple[bytes, bytes]:

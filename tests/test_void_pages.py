@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import future, issue_fields, ledger_query, people, result, run_watcher, summary_values, write_request
+from helpers import future, issue_fields, ledger_query, people, result, run_watcher, summary_values, write_request
 
 
 def _request(root: Path, name: str, fields: dict, roster=None) -> dict:

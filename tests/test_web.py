@@ -4,9 +4,7 @@ real HTTP requests, and Chromium (the distribution's package) driven by Selenium
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -18,18 +16,24 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import issue_fields, people, result, run_watcher, write_request
+from helpers import (
+    chromium,
+    free_port,
+    issue_fields,
+    need,
+    people,
+    post,
+    result,
+    run_watcher,
+    serving,
+    wait_for,
+    write_request,
+)
 
 from watcher.domain.throttle import ClientState, Rules, after_failure, verdict
 from watcher.web.app import client_address
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -64,55 +68,6 @@ def web(root: Path, *extra: str):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def post(base: str, client: str | None = None, **fields) -> tuple[int, dict, str, float]:
-    data = urllib.parse.urlencode(fields).encode()
-    request = urllib.request.Request(base + "/", data=data, method="POST")
-    if client:
-        request.add_header("X-Forwarded-For", client)
-    started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            body, status, headers = response.read().decode(), response.status, dict(response.headers)
-    except urllib.error.HTTPError as error:
-        body, status, headers = error.read().decode(), error.code, dict(error.headers)
-    return status, headers, body, time.perf_counter() - started
-
-
-@pytest.fixture
-def desk(root: Path) -> dict:
-    """A desk with a live policy (3 people), a cancelled one, and settings for fast lock-out tests."""
-    roster = people(3)
-    write_request(root / "workbooks/GZ001/团A.xlsx", issue_fields(), roster)
-    write_request(root / "workbooks/GZ001/团B.xlsx", issue_fields(旅行团号="GZ-T002"), people(5)[3:])
-    run_watcher(root, "process")
-    live = result(root, "GZ001", "团A_结果")[0]["policies"][0]
-    other = result(root, "GZ001", "团B_结果")[0]["policies"][0]
-    write_request(root / "workbooks/GZ001/撤B.xlsx", {"操作类型": "撤单", "保单号": other["policy_no"]})
-    # A group whose policy was replaced by 换人: one traveller kept, one left out, one new.
-    group = people(10)
-    write_request(root / "workbooks/GZ001/团R.xlsx", issue_fields(旅行团号="GZ-T009"), group[6:8])
-    run_watcher(root, "process")
-    replaced = result(root, "GZ001", "团R_结果")[0]["policies"][0]["policy_no"]
-    write_request(root / "workbooks/GZ001/换人R.xlsx", {"操作类型": "换人", "保单号": replaced}, [group[7], group[9]])
-    run_watcher(root, "process")
-    replacement = result(root, "GZ001", "换人R_结果")[0]["policies"][0]["policy_no"]
-    (root / "watcher.toml").write_text(
-        'settle_seconds = 0\nweb_trusted_proxies = ["127.0.0.1"]\nlookup_slow_after = 2\nlookup_lock_after = 4\n',
-        encoding="utf-8",
-    )
-    return {
-        "root": root,
-        "live": live["policy_no"],
-        "cancelled": other["policy_no"],
-        "id": roster[0][3],
-        "other_id": people(5)[3][3],
-        "replaced": replaced,
-        "replacement": replacement,
-        "kept_id": group[7][3],
-        "removed_id": group[6][3],
-    }
 
 
 def test_throttle_rules():
@@ -251,8 +206,6 @@ def test_repeated_failures_are_slowed_then_refused_and_say_when(desk):
 
 
 def test_the_page_reads_the_ledger_while_the_service_writes_it(desk):
-    from test_service import serving, wait_for
-
     root = desk["root"]
     (root / "watcher.toml").write_text("settle_seconds = 0.5\nrescan_seconds = 1\n", encoding="utf-8")
     with web(root) as base, serving(root):
@@ -268,17 +221,21 @@ def test_the_page_reads_the_ledger_while_the_service_writes_it(desk):
 
 @pytest.fixture
 def browser():
+    """Headless Chromium (the distribution's package) driven by Selenium, sized like a phone; skipped
+    where Chromium or its driver is missing (a failure under CI=true)."""
+    found = chromium()
+    need(found, "Chromium (with chromedriver)")
     from selenium import webdriver
 
+    binary, driver_path = found
     options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or shutil.which("chromium-browser") or "chromium"
+    options.binary_location = binary
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--lang=zh-CN"):
         options.add_argument(arg)
     options.add_experimental_option(
         "mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844, "pixelRatio": 2.0}}
     )
-    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver") or "/usr/bin/chromedriver")
-    driver = webdriver.Chrome(options=options, service=service)
+    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
     try:
         yield driver
     finally:

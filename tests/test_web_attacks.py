@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from test_web import desk, free_port, post  # noqa: F401  (desk is a fixture)
+from helpers import alive, child_processes, free_port, post
 
 from watcher.web.app import POLICY_MAX_DELAY, POLICY_SLOW_AFTER
 from watcher.web.server import CHANNEL_TIMEOUT, CLEANUP_INTERVAL
@@ -50,7 +50,7 @@ def serving(root: Path, *extra: str):
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("watcher web did not start: " + "".join(out))
+                    raise AssertionError("watcher web did not start: " + "".join(out)) from None
                 time.sleep(0.1)
         yield {"base": base, "port": port, "proc": proc, "out": out}
     finally:
@@ -256,31 +256,6 @@ def test_a_policy_number_probed_from_many_addresses_is_slowed_never_locked(desk)
         assert status == 200 and 'id="result"' in body
 
 
-def _children(pid: int) -> dict[int, str]:
-    """Processes whose parent is `pid`, each with its start time (a reused pid is another process)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat(int(entry.name))
-            if fields and int(fields[1]) == pid:
-                found[int(entry.name)] = fields[19]
-    return found
-
-
-def _stat(pid: int) -> list[str] | None:
-    """/proc/PID/stat from the state on (the command name may hold spaces)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()
-
-
-def _alive(pid: int, started: str) -> bool:
-    fields = _stat(pid)
-    return bool(fields) and fields[0] not in ("Z", "X") and fields[19] == started
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_kill_9_leaves_no_worker_behind(root):
     port = free_port()
@@ -295,7 +270,7 @@ def test_kill_9_leaves_no_worker_behind(root):
         while True:
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
-                children = _children(proc.pid)
+                children = child_processes(proc.pid)
                 if len(children) >= 2:
                     break
             except OSError:
@@ -308,9 +283,9 @@ def test_kill_9_leaves_no_worker_behind(root):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(pid, started) for pid, started in children.items()):
+    while time.monotonic() < deadline and any(alive(pid, started) for pid, started in children.items()):
         time.sleep(0.1)
-    left = [pid for pid, started in children.items() if _alive(pid, started)]
+    left = [pid for pid, started in children.items() if alive(pid, started)]
     for pid in left:  # do not leave them to the next test
         os.kill(pid, signal.SIGKILL)
     assert not left, f"processes of the killed watcher web still alive: {left}"

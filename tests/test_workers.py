@@ -11,33 +11,28 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PG_BASE, issue_fields, ledger_query, people, result, run_watcher, write_request
-from test_service import assert_exactly_once, drop_all, request_bytes, results, serving, start_serve, wait_for
+from helpers import (
+    LEDGER_NOW,
+    ZONE,
+    assert_exactly_once,
+    drop_all,
+    issue_fields,
+    ledger_policy,
+    ledger_query,
+    need_postgresql,
+    people,
+    pg_schema,
+    request_bytes,
+    result,
+    results,
+    run_watcher,
+    serving,
+    start_serve,
+    wait_for,
+    write_request,
+)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def pg_url(monkeypatch, ledger_backend) -> str:
-    """WATCHER_LEDGER_URL naming a PostgreSQL schema of the test's own (the run's own with --ledger=postgresql)."""
-    if ledger_backend == "postgresql":
-        yield os.environ["WATCHER_LEDGER_URL"]
-        return
-    import uuid
-
-    import psycopg
-
-    schema = "w_" + uuid.uuid4().hex[:16]
-    with psycopg.connect(PG_BASE, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    sep = "&" if "?" in PG_BASE else "?"
-    url = f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
-    monkeypatch.setenv("WATCHER_LEDGER_URL", url)
-    try:
-        yield url
-    finally:
-        with psycopg.connect(PG_BASE, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture
@@ -52,35 +47,31 @@ def pg_root(tmp_path, pg_url) -> Path:
 
 
 def _demo_ledger(url: str):
-    from test_ledger import NOW, ZONE
-
     from watcher.demo import DEMO_AGENCY, DEMO_PLANS
     from watcher.ledger import Ledger
 
-    ledger = Ledger(url, ZONE, now=NOW)
+    ledger = Ledger(url, ZONE, now=LEDGER_NOW)
     with ledger.atomic():
         for plan in DEMO_PLANS:
-            ledger.add_plan_version(plan, request_id=None, at=NOW)
-        ledger.save_agency(DEMO_AGENCY, request_id=None, at=NOW)
+            ledger.add_plan_version(plan, request_id=None, at=LEDGER_NOW)
+        ledger.save_agency(DEMO_AGENCY, request_id=None, at=LEDGER_NOW)
     return ledger
 
 
 def _issue(ledger, sha: str) -> str:
-    from test_ledger import NOW, _policy
-
-    rid = ledger.record_request(agency="GZ001", sha256=sha * 64, file_name="x.xlsx", action="投保", at=NOW, outputs=[])
-    return ledger.issue_policy(_policy(ledger.plan("GN-A").version), request_id=rid)
+    rid = ledger.record_request(
+        agency="GZ001", sha256=sha * 64, file_name="x.xlsx", action="投保", at=LEDGER_NOW, outputs=[]
+    )
+    return ledger.issue_policy(ledger_policy(ledger.plan("GN-A").version), request_id=rid)
 
 
 def test_a_workers_open_transaction_holds_up_no_other_workers_numbers(pg_url):
     """Two workers number policies at once: neither waits for the other's commit, a number is never
     handed out twice, and one rolled back is left unused (a gap), not given again."""
-    from test_ledger import NOW, ZONE
-
     from watcher.ledger import Ledger
 
     first = _demo_ledger(pg_url)
-    second = Ledger(pg_url, ZONE, now=NOW)
+    second = Ledger(pg_url, ZONE, now=LEDGER_NOW)
     second.conn.execute("SET lock_timeout = '2s'")  # waiting on the first's commit would fail, not hang
     try:
         with pytest.raises(RuntimeError):
@@ -105,14 +96,12 @@ def test_a_workers_open_transaction_holds_up_no_other_workers_numbers(pg_url):
 
 
 def test_a_postgresql_ledger_from_before_its_own_sequences_carries_on_its_numbers(pg_url):
-    from test_ledger import NOW
-
     from watcher.ledger.check import check_ledger
     from watcher.ledger.db import PostgresDatabase
     from watcher.ledger.schema import migrate
 
     db = PostgresDatabase(pg_url)
-    migrate(db, NOW.isoformat(), upto=8)
+    migrate(db, LEDGER_NOW.isoformat(), upto=8)
     db.execute("INSERT INTO sequences VALUES ('policy', 41), ('statement', 7)")
     db.close()
     ledger = _demo_ledger(pg_url)  # brought forward on open
@@ -210,14 +199,12 @@ def test_month_end_started_on_both_workers_at_once_settles_once(pg_root):
 def test_a_copy_undone_by_its_verification_leaves_the_database_fit_for_the_next(tmp_path, pg_url, monkeypatch):
     """PostgreSQL does not roll back setval: a copy refused after the numbers were carried on must not
     leave the target looking used, and the next copy must set them again."""
-    from test_ledger import NOW, ZONE
-
     from watcher.ledger import Ledger
     from watcher.ledger import copy as copying
     from watcher.ledger.check import check_ledger
 
     source = _demo_ledger(tmp_path / "ledger.sqlite3")
-    target = Ledger(pg_url, ZONE, now=NOW)
+    target = Ledger(pg_url, ZONE, now=LEDGER_NOW)
     try:
         with source.atomic():
             _issue(source, "a")
@@ -249,10 +236,7 @@ def test_a_copy_undone_by_its_verification_leaves_the_database_fit_for_the_next(
 
 
 def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path, monkeypatch):
-    import uuid
-
-    import psycopg
-
+    need_postgresql()
     monkeypatch.delenv("WATCHER_LEDGER_URL", raising=False)
     root = tmp_path / "desk"
     run_watcher(root, "init", "--demo")
@@ -264,11 +248,7 @@ def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path
         t: ledger_query(root, f"SELECT COUNT(*) FROM {t}")[0][0]
         for t in ("policies", "insured", "journal", "statements", "requests")
     }
-    schema = "m_" + uuid.uuid4().hex[:16]
-    with psycopg.connect(PG_BASE, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    url = f"{PG_BASE}{'&' if '?' in PG_BASE else '?'}options=-csearch_path%3D{schema}"
-    try:
+    with pg_schema("m_") as url:  # a schema apart from the run's: the source here is SQLite
         done = run_watcher(root, "migrate", "--to", url)
         assert "核对一致" in done.stdout
         monkeypatch.setenv("WATCHER_LEDGER_URL", url)
@@ -283,9 +263,6 @@ def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path
         monkeypatch.delenv("WATCHER_LEDGER_URL")
         again = run_watcher(root, "migrate", "--to", url, check=False)
         assert again.returncode == 1 and "已有数据" in again.stderr
-    finally:
-        with psycopg.connect(PG_BASE, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def test_status_lists_the_live_workers_of_a_shared_ledger(pg_root):
