@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sqlite3
@@ -357,7 +358,7 @@ def cmd_month_end(layout: Layout, args) -> int:
 
 
 def cmd_check(layout: Layout, args) -> int:
-    from .ledger.check import check_ledger
+    from .ledger.check import Discrepancy, check_ledger
     from .ledger.issued import behind
 
     settings = load_settings(layout.root)
@@ -365,7 +366,10 @@ def cmd_check(layout: Layout, args) -> int:
     try:
         try:
             damaged = ledger.integrity()
-            problems = [f"账本文件已损坏：{line}" for line in damaged] or check_ledger(ledger, clock.now())
+            found = [
+                Discrepancy("ledger.damaged", str(ledger.target), "ok", line, f"账本文件已损坏：{line}")
+                for line in damaged
+            ] or check_ledger(ledger, clock.now())
             counts = ledger.counts()
             statements = len(ledger.statements())
         except Exception as exc:  # locked by another program, broken, away: one line, never a traceback
@@ -375,12 +379,41 @@ def cmd_check(layout: Layout, args) -> int:
             raise Failure(f"无法核对：{DeskFault(fault, exc).line()}") from None
         words = {"policy": "保单", "statement": "对账单"}
         issued, at = ledger.issued.read()
-        problems += [
-            f"{words.get(name, name)}流水号：账本只到 {used}，本机已发出到 {top}（{at}）：账本落后，可能是从较早的备份恢复的"
+        found += [
+            Discrepancy(
+                "numbers.behind",
+                name,
+                str(top),
+                str(used),
+                f"{words.get(name, name)}流水号：账本只到 {used}，本机已发出到 {top}（{at}）：账本落后，可能是从较早的备份恢复的",
+            )
             for name, used, top in behind(ledger.numbers_used(), issued)
         ]
     finally:
         ledger.close()
+    problems = [d.message for d in found]
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "consistent": not found,
+                    "discrepancies": [
+                        {
+                            "code": d.code,
+                            "record": d.record,
+                            "expected": d.expected,
+                            "found": d.found,
+                            "message": d.message,
+                        }
+                        for d in found
+                    ],
+                    "counts": {**counts, "statements": statements},
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
+        return 1 if found else 0
     if problems:
         print(f"账本核对：发现 {len(problems)} 处不一致！请立即处理，并把本输出转交技术人员：", file=sys.stderr)
         for line in problems:
@@ -483,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--month", metavar="YYYY-MM", help="结账月份，如 2026-11（默认上个月）")
     p.set_defaults(func=cmd_month_end)
     p = sub.add_parser("check", parents=[common], help="核对账本的金额和编号（有不一致时退出码为 1）")
+    p.add_argument("--json", action="store_true", help="以 JSON 输出（每处不一致带代码、记录、应为、实为）")
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("migrate", parents=[common], help="把账本复制到 PostgreSQL 并核对")
     p.add_argument("--to", required=True, metavar="URL", help="postgresql://用户@主机/数据库（须为空库）")

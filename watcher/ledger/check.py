@@ -1,6 +1,7 @@
 """`watcher check`: the ledger's money and numbering verified against itself and against its journal.
 
-Each finding is one Chinese line naming the record and both amounts. An empty list means consistent.
+Each finding is a Discrepancy: a code (listed in CODES), the record it is about, what was expected and
+what was found, and the Chinese line that says so. An empty list means consistent.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from ..domain.dates import cover_end, show_end
@@ -27,14 +30,66 @@ from ..domain.settlement import (
 
 LIMIT = 500  # findings listed; the count says if there were more
 
+CODES = {
+    "statement.total": "对账单合计与所含保单保费之和不一致",
+    "statement.counts": "对账单记载的保单数或人数与实有不一致",
+    "statement.cancelled_policy": "对账单含已撤单的保单",
+    "statement.missing": "保单指向不存在的对账单",
+    "statement.settled_early": "对账单尚待确认，却有保单标为已结",
+    "statement.unsettled": "对账单已确认，却有保单未标为已结",
+    "policy.settled_alone": "保单标为已结，却不在任何对账单中",
+    "statement.paid_amount": "缴费金额与合计不符",
+    "statement.paid_early": "未到缴费状态却记有缴费",
+    "statement.no_channel": "已确认却没有业务渠道",
+    "statement.no_invoice": "已开票却没有发票号",
+    "policy.premium": "保单保费与被保险人保费之和或人数不一致",
+    "policy.end": "保险止期与生效时间和天数不符",
+    "numbers.format": "编号格式不对",
+    "numbers.repeated": "流水号重复使用",
+    "numbers.ahead": "流水号超过账本记录的序号",
+    "policy.unbilled": "已结账月份的有效保单不在任何对账单中",
+    "journal.twice_billed": "流水记录中一张保单进入了多张对账单",
+    "journal.policy_unrecorded": "保单在流水中没有出单记录",
+    "journal.policy_differs": "保单与流水重放不一致",
+    "journal.policy_lost": "保单在流水中出单，账本中却没有",
+    "journal.statement_unrecorded": "对账单在流水中没有生成记录",
+    "journal.statement_differs": "对账单与流水重放不一致",
+    "journal.statement_lost": "对账单在流水中生成，账本中却没有",
+    "journal.deposit_differs": "预交保费收据与流水不一致",
+    "journal.deposit_lost": "预交保费收据在流水中有记录，账本中却没有",
+    "journal.agency_differs": "机构状态与流水重放不一致",
+    "ledger.damaged": "账本文件已损坏",
+    "numbers.behind": "账本的流水号落后于本机已发出的编号（可能是从较早的备份恢复的）",
+    "check.more": "另有更多不一致未列出",
+}
 
-def check_ledger(ledger, now: datetime | None = None) -> list[str]:
+
+@dataclass(frozen=True, slots=True)
+class Discrepancy:
+    """One thing `check` found: what kind (a key of CODES), about which record, what was expected and
+    what was found, and the line a person reads."""
+
+    code: str
+    record: str
+    expected: str
+    found: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.message
+
+
+Say = Callable[[str, str, object, object, str], None]
+
+
+def check_ledger(ledger, now: datetime | None = None) -> list[Discrepancy]:
     """`now`: also name the policies of ended months that month-end should have billed and has not."""
     conn = ledger.conn
-    found: list[str] = []
+    found: list[Discrepancy] = []
 
-    def say(line: str) -> None:
-        found.append(line)
+    def say(code: str, record: str, expected: object, actual: object, line: str) -> None:
+        assert code in CODES, code
+        found.append(Discrepancy(code, record, str(expected), str(actual), line))
 
     # Statements: total = Σ premium of their policies; counts agree; only live policies in them.
     for no, total, count, insured, fen, n, people, cancelled in conn.execute(
@@ -44,16 +99,28 @@ def check_ledger(ledger, now: datetime | None = None) -> list[str]:
         (ACTIVE,),
     ):
         if total != fen:
-            say(f"对账单 {no}：合计 {yuan_display(total)} 元，所含保单保费之和 {yuan_display(fen)} 元，不一致")
+            say(
+                "statement.total",
+                no,
+                yuan_display(fen),
+                yuan_display(total),
+                f"对账单 {no}：合计 {yuan_display(total)} 元，所含保单保费之和 {yuan_display(fen)} 元，不一致",
+            )
         if count != n or insured != people:
-            say(f"对账单 {no}：记载 {count} 张保单 {insured} 人，实有 {n} 张 {people} 人")
+            say(
+                "statement.counts",
+                no,
+                f"{n} 张 {people} 人",
+                f"{count} 张 {insured} 人",
+                f"对账单 {no}：记载 {count} 张保单 {insured} 人，实有 {n} 张 {people} 人",
+            )
         if cancelled:
-            say(f"对账单 {no}：含 {cancelled} 张已撤单的保单")
+            say("statement.cancelled_policy", no, 0, cancelled, f"对账单 {no}：含 {cancelled} 张已撤单的保单")
     for (no,) in conn.execute(
         "SELECT DISTINCT p.statement_no FROM policies p LEFT JOIN statements s"
         " ON s.statement_no = p.statement_no WHERE p.statement_no != '' AND s.statement_no IS NULL"
     ):
-        say(f"保单指向不存在的对账单 {no}")
+        say("statement.missing", no, "对账单存在", "不存在", f"保单指向不存在的对账单 {no}")
 
     # Settlement state follows the statement: 已结 exactly when its statement is confirmed.
     for no, status, settled, unsettled in conn.execute(
@@ -62,25 +129,31 @@ def check_ledger(ledger, now: datetime | None = None) -> list[str]:
         " FROM statements s JOIN policies p ON p.statement_no = s.statement_no GROUP BY s.statement_no"
     ):
         if status == PENDING and settled:
-            say(f"对账单 {no} 尚待确认，却有 {settled} 张保单标为已结")
+            say("statement.settled_early", no, 0, settled, f"对账单 {no} 尚待确认，却有 {settled} 张保单标为已结")
         if status != PENDING and unsettled:
-            say(f"对账单 {no} 已确认，却有 {unsettled} 张保单未标为已结")
+            say("statement.unsettled", no, 0, unsettled, f"对账单 {no} 已确认，却有 {unsettled} 张保单未标为已结")
     n = conn.execute("SELECT COUNT(*) FROM policies WHERE settled_at IS NOT NULL AND statement_no = ''").fetchone()[0]
     if n:
-        say(f"{n} 张保单标为已结，却不在任何对账单中")
+        say("policy.settled_alone", "", 0, n, f"{n} 张保单标为已结，却不在任何对账单中")
 
     # Payments equal totals; the states carry what they need.
     for no, status, total, paid, channel, invoice in conn.execute(
         "SELECT statement_no, status, total_fen, paid_fen, channel, invoice_no FROM statements"
     ):
         if status in (PAID, INVOICED) and paid != total:
-            say(f"对账单 {no}：缴费 {yuan_display(paid or 0)} 元，与合计 {yuan_display(total)} 元不符")
+            say(
+                "statement.paid_amount",
+                no,
+                yuan_display(total),
+                yuan_display(paid or 0),
+                f"对账单 {no}：缴费 {yuan_display(paid or 0)} 元，与合计 {yuan_display(total)} 元不符",
+            )
         if status in (PENDING, CONFIRMED) and paid is not None:
-            say(f"对账单 {no}：状态为{status}，却记有缴费")
+            say("statement.paid_early", no, "无缴费", yuan_display(paid), f"对账单 {no}：状态为{status}，却记有缴费")
         if status != PENDING and not channel:
-            say(f"对账单 {no}：已确认却没有业务渠道")
+            say("statement.no_channel", no, "业务渠道", "", f"对账单 {no}：已确认却没有业务渠道")
         if status == INVOICED and not invoice:
-            say(f"对账单 {no}：已开票却没有发票号")
+            say("statement.no_invoice", no, "发票号", "", f"对账单 {no}：已开票却没有发票号")
 
     # Policies: premium = Σ its people's; head count; numbering.
     for no, fen, people, count in conn.execute(
@@ -88,25 +161,36 @@ def check_ledger(ledger, now: datetime | None = None) -> list[str]:
         " FROM policies p LEFT JOIN insured i ON i.policy_no = p.policy_no GROUP BY p.policy_no"
         " HAVING p.premium_fen != COALESCE(SUM(i.premium_fen), 0) OR p.insured_count != COUNT(i.seq)"
     ):
-        say(f"保单 {no}：保费 {yuan_display(fen)} 元，被保险人保费之和 {yuan_display(people)} 元（{count} 人），不一致")
+        say(
+            "policy.premium",
+            no,
+            yuan_display(people),
+            yuan_display(fen),
+            f"保单 {no}：保费 {yuan_display(fen)} 元，被保险人保费之和 {yuan_display(people)} 元（{count} 人），不一致",
+        )
     # The end of cover: 24:00 of the 天数-th day from the start, in the desk's zone.
     for no, start, days, end in conn.execute("SELECT policy_no, start_at, days, end_at FROM policies"):
         want = cover_end(datetime.fromisoformat(start), days, ledger.zone)
         if datetime.fromisoformat(end) != want:
             say(
+                "policy.end",
+                no,
+                show_end(want, ledger.zone),
+                show_end(datetime.fromisoformat(end), ledger.zone),
                 f"保单 {no}：保险止期为 {show_end(datetime.fromisoformat(end), ledger.zone)}，按生效时间和 {days} 天"
-                f"应为 {show_end(want, ledger.zone)}"
+                f"应为 {show_end(want, ledger.zone)}",
             )
     _numbering(conn, ledger.numbers_used(), say)
     if now is not None:
         _unbilled(ledger, now, say)
     _replay(conn, say)
     if len(found) > LIMIT:
-        return found[:LIMIT] + [f"……另有 {len(found) - LIMIT} 处"]
+        more = len(found) - LIMIT
+        return found[:LIMIT] + [Discrepancy("check.more", "", "", str(more), f"……另有 {more} 处")]
     return found
 
 
-def _unbilled(ledger, now: datetime, say) -> None:
+def _unbilled(ledger, now: datetime, say: Say) -> None:
     """Live policies of an ended month, in effect, in no statement, whose plan waits for nothing: late
     business (recorded for a month already settled) that a supplementary statement must bill. A month
     no month-end has finished yet is not named: its run (scheduled or caught up) bills it anyway."""
@@ -117,12 +201,16 @@ def _unbilled(ledger, now: datetime, say) -> None:
             if group.state == "ready":
                 for p in group.ready:
                     say(
+                        "policy.unbilled",
+                        p.policy_no,
+                        "在对账单中",
+                        "不在任何对账单中",
                         f"保单 {p.policy_no}（{group.agency} {group.plan_code}，{month_text(month)}）已生效却不在任何对账单中："
-                        "下一次月结（或其每日重试）会为它出补充对账单"
+                        "下一次月结（或其每日重试）会为它出补充对账单",
                     )
 
 
-def _numbering(conn, sequences: dict[str, int], say) -> None:
+def _numbering(conn, sequences: dict[str, int], say: Say) -> None:
     for name, table, column, pattern, _width in (
         ("policy", "policies", "policy_no", POLICY_NO_PATTERN, 7),
         ("statement", "statements", "statement_no", STATEMENT_NO_PATTERN, 6),
@@ -130,19 +218,29 @@ def _numbering(conn, sequences: dict[str, int], say) -> None:
         numbers = [n for (n,) in conn.execute(f"SELECT {column} FROM {table}")]
         bad = [n for n in numbers if not re.match(pattern, n)]
         if bad:
-            say(f"{len(bad)} 个编号格式不对，例如 {bad[0]}")
+            say("numbers.format", bad[0], pattern, bad[0], f"{len(bad)} 个编号格式不对，例如 {bad[0]}")
         tails = Counter(int(n[10 if name == "policy" else 8 :]) for n in numbers if n not in bad)
         repeated = [t for t, c in tails.items() if c > 1]
         if repeated:
-            say(f"{'保单' if name == 'policy' else '对账单'}流水号重复使用：{repeated[:5]}")
+            say(
+                "numbers.repeated",
+                name,
+                "每个流水号一次",
+                repeated[:5],
+                f"{'保单' if name == 'policy' else '对账单'}流水号重复使用：{repeated[:5]}",
+            )
         if tails and max(tails) > sequences.get(name, 0):
             say(
+                "numbers.ahead",
+                name,
+                sequences.get(name, 0),
+                max(tails),
                 f"{'保单' if name == 'policy' else '对账单'}号的流水号 {max(tails)} 超过了账本记录的 {sequences.get(name, 0)}，"
-                "今后可能重号"
+                "今后可能重号",
             )
 
 
-def _replay(conn, say) -> None:
+def _replay(conn, say: Say) -> None:
     """Replay the append-only journal from empty and compare with the tables' current state."""
     policies: dict[str, list] = {}  # no → [agency, premium, status, statement_no, settled, people]
     statements: dict[str, list] = {}  # no → [total, status, paid, invoice, policies]
@@ -178,7 +276,7 @@ def _replay(conn, say) -> None:
             agencies[ref] = d["status"]
     for no, count in in_statements.items():
         if count > 1:
-            say(f"保单 {no} 进入了 {count} 张对账单（流水记录）")
+            say("journal.twice_billed", no, 1, count, f"保单 {no} 进入了 {count} 张对账单（流水记录）")
 
     seen = set()
     for no, agency, fen, status, statement_no, settled, count in conn.execute(
@@ -189,15 +287,19 @@ def _replay(conn, say) -> None:
         seen.add(no)
         want = policies.get(no)
         if want is None:
-            say(f"保单 {no} 在流水中没有出单记录")
+            say("journal.policy_unrecorded", no, "出单记录", "无", f"保单 {no} 在流水中没有出单记录")
         elif want != [agency, fen, status, statement_no, bool(settled), count]:
             say(
+                "journal.policy_differs",
+                no,
+                want,
+                [agency, fen, status, statement_no, bool(settled), count],
                 f"保单 {no}：账本为 {agency}/{yuan_display(fen)} 元/{status}/{statement_no or '无对账单'}/"
                 f"{'已结' if settled else '未结'}/{count} 人，流水重放为 {want[0]}/{yuan_display(want[1])} 元/"
-                f"{want[2]}/{want[3] or '无对账单'}/{'已结' if want[4] else '未结'}/{want[5]} 人"
+                f"{want[2]}/{want[3] or '无对账单'}/{'已结' if want[4] else '未结'}/{want[5]} 人",
             )
     for no in policies.keys() - seen:
-        say(f"保单 {no} 在流水中出单，账本中却没有")
+        say("journal.policy_lost", no, "在账本中", "无", f"保单 {no} 在流水中出单，账本中却没有")
     seen = set()
     for no, total, status, paid, invoice in conn.execute(
         "SELECT statement_no, total_fen, status, paid_fen, invoice_no FROM statements"
@@ -205,21 +307,38 @@ def _replay(conn, say) -> None:
         seen.add(no)
         want = statements.get(no)
         if want is None:
-            say(f"对账单 {no} 在流水中没有生成记录")
+            say("journal.statement_unrecorded", no, "生成记录", "无", f"对账单 {no} 在流水中没有生成记录")
         elif want[:4] != [total, status, paid, invoice]:
             say(
+                "journal.statement_differs",
+                no,
+                want[:4],
+                [total, status, paid, invoice],
                 f"对账单 {no}：账本为 {yuan_display(total)} 元/{status}，流水重放为 {yuan_display(want[0])} 元/{want[1]}"
-                + ("（缴费或发票不一致）" if want[:2] == [total, status] else "")
+                + ("（缴费或发票不一致）" if want[:2] == [total, status] else ""),
             )
     for no in statements.keys() - seen:
-        say(f"对账单 {no} 在流水中生成，账本中却没有")
+        say("journal.statement_lost", no, "在账本中", "无", f"对账单 {no} 在流水中生成，账本中却没有")
     for no, agency, amount, refunded in conn.execute(
         "SELECT receipt_no, agency, amount_fen, CASE WHEN refunded_on IS NULL THEN 0 ELSE 1 END FROM deposits"
     ):
-        if deposits.pop(no, None) != [agency, amount, bool(refunded)]:
-            say(f"预交保费收据 {no}：账本与流水不一致")
+        replayed = deposits.pop(no, None)
+        if replayed != [agency, amount, bool(refunded)]:
+            say(
+                "journal.deposit_differs",
+                no,
+                replayed,
+                [agency, amount, bool(refunded)],
+                f"预交保费收据 {no}：账本与流水不一致",
+            )
     for no in deposits:
-        say(f"预交保费收据 {no} 在流水中有记录，账本中却没有")
+        say("journal.deposit_lost", no, "在账本中", "无", f"预交保费收据 {no} 在流水中有记录，账本中却没有")
     for code, status in conn.execute("SELECT code, status FROM agencies"):
         if agencies.get(code) != status:
-            say(f"机构 {code}：账本状态为 {status}，流水重放为 {agencies.get(code) or '无记录'}")
+            say(
+                "journal.agency_differs",
+                code,
+                agencies.get(code) or "无记录",
+                status,
+                f"机构 {code}：账本状态为 {status}，流水重放为 {agencies.get(code) or '无记录'}",
+            )

@@ -57,7 +57,7 @@ def copy_ledger(source, target) -> dict[str, int]:
     busy = [t for t in ORDER if count(target, t)]
     if busy:
         raise CopyRefused(f"目标数据库已有数据（{'、'.join(busy)}）。请换一个空的数据库或 schema")
-    problems = check_ledger(source)
+    problems = [str(d) for d in check_ledger(source)]
     if problems:
         raise CopyRefused("源账本核对不一致，未复制：" + "；".join(problems[:5]))
     copied = {}
@@ -90,7 +90,7 @@ def copy_ledger(source, target) -> dict[str, int]:
         carried = target.numbers_used()
         if carried != used:
             differences.append(f"编号：源 {used}，目标 {carried}，不一致")
-        problems = check_ledger(target)
+        problems = [str(d) for d in check_ledger(target)]
         if differences or problems:
             raise CopyRefused("复制后核对不一致，已撤销：" + "；".join((differences + problems)[:5]))
     # The planner's statistics for the tables just filled (autovacuum may be off, or an hour away).

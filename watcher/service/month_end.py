@@ -85,7 +85,7 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
     report.files += write_statements(
         ledger, layout, settings, month, policies, {s.statement_no for s in report.created}, names, now
     )
-    report.problems = check_ledger(ledger, now)
+    report.problems = [d.message for d in check_ledger(ledger, now)]
     if report.problems:
         log.error(
             "账本核对发现 %d 处不一致（月结 %s 之后）：%s",
