@@ -12,6 +12,8 @@ from pathlib import Path
 
 from helpers import issue_fields, ledger_query, people, result, run_watcher, write_request
 
+from watcher.ledger.issued import SLOT, Issued
+
 
 def _issue(root: Path, name: str, group: str, n: int = 1, start: int = 0) -> str:
     write_request(
@@ -86,7 +88,7 @@ def test_the_mark_rises_with_every_number_and_a_forged_page_stops_nothing(root, 
     number = _issue(root, "一", "T1")
     marks = sorted(root.glob("*.numbers.json")) or sorted(root.glob("ledger.numbers.json"))
     [mark] = marks
-    assert json.loads(mark.read_text("utf-8"))["numbers"]["policy"] == int(number[10:])
+    assert Issued(mark).read()[0]["policy"] == int(number[10:])
     # An agency puts a page for the next number in its own outbox: it proves nothing and stops nothing.
     following = number[:10] + f"{int(number[10:]) + 1:07d}"
     forged = root / "outbox" / "GZ001" / f"电子保单_{following}.html"
@@ -94,3 +96,28 @@ def test_the_mark_rises_with_every_number_and_a_forged_page_stops_nothing(root, 
     assert _issue(root, "二", "T2", start=1) == following
     assert "伪造" not in forged.read_text("utf-8"), "the real page is written"
     assert [p.read_text("utf-8") for p in forged.parent.glob(f".{forged.name}.*.set-aside")] == ["<html>伪造</html>"]
+
+
+def test_the_mark_survives_a_record_cut_short_and_reads_the_release_before(tmp_path):
+    """Two records written in turn in place: a power cut in the middle of one leaves the other, the mark
+    as it was before (no output carries the newer numbers yet). The one-file form of the release before
+    is read, and turned into two records at the next raise."""
+    path = tmp_path / "ledger.sqlite3.numbers.json"
+    path.write_text(json.dumps({"numbers": {"policy": 7, "statement": 2}, "at": "x"}), encoding="utf-8")
+    mark = Issued(path)
+    assert mark.read()[0] == {"policy": 7, "statement": 2}
+    mark.raise_to({"policy": 9, "statement": 2})
+    assert path.stat().st_size == 2 * SLOT and Issued(path).read()[0] == {"policy": 9, "statement": 2}
+    mark.raise_to({"policy": 10, "statement": 2})
+    mark.raise_to({"policy": 8, "statement": 3})  # never lowered: each name rises on its own
+    assert Issued(path).read()[0] == {"policy": 10, "statement": 3}
+    raw = bytearray(path.read_bytes())
+    newest = max((0, SLOT), key=lambda at: json.loads(raw[at : at + SLOT])["body"]["seq"])
+    raw[newest + 20 : newest + 60] = b"\0" * 40  # the record being written when the power went
+    path.write_bytes(bytes(raw))
+    assert Issued(path).read()[0] == {"policy": 10, "statement": 2}, "the record before it"
+    mark.close()
+    again = Issued(path)
+    again.raise_to({"policy": 11})
+    assert Issued(path).read()[0] == {"policy": 11, "statement": 2}
+    again.close()

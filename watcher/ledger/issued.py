@@ -12,8 +12,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from .db import is_url
 
@@ -28,45 +30,102 @@ def issued_path(root: Path, target) -> Path:
     return target.with_name(target.name + FILE_SUFFIX)
 
 
+SLOT = 512  # bytes per record: one sector, written in place
+
+
 class Issued:
+    """The mark is two records of one sector each, written in turn in place (`pwrite` + `fdatasync`: one
+    sync, no rename, no directory sync). A write cut short by a power cut spoils only the record being
+    written; the other still holds the mark as it was before this commit, whose numbers no output carries
+    yet. Each record is a line of JSON with a sequence number and a checksum; the newest whole one counts.
+    """
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self.known: dict[str, int] = {}  # what this process last wrote or read: no write when nothing rose
+        self._fd: int | None = None
+
+    @staticmethod
+    def _records(raw: bytes) -> list[dict[str, Any]]:
+        found = []
+        for start in range(0, max(len(raw), 1), SLOT):
+            try:
+                data = json.loads(raw[start : start + SLOT].decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                continue
+            if not isinstance(data, dict):
+                continue
+            body = data.get("body")
+            if isinstance(body, dict) and data.get("crc") == _crc(body):
+                found.append(body)
+            elif "numbers" in data and "crc" not in data and start == 0 and len(raw) < SLOT:
+                found.append({"seq": 0, **data})  # a mark of the release before: one whole JSON file
+        return found
 
     def read(self) -> tuple[dict[str, int], str]:
         """The highest numbers handed out (name → number) and when the mark was last raised."""
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return {}, ""
-        except (ValueError, UnicodeDecodeError):
-            return {}, ""  # a mark cut short by a crash mid-write cannot happen (it is replaced whole)
-        return {k: int(v) for k, v in data.get("numbers", {}).items()}, str(data.get("at", ""))
+        records = self._records(raw)
+        if not records:
+            return {}, ""
+        newest = max(records, key=lambda r: int(r.get("seq", 0)))
+        return {k: int(v) for k, v in newest.get("numbers", {}).items()}, str(newest.get("at", ""))
 
-    def raise_to(self, used: dict[str, int]) -> None:
-        """Raise the mark to `used` where that is higher; written whole and synced, under a file lock
-        (several workers of one root share it)."""
-        if all(used.get(k, 0) <= self.known.get(k, 0) for k in used):
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            current, _ = self.read()
-            merged = {k: max(current.get(k, 0), used.get(k, 0)) for k in {*current, *used}}
-            if merged != current:
-                tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-                data = {"numbers": merged, "at": datetime.now(UTC).isoformat(timespec="seconds")}
-                with open(tmp, "w", encoding="utf-8") as handle:
-                    json.dump(data, handle)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
+    def _open(self) -> int:
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            created = not self.path.exists()
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            if created:  # the file's own name on the disk too, once
                 directory = os.open(self.path.parent, os.O_RDONLY)
                 try:
                     os.fsync(directory)
                 finally:
                     os.close(directory)
+        return self._fd
+
+    def raise_to(self, used: dict[str, int]) -> None:
+        """Raise the mark to `used` where that is higher, synced, under a file lock (several workers of
+        one root share it)."""
+        if all(used.get(k, 0) <= self.known.get(k, 0) for k in used):
+            return
+        fd = self._open()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            size = os.fstat(fd).st_size
+            records = self._records(os.pread(fd, max(size, 2 * SLOT), 0))
+            newest: dict[str, Any] = max(records, key=lambda r: int(r.get("seq", 0)), default={"seq": 0, "numbers": {}})
+            current = {k: int(v) for k, v in newest.get("numbers", {}).items()}
+            merged = {k: max(current.get(k, 0), used.get(k, 0)) for k in {*current, *used}}
+            if merged != current or size != 2 * SLOT:
+                seq = int(newest.get("seq", 0)) + 1
+                body = {"seq": seq, "numbers": merged, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+                line = json.dumps({"body": body, "crc": _crc(body)}).encode("utf-8")
+                if len(line) > SLOT - 1:
+                    raise ValueError("numbers mark record too long")
+                record = line + b" " * (SLOT - 1 - len(line)) + b"\n"
+                if size != 2 * SLOT:  # new, or the one-file form of the release before: both records now
+                    os.pwrite(fd, record + record, 0)
+                    os.ftruncate(fd, 2 * SLOT)
+                    os.fsync(fd)
+                else:
+                    os.pwrite(fd, record, (seq % 2) * SLOT)
+                    os.fdatasync(fd)
             self.known = merged
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _crc(body: dict) -> int:
+    return zlib.crc32(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8"))
 
 
 def behind(used: dict[str, int], issued: dict[str, int]) -> list[tuple[str, int, int]]:

@@ -80,6 +80,8 @@ class Ledger(SettlementLedger):
 
     def close(self) -> None:
         self.conn.close()
+        if self.issued is not None:
+            self.issued.close()
 
     # --- the ledger's health -------------------------------------------------------------------
 
