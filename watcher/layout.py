@@ -1,4 +1,4 @@
-"""The folders under the root (SPEC §2) and the rules for agency folder names."""
+"""The folders under the root (README.md, the folder tree) and the rules for agency folder names."""
 
 from __future__ import annotations
 

@@ -41,7 +41,7 @@ def _number(value: object) -> Decimal | None:
 
 
 def parse_local_datetime(value: object) -> datetime:
-    """A naive local date-time from an Excel cell value or any text form in the SPEC."""
+    """A naive local date-time from an Excel cell value or any text form a clerk types (docs/requests.md)."""
     if isinstance(value, datetime):
         return value.replace(tzinfo=None, microsecond=0)
     if isinstance(value, date):

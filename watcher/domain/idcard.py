@@ -1,4 +1,4 @@
-"""Identity document numbers, checked by the rules of each 证件类型 (SPEC §3).
+"""Identity document numbers, checked by the rules of each 证件类型 (docs/requests.md).
 
 Pure: `check_id(id_type, raw, today)` folds the number and returns what it encodes
 (birth date, gender) or the problem with it. Standards: GB 11643-1999 (resident ID, ISO 7064

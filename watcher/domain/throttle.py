@@ -1,6 +1,6 @@
 """Repeated failed lookups (pure): slowed after a few, refused for a while after more.
 
-SPEC §7 defaults for one client (its address): slowed after 5 failures within 10 minutes, refused for
+The lookup page's defaults for one client (its address): slowed after 5 failures within 10 minutes, refused for
 15 minutes after 10. A policy number is counted the same way across every address, but only slowed,
 never refused (`lock_after=None`): a refusal there would let anyone lock a traveller out of their own
 policy.

@@ -42,7 +42,7 @@ class Line:
 
 
 @dataclass
-class Waiting:
+class WaitingPlan:
     agency: str
     agency_name: str
     plan: str
@@ -59,7 +59,7 @@ class MonthSummary:
     by_plan: list[Line] = field(default_factory=list)
     statements: list[Statement] = field(default_factory=list)  # of this month
     created: set[str] = field(default_factory=set)  # numbers made by this run
-    waiting: list[Waiting] = field(default_factory=list)
+    waiting: list[WaitingPlan] = field(default_factory=list)
     to_confirm: list[Statement] = field(default_factory=list)  # every statement 待确认, any month
     names: dict[str, str] = field(default_factory=dict)  # agency code → name
     receipts: list[tuple[Receipt, str]] = field(default_factory=list)  # receipts to look at, and why

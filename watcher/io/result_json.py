@@ -1,4 +1,4 @@
-"""The JSON twin of a result (SPEC §4), for agencies' own systems."""
+"""The JSON twin of a result (docs/results.md), for agencies' own systems."""
 
 from __future__ import annotations
 

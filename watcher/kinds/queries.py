@@ -240,7 +240,7 @@ DETAIL_KINDS = ["text"] * 7 + ["int", "int", "money"] + ["text"] * 5
 
 
 def detail_table(found: list[Policy], now: datetime, zone, note: str = "") -> SheetTable:
-    """业务明细表 (SPEC §6): one row a policy; totals count only policies not cancelled."""
+    """业务明细表 (docs/settlement.md): one row a policy; totals count only policies not cancelled."""
     rows = [
         [
             p.policy_no,

@@ -12,7 +12,7 @@ class LedgerError(Exception):
     pass
 
 
-def _t(moment: datetime) -> str:
+def to_text(moment: datetime) -> str:
     """Aware datetime → sortable UTC text."""
     if moment.tzinfo is None:
         raise ValueError("naive datetime in the ledger")
@@ -20,15 +20,15 @@ def _t(moment: datetime) -> str:
 
 
 @overload
-def _dt(text: str) -> datetime: ...
+def from_text(text: str) -> datetime: ...
 @overload
-def _dt(text: None) -> None: ...
-def _dt(text: str | None) -> datetime | None:
+def from_text(text: None) -> None: ...
+def from_text(text: str | None) -> datetime | None:
     """Ledger text → aware datetime (a column that may be empty gives None)."""
     return datetime.fromisoformat(text) if text else None
 
 
-_POLICY_SELECT = (
+POLICY_SELECT = (
     "SELECT p.policy_no, p.agency, p.tour_group, p.region, p.plan_code, v.name, p.plan_version, p.start_at,"
     " p.days, p.end_at, p.route, p.handler, p.sales_id, p.sales_name, p.premium_fen, p.status, p.issued_at,"
     " p.cancelled_at, p.replaces, p.replace_reason, p.statement_no, p.settled_at, p.insured_count"
@@ -37,7 +37,7 @@ _POLICY_SELECT = (
 
 
 def policy_from_row(row: tuple, people: tuple = ()) -> Policy:
-    """A policy from a row of _POLICY_SELECT (its people loaded separately, or none)."""
+    """A policy from a row of POLICY_SELECT (its people loaded separately, or none)."""
     return Policy(
         policy_no=row[0],
         agency=row[1],
@@ -46,22 +46,22 @@ def policy_from_row(row: tuple, people: tuple = ()) -> Policy:
         plan_code=row[4],
         plan_name=row[5],
         plan_version=row[6],
-        start=_dt(row[7]),
+        start=from_text(row[7]),
         days=row[8],
-        end=_dt(row[9]),
+        end=from_text(row[9]),
         route=row[10],
         handler=row[11],
         sales_id=row[12],
         sales_name=row[13],
         premium_fen=row[14],
         people=people,
-        issued_at=_dt(row[16]),
+        issued_at=from_text(row[16]),
         status=row[15],
-        cancelled_at=_dt(row[17]),
+        cancelled_at=from_text(row[17]),
         replaces=row[18],
         replace_reason=row[19],
         statement_no=row[20],
-        settled_at=_dt(row[21]),
+        settled_at=from_text(row[21]),
         headcount=row[22],
     )
 

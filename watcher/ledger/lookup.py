@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..domain.plans import Coverage
 from ..domain.policy import ACTIVE, CANCELLED, Insured, Policy, Replacement
 from ..domain.throttle import ClientState
-from .common import _POLICY_SELECT, policy_from_row, replacement
+from .common import POLICY_SELECT, policy_from_row, replacement
 from .db import PostgresDatabase, is_url
 
 
@@ -33,7 +33,7 @@ class Found:
 
 
 _FIND = (
-    _POLICY_SELECT.replace("SELECT ", "SELECT i.name, i.id_type, i.id_no, i.gender, i.birth, i.age, i.premium_fen, ", 1)
+    POLICY_SELECT.replace("SELECT ", "SELECT i.name, i.id_type, i.id_no, i.gender, i.birth, i.age, i.premium_fen, ", 1)
     + " JOIN insured i ON i.policy_no = p.policy_no WHERE p.policy_no = ? AND i.id_no = ? AND i.id_type = ?"
 )
 

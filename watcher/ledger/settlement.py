@@ -29,7 +29,7 @@ from ..domain.settlement import (
     settle_state,
     statement_number,
 )
-from .common import _POLICY_SELECT, LedgerError, _dt, _t
+from .common import POLICY_SELECT, LedgerError, from_text, to_text
 from .db import Database
 
 
@@ -70,7 +70,7 @@ def _d(text: str | None) -> date | None:
 
 
 class SettlementLedger:
-    """Methods `Ledger` gains for month-end (uses its conn, _t, _dt, _journal, _next, _need_tx)."""
+    """Methods `Ledger` gains for month-end (uses its conn, to_text, from_text, _journal, _next, _need_tx)."""
 
     # What `Ledger` provides (declared here for the type checker; defined there).
     conn: Database
@@ -96,8 +96,8 @@ class SettlementLedger:
         self, start: datetime, end: datetime, *, agency: str | None = None, plan: str | None = None
     ) -> list[Policy]:
         """Policies applied for (投保时间) in [start, end), without their people, oldest first."""
-        sql = _POLICY_SELECT + " WHERE p.issued_at >= ? AND p.issued_at < ?"
-        args: list = [_t(start), _t(end)]
+        sql = POLICY_SELECT + " WHERE p.issued_at >= ? AND p.issued_at < ?"
+        args: list = [to_text(start), to_text(end)]
         if agency:
             sql += " AND p.agency = ?"
             args.append(agency)
@@ -113,18 +113,18 @@ class SettlementLedger:
         rows = self.conn.execute(
             "SELECT DISTINCT substr(issued_at, 1, 13) FROM policies WHERE status = ?"
             " AND statement_no = '' AND start_at <= ? AND issued_at < ?",
-            (ACTIVE, _t(now), _t(start_of_this_month)),
+            (ACTIVE, to_text(now), to_text(start_of_this_month)),
         )
         # UTC text to the hour: enough to place each in its month in the desk's zone.
         return {month_of(datetime.fromisoformat(hour + ":00:00+00:00"), self.zone) for (hour,) in rows}
 
     def first_issued_at(self) -> datetime | None:
         row = self.conn.execute("SELECT MIN(issued_at) FROM policies").fetchone()
-        return _dt(row[0]) if row and row[0] else None
+        return from_text(row[0]) if row and row[0] else None
 
     def statement_policies(self, statement_no: str) -> list[Policy]:
         rows = self.conn.execute(
-            _POLICY_SELECT + " WHERE p.statement_no = ? ORDER BY p.issued_at, p.policy_no", (statement_no,)
+            POLICY_SELECT + " WHERE p.statement_no = ? ORDER BY p.issued_at, p.policy_no", (statement_no,)
         ).fetchall()
         return [self._policy(r, False) for r in rows]
 
@@ -166,7 +166,7 @@ class SettlementLedger:
                 plan_code,
                 plan_name,
                 month_text(month),
-                _t(at),
+                to_text(at),
                 total,
                 len(policies),
                 insured,
@@ -256,10 +256,10 @@ class SettlementLedger:
                 args.append(value)
         if created_from:
             sql += " AND created_at >= ?"
-            args.append(_t(created_from))
+            args.append(to_text(created_from))
         if created_to:
             sql += " AND created_at < ?"
-            args.append(_t(created_to))
+            args.append(to_text(created_to))
         return [self._statement(r) for r in self.conn.execute(sql + " ORDER BY statement_no", args)]
 
     def _statement(self, r: tuple) -> Statement:
@@ -269,14 +269,14 @@ class SettlementLedger:
             r[2],
             r[3],
             date.fromisoformat(r[4] + "-01"),
-            _dt(r[5]),
+            from_text(r[5]),
             r[6],
             r[7],
             r[8],
             r[9],
             r[10],
             r[11],
-            _dt(r[12]),
+            from_text(r[12]),
             r[13],
             r[14],
             _d(r[15]),
@@ -299,10 +299,10 @@ class SettlementLedger:
         agency = self._advance(
             statement_no,
             "status = ?, channel = ?, confirmed_by = ?, confirmed_at = ?",
-            (CONFIRMED, channel, by, _t(at)),
+            (CONFIRMED, channel, by, to_text(at)),
             PENDING,
         )
-        self.conn.execute("UPDATE policies SET settled_at = ? WHERE statement_no = ?", (_t(at), statement_no))
+        self.conn.execute("UPDATE policies SET settled_at = ? WHERE statement_no = ?", (to_text(at), statement_no))
         self._journal(at, request_id, agency, "statement.confirmed", statement_no, {"channel": channel, "by": by})
 
     def record_payment(
@@ -443,7 +443,7 @@ class SettlementLedger:
         self._need_tx()
         run_id = self.conn.execute(
             "INSERT INTO month_end_runs (month, trigger, started_at) VALUES (?, ?, ?) RETURNING id",
-            (month_text(month), trigger, _t(at)),
+            (month_text(month), trigger, to_text(at)),
         ).fetchone()[0]
         self._journal(
             at, None, "_admin", "month_end.started", month_text(month), {"run_id": run_id, "trigger": trigger}
@@ -454,7 +454,7 @@ class SettlementLedger:
         self._need_tx()
         self.conn.execute(
             "UPDATE month_end_runs SET finished_at = ?, created = ?, waiting = ?, summary = ? WHERE id = ?",
-            (_t(at), created, waiting, json.dumps(summary, ensure_ascii=False), run_id),
+            (to_text(at), created, waiting, json.dumps(summary, ensure_ascii=False), run_id),
         )
         month = self.conn.execute("SELECT month FROM month_end_runs WHERE id = ?", (run_id,)).fetchone()[0]
         self._journal(
@@ -463,7 +463,7 @@ class SettlementLedger:
 
     def runs(self) -> list[Run]:
         return [
-            Run(i, date.fromisoformat(m + "-01"), t, _dt(s), _dt(f), c, w, json.loads(j))
+            Run(i, date.fromisoformat(m + "-01"), t, from_text(s), from_text(f), c, w, json.loads(j))
             for i, m, t, s, f, c, w, j in self.conn.execute(
                 "SELECT id, month, trigger, started_at, finished_at, created, waiting, summary"
                 " FROM month_end_runs ORDER BY id"

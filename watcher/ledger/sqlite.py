@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
-from .common import _POLICY_SELECT, LedgerError, _dt, _t, policy_from_row, replaced, replacement
+from .common import POLICY_SELECT, LedgerError, from_text, policy_from_row, replaced, replacement, to_text
 from .db import is_url, open_database
 from .issued import Issued
 from .schema import NUMBERED, migrate
@@ -76,7 +76,7 @@ class Ledger(SettlementLedger):
         self.on_reconnect: list = []  # what a session must do again on a new connection (a worker's lock)
         self.issued: Issued | None = None  # ledger.issued.Issued: the mark every transaction that draws a number raises
         self._drawn = False
-        migrate(self.db, _t(now))
+        migrate(self.db, to_text(now))
 
     def close(self) -> None:
         self.conn.close()
@@ -171,7 +171,7 @@ class Ledger(SettlementLedger):
     def _journal(self, at: datetime, request_id: int | None, agency: str, event: str, ref: str, detail: dict) -> None:
         self.conn.execute(
             "INSERT INTO journal (at, request_id, agency, event, ref, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            (_t(at), request_id, agency, event, ref, json.dumps(detail, ensure_ascii=False, default=str)),
+            (to_text(at), request_id, agency, event, ref, json.dumps(detail, ensure_ascii=False, default=str)),
         )
 
     def _next(self, name: str) -> int:
@@ -228,7 +228,7 @@ class Ledger(SettlementLedger):
         request_id = self.conn.execute(
             "INSERT INTO requests (agency, sha256, file_name, action, processed_at, outputs) VALUES (?, ?, ?, ?, ?, ?)"
             " RETURNING id",
-            (agency, sha256, file_name, action, _t(at), json.dumps(outputs, ensure_ascii=False)),
+            (agency, sha256, file_name, action, to_text(at), json.dumps(outputs, ensure_ascii=False)),
         ).fetchone()[0]
         self._journal(at, request_id, agency, "request", sha256, {"file": file_name, "action": action})
         return request_id
@@ -264,7 +264,7 @@ class Ledger(SettlementLedger):
             row[2],
             row[3],
             row[4],
-            _dt(row[5]),
+            from_text(row[5]),
             tuple(json.loads(row[6])),
             tuple(json.loads(row[7])),
             tuple(json.loads(row[8])),
@@ -280,7 +280,7 @@ class Ledger(SettlementLedger):
         return (
             self.conn.execute(
                 "INSERT INTO result_names VALUES (?, ?, ?) ON CONFLICT (agency, stem) DO NOTHING",
-                (agency, stem, _t(at)),
+                (agency, stem, to_text(at)),
             ).rowcount
             == 1
         )
@@ -312,7 +312,7 @@ class Ledger(SettlementLedger):
         self.conn.execute(
             "INSERT INTO workers VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
             " SET command = excluded.command, started_at = excluded.started_at",
-            (name, command, _t(at)),
+            (name, command, to_text(at)),
         )
 
     def unregister_worker(self, name: str) -> None:
@@ -322,7 +322,7 @@ class Ledger(SettlementLedger):
         """(name, command, started) of the registered workers; with `alive`, only those whose lock is held
         by a live session (taking it would succeed for one that is gone)."""
         rows = [
-            (n, c, _dt(t))
+            (n, c, from_text(t))
             for n, c, t in self.conn.execute("SELECT name, command, started_at FROM workers ORDER BY started_at, name")
         ]
         if not alive:
@@ -381,7 +381,7 @@ class Ledger(SettlementLedger):
             " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
             " license_no = excluded.license_no, agreement_no = excluded.agreement_no,"
             " status = excluded.status, updated_at = excluded.updated_at",
-            (agency.code, agency.name, agency.license_no, agency.agreement_no, agency.status, _t(at), _t(at)),
+            (agency.code, agency.name, agency.license_no, agency.agreement_no, agency.status, to_text(at), to_text(at)),
         )
         self.conn.execute("DELETE FROM agency_plans WHERE agency = ?", (agency.code,))
         self.conn.executemany("INSERT INTO agency_plans VALUES (?, ?)", [(agency.code, p) for p in agency.plans])
@@ -454,7 +454,7 @@ class Ledger(SettlementLedger):
         version = self.conn.execute(
             "INSERT INTO plan_versions (plan_code, name, region, min_age, max_age, max_days, created_at, request_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (plan.code, plan.name, plan.region, plan.min_age, plan.max_age, plan.max_days, _t(at), request_id),
+            (plan.code, plan.name, plan.region, plan.min_age, plan.max_age, plan.max_days, to_text(at), request_id),
         ).fetchone()[0]
         self.conn.executemany(
             "INSERT INTO rate_bands VALUES (?, ?, ?, ?)", [(version, b.low, b.high, b.price_fen) for b in plan.rates]
@@ -506,9 +506,9 @@ class Ledger(SettlementLedger):
                 policy.region,
                 policy.plan_code,
                 policy.plan_version,
-                _t(policy.start),
+                to_text(policy.start),
                 policy.days,
-                _t(policy.end),
+                to_text(policy.end),
                 policy.route,
                 policy.handler,
                 policy.sales_id,
@@ -516,7 +516,7 @@ class Ledger(SettlementLedger):
                 policy.premium_fen,
                 len(policy.people),
                 ACTIVE,
-                _t(policy.issued_at),
+                to_text(policy.issued_at),
                 policy.replaces,
                 policy.replace_reason,
             ),
@@ -568,7 +568,7 @@ class Ledger(SettlementLedger):
         cur = self.conn.execute(
             "UPDATE policies SET status = ?, cancelled_at = ?, cancel_request_id = ?"
             " WHERE policy_no = ? AND status = ? AND statement_no = ''",
-            (CANCELLED, _t(at), request_id, policy_no, ACTIVE),
+            (CANCELLED, to_text(at), request_id, policy_no, ACTIVE),
         )
         if cur.rowcount != 1:
             raise LedgerError(f"policy {policy_no} cannot be cancelled")
@@ -577,7 +577,7 @@ class Ledger(SettlementLedger):
 
     def policy(self, policy_no: str, *, agency: str | None = None, people: bool = True) -> Policy | None:
         """One policy; with `agency`, only if it is that agency's (an agency never sees another's)."""
-        sql = _POLICY_SELECT + " WHERE p.policy_no = ?"
+        sql = POLICY_SELECT + " WHERE p.policy_no = ?"
         args: tuple = (policy_no,)
         if agency is not None:
             sql += " AND p.agency = ?"
@@ -586,7 +586,7 @@ class Ledger(SettlementLedger):
         return self._policy(row, people) if row else None
 
     def policies_of_request(self, request_id: int) -> list[Policy]:
-        rows = self.conn.execute(_POLICY_SELECT + " WHERE p.request_id = ? ORDER BY p.policy_no", (request_id,))
+        rows = self.conn.execute(POLICY_SELECT + " WHERE p.request_id = ? ORDER BY p.policy_no", (request_id,))
         return [self._policy(r, True) for r in rows.fetchall()]
 
     def _policy(self, row: tuple, with_people: bool) -> Policy:
@@ -604,7 +604,7 @@ class Ledger(SettlementLedger):
 
     def find_policies(self, flt, *, people: bool) -> list[Policy]:
         """This agency's policies matching a query filter (queries.Filter), oldest first."""
-        sql = _POLICY_SELECT + " WHERE p.agency = ?"
+        sql = POLICY_SELECT + " WHERE p.agency = ?"
         args: list = [flt.agency]
         if flt.policy_no:
             sql += " AND p.policy_no = ?"
@@ -614,10 +614,10 @@ class Ledger(SettlementLedger):
             args.append(flt.tour_group)
         if flt.issued_from:
             sql += " AND p.issued_at >= ?"
-            args.append(_t(flt.issued_from))
+            args.append(to_text(flt.issued_from))
         if flt.issued_to:
             sql += " AND p.issued_at < ?"
-            args.append(_t(flt.issued_to))
+            args.append(to_text(flt.issued_to))
         if flt.plan_code:
             sql += " AND p.plan_code = ?"
             args.append(flt.plan_code)
@@ -678,9 +678,11 @@ class Ledger(SettlementLedger):
                 args = tuple(chunk)
             rows = self.conn.execute(
                 sql + " WHERE p.agency = ? AND p.status = ? AND p.start_at < ? AND p.end_at > ?",
-                (*args, agency, ACTIVE, _t(end), _t(start)),
+                (*args, agency, ACTIVE, to_text(end), to_text(start)),
             )
-            found.extend(Overlap(t, n, no, _dt(s), _dt(e), g) for t, n, no, s, e, g in rows if (t, n) in wanted)
+            found.extend(
+                Overlap(t, n, no, from_text(s), from_text(e), g) for t, n, no, s, e, g in rows if (t, n) in wanted
+            )
         return found
 
     # --- one-off chores of a new release ----------------------------------------------------
@@ -689,10 +691,10 @@ class Ledger(SettlementLedger):
         return self.conn.execute("SELECT 1 FROM chores WHERE name = ?", (name,)).fetchone() is not None
 
     def finish_chore(self, name: str, at: datetime) -> None:
-        self.conn.execute("INSERT INTO chores VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (name, _t(at)))
+        self.conn.execute("INSERT INTO chores VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (name, to_text(at)))
 
     def cancelled_policies(self) -> list[Policy]:
-        rows = self.conn.execute(_POLICY_SELECT + " WHERE p.status = ? ORDER BY p.policy_no", (CANCELLED,)).fetchall()
+        rows = self.conn.execute(POLICY_SELECT + " WHERE p.status = ? ORDER BY p.policy_no", (CANCELLED,)).fetchall()
         return [self._policy(r, True) for r in rows]
 
     # --- counts for tests and status ------------------------------------------------------

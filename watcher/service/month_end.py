@@ -35,7 +35,7 @@ from ..domain.settlement import (
     scheduled_at,
 )
 from ..io.atomic import replacing
-from ..io.month_summary import Line, MonthSummary, Waiting, detail_name, summary_name, write_summary
+from ..io.month_summary import Line, MonthSummary, WaitingPlan, detail_name, summary_name, write_summary
 from ..io.pages import environment
 from ..io.result_book import write_tables
 from ..io.statement_book import statement_names, write_statement
@@ -58,7 +58,7 @@ class MonthNotEnded(Exception):
 class MonthEndReport:
     month: date
     created: list[Statement] = field(default_factory=list)
-    waiting: list[Waiting] = field(default_factory=list)
+    waiting: list[WaitingPlan] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
@@ -75,7 +75,9 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
         report.created, groups = ledger.settle_month(month, now, run_id=run_id)
     names = {a.code: a.name for a in ledger.agencies()}
     report.waiting = [
-        Waiting(g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone))
+        WaitingPlan(
+            g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone)
+        )
         for g in groups
         if g.state == "waiting"
     ]

@@ -29,7 +29,7 @@ from ..walk import Desk, FileChanged, OutputsPending, archive_claim, claim_file,
 from ..walk.archive import forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.outcome import Outcome
-from ..walk.render import Plan, finish, plan, run_job
+from ..walk.render import RenderPlan, finish, plan, run_job
 from .lifeline import die_with_parent
 
 log = logging.getLogger("watcher")
@@ -71,7 +71,7 @@ class RunReport:
 class _InHand:
     record: Claim
     outcome: Outcome
-    rendering: Plan
+    rendering: RenderPlan
     future: Future | None  # None when rendered inline
     started: float
 

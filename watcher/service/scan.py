@@ -26,7 +26,7 @@ _OLE = bytes.fromhex("D0CF11E0A1B11AE1")
 
 
 @dataclass(frozen=True)
-class Waiting:
+class Arrival:
     who: str  # folder name: an agency code or _admin
     path: Path
     size: int
@@ -76,7 +76,7 @@ def loose_files(layout: Layout) -> list[Path]:
     )
 
 
-def waiting_in(layout: Layout, who: str) -> tuple[list[Waiting], list[Odd]]:
+def waiting_in(layout: Layout, who: str) -> tuple[list[Arrival], list[Odd]]:
     found, odd = [], []
     try:
         entries = list(os.scandir(layout.drop(who)))
@@ -90,7 +90,7 @@ def waiting_in(layout: Layout, who: str) -> tuple[list[Waiting], list[Odd]]:
         except FileNotFoundError:
             continue
         if stat.S_ISREG(st.st_mode):
-            found.append(Waiting(who, Path(entry.path), st.st_size, st.st_mtime, st.st_ctime))
+            found.append(Arrival(who, Path(entry.path), st.st_size, st.st_mtime, st.st_ctime))
         elif not stat.S_ISDIR(st.st_mode):
             what = "符号链接" if stat.S_ISLNK(st.st_mode) else "命名管道" if stat.S_ISFIFO(st.st_mode) else "特殊文件"
             odd.append(Odd(who, Path(entry.path), what))
@@ -176,11 +176,11 @@ class Tracker:
     def __init__(self, settle: float, stall: float, text_settle: float | None = None):
         self.settle, self.stall = settle, stall
         self.text_settle = max(text_settle if text_settle is not None else settle, settle)
-        self.seen: dict[Path, tuple[Waiting, float]] = {}
+        self.seen: dict[Path, tuple[Arrival, float]] = {}
         self.closed: dict[Path, float] = {}  # the mtime a file had when its writer closed it
         self.kinds: dict[Path, tuple] = {}  # whether a file is text, as of its (size, mtime)
 
-    def observe(self, item: Waiting, *, backdate: bool = False) -> None:
+    def observe(self, item: Arrival, *, backdate: bool = False) -> None:
         """Note the file's current size and mtime. With `backdate`, a file first seen already old
         (unchanged longer than the settle time by the wall clock) counts as settled at once."""
         now = time.monotonic()
@@ -196,7 +196,7 @@ class Tracker:
                 since = now - min(age, EVENT_LAG)
         self.seen[item.path] = (item, since)
 
-    def close_seen(self, item: Waiting) -> None:
+    def close_seen(self, item: Arrival) -> None:
         """Its writer closed it (or renamed it in whole): a text file is complete as of this mtime."""
         self.observe(item)
         self.closed[item.path] = item.mtime
@@ -209,9 +209,9 @@ class Tracker:
             except FileNotFoundError:
                 self.forget(path)
                 continue
-            self.observe(Waiting(item.who, path, st.st_size, st.st_mtime, st.st_ctime))
+            self.observe(Arrival(item.who, path, st.st_size, st.st_mtime, st.st_ctime))
 
-    def ready(self) -> list[Waiting]:
+    def ready(self) -> list[Arrival]:
         """Settled files that open whole, or that have been still past the stall time (they will fail).
         A text file: closed by its writer with nothing written since, or still for the text settle time."""
         now = time.monotonic()
@@ -227,7 +227,7 @@ class Tracker:
                 out.append(item)
         return sorted(out, key=lambda w: (w.who != ADMIN, w.mtime, w.path.name))
 
-    def _text(self, item: Waiting) -> bool:
+    def _text(self, item: Arrival) -> bool:
         known = self.kinds.get(item.path)
         if known is None or known[0] != (item.size, item.mtime):
             known = self.kinds[item.path] = ((item.size, item.mtime), is_text(item.path))

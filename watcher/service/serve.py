@@ -263,7 +263,7 @@ class Service:
             return
         if who != ADMIN and path not in self.tracker.seen and not registered(self.desk, who):
             return  # the rescan tells staff about it, once
-        item = scan.Waiting(who, path, st.st_size, st.st_mtime, st.st_ctime)
+        item = scan.Arrival(who, path, st.st_size, st.st_mtime, st.st_ctime)
         if whole:
             self.tracker.close_seen(item)
         else:

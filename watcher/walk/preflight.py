@@ -14,7 +14,7 @@ _OLE = bytes.fromhex("D0CF11E0A1B11AE1")
 
 
 @dataclass(frozen=True)
-class Checked:
+class Preflight:
     sha256: str
     size: int
     kind: str | None  # "xlsx", "xls" or "csv"; None when refused
@@ -31,16 +31,16 @@ def sha256_of(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def preflight(path: Path, original: str, settings, known: tuple[str, int] | None = None) -> Checked:
+def preflight(path: Path, original: str, settings, known: tuple[str, int] | None = None) -> Preflight:
     """`known`: the file's SHA-256 and size when they were taken as it was copied (walk.archive.snapshot)."""
     sha, size = known or sha256_of(path)
     ext = Path(original).suffix.lower()
     if ext not in ACCEPTED:
-        return Checked(sha, size, None, file_problem("file.unsupported", ext=ext or "无扩展名"))
+        return Preflight(sha, size, None, file_problem("file.unsupported", ext=ext or "无扩展名"))
     if size == 0:
-        return Checked(sha, size, None, file_problem("file.empty"))
+        return Preflight(sha, size, None, file_problem("file.empty"))
     if size > settings.max_file_mb * 2**20:
-        return Checked(
+        return Preflight(
             sha, size, None, file_problem("file.too_large", size=f"{size / 2**20:.0f}", limit=settings.max_file_mb)
         )
     with path.open("rb") as handle:
@@ -49,44 +49,44 @@ def preflight(path: Path, original: str, settings, known: tuple[str, int] | None
         return _zip(path, sha, size, settings)
     if head == _OLE:
         if _ole_encrypted(path):
-            return Checked(sha, size, None, file_problem("file.encrypted"))
-        return Checked(sha, size, "xls")
+            return Preflight(sha, size, None, file_problem("file.encrypted"))
+        return Preflight(sha, size, "xls")
     if ext == ".csv":
-        return Checked(sha, size, "csv")
-    return Checked(sha, size, None, file_problem("file.unreadable", detail="不是 Excel 工作簿"))
+        return Preflight(sha, size, "csv")
+    return Preflight(sha, size, None, file_problem("file.unreadable", detail="不是 Excel 工作簿"))
 
 
-def _zip(path: Path, sha: str, size: int, settings) -> Checked:
+def _zip(path: Path, sha: str, size: int, settings) -> Preflight:
     """The central directory, before anything is inflated: entry count, declared size and ratio."""
     try:
         with zipfile.ZipFile(path) as archive:
             infos = archive.infolist()
     except Exception:  # noqa: BLE001 — BadZipFile, but also NotImplementedError (a flipped version byte),
         # OverflowError, ValueError, EOFError, struct.error: whatever damaged bytes make zipfile raise
-        return Checked(sha, size, None, file_problem("file.unreadable", detail="文件不完整或已损坏"))
+        return Preflight(sha, size, None, file_problem("file.unreadable", detail="文件不完整或已损坏"))
     names = {info.filename for info in infos}
     if len(infos) > settings.max_zip_entries:
-        return Checked(sha, size, None, file_problem("file.zip_bomb", detail=f"{len(infos)} 个内部文件"))
+        return Preflight(sha, size, None, file_problem("file.zip_bomb", detail=f"{len(infos)} 个内部文件"))
     declared = sum(info.file_size for info in infos)
     if declared > settings.max_unzipped_mb * 2**20:
-        return Checked(sha, size, None, file_problem("file.zip_bomb", detail=f"解压后约 {declared / 2**20:,.0f} MB"))
+        return Preflight(sha, size, None, file_problem("file.zip_bomb", detail=f"解压后约 {declared / 2**20:,.0f} MB"))
     for info in infos:
         if info.file_size > 2**20 and info.file_size > settings.max_zip_ratio * max(info.compress_size, 1):
-            return Checked(
+            return Preflight(
                 sha,
                 size,
                 None,
                 file_problem("file.zip_bomb", detail=f"压缩比 {info.file_size // max(info.compress_size, 1)}:1"),
             )
     if "xl/workbook.xml" in names:
-        return Checked(sha, size, "xlsx")
+        return Preflight(sha, size, "xlsx")
     if "xl/workbook.bin" in names:
-        return Checked(sha, size, None, file_problem("file.unsupported", ext=".xlsb"))
+        return Preflight(sha, size, None, file_problem("file.unsupported", ext=".xlsb"))
     if "content.xml" in names:
-        return Checked(sha, size, None, file_problem("file.unsupported", ext=".ods"))
+        return Preflight(sha, size, None, file_problem("file.unsupported", ext=".ods"))
     if "Index/Document.iwa" in names or any(n.startswith("Index/") for n in names):
-        return Checked(sha, size, None, file_problem("file.unsupported", ext=".numbers"))
-    return Checked(sha, size, None, file_problem("file.unreadable", detail="压缩包里没有 Excel 工作表"))
+        return Preflight(sha, size, None, file_problem("file.unsupported", ext=".numbers"))
+    return Preflight(sha, size, None, file_problem("file.unreadable", detail="压缩包里没有 Excel 工作表"))
 
 
 def _ole_encrypted(path: Path) -> bool:

@@ -42,13 +42,13 @@ class Job:
 
 
 @dataclass(frozen=True)
-class Plan:
+class RenderPlan:
     jobs: list[Job]
     json_path: Path
     json_bytes: bytes | None  # None: already written before a stop
 
 
-def plan(outcome: Outcome, out_dir: Path, desk) -> Plan:
+def plan(outcome: Outcome, out_dir: Path, desk) -> RenderPlan:
     zone = desk.zone
     jobs = []
     if outcome.repair is not None:  # an earlier request of the same bytes: its missing outputs first, whole
@@ -69,8 +69,8 @@ def plan(outcome: Outcome, out_dir: Path, desk) -> Plan:
         # (statement files, exchange files and detail sheets show current state: always written again)
         jobs = [job for job in jobs if job.kind not in ("book", "page") or not job.path.exists()]
         if json_path.exists():
-            return Plan(jobs, json_path, None)
-    return Plan(jobs, json_path, dumps(outcome, zone))
+            return RenderPlan(jobs, json_path, None)
+    return RenderPlan(jobs, json_path, dumps(outcome, zone))
 
 
 def page_job(desk, policy, at, kind: str = "state_page") -> Job:
@@ -189,7 +189,7 @@ def set_aside(path: Path) -> None:
     log.warning("%s was already there before its policy was issued; kept as %s", path.name, aside.name)
 
 
-def finish(rendering: Plan) -> None:
+def finish(rendering: RenderPlan) -> None:
     """After every other output is in place: agencies' systems take the JSON as 'result complete'."""
     crash.point("mid_outputs")
     if rendering.json_bytes is not None:

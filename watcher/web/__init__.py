@@ -1,1 +1,1 @@
-"""The self-service lookup page (SPEC §7)."""
+"""The self-service lookup page (docs/lookup-page.md)."""

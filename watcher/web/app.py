@@ -1,4 +1,4 @@
-"""The self-service lookup page (SPEC §7) as a plain WSGI application.
+"""The self-service lookup page (docs/lookup-page.md) as a plain WSGI application.
 
 GET /            the form (证件类型, 保单号, 证件号码), plain HTML that works without JavaScript
 POST /           the lookup: the person's cover, or one "not found" answer for every kind of mismatch
@@ -37,7 +37,7 @@ from ..ledger.lookup import LookupLedger, ThrottleStore
 
 log = logging.getLogger("watcher.web")
 
-# Candidates for settings (SPEC §7); constants until they are wired into watcher.toml.
+# Candidates for settings (docs/lookup-page.md); constants until they are wired into watcher.toml.
 MAX_BODY = 4096  # bytes: the form sends under 200; anything larger is refused (413) unread
 MAX_FIELDS = 10  # the form has three
 POLICY_SLOW_AFTER = 20  # failures on one policy number (any address) in the window before it is slowed

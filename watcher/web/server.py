@@ -5,7 +5,7 @@ thread pool; with --workers N, N processes each bind the port with SO_REUSEPORT 
 spreads connections between them. Their lock-out counts are shared through the root's lookup-state
 database, so any load balancer can sit in front of any number of them.
 
-The page stays up for everyone (SPEC §7): idle and slow connections are cut after CHANNEL_TIMEOUT, the
+The page stays up for everyone (docs/lookup-page.md): idle and slow connections are cut after CHANNEL_TIMEOUT, the
 connection limit is far above any real crowd (so idle sockets cannot fill it), a body over the app's
 MAX_BODY is refused (413) before it is read, and a worker dies with the parent that started it, even
 one killed with kill -9.
@@ -26,7 +26,7 @@ from ..service.lifeline import die_with_parent, watch_lifeline
 
 log = logging.getLogger("watcher")
 
-# Candidates for settings (SPEC §7); constants until they are wired into watcher.toml.
+# Candidates for settings (docs/lookup-page.md); constants until they are wired into watcher.toml.
 CHANNEL_TIMEOUT = 10  # seconds a connection may stay silent (idle keep-alive, slowloris) before it is cut
 CLEANUP_INTERVAL = 2  # seconds between waitress's sweeps for silent connections
 CONNECTION_LIMIT = 1000  # open connections per process; waitress's default (100) is filled by 100 idle sockets
