@@ -11,8 +11,8 @@ from helpers import LEDGER_NOW, ZONE, ledger_policy, ledger_query, ledger_rows, 
 from watcher.demo import DEMO_AGENCY, DEMO_PLANS
 from watcher.domain.policy import POLICY_NO_PATTERN
 from watcher.ledger import Ledger, LedgerError
-from watcher.ledger.db import SqliteDatabase
 from watcher.ledger.schema import LATEST, migrate
+from watcher.ledger.sqlite import SqliteDatabase
 
 
 @pytest.fixture

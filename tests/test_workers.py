@@ -97,7 +97,7 @@ def test_a_workers_open_transaction_holds_up_no_other_workers_numbers(pg_url):
 
 def test_a_postgresql_ledger_from_before_its_own_sequences_carries_on_its_numbers(pg_url):
     from watcher.ledger.check import check_ledger
-    from watcher.ledger.db import PostgresDatabase
+    from watcher.ledger.postgresql import PostgresDatabase
     from watcher.ledger.schema import migrate
 
     db = PostgresDatabase(pg_url)

@@ -1,5 +1,5 @@
 """The ledger: agencies, plan versions, requests, policies, insured people and the journal (SQLite by default)."""
 
-from .sqlite import Ledger, LedgerError, Overlap, RequestRecord
+from .policies import Ledger, LedgerError, Overlap, RequestRecord
 
 __all__ = ["Ledger", "LedgerError", "Overlap", "RequestRecord"]

@@ -19,7 +19,8 @@ from ..domain.plans import Coverage
 from ..domain.policy import ACTIVE, CANCELLED, Insured, Policy, Replacement
 from ..domain.throttle import ClientState
 from .common import POLICY_SELECT, policy_from_row, replacement
-from .db import PostgresDatabase, is_url
+from .db import is_url
+from .postgresql import PostgresDatabase
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from ..faults import DeskFault, classify
 from ..io.reader import Limits, read_book
 from ..layout import ADMIN, Layout
 from ..ledger.common import LedgerError
-from ..ledger.sqlite import Ledger
+from ..ledger.policies import Ledger
 from ..settings import Settings
 from .archive import Snapshot, archive, durable, forget, snapshot
 from .claim import Claim, claim, drop_record, original_name, read_record, update_record, write_record

@@ -1,0 +1,704 @@
+"""The ledger on SQLite (WAL, synchronous FULL, foreign keys) or PostgreSQL, migrations on open.
+
+Every change of one request happens inside one `atomic()` block; each write also appends to the
+journal. Nothing outside this package writes SQL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from decimal import Decimal
+from pathlib import Path
+
+from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
+from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
+from .common import POLICY_SELECT, LedgerError, from_text, policy_from_row, replaced, replacement, to_text
+from .db import is_url, open_database
+from .issued import Issued
+from .schema import NUMBERED, migrate
+from .settlement import SettlementLedger
+
+log = logging.getLogger("watcher")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    id: int
+    agency: str
+    sha256: str
+    file_name: str
+    action: str
+    processed_at: datetime
+    outputs: tuple[str, ...]
+    policies: tuple[str, ...]
+    cancelled: tuple[str, ...]
+    result: dict  # what the result showed besides the policies: warnings, summary lines, premiums by row
+
+
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    id_type: str
+    id_no: str
+    policy_no: str
+    start: datetime
+    end: datetime
+    tour_group: str = ""
+
+
+def _numbered(name: str) -> str:
+    if name not in NUMBERED:
+        raise LedgerError(f"no sequence named {name!r}")
+    return name
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+class Ledger(SettlementLedger):
+    def __init__(self, target, zone: tzinfo, *, now: datetime):
+        """`target`: a SQLite file, or a postgresql:// URL."""
+        self.target = target if is_url(target) else Path(target)
+        self.path = self.target if isinstance(self.target, Path) else None
+        self.zone = zone
+        self.db = open_database(self.target)
+        self.kind = self.db.kind
+        self.conn = self.db  # execute / executemany with `?` parameters, on either database
+        self._depth = 0
+        self._versions: dict[int, Plan] = {}
+        self.on_reconnect: list = []  # what a session must do again on a new connection (a worker's lock)
+        self.issued: Issued | None = None  # ledger.issued.Issued: the mark every transaction that draws a number raises
+        self._drawn = False
+        migrate(self.db, to_text(now))
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.issued is not None:
+            self.issued.close()
+
+    # --- the ledger's health -------------------------------------------------------------------
+
+    def integrity(self) -> list[str]:
+        """What SQLite's quick check finds wrong with the file ([] when sound; PostgreSQL keeps its own)."""
+        if self.kind == "postgresql":
+            return []
+        rows = [r[0] for r in self.conn.execute("PRAGMA quick_check").fetchall()]
+        return [] if rows == ["ok"] else rows[:20]
+
+    def probe(self, *, thorough: bool = False) -> None:
+        """Raise what a write would meet now: a lock held by another program, a broken file, a server away
+        (a lost PostgreSQL connection is made again first)."""
+        if self.kind == "postgresql":
+            if self.db.conn.closed or self.db.conn.broken:
+                self.reconnect()
+            self.conn.execute("SELECT 1").fetchone()
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("ROLLBACK")
+        if thorough:
+            found = self.integrity()
+            if found:
+                raise sqlite3.DatabaseError("integrity check: " + "; ".join(found[:3]))
+
+    def reconnect(self) -> None:
+        try:
+            self.db.close()
+        except Exception:  # already gone
+            pass
+        self.db = open_database(self.target)
+        self.conn = self.db
+        self._depth = 0
+        for hook in self.on_reconnect:
+            hook()
+
+    # --- transactions -------------------------------------------------------------------
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction; nested blocks are savepoints."""
+        if self._depth:
+            name = f"sp{self._depth}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self.conn.execute(f"ROLLBACK TO {name}")
+                self.conn.execute(f"RELEASE {name}")
+                raise
+            finally:
+                self._depth -= 1
+            self.conn.execute(f"RELEASE {name}")
+            return
+        self.db.begin()
+        self._depth, self._drawn = 1, False
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._versions.clear()  # a version read inside the block may not exist now
+            raise
+        finally:
+            self._depth = 0
+        self.conn.execute("COMMIT")
+        if self._drawn and self.issued is not None:
+            self._raise_issued()
+
+    def _raise_issued(self) -> None:
+        """Before any output carries the numbers just drawn, the desk's own mark of them rises (synced).
+        If the disk refuses, the ledger (ahead of the mark) is still right; the next commit raises it."""
+        if self.issued is None:
+            return
+        try:
+            self.issued.raise_to(self.numbers_used())
+        except OSError as exc:
+            log.error(
+                "could not raise the mark of numbers handed out (%s): it is raised at the next commit",
+                exc.strerror or exc,
+            )
+
+    def _need_tx(self) -> None:
+        if not self._depth:
+            raise LedgerError("ledger writes must run inside atomic()")
+
+    def _journal(self, at: datetime, request_id: int | None, agency: str, event: str, ref: str, detail: dict) -> None:
+        self.conn.execute(
+            "INSERT INTO journal (at, request_id, agency, event, ref, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (to_text(at), request_id, agency, event, ref, json.dumps(detail, ensure_ascii=False, default=str)),
+        )
+
+    def _next(self, name: str) -> int:
+        """The next number of a ledger-wide sequence, never handed out before. SQLite: a row of
+        `sequences`, under the one write lock. PostgreSQL: a sequence of its own (`nextval` holds no lock
+        to the commit, so workers never queue behind each other's transactions; a rolled-back
+        transaction leaves its number unused, a gap, never a repeat)."""
+        self._drawn = True
+        if self.kind == "postgresql":
+            return self.conn.execute(f"SELECT nextval('number_{_numbered(name)}')").fetchone()[0]
+        return self.conn.execute(
+            "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = sequences.value + 1"
+            " RETURNING value",
+            (name,),
+        ).fetchone()[0]
+
+    def numbers_used(self) -> dict[str, int]:
+        """The highest number handed out so far by each sequence (0: none yet)."""
+        if self.kind == "postgresql":
+            return dict(
+                self.conn.execute(
+                    " UNION ALL ".join(
+                        f"SELECT '{name}', CASE WHEN is_called THEN last_value ELSE 0 END FROM number_{name}"
+                        for name in NUMBERED
+                    )
+                ).fetchall()
+            )
+        used = dict(self.conn.execute("SELECT name, value FROM sequences").fetchall())
+        return {name: used.get(name, 0) for name in NUMBERED}
+
+    def continue_numbers(self, used: dict[str, int]) -> None:
+        """Carry on from another ledger's numbers (migrate into an empty ledger): the next number of each
+        is one past `used`. On PostgreSQL `setval` is not undone by a rollback; a copy that is rolled back
+        leaves its tables empty, and the next copy sets the numbers again."""
+        self._need_tx()
+        for name, value in used.items():
+            if self.kind == "postgresql":
+                self.conn.execute(
+                    f"SELECT setval('number_{_numbered(name)}', ?, ?)", (max(value, 1), value > 0)
+                ).fetchone()
+            else:
+                self.conn.execute(
+                    "INSERT INTO sequences VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = ?",
+                    (_numbered(name), value, value),
+                )
+
+    # --- requests -----------------------------------------------------------------------
+
+    def record_request(
+        self, *, agency: str, sha256: str, file_name: str, action: str, at: datetime, outputs: list[str]
+    ) -> int:
+        """The request that changed the ledger, with the names of its outputs, in the same transaction."""
+        self._need_tx()
+        request_id = self.conn.execute(
+            "INSERT INTO requests (agency, sha256, file_name, action, processed_at, outputs) VALUES (?, ?, ?, ?, ?, ?)"
+            " RETURNING id",
+            (agency, sha256, file_name, action, to_text(at), json.dumps(outputs, ensure_ascii=False)),
+        ).fetchone()[0]
+        self._journal(at, request_id, agency, "request", sha256, {"file": file_name, "action": action})
+        return request_id
+
+    def finish_request(
+        self, request_id: int, *, policies: list[str], cancelled: list[str], outputs: list[str], result: dict
+    ) -> None:
+        """The request's effect and the names of all its outputs, still inside the request's transaction."""
+        self._need_tx()
+        agency = self.conn.execute(
+            "UPDATE requests SET policies = ?, cancelled = ?, outputs = ?, result = ? WHERE id = ? RETURNING agency",
+            (
+                json.dumps(policies),
+                json.dumps(cancelled),
+                json.dumps(outputs, ensure_ascii=False),
+                json.dumps(result, ensure_ascii=False),
+                request_id,
+            ),
+        ).fetchone()[0]
+        self.conn.executemany("INSERT INTO outputs VALUES (?, ?, ?)", [(agency, n, request_id) for n in outputs])
+
+    def effective_request(self, agency: str, sha256: str) -> RequestRecord | None:
+        row = self.conn.execute(
+            "SELECT id, agency, sha256, file_name, action, processed_at, outputs, policies, cancelled, result"
+            " FROM requests WHERE agency = ? AND sha256 = ?",
+            (agency, sha256),
+        ).fetchone()
+        if row is None:
+            return None
+        return RequestRecord(
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            from_text(row[5]),
+            tuple(json.loads(row[6])),
+            tuple(json.loads(row[7])),
+            tuple(json.loads(row[8])),
+            json.loads(row[9]),
+        )
+
+    def reserve_stem(self, agency: str, stem: str, at: datetime) -> bool:
+        """Take a result name for a file just claimed; False if another file in hand (any worker's) has it.
+        Held until the file is finished; from then on its outputs in the outbox keep the name taken.
+        On SQLite one service holds the root, and its own list of names in hand is enough."""
+        if self.kind != "postgresql":
+            return True
+        return (
+            self.conn.execute(
+                "INSERT INTO result_names VALUES (?, ?, ?) ON CONFLICT (agency, stem) DO NOTHING",
+                (agency, stem, to_text(at)),
+            ).rowcount
+            == 1
+        )
+
+    def release_stem(self, agency: str, stem: str) -> None:
+        """The file is finished: its outputs exist (and a request that changed the ledger recorded them)."""
+        if self.kind == "postgresql":
+            self.conn.execute("DELETE FROM result_names WHERE agency = ? AND stem = ?", (agency, stem))
+
+    # --- locks between workers (PostgreSQL; on SQLite one service per root holds the root's lock) -----
+
+    def try_lock(self, name: str) -> bool:
+        """A session lock between workers: True if taken (it dies with the session, e.g. a killed worker)."""
+        if self.kind != "postgresql":
+            return True
+        return bool(self.conn.execute("SELECT pg_try_advisory_lock(?)", (_lock_key(name),)).fetchone()[0])
+
+    def unlock(self, name: str) -> None:
+        if self.kind == "postgresql":
+            self.conn.execute("SELECT pg_advisory_unlock(?)", (_lock_key(name),)).fetchone()
+
+    def register_worker(self, name: str, command: str, at: datetime) -> None:
+        """A worker on a shared (PostgreSQL) ledger says it is here; rows of workers that are gone (nobody
+        holds their lock) are cleared on the way. It holds its lock `worker:<name>` for as long as it lives."""
+        for other, _, _ in self.workers(alive=False):
+            if other != name and self.try_lock(f"worker:{other}"):
+                self.conn.execute("DELETE FROM workers WHERE name = ?", (other,))
+                self.unlock(f"worker:{other}")
+        self.conn.execute(
+            "INSERT INTO workers VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE"
+            " SET command = excluded.command, started_at = excluded.started_at",
+            (name, command, to_text(at)),
+        )
+
+    def unregister_worker(self, name: str) -> None:
+        self.conn.execute("DELETE FROM workers WHERE name = ?", (name,))
+
+    def workers(self, alive: bool = True) -> list[tuple[str, str, datetime]]:
+        """(name, command, started) of the registered workers; with `alive`, only those whose lock is held
+        by a live session (taking it would succeed for one that is gone)."""
+        rows = [
+            (n, c, from_text(t))
+            for n, c, t in self.conn.execute("SELECT name, command, started_at FROM workers ORDER BY started_at, name")
+        ]
+        if not alive:
+            return rows
+        live = []
+        for row in rows:
+            if self.try_lock(f"worker:{row[0]}"):
+                self.unlock(f"worker:{row[0]}")
+            else:
+                live.append(row)
+        return live
+
+    def output_taken(self, agency: str, *names: str) -> bool:
+        """Whether an earlier request recorded an output of any of these names (its file may since have been
+        deleted)."""
+        marks = ",".join("?" * len(names))
+        return (
+            self.conn.execute(
+                f"SELECT 1 FROM outputs WHERE agency = ? AND name IN ({marks}) LIMIT 1", (agency, *names)
+            ).fetchone()
+            is not None
+        )
+
+    # --- agencies -----------------------------------------------------------------------
+
+    _AGENCIES = (
+        "SELECT a.code, a.name, a.license_no, a.agreement_no, a.status, ap.plan_code FROM agencies a"
+        " LEFT JOIN agency_plans ap ON ap.agency = a.code"
+    )
+
+    @staticmethod
+    def _agencies(rows) -> list[Agency]:
+        """Agencies from one row per (agency, plan) (plan NULL for none), in the rows' order."""
+        heads: dict[str, tuple] = {}
+        plans: dict[str, list[str]] = {}
+        for *head, plan in rows:
+            heads.setdefault(head[0], tuple(head))
+            plans.setdefault(head[0], []).extend([plan] if plan is not None else [])
+        return [
+            Agency(code, name, license_no, agreement_no, tuple(plans[code]), status)
+            for code, name, license_no, agreement_no, status in heads.values()
+        ]
+
+    def agency(self, code: str) -> Agency | None:
+        found = self._agencies(self.conn.execute(self._AGENCIES + " WHERE a.code = ? ORDER BY ap.plan_code", (code,)))
+        return found[0] if found else None
+
+    def agencies(self) -> list[Agency]:
+        return self._agencies(self.conn.execute(self._AGENCIES + " ORDER BY a.code, ap.plan_code"))
+
+    def save_agency(self, agency: Agency, *, request_id: int | None, at: datetime) -> None:
+        self._need_tx()
+        before = self.agency(agency.code)
+        self.conn.execute(
+            "INSERT INTO agencies (code, name, license_no, agreement_no, status, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(code) DO UPDATE SET name = excluded.name,"
+            " license_no = excluded.license_no, agreement_no = excluded.agreement_no,"
+            " status = excluded.status, updated_at = excluded.updated_at",
+            (agency.code, agency.name, agency.license_no, agency.agreement_no, agency.status, to_text(at), to_text(at)),
+        )
+        self.conn.execute("DELETE FROM agency_plans WHERE agency = ?", (agency.code,))
+        self.conn.executemany("INSERT INTO agency_plans VALUES (?, ?)", [(agency.code, p) for p in agency.plans])
+        self._journal(
+            at,
+            request_id,
+            agency.code,
+            "agency.updated" if before else "agency.registered",
+            agency.code,
+            {
+                "name": agency.name,
+                "license_no": agency.license_no,
+                "agreement_no": agency.agreement_no,
+                "plans": list(agency.plans),
+                "status": agency.status,
+            },
+        )
+
+    # --- plans --------------------------------------------------------------------------
+
+    def plan(self, code: str) -> Plan | None:
+        row = self.conn.execute("SELECT current_version FROM plans WHERE code = ?", (code,)).fetchone()
+        return self.plan_version(row[0]) if row and row[0] else None
+
+    def plans(self) -> list[Plan]:
+        versions = [
+            v
+            for (v,) in self.conn.execute(
+                "SELECT current_version FROM plans WHERE current_version IS NOT NULL ORDER BY code"
+            )
+        ]
+        return [self.plan_version(v) for v in versions]
+
+    def plan_version(self, version: int) -> Plan:
+        """A plan version never changes once written (an upload makes a new one): read it once."""
+        plan = self._versions.get(version)
+        if plan is None:
+            plan = self._versions[version] = self._plan_version(version)
+        return plan
+
+    def _plan_version(self, version: int) -> Plan:
+        row = self.conn.execute(
+            "SELECT plan_code, name, region, min_age, max_age, max_days FROM plan_versions WHERE id = ?", (version,)
+        ).fetchone()
+        rates = tuple(
+            RateBand(*r)
+            for r in self.conn.execute(
+                "SELECT day_low, day_high, price_fen FROM rate_bands WHERE plan_version = ? ORDER BY day_low",
+                (version,),
+            )
+        )
+        factors = tuple(
+            AgeFactor(lo, hi, Decimal(f))
+            for lo, hi, f in self.conn.execute(
+                "SELECT age_low, age_high, factor FROM age_factors WHERE plan_version = ? ORDER BY age_low", (version,)
+            )
+        )
+        covers = tuple(
+            Coverage(i, s)
+            for i, s in self.conn.execute(
+                "SELECT item, sum_fen FROM coverages WHERE plan_version = ? ORDER BY seq", (version,)
+            )
+        )
+        return Plan(row[0], row[1], row[2], row[3], row[4], row[5], rates, factors, covers, version)
+
+    def add_plan_version(self, plan: Plan, *, request_id: int | None, at: datetime) -> int:
+        """A new version of the plan; policies already issued keep the version they were priced with."""
+        self._need_tx()
+        self.conn.execute("INSERT INTO plans (code) VALUES (?) ON CONFLICT(code) DO NOTHING", (plan.code,))
+        version = self.conn.execute(
+            "INSERT INTO plan_versions (plan_code, name, region, min_age, max_age, max_days, created_at, request_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (plan.code, plan.name, plan.region, plan.min_age, plan.max_age, plan.max_days, to_text(at), request_id),
+        ).fetchone()[0]
+        self.conn.executemany(
+            "INSERT INTO rate_bands VALUES (?, ?, ?, ?)", [(version, b.low, b.high, b.price_fen) for b in plan.rates]
+        )
+        self.conn.executemany(
+            "INSERT INTO age_factors VALUES (?, ?, ?, ?)",
+            [(version, f.low, f.high, str(f.factor)) for f in plan.factors],
+        )
+        self.conn.executemany(
+            "INSERT INTO coverages VALUES (?, ?, ?, ?)",
+            [(version, i, c.item, c.sum_fen) for i, c in enumerate(plan.coverages, 1)],
+        )
+        self.conn.execute("UPDATE plans SET current_version = ? WHERE code = ?", (version, plan.code))
+        self._journal(
+            at,
+            request_id,
+            "_admin",
+            "plan.version",
+            plan.code,
+            {
+                "version": version,
+                "name": plan.name,
+                "region": plan.region,
+                "min_age": plan.min_age,
+                "max_age": plan.max_age,
+                "max_days": plan.max_days,
+                "rates": [[b.low, b.high, b.price_fen] for b in plan.rates],
+                "factors": [[f.low, f.high, str(f.factor)] for f in plan.factors],
+                "coverages": [[c.item, c.sum_fen] for c in plan.coverages],
+            },
+        )
+        return version
+
+    # --- policies -----------------------------------------------------------------------
+
+    def issue_policy(self, policy: Policy, *, request_id: int) -> str:
+        """Number and store a new policy with its people; returns the policy number."""
+        self._need_tx()
+        number = policy_number(policy.issued_at, self._next("policy"), self.zone)
+        self.conn.execute(
+            "INSERT INTO policies (policy_no, agency, request_id, tour_group, region, plan_code, plan_version,"
+            " start_at, days, end_at, route, handler, sales_id, sales_name, premium_fen, insured_count, status,"
+            " issued_at, replaces, replace_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                number,
+                policy.agency,
+                request_id,
+                policy.tour_group,
+                policy.region,
+                policy.plan_code,
+                policy.plan_version,
+                to_text(policy.start),
+                policy.days,
+                to_text(policy.end),
+                policy.route,
+                policy.handler,
+                policy.sales_id,
+                policy.sales_name,
+                policy.premium_fen,
+                len(policy.people),
+                ACTIVE,
+                to_text(policy.issued_at),
+                policy.replaces,
+                policy.replace_reason,
+            ),
+        )
+        self.conn.executemany(
+            "INSERT INTO insured VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    number,
+                    seq,
+                    p.name,
+                    p.id_type,
+                    p.id_no,
+                    p.gender,
+                    p.birth.isoformat(),
+                    p.age,
+                    p.premium_fen,
+                    p.phone,
+                    p.note,
+                    p.row,
+                )
+                for seq, p in enumerate(policy.people, 1)
+            ],
+        )
+        self._journal(
+            policy.issued_at,
+            request_id,
+            policy.agency,
+            "policy.issued",
+            number,
+            {
+                "tour_group": policy.tour_group,
+                "plan": policy.plan_code,
+                "plan_version": policy.plan_version,
+                "start": policy.start.isoformat(),
+                "end": policy.end.isoformat(),
+                "days": policy.days,
+                "premium_fen": policy.premium_fen,
+                "replaces": policy.replaces,
+                "people": [
+                    [p.name, p.id_type, p.id_no, p.gender, p.birth.isoformat(), p.premium_fen] for p in policy.people
+                ],
+            },
+        )
+        return number
+
+    def cancel_policy(self, policy_no: str, *, request_id: int, at: datetime, reason: str) -> None:
+        self._need_tx()
+        cur = self.conn.execute(
+            "UPDATE policies SET status = ?, cancelled_at = ?, cancel_request_id = ?"
+            " WHERE policy_no = ? AND status = ? AND statement_no = ''",
+            (CANCELLED, to_text(at), request_id, policy_no, ACTIVE),
+        )
+        if cur.rowcount != 1:
+            raise LedgerError(f"policy {policy_no} cannot be cancelled")
+        agency = self.conn.execute("SELECT agency FROM policies WHERE policy_no = ?", (policy_no,)).fetchone()[0]
+        self._journal(at, request_id, agency, "policy.cancelled", policy_no, {"reason": reason})
+
+    def policy(self, policy_no: str, *, agency: str | None = None, people: bool = True) -> Policy | None:
+        """One policy; with `agency`, only if it is that agency's (an agency never sees another's)."""
+        sql = POLICY_SELECT + " WHERE p.policy_no = ?"
+        args: tuple = (policy_no,)
+        if agency is not None:
+            sql += " AND p.agency = ?"
+            args += (agency,)
+        row = self.conn.execute(sql, args).fetchone()
+        return self._policy(row, people) if row else None
+
+    def policies_of_request(self, request_id: int) -> list[Policy]:
+        rows = self.conn.execute(POLICY_SELECT + " WHERE p.request_id = ? ORDER BY p.policy_no", (request_id,))
+        return [self._policy(r, True) for r in rows.fetchall()]
+
+    def _policy(self, row: tuple, with_people: bool) -> Policy:
+        people: tuple[Insured, ...] = ()
+        if with_people:
+            people = tuple(
+                Insured(n, t, i, g, date.fromisoformat(b), a, f, ph, nt, rw)
+                for n, t, i, g, b, a, f, ph, nt, rw in self.conn.execute(
+                    "SELECT name, id_type, id_no, gender, birth, age, premium_fen, phone, note, row"
+                    " FROM insured WHERE policy_no = ? ORDER BY seq",
+                    (row[0],),
+                )
+            )
+        return policy_from_row(row, people)
+
+    def find_policies(self, flt, *, people: bool) -> list[Policy]:
+        """This agency's policies matching a query filter (queries.Filter), oldest first."""
+        sql = POLICY_SELECT + " WHERE p.agency = ?"
+        args: list = [flt.agency]
+        if flt.policy_no:
+            sql += " AND p.policy_no = ?"
+            args.append(flt.policy_no)
+        if flt.tour_group:
+            sql += " AND p.tour_group = ?"
+            args.append(flt.tour_group)
+        if flt.issued_from:
+            sql += " AND p.issued_at >= ?"
+            args.append(to_text(flt.issued_from))
+        if flt.issued_to:
+            sql += " AND p.issued_at < ?"
+            args.append(to_text(flt.issued_to))
+        if flt.plan_code:
+            sql += " AND p.plan_code = ?"
+            args.append(flt.plan_code)
+        if flt.status in ("有效", "已撤单"):
+            sql += " AND p.status = ?"
+            args.append(flt.status)
+        rows = self.conn.execute(sql + " ORDER BY p.issued_at, p.policy_no", args).fetchall()
+        return [self._policy(r, people) for r in rows]
+
+    def successors(self, numbers: list[str]) -> dict[str, list[str]]:
+        """For each policy number, the policies issued from it (批改, 加人, 减人 …): the chain forwards."""
+        found: dict[str, list[str]] = {}
+        for chunk in (numbers[i : i + 500] for i in range(0, len(numbers), 500)):
+            marks = ",".join("?" * len(chunk))
+            for old, new in self.conn.execute(
+                f"SELECT replaces, policy_no FROM policies WHERE replaces IN ({marks}) ORDER BY policy_no", chunk
+            ):
+                found.setdefault(old, []).append(new)
+        return found
+
+    def replacement(self, policy_no: str) -> Replacement | None:
+        """The policy that replaces this one now, following the chain (None: nothing replaced it)."""
+        return replacement(self.conn, policy_no)
+
+    def replaced(self, policy_no: str) -> list[str]:
+        """The policies this one replaced, directly or through others."""
+        return replaced(self.conn, policy_no)
+
+    def live_overlaps(self, agency: str, ids: list[tuple[str, str]], start: datetime, end: datetime) -> list[Overlap]:
+        """People of `ids` already on this agency's live policies whose cover overlaps [start, end).
+
+        From the people (the insured(id_no, …) index) to their policies, never the other way round: a plan
+        that starts from the agency walks every policy it ever had. SQLite keeps the order of a materialised
+        CTE. PostgreSQL without statistics (a new ledger, or autovacuum off) guesses that 30 numbers match
+        15% of the table and scans it all, so there each number and then each policy is one index probe
+        (OFFSET 0 keeps the planner from merging the steps again)."""
+        found: list[Overlap] = []
+        wanted = set(ids)
+        numbers = sorted({n for _, n in ids})
+        for chunk in (numbers[i : i + 500] for i in range(0, len(numbers), 500)):
+            if self.kind == "postgresql":
+                sql = (
+                    "SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at, p.tour_group"
+                    " FROM unnest(?::text[]) AS w(id_no)"
+                    " CROSS JOIN LATERAL (SELECT id_type, id_no, policy_no FROM insured"
+                    " WHERE id_no = w.id_no OFFSET 0) h"
+                    " CROSS JOIN LATERAL (SELECT policy_no, agency, status, start_at, end_at, tour_group FROM policies"
+                    " WHERE policy_no = h.policy_no OFFSET 0) p"
+                )
+                args: tuple = (chunk,)
+            else:
+                sql = (
+                    f"WITH h AS MATERIALIZED (SELECT id_type, id_no, policy_no FROM insured"
+                    f" WHERE id_no IN ({','.join('?' * len(chunk))}))"
+                    " SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at, p.tour_group FROM h"
+                    " JOIN policies p ON p.policy_no = h.policy_no"
+                )
+                args = tuple(chunk)
+            rows = self.conn.execute(
+                sql + " WHERE p.agency = ? AND p.status = ? AND p.start_at < ? AND p.end_at > ?",
+                (*args, agency, ACTIVE, to_text(end), to_text(start)),
+            )
+            found.extend(
+                Overlap(t, n, no, from_text(s), from_text(e), g) for t, n, no, s, e, g in rows if (t, n) in wanted
+            )
+        return found
+
+    # --- one-off chores of a new release ----------------------------------------------------
+
+    def chore_done(self, name: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM chores WHERE name = ?", (name,)).fetchone() is not None
+
+    def finish_chore(self, name: str, at: datetime) -> None:
+        self.conn.execute("INSERT INTO chores VALUES (?, ?) ON CONFLICT (name) DO NOTHING", (name, to_text(at)))
+
+    def cancelled_policies(self) -> list[Policy]:
+        rows = self.conn.execute(POLICY_SELECT + " WHERE p.status = ? ORDER BY p.policy_no", (CANCELLED,)).fetchall()
+        return [self._policy(r, True) for r in rows]
+
+    # --- counts for tests and status ------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        tables = ("agencies", "plan_versions", "requests", "policies", "insured", "journal")
+        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
