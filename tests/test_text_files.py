@@ -63,9 +63,9 @@ def test_a_writer_still_at_a_claimed_file_sends_it_back_to_wait(root):
         with open(root / "workbooks" / "GZ001" / "慢.csv", "wb") as writer:
             writer.write(first)
             writer.flush()
-            claim_area = root / "workbooks" / "GZ001" / ".watcher-claimed"
+            claim_area = root / "workbooks" / "GZ001" / ".watcher-claimed"  # on PostgreSQL: a folder per worker
             wait_for(
-                lambda: claim_area.is_dir() and any(p.suffix == ".csv" for p in claim_area.iterdir()),
+                lambda: claim_area.is_dir() and any(p.suffix == ".csv" for p in claim_area.rglob("*")),
                 20,
                 "the service to take the half-written file",
             )
