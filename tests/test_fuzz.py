@@ -32,8 +32,8 @@ def desk(tmp_path_factory):
     from watcher import clock
     from watcher.layout import Layout
     from watcher.ledger import Ledger
+    from watcher.service.intake import sandboxed
     from watcher.service.pipeline import Pipeline, RunReport
-    from watcher.service.process import sandboxed
     from watcher.settings import load_settings
     from watcher.walk import Desk
 

@@ -492,7 +492,7 @@ def test_serve_runs_month_end_on_schedule_and_catches_up_a_missed_one(root):
 def test_business_recorded_late_for_a_settled_month_is_billed_in_a_supplementary_statement(root):
     from watcher import clock
     from watcher.ledger import Ledger
-    from watcher.service.month_end import RETRY, due
+    from watcher.service.schedule import RETRY, due
     from watcher.settings import load_settings
 
     a = issue(root, "团A", "2026-11-20 08:00", n=2)

@@ -303,7 +303,7 @@ def test_a_dead_workers_claim_folder_is_emptied_and_removed(root):
     from watcher.layout import Layout
     from watcher.ledger import Ledger
     from watcher.ledger.db import ledger_target
-    from watcher.service.process import adopt
+    from watcher.service.intake import adopt
     from watcher.settings import load_settings
     from watcher.walk import Desk
     from watcher.walk.claim import record_path, write_record

@@ -1,485 +1,18 @@
-"""The `watcher` command. It only parses arguments and calls the package; exit 0 done, 1 failed, 2 bad usage."""
+"""The `watcher` command: it parses arguments and calls one function of `commands` per command; exit 0
+done, 1 failed, 2 bad usage."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import sqlite3
 import sys
 from contextlib import contextmanager
-from pathlib import Path
 
-from . import clock
-from .faults import LEDGER, DeskFault, classify
+from . import commands
+from .commands import Failure
 from .layout import Layout
-from .settings import TEMPLATE, SettingsError, load_settings
-
-
-class Failure(Exception):
-    """The command itself failed; the message says what to do."""
-
-
-class StartFault(Failure):
-    """The ledger cannot be opened because of the desk (disk full, locked, server away): `serve` waits."""
-
-    def __init__(self, fault):
-        super().__init__(fault.line())
-        self.fault = fault
-
-
-def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
-    """The ledger, with the desk's mark of numbers handed out. `guard` (the commands that hand numbers
-    out): a ledger behind that mark (restored from a backup, or made anew) is refused, and one whose file
-    is damaged too."""
-    from .ledger import Ledger, LedgerError
-    from .ledger.db import describe, is_url, ledger_exists, ledger_target
-    from .ledger.issued import Issued, issued_path
-
-    target = ledger_target(layout.root, settings.ledger)
-    if not create and not ledger_exists(target):
-        raise Failure(f"找不到账本 {describe(target)}。请先运行：watcher init --root {layout.root}")
-    try:
-        ledger = Ledger(target, settings.zone, now=clock.now())
-    except LedgerError as exc:
-        raise Failure(str(exc)) from exc
-    except Exception as exc:
-        fault = classify(exc)
-        if fault is not None and fault != LEDGER:
-            raise StartFault(DeskFault(fault, exc)) from exc
-        if is_url(target):
-            raise Failure(f"无法连接账本数据库 {describe(target)}：{str(exc).strip()}。请检查地址、用户和权限") from exc
-        if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
-            raise Failure(f"无法打开账本 {target}：{exc}。账本须放在本机磁盘上，且当前用户可写") from exc
-        if isinstance(exc, sqlite3.Error):
-            raise Failure(
-                f"账本文件已损坏或无法读取（{target}：{exc}）。请停止所有 watcher，把账本恢复到最近的备份"
-                "（见运维文档的备份与恢复），再启动"
-            ) from exc
-        raise
-    ledger.issued = Issued(issued_path(layout.root, target))
-    if guard:
-        try:
-            _guard(ledger)
-        except BaseException:
-            ledger.close()
-            raise
-    return ledger
-
-
-def _guard(ledger) -> None:
-    from .ledger.issued import behind
-
-    damaged = ledger.integrity()
-    if damaged:
-        raise Failure(
-            f"账本文件已损坏（{'；'.join(damaged[:3])}）。请停止所有 watcher，把账本恢复到最近的备份"
-            "（见运维文档的备份与恢复），再启动"
-        )
-    used = ledger.numbers_used()
-    issued, at = ledger.issued.read()
-    late = behind(used, issued)
-    if late:
-        words = {"policy": "保单", "statement": "对账单"}
-        which = "，".join(f"{words.get(n, n)}流水号账本只到 {u}，本机已发出到 {t}" for n, u, t in late)
-        raise Failure(
-            f"账本落后于本机已发出的编号：{which}（{ledger.issued.path} 记于 {at}）。账本很可能是从较早的备份"
-            "恢复的，或是新建的：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
-            "恢复更新的备份（见运维文档的备份与恢复）"
-        )
-    ledger.issued.raise_to(used)  # a mark behind the ledger (a crash between a commit and the mark) catches up
-
-
-def cmd_init(layout: Layout, args) -> int:
-    layout.root.mkdir(parents=True, exist_ok=True)
-    settings_file = layout.root / "watcher.toml"
-    settings = load_settings(layout.root)
-    _refuse_a_new_ledger_on_an_old_desk(layout, settings)
-    layout.create_base()
-    if not settings_file.exists():
-        settings_file.write_text(TEMPLATE, encoding="utf-8")
-    ledger = _open(layout, settings, create=True, guard=True)
-    try:
-        from .ledger.db import describe
-
-        print(f"已初始化 {layout.root}：文件夹、设置文件 watcher.toml、账本 {describe(ledger.target)}")
-        if args.demo:
-            from .demo import DEMO_AGENCY, DEMO_PLANS, load_demo
-
-            if load_demo(ledger, layout, clock.now()):
-                print(
-                    f"已载入演示数据：机构 {DEMO_AGENCY.code} {DEMO_AGENCY.name}，方案 "
-                    + "、".join(f"{p.code} {p.name}" for p in DEMO_PLANS)
-                )
-            else:
-                print(f"演示机构 {DEMO_AGENCY.code} 已存在，未重复载入")
-            print(
-                f"试一试：watcher template 投保 -o 团A.xlsx --root {layout.root}，填好后放进 "
-                f"{layout.drop(DEMO_AGENCY.code)}/，再运行 watcher process --root {layout.root}"
-            )
-    finally:
-        ledger.close()
-    return 0
-
-
-def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
-    """A root whose archive holds processed originals (or whose mark says numbers were handed out) has had
-    a ledger: a new one would hand its numbers out again. init keeps working where the ledger exists."""
-    from .ledger.db import describe, ledger_exists, ledger_target
-    from .ledger.issued import Issued, issued_path
-
-    target = ledger_target(layout.root, settings.ledger)
-    if ledger_exists(target):
-        return
-    archived = layout.archive.is_dir() and any(
-        p.is_file() and not p.name.startswith(".") for p in layout.archive.rglob("*")
-    )
-    issued, _ = Issued(issued_path(layout.root, target)).read()
-    if archived or any(issued.values()):
-        raise Failure(
-            f"找不到账本 {describe(target)}，但此目录{'的 archive/ 中有处理过的文件' if archived else '已发出过编号'}："
-            "这里曾有账本。新建账本会把已发出的保单号再次发出，所以不予新建。请把账本恢复到原处"
-            "（见运维文档的备份与恢复）；确需在此重新开始，请换一个新目录"
-        )
-
-
-def _locked_desk(layout: Layout, settings):
-    """XML protections checked, the root's lock, then the ledger (refused on a network filesystem)."""
-    from .security import UnsafeSetup, assert_safe_xml
-    from .service.fscheck import network_filesystem
-    from .service.lock import RootBusy, RootLock
-
-    try:
-        assert_safe_xml()
-    except UnsafeSetup as exc:
-        raise Failure(str(exc)) from None
-
-    from .ledger.db import is_url, ledger_target
-
-    ledger_path = ledger_target(layout.root, settings.ledger)
-    if is_url(ledger_path):
-        return None  # PostgreSQL: several workers may share the root; the database keeps them apart
-    if not ledger_path.exists():
-        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
-    fs = network_filesystem(ledger_path.parent)
-    if fs:
-        raise Failure(
-            f"账本 {ledger_path} 位于网络文件系统（{fs}）上。SQLite 的 WAL 模式只能在本机磁盘上使用："
-            f'请把账本放在本机磁盘（例如 /var/lib/watcher），并在 watcher.toml 中设置 ledger = "/var/lib/watcher/ledger.sqlite3"；'
-            "投递文件夹可以留在共享盘上"
-        )
-    lock = RootLock(layout.root)
-    try:
-        lock.__enter__()
-    except RootBusy as busy:
-        raise Failure(
-            f"{layout.root} 正由另一个 watcher 使用（{busy}）。同一目录只能运行一个 serve 或 process，"
-            "请等它结束（或先停止 watcher serve）后再试"
-        ) from None
-    return lock
-
-
-@contextmanager
-def _running(layout: Layout, command: str):
-    """For serve and process: settings, the root's lock, logs, the ledger, and a stop flag for signals."""
-    import threading
-
-    from .service.logs import configure
-    from .service.signals import install_signal_handlers
-    from .walk import Desk
-
-    settings = load_settings(layout.root)
-    lock = _locked_desk(layout, settings)
-    try:
-        configure(layout.root, settings.zone, to_stdout=True)
-        ledger = _open(layout, settings, create=False, guard=True)
-        worker = None
-        if ledger.kind == "postgresql":  # several workers may share this root: each keeps its claims apart
-            import os
-            import socket
-
-            worker = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{socket.gethostname()}-{os.getpid()}")
-            ledger.try_lock(f"worker:{worker}")  # held while this worker lives: others see it is alive
-            ledger.register_worker(worker, command, clock.now())
-            os.environ["WATCHER_WORKER"] = worker  # its helper processes name their temporary files after it
-        stop = threading.Event()
-        install_signal_handlers(stop)
-        try:
-            yield Desk(layout, settings, ledger, worker=worker), stop
-        finally:
-            if worker:
-                try:
-                    ledger.unregister_worker(worker)
-                except ledger.db.Error:  # the database went away: the next worker to start clears the row
-                    pass
-            ledger.close()
-    finally:
-        if lock is not None:
-            lock.__exit__(None, None, None)
-
-
-def cmd_process(layout: Layout, args) -> int:
-    from .service.process import process_all
-
-    with _running(layout, "process") as (desk, stop):
-        report = process_all(desk, progress=sys.stderr.isatty(), stop=stop)
-    n = report.total
-    print(
-        f"处理完成：{n} 个文件（成功 {report.count('success')}，试算 {report.count('quote')}，"
-        f"失败 {report.count('failed')}，重复提交 {report.count('duplicate')}）"
-        + (
-            f"；{len(report.refused_folders)} 个文件不在已登记机构的文件夹中，未处理，详见 outbox/_admin/"
-            if report.refused_folders
-            else ""
-        )
-    )
-    if report.pending:
-        print(
-            f"watcher process：{len(report.pending)} 个文件已办理，但结果暂时无法写出（磁盘已满或无法写入）；"
-            "下次运行 process 或 serve 时写出",
-            file=sys.stderr,
-        )
-    if report.halted is not None:
-        print(f"watcher process：{report.halted.line()}", file=sys.stderr)
-    return 1 if report.pending or report.halted is not None else 0
-
-
-def cmd_serve(layout: Layout, args) -> int:
-    """On a full disk, a locked ledger or a database away, it logs and waits instead of exiting."""
-    import time
-
-    from .service.serve import Service
-
-    while True:
-        try:
-            with _running(layout, "serve") as (desk, stop):
-                Service(desk, stop=stop).run()
-            return 0
-        except StartFault as exc:
-            wait = load_settings(layout.root).rescan_seconds
-            print(f"watcher serve：启动时{exc}（{wait:g} 秒后重试；Ctrl-C 停止）", file=sys.stderr, flush=True)
-            time.sleep(wait)
-
-
-def cmd_status(layout: Layout, args) -> int:
-    from .ledger.db import ledger_exists, ledger_target
-    from .service.status import status_text
-
-    settings = load_settings(layout.root)
-    if not ledger_exists(ledger_target(layout.root, settings.ledger)):
-        raise Failure(
-            f"在 {layout.root} 找不到账本 {settings.ledger}：这里还不是 watcher 的根目录。"
-            f"请用 --root 指定根目录，或先运行 watcher init --root {layout.root}"
-        )
-    print(status_text(layout, settings, clock.now()))
-    return 0
-
-
-def cmd_template(layout: Layout, args) -> int:
-    from xlsxwriter.exceptions import FileCreateError
-
-    from .io.templates import KINDS, write_template
-
-    if args.kind not in KINDS:
-        print(f"watcher template: 不认识的种类“{args.kind}”。可用：{'、'.join(KINDS)}", file=sys.stderr)
-        return 2
-    plans = []
-    from .ledger.db import ledger_exists, ledger_target
-
-    settings = load_settings(layout.root)
-    if ledger_exists(ledger_target(layout.root, settings.ledger)):
-        ledger = _open(layout, settings, create=False)
-        try:
-            plans = [(p.code, p.name, p.region) for p in ledger.plans()]
-        finally:
-            ledger.close()
-    out = Path(args.output)
-    if out.suffix.lower() != ".xlsx":
-        out = out.with_suffix(out.suffix + ".xlsx") if out.suffix else out.with_suffix(".xlsx")
-    from .io.atomic import replacing
-
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(out.resolve()) as tmp:
-            write_template(args.kind, tmp, plans, settings.channels)
-    except (OSError, FileCreateError) as exc:
-        raise Failure(f"无法写入 {out}（{exc}）。请换一个可写的位置") from None
-    print(f"已生成 {args.kind} 模板：{out}")
-    return 0
-
-
-def cmd_month_end(layout: Layout, args) -> int:
-    from .domain.settlement import MonthError, month_of, parse_month, previous_month
-    from .service.logs import configure
-    from .service.month_end import COMMAND, LOCK, MonthNotEnded, run_month_end
-
-    settings = load_settings(layout.root)
-    now = clock.now()
-    if args.month:
-        try:
-            month = parse_month(args.month)
-        except MonthError:
-            print(f"watcher month-end: 月份“{args.month}”无效，请写成 YYYY-MM，例如 --month 2026-11", file=sys.stderr)
-            return 2
-    else:
-        month = previous_month(month_of(now, settings.zone))
-    ledger = _open(layout, settings, create=False, guard=True)
-    try:
-        configure(layout.root, settings.zone, to_stdout=False)
-        if not ledger.try_lock(LOCK):
-            raise Failure("另一个 watcher 正在运行月结。请等它结束后再试（watcher status 可查看）")
-        try:
-            report = run_month_end(ledger, layout, settings, month, now, COMMAND)
-        except MonthNotEnded as exc:
-            raise Failure(str(exc)) from None
-        finally:
-            ledger.unlock(LOCK)
-    finally:
-        ledger.close()
-    print(
-        f"月结 {month:%Y-%m} 完成：新生成对账单 {len(report.created)} 张"
-        + (
-            f"（{'、'.join(s.statement_no for s in report.created[:10])}{'…' if len(report.created) > 10 else ''}）"
-            if report.created
-            else ""
-        )
-        + f"，等待结账 {len(report.waiting)} 个（机构×方案），写出 {len(report.files)} 个文件；"
-        f"汇总见 outbox/_admin/月结汇总_{month:%Y-%m}.xlsx"
-    )
-    for w in report.waiting[:20]:
-        print(f"  等待：{w.agency} {w.plan}：{w.reason}")
-    if report.problems:
-        print(f"账本核对发现 {len(report.problems)} 处不一致：", file=sys.stderr)
-        for line in report.problems:
-            print("  " + line, file=sys.stderr)
-        return 1
-    return 0
-
-
-def cmd_check(layout: Layout, args) -> int:
-    from .ledger.check import Discrepancy, check_ledger
-    from .ledger.issued import behind
-
-    settings = load_settings(layout.root)
-    ledger = _open(layout, settings, create=False)
-    try:
-        try:
-            damaged = ledger.integrity()
-            found = [
-                Discrepancy("ledger.damaged", str(ledger.target), "ok", line, f"账本文件已损坏：{line}")
-                for line in damaged
-            ] or check_ledger(ledger, clock.now())
-            counts = ledger.counts()
-            statements = len(ledger.statements())
-        except Exception as exc:  # locked by another program, broken, away: one line, never a traceback
-            fault = classify(exc)
-            if fault is None:
-                raise
-            raise Failure(f"无法核对：{DeskFault(fault, exc).line()}") from None
-        words = {"policy": "保单", "statement": "对账单"}
-        issued, at = ledger.issued.read()
-        found += [
-            Discrepancy(
-                "numbers.behind",
-                name,
-                str(top),
-                str(used),
-                f"{words.get(name, name)}流水号：账本只到 {used}，本机已发出到 {top}（{at}）：账本落后，可能是从较早的备份恢复的",
-            )
-            for name, used, top in behind(ledger.numbers_used(), issued)
-        ]
-    finally:
-        ledger.close()
-    problems = [d.message for d in found]
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "consistent": not found,
-                    "discrepancies": [
-                        {
-                            "code": d.code,
-                            "record": d.record,
-                            "expected": d.expected,
-                            "found": d.found,
-                            "message": d.message,
-                        }
-                        for d in found
-                    ],
-                    "counts": {**counts, "statements": statements},
-                },
-                ensure_ascii=False,
-                indent=1,
-            )
-        )
-        return 1 if found else 0
-    if problems:
-        print(f"账本核对：发现 {len(problems)} 处不一致！请立即处理，并把本输出转交技术人员：", file=sys.stderr)
-        for line in problems:
-            print("  " + line, file=sys.stderr)
-        return 1
-    print(
-        f"账本核对：一致。保单 {counts['policies']} 张、对账单 {statements} 张、流水 {counts['journal']} 条；"
-        "对账单金额、保单归属、缴费金额、编号与流水重放全部相符"
-    )
-    return 0
-
-
-def cmd_web(layout: Layout, args) -> int:
-    from .ledger.db import ledger_exists, ledger_target
-    from .service.logs import configure
-    from .web.server import serve_web
-
-    settings = load_settings(layout.root)
-    if not ledger_exists(ledger_target(layout.root, settings.ledger)):
-        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
-    configure(layout.root, settings.zone, to_stdout=True)
-    host = args.host or settings.web_host
-    port = args.port if args.port is not None else settings.web_port
-    try:
-        serve_web(layout.root, settings, host, port, args.workers or settings.web_workers)
-    except OSError as exc:
-        raise Failure(
-            f"无法在 {host}:{port} 上提供服务（{exc.strerror or exc}）。端口可能已被占用，请用 --port 换一个"
-        ) from None
-    return 0
-
-
-def cmd_migrate(layout: Layout, args) -> int:
-    from .ledger import Ledger
-    from .ledger.copy import CopyRefused, copy_ledger
-    from .ledger.db import describe, is_url
-
-    if not is_url(args.to):
-        print(
-            "watcher migrate: --to 须为 PostgreSQL 地址，例如 postgresql://watcher@db.example/watcher", file=sys.stderr
-        )
-        return 2
-    settings = load_settings(layout.root)
-    source = _open(layout, settings, create=False)
-    try:
-        try:
-            target = Ledger(args.to, settings.zone, now=clock.now())
-        except Exception as exc:
-            raise Failure(f"无法连接 {describe(args.to)}：{str(exc).strip()}") from None
-        try:
-            copied = copy_ledger(source, target)
-        except CopyRefused as exc:
-            raise Failure(str(exc)) from None
-        finally:
-            target.close()
-    finally:
-        source.close()
-    print(
-        f"已把账本 {describe(source.target)} 复制到 {describe(args.to)}，两边 watcher check 核对一致："
-        + "，".join(f"{t} {n}" for t, n in copied.items() if n)
-    )
-    print(
-        f'今后使用它：在 watcher.toml 中写 ledger = "{describe(args.to)}"（或设置 WATCHER_LEDGER_URL），'
-        "原 SQLite 账本保留不动"
-    )
-    return 0
+from .settings import SettingsError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -505,27 +38,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="命令", parser_class=_Parser)
     p = sub.add_parser("init", parents=[common], help="建立文件夹、设置和账本")
     p.add_argument("--demo", action="store_true", help="同时载入一个演示机构和两个方案")
-    p.set_defaults(func=cmd_init)
+    p.set_defaults(func=commands.cmd_init)
     p = sub.add_parser("process", parents=[common], help="处理当前等待的所有文件，然后退出")
-    p.set_defaults(func=cmd_process)
+    p.set_defaults(func=commands.cmd_process)
     p = sub.add_parser("serve", parents=[common], help="监视文件夹并持续处理，直到收到停止信号")
-    p.set_defaults(func=cmd_serve)
+    p.set_defaults(func=commands.cmd_serve)
     p = sub.add_parser("status", parents=[common], help="等待、处理中、今日完成和失败的文件")
-    p.set_defaults(func=cmd_status)
+    p.set_defaults(func=commands.cmd_status)
     p = sub.add_parser("month-end", parents=[common], help="立即运行月结（默认上个月）")
     p.add_argument("--month", metavar="YYYY-MM", help="结账月份，如 2026-11（默认上个月）")
-    p.set_defaults(func=cmd_month_end)
+    p.set_defaults(func=commands.cmd_month_end)
     p = sub.add_parser("check", parents=[common], help="核对账本的金额和编号（有不一致时退出码为 1）")
     p.add_argument("--json", action="store_true", help="以 JSON 输出（每处不一致带代码、记录、应为、实为）")
-    p.set_defaults(func=cmd_check)
+    p.set_defaults(func=commands.cmd_check)
     p = sub.add_parser("migrate", parents=[common], help="把账本复制到 PostgreSQL 并核对")
     p.add_argument("--to", required=True, metavar="URL", help="postgresql://用户@主机/数据库（须为空库）")
-    p.set_defaults(func=cmd_migrate)
+    p.set_defaults(func=commands.cmd_migrate)
     p = sub.add_parser("web", parents=[common], help="客户自助查询页面")
     p.add_argument("--host", help="监听地址（默认 127.0.0.1）")
     p.add_argument("--port", type=int, help="端口（默认 8080）")
     p.add_argument("--workers", type=int, help="进程数（默认 4，见设置 web_workers；多个进程共用一个端口）")
-    p.set_defaults(func=cmd_web)
+    p.set_defaults(func=commands.cmd_web)
     p = sub.add_parser("template", parents=[common], help="生成空白申请模板")
     p.add_argument(
         "kind",
@@ -533,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="申请种类，如 投保、撤单、对账单查询、结账、对账确认、收费登记（不认识的种类会列出全部）",
     )
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="输出文件，如 团A.xlsx")
-    p.set_defaults(func=cmd_template)
+    p.set_defaults(func=commands.cmd_template)
     return parser
 
 
@@ -577,8 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if extra:  # said by the command's own parser, with its own usage line
-            commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-            commands.choices[args.command].error(ARGPARSE_WORDS["unrecognized arguments: %s"] % " ".join(extra))
+            subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            subcommands.choices[args.command].error(ARGPARSE_WORDS["unrecognized arguments: %s"] % " ".join(extra))
     layout = Layout.find(args.root)
     try:
         code = args.func(layout, args)

@@ -16,23 +16,18 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 from ..domain.policy import ACTIVE, Policy
 from ..domain.settlement import (
     Statement,
-    due_months,
     month_bounds,
     month_ended,
     month_of,
     month_text,
     next_month,
-    parse_run_time,
-    previous_month,
     receipt_warning,
-    retry_due,
-    scheduled_at,
 )
 from ..io.atomic import replacing
 from ..io.month_summary import Line, MonthSummary, WaitingPlan, detail_name, summary_name, write_summary
@@ -42,12 +37,10 @@ from ..io.statement_book import statement_names, write_statement
 from ..kinds.queries import month_detail_table
 from ..layout import ADMIN, Layout
 from ..ledger.check import check_ledger
-from ..ledger.settlement import Run
 
 log = logging.getLogger("watcher")
 
 SCHEDULED, CAUGHT_UP, RETRY, COMMAND = "定时", "补跑", "每日重试", "命令"
-LATE = timedelta(minutes=10)  # a scheduled run that starts later than this was missed: it is a catch-up
 
 
 class MonthNotEnded(Exception):
@@ -221,67 +214,4 @@ def month_summary(
     )
 
 
-# --- what is due: the schedule, missed runs, daily retries -----------------------------------
-
-
-def due(ledger, settings, now: datetime) -> list[tuple[date, str]]:
-    """(month, trigger) to run now: the scheduled month, months missed while the service was down,
-    runs that were stopped before they finished, and months with waiting plans (once a day)."""
-    zone = settings.zone
-    at = parse_run_time(settings.month_end_time)
-    runs = ledger.runs()
-    finished = {r.month for r in runs if r.finished_at}
-    first = ledger.first_issued_at()
-    if first is None:
-        return []  # a desk with no business yet has no month to settle (nor an empty 业务明细 to write)
-    months = due_months(now, zone, settings.month_end_day, at, finished, month_of(first, zone))
-    # A month with business but no month-end yet: stopped runs, months past their schedule.
-    months = [m for m in months if m >= month_of(first, zone)]
-    out = []
-    for m in months:
-        on_time = now < scheduled_at(m, settings.month_end_day, at, zone) + LATE and not any(r.month == m for r in runs)
-        out.append((m, SCHEDULED if on_time else CAUGHT_UP))
-    last: dict[date, Run] = {}
-    for r in runs:
-        if r.finished_at:
-            last[r.month] = r
-    # Besides plans that waited: business recorded later for a month already settled (a correction, a
-    # clock moved back) is billed too, in a supplementary statement, at the next daily slot.
-    late = ledger.unsettled_months(now)
-    for month, r in sorted(last.items()):
-        if (r.waiting or month in late) and month not in months and retry_due(now, zone, at, r.started_at):
-            out.append((month, RETRY))
-    return out
-
-
 LOCK = "month-end"  # with several workers, month-end runs on one of them at a time
-
-
-def run_due(ledger, layout: Layout, settings, now: datetime) -> list[MonthEndReport]:
-    """Whatever month-end is due, on this worker if no other is running one (then it is skipped here)."""
-    if not ledger.try_lock(LOCK):
-        log.info("另一个 watcher 正在运行月结，本进程跳过")
-        return []
-    try:
-        return [
-            run_month_end(ledger, layout, settings, month, now, trigger)
-            for month, trigger in due(ledger, settings, now)
-        ]
-    finally:
-        ledger.unlock(LOCK)
-
-
-def next_run_text(ledger, settings, now: datetime) -> str:
-    """For `watcher status`: when month-end runs next, and what waits."""
-    zone = settings.zone
-    at = parse_run_time(settings.month_end_time)
-    month = previous_month(month_of(now, zone))
-    when = scheduled_at(month, settings.month_end_day, at, zone)
-    if when <= now:
-        month = month_of(now, zone)
-        when = scheduled_at(month, settings.month_end_day, at, zone)
-    pending = due(ledger, settings, now)
-    text = f"月结 {month_text(month)}：{when.astimezone(zone):%Y-%m-%d %H:%M}"
-    if pending:
-        text += "；现在待运行：" + "、".join(f"{month_text(m)}（{t}）" for m, t in pending)
-    return text

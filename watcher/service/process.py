@@ -2,162 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import sys
 import time
-from pathlib import Path
 
-from ..domain.problems import problem
-from ..io.sandbox import Sandbox
-from ..layout import ADMIN
-from ..walk import Desk, limits_of
-from ..walk.names import cut, display_name, safe_stem
-from ..walk.outcome import Outcome
-from ..walk.render import page_job, render, run_job
+from ..walk import Desk
+from ..walk.names import display_name
 from . import scan
+from .intake import gather, sandboxed, start
 from .pipeline import Pipeline, RunReport
 
 log = logging.getLogger("watcher")
 
 WORKER_FROM = 8  # files waiting: below this, starting the render processes costs more than it saves
-
-
-def start(desk: Desk, pipeline: Pipeline) -> None:
-    """Before taking anything new: clean up after a stop, and finish what it left in hand."""
-    removed = scan.clean_strays(desk.layout, older_than=3600 if desk.worker else 0, worker=desk.worker)
-    if removed:
-        log.info("removed %d temporary files left by a stop", removed)
-    try:
-        refresh_void_pages(desk)
-    except OSError as exc:  # a full disk: done at a later start (the chore is recorded only once done)
-        log.warning("could not bring the pages of void policies up to date yet: %s", exc.strerror or exc)
-    for who in scan.folders(desk.layout):
-        for claimed in scan.claimed_in(desk.layout, who, desk.worker) + adopt(desk, who):
-            log.info("finishing %s/%s, left in hand by a stop", who, claimed.name)
-            pipeline.resume(claimed, who)
-    ensure_folders(desk)
-
-
-def ensure_folders(desk: Desk) -> None:
-    """Every registered agency has its drop and outbox folders (one that could not be made when it was
-    registered, on a full disk, is made now)."""
-    for agency in desk.ledger.agencies():
-        if not desk.layout.drop(agency.code).is_dir() or not desk.layout.out(agency.code).is_dir():
-            try:
-                desk.layout.create_agency(agency.code)
-            except OSError as exc:
-                log.warning("could not create the folders of agency %s yet: %s", agency.code, exc.strerror or exc)
-
-
-VOID_PAGES = "void-pages"
-
-
-def refresh_void_pages(desk: Desk) -> None:
-    """Once, after the release that made void pages say so: the pages of policies cancelled or replaced
-    before it are written again, 已撤单 and pointing to the policy that replaces them."""
-    ledger = desk.ledger
-    if ledger.chore_done(VOID_PAGES) or not ledger.try_lock(f"chore:{VOID_PAGES}"):
-        return
-    try:
-        if ledger.chore_done(VOID_PAGES):
-            return
-        at = desk.now()
-        policies = ledger.cancelled_policies()
-        for policy in policies:
-            run_job(page_job(desk, policy, at))
-        ledger.finish_chore(VOID_PAGES, at)
-        if policies:
-            log.info("已撤单保单的电子保单已更新为“已撤单”并注明替代保单：%d 份", len(policies))
-    finally:
-        ledger.unlock(f"chore:{VOID_PAGES}")
-
-
-def adopt(desk: Desk, who: str) -> list[Path]:
-    """Several workers: the files a dead worker left in hand move to this worker's claim folder.
-
-    A worker holds a database session lock named after it for as long as it lives; whoever can take
-    that lock knows the worker is gone, and one rename a file decides which worker finishes it."""
-    if not desk.worker:
-        return []
-    from ..walk.claim import record_path
-
-    base = desk.layout.claimed(who)
-    mine = base / desk.worker
-    taken: list[Path] = []
-    if not base.is_dir():
-        return taken
-    for folder in sorted(p for p in base.iterdir() if p.is_dir() and p.name != desk.worker):
-        lock = f"worker:{folder.name}"
-        if not desk.ledger.try_lock(lock):
-            continue  # alive: its files are its own
-        try:
-            mine.mkdir(exist_ok=True)
-            for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
-                target = mine / path.name
-                if target.exists():
-                    continue
-                try:
-                    os.rename(path, target)
-                except FileNotFoundError:  # another worker adopted it first
-                    continue
-                try:
-                    os.rename(record_path(path), record_path(target))
-                except FileNotFoundError:  # claimed but never recorded: a fresh name is chosen
-                    pass
-                log.warning(
-                    "%s/%s: left in hand by worker %s, which is gone; finishing it here", who, path.name, folder.name
-                )
-                taken.append(target)
-            for leftover in folder.iterdir():  # claim records of files it had finished, half-written records
-                if leftover.name.startswith(".") and leftover.is_file():
-                    leftover.unlink(missing_ok=True)
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
-            # What it was writing when it died: its temporary files, named after it.
-            for top in (desk.layout.outbox, desk.layout.archive):
-                for path in top.rglob(f".*.{folder.name}.watcher-tmp") if top.is_dir() else ():
-                    path.unlink(missing_ok=True)
-        finally:
-            desk.ledger.unlock(lock)
-    return taken
-
-
-def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backdate: bool) -> None:
-    """Scan every drop folder; track the files of registered agencies (a terminated one still queries) and
-    of _admin; tell staff about the rest, and about files dropped into workbooks/ itself."""
-    for thing in scan.loose_files(desk.layout):
-        name = display_name(thing.name)
-        tell_admin(desk, LOOSE, name, problem("folder.loose_file", file=name))
-        if report is not None:
-            report.refused_folders.append((LOOSE, name))
-    for who in scan.folders(desk.layout):
-        items, odd = scan.waiting_in(desk.layout, who)
-        for strange in odd:
-            name = display_name(strange.path.name)
-            tell_admin(desk, who, name, problem("folder.not_regular", file=name, what=strange.what, folder=who))
-        if not items:
-            continue
-        if who != ADMIN and not registered(desk, who):
-            for item in items:
-                name = display_name(item.path.name)
-                tell_admin(desk, who, name, problem("folder.unknown", folder=display_name(who), file=name))
-                if report is not None:
-                    report.refused_folders.append((who, name))
-            continue
-        for item in items:
-            tracker.observe(item, backdate=backdate)
-
-
-def sandboxed(desk: Desk) -> Sandbox:
-    """Parse every file in a worker process bounded in memory and time (settings parse_memory_mb, parse_seconds)."""
-    sandbox = Sandbox(desk.settings.parse_memory_mb, desk.settings.parse_seconds, limits_of(desk.settings))
-    sandbox.warm()
-    desk.reader = sandbox.read
-    return sandbox
 
 
 def process_all(desk: Desk, workers: bool | None = None, progress: bool = False, stop=None) -> RunReport:
@@ -194,30 +52,6 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
             bar.close()
     report.halted, report.pending = pipeline.halted, sorted(pipeline.pending)
     return report
-
-
-LOOSE = "workbooks"  # what staff are told a file dropped into workbooks/ itself came from
-
-
-def registered(desk: Desk, who: str) -> bool:
-    """A registered agency's folder: its files are processed (a terminated agency's requests other than
-    queries get a 失败 result in its own outbox saying why)."""
-    return desk.ledger.agency(who) is not None
-
-
-def tell_admin(desk: Desk, who: str, name: str, why) -> None:
-    """A file left where it is (folder not an active agency, not a regular file): staff told once."""
-    who, name = display_name(who), display_name(name)
-    key = hashlib.sha256(f"{who}/{name}/{why.code}".encode()).hexdigest()
-    stem = safe_stem(f"未受理_{who}_{cut(Path(name).stem, 90)}_{key[:8]}")
-    out = desk.layout.out(ADMIN)
-    if (out / f"{stem}.json").exists():
-        return
-    outcome = Outcome(ADMIN, f"{who}/{name}", "", desk.now(), action="未受理")
-    outcome.problems = [why]
-    outcome.result_stem = stem
-    render(outcome, out, desk)
-    log.info("%s\t%s\t-\t未受理\tfailed\t0ms", who, name)
 
 
 class Progress:

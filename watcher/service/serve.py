@@ -36,9 +36,9 @@ from ..walk import Desk
 from ..walk.names import display_name
 from . import scan
 from .health import health
-from .month_end import run_due
+from .intake import adopt, ensure_folders, gather, registered, sandboxed, start, tell_admin
 from .pipeline import Pipeline, RunReport
-from .process import adopt, ensure_folders, gather, registered, sandboxed, start, tell_admin
+from .schedule import run_due
 
 log = logging.getLogger("watcher")
 

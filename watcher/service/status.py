@@ -7,11 +7,12 @@ import json
 from collections import Counter
 from datetime import datetime
 
+from ..domain.settlement import month_of, month_text, parse_run_time, previous_month, scheduled_at
 from ..faults import DISK, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
 from . import scan
 from .health import probe_disk
-from .month_end import next_run_text
+from .schedule import due
 
 
 def _service(layout: Layout, ledger, zone) -> str:
@@ -151,3 +152,19 @@ def _open_ledger(layout: Layout, settings, now: datetime):
 def _by(counts: Counter) -> str:
     busy = [f"{who} {n}" for who, n in counts.items() if n]
     return f"（{'，'.join(busy)}）" if busy else ""
+
+
+def next_run_text(ledger, settings, now: datetime) -> str:
+    """For `watcher status`: when month-end runs next, and what waits."""
+    zone = settings.zone
+    at = parse_run_time(settings.month_end_time)
+    month = previous_month(month_of(now, zone))
+    when = scheduled_at(month, settings.month_end_day, at, zone)
+    if when <= now:
+        month = month_of(now, zone)
+        when = scheduled_at(month, settings.month_end_day, at, zone)
+    pending = due(ledger, settings, now)
+    text = f"月结 {month_text(month)}：{when.astimezone(zone):%Y-%m-%d %H:%M}"
+    if pending:
+        text += "；现在待运行：" + "、".join(f"{month_text(m)}（{t}）" for m, t in pending)
+    return text

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import shutil
 import threading
@@ -21,9 +22,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .. import crash
 from ..io.atomic import temp_name
+from .claim import Claim, drop_record, update_record
 from .names import safe_name
+from .outcome import Outcome
+from .preflight import sha256_of
+
+if TYPE_CHECKING:
+    from .desk import Desk
+
+log = logging.getLogger("watcher")
 
 
 @dataclass(frozen=True)
@@ -127,3 +138,64 @@ def archive(claimed: Path, archive_dir: Path, original: str, sha256: str, at: da
         os.replace(tmp, target)
         claimed.unlink()
     return target
+
+
+def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
+    """The last step: the claimed file leaves the claim area. Its archived copy was made before anything
+    was committed; if a writer changed the file since, the changed bytes are archived beside it."""
+    crash.point("before_archive")
+    if outcome.archived:
+        target = Path(outcome.archived)
+        if record.path.exists():
+            if sha256_of(record.path)[0] != outcome.sha256:
+                kept = snapshot(
+                    record.path,
+                    desk.layout.archived(record.who),
+                    record.original,
+                    outcome.processed_at,
+                    desk.zone,
+                    tag="_办理后修改",
+                )
+                durable(kept.path)
+                forget(kept.path)
+                log.warning(
+                    "%s/%s: changed after it was processed; the changed file is kept as %s",
+                    record.who,
+                    record.original,
+                    kept.path.name,
+                )
+            durable(target)  # the copy is on the disk before the original goes
+            record.path.unlink()
+        forget(target)
+    else:  # it could not even be copied (unreadable): moved as it is
+        target = archive(
+            record.path,
+            desk.layout.archived(record.who),
+            record.original,
+            outcome.sha256,
+            outcome.processed_at,
+            desk.zone,
+        )
+    drop_record(record.path)
+    desk.reserved.discard((record.who, record.stem))
+    desk.ledger.release_stem(record.who, record.stem)
+    return target
+
+
+def archived_copy(desk: Desk, record: Claim, at: datetime) -> tuple[Claim, Snapshot]:
+    """The archived copy the walk reads: the one made by an earlier attempt, or a new one."""
+    if record.archived:
+        earlier = Path(record.archived)
+        if earlier.exists() and sha256_of(earlier)[0] == record.sha256:
+            return record, Snapshot(earlier, record.sha256, earlier.stat().st_size)
+        earlier.unlink(missing_ok=True)  # never committed (or it would not be walked again): a stale copy
+    snap = snapshot(record.path, desk.layout.archived(record.who), record.original, at, desk.zone)
+    return update_record(record, archived=str(snap.path), sha256=snap.sha256), snap
+
+
+def unchanged(record: Claim, snap: Snapshot) -> bool:
+    """Whether the claimed file still holds the bytes that were archived and read."""
+    try:
+        return record.path.stat().st_size == snap.size and sha256_of(record.path)[0] == snap.sha256
+    except FileNotFoundError:
+        return True  # gone (another worker took it back to finish): nothing of it is read from here

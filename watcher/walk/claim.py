@@ -11,12 +11,20 @@ the ledger by its bytes (walk.reclaim).
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from .. import crash
 from ..io.atomic import write_bytes
-from .names import cut, display_name, safe_name
+from .names import cut, display_name, result_stem, safe_name
+
+if TYPE_CHECKING:
+    from .desk import Desk
+
+log = logging.getLogger("watcher")
 
 
 @dataclass(frozen=True)
@@ -108,3 +116,30 @@ def read_record(claimed: Path, who: str) -> Claim | None:
 
 def drop_record(claimed: Path) -> None:
     record_path(claimed).unlink(missing_ok=True)
+
+
+def claim_dir(desk: Desk, who: str) -> Path:
+    """Where this worker keeps the files it has claimed: the claim area, or its own folder in it."""
+    base = desk.layout.claimed(who)
+    return base / desk.worker if desk.worker else base
+
+
+def claim_file(desk: Desk, path: Path, who: str) -> Claim:
+    claimed = claim(path, claim_dir(desk, who))
+    crash.point("after_claim")
+    try:
+        return record_claim(desk, claimed, who, display_name(path.name))
+    except Exception:
+        # The claim failed halfway (a disk full after the rename): the file goes back, to be taken again.
+        try:
+            os.rename(claimed, path)
+        except OSError:
+            log.exception("%s/%s: could not put it back; it is finished at the next start", who, path.name)
+        raise
+
+
+def record_claim(desk: Desk, claimed: Path, who: str, original: str | None = None) -> Claim:
+    original = original or original_name(claimed)
+    stem = result_stem(desk, who, original)
+    desk.reserved.add((who, stem))
+    return write_record(claimed, who, stem, original)

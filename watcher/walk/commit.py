@@ -95,7 +95,7 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
                 raise TypeError(op)
         outputs = base_outputs + [policy_page_name(n) for n in issued]
         ledger.finish_request(
-            request_id, policies=issued, cancelled=decision.cancelled, outputs=outputs, result=shown(outcome)
+            request_id, policies=issued, cancelled=decision.cancelled, outputs=outputs, result=outcome.to_json()
         )
     outcome.committed = True  # from here the request is a success; what it shows may only be pending
     crash.point("after_commit")
@@ -153,31 +153,6 @@ def _settle(ledger, outcome: Outcome, op: Settle, request_id: int) -> None:
         outcome.notes.append("没有可结账的保单：" + ("相关保单已全部在对账单中" if done else "该月没有有效保单"))
     for g in waiting:
         outcome.notes.append(f"等待：{g.agency} {g.plan_code}：{g.waits_for(zone)}")
-
-
-def shown(outcome: Outcome) -> dict:
-    """What the result shows besides the policies, kept so it can be rendered again after a crash."""
-    return {
-        "warnings": [[p.code, p.message, p.sheet, p.row, p.column, p.col_index] for p in outcome.warnings],
-        "summary": [
-            [label, "money", v.fen] if isinstance(v, Amount) else [label, "value", v]
-            for label, v in outcome.summary.items()
-        ],
-        "notes": outcome.notes,
-        "row_premiums": {str(r): fen for r, fen in outcome.row_premiums.items()},
-        "roster_sheet": outcome.roster_sheet,
-        "roster_header": outcome.roster_header,
-        "roster_columns": outcome.roster_columns,
-        "tables": [
-            [t.name, t.headers, t.kinds, t.rows, {str(k): v for k, v in t.totals.items()}, t.note]
-            for t in outcome.tables
-        ],
-        "premium_before": outcome.premium_before,
-        "statements": outcome.statements,
-        "core": outcome.core,
-        "details": outcome.details,
-        "content": outcome.content,
-    }
 
 
 def policy_page_name(policy_no: str) -> str:

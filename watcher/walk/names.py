@@ -8,6 +8,12 @@ clerk recognise their file.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .desk import Desk
+
 import os
 import re
 import unicodedata
@@ -56,3 +62,21 @@ def safe_name(name: str) -> str:
     if not dot or not stem or not re.fullmatch(r"[A-Za-z0-9]{1,8}", ext):
         return safe_stem(name)
     return f"{safe_stem(stem)}.{ext.lower()}"
+
+
+def result_stem(desk: Desk, who: str, original: str) -> str:
+    """团A.xlsx → 团A_结果; a later file of the same name → 团A_结果_2. Nothing is ever overwritten."""
+    stem = safe_stem(Path(original).stem if "." in original else original)
+    out = desk.layout.out(who)
+    n = 1
+    while True:
+        candidate = f"{stem}_结果" if n == 1 else f"{stem}_结果_{n}"
+        names = (candidate + ".xlsx", candidate + ".json")
+        if (
+            (who, candidate) not in desk.reserved
+            and not any((out / name).exists() for name in names)
+            and not desk.ledger.output_taken(who, *names)
+            and desk.ledger.reserve_stem(who, candidate, desk.now())
+        ):  # the final word, across workers
+            return candidate
+        n += 1

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from ..domain.money import Amount
 from ..domain.policy import Policy
 from ..domain.problems import Problem
 from ..io.book import Book
@@ -43,6 +45,61 @@ class Outcome:
     committed: bool = False  # its ledger change is committed: from here nothing may turn it into a failure
     archived: str = ""  # the archived copy of the original it was read from
     repair: Outcome | None = None  # an earlier request of the same bytes whose recorded outputs are missing
+
+    # --- the record kept with the request, for showing the result again after a crash --------------
+
+    def to_json(self) -> dict[str, Any]:
+        """What the result shows besides the policies (which the ledger holds), as JSON values: recorded
+        with the request in the commit's transaction, read back by `from_json` when a run stopped after
+        its commit is finished. Not the JSON twin agencies read (io/result_json.py), which is a
+        projection of the outcome with its own `version`."""
+        return {
+            "warnings": [[p.code, p.message, p.sheet, p.row, p.column, p.col_index] for p in self.warnings],
+            "summary": [
+                [label, "money", v.fen] if isinstance(v, Amount) else [label, "value", v]
+                for label, v in self.summary.items()
+            ],
+            "notes": self.notes,
+            "row_premiums": {str(r): fen for r, fen in self.row_premiums.items()},
+            "roster_sheet": self.roster_sheet,
+            "roster_header": self.roster_header,
+            "roster_columns": self.roster_columns,
+            "tables": [
+                [t.name, t.headers, t.kinds, t.rows, {str(k): v for k, v in t.totals.items()}, t.note]
+                for t in self.tables
+            ],
+            "premium_before": self.premium_before,
+            "statements": self.statements,
+            "core": self.core,
+            "details": self.details,
+            "content": self.content,
+        }
+
+    def from_json(self, record: dict[str, Any]) -> None:
+        """Fill what the result shows from a record `to_json` made (or the release before it made: its
+        summary was a dict of text, and keys it did not have are simply absent)."""
+        self.problems = [
+            Problem(code, message, sheet, row, column, col, True)
+            for code, message, sheet, row, column, col in record.get("warnings", [])
+        ]
+        summary = record.get("summary", {})
+        self.summary = (
+            dict(summary)
+            if isinstance(summary, dict)
+            else {label: Amount(v) if kind == "money" else v for label, kind, v in summary}
+        )
+        self.notes = list(record.get("notes", []))
+        self.row_premiums = {int(r): fen for r, fen in record.get("row_premiums", {}).items()}
+        self.roster_sheet, self.roster_header = record.get("roster_sheet"), record.get("roster_header")
+        self.roster_columns = dict(record.get("roster_columns", {}))
+        self.tables = [
+            SheetTable(name, headers, kinds, rows, {int(k): v for k, v in totals.items()}, note)
+            for name, headers, kinds, rows, totals, note in record.get("tables", [])
+        ]
+        self.premium_before = record.get("premium_before")
+        self.statements, self.core = list(record.get("statements", [])), list(record.get("core", []))
+        self.details = [(str(a), str(m)) for a, m in record.get("details", [])]
+        self.content = dict(record.get("content", {}))
 
     @property
     def errors(self) -> list[Problem]:

@@ -1,0 +1,75 @@
+"""The outcome's record for crash recovery: one to_json/from_json pair, through real JSON, so a result
+shown again after a stop is the result first shown; a record of the release before is still read."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from watcher.domain.money import Amount
+from watcher.domain.problems import Problem
+from watcher.io.sheet_table import SheetTable
+from watcher.walk.outcome import Outcome
+
+AT = datetime(2026, 11, 30, 10, 0, tzinfo=timezone(timedelta(hours=8)))
+
+
+def _rich() -> Outcome:
+    outcome = Outcome("GZ001", "团A.xlsx", "ab" * 32, AT, action="批改", status="success")
+    outcome.problems = [
+        Problem("roster.other_group", "张三 已在保单 LY… 中", "被保险人名单", 4, "证件号码", 3, True),
+        Problem("file.changed_after", "文件在办理之后又被修改了", None, None, None, None, True),
+    ]
+    outcome.summary = {"保单号": "LY202611300000001", "保费合计": Amount(123450), "人数": 30}
+    outcome.notes = ["一条说明"]
+    outcome.row_premiums = {5: 4000, 6: 4150}
+    outcome.roster_sheet, outcome.roster_header = "被保险人名单", 3
+    outcome.roster_columns = {"姓名": 1, "证件号码": 3}
+    outcome.tables = [SheetTable("人员变更", ["变更", "姓名"], ["text", "text"], [["加人", "李四"]], {1: 1}, "说明")]
+    outcome.premium_before = 120000
+    outcome.statements, outcome.core = ["S202611000001"], ["S202611000001"]
+    outcome.details = [("GZ001", "2026-11")]
+    outcome.content = {"plans": [{"code": "GN-A", "version": 3}]}
+    return outcome
+
+
+def test_what_a_result_shows_comes_back_whole_through_json():
+    first = _rich()
+    record = json.loads(json.dumps(first.to_json(), ensure_ascii=False))
+    again = Outcome("GZ001", "团A.xlsx", "ab" * 32, AT)
+    again.from_json(record)
+    for name in (
+        "warnings",
+        "summary",
+        "notes",
+        "row_premiums",
+        "roster_sheet",
+        "roster_header",
+        "roster_columns",
+        "tables",
+        "premium_before",
+        "statements",
+        "core",
+        "details",
+        "content",
+    ):
+        assert getattr(again, name) == getattr(first, name), name
+    assert isinstance(again.summary["保费合计"], Amount), "money stays money, not a float or text"
+    assert again.to_json() == first.to_json()
+
+
+def test_a_record_of_the_release_before_is_still_read():
+    """Its summary was a dict of text and it had no tables, details or content: a file it left half-way
+    is finished by this release."""
+    old = {
+        "warnings": [["file.changed_after", "文件在办理之后又被修改了", None, None, None, None]],
+        "summary": {"保单号": "LY202611300000001", "保费合计": "1,234.50"},
+        "row_premiums": {"5": 4000},
+        "roster_sheet": "被保险人名单",
+        "roster_header": 3,
+    }
+    outcome = Outcome("GZ001", "团A.xlsx", "ab" * 32, AT)
+    outcome.from_json(old)
+    assert outcome.summary == {"保单号": "LY202611300000001", "保费合计": "1,234.50"}
+    assert [p.code for p in outcome.warnings] == ["file.changed_after"]
+    assert outcome.row_premiums == {5: 4000} and outcome.tables == [] and outcome.content == {}

@@ -1,0 +1,36 @@
+"""The desk a walk works on: the folders, the settings, the ledger, the clock, the reader, opened once per run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .. import clock
+from ..io.reader import Limits, read_book
+from ..layout import Layout
+from ..ledger.policies import Ledger
+from ..settings import Settings
+
+
+@dataclass
+class Desk:
+    """Everything the walk needs, opened once per run."""
+
+    layout: Layout
+    settings: Settings
+    ledger: Ledger
+    now: Callable[[], datetime] = clock.now
+    reserved: set = field(default_factory=set)  # (who, result stem) of files in hand, not yet archived
+    reader: Callable | None = None  # (path, kind) → Book; the sandbox when the service runs
+    worker: str | None = None  # with several workers (PostgreSQL): this one's name; its claims live apart
+
+    def __post_init__(self):
+        self.zone = self.settings.zone
+        if self.reader is None:
+            limits = limits_of(self.settings)
+            self.reader = lambda path, kind: read_book(path, kind, limits)
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(max_unzipped=settings.max_unzipped_mb * 2**20, max_cells=settings.max_cells)
