@@ -2,8 +2,14 @@
 
 1. One 10,000-person 投保 workbook: time and peak memory of `watcher process`, and the ratio to the
    floor measured in the same run (the same workbook read with python-calamine plus a same-size
-   result workbook written with xlsxwriter). Target: within 1.5x of the floor, under 200 MB.
+   result workbook written with xlsxwriter, as a whole process: both pay an interpreter start).
+   Target: within 1.5x of the floor, under 200 MB.
 2. 200 requests of 30 people in one `watcher process` run: requests per second. Target 100/s.
+
+`--code DIR` (repeatable) measures another checkout in the same run, alternating with this one (each
+runs `watcher` with its own code: PYTHONPATH and working directory), so a change is compared with the
+commit it started from on the same machine: `git worktree add /tmp/base <commit>` then
+`python bench/bench_issue.py --code /tmp/base`. Medians of at least 3 rounds.
 """
 
 from __future__ import annotations
@@ -70,43 +76,61 @@ def write_request(path: Path, n: int, group: str, offset: int = 0) -> None:
     wb.close()
 
 
-def floor(path: Path, out: Path) -> float:
-    """The least any design must do: read the values, write a same-size result."""
-    started = time.perf_counter()
-    import python_calamine
+FLOOR = """
+import sys, python_calamine, xlsxwriter
+book = python_calamine.CalamineWorkbook.from_path(sys.argv[1])
+rows = book.get_sheet_by_name("被保险人名单").to_python(skip_empty_area=False)
+wb = xlsxwriter.Workbook(sys.argv[2], {"in_memory": True})
+ws = wb.add_worksheet("被保险人名单")
+for r, row in enumerate(rows):
+    for c, v in enumerate(row):
+        if v != "":
+            ws.write(r, c, v)
+    if r:
+        ws.write_number(r, len(row), 5)
+        ws.write_string(r, len(row) + 1, "")
+wb.close()
+"""
 
-    book = python_calamine.CalamineWorkbook.from_path(str(path))
-    rows = book.get_sheet_by_name("被保险人名单").to_python(skip_empty_area=False)
-    wb = xlsxwriter.Workbook(str(out), {"in_memory": True})
-    ws = wb.add_worksheet("被保险人名单")
-    for r, row in enumerate(rows):
-        for c, v in enumerate(row):
-            if v != "":
-                ws.write(r, c, v)
-        if r:
-            ws.write_number(r, len(row), 5)
-            ws.write_string(r, len(row) + 1, "")
-    wb.close()
+
+def floor(path: Path, out: Path) -> float:
+    """The least any design must do, as a whole process like `watcher process` (an interpreter start
+    included): read the values with calamine, write a same-size result with xlsxwriter."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", FLOOR, str(path), str(out)], check=True)
     return time.perf_counter() - started
 
 
-def new_root() -> Path:
-    root = Path(tempfile.mkdtemp(prefix="watcher-bench-"))
+def _env(code: Path) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(code), "PYTHONUTF8": "1"}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def new_root(code: Path = ROOT) -> Path:
+    root = Path(tempfile.mkdtemp(prefix="watcher-bench-")) / "desk"
     subprocess.run(
-        [sys.executable, "-m", "watcher", "init", "--demo", "--root", str(root)], check=True, capture_output=True
+        [sys.executable, "-m", "watcher", "init", "--demo", "--root", str(root)],
+        check=True,
+        capture_output=True,
+        env=_env(code),
+        cwd=code,
     )
     (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
     return root
 
 
-def run_process(root: Path) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one `watcher process` run (its largest process)."""
+def run_process(root: Path, code: Path = ROOT) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one `watcher process` run (its largest process), with the code
+    of the checkout `code`."""
     started = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "watcher", "process", "--root", str(root)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=_env(code),
+        cwd=code,
     )
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - started
@@ -116,53 +140,64 @@ def run_process(root: Path) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss
 
 
-def bench_big(n: int, rounds: int) -> None:
-    """Floor and watcher alternate, so both see the same machine; best and median of each."""
+def bench_big(n: int, rounds: int, codes: list[Path]) -> None:
+    """The floor and each checkout alternate, so all see the same machine; best and median of each."""
     import json
     import statistics
 
     scratch = Path(tempfile.mkdtemp(prefix="watcher-floor-"))
     src = scratch / "big.xlsx"
     write_request(src, n, "BIG")
-    floors, runs, peaks = [], [], []
+    floors: list[float] = []
+    runs: dict[Path, list[float]] = {c: [] for c in codes}
+    peaks: dict[Path, list[int]] = {c: [] for c in codes}
     for _ in range(rounds):
         floors.append(floor(src, scratch / "floor.xlsx"))
-        root = new_root()
-        shutil.copy(src, root / "workbooks" / "GZ001" / "big.xlsx")
-        elapsed, peak = run_process(root)
-        data = json.loads((root / "outbox" / "GZ001" / "big_结果.json").read_text(encoding="utf-8"))
-        assert data["status"] == "success" and data["policies"][0]["insured_count"] == n, data["errors"][:3]
-        runs.append(elapsed)
-        peaks.append(peak)
-        shutil.rmtree(root)
-    best, median = min(runs), statistics.median(runs)
+        for code in codes:
+            root = new_root(code)
+            shutil.copy(src, root / "workbooks" / "GZ001" / "big.xlsx")
+            elapsed, peak = run_process(root, code)
+            data = json.loads((root / "outbox" / "GZ001" / "big_结果.json").read_text(encoding="utf-8"))
+            assert data["status"] == "success" and data["policies"][0]["insured_count"] == n, data["errors"][:3]
+            runs[code].append(elapsed)
+            peaks[code].append(peak)
+            shutil.rmtree(root.parent)
     fbest, fmedian = min(floors), statistics.median(floors)
     print(
-        f"{n}-person 投保, `watcher process` end to end (interpreter start included): best {best:.2f} s, "
-        f"median {median:.2f} s; peak RSS {max(peaks) / 1024:.0f} MB"
+        f"floor (calamine read + same-size xlsxwriter write, a whole process): best {fbest:.2f} s, median {fmedian:.2f} s"
     )
-    print(f"floor (calamine read + same-size xlsxwriter write, in-process): best {fbest:.2f} s, median {fmedian:.2f} s")
-    print(f"ratio: best/best {best / fbest:.2f}x, median/median {median / fmedian:.2f}x")
+    for code in codes:
+        best, median = min(runs[code]), statistics.median(runs[code])
+        print(
+            f"{code}: {n}-person 投保, `watcher process` end to end: best {best:.2f} s, median {median:.2f} s "
+            f"(best/best {best / fbest:.2f}x, median/median {median / fmedian:.2f}x the floor); "
+            f"peak RSS {max(peaks[code]) / 1024:.0f} MB"
+        )
     shutil.rmtree(scratch)
 
 
-def bench_many(count: int, size: int, rounds: int) -> None:
-    rates = []
-    for _ in range(rounds):
-        root = new_root()
-        for i in range(count):
-            write_request(root / "workbooks" / "GZ001" / f"团{i:03d}.xlsx", size, f"T{i:03d}", offset=i * size)
-        elapsed, peak = run_process(root)
-        results = list((root / "outbox" / "GZ001").glob("*_结果.json"))
-        assert len(results) == count
-        rates.append(count / elapsed)
-        shutil.rmtree(root)
+def bench_many(count: int, size: int, rounds: int, codes: list[Path]) -> None:
     import statistics
 
-    print(
-        f"{count} requests of {size} people in one `watcher process` run: best {max(rates):.0f} requests/s, "
-        f"median {statistics.median(rates):.0f} requests/s (interpreter start included)"
-    )
+    rates: dict[Path, list[float]] = {c: [] for c in codes}
+    for _ in range(rounds):
+        for code in codes:
+            root = new_root(code)
+            for i in range(count):
+                write_request(root / "workbooks" / "GZ001" / f"团{i:03d}.xlsx", size, f"T{i:03d}", offset=i * size)
+            elapsed, _peak = run_process(root, code)
+            assert len(list((root / "outbox" / "GZ001").glob("*_结果.json"))) == count
+            rates[code].append(count / elapsed)
+            shutil.rmtree(root.parent)
+    for code in codes:
+        print(
+            f"{code}: {count} requests of {size} people in one `watcher process` run: best {max(rates[code]):.0f}, "
+            f"median {statistics.median(rates[code]):.0f} requests/s (interpreter start included)"
+        )
+    if len(codes) > 1:
+        base = statistics.median(rates[codes[-1]])
+        for code in codes[:-1]:
+            print(f"{code} / {codes[-1]}: {statistics.median(rates[code]) / base:.2f}x (medians)")
 
 
 def main() -> None:
@@ -171,10 +206,20 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--size", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        help="another checkout to measure in the same run, alternating with this one (e.g. a worktree of main)",
+    )
+    parser.add_argument("--only", choices=("big", "many"), help="run one of the two measurements")
     args = parser.parse_args()
+    codes = [ROOT, *(Path(c).resolve() for c in args.code)]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    bench_big(args.people, args.rounds)
-    bench_many(args.requests, args.size, max(1, args.rounds // 2))
+    if args.only != "many":
+        bench_big(args.people, args.rounds, codes)
+    if args.only != "big":
+        bench_many(args.requests, args.size, max(3, args.rounds // 2), codes)
 
 
 if __name__ == "__main__":
