@@ -16,6 +16,7 @@ from ..walk import Desk, limits_of
 from ..walk.names import cut, display_name, safe_stem
 from ..walk.outcome import Outcome
 from ..walk.render import page_job, render, run_job
+from ..walk.shows import page_shown
 from . import scan
 from .pipeline import Pipeline, RunReport
 
@@ -64,7 +65,7 @@ def refresh_void_pages(desk: Desk) -> None:
         at = desk.now()
         policies = ledger.cancelled_policies()
         for policy in policies:
-            run_job(page_job(desk, policy, at))
+            run_job(page_job(desk.layout, desk.settings, page_shown(ledger, policy), at))
         ledger.finish_chore(VOID_PAGES, at)
         if policies:
             log.info("已撤单保单的电子保单已更新为“已撤单”并注明替代保单：%d 份", len(policies))
@@ -178,5 +179,5 @@ def tell_admin(desk: Desk, who: str, name: str, why) -> None:
     outcome = Outcome(ADMIN, f"{who}/{name}", "", desk.now(), action="未受理")
     outcome.problems = [why]
     outcome.result_stem = stem
-    render(outcome, out, desk)
+    render(outcome, out, desk.layout, desk.settings)  # a failure shows nothing from the ledger
     log.info("%s\t%s\t-\t未受理\tfailed\t0ms", who, name)

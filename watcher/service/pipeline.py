@@ -30,6 +30,7 @@ from ..walk.archive import forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.outcome import Outcome
 from ..walk.render import RenderPlan, finish, plan, run_job
+from ..walk.shows import gather
 from .lifeline import die_with_parent
 
 log = logging.getLogger("watcher")
@@ -249,7 +250,8 @@ class Pipeline:
     def _render(self, record: Claim, outcome: Outcome, started: float) -> None:
         out_dir = self.desk.layout.out(outcome.who)
         out_dir.mkdir(parents=True, exist_ok=True)
-        rendering = plan(outcome, out_dir, self.desk)
+        gather(outcome, self.desk.ledger, self.desk.zone)  # what it shows from the ledger, read now, in order
+        rendering = plan(outcome, out_dir, self.desk.layout, self.desk.settings)
         future = None
         shared = any(job.kind not in ("book", "page") for job in rendering.jobs)
         if shared:

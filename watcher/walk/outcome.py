@@ -45,6 +45,7 @@ class Outcome:
     committed: bool = False  # its ledger change is committed: from here nothing may turn it into a failure
     archived: str = ""  # the archived copy of the original it was read from
     repair: Outcome | None = None  # an earlier request of the same bytes whose recorded outputs are missing
+    shows: Any = None  # walk.shows.Shows: what the outputs show from the ledger, gathered after the commit
 
     # --- the record kept with the request, for showing the result again after a crash --------------
 

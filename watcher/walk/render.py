@@ -1,4 +1,5 @@
-"""Render: the result workbook, each issued policy's page and the JSON twin, from the outcome alone.
+"""Render: the result workbook, each issued policy's page and the JSON twin, from the outcome alone
+(what it shows from the ledger was gathered into it first: walk/shows.py).
 
 Rendering is planned as jobs that carry everything they need (no ledger, no desk), so they can run
 in worker processes on the other cores while the next file is walked. Each file is written under a
@@ -11,12 +12,12 @@ import logging
 import os
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .. import crash
-from ..domain.policy import ACTIVE
-from ..domain.settlement import month_bounds, parse_month
+from ..domain.settlement import parse_month
 from ..faults import classify
 from ..io.atomic import replacing, write_bytes
 from ..io.core_exchange import core_exchange, core_name
@@ -25,10 +26,11 @@ from ..io.pages import environment, render_policy
 from ..io.result_book import write_result_book, write_tables
 from ..io.result_json import dumps
 from ..io.statement_book import statement_names, write_statement
-from ..kinds.queries import month_detail_table
-from ..layout import CORE
+from ..layout import CORE, Layout
+from ..settings import Settings
 from .commit import policy_page_name
 from .outcome import Outcome
+from .shows import PageShown, Shows
 
 log = logging.getLogger("watcher")
 
@@ -48,22 +50,31 @@ class RenderPlan:
     json_bytes: bytes | None  # None: already written before a stop
 
 
-def plan(outcome: Outcome, out_dir: Path, desk) -> RenderPlan:
-    zone = desk.zone
+def plan(outcome: Outcome, out_dir: Path, layout: Layout, settings: Settings) -> RenderPlan:
+    """The jobs that write what `outcome` shows (its result workbook, pages, statements, exchange files and
+    detail sheets, from `outcome.shows`), and its JSON twin, written last. Reads nothing but the outcome."""
+    zone = settings.zone
     jobs = []
     if outcome.repair is not None:  # an earlier request of the same bytes: its missing outputs first, whole
-        earlier = plan(outcome.repair, out_dir, desk)
+        earlier = plan(outcome.repair, out_dir, layout, settings)
         jobs += earlier.jobs
         if earlier.json_bytes is not None:
             jobs.append(Job(earlier.json_path, "bytes", (earlier.json_bytes,)))
     jobs.append(Job(out_dir / f"{outcome.result_stem}.xlsx", "book", (outcome, zone)))
-    # Pages for the policies this request issued (it recorded outputs), and those it asks to reprint.
-    issued = [p for p in outcome.policies if p.policy_no] if outcome.outputs else []
-    for policy in issued:
-        jobs.append(page_job(desk, policy, outcome.processed_at, "page"))
-    jobs += [page_job(desk, policy, outcome.processed_at) for policy in outcome.reprint if policy.policy_no]
-    jobs += void_page_jobs(outcome, desk)
-    jobs += settlement_jobs(outcome, desk)
+    shows = outcome.shows or Shows()
+    jobs += [page_job(layout, settings, shown, outcome.processed_at) for shown in shows.pages]
+    for item in shows.statements:
+        s = item.statement
+        out = layout.out(s.agency)
+        args = (layout.root, out, s, item.members, item.agency_name, settings.insurer_name, zone, outcome.processed_at)
+        jobs.append(Job(out / statement_names(s.statement_no)[0], "statement", args))
+        if item.core:
+            exchange = core_exchange(s, item.members, item.agency_name, zone)
+            jobs.append(Job(layout.out(CORE) / core_name(s.statement_no), "bytes", (exchange,)))
+    for detail in shows.details:
+        jobs.append(
+            Job(layout.out(detail.agency) / detail_name(parse_month(detail.month_label)), "detail", (detail.table,))
+        )
     json_path = out_dir / f"{outcome.result_stem}.json"
     if outcome.recovered:  # outputs appear whole (temporary name, then rename): one that exists is complete
         # (statement files, exchange files and detail sheets show current state: always written again)
@@ -73,78 +84,12 @@ def plan(outcome: Outcome, out_dir: Path, desk) -> RenderPlan:
     return RenderPlan(jobs, json_path, dumps(outcome, zone))
 
 
-def page_job(desk, policy, at, kind: str = "state_page") -> Job:
+def page_job(layout: Layout, settings: Settings, shown: PageShown, at: datetime) -> Job:
     """A policy's page; a void one says which policy replaces it now."""
-    ledger = desk.ledger
-    replacement = ledger.replacement(policy.policy_no) if policy.status != ACTIVE else None
-    args = (
-        desk.layout.root,
-        policy,
-        ledger.plan_version(policy.plan_version),
-        ledger.agency(policy.agency),
-        desk.settings,
-        desk.zone,
-        at,
-        replacement,
-    )
-    return Job(desk.layout.out(policy.agency) / policy_page_name(policy.policy_no), kind, args)
-
-
-def void_page_jobs(outcome: Outcome, desk) -> list[Job]:
-    """A void policy never looks valid: the pages of the policies this request cancelled, and of those
-    they had replaced (their chain now ends elsewhere), say 已撤单 and which policy replaces them."""
-    if outcome.status != "success" or not outcome.cancelled:
-        return []
-    numbers = dict.fromkeys(n for c in outcome.cancelled for n in (c, *desk.ledger.replaced(c)))
-    policies = [desk.ledger.policy(n) for n in numbers]
-    return [page_job(desk, p, outcome.processed_at) for p in policies if p is not None]
-
-
-def settlement_jobs(outcome: Outcome, desk) -> list[Job]:
-    """Statements written again (their state changed, or an agency asked), exchange files for the core
-    system, and detail sheets whose 结算状态 or 对账单号 changed."""
-    if outcome.status not in ("success",):
-        return []
-    ledger, layout, zone = desk.ledger, desk.layout, desk.zone
-    names = {a.code: a.name for a in ledger.agencies()} if outcome.statements or outcome.core else {}
-    jobs = []
-    for number in dict.fromkeys(outcome.statements + outcome.core):
-        s = ledger.statement(number)
-        if s is None:
-            continue
-        members = ledger.statement_policies(number)
-        jobs.append(
-            Job(
-                layout.out(s.agency) / statement_names(number)[0],
-                "statement",
-                (
-                    layout.root,
-                    layout.out(s.agency),
-                    s,
-                    members,
-                    names.get(s.agency, ""),
-                    desk.settings.insurer_name,
-                    zone,
-                    outcome.processed_at,
-                ),
-            )
-        )
-        if number in outcome.core:
-            jobs.append(
-                Job(
-                    layout.out(CORE) / core_name(number),
-                    "bytes",
-                    (core_exchange(s, members, names.get(s.agency, ""), zone),),
-                )
-            )
-    for agency, month_label in dict.fromkeys(outcome.details):
-        month = parse_month(month_label)
-        start, end = month_bounds(month, zone)
-        table = month_detail_table(
-            agency, month, ledger.month_policies(start, end, agency=agency), outcome.processed_at, zone
-        )
-        jobs.append(Job(layout.out(agency) / detail_name(month), "detail", (table,)))
-    return jobs
+    policy = shown.policy
+    args = (layout.root, policy, shown.plan, shown.agency, settings, settings.zone, at, shown.replacement)
+    kind = "page" if shown.issued else "state_page"
+    return Job(layout.out(policy.agency) / policy_page_name(policy.policy_no), kind, args)
 
 
 def run_job(job: Job) -> Path:
@@ -197,9 +142,9 @@ def finish(rendering: RenderPlan) -> None:
     crash.point("after_outputs")
 
 
-def render(outcome: Outcome, out_dir: Path, desk) -> None:
+def render(outcome: Outcome, out_dir: Path, layout: Layout, settings: Settings) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    rendering = plan(outcome, out_dir, desk)
+    rendering = plan(outcome, out_dir, layout, settings)
     for job in rendering.jobs:
         run_job(job)
     finish(rendering)

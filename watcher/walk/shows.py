@@ -1,0 +1,104 @@
+"""What the outputs show besides the outcome itself, read from the ledger once the request is committed:
+each policy page's plan version, agency and replacing policy, the statements written again with their
+policies, the detail sheets with their month's policies. Rendering then takes the outcome and writes
+files, reading nothing else."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+
+from ..domain.plans import Plan
+from ..domain.policy import ACTIVE, Agency, Policy, Replacement
+from ..domain.settlement import Statement, month_bounds, parse_month
+from ..io.sheet_table import SheetTable
+from ..kinds.queries import month_detail_table
+from ..ledger.policies import Ledger
+from .outcome import Outcome
+
+
+@dataclass(frozen=True)
+class PageShown:
+    """A policy's electronic page: `issued` for one this request issued (a file already there is set
+    aside, never written over); otherwise its state now (void, replaced, reprinted)."""
+
+    policy: Policy
+    plan: Plan
+    agency: Agency | None
+    replacement: Replacement | None
+    issued: bool = False
+
+
+@dataclass(frozen=True)
+class StatementShown:
+    statement: Statement
+    members: list[Policy]
+    agency_name: str
+    core: bool  # its exchange file for the core system too
+
+
+@dataclass(frozen=True)
+class DetailShown:
+    agency: str
+    month_label: str
+    table: SheetTable
+
+
+@dataclass(frozen=True)
+class Shows:
+    pages: list[PageShown] = field(default_factory=list)
+    statements: list[StatementShown] = field(default_factory=list)
+    details: list[DetailShown] = field(default_factory=list)
+
+
+def page_shown(ledger: Ledger, policy: Policy, issued: bool = False) -> PageShown:
+    replacement = ledger.replacement(policy.policy_no) if policy.status != ACTIVE else None
+    return PageShown(
+        policy, ledger.plan_version(policy.plan_version), ledger.agency(policy.agency), replacement, issued
+    )
+
+
+def gather(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> None:
+    """Read what `outcome` shows besides itself (and what the earlier request it repairs shows)."""
+    if outcome.repair is not None:
+        gather(outcome.repair, ledger, zone)
+    issued = [p for p in outcome.policies if p.policy_no] if outcome.outputs else []
+    pages = [page_shown(ledger, p, issued=True) for p in issued]
+    pages += [page_shown(ledger, p) for p in outcome.reprint if p.policy_no]
+    pages += _void_pages(outcome, ledger)
+    statements, details = _settlement(outcome, ledger, zone, outcome.processed_at)
+    outcome.shows = Shows(pages, statements, details)
+
+
+def _void_pages(outcome: Outcome, ledger: Ledger) -> list[PageShown]:
+    """A void policy never looks valid: the pages of the policies this request cancelled, and of those
+    they had replaced (their chain now ends elsewhere), say 已撤单 and which policy replaces them."""
+    if outcome.status != "success" or not outcome.cancelled:
+        return []
+    numbers = dict.fromkeys(n for c in outcome.cancelled for n in (c, *ledger.replaced(c)))
+    policies = [ledger.policy(n) for n in numbers]
+    return [page_shown(ledger, p) for p in policies if p is not None]
+
+
+def _settlement(
+    outcome: Outcome, ledger: Ledger, zone: tzinfo, at: datetime
+) -> tuple[list[StatementShown], list[DetailShown]]:
+    """Statements written again (their state changed, or an agency asked), with exchange files for the
+    core system, and detail sheets whose 结算状态 or 对账单号 changed."""
+    if outcome.status != "success":
+        return [], []
+    names = {a.code: a.name for a in ledger.agencies()} if outcome.statements or outcome.core else {}
+    statements = []
+    for number in dict.fromkeys(outcome.statements + outcome.core):
+        s = ledger.statement(number)
+        if s is not None:
+            statements.append(
+                StatementShown(s, ledger.statement_policies(number), names.get(s.agency, ""), number in outcome.core)
+            )
+    details = []
+    for agency, month_label in dict.fromkeys(outcome.details):
+        month = parse_month(month_label)
+        start, end = month_bounds(month, zone)
+        table = month_detail_table(agency, month, ledger.month_policies(start, end, agency=agency), at, zone)
+        details.append(DetailShown(agency, month_label, table))
+    return statements, details
