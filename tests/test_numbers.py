@@ -121,3 +121,17 @@ def test_the_mark_survives_a_record_cut_short_and_reads_the_release_before(tmp_p
     again.raise_to({"policy": 11})
     assert Issued(path).read()[0] == {"policy": 11, "statement": 2}
     again.close()
+
+
+def test_no_output_carries_a_number_before_the_mark_holds_it(root, ledger_backend):
+    """The mark rises on a thread of its own while the result is planned; the outputs wait for it. Held
+    up there for two seconds and killed right after its outputs, a run leaves a mark that covers every
+    number its pages show."""
+    write_request(root / "workbooks" / "GZ001" / "慢.xlsx", issue_fields(旅行团号="T9"), people(2))
+    env = {"WATCHER_PAUSE_AT": "raising_mark:2", "WATCHER_CRASH_AT": "after_outputs"}
+    proc = run_watcher(root, "process", env=env, check=False)
+    assert proc.returncode != 0, "killed at after_outputs"
+    [page] = (root / "outbox" / "GZ001").glob("电子保单_*.html")
+    number = page.name.removeprefix("电子保单_").removesuffix(".html")
+    [mark] = sorted(root.glob("*.numbers.json")) or sorted(root.glob("ledger.numbers.json"))
+    assert Issued(mark).read()[0].get("policy", 0) >= int(number[10:])

@@ -12,7 +12,15 @@ import os
 import signal
 import time
 
-POINTS = ("after_claim", "before_commit", "after_commit", "mid_outputs", "after_outputs", "before_archive")
+POINTS = (
+    "after_claim",
+    "before_commit",
+    "after_commit",
+    "raising_mark",  # on the thread that syncs the mark of numbers handed out
+    "mid_outputs",
+    "after_outputs",
+    "before_archive",
+)
 _armed = os.environ.get("WATCHER_CRASH_AT", "")
 _name, _, _count = _armed.partition(":")
 _remaining = int(_count or 1)

@@ -11,12 +11,14 @@ import json
 import logging
 import sqlite3
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 
+from .. import crash
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
 from .common import POLICY_SELECT, LedgerError, from_text, policy_from_row, replaced, replacement, to_text
@@ -76,9 +78,14 @@ class Ledger(SettlementLedger):
         self.on_reconnect: list = []  # what a session must do again on a new connection (a worker's lock)
         self.issued: Issued | None = None  # ledger.issued.Issued: the mark every transaction that draws a number raises
         self._drawn = False
+        self._marking: Future[None] | None = None  # the mark rising on its thread (see marked())
+        self._mark_pool: ThreadPoolExecutor | None = None
         migrate(self.db, to_text(now))
 
     def close(self) -> None:
+        self.marked()
+        if self._mark_pool is not None:
+            self._mark_pool.shutdown()
         self.conn.close()
         if self.issued is not None:
             self.issued.close()
@@ -137,6 +144,7 @@ class Ledger(SettlementLedger):
                 self._depth -= 1
             self.conn.execute(f"RELEASE {name}")
             return
+        self.marked()  # the marks rise in order, one at a time
         self.db.begin()
         self._depth, self._drawn = 1, False
         try:
@@ -152,17 +160,34 @@ class Ledger(SettlementLedger):
             self._raise_issued()
 
     def _raise_issued(self) -> None:
-        """Before any output carries the numbers just drawn, the desk's own mark of them rises (synced).
-        If the disk refuses, the ledger (ahead of the mark) is still right; the next commit raises it."""
+        """The desk's own mark of the numbers just drawn rises (synced) on a thread of its own, while the
+        caller gathers and plans what it will write; `marked()` waits for it before any output carries
+        them. If the disk refuses, the ledger (ahead of the mark) is still right; the next commit, or the
+        next start, raises it."""
         if self.issued is None:
             return
+        used = self.numbers_used()
+        if self._mark_pool is None:
+            self._mark_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher-mark")
+        self._marking = self._mark_pool.submit(self._raise_now, self.issued, used)
+
+    @staticmethod
+    def _raise_now(issued: Issued, used: dict[str, int]) -> None:
+        crash.point("raising_mark")
         try:
-            self.issued.raise_to(self.numbers_used())
+            issued.raise_to(used)
         except OSError as exc:
             log.error(
                 "could not raise the mark of numbers handed out (%s): it is raised at the next commit",
                 exc.strerror or exc,
             )
+
+    def marked(self) -> None:
+        """Wait until the mark covers every number this ledger has drawn: called before any output is
+        written after a commit (the walk's outputs, month-end's files), and before the next transaction."""
+        pending, self._marking = self._marking, None
+        if pending is not None:
+            pending.result()
 
     def _need_tx(self) -> None:
         if not self._depth:

@@ -66,6 +66,7 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
     with ledger.atomic():
         run_id = ledger.start_run(month, trigger, now)
         report.created, groups = ledger.settle_month(month, now, run_id=run_id)
+    ledger.marked()  # the statement numbers just drawn are in the desk's mark before any file shows them
     names = {a.code: a.name for a in ledger.agencies()}
     report.waiting = [
         WaitingPlan(

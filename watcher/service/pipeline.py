@@ -252,6 +252,7 @@ class Pipeline:
         out_dir.mkdir(parents=True, exist_ok=True)
         gather(outcome, self.desk.ledger, self.desk.zone)  # what it shows from the ledger, read now, in order
         rendering = plan(outcome, out_dir, self.desk.layout, self.desk.settings)
+        self.desk.ledger.marked()  # no output carries a number before the desk's mark of it is synced
         future = None
         shared = any(job.kind not in ("book", "page") for job in rendering.jobs)
         if shared:
