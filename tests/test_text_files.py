@@ -5,6 +5,7 @@ claimed file before the commit sends it back to wait; the archive keeps exactly 
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 
@@ -108,3 +109,36 @@ def test_process_waits_for_a_csv_younger_than_the_text_settle_time(root):
     run_watcher(root, "process")
     assert time.monotonic() - started >= 2.5  # it waited for the file to hold still
     assert _result(root, "新_结果")["policies"][0]["insured_count"] == 10
+
+
+def test_a_quiet_file_changed_in_place_during_the_walk_is_still_caught(root):
+    """A file not written for a while is recognised as unchanged by its inode, size and times instead of
+    being hashed again; a write in place that keeps its size still changes its modification time, and
+    nothing is committed from the bytes before it."""
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.3\ntext_settle_seconds = 1\nrescan_seconds = 1\n", encoding="utf-8"
+    )
+    first, second = csv_parts(20)
+    original = first + second
+    staged = root / "staging-quiet.csv"
+    staged.write_bytes(original)
+    hour_ago = time.time() - 3600
+    os.utime(staged, (hour_ago, hour_ago))  # copied with its old times kept, as Explorer does
+    at = original.index(b"\n", original.index("序号".encode())) + 1  # the first traveller's row
+    changed = original[:at] + b"9" + original[at + 1 :]  # 序号 1 → 9: the same size
+    with serving(root, env={"WATCHER_PAUSE_AT": "before_commit:3"}):
+        time.sleep(2)
+        os.rename(staged, root / "workbooks" / "GZ001" / "旧.csv")
+        claim_area = root / "workbooks" / "GZ001" / ".watcher-claimed"
+        wait_for(
+            lambda: claim_area.is_dir() and any(p.suffix == ".csv" for p in claim_area.rglob("*.csv")),
+            20,
+            "the service to take the file",
+        )
+        [claimed] = [p for p in claim_area.rglob("*.csv")]
+        with open(claimed, "r+b") as writer:  # in place, while the walk waits before its commit
+            writer.write(changed)
+        wait_for(lambda: (root / "outbox" / "GZ001" / "旧_结果.json").exists(), 60, "the result")
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]
+    [kept] = _archived(root)
+    assert kept.read_bytes() == changed, "committed from the bytes as they were after the write"

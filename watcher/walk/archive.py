@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -42,6 +43,9 @@ class Snapshot:
     path: Path  # the archived copy, complete (on the disk once `durable` returns)
     sha256: str
     size: int
+    # The claimed file as it stood when its copy began (inode, size, mtime, ctime), if it had not been
+    # written for a while then: a write since would show in them (see `unchanged`).
+    seen: tuple[int, int, int, int] | None = None
 
 
 _syncing: dict[str, Future[None]] = {}  # archived copy → its fsync under way
@@ -108,6 +112,7 @@ def snapshot(claimed: Path, archive_dir: Path, original: str, at: datetime, zone
     digest, size = hashlib.sha256(), 0
     try:
         with claimed.open("rb") as source, tmp.open("wb") as copy:
+            seen = _still(os.fstat(source.fileno()))
             while chunk := source.read(1 << 20):
                 digest.update(chunk)
                 copy.write(chunk)
@@ -118,7 +123,7 @@ def snapshot(claimed: Path, archive_dir: Path, original: str, at: datetime, zone
     finally:
         tmp.unlink(missing_ok=True)
     _sync_later(target)
-    return Snapshot(target, sha, size)
+    return Snapshot(target, sha, size, seen)
 
 
 def archive(claimed: Path, archive_dir: Path, original: str, sha256: str, at: datetime, zone: tzinfo) -> Path:
@@ -193,9 +198,25 @@ def archived_copy(desk: Desk, record: Claim, at: datetime) -> tuple[Claim, Snaps
     return update_record(record, archived=str(snap.path), sha256=snap.sha256), snap
 
 
+QUIET_NS = 2_000_000_000  # a file not written for this long before its copy began: its times tell a write
+
+
+def _still(st: os.stat_result) -> tuple[int, int, int, int] | None:
+    """What identifies the file's state, if its last write is older than QUIET_NS: a write after this
+    moment gives it a modification time at least that much newer, however coarse the filesystem's clock
+    (a file changed just now could be written again within the same tick and keep its times)."""
+    if time.time_ns() - st.st_mtime_ns < QUIET_NS:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def unchanged(record: Claim, snap: Snapshot) -> bool:
-    """Whether the claimed file still holds the bytes that were archived and read."""
+    """Whether the claimed file still holds the bytes that were archived and read: the same inode, size
+    and times as when a quiet file's copy began, or else the same bytes (hashed again)."""
     try:
-        return record.path.stat().st_size == snap.size and sha256_of(record.path)[0] == snap.sha256
+        st = record.path.stat()
+        if snap.seen is not None and (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) == snap.seen:
+            return True
+        return st.st_size == snap.size and sha256_of(record.path)[0] == snap.sha256
     except FileNotFoundError:
         return True  # gone (another worker took it back to finish): nothing of it is read from here
