@@ -29,11 +29,9 @@ from ..domain.settlement import (
     next_month,
     receipt_warning,
 )
-from ..io.atomic import replacing
-from ..io.month_summary import Line, MonthSummary, WaitingPlan, detail_name, summary_name, write_summary
-from ..io.pages import environment
-from ..io.result_book import write_tables
-from ..io.statement_book import statement_names, write_statement
+from ..io.month_summary import Line, MonthSummary, WaitingPlan, detail_name, summary_name
+from ..io.settlement_files import write_detail_file, write_statement_files, write_summary_file
+from ..io.statement_book import statement_names
 from ..kinds.queries import month_detail_table
 from ..layout import ADMIN, Layout
 from ..ledger.check import check_ledger
@@ -90,11 +88,7 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
             "；".join(report.problems[:5]),
         )
     summary = month_summary(ledger, month, now, trigger, policies, report, names, zone)
-    path = layout.out(ADMIN) / summary_name(month)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(path) as tmp:
-        write_summary(tmp, summary, settings.channels, zone)
-    report.files.append(path)
+    report.files.append(write_summary_file(layout.out(ADMIN) / summary_name(month), summary, settings.channels, zone))
     with ledger.atomic():
         ledger.finish_run(
             run_id,
@@ -131,13 +125,8 @@ def write_details(ledger, layout: Layout, month: date, policies: list[Policy], n
         codes |= {a.code for a in ledger.agencies() if a.active}
     written = []
     for code in sorted(codes):
-        out = layout.out(code)
-        out.mkdir(parents=True, exist_ok=True)
         table = month_detail_table(code, month, by_agency.get(code, []), now, zone)
-        path = out / detail_name(month)
-        with replacing(path) as tmp:
-            write_tables(tmp, [table])
-        written.append(path)
+        written.append(write_detail_file(layout.out(code) / detail_name(month), table))
     return written
 
 
@@ -158,7 +147,6 @@ def write_statements(
     for p in policies:
         if p.statement_no:
             by_statement[p.statement_no].append(p)
-    env = environment(layout.root)
     written = []
     for s in ledger.statements(month=month):
         out = layout.out(s.agency)
@@ -168,10 +156,9 @@ def write_statements(
             and all((out / n).exists() for n in statement_names(s.statement_no))
         ):
             continue
-        out.mkdir(parents=True, exist_ok=True)
         members = by_statement.get(s.statement_no) or ledger.statement_policies(s.statement_no)
-        written += write_statement(
-            out, s, members, names.get(s.agency, ""), settings.insurer_name, settings.zone, now, env
+        written += write_statement_files(
+            layout.root, out, s, members, names.get(s.agency, ""), settings.insurer_name, settings.zone, now
         )
     return written
 

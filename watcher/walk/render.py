@@ -20,12 +20,13 @@ from .. import crash
 from ..domain.settlement import parse_month
 from ..faults import classify
 from ..io.atomic import replacing, write_bytes
-from ..io.core_exchange import core_exchange, core_name
+from ..io.core_exchange import core_name
 from ..io.month_summary import detail_name
 from ..io.pages import environment, render_policy
-from ..io.result_book import write_result_book, write_tables
+from ..io.result_book import write_result_book
 from ..io.result_json import dumps
-from ..io.statement_book import statement_names, write_statement
+from ..io.settlement_files import write_detail_file, write_exchange_file, write_statement_files
+from ..io.statement_book import statement_names
 from ..layout import CORE, Layout
 from ..settings import Settings
 from .commit import policy_page_name
@@ -39,7 +40,7 @@ log = logging.getLogger("watcher")
 class Job:
     path: Path
     kind: str  # "book", "page" (an issued policy's), "state_page" (a page showing the policy's state now:
-    # void, replaced, reprinted; written whenever asked), "statement", "detail" or "bytes"
+    # void, replaced, reprinted; written whenever asked), "statement", "detail", "exchange" or "bytes"
     args: tuple[Any, ...]
 
 
@@ -69,8 +70,8 @@ def plan(outcome: Outcome, out_dir: Path, layout: Layout, settings: Settings) ->
         args = (layout.root, out, s, item.members, item.agency_name, settings.insurer_name, zone, outcome.processed_at)
         jobs.append(Job(out / statement_names(s.statement_no)[0], "statement", args))
         if item.core:
-            exchange = core_exchange(s, item.members, item.agency_name, zone)
-            jobs.append(Job(layout.out(CORE) / core_name(s.statement_no), "bytes", (exchange,)))
+            exchange = (s, item.members, item.agency_name, zone)
+            jobs.append(Job(layout.out(CORE) / core_name(s.statement_no), "exchange", exchange))
     for detail in shows.details:
         jobs.append(
             Job(layout.out(detail.agency) / detail_name(parse_month(detail.month_label)), "detail", (detail.table,))
@@ -113,13 +114,11 @@ def run_job(job: Job) -> Path:
             set_aside(job.path)
         write_bytes(job.path, render_policy(environment(root), policy, plan_, agency, settings, zone, at, replacement))
     elif job.kind == "statement":
-        root, out, s, members, name, insurer, zone, at = job.args
-        out.mkdir(parents=True, exist_ok=True)
-        write_statement(out, s, members, name, insurer, zone, at, environment(root))
+        write_statement_files(*job.args)
     elif job.kind == "detail":
-        job.path.parent.mkdir(parents=True, exist_ok=True)
-        with replacing(job.path) as tmp:
-            write_tables(tmp, [job.args[0]])
+        write_detail_file(job.path, job.args[0])
+    elif job.kind == "exchange":
+        write_exchange_file(job.path, *job.args)
     else:
         job.path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(job.path, job.args[0])
