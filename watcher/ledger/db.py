@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,25 +27,26 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
 
 
-class Database:
-    """One connection: `execute` with `?` parameters gives rows to fetch or iterate."""
+class Database(ABC):
+    """One connection: `execute` with `?` parameters gives rows to fetch or iterate (sqlite.py and
+    postgresql.py are the two)."""
 
     kind = "sqlite"
     Error: type[Exception] = sqlite3.Error
     IntegrityError: type[Exception] = sqlite3.IntegrityError
     conn: Any
 
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any: ...
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
-    def begin(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def begin(self) -> None: ...
 
-    def close(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def close(self) -> None: ...
 
 
 def open_database(target) -> Database:

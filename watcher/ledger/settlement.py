@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..domain.policy import ACTIVE, Policy
 from ..domain.settlement import (
@@ -72,23 +72,20 @@ def _d(text: str | None) -> date | None:
 class SettlementLedger:
     """Methods `Ledger` gains for month-end (uses its conn, to_text, from_text, _journal, _next, _need_tx)."""
 
-    # What `Ledger` provides (declared here for the type checker; defined there).
+    # What `Ledger` provides, declared for the type checker only (defined there).
     conn: Database
     zone: tzinfo
+    if TYPE_CHECKING:
 
-    def _need_tx(self) -> None:
-        raise NotImplementedError
+        def _need_tx(self) -> None: ...
 
-    def _journal(
-        self, at: datetime, request_id: int | None, agency: str, event: str, ref: str, detail: dict[str, Any]
-    ) -> None:
-        raise NotImplementedError
+        def _journal(
+            self, at: datetime, request_id: int | None, agency: str, event: str, ref: str, detail: dict[str, Any]
+        ) -> None: ...
 
-    def _next(self, name: str) -> int:
-        raise NotImplementedError
+        def _next(self, name: str) -> int: ...
 
-    def _policy(self, row: tuple[Any, ...], with_people: bool) -> Policy:
-        raise NotImplementedError
+        def _policy(self, row: tuple[Any, ...], with_people: bool) -> Policy: ...
 
     # --- policies by month ----------------------------------------------------------------
 

@@ -75,7 +75,12 @@ def durable(path: Path) -> None:
     with _lock:
         pending = _syncing.get(str(path))
     if pending is not None:
-        pending.result()
+        try:
+            pending.result()
+        except OSError:
+            with _lock:  # the next call syncs anew (the disk may take it then)
+                _syncing.pop(str(path), None)
+            raise
         return
     _fsync(path)
     done: Future[None] = Future()
