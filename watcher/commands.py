@@ -278,7 +278,8 @@ def cmd_status(layout: Layout, args) -> int:
 def cmd_template(layout: Layout, args) -> int:
     from xlsxwriter.exceptions import FileCreateError
 
-    from .io.templates import KINDS, write_template
+    from .io.templates import write_template
+    from .kinds import BY_ACTION as KINDS  # every request kind, in the order they are declared
 
     if args.kind not in KINDS:
         print(f"watcher template: 不认识的种类“{args.kind}”。可用：{'、'.join(KINDS)}", file=sys.stderr)

@@ -17,28 +17,6 @@ from .xlsx import PORTRAIT_WIDTH, new_workbook, print_setup, text_width
 
 ROWS = 2000  # rows prepared with formats and dropdowns
 
-KINDS = (
-    "投保",
-    "试算",
-    "撤单",
-    "批改",
-    "加人",
-    "减人",
-    "换人",
-    "信息变更",
-    "保单查询",
-    "业务明细",
-    "补打保单",
-    "对账单查询",
-    "方案",
-    "机构",
-    "结账",
-    "对账确认",
-    "收费登记",
-    "发票登记",
-    "预交保费",
-    "业绩",
-)
 POLICY_NO = ("保单号", "", "必填：本机构的保单号（在投保结果或电子保单上）", True, None)
 # Lists on the hidden 选项 sheet that dropdowns read (Excel limits inline lists to 255 characters).
 OPTION_RANGES = {"证件类型": f"=选项!$A$2:$A${len(ID_TYPES) + 1}"}
