@@ -557,3 +557,23 @@ def ledger_policy(plan_version: int) -> Policy:
         (person,),
         LEDGER_NOW,
     )
+
+
+# The business detail sheet's columns (业务明细), as the manual names them.
+DETAIL_COLUMNS = [
+    "保单号",
+    "旅行团号",
+    "产品",
+    "区域",
+    "投保时间",
+    "生效时间",
+    "终止时间",
+    "人数",
+    "天数",
+    "保费",
+    "保单状态",
+    "结算状态",
+    "经办人",
+    "营销员",
+    "对账单号",
+]

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from helpers import (
+    DETAIL_COLUMNS,
     ID_F_1949,
     ID_F_2000,
     ID_M_1980,
@@ -308,23 +309,7 @@ def test_detail_sheet_has_the_spec_columns_filters_and_totals(root):
     )
     assert data["status"] == "success", data["errors"]
     sheet = wb["业务明细"]
-    assert [c.value for c in sheet[2]] == [
-        "保单号",
-        "旅行团号",
-        "产品",
-        "区域",
-        "投保时间",
-        "生效时间",
-        "终止时间",
-        "人数",
-        "天数",
-        "保费",
-        "保单状态",
-        "结算状态",
-        "经办人",
-        "营销员",
-        "对账单号",
-    ]
+    assert [c.value for c in sheet[2]] == DETAIL_COLUMNS
     assert sheet.freeze_panes == "A3" and sheet.auto_filter.ref.startswith("A2:O")
     body = list(sheet.iter_rows(min_row=3, values_only=True))
     assert [r[10] for r in body[:2]] == ["有效", "已撤单"] and body[0][2] == "境内旅游意外险A款"

@@ -15,6 +15,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from helpers import (
+    DETAIL_COLUMNS,
     admin,
     fake,
     issue,
@@ -29,24 +30,6 @@ from helpers import (
     wait_for,
     write_request,
 )
-
-DETAIL_COLUMNS = [
-    "保单号",
-    "旅行团号",
-    "产品",
-    "区域",
-    "投保时间",
-    "生效时间",
-    "终止时间",
-    "人数",
-    "天数",
-    "保费",
-    "保单状态",
-    "结算状态",
-    "经办人",
-    "营销员",
-    "对账单号",
-]
 
 
 def sql(root: Path, query: str, args: tuple = ()) -> list[tuple]:
