@@ -167,15 +167,17 @@ class Pipeline:
         """The walk, a ledger locked by another program waited out with retries and backoff (besides the
         ledger's own busy timeout in each try) for up to lock_wait_seconds; then the intake stops."""
         delay, give_up = 1.0, time.monotonic() + self.desk.settings.lock_wait_seconds
+        current = record  # as claimed (with the copy just made) or as read back by reclaim
         while True:
             try:
-                return walk(self.desk, read_record(record.path, record.who) or record)
+                return walk(self.desk, current)
             except DeskFault as fault:
                 if fault.kind != LOCKED or time.monotonic() + delay > give_up or self._stopping():
                     raise
                 log.warning("账本被其他程序锁定，%g 秒后重试 %s/%s", delay, record.who, record.original)
                 self._sleep(delay)
                 delay = min(delay * 2, 16)
+                current = read_record(record.path, record.who) or record
 
     def _stopping(self) -> bool:
         return self.stop is not None and self.stop.is_set()

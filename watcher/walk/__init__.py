@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
 
 from .. import crash
 from ..domain.problems import file_problem, problem
 from ..faults import DeskFault, classify
 from ..layout import ADMIN
 from ..ledger.common import LedgerError
-from .archive import Snapshot, archive_claim, archived_copy, durable, unchanged
-from .claim import Claim, claim_file
+from . import claim as claiming
+from .archive import Snapshot, archive_claim, archived_copy, durable, snapshot, unchanged
+from .claim import Claim
 from .commit import commit
 from .decide import decide
 from .desk import Desk, limits_of
@@ -39,15 +42,37 @@ class FileChanged(Exception):
     goes back to be taken once it holds still."""
 
 
+def claim_file(desk: Desk, path: Path, who: str) -> Claim:
+    """Take a dropped file: claim it and make its archived copy (the bytes the walk reads and the archive
+    keeps), recorded together. A copy the file's own bytes refuse is tried again by the walk, which fails
+    the file with a result; a fault of the desk (the archive's disk full) puts the file back."""
+    at = desk.now()
+
+    def copy(record: Claim) -> Claim:
+        try:
+            snap = snapshot(record.path, desk.layout.archived(who), record.original, at, desk.zone)
+        except Exception as exc:
+            if classify(exc) is not None:
+                raise
+            return record
+        return replace(record, archived=str(snap.path), sha256=snap.sha256, snap=snap, at=at)
+
+    return claiming.claim_file(desk, path, who, copy)
+
+
 def walk(desk: Desk, record: Claim) -> Outcome:
     """snapshot → preflight → read → parse → validate → decide → commit, inside the error trap.
 
     A fault of the desk (the ledger locked, broken or away; the disk full) raises DeskFault: the file is
     not failed. After the commit nothing turns the request into a failure (OutputsPending)."""
-    outcome = Outcome(record.who, record.original, "", desk.now())
+    made = record.snap if record.snap is not None and record.archived == str(record.snap.path) else None
+    outcome = Outcome(record.who, record.original, "", record.at if made and record.at else desk.now())
     outcome.result_stem = record.stem
     try:
-        record, snap = archived_copy(desk, record, outcome.processed_at)
+        if made is not None:
+            snap = made  # made at the claim, a moment ago: read as it is, processed at that moment
+        else:
+            record, snap = archived_copy(desk, record, outcome.processed_at)
         outcome.sha256, outcome.archived = snap.sha256, str(snap.path)
         checked = preflight(snap.path, record.original, desk.settings, (snap.sha256, snap.size))
         if checked.problem is not None or checked.kind is None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +24,7 @@ from ..io.atomic import write_bytes
 from .names import cut, display_name, result_stem, safe_name
 
 if TYPE_CHECKING:
+    from .archive import Snapshot
     from .desk import Desk
 
 log = logging.getLogger("watcher")
@@ -36,6 +39,10 @@ class Claim:
     archived: str = ""  # the archived copy the walk reads (made before anything is committed)
     sha256: str = ""  # of that copy
     pending: str = ""  # why its outputs could not be written yet ('' when they could)
+    # In hand only, never recorded: the archived copy just made at the claim, and when (the walk reads
+    # it without hashing it again, and is processed at that moment).
+    snap: Snapshot | None = field(default=None, compare=False, repr=False)
+    at: datetime | None = field(default=None, compare=False)
 
 
 def claim(path: Path, claimed_dir: Path) -> Path:
@@ -124,14 +131,29 @@ def claim_dir(desk: Desk, who: str) -> Path:
     return base / desk.worker if desk.worker else base
 
 
-def claim_file(desk: Desk, path: Path, who: str) -> Claim:
+def claim_file(desk: Desk, path: Path, who: str, copy: Callable[[Claim], Claim] | None = None) -> Claim:
+    """Claim a dropped file, make what `copy` makes of it at once (its archived copy) and write its record:
+    one record, written once. If this fails halfway (a disk full after the rename) the file goes back, to
+    be taken again, and nothing of it is left behind."""
     claimed = claim(path, claim_dir(desk, who))
     crash.point("after_claim")
+    record = None
     try:
-        return record_claim(desk, claimed, who, display_name(path.name))
+        original = display_name(path.name)
+        record = Claim(claimed, who, original, result_stem(desk, who, original))
+        desk.reserved.add((who, record.stem))
+        if copy is not None:
+            record = copy(record)
+        return save_record(record)
     except Exception:
-        # The claim failed halfway (a disk full after the rename): the file goes back, to be taken again.
         try:
+            if record is not None:
+                desk.reserved.discard((who, record.stem))
+                if record.archived:
+                    from .archive import forget
+
+                    forget(Path(record.archived))
+                    Path(record.archived).unlink(missing_ok=True)  # never committed: no original yet
             os.rename(claimed, path)
         except OSError:
             log.exception("%s/%s: could not put it back; it is finished at the next start", who, path.name)
