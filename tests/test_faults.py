@@ -123,12 +123,15 @@ def test_a_claim_that_fails_halfway_puts_the_file_back(root, ledger_backend):
         proc = run_watcher(root, "process", check=False)
         assert path.exists() and not list((folder / ".watcher-claimed").rglob("团A.xlsx"))
         assert not _results(root, "团A") and "Traceback" not in proc.stderr
+        # Its archived copy, made at the claim, went with it: the archive holds only what was processed.
+        assert not list((root / "archive").rglob("*团A.xlsx"))
         if mounted:
             (folder / ".filler").unlink()
         else:
             (folder / ".watcher-claimed" / ".团A.xlsx.claim.json").rmdir()
         run_watcher(root, "process")
         assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
+        assert len(list((root / "archive").rglob("*团A.xlsx"))) == 1
     finally:
         if mounted:
             subprocess.run(["umount", "-l", str(folder)], check=False)
