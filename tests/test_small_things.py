@@ -68,7 +68,7 @@ def test_the_deposit_is_called_one_thing_and_ya_jin_is_understood(root):
     run_watcher(root, "process")
     data, _ = result(root, "_admin", "押金_结果")
     assert data["status"] == "success" and data["action"] == "预交保费", data["errors"]
-    from watcher.io.templates import DEPOSIT_HELP
+    from watcher.kinds.forms import DEPOSIT_HELP
     from watcher.messages import MESSAGES
 
     assert not [text for text in (*MESSAGES.values(), *DEPOSIT_HELP) if "押金" in text]

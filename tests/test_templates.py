@@ -120,3 +120,28 @@ def test_admin_templates_filled_go_through(root, tmp_path):
     data, _ = result(root, "_admin", "机构_结果")
     assert data["status"] == "success", data["errors"]
     assert (root / "workbooks" / "FS003").is_dir()
+
+
+def test_every_template_is_its_kinds_declaration(tmp_path):
+    """The blank workbook of each of the 20 kinds is what its KindSpec's form declares, in order: the 申请
+    labels, the tables with their columns, the 填写说明 lines (io/templates.py has no per-kind code)."""
+    from watcher.io.templates import write_template
+    from watcher.kinds import KINDS
+    from watcher.kinds.forms import TABLES
+
+    assert len(KINDS) == 20
+    for spec in KINDS:
+        path = tmp_path / f"{spec.action}.xlsx"
+        write_template(spec.action, path, [("GN-A", "境内A", "境内")])
+        wb = openpyxl.load_workbook(path)
+        assert wb.sheetnames == ["申请", *spec.form.tables, "填写说明", "选项"], spec.action
+        apply = wb["申请"]
+        labels = [apply.cell(r, 1).value for r in range(2, apply.max_row + 1)]
+        assert labels == ["操作类型", *(f.label for f in spec.form.fields)], spec.action
+        assert [apply.cell(r, 3).value or "" for r in range(3, apply.max_row + 1)] == [
+            f.note for f in spec.form.fields
+        ]
+        for name in spec.form.tables:
+            assert [c.value for c in wb[name][1]] == [col.name for col in TABLES[name]], (spec.action, name)
+        guide = wb["填写说明"]
+        assert [guide.cell(r, 1).value for r in range(3, guide.max_row + 1)] == list(spec.form.help), spec.action

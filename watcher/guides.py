@@ -3,7 +3,7 @@
 docs/出单员指南.md (agency actions), docs/运营手册.md (admin actions) and docs/requests.md (all of them, in
 English) hold marked blocks, `<!-- 生成开始 投保 -->` … `<!-- 生成结束 投保 -->`. Each block is rendered
 from what `watcher template 投保` writes: the 申请 fields with their notes and dropdowns, each table's
-columns (with the example, note and choices of io.templates.TABLES) and the lines of 填写说明, plus the
+columns (with the example, note and choices of kinds.forms.TABLES) and the lines of 填写说明, plus the
 names the action is also known by (kinds.SYNONYMS). So the guides cannot drift from the templates:
 `python -m watcher.guides` rewrites the blocks in place, and tests/test_docs.py fails while one differs.
 """
@@ -24,8 +24,9 @@ from xml.etree import ElementTree
 
 from .io.book import Book, Sheet
 from .io.reader import read_book
-from .io.templates import TABLES, Col, write_template
+from .io.templates import write_template
 from .kinds import ADMIN_ACTIONS, AGENCY_ACTIONS, SYNONYMS
+from .kinds.forms import TABLES, Col
 from .settings import DEFAULT_CHANNELS
 
 # The guides, relative to docs/, with the language of their block headings.

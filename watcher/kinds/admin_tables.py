@@ -6,8 +6,8 @@ from ..domain.problems import Problem, problem
 from ..domain.text import clean, strip_control
 from ..io.book import Book
 from ..io.tables import Table, find_header, read_table, synonyms_index
-from ..io.templates import samples
 from .common import marked_problems, special_problem
+from .forms import samples
 
 
 class AdminTable:

@@ -10,7 +10,7 @@ from ..domain.problems import Problem, problem
 from ..domain.text import clean, fold, strip_control
 from ..io.book import Book, Sheet, column_letter
 from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
-from ..io.templates import samples
+from .forms import samples
 
 APPLY = "申请"
 TOUR_GROUP = re.compile(

@@ -15,9 +15,9 @@ from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
 from ..io.book import Book
 from ..io.tables import Table
-from ..io.templates import SAMPLE_ID
 from .base import Request
 from .common import roster_table, special_problem
+from .forms import SAMPLE_ID
 
 PERSON_COLUMNS = ("姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注")
 

@@ -32,7 +32,6 @@ from ..domain.text import clean, fold
 from ..io.book import Book
 from ..io.result_json import statement_json
 from ..io.sheet_table import SheetTable
-from ..io.templates import samples
 from .admin_tables import AdminTable
 from .base import (
     Checked,
@@ -46,6 +45,7 @@ from .base import (
     Settle,
 )
 from .common import BAD, RequestKind
+from .forms import samples
 from .queries import date_range
 
 ALL = "全部"
