@@ -227,7 +227,7 @@ def ledger_rows(root: Path) -> dict[str, list[tuple]]:
     """Every row of every table: compare before and after to prove a refusal changed nothing."""
     db = ledger_db(root)
     try:
-        if db.kind == "sqlite":
+        if db.backend == "sqlite":
             tables = [t for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
         else:
             tables = [

@@ -176,7 +176,7 @@ def _hold_lock(root: Path, seconds: float) -> subprocess.Popen:
         f"from watcher.ledger.db import open_database\n"
         f"db = open_database({url!r} if {bool(url)} else {str(root / 'ledger.sqlite3')!r})\n"
         f"db.begin()\n"
-        f"db.execute('LOCK TABLE requests IN ACCESS EXCLUSIVE MODE' if db.kind == 'postgresql' else"
+        f"db.execute('LOCK TABLE requests IN ACCESS EXCLUSIVE MODE' if db.backend == 'postgresql' else"
         f" 'INSERT INTO chores VALUES (\\'lock\\', \\'x\\')')\n"
         f"print('locked', flush=True)\n"
         f"time.sleep({seconds})\n"

@@ -30,7 +30,7 @@ def ledger(tmp_path, ledger_backend):
 
 
 def test_settings_of_the_connection(ledger):
-    if ledger.kind == "postgresql":  # money and counts are 64-bit there
+    if ledger.backend == "postgresql":  # money and counts are 64-bit there
         types = dict(
             ledger.conn.execute(
                 "SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"

@@ -62,7 +62,7 @@ def test_legacy_xls_files_are_read(tmp_path):
     roster.write(4, 2, datetime(2026, 12, 1, 8, 0), xlwt.easyxf(num_format_str="yyyy-mm-dd hh:mm"))
     path = tmp_path / "old.xls"
     wb.save(str(path))
-    assert preflight(path, "old.xls", Settings()).kind == "xls"
+    assert preflight(path, "old.xls", Settings()).format == "xls"
     book = read_book(path, "xls")
     assert book.sheets["申请"].value(0, 1) == "投保"
     sheet = book.sheets["被保险人名单"]
@@ -84,7 +84,7 @@ def test_content_decides_the_type_not_the_extension(tmp_path):
     wb = openpyxl.Workbook()
     xlsx_named_xls = tmp_path / "named.xls"
     wb.save(xlsx_named_xls)
-    assert preflight(xlsx_named_xls, "named.xls", Settings()).kind == "xlsx"
+    assert preflight(xlsx_named_xls, "named.xls", Settings()).format == "xlsx"
     assert list(read_book(xlsx_named_xls, "xlsx").sheets) == ["Sheet"]
     junk = tmp_path / "junk.xlsx"
     junk.write_bytes(b"hello, not a workbook")

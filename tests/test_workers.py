@@ -212,7 +212,7 @@ def test_a_copy_undone_by_its_verification_leaves_the_database_fit_for_the_next(
         checked = []
 
         def failing_on_the_target(ledger):
-            checked.append(ledger.kind)
+            checked.append(ledger.backend)
             return ["目标核对不一致（测试）"] if ledger is target else []
 
         monkeypatch.setattr(copying, "check_ledger", failing_on_the_target)

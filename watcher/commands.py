@@ -194,7 +194,7 @@ def _running(layout: Layout, command: str):
         configure(layout.root, settings.zone, to_stdout=True)
         ledger = _open(layout, settings, create=False, guard=True)
         worker = None
-        if ledger.kind == "postgresql":  # several workers may share this root: each keeps its claims apart
+        if ledger.backend == "postgresql":  # several workers may share this root: each keeps its claims apart
             import os
             import socket
 

@@ -1,4 +1,4 @@
-"""Two kinds of error: a file's own (its data: it fails that file, with a result) and the desk's (the
+"""Two sorts of error: a file's own (its data: it fails that file, with a result) and the desk's (the
 ledger locked, broken or away; the disk full or failing). A desk fault never turns into a 失败 result:
 it stops the intake, leaves every file where it is, and is told to the operator in one Chinese line.
 """
@@ -29,15 +29,15 @@ _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 class DeskFault(Exception):
     """Work stopped by the desk itself, not by the file in hand."""
 
-    def __init__(self, kind: str, cause: BaseException | None = None, where=None):
-        super().__init__(kind, cause)
-        self.kind, self.cause = kind, _root(cause)
+    def __init__(self, reason: str, cause: BaseException | None = None, where=None):
+        super().__init__(reason, cause)
+        self.reason, self.cause = reason, _root(cause)  # reason: LOCKED, CORRUPT, … (WORDS)
         self.where = where  # the folder it hit, when known: looked at again before the desk goes on
 
     def line(self) -> str:
         """The one Chinese line an operator reads (logs, watcher status, watcher check)."""
         detail = f"（{describe(self.cause)}）" if self.cause is not None else ""
-        return f"{WORDS[self.kind]}{detail}：已暂停受理新文件，文件都留在原处。{ADVICE[self.kind]}"
+        return f"{WORDS[self.reason]}{detail}：已暂停受理新文件，文件都留在原处。{ADVICE[self.reason]}"
 
 
 def _root(exc: BaseException | None) -> BaseException | None:
@@ -63,7 +63,7 @@ def describe(exc: BaseException) -> str:
 
 
 def classify(exc: BaseException) -> str | None:
-    """The desk's kind of fault this exception means, or None when it is about the file in hand. A library
+    """Which fault of the desk this exception means, or None when it is about the file in hand. A library
     that wraps the error (xlsxwriter's FileCreateError around ENOSPC) is looked through."""
     found = _root(exc)
     return _classify(found) if found is not None else None
@@ -71,7 +71,7 @@ def classify(exc: BaseException) -> str | None:
 
 def _classify(exc: BaseException) -> str | None:
     if isinstance(exc, DeskFault):
-        return exc.kind
+        return exc.reason
     if isinstance(exc, sqlite3.IntegrityError):
         return None  # a constraint: another worker got there first (the walk checks again), not a fault
     if isinstance(exc, sqlite3.OperationalError):

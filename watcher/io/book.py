@@ -38,7 +38,7 @@ class Sheet:
 @dataclass
 class Book:
     sheets: dict[str, Sheet]  # in workbook order
-    kind: str  # "xlsx", "xls" or "csv"
+    format: str  # "xlsx", "xls" or "csv"
     properties: dict[str, str] = field(default_factory=dict)  # custom document properties (xlsx)
 
     def sheet(self, name: str) -> Sheet | None:

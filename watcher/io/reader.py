@@ -43,15 +43,15 @@ class Limits:
     max_cells: int = 5_000_000
 
 
-def read_book(path: Path, kind: str, limits: Limits = Limits()) -> Book:
-    """Read `path`, whose content is of `kind` ("xlsx", "xls" or "csv")."""
-    if kind == "csv":
+def read_book(path: Path, fmt: str, limits: Limits = Limits()) -> Book:
+    """Read `path`, whose content is in the format `fmt` ("xlsx", "xls" or "csv")."""
+    if fmt == "csv":
         return read_csv(path.read_bytes())
-    parts, facts, properties = _scan_zip(path, limits) if kind == "xlsx" else ({}, {}, {})
-    with _named_for(path, kind) as source:
-        book = _read_workbook(source, kind)
+    parts, facts, properties = _scan_zip(path, limits) if fmt == "xlsx" else ({}, {}, {})
+    with _named_for(path, fmt) as source:
+        book = _read_workbook(source, fmt)
     book.properties = properties
-    if kind == "xlsx":
+    if fmt == "xlsx":
         for name, part in parts.items():
             if name in book.sheets and part in facts:
                 book.sheets[name].special = facts[part].special
@@ -60,10 +60,10 @@ def read_book(path: Path, kind: str, limits: Limits = Limits()) -> Book:
 
 
 @contextmanager
-def _named_for(path: Path, kind: str) -> Iterator[Path]:
+def _named_for(path: Path, fmt: str) -> Iterator[Path]:
     """calamine picks its parser by extension: give a mislabelled file (an .xlsx saved as .xls) the right one."""
-    suffix = ".xls" if kind == "xls" else ".xlsx"
-    if path.suffix.lower() == suffix or (kind == "xlsx" and path.suffix.lower() == ".xlsm"):
+    suffix = ".xls" if fmt == "xls" else ".xlsx"
+    if path.suffix.lower() == suffix or (fmt == "xlsx" and path.suffix.lower() == ".xlsm"):
         yield path
         return
     with tempfile.TemporaryDirectory(prefix="watcher-") as folder:
@@ -72,7 +72,7 @@ def _named_for(path: Path, kind: str) -> Iterator[Path]:
         yield link
 
 
-def _read_workbook(path: Path, kind: str) -> Book:
+def _read_workbook(path: Path, fmt: str) -> Book:
     try:
         workbook = python_calamine.CalamineWorkbook.from_path(str(path))
         sheets: dict[str, Sheet] = {}
@@ -100,7 +100,7 @@ def _read_workbook(path: Path, kind: str) -> Book:
         OverflowError,
     ) as exc:
         raise ReadError("file.unreadable", detail=type(exc).__name__) from exc
-    return Book(sheets, kind)
+    return Book(sheets, fmt)
 
 
 def _trim(rows: list[list]) -> list[list]:

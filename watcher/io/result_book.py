@@ -83,7 +83,7 @@ def strip_result(book: Book) -> Book:
             ]
             added[name] = where
         sheets[name] = replace(sheet, rows=rows)
-    return Book(sheets, book.kind, {f"{MARK}_columns": json.dumps(added, ensure_ascii=False)})
+    return Book(sheets, book.format, {f"{MARK}_columns": json.dumps(added, ensure_ascii=False)})
 
 
 def _added_columns(book: Book) -> dict[str, list]:
@@ -348,12 +348,12 @@ def _table(wb, f, name: str, table) -> None:
     cell = {"money": f["money_plain"], "int": None, "text": None, "datetime": None}
     for i, row in enumerate(table.rows, start=top + 1):
         for c, value in enumerate(row):
-            kind = table.kinds[c]
+            type_ = table.types[c]
             if value is None or value == "":
                 continue
-            if kind == "money":
+            if type_ == "money":
                 ws.write_number(i, c, yuan(value), f["money_plain"])
-            elif kind == "int":
+            elif type_ == "int":
                 ws.write_number(i, c, value)
             else:
                 text = str(value)
@@ -365,15 +365,15 @@ def _table(wb, f, name: str, table) -> None:
         last += 1
         ws.write_string(last, 0, "合计", f["total_label"])
         for c, value in table.totals.items():
-            if table.kinds[c] == "money":
+            if table.types[c] == "money":
                 ws.write_number(last, c, yuan(value), f["total_money"])
             elif isinstance(value, int):
                 ws.write_number(last, c, value, f["total_label"])
             else:
                 ws.write_string(last, c, str(value), f["total_label"])
-    widths = [max(w, 12 if table.kinds[c] == "money" else 6) for c, w in enumerate(widths)]
+    widths = [max(w, 12 if table.types[c] == "money" else 6) for c, w in enumerate(widths)]
     for c, w in enumerate(widths):
-        ws.set_column(c, c, w, cell[table.kinds[c]])
+        ws.set_column(c, c, w, cell[table.types[c]])
     ws.freeze_panes(top + 1, 0)
     print_setup(ws, landscape=sum(widths) > PORTRAIT_WIDTH, header_row=top)
     ws.autofilter(top, 0, top + len(table.rows), len(table.headers) - 1)

@@ -38,9 +38,9 @@ def _worker(conn, memory_bytes: int, limits: Limits, parent: int) -> None:
             return
         if job is None:
             return
-        path, kind = job
+        path, fmt = job
         try:
-            conn.send(("ok", read_book(Path(path), kind, limits)))
+            conn.send(("ok", read_book(Path(path), fmt, limits)))
         except ReadError as exc:
             conn.send(("error", exc.code, exc.values))
         except MemoryError:
@@ -81,14 +81,14 @@ class Sandbox:
             self.process.join(5)
         self.process = self.conn = None
 
-    def read(self, path: Path, kind: str) -> Book:
+    def read(self, path: Path, fmt: str) -> Book:
         """Read in the worker; raise ReadError for every way it can fail, the limits included."""
         if self.process is None or not self.process.is_alive():
             self._start()
         conn = self.conn
         assert conn is not None  # started above
         try:
-            conn.send((str(path), kind))
+            conn.send((str(path), fmt))
             if not conn.poll(self.seconds):
                 log.warning("parsing %s took longer than %g s: the parser was stopped", path.name, self.seconds)
                 self._replace()

@@ -11,7 +11,7 @@ class SheetTable:
 
     name: str
     headers: list[str]
-    kinds: list[str]  # per column: text, int, money (fen), datetime (text already formatted)
+    types: list[str]  # per column: text, int, money (fen), datetime (text already formatted)
     rows: list[list]
     totals: dict[int, object] = field(default_factory=dict)  # column → value of a totals row
     note: str = ""  # a line above the table: the filter that made it

@@ -36,7 +36,7 @@ class CopyRefused(Exception):
 
 
 def columns(ledger, table: str) -> list[str]:
-    if ledger.kind == "sqlite":
+    if ledger.backend == "sqlite":
         return [r[1] for r in ledger.conn.execute(f"PRAGMA table_info({table})").fetchall()]
     return [
         r[0]

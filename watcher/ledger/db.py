@@ -31,7 +31,7 @@ class Database(ABC):
     """One connection: `execute` with `?` parameters gives rows to fetch or iterate (sqlite.py and
     postgresql.py are the two)."""
 
-    kind = "sqlite"
+    backend = "sqlite"
     Error: type[Exception] = sqlite3.Error
     IntegrityError: type[Exception] = sqlite3.IntegrityError
     conn: Any

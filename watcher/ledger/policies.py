@@ -71,7 +71,7 @@ class Ledger(SettlementLedger):
         self.path = self.target if isinstance(self.target, Path) else None
         self.zone = zone
         self.db = open_database(self.target)
-        self.kind = self.db.kind
+        self.backend = self.db.backend
         self.conn = self.db  # execute / executemany with `?` parameters, on either database
         self._depth = 0
         self._versions: dict[int, Plan] = {}
@@ -94,7 +94,7 @@ class Ledger(SettlementLedger):
 
     def integrity(self) -> list[str]:
         """What SQLite's quick check finds wrong with the file ([] when sound; PostgreSQL keeps its own)."""
-        if self.kind == "postgresql":
+        if self.backend == "postgresql":
             return []
         rows = [r[0] for r in self.conn.execute("PRAGMA quick_check").fetchall()]
         return [] if rows == ["ok"] else rows[:20]
@@ -102,7 +102,7 @@ class Ledger(SettlementLedger):
     def probe(self, *, thorough: bool = False) -> None:
         """Raise what a write would meet now: a lock held by another program, a broken file, a server away
         (a lost PostgreSQL connection is made again first)."""
-        if self.kind == "postgresql":
+        if self.backend == "postgresql":
             if self.db.conn.closed or self.db.conn.broken:
                 self.reconnect()
             self.conn.execute("SELECT 1").fetchone()
@@ -205,7 +205,7 @@ class Ledger(SettlementLedger):
         to the commit, so workers never queue behind each other's transactions; a rolled-back
         transaction leaves its number unused, a gap, never a repeat)."""
         self._drawn = True
-        if self.kind == "postgresql":
+        if self.backend == "postgresql":
             return self.conn.execute(f"SELECT nextval('number_{_numbered(name)}')").fetchone()[0]
         return self.conn.execute(
             "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = sequences.value + 1"
@@ -215,7 +215,7 @@ class Ledger(SettlementLedger):
 
     def numbers_used(self) -> dict[str, int]:
         """The highest number handed out so far by each sequence (0: none yet)."""
-        if self.kind == "postgresql":
+        if self.backend == "postgresql":
             return dict(
                 self.conn.execute(
                     " UNION ALL ".join(
@@ -233,7 +233,7 @@ class Ledger(SettlementLedger):
         leaves its tables empty, and the next copy sets the numbers again."""
         self._need_tx()
         for name, value in used.items():
-            if self.kind == "postgresql":
+            if self.backend == "postgresql":
                 self.conn.execute(
                     f"SELECT setval('number_{_numbered(name)}', ?, ?)", (max(value, 1), value > 0)
                 ).fetchone()
@@ -300,7 +300,7 @@ class Ledger(SettlementLedger):
         """Take a result name for a file just claimed; False if another file in hand (any worker's) has it.
         Held until the file is finished; from then on its outputs in the outbox keep the name taken.
         On SQLite one service holds the root, and its own list of names in hand is enough."""
-        if self.kind != "postgresql":
+        if self.backend != "postgresql":
             return True
         return (
             self.conn.execute(
@@ -312,19 +312,19 @@ class Ledger(SettlementLedger):
 
     def release_stem(self, agency: str, stem: str) -> None:
         """The file is finished: its outputs exist (and a request that changed the ledger recorded them)."""
-        if self.kind == "postgresql":
+        if self.backend == "postgresql":
             self.conn.execute("DELETE FROM result_names WHERE agency = ? AND stem = ?", (agency, stem))
 
     # --- locks between workers (PostgreSQL; on SQLite one service per root holds the root's lock) -----
 
     def try_lock(self, name: str) -> bool:
         """A session lock between workers: True if taken (it dies with the session, e.g. a killed worker)."""
-        if self.kind != "postgresql":
+        if self.backend != "postgresql":
             return True
         return bool(self.conn.execute("SELECT pg_try_advisory_lock(?)", (_lock_key(name),)).fetchone()[0])
 
     def unlock(self, name: str) -> None:
-        if self.kind == "postgresql":
+        if self.backend == "postgresql":
             self.conn.execute("SELECT pg_advisory_unlock(?)", (_lock_key(name),)).fetchone()
 
     def register_worker(self, name: str, command: str, at: datetime) -> None:
@@ -683,7 +683,7 @@ class Ledger(SettlementLedger):
         wanted = set(ids)
         numbers = sorted({n for _, n in ids})
         for chunk in (numbers[i : i + 500] for i in range(0, len(numbers), 500)):
-            if self.kind == "postgresql":
+            if self.backend == "postgresql":
                 sql = (
                     "SELECT h.id_type, h.id_no, p.policy_no, p.start_at, p.end_at, p.tour_group"
                     " FROM unnest(?::text[]) AS w(id_no)"

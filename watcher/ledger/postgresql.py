@@ -59,7 +59,7 @@ _multi_row_kept = lru_cache(maxsize=256)(_multi_row_built)
 
 
 class PostgresDatabase(Database):
-    kind = "postgresql"
+    backend = "postgresql"
 
     def __init__(self, url: str):
         try:

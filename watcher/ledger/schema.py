@@ -330,12 +330,12 @@ def migrate(db, now_text: str, upto: int = LATEST) -> list[int]:
             continue
         db.begin()
         try:
-            if db.kind == "postgresql":
+            if db.backend == "postgresql":
                 db.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
             if version <= current_version(db):
                 db.execute("ROLLBACK")
                 continue
-            for statement in statements_for(db.kind, version, sql):
+            for statement in statements_for(db.backend, version, sql):
                 db.execute(statement)
             if version in AFTER:
                 AFTER[version](db, now_text)
@@ -348,10 +348,10 @@ def migrate(db, now_text: str, upto: int = LATEST) -> list[int]:
     return applied
 
 
-def statements_for(kind: str, version: int, sql: str) -> list[str]:
+def statements_for(backend: str, version: int, sql: str) -> list[str]:
     """One description, two databases: SQLite runs it as written; PostgreSQL gets 64-bit integers
     (money is BIGINT fen), identity keys, and foreign keys added once every table of the step exists."""
-    if kind != "postgresql":
+    if backend != "postgresql":
         return [s for s in _statements(sql) if s.strip()]
     if version in POSTGRES_ONLY:
         return POSTGRES_ONLY[version]

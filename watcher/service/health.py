@@ -30,7 +30,7 @@ def health(desk, last: DeskFault | None = None) -> DeskFault | None:
     """None when the desk can work; else the fault that stops it. After `last`, the place it hit is
     looked at again too (the folder a full disk refused; the ledger's integrity after an error of its own)."""
     try:
-        desk.ledger.probe(thorough=last is not None and last.kind == LEDGER)
+        desk.ledger.probe(thorough=last is not None and last.reason == LEDGER)
     except Exception as exc:
         return DeskFault(classify(exc) or LEDGER, exc)
     places = [desk.layout.root]

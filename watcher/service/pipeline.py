@@ -172,7 +172,7 @@ class Pipeline:
             try:
                 return walk(self.desk, current)
             except DeskFault as fault:
-                if fault.kind != LOCKED or time.monotonic() + delay > give_up or self._stopping():
+                if fault.reason != LOCKED or time.monotonic() + delay > give_up or self._stopping():
                     raise
                 log.warning("账本被其他程序锁定，%g 秒后重试 %s/%s", delay, record.who, record.original)
                 self._sleep(delay)
@@ -256,7 +256,7 @@ class Pipeline:
         rendering = plan(outcome, out_dir, self.desk.layout, self.desk.settings)
         self.desk.ledger.marked()  # no output carries a number before the desk's mark of it is synced
         future = None
-        shared = any(job.kind not in ("book", "page") for job in rendering.jobs)
+        shared = any(job.output not in ("book", "page") for job in rendering.jobs)
         if shared:
             self.drain(block=True)  # the files before it finish first: their outputs are older than its own
         if self.pool is not None and not shared and _rows(outcome) <= BIG_ROWS:

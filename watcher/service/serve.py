@@ -87,14 +87,14 @@ class Service:
     # --- observers ---------------------------------------------------------------------------
 
     def _new_observers(self) -> list:
-        kinds: dict[str, list[Any]] = {
+        classes: dict[str, list[Any]] = {
             "events": [Observer],
             "polling": [PollingObserver],
             "both": [Observer, PollingObserver],
         }
         made = []
-        for kind in kinds[self.settings.watch]:
-            observer = kind(timeout=1) if kind is PollingObserver else kind()
+        for observer_class in classes[self.settings.watch]:
+            observer = observer_class(timeout=1) if observer_class is PollingObserver else observer_class()
             observer.schedule(
                 _Events(self.paths), str(self.desk.layout.workbooks), recursive=True, event_filter=ARRIVALS
             )
@@ -184,7 +184,7 @@ class Service:
                 pipeline.halted = fault
                 log.error("%s", fault.line())
                 return
-            log.warning("%s已恢复，继续受理", WORDS[pipeline.halted.kind])
+            log.warning("%s已恢复，继续受理", WORDS[pipeline.halted.reason])
             pipeline.halted = None
         gather(self.desk, self.tracker, None, backdate=False)
         for who in scan.folders(self.desk.layout):  # several workers: one may have died

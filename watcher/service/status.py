@@ -16,7 +16,7 @@ from .schedule import due
 
 
 def _service(layout: Layout, ledger, zone) -> str:
-    if ledger is not None and ledger.kind == "postgresql":
+    if ledger is not None and ledger.backend == "postgresql":
         # Several workers, on this host or others: those registered whose lock a live session holds.
         workers = ledger.workers()
         if not workers:
@@ -109,7 +109,7 @@ def _desk_line(ledger, why, layout: Layout) -> str:
     if ledger is None:
         fault = classify(why) if isinstance(why, BaseException) else None
         return "账本：" + (DeskFault(fault, why).line() if fault else f"无法打开（{describe(why)}）")
-    if ledger.kind == "sqlite":
+    if ledger.backend == "sqlite":
         ledger.conn.execute("PRAGMA busy_timeout = 1000")  # status answers at once, whoever holds a lock
     try:
         damaged = ledger.integrity()

@@ -75,24 +75,24 @@ def walk(desk: Desk, record: Claim) -> Outcome:
             record, snap = archived_copy(desk, record, outcome.processed_at)
         outcome.sha256, outcome.archived = snap.sha256, str(snap.path)
         checked = preflight(snap.path, record.original, desk.settings, (snap.sha256, snap.size))
-        if checked.problem is not None or checked.kind is None:
+        if checked.problem is not None or checked.format is None:
             outcome.problems = [checked.problem or file_problem("file.unreadable", detail="格式错误")]
         else:
             earlier = desk.ledger.effective_request(record.who, checked.sha256)
             if earlier is not None and f"{record.stem}.xlsx" in earlier.outputs:
                 outcome.committed = True
-                rebuild(desk, outcome, earlier, snap.path, checked.kind)
+                rebuild(desk, outcome, earlier, snap.path, checked.format)
             elif earlier is not None:
-                duplicate(desk, outcome, earlier, snap.path, checked.kind)
+                duplicate(desk, outcome, earlier, snap.path, checked.format)
             else:
                 try:
-                    _walk(desk, outcome, snap, checked.kind, lambda: unchanged(record, snap))
+                    _walk(desk, outcome, snap, checked.format, lambda: unchanged(record, snap))
                 except (LedgerError, desk.ledger.db.IntegrityError):
                     # Another worker changed what this request relied on between its checks and its
                     # commit (nothing of this request was committed): walk it again against the ledger
                     # as it is now; the same bytes committed by the other worker come back as a duplicate.
                     log.info("%s/%s: the ledger changed under it; checking it again", record.who, record.original)
-                    _again(desk, outcome, record, snap, checked)
+                    outcome = _again(desk, outcome, record, snap, checked)
         if not outcome.committed and not unchanged(record, snap):
             raise FileChanged(record.path)
         if outcome.committed and not outcome.recovered and not unchanged(record, snap):
@@ -113,19 +113,20 @@ def walk(desk: Desk, record: Claim) -> Outcome:
     return outcome
 
 
-def _again(desk: Desk, outcome: Outcome, record: Claim, snap: Snapshot, checked) -> None:
-    fresh = Outcome(record.who, record.original, checked.sha256, desk.now())
-    fresh.result_stem, fresh.archived = record.stem, outcome.archived
+def _again(desk: Desk, first: Outcome, record: Claim, snap: Snapshot, checked) -> Outcome:
+    """A new outcome for the same file, checked against the ledger as it is now (the first one is dropped)."""
+    outcome = Outcome(record.who, record.original, checked.sha256, desk.now())
+    outcome.result_stem, outcome.archived = record.stem, first.archived
     earlier = desk.ledger.effective_request(record.who, checked.sha256)
     if earlier is not None:
-        duplicate(desk, fresh, earlier, snap.path, checked.kind)
+        duplicate(desk, outcome, earlier, snap.path, checked.format)
     else:
-        _walk(desk, fresh, snap, checked.kind, lambda: unchanged(record, snap))
-    outcome.__dict__.update(fresh.__dict__)
+        _walk(desk, outcome, snap, checked.format, lambda: unchanged(record, snap))
+    return outcome
 
 
-def _walk(desk: Desk, outcome: Outcome, snap: Snapshot, kind_name: str, still: Callable[[], bool]) -> None:
-    book, trouble = read(desk.reader, snap.path, kind_name)
+def _walk(desk: Desk, outcome: Outcome, snap: Snapshot, fmt: str, still: Callable[[], bool]) -> None:
+    book, trouble = read(desk.reader, snap.path, fmt)
     if trouble is None and book is not None:
         book, trouble = recognise(book, outcome.who, desk.ledger, desk.zone)
     if trouble is not None or book is None:

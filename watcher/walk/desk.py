@@ -22,14 +22,14 @@ class Desk:
     ledger: Ledger
     now: Callable[[], datetime] = clock.now
     reserved: set = field(default_factory=set)  # (who, result stem) of files in hand, not yet archived
-    reader: Callable | None = None  # (path, kind) → Book; the sandbox when the service runs
+    reader: Callable | None = None  # (path, format) → Book; the sandbox when the service runs
     worker: str | None = None  # with several workers (PostgreSQL): this one's name; its claims live apart
 
     def __post_init__(self):
         self.zone = self.settings.zone
         if self.reader is None:
             limits = limits_of(self.settings)
-            self.reader = lambda path, kind: read_book(path, kind, limits)
+            self.reader = lambda path, fmt: read_book(path, fmt, limits)
 
 
 def limits_of(settings: Settings) -> Limits:

@@ -66,7 +66,7 @@ class Outcome:
             "roster_header": self.roster_header,
             "roster_columns": self.roster_columns,
             "tables": [
-                [t.name, t.headers, t.kinds, t.rows, {str(k): v for k, v in t.totals.items()}, t.note]
+                [t.name, t.headers, t.types, t.rows, {str(k): v for k, v in t.totals.items()}, t.note]
                 for t in self.tables
             ],
             "premium_before": self.premium_before,
@@ -87,15 +87,15 @@ class Outcome:
         self.summary = (
             dict(summary)
             if isinstance(summary, dict)
-            else {label: Amount(v) if kind == "money" else v for label, kind, v in summary}
+            else {label: Amount(v) if form == "money" else v for label, form, v in summary}
         )
         self.notes = list(record.get("notes", []))
         self.row_premiums = {int(r): fen for r, fen in record.get("row_premiums", {}).items()}
         self.roster_sheet, self.roster_header = record.get("roster_sheet"), record.get("roster_header")
         self.roster_columns = dict(record.get("roster_columns", {}))
         self.tables = [
-            SheetTable(name, headers, kinds, rows, {int(k): v for k, v in totals.items()}, note)
-            for name, headers, kinds, rows, totals, note in record.get("tables", [])
+            SheetTable(name, headers, types, rows, {int(k): v for k, v in totals.items()}, note)
+            for name, headers, types, rows, totals, note in record.get("tables", [])
         ]
         self.premium_before = record.get("premium_before")
         self.statements, self.core = list(record.get("statements", [])), list(record.get("core", []))

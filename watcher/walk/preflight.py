@@ -17,7 +17,7 @@ _OLE = bytes.fromhex("D0CF11E0A1B11AE1")
 class Preflight:
     sha256: str
     size: int
-    kind: str | None  # "xlsx", "xls" or "csv"; None when refused
+    format: str | None  # "xlsx", "xls" or "csv"; None when refused
     problem: Problem | None = None
 
 

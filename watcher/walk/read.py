@@ -13,9 +13,9 @@ from ..io.book import Book
 from ..io.reader import ReadError
 
 
-def read(reader, path: Path, kind: str) -> tuple[Book | None, Problem | None]:
+def read(reader, path: Path, fmt: str) -> tuple[Book | None, Problem | None]:
     try:
-        return reader(path, kind), None
+        return reader(path, fmt), None
     except ReadError as exc:
         values = dict(exc.values)
         if exc.code == "file.unreadable":

@@ -34,7 +34,7 @@ def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:
     return record
 
 
-def rebuild(desk: Desk, outcome: Outcome, earlier, archived: Path, kind_name: str) -> None:
+def rebuild(desk: Desk, outcome: Outcome, earlier, archived: Path, fmt: str) -> None:
     """A request committed before the run was stopped: show the committed result again."""
     ledger = desk.ledger
     shown = earlier.result
@@ -44,12 +44,12 @@ def rebuild(desk: Desk, outcome: Outcome, earlier, archived: Path, kind_name: st
     outcome.cancelled = list(earlier.cancelled)
     outcome.outputs = list(earlier.outputs)
     outcome.from_json(shown)
-    book, _ = read(desk.reader, archived, kind_name)
+    book, _ = read(desk.reader, archived, fmt)
     outcome.book = recognise(book, outcome.who, ledger, desk.zone)[0] if book is not None else None
     outcome.recovered = True
 
 
-def duplicate(desk: Desk, outcome: Outcome, earlier, archived: Path, kind_name: str) -> None:
+def duplicate(desk: Desk, outcome: Outcome, earlier, archived: Path, fmt: str) -> None:
     """Same bytes again after a request that changed the ledger: nothing changes, the first result again.
     If that request's own outputs are missing (lost with a claim record, or deleted), they are written too,
     under the names it recorded."""
@@ -62,5 +62,5 @@ def duplicate(desk: Desk, outcome: Outcome, earlier, archived: Path, kind_name: 
     if any(not (out / name).exists() for name in earlier.outputs):
         repair = Outcome(outcome.who, earlier.file_name, earlier.sha256, earlier.processed_at)
         repair.result_stem = earlier.outputs[0].removesuffix(".xlsx")
-        rebuild(desk, repair, earlier, archived, kind_name)
+        rebuild(desk, repair, earlier, archived, fmt)
         outcome.repair = repair

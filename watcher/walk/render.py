@@ -39,7 +39,7 @@ log = logging.getLogger("watcher")
 @dataclass(frozen=True)
 class Job:
     path: Path
-    kind: str  # "book", "page" (an issued policy's), "state_page" (a page showing the policy's state now:
+    output: str  # "book", "page" (an issued policy's), "state_page" (a page showing the policy's state now:
     # void, replaced, reprinted; written whenever asked), "statement", "detail", "exchange" or "bytes"
     args: tuple[Any, ...]
 
@@ -79,7 +79,7 @@ def plan(outcome: Outcome, out_dir: Path, layout: Layout, settings: Settings) ->
     json_path = out_dir / f"{outcome.result_stem}.json"
     if outcome.recovered:  # outputs appear whole (temporary name, then rename): one that exists is complete
         # (statement files, exchange files and detail sheets show current state: always written again)
-        jobs = [job for job in jobs if job.kind not in ("book", "page") or not job.path.exists()]
+        jobs = [job for job in jobs if job.output not in ("book", "page") or not job.path.exists()]
         if json_path.exists():
             return RenderPlan(jobs, json_path, None)
     return RenderPlan(jobs, json_path, dumps(outcome, zone))
@@ -89,13 +89,13 @@ def page_job(layout: Layout, settings: Settings, shown: PageShown, at: datetime)
     """A policy's page; a void one says which policy replaces it now."""
     policy = shown.policy
     args = (layout.root, policy, shown.plan, shown.agency, settings, settings.zone, at, shown.replacement)
-    kind = "page" if shown.issued else "state_page"
-    return Job(layout.out(policy.agency) / policy_page_name(policy.policy_no), kind, args)
+    output = "page" if shown.issued else "state_page"
+    return Job(layout.out(policy.agency) / policy_page_name(policy.policy_no), output, args)
 
 
 def run_job(job: Job) -> Path:
     """Write one output file. Runs inline or in a worker process."""
-    if job.kind == "book":
+    if job.output == "book":
         outcome, zone = job.args
         try:
             with replacing(job.path) as tmp:
@@ -107,17 +107,17 @@ def run_job(job: Job) -> Path:
             log.exception("echoing %s failed; writing its result without the echoed sheets", outcome.file_name)
             with replacing(job.path) as tmp:
                 write_result_book(tmp, replace(outcome, book=None), zone)
-    elif job.kind in ("page", "state_page"):
+    elif job.output in ("page", "state_page"):
         root, policy, plan_, agency, settings, zone, at, replacement = job.args
         job.path.parent.mkdir(parents=True, exist_ok=True)
-        if job.kind == "page" and job.path.exists():
+        if job.output == "page" and job.path.exists():
             set_aside(job.path)
         write_bytes(job.path, render_policy(environment(root), policy, plan_, agency, settings, zone, at, replacement))
-    elif job.kind == "statement":
+    elif job.output == "statement":
         write_statement_files(*job.args)
-    elif job.kind == "detail":
+    elif job.output == "detail":
         write_detail_file(job.path, job.args[0])
-    elif job.kind == "exchange":
+    elif job.output == "exchange":
         write_exchange_file(job.path, *job.args)
     else:
         job.path.parent.mkdir(parents=True, exist_ok=True)
