@@ -138,9 +138,7 @@ def test_every_template_is_its_kinds_declaration(tmp_path):
         apply = wb["申请"]
         labels = [apply.cell(r, 1).value for r in range(2, apply.max_row + 1)]
         assert labels == ["操作类型", *(f.label for f in spec.form.fields)], spec.action
-        assert [apply.cell(r, 3).value or "" for r in range(3, apply.max_row + 1)] == [
-            f.note for f in spec.form.fields
-        ]
+        assert [apply.cell(r, 3).value or "" for r in range(3, apply.max_row + 1)] == [f.note for f in spec.form.fields]
         for name in spec.form.tables:
             assert [c.value for c in wb[name][1]] == [col.name for col in TABLES[name]], (spec.action, name)
         guide = wb["填写说明"]

@@ -12,16 +12,9 @@ from ..layout import AGENCY_CODE
 from .admin_tables import AdminTable
 from .base import Checked, Decision, Request, SaveAgency
 from .common import RequestKind
+from .forms import columns
 
-COLUMNS = {
-    "序号": ("编号",),
-    "机构代码": ("代码", "旅行社代码"),
-    "机构名称": ("名称", "旅行社名称"),
-    "营业执照号": ("营业执照号码", "统一社会信用代码"),
-    "协议编号": ("协议号",),
-    "可用方案": ("方案代码", "方案"),
-    "状态": ("合作状态",),
-}
+COLUMNS = columns("机构")
 
 
 class AgencyKind(RequestKind):

@@ -10,6 +10,7 @@ from ..domain.problems import Problem, problem
 from ..domain.text import clean, fold, strip_control
 from ..io.book import Book, Sheet, column_letter
 from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
+from . import forms
 from .forms import samples
 
 APPLY = "申请"
@@ -19,44 +20,9 @@ TOUR_GROUP = re.compile(
 BAD = object()  # a cell whose value cannot be used: a formula without a cached value, an error cell
 ROSTER = "被保险人名单"
 
-APPLY_FIELDS = synonyms_index(
-    {
-        "操作类型": ("操作", "业务类型", "申请类型"),
-        "旅行团号": ("团号", "旅游团号", "团队编号"),
-        "区域": ("投保区域", "旅游区域"),
-        "方案代码": ("方案", "产品代码", "保险方案代码"),
-        "生效时间": ("起保时间", "保险起期", "生效日期"),
-        "天数": ("保险天数", "旅游天数", "行程天数"),
-        "行程路线": ("行程", "旅游路线", "路线"),
-        "经办人": ("旅行社经办人",),
-        "营销员工号": ("业务员工号", "营销员代码"),
-        "营销员姓名": ("业务员姓名", "营销员"),
-        "保单号": ("保单号码",),
-        "结账月份": ("月份",),
-        "机构代码": (),
-        "投保起期": ("起期", "开始日期", "投保开始日期"),
-        "投保止期": ("止期", "结束日期", "投保结束日期"),
-        "保单状态": ("状态",),
-        "结算状态": (),
-        "生成起期": ("对账单生成起期",),
-        "生成止期": ("对账单生成止期",),
-        "对账状态": (),
-        "业绩月份": (),
-    }
-)
+APPLY_FIELDS = synonyms_index(forms.apply_labels())  # declared with the forms (kinds/forms.py)
 
-ROSTER_COLUMNS = synonyms_index(
-    {
-        "序号": ("编号", "No", "NO."),
-        "姓名": ("被保险人姓名", "被保险人", "名字"),
-        "证件类型": ("证件种类",),
-        "证件号码": ("证件号", "身份证号码", "身份证号", "证件编号", "护照号码"),
-        "性别": (),
-        "出生日期": ("出生年月", "出生年月日", "生日"),
-        "联系电话": ("电话", "手机", "手机号", "手机号码", "联系方式"),
-        "备注": ("说明",),
-    }
-)
+ROSTER_COLUMNS = synonyms_index(forms.columns(ROSTER))
 
 
 def special_problem(sheet: Sheet, r: int, c: int, column: str) -> Problem | None:

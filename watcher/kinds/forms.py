@@ -26,6 +26,7 @@ class Field:
     # A dropdown: a list, or "plans" (the desk's plan codes, on the hidden 选项 sheet), or "plans_or_all"
     # (全部 and the plan codes, inline while they fit Excel's 255 characters).
     choices: tuple[str, ...] | str = ()
+    also: tuple[str, ...] = ()  # other labels a clerk may write for it (read as this one)
 
 
 @dataclass(frozen=True)
@@ -48,19 +49,34 @@ class Col:
     choices: tuple[str, ...] | str = ()  # a list, or the name of a range on the 选项 sheet
     date: bool = False
     note: str = ""
+    also: tuple[str, ...] = ()  # other headers a clerk may write for it (read as this column)
 
 
 SAMPLE_ID = "11010519491231002X"  # GB 11643's own example number, on the sample row: never a real traveller
 
 ROSTER = (
-    Col("序号", 6, "示例", note="示例行不会被处理，可保留；其他行可留空"),
-    Col("姓名", 14, "王芳", note="必填"),
-    Col("证件类型", 24, "身份证", choices="证件类型", note="必填，从下拉框选择"),
-    Col("证件号码", 22, SAMPLE_ID, text=True, note="必填；本列为文本格式，请勿改成数字"),
+    Col("序号", 6, "示例", note="示例行不会被处理，可保留；其他行可留空", also=("编号", "No", "NO.")),
+    Col("姓名", 14, "王芳", note="必填", also=("被保险人姓名", "被保险人", "名字")),
+    Col("证件类型", 24, "身份证", choices="证件类型", note="必填，从下拉框选择", also=("证件种类",)),
+    Col(
+        "证件号码",
+        22,
+        SAMPLE_ID,
+        text=True,
+        note="必填；本列为文本格式，请勿改成数字",
+        also=("证件号", "身份证号码", "身份证号", "证件编号", "护照号码"),
+    ),
     Col("性别", 6, "女", choices=("男", "女"), note="身份证可不填；其他证件必填"),
-    Col("出生日期", 12, "1949-12-31", date=True, note="身份证可不填；其他证件必填，如 1980-01-31"),
-    Col("联系电话", 15, "13800138000", text=True),
-    Col("备注", 20, ""),
+    Col(
+        "出生日期",
+        12,
+        "1949-12-31",
+        date=True,
+        note="身份证可不填；其他证件必填，如 1980-01-31",
+        also=("出生年月", "出生年月日", "生日"),
+    ),
+    Col("联系电话", 15, "13800138000", text=True, also=("电话", "手机", "手机号", "手机号码", "联系方式")),
+    Col("备注", 20, "", also=("说明",)),
 )
 
 
@@ -68,69 +84,69 @@ ROSTER = (
 TABLES: dict[str, tuple[Col, ...]] = {
     "被保险人名单": ROSTER,
     "方案": (
-        Col("序号", 6, "示例"),
-        Col("方案代码", 12, "GN-A", text=True),
-        Col("方案名称", 24, "境内旅游意外险A款"),
+        Col("序号", 6, "示例", also=("编号",)),
+        Col("方案代码", 12, "GN-A", text=True, also=("代码",)),
+        Col("方案名称", 24, "境内旅游意外险A款", also=("名称",)),
         Col("区域", 8, "境内", choices=REGIONS),
-        Col("最低年龄", 9, 0),
-        Col("最高年龄", 9, 80),
-        Col("最长天数", 9, 30),
+        Col("最低年龄", 9, 0, also=("最小年龄",)),
+        Col("最高年龄", 9, 80, also=("最大年龄",)),
+        Col("最长天数", 9, 30, also=("最大天数",)),
     ),
     "费率": (
-        Col("序号", 6, "示例"),
-        Col("方案代码", 12, "GN-A", text=True),
-        Col("天数下限", 9, 1),
-        Col("天数上限", 9, 3),
-        Col("每人保费", 10, 5),
+        Col("序号", 6, "示例", also=("编号",)),
+        Col("方案代码", 12, "GN-A", text=True, also=("代码",)),
+        Col("天数下限", 9, 1, also=("最少天数",)),
+        Col("天数上限", 9, 3, also=("最多天数",)),
+        Col("每人保费", 10, 5, also=("保费", "单价")),
     ),
     "年龄系数": (
-        Col("序号", 6, "示例"),
-        Col("方案代码", 12, "GN-A", text=True),
+        Col("序号", 6, "示例", also=("编号",)),
+        Col("方案代码", 12, "GN-A", text=True, also=("代码",)),
         Col("年龄下限", 9, 66),
         Col("年龄上限", 9, 80),
-        Col("系数", 8, 1.5),
+        Col("系数", 8, 1.5, also=("年龄系数",)),
     ),
     "保障": (
-        Col("序号", 6, "示例"),
-        Col("方案代码", 12, "GN-A", text=True),
-        Col("保障项目", 24, "意外身故、残疾"),
-        Col("保额", 12, 300000),
+        Col("序号", 6, "示例", also=("编号",)),
+        Col("方案代码", 12, "GN-A", text=True, also=("代码",)),
+        Col("保障项目", 24, "意外身故、残疾", also=("责任", "保险责任")),
+        Col("保额", 12, 300000, also=("保险金额",)),
     ),
     "机构": (
-        Col("序号", 6, "示例"),
-        Col("机构代码", 10, "GZ001", text=True),
-        Col("机构名称", 28, "广州示例国际旅行社有限公司"),
-        Col("营业执照号", 22, "91440101MA5XXXXXXX", text=True),
-        Col("协议编号", 16, "LY-2026-001", text=True),
-        Col("可用方案", 20, "GN-A、GW-B", text=True),
-        Col("状态", 8, "合作中", choices=("合作中", "已终止")),
+        Col("序号", 6, "示例", also=("编号",)),
+        Col("机构代码", 10, "GZ001", text=True, also=("代码", "旅行社代码")),
+        Col("机构名称", 28, "广州示例国际旅行社有限公司", also=("名称", "旅行社名称")),
+        Col("营业执照号", 22, "91440101MA5XXXXXXX", text=True, also=("营业执照号码", "统一社会信用代码")),
+        Col("协议编号", 16, "LY-2026-001", text=True, also=("协议号",)),
+        Col("可用方案", 20, "GN-A、GW-B", text=True, also=("方案代码", "方案")),
+        Col("状态", 8, "合作中", choices=("合作中", "已终止"), also=("合作状态",)),
     ),
     "对账确认": (
-        Col("序号", 6, "示例"),
-        Col("对账单号", 18, "DZ202611000001", text=True),
-        Col("业务渠道", 14, DEFAULT_CHANNELS[0], choices=DEFAULT_CHANNELS, note="一经确认不能更改"),
-        Col("确认人", 10, "张运营"),
+        Col("序号", 6, "示例", also=("编号",)),
+        Col("对账单号", 18, "DZ202611000001", text=True, also=("对账单编号", "对账单")),
+        Col("业务渠道", 14, DEFAULT_CHANNELS[0], choices=DEFAULT_CHANNELS, note="一经确认不能更改", also=("渠道",)),
+        Col("确认人", 10, "张运营", also=("确认人员", "经办人")),
     ),
     "收费": (
-        Col("序号", 6, "示例"),
-        Col("对账单号", 18, "DZ202611000001", text=True),
-        Col("金额", 12, 1234.5, note="须等于对账单合计"),
-        Col("缴费凭证号", 18, "PZ20261205001", text=True),
-        Col("到账日期", 12, "2026-12-05", date=True),
+        Col("序号", 6, "示例", also=("编号",)),
+        Col("对账单号", 18, "DZ202611000001", text=True, also=("对账单编号", "对账单")),
+        Col("金额", 12, 1234.5, note="须等于对账单合计", also=("缴费金额", "收费金额")),
+        Col("缴费凭证号", 18, "PZ20261205001", text=True, also=("凭证号", "缴费凭证")),
+        Col("到账日期", 12, "2026-12-05", date=True, also=("缴费日期", "收费日期")),
     ),
     "发票": (
-        Col("序号", 6, "示例"),
-        Col("对账单号", 18, "DZ202611000001", text=True),
-        Col("发票号", 16, "44001234", text=True),
-        Col("开票日期", 12, "2026-12-06", date=True),
+        Col("序号", 6, "示例", also=("编号",)),
+        Col("对账单号", 18, "DZ202611000001", text=True, also=("对账单编号", "对账单")),
+        Col("发票号", 16, "44001234", text=True, also=("发票号码",)),
+        Col("开票日期", 12, "2026-12-06", date=True, also=("发票日期",)),
     ),
     "预交保费": (
-        Col("序号", 6, "示例"),
-        Col("机构代码", 10, "GZ001", text=True),
-        Col("类型", 8, "收取", choices=("收取", "退还")),
-        Col("金额", 12, 5000),
-        Col("收据号", 16, "SJ2026001", text=True),
-        Col("日期", 12, "2026-11-01", date=True),
+        Col("序号", 6, "示例", also=("编号",)),
+        Col("机构代码", 10, "GZ001", text=True, also=("代码", "旅行社代码")),
+        Col("类型", 8, "收取", choices=("收取", "退还"), also=("收退类型", "操作")),
+        Col("金额", 12, 5000, also=("押金金额",)),
+        Col("收据号", 16, "SJ2026001", text=True, also=("收据号码", "收据编号")),
+        Col("日期", 12, "2026-11-01", date=True, also=("收取日期", "退还日期")),
     ),
 }
 
@@ -262,17 +278,24 @@ PERFORMANCE_HELP = [
 ]
 
 
-POLICY_NO = Field("保单号", "必填：本机构的保单号（在投保结果或电子保单上）", text=True)
+POLICY_NO = Field("保单号", "必填：本机构的保单号（在投保结果或电子保单上）", text=True, also=("保单号码",))
 ISSUE_FIELDS = (
-    Field("旅行团号", "必填：本团的团号，查询或修改保单时要用", text=True),
-    Field("区域", "境内或境外，须与方案一致", choices=REGIONS),
-    Field("方案代码", "必填：从下拉框选择保险方案", text=True, choices="plans"),
-    Field("生效时间", "必填：整点，例如 2026-12-01 08:00；须晚于提交时间", format="datetime"),
-    Field("天数", "必填：保险天数（含首尾两天），例如 3"),
-    Field("行程路线", "例如 广州—桂林—阳朔"),
-    Field("经办人", "旅行社经办人姓名"),
-    Field("营销员工号", "", text=True),
-    Field("营销员姓名", ""),
+    Field("旅行团号", "必填：本团的团号，查询或修改保单时要用", text=True, also=("团号", "旅游团号", "团队编号")),
+    Field("区域", "境内或境外，须与方案一致", choices=REGIONS, also=("投保区域", "旅游区域")),
+    Field(
+        "方案代码", "必填：从下拉框选择保险方案", text=True, choices="plans", also=("方案", "产品代码", "保险方案代码")
+    ),
+    Field(
+        "生效时间",
+        "必填：整点，例如 2026-12-01 08:00；须晚于提交时间",
+        format="datetime",
+        also=("起保时间", "保险起期", "生效日期"),
+    ),
+    Field("天数", "必填：保险天数（含首尾两天），例如 3", also=("保险天数", "旅游天数", "行程天数")),
+    Field("行程路线", "例如 广州—桂林—阳朔", also=("行程", "旅游路线", "路线")),
+    Field("经办人", "旅行社经办人姓名", also=("旅行社经办人",)),
+    Field("营销员工号", "", text=True, also=("业务员工号", "营销员代码")),
+    Field("营销员姓名", "", also=("业务员姓名", "营销员")),
 )
 ROSTER_SHEET = ("被保险人名单",)
 
@@ -310,10 +333,15 @@ POLICY_QUERY = Form(
 )
 DETAIL = Form(
     (
-        Field("投保起期", "必填：投保时间的日期，含当天；通常为一个整月", format="date"),
-        Field("投保止期", "必填：含当天", format="date"),
+        Field(
+            "投保起期",
+            "必填：投保时间的日期，含当天；通常为一个整月",
+            format="date",
+            also=("起期", "开始日期", "投保开始日期"),
+        ),
+        Field("投保止期", "必填：含当天", format="date", also=("止期", "结束日期", "投保结束日期")),
         Field("方案代码", "全部或某个方案", text=True, choices="plans_or_all"),
-        Field("保单状态", "全部、有效或已撤单", choices=("全部", "有效", "已撤单")),
+        Field("保单状态", "全部、有效或已撤单", choices=("全部", "有效", "已撤单"), also=("状态",)),
         Field("结算状态", "全部、未结或已结", choices=("全部", "未结", "已结")),
     ),
     (),
@@ -322,8 +350,8 @@ DETAIL = Form(
 REPRINT = Form((POLICY_NO,), (), tuple(REPRINT_HELP))
 STATEMENT_QUERY = Form(
     (
-        Field("生成起期", "对账单生成日期，含当天；不填则不限", format="date"),
-        Field("生成止期", "含当天；不填则不限", format="date"),
+        Field("生成起期", "对账单生成日期，含当天；不填则不限", format="date", also=("对账单生成起期",)),
+        Field("生成止期", "含当天；不填则不限", format="date", also=("对账单生成止期",)),
         Field(
             "对账状态",
             "全部、待确认、已确认、已缴费或已开票",
@@ -337,7 +365,7 @@ PLAN = Form((), ("方案", "费率", "年龄系数", "保障"), tuple(PLAN_HELP)
 AGENCY = Form((), ("机构",), tuple(AGENCY_HELP))
 SETTLE = Form(
     (
-        Field("结账月份", "必填：YYYY-MM，例如 2026-11；月份结束后才能结账", text=True),
+        Field("结账月份", "必填：YYYY-MM，例如 2026-11；月份结束后才能结账", text=True, also=("月份",)),
         Field("机构代码", "某个机构的代码，或“全部”", text=True),
         Field("方案代码", "某个方案，或“全部”", text=True, choices="plans_or_all"),
     ),
@@ -351,3 +379,38 @@ DEPOSIT = Form((), ("预交保费",), tuple(DEPOSIT_HELP))
 PERFORMANCE = Form(
     (Field("业绩月份", "YYYY-MM，例如 2026-12；填“全部”或不填列出所有月份", text=True),), (), tuple(PERFORMANCE_HELP)
 )
+
+FORMS = (
+    ISSUE,
+    CANCEL,
+    AMEND,
+    *(roster_change(action) for action in ROSTER_HELP),
+    POLICY_QUERY,
+    DETAIL,
+    REPRINT,
+    STATEMENT_QUERY,
+    PLAN,
+    AGENCY,
+    SETTLE,
+    CONFIRM,
+    PAYMENT,
+    INVOICE,
+    DEPOSIT,
+    PERFORMANCE,
+)
+ACTION_ALSO = ("操作", "业务类型", "申请类型")  # other labels for 操作类型, the first line of every 申请 sheet
+
+
+def apply_labels() -> dict[str, tuple[str, ...]]:
+    """Every label of a 申请 sheet, with the other labels read as it (what the parsers look up): 操作类型
+    and the fields the forms declare, their other names gathered wherever a form gives them."""
+    labels: dict[str, tuple[str, ...]] = {"操作类型": ACTION_ALSO}
+    for form in FORMS:
+        for field in form.fields:
+            labels[field.label] = tuple(dict.fromkeys((*labels.get(field.label, ()), *field.also)))
+    return labels
+
+
+def columns(table: str) -> dict[str, tuple[str, ...]]:
+    """A table's columns as the parsers look them up: each name with the other headers read as it."""
+    return {col.name: col.also for col in TABLES[table]}

@@ -16,27 +16,14 @@ from ..io.result_json import plan_json
 from .admin_tables import AdminTable
 from .base import AddPlanVersion, Checked, Decision, Request
 from .common import RequestKind
+from .forms import columns
 
 PLAN_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
 
-PLAN_COLUMNS = {
-    "序号": ("编号",),
-    "方案代码": ("代码",),
-    "方案名称": ("名称",),
-    "区域": (),
-    "最低年龄": ("最小年龄",),
-    "最高年龄": ("最大年龄",),
-    "最长天数": ("最大天数",),
-}
-RATE_COLUMNS = {
-    "序号": ("编号",),
-    "方案代码": ("代码",),
-    "天数下限": ("最少天数",),
-    "天数上限": ("最多天数",),
-    "每人保费": ("保费", "单价"),
-}
-FACTOR_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "年龄下限": (), "年龄上限": (), "系数": ("年龄系数",)}
-COVER_COLUMNS = {"序号": ("编号",), "方案代码": ("代码",), "保障项目": ("责任", "保险责任"), "保额": ("保险金额",)}
+PLAN_COLUMNS = columns("方案")
+RATE_COLUMNS = columns("费率")
+FACTOR_COLUMNS = columns("年龄系数")
+COVER_COLUMNS = columns("保障")
 
 
 class PlanKind(RequestKind):

@@ -45,7 +45,7 @@ from .base import (
     Settle,
 )
 from .common import BAD, RequestKind
-from .forms import samples
+from .forms import columns, samples
 from .queries import date_range
 
 ALL = "全部"
@@ -242,12 +242,7 @@ class SettleKind(RequestKind):
 
 # --- 对账确认 ----------------------------------------------------------------------------------
 
-CONFIRM_COLUMNS = {
-    "序号": ("编号",),
-    "对账单号": ("对账单编号", "对账单"),
-    "业务渠道": ("渠道",),
-    "确认人": ("确认人员", "经办人"),
-}
+CONFIRM_COLUMNS = columns("对账确认")
 
 
 class ConfirmKind(StatementRowsKind):
@@ -322,19 +317,8 @@ class ConfirmKind(StatementRowsKind):
 
 # --- 收费登记 / 发票登记 --------------------------------------------------------------------------
 
-PAYMENT_COLUMNS = {
-    "序号": ("编号",),
-    "对账单号": ("对账单编号", "对账单"),
-    "金额": ("缴费金额", "收费金额"),
-    "缴费凭证号": ("凭证号", "缴费凭证"),
-    "到账日期": ("缴费日期", "收费日期"),
-}
-INVOICE_COLUMNS = {
-    "序号": ("编号",),
-    "对账单号": ("对账单编号", "对账单"),
-    "发票号": ("发票号码",),
-    "开票日期": ("发票日期",),
-}
+PAYMENT_COLUMNS = columns("收费")
+INVOICE_COLUMNS = columns("发票")
 
 
 class PaymentKind(StatementRowsKind):
@@ -465,14 +449,7 @@ class InvoiceKind(StatementRowsKind):
 
 # --- 预交保费 ------------------------------------------------------------------------------------
 
-DEPOSIT_COLUMNS = {
-    "序号": ("编号",),
-    "机构代码": ("代码", "旅行社代码"),
-    "类型": ("收退类型", "操作"),
-    "金额": ("押金金额",),
-    "收据号": ("收据号码", "收据编号"),
-    "日期": ("收取日期", "退还日期"),
-}
+DEPOSIT_COLUMNS = columns("预交保费")
 
 
 class DepositKind(RequestKind):
