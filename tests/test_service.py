@@ -145,6 +145,21 @@ def test_a_crash_at_each_point_of_the_walk_ends_with_exactly_one_result(root, po
         assert (root / "outbox" / "GZ001" / f"电子保单_{result['policies'][0]['policy_no']}.html").exists()
 
 
+@pytest.mark.parametrize("point", ["mid_outputs", "after_outputs"])
+def test_a_crash_while_a_render_helper_writes_a_result_ends_with_exactly_one_result_each(root, point):
+    """With enough files waiting, the render helpers write each result's workbook, page and then its JSON
+    twin: a crash there (the point reached in a helper kills the service) leaves nothing half-done after
+    the restart."""
+    files = {f"助{i:02d}.xlsx": request_bytes(i, valid=i % 4 != 0) for i in range(12)}
+    valid = {name for i, name in enumerate(files) if i % 4 != 0}
+    drop_all(root, files)
+    crashed = run_watcher(root, "process", env={"WATCHER_CRASH_AT": f"{point}:3"}, check=False)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    assert len(results(root)) < len(files)  # it stopped part-way
+    run_watcher(root, "process")
+    assert_exactly_once(root, files, valid)
+
+
 def test_sigterm_mid_burst_exits_cleanly_and_the_restart_finishes_the_rest(root):
     configure(root)
     files = {f"停{i:02d}.xlsx": request_bytes(i) for i in range(40)}

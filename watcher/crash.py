@@ -27,6 +27,16 @@ _remaining = int(_count or 1)
 _pause_name, _, _pause_seconds = os.environ.get("WATCHER_PAUSE_AT", "").partition(":")
 
 
+_service = 0  # in a render helper: the service it works for (a crash there is the service's crash)
+
+
+def in_helper_of(service: int) -> None:
+    """Called in each render helper: a point it reaches kills the service, as a crash of the service there
+    would (the helper then dies with it)."""
+    global _service
+    _service = service
+
+
 def point(name: str) -> None:
     global _remaining
     if name == _pause_name:
@@ -35,4 +45,6 @@ def point(name: str) -> None:
         return
     _remaining -= 1
     if _remaining <= 0:
+        if _service:
+            os.kill(_service, signal.SIGKILL)
         os.kill(os.getpid(), signal.SIGKILL)

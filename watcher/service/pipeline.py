@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from .. import crash
 from ..faults import LOCKED, DeskFault, classify, describe
 from ..walk import Desk, FileChanged, OutputsPending, archive_claim, claim_file, reclaim, walk
 from ..walk.archive import forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.outcome import Outcome
-from ..walk.render import RenderPlan, finish, plan, run_job
+from ..walk.render import RenderPlan, finish, plan, run_job, twin
 from ..walk.shows import gather
 from .lifeline import die_with_parent
 
@@ -75,12 +76,14 @@ class _InHand:
     rendering: RenderPlan
     future: Future | None  # None when rendered inline
     started: float
+    twin_sent: bool = False  # the helper writes the JSON twin after the other outputs
 
 
 def _helper_start(parent: int) -> None:
     """In each render process: Ctrl-C reaches every process of the terminal's group (the service finishes
     and stops its helpers); and it dies with the service, even a service killed with kill -9."""
     die_with_parent(parent)
+    crash.in_helper_of(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -259,15 +262,17 @@ class Pipeline:
         shared = any(job.output not in ("book", "page") for job in rendering.jobs)
         if shared:
             self.drain(block=True)  # the files before it finish first: their outputs are older than its own
+        last = twin(rendering)
         if self.pool is not None and not shared and _rows(outcome) <= BIG_ROWS:
             try:
-                future = self.pool.submit(run_jobs, rendering.jobs)
+                # The helper writes the JSON twin too, after the rest: off the main process's path.
+                future = self.pool.submit(run_jobs, [*rendering.jobs, *([last] if last else [])])
             except BrokenProcessPool:  # the worker died: render here from now on
                 log.warning("the render processes are gone; rendering in the main process")
                 self.pool = None
         if future is None:
             run_jobs(rendering.jobs)
-        self.in_hand.append(_InHand(record, outcome, rendering, future, started))
+        self.in_hand.append(_InHand(record, outcome, rendering, future, started, twin_sent=future is not None))
         self.drain(block=False)
 
     def drain(self, block: bool = True) -> None:
@@ -288,15 +293,18 @@ class Pipeline:
 
     def _finish_oldest(self) -> None:
         item = self.in_hand.popleft()
+        written = False  # the JSON twin, by the helper
         if item.future is not None:
             try:
                 item.future.result()
+                written = item.twin_sent
             except Exception as exc:  # the worker died or failed: write the outputs here instead
                 if classify(exc) is not None:
                     raise  # a full disk fails here just the same: the outputs wait for it
                 log.exception("rendering %s in the worker failed; writing it here", item.outcome.file_name)
                 run_jobs(item.rendering.jobs)
-        finish(item.rendering)
+        if not written:
+            finish(item.rendering)
         archive_claim(self.desk, item.record, item.outcome)
         self._log(item.outcome, (time.monotonic() - item.started) * 1000)
         self.report.add(item.outcome)

@@ -40,7 +40,8 @@ log = logging.getLogger("watcher")
 class Job:
     path: Path
     output: str  # "book", "page" (an issued policy's), "state_page" (a page showing the policy's state now:
-    # void, replaced, reprinted; written whenever asked), "statement", "detail", "exchange" or "bytes"
+    # void, replaced, reprinted; written whenever asked), "statement", "detail", "exchange", "bytes" or
+    # "twin" (the result's JSON, last)
     args: tuple[Any, ...]
 
 
@@ -119,6 +120,10 @@ def run_job(job: Job) -> Path:
         write_detail_file(job.path, job.args[0])
     elif job.output == "exchange":
         write_exchange_file(job.path, *job.args)
+    elif job.output == "twin":  # the JSON twin, written last
+        crash.point("mid_outputs")
+        write_bytes(job.path, job.args[0])
+        crash.point("after_outputs")
     else:
         job.path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(job.path, job.args[0])
@@ -133,12 +138,22 @@ def set_aside(path: Path) -> None:
     log.warning("%s was already there before its policy was issued; kept as %s", path.name, aside.name)
 
 
+def twin(rendering: RenderPlan) -> Job | None:
+    """The job that writes the JSON twin, after every other output is in place: agencies' systems take it
+    as 'result complete'. None when it was written before a stop."""
+    if rendering.json_bytes is None:
+        return None
+    return Job(rendering.json_path, "twin", (rendering.json_bytes,))
+
+
 def finish(rendering: RenderPlan) -> None:
-    """After every other output is in place: agencies' systems take the JSON as 'result complete'."""
-    crash.point("mid_outputs")
-    if rendering.json_bytes is not None:
-        write_bytes(rendering.json_path, rendering.json_bytes)
-    crash.point("after_outputs")
+    """Write the JSON twin, once everything else `rendering` writes is in place."""
+    job = twin(rendering)
+    if job is not None:
+        run_job(job)
+    else:
+        crash.point("mid_outputs")
+        crash.point("after_outputs")
 
 
 def render(outcome: Outcome, out_dir: Path, layout: Layout, settings: Settings) -> None:
