@@ -44,7 +44,8 @@ def test_cancel_after_the_effective_time_is_refused_with_the_reason(root):
     after_start = (start + timedelta(hours=1)).isoformat() + "+08:00"
     data, _ = cancel(root, "晚了.xlsx", policy["policy_no"], env={"WATCHER_FAKE_NOW": after_start})
     assert data["status"] == "failed"
-    assert "生效" in data["errors"][0]["message"] and start.strftime("%Y-%m-%d %H:00") in data["errors"][0]["message"]
+    assert data["errors"][0]["code"] == "policy.in_force"
+    assert start.strftime("%Y-%m-%d %H:00") in data["errors"][0]["message"]  # the moment it took effect
     assert ledger_rows(root) == before
     # An hour before the effective time it is still accepted.
     just_before = (start - timedelta(hours=1)).isoformat() + "+08:00"

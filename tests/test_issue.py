@@ -125,8 +125,8 @@ def test_every_error_is_listed_with_sheet_row_column_and_nothing_is_issued(root)
     )
     assert all(e["sheet"] == "被保险人名单" and e["message"] for e in data["errors"])
     float_error = next(e for e in data["errors"] if e["row"] == 4)
-    assert "科学计数法" in float_error["message"] and "文本" in float_error["message"]
-    assert "18 位" in next(e for e in data["errors"] if e["row"] == 6)["message"]
+    assert float_error["code"] == "id.excel_float"
+    assert next(e for e in data["errors"] if e["row"] == 6)["code"] == "id.old15"
     assert ledger_rows(root) == before
 
     roster = wb["被保险人名单"]
@@ -148,10 +148,10 @@ def test_apply_sheet_errors_name_their_label_row(root):
     by_column = {e["column"]: e for e in data["errors"]}
     assert set(by_column) == {"生效时间", "天数", "区域"}
     assert by_column["生效时间"]["row"] == 5 and by_column["生效时间"]["sheet"] == "申请"
-    assert "倒签" in by_column["生效时间"]["message"]
-    assert "30" in by_column["天数"]["message"]
+    assert by_column["生效时间"]["code"] == "field.effective_past"
+    assert by_column["天数"]["code"] == "field.days_over" and "30" in by_column["天数"]["message"]  # the plan's most
     data, _ = result(root, "GZ001", "非整点_结果")
-    assert [e["column"] for e in data["errors"]] == ["生效时间"] and "整点" in data["errors"][0]["message"]
+    assert [(e["column"], e["code"]) for e in data["errors"]] == [("生效时间", "field.effective_hour")]
     data, _ = result(root, "GZ001", "无方案_结果")
     assert {e["column"] for e in data["errors"]} == {"旅行团号", "方案代码"}
     assert ledger_rows(root) == before
@@ -171,13 +171,14 @@ def test_age_range_plan_agreement_and_duplicates(root):
     drop(root, "超龄.xlsx", issue_fields(), old)
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "未约定_结果")
-    assert [e["column"] for e in data["errors"]] == ["方案代码"] and "协议" in data["errors"][0]["message"]
+    assert [(e["column"], e["code"]) for e in data["errors"]] == [("方案代码", "field.plan_not_agreed")]
     data, wb = result(root, "GZ001", "重复_结果")
     assert sorted((e["row"], e["column"]) for e in data["errors"]) == [(2, "证件号码"), (4, "证件号码")]
-    assert "第 4 行" in data["errors"][0]["message"] or "第 2 行" in data["errors"][0]["message"]
+    assert {e["code"] for e in data["errors"]} == {"roster.duplicate_person"}
+    assert "4" in data["errors"][0]["message"] or "2" in data["errors"][0]["message"]  # the other row named
     data, _ = result(root, "GZ001", "超龄_结果")
     assert [(e["row"], e["column"]) for e in data["errors"]] == [(2, "出生日期")]
-    assert "86" in data["errors"][0]["message"]
+    assert data["errors"][0]["code"] == "age.range" and "86" in data["errors"][0]["message"]  # the age found
     assert ledger_rows(root) == before
 
 
@@ -275,7 +276,7 @@ def test_formula_without_cached_value_is_refused_and_markup_never_reaches_the_pa
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "公式_结果")
     assert [(e["sheet"], e["row"], e["column"]) for e in data["errors"]][:1] == [("申请", 6, "天数")]
-    assert "选择性粘贴" in data["errors"][0]["message"]
+    assert data["errors"][0]["code"] == "cell.formula_no_value"
     # The same name with markup, but valid otherwise: the page escapes it.
     roster[0][1] = "Anne<b>Lee"
     drop(root, "标记.xlsx", issue_fields(), roster)
