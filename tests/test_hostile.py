@@ -323,12 +323,18 @@ def test_workbook_oddities_get_clear_messages(root):
         return json.loads((root / "outbox" / "GZ001" / f"{stem}_结果.json").read_text(encoding="utf-8"))
 
     assert result("合并")["errors"][0]["code"] == "roster.merged" and "C2:C3" in result("合并")["errors"][0]["message"]
-    assert result("两份名单")["errors"][0]["code"] == "roster.ambiguous" and "一团" in result("两份名单")["errors"][0]["message"]
+    assert (
+        result("两份名单")["errors"][0]["code"] == "roster.ambiguous"
+        and "一团" in result("两份名单")["errors"][0]["message"]
+    )
     hidden_result = result("隐藏行")
     assert hidden_result["status"] == "success" and "第 3 行是隐藏行" in hidden_result["warnings"][0]["message"]
     assert (result("错误值")["errors"][0]["row"], result("错误值")["errors"][0]["column"]) == (3, "姓名")
     assert "#N/A" in result("错误值")["errors"][0]["message"]
-    assert (result("缺列")["errors"][0]["code"], result("缺列")["errors"][0]["column"]) == ("roster.missing_column", "证件号码")
+    assert (result("缺列")["errors"][0]["code"], result("缺列")["errors"][0]["column"]) == (
+        "roster.missing_column",
+        "证件号码",
+    )
     assert result("尾部空行")["status"] == "success" and result("尾部空行")["policies"][0]["insured_count"] == 2
     assert result("太多人")["errors"][0]["code"] == "file.too_many_rows"
     assert elapsed < 60

@@ -15,7 +15,7 @@ from ..settings import DEFAULT_CHANNELS
 
 
 @dataclass(frozen=True)
-class Field:
+class FormField:
     """A line of the 申请 sheet: its label in column A, what column C tells the clerk, and how column B
     takes the value."""
 
@@ -33,7 +33,7 @@ class Field:
 class Form:
     """A kind's blank workbook: the 申请 fields after 操作类型, its tables (names in TABLES), 填写说明."""
 
-    fields: tuple[Field, ...] = ()
+    fields: tuple[FormField, ...] = ()
     tables: tuple[str, ...] = ()
     help: tuple[str, ...] = ()
     # 操作类型's dropdown, when the form serves more than one action (投保 and 试算).
@@ -278,38 +278,38 @@ PERFORMANCE_HELP = [
 ]
 
 
-POLICY_NO = Field("保单号", "必填：本机构的保单号（在投保结果或电子保单上）", text=True, also=("保单号码",))
+POLICY_NO = FormField("保单号", "必填：本机构的保单号（在投保结果或电子保单上）", text=True, also=("保单号码",))
 ISSUE_FIELDS = (
-    Field("旅行团号", "必填：本团的团号，查询或修改保单时要用", text=True, also=("团号", "旅游团号", "团队编号")),
-    Field("区域", "境内或境外，须与方案一致", choices=REGIONS, also=("投保区域", "旅游区域")),
-    Field(
+    FormField("旅行团号", "必填：本团的团号，查询或修改保单时要用", text=True, also=("团号", "旅游团号", "团队编号")),
+    FormField("区域", "境内或境外，须与方案一致", choices=REGIONS, also=("投保区域", "旅游区域")),
+    FormField(
         "方案代码", "必填：从下拉框选择保险方案", text=True, choices="plans", also=("方案", "产品代码", "保险方案代码")
     ),
-    Field(
+    FormField(
         "生效时间",
         "必填：整点，例如 2026-12-01 08:00；须晚于提交时间",
         format="datetime",
         also=("起保时间", "保险起期", "生效日期"),
     ),
-    Field("天数", "必填：保险天数（含首尾两天），例如 3", also=("保险天数", "旅游天数", "行程天数")),
-    Field("行程路线", "例如 广州—桂林—阳朔", also=("行程", "旅游路线", "路线")),
-    Field("经办人", "旅行社经办人姓名", also=("旅行社经办人",)),
-    Field("营销员工号", "", text=True, also=("业务员工号", "营销员代码")),
-    Field("营销员姓名", "", also=("业务员姓名", "营销员")),
+    FormField("天数", "必填：保险天数（含首尾两天），例如 3", also=("保险天数", "旅游天数", "行程天数")),
+    FormField("行程路线", "例如 广州—桂林—阳朔", also=("行程", "旅游路线", "路线")),
+    FormField("经办人", "旅行社经办人姓名", also=("旅行社经办人",)),
+    FormField("营销员工号", "", text=True, also=("业务员工号", "营销员代码")),
+    FormField("营销员姓名", "", also=("业务员姓名", "营销员")),
 )
 ROSTER_SHEET = ("被保险人名单",)
 
 ISSUE = Form(ISSUE_FIELDS, ROSTER_SHEET, tuple(ISSUE_HELP), actions=("投保", "试算"))
 CANCEL = Form(
-    (Field("保单号", "必填：要撤销的保单号（本机构的保单，生效前才可撤单）", text=True),), (), tuple(CANCEL_HELP)
+    (FormField("保单号", "必填：要撤销的保单号（本机构的保单，生效前才可撤单）", text=True),), (), tuple(CANCEL_HELP)
 )
 AMEND = Form(
     (
         POLICY_NO,
-        Field("生效时间", "只填要修改的项目；新的生效时间须为整点且晚于提交时间", format="datetime"),
-        Field("天数", "新的保险天数"),
-        Field("行程路线", "新的行程路线"),
-        Field("经办人", "新的经办人"),
+        FormField("生效时间", "只填要修改的项目；新的生效时间须为整点且晚于提交时间", format="datetime"),
+        FormField("天数", "新的保险天数"),
+        FormField("行程路线", "新的行程路线"),
+        FormField("经办人", "新的经办人"),
     ),
     (),
     tuple(AMEND_HELP),
@@ -322,27 +322,27 @@ def roster_change(action: str) -> Form:
 
 POLICY_QUERY = Form(
     (
-        Field("保单号", "以下条件可任选，都不填则列出本机构全部保单", text=True),
-        Field("旅行团号", "", text=True),
-        Field("投保起期", "投保时间的日期，含当天，如 2026-12-01", format="date"),
-        Field("投保止期", "含当天", format="date"),
-        Field("保单状态", "全部、有效、已撤单或已到期", choices=("全部", "有效", "已撤单", "已到期")),
+        FormField("保单号", "以下条件可任选，都不填则列出本机构全部保单", text=True),
+        FormField("旅行团号", "", text=True),
+        FormField("投保起期", "投保时间的日期，含当天，如 2026-12-01", format="date"),
+        FormField("投保止期", "含当天", format="date"),
+        FormField("保单状态", "全部、有效、已撤单或已到期", choices=("全部", "有效", "已撤单", "已到期")),
     ),
     (),
     tuple(QUERY_HELP),
 )
 DETAIL = Form(
     (
-        Field(
+        FormField(
             "投保起期",
             "必填：投保时间的日期，含当天；通常为一个整月",
             format="date",
             also=("起期", "开始日期", "投保开始日期"),
         ),
-        Field("投保止期", "必填：含当天", format="date", also=("止期", "结束日期", "投保结束日期")),
-        Field("方案代码", "全部或某个方案", text=True, choices="plans_or_all"),
-        Field("保单状态", "全部、有效或已撤单", choices=("全部", "有效", "已撤单"), also=("状态",)),
-        Field("结算状态", "全部、未结或已结", choices=("全部", "未结", "已结")),
+        FormField("投保止期", "必填：含当天", format="date", also=("止期", "结束日期", "投保结束日期")),
+        FormField("方案代码", "全部或某个方案", text=True, choices="plans_or_all"),
+        FormField("保单状态", "全部、有效或已撤单", choices=("全部", "有效", "已撤单"), also=("状态",)),
+        FormField("结算状态", "全部、未结或已结", choices=("全部", "未结", "已结")),
     ),
     (),
     tuple(DETAIL_HELP),
@@ -350,9 +350,9 @@ DETAIL = Form(
 REPRINT = Form((POLICY_NO,), (), tuple(REPRINT_HELP))
 STATEMENT_QUERY = Form(
     (
-        Field("生成起期", "对账单生成日期，含当天；不填则不限", format="date", also=("对账单生成起期",)),
-        Field("生成止期", "含当天；不填则不限", format="date", also=("对账单生成止期",)),
-        Field(
+        FormField("生成起期", "对账单生成日期，含当天；不填则不限", format="date", also=("对账单生成起期",)),
+        FormField("生成止期", "含当天；不填则不限", format="date", also=("对账单生成止期",)),
+        FormField(
             "对账状态",
             "全部、待确认、已确认、已缴费或已开票",
             choices=("全部", "待确认", "已确认", "已缴费", "已开票"),
@@ -365,9 +365,9 @@ PLAN = Form((), ("方案", "费率", "年龄系数", "保障"), tuple(PLAN_HELP)
 AGENCY = Form((), ("机构",), tuple(AGENCY_HELP))
 SETTLE = Form(
     (
-        Field("结账月份", "必填：YYYY-MM，例如 2026-11；月份结束后才能结账", text=True, also=("月份",)),
-        Field("机构代码", "某个机构的代码，或“全部”", text=True),
-        Field("方案代码", "某个方案，或“全部”", text=True, choices="plans_or_all"),
+        FormField("结账月份", "必填：YYYY-MM，例如 2026-11；月份结束后才能结账", text=True, also=("月份",)),
+        FormField("机构代码", "某个机构的代码，或“全部”", text=True),
+        FormField("方案代码", "某个方案，或“全部”", text=True, choices="plans_or_all"),
     ),
     (),
     tuple(SETTLE_HELP),
@@ -377,7 +377,9 @@ PAYMENT = Form((), ("收费",), tuple(PAYMENT_HELP))
 INVOICE = Form((), ("发票",), tuple(INVOICE_HELP))
 DEPOSIT = Form((), ("预交保费",), tuple(DEPOSIT_HELP))
 PERFORMANCE = Form(
-    (Field("业绩月份", "YYYY-MM，例如 2026-12；填“全部”或不填列出所有月份", text=True),), (), tuple(PERFORMANCE_HELP)
+    (FormField("业绩月份", "YYYY-MM，例如 2026-12；填“全部”或不填列出所有月份", text=True),),
+    (),
+    tuple(PERFORMANCE_HELP),
 )
 
 FORMS = (
