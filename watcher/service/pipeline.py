@@ -20,7 +20,7 @@ from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import wait as futures_wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from .. import crash
 from ..faults import LOCKED, DeskFault, classify, describe
 from ..walk import Desk, FileChanged, OutputsPending, archive_claim, claim_file, reclaim, walk
 from ..walk.archive import forget
-from ..walk.claim import Claim, read_record, save_record, unclaim, update_record
+from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.outcome import Outcome
 from ..walk.render import RenderPlan, finish, plan, run_job, twin
 from ..walk.shows import gather
@@ -255,10 +255,6 @@ class Pipeline:
     def _render(self, record: Claim, outcome: Outcome, started: float) -> None:
         out_dir = self.desk.layout.out(outcome.who)
         out_dir.mkdir(parents=True, exist_ok=True)
-        if not outcome.committed:
-            # The ledger does not know its result name (a failure, a quote, a duplicate): recorded before
-            # any output carries it, so a restart writes the rest under the same name.
-            save_record(replace(record, archived=outcome.archived or record.archived, sha256=outcome.sha256))
         gather(outcome, self.desk.ledger, self.desk.zone)  # what it shows from the ledger, read now, in order
         rendering = plan(outcome, out_dir, self.desk.layout, self.desk.settings)
         self.desk.ledger.marked()  # no output carries a number before the desk's mark of it is synced

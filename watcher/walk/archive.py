@@ -13,17 +13,15 @@ record naming the copy; the next walk checks the copy's hash and makes it again 
 from __future__ import annotations
 
 import errno
-import glob
 import hashlib
 import logging
 import os
-import re
 import shutil
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -203,34 +201,6 @@ def archived_copy(desk: Desk, record: Claim, at: datetime) -> tuple[Claim, Snaps
         earlier.unlink(missing_ok=True)  # never committed (or it would not be walked again): a stale copy
     snap = snapshot(record.path, desk.layout.archived(record.who), record.original, at, desk.zone)
     return update_record(record, archived=str(snap.path), sha256=snap.sha256), snap
-
-
-def find_copy(desk: Desk, who: str, claimed: Path, sha256: str, original: str) -> Path | None:
-    """The archived copy an earlier run made of the claimed file before it was stopped (no claim record
-    names it): in the agency's archive, under the name `snapshot` gives it (time, hash, name, no tag),
-    holding the same bytes, written after the file was claimed (so not the copy of an earlier submission
-    of the same bytes). Looked for in the day folders of now, of the claim and the days beside them."""
-    try:
-        claimed_ns = claimed.stat().st_ctime_ns  # the rename into the claim area
-    except FileNotFoundError:
-        return None
-    base = desk.layout.archived(who)
-    claimed_at = datetime.fromtimestamp(claimed_ns / 1e9, UTC)
-    moments = [desk.now() - timedelta(days=1), desk.now(), *(claimed_at + timedelta(days=d) for d in (-1, 0, 1))]
-    name = safe_name(original)
-    ours = re.compile(rf"\d{{6}}_{sha256[:8]}(_\d+)?_{re.escape(name)}")
-    for folder in sorted({day_folder(base, at, desk.zone) for at in moments}):
-        for path in sorted(folder.glob(f"*_{glob.escape(sha256[:8])}*")):
-            try:
-                if (
-                    ours.fullmatch(path.name)
-                    and path.stat().st_mtime_ns >= claimed_ns - 2_000_000_000  # a coarse clock's rounding
-                    and sha256_of(path)[0] == sha256
-                ):
-                    return path
-            except FileNotFoundError:
-                continue
-    return None
 
 
 QUIET_NS = 2_000_000_000  # a file not written for this long before its copy began: its times tell a write

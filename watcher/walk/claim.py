@@ -1,15 +1,11 @@
 """Claim: move the dropped file into the folder's claim area with one rename on the same filesystem,
-and make its archived copy.
+then record beside it the name its result will have.
 
-After the rename no other scan can take the file. Its claim record (`.<name>.claim.json` beside it) is
-written only when something must outlive the process: the name as dropped, when the claim area had to
-rename it (a name from a share in another encoding, say); the result name and the archived copy of a
-file whose outputs wait for a disk (`pending`) or that a lock held up. A run killed with the file in
-hand leaves no record in the normal case, and loses nothing: the restart finds the request in the
-ledger by the file's bytes (with the result name it recorded), or else gives it the same result name
-again (nothing was written under it), and finds the archived copy it made by its hash and its time
-(walk.recover.reclaim). Each file created costs more than half a millisecond on some disks; the normal
-path creates one, the archived copy.
+After the rename no other scan can take the file. The claim record fixes the result's name at the
+start, so a run that is killed and restarted writes its one result under that same name; it also
+names the file's archived copy once that is made, and says when its outputs are waiting for a disk
+that could not take them. A record lost to a power cut loses nothing: the request is found again in
+the ledger by its bytes (walk.reclaim).
 """
 
 from __future__ import annotations
@@ -95,7 +91,8 @@ def write_record(claimed: Path, who: str, stem: str, original: str | None = None
 
 
 def save_record(record: Claim) -> Claim:
-    # Not synced: a record lost to a power cut loses nothing (see the module's docstring).
+    # Not synced: it guards against the process being killed, which leaves the page cache intact; after a
+    # power cut that takes it, the request is found again in the ledger by its bytes (walk.reclaim).
     data = {"original": record.original, "stem": record.stem}
     for key in ("archived", "sha256", "pending"):
         if getattr(record, key):
@@ -147,8 +144,7 @@ def claim_file(desk: Desk, path: Path, who: str, copy: Callable[[Claim], Claim] 
         desk.reserved.add((who, record.stem))
         if copy is not None:
             record = copy(record)
-        # Only a name the claim area could not keep needs a record now; the rest is found again (above).
-        return save_record(record) if original != original_name(claimed) else record
+        return save_record(record)
     except Exception:
         try:
             if record is not None:

@@ -7,8 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .archive import find_copy
-from .claim import Claim, read_record, record_claim, update_record, write_record
+from .claim import Claim, read_record, record_claim, write_record
 from .outcome import Outcome
 from .preflight import sha256_of
 from .read import read
@@ -19,10 +18,9 @@ if TYPE_CHECKING:
 
 
 def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:
-    """A file left in the claim area by a run that was stopped: keep the result name it was given. Without a
-    record (none is written in the normal case; one written is not synced) nothing is lost: a request
-    already committed from these bytes keeps the result name it recorded, so its own outputs are written,
-    not a 重复提交; the archived copy made before the stop is found and kept, not made twice."""
+    """A file left in the claim area by a run that was stopped: keep the result name it was given. A record
+    lost to a power cut (written without fsync) loses nothing: a request already committed from these
+    bytes keeps the result name it recorded, so its own outputs are written, not a 重复提交."""
     record = read_record(claimed, who)
     if record is None:
         sha, _ = sha256_of(claimed)
@@ -30,13 +28,8 @@ def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:
         if earlier is not None:
             stem = earlier.outputs[0].removesuffix(".xlsx")
             desk.reserved.add((who, stem))
-            record = write_record(claimed, who, stem, earlier.file_name)
-        else:
-            record = record_claim(desk, claimed, who)
-        copy = find_copy(desk, who, claimed, sha, record.original)
-        if copy is not None:  # the copy made before it was stopped: read and kept, not made again
-            record = update_record(record, archived=str(copy), sha256=sha)
-        return record
+            return write_record(claimed, who, stem, earlier.file_name)
+        return record_claim(desk, claimed, who)
     desk.reserved.add((who, record.stem))
     return record
 
