@@ -298,3 +298,22 @@ def test_serve_started_on_a_full_disk_waits_instead_of_exiting(tmp_path):
         assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_the_same_bytes_killed_just_after_their_claim_still_get_a_result(root):
+    """A duplicate dropped after the first request finished, the run killed just after its claim (before
+    its record): the restart answers it (重复提交) and archives it; it is not taken for the first request
+    left half-way, which would leave it with no result and its original unarchived."""
+    folder = root / "workbooks" / "GZ001"
+    path = write_request(folder / "团A.xlsx", issue_fields(), people(2))
+    content = path.read_bytes()
+    run_watcher(root, "process")
+    (folder / "团B.xlsx").write_bytes(content)
+    killed = run_watcher(root, "process", env={"WATCHER_CRASH_AT": "after_claim"}, check=False)
+    assert killed.returncode == -9
+    run_watcher(root, "process")
+    second = json.loads(_results(root, "团B")[0].read_text("utf-8"))
+    assert second["status"] == "duplicate"
+    assert len([p for p in (root / "archive" / "GZ001").rglob("*.xlsx")]) == 2
+    assert not [p for p in folder.rglob("*") if p.is_file()]
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]

@@ -20,12 +20,17 @@ if TYPE_CHECKING:
 def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:
     """A file left in the claim area by a run that was stopped: keep the result name it was given. A record
     lost to a power cut (written without fsync) loses nothing: a request already committed from these
-    bytes keeps the result name it recorded, so its own outputs are written, not a 重复提交."""
+    bytes whose outputs are not all written keeps the result name it recorded, so its own outputs are
+    written, not a 重复提交; where they all are, the file is the same bytes dropped again and is answered
+    as such (a record lost after the outputs, before the original was archived, costs one 重复提交)."""
     record = read_record(claimed, who)
     if record is None:
         sha, _ = sha256_of(claimed)
         earlier = desk.ledger.effective_request(who, sha)
-        if earlier is not None:
+        out = desk.layout.out(who)
+        # Its outputs all written: this is the same bytes dropped again (killed just after its claim), not
+        # that request left half-way; it gets a result of its own (重复提交), never none.
+        if earlier is not None and not all((out / name).exists() for name in earlier.outputs):
             stem = earlier.outputs[0].removesuffix(".xlsx")
             desk.reserved.add((who, stem))
             return write_record(claimed, who, stem, earlier.file_name)
