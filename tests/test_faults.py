@@ -133,8 +133,11 @@ def test_a_claim_record_lost_to_a_power_cut_loses_nothing(root):
     killed = run_watcher(root, "process", env={"WATCHER_CRASH_AT": "after_commit"}, check=False)
     assert killed.returncode == -9
     claimed = root / "workbooks" / "GZ001" / ".watcher-claimed"
-    for record in claimed.glob(".*.claim.json"):
-        record.unlink()  # written without fsync: a power cut takes it
+    from watcher.walk.claim import drop_record, read_record
+
+    [held] = [p for p in claimed.rglob("*") if p.is_file() and not p.name.startswith(".")]
+    assert read_record(held, "GZ001") is not None
+    drop_record(held)  # written without fsync: a power cut takes it
     run_watcher(root, "process")
     [one] = _results(root, "团A")
     assert one.name == "团A_结果.json"
@@ -317,3 +320,49 @@ def test_the_same_bytes_killed_just_after_their_claim_still_get_a_result(root):
     assert len([p for p in (root / "archive" / "GZ001").rglob("*.xlsx")]) == 2
     assert not [p for p in folder.rglob("*") if p.is_file()]
     assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]
+
+
+def test_a_claim_record_planted_on_a_dropped_file_is_not_believed(root):
+    """An agency can set extended attributes on its own file: a claim record planted as user.watcher.claim,
+    naming a result outside the outbox and an "archived copy" that is another file, read after a run was
+    killed before it wrote its own record, is ignored: nothing outside the outbox is written or removed."""
+    folder = root / "workbooks" / "GZ001"
+    path = write_request(folder / "团A.xlsx", issue_fields(), people(2))
+    victim = root / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    planted = {"original": "团A.xlsx", "stem": "../../evil", "archived": str(victim), "sha256": "0" * 64}
+    try:
+        os.setxattr(path, "user.watcher.claim", json.dumps(planted).encode("utf-8"))
+    except OSError:
+        pytest.skip("this filesystem keeps no extended attributes (the record is a file beside the claim)")
+    killed = run_watcher(root, "process", env={"WATCHER_CRASH_AT": "after_claim"}, check=False)
+    assert killed.returncode == -9
+    run_watcher(root, "process")
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    assert not list(root.rglob("evil*"))
+    [one] = _results(root, "团A")
+    assert json.loads(one.read_text("utf-8"))["status"] == "success"
+    assert not [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_a_claim_record_goes_in_a_file_beside_the_claim_where_there_are_no_extended_attributes(tmp_path, monkeypatch):
+    """Some shares keep no extended attributes: the record is then the hidden file beside the claimed one,
+    read back the same way, and gone with it when dropped."""
+    import errno
+
+    from watcher.walk import claim as claiming
+
+    def refused(*args, **kwargs):
+        raise OSError(errno.ENOTSUP, "Operation not supported")
+
+    monkeypatch.setattr(claiming.os, "setxattr", refused)
+    claimed = tmp_path / "GZ001" / ".watcher-claimed" / "团A.xlsx"
+    claimed.parent.mkdir(parents=True)
+    claimed.write_bytes(b"PK")
+    copy = tmp_path / "archive" / "GZ001" / "2026-11-30" / "120000_abcdef12_团A.xlsx"
+    claiming.save_record(claiming.Claim(claimed, "GZ001", "团A.xlsx", "团A_结果", str(copy), "ab" * 32))
+    assert claiming.record_path(claimed).is_file()
+    back = claiming.read_record(claimed, "GZ001")
+    assert back is not None and (back.stem, back.archived) == ("团A_结果", str(copy))
+    claiming.drop_record(claimed)
+    assert not claiming.record_path(claimed).exists() and claiming.read_record(claimed, "GZ001") is None

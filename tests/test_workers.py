@@ -306,7 +306,7 @@ def test_a_dead_workers_claim_folder_is_emptied_and_removed(root):
     from watcher.service.intake import adopt
     from watcher.settings import load_settings
     from watcher.walk import Desk
-    from watcher.walk.claim import record_path, write_record
+    from watcher.walk.claim import read_record, record_path, write_record
 
     dead = root / "workbooks" / "GZ001" / ".watcher-claimed" / "gone-host-1"
     dead.mkdir(parents=True)
@@ -321,5 +321,5 @@ def test_a_dead_workers_claim_folder_is_emptied_and_removed(root):
     finally:
         ledger.close()
     mine = root / "workbooks" / "GZ001" / ".watcher-claimed" / "me-2"
-    assert taken == [mine / "团A.xlsx"] and record_path(mine / "团A.xlsx").exists()
+    assert taken == [mine / "团A.xlsx"] and read_record(mine / "团A.xlsx", "GZ001") is not None
     assert not dead.exists()

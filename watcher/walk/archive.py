@@ -177,7 +177,8 @@ def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
             durable(target)  # the copy is on the disk before the original goes
             record.path.unlink()
         forget(target)
-    else:  # it could not even be copied (unreadable): moved as it is
+    else:  # it could not even be copied (unreadable): moved as it is, without its claim record
+        drop_record(record.path)
         target = archive(
             record.path,
             desk.layout.archived(record.who),

@@ -1,18 +1,24 @@
 """Claim: move the dropped file into the folder's claim area with one rename on the same filesystem,
-then record beside it the name its result will have.
+then record on it the name its result will have.
 
 After the rename no other scan can take the file. The claim record fixes the result's name at the
 start, so a run that is killed and restarted writes its one result under that same name; it also
-names the file's archived copy once that is made, and says when its outputs are waiting for a disk
-that could not take them. A record lost to a power cut loses nothing: the request is found again in
-the ledger by its bytes (walk.reclaim).
+names the file's archived copy, and says when its outputs are waiting for a disk that could not take
+them. It is kept in an extended attribute of the claimed file (`user.watcher.claim`), which goes
+wherever the file goes (a worker adopting a dead one's files) and costs no file of its own; where the
+filesystem has no extended attributes (some shares), in a file beside it (`.<name>.claim.json`). A
+record lost to a power cut loses nothing: the request is found again in the ledger by its bytes
+(walk.reclaim). A record is believed only for what it may say: a plain result name, and an archived
+copy in this agency's archive.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -71,8 +77,8 @@ def unclaim(record: Claim, drop_dir: Path) -> Path:
     while target.exists():
         n += 1
         target = drop_dir / (f"{stem} ({n}).{ext}" if dot else f"{record.original} ({n})")
+    drop_record(record.path)  # before it leaves: its record must not go back with it
     os.rename(record.path, target)
-    drop_record(record.path)
     return target
 
 
@@ -90,14 +96,27 @@ def write_record(claimed: Path, who: str, stem: str, original: str | None = None
     return save_record(Claim(claimed, who, original or original_name(claimed), stem))
 
 
+XATTR = "user.watcher.claim"
+_NO_XATTR = {errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM, errno.EACCES, errno.E2BIG, errno.ERANGE, errno.ENOSPC}
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def save_record(record: Claim) -> Claim:
-    # Not synced: it guards against the process being killed, which leaves the page cache intact; after a
-    # power cut that takes it, the request is found again in the ledger by its bytes (walk.reclaim).
+    # Not synced: it guards against the process being killed, which leaves it intact; after a power cut
+    # that takes it, the request is found again in the ledger by its bytes (walk.reclaim).
     data = {"original": record.original, "stem": record.stem}
     for key in ("archived", "sha256", "pending"):
         if getattr(record, key):
             data[key] = getattr(record, key)
-    write_bytes(record_path(record.path), json.dumps(data, ensure_ascii=False).encode("utf-8"), durable=False)
+    raw = json.dumps(data, ensure_ascii=False).encode("utf-8")
+    try:
+        os.setxattr(record.path, XATTR, raw)
+        return record
+    except OSError as exc:
+        if exc.errno not in _NO_XATTR:
+            raise
+    _remove_xattr(record.path)  # an older record must not outlive this one
+    write_bytes(record_path(record.path), raw, durable=False)
     return record
 
 
@@ -106,23 +125,57 @@ def update_record(record: Claim, **changes) -> Claim:
 
 
 def read_record(claimed: Path, who: str) -> Claim | None:
+    raw: bytes | None = None
     try:
-        data = json.loads(record_path(claimed).read_text(encoding="utf-8"))
-        return Claim(
+        raw = os.getxattr(claimed, XATTR)
+    except OSError:
+        pass
+    try:
+        data = json.loads(raw if raw is not None else record_path(claimed).read_bytes())
+        record = Claim(
             claimed,
             who,
-            data["original"],
-            data["stem"],
-            data.get("archived", ""),
-            data.get("sha256", ""),
-            data.get("pending", ""),
+            str(data["original"]),
+            str(data["stem"]),
+            str(data.get("archived", "")),
+            str(data.get("sha256", "")),
+            str(data.get("pending", "")),
         )
-    except (FileNotFoundError, ValueError, KeyError):
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
         return None
+    return record if _believable(record) else None
+
+
+def _believable(record: Claim) -> bool:
+    """A record says a plain result name and, if any, a copy in this agency's archive (archive/<AGENCY>/
+    <date>/): anything else (a record an agency planted on its file, say) is not believed."""
+    stem = record.stem
+    if not stem or stem.startswith(".") or any(c in stem for c in "/\\\0") or len(stem.encode("utf-8")) > 240:
+        return False
+    if record.archived:
+        copy = Path(record.archived)
+        day, agency, archive = copy.parent, copy.parent.parent, copy.parent.parent.parent
+        if (
+            not copy.is_absolute()
+            or ".." in copy.parts
+            or not _DAY.fullmatch(day.name)
+            or agency.name != record.who
+            or archive.name != "archive"
+        ):
+            return False
+    return True
 
 
 def drop_record(claimed: Path) -> None:
+    _remove_xattr(claimed)
     record_path(claimed).unlink(missing_ok=True)
+
+
+def _remove_xattr(claimed: Path) -> None:
+    try:
+        os.removexattr(claimed, XATTR)
+    except OSError:
+        pass  # none there, no such file, or no extended attributes here
 
 
 def claim_dir(desk: Desk, who: str) -> Path:
