@@ -122,7 +122,7 @@ class Checked:
         return not any(not p.warning for p in self.problems)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Decision:
     status: str  # "success", "quote" or "failed"
     ops: list[Op] = field(default_factory=list)

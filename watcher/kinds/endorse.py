@@ -158,9 +158,12 @@ class _Endorsement:
         assert old is not None  # decided only without problems: the policy was found
         new = self.build(checked, state, now)
         zone = self.settings.zone
-        decision = Decision(
+        changes = self.changes(checked, state)
+        return Decision(
             status="success",
+            ops=[*([CancelPolicy(old.policy_no, self.action)] if self.reissue else []), IssuePolicy(new)],
             policies=[new],
+            cancelled=[old.policy_no] if self.reissue else [],
             row_premiums=dict(checked.values.get("premiums", {})),
             summary={
                 "原保单": f"{old.policy_no}（{'已撤单' if self.reissue else '仍有效'}）",
@@ -168,18 +171,11 @@ class _Endorsement:
                 "方案": f"{new.plan_code} {new.plan_name}",
                 "保险期间": f"{show_hour(new.start, zone)} 至 {show_end(new.end, zone)}",
             },
+            tables=[SheetTable("人员变更", ["变更", "姓名", "证件类型", "证件号码", "说明"], ["text"] * 5, changes)]
+            if changes
+            else [],
+            premium_before=old.premium_fen if self.reissue else None,
         )
-        if self.reissue:
-            decision.ops.append(CancelPolicy(old.policy_no, self.action))
-            decision.cancelled = [old.policy_no]
-            decision.premium_before = old.premium_fen
-        decision.ops.append(IssuePolicy(new))
-        changes = self.changes(checked, state)
-        if changes:
-            decision.tables.append(
-                SheetTable("人员变更", ["变更", "姓名", "证件类型", "证件号码", "说明"], ["text"] * 5, changes)
-            )
-        return decision
 
     def build(self, checked: Checked, state: State, now: datetime) -> Policy:
         assert state.policy is not None and state.plan is not None  # found, or the request failed before

@@ -163,8 +163,9 @@ class IssueKind:
             issued_at=now,
         )
         zone = self.settings.zone
-        decision = Decision(
+        return Decision(
             status="quote" if self.quote else "success",
+            ops=[] if self.quote else [IssuePolicy(policy)],
             policies=[policy],
             row_premiums=dict(checked.values["premiums"]),
             summary={
@@ -173,6 +174,3 @@ class IssueKind:
                 "保险期间": f"{show_hour(policy.start, zone)} 至 {show_end(policy.end, zone)}",
             },
         )
-        if not self.quote:
-            decision.ops.append(IssuePolicy(policy))
-        return decision
