@@ -99,7 +99,7 @@ Op = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Request:
     """A parsed request: its typed fields (kind-specific) and the problems found while parsing."""
 
@@ -111,7 +111,7 @@ class Request:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Checked:
     request: Request
     problems: list[Problem]

@@ -51,12 +51,12 @@ class _Endorsement:
         request = Request(self.action, who)
         sheet = ApplySheet(book, request.problems)
         request.fields["policy_no"] = sheet.policy_no()
-        self.parse_more(book, sheet, request)
+        request = self.parse_more(book, sheet, request)
         request.extra["apply_rows"] = {label: f.row for label, f in sheet.fields.items()}
         return request
 
-    def parse_more(self, book: Book, sheet: ApplySheet, request: Request) -> None:
-        parse_roster(book, request, self.settings.max_roster_rows)
+    def parse_more(self, book: Book, sheet: ApplySheet, request: Request) -> Request:
+        return parse_roster(book, request, self.settings.max_roster_rows)
 
     def load(self, ledger, request: Request, who: str) -> State:
         number = request.fields["policy_no"]
@@ -268,7 +268,7 @@ class AmendKind(_Endorsement):
     def __init__(self, settings: Settings):
         super().__init__(settings, "批改")
 
-    def parse_more(self, book: Book, sheet: ApplySheet, request: Request) -> None:
+    def parse_more(self, book: Book, sheet: ApplySheet, request: Request) -> Request:
         f = request.fields
         given = [
             label for label in self.LABELS if label in sheet.fields and sheet.fields[label].value not in (None, "")
@@ -280,6 +280,7 @@ class AmendKind(_Endorsement):
         f["given"] = given
         if not given and not request.problems:
             request.problems.append(problem("endorse.amend_nothing", sheet="申请", column="保单号"))
+        return request
 
     def validate_alone(self, request, now, checked) -> None:
         return  # 批改 brings no roster

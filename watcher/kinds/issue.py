@@ -52,8 +52,7 @@ class IssueKind:
         f["sales_name"] = sheet.text("营销员姓名", required=False, limit=30)
         request.extra["apply_rows"] = {label: fld.row for label, fld in sheet.fields.items()}
 
-        parse_roster(book, request, self.settings.max_roster_rows)
-        return request
+        return parse_roster(book, request, self.settings.max_roster_rows)
 
     # --- load: the ledger facts this request needs -------------------------------------
 

@@ -3,7 +3,7 @@ reading its rows, checking every person, pricing each one, and the roster-wide r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, tzinfo
 
 from ..domain import idcard
@@ -22,10 +22,10 @@ from .forms import SAMPLE_ID
 PERSON_COLUMNS = ("姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注")
 
 
-def parse_roster(book: Book, request: Request, limit: int) -> None:
-    """Find the roster and read its rows into request.roster and request.extra['rows']."""
+def parse_roster(book: Book, request: Request, limit: int) -> Request:
+    """The request with its roster: the table found (echoed back in the result), its rows read into
+    request.extra['rows'] and their problems into request.problems."""
     table = roster_table(book, request.problems)
-    request.roster = table
     rows: list[tuple[int, dict]] = []
     if table is not None:
         if len(table.rows) > limit:
@@ -37,6 +37,7 @@ def parse_roster(book: Book, request: Request, limit: int) -> None:
         else:
             rows = _rows(table, request.problems)
     request.extra["rows"] = rows
+    return replace(request, roster=table)
 
 
 def _rows(table: Table, problems: list[Problem]) -> list[tuple[int, dict]]:
