@@ -73,3 +73,20 @@ def test_a_record_of_the_release_before_is_still_read():
     assert outcome.summary == {"保单号": "LY202611300000001", "保费合计": "1,234.50"}
     assert [p.code for p in outcome.warnings] == ["file.changed_after"]
     assert outcome.row_premiums == {5: 4000} and outcome.tables == [] and outcome.content == {}
+
+
+def test_an_outcome_once_built_is_not_changed_in_place():
+    """The walk seals the outcome it built; a later stage that adds to it (the gathering after the commit)
+    makes a sealed copy, so what the renderers get is never changed under them."""
+    from dataclasses import FrozenInstanceError, replace
+    from datetime import UTC, datetime
+
+    import pytest
+
+    built = Outcome("GZ001", "团A.xlsx", "ab" * 32, datetime(2026, 11, 30, 2, tzinfo=UTC), status="success").seal()
+    with pytest.raises(FrozenInstanceError):
+        built.status = "failed"
+    copy = replace(built, result_stem="团A_结果").seal()
+    assert (copy.status, copy.result_stem, built.result_stem) == ("success", "团A_结果", "")
+    with pytest.raises(FrozenInstanceError):
+        copy.shows = None

@@ -255,7 +255,7 @@ class Pipeline:
     def _render(self, record: Claim, outcome: Outcome, started: float) -> None:
         out_dir = self.desk.layout.out(outcome.who)
         out_dir.mkdir(parents=True, exist_ok=True)
-        gather(outcome, self.desk.ledger, self.desk.zone)  # what it shows from the ledger, read now, in order
+        outcome = gather(outcome, self.desk.ledger, self.desk.zone)  # what it shows from the ledger, read now
         rendering = plan(outcome, out_dir, self.desk.layout, self.desk.settings)
         self.desk.ledger.marked()  # no output carries a number before the desk's mark of it is synced
         future = None

@@ -110,7 +110,7 @@ def walk(desk: Desk, record: Claim) -> Outcome:
         outcome.status = "failed"
         outcome.policies, outcome.cancelled = [], []
         outcome.problems = [file_problem("file.internal", detail=type(exc).__name__)]
-    return outcome
+    return outcome.seal()
 
 
 def _again(desk: Desk, first: Outcome, record: Claim, snap: Snapshot, checked) -> Outcome:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +46,19 @@ class Outcome:
     archived: str = ""  # the archived copy of the original it was read from
     repair: Outcome | None = None  # an earlier request of the same bytes whose recorded outputs are missing
     shows: Any = None  # walk.shows.Shows: what the outputs show from the ledger, gathered after the commit
+
+    # --- built once: the walk fills it, then seals it; what follows reads it (or makes a changed copy) --
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if self.__dict__.get("_sealed"):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}: the outcome is built")
+        object.__setattr__(self, name, value)
+
+    def seal(self) -> Outcome:
+        """The outcome is built: from here on it is read, never changed; a stage that adds to it (the
+        gathering after the commit) makes a sealed copy with dataclasses.replace."""
+        self.__dict__["_sealed"] = True
+        return self
 
     # --- the record kept with the request, for showing the result again after a crash --------------
 

@@ -68,4 +68,4 @@ def duplicate(desk: Desk, outcome: Outcome, earlier, archived: Path, fmt: str) -
         repair = Outcome(outcome.who, earlier.file_name, earlier.sha256, earlier.processed_at)
         repair.result_stem = earlier.outputs[0].removesuffix(".xlsx")
         rebuild(desk, repair, earlier, archived, fmt)
-        outcome.repair = repair
+        outcome.repair = repair.seal()

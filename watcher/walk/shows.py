@@ -5,7 +5,7 @@ files, reading nothing else."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 
 from ..domain.plans import Plan
@@ -58,16 +58,16 @@ def page_shown(ledger: Ledger, policy: Policy, issued: bool = False) -> PageShow
     )
 
 
-def gather(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> None:
-    """Read what `outcome` shows besides itself (and what the earlier request it repairs shows)."""
-    if outcome.repair is not None:
-        gather(outcome.repair, ledger, zone)
+def gather(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> Outcome:
+    """The outcome with what it shows besides itself read in (and what the earlier request it repairs
+    shows): a sealed copy."""
+    repair = gather(outcome.repair, ledger, zone) if outcome.repair is not None else None
     issued = [p for p in outcome.policies if p.policy_no] if outcome.outputs else []
     pages = [page_shown(ledger, p, issued=True) for p in issued]
     pages += [page_shown(ledger, p) for p in outcome.reprint if p.policy_no]
     pages += _void_pages(outcome, ledger)
     statements, details = _settlement(outcome, ledger, zone, outcome.processed_at)
-    outcome.shows = Shows(pages, statements, details)
+    return replace(outcome, repair=repair, shows=Shows(pages, statements, details)).seal()
 
 
 def _void_pages(outcome: Outcome, ledger: Ledger) -> list[PageShown]:
