@@ -128,7 +128,8 @@ def test_kill_9_again_and_again_then_restart_gives_every_file_exactly_one_result
 
 
 @pytest.mark.parametrize(
-    "point", ["after_claim", "before_commit", "after_commit", "mid_outputs", "after_outputs", "before_archive"]
+    "point",
+    ["after_claim", "after_copy", "before_commit", "after_commit", "mid_outputs", "after_outputs", "before_archive"],
 )
 @pytest.mark.parametrize("valid", [True, False], ids=["issued", "refused"])
 def test_a_crash_at_each_point_of_the_walk_ends_with_exactly_one_result(root, point, valid):

@@ -14,6 +14,7 @@ import time
 
 POINTS = (
     "after_claim",
+    "after_copy",  # the archived copy just written (its record names it already)
     "before_commit",
     "after_commit",
     "raising_mark",  # on the thread that syncs the mark of numbers handed out

@@ -14,7 +14,7 @@ from ..faults import DeskFault, classify
 from ..layout import ADMIN
 from ..ledger.common import LedgerError
 from . import claim as claiming
-from .archive import Snapshot, archive_claim, archived_copy, durable, snapshot, unchanged
+from .archive import CopyChanged, Snapshot, archive_claim, archived_copy, durable, snapshot, unchanged
 from .claim import Claim
 from .commit import commit
 from .decide import decide
@@ -49,12 +49,15 @@ def claim_file(desk: Desk, path: Path, who: str) -> Claim:
     at = desk.now()
 
     def copy(record: Claim) -> Claim:
+        def announce(target: Path, sha: str) -> None:  # the record names the copy before it is written
+            claiming.save_record(replace(record, archived=str(target), sha256=sha))
+
         try:
-            snap = snapshot(record.path, desk.layout.archived(who), record.original, at, desk.zone)
+            snap = snapshot(record.path, desk.layout.archived(who), record.original, at, desk.zone, announce=announce)
         except Exception as exc:
             if classify(exc) is not None:
                 raise
-            return record
+            return record  # the walk makes it (a file still being written goes back from there)
         return replace(record, archived=str(snap.path), sha256=snap.sha256, snap=snap, at=at)
 
     return claiming.claim_file(desk, path, who, copy)
@@ -100,6 +103,8 @@ def walk(desk: Desk, record: Claim) -> Outcome:
             outcome.problems.append(file_problem("file.changed_after", warning=True))
     except (FileChanged, DeskFault):
         raise
+    except CopyChanged as exc:
+        raise FileChanged(record.path) from exc
     except Exception as exc:  # the trap
         if outcome.committed:
             raise OutputsPending(exc) from exc

@@ -19,6 +19,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
@@ -108,25 +109,63 @@ def _free_name(folder: Path, local: datetime, sha256: str, name: str, tag: str =
     return target
 
 
-def snapshot(claimed: Path, archive_dir: Path, original: str, at: datetime, zone: tzinfo, tag: str = "") -> Snapshot:
+class CopyChanged(Exception):
+    """The file changed while its archived copy was made (a writer still at it): no copy was made."""
+
+
+WHOLE = 8 << 20  # a file up to this size is read once, hashed and written from memory
+
+
+def snapshot(
+    claimed: Path,
+    archive_dir: Path,
+    original: str,
+    at: datetime,
+    zone: tzinfo,
+    tag: str = "",
+    announce: Callable[[Path, str], object] | None = None,
+) -> Snapshot:
     """Copy the claimed file into the archive, hashing what is copied; its sync goes on in parallel
-    (`durable` waits for it)."""
+    (`durable` waits for it). `announce(copy, sha256)` is called once the copy's name is known and before
+    it is written, so that the claim record names the copy before it exists: a run killed at any moment
+    leaves no copy that no record names (the next walk checks the named copy's hash and makes it again if
+    it is not whole)."""
     folder = day_folder(archive_dir, at, zone)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = temp_name(folder / safe_name(original))
-    digest, size = hashlib.sha256(), 0
+    name = safe_name(original)
+    tmp = temp_name(folder / name)
     try:
-        with claimed.open("rb") as source, tmp.open("wb") as copy:
+        with claimed.open("rb") as source:
             seen = _still(os.fstat(source.fileno()))
-            while chunk := source.read(1 << 20):
-                digest.update(chunk)
-                copy.write(chunk)
-                size += len(chunk)
-        sha = digest.hexdigest()
-        target = _free_name(folder, at.astimezone(zone), sha, safe_name(original), tag)
+            data = source.read(WHOLE + 1)
+            if len(data) <= WHOLE:  # the bytes hashed are the bytes written
+                sha, size = hashlib.sha256(data).hexdigest(), len(data)
+                target = _free_name(folder, at.astimezone(zone), sha, name, tag)
+                if announce is not None:
+                    announce(target, sha)
+                with tmp.open("wb") as copy:
+                    copy.write(data)
+            else:  # large: hashed first, then copied and hashed again; a change in between is refused
+                digest, size = hashlib.sha256(data), len(data)
+                while chunk := source.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+                sha = digest.hexdigest()
+                target = _free_name(folder, at.astimezone(zone), sha, name, tag)
+                if announce is not None:
+                    announce(target, sha)
+                source.seek(0)
+                again = hashlib.sha256()
+                with tmp.open("wb") as copy:
+                    while chunk := source.read(1 << 20):
+                        again.update(chunk)
+                        copy.write(chunk)
+                if again.hexdigest() != sha:
+                    raise CopyChanged(claimed)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+    crash.point("after_copy")
     _sync_later(target)
     return Snapshot(target, sha, size, seen)
 
@@ -200,8 +239,13 @@ def archived_copy(desk: Desk, record: Claim, at: datetime) -> tuple[Claim, Snaps
         if earlier.exists() and sha256_of(earlier)[0] == record.sha256:
             return record, Snapshot(earlier, record.sha256, earlier.stat().st_size)
         earlier.unlink(missing_ok=True)  # never committed (or it would not be walked again): a stale copy
-    snap = snapshot(record.path, desk.layout.archived(record.who), record.original, at, desk.zone)
-    return update_record(record, archived=str(snap.path), sha256=snap.sha256), snap
+    named = [record]
+
+    def announce(copy: Path, sha: str) -> None:  # recorded before the copy is written
+        named[0] = update_record(record, archived=str(copy), sha256=sha)
+
+    snap = snapshot(record.path, desk.layout.archived(record.who), record.original, at, desk.zone, announce=announce)
+    return named[0], snap
 
 
 QUIET_NS = 2_000_000_000  # a file not written for this long before its copy began: its times tell a write

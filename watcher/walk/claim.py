@@ -197,7 +197,8 @@ def claim_file(desk: Desk, path: Path, who: str, copy: Callable[[Claim], Claim] 
         desk.reserved.add((who, record.stem))
         if copy is not None:
             record = copy(record)
-        return save_record(record)
+        # A copy made was named in the record before it was written; without one, the record is written now.
+        return record if record.archived else save_record(record)
     except Exception:
         try:
             if record is not None:
@@ -207,6 +208,7 @@ def claim_file(desk: Desk, path: Path, who: str, copy: Callable[[Claim], Claim] 
 
                     forget(Path(record.archived))
                     Path(record.archived).unlink(missing_ok=True)  # never committed: no original yet
+            drop_record(claimed)  # a record written already (naming its copy) does not go back with it
             os.rename(claimed, path)
         except OSError:
             log.exception("%s/%s: could not put it back; it is finished at the next start", who, path.name)
