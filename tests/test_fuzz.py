@@ -65,6 +65,7 @@ def run_one(desk, data: bytes, suffix: str = ".xlsx") -> dict:
     before = len(report.done)
     started = time.monotonic()
     pipeline.take(path, "GZ001")
+    pipeline.flush()
     pipeline.drain()
     assert time.monotonic() - started < PARSE_SECONDS + 10, "hung past the parse limit"
     assert len(report.done) == before + 1

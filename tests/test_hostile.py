@@ -365,3 +365,74 @@ def test_any_file_name_gets_a_safe_recognisable_result_name(root, name):
     assert data["file"] == name and data["status"] == "success"
     archived = [p for p in (root / "archive" / "GZ001").rglob("*") if p.is_file()]
     assert len(archived) == 1 and len(archived[0].name.encode()) <= 255
+
+
+def _heavy() -> bytes:
+    return rezip(
+        valid_bytes(),
+        {"xl/sharedStrings.xml": b"<sst " + NS + b"><si><t>" + b"x" * (120 << 20) + b"</t></si></sst>"},
+        compresslevel=1,
+    )
+
+
+def _slow() -> bytes:
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (i, i) for i in range(1, 2_000_001))
+    sheet = b"<worksheet " + NS + b"><sheetData>" + rows + b"</sheetData></worksheet>"
+    return rezip(valid_bytes(), {"xl/worksheets/sheet1.xml": sheet}, compresslevel=1)
+
+
+@pytest.mark.parametrize(
+    "bad, memory_mb, seconds, what", [(_heavy, 96, 30.0, "内存"), (_slow, 2048, 0.3, "时间")], ids=["memory", "time"]
+)
+def test_files_sent_ahead_to_the_parser_survive_one_that_kills_it_or_overruns(tmp_path, bad, memory_mb, seconds, what):
+    """The parser works ahead on the files behind the one being checked: one that kills it (memory) or
+    overruns its time fails alone; the files queued behind it are parsed by the new worker, in order or
+    asked for out of order, and a file taken back leaves nothing behind."""
+    from watcher.io.reader import Limits, ReadError
+    from watcher.io.sandbox import Sandbox
+
+    files = {"good1": valid_bytes(3), "bad": bad(), "good2": valid_bytes(4), "dropped": valid_bytes(5)}
+    files["good3"] = valid_bytes(6)
+    paths = {}
+    for name, data in files.items():
+        paths[name] = tmp_path / f"{name}.xlsx"
+        paths[name].write_bytes(data)
+    sandbox = Sandbox(memory_mb, seconds, Limits(max_unzipped=1 << 40, max_cells=10**8))
+    try:
+        sandbox.warm()
+        time.sleep(1)  # started: the time limit is the file's own
+        for name in files:
+            sandbox.submit(paths[name], "xlsx")
+        assert len(sandbox.queue) == len(files)  # all sent before any is asked for
+        sandbox.cancel(paths["dropped"])
+        assert len(sandbox.read(paths["good2"], "xlsx").sheets["被保险人名单"].rows) == 5  # out of order
+        with pytest.raises(ReadError) as failed:
+            sandbox.read(paths["bad"], "xlsx")
+        assert failed.value.code == "file.parse_limit" and what in failed.value.values["what"]
+        assert len(sandbox.read(paths["good1"], "xlsx").sheets["被保险人名单"].rows) == 4
+        assert len(sandbox.read(paths["good3"], "xlsx").sheets["被保险人名单"].rows) == 7
+        assert sandbox.replaced == 1
+        assert not sandbox.queue and not sandbox.answers  # the answer to the file taken back was dropped
+    finally:
+        sandbox.close()
+
+
+def test_the_xml_protections_are_checked_at_start_without_loading_openpyxl(root):
+    """openpyxl is not used by the service: whether it would parse XML safely is read from its source,
+    not imported (0.15 s at every start); switching its protection off still stops the desk at start."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom watcher.security import assert_safe_xml\nassert_safe_xml()\n"
+        "print('openpyxl' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENPYXL_DEFUSEDXML"}
+    checked = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert checked.stdout.strip() == "False"
+    from watcher.security import _openpyxl_defused
+
+    assert _openpyxl_defused(None) is openpyxl.DEFUSEDXML is True  # the same answer openpyxl gives itself
+    assert _openpyxl_defused("False") is False
+    refused = run_watcher(root, "process", env={"OPENPYXL_DEFUSEDXML": "False"}, check=False)
+    assert refused.returncode != 0 and "OPENPYXL_DEFUSEDXML" in refused.stdout + refused.stderr

@@ -151,6 +151,46 @@ def test_a_crash_at_each_point_of_the_walk_ends_with_exactly_one_result(root, po
         assert (root / "outbox" / "GZ001" / f"电子保单_{result['policies'][0]['policy_no']}.html").exists()
 
 
+def in_hand(root: Path) -> list[str]:
+    claimed = root / "workbooks" / "GZ001" / ".watcher-claimed"
+    return sorted(p.name for p in claimed.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+@pytest.mark.parametrize("point", ["after_claim:2", "after_copy:2", "before_commit", "after_commit", "mid_outputs"])
+def test_a_crash_with_two_files_in_hand_ends_with_exactly_one_result_each(root, point):
+    """The parser works one file ahead: the next file is claimed (and copied) while the one before it is
+    checked and committed. Killed then, both are in hand, and the restart finishes both, once each."""
+    files = {f"前{i}.xlsx": request_bytes(i, valid=i != 2) for i in range(4)}
+    drop_all(root, files)
+    crashed = run_watcher(root, "process", env={"WATCHER_CRASH_AT": point}, check=False)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stdout + crashed.stderr
+    assert len(in_hand(root)) == 2, in_hand(root)  # the file walked and the one taken ahead
+    assert len(list((root / "workbooks" / "GZ001").glob("*.xlsx"))) == 2  # the rest not taken yet
+    run_watcher(root, "process")
+    assert_exactly_once(root, files, {name for i, name in enumerate(files) if i != 2})
+
+
+def test_sigterm_finishes_both_files_in_hand_and_leaves_the_rest_where_they_were_dropped(root):
+    files = {f"停后{i}.xlsx": request_bytes(i) for i in range(6)}
+    drop_all(root, files)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "process", "--root", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUTF8": "1", "WATCHER_PAUSE_AT": "before_commit:1.5"},
+    )
+    wait_for(lambda: len(in_hand(root)) == 2, 60, "two files in hand")
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in output, output
+    assert len(results(root)) == 2 and all(r["status"] == "success" for r in results(root)), output
+    assert not in_hand(root)
+    assert len(list((root / "workbooks" / "GZ001").glob("*.xlsx"))) == 4  # untouched, taken by the next run
+    run_watcher(root, "process")
+    assert_exactly_once(root, files, set(files))
+
+
 @pytest.mark.parametrize("point", ["mid_outputs", "after_outputs"])
 def test_a_crash_while_a_render_helper_writes_a_result_ends_with_exactly_one_result_each(root, point):
     """With enough files waiting, the render helpers write each result's workbook, page and then its JSON

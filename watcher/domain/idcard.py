@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from .text import fold_id
+from .text import fold_id, label_key
 
 RESIDENT = "身份证"
 PASSPORT = "护照"
@@ -77,8 +77,6 @@ def mod11_2_check(first17: str) -> str:
 
 
 def normalise_id_type(value: object) -> str | None:
-    from .text import label_key
-
     return ID_TYPE_SYNONYMS.get(label_key(value))
 
 

@@ -14,6 +14,9 @@ import multiprocessing
 import os
 import resource
 import signal
+import time
+from collections import deque
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -31,6 +34,7 @@ def _worker(conn, memory_bytes: int, limits: Limits, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the service stops us
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort leaves no core dump behind
+    conn.send(("ready",))  # a file's time limit starts now, not while the worker starts
     while True:
         try:
             job = conn.recv()
@@ -49,7 +53,22 @@ def _worker(conn, memory_bytes: int, limits: Limits, parent: int) -> None:
             conn.send(("error", "file.unreadable", {"detail": "结构嵌套过深"}))
 
 
+START_SECONDS = 60  # a worker that has not started by then is stopped, as one that overran
+
+
+@dataclass
+class _Job:
+    path: str
+    fmt: str
+    sent: float  # when it was sent (monotonic)
+    wanted: bool = True  # False: taken back (the file went back); its answer is read and dropped
+
+
 class Sandbox:
+    """The parser worker. `submit` sends a file ahead (the worker parses it while the service checks and
+    commits the one before); `read` returns its answer. The worker takes its jobs in order: a job's time
+    limit runs from when the worker could start it (the answer before it received, or the job sent)."""
+
     def __init__(self, memory_mb: int, seconds: float, limits: Limits):
         self.memory = memory_mb * 1024 * 1024
         self.seconds = seconds
@@ -57,6 +76,10 @@ class Sandbox:
         self.process: BaseProcess | None = None
         self.conn: Connection | None = None
         self.replaced = 0
+        self.queue: deque[_Job] = deque()  # sent, not yet answered, in the worker's order
+        self.answers: dict[str, tuple] = {}  # answered, not yet asked for
+        self.free_since = 0.0  # when the worker last answered (it starts the next job then)
+        self.ready = False  # the worker has started and said so
 
     def warm(self) -> None:
         """Start the worker now, so its start-up overlaps whatever the caller does before the first file."""
@@ -72,36 +95,99 @@ class Sandbox:
         process.start()
         theirs.close()
         self.conn = ours
+        self.free_since, self.ready = time.monotonic(), False
 
     def _replace(self) -> None:
+        """The worker is stopped (it died or overran on the job at the head of the queue): a new one takes
+        the jobs queued behind that one."""
         self.replaced += 1
         if self.process is not None and self.process.is_alive():
             self.process.kill()
         if self.process is not None:
             self.process.join(5)
         self.process = self.conn = None
+        behind = list(self.queue)
+        self.queue.clear()
+        for job in behind:
+            if job.wanted:
+                self._send(job.path, job.fmt)
 
-    def read(self, path: Path, fmt: str) -> Book:
-        """Read in the worker; raise ReadError for every way it can fail, the limits included."""
+    def _send(self, path: str, fmt: str) -> None:
         if self.process is None or not self.process.is_alive():
             self._start()
         conn = self.conn
         assert conn is not None  # started above
+        if not self.queue:
+            self.free_since = time.monotonic()
+        self.queue.append(_Job(path, fmt, time.monotonic()))
         try:
-            conn.send((str(path), fmt))
-            if not conn.poll(self.seconds):
-                log.warning("parsing %s took longer than %g s: the parser was stopped", path.name, self.seconds)
-                self._replace()
-                raise ReadError("file.parse_limit", what=f"时间（{self.seconds:g} 秒）")
-            answer = conn.recv()
-        except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
-            code = self.process.exitcode if self.process else None
-            log.warning("the parser died on %s (exit %s): replaced", path.name, code)
-            self._replace()
-            raise ReadError("file.parse_limit", what=f"内存（{self.memory // 2**20} MB）") from None
+            conn.send((path, fmt))
+        except OSError:  # the worker is gone: found when its answer is awaited
+            pass
+
+    def submit(self, path: Path, fmt: str) -> None:
+        """Send a file to be parsed ahead; `read` of the same path takes its answer."""
+        key = str(path)
+        if key not in self.answers and not any(job.path == key and job.wanted for job in self.queue):
+            self._send(key, fmt)
+
+    def cancel(self, path: Path) -> None:
+        """A file sent ahead and then not read (it went back, or was a duplicate): its answer is dropped."""
+        key = str(path)
+        self.answers.pop(key, None)
+        for job in self.queue:
+            if job.path == key:
+                job.wanted = False
+
+    def read(self, path: Path, fmt: str) -> Book:
+        """Read in the worker; raise ReadError for every way it can fail, the limits included."""
+        key = str(path)
+        if key not in self.answers:
+            self.submit(path, fmt)
+        while key not in self.answers:
+            self._answer_one()
+        answer = self.answers.pop(key)
         if answer[0] == "ok":
             return answer[1]
         raise ReadError(answer[1], **answer[2])
+
+    def _answer_one(self) -> None:
+        """Wait for the answer to the job at the head of the queue (the worker's current one)."""
+        job = self.queue[0]
+        conn = self.conn
+        name = Path(job.path).name
+        try:
+            if conn is None:
+                raise EOFError
+            while True:
+                if self.ready:
+                    deadline = max(job.sent, self.free_since) + self.seconds
+                else:  # a worker starting: its start-up is not the file's time
+                    deadline = self.free_since + max(self.seconds, START_SECONDS)
+                if not conn.poll(max(0.0, deadline - time.monotonic())):
+                    log.warning("parsing %s took longer than %g s: the parser was stopped", name, self.seconds)
+                    self.queue.popleft()
+                    self._replace()
+                    self._answered(job, ("error", "file.parse_limit", {"what": f"时间（{self.seconds:g} 秒）"}))
+                    return
+                answer = conn.recv()
+                if answer[0] != "ready":
+                    break
+                self.ready, self.free_since = True, time.monotonic()
+        except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+            code = self.process.exitcode if self.process else None
+            log.warning("the parser died on %s (exit %s): replaced", name, code)
+            self.queue.popleft()
+            self._replace()
+            self._answered(job, ("error", "file.parse_limit", {"what": f"内存（{self.memory // 2**20} MB）"}))
+            return
+        self.queue.popleft()
+        self.free_since = time.monotonic()
+        self._answered(job, answer)
+
+    def _answered(self, job: _Job, answer: tuple) -> None:
+        if job.wanted:
+            self.answers[job.path] = answer
 
     def close(self) -> None:
         if self.process is not None and self.process.is_alive():
@@ -114,3 +200,5 @@ class Sandbox:
             if self.process.is_alive():
                 self.process.kill()
         self.process = self.conn = None
+        self.queue.clear()
+        self.answers.clear()

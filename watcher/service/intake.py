@@ -155,7 +155,7 @@ def sandboxed(desk: Desk) -> Sandbox:
     """Parse every file in a worker process bounded in memory and time (settings parse_memory_mb, parse_seconds)."""
     sandbox = Sandbox(desk.settings.parse_memory_mb, desk.settings.parse_seconds, limits_of(desk.settings))
     sandbox.warm()
-    desk.reader = sandbox.read
+    desk.reader, desk.parser = sandbox.read, sandbox
     return sandbox
 
 

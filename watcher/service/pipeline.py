@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .. import crash
 from ..faults import LOCKED, DeskFault, classify, describe
-from ..walk import Desk, FileChanged, OutputsPending, archive_claim, claim_file, reclaim, walk
+from ..walk import Desk, FileChanged, OutputsPending, ahead, archive_claim, claim_file, reclaim, walk
 from ..walk.archive import forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.outcome import Outcome
@@ -108,12 +108,15 @@ class Pipeline:
             for _ in range(RENDERERS):  # start them now, not when the first file is waiting for one
                 self.pool.submit(run_jobs, [])
         self.in_hand: deque[_InHand] = deque()
+        self.ahead: tuple[Claim, float] | None = None  # claimed and sent to the parser, walked next
         self.halted: DeskFault | None = None  # a fault of the desk stopped the intake
         self.pending: dict[Path, str] = {}  # claimed file → agency: outputs waiting for a disk that takes them
 
     # --- taking files ----------------------------------------------------------------------------
 
     def take(self, path: Path, who: str) -> None:
+        """Claim a dropped file and send it to the parser; meanwhile the file taken before it is walked (one
+        file ahead: `flush` walks the last one taken)."""
         if self.halted is not None:
             return  # the intake is stopped: every file stays where it is
         started = time.monotonic()
@@ -128,7 +131,21 @@ class Pipeline:
             else:
                 raise
             return
-        self._process(record, started, fresh=True)
+        record = ahead(self.desk, record)
+        before, self.ahead = self.ahead, (record, started)
+        if before is not None:
+            self._process(*before, fresh=True)
+
+    def flush(self) -> None:
+        """Walk the file taken ahead. After a fault of the desk it goes back where it was dropped instead
+        (nothing of it was committed); on a stop (SIGTERM) it is finished like the one before it."""
+        if self.ahead is None:
+            return
+        (record, started), self.ahead = self.ahead, None
+        if self.halted is not None:
+            self._put_back(record)
+        else:
+            self._process(record, started, fresh=True)
 
     def resume(self, claimed: Path, who: str) -> None:
         """A file claimed by an earlier run that did not finish it, or one whose outputs were pending."""
@@ -145,6 +162,17 @@ class Pipeline:
         self._process(record, started, fresh=False)
 
     def _process(self, record: Claim, started: float, *, fresh: bool) -> None:
+        try:
+            self._process_one(record, started, fresh=fresh)
+        finally:
+            self._unsend(record)
+
+    def _unsend(self, record: Claim) -> None:
+        """What the parser still holds of a file (sent ahead, then not read: a duplicate, a file put back)."""
+        if self.desk.parser is not None and record.snap is not None:
+            self.desk.parser.cancel(record.snap.path)
+
+    def _process_one(self, record: Claim, started: float, *, fresh: bool) -> None:
         try:
             outcome = self._walk(record)
         except FileChanged:
@@ -200,6 +228,7 @@ class Pipeline:
         self.halted = fault
 
     def _put_back(self, record: Claim) -> None:
+        self._unsend(record)
         current = read_record(record.path, record.who) or record
         if current.archived:
             forget(Path(current.archived))
@@ -336,6 +365,7 @@ class Pipeline:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
+        self.flush()
         self.drain()
         if self.pool is not None:
             self.pool.shutdown()

@@ -40,6 +40,7 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
                     pipeline.take(item.path, item.who)
                 if bar:
                     bar.step(display_name(item.path.name))
+            pipeline.flush()
             if not ready:  # written moments ago: wait for them to hold still
                 time.sleep(0.1)
                 tracker.refresh()

@@ -212,6 +212,7 @@ class Service:
             self.tracker.forget(item.path)
             if item.path.exists():
                 pipeline.take(item.path, item.who)
+        pipeline.flush()
         pipeline.drain(block=False)
         self._check_observers()
         self._wait(pipeline)

@@ -29,7 +29,17 @@ from .validate import validate
 
 log = logging.getLogger("watcher")
 
-__all__ = ["Desk", "FileChanged", "OutputsPending", "archive_claim", "claim_file", "limits_of", "reclaim", "walk"]
+__all__ = [
+    "Desk",
+    "FileChanged",
+    "OutputsPending",
+    "ahead",
+    "archive_claim",
+    "claim_file",
+    "limits_of",
+    "reclaim",
+    "walk",
+]
 
 
 class OutputsPending(Exception):
@@ -63,6 +73,22 @@ def claim_file(desk: Desk, path: Path, who: str) -> Claim:
     return claiming.claim_file(desk, path, who, copy)
 
 
+def ahead(desk: Desk, record: Claim) -> Claim:
+    """Send a file just claimed to the parser ahead of its walk (the parser reads it while the file before
+    it is checked and committed): its preflight is made now, on the copy made at the claim. Anything that
+    goes wrong here is left to the walk, which does it again inside its trap."""
+    if desk.parser is None or record.snap is None:
+        return record
+    snap = record.snap
+    try:
+        checked = preflight(snap.path, record.original, desk.settings, (snap.sha256, snap.size))
+        if checked.problem is None and checked.format is not None:
+            desk.parser.submit(snap.path, checked.format)
+    except Exception:  # noqa: BLE001 — the walk meets it again and sorts it
+        return record
+    return replace(record, checked=checked)
+
+
 def walk(desk: Desk, record: Claim) -> Outcome:
     """snapshot → preflight → read → parse → validate → decide → commit, inside the error trap.
 
@@ -77,7 +103,9 @@ def walk(desk: Desk, record: Claim) -> Outcome:
         else:
             record, snap = archived_copy(desk, record, outcome.processed_at)
         outcome.sha256, outcome.archived = snap.sha256, str(snap.path)
-        checked = preflight(snap.path, record.original, desk.settings, (snap.sha256, snap.size))
+        checked = record.checked if made is not None and record.checked is not None else None
+        if checked is None:
+            checked = preflight(snap.path, record.original, desk.settings, (snap.sha256, snap.size))
         if checked.problem is not None or checked.format is None:
             outcome.problems = [checked.problem or file_problem("file.unreadable", detail="格式错误")]
         else:

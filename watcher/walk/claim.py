@@ -32,6 +32,7 @@ from .names import cut, display_name, result_stem, safe_name
 if TYPE_CHECKING:
     from .archive import Snapshot
     from .desk import Desk
+    from .preflight import Preflight
 
 log = logging.getLogger("watcher")
 
@@ -46,9 +47,11 @@ class Claim:
     sha256: str = ""  # of that copy
     pending: str = ""  # why its outputs could not be written yet ('' when they could)
     # In hand only, never recorded: the archived copy just made at the claim, and when (the walk reads
-    # it without hashing it again, and is processed at that moment).
+    # it without hashing it again, and is processed at that moment); its preflight, when the file was
+    # sent to the parser ahead of its walk.
     snap: Snapshot | None = field(default=None, compare=False, repr=False)
     at: datetime | None = field(default=None, compare=False)
+    checked: Preflight | None = field(default=None, compare=False, repr=False)
 
 
 def claim(path: Path, claimed_dir: Path) -> Path:

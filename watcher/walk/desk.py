@@ -8,6 +8,7 @@ from datetime import datetime
 
 from .. import clock
 from ..io.reader import Limits, read_book
+from ..io.sandbox import Sandbox
 from ..layout import Layout
 from ..ledger.policies import Ledger
 from ..settings import Settings
@@ -23,6 +24,7 @@ class Desk:
     now: Callable[[], datetime] = clock.now
     reserved: set = field(default_factory=set)  # (who, result stem) of files in hand, not yet archived
     reader: Callable | None = None  # (path, format) → Book; the sandbox when the service runs
+    parser: Sandbox | None = None  # the sandbox, when the service runs: files are sent to it ahead
     worker: str | None = None  # with several workers (PostgreSQL): this one's name; its claims live apart
 
     def __post_init__(self):
