@@ -128,7 +128,7 @@ def test_every_single_character_change_of_a_resident_number_fails(number, positi
 
 def test_no_message_says_what_would_make_a_wrong_number_pass():
     """A clerk told "the last character should be 3" types 3, and a mistyped number passes."""
-    from watcher.domain.person import check_person
+    from watcher.domain.person import PersonCells, check_person
     from watcher.messages import say
 
     for number in ("110105194912310021", "44052419800101001X", "440524198001010014"):
@@ -138,13 +138,15 @@ def test_no_message_says_what_would_make_a_wrong_number_pass():
         assert not any(ch.isdigit() or ch == "X" for ch in message), message
     # Nor which gender or birth date the number encodes, when the row disagrees with it.
     _, errors = check_person(
-        {
-            "姓名": "王芳",
-            "证件类型": "身份证",
-            "证件号码": "440524198001010013",
-            "性别": "女",
-            "出生日期": "1980-01-02",
-        },
+        PersonCells.of(
+            {
+                "姓名": "王芳",
+                "证件类型": "身份证",
+                "证件号码": "440524198001010013",
+                "性别": "女",
+                "出生日期": "1980-01-02",
+            }
+        ),
         TODAY,
     )
     for err in errors:

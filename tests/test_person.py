@@ -4,13 +4,13 @@ from datetime import date
 
 import pytest
 
-from watcher.domain.person import check_name, check_person
+from watcher.domain.person import PersonCells, check_name, check_person
 
 TODAY = date(2026, 11, 25)
 
 
 def codes(values):
-    facts, errors = check_person(values, TODAY)
+    facts, errors = check_person(PersonCells.of(values), TODAY)
     return facts, sorted((e.column, e.code) for e in errors)
 
 

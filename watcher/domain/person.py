@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -15,6 +16,35 @@ from .text import clean, fold, fold_name, label_key
 NAME_LIMIT = 60
 GENDERS = {"男": "男", "女": "女", "M": "男", "F": "女", "男性": "男", "女性": "女", "MALE": "男", "FEMALE": "女"}
 _NAME_OK = re.compile(r"^(?:[^\W\d_]|[ ·.'’\-])*[^\W\d_](?:[^\W\d_]|[ ·.'’\-])*$")
+
+
+@dataclass(frozen=True, slots=True)
+class PersonCells:
+    """One roster row's cells as typed (None: the column is absent or the cell empty)."""
+
+    name: object = None
+    id_type: object = None
+    id_no: object = None
+    gender: object = None
+    birth: object = None
+    phone: object = None
+    note: object = None
+
+    @classmethod
+    def of(cls, cells: Mapping[str, object]) -> PersonCells:
+        """From the roster's canonical column names (姓名, 证件类型 …) to their cells."""
+        return cls(**{COLUMN_FIELDS[name]: value for name, value in cells.items() if name in COLUMN_FIELDS})
+
+
+COLUMN_FIELDS = {
+    "姓名": "name",
+    "证件类型": "id_type",
+    "证件号码": "id_no",
+    "性别": "gender",
+    "出生日期": "birth",
+    "联系电话": "phone",
+    "备注": "note",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,14 +100,14 @@ def check_birth(raw: object, today: date) -> tuple[date | None, CellError | None
     return birth, None
 
 
-def check_person(values: dict[str, object], today: date) -> tuple[PersonFacts | None, list[CellError]]:
-    """Every problem of one row (not only the first). `values` maps canonical column names to cell values."""
+def check_person(cells: PersonCells, today: date) -> tuple[PersonFacts | None, list[CellError]]:
+    """Every problem of one row (not only the first)."""
     errors: list[CellError] = []
-    name, err = check_name(values.get("姓名"))
+    name, err = check_name(cells.name)
     if err:
         errors.append(err)
 
-    raw_type = values.get("证件类型")
+    raw_type = cells.id_type
     id_type = idcard.normalise_id_type(raw_type) if clean(raw_type) else None
     if not clean(raw_type):
         errors.append(CellError("证件类型", "id_type.required", {}))
@@ -88,16 +118,16 @@ def check_person(values: dict[str, object], today: date) -> tuple[PersonFacts | 
 
     id_check = None
     if id_type:
-        id_check = idcard.check_id(id_type, values.get("证件号码"), today)
+        id_check = idcard.check_id(id_type, cells.id_no, today)
         if not id_check.ok:
             errors.append(CellError("证件号码", id_check.error or "id.invalid", id_check.values or {}))
-    elif not clean(values.get("证件号码")):
+    elif not clean(cells.id_no):
         errors.append(CellError("证件号码", "id.required", {}))
 
-    gender, err = check_gender(values.get("性别"))
+    gender, err = check_gender(cells.gender)
     if err:
         errors.append(err)
-    birth, err = check_birth(values.get("出生日期"), today)
+    birth, err = check_birth(cells.birth, today)
     if err:
         errors.append(err)
 
@@ -123,6 +153,6 @@ def check_person(values: dict[str, object], today: date) -> tuple[PersonFacts | 
         id_no=id_check.number,
         gender=known_gender,
         birth=known_birth,
-        phone=clean(fold(clean(values.get("联系电话")))) if values.get("联系电话") is not None else "",
-        note=unicodedata.normalize("NFC", clean(values.get("备注"))),
+        phone=clean(fold(clean(cells.phone))) if cells.phone is not None else "",
+        note=unicodedata.normalize("NFC", clean(cells.note)),
     ), []

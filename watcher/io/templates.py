@@ -6,14 +6,13 @@ cannot turn them into numbers, one example row marked 示例, widths set and the
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 from ..domain.idcard import ID_TYPES
 from ..domain.plans import REGIONS
 from ..kinds import BY_ACTION
-from ..kinds.forms import TABLES, Col, Form
+from ..kinds.forms import TABLES, Col, Form, for_desk
 from ..settings import DEFAULT_CHANNELS
 from .xlsx import PORTRAIT_WIDTH, new_workbook, print_setup, text_width
 
@@ -48,11 +47,7 @@ def write_template(
     }
     _apply(wb, f, kind, form, plans)
     for name in form.tables:
-        cols = tuple(
-            replace(col, example=channels[0], choices=tuple(channels)) if col.name == "业务渠道" else col
-            for col in TABLES[name]
-        )
-        _table(wb, f, name, cols)
+        _table(wb, f, name, for_desk(TABLES[name], {"channels": channels}))
     _instructions(wb, f, kind, form.help)
     _options(wb, plans)
     wb.close()

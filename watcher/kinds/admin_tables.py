@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
 from ..domain.problems import Problem, problem
 from ..domain.text import clean, strip_control
 from ..io.book import Book
@@ -91,3 +94,15 @@ class AdminTable:
         assert table is not None  # rows come from the table: no table, no row to fail
         c = table.columns.get(column)
         self.problems.append(problem(code, sheet=table.sheet.name, row=r + 1, column=column, col_index=c, **values))
+
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Rows(Generic[R]):
+    """The fields of an admin request: its sheet's rows read (each beginning with its row index), and the
+    table, which records a problem at the exact cell."""
+
+    rows: list[R]
+    table: AdminTable

@@ -6,10 +6,11 @@ import re
 from datetime import datetime
 
 from ..domain.policy import AGENCY_ACTIVE, AGENCY_STATUSES, Agency
+from ..domain.problems import Problem
 from ..io.book import Book
 from ..io.result_json import agency_json
 from ..layout import AGENCY_CODE
-from .admin_tables import AdminTable
+from .admin_tables import AdminTable, Rows
 from .base import Checked, Decision, Request, SaveAgency
 from .common import RequestKind
 from .forms import columns
@@ -21,9 +22,9 @@ class AgencyKind(RequestKind):
     action = "机构"
     admin = True
 
-    def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
-        table = AdminTable(book, "机构", COLUMNS, ("机构代码", "机构名称", "可用方案"), request.problems, "机构")
+    def parse(self, book: Book, who: str) -> Request[Rows[tuple[int, Agency]]]:
+        problems: list[Problem] = []
+        table = AdminTable(book, "机构", COLUMNS, ("机构代码", "机构名称", "可用方案"), problems, "机构")
         agencies: list[tuple[int, Agency]] = []
         seen: dict[str, list[int]] = {}
         for r in table.rows:
@@ -57,23 +58,21 @@ class AgencyKind(RequestKind):
                         value=code,
                         rows="、".join(str(o + 1) for o in rows if o != r),
                     )
-        request.fields["agencies"] = agencies
-        request.extra["table"] = table
-        return request
+        return Request(self.action, who, Rows(agencies, table), problems)
 
-    def load(self, ledger, request: Request, who: str) -> set[str]:
+    def load(self, ledger, request: Request[Rows[tuple[int, Agency]]], who: str) -> set[str]:
         return {plan.code for plan in ledger.plans()}
 
-    def validate(self, request: Request, state: set[str], now: datetime) -> Checked:
-        table: AdminTable = request.extra["table"]
-        for r, agency in request.fields["agencies"]:
+    def validate(self, request: Request[Rows[tuple[int, Agency]]], state: set[str], now: datetime) -> Checked:
+        table = request.fields.table
+        for r, agency in request.fields.rows:
             for code in agency.plans:
                 if code not in state:
                     table.fail(r, "可用方案", "agency.plan_unknown", value=code)
         return Checked(request, list(request.problems))
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        agencies = [a for _, a in checked.request.fields["agencies"]]
+    def decide(self, checked: Checked[Rows[tuple[int, Agency]], None], now: datetime) -> Decision:
+        agencies = [a for _, a in checked.request.fields.rows]
         return Decision(
             status="success",
             ops=[SaveAgency(a) for a in agencies],

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
+from ..domain.person import PersonCells
 from ..domain.plans import Plan
 from ..domain.policy import Agency, Policy
 from ..domain.problems import Problem
 from ..domain.settlement import Receipt
 from ..io.book import Book
+from ..io.tables import Table
 
 # --- what a decision asks the ledger to do (the commit stage carries these out) ----------
 
@@ -99,23 +101,27 @@ Op = (
 )
 
 
+F = TypeVar("F")  # a kind's parsed fields: a frozen dataclass of its own (IssueFields, OnePolicy …)
+V = TypeVar("V")  # a kind's checked values: a frozen dataclass of its own (IssueValues …), or None
+
+
 @dataclass(frozen=True)
-class Request:
-    """A parsed request: its typed fields (kind-specific) and the problems found while parsing."""
+class Request(Generic[F]):
+    """A parsed request: its kind's typed fields and the problems found while parsing."""
 
     action: str
     who: str  # the agency code of the folder it came from, or _admin
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: F
     problems: list[Problem] = field(default_factory=list)
-    roster: Any = None  # io.tables.Table of the roster, echoed back in the result
-    extra: dict[str, Any] = field(default_factory=dict)
+    roster: Table | None = None  # the roster table found, echoed back in the result
+    roster_rows: tuple[tuple[int, PersonCells], ...] = ()  # its rows read, each with its row index
 
 
 @dataclass(frozen=True)
-class Checked:
-    request: Request
+class Checked(Generic[F, V]):
+    request: Request[F]
     problems: list[Problem]
-    values: dict[str, Any] = field(default_factory=dict)
+    values: V = None  # type: ignore[assignment]  # None for a kind that checks without computing anything
 
     @property
     def ok(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from ..domain.dates import show_end, show_hour
@@ -26,17 +27,30 @@ def check_changeable(policy: Policy | None, number: str, action: str, now: datet
     return []
 
 
+@dataclass(frozen=True)
+class OnePolicy:
+    """The fields of a request about one policy: its number, and where the 申请 sheet holds it."""
+
+    policy_no: str
+    at: dict  # where 保单号 is: sheet, row, column (for a problem about it)
+
+
+@dataclass(frozen=True)
+class Found:
+    """The policy found (None: not this agency's, or no such number)."""
+
+    policy: Policy | None
+
+
 class OnePolicyKind(RequestKind):
     """A request about one policy of this agency, named by its 保单号 (撤单, 补打保单)."""
 
-    def parse(self, book: Book, who: str) -> Request:
-        request, sheet = self.begin(book, who)
-        request.fields["policy_no"] = sheet.policy_no()
-        request.extra["at"] = sheet.at("保单号")
-        return request
+    def parse(self, book: Book, who: str) -> Request[OnePolicy]:
+        problems, sheet = self.begin(book)
+        return Request(self.action, who, OnePolicy(sheet.policy_no(), sheet.at("保单号")), problems)
 
-    def load(self, ledger, request: Request, who: str) -> Policy | None:
-        number = request.fields["policy_no"]
+    def load(self, ledger, request: Request[OnePolicy], who: str) -> Policy | None:
+        number = request.fields.policy_no
         # Only this agency's policies are ever looked at: another agency's number reads as unknown.
         return ledger.policy(number, agency=who) if number else None
 
@@ -44,16 +58,16 @@ class OnePolicyKind(RequestKind):
 class CancelKind(OnePolicyKind):
     action = "撤单"
 
-    def validate(self, request: Request, state: Policy | None, now: datetime) -> Checked:
+    def validate(self, request: Request[OnePolicy], state: Policy | None, now: datetime) -> Checked[OnePolicy, Found]:
         problems = list(request.problems)
-        if request.fields["policy_no"] and not problems:
-            problems += check_changeable(
-                state, request.fields["policy_no"], self.action, now, self.settings.zone, request.extra["at"]
-            )
-        return Checked(request, problems, {"policy": state})
+        f = request.fields
+        if f.policy_no and not problems:
+            problems += check_changeable(state, f.policy_no, self.action, now, self.settings.zone, f.at)
+        return Checked(request, problems, Found(state))
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        policy: Policy = checked.values["policy"]
+    def decide(self, checked: Checked[OnePolicy, Found], now: datetime) -> Decision:
+        policy = checked.values.policy
+        assert policy is not None  # decided only without problems: it was found
         zone = self.settings.zone
         return Decision(
             status="success",

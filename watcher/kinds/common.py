@@ -236,9 +236,7 @@ class RequestKind:
     def __init__(self, settings):
         self.settings = settings
 
-    def begin(self, book: Book, who: str):
-        """A new request of this kind, and its 申请 sheet read (problems go to the request)."""
-        from .base import Request
-
-        request = Request(self.action, who)
-        return request, ApplySheet(book, request.problems)
+    def begin(self, book: Book) -> tuple[list[Problem], ApplySheet]:
+        """The problems of a new request of this kind, and its 申请 sheet read (its problems go there)."""
+        problems: list[Problem] = []
+        return problems, ApplySheet(book, problems)

@@ -8,14 +8,14 @@ that records the number it replaces and why; 加人 issues a new policy for the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..domain.dates import age_on, cover_end, show_end, show_hour, show_second
 from ..domain.money import yuan_display
 from ..domain.plans import Plan
 from ..domain.policy import Agency, Insured, Policy
-from ..domain.problems import problem
+from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
 from ..io.book import Book
 from ..io.sheet_table import SheetTable
@@ -26,6 +26,24 @@ from .common import ApplySheet
 from .roster import cell_of, check_roster, parse_roster, roster_keys
 
 
+@dataclass(frozen=True)
+class Amendment:
+    """What a 批改 changes (None: not given, or given but unreadable and already a problem)."""
+
+    start: datetime | None
+    days: int | None
+    route: str | None
+    handler: str | None
+    given: tuple[str, ...]  # the labels filled in
+
+
+@dataclass(frozen=True)
+class EndorseFields:
+    policy_no: str
+    apply_rows: dict[str, int]  # label → its row on the 申请 sheet (where a problem about it points)
+    amend: Amendment | None = None  # 批改 only
+
+
 @dataclass
 class State:
     policy: Policy | None
@@ -34,8 +52,30 @@ class State:
     overlaps: list
 
 
-def _at(request: Request, label: str) -> dict:
-    rows = request.extra["apply_rows"]
+@dataclass(frozen=True)
+class Amended:
+    """A 批改's policy values: what it gave, the rest kept from the old policy."""
+
+    start: datetime
+    days: int
+    route: str
+    handler: str
+
+
+@dataclass(frozen=True)
+class Endorsed:
+    """What the checks of an endorsement computed: the new roster as insured and priced (the old people
+    priced again for a 批改), the row of each person, and a 批改's new values."""
+
+    state: State
+    people: list[Insured] = field(default_factory=list)
+    premiums: dict[int, int] = field(default_factory=dict)  # roster row index → fen
+    row_of: dict[tuple[str, str], int] = field(default_factory=dict)  # person key → roster row index
+    amended: Amended | None = None
+
+
+def _at(request: Request[EndorseFields], label: str) -> dict:
+    rows = request.fields.apply_rows
     return {"sheet": "申请", "row": rows.get(label), "column": label, "col_index": 1 if label in rows else None}
 
 
@@ -47,24 +87,22 @@ class _Endorsement:
         self.settings = settings
         self.action = action
 
-    def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
-        sheet = ApplySheet(book, request.problems)
-        request.fields["policy_no"] = sheet.policy_no()
-        request = self.parse_more(book, sheet, request)
-        request.extra["apply_rows"] = {label: f.row for label, f in sheet.fields.items()}
-        return request
+    def parse(self, book: Book, who: str) -> Request[EndorseFields]:
+        problems: list[Problem] = []
+        sheet = ApplySheet(book, problems)
+        rows = {label: f.row for label, f in sheet.fields.items()}
+        return self.parse_more(book, sheet, Request(self.action, who, EndorseFields(sheet.policy_no(), rows), problems))
 
-    def parse_more(self, book: Book, sheet: ApplySheet, request: Request) -> Request:
+    def parse_more(self, book: Book, sheet: ApplySheet, request: Request[EndorseFields]) -> Request[EndorseFields]:
         return parse_roster(book, request, self.settings.max_roster_rows)
 
-    def load(self, ledger, request: Request, who: str) -> State:
-        number = request.fields["policy_no"]
+    def load(self, ledger, request: Request[EndorseFields], who: str) -> State:
+        number = request.fields.policy_no
         # Only this agency's policies are ever looked at: another agency's number reads as unknown.
         policy = ledger.policy(number, agency=who) if number else None
         plan = ledger.plan(policy.plan_code) if policy else None
         overlaps = []
-        if policy is not None and request.extra.get("rows"):
+        if policy is not None and request.roster_rows:
             overlaps = [
                 o
                 for o in ledger.live_overlaps(who, roster_keys(request), policy.start, policy.end)
@@ -72,16 +110,18 @@ class _Endorsement:
             ]
         return State(policy, plan, ledger.agency(who), overlaps)
 
-    def validate(self, request: Request, state: State, now: datetime) -> Checked:
+    def validate(
+        self, request: Request[EndorseFields], state: State, now: datetime
+    ) -> Checked[EndorseFields, Endorsed]:
         problems = list(request.problems)
-        checked = Checked(request, problems, {"state": state})
+        number = request.fields.policy_no
         blocked = []
-        if request.fields["policy_no"]:
+        if number:
             blocked = check_changeable(
-                state.policy, request.fields["policy_no"], self.action, now, self.settings.zone, _at(request, "保单号")
+                state.policy, number, self.action, now, self.settings.zone, _at(request, "保单号")
             )
         if (
-            request.fields["policy_no"]
+            number
             and not blocked
             and (state.plan is None or state.agency is None or state.plan.code not in state.agency.plans)
         ):
@@ -94,14 +134,13 @@ class _Endorsement:
                 )
             ]
         problems += blocked
-        if blocked or not request.fields["policy_no"]:
+        if blocked or not number:
             # Without a policy that can change, what can still be known is the roster's own errors.
-            self.validate_alone(request, now, checked)
-            return checked
-        self.validate_more(request, state, now, checked)
-        return checked
+            self.validate_alone(request, now, problems)
+            return Checked(request, problems, Endorsed(state))
+        return Checked(request, problems, self.validate_more(request, state, now, problems))
 
-    def validate_alone(self, request: Request, now: datetime, checked: Checked) -> None:
+    def validate_alone(self, request: Request[EndorseFields], now: datetime, problems: list[Problem]) -> None:
         """The people checked on their own (IDs, names, duplicates, gender and birth date)."""
         check_roster(
             request,
@@ -111,10 +150,12 @@ class _Endorsement:
             today=now.astimezone(self.settings.zone).date(),
             zone=self.settings.zone,
             overlaps=[],
-            problems=checked.problems,
+            problems=problems,
         )
 
-    def validate_more(self, request: Request, state: State, now: datetime, checked: Checked) -> None:
+    def validate_more(
+        self, request: Request[EndorseFields], state: State, now: datetime, problems: list[Problem]
+    ) -> Endorsed:
         old = state.policy
         assert old is not None  # reached only when the policy was found and may be changed
         roster = check_roster(
@@ -125,11 +166,11 @@ class _Endorsement:
             today=now.astimezone(self.settings.zone).date(),
             zone=self.settings.zone,
             overlaps=state.overlaps,
-            problems=checked.problems,
+            problems=problems,
             tour_group=old.tour_group,
             endorsing=True,
         )
-        checked.values.update(people=roster.people, premiums=roster.premiums, row_of=roster.row_of)
+        return Endorsed(state, roster.people, roster.premiums, roster.row_of)
 
     # --- decide ---------------------------------------------------------------------------------
 
@@ -152,19 +193,20 @@ class _Endorsement:
             **changes,
         )
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        state: State = checked.values["state"]
+    def decide(self, checked: Checked[EndorseFields, Endorsed], now: datetime) -> Decision:
+        values = checked.values
+        state = values.state
         old = state.policy
         assert old is not None  # decided only without problems: the policy was found
-        new = self.build(checked, state, now)
+        new = self.build(values, now)
         zone = self.settings.zone
-        changes = self.changes(checked, state)
+        changes = self.changes(values)
         return Decision(
             status="success",
             ops=[*([CancelPolicy(old.policy_no, self.action)] if self.reissue else []), IssuePolicy(new)],
             policies=[new],
             cancelled=[old.policy_no] if self.reissue else [],
-            row_premiums=dict(checked.values.get("premiums", {})),
+            row_premiums=dict(values.premiums),
             summary={
                 "原保单": f"{old.policy_no}（{'已撤单' if self.reissue else '仍有效'}）",
                 "旅行团号": new.tour_group,
@@ -177,14 +219,16 @@ class _Endorsement:
             premium_before=old.premium_fen if self.reissue else None,
         )
 
-    def build(self, checked: Checked, state: State, now: datetime) -> Policy:
+    def build(self, values: Endorsed, now: datetime) -> Policy:
+        state = values.state
         assert state.policy is not None and state.plan is not None  # found, or the request failed before
-        return self.new_policy(state.policy, state.plan, tuple(checked.values["people"]), now, self.action)
+        return self.new_policy(state.policy, state.plan, tuple(values.people), now, self.action)
 
-    def changes(self, checked: Checked, state: State) -> list[list]:
+    def changes(self, values: Endorsed) -> list[list]:
         """Who was added, removed or changed, comparing the new roster with the old policy's."""
-        old = {(p.id_type, p.id_no): p for p in (state.policy.people if state.policy else ())}
-        new = {(p.id_type, p.id_no): p for p in checked.values.get("people", [])}
+        policy = values.state.policy
+        old = {(p.id_type, p.id_no): p for p in (policy.people if policy else ())}
+        new = {(p.id_type, p.id_no): p for p in values.people}
         rows = []
         for key, p in new.items():
             if key not in old:
@@ -218,45 +262,44 @@ class AddPeopleKind(_Endorsement):
     def __init__(self, settings: Settings):
         super().__init__(settings, "加人")
 
-    def validate_more(self, request, state, now, checked) -> None:
-        super().validate_more(request, state, now, checked)
+    def validate_more(self, request, state, now, problems) -> Endorsed:
+        values = super().validate_more(request, state, now, problems)
         covered = {(p.id_type, p.id_no) for p in state.policy.people}
-        for key, r in checked.values["row_of"].items():
+        for key, r in values.row_of.items():
             if key in covered:
-                checked.problems.append(
+                problems.append(
                     problem(
                         "endorse.already_covered", **cell_of(request, r, "证件号码"), policy_no=state.policy.policy_no
                     )
                 )
+        return values
 
-    def changes(self, checked, state) -> list[list]:
-        return [
-            ["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"]
-            for p in checked.values["people"]
-        ]
+    def changes(self, values: Endorsed) -> list[list]:
+        return [["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"] for p in values.people]
 
 
 class NewRosterKind(_Endorsement):
     """减人, 换人, 信息变更: cancel the policy and reissue it with the complete new roster."""
 
-    def validate_more(self, request, state, now, checked) -> None:
-        super().validate_more(request, state, now, checked)
+    def validate_more(self, request, state, now, problems) -> Endorsed:
+        values = super().validate_more(request, state, now, problems)
         # Whether anyone was removed or anything changed can only be told from a roster without errors.
-        whole = not any(not p.warning for p in checked.problems)
+        whole = not any(not p.warning for p in problems)
         old_keys = {(p.id_type, p.id_no) for p in state.policy.people}
-        new_keys = set(checked.values["row_of"])
+        new_keys = set(values.row_of)
         if self.action == "减人":
-            for key, r in checked.values["row_of"].items():
+            for key, r in values.row_of.items():
                 if key not in old_keys:
-                    checked.problems.append(
+                    problems.append(
                         problem(
                             "endorse.not_on_policy", **cell_of(request, r, "证件号码"), policy_no=state.policy.policy_no
                         )
                     )
             if whole and new_keys == old_keys:
-                checked.problems.append(problem("endorse.nobody_removed", **_at(request, "保单号")))
-        elif whole and not self.changes(checked, state):
-            checked.problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
+                problems.append(problem("endorse.nobody_removed", **_at(request, "保单号")))
+        elif whole and not self.changes(values):
+            problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
+        return values
 
 
 class AmendKind(_Endorsement):
@@ -268,48 +311,49 @@ class AmendKind(_Endorsement):
     def __init__(self, settings: Settings):
         super().__init__(settings, "批改")
 
-    def parse_more(self, book: Book, sheet: ApplySheet, request: Request) -> Request:
-        f = request.fields
-        given = [
+    def parse_more(self, book: Book, sheet: ApplySheet, request: Request[EndorseFields]) -> Request[EndorseFields]:
+        given = tuple(
             label for label in self.LABELS if label in sheet.fields and sheet.fields[label].value not in (None, "")
-        ]
-        f["start"] = sheet.moment("生效时间", self.settings.zone) if "生效时间" in given else None
-        f["days"] = sheet.days() if "天数" in given else None
-        f["route"] = sheet.text("行程路线", required=False, limit=200) if "行程路线" in given else None
-        f["handler"] = sheet.text("经办人", required=False, limit=30) if "经办人" in given else None
-        f["given"] = given
+        )
+        amend = Amendment(
+            start=sheet.moment("生效时间", self.settings.zone) if "生效时间" in given else None,
+            days=sheet.days() if "天数" in given else None,
+            route=sheet.text("行程路线", required=False, limit=200) if "行程路线" in given else None,
+            handler=sheet.text("经办人", required=False, limit=30) if "经办人" in given else None,
+            given=given,
+        )
         if not given and not request.problems:
             request.problems.append(problem("endorse.amend_nothing", sheet="申请", column="保单号"))
-        return request
+        return replace(request, fields=replace(request.fields, amend=amend))
 
-    def validate_alone(self, request, now, checked) -> None:
+    def validate_alone(self, request, now, problems) -> None:
         return  # 批改 brings no roster
 
-    def validate_more(self, request, state, now, checked) -> None:
-        f = request.fields
+    def validate_more(self, request, state, now, problems) -> Endorsed:
+        f = request.fields.amend
         old, plan, zone = state.policy, state.plan, self.settings.zone
-        # A field given but unreadable is already reported; what depends on it cannot be known.
-        unread = {label for label, key in self.KEYS.items() if label in f["given"] and f[key] is None}
-        start = f["start"] or old.start
-        days = f["days"] or old.days
-        if f["start"] is not None and f["start"] <= now:
-            checked.problems.append(
+        # A field given but unread is already reported; what depends on it cannot be known.
+        unread = {label for label, key in self.KEYS.items() if label in f.given and getattr(f, key) is None}
+        start = f.start or old.start
+        days = f.days or old.days
+        if f.start is not None and f.start <= now:
+            problems.append(
                 problem(
                     "field.effective_past",
                     **_at(request, "生效时间"),
-                    value=show_hour(f["start"], zone),
+                    value=show_hour(f.start, zone),
                     now=show_second(now, zone),
                 )
             )
         if days > plan.max_days:
-            checked.problems.append(
+            problems.append(
                 problem("field.days_over", **_at(request, "天数"), days=days, plan=plan.name, max_days=plan.max_days)
             )
         people = []
         for p in old.people if "生效时间" not in unread else ():
             age = age_on(p.birth, start.date())
             if not plan.min_age <= age <= plan.max_age:
-                checked.problems.append(
+                problems.append(
                     problem(
                         "endorse.age_at_new_start",
                         **_at(request, "生效时间"),
@@ -321,46 +365,46 @@ class AmendKind(_Endorsement):
                 )
             elif days <= plan.max_days:
                 people.append(replace(p, age=age, premium_fen=person_premium(plan, days, age)))
-        new = {
-            "start": start,
-            "days": days,
-            "route": old.route if f["route"] is None else f["route"],
-            "handler": old.handler if f["handler"] is None else f["handler"],
-        }
-        if not unread and (new["start"], new["days"], new["route"], new["handler"]) == (
+        new = Amended(
+            start=start,
+            days=days,
+            route=old.route if f.route is None else f.route,
+            handler=old.handler if f.handler is None else f.handler,
+        )
+        if not unread and (new.start, new.days, new.route, new.handler) == (
             old.start,
             old.days,
             old.route,
             old.handler,
         ):
-            checked.problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
-        checked.values.update(people=people, amended=new)
+            problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
+        return Endorsed(state, people=people, amended=new)
 
-    def build(self, checked, state, now) -> Policy:
-        new = checked.values["amended"]
-        old = state.policy
+    def build(self, values: Endorsed, now: datetime) -> Policy:
+        new, old, plan = values.amended, values.state.policy, values.state.plan
+        assert new is not None and old is not None and plan is not None  # decided only without problems
         what = "、".join(
             label
             for label, a, b in (
-                ("生效时间", old.start, new["start"]),
-                ("天数", old.days, new["days"]),
-                ("行程路线", old.route, new["route"]),
-                ("经办人", old.handler, new["handler"]),
+                ("生效时间", old.start, new.start),
+                ("天数", old.days, new.days),
+                ("行程路线", old.route, new.route),
+                ("经办人", old.handler, new.handler),
             )
             if a != b
         )
         return self.new_policy(
             old,
-            state.plan,
-            tuple(checked.values["people"]),
+            plan,
+            tuple(values.people),
             now,
             f"批改：{what}",
-            start=new["start"],
-            days=new["days"],
-            end=cover_end(new["start"], new["days"], self.settings.zone),
-            route=new["route"],
-            handler=new["handler"],
+            start=new.start,
+            days=new.days,
+            end=cover_end(new.start, new.days, self.settings.zone),
+            route=new.route,
+            handler=new.handler,
         )
 
-    def changes(self, checked, state) -> list[list]:
+    def changes(self, values: Endorsed) -> list[list]:
         return []

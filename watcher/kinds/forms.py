@@ -8,7 +8,7 @@ here (`samples`). Pure data: nothing here writes a file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..domain.plans import REGIONS
 from ..settings import DEFAULT_CHANNELS
@@ -50,6 +50,16 @@ class Col:
     date: bool = False
     note: str = ""
     also: tuple[str, ...] = ()  # other headers a clerk may write for it (read as this column)
+    # A list the desk sets (a setting's name, e.g. "channels"): its choices, and its first value the example.
+    desk_list: str = ""
+
+
+def for_desk(cols: tuple[Col, ...], lists: dict[str, tuple[str, ...]]) -> tuple[Col, ...]:
+    """The columns with the desk's own lists filled in (业务渠道 from the setting `channels`)."""
+    return tuple(
+        replace(col, example=lists[col.desk_list][0], choices=tuple(lists[col.desk_list])) if col.desk_list else col
+        for col in cols
+    )
 
 
 SAMPLE_ID = "11010519491231002X"  # GB 11643's own example number, on the sample row: never a real traveller
@@ -124,7 +134,15 @@ TABLES: dict[str, tuple[Col, ...]] = {
     "对账确认": (
         Col("序号", 6, "示例", also=("编号",)),
         Col("对账单号", 18, "DZ202611000001", text=True, also=("对账单编号", "对账单")),
-        Col("业务渠道", 14, DEFAULT_CHANNELS[0], choices=DEFAULT_CHANNELS, note="一经确认不能更改", also=("渠道",)),
+        Col(
+            "业务渠道",
+            14,
+            DEFAULT_CHANNELS[0],
+            choices=DEFAULT_CHANNELS,
+            note="一经确认不能更改",
+            also=("渠道",),
+            desk_list="channels",
+        ),
         Col("确认人", 10, "张运营", also=("确认人员", "经办人")),
     ),
     "收费": (
@@ -152,12 +170,10 @@ TABLES: dict[str, tuple[Col, ...]] = {
 
 
 def samples(table: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> dict[str, object]:
-    """The example row of a template's table: column → the value the template puts there (业务渠道: the
-    first of the desk's channels). A row marked 示例 is skipped only while it holds nothing else."""
-    values = {col.name: col.example for col in TABLES.get(table, ()) if col.name != "序号"}
-    if "业务渠道" in values:
-        values["业务渠道"] = channels[0]
-    return values
+    """The example row of a template's table: column → the value the template puts there (a desk list's
+    column: the first of the desk's values). A row marked 示例 is skipped only while it holds nothing else."""
+    cols = for_desk(TABLES.get(table, ()), {"channels": channels})
+    return {col.name: col.example for col in cols if col.name != "序号"}
 
 
 COMMON_HELP = [

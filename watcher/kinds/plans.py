@@ -10,6 +10,7 @@ from typing import Any
 from ..domain.dates import parse_int
 from ..domain.money import MoneyError, parse_fen
 from ..domain.plans import REGIONS, AgeFactor, Coverage, Plan, RateBand, band_gaps, factor_overlaps
+from ..domain.problems import Problem
 from ..domain.text import fold
 from ..io.book import Book
 from ..io.result_json import plan_json
@@ -30,9 +31,8 @@ class PlanKind(RequestKind):
     action = "方案"
     admin = True
 
-    def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
-        p = request.problems
+    def parse(self, book: Book, who: str) -> Request[list[Plan]]:
+        p: list[Problem] = []
         plans = AdminTable(book, "方案", PLAN_COLUMNS, tuple(c for c in PLAN_COLUMNS if c != "序号"), p, "方案")
         rates = AdminTable(book, "费率", RATE_COLUMNS, ("方案代码", "天数下限", "天数上限", "每人保费"), p, "方案")
         factors = AdminTable(
@@ -121,8 +121,7 @@ class PlanKind(RequestKind):
                     tuple(items.get(code, [])),
                 )
             )
-        request.fields["plans"] = built
-        return request
+        return Request(self.action, who, built, p)
 
     # --- cell helpers -----------------------------------------------------------------------
 
@@ -196,14 +195,14 @@ class PlanKind(RequestKind):
 
     # --- the rest of the walk -----------------------------------------------------------------
 
-    def load(self, ledger, request: Request, who: str) -> None:
+    def load(self, ledger, request: Request[list[Plan]], who: str) -> None:
         return None
 
-    def validate(self, request: Request, state: None, now: datetime) -> Checked:
+    def validate(self, request: Request[list[Plan]], state: None, now: datetime) -> Checked[list[Plan], None]:
         return Checked(request, list(request.problems))
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        plans = checked.request.fields["plans"]
+    def decide(self, checked: Checked[list[Plan], None], now: datetime) -> Decision:
+        plans = checked.request.fields
         return Decision(
             status="success",
             ops=[AddPlanVersion(p) for p in plans],

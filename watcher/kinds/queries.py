@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from ..domain.dates import DateError, parse_date, show_end, show_hour, show_second
@@ -13,7 +13,7 @@ from ..domain.text import clean
 from ..io.book import Book
 from ..io.sheet_table import SheetTable
 from .base import Checked, Decision, Request
-from .cancel import OnePolicyKind
+from .cancel import OnePolicy, OnePolicyKind
 from .common import BAD, ApplySheet, RequestKind
 
 STATUSES = ("全部", "有效", "已撤单", "已到期")
@@ -30,6 +30,21 @@ class Filter:
     status: str = "全部"
     plan_code: str = ""
     settled: str = "全部"
+
+
+@dataclass(frozen=True)
+class Policies:
+    """What a query found (already filtered by what the ledger could not filter), and the policies that
+    replaced each (保单查询 shows them)."""
+
+    found: list[Policy]
+    successors: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reprint:
+    policy: Policy | None
+    replacement: Policy | None  # the policy that replaced a void one
 
 
 def date_range(
@@ -146,11 +161,11 @@ class PolicyQueryKind(RequestKind):
 
     action = "保单查询"
 
-    def parse(self, book: Book, who: str) -> Request:
-        request, sheet = self.begin(book, who)
+    def parse(self, book: Book, who: str) -> Request[Filter]:
+        problems, sheet = self.begin(book)
         issued_from, issued_to = date_range(sheet, self.settings.zone, required=False)
         number = sheet.text("保单号", required=False, limit=40)
-        request.fields["filter"] = Filter(
+        flt = Filter(
             who,
             policy_no=sheet.policy_no() if number else "",
             tour_group=sheet.text("旅行团号", required=False),
@@ -158,27 +173,24 @@ class PolicyQueryKind(RequestKind):
             issued_to=issued_to,
             status=_choice(sheet, "保单状态", STATUSES, "query.status"),
         )
-        return request
+        return Request(self.action, who, flt, problems)
 
-    def load(self, ledger, request: Request, who: str):
+    def load(self, ledger, request: Request[Filter], who: str):
         if request.problems:
             return [], {}
-        found = ledger.find_policies(request.fields["filter"], people=True)
+        found = ledger.find_policies(request.fields, people=True)
         return found, ledger.successors([p.policy_no for p in found])
 
-    def validate(self, request: Request, state, now: datetime) -> Checked:
+    def validate(self, request: Request[Filter], state, now: datetime) -> Checked[Filter, Policies]:
         found, successors = state
-        flt = request.fields["filter"]
         return Checked(
-            request,
-            list(request.problems),
-            {"found": [p for p in found if matches(p, flt, now)], "successors": successors, "now": now},
+            request, list(request.problems), Policies([p for p in found if matches(p, request.fields, now)], successors)
         )
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
+    def decide(self, checked: Checked[Filter, Policies], now: datetime) -> Decision:
         zone = self.settings.zone
-        found, successors = checked.values["found"], checked.values["successors"]
-        flt: Filter = checked.request.fields["filter"]
+        found, successors = checked.values.found, checked.values.successors
+        flt = checked.request.fields
         note = "查询条件：" + "，".join(
             filter(
                 None,
@@ -284,11 +296,11 @@ class DetailKind(RequestKind):
 
     action = "业务明细"
 
-    def parse(self, book: Book, who: str) -> Request:
-        request, sheet = self.begin(book, who)
+    def parse(self, book: Book, who: str) -> Request[Filter]:
+        problems, sheet = self.begin(book)
         issued_from, issued_to = date_range(sheet, self.settings.zone, required=True)
         plan = (sheet.text("方案代码", required=False, limit=20) or "全部").upper()
-        request.fields["filter"] = Filter(
+        flt = Filter(
             who,
             issued_from=issued_from,
             issued_to=issued_to,
@@ -296,18 +308,17 @@ class DetailKind(RequestKind):
             status=_choice(sheet, "保单状态", STATUSES[:3], "query.status"),
             settled=_choice(sheet, "结算状态", SETTLED, "query.settle"),
         )
-        return request
+        return Request(self.action, who, flt, problems)
 
-    def load(self, ledger, request: Request, who: str):
-        return [] if request.problems else ledger.find_policies(request.fields["filter"], people=False)
+    def load(self, ledger, request: Request[Filter], who: str):
+        return [] if request.problems else ledger.find_policies(request.fields, people=False)
 
-    def validate(self, request: Request, state, now: datetime) -> Checked:
-        flt = request.fields["filter"]
-        return Checked(request, list(request.problems), {"found": [p for p in state if matches(p, flt, now)]})
+    def validate(self, request: Request[Filter], state, now: datetime) -> Checked[Filter, Policies]:
+        return Checked(request, list(request.problems), Policies([p for p in state if matches(p, request.fields, now)]))
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        flt: Filter = checked.request.fields["filter"]
-        found = checked.values["found"]
+    def decide(self, checked: Checked[Filter, Policies], now: datetime) -> Decision:
+        flt = checked.request.fields
+        found = checked.values.found
         assert flt.issued_from is not None and flt.issued_to is not None  # 业务明细 requires its range
         note = (
             f"投保时间 {flt.issued_from.date()} 至 {(flt.issued_to - timedelta(days=1)).date()}，"
@@ -327,17 +338,17 @@ class ReprintKind(OnePolicyKind):
         policy = super().load(ledger, request, who)
         return policy, ledger.replacement(policy.policy_no) if policy is not None and policy.status != ACTIVE else None
 
-    def validate(self, request: Request, state, now: datetime) -> Checked:
+    def validate(self, request: Request[OnePolicy], state, now: datetime) -> Checked[OnePolicy, Reprint]:
         policy, replacement = state
         problems = list(request.problems)
-        if request.fields["policy_no"] and policy is None:
-            problems.append(
-                problem("policy.not_found_reprint", **request.extra["at"], value=request.fields["policy_no"])
-            )
-        return Checked(request, problems, {"policy": policy, "replacement": replacement})
+        f = request.fields
+        if f.policy_no and policy is None:
+            problems.append(problem("policy.not_found_reprint", **f.at, value=f.policy_no))
+        return Checked(request, problems, Reprint(policy, replacement))
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        policy, replacement = checked.values["policy"], checked.values["replacement"]
+    def decide(self, checked: Checked[OnePolicy, Reprint], now: datetime) -> Decision:
+        policy, replacement = checked.values.policy, checked.values.replacement
+        assert policy is not None  # decided only without problems: it was found
         status = policy.shown_status(now)
         if replacement is not None:
             status += f"（已被 {replacement.policy_no} 替代" + (

@@ -8,25 +8,25 @@ from datetime import date, datetime, tzinfo
 
 from ..domain import idcard
 from ..domain.dates import age_on, show_end, show_hour
-from ..domain.person import check_person
+from ..domain.person import PersonCells, check_person
 from ..domain.plans import Plan
 from ..domain.policy import Insured
 from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
 from ..io.book import Book
 from ..io.tables import Table
-from .base import Request
+from .base import F, Request
 from .common import roster_table, special_problem
 from .forms import SAMPLE_ID
 
 PERSON_COLUMNS = ("姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注")
 
 
-def parse_roster(book: Book, request: Request, limit: int) -> Request:
-    """The request with its roster: the table found (echoed back in the result), its rows read into
-    request.extra['rows'] and their problems into request.problems."""
+def parse_roster(book: Book, request: Request[F], limit: int) -> Request[F]:
+    """The request with its roster: the table found (echoed back in the result), its rows read
+    (roster_rows), and their problems in its problems."""
     table = roster_table(book, request.problems)
-    rows: list[tuple[int, dict]] = []
+    rows: list[tuple[int, PersonCells]] = []
     if table is not None:
         if len(table.rows) > limit:
             request.problems.append(
@@ -36,19 +36,18 @@ def parse_roster(book: Book, request: Request, limit: int) -> Request:
             request.problems.append(problem("roster.empty", sheet=table.sheet.name, row=table.header_row + 1))
         else:
             rows = _rows(table, request.problems)
-    request.extra["rows"] = rows
-    return replace(request, roster=table)
+    return replace(request, roster=table, roster_rows=tuple(rows))
 
 
-def _rows(table: Table, problems: list[Problem]) -> list[tuple[int, dict]]:
+def _rows(table: Table, problems: list[Problem]) -> list[tuple[int, PersonCells]]:
     present = [(name, table.columns[name]) for name in PERSON_COLUMNS if name in table.columns]
     special = table.sheet.special
     rows = []
     id_col = table.columns.get("证件号码")
     for r in table.rows:
         row = table.sheet.rows[r]
-        values = {name: (row[c] if c < len(row) else None) for name, c in present}
-        if idcard.id_text(values.get("证件号码"))[0] == SAMPLE_ID:
+        cells = PersonCells.of({name: (row[c] if c < len(row) else None) for name, c in present})
+        if idcard.id_text(cells.id_no)[0] == SAMPLE_ID:
             # The template's sample person, whatever its 序号 says: never insured.
             problems.append(
                 problem(
@@ -66,16 +65,16 @@ def _rows(table: Table, problems: list[Problem]) -> list[tuple[int, dict]]:
                 bad = special_problem(table.sheet, r, c, name)
                 if bad:
                     problems.append(bad)
-        rows.append((r, values))
+        rows.append((r, cells))
     return rows
 
 
 def roster_keys(request: Request) -> list[tuple[str, str]]:
     """(证件类型, 证件号码) of the rows, folded the way the checks fold them; for ledger look-ups."""
     keys = []
-    for _, values in request.extra.get("rows", []):
-        id_type = idcard.normalise_id_type(values.get("证件类型"))
-        number, _ = idcard.id_text(values.get("证件号码"))
+    for _, cells in request.roster_rows:
+        id_type = idcard.normalise_id_type(cells.id_type)
+        number, _ = idcard.id_text(cells.id_no)
         if id_type and number:
             keys.append((id_type, number))
     return keys
@@ -114,8 +113,8 @@ def check_roster(
     def where(r, column):
         return {"sheet": sheet, "row": r + 1, "column": column, "col_index": table.columns.get(column)}
 
-    for r, values in request.extra["rows"]:
-        facts, errors = check_person(values, today)
+    for r, cells in request.roster_rows:
+        facts, errors = check_person(cells, today)
         for err in errors:
             problems.append(problem(err.code, **where(r, err.column), **err.values))
         if facts is None:
@@ -164,9 +163,10 @@ def check_roster(
     # One problem a person and kind: a traveller on many overlapping policies is one line, with the count.
     said: dict[tuple, list] = {}
     for overlap in sorted(overlaps, key=lambda o: (o.start, o.policy_no)):
-        r = result.row_of.get((overlap.id_type, overlap.id_no))
-        if r is None:
+        at = result.row_of.get((overlap.id_type, overlap.id_no))
+        if at is None:
             continue
+        r = at
         same = bool(tour_group) and overlap.tour_group.casefold() == tour_group.casefold()
         code = ("roster.in_group_policy" if endorsing else "roster.same_group") if same else "roster.overlap"
         said.setdefault((r, code), []).append(overlap)
@@ -189,4 +189,5 @@ def check_roster(
 
 def cell_of(request: Request, r: int, column: str) -> dict:
     table = request.roster
+    assert table is not None  # a row of the roster was read
     return {"sheet": table.sheet.name, "row": r + 1, "column": column, "col_index": table.columns.get(column)}

@@ -7,12 +7,13 @@ repeat one or pay a different amount is refused as a whole and changes nothing.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from ..domain.dates import DateError, parse_date, show_second
 from ..domain.money import Amount, MoneyError, parse_fen, yuan_display, yuan_text
 from ..domain.policy import AGENCY_ENDED
-from ..domain.problems import problem
+from ..domain.problems import Problem, problem
 from ..domain.settlement import (
     CONFIRMED,
     DEPOSIT_IN,
@@ -32,7 +33,7 @@ from ..domain.text import clean, fold
 from ..io.book import Book
 from ..io.result_json import statement_json
 from ..io.sheet_table import SheetTable
-from .admin_tables import AdminTable
+from .admin_tables import AdminTable, Rows
 from .base import (
     Checked,
     ConfirmStatement,
@@ -49,6 +50,40 @@ from .forms import columns, samples
 from .queries import date_range
 
 ALL = "全部"
+
+
+@dataclass(frozen=True)
+class SettleFields:
+    """结账: the month, and one agency or plan (None: 全部)."""
+
+    month: date | None
+    agency: str | None
+    plan: str | None
+    at: dict[str, dict]  # label → where it is on the 申请 sheet
+
+
+@dataclass(frozen=True)
+class Deposits:
+    """预交保费 checked: what to record, and the receipts refunded (by number)."""
+
+    ops: list
+    refunds: dict[str, Receipt]
+
+
+@dataclass(frozen=True)
+class StatementFilter:
+    """对账单查询: statements created in [created_from, created_to) in one status (None: any)."""
+
+    created_from: datetime | None
+    created_to: datetime | None
+    status: str | None
+    label: str  # the status as asked for (全部 included), for the note
+
+
+@dataclass(frozen=True)
+class Statements:
+    found: list
+    agency_name: str
 
 
 def _code(value: str) -> str:
@@ -77,15 +112,12 @@ class StatementRowsKind(RequestKind):
 
     admin = True
 
-    @staticmethod
-    def _rows(request: Request, table: AdminTable, rows: list[tuple]) -> Request:
+    def _rows(self, who: str, problems: list[Problem], table: AdminTable, rows: list[tuple]) -> Request[Rows[tuple]]:
         _repeats(table, "对账单号", [(row[0], row[1]) for row in rows], "statement.repeated")
-        request.fields["rows"] = rows
-        request.extra["table"] = table
-        return request
+        return Request(self.action, who, Rows(rows, table), problems)
 
-    def load(self, ledger, request: Request, who: str):
-        return {row[1]: ledger.statement(row[1]) for row in request.fields["rows"] if row[1]}
+    def load(self, ledger, request: Request[Rows[tuple]], who: str):
+        return {row[1]: ledger.statement(row[1]) for row in request.fields.rows if row[1]}
 
     @staticmethod
     def _known(table: AdminTable, r: int, number: str, s) -> bool:
@@ -200,43 +232,49 @@ class SettleKind(RequestKind):
     action = "结账"
     admin = True
 
-    def parse(self, book: Book, who: str) -> Request:
-        request, sheet = self.begin(book, who)
+    def parse(self, book: Book, who: str) -> Request[SettleFields]:
+        problems, sheet = self.begin(book)
         month = _month(sheet, "结账月份", "settle.month", required=True)
         agency = _code(sheet.text("机构代码", required=False, limit=40) or ALL)
         plan = _code(sheet.text("方案代码", required=False, limit=40) or ALL)
-        request.fields.update(month=month, agency=None if agency == ALL else agency, plan=None if plan == ALL else plan)
-        request.extra["at"] = {label: sheet.at(label) for label in ("结账月份", "机构代码", "方案代码")}
-        return request
+        fields = SettleFields(
+            month,
+            None if agency == ALL else agency,
+            None if plan == ALL else plan,
+            {label: sheet.at(label) for label in ("结账月份", "机构代码", "方案代码")},
+        )
+        return Request(self.action, who, fields, problems)
 
-    def load(self, ledger, request: Request, who: str):
+    def load(self, ledger, request: Request[SettleFields], who: str):
         return {a.code for a in ledger.agencies()}, {p.code for p in ledger.plans()}
 
-    def validate(self, request: Request, state, now: datetime) -> Checked:
+    def validate(self, request: Request[SettleFields], state, now: datetime) -> Checked[SettleFields, None]:
         agencies, plans = state
         problems = list(request.problems)
-        f, at = request.fields, request.extra["at"]
-        if f["month"] and not month_ended(f["month"], now, self.settings.zone):
+        f = request.fields
+        at = f.at
+        if f.month and not month_ended(f.month, now, self.settings.zone):
             problems.append(
                 problem(
                     "settle.month_open",
                     **at["结账月份"],
-                    month=month_text(f["month"]),
-                    end=f"{next_month(f['month']):%Y-%m-%d} 00:00",
+                    month=month_text(f.month),
+                    end=f"{next_month(f.month):%Y-%m-%d} 00:00",
                 )
             )
-        if f["agency"] and f["agency"] not in agencies:
-            problems.append(problem("settle.agency_unknown", **at["机构代码"], value=f["agency"]))
-        if f["plan"] and f["plan"] not in plans:
-            problems.append(problem("settle.plan_unknown", **at["方案代码"], value=f["plan"]))
+        if f.agency and f.agency not in agencies:
+            problems.append(problem("settle.agency_unknown", **at["机构代码"], value=f.agency))
+        if f.plan and f.plan not in plans:
+            problems.append(problem("settle.plan_unknown", **at["方案代码"], value=f.plan))
         return Checked(request, problems)
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
+    def decide(self, checked: Checked[SettleFields, None], now: datetime) -> Decision:
         f = checked.request.fields
+        assert f.month is not None  # decided only without problems: the month was read
         return Decision(
             status="success",
-            ops=[Settle(f["month"], f["agency"], f["plan"])],
-            summary={"结账月份": month_text(f["month"]), "结账机构": f["agency"] or ALL, "结账方案": f["plan"] or ALL},
+            ops=[Settle(f.month, f.agency, f.plan)],
+            summary={"结账月份": month_text(f.month), "结账机构": f.agency or ALL, "结账方案": f.plan or ALL},
         )
 
 
@@ -250,14 +288,14 @@ class ConfirmKind(StatementRowsKind):
 
     action = "对账确认"
 
-    def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
+    def parse(self, book: Book, who: str) -> Request[Rows[tuple]]:
+        problems: list[Problem] = []
         table = AdminTable(
             book,
             "对账确认",
             CONFIRM_COLUMNS,
             ("对账单号", "业务渠道", "确认人"),
-            request.problems,
+            problems,
             "对账确认",
             sample=samples("对账确认", self.settings.channels),
         )
@@ -279,13 +317,13 @@ class ConfirmKind(StatementRowsKind):
             elif channel not in self.settings.channels:
                 table.fail(r, "业务渠道", "statement.channel", value=channel, allowed="、".join(self.settings.channels))
             rows.append((r, number, channel, by))
-        if table.table is not None and not rows and not request.problems:
-            request.problems.append(problem("statement.nothing", sheet=table.name, row=1))
-        return self._rows(request, table, rows)
+        if table.table is not None and not rows and not problems:
+            problems.append(problem("statement.nothing", sheet=table.name, row=1))
+        return self._rows(who, problems, table, rows)
 
-    def validate(self, request: Request, state, now: datetime) -> Checked:
-        table: AdminTable = request.extra["table"]
-        for r, number, _, _ in request.fields["rows"]:
+    def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], dict]:
+        table = request.fields.table
+        for r, number, _, _ in request.fields.rows:
             s = state.get(number)
             if self._known(table, r, number, s) and s.status != PENDING:
                 table.fail(
@@ -297,11 +335,11 @@ class ConfirmKind(StatementRowsKind):
                     by=s.confirmed_by,
                     at=show_second(s.confirmed_at, self.settings.zone),
                 )
-        return Checked(request, list(request.problems), {"statements": state})
+        return Checked(request, list(request.problems), state)  # statement number → the statement
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        rows = checked.request.fields["rows"]
-        statements = checked.values["statements"]
+    def decide(self, checked: Checked[Rows[tuple], dict], now: datetime) -> Decision:
+        rows = checked.request.fields.rows
+        statements = checked.values
         return Decision(
             status="success",
             ops=[ConfirmStatement(n, c, b) for _, n, c, b in rows],
@@ -326,13 +364,14 @@ class PaymentKind(StatementRowsKind):
 
     action = "收费登记"
 
-    def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
+    def parse(self, book: Book, who: str) -> Request[Rows[tuple]]:
+        problems: list[Problem] = []
         table = AdminTable(
-            book, "收费", PAYMENT_COLUMNS, ("对账单号", "金额", "缴费凭证号", "到账日期"), request.problems, "收费登记"
+            book, "收费", PAYMENT_COLUMNS, ("对账单号", "金额", "缴费凭证号", "到账日期"), problems, "收费登记"
         )
         return self._rows(
-            request,
+            who,
+            problems,
             table,
             [
                 (
@@ -346,9 +385,9 @@ class PaymentKind(StatementRowsKind):
             ],
         )
 
-    def validate(self, request: Request, state, now: datetime) -> Checked:
-        table: AdminTable = request.extra["table"]
-        for r, number, fen, _ref, on in request.fields["rows"]:
+    def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], None]:
+        table = request.fields.table
+        for r, number, fen, _ref, on in request.fields.rows:
             _not_future(table, r, "到账日期", on, now, self.settings.zone)
             s = state.get(number)
             if not self._known(table, r, number, s):
@@ -377,8 +416,8 @@ class PaymentKind(StatementRowsKind):
                 )
         return Checked(request, list(request.problems))
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        rows = checked.request.fields["rows"]
+    def decide(self, checked: Checked[Rows[tuple], None], now: datetime) -> Decision:
+        rows = checked.request.fields.rows
         return Decision(
             status="success",
             ops=[RecordPayment(n, fen, ref, on) for _, n, fen, ref, on in rows],
@@ -399,13 +438,12 @@ class InvoiceKind(StatementRowsKind):
 
     action = "发票登记"
 
-    def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
-        table = AdminTable(
-            book, "发票", INVOICE_COLUMNS, ("对账单号", "发票号", "开票日期"), request.problems, "发票登记"
-        )
+    def parse(self, book: Book, who: str) -> Request[Rows[tuple]]:
+        problems: list[Problem] = []
+        table = AdminTable(book, "发票", INVOICE_COLUMNS, ("对账单号", "发票号", "开票日期"), problems, "发票登记")
         return self._rows(
-            request,
+            who,
+            problems,
             table,
             [
                 (
@@ -418,9 +456,9 @@ class InvoiceKind(StatementRowsKind):
             ],
         )
 
-    def validate(self, request: Request, state, now: datetime) -> Checked:
-        table: AdminTable = request.extra["table"]
-        for r, number, _invoice, on in request.fields["rows"]:
+    def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], None]:
+        table = request.fields.table
+        for r, number, _invoice, on in request.fields.rows:
             _not_future(table, r, "开票日期", on, now, self.settings.zone)
             s = state.get(number)
             if not self._known(table, r, number, s):
@@ -431,8 +469,8 @@ class InvoiceKind(StatementRowsKind):
                 table.fail(r, "对账单号", "statement.invoiced_already", value=number, invoice=s.invoice_no)
         return Checked(request, list(request.problems))
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        rows = checked.request.fields["rows"]
+    def decide(self, checked: Checked[Rows[tuple], None], now: datetime) -> Decision:
+        rows = checked.request.fields.rows
         return Decision(
             status="success",
             ops=[RecordInvoice(n, i, on) for _, n, i, on in rows],
@@ -459,14 +497,14 @@ class DepositKind(RequestKind):
     action = "预交保费"
     admin = True
 
-    def parse(self, book: Book, who: str) -> Request:
-        request = Request(self.action, who)
+    def parse(self, book: Book, who: str) -> Request[Rows[tuple]]:
+        problems: list[Problem] = []
         table = AdminTable(
             book,
             "预交保费",
             DEPOSIT_COLUMNS,
             ("机构代码", "类型", "金额", "收据号", "日期"),
-            request.problems,
+            problems,
             "预交保费",
             also=("押金",),
         )
@@ -479,23 +517,21 @@ class DepositKind(RequestKind):
             receipt = _required(table, r, "收据号", code=True)
             rows.append((r, agency, kind, _money(table, r, "金额"), receipt, _day(table, r, "日期")))
         _repeats(table, "收据号", [(r, n) for r, _, _, _, n, _ in rows], "deposit.repeated")
-        request.fields["rows"] = rows
-        request.extra["table"] = table
-        return request
+        return Request(self.action, who, Rows(rows, table), problems)
 
-    def load(self, ledger, request: Request, who: str):
-        rows = request.fields["rows"]
+    def load(self, ledger, request: Request[Rows[tuple]], who: str):
+        rows = request.fields.rows
         agencies = {a: ledger.agency(a) for _, a, *_ in rows if a}
         receipts = {n: ledger.receipt(n) for *_, n, _ in rows if n}
         unpaid = {a: ledger.unpaid(a) for _, a, kind, *_ in rows if a and kind == DEPOSIT_OUT}
         return agencies, receipts, unpaid
 
-    def validate(self, request: Request, state, now: datetime) -> Checked:
+    def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], Deposits]:
         agencies, receipts, unpaid = state
-        table: AdminTable = request.extra["table"]
+        table = request.fields.table
         ops: list[ReceiveDeposit | RefundDeposit] = []
         refunds: dict[str, Receipt] = {}  # receipt number → the receipt refunded
-        for r, code, kind, fen, number, on in request.fields["rows"]:
+        for r, code, kind, fen, number, on in request.fields.rows:
             _not_future(table, r, "日期", on, now, self.settings.zone)
             agency = agencies.get(code)
             if code and agency is None:
@@ -554,10 +590,10 @@ class DepositKind(RequestKind):
                 if on is not None:
                     ops.append(RefundDeposit(number, on, ""))
                     refunds[number] = old
-        return Checked(request, list(request.problems), {"ops": ops, "refunds": refunds})
+        return Checked(request, list(request.problems), Deposits(ops, refunds))
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        ops = checked.values["ops"]
+    def decide(self, checked: Checked[Rows[tuple], Deposits], now: datetime) -> Decision:
+        ops = checked.values.ops
         notes = []
         for op in ops:
             if isinstance(op, ReceiveDeposit):
@@ -568,7 +604,7 @@ class DepositKind(RequestKind):
                 )
             else:
                 notes.append(f"退还收据 {op.receipt_no} 的预交保费（{op.refunded_on}）")
-        refunds: dict[str, Receipt] = checked.values["refunds"]
+        refunds = checked.values.refunds
         received = sum(op.receipt.amount_fen for op in ops if isinstance(op, ReceiveDeposit))
         refunded = sum(r.amount_fen for r in refunds.values())
         deposits = []
@@ -615,22 +651,22 @@ class PerformanceKind(RequestKind):
     action = "业绩"
     admin = True
 
-    def parse(self, book: Book, who: str) -> Request:
-        request, sheet = self.begin(book, who)
-        request.fields["month"] = _month(sheet, "业绩月份", "performance.month", required=False)
-        return request
+    def parse(self, book: Book, who: str) -> Request[date | None]:
+        problems, sheet = self.begin(book)
+        month = _month(sheet, "业绩月份", "performance.month", required=False)  # None: every month
+        return Request(self.action, who, month, problems)
 
-    def load(self, ledger, request: Request, who: str):
+    def load(self, ledger, request: Request[date | None], who: str):
         return ledger.performance()
 
-    def validate(self, request: Request, state, now: datetime) -> Checked:
-        month = request.fields["month"]
+    def validate(self, request: Request[date | None], state, now: datetime) -> Checked[date | None, list]:
+        month = request.fields
         rows = [p for p in state if month is None or p.month == month_text(month)]
-        return Checked(request, list(request.problems), {"rows": rows})
+        return Checked(request, list(request.problems), rows)
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
-        rows = checked.values["rows"]
-        month = checked.request.fields["month"]
+    def decide(self, checked: Checked[date | None, list], now: datetime) -> Decision:
+        rows = checked.values  # the salespeople's rows of that month
+        month = checked.request.fields
         table = SheetTable(
             "业绩",
             ["业绩月份", "营销员工号", "营销员姓名", "机构代码", "方案代码", "对账单数", "保单数", "人数", "保费"],
@@ -693,41 +729,37 @@ class StatementQueryKind(RequestKind):
 
     action = "对账单查询"
 
-    def parse(self, book: Book, who: str) -> Request:
-        request, sheet = self.begin(book, who)
+    def parse(self, book: Book, who: str) -> Request[StatementFilter]:
+        problems, sheet = self.begin(book)
         created_from, created_to = date_range(sheet, self.settings.zone, False, ("生成起期", "生成止期"))
         status = sheet.text("对账状态", required=False, limit=10) or ALL
         if status not in (ALL, *STATEMENT_STATES):
             sheet.fail("query.statement_status", "对账状态", value=status, allowed="、".join((ALL, *STATEMENT_STATES)))
-        request.fields.update(
-            created_from=created_from, created_to=created_to, status=None if status == ALL else status, label=status
-        )
-        return request
+        fields = StatementFilter(created_from, created_to, None if status == ALL else status, status)
+        return Request(self.action, who, fields, problems)
 
-    def load(self, ledger, request: Request, who: str):
+    def load(self, ledger, request: Request[StatementFilter], who: str):
         if request.problems:
             return [], ""
         f = request.fields
         agency = ledger.agency(who)
         return (
-            ledger.statements(
-                agency=who, status=f["status"], created_from=f["created_from"], created_to=f["created_to"]
-            ),
+            ledger.statements(agency=who, status=f.status, created_from=f.created_from, created_to=f.created_to),
             agency.name if agency else "",
         )
 
-    def validate(self, request: Request, state, now: datetime) -> Checked:
+    def validate(self, request: Request[StatementFilter], state, now: datetime) -> Checked[StatementFilter, Statements]:
         found, name = state
-        return Checked(request, list(request.problems), {"found": found, "name": name})
+        return Checked(request, list(request.problems), Statements(found, name))
 
-    def decide(self, checked: Checked, now: datetime) -> Decision:
+    def decide(self, checked: Checked[StatementFilter, Statements], now: datetime) -> Decision:
         f = checked.request.fields
-        found = checked.values["found"]
-        start = f["created_from"].date() if f["created_from"] else None
-        end = (f["created_to"] - timedelta(days=1)).date() if f["created_to"] else None
-        table = statement_table(found, {checked.request.who: checked.values["name"]}, self.settings.zone)
+        found = checked.values.found
+        start = f.created_from.date() if f.created_from else None
+        end = (f.created_to - timedelta(days=1)).date() if f.created_to else None
+        table = statement_table(found, {checked.request.who: checked.values.agency_name}, self.settings.zone)
         table.note = (
-            f"生成日期 {start or '不限'} 至 {end or '不限'}，对账状态 {f['label']}；"
+            f"生成日期 {start or '不限'} 至 {end or '不限'}，对账状态 {f.label}；"
             "每张对账单已重新写出（对账单_<对账单号>.xlsx / .json / .html）"
         )
         return Decision(
