@@ -18,6 +18,7 @@ from ..domain.policy import Agency, Policy
 from ..domain.problems import Problem
 from ..domain.settlement import Receipt
 from ..io.book import Book
+from ..io.sheet_table import SheetTable
 from ..io.tables import Table
 
 # --- what a decision asks the ledger to do (the commit stage carries these out) ----------
@@ -138,7 +139,7 @@ class Decision:
     notes: list[str] = field(default_factory=list)  # lines for the summary sheet
     # label → value for the summary sheet: text, a count (int) or money (domain.money.Amount)
     summary: dict[str, object] = field(default_factory=dict)
-    tables: list = field(default_factory=list)  # walk.outcome.SheetTable: extra sheets of the result
+    tables: list[SheetTable] = field(default_factory=list)  # extra sheets of the result
     reprint: list[Policy] = field(default_factory=list)  # policies whose page is written again
     premium_before: int | None = None
     statements: list[str] = field(default_factory=list)  # statements whose files are written (again)
@@ -151,10 +152,10 @@ class Kind(Protocol):
     action: str
     admin: bool
 
-    def parse(self, book: Book, who: str) -> Request: ...
+    def parse(self, book: Book, who: str) -> Request[Any]: ...
 
-    def load(self, ledger, request: Request, who: str) -> Any: ...
+    def load(self, ledger: Any, request: Request[Any], who: str) -> Any: ...
 
-    def validate(self, request: Request, state: Any, now: datetime) -> Checked: ...
+    def validate(self, request: Request[Any], state: Any, now: datetime) -> Checked[Any, Any]: ...
 
-    def decide(self, checked: Checked, now: datetime) -> Decision: ...
+    def decide(self, checked: Checked[Any, Any], now: datetime) -> Decision: ...

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import crash
 from ..io.atomic import write_bytes
@@ -123,7 +123,7 @@ def save_record(record: Claim) -> Claim:
     return record
 
 
-def update_record(record: Claim, **changes) -> Claim:
+def update_record(record: Claim, **changes: Any) -> Claim:
     return save_record(replace(record, **changes))
 
 

@@ -36,7 +36,7 @@ class Outcome:
     first_processed_at: datetime | None = None  # for duplicates: when the first submission was processed
     recovered: bool = False  # rebuilt from the ledger after a stop: write only the outputs that are missing
     tables: list[SheetTable] = field(default_factory=list)
-    reprint: list = field(default_factory=list)  # policies whose page is written again (补打保单)
+    reprint: list[Policy] = field(default_factory=list)  # policies whose page is written again (补打保单)
     premium_before: int | None = None  # an endorsement that reissues: the old policy's premium
     statements: list[str] = field(default_factory=list)  # statements whose files are written (again)
     core: list[str] = field(default_factory=list)  # confirmed statements: exchange files for the core system

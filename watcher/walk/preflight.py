@@ -6,8 +6,12 @@ import hashlib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..domain.problems import Problem, file_problem
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 ACCEPTED = (".xlsx", ".xlsm", ".xls", ".csv")
 _OLE = bytes.fromhex("D0CF11E0A1B11AE1")
@@ -31,7 +35,7 @@ def sha256_of(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def preflight(path: Path, original: str, settings, known: tuple[str, int] | None = None) -> Preflight:
+def preflight(path: Path, original: str, settings: Settings, known: tuple[str, int] | None = None) -> Preflight:
     """`known`: the file's SHA-256 and size when they were taken as it was copied (walk.archive.snapshot)."""
     sha, size = known or sha256_of(path)
     ext = Path(original).suffix.lower()
@@ -56,7 +60,7 @@ def preflight(path: Path, original: str, settings, known: tuple[str, int] | None
     return Preflight(sha, size, None, file_problem("file.unreadable", detail="不是 Excel 工作簿"))
 
 
-def _zip(path: Path, sha: str, size: int, settings) -> Preflight:
+def _zip(path: Path, sha: str, size: int, settings: Settings) -> Preflight:
     """The central directory, before anything is inflated: entry count, declared size and ratio."""
     try:
         with zipfile.ZipFile(path) as archive:
