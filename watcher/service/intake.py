@@ -18,7 +18,7 @@ from ..walk.outcome import Outcome
 from ..walk.render import page_job, render, run_job
 from ..walk.shows import page_shown
 from . import scan
-from .pipeline import Pipeline, RunReport
+from .pipeline import Pipeline, RunReport, ensure_folders
 
 log = logging.getLogger("watcher")
 
@@ -37,17 +37,6 @@ def start(desk: Desk, pipeline: Pipeline) -> None:
             log.info("finishing %s/%s, left in hand by a stop", who, claimed.name)
             pipeline.resume(claimed, who)
     ensure_folders(desk)
-
-
-def ensure_folders(desk: Desk) -> None:
-    """Every registered agency has its drop and outbox folders (one that could not be made when it was
-    registered, on a full disk, is made now)."""
-    for agency in desk.ledger.agencies():
-        if not desk.layout.drop(agency.code).is_dir() or not desk.layout.out(agency.code).is_dir():
-            try:
-                desk.layout.create_agency(agency.code)
-            except OSError as exc:
-                log.warning("could not create the folders of agency %s yet: %s", agency.code, exc.strerror or exc)
 
 
 VOID_PAGES = "void-pages"

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from .. import crash
 from ..faults import LOCKED, DeskFault, classify, describe
+from ..kinds.agencies import AgencyKind
 from ..walk import Desk, FileChanged, OutputsPending, ahead, archive_claim, claim_file, reclaim, walk
 from ..walk.archive import forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
@@ -42,6 +43,7 @@ BIG_ROWS = 2000
 # Render processes: one cannot keep up with the walk of small requests (measured: 200 requests of 30
 # people went from 125 to 138 a second with two).
 RENDERERS = 2
+AGENCIES = AgencyKind.action  # a request that registers agencies: their folders are made after its commit
 
 
 @dataclass
@@ -192,6 +194,8 @@ class Pipeline:
         except OutputsPending as exc:
             self._pend(record, describe(exc.__cause__ or exc))
             return
+        if outcome.committed and outcome.action == AGENCIES:
+            ensure_folders(self.desk)  # the agencies it registered get their drop and outbox folders now
         self._guarded(record, lambda: self._render(record, outcome, started))
 
     def _walk(self, record: Claim) -> Outcome:
@@ -373,3 +377,14 @@ class Pipeline:
 
 def _rows(outcome: Outcome) -> int:
     return sum(len(sheet.rows) for sheet in outcome.book.sheets.values()) if outcome.book else 0
+
+
+def ensure_folders(desk: Desk) -> None:
+    """Every registered agency has its drop and outbox folders (one that could not be made when it was
+    registered, on a full disk, is made now)."""
+    for agency in desk.ledger.agencies():
+        if not desk.layout.drop(agency.code).is_dir() or not desk.layout.out(agency.code).is_dir():
+            try:
+                desk.layout.create_agency(agency.code)
+            except OSError as exc:
+                log.warning("could not create the folders of agency %s yet: %s", agency.code, exc.strerror or exc)

@@ -199,7 +199,7 @@ def _walk(desk: Desk, outcome: Outcome, snap: Snapshot, fmt: str, still: Callabl
         if not still():
             raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
         durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while it was read)
-    commit(desk.ledger, desk.layout, outcome, decision)
+    commit(desk.ledger, outcome, decision)
 
 
 ENDED_MAY = ("保单查询", "业务明细", "补打保单", "对账单查询")  # what a terminated agency may still ask

@@ -25,13 +25,12 @@ from ..kinds.base import (
     Settle,
 )
 from ..kinds.settlement import statement_table
-from ..layout import Layout
 from .outcome import Outcome
 
 log = logging.getLogger("watcher")
 
 
-def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outcome:
+def commit(ledger, outcome: Outcome, decision: Decision) -> Outcome:
     if decision.status != "success" or not decision.ops:
         # A quote shows what it would issue, a query what it found, a failure nothing: no ledger change.
         outcome.policies = decision.policies
@@ -40,7 +39,6 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
     at = outcome.processed_at
     base_outputs = [outcome.result_stem + ".xlsx", outcome.result_stem + ".json"]
     issued: list[str] = []
-    registered: list[str] = []
     # Irreversible: from here the request has changed the ledger, exactly once (unique agency + SHA-256).
     with ledger.atomic():
         request_id = ledger.record_request(
@@ -58,7 +56,6 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
                 ledger.cancel_policy(op.policy_no, request_id=request_id, at=at, reason=op.reason)
             elif isinstance(op, SaveAgency):
                 ledger.save_agency(op.agency, request_id=request_id, at=at)
-                registered.append(op.agency.code)
             elif isinstance(op, AddPlanVersion):
                 version = ledger.add_plan_version(op.plan, request_id=request_id, at=at)
                 for plan in cast(list[dict[str, Any]], outcome.content.get("plans", [])):
@@ -100,11 +97,6 @@ def commit(ledger, layout: Layout, outcome: Outcome, decision: Decision) -> Outc
     outcome.committed = True  # from here the request is a success; what it shows may only be pending
     crash.point("after_commit")
     outcome.outputs = outputs
-    for code in registered:
-        try:
-            layout.create_agency(code)
-        except OSError as exc:  # made at the next scan (service.process.gather)
-            log.warning("could not create the folders of agency %s yet: %s", code, exc.strerror or exc)
     outcome.policies = [ledger.policy(n) for n in issued]
     return outcome
 
