@@ -17,10 +17,14 @@ from pathlib import Path
 import pytest
 from helpers import (
     alive,
+    assert_exactly_once,
     child_processes,
+    drop_all,
     issue_fields,
     ledger_query,
     people,
+    request_bytes,
+    results,
     run_watcher,
     serving,
     wait_for,
@@ -96,6 +100,39 @@ def test_outputs_that_cannot_be_written_are_written_as_soon_as_they_can_be(root)
     # At every rescan the log says so: a retry of the outputs, or (a full disk) the alarm that stopped the intake.
     assert log.count("retrying the outputs of GZ001/") + log.count("磁盘已满或读写出错（") >= 3, log
     assert "待写出" not in run_watcher(root, "status").stdout
+
+
+def test_a_file_taken_ahead_that_cannot_go_back_stays_in_hand_and_is_finished_by_the_same_service(root):
+    """The parser works one file ahead. The archive goes read-only (a disk remounted after errors) while two
+    files are in hand: the next claim stops the intake, and the file taken ahead cannot go back (its archived
+    copy cannot be removed). It stays in hand with its record, and the same service finishes it once the
+    archive is writable again, with every other file, each exactly once."""
+    archive = root / "archive"
+    archive.mkdir(exist_ok=True)
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs", str(archive)], capture_output=True
+    ).returncode:
+        pytest.skip("needs a tmpfs for the archive (mount, as root)")
+    try:
+        (root / "watcher.toml").write_text(
+            "settle_seconds = 0.5\nrescan_seconds = 1\nstall_seconds = 3\n", encoding="utf-8"
+        )
+        files = {f"读{i}.xlsx": request_bytes(i) for i in range(5)}
+        claimed = root / "workbooks" / "GZ001" / ".watcher-claimed"
+        with serving(root, env={"WATCHER_PAUSE_AT": "before_commit:2"}) as proc:
+            time.sleep(2)
+            drop_all(root, files)
+            wait_for(lambda: len([p for p in claimed.glob("*.xlsx")]) == 2, 60, "two files in hand")
+            subprocess.run(["mount", "-o", "remount,ro", str(archive)], check=True)
+            time.sleep(8)
+            taken = {r["file"] for r in results(root)}
+            assert len(taken) < len(files)  # the intake stopped
+            subprocess.run(["mount", "-o", "remount,rw", str(archive)], check=True)
+            wait_for(lambda: len(results(root)) == len(files), 60, "every result from the same service")
+            assert proc.poll() is None
+        assert_exactly_once(root, files, set(files))
+    finally:
+        subprocess.run(["umount", "-l", str(archive)], check=False)
 
 
 def test_a_claim_that_fails_halfway_puts_the_file_back(root, ledger_backend):

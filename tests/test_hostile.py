@@ -436,3 +436,30 @@ def test_the_xml_protections_are_checked_at_start_without_loading_openpyxl(root)
     assert _openpyxl_defused("False") is False
     refused = run_watcher(root, "process", env={"OPENPYXL_DEFUSEDXML": "False"}, check=False)
     assert refused.returncode != 0 and "OPENPYXL_DEFUSEDXML" in refused.stdout + refused.stderr
+
+
+def test_a_parser_that_died_before_the_next_file_was_sent_never_shifts_the_answers(tmp_path):
+    """The worker dies on a file sent ahead while the service still checks the one before; the next file
+    is sent after that: the dead worker's file fails, and the next gets its own answer, not its
+    neighbour's (a request must never be issued from another file's cells)."""
+    from watcher.io.reader import Limits, ReadError
+    from watcher.io.sandbox import Sandbox
+
+    bad, good = tmp_path / "bad.xlsx", tmp_path / "good.xlsx"
+    bad.write_bytes(_heavy())
+    good.write_bytes(valid_bytes(4))
+    sandbox = Sandbox(96, 30.0, Limits(max_unzipped=1 << 40, max_cells=10**8))
+    try:
+        sandbox.submit(bad, "xlsx")
+        process = sandbox.process
+        assert process is not None
+        process.join(60)
+        assert not process.is_alive()  # died on the file sent ahead, nobody waiting for it yet
+        sandbox.submit(good, "xlsx")
+        with pytest.raises(ReadError) as failed:
+            sandbox.read(bad, "xlsx")
+        assert "内存" in failed.value.values["what"]
+        assert len(sandbox.read(good, "xlsx").sheets["被保险人名单"].rows) == 5
+        assert sandbox.replaced == 1 and not sandbox.queue and not sandbox.answers
+    finally:
+        sandbox.close()

@@ -170,6 +170,22 @@ def test_a_crash_with_two_files_in_hand_ends_with_exactly_one_result_each(root, 
     assert_exactly_once(root, files, {name for i, name in enumerate(files) if i != 2})
 
 
+@pytest.mark.parametrize("point", ["before_commit", "after_commit"])
+def test_two_files_in_hand_are_finished_after_a_crash_in_the_order_they_were_taken(root, point):
+    """The same bytes dropped twice, the second just after the first (and sorting first by name): killed
+    with both in hand, the restart finishes them in the order they were taken, so the first dropped is the
+    success and the second the 重复提交, as without the crash."""
+    data = request_bytes(1)
+    drop_all(root, {"z先.xlsx": data})
+    time.sleep(0.05)
+    drop_all(root, {"a后.xlsx": data})
+    crashed = run_watcher(root, "process", env={"WATCHER_CRASH_AT": point}, check=False)
+    assert crashed.returncode == -signal.SIGKILL and len(in_hand(root)) == 2
+    run_watcher(root, "process")
+    assert {r["file"]: r["status"] for r in results(root)} == {"z先.xlsx": "success", "a后.xlsx": "duplicate"}
+    assert len(ledger_rows(root)["policies"]) == 1
+
+
 def test_sigterm_finishes_both_files_in_hand_and_leaves_the_rest_where_they_were_dropped(root):
     files = {f"停后{i}.xlsx": request_bytes(i) for i in range(6)}
     drop_all(root, files)

@@ -112,8 +112,15 @@ class Sandbox:
             if job.wanted:
                 self._send(job.path, job.fmt)
 
+    def _alive(self) -> bool:
+        return self.process is not None and self.process.is_alive()
+
     def _send(self, path: str, fmt: str) -> None:
-        if self.process is None or not self.process.is_alive():
+        # A worker that died since its last answer: its answers still in the pipe go to their jobs, the job
+        # it died on fails, and the jobs behind that one go to its replacement (never a shifted answer).
+        while self.queue and not self._alive():
+            self._answer_one()
+        if not self._alive():
             self._start()
         conn = self.conn
         assert conn is not None  # started above

@@ -234,13 +234,15 @@ class Pipeline:
     def _put_back(self, record: Claim) -> None:
         self._unsend(record)
         current = read_record(record.path, record.who) or record
-        if current.archived:
-            forget(Path(current.archived))
-            Path(current.archived).unlink(missing_ok=True)  # never committed: its copy is no original yet
         try:
+            if current.archived:
+                forget(Path(current.archived))
+                Path(current.archived).unlink(missing_ok=True)  # never committed: its copy is no original yet
             unclaim(current, self.desk.layout.drop(record.who))
-        except OSError:
-            log.exception("%s/%s: could not be put back; it stays in hand", record.who, record.original)
+        except OSError as exc:
+            # An archive gone read-only, a share that refuses the rename: it stays in hand with its record
+            # (which names its copy) and is finished once the desk works again, or at the next start.
+            log.error("%s/%s: could not be put back (%s); it stays in hand", record.who, record.original, exc)
             self.pending[record.path] = record.who
             return
         self.desk.reserved.discard((record.who, record.stem))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..layout import ADMIN, CLAIMED, Layout
+from ..walk.claim import original_name
 
 IGNORED = ("~$*", ".*", "*.tmp", "*.part", "*.filepart", "*.crdownload", "Thumbs.db", "desktop.ini", ".DS_Store")
 _OLE = bytes.fromhex("D0CF11E0A1B11AE1")
@@ -99,7 +100,9 @@ def waiting_in(layout: Layout, who: str) -> tuple[list[Arrival], list[Odd]]:
 
 def claimed_in(layout: Layout, who: str, worker: str | None = None, *, every: bool = False) -> list[Path]:
     """Files claimed and not yet finished: in the claim area, or in one worker's folder of it (several
-    workers), or (`every`) anywhere in it, for `watcher status`."""
+    workers), or (`every`) anywhere in it, for `watcher status`. In the order they were taken (a claim
+    keeps the file's modification time, by which files are taken), so that two files in hand, one taken
+    ahead of the other, are finished in that order (the same bytes twice: the first is the success)."""
     folder = layout.claimed(who) / worker if worker else layout.claimed(who)
     if not folder.is_dir():
         return []
@@ -112,7 +115,15 @@ def claimed_in(layout: Layout, who: str, worker: str | None = None, *, every: bo
             for p in sub.iterdir()
             if p.is_file() and not p.name.startswith(".")
         ]
-    return sorted(found)
+    return sorted(found, key=_taken_order)
+
+
+def _taken_order(path: Path) -> tuple[float, str]:
+    """The key Tracker.ready takes files by: modification time, then the name as dropped."""
+    try:
+        return path.stat().st_mtime, original_name(path)
+    except OSError:  # gone meanwhile: its place does not matter
+        return 0.0, path.name
 
 
 def clean_strays(layout: Layout, *, older_than: float = 0.0, worker: str | None = None) -> int:
