@@ -1,16 +1,11 @@
 """Commit: the decision's changes, the request record (agency + SHA-256) and the output names, in one
-transaction. What the renderers then show is read back from what was committed."""
+transaction; nothing else (no files, no tables: what only the commit can tell is shown by walk/shows.py
+inside the same transaction, so the request's record holds it). What the renderers then show is read back
+from what was committed."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any, cast
-
 from .. import crash
-from ..domain.money import Amount
-from ..domain.settlement import month_text
-from ..io.result_json import statement_json
-from ..io.sheet_table import SheetTable
 from ..kinds.base import (
     AddPlanVersion,
     CancelPolicy,
@@ -24,10 +19,8 @@ from ..kinds.base import (
     SaveAgency,
     Settle,
 )
-from ..kinds.settlement import statement_table
 from .outcome import Outcome
-
-log = logging.getLogger("watcher")
+from .shows import Committed, show_committed
 
 
 def commit(ledger, outcome: Outcome, decision: Decision) -> Outcome:
@@ -38,7 +31,7 @@ def commit(ledger, outcome: Outcome, decision: Decision) -> Outcome:
         return outcome
     at = outcome.processed_at
     base_outputs = [outcome.result_stem + ".xlsx", outcome.result_stem + ".json"]
-    issued: list[str] = []
+    done = Committed()
     # Irreversible: from here the request has changed the ledger, exactly once (unique agency + SHA-256).
     with ledger.atomic():
         request_id = ledger.record_request(
@@ -51,24 +44,21 @@ def commit(ledger, outcome: Outcome, decision: Decision) -> Outcome:
         )
         for op in decision.ops:
             if isinstance(op, IssuePolicy):
-                issued.append(ledger.issue_policy(op.policy, request_id=request_id))
+                done.issued.append(ledger.issue_policy(op.policy, request_id=request_id))
             elif isinstance(op, CancelPolicy):
                 ledger.cancel_policy(op.policy_no, request_id=request_id, at=at, reason=op.reason)
             elif isinstance(op, SaveAgency):
                 ledger.save_agency(op.agency, request_id=request_id, at=at)
             elif isinstance(op, AddPlanVersion):
-                version = ledger.add_plan_version(op.plan, request_id=request_id, at=at)
-                for plan in cast(list[dict[str, Any]], outcome.content.get("plans", [])):
-                    if plan["code"] == op.plan.code:
-                        plan["version"] = version
+                done.versions[op.plan.code] = ledger.add_plan_version(op.plan, request_id=request_id, at=at)
             elif isinstance(op, Settle):
-                _settle(ledger, outcome, op, request_id)
+                created, groups = ledger.settle_month(
+                    op.month, at, agency=op.agency, plan=op.plan, request_id=request_id
+                )
+                done.settled.append((op, created, groups))
             elif isinstance(op, ConfirmStatement):
                 ledger.confirm_statement(op.statement_no, channel=op.channel, by=op.by, at=at, request_id=request_id)
-                s = ledger.statement(op.statement_no)
-                cast(list[object], outcome.content.setdefault("confirmed", [])).append(statement_json(s, ledger.zone))
-                outcome.core.append(s.statement_no)
-                outcome.details.append((s.agency, month_text(s.month)))
+                done.confirmed.append(ledger.statement(op.statement_no))
             elif isinstance(op, RecordPayment):
                 ledger.record_payment(
                     op.statement_no,
@@ -90,61 +80,18 @@ def commit(ledger, outcome: Outcome, decision: Decision) -> Outcome:
                 )
             else:
                 raise TypeError(op)
-        outputs = base_outputs + [policy_page_name(n) for n in issued]
+        # What only the commit could tell (plan versions, statements made, what waits) becomes part of what the
+        # result shows, and is recorded with the request for showing it again after a crash.
+        show_committed(outcome, done, ledger)
+        outputs = base_outputs + [policy_page_name(n) for n in done.issued]
         ledger.finish_request(
-            request_id, policies=issued, cancelled=decision.cancelled, outputs=outputs, result=outcome.to_json()
+            request_id, policies=done.issued, cancelled=decision.cancelled, outputs=outputs, result=outcome.to_json()
         )
     outcome.committed = True  # from here the request is a success; what it shows may only be pending
     crash.point("after_commit")
     outcome.outputs = outputs
-    outcome.policies = [ledger.policy(n) for n in issued]
+    outcome.policies = [ledger.policy(n) for n in done.issued]
     return outcome
-
-
-def _settle(ledger, outcome: Outcome, op: Settle, request_id: int) -> None:
-    """结账 by request: what was settled and what waits becomes the result's tables."""
-    zone = ledger.zone
-    created, groups = ledger.settle_month(
-        op.month, outcome.processed_at, agency=op.agency, plan=op.plan, request_id=request_id
-    )
-    names = {a.code: a.name for a in ledger.agencies()}
-    outcome.statements += [s.statement_no for s in created]
-    outcome.details += sorted({(g.agency, month_text(op.month)) for g in groups})
-    table = statement_table(created, names, zone, "新生成对账单")
-    waiting = [g for g in groups if g.state == "waiting"]
-    outcome.tables = [
-        table,
-        SheetTable(
-            "等待结账",
-            ["机构代码", "机构名称", "方案", "未生效保单数", "原因"],
-            ["text", "text", "text", "int", "text"],
-            [
-                [g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone)]
-                for g in waiting
-            ],
-        ),
-    ]
-    outcome.content["statements"] = [statement_json(s, zone) for s in created]
-    outcome.content["waiting"] = [
-        {
-            "agency": g.agency,
-            "plan": g.plan_code,
-            "policies": [p.policy_no for p in g.waiting],
-            "reason": g.waits_for(zone),
-        }
-        for g in waiting
-    ]
-    outcome.summary = {
-        **outcome.summary,
-        "新生成对账单": len(created),
-        "新生成金额": Amount(sum(s.total_fen for s in created)),
-        "等待结账": len(waiting),
-    }
-    done = [g for g in groups if g.state == "done"]
-    if not created and not waiting:
-        outcome.notes.append("没有可结账的保单：" + ("相关保单已全部在对账单中" if done else "该月没有有效保单"))
-    for g in waiting:
-        outcome.notes.append(f"等待：{g.agency} {g.plan_code}：{g.waits_for(zone)}")
 
 
 def policy_page_name(policy_no: str) -> str:

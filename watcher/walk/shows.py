@@ -7,12 +7,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
+from typing import Any, cast
 
+from ..domain.money import Amount
 from ..domain.plans import Plan
 from ..domain.policy import ACTIVE, Agency, Policy, Replacement
-from ..domain.settlement import Statement, month_bounds, parse_month
+from ..domain.settlement import Group, Statement, month_bounds, month_text, parse_month
+from ..io.result_json import statement_json
 from ..io.sheet_table import SheetTable
+from ..kinds.base import Settle
 from ..kinds.queries import month_detail_table
+from ..kinds.settlement import statement_table
 from ..ledger.policies import Ledger
 from .outcome import Outcome
 
@@ -102,3 +107,77 @@ def _settlement(
         table = month_detail_table(agency, month, ledger.month_policies(start, end, agency=agency), at, zone)
         details.append(DetailShown(agency, month_label, table))
     return statements, details
+
+
+# --- what only the commit could tell, shown in the result -------------------------------------------
+
+
+@dataclass
+class Committed:
+    """What the commit did that the decision could not know: the numbers issued, the plan versions added,
+    the statements a 结账 made and the groups that wait, the statements confirmed."""
+
+    issued: list[str] = field(default_factory=list)
+    versions: dict[str, int] = field(default_factory=dict)  # plan code → the version added
+    settled: list[tuple[Settle, list[Statement], list[Group]]] = field(default_factory=list)
+    confirmed: list[Statement] = field(default_factory=list)
+
+
+def show_committed(outcome: Outcome, done: Committed, ledger: Ledger) -> None:
+    """Into the outcome, inside the commit's transaction (it is recorded with the request): each plan's
+    new version, a 结账's statements and what waits, the statements confirmed (their exchange files and
+    the detail sheets whose 结算状态 changed)."""
+    zone = ledger.zone
+    for plan in cast(list[dict[str, Any]], outcome.content.get("plans", [])):
+        if plan["code"] in done.versions:
+            plan["version"] = done.versions[plan["code"]]
+    for s in done.confirmed:
+        cast(list[object], outcome.content.setdefault("confirmed", [])).append(statement_json(s, zone))
+        outcome.core.append(s.statement_no)
+        outcome.details.append((s.agency, month_text(s.month)))
+    names = {a.code: a.name for a in ledger.agencies()} if done.settled else {}
+    for op, created, groups in done.settled:
+        _show_settled(outcome, op, created, groups, names, zone)
+
+
+def _show_settled(
+    outcome: Outcome, op: Settle, created: list[Statement], groups: list[Group], names: dict[str, str], zone: tzinfo
+) -> None:
+    """结账 by request: what was settled and what waits becomes the result's tables."""
+    outcome.statements += [s.statement_no for s in created]
+    outcome.details += sorted({(g.agency, month_text(op.month)) for g in groups})
+    table = statement_table(created, names, zone, "新生成对账单")
+    waiting = [g for g in groups if g.state == "waiting"]
+    outcome.tables = [
+        table,
+        SheetTable(
+            "等待结账",
+            ["机构代码", "机构名称", "方案", "未生效保单数", "原因"],
+            ["text", "text", "text", "int", "text"],
+            [
+                [g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone)]
+                for g in waiting
+            ],
+        ),
+    ]
+    outcome.content["statements"] = [statement_json(s, zone) for s in created]
+    outcome.content["waiting"] = [
+        {
+            "agency": g.agency,
+            "plan": g.plan_code,
+            "policies": [p.policy_no for p in g.waiting],
+            "reason": g.waits_for(zone),
+        }
+        for g in waiting
+    ]
+    outcome.summary = {
+        **outcome.summary,
+        "新生成对账单": len(created),
+        "新生成金额": Amount(sum(s.total_fen for s in created)),
+        "等待结账": len(waiting),
+    }
+    done = [g for g in groups if g.state == "done"]
+    if not created and not waiting:
+        outcome.notes.append("没有可结账的保单：" + ("相关保单已全部在对账单中" if done else "该月没有有效保单"))
+    for g in waiting:
+        outcome.notes.append(f"等待：{g.agency} {g.plan_code}：{g.waits_for(zone)}")
