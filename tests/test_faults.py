@@ -122,7 +122,7 @@ def test_a_file_taken_ahead_that_cannot_go_back_stays_in_hand_and_is_finished_by
         with serving(root, env={"WATCHER_PAUSE_AT": "before_commit:2"}) as proc:
             time.sleep(2)
             drop_all(root, files)
-            wait_for(lambda: len([p for p in claimed.glob("*.xlsx")]) == 2, 60, "two files in hand")
+            wait_for(lambda: len(list(claimed.rglob("*.xlsx"))) == 2, 60, "two files in hand")  # a worker's folder
             subprocess.run(["mount", "-o", "remount,ro", str(archive)], check=True)
             time.sleep(8)
             taken = {r["file"] for r in results(root)}

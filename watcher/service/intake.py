@@ -33,7 +33,9 @@ def start(desk: Desk, pipeline: Pipeline) -> None:
     except OSError as exc:  # a full disk: done at a later start (the chore is recorded only once done)
         log.warning("could not bring the pages of void policies up to date yet: %s", exc.strerror or exc)
     for who in scan.folders(desk.layout):
-        for claimed in scan.claimed_in(desk.layout, who, desk.worker) + adopt(desk, who):
+        # In the order they were taken: its own and a dead worker's, two in hand finished as they came.
+        left = scan.claimed_in(desk.layout, who, desk.worker) + adopt(desk, who)
+        for claimed in sorted(left, key=scan.taken_order):
             log.info("finishing %s/%s, left in hand by a stop", who, claimed.name)
             pipeline.resume(claimed, who)
     ensure_folders(desk)
@@ -111,7 +113,7 @@ def adopt(desk: Desk, who: str) -> list[Path]:
                     path.unlink(missing_ok=True)
         finally:
             desk.ledger.unlock(lock)
-    return taken
+    return sorted(taken, key=scan.taken_order)
 
 
 def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backdate: bool) -> None:

@@ -115,10 +115,10 @@ def claimed_in(layout: Layout, who: str, worker: str | None = None, *, every: bo
             for p in sub.iterdir()
             if p.is_file() and not p.name.startswith(".")
         ]
-    return sorted(found, key=_taken_order)
+    return sorted(found, key=taken_order)
 
 
-def _taken_order(path: Path) -> tuple[float, str]:
+def taken_order(path: Path) -> tuple[float, str]:
     """The key Tracker.ready takes files by: modification time, then the name as dropped."""
     try:
         return path.stat().st_mtime, original_name(path)
