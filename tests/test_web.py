@@ -244,7 +244,6 @@ def browser():
 
 def lookup(driver, base: str, id_type: str, policy_no: str, id_no: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     driver.get(base + "/")
@@ -253,7 +252,23 @@ def lookup(driver, base: str, id_type: str, policy_no: str, id_no: str) -> None:
     driver.find_element(By.ID, "id_no").send_keys(id_no)
     old = driver.find_element(By.TAG_NAME, "main")
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    WebDriverWait(driver, 15).until(staleness_of(old))  # the answer page has replaced the form
+    WebDriverWait(driver, 15).until(lambda _: gone(old))  # the answer page has replaced the form
+
+
+def gone(element) -> bool:
+    """Whether the element left the document. Chrome says so either as a stale reference or, when the
+    page is replaced mid-call, as "Node with given id does not belong to the document"."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
 
 
 def test_in_a_browser_found_not_found_cancelled_and_locked_out(desk, browser):
