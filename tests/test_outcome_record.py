@@ -15,29 +15,38 @@ AT = datetime(2026, 11, 30, 10, 0, tzinfo=timezone(timedelta(hours=8)))
 
 
 def _rich() -> Outcome:
-    outcome = Outcome("GZ001", "团A.xlsx", "ab" * 32, AT, action="批改", status="success")
-    outcome.problems = [
-        Problem("roster.other_group", "张三 已在保单 LY… 中", "被保险人名单", 4, "证件号码", 3, True),
-        Problem("file.changed_after", "文件在办理之后又被修改了", None, None, None, None, True),
-    ]
-    outcome.summary = {"保单号": "LY202611300000001", "保费合计": Amount(123450), "人数": 30}
-    outcome.notes = ["一条说明"]
-    outcome.row_premiums = {5: 4000, 6: 4150}
-    outcome.roster_sheet, outcome.roster_header = "被保险人名单", 3
-    outcome.roster_columns = {"姓名": 1, "证件号码": 3}
-    outcome.tables = [SheetTable("人员变更", ["变更", "姓名"], ["text", "text"], [["加人", "李四"]], {1: 1}, "说明")]
-    outcome.premium_before = 120000
-    outcome.statements, outcome.core = ["S202611000001"], ["S202611000001"]
-    outcome.details = [("GZ001", "2026-11")]
-    outcome.content = {"plans": [{"code": "GN-A", "version": 3}]}
-    return outcome
+    return Outcome(
+        "GZ001",
+        "团A.xlsx",
+        "ab" * 32,
+        AT,
+        action="批改",
+        status="success",
+        problems=[
+            Problem("roster.other_group", "张三 已在保单 LY… 中", "被保险人名单", 4, "证件号码", 3, True),
+            Problem("file.changed_after", "文件在办理之后又被修改了", None, None, None, None, True),
+        ],
+        summary={"保单号": "LY202611300000001", "保费合计": Amount(123450), "人数": 30},
+        notes=["一条说明"],
+        row_premiums={5: 4000, 6: 4150},
+        roster_sheet="被保险人名单",
+        roster_header=3,
+        roster_columns={"姓名": 1, "证件号码": 3},
+        tables=[SheetTable("人员变更", ["变更", "姓名"], ["text", "text"], [["加人", "李四"]], {1: 1}, "说明")],
+        premium_before=120000,
+        statements=["S202611000001"],
+        core=["S202611000001"],
+        details=[("GZ001", "2026-11")],
+        content={"plans": [{"code": "GN-A", "version": 3}]},
+    )
 
 
 def test_what_a_result_shows_comes_back_whole_through_json():
     first = _rich()
     record = json.loads(json.dumps(first.to_json(), ensure_ascii=False))
-    again = Outcome("GZ001", "团A.xlsx", "ab" * 32, AT)
-    again.from_json(record)
+    frame = Outcome("GZ001", "团A.xlsx", "ab" * 32, AT)
+    again = frame.from_json(record, status="success")
+    assert (again.status, again.file_name, frame.summary) == ("success", "团A.xlsx", {}), "a new outcome, built once"
     for name in (
         "warnings",
         "summary",
@@ -68,25 +77,25 @@ def test_a_record_of_the_release_before_is_still_read():
         "roster_sheet": "被保险人名单",
         "roster_header": 3,
     }
-    outcome = Outcome("GZ001", "团A.xlsx", "ab" * 32, AT)
-    outcome.from_json(old)
+    outcome = Outcome("GZ001", "团A.xlsx", "ab" * 32, AT).from_json(old)
     assert outcome.summary == {"保单号": "LY202611300000001", "保费合计": "1,234.50"}
     assert [p.code for p in outcome.warnings] == ["file.changed_after"]
     assert outcome.row_premiums == {5: 4000} and outcome.tables == [] and outcome.content == {}
 
 
 def test_an_outcome_once_built_is_not_changed_in_place():
-    """The walk seals the outcome it built; a later stage that adds to it (the gathering after the commit)
-    makes a sealed copy, so what the renderers get is never changed under them."""
+    """The outcome is a frozen value: a stage that adds to it (the gathering after the commit) makes a new
+    one, so what the renderers get is never changed under them."""
     from dataclasses import FrozenInstanceError, replace
-    from datetime import UTC, datetime
 
     import pytest
 
-    built = Outcome("GZ001", "团A.xlsx", "ab" * 32, datetime(2026, 11, 30, 2, tzinfo=UTC), status="success").seal()
+    built = Outcome("GZ001", "团A.xlsx", "ab" * 32, AT, status="success")
     with pytest.raises(FrozenInstanceError):
-        built.status = "failed"
-    copy = replace(built, result_stem="团A_结果").seal()
+        built.status = "failed"  # type: ignore[misc]
+    copy = replace(built, result_stem="团A_结果")
     assert (copy.status, copy.result_stem, built.result_stem) == ("success", "团A_结果", "")
     with pytest.raises(FrozenInstanceError):
-        copy.shows = None
+        copy.shows = None  # type: ignore[misc]
+    refused = built.refused(Problem("file.internal", "内部错误", None, None, None, None, False))
+    assert (refused.status, built.status, built.problems) == ("failed", "success", [])

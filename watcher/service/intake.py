@@ -167,9 +167,6 @@ def tell_admin(desk: Desk, who: str, name: str, why) -> None:
     out = desk.layout.out(ADMIN)
     if (out / f"{stem}.json").exists():
         return
-    outcome = Outcome(ADMIN, f"{who}/{name}", "", desk.now(), action="未受理")
-    outcome.problems = [why]
-    outcome.result_stem = stem
-    outcome.seal()
+    outcome = Outcome(ADMIN, f"{who}/{name}", "", desk.now(), action="未受理", problems=[why], result_stem=stem)
     render(outcome, out, desk.layout, desk.settings)  # a failure shows nothing from the ledger
     log.info("%s\t%s\t-\t未受理\tfailed\t0ms", who, name)

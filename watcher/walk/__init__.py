@@ -19,7 +19,7 @@ from .claim import Claim
 from .commit import commit
 from .decide import decide
 from .desk import Desk, limits_of
-from .outcome import Outcome
+from .outcome import Outcome, OutputsPending
 from .parse import parse
 from .preflight import preflight
 from .read import read
@@ -40,11 +40,6 @@ __all__ = [
     "reclaim",
     "walk",
 ]
-
-
-class OutputsPending(Exception):
-    """The request is committed but what it shows could not be finished (the ledger or disk failed after
-    the commit): a success whose outputs are written as soon as they can be, never a failure."""
 
 
 class FileChanged(Exception):
@@ -95,41 +90,44 @@ def walk(desk: Desk, record: Claim) -> Outcome:
     A fault of the desk (the ledger locked, broken or away; the disk full) raises DeskFault: the file is
     not failed. After the commit nothing turns the request into a failure (OutputsPending)."""
     made = record.snap if record.snap is not None and record.archived == str(record.snap.path) else None
-    outcome = Outcome(record.who, record.original, "", record.at if made and record.at else desk.now())
-    outcome.result_stem = record.stem
+    # The frame: the file as taken. Each stage that ends the walk builds the outcome from it.
+    outcome = Outcome(
+        record.who, record.original, "", record.at if made and record.at else desk.now(), result_stem=record.stem
+    )
     try:
         if made is not None:
             snap = made  # made at the claim, a moment ago: read as it is, processed at that moment
         else:
             record, snap = archived_copy(desk, record, outcome.processed_at)
-        outcome.sha256, outcome.archived = snap.sha256, str(snap.path)
+        outcome = replace(outcome, sha256=snap.sha256, archived=str(snap.path))
         checked = record.checked if made is not None and record.checked is not None else None
         if checked is None:
             checked = preflight(snap.path, record.original, desk.settings, (snap.sha256, snap.size))
         if checked.problem is not None or checked.format is None:
-            outcome.problems = [checked.problem or file_problem("file.unreadable", detail="格式错误")]
+            outcome = outcome.refused(checked.problem or file_problem("file.unreadable", detail="格式错误"))
         else:
             earlier = desk.ledger.effective_request(record.who, checked.sha256)
             if earlier is not None and f"{record.stem}.xlsx" in earlier.outputs:
-                outcome.committed = True
-                rebuild(desk, outcome, earlier, snap.path, checked.format)
+                outcome = replace(outcome, committed=True)  # shown again: nothing may fail it now
+                outcome = rebuild(desk, outcome, earlier, snap.path, checked.format)
             elif earlier is not None:
-                duplicate(desk, outcome, earlier, snap.path, checked.format)
+                outcome = duplicate(desk, outcome, earlier, snap.path, checked.format)
             else:
+                frame = outcome
                 try:
-                    _walk(desk, outcome, snap, checked.format, lambda: unchanged(record, snap))
+                    outcome = _walk(desk, frame, snap, checked.format, lambda: unchanged(record, snap))
                 except (LedgerError, desk.ledger.db.IntegrityError):
                     # Another worker changed what this request relied on between its checks and its
                     # commit (nothing of this request was committed): walk it again against the ledger
                     # as it is now; the same bytes committed by the other worker come back as a duplicate.
                     log.info("%s/%s: the ledger changed under it; checking it again", record.who, record.original)
-                    outcome = _again(desk, outcome, record, snap, checked)
+                    outcome = _again(desk, frame, snap, checked.sha256, checked.format, record)
         if not outcome.committed and not unchanged(record, snap):
             raise FileChanged(record.path)
         if outcome.committed and not outcome.recovered and not unchanged(record, snap):
             # Changed after the commit: what was committed is what the archive keeps; say the rest was not.
-            outcome.problems.append(file_problem("file.changed_after", warning=True))
-    except (FileChanged, DeskFault):
+            outcome = replace(outcome, problems=[*outcome.problems, file_problem("file.changed_after", warning=True)])
+    except (FileChanged, DeskFault, OutputsPending):
         raise
     except CopyChanged as exc:
         raise FileChanged(record.path) from exc
@@ -140,66 +138,49 @@ def walk(desk: Desk, record: Claim) -> Outcome:
         if fault is not None:
             raise DeskFault(fault, exc) from exc
         log.exception("unexpected error in %s/%s", record.who, record.original)  # this file fails, the run goes on
-        outcome.status = "failed"
-        outcome.policies, outcome.cancelled = [], []
-        outcome.problems = [file_problem("file.internal", detail=type(exc).__name__)]
-    return outcome.seal()
-
-
-def _again(desk: Desk, first: Outcome, record: Claim, snap: Snapshot, checked) -> Outcome:
-    """A new outcome for the same file, checked against the ledger as it is now (the first one is dropped)."""
-    outcome = Outcome(record.who, record.original, checked.sha256, desk.now())
-    outcome.result_stem, outcome.archived = record.stem, first.archived
-    earlier = desk.ledger.effective_request(record.who, checked.sha256)
-    if earlier is not None:
-        duplicate(desk, outcome, earlier, snap.path, checked.format)
-    else:
-        _walk(desk, outcome, snap, checked.format, lambda: unchanged(record, snap))
+        outcome = outcome.refused(file_problem("file.internal", detail=type(exc).__name__))
     return outcome
 
 
-def _walk(desk: Desk, outcome: Outcome, snap: Snapshot, fmt: str, still: Callable[[], bool]) -> None:
+def _again(desk: Desk, first: Outcome, snap: Snapshot, sha256: str, fmt: str, record: Claim) -> Outcome:
+    """The same file walked again against the ledger as it is now (a new frame: processed now)."""
+    frame = replace(first, processed_at=desk.now())
+    earlier = desk.ledger.effective_request(frame.who, sha256)
+    if earlier is not None:
+        return duplicate(desk, frame, earlier, snap.path, fmt)
+    return _walk(desk, frame, snap, fmt, lambda: unchanged(record, snap))
+
+
+def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[[], bool]) -> Outcome:
     book, trouble = read(desk.reader, snap.path, fmt)
     if trouble is None and book is not None:
-        book, trouble = recognise(book, outcome.who, desk.ledger, desk.zone)
+        book, trouble = recognise(book, frame.who, desk.ledger, desk.zone)
     if trouble is not None or book is None:
-        outcome.problems = [trouble or file_problem("file.unreadable", detail="格式错误")]
-        return
-    outcome.book = book
-    kind, request = parse(book, outcome.who, desk.settings)
+        return frame.refused(trouble or file_problem("file.unreadable", detail="格式错误"))
+    kind, request = parse(book, frame.who, desk.settings)
     if kind is None:
-        outcome.problems = [request]
-        return
-    outcome.action = request.action
-    if ended(desk, outcome.who) and request.action not in ENDED_MAY:
+        return replace(frame, book=book).refused(request)
+    frame = replace(frame, book=book, action=request.action)
+    if ended(desk, frame.who) and request.action not in ENDED_MAY:
         # A terminated agency still settles what it owes and may look things up; nothing else.
-        outcome.problems = [
-            problem("agency.ended", sheet="申请", column="操作类型", agency=outcome.who, action=request.action)
-        ]
-        return
+        return frame.refused(
+            problem("agency.ended", sheet="申请", column="操作类型", agency=frame.who, action=request.action)
+        )
     if request.roster is not None:
-        outcome.roster_sheet = request.roster.sheet.name
-        outcome.roster_header = request.roster.header_row
-        outcome.roster_columns = dict(request.roster.columns)
-    checked = validate(kind, request, desk.ledger, outcome.processed_at)
-    outcome.problems = checked.problems
-    decision = decide(kind, checked, outcome.processed_at)
-    outcome.status = decision.status
-    outcome.cancelled = decision.cancelled
-    outcome.summary = decision.summary
-    outcome.notes = decision.notes
-    outcome.row_premiums = decision.row_premiums
-    outcome.tables = decision.tables
-    outcome.reprint = decision.reprint
-    outcome.premium_before = decision.premium_before
-    outcome.statements = list(decision.statements)
-    outcome.content = dict(decision.content)
+        frame = replace(
+            frame,
+            roster_sheet=request.roster.sheet.name,
+            roster_header=request.roster.header_row,
+            roster_columns=dict(request.roster.columns),
+        )
+    checked = validate(kind, request, desk.ledger, frame.processed_at)
+    decision = decide(kind, checked, frame.processed_at)
     if decision.status == "success" and decision.ops:
         crash.point("before_commit")
         if not still():
             raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
         durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while it was read)
-    commit(desk.ledger, outcome, decision)
+    return commit(desk.ledger, replace(frame, problems=checked.problems), decision)
 
 
 ENDED_MAY = ("保单查询", "业务明细", "补打保单", "对账单查询")  # what a terminated agency may still ask

@@ -5,6 +5,9 @@ from what was committed."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from .. import crash
 from ..kinds.base import (
     AddPlanVersion,
@@ -20,25 +23,26 @@ from ..kinds.base import (
     Settle,
 )
 from .outcome import Outcome
-from .shows import Committed, show_committed
+from .shows import Committed, Shown, show_committed, shown_decided
 
 
-def commit(ledger, outcome: Outcome, decision: Decision) -> Outcome:
+def commit(ledger, frame: Outcome, decision: Decision) -> Outcome:
+    """The outcome of the walk, built here in one go from the frame (the file as read, its problems) and
+    the decision, with what the commit made of it."""
     if decision.status != "success" or not decision.ops:
         # A quote shows what it would issue, a query what it found, a failure nothing: no ledger change.
-        outcome.policies = decision.policies
         crash.point("after_commit")
-        return outcome
-    at = outcome.processed_at
-    base_outputs = [outcome.result_stem + ".xlsx", outcome.result_stem + ".json"]
+        return built(frame, decision, shown_decided(decision), policies=decision.policies)
+    at = frame.processed_at
+    base_outputs = [frame.result_stem + ".xlsx", frame.result_stem + ".json"]
     done = Committed()
     # Irreversible: from here the request has changed the ledger, exactly once (unique agency + SHA-256).
     with ledger.atomic():
         request_id = ledger.record_request(
-            agency=outcome.who,
-            sha256=outcome.sha256,
-            file_name=outcome.file_name,
-            action=outcome.action,
+            agency=frame.who,
+            sha256=frame.sha256,
+            file_name=frame.file_name,
+            action=frame.action,
             at=at,
             outputs=base_outputs,
         )
@@ -82,16 +86,40 @@ def commit(ledger, outcome: Outcome, decision: Decision) -> Outcome:
                 raise TypeError(op)
         # What only the commit could tell (plan versions, statements made, what waits) becomes part of what the
         # result shows, and is recorded with the request for showing it again after a crash.
-        show_committed(outcome, done, ledger)
         outputs = base_outputs + [policy_page_name(n) for n in done.issued]
+        outcome = built(
+            frame,
+            decision,
+            show_committed(decision, done, ledger),
+            policies=[ledger.policy(n) for n in done.issued],
+            outputs=outputs,
+            committed=True,  # once the transaction ends the request is a success; its outputs may only be pending
+        )
         ledger.finish_request(
             request_id, policies=done.issued, cancelled=decision.cancelled, outputs=outputs, result=outcome.to_json()
         )
-    outcome.committed = True  # from here the request is a success; what it shows may only be pending
     crash.point("after_commit")
-    outcome.outputs = outputs
-    outcome.policies = [ledger.policy(n) for n in done.issued]
     return outcome
+
+
+def built(frame: Outcome, decision: Decision, shown: Shown, **changes: Any) -> Outcome:
+    """The outcome: the frame with what was decided and what the result shows."""
+    return replace(
+        frame,
+        status=decision.status,
+        cancelled=decision.cancelled,
+        row_premiums=decision.row_premiums,
+        reprint=decision.reprint,
+        premium_before=decision.premium_before,
+        summary=shown.summary,
+        notes=shown.notes,
+        tables=shown.tables,
+        statements=shown.statements,
+        core=shown.core,
+        details=shown.details,
+        content=shown.content,
+        **changes,
+    )
 
 
 def policy_page_name(policy_no: str) -> str:

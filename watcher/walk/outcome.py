@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +13,17 @@ from ..io.book import Book
 from ..io.sheet_table import SheetTable
 
 
-@dataclass
+class OutputsPending(Exception):
+    """The request is committed but what it shows could not be finished (the ledger or disk failed after
+    the commit): a success whose outputs are written as soon as they can be, never a failure."""
+
+
+@dataclass(frozen=True)
 class Outcome:
+    """Built once, frozen: each stage that has something to add returns a new outcome (the walk's frame,
+    the file as taken, becomes the outcome at the stage that ends the walk: a refusal, the commit, a
+    rebuild or a duplicate); what follows reads it."""
+
     who: str  # agency code or _admin
     file_name: str  # the original name as dropped
     sha256: str
@@ -47,18 +56,9 @@ class Outcome:
     repair: Outcome | None = None  # an earlier request of the same bytes whose recorded outputs are missing
     shows: Any = None  # walk.shows.Shows: what the outputs show from the ledger, gathered after the commit
 
-    # --- built once: the walk fills it, then seals it; what follows reads it (or makes a changed copy) --
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if self.__dict__.get("_sealed"):
-            raise FrozenInstanceError(f"cannot assign to field {name!r}: the outcome is built")
-        object.__setattr__(self, name, value)
-
-    def seal(self) -> Outcome:
-        """The outcome is built: from here on it is read, never changed; a stage that adds to it (the
-        gathering after the commit) makes a sealed copy with dataclasses.replace."""
-        self.__dict__["_sealed"] = True
-        return self
+    def refused(self, *problems: Problem) -> Outcome:
+        """The walk ends here: the file fails with these problems (nothing is committed)."""
+        return replace(self, status="failed", problems=list(problems), policies=[], cancelled=[])
 
     # --- the record kept with the request, for showing the result again after a crash --------------
 
@@ -89,31 +89,38 @@ class Outcome:
             "content": self.content,
         }
 
-    def from_json(self, record: dict[str, Any]) -> None:
-        """Fill what the result shows from a record `to_json` made (or the release before it made: its
-        summary was a dict of text, and keys it did not have are simply absent)."""
-        self.problems = [
-            Problem(code, message, sheet, row, column, col, True)
-            for code, message, sheet, row, column, col in record.get("warnings", [])
-        ]
+    def from_json(self, record: dict[str, Any], **changes: Any) -> Outcome:
+        """This outcome (the file, its request) with what the result shows read back from a record
+        `to_json` made, or the release before it made (its summary was a dict of text, and keys it did
+        not have are simply absent), and `changes`: a new outcome, built in one go."""
         summary = record.get("summary", {})
-        self.summary = (
-            dict(summary)
-            if isinstance(summary, dict)
-            else {label: Amount(v) if form == "money" else v for label, form, v in summary}
+        return replace(
+            self,
+            problems=[
+                Problem(code, message, sheet, row, column, col, True)
+                for code, message, sheet, row, column, col in record.get("warnings", [])
+            ],
+            summary=(
+                dict(summary)
+                if isinstance(summary, dict)
+                else {label: Amount(v) if form == "money" else v for label, form, v in summary}
+            ),
+            notes=list(record.get("notes", [])),
+            row_premiums={int(r): fen for r, fen in record.get("row_premiums", {}).items()},
+            roster_sheet=record.get("roster_sheet"),
+            roster_header=record.get("roster_header"),
+            roster_columns=dict(record.get("roster_columns", {})),
+            tables=[
+                SheetTable(name, headers, types, rows, {int(k): v for k, v in totals.items()}, note)
+                for name, headers, types, rows, totals, note in record.get("tables", [])
+            ],
+            premium_before=record.get("premium_before"),
+            statements=list(record.get("statements", [])),
+            core=list(record.get("core", [])),
+            details=[(str(a), str(m)) for a, m in record.get("details", [])],
+            content=dict(record.get("content", {})),
+            **changes,
         )
-        self.notes = list(record.get("notes", []))
-        self.row_premiums = {int(r): fen for r, fen in record.get("row_premiums", {}).items()}
-        self.roster_sheet, self.roster_header = record.get("roster_sheet"), record.get("roster_header")
-        self.roster_columns = dict(record.get("roster_columns", {}))
-        self.tables = [
-            SheetTable(name, headers, types, rows, {int(k): v for k, v in totals.items()}, note)
-            for name, headers, types, rows, totals, note in record.get("tables", [])
-        ]
-        self.premium_before = record.get("premium_before")
-        self.statements, self.core = list(record.get("statements", [])), list(record.get("core", []))
-        self.details = [(str(a), str(m)) for a, m in record.get("details", [])]
-        self.content = dict(record.get("content", {}))
 
     @property
     def errors(self) -> list[Problem]:

@@ -4,6 +4,7 @@ first result (duplicate), with that request's own outputs written if they went m
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,33 +40,46 @@ def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:
     return record
 
 
-def rebuild(desk: Desk, outcome: Outcome, earlier, archived: Path, fmt: str) -> None:
-    """A request committed before the run was stopped: show the committed result again."""
+def rebuild(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> Outcome:
+    """A request committed before the run was stopped: the committed result shown again, built from its
+    record."""
     ledger = desk.ledger
-    shown = earlier.result
-    outcome.status, outcome.action = "success", earlier.action
-    outcome.processed_at = earlier.processed_at
-    outcome.policies = [p for n in earlier.policies if (p := ledger.policy(n)) is not None]
-    outcome.cancelled = list(earlier.cancelled)
-    outcome.outputs = list(earlier.outputs)
-    outcome.from_json(shown)
     book, _ = read(desk.reader, archived, fmt)
-    outcome.book = recognise(book, outcome.who, ledger, desk.zone)[0] if book is not None else None
-    outcome.recovered = True
+    return frame.from_json(
+        earlier.result,
+        status="success",
+        action=earlier.action,
+        processed_at=earlier.processed_at,
+        policies=[p for n in earlier.policies if (p := ledger.policy(n)) is not None],
+        cancelled=list(earlier.cancelled),
+        outputs=list(earlier.outputs),
+        book=recognise(book, frame.who, ledger, desk.zone)[0] if book is not None else None,
+        committed=True,
+        recovered=True,
+    )
 
 
-def duplicate(desk: Desk, outcome: Outcome, earlier, archived: Path, fmt: str) -> None:
+def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> Outcome:
     """Same bytes again after a request that changed the ledger: nothing changes, the first result again.
     If that request's own outputs are missing (lost with a claim record, or deleted), they are written too,
     under the names it recorded."""
-    outcome.status = "duplicate"
-    outcome.action = earlier.action
-    outcome.policies = [p for n in earlier.policies if (p := desk.ledger.policy(n)) is not None]
-    outcome.cancelled = list(earlier.cancelled)
-    outcome.first_processed_at = earlier.processed_at
-    out = desk.layout.out(outcome.who)
+    out = desk.layout.out(frame.who)
+    repair = None
     if any(not (out / name).exists() for name in earlier.outputs):
-        repair = Outcome(outcome.who, earlier.file_name, earlier.sha256, earlier.processed_at)
-        repair.result_stem = earlier.outputs[0].removesuffix(".xlsx")
-        rebuild(desk, repair, earlier, archived, fmt)
-        outcome.repair = repair.seal()
+        first = Outcome(
+            frame.who,
+            earlier.file_name,
+            earlier.sha256,
+            earlier.processed_at,
+            result_stem=earlier.outputs[0].removesuffix(".xlsx"),
+        )
+        repair = rebuild(desk, first, earlier, archived, fmt)
+    return replace(
+        frame,
+        status="duplicate",
+        action=earlier.action,
+        policies=[p for n in earlier.policies if (p := desk.ledger.policy(n)) is not None],
+        cancelled=list(earlier.cancelled),
+        first_processed_at=earlier.processed_at,
+        repair=repair,
+    )

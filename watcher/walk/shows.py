@@ -7,15 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
-from typing import Any, cast
 
 from ..domain.money import Amount
 from ..domain.plans import Plan
 from ..domain.policy import ACTIVE, Agency, Policy, Replacement
 from ..domain.settlement import Group, Statement, month_bounds, month_text, parse_month
-from ..io.result_json import statement_json
+from ..io.result_json import plan_json, statement_json
 from ..io.sheet_table import SheetTable
-from ..kinds.base import Settle
+from ..kinds.base import AddPlanVersion, Decision, Settle
 from ..kinds.queries import month_detail_table
 from ..kinds.settlement import statement_table
 from ..ledger.policies import Ledger
@@ -65,14 +64,14 @@ def page_shown(ledger: Ledger, policy: Policy, issued: bool = False) -> PageShow
 
 def gather(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> Outcome:
     """The outcome with what it shows besides itself read in (and what the earlier request it repairs
-    shows): a sealed copy."""
+    shows): a new outcome."""
     repair = gather(outcome.repair, ledger, zone) if outcome.repair is not None else None
     issued = [p for p in outcome.policies if p.policy_no] if outcome.outputs else []
     pages = [page_shown(ledger, p, issued=True) for p in issued]
     pages += [page_shown(ledger, p) for p in outcome.reprint if p.policy_no]
     pages += _void_pages(outcome, ledger)
     statements, details = _settlement(outcome, ledger, zone, outcome.processed_at)
-    return replace(outcome, repair=repair, shows=Shows(pages, statements, details)).seal()
+    return replace(outcome, repair=repair, shows=Shows(pages, statements, details))
 
 
 def _void_pages(outcome: Outcome, ledger: Ledger) -> list[PageShown]:
@@ -123,45 +122,67 @@ class Committed:
     confirmed: list[Statement] = field(default_factory=list)
 
 
-def show_committed(outcome: Outcome, done: Committed, ledger: Ledger) -> None:
-    """Into the outcome, inside the commit's transaction (it is recorded with the request): each plan's
-    new version, a 结账's statements and what waits, the statements confirmed (their exchange files and
-    the detail sheets whose 结算状态 changed)."""
+@dataclass(frozen=True)
+class Shown:
+    """What a result shows besides its policies: what the request decided, and for a committed one what
+    only its commit could tell (each plan's new version, a 结账's statements and what waits, the
+    statements confirmed with their exchange files and the detail sheets whose 结算状态 changed)."""
+
+    summary: dict[str, object] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    tables: list[SheetTable] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)
+    core: list[str] = field(default_factory=list)
+    details: list[tuple[str, str]] = field(default_factory=list)
+    content: dict[str, object] = field(default_factory=dict)
+
+
+def shown_decided(decision: Decision) -> Shown:
+    """What a request that changed nothing shows: what it decided."""
+    return Shown(
+        dict(decision.summary),
+        list(decision.notes),
+        list(decision.tables),
+        list(decision.statements),
+        content=dict(decision.content),
+    )
+
+
+def show_committed(decision: Decision, done: Committed, ledger: Ledger) -> Shown:
+    """What a committed request shows, inside the commit's transaction (it is recorded with the request)."""
     zone = ledger.zone
-    for plan in cast(list[dict[str, Any]], outcome.content.get("plans", [])):
-        if plan["code"] in done.versions:
-            plan["version"] = done.versions[plan["code"]]
-    for s in done.confirmed:
-        cast(list[object], outcome.content.setdefault("confirmed", [])).append(statement_json(s, zone))
-        outcome.core.append(s.statement_no)
-        outcome.details.append((s.agency, month_text(s.month)))
+    content = dict(decision.content)
+    added = [op.plan for op in decision.ops if isinstance(op, AddPlanVersion)]
+    if added:  # each plan as the commit numbered its version
+        content["plans"] = [plan_json(replace(plan, version=done.versions[plan.code])) for plan in added]
+    core, details = [], []
+    if done.confirmed:
+        content["confirmed"] = [statement_json(s, zone) for s in done.confirmed]
+        core = [s.statement_no for s in done.confirmed]
+        details = [(s.agency, month_text(s.month)) for s in done.confirmed]
+    shown = Shown(
+        dict(decision.summary), list(decision.notes), list(decision.tables), list(decision.statements), core, details
+    )
     names = {a.code: a.name for a in ledger.agencies()} if done.settled else {}
     for op, created, groups in done.settled:
-        _show_settled(outcome, op, created, groups, names, zone)
+        shown = _show_settled(shown, content, op, created, groups, names, zone)
+    return replace(shown, content=content)
 
 
 def _show_settled(
-    outcome: Outcome, op: Settle, created: list[Statement], groups: list[Group], names: dict[str, str], zone: tzinfo
-) -> None:
-    """结账 by request: what was settled and what waits becomes the result's tables."""
-    outcome.statements += [s.statement_no for s in created]
-    outcome.details += sorted({(g.agency, month_text(op.month)) for g in groups})
-    table = statement_table(created, names, zone, "新生成对账单")
+    shown: Shown,
+    content: dict[str, object],
+    op: Settle,
+    created: list[Statement],
+    groups: list[Group],
+    names: dict[str, str],
+    zone: tzinfo,
+) -> Shown:
+    """结账 by request: what was settled and what waits becomes the result's tables (`content`, the JSON
+    twin's keys being gathered, gets its statements and what waits)."""
     waiting = [g for g in groups if g.state == "waiting"]
-    outcome.tables = [
-        table,
-        SheetTable(
-            "等待结账",
-            ["机构代码", "机构名称", "方案", "未生效保单数", "原因"],
-            ["text", "text", "text", "int", "text"],
-            [
-                [g.agency, names.get(g.agency, ""), f"{g.plan_code} {g.plan_name}", len(g.waiting), g.waits_for(zone)]
-                for g in waiting
-            ],
-        ),
-    ]
-    outcome.content["statements"] = [statement_json(s, zone) for s in created]
-    outcome.content["waiting"] = [
+    content["statements"] = [statement_json(s, zone) for s in created]
+    content["waiting"] = [
         {
             "agency": g.agency,
             "plan": g.plan_code,
@@ -170,14 +191,38 @@ def _show_settled(
         }
         for g in waiting
     ]
-    outcome.summary = {
-        **outcome.summary,
-        "新生成对账单": len(created),
-        "新生成金额": Amount(sum(s.total_fen for s in created)),
-        "等待结账": len(waiting),
-    }
+    notes = list(shown.notes)
     done = [g for g in groups if g.state == "done"]
     if not created and not waiting:
-        outcome.notes.append("没有可结账的保单：" + ("相关保单已全部在对账单中" if done else "该月没有有效保单"))
-    for g in waiting:
-        outcome.notes.append(f"等待：{g.agency} {g.plan_code}：{g.waits_for(zone)}")
+        notes.append("没有可结账的保单：" + ("相关保单已全部在对账单中" if done else "该月没有有效保单"))
+    notes += [f"等待：{g.agency} {g.plan_code}：{g.waits_for(zone)}" for g in waiting]
+    return replace(
+        shown,
+        statements=shown.statements + [s.statement_no for s in created],
+        details=shown.details + sorted({(g.agency, month_text(op.month)) for g in groups}),
+        tables=[
+            statement_table(created, names, zone, "新生成对账单"),
+            SheetTable(
+                "等待结账",
+                ["机构代码", "机构名称", "方案", "未生效保单数", "原因"],
+                ["text", "text", "text", "int", "text"],
+                [
+                    [
+                        g.agency,
+                        names.get(g.agency, ""),
+                        f"{g.plan_code} {g.plan_name}",
+                        len(g.waiting),
+                        g.waits_for(zone),
+                    ]
+                    for g in waiting
+                ],
+            ),
+        ],
+        summary={
+            **shown.summary,
+            "新生成对账单": len(created),
+            "新生成金额": Amount(sum(s.total_fen for s in created)),
+            "等待结账": len(waiting),
+        },
+        notes=notes,
+    )
