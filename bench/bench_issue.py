@@ -1,5 +1,9 @@
 """Issuing speed, end to end through `watcher process` (run by hand: python bench/bench_issue.py).
 
+The method, pinned so anyone can rerun it: every request is watcher's own blank 投保 template filled in
+and saved with openpyxl (as Excel-like tools save them), dropped into a fresh demo desk with the default
+settings, the default settle time waited out, then one `watcher process` timed.
+
 1. One 10,000-person 投保 workbook: time and peak memory of `watcher process`, and the ratio to the
    floor measured in the same run (the same workbook read with python-calamine plus a same-size
    result workbook written with xlsxwriter, as a whole process: both pay an interpreter start).
@@ -25,8 +29,6 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import xlsxwriter
-
 ROOT = Path(__file__).resolve().parents[1]
 # Measure watcher as it is deployed: with its bytecode cached. Some machines (this one) set
 # PYTHONDONTWRITEBYTECODE, which makes every `watcher` start compile the whole package again.
@@ -43,37 +45,55 @@ def resident(i: int) -> str:
     return body + mod11_2_check(body)
 
 
-def write_request(path: Path, n: int, group: str, offset: int = 0) -> None:
-    """A request as Excel would save it (xlsxwriter, shared strings), IDs as text."""
-    start = (datetime.now(SHANGHAI) + timedelta(days=20)).strftime("%Y-%m-%d 08:00")
-    wb = xlsxwriter.Workbook(str(path), {"strings_to_numbers": False})
-    ws = wb.add_worksheet("申请")
-    for r, (k, v) in enumerate(
-        [
-            ("操作类型", "投保"),
-            ("旅行团号", group),
-            ("区域", "境内"),
-            ("方案代码", "GN-A"),
-            ("生效时间", start),
-            ("天数", 5),
-            ("行程路线", "广州—桂林"),
-            ("经办人", "李经办"),
-        ]
-    ):
-        ws.write_string(r, 0, k)
-        ws.write(r, 1, v)
-    rs = wb.add_worksheet("被保险人名单")
-    for c, h in enumerate(["序号", "姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注"]):
-        rs.write_string(0, c, h)
+def blank_template(scratch: Path) -> Path:
+    """watcher's own blank 投保 workbook (`watcher template 投保`, from this checkout, on a demo desk so
+    its plan dropdown is filled): every request is filled from it, so both sides read the same bytes."""
+    root = new_root()
+    path = scratch / "投保_模板.xlsx"
+    subprocess.run(
+        [sys.executable, "-m", "watcher", "template", "投保", "-o", str(path), "--root", str(root)],
+        check=True,
+        capture_output=True,
+        env=_env(ROOT),
+        cwd=ROOT,
+    )
+    shutil.rmtree(root.parent)
+    return path
+
+
+def write_request(template: Path, path: Path, n: int, group: str, offset: int = 0) -> None:
+    """A request as a clerk makes one: the blank template filled in and saved by an Excel-like tool
+    (openpyxl: inline strings become shared strings, styles kept), the example row left where it is and
+    the travellers typed below it, IDs as text."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(template)
+    ws = wb["申请"]
+    rows = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
+    start = (datetime.now(SHANGHAI) + timedelta(days=20)).replace(hour=8, minute=0, second=0, microsecond=0)
+    fields = {
+        "旅行团号": group,
+        "区域": "境内",
+        "方案代码": "GN-A",
+        "生效时间": start.replace(tzinfo=None),  # a typed date-time, as Excel keeps one
+        "天数": 5,
+        "行程路线": "广州—桂林",
+        "经办人": "李经办",
+    }
+    for label, value in fields.items():
+        ws.cell(rows[label], 2, value)
+    rs = wb["被保险人名单"]
+    header = {rs.cell(1, c).value: c for c in range(1, rs.max_column + 1)}
+    assert rs.cell(2, 1).value == "示例", "the template's example row"
     names = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨"
     for i in range(n):
-        k = offset + i
-        rs.write_number(i + 1, 0, i + 1)
-        rs.write_string(i + 1, 1, names[k % 16] + names[(k // 16) % 16] + names[(k // 256) % 16])
-        rs.write_string(i + 1, 2, "身份证")
-        rs.write_string(i + 1, 3, resident(k))
-        rs.write_string(i + 1, 6, f"138{k:08d}")
-    wb.close()
+        k, r = offset + i, i + 3
+        rs.cell(r, header["序号"], i + 1)
+        rs.cell(r, header["姓名"], names[k % 16] + names[(k // 16) % 16] + names[(k // 256) % 16])
+        rs.cell(r, header["证件类型"], "身份证")
+        rs.cell(r, header["证件号码"], resident(k))
+        rs.cell(r, header["联系电话"], f"138{k:08d}")
+    wb.save(path)
 
 
 FLOOR = """
@@ -116,8 +136,15 @@ def new_root(code: Path = ROOT) -> Path:
         env=_env(code),
         cwd=code,
     )
-    (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
-    return root
+    return root  # the default settings: the settle time is waited out before a run is timed
+
+
+SETTLE = 2.0  # the default settle_seconds: a dropped file is taken once unchanged this long
+
+
+def settled() -> None:
+    """Wait out the default settle time after the files were dropped, before the clock starts."""
+    time.sleep(SETTLE + 0.2)
 
 
 def run_process(root: Path, code: Path = ROOT) -> tuple[float, int]:
@@ -147,7 +174,7 @@ def bench_big(n: int, rounds: int, codes: list[Path]) -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="watcher-floor-"))
     src = scratch / "big.xlsx"
-    write_request(src, n, "BIG")
+    write_request(blank_template(scratch), src, n, "BIG")
     floors: list[float] = []
     runs: dict[Path, list[float]] = {c: [] for c in codes}
     peaks: dict[Path, list[int]] = {c: [] for c in codes}
@@ -156,6 +183,7 @@ def bench_big(n: int, rounds: int, codes: list[Path]) -> None:
         for code in codes:
             root = new_root(code)
             shutil.copy(src, root / "workbooks" / "GZ001" / "big.xlsx")
+            settled()
             elapsed, peak = run_process(root, code)
             data = json.loads((root / "outbox" / "GZ001" / "big_结果.json").read_text(encoding="utf-8"))
             assert data["status"] == "success" and data["policies"][0]["insured_count"] == n, data["errors"][:3]
@@ -177,18 +205,28 @@ def bench_big(n: int, rounds: int, codes: list[Path]) -> None:
 
 
 def bench_many(count: int, size: int, rounds: int, codes: list[Path]) -> None:
+    import json
     import statistics
 
+    scratch = Path(tempfile.mkdtemp(prefix="watcher-many-"))
+    template = blank_template(scratch)
+    for i in range(count):  # the same workbooks for every checkout and round
+        write_request(template, scratch / f"团{i:03d}.xlsx", size, f"T{i:03d}", offset=i * size)
     rates: dict[Path, list[float]] = {c: [] for c in codes}
     for _ in range(rounds):
         for code in codes:
             root = new_root(code)
             for i in range(count):
-                write_request(root / "workbooks" / "GZ001" / f"团{i:03d}.xlsx", size, f"T{i:03d}", offset=i * size)
+                shutil.copy(scratch / f"团{i:03d}.xlsx", root / "workbooks" / "GZ001" / f"团{i:03d}.xlsx")
+            settled()
             elapsed, _peak = run_process(root, code)
-            assert len(list((root / "outbox" / "GZ001").glob("*_结果.json"))) == count
+            answers = [
+                json.loads(p.read_text(encoding="utf-8")) for p in (root / "outbox" / "GZ001").glob("*_结果.json")
+            ]
+            assert len(answers) == count and all(a["status"] == "success" for a in answers), "every request issued"
             rates[code].append(count / elapsed)
             shutil.rmtree(root.parent)
+    shutil.rmtree(scratch)
     for code in codes:
         print(
             f"{code}: {count} requests of {size} people in one `watcher process` run: best {max(rates[code]):.0f}, "
