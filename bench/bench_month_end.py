@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
@@ -85,7 +84,7 @@ def generate(root: Path, policies: int, agencies: int, people: int) -> float:
                     versions[plan.code],
                     start,
                     3,
-                    cover_end(start, 3),
+                    cover_end(start, 3, SHANGHAI),
                     "广州—桂林",
                     "经办",
                     f"S{i % 50:03d}",
@@ -101,39 +100,76 @@ def generate(root: Path, policies: int, agencies: int, people: int) -> float:
     return time.perf_counter() - started
 
 
+def run_month_end(root: Path, code: Path) -> tuple[float, float, int, subprocess.CompletedProcess]:
+    """`watcher month-end` over `root` with the code of the checkout `code`: wall time, peak memory of the
+    child (MB), files written."""
+    env = {**os.environ, "WATCHER_FAKE_NOW": "2026-12-10T02:00:00+08:00", "PYTHONPATH": str(code)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    started = time.perf_counter()
+    with subprocess.Popen(
+        [sys.executable, "-m", "watcher", "month-end", "--month", "2026-11", "--root", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=code,
+    ) as child:
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        out, err = child.stdout.read() if child.stdout else "", child.stderr.read() if child.stderr else ""
+    proc = subprocess.CompletedProcess(child.args, os.waitstatus_to_exitcode(status), out, err)
+    files = sum(1 for p in (root / "outbox").rglob("*") if p.is_file())
+    return seconds, usage.ru_maxrss / 1024, files, proc
+
+
 def main() -> None:
+    import shutil
+    import statistics
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--policies", type=int, default=100_000)
     parser.add_argument("--agencies", type=int, default=200)
     parser.add_argument("--people", type=int, default=10, help="people on each policy")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--code",
+        action="append",
+        default=[],
+        help="another checkout to measure in the same run, alternating with this one (e.g. a worktree of main)",
+    )
     args = parser.parse_args()
+    codes = [ROOT, *(Path(c).resolve() for c in args.code)]
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "desk"
-        subprocess.run([sys.executable, "-m", "watcher", "init", "--root", str(root)], check=True, capture_output=True)
-        made = generate(root, args.policies, args.agencies, args.people)
-        env = {**os.environ, "WATCHER_FAKE_NOW": "2026-12-10T02:00:00+08:00"}
-        started = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "watcher", "month-end", "--month", "2026-11", "--root", str(root)],
-            capture_output=True,
-            text=True,
-            env=env,
+        made_root = Path(tmp) / "generated"
+        subprocess.run(
+            [sys.executable, "-m", "watcher", "init", "--root", str(made_root)], check=True, capture_output=True
         )
-        seconds = time.perf_counter() - started
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        files = sum(1 for p in (root / "outbox").rglob("*") if p.is_file())
-        print(
-            f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-        )
+        made = generate(made_root, args.policies, args.agencies, args.people)
         print(
             f"ledger: {args.policies} policies ({args.people} people each) from {args.agencies} agencies, "
             f"generated in {made:.0f} s"
         )
-        print(proc.stdout.strip().splitlines()[0] if proc.stdout else proc.stderr)
-        print(
-            f"month-end: {seconds:.1f} s, peak memory {peak:.0f} MB, {files} files written "
-            f"(target: under 60 s and 500 MB); exit {proc.returncode}"
-        )
+        times: dict[Path, list[float]] = {c: [] for c in codes}
+        for _ in range(args.rounds):
+            for code in codes:
+                root = Path(tmp) / "desk"
+                shutil.copytree(made_root, root)
+                seconds, peak, files, proc = run_month_end(root, code)
+                times[code].append(seconds)
+                print(proc.stdout.strip().splitlines()[0] if proc.stdout else proc.stderr)
+                print(
+                    f"{code}: month-end {seconds:.1f} s, peak memory {peak:.0f} MB, {files} files written "
+                    f"(target: under 60 s and 500 MB); exit {proc.returncode}"
+                )
+                shutil.rmtree(root)
+        if len(codes) > 1:
+            base = statistics.median(times[codes[-1]])
+            for code in codes:
+                median = statistics.median(times[code])
+                print(f"{code}: median {median:.1f} s ({base / median:.2f}x as fast as {codes[-1]})")
 
 
 if __name__ == "__main__":

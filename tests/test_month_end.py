@@ -17,6 +17,7 @@ import pytest
 from helpers import (
     DETAIL_COLUMNS,
     admin,
+    agency_workbook,
     fake,
     issue,
     ledger_query,
@@ -509,3 +510,73 @@ def test_business_recorded_late_for_a_settled_month_is_billed_in_a_supplementary
     kinds = [r[1] for r in summary["对账单"].iter_rows(min_row=2, values_only=True) if r and r[0]]
     assert kinds == ["对账单", f"补充对账单（补 {first}）"]
     assert run_watcher(root, "check", env=fake("2026-12-02T10:00:00+08:00")).returncode == 0
+
+
+def test_a_large_month_is_written_by_helper_processes_with_the_same_files_as_one_process(root, tmp_path, monkeypatch):
+    """From PARALLEL_FROM policies, helper processes write the agencies' detail sheets and statements
+    (each reading its agency from the ledger itself) while month-end checks the ledger: every file is
+    the one month-end writes in its own process, and the run's record lists them in the same order."""
+    import shutil
+    from concurrent.futures import ProcessPoolExecutor
+
+    from watcher import clock
+    from watcher.layout import Layout
+    from watcher.ledger import Ledger
+    from watcher.ledger.db import ledger_target
+    from watcher.service import month_files
+    from watcher.service.month_end import COMMAND, run_month_end
+    from watcher.settings import load_settings
+
+    agency_workbook(
+        root / "workbooks/_admin/机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A，GW-B", "合作中"]]
+    )
+    run_watcher(root, "process", env=fake("2026-11-01T09:00:00+08:00"))
+    issue(root, "团A", "2026-11-20 08:00", n=3)
+    issue(root, "团B", "2026-11-22 08:00", plan="GW-B", n=2)
+    issue(root, "团C", "2026-11-21 08:00", n=2, agency="SZ002")
+    used: list[int] = []
+
+    class Counted(ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            used.append(os.getpid())
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(month_files, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(month_files, "ProcessPoolExecutor", Counted)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    settings = load_settings(root)
+    now = datetime.fromisoformat("2026-12-01T02:00:00+08:00")
+    ledger = Ledger(ledger_target(root, settings.ledger), settings.zone, now=clock.now())
+    try:
+        report = run_month_end(ledger, Layout(root), settings, date(2026, 11, 1), now, COMMAND)
+        assert len(used) == 2, "one task an agency, each written by a helper"
+        assert report.problems == [] and len(report.created) == 3
+        # The same month written again in this process, into a copy of the desk's folders.
+        alone = tmp_path / "alone"
+        shutil.copytree(root, alone, ignore=shutil.ignore_patterns("outbox"))
+        monkeypatch.setattr(month_files, "PARALLEL_FROM", 10**9)
+        how = month_files.MonthFiles(Layout(alone), settings.zone, settings.insurer_name, date(2026, 11, 1), now)
+        tasks = [
+            month_files.AgencyFiles(code, "", True, tuple(s for s in report.created if s.agency == code))
+            for code in ("GZ001", "SZ002")
+        ]
+        names = {a.code: a.name for a in ledger.agencies()}
+        tasks = [month_files.AgencyFiles(t.agency, names[t.agency], True, t.statements) for t in tasks]
+        again = month_files.write_month(ledger, how, tasks, 0, lambda: None)
+    finally:
+        ledger.close()
+    written = [p for p in report.files if "_admin" not in p.parts]
+    assert [p.relative_to(root) for p in written] == [
+        p.relative_to(alone)
+        for p in [*again.details, *(p for n in sorted(again.statements) for p in again.statements[n])]
+    ]
+    for path in written:
+        twin = alone / path.relative_to(root)
+        if path.suffix == ".xlsx":
+            mine, theirs = openpyxl.load_workbook(path), openpyxl.load_workbook(twin)
+            assert mine.sheetnames == theirs.sheetnames
+            for name in mine.sheetnames:
+                assert list(mine[name].values) == list(theirs[name].values), (path.name, name)
+        else:
+            assert path.read_bytes() == twin.read_bytes(), path.name
+    assert {p.name for p in written} >= {"业务明细_2026-11.xlsx"} and len(written) == 2 + 3 * 3

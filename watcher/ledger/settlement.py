@@ -104,6 +104,14 @@ class SettlementLedger:
         rows = self.conn.execute(sql + " ORDER BY p.agency, p.issued_at, p.policy_no", args).fetchall()
         return [self._policy(r, False) for r in rows]
 
+    def month_agencies(self, start: datetime, end: datetime) -> dict[str, int]:
+        """Agency code → how many policies it applied for (投保时间) in [start, end)."""
+        rows = self.conn.execute(
+            "SELECT agency, COUNT(*) FROM policies WHERE issued_at >= ? AND issued_at < ? GROUP BY agency",
+            (to_text(start), to_text(end)),
+        )
+        return {agency: count for agency, count in rows.fetchall()}
+
     def unsettled_months(self, now: datetime) -> set[date]:
         """Ended months (by 投保时间, desk time) that hold live policies in effect and in no statement."""
         start_of_this_month = month_bounds(month_of(now, self.zone), self.zone)[0]

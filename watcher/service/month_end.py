@@ -29,12 +29,12 @@ from ..domain.settlement import (
     next_month,
     receipt_warning,
 )
-from ..io.month_summary import Line, MonthSummary, WaitingPlan, detail_name, summary_name
-from ..io.settlement_files import write_detail_file, write_statement_files, write_summary_file
+from ..io.month_summary import Line, MonthSummary, WaitingPlan, summary_name
+from ..io.settlement_files import write_summary_file
 from ..io.statement_book import statement_names
-from ..kinds.queries import month_detail_table
 from ..layout import ADMIN, Layout
 from ..ledger.check import check_ledger
+from .month_files import AgencyFiles, MonthFiles, write_month
 
 log = logging.getLogger("watcher")
 
@@ -74,12 +74,18 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
         if g.state == "waiting"
     ]
     start, end = month_bounds(month, zone)
-    policies = ledger.month_policies(start, end)  # again: now with their statement numbers
-    report.files += write_details(ledger, layout, month, policies, now, zone)
-    report.files += write_statements(
-        ledger, layout, settings, month, policies, {s.statement_no for s in report.created}, names, now
-    )
-    report.problems = [d.message for d in check_ledger(ledger, now)]
+    tasks, size = month_tasks(ledger, layout, month, {s.statement_no for s in report.created}, names)
+    found: list[list[Policy]] = []
+
+    def meanwhile() -> None:  # while helpers write a large month's files
+        found.append(ledger.month_policies(start, end))  # again: now with their statement numbers
+        report.problems = [d.message for d in check_ledger(ledger, now)]
+
+    how = MonthFiles(layout, zone, settings.insurer_name, month, now)
+    written = write_month(ledger, how, tasks, size, meanwhile)
+    report.files += written.details
+    report.files += [p for number in sorted(written.statements) for p in written.statements[number]]
+    policies = found[0]
     if report.problems:
         log.error(
             "账本核对发现 %d 处不一致（月结 %s 之后）：%s",
@@ -113,54 +119,29 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
     return report
 
 
-def write_details(ledger, layout: Layout, month: date, policies: list[Policy], now: datetime, zone) -> list[Path]:
-    """业务明细_<YYYY-MM>.xlsx for every agency with business that month and every active agency, but no
-    empty one for a month before the desk's first business."""
-    by_agency: dict[str, list[Policy]] = defaultdict(list)
-    for p in policies:
-        by_agency[p.agency].append(p)
+def month_tasks(
+    ledger, layout: Layout, month: date, fresh: set[str], names: dict[str, str]
+) -> tuple[list[AgencyFiles], int]:
+    """What each agency gets, and how many policies the month holds: a 业务明细_<YYYY-MM>.xlsx for every
+    agency with business that month and every active agency (but no empty one for a month before the
+    desk's first business); the files of every new statement (`fresh`) and of any whose files are missing
+    (a stopped run)."""
+    start, end = month_bounds(month, ledger.zone)
+    counts = ledger.month_agencies(start, end)
+    codes = set(counts)
     first = ledger.first_issued_at()
-    codes = set(by_agency)
-    if first is not None and month >= month_of(first, zone):
+    if first is not None and month >= month_of(first, ledger.zone):
         codes |= {a.code for a in ledger.agencies() if a.active}
-    written = []
-    for code in sorted(codes):
-        table = month_detail_table(code, month, by_agency.get(code, []), now, zone)
-        written.append(write_detail_file(layout.out(code) / detail_name(month), table))
-    return written
-
-
-def write_statements(
-    ledger,
-    layout: Layout,
-    settings,
-    month: date,
-    policies: list[Policy],
-    fresh: set[str],
-    names: dict[str, str],
-    now: datetime,
-    *,
-    every: bool = False,
-) -> list[Path]:
-    """The statement files of `month`: new ones, and any whose files are missing (a stopped run)."""
-    by_statement: dict[str, list[Policy]] = defaultdict(list)
-    for p in policies:
-        if p.statement_no:
-            by_statement[p.statement_no].append(p)
-    written = []
+    statements: dict[str, list[Statement]] = defaultdict(list)
     for s in ledger.statements(month=month):
         out = layout.out(s.agency)
-        if (
-            not every
-            and s.statement_no not in fresh
-            and all((out / n).exists() for n in statement_names(s.statement_no))
-        ):
-            continue
-        members = by_statement.get(s.statement_no) or ledger.statement_policies(s.statement_no)
-        written += write_statement_files(
-            layout.root, out, s, members, names.get(s.agency, ""), settings.insurer_name, settings.zone, now
-        )
-    return written
+        if s.statement_no in fresh or not all((out / n).exists() for n in statement_names(s.statement_no)):
+            statements[s.agency].append(s)
+    tasks = [
+        AgencyFiles(code, names.get(code, ""), code in codes, tuple(statements.get(code, ())))
+        for code in sorted(codes | set(statements))
+    ]
+    return tasks, sum(counts.values())
 
 
 def month_summary(

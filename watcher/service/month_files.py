@@ -1,0 +1,120 @@
+"""The files of a settled month, agency by agency: each agency's 业务明细_<YYYY-MM>.xlsx and its
+statements (对账单_<no>.xlsx/.html/.json). A large month is written by helper processes, one agency at a
+time each, while month-end checks the ledger: each helper reads its agency's policies from the ledger
+itself (nothing large is pickled across), and writes every file whole, as the month-end itself would.
+A small month is written in the month-end's own process (starting helpers would cost more)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+
+from ..domain.policy import Policy
+from ..domain.settlement import Statement, month_bounds
+from ..io.month_summary import detail_name
+from ..io.settlement_files import write_detail_file, write_statement_files
+from ..kinds.queries import month_detail_table
+from ..layout import Layout
+from .lifeline import die_with_parent
+
+PARALLEL_FROM = 20_000  # policies in the month: from here on helper processes write its files
+HELPERS = 2  # at most; never more than the machine's cores
+
+
+@dataclass(frozen=True)
+class AgencyFiles:
+    """What one agency gets from a month-end: its detail sheet (`detail`), and these statements' files."""
+
+    agency: str
+    agency_name: str
+    detail: bool
+    statements: tuple[Statement, ...]
+
+
+@dataclass(frozen=True)
+class Written:
+    details: list[Path]
+    statements: dict[str, list[Path]]  # statement number → its files
+
+
+@dataclass(frozen=True)
+class MonthFiles:
+    """How the files of `month` are written: where, in which zone, by whom, as of when."""
+
+    layout: Layout
+    zone: tzinfo
+    insurer: str
+    month: date
+    now: datetime
+
+
+def write_agency(ledger, how: MonthFiles, task: AgencyFiles) -> Written:
+    """One agency's files for the month, read from `ledger` now (its statement numbers included)."""
+    start, end = month_bounds(how.month, how.zone)
+    policies = ledger.month_policies(start, end, agency=task.agency)
+    out = how.layout.out(task.agency)
+    details = []
+    if task.detail:
+        table = month_detail_table(task.agency, how.month, policies, how.now, how.zone)
+        details.append(write_detail_file(out / detail_name(how.month), table))
+    members: dict[str, list[Policy]] = defaultdict(list)
+    for p in policies:
+        if p.statement_no:
+            members[p.statement_no].append(p)
+    statements = {}
+    for s in task.statements:
+        found = members.get(s.statement_no) or ledger.statement_policies(s.statement_no)
+        statements[s.statement_no] = write_statement_files(
+            how.layout.root, out, s, found, task.agency_name, how.insurer, how.zone, how.now
+        )
+    return Written(details, statements)
+
+
+def write_month(ledger, how: MonthFiles, tasks: list[AgencyFiles], size: int, meanwhile: Callable[[], None]) -> Written:
+    """Every task's files; `meanwhile` runs in this process while helpers write (a large month, `size`
+    policies) or after the files are written (a small one). Details in agency order, then statements."""
+    cores = os.cpu_count() or 1
+    results: list[Written | Future[Written]]
+    if size < PARALLEL_FROM or cores < 2 or len(tasks) < 2:
+        results = [write_agency(ledger, how, task) for task in tasks]
+        meanwhile()
+    else:
+        # spawn, not fork: a forked helper would inherit the root lock and the ledger's connection.
+        with ProcessPoolExecutor(
+            min(HELPERS, cores, len(tasks)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_helper_start,
+            initargs=(os.getpid(), ledger.target, how.zone, how.now),
+        ) as pool:
+            results = [pool.submit(_write_in_helper, how, task) for task in tasks]
+            meanwhile()
+            results = [r.result() if isinstance(r, Future) else r for r in results]
+    done = [r for r in results if isinstance(r, Written)]
+    return Written(
+        [p for w in done for p in w.details], {no: paths for w in done for no, paths in w.statements.items()}
+    )
+
+
+_ledger = None  # in a helper: its own connection to the ledger
+
+
+def _helper_start(parent: int, target, zone: tzinfo, now: datetime) -> None:
+    """In each helper: it dies with the month-end (even one killed with kill -9), leaves Ctrl-C to it,
+    and opens the ledger once."""
+    global _ledger
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from ..ledger import Ledger
+
+    _ledger = Ledger(target, zone, now=now)
+
+
+def _write_in_helper(how: MonthFiles, task: AgencyFiles) -> Written:
+    return write_agency(_ledger, how, task)
