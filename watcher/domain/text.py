@@ -14,7 +14,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def fold(text: str) -> str:
     """Full-width Latin letters, digits and spaces to their ASCII forms (NFKC)."""
-    return unicodedata.normalize("NFKC", text)
+    return text if text.isascii() else unicodedata.normalize("NFKC", text)  # ASCII is its own NFKC form
 
 
 def clean(value: object) -> str:
@@ -60,7 +60,8 @@ def fold_name(text: str) -> str:
 
 def fold_id(text: str) -> str:
     """ID numbers: full-width folded, every space removed, letters upper-case (`x` read as `X`)."""
-    return re.sub(r"\s+", "", fold(text)).upper()
+    text = fold(text)
+    return (_SPACES.sub("", text) if not text.isalnum() else text).upper()
 
 
 def strip_control(text: str) -> str:

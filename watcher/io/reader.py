@@ -119,6 +119,8 @@ _CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
 _ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
 _COL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})\d+"')
 _HIDDEN_ROW = re.compile(rb"<row\b([^>]*?)>")
+# A cell's formula (<f>, <f t="shared" …>, <f/>): not <formula1> of a dropdown, which every template has.
+_FORMULA = re.compile(rb"<f[\s>/]")
 
 
 @dataclass
@@ -200,7 +202,7 @@ def _sheet_facts(sheet: str, data: bytes, limits: Limits) -> PartFacts:
                 m = re.search(rb'\br="(\d+)"', attrs)
                 if m:
                     facts.hidden_rows.add(int(m.group(1)) - 1)
-    if b"<f" in data or b't="e"' in data:
+    if b't="e"' in data or _FORMULA.search(data):
         facts.special = _special_cells(data)
     return facts
 
