@@ -45,11 +45,16 @@ def resident(i: int) -> str:
     return body + mod11_2_check(body)
 
 
-def blank_template(scratch: Path) -> Path:
+_TEMPLATE: list[Path] = []  # made once a run
+
+
+def blank_template() -> Path:
     """watcher's own blank 投保 workbook (`watcher template 投保`, from this checkout, on a demo desk so
     its plan dropdown is filled): every request is filled from it, so both sides read the same bytes."""
+    if _TEMPLATE:
+        return _TEMPLATE[0]
     root = new_root()
-    path = scratch / "投保_模板.xlsx"
+    path = Path(tempfile.mkdtemp(prefix="watcher-template-")) / "投保_模板.xlsx"
     subprocess.run(
         [sys.executable, "-m", "watcher", "template", "投保", "-o", str(path), "--root", str(root)],
         check=True,
@@ -58,16 +63,17 @@ def blank_template(scratch: Path) -> Path:
         cwd=ROOT,
     )
     shutil.rmtree(root.parent)
+    _TEMPLATE.append(path)
     return path
 
 
-def write_request(template: Path, path: Path, n: int, group: str, offset: int = 0) -> None:
+def write_request(path: Path, n: int, group: str, offset: int = 0) -> None:
     """A request as a clerk makes one: the blank template filled in and saved by an Excel-like tool
     (openpyxl: inline strings become shared strings, styles kept), the example row left where it is and
     the travellers typed below it, IDs as text."""
     import openpyxl
 
-    wb = openpyxl.load_workbook(template)
+    wb = openpyxl.load_workbook(blank_template())
     ws = wb["申请"]
     rows = {ws.cell(r, 1).value: r for r in range(1, ws.max_row + 1)}
     start = (datetime.now(SHANGHAI) + timedelta(days=20)).replace(hour=8, minute=0, second=0, microsecond=0)
@@ -174,7 +180,7 @@ def bench_big(n: int, rounds: int, codes: list[Path]) -> None:
 
     scratch = Path(tempfile.mkdtemp(prefix="watcher-floor-"))
     src = scratch / "big.xlsx"
-    write_request(blank_template(scratch), src, n, "BIG")
+    write_request(src, n, "BIG")
     floors: list[float] = []
     runs: dict[Path, list[float]] = {c: [] for c in codes}
     peaks: dict[Path, list[int]] = {c: [] for c in codes}
@@ -209,9 +215,8 @@ def bench_many(count: int, size: int, rounds: int, codes: list[Path]) -> None:
     import statistics
 
     scratch = Path(tempfile.mkdtemp(prefix="watcher-many-"))
-    template = blank_template(scratch)
     for i in range(count):  # the same workbooks for every checkout and round
-        write_request(template, scratch / f"团{i:03d}.xlsx", size, f"T{i:03d}", offset=i * size)
+        write_request(scratch / f"团{i:03d}.xlsx", size, f"T{i:03d}", offset=i * size)
     rates: dict[Path, list[float]] = {c: [] for c in codes}
     for _ in range(rounds):
         for code in codes:

@@ -512,6 +512,23 @@ def test_business_recorded_late_for_a_settled_month_is_billed_in_a_supplementary
     assert run_watcher(root, "check", env=fake("2026-12-02T10:00:00+08:00")).returncode == 0
 
 
+def _two_agencies_in_november(root: Path, monkeypatch, pool: type) -> None:
+    """SZ002 registered beside GZ001, November business for both, and month-end's helpers forced on (a
+    small month) with `pool` as their pool."""
+    from watcher.service import month_files
+
+    agency_workbook(
+        root / "workbooks/_admin/机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A，GW-B", "合作中"]]
+    )
+    run_watcher(root, "process", env=fake("2026-11-01T09:00:00+08:00"))
+    issue(root, "团A", "2026-11-20 08:00", n=3)
+    issue(root, "团B", "2026-11-22 08:00", plan="GW-B", n=2)
+    issue(root, "团C", "2026-11-21 08:00", n=2, agency="SZ002")
+    monkeypatch.setattr(month_files, "PARALLEL_FROM", 0)
+    monkeypatch.setattr(month_files, "ProcessPoolExecutor", pool)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+
+
 def test_a_large_month_is_written_by_helper_processes_with_the_same_files_as_one_process(root, tmp_path, monkeypatch):
     """From PARALLEL_FROM policies, helper processes write the agencies' detail sheets and statements
     (each reading its agency from the ledger itself) while month-end checks the ledger: every file is
@@ -527,13 +544,6 @@ def test_a_large_month_is_written_by_helper_processes_with_the_same_files_as_one
     from watcher.service.month_end import COMMAND, run_month_end
     from watcher.settings import load_settings
 
-    agency_workbook(
-        root / "workbooks/_admin/机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A，GW-B", "合作中"]]
-    )
-    run_watcher(root, "process", env=fake("2026-11-01T09:00:00+08:00"))
-    issue(root, "团A", "2026-11-20 08:00", n=3)
-    issue(root, "团B", "2026-11-22 08:00", plan="GW-B", n=2)
-    issue(root, "团C", "2026-11-21 08:00", n=2, agency="SZ002")
     used: list[int] = []
 
     class Counted(ProcessPoolExecutor):
@@ -541,9 +551,7 @@ def test_a_large_month_is_written_by_helper_processes_with_the_same_files_as_one
             used.append(os.getpid())
             return super().submit(fn, *args, **kwargs)
 
-    monkeypatch.setattr(month_files, "PARALLEL_FROM", 0)
-    monkeypatch.setattr(month_files, "ProcessPoolExecutor", Counted)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    _two_agencies_in_november(root, monkeypatch, Counted)
     settings = load_settings(root)
     now = datetime.fromisoformat("2026-12-01T02:00:00+08:00")
     ledger = Ledger(ledger_target(root, settings.ledger), settings.zone, now=clock.now())
@@ -580,3 +588,37 @@ def test_a_large_month_is_written_by_helper_processes_with_the_same_files_as_one
         else:
             assert path.read_bytes() == twin.read_bytes(), path.name
     assert {p.name for p in written} >= {"业务明细_2026-11.xlsx"} and len(written) == 2 + 3 * 3
+
+
+def test_month_end_writes_the_files_itself_when_its_helpers_are_gone(root, monkeypatch):
+    """Helpers only make month-end faster: one that could not start (or was killed) leaves its agency's
+    files to the month-end's own process, and the run ends as it would without them."""
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    from watcher import clock
+    from watcher.layout import Layout
+    from watcher.ledger import Ledger
+    from watcher.ledger.db import ledger_target
+    from watcher.service.month_end import COMMAND, run_month_end
+    from watcher.settings import load_settings
+
+    class Gone(ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            broken: Future = Future()
+            broken.set_exception(BrokenProcessPool("a helper died"))
+            return broken
+
+    _two_agencies_in_november(root, monkeypatch, Gone)
+    settings = load_settings(root)
+    now = datetime.fromisoformat("2026-12-01T02:00:00+08:00")
+    ledger = Ledger(ledger_target(root, settings.ledger), settings.zone, now=clock.now())
+    try:
+        report = run_month_end(ledger, Layout(root), settings, date(2026, 11, 1), now, COMMAND)
+    finally:
+        ledger.close()
+    assert report.problems == [] and sorted(s.agency for s in report.created) == ["GZ001", "GZ001", "SZ002"]
+    for statement in report.created:
+        assert (root / f"outbox/{statement.agency}/业务明细_2026-11.xlsx").is_file()
+        for suffix in ("xlsx", "html", "json"):
+            assert (root / f"outbox/{statement.agency}/对账单_{statement.statement_no}.{suffix}").is_file()

@@ -6,12 +6,14 @@ A small month is written in the month-end's own process (starting helpers would 
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -23,6 +25,8 @@ from ..io.settlement_files import write_detail_file, write_statement_files
 from ..kinds.queries import month_detail_table
 from ..layout import Layout
 from .lifeline import die_with_parent
+
+log = logging.getLogger("watcher")
 
 PARALLEL_FROM = 20_000  # policies in the month: from here on helper processes write its files
 HELPERS = 2  # at most; never more than the machine's cores
@@ -95,11 +99,24 @@ def write_month(ledger, how: MonthFiles, tasks: list[AgencyFiles], size: int, me
         ) as pool:
             results = [pool.submit(_write_in_helper, how, task) for task in tasks]
             meanwhile()
-            results = [r.result() if isinstance(r, Future) else r for r in results]
+            results = [_result(r, ledger, how, task) for r, task in zip(results, tasks, strict=True)]
     done = [r for r in results if isinstance(r, Written)]
     return Written(
         [p for w in done for p in w.details], {no: paths for w in done for no, paths in w.statements.items()}
     )
+
+
+def _result(result: Written | Future[Written], ledger, how: MonthFiles, task: AgencyFiles) -> Written:
+    """A helper's files; where the helpers are gone (one could not start or open the ledger, or was
+    killed) this process writes them: the helpers only make it faster. A fault of the files themselves (a
+    full disk) is raised as it would be here."""
+    if not isinstance(result, Future):
+        return result
+    try:
+        return result.result()
+    except BrokenProcessPool:
+        log.warning("月结：%s 的文件由辅助进程写出失败（辅助进程已退出），改在主进程中写出", task.agency)
+        return write_agency(ledger, how, task)
 
 
 _ledger = None  # in a helper: its own connection to the ledger
