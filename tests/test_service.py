@@ -443,3 +443,27 @@ def test_an_outbox_that_cannot_be_written_keeps_the_file_in_hand_and_the_service
     blocked.unlink()
     run_watcher(root, "process")  # the next start finishes what stayed in hand
     assert [r["status"] for r in results(root, "SZ002")] == ["success"]
+
+
+def test_serve_has_a_big_rosters_result_workbook_written_by_a_renderer_while_it_walks_the_next_file(root, tmp_path):
+    """A big roster never holds a small agency up: `serve` hands the 10,000-person result workbook (half
+    a second of writing) to a render process and walks the 30-person request dropped just after it, whose
+    result is out while the big one's is still being written. (`process` writes a big one itself.)"""
+    configure(root)
+    crowd = people(10030)
+    staged = tmp_path / "staged"
+    write_request(staged / "big.xlsx", issue_fields(旅行团号="BIG"), crowd[:10000])
+    write_request(staged / "small.xlsx", issue_fields(旅行团号="SMALL"), crowd[10000:])
+    drop, out = root / "workbooks" / "GZ001", root / "outbox" / "GZ001"
+    with serving(root):
+        time.sleep(1.5)  # started and watching
+        os.rename(staged / "big.xlsx", drop / "big.xlsx")
+        time.sleep(0.1)
+        os.rename(staged / "small.xlsx", drop / "small.xlsx")
+        wait_for(lambda: (out / "big_结果.json").exists() and (out / "small_结果.json").exists(), 120, "both results")
+    big, small = (json.loads((out / f"{n}_结果.json").read_text("utf-8")) for n in ("big", "small"))
+    assert (big["status"], small["status"]) == ("success", "success")
+    assert big["policies"][0]["insured_count"] == 10000
+    first = (out / "small_结果.json").stat().st_mtime_ns
+    assert first < (out / "big_结果.json").stat().st_mtime_ns, "the small one's result came out first"
+    assert first < (out / "big_结果.xlsx").stat().st_mtime_ns, "while the big one's workbook was being written"

@@ -38,7 +38,9 @@ from .lifeline import die_with_parent
 log = logging.getLogger("watcher")
 
 # Above this many rows, pickling the outcome to the worker costs more than rendering it here (measured
-# with a 10,000-person request; a fork per file was slower still: copy-on-write faults).
+# with a 10,000-person request; a fork per file was slower still: copy-on-write faults): `process` renders
+# such a file itself. `serve` does not: files dropped after a big roster would wait for its result
+# workbook (half a second for 10,000 people), so a renderer writes it while the service walks them.
 BIG_ROWS = 2000
 # Render processes: one cannot keep up with the walk of small requests (measured: 200 requests of 30
 # people went from 125 to 138 a second with two).
@@ -95,8 +97,11 @@ def run_jobs(jobs: list) -> None:
 
 
 class Pipeline:
-    def __init__(self, desk: Desk, report: RunReport, *, workers: bool, depth: int = 4, stop=None):
+    def __init__(
+        self, desk: Desk, report: RunReport, *, workers: bool, depth: int = 4, stop=None, big_inline: bool = True
+    ):
         self.desk, self.report, self.depth = desk, report, depth
+        self.big_inline = big_inline  # a big file's outputs written here (process), or by a renderer (serve)
         self.stop = stop  # a threading.Event set by SIGTERM/SIGINT: waits end early
         self.pool: ProcessPoolExecutor | None = None
         if workers:
@@ -298,7 +303,7 @@ class Pipeline:
         if shared:
             self.drain(block=True)  # the files before it finish first: their outputs are older than its own
         last = twin(rendering)
-        if self.pool is not None and not shared and _rows(outcome) <= BIG_ROWS:
+        if self.pool is not None and not shared and (not self.big_inline or _rows(outcome) <= BIG_ROWS):
             try:
                 # The helper writes the JSON twin too, after the rest: off the main process's path.
                 future = self.pool.submit(run_jobs, [*rendering.jobs, *([last] if last else [])])

@@ -126,7 +126,9 @@ class Service:
     # --- the loop ----------------------------------------------------------------------------
 
     def run(self) -> RunReport:
-        pipeline = self.pipeline = Pipeline(self.desk, self.report, workers=(os.cpu_count() or 1) > 1, stop=self.stop)
+        pipeline = self.pipeline = Pipeline(
+            self.desk, self.report, workers=(os.cpu_count() or 1) > 1, stop=self.stop, big_inline=False
+        )
         sandbox = sandboxed(self.desk)
         try:
             self._start(pipeline)
