@@ -570,7 +570,7 @@ def test_a_large_month_is_written_by_helper_processes_with_the_same_files_as_one
         ]
         names = {a.code: a.name for a in ledger.agencies()}
         tasks = [month_files.AgencyFiles(t.agency, names[t.agency], True, t.statements) for t in tasks]
-        again = month_files.write_month(ledger, how, tasks, 0, lambda: None)
+        again, _ = month_files.write_month(ledger, how, tasks, 0, lambda: None)
     finally:
         ledger.close()
     written = [p for p in report.files if "_admin" not in p.parts]

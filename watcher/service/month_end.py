@@ -75,17 +75,15 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
     ]
     start, end = month_bounds(month, zone)
     tasks, size = month_tasks(ledger, layout, month, {s.statement_no for s in report.created}, names)
-    found: list[list[Policy]] = []
 
-    def meanwhile() -> None:  # while helpers write a large month's files
-        found.append(ledger.month_policies(start, end))  # again: now with their statement numbers
-        report.problems = [d.message for d in check_ledger(ledger, now)]
+    def meanwhile() -> tuple[list[Policy], list[str]]:  # while helpers write a large month's files
+        policies = ledger.month_policies(start, end)  # again: now with their statement numbers
+        return policies, [d.message for d in check_ledger(ledger, now)]
 
     how = MonthFiles(layout, zone, settings.insurer_name, month, now)
-    written = write_month(ledger, how, tasks, size, meanwhile)
+    written, (policies, report.problems) = write_month(ledger, how, tasks, size, meanwhile)
     report.files += written.details
     report.files += [p for number in sorted(written.statements) for p in written.statements[number]]
-    policies = found[0]
     if report.problems:
         log.error(
             "账本核对发现 %d 处不一致（月结 %s 之后）：%s",

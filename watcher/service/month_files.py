@@ -17,6 +17,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
+from typing import TypeVar
 
 from ..domain.policy import Policy
 from ..domain.settlement import Statement, month_bounds
@@ -27,6 +28,7 @@ from ..layout import Layout
 from .lifeline import die_with_parent
 
 log = logging.getLogger("watcher")
+T = TypeVar("T")
 
 PARALLEL_FROM = 20_000  # policies in the month: from here on helper processes write its files
 HELPERS = 2  # at most; never more than the machine's cores
@@ -81,14 +83,15 @@ def write_agency(ledger, how: MonthFiles, task: AgencyFiles) -> Written:
     return Written(details, statements)
 
 
-def write_month(ledger, how: MonthFiles, tasks: list[AgencyFiles], size: int, meanwhile: Callable[[], None]) -> Written:
-    """Every task's files; `meanwhile` runs in this process while helpers write (a large month, `size`
-    policies) or after the files are written (a small one). Details in agency order, then statements."""
+def write_month(
+    ledger, how: MonthFiles, tasks: list[AgencyFiles], size: int, meanwhile: Callable[[], T]
+) -> tuple[Written, T]:
+    """Every task's files, and what `meanwhile` returned: it runs in this process while helpers write (a
+    large month, `size` policies) or after the files are written (a small one). Details in agency order."""
     cores = os.cpu_count() or 1
-    results: list[Written | Future[Written]]
     if size < PARALLEL_FROM or cores < 2 or len(tasks) < 2:
-        results = [write_agency(ledger, how, task) for task in tasks]
-        meanwhile()
+        done = [write_agency(ledger, how, task) for task in tasks]
+        also = meanwhile()
     else:
         # spawn, not fork: a forked helper would inherit the root lock and the ledger's connection.
         with ProcessPoolExecutor(
@@ -97,23 +100,21 @@ def write_month(ledger, how: MonthFiles, tasks: list[AgencyFiles], size: int, me
             initializer=_helper_start,
             initargs=(os.getpid(), ledger.target, how.zone, how.now),
         ) as pool:
-            results = [pool.submit(_write_in_helper, how, task) for task in tasks]
-            meanwhile()
-            results = [_result(r, ledger, how, task) for r, task in zip(results, tasks, strict=True)]
-    done = [r for r in results if isinstance(r, Written)]
-    return Written(
+            futures = [pool.submit(_write_in_helper, how, task) for task in tasks]
+            also = meanwhile()
+            done = [_result(f, ledger, how, task) for f, task in zip(futures, tasks, strict=True)]
+    written = Written(
         [p for w in done for p in w.details], {no: paths for w in done for no, paths in w.statements.items()}
     )
+    return written, also
 
 
-def _result(result: Written | Future[Written], ledger, how: MonthFiles, task: AgencyFiles) -> Written:
+def _result(future: Future[Written], ledger, how: MonthFiles, task: AgencyFiles) -> Written:
     """A helper's files; where the helpers are gone (one could not start or open the ledger, or was
     killed) this process writes them: the helpers only make it faster. A fault of the files themselves (a
     full disk) is raised as it would be here."""
-    if not isinstance(result, Future):
-        return result
     try:
-        return result.result()
+        return future.result()
     except BrokenProcessPool:
         log.warning("月结：%s 的文件由辅助进程写出失败（辅助进程已退出），改在主进程中写出", task.agency)
         return write_agency(ledger, how, task)
