@@ -77,6 +77,67 @@ def test_a_dropdown_is_no_formula_and_a_formula_beside_one_is_still_found(tmp_pa
     assert read_book(book(True), "xlsx").sheets["名单"].special == {(1, 1): "formula"} and parsed == [1]
 
 
+def _dropdown_book(path, edit) -> None:
+    """A one-sheet workbook with a dropdown (as every template has), its sheet's XML then changed by
+    `edit` as another program might write it."""
+    import zipfile
+
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "名单"
+    ws["A1"], ws["B1"], ws["C1"] = "姓名", "性别", "电话"
+    ws["A2"], ws["C2"] = "张三", "138"
+    rule = DataValidation(type="list", formula1='"男,女"')
+    ws.add_data_validation(rule)
+    rule.add("B2:B100")
+    plain = path.with_suffix(".plain.xlsx")
+    wb.save(plain)
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            out.writestr(info, edit(data) if info.filename == "xl/worksheets/sheet1.xml" else data)
+
+
+def test_error_cells_and_prefixed_formulas_are_found_however_they_are_written(tmp_path):
+    """An error cell quoted or spaced another way, and a formula with a namespace prefix and no cached
+    value, in a sheet that also has a dropdown: each is marked, not read as an empty cell."""
+
+    def edit(data: bytes) -> bytes:
+        return data.replace(
+            b'<c r="C2"',
+            b'<c r="B2" t = \'e\'><v>#N/A</v></c><c r="D2"><x:f xmlns:x="http://schemas.openxmlformats.org/'
+            b'spreadsheetml/2006/main">A2</x:f></c><c r="C2"',
+            1,
+        )
+
+    path = tmp_path / "e.xlsx"
+    _dropdown_book(path, edit)
+    special = read_book(path, "xlsx").sheets["名单"].special
+    assert special == {(1, 1): "#N/A", (1, 3): "formula"}
+
+
+def test_a_sheet_with_broken_xml_or_an_entity_declaration_is_refused_with_the_xml_message(tmp_path):
+    import pytest
+
+    from watcher.io.reader import ReadError
+
+    cases = {
+        "broken": lambda data: data.replace(b"</sheetData>", b'<row r="99"></sheetData>'),
+        "tail": lambda data: data + b"<junk",
+        "entity": lambda data: data.replace(b"<worksheet", b'<!DOCTYPE worksheet [<!ENTITY a "aaaa">]><worksheet', 1),
+    }
+    for name, edit in cases.items():
+        path = tmp_path / f"{name}.xlsx"
+        _dropdown_book(path, edit)
+        with pytest.raises(ReadError) as caught:
+            read_book(path, "xlsx")
+        assert caught.value.code == "file.xml", (name, caught.value.code, caught.value.values)
+        expected = "含有实体定义" if name == "entity" else "格式错误"
+        assert caught.value.values["detail"] == expected, name
+
+
 def test_legacy_xls_files_are_read(tmp_path):
     wb = xlwt.Workbook()
     ws = wb.add_sheet("申请")

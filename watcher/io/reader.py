@@ -15,6 +15,7 @@ import io
 import os
 import re
 import tempfile
+import xml.parsers.expat
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -119,8 +120,11 @@ _CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
 _ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
 _COL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})\d+"')
 _HIDDEN_ROW = re.compile(rb"<row\b([^>]*?)>")
-# A cell's formula (<f>, <f t="shared" …>, <f/>): not <formula1> of a dropdown, which every template has.
-_FORMULA = re.compile(rb"<f[\s>/]")
+# What makes a sheet worth parsing for formulas and error cells: a cell's formula (<f>, <f t="shared" …>,
+# <f/>, <x:f> with a prefix), not <formula1> of a dropdown, which every template has; an error cell's type
+# however it is quoted or spaced. Each may match more than it must: the parse then finds nothing.
+_FORMULA = re.compile(rb"[<:]f[\s>/]")
+_ERROR_TYPE = re.compile(rb"""t\s*=\s*["']e["']""")
 
 
 @dataclass
@@ -202,9 +206,29 @@ def _sheet_facts(sheet: str, data: bytes, limits: Limits) -> PartFacts:
                 m = re.search(rb'\br="(\d+)"', attrs)
                 if m:
                     facts.hidden_rows.add(int(m.group(1)) - 1)
-    if b't="e"' in data or _FORMULA.search(data):
+    _well_formed(data)
+    if _ERROR_TYPE.search(data) or _FORMULA.search(data):
         facts.special = _special_cells(data)
     return facts
+
+
+def _refuse_declarations(*_: object) -> int:
+    raise ReadError("file.xml", detail="含有实体定义")
+
+
+def _well_formed(data: bytes) -> None:
+    """The sheet's XML is well formed, checked at C speed (no elements are built): a broken one is refused
+    with the same message wherever it breaks. A document type or entity declaration is refused before
+    anything is expanded (as defusedxml does: a sheet never needs one)."""
+    parser = xml.parsers.expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = _refuse_declarations
+    parser.EntityDeclHandler = _refuse_declarations
+    parser.UnparsedEntityDeclHandler = _refuse_declarations
+    parser.ExternalEntityRefHandler = _refuse_declarations
+    try:
+        parser.Parse(data, True)
+    except xml.parsers.expat.ExpatError as exc:
+        raise ReadError("file.xml", detail="格式错误") from exc
 
 
 def _ref_index(ref: str) -> tuple[int, int] | None:
