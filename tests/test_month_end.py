@@ -591,8 +591,8 @@ def test_a_large_month_is_written_by_helper_processes_with_the_same_files_as_one
 
 
 def test_month_end_writes_the_files_itself_when_its_helpers_are_gone(root, monkeypatch):
-    """Helpers only make month-end faster: one that could not start (or was killed) leaves its agency's
-    files to the month-end's own process, and the run ends as it would without them."""
+    """Helpers only make month-end faster: one that was killed, or could not open the ledger, leaves its
+    agency's files to the month-end's own process, and the run ends as it would without them."""
     from concurrent.futures import Future, ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -600,13 +600,16 @@ def test_month_end_writes_the_files_itself_when_its_helpers_are_gone(root, monke
     from watcher.layout import Layout
     from watcher.ledger import Ledger
     from watcher.ledger.db import ledger_target
+    from watcher.service import month_files
     from watcher.service.month_end import COMMAND, run_month_end
     from watcher.settings import load_settings
+
+    failures = [BrokenProcessPool("a helper died"), month_files.HelperWithoutLedger("could not open the ledger")]
 
     class Gone(ProcessPoolExecutor):
         def submit(self, fn, /, *args, **kwargs):
             broken: Future = Future()
-            broken.set_exception(BrokenProcessPool("a helper died"))
+            broken.set_exception(failures.pop(0))
             return broken
 
     _two_agencies_in_november(root, monkeypatch, Gone)

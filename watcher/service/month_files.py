@@ -10,10 +10,10 @@ import logging
 import multiprocessing
 import os
 import signal
+import sys
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from pathlib import Path
@@ -110,14 +110,21 @@ def write_month(
 
 
 def _result(future: Future[Written], ledger, how: MonthFiles, task: AgencyFiles) -> Written:
-    """A helper's files; where the helpers are gone (one could not start or open the ledger, or was
-    killed) this process writes them: the helpers only make it faster. A fault of the files themselves (a
-    full disk) is raised as it would be here."""
+    """A helper's files; where the helper failed otherwise than on the files themselves (it could not
+    start, could not reach the ledger, lost its connection, was killed) this process writes them: the
+    helpers only make it faster. A fault of the files (a full disk, a folder in the way) is raised as it
+    would be here."""
     try:
         return future.result()
-    except BrokenProcessPool:
-        log.warning("月结：%s 的文件由辅助进程写出失败（辅助进程已退出），改在主进程中写出", task.agency)
+    except OSError:
+        raise
+    except Exception as exc:  # noqa: BLE001 — written here instead; anything it had is raised here again
+        log.warning("月结：辅助进程未能写出 %s 的文件（%s），改在主进程中写出", task.agency, type(exc).__name__)
         return write_agency(ledger, how, task)
+
+
+class HelperWithoutLedger(Exception):
+    """The helper could not open the ledger: its tasks are written by the month-end itself."""
 
 
 _ledger = None  # in a helper: its own connection to the ledger
@@ -125,14 +132,22 @@ _ledger = None  # in a helper: its own connection to the ledger
 
 def _helper_start(parent: int, target, zone: tzinfo, now: datetime) -> None:
     """In each helper: it dies with the month-end (even one killed with kill -9), leaves Ctrl-C to it,
-    and opens the ledger once."""
+    and opens the ledger once. What it cannot do is said by its tasks (never a traceback on the console:
+    the month-end reports what matters), and an error Python could only print while cleaning up (a
+    half-written workbook on a full disk) is not printed either: the month-end has raised it already."""
     global _ledger
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.unraisablehook = lambda unraisable: None
     from ..ledger import Ledger
 
-    _ledger = Ledger(target, zone, now=now)
+    try:
+        _ledger = Ledger(target, zone, now=now)
+    except Exception:  # noqa: BLE001 — each task says so, and is written by the month-end
+        _ledger = None
 
 
 def _write_in_helper(how: MonthFiles, task: AgencyFiles) -> Written:
+    if _ledger is None:
+        raise HelperWithoutLedger(task.agency)
     return write_agency(_ledger, how, task)
