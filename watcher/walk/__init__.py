@@ -127,7 +127,7 @@ def walk(desk: Desk, record: Claim) -> Outcome:
         if outcome.committed and not outcome.recovered and not unchanged(record, snap):
             # Changed after the commit: what was committed is what the archive keeps; say the rest was not.
             outcome = replace(outcome, problems=[*outcome.problems, file_problem("file.changed_after", warning=True)])
-    except (FileChanged, DeskFault, OutputsPending):
+    except (FileChanged, DeskFault):
         raise
     except CopyChanged as exc:
         raise FileChanged(record.path) from exc
