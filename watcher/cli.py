@@ -51,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", parents=[common], help="核对账本的金额和编号（有不一致时退出码为 1）")
     p.add_argument("--json", action="store_true", help="以 JSON 输出（每处不一致带代码、记录、应为、实为）")
     p.set_defaults(func=commands.cmd_check)
+    p = sub.add_parser("recover", parents=[common], help="从 archive/ 重放，把恢复的备份或新账本追到最新")
+    p.add_argument(
+        "--accept-outbox",
+        action="store_true",
+        help="outbox 中的 JSON 与重放结果不一致时，核实后仍完成恢复（outbox 不会被改写）",
+    )
+    p.set_defaults(func=commands.cmd_recover)
     p = sub.add_parser("migrate", parents=[common], help="把账本复制到 PostgreSQL 并核对")
     p.add_argument("--to", required=True, metavar="URL", help="postgresql://用户@主机/数据库（须为空库）")
     p.set_defaults(func=commands.cmd_migrate)

@@ -38,7 +38,7 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
 
     target = ledger_target(layout.root, settings.ledger)
     if not create and not ledger_exists(target):
-        raise Failure(f"找不到账本 {describe(target)}。请先运行：watcher init --root {layout.root}")
+        raise Failure(f"找不到账本 {describe(target)}。{_first_step(layout)}")
     try:
         ledger = Ledger(target, settings.zone, now=clock.now())
     except LedgerError as exc:
@@ -60,11 +60,24 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
     ledger.issued = Issued(issued_path(layout.root, target))
     if guard:
         try:
+            _unrecovered(layout)
             _guard(ledger)
         except BaseException:
             ledger.close()
             raise
     return ledger
+
+
+def _unrecovered(layout: Layout) -> None:
+    from .service.recovering import unfinished
+
+    state = unfinished(layout.root)
+    if state is not None:
+        what = "发现不一致而停止" if state.get("state") == "mismatch" else "没有完成（可能被中断）"
+        raise Failure(
+            f"上一次 watcher recover {what}，账本尚未核实，不能开始工作。请运行 watcher recover --root {layout.root}"
+            "（中断的会从停下处继续），按它的报告处理"
+        )
 
 
 def _guard(ledger) -> None:
@@ -85,7 +98,7 @@ def _guard(ledger) -> None:
         raise Failure(
             f"账本落后于本机已发出的编号：{which}（{ledger.issued.path} 记于 {at}）。账本很可能是从较早的备份"
             "恢复的，或是新建的：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
-            "恢复更新的备份（见运维文档的备份与恢复）"
+            "运行 watcher recover 从 archive/ 重放备份之后的业务，或恢复更新的备份（见运维文档的备份与恢复）"
         )
     ledger.issued.raise_to(used)  # a mark behind the ledger (a crash between a commit and the mark) catches up
 
@@ -95,6 +108,9 @@ def cmd_init(layout: Layout, args) -> int:
     settings_file = layout.root / "watcher.toml"
     settings = load_settings(layout.root)
     _refuse_a_new_ledger_on_an_old_desk(layout, settings)
+    from .ledger.db import ledger_exists, ledger_target
+
+    fresh = not ledger_exists(ledger_target(layout.root, settings.ledger))
     layout.create_base()
     if not settings_file.exists():
         settings_file.write_text(TEMPLATE, encoding="utf-8")
@@ -103,10 +119,14 @@ def cmd_init(layout: Layout, args) -> int:
         from .ledger.db import describe
 
         print(f"已初始化 {layout.root}：文件夹、设置文件 watcher.toml、账本 {describe(ledger.target)}")
+        loaded = False
         if args.demo:
             from .demo import DEMO_AGENCY, DEMO_PLANS, load_demo
 
-            if load_demo(ledger, layout, clock.now()):
+            at = clock.now()
+            loaded = load_demo(ledger, layout, at)
+            if loaded:
+                _event(layout, "init", at, demo=True)
                 print(
                     f"已载入演示数据：机构 {DEMO_AGENCY.code} {DEMO_AGENCY.name}，方案 "
                     + "、".join(f"{p.code} {p.name}" for p in DEMO_PLANS)
@@ -117,9 +137,38 @@ def cmd_init(layout: Layout, args) -> int:
                 f"试一试：watcher template 投保 -o 团A.xlsx --root {layout.root}，填好后放进 "
                 f"{layout.drop(DEMO_AGENCY.code)}/，再运行 watcher process --root {layout.root}"
             )
+        if fresh and not loaded:
+            _event(layout, "init", clock.now(), demo=False)
     finally:
         ledger.close()
     return 0
+
+
+def _event(layout: Layout, kind: str, at, **data) -> None:
+    """A change of the ledger that no dropped file tells of, in the desk's event log (synced): `watcher
+    recover` repeats it."""
+    from . import events
+
+    try:
+        events.append(layout.archive, kind, at, sync=True, **data)
+    except OSError as exc:
+        print(f"注意：未能写入事件记录 {events.log_path(layout.archive)}（{exc.strerror or exc}）", file=sys.stderr)
+
+
+def _first_step(layout: Layout) -> str:
+    """What to run where the ledger is missing: init on a new root, recover where one has been."""
+    if _had_a_ledger(layout):
+        return (
+            f"此目录曾有账本（archive/ 中有处理过的文件）：请把账本备份恢复到原处后运行 watcher recover --root {layout.root}，"
+            "或直接运行它从 archive/ 重建账本（见运维文档的备份与恢复）"
+        )
+    return f"请先运行：watcher init --root {layout.root}"
+
+
+def _had_a_ledger(layout: Layout) -> bool:
+    return layout.archive.is_dir() and any(
+        p.is_file() and not p.name.startswith(".") for p in layout.archive.rglob("*")
+    )
 
 
 def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
@@ -131,15 +180,14 @@ def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
     target = ledger_target(layout.root, settings.ledger)
     if ledger_exists(target):
         return
-    archived = layout.archive.is_dir() and any(
-        p.is_file() and not p.name.startswith(".") for p in layout.archive.rglob("*")
-    )
+    archived = _had_a_ledger(layout)
     issued, _ = Issued(issued_path(layout.root, target)).read()
     if archived or any(issued.values()):
         raise Failure(
             f"找不到账本 {describe(target)}，但此目录{'的 archive/ 中有处理过的文件' if archived else '已发出过编号'}："
-            "这里曾有账本。新建账本会把已发出的保单号再次发出，所以不予新建。请把账本恢复到原处"
-            "（见运维文档的备份与恢复）；确需在此重新开始，请换一个新目录"
+            "这里曾有账本。新建账本会把已发出的保单号再次发出，所以不予新建。请把账本备份恢复到原处后运行"
+            "watcher recover，或直接运行 watcher recover 从 archive/ 重建账本（见运维文档的备份与恢复）；"
+            "确需在此重新开始，请换一个新目录"
         )
 
 
@@ -160,7 +208,7 @@ def _locked_desk(layout: Layout, settings):
     if is_url(ledger_path):
         return None  # PostgreSQL: several workers may share the root; the database keeps them apart
     if not ledger_path.exists():
-        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
+        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout)}")
     fs = network_filesystem(ledger_path.parent)
     if fs:
         raise Failure(
@@ -433,7 +481,7 @@ def cmd_web(layout: Layout, args) -> int:
 
     settings = load_settings(layout.root)
     if not ledger_exists(ledger_target(layout.root, settings.ledger)):
-        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。请先运行：watcher init --root {layout.root}")
+        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout)}")
     configure(layout.root, settings.zone, to_stdout=True)
     host = args.host or settings.web_host
     port = args.port if args.port is not None else settings.web_port
@@ -471,6 +519,7 @@ def cmd_migrate(layout: Layout, args) -> int:
             target.close()
     finally:
         source.close()
+    _event(layout, "migrate", clock.now(), to=describe(args.to))
     print(
         f"已把账本 {describe(source.target)} 复制到 {describe(args.to)}，两边 watcher check 核对一致："
         + "，".join(f"{t} {n}" for t, n in copied.items() if n)
@@ -480,3 +529,148 @@ def cmd_migrate(layout: Layout, args) -> int:
         "原 SQLite 账本保留不动"
     )
     return 0
+
+
+def cmd_recover(layout: Layout, args) -> int:
+    """Replay the archive onto the ledger as it is (restored from a backup, or new): see service/replay.py."""
+    from . import events
+    from .ledger.check import check_ledger
+    from .ledger.db import describe, is_url, ledger_target
+    from .ledger.issued import behind
+    from .security import UnsafeSetup, assert_safe_xml
+    from .service.intake import sandboxed
+    from .service.lock import RootBusy, RootLock
+    from .service.logs import configure
+    from .service.month_end import LOCK
+    from .service.recovering import clear, save_state
+    from .service.replay import RecoverReport, Replay, plan_replay, reconcile, tally
+    from .walk import Desk
+
+    try:
+        assert_safe_xml()
+    except UnsafeSetup as exc:
+        raise Failure(str(exc)) from None
+    settings = load_settings(layout.root)
+    target = ledger_target(layout.root, settings.ledger)
+    from .ledger.db import ledger_exists
+    from .ledger.issued import Issued, issued_path
+
+    if (
+        not ledger_exists(target)
+        and not _had_a_ledger(layout)
+        and not any(Issued(issued_path(layout.root, target)).read()[0].values())
+    ):
+        raise Failure(
+            f"{layout.root} 没有账本，也没有处理过的文件（archive/）：这里没有可以恢复的东西。请检查 --root 是否写对；"
+            "新的目录请用 watcher init"
+        )
+    lock = None
+    if not is_url(target):
+        lock = RootLock(layout.root)
+        try:
+            lock.__enter__()
+        except RootBusy as busy:
+            raise Failure(
+                f"{layout.root} 正由另一个 watcher 使用（{busy}）。恢复前请先停止 watcher serve / process"
+            ) from None
+    try:
+        configure(layout.root, settings.zone, to_stdout=False)
+        ledger = _open(layout, settings, create=True)
+        try:
+            damaged = ledger.integrity()
+            if damaged:
+                raise Failure(
+                    f"账本文件已损坏（{'；'.join(damaged[:3])}）：请先把账本恢复到最近的备份（或移走它，从空账本重放），再运行 watcher recover"
+                )
+            if not ledger.try_lock("recover") or not ledger.try_lock(LOCK):
+                raise Failure("另一个 watcher 正在使用这个账本（恢复或月结）。请停止所有 watcher 后再试")
+            save_state(layout.root, "replaying", ledger=describe(target))
+            desk = Desk(layout, settings, ledger)
+            sandbox = sandboxed(desk)
+            report = RecoverReport()
+            try:
+                planned = plan_replay(layout, ledger, settings.zone)
+                report.unlogged, report.skipped = planned.unlogged, planned.held
+                log_file = events.log_path(layout.archive)
+                print(
+                    f"恢复 {describe(target)}：需重放 {len(planned.items)} 项（事件记录 {log_file}，共 {planned.logged} 条）"
+                )
+                if not planned.logged:
+                    print(
+                        f"注意：找不到事件记录 {log_file}（或其中没有可读的记录）：只能按归档文件名中的时间重放",
+                        file=sys.stderr,
+                    )
+                if planned.damaged:
+                    lines = "、".join(map(str, planned.damaged[:10]))
+                    print(
+                        f"注意：事件记录中第 {lines} 行无法读取，已跳过（重放后的核对会发现缺了什么）", file=sys.stderr
+                    )
+                items = planned.items
+                Replay(desk, report).run(items)
+            finally:
+                sandbox.close()
+            if not report.mismatches:
+                report.problems = [d.message for d in check_ledger(ledger, clock.now())]
+                issued, at = ledger.issued.read()
+                words = {"policy": "保单", "statement": "对账单"}
+                report.mismatches += [
+                    f"{words.get(n, n)}流水号：重放后账本只到 {u}，本机已发出到 {t}（{at}）：有事件未能重放"
+                    for n, u, t in behind(ledger.numbers_used(), issued)
+                ]
+                used = ledger.numbers_used()
+                if any(issued.values()):  # ahead of the mark: a number the desk never handed out
+                    report.mismatches += [
+                        f"{words.get(n, n)}流水号：重放后账本到了 {u}，本机只发出到 {issued.get(n, 0)}（{at}）：重放办理了当初没有办理的业务"
+                        for n, u in sorted(used.items())
+                        if u > issued.get(n, 0)
+                    ]
+                reconcile(layout, report, write=False)
+                if report.differs and not args.accept_outbox:
+                    report.mismatches.append(
+                        f"重放写出的 JSON 与 outbox 中的 {len(report.differs)} 个文件不一致（见上）。outbox 可被机构改写，"
+                        "不作为凭据：核实后可用 --accept-outbox 完成恢复（outbox 中的文件不会被改写）"
+                    )
+            report.agencies = tally(ledger)
+            _print_recovery(report)
+            if not report.ok:
+                save_state(layout.root, "mismatch", mismatches=report.mismatches, problems=report.problems)
+                print(
+                    "恢复未完成：以上不一致须先查明。在此之前 serve 和 process 不会启动；查明后可把账本恢复到备份，"
+                    "再运行 watcher recover",
+                    file=sys.stderr,
+                )
+                return 1
+            reconcile(layout, report, write=True)
+            ledger.issued.raise_to(ledger.numbers_used())
+            clear(layout.root)
+            print(f"恢复完成：账本核对一致，编号与本机记录相符；补写 outbox 中缺少的文件 {len(report.written)} 个")
+            return 0
+        finally:
+            ledger.close()
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
+
+
+def _print_recovery(report) -> None:
+    words = {"file": "文件", "repair": "补写结果的文件", "month-end": "月结", "init": "初始化", "migrate": "迁移"}
+    done = "，".join(f"{words.get(k, k)} {n}" for k, n in sorted(report.replayed.items()))
+    print(f"已重放：{done or '无'}；账本中已有而跳过：{report.skipped}")
+    if report.unlogged:
+        print(f"事件记录中没有、按归档文件名时间排序重放的原件 {len(report.unlogged)} 个：")
+        for line in report.unlogged[:20]:
+            print("  " + line)
+    for line in report.differs[:50]:
+        print(f"  与 outbox 不一致（未改写）：{line}", file=sys.stderr)
+    from .domain.money import yuan_display
+
+    print("各机构（重放后的账本）：保单数、保费、对账单数、已缴金额")
+    for code, t in report.agencies.items():
+        print(
+            f"  {code}：{t['policies']} 张，{yuan_display(t['premium_fen'])} 元，{t['statements']} 张对账单，"
+            f"已缴 {yuan_display(t['paid_fen'])} 元"
+        )
+    for line in report.mismatches:
+        print("不一致：" + line, file=sys.stderr)
+    for line in report.problems:
+        print("账本核对：" + line, file=sys.stderr)

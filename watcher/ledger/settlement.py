@@ -444,6 +444,16 @@ class SettlementLedger:
 
     # --- month-end runs -------------------------------------------------------------------
 
+    def run_statements(self, run_id: int) -> list[Statement]:
+        """The statements a month-end run created."""
+        numbers = [
+            n
+            for (n,) in self.conn.execute(
+                "SELECT statement_no FROM statements WHERE run_id = ? ORDER BY statement_no", (run_id,)
+            )
+        ]
+        return [s for n in numbers if (s := self.statement(n)) is not None]
+
     def start_run(self, month: date, trigger: str, at: datetime) -> int:
         self._need_tx()
         run_id = self.conn.execute(

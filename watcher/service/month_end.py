@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from .. import events
 from ..domain.policy import ACTIVE, Policy
 from ..domain.settlement import (
     Statement,
@@ -54,7 +55,20 @@ class MonthEndReport:
     files: list[Path] = field(default_factory=list)
 
 
-def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, trigger: str) -> MonthEndReport:
+def run_month_end(
+    ledger,
+    layout: Layout,
+    settings,
+    month: date,
+    now: datetime,
+    trigger: str,
+    *,
+    replay: bool = False,
+    resume: int | None = None,
+) -> MonthEndReport:
+    """`replay`: run again by `watcher recover` at its recorded moment (not recorded once more); `resume`:
+    the run of that moment the ledger holds started but not finished (a backup taken, or a replay killed,
+    in the middle of it): its settlement is there, its files and its finish are done now."""
     zone = settings.zone
     if not month_ended(month, now, zone):
         raise MonthNotEnded(
@@ -62,9 +76,13 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
         )
     report = MonthEndReport(month)
     with ledger.atomic():
-        run_id = ledger.start_run(month, trigger, now)
+        run_id = resume if resume is not None else ledger.start_run(month, trigger, now)
         report.created, groups = ledger.settle_month(month, now, run_id=run_id)
+    if resume is not None:  # settled when it started: the same moment settles nothing more
+        report.created = ledger.run_statements(run_id)
     ledger.marked()  # the statement numbers just drawn are in the desk's mark before any file shows them
+    if not replay:
+        record_run(layout, month, now, trigger)
     names = {a.code: a.name for a in ledger.agencies()}
     report.waiting = [
         WaitingPlan(
@@ -115,6 +133,14 @@ def run_month_end(ledger, layout: Layout, settings, month: date, now: datetime, 
         "一致" if not report.problems else "有不一致",
     )
     return report
+
+
+def record_run(layout: Layout, month: date, now: datetime, trigger: str) -> None:
+    """The run in the desk's event log, synced (no dropped file tells of it): `watcher recover` repeats it."""
+    try:
+        events.append(layout.archive, "month-end", now, sync=True, month=month_text(month), trigger=trigger)
+    except OSError as exc:  # the files matter more to the clerks; a rebuilt ledger without it is refused
+        log.error("月结 %s 未能写入事件记录 %s：%s", month_text(month), events.NAME, exc.strerror or exc)
 
 
 def month_tasks(

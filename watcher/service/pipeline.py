@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .. import crash
+from .. import crash, events
 from ..faults import LOCKED, DeskFault, classify, describe
 from ..kinds.agencies import AgencyKind
 from ..walk import Desk, FileChanged, OutputsPending, ahead, archive_claim, claim_file, reclaim, walk
@@ -199,9 +199,36 @@ class Pipeline:
         except OutputsPending as exc:
             self._pend(record, describe(exc.__cause__ or exc))
             return
+        self._record(outcome)
         if outcome.committed and outcome.action == AGENCIES:
             ensure_folders(self.desk)  # the agencies it registered get their drop and outbox folders now
         self._guarded(record, lambda: self._render(record, outcome, started))
+
+    def _record(self, outcome: Outcome) -> None:
+        """The walk in the desk's event log, in walk order (what `watcher recover` replays). A log that cannot
+        be written fails nothing: `recover` then orders the file by its archive name."""
+        archive = self.desk.layout.archive
+        try:
+            archived = str(Path(outcome.archived).relative_to(archive)) if outcome.archived else ""
+        except ValueError:
+            archived = ""
+        try:
+            events.append(
+                archive,
+                "file",
+                outcome.processed_at,
+                agency=outcome.who,
+                file=outcome.file_name,
+                archived=archived,
+                sha256=outcome.sha256,
+                stem=outcome.result_stem,
+                status=outcome.status,
+                action=outcome.action,
+                committed=outcome.committed,
+                changed_after=any(p.code == "file.changed_after" for p in outcome.problems),
+            )
+        except OSError as exc:
+            log.warning("could not write the event log (%s): %s", events.NAME, exc.strerror or exc)
 
     def _walk(self, record: Claim) -> Outcome:
         """The walk, a ledger locked by another program waited out with retries and backoff (besides the

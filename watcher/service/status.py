@@ -59,6 +59,15 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
         if ledger is not None:
             ledger.close()
     lines = [f"watcher 状态  {now.astimezone(zone):%Y-%m-%d %H:%M:%S}  根目录 {layout.root}", f"服务：{service}", desk]
+    from .recovering import unfinished
+
+    recovery = unfinished(layout.root)
+    if recovery is not None:
+        lines.append(
+            "恢复：watcher recover "
+            + ("发现不一致而停止" if recovery.get("state") == "mismatch" else "没有完成")
+            + "，serve / process 在恢复完成前不会启动；请运行 watcher recover 查看报告"
+        )
     waiting: Counter[str] = Counter()
     in_hand: Counter[str] = Counter()
     refused: Counter[str] = Counter()  # in no registered agency's folder, or loose in workbooks/: never taken

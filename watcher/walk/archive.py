@@ -113,6 +113,7 @@ class CopyChanged(Exception):
     """The file changed while its archived copy was made (a writer still at it): no copy was made."""
 
 
+CHANGED_TAG = "_办理后修改"  # in the name of a file's bytes changed after it was processed (never processed)
 WHOLE = 8 << 20  # a file up to this size is read once, hashed and written from memory
 
 
@@ -203,7 +204,7 @@ def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
                     record.original,
                     outcome.processed_at,
                     desk.zone,
-                    tag="_办理后修改",
+                    tag=CHANGED_TAG,
                 )
                 durable(kept.path)
                 forget(kept.path)

@@ -1,0 +1,343 @@
+"""`watcher recover` through the real thing: a day of mixed business on a root (issues, an endorsement, a
+cancellation, a failed file, a deposit, a month-end, the statement confirmed, paid and invoiced), a backup
+taken in the middle (SQLite's online backup; `pg_dump` of the test's schema), the ledger replaced by the
+backup or lost outright, `recover`, and the rebuilt ledger compared with the original table by table."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from urllib.parse import unquote
+
+import pytest
+from helpers import (
+    PG_BASE,
+    admin,
+    fake,
+    issue,
+    issue_fields,
+    ledger_query,
+    ledger_rows,
+    month_end,
+    people,
+    result,
+    run_watcher,
+    statements,
+    write_request,
+)
+
+from watcher import events
+
+# Bookkeeping of the processes that ran, not business: which migrations ran when, which workers lived,
+# result names held while a file was in hand, one-off chores done at a start.
+NOT_BUSINESS = {"schema_migrations", "workers", "result_names", "chores"}
+
+
+def business(root: Path) -> dict[str, list[tuple]]:
+    return {t: rows for t, rows in ledger_rows(root).items() if t not in NOT_BUSINESS}
+
+
+def outbox(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in (root / "outbox").rglob("*") if p.is_file()}
+
+
+def _members(xlsx: bytes) -> dict[str, bytes]:
+    """A workbook's parts but docProps/core.xml (when it was written)."""
+    with zipfile.ZipFile(io.BytesIO(xlsx)) as z:
+        return {n: z.read(n) for n in z.namelist() if n != "docProps/core.xml"}
+
+
+def _schema() -> str:
+    url = os.environ["WATCHER_LEDGER_URL"]
+    return unquote(url.rsplit("search_path", 1)[1]).lstrip("=")
+
+
+def backup(root: Path, backend: str) -> Path:
+    target = root.parent / ("backup.sqlite3" if backend == "sqlite" else "backup.sql")
+    if backend == "sqlite":
+        source, copy = sqlite3.connect(root / "ledger.sqlite3"), sqlite3.connect(target)
+        source.backup(copy)  # what `sqlite3 ledger.sqlite3 ".backup …"` does, while the service runs
+        copy.close()
+        source.close()
+    else:
+        subprocess.run(["pg_dump", "--dbname", PG_BASE, "-n", _schema(), "-f", str(target)], check=True)
+    return target
+
+
+def _drop_pg_schema(create: bool) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_BASE, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {_schema()} CASCADE")
+        if create:
+            conn.execute(f"CREATE SCHEMA {_schema()}")
+
+
+def restore(root: Path, backend: str, saved: Path | None) -> None:
+    """The ledger as the backup has it (`saved`), or lost outright (None): a new, empty one."""
+    if backend == "sqlite":
+        ledger = root / "ledger.sqlite3"
+        for extra in ("", "-wal", "-shm"):
+            Path(str(ledger) + extra).unlink(missing_ok=True)
+        if saved is not None:
+            shutil.copy(saved, ledger)
+    else:
+        _drop_pg_schema(create=saved is None)
+        if saved is not None:
+            subprocess.run(["psql", "--dbname", PG_BASE, "-q", "-f", str(saved)], check=True, capture_output=True)
+
+
+def a_day(root: Path, backend: str) -> Path:
+    """The business of a day or two, a backup taken in the middle: returns the backup."""
+    a = issue(root, "团A", "2026-11-20 08:00", n=3, at="2026-11-10T10:00:00+08:00")
+    issue(root, "团B", "2026-11-21 08:00", n=2, at="2026-11-10T10:00:00+08:00")  # the same moment as 团A
+    c = issue(root, "团C", "2026-11-22 08:00", n=2, at="2026-11-10T11:00:00+08:00")
+    head = ["序号", "机构代码", "类型", "金额", "收据号", "日期"]
+    data, _ = admin(
+        root,
+        "押金",
+        "预交保费",
+        head,
+        [[1, "GZ001", "收取", 5000, "SJ001", "2026-11-10"]],
+        now="2026-11-10T12:00:00+08:00",
+    )
+    assert data["status"] == "success", data["errors"]
+    saved = backup(root, backend)
+    # After the backup: an endorsement, a cancellation, a failure, a quote, a month-end and its money.
+    write_request(root / "workbooks/GZ001/换人A.xlsx", {"操作类型": "换人", "保单号": a["policy_no"]}, people(4)[1:])
+    write_request(root / "workbooks/GZ001/撤C.xlsx", {"操作类型": "撤单", "保单号": c["policy_no"]})
+    write_request(root / "workbooks/GZ001/坏.xlsx", issue_fields(生效时间="2026-11-01 08:00"), people(1))
+    write_request(root / "workbooks/GZ001/试算.xlsx", issue_fields(操作类型="试算"), people(2))
+    run_watcher(root, "process", env=fake("2026-11-12T09:00:00+08:00"))
+    assert result(root, "GZ001", "换人A_结果")[0]["status"] == "success"
+    assert result(root, "GZ001", "坏_结果")[0]["status"] == "failed"
+    issue(root, "团D", "2026-11-25 08:00", n=2, at="2026-11-12T09:30:00+08:00")
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    number, total = statements(root)[0][0], statements(root)[0][4]
+    steps = [
+        (
+            "确认",
+            "对账确认",
+            ["序号", "对账单号", "业务渠道", "确认人"],
+            [1, number, "团险直销", "张运营"],
+            "2026-12-02",
+        ),
+        (
+            "收费",
+            "收费",
+            ["序号", "对账单号", "金额", "缴费凭证号", "到账日期"],
+            [1, number, total / 100, "PZ1", "2026-12-03"],
+            "2026-12-04",
+        ),
+        (
+            "发票",
+            "发票",
+            ["序号", "对账单号", "发票号", "开票日期"],
+            [1, number, "44001234", "2026-12-05"],
+            "2026-12-05",
+        ),
+    ]
+    for name, sheet, columns, row, day in steps:
+        action = {"确认": "对账确认", "收费": "收费登记", "发票": "发票登记"}[name]
+        data, _ = admin(root, name, sheet, columns, [row], action=action, now=f"{day}T10:00:00+08:00")
+        assert data["status"] == "success", data["errors"]
+    assert statements(root)[0][6] == "已开票"
+    return saved
+
+
+@pytest.mark.parametrize("lost", [False, True], ids=["from-backup", "from-empty"])
+def test_recover_rebuilds_the_ledger_from_the_archive_and_rewrites_no_output(root, ledger_backend, lost):
+    saved = a_day(root, ledger_backend)
+    original, printed = business(root), outbox(root)
+    kinds = [e.kind for e in events.read(root / "archive")]
+    assert kinds[0] == "init" and "month-end" in kinds and kinds.count("file") >= 12
+
+    restore(root, ledger_backend, None if lost else saved)
+    refused = run_watcher(root, "process", check=False)
+    assert refused.returncode == 1, "a ledger behind the mark is refused"
+    assert "watcher recover" in refused.stderr
+
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "恢复完成" in done.stdout
+    assert business(root) == original, "the rebuilt ledger equals the original, table by table"
+    assert outbox(root) == printed, "no output written again, none rewritten"
+    assert run_watcher(root, "check", check=False).returncode == 0
+    assert not (root / ".watcher-recover").exists()
+
+    # On an up-to-date ledger it changes nothing; and the desk starts again.
+    again = run_watcher(root, "recover", check=False)
+    assert again.returncode == 0 and business(root) == original and outbox(root) == printed
+    issue(root, "团E", "2026-12-20 08:00", n=1, at="2026-12-06T10:00:00+08:00")
+
+
+def test_missing_outputs_are_written_and_a_forged_twin_is_reported_not_rewritten(root, ledger_backend):
+    saved = a_day(root, ledger_backend)
+    original = business(root)
+    lost_page = root / "outbox/GZ001/换人A_结果.xlsx"
+    lost_page.unlink()
+    forged = root / "outbox/GZ001/团D_结果.json"
+    data = json.loads(forged.read_text("utf-8"))
+    data["status"] = "failed"
+    forged.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    restore(root, ledger_backend, saved)
+
+    stopped = run_watcher(root, "recover", check=False)
+    assert stopped.returncode == 1 and "团D_结果.json" in stopped.stderr and "--accept-outbox" in stopped.stderr
+    assert json.loads(forged.read_text("utf-8"))["status"] == "failed", "never rewritten"
+    assert not lost_page.exists(), "nothing moved in before the operator decides"
+    blocked = run_watcher(root, "process", check=False)
+    assert blocked.returncode == 1 and "recover" in blocked.stderr, "the desk does not start meanwhile"
+
+    done = run_watcher(root, "recover", "--accept-outbox", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original
+    assert lost_page.exists(), "an output missing from the outbox is written"
+    assert json.loads(forged.read_text("utf-8"))["status"] == "failed", "the forged twin is left for staff to see"
+
+
+def test_a_tampered_original_stops_the_replay(root, ledger_backend):
+    saved = backup(root, ledger_backend)
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-10T10:00:00+08:00")
+    [copy] = [p for p in (root / "archive/GZ001").rglob("*团A.xlsx")]
+    copy.write_bytes(copy.read_bytes() + b"\0")
+    restore(root, ledger_backend, saved)
+    stopped = run_watcher(root, "recover", check=False)
+    assert stopped.returncode == 1 and "内容与记录的不符" in stopped.stderr
+    assert run_watcher(root, "process", check=False).returncode == 1
+
+
+def test_a_recovery_killed_half_way_runs_again_from_where_it_stopped(root, ledger_backend):
+    saved = a_day(root, ledger_backend)
+    original, printed = business(root), outbox(root)
+    restore(root, ledger_backend, saved)
+    killed = run_watcher(root, "recover", env={"WATCHER_CRASH_AT": "after_commit:3"}, check=False)
+    assert killed.returncode == -9, killed.stderr
+    assert business(root) != original, "killed half-way"
+    blocked = run_watcher(root, "process", check=False)
+    assert blocked.returncode == 1 and "没有完成" in blocked.stderr, (
+        "the desk does not start on a half-recovered ledger"
+    )
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original and outbox(root) == printed
+
+
+def test_originals_whose_log_lines_were_lost_are_replayed_in_their_archive_names_order(root, ledger_backend):
+    saved = backup(root, ledger_backend)
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-10T10:00:00+08:00")
+    issue(root, "团B", "2026-11-20 08:00", n=3, at="2026-11-10T10:00:05+08:00")
+    original, printed = business(root), outbox(root)
+    log = events.log_path(root / "archive")
+    kept = [line for line in log.read_text("utf-8").splitlines(keepends=True) if '"kind": "file"' not in line]
+    log.write_text("".join(kept), encoding="utf-8")  # a power cut took the files' lines (never synced)
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "按归档文件名时间排序" in done.stdout and "团A.xlsx" in done.stdout and "团B.xlsx" in done.stdout
+    assert business(root) == original and outbox(root) == printed, "the same numbers, the same result names"
+
+
+BACKUP_MID_RUN = """
+import subprocess, sys
+import watcher.ledger.settlement as settlement
+from watcher.cli import main
+command = sys.argv[1]
+owner = next(c for c in vars(settlement).values() if isinstance(c, type) and "finish_run" in c.__dict__)
+finish = owner.finish_run
+def backup_first(self, *args, **kwargs):  # the nightly backup lands between the settlement and the finish
+    subprocess.run(command, shell=True, check=True)
+    return finish(self, *args, **kwargs)
+owner.finish_run = backup_first
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_month_end_the_backup_caught_half_way_is_finished_not_run_again(root, ledger_backend):
+    """A nightly backup taken during the 02:00 run holds its start and settlement but not its finish."""
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-10T10:00:00+08:00")
+    saved = root.parent / ("mid.sqlite3" if ledger_backend == "sqlite" else "mid.sql")
+    if ledger_backend == "sqlite":
+        command = f"{sys.executable} -c \"import sqlite3; s = sqlite3.connect('{root}/ledger.sqlite3'); c = sqlite3.connect('{saved}'); s.backup(c)\""
+    else:
+        command = f"pg_dump --dbname '{PG_BASE}' -n {_schema()} -f '{saved}'"
+    args = ["month-end", "--month", "2026-11", "--root", str(root)]
+    env = {**os.environ, "PYTHONUTF8": "1", **fake("2026-12-01T02:00:00+08:00")}
+    subprocess.run([sys.executable, "-c", BACKUP_MID_RUN, command, *args], check=True, env=env, capture_output=True)
+    issue(root, "团B", "2026-12-20 08:00", n=1, at="2026-12-01T10:00:00+08:00")
+    original, printed = business(root), outbox(root)
+    restore(root, ledger_backend, saved)
+    assert ledger_query(root, "SELECT COUNT(*) FROM month_end_runs WHERE finished_at IS NULL") == [(1,)]
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original and outbox(root) == printed
+    assert ledger_query(root, "SELECT COUNT(*) FROM month_end_runs WHERE finished_at IS NOT NULL") == [(1,)]
+
+
+def test_a_log_line_cut_short_by_a_power_cut_does_not_swallow_the_next_event(root, ledger_backend):
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-10T10:00:00+08:00")
+    saved = backup(root, ledger_backend)
+    log = events.log_path(root / "archive")
+    with log.open("ab") as f:
+        f.write(b'{"action": "\xe6\x8a\x95\xe4\xbf\x9d", "agency": "GZ0')  # the power went mid-line
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")  # the next line, synced
+    original, printed = business(root), outbox(root)
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "无法读取" in done.stderr, "the damaged line is named"
+    assert business(root) == original and outbox(root) == printed
+
+
+def test_bytes_changed_after_processing_are_kept_but_never_replayed(root, ledger_backend):
+    """archive_claim keeps a file's bytes changed after its commit beside the processed copy
+    (`…_办理后修改_<name>`): never processed, so never replayed, whoever put them there."""
+    saved = backup(root, ledger_backend)
+    issue(root, "团B", "2026-11-21 08:00", n=2, at="2026-11-10T11:00:00+08:00")
+    [copy] = list((root / "archive/GZ001").rglob("*_团B.xlsx"))
+    other = write_request(root.parent / "改.xlsx", issue_fields(旅行团号="团B改"), people(6)[4:]).read_bytes()
+    sha = hashlib.sha256(other).hexdigest()
+    (copy.parent / f"{copy.name[:6]}_{sha[:8]}_办理后修改_团B.xlsx").write_bytes(other)
+    original, printed = business(root), outbox(root)
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original and outbox(root) == printed, "no policy the desk never issued"
+
+
+def test_outputs_missing_from_the_outbox_are_written_for_what_the_ledger_holds_and_what_changed_nothing(
+    root, ledger_backend
+):
+    saved = a_day(root, ledger_backend)
+    original, printed = business(root), outbox(root)
+    gone = ["团A_结果.xlsx", "团A_结果.json", "坏_结果.json", "试算_结果.xlsx"]  # before the backup; after it
+    for name in gone:
+        (root / "outbox/GZ001" / name).unlink()
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original
+    again = outbox(root)
+    assert set(again) == set(printed), "each written again"
+    for name, data in printed.items():
+        if name.rsplit("/", 1)[-1] in gone and name.endswith(".xlsx"):  # the same but when it was written
+            assert _members(again[name]) == _members(data), name
+        else:
+            assert again[name] == data, name
+    assert "补写结果的文件 1" in done.stdout
+
+
+def test_recover_refuses_a_folder_that_is_no_desk(tmp_path):
+    typo = tmp_path / "srv" / "watchr"
+    typo.mkdir(parents=True)
+    proc = run_watcher(typo, "recover", check=False)
+    assert proc.returncode == 1 and "没有可以恢复的东西" in proc.stderr and "--root" in proc.stderr
+    assert list(typo.iterdir()) == [], "nothing made there"

@@ -1,0 +1,351 @@
+"""`watcher recover`: bring a ledger restored from a backup (or new and empty) forward by replaying the
+archive, in the order the desk's event log (watcher/events.py) gives, each event at its recorded moment.
+
+    1. What the ledger already holds is skipped: a file whose request is recorded (agency + hash), a
+       month-end run recorded at that moment. Files that changed nothing (failures, quotes, queries) are
+       replayed only after the last event the ledger holds, so they read the ledger as it was.
+    2. Each file is walked again from its archived copy (hash checked) under its result name, at its
+       moment; each month-end run again at its moment. Outputs are written into `.watcher-recover/outbox/`,
+       never over the outbox.
+    3. Verified: `check` on the rebuilt ledger, its numbers against the desk's mark, every event replayed
+       as it first ended (a file that changed the ledger changes it again, one that did not does not), and
+       the JSON twins it wrote against those in the outbox (a cross-check only: the outbox is
+       agency-writable). Then only the outputs missing from the outbox are moved in; one that differs is
+       reported, never rewritten.
+
+While it runs, and after a mismatch, `.watcher-recover/state.json` stops `serve` and `process` from
+starting. Killed half-way, it runs again from where it stopped (what the ledger holds is skipped) and ends
+with the same ledger; on an up-to-date ledger it changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .. import events
+from ..demo import DEMO_AGENCY
+from ..domain.problems import file_problem
+from ..domain.settlement import parse_month
+from ..io.atomic import TEMP_SUFFIX
+from ..layout import Layout
+from ..ledger.common import to_text
+from ..walk import Desk, walk
+from ..walk.archive import CHANGED_TAG, Snapshot
+from ..walk.claim import Claim
+from ..walk.preflight import sha256_of
+from ..walk.render import finish, plan, run_job
+from ..walk.shows import gather
+from .recovering import FOLDER
+
+log = logging.getLogger("watcher")
+
+_ARCHIVED = re.compile(r"^(\d{6})_([0-9a-f]{8})_(?:(\d+)_)?(.+)$")
+
+
+@dataclass
+class Item:
+    """One thing to replay: an event of the log, or an archived original the log does not name."""
+
+    kind: str
+    at: datetime
+    data: dict
+    line: int  # place in the log; -1 for an original found only in the archive
+
+
+@dataclass
+class RecoverReport:
+    replayed: Counter = field(default_factory=Counter)  # kind → how many replayed
+    skipped: int = 0  # already in the ledger
+    unlogged: list[str] = field(default_factory=list)  # originals ordered by their archive name only
+    mismatches: list[str] = field(default_factory=list)  # stop: nothing is guessed
+    differs: list[str] = field(default_factory=list)  # outbox JSON twins that say otherwise (not rewritten)
+    written: list[str] = field(default_factory=list)  # outputs missing from the outbox, written now
+    agencies: dict[str, dict] = field(default_factory=dict)  # per agency: policies, premium, statements, paid
+    problems: list[str] = field(default_factory=list)  # `check` on the rebuilt ledger
+
+    @property
+    def ok(self) -> bool:
+        return not (self.mismatches or self.problems)
+
+
+@dataclass
+class Planned:
+    items: list[Item]
+    unlogged: list[str]  # originals the log does not name, placed by their archive names
+    held: int  # events the ledger holds already
+    damaged: list[int]  # lines of the log that could not be read
+    logged: int  # events in the log
+
+
+def plan_replay(layout: Layout, ledger, zone) -> Planned:
+    """The events to replay, in order (see the module's docstring)."""
+    damaged: list[int] = []
+    logged = events.read(layout.archive, damaged)
+    finished: Counter = Counter()
+    started: dict[tuple, list[int]] = defaultdict(list)  # runs the ledger holds started, not finished
+    for r in ledger.runs():
+        key = (r.month.strftime("%Y-%m"), r.trigger, to_text(r.started_at))
+        if r.finished_at is not None:
+            finished[key] += 1
+        else:
+            started[key].append(r.id)
+    seen: Counter = Counter()
+    held: list[bool] = []  # the ledger holds this event's effect
+    extra_data: list[dict] = []  # what an event to replay needs besides the log's line
+    last = -1  # the last business event the ledger holds
+    for i, event in enumerate(logged):
+        more: dict = {}
+        if event.kind == "file" and event.data.get("committed"):
+            agency, sha = str(event.data.get("agency")), str(event.data.get("sha256"))
+            earlier = ledger.effective_request(agency, sha)
+            held.append(earlier is not None)
+            if earlier is not None and not all((layout.out(agency) / name).exists() for name in earlier.outputs):
+                more = {"repair": True}  # in the ledger, its outputs missing from the outbox: written again
+        elif event.kind == "file":
+            held.append(False)  # changed nothing: replayed only after what the ledger holds (below)
+            extra_data.append(more)
+            continue
+        elif event.kind == "month-end":
+            key = (str(event.data.get("month")), str(event.data.get("trigger")), to_text(event.at))
+            seen[key] += 1
+            held.append(seen[key] <= finished[key])
+            if not held[-1] and started[key]:
+                more = {"resume": started[key].pop(0)}  # its settlement is in the ledger, its finish is not
+        elif event.kind == "init":  # the demo data loaded, or nothing to load
+            held.append(not event.data.get("demo") or ledger.agency(DEMO_AGENCY.code) is not None)
+            extra_data.append(more)
+            continue
+        else:  # migrate: the ledger moved to another database; nothing in it changed
+            held.append(True)
+            extra_data.append(more)
+            continue
+        extra_data.append(more)
+        if held[-1] or more:
+            last = i
+    items = []
+    for i, (event, h, more) in enumerate(zip(logged, held, extra_data, strict=True)):
+        if h and not more.get("repair"):
+            continue
+        if event.kind == "file" and not event.data.get("committed") and i < last:
+            continue  # changed nothing, and the ledger is past it: replaying would read a later ledger
+        items.append(Item(event.kind, event.at, {**event.data, **more}, event.line))
+    # Originals the log does not name (a line lost to a power cut, an archive older than the log), newer
+    # than anything the ledger holds: placed by their archive name's second.
+    named = {str(e.data.get("archived")) for e in logged if e.kind == "file"}
+    latest = ledger_latest(ledger)
+    extra: list[Item] = []
+    for path in archived_originals(layout):
+        rel = str(path.relative_to(layout.archive))
+        if rel in named or changed_copy(path):
+            continue
+        found = _ARCHIVED.match(path.name)
+        if not found:
+            continue
+        try:
+            local = datetime.strptime(f"{path.parent.name} {found.group(1)}", "%Y-%m-%d %H%M%S").replace(tzinfo=zone)
+        except ValueError:
+            continue
+        if latest is not None and local + timedelta(seconds=1) <= latest:
+            continue
+        who = path.parent.parent.name
+        data = {"agency": who, "archived": rel, "file": found.group(4), "unlogged": True, "sha8": found.group(2)}
+        extra.append(Item("file", local, data, -1))
+    extra.sort(key=lambda item: (item.at, item.data["archived"]))
+    merged: list[Item] = []
+    for item in items:
+        while extra and extra[0].at < item.at:
+            merged.append(extra.pop(0))
+        merged.append(item)
+    merged += extra
+    unlogged = [f"{i.data['archived']}" for i in merged if i.data.get("unlogged")]
+    holds = sum(1 for h, more in zip(held, extra_data, strict=True) if h and not more.get("repair"))
+    return Planned(merged, unlogged, holds, damaged, len(logged))
+
+
+def changed_copy(path: Path) -> bool:
+    """A file's bytes changed after it was processed, kept beside the processed copy (never processed
+    itself): `HHMMSS_<sha>_办理后修改_<name>` beside an original `HHMMSS_…_<name>` of the same second."""
+    found = _ARCHIVED.match(path.name)
+    if not found or not found.group(4).startswith(CHANGED_TAG[1:] + "_"):
+        return False
+    name = found.group(4)[len(CHANGED_TAG) :]
+    for sibling in path.parent.glob(f"{found.group(1)}_*"):
+        other = _ARCHIVED.match(sibling.name)
+        if sibling != path and other and other.group(4) == name:
+            return True
+    return False
+
+
+def ledger_latest(ledger) -> datetime | None:
+    moments = [m for (m,) in ledger.conn.execute("SELECT MAX(processed_at) FROM requests") if m]
+    moments += [to_text(r.started_at) for r in ledger.runs()]
+    return datetime.fromisoformat(max(moments)) if moments else None
+
+
+def archived_originals(layout: Layout) -> list[Path]:
+    found: list[Path] = []
+    if not layout.archive.is_dir():
+        return found
+    for agency in sorted(layout.archive.iterdir()):
+        if not agency.is_dir() or agency.name == events.FOLDER:
+            continue
+        for day in sorted(agency.iterdir()):
+            if day.is_dir() and re.fullmatch(r"\d{4}-\d{2}-\d{2}", day.name):
+                found += sorted(p for p in day.iterdir() if p.is_file() and not p.name.startswith("."))
+    return found
+
+
+class Replay:
+    def __init__(self, desk: Desk, report: RecoverReport):
+        self.desk, self.report = desk, report
+        self.layout = desk.layout
+        self.scratch = Layout(self.layout.root / FOLDER)  # outputs go to <root>/.watcher-recover/outbox/
+
+    def run(self, items: list[Item]) -> None:
+        for item in items:
+            if self.report.mismatches:
+                return  # stop at the first: what follows would build on it
+            if item.kind == "file":
+                self._file(item)
+            elif item.kind == "month-end":
+                self._month_end(item)
+            elif item.kind == "init":
+                self._init(item)
+            else:
+                self.report.replayed[item.kind] += 1  # migrate: the ledger moved, nothing in it changed
+
+    def _file(self, item: Item) -> None:
+        data, desk = item.data, self.desk
+        who = str(data.get("agency", ""))
+        where = f"{who}/{data.get('file', '')}（{item.at.astimezone(desk.zone):%Y-%m-%d %H:%M:%S}）"
+        copy = self.layout.archive / str(data.get("archived", ""))
+        if not data.get("archived") or not copy.is_file():
+            if data.get("committed"):
+                self.report.mismatches.append(
+                    f"{where}：归档原件 {data.get('archived') or '（未记录）'} 不见了，无法重放"
+                )
+            return
+        sha, size = sha256_of(copy)
+        if (data.get("sha256") and sha != data["sha256"]) or (data.get("sha8") and sha[:8] != data["sha8"]):
+            self.report.mismatches.append(f"{where}：归档原件 {copy.name} 的内容与记录的不符（已被改动），无法重放")
+            return
+        if data.get("unlogged") and desk.ledger.effective_request(who, sha) is not None:
+            self.report.skipped += 1
+            return
+        stem = str(data.get("stem") or "") or self._stem_of(who, str(data.get("file") or copy.name), sha)
+        original = str(data.get("file") or copy.name)
+        record = Claim(copy, who, original, stem, str(copy), sha, snap=Snapshot(copy, sha, size), at=item.at)
+        desk.now = lambda: item.at
+        outcome = walk(desk, record)
+        self.report.replayed["repair" if data.get("repair") else "file"] += 1
+        if "committed" in data and bool(data["committed"]) != outcome.committed:
+            first = "改变了账本" if data["committed"] else "未改变账本"
+            now = "改变了账本" if outcome.committed else f"未改变账本（{outcome.status}）"
+            self.report.mismatches.append(f"{where}：当初{first}，重放时{now}")
+            return
+        if data.get("changed_after") and outcome.committed and not data.get("repair"):
+            # The dropped file was written again after its commit: its result said so; this one says so too.
+            outcome = replace(outcome, problems=[*outcome.problems, file_problem("file.changed_after", warning=True)])
+        if outcome.committed and outcome.action == "机构":
+            from .pipeline import ensure_folders
+
+            ensure_folders(desk)
+        out_dir = self.scratch.out(who)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        outcome = gather(outcome, desk.ledger, desk.zone)
+        rendering = plan(outcome, out_dir, self.scratch, desk.settings)
+        desk.ledger.marked()
+        for job in rendering.jobs:
+            job.path.parent.mkdir(parents=True, exist_ok=True)
+            run_job(job)
+        finish(rendering)
+
+    def _stem_of(self, who: str, original: str, sha: str) -> str:
+        """The result name of an original the log does not name: the one whose JSON twin in the outbox is
+        of these bytes (the name it was given), else a new one as the walk gives."""
+        from ..walk.names import result_stem, safe_stem
+
+        base = safe_stem(Path(original).stem if "." in original else original)
+        out = self.layout.out(who)
+        for n in range(1, 100):
+            stem = f"{base}_结果" if n == 1 else f"{base}_结果_{n}"
+            twin = out / f"{stem}.json"
+            if not twin.exists():
+                break
+            try:
+                if json.loads(twin.read_bytes()).get("sha256") == sha:
+                    return stem
+            except (OSError, ValueError, AttributeError):
+                continue
+        return result_stem(self.desk, who, original)
+
+    def _month_end(self, item: Item) -> None:
+        from .month_end import run_month_end
+
+        month = parse_month(str(item.data.get("month")))
+        run_month_end(
+            self.desk.ledger,
+            self.scratch,
+            self.desk.settings,
+            month,
+            item.at,
+            str(item.data.get("trigger") or "命令"),
+            replay=True,
+            resume=item.data.get("resume"),
+        )
+        self.report.replayed["month-end"] += 1
+
+    def _init(self, item: Item) -> None:
+        if item.data.get("demo"):
+            from ..demo import load_demo
+
+            load_demo(self.desk.ledger, self.layout, item.at)
+        self.report.replayed["init"] += 1
+
+
+def reconcile(layout: Layout, report: RecoverReport, *, write: bool) -> None:
+    """The outputs the replay wrote against the outbox: JSON twins compared; with `write`, those missing
+    from the outbox moved in (whole: one rename on the same disk). Nothing in the outbox is rewritten."""
+    scratch = layout.root / FOLDER / "outbox"
+    if not scratch.is_dir():
+        return
+    for path in sorted(scratch.rglob("*")):
+        if not path.is_file() or path.name.endswith(TEMP_SUFFIX):
+            continue
+        rel = path.relative_to(scratch)
+        real = layout.outbox / rel
+        if real.exists():
+            if path.suffix == ".json" and not _same_json(path, real):
+                report.differs.append(str(Path("outbox") / rel))
+            continue
+        if write:
+            real.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, real)
+            report.written.append(str(Path("outbox") / rel))
+
+
+def _same_json(a: Path, b: Path) -> bool:
+    try:
+        return json.loads(a.read_bytes()) == json.loads(b.read_bytes())
+    except (OSError, ValueError):
+        return False
+
+
+def tally(ledger) -> dict[str, dict]:
+    """Per agency: policies in force or not, premium, statements, payments (what the report shows)."""
+    found: dict[str, dict] = defaultdict(lambda: {"policies": 0, "premium_fen": 0, "statements": 0, "paid_fen": 0})
+    for agency, n, fen in ledger.conn.execute(
+        "SELECT agency, COUNT(*), COALESCE(SUM(premium_fen), 0) FROM policies GROUP BY agency"
+    ):
+        found[agency]["policies"], found[agency]["premium_fen"] = int(n), int(fen)
+    for s in ledger.statements():
+        found[s.agency]["statements"] += 1
+        found[s.agency]["paid_fen"] += int(getattr(s, "paid_fen", 0) or 0)
+    return dict(sorted(found.items()))
