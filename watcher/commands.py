@@ -195,7 +195,6 @@ def _locked_desk(layout: Layout, settings):
     """XML protections checked, the root's lock, then the ledger (refused on a network filesystem)."""
     from .security import UnsafeSetup, assert_safe_xml
     from .service.fscheck import network_filesystem
-    from .service.lock import RootBusy, RootLock
 
     try:
         assert_safe_xml()
@@ -216,14 +215,19 @@ def _locked_desk(layout: Layout, settings):
             f'请把账本放在本机磁盘（例如 /var/lib/watcher），并在 watcher.toml 中设置 ledger = "/var/lib/watcher/ledger.sqlite3"；'
             "投递文件夹可以留在共享盘上"
         )
+    lock = _hold_root(layout, "同一目录只能运行一个 serve 或 process，请等它结束（或先停止 watcher serve）后再试")
+    return lock
+
+
+def _hold_root(layout: Layout, advice: str):
+    """The root's lock (one serve, process or recover per root on SQLite), or a Failure saying who holds it."""
+    from .service.lock import RootBusy, RootLock
+
     lock = RootLock(layout.root)
     try:
         lock.__enter__()
     except RootBusy as busy:
-        raise Failure(
-            f"{layout.root} 正由另一个 watcher 使用（{busy}）。同一目录只能运行一个 serve 或 process，"
-            "请等它结束（或先停止 watcher serve）后再试"
-        ) from None
+        raise Failure(f"{layout.root} 正由另一个 watcher 使用（{busy}）。{advice}") from None
     return lock
 
 
@@ -539,7 +543,6 @@ def cmd_recover(layout: Layout, args) -> int:
     from .ledger.issued import behind
     from .security import UnsafeSetup, assert_safe_xml
     from .service.intake import sandboxed
-    from .service.lock import RootBusy, RootLock
     from .service.logs import configure
     from .service.month_end import LOCK
     from .service.recovering import clear, save_state
@@ -566,13 +569,7 @@ def cmd_recover(layout: Layout, args) -> int:
         )
     lock = None
     if not is_url(target):
-        lock = RootLock(layout.root)
-        try:
-            lock.__enter__()
-        except RootBusy as busy:
-            raise Failure(
-                f"{layout.root} 正由另一个 watcher 使用（{busy}）。恢复前请先停止 watcher serve / process"
-            ) from None
+        lock = _hold_root(layout, "恢复前请先停止 watcher serve / process")
     try:
         configure(layout.root, settings.zone, to_stdout=False)
         ledger = _open(layout, settings, create=True)
