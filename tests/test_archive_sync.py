@@ -21,7 +21,7 @@ def test_a_refused_sync_is_said_and_tried_again(tmp_path, monkeypatch):
         if len(calls) == 1:
             raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(archive, "_fsync", flaky)
+    monkeypatch.setattr(archive, "fsync_path", flaky)
     source = tmp_path / "团.csv"
     source.write_bytes(b"x" * 100)
     snap = archive.snapshot(source, tmp_path / "archive", "团.csv", datetime(2026, 11, 30, 10, tzinfo=ZONE), ZONE)

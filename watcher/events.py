@@ -27,6 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .io.atomic import fsync_path
+
 FOLDER = "_events"  # not an agency code (those start with a letter or digit)
 NAME = "events.jsonl"
 
@@ -65,15 +67,7 @@ def append(archive: Path, kind: str, at: datetime, sync: bool = False, **data: A
         finally:
             os.close(fd)
         if created and sync:
-            _sync_dir(path.parent)
-
-
-def _sync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+            fsync_path(path.parent)
 
 
 def read(archive: Path, damaged: list[int] | None = None) -> list[Event]:

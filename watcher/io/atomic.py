@@ -31,6 +31,15 @@ def replacing(path: Path, durable: bool = True) -> Iterator[Path]:
             tmp.unlink()
 
 
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a folder (its entries: a file just created or renamed in it), by its path."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_bytes(path: Path, data: bytes, durable: bool = True) -> None:
     with replacing(path, durable) as tmp:
         tmp.write_bytes(data)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import crash
-from ..io.atomic import temp_name
+from ..io.atomic import fsync_path, temp_name
 from .claim import Claim, drop_record, update_record
 from .names import safe_name
 from .outcome import Outcome
@@ -54,20 +54,12 @@ _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _sync_later(path: Path) -> None:
     global _pool
     with _lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher-archive-sync")
-        _syncing[str(path)] = _pool.submit(_fsync, path)
+        _syncing[str(path)] = _pool.submit(fsync_path, path)
 
 
 def durable(path: Path) -> None:
@@ -83,7 +75,7 @@ def durable(path: Path) -> None:
                 _syncing.pop(str(path), None)
             raise
         return
-    _fsync(path)
+    fsync_path(path)
     done: Future[None] = Future()
     done.set_result(None)
     with _lock:
