@@ -341,3 +341,140 @@ def test_recover_refuses_a_folder_that_is_no_desk(tmp_path):
     proc = run_watcher(typo, "recover", check=False)
     assert proc.returncode == 1 and "没有可以恢复的东西" in proc.stderr and "--root" in proc.stderr
     assert list(typo.iterdir()) == [], "nothing made there"
+
+
+def _marks(root: Path) -> list[Path]:
+    """The desk's mark of numbers handed out (beside a SQLite ledger; in the root for PostgreSQL)."""
+    return list(root.glob("*.numbers.json"))
+
+
+def test_a_ledger_restored_with_its_mark_lost_too_is_refused_by_the_event_log(root, ledger_backend):
+    """The ledger's disk died and took the mark beside it: the event log beside the archive still says what
+    the desk did, so nothing starts on the backup and its numbers are never handed out again."""
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    saved = backup(root, ledger_backend)
+    b = issue(root, "团B", "2026-11-20 08:00", n=3, at="2026-11-03T10:00:00+08:00")
+    original, printed = business(root), outbox(root)
+    restore(root, ledger_backend, saved)
+    [mark] = _marks(root)
+    mark.unlink()
+    waiting = write_request(root / "workbooks/GZ001/团C.xlsx", issue_fields(旅行团号="团C"), people(2))
+
+    refused = run_watcher(root, "process", env=fake("2026-11-03T11:00:00+08:00"), check=False)
+    assert refused.returncode == 1 and "团B.xlsx" in refused.stderr and "watcher recover" in refused.stderr
+    assert waiting.exists() and business(root) != original, "nothing taken, nothing issued"
+    status = run_watcher(root, "status", check=False)
+    assert "落后" in status.stdout and "watcher recover" in status.stdout
+    checked = run_watcher(root, "check", check=False)
+    assert checked.returncode == 1 and "团B.xlsx" in checked.stderr
+
+    waiting.rename(root.parent / "团C.xlsx")  # the clerk's file waits while the operator recovers
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "本机没有编号记录" in done.stdout and "编号与本机记录相符" not in done.stdout
+    assert business(root) == original and outbox(root) == printed
+    (root.parent / "团C.xlsx").rename(waiting)
+    run_watcher(root, "process", env=fake("2026-11-03T11:00:00+08:00"))
+    c = result(root, "GZ001", "团C_结果")[0]["policies"][0]
+    assert c["policy_no"] != b["policy_no"], "团B's number is never handed out again"
+
+
+def test_a_backup_of_another_desk_ahead_of_the_mark_is_refused_before_anything_is_replayed(root, ledger_backend):
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    [mark] = _marks(root)
+    before = mark.read_bytes()  # this desk has handed out one number
+    issue(root, "团B", "2026-11-20 08:00", n=2, at="2026-11-03T10:00:00+08:00")
+    saved = backup(root, ledger_backend)
+    # The other desk's ledger: two policies, from business this desk's archive never saw.
+    shas = [sha for (sha,) in ledger_query(root, "SELECT sha256 FROM requests")]
+    if ledger_backend == "sqlite":
+        with sqlite3.connect(saved) as other:
+            other.execute("UPDATE requests SET sha256 = 'ffffffff' || substr(sha256, 9)")
+        other.close()
+    else:
+        text = saved.read_text("utf-8")
+        for sha in shas:
+            text = text.replace(sha, "ffffffff" + sha[8:])
+        saved.write_text(text, encoding="utf-8")
+    mark.write_bytes(before)
+    restore(root, ledger_backend, saved)
+    ledger_before = business(root)
+    for accept in ([], ["--accept-outbox"]):
+        stopped = run_watcher(root, "recover", *accept, check=False)
+        assert stopped.returncode == 1 and "不是这台机器账本的备份" in stopped.stderr, stopped.stderr
+        assert "未做任何重放" in stopped.stderr
+        assert business(root) == ledger_before, "nothing replayed onto it"
+    assert run_watcher(root, "process", check=False).returncode == 1, "the desk does not start on it"
+
+
+def test_a_ledger_a_crash_left_ahead_of_its_mark_is_its_own(root, ledger_backend):
+    """Killed between a commit and its mark (no output carries the number yet): recover on that ledger
+    finds nothing foreign, replays nothing and lets the desk go on."""
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    [mark] = _marks(root)
+    before = mark.read_bytes()
+    issue(root, "团B", "2026-11-20 08:00", n=2, at="2026-11-03T10:00:00+08:00")
+    mark.write_bytes(before)
+    original = business(root)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original
+
+
+def test_same_second_originals_whose_log_lines_were_lost_keep_the_order_they_were_taken_in(root, ledger_backend):
+    saved = backup(root, ledger_backend)
+    for i in range(5):  # one `process` run, one frozen second: the archive names tie on the time
+        write_request(root / f"workbooks/GZ001/团{i}.xlsx", issue_fields(旅行团号=f"团{i}"), people(2))
+    run_watcher(root, "process", env=fake("2026-11-03T10:00:00+08:00"))
+    numbers = {i: result(root, "GZ001", f"团{i}_结果")[0]["policies"][0]["policy_no"] for i in range(5)}
+    original, printed = business(root), outbox(root)
+    log = events.log_path(root / "archive")
+    kept = [line for line in log.read_text("utf-8").splitlines(keepends=True) if '"kind": "file"' not in line]
+    log.write_text("".join(kept), encoding="utf-8")
+    for name in [n for n in printed if n.endswith("_结果.json") or n.endswith("_结果.xlsx")]:
+        (root / name).unlink()  # and the agency cleared its results away: nothing to compare with
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original, "each group its own number again"
+    assert {i: result(root, "GZ001", f"团{i}_结果")[0]["policies"][0]["policy_no"] for i in range(5)} == numbers
+
+
+def test_outputs_of_a_policy_since_replaced_are_written_as_the_ledger_has_it_and_recover_succeeds(root, ledger_backend):
+    a = issue(root, "团A", "2026-11-20 08:00", n=3, at="2026-11-03T09:00:00+08:00")
+    write_request(root / "workbooks/GZ001/批改A.xlsx", {"操作类型": "批改", "保单号": a["policy_no"], "天数": 5})
+    run_watcher(root, "process", env=fake("2026-11-04T09:00:00+08:00"))
+    assert result(root, "GZ001", "批改A_结果")[0]["status"] == "success"
+    for name in ("团A_结果.xlsx", f"电子保单_{a['policy_no']}.html", "批改A_结果.json"):
+        (root / "outbox/GZ001" / name).unlink()  # the agency tidied its outbox
+    original = business(root)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "按账本现状补写" in done.stdout
+    assert business(root) == original
+    for name in ("团A_结果.xlsx", f"电子保单_{a['policy_no']}.html", "批改A_结果.json"):
+        assert (root / "outbox/GZ001" / name).exists(), name
+    assert run_watcher(root, "process", check=False).returncode == 0, "the desk goes on"
+
+
+def test_a_lost_original_that_changed_nothing_is_named(root, ledger_backend):
+    saved = backup(root, ledger_backend)
+    write_request(root / "workbooks/GZ001/坏.xlsx", issue_fields(生效时间="2026-11-01 08:00"), people(1))
+    run_watcher(root, "process", env=fake("2026-11-03T09:00:00+08:00"))
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T10:00:00+08:00")
+    [copy] = list((root / "archive/GZ001").rglob("*_坏.xlsx"))
+    copy.unlink()
+    original = business(root)
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert copy.name in done.stderr and "不见了" in done.stderr
+    assert business(root) == original
+
+
+def test_status_on_a_root_whose_ledger_is_lost_points_to_recover(root):
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    for extra in ("", "-wal", "-shm"):
+        Path(f"{root}/ledger.sqlite3{extra}").unlink(missing_ok=True)
+    status = run_watcher(root, "status", check=False)
+    assert status.returncode == 1 and "watcher recover" in status.stderr and "watcher init" not in status.stderr

@@ -61,7 +61,7 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
     if guard:
         try:
             _unrecovered(layout)
-            _guard(ledger)
+            _guard(ledger, layout, settings.zone)
         except BaseException:
             ledger.close()
             raise
@@ -80,8 +80,9 @@ def _unrecovered(layout: Layout) -> None:
         )
 
 
-def _guard(ledger) -> None:
+def _guard(ledger, layout: Layout, zone) -> None:
     from .ledger.issued import behind
+    from .service.recovering import unheld
 
     damaged = ledger.integrity()
     if damaged:
@@ -99,6 +100,14 @@ def _guard(ledger) -> None:
             f"账本落后于本机已发出的编号：{which}（{ledger.issued.path} 记于 {at}）。账本很可能是从较早的备份"
             "恢复的，或是新建的：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
             "运行 watcher recover 从 archive/ 重放备份之后的业务，或恢复更新的备份（见运维文档的备份与恢复）"
+        )
+    missing = unheld(layout.archive, ledger, zone)
+    if missing:
+        raise Failure(
+            f"账本中没有事件记录（archive/_events/）里最近已办理的 {len(missing)} 项业务："
+            f"{'、'.join(missing[:3])}{' 等' if len(missing) > 3 else ''}。账本很可能是从较早的备份恢复的，或是新建的"
+            "（本机的编号记录也随之丢失）：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
+            "运行 watcher recover 从 archive/ 重放备份之后的业务（见运维文档的备份与恢复）"
         )
     ledger.issued.raise_to(used)  # a mark behind the ledger (a crash between a commit and the mark) catches up
 
@@ -319,6 +328,8 @@ def cmd_status(layout: Layout, args) -> int:
 
     settings = load_settings(layout.root)
     if not ledger_exists(ledger_target(layout.root, settings.ledger)):
+        if _had_a_ledger(layout):
+            raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout)}")
         raise Failure(
             f"在 {layout.root} 找不到账本 {settings.ledger}：这里还不是 watcher 的根目录。"
             f"请用 --root 指定根目录，或先运行 watcher init --root {layout.root}"
@@ -441,6 +452,19 @@ def cmd_check(layout: Layout, args) -> int:
             )
             for name, used, top in behind(ledger.numbers_used(), issued)
         ]
+        from .service.recovering import unheld
+
+        found += [
+            Discrepancy(
+                "events.unheld",
+                line,
+                "in the ledger",
+                "missing",
+                f"事件记录（archive/_events/）中已办理的业务不在账本中：{line}：账本落后，可能是从较早的备份恢复的，"
+                "请运行 watcher recover",
+            )
+            for line in unheld(layout.archive, ledger, settings.zone)
+        ]
     finally:
         ledger.close()
     problems = [d.message for d in found]
@@ -545,8 +569,8 @@ def cmd_recover(layout: Layout, args) -> int:
     from .service.intake import sandboxed
     from .service.logs import configure
     from .service.month_end import LOCK
-    from .service.recovering import clear, save_state
-    from .service.replay import RecoverReport, Replay, plan_replay, reconcile, tally
+    from .service.recovering import clear, save_state, unfinished
+    from .service.replay import RecoverReport, Replay, plan_replay, reconcile, strangers, tally
     from .walk import Desk
 
     try:
@@ -581,7 +605,31 @@ def cmd_recover(layout: Layout, args) -> int:
                 )
             if not ledger.try_lock("recover") or not ledger.try_lock(LOCK):
                 raise Failure("另一个 watcher 正在使用这个账本（恢复或月结）。请停止所有 watcher 后再试")
-            save_state(layout.root, "replaying", ledger=describe(target))
+            # The mark as it was before any replay (a rerun after a kill takes the first run's: the replay
+            # raises the mark as it hands numbers out again, so only the mark before it can tell a ledger
+            # that hands out more than the desk ever did).
+            before = unfinished(layout.root) or {}
+            if isinstance(before.get("mark"), dict):
+                issued, at = {str(k): int(v) for k, v in before["mark"].items()}, str(before.get("mark_at", ""))
+            else:
+                issued, at = ledger.issued.read()
+            save_state(layout.root, "replaying", ledger=describe(target), mark=issued, mark_at=at)
+            words = {"policy": "保单", "statement": "对账单"}
+            at_start = ledger.numbers_used()
+            ahead = [(n, u) for n, u in sorted(at_start.items()) if u > issued.get(n, 0)]
+            strange = strangers(layout, ledger) if any(issued.values()) and ahead else []
+            if strange:
+                save_state(layout.root, "mismatch", mark=issued, mark_at=at)
+                which = "，".join(
+                    f"{words.get(n, n)}流水号账本已到 {u}，本机只发出到 {issued.get(n, 0)}" for n, u in ahead
+                )
+                raise Failure(
+                    f"恢复前的账本已超过本机发出过的编号（{which}，{ledger.issued.path} 记于 {at}），且其中有本机归档里没有的业务："
+                    f"{'、'.join(strange[:3])}{' 等' if len(strange) > 3 else ''}。它不是这台机器账本的备份。未做任何重放。"
+                    "请换上本机的备份（或移走它，从空账本重放），再运行 watcher recover"
+                )
+            # A ledger a crash left a commit ahead of its mark (its numbers on no output yet) is this desk's own.
+            top = {n: max(issued.get(n, 0), at_start.get(n, 0)) for n in set(issued) | set(at_start)}
             desk = Desk(layout, settings, ledger)
             sandbox = sandboxed(desk)
             report = RecoverReport()
@@ -608,8 +656,6 @@ def cmd_recover(layout: Layout, args) -> int:
                 sandbox.close()
             if not report.mismatches:
                 report.problems = [d.message for d in check_ledger(ledger, clock.now())]
-                issued, at = ledger.issued.read()
-                words = {"policy": "保单", "statement": "对账单"}
                 report.mismatches += [
                     f"{words.get(n, n)}流水号：重放后账本只到 {u}，本机已发出到 {t}（{at}）：有事件未能重放"
                     for n, u, t in behind(ledger.numbers_used(), issued)
@@ -617,9 +663,9 @@ def cmd_recover(layout: Layout, args) -> int:
                 used = ledger.numbers_used()
                 if any(issued.values()):  # ahead of the mark: a number the desk never handed out
                     report.mismatches += [
-                        f"{words.get(n, n)}流水号：重放后账本到了 {u}，本机只发出到 {issued.get(n, 0)}（{at}）：重放办理了当初没有办理的业务"
+                        f"{words.get(n, n)}流水号：重放后账本到了 {u}，本机只发出到 {top.get(n, 0)}（{at}）：重放办理了当初没有办理的业务"
                         for n, u in sorted(used.items())
-                        if u > issued.get(n, 0)
+                        if u > top.get(n, 0)
                     ]
                 reconcile(layout, report, write=False)
                 if report.differs and not args.accept_outbox:
@@ -630,7 +676,14 @@ def cmd_recover(layout: Layout, args) -> int:
             report.agencies = tally(ledger)
             _print_recovery(report)
             if not report.ok:
-                save_state(layout.root, "mismatch", mismatches=report.mismatches, problems=report.problems)
+                save_state(
+                    layout.root,
+                    "mismatch",
+                    mismatches=report.mismatches,
+                    problems=report.problems,
+                    mark=issued,
+                    mark_at=at,
+                )
                 print(
                     "恢复未完成：以上不一致须先查明。在此之前 serve 和 process 不会启动；查明后可把账本恢复到备份，"
                     "再运行 watcher recover",
@@ -640,7 +693,12 @@ def cmd_recover(layout: Layout, args) -> int:
             reconcile(layout, report, write=True)
             ledger.issued.raise_to(ledger.numbers_used())
             clear(layout.root)
-            print(f"恢复完成：账本核对一致，编号与本机记录相符；补写 outbox 中缺少的文件 {len(report.written)} 个")
+            numbers = (
+                "编号与本机记录相符"
+                if any(issued.values())
+                else f"本机没有编号记录（{ledger.issued.path}）可对照，编号按事件记录重放"
+            )
+            print(f"恢复完成：账本核对一致，{numbers}；补写 outbox 中缺少的文件 {len(report.written)} 个")
             return 0
         finally:
             ledger.close()
@@ -657,6 +715,13 @@ def _print_recovery(report) -> None:
         print(f"事件记录中没有、按归档文件名时间排序重放的原件 {len(report.unlogged)} 个：")
         for line in report.unlogged[:20]:
             print("  " + line)
+    for line in report.missing[:50]:
+        print(f"注意：{line}（当初未改变账本，未重放）", file=sys.stderr)
+    if report.repaired:
+        print(
+            "账本中已有、outbox 中缺少的结果按账本现状补写（此后已批改或撤单的保单如实显示为已撤单）："
+            f"{len([r for r in report.repaired if r.endswith('.json')])} 个请求"
+        )
     for line in report.differs[:50]:
         print(f"  与 outbox 不一致（未改写）：{line}", file=sys.stderr)
     from .domain.money import yuan_display

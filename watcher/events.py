@@ -77,6 +77,25 @@ def read(archive: Path, damaged: list[int] | None = None) -> list[Event]:
         raw = log_path(archive).read_bytes()
     except FileNotFoundError:
         return []
+    return _parse(raw, damaged)
+
+
+def tail(archive: Path, size: int = 256 << 10) -> list[Event]:
+    """The last whole lines of the log (those within its last `size` bytes), in the order written: what a
+    start reads to see that the ledger holds the latest business (line numbers count from the window)."""
+    try:
+        with open(log_path(archive), "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, end - size))
+            raw = handle.read()
+    except FileNotFoundError:
+        return []
+    if end > size:
+        raw = raw[raw.find(b"\n") + 1 :]  # the window's first line is cut by it
+    return _parse(raw, None)
+
+
+def _parse(raw: bytes, damaged: list[int] | None) -> list[Event]:
     events = []
     for n, text in enumerate(raw.split(b"\n")):
         if not text.strip():

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+from .. import events
 from ..io.atomic import write_bytes
 
 FOLDER = ".watcher-recover"
@@ -36,3 +37,27 @@ def save_state(root: Path, state: str, **more) -> None:
 def clear(root: Path) -> None:
     """Recovered: the scratch folder goes (whatever it still holds is already in the outbox)."""
     shutil.rmtree(Path(root) / FOLDER, ignore_errors=True)
+
+
+def unheld(archive: Path, ledger, zone, last: int = 20) -> list[str]:
+    """The latest business of the desk's event log (up to `last` files that changed the ledger and month-end
+    runs) that the ledger does not hold: a ledger restored from an older backup, or made anew, whose mark
+    of numbers was lost with it (the log is beside the archive, not the ledger). Each event is written
+    after its commit, so a ledger in use holds every one of them."""
+    recent = [
+        e for e in events.tail(archive) if (e.kind == "file" and e.data.get("committed")) or e.kind == "month-end"
+    ][-last:]
+    if not recent:
+        return []
+    from ..ledger.common import to_text
+
+    runs = {(r.month.strftime("%Y-%m"), r.trigger, to_text(r.started_at)) for r in ledger.runs()}
+    missing = []
+    for e in recent:
+        when = f"{e.at.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+        if e.kind == "file":
+            if ledger.effective_request(str(e.data.get("agency")), str(e.data.get("sha256"))) is None:
+                missing.append(f"{e.data.get('agency')}/{e.data.get('file')}（{when}）")
+        elif (str(e.data.get("month")), str(e.data.get("trigger")), to_text(e.at)) not in runs:
+            missing.append(f"{e.data.get('month')} 月结（{when}）")
+    return missing

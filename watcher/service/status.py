@@ -47,6 +47,8 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     ledger, why = _open_ledger(layout, settings, now)
     try:
         desk = _desk_line(ledger, why, layout)
+        if ledger is not None and desk.endswith("正常"):
+            desk = _behind_line(ledger, layout, zone) or desk
         try:
             service = _service(layout, ledger, zone)
             month_end = next_run_text(ledger, settings, now) if ledger is not None else "月结时间无法读取（账本打不开）"
@@ -132,6 +134,28 @@ def _desk_line(ledger, why, layout: Layout) -> str:
     except OSError as exc:
         return "磁盘：" + DeskFault(DISK, exc).line()
     return "账本与磁盘：正常"
+
+
+def _behind_line(ledger, layout: Layout, zone) -> str | None:
+    """A ledger behind the numbers the desk handed out, or without its latest business (restored from an
+    older backup, or new): the commands that hand numbers out refuse it; status says so, and what to do."""
+    from ..ledger.issued import Issued, behind, issued_path
+    from .recovering import unheld
+
+    try:
+        issued, _ = Issued(issued_path(layout.root, ledger.target)).read()
+        late = behind(ledger.numbers_used(), issued)
+        missing = [] if late else unheld(layout.archive, ledger, zone)
+    except Exception as exc:  # a ledger that fails here is said as such, never a traceback
+        if classify(exc) is None:
+            raise
+        return "账本：" + DeskFault(classify(exc) or LEDGER, exc).line()
+    if not late and not missing:
+        return None
+    return (
+        "账本：落后于本机已发出的编号或已办理的业务（很可能是从较早的备份恢复的，或是新建的）："
+        "serve / process 不会启动；请运行 watcher recover（见运维文档的备份与恢复）"
+    )
 
 
 def _pending(layout: Layout) -> list[str]:

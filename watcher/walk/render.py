@@ -135,7 +135,7 @@ def set_aside(path: Path) -> None:
     put in its outbox, say) is kept under a hidden name and the log says so."""
     aside = path.with_name(f".{path.name}.{time.time_ns()}.set-aside")
     os.replace(path, aside)
-    log.warning("%s was already there before its policy was issued; kept as %s", path.name, aside.name)
+    log.warning("%s 在本保单签发前已存在：原文件已改名为 %s 保留", path.name, aside.name)
 
 
 def twin(rendering: RenderPlan) -> Job | None:
