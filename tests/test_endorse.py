@@ -130,6 +130,31 @@ def test_amend_needs_a_change_and_refuses_a_past_hour(root):
     assert ledger_rows(root) == before
 
 
+def test_an_endorsement_that_asks_for_another_group_region_or_plan_is_refused_not_silently_ignored(root):
+    """A 申请 sheet copied from a 投保 and turned into a 批改: what an endorsement cannot change is said,
+    the row named, and nothing issued; the same values as the policy's are fine."""
+    old = issue(root, 天数=3)
+    before = ledger_rows(root)
+    fields = {"操作类型": "批改", "保单号": old["policy_no"], "天数": 5}
+    asked, _ = request(root, "换方案.xlsx", {**fields, "方案代码": "GW-B", "区域": "境外", "旅行团号": "新团"})
+    assert asked["status"] == "failed" and ledger_rows(root) == before
+    found = {e["column"]: e for e in asked["errors"]}
+    assert set(found) == {"方案代码", "区域", "旅行团号"} and all(
+        e["code"] == "endorse.kept_field" for e in found.values()
+    )
+    assert "GN-A" in found["方案代码"]["message"] and "GW-B" in found["方案代码"]["message"]
+    assert "撤单后重新投保" in found["方案代码"]["message"] and found["方案代码"]["row"] is not None
+    added, _ = request(
+        root,
+        "加人换团.xlsx",
+        {"操作类型": "加人", "保单号": old["policy_no"], "旅行团号": "别的团"},
+        [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]],
+    )
+    assert [e["code"] for e in added["errors"]] == ["endorse.kept_field"] and ledger_rows(root) == before
+    same, _ = request(root, "原值.xlsx", {**fields, "方案代码": "gn-a", "区域": "境内", "旅行团号": old["tour_group"]})
+    assert same["status"] == "success", same["errors"]
+
+
 def test_add_people_issues_a_policy_for_the_added_people_in_the_same_group(root):
     old = issue(root)
     added = [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]]

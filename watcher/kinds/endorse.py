@@ -17,6 +17,7 @@ from ..domain.plans import Plan
 from ..domain.policy import Agency, Insured, Policy
 from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
+from ..domain.text import clean, fold
 from ..io.book import Book
 from ..io.sheet_table import SheetTable
 from ..settings import Settings
@@ -42,6 +43,7 @@ class EndorseFields:
     policy_no: str
     apply_rows: dict[str, int]  # label → its row on the 申请 sheet (where a problem about it points)
     amend: Amendment | None = None  # 批改 only
+    kept: tuple[tuple[str, str], ...] = ()  # 旅行团号 / 区域 / 方案代码 as filled in: an endorsement keeps them
 
 
 @dataclass
@@ -74,6 +76,9 @@ class Endorsed:
     amended: Amended | None = None
 
 
+KEPT = ("旅行团号", "区域", "方案代码")  # what no endorsement changes (a new 投保 does)
+
+
 def _at(request: Request[EndorseFields], label: str) -> dict:
     rows = request.fields.apply_rows
     return {"sheet": "申请", "row": rows.get(label), "column": label, "col_index": 1 if label in rows else None}
@@ -91,7 +96,13 @@ class _Endorsement:
         problems: list[Problem] = []
         sheet = ApplySheet(book, problems)
         rows = {label: f.row for label, f in sheet.fields.items()}
-        return self.parse_more(book, sheet, Request(self.action, who, EndorseFields(sheet.policy_no(), rows), problems))
+        kept = tuple(
+            (label, clean(sheet.fields[label].value))
+            for label in KEPT
+            if label in sheet.fields and clean(sheet.fields[label].value)
+        )
+        fields = EndorseFields(sheet.policy_no(), rows, kept=kept)
+        return self.parse_more(book, sheet, Request(self.action, who, fields, problems))
 
     def parse_more(self, book: Book, sheet: ApplySheet, request: Request[EndorseFields]) -> Request[EndorseFields]:
         return parse_roster(book, request, self.settings.max_roster_rows)
@@ -134,11 +145,32 @@ class _Endorsement:
                 )
             ]
         problems += blocked
+        if number and not blocked and state.policy is not None:
+            problems += self._kept(request, state.policy)
         if blocked or not number:
             # Without a policy that can change, what can still be known is the roster's own errors.
             self.validate_alone(request, now, problems)
             return Checked(request, problems, Endorsed(state))
         return Checked(request, problems, self.validate_more(request, state, now, problems))
+
+    def _kept(self, request: Request[EndorseFields], old: Policy) -> list[Problem]:
+        """An endorsement never changes the group, the region or the plan: a 申请 sheet (one copied from a
+        投保, say) that asks for another is refused, never silently issued with the old one."""
+        found = []
+        for label, value in request.fields.kept:
+            before = {"旅行团号": old.tour_group, "区域": old.region, "方案代码": old.plan_code}[label]
+            if fold(value).upper() != fold(before).upper():
+                found.append(
+                    problem(
+                        "endorse.kept_field",
+                        **_at(request, label),
+                        label=label,
+                        value=value,
+                        old=before,
+                        action=self.action,
+                    )
+                )
+        return found
 
     def validate_alone(self, request: Request[EndorseFields], now: datetime, problems: list[Problem]) -> None:
         """The people checked on their own (IDs, names, duplicates, gender and birth date)."""
