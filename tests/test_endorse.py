@@ -315,6 +315,29 @@ def test_policy_query_exports_this_agency_s_policies_with_people_and_the_chain(r
     assert ledger_rows(root) == before  # queries change nothing and are not recorded
 
 
+def test_a_policy_whose_cover_ended_is_已到期_in_the_query_its_json_and_its_filter(root):
+    start = future(days=10, hour=8)
+    done = issue(root, name="旧.xlsx", 旅行团号="X-1", 生效时间=start.strftime("%Y-%m-%d %H:%M"), 天数=3)
+    live = issue(root, name="新.xlsx", 旅行团号="X-2", 生效时间=(start + timedelta(days=30)).strftime("%Y-%m-%d %H:%M"))
+    later = {
+        "WATCHER_FAKE_NOW": (start + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    }  # 旧's cover has ended, 新's not begun
+    found = {}
+    for status in ("全部", "有效", "已到期"):
+        data, wb = request(root, f"查{status}.xlsx", {"操作类型": "保单查询", "保单状态": status}, env=later)
+        sheet = wb["保单"]
+        head = [c.value for c in sheet[2]]
+        shown = {
+            r[0]: dict(zip(head, r, strict=False))["保单状态"] for r in sheet.iter_rows(min_row=3, values_only=True)
+        }
+        assert {p["policy_no"]: p["status"] for p in data["policies"]} == shown, (
+            "the JSON twin says what the sheet says"
+        )
+        found[status] = shown
+    assert found["全部"] == {done["policy_no"]: "已到期", live["policy_no"]: "有效"}
+    assert found["有效"] == {live["policy_no"]: "有效"} and found["已到期"] == {done["policy_no"]: "已到期"}
+
+
 def test_detail_sheet_has_the_spec_columns_filters_and_totals(root):
     issue(root, name="一.xlsx", 旅行团号="D-1")
     second = issue(root, name="二.xlsx", 旅行团号="D-2", roster=ROSTER[:1], 方案代码="GW-B", 区域="境外")

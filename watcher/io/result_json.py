@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
 from ..domain.money import yuan_text
 from ..domain.policy import Policy
 from .result_book import premium_total
 
 
-def policy_json(policy: Policy, zone: tzinfo) -> dict:
+def policy_json(policy: Policy, zone: tzinfo, now: datetime | None = None) -> dict:
+    """`now`: the status as the result's sheets show it then (有效 whose cover has ended: 已到期)."""
     return {
         "policy_no": policy.policy_no or None,
         "tour_group": policy.tour_group,
@@ -22,7 +23,7 @@ def policy_json(policy: Policy, zone: tzinfo) -> dict:
         "start": policy.start.astimezone(zone).isoformat(),
         "end": policy.end.astimezone(zone).isoformat(),
         "days": policy.days,
-        "status": policy.status,
+        "status": policy.shown_status(now) if now is not None else policy.status,
         "replaces": policy.replaces or None,
         "replace_reason": policy.replace_reason or None,
         "issued_at": policy.issued_at.astimezone(zone).isoformat(timespec="seconds"),
@@ -87,7 +88,7 @@ def envelope(outcome, zone: tzinfo) -> dict:
         "agency": outcome.who,
         "action": outcome.action or None,
         "status": outcome.status,
-        "policies": [policy_json(p, zone) for p in issued],
+        "policies": [policy_json(p, zone, outcome.processed_at) for p in issued],
         "cancelled": list(outcome.cancelled),
         "premium_total": yuan_text(premium_total(outcome)),
         "errors": [p.as_json() for p in outcome.errors],

@@ -78,9 +78,11 @@ def _choice(sheet: ApplySheet, label: str, allowed: tuple[str, ...], code: str) 
     return value
 
 
-def matches(policy: Policy, flt: Filter, now: datetime) -> bool:
+def matches(policy: Policy, flt: Filter, now: datetime, expired_apart: bool = False) -> bool:
+    """`expired_apart` (保单查询, which offers 已到期 as a choice of its own): 有效 is what its sheet shows as
+    有效, cover not yet ended. Elsewhere (业务明细: 全部/有效/已撤单) 有效 is every sale not cancelled."""
     status = policy.shown_status(now)
-    if flt.status == "有效" and policy.status != ACTIVE:
+    if flt.status == "有效" and (policy.status != ACTIVE or (expired_apart and status != ACTIVE)):
         return False
     if flt.status == "已撤单" and policy.status != CANCELLED:
         return False
@@ -184,7 +186,9 @@ class PolicyQueryKind(RequestKind):
     def validate(self, request: Request[Filter], state, now: datetime) -> Checked[Filter, Policies]:
         found, successors = state
         return Checked(
-            request, list(request.problems), Policies([p for p in found if matches(p, request.fields, now)], successors)
+            request,
+            list(request.problems),
+            Policies([p for p in found if matches(p, request.fields, now, expired_apart=True)], successors),
         )
 
     def decide(self, checked: Checked[Filter, Policies], now: datetime) -> Decision:
