@@ -208,11 +208,17 @@ def test_same_bytes_again_are_a_duplicate_with_the_first_policies_and_a_new_resu
     assert summary_values(wb)["状态"] == "重复提交"
     assert ledger_rows(root) == after_first
     # Other bytes under the same name are a new request with a new result name; nothing is overwritten.
-    drop(root, "团B.xlsx", issue_fields(旅行团号="GZ-T002"), people(2))
+    overlapping = drop(root, "团B.xlsx", issue_fields(旅行团号="GZ-T002"), people(2)).read_bytes()
     run_watcher(root, "process")
     third, _ = result(root, "GZ001", "团B_结果_3")
     assert third["status"] == "success" and third["policies"][0]["policy_no"] != first["policies"][0]["policy_no"]
     assert third["warnings"] and all(w["column"] == "证件号码" for w in third["warnings"])  # same people, overlapping
+    # Those bytes again: the first result again, its warnings with it.
+    path.write_bytes(overlapping)
+    run_watcher(root, "process")
+    fourth, wb = result(root, "GZ001", "团B_结果_4")
+    assert fourth["status"] == "duplicate" and fourth["warnings"] == third["warnings"]
+    assert summary_values(wb)["提示数"] == len(third["warnings"])
 
 
 def test_a_failed_request_is_simply_processed_again(root):

@@ -74,9 +74,12 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
             result_stem=earlier.outputs[0].removesuffix(".xlsx"),
         )
         repair = rebuild(desk, first, earlier, archived, fmt)
+    # The first result's warnings given again with it (an overlap with another group, say): the same answer.
+    said = frame.from_json(earlier.result).warnings if isinstance(earlier.result, dict) else []
     return replace(
         frame,
         status="duplicate",
+        problems=[*frame.problems, *said],
         action=earlier.action,
         policies=[p for n in earlier.policies if (p := desk.ledger.policy(n)) is not None],
         cancelled=list(earlier.cancelled),
