@@ -156,7 +156,9 @@ def test_a_terminated_agency_gets_a_result_for_what_it_may_no_longer_do_and_may_
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "停后_结果")
     assert data["status"] == "failed" and data["action"] == "投保"
-    assert [(e["code"], e["sheet"], e["column"]) for e in data["errors"]] == [("agency.ended", "申请", "操作类型")]
+    assert [(e["code"], e["sheet"], e["row"], e["column"]) for e in data["errors"]] == [
+        ("agency.ended", "申请", 1, "操作类型")
+    ], "the cell named, its row too"
     assert not stopped.exists() and list((root / "archive" / "GZ001").rglob("*_停后.xlsx")), "archived like any other"
     data, _ = result(root, "GZ001", "查_结果")
     assert data["status"] == "success" and len(data["policies"]) == 1

@@ -125,6 +125,7 @@ def test_amend_needs_a_change_and_refuses_a_past_hour(root):
         {"操作类型": "批改", "保单号": old["policy_no"], "生效时间": future(days=-2).strftime("%Y-%m-%d %H:00")},
     )
     assert nothing["errors"][0]["code"] == "endorse.amend_nothing"
+    assert (nothing["errors"][0]["row"], nothing["errors"][0]["column"]) == (2, "保单号"), "the cell named, its row too"
     assert same["errors"][0]["code"] == "endorse.no_change"
     assert (past["errors"][0]["column"], past["errors"][0]["code"]) == ("生效时间", "field.effective_past")
     assert ledger_rows(root) == before

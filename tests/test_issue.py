@@ -264,7 +264,11 @@ def test_csv_requests_in_utf8_bom_and_gb18030(root):
     (root / "workbooks" / "GZ001" / "gbk.csv").write_bytes(text.replace("CSV-1", "CSV-2").encode("gb18030"))
     bad = text.replace(ID_F_2000, "310101200001010027")
     (root / "workbooks" / "GZ001" / "bad.csv").write_bytes(bad.replace("CSV-1", "CSV-3").encode("utf-8"))
+    joined = text.replace("天数,2\n\n", "天数,2\n").replace("CSV-1", "CSV-4")  # no blank line before the roster
+    (root / "workbooks" / "GZ001" / "joined.csv").write_bytes(joined.encode("utf-8"))
     run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "joined_结果")
+    assert [e["code"] for e in data["errors"]] == ["roster.csv_blank_line"] and "空一行" in data["errors"][0]["message"]
     for stem in ("utf8_结果", "gbk_结果"):
         data, _ = result(root, "GZ001", stem)
         assert data["status"] == "success" and data["policies"][0]["premium"] == "10.00", data["errors"]

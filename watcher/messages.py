@@ -58,6 +58,8 @@ MESSAGES: dict[str, str] = {
     "roster.merged": "名单中有合并单元格（{ref}）。请取消合并，并在每一行填写完整内容",
     "roster.hidden_rows": "名单中第 {rows} 行是隐藏行，这些行也已作为被保险人处理。如不应投保，请删除这些行",
     "roster.missing": "缺少“被保险人名单”工作表（或任何含“姓名”表头的工作表）。请用模板填写名单",
+    "roster.csv_blank_line": "CSV 文件中没有找到被保险人名单：申请信息各行之后须先空一行，再写名单的表头（序号,姓名,证件类型,证件号码…）"
+    "和每个人。请在名单表头前加一个空行",
     "roster.missing_column": "名单表头缺少“{label}”列（表头在第 {header_row} 行）。请补上该列",
     "roster.duplicate_column": "名单表头中“{label}”出现了多次（{columns} 列）。请只保留一列",
     "row.sample_filled": "这一行的序号是“{mark}”（模板的示例行，会被跳过），但其中填写了与示例不同的内容（{columns}）。如果这是要办理的内容，请把序号改为数字；如果只是示例，请删除该行",

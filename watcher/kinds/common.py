@@ -158,7 +158,10 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
             problems.append(problem("roster.ambiguous", sheets="、".join(f"“{s.name}”" for s, _ in found)))
             return None
     if not found or found[0][1] is None:
-        problems.append(problem("roster.missing", sheet=ROSTER))
+        if book.format == "csv":  # one table: the roster starts after a blank line, or it is not seen
+            problems.append(problem("roster.csv_blank_line"))
+        else:
+            problems.append(problem("roster.missing", sheet=ROSTER))
         return None
     sheet, header = found[0]
     assert header is not None  # checked above

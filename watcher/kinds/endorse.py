@@ -355,7 +355,7 @@ class AmendKind(_Endorsement):
             given=given,
         )
         if not given and not request.problems:
-            request.problems.append(problem("endorse.amend_nothing", sheet="申请", column="保单号"))
+            request.problems.append(problem("endorse.amend_nothing", **sheet.at("保单号")))
         return replace(request, fields=replace(request.fields, amend=amend))
 
     def validate_alone(self, request, now, problems) -> None:
