@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from urllib.parse import unquote
@@ -28,6 +29,7 @@ from helpers import (
     ledger_rows,
     month_end,
     people,
+    post,
     result,
     run_watcher,
     statements,
@@ -478,3 +480,23 @@ def test_status_on_a_root_whose_ledger_is_lost_points_to_recover(root):
         Path(f"{root}/ledger.sqlite3{extra}").unlink(missing_ok=True)
     status = run_watcher(root, "status", check=False)
     assert status.returncode == 1 and "watcher recover" in status.stderr and "watcher init" not in status.stderr
+
+
+def test_the_lookup_page_says_it_is_under_maintenance_while_the_ledger_is_behind(root, ledger_backend):
+    """A traveller whose policy was issued after the backup is never told it does not exist."""
+    from test_web import web
+
+    from watcher.web.app import VERIFY_SECONDS
+
+    saved = backup(root, ledger_backend)
+    a = issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    typed = {"id_type": "身份证", "policy_no": a["policy_no"], "id_no": people(2)[0][3]}
+    restore(root, ledger_backend, saved)
+    with web(root) as base:
+        status, headers, body, _ = post(base, **typed)
+        assert status == 503 and "维护" in body and "未查到" not in body and headers.get("Retry-After")
+        done = run_watcher(root, "recover", check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        time.sleep(VERIFY_SECONDS + 0.5)
+        status, _, body, _ = post(base, **typed)
+        assert status == 200 and 'id="result"' in body and a["policy_no"] in body and "维护" not in body

@@ -105,6 +105,23 @@ class LookupLedger:
         with self.connections.connection() as conn:
             return self._find(conn, policy_no, id_type, id_no)
 
+    def numbers_used(self) -> dict[str, int]:
+        """The highest number of each sequence the ledger has handed out (as Ledger.numbers_used)."""
+        from .schema import NUMBERED
+
+        with self.connections.connection() as conn:
+            if is_url(self.target):
+                rows = conn.execute(
+                    " UNION ALL ".join(
+                        f"SELECT '{name}', CASE WHEN is_called THEN last_value ELSE 0 END FROM number_{name}"
+                        for name in NUMBERED
+                    )
+                ).fetchall()
+            else:
+                rows = conn.execute("SELECT name, value FROM sequences").fetchall()
+        used = dict(rows)
+        return {name: int(used.get(name, 0)) for name in NUMBERED}
+
     def _find(self, conn, policy_no: str, id_type: str, id_no: str) -> Found | None:
         from datetime import date
 

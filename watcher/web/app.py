@@ -33,6 +33,7 @@ from ..domain.text import fold, fold_id
 from ..domain.throttle import Rules, Verdict, after_failure, verdict
 from ..io.pages import environment
 from ..ledger.db import is_url, ledger_target
+from ..ledger.issued import issued_path
 from ..ledger.lookup import LookupLedger, ThrottleStore
 
 log = logging.getLogger("watcher.web")
@@ -99,6 +100,10 @@ class BadRequest(Exception):
         self.status, self.message = status, message
 
 
+MAINTENANCE = "保单查询正在维护，暂时无法查询，请稍后再试。如需确认保障情况，请联系为您投保的旅行社"
+VERIFY_SECONDS = 5.0  # how often the page looks again whether the ledger may be trusted
+
+
 class LookupApp:
     def __init__(self, root: Path, settings, *, clock=time.time):
         self.root = Path(root)
@@ -123,6 +128,8 @@ class LookupApp:
         ).read_bytes()
         self.last_prune = 0.0
         self.held: dict[str, Verdict] = {}  # key -> a verdict known to hold until it passes
+        self.mark = issued_path(self.root, target)
+        self.verified_at, self.unverified = -1e9, False
 
     # --- WSGI ------------------------------------------------------------------------------
 
@@ -176,6 +183,10 @@ class LookupApp:
                 self.html,
                 self.page(error="请选择证件类型，并填写保单号和证件号码", form={"id_type": form["id_type"]}),
             )
+        if self._unverified(now):
+            # A ledger restored from a backup and not yet brought forward (or a recovery under way): it lacks
+            # the latest policies, and "not found" would tell their travellers they are not covered.
+            return "503 Service Unavailable", self.html + [("Retry-After", "600")], self.page(error=MAINTENANCE)
         # Counted for any number typed, known or not: the answer must not tell which numbers exist.
         key = policy_key(form["policy_no"])
         pv = self._verdict(key, now, self.policy_rules)
@@ -195,6 +206,21 @@ class LookupApp:
             # One answer for every mismatch: nothing in it depends on what was typed.
             return "200 OK", self.html, self.page(not_found=True, locked=locked)
         return "200 OK", self.html, self.page(found=self._shown(found))
+
+    def _unverified(self, now: float) -> bool:
+        """Whether the desk's ledger is behind the numbers it handed out, or a `watcher recover` is under way
+        or stopped (looked at again every few seconds)."""
+        if now - self.verified_at < VERIFY_SECONDS:
+            return self.unverified
+        from ..ledger.issued import Issued, behind
+        from ..service.recovering import unfinished
+
+        unverified = unfinished(self.root) is not None
+        if not unverified:
+            issued, _ = Issued(self.mark).read()
+            unverified = any(issued.values()) and bool(behind(self.ledger.numbers_used(), issued))
+        self.verified_at, self.unverified = now, unverified
+        return unverified
 
     def _verdict(self, key: str, now: float, rules: Rules) -> Verdict:
         """The store's verdict, or one this process already knows holds: a client that ignores
