@@ -500,3 +500,22 @@ def test_the_lookup_page_says_it_is_under_maintenance_while_the_ledger_is_behind
         time.sleep(VERIFY_SECONDS + 0.5)
         status, _, body, _ = post(base, **typed)
         assert status == 200 and 'id="result"' in body and a["policy_no"] in body and "维护" not in body
+
+
+def test_an_original_with_a_long_name_whose_log_line_was_lost_comes_back_under_its_own_name(root, ledger_backend):
+    """The archive keeps a name made safe and cut short; the outbox twin of the same bytes gives the whole
+    one (only when it makes the archive's name: a forged twin cannot rename anything)."""
+    saved = backup(root, ledger_backend)
+    long_name = "广州出发桂林阳朔漓江精华五日游" * 4 + "团A.xlsx"
+    write_request(root / "workbooks/GZ001" / long_name, issue_fields(旅行团号="长名团"), people(2))
+    run_watcher(root, "process", env=fake("2026-11-03T10:00:00+08:00"))
+    original, printed = business(root), outbox(root)
+    [copy] = list((root / "archive/GZ001").rglob("*.xlsx"))
+    assert long_name not in copy.name, "the archive cut it"
+    log = events.log_path(root / "archive")
+    kept = [line for line in log.read_text("utf-8").splitlines(keepends=True) if '"kind": "file"' not in line]
+    log.write_text("".join(kept), encoding="utf-8")
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original and outbox(root) == printed

@@ -279,8 +279,10 @@ class Replay:
         if data.get("unlogged") and desk.ledger.effective_request(who, sha) is not None:
             self.report.skipped += 1
             return
-        stem = str(data.get("stem") or "") or self._stem_of(who, str(data.get("file") or copy.name), sha)
         original = str(data.get("file") or copy.name)
+        stem = str(data.get("stem") or "")
+        if not stem:
+            stem, original = self._stem_of(who, original, sha)
         record = Claim(copy, who, original, stem, str(copy), sha, snap=Snapshot(copy, sha, size), at=item.at)
         desk.now = lambda: item.at
         outcome = walk(desk, record)
@@ -313,10 +315,11 @@ class Replay:
                 except ValueError:
                     continue
 
-    def _stem_of(self, who: str, original: str, sha: str) -> str:
-        """The result name of an original the log does not name: the one whose JSON twin in the outbox is
-        of these bytes (the name it was given), else a new one as the walk gives."""
-        from ..walk.names import result_stem, safe_stem
+    def _stem_of(self, who: str, original: str, sha: str) -> tuple[str, str]:
+        """The result name of an original the log does not name, and its file name: the one whose JSON twin
+        in the outbox is of these bytes (the name it was given; the file's own name, which the archive keeps
+        only made safe and cut short, when the twin's makes the archive's), else a new one as the walk gives."""
+        from ..walk.names import result_stem, safe_name, safe_stem
 
         base = safe_stem(Path(original).stem if "." in original else original)
         out = self.layout.out(who)
@@ -326,11 +329,13 @@ class Replay:
             if not twin.exists():
                 break
             try:
-                if json.loads(twin.read_bytes()).get("sha256") == sha:
-                    return stem
+                data = json.loads(twin.read_bytes())
+                if data.get("sha256") == sha:
+                    name = data.get("file")
+                    return stem, name if isinstance(name, str) and safe_name(name) == original else original
             except (OSError, ValueError, AttributeError):
                 continue
-        return result_stem(self.desk, who, original)
+        return result_stem(self.desk, who, original), original
 
     def _month_end(self, item: Item) -> None:
         from .month_end import run_month_end
