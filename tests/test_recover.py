@@ -482,8 +482,10 @@ def test_status_on_a_root_whose_ledger_is_lost_points_to_recover(root):
     assert status.returncode == 1 and "watcher recover" in status.stderr and "watcher init" not in status.stderr
 
 
-def test_the_lookup_page_says_it_is_under_maintenance_while_the_ledger_is_behind(root, ledger_backend):
-    """A traveller whose policy was issued after the backup is never told it does not exist."""
+@pytest.mark.parametrize("mark_lost", [False, True], ids=["behind-the-mark", "mark-lost-too"])
+def test_the_lookup_page_says_it_is_under_maintenance_while_the_ledger_is_behind(root, ledger_backend, mark_lost):
+    """A traveller whose policy was issued after the backup is never told it does not exist (the mark lost
+    with the ledger's disk: the event log says it)."""
     from test_web import web
 
     from watcher.web.app import VERIFY_SECONDS
@@ -492,6 +494,9 @@ def test_the_lookup_page_says_it_is_under_maintenance_while_the_ledger_is_behind
     a = issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
     typed = {"id_type": "身份证", "policy_no": a["policy_no"], "id_no": people(2)[0][3]}
     restore(root, ledger_backend, saved)
+    if mark_lost:
+        for mark in _marks(root):
+            mark.unlink()
     with web(root) as base:
         status, headers, body, _ = post(base, **typed)
         assert status == 503 and "维护" in body and "未查到" not in body and headers.get("Retry-After")

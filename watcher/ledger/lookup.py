@@ -14,11 +14,12 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from ..domain.plans import Coverage
 from ..domain.policy import ACTIVE, CANCELLED, Insured, Policy, Replacement
 from ..domain.throttle import ClientState
-from .common import POLICY_SELECT, policy_from_row, replacement
+from .common import POLICY_SELECT, from_text, policy_from_row, replacement
 from .db import is_url
 from .postgresql import PostgresDatabase
 
@@ -94,6 +95,13 @@ class Connections:
             self.idle.put(conn)
 
 
+@dataclass(frozen=True)
+class RunKey:
+    month: date
+    trigger: str
+    started_at: datetime
+
+
 class LookupLedger:
     """Read-only access to the ledger for the lookup page (a SQLite file or a postgresql:// URL)."""
 
@@ -104,6 +112,20 @@ class LookupLedger:
     def find(self, policy_no: str, id_type: str, id_no: str) -> Found | None:
         with self.connections.connection() as conn:
             return self._find(conn, policy_no, id_type, id_no)
+
+    def effective_request(self, agency: str, sha256: str) -> tuple | None:
+        """A row when the ledger holds a request of these bytes from this agency, else None (as
+        Ledger.effective_request answers recovering.unheld)."""
+        with self.connections.connection() as conn:
+            return conn.execute("SELECT 1 FROM requests WHERE agency = ? AND sha256 = ?", (agency, sha256)).fetchone()
+
+    def runs(self) -> list[RunKey]:
+        """The month-end runs the ledger holds, as recovering.unheld reads them."""
+        from datetime import date
+
+        with self.connections.connection() as conn:
+            rows = conn.execute("SELECT month, trigger, started_at FROM month_end_runs").fetchall()
+        return [RunKey(date.fromisoformat(m + "-01"), t, from_text(s)) for m, t, s in rows]
 
     def numbers_used(self) -> dict[str, int]:
         """The highest number of each sequence the ledger has handed out (as Ledger.numbers_used)."""
