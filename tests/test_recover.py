@@ -474,10 +474,9 @@ def test_a_lost_original_that_changed_nothing_is_named(root, ledger_backend):
     assert business(root) == original
 
 
-def test_status_on_a_root_whose_ledger_is_lost_points_to_recover(root):
+def test_status_on_a_root_whose_ledger_is_lost_points_to_recover(root, ledger_backend):
     issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
-    for extra in ("", "-wal", "-shm"):
-        Path(f"{root}/ledger.sqlite3{extra}").unlink(missing_ok=True)
+    restore(root, ledger_backend, None)  # lost outright
     status = run_watcher(root, "status", check=False)
     assert status.returncode == 1 and "watcher recover" in status.stderr and "watcher init" not in status.stderr
 
