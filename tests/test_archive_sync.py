@@ -33,3 +33,18 @@ def test_a_refused_sync_is_said_and_tried_again(tmp_path, monkeypatch):
     archive.durable(snap.path)  # once synced, no further sync
     assert len(calls) == 2
     archive.forget(snap.path)
+
+
+def test_an_archived_copy_bears_the_moment_its_file_was_taken_to_the_microsecond(tmp_path):
+    """Within one second of the archive's names, `watcher recover` orders originals whose log lines were lost
+    by these times: the filesystem's own clock ticks too coarsely (milliseconds) to tell copies apart."""
+    moments = [datetime(2026, 11, 30, 10, 0, 0, us, tzinfo=ZONE) for us in (900, 200, 100_000)]
+    made = []
+    for i, at in enumerate(moments):
+        source = tmp_path / f"团{i}.csv"
+        source.write_bytes(f"{i}".encode() * 10)
+        made.append(archive.snapshot(source, tmp_path / "archive", source.name, at, ZONE).path)
+    for path, at in zip(made, moments, strict=True):
+        assert path.stat().st_mtime_ns == int(at.timestamp()) * 1_000_000_000 + at.microsecond * 1000
+        archive.durable(path)
+        archive.forget(path)

@@ -425,9 +425,10 @@ def test_a_ledger_a_crash_left_ahead_of_its_mark_is_its_own(root, ledger_backend
 
 def test_same_second_originals_whose_log_lines_were_lost_keep_the_order_they_were_taken_in(root, ledger_backend):
     saved = backup(root, ledger_backend)
-    for i in range(5):  # one `process` run, one frozen second: the archive names tie on the time
+    for i in range(5):  # one second: the archive names tie on the time; taken 0.1 s apart
         write_request(root / f"workbooks/GZ001/团{i}.xlsx", issue_fields(旅行团号=f"团{i}"), people(2))
-    run_watcher(root, "process", env=fake("2026-11-03T10:00:00+08:00"))
+        run_watcher(root, "process", env=fake(f"2026-11-03T10:00:00.{i}00000+08:00"))
+    assert len({p.name[:6] for p in (root / "archive/GZ001").rglob("*.xlsx")}) == 1
     numbers = {i: result(root, "GZ001", f"团{i}_结果")[0]["policies"][0]["policy_no"] for i in range(5)}
     original, printed = business(root), outbox(root)
     log = events.log_path(root / "archive")

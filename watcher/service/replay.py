@@ -159,8 +159,8 @@ def plan_replay(layout: Layout, ledger, zone) -> Planned:
         who = path.parent.parent.name
         data = {"agency": who, "archived": rel, "file": found.group(4), "unlogged": True, "sha8": found.group(2)}
         extra.append(Item("file", local, data, -1))
-    # Within one second, in the order the copies were made (each is written when its file is claimed, in
-    # the order the desk took them); the name (its hash) only where the times tie.
+    # Within one second, in the order the desk took them (each copy's time is the moment its file was
+    # claimed, to the microsecond); the name (its hash) only where the times tie.
     extra.sort(key=lambda item: (item.at, _made_ns(layout.archive / item.data["archived"]), item.data["archived"]))
     merged: list[Item] = []
     for item in items:

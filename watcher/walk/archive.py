@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,6 +105,7 @@ class CopyChanged(Exception):
     """The file changed while its archived copy was made (a writer still at it): no copy was made."""
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CHANGED_TAG = "_办理后修改"  # in the name of a file's bytes changed after it was processed (never processed)
 WHOLE = 8 << 20  # a file up to this size is read once, hashed and written from memory
 
@@ -155,6 +156,10 @@ def snapshot(
                         copy.write(chunk)
                 if again.hexdigest() != sha:
                     raise CopyChanged(claimed)
+        # Its time is the moment it was taken, to the microsecond: within one second of the archive's names,
+        # the order the desk took its files in (a filesystem's own clock ticks too coarsely to tell).
+        stamp = (at - EPOCH) // timedelta(microseconds=1) * 1000
+        os.utime(tmp, ns=(stamp, stamp))
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
