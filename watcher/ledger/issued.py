@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..io.atomic import fsync_path
 from .db import is_url
 
 FILE_SUFFIX = ".numbers.json"
@@ -80,11 +81,7 @@ class Issued:
             created = not self.path.exists()
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             if created:  # the file's own name on the disk too, once
-                directory = os.open(self.path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(directory)
-                finally:
-                    os.close(directory)
+                fsync_path(self.path.parent)
         return self._fd
 
     def raise_to(self, used: dict[str, int]) -> None:

@@ -61,3 +61,13 @@ def unheld(archive: Path, ledger, zone, last: int = 20) -> list[str]:
         elif (str(e.data.get("month")), str(e.data.get("trigger")), to_text(e.at)) not in runs:
             missing.append(f"{e.data.get('month')} 月结（{when}）")
     return missing
+
+
+def lags(root: Path, mark: Path, ledger, zone, last: int = 20) -> bool:
+    """Whether the ledger is behind the numbers the desk handed out (its mark at `mark`), or lacks the event
+    log's latest business: what `status` says and what keeps the lookup page in maintenance."""
+    from ..layout import Layout
+    from ..ledger.issued import Issued, behind
+
+    issued, _ = Issued(mark).read()
+    return bool(behind(ledger.numbers_used(), issued)) or bool(unheld(Layout(root).archive, ledger, zone, last))

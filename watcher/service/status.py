@@ -139,19 +139,17 @@ def _desk_line(ledger, why, layout: Layout) -> str:
 def _behind_line(ledger, layout: Layout, zone) -> str | None:
     """A ledger behind the numbers the desk handed out, or without its latest business (restored from an
     older backup, or new): the commands that hand numbers out refuse it; status says so, and what to do."""
-    from ..ledger.issued import Issued, behind, issued_path
-    from .recovering import unheld
+    from ..ledger.issued import issued_path
+    from .recovering import lags
 
     try:
-        issued, _ = Issued(issued_path(layout.root, ledger.target)).read()
-        late = behind(ledger.numbers_used(), issued)
-        missing = [] if late else unheld(layout.archive, ledger, zone)
+        if not lags(layout.root, issued_path(layout.root, ledger.target), ledger, zone):
+            return None
     except Exception as exc:  # a ledger that fails here is said as such, never a traceback
-        if classify(exc) is None:
+        fault = classify(exc)
+        if fault is None:
             raise
-        return "账本：" + DeskFault(classify(exc) or LEDGER, exc).line()
-    if not late and not missing:
-        return None
+        return "账本：" + DeskFault(fault, exc).line()
     return (
         "账本：落后于本机已发出的编号或已办理的业务（很可能是从较早的备份恢复的，或是新建的）："
         "serve / process 不会启动；请运行 watcher recover（见运维文档的备份与恢复）"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from .. import crash
 from ..domain.problems import file_problem, problem
-from ..domain.text import label_key
 from ..faults import DeskFault, classify
+from ..kinds.common import ApplySheet
 from ..layout import ADMIN
 from ..ledger.common import LedgerError
 from . import claim as claiming
@@ -165,7 +165,7 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
     if ended(desk, frame.who) and request.action not in ENDED_MAY:
         # A terminated agency still settles what it owes and may look things up; nothing else.
         return frame.refused(
-            problem("agency.ended", **_apply_at(book, "操作类型"), agency=frame.who, action=request.action)
+            problem("agency.ended", **ApplySheet(book, []).at("操作类型"), agency=frame.who, action=request.action)
         )
     if request.roster is not None:
         frame = replace(
@@ -182,15 +182,6 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
             raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
         durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while it was read)
     return commit(desk.ledger, replace(frame, problems=checked.problems), decision)
-
-
-def _apply_at(book, label: str) -> dict:
-    """Where `label` is on the 申请 sheet (sheet, Excel row, column), for a problem about its value."""
-    sheet = book.sheet("申请")
-    for r, row in enumerate(sheet.rows if sheet is not None else []):
-        if row and label_key(row[0]) == label:
-            return {"sheet": "申请", "row": r + 1, "column": label, "col_index": 1}
-    return {"sheet": "申请", "row": None, "column": None}
 
 
 ENDED_MAY = ("保单查询", "业务明细", "补打保单", "对账单查询")  # what a terminated agency may still ask

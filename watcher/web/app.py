@@ -212,16 +212,10 @@ class LookupApp:
         or stopped (looked at again every few seconds)."""
         if now - self.verified_at < VERIFY_SECONDS:
             return self.unverified
-        from ..layout import Layout
-        from ..ledger.issued import Issued, behind
-        from ..service.recovering import unfinished, unheld
+        from ..service.recovering import lags, unfinished
 
-        unverified = unfinished(self.root) is not None
-        if not unverified:
-            issued, _ = Issued(self.mark).read()
-            unverified = any(issued.values()) and bool(behind(self.ledger.numbers_used(), issued))
-        if not unverified:  # the mark lost with the ledger's disk: the event log beside the archive still knows
-            unverified = bool(unheld(Layout(self.root).archive, self.ledger, self.zone, last=5))
+        # The mark lost with the ledger's disk: the event log beside the archive still knows (its last 5).
+        unverified = unfinished(self.root) is not None or lags(self.root, self.mark, self.ledger, self.zone, last=5)
         self.verified_at, self.unverified = now, unverified
         return unverified
 
