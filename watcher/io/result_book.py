@@ -113,7 +113,13 @@ def _found_columns(rows: list[list]) -> list | None:
 
 def write_result_book(path: Path, outcome, zone: tzinfo) -> None:
     wb = new_workbook(
-        path, "result", sha256=outcome.sha256, status=outcome.status, agency=outcome.who, file=outcome.file_name
+        path,
+        "result",
+        lean=True,
+        sha256=outcome.sha256,
+        status=outcome.status,
+        agency=outcome.who,
+        file=outcome.file_name,
     )
     f = _formats(wb)
     _summary(wb, f, outcome, zone)
@@ -519,7 +525,7 @@ def _extra_columns(sheet: Sheet, header: int, width: int, added: list | None) ->
 def write_tables(path: Path, tables: list) -> None:
     """A workbook of tables only (业务明细_<YYYY-MM>.xlsx): each on its own sheet, header frozen,
     filters on, money as numbers, a totals row."""
-    wb = new_workbook(path, "detail")
+    wb = new_workbook(path, "detail", lean=True)
     f = _formats(wb)
     used: set[str] = set()
     for table in tables:

@@ -10,6 +10,7 @@ from pathlib import Path
 import xlsxwriter
 
 from ..domain.text import strip_control
+from . import xlsx_lean
 
 MONEY = "#,##0.00"
 OPTIONS = {
@@ -27,9 +28,10 @@ OPTIONS = {
 MARK = "watcher"
 
 
-def new_workbook(path: Path, mark: str, **properties: str) -> xlsxwriter.Workbook:
-    """A workbook that carries its mark (and `properties`, e.g. the original's SHA-256 for a result)."""
-    wb = xlsxwriter.Workbook(str(path), OPTIONS)
+def new_workbook(path: Path, mark: str, *, lean: bool = False, **properties: str):
+    """A workbook that carries its mark (and `properties`, e.g. the original's SHA-256 for a result).
+    `lean`: watcher's own writer (io/xlsx_lean), for results and detail tables, instead of xlsxwriter."""
+    wb = xlsx_lean.Workbook(path) if lean else xlsxwriter.Workbook(str(path), OPTIONS)
     wb.set_custom_property(MARK, mark)
     for name, value in properties.items():
         wb.set_custom_property(f"{MARK}_{name}", value)
