@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from . import commands
 from .commands import Failure
+from .faults import os_words
 from .layout import Layout
 from .settings import SettingsError
 
@@ -131,8 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, BrokenPipeError) and _reader_gone():
             return 1
         print(
-            f"watcher {args.command}: 无法访问 {exc.filename or layout.root}（{exc.strerror or exc}）。"
-            "请检查路径和权限",
+            f"watcher {args.command}: 无法访问 {exc.filename or layout.root}（{os_words(exc)}）。请检查路径和权限",
             file=sys.stderr,
         )
         return 1

@@ -375,7 +375,7 @@ def cmd_template(layout: Layout, args) -> int:
 def cmd_month_end(layout: Layout, args) -> int:
     from .domain.settlement import MonthError, month_of, parse_month, previous_month
     from .service.logs import configure
-    from .service.month_end import COMMAND, LOCK, MonthNotEnded, run_month_end
+    from .service.month_end import COMMAND, LOCK, MonthNotEnded, run_month_end, write_unwritten
 
     settings = load_settings(layout.root)
     now = clock.now()
@@ -394,6 +394,7 @@ def cmd_month_end(layout: Layout, args) -> int:
             raise Failure("另一个 watcher 正在运行月结。请等它结束后再试（watcher status 可查看）")
         try:
             report = run_month_end(ledger, layout, settings, month, now, COMMAND)
+            waiting = write_unwritten(ledger, layout, settings, now)  # this month's, and earlier runs'
         except MonthNotEnded as exc:
             raise Failure(str(exc)) from None
         finally:
@@ -412,12 +413,22 @@ def cmd_month_end(layout: Layout, args) -> int:
     )
     for w in report.waiting[:20]:
         print(f"  等待：{w.agency} {w.plan}：{w.reason}")
+    if waiting:
+        print(
+            "以下机构的月结文件未能写出，其他机构的已写出；该文件夹恢复后，watcher serve 会自动补写"
+            "（或再运行一次 watcher month-end）：",
+            file=sys.stderr,
+        )
+        for month_label, agencies in waiting.items():
+            for agency in agencies:
+                why = report.unwritten.get(agency, "") if month_label == f"{month:%Y-%m}" else ""
+                print(f"  {month_label} {agency}" + (f"：{why}" if why else ""), file=sys.stderr)
     if report.problems:
         print(f"账本核对发现 {len(report.problems)} 处不一致：", file=sys.stderr)
         for line in report.problems:
             print("  " + line, file=sys.stderr)
         return 1
-    return 0
+    return 1 if waiting else 0
 
 
 def cmd_check(layout: Layout, args) -> int:

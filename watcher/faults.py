@@ -56,9 +56,31 @@ def _root(exc: BaseException | None) -> BaseException | None:
     return exc
 
 
+# What the system's own words (English on a server) mean to the operator, for the errors a desk meets.
+OS_WORDS = {
+    errno.ENOSPC: "磁盘已满",
+    errno.EDQUOT: "磁盘配额已用完",
+    errno.EIO: "磁盘读写出错",
+    errno.EROFS: "磁盘是只读的",
+    errno.EACCES: "没有权限",
+    errno.EPERM: "没有权限",
+    errno.EEXIST: "该位置已有同名的文件",
+    errno.ENOTDIR: "路径中有一段是文件而不是文件夹",
+    errno.EISDIR: "该位置是文件夹",
+    errno.ENOENT: "路径不存在",
+    errno.EBUSY: "文件正被占用",
+    errno.ENAMETOOLONG: "文件名太长",
+}
+
+
+def os_words(exc: OSError) -> str:
+    """An OSError in Chinese (the system's words where there is no translation)."""
+    return OS_WORDS.get(exc.errno or 0) or exc.strerror or str(exc) or type(exc).__name__
+
+
 def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}{'：' + str(exc.filename) if exc.filename else ''}"
+        return f"{os_words(exc)}{'：' + str(exc.filename) if exc.filename else ''}"
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 

@@ -476,6 +476,13 @@ class SettlementLedger:
             at, None, "_admin", "month_end.finished", month, {"run_id": run_id, "created": created, "waiting": waiting}
         )
 
+    def set_run_summary(self, run_id: int, summary: dict) -> None:
+        """What a finished run says of itself, brought up to date (its files written later: month_end.py)."""
+        self._need_tx()
+        self.conn.execute(
+            "UPDATE month_end_runs SET summary = ? WHERE id = ?", (json.dumps(summary, ensure_ascii=False), run_id)
+        )
+
     def runs(self) -> list[Run]:
         return [
             Run(i, date.fromisoformat(m + "-01"), t, from_text(s), from_text(f), c, w, json.loads(j))

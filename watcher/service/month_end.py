@@ -35,6 +35,7 @@ from ..io.settlement_files import write_summary_file
 from ..io.statement_book import statement_names
 from ..layout import ADMIN, Layout
 from ..ledger.check import check_ledger
+from ..ledger.settlement import Run
 from .month_files import AgencyFiles, MonthFiles, write_month
 
 log = logging.getLogger("watcher")
@@ -53,6 +54,7 @@ class MonthEndReport:
     waiting: list[WaitingPlan] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    unwritten: dict[str, str] = field(default_factory=dict)  # agency → why its files wait (written later)
 
 
 def run_month_end(
@@ -100,6 +102,7 @@ def run_month_end(
 
     how = MonthFiles(layout, zone, settings.insurer_name, month, now)
     written, (policies, report.problems) = write_month(ledger, how, tasks, size, meanwhile)
+    report.unwritten = written.failed
     report.files += written.details
     report.files += [p for number in sorted(written.statements) for p in written.statements[number]]
     if report.problems:
@@ -122,7 +125,15 @@ def run_month_end(
                 "waiting": [[w.agency, w.plan, w.count] for w in report.waiting],
                 "problems": len(report.problems),
                 "files": [str(p.relative_to(layout.root)) for p in report.files],
+                "unwritten": sorted(report.unwritten),  # written later: write_unwritten
             },
+        )
+    for agency, why in sorted(report.unwritten.items()):
+        log.error(
+            "月结 %s：%s 的文件未能写出（%s），其他机构的文件已写出；该文件夹恢复后自动补写",
+            month_text(month),
+            agency,
+            why,
         )
     log.info(
         "月结 %s（%s）：新生成对账单 %d 张，等待结账 %d 个方案，账本核对%s",
@@ -133,6 +144,38 @@ def run_month_end(
         "一致" if not report.problems else "有不一致",
     )
     return report
+
+
+def write_unwritten(ledger, layout: Layout, settings, now: datetime) -> dict[str, list[str]]:
+    """The month-end files an agency's folder refused (a file in its place, no permission), written now
+    where the folder takes them: `serve` tries at every tick, `process` and `month-end` when they start.
+    Returns month (YYYY-MM) → the agencies whose files still wait."""
+    latest: dict[date, Run] = {}
+    for run in ledger.runs():
+        if run.finished_at is not None:
+            latest[run.month] = run
+    left: dict[str, list[str]] = {}
+    for month, run in sorted(latest.items()):
+        agencies = set(run.summary.get("unwritten") or ())
+        if not agencies:
+            continue
+        names = {a.code: a.name for a in ledger.agencies()}
+        tasks, _size = month_tasks(ledger, layout, month, set(), names)
+        tasks = [t for t in tasks if t.agency in agencies]
+        how = MonthFiles(layout, settings.zone, settings.insurer_name, month, now)
+        written, _ = write_month(ledger, how, tasks, 0, lambda: None)
+        still = sorted(written.failed)
+        files = [str(p.relative_to(layout.root)) for p in written.details]
+        files += [str(p.relative_to(layout.root)) for n in sorted(written.statements) for p in written.statements[n]]
+        with ledger.atomic():
+            ledger.set_run_summary(
+                run.id, {**run.summary, "unwritten": still, "files": run.summary.get("files", []) + files}
+            )
+        for agency in sorted(agencies - set(still)):
+            log.info("月结 %s：%s 的文件已补写出", month_text(month), agency)
+        if still:
+            left[month_text(month)] = still
+    return left
 
 
 def record_run(layout: Layout, month: date, now: datetime, trigger: str) -> None:

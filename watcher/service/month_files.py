@@ -14,13 +14,15 @@ import sys
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from ..domain.policy import Policy
 from ..domain.settlement import Statement, month_bounds
+from ..faults import describe
 from ..io.month_summary import detail_name
 from ..io.settlement_files import write_detail_file, write_statement_files
 from ..kinds.queries import month_detail_table
@@ -48,6 +50,7 @@ class AgencyFiles:
 class Written:
     details: list[Path]
     statements: dict[str, list[Path]]  # statement number → its files
+    failed: dict[str, str] = field(default_factory=dict)  # agency → why its files could not be written
 
 
 @dataclass(frozen=True)
@@ -87,10 +90,13 @@ def write_month(
     ledger, how: MonthFiles, tasks: list[AgencyFiles], size: int, meanwhile: Callable[[], T]
 ) -> tuple[Written, T]:
     """Every task's files, and what `meanwhile` returned: it runs in this process while helpers write (a
-    large month, `size` policies) or after the files are written (a small one). Details in agency order."""
+    large month, `size` policies) or after the files are written (a small one). Details in agency order.
+    One agency's folder that takes nothing (a file in its place, no permission) keeps back only that
+    agency's files: it is named in `failed`, the others are written."""
     cores = os.cpu_count() or 1
+    failed: dict[str, str] = {}
     if size < PARALLEL_FROM or cores < 2 or len(tasks) < 2:
-        done = [write_agency(ledger, how, task) for task in tasks]
+        done = [_own(partial(write_agency, ledger, how, task), task, failed) for task in tasks]
         also = meanwhile()
     else:
         # spawn, not fork: a forked helper would inherit the root lock and the ledger's connection.
@@ -102,11 +108,23 @@ def write_month(
         ) as pool:
             futures = [pool.submit(_write_in_helper, how, task) for task in tasks]
             also = meanwhile()
-            done = [_result(f, ledger, how, task) for f, task in zip(futures, tasks, strict=True)]
+            done = [
+                _own(partial(_result, f, ledger, how, task), task, failed)
+                for f, task in zip(futures, tasks, strict=True)
+            ]
     written = Written(
-        [p for w in done for p in w.details], {no: paths for w in done for no, paths in w.statements.items()}
+        [p for w in done for p in w.details], {no: paths for w in done for no, paths in w.statements.items()}, failed
     )
     return written, also
+
+
+def _own(write: Callable[[], Written], task: AgencyFiles, failed: dict[str, str]) -> Written:
+    """One agency's files; where its folder refuses them, nothing of it (and the reason in `failed`)."""
+    try:
+        return write()
+    except OSError as exc:
+        failed[task.agency] = describe(exc)  # the month-end says so (and retries: write_unwritten)
+        return Written([], {})
 
 
 def _result(future: Future[Written], ledger, how: MonthFiles, task: AgencyFiles) -> Written:

@@ -31,7 +31,7 @@ from ..walk import Desk, FileChanged, OutputsPending, ahead, archive_claim, clai
 from ..walk.archive import forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.outcome import Outcome
-from ..walk.render import RenderPlan, finish, plan, run_job, twin
+from ..walk.render import RenderPlan, finish, plan, run_jobs, twin
 from ..walk.shows import gather
 from .lifeline import die_with_parent
 
@@ -89,11 +89,6 @@ def _helper_start(parent: int) -> None:
     die_with_parent(parent)
     crash.in_helper_of(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def run_jobs(jobs: list) -> None:
-    for job in jobs:
-        run_job(job)
 
 
 class Pipeline:

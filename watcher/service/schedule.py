@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from ..domain.settlement import due_months, month_of, parse_run_time, retry_due, scheduled_at
 from ..layout import Layout
 from ..ledger.settlement import Run
-from .month_end import CAUGHT_UP, LOCK, RETRY, SCHEDULED, MonthEndReport, run_month_end
+from .month_end import CAUGHT_UP, LOCK, RETRY, SCHEDULED, MonthEndReport, run_month_end, write_unwritten
 
 log = logging.getLogger("watcher")
 
@@ -52,14 +52,17 @@ def due(ledger, settings, now: datetime) -> list[tuple[date, str]]:
 
 
 def run_due(ledger, layout: Layout, settings, now: datetime) -> list[MonthEndReport]:
-    """Whatever month-end is due, on this worker if no other is running one (then it is skipped here)."""
+    """Whatever month-end is due, on this worker if no other is running one (then it is skipped here);
+    then the files of an earlier run that an agency's folder refused."""
     if not ledger.try_lock(LOCK):
         log.info("另一个 watcher 正在运行月结，本进程跳过")
         return []
     try:
-        return [
+        reports = [
             run_month_end(ledger, layout, settings, month, now, trigger)
             for month, trigger in due(ledger, settings, now)
         ]
+        write_unwritten(ledger, layout, settings, now)  # files an agency's folder refused before
+        return reports
     finally:
         ledger.unlock(LOCK)

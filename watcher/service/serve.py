@@ -30,7 +30,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from ..domain.problems import problem
-from ..faults import WORDS, DeskFault, classify
+from ..faults import WORDS, DeskFault, classify, describe
 from ..layout import ADMIN, CLAIMED
 from ..walk import Desk
 from ..walk.names import display_name
@@ -201,6 +201,8 @@ class Service:
             return  # not while the desk is at fault
         try:
             run_due(self.desk.ledger, self.desk.layout, self.settings, self.desk.now())
+        except OSError as exc:  # a folder that takes nothing (outbox/_admin): one line, not a traceback
+            log.error("月结运行失败（%s），稍后重试", describe(exc))
         except Exception:
             log.exception("月结运行失败，稍后重试")
 

@@ -198,4 +198,8 @@ def next_run_text(ledger, settings, now: datetime) -> str:
     text = f"月结 {month_text(month)}：{when.astimezone(zone):%Y-%m-%d %H:%M}"
     if pending:
         text += "；现在待运行：" + "、".join(f"{month_text(m)}（{t}）" for m, t in pending)
+    latest = {r.month: r for r in ledger.runs() if r.finished_at is not None}
+    unwritten = [f"{month_text(m)} {a}" for m, r in sorted(latest.items()) for a in r.summary.get("unwritten") or ()]
+    if unwritten:
+        text += "；月结文件未能写出（该机构的 outbox 文件夹无法写入，恢复后自动补写）：" + "、".join(unwritten)
     return text

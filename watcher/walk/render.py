@@ -156,9 +156,24 @@ def finish(rendering: RenderPlan) -> None:
         crash.point("after_outputs")
 
 
+def run_jobs(jobs: list[Job]) -> None:
+    """Every job, in order; one that fails (one agency's outbox that takes nothing) does not keep the others
+    back (another agency's statement, the core exchange file): the first error is raised once the rest are
+    written, and the JSON twin, which says the result is complete, is not written then."""
+    failed: Exception | None = None
+    for job in jobs:
+        if failed is not None and job.output == "twin":
+            break
+        try:
+            run_job(job)
+        except Exception as exc:  # noqa: BLE001 — raised below, after the others
+            failed = failed or exc
+    if failed is not None:
+        raise failed
+
+
 def render(outcome: Outcome, out_dir: Path, layout: Layout, settings: Settings) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     rendering = plan(outcome, out_dir, layout, settings)
-    for job in rendering.jobs:
-        run_job(job)
+    run_jobs(rendering.jobs)
     finish(rendering)

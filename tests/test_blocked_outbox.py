@@ -1,0 +1,111 @@
+"""One agency's outbox that takes nothing (a file where its folder should be: the agency owns that share)
+keeps back only that agency's files: month-end writes every other agency's detail sheet and statements and
+the staff summary, says which agency waits and why in Chinese, and writes its files once the folder takes
+them, without a restart; a 对账确认 over several agencies writes every other output it can."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import openpyxl
+from helpers import (
+    agency_workbook,
+    fake,
+    issue,
+    ledger_query,
+    month_end,
+    run_watcher,
+    serving,
+    statements,
+    wait_for,
+)
+
+NOV = "2026-12-01T03:00:00+08:00"
+
+
+def _two_agencies(root):
+    agency_workbook(
+        root / "workbooks" / "_admin" / "机构.xlsx",
+        [[1, "AA001", "甲旅行社", "9144", "LY-1", "GN-A", "合作中"]],
+    )
+    run_watcher(root, "process", env=fake("2026-11-02T09:00:00+08:00"))
+    issue(root, "团G", "2026-11-20 08:00", n=2)
+    issue(root, "团A", "2026-11-20 08:00", n=3, agency="AA001")
+
+
+def _block(root, agency="AA001"):
+    out = root / "outbox" / agency
+    shutil.move(out, root / f"{agency}_saved")
+    out.write_text("not a folder", encoding="utf-8")
+
+
+def _unblock(root, agency="AA001"):
+    (root / "outbox" / agency).unlink()
+    shutil.move(root / f"{agency}_saved", root / "outbox" / agency)
+
+
+def test_month_end_writes_every_other_agencys_files_and_the_blocked_ones_later(root):
+    _two_agencies(root)
+    _block(root)
+    done = month_end(root, "2026-11", NOV, check=False)
+    assert done.returncode == 1
+    assert "新生成对账单 2 张" in done.stdout, done.stdout
+    assert "AA001" in done.stderr and "该位置已有同名的文件" in done.stderr, done.stderr
+    assert "File exists" not in done.stderr + done.stdout and "Traceback" not in done.stderr
+    numbers = {s[1]: s[0] for s in statements(root)}
+    assert set(numbers) == {"AA001", "GZ001"}
+    gz = root / "outbox" / "GZ001"
+    assert (gz / "业务明细_2026-11.xlsx").exists()
+    assert (gz / f"对账单_{numbers['GZ001']}.json").exists() and (gz / f"对账单_{numbers['GZ001']}.xlsx").exists()
+    summary = openpyxl.load_workbook(root / "outbox" / "_admin" / "月结汇总_2026-11.xlsx")
+    assert summary.sheetnames
+    status = run_watcher(root, "status", env=fake("2026-12-01T03:05:00+08:00")).stdout
+    assert "月结文件未能写出" in status and "2026-11 AA001" in status, status
+
+    # The folder is back: the next run (serve's tick, process, month-end) writes what waited.
+    _unblock(root)
+    with serving(root, fake("2026-12-01T03:10:00+08:00")):
+        aa = root / "outbox" / "AA001"
+        wait_for(lambda: (aa / f"对账单_{numbers['AA001']}.json").exists(), 30, "AA001's statement")
+        wait_for(lambda: (aa / "业务明细_2026-11.xlsx").exists(), 30, "AA001's detail sheet")
+    answer = json.loads((aa / f"对账单_{numbers['AA001']}.json").read_text("utf-8"))
+    assert answer["statement_no"] == numbers["AA001"] and answer["agency"] == "AA001"
+    status = run_watcher(root, "status", env=fake("2026-12-01T03:15:00+08:00")).stdout
+    assert "月结文件未能写出" not in status, status
+    assert len(statements(root)) == 2, "nothing settled twice"
+    runs = ledger_query(root, "SELECT COUNT(*) FROM month_end_runs")
+    assert runs == [(1,)], "the files were written without another month-end run"
+
+
+def test_a_confirmation_writes_every_output_it_can_while_one_agencys_folder_takes_nothing(root):
+    _two_agencies(root)
+    month_end(root, "2026-11", NOV)
+    numbers = {s[1]: s[0] for s in statements(root)}
+    _block(root)
+    head = ["序号", "对账单号", "业务渠道", "确认人"]
+    rows = [[1, numbers["AA001"], "团险直销", "张运营"], [2, numbers["GZ001"], "团险直销", "张运营"]]
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "申请"
+    ws.append(["操作类型", "对账确认"])
+    table = wb.create_sheet("对账确认")
+    table.append(head)
+    for row in rows:
+        table.append(row)
+    wb.save(root / "workbooks" / "_admin" / "确认.xlsx")
+    run_watcher(root, "process", env=fake("2026-12-02T10:00:00+08:00"), check=False)
+    # GZ001's statement and both exchange files are written although AA001's folder takes nothing …
+    gz = json.loads((root / "outbox" / "GZ001" / f"对账单_{numbers['GZ001']}.json").read_text("utf-8"))
+    assert gz["status"] == "已确认"
+    assert (root / "outbox" / "_core" / f"SETTLE_{numbers['GZ001']}.csv").exists()
+    assert (root / "outbox" / "_core" / f"SETTLE_{numbers['AA001']}.csv").exists()
+    # … but the result is not said complete (its JSON twin) until every output is in place.
+    assert not (root / "outbox" / "_admin" / "确认_结果.json").exists()
+    _unblock(root)
+    run_watcher(root, "process", env=fake("2026-12-02T10:05:00+08:00"))
+    data = json.loads((root / "outbox" / "_admin" / "确认_结果.json").read_text("utf-8"))
+    assert data["status"] == "success"
+    aa = json.loads((root / "outbox" / "AA001" / f"对账单_{numbers['AA001']}.json").read_text("utf-8"))
+    assert aa["status"] == "已确认"
+    assert [s[6] for s in statements(root)] == ["已确认", "已确认"]
