@@ -372,6 +372,16 @@ def test_detail_sheet_has_the_spec_columns_filters_and_totals(root):
         {"操作类型": "业务明细", "投保起期": today, "投保止期": today, "方案代码": "GW-B", "保单状态": "有效"},
     )
     assert only_gw["policies"] == []
+    # A plan code no plan has is a typo, not a month without business: refused, the cell named.
+    typo, _ = request(
+        root,
+        "明细笔误.xlsx",
+        {"操作类型": "业务明细", "投保起期": today, "投保止期": today, "方案代码": "GW-X"},
+    )
+    assert typo["status"] == "failed" and [(e["code"], e["column"]) for e in typo["errors"]] == [
+        ("query.plan_unknown", "方案代码")
+    ]
+    assert typo["errors"][0]["row"] is not None and "GW-X" in typo["errors"][0]["message"]
     missing, _ = request(root, "明细缺日期.xlsx", {"操作类型": "业务明细"})
     assert {e["column"] for e in missing["errors"]} == {"投保起期", "投保止期"}
 

@@ -110,6 +110,7 @@ MESSAGES: dict[str, str] = {
     "endorse.age_at_new_start": "{name} 在新的生效时间时 {age} 岁，不在方案投保年龄 {min_age}–{max_age} 岁之内",
     "query.status": "保单状态“{value}”无效，可选：{allowed}",
     "query.settle": "结算状态“{value}”无效，可选：全部、未结、已结",
+    "query.plan_unknown": "方案代码“{value}”不存在，业务明细不会有这个方案的保单。请核对方案代码，或填“全部”",
     "query.date": "“{label}”的日期“{value}”无法识别，请填写如“2026-12-01”",
     "query.date_order": "{first} {start} 晚于{last} {end}",
     "policy.not_found_reprint": "未找到本机构的保单“{value}”。请核对保单号（只能补打本机构的保单）",

@@ -30,6 +30,7 @@ class Filter:
     status: str = "全部"
     plan_code: str = ""
     settled: str = "全部"
+    plan_at: dict = field(default_factory=dict)  # where 方案代码 was typed (业务明细 checks it exists)
 
 
 @dataclass(frozen=True)
@@ -311,14 +312,21 @@ class DetailKind(RequestKind):
             plan_code="" if plan == "全部" else plan,
             status=_choice(sheet, "保单状态", STATUSES[:3], "query.status"),
             settled=_choice(sheet, "结算状态", SETTLED, "query.settle"),
+            plan_at=sheet.at("方案代码"),
         )
         return Request(self.action, who, flt, problems)
 
     def load(self, ledger, request: Request[Filter], who: str):
-        return [] if request.problems else ledger.find_policies(request.fields, people=False)
+        if request.problems:
+            return [], set()
+        return ledger.find_policies(request.fields, people=False), {p.code for p in ledger.plans()}
 
     def validate(self, request: Request[Filter], state, now: datetime) -> Checked[Filter, Policies]:
-        return Checked(request, list(request.problems), Policies([p for p in state if matches(p, request.fields, now)]))
+        found, plans = state
+        problems, flt = list(request.problems), request.fields
+        if not problems and flt.plan_code and flt.plan_code not in plans:  # a typo is no empty month
+            problems.append(problem("query.plan_unknown", **flt.plan_at, value=flt.plan_code))
+        return Checked(request, problems, Policies([p for p in found if matches(p, flt, now)]))
 
     def decide(self, checked: Checked[Filter, Policies], now: datetime) -> Decision:
         flt = checked.request.fields

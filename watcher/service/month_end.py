@@ -148,7 +148,7 @@ def run_month_end(
 
 def write_unwritten(ledger, layout: Layout, settings, now: datetime) -> dict[str, list[str]]:
     """The month-end files an agency's folder refused (a file in its place, no permission), written now
-    where the folder takes them: `serve` tries at every tick, `process` and `month-end` when they start.
+    where the folder takes them: `serve` tries at every tick, `month-end` after its own run.
     Returns month (YYYY-MM) → the agencies whose files still wait."""
     latest: dict[date, Run] = {}
     for run in ledger.runs():

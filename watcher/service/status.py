@@ -201,5 +201,8 @@ def next_run_text(ledger, settings, now: datetime) -> str:
     latest = {r.month: r for r in ledger.runs() if r.finished_at is not None}
     unwritten = [f"{month_text(m)} {a}" for m, r in sorted(latest.items()) for a in r.summary.get("unwritten") or ()]
     if unwritten:
-        text += "；月结文件未能写出（该机构的 outbox 文件夹无法写入，恢复后自动补写）：" + "、".join(unwritten)
+        text += (
+            "；月结文件未能写出（该机构的 outbox 文件夹无法写入；恢复后 watcher serve 自动补写，或再运行 watcher month-end）："
+            + "、".join(unwritten)
+        )
     return text
