@@ -34,6 +34,9 @@ class AdminTable:
         self.table: Table | None = None
         index = synonyms_index(columns)
         sheet = next((s for s in (book.sheet(n) for n in (name, *also)) if s is not None), None)
+        if sheet is None and book.format == "csv":
+            # A CSV has one table after its 申请 rows (the reader names it as the roster): this request's.
+            sheet = next((s for s in book.sheets.values() if s.name != "申请"), None)
         if sheet is None:
             if not optional:
                 problems.append(problem("table.missing_sheet", sheet=name, table=name, kind=kind))
@@ -85,6 +88,12 @@ class AdminTable:
             self.problems.append(bad)
             return None
         return table.sheet.value(r, c)
+
+    def special(self, r: int, column: str) -> bool:
+        """Whether the cell holds no value to trust (a formula, an error): `raw` reported it already."""
+        table = self.table
+        c = table.columns.get(column) if table else None
+        return table is not None and c is not None and (r, c) in table.sheet.special
 
     def text(self, r: int, column: str) -> str:
         return strip_control(clean(self.raw(r, column)))

@@ -23,6 +23,7 @@ from ..domain.settlement import (
     STATEMENT_STATES,
     MonthError,
     Receipt,
+    Statement,
     month_ended,
     month_text,
     next_month,
@@ -142,6 +143,8 @@ def _month(sheet, label: str, code: str, *, required: bool) -> date | None:
 def _filled(table: AdminTable, r: int, column: str) -> object | None:
     """The cell's value, or None (and the problem recorded) when it is empty."""
     raw = table.raw(r, column)
+    if raw is None and table.special(r, column):
+        return None  # a formula or an error in the cell: said once, by raw()
     if raw is None or not clean(raw):
         table.fail(r, column, "field.empty", label=column)
         return None
@@ -171,6 +174,15 @@ def _money(table: AdminTable, r: int, column: str) -> int | None:
         table.fail(r, column, "money.bad", value=clean(raw))
         return None
     return fen
+
+
+def _not_before_month(table: AdminTable, r: int, column: str, day: date | None, s: Statement) -> None:
+    """A payment or invoice dated before the month the statement bills is a typo (业绩 would land in the
+    wrong month)."""
+    if day is not None and day < s.month:
+        table.fail(
+            r, column, "statement.dated_before_month", label=column, value=day.isoformat(), month=month_text(s.month)
+        )
 
 
 def _not_future(table: AdminTable, r: int, column: str, day: date | None, now: datetime, zone) -> None:
@@ -392,6 +404,7 @@ class PaymentKind(StatementRowsKind):
             s = state.get(number)
             if not self._known(table, r, number, s):
                 continue
+            _not_before_month(table, r, "到账日期", on, s)
             if s.status == PENDING:
                 table.fail(r, "对账单号", "statement.not_confirmed", value=number)
             elif s.status != CONFIRMED:
@@ -463,10 +476,22 @@ class InvoiceKind(StatementRowsKind):
             s = state.get(number)
             if not self._known(table, r, number, s):
                 continue
+            _not_before_month(table, r, "开票日期", on, s)
             if s.status in (PENDING, CONFIRMED):
                 table.fail(r, "对账单号", "statement.not_paid", value=number, status=s.status)
             elif s.status != PAID:
                 table.fail(r, "对账单号", "statement.invoiced_already", value=number, invoice=s.invoice_no)
+            elif on is not None and s.paid_on is not None and on < s.paid_on:
+                # Allowed (an invoice may come first), but 业绩 counts by this date: worth a second look.
+                table.fail(
+                    r,
+                    "开票日期",
+                    "statement.invoiced_before_paid",
+                    warning=True,
+                    value=on.isoformat(),
+                    paid=s.paid_on.isoformat(),
+                    month=f"{on:%Y-%m}",
+                )
         return Checked(request, list(request.problems))
 
     def decide(self, checked: Checked[Rows[tuple], None], now: datetime) -> Decision:

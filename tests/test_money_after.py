@@ -1,0 +1,114 @@
+"""The money after month-end as an accountant types it: a payment or invoice dated before the month it
+bills is a typo (业绩 would land in another month) and is refused; an invoice dated before its payment is
+allowed with a warning; a formula cell gets one message, not two; an admin request sent as CSV is read."""
+
+from __future__ import annotations
+
+import openpyxl
+from helpers import admin, fake, issue, ledger_rows, month_end, result, run_watcher, statements
+
+PAY = ["序号", "对账单号", "金额", "缴费凭证号", "到账日期"]
+INVOICE = ["序号", "对账单号", "发票号", "开票日期"]
+
+
+def _confirmed(root) -> tuple[str, float]:
+    issue(root, "团A", "2026-11-20 08:00", n=3)
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    number, total = statements(root)[0][0], statements(root)[0][4]
+    data, _ = admin(
+        root,
+        "确认",
+        "对账确认",
+        ["序号", "对账单号", "业务渠道", "确认人"],
+        [[1, number, "团险直销", "张运营"]],
+        action="对账确认",
+        now="2026-12-02T10:00:00+08:00",
+    )
+    assert data["status"] == "success", data["errors"]
+    return number, total / 100
+
+
+def test_a_payment_dated_before_the_billed_month_is_refused(root):
+    number, amount = _confirmed(root)
+    before = ledger_rows(root)
+    data, _ = admin(
+        root,
+        "收费",
+        "收费",
+        PAY,
+        [[1, number, amount, "PZ1", "2020-01-01"]],
+        action="收费登记",
+        now="2026-12-03T10:00:00+08:00",
+    )
+    assert data["status"] == "failed"
+    assert [(e["code"], e["column"], e["row"]) for e in data["errors"]] == [
+        ("statement.dated_before_month", "到账日期", 2)
+    ]
+    assert "2026-11" in data["errors"][0]["message"]
+    assert ledger_rows(root) == before
+
+
+def test_an_invoice_dated_before_the_billed_month_is_refused_and_one_before_its_payment_is_warned(root):
+    number, amount = _confirmed(root)
+    data, _ = admin(
+        root,
+        "收费",
+        "收费",
+        PAY,
+        [[1, number, amount, "PZ1", "2026-12-03"]],
+        action="收费登记",
+        now="2026-12-03T10:00:00+08:00",
+    )
+    assert data["status"] == "success", data["errors"]
+    before = ledger_rows(root)
+    data, _ = admin(
+        root,
+        "发票",
+        "发票",
+        INVOICE,
+        [[1, number, "4401", "2019-01-01"]],
+        action="发票登记",
+        now="2026-12-04T10:00:00+08:00",
+    )
+    assert data["status"] == "failed" and data["errors"][0]["code"] == "statement.dated_before_month"
+    assert ledger_rows(root) == before
+    data, _ = admin(
+        root,
+        "发票2",
+        "发票",
+        INVOICE,
+        [[1, number, "4401", "2026-11-30"]],
+        action="发票登记",
+        now="2026-12-04T10:00:00+08:00",
+    )
+    assert data["status"] == "success", data["errors"]
+    assert [w["code"] for w in data["warnings"]] == ["statement.invoiced_before_paid"]
+    assert "2026-11" in data["warnings"][0]["message"] and data["warnings"][0]["column"] == "开票日期"
+    assert statements(root)[0][6] == "已开票"
+
+
+def test_a_formula_amount_is_told_once(root):
+    number, _amount = _confirmed(root)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "申请"
+    ws.append(["操作类型", "收费登记"])
+    table = wb.create_sheet("收费")
+    table.append(PAY)
+    table.append([1, number, "=10+39", "PZ1", "2026-12-03"])  # a formula saved without a cached value
+    wb.save(root / "workbooks" / "_admin" / "公式.xlsx")
+    run_watcher(root, "process", env=fake("2026-12-03T10:00:00+08:00"))
+    data, _ = result(root, "_admin", "公式_结果")
+    assert data["status"] == "failed"
+    assert [e["column"] for e in data["errors"]] == ["金额"], data["errors"]
+    assert "没有填写" not in data["errors"][0]["message"]
+
+
+def test_an_admin_request_as_csv_is_read_like_its_workbook(root):
+    number, amount = _confirmed(root)
+    text = f"操作类型,收费登记\n\n{','.join(PAY)}\n1,{number},{amount:.2f},PZ1,2026-12-03\n"
+    (root / "workbooks" / "_admin" / "收费.csv").write_bytes(text.encode("gbk"))
+    run_watcher(root, "process", env=fake("2026-12-03T10:00:00+08:00"))
+    data, _ = result(root, "_admin", "收费_结果")
+    assert data["status"] == "success", data["errors"]
+    assert statements(root)[0][6] == "已缴费"
