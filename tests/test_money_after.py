@@ -112,3 +112,54 @@ def test_an_admin_request_as_csv_is_read_like_its_workbook(root):
     data, _ = result(root, "_admin", "收费_结果")
     assert data["status"] == "success", data["errors"]
     assert statements(root)[0][6] == "已缴费"
+
+
+def test_a_voucher_or_invoice_number_another_statement_has_is_warned(root):
+    issue(root, "团A", "2026-11-20 08:00", n=3)
+    issue(root, "团B", "2026-11-20 08:00", n=2, plan="GW-B")
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    (a, *_rest_a), (b, *_rest_b) = statements(root)
+    totals = {s[0]: s[4] / 100 for s in statements(root)}
+    data, _ = admin(
+        root,
+        "确认",
+        "对账确认",
+        ["序号", "对账单号", "业务渠道", "确认人"],
+        [[1, a, "团险直销", "张运营"], [2, b, "团险直销", "张运营"]],
+        action="对账确认",
+        now="2026-12-02T10:00:00+08:00",
+    )
+    assert data["status"] == "success", data["errors"]
+    data, _ = admin(
+        root,
+        "收费",
+        "收费",
+        PAY,
+        [[1, a, totals[a], "PZ1", "2026-12-03"], [2, b, totals[b], "PZ1", "2026-12-03"]],
+        action="收费登记",
+        now="2026-12-03T10:00:00+08:00",
+    )
+    assert data["status"] == "success", data["errors"]  # one transfer may pay both: said, not refused
+    assert [(w["code"], w["row"]) for w in data["warnings"]] == [("statement.ref_reused", 3)]
+    assert a in data["warnings"][0]["message"]
+    data, _ = admin(
+        root,
+        "发票",
+        "发票",
+        INVOICE,
+        [[1, a, "4401", "2026-12-04"]],
+        action="发票登记",
+        now="2026-12-04T10:00:00+08:00",
+    )
+    assert data["status"] == "success" and data["warnings"] == []
+    data, _ = admin(
+        root,
+        "发票2",
+        "发票",
+        INVOICE,
+        [[1, b, "4401", "2026-12-04"]],
+        action="发票登记",
+        now="2026-12-04T11:00:00+08:00",
+    )
+    assert data["status"] == "success" and [w["code"] for w in data["warnings"]] == ["statement.invoice_reused"]
+    assert [s[6] for s in statements(root)] == ["已开票", "已开票"]

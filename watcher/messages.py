@@ -158,6 +158,8 @@ MESSAGES: dict[str, str] = {
     "statement.amount": "金额 {amount} 元与对账单 {value} 的合计 {total} 元不符（{diff}）。须按对账单金额一次全额缴费，请核对后重新填写",
     "statement.not_paid": "对账单 {value} 状态为“{status}”，须先登记缴费（待确认的还须先对账确认）才能登记发票",
     "statement.dated_before_month": "“{label}”{value} 早于该对账单的结账月份 {month}，请核对日期",
+    "statement.ref_reused": "缴费凭证号“{value}”已用于对账单 {other}。一笔款项同时缴多张对账单时可忽略，否则请核对凭证号",
+    "statement.invoice_reused": "发票号“{value}”已用于对账单 {other}。一张发票同时开多张对账单时可忽略，否则请核对发票号",
     "statement.invoiced_before_paid": "开票日期 {value} 早于到账日期 {paid}：业绩按开票日期计入 {month}。如无误可忽略",
     "statement.invoiced_already": "对账单 {value} 已登记发票 {invoice}，不能重复登记",
     "money.bad": "金额“{value}”无效，请填写大于 0、最多两位小数的数字",

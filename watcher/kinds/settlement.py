@@ -176,6 +176,16 @@ def _money(table: AdminTable, r: int, column: str) -> int | None:
     return fen
 
 
+def _reused(table: AdminTable, r: int, column: str, value: str | None, number: str, used: dict, code: str) -> None:
+    """A voucher or invoice number another statement has (in the ledger, or a row above): a warning, since
+    one transfer may pay several statements; `used` learns this row's."""
+    other = used.get(value) if value else None
+    if other is not None and other != number:
+        table.fail(r, column, code, warning=True, value=value, other=other)
+    elif value and number:
+        used.setdefault(value, number)
+
+
 def _not_before_month(table: AdminTable, r: int, column: str, day: date | None, s: Statement) -> None:
     """A payment or invoice dated before the month the statement bills is a typo (业绩 would land in the
     wrong month)."""
@@ -397,10 +407,16 @@ class PaymentKind(StatementRowsKind):
             ],
         )
 
+    def load(self, ledger, request: Request[Rows[tuple]], who: str):
+        used = {s.payment_ref: s.statement_no for s in ledger.statements() if s.payment_ref}
+        return super().load(ledger, request, who), used
+
     def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], None]:
         table = request.fields.table
-        for r, number, fen, _ref, on in request.fields.rows:
+        state, used = state
+        for r, number, fen, ref, on in request.fields.rows:
             _not_future(table, r, "到账日期", on, now, self.settings.zone)
+            _reused(table, r, "缴费凭证号", ref, number, used, "statement.ref_reused")
             s = state.get(number)
             if not self._known(table, r, number, s):
                 continue
@@ -469,10 +485,16 @@ class InvoiceKind(StatementRowsKind):
             ],
         )
 
+    def load(self, ledger, request: Request[Rows[tuple]], who: str):
+        used = {s.invoice_no: s.statement_no for s in ledger.statements() if s.invoice_no}
+        return super().load(ledger, request, who), used
+
     def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], None]:
         table = request.fields.table
-        for r, number, _invoice, on in request.fields.rows:
+        state, used = state
+        for r, number, invoice, on in request.fields.rows:
             _not_future(table, r, "开票日期", on, now, self.settings.zone)
+            _reused(table, r, "发票号", invoice, number, used, "statement.invoice_reused")
             s = state.get(number)
             if not self._known(table, r, number, s):
                 continue
