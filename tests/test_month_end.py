@@ -625,3 +625,16 @@ def test_month_end_writes_the_files_itself_when_its_helpers_are_gone(root, monke
         assert (root / f"outbox/{statement.agency}/业务明细_2026-11.xlsx").is_file()
         for suffix in ("xlsx", "html", "json"):
             assert (root / f"outbox/{statement.agency}/对账单_{statement.statement_no}.{suffix}").is_file()
+
+
+def test_month_end_for_a_month_without_business_writes_nothing_and_says_why(root):
+    empty = month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    assert "该月没有业务" in empty.stdout and "本机还没有任何保单" in empty.stdout
+    issue(root, "团A", "2026-11-20 08:00")
+    before = month_end(root, "2026-01", "2026-12-01T02:00:00+08:00")
+    assert "该月没有业务" in before.stdout and "2026-11" in before.stdout
+    assert not (root / "outbox/_admin/月结汇总_2026-01.xlsx").exists()
+    assert ledger_query(root, "SELECT COUNT(*) FROM month_end_runs") == [(0,)]
+    wrong = month_end(root, "1999-01", "2026-12-01T02:00:00+08:00", check=False)
+    assert wrong.returncode == 2 and "超出范围" in wrong.stderr and "请写成 YYYY-MM" not in wrong.stderr
+    assert "请写成 YYYY-MM" in month_end(root, "11月", "2026-12-01T02:00:00+08:00", check=False).stderr

@@ -383,13 +383,21 @@ def cmd_month_end(layout: Layout, args) -> int:
         try:
             month = parse_month(args.month)
         except MonthError:
-            print(f"watcher month-end: 月份“{args.month}”无效，请写成 YYYY-MM，例如 --month 2026-11", file=sys.stderr)
+            shape = re.fullmatch(r"\s*\d{4}\s*[-/.年]\s*\d{1,2}\s*月?\s*", args.month)
+            why = "超出范围（年份须在 2000 至 2999 之间，月份 1 至 12）" if shape else "无效，请写成 YYYY-MM"
+            print(f"watcher month-end: 月份“{args.month}”{why}，例如 --month 2026-11", file=sys.stderr)
             return 2
     else:
         month = previous_month(month_of(now, settings.zone))
     ledger = _open(layout, settings, create=False, guard=True)
     try:
         configure(layout.root, settings.zone, to_stdout=False)
+        first = ledger.first_issued_at()
+        if first is None or month < month_of(first, settings.zone):
+            # No business that month: no statement, no detail sheet, no empty summary to mislead anyone.
+            since = f"本机第一笔保单投保于 {month_of(first, settings.zone):%Y-%m}" if first else "本机还没有任何保单"
+            print(f"月结 {month:%Y-%m}：该月没有业务（{since}），无需月结，未写出任何文件")
+            return 0
         if not ledger.try_lock(LOCK):
             raise Failure("另一个 watcher 正在运行月结。请等它结束后再试（watcher status 可查看）")
         try:
