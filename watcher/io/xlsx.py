@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -61,9 +62,13 @@ def write_value(ws, r: int, c: int, value: object, fmt=None, date_fmt=None, date
         ws.write_string(r, c, strip_control(str(value)), fmt)
 
 
+_WIDE = re.compile("[\u2e81-\U0010ffff]")
+
+
 def text_width(text: str) -> float:
     """Column width for Excel: CJK characters are about two units wide."""
-    return sum(2.1 if ord(ch) > 0x2E80 else 1.1 for ch in text) + 2
+    wide = 0 if text.isascii() else len(_WIDE.findall(text))
+    return round(1.1 * len(text) + wide + 2, 6)
 
 
 def fit_row(ws, r: int, texts: list[tuple[str, float]], line_height: float = 15.0) -> None:

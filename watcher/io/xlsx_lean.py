@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .book import column_letter
 
+STORE_BELOW = 32 * 1024  # parts smaller than this are stored, not deflated (see Workbook.close)
 MAX_STRING = 32767  # Excel's limit for a cell's text (xlsxwriter cuts there too)
 _EPOCH = datetime(1899, 12, 30)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, as xlsxwriter: the same content gives the same bytes
@@ -413,11 +414,15 @@ class Workbook:
 
     def close(self) -> None:
         parts = self._parts()
-        with open(self.path, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        with open(self.path, "wb") as out, zipfile.ZipFile(out, "w") as z:
             for name, text in parts:
-                info = zipfile.ZipInfo(name, _ZIP_TIME)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(info, text.encode("utf-8"))
+                data = text.encode("utf-8")
+                # Deflate costs more to set up than it saves on a small part (most of a small result):
+                # those are stored; a large one (a big roster's sheet) is deflated, quickly.
+                if len(data) >= STORE_BELOW:
+                    z.writestr(zipfile.ZipInfo(name, _ZIP_TIME), data, zipfile.ZIP_DEFLATED, 1)
+                else:
+                    z.writestr(zipfile.ZipInfo(name, _ZIP_TIME), data, zipfile.ZIP_STORED)
 
     def _parts(self) -> list[tuple[str, str]]:
         if not self.sheets:
