@@ -98,7 +98,7 @@ def test_outputs_that_cannot_be_written_are_written_as_soon_as_they_can_be(root)
     assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(2 if how == "full" else 1,)]
     log = (root / "logs" / "watcher.log").read_text(encoding="utf-8")
     # At every rescan the log says so: a retry of the outputs, or (a full disk) the alarm that stopped the intake.
-    assert log.count("retrying the outputs of GZ001/") + log.count("磁盘已满或读写出错（") >= 3, log
+    assert log.count("重新写出 GZ001/") + log.count("磁盘已满或读写出错（") >= 3, log
     assert "待写出" not in run_watcher(root, "status").stdout
 
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import clock
-from .faults import LEDGER, DeskFault, classify
+from .faults import LEDGER, DeskFault, classify, os_words
 from .layout import Layout
 from .settings import TEMPLATE, load_settings
 
@@ -161,7 +161,7 @@ def _event(layout: Layout, kind: str, at, **data) -> None:
     try:
         events.append(layout.archive, kind, at, sync=True, **data)
     except OSError as exc:
-        print(f"注意：未能写入事件记录 {events.log_path(layout.archive)}（{exc.strerror or exc}）", file=sys.stderr)
+        print(f"注意：未能写入事件记录 {events.log_path(layout.archive)}（{os_words(exc)}）", file=sys.stderr)
 
 
 def _first_step(layout: Layout) -> str:
@@ -536,7 +536,7 @@ def cmd_web(layout: Layout, args) -> int:
         serve_web(layout.root, settings, host, port, args.workers or settings.web_workers)
     except OSError as exc:
         raise Failure(
-            f"无法在 {host}:{port} 上提供服务（{exc.strerror or exc}）。端口可能已被占用，请用 --port 换一个"
+            f"无法在 {host}:{port} 上提供服务（{os_words(exc)}）。端口可能已被占用，请用 --port 换一个"
         ) from None
     return 0
 

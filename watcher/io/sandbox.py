@@ -172,7 +172,7 @@ class Sandbox:
                 else:  # a worker starting: its start-up is not the file's time
                     deadline = self.free_since + max(self.seconds, START_SECONDS)
                 if not conn.poll(max(0.0, deadline - time.monotonic())):
-                    log.warning("parsing %s took longer than %g s: the parser was stopped", name, self.seconds)
+                    log.warning("解析 %s 超过 %g 秒，已停止解析", name, self.seconds)
                     self.queue.popleft()
                     self._replace()
                     self._answered(job, ("error", "file.parse_limit", {"what": f"时间（{self.seconds:g} 秒）"}))
@@ -183,7 +183,7 @@ class Sandbox:
                 self.ready, self.free_since = True, time.monotonic()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             code = self.process.exitcode if self.process else None
-            log.warning("the parser died on %s (exit %s): replaced", name, code)
+            log.warning("解析 %s 时解析进程退出（退出码 %s），已换新的解析进程", name, code)
             self.queue.popleft()
             self._replace()
             self._answered(job, ("error", "file.parse_limit", {"what": f"内存（{self.memory // 2**20} MB）"}))

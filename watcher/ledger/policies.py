@@ -21,6 +21,7 @@ from pathlib import Path
 from .. import crash
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
+from ..faults import os_words
 from .common import POLICY_SELECT, LedgerError, from_text, policy_from_row, replaced, replacement, to_text
 from .db import is_url, open_database
 from .issued import Issued
@@ -178,8 +179,8 @@ class Ledger(SettlementLedger):
             issued.raise_to(used)
         except OSError as exc:
             log.error(
-                "could not raise the mark of numbers handed out (%s): it is raised at the next commit",
-                exc.strerror or exc,
+                "未能更新已发出编号的记录（%s），下次提交时再更新",
+                os_words(exc),
             )
 
     def marked(self) -> None:

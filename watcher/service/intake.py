@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from ..domain.problems import problem
+from ..faults import os_words
 from ..io.sandbox import Sandbox
 from ..layout import ADMIN
 from ..walk import Desk, limits_of
@@ -27,16 +28,16 @@ def start(desk: Desk, pipeline: Pipeline) -> None:
     """Before taking anything new: clean up after a stop, and finish what it left in hand."""
     removed = scan.clean_strays(desk.layout, older_than=3600 if desk.worker else 0, worker=desk.worker)
     if removed:
-        log.info("removed %d temporary files left by a stop", removed)
+        log.info("已清理上次停止时留下的 %d 个临时文件", removed)
     try:
         refresh_void_pages(desk)
     except OSError as exc:  # a full disk: done at a later start (the chore is recorded only once done)
-        log.warning("could not bring the pages of void policies up to date yet: %s", exc.strerror or exc)
+        log.warning("作废保单的电子保单页暂时无法更新：%s", os_words(exc))
     for who in scan.folders(desk.layout):
         # In the order they were taken: its own and a dead worker's, two in hand finished as they came.
         left = scan.claimed_in(desk.layout, who, desk.worker) + adopt(desk, who)
         for claimed in sorted(left, key=scan.taken_order):
-            log.info("finishing %s/%s, left in hand by a stop", who, claimed.name)
+            log.info("继续办理上次停止时未办完的 %s/%s", who, claimed.name)
             pipeline.resume(claimed, who)
     ensure_folders(desk)
 

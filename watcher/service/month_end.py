@@ -30,6 +30,7 @@ from ..domain.settlement import (
     next_month,
     receipt_warning,
 )
+from ..faults import os_words
 from ..io.month_summary import Line, MonthSummary, WaitingPlan, summary_name
 from ..io.settlement_files import write_summary_file
 from ..io.statement_book import statement_names
@@ -183,7 +184,7 @@ def record_run(layout: Layout, month: date, now: datetime, trigger: str) -> None
     try:
         events.append(layout.archive, "month-end", now, sync=True, month=month_text(month), trigger=trigger)
     except OSError as exc:  # the files matter more to the clerks; a rebuilt ledger without it is refused
-        log.error("月结 %s 未能写入事件记录 %s：%s", month_text(month), events.NAME, exc.strerror or exc)
+        log.error("月结 %s 未能写入事件记录 %s：%s", month_text(month), events.NAME, os_words(exc))
 
 
 def month_tasks(

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .. import crash, events
-from ..faults import LOCKED, DeskFault, classify, describe
+from ..faults import LOCKED, DeskFault, classify, describe, os_words
 from ..kinds.agencies import AgencyKind
 from ..walk import Desk, FileChanged, OutputsPending, ahead, archive_claim, claim_file, reclaim, walk
 from ..walk.archive import forget
@@ -129,7 +129,7 @@ class Pipeline:
             if fault is not None:
                 self.halt(DeskFault(fault, exc))
             elif isinstance(exc, OSError):  # gone, or the share refused the rename: left, tried next scan
-                log.warning("could not claim %s/%s: %s", who, path.name, exc.strerror or exc)
+                log.warning("暂时无法受理 %s/%s：%s", who, path.name, os_words(exc))
             else:
                 raise
             return
@@ -223,7 +223,7 @@ class Pipeline:
                 changed_after=any(p.code == "file.changed_after" for p in outcome.problems),
             )
         except OSError as exc:
-            log.warning("could not write the event log (%s): %s", events.NAME, exc.strerror or exc)
+            log.warning("未能写入事件记录（%s）：%s", events.NAME, os_words(exc))
 
     def _walk(self, record: Claim) -> Outcome:
         """The walk, a ledger locked by another program waited out with retries and backoff (besides the
@@ -276,7 +276,7 @@ class Pipeline:
         try:
             self.desk.ledger.release_stem(record.who, record.stem)
         except Exception:  # the ledger is away: the name is freed when the next worker starts
-            log.warning("could not release the result name %s/%s yet", record.who, record.stem)
+            log.warning("结果文件名 %s/%s 暂时无法释放", record.who, record.stem)
 
     def _pend(self, record: Claim, why: str) -> None:
         """Its outputs could not be written (a full disk, an outbox that cannot be written): the file stays
@@ -288,7 +288,7 @@ class Pipeline:
         except OSError:  # the same full disk: the log still says it
             pass
         log.error(
-            "%s/%s: its result could not be written yet (%s); it is written at the next rescan",
+            "%s/%s：结果暂时无法写出（%s），下次扫描时重试",
             record.who,
             record.original,
             why,
@@ -299,7 +299,7 @@ class Pipeline:
         for path, who in list(self.pending.items()):
             del self.pending[path]
             if path.exists():
-                log.warning("retrying the outputs of %s/%s", who, path.name)
+                log.warning("重新写出 %s/%s 的结果", who, path.name)
                 self.resume(path, who)
 
     def _guarded(self, record: Claim, work) -> None:
@@ -330,7 +330,7 @@ class Pipeline:
                 # The helper writes the JSON twin too, after the rest: off the main process's path.
                 future = self.pool.submit(run_jobs, [*rendering.jobs, *([last] if last else [])])
             except BrokenProcessPool:  # the worker died: render here from now on
-                log.warning("the render processes are gone; rendering in the main process")
+                log.warning("输出辅助进程已退出，改在主进程中写出结果")
                 self.pool = None
         if future is None:
             run_jobs(rendering.jobs)
@@ -363,7 +363,7 @@ class Pipeline:
             except Exception as exc:  # the worker died or failed: write the outputs here instead
                 if classify(exc) is not None:
                     raise  # a full disk fails here just the same: the outputs wait for it
-                log.exception("rendering %s in the worker failed; writing it here", item.outcome.file_name)
+                log.exception("辅助进程写出 %s 的结果失败，改在主进程中写出", item.outcome.file_name)
                 run_jobs(item.rendering.jobs)
         if not written:
             finish(item.rendering)
@@ -416,4 +416,4 @@ def ensure_folders(desk: Desk) -> None:
             try:
                 desk.layout.create_agency(agency.code)
             except OSError as exc:
-                log.warning("could not create the folders of agency %s yet: %s", agency.code, exc.strerror or exc)
+                log.warning("暂时无法建立机构 %s 的文件夹：%s", agency.code, os_words(exc))

@@ -154,7 +154,7 @@ class Service:
                     if fault is not None:
                         pipeline.halt(DeskFault(fault, exc))
                     else:
-                        log.exception("unexpected error in the service loop; carrying on")
+                        log.exception("服务循环中发生意外错误，继续运行")
                     self.stop.wait(1)
         finally:
             for observer in self.observers:

@@ -138,7 +138,7 @@ def walk(desk: Desk, record: Claim) -> Outcome:
         fault = classify(exc)
         if fault is not None:
             raise DeskFault(fault, exc) from exc
-        log.exception("unexpected error in %s/%s", record.who, record.original)  # this file fails, the run goes on
+        log.exception("处理 %s/%s 时发生意外错误", record.who, record.original)  # this file fails, the run goes on
         outcome = outcome.refused(file_problem("file.internal", detail=type(exc).__name__))
     return outcome
 

@@ -105,7 +105,7 @@ def run_job(job: Job) -> Path:
             if outcome.book is None or classify(exc) is not None:
                 raise  # a fault of the desk (a full disk) is not the echoed cells' fault
             # Something in the echoed cells could not be written: the result still appears, without the echo.
-            log.exception("echoing %s failed; writing its result without the echoed sheets", outcome.file_name)
+            log.exception("%s 的回显表写出失败，结果改为不带回显表写出", outcome.file_name)
             with replacing(job.path) as tmp:
                 write_result_book(tmp, replace(outcome, book=None), zone)
     elif job.output in ("page", "state_page"):

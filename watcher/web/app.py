@@ -139,7 +139,7 @@ class LookupApp:
         try:
             status, headers, body = self.route(method, path, environ)
         except Exception:
-            log.exception("lookup page error")
+            log.exception("保单查询页出错")
             status, headers = "500 Internal Server Error", [("Content-Type", "text/html; charset=utf-8")] + NO_STORE
             body = self.page(error="系统繁忙，请稍后再试")
         log.info("%s %s %s %.0fms", method, path, status[:3], (time.perf_counter() - started) * 1000)
