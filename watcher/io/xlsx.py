@@ -7,8 +7,7 @@ import re
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-
-import xlsxwriter
+from typing import Any
 
 from ..domain.text import strip_control
 from . import xlsx_lean
@@ -29,10 +28,15 @@ OPTIONS = {
 MARK = "watcher"
 
 
-def new_workbook(path: Path, mark: str, *, lean: bool = False, **properties: str):
+def new_workbook(path: Path, mark: str, *, lean: bool = False, **properties: str) -> Any:
     """A workbook that carries its mark (and `properties`, e.g. the original's SHA-256 for a result).
     `lean`: watcher's own writer (io/xlsx_lean), for results and detail tables, instead of xlsxwriter."""
-    wb = xlsx_lean.Workbook(path) if lean else xlsxwriter.Workbook(str(path), OPTIONS)
+    if lean:
+        wb = xlsx_lean.Workbook(path)
+    else:
+        import xlsxwriter  # only for the workbooks results are not (statements, summaries, templates): 40 ms
+
+        wb = xlsxwriter.Workbook(str(path), OPTIONS)
     wb.set_custom_property(MARK, mark)
     for name, value in properties.items():
         wb.set_custom_property(f"{MARK}_{name}", value)
