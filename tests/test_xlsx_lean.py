@@ -3,6 +3,7 @@ Excel-reading tools see, cell by cell and setting by setting, and a clerk's text
 
 from __future__ import annotations
 
+import re
 import zipfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -167,3 +168,26 @@ def test_a_roster_cell_shaped_like_markup_comes_back_in_the_result_as_typed(root
     echo = wb["被保险人名单"]
     notes = [row[7] for row in echo.iter_rows(min_row=2, values_only=True)]
     assert notes == ["<r>abc</r>", "<r><t>A</t></r>"]
+
+
+def test_dates_and_the_longest_texts_are_what_excel_keeps(tmp_path):
+    """Excel's 1900 leap-year day, and its 32,767-character limit counted in UTF-16 units (an emoji is two)."""
+    path = tmp_path / "edges.xlsx"
+    wb = new_workbook(path, "result", lean=True)
+    ws = wb.add_worksheet("表")
+    days = [date(1900, 1, 1), date(1900, 2, 28), date(1900, 3, 1), date(1949, 12, 31), datetime(2026, 12, 21, 8, 30)]
+    for r, day in enumerate(days):
+        ws.write_datetime(r, 0, day)
+    ws.write_string(0, 1, "a" * 40_000)
+    ws.write_string(1, 1, "😀" * 20_000)
+    ws.write_comment(0, 1, "长" * 40_000)
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    serials = re.findall(r'<c r="A\d+"[^>]*><v>([^<]*)</v>', sheet)
+    assert serials[:4] == ["1", "59", "61", "18263"]  # 1900-03-01 is 61: Excel counts 1900-02-29
+    read = openpyxl.load_workbook(path)["表"]
+    assert [read.cell(r, 1).value for r in range(1, 5)] == [datetime(d.year, d.month, d.day) for d in days[:4]]
+    assert read["B1"].value == "a" * 32_767
+    assert read["B2"].value == "😀" * 16_383  # 32,766 units: a pair is never split
+    assert len(read["B1"].comment.text) == 32_767

@@ -23,8 +23,8 @@ from pathlib import Path
 from .book import column_letter
 
 STORE_BELOW = 32 * 1024  # parts smaller than this are stored, not deflated (see Workbook.close)
-MAX_STRING = 32767  # Excel's limit for a cell's text (xlsxwriter cuts there too)
-_EPOCH = datetime(1899, 12, 30)
+MAX_STRING = 32767  # Excel's limit for a cell's text, in UTF-16 units (xlsxwriter cuts there too)
+_EPOCH = datetime(1899, 12, 31)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, as xlsxwriter: the same content gives the same bytes
 _DECL = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -57,6 +57,17 @@ def _t(s: str) -> str:
     if s and (s[0].isspace() or s[-1].isspace()):
         return f'<t xml:space="preserve">{_text(s)}</t>'
     return f"<t>{_text(s)}</t>"
+
+
+def _cut(text: str) -> str:
+    """At most Excel's 32,767 characters, counted as Excel counts them (UTF-16: an emoji is two)."""
+    if len(text) <= MAX_STRING // 2:
+        return text
+    units = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    while units > MAX_STRING:
+        text = text[: len(text) - (units - MAX_STRING + 1) // 2]
+        units = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    return text
 
 
 def _col_pixels(width: float) -> int:
@@ -111,9 +122,7 @@ class Worksheet:
         row[c] = (0 if fmt is None else fmt.index, xml)
 
     def write_string(self, r: int, c: int, value: str, fmt: Format | None = None) -> None:
-        if len(value) > MAX_STRING:
-            value = value[:MAX_STRING]
-        index = self.book._string(value)
+        index = self.book._string(_cut(value))
         self._put(r, c, fmt, f' t="s"><v>{index}</v></c>')
 
     def write_number(self, r: int, c: int, value: int | float | Decimal, fmt: Format | None = None) -> None:
@@ -142,11 +151,13 @@ class Worksheet:
             moment = datetime(value.year, value.month, value.day)
         delta = moment - _EPOCH
         serial = delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
+        if serial > 59:  # Excel counts 1900-02-29, a day that never was (xlsxwriter's rule)
+            serial += 1
         self.write_number(r, c, serial, fmt or self.book._default_date())
 
     def write_comment(self, r: int, c: int, text: str, options: dict | None = None) -> None:
         options = options or {}
-        self.comments[(r, c)] = (text[:MAX_STRING], options.get("x_scale", 1), options.get("y_scale", 1))
+        self.comments[(r, c)] = (_cut(text), options.get("x_scale", 1), options.get("y_scale", 1))
 
     # Layout.
 
