@@ -109,3 +109,26 @@ def test_a_confirmation_writes_every_output_it_can_while_one_agencys_folder_take
     aa = json.loads((root / "outbox" / "AA001" / f"对账单_{numbers['AA001']}.json").read_text("utf-8"))
     assert aa["status"] == "已确认"
     assert [s[6] for s in statements(root)] == ["已确认", "已确认"]
+
+
+def test_a_month_end_whose_summary_cannot_be_written_is_finished_later_not_run_again(root):
+    """Staff's own outbox taking nothing stops the run after its settlement: the next try finishes that
+    run (its statements counted as new in its summary, its trigger kept) instead of starting another."""
+    _two_agencies(root)
+    _block(root, "_admin")
+    stopped = month_end(root, "2026-11", NOV, check=False)
+    assert stopped.returncode == 1 and "该位置已有同名的文件" in stopped.stderr, stopped.stderr
+    assert len(statements(root)) == 2
+    status = run_watcher(root, "status", env=fake("2026-12-01T03:05:00+08:00")).stdout
+    assert "月结 2026-11 未完成（该位置已有同名的文件" in status, status
+    month_end(root, "2026-11", "2026-12-01T03:06:00+08:00", check=False)  # still blocked: no new run
+    _unblock(root, "_admin")
+    done = month_end(root, "2026-11", "2026-12-01T03:10:00+08:00")
+    assert "新生成对账单 2 张" in done.stdout, done.stdout
+    runs = ledger_query(root, "SELECT trigger, finished_at IS NOT NULL FROM month_end_runs")
+    assert runs == [("命令", 1)], runs
+    summary = openpyxl.load_workbook(root / "outbox" / "_admin" / "月结汇总_2026-11.xlsx")["汇总"]
+    labels = {row[0]: row[1] for row in summary.iter_rows(values_only=True) if row and row[0]}
+    assert labels["本次生成对账单"] == 2 and labels["触发方式"] == "命令"
+    status = run_watcher(root, "status", env=fake("2026-12-01T03:15:00+08:00")).stdout
+    assert "未完成" not in status, status

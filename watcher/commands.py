@@ -375,7 +375,7 @@ def cmd_template(layout: Layout, args) -> int:
 def cmd_month_end(layout: Layout, args) -> int:
     from .domain.settlement import MonthError, month_of, parse_month, previous_month
     from .service.logs import configure
-    from .service.month_end import COMMAND, LOCK, MonthNotEnded, run_month_end, write_unwritten
+    from .service.month_end import COMMAND, LOCK, MonthNotEnded, run_or_resume, write_unwritten
 
     settings = load_settings(layout.root)
     now = clock.now()
@@ -401,7 +401,7 @@ def cmd_month_end(layout: Layout, args) -> int:
         if not ledger.try_lock(LOCK):
             raise Failure("另一个 watcher 正在运行月结。请等它结束后再试（watcher status 可查看）")
         try:
-            report = run_month_end(ledger, layout, settings, month, now, COMMAND)
+            report = run_or_resume(ledger, layout, settings, month, now, COMMAND)
             waiting = write_unwritten(ledger, layout, settings, now)  # this month's, and earlier runs'
         except MonthNotEnded as exc:
             raise Failure(str(exc)) from None

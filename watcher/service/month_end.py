@@ -30,7 +30,7 @@ from ..domain.settlement import (
     next_month,
     receipt_warning,
 )
-from ..faults import os_words
+from ..faults import describe, os_words
 from ..io.month_summary import Line, MonthSummary, WaitingPlan, summary_name
 from ..io.settlement_files import write_summary_file
 from ..io.statement_book import statement_names
@@ -84,7 +84,7 @@ def run_month_end(
     if resume is not None:  # settled when it started: the same moment settles nothing more
         report.created = ledger.run_statements(run_id)
     ledger.marked()  # the statement numbers just drawn are in the desk's mark before any file shows them
-    if not replay:
+    if not replay and resume is None:  # a resumed run was recorded when it started
         record_run(layout, month, now, trigger)
     names = {a.code: a.name for a in ledger.agencies()}
     report.waiting = [
@@ -114,7 +114,14 @@ def run_month_end(
             "；".join(report.problems[:5]),
         )
     summary = month_summary(ledger, month, now, trigger, policies, report, names, zone)
-    report.files.append(write_summary_file(layout.out(ADMIN) / summary_name(month), summary, settings.channels, zone))
+    try:
+        report.files.append(
+            write_summary_file(layout.out(ADMIN) / summary_name(month), summary, settings.channels, zone)
+        )
+    except OSError as exc:  # staff's folder takes nothing: the run stays unfinished, resumed at the next try
+        with ledger.atomic():
+            ledger.set_run_summary(run_id, {"error": describe(exc)})
+        raise
     with ledger.atomic():
         ledger.finish_run(
             run_id,
@@ -145,6 +152,22 @@ def run_month_end(
         "一致" if not report.problems else "有不一致",
     )
     return report
+
+
+def unfinished(ledger, month: date) -> Run | None:
+    """The month's latest run that started (its settlement committed) and did not finish, if any."""
+    runs = [r for r in ledger.runs() if r.month == month]
+    return runs[-1] if runs and runs[-1].finished_at is None else None
+
+
+def run_or_resume(ledger, layout: Layout, settings, month: date, now: datetime, trigger: str) -> MonthEndReport:
+    """Month-end of `month`; a run of it that started and did not finish (its summary could not be written,
+    the process was stopped) is finished instead of starting another: its statements stay its own, counted
+    as new in its summary, and it keeps its trigger."""
+    run = unfinished(ledger, month)
+    if run is None:
+        return run_month_end(ledger, layout, settings, month, now, trigger)
+    return run_month_end(ledger, layout, settings, month, now, run.trigger, resume=run.id)
 
 
 def write_unwritten(ledger, layout: Layout, settings, now: datetime) -> dict[str, list[str]]:

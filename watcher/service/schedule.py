@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from ..domain.settlement import due_months, month_of, parse_run_time, retry_due, scheduled_at
 from ..layout import Layout
 from ..ledger.settlement import Run
-from .month_end import CAUGHT_UP, LOCK, RETRY, SCHEDULED, MonthEndReport, run_month_end, write_unwritten
+from .month_end import CAUGHT_UP, LOCK, RETRY, SCHEDULED, MonthEndReport, run_or_resume, write_unwritten
 
 log = logging.getLogger("watcher")
 
@@ -59,7 +59,7 @@ def run_due(ledger, layout: Layout, settings, now: datetime) -> list[MonthEndRep
         return []
     try:
         reports = [
-            run_month_end(ledger, layout, settings, month, now, trigger)
+            run_or_resume(ledger, layout, settings, month, now, trigger)
             for month, trigger in due(ledger, settings, now)
         ]
         write_unwritten(ledger, layout, settings, now)  # files an agency's folder refused before

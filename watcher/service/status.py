@@ -198,7 +198,13 @@ def next_run_text(ledger, settings, now: datetime) -> str:
     text = f"月结 {month_text(month)}：{when.astimezone(zone):%Y-%m-%d %H:%M}"
     if pending:
         text += "；现在待运行：" + "、".join(f"{month_text(m)}（{t}）" for m, t in pending)
-    latest = {r.month: r for r in ledger.runs() if r.finished_at is not None}
+    runs = ledger.runs()
+    stopped = [r for r in runs if r.finished_at is None and r.summary.get("error")]
+    if stopped:
+        text += "；" + "、".join(
+            f"月结 {month_text(r.month)} 未完成（{r.summary['error']}），服务会自动重试" for r in stopped
+        )
+    latest = {r.month: r for r in runs if r.finished_at is not None}
     unwritten = [f"{month_text(m)} {a}" for m, r in sorted(latest.items()) for a in r.summary.get("unwritten") or ()]
     if unwritten:
         text += (
