@@ -13,12 +13,15 @@ from helpers import (
     agency_workbook,
     fake,
     issue,
+    issue_fields,
     ledger_query,
     month_end,
+    people,
     run_watcher,
     serving,
     statements,
     wait_for,
+    write_request,
 )
 
 NOV = "2026-12-01T03:00:00+08:00"
@@ -132,3 +135,17 @@ def test_a_month_end_whose_summary_cannot_be_written_is_finished_later_not_run_a
     assert labels["本次生成对账单"] == 2 and labels["触发方式"] == "命令"
     status = run_watcher(root, "status", env=fake("2026-12-01T03:15:00+08:00")).stdout
     assert "未完成" not in status, status
+
+
+def test_process_names_each_file_whose_result_waits_and_why(root):
+    _two_agencies(root)
+    _block(root)
+    write_request(root / "workbooks" / "AA001" / "团X.xlsx", issue_fields(旅行团号="X1"), people(2))
+    proc = run_watcher(root, "process", env=fake("2026-11-10T11:00:00+08:00"), check=False)
+    assert proc.returncode == 1
+    assert "另有 1 个文件已办理" in proc.stderr and "AA001/团X.xlsx：该位置已有同名的文件" in proc.stderr, proc.stderr
+    assert "磁盘已满" not in proc.stderr
+    _unblock(root)
+    run_watcher(root, "process", env=fake("2026-11-10T11:05:00+08:00"))
+    answer = json.loads((root / "outbox" / "AA001" / "团X_结果.json").read_text("utf-8"))
+    assert answer["status"] == "success"

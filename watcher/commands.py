@@ -295,11 +295,18 @@ def cmd_process(layout: Layout, args) -> int:
         )
     )
     if report.pending:
+        from .walk.claim import read_record
+
         print(
-            f"watcher process：{len(report.pending)} 个文件已办理，但结果暂时无法写出（磁盘已满或无法写入）；"
-            "下次运行 process 或 serve 时写出",
+            f"watcher process：另有 {len(report.pending)} 个文件已办理（已生效），但结果暂时无法写出；"
+            "原因消除后，下次运行 process 或 serve 时写出：",
             file=sys.stderr,
         )
+        for path, who in report.pending[:20]:
+            record = read_record(path, who)
+            name = record.original if record is not None else path.name
+            why = record.pending if record is not None and record.pending else "无法写入"
+            print(f"  {who}/{name}：{why}", file=sys.stderr)
     if report.halted is not None:
         print(f"watcher process：{report.halted.line()}", file=sys.stderr)
     return 1 if report.pending or report.halted is not None else 0

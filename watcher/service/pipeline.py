@@ -58,7 +58,9 @@ class RunReport:
     counts: Counter = field(default_factory=Counter)
     refused_folders: list[tuple[str, str]] = field(default_factory=list)
     halted: DeskFault | None = None  # the fault of the desk that stopped the run
-    pending: list[Path] = field(default_factory=list)  # committed, outputs still to be written
+    pending: list[tuple[Path, str]] = field(
+        default_factory=list
+    )  # committed, outputs still to be written (claimed file, agency)
 
     def add(self, outcome: Outcome) -> None:
         self.counts[outcome.status] += 1
@@ -288,7 +290,7 @@ class Pipeline:
         except OSError:  # the same full disk: the log still says it
             pass
         log.error(
-            "%s/%s：结果暂时无法写出（%s），下次扫描时重试",
+            "%s/%s：结果暂时无法写出（%s），稍后重试",
             record.who,
             record.original,
             why,

@@ -51,7 +51,7 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
         sandbox.close()
         if bar:
             bar.close()
-    report.halted, report.pending = pipeline.halted, sorted(pipeline.pending)
+    report.halted, report.pending = pipeline.halted, sorted(pipeline.pending.items())
     return report
 
 
