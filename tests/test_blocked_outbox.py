@@ -149,3 +149,36 @@ def test_process_names_each_file_whose_result_waits_and_why(root):
     run_watcher(root, "process", env=fake("2026-11-10T11:05:00+08:00"))
     answer = json.loads((root / "outbox" / "AA001" / "团X_结果.json").read_text("utf-8"))
     assert answer["status"] == "success"
+
+
+def test_a_folder_where_the_json_twin_belongs_is_no_twin(root):
+    """The twin says "result complete": a folder made at its name while the request was in hand is not
+    taken for it (the run said success and the twin was never written), nor is the policy's own page set
+    aside as someone else's; once the folder is gone the twin is written."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    write_request(root / "workbooks" / "GZ001" / "团B.xlsx", issue_fields(旅行团号="B1"), people(2))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "process", "--root", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUTF8": "1", "WATCHER_PAUSE_AT": "before_commit:2"},
+    )
+    time.sleep(1)
+    twin = root / "outbox" / "GZ001" / "团B_结果.json"
+    twin.mkdir(parents=True)
+    output, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1, output
+    assert "另有 1 个文件已办理" in output and "Traceback" not in output, output
+    assert "该位置是文件夹" in output and "watcher-tmp" not in output, output  # the output's own name
+    log = (root / "logs" / "watcher.log").read_text("utf-8")
+    assert "在本保单签发前已存在" not in log, log
+    assert not list((root / "outbox" / "GZ001").glob(".*set-aside"))
+    twin.rmdir()
+    run_watcher(root, "process")
+    assert json.loads(twin.read_text("utf-8"))["status"] == "success"
+    assert len(list((root / "outbox" / "GZ001").glob("电子保单_*.html"))) == 1

@@ -80,8 +80,17 @@ def os_words(exc: OSError) -> str:
 
 def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
-        return f"{os_words(exc)}{'：' + str(exc.filename) if exc.filename else ''}"
+        where = exc.filename2 or exc.filename  # a rename's trouble is where it puts the file
+        return f"{os_words(exc)}{'：' + _shown(str(where)) if where else ''}"
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+
+
+def _shown(path: str) -> str:
+    """The output a temporary file stands for (io/atomic writes `.<name>.<pid>.watcher-tmp` first)."""
+    folder, _, name = path.rpartition("/")
+    if name.startswith(".") and name.endswith(".watcher-tmp") and name.count(".") >= 3:
+        name = name[1:].rsplit(".", 2)[0]
+    return f"{folder}/{name}" if folder else name
 
 
 def classify(exc: BaseException) -> str | None:

@@ -363,8 +363,10 @@ class Pipeline:
                 item.future.result()
                 written = item.twin_sent
             except Exception as exc:  # the worker died or failed: write the outputs here instead
-                if classify(exc) is not None:
-                    raise  # a full disk fails here just the same: the outputs wait for it
+                if classify(exc) is not None or isinstance(exc, OSError):
+                    # A full disk, or a folder that takes nothing, fails here just the same (and writing
+                    # again what the worker wrote would set its own page aside): the outputs wait for it.
+                    raise
                 log.exception("辅助进程写出 %s 的结果失败，改在主进程中写出", item.outcome.file_name)
                 run_jobs(item.rendering.jobs)
         if not written:

@@ -78,10 +78,11 @@ def plan(outcome: Outcome, out_dir: Path, layout: Layout, settings: Settings) ->
             Job(layout.out(detail.agency) / detail_name(parse_month(detail.month_label)), "detail", (detail.table,))
         )
     json_path = out_dir / f"{outcome.result_stem}.json"
-    if outcome.recovered:  # outputs appear whole (temporary name, then rename): one that exists is complete
-        # (statement files, exchange files and detail sheets show current state: always written again)
-        jobs = [job for job in jobs if job.output not in ("book", "page") or not job.path.exists()]
-        if json_path.exists():
+    if outcome.recovered:  # outputs appear whole (temporary name, then rename): a file there is complete
+        # (statement files, exchange files and detail sheets show current state: always written again; a
+        # folder where an output belongs is no output: it is written once the folder is gone)
+        jobs = [job for job in jobs if job.output not in ("book", "page") or not job.path.is_file()]
+        if json_path.is_file():
             return RenderPlan(jobs, json_path, None)
     return RenderPlan(jobs, json_path, dumps(outcome, zone))
 
