@@ -182,3 +182,20 @@ def test_a_folder_where_the_json_twin_belongs_is_no_twin(root):
     run_watcher(root, "process")
     assert json.loads(twin.read_text("utf-8"))["status"] == "success"
     assert len(list((root / "outbox" / "GZ001").glob("电子保单_*.html"))) == 1
+
+
+def test_a_folder_at_one_month_end_file_keeps_back_only_that_file(root):
+    _two_agencies(root)
+    blocker = root / "outbox" / "GZ001" / "业务明细_2026-11.xlsx"
+    blocker.mkdir(parents=True)
+    done = month_end(root, "2026-11", NOV, check=False)
+    assert done.returncode == 1
+    number = {s[1]: s[0] for s in statements(root)}["GZ001"]
+    assert (root / "outbox" / "GZ001" / f"对账单_{number}.json").is_file(), "its statement is written all the same"
+    status = run_watcher(root, "status", env=fake("2026-12-01T03:05:00+08:00")).stdout
+    assert "2026-11 GZ001（该位置是文件夹" in status and "业务明细_2026-11.xlsx" in status, status
+    assert "watcher-tmp" not in status
+    blocker.rmdir()
+    month_end(root, "2026-11", "2026-12-01T03:10:00+08:00")
+    assert openpyxl.load_workbook(blocker).sheetnames
+    assert "月结文件未能写出" not in run_watcher(root, "status", env=fake("2026-12-01T03:15:00+08:00")).stdout

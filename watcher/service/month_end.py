@@ -133,7 +133,7 @@ def run_month_end(
                 "waiting": [[w.agency, w.plan, w.count] for w in report.waiting],
                 "problems": len(report.problems),
                 "files": [str(p.relative_to(layout.root)) for p in report.files],
-                "unwritten": sorted(report.unwritten),  # written later: write_unwritten
+                "unwritten": dict(sorted(report.unwritten.items())),  # agency → why; written later: write_unwritten
             },
         )
     for agency, why in sorted(report.unwritten.items()):
@@ -191,10 +191,14 @@ def write_unwritten(ledger, layout: Layout, settings, now: datetime) -> dict[str
         still = sorted(written.failed)
         files = [str(p.relative_to(layout.root)) for p in written.details]
         files += [str(p.relative_to(layout.root)) for n in sorted(written.statements) for p in written.statements[n]]
-        with ledger.atomic():
-            ledger.set_run_summary(
-                run.id, {**run.summary, "unwritten": still, "files": run.summary.get("files", []) + files}
-            )
+        summary = {
+            **run.summary,
+            "unwritten": dict(sorted(written.failed.items())),
+            "files": run.summary.get("files", []) + files,
+        }
+        if summary != run.summary:  # serve tries at every tick: the ledger is written when something changed
+            with ledger.atomic():
+                ledger.set_run_summary(run.id, summary)
         for agency in sorted(agencies - set(still)):
             log.info("月结 %s：%s 的文件已补写出", month_text(month), agency)
         if still:

@@ -70,9 +70,13 @@ def write_agency(ledger, how: MonthFiles, task: AgencyFiles) -> Written:
     policies = ledger.month_policies(start, end, agency=task.agency)
     out = how.layout.out(task.agency)
     details = []
+    failed: OSError | None = None  # one file that cannot be written keeps none of the others back
     if task.detail:
         table = month_detail_table(task.agency, how.month, policies, how.now, how.zone)
-        details.append(write_detail_file(out / detail_name(how.month), table))
+        try:
+            details.append(write_detail_file(out / detail_name(how.month), table))
+        except OSError as exc:
+            failed = exc
     members: dict[str, list[Policy]] = defaultdict(list)
     for p in policies:
         if p.statement_no:
@@ -80,9 +84,14 @@ def write_agency(ledger, how: MonthFiles, task: AgencyFiles) -> Written:
     statements = {}
     for s in task.statements:
         found = members.get(s.statement_no) or ledger.statement_policies(s.statement_no)
-        statements[s.statement_no] = write_statement_files(
-            how.layout.root, out, s, found, task.agency_name, how.insurer, how.zone, how.now
-        )
+        try:
+            statements[s.statement_no] = write_statement_files(
+                how.layout.root, out, s, found, task.agency_name, how.insurer, how.zone, how.now
+            )
+        except OSError as exc:
+            failed = failed or exc
+    if failed is not None:
+        raise failed
     return Written(details, statements)
 
 

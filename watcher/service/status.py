@@ -205,10 +205,14 @@ def next_run_text(ledger, settings, now: datetime) -> str:
             f"月结 {month_text(r.month)} 未完成（{r.summary['error']}），服务会自动重试" for r in stopped
         )
     latest = {r.month: r for r in runs if r.finished_at is not None}
-    unwritten = [f"{month_text(m)} {a}" for m, r in sorted(latest.items()) for a in r.summary.get("unwritten") or ()]
+    unwritten = []
+    for m, r in sorted(latest.items()):
+        waiting = r.summary.get("unwritten") or {}
+        for agency in waiting:
+            why = waiting.get(agency, "") if isinstance(waiting, dict) else ""
+            unwritten.append(f"{month_text(m)} {agency}" + (f"（{why}）" if why else ""))
     if unwritten:
-        text += (
-            "；月结文件未能写出（该机构的 outbox 文件夹无法写入；恢复后 watcher serve 自动补写，或再运行 watcher month-end）："
-            + "、".join(unwritten)
+        text += "；月结文件未能写出（原因消除后 watcher serve 自动补写，或再运行 watcher month-end）：" + "、".join(
+            unwritten
         )
     return text
