@@ -199,3 +199,22 @@ def test_a_folder_at_one_month_end_file_keeps_back_only_that_file(root):
     month_end(root, "2026-11", "2026-12-01T03:10:00+08:00")
     assert openpyxl.load_workbook(blocker).sheetnames
     assert "月结文件未能写出" not in run_watcher(root, "status", env=fake("2026-12-01T03:15:00+08:00")).stdout
+
+
+def test_serve_says_loudly_when_a_waiting_results_claim_record_is_deleted(root):
+    """The record that a committed request's result still waits lives in the agency's hidden claim folder;
+    deleted there, serve can no longer write it: the log says so and what to do (watcher recover writes it)."""
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.2\ntext_settle_seconds = 0.2\nrescan_seconds = 1\n", encoding="utf-8"
+    )
+    _block(root, "GZ001")
+    log = root / "logs" / "watcher.log"
+    with serving(root):
+        write_request(root / "workbooks" / "GZ001" / "团L.xlsx", issue_fields(旅行团号="L1"), people(2))
+        wait_for(lambda: log.exists() and "结果暂时无法写出" in log.read_text("utf-8"), 30, "the result pending")
+        shutil.rmtree(root / "workbooks" / "GZ001" / ".watcher-claimed")
+        wait_for(lambda: "其受理记录已被删除" in log.read_text("utf-8"), 30, "the loss said")
+    assert "watcher recover" in log.read_text("utf-8")
+    _unblock(root, "GZ001")
+    run_watcher(root, "recover")
+    assert json.loads((root / "outbox" / "GZ001" / "团L_结果.json").read_text("utf-8"))["status"] == "success"

@@ -27,6 +27,7 @@ from pathlib import Path
 from .. import crash, events
 from ..faults import LOCKED, DeskFault, classify, describe, os_words
 from ..kinds.agencies import AgencyKind
+from ..layout import CLAIMED
 from ..walk import Desk, FileChanged, OutputsPending, ahead, archive_claim, claim_file, reclaim, walk
 from ..walk.archive import forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
@@ -300,9 +301,18 @@ class Pipeline:
         """At every rescan: write the outputs that could not be written before."""
         for path, who in list(self.pending.items()):
             del self.pending[path]
-            if path.exists():
-                log.warning("重新写出 %s/%s 的结果", who, path.name)
-                self.resume(path, who)
+            if not path.exists():  # its claim record went with the agency's hidden folder: never silently
+                log.error(
+                    "%s/%s 已办理（已生效），但结果未写出，且其受理记录已被删除（%s/%s）：请用 watcher recover "
+                    "补写结果，或联系技术人员",
+                    who,
+                    path.name,
+                    who,
+                    CLAIMED,
+                )
+                continue
+            log.warning("重新写出 %s/%s 的结果", who, path.name)
+            self.resume(path, who)
 
     def _guarded(self, record: Claim, work) -> None:
         """The walk traps errors of the file itself; this catches the outputs that cannot be written (a
