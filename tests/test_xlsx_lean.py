@@ -191,3 +191,35 @@ def test_dates_and_the_longest_texts_are_what_excel_keeps(tmp_path):
     assert read["B1"].value == "a" * 32_767
     assert read["B2"].value == "😀" * 16_383  # 32,766 units: a pair is never split
     assert len(read["B1"].comment.text) == 32_767
+
+
+def test_nothing_is_written_beyond_excels_grid_and_names_are_not_escaped_twice(tmp_path):
+    """A roster with a stray cell in column XFD puts the result's added columns past the edge: those are
+    dropped (as xlsxwriter drops them), never written where Excel has to repair the file. A sheet name
+    reading _x0041_ is written as it is (names take no _xHHHH_ escapes: a dropped-back result's name grew)."""
+    path = tmp_path / "edge.xlsx"
+    wb = new_workbook(path, "result", lean=True)
+    ws = wb.add_worksheet("附表 _x0041_")
+    ws.write_string(0, 16_383, "XFD")
+    ws.write_string(0, 16_384, "beyond")
+    ws.write_number(1_048_576, 0, 1)
+    ws.write_comment(0, 16_384, "beyond")
+    ws.set_column(16_383, 16_385, 12)
+    ws.data_validation(1, 2, 1_048_776, 2, {"validate": "list", "source": ["男", "女"]})
+    ws.data_validation(1, 16_384, 5, 16_384, {"validate": "list", "source": ["男", "女"]})
+    ws.set_row(2, 600)
+    for r in range(3):
+        ws.write_comment(1_000_000 + r, 0, "far down")
+        ws.set_row(1_000_000 + r, 60)
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+        book = z.read("xl/workbook.xml").decode()
+        vml = z.read("xl/drawings/vmlDrawing1.vml").decode()
+    assert "XFE" not in sheet and 'min="16385"' not in sheet and 'r="1048577"' not in sheet
+    assert 'sqref="C2:C1048576"' in sheet and sheet.count("<dataValidation ") == 1
+    assert 'ht="408.75"' in sheet  # Excel's tallest row
+    assert 'name="附表 _x0041_"' in book
+    assert "e+" not in vml.lower()  # positions far down the sheet are plain CSS lengths
+    read = openpyxl.load_workbook(path)
+    assert read.sheetnames == ["附表 _x0041_"] and read.active["XFD1"].value == "XFD"

@@ -80,7 +80,7 @@ def fit_row(ws, r: int, texts: list[tuple[str, float]], line_height: float = 15.
     (LibreOffice, printing) grows a row for wrapped text by itself."""
     lines = max((math.ceil(text_width(t) / max(w - 1, 1)) for t, w in texts), default=1)
     if lines > 1:
-        ws.set_row(r, line_height * min(lines, 30))
+        ws.set_row(r, min(line_height * lines, 409))  # Excel's tallest row: 409 points
 
 
 PORTRAIT_WIDTH = 100  # about what fits across A4 portrait at full size, in Excel's column units

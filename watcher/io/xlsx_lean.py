@@ -13,6 +13,7 @@ markup and writes into the file unescaped) is written as the characters the cler
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import zipfile
@@ -23,6 +24,8 @@ from pathlib import Path
 from .book import column_letter
 
 STORE_BELOW = 32 * 1024  # parts smaller than this are stored, not deflated (see Workbook.close)
+ROWS, COLUMNS = 1_048_576, 16_384  # Excel's grid: a write beyond it is dropped, as xlsxwriter drops it
+MAX_ROW_HEIGHT = 409  # points
 MAX_STRING = 32767  # Excel's limit for a cell's text, in UTF-16 units (xlsxwriter cuts there too)
 _EPOCH = datetime(1899, 12, 31)
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, as xlsxwriter: the same content gives the same bytes
@@ -48,8 +51,11 @@ def _text(s: str) -> str:
     return _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", s)
 
 
-def _attr(s: str) -> str:
-    return _text(s).replace('"', "&quot;")
+def _escape(s: str) -> str:
+    """Plain XML escaping, for what Excel does not read _xHHHH_ escapes in (sheet names, references,
+    formulas, document properties); a control character, which XML cannot hold, becomes a space."""
+    s = _CONTROL.sub(" ", s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return s.replace('"', "&quot;")
 
 
 def _t(s: str) -> str:
@@ -111,27 +117,27 @@ class Worksheet:
         self.fit: tuple[int, int] | None = None
         self.repeat: tuple[int, int] | None = None
         self.footer = ""
+        self._offsets: tuple[list[int], list[int]] | None = None  # row heights summed, for notes (at close)
 
     # Cells: the XML of each is made as it is written, less its reference and style, which are put in
     # at close (a cell written without a format takes its column's, as in Excel and xlsxwriter).
 
     def _put(self, r: int, c: int, fmt: Format | None, xml: str) -> None:
+        if not (0 <= r < ROWS and 0 <= c < COLUMNS):
+            return
         row = self.rows.get(r)
         if row is None:
             row = self.rows[r] = {}
         row[c] = (0 if fmt is None else fmt.index, xml)
 
     def write_string(self, r: int, c: int, value: str, fmt: Format | None = None) -> None:
+        if not (0 <= r < ROWS and 0 <= c < COLUMNS):
+            return
         index = self.book._string(_cut(value))
         self._put(r, c, fmt, f' t="s"><v>{index}</v></c>')
 
     def write_number(self, r: int, c: int, value: int | float | Decimal, fmt: Format | None = None) -> None:
-        if (
-            isinstance(value, float)
-            and not math.isfinite(value)
-            or isinstance(value, Decimal)
-            and not value.is_finite()
-        ):
+        if not math.isfinite(float(value)):  # NaN, infinities, a Decimal beyond a double's range
             raise ValueError(f"{value} is no Excel number")
         self._put(r, c, fmt, f"><v>{value:.16G}</v></c>")
 
@@ -157,25 +163,34 @@ class Worksheet:
 
     def write_comment(self, r: int, c: int, text: str, options: dict | None = None) -> None:
         options = options or {}
+        if not (0 <= r < ROWS and 0 <= c < COLUMNS):
+            return
         self.comments[(r, c)] = (_cut(text), options.get("x_scale", 1), options.get("y_scale", 1))
 
     # Layout.
 
     def set_column(self, first: int, last: int, width: float, fmt: Format | None = None) -> None:
-        for c in range(first, last + 1):
+        for c in range(max(first, 0), min(last, COLUMNS - 1) + 1):
             self.columns[c] = (width, fmt)
 
     def set_row(self, r: int, height: float) -> None:
-        self.heights[r] = height
+        if 0 <= r < ROWS:  # Excel's heights are whole pixels (a pixel is 0.75 pt), at most 409 pt
+            self.heights[r] = int(min(height, MAX_ROW_HEIGHT) * 4 / 3) * 0.75
 
     def data_validation(self, r1: int, c1: int, r2: int, c2: int, options: dict) -> None:
         if options.get("validate") != "list":
             raise ValueError("only list dropdowns are written here")
+        if not (0 <= r1 < ROWS and 0 <= c1 < COLUMNS) or c2 >= COLUMNS:
+            return  # beyond the grid: no dropdown (xlsxwriter drops it too)
+        r2 = min(r2, ROWS - 1)  # a dropdown reaching past the last row stops at it
         source = options["source"]
         if isinstance(source, str):
-            formula = _text(source[1:] if source.startswith("=") else source)
+            formula = _escape(source[1:] if source.startswith("=") else source)
         else:
-            formula = _text('"' + ",".join(str(v) for v in source) + '"')
+            listed = ",".join(str(v) for v in source)
+            if len(listed) > 255:
+                return  # Excel's limit for a typed list (it repairs the file otherwise); xlsxwriter skips it
+            formula = _escape(f'"{listed}"')
         style = options.get("error_type", "stop")
         error = f' errorStyle="{style}"' if style != "stop" else ""
         self.validations.append(
@@ -271,7 +286,7 @@ class Worksheet:
                 setup += f' orientation="{"landscape" if self.landscape else "portrait"}"'
             out.append(f"<pageSetup{setup}/>")
         if self.footer:
-            out.append(f"<headerFooter><oddFooter>{_text(self.footer)}</oddFooter></headerFooter>")
+            out.append(f"<headerFooter><oddFooter>{_escape(self.footer)}</oddFooter></headerFooter>")
         if vml_rel:
             out.append(f'<legacyDrawing r:id="{vml_rel}"/>')
         out.append("</worksheet>")
@@ -345,8 +360,8 @@ class Worksheet:
             anchor, x_abs, y_abs = self._place(r, c, width, height)
             out.append(
                 f'<v:shape id="_x0000_s{shape_id + z}" type="#_x0000_t202" style="position:absolute;'
-                f"margin-left:{x_abs * 0.75:g}pt;margin-top:{y_abs * 0.75:g}pt;width:{width * 0.75:g}pt;"
-                f'height:{height * 0.75:g}pt;z-index:{z};visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto">'
+                f"margin-left:{x_abs * 0.75:.15g}pt;margin-top:{y_abs * 0.75:.15g}pt;width:{width * 0.75:.15g}pt;"
+                f'height:{height * 0.75:.15g}pt;z-index:{z};visibility:hidden" fillcolor="#ffffe1" o:insetmode="auto">'
                 '<v:fill color2="#ffffe1"/><v:shadow on="t" color="black" obscured="t"/>'
                 '<v:path o:connecttype="none"/><v:textbox style="mso-direction-alt:auto">'
                 '<div style="text-align:left"></div></v:textbox><x:ClientData ObjectType="Note"><x:MoveWithCells/>'
@@ -356,12 +371,25 @@ class Worksheet:
         out.append("</xml>")
         return "".join(out)
 
+    def _rows_above(self, row: int) -> int:
+        """Pixels above `row`: every row 20 but those given a height (few), summed once per sheet, so a
+        20,000-row roster with a note on every row costs no more than one with one note."""
+        if self._offsets is None:
+            tall = sorted(self.heights)
+            extra, total = [0], 0
+            for r in tall:
+                total += self._row_px(r) - 20
+                extra.append(total)
+            self._offsets = (tall, extra)
+        tall, extra = self._offsets
+        return 20 * row + extra[bisect.bisect_left(tall, row)]
+
     def _place(self, r: int, c: int, width: int, height: int) -> tuple[str, int, int]:
         """Where Excel draws a note's box: one column right of its cell, one row up (xlsxwriter's rule)."""
         col, x1 = c + 1, 15
         row, y1 = (0, 2) if r == 0 else (r - 1, 10)
-        x_abs = sum(self._col_px(i) for i in range(col)) + x1
-        y_abs = sum(self._row_px(i) for i in range(row)) + y1
+        x_abs = sum(self._col_px(i) for i in range(col)) + x1  # columns are few
+        y_abs = self._rows_above(row) + y1
         col_end, row_end = col, row
         width, height = width + x1, height + y1
         while width >= self._col_px(col_end):
@@ -531,12 +559,12 @@ class Workbook:
     def _workbook_xml(self, visible: Worksheet) -> str:
         hidden_state, hidden_name = ' state="hidden"', ' hidden="1"'
         sheets = "".join(
-            f'<sheet name="{_attr(s.name)}" sheetId="{s.index + 1}"{hidden_state if s.hidden else ""} '
+            f'<sheet name="{_escape(s.name)}" sheetId="{s.index + 1}"{hidden_state if s.hidden else ""} '
             f'r:id="rId{s.index + 1}"/>'
             for s in self.sheets
         )
         names = "".join(
-            f'<definedName name="{name}" localSheetId="{sheet}"{hidden_name if hidden else ""}>{_text(ref)}</definedName>'
+            f'<definedName name="{name}" localSheetId="{sheet}"{hidden_name if hidden else ""}>{_escape(ref)}</definedName>'
             for name, sheet, ref, hidden in self._names()
         )
         active = f' activeTab="{visible.index}"' if visible.index else ""
@@ -557,8 +585,8 @@ class Workbook:
 
     def _custom_xml(self) -> str:
         props = "".join(
-            f'<property fmtid="{{D5CDD505-2E9C-101B-9397-08002B2CF9AE}}" pid="{pid}" name="{_attr(name)}">'
-            f"<vt:lpwstr>{_text(value)}</vt:lpwstr></property>"
+            f'<property fmtid="{{D5CDD505-2E9C-101B-9397-08002B2CF9AE}}" pid="{pid}" name="{_escape(name)}">'
+            f"<vt:lpwstr>{_escape(value)}</vt:lpwstr></property>"
             for pid, (name, value) in enumerate(self.properties, start=2)
         )
         return (
@@ -578,7 +606,7 @@ class Workbook:
             "<Application>Microsoft Excel</Application><DocSecurity>0</DocSecurity><ScaleCrop>false</ScaleCrop>"
             f'<HeadingPairs><vt:vector size="{4 if named else 2}" baseType="variant">{pairs}</vt:vector></HeadingPairs>'
             f'<TitlesOfParts><vt:vector size="{len(titles)}" baseType="lpstr">'
-            + "".join(f"<vt:lpstr>{_text(t)}</vt:lpstr>" for t in titles)
+            + "".join(f"<vt:lpstr>{_escape(t)}</vt:lpstr>" for t in titles)
             + "</vt:vector></TitlesOfParts><Company></Company><LinksUpToDate>false</LinksUpToDate>"
             "<SharedDoc>false</SharedDoc><HyperlinksChanged>false</HyperlinksChanged><AppVersion>12.0000</AppVersion>"
             "</Properties>"
@@ -701,7 +729,7 @@ def _make_styles(formats: list[Format]) -> str:
         xfs.append(f"<xf {attrs}><alignment{align}/></xf>" if align else f"<xf {attrs}/>")
 
     numfmts = "".join(
-        f'<numFmt numFmtId="{164 + i}" formatCode="{_attr(code)}"/>' for i, code in enumerate(num_formats)
+        f'<numFmt numFmtId="{164 + i}" formatCode="{_escape(code)}"/>' for i, code in enumerate(num_formats)
     )
     return (
         f'{_DECL}<styleSheet xmlns="{_MAIN}">'
