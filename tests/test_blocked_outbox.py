@@ -145,6 +145,8 @@ def test_process_names_each_file_whose_result_waits_and_why(root):
     assert proc.returncode == 1
     assert "另有 1 个文件已办理" in proc.stderr and "AA001/团X.xlsx：该位置已有同名的文件" in proc.stderr, proc.stderr
     assert "磁盘已满" not in proc.stderr
+    events = (root / "archive" / "_events" / "events.jsonl").read_text("utf-8")
+    assert events.count('"file": "团X.xlsx"') == 1, "the outputs' retry is no second walk in the event log"
     _unblock(root)
     run_watcher(root, "process", env=fake("2026-11-10T11:05:00+08:00"))
     answer = json.loads((root / "outbox" / "AA001" / "团X_结果.json").read_text("utf-8"))
