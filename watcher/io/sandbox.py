@@ -198,14 +198,10 @@ class Sandbox:
 
     def close(self) -> None:
         if self.process is not None and self.process.is_alive():
-            try:
-                if self.conn is not None:
-                    self.conn.send(None)
-            except OSError:
-                pass
+            # The parser holds nothing worth a goodbye (no file, no ledger): stopped at once, not waited
+            # for to finish starting up or shutting its interpreter down (0.1 s off every `process` run).
+            self.process.kill()
             self.process.join(2)
-            if self.process.is_alive():
-                self.process.kill()
         self.process = self.conn = None
         self.queue.clear()
         self.answers.clear()
