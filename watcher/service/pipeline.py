@@ -59,9 +59,8 @@ class RunReport:
     counts: Counter = field(default_factory=Counter)
     refused_folders: list[tuple[str, str]] = field(default_factory=list)
     halted: DeskFault | None = None  # the fault of the desk that stopped the run
-    pending: list[tuple[Path, str]] = field(
-        default_factory=list
-    )  # committed, outputs still to be written (claimed file, agency)
+    # Committed, its outputs still to be written: (claimed file, agency).
+    pending: list[tuple[Path, str]] = field(default_factory=list)
 
     def add(self, outcome: Outcome) -> None:
         self.counts[outcome.status] += 1
