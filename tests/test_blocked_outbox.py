@@ -121,6 +121,7 @@ def test_a_month_end_whose_summary_cannot_be_written_is_finished_later_not_run_a
     _block(root, "_admin")
     stopped = month_end(root, "2026-11", NOV, check=False)
     assert stopped.returncode == 1 and "该位置已有同名的文件" in stopped.stderr, stopped.stderr
+    assert "watcher-tmp" not in stopped.stderr, "the output is named, not its temporary file"
     assert len(statements(root)) == 2
     status = run_watcher(root, "status", env=fake("2026-12-01T03:05:00+08:00")).stdout
     assert "月结 2026-11 未完成（该位置已有同名的文件" in status, status
@@ -145,6 +146,8 @@ def test_process_names_each_file_whose_result_waits_and_why(root):
     assert proc.returncode == 1
     assert "另有 1 个文件已办理" in proc.stderr and "AA001/团X.xlsx：该位置已有同名的文件" in proc.stderr, proc.stderr
     assert "磁盘已满" not in proc.stderr
+    log = (root / "logs" / "watcher.log").read_text("utf-8")
+    assert "回显表写出失败" not in log, "a folder refusing the result is no fault of the echoed cells"
     events = (root / "archive" / "_events" / "events.jsonl").read_text("utf-8")
     assert events.count('"file": "团X.xlsx"') == 1, "the outputs' retry is no second walk in the event log"
     _unblock(root)

@@ -163,3 +163,14 @@ def test_a_voucher_or_invoice_number_another_statement_has_is_warned(root):
     )
     assert data["status"] == "success" and [w["code"] for w in data["warnings"]] == ["statement.invoice_reused"]
     assert [s[6] for s in statements(root)] == ["已开票", "已开票"]
+
+
+def test_a_plan_upload_as_csv_is_told_it_needs_the_workbook(root):
+    """方案 is several tables (方案, 费率, 保障): a CSV carries one, so it is told once to use the template,
+    not given a column error for each table."""
+    text = "操作类型,方案\n\n方案代码,方案名称,区域\nGN-Z,测试方案,境内\n"
+    (root / "workbooks" / "_admin" / "方案.csv").write_bytes(text.encode("gbk"))
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "方案_结果")
+    assert data["status"] == "failed"
+    assert [e["code"] for e in data["errors"]] == ["table.csv_many"], data["errors"]

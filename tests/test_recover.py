@@ -524,3 +524,26 @@ def test_an_original_with_a_long_name_whose_log_line_was_lost_comes_back_under_i
     done = run_watcher(root, "recover", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert business(root) == original and outbox(root) == printed
+
+
+def test_a_month_end_stopped_by_staffs_folder_is_finished_at_its_own_moment_and_replays(root, ledger_backend):
+    """Resumed later, the stopped run settles nothing more under its number (a plan that took effect since
+    is the daily retry's, in a run of its own): the archive's one event for it replays to the same ledger."""
+    issue(root, "团A", "2026-11-20 08:00")
+    issue(root, "团B", "2026-12-01 08:00", plan="GW-B")  # takes effect after the 02:00 run
+    admin_out = root / "outbox" / "_admin"
+    shutil.move(admin_out, root / "admin_saved")
+    admin_out.write_text("not a folder", encoding="utf-8")
+    stopped = month_end(root, "2026-11", "2026-12-01T02:00:00+08:00", check=False)
+    assert stopped.returncode == 1 and len(statements(root)) == 1
+    admin_out.unlink()
+    shutil.move(root / "admin_saved", admin_out)
+    month_end(root, "2026-11", "2026-12-01T09:00:00+08:00")  # GW-B is in effect by now
+    assert len(statements(root)) == 1, "the resumed run settles at its own moment: GW-B still waits"
+    month_end(root, "2026-11", "2026-12-02T02:00:00+08:00")  # the daily retry, a run of its own
+    assert len(statements(root)) == 2
+    original = business(root)
+    restore(root, ledger_backend, None)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from . import commands
 from .commands import Failure
-from .faults import os_words
+from .faults import os_words, shown_path
 from .layout import Layout
 from .settings import SettingsError
 
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, BrokenPipeError) and _reader_gone():
             return 1
         print(
-            f"watcher {args.command}: 无法访问 {exc.filename or layout.root}（{os_words(exc)}）。请检查路径和权限",
+            f"watcher {args.command}: 无法访问 {shown_path(str(exc.filename2 or exc.filename or layout.root))}"
+            f"（{os_words(exc)}）。请检查路径和权限",
             file=sys.stderr,
         )
         return 1

@@ -409,6 +409,7 @@ def cmd_month_end(layout: Layout, args) -> int:
             raise Failure("另一个 watcher 正在运行月结。请等它结束后再试（watcher status 可查看）")
         try:
             report = run_or_resume(ledger, layout, settings, month, now, COMMAND)
+            assert report is not None  # without wait, always a run
             waiting = write_unwritten(ledger, layout, settings, now)  # this month's, and earlier runs'
         except MonthNotEnded as exc:
             raise Failure(str(exc)) from None

@@ -81,11 +81,11 @@ def os_words(exc: OSError) -> str:
 def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = exc.filename2 or exc.filename  # a rename's trouble is where it puts the file
-        return f"{os_words(exc)}{'：' + _shown(str(where)) if where else ''}"
+        return f"{os_words(exc)}{'：' + shown_path(str(where)) if where else ''}"
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
-def _shown(path: str) -> str:
+def shown_path(path: str) -> str:
     """The output a temporary file stands for (io/atomic writes `.<name>.<pid>.watcher-tmp` first)."""
     folder, _, name = path.rpartition("/")
     if name.startswith(".") and name.endswith(".watcher-tmp") and name.count(".") >= 3:

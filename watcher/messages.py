@@ -116,6 +116,7 @@ MESSAGES: dict[str, str] = {
     "policy.not_found_reprint": "未找到本机构的保单“{value}”。请核对保单号（只能补打本机构的保单）",
     # --- admin: agencies and plans ------------------------------------------------------
     "table.missing_sheet": "缺少“{table}”工作表。请用 watcher template {kind} 生成的模板填写",
+    "table.csv_many": "“{kind}”请求由多张表组成，CSV 文件只能带一张表。请用 watcher template {kind} 生成的 Excel 模板填写",
     "table.missing_column": "“{table}”表第 1 行缺少“{label}”列。请补上该列",
     "table.empty": "“{table}”表中没有数据行（示例行不计）",
     "agency.code": "机构代码“{value}”无效：只能用字母、数字、“-”和“_”，以字母或数字开头，最长 32 位",

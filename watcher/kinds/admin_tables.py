@@ -27,14 +27,21 @@ class AdminTable:
         optional: bool = False,
         sample: dict[str, object] | None = None,
         also: tuple[str, ...] = (),
+        csv_table: bool = True,
     ):
-        """`also`: other names the sheet may have (预交保费's sheet named 押金, as clerks call it)."""
+        """`also`: other names the sheet may have (预交保费's sheet named 押金, as clerks call it).
+        `csv_table`: the request is this one table, so a CSV (one table after its 申请 rows) may carry it;
+        a request of several tables (方案) cannot come as CSV and is told so once."""
         self.name = name
         self.problems = problems
         self.table: Table | None = None
         index = synonyms_index(columns)
         sheet = next((s for s in (book.sheet(n) for n in (name, *also)) if s is not None), None)
         if sheet is None and book.format == "csv":
+            if not csv_table:
+                if not any(p.code == "table.csv_many" for p in problems):
+                    problems.append(problem("table.csv_many", kind=kind))
+                return
             # A CSV has one table after its 申请 rows (the reader names it as the roster): this request's.
             sheet = next((s for s in book.sheets.values() if s.name != "申请"), None)
         if sheet is None:

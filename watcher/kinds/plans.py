@@ -33,12 +33,23 @@ class PlanKind(RequestKind):
 
     def parse(self, book: Book, who: str) -> Request[list[Plan]]:
         p: list[Problem] = []
-        plans = AdminTable(book, "方案", PLAN_COLUMNS, tuple(c for c in PLAN_COLUMNS if c != "序号"), p, "方案")
-        rates = AdminTable(book, "费率", RATE_COLUMNS, ("方案代码", "天数下限", "天数上限", "每人保费"), p, "方案")
-        factors = AdminTable(
-            book, "年龄系数", FACTOR_COLUMNS, ("方案代码", "年龄下限", "年龄上限", "系数"), p, "方案", optional=True
+        plans = AdminTable(
+            book, "方案", PLAN_COLUMNS, tuple(c for c in PLAN_COLUMNS if c != "序号"), p, "方案", csv_table=False
         )
-        covers = AdminTable(book, "保障", COVER_COLUMNS, ("方案代码", "保障项目", "保额"), p, "方案")
+        rates = AdminTable(
+            book, "费率", RATE_COLUMNS, ("方案代码", "天数下限", "天数上限", "每人保费"), p, "方案", csv_table=False
+        )
+        factors = AdminTable(
+            book,
+            "年龄系数",
+            FACTOR_COLUMNS,
+            ("方案代码", "年龄下限", "年龄上限", "系数"),
+            p,
+            "方案",
+            optional=True,
+            csv_table=False,
+        )
+        covers = AdminTable(book, "保障", COVER_COLUMNS, ("方案代码", "保障项目", "保额"), p, "方案", csv_table=False)
 
         heads: dict[str, tuple[int, dict[str, Any]]] = {}
         for r in plans.rows:

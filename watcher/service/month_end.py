@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from .. import events
@@ -119,8 +119,7 @@ def run_month_end(
             write_summary_file(layout.out(ADMIN) / summary_name(month), summary, settings.channels, zone)
         )
     except OSError as exc:  # staff's folder takes nothing: the run stays unfinished, resumed at the next try
-        with ledger.atomic():
-            ledger.set_run_summary(run_id, {"error": describe(exc)})
+        _note_stopped(ledger, run_id, exc)
         raise
     with ledger.atomic():
         ledger.finish_run(
@@ -154,20 +153,42 @@ def run_month_end(
     return report
 
 
+RESUME_AFTER = timedelta(minutes=5)  # serve tries a run stopped by staff's folder again after this
+
+
+def _note_stopped(ledger, run_id: int, exc: OSError) -> None:
+    """Why the run stopped, and when, on the run itself (status shows it; serve waits RESUME_AFTER). A
+    ledger that cannot take even that (the same full disk) leaves the run as it is: the folder's error is
+    what the operator is told."""
+    try:
+        with ledger.atomic():
+            ledger.set_run_summary(run_id, {"error": describe(exc), "tried_at": datetime.now(UTC).isoformat()})
+    except Exception:  # noqa: BLE001 — the error raised is the folder's
+        log.warning("月结运行停止的原因未能记入账本", exc_info=True)
+
+
 def unfinished(ledger, month: date) -> Run | None:
     """The month's latest run that started (its settlement committed) and did not finish, if any."""
     runs = [r for r in ledger.runs() if r.month == month]
     return runs[-1] if runs and runs[-1].finished_at is None else None
 
 
-def run_or_resume(ledger, layout: Layout, settings, month: date, now: datetime, trigger: str) -> MonthEndReport:
+def run_or_resume(
+    ledger, layout: Layout, settings, month: date, now: datetime, trigger: str, *, wait: bool = False
+) -> MonthEndReport | None:
     """Month-end of `month`; a run of it that started and did not finish (its summary could not be written,
-    the process was stopped) is finished instead of starting another: its statements stay its own, counted
-    as new in its summary, and it keeps its trigger."""
+    the process was stopped) is finished instead of starting another, at its own moment (as `watcher
+    recover` replays it: the same statements, nothing more settled under its number; business that became
+    ready since is the daily retry's): its statements count as new in its summary, it keeps its trigger.
+    `wait` (serve's tick): a run stopped by a folder that took nothing is tried again RESUME_AFTER later,
+    not at every tick (None then)."""
     run = unfinished(ledger, month)
     if run is None:
         return run_month_end(ledger, layout, settings, month, now, trigger)
-    return run_month_end(ledger, layout, settings, month, now, run.trigger, resume=run.id)
+    tried = run.summary.get("tried_at")
+    if wait and tried and datetime.now(UTC) - datetime.fromisoformat(tried) < RESUME_AFTER:
+        return None
+    return run_month_end(ledger, layout, settings, month, run.started_at, run.trigger, resume=run.id)
 
 
 def write_unwritten(ledger, layout: Layout, settings, now: datetime) -> dict[str, list[str]]:
@@ -180,29 +201,34 @@ def write_unwritten(ledger, layout: Layout, settings, now: datetime) -> dict[str
             latest[run.month] = run
     left: dict[str, list[str]] = {}
     for month, run in sorted(latest.items()):
-        agencies = set(run.summary.get("unwritten") or ())
-        if not agencies:
+        before = run.summary.get("unwritten") or {}  # agency → why (a list before the reasons were kept)
+        reasons = dict(before) if isinstance(before, dict) else dict.fromkeys(before, "")
+        if not reasons:
             continue
-        names = {a.code: a.name for a in ledger.agencies()}
-        tasks, _size = month_tasks(ledger, layout, month, set(), names)
-        tasks = [t for t in tasks if t.agency in agencies]
-        how = MonthFiles(layout, settings.zone, settings.insurer_name, month, now)
-        written, _ = write_month(ledger, how, tasks, 0, lambda: None)
-        still = sorted(written.failed)
-        files = [str(p.relative_to(layout.root)) for p in written.details]
-        files += [str(p.relative_to(layout.root)) for n in sorted(written.statements) for p in written.statements[n]]
-        summary = {
-            **run.summary,
-            "unwritten": dict(sorted(written.failed.items())),
-            "files": run.summary.get("files", []) + files,
-        }
+        # An outbox still not a folder is not rebuilt for nothing at every tick: it keeps waiting as it was.
+        blocked = {a: why for a, why in reasons.items() if layout.out(a).exists() and not layout.out(a).is_dir()}
+        tries = set(reasons) - set(blocked)
+        failed: dict[str, str] = {}
+        files: list[str] = []
+        if tries:
+            names = {a.code: a.name for a in ledger.agencies()}
+            tasks, _size = month_tasks(ledger, layout, month, set(), names)
+            how = MonthFiles(layout, settings.zone, settings.insurer_name, month, now)
+            written, _ = write_month(ledger, how, [t for t in tasks if t.agency in tries], 0, lambda: None)
+            failed = written.failed
+            files = [str(p.relative_to(layout.root)) for p in written.details]
+            files += [
+                str(p.relative_to(layout.root)) for n in sorted(written.statements) for p in written.statements[n]
+            ]
+        waiting = dict(sorted({**blocked, **failed}.items()))
+        summary = {**run.summary, "unwritten": waiting, "files": run.summary.get("files", []) + files}
         if summary != run.summary:  # serve tries at every tick: the ledger is written when something changed
             with ledger.atomic():
                 ledger.set_run_summary(run.id, summary)
-        for agency in sorted(agencies - set(still)):
+        for agency in sorted(set(reasons) - set(waiting)):
             log.info("月结 %s：%s 的文件已补写出", month_text(month), agency)
-        if still:
-            left[month_text(month)] = still
+        if waiting:
+            left[month_text(month)] = list(waiting)
     return left
 
 

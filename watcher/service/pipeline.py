@@ -115,7 +115,9 @@ class Pipeline:
         self.ahead: tuple[Claim, float] | None = None  # claimed and sent to the parser, walked next
         self.halted: DeskFault | None = None  # a fault of the desk stopped the intake
         self.pending: dict[Path, str] = {}  # claimed file → agency: outputs waiting for a disk that takes them
-        self.retried: set[tuple[str, str, str]] = set()  # (agency, sha256, result stem) of pending outputs
+        # (agency, sha256, result stem) of the files in hand or pending whose walk is in the event log: their
+        # outputs tried again are not logged as another walk. Emptied as each file finishes.
+        self.logged: set[tuple[str, str, str]] = set()
 
     # --- taking files ----------------------------------------------------------------------------
 
@@ -205,8 +207,10 @@ class Pipeline:
     def _record(self, outcome: Outcome) -> None:
         """The walk in the desk's event log, in walk order (what `watcher recover` replays). A log that cannot
         be written fails nothing: `recover` then orders the file by its archive name."""
-        if outcome.recovered and (outcome.who, outcome.sha256, outcome.result_stem) in self.retried:
+        key = (outcome.who, outcome.sha256, outcome.result_stem)
+        if outcome.recovered and key in self.logged:
             return  # its outputs tried again (a folder that takes nothing, each rescan): logged when walked
+        self.logged.add(key)
         archive = self.desk.layout.archive
         try:
             archived = str(Path(outcome.archived).relative_to(archive)) if outcome.archived else ""
@@ -287,7 +291,6 @@ class Pipeline:
         """Its outputs could not be written (a full disk, an outbox that cannot be written): the file stays
         in hand, the service writes them at the next rescan, `watcher status` lists it."""
         self.pending[record.path] = record.who
-        self.retried.add((record.who, record.sha256, record.stem))
         self.in_hand = deque(item for item in self.in_hand if item.record.path != record.path)
         try:
             update_record(read_record(record.path, record.who) or record, pending=why)
@@ -385,7 +388,7 @@ class Pipeline:
         if not written:
             finish(item.rendering)
         archive_claim(self.desk, item.record, item.outcome)
-        self.retried.discard((item.record.who, item.record.sha256, item.record.stem))
+        self.logged.discard((item.outcome.who, item.outcome.sha256, item.outcome.result_stem))
         self._log(item.outcome, (time.monotonic() - item.started) * 1000)
         self.report.add(item.outcome)
 

@@ -59,8 +59,9 @@ def run_due(ledger, layout: Layout, settings, now: datetime) -> list[MonthEndRep
         return []
     try:
         reports = [
-            run_or_resume(ledger, layout, settings, month, now, trigger)
+            report
             for month, trigger in due(ledger, settings, now)
+            if (report := run_or_resume(ledger, layout, settings, month, now, trigger, wait=True)) is not None
         ]
         write_unwritten(ledger, layout, settings, now)  # files an agency's folder refused before
         return reports

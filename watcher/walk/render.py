@@ -103,8 +103,8 @@ def run_job(job: Job) -> Path:
             with replacing(job.path) as tmp:
                 write_result_book(tmp, outcome, zone)
         except Exception as exc:
-            if outcome.book is None or classify(exc) is not None:
-                raise  # a fault of the desk (a full disk) is not the echoed cells' fault
+            if outcome.book is None or classify(exc) is not None or isinstance(exc, OSError):
+                raise  # a fault of the desk (a full disk) or of the folder is not the echoed cells' fault
             # Something in the echoed cells could not be written: the result still appears, without the echo.
             log.exception("%s 的回显表写出失败，结果改为不带回显表写出", outcome.file_name)
             with replacing(job.path) as tmp:
