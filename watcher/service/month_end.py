@@ -201,8 +201,7 @@ def write_unwritten(ledger, layout: Layout, settings, now: datetime) -> dict[str
             latest[run.month] = run
     left: dict[str, list[str]] = {}
     for month, run in sorted(latest.items()):
-        before = run.summary.get("unwritten") or {}  # agency → why (a list before the reasons were kept)
-        reasons = dict(before) if isinstance(before, dict) else dict.fromkeys(before, "")
+        reasons: dict[str, str] = run.summary.get("unwritten") or {}  # agency → why
         if not reasons:
             continue
         # An outbox still not a folder is not rebuilt for nothing at every tick: it keeps waiting as it was.

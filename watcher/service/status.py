@@ -207,10 +207,8 @@ def next_run_text(ledger, settings, now: datetime) -> str:
     latest = {r.month: r for r in runs if r.finished_at is not None}
     unwritten = []
     for m, r in sorted(latest.items()):
-        waiting = r.summary.get("unwritten") or {}
-        for agency in waiting:
-            why = waiting.get(agency, "") if isinstance(waiting, dict) else ""
-            unwritten.append(f"{month_text(m)} {agency}" + (f"（{why}）" if why else ""))
+        for agency, why in (r.summary.get("unwritten") or {}).items():
+            unwritten.append(f"{month_text(m)} {agency}（{why}）")
     if unwritten:
         text += "；月结文件未能写出（原因消除后 watcher serve 自动补写，或再运行 watcher month-end）：" + "、".join(
             unwritten
