@@ -223,3 +223,23 @@ def test_serve_says_loudly_when_a_waiting_results_claim_record_is_deleted(root):
     _unblock(root, "GZ001")
     run_watcher(root, "recover")
     assert json.loads((root / "outbox" / "GZ001" / "团L_结果.json").read_text("utf-8"))["status"] == "success"
+
+
+def test_serve_tries_a_stopped_run_again_however_the_clock_moved(root):
+    """serve waits 5 minutes before trying a run staff's folder stopped; a clock moved back since (the mark
+    then in the future) must not hold it back for as long as the clock moved."""
+    from datetime import UTC, datetime, timedelta
+
+    _two_agencies(root)
+    _block(root, "_admin")
+    month_end(root, "2026-11", NOV, check=False)
+    [(run_id, text)] = ledger_query(root, "SELECT id, summary FROM month_end_runs")
+    summary = json.loads(text)
+    summary["tried_at"] = (datetime.now(UTC) + timedelta(hours=3)).isoformat()  # the clock since moved back
+    ledger_query(root, "UPDATE month_end_runs SET summary = ? WHERE id = ?", (json.dumps(summary), run_id))
+    _unblock(root, "_admin")
+    (root / "watcher.toml").write_text("schedule_check_seconds = 0.5\nrescan_seconds = 1\n", encoding="utf-8")
+    with serving(root, fake("2026-12-01T03:10:00+08:00")):
+        wait_for(lambda: (root / "outbox/_admin/月结汇总_2026-11.xlsx").exists(), 30, "the stopped run finished")
+    runs = ledger_query(root, "SELECT finished_at FROM month_end_runs")
+    assert len(runs) == 1 and runs[0][0] is not None, "the stopped run finished, no other started"

@@ -186,7 +186,8 @@ def run_or_resume(
     if run is None:
         return run_month_end(ledger, layout, settings, month, now, trigger)
     tried = run.summary.get("tried_at")
-    if wait and tried and datetime.now(UTC) - datetime.fromisoformat(tried) < RESUME_AFTER:
+    # abs: a clock moved back since leaves the mark in the future, which must not hold the run back for hours.
+    if wait and tried and abs(datetime.now(UTC) - datetime.fromisoformat(tried)) < RESUME_AFTER:
         return None
     return run_month_end(ledger, layout, settings, month, run.started_at, run.trigger, resume=run.id)
 
