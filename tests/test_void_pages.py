@@ -7,7 +7,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from helpers import future, issue_fields, ledger_query, people, result, run_watcher, summary_values, write_request
+from helpers import (
+    fake,
+    future,
+    issue,
+    issue_fields,
+    ledger_query,
+    people,
+    result,
+    run_watcher,
+    summary_values,
+    write_request,
+)
 
 
 def _request(root: Path, name: str, fields: dict, roster=None) -> dict:
@@ -85,3 +96,22 @@ def test_pages_voided_before_this_release_are_brought_up_to_date_once(root):
 def test_a_new_desk_has_no_chore_to_do(root):
     assert ledger_query(root, "SELECT name FROM chores") == [("void-pages",)]
     assert future()  # the fixture's desk is new: nothing was voided before this release
+
+
+def test_reprint_after_cover_ended_says_expired_everywhere(root):
+    """A policy reprinted after its cover ended is 已到期 on its page, in its result's policy table, in its
+    JSON and on the lookup page's terms: never a page printed today that says 有效."""
+    policy = issue(root, "团", "2026-11-12 08:00", at="2026-11-10T10:00:00+08:00")
+    number = policy["policy_no"]
+    assert _status(_page(root, number)) == "有效"  # printed at issue, cover not yet begun
+    write_request(root / "workbooks" / "GZ001" / "补打.xlsx", {"操作类型": "补打保单", "保单号": number})
+    run_watcher(root, "process", env=fake("2026-11-30T10:00:00+08:00"))
+    data, wb = result(root, "GZ001", "补打_结果")
+    assert data["status"] == "success" and data["policies"][0]["status"] == "已到期"
+    page = _page(root, number)
+    assert _status(page) == "已到期" and "本保单已撤单" not in page
+    assert 'class="status ended"' in page
+    ws = wb["结果汇总"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    head = next(i for i, row in enumerate(rows) if row[0] == "保单号" and row[7] == "状态")
+    assert rows[head + 1][0] == number and rows[head + 1][7] == "已到期"

@@ -47,9 +47,11 @@ def render_policy(
     env: jinja2.Environment, policy, plan, agency, settings, zone: tzinfo, now, replacement=None
 ) -> bytes:
     """The electronic policy. A void one says so at the top, and which policy replaces it now
-    (`replacement`: the end of its chain of replacements, domain.policy.Replacement)."""
+    (`replacement`: the end of its chain of replacements, domain.policy.Replacement). Its status is the
+    one the lookup page shows at the moment it is printed: 有效 whose cover has ended is 已到期."""
     page = env.get_template("policy.html.j2").render(
         policy=policy,
+        status=policy.shown_status(now),
         replacement=replacement,
         people_rows=people_rows(policy),
         plan=plan,

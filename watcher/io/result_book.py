@@ -283,7 +283,8 @@ def _summary(wb, f, outcome, zone) -> None:
             ws.write_number(r, 4, yuan(p.premium_fen), f["money"])
             ws.write_string(r, 5, show_hour(p.start, zone), f["value"])
             ws.write_string(r, 6, show_end(p.end, zone), f["value"])
-            ws.write_string(r, 7, p.status if p.policy_no else "试算", f["value"])
+            # As the JSON twin and the lookup page show it at the moment processed (有效 ended: 已到期).
+            ws.write_string(r, 7, p.shown_status(outcome.processed_at) if p.policy_no else "试算", f["value"])
 
     if outcome.problems:
         r += 2
