@@ -75,6 +75,31 @@ def billion_laughs() -> bytes:
     return rezip(valid_bytes(), {SHEET: sheet})
 
 
+LAUGHS = b'<!ENTITY a0 "ha">' + b"".join(
+    b'<!ENTITY a%d "%s">' % (i, b"".join(b"&a%d;" % (i - 1) for _ in range(10))) for i in range(1, 10)
+)
+
+
+def declared_in(part: str, use: bytes | None = None):
+    """A DTD with the billion laughs and an external entity in a part other than a sheet ([Content_Types],
+    workbook, styles, document properties): the same trick as in a sheet. `use`: a text of that part that
+    the entity replaces (the entity is used, not only declared)."""
+
+    def make() -> bytes:
+        with zipfile.ZipFile(io.BytesIO(valid_bytes())) as z:
+            data = z.read(part)
+        body = data.split(b"?>", 1)[1] if data.startswith(b"<?xml") else data
+        root = body.lstrip()[1:].split(None, 1)[0].rstrip(b">")
+        dtd = b"<!DOCTYPE " + root + b" [" + LAUGHS + b'<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        body = dtd + body
+        if use is not None:
+            assert use in body, part
+            body = body.replace(use, b"&a9;&x;", 1)
+        return rezip(valid_bytes(), {part: HEAD + body})
+
+    return make
+
+
 def gib_bomb() -> bytes:
     """An otherwise valid workbook with a 1 GiB part of zeros (about 1 MB compressed)."""
     out = io.BytesIO()
@@ -162,6 +187,10 @@ CORPUS = {
     "加密.xlsx": (encrypted, "文件已加密，请取消密码后重新提交"),
     "随机字节.csv": (lambda: random.Random(7).randbytes(4096), ""),
     "表格.xlsb": (lambda: b"PK\x03\x04whatever", "可以提交的文件"),
+    "实体_类型表.xlsx": (declared_in("[Content_Types].xml"), "含有实体定义"),
+    "实体_工作簿.xlsx": (declared_in("xl/workbook.xml", use="申请".encode()), "含有实体定义"),
+    "实体_样式.xlsx": (declared_in("xl/styles.xml"), "含有实体定义"),
+    "实体_属性.xlsx": (declared_in("docProps/core.xml"), "含有实体定义"),
 }
 
 

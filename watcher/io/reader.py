@@ -158,11 +158,14 @@ def _scan_zip(path: Path, limits: Limits) -> tuple[dict[str, str], dict[str, Par
                 if name.startswith("xl/worksheets/") and name.endswith(".xml"):
                     facts[name] = _sheet_facts(names.get(name, PurePosixPath(name).stem), archive.read(info), limits)
                 elif name == "docProps/custom.xml" and info.file_size <= 1 << 16:
-                    properties = _custom_properties(archive.read(info))
+                    data = archive.read(info)
+                    Prolog().feed(data)
+                    properties = _custom_properties(data)
                 else:
+                    prolog = Prolog()
                     with archive.open(info) as part:
-                        while part.read(1 << 20):
-                            pass
+                        while chunk := part.read(1 << 20):
+                            prolog.feed(chunk)
     except ReadError:
         raise
     except MemoryError as exc:
@@ -214,6 +217,37 @@ def _sheet_facts(sheet: str, data: bytes, limits: Limits) -> PartFacts:
 
 def _refuse_declarations(*_: object) -> int:
     raise ReadError("file.xml", detail="含有实体定义")
+
+
+class _RootReached(Exception):
+    pass
+
+
+def _root_reached(*_: object) -> None:
+    raise _RootReached
+
+
+class Prolog:
+    """A part other than a sheet has no document type or entity declaration either (a DTD in
+    [Content_Types].xml, workbook.xml, styles.xml or the document properties is the same entity trick as
+    one in a sheet): its prolog is read, fed chunk by chunk, up to its first element, and no further. A
+    part that is not XML at all (an image) or whose XML is broken is not this check's business."""
+
+    def __init__(self) -> None:
+        self.parser: xml.parsers.expat.XMLParserType | None = xml.parsers.expat.ParserCreate()
+        self.parser.StartDoctypeDeclHandler = _refuse_declarations
+        self.parser.EntityDeclHandler = _refuse_declarations
+        self.parser.UnparsedEntityDeclHandler = _refuse_declarations
+        self.parser.ExternalEntityRefHandler = _refuse_declarations
+        self.parser.StartElementHandler = _root_reached
+
+    def feed(self, chunk: bytes) -> None:
+        if self.parser is None:
+            return
+        try:
+            self.parser.Parse(chunk, False)
+        except (_RootReached, xml.parsers.expat.ExpatError):
+            self.parser = None  # past the prolog (or not XML): nothing more to look at
 
 
 def _well_formed(data: bytes) -> None:
