@@ -291,3 +291,23 @@ def test_kill_9_leaves_no_worker_behind(root):
     assert not left, f"processes of the killed watcher web still alive: {left}"
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_the_lock_out_file_deleted_while_the_page_runs_starts_afresh(desk, ledger_backend):
+    """An operator lifting a lock-out by deleting lookup-state.sqlite3 under a running page: every lookup
+    answered, none a 500 ("no such table" in the threads that opened the new file). On PostgreSQL the
+    counts are a table of the ledger: there is no file to delete, the lookups are the same."""
+    root = desk["root"]
+    with serving(root, "--workers", "1") as web:
+        base = web["base"]
+        status, _, body, _ = post(base, "10.9.0.1", id_type="身份证", policy_no="LY202601010009999", id_no="1")
+        assert status == 200 and 'id="not-found"' in body
+        for path in root.glob("lookup-state.sqlite3*"):
+            path.unlink()
+        for i in range(12):  # the page's threads, each on its own connection
+            status, _, body, _ = post(base, f"10.9.1.{i}", id_type="身份证", policy_no=desk["live"], id_no=desk["id"])
+            assert status == 200 and 'id="result"' in body, (status, body[-300:])
+        status, _, body, _ = post(base, "10.9.0.2", id_type="身份证", policy_no="LY202601010009999", id_no="1")
+        assert status == 200 and 'id="not-found"' in body  # counted in the new file
+        assert (root / "lookup-state.sqlite3").exists() == (ledger_backend == "sqlite")
+        assert "Traceback" not in "".join(web["out"])

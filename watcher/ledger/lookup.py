@@ -9,6 +9,7 @@ type and a person not on the policy take the same path.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -44,8 +45,10 @@ class Connections:
     """Connections for the web threads: one per thread on SQLite; on PostgreSQL a small pool per process
     (several processes on several hosts must stay well within the server's max_connections)."""
 
-    def __init__(self, target, *, readonly: bool, pool: int = 3):
+    def __init__(self, target, *, readonly: bool, pool: int = 3, setup: str = ""):
         self.target, self.readonly, self.size = target, readonly, pool
+        self.setup = setup  # the lock-out table made where it is missing
+        self.made_setup = False
         self.local = threading.local()
         self.idle: queue.LifoQueue = queue.LifoQueue()
         self.made = 0
@@ -56,6 +59,9 @@ class Connections:
             conn = PostgresDatabase(self.target)
             if self.readonly:
                 conn.execute("SET default_transaction_read_only = on")
+            elif self.setup and not self.made_setup:  # once a process: the table lives in the ledger database
+                conn.execute(self.setup)
+                self.made_setup = True
             return conn
         if self.readonly:
             conn = sqlite3.connect(f"file:{self.target}?mode=ro", uri=True, check_same_thread=False)
@@ -64,14 +70,30 @@ class Connections:
             conn = sqlite3.connect(str(self.target), isolation_level=None, check_same_thread=False, timeout=10)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # a lost lock-out after a power cut is harmless
+        if self.setup:
+            conn.execute(self.setup)  # each connection: a file deleted under the page is made again
         return conn
+
+    def _file(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self.target)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
 
     @contextmanager
     def connection(self):
         if not is_url(self.target):
-            conn = getattr(self.local, "conn", None)
+            # A file replaced under the page (a ledger restored by moving a copy into place, the lock-out
+            # file deleted to lift a lock-out): a connection keeps reading the file it opened, now gone, so
+            # each thread opens the file now at that name (a stat a lookup).
+            conn, opened, now = getattr(self.local, "conn", None), getattr(self.local, "file", None), self._file()
+            if conn is not None and opened != now:
+                conn.close()
+                conn = None
             if conn is None:
                 conn = self.local.conn = self._new()
+                self.local.file = self._file()
             yield conn
             return
         try:
@@ -182,6 +204,12 @@ class LookupLedger:
         return Found(policy, person, covers, name[0] if name else "", head, on_head)
 
 
+_THROTTLE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS lookup_clients (client TEXT PRIMARY KEY, failures TEXT NOT NULL,"
+    " locked_until DOUBLE PRECISION NOT NULL)"
+)
+
+
 class ThrottleStore:
     """The failed lookups of each client and each policy number (keyed `policy:<digest>`), shared by
     every web process of the root: a small SQLite file beside a SQLite ledger, or a table in the
@@ -189,15 +217,14 @@ class ThrottleStore:
 
     def __init__(self, target):
         self.target = target
-        self.connections = Connections(target, readonly=False)
+        # The table made by each new connection: where the file was deleted (an operator lifting a
+        # lock-out), the next lookup starts a new one instead of failing.
+        self.connections = Connections(target, readonly=False, setup=_THROTTLE_TABLE)
         # Threads of one process take turns here, so only other processes ever meet SQLite's lock (whose
         # busy handler sleeps in steps of up to 100 ms: that would be the page's tail latency).
         self.writing = threading.Lock()
-        with self.connections.connection() as conn:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS lookup_clients (client TEXT PRIMARY KEY, failures TEXT NOT NULL,"
-                " locked_until DOUBLE PRECISION NOT NULL)"
-            )
+        with self.connections.connection():
+            pass
 
     def get(self, client: str) -> ClientState:
         with self.connections.connection() as conn:
