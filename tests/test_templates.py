@@ -143,3 +143,15 @@ def test_every_template_is_its_kinds_declaration(tmp_path):
             assert [c.value for c in wb[name][1]] == [col.name for col in TABLES[name]], (spec.action, name)
         guide = wb["填写说明"]
         assert [guide.cell(r, 1).value for r in range(3, guide.max_row + 1)] == list(spec.form.help), spec.action
+
+
+def test_the_agency_template_says_what_a_terminated_agency_may_still_do(root, tmp_path):
+    """Its instructions once said a terminated agency's files are no longer processed; it may still ask
+    the four queries, and anything else gets a 失败 result (SPEC §2)."""
+    from watcher.walk import ENDED_MAY
+
+    out = tmp_path / "机构.xlsx"
+    run_watcher(root, "template", "机构", "-o", str(out))
+    text = " ".join(str(c.value) for row in openpyxl.load_workbook(out)["填写说明"].iter_rows() for c in row if c.value)
+    assert "不再处理" not in text
+    assert all(kind in text for kind in ENDED_MAY) and "失败" in text
