@@ -200,8 +200,11 @@ def test_remove_people_reissues_with_the_complete_new_roster_and_shows_who_left(
         ROSTER[:1] + [[2, "新人", "身份证", ID_F_1949, None, None, None, None]],
     )
     same, _ = request(root, "减零人.xlsx", {"操作类型": "减人", "保单号": new["policy_no"]}, ROSTER[:2])
+    nobody, _ = request(root, "减全部.xlsx", {"操作类型": "减人", "保单号": new["policy_no"]}, [])
     assert more["status"] == "failed" and more["errors"][0]["row"] == 3 and "换人" in more["errors"][0]["message"]
     assert same["status"] == "failed" and "没有减少" in same["errors"][0]["message"]
+    # Everybody removed: the message points to 撤单, the request that ends a whole policy.
+    assert nobody["status"] == "failed" and "撤单" in nobody["errors"][0]["message"], nobody["errors"]
     assert ledger_rows(root) == before
 
 

@@ -65,6 +65,8 @@ MESSAGES: dict[str, str] = {
     "row.sample_filled": "这一行的序号是“{mark}”（模板的示例行，会被跳过），但其中填写了与示例不同的内容（{columns}）。如果这是要办理的内容，请把序号改为数字；如果只是示例，请删除该行",
     "roster.sample_person": "这是模板示例中的人员（证件号码 {value}），不能投保。请删除该行，或填写真实的被保险人",
     "roster.empty": "名单中没有被保险人（示例行不计）。请至少填写一人",
+    "roster.empty_remove": "名单中没有被保险人（示例行不计）。减人时请填写减人后仍留在保单上的全部人员；"
+    "如全团都不再出行，请提交撤单",
     "roster.duplicate_person": "此人在名单中重复出现（同证件号码还在第 {rows} 行）。请删除重复的行",
     "roster.overlap": "此人已在本机构旅行团 {tour_group} 的有效保单 {policy_no}（{start} 至 {end}）中，保障期间与本单重叠。请确认不是重复投保",
     "roster.in_group_policy": "此人已在同一旅行团 {tour_group} 的另一张有效保单 {policy_no}（{start} 至 {end}）中，不能在该团重复投保。请核对保单 {policy_no} 的人员；如需调整，请对保单 {policy_no} 办理换人或减人",

@@ -33,7 +33,9 @@ def parse_roster(book: Book, request: Request[F], limit: int) -> Request[F]:
                 problem("file.too_many_rows", sheet=table.sheet.name, count=len(table.rows), limit=limit)
             )
         elif not table.rows and not table.marked:  # a marked row that holds someone is already an error
-            request.problems.append(problem("roster.empty", sheet=table.sheet.name, row=table.header_row + 1))
+            # 减人 lists who stays on the policy: nobody left is a 撤单, and the message says so.
+            code = "roster.empty_remove" if request.action == "减人" else "roster.empty"
+            request.problems.append(problem(code, sheet=table.sheet.name, row=table.header_row + 1))
         else:
             rows = _rows(table, request.problems)
     return replace(request, roster=table, roster_rows=tuple(rows))
