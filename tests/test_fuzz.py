@@ -35,7 +35,7 @@ def desk(tmp_path_factory):
     from watcher.service.intake import sandboxed
     from watcher.service.pipeline import Pipeline, RunReport
     from watcher.settings import load_settings
-    from watcher.walk import Desk
+    from watcher.walk.desk import Desk
 
     root = tmp_path_factory.mktemp("fuzz") / "desk"
     run_watcher(root, "init", "--demo")

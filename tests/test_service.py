@@ -298,7 +298,7 @@ def service_in_process(root: Path):
     from watcher.ledger.db import ledger_target
     from watcher.service.serve import Service
     from watcher.settings import load_settings
-    from watcher.walk import Desk
+    from watcher.walk.desk import Desk
 
     settings = load_settings(root)
     ledger = Ledger(ledger_target(root, settings.ledger), settings.zone, now=clock.now())

@@ -148,7 +148,7 @@ def test_every_template_is_its_kinds_declaration(tmp_path):
 def test_the_agency_template_says_what_a_terminated_agency_may_still_do(root, tmp_path):
     """Its instructions once said a terminated agency's files are no longer processed; it may still ask
     the four queries, and anything else gets a 失败 result (SPEC §2)."""
-    from watcher.walk import ENDED_MAY
+    from watcher.walk.flow import ENDED_MAY
 
     out = tmp_path / "机构.xlsx"
     run_watcher(root, "template", "机构", "-o", str(out))

@@ -305,8 +305,8 @@ def test_a_dead_workers_claim_folder_is_emptied_and_removed(root):
     from watcher.ledger.db import ledger_target
     from watcher.service.intake import adopt
     from watcher.settings import load_settings
-    from watcher.walk import Desk
     from watcher.walk.claim import read_record, record_path, write_record
+    from watcher.walk.desk import Desk
 
     dead = root / "workbooks" / "GZ001" / ".watcher-claimed" / "gone-host-1"
     dead.mkdir(parents=True)

@@ -247,7 +247,7 @@ def _running(layout: Layout, command: str):
 
     from .service.logs import configure
     from .service.signals import install_signal_handlers
-    from .walk import Desk
+    from .walk.desk import Desk
 
     settings = load_settings(layout.root)
     lock = _locked_desk(layout, settings)
@@ -598,7 +598,7 @@ def cmd_recover(layout: Layout, args) -> int:
     from .service.month_end import LOCK
     from .service.recovering import clear, save_state, unfinished
     from .service.replay import RecoverReport, Replay, plan_replay, reconcile, strangers, tally
-    from .walk import Desk
+    from .walk.desk import Desk
 
     try:
         assert_safe_xml()

@@ -13,7 +13,7 @@ from ..domain.problems import problem
 from ..faults import os_words
 from ..io.sandbox import Sandbox
 from ..layout import ADMIN
-from ..walk import Desk, limits_of
+from ..walk.desk import Desk, limits_of
 from ..walk.names import cut, display_name, safe_stem
 from ..walk.outcome import Outcome
 from ..walk.render import page_job, render, run_job

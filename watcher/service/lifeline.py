@@ -36,3 +36,14 @@ def watch_lifeline(lifeline) -> None:
         os._exit(1)
 
     threading.Thread(target=wait, name="lifeline", daemon=True).start()
+
+
+def render_helper_start(parent: int) -> None:
+    """In each render process of the pipeline: Ctrl-C reaches every process of the terminal's group (the
+    service finishes and stops its helpers); and it dies with the service, even a service killed with
+    kill -9. Here, not in the pipeline's module: a render process imports only what it renders with."""
+    from .. import crash
+
+    die_with_parent(parent)
+    crash.in_helper_of(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -14,7 +14,6 @@ import json
 import logging
 import multiprocessing
 import os
-import signal
 import time
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -24,17 +23,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from .. import crash, events
+from .. import events
 from ..faults import LOCKED, DeskFault, classify, describe, os_words
 from ..kinds.agencies import AgencyKind
 from ..layout import CLAIMED
-from ..walk import Desk, FileChanged, OutputsPending, ahead, archive_claim, claim_file, reclaim, walk
-from ..walk.archive import forget
+from ..walk.archive import archive_claim, forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
-from ..walk.outcome import Outcome
+from ..walk.desk import Desk
+from ..walk.flow import FileChanged, ahead, claim_file, walk
+from ..walk.outcome import Outcome, OutputsPending
+from ..walk.recover import reclaim
 from ..walk.render import RenderPlan, finish, plan, run_jobs, twin
 from ..walk.shows import gather
-from .lifeline import die_with_parent
+from .lifeline import render_helper_start
 
 log = logging.getLogger("watcher")
 
@@ -85,14 +86,6 @@ class _InHand:
     twin_sent: bool = False  # the helper writes the JSON twin after the other outputs
 
 
-def _helper_start(parent: int) -> None:
-    """In each render process: Ctrl-C reaches every process of the terminal's group (the service finishes
-    and stops its helpers); and it dies with the service, even a service killed with kill -9."""
-    die_with_parent(parent)
-    crash.in_helper_of(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 class Pipeline:
     def __init__(
         self, desk: Desk, report: RunReport, *, workers: bool, depth: int = 4, stop=None, big_inline: bool = True
@@ -106,7 +99,7 @@ class Pipeline:
             self.pool = ProcessPoolExecutor(
                 RENDERERS,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_helper_start,
+                initializer=render_helper_start,
                 initargs=(os.getpid(),),
             )
             for _ in range(RENDERERS):  # start them now, not when the first file is waiting for one

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from ..walk import Desk
+from ..walk.desk import Desk
 from ..walk.names import display_name
 from . import scan
 from .intake import gather, sandboxed, start

@@ -36,9 +36,10 @@ from ..domain.settlement import parse_month
 from ..io.atomic import TEMP_SUFFIX
 from ..layout import Layout
 from ..ledger.common import to_text
-from ..walk import Desk, walk
 from ..walk.archive import CHANGED_TAG, Snapshot
 from ..walk.claim import Claim
+from ..walk.desk import Desk
+from ..walk.flow import walk
 from ..walk.preflight import sha256_of
 from ..walk.render import finish, plan, run_job
 from ..walk.shows import gather

@@ -32,7 +32,7 @@ from watchdog.observers.polling import PollingObserver
 from ..domain.problems import problem
 from ..faults import WORDS, DeskFault, classify, describe
 from ..layout import ADMIN, CLAIMED
-from ..walk import Desk
+from ..walk.desk import Desk
 from ..walk.names import display_name
 from . import scan
 from .health import health

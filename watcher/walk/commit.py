@@ -22,6 +22,7 @@ from ..kinds.base import (
     SaveAgency,
     Settle,
 )
+from .names import policy_page_name
 from .outcome import Outcome
 from .shows import Committed, Shown, show_committed, shown_decided
 
@@ -120,7 +121,3 @@ def built(frame: Outcome, decision: Decision, shown: Shown, **changes: Any) -> O
         content=shown.content,
         **changes,
     )
-
-
-def policy_page_name(policy_no: str) -> str:
-    return f"电子保单_{policy_no}.html"

@@ -80,3 +80,7 @@ def result_stem(desk: Desk, who: str, original: str) -> str:
         ):  # the final word, across workers
             return candidate
         n += 1
+
+
+def policy_page_name(policy_no: str) -> str:
+    return f"电子保单_{policy_no}.html"

@@ -14,24 +14,22 @@ import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import crash
-from ..domain.settlement import parse_month
 from ..faults import classify
 from ..io.atomic import replacing, write_bytes
-from ..io.core_exchange import core_name
-from ..io.month_summary import detail_name
-from ..io.pages import environment, render_policy
-from ..io.result_book import write_result_book
 from ..io.result_json import dumps
-from ..io.settlement_files import write_detail_file, write_exchange_file, write_statement_files
-from ..io.statement_book import statement_names
 from ..layout import CORE, Layout
-from ..settings import Settings
-from .commit import policy_page_name
+from .names import policy_page_name
 from .outcome import Outcome
 from .shows import PageShown, Shows
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+# The writers are imported where they write: a render process loads the result workbook's and the page's
+# writers, not the month-end's, and `process` of one big file loads no page renderer before it is needed.
 
 log = logging.getLogger("watcher")
 
@@ -65,6 +63,11 @@ def plan(outcome: Outcome, out_dir: Path, layout: Layout, settings: Settings) ->
     jobs.append(Job(out_dir / f"{outcome.result_stem}.xlsx", "book", (outcome, zone)))
     shows = outcome.shows or Shows()
     jobs += [page_job(layout, settings, shown, outcome.processed_at) for shown in shows.pages]
+    if shows.statements or shows.details:
+        from ..domain.settlement import parse_month
+        from ..io.core_exchange import core_name
+        from ..io.month_summary import detail_name
+        from ..io.statement_book import statement_names
     for item in shows.statements:
         s = item.statement
         out = layout.out(s.agency)
@@ -98,6 +101,8 @@ def page_job(layout: Layout, settings: Settings, shown: PageShown, at: datetime)
 def run_job(job: Job) -> Path:
     """Write one output file. Runs inline or in a worker process."""
     if job.output == "book":
+        from ..io.result_book import write_result_book
+
         outcome, zone = job.args
         try:
             with replacing(job.path) as tmp:
@@ -110,16 +115,24 @@ def run_job(job: Job) -> Path:
             with replacing(job.path) as tmp:
                 write_result_book(tmp, replace(outcome, book=None), zone)
     elif job.output in ("page", "state_page"):
+        from ..io.pages import environment, render_policy
+
         root, policy, plan_, agency, settings, zone, at, replacement = job.args
         job.path.parent.mkdir(parents=True, exist_ok=True)
         if job.output == "page" and job.path.exists():
             set_aside(job.path)
         write_bytes(job.path, render_policy(environment(root), policy, plan_, agency, settings, zone, at, replacement))
     elif job.output == "statement":
+        from ..io.settlement_files import write_statement_files
+
         write_statement_files(*job.args)
     elif job.output == "detail":
+        from ..io.settlement_files import write_detail_file
+
         write_detail_file(job.path, job.args[0])
     elif job.output == "exchange":
+        from ..io.settlement_files import write_exchange_file
+
         write_exchange_file(job.path, *job.args)
     elif job.output == "twin":  # the JSON twin, written last
         crash.point("mid_outputs")

@@ -1,0 +1,180 @@
+"""The walk of one file, stage by stage (each stage a module of this package): claim → preflight → read
+→ parse → validate → decide → commit; render and archive follow in the pipeline (service/pipeline.py)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from .. import crash
+from ..domain.problems import file_problem, problem
+from ..faults import DeskFault, classify
+from ..kinds.common import ApplySheet
+from ..layout import ADMIN
+from ..ledger.common import LedgerError
+from . import claim as claiming
+from .archive import CopyChanged, Snapshot, archived_copy, durable, snapshot, unchanged
+from .claim import Claim
+from .commit import commit
+from .decide import decide
+from .desk import Desk
+from .outcome import Outcome, OutputsPending
+from .parse import parse
+from .preflight import preflight
+from .read import read
+from .recognise import recognise
+from .recover import duplicate, rebuild
+from .validate import validate
+
+log = logging.getLogger("watcher")
+
+
+class FileChanged(Exception):
+    """The claimed file changed while it was walked (a writer still at it): nothing was committed, and it
+    goes back to be taken once it holds still."""
+
+
+def claim_file(desk: Desk, path: Path, who: str) -> Claim:
+    """Take a dropped file: claim it and make its archived copy (the bytes the walk reads and the archive
+    keeps), recorded together. A copy the file's own bytes refuse is tried again by the walk, which fails
+    the file with a result; a fault of the desk (the archive's disk full) puts the file back."""
+    at = desk.now()
+
+    def copy(record: Claim) -> Claim:
+        def announce(target: Path, sha: str) -> None:  # the record names the copy before it is written
+            claiming.save_record(replace(record, archived=str(target), sha256=sha))
+
+        try:
+            snap = snapshot(record.path, desk.layout.archived(who), record.original, at, desk.zone, announce=announce)
+        except Exception as exc:
+            if classify(exc) is not None:
+                raise
+            return record  # the walk makes it (a file still being written goes back from there)
+        return replace(record, archived=str(snap.path), sha256=snap.sha256, snap=snap, at=at)
+
+    return claiming.claim_file(desk, path, who, copy)
+
+
+def ahead(desk: Desk, record: Claim) -> Claim:
+    """Send a file just claimed to the parser ahead of its walk (the parser reads it while the file before
+    it is checked and committed): its preflight is made now, on the copy made at the claim. Anything that
+    goes wrong here is left to the walk, which does it again inside its trap."""
+    if desk.parser is None or record.snap is None:
+        return record
+    snap = record.snap
+    try:
+        checked = preflight(snap.path, record.original, desk.settings, (snap.sha256, snap.size))
+        if checked.problem is None and checked.format is not None:
+            desk.parser.submit(snap.path, checked.format)
+    except Exception:  # noqa: BLE001 — the walk meets it again and sorts it
+        return record
+    return replace(record, checked=checked)
+
+
+def walk(desk: Desk, record: Claim) -> Outcome:
+    """snapshot → preflight → read → parse → validate → decide → commit, inside the error trap.
+
+    A fault of the desk (the ledger locked, broken or away; the disk full) raises DeskFault: the file is
+    not failed. After the commit nothing turns the request into a failure (OutputsPending)."""
+    made = record.snap if record.snap is not None and record.archived == str(record.snap.path) else None
+    # The frame: the file as taken. Each stage that ends the walk builds the outcome from it.
+    outcome = Outcome(
+        record.who, record.original, "", record.at if made and record.at else desk.now(), result_stem=record.stem
+    )
+    try:
+        if made is not None:
+            snap = made  # made at the claim, a moment ago: read as it is, processed at that moment
+        else:
+            record, snap = archived_copy(desk, record, outcome.processed_at)
+        outcome = replace(outcome, sha256=snap.sha256, archived=str(snap.path))
+        checked = record.checked if made is not None and record.checked is not None else None
+        if checked is None:
+            checked = preflight(snap.path, record.original, desk.settings, (snap.sha256, snap.size))
+        if checked.problem is not None or checked.format is None:
+            outcome = outcome.refused(checked.problem or file_problem("file.unreadable", detail="格式错误"))
+        else:
+            earlier = desk.ledger.effective_request(record.who, checked.sha256)
+            if earlier is not None and f"{record.stem}.xlsx" in earlier.outputs:
+                outcome = replace(outcome, committed=True)  # shown again: nothing may fail it now
+                outcome = rebuild(desk, outcome, earlier, snap.path, checked.format)
+            elif earlier is not None:
+                outcome = duplicate(desk, outcome, earlier, snap.path, checked.format)
+            else:
+                frame = outcome
+                try:
+                    outcome = _walk(desk, frame, snap, checked.format, lambda: unchanged(record, snap))
+                except (LedgerError, desk.ledger.db.IntegrityError):
+                    # Another worker changed what this request relied on between its checks and its
+                    # commit (nothing of this request was committed): walk it again against the ledger
+                    # as it is now; the same bytes committed by the other worker come back as a duplicate.
+                    log.info("%s/%s: the ledger changed under it; checking it again", record.who, record.original)
+                    outcome = _again(desk, frame, snap, checked.sha256, checked.format, record)
+        if not outcome.committed and not unchanged(record, snap):
+            raise FileChanged(record.path)
+        if outcome.committed and not outcome.recovered and not unchanged(record, snap):
+            # Changed after the commit: what was committed is what the archive keeps; say the rest was not.
+            outcome = replace(outcome, problems=[*outcome.problems, file_problem("file.changed_after", warning=True)])
+    except (FileChanged, DeskFault):
+        raise
+    except CopyChanged as exc:
+        raise FileChanged(record.path) from exc
+    except Exception as exc:  # the trap
+        if outcome.committed:
+            raise OutputsPending(exc) from exc
+        fault = classify(exc)
+        if fault is not None:
+            raise DeskFault(fault, exc) from exc
+        log.exception("处理 %s/%s 时发生意外错误", record.who, record.original)  # this file fails, the run goes on
+        outcome = outcome.refused(file_problem("file.internal", detail=type(exc).__name__))
+    return outcome
+
+
+def _again(desk: Desk, first: Outcome, snap: Snapshot, sha256: str, fmt: str, record: Claim) -> Outcome:
+    """The same file walked again against the ledger as it is now (a new frame: processed now)."""
+    frame = replace(first, processed_at=desk.now())
+    earlier = desk.ledger.effective_request(frame.who, sha256)
+    if earlier is not None:
+        return duplicate(desk, frame, earlier, snap.path, fmt)
+    return _walk(desk, frame, snap, fmt, lambda: unchanged(record, snap))
+
+
+def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[[], bool]) -> Outcome:
+    book, trouble = read(desk.reader, snap.path, fmt)
+    if trouble is None and book is not None:
+        book, trouble = recognise(book, frame.who, desk.ledger, desk.zone)
+    if trouble is not None or book is None:
+        return frame.refused(trouble or file_problem("file.unreadable", detail="格式错误"))
+    kind, request = parse(book, frame.who, desk.settings)
+    if kind is None:
+        return replace(frame, book=book).refused(request)
+    frame = replace(frame, book=book, action=request.action)
+    if ended(desk, frame.who) and request.action not in ENDED_MAY:
+        # A terminated agency still settles what it owes and may look things up; nothing else.
+        return frame.refused(
+            problem("agency.ended", **ApplySheet(book, []).at("操作类型"), agency=frame.who, action=request.action)
+        )
+    if request.roster is not None:
+        frame = replace(
+            frame,
+            roster_sheet=request.roster.sheet.name,
+            roster_header=request.roster.header_row,
+            roster_columns=dict(request.roster.columns),
+        )
+    checked = validate(kind, request, desk.ledger, frame.processed_at)
+    decision = decide(kind, checked, frame.processed_at)
+    if decision.status == "success" and decision.ops:
+        crash.point("before_commit")
+        if not still():
+            raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
+        durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while it was read)
+    return commit(desk.ledger, replace(frame, problems=checked.problems), decision)
+
+
+ENDED_MAY = ("保单查询", "业务明细", "补打保单", "对账单查询")  # what a terminated agency may still ask
+
+
+def ended(desk: Desk, who: str) -> bool:
+    agency = desk.ledger.agency(who) if who != ADMIN else None
+    return agency is not None and not agency.active
