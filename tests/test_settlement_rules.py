@@ -46,6 +46,14 @@ def at(text: str) -> datetime:
         (10000000500, "壹亿零伍元整"),
         (123456789012, "壹拾贰亿叁仟肆佰伍拾陆万柒仟捌佰玖拾元壹角贰分"),
         (3050000, "叁万零伍佰元整"),
+        # A zero at the end of the 万 group before a whole 仟 is read too (支付结算 rules: a zero between
+        # digits is written 零).
+        (20100000, "贰拾万零壹仟元整"),
+        (100100000, "壹佰万零壹仟元整"),
+        (1000100000, "壹仟万零壹仟元整"),
+        (12100000, "壹拾贰万壹仟元整"),
+        (101000000, "壹佰零壹万元整"),
+        (120000100000, "壹拾贰亿零壹仟元整"),
     ],
 )
 def test_capitals(fen, words):

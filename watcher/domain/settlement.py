@@ -290,7 +290,7 @@ def _integer(n: int) -> str:
         n, g = divmod(n, 10000)
         groups.append(g)
     out = ""
-    zero = False
+    zero = False  # a zero digit since the last one written (one 零 for any run of zeros between digits)
     for i in range(len(groups) - 1, -1, -1):
         g = groups[i]
         if g == 0:
@@ -299,7 +299,7 @@ def _integer(n: int) -> str:
         if out and (zero or g < 1000):
             out += "零"
         out += _four(g) + _GROUPS[i]
-        zero = False
+        zero = g % 10 == 0  # 20|1000: 贰拾万零壹仟, the zeros of 贰拾 before 壹仟 are read
     return out
 
 
