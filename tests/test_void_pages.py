@@ -115,3 +115,22 @@ def test_reprint_after_cover_ended_says_expired_everywhere(root):
     rows = [[c.value for c in row] for row in ws.iter_rows()]
     head = next(i for i, row in enumerate(rows) if row[0] == "保单号" and row[7] == "状态")
     assert rows[head + 1][0] == number and rows[head + 1][7] == "已到期"
+
+
+def test_reprint_of_a_replaced_policy_after_the_replacement_ended_says_so(root):
+    """The policy that replaced it has ended too: the reprint's JSON, its 保单状态 and the page say so (its
+    stored status, 有效, was given: 保单查询 of the same moment said 已到期)."""
+    a = issue(root, "团", "2026-11-12 08:00", at="2026-11-10T10:00:00+08:00")["policy_no"]
+    write_request(root / "workbooks" / "GZ001" / "批改.xlsx", {"操作类型": "批改", "保单号": a, "天数": 6})
+    run_watcher(root, "process", env=fake("2026-11-10T11:00:00+08:00"))
+    amended, _ = result(root, "GZ001", "批改_结果")
+    assert amended["status"] == "success", amended["errors"]
+    b = amended["policies"][0]["policy_no"]
+    write_request(root / "workbooks" / "GZ001" / "补打.xlsx", {"操作类型": "补打保单", "保单号": a})
+    run_watcher(root, "process", env=fake("2026-11-30T10:00:00+08:00"))
+    data, wb = result(root, "GZ001", "补打_结果")
+    assert data["replaced_by"] == b and data["replaced_by_status"] == "已到期"
+    assert summary_values(wb)["保单状态"] == f"已撤单（已被 {b} 替代，该保单保险期间也已结束）"
+    page = _page(root, a)
+    assert _status(page) == "已撤单" and _replaced_by(page) == b and "该保单保险期间也已结束" in page
+    assert "请以新保单为准" not in page

@@ -98,6 +98,13 @@ class Replacement:
 
     policy_no: str
     status: str  # 有效, or 已撤单 when that one was cancelled too
+    end: datetime | None = None  # when its cover ends
+
+    def shown_status(self, now: datetime) -> str:
+        """As Policy.shown_status: 有效 becomes 已到期 once its cover has ended."""
+        if self.status == ACTIVE and self.end is not None and now >= self.end:
+            return EXPIRED
+        return self.status
 
 
 def policy_number(issued_at: datetime, sequence: int, zone: tzinfo) -> str:

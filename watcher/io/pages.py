@@ -52,6 +52,7 @@ def render_policy(
     page = env.get_template("policy.html.j2").render(
         policy=policy,
         status=policy.shown_status(now),
+        replacement_status=replacement.shown_status(now) if replacement is not None else "",
         replacement=replacement,
         people_rows=people_rows(policy),
         plan=plan,

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from ..domain.dates import DateError, parse_date, show_end, show_hour, show_second
-from ..domain.policy import ACTIVE, CANCELLED, Policy
+from ..domain.policy import ACTIVE, CANCELLED, EXPIRED, Policy
 from ..domain.problems import problem
 from ..domain.settlement import next_month
 from ..domain.text import clean
@@ -362,9 +362,14 @@ class ReprintKind(OnePolicyKind):
         policy, replacement = checked.values.policy, checked.values.replacement
         assert policy is not None  # decided only without problems: it was found
         status = policy.shown_status(now)
+        replaced_by_status = replacement.shown_status(now) if replacement else None
         if replacement is not None:
             status += f"（已被 {replacement.policy_no} 替代" + (
-                "，该保单现也已撤单）" if replacement.status != ACTIVE else "）"
+                "，该保单现也已撤单）"
+                if replaced_by_status == CANCELLED
+                else "，该保单保险期间也已结束）"
+                if replaced_by_status == EXPIRED
+                else "）"
             )
         return Decision(
             status="success",
@@ -373,6 +378,6 @@ class ReprintKind(OnePolicyKind):
             summary={"补打保单": policy.policy_no, "保单状态": status},
             content={
                 "replaced_by": replacement.policy_no if replacement else None,
-                "replaced_by_status": replacement.status if replacement else None,
+                "replaced_by_status": replaced_by_status,
             },
         )

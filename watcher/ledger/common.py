@@ -75,13 +75,13 @@ def replacement(conn, policy_no: str) -> Replacement | None:
     head, number = None, policy_no
     for _ in range(_CHAIN_LIMIT):
         row = conn.execute(
-            "SELECT policy_no, status FROM policies WHERE replaces = ? AND replaces != ''"
+            "SELECT policy_no, status, end_at FROM policies WHERE replaces = ? AND replaces != ''"
             " AND replace_reason != ? ORDER BY issued_at DESC, policy_no DESC LIMIT 1",
             (number, ADD_PEOPLE),
         ).fetchone()
         if row is None:
             break
-        head = Replacement(row[0], row[1])
+        head = Replacement(row[0], row[1], from_text(row[2]))
         number = row[0]
     return head
 

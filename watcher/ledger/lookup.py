@@ -194,13 +194,13 @@ class LookupLedger:
             # Left out of the replacement, but on another live policy of the same group (a 加人 after a
             # 减人 took them off): that one covers them, and the page says so instead.
             row = conn.execute(
-                "SELECT p.policy_no, p.status FROM insured i JOIN policies p ON p.policy_no = i.policy_no"
+                "SELECT p.policy_no, p.status, p.end_at FROM insured i JOIN policies p ON p.policy_no = i.policy_no"
                 " WHERE i.id_no = ? AND i.id_type = ? AND p.agency = ? AND p.tour_group = ? AND p.status = ?"
                 " ORDER BY p.issued_at DESC LIMIT 1",
                 (id_no, id_type, policy.agency, policy.tour_group, ACTIVE),
             ).fetchone()
             if row is not None:
-                head, on_head = Replacement(row[0], row[1]), True
+                head, on_head = Replacement(row[0], row[1], from_text(row[2])), True
         return Found(policy, person, covers, name[0] if name else "", head, on_head)
 
 
