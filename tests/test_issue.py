@@ -307,3 +307,31 @@ def test_the_ledger_records_requests_policies_people_and_journal(root):
     assert len(detail["people"]) == 3 and detail["premium_fen"] == 1500
     outputs = {r[1] for r in rows["outputs"]}
     assert outputs == {"账_结果.xlsx", "账_结果.json", f"电子保单_{rows['policies'][0][0]}.html"}
+
+
+def test_a_duplicate_of_a_request_whose_policy_was_replaced_since_names_the_policy_in_force(root):
+    """The first result again, its policy void since (批改, then 撤单 of the one after): 人数 0 must not read
+    as a group never insured; each void policy names the one that covers the group now."""
+    path = drop(root, "团R.xlsx", issue_fields(), people(3))
+    content = path.read_bytes()
+    run_watcher(root, "process")
+    a = result(root, "GZ001", "团R_结果")[0]["policies"][0]["policy_no"]
+    drop(root, "批改.xlsx", {"操作类型": "批改", "保单号": a, "天数": 6})
+    run_watcher(root, "process")
+    b = result(root, "GZ001", "批改_结果")[0]["policies"][0]["policy_no"]
+    path.write_bytes(content)
+    run_watcher(root, "process")
+    again, wb = result(root, "GZ001", "团R_结果_2")
+    assert again["status"] == "duplicate" and again["policies"][0]["status"] == "已撤单"
+    values = summary_values(wb)
+    assert "当前状态" in values["说明"]
+    texts = [c.value for row in wb["结果汇总"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert f"保单 {a} 已被 {b} 替代，请以该保单为准" in texts
+    # And once that one is cancelled too, the same bytes say so.
+    drop(root, "撤单.xlsx", {"操作类型": "撤单", "保单号": b})
+    run_watcher(root, "process")
+    path.write_bytes(content)
+    run_watcher(root, "process")
+    _, wb = result(root, "GZ001", "团R_结果_3")
+    texts = [c.value for row in wb["结果汇总"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert f"保单 {a} 已被 {b} 替代，该保单现也已撤单" in texts

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..domain.policy import CANCELLED
 from .claim import Claim, read_record, record_claim, write_record
 from .outcome import Outcome
 from .preflight import sha256_of
@@ -76,13 +77,33 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
         repair = rebuild(desk, first, earlier, archived, fmt)
     # The first result's warnings given again with it (an overlap with another group, say): the same answer.
     said = frame.from_json(earlier.result).warnings if isinstance(earlier.result, dict) else []
+    policies = [p for n in earlier.policies if (p := desk.ledger.policy(n)) is not None]
     return replace(
         frame,
         status="duplicate",
         problems=[*frame.problems, *said],
         action=earlier.action,
-        policies=[p for n in earlier.policies if (p := desk.ledger.policy(n)) is not None],
+        policies=policies,
         cancelled=list(earlier.cancelled),
         first_processed_at=earlier.processed_at,
         repair=repair,
+        notes=[*frame.notes, *since(desk, policies)],
     )
+
+
+def since(desk: Desk, policies: list) -> list[str]:
+    """What became of the policies a request issued, for its result given again: each one void since names
+    the policy that covers its group now (a clerk reading 人数 0 must not think the group was never
+    insured, nor issue it again)."""
+    notes = []
+    for policy in policies:
+        if policy.status != CANCELLED:
+            continue
+        head = desk.ledger.replacement(policy.policy_no)
+        if head is None:
+            notes.append(f"保单 {policy.policy_no} 已于首次处理后撤单")
+        elif head.status == CANCELLED:
+            notes.append(f"保单 {policy.policy_no} 已被 {head.policy_no} 替代，该保单现也已撤单")
+        else:
+            notes.append(f"保单 {policy.policy_no} 已被 {head.policy_no} 替代，请以该保单为准")
+    return notes
