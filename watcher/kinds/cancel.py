@@ -14,6 +14,14 @@ from .base import CancelPolicy, Checked, Decision, Request
 from .common import RequestKind
 
 
+def added_apart(added, action: str, at: dict) -> list:
+    """A warning where the group has 加人 policies beside this one: a 撤单 or 批改 of this one leaves them
+    as they are (their travellers still covered, still billed)."""
+    if not added:
+        return []
+    return [problem("endorse.added_apart", **at, warning=True, policies="、".join(added), action=action)]
+
+
 def check_changeable(policy: Policy | None, number: str, action: str, now: datetime, zone, at: dict) -> list:
     """The rules every endorsement shares: this agency's, still 有效, in no statement, not yet in force."""
     if policy is None:
@@ -58,12 +66,20 @@ class OnePolicyKind(RequestKind):
 class CancelKind(OnePolicyKind):
     action = "撤单"
 
-    def validate(self, request: Request[OnePolicy], state: Policy | None, now: datetime) -> Checked[OnePolicy, Found]:
+    def load(self, ledger, request: Request[OnePolicy], who: str) -> tuple[Policy | None, list[str]]:  # type: ignore[override]
+        policy = super().load(ledger, request, who)
+        return policy, ledger.added_to(policy.policy_no) if policy is not None else []
+
+    def validate(
+        self, request: Request[OnePolicy], state: tuple[Policy | None, list[str]], now: datetime
+    ) -> Checked[OnePolicy, Found]:
+        policy, added = state
         problems = list(request.problems)
         f = request.fields
         if f.policy_no and not problems:
-            problems += check_changeable(state, f.policy_no, self.action, now, self.settings.zone, f.at)
-        return Checked(request, problems, Found(state))
+            blocked = check_changeable(policy, f.policy_no, self.action, now, self.settings.zone, f.at)
+            problems += blocked or added_apart(added, self.action, f.at)
+        return Checked(request, problems, Found(policy))
 
     def decide(self, checked: Checked[OnePolicy, Found], now: datetime) -> Decision:
         policy = checked.values.policy

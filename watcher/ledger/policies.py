@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import crash
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
-from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
+from ..domain.policy import ACTIVE, ADD_PEOPLE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
 from ..faults import os_words
 from .common import POLICY_SELECT, LedgerError, from_text, policy_from_row, replaced, replacement, to_text
 from .db import is_url, open_database
@@ -654,15 +654,30 @@ class Ledger(SettlementLedger):
         return [self._policy(r, people) for r in rows]
 
     def successors(self, numbers: list[str]) -> dict[str, list[str]]:
-        """For each policy number, the policies issued from it (批改, 加人, 减人 …): the chain forwards."""
+        """For each policy number, the policies issued from it (批改, 加人, 减人 …): the chain forwards. A 加人
+        policy replaced nothing (it was issued beside the old one for the people added): it is marked so."""
         found: dict[str, list[str]] = {}
         for chunk in (numbers[i : i + 500] for i in range(0, len(numbers), 500)):
             marks = ",".join("?" * len(chunk))
-            for old, new in self.conn.execute(
-                f"SELECT replaces, policy_no FROM policies WHERE replaces IN ({marks}) ORDER BY policy_no", chunk
+            for old, new, reason in self.conn.execute(
+                f"SELECT replaces, policy_no, replace_reason FROM policies WHERE replaces IN ({marks})"
+                " ORDER BY policy_no",
+                chunk,
             ):
-                found.setdefault(old, []).append(new)
+                found.setdefault(old, []).append(f"{new}（{ADD_PEOPLE}）" if reason == ADD_PEOPLE else new)
         return found
+
+    def added_to(self, policy_no: str) -> list[str]:
+        """The live 加人 policies issued beside this policy or any it replaced: the same group's other
+        travellers, whom a 撤单 or 批改 of this one does not touch."""
+        chain = [policy_no, *self.replaced(policy_no)]
+        marks = ",".join("?" * len(chain))
+        rows = self.conn.execute(
+            f"SELECT policy_no FROM policies WHERE replaces IN ({marks}) AND replace_reason = ? AND status = ?"
+            " ORDER BY policy_no",
+            (*chain, ADD_PEOPLE, ACTIVE),
+        )
+        return [row[0] for row in rows]
 
     def replacement(self, policy_no: str) -> Replacement | None:
         """The policy that replaces this one now, following the chain (None: nothing replaced it)."""
