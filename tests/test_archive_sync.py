@@ -4,6 +4,8 @@ waits for it, says when the disk refused it, and syncs anew when asked again."""
 from __future__ import annotations
 
 import errno
+import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -48,3 +50,38 @@ def test_an_archived_copy_bears_the_moment_its_file_was_taken_to_the_microsecond
         assert path.stat().st_mtime_ns == int(at.timestamp()) * 1_000_000_000 + at.microsecond * 1000
         archive.durable(path)
         archive.forget(path)
+
+
+def test_a_quiet_file_with_its_claim_record_written_on_it_is_not_hashed_again(tmp_path, monkeypatch):
+    """The claim record, an extended attribute written on the file as its copy is made, moves its ctime:
+    the identity taken for a quiet file includes that, so the walk's checks and the archiving tell it is
+    unchanged from its inode and times (they hashed it three more times before). A write after still shows."""
+    import os
+
+    from watcher.walk.claim import Claim, save_record
+
+    claimed = tmp_path / "团.xlsx"
+    claimed.write_bytes(b"x" * 1000)
+    old = time.time() - 60
+    os.utime(claimed, (old, old))  # quiet: not written for a minute
+    record = Claim(claimed, "GZ001", "团.xlsx", "团_结果")
+    try:
+        os.setxattr(claimed, "user.watcher.probe", b"1")
+        os.removexattr(claimed, "user.watcher.probe")
+    except OSError:
+        pytest.skip("no extended attributes on this filesystem: the record is a file beside it")
+
+    def announce(target, sha):
+        save_record(replace(record, archived=str(target), sha256=sha))
+
+    at = datetime(2026, 11, 30, 10, tzinfo=ZONE)
+    snap = archive.snapshot(claimed, tmp_path / "archive", "团.xlsx", at, ZONE, announce=announce)
+    assert snap.seen is not None
+    hashed = []
+    real = archive.sha256_of
+    monkeypatch.setattr(archive, "sha256_of", lambda path: hashed.append(path) or real(path))
+    assert archive.unchanged(record, snap) and hashed == []
+    with claimed.open("ab") as f:  # a writer after all: its modification time is now
+        f.write(b"y")
+    assert not archive.unchanged(record, snap)
+    archive.forget(snap.path)
