@@ -238,10 +238,13 @@ def test_a_ledger_locked_too_long_stops_the_intake_and_leaves_every_file(root, l
     try:
         proc = run_watcher(root, "process", check=False)
         assert proc.returncode == 1 and "账本被其他程序锁定" in proc.stderr and "Traceback" not in proc.stderr
+        # Nothing goes on by itself after a `process` run: it says what to run, not "自动继续".
+        assert "自动继续" not in proc.stderr and "重新运行 watcher process" in proc.stderr
         assert sorted(p.name for p in (root / "workbooks" / "GZ001").glob("*.xlsx")) == ["团A.xlsx", "团B.xlsx"]
         assert not _results(root, "团A") and not list((root / "archive").rglob("*.xlsx"))
         status = run_watcher(root, "status").stdout
-        assert "账本被其他程序锁定" in status
+        assert "账本被其他程序锁定" in status and "服务：未运行" in status
+        assert "自动继续" not in status and "重新运行 watcher process" in status
     finally:
         locker.kill()
     run_watcher(root, "process")
@@ -336,6 +339,31 @@ def test_serve_started_on_a_full_disk_waits_instead_of_exiting(tmp_path):
             (disk / "filler").unlink()
             wait_for(lambda: _results(root, "团A"), 40, "the file, once the disk has room")
         assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_status_does_not_call_a_disk_with_a_few_kb_left_healthy(tmp_path):
+    """A disk with a few KB left took status's 4 KB probe while every commit failed ("database or disk is
+    full"): status said 账本与磁盘：正常 beside files that waited. It now names the full disk."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("this machine does not let a test mount a filesystem")
+    try:
+        root = disk / "desk"
+        run_watcher(root, "init", "--demo")
+        filler = disk / "filler"
+        with open(filler, "wb") as handle:
+            try:
+                handle.write(b"\0" * (8 << 20))
+            except OSError:
+                pass
+        os.truncate(filler, filler.stat().st_size - (64 << 10))  # 64 KB left: a small write still fits
+        proc = run_watcher(root, "status", check=False)
+        assert "账本与磁盘：正常" not in proc.stdout and "磁盘" in proc.stdout, proc.stdout
+        filler.unlink()
+        assert "账本与磁盘：正常" in run_watcher(root, "status").stdout
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 

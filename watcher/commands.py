@@ -308,7 +308,7 @@ def cmd_process(layout: Layout, args) -> int:
             why = record.pending if record is not None and record.pending else "无法写入"
             print(f"  {who}/{name}：{why}", file=sys.stderr)
     if report.halted is not None:
-        print(f"watcher process：{report.halted.line()}", file=sys.stderr)
+        print(f"watcher process：{report.halted.line(running=False)}", file=sys.stderr)
     return 1 if report.pending or report.halted is not None else 0
 
 

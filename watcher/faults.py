@@ -23,6 +23,15 @@ ADVICE = {
     AWAY: "恢复连接后自动继续；请检查数据库服务器和网络",
     DISK: "腾出磁盘空间（或修复磁盘）后自动继续",
 }
+# The same, said where nothing will go on by itself: a `process` run that stopped, `status` with no service
+# running.
+AGAIN = "重新运行 watcher process 或启动 watcher serve 即可继续"
+ADVICE_IDLE = {
+    LOCKED: f"锁定解除后{AGAIN}；若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
+    LEDGER: ADVICE[LEDGER],
+    AWAY: f"恢复连接后{AGAIN}；请检查数据库服务器和网络",
+    DISK: f"腾出磁盘空间（或修复磁盘）后{AGAIN}",
+}
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 
 
@@ -34,9 +43,13 @@ class DeskFault(Exception):
         self.reason, self.cause = reason, _root(cause)  # reason: LOCKED, CORRUPT, … (WORDS)
         self.where = where  # the folder it hit, when known: looked at again before the desk goes on
 
-    def line(self) -> str:
-        """The one Chinese line an operator reads (logs, watcher status, watcher check)."""
+    def line(self, *, running: bool = True) -> str:
+        """The one Chinese line an operator reads (logs, watcher status, watcher check). `running`: a
+        service goes on by itself once the fault is gone; else (a `process` run that stopped, `status`
+        with no service running) the line says what to run."""
         detail = f"（{describe(self.cause)}）" if self.cause is not None else ""
+        if not running:
+            return f"{WORDS[self.reason]}{detail}：未受理新文件，文件都留在原处。{ADVICE_IDLE[self.reason]}"
         return f"{WORDS[self.reason]}{detail}：已暂停受理新文件，文件都留在原处。{ADVICE[self.reason]}"
 
 

@@ -9,14 +9,20 @@ from pathlib import Path
 from ..faults import DISK, LEDGER, DeskFault, classify
 
 PROBE = ".watcher-probe"
+# What the probe writes: room for a request's commit (a 30-person one writes about 200 KB to the ledger's
+# log) and its outputs. A disk with a few KB left passed a 4 KB probe while SQLite said "disk is full" at
+# every commit: `status` said 正常 beside files that waited, and serve said 已恢复 each rescan, then
+# stopped again.
+PROBE_BYTES = 1 << 20
 
 
 def probe_disk(root: Path) -> None:
-    """A small write, synced, then removed: raises what a real output would meet (ENOSPC, EIO, EROFS)."""
+    """A write of PROBE_BYTES, synced, then removed: raises what a real output would meet (ENOSPC, EIO,
+    EROFS)."""
     path = root / PROBE
     try:
         with open(path, "wb") as handle:
-            handle.write(b"\0" * 4096)
+            handle.write(bytes(PROBE_BYTES))
             handle.flush()
             os.fsync(handle.fileno())
     finally:

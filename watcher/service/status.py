@@ -46,17 +46,23 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     today = now.astimezone(zone).date()
     ledger, why = _open_ledger(layout, settings, now)
     try:
-        desk = _desk_line(ledger, why, layout)
+        try:
+            service = _service(layout, ledger, zone)
+        except Exception as exc:  # a broken ledger: said in the desk's line, never a traceback
+            if classify(exc) is None:
+                raise
+            service = _service(layout, None, zone)
+        # With no service running, nothing goes on by itself: the desk's line says what to run.
+        desk = _desk_line(ledger, why, layout, running=not service.startswith("未运行"))
         if ledger is not None and desk.endswith("正常"):
             desk = _behind_line(ledger, layout, zone) or desk
         try:
-            service = _service(layout, ledger, zone)
             month_end = next_run_text(ledger, settings, now) if ledger is not None else "月结时间无法读取（账本打不开）"
             registered = {a.code for a in ledger.agencies()} | {ADMIN} if ledger is not None else None
         except Exception as exc:  # a broken ledger: said once above, never a traceback
             if classify(exc) is None:
                 raise
-            service, month_end, registered = _service(layout, None, zone), "月结时间无法读取（账本出错）", None
+            month_end, registered = "月结时间无法读取（账本出错）", None
     finally:
         if ledger is not None:
             ledger.close()
@@ -115,24 +121,24 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def _desk_line(ledger, why, layout: Layout) -> str:
+def _desk_line(ledger, why, layout: Layout, *, running: bool = True) -> str:
     """One line on whether the desk can work: the ledger (locked, broken, away) and the root's disk."""
     if ledger is None:
         fault = classify(why) if isinstance(why, BaseException) else None
-        return "账本：" + (DeskFault(fault, why).line() if fault else f"无法打开（{describe(why)}）")
+        return "账本：" + (DeskFault(fault, why).line(running=running) if fault else f"无法打开（{describe(why)}）")
     if ledger.backend == "sqlite":
         ledger.conn.execute("PRAGMA busy_timeout = 1000")  # status answers at once, whoever holds a lock
     try:
         damaged = ledger.integrity()
         if damaged:
-            return f"账本：{DeskFault(LEDGER, None).line()}（{damaged[0]}）"
+            return f"账本：{DeskFault(LEDGER, None).line(running=running)}（{damaged[0]}）"
         ledger.probe()
     except Exception as exc:
-        return "账本：" + DeskFault(classify(exc) or LEDGER, exc).line()
+        return "账本：" + DeskFault(classify(exc) or LEDGER, exc).line(running=running)
     try:
         probe_disk(layout.root)
     except OSError as exc:
-        return "磁盘：" + DeskFault(DISK, exc).line()
+        return "磁盘：" + DeskFault(DISK, exc).line(running=running)
     return "账本与磁盘：正常"
 
 
