@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 from helpers import (
     agency_workbook,
@@ -164,3 +165,27 @@ def test_a_terminated_agency_gets_a_result_for_what_it_may_no_longer_do_and_may_
     assert data["status"] == "success" and len(data["policies"]) == 1
     assert ledger_rows(root) == before
     assert not list((root / "outbox" / "_admin").glob("未受理_*"))
+
+
+def test_an_agency_folder_moved_elsewhere_and_linked_is_followed_and_a_link_back_inside_is_not(root, tmp_path):
+    """An operator moved GZ001's drop folder to another disk and left a link: its files are processed (they
+    waited for ever, and staff were told a *file* named GZ001 lay in workbooks/). A link that leads to
+    another agency's folder is not followed (its files would be taken as either agency's): staff are told
+    what it is."""
+    folder = root / "workbooks" / "GZ001"
+    elsewhere = tmp_path / "other-disk" / "GZ001"
+    elsewhere.parent.mkdir()
+    shutil.move(folder, elsewhere)
+    folder.symlink_to(elsewhere, target_is_directory=True)
+    write_request(folder / "团.xlsx", issue_fields(), people(2))
+    (root / "workbooks" / "GZ009").symlink_to(folder, target_is_directory=True)
+    proc = run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "团_结果")
+    assert data["status"] == "success" and "成功 1" in proc.stdout
+    assert not (elsewhere / "团.xlsx").exists() and folder.is_symlink()
+    notices = [json.loads(p.read_text("utf-8")) for p in (root / "outbox" / "_admin").glob("未受理_*.json")]
+    assert [n["errors"][0]["code"] for n in notices] == ["folder.linked_inside"]
+    assert "GZ009" in notices[0]["errors"][0]["message"]
+    status = run_watcher(root, "status").stdout
+    [refused] = [line for line in status.splitlines() if line.startswith("不予处理")]
+    assert "workbooks/ 1" in refused and "GZ001" not in refused

@@ -122,7 +122,8 @@ def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backd
     of _admin; tell staff about the rest, and about files dropped into workbooks/ itself."""
     for thing in scan.loose_files(desk.layout):
         name = display_name(thing.name)
-        tell_admin(desk, LOOSE, name, problem("folder.loose_file", file=name))
+        linked = thing.is_symlink() and thing.is_dir()  # a link into workbooks/ (or above): not followed
+        tell_admin(desk, LOOSE, name, problem("folder.linked_inside" if linked else "folder.loose_file", file=name))
         if report is not None:
             report.refused_folders.append((LOOSE, name))
     for who in scan.folders(desk.layout):

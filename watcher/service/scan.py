@@ -60,12 +60,36 @@ def folders(layout: Layout) -> list[str]:
         entries = list(os.scandir(layout.workbooks))
     except FileNotFoundError:
         return []
-    names = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False) and not e.name.startswith("."))
+    names = sorted(
+        e.name for e in entries if (e.is_dir(follow_symlinks=False) or linked_folder(e)) and not e.name.startswith(".")
+    )
     return ([ADMIN] if ADMIN in names else []) + [n for n in names if n != ADMIN]
 
 
+def linked_folder(entry: os.DirEntry) -> bool:
+    """A drop folder that is a symbolic link to a folder elsewhere (an operator moved an agency's folder to
+    another disk and left a link): followed. Not one that leads back into workbooks/ (another agency's
+    folder under a second name: its files would be taken as either agency's), nor to a folder above it."""
+    if not entry.is_symlink():
+        return False
+    link = Path(entry.path)
+    try:
+        # Where the link says (a link to workbooks/GZ001, itself a link, leads inside whatever GZ001 is) …
+        said = Path(os.path.normpath(link.parent / os.readlink(link)))
+        # … and where it leads in the end.
+        target = link.resolve(strict=True)
+        base = link.parent.resolve(strict=True)
+    except (OSError, RuntimeError):  # a dangling link, a loop
+        return False
+    inside = said == link.parent or link.parent in said.parents or said in link.parent.parents
+    return (
+        not inside and target.is_dir() and target != base and base not in target.parents and target not in base.parents
+    )
+
+
 def loose_files(layout: Layout) -> list[Path]:
-    """Files dropped into workbooks/ itself, outside every drop folder: nobody's, so never processed."""
+    """Files dropped into workbooks/ itself, outside every drop folder: nobody's, so never processed (a
+    link to a folder that is not followed among them)."""
     try:
         entries = list(os.scandir(layout.workbooks))
     except FileNotFoundError:
@@ -73,7 +97,10 @@ def loose_files(layout: Layout) -> list[Path]:
     return sorted(
         Path(e.path)
         for e in entries
-        if not e.name.startswith(".") and not ignored(e.name) and not e.is_dir(follow_symlinks=False)
+        if not e.name.startswith(".")
+        and not ignored(e.name)
+        and not e.is_dir(follow_symlinks=False)
+        and not linked_folder(e)
     )
 
 
