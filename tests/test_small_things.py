@@ -34,6 +34,16 @@ def test_init_writes_every_setting(tmp_path):
     assert listed == {f.name for f in fields(Settings)}
 
 
+def test_init_run_again_says_it_changed_nothing(tmp_path, ledger_backend):
+    """init on a desk already made printed 已初始化 … 设置文件、账本 as if it had made them anew."""
+    first = run_watcher(tmp_path / "desk", "init").stdout
+    assert first.startswith("已初始化") and "watcher.toml" in first
+    settings = (tmp_path / "desk" / "watcher.toml").read_bytes()
+    again = run_watcher(tmp_path / "desk", "init").stdout
+    assert "已初始化过" in again and "未改动" in again and not again.startswith("已初始化 ")
+    assert (tmp_path / "desk" / "watcher.toml").read_bytes() == settings
+
+
 def test_a_changed_value_that_was_empty_shows_as_empty(root):
     write_request(
         root / "workbooks" / "GZ001" / "团.xlsx",

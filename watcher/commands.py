@@ -121,13 +121,21 @@ def cmd_init(layout: Layout, args) -> int:
 
     fresh = not ledger_exists(ledger_target(layout.root, settings.ledger))
     layout.create_base()
-    if not settings_file.exists():
+    wrote_settings = not settings_file.exists()
+    if wrote_settings:
         settings_file.write_text(TEMPLATE, encoding="utf-8")
     ledger = _open(layout, settings, create=True, guard=True)
     try:
         from .ledger.db import describe
 
-        print(f"已初始化 {layout.root}：文件夹、设置文件 watcher.toml、账本 {describe(ledger.target)}")
+        if fresh or wrote_settings:
+            made = ["文件夹"] + (["设置文件 watcher.toml"] if wrote_settings else [])
+            made += [f"账本 {describe(ledger.target)}"] if fresh else []
+            print(f"已初始化 {layout.root}：" + "、".join(made))
+            if not fresh:
+                print(f"账本 {describe(ledger.target)} 已存在，未改动")
+        else:  # run again on a desk: nothing of it is made anew (a missing folder is)
+            print(f"{layout.root} 已初始化过：设置文件 watcher.toml 和账本 {describe(ledger.target)} 已存在，未改动")
         loaded = False
         if args.demo:
             from .demo import DEMO_AGENCY, DEMO_PLANS, load_demo
