@@ -66,7 +66,7 @@ class OnePolicyKind(RequestKind):
 class CancelKind(OnePolicyKind):
     action = "撤单"
 
-    def load(self, ledger, request: Request[OnePolicy], who: str) -> tuple[Policy | None, list[str]]:  # type: ignore[override]
+    def load(self, ledger, request: Request[OnePolicy], who: str):  # the policy, and those 加人 issued beside it
         policy = super().load(ledger, request, who)
         return policy, ledger.added_to(policy.policy_no) if policy is not None else []
 
