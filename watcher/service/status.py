@@ -97,7 +97,8 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
         lines.append(
             f"不予处理：{sum(refused.values())} 个文件不在已登记机构的文件夹中"
             + _by(refused)
-            + "，已通知运营人员（outbox/_admin/未受理_…）"
+            # The notice is written by the run that meets the file (serve: at its next rescan), not by status.
+            + "，不会被处理；未受理通知写在 outbox/_admin/未受理_…（服务在下次扫描时写出）"
         )
     done: Counter[str] = Counter()
     failed: list[str] = []
