@@ -313,6 +313,10 @@ def test_serve_killed_with_kill_9_leaves_no_helper_process_behind(root):
         for pid in left:  # not left to the next test
             os.kill(pid, 9)
         assert not left, f"helpers of the killed serve still alive: {left}"
+        # Nothing in English left in the service's output by the helpers that outlived it a moment (the
+        # resource tracker's "leaked semaphore objects" warning).
+        said = proc.stdout.read()
+        assert "resource_tracker" not in said and "leaked" not in said, said[-500:]
 
 
 def test_serve_started_on_a_full_disk_waits_instead_of_exiting(tmp_path):

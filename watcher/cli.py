@@ -113,7 +113,15 @@ def _argparse_in_chinese():
         argparse._ = saved
 
 
+# multiprocessing's resource tracker outlives a service killed with kill -9 by a moment and warns, in
+# English, of the semaphores it then cleans up: into the operator's log. It is started with this process's
+# environment, so it inherits this filter (and so do the parser and render processes: nothing else).
+QUIET_TRACKER = "ignore:resource_tracker:UserWarning"
+
+
 def main(argv: list[str] | None = None) -> int:
+    if QUIET_TRACKER not in os.environ.get("PYTHONWARNINGS", ""):
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), QUIET_TRACKER)))
     with _argparse_in_chinese():
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
