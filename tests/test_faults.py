@@ -435,3 +435,17 @@ def test_a_claim_record_goes_in_a_file_beside_the_claim_where_there_are_no_exten
     assert back is not None and (back.stem, back.archived) == ("团A_结果", str(copy))
     claiming.drop_record(claimed)
     assert not claiming.record_path(claimed).exists() and claiming.read_record(claimed, "GZ001") is None
+
+
+def test_status_after_a_killed_run_says_the_next_run_finishes_what_it_held(root):
+    """A run killed after its commit leaves the file in hand: status said 服务：未运行 beside 处理中 1 with no
+    word of what happens to it; it says the next run finishes it first (and the next run does)."""
+    write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+    killed = run_watcher(root, "process", env={"WATCHER_CRASH_AT": "after_commit"}, check=False)
+    assert killed.returncode != 0
+    status = run_watcher(root, "status").stdout
+    [held] = [line for line in status.splitlines() if line.startswith("处理中")]
+    assert "处理中：1 个文件" in held and "下次运行 watcher process 或启动 watcher serve 时会先完成" in held
+    run_watcher(root, "process")
+    assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
+    assert "处理中：0 个文件" in run_watcher(root, "status").stdout

@@ -88,7 +88,10 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
         in_hand[who] = len(scan.claimed_in(layout, who, every=True))
     refused["workbooks/"] = len(scan.loose_files(layout))
     lines.append(f"等待处理：{sum(waiting.values())} 个文件" + _by(waiting))
-    lines.append(f"处理中：{sum(in_hand.values())} 个文件" + _by(in_hand))
+    held = f"处理中：{sum(in_hand.values())} 个文件" + _by(in_hand)
+    if sum(in_hand.values()) and service.startswith("未运行"):  # a run that was stopped or killed with them
+        held += "；上次运行没有处理完，下次运行 watcher process 或启动 watcher serve 时会先完成它们"
+    lines.append(held)
     pending = _pending(layout)
     if pending:
         lines.append(f"待写出结果：{len(pending)} 个文件已办理，结果暂时无法写出，服务每次扫描时重试：")
