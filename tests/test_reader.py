@@ -183,3 +183,55 @@ def test_content_decides_the_type_not_the_extension(tmp_path):
     empty.write_bytes(b"")
     assert preflight(empty, "empty.xlsx", Settings()).problem.code == "file.empty"
     assert preflight(junk, "junk.pdf", Settings()).problem.code == "file.unsupported"
+
+
+def _edited_part(path, part: str, edit) -> None:
+    """A plain one-sheet workbook (a hidden row in it), one of its parts other than the sheet changed."""
+    import zipfile
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "名单"
+    ws["A1"], ws["A2"], ws["A3"] = "姓名", "张三", "李四"
+    ws.row_dimensions[3].hidden = True
+    plain = path.with_suffix(".plain.xlsx")
+    wb.save(plain)
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in src.infolist():
+            data = src.read(info)
+            out.writestr(info, edit(data) if info.filename == part else data)
+
+
+def test_a_declaration_in_a_prolog_only_a_lenient_reader_takes_is_refused_and_odd_encodings_are_not(tmp_path):
+    """A DTD in workbook.xml behind a prolog expat refuses but calamine reads (a space before <?xml,
+    standalone="maybe", a comment with --) was let through, and with it which part is which sheet went
+    unread: hidden rows and formulas without a value unseen. Refused. A part in an encoding expat has no
+    codec for (GBK document properties from some export tool) is no reason to refuse the file."""
+    import pytest
+
+    from watcher.io.reader import ReadError
+
+    dtd = b'<!DOCTYPE workbook [<!ENTITY a "aaaa"><!ENTITY x SYSTEM "file:///etc/passwd">]>'
+    head = b'<?xml version="1.0" encoding="UTF-8"?>'
+    cases = {
+        "space": lambda d: b" " + head + dtd + d,
+        "standalone": lambda d: b'<?xml version="1.0" encoding="UTF-8" standalone="maybe"?>' + dtd + d,
+        "comment": lambda d: head + b"<!-- a -- b -->" + dtd + d,
+        "gbk": lambda d: b'<?xml version="1.0" encoding="GBK"?>' + dtd + d,
+        "utf16": lambda d: (b'<?xml version="1.0" encoding="UTF-16"?>' + dtd).decode().encode("utf-16") + d,
+    }
+    for name, edit in cases.items():
+        path = tmp_path / f"{name}.xlsx"
+        _edited_part(path, "xl/workbook.xml", edit)
+        with pytest.raises(ReadError) as caught:
+            read_book(path, "xlsx")
+        assert (caught.value.code, caught.value.values.get("detail")) == ("file.xml", "含有实体定义"), name
+    path = tmp_path / "gbk_props.xlsx"
+    _edited_part(path, "docProps/app.xml", lambda d: b'<?xml version="1.0" encoding="GBK"?>' + d)
+    book = read_book(path, "xlsx")
+    assert book.sheets["名单"].hidden_rows == {2}
+    path = tmp_path / "broken_workbook.xlsx"  # which sheet is which unreadable: not read half-checked
+    _edited_part(path, "xl/workbook.xml", lambda d: b" " + head + d)
+    with pytest.raises(ReadError) as caught:
+        read_book(path, "xlsx")
+    assert caught.value.code == "file.xml"

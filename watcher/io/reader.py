@@ -240,14 +240,28 @@ class Prolog:
         self.parser.UnparsedEntityDeclHandler = _refuse_declarations
         self.parser.ExternalEntityRefHandler = _refuse_declarations
         self.parser.StartElementHandler = _root_reached
+        self.head = b""  # what was fed before the root, up to PROLOG_BYTES
 
     def feed(self, chunk: bytes) -> None:
         if self.parser is None:
             return
+        if len(self.head) < PROLOG_BYTES:
+            self.head += chunk[: PROLOG_BYTES - len(self.head)]
         try:
             self.parser.Parse(chunk, False)
-        except (_RootReached, xml.parsers.expat.ExpatError):
-            self.parser = None  # past the prolog (or not XML): nothing more to look at
+        except _RootReached:
+            self.parser = None  # past the prolog: nothing more to look at
+        except (xml.parsers.expat.ExpatError, ValueError, LookupError):
+            # Not XML to expat (an image; a prolog expat refuses but a lenient reader takes, such as a space
+            # before <?xml; an encoding expat has no codec for): the bytes themselves say whether a
+            # declaration is there, in any of the encodings a part may have.
+            self.parser = None
+            if _DECLARED.search(self.head.replace(b"\0", b"")):
+                raise ReadError("file.xml", detail="含有实体定义") from None
+
+
+PROLOG_BYTES = 1 << 20
+_DECLARED = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 def _well_formed(data: bytes) -> None:
@@ -301,10 +315,18 @@ def _special_cells(data: bytes) -> dict[tuple[int, int], str]:
 def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name → its XML part inside the zip."""
     try:
-        rels = SafeET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-        workbook = SafeET.fromstring(archive.read("xl/workbook.xml"))
-    except (KeyError, zipfile.BadZipFile, SafeET.ParseError, DefusedXmlException, OSError):
-        return {}
+        raw = [archive.read("xl/_rels/workbook.xml.rels"), archive.read("xl/workbook.xml")]
+    except (KeyError, zipfile.BadZipFile, OSError):
+        return {}  # no such part: calamine finds no sheets either, and says so
+    try:
+        rels, workbook = (SafeET.fromstring(data) for data in raw)
+    except DefusedXmlException as exc:
+        raise ReadError("file.xml", detail="含有实体定义") from exc
+    except (SafeET.ParseError, ValueError, LookupError) as exc:
+        # Which part is which sheet unread: the hidden rows and the formulas without a value would go
+        # unseen while a lenient reader still reads the sheets. Refused as a sheet's broken XML is.
+        declared = any(_DECLARED.search(data[:PROLOG_BYTES].replace(b"\0", b"")) for data in raw)
+        raise ReadError("file.xml", detail="含有实体定义" if declared else "格式错误") from exc
     targets = {}
     for rel in rels:
         target = rel.get("Target", "")
