@@ -179,13 +179,33 @@ def test_an_agency_folder_moved_elsewhere_and_linked_is_followed_and_a_link_back
     folder.symlink_to(elsewhere, target_is_directory=True)
     write_request(folder / "团.xlsx", issue_fields(), people(2))
     (root / "workbooks" / "GZ009").symlink_to(folder, target_is_directory=True)
+    (root / "workbooks" / "GZ004").symlink_to(tmp_path / "not-mounted", target_is_directory=True)
     proc = run_watcher(root, "process")
     data, _ = result(root, "GZ001", "团_结果")
     assert data["status"] == "success" and "成功 1" in proc.stdout
     assert not (elsewhere / "团.xlsx").exists() and folder.is_symlink()
-    notices = [json.loads(p.read_text("utf-8")) for p in (root / "outbox" / "_admin").glob("未受理_*.json")]
-    assert [n["errors"][0]["code"] for n in notices] == ["folder.linked_inside"]
-    assert "GZ009" in notices[0]["errors"][0]["message"]
+    notices = {
+        n["errors"][0]["code"]: n["errors"][0]["message"]
+        for n in (json.loads(p.read_text("utf-8")) for p in (root / "outbox" / "_admin").glob("未受理_*.json"))
+    }
+    assert set(notices) == {"folder.linked_inside", "folder.link_broken"}
+    assert "GZ009" in notices["folder.linked_inside"] and "GZ004" in notices["folder.link_broken"]
     status = run_watcher(root, "status").stdout
     [refused] = [line for line in status.splitlines() if line.startswith("不予处理")]
-    assert "workbooks/ 1" in refused and "GZ001" not in refused
+    assert "workbooks/ 2" in refused and "GZ001" not in refused
+
+
+def test_two_agency_folders_linked_to_the_same_folder_are_neither_followed(root, tmp_path):
+    """Two links to one folder (a slip while moving agencies to another disk): its files would be taken
+    as either agency's. Neither is followed; staff are told."""
+    shared = tmp_path / "other-disk" / "GZ001"
+    shared.parent.mkdir()
+    shutil.move(root / "workbooks" / "GZ001", shared)
+    (root / "workbooks" / "GZ001").symlink_to(shared, target_is_directory=True)
+    (root / "workbooks" / "GZ002").symlink_to(shared, target_is_directory=True)
+    path = write_request(shared / "团.xlsx", issue_fields(), people(2))
+    before = ledger_rows(root)
+    run_watcher(root, "process")
+    assert path.exists() and ledger_rows(root) == before
+    notices = [json.loads(p.read_text("utf-8")) for p in (root / "outbox" / "_admin").glob("未受理_*.json")]
+    assert sorted(n["errors"][0]["code"] for n in notices) == ["folder.linked_twice"] * 2

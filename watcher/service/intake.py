@@ -120,10 +120,10 @@ def adopt(desk: Desk, who: str) -> list[Path]:
 def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backdate: bool) -> None:
     """Scan every drop folder; track the files of registered agencies (a terminated one still queries) and
     of _admin; tell staff about the rest, and about files dropped into workbooks/ itself."""
+    _, refused_links = scan.links(desk.layout)
     for thing in scan.loose_files(desk.layout):
         name = display_name(thing.name)
-        linked = thing.is_symlink() and thing.is_dir()  # a link into workbooks/ (or above): not followed
-        tell_admin(desk, LOOSE, name, problem("folder.linked_inside" if linked else "folder.loose_file", file=name))
+        tell_admin(desk, LOOSE, name, problem(refused_links.get(thing.name, "folder.loose_file"), file=name))
         if report is not None:
             report.refused_folders.append((LOOSE, name))
     for who in scan.folders(desk.layout):

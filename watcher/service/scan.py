@@ -54,53 +54,74 @@ def ignored(name: str) -> bool:
     return any(fnmatch.fnmatchcase(lowered, pattern.lower()) for pattern in IGNORED)
 
 
-def folders(layout: Layout) -> list[str]:
-    """Drop folders, _admin first so plans and agencies land before the requests that use them."""
+def _top(layout: Layout) -> list[os.DirEntry]:
     try:
-        entries = list(os.scandir(layout.workbooks))
+        return [e for e in os.scandir(layout.workbooks) if not e.name.startswith(".")]
     except FileNotFoundError:
         return []
-    names = sorted(
-        e.name for e in entries if (e.is_dir(follow_symlinks=False) or linked_folder(e)) and not e.name.startswith(".")
-    )
+
+
+def folders(layout: Layout) -> list[str]:
+    """Drop folders, _admin first so plans and agencies land before the requests that use them."""
+    entries = _top(layout)
+    followed, _ = links(layout, entries)
+    names = sorted(e.name for e in entries if e.is_dir(follow_symlinks=False) or e.name in followed)
     return ([ADMIN] if ADMIN in names else []) + [n for n in names if n != ADMIN]
 
 
-def linked_folder(entry: os.DirEntry) -> bool:
-    """A drop folder that is a symbolic link to a folder elsewhere (an operator moved an agency's folder to
-    another disk and left a link): followed. Not one that leads back into workbooks/ (another agency's
-    folder under a second name: its files would be taken as either agency's), nor to a folder above it."""
-    if not entry.is_symlink():
-        return False
-    link = Path(entry.path)
-    try:
-        # Where the link says (a link to workbooks/GZ001, itself a link, leads inside whatever GZ001 is) …
-        said = Path(os.path.normpath(link.parent / os.readlink(link)))
-        # … and where it leads in the end.
-        target = link.resolve(strict=True)
-        base = link.parent.resolve(strict=True)
-    except (OSError, RuntimeError):  # a dangling link, a loop
-        return False
-    inside = said == link.parent or link.parent in said.parents or said in link.parent.parents
-    return (
-        not inside and target.is_dir() and target != base and base not in target.parents and target not in base.parents
-    )
+def links(layout: Layout, entries: list[os.DirEntry] | None = None) -> tuple[set[str], dict[str, str]]:
+    """The symbolic links in workbooks/: the names followed as drop folders, and why each other one is not
+    (its problem code). A link to a folder elsewhere is followed (an operator moved an agency's folder to
+    another disk and left a link); not one that leads back into workbooks/ or above it, nor two that lead
+    to the same folder (its files would be taken as either agency's), nor one whose folder cannot be
+    reached now (a disk not mounted)."""
+    entries = _top(layout) if entries is None else entries
+    followed: dict[str, Path] = {}
+    refused: dict[str, str] = {}
+    seen: dict[Path, list[str]] = {}  # where each folder and each link leads
+    for entry in entries:
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            try:
+                seen.setdefault(path.resolve(strict=True), []).append(entry.name)
+            except (OSError, RuntimeError):
+                pass
+            continue
+        if not entry.is_symlink():
+            continue
+        try:
+            # Where the link says (a link to workbooks/GZ001, itself a link, leads inside whatever GZ001 is) …
+            said = Path(os.path.normpath(path.parent / os.readlink(path)))
+            # … and where it leads in the end.
+            target = path.resolve(strict=True)
+            base = path.parent.resolve(strict=True)
+        except (OSError, RuntimeError):  # a dangling link, a loop
+            refused[entry.name] = "folder.link_broken"
+            continue
+        inside = said == path.parent or path.parent in said.parents or said in path.parent.parents
+        if inside or target == base or base in target.parents or target in base.parents:
+            refused[entry.name] = "folder.linked_inside"
+        elif not target.is_dir():
+            continue  # a link to a file: a loose file like any other
+        else:
+            followed[entry.name] = target
+            seen.setdefault(target, []).append(entry.name)
+    for name, target in list(followed.items()):
+        if len(seen[target]) > 1:
+            del followed[name]
+            refused[name] = "folder.linked_twice"
+    return set(followed), refused
 
 
 def loose_files(layout: Layout) -> list[Path]:
     """Files dropped into workbooks/ itself, outside every drop folder: nobody's, so never processed (a
-    link to a folder that is not followed among them)."""
-    try:
-        entries = list(os.scandir(layout.workbooks))
-    except FileNotFoundError:
-        return []
+    link to a folder that is not followed among them: `links` says why)."""
+    entries = _top(layout)
+    followed, _ = links(layout, entries)
     return sorted(
         Path(e.path)
         for e in entries
-        if not e.name.startswith(".")
-        and not ignored(e.name)
-        and not e.is_dir(follow_symlinks=False)
-        and not linked_folder(e)
+        if not ignored(e.name) and not e.is_dir(follow_symlinks=False) and e.name not in followed
     )
 
 
