@@ -454,27 +454,31 @@ def test_a_policy_in_a_statement_cannot_change():
 
 def test_changing_or_cancelling_a_group_with_a_policy_added_beside_it_warns_that_that_one_stays(root):
     """加人 issues a policy beside the group's own: a 批改 or 撤单 of the group's policy (or of the one that
-    replaced it) leaves it as it is, and the result says so instead of a silent 成功; 保单查询 marks it as
-    issued beside the old one, not as replacing it."""
+    replaced it) leaves it as it is, and the result says so instead of a silent 成功 — also once that
+    policy was itself changed since (its successor is what stays); 保单查询 marks it as issued beside the
+    old one, not as replacing it."""
     first = issue(root)
     added = [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]]
     data, _ = request(root, "加人.xlsx", {"操作类型": "加人", "保单号": first["policy_no"]}, added)
     beside = data["policies"][0]["policy_no"]
     amended, _ = request(root, "批改.xlsx", {"操作类型": "批改", "保单号": first["policy_no"], "天数": 6})
     assert amended["status"] == "success"
-    [warning] = [w for w in amended["warnings"] if w["code"] == "endorse.added_apart"]
+    [warning] = [w for w in amended["warnings"] if w["code"] == "endorse.group_apart"]
     assert beside in warning["message"] and "批改" in warning["message"] and warning["column"] == "保单号"
     second = amended["policies"][0]["policy_no"]
-    cancelled, _ = request(root, "撤单.xlsx", {"操作类型": "撤单", "保单号": second})
-    assert cancelled["status"] == "success" and cancelled["cancelled"] == [second]
-    assert [w["code"] for w in cancelled["warnings"]] == ["endorse.added_apart"]
-    assert beside in cancelled["warnings"][0]["message"] and "撤单" in cancelled["warnings"][0]["message"]
-    # Its own cancellation warns of nothing; the one beside it is still 有效 until then.
+    # The clerk follows the advice: the 加人 policy gets its own 批改; the group's policy is cancelled after.
+    moved, _ = request(root, "批改加人.xlsx", {"操作类型": "批改", "保单号": beside, "天数": 6})
+    assert [w["code"] for w in moved["warnings"]] == ["endorse.group_apart"]  # the group's own policy stays
+    beside_now = moved["policies"][0]["policy_no"]
     data, wb = request(root, "查询.xlsx", {"操作类型": "保单查询", "旅行团号": "GZ-T001"})
     sheet = wb["保单"]
     head = [c.value for c in sheet[2]]
     rows = {r[0]: dict(zip(head, r, strict=False)) for r in sheet.iter_rows(min_row=3, values_only=True)}
     assert rows[first["policy_no"]]["后续保单号"] == f"{beside}（加人）、{second}"
-    assert rows[beside]["保单状态"] == "有效"
-    last, _ = request(root, "撤单加人.xlsx", {"操作类型": "撤单", "保单号": beside})
+    cancelled, _ = request(root, "撤单.xlsx", {"操作类型": "撤单", "保单号": second})
+    assert cancelled["status"] == "success" and cancelled["cancelled"] == [second]
+    assert [w["code"] for w in cancelled["warnings"]] == ["endorse.group_apart"]
+    assert beside_now in cancelled["warnings"][0]["message"] and "撤单" in cancelled["warnings"][0]["message"]
+    # The last of the group: nothing else stays, nothing to warn of.
+    last, _ = request(root, "撤单加人.xlsx", {"操作类型": "撤单", "保单号": beside_now})
     assert last["status"] == "success" and last["warnings"] == []

@@ -14,12 +14,16 @@ from .base import CancelPolicy, Checked, Decision, Request
 from .common import RequestKind
 
 
-def added_apart(added, action: str, at: dict) -> list:
-    """A warning where the group has 加人 policies beside this one: a 撤单 or 批改 of this one leaves them
-    as they are (their travellers still covered, still billed)."""
-    if not added:
+def group_apart(policy: Policy | None, others, action: str, at: dict) -> list:
+    """A warning where the tour group has other live policies (a 加人 policy beside this one, or one issued
+    apart): a 撤单 or 批改 of this one leaves them as they are (their travellers still covered, still billed)."""
+    if not others or policy is None:
         return []
-    return [problem("endorse.added_apart", **at, warning=True, policies="、".join(added), action=action)]
+    return [
+        problem(
+            "endorse.group_apart", **at, warning=True, group=policy.tour_group, policies="、".join(others), action=action
+        )
+    ]
 
 
 def check_changeable(policy: Policy | None, number: str, action: str, now: datetime, zone, at: dict) -> list:
@@ -66,19 +70,19 @@ class OnePolicyKind(RequestKind):
 class CancelKind(OnePolicyKind):
     action = "撤单"
 
-    def load(self, ledger, request: Request[OnePolicy], who: str):  # the policy, and those 加人 issued beside it
+    def load(self, ledger, request: Request[OnePolicy], who: str):  # the policy, and its group's other live ones
         policy = super().load(ledger, request, who)
-        return policy, ledger.added_to(policy.policy_no) if policy is not None else []
+        return policy, ledger.others_in_group(policy) if policy is not None else []
 
     def validate(
         self, request: Request[OnePolicy], state: tuple[Policy | None, list[str]], now: datetime
     ) -> Checked[OnePolicy, Found]:
-        policy, added = state
+        policy, others = state
         problems = list(request.problems)
         f = request.fields
         if f.policy_no and not problems:
             blocked = check_changeable(policy, f.policy_no, self.action, now, self.settings.zone, f.at)
-            problems += blocked or added_apart(added, self.action, f.at)
+            problems += blocked or group_apart(policy, others, self.action, f.at)
         return Checked(request, problems, Found(policy))
 
     def decide(self, checked: Checked[OnePolicy, Found], now: datetime) -> Decision:

@@ -22,7 +22,7 @@ from ..io.book import Book
 from ..io.sheet_table import SheetTable
 from ..settings import Settings
 from .base import CancelPolicy, Checked, Decision, IssuePolicy, Request
-from .cancel import added_apart, check_changeable
+from .cancel import check_changeable, group_apart
 from .common import ApplySheet
 from .roster import cell_of, check_roster, parse_roster, roster_keys
 
@@ -52,7 +52,7 @@ class State:
     plan: Plan | None  # the plan version in force now, for the policy's plan code
     agency: Agency | None
     overlaps: list
-    added: tuple[str, ...] = ()  # the group's live 加人 policies, which this change does not touch
+    others: tuple[str, ...] = ()  # the group's other live policies, which this change does not touch
 
 
 @dataclass(frozen=True)
@@ -120,8 +120,8 @@ class _Endorsement:
                 for o in ledger.live_overlaps(who, roster_keys(request), policy.start, policy.end)
                 if o.policy_no != policy.policy_no
             ]
-        added = tuple(ledger.added_to(policy.policy_no)) if policy is not None and self.action != "加人" else ()
-        return State(policy, plan, ledger.agency(who), overlaps, added)
+        others = tuple(ledger.others_in_group(policy)) if policy is not None and self.action != "加人" else ()
+        return State(policy, plan, ledger.agency(who), overlaps, others)
 
     def validate(
         self, request: Request[EndorseFields], state: State, now: datetime
@@ -149,7 +149,7 @@ class _Endorsement:
         problems += blocked
         if number and not blocked and state.policy is not None:
             problems += self._kept(request, state.policy)
-            problems += added_apart(state.added, self.action, _at(request, "保单号"))
+            problems += group_apart(state.policy, state.others, self.action, _at(request, "保单号"))
         if blocked or not number:
             # Without a policy that can change, what can still be known is the roster's own errors.
             self.validate_alone(request, now, problems)

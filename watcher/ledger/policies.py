@@ -667,15 +667,14 @@ class Ledger(SettlementLedger):
                 found.setdefault(old, []).append(f"{new}（{ADD_PEOPLE}）" if reason == ADD_PEOPLE else new)
         return found
 
-    def added_to(self, policy_no: str) -> list[str]:
-        """The live 加人 policies issued beside this policy or any it replaced: the same group's other
-        travellers, whom a 撤单 or 批改 of this one does not touch."""
-        chain = [policy_no, *self.replaced(policy_no)]
-        marks = ",".join("?" * len(chain))
+    def others_in_group(self, policy: Policy) -> list[str]:
+        """The agency's other live policies of the same tour group: a 加人 policy issued beside this one (and
+        whatever replaced that since), or another issued for the group apart. A 撤单 or 批改 of this one
+        leaves them as they are."""
         rows = self.conn.execute(
-            f"SELECT policy_no FROM policies WHERE replaces IN ({marks}) AND replace_reason = ? AND status = ?"
+            "SELECT policy_no FROM policies WHERE agency = ? AND tour_group = ? AND status = ? AND policy_no != ?"
             " ORDER BY policy_no",
-            (*chain, ADD_PEOPLE, ACTIVE),
+            (policy.agency, policy.tour_group, ACTIVE, policy.policy_no),
         )
         return [row[0] for row in rows]
 
