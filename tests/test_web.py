@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from helpers import (
     chromium,
+    fake,
     free_port,
     issue_fields,
     need,
@@ -329,3 +330,21 @@ def test_a_traveller_taken_off_and_added_back_is_pointed_to_the_policy_that_cove
     with web(root) as base:
         status, _, body, _ = post(base, None, id_type="身份证", policy_no=desk["replaced"], id_no=desk["removed_id"])
     assert status == 200 and f'id="replaced-by">{added}<' in body and 'id="left-out"' not in body
+
+
+def test_a_void_policy_whose_replacement_has_ended_too_says_so(root):
+    """A policy replaced by 批改, its replacement's cover over since: the page said 您在新保单中，请以新保单号查询
+    保障 (the replacement's stored 有效) while that policy's own lookup says 已到期."""
+    person = people(1)
+    write_request(root / "workbooks/GZ001/团.xlsx", issue_fields(生效时间="2026-11-12 08:00", 天数=2), person)
+    run_watcher(root, "process", env=fake("2026-11-10T10:00:00+08:00"))
+    first = result(root, "GZ001", "团_结果")[0]["policies"][0]["policy_no"]
+    write_request(root / "workbooks/GZ001/批改.xlsx", {"操作类型": "批改", "保单号": first, "天数": 3})
+    run_watcher(root, "process", env=fake("2026-11-10T11:00:00+08:00"))
+    second = result(root, "GZ001", "批改_结果")[0]["policies"][0]["policy_no"]
+    id_no = person[0][3]
+    with web(root) as base:
+        _, _, old, _ = post(base, None, id_type="身份证", policy_no=first, id_no=id_no)
+        _, _, new, _ = post(base, None, id_type="身份证", policy_no=second, id_no=id_no)
+    assert f'id="replaced-by">{second}<' in old and "该保单保险期间也已结束" in old
+    assert "请以新保单号查询保障" not in old and "已到期" in new

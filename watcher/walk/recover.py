@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..domain.policy import CANCELLED
+from ..domain.policy import CANCELLED, EXPIRED
 from .claim import Claim, read_record, record_claim, write_record
 from .outcome import Outcome
 from .preflight import sha256_of
@@ -87,11 +87,11 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
         cancelled=list(earlier.cancelled),
         first_processed_at=earlier.processed_at,
         repair=repair,
-        notes=[*frame.notes, *since(desk, policies)],
+        notes=[*frame.notes, *since(desk, policies, frame.processed_at)],
     )
 
 
-def since(desk: Desk, policies: list) -> list[str]:
+def since(desk: Desk, policies: list, now) -> list[str]:
     """What became of the policies a request issued, for its result given again: each one void since names
     the policy that covers its group now (a clerk reading 人数 0 must not think the group was never
     insured, nor issue it again)."""
@@ -100,10 +100,13 @@ def since(desk: Desk, policies: list) -> list[str]:
         if policy.status != CANCELLED:
             continue
         head = desk.ledger.replacement(policy.policy_no)
+        status = head.shown_status(now) if head is not None else None
         if head is None:
             notes.append(f"保单 {policy.policy_no} 已于首次处理后撤单")
-        elif head.status == CANCELLED:
+        elif status == CANCELLED:
             notes.append(f"保单 {policy.policy_no} 已被 {head.policy_no} 替代，该保单现也已撤单")
+        elif status == EXPIRED:
+            notes.append(f"保单 {policy.policy_no} 已被 {head.policy_no} 替代，该保单保险期间也已结束")
         else:
             notes.append(f"保单 {policy.policy_no} 已被 {head.policy_no} 替代，请以该保单为准")
     return notes

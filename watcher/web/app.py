@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 from ..domain.dates import show_end, show_hour
 from ..domain.idcard import ID_TYPES, mask_id
 from ..domain.money import yuan_display
-from ..domain.policy import ACTIVE
+from ..domain.policy import CANCELLED, EXPIRED
 from ..domain.text import fold, fold_id
 from ..domain.throttle import Rules, Verdict, after_failure, verdict
 from ..io.pages import environment
@@ -304,7 +304,9 @@ class LookupApp:
             "id_no": mask_id(person.id_no),
             # A void policy: point to the policy in force now only for someone it covers.
             "replaced_by": found.replacement.policy_no if found.replacement and found.on_replacement else "",
-            "replacement_void": bool(found.replacement and found.replacement.status != ACTIVE),
+            # The replacing policy's status now, as its own lookup shows it (有效 whose cover ended: 已到期).
+            "replacement_void": bool(found.replacement and found.replacement.shown_status(now) == CANCELLED),
+            "replacement_ended": bool(found.replacement and found.replacement.shown_status(now) == EXPIRED),
             "left_out": bool(found.replacement and not found.on_replacement),
         }
 
