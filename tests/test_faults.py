@@ -239,12 +239,12 @@ def test_a_ledger_locked_too_long_stops_the_intake_and_leaves_every_file(root, l
         proc = run_watcher(root, "process", check=False)
         assert proc.returncode == 1 and "账本被其他程序锁定" in proc.stderr and "Traceback" not in proc.stderr
         # Nothing goes on by itself after a `process` run: it says what to run, not "自动继续".
-        assert "自动继续" not in proc.stderr and "重新运行 watcher process" in proc.stderr
+        assert "自动继续" not in proc.stderr and "重新运行命令" in proc.stderr
         assert sorted(p.name for p in (root / "workbooks" / "GZ001").glob("*.xlsx")) == ["团A.xlsx", "团B.xlsx"]
         assert not _results(root, "团A") and not list((root / "archive").rglob("*.xlsx"))
         status = run_watcher(root, "status").stdout
         assert "账本被其他程序锁定" in status and "服务：未运行" in status
-        assert "自动继续" not in status and "重新运行 watcher process" in status
+        assert "自动继续" not in status and "重新运行命令" in status
     finally:
         locker.kill()
     run_watcher(root, "process")

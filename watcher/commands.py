@@ -21,10 +21,11 @@ class Failure(Exception):
 
 
 class StartFault(Failure):
-    """The ledger cannot be opened because of the desk (disk full, locked, server away): `serve` waits."""
+    """The ledger cannot be opened because of the desk (disk full, locked, server away): `serve` waits;
+    any other command stops, and its message says to run it again."""
 
     def __init__(self, fault):
-        super().__init__(fault.line())
+        super().__init__(fault.line(running=False))
         self.fault = fault
 
 
@@ -333,7 +334,11 @@ def cmd_serve(layout: Layout, args) -> int:
             return 0
         except StartFault as exc:
             wait = load_settings(layout.root).rescan_seconds
-            print(f"watcher serve：启动时{exc}（{wait:g} 秒后重试；Ctrl-C 停止）", file=sys.stderr, flush=True)
+            print(
+                f"watcher serve：启动时{exc.fault.line()}（{wait:g} 秒后重试；Ctrl-C 停止）",
+                file=sys.stderr,
+                flush=True,
+            )
             time.sleep(wait)
 
 
@@ -474,7 +479,7 @@ def cmd_check(layout: Layout, args) -> int:
             fault = classify(exc)
             if fault is None:
                 raise
-            raise Failure(f"无法核对：{DeskFault(fault, exc).line()}") from None
+            raise Failure(f"无法核对：{DeskFault(fault, exc).line(running=False)}") from None
         words = {"policy": "保单", "statement": "对账单"}
         issued, at = ledger.issued.read()
         found += [

@@ -25,7 +25,7 @@ ADVICE = {
 }
 # The same, said where nothing will go on by itself: a `process` run that stopped, `status` with no service
 # running.
-AGAIN = "重新运行 watcher process 或启动 watcher serve 即可继续"
+AGAIN = "重新运行命令（如 watcher process），或启动 watcher serve，即可继续"
 ADVICE_IDLE = {
     LOCKED: f"锁定解除后{AGAIN}；若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
     LEDGER: ADVICE[LEDGER],

@@ -21,7 +21,12 @@ def group_apart(policy: Policy | None, others, action: str, at: dict) -> list:
         return []
     return [
         problem(
-            "endorse.group_apart", **at, warning=True, group=policy.tour_group, policies="、".join(others), action=action
+            "endorse.group_apart",
+            **at,
+            warning=True,
+            group=policy.tour_group,
+            policies="、".join(others),
+            action=action,
         )
     ]
 

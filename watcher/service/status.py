@@ -53,9 +53,10 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
                 raise
             service = _service(layout, None, zone)
         # With no service running, nothing goes on by itself: the desk's line says what to run.
-        desk = _desk_line(ledger, why, layout, running=not service.startswith("未运行"))
+        running = not service.startswith("未运行")
+        desk = _desk_line(ledger, why, layout, running=running)
         if ledger is not None and desk.endswith("正常"):
-            desk = _behind_line(ledger, layout, zone) or desk
+            desk = _behind_line(ledger, layout, zone, running=running) or desk
         try:
             month_end = next_run_text(ledger, settings, now) if ledger is not None else "月结时间无法读取（账本打不开）"
             registered = {a.code for a in ledger.agencies()} | {ADMIN} if ledger is not None else None
@@ -146,7 +147,7 @@ def _desk_line(ledger, why, layout: Layout, *, running: bool = True) -> str:
     return "账本与磁盘：正常"
 
 
-def _behind_line(ledger, layout: Layout, zone) -> str | None:
+def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str | None:
     """A ledger behind the numbers the desk handed out, or without its latest business (restored from an
     older backup, or new): the commands that hand numbers out refuse it; status says so, and what to do."""
     from ..ledger.issued import issued_path
@@ -159,7 +160,7 @@ def _behind_line(ledger, layout: Layout, zone) -> str | None:
         fault = classify(exc)
         if fault is None:
             raise
-        return "账本：" + DeskFault(fault, exc).line()
+        return "账本：" + DeskFault(fault, exc).line(running=running)
     return (
         "账本：落后于本机已发出的编号或已办理的业务（很可能是从较早的备份恢复的，或是新建的）："
         "serve / process 不会启动；请运行 watcher recover（见运维文档的备份与恢复）"
