@@ -40,7 +40,7 @@ def test_init_run_again_says_it_changed_nothing(tmp_path, ledger_backend):
     assert first.startswith("已初始化") and "watcher.toml" in first
     settings = (tmp_path / "desk" / "watcher.toml").read_bytes()
     again = run_watcher(tmp_path / "desk", "init").stdout
-    assert "已初始化过" in again and "未改动" in again and not again.startswith("已初始化 ")
+    assert "已初始化过" in again and "沿用" in again and not again.startswith("已初始化 ")
     assert (tmp_path / "desk" / "watcher.toml").read_bytes() == settings
 
 

@@ -134,9 +134,9 @@ def cmd_init(layout: Layout, args) -> int:
             made += [f"账本 {describe(ledger.target)}"] if fresh else []
             print(f"已初始化 {layout.root}：" + "、".join(made))
             if not fresh:
-                print(f"账本 {describe(ledger.target)} 已存在，未改动")
-        else:  # run again on a desk: nothing of it is made anew (a missing folder is)
-            print(f"{layout.root} 已初始化过：设置文件 watcher.toml 和账本 {describe(ledger.target)} 已存在，未改动")
+                print(f"账本 {describe(ledger.target)} 已存在，沿用")
+        else:  # run again on a desk: nothing of it is made anew (a missing folder is; --demo may load below)
+            print(f"{layout.root} 已初始化过：设置文件 watcher.toml 和账本 {describe(ledger.target)} 已存在，沿用")
         loaded = False
         if args.demo:
             from .demo import DEMO_AGENCY, DEMO_PLANS, load_demo
