@@ -319,57 +319,59 @@ def test_serve_killed_with_kill_9_leaves_no_helper_process_behind(root):
         assert "resource_tracker" not in said and "leaked" not in said, said[-500:]
 
 
-def test_serve_started_on_a_full_disk_waits_instead_of_exiting(tmp_path):
-    """The whole root on a small tmpfs, full: serve neither exits nor fails the file waiting; once space
-    is freed it takes it."""
+@contextmanager
+def small_disk(tmp_path: Path):
+    """A 4 MB tmpfs holding a demo desk (where this machine lets a test mount one), and a function that
+    fills what is left of it (`keep`: bytes left free)."""
     disk = tmp_path / "disk"
     disk.mkdir()
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
         pytest.skip("this machine does not let a test mount a filesystem")
-    try:
-        root = disk / "desk"
-        run_watcher(root, "init", "--demo")
-        (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\n", encoding="utf-8")
-        write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
-        with open(disk / "filler", "wb") as handle:
-            try:
-                handle.write(b"\0" * (8 << 20))
-            except OSError:
-                pass
-        with serving(root) as proc:
-            time.sleep(4)
-            assert proc.poll() is None, proc.stdout.read() if proc.poll() is not None else ""
-            assert not _results(root, "团A")
-            (disk / "filler").unlink()
-            wait_for(lambda: _results(root, "团A"), 40, "the file, once the disk has room")
-        assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
-
-def test_status_does_not_call_a_disk_with_a_few_kb_left_healthy(tmp_path):
-    """A disk with a few KB left took status's 4 KB probe while every commit failed ("database or disk is
-    full"): status said 账本与磁盘：正常 beside files that waited. It now names the full disk."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
-        pytest.skip("this machine does not let a test mount a filesystem")
-    try:
-        root = disk / "desk"
-        run_watcher(root, "init", "--demo")
+    def fill(keep: int = 0) -> Path:
         filler = disk / "filler"
         with open(filler, "wb") as handle:
             try:
                 handle.write(b"\0" * (8 << 20))
             except OSError:
                 pass
-        os.truncate(filler, filler.stat().st_size - (64 << 10))  # 64 KB left: a small write still fits
+        if keep:
+            os.truncate(filler, filler.stat().st_size - keep)
+        return filler
+
+    try:
+        root = disk / "desk"
+        run_watcher(root, "init", "--demo")
+        yield root, fill
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_serve_started_on_a_full_disk_waits_instead_of_exiting(tmp_path):
+    """The whole root on a small tmpfs, full: serve neither exits nor fails the file waiting; once space
+    is freed it takes it."""
+    with small_disk(tmp_path) as (root, fill):
+        (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\n", encoding="utf-8")
+        write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+        filler = fill()
+        with serving(root) as proc:
+            time.sleep(4)
+            assert proc.poll() is None, proc.stdout.read() if proc.poll() is not None else ""
+            assert not _results(root, "团A")
+            filler.unlink()
+            wait_for(lambda: _results(root, "团A"), 40, "the file, once the disk has room")
+        assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
+
+
+def test_status_does_not_call_a_disk_with_a_few_kb_left_healthy(tmp_path):
+    """A disk with a few KB left took status's 4 KB probe while every commit failed ("database or disk is
+    full"): status said 账本与磁盘：正常 beside files that waited. It now names the full disk."""
+    with small_disk(tmp_path) as (root, fill):
+        filler = fill(keep=64 << 10)  # 64 KB left: a small write still fits
         proc = run_watcher(root, "status", check=False)
         assert "账本与磁盘：正常" not in proc.stdout and "磁盘" in proc.stdout, proc.stdout
         filler.unlink()
         assert "账本与磁盘：正常" in run_watcher(root, "status").stdout
-    finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
 
 
 def test_the_same_bytes_killed_just_after_their_claim_still_get_a_result(root):
