@@ -230,6 +230,12 @@ def test_a_declaration_in_a_prolog_only_a_lenient_reader_takes_is_refused_and_od
     _edited_part(path, "docProps/app.xml", lambda d: b'<?xml version="1.0" encoding="GBK"?>' + d)
     book = read_book(path, "xlsx")
     assert book.sheets["名单"].hidden_rows == {2}
+    # A macro's binary that writes a web page (its text holds <!DOCTYPE html>) is no XML part: read.
+    import zipfile
+
+    with zipfile.ZipFile(path, "a") as z:
+        z.writestr("xl/vbaProject.bin", b'\xd0\xcf\x11\xe0 Print "<!DOCTYPE html><html>" \x00\x01')
+    assert read_book(path, "xlsx").sheets["名单"].hidden_rows == {2}
     path = tmp_path / "broken_workbook.xlsx"  # which sheet is which unreadable: not read half-checked
     _edited_part(path, "xl/workbook.xml", lambda d: b" " + head + d)
     with pytest.raises(ReadError) as caught:

@@ -162,10 +162,12 @@ def _scan_zip(path: Path, limits: Limits) -> tuple[dict[str, str], dict[str, Par
                     Prolog().feed(data)
                     properties = _custom_properties(data)
                 else:
-                    prolog = Prolog()
+                    # The XML parts (a macro's binary, an image may hold any bytes: not looked into)
+                    prolog = Prolog() if name.lower().endswith(XML_PARTS) else None
                     with archive.open(info) as part:
                         while chunk := part.read(1 << 20):
-                            prolog.feed(chunk)
+                            if prolog is not None:
+                                prolog.feed(chunk)
     except ReadError:
         raise
     except MemoryError as exc:
@@ -261,6 +263,7 @@ class Prolog:
 
 
 PROLOG_BYTES = 1 << 20
+XML_PARTS = (".xml", ".rels", ".vml")
 _DECLARED = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
