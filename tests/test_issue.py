@@ -190,6 +190,11 @@ def test_quote_prices_and_issues_nothing(root):
     assert data["status"] == "quote" and data["policies"] == [] and data["premium_total"] == "32.00"
     assert data["quote"][0]["premium"] == "32.00" and data["quote"][0]["policy_no"] is None
     assert summary_values(wb)["状态"] == "试算"
+    # Issued by changing 操作类型 to 投保 in the result and dropping it back: the template's dropdown is there.
+    apply = wb["申请"]
+    at = next(r for r in range(1, apply.max_row + 1) if apply.cell(r, 1).value == "操作类型")
+    lists = {str(dv.sqref): dv.formula1 for dv in apply.data_validations.dataValidation}
+    assert lists.get(f"B{at}") == '"投保,试算"', lists
     assert ledger_rows(root) == before
     assert not list((root / "outbox" / "GZ001").glob("电子保单_*"))
 

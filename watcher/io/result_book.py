@@ -435,8 +435,13 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         ws.set_column(c, c, w, f["text_col"] if c == id_col else None)
     if sheet.name == APPLY_SHEET:  # the same choice the template gives, for the clerk who fixes it in place
         for r, row in enumerate(sheet.rows):
-            if row and label_key(row[0]) == "区域":
+            label = label_key(row[0]) if row else ""
+            if label == "区域":
                 ws.data_validation(r, 1, r, 1, {"validate": "list", "source": list(REGIONS), "error_type": "warning"})
+            elif label == "操作类型" and outcome.action in ISSUE_ACTIONS:
+                # A 试算 (or a failed 投保) is issued by changing this to 投保 and dropping the result back.
+                choices = list(ISSUE_ACTIONS)
+                ws.data_validation(r, 1, r, 1, {"validate": "list", "source": choices, "error_type": "warning"})
     print_setup(
         ws,
         landscape=sum(widths) + (72 if row_messages or is_roster else 0) > PORTRAIT_WIDTH,
@@ -478,6 +483,9 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         for r, messages in row_messages.items():
             ws.write_string(r, error_col, "；".join(messages), f["wrap"])
             fit_row(ws, r, [("；".join(messages), 60)])
+
+
+ISSUE_ACTIONS = ("投保", "试算")  # the 操作类型 dropdown of the 投保 template (forms.ISSUE.actions)
 
 
 def _shown_width(value: object) -> float:
