@@ -482,3 +482,22 @@ def test_changing_or_cancelling_a_group_with_a_policy_added_beside_it_warns_that
     # The last of the group: nothing else stays, nothing to warn of.
     last, _ = request(root, "撤单加人.xlsx", {"操作类型": "撤单", "保单号": beside_now})
     assert last["status"] == "success" and last["warnings"] == []
+
+
+def test_detail_totals_do_not_call_policies_whose_cover_ended_valid(root):
+    """业务明细's 有效 is every sale not cancelled (SPEC: 全部/有效/已撤单): its rows show 已到期 where cover
+    has ended, and its totals row no longer calls them 有效保单 above rows that say 已到期."""
+    write_request(
+        root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(生效时间="2026-11-12 08:00", 天数=2), ROSTER[:2]
+    )
+    run_watcher(root, "process", env={"WATCHER_FAKE_NOW": "2026-11-10T10:00:00+08:00"})
+    data, wb = request(
+        root,
+        "明细.xlsx",
+        {"操作类型": "业务明细", "投保起期": "2026-11-01", "投保止期": "2026-11-30", "保单状态": "有效"},
+        env={"WATCHER_FAKE_NOW": "2026-11-30T10:00:00+08:00"},
+    )
+    assert data["status"] == "success", data["errors"]
+    body = list(wb["业务明细"].iter_rows(min_row=3, values_only=True))
+    assert body[0][10] == "已到期"
+    assert body[1][0] == "合计（1 张保单，已撤单不计）" and "有效" not in body[1][0]

@@ -112,8 +112,8 @@ MESSAGES: dict[str, str] = {
     "endorse.not_on_policy": "此人不在原保单 {policy_no} 中。减人只能减少人员，不能增加；如需换人请用“换人”",
     "endorse.nobody_removed": "新名单与原保单人员相同，没有减少任何人。减人请提交删去相关人员后的完整名单",
     "endorse.no_change": "提交的内容与原保单完全相同，无需{action}",
-    "endorse.group_apart": "旅行团 {group} 另有保单 {policies} 仍有效（如加人时另出的保单），不随本次{action}改变；"
-    "如需一并办理，请对其另行提交{action}",
+    "endorse.group_apart": "旅行团 {group} 另有保单 {policies} 仍有效，不随本次{action}改变；如需一并办理，"
+    "请对其另行提交{action}",
     "endorse.kept_field": "{action}不能修改{label}：原保单是“{old}”，这里填的是“{value}”。请把这一行留空或填原保单的值；"
     "要换{label}，请撤单后重新投保",
     "endorse.amend_nothing": "批改须至少填写一项要修改的内容：生效时间、天数、行程路线或经办人",

@@ -280,7 +280,8 @@ def detail_table(found: list[Policy], now: datetime, zone, note: str = "") -> Sh
     ]
     live = [p for p in found if p.status != CANCELLED]
     totals = {
-        0: f"合计（{len(live)} 张有效保单，已撤单不计）",
+        # Every sale not cancelled, those whose cover has ended (已到期) too: not "有效", which rows show apart.
+        0: f"合计（{len(live)} 张保单，已撤单不计）",
         7: sum(p.insured_count for p in live),
         9: sum(p.premium_fen for p in live),
     }
