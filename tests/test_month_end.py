@@ -227,6 +227,9 @@ def test_the_statement_life_from_pending_to_performance(root):
     rows = [r for r in wb["业绩"].iter_rows(values_only=True)]
     line = next(r for r in rows if r and r[1] == "S001")
     assert line[0] == "2027-01" and line[2] == "赵营销" and line[8] == total / 100
+    # 对账单数 is not summed: a statement with two salespeople's policies is in both rows (counted twice).
+    totals = next(r for r in rows if r and r[0] == "合计")
+    assert totals[5] is None and totals[6] == sum(r[6] for r in rows if r and str(r[0]).startswith("2027"))
 
     # The agency lists its statements and gets each written again with its current status.
     (root / f"outbox/GZ001/对账单_{number}.json").unlink()

@@ -734,7 +734,7 @@ class PerformanceKind(RequestKind):
             ],
             {
                 0: "合计",
-                5: sum(p.statements for p in rows),
+                # 对账单数 is not summed: one statement with two salespeople's policies is in both their rows.
                 6: sum(p.policies for p in rows),
                 7: sum(p.insured for p in rows),
                 8: sum(p.premium_fen for p in rows),
