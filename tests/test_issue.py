@@ -167,7 +167,11 @@ def test_age_range_plan_agreement_and_duplicates(root):
     young[1][3] = ID_F_1949  # 76 at the start; GN-A allows 0–80: fine
     young[2][3] = young[0][3]  # the same person twice
     drop(root, "重复.xlsx", issue_fields(), young)
+    from watcher.domain.idcard import mod11_2_check
+
     old = [[1, "老人", "护照", "G1234567", "男", "1940-01-01", None, None]]  # 86 > 80
+    # 86 too, the birth date only in the ID number: the error is marked there, not on the empty 出生日期.
+    old.append([2, "老二", "身份证", "11010519400101002" + mod11_2_check("11010519400101002"), None, None, None, None])
     drop(root, "超龄.xlsx", issue_fields(), old)
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "未约定_结果")
@@ -177,7 +181,7 @@ def test_age_range_plan_agreement_and_duplicates(root):
     assert {e["code"] for e in data["errors"]} == {"roster.duplicate_person"}
     assert "4" in data["errors"][0]["message"] or "2" in data["errors"][0]["message"]  # the other row named
     data, _ = result(root, "GZ001", "超龄_结果")
-    assert [(e["row"], e["column"]) for e in data["errors"]] == [(2, "出生日期")]
+    assert [(e["row"], e["column"]) for e in data["errors"]] == [(2, "出生日期"), (3, "证件号码")]
     assert data["errors"][0]["code"] == "age.range" and "86" in data["errors"][0]["message"]  # the age found
     assert ledger_rows(root) == before
 

@@ -13,6 +13,7 @@ from ..domain.plans import Plan
 from ..domain.policy import Insured
 from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
+from ..domain.text import clean
 from ..io.book import Book
 from ..io.tables import Table
 from .base import F, Request
@@ -130,7 +131,9 @@ def check_roster(
                 problems.append(
                     problem(
                         "age.range",
-                        **where(r, "出生日期" if "出生日期" in table.columns else "证件号码"),
+                        # The cell the age came from: 出生日期 where the clerk filled it, else the ID number
+                        # (a red empty cell told the clerk nothing).
+                        **where(r, "出生日期" if "出生日期" in table.columns and clean(cells.birth) else "证件号码"),
                         age=age,
                         plan=plan.name,
                         min_age=plan.min_age,
