@@ -192,8 +192,13 @@ class PlanKind(RequestKind):
         row_of = {(b.low, b.high): r for r, b in rows}
         for a, b in overlaps:
             rates.fail(row_of[b], "天数下限", "plan.band_overlap", plan=code, a=f"{a[0]}–{a[1]}", b=f"{b[0]}–{b[1]}")
+        after = {b.low: r for r, b in rows}  # a gap in the middle: the 费率 row that starts after it
         for low, high in gaps:
-            plans.fail(plan_row, "最长天数", "plan.band_gap", plan=code, low=low, high=high, max_days=head["max_days"])
+            values = {"plan": code, "low": low, "high": high, "max_days": head["max_days"]}
+            if high + 1 in after:
+                rates.fail(after[high + 1], "天数下限", "plan.band_gap", **values)
+            else:  # the bands stop short of 最长天数 (or start after day 1): marked beside it
+                plans.fail(plan_row, "最长天数", "plan.band_gap", **values)
         for band in beyond:
             rates.fail(
                 row_of[band],
