@@ -78,10 +78,18 @@ class Policy:
         return len(self.people) if self.people else self.headcount
 
     def shown_status(self, now: datetime) -> str:
-        """有效 becomes 已到期 once cover has ended."""
-        if self.status == ACTIVE and now >= self.end:
-            return EXPIRED
-        return self.status
+        return status_at(self.status, self.end, now)
+
+
+def status_at(status: str, end: datetime | None, now: datetime) -> str:
+    """A policy's status as shown at `now`: 有效 becomes 已到期 once cover has ended."""
+    if status == ACTIVE and end is not None and now >= end:
+        return EXPIRED
+    return status
+
+
+# What a void policy's page, reprint and duplicate say of the policy that replaced it, by that one's status now.
+REPLACEMENT_NOW = {CANCELLED: "该保单现也已撤单", EXPIRED: "该保单保险期间也已结束"}
 
 
 ADD_PEOPLE = "加人"  # the one endorsement that issues a policy beside the old one instead of replacing it
@@ -101,10 +109,7 @@ class Replacement:
     end: datetime | None = None  # when its cover ends
 
     def shown_status(self, now: datetime) -> str:
-        """As Policy.shown_status: 有效 becomes 已到期 once its cover has ended."""
-        if self.status == ACTIVE and self.end is not None and now >= self.end:
-            return EXPIRED
-        return self.status
+        return status_at(self.status, self.end, now)
 
 
 def policy_number(issued_at: datetime, sequence: int, zone: tzinfo) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from ..domain.dates import DateError, parse_date, show_end, show_hour, show_second
-from ..domain.policy import ACTIVE, CANCELLED, EXPIRED, Policy
+from ..domain.policy import ACTIVE, CANCELLED, REPLACEMENT_NOW, Policy
 from ..domain.problems import problem
 from ..domain.settlement import next_month
 from ..domain.text import clean
@@ -365,13 +365,8 @@ class ReprintKind(OnePolicyKind):
         status = policy.shown_status(now)
         replaced_by_status = replacement.shown_status(now) if replacement else None
         if replacement is not None:
-            status += f"（已被 {replacement.policy_no} 替代" + (
-                "，该保单现也已撤单）"
-                if replaced_by_status == CANCELLED
-                else "，该保单保险期间也已结束）"
-                if replaced_by_status == EXPIRED
-                else "）"
-            )
+            now_words = REPLACEMENT_NOW.get(replaced_by_status or "")
+            status += f"（已被 {replacement.policy_no} 替代" + (f"，{now_words}）" if now_words else "）")
         return Decision(
             status="success",
             policies=[policy],

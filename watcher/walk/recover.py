@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..domain.policy import CANCELLED, EXPIRED
+from ..domain.policy import CANCELLED, REPLACEMENT_NOW
 from .claim import Claim, read_record, record_claim, write_record
 from .outcome import Outcome
 from .preflight import sha256_of
@@ -100,13 +100,9 @@ def since(desk: Desk, policies: list, now) -> list[str]:
         if policy.status != CANCELLED:
             continue
         head = desk.ledger.replacement(policy.policy_no)
-        status = head.shown_status(now) if head is not None else None
         if head is None:
             notes.append(f"保单 {policy.policy_no} 已于首次处理后撤单")
-        elif status == CANCELLED:
-            notes.append(f"保单 {policy.policy_no} 已被 {head.policy_no} 替代，该保单现也已撤单")
-        elif status == EXPIRED:
-            notes.append(f"保单 {policy.policy_no} 已被 {head.policy_no} 替代，该保单保险期间也已结束")
         else:
-            notes.append(f"保单 {policy.policy_no} 已被 {head.policy_no} 替代，请以该保单为准")
+            now_words = REPLACEMENT_NOW.get(head.shown_status(now), "请以该保单为准")
+            notes.append(f"保单 {policy.policy_no} 已被 {head.policy_no} 替代，{now_words}")
     return notes

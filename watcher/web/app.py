@@ -288,6 +288,7 @@ class LookupApp:
         p, person = found.policy, found.person
         now = datetime.fromtimestamp(self.clock(), UTC)
         name = person.name[:1] + "*" * max(len(person.name) - 1, 1) if person.name else ""
+        replacement_now = found.replacement.shown_status(now) if found.replacement else None
         return {
             "policy_no": p.policy_no,
             "status": p.shown_status(now),
@@ -305,8 +306,8 @@ class LookupApp:
             # A void policy: point to the policy in force now only for someone it covers.
             "replaced_by": found.replacement.policy_no if found.replacement and found.on_replacement else "",
             # The replacing policy's status now, as its own lookup shows it (有效 whose cover ended: 已到期).
-            "replacement_void": bool(found.replacement and found.replacement.shown_status(now) == CANCELLED),
-            "replacement_ended": bool(found.replacement and found.replacement.shown_status(now) == EXPIRED),
+            "replacement_void": replacement_now == CANCELLED,
+            "replacement_ended": replacement_now == EXPIRED,
             "left_out": bool(found.replacement and not found.on_replacement),
         }
 
