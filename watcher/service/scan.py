@@ -78,17 +78,13 @@ def links(layout: Layout, entries: list[os.DirEntry] | None = None) -> tuple[set
     entries = _top(layout) if entries is None else entries
     followed: dict[str, Path] = {}
     refused: dict[str, str] = {}
-    seen: dict[Path, list[str]] = {}  # where each folder and each link leads
+    # Where each link followed leads (a real folder of workbooks/ never leads where a followed link does:
+    # those lead outside it).
+    seen: dict[Path, list[str]] = {}
     for entry in entries:
-        path = Path(entry.path)
-        if entry.is_dir(follow_symlinks=False):
-            try:
-                seen.setdefault(path.resolve(strict=True), []).append(entry.name)
-            except (OSError, RuntimeError):
-                pass
-            continue
         if not entry.is_symlink():
             continue
+        path = Path(entry.path)
         try:
             # Where the link says (a link to workbooks/GZ001, itself a link, leads inside whatever GZ001 is) …
             said = Path(os.path.normpath(path.parent / os.readlink(path)))

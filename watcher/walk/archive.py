@@ -201,13 +201,14 @@ def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
     if outcome.archived:
         target = Path(outcome.archived)
         if record.path.exists():
-            # A quiet file's inode, size and times unchanged since its copy began: the same bytes, not read
-            # and hashed again (a file whose copy was made by an earlier run is hashed).
+            # The walk's own check (a quiet file by its inode, size and times, else by its hash); a file whose
+            # copy was made by an earlier run is hashed.
             snap = record.snap
-            same = (
-                snap is not None and snap.sha256 == outcome.sha256 and snap.seen is not None and unchanged(record, snap)
-            )
-            if not same and sha256_of(record.path)[0] != outcome.sha256:
+            if snap is not None and snap.sha256 == outcome.sha256:
+                changed = not unchanged(record, snap)
+            else:
+                changed = sha256_of(record.path)[0] != outcome.sha256
+            if changed:
                 kept = snapshot(
                     record.path,
                     desk.layout.archived(record.who),
