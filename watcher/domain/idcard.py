@@ -51,6 +51,7 @@ PROVINCES = frozenset(
 HMT_PREFIXES = ("810000", "820000", "830000")
 
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
+_ZEROS = ord("0") * sum(_WEIGHTS)  # what the digits' character codes add beyond their values
 _CHECK_CHARS = "10X98765432"
 
 _EXCEL_FLOAT_TEXT = re.compile(r"^\d+(\.\d+)?E\+?\d+$")
@@ -71,8 +72,8 @@ class IdCheck:
 
 
 def mod11_2_check(first17: str) -> str:
-    """ISO 7064 MOD 11-2 check character of the first 17 digits."""
-    total = sum(map(operator.mul, map(int, first17), _WEIGHTS))
+    """ISO 7064 MOD 11-2 check character of the first 17 digits (ASCII)."""
+    total = sum(map(operator.mul, first17.encode("ascii"), _WEIGHTS)) - _ZEROS  # codes, not int() per digit
     return _CHECK_CHARS[total % 11]
 
 
@@ -182,9 +183,10 @@ _PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
 }
 
 
-def check_id(id_type: str, raw: object, today: date) -> IdCheck:
-    """Check one number of a known 证件类型 (already normalised) against today's date."""
-    number, excel_float = id_text(raw)
+def check_id(id_type: str, raw: object, today: date, read: tuple[str, bool] | None = None) -> IdCheck:
+    """Check one number of a known 证件类型 (already normalised) against today's date (`read`: id_text(raw),
+    when the caller has it)."""
+    number, excel_float = read if read is not None else id_text(raw)
     if not number:
         return _fail("", "id.required")
     if excel_float:

@@ -29,11 +29,12 @@ class PersonCells:
     birth: object = None
     phone: object = None
     note: object = None
+    id_read: tuple[str, bool] | None = None  # idcard.id_text(id_no), when the roster worked it out already
 
     @classmethod
     def of(cls, cells: Mapping[str, object]) -> PersonCells:
         """From the roster's canonical column names (姓名, 证件类型 …) to their cells."""
-        return cls(**{COLUMN_FIELDS[name]: value for name, value in cells.items() if name in COLUMN_FIELDS})
+        return cls(**{COLUMN_FIELDS[name]: value for name, value in cells.items() if name in COLUMN_FIELDS})  # type: ignore[arg-type]
 
 
 COLUMN_FIELDS = {
@@ -45,6 +46,7 @@ COLUMN_FIELDS = {
     "联系电话": "phone",
     "备注": "note",
 }
+CELL_COLUMNS = tuple(COLUMN_FIELDS)  # the column of each of PersonCells' fields, in their order
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,8 @@ def check_name(raw: object) -> tuple[str, CellError | None]:
         return "", CellError("姓名", "name.required", {})
     if len(name) > NAME_LIMIT:
         return name, CellError("姓名", "name.too_long", {"length": len(name), "limit": NAME_LIMIT})
-    if not _NAME_OK.match(name):  # letters of any script, spaces, the middle dot, . ' -; at least one letter
+    # Letters of any script, spaces, the middle dot, . ' -; at least one letter (letters only: no need to look).
+    if not (name.isalpha() or _NAME_OK.match(name)):
         bad = sorted({ch for ch in name if not (ch.isalpha() or ch in " ·.'’-") or ch.isdigit() or ch == "_"})
         shown = "、".join(f"“{ch}”" if ch.isprintable() else f"U+{ord(ch):04X}" for ch in bad) or "无字母或汉字"
         return name, CellError("姓名", "name.invalid", {"value": name, "chars": shown})
@@ -108,17 +111,16 @@ def check_person(cells: PersonCells, today: date) -> tuple[PersonFacts | None, l
         errors.append(err)
 
     raw_type = cells.id_type
-    id_type = idcard.normalise_id_type(raw_type) if clean(raw_type) else None
-    if not clean(raw_type):
+    typed = clean(raw_type)
+    id_type = idcard.normalise_id_type(raw_type) if typed else None
+    if not typed:
         errors.append(CellError("证件类型", "id_type.required", {}))
     elif id_type is None:
-        errors.append(
-            CellError("证件类型", "id_type.invalid", {"value": clean(raw_type), "allowed": "、".join(idcard.ID_TYPES)})
-        )
+        errors.append(CellError("证件类型", "id_type.invalid", {"value": typed, "allowed": "、".join(idcard.ID_TYPES)}))
 
     id_check = None
     if id_type:
-        id_check = idcard.check_id(id_type, cells.id_no, today)
+        id_check = idcard.check_id(id_type, cells.id_no, today, cells.id_read)
         if not id_check.ok:
             errors.append(CellError("证件号码", id_check.error or "id.invalid", id_check.values or {}))
     elif not clean(cells.id_no):

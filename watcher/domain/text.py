@@ -19,6 +19,11 @@ def fold(text: str) -> str:
 
 def clean(value: object) -> str:
     """A cell value as trimmed text with inner runs of space collapsed; None is ''."""
+    if type(value) is str:  # most cells: no conversion to make
+        text = value.strip()
+        if "  " in text or "\u3000" in text or "\t" in text or "\n" in text or "\r" in text:
+            text = _SPACES.sub(" ", text.replace("\u3000", " ")).strip()
+        return text
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -52,9 +57,10 @@ _HAN_SPACE = re.compile(r"(?<=[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]) (?=[\u3
 
 
 def fold_name(text: str) -> str:
-    name = (
-        _SPACES.sub(" ", fold(text).translate(_DOTS)).strip().replace(" · ", "·").replace(" ·", "·").replace("· ", "·")
-    )
+    name = fold(text).translate(_DOTS)
+    if name.isalpha():  # letters only (most names): no space or dot to tidy
+        return name
+    name = _SPACES.sub(" ", name).strip().replace(" · ", "·").replace(" ·", "·").replace("· ", "·")
     return _HAN_SPACE.sub("", name)
 
 

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from ..domain.dates import show_end, show_hour, show_second
 from ..domain.money import yuan_display
@@ -31,13 +31,24 @@ def environment(root: Path | None = None) -> jinja2.Environment:
     return env
 
 
+def _text(value: str) -> str:
+    """Text escaped as markupsafe escapes it, without a Markup object each (40,000 for 10,000 people)."""
+    return (
+        value.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&#34;")
+        .replace("'", "&#39;")
+    )
+
+
 def people_rows(policy) -> Markup:
     """The people table's rows, every value escaped. Built here rather than in a template loop: a
     10,000-person policy renders in a fraction of the time."""
     return Markup(
         "".join(
-            f"<tr><td>{i}</td><td>{escape(p.name)}</td><td>{escape(p.gender)}</td><td>{p.birth.isoformat()}</td>"
-            f'<td>{escape(p.id_type)}</td><td>{escape(p.id_no)}</td><td class="num">{yuan_display(p.premium_fen)}</td></tr>\n'
+            f"<tr><td>{i}</td><td>{_text(p.name)}</td><td>{_text(p.gender)}</td><td>{p.birth.isoformat()}</td>"
+            f'<td>{_text(p.id_type)}</td><td>{_text(p.id_no)}</td><td class="num">{yuan_display(p.premium_fen)}</td></tr>\n'
             for i, p in enumerate(policy.people, 1)
         )
     )

@@ -411,7 +411,19 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
     columns = outcome.roster_columns if is_roster else {}
     id_col = columns.get("证件号码")
     widths = [8.0] * width
+    marked = {r for r, _ in cell_problems}
+    plain = getattr(ws, "write_plain_row", None)  # watcher's own writer: a row without marks in one go
+
+    def other(r: int, c: int, value: object) -> None:
+        write_value(ws, r, c, value, None, f["date"], f["datetime"])
+
     for r, row in enumerate(sheet.rows):
+        if plain is not None and r not in marked:
+            plain(r, row, other)
+            if r < 200:
+                for c, value in enumerate(row[:width]):
+                    widths[c] = max(widths[c], _shown_width(value))
+            continue
         for c, value in enumerate(row):
             found = cell_problems.get((r, c))
             fmt = None

@@ -67,7 +67,10 @@ class Table:
 
 
 def _blank(row: list[object]) -> bool:
-    return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+    for v in row:  # a loop, not all(): most rows end at their first cell
+        if v is not None and (not isinstance(v, str) or v.strip()):
+            return False
+    return True
 
 
 def find_header(sheet: Sheet, index: dict[str, str], must: str, limit: int = 50) -> int | None:
@@ -141,14 +144,15 @@ def read_table(
         row = sheet.rows[r]
         if _blank(row):
             continue
-        if serial_col is not None and serial_col < len(row) and label_key(row[serial_col]) in EXAMPLE_MARKS:
+        mark = row[serial_col] if serial_col is not None and serial_col < len(row) else None
+        if isinstance(mark, str) and label_key(mark) in EXAMPLE_MARKS:  # a mark is text (序号 1 is no mark)
             differ = [
                 headers.get(c) or column_letter(c)
                 for c, value in enumerate(row)
                 if c != serial_col and sample_key(value) not in ("", expected.get(c, ""))
             ]
             if differ:
-                marked.append((r, clean(row[serial_col]), differ))
+                marked.append((r, clean(mark), differ))
             continue
         rows.append(r)
     return Table(sheet, header_row, columns, headers, rows, repeated, marked)

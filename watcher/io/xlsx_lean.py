@@ -17,10 +17,12 @@ import bisect
 import math
 import re
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from ..domain.text import strip_control
 from .book import column_letter
 
 STORE_BELOW = 32 * 1024  # parts smaller than this are stored, not deflated (see Workbook.close)
@@ -135,6 +137,40 @@ class Worksheet:
             return
         index = self.book._string(_cut(value))
         self._put(r, c, fmt, f' t="s"><v>{index}</v></c>')
+
+    def write_plain_row(self, r: int, values: list, other: Callable[[int, int, object], None]) -> None:
+        """A row of values from column 0, none with a format of its own: text as text (control characters
+        shown as U+FFFD), finite numbers as numbers, blanks as nothing; `other(r, c, value)` writes the
+        rest (dates, booleans, infinities). What writing each cell alone does, in a fraction of the time
+        (the echo of a 10,000-person roster)."""
+        if not 0 <= r < ROWS:
+            return
+        row = self.rows.get(r)
+        if row is None:
+            row = self.rows[r] = {}
+        book = self.book
+        strings, count = book.strings, 0  # Workbook._string, inline
+        for c, value in enumerate(values[:COLUMNS]):
+            kind = type(value)
+            if kind is str:
+                if value:
+                    if not value.isprintable():  # printable text holds no control character
+                        value = strip_control(value)
+                    if len(value) > MAX_STRING // 2:
+                        value = _cut(value)
+                    index = strings.get(value)
+                    if index is None:
+                        index = strings[value] = len(strings)
+                    count += 1
+                    row[c] = (0, f' t="s"><v>{index}</v></c>')
+            elif kind is float or kind is int:
+                if math.isfinite(value):
+                    row[c] = (0, f"><v>{value:.16G}</v></c>")
+                else:
+                    other(r, c, value)
+            elif value is not None:
+                other(r, c, value)
+        book.string_count += count
 
     def write_number(self, r: int, c: int, value: int | float | Decimal, fmt: Format | None = None) -> None:
         if not math.isfinite(float(value)):  # NaN, infinities, a Decimal beyond a double's range

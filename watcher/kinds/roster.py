@@ -8,7 +8,7 @@ from datetime import date, datetime, tzinfo
 
 from ..domain import idcard
 from ..domain.dates import age_on, show_end, show_hour
-from ..domain.person import PersonCells, check_person
+from ..domain.person import CELL_COLUMNS, PersonCells, check_person
 from ..domain.plans import Plan
 from ..domain.policy import Insured
 from ..domain.problems import Problem, problem
@@ -21,6 +21,7 @@ from .common import roster_table, special_problem
 from .forms import SAMPLE_ID
 
 PERSON_COLUMNS = ("姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注")
+ID_AT = CELL_COLUMNS.index("证件号码")
 
 
 def parse_roster(book: Book, request: Request[F], limit: int) -> Request[F]:
@@ -47,10 +48,15 @@ def _rows(table: Table, problems: list[Problem]) -> list[tuple[int, PersonCells]
     special = table.sheet.special
     rows = []
     id_col = table.columns.get("证件号码")
+    at = [table.columns.get(name) for name in CELL_COLUMNS]  # in the order of PersonCells' fields
     for r in table.rows:
         row = table.sheet.rows[r]
-        cells = PersonCells.of({name: (row[c] if c < len(row) else None) for name, c in present})
-        if idcard.id_text(cells.id_no)[0] == SAMPLE_ID:
+        n = len(row)
+        typed = [row[c] if c is not None and c < n else None for c in at]
+        read = idcard.id_text(typed[ID_AT])  # the number folded once here, for the checks and look-ups too
+        name, id_type, id_no, gender, birth, phone, note = typed
+        cells = PersonCells(name, id_type, id_no, gender, birth, phone, note, read)
+        if read[0] == SAMPLE_ID:
             # The template's sample person, whatever its 序号 says: never insured.
             problems.append(
                 problem(
@@ -77,7 +83,7 @@ def roster_keys(request: Request) -> list[tuple[str, str]]:
     keys = []
     for _, cells in request.roster_rows:
         id_type = idcard.normalise_id_type(cells.id_type)
-        number, _ = idcard.id_text(cells.id_no)
+        number, _ = cells.id_read or idcard.id_text(cells.id_no)
         if id_type and number:
             keys.append((id_type, number))
     return keys
@@ -112,6 +118,7 @@ def check_roster(
         return result
     sheet = table.sheet.name
     seen: dict[tuple[str, str], list[int]] = {}
+    prices: dict[int, int] = {}  # age → fen
 
     def where(r, column):
         return {"sheet": sheet, "row": r + 1, "column": column, "col_index": table.columns.get(column)}
@@ -126,7 +133,7 @@ def check_roster(
         seen.setdefault(key, []).append(r)
         age = age_on(facts.birth, start.date()) if start else 0
         premium = 0
-        if plan is not None and start:
+        if plan is not None and start:  # the price of an age is worked out once (person_premium is pure)
             if not plan.min_age <= age <= plan.max_age:
                 problems.append(
                     problem(
@@ -141,7 +148,9 @@ def check_roster(
                     )
                 )
             elif days and days <= plan.max_days:
-                premium = person_premium(plan, days, age)
+                if age not in prices:
+                    prices[age] = person_premium(plan, days, age)
+                premium = prices[age]
                 result.premiums[r] = premium
         result.people.append(
             Insured(

@@ -37,6 +37,7 @@ def commit(ledger, frame: Outcome, decision: Decision) -> Outcome:
     at = frame.processed_at
     base_outputs = [frame.result_stem + ".xlsx", frame.result_stem + ".json"]
     done = Committed()
+    people: dict[str, tuple] = {}  # policy number → the people just stored with it
     # Irreversible: from here the request has changed the ledger, exactly once (unique agency + SHA-256).
     with ledger.atomic():
         request_id = ledger.record_request(
@@ -49,7 +50,9 @@ def commit(ledger, frame: Outcome, decision: Decision) -> Outcome:
         )
         for op in decision.ops:
             if isinstance(op, IssuePolicy):
-                done.issued.append(ledger.issue_policy(op.policy, request_id=request_id))
+                number = ledger.issue_policy(op.policy, request_id=request_id)
+                done.issued.append(number)
+                people[number] = tuple(op.policy.people)
             elif isinstance(op, CancelPolicy):
                 ledger.cancel_policy(op.policy_no, request_id=request_id, at=at, reason=op.reason)
             elif isinstance(op, SaveAgency):
@@ -92,7 +95,8 @@ def commit(ledger, frame: Outcome, decision: Decision) -> Outcome:
             frame,
             decision,
             show_committed(decision, done, ledger),
-            policies=[ledger.policy(n) for n in done.issued],
+            # Each as stored; its people are those just stored with it (not read back: 10,000 rows).
+            policies=[replace(ledger.policy(n, people=False), people=people[n]) for n in done.issued],
             outputs=outputs,
             committed=True,  # once the transaction ends the request is a success; its outputs may only be pending
         )
