@@ -319,6 +319,29 @@ def test_serve_killed_with_kill_9_leaves_no_helper_process_behind(root):
         assert "resource_tracker" not in said and "leaked" not in said, said[-500:]
 
 
+def test_no_helper_holds_the_root_lock_or_the_ledger_open(root):
+    """The parser is a copy of the service made before it takes the lock (it starts at once): it, and every
+    other helper, holds neither the root's lock nor the ledger's file, so a helper that outlived the service
+    a moment would never keep the next start out."""
+    (root / "watcher.toml").write_text("settle_seconds = 0.3\n", encoding="utf-8")
+    with serving(root) as proc:
+        write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+        wait_for(lambda: _results(root, "团A"), 30, "a first file (every helper at work)")
+        helpers = child_processes(proc.pid)
+        assert len(helpers) >= 3, helpers
+        held = {}
+        for pid in helpers:
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    held.setdefault(pid, []).append(os.readlink(fd))
+                except OSError:
+                    pass
+        service = [os.readlink(fd) for fd in Path(f"/proc/{proc.pid}/fd").iterdir()]
+        assert any(t.endswith(".watcher.lock") for t in service)  # what the check looks for is there to find
+        for pid, targets in held.items():
+            assert not [t for t in targets if t.endswith((".watcher.lock", "ledger.sqlite3"))], (pid, targets)
+
+
 @contextmanager
 def small_disk(tmp_path: Path):
     """A 4 MB tmpfs holding a demo desk (where this machine lets a test mount one), and a function that

@@ -254,13 +254,23 @@ def _running(layout: Layout, command: str):
     """For serve and process: settings, the root's lock, logs, the ledger, and a stop flag for signals."""
     import threading
 
-    from .service.logs import configure
-    from .service.signals import install_signal_handlers
-    from .walk.desk import Desk
+    from .io.sandbox import Sandbox
 
     settings = load_settings(layout.root)
-    lock = _locked_desk(layout, settings)
+    # The parse sandbox starts first, a copy of this process as it is now: it holds no lock, no ledger, no
+    # log and no thread yet, and is ready at once (a new interpreter takes 50–100 ms to start).
+    parser = Sandbox.for_settings(settings)
+    parser.warm(fork=True)
     try:
+        lock = _locked_desk(layout, settings)
+    except BaseException:
+        parser.close()
+        raise
+    try:
+        from .service.logs import configure
+        from .service.signals import install_signal_handlers
+        from .walk.desk import Desk
+
         configure(layout.root, settings.zone, to_stdout=True)
         ledger = _open(layout, settings, create=False, guard=True)
         worker = None
@@ -275,7 +285,7 @@ def _running(layout: Layout, command: str):
         stop = threading.Event()
         install_signal_handlers(stop)
         try:
-            yield Desk(layout, settings, ledger, worker=worker), stop
+            yield Desk(layout, settings, ledger, worker=worker, parser=parser), stop
         finally:
             if worker:
                 try:
@@ -284,14 +294,15 @@ def _running(layout: Layout, command: str):
                     pass
             ledger.close()
     finally:
+        parser.close()
         if lock is not None:
             lock.__exit__(None, None, None)
 
 
 def cmd_process(layout: Layout, args) -> int:
-    from .service.process import process_all
-
     with _running(layout, "process") as (desk, stop):
+        from .service.process import process_all  # loaded while the parse sandbox, started already, waits
+
         report = process_all(desk, progress=sys.stderr.isatty(), stop=stop)
     n = report.total
     print(

@@ -44,6 +44,11 @@ class Limits:
     max_cells: int = 5_000_000
 
 
+def limits_of(settings) -> Limits:
+    """The limits the settings ask for (max_unzipped_mb, max_cells)."""
+    return Limits(max_unzipped=settings.max_unzipped_mb * 2**20, max_cells=settings.max_cells)
+
+
 def read_book(path: Path, fmt: str, limits: Limits = Limits()) -> Book:
     """Read `path`, whose content is in the format `fmt` ("xlsx", "xls" or "csv")."""
     if fmt == "csv":

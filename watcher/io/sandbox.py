@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import resource
 import signal
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 from .book import Book
-from .reader import Limits, ReadError, read_book
+from .reader import Limits, ReadError, limits_of, read_book
 
 log = logging.getLogger("watcher")
 
@@ -81,13 +82,21 @@ class Sandbox:
         self.free_since = 0.0  # when the worker last answered (it starts the next job then)
         self.ready = False  # the worker has started and said so
 
-    def warm(self) -> None:
-        """Start the worker now, so its start-up overlaps whatever the caller does before the first file."""
-        if self.process is None or not self.process.is_alive():
-            self._start()
+    @classmethod
+    def for_settings(cls, settings) -> Sandbox:
+        """The sandbox the settings ask for (parse_memory_mb, parse_seconds, max_unzipped_mb, max_cells)."""
+        return cls(settings.parse_memory_mb, settings.parse_seconds, limits_of(settings))
 
-    def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")  # nothing of the service (its lock, its ledger) inherited
+    def warm(self, *, fork: bool = False) -> None:
+        """Start the worker now, so its start-up overlaps whatever the caller does before the first file.
+        `fork`: a copy of this process, ready at once, for a caller that holds nothing yet (no lock, no
+        ledger, no thread); a worker started later (a replacement) is always a new interpreter."""
+        if self.process is None or not self.process.is_alive():
+            self._start(fork=fork and threading.active_count() == 1)
+
+    def _start(self, fork: bool = False) -> None:
+        # spawn, a new interpreter: nothing of the service (its lock, its ledger, its threads) is inherited
+        context = multiprocessing.get_context("fork") if fork else multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         self.process = process = context.Process(
             target=_worker, args=(theirs, self.memory, self.limits, os.getpid()), daemon=True, name="watcher-parser"

@@ -13,11 +13,10 @@ from ..domain.problems import problem
 from ..faults import os_words
 from ..io.sandbox import Sandbox
 from ..layout import ADMIN
-from ..walk.desk import Desk, limits_of
+from ..walk.desk import Desk
 from ..walk.names import cut, display_name, safe_stem
 from ..walk.outcome import Outcome
 from ..walk.render import page_job, render, run_job
-from ..walk.shows import page_shown
 from . import scan
 from .pipeline import Pipeline, RunReport, ensure_folders
 
@@ -54,6 +53,8 @@ def refresh_void_pages(desk: Desk) -> None:
     try:
         if ledger.chore_done(VOID_PAGES):
             return
+        from ..walk.shows import page_shown
+
         at = desk.now()
         policies = ledger.cancelled_policies()
         for policy in policies:
@@ -145,8 +146,10 @@ def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backd
 
 
 def sandboxed(desk: Desk) -> Sandbox:
-    """Parse every file in a worker process bounded in memory and time (settings parse_memory_mb, parse_seconds)."""
-    sandbox = Sandbox(desk.settings.parse_memory_mb, desk.settings.parse_seconds, limits_of(desk.settings))
+    """Parse every file in a worker process bounded in memory and time (settings parse_memory_mb, parse_seconds):
+    the one started with the desk (`serve` and `process` start it before loading the rest of watcher), or a
+    new one."""
+    sandbox = desk.parser or Sandbox.for_settings(desk.settings)
     sandbox.warm()
     desk.reader, desk.parser = sandbox.read, sandbox
     return sandbox

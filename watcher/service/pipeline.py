@@ -25,16 +25,13 @@ from pathlib import Path
 
 from .. import events
 from ..faults import LOCKED, DeskFault, classify, describe, os_words
-from ..kinds.agencies import AgencyKind
 from ..layout import CLAIMED
 from ..walk.archive import archive_claim, forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.desk import Desk
-from ..walk.flow import FileChanged, ahead, claim_file, walk
 from ..walk.outcome import Outcome, OutputsPending
-from ..walk.recover import reclaim
 from ..walk.render import RenderPlan, finish, plan, run_jobs, twin
-from ..walk.shows import gather
+from ..walk.take import FileChanged, ahead, claim_file
 from .lifeline import render_helper_start
 
 log = logging.getLogger("watcher")
@@ -47,7 +44,6 @@ BIG_ROWS = 2000
 # Render processes: one cannot keep up with the walk of small requests (measured: 200 requests of 30
 # people went from 125 to 138 a second with two).
 RENDERERS = 2
-AGENCIES = AgencyKind.action  # a request that registers agencies: their folders are made after its commit
 
 
 @dataclass
@@ -149,6 +145,8 @@ class Pipeline:
 
     def resume(self, claimed: Path, who: str) -> None:
         """A file claimed by an earlier run that did not finish it, or one whose outputs were pending."""
+        from ..walk.recover import reclaim
+
         started = time.monotonic()
         try:
             record = reclaim(self.desk, claimed, who)
@@ -193,7 +191,9 @@ class Pipeline:
             self._pend(record, describe(exc.__cause__ or exc))
             return
         self._record(outcome)
-        if outcome.committed and outcome.action == AGENCIES:
+        from ..kinds.agencies import AgencyKind  # (the kinds are loaded with the walk's stages)
+
+        if outcome.committed and outcome.action == AgencyKind.action:
             ensure_folders(self.desk)  # the agencies it registered get their drop and outbox folders now
         self._guarded(record, lambda: self._render(record, outcome, started))
 
@@ -230,6 +230,8 @@ class Pipeline:
     def _walk(self, record: Claim) -> Outcome:
         """The walk, a ledger locked by another program waited out with retries and backoff (besides the
         ledger's own busy timeout in each try) for up to lock_wait_seconds; then the intake stops."""
+        from ..walk.flow import walk  # the walk loads once a file is taken (process._load_walk)
+
         delay, give_up = 1.0, time.monotonic() + self.desk.settings.lock_wait_seconds
         current = record  # as claimed (with the copy just made) or as read back by reclaim
         while True:
@@ -326,6 +328,8 @@ class Pipeline:
             self._pend(record, describe(exc))
 
     def _render(self, record: Claim, outcome: Outcome, started: float) -> None:
+        from ..walk.shows import gather
+
         out_dir = self.desk.layout.out(outcome.who)
         out_dir.mkdir(parents=True, exist_ok=True)
         outcome = gather(outcome, self.desk.ledger, self.desk.zone)  # what it shows from the ledger, read now

@@ -30,6 +30,7 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
     bar = Progress(len(tracker)) if progress and len(tracker) else None
     try:
         start(desk, pipeline)
+        loaded = False
         while len(tracker) and not (stop and stop.is_set()) and pipeline.halted is None:
             ready = tracker.ready()
             for item in ready:
@@ -38,6 +39,9 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
                 tracker.forget(item.path)
                 if item.path.exists():
                     pipeline.take(item.path, item.who)
+                    if not loaded:  # the sandbox reads the first file taken while the walk loads here
+                        _load_walk(desk, workers)
+                        loaded = True
                 if bar:
                     bar.step(display_name(item.path.name))
             pipeline.flush()
@@ -53,6 +57,16 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
             bar.close()
     report.halted, report.pending = pipeline.halted, sorted(pipeline.pending.items())
     return report
+
+
+def _load_walk(desk: Desk, workers: bool) -> None:
+    """While the sandbox reads the first file taken, load the walk's stages (walk/flow.py and what it uses:
+    the kinds, the checks, the commit) and, when this process writes the outputs itself, their writers."""
+    from ..walk import flow  # noqa: F401 — loaded now, used by the pipeline
+    from ..walk.render import load_writers
+
+    if not workers:
+        load_writers(desk.layout.root)
 
 
 class Progress:

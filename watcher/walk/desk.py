@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .. import clock
-from ..io.reader import Limits, read_book
+from ..io.reader import limits_of, read_book
 from ..io.sandbox import Sandbox
 from ..layout import Layout
 from ..ledger.policies import Ledger
@@ -29,10 +29,8 @@ class Desk:
 
     def __post_init__(self):
         self.zone = self.settings.zone
+        if self.reader is None and self.parser is not None:
+            self.reader = self.parser.read
         if self.reader is None:
             limits = limits_of(self.settings)
             self.reader = lambda path, fmt: read_book(path, fmt, limits)
-
-
-def limits_of(settings: Settings) -> Limits:
-    return Limits(max_unzipped=settings.max_unzipped_mb * 2**20, max_cells=settings.max_cells)

@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 from .. import crash
 from ..faults import classify
 from ..io.atomic import replacing, write_bytes
-from ..io.result_json import dumps
 from ..layout import CORE, Layout
 from .names import policy_page_name
 from .outcome import Outcome
-from .shows import PageShown, Shows
 
 if TYPE_CHECKING:
     from ..settings import Settings
+    from .shows import PageShown
 
 # The writers are imported where they write: a render process loads the result workbook's and the page's
 # writers, not the month-end's, and `process` of one big file loads no page renderer before it is needed.
@@ -53,6 +52,9 @@ class RenderPlan:
 def plan(outcome: Outcome, out_dir: Path, layout: Layout, settings: Settings) -> RenderPlan:
     """The jobs that write what `outcome` shows (its result workbook, pages, statements, exchange files and
     detail sheets, from `outcome.shows`), and its JSON twin, written last. Reads nothing but the outcome."""
+    from ..io.result_json import dumps  # loaded with the writers (load_writers), not before a file is taken
+    from .shows import Shows
+
     zone = settings.zone
     jobs = []
     if outcome.repair is not None:  # an earlier request of the same bytes: its missing outputs first, whole
@@ -142,6 +144,15 @@ def run_job(job: Job) -> Path:
         job.path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(job.path, job.args[0])
     return job.path
+
+
+def load_writers(root: Path) -> None:
+    """Load what renders a result (its JSON, its workbook, the policy page) and compile the page's template:
+    what the first file rendered here would do. `process` does it while the sandbox reads its first file."""
+    from ..io import result_book, result_json  # noqa: F401 — loaded now, used by plan and run_job
+    from ..io.pages import environment
+
+    environment(root).get_template("policy.html.j2")
 
 
 def set_aside(path: Path) -> None:
