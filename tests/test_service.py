@@ -207,6 +207,39 @@ def test_sigterm_finishes_both_files_in_hand_and_leaves_the_rest_where_they_were
     assert_exactly_once(root, files, set(files))
 
 
+@pytest.mark.parametrize("command", ["process", "serve"])
+def test_a_stop_sent_to_every_process_of_the_service_never_fails_the_file_being_parsed(root, command):
+    """systemd stops a unit by sending SIGTERM to each of its processes (Ctrl-C at a terminal: SIGINT to the
+    whole group), the parser and the render helpers too. The service finishes the files in hand with its
+    helpers: a parse cut short by the signal read as a file too big for the parser, a 失败 for a good file."""
+    configure(root)
+    files = {f"停组{i:02d}.xlsx": request_bytes(i) for i in range(10)}  # enough for the render helpers too
+    drop_all(root, files)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "watcher", command, "--root", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUTF8": "1", "WATCHER_PAUSE_AT": "parsing:2"},
+        start_new_session=True,  # its own group, as a unit's processes are
+    )
+    try:
+        wait_for(lambda: len(in_hand(root)) >= 1, 60, "a file in hand, its parse under way")
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0 and "Traceback" not in output, output
+    done = results(root)
+    assert done and all(r["status"] == "success" for r in done), [r["errors"] for r in done]
+    assert "解析进程退出" not in (root / "logs" / "watcher.log").read_text("utf-8")
+    assert not in_hand(root)
+    run_watcher(root, "process")
+    assert_exactly_once(root, files, set(files))
+
+
 @pytest.mark.parametrize("point", ["mid_outputs", "after_outputs"])
 def test_a_crash_while_a_render_helper_writes_a_result_ends_with_exactly_one_result_each(root, point):
     """With enough files waiting, the render helpers write each result's workbook, page and then its JSON

@@ -15,6 +15,7 @@ import time
 POINTS = (
     "after_claim",
     "after_copy",  # the archived copy just written (its record names it already)
+    "parsing",  # in the parse sandbox, a file received (WATCHER_PAUSE_AT=parsing:3: a parse that takes long)
     "before_commit",
     "after_commit",
     "raising_mark",  # on the thread that syncs the mark of numbers handed out

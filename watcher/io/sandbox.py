@@ -13,7 +13,6 @@ import logging
 import multiprocessing
 import os
 import resource
-import signal
 import threading
 import time
 from collections import deque
@@ -29,10 +28,11 @@ log = logging.getLogger("watcher")
 
 
 def _worker(conn, memory_bytes: int, limits: Limits, parent: int) -> None:
-    from ..service.lifeline import die_with_parent
+    from .. import crash
+    from ..service.lifeline import die_with_parent, ignore_stop_signals
 
     die_with_parent(parent)  # never outlive the service, even one killed with kill -9
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the service stops us
+    ignore_stop_signals()  # Ctrl-C or systemd's stop reach the whole group: the service finishes, then stops us
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # an abort leaves no core dump behind
     conn.send(("ready",))  # a file's time limit starts now, not while the worker starts
@@ -44,6 +44,7 @@ def _worker(conn, memory_bytes: int, limits: Limits, parent: int) -> None:
         if job is None:
             return
         path, fmt = job
+        crash.point("parsing")
         try:
             conn.send(("ok", read_book(Path(path), fmt, limits)))
         except ReadError as exc:

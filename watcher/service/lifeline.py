@@ -24,6 +24,16 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def ignore_stop_signals() -> None:
+    """In a helper: Ctrl-C (SIGINT) at a terminal and systemd's stop (SIGTERM to every process of the unit)
+    reach the helpers as well as the service. The service finishes the file in hand, with its helpers, and
+    then stops them itself; a helper that died of the signal would fail that file (a parse cut short
+    reads as a file too big for the parser) or lose its outputs. If the service dies, SIGKILL follows
+    (die_with_parent)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def watch_lifeline(lifeline) -> None:
     """Everywhere: a thread waits for the end of a pipe whose only writer is the parent; the kernel closes
     it when the parent dies, however it dies."""
@@ -39,11 +49,11 @@ def watch_lifeline(lifeline) -> None:
 
 
 def render_helper_start(parent: int) -> None:
-    """In each render process of the pipeline: Ctrl-C reaches every process of the terminal's group (the
-    service finishes and stops its helpers); and it dies with the service, even a service killed with
-    kill -9. Here, not in the pipeline's module: a render process imports only what it renders with."""
+    """In each render process of the pipeline: a stop signal sent to the whole group is the service's to
+    act on (ignore_stop_signals); and it dies with the service, even a service killed with kill -9. Here,
+    not in the pipeline's module: a render process imports only what it renders with."""
     from .. import crash
 
     die_with_parent(parent)
     crash.in_helper_of(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_stop_signals()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import signal
 import sys
 from collections import defaultdict
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from ..io.month_summary import detail_name
 from ..io.settlement_files import write_detail_file, write_statement_files
 from ..kinds.queries import month_detail_table
 from ..layout import Layout
-from .lifeline import die_with_parent
+from .lifeline import die_with_parent, ignore_stop_signals
 
 log = logging.getLogger("watcher")
 T = TypeVar("T")
@@ -158,13 +157,13 @@ _ledger = None  # in a helper: its own connection to the ledger
 
 
 def _helper_start(parent: int, target, zone: tzinfo, now: datetime) -> None:
-    """In each helper: it dies with the month-end (even one killed with kill -9), leaves Ctrl-C to it,
-    and opens the ledger once. What it cannot do is said by its tasks (never a traceback on the console:
+    """In each helper: it dies with the month-end (even one killed with kill -9), leaves Ctrl-C and
+    systemd's stop to it (ignore_stop_signals), and opens the ledger once. What it cannot do is said by its tasks (never a traceback on the console:
     the month-end reports what matters), and an error Python could only print while cleaning up (a
     half-written workbook on a full disk) is not printed either: the month-end has raised it already."""
     global _ledger
     die_with_parent(parent)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_stop_signals()
     sys.unraisablehook = lambda unraisable: None
     from ..ledger import Ledger
 
