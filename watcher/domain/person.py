@@ -34,7 +34,8 @@ class PersonCells:
     @classmethod
     def of(cls, cells: Mapping[str, object]) -> PersonCells:
         """From the roster's canonical column names (姓名, 证件类型 …) to their cells."""
-        return cls(**{COLUMN_FIELDS[name]: value for name, value in cells.items() if name in COLUMN_FIELDS})  # type: ignore[arg-type]
+        values = {COLUMN_FIELDS[name]: value for name, value in cells.items() if name in COLUMN_FIELDS}
+        return cls(**values)  # type: ignore[arg-type]  # the cells of the columns: id_read is not among them
 
 
 COLUMN_FIELDS = {

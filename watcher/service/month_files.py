@@ -158,9 +158,10 @@ _ledger = None  # in a helper: its own connection to the ledger
 
 def _helper_start(parent: int, target, zone: tzinfo, now: datetime) -> None:
     """In each helper: it dies with the month-end (even one killed with kill -9), leaves Ctrl-C and
-    systemd's stop to it (ignore_stop_signals), and opens the ledger once. What it cannot do is said by its tasks (never a traceback on the console:
-    the month-end reports what matters), and an error Python could only print while cleaning up (a
-    half-written workbook on a full disk) is not printed either: the month-end has raised it already."""
+    systemd's stop to it (ignore_stop_signals), and opens the ledger once. What it cannot do is said by
+    its tasks (never a traceback on the console: the month-end reports what matters), and an error
+    Python could only print while cleaning up (a half-written workbook on a full disk) is not printed
+    either: the month-end has raised it already."""
     global _ledger
     die_with_parent(parent)
     ignore_stop_signals()
