@@ -156,6 +156,80 @@ def test_an_endorsement_that_asks_for_another_group_region_or_plan_is_refused_no
     assert same["status"] == "success", same["errors"]
 
 
+def test_a_投保_file_reused_for_an_endorsement_is_done_when_it_asks_for_nothing_more(root):
+    """The clerk's way: the 投保 file itself, 操作类型 changed to 减人 and a person deleted. Every field it
+    still holds is the policy's own: the 减人 is done, nothing refused."""
+    fields = issue_fields()
+    old = issue(root)
+    data, _ = request(root, "原文件减人.xlsx", {**fields, "操作类型": "减人", "保单号": old["policy_no"]}, ROSTER[:2])
+    assert data["status"] == "success", data["errors"]
+    assert data["policies"][0]["insured_count"] == 2
+
+
+@pytest.mark.parametrize("action", ["减人", "加人", "换人"])
+def test_an_endorsement_that_fills_in_what_only_a_批改_changes_is_refused_not_silently_ignored(root, action):
+    """A 减人 with a new 天数, a 加人 with another 生效时间: done as if they were blank, the clerk would take
+    the new period for granted. Refused, each row named, nothing issued; a 批改 afterwards does it."""
+    old = issue(root, 天数=3)
+    before = ledger_rows(root)
+    roster = {"减人": ROSTER[:2], "加人": [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]]}.get(
+        action, [*ROSTER[:2], [3, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]]
+    )
+    later = (future() + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+    asked = {"天数": 7, "生效时间": later, "行程路线": "广州—北京", "经办人": "新经办"}
+    data, _ = request(root, f"{action}改期.xlsx", {"操作类型": action, "保单号": old["policy_no"], **asked}, roster)
+    assert data["status"] == "failed" and ledger_rows(root) == before
+    found = {e["column"]: e for e in data["errors"]}
+    assert set(found) == set(asked) and all(e["code"] == "endorse.period_field" for e in found.values())
+    assert "“3”" in found["天数"]["message"] and "“7”" in found["天数"]["message"]
+    assert "批改" in found["天数"]["message"] and found["天数"]["row"] is not None
+
+
+def test_an_endorsement_cannot_change_the_salesperson(root):
+    old = issue(root, 天数=3)
+    before = ledger_rows(root)
+    data, _ = request(
+        root, "改营销员.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "天数": 5, "营销员姓名": "钱营销"}
+    )
+    assert data["status"] == "failed" and ledger_rows(root) == before
+    assert [(e["code"], e["column"]) for e in data["errors"]] == [("endorse.kept_field", "营销员姓名")]
+    assert "赵营销" in data["errors"][0]["message"] and "钱营销" in data["errors"][0]["message"]
+
+
+def test_a_批改_with_nothing_to_change_says_so_once(root):
+    """Only fields a 批改 does not change (营销员 as before, 终止时间): one message, saying what it can change
+    and how the end of cover moves, not a second one claiming the request equals the policy."""
+    old = issue(root)
+    data, _ = request(root, "只填终止.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "终止时间": "2027-01-01"})
+    assert [e["code"] for e in data["errors"]] == ["endorse.amend_nothing"]
+    assert "天数" in data["errors"][0]["message"] and "终止时间" in data["errors"][0]["message"]
+
+
+def test_a_批改_or_撤单_brought_with_other_people_is_refused_with_who_differs(root):
+    """批改 and 撤单 take no roster. One brought along that renames, adds or leaves out people (to 撤 only
+    some of them) was echoed back as if read, and the whole policy changed: now refused, saying who
+    differs and which action to use. The policy's own roster brought along is fine."""
+    old = issue(root, 天数=3)
+    before = ledger_rows(root)
+    renamed = [[1, "张三丰", *ROSTER[0][2:]], *ROSTER[1:], [4, "赵六", "护照", "E98765432", "男", "1985-06-01"]]
+    amend = {"操作类型": "批改", "保单号": old["policy_no"], "天数": 4}
+    data, _ = request(root, "批改带名单.xlsx", amend, renamed)
+    assert data["status"] == "failed" and ledger_rows(root) == before
+    (error,) = data["errors"]
+    assert error["code"] == "endorse.roster_differs" and error["sheet"] == "被保险人名单"
+    assert "多了 1 人：赵六" in error["message"] and "张三 → 张三丰" in error["message"]
+    assert "加人、减人或换人" in error["message"]
+    cancel, _ = request(root, "撤部分人.xlsx", {"操作类型": "撤单", "保单号": old["policy_no"]}, ROSTER[:1])
+    assert cancel["status"] == "failed" and ledger_rows(root) == before
+    (error,) = cancel["errors"]
+    assert error["code"] == "cancel.roster_differs" and "少了 2 人：李四、王芳" in error["message"]
+    assert "减人" in error["message"]
+    same, _ = request(root, "批改原名单.xlsx", amend, ROSTER)
+    assert same["status"] == "success", same["errors"]
+    whole, _ = request(root, "撤整单.xlsx", {"操作类型": "撤单", "保单号": same["policies"][0]["policy_no"]}, ROSTER)
+    assert whole["status"] == "success", whole["errors"]
+
+
 def test_add_people_issues_a_policy_for_the_added_people_in_the_same_group(root):
     old = issue(root)
     added = [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]]

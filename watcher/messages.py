@@ -112,11 +112,18 @@ MESSAGES: dict[str, str] = {
     "endorse.not_on_policy": "此人不在原保单 {policy_no} 中。减人只能减少人员，不能增加；如需换人请用“换人”",
     "endorse.nobody_removed": "新名单与原保单人员相同，没有减少任何人。减人请提交删去相关人员后的完整名单",
     "endorse.no_change": "提交的内容与原保单完全相同，无需{action}",
+    "endorse.roster_differs": "{action}不修改被保险人：这张表列出的人员与保单 {policy_no} 上的 {count} 人不同（{what}）。"
+    "人员变化请用加人、减人或换人办理；只{action}请删去这张表或恢复原名单",
+    "cancel.roster_differs": "撤单撤销整张保单（{policy_no}，{count} 人），不按名单撤人：这张表列出的人员与保单不同（{what}）。"
+    "只撤销其中几人请用减人；撤销整张保单请删去这张表或列出保单上的全部人员",
+    "endorse.period_field": "{action}不修改{label}：原保单是“{old}”，这里填的是“{value}”。请把这一行留空或填原保单的值；"
+    "要改{label}，请在{action}办完后对新保单另交一份批改",
     "endorse.group_apart": "旅行团 {group} 另有保单 {policies} 仍有效，不随本次{action}改变；如需一并办理，"
     "请对其另行提交{action}",
     "endorse.kept_field": "{action}不能修改{label}：原保单是“{old}”，这里填的是“{value}”。请把这一行留空或填原保单的值；"
     "要换{label}，请撤单后重新投保",
-    "endorse.amend_nothing": "批改须至少填写一项要修改的内容：生效时间、天数、行程路线或经办人",
+    "endorse.amend_nothing": "批改须至少填写一项要修改的内容：生效时间、天数、行程路线或经办人（终止时间由生效时间和天数算出，"
+    "要改终止时间请改天数）",
     "endorse.age_at_new_start": "{name} 在新的生效时间时 {age} 岁，不在方案投保年龄 {min_age}–{max_age} 岁之内",
     "query.status": "保单状态“{value}”无效，可选：{allowed}",
     "query.settle": "结算状态“{value}”无效，可选：全部、未结、已结",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..domain.dates import show_end, show_hour
@@ -12,6 +12,7 @@ from ..domain.problems import problem
 from ..io.book import Book
 from .base import CancelPolicy, Checked, Decision, Request
 from .common import RequestKind
+from .roster import brought_roster, roster_apart
 
 
 def group_apart(policy: Policy | None, others, action: str, at: dict) -> list:
@@ -50,6 +51,7 @@ class OnePolicy:
 
     policy_no: str
     at: dict  # where 保单号 is: sheet, row, column (for a problem about it)
+    brought: Request | None = None  # 撤单: a roster it was brought with (roster.brought_roster)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,11 @@ class OnePolicyKind(RequestKind):
 class CancelKind(OnePolicyKind):
     action = "撤单"
 
+    def parse(self, book: Book, who: str) -> Request[OnePolicy]:
+        request = super().parse(book, who)
+        brought = brought_roster(book, self.action, who, self.settings.max_roster_rows)
+        return replace(request, fields=replace(request.fields, brought=brought))
+
     def load(self, ledger, request: Request[OnePolicy], who: str):  # the policy, and its group's other live ones
         policy = super().load(ledger, request, who)
         return policy, ledger.others_in_group(policy) if policy is not None else []
@@ -86,7 +93,10 @@ class CancelKind(OnePolicyKind):
         problems = list(request.problems)
         f = request.fields
         if f.policy_no and not problems:
-            blocked = check_changeable(policy, f.policy_no, self.action, now, self.settings.zone, f.at)
+            zone = self.settings.zone
+            blocked = check_changeable(policy, f.policy_no, self.action, now, zone, f.at)
+            if not blocked and f.brought is not None and policy is not None:
+                blocked = roster_apart(f.brought, policy, now.astimezone(zone).date(), zone)
             problems += blocked or group_apart(policy, others, self.action, f.at)
         return Checked(request, problems, Found(policy))
 

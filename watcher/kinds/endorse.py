@@ -24,7 +24,7 @@ from ..settings import Settings
 from .base import CancelPolicy, Checked, Decision, IssuePolicy, Request
 from .cancel import check_changeable, group_apart
 from .common import ApplySheet
-from .roster import cell_of, check_roster, parse_roster, roster_keys
+from .roster import brought_roster, cell_of, check_roster, parse_roster, roster_apart, roster_keys
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,13 @@ class EndorseFields:
     policy_no: str
     apply_rows: dict[str, int]  # label → its row on the 申请 sheet (where a problem about it points)
     amend: Amendment | None = None  # 批改 only
-    kept: tuple[tuple[str, str], ...] = ()  # 旅行团号 / 区域 / 方案代码 as filled in: an endorsement keeps them
+    kept: tuple[
+        tuple[str, str], ...
+    ] = ()  # 旅行团号 / 区域 / 方案代码 / 营销员 as filled in: an endorsement keeps them
+    # 生效时间 / 天数 / 行程路线 / 经办人 as filled in on an endorsement other than 批改 (label, value read,
+    # as shown): it keeps them too
+    period: tuple[tuple[str, object, str], ...] = ()
+    brought: Request | None = None  # 批改: a roster it was brought with (roster.brought_roster)
 
 
 @dataclass
@@ -77,7 +83,8 @@ class Endorsed:
     amended: Amended | None = None
 
 
-KEPT = ("旅行团号", "区域", "方案代码")  # what no endorsement changes (a new 投保 does)
+KEPT = ("旅行团号", "区域", "方案代码", "营销员工号", "营销员姓名")  # what no endorsement changes (a new 投保 does)
+PERIOD = ("生效时间", "天数", "行程路线", "经办人")  # what only a 批改 changes
 
 
 def _at(request: Request[EndorseFields], label: str) -> dict:
@@ -88,6 +95,7 @@ def _at(request: Request[EndorseFields], label: str) -> dict:
 class _Endorsement:
     admin = False
     reissue = True  # cancel the old policy and issue a new one (all but 加人)
+    amends = False  # changes the PERIOD fields (批改)
 
     def __init__(self, settings: Settings, action: str):
         self.settings = settings
@@ -102,7 +110,19 @@ class _Endorsement:
             for label in KEPT
             if label in sheet.fields and clean(sheet.fields[label].value)
         )
-        fields = EndorseFields(sheet.policy_no(), rows, kept=kept)
+        period: list[tuple[str, object, str]] = []
+        for label in () if self.amends else PERIOD:  # a 投保 file reused for 减人 holds the policy's own values
+            if label in sheet.fields and clean(sheet.fields[label].value):
+                value: object
+                if label == "生效时间":
+                    value = sheet.moment(label, self.settings.zone)
+                elif label == "天数":
+                    value = sheet.days(label)
+                else:
+                    value = sheet.text(label, required=False, limit=200)
+                if value is not None:
+                    period.append((label, value, clean(sheet.fields[label].value)))
+        fields = EndorseFields(sheet.policy_no(), rows, kept=kept, period=tuple(period))
         return self.parse_more(book, sheet, Request(self.action, who, fields, problems))
 
     def parse_more(self, book: Book, sheet: ApplySheet, request: Request[EndorseFields]) -> Request[EndorseFields]:
@@ -161,7 +181,13 @@ class _Endorsement:
         投保, say) that asks for another is refused, never silently issued with the old one."""
         found = []
         for label, value in request.fields.kept:
-            before = {"旅行团号": old.tour_group, "区域": old.region, "方案代码": old.plan_code}[label]
+            before = {
+                "旅行团号": old.tour_group,
+                "区域": old.region,
+                "方案代码": old.plan_code,
+                "营销员工号": old.sales_id,
+                "营销员姓名": old.sales_name,
+            }[label]
             if fold(value).upper() != fold(before).upper():
                 found.append(
                     problem(
@@ -169,7 +195,22 @@ class _Endorsement:
                         **_at(request, label),
                         label=label,
                         value=value,
-                        old=before,
+                        old=before or "（空）",
+                        action=self.action,
+                    )
+                )
+        zone = self.settings.zone
+        for label, read, shown in request.fields.period:
+            was: object = {"生效时间": old.start, "天数": old.days, "行程路线": old.route, "经办人": old.handler}[label]
+            same = fold(str(read)) == fold(str(was)) if isinstance(read, str) else read == was
+            if not same:
+                found.append(
+                    problem(
+                        "endorse.period_field",
+                        **_at(request, label),
+                        label=label,
+                        value=shown,
+                        old=show_hour(old.start, zone) if label == "生效时间" else str(was) or "（空）",
                         action=self.action,
                     )
                 )
@@ -340,6 +381,7 @@ class NewRosterKind(_Endorsement):
 class AmendKind(_Endorsement):
     """批改: change 生效时间, 天数, 行程路线 or 经办人; the same people, priced again."""
 
+    amends = True
     KEYS = {"生效时间": "start", "天数": "days", "行程路线": "route", "经办人": "handler"}
     LABELS = tuple(KEYS)
 
@@ -359,7 +401,8 @@ class AmendKind(_Endorsement):
         )
         if not given and not request.problems:
             request.problems.append(problem("endorse.amend_nothing", **sheet.at("保单号")))
-        return replace(request, fields=replace(request.fields, amend=amend))
+        brought = brought_roster(book, self.action, request.who, self.settings.max_roster_rows)
+        return replace(request, fields=replace(request.fields, amend=amend, brought=brought))
 
     def validate_alone(self, request, now, problems) -> None:
         return  # 批改 brings no roster
@@ -406,11 +449,12 @@ class AmendKind(_Endorsement):
             route=old.route if f.route is None else f.route,
             handler=old.handler if f.handler is None else f.handler,
         )
-        if not unread and (new.start, new.days, new.route, new.handler) == (
-            old.start,
-            old.days,
-            old.route,
-            old.handler,
+        if request.fields.brought is not None:
+            problems += roster_apart(request.fields.brought, old, now.astimezone(zone).date(), zone)
+        if (
+            f.given
+            and not unread
+            and (new.start, new.days, new.route, new.handler) == (old.start, old.days, old.route, old.handler)
         ):
             problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
         return Endorsed(state, people=people, amended=new)

@@ -10,7 +10,7 @@ from ..domain import idcard
 from ..domain.dates import age_on, show_end, show_hour
 from ..domain.person import CELL_COLUMNS, PersonCells, check_person
 from ..domain.plans import Plan
-from ..domain.policy import Insured
+from ..domain.policy import Insured, Policy
 from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
 from ..domain.text import clean
@@ -205,3 +205,47 @@ def cell_of(request: Request, r: int, column: str) -> dict:
     table = request.roster
     assert table is not None  # a row of the roster was read
     return {"sheet": table.sheet.name, "row": r + 1, "column": column, "col_index": table.columns.get(column)}
+
+
+def brought_roster(book: Book, action: str, who: str, limit: int) -> Request | None:
+    """The roster a 批改 or 撤单 was brought with (they take none), read apart from the request: its own
+    errors are not the request's. None when there is none, or it lists nobody."""
+    brought = parse_roster(book, Request(action, who, None, []), limit)
+    return brought if brought.roster is not None and brought.roster_rows else None
+
+
+def roster_apart(brought: Request, policy: Policy, today: date, zone: tzinfo) -> list[Problem]:
+    """A 批改 or 撤单 takes no roster, yet a clerk may bring one (a 投保 file reused, people crossed out to
+    撤 them): when it lists other people than the policy's, the request is refused with what differs and
+    the action to use, never done in silence as if the roster had been read. The policy's own people
+    listed again: nothing to say."""
+    table = brought.roster
+    assert table is not None  # brought_roster returns a roster with rows
+    listed = check_roster(brought, plan=None, start=None, days=None, today=today, zone=zone, overlaps=[], problems=[])
+    keys = {}
+    for _, cells in brought.roster_rows:  # every row whose number can be read, checked or not
+        number, _ = cells.id_read or idcard.id_text(cells.id_no)
+        keys[(idcard.normalise_id_type(cells.id_type) or clean(cells.id_type), number)] = clean(cells.name)
+    names = {(p.id_type, p.id_no): p.name for p in listed.people}
+    old = {(p.id_type, p.id_no): p.name for p in policy.people}
+    more = [names.get(k) or v or k[1] for k, v in keys.items() if k not in old]
+    fewer = [n for k, n in old.items() if k not in keys]
+    renamed = [f"{old[k]} → {n}" for k, n in names.items() if k in old and n != old[k]]
+    if not (more or fewer or renamed):
+        return []
+    what = "；".join(
+        f"{label} {len(found)} 人：{'、'.join(found[:3])}{' 等' if len(found) > 3 else ''}"
+        for label, found in (("多了", more), ("少了", fewer), ("姓名不同", renamed))
+        if found
+    )
+    return [
+        problem(
+            "cancel.roster_differs" if brought.action == "撤单" else "endorse.roster_differs",
+            sheet=table.sheet.name,
+            row=table.header_row + 1,
+            action=brought.action,
+            policy_no=policy.policy_no,
+            count=policy.insured_count,
+            what=what,
+        )
+    ]
