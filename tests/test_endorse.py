@@ -230,6 +230,22 @@ def test_a_批改_or_撤单_brought_with_other_people_is_refused_with_who_differ
     assert whole["status"] == "success", whole["errors"]
 
 
+def test_a_second_endorsement_of_a_replaced_policy_names_the_policy_in_force(root):
+    """Two 批改 of one policy handed in together: the second finds it 已撤单 and says which number now
+    covers the group, to hand it in again against that one; a chain that ends cancelled names nothing."""
+    old = issue(root, 天数=3)
+    data, _ = request(root, "批改一.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "天数": 4})
+    new = data["policies"][0]["policy_no"]
+    second, _ = request(root, "批改二.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "经办人": "王经办"})
+    (error,) = second["errors"]
+    assert error["code"] == "policy.replaced" and new in error["message"] and "有效" in error["message"]
+    again, _ = request(root, "撤旧.xlsx", {"操作类型": "撤单", "保单号": old["policy_no"]})
+    assert again["errors"][0]["code"] == "policy.replaced" and new in again["errors"][0]["message"]
+    request(root, "撤新.xlsx", {"操作类型": "撤单", "保单号": new})
+    gone, _ = request(root, "再批改.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "天数": 5})
+    assert [e["code"] for e in gone["errors"]] == ["policy.already_cancelled"]
+
+
 def test_add_people_issues_a_policy_for_the_added_people_in_the_same_group(root):
     old = issue(root)
     added = [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]]

@@ -106,6 +106,8 @@ MESSAGES: dict[str, str] = {
     # --- endorsements ---------------------------------------------------------------------
     "policy.not_found": "未找到本机构的保单“{value}”。请核对保单号（只能办理本机构的保单）",
     "policy.already_cancelled": "保单 {value} 已经是“已撤单”状态，不能再次办理",
+    "policy.replaced": "保单 {value} 已撤单，现由保单 {replacement}（{status}）替代，不能再对它办理{action}。"
+    "请把保单号改为 {replacement} 后再提交",
     "policy.in_force": "保单 {value} 已于 {start} 生效，生效后不能再办理{action}。保全须在生效前办理；如有特殊情况请联系保险公司团险运营人员",
     "policy.settled": "保单 {value} 已列入对账单 {statement}，不能再修改",
     "endorse.already_covered": "此人已在原保单 {policy_no} 中，同一旅行团不能重复投保。加人只填写新增的人员",

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from ..domain.dates import show_end, show_hour
 from ..domain.money import Amount
-from ..domain.policy import ACTIVE, Policy
+from ..domain.policy import ACTIVE, Policy, Replacement
 from ..domain.problems import problem
 from ..io.book import Book
 from .base import CancelPolicy, Checked, Decision, Request
@@ -32,10 +32,31 @@ def group_apart(policy: Policy | None, others, action: str, at: dict) -> list:
     ]
 
 
-def check_changeable(policy: Policy | None, number: str, action: str, now: datetime, zone, at: dict) -> list:
-    """The rules every endorsement shares: this agency's, still 有效, in no statement, not yet in force."""
+def check_changeable(
+    policy: Policy | None,
+    number: str,
+    action: str,
+    now: datetime,
+    zone,
+    at: dict,
+    replacement: Replacement | None = None,
+) -> list:
+    """The rules every endorsement shares: this agency's, still 有效, in no statement, not yet in force.
+    A void policy that another, still 有效, replaces (`replacement`, where its chain ends) names that one:
+    the clerk who handed in two 批改 of one policy at once is told which number to use for the second."""
     if policy is None:
         return [problem("policy.not_found", **at, value=number)]
+    if policy.status != ACTIVE and replacement is not None and replacement.shown_status(now) == ACTIVE:
+        return [
+            problem(
+                "policy.replaced",
+                **at,
+                value=number,
+                replacement=replacement.policy_no,
+                status=replacement.shown_status(now),
+                action=action,
+            )
+        ]
     if policy.status != ACTIVE:
         return [problem("policy.already_cancelled", **at, value=number)]
     if policy.statement_no:
@@ -82,19 +103,26 @@ class CancelKind(OnePolicyKind):
         brought = brought_roster(book, self.action, who, self.settings.max_roster_rows)
         return replace(request, fields=replace(request.fields, brought=brought))
 
-    def load(self, ledger, request: Request[OnePolicy], who: str):  # the policy, and its group's other live ones
+    def load(self, ledger, request: Request[OnePolicy], who: str):
+        """The policy, its group's other live ones, and the policy that replaces it if it is void."""
         policy = super().load(ledger, request, who)
-        return policy, ledger.others_in_group(policy) if policy is not None else []
+        if policy is None:
+            return None, [], None
+        void = policy.status != ACTIVE
+        return policy, ledger.others_in_group(policy), ledger.replacement(policy.policy_no) if void else None
 
     def validate(
-        self, request: Request[OnePolicy], state: tuple[Policy | None, list[str]], now: datetime
+        self,
+        request: Request[OnePolicy],
+        state: tuple[Policy | None, list[str], Replacement | None],
+        now: datetime,
     ) -> Checked[OnePolicy, Found]:
-        policy, others = state
+        policy, others, replacement = state
         problems = list(request.problems)
         f = request.fields
         if f.policy_no and not problems:
             zone = self.settings.zone
-            blocked = check_changeable(policy, f.policy_no, self.action, now, zone, f.at)
+            blocked = check_changeable(policy, f.policy_no, self.action, now, zone, f.at, replacement)
             if not blocked and f.brought is not None and policy is not None:
                 blocked = roster_apart(f.brought, policy, now.astimezone(zone).date(), zone)
             problems += blocked or group_apart(policy, others, self.action, f.at)

@@ -14,7 +14,7 @@ from datetime import datetime
 from ..domain.dates import age_on, cover_end, show_end, show_hour, show_second
 from ..domain.money import yuan_display
 from ..domain.plans import Plan
-from ..domain.policy import Agency, Insured, Policy
+from ..domain.policy import ACTIVE, Agency, Insured, Policy, Replacement
 from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
 from ..domain.text import clean, fold
@@ -59,6 +59,7 @@ class State:
     agency: Agency | None
     overlaps: list
     others: tuple[str, ...] = ()  # the group's other live policies, which this change does not touch
+    replacement: Replacement | None = None  # where a void policy's chain of replacements ends
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,9 @@ class _Endorsement:
                 if o.policy_no != policy.policy_no
             ]
         others = tuple(ledger.others_in_group(policy)) if policy is not None and self.action != "加人" else ()
-        return State(policy, plan, ledger.agency(who), overlaps, others)
+        void = policy is not None and policy.status != ACTIVE
+        replacement = ledger.replacement(policy.policy_no) if policy is not None and void else None
+        return State(policy, plan, ledger.agency(who), overlaps, others, replacement)
 
     def validate(
         self, request: Request[EndorseFields], state: State, now: datetime
@@ -151,7 +154,7 @@ class _Endorsement:
         blocked = []
         if number:
             blocked = check_changeable(
-                state.policy, number, self.action, now, self.settings.zone, _at(request, "保单号")
+                state.policy, number, self.action, now, self.settings.zone, _at(request, "保单号"), state.replacement
             )
         if (
             number
