@@ -5,6 +5,7 @@ started early is stopped whatever happens next."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import random
 import zipfile
@@ -14,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from helpers import future, issue_fields, people, write_request
+from helpers import future, issue_fields, people, run_watcher, write_request
 from markupsafe import escape
 
 from watcher import clock, commands
@@ -69,15 +70,23 @@ def test_a_row_written_in_one_go_is_the_row_written_cell_by_cell(tmp_path):
         def other(r, c, value, ws=ws, day=day, moment=moment):
             write_value(ws, r, c, value, None, day, moment)
 
-        for r in range(3):
+        # Rows as read: full ones, blank ones, one whose only value lies beyond Excel's last column.
+        rows = [ROW, [None, "", None], ROW, [None] * 16384 + ["beyond the grid"], ROW, []]
+        for r, values in enumerate(rows):
             if how == "row":
-                ws.write_plain_row(r, ROW, other)
+                ws.write_plain_row(r, values, other)
             else:
-                for c, value in enumerate(ROW):
+                for c, value in enumerate(values):
                     write_value(ws, r, c, value, None, day, moment)
+        wide = wb.add_worksheet("只有越界")  # a sheet holding nothing Excel can show is still written
+        if how == "row":
+            wide.write_plain_row(0, [None] * 16384 + ["x"], other)
+        else:
+            write_value(wide, 0, 16384, "x")
         wb.close()
         written[how] = _sheet_parts(path)
     assert written["row"] == written["cells"]  # the same bytes: values, types, shared strings and their count
+    assert b'<row r="2"' not in written["row"]["xl/worksheets/sheet1.xml"]  # a blank row is no row
 
 
 def test_names_checked_without_the_pattern_are_checked_as_with_it():
@@ -221,3 +230,21 @@ def test_the_sandbox_started_before_the_ledger_is_stopped_when_the_ledger_cannot
         with commands._running(Layout(root), "process"):
             pass
     assert not multiprocessing.active_children()  # the parser started with the desk is gone
+
+
+def test_a_broken_page_template_of_the_desk_fails_no_file_and_stops_no_run(root):
+    """`process` loads its writers, the page's template compiled, while the sandbox reads the first file. A
+    desk's own template that does not compile must cost what it cost before: the pages wait (pending, said
+    on stderr) and every file is walked, not a traceback that ends the run after one file."""
+    (root / "templates").mkdir()
+    (root / "templates" / "policy.html.j2").write_text("{% if %}坏模板", encoding="utf-8")
+    write_request(root / "workbooks" / "GZ001" / "好.xlsx", issue_fields(), people(2))
+    write_request(root / "workbooks" / "GZ001" / "坏.xlsx", issue_fields(天数="三天"), people(2))
+    done = run_watcher(root, "process", check=False)
+    output = done.stdout + done.stderr
+    assert "处理完成：1 个文件（成功 0，试算 0，失败 1" in done.stdout and "Traceback" not in output, output
+    assert "另有 1 个文件已办理" in done.stderr
+    assert not list((root / "workbooks" / "GZ001").glob("*.xlsx"))  # both taken
+    failed = json.loads((root / "outbox" / "GZ001" / "坏_结果.json").read_text("utf-8"))
+    assert failed["status"] == "failed"
+    assert "好.xlsx" in done.stderr  # issued, its outputs waiting for a template that compiles

@@ -146,6 +146,7 @@ class Worksheet:
         if not 0 <= r < ROWS:
             return
         row = self.rows.get(r)
+        made = row is None
         if row is None:
             row = self.rows[r] = {}
         book = self.book
@@ -171,6 +172,8 @@ class Worksheet:
             elif value is not None:
                 other(r, c, value)
         book.string_count += count
+        if made and not row:  # nothing written (a blank row, cells beyond the grid): no row, as cell by cell
+            del self.rows[r]
 
     def write_number(self, r: int, c: int, value: int | float | Decimal, fmt: Format | None = None) -> None:
         if not math.isfinite(float(value)):  # NaN, infinities, a Decimal beyond a double's range

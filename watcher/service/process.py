@@ -66,7 +66,10 @@ def _load_walk(desk: Desk, workers: bool) -> None:
     from ..walk.render import load_writers
 
     if not workers:
-        load_writers(desk.layout.root)
+        try:
+            load_writers(desk.layout.root)
+        except Exception:  # noqa: BLE001 — only a head start: the page's own render meets it and says so
+            log.debug("输出模板未能预先载入", exc_info=True)
 
 
 class Progress:
