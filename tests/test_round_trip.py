@@ -389,6 +389,11 @@ def detail(desk: Prepared, tmp_path: Path, kind: str) -> None:
     assert by_no[a]["结算状态"] == "未结" and by_no[b]["结算状态"] == "已结"  # GW-B's statement is confirmed
     assert by_no[a]["对账单号"] == desk.statements[(AGENCY, "GN-A", "2026-11")][0]
     assert by_no[a]["人数"] == 2 and by_no[a]["产品"]
+    # The JSON twin says the same as the workbook's 结算状态 and 对账单号 columns.
+    shown = {p["policy_no"]: p for p in data["policies"]}
+    for number in (a, b):
+        assert shown[number]["settlement"] == by_no[number]["结算状态"]
+        assert shown[number]["statement_no"] == by_no[number]["对账单号"]
 
 
 def reprint(desk: Prepared, tmp_path: Path, kind: str) -> None:

@@ -27,6 +27,9 @@ def policy_json(policy: Policy, zone: tzinfo, now: datetime | None = None) -> di
         "replaces": policy.replaces or None,
         "replace_reason": policy.replace_reason or None,
         "issued_at": policy.issued_at.astimezone(zone).isoformat(timespec="seconds"),
+        # As the workbook's 结算状态 and 对账单号 columns say them (保单查询, 业务明细, 补打保单).
+        "settlement": "已结" if policy.settled else "未结",
+        "statement_no": policy.statement_no or None,
     }
 
 
