@@ -43,9 +43,8 @@ class EndorseFields:
     policy_no: str
     apply_rows: dict[str, int]  # label → its row on the 申请 sheet (where a problem about it points)
     amend: Amendment | None = None  # 批改 only
-    kept: tuple[
-        tuple[str, str], ...
-    ] = ()  # 旅行团号 / 区域 / 方案代码 / 营销员 as filled in: an endorsement keeps them
+    # 旅行团号 / 区域 / 方案代码 / 营销员 as filled in: an endorsement keeps them
+    kept: tuple[tuple[str, str], ...] = ()
     # 生效时间 / 天数 / 行程路线 / 经办人 as filled in on an endorsement other than 批改 (label, value read,
     # as shown): it keeps them too
     period: tuple[tuple[str, object, str], ...] = ()
