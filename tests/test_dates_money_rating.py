@@ -77,12 +77,50 @@ def test_whole_numbers():
         parse_int(2.5)
 
 
-@pytest.mark.parametrize("raw, fen", [(50, 5000), (12.3, 1230), ("1,234.50", 123450), ("¥8", 800), ("8元", 800)])
+@pytest.mark.parametrize(
+    "raw, fen",
+    [
+        (50, 5000),
+        (12.3, 1230),
+        ("1,234.50", 123450),
+        ("1，234.50", 123450),
+        ("1,234,567", 123456700),
+        ("1 234.50", 123450),
+        ("¥8", 800),
+        ("￥ 120.00", 12000),
+        ("8元", 800),
+        ("¥8元", 800),
+        ("RMB 100", 10000),
+        ("100 CNY", 10000),
+        (" 50 ", 5000),
+        ("120,000", 12000000),
+    ],
+)
 def test_money_is_read_to_the_fen(raw, fen):
     assert parse_fen(raw) == fen
 
 
-@pytest.mark.parametrize("raw", ["1.234", "abc", None, 0.001])
+# A decimal comma, a comma out of place, an exponent: typing errors, refused (never 12,000 or 120 yuan).
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1.234",
+        "abc",
+        None,
+        0.001,
+        "120,00",
+        "1,20.00",
+        "12,0.00",
+        "1,2345",
+        "1 20",
+        "1e2",
+        "1E2",
+        "NaN",
+        "Infinity",
+        "12.3.4",
+        "1,234 567",
+    ],
+)
 def test_money_with_more_than_two_decimals_or_no_number_is_refused(raw):
     with pytest.raises(MoneyError):
         parse_fen(raw)

@@ -20,8 +20,13 @@ def to_fen(amount: Decimal) -> int:
     return int((amount * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+_MARKS = re.compile(r"^(?:[¥￥]|RMB|CNY)\s*|\s*(?:元|RMB|CNY)$", re.IGNORECASE)  # ¥50, 50元, RMB 50
+_AMOUNT = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d+)(?:\.\d+)?")
+
+
 def parse_yuan(value: object) -> Decimal:
-    """An amount in yuan from a cell: 50, 50.5, '1,234.50', '¥50', '50元'. At most two decimals."""
+    """An amount in yuan from a cell: 50, 50.5, '1,234.50', '1 234.50', '¥50', '50元'. At most two decimals;
+    thousands grouped by threes or not at all."""
     if isinstance(value, bool) or value is None:
         raise MoneyError(value)
     if isinstance(value, int):
@@ -29,9 +34,13 @@ def parse_yuan(value: object) -> Decimal:
     elif isinstance(value, float):
         amount = Decimal(repr(value))  # the shortest repr is what the clerk typed
     else:
-        text = re.sub(r"[,，\s¥￥]|元$|RMB|CNY", "", fold(str(value)))
+        text = _MARKS.sub("", fold(str(value)).strip()).strip()
+        # Digits grouped by thousands or not grouped at all: '120,00' (a decimal comma) or '1,20.00' is a
+        # typing error, never 12,000 or 120; nor is '1e2' an amount anyone types.
+        if not _AMOUNT.fullmatch(text):
+            raise MoneyError(value)
         try:
-            amount = Decimal(text)
+            amount = Decimal(text.replace(",", "").replace(" ", ""))
         except InvalidOperation as exc:
             raise MoneyError(value) from exc
     if not amount.is_finite() or amount != amount.quantize(FEN):
