@@ -358,9 +358,23 @@ def test_a_dead_observer_is_restarted_and_logged(root, caplog):
         for observer in service.observers:
             observer.stop()  # as a share outage kills it
         wait_for(lambda: service.restarts >= 1, 20, "the restart")
+        wait_for(lambda: service.catch_up_at is None, 20, "the scan that follows the restart")
         write_request(root / "workbooks" / "GZ001" / "重启后.xlsx", issue_fields(), people(1))
         wait_for(lambda: results(root), 30, "a result found by events after the restart")
     assert "重启" in caplog.text
+
+
+def test_a_file_dropped_while_the_watch_was_down_is_found_soon_after_it_is_restarted(root, tmp_path):
+    """Nothing hears of a file that arrives while the observer is dead, nor while its replacement is
+    still setting its watch: a scan a moment after the restart finds it, not the next rescan an hour on."""
+    configure(root, "settle_seconds = 0.3\nrescan_seconds = 3600\n")  # no rescan of its own in the test
+    staged = write_request(tmp_path / "停机时.xlsx", issue_fields(), people(1))
+    with service_in_process(root) as service:
+        for observer in service.observers:
+            observer.stop()
+        os.rename(staged, root / "workbooks" / "GZ001" / "停机时.xlsx")  # at once: no watch is listening
+        wait_for(lambda: results(root), 30, "the file dropped while the watch was down")
+        assert service.restarts == 1
 
 
 @pytest.mark.parametrize("mode", ["events", "polling"])

@@ -64,6 +64,9 @@ class _Events(FileSystemEventHandler):
             self.paths.put((event.dest_path, True))
 
 
+CATCH_UP_SECONDS = 1.0  # after observers are restarted: their watches are set by then
+
+
 class Service:
     def __init__(self, desk: Desk, *, stop: threading.Event | None = None):
         self.desk = desk
@@ -78,6 +81,9 @@ class Service:
         self.report = RunReport(keep=False)
         self.pipeline: Pipeline | None = None
         self.restarts = 0
+        # A scan soon after the observers were restarted: what arrived while no watch was set (the old one
+        # dead, the new one not yet listening) is found then, not at the next rescan (rescan_seconds).
+        self.catch_up_at: float | None = None
         # `schedule` gives the tick; what is due is decided from the ledger's runs and the desk clock
         # (so a run missed while the service was down is caught up, whatever the process's TZ says).
         self.scheduler = schedule.Scheduler()
@@ -110,7 +116,7 @@ class Service:
         if not self.observers and time.monotonic() < self.observers_retry_at:
             return
         self.restarts += 1
-        log.warning("文件监视线程已停止，正在重启（第 %d 次）；在此期间靠定时扫描发现文件", self.restarts)
+        log.warning("文件监视线程已停止，正在重启（第 %d 次）；停止期间放入的文件随后由一次扫描找到", self.restarts)
         for observer in self.observers:
             try:
                 observer.stop()
@@ -118,6 +124,7 @@ class Service:
                 pass
         try:
             self.observers = self._new_observers()
+            self.catch_up_at = time.monotonic() + CATCH_UP_SECONDS
         except OSError as exc:  # the share is still away: keep rescanning, try again next tick
             log.warning("文件监视暂时无法重启（%s），稍后重试", exc)
             self.observers = []
@@ -144,8 +151,9 @@ class Service:
             )
             while not self.stop.is_set():
                 try:
-                    if time.monotonic() >= next_rescan:
-                        next_rescan = time.monotonic() + self.settings.rescan_seconds
+                    now = time.monotonic()
+                    if now >= next_rescan or (self.catch_up_at is not None and now >= self.catch_up_at):
+                        next_rescan, self.catch_up_at = now + self.settings.rescan_seconds, None
                         self._rescan(pipeline)
                     self._round(pipeline)
                     self.scheduler.run_pending()
