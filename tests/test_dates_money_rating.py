@@ -94,6 +94,7 @@ def test_whole_numbers():
         ("100 CNY", 10000),
         (" 50 ", 5000),
         ("120,000", 12000000),
+        (".5", 50),
     ],
 )
 def test_money_is_read_to_the_fen(raw, fen):

@@ -239,6 +239,8 @@ def test_the_statement_life_from_pending_to_performance(root):
     assert data["status"] == "success"
     listed = [r for r in wb["对账单"].iter_rows(values_only=True) if r and str(r[0]).startswith("DZ")]
     assert [(r[0], r[9]) for r in listed] == [(number, "已开票")]
+    shown = summary_values(wb)  # what has come in and what is still owed, beside the total
+    assert shown["金额合计"] == shown["已收合计"] == total / 100 and shown["未收合计"] == 0
     again = json.loads((root / f"outbox/GZ001/对账单_{number}.json").read_text("utf-8"))
     assert again["status"] == "已开票" and again["invoice_no"] == "44001234" and again["paid"] == f"{total / 100:.2f}"
     assert run_watcher(root, "check").returncode == 0

@@ -805,6 +805,7 @@ class StatementQueryKind(RequestKind):
         start = f.created_from.date() if f.created_from else None
         end = (f.created_to - timedelta(days=1)).date() if f.created_to else None
         table = statement_table(found, {checked.request.who: checked.values.agency_name}, self.settings.zone)
+        total, paid = sum(s.total_fen for s in found), sum(s.paid_fen or 0 for s in found)
         table.note = (
             f"生成日期 {start or '不限'} 至 {end or '不限'}，对账状态 {f.label}；"
             "每张对账单已重新写出（对账单_<对账单号>.xlsx / .json / .html）"
@@ -814,5 +815,11 @@ class StatementQueryKind(RequestKind):
             tables=[table],
             statements=[s.statement_no for s in found],
             content={"statements": [statement_json(s, self.settings.zone) for s in found]},
-            summary={"查到对账单": len(found), "金额合计": Amount(sum(s.total_fen for s in found))},
+            summary={
+                "查到对账单": len(found),
+                "金额合计": Amount(total),
+                # What an accountant chases: how much of it has come in (收费登记), how much is still owed.
+                "已收合计": Amount(paid),
+                "未收合计": Amount(total - paid),
+            },
         )
