@@ -106,7 +106,7 @@ MESSAGES: dict[str, str] = {
     # --- endorsements ---------------------------------------------------------------------
     "policy.not_found": "未找到本机构的保单“{value}”。请核对保单号（只能办理本机构的保单）",
     "policy.already_cancelled": "保单 {value} 已经是“已撤单”状态，不能再次办理",
-    "policy.replaced": "保单 {value} 已撤单，现由保单 {replacement}（{status}）替代，不能再对它办理{action}。"
+    "policy.replaced": "保单 {value} 已撤单，现由保单 {replacement}（有效）替代，不能再对它办理{action}。"
     "请把保单号改为 {replacement} 后再提交",
     "policy.in_force": "保单 {value} 已于 {start} 生效，生效后不能再办理{action}。保全须在生效前办理；如有特殊情况请联系保险公司团险运营人员",
     "policy.settled": "保单 {value} 已列入对账单 {statement}，不能再修改",

@@ -53,7 +53,6 @@ def check_changeable(
                 **at,
                 value=number,
                 replacement=replacement.policy_no,
-                status=replacement.shown_status(now),
                 action=action,
             )
         ]

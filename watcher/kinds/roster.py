@@ -20,7 +20,6 @@ from .base import F, Request
 from .common import roster_table, special_problem
 from .forms import SAMPLE_ID
 
-PERSON_COLUMNS = ("姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注")
 ID_AT = CELL_COLUMNS.index("证件号码")
 
 
@@ -44,7 +43,7 @@ def parse_roster(book: Book, request: Request[F], limit: int) -> Request[F]:
 
 
 def _rows(table: Table, problems: list[Problem]) -> list[tuple[int, PersonCells]]:
-    present = [(name, table.columns[name]) for name in PERSON_COLUMNS if name in table.columns]
+    present = [(name, table.columns[name]) for name in CELL_COLUMNS if name in table.columns]
     special = table.sheet.special
     rows = []
     id_col = table.columns.get("证件号码")
