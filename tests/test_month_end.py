@@ -73,6 +73,28 @@ def test_a_plan_with_a_policy_not_yet_in_effect_waits_then_settles_and_reruns_ch
     assert run_watcher(root, "check").returncode == 0
 
 
+def test_check_names_waiting_business_only_once_the_daily_retry_should_have_billed_it(root):
+    """A plan waited at month-end for a policy not yet in effect; once it is, the daily retry (at the
+    month-end time) bills it. Until that slot has passed (and a grace for the run itself) `check` finds
+    nothing wrong: an accountant told '不一致，请立即处理' in this normal wait would escalate nothing. After
+    it, unbilled money is a discrepancy, and the line says which retry should have billed it and what to run."""
+    a = issue(root, "团A", "2026-11-10 08:00", n=1, at="2026-11-05T10:00:00+08:00")
+    b = issue(root, "团B", "2026-12-03 08:00", n=1, at="2026-11-05T10:00:00+08:00", group="GZ-T002")
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    assert statements(root) == []  # GN-A waits for 团B
+    for moment in ("2026-12-03T10:00:00+08:00", "2026-12-04T02:30:00+08:00"):  # before the slot, in its grace
+        proc = run_watcher(root, "check", env=fake(moment), check=False)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    late = run_watcher(root, "check", env=fake("2026-12-04T03:30:00+08:00"), check=False)
+    assert late.returncode == 1 and a["policy_no"] in late.stderr and b["policy_no"] in late.stderr
+    line = next(x for x in late.stderr.splitlines() if b["policy_no"] in x)
+    assert "2026-12-04 02:00:00 的每日重试本应为它出对账单" in line and "补充" not in line
+    assert "watcher month-end --month 2026-11" in line
+    month_end(root, "2026-11", "2026-12-04T04:00:00+08:00")
+    assert len(statements(root)) == 1
+    assert run_watcher(root, "check", env=fake("2026-12-04T04:10:00+08:00")).returncode == 0
+
+
 def test_detail_sheet_statement_workbook_print_setup_and_twins(root):
     a = issue(root, "团A", "2026-11-20 08:00", n=3)
     cancelled = issue(root, "团X", "2026-11-26 08:00", n=1)

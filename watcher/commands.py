@@ -472,6 +472,7 @@ def cmd_month_end(layout: Layout, args) -> int:
 
 
 def cmd_check(layout: Layout, args) -> int:
+    from .domain.settlement import parse_run_time
     from .ledger.check import Discrepancy, check_ledger
     from .ledger.issued import behind
 
@@ -483,7 +484,7 @@ def cmd_check(layout: Layout, args) -> int:
             found = [
                 Discrepancy("ledger.damaged", str(ledger.target), "ok", line, f"账本文件已损坏：{line}")
                 for line in damaged
-            ] or check_ledger(ledger, clock.now())
+            ] or check_ledger(ledger, clock.now(), parse_run_time(settings.month_end_time))
             counts = ledger.counts()
             statements = len(ledger.statements())
         except Exception as exc:  # locked by another program, broken, away: one line, never a traceback
@@ -613,6 +614,7 @@ def cmd_migrate(layout: Layout, args) -> int:
 def cmd_recover(layout: Layout, args) -> int:
     """Replay the archive onto the ledger as it is (restored from a backup, or new): see service/replay.py."""
     from . import events
+    from .domain.settlement import parse_run_time
     from .ledger.check import check_ledger
     from .ledger.db import describe, is_url, ledger_target
     from .ledger.issued import behind
@@ -706,7 +708,9 @@ def cmd_recover(layout: Layout, args) -> int:
             finally:
                 sandbox.close()
             if not report.mismatches:
-                report.problems = [d.message for d in check_ledger(ledger, clock.now())]
+                report.problems = [
+                    d.message for d in check_ledger(ledger, clock.now(), parse_run_time(settings.month_end_time))
+                ]
                 report.mismatches += [
                     f"{words.get(n, n)}流水号：重放后账本只到 {u}，本机已发出到 {t}（{at}）：有事件未能重放"
                     for n, u, t in behind(ledger.numbers_used(), issued)

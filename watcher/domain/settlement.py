@@ -254,6 +254,28 @@ def retry_due(now: datetime, zone: tzinfo, at: time, last_attempt: datetime) -> 
     return last_attempt < slot
 
 
+def retry_slot_after(moment: datetime, zone: tzinfo, at: time) -> datetime:
+    """The first daily retry slot (the run time, desk time) after `moment`."""
+    local = moment.astimezone(zone)
+    slot = datetime.combine(local.date(), at, zone)
+    return slot if slot > moment else datetime.combine(local.date() + timedelta(days=1), at, zone)
+
+
+def billable_since(month: date, zone: tzinfo, policies: list[Policy]) -> datetime:
+    """When one group's unbilled business (its live policies in no statement, all in effect) could first be
+    billed: once the month was over, each of them recorded and in effect, and any of the group's unbilled
+    policies that was cancelled, cancelled (a policy that made the plan wait until it was cancelled)."""
+    since = month_bounds(month, zone)[1]
+    for p in policies:
+        if p.statement_no:
+            continue
+        if p.status == ACTIVE:
+            since = max(since, p.issued_at, p.start)
+        elif p.cancelled_at is not None:
+            since = max(since, p.cancelled_at)
+    return since
+
+
 # --- amounts in Chinese capitals (大写金额) ------------------------------------------------
 
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"

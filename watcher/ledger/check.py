@@ -11,9 +11,9 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
-from ..domain.dates import cover_end, show_end
+from ..domain.dates import cover_end, show_end, show_second
 from ..domain.money import yuan_display
 from ..domain.policy import ACTIVE, CANCELLED, POLICY_NO_PATTERN
 from ..domain.settlement import (
@@ -22,9 +22,11 @@ from ..domain.settlement import (
     PAID,
     PENDING,
     STATEMENT_NO_PATTERN,
+    billable_since,
     group_month,
     month_bounds,
     month_text,
+    retry_slot_after,
     settle_state,
 )
 
@@ -47,7 +49,7 @@ CODES = {
     "numbers.format": "编号格式不对",
     "numbers.repeated": "流水号重复使用",
     "numbers.ahead": "流水号超过账本记录的序号",
-    "policy.unbilled": "已结账月份的有效保单不在任何对账单中",
+    "policy.unbilled": "已结账月份的有效保单过了每日重试仍不在任何对账单中",
     "journal.twice_billed": "流水记录中一张保单进入了多张对账单",
     "journal.policy_unrecorded": "保单在流水中没有出单记录",
     "journal.policy_differs": "保单与流水重放不一致",
@@ -82,8 +84,9 @@ class Discrepancy:
 Say = Callable[[str, str, object, object, str], None]
 
 
-def check_ledger(ledger, now: datetime | None = None) -> list[Discrepancy]:
-    """`now`: also name the policies of ended months that month-end should have billed and has not."""
+def check_ledger(ledger, now: datetime | None = None, run_time: time = time(2, 0)) -> list[Discrepancy]:
+    """`now`: also name the policies of ended months that month-end's daily retry (at `run_time`, the setting
+    month_end_time) should have billed by now and has not."""
     conn = ledger.conn
     found: list[Discrepancy] = []
 
@@ -182,7 +185,7 @@ def check_ledger(ledger, now: datetime | None = None) -> list[Discrepancy]:
             )
     _numbering(conn, ledger.numbers_used(), say)
     if now is not None:
-        _unbilled(ledger, now, say)
+        _unbilled(ledger, now, run_time, say)
     _replay(conn, say)
     if len(found) > LIMIT:
         more = len(found) - LIMIT
@@ -190,24 +193,40 @@ def check_ledger(ledger, now: datetime | None = None) -> list[Discrepancy]:
     return found
 
 
-def _unbilled(ledger, now: datetime, say: Say) -> None:
-    """Live policies of an ended month, in effect, in no statement, whose plan waits for nothing: late
-    business (recorded for a month already settled) that a supplementary statement must bill. A month
-    no month-end has finished yet is not named: its run (scheduled or caught up) bills it anyway."""
+def _unbilled(ledger, now: datetime, run_time: time, say: Say) -> None:
+    """Live policies of an ended month, in effect, in no statement, whose plan waits for nothing, that the
+    daily retry should have billed by now (a statement, or a supplementary one for late business) and has
+    not: the first retry slot after the group became billable passed more than RETRY_GRACE ago. A group
+    that became billable since the last slot is no discrepancy: the next retry bills it. A month no
+    month-end has finished yet is not named: its run (scheduled or caught up) bills it anyway."""
     settled = {r.month for r in ledger.runs() if r.finished_at}
+    zone = ledger.zone
     for month in sorted(ledger.unsettled_months(now) & settled):
-        start, end = month_bounds(month, ledger.zone)
-        for group in settle_state(group_month(ledger.month_policies(start, end)), now):
-            if group.state == "ready":
-                for p in group.ready:
-                    say(
-                        "policy.unbilled",
-                        p.policy_no,
-                        "在对账单中",
-                        "不在任何对账单中",
-                        f"保单 {p.policy_no}（{group.agency} {group.plan_code}，{month_text(month)}）已生效却不在任何对账单中："
-                        "下一次月结（或其每日重试）会为它出补充对账单",
-                    )
+        start, end = month_bounds(month, zone)
+        policies = ledger.month_policies(start, end)
+        for group in settle_state(group_month(policies), now):
+            if group.state != "ready":
+                continue
+            mine = [p for p in policies if (p.agency, p.plan_code) == (group.agency, group.plan_code)]
+            since = billable_since(month, zone, mine)
+            slot = retry_slot_after(since, zone, run_time)
+            if now < slot + RETRY_GRACE:
+                continue
+            kind = "补充对账单" if group.stated else "对账单"
+            for p in group.ready:
+                say(
+                    "policy.unbilled",
+                    p.policy_no,
+                    "在对账单中",
+                    "不在任何对账单中",
+                    f"保单 {p.policy_no}（{group.agency} {group.plan_code}，{month_text(month)}）自 "
+                    f"{show_second(since, zone)} 起即可结算，{show_second(slot, zone)} 的每日重试本应为它出{kind}，"
+                    f"至今不在任何对账单中：请确认 watcher serve 在运行，或运行 watcher month-end --month {month:%Y-%m}",
+                )
+
+
+# A retry slot's run may still be under way, or start a little late: named only this long after the slot.
+RETRY_GRACE = timedelta(hours=1)
 
 
 def _numbering(conn, sequences: dict[str, int], say: Say) -> None:

@@ -28,6 +28,7 @@ from ..domain.settlement import (
     month_of,
     month_text,
     next_month,
+    parse_run_time,
     receipt_warning,
 )
 from ..faults import describe, os_words
@@ -99,7 +100,7 @@ def run_month_end(
 
     def meanwhile() -> tuple[list[Policy], list[str]]:  # while helpers write a large month's files
         policies = ledger.month_policies(start, end)  # again: now with their statement numbers
-        return policies, [d.message for d in check_ledger(ledger, now)]
+        return policies, [d.message for d in check_ledger(ledger, now, parse_run_time(settings.month_end_time))]
 
     how = MonthFiles(layout, zone, settings.insurer_name, month, now)
     written, (policies, report.problems) = write_month(ledger, how, tasks, size, meanwhile)
