@@ -20,6 +20,7 @@ from helpers import (
     chromium,
     fake,
     free_port,
+    future,
     issue_fields,
     need,
     people,
@@ -348,3 +349,30 @@ def test_a_void_policy_whose_replacement_has_ended_too_says_so(root):
         _, _, new, _ = post(base, None, id_type="身份证", policy_no=second, id_no=id_no)
     assert f'id="replaced-by">{second}<' in old and "该保单保险期间也已结束" in old
     assert "请以新保单号查询保障" not in old and "已到期" in new
+
+
+def test_a_void_policy_names_only_policies_issued_from_it_and_follows_a_corrected_id(desk):
+    """Two ways the page misled a traveller about a void policy. A person left out by 换人 was told that
+    another trip of the same tour group (a separate 投保, later, with them on it) had replaced the policy
+    and that they were on it. A person whose ID a 信息变更 corrected was told they were left out, while the
+    replacement covers them (the electronic policy names it)."""
+    from watcher.domain.idcard import mod11_2_check
+
+    root = desk["root"]
+    group = people(10)
+    later = issue_fields(旅行团号="GZ-T009", 生效时间=future(days=30).strftime("%Y-%m-%d %H:%M"))
+    write_request(root / "workbooks/GZ001/团R下次.xlsx", later, [group[6]])
+    roster = people(3)
+    body = roster[0][3][:14] + "999"
+    corrected = [[1, roster[0][1], "身份证", body + mod11_2_check(body), None, None, None, None], *roster[1:]]
+    write_request(root / "workbooks/GZ001/信息变更.xlsx", {"操作类型": "信息变更", "保单号": desk["live"]}, corrected)
+    run_watcher(root, "process")
+    trip = result(root, "GZ001", "团R下次_结果")[0]
+    changed = result(root, "GZ001", "信息变更_结果")[0]
+    assert trip["status"] == "success" and changed["status"] == "success", (trip["errors"], changed["errors"])
+    new_no = changed["policies"][0]["policy_no"]
+    with web(root) as base:
+        _, _, left, _ = post(base, None, id_type="身份证", policy_no=desk["replaced"], id_no=desk["removed_id"])
+        _, _, moved, _ = post(base, None, id_type="身份证", policy_no=desk["live"], id_no=roster[0][3])
+    assert 'id="left-out"' in left and trip["policies"][0]["policy_no"] not in left
+    assert f'id="replaced-by">{new_no}<' in moved and 'id="left-out"' not in moved

@@ -86,6 +86,38 @@ def replacement(conn, policy_no: str) -> Replacement | None:
     return head
 
 
+def chain_reasons(conn, policy_no: str) -> list[str]:
+    """Why each policy of the chain that replaced `policy_no` was issued (批改, 减人, 换人, 信息变更), in
+    order: the steps `replacement` follows to the end of the chain."""
+    reasons: list[str] = []
+    number = policy_no
+    for _ in range(_CHAIN_LIMIT):
+        row = conn.execute(
+            "SELECT policy_no, replace_reason FROM policies WHERE replaces = ? AND replaces != ''"
+            " AND replace_reason != ? ORDER BY issued_at DESC, policy_no DESC LIMIT 1",
+            (number, ADD_PEOPLE),
+        ).fetchone()
+        if row is None:
+            break
+        reasons.append(row[1])
+        number = row[0]
+    return reasons
+
+
+def issued_from(conn, policy_no: str) -> list[str]:
+    """Every policy issued from `policy_no`, directly or through others, by any endorsement (加人 too): the
+    policies that may cover its people now. Never another trip of the same tour group."""
+    found: list[str] = []
+    todo = [policy_no]
+    while todo and len(found) < _CHAIN_LIMIT:
+        number = todo.pop()
+        for (new,) in conn.execute("SELECT policy_no FROM policies WHERE replaces = ? ORDER BY policy_no", (number,)):
+            if new not in found and new != policy_no:
+                found.append(new)
+                todo.append(new)
+    return found
+
+
 def replaced(conn, policy_no: str) -> list[str]:
     """The policies `policy_no` replaced, directly or through others, newest first."""
     found: list[str] = []

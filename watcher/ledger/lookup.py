@@ -20,7 +20,7 @@ from datetime import date, datetime
 from ..domain.plans import Coverage
 from ..domain.policy import ACTIVE, CANCELLED, Insured, Policy, Replacement
 from ..domain.throttle import ClientState
-from .common import POLICY_SELECT, from_text, policy_from_row, replacement
+from .common import POLICY_SELECT, chain_reasons, from_text, issued_from, policy_from_row, replacement
 from .db import is_url
 from .postgresql import PostgresDatabase
 
@@ -34,6 +34,8 @@ class Found:
     replacement: Replacement | None = None  # a void policy: the one that replaces it now
     on_replacement: bool = False  # whether this person is on that one (减人 and 换人 leave people out)
 
+
+INFO_CHANGE = "信息变更"
 
 _FIND = (
     POLICY_SELECT.replace("SELECT ", "SELECT i.name, i.id_type, i.id_no, i.gender, i.birth, i.age, i.premium_fen, ", 1)
@@ -182,26 +184,42 @@ class LookupLedger:
         )
         name = conn.execute("SELECT name FROM agencies WHERE code = ?", (policy.agency,)).fetchone()
         head = replacement(conn, policy.policy_no) if policy.status == CANCELLED else None
-        on_head = (
-            head is not None
-            and conn.execute(
-                "SELECT 1 FROM insured WHERE id_no = ? AND id_type = ? AND policy_no = ?",
-                (id_no, id_type, head.policy_no),
-            ).fetchone()
-            is not None
-        )
+        on_head = head is not None and _holds(conn, head.policy_no, id_no, id_type)
+        if head is not None and not on_head and INFO_CHANGE in chain_reasons(conn, policy.policy_no):
+            # A 信息变更 corrected this person's ID (number or type): the same person, by name and birth date,
+            # is on the replacement (the ID typed is the one the old policy had).
+            on_head = (
+                conn.execute(
+                    "SELECT 1 FROM insured WHERE policy_no = ? AND name = ? AND birth = ?",
+                    (head.policy_no, person.name, person.birth.isoformat()),
+                ).fetchone()
+                is not None
+            )
         if head is not None and not on_head:
-            # Left out of the replacement, but on another live policy of the same group (a 加人 after a
-            # 减人 took them off): that one covers them, and the page says so instead.
-            row = conn.execute(
-                "SELECT p.policy_no, p.status, p.end_at FROM insured i JOIN policies p ON p.policy_no = i.policy_no"
-                " WHERE i.id_no = ? AND i.id_type = ? AND p.agency = ? AND p.tour_group = ? AND p.status = ?"
-                " ORDER BY p.issued_at DESC LIMIT 1",
-                (id_no, id_type, policy.agency, policy.tour_group, ACTIVE),
-            ).fetchone()
-            if row is not None:
-                head, on_head = Replacement(row[0], row[1], from_text(row[2])), True
+            # Left out of the replacement, but on another live policy issued from this one (a 加人 after a
+            # 减人 took them off): that one covers them, and the page says so instead. Only a policy of this
+            # chain: another trip of the same tour group replaced nothing.
+            descendants = issued_from(conn, policy.policy_no)
+            if descendants:
+                marks = ",".join("?" * len(descendants))
+                row = conn.execute(
+                    "SELECT p.policy_no, p.status, p.end_at FROM insured i JOIN policies p ON p.policy_no = i.policy_no"
+                    f" WHERE i.id_no = ? AND i.id_type = ? AND p.status = ? AND p.policy_no IN ({marks})"
+                    " ORDER BY p.issued_at DESC, p.policy_no DESC LIMIT 1",
+                    (id_no, id_type, ACTIVE, *descendants),
+                ).fetchone()
+                if row is not None:
+                    head, on_head = Replacement(row[0], row[1], from_text(row[2])), True
         return Found(policy, person, covers, name[0] if name else "", head, on_head)
+
+
+def _holds(conn, policy_no: str, id_no: str, id_type: str) -> bool:
+    return (
+        conn.execute(
+            "SELECT 1 FROM insured WHERE id_no = ? AND id_type = ? AND policy_no = ?", (id_no, id_type, policy_no)
+        ).fetchone()
+        is not None
+    )
 
 
 _THROTTLE_TABLE = (
