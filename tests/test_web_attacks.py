@@ -182,6 +182,22 @@ def test_a_huge_body_is_refused_before_it_is_read(root):
         chunk = b"1000\r\n" + b"a" * 4096 + b"\r\n"
         status, _ = raw(web["port"], b"POST / HTTP/1.1\r\nHost: desk\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 3)
         assert status.startswith(b"HTTP/1.1 413"), status
+        # A client that asks before it sends (Expect: 100-continue) is refused, never invited to upload.
+        with socket.create_connection(("127.0.0.1", web["port"]), timeout=5) as s:
+            s.sendall(form_post(b"", b"52428800", b"Expect: 100-continue\r\n"))
+            first = s.recv(4096).split(b"\r\n", 1)[0]
+            assert first.startswith(b"HTTP/1.1 413"), first
+        # A small body asked for the same way is invited as usual.
+        body = b"id_type=%E8%BA%AB%E4%BB%BD%E8%AF%81&policy_no=LY202601010009999&id_no=110101199003070011"
+        with socket.create_connection(("127.0.0.1", web["port"]), timeout=5) as s:
+            s.sendall(form_post(b"", str(len(body)).encode(), b"Expect: 100-continue\r\n"))
+            assert s.recv(4096).startswith(b"HTTP/1.1 100 Continue")
+            s.sendall(body)
+            answer = b""
+            while b"HTTP/1.1 200" not in answer:
+                chunk = s.recv(65536)
+                assert chunk, answer
+                answer += chunk
         # Sending the 50 MB anyway gets nowhere: the server has closed, nothing is buffered.
         with socket.create_connection(("127.0.0.1", web["port"]), timeout=5) as s:
             s.sendall(form_post(b"", b"52428800"))
@@ -212,6 +228,12 @@ def test_malformed_requests_get_400_and_no_traceback(root):
         "a NUL in a field": form_post(good.encode() + b"%00"),
         "a thousand fields": form_post(b"&".join([b"a="] * 1000)),
         "no body at all": form_post(b""),
+        "a percent escape cut short at the end": form_post(good.encode()[:-2] + b"%E"),
+        "a percent sign with no escape": form_post(good.encode() + b"&note=100%"),
+        "a multipart body": (
+            b"POST / HTTP/1.1\r\nHost: desk\r\nContent-Type: multipart/form-data; boundary=xx\r\n"
+            b'Content-Length: 64\r\n\r\n--xx\r\nContent-Disposition: form-data; name="id_no"\r\n\r\n1\r\n--xx--\r\n'
+        ),
     }
     with serving(root, "--workers", "1") as web:
         for name, request in cases.items():

@@ -92,6 +92,10 @@ def policy_key(policy_no: str) -> str:
     return "policy:" + hashlib.sha256(policy_no.encode("utf-8")).hexdigest()[:32]
 
 
+FORM_TYPE = "application/x-www-form-urlencoded"
+_BROKEN_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
 class BadRequest(Exception):
     """A request no form of this page sends: answered with its status and a plain message, never a 500."""
 
@@ -259,10 +263,15 @@ class LookupApp:
             raise BadRequest("400 Bad Request", "请求无效，请从首页重新查询")
         if int(length) > MAX_BODY:
             raise BadRequest("413 Request Entity Too Large", "请求内容过长，请从首页重新查询")
+        kind = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
+        if kind not in ("", FORM_TYPE):  # the page's form posts urlencoded fields; multipart, JSON … it never sends
+            raise BadRequest("400 Bad Request", "请求无效，请从首页重新查询")
         raw = environ["wsgi.input"].read(int(length))
         try:
             if len(raw) != int(length):
                 raise ValueError("body shorter than its Content-Length")
+            if _BROKEN_ESCAPE.search(raw):  # '%' without two hex digits: no browser encodes a field so
+                raise ValueError("a broken percent escape")
             pairs = parse_qsl(
                 raw.decode("utf-8"),
                 keep_blank_values=True,

@@ -68,7 +68,40 @@ def _serve(root: Path, settings, host: str, port: int, reuse_port: bool) -> None
         max_request_header_size=MAX_HEADER,
         asyncore_use_poll=True,  # select() cannot watch a descriptor above 1023
         _quiet=True,
+        _server=_server,
     )
+
+
+def _server(app, **kw):
+    """waitress's server, its connections made by `_Channel`."""
+    from waitress.server import create_server
+
+    server = create_server(app, **kw)
+    for each in (server, *getattr(server, "map", {}).values()):
+        if hasattr(each, "channel_class"):
+            each.channel_class = _channel_class()
+    return server
+
+
+_CHANNEL: list[type] = []
+
+
+def _channel_class() -> type:
+    """waitress's connection, except that a request it already refuses (a body over the limit, headers it
+    cannot parse) is not answered "100 Continue" first: that invites a client sending `Expect:
+    100-continue` to upload the body the refusal is about (megabytes into the socket before the 413)."""
+    if not _CHANNEL:
+        from waitress.channel import HTTPChannel
+
+        class _Channel(HTTPChannel):
+            def send_continue(self):
+                if self.request is not None and self.request.error is not None:
+                    self.request.expect_continue = False  # the refusal goes out alone
+                    return
+                super().send_continue()
+
+        _CHANNEL.append(_Channel)
+    return _CHANNEL[0]
 
 
 def _enough_files(wanted: int) -> None:
