@@ -4,7 +4,7 @@ allowed with a warning; a formula cell gets one message, not two; an admin reque
 
 from __future__ import annotations
 
-from helpers import admin, fake, issue, ledger_rows, month_end, result, run_watcher, statements
+from helpers import admin, agency_workbook, fake, issue, ledger_rows, month_end, result, run_watcher, statements
 
 PAY = ["序号", "对账单号", "金额", "缴费凭证号", "到账日期"]
 INVOICE = ["序号", "对账单号", "发票号", "开票日期"]
@@ -154,6 +154,66 @@ def test_a_voucher_or_invoice_number_another_statement_has_is_warned(root):
     )
     assert data["status"] == "success" and [w["code"] for w in data["warnings"]] == ["statement.invoice_reused"]
     assert [s[6] for s in statements(root)] == ["已开票", "已开票"]
+
+
+def test_one_invoice_number_for_statements_of_two_agencies_is_refused(root):
+    """An invoice (发票) has one buyer: its number on another agency's statement is a typo, refused, where
+    on another statement of the same agency it is only warned (one invoice may cover several)."""
+    agency_workbook(
+        root / "workbooks/_admin/机构.xlsx", [[1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A，GW-B", "合作中"]]
+    )
+    run_watcher(root, "process", env=fake("2026-11-01T09:00:00+08:00"))
+    issue(root, "团A", "2026-11-20 08:00", n=3)
+    issue(root, "团C", "2026-11-21 08:00", n=2, agency="SZ002")
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    rows = statements(root)
+    gz = next(s[0] for s in rows if s[1] == "GZ001")
+    sz = next(s[0] for s in rows if s[1] == "SZ002")
+    totals = {s[0]: s[4] / 100 for s in rows}
+    confirm = [[1, gz, "团险直销", "张运营"], [2, sz, "团险直销", "张运营"]]
+    admin(
+        root,
+        "确认",
+        "对账确认",
+        ["序号", "对账单号", "业务渠道", "确认人"],
+        confirm,
+        action="对账确认",
+        now="2026-12-02T10:00:00+08:00",
+    )
+    paid = [[1, gz, totals[gz], "PZ1", "2026-12-03"], [2, sz, totals[sz], "PZ2", "2026-12-03"]]
+    data, _ = admin(root, "收费", "收费", PAY, paid, action="收费登记", now="2026-12-03T10:00:00+08:00")
+    assert data["status"] == "success", data["errors"]
+    # In one file, and against the ledger.
+    before = ledger_rows(root)
+    both = [[1, gz, "FP9", "2026-12-04"], [2, sz, "FP9", "2026-12-04"]]
+    data, _ = admin(root, "发票", "发票", INVOICE, both, action="发票登记", now="2026-12-04T10:00:00+08:00")
+    assert data["status"] == "failed" and [(e["code"], e["row"]) for e in data["errors"]] == [
+        ("statement.invoice_other_agency", 3)
+    ]
+    assert "GZ001" in data["errors"][0]["message"] and gz in data["errors"][0]["message"]
+    assert ledger_rows(root) == before
+    data, _ = admin(root, "发票1", "发票", INVOICE, both[:1], action="发票登记", now="2026-12-04T11:00:00+08:00")
+    assert data["status"] == "success", data["errors"]
+    data, _ = admin(
+        root,
+        "发票2",
+        "发票",
+        INVOICE,
+        [[1, sz, "FP9", "2026-12-04"]],
+        action="发票登记",
+        now="2026-12-04T12:00:00+08:00",
+    )
+    assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["statement.invoice_other_agency"]
+    data, _ = admin(
+        root,
+        "发票3",
+        "发票",
+        INVOICE,
+        [[1, sz, "FP10", "2026-12-04"]],
+        action="发票登记",
+        now="2026-12-04T13:00:00+08:00",
+    )
+    assert data["status"] == "success" and data["warnings"] == []
 
 
 def test_a_plan_upload_as_csv_is_told_it_needs_the_workbook(root):

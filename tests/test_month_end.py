@@ -360,7 +360,7 @@ def test_deposits_receipts_refunds_and_expiry_warning(root):
         action="预交保费",
         now="2026-11-11T10:00:00+08:00",
     )
-    assert data["status"] == "success", data["errors"]
+    assert data["status"] == "success" and data["warnings"] == [], data["errors"]
     assert sql(root, "SELECT valid_until FROM deposits") == [("2026-12-09",)]
     before = ledger_rows(root)
     data, _ = admin(
@@ -443,6 +443,30 @@ def test_deposits_receipts_refunds_and_expiry_warning(root):
         now="2026-12-03T10:00:00+08:00",
     )
     assert data["status"] == "failed" and "不能重复退还" in data["errors"][0]["message"]
+    # A receipt past its three years, recorded late, and then refunded: each recorded, each with a warning
+    # (the accountant checks the original), never a silent 成功.
+    data, _ = admin(
+        root,
+        "收旧收据",
+        "预交保费",
+        head,
+        [[1, "SZ002", "收取", 1000, "SJOLD", "2022-01-05"]],
+        action="预交保费",
+        now="2026-12-03T10:00:00+08:00",
+    )
+    assert data["status"] == "success" and [w["code"] for w in data["warnings"]] == ["deposit.received_expired"]
+    assert "2025-01-04 过期" in data["warnings"][0]["message"] and data["warnings"][0]["column"] == "日期"
+    data, _ = admin(
+        root,
+        "退旧收据",
+        "预交保费",
+        head,
+        [[1, "SZ002", "退还", 1000, "SJOLD", "2026-12-03"]],
+        action="预交保费",
+        now="2026-12-03T10:00:00+08:00",
+    )
+    assert data["status"] == "success" and [w["code"] for w in data["warnings"]] == ["deposit.refund_expired"]
+    assert data["warnings"][0]["row"] == 2 and data["warnings"][0]["column"] == "收据号"
     assert run_watcher(root, "check").returncode == 0
 
 

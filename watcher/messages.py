@@ -180,6 +180,7 @@ MESSAGES: dict[str, str] = {
     "statement.dated_before_month": "“{label}”{value} 早于该对账单的结账月份 {month}，请核对日期",
     "statement.ref_reused": "缴费凭证号“{value}”已用于对账单 {other}。一笔款项同时缴多张对账单时可忽略，否则请核对凭证号",
     "statement.invoice_reused": "发票号“{value}”已用于对账单 {other}。一张发票同时开多张对账单时可忽略，否则请核对发票号",
+    "statement.invoice_other_agency": "发票号“{value}”已用于机构 {agency} 的对账单 {other}。一张发票只开给一个机构，请核对发票号",
     "statement.invoiced_before_paid": "开票日期 {value} 早于到账日期 {paid}：业绩按开票日期计入 {month}。如无误可忽略",
     "statement.invoiced_already": "对账单 {value} 已登记发票 {invoice}，不能重复登记",
     "money.bad": "金额“{value}”无效，请填写大于 0、最多两位小数的数字（如 1234.50 或 1,234.50；小数点用“.”，千分位逗号每三位一个）",
@@ -195,6 +196,8 @@ MESSAGES: dict[str, str] = {
     "deposit.refund_active": "机构 {agency} 的状态是“{status}”。预交保费只在停止合作后退还：请先用“机构”把状态改为“已终止”",
     "deposit.refund_unpaid": "机构 {agency} 还有未结清的保费：{what}。结清后才能退还预交保费",
     "deposit.refund_before": "退还日期 {on} 早于收取日期 {received}",
+    "deposit.received_expired": "收据日期 {on} 距今已超过三年，这张收据已于 {until} 过期（收据有效期三年）。如为补录的旧收据可忽略，否则请核对日期",
+    "deposit.refund_expired": "收据 {value} 已于 {until} 过期（收据有效期三年），退还日期 {on} 在过期之后。请核对收据原件是否仍然有效（或已换开新收据）；如无误可忽略",
     "performance.month": "业绩月份“{value}”无效，请写成 YYYY-MM（例如 2026-11）或“全部”",
     "query.statement_status": "对账状态“{value}”无效，可选：{allowed}",
 }

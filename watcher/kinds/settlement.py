@@ -486,16 +486,26 @@ class InvoiceKind(StatementRowsKind):
         )
 
     def load(self, ledger, request: Request[Rows[tuple]], who: str):
-        used = {s.invoice_no: s.statement_no for s in ledger.statements() if s.invoice_no}
-        return super().load(ledger, request, who), used
+        invoiced = [s for s in ledger.statements() if s.invoice_no]
+        used = {s.invoice_no: s.statement_no for s in invoiced}
+        owners = {s.invoice_no: s.agency for s in invoiced}  # an invoice has one buyer: one agency
+        return super().load(ledger, request, who), used, owners
 
     def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], None]:
         table = request.fields.table
-        state, used = state
+        state, used, owners = state
         for r, number, invoice, on in request.fields.rows:
             _not_future(table, r, "开票日期", on, now, self.settings.zone)
-            _reused(table, r, "发票号", invoice, number, used, "statement.invoice_reused")
             s = state.get(number)
+            owner = owners.get(invoice) if invoice else None
+            if s is not None and owner is not None and owner != s.agency:
+                table.fail(
+                    r, "发票号", "statement.invoice_other_agency", value=invoice, other=used[invoice], agency=owner
+                )
+            else:
+                _reused(table, r, "发票号", invoice, number, used, "statement.invoice_reused")
+            if s is not None and invoice:
+                owners.setdefault(invoice, s.agency)
             if not self._known(table, r, number, s):
                 continue
             _not_before_month(table, r, "开票日期", on, s)
@@ -596,7 +606,10 @@ class DepositKind(RequestKind):
                         on=old.received_on.isoformat(),
                     )
                 elif fen and on:
-                    ops.append(ReceiveDeposit(Receipt(number, code, fen, on, receipt_valid_until(on))))
+                    until = receipt_valid_until(on)
+                    if until < now.astimezone(self.settings.zone).date():
+                        table.fail(r, "日期", "deposit.received_expired", warning=True, on=on, until=until)
+                    ops.append(ReceiveDeposit(Receipt(number, code, fen, on, until)))
             elif kind == DEPOSIT_OUT and number and agency is not None:
                 if old is None or old.agency != code:
                     table.fail(r, "收据号", "deposit.receipt_unknown", value=number, agency=code)
@@ -634,6 +647,10 @@ class DepositKind(RequestKind):
                         )
                     )
                     table.fail(r, "机构代码", "deposit.refund_unpaid", agency=code, what=what)
+                if on is not None and on > old.valid_until:
+                    table.fail(
+                        r, "收据号", "deposit.refund_expired", warning=True, value=number, until=old.valid_until, on=on
+                    )
                 if on is not None:
                     ops.append(RefundDeposit(number, on, ""))
                     refunds[number] = old
