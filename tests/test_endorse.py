@@ -591,3 +591,42 @@ def test_detail_totals_do_not_call_policies_whose_cover_ended_valid(root):
     body = list(wb["业务明细"].iter_rows(min_row=3, values_only=True))
     assert body[0][10] == "已到期"
     assert body[1][0] == "合计（1 张保单，已撤单不计）" and "有效" not in body[1][0]
+
+
+def test_an_amend_onto_a_period_another_policy_of_the_group_covers_is_refused(root):
+    """A 批改 that moves a group's dates onto a trip another live policy of the same group already covers for
+    the same people would insure them twice and charge twice: refused as a 投保 would be, pointing at the
+    field that moved; onto another group's policy, warned (as a 投保 is). A 投保 refused over two such
+    policies names one number to act on, the count apart from it."""
+    fmt = "%Y-%m-%d %H:%M"
+    first = issue(root, name="甲.xlsx", 生效时间=future(days=10).strftime(fmt), 天数=3)
+    second = issue(root, name="乙.xlsx", 生效时间=future(days=20).strftime(fmt), 天数=3)
+    other = issue(root, name="丙.xlsx", roster=ROSTER[:1], 旅行团号="GZ-T002", 生效时间=future(days=30).strftime(fmt))
+    before = ledger_rows(root)
+    data, _ = request(root, "再投保.xlsx", issue_fields(生效时间=future(days=10).strftime(fmt), 天数=15), ROSTER)
+    assert data["status"] == "failed"
+    said = [e["message"] for e in data["errors"] if e["code"] == "roster.same_group"]
+    assert len(said) == 3 and all(m.endswith(f"并填写保单号 {first['policy_no']}") for m in said), said
+    assert all("；另有 1 张重叠的有效保单）" in m for m in said)
+    data, _ = request(
+        root, "批改.xlsx", {"操作类型": "批改", "保单号": first["policy_no"], "生效时间": future(days=20).strftime(fmt)}
+    )
+    assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["endorse.amend_overlap"]
+    error = data["errors"][0]
+    assert error["column"] == "生效时间" and error["sheet"] == "申请"
+    assert second["policy_no"] in error["message"] and "张三、李四、王芳" in error["message"]
+    assert ledger_rows(root) == before
+    data, _ = request(root, "批改天数.xlsx", {"操作类型": "批改", "保单号": first["policy_no"], "天数": 12})
+    assert data["status"] == "failed" and [(e["code"], e["column"]) for e in data["errors"]] == [
+        ("endorse.amend_overlap", "天数")
+    ]
+    data, _ = request(
+        root,
+        "批改2.xlsx",
+        {"操作类型": "批改", "保单号": second["policy_no"], "生效时间": future(days=30).strftime(fmt)},
+    )
+    assert data["status"] == "success", data["errors"]
+    [warning] = [w for w in data["warnings"] if w["code"] == "endorse.amend_overlap_other"]
+    assert (
+        other["policy_no"] in warning["message"] and "张三" in warning["message"] and "李四" not in warning["message"]
+    )

@@ -74,9 +74,9 @@ MESSAGES: dict[str, str] = {
     "roster.empty_remove": "名单中没有被保险人（示例行不计）。减人时请填写减人后仍留在保单上的全部人员；"
     "如全团都不再出行，请提交撤单",
     "roster.duplicate_person": "此人在名单中重复出现（同证件号码还在第 {rows} 行）。请删除重复的行",
-    "roster.overlap": "此人已在本机构旅行团 {tour_group} 的有效保单 {policy_no}（{start} 至 {end}）中，保障期间与本单重叠。请确认不是重复投保",
-    "roster.in_group_policy": "此人已在同一旅行团 {tour_group} 的另一张有效保单 {policy_no}（{start} 至 {end}）中，不能在该团重复投保。请核对保单 {policy_no} 的人员；如需调整，请对保单 {policy_no} 办理换人或减人",
-    "roster.same_group": "此人已在同一旅行团 {tour_group} 的有效保单 {policy_no}（{start} 至 {end}）中，不能为同一旅行团重复投保。要给该团增加人员请用“加人”，修改保险期间或行程请用“批改”，更换人员请用“换人”，并填写保单号 {policy_no}",
+    "roster.overlap": "此人已在本机构旅行团 {tour_group} 的有效保单 {policy_no}（{start} 至 {end}{more}）中，保障期间与本单重叠。请确认不是重复投保",
+    "roster.in_group_policy": "此人已在同一旅行团 {tour_group} 的另一张有效保单 {policy_no}（{start} 至 {end}{more}）中，不能在该团重复投保。请核对保单 {policy_no} 的人员；如需调整，请对保单 {policy_no} 办理换人或减人",
+    "roster.same_group": "此人已在同一旅行团 {tour_group} 的有效保单 {policy_no}（{start} 至 {end}{more}）中，不能为同一旅行团重复投保。要给该团增加人员请用“加人”，修改保险期间或行程请用“批改”，更换人员请用“换人”，并填写保单号 {policy_no}",
     # --- person ---------------------------------------------------------------------------
     "name.required": "姓名没有填写",
     "name.invalid": "姓名“{value}”含有不能用于姓名的字符（{chars}）。只能包含汉字、字母、空格和间隔号“·”",
@@ -124,6 +124,8 @@ MESSAGES: dict[str, str] = {
     "请对其另行提交{action}",
     "endorse.kept_field": "{action}不能修改{label}：原保单是“{old}”，这里填的是“{value}”。请把这一行留空或填原保单的值；"
     "要换{label}，请撤单后重新投保",
+    "endorse.amend_overlap": "批改后的保险期间与同一旅行团 {tour_group} 的有效保单 {policy_no}（{start} 至 {end}）重叠：{names} 将在同一期间重复投保。请核对生效时间和天数；如确要改到这段时间，请先对保单 {policy_no} 办理撤单或减人",
+    "endorse.amend_overlap_other": "批改后的保险期间与本机构旅行团 {tour_group} 的有效保单 {policy_no}（{start} 至 {end}）重叠：{names} 也在该保单中。请确认不是重复投保",
     "endorse.amend_nothing": "批改须至少填写一项要修改的内容：生效时间、天数、行程路线或经办人（终止时间由生效时间和天数算出，"
     "要改终止时间请改天数）",
     "endorse.age_at_new_start": "{name} 在新的生效时间时 {age} 岁，不在方案投保年龄 {min_age}–{max_age} 岁之内",

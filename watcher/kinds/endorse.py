@@ -406,6 +406,18 @@ class AmendKind(_Endorsement):
         brought = brought_roster(book, self.action, request.who, self.settings.max_roster_rows)
         return replace(request, fields=replace(request.fields, amend=amend, brought=brought))
 
+    def load(self, ledger, request: Request[EndorseFields], who: str) -> State:
+        """Besides the policy: where its people are already insured over the period the 批改 asks for (a
+        new 生效时间 or 天数 may move the group onto a trip another policy covers)."""
+        state = super().load(ledger, request, who)
+        old, f = state.policy, request.fields.amend
+        if old is not None and old.status == ACTIVE and f is not None and (f.start or f.days):
+            start, days = f.start or old.start, f.days or old.days
+            keys = [(p.id_type, p.id_no) for p in old.people]
+            end = cover_end(start, days, self.settings.zone)
+            state.overlaps = [o for o in ledger.live_overlaps(who, keys, start, end) if o.policy_no != old.policy_no]
+        return state
+
     def validate_alone(self, request, now, problems) -> None:
         return  # 批改 brings no roster
 
@@ -453,6 +465,7 @@ class AmendKind(_Endorsement):
         )
         if request.fields.brought is not None:
             problems += roster_apart(request.fields.brought, old, now.astimezone(zone).date(), zone)
+        problems += self._overlaps(request, state, "生效时间" if "生效时间" in f.given else "天数")
         if (
             f.given
             and not unread
@@ -460,6 +473,33 @@ class AmendKind(_Endorsement):
         ):
             problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
         return Endorsed(state, people=people, amended=new)
+
+    def _overlaps(self, request: Request[EndorseFields], state: State, label: str) -> list[Problem]:
+        """The new period over another live policy of this agency with any of the same people: refused in the
+        same tour group (they would be insured twice, as a 投保 would be refused), warned in another one."""
+        old, zone = state.policy, self.settings.zone
+        assert old is not None
+        found: dict[str, tuple] = {}
+        for o in sorted(state.overlaps, key=lambda o: (o.start, o.policy_no)):
+            found.setdefault(o.policy_no, (o, set()))[1].add((o.id_type, o.id_no))
+        problems = []
+        for o, keys in found.values():
+            who = [p.name for p in old.people if (p.id_type, p.id_no) in keys]  # as the policy lists them
+            same = o.tour_group.casefold() == old.tour_group.casefold()
+            shown = "、".join(who[:5]) + (f" 等 {len(who)} 人" if len(who) > 5 else "")
+            problems.append(
+                problem(
+                    "endorse.amend_overlap" if same else "endorse.amend_overlap_other",
+                    **_at(request, label),
+                    warning=not same,
+                    policy_no=o.policy_no,
+                    tour_group=o.tour_group,
+                    start=show_hour(o.start, zone),
+                    end=show_end(o.end, zone),
+                    names=shown,
+                )
+            )
+        return problems
 
     def build(self, values: Endorsed, now: datetime) -> Policy:
         new, old, plan = values.amended, values.state.policy, values.state.plan

@@ -185,13 +185,14 @@ def check_roster(
         said.setdefault((r, code), []).append(overlap)
     for (r, code), found in said.items():
         first = found[0]
-        more = f"（另有 {len(found) - 1} 张重叠的有效保单）" if len(found) > 1 else ""
+        more = f"；另有 {len(found) - 1} 张重叠的有效保单" if len(found) > 1 else ""
         problems.append(
             problem(
                 code,
                 **where(r, "证件号码"),
                 warning=code == "roster.overlap",
-                policy_no=first.policy_no + more,
+                policy_no=first.policy_no,
+                more=more,
                 tour_group=first.tour_group,
                 start=show_hour(first.start, zone),
                 end=show_end(first.end, zone),
