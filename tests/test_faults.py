@@ -273,6 +273,33 @@ def test_a_broken_ledger_is_said_in_one_line_and_nothing_is_taken(root, ledger_b
     assert path.exists() and not _results(root, "二")
 
 
+def test_a_ledger_whose_pages_cannot_even_be_checked_is_said_in_one_line_by_every_command(root, ledger_backend):
+    """A few pages overwritten in the middle of the file: SQLite's quick check itself stops with 'database
+    disk image is malformed'. Every command said it as a Python traceback, and `check`, which `status`
+    sends the operator to, answered with `status`'s own advice to run `check`."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a damaged PostgreSQL database is its server's to report; this is the SQLite file")
+    write_request(root / "workbooks" / "GZ001" / "一.xlsx", issue_fields(), people(2))
+    run_watcher(root, "process")
+    ledger = root / "ledger.sqlite3"
+    ledger_query(root, "PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(ledger.read_bytes())
+    page, pages = 4096, len(data) // 4096
+    assert pages >= 12, pages
+    data[5 * page : 13 * page] = os.urandom(8 * page)  # the schema's and the tables' first pages among them
+    ledger.write_bytes(bytes(data))
+    path = write_request(root / "workbooks" / "GZ001" / "二.xlsx", issue_fields(旅行团号="T2"), people(3)[2:])
+    for command in (("process",), ("recover",), ("month-end", "--month", "2026-11"), ("init",)):
+        proc = run_watcher(root, *command, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, (command, proc.stderr)
+        assert "损坏" in proc.stderr, (command, proc.stderr)
+    check = run_watcher(root, "check", check=False)
+    assert check.returncode == 1 and "Traceback" not in check.stderr
+    assert "账本文件已损坏" in check.stderr and "恢复到最近的备份" in check.stderr
+    assert "请运行 watcher check" not in check.stderr, "check sends the operator back to itself"
+    assert path.exists() and not _results(root, "二")
+
+
 def test_serve_stops_the_intake_while_the_ledger_is_locked_and_goes_on_after(root, ledger_backend):
     if ledger_backend != "sqlite":
         pytest.skip("PostgreSQL waits on a table lock without a time limit: nothing to give up on")

@@ -482,11 +482,20 @@ def cmd_check(layout: Layout, args) -> int:
         try:
             damaged = ledger.integrity()
             found = [
-                Discrepancy("ledger.damaged", str(ledger.target), "ok", line, f"账本文件已损坏：{line}")
+                Discrepancy(
+                    "ledger.damaged",
+                    str(ledger.target),
+                    "ok",
+                    line,
+                    f"账本文件已损坏：{line}。请停止所有 watcher，把账本恢复到最近的备份（见运维文档的备份与恢复），"
+                    "再运行 watcher recover",
+                )
                 for line in damaged
-            ] or check_ledger(ledger, clock.now(), parse_run_time(settings.month_end_time))
-            counts = ledger.counts()
-            statements = len(ledger.statements())
+            ]
+            # A damaged file is not read any further: what its pages say cannot be believed (or read).
+            found = found or check_ledger(ledger, clock.now(), parse_run_time(settings.month_end_time))
+            counts = {} if damaged else ledger.counts()
+            statements = 0 if damaged else len(ledger.statements())
         except Exception as exc:  # locked by another program, broken, away: one line, never a traceback
             fault = classify(exc)
             if fault is None:
@@ -502,7 +511,7 @@ def cmd_check(layout: Layout, args) -> int:
                 str(used),
                 f"{words.get(name, name)}流水号：账本只到 {used}，本机已发出到 {top}（{at}）：账本落后，可能是从较早的备份恢复的",
             )
-            for name, used, top in behind(ledger.numbers_used(), issued)
+            for name, used, top in ([] if damaged else behind(ledger.numbers_used(), issued))
         ]
         from .service.recovering import unheld
 
@@ -515,7 +524,7 @@ def cmd_check(layout: Layout, args) -> int:
                 f"事件记录（archive/_events/）中已办理的业务不在账本中：{line}：账本落后，可能是从较早的备份恢复的，"
                 "请运行 watcher recover",
             )
-            for line in unheld(layout.archive, ledger, settings.zone)
+            for line in ([] if damaged else unheld(layout.archive, ledger, settings.zone))
         ]
     finally:
         ledger.close()

@@ -97,7 +97,10 @@ class Ledger(SettlementLedger):
         """What SQLite's quick check finds wrong with the file ([] when sound; PostgreSQL keeps its own)."""
         if self.backend == "postgresql":
             return []
-        rows = [r[0] for r in self.conn.execute("PRAGMA quick_check").fetchall()]
+        try:
+            rows = [r[0] for r in self.conn.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.DatabaseError as exc:  # pages so damaged that the check itself cannot read them
+            return [f"无法读完账本文件（{exc}）"]
         return [] if rows == ["ok"] else rows[:20]
 
     def probe(self, *, thorough: bool = False) -> None:
