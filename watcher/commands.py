@@ -83,7 +83,7 @@ def _unrecovered(layout: Layout) -> None:
 
 def _guard(ledger, layout: Layout, zone) -> None:
     from .ledger.issued import behind
-    from .service.recovering import unheld
+    from .service.recovering import unheld, unlogged
 
     damaged = ledger.integrity()
     if damaged:
@@ -108,6 +108,14 @@ def _guard(ledger, layout: Layout, zone) -> None:
             f"账本中没有事件记录（archive/_events/）里最近已办理的 {len(missing)} 项业务："
             f"{'、'.join(missing[:3])}{' 等' if len(missing) > 3 else ''}。账本很可能是从较早的备份恢复的，或是新建的"
             "（本机的编号记录也随之丢失）：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
+            "运行 watcher recover 从 archive/ 重放备份之后的业务（见运维文档的备份与恢复）"
+        )
+    lost = unlogged(layout, ledger, zone)
+    if lost:
+        raise Failure(
+            f"archive/ 中有 {len(lost)} 个已处理的原件，账本和事件记录（archive/_events/）里都没有："
+            f"{'、'.join(lost[:3])}{' 等' if len(lost) > 3 else ''}。账本、本机的编号记录和事件记录很可能是一起从"
+            "较早的备份恢复的：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
             "运行 watcher recover 从 archive/ 重放备份之后的业务（见运维文档的备份与恢复）"
         )
     ledger.issued.raise_to(used)  # a mark behind the ledger (a crash between a commit and the mark) catches up
@@ -513,7 +521,7 @@ def cmd_check(layout: Layout, args) -> int:
             )
             for name, used, top in ([] if damaged else behind(ledger.numbers_used(), issued))
         ]
-        from .service.recovering import unheld
+        from .service.recovering import unheld, unlogged
 
         found += [
             Discrepancy(
@@ -525,6 +533,17 @@ def cmd_check(layout: Layout, args) -> int:
                 "请运行 watcher recover",
             )
             for line in ([] if damaged else unheld(layout.archive, ledger, settings.zone))
+        ]
+        found += [
+            Discrepancy(
+                "archive.unheld",
+                line,
+                "in the ledger or the event log",
+                "missing",
+                f"archive/ 中已处理的原件 {line} 账本和事件记录里都没有：账本、编号记录和事件记录可能是一起从较早的"
+                "备份恢复的，请运行 watcher recover",
+            )
+            for line in ([] if damaged else unlogged(layout, ledger, settings.zone))
         ]
     finally:
         ledger.close()
@@ -631,7 +650,7 @@ def cmd_recover(layout: Layout, args) -> int:
     from .service.intake import sandboxed
     from .service.logs import configure
     from .service.month_end import LOCK
-    from .service.recovering import clear, save_state, unfinished
+    from .service.recovering import clear, clear_outputs, save_state, unfinished
     from .service.replay import RecoverReport, Replay, plan_replay, reconcile, strangers, tally
     from .walk.desk import Desk
 
@@ -671,17 +690,24 @@ def cmd_recover(layout: Layout, args) -> int:
             # raises the mark as it hands numbers out again, so only the mark before it can tell a ledger
             # that hands out more than the desk ever did).
             before = unfinished(layout.root) or {}
+            if before.get("state") == "mismatch":
+                clear_outputs(layout.root)  # a killed run is taken up where it stopped; a stopped one starts over
             if isinstance(before.get("mark"), dict):
                 issued, at = {str(k): int(v) for k, v in before["mark"].items()}, str(before.get("mark_at", ""))
             else:
                 issued, at = ledger.issued.read()
-            save_state(layout.root, "replaying", ledger=describe(target), mark=issued, mark_at=at)
+            # Likewise the ledger's own numbers before the first run: a rerun's ledger holds that run's replays,
+            # which must not pass for business the restored ledger already had.
+            if isinstance(before.get("at_start"), dict):
+                at_start = {str(k): int(v) for k, v in before["at_start"].items()}
+            else:
+                at_start = ledger.numbers_used()
+            save_state(layout.root, "replaying", ledger=describe(target), mark=issued, mark_at=at, at_start=at_start)
             words = {"policy": "保单", "statement": "对账单"}
-            at_start = ledger.numbers_used()
             ahead = [(n, u) for n, u in sorted(at_start.items()) if u > issued.get(n, 0)]
             strange = strangers(layout, ledger) if any(issued.values()) and ahead else []
             if strange:
-                save_state(layout.root, "mismatch", mark=issued, mark_at=at)
+                save_state(layout.root, "mismatch", mark=issued, mark_at=at, at_start=at_start)
                 which = "，".join(
                     f"{words.get(n, n)}流水号账本已到 {u}，本机只发出到 {issued.get(n, 0)}" for n, u in ahead
                 )
@@ -725,13 +751,25 @@ def cmd_recover(layout: Layout, args) -> int:
                     for n, u, t in behind(ledger.numbers_used(), issued)
                 ]
                 used = ledger.numbers_used()
-                if any(issued.values()):  # ahead of the mark: a number the desk never handed out
-                    report.mismatches += [
-                        f"{words.get(n, n)}流水号：重放后账本到了 {u}，本机只发出到 {top.get(n, 0)}（{at}）：重放办理了当初没有办理的业务"
-                        for n, u in sorted(used.items())
-                        if u > top.get(n, 0)
-                    ]
                 reconcile(layout, report, write=False)
+                over = [
+                    f"{words.get(n, n)}流水号：重放后账本到了 {u}，本机只发出到 {top.get(n, 0)}（{at}）"
+                    for n, u in sorted(used.items())
+                    if u > top.get(n, 0)
+                ]
+                if any(issued.values()) and over:  # ahead of the mark: a number the desk never handed out?
+                    if report.unlogged_committed and not report.differs and not report.unmatched:
+                        # Unless the mark was restored with the ledger and the log: this run replayed originals
+                        # only the archive knows, and every result it wrote is the one the outbox has (a rerun
+                        # after a stop replays nothing new: its ledger past the mark is not believed).
+                        print(
+                            f"注意：{'；'.join(over)}。多出的编号来自事件记录中没有的 {report.unlogged_committed} 个归档原件，"
+                            "重放的结果与 outbox 中的结果逐一相同：本机的编号记录应是随账本一起从备份恢复的旧记录，"
+                            "已按重放后的账本更新",
+                            file=sys.stderr,
+                        )
+                    else:
+                        report.mismatches += [f"{line}：重放办理了当初没有办理的业务" for line in over]
                 if report.differs and not args.accept_outbox:
                     report.mismatches.append(
                         f"重放写出的 JSON 与 outbox 中的 {len(report.differs)} 个文件不一致（见上）。outbox 可被机构改写，"
@@ -747,6 +785,7 @@ def cmd_recover(layout: Layout, args) -> int:
                     problems=report.problems,
                     mark=issued,
                     mark_at=at,
+                    at_start=at_start,
                 )
                 print(
                     "恢复未完成：以上不一致须先查明。在此之前 serve 和 process 不会启动；查明后可把账本恢复到备份，"

@@ -86,6 +86,14 @@ def replacement(conn, policy_no: str) -> Replacement | None:
     return head
 
 
+def latest_processed(conn) -> datetime | None:
+    """The latest moment of business a ledger holds: a request processed, a month-end started. `conn` runs
+    `?` queries on either database."""
+    moments = [m for (m,) in conn.execute("SELECT MAX(processed_at) FROM requests").fetchall() if m]
+    moments += [m for (m,) in conn.execute("SELECT MAX(started_at) FROM month_end_runs").fetchall() if m]
+    return from_text(max(moments)) if moments else None
+
+
 def chain_reasons(conn, policy_no: str) -> list[str]:
     """Why each policy of the chain that replaced `policy_no` was issued (批改, 减人, 换人, 信息变更), in
     order: the steps `replacement` follows to the end of the chain."""

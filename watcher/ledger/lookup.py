@@ -20,7 +20,15 @@ from datetime import date, datetime
 from ..domain.plans import Coverage
 from ..domain.policy import ACTIVE, CANCELLED, Insured, Policy, Replacement
 from ..domain.throttle import ClientState
-from .common import POLICY_SELECT, chain_reasons, from_text, issued_from, policy_from_row, replacement
+from .common import (
+    POLICY_SELECT,
+    chain_reasons,
+    from_text,
+    issued_from,
+    latest_processed,
+    policy_from_row,
+    replacement,
+)
 from .db import is_url
 from .postgresql import PostgresDatabase
 
@@ -142,6 +150,11 @@ class LookupLedger:
         Ledger.effective_request answers recovering.unheld)."""
         with self.connections.connection() as conn:
             return conn.execute("SELECT 1 FROM requests WHERE agency = ? AND sha256 = ?", (agency, sha256)).fetchone()
+
+    def latest_processed(self) -> datetime | None:
+        """As Ledger.latest_processed (recovering.unlogged)."""
+        with self.connections.connection() as conn:
+            return latest_processed(conn)
 
     def runs(self) -> list[RunKey]:
         """The month-end runs the ledger holds, as recovering.unheld reads them."""

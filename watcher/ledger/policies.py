@@ -22,7 +22,16 @@ from .. import crash
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, ADD_PEOPLE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
 from ..faults import os_words
-from .common import POLICY_SELECT, LedgerError, from_text, policy_from_row, replaced, replacement, to_text
+from .common import (
+    POLICY_SELECT,
+    LedgerError,
+    from_text,
+    latest_processed,
+    policy_from_row,
+    replaced,
+    replacement,
+    to_text,
+)
 from .db import is_url, open_database
 from .issued import Issued
 from .schema import NUMBERED, migrate
@@ -278,6 +287,10 @@ class Ledger(SettlementLedger):
             ),
         ).fetchone()[0]
         self.conn.executemany("INSERT INTO outputs VALUES (?, ?, ?)", [(agency, n, request_id) for n in outputs])
+
+    def latest_processed(self) -> datetime | None:
+        """When the latest business the ledger holds was done: a request's processing or a month-end's start."""
+        return latest_processed(self.conn)
 
     def effective_request(self, agency: str, sha256: str) -> RequestRecord | None:
         row = self.conn.execute(

@@ -69,6 +69,8 @@ class RecoverReport:
     repaired: set[str] = field(default_factory=set)  # outputs written again for what the ledger held
     mismatches: list[str] = field(default_factory=list)  # stop: nothing is guessed
     differs: list[str] = field(default_factory=list)  # outbox JSON twins that say otherwise (not rewritten)
+    unmatched: list[str] = field(default_factory=list)  # JSON twins the replay wrote that the outbox lacks
+    unlogged_committed: int = 0  # originals only the archive knows, replayed by this run, that changed the ledger
     written: list[str] = field(default_factory=list)  # outputs missing from the outbox, written now
     agencies: dict[str, dict] = field(default_factory=dict)  # per agency: policies, premium, statements, paid
     problems: list[str] = field(default_factory=list)  # `check` on the rebuilt ledger
@@ -142,7 +144,7 @@ def plan_replay(layout: Layout, ledger, zone) -> Planned:
     # Originals the log does not name (a line lost to a power cut, an archive older than the log), newer
     # than anything the ledger holds: placed by their archive name's second.
     named = {str(e.data.get("archived")) for e in logged if e.kind == "file"}
-    latest = ledger_latest(ledger)
+    latest = ledger.latest_processed()
     extra: list[Item] = []
     for path in archived_originals(layout):
         rel = str(path.relative_to(layout.archive))
@@ -222,12 +224,6 @@ def changed_copy(path: Path) -> bool:
     return False
 
 
-def ledger_latest(ledger) -> datetime | None:
-    moments = [m for (m,) in ledger.conn.execute("SELECT MAX(processed_at) FROM requests") if m]
-    moments += [to_text(r.started_at) for r in ledger.runs()]
-    return datetime.fromisoformat(max(moments)) if moments else None
-
-
 def archived_originals(layout: Layout) -> list[Path]:
     found: list[Path] = []
     if not layout.archive.is_dir():
@@ -288,6 +284,8 @@ class Replay:
         desk.now = lambda: item.at
         outcome = walk(desk, record)
         self.report.replayed["repair" if data.get("repair") else "file"] += 1
+        if data.get("unlogged") and outcome.committed:
+            self.report.unlogged_committed += 1
         if "committed" in data and bool(data["committed"]) != outcome.committed:
             first = "改变了账本" if data["committed"] else "未改变账本"
             now = "改变了账本" if outcome.committed else f"未改变账本（{outcome.status}）"
@@ -377,6 +375,8 @@ def reconcile(layout: Layout, report: RecoverReport, *, write: bool) -> None:
             if path.suffix == ".json" and str(rel) not in report.repaired and not _same_json(path, real):
                 report.differs.append(str(Path("outbox") / rel))
             continue
+        if path.suffix == ".json" and str(Path("outbox") / rel) not in report.unmatched:
+            report.unmatched.append(str(Path("outbox") / rel))
         if write:
             real.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, real)
