@@ -311,21 +311,9 @@ class _Endorsement:
         for key, p in new.items():
             if key not in old:
                 rows.append(["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"])
-            else:
-                was = old[key]
-                diffs = [
-                    f"{label}：{a or '（空）'} → {b or '（空）'}"
-                    for label, a, b in (
-                        ("姓名", was.name, p.name),
-                        ("性别", was.gender, p.gender),
-                        ("出生日期", was.birth.isoformat(), p.birth.isoformat()),
-                        ("联系电话", was.phone, p.phone),
-                        ("备注", was.note, p.note),
-                    )
-                    if a != b
-                ]
-                if diffs:
-                    rows.append(["变更", p.name, p.id_type, p.id_no, "；".join(diffs)])
+            elif diffs := person_diffs(old[key], p):
+                said = "；".join(f"{label}：{a or '（空）'} → {b or '（空）'}" for label, a, b in diffs)
+                rows.append(["变更", p.name, p.id_type, p.id_no, said])
         for key, p in old.items():
             if key not in new:
                 rows.append(["减少", p.name, p.id_type, p.id_no, f"原保费 {yuan_display(p.premium_fen)}"])
@@ -356,6 +344,21 @@ class AddPeopleKind(_Endorsement):
         return [["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"] for p in values.people]
 
 
+def person_diffs(was: Insured, now: Insured) -> list[tuple[str, str, str]]:
+    """What differs between a person as on the policy and as in a new roster: (column, was, now)."""
+    return [
+        (label, a, b)
+        for label, a, b in (
+            ("姓名", was.name, now.name),
+            ("性别", was.gender, now.gender),
+            ("出生日期", was.birth.isoformat(), now.birth.isoformat()),
+            ("联系电话", was.phone, now.phone),
+            ("备注", was.note, now.note),
+        )
+        if a != b
+    ]
+
+
 class NewRosterKind(_Endorsement):
     """减人, 换人, 信息变更: cancel the policy and reissue it with the complete new roster."""
 
@@ -366,11 +369,26 @@ class NewRosterKind(_Endorsement):
         old_keys = {(p.id_type, p.id_no) for p in state.policy.people}
         new_keys = set(values.row_of)
         if self.action == "减人":
+            was = {(p.id_type, p.id_no): p for p in state.policy.people}
+            now_people = {(p.id_type, p.id_no): p for p in values.people}
             for key, r in values.row_of.items():
                 if key not in old_keys:
                     problems.append(
                         problem(
                             "endorse.not_on_policy", **cell_of(request, r, "证件号码"), policy_no=state.policy.policy_no
+                        )
+                    )
+                elif key in now_people and (diffs := person_diffs(was[key], now_people[key])):
+                    # Kept, but typed otherwise: the new policy would carry it silently (信息变更 changes people).
+                    column = diffs[0][0]
+                    problems.append(
+                        problem(
+                            "endorse.reduce_changed",
+                            **cell_of(request, r, column),
+                            policy_no=state.policy.policy_no,
+                            diffs="，".join(
+                                f"{label}是“{a or '（空）'}”，这里填的是“{b or '（空）'}”" for label, a, b in diffs
+                            ),
                         )
                     )
             if whole and new_keys == old_keys:
