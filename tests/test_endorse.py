@@ -475,6 +475,13 @@ def test_detail_sheet_has_the_spec_columns_filters_and_totals(root):
         ("query.plan_unknown", "方案代码")
     ]
     assert typo["errors"][0]["row"] is not None and "GW-X" in typo["errors"][0]["message"]
+    # Beside another wrong field it is still said: every error at once, never the next one after a fix.
+    both, _ = request(
+        root,
+        "明细两处错.xlsx",
+        {"操作类型": "业务明细", "投保起期": today, "投保止期": today, "方案代码": "GW-X", "保单状态": "已到期"},
+    )
+    assert sorted(e["code"] for e in both["errors"]) == ["query.plan_unknown", "query.status"]
     missing, _ = request(root, "明细缺日期.xlsx", {"操作类型": "业务明细"})
     assert {e["column"] for e in missing["errors"]} == {"投保起期", "投保止期"}
 

@@ -318,14 +318,15 @@ class DetailKind(RequestKind):
         return Request(self.action, who, flt, problems)
 
     def load(self, ledger, request: Request[Filter], who: str):
+        plans = {p.code for p in ledger.plans()}  # known whatever else is wrong: every error is listed
         if request.problems:
-            return [], set()
-        return ledger.find_policies(request.fields, people=False), {p.code for p in ledger.plans()}
+            return [], plans
+        return ledger.find_policies(request.fields, people=False), plans
 
     def validate(self, request: Request[Filter], state, now: datetime) -> Checked[Filter, Policies]:
         found, plans = state
         problems, flt = list(request.problems), request.fields
-        if not problems and flt.plan_code and flt.plan_code not in plans:  # a typo is no empty month
+        if flt.plan_code and flt.plan_code not in plans:  # a typo is no empty month
             problems.append(problem("query.plan_unknown", **flt.plan_at, value=flt.plan_code))
         return Checked(request, problems, Policies([p for p in found if matches(p, flt, now)]))
 
