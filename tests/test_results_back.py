@@ -58,6 +58,16 @@ def test_a_result_of_an_issued_group_dropped_back_changes_nothing_and_says_what_
         assert summary_values(wb)["状态"] == "失败"
     assert ledger_rows(root) == before
     assert len(list(root.joinpath(*OUT).glob("电子保单_*.html"))) == 1
+    # A 批改's result says which policy it issued and which it cancelled, never both as issued.
+    old = first["policies"][0]["policy_no"]
+    _drop(root, "批改.xlsx", {"操作类型": "批改", "保单号": old, "天数": 4}, None)
+    run_watcher(root, "process")
+    amended, _ = result(root, "GZ001", "批改_结果")
+    new = amended["policies"][0]["policy_no"]
+    shutil.copy(root.joinpath(*OUT, "批改_结果.xlsx"), root / "workbooks" / "GZ001" / "批改_结果.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "批改_结果_结果")
+    assert f"（出单 {new}；撤销保单 {old}）" in data["errors"][0]["message"], data["errors"][0]["message"]
 
 
 def test_the_same_tour_group_with_the_same_people_is_an_error_another_group_a_warning(root):

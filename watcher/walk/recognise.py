@@ -29,13 +29,17 @@ def recognise(book: Book, who: str, ledger, zone: tzinfo) -> tuple[Book, Problem
         return book, (file_problem("file.watcher_output", what=what) if what else None)
     earlier = ledger.effective_request(who, mark.sha256) if mark.sha256 else None
     if earlier is not None:
-        numbers = "、".join((*earlier.policies, *earlier.cancelled)[:5])
+        parts = [
+            f"{what} {'、'.join(numbers[:5])}{' 等' if len(numbers) > 5 else ''}"
+            for what, numbers in (("出单", earlier.policies), ("撤销保单", earlier.cancelled))
+            if numbers
+        ]
         return book, file_problem(
             "result.dropped_back",
             file=earlier.file_name,
             action=earlier.action,
             at=show_second(earlier.processed_at, zone),
-            policies=f"（保单 {numbers}）" if numbers else "",
+            policies=f"（{'；'.join(parts)}）" if parts else "",
         )
     if not mark.sha256:
         return book, file_problem("result.damaged_mark")
