@@ -216,6 +216,11 @@ def test_same_bytes_again_are_a_duplicate_with_the_first_policies_and_a_new_resu
     assert again["policies"] == first["policies"] and again["sha256"] == first["sha256"]
     assert summary_values(wb)["状态"] == "重复提交"
     assert ledger_rows(root) == after_first
+    # The first result given again, the roster echoed row for row with each person's premium as it was.
+    _, first_wb = result(root, "GZ001", "团B_结果")
+    assert wb.sheetnames == first_wb.sheetnames
+    echoed = [[c.value for c in row] for row in wb["被保险人名单"].iter_rows()]
+    assert echoed == [[c.value for c in row] for row in first_wb["被保险人名单"].iter_rows()]
     # Other bytes under the same name are a new request with a new result name; nothing is overwritten.
     overlapping = drop(root, "团B.xlsx", issue_fields(旅行团号="GZ-T002"), people(2)).read_bytes()
     run_watcher(root, "process")

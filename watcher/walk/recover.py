@@ -75,12 +75,20 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
             result_stem=earlier.outputs[0].removesuffix(".xlsx"),
         )
         repair = rebuild(desk, first, earlier, archived, fmt)
-    # The first result's warnings given again with it (an overlap with another group, say): the same answer.
-    said = frame.from_json(earlier.result).warnings if isinstance(earlier.result, dict) else []
+    # The first result given again: its warnings (an overlap with another group, say), and the request's
+    # sheets echoed with each person's premium as the first result showed them (the bytes are the same).
+    first_shown = frame.from_json(earlier.result) if isinstance(earlier.result, dict) else frame
+    said = first_shown.warnings if isinstance(earlier.result, dict) else []
+    book, _ = read(desk.reader, archived, fmt)
     policies = [p for n in earlier.policies if (p := desk.ledger.policy(n)) is not None]
     return replace(
         frame,
         status="duplicate",
+        book=recognise(book, frame.who, desk.ledger, desk.zone)[0] if book is not None else None,
+        row_premiums=first_shown.row_premiums,
+        roster_sheet=first_shown.roster_sheet,
+        roster_header=first_shown.roster_header,
+        roster_columns=first_shown.roster_columns,
         problems=[*frame.problems, *said],
         action=earlier.action,
         policies=policies,
