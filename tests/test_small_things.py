@@ -122,3 +122,25 @@ def test_usage_is_said_by_the_command_that_was_misused(root):
         env={**os.environ, "PYTHONUTF8": "1"},
     )
     assert done.returncode == 0 and str(root) in done.stdout
+
+
+def test_a_wrong_port_host_or_template_folder_is_said_not_a_traceback(root, tmp_path):
+    """An operator's typos: a port past 65535 ended in a Python traceback, an address this machine does not
+    have was blamed on a busy port, and a template written into a mistyped folder made that folder (where
+    no scan looks) without a word."""
+    for args, words in (
+        (("--port", "99999"), "端口“99999”无效"),
+        (("--port", "80a"), "端口“80a”无效"),
+        (("--workers", "0"), "进程数“0”无效"),
+    ):
+        proc = run_watcher(root, "web", *args, check=False)
+        assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    proc = run_watcher(root, "web", "--host", "10.255.255.254", "--port", "18231", check=False)
+    assert proc.returncode == 1 and "没有这个地址" in proc.stderr and "占用" not in proc.stderr, proc.stderr
+    (root / "watcher.toml").write_text("web_port = 99999\n", encoding="utf-8")
+    proc = run_watcher(root, "web", check=False)
+    assert proc.returncode == 1 and "web_port" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    (root / "watcher.toml").write_text("", encoding="utf-8")
+    typo = tmp_path / "workbook" / "GZ001" / "团A.xlsx"
+    proc = run_watcher(root, "template", "投保", "-o", str(typo), check=False)
+    assert proc.returncode == 1 and "不存在" in proc.stderr and not typo.parent.parent.exists(), proc.stderr

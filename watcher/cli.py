@@ -29,6 +29,18 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+def _port(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,5}", text.strip()) or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"端口“{text}”无效，请填 1 到 65535 的整数")
+    return int(text)
+
+
+def _workers(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,3}", text.strip()) or not 1 <= int(text) <= 64:
+        raise argparse.ArgumentTypeError(f"进程数“{text}”无效，请填 1 到 64 的整数")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="watcher", description="旅行社旅游险共享文件夹出单台")
     parser.add_argument("--root", help="工作目录（默认 $WATCHER_ROOT，否则当前目录）")
@@ -64,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=commands.cmd_migrate)
     p = sub.add_parser("web", parents=[common], help="客户自助查询页面")
     p.add_argument("--host", help="监听地址（默认 127.0.0.1）")
-    p.add_argument("--port", type=int, help="端口（默认 8080）")
-    p.add_argument("--workers", type=int, help="进程数（默认 4，见设置 web_workers；多个进程共用一个端口）")
+    p.add_argument("--port", type=_port, help="端口（默认 8080）")
+    p.add_argument("--workers", type=_workers, help="进程数（默认 4，见设置 web_workers；多个进程共用一个端口）")
     p.set_defaults(func=commands.cmd_web)
     p = sub.add_parser("template", parents=[common], help="生成空白申请模板")
     p.add_argument(

@@ -401,8 +401,11 @@ def cmd_template(layout: Layout, args) -> int:
         out = out.with_suffix(out.suffix + ".xlsx") if out.suffix else out.with_suffix(".xlsx")
     from .io.atomic import replacing
 
+    if not out.resolve().parent.is_dir():
+        # Never made: a typo in the folder (workbook/ for workbooks/) would leave the clerk's file where no
+        # scan looks.
+        raise Failure(f"文件夹 {out.parent} 不存在。请检查 -o 的路径，或先建好这个文件夹")
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
         with replacing(out.resolve()) as tmp:
             write_template(args.kind, tmp, plans, settings.channels)
     except (OSError, FileCreateError) as exc:
@@ -596,9 +599,18 @@ def cmd_web(layout: Layout, args) -> int:
     try:
         serve_web(layout.root, settings, host, port, args.workers or settings.web_workers)
     except OSError as exc:
-        raise Failure(
-            f"无法在 {host}:{port} 上提供服务（{os_words(exc)}）。端口可能已被占用，请用 --port 换一个"
-        ) from None
+        import errno
+        import socket
+
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            why = "这台机器没有这个地址，请用 --host 填本机的地址（如 127.0.0.1 或 0.0.0.0）"
+        elif exc.errno == errno.EACCES:
+            why = "1024 以下的端口需要管理员权限，请用 --port 换一个（如 8080），或放在反向代理后面"
+        elif exc.errno == errno.EADDRINUSE:
+            why = "端口已被占用，请用 --port 换一个"
+        else:
+            why = "请检查 --host 和 --port"
+        raise Failure(f"无法在 {host}:{port} 上提供服务（{os_words(exc)}）。{why}") from None
     return 0
 
 

@@ -175,7 +175,7 @@ class Pipeline:
             outcome = self._walk(record)
         except FileChanged:
             log.info(
-                "%s/%s: still being written (it changed after it was taken); put back until it holds still",
+                "%s/%s：受理后文件仍在变化（还在写入），已放回原处，等它不再变化后再受理",
                 record.who,
                 record.original,
             )
@@ -273,7 +273,12 @@ class Pipeline:
         except OSError as exc:
             # An archive gone read-only, a share that refuses the rename: it stays in hand with its record
             # (which names its copy) and is finished once the desk works again, or at the next start.
-            log.error("%s/%s: could not be put back (%s); it stays in hand", record.who, record.original, exc)
+            log.error(
+                "%s/%s：未能放回原处（%s），留在处理中，磁盘恢复后或下次启动时继续处理",
+                record.who,
+                record.original,
+                os_words(exc),
+            )
             self.pending[record.path] = record.who
             return
         self.desk.reserved.discard((record.who, record.stem))

@@ -220,7 +220,7 @@ def archive_claim(desk: Desk, record: Claim, outcome: Outcome) -> Path:
                 durable(kept.path)
                 forget(kept.path)
                 log.warning(
-                    "%s/%s: changed after it was processed; the changed file is kept as %s",
+                    "%s/%s：办理后文件又被改动，改动后的文件另存为 %s",
                     record.who,
                     record.original,
                     kept.path.name,

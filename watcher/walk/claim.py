@@ -214,7 +214,7 @@ def claim_file(desk: Desk, path: Path, who: str, copy: Callable[[Claim], Claim] 
             drop_record(claimed)  # a record written already (naming its copy) does not go back with it
             os.rename(claimed, path)
         except OSError:
-            log.exception("%s/%s: could not put it back; it is finished at the next start", who, path.name)
+            log.exception("%s/%s：未能放回原处，下次启动时继续处理", who, path.name)
         raise
 
 

@@ -67,7 +67,7 @@ def walk(desk: Desk, record: Claim) -> Outcome:
                     # Another worker changed what this request relied on between its checks and its
                     # commit (nothing of this request was committed): walk it again against the ledger
                     # as it is now; the same bytes committed by the other worker come back as a duplicate.
-                    log.info("%s/%s: the ledger changed under it; checking it again", record.who, record.original)
+                    log.info("%s/%s：检查期间账本被另一个进程改变，按现在的账本重新检查", record.who, record.original)
                     outcome = _again(desk, frame, snap, checked.sha256, checked.format, record)
         if not outcome.committed and not unchanged(record, snap):
             raise FileChanged(record.path)
