@@ -87,6 +87,10 @@ def test_outputs_that_cannot_be_written_are_written_as_soon_as_they_can_be(root)
                 write_request(root / "workbooks" / "GZ001" / "团B.xlsx", issue_fields(旅行团号="T-B"), people(3)[2:])
                 time.sleep(2.5)
                 assert (root / "workbooks" / "GZ001" / "团B.xlsx").exists()
+                # status's own probe of the root's disk passes (the outbox is another disk): it said 正常
+                # beside a file waiting; it says what the service stopped on.
+                status = run_watcher(root, "status").stdout
+                assert "受理已暂停" in status and "磁盘已满" in status and "正常" not in status, status
         wait_for(lambda: _results(root, "团A"), 30, "团A's result once the outbox takes it")
         if how == "full":
             wait_for(lambda: _results(root, "团B"), 30, "团B, taken once the desk works again")
@@ -100,6 +104,7 @@ def test_outputs_that_cannot_be_written_are_written_as_soon_as_they_can_be(root)
     # At every rescan the log says so: a retry of the outputs, or (a full disk) the alarm that stopped the intake.
     assert log.count("重新写出 GZ001/") + log.count("磁盘已满或读写出错（") >= 3, log
     assert "待写出" not in run_watcher(root, "status").stdout
+    assert "受理已暂停" not in run_watcher(root, "status").stdout
 
 
 def test_a_file_taken_ahead_that_cannot_go_back_stays_in_hand_and_is_finished_by_the_same_service(root):

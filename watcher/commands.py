@@ -274,11 +274,14 @@ def _running(layout: Layout, command: str):
     except BaseException:
         parser.close()
         raise
+    from .service.health import say_going_on
+
     try:
         from .service.logs import configure
         from .service.signals import install_signal_handlers
         from .walk.desk import Desk
 
+        say_going_on(layout.root)  # what a service killed while its intake was stopped said is not this run's
         configure(layout.root, settings.zone, to_stdout=True)
         ledger = _open(layout, settings, create=False, guard=True)
         worker = None
@@ -303,6 +306,7 @@ def _running(layout: Layout, command: str):
             ledger.close()
     finally:
         parser.close()
+        say_going_on(layout.root)
         if lock is not None:
             lock.__exit__(None, None, None)
 

@@ -3,7 +3,9 @@ reachable) and the root's disk able to take a write. Asked at every rescan while
 
 from __future__ import annotations
 
+import json
 import os
+from datetime import datetime
 from pathlib import Path
 
 from ..faults import DISK, LEDGER, DeskFault, classify
@@ -57,3 +59,35 @@ def health(desk, last: DeskFault | None = None) -> DeskFault | None:
         except OSError as exc:
             return DeskFault(classify(exc) or DISK, exc, where=place)
     return None
+
+
+# What a running service says of its intake while a fault of the desk stops it (a full or read-only outbox,
+# a locked ledger): `watcher status`, another process, reads it; gone once the service goes on.
+HALTED = ".watcher-halted.json"
+
+
+def say_halted(root: Path, fault: DeskFault, now: datetime) -> None:
+    """Best effort: on the disk that is full this may not be written (status then finds the disk itself)."""
+    from ..io.atomic import write_bytes
+
+    data = {"line": fault.line(), "since": now.isoformat(timespec="seconds")}
+    try:
+        write_bytes(Path(root) / HALTED, json.dumps(data, ensure_ascii=False).encode("utf-8"), durable=False)
+    except OSError:
+        pass
+
+
+def say_going_on(root: Path) -> None:
+    try:
+        (Path(root) / HALTED).unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def halted_line(root: Path) -> tuple[str, str] | None:
+    """(what stops the intake, since when) as the running service last said it, or None."""
+    try:
+        data = json.loads((Path(root) / HALTED).read_text("utf-8"))
+        return str(data["line"]), str(data.get("since", ""))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -261,6 +261,9 @@ class Pipeline:
         if self.halted is None:
             log.error("%s", fault.line())
         self.halted = fault
+        from .health import say_halted
+
+        say_halted(self.desk.layout.root, fault, datetime.now(self.desk.zone))
 
     def _put_back(self, record: Claim) -> None:
         self._unsend(record)

@@ -35,7 +35,7 @@ from ..layout import ADMIN, CLAIMED
 from ..walk.desk import Desk
 from ..walk.names import display_name
 from . import scan
-from .health import health
+from .health import health, say_going_on
 from .intake import adopt, ensure_folders, gather, registered, sandboxed, start, tell_admin
 from .pipeline import Pipeline, RunReport
 from .schedule import run_due
@@ -196,6 +196,7 @@ class Service:
                 return
             log.warning("%s已恢复，继续受理", WORDS[pipeline.halted.reason])
             pipeline.halted = None
+            say_going_on(self.desk.layout.root)
         gather(self.desk, self.tracker, None, backdate=False)
         for who in scan.folders(self.desk.layout):  # several workers: one may have died
             for claimed in adopt(self.desk, who):

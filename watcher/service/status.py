@@ -11,7 +11,7 @@ from ..domain.settlement import month_of, month_text, parse_run_time, previous_m
 from ..faults import DISK, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
 from . import scan
-from .health import probe_disk
+from .health import halted_line, probe_disk
 from .schedule import due
 
 
@@ -55,6 +55,12 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
         # With no service running, nothing goes on by itself: the desk's line says what to run.
         running = not service.startswith("未运行")
         desk = _desk_line(ledger, why, layout, running=running)
+        halted = halted_line(layout.root) if running else None
+        if halted is not None and desk.endswith("正常"):
+            # The service stopped its intake on something this process's own probes do not meet (an outbox on
+            # another disk that is full or read-only, a lock since released): it says so until it goes on.
+            line, since = halted
+            desk = f"受理已暂停（服务自 {since[:19].replace('T', ' ')} 起）：{line}"
         if ledger is not None and desk.endswith("正常"):
             desk = _behind_line(ledger, layout, zone, running=running) or desk
         try:
