@@ -85,6 +85,9 @@ def test_check_names_waiting_business_only_once_the_daily_retry_should_have_bill
     for moment in ("2026-12-03T10:00:00+08:00", "2026-12-04T02:30:00+08:00"):  # before the slot, in its grace
         proc = run_watcher(root, "check", env=fake(moment), check=False)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+    # status names that retry beside next month's run, not only the run of 2027-01-01.
+    status = run_watcher(root, "status", env=fake("2026-12-01T03:00:00+08:00")).stdout
+    assert "每日重试 2026" in status and "2026-12-02 02:00" in status, status
     late = run_watcher(root, "check", env=fake("2026-12-04T03:30:00+08:00"), check=False)
     assert late.returncode == 1 and a["policy_no"] in late.stderr and b["policy_no"] in late.stderr
     line = next(x for x in late.stderr.splitlines() if b["policy_no"] in x)

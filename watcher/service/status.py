@@ -7,7 +7,14 @@ import json
 from collections import Counter
 from datetime import datetime
 
-from ..domain.settlement import month_of, month_text, parse_run_time, previous_month, scheduled_at
+from ..domain.settlement import (
+    month_of,
+    month_text,
+    parse_run_time,
+    previous_month,
+    retry_slot_after,
+    scheduled_at,
+)
 from ..faults import DISK, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
 from . import scan
@@ -216,6 +223,15 @@ def next_run_text(ledger, settings, now: datetime) -> str:
     if pending:
         text += "；现在待运行：" + "、".join(f"{month_text(m)}（{t}）" for m, t in pending)
     runs = ledger.runs()
+    # Months whose plans wait (or late business): retried every day at the run time, not only next month.
+    last_finished = {r.month: r for r in runs if r.finished_at is not None}
+    late = ledger.unsettled_months(now)
+    waiting = sorted(
+        m for m, r in last_finished.items() if (r.waiting or m in late) and m not in {m2 for m2, _ in pending}
+    )
+    if waiting:
+        slot = retry_slot_after(now, zone, at)
+        text += f"；每日重试 {'、'.join(month_text(m) for m in waiting)}（有等待结账的保单）：{slot:%Y-%m-%d %H:%M}"
     stopped = [r for r in runs if r.finished_at is None and r.summary.get("error")]
     if stopped:
         text += "；" + "、".join(
