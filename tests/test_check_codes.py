@@ -74,3 +74,33 @@ def test_the_docs_list_every_code():
 
     text = (Path(__file__).resolve().parents[1] / "docs" / "settlement.md").read_text(encoding="utf-8")
     assert [code for code in CODES if f"`{code}`" not in text] == []
+
+
+def test_a_price_changed_in_the_rate_table_or_a_journal_record_that_does_not_add_up_is_found(root, ledger_backend):
+    """`check` read plan prices as they were: a 每人保费 doubled in the ledger's rate table priced every later
+    policy at twice the uploaded rate and still said 一致; so did an issue record whose people's premiums
+    no longer add up to the policy's."""
+    policy = issue(root, "团", "2026-11-20 08:00")
+    assert _check(root)[0] == 0
+    ledger_query(root, "UPDATE rate_bands SET price_fen = price_fen * 2")
+    code, data = _check(root)
+    assert code == 1 and {d["code"] for d in data["discrepancies"]} == {"journal.plan_differs"}
+    changed = data["discrepancies"][0]
+    assert changed["found"] == "费率" and "费率与上传时" in changed["message"] and changed["record"].startswith("GN-A#")
+    ledger_query(root, "UPDATE rate_bands SET price_fen = price_fen / 2")
+    assert _check(root)[0] == 0
+    ledger_query(root, "DROP TRIGGER journal_no_update" + (" ON journal" if ledger_backend == "postgresql" else ""))
+    [(detail,)] = ledger_query(
+        root, "SELECT detail FROM journal WHERE event = 'policy.issued' AND ref = ?", (policy["policy_no"],)
+    )
+    forged = json.loads(detail)
+    forged["people"][0][5] += 100  # one person's premium, the policy's left as it was
+    ledger_query(
+        root,
+        "UPDATE journal SET detail = ? WHERE event = 'policy.issued' AND ref = ?",
+        (json.dumps(forged, ensure_ascii=False), policy["policy_no"]),
+    )
+    code, data = _check(root)
+    assert code == 1 and [(d["code"], d["record"]) for d in data["discrepancies"]] == [
+        ("journal.policy_premium", policy["policy_no"])
+    ]

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from ..domain.dates import cover_end, show_end, show_second
 from ..domain.money import yuan_display
@@ -54,6 +55,9 @@ CODES = {
     "journal.policy_unrecorded": "保单在流水中没有出单记录",
     "journal.policy_differs": "保单与流水重放不一致",
     "journal.policy_lost": "保单在流水中出单，账本中却没有",
+    "journal.policy_premium": "出单流水中的保费与被保险人保费之和不符",
+    "journal.plan_unrecorded": "方案版本在流水中没有上传记录",
+    "journal.plan_differs": "方案版本的费率、系数、保障或限制与上传时不同",
     "journal.statement_unrecorded": "对账单在流水中没有生成记录",
     "journal.statement_differs": "对账单与流水重放不一致",
     "journal.statement_lost": "对账单在流水中生成，账本中却没有",
@@ -229,6 +233,60 @@ def _unbilled(ledger, now: datetime, run_time: time, say: Say) -> None:
 RETRY_GRACE = timedelta(hours=1)
 
 
+def _plan_shape(code: str, fields: list, rates: list, factors: list, coverages: list) -> tuple:
+    return (
+        code,
+        [str(v) for v in fields],
+        sorted((int(a), int(b), int(c)) for a, b, c in rates),
+        sorted((int(a), int(b), str(Decimal(str(c)))) for a, b, c in factors),
+        [(str(item), int(fen)) for item, fen in coverages],
+    )
+
+
+def _plans(conn, recorded: dict[int, tuple], say: Say) -> None:
+    """Each plan version's rates, age factors, coverages and limits as its upload recorded them: a price
+    changed in the table afterwards would price every later policy wrongly and look consistent."""
+    rates: dict[int, list] = {}
+    factors: dict[int, list] = {}
+    covers: dict[int, list] = {}
+    for v, low, high, fen in conn.execute("SELECT plan_version, day_low, day_high, price_fen FROM rate_bands"):
+        rates.setdefault(v, []).append([low, high, fen])
+    for v, low, high, factor in conn.execute("SELECT plan_version, age_low, age_high, factor FROM age_factors"):
+        factors.setdefault(v, []).append([low, high, factor])
+    for v, item, fen in conn.execute("SELECT plan_version, item, sum_fen FROM coverages ORDER BY plan_version, seq"):
+        covers.setdefault(v, []).append([item, fen])
+    for v, code, name, region, low, high, days in conn.execute(
+        "SELECT id, plan_code, name, region, min_age, max_age, max_days FROM plan_versions"
+    ):
+        actual = _plan_shape(
+            code, [name, region, low, high, days], rates.get(v, []), factors.get(v, []), covers.get(v, [])
+        )
+        want = recorded.get(v)
+        if want is None:
+            say(
+                "journal.plan_unrecorded",
+                f"{code}#{v}",
+                "上传记录",
+                "无",
+                f"方案 {code} 的版本 {v} 在流水中没有上传记录",
+            )
+        elif want != actual:
+            what = "、".join(
+                label
+                for label, a, b in zip(
+                    ("方案代码", "名称与限制", "费率", "年龄系数", "保障"), want, actual, strict=True
+                )
+                if a != b
+            )
+            say(
+                "journal.plan_differs",
+                f"{code}#{v}",
+                "与上传时相同",
+                what,
+                f"方案 {code} 的版本 {v}：{what}与上传时（流水记录）不同，之后按它出的保单保费可能是错的",
+            )
+
+
 def _numbering(conn, sequences: dict[str, int], say: Say) -> None:
     for name, table, column, pattern, _width in (
         ("policy", "policies", "policy_no", POLICY_NO_PATTERN, 7),
@@ -265,11 +323,30 @@ def _replay(conn, say: Say) -> None:
     statements: dict[str, list] = {}  # no → [total, status, paid, invoice, policies]
     deposits: dict[str, list] = {}  # receipt → [agency, amount, refunded]
     agencies: dict[str, str] = {}
+    plans: dict[int, tuple] = {}  # plan version → what its upload recorded (code, fields, rates, factors, coverages)
     in_statements: Counter[str] = Counter()
     for event, ref, agency, detail in conn.execute("SELECT event, ref, agency, detail FROM journal ORDER BY id"):
         d = json.loads(detail)
         if event == "policy.issued":
             policies[ref] = [agency, d["premium_fen"], ACTIVE, "", False, len(d["people"])]
+            people_fen = sum(int(x[5]) for x in d["people"])
+            if people_fen != d["premium_fen"]:
+                say(
+                    "journal.policy_premium",
+                    ref,
+                    yuan_display(d["premium_fen"]),
+                    yuan_display(people_fen),
+                    f"保单 {ref} 的出单流水：保费 {yuan_display(d['premium_fen'])} 元，其中被保险人保费之和却是 "
+                    f"{yuan_display(people_fen)} 元",
+                )
+        elif event == "plan.version":
+            plans[int(d["version"])] = _plan_shape(
+                ref,
+                [d["name"], d["region"], d["min_age"], d["max_age"], d["max_days"]],
+                d["rates"],
+                d["factors"],
+                d["coverages"],
+            )
         elif event == "policy.cancelled" and ref in policies:
             policies[ref][2] = CANCELLED
         elif event == "statement.created":
@@ -296,6 +373,7 @@ def _replay(conn, say: Say) -> None:
     for no, count in in_statements.items():
         if count > 1:
             say("journal.twice_billed", no, 1, count, f"保单 {no} 进入了 {count} 张对账单（流水记录）")
+    _plans(conn, plans, say)
 
     seen = set()
     for no, agency, fen, status, statement_no, settled, count in conn.execute(
