@@ -55,6 +55,15 @@ def test_short_numbers_stored_as_numbers_are_read_as_digits():
     assert check_id("台湾居民来往大陆通行证", 12345678.0, TODAY).ok
 
 
+def test_a_number_cell_that_lost_its_leading_zeros_is_said_as_such():
+    """A 台湾居民来往大陆通行证 01234567 typed into a General cell is the number 1234567: the clerk was told only
+    that the format is wrong, not that Excel dropped the zero and the column must be text."""
+    found = check_id("台湾居民来往大陆通行证", 1234567.0, TODAY)
+    assert found.error == "id.excel_number" and found.number == "1234567"
+    assert check_id("台湾居民来往大陆通行证", "1234567", TODAY).error == "id.format"  # typed so: just wrong
+    assert check_id("台湾居民来往大陆通行证", 12345678901.0, TODAY).error == "id.format"  # too long: no zero lost
+
+
 def _resident(prefix: str, birth: date, seq: int) -> str:
     body = f"{prefix}{birth:%Y%m%d}{seq:03d}"
     return body + mod11_2_check(body)

@@ -94,6 +94,7 @@ MESSAGES: dict[str, str] = {
     "id.birth": "证件号码中的出生日期“{value}”不是有效日期",
     "id.birth_future": "证件号码中的出生日期 {value} 晚于今天",
     "id.checksum": "{id_type}号码有误（校验不通过），可能有数字抄错、漏抄或前后颠倒。请对照证件原件逐位核对后重新填写",
+    "id.excel_number": "证件号码“{value}”所在的单元格是数字格式，Excel 会去掉号码开头的 0。请把“证件号码”列设为“文本”格式，按证件重新输入完整号码",
     "id.format": "{id_type}号码格式不对。{expected}",
     "gender.required": "证件类型为“{id_type}”时必须填写性别",
     "gender.invalid": "性别“{value}”无效，请填写“男”或“女”",
