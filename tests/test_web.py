@@ -143,6 +143,8 @@ def test_headers_uniform_answer_normalised_input_and_nothing_in_logs(desk):
         assert status == 200 and 'id="result"' in body and "no-store" in headers["Cache-Control"]
         assert desk["id"] not in body and desk["id"][:3] + "*" in body and desk["id"][-4:] in body
         assert "有效" in body and "300,000.00" in body and "5.00 元" in body
+        # Its cover starts in ten days: the green 有效 says so, so nobody takes it for cover in force now.
+        assert 'id="not-started"' in body and "保障尚未开始" in body
 
         # Every kind of mismatch gets the very same answer. The rounds take turns on four policies: a
         # policy number failed on 20 times in a few seconds is slowed (429), whatever the address.
@@ -349,6 +351,7 @@ def test_a_void_policy_whose_replacement_has_ended_too_says_so(root):
         _, _, new, _ = post(base, None, id_type="身份证", policy_no=second, id_no=id_no)
     assert f'id="replaced-by">{second}<' in old and "该保单保险期间也已结束" in old
     assert "请以新保单号查询保障" not in old and "已到期" in new
+    assert 'id="not-started"' not in new and 'id="not-started"' not in old
 
 
 def test_a_void_policy_names_only_policies_issued_from_it_and_follows_a_corrected_id(desk):

@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 from ..domain.dates import show_end, show_hour
 from ..domain.idcard import ID_TYPES, mask_id
 from ..domain.money import yuan_display
-from ..domain.policy import CANCELLED, EXPIRED
+from ..domain.policy import ACTIVE, CANCELLED, EXPIRED
 from ..domain.text import fold, fold_id
 from ..domain.throttle import Rules, Verdict, after_failure, verdict
 from ..io.pages import environment
@@ -318,6 +318,9 @@ class LookupApp:
             "replacement_void": replacement_now == CANCELLED,
             "replacement_ended": replacement_now == EXPIRED,
             "left_out": bool(found.replacement and not found.on_replacement),
+            # 有效 before its cover starts: said, so that a traveller checking before departure does not take
+            # the green badge for cover in force now.
+            "not_started": p.shown_status(now) == ACTIVE and now < p.start,
         }
 
     def _local(self, epoch: float) -> str:
