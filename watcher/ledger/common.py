@@ -72,18 +72,25 @@ _CHAIN_LIMIT = 1000  # a chain of replacements longer than any desk makes: never
 def replacement(conn, policy_no: str) -> Replacement | None:
     """The end of the chain of policies that replaced `policy_no` (批改, 减人, 换人, 信息变更; a 加人 policy
     replaces nothing), or None when nothing replaced it. `conn` runs `?` queries on either database."""
-    head, number = None, policy_no
+    steps = _chain(conn, policy_no)
+    return Replacement(*steps[-1][:3]) if steps else None
+
+
+def _chain(conn, policy_no: str) -> list[tuple]:
+    """The chain's steps from `policy_no` on: (policy_no, status, end, why it was issued) each."""
+    steps: list[tuple] = []
+    number = policy_no
     for _ in range(_CHAIN_LIMIT):
         row = conn.execute(
-            "SELECT policy_no, status, end_at FROM policies WHERE replaces = ? AND replaces != ''"
+            "SELECT policy_no, status, end_at, replace_reason FROM policies WHERE replaces = ? AND replaces != ''"
             " AND replace_reason != ? ORDER BY issued_at DESC, policy_no DESC LIMIT 1",
             (number, ADD_PEOPLE),
         ).fetchone()
         if row is None:
             break
-        head = Replacement(row[0], row[1], from_text(row[2]))
+        steps.append((row[0], row[1], from_text(row[2]), row[3]))
         number = row[0]
-    return head
+    return steps
 
 
 def latest_processed(conn) -> datetime | None:
@@ -97,19 +104,7 @@ def latest_processed(conn) -> datetime | None:
 def chain_reasons(conn, policy_no: str) -> list[str]:
     """Why each policy of the chain that replaced `policy_no` was issued (批改, 减人, 换人, 信息变更), in
     order: the steps `replacement` follows to the end of the chain."""
-    reasons: list[str] = []
-    number = policy_no
-    for _ in range(_CHAIN_LIMIT):
-        row = conn.execute(
-            "SELECT policy_no, replace_reason FROM policies WHERE replaces = ? AND replaces != ''"
-            " AND replace_reason != ? ORDER BY issued_at DESC, policy_no DESC LIMIT 1",
-            (number, ADD_PEOPLE),
-        ).fetchone()
-        if row is None:
-            break
-        reasons.append(row[1])
-        number = row[0]
-    return reasons
+    return [step[3] for step in _chain(conn, policy_no)]
 
 
 def issued_from(conn, policy_no: str) -> list[str]:
