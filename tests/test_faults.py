@@ -256,18 +256,22 @@ def test_a_ledger_locked_too_long_stops_the_intake_and_leaves_every_file(root, l
     assert len(list(root.joinpath(*OUT).glob("*_结果.json"))) == 2
 
 
+def _one_policy_ledger(root: Path) -> bytearray:
+    """The SQLite ledger's bytes after one policy, its log checkpointed into the file."""
+    write_request(root / "workbooks" / "GZ001" / "一.xlsx", issue_fields(), people(2))
+    run_watcher(root, "process")
+    ledger_query(root, "PRAGMA wal_checkpoint(TRUNCATE)")
+    return bytearray((root / "ledger.sqlite3").read_bytes())
+
+
 def test_a_broken_ledger_is_said_in_one_line_and_nothing_is_taken(root, ledger_backend):
     if ledger_backend != "sqlite":
         pytest.skip("a damaged PostgreSQL database is its server's to report; this is the SQLite file")
-    write_request(root / "workbooks" / "GZ001" / "一.xlsx", issue_fields(), people(2))
-    run_watcher(root, "process")
-    ledger = root / "ledger.sqlite3"
-    ledger_query(root, "PRAGMA wal_checkpoint(TRUNCATE)")
-    data = bytearray(ledger.read_bytes())
     page = 4096
+    data = _one_policy_ledger(root)
     for at in range(page, len(data), page):  # every page but the first (the header): garbage
         data[at : at + page] = os.urandom(page)
-    ledger.write_bytes(bytes(data))
+    (root / "ledger.sqlite3").write_bytes(bytes(data))
     path = write_request(root / "workbooks" / "GZ001" / "二.xlsx", issue_fields(旅行团号="T2"), people(3)[2:])
     for command in (("process",), ("check",)):
         proc = run_watcher(root, *command, check=False)
@@ -284,15 +288,11 @@ def test_a_ledger_whose_pages_cannot_even_be_checked_is_said_in_one_line_by_ever
     sends the operator to, answered with `status`'s own advice to run `check`."""
     if ledger_backend != "sqlite":
         pytest.skip("a damaged PostgreSQL database is its server's to report; this is the SQLite file")
-    write_request(root / "workbooks" / "GZ001" / "一.xlsx", issue_fields(), people(2))
-    run_watcher(root, "process")
-    ledger = root / "ledger.sqlite3"
-    ledger_query(root, "PRAGMA wal_checkpoint(TRUNCATE)")
-    data = bytearray(ledger.read_bytes())
+    data = _one_policy_ledger(root)
     page, pages = 4096, len(data) // 4096
     assert pages >= 12, pages
     data[5 * page : 13 * page] = os.urandom(8 * page)  # the schema's and the tables' first pages among them
-    ledger.write_bytes(bytes(data))
+    (root / "ledger.sqlite3").write_bytes(bytes(data))
     path = write_request(root / "workbooks" / "GZ001" / "二.xlsx", issue_fields(旅行团号="T2"), people(3)[2:])
     for command in (("process",), ("recover",), ("month-end", "--month", "2026-11"), ("init",)):
         proc = run_watcher(root, *command, check=False)
