@@ -637,6 +637,20 @@ def test_an_amend_onto_a_period_another_policy_of_the_group_covers_is_refused(ro
     assert (
         other["policy_no"] in warning["message"] and "张三" in warning["message"] and "李四" not in warning["message"]
     )
+    # A period that cannot be one is said on its own cell, never an internal error of the overlap check.
+    for name, fields, code in (
+        ("批改大天数.xlsx", {"天数": 3000000}, "field.days_over"),
+        ("批改远年.xlsx", {"生效时间": "9999-12-31 08:00"}, None),
+    ):
+        data, _ = request(root, name, {"操作类型": "批改", "保单号": other["policy_no"], **fields})
+        codes = [e["code"] for e in data["errors"]]
+        assert data["status"] == "failed" and "file.internal" not in codes, codes
+        assert code is None or code in codes, codes
+    # Retyping the policy's own 天数 beside a change of 经办人 moves nothing: no overlap said again.
+    data, _ = request(
+        root, "批改经办人.xlsx", {"操作类型": "批改", "保单号": first["policy_no"], "天数": 3, "经办人": "新"}
+    )
+    assert data["status"] == "success" and not [w for w in data["warnings"] if w["code"].startswith("endorse.amend")]
 
 
 def test_a_reduce_that_also_retypes_a_kept_person_is_refused(root):
@@ -651,9 +665,19 @@ def test_a_reduce_that_also_retypes_a_kept_person_is_refused(root):
     error = data["errors"][0]
     assert error["column"] == "姓名" and error["row"] is not None and "“张三”" in error["message"]
     assert "信息变更" in error["message"] and "张叁" in error["message"]
-    no_phone = [[1, "张三", "身份证", ID_M_1980, None, None, None, None], ROSTER[1]]
-    data, _ = request(root, "减人2.xlsx", {"操作类型": "减人", "保单号": first["policy_no"]}, no_phone)
+    other_phone = [[1, "张三", "身份证", ID_M_1980, None, None, "13900000009", None], ROSTER[1]]
+    data, _ = request(root, "减人2.xlsx", {"操作类型": "减人", "保单号": first["policy_no"]}, other_phone)
     assert [(e["code"], e["column"]) for e in data["errors"]] == [("endorse.reduce_changed", "联系电话")]
     assert ledger_rows(root) == before
-    data, _ = request(root, "减人3.xlsx", {"操作类型": "减人", "保单号": first["policy_no"]}, ROSTER[:2])
+    # Typed otherwise only in form, or with the optional cells left blank: the policy's own data is kept.
+    same = [[1, "张三", "身份证", ID_M_1980.lower(), None, None, "138-0000 0001", None], ROSTER[1]]
+    data, _ = request(root, "减人3.xlsx", {"操作类型": "减人", "保单号": first["policy_no"]}, same)
     assert data["status"] == "success", data["errors"]
+    new_no = data["policies"][0]["policy_no"]
+    rows = ledger_query(root, "SELECT name, phone FROM insured WHERE policy_no = ? ORDER BY seq", (new_no,))
+    assert rows == [("张三", "13800000001"), ("李四", "")]
+    blank = [[1, "张三", "身份证", ID_M_1980, None, None, None, None]]
+    data, _ = request(root, "减人4.xlsx", {"操作类型": "减人", "保单号": new_no}, blank)
+    assert data["status"] == "success", data["errors"]
+    last = data["policies"][0]["policy_no"]
+    assert ledger_query(root, "SELECT phone FROM insured WHERE policy_no = ?", (last,)) == [("13800000001",)]

@@ -62,6 +62,7 @@ def test_a_number_cell_that_lost_its_leading_zeros_is_said_as_such():
     assert found.error == "id.excel_number" and found.number == "1234567"
     assert check_id("台湾居民来往大陆通行证", "1234567", TODAY).error == "id.format"  # typed so: just wrong
     assert check_id("台湾居民来往大陆通行证", 12345678901.0, TODAY).error == "id.format"  # too long: no zero lost
+    assert check_id("台湾居民来往大陆通行证", 123.0, TODAY).error == "id.format"  # a stub, not zeros lost
 
 
 def _resident(prefix: str, birth: date, seq: int) -> str:

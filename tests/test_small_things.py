@@ -137,9 +137,10 @@ def test_a_wrong_port_host_or_template_folder_is_said_not_a_traceback(root, tmp_
         assert proc.returncode == 2 and words in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     proc = run_watcher(root, "web", "--host", "10.255.255.254", "--port", "18231", check=False)
     assert proc.returncode == 1 and "没有这个地址" in proc.stderr and "占用" not in proc.stderr, proc.stderr
-    (root / "watcher.toml").write_text("web_port = 99999\n", encoding="utf-8")
+    (root / "watcher.toml").write_text("web_port = 99999\nweb_workers = 100\n", encoding="utf-8")
     proc = run_watcher(root, "web", check=False)
     assert proc.returncode == 1 and "web_port" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert run_watcher(root, "process", check=False).returncode == 0, "a page's setting never stops the desk"
     (root / "watcher.toml").write_text("", encoding="utf-8")
     typo = tmp_path / "workbook" / "GZ001" / "团A.xlsx"
     proc = run_watcher(root, "template", "投保", "-o", str(typo), check=False)

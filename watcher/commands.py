@@ -600,8 +600,14 @@ def cmd_web(layout: Layout, args) -> int:
     configure(layout.root, settings.zone, to_stdout=True)
     host = args.host or settings.web_host
     port = args.port if args.port is not None else settings.web_port
+    # Judged here, not when settings load: a page's setting never stops the desk's own commands.
+    if not 1 <= port <= 65535 or isinstance(port, float):
+        raise Failure(f"设置 web_port = {port!r} 无效，请填 1 到 65535 的整数（或用 --port）")
+    workers = args.workers or settings.web_workers
+    if not 1 <= workers <= 64 or isinstance(workers, float):
+        raise Failure(f"设置 web_workers = {workers!r} 无效，请填 1 到 64 的整数（或用 --workers）")
     try:
-        serve_web(layout.root, settings, host, port, args.workers or settings.web_workers)
+        serve_web(layout.root, settings, host, port, workers)
     except OSError as exc:
         import errno
         import socket

@@ -129,10 +129,6 @@ def load_settings(root: Path) -> Settings:
         raise SettingsError(
             f'设置 month_end_time = {settings.month_end_time!r} 无效，请写成 "02:00" 这样的时:分'
         ) from None
-    if not 1 <= settings.web_port <= 65535 or isinstance(settings.web_port, float):
-        raise SettingsError(f"设置 web_port = {settings.web_port!r} 无效，请填 1 到 65535 的整数")
-    if not 1 <= settings.web_workers <= 64 or isinstance(settings.web_workers, float):
-        raise SettingsError(f"设置 web_workers = {settings.web_workers!r} 无效，请填 1 到 64 的整数")
     if not settings.channels or any(not c.strip() for c in settings.channels):
         raise SettingsError('设置 channels 须列出至少一个业务渠道，例如 ["团险直销", "个险渠道"]')
     for proxy in settings.web_trusted_proxies:

@@ -8,6 +8,7 @@ that records the number it replaces and why; 加人 issues a new policy for the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -359,6 +360,26 @@ def person_diffs(was: Insured, now: Insured) -> list[tuple[str, str, str]]:
     ]
 
 
+def reduce_diffs(was: Insured, now: Insured) -> list[tuple[str, str, str]]:
+    """What a 减人 roster says otherwise than the policy of a person it keeps, in substance: a name's case,
+    a phone's spaces and dashes, full-width letters, an optional cell left blank are no change."""
+
+    def phone(text: str) -> str:
+        return re.sub(r"[\s\-()（）]", "", fold(text))
+
+    return [
+        (label, a, b)
+        for label, a, b, same in (
+            ("姓名", was.name, now.name, fold(was.name).casefold() == fold(now.name).casefold()),
+            ("性别", was.gender, now.gender, was.gender == now.gender),
+            ("出生日期", was.birth.isoformat(), now.birth.isoformat(), was.birth == now.birth),
+            ("联系电话", was.phone, now.phone, not now.phone or phone(was.phone) == phone(now.phone)),
+            ("备注", was.note, now.note, not now.note or fold(was.note).strip() == fold(now.note).strip()),
+        )
+        if not same
+    ]
+
+
 class NewRosterKind(_Endorsement):
     """减人, 换人, 信息变更: cancel the policy and reissue it with the complete new roster."""
 
@@ -371,6 +392,17 @@ class NewRosterKind(_Endorsement):
         if self.action == "减人":
             was = {(p.id_type, p.id_no): p for p in state.policy.people}
             now_people = {(p.id_type, p.id_no): p for p in values.people}
+            # The people kept are the policy's own, as it has them (priced again): a roster typed otherwise
+            # only in form (spaces in a phone, a Latin name in capitals, optional cells left blank) is fine.
+            values = replace(
+                values,
+                people=[
+                    replace(p, name=o.name, gender=o.gender, birth=o.birth, phone=o.phone, note=o.note)
+                    if (o := was.get((p.id_type, p.id_no))) is not None
+                    else p
+                    for p in values.people
+                ],
+            )
             for key, r in values.row_of.items():
                 if key not in old_keys:
                     problems.append(
@@ -378,7 +410,7 @@ class NewRosterKind(_Endorsement):
                             "endorse.not_on_policy", **cell_of(request, r, "证件号码"), policy_no=state.policy.policy_no
                         )
                     )
-                elif key in now_people and (diffs := person_diffs(was[key], now_people[key])):
+                elif key in now_people and (diffs := reduce_diffs(was[key], now_people[key])):
                     # Kept, but typed otherwise: the new policy would carry it silently (信息变更 changes people).
                     column = diffs[0][0]
                     problems.append(
@@ -428,12 +460,18 @@ class AmendKind(_Endorsement):
         """Besides the policy: where its people are already insured over the period the 批改 asks for (a
         new 生效时间 or 天数 may move the group onto a trip another policy covers)."""
         state = super().load(ledger, request, who)
-        old, f = state.policy, request.fields.amend
-        if old is not None and old.status == ACTIVE and f is not None and (f.start or f.days):
-            start, days = f.start or old.start, f.days or old.days
-            keys = [(p.id_type, p.id_no) for p in old.people]
+        old, f, plan = state.policy, request.fields.amend, state.plan
+        if old is None or old.status != ACTIVE or f is None or plan is None:
+            return state
+        start, days = f.start or old.start, f.days or old.days
+        if (start, days) == (old.start, old.days) or not 0 < days <= plan.max_days:
+            return state  # the period does not move (or cannot be: its own error says why)
+        try:
             end = cover_end(start, days, self.settings.zone)
-            state.overlaps = [o for o in ledger.live_overlaps(who, keys, start, end) if o.policy_no != old.policy_no]
+        except (OverflowError, ValueError):  # a year past what dates hold: 生效时间's own check says it
+            return state
+        keys = [(p.id_type, p.id_no) for p in old.people]
+        state.overlaps = [o for o in ledger.live_overlaps(who, keys, start, end) if o.policy_no != old.policy_no]
         return state
 
     def validate_alone(self, request, now, problems) -> None:

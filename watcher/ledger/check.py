@@ -203,7 +203,9 @@ def _unbilled(ledger, now: datetime, run_time: time, say: Say) -> None:
     not: the first retry slot after the group became billable passed more than RETRY_GRACE ago. A group
     that became billable since the last slot is no discrepancy: the next retry bills it. A month no
     month-end has finished yet is not named: its run (scheduled or caught up) bills it anyway."""
-    settled = {r.month for r in ledger.runs() if r.finished_at}
+    runs = ledger.runs()
+    settled = {r.month for r in runs if r.finished_at}
+    last_run = {r.month: r.started_at for r in runs}  # ordered: the month's latest run, finished or not
     zone = ledger.zone
     for month in sorted(ledger.unsettled_months(now) & settled):
         start, end = month_bounds(month, zone)
@@ -213,7 +215,9 @@ def _unbilled(ledger, now: datetime, run_time: time, say: Say) -> None:
                 continue
             mine = [p for p in policies if (p.agency, p.plan_code) == (group.agency, group.plan_code)]
             since = billable_since(month, zone, mine)
-            slot = retry_slot_after(since, zone, run_time)
+            # Recorded after the month's latest run but dated before it (a clock moved back): the next
+            # slot after that run is the one that bills it.
+            slot = retry_slot_after(max(since, last_run[month]), zone, run_time)
             if now < slot + RETRY_GRACE:
                 continue
             kind = "补充对账单" if group.stated else "对账单"

@@ -261,9 +261,15 @@ class Pipeline:
         if self.halted is None:
             log.error("%s", fault.line())
         self.halted = fault
-        from .health import say_halted
+        self.say_halted()
 
-        say_halted(self.desk.layout.root, fault, datetime.now(self.desk.zone))
+    def say_halted(self) -> None:
+        """What stops the intake, for `watcher status` (one service a root: SQLite; several workers of a
+        PostgreSQL ledger share the root and would say each other's)."""
+        if self.halted is not None and not self.desk.worker:
+            from .health import say_halted
+
+            say_halted(self.desk.layout.root, self.halted, self.desk.now())
 
     def _put_back(self, record: Claim) -> None:
         self._unsend(record)

@@ -191,7 +191,10 @@ class Service:
         if pipeline.halted is not None:
             fault = health(self.desk, pipeline.halted)
             if fault is not None:
+                changed = fault.line() != pipeline.halted.line()
                 pipeline.halted = fault
+                if changed:
+                    pipeline.say_halted()  # status says what stops it now
                 log.error("%s", fault.line())
                 return
             log.warning("%s已恢复，继续受理", WORDS[pipeline.halted.reason])
