@@ -280,6 +280,25 @@ def test_a_broken_ledger_is_said_in_one_line_and_nothing_is_taken(root, ledger_b
     status = run_watcher(root, "status", check=False)
     assert "Traceback" not in status.stderr and "账本" in status.stdout
     assert path.exists() and not _results(root, "二")
+    # The lookup page says it is under maintenance (503), not 系统繁忙 with a traceback a request.
+    import io as _io
+
+    from watcher.settings import load_settings
+    from watcher.web.app import LookupApp
+
+    app = LookupApp(root, load_settings(root))
+    body = b"id_type=%E8%BA%AB%E4%BB%BD%E8%AF%81&policy_no=LY202601010009999&id_no=110101199003070011"
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+        "CONTENT_LENGTH": str(len(body)),
+        "REMOTE_ADDR": "127.0.0.9",
+        "wsgi.input": _io.BytesIO(body),
+    }
+    said = []
+    page = b"".join(app(environ, lambda status, headers: said.append(status)))
+    assert said[0].startswith("503") and "维护" in page.decode("utf-8"), said
 
 
 def test_a_ledger_whose_pages_cannot_even_be_checked_is_said_in_one_line_by_every_command(root, ledger_backend):
@@ -303,6 +322,12 @@ def test_a_ledger_whose_pages_cannot_even_be_checked_is_said_in_one_line_by_ever
     assert "账本文件已损坏" in check.stderr and "恢复到最近的备份" in check.stderr
     assert "请运行 watcher check" not in check.stderr, "check sends the operator back to itself"
     assert path.exists() and not _results(root, "二")
+    # The blank template is still written (without the plans' list); a copy to PostgreSQL is refused.
+    blank = root.parent / "投保.xlsx"
+    made = run_watcher(root, "template", "投保", "-o", str(blank), check=False)
+    assert made.returncode == 0 and blank.exists() and "Traceback" not in made.stderr and "下拉列表" in made.stderr
+    moved = run_watcher(root, "migrate", "--to", "postgresql://127.0.0.1/nowhere", check=False)
+    assert moved.returncode == 1 and "损坏" in moved.stderr and "Traceback" not in moved.stderr, moved.stderr
 
 
 def test_serve_stops_the_intake_while_the_ledger_is_locked_and_goes_on_after(root, ledger_backend):

@@ -83,7 +83,7 @@ def _unrecovered(layout: Layout) -> None:
 
 def _guard(ledger, layout: Layout, zone) -> None:
     from .ledger.issued import behind
-    from .service.recovering import unheld, unlogged
+    from .service.recovering import unheld
 
     damaged = ledger.integrity()
     if damaged:
@@ -108,14 +108,6 @@ def _guard(ledger, layout: Layout, zone) -> None:
             f"账本中没有事件记录（archive/_events/）里最近已办理的 {len(missing)} 项业务："
             f"{'、'.join(missing[:3])}{' 等' if len(missing) > 3 else ''}。账本很可能是从较早的备份恢复的，或是新建的"
             "（本机的编号记录也随之丢失）：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
-            "运行 watcher recover 从 archive/ 重放备份之后的业务（见运维文档的备份与恢复）"
-        )
-    lost = unlogged(layout, ledger, zone)
-    if lost:
-        raise Failure(
-            f"archive/ 中有 {len(lost)} 个已处理的原件，账本和事件记录（archive/_events/）里都没有："
-            f"{'、'.join(lost[:3])}{' 等' if len(lost) > 3 else ''}。账本、本机的编号记录和事件记录很可能是一起从"
-            "较早的备份恢复的：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
             "运行 watcher recover 从 archive/ 重放备份之后的业务（见运维文档的备份与恢复）"
         )
     ledger.issued.raise_to(used)  # a mark behind the ledger (a crash between a commit and the mark) catches up
@@ -398,6 +390,14 @@ def cmd_template(layout: Layout, args) -> int:
         ledger = _open(layout, settings, create=False)
         try:
             plans = [(p.code, p.name, p.region) for p in ledger.plans()]
+        except Exception as exc:  # a damaged or locked ledger: the blank is still written, without the list
+            fault = classify(exc)
+            if fault is None:
+                raise
+            print(
+                f"注意：{DeskFault(fault, exc).line(running=False)}。模板照常写出，但“方案代码”没有下拉列表",
+                file=sys.stderr,
+            )
         finally:
             ledger.close()
     out = Path(args.output)
@@ -528,7 +528,7 @@ def cmd_check(layout: Layout, args) -> int:
             )
             for name, used, top in ([] if damaged else behind(ledger.numbers_used(), issued))
         ]
-        from .service.recovering import unheld, unlogged
+        from .service.recovering import unheld
 
         found += [
             Discrepancy(
@@ -540,17 +540,6 @@ def cmd_check(layout: Layout, args) -> int:
                 "请运行 watcher recover",
             )
             for line in ([] if damaged else unheld(layout.archive, ledger, settings.zone))
-        ]
-        found += [
-            Discrepancy(
-                "archive.unheld",
-                line,
-                "in the ledger or the event log",
-                "missing",
-                f"archive/ 中已处理的原件 {line} 账本和事件记录里都没有：账本、编号记录和事件记录可能是一起从较早的"
-                "备份恢复的，请运行 watcher recover",
-            )
-            for line in ([] if damaged else unlogged(layout, ledger, settings.zone))
         ]
     finally:
         ledger.close()
@@ -637,6 +626,12 @@ def cmd_migrate(layout: Layout, args) -> int:
     settings = load_settings(layout.root)
     source = _open(layout, settings, create=False)
     try:
+        damaged = source.integrity()
+        if damaged:
+            raise Failure(
+                f"账本文件已损坏（{'；'.join(damaged[:3])}），不能复制。请先把账本恢复到最近的备份"
+                "（见运维文档的备份与恢复），运行 watcher recover，再复制"
+            )
         try:
             target = Ledger(args.to, settings.zone, now=clock.now())
         except Exception as exc:
@@ -792,6 +787,14 @@ def cmd_recover(layout: Layout, args) -> int:
                         )
                     else:
                         report.mismatches += [f"{line}：重放办理了当初没有办理的业务" for line in over]
+                        if report.unlogged_committed and report.unmatched:
+                            # The outbox lacks what would vouch for them (an agency's system took its results).
+                            report.mismatches.append(
+                                f"这些编号来自事件记录中没有的归档原件，但重放写出的 {len(report.unmatched)} 个结果在 outbox "
+                                f"中没有（{'、'.join(report.unmatched[:3])}{' 等' if len(report.unmatched) > 3 else ''}），"
+                                "无法核实：把这些结果文件放回 outbox（或核实后把本机编号记录改为重放后的编号），"
+                                "把账本恢复到备份，再运行 watcher recover"
+                            )
                 if report.differs and not args.accept_outbox:
                     report.mismatches.append(
                         f"重放写出的 JSON 与 outbox 中的 {len(report.differs)} 个文件不一致（见上）。outbox 可被机构改写，"

@@ -25,7 +25,6 @@ from .common import (
     chain_reasons,
     from_text,
     issued_from,
-    latest_processed,
     policy_from_row,
     replacement,
 )
@@ -150,11 +149,6 @@ class LookupLedger:
         Ledger.effective_request answers recovering.unheld)."""
         with self.connections.connection() as conn:
             return conn.execute("SELECT 1 FROM requests WHERE agency = ? AND sha256 = ?", (agency, sha256)).fetchone()
-
-    def latest_processed(self) -> datetime | None:
-        """As Ledger.latest_processed (recovering.unlogged)."""
-        with self.connections.connection() as conn:
-            return latest_processed(conn)
 
     def runs(self) -> list[RunKey]:
         """The month-end runs the ledger holds, as recovering.unheld reads them."""

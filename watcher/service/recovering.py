@@ -4,9 +4,7 @@ Kept light (read at every start and by `watcher status`); the replay itself is s
 from __future__ import annotations
 
 import json
-import re
 import shutil
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from .. import events
@@ -71,73 +69,6 @@ def unheld(archive: Path, ledger, zone, last: int = 20) -> list[str]:
     return missing
 
 
-_ORIGINAL = re.compile(r"^(\d{6})_[0-9a-f]{8}_")  # HHMMSS_<sha256[:8]>_…: walk/archive.py names each copy so
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def unlogged(layout, ledger, zone, tail: list | None = None) -> list[str]:
-    """Processed originals in the archive (archive/<AGENCY>/<date>/) newer than anything the ledger holds
-    that the event log does not name either, and that no file in hand is being processed from: the third
-    evidence of business done, when the ledger, its mark of numbers and the event log were all restored
-    from one older backup (the archive's newer originals left in place). A ledger in use holds or logs
-    every file it walked: each walk is logged right after it, each commit is in the ledger. Only the day
-    folders from the ledger's latest business on are read (at each start, `status`, the lookup page)."""
-    archive = Path(layout.archive)
-    if not archive.is_dir():
-        return []
-    latest = ledger.latest_processed()
-    events_now = events.tail(archive) if tail is None else tail
-    named = {str(e.data.get("archived")) for e in events_now if e.kind == "file"}
-    first_day = latest.astimezone(zone).strftime("%Y-%m-%d") if latest is not None else ""
-    found: list[str] = []
-    in_hand: set[str] | None = None
-    for agency in archive.iterdir():
-        if not agency.is_dir() or agency.name == events.FOLDER:
-            continue
-        for day in agency.iterdir():
-            if not (_DAY.fullmatch(day.name) and day.name >= first_day and day.is_dir()):
-                continue
-            for path in day.iterdir():
-                match = _ORIGINAL.match(path.name)
-                if match is None or path.name[16:].startswith("办理后修改_"):
-                    continue  # no original (a copy being made, a file changed after it was processed)
-                rel = str(path.relative_to(archive))
-                if rel in named:
-                    continue
-                try:
-                    local = datetime.strptime(f"{day.name} {match.group(1)}", "%Y-%m-%d %H%M%S").replace(tzinfo=zone)
-                except ValueError:
-                    continue
-                if latest is not None and local < latest + timedelta(seconds=1):
-                    continue
-                if in_hand is None:
-                    in_hand = _copies_in_hand(layout)
-                if str(path) not in in_hand and path.is_file():
-                    found.append(rel)
-    return sorted(found)
-
-
-def _copies_in_hand(layout) -> set[str]:
-    """The archived copies that files in hand (claimed, not finished: this run's or one to resume) name."""
-    from ..layout import CLAIMED
-    from ..walk.claim import read_record
-
-    copies: set[str] = set()
-    workbooks = Path(layout.workbooks)
-    if not workbooks.is_dir():
-        return copies
-    for drop in workbooks.iterdir():
-        claimed = drop / CLAIMED
-        if not claimed.is_dir():
-            continue
-        for path in claimed.rglob("*"):  # a worker's own folder in it too
-            if path.is_file() and not path.name.startswith("."):
-                record = read_record(path, drop.name)
-                if record is not None and record.archived:
-                    copies.add(record.archived)
-    return copies
-
-
 def lags(root: Path, mark: Path, ledger, zone, last: int = 20) -> bool:
     """Whether the ledger is behind the numbers the desk handed out (its mark at `mark`), or lacks the event
     log's latest business: what `status` says and what keeps the lookup page in maintenance."""
@@ -145,9 +76,4 @@ def lags(root: Path, mark: Path, ledger, zone, last: int = 20) -> bool:
     from ..ledger.issued import Issued, behind
 
     issued, _ = Issued(mark).read()
-    layout = Layout(root)
-    return (
-        bool(behind(ledger.numbers_used(), issued))
-        or bool(unheld(layout.archive, ledger, zone, last))
-        or bool(unlogged(layout, ledger, zone))
-    )
+    return bool(behind(ledger.numbers_used(), issued)) or bool(unheld(Layout(root).archive, ledger, zone, last))

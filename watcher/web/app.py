@@ -31,6 +31,7 @@ from ..domain.money import yuan_display
 from ..domain.policy import ACTIVE, CANCELLED, EXPIRED
 from ..domain.text import fold, fold_id
 from ..domain.throttle import Rules, Verdict, after_failure, verdict
+from ..faults import DeskFault, classify
 from ..io.pages import environment
 from ..ledger.db import is_url, ledger_target
 from ..ledger.issued import issued_path
@@ -142,10 +143,18 @@ class LookupApp:
         method, path = environ.get("REQUEST_METHOD", "GET"), environ.get("PATH_INFO", "/")
         try:
             status, headers, body = self.route(method, path, environ)
-        except Exception:
-            log.exception("保单查询页出错")
-            status, headers = "500 Internal Server Error", [("Content-Type", "text/html; charset=utf-8")] + NO_STORE
-            body = self.page(error="系统繁忙，请稍后再试")
+        except Exception as exc:
+            if classify(exc) is not None:
+                # The ledger locked, damaged or away: the page says it is under maintenance (and when to come
+                # back), one line in the log, not a traceback a request.
+                log.error("保单查询页暂停：%s", DeskFault(classify(exc), exc).line(running=False))
+                status = "503 Service Unavailable"
+                headers = [("Content-Type", "text/html; charset=utf-8"), ("Retry-After", "600")] + NO_STORE
+                body = self.page(error=MAINTENANCE)
+            else:
+                log.exception("保单查询页出错")
+                status, headers = "500 Internal Server Error", [("Content-Type", "text/html; charset=utf-8")] + NO_STORE
+                body = self.page(error="系统繁忙，请稍后再试")
         log.info("%s %s %s %.0fms", method, path, status[:3], (time.perf_counter() - started) * 1000)
         start_response(status, HEADERS + headers + [("Content-Length", str(len(body)))])
         return [b"" if method == "HEAD" else body]
