@@ -291,6 +291,7 @@ def _running(layout: Layout, command: str):
             yield Desk(layout, settings, ledger, worker=worker, parser=parser), stop
         finally:
             if worker:
+                say_going_on(layout.root, worker)
                 try:
                     ledger.unregister_worker(worker)
                 except ledger.db.Error:  # the database went away: the next worker to start clears the row

@@ -62,32 +62,41 @@ def health(desk, last: DeskFault | None = None) -> DeskFault | None:
 
 
 # What a running service says of its intake while a fault of the desk stops it (a full or read-only outbox,
-# a locked ledger): `watcher status`, another process, reads it; gone once the service goes on.
+# a locked ledger): `watcher status`, another process, reads it; gone once the service goes on. Several
+# workers of a PostgreSQL ledger share the root: each says its own (status reads those of live workers).
 HALTED = ".watcher-halted.json"
 
 
-def say_halted(root: Path, fault: DeskFault, now: datetime) -> None:
+def halted_path(root: Path, worker: str | None = None) -> Path:
+    return Path(root) / (f".watcher-halted-{worker}.json" if worker else HALTED)
+
+
+def say_halted(root: Path, fault: DeskFault, now: datetime, worker: str | None = None) -> None:
     """Best effort: on the disk that is full this may not be written (status then finds the disk itself)."""
     from ..io.atomic import write_bytes
 
     data = {"line": fault.line(), "since": now.isoformat(timespec="seconds")}
     try:
-        write_bytes(Path(root) / HALTED, json.dumps(data, ensure_ascii=False).encode("utf-8"), durable=False)
+        write_bytes(halted_path(root, worker), json.dumps(data, ensure_ascii=False).encode("utf-8"), durable=False)
     except OSError:
         pass
 
 
-def say_going_on(root: Path) -> None:
+def say_going_on(root: Path, worker: str | None = None) -> None:
     try:
-        (Path(root) / HALTED).unlink(missing_ok=True)
+        halted_path(root, worker).unlink(missing_ok=True)
     except OSError:
         pass
 
 
-def halted_line(root: Path) -> tuple[str, str] | None:
-    """(what stops the intake, since when) as the running service last said it, or None."""
-    try:
-        data = json.loads((Path(root) / HALTED).read_text("utf-8"))
-        return str(data["line"]), str(data.get("since", ""))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def halted_line(root: Path, workers: list[str] | None = None) -> tuple[str, str] | None:
+    """(what stops the intake, since when) as the running service (or the first of the live `workers` that
+    says so) last said it, or None."""
+    for worker in workers if workers is not None else [None]:
+        try:
+            data = json.loads(halted_path(root, worker).read_text("utf-8"))
+            line = str(data["line"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        return (f"{worker}：{line}" if worker else line), str(data.get("since", ""))
+    return None

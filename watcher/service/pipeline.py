@@ -264,12 +264,11 @@ class Pipeline:
         self.say_halted()
 
     def say_halted(self) -> None:
-        """What stops the intake, for `watcher status` (one service a root: SQLite; several workers of a
-        PostgreSQL ledger share the root and would say each other's)."""
-        if self.halted is not None and not self.desk.worker:
+        """What stops the intake, for `watcher status` (each worker of a shared ledger its own)."""
+        if self.halted is not None:
             from .health import say_halted
 
-            say_halted(self.desk.layout.root, self.halted, self.desk.now())
+            say_halted(self.desk.layout.root, self.halted, self.desk.now(), self.desk.worker)
 
     def _put_back(self, record: Claim) -> None:
         self._unsend(record)

@@ -199,7 +199,7 @@ class Service:
                 return
             log.warning("%s已恢复，继续受理", WORDS[pipeline.halted.reason])
             pipeline.halted = None
-            say_going_on(self.desk.layout.root)
+            say_going_on(self.desk.layout.root, self.desk.worker)
         gather(self.desk, self.tracker, None, backdate=False)
         for who in scan.folders(self.desk.layout):  # several workers: one may have died
             for claimed in adopt(self.desk, who):

@@ -62,7 +62,15 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
         # With no service running, nothing goes on by itself: the desk's line says what to run.
         running = not service.startswith("未运行")
         desk = _desk_line(ledger, why, layout, running=running)
-        halted = halted_line(layout.root) if running else None
+        live = None
+        if ledger is not None and ledger.backend == "postgresql" and running:
+            try:
+                live = [name for name, _, _ in ledger.workers()]
+            except Exception as exc:  # said in the desk's line already
+                if classify(exc) is None:
+                    raise
+                live = []
+        halted = halted_line(layout.root, live) if running else None
         if halted is not None and desk.endswith("正常"):
             # The service stopped its intake on something this process's own probes do not meet (an outbox on
             # another disk that is full or read-only, a lock since released): it says so until it goes on.
