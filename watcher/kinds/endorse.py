@@ -9,6 +9,7 @@ that records the number it replaces and why; 加人 issues a new policy for the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -345,8 +346,11 @@ class AddPeopleKind(_Endorsement):
         return [["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"] for p in values.people]
 
 
-def person_diffs(was: Insured, now: Insured) -> list[tuple[str, str, str]]:
-    """What differs between a person as on the policy and as in a new roster: (column, was, now)."""
+def person_diffs(
+    was: Insured, now: Insured, same: Callable[[str, str, str], bool] | None = None
+) -> list[tuple[str, str, str]]:
+    """What differs between a person as on the policy and as in a new roster: (column, was, now); `same`
+    (column, was, now) says when two values mean the same (default: equal)."""
     return [
         (label, a, b)
         for label, a, b in (
@@ -356,28 +360,20 @@ def person_diffs(was: Insured, now: Insured) -> list[tuple[str, str, str]]:
             ("联系电话", was.phone, now.phone),
             ("备注", was.note, now.note),
         )
-        if a != b
+        if not (same(label, a, b) if same is not None else a == b)
     ]
 
 
-def reduce_diffs(was: Insured, now: Insured) -> list[tuple[str, str, str]]:
-    """What a 减人 roster says otherwise than the policy of a person it keeps, in substance: a name's case,
-    a phone's spaces and dashes, full-width letters, an optional cell left blank are no change."""
-
-    def phone(text: str) -> str:
-        return re.sub(r"[\s\-()（）]", "", fold(text))
-
-    return [
-        (label, a, b)
-        for label, a, b, same in (
-            ("姓名", was.name, now.name, fold(was.name).casefold() == fold(now.name).casefold()),
-            ("性别", was.gender, now.gender, was.gender == now.gender),
-            ("出生日期", was.birth.isoformat(), now.birth.isoformat(), was.birth == now.birth),
-            ("联系电话", was.phone, now.phone, not now.phone or phone(was.phone) == phone(now.phone)),
-            ("备注", was.note, now.note, not now.note or fold(was.note).strip() == fold(now.note).strip()),
-        )
-        if not same
-    ]
+def same_in_substance(label: str, was: str, now: str) -> bool:
+    """For a person a 减人 keeps: a name's case, a phone's spaces and dashes, full-width letters, an optional
+    cell left blank are no change."""
+    if label == "姓名":
+        return fold(was).casefold() == fold(now).casefold()
+    if label == "联系电话":
+        return not now or re.sub(r"[\s\-()（）]", "", fold(was)) == re.sub(r"[\s\-()（）]", "", fold(now))
+    if label == "备注":
+        return not now or fold(was).strip() == fold(now).strip()
+    return was == now
 
 
 class NewRosterKind(_Endorsement):
@@ -410,7 +406,7 @@ class NewRosterKind(_Endorsement):
                             "endorse.not_on_policy", **cell_of(request, r, "证件号码"), policy_no=state.policy.policy_no
                         )
                     )
-                elif key in now_people and (diffs := reduce_diffs(was[key], now_people[key])):
+                elif key in now_people and (diffs := person_diffs(was[key], now_people[key], same_in_substance)):
                     # Kept, but typed otherwise: the new policy would carry it silently (信息变更 changes people).
                     column = diffs[0][0]
                     problems.append(

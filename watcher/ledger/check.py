@@ -210,11 +210,13 @@ def _unbilled(ledger, now: datetime, run_time: time, say: Say) -> None:
     for month in sorted(ledger.unsettled_months(now) & settled):
         start, end = month_bounds(month, zone)
         policies = ledger.month_policies(start, end)
+        by_group: dict[tuple[str, str], list] = {}  # cancelled ones too: one that made the plan wait counts
+        for p in policies:
+            by_group.setdefault((p.agency, p.plan_code), []).append(p)
         for group in settle_state(group_month(policies), now):
             if group.state != "ready":
                 continue
-            mine = [p for p in policies if (p.agency, p.plan_code) == (group.agency, group.plan_code)]
-            since = billable_since(month, zone, mine)
+            since = billable_since(month, zone, by_group[(group.agency, group.plan_code)])
             # Recorded after the month's latest run but dated before it (a clock moved back): the next
             # slot after that run is the one that bills it.
             slot = retry_slot_after(max(since, last_run[month]), zone, run_time)

@@ -72,12 +72,13 @@ _CHAIN_LIMIT = 1000  # a chain of replacements longer than any desk makes: never
 def replacement(conn, policy_no: str) -> Replacement | None:
     """The end of the chain of policies that replaced `policy_no` (批改, 减人, 换人, 信息变更; a 加人 policy
     replaces nothing), or None when nothing replaced it. `conn` runs `?` queries on either database."""
-    steps = _chain(conn, policy_no)
+    steps = chain(conn, policy_no)
     return Replacement(*steps[-1][:3]) if steps else None
 
 
-def _chain(conn, policy_no: str) -> list[tuple]:
-    """The chain's steps from `policy_no` on: (policy_no, status, end, why it was issued) each."""
+def chain(conn, policy_no: str) -> list[tuple]:
+    """The chain's steps from `policy_no` on, the policies that replaced it one after another: (policy_no,
+    status, end, why it was issued: 批改, 减人, 换人, 信息变更) each."""
     steps: list[tuple] = []
     number = policy_no
     for _ in range(_CHAIN_LIMIT):
@@ -99,12 +100,6 @@ def latest_processed(conn) -> datetime | None:
     moments = [m for (m,) in conn.execute("SELECT MAX(processed_at) FROM requests").fetchall() if m]
     moments += [m for (m,) in conn.execute("SELECT MAX(started_at) FROM month_end_runs").fetchall() if m]
     return from_text(max(moments)) if moments else None
-
-
-def chain_reasons(conn, policy_no: str) -> list[str]:
-    """Why each policy of the chain that replaced `policy_no` was issued (批改, 减人, 换人, 信息变更), in
-    order: the steps `replacement` follows to the end of the chain."""
-    return [step[3] for step in _chain(conn, policy_no)]
 
 
 def issued_from(conn, policy_no: str) -> list[str]:

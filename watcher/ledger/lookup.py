@@ -22,11 +22,10 @@ from ..domain.policy import ACTIVE, CANCELLED, Insured, Policy, Replacement
 from ..domain.throttle import ClientState
 from .common import (
     POLICY_SELECT,
-    chain_reasons,
+    chain,
     from_text,
     issued_from,
     policy_from_row,
-    replacement,
 )
 from .db import is_url
 from .postgresql import PostgresDatabase
@@ -190,9 +189,10 @@ class LookupLedger:
             )
         )
         name = conn.execute("SELECT name FROM agencies WHERE code = ?", (policy.agency,)).fetchone()
-        head = replacement(conn, policy.policy_no) if policy.status == CANCELLED else None
+        steps = chain(conn, policy.policy_no) if policy.status == CANCELLED else []
+        head = Replacement(*steps[-1][:3]) if steps else None
         on_head = head is not None and _holds(conn, head.policy_no, id_no, id_type)
-        if head is not None and not on_head and INFO_CHANGE in chain_reasons(conn, policy.policy_no):
+        if head is not None and not on_head and any(step[3] == INFO_CHANGE for step in steps):
             # A 信息变更 corrected this person's ID (number or type): the same person, by name and birth date,
             # is on the replacement (the ID typed is the one the old policy had).
             on_head = (
