@@ -418,6 +418,42 @@ def test_a_whole_root_restored_with_its_mark_and_its_event_log_is_brought_forwar
     assert c["policy_no"] != b["policy_no"], "团B's number is never handed out again"
 
 
+def test_a_ledger_restored_with_the_mark_beside_it_is_brought_forward_by_recover(root, ledger_backend):
+    """`cp backup/ledger.sqlite3* .` brings the mark of numbers back with the ledger, both as old as the
+    backup, while the archive and its event log are today's. Before, `recover` replayed the day exactly as it
+    was and then stopped ("重放办理了当初没有办理的业务"), leaving the desk unable to start. Numbers past such a
+    mark are believed only where every result the replay wrote is the outbox's own, and never on a rerun."""
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    saved = backup(root, ledger_backend)
+    [mark] = _marks(root)
+    mark_then = mark.read_bytes()
+    b = issue(root, "团B", "2026-11-20 08:00", n=3, at="2026-11-03T10:00:00+08:00")
+    original, printed = business(root), outbox(root)
+
+    twin = root / "outbox/GZ001/团B_结果.json"
+    aside = root.parent / "团B_结果.json"
+    twin.rename(aside)  # nothing vouches for 团B's number: stopped, and stopped again when simply rerun
+    restore(root, ledger_backend, saved)
+    mark.write_bytes(mark_then)
+    for _ in range(2):
+        stopped = run_watcher(root, "recover", check=False)
+        assert stopped.returncode == 1 and "重放办理了当初没有办理的业务" in stopped.stderr, stopped.stderr
+    checked = run_watcher(root, "check", check=False)  # the desk will not start: check does not call it sound
+    assert checked.returncode == 1 and "上一次 watcher recover 发现不一致而停止" in checked.stderr, checked.stdout
+    aside.rename(twin)
+
+    restore(root, ledger_backend, saved)
+    mark.write_bytes(mark_then)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "备份之后办理的业务" in done.stderr and "随账本一起从备份恢复的旧记录" in done.stderr
+    assert business(root) == original and outbox(root) == printed
+    write_request(root / "workbooks/GZ001/团C.xlsx", issue_fields(旅行团号="团C"), people(2))
+    run_watcher(root, "process", env=fake("2026-11-03T11:00:00+08:00"))
+    c = result(root, "GZ001", "团C_结果")[0]["policies"][0]
+    assert c["policy_no"] != b["policy_no"], "团B's number is never handed out again"
+
+
 def test_a_backup_of_another_desk_ahead_of_the_mark_is_refused_before_anything_is_replayed(root, ledger_backend):
     issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
     [mark] = _marks(root)

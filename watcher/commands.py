@@ -529,7 +529,7 @@ def cmd_check(layout: Layout, args) -> int:
             )
             for name, used, top in ([] if damaged else behind(ledger.numbers_used(), issued))
         ]
-        from .service.recovering import unheld
+        from .service.recovering import unfinished, unheld
 
         found += [
             Discrepancy(
@@ -542,6 +542,21 @@ def cmd_check(layout: Layout, args) -> int:
             )
             for line in ([] if damaged else unheld(layout.archive, ledger, settings.zone))
         ]
+        state = unfinished(layout.root)
+        if state is not None:  # serve and process refuse to start on it: check does not call it consistent
+            stopped = state.get("state") == "mismatch"
+            found.append(
+                Discrepancy(
+                    "recover.unfinished",
+                    str(state.get("ledger") or ledger.target),
+                    "finished",
+                    str(state.get("state") or "unfinished"),
+                    f"上一次 watcher recover {'发现不一致而停止' if stopped else '没有完成（可能被中断）'}，"
+                    "账本尚未核实，serve 和 process 不会启动："
+                    + ("；".join(str(m) for m in (state.get("mismatches") or [])[:3]) + "。" if stopped else "")
+                    + f"请按 watcher recover --root {layout.root} 的报告处理",
+                )
+            )
     finally:
         ledger.close()
     problems = [d.message for d in found]
@@ -775,20 +790,30 @@ def cmd_recover(layout: Layout, args) -> int:
                     for n, u in sorted(used.items())
                     if u > top.get(n, 0)
                 ]
+                # The mark no further than the ledger it was found with: restored with it (a backup of
+                # `ledger.sqlite3*` takes the mark beside it), as old as the backup, so it cannot vouch for
+                # (or against) what the desk did after it.
+                with_ledger = all(t <= at_start.get(n, 0) for n, t in issued.items())
                 if any(issued.values()) and over:  # ahead of the mark: a number the desk never handed out?
-                    if report.unlogged_committed and not report.differs and not report.unmatched:
-                        # Unless the mark was restored with the ledger and the log: this run replayed originals
-                        # only the archive knows, and every result it wrote is the one the outbox has (a rerun
-                        # after a stop replays nothing new: its ledger past the mark is not believed).
+                    vouched = report.unlogged_committed or (with_ledger and report.committed)
+                    if vouched and not report.differs and not report.unmatched:
+                        # Unless the mark was restored with the ledger (and perhaps the log): every result this
+                        # run wrote is the one the outbox has (a rerun after a stop replays nothing new: its
+                        # ledger past the mark is not believed, at_start and the mark being the first run's).
+                        where = (
+                            f"事件记录中没有的 {report.unlogged_committed} 个归档原件"
+                            if report.unlogged_committed
+                            else "备份之后办理的业务（恢复前本机的编号记录与账本一样旧）"
+                        )
                         print(
-                            f"注意：{'；'.join(over)}。多出的编号来自事件记录中没有的 {report.unlogged_committed} 个归档原件，"
+                            f"注意：{'；'.join(over)}。多出的编号来自{where}，"
                             "重放的结果与 outbox 中的结果逐一相同：本机的编号记录应是随账本一起从备份恢复的旧记录，"
                             "已按重放后的账本更新",
                             file=sys.stderr,
                         )
                     else:
                         report.mismatches += [f"{line}：重放办理了当初没有办理的业务" for line in over]
-                        if report.unlogged_committed and report.unmatched:
+                        if vouched and report.unmatched:
                             # The outbox lacks what would vouch for them (an agency's system took its results).
                             report.mismatches.append(
                                 f"这些编号来自事件记录中没有的归档原件，但重放写出的 {len(report.unmatched)} 个结果在 outbox "

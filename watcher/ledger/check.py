@@ -66,6 +66,8 @@ CODES = {
     "journal.agency_differs": "机构状态与流水重放不一致",
     "ledger.damaged": "账本文件已损坏",
     "numbers.behind": "账本的流水号落后于本机已发出的编号（可能是从较早的备份恢复的）",
+    "events.unheld": "事件记录中已办理的业务不在账本中（账本可能是从较早的备份恢复的）",
+    "recover.unfinished": "上一次 watcher recover 没有完成或发现不一致而停止，账本尚未核实",
     "check.more": "另有更多不一致未列出",
 }
 

@@ -71,6 +71,7 @@ class RecoverReport:
     differs: list[str] = field(default_factory=list)  # outbox JSON twins that say otherwise (not rewritten)
     unmatched: list[str] = field(default_factory=list)  # JSON twins the replay wrote that the outbox lacks
     unlogged_committed: int = 0  # originals only the archive knows, replayed by this run, that changed the ledger
+    committed: int = 0  # files and month-ends replayed by this run that changed the ledger (a rerun's: none new)
     written: list[str] = field(default_factory=list)  # outputs missing from the outbox, written now
     agencies: dict[str, dict] = field(default_factory=dict)  # per agency: policies, premium, statements, paid
     problems: list[str] = field(default_factory=list)  # `check` on the rebuilt ledger
@@ -284,8 +285,10 @@ class Replay:
         desk.now = lambda: item.at
         outcome = walk(desk, record)
         self.report.replayed["repair" if data.get("repair") else "file"] += 1
-        if data.get("unlogged") and outcome.committed:
-            self.report.unlogged_committed += 1
+        if outcome.committed:
+            self.report.committed += 1
+            if data.get("unlogged"):
+                self.report.unlogged_committed += 1
         if "committed" in data and bool(data["committed"]) != outcome.committed:
             first = "改变了账本" if data["committed"] else "未改变账本"
             now = "改变了账本" if outcome.committed else f"未改变账本（{outcome.status}）"
@@ -351,6 +354,7 @@ class Replay:
             resume=item.data.get("resume"),
         )
         self.report.replayed["month-end"] += 1
+        self.report.committed += 1
 
     def _init(self, item: Item) -> None:
         if item.data.get("demo"):
