@@ -101,3 +101,18 @@ def test_id_type_synonyms_and_future_birth():
         {"姓名": "李四", "证件类型": "台胞证", "证件号码": "12345678", "性别": "女", "出生日期": "2030-01-01"}
     )
     assert errors == [("出生日期", "birth.future")]
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "'11010519491231002X",  # Excel's keep-as-text apostrophe, kept by a CSV
+        "\u202d11010519491231002X\u202c",  # the marks a phone wraps a copied number in
+        "11010519491231002X\u200b",  # a zero-width space
+        "\ufeff110105 19491231002x",
+    ],
+)
+def test_an_id_with_characters_nobody_sees_is_read_as_the_clerk_sees_it(typed):
+    """Before, each was '应为 18 位，实际为 19 位' (20 with the marks): 18 characters on the clerk's screen."""
+    facts, errors = codes({"姓名": "王\u200b芳", "证件类型": "身份证", "证件号码": typed})
+    assert errors == [] and facts.id_no == "11010519491231002X" and facts.name == "王芳"

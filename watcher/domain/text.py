@@ -10,6 +10,12 @@ _SPACES = re.compile(r"\s+")
 # The middle dots found in minority and foreign names, typed on different keyboards.
 _DOTS = str.maketrans({c: "·" for c in "·•・‧∙⋅･·"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Characters nobody sees in a cell: zero-width spaces and joiners, direction marks (phones wrap a copied
+# number in U+202D … U+202C), the byte-order mark, the soft hyphen. Dropped from IDs and names.
+_INVISIBLE = dict.fromkeys(
+    [0x00AD, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2065), *range(0x2066, 0x206A)]
+    + [0xFEFF]
+)
 
 
 def fold(text: str) -> str:
@@ -60,14 +66,19 @@ def fold_name(text: str) -> str:
     name = fold(text).translate(_DOTS)
     if name.isalpha():  # letters only (most names): no space or dot to tidy
         return name
+    name = name.translate(_INVISIBLE)
     name = _SPACES.sub(" ", name).strip().replace(" · ", "·").replace(" ·", "·").replace("· ", "·")
     return _HAN_SPACE.sub("", name)
 
 
 def fold_id(text: str) -> str:
-    """ID numbers: full-width folded, every space removed, letters upper-case (`x` read as `X`)."""
+    """ID numbers: full-width folded, every space and invisible character removed, letters upper-case (`x`
+    read as `X`), and the apostrophe Excel users type to keep a number as text (a CSV keeps it) dropped."""
     text = fold(text)
-    return (_SPACES.sub("", text) if not text.isalnum() else text).upper()
+    if text.isalnum():  # most IDs
+        return text.upper()
+    text = _SPACES.sub("", text.translate(_INVISIBLE)).lstrip("'‘’`")
+    return text.upper()
 
 
 def strip_control(text: str) -> str:
