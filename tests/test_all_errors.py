@@ -90,3 +90,18 @@ def test_an_amendment_with_a_half_hour_start_still_checks_ages_and_days(root):
         ("field.days_over", "申请", 4, "天数"),
         ("field.effective_hour", "申请", 3, "生效时间"),
     ]
+
+
+def test_a_column_the_header_lacks_is_said_once_not_as_a_blank_cell_on_every_row(root):
+    """`证件` is a 证件类型 header clerks write; an unknown one (`证件种别`) is one missing column, not, besides
+    it, '证件类型没有填写' on every row whose type the clerk did fill."""
+    head = ["序号", "姓名", "证件", "证件号码", "性别", "出生日期", "联系电话", "备注"]
+    write_request(root / "workbooks/GZ001/证件.xlsx", issue_fields(), people(3), head=head)
+    odd = ["序号", "姓名", "证件种别", "证件号码", "性别", "出生日期", "联系电话", "备注"]
+    write_request(root / "workbooks/GZ001/证件种别.xlsx", issue_fields(旅行团号="GZ-T002"), people(3), head=odd)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "证件_结果")
+    assert data["status"] == "success" and data["policies"][0]["insured_count"] == 3
+    data, _ = result(root, "GZ001", "证件种别_结果")
+    found = [(e["code"], e["row"], e["column"]) for e in data["errors"]]
+    assert found == [("roster.missing_column", 1, "证件类型")], found
