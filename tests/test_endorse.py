@@ -582,8 +582,10 @@ def test_changing_or_cancelling_a_group_with_a_policy_added_beside_it_warns_that
 
 
 def test_detail_totals_do_not_call_policies_whose_cover_ended_valid(root):
-    """业务明细's 有效 is every sale not cancelled (SPEC: 全部/有效/已撤单): its rows show 已到期 where cover
-    has ended, and its totals row no longer calls them 有效保单 above rows that say 已到期."""
+    """业务明细's 有效 is every sale not cancelled (SPEC: 全部/有效/已撤单), and its rows and JSON say so: a
+    policy whose cover has ended is 有效 there, as the filter that found it (before, a clerk who filtered 有效
+    got rows and JSON all saying 已到期, a value 业务明细 refuses as a filter). Its totals row does not call
+    them 有效保单 either."""
     write_request(
         root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(生效时间="2026-11-12 08:00", 天数=2), ROSTER[:2]
     )
@@ -596,7 +598,7 @@ def test_detail_totals_do_not_call_policies_whose_cover_ended_valid(root):
     )
     assert data["status"] == "success", data["errors"]
     body = list(wb["业务明细"].iter_rows(min_row=3, values_only=True))
-    assert body[0][10] == "已到期"
+    assert body[0][10] == "有效" and [p["status"] for p in data["policies"]] == ["有效"]
     assert body[1][0] == "合计（1 张保单，已撤单不计）" and "有效" not in body[1][0]
 
 

@@ -91,7 +91,10 @@ def envelope(outcome, zone: tzinfo) -> dict:
         "agency": outcome.who,
         "action": outcome.action or None,
         "status": outcome.status,
-        "policies": [policy_json(p, zone, outcome.processed_at) for p in issued],
+        # 业务明细 says 有效 or 已撤单, as its sheet and filter do; elsewhere an ended 有效 is 已到期.
+        "policies": [
+            policy_json(p, zone, None if outcome.action == "业务明细" else outcome.processed_at) for p in issued
+        ],
         "cancelled": list(outcome.cancelled),
         "premium_total": yuan_text(premium_total(outcome)),
         "errors": [p.as_json() for p in outcome.errors],

@@ -256,8 +256,10 @@ DETAIL_HEADERS = [
 DETAIL_KINDS = ["text"] * 7 + ["int", "int", "money"] + ["text"] * 5
 
 
-def detail_table(found: list[Policy], now: datetime, zone, note: str = "") -> SheetTable:
-    """业务明细表 (docs/settlement.md): one row a policy; totals count only policies not cancelled."""
+def detail_table(found: list[Policy], zone, note: str = "") -> SheetTable:
+    """业务明细表 (docs/settlement.md): one row a policy; totals count only policies not cancelled. 保单状态 is
+    the manual's, 有效 or 已撤单, as its filter offers them: a sale whose cover has ended is still 有效 here
+    (保单查询, which offers 已到期 apart, and the lookup page show it as 已到期)."""
     rows = [
         [
             p.policy_no,
@@ -270,7 +272,7 @@ def detail_table(found: list[Policy], now: datetime, zone, note: str = "") -> Sh
             p.insured_count,
             p.days,
             p.premium_fen,
-            p.shown_status(now),
+            p.status,
             "已结" if p.settled else "未结",
             p.handler,
             " ".join(filter(None, [p.sales_name, p.sales_id])),
@@ -288,12 +290,12 @@ def detail_table(found: list[Policy], now: datetime, zone, note: str = "") -> Sh
     return SheetTable("业务明细", DETAIL_HEADERS, DETAIL_KINDS, rows, totals, note)
 
 
-def month_detail_table(agency: str, month: date, found: list[Policy], now: datetime, zone) -> SheetTable:
+def month_detail_table(agency: str, month: date, found: list[Policy], zone) -> SheetTable:
     """An agency's 业务明细_<YYYY-MM>.xlsx: the month's policies by 投保时间 (month-end, and again when a
     confirmation makes them 已结)."""
     last = next_month(month) - timedelta(days=1)
     return detail_table(
-        found, now, zone, f"{agency} 业务明细表：投保时间 {month:%Y-%m-%d} 至 {last:%Y-%m-%d}（{month:%Y-%m}）"
+        found, zone, f"{agency} 业务明细表：投保时间 {month:%Y-%m-%d} 至 {last:%Y-%m-%d}（{month:%Y-%m}）"
     )
 
 
@@ -338,7 +340,7 @@ class DetailKind(RequestKind):
             f"投保时间 {flt.issued_from.date()} 至 {(flt.issued_to - timedelta(days=1)).date()}，"
             f"方案 {flt.plan_code or '全部'}，保单状态 {flt.status}，结算状态 {flt.settled}"
         )
-        table = detail_table(found, now, self.settings.zone, note)
+        table = detail_table(found, self.settings.zone, note)
         return Decision(status="success", policies=found, tables=[table], summary={"保单数": len(found)})
 
 

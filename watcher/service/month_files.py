@@ -71,7 +71,7 @@ def write_agency(ledger, how: MonthFiles, task: AgencyFiles) -> Written:
     details = []
     failed: OSError | None = None  # one file that cannot be written keeps none of the others back
     if task.detail:
-        table = month_detail_table(task.agency, how.month, policies, how.now, how.zone)
+        table = month_detail_table(task.agency, how.month, policies, how.zone)
         try:
             details.append(write_detail_file(out / detail_name(how.month), table))
         except OSError as exc:

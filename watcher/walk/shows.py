@@ -6,7 +6,7 @@ files, reading nothing else."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 
 from ..domain.money import Amount
 from ..domain.plans import Plan
@@ -70,7 +70,7 @@ def gather(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> Outcome:
     pages = [page_shown(ledger, p, issued=True) for p in issued]
     pages += [page_shown(ledger, p) for p in outcome.reprint if p.policy_no]
     pages += _void_pages(outcome, ledger)
-    statements, details = _settlement(outcome, ledger, zone, outcome.processed_at)
+    statements, details = _settlement(outcome, ledger, zone)
     return replace(outcome, repair=repair, shows=Shows(pages, statements, details))
 
 
@@ -84,9 +84,7 @@ def _void_pages(outcome: Outcome, ledger: Ledger) -> list[PageShown]:
     return [page_shown(ledger, p) for p in policies if p is not None]
 
 
-def _settlement(
-    outcome: Outcome, ledger: Ledger, zone: tzinfo, at: datetime
-) -> tuple[list[StatementShown], list[DetailShown]]:
+def _settlement(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> tuple[list[StatementShown], list[DetailShown]]:
     """Statements written again (their state changed, or an agency asked), with exchange files for the
     core system, and detail sheets whose 结算状态 or 对账单号 changed."""
     if outcome.status != "success":
@@ -103,7 +101,7 @@ def _settlement(
     for agency, month_label in dict.fromkeys(outcome.details):
         month = parse_month(month_label)
         start, end = month_bounds(month, zone)
-        table = month_detail_table(agency, month, ledger.month_policies(start, end, agency=agency), at, zone)
+        table = month_detail_table(agency, month, ledger.month_policies(start, end, agency=agency), zone)
         details.append(DetailShown(agency, month_label, table))
     return statements, details
 
