@@ -225,3 +225,34 @@ def test_a_plan_upload_as_csv_is_told_it_needs_the_workbook(root):
     data, _ = result(root, "_admin", "方案_结果")
     assert data["status"] == "failed"
     assert [e["code"] for e in data["errors"]] == ["table.csv_many"], data["errors"]
+
+
+def test_a_summary_filled_again_skips_the_statements_confirmed_before_with_the_same_channel(root):
+    """The month-end summary still lists what was confirmed from it before: staff fill the next row of the
+    same workbook and drop it again. Before, the whole file was refused for the rows sent the first time
+    and the new statement stayed unconfirmed; a row naming another 业务渠道 is still refused."""
+    issue(root, "团A", "2026-11-20 08:00", n=3)
+    issue(root, "团B", "2026-11-20 08:00", n=2, plan="GW-B")
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    first, second = (row[0] for row in statements(root))
+    head = ["序号", "对账单号", "业务渠道", "确认人"]
+    now = "2026-12-02T10:00:00+08:00"
+    data, _ = admin(root, "确认1", "对账确认", head, [[1, first, "团险直销", "张运营"]], action="对账确认", now=now)
+    assert data["status"] == "success", data["errors"]
+
+    rows = [[1, first, "个险渠道", "张运营"], [2, second, "团险直销", "张运营"]]
+    before = ledger_rows(root)
+    data, _ = admin(root, "改渠道", "对账确认", head, rows, action="对账确认", now=now)
+    assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["statement.confirmed_already"]
+    assert ledger_rows(root) == before, "nothing confirmed: 业务渠道 is irreversible"
+
+    rows = [[1, first, "团险直销", "张运营"], [2, second, "团险直销", "李运营"]]
+    data, book = admin(root, "确认2", "对账确认", head, rows, action="对账确认", now=now)
+    assert data["status"] == "success", data["errors"]
+    assert [(w["code"], w["row"]) for w in data["warnings"]] == [("statement.confirmed_same", 2)]
+    assert "本行跳过" in data["warnings"][0]["message"]
+    assert [row[6] for row in statements(root)] == ["已确认", "已确认"]
+
+    rows = [[1, first, "团险直销", "王运营"], [2, second, "团险直销", "王运营"]]  # nothing left to confirm
+    data, _ = admin(root, "确认3", "对账确认", head, rows, action="对账确认", now=now)
+    assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["statement.nothing_new"]

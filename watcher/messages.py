@@ -174,6 +174,8 @@ MESSAGES: dict[str, str] = {
     "statement.unknown": "对账单号“{value}”不存在。请核对月结汇总或对账单上的编号",
     "statement.repeated": "对账单 {value} 在表中重复（还在第 {rows} 行）。每张对账单只填一行",
     "statement.confirmed_already": "对账单 {value} 已于 {at} 确认（业务渠道 {channel}，确认人 {by}），业务渠道一经确认不能更改，本行不能再次确认",
+    "statement.confirmed_same": "对账单 {value} 已于 {at} 确认（业务渠道 {channel}，确认人 {by}），与本行的业务渠道相同：本行跳过",
+    "statement.nothing_new": "表中填写的对账单都已确认过（见各行的提示），本次没有要确认的对账单。请为待确认的对账单填写业务渠道和确认人",
     "statement.channel": "业务渠道“{value}”不在可选范围内。可选：{allowed}",
     "statement.half_filled": "本行只填了{filled}，没填{missing}。要确认这张对账单请两项都填；不确认就两项都留空",
     "statement.nothing": "“对账确认”表中没有填写业务渠道和确认人的行，没有要确认的对账单。请为要确认的对账单填写这两列",

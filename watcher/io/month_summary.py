@@ -193,7 +193,9 @@ def write_summary(path: Path, s: MonthSummary, channels: tuple[str, ...], zone: 
                 "说明",
                 "在“对账确认”表中为要确认的对账单选择业务渠道、填写确认人，"
                 "保存后把本文件放入 workbooks/_admin/；两列都空着的行不处理。"
-                "业务渠道一经确认不能更改",
+                "业务渠道一经确认不能更改。"
+                f"表中是月结运行时（{show_second(s.run_at, zone)}）待确认的对账单，此后确认的不会从本表消失："
+                "可在本文件中接着填写其余的再次放入，已确认且业务渠道相同的行会跳过",
             ),
         )
     ):

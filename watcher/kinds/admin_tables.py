@@ -105,11 +105,13 @@ class AdminTable:
     def text(self, r: int, column: str) -> str:
         return strip_control(clean(self.raw(r, column)))
 
-    def fail(self, r: int, column: str, code: str, **values) -> None:
+    def fail(self, r: int, column: str, code: str, warning: bool = False, **values) -> None:
         table = self.table
         assert table is not None  # rows come from the table: no table, no row to fail
         c = table.columns.get(column)
-        self.problems.append(problem(code, sheet=table.sheet.name, row=r + 1, column=column, col_index=c, **values))
+        self.problems.append(
+            problem(code, sheet=table.sheet.name, row=r + 1, column=column, col_index=c, warning=warning, **values)
+        )
 
 
 R = TypeVar("R")

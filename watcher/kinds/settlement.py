@@ -7,7 +7,7 @@ repeat one or pay a different amount is refused as a whole and changes nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from ..domain.dates import DateError, parse_date, show_second
@@ -344,19 +344,31 @@ class ConfirmKind(StatementRowsKind):
         return self._rows(who, problems, table, rows)
 
     def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], dict]:
+        """A statement confirmed already: with the same 业务渠道, the row is skipped with a warning (the month's
+        summary, filled again for the rest, still holds the rows sent before); with another, refused."""
         table = request.fields.table
-        for r, number, _, _ in request.fields.rows:
+        kept = []
+        for row in request.fields.rows:
+            r, number, channel, _ = row
             s = state.get(number)
             if self._known(table, r, number, s) and s.status != PENDING:
                 table.fail(
                     r,
                     "对账单号",
-                    "statement.confirmed_already",
+                    "statement.confirmed_same" if s.channel == channel else "statement.confirmed_already",
+                    warning=s.channel == channel,
                     value=number,
                     channel=s.channel,
                     by=s.confirmed_by,
                     at=show_second(s.confirmed_at, self.settings.zone),
                 )
+                if s.channel == channel:
+                    continue
+            kept.append(row)
+        if request.fields.rows and not kept:
+            first = request.fields.rows[0][0]
+            table.fail(first, "对账单号", "statement.nothing_new")
+        request = replace(request, fields=Rows(kept, table))
         return Checked(request, list(request.problems), state)  # statement number → the statement
 
     def decide(self, checked: Checked[Rows[tuple], dict], now: datetime) -> Decision:
