@@ -70,6 +70,7 @@ def test_an_invoice_dated_before_the_billed_month_is_refused_and_one_before_its_
         now="2026-12-04T10:00:00+08:00",
     )
     assert data["status"] == "failed" and data["errors"][0]["code"] == "statement.dated_before_month"
+    assert data["warnings"] == [], "no 业绩 month promised for a row refused"
     assert ledger_rows(root) == before
     data, _ = admin(
         root,
@@ -131,8 +132,10 @@ def test_a_voucher_or_invoice_number_another_statement_has_is_warned(root):
         now="2026-12-03T10:00:00+08:00",
     )
     assert data["status"] == "success", data["errors"]  # one transfer may pay both: said, not refused
-    assert [(w["code"], w["row"]) for w in data["warnings"]] == [("statement.ref_reused", 3)]
-    assert a in data["warnings"][0]["message"]
+    # Named as the row above, not as a statement it "has been used for": nothing of a file is recorded
+    # while any row has an error.
+    assert [(w["code"], w["row"]) for w in data["warnings"]] == [("statement.ref_reused_here", 3)]
+    assert a in data["warnings"][0]["message"] and "本表第 2 行" in data["warnings"][0]["message"]
     data, _ = admin(
         root,
         "发票",

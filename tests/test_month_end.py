@@ -406,7 +406,7 @@ def test_deposits_receipts_refunds_and_expiry_warning(root):
         action="机构",
         now="2026-12-02T10:00:00+08:00",
     )
-    admin(
+    data, _ = admin(
         root,
         "收SZ",
         "预交保费",
@@ -415,6 +415,8 @@ def test_deposits_receipts_refunds_and_expiry_warning(root):
         action="预交保费",
         now="2026-12-02T10:00:00+08:00",
     )
+    # Recorded (a deposit received before the parting, entered late), but not without a word.
+    assert data["status"] == "success" and [w["code"] for w in data["warnings"]] == ["deposit.received_ended"]
     data, _ = admin(
         root,
         "退少了",
@@ -457,8 +459,9 @@ def test_deposits_receipts_refunds_and_expiry_warning(root):
         action="预交保费",
         now="2026-12-03T10:00:00+08:00",
     )
-    assert data["status"] == "success" and [w["code"] for w in data["warnings"]] == ["deposit.received_expired"]
-    assert "2025-01-04 过期" in data["warnings"][0]["message"] and data["warnings"][0]["column"] == "日期"
+    codes = [w["code"] for w in data["warnings"]]
+    assert data["status"] == "success" and codes == ["deposit.received_ended", "deposit.received_expired"]
+    assert "2025-01-04 过期" in data["warnings"][1]["message"] and data["warnings"][1]["column"] == "日期"
     data, _ = admin(
         root,
         "退旧收据",

@@ -176,14 +176,21 @@ def _money(table: AdminTable, r: int, column: str) -> int | None:
     return fen
 
 
-def _reused(table: AdminTable, r: int, column: str, value: str | None, number: str, used: dict, code: str) -> None:
+def _reused(
+    table: AdminTable, r: int, column: str, value: str | None, number: str, used: dict, here: dict, code: str
+) -> None:
     """A voucher or invoice number another statement has (in the ledger, or a row above): a warning, since
-    one transfer may pay several statements; `used` learns this row's."""
+    one transfer may pay several statements; `used` learns this row's, `here` the row it was learned from
+    (a row above is named as such: nothing of this file is recorded while it has an error)."""
     other = used.get(value) if value else None
     if other is not None and other != number:
-        table.fail(r, column, code, warning=True, value=value, other=other)
-    elif value and number:
-        used.setdefault(value, number)
+        if value in here:
+            table.fail(r, column, code + "_here", warning=True, value=value, other=other, above=here[value] + 1)
+        else:
+            table.fail(r, column, code, warning=True, value=value, other=other)
+    elif value and number and value not in used:
+        used[value] = number
+        here[value] = r
 
 
 def _not_before_month(table: AdminTable, r: int, column: str, day: date | None, s: Statement) -> None:
@@ -426,9 +433,10 @@ class PaymentKind(StatementRowsKind):
     def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], None]:
         table = request.fields.table
         state, used = state
+        here: dict[str, int] = {}  # voucher number → the row above that has it
         for r, number, fen, ref, on in request.fields.rows:
             _not_future(table, r, "到账日期", on, now, self.settings.zone)
-            _reused(table, r, "缴费凭证号", ref, number, used, "statement.ref_reused")
+            _reused(table, r, "缴费凭证号", ref, number, used, here, "statement.ref_reused")
             s = state.get(number)
             if not self._known(table, r, number, s):
                 continue
@@ -506,6 +514,7 @@ class InvoiceKind(StatementRowsKind):
     def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], None]:
         table = request.fields.table
         state, used, owners = state
+        here: dict[str, int] = {}  # invoice number → the row above that has it
         for r, number, invoice, on in request.fields.rows:
             _not_future(table, r, "开票日期", on, now, self.settings.zone)
             s = state.get(number)
@@ -515,7 +524,7 @@ class InvoiceKind(StatementRowsKind):
                     r, "发票号", "statement.invoice_other_agency", value=invoice, other=used[invoice], agency=owner
                 )
             else:
-                _reused(table, r, "发票号", invoice, number, used, "statement.invoice_reused")
+                _reused(table, r, "发票号", invoice, number, used, here, "statement.invoice_reused")
             if s is not None and invoice:
                 owners.setdefault(invoice, s.agency)
             if not self._known(table, r, number, s):
@@ -525,7 +534,7 @@ class InvoiceKind(StatementRowsKind):
                 table.fail(r, "对账单号", "statement.not_paid", value=number, status=s.status)
             elif s.status != PAID:
                 table.fail(r, "对账单号", "statement.invoiced_already", value=number, invoice=s.invoice_no)
-            elif on is not None and s.paid_on is not None and on < s.paid_on:
+            elif on is not None and s.paid_on is not None and s.month <= on < s.paid_on:  # else refused above
                 # Allowed (an invoice may come first), but 业绩 counts by this date: worth a second look.
                 table.fail(
                     r,
@@ -618,6 +627,10 @@ class DepositKind(RequestKind):
                         on=old.received_on.isoformat(),
                     )
                 elif fen and on:
+                    if agency is not None and agency.status == AGENCY_ENDED:  # money taken after the parting?
+                        table.fail(
+                            r, "机构代码", "deposit.received_ended", warning=True, agency=code, amount=yuan_display(fen)
+                        )
                     until = receipt_valid_until(on)
                     if until < now.astimezone(self.settings.zone).date():
                         table.fail(r, "日期", "deposit.received_expired", warning=True, on=on, until=until)
