@@ -24,6 +24,11 @@ def csv_parts(n: int, group: str = "CSV-1") -> tuple[bytes, bytes]:
     return (head + "".join(rows[: n // 2])).encode("utf-8"), "".join(rows[n // 2 :]).encode("utf-8")
 
 
+# A writer on a share's other end: no close is heard and /proc does not show it holding the file, so a
+# paused one is taken after the text settle time. Here the test's own writer, not waited for past 1.5 s.
+SHARE_WRITER = 'watch = "polling"\nwriter_wait_seconds = 1.5\n'
+
+
 def _result(root: Path, stem: str) -> dict:
     return json.loads((root / "outbox" / "GZ001" / f"{stem}.json").read_text(encoding="utf-8"))
 
@@ -53,10 +58,12 @@ def test_a_csv_written_in_two_halves_with_a_pause_is_taken_whole(root, watch):
 
 
 def test_a_writer_still_at_a_claimed_file_sends_it_back_to_wait(root):
-    """Taken after the text settle time while its writer still holds it open, and changed before the
-    commit: nothing is committed from the bytes it was changing; it is taken again, whole."""
+    """Taken after the text settle time while its writer still holds it open (on a share: the writer is on
+    another machine, which neither a close event nor /proc shows; played here by a short
+    writer_wait_seconds), and changed before the commit: nothing is committed from the bytes it was
+    changing; it is taken again, whole."""
     (root / "watcher.toml").write_text(
-        "settle_seconds = 0.3\ntext_settle_seconds = 1.5\nrescan_seconds = 1\n", encoding="utf-8"
+        SHARE_WRITER + "settle_seconds = 0.3\ntext_settle_seconds = 1.5\nrescan_seconds = 1\n", encoding="utf-8"
     )
     first, second = csv_parts(40)
     with serving(root, env={"WATCHER_PAUSE_AT": "before_commit:3"}):
@@ -81,8 +88,9 @@ def test_a_writer_still_at_a_claimed_file_sends_it_back_to_wait(root):
 
 
 def test_a_file_changed_after_the_commit_is_said_and_kept_apart(root):
+    """On a share, a writer on another machine that stalled past the text settle time (see above)."""
     (root / "watcher.toml").write_text(
-        "settle_seconds = 0.3\ntext_settle_seconds = 1.5\nrescan_seconds = 1\n", encoding="utf-8"
+        SHARE_WRITER + "settle_seconds = 0.3\ntext_settle_seconds = 1.5\nrescan_seconds = 1\n", encoding="utf-8"
     )
     first, second = csv_parts(40)
     with serving(root, env={"WATCHER_PAUSE_AT": "after_commit:3"}):
@@ -99,6 +107,30 @@ def test_a_file_changed_after_the_commit_is_said_and_kept_apart(root):
     archived = _archived(root)
     assert [p.read_bytes() for p in archived if "_办理后修改" not in p.name] == [first]
     assert [p.read_bytes() for p in archived if "_办理后修改" in p.name] == [first + second]
+
+
+@pytest.mark.parametrize("watch", ["events", "polling"])
+def test_a_csv_whose_writer_stalls_past_the_text_settle_time_waits_for_its_close(root, watch):
+    """A CSV a program here still holds open for writing is taken once it closes it: before, one whose
+    writer paused longer than the text settle time mid-file was taken half-written, issued for the first
+    half of its roster with 成功, and the rest, written into the claimed file after the walk, was lost."""
+    (root / "watcher.toml").write_text(
+        f'settle_seconds = 0.3\ntext_settle_seconds = 1\nrescan_seconds = 1\nwatch = "{watch}"\n', encoding="utf-8"
+    )
+    first, second = csv_parts(40)
+    with serving(root):
+        time.sleep(2)
+        with open(root / "workbooks" / "GZ001" / "停顿.csv", "wb") as writer:
+            writer.write(first)
+            writer.flush()
+            time.sleep(4)  # four times the text settle time, several rescans
+            assert not list((root / "archive").rglob("*停顿.csv")), "not taken while its writer holds it"
+            writer.write(second)
+        wait_for(lambda: (root / "outbox" / "GZ001" / "停顿_结果.json").exists(), 30, "the result")
+    data = _result(root, "停顿_结果")
+    assert data["status"] == "success" and data["policies"][0]["insured_count"] == 40
+    [kept] = _archived(root)
+    assert kept.read_bytes() == first + second
 
 
 def test_process_waits_for_a_csv_younger_than_the_text_settle_time(root):

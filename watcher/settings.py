@@ -24,6 +24,9 @@ class Settings:
     # A text file (CSV) has no end marker: without word that its writer closed it (polling, shares, a file
     # found at start) it is taken only once unchanged this long.
     text_settle_seconds: float = 10.0
+    # … and one a program on this machine still holds open for writing (a writer that paused mid-file) is
+    # waited for until it closes it, or until it has been still this long.
+    writer_wait_seconds: float = 300.0
     stall_seconds: float = 30.0  # a file that still cannot be opened fails after this much stillness
     lock_wait_seconds: float = 60.0  # a ledger locked by another program is waited out this long, then the
     # intake stops (files stay where they are) until it is free
@@ -64,6 +67,7 @@ TEMPLATE = """# watcher settings. Every setting has a working default; uncomment
 # timezone = "Asia/Shanghai"      # the desk's local time (生效时间, month-end), never the server's TZ
 # settle_seconds = 2              # a dropped file is taken once unchanged this long
 # text_settle_seconds = 10        # … a CSV whose writer was not seen closing it, this long
+# writer_wait_seconds = 300       # … one a program here still holds open for writing: until closed, at most this long
 # stall_seconds = 30              # a file that still cannot be opened fails after this much stillness
 # lock_wait_seconds = 60          # a ledger locked by another program is waited out this long, then the intake stops
 # max_roster_rows = 20000         # people in one request

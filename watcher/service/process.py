@@ -22,7 +22,9 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
     report = RunReport()
     settings = desk.settings
     sandbox = sandboxed(desk)
-    tracker = scan.Tracker(settings.settle_seconds, settings.stall_seconds, settings.text_settle_seconds)
+    tracker = scan.Tracker(
+        settings.settle_seconds, settings.stall_seconds, settings.text_settle_seconds, settings.writer_wait_seconds
+    )
     gather(desk, tracker, report, backdate=True)
     if workers is None:
         workers = (os.cpu_count() or 1) > 1 and len(tracker) >= WORKER_FROM

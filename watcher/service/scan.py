@@ -225,12 +225,42 @@ def opens_whole(path: Path) -> bool:
         return False
 
 
+def held_for_writing(path: Path) -> bool:
+    """Whether a process on this machine has the file open for writing (Linux: /proc/<pid>/fd and fdinfo).
+    Where that cannot be seen (another user's processes, a writer on another machine, no /proc): False."""
+    try:
+        st = path.stat()
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return False
+    for pid in pids:
+        fds = f"/proc/{pid}/fd"
+        try:
+            open_fds = os.listdir(fds)
+        except OSError:
+            continue
+        for fd in open_fds:
+            try:
+                target = os.stat(f"{fds}/{fd}")
+                if target.st_ino != st.st_ino or target.st_dev != st.st_dev:
+                    continue
+                with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as info:
+                    flags = next((line.split()[1] for line in info if line.startswith("flags:")), "0")
+            except (OSError, ValueError, IndexError):
+                continue
+            if int(flags, 8) & (os.O_WRONLY | os.O_RDWR):
+                return True
+    return False
+
+
 class Tracker:
     """Files seen but not yet taken, with when each last changed (monotonic)."""
 
-    def __init__(self, settle: float, stall: float, text_settle: float | None = None):
+    def __init__(self, settle: float, stall: float, text_settle: float | None = None, writer_wait: float = 0.0):
         self.settle, self.stall = settle, stall
         self.text_settle = max(text_settle if text_settle is not None else settle, settle)
+        self.writer_wait = max(writer_wait, self.text_settle)
+        self.held: dict[Path, float] = {}  # a text file a writer here holds open → when to look again
         self.seen: dict[Path, tuple[Arrival, float]] = {}
         self.closed: dict[Path, float] = {}  # the mtime a file had when its writer closed it
         self.kinds: dict[Path, tuple] = {}  # whether a file is text, as of its (size, mtime)
@@ -276,11 +306,25 @@ class Tracker:
             if still < self.settle:
                 continue
             if self._text(item):
-                if self.closed.get(path) == item.mtime or still >= self.text_settle:
+                if self.closed.get(path) == item.mtime:
+                    out.append(item)
+                elif still >= self.text_settle and (still >= self.writer_wait or not self._held(path, now)):
                     out.append(item)
             elif still >= self.stall or opens_whole(path):
                 out.append(item)
         return sorted(out, key=lambda w: (w.who != ADMIN, w.mtime, w.path.name))
+
+    def _held(self, path: Path, now: float) -> bool:
+        """Whether a program here still holds the file open for writing (looked at once a second): a CSV
+        whose writer paused longer than the text settle time mid-file is not taken half-written."""
+        again = self.held.get(path)
+        if again is not None and now < again:
+            return True
+        if held_for_writing(path):
+            self.held[path] = now + 1.0
+            return True
+        self.held.pop(path, None)
+        return False
 
     def _text(self, item: Arrival) -> bool:
         known = self.kinds.get(item.path)
@@ -291,6 +335,7 @@ class Tracker:
     def forget(self, path: Path) -> None:
         self.seen.pop(path, None)
         self.closed.pop(path, None)
+        self.held.pop(path, None)
         self.kinds.pop(path, None)
 
     def __len__(self) -> int:

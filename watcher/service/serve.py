@@ -74,7 +74,10 @@ class Service:
         self.stop = stop or threading.Event()
         self.paths: queue.Queue[tuple[str, bool]] = queue.Queue()
         self.tracker = scan.Tracker(
-            self.settings.settle_seconds, self.settings.stall_seconds, self.settings.text_settle_seconds
+            self.settings.settle_seconds,
+            self.settings.stall_seconds,
+            self.settings.text_settle_seconds,
+            self.settings.writer_wait_seconds,
         )
         self.observers: list = []
         self.observers_retry_at = 0.0
