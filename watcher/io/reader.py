@@ -105,8 +105,18 @@ def _read_workbook(path: Path, fmt: str) -> Book:
         UnicodeError,
         OverflowError,
     ) as exc:
-        raise ReadError("file.unreadable", detail=type(exc).__name__) from exc
+        raise ReadError("file.unreadable", detail=_UNREADABLE.get(type(exc).__name__, "内容损坏")) from exc
     return Book(sheets, fmt)
+
+
+# What the reader's complaint means, in the clerk's words (never a library's class name).
+_UNREADABLE = {
+    "ZipError": "压缩内容损坏",
+    "XmlError": "工作表内容损坏",
+    "CalamineError": "不是可识别的 Excel 文件，或内容损坏",
+    "UnicodeDecodeError": "文字编码无法识别",
+    "OverflowError": "数值超出范围",
+}
 
 
 def _trim(rows: list[list]) -> list[list]:
