@@ -438,6 +438,7 @@ def test_a_ledger_restored_with_the_mark_beside_it_is_brought_forward_by_recover
     for _ in range(2):
         stopped = run_watcher(root, "recover", check=False)
         assert stopped.returncode == 1 and "重放办理了当初没有办理的业务" in stopped.stderr, stopped.stderr
+        assert "+00:00" not in stopped.stderr, "the mark's time in desk time, as every other line"
     checked = run_watcher(root, "check", check=False)  # the desk will not start: check does not call it sound
     assert checked.returncode == 1 and "上一次 watcher recover 发现不一致而停止" in checked.stderr, checked.stdout
     aside.rename(twin)

@@ -92,7 +92,7 @@ def _guard(ledger, layout: Layout, zone) -> None:
             "（见运维文档的备份与恢复），再启动"
         )
     used = ledger.numbers_used()
-    issued, at = ledger.issued.read()
+    issued, at = ledger.issued.read(zone)
     late = behind(used, issued)
     if late:
         words = {"policy": "保单", "statement": "对账单"}
@@ -518,7 +518,7 @@ def cmd_check(layout: Layout, args) -> int:
                 raise
             raise Failure(f"无法核对：{DeskFault(fault, exc).line(running=False)}") from None
         words = {"policy": "保单", "statement": "对账单"}
-        issued, at = ledger.issued.read()
+        issued, at = ledger.issued.read(settings.zone)
         found += [
             Discrepancy(
                 "numbers.behind",
@@ -728,7 +728,7 @@ def cmd_recover(layout: Layout, args) -> int:
             if isinstance(before.get("mark"), dict):
                 issued, at = {str(k): int(v) for k, v in before["mark"].items()}, str(before.get("mark_at", ""))
             else:
-                issued, at = ledger.issued.read()
+                issued, at = ledger.issued.read(settings.zone)
             # Likewise the ledger's own numbers before the first run: a rerun's ledger holds that run's replays,
             # which must not pass for business the restored ledger already had.
             if isinstance(before.get("at_start"), dict):

@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 import zlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +63,9 @@ class Issued:
                 found.append({"seq": 0, **data})  # a mark of the release before: one whole JSON file
         return found
 
-    def read(self) -> tuple[dict[str, int], str]:
-        """The highest numbers handed out (name → number) and when the mark was last raised."""
+    def read(self, zone: tzinfo | None = None) -> tuple[dict[str, int], str]:
+        """The highest numbers handed out (name → number) and when the mark was last raised (in `zone`, the
+        desk's time, for a person to read; else as recorded)."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
@@ -73,7 +74,15 @@ class Issued:
         if not records:
             return {}, ""
         newest = max(records, key=lambda r: int(r.get("seq", 0)))
-        return {k: int(v) for k, v in newest.get("numbers", {}).items()}, str(newest.get("at", ""))
+        at = str(newest.get("at", ""))
+        if zone is not None:
+            try:
+                moment = datetime.fromisoformat(at)
+                if moment.tzinfo is not None:
+                    at = f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+            except ValueError:
+                pass
+        return {k: int(v) for k, v in newest.get("numbers", {}).items()}, at
 
     def _open(self) -> int:
         if self._fd is None:
