@@ -413,8 +413,12 @@ def test_status_says_what_is_waiting_and_what_was_done_today(root):
     text = run_watcher(root, "status").stdout
     assert "等待处理：1 个文件（GZ001 1）" in text  # not the misfiled ones: they are never taken
     assert "不予处理：2 个文件" in text and "XX999 1" in text and "workbooks/ 1" in text
+    assert "其中 2 个的通知尚未写出" in text  # no run has met them yet
     assert "今日完成：2 个文件（成功 1" in text and "今日失败：1 个文件" in text and "二.xlsx" in text
     assert "服务：未运行" in text
+    run_watcher(root, "process")  # staff are told of both: status no longer says it is still to come
+    text = run_watcher(root, "status").stdout
+    assert "不予处理：2 个文件" in text and "尚未写出" not in text, text
 
 
 def test_output_piped_into_a_reader_that_leaves_early_is_no_error_about_the_root(root):

@@ -17,8 +17,10 @@ from ..domain.settlement import (
 )
 from ..faults import DISK, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
+from ..walk.names import display_name
 from . import scan
 from .health import halted_line, probe_disk
+from .intake import LOOSE
 from .schedule import due
 
 
@@ -101,14 +103,19 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     waiting: Counter[str] = Counter()
     in_hand: Counter[str] = Counter()
     refused: Counter[str] = Counter()  # in no registered agency's folder, or loose in workbooks/: never taken
+    untold: list[str] = []  # refused files whose notice no run has written yet
+    told = _told(layout)
     for who in scan.folders(layout):
-        count = len(scan.waiting_in(layout, who)[0])
+        files = scan.waiting_in(layout, who)[0]
         if registered is None or who in registered:
-            waiting[who] = count
+            waiting[who] = len(files)
         else:
-            refused[who] = count
+            refused[who] = len(files)
+            untold += [f for a in files if (f := f"{display_name(who)}/{display_name(a.path.name)}") not in told]
         in_hand[who] = len(scan.claimed_in(layout, who, every=True))
-    refused["workbooks/"] = len(scan.loose_files(layout))
+    loose = scan.loose_files(layout)
+    refused["workbooks/"] = len(loose)
+    untold += [f for p in loose if (f := f"{LOOSE}/{display_name(p.name)}") not in told]
     lines.append(f"等待处理：{sum(waiting.values())} 个文件" + _by(waiting))
     held = f"处理中：{sum(in_hand.values())} 个文件" + _by(in_hand)
     if sum(in_hand.values()) and service.startswith("未运行"):  # a run that was stopped or killed with them
@@ -123,7 +130,8 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
             f"不予处理：{sum(refused.values())} 个文件不在已登记机构的文件夹中"
             + _by(refused)
             # The notice is written by the run that meets the file (serve: at its next rescan), not by status.
-            + "，不会被处理；未受理通知写在 outbox/_admin/未受理_…（服务在下次扫描时写出）"
+            + "，不会被处理；未受理通知写在 outbox/_admin/未受理_…"
+            + (f"（其中 {len(untold)} 个的通知尚未写出，服务在下次扫描时写出）" if untold else "")
         )
     done: Counter[str] = Counter()
     failed: list[str] = []
@@ -210,6 +218,17 @@ def _open_ledger(layout: Layout, settings, now: datetime):
         return Ledger(ledger_target(layout.root, settings.ledger), settings.zone, now=now), None
     except Exception as exc:
         return None, exc
+
+
+def _told(layout: Layout) -> set[str]:
+    """The files (`<folder>/<name>`) staff have been told of in outbox/_admin/未受理_*.json."""
+    told = set()
+    for path in layout.out(ADMIN).glob("未受理_*.json"):
+        try:
+            told.add(str(json.loads(path.read_bytes())["file"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return told
 
 
 def _by(counts: Counter) -> str:
