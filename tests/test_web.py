@@ -39,9 +39,9 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
 
 @contextmanager
-def web(root: Path, *extra: str):
+def web(root: Path, *extra: str, env: dict | None = None):
     port = free_port()
-    env = {**os.environ, "PYTHONUTF8": "1"}
+    env = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port), *extra],
         stdout=subprocess.PIPE,
@@ -352,6 +352,18 @@ def test_a_void_policy_whose_replacement_has_ended_too_says_so(root):
     assert f'id="replaced-by">{second}<' in old and "该保单保险期间也已结束" in old
     assert "请以新保单号查询保障" not in old and "已到期" in new
     assert 'id="not-started"' not in new and 'id="not-started"' not in old
+
+
+def test_the_page_tells_the_status_by_the_desk_clock(root):
+    """WATCHER_FAKE_NOW pins the page's clock as it does every command's: before, the page read the machine's
+    clock alone, and a policy the desk's clock has not started yet showed as 已到期."""
+    person = people(1)
+    write_request(root / "workbooks/GZ001/团.xlsx", issue_fields(生效时间="2026-11-12 08:00", 天数=2), person)
+    run_watcher(root, "process", env=fake("2026-11-10T10:00:00+08:00"))
+    number = result(root, "GZ001", "团_结果")[0]["policies"][0]["policy_no"]
+    with web(root, env=fake("2026-11-11T10:00:00+08:00")) as base:
+        _, _, page, _ = post(base, None, id_type="身份证", policy_no=number, id_no=person[0][3])
+    assert 'id="not-started"' in page and "已到期" not in page
 
 
 def test_a_void_policy_names_only_policies_issued_from_it_and_follows_a_corrected_id(desk):

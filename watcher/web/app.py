@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from .. import clock as desk_clock
 from ..domain.dates import show_end, show_hour
 from ..domain.idcard import ID_TYPES, mask_id
 from ..domain.money import yuan_display
@@ -305,7 +306,8 @@ class LookupApp:
 
     def _shown(self, found) -> dict:
         p, person = found.policy, found.person
-        now = datetime.fromtimestamp(self.clock(), UTC)
+        # The desk's clock (WATCHER_FAKE_NOW pins it, as for every other command), unless a test hands one in.
+        now = desk_clock.now() if self.clock is time.time else datetime.fromtimestamp(self.clock(), UTC)
         name = person.name[:1] + "*" * max(len(person.name) - 1, 1) if person.name else ""
         replacement_now = found.replacement.shown_status(now) if found.replacement else None
         return {
