@@ -414,9 +414,8 @@ class NewRosterKind(_Endorsement):
                             "endorse.reduce_changed",
                             **cell_of(request, r, column),
                             policy_no=state.policy.policy_no,
-                            diffs="，".join(
-                                f"{label}是“{a or '（空）'}”，这里填的是“{b or '（空）'}”" for label, a, b in diffs
-                            ),
+                            # Which fields, not what the policy holds: a message never says what would pass.
+                            diffs="、".join(label for label, _, _ in diffs),
                         )
                     )
             if whole and new_keys == old_keys:
