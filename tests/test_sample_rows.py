@@ -59,6 +59,20 @@ def test_the_sample_person_is_never_insured_whatever_its_serial(root, tmp_path):
     assert ledger_rows(root) == before
 
 
+def test_the_sample_person_with_only_a_phone_changed_is_told_at_once_the_sample_cannot_be_insured(root, tmp_path):
+    """Before, 'change 序号 to a number if this is to be processed', and doing so brought 'the sample person
+    cannot be insured': two round trips for one row."""
+    wb = _issue_template(root, tmp_path)
+    roster = wb["被保险人名单"]
+    roster["G2"] = "13900002222"  # the clerk's own phone over the sample's; the sample person left
+    roster.append([1, "李四", "身份证", ID_M_1990])
+    wb.save(root / "workbooks" / "GZ001" / "示例改电话.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "示例改电话_结果")
+    assert _codes(data) == [("row.sample_person_filled", "被保险人名单", 2, "序号")]
+    assert "示例人员不能投保" in data["errors"][0]["message"] and "真实的证件号码" in data["errors"][0]["message"]
+
+
 def test_an_untouched_or_partly_cleared_sample_row_is_skipped(root, tmp_path):
     wb = _issue_template(root, tmp_path)
     roster = wb["被保险人名单"]

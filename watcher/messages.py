@@ -69,6 +69,7 @@ MESSAGES: dict[str, str] = {
     "roster.missing_column": "名单表头缺少“{label}”列（表头在第 {header_row} 行）。请补上该列",
     "roster.duplicate_column": "名单表头中“{label}”出现了多次（{columns} 列）。请只保留一列",
     "row.sample_filled": "这一行的序号是“{mark}”（模板的示例行，会被跳过），但其中填写了与示例不同的内容（{columns}）。如果这是要办理的内容，请把序号改为数字；如果只是示例，请删除该行",
+    "row.sample_person_filled": "这一行的序号是“{mark}”（模板的示例行，会被跳过），其中填写了与示例不同的内容（{columns}），但证件号码仍是示例人员的，示例人员不能投保。如果要为某人投保，请把序号改为数字并填写此人真实的证件号码；如果只是示例，请删除该行",
     "roster.sample_person": "这是模板示例中的人员（证件号码 {value}），不能投保。请删除该行，或填写真实的被保险人",
     "roster.empty": "名单中没有被保险人（示例行不计）。请至少填写一人",
     "roster.empty_remove": "名单中没有被保险人（示例行不计）。减人时请填写减人后仍留在保单上的全部人员；"

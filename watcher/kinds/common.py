@@ -7,11 +7,11 @@ from datetime import datetime, tzinfo
 
 from ..domain.dates import DateError, parse_int, parse_local_datetime
 from ..domain.problems import Problem, problem
-from ..domain.text import clean, fold, strip_control
+from ..domain.text import clean, fold, fold_id, strip_control
 from ..io.book import Book, Sheet, column_letter
 from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
 from . import forms
-from .forms import samples
+from .forms import SAMPLE_ID, samples
 
 APPLY = "申请"
 TOUR_GROUP = re.compile(
@@ -217,9 +217,13 @@ def marked_problems(table: Table, problems: list[Problem]) -> None:
     """A row marked 示例 that holds more than the template's sample: a traveller typed over the sample
     row is never dropped in silence (nor a sample row changed into a request)."""
     for r, mark, columns in table.marked:
+        # The sample person kept (its ID number), something else changed: renumbering the row, as the plain
+        # message says, would only bring 'the sample person cannot be insured'. Said at once.
+        typed = table.get(r, "证件号码") if "证件号码" in table.columns else None
+        kept_sample = typed is not None and fold_id(clean(typed)) == SAMPLE_ID
         problems.append(
             problem(
-                "row.sample_filled",
+                "row.sample_person_filled" if kept_sample else "row.sample_filled",
                 sheet=table.sheet.name,
                 row=r + 1,
                 column=table.headers.get(table.columns.get("序号", 0)),
