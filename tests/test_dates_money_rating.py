@@ -8,7 +8,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from watcher.domain.dates import DateError, age_on, cover_end, parse_date, parse_int, parse_local_datetime, show_end
+from watcher.domain.dates import (
+    DateError,
+    age_on,
+    cover_end,
+    names_an_hour,
+    parse_date,
+    parse_int,
+    parse_local_datetime,
+    show_end,
+)
 from watcher.domain.money import MoneyError, parse_fen, yuan_text
 from watcher.domain.plans import AgeFactor, Plan, RateBand, band_gaps
 from watcher.domain.rating import person_premium
@@ -163,3 +172,22 @@ def test_rate_bands_must_cover_every_day_without_overlap():
     assert band_gaps([(1, 5), (4, 30)], 30)[0] == [((1, 5), (4, 30))]
     assert band_gaps([(1, 3)], 30)[1] == [(4, 30)]
     assert band_gaps([(1, 40)], 30)[2] == [(1, 40)]
+
+
+@pytest.mark.parametrize(
+    "value, hour",
+    [
+        ("2026-12-05", False),
+        ("2026年12月5日", False),
+        ("20261205", False),
+        (date(2026, 12, 5), False),
+        (46361.0, False),
+        ("2026-12-05 08:00", True),
+        ("2026/12/5 8时", True),
+        ("2026-12-05 0:00", True),
+        (datetime(2026, 12, 5, 0, 0), True),
+        (46361.333333333, True),
+    ],
+)
+def test_a_start_written_as_a_day_alone_is_told_apart_from_one_with_its_hour(value, hour):
+    assert names_an_hour(value) is hour

@@ -349,3 +349,15 @@ def test_a_duplicate_of_a_request_whose_policy_was_replaced_since_names_the_poli
     _, wb = result(root, "GZ001", "团R_结果_3")
     texts = [c.value for row in wb["结果汇总"].iter_rows() for c in row if isinstance(c.value, str)]
     assert f"保单 {a} 已被 {b} 替代，该保单现也已撤单" in texts
+
+
+def test_a_start_with_no_hour_is_issued_from_0时_and_says_so(root):
+    """生效时间 `2026-12-05` (a day alone) was issued from 00:00 without a word: a clerk who forgot the hour
+    is told, with the form that names one."""
+    day = future(days=5).strftime("%Y-%m-%d")
+    write_request(root / "workbooks" / "GZ001" / "无钟点.xlsx", issue_fields(生效时间=day), people(2))
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "无钟点_结果")
+    assert data["status"] == "success" and data["policies"][0]["start"].startswith(f"{day}T00:00:00")
+    assert [(w["code"], w["column"]) for w in data["warnings"]] == [("field.effective_date_only", "生效时间")]
+    assert f"{day} 08:00" in data["warnings"][0]["message"]

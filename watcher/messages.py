@@ -51,6 +51,7 @@ MESSAGES: dict[str, str] = {
     "field.days": "天数“{value}”无效，请填写 1 以上的整数",
     "field.days_over": "天数 {days} 超过方案“{plan}”的最长天数 {max_days} 天",
     "field.effective_format": "生效时间“{value}”无法识别。请填写如“2026-12-01 08:00”或“2026年12月1日8时”",
+    "field.effective_date_only": "生效时间只写了日期，按 {day} 0 时（00:00）生效。如需从其他钟点起保，请写明，例如 {day} 08:00",
     "field.effective_hour": "生效时间须为整点（分、秒为 0），例如“2026-12-01 08:00”",
     "field.effective_past": "生效时间 {value} 不晚于受理时间 {now}，不能倒签。请把生效时间改到受理之后的整点",
     "field.plan_unknown": "方案代码“{value}”不存在。本机构可用的方案：{allowed}",

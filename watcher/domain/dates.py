@@ -65,6 +65,20 @@ def parse_local_datetime(value: object) -> datetime:
         raise DateError(text) from exc
 
 
+def names_an_hour(value: object) -> bool:
+    """Whether a 生效时间 as written says an hour, not only a day: a date cell, a whole serial day number or
+    a text date alone (`2026-12-05`) does not (it reads as 00:00)."""
+    if isinstance(value, datetime):
+        return True  # a date-time cell: its 00:00 may be meant
+    if isinstance(value, date):
+        return False
+    number = _number(value)
+    if number is not None:
+        return number != number.to_integral_value()
+    m = _DT.match(fold(str(value or "")).strip())
+    return bool(m and m.group("h") is not None)
+
+
 def parse_date(value: object) -> date:
     """A calendar date (birth dates) from a cell value or text; a time part must be midnight."""
     if isinstance(value, datetime):

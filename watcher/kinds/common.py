@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, tzinfo
 
-from ..domain.dates import DateError, parse_int, parse_local_datetime
+from ..domain.dates import DateError, names_an_hour, parse_int, parse_local_datetime
 from ..domain.problems import Problem, problem
 from ..domain.text import clean, fold, fold_id, strip_control
 from ..io.book import Book, Sheet, column_letter
@@ -125,6 +125,10 @@ class ApplySheet:
             return None
         if local.minute or local.second:
             self.fail("field.effective_hour", label)
+        elif not names_an_hour(raw):  # cover from 0 时: more than a forgotten 8 时 would give, but said
+            self.problems.append(
+                problem("field.effective_date_only", **self.at(label), warning=True, day=f"{local:%Y-%m-%d}")
+            )
         return local.replace(tzinfo=zone)
 
     def tour_group(self) -> str:
