@@ -183,3 +183,42 @@ def test_plan_versions_keep_their_prices(ledger):
         ledger.add_plan_version(replace(DEMO_PLANS[0], name="新名"), request_id=None, at=LEDGER_NOW)
     assert ledger.plan("GN-A").name == "新名" and ledger.plan("GN-A").version != first.version
     assert ledger.plan_version(first.version).name == first.name
+
+
+def test_statements_made_before_names_were_kept_take_the_name_their_agency_had_then(tmp_path):
+    """Migration 12: a statement gets its agency's name from the journal's last 机构 record before it was
+    made (renamed since: the old name), else the name now."""
+    path = tmp_path / "old.sqlite3"
+    db = SqliteDatabase(path)
+    migrate(db, LEDGER_NOW.isoformat(), upto=11)
+    db.begin()
+    db.execute(
+        "INSERT INTO agencies (code, name, status, created_at, updated_at) VALUES ('GZ001', '新名', '合作中', 'x', 'x')"
+    )
+    db.execute(
+        "INSERT INTO agencies (code, name, status, created_at, updated_at) VALUES ('SZ002', '深圳社', '合作中', 'x', 'x')"
+    )
+    journal = [
+        ("GZ001", "agency.registered", "GZ001", '{"name": "旧名"}'),
+        ("GZ001", "statement.created", "S1", "{}"),
+        ("GZ001", "agency.updated", "GZ001", '{"name": "新名"}'),
+        ("GZ001", "statement.created", "S2", "{}"),
+        ("SZ002", "statement.created", "S3", "{}"),  # no 机构 record before it: the name now
+    ]
+    for agency, event, ref, detail in journal:
+        db.execute(
+            "INSERT INTO journal (at, agency, event, ref, detail) VALUES ('x', ?, ?, ?, ?)",
+            (agency, event, ref, detail),
+        )
+    for number, agency in (("S1", "GZ001"), ("S2", "GZ001"), ("S3", "SZ002")):
+        db.execute(
+            "INSERT INTO statements (statement_no, agency, plan_code, plan_name, month, created_at, total_fen,"
+            " policy_count, insured_count, status) VALUES (?, ?, 'GN-A', 'A', '2026-11', 'x', 0, 0, 0, '待确认')",
+            (number, agency),
+        )
+    db.execute("COMMIT")
+    db.close()
+    ledger = Ledger(path, ZONE, now=LEDGER_NOW)
+    names = dict(ledger.conn.execute("SELECT statement_no, agency_name FROM statements").fetchall())
+    ledger.close()
+    assert names == {"S1": "旧名", "S2": "新名", "S3": "深圳社"}

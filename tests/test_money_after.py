@@ -4,6 +4,9 @@ allowed with a warning; a formula cell gets one message, not two; an admin reque
 
 from __future__ import annotations
 
+import json
+
+import openpyxl
 from helpers import admin, agency_workbook, fake, issue, ledger_rows, month_end, result, run_watcher, statements
 
 PAY = ["序号", "对账单号", "金额", "缴费凭证号", "到账日期"]
@@ -259,3 +262,28 @@ def test_a_summary_filled_again_skips_the_statements_confirmed_before_with_the_s
     rows = [[1, first, "团险直销", "王运营"], [2, second, "团险直销", "王运营"]]  # nothing left to confirm
     data, _ = admin(root, "确认3", "对账确认", head, rows, action="对账确认", now=now)
     assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["statement.nothing_new"]
+
+
+def test_a_statement_keeps_the_agency_name_it_was_made_with(root):
+    """An agency renamed after its statement was made: confirming the statement wrote it again under the
+    same number with the new name (its xlsx, JSON twin and the core system's exchange file), as if the
+    signed paper had said so. A statement made after the rename carries the new name."""
+    number, total = _confirmed(root)
+    old = json.loads((root / "outbox/GZ001" / f"对账单_{number}.json").read_text("utf-8"))["agency_name"]
+    head = ["序号", "机构代码", "机构名称", "营业执照号", "协议编号", "可用方案", "状态"]
+    renamed = [[1, "GZ001", "广州改名旅行社有限公司", "91440101X", "XY-001", "GN-A、GW-B", "合作中"]]
+    data, _ = admin(root, "改名", "机构", head, renamed, action="机构", now="2026-12-02T11:00:00+08:00")
+    assert data["status"] == "success", data["errors"]
+    paid = [[1, number, total, "PZ9", "2026-12-03"]]
+    data, _ = admin(root, "收费", "收费", PAY, paid, action="收费登记", now="2026-12-03T10:00:00+08:00")
+    assert data["status"] == "success", data["errors"]
+    again = json.loads((root / "outbox/GZ001" / f"对账单_{number}.json").read_text("utf-8"))
+    assert again["status"] == "已缴费" and again["agency_name"] == old != "广州改名旅行社有限公司"
+    book = openpyxl.load_workbook(root / "outbox/GZ001" / f"对账单_{number}.xlsx")
+    cells = [c for row in book.active.iter_rows(values_only=True) for c in row if isinstance(c, str)]
+    assert any(old in c for c in cells) and not any("改名" in c for c in cells)
+    issue(root, "团B", "2026-12-20 08:00", n=2, at="2026-12-02T12:00:00+08:00")
+    month_end(root, "2026-12", "2027-01-01T02:00:00+08:00")
+    newer = [s[0] for s in statements(root) if s[0] != number]
+    made = json.loads((root / "outbox/GZ001" / f"对账单_{newer[0]}.json").read_text("utf-8"))
+    assert made["agency_name"] == "广州改名旅行社有限公司"

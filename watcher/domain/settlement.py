@@ -167,6 +167,7 @@ class Statement:
     invoice_no: str = ""
     invoiced_on: date | None = None
     supplements: str = ""  # a 补充对账单: the number of the first statement of its agency, plan and month
+    agency_name: str = ""  # as it was when the statement was made: a renamed agency's statements keep theirs
 
     @property
     def title(self) -> str:

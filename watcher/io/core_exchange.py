@@ -70,7 +70,7 @@ def core_exchange(s: Statement, policies: list, agency_name: str, zone: tzinfo) 
         "H",
         s.statement_no,
         s.agency,
-        agency_name,
+        s.agency_name or agency_name,
         s.plan_code,
         month_text(s.month),
         s.channel,

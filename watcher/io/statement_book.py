@@ -33,7 +33,9 @@ def write_statement(
     now: datetime,
     env=None,
 ) -> list[Path]:
-    """All three files, each whole (temporary name, then rename); the JSON twin last."""
+    """All three files, each whole (temporary name, then rename); the JSON twin last. The agency is named as
+    the statement keeps it (`agency_name`: for a statement made before names were kept)."""
+    agency_name = statement.agency_name or agency_name
     book, twin, page = (out_dir / n for n in statement_names(statement.statement_no))
     with replacing(book) as tmp:
         _workbook(tmp, statement, policies, agency_name, insurer, zone, now)

@@ -213,7 +213,7 @@ def statement_table(statements: list, names: dict[str, str], zone, name: str = "
         [
             s.statement_no,
             s.agency,
-            names.get(s.agency, ""),
+            s.agency_name or names.get(s.agency, ""),
             f"{s.plan_code} {s.plan_name}",
             month_text(s.month),
             show_second(s.created_at, zone),

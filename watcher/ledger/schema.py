@@ -5,6 +5,7 @@ Times are ISO-8601 text in UTC (sortable); money is integer fen; factors are dec
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Callable
@@ -268,6 +269,13 @@ CREATE TABLE chores (
 ALTER TABLE statements ADD COLUMN supplements TEXT NOT NULL DEFAULT '';
 """,
     ),
+    (
+        12,
+        "a statement keeps its agency's name as it was when the statement was made",
+        """
+ALTER TABLE statements ADD COLUMN agency_name TEXT NOT NULL DEFAULT '';
+""",
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -298,8 +306,30 @@ def _void_pages_chore(db, now_text: str) -> None:
         db.execute("INSERT INTO chores VALUES ('void-pages', ?)", (now_text,))
 
 
+def _statement_agency_names(db, now_text: str) -> None:
+    """Statements made before the name was kept: the agency's name as the journal had it when each was made
+    (its last 机构 record before the statement's), else as it is now."""
+    names: dict[str, list[tuple[int, str]]] = {}
+    for jid, code, detail in db.execute(
+        "SELECT id, ref, detail FROM journal WHERE event IN ('agency.registered', 'agency.updated') ORDER BY id"
+    ).fetchall():
+        try:
+            names.setdefault(code, []).append((jid, str(json.loads(detail)["name"])))
+        except (ValueError, KeyError, TypeError):
+            continue
+    made = dict(db.execute("SELECT ref, id FROM journal WHERE event = 'statement.created'").fetchall())
+    now = dict(db.execute("SELECT code, name FROM agencies").fetchall())
+    for number, agency in db.execute("SELECT statement_no, agency FROM statements").fetchall():
+        at = made.get(number)
+        then = [name for jid, name in names.get(agency, []) if at is not None and jid < at]
+        db.execute(
+            "UPDATE statements SET agency_name = ? WHERE statement_no = ?",
+            (then[-1] if then else now.get(agency, ""), number),
+        )
+
+
 # Steps in Python after a migration's SQL, in the same transaction.
-AFTER: dict[int, Callable[[Any, str], None]] = {10: _void_pages_chore}
+AFTER: dict[int, Callable[[Any, str], None]] = {10: _void_pages_chore, 12: _statement_agency_names}
 MIGRATION_LOCK = 7_411_001  # PostgreSQL advisory lock: one worker migrates at a time
 
 

@@ -61,7 +61,7 @@ class Performance:
 _STATEMENT_COLS = (
     "statement_no, agency, plan_code, plan_name, month, created_at, total_fen, policy_count,"
     " insured_count, status, channel, confirmed_by, confirmed_at, paid_fen, payment_ref, paid_on,"
-    " invoice_no, invoiced_on, supplements"
+    " invoice_no, invoiced_on, supplements, agency_name"
 )
 
 
@@ -162,9 +162,10 @@ class SettlementLedger:
             ).fetchone()[0]
             or ""
         )
+        named = self.conn.execute("SELECT name FROM agencies WHERE code = ?", (agency,)).fetchone()
         self.conn.execute(
             f"INSERT INTO statements ({_STATEMENT_COLS}, request_id, run_id) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', NULL, NULL, '', NULL, '', NULL, ?, ?, ?)",
+            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', '', NULL, NULL, '', NULL, '', NULL, ?, ?, ?, ?)",
             (
                 number,
                 agency,
@@ -177,6 +178,7 @@ class SettlementLedger:
                 insured,
                 PENDING,
                 first,
+                named[0] if named else "",
                 request_id,
                 run_id,
             ),
@@ -288,6 +290,7 @@ class SettlementLedger:
             r[16],
             _d(r[17]),
             r[18],
+            r[19],
         )
 
     def _advance(self, statement_no: str, sql: str, args: tuple, was: str) -> str:
