@@ -281,6 +281,10 @@ def test_remove_people_reissues_with_the_complete_new_roster_and_shows_who_left(
     assert data["cancelled"] == [old["policy_no"]] and new["replace_reason"] == "减人"
     assert [c["变更"] + c["姓名"] for c in data["changes"]] == ["减少王芳"]
     assert [c.value for c in wb["人员变更"][1]] == ["变更", "姓名", "证件类型", "证件号码", "说明"]
+    # The summary lists the new policy as every other issuing result does (it lacked its table here).
+    summary = [[c.value for c in row] for row in wb["结果汇总"].iter_rows()]
+    [head] = [row for row in summary if row[:2] == ["保单号", "旅行团号"]]
+    assert head[7] == "状态" and [new["policy_no"], "有效"] in [[row[0], row[7]] for row in summary]
     # 减人 may only remove people.
     before = ledger_rows(root)
     more, _ = request(

@@ -22,6 +22,7 @@ from ..domain.problems import Problem
 from ..domain.text import clean, label_key
 from ..messages import STATUS_LABEL
 from .book import Book, Sheet
+from .sheet_table import CHANGES
 from .xlsx import MARK, MONEY, PORTRAIT_WIDTH, fit_row, new_workbook, print_setup, text_width, write_value
 
 SUMMARY = "结果汇总"
@@ -269,7 +270,7 @@ def _summary(wb, f, outcome, zone) -> None:
         fit_row(ws, r, [(note, VALUE_WIDTH)])
         r += 1
 
-    policy_table = bool(outcome.policies and not outcome.tables)
+    policy_table = bool(outcome.policies) and all(t.name == CHANGES for t in outcome.tables)
     if policy_table:
         r += 1
         heads = ["保单号", "旅行团号", "方案", "人数", "保费", "生效时间", "终止时间", "状态"]

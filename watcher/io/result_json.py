@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from ..domain.money import yuan_text
 from ..domain.policy import Policy
 from .result_book import premium_total
+from .sheet_table import CHANGES
 
 
 def policy_json(policy: Policy, zone: tzinfo, now: datetime | None = None) -> dict:
@@ -108,7 +109,7 @@ def envelope(outcome, zone: tzinfo) -> dict:
     if outcome.premium_before is not None:
         data["premium_before"] = yuan_text(outcome.premium_before)
     for table in outcome.tables:
-        if table.name == "人员变更":
+        if table.name == CHANGES:
             data["changes"] = [dict(zip(table.headers, row, strict=False)) for row in table.rows]
     if outcome.first_processed_at is not None:
         data["first_processed_at"] = outcome.first_processed_at.astimezone(zone).isoformat(timespec="seconds")

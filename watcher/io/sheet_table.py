@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The sheet of an endorsement's people changes: beside it, the result still lists the policies in its summary
+# (a query's tables are its policies; an endorsement's are not).
+CHANGES = "人员变更"
+
 
 @dataclass
 class SheetTable:

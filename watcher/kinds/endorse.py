@@ -21,7 +21,7 @@ from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
 from ..domain.text import clean, fold
 from ..io.book import Book
-from ..io.sheet_table import SheetTable
+from ..io.sheet_table import CHANGES, SheetTable
 from ..settings import Settings
 from .base import CancelPolicy, Checked, Decision, IssuePolicy, Request
 from .cancel import check_changeable, group_apart
@@ -293,7 +293,7 @@ class _Endorsement:
                 "方案": f"{new.plan_code} {new.plan_name}",
                 "保险期间": f"{show_hour(new.start, zone)} 至 {show_end(new.end, zone)}",
             },
-            tables=[SheetTable("人员变更", ["变更", "姓名", "证件类型", "证件号码", "说明"], ["text"] * 5, changes)]
+            tables=[SheetTable(CHANGES, ["变更", "姓名", "证件类型", "证件号码", "说明"], ["text"] * 5, changes)]
             if changes
             else [],
             premium_before=old.premium_fen if self.reissue else None,
