@@ -493,3 +493,26 @@ def test_a_parser_that_died_before_the_next_file_was_sent_never_shifts_the_answe
         assert sandbox.replaced == 1 and not sandbox.queue and not sandbox.answers
     finally:
         sandbox.close()
+
+
+def test_a_parser_killed_from_outside_costs_no_innocent_file_its_request(root):
+    """The kernel's OOM killer (or an operator) kills the parse sandbox while it reads a good file: a new
+    sandbox reads that file once more. Before, the file got a 失败 result blaming its size ('超出了内存限制')."""
+    folder = root / "workbooks" / "GZ001"
+    for i in range(3):
+        write_request(folder / f"团{i}.xlsx", issue_fields(旅行团号=f"T{i}"), people(2))
+    proc = run_watcher(root, "process", env={"WATCHER_CRASH_AT": "parsing:2"})
+    statuses = {
+        p.name: json.loads(p.read_text("utf-8"))["status"] for p in (root / "outbox" / "GZ001").glob("*_结果.json")
+    }
+    assert statuses == {f"团{i}_结果.json": "success" for i in range(3)}, statuses
+    assert "再读一次" in proc.stdout + proc.stderr
+
+
+def test_a_file_the_parser_dies_on_twice_fails_and_the_run_goes_on(root):
+    """Read once more, not forever: a file on which every new sandbox dies gets its 失败 result."""
+    write_request(root / "workbooks" / "GZ001" / "毒.xlsx", issue_fields(), people(2))
+    proc = run_watcher(root, "process", env={"WATCHER_CRASH_AT": "parsing:1"})
+    data = json.loads((root / "outbox" / "GZ001" / "毒_结果.json").read_text("utf-8"))
+    assert proc.returncode == 0 and data["status"] == "failed"
+    assert [e["code"] for e in data["errors"]] == ["file.parse_limit"]

@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import resource
+import signal
 import threading
 import time
 from collections import deque
@@ -64,6 +65,7 @@ class _Job:
     fmt: str
     sent: float  # when it was sent (monotonic)
     wanted: bool = True  # False: taken back (the file went back); its answer is read and dropped
+    retried: bool = False  # sent again after the worker died on it (killed from outside: read once more)
 
 
 class Sandbox:
@@ -107,25 +109,25 @@ class Sandbox:
         self.conn = ours
         self.free_since, self.ready = time.monotonic(), False
 
-    def _replace(self) -> None:
+    def _replace(self, again: _Job | None = None) -> None:
         """The worker is stopped (it died or overran on the job at the head of the queue): a new one takes
-        the jobs queued behind that one."""
+        the jobs queued behind that one, after `again` (the job it died on, read once more)."""
         self.replaced += 1
         if self.process is not None and self.process.is_alive():
             self.process.kill()
         if self.process is not None:
             self.process.join(5)
         self.process = self.conn = None
-        behind = list(self.queue)
+        behind = ([again] if again is not None else []) + list(self.queue)
         self.queue.clear()
         for job in behind:
             if job.wanted:
-                self._send(job.path, job.fmt)
+                self._send(job.path, job.fmt, retried=job.retried or job is again)
 
     def _alive(self) -> bool:
         return self.process is not None and self.process.is_alive()
 
-    def _send(self, path: str, fmt: str) -> None:
+    def _send(self, path: str, fmt: str, retried: bool = False) -> None:
         # A worker that died since its last answer: its answers still in the pipe go to their jobs, the job
         # it died on fails, and the jobs behind that one go to its replacement (never a shifted answer).
         while self.queue and not self._alive():
@@ -136,7 +138,7 @@ class Sandbox:
         assert conn is not None  # started above
         if not self.queue:
             self.free_since = time.monotonic()
-        self.queue.append(_Job(path, fmt, time.monotonic()))
+        self.queue.append(_Job(path, fmt, time.monotonic(), retried=retried))
         try:
             conn.send((path, fmt))
         except OSError:  # the worker is gone: found when its answer is awaited
@@ -192,9 +194,18 @@ class Sandbox:
                     break
                 self.ready, self.free_since = True, time.monotonic()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+            if self.process is not None:
+                self.process.join(2)  # its pipe closed: it is gone, its exit status a moment away
             code = self.process.exitcode if self.process else None
-            log.warning("解析 %s 时解析进程退出（退出码 %s），已换新的解析进程", name, code)
             self.queue.popleft()
+            if job.wanted and not job.retried and code == -signal.SIGKILL:
+                # Killed from outside (the kernel's OOM killer, an operator), not by the file (past its memory
+                # limit the worker aborts): a new worker reads it once more, so an innocent file is not
+                # failed for another's fault.
+                log.warning("解析 %s 时解析进程退出（退出码 %s），已换新的解析进程再读一次", name, code)
+                self._replace(again=job)
+                return
+            log.warning("解析 %s 时解析进程退出（退出码 %s），已换新的解析进程", name, code)
             self._replace()
             self._answered(job, ("error", "file.parse_limit", {"what": f"内存（{self.memory // 2**20} MB）"}))
             return
