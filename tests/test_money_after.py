@@ -10,6 +10,7 @@ import openpyxl
 from helpers import admin, agency_workbook, fake, issue, ledger_rows, month_end, result, run_watcher, statements
 
 PAY = ["序号", "对账单号", "金额", "缴费凭证号", "到账日期"]
+NOW = "2026-12-02T10:00:00+08:00"
 INVOICE = ["序号", "对账单号", "发票号", "开票日期"]
 
 
@@ -265,10 +266,16 @@ def test_a_summary_filled_again_skips_the_statements_confirmed_before_with_the_s
 
 
 def test_a_statement_keeps_the_agency_name_it_was_made_with(root):
-    """An agency renamed after its statement was made: confirming the statement wrote it again under the
-    same number with the new name (its xlsx, JSON twin and the core system's exchange file), as if the
-    signed paper had said so. A statement made after the rename carries the new name."""
-    number, total = _confirmed(root)
+    """An agency renamed after its statements were made: paying one wrote it again under the same number
+    with the new name (its xlsx and JSON twin), as if the signed paper had said so, and a later month-end
+    summary listed the one still waiting under the new name. A statement made after the rename carries it."""
+    issue(root, "团A", "2026-11-20 08:00", n=3)
+    issue(root, "团C", "2026-11-20 08:00", n=2, plan="GW-B")
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    (number, *_), (waiting, *_) = statements(root)
+    total = statements(root)[0][4] / 100
+    confirm = [[1, number, "团险直销", "张运营"]]
+    admin(root, "确认", "对账确认", ["序号", "对账单号", "业务渠道", "确认人"], confirm, action="对账确认", now=NOW)
     old = json.loads((root / "outbox/GZ001" / f"对账单_{number}.json").read_text("utf-8"))["agency_name"]
     head = ["序号", "机构代码", "机构名称", "营业执照号", "协议编号", "可用方案", "状态"]
     renamed = [[1, "GZ001", "广州改名旅行社有限公司", "91440101X", "XY-001", "GN-A、GW-B", "合作中"]]
@@ -284,6 +291,9 @@ def test_a_statement_keeps_the_agency_name_it_was_made_with(root):
     assert any(old in c for c in cells) and not any("改名" in c for c in cells)
     issue(root, "团B", "2026-12-20 08:00", n=2, at="2026-12-02T12:00:00+08:00")
     month_end(root, "2026-12", "2027-01-01T02:00:00+08:00")
-    newer = [s[0] for s in statements(root) if s[0] != number]
+    newer = [s[0] for s in statements(root) if s[0] not in (number, waiting)]
     made = json.loads((root / "outbox/GZ001" / f"对账单_{newer[0]}.json").read_text("utf-8"))
     assert made["agency_name"] == "广州改名旅行社有限公司"
+    summary = openpyxl.load_workbook(root / "outbox/_admin/月结汇总_2026-12.xlsx")["对账确认"]
+    listed = {row[1]: row[3] for row in summary.iter_rows(min_row=2, values_only=True) if row[1]}
+    assert listed[waiting] == old and listed[newer[0]] == "广州改名旅行社有限公司", listed

@@ -121,7 +121,7 @@ def write_summary(path: Path, s: MonthSummary, channels: tuple[str, ...], zone: 
                 x.statement_no,
                 x.title + (f"（补 {x.supplements}）" if x.supplements else ""),
                 x.agency,
-                s.names.get(x.agency, ""),
+                x.agency_name or s.names.get(x.agency, ""),  # as on the statement itself
                 f"{x.plan_code} {x.plan_name}",
                 x.policy_count,
                 x.insured_count,
@@ -283,7 +283,7 @@ def _confirm(wb, ws, f, s: MonthSummary, channels: tuple[str, ...]) -> None:
             i,
             x.statement_no,
             x.agency,
-            s.names.get(x.agency, ""),
+            x.agency_name or s.names.get(x.agency, ""),
             f"{x.plan_code} {x.plan_name}",
             month_text(x.month),
             x.policy_count,
