@@ -360,4 +360,6 @@ def test_a_start_with_no_hour_is_issued_from_0时_and_says_so(root):
     data, _ = result(root, "GZ001", "无钟点_结果")
     assert data["status"] == "success" and data["policies"][0]["start"].startswith(f"{day}T00:00:00")
     assert [(w["code"], w["column"]) for w in data["warnings"]] == [("field.effective_date_only", "生效时间")]
-    assert f"{day} 08:00" in data["warnings"][0]["message"]
+    assert (
+        f"{day} 08:00" in data["warnings"][0]["message"] and "如确为 0 时起保可忽略" in data["warnings"][0]["message"]
+    )

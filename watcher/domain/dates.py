@@ -67,9 +67,10 @@ def parse_local_datetime(value: object) -> datetime:
 
 def names_an_hour(value: object) -> bool:
     """Whether a 生效时间 as written says an hour, not only a day: a date cell, a whole serial day number or
-    a text date alone (`2026-12-05`) does not (it reads as 00:00)."""
+    a text date alone (`2026-12-05`) does not (it reads as 00:00). The reader gives a date-time cell at
+    00:00 as a date: such a 00:00 is warned too, with a message that says it may be meant."""
     if isinstance(value, datetime):
-        return True  # a date-time cell: its 00:00 may be meant
+        return True  # a date-time whose 00:00 may be meant
     if isinstance(value, date):
         return False
     number = _number(value)

@@ -207,7 +207,10 @@ class Sandbox:
                 return
             log.warning("解析 %s 时解析进程退出（退出码 %s），已换新的解析进程", name, code)
             self._replace()
-            self._answered(job, ("error", "file.parse_limit", {"what": f"内存（{self.memory // 2**20} MB）"}))
+            if code == -signal.SIGKILL:  # killed from outside twice: the machine, not the file
+                self._answered(job, ("error", "file.parse_killed", {}))
+            else:
+                self._answered(job, ("error", "file.parse_limit", {"what": f"内存（{self.memory // 2**20} MB）"}))
             return
         self.queue.popleft()
         self.free_since = time.monotonic()
