@@ -225,14 +225,19 @@ def opens_whole(path: Path) -> bool:
         return False
 
 
-def held_for_writing(path: Path) -> bool:
-    """Whether a process on this machine has the file open for writing (Linux: /proc/<pid>/fd and fdinfo).
-    Where that cannot be seen (another user's processes, a writer on another machine, no /proc): False."""
+def held_for_writing(paths: list[Path]) -> set[Path]:
+    """Those of `paths` a process on this machine holds open for writing (Linux: each /proc/<pid>/fd link
+    read as text, which touches no file system, so a hung mount behind another process cannot hold us;
+    then that descriptor's flags). Where that cannot be seen (another user's processes, a writer on
+    another machine, no /proc): not held."""
+    wanted: dict[str, Path] = {}
+    for path in paths:
+        wanted[os.path.realpath(path)] = path
+    found: set[Path] = set()
     try:
-        st = path.stat()
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
     except OSError:
-        return False
+        return found
     for pid in pids:
         fds = f"/proc/{pid}/fd"
         try:
@@ -241,16 +246,21 @@ def held_for_writing(path: Path) -> bool:
             continue
         for fd in open_fds:
             try:
-                target = os.stat(f"{fds}/{fd}")
-                if target.st_ino != st.st_ino or target.st_dev != st.st_dev:
+                match = wanted.get(os.readlink(f"{fds}/{fd}"))
+                if match is None or match in found:
                     continue
                 with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as info:
                     flags = next((line.split()[1] for line in info if line.startswith("flags:")), "0")
+                if int(flags, 8) & (os.O_WRONLY | os.O_RDWR):
+                    found.add(match)
             except (OSError, ValueError, IndexError):
                 continue
-            if int(flags, 8) & (os.O_WRONLY | os.O_RDWR):
-                return True
-    return False
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+HELD_RECHECK = 2.0  # seconds between looks at /proc for the same file
 
 
 class Tracker:
@@ -301,30 +311,37 @@ class Tracker:
         A text file: closed by its writer with nothing written since, or still for the text settle time."""
         now = time.monotonic()
         out = []
+        candidates: list[Arrival] = []
         for path, (item, since) in list(self.seen.items()):
             still = now - since
             if still < self.settle:
                 continue
             if self._text(item):
-                if self.closed.get(path) == item.mtime:
+                if self.closed.get(path) == item.mtime or still >= self.writer_wait:
                     out.append(item)
-                elif still >= self.text_settle and (still >= self.writer_wait or not self._held(path, now)):
-                    out.append(item)
+                elif still >= self.text_settle:
+                    candidates.append(item)  # unless a program here still holds it open for writing
             elif still >= self.stall or opens_whole(path):
                 out.append(item)
+        if candidates:
+            held = self._held([c.path for c in candidates], now)
+            out += [c for c in candidates if c.path not in held]
         return sorted(out, key=lambda w: (w.who != ADMIN, w.mtime, w.path.name))
 
-    def _held(self, path: Path, now: float) -> bool:
-        """Whether a program here still holds the file open for writing (looked at once a second): a CSV
-        whose writer paused longer than the text settle time mid-file is not taken half-written."""
-        again = self.held.get(path)
-        if again is not None and now < again:
-            return True
-        if held_for_writing(path):
-            self.held[path] = now + 1.0
-            return True
-        self.held.pop(path, None)
-        return False
+    def _held(self, paths: list[Path], now: float) -> set[Path]:
+        """Which of these text files a program here still holds open for writing: /proc is read once for
+        all of them, and a file found held is looked at again only HELD_RECHECK later."""
+        held = {p for p in paths if self.held.get(p, 0.0) > now}
+        due = [p for p in paths if p not in held]
+        if due:
+            found = held_for_writing(due)
+            for p in due:
+                if p in found:
+                    self.held[p] = now + HELD_RECHECK
+                else:
+                    self.held.pop(p, None)
+            held |= found
+        return held
 
     def _text(self, item: Arrival) -> bool:
         known = self.kinds.get(item.path)
