@@ -455,6 +455,50 @@ def test_a_ledger_restored_with_the_mark_beside_it_is_brought_forward_by_recover
     assert c["policy_no"] != b["policy_no"], "团B's number is never handed out again"
 
 
+def test_a_recover_killed_after_its_last_replay_is_finished_by_the_next(root, ledger_backend):
+    """The ledger and its mark restored together, `recover` killed right after committing the day's one
+    replay: the rerun found nothing left to replay, counted nothing as its own, and stopped on
+    "重放办理了当初没有办理的业务", the desk shut until the backup was restored again."""
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    saved = backup(root, ledger_backend)
+    [mark] = _marks(root)
+    mark_then = mark.read_bytes()
+    issue(root, "团B", "2026-11-20 08:00", n=3, at="2026-11-03T10:00:00+08:00")
+    original, printed = business(root), outbox(root)
+    restore(root, ledger_backend, saved)
+    mark.write_bytes(mark_then)
+    killed = run_watcher(root, "recover", env={"WATCHER_CRASH_AT": "after_commit:1"}, check=False)
+    assert killed.returncode != 0
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original and outbox(root) == printed
+
+
+def test_a_number_the_outbox_shows_past_the_replayed_ledger_is_never_handed_out_again(root, ledger_backend):
+    """Ledger and mark restored together, and the last file's archived original and event line both lost:
+    the replay stops short of it, past the old mark all the same. Its result in the outbox still shows its
+    number: recover stops rather than raise the mark below it (the next 投保 would get that number)."""
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    saved = backup(root, ledger_backend)
+    [mark] = _marks(root)
+    mark_then = mark.read_bytes()
+    issue(root, "团B", "2026-11-20 08:00", n=3, at="2026-11-03T10:00:00+08:00")
+    c = issue(root, "团C", "2026-11-20 08:00", n=2, at="2026-11-03T11:00:00+08:00")
+    restore(root, ledger_backend, saved)
+    mark.write_bytes(mark_then)
+    for copy in (root / "archive/GZ001").rglob("*_团C.xlsx"):
+        copy.unlink()
+    log = events.log_path(root / "archive")
+    log.write_text(
+        "".join(line for line in log.read_text("utf-8").splitlines(keepends=True) if "团C.xlsx" not in line), "utf-8"
+    )
+    stopped = run_watcher(root, "recover", check=False)
+    assert stopped.returncode == 1 and "outbox 中有比重放后的账本更大的编号" in stopped.stderr, stopped.stderr
+    assert "团C_结果.json" in stopped.stderr
+    assert run_watcher(root, "process", check=False).returncode == 1, "the desk does not start on it"
+    assert c["policy_no"] not in json.dumps(business(root), ensure_ascii=False, default=str)
+
+
 def test_a_backup_of_another_desk_ahead_of_the_mark_is_refused_before_anything_is_replayed(root, ledger_backend):
     issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
     [mark] = _marks(root)

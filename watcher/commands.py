@@ -684,7 +684,7 @@ def cmd_recover(layout: Layout, args) -> int:
     from .service.logs import configure
     from .service.month_end import LOCK
     from .service.recovering import clear, clear_outputs, save_state, unfinished
-    from .service.replay import RecoverReport, Replay, plan_replay, reconcile, strangers, tally
+    from .service.replay import RecoverReport, Replay, plan_replay, printed_beyond, reconcile, strangers, tally
     from .walk.desk import Desk
 
     try:
@@ -723,6 +723,7 @@ def cmd_recover(layout: Layout, args) -> int:
             # raises the mark as it hands numbers out again, so only the mark before it can tell a ledger
             # that hands out more than the desk ever did).
             before = unfinished(layout.root) or {}
+            resumed = before.get("state") == "replaying"  # killed: taken up where it stopped
             if before.get("state") == "mismatch":
                 clear_outputs(layout.root)  # a killed run is taken up where it stopped; a stopped one starts over
             if isinstance(before.get("mark"), dict):
@@ -735,6 +736,9 @@ def cmd_recover(layout: Layout, args) -> int:
                 at_start = {str(k): int(v) for k, v in before["at_start"].items()}
             else:
                 at_start = ledger.numbers_used()
+            # A killed run's replays are in the ledger already (and their outputs in the scratch outbox, which
+            # is kept): they count as this run's own, as a stopped run's never do.
+            earlier = resumed and any(u > at_start.get(n, 0) for n, u in ledger.numbers_used().items())
             save_state(layout.root, "replaying", ledger=describe(target), mark=issued, mark_at=at, at_start=at_start)
             words = {"policy": "保单", "statement": "对账单"}
             ahead = [(n, u) for n, u in sorted(at_start.items()) if u > issued.get(n, 0)]
@@ -795,8 +799,9 @@ def cmd_recover(layout: Layout, args) -> int:
                 # (or against) what the desk did after it.
                 with_ledger = all(t <= at_start.get(n, 0) for n, t in issued.items())
                 if any(issued.values()) and over:  # ahead of the mark: a number the desk never handed out?
-                    vouched = report.unlogged_committed or (with_ledger and report.committed)
-                    if vouched and not report.differs and not report.unmatched:
+                    vouched = report.unlogged_committed or (with_ledger and (report.committed or earlier))
+                    printed = printed_beyond(layout, used) if vouched else []
+                    if vouched and not report.differs and not report.unmatched and not printed:
                         # Unless the mark was restored with the ledger (and perhaps the log): every result this
                         # run wrote is the one the outbox has (a rerun after a stop replays nothing new: its
                         # ledger past the mark is not believed, at_start and the mark being the first run's).
@@ -813,10 +818,18 @@ def cmd_recover(layout: Layout, args) -> int:
                         )
                     else:
                         report.mismatches += [f"{line}：重放办理了当初没有办理的业务" for line in over]
-                        if vouched and report.unmatched:
+                        source = "事件记录中没有的归档原件" if report.unlogged_committed else "备份之后办理的业务"
+                        if printed:
+                            report.mismatches.append(
+                                f"outbox 中有比重放后的账本更大的编号：{'、'.join(printed[:3])}"
+                                f"{' 等' if len(printed) > 3 else ''}：有已办理的业务没有重放（其归档原件和事件记录都不在了），"
+                                "按重放后的账本继续会把这些编号再发一次。请找回它们的归档原件，把账本恢复到备份，"
+                                "再运行 watcher recover"
+                            )
+                        elif vouched and report.unmatched:
                             # The outbox lacks what would vouch for them (an agency's system took its results).
                             report.mismatches.append(
-                                f"这些编号来自事件记录中没有的归档原件，但重放写出的 {len(report.unmatched)} 个结果在 outbox "
+                                f"这些编号来自{source}，但重放写出的 {len(report.unmatched)} 个结果在 outbox "
                                 f"中没有（{'、'.join(report.unmatched[:3])}{' 等' if len(report.unmatched) > 3 else ''}），"
                                 "无法核实：把这些结果文件放回 outbox（或核实后把本机编号记录改为重放后的编号），"
                                 "把账本恢复到备份，再运行 watcher recover"

@@ -387,6 +387,28 @@ def reconcile(layout: Layout, report: RecoverReport, *, write: bool) -> None:
             report.written.append(str(Path("outbox") / rel))
 
 
+_PRINTED = {"policy": re.compile(rb'"LY\d{8}(\d{7,})"'), "statement": re.compile(rb'"DZ\d{6}(\d{6,})"')}
+_NUMBERS = {"policy": "保单", "statement": "对账单"}
+
+
+def printed_beyond(layout: Layout, used: dict[str, int]) -> list[str]:
+    """JSON twins in the outbox that carry a policy or statement number past the ledger's (`used`): a
+    number the desk printed that the replay did not hand out again (its original and its event line both
+    lost). Raising the mark to `used` would hand it out a second time."""
+    found = []
+    for path in sorted(layout.outbox.glob("*/*.json")):
+        try:
+            text = path.read_bytes()
+        except OSError:
+            continue
+        for name, pattern in _PRINTED.items():
+            top = max((int(m) for m in pattern.findall(text)), default=0)
+            if top > used.get(name, 0):
+                found.append(f"{path.relative_to(layout.root)}（{_NUMBERS[name]}流水号 {top}）")
+                break
+    return found
+
+
 def _same_json(a: Path, b: Path) -> bool:
     try:
         return json.loads(a.read_bytes()) == json.loads(b.read_bytes())
