@@ -297,3 +297,24 @@ def test_a_statement_keeps_the_agency_name_it_was_made_with(root):
     summary = openpyxl.load_workbook(root / "outbox/_admin/月结汇总_2026-12.xlsx")["对账确认"]
     listed = {row[1]: row[3] for row in summary.iter_rows(min_row=2, values_only=True) if row[1]}
     assert listed[waiting] == old and listed[newer[0]] == "广州改名旅行社有限公司", listed
+
+
+def test_a_failed_admin_csv_comes_back_as_a_workbook_that_can_be_corrected_and_dropped_back(root):
+    """A 收费登记 sent as CSV with a wrong amount: its errors named the sheet 被保险人名单 (the roster) and its
+    result echoed the table under that name, so the result, corrected in place and dropped back, failed
+    again for want of a 收费 sheet: staff went round in a circle."""
+    number, amount = _confirmed(root)
+    text = f"操作类型,收费登记\n\n{','.join(PAY)}\n1,{number},abc,PZ1,2026-12-03\n"
+    (root / "workbooks" / "_admin" / "收费.csv").write_bytes(text.encode("utf-8"))
+    run_watcher(root, "process", env=fake("2026-12-03T10:00:00+08:00"))
+    data, book = result(root, "_admin", "收费_结果")
+    assert data["status"] == "failed" and [(e["sheet"], e["column"]) for e in data["errors"]] == [("收费", "金额")]
+    assert "收费" in book.sheetnames and "被保险人名单" not in book.sheetnames
+    sheet = book["收费"]
+    [cell] = [c for row in sheet.iter_rows() for c in row if c.value == "abc"]
+    cell.value = amount  # corrected in place, as the result's summary says
+    book.save(root / "workbooks" / "_admin" / "收费_结果.xlsx")
+    run_watcher(root, "process", env=fake("2026-12-03T11:00:00+08:00"))
+    again = json.loads((root / "outbox" / "_admin" / "收费_结果_结果.json").read_text("utf-8"))
+    assert again["status"] == "success", again["errors"]
+    assert statements(root)[0][6] == "已缴费"

@@ -42,8 +42,13 @@ class AdminTable:
                 if not any(p.code == "table.csv_many" for p in problems):
                     problems.append(problem("table.csv_many", kind=kind))
                 return
-            # A CSV has one table after its 申请 rows (the reader names it as the roster): this request's.
+            # A CSV has one table after its 申请 rows (the reader names it as the roster): this request's,
+            # named as its workbook names it, so messages and the result's echo say 收费 (not 被保险人名单)
+            # and the result, corrected and dropped back as a workbook, is read as the same request.
             sheet = next((s for s in book.sheets.values() if s.name != "申请"), None)
+            if sheet is not None and sheet.name != name:
+                book.sheets = {(name if key == sheet.name else key): s for key, s in book.sheets.items()}
+                sheet.name = name
         if sheet is None:
             if not optional:
                 problems.append(problem("table.missing_sheet", sheet=name, table=name, kind=kind))
