@@ -311,6 +311,8 @@ def test_a_failed_admin_csv_comes_back_as_a_workbook_that_can_be_corrected_and_d
     assert data["status"] == "failed" and [(e["sheet"], e["column"]) for e in data["errors"]] == [("收费", "金额")]
     assert "收费" in book.sheetnames and "被保险人名单" not in book.sheetnames
     sheet = book["收费"]
+    [head] = [row for row in sheet.iter_rows(values_only=True) if "金额" in row]
+    assert "错误说明" in head, "the 错误说明 heading on the table's own header row, not above it"
     [cell] = [c for row in sheet.iter_rows() for c in row if c.value == "abc"]
     cell.value = amount  # corrected in place, as the result's summary says
     book.save(root / "workbooks" / "_admin" / "收费_结果.xlsx")

@@ -392,6 +392,20 @@ def premium_total(outcome) -> int:
     return sum(p.premium_fen for p in outcome.policies if p.status != "已撤单")
 
 
+def _header_row(sheet: Sheet, problems: list[Problem]) -> int:
+    """A table's header row (0-based), for its 错误说明 heading: the first row above the problems' rows that
+    names one of their columns (an admin table under a title row, a CSV's table under its 申请 rows); else
+    the first row (the 申请 sheet, labels in column A)."""
+    if sheet.name == APPLY_SHEET:
+        return 0
+    columns = {label_key(p.column) for p in problems if p.column and p.row is not None}
+    below = min((p.row - 1 for p in problems if p.row is not None), default=0)
+    for r, row in enumerate(sheet.rows[: min(below, 50)]):
+        if any(isinstance(v, str) and label_key(v) in columns for v in row):
+            return r
+    return 0
+
+
 def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> None:
     """The sheet as the clerk had it, wrong cells red with a comment and each row's problems beside it.
     The roster keeps the template's text ID column and dropdowns: a failed result is fixed in place
@@ -485,13 +499,14 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
                 )
         ws.freeze_panes(header + 1, 0)
     elif row_messages or added:
-        if added and added[0] == 0:
-            error_col, name = added[2], str(sheet.value(0, added[2]) or ERRORS_COLUMN)
+        header = added[0] if added else _header_row(sheet, problems)
+        if added:
+            error_col, name = added[2], str(sheet.value(header, added[2]) or ERRORS_COLUMN)
         else:
-            heads = {clean(v) for v in (sheet.rows[0] if sheet.rows else []) if isinstance(v, str)}
+            heads = {clean(v) for v in (sheet.rows[header] if len(sheet.rows) > header else []) if isinstance(v, str)}
             error_col, name = width, OUR_ERRORS if ERRORS_COLUMN in heads else ERRORS_COLUMN
-        ws.write_string(0, error_col, name, f["head"])
-        f["added"][sheet.name] = [0, None, error_col]
+        ws.write_string(header, error_col, name, f["head"])
+        f["added"][sheet.name] = [header, None, error_col]
         ws.set_column(error_col, error_col, 60)
         for r, messages in row_messages.items():
             ws.write_string(r, error_col, "；".join(messages), f["wrap"])
