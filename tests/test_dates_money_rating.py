@@ -104,6 +104,8 @@ def test_whole_numbers():
         (" 50 ", 5000),
         ("120,000", 12000000),
         (".5", 50),
+        (39.7 + 0.1 + 0.2, 4000),  # a sum Excel cached as 40.00000000000001: shown, and meant, 40.00
+        (0.1 + 0.2, 30),
     ],
 )
 def test_money_is_read_to_the_fen(raw, fen):
@@ -118,6 +120,8 @@ def test_money_is_read_to_the_fen(raw, fen):
         "abc",
         None,
         0.001,
+        40.0001,  # typed so: a fourth decimal, not binary noise
+        "40.00000000000001",  # typed as text: not a float Excel worked out
         "120,00",
         "1,20.00",
         "12,0.00",

@@ -9,6 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from .text import fold
 
 FEN = Decimal("0.01")
+NOISE = Decimal("0.000001")  # how far a float may sit from the fen it shows, by binary arithmetic alone
 
 
 class MoneyError(ValueError):
@@ -33,6 +34,9 @@ def parse_yuan(value: object) -> Decimal:
         amount = Decimal(value)
     elif isinstance(value, float):
         amount = Decimal(repr(value))  # the shortest repr is what the clerk typed
+        near = amount.quantize(FEN) if amount.is_finite() else amount
+        if amount != near and abs(amount - near) < NOISE:
+            amount = near  # a sum Excel worked out in binary (=39.7+0.1+0.2 is 40.00000000000001), shown 40.00
     else:
         text = _MARKS.sub("", fold(str(value)).strip()).strip()
         # Digits grouped by thousands or not grouped at all: '120,00' (a decimal comma) or '1,20.00' is a
