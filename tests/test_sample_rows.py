@@ -7,7 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import openpyxl
-from helpers import ID_M_1980, ID_M_1990, SAMPLE_ID, future, ledger_rows, result, run_watcher
+from helpers import (
+    ID_M_1980,
+    ID_M_1990,
+    SAMPLE_ID,
+    future,
+    issue,
+    ledger_rows,
+    month_end,
+    result,
+    run_watcher,
+    statements,
+)
 
 
 def _template(root: Path, tmp_path: Path, kind: str) -> openpyxl.Workbook:
@@ -131,3 +142,22 @@ def test_a_sample_row_left_as_it_was_in_another_form_is_still_the_sample(root, t
     assert data["status"] == "success", data["errors"]
     data, _ = result(root, "_admin", "收费示例_结果")
     assert [e["code"] for e in data["errors"]] == ["table.empty"]  # only the sample row: nothing to register
+
+
+def test_a_blank_kept_from_before_the_channels_setting_changed_keeps_its_example_row_skipped(root, tmp_path):
+    """The 对账确认 blank's example row holds the first 业务渠道 of the day it was made: after `channels`
+    changed, the untouched row was 'filled with something other than the sample', and the advice (renumber
+    it) would have confirmed the sample statement."""
+    wb = _template(root, tmp_path, "对账确认")  # made with the default channels
+    issue(root, "团A", "2026-11-20 08:00", n=2)
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    (root / "watcher.toml").write_text(
+        'settle_seconds = 0\ntext_settle_seconds = 0\nchannels = ["直销渠道", "代理渠道"]\n', encoding="utf-8"
+    )
+    [number] = [row[0] for row in statements(root)]
+    wb["对账确认"].append([1, number, "代理渠道", "张运营"])
+    wb.save(root / "workbooks" / "_admin" / "确认.xlsx")
+    run_watcher(root, "process", env={"WATCHER_FAKE_NOW": "2026-12-02T10:00:00+08:00"})
+    data, _ = result(root, "_admin", "确认_结果")
+    assert data["status"] == "success", data["errors"]
+    assert [row[6] for row in statements(root)] == ["已确认"]

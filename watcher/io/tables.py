@@ -82,6 +82,13 @@ def find_header(sheet: Sheet, index: dict[str, str], must: str, limit: int = 50)
     return None
 
 
+def _sample_keys(sample: object) -> set[str]:
+    """What a sample cell may hold and still be the sample: blank, or the sample (one of several, for a
+    column whose example follows a setting)."""
+    values = sample if isinstance(sample, tuple) else (sample,)
+    return {"", *(sample_key(v) for v in values)}
+
+
 def sample_key(value: object) -> str:
     """A cell value as compared with the template's sample, whatever form it takes: dates as dates
     (1949/12/31 is 1949-12-31), numbers as numbers ('1234.50' is 1234.5), text folded (full width,
@@ -138,7 +145,7 @@ def read_table(
             columns[canonical] = c
     serial_col = columns.get(serial)
     canonical_of = {c: name for name, c in columns.items()}
-    expected = {c: sample_key((samples or {}).get(canonical_of.get(c, ""))) for c in range(len(header))}
+    expected = {c: _sample_keys((samples or {}).get(canonical_of.get(c, ""))) for c in range(len(header))}
     rows, marked = [], []
     for r in range(header_row + 1, len(sheet.rows)):
         row = sheet.rows[r]
@@ -149,7 +156,7 @@ def read_table(
             differ = [
                 headers.get(c) or column_letter(c)
                 for c, value in enumerate(row)
-                if c != serial_col and sample_key(value) not in ("", expected.get(c, ""))
+                if c != serial_col and sample_key(value) not in expected.get(c, ("",))
             ]
             if differ:
                 marked.append((r, clean(mark), differ))

@@ -172,8 +172,15 @@ TABLES: dict[str, tuple[Col, ...]] = {
 def samples(table: str, channels: tuple[str, ...] = DEFAULT_CHANNELS) -> dict[str, object]:
     """The example row of a template's table: column → the value the template puts there (a desk list's
     column: the first of the desk's values). A row marked 示例 is skipped only while it holds nothing else."""
-    cols = for_desk(TABLES.get(table, ()), {"channels": channels})
-    return {col.name: col.example for col in cols if col.name != "序号"}
+    cols = TABLES.get(table, ())
+    made = {"channels": channels}
+    # A desk list's example is its first value when the template was made: a blank kept from before the
+    # setting changed still holds the default's.
+    return {
+        col.name: tuple(dict.fromkeys((made[col.desk_list][0], DEFAULT_CHANNELS[0]))) if col.desk_list else col.example
+        for col in cols
+        if col.name != "序号"
+    }
 
 
 COMMON_HELP = [
