@@ -155,3 +155,14 @@ def test_the_agency_template_says_what_a_terminated_agency_may_still_do(root, tm
     text = " ".join(str(c.value) for row in openpyxl.load_workbook(out)["填写说明"].iter_rows() for c in row if c.value)
     assert "不再处理" not in text
     assert all(kind in text for kind in ENDED_MAY) and "失败" in text
+
+
+def test_a_template_written_over_a_file_of_that_name_keeps_the_file(root, tmp_path):
+    """`watcher template 投保 -o 团A.xlsx` over the roster a clerk had filled in 团A.xlsx replaced it without
+    a word. The blank is written; the old file is kept beside it and named."""
+    target = tmp_path / "团A.xlsx"
+    target.write_bytes(b"the clerk's own roster")
+    done = run_watcher(root, "template", "投保", "-o", str(target))
+    assert "原文件改名保留为 团A_原文件_1.xlsx" in done.stdout
+    assert (tmp_path / "团A_原文件_1.xlsx").read_bytes() == b"the clerk's own roster"
+    assert "申请" in openpyxl.load_workbook(target).sheetnames

@@ -4,7 +4,9 @@ it went. `cli.py` parses the arguments and calls one of these."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import sqlite3
 import sys
 from contextlib import contextmanager
@@ -410,13 +412,31 @@ def cmd_template(layout: Layout, args) -> int:
         # Never made: a typo in the folder (workbook/ for workbooks/) would leave the clerk's file where no
         # scan looks.
         raise Failure(f"文件夹 {out.parent} 不存在。请检查 -o 的路径，或先建好这个文件夹")
+    kept = None
     try:
         with replacing(out.resolve()) as tmp:
             write_template(args.kind, tmp, plans, settings.channels)
+            if out.is_file() and out.read_bytes() != Path(tmp).read_bytes():
+                # A file of that name (a roster filled in it?) is kept under another name, never lost.
+                kept = _aside(out)
     except (OSError, FileCreateError) as exc:
         raise Failure(f"无法写入 {out}（{exc}）。请换一个可写的位置") from None
+    if kept is not None:
+        print(f"注意：{out} 已存在，原文件改名保留为 {kept.name}")
     print(f"已生成 {args.kind} 模板：{out}")
     return 0
+
+
+def _aside(path: Path) -> Path:
+    """A second name for an existing file (hard link, else a copy): `<stem>_原文件_<n><suffix>` beside it."""
+    n = 1
+    while (aside := path.with_name(f"{path.stem}_原文件_{n}{path.suffix}")).exists():
+        n += 1
+    try:
+        os.link(path, aside)
+    except OSError:
+        shutil.copy2(path, aside)
+    return aside
 
 
 def cmd_month_end(layout: Layout, args) -> int:
