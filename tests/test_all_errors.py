@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openpyxl
 from helpers import ID_M_1980, ID_M_1990, future, issue_fields, ledger_rows, people, result, run_watcher, write_request
 
 OLD = [1, "老人", "护照", "G1234567", "男", "1940-01-01", None, None]  # 86 at any start: over GN-A's 80
@@ -105,3 +106,19 @@ def test_a_column_the_header_lacks_is_said_once_not_as_a_blank_cell_on_every_row
     data, _ = result(root, "GZ001", "证件种别_结果")
     found = [(e["code"], e["row"], e["column"]) for e in data["errors"]]
     assert found == [("roster.missing_column", 1, "证件类型")], found
+
+
+def test_two_different_actions_in_one_request_are_one_error_not_the_first_ones_missing_fields(root):
+    """操作类型 投保 and, two rows down, 撤单: read as a 投保, the result listed five missing 投保 fields and
+    invited the clerk to fill them into what was meant as a 撤单."""
+    fields = {"操作类型": "投保", "保单号": "LY202611200000001"}
+    path = write_request(root / "workbooks" / "GZ001" / "两种.xlsx", fields)
+    wb = openpyxl.load_workbook(path)
+    wb["申请"].append(["操作类型", "撤单"])
+    wb.save(path)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "两种_结果")
+    assert data["status"] == "failed" and [(e["code"], e["row"]) for e in data["errors"]] == [
+        ("file.action_repeated", 3)
+    ]
+    assert "“投保”" in data["errors"][0]["message"] and "“撤单”" in data["errors"][0]["message"]

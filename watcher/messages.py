@@ -20,6 +20,7 @@ MESSAGES: dict[str, str] = {
     "file.encoding": "CSV 文件的编码无法识别。请用 Excel 另存为“CSV UTF-8”或 .xlsx 后重新提交",
     "file.no_apply_sheet": "缺少“申请”工作表（A 列填项目名称，B 列填内容，其中必须有“操作类型”）。请用 watcher template 生成的模板填写",
     "file.no_action": "“申请”表中没有“操作类型”。请在 A 列写“操作类型”，B 列写要办理的业务，例如“投保”",
+    "file.action_repeated": "“申请”表中“操作类型”填了不止一处（第 {rows} 行：{values}），无法确定要办理的业务，未处理。请只保留一行操作类型",
     "file.unknown_action": "操作类型“{value}”无法识别。可以办理的业务：{allowed}",
     "file.action_not_here": "操作类型“{value}”{where}。{hint}",
     "file.internal": "处理时发生内部错误（{detail}），申请未生效。请把原文件转交保险公司运营人员处理",

@@ -36,8 +36,21 @@ def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
                 if book.sheet(name) is not None:
                     return table_action, None
         return None, file_problem("file.no_apply_sheet")
-    fields, _ = label_fields(sheet, APPLY_FIELDS)
+    fields, repeated = label_fields(sheet, APPLY_FIELDS)
     field = fields.get("操作类型")
+    if field is not None and "操作类型" in repeated:
+        rows = repeated["操作类型"]
+        said = [clean(sheet.value(r - 1, 1)) for r in rows]
+        if len({normalise_action(v) or v for v in said if v}) > 1:  # 投保 and 撤单: which was meant?
+            return None, problem(
+                "file.action_repeated",
+                sheet=APPLY,
+                row=rows[1],
+                column="操作类型",
+                col_index=1,
+                rows="、".join(str(r) for r in rows),
+                values="、".join(f"“{v}”" for v in said if v),
+            )
     if field is None or not clean(field.value):
         return None, problem(
             "file.no_action",
