@@ -363,3 +363,15 @@ def test_a_start_with_no_hour_is_issued_from_0时_and_says_so(root):
     assert (
         f"{day} 08:00" in data["warnings"][0]["message"] and "如确为 0 时起保可忽略" in data["warnings"][0]["message"]
     )
+
+
+def test_a_failed_result_names_the_group_and_plan_it_was_about(root):
+    """A 投保 refused (a 生效时间 not on the hour) showed 旅行团号 and 方案 as "—" in its summary: which of
+    the clerk's groups had failed was to be found in the 申请 sheet."""
+    start = future(days=4).replace(minute=30).strftime("%Y-%m-%d %H:%M")
+    write_request(root / "workbooks" / "GZ001" / "半点.xlsx", issue_fields(旅行团号="D15", 生效时间=start), people(2))
+    run_watcher(root, "process")
+    data, wb = result(root, "GZ001", "半点_结果")
+    assert data["status"] == "failed"
+    cells = {row[0].value: row[1].value for row in wb["结果汇总"].iter_rows(max_col=2) if row[0].value}
+    assert cells["旅行团号"] == "D15" and cells["方案"] == "GN-A"

@@ -323,8 +323,19 @@ def _common(outcome, label: str, zone) -> str:
         for p in outcome.policies
     }
     if not values:
-        return "—"
+        return _as_written(outcome, label)
     return values.pop() if len(values) == 1 else f"（{len(outcome.policies)} 张保单不尽相同，见下表）"
+
+
+def _as_written(outcome, label: str) -> str:
+    """A request that issued nothing (failed): its 旅行团号 and 方案代码 as the 申请 sheet has them, so the clerk
+    sees which group the result is about."""
+    wanted = {"旅行团号": "旅行团号", "方案": "方案代码"}.get(label)
+    sheet = outcome.book.sheet(APPLY_SHEET) if wanted and outcome.book is not None else None
+    for row in sheet.rows if sheet is not None else ():
+        if len(row) > 1 and isinstance(row[0], str) and label_key(row[0]) == wanted:
+            return clean(row[1]) or "—"
+    return "—"
 
 
 def _how_to_resubmit(outcome) -> str:
