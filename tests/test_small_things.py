@@ -145,3 +145,18 @@ def test_a_wrong_port_host_or_template_folder_is_said_not_a_traceback(root, tmp_
     typo = tmp_path / "workbook" / "GZ001" / "团A.xlsx"
     proc = run_watcher(root, "template", "投保", "-o", str(typo), check=False)
     assert proc.returncode == 1 and "不存在" in proc.stderr and not typo.parent.parent.exists(), proc.stderr
+
+
+def test_a_clerk_without_a_template_is_sent_to_the_insurer_not_to_a_command(root):
+    """An agency clerk has a folder, not watcher's command line: "请用 watcher template 生成的模板填写" sent
+    them to a tool only the insurer's staff run."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.title = "名单"
+    wb.active.append(["姓名", "证件号码"])
+    wb.save(root / "workbooks" / "GZ001" / "无申请.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "无申请_结果")
+    [error] = data["errors"]
+    assert error["code"] == "file.no_apply_sheet" and "保险公司提供的申请模板" in error["message"]
