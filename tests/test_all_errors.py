@@ -122,3 +122,20 @@ def test_two_different_actions_in_one_request_are_one_error_not_the_first_ones_m
         ("file.action_repeated", 3)
     ]
     assert "“投保”" in data["errors"][0]["message"] and "“撤单”" in data["errors"][0]["message"]
+
+
+def test_a_hidden_roster_sheet_is_never_read(root):
+    """The roster typed on a copy of the sheet, the template's own 被保险人名单 hidden: the hidden one was read
+    ("名单中没有被保险人"), pointing at a sheet the clerk cannot see. Nor are people on a hidden sheet ever
+    insured: it is said, with the sheet the clerk did fill."""
+    path = write_request(root / "workbooks" / "GZ001" / "隐藏.xlsx", issue_fields(), people(2))
+    wb = openpyxl.load_workbook(path)
+    copy = wb.copy_worksheet(wb["被保险人名单"])
+    copy.title = "名单12月"
+    wb["被保险人名单"].sheet_state = "hidden"
+    wb.save(path)
+    before = ledger_rows(root)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "隐藏_结果")
+    assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["roster.hidden_sheet"]
+    assert "名单12月" in data["errors"][0]["message"] and ledger_rows(root) == before

@@ -149,6 +149,25 @@ class ApplySheet:
 def roster_table(book: Book, problems: list[Problem]) -> Table | None:
     """The roster: sheet 被保险人名单, else the one visible sheet whose header holds 姓名."""
     named = book.sheet(ROSTER)
+    if named is not None and named.hidden:
+        # People on a sheet the clerk cannot see are never insured (nor a roster typed on a copy of it
+        # beside, with this one hidden, silently passed over).
+        others = [
+            s.name
+            for s in book.sheets.values()
+            if s is not named
+            and s.name != APPLY
+            and not s.hidden
+            and find_header(s, ROSTER_COLUMNS, "姓名") is not None
+        ]
+        problems.append(
+            problem(
+                "roster.hidden_sheet",
+                sheet=named.name,
+                elsewhere=f"（名单像是填在“{others[0]}”中）" if others else "",
+            )
+        )
+        return None
     if named is not None:
         found = [(named, find_header(named, ROSTER_COLUMNS, "姓名"))]
     else:
