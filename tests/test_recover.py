@@ -350,6 +350,14 @@ def _marks(root: Path) -> list[Path]:
     return list(root.glob("*.numbers.json"))
 
 
+def _next_is_new(root: Path, b: dict) -> None:
+    """The next 投保 after the recovery gets a number of its own, never 团B's."""
+    write_request(root / "workbooks/GZ001/团C.xlsx", issue_fields(旅行团号="团C"), people(2))
+    run_watcher(root, "process", env=fake("2026-11-03T11:00:00+08:00"))
+    c = result(root, "GZ001", "团C_结果")[0]["policies"][0]
+    assert c["policy_no"] != b["policy_no"], "团B's number is never handed out again"
+
+
 def test_a_ledger_restored_with_its_mark_lost_too_is_refused_by_the_event_log(root, ledger_backend):
     """The ledger's disk died and took the mark beside it: the event log beside the archive still says what
     the desk did, so nothing starts on the backup and its numbers are never handed out again."""
@@ -412,10 +420,7 @@ def test_a_whole_root_restored_with_its_mark_and_its_event_log_is_brought_forwar
     assert done.returncode == 0, done.stdout + done.stderr
     assert "随账本一起从备份恢复的旧记录" in done.stderr
     assert business(root) == original and outbox(root) == printed
-    write_request(root / "workbooks/GZ001/团C.xlsx", issue_fields(旅行团号="团C"), people(2))
-    run_watcher(root, "process", env=fake("2026-11-03T11:00:00+08:00"))
-    c = result(root, "GZ001", "团C_结果")[0]["policies"][0]
-    assert c["policy_no"] != b["policy_no"], "团B's number is never handed out again"
+    _next_is_new(root, b)
 
 
 def test_a_ledger_restored_with_the_mark_beside_it_is_brought_forward_by_recover(root, ledger_backend):
@@ -449,10 +454,7 @@ def test_a_ledger_restored_with_the_mark_beside_it_is_brought_forward_by_recover
     assert done.returncode == 0, done.stdout + done.stderr
     assert "备份之后办理的业务" in done.stderr and "随账本一起从备份恢复的旧记录" in done.stderr
     assert business(root) == original and outbox(root) == printed
-    write_request(root / "workbooks/GZ001/团C.xlsx", issue_fields(旅行团号="团C"), people(2))
-    run_watcher(root, "process", env=fake("2026-11-03T11:00:00+08:00"))
-    c = result(root, "GZ001", "团C_结果")[0]["policies"][0]
-    assert c["policy_no"] != b["policy_no"], "团B's number is never handed out again"
+    _next_is_new(root, b)
 
 
 def test_a_recover_killed_after_its_last_replay_is_finished_by_the_next(root, ledger_backend):

@@ -836,17 +836,17 @@ def cmd_recover(layout: Layout, args) -> int:
                             "已按重放后的账本更新",
                             file=sys.stderr,
                         )
+                    elif printed:  # the replay fell short of what the desk printed, not past it
+                        report.mismatches.append(
+                            f"outbox 中有比重放后的账本更大的编号：{'、'.join(printed[:3])}"
+                            f"{' 等' if len(printed) > 3 else ''}：有已办理的业务没有重放（其归档原件和事件记录都不在了），"
+                            "按重放后的账本继续会把这些编号再发一次。请找回它们的归档原件，把账本恢复到备份，"
+                            "再运行 watcher recover"
+                        )
                     else:
                         report.mismatches += [f"{line}：重放办理了当初没有办理的业务" for line in over]
                         source = "事件记录中没有的归档原件" if report.unlogged_committed else "备份之后办理的业务"
-                        if printed:
-                            report.mismatches.append(
-                                f"outbox 中有比重放后的账本更大的编号：{'、'.join(printed[:3])}"
-                                f"{' 等' if len(printed) > 3 else ''}：有已办理的业务没有重放（其归档原件和事件记录都不在了），"
-                                "按重放后的账本继续会把这些编号再发一次。请找回它们的归档原件，把账本恢复到备份，"
-                                "再运行 watcher recover"
-                            )
-                        elif vouched and report.unmatched:
+                        if vouched and report.unmatched:
                             # The outbox lacks what would vouch for them (an agency's system took its results).
                             report.mismatches.append(
                                 f"这些编号来自{source}，但重放写出的 {len(report.unmatched)} 个结果在 outbox "

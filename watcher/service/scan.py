@@ -308,7 +308,8 @@ class Tracker:
 
     def ready(self) -> list[Arrival]:
         """Settled files that open whole, or that have been still past the stall time (they will fail).
-        A text file: closed by its writer with nothing written since, or still for the text settle time."""
+        A text file: closed by its writer with nothing written since, or still for the text settle time and
+        held open for writing by no program here (or still for `writer_wait` whatever holds it)."""
         now = time.monotonic()
         out = []
         candidates: list[Arrival] = []
