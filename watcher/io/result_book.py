@@ -23,6 +23,7 @@ from ..domain.text import clean, label_key
 from ..messages import STATUS_LABEL
 from .book import Book, Sheet
 from .sheet_table import CHANGES
+from .tables import label_fields
 from .xlsx import MARK, MONEY, PORTRAIT_WIDTH, fit_row, new_workbook, print_setup, text_width, write_value
 
 SUMMARY = "结果汇总"
@@ -332,10 +333,10 @@ def _as_written(outcome, label: str) -> str:
     sees which group the result is about."""
     wanted = {"旅行团号": "旅行团号", "方案": "方案代码"}.get(label)
     sheet = outcome.book.sheet(APPLY_SHEET) if wanted and outcome.book is not None else None
-    for row in sheet.rows if sheet is not None else ():
-        if len(row) > 1 and isinstance(row[0], str) and label_key(row[0]) == wanted:
-            return clean(row[1]) or "—"
-    return "—"
+    if wanted is None or sheet is None:
+        return "—"
+    found = label_fields(sheet, {label_key(wanted): wanted})[0].get(wanted)
+    return (clean(found.value) if found else "") or "—"
 
 
 def _how_to_resubmit(outcome) -> str:
