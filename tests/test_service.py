@@ -20,6 +20,7 @@ from helpers import (
     agency_workbook,
     assert_exactly_once,
     drop_all,
+    fake,
     issue_fields,
     ledger_rows,
     people,
@@ -419,6 +420,18 @@ def test_status_says_what_is_waiting_and_what_was_done_today(root):
     run_watcher(root, "process")  # staff are told of both: status no longer says it is still to come
     text = run_watcher(root, "status").stdout
     assert "不予处理：2 个文件" in text and "尚未写出" not in text, text
+
+
+def test_status_counts_today_by_the_desk_clock_the_run_used(root):
+    """A desk run under a pinned clock (WATCHER_FAKE_NOW, a day that is not the machine's) counts its files
+    under that day: status read "today" from the desk clock and the run wrote them under the machine's."""
+    moment = "2027-03-05T09:00:00+08:00"
+    write_request(root / "workbooks" / "GZ001" / "一.xlsx", issue_fields(生效时间="2027-03-06 08:00"), people(1))
+    write_request(root / "workbooks" / "GZ001" / "二.xlsx", issue_fields(方案代码="NOPE"), people(1))
+    run_watcher(root, "process", env=fake(moment))
+    assert (root / "logs" / "processed-2027-03-05.jsonl").exists()
+    text = run_watcher(root, "status", env=fake("2027-03-05T18:00:00+08:00")).stdout
+    assert "今日完成：2 个文件（成功 1" in text and "今日失败：1 个文件" in text and "二.xlsx" in text, text
 
 
 def test_output_piped_into_a_reader_that_leaves_early_is_no_error_about_the_root(root):

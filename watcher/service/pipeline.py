@@ -20,10 +20,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import wait as futures_wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
-from .. import events
+from .. import clock, events
 from ..faults import LOCKED, DeskFault, classify, describe, os_words
 from ..layout import CLAIMED
 from ..walk.archive import archive_claim, forget
@@ -412,9 +411,11 @@ class Pipeline:
             outcome.status,
             ms,
         )
-        # One line a file for `watcher status`: what was done today and how it ended.
+        # One line a file for `watcher status`: what was done today and how it ended, by the desk's clock (the
+        # one status reads "today" by: WATCHER_FAKE_NOW pins both).
+        at = clock.now().astimezone(self.desk.zone)
         line = {
-            "at": datetime.now(self.desk.zone).isoformat(timespec="seconds"),
+            "at": at.isoformat(timespec="seconds"),
             "agency": outcome.who,
             "file": outcome.file_name,
             "sha256": outcome.sha256,
@@ -425,7 +426,7 @@ class Pipeline:
         }
         folder = self.desk.layout.root / "logs"
         folder.mkdir(exist_ok=True)
-        with open(folder / f"processed-{datetime.now(self.desk.zone):%Y-%m-%d}.jsonl", "a", encoding="utf-8") as f:
+        with open(folder / f"processed-{at:%Y-%m-%d}.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
