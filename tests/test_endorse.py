@@ -576,6 +576,12 @@ def test_changing_or_cancelling_a_group_with_a_policy_added_beside_it_warns_that
     head = [c.value for c in sheet[2]]
     rows = {r[0]: dict(zip(head, r, strict=False)) for r in sheet.iter_rows(min_row=3, values_only=True)}
     assert rows[first["policy_no"]]["后续保单号"] == f"{beside}（加人）、{second}"
+    found = {p["policy_no"]: p for p in data["policies"]}  # the JSON twin says the same, for agencies' systems
+    assert found[first["policy_no"]]["successors"] == [
+        {"policy_no": beside, "reason": "加人"},
+        {"policy_no": second, "reason": "批改：天数"},
+    ]
+    assert found[second]["successors"] == [] and found[second]["replaces"] == first["policy_no"]
     cancelled, _ = request(root, "撤单.xlsx", {"操作类型": "撤单", "保单号": second})
     assert cancelled["status"] == "success" and cancelled["cancelled"] == [second]
     assert [w["code"] for w in cancelled["warnings"]] == ["endorse.group_apart"]

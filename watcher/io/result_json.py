@@ -114,7 +114,12 @@ def envelope(outcome, zone: tzinfo) -> dict:
     if outcome.first_processed_at is not None:
         data["first_processed_at"] = outcome.first_processed_at.astimezone(zone).isoformat(timespec="seconds")
     if outcome.status in ("success", "duplicate"):
-        data.update(outcome.content)  # what an admin result (or 对账单查询) carries: plans, statements …
+        content = dict(outcome.content)  # what an admin result (or 对账单查询) carries: plans, statements …
+        successors = content.pop("successors", None)  # 保单查询: the policies issued from each found one
+        if successors is not None:
+            for policy in data["policies"]:
+                policy["successors"] = successors.get(policy["policy_no"], [])
+        data.update(content)
     return data
 
 

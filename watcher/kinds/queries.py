@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from ..domain.dates import DateError, parse_date, show_end, show_hour, show_second
-from ..domain.policy import ACTIVE, CANCELLED, REPLACEMENT_NOW, Policy
+from ..domain.policy import ACTIVE, ADD_PEOPLE, CANCELLED, REPLACEMENT_NOW, Policy
 from ..domain.problems import problem
 from ..domain.settlement import next_month
 from ..domain.text import clean
@@ -39,7 +39,7 @@ class Policies:
     replaced each (保单查询 shows them)."""
 
     found: list[Policy]
-    successors: dict[str, list[str]] = field(default_factory=dict)
+    successors: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # number → [(number, why)]
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ PEOPLE_HEADERS = [
 PEOPLE_KINDS = ["text", "int", "text", "text", "text", "text", "text", "int", "money", "text", "text"]
 
 
-def policy_row(p: Policy, successors: dict[str, list[str]], now: datetime, zone) -> list:
+def policy_row(p: Policy, successors: dict[str, list[tuple[str, str]]], now: datetime, zone) -> list:
     return [
         p.policy_no,
         p.tour_group,
@@ -154,7 +154,8 @@ def policy_row(p: Policy, successors: dict[str, list[str]], now: datetime, zone)
         p.route,
         p.replaces,
         p.replace_reason,
-        "、".join(successors.get(p.policy_no, [])),
+        # A 加人 policy replaced nothing (it was issued beside this one for the people added): marked so.
+        "、".join(f"{n}（{ADD_PEOPLE}）" if why == ADD_PEOPLE else n for n, why in successors.get(p.policy_no, [])),
         p.statement_no,
     ]
 
@@ -233,7 +234,19 @@ class PolicyQueryKind(RequestKind):
                 for i, x in enumerate(p.people, 1)
             ],
         )
-        return Decision(status="success", policies=found, tables=[policies, people], summary={"查到保单": len(found)})
+        return Decision(
+            status="success",
+            policies=found,
+            tables=[policies, people],
+            summary={"查到保单": len(found)},
+            # The 后续保单号 column, for the JSON twin's policies (envelope puts each list on its policy).
+            content={
+                "successors": {
+                    p.policy_no: [{"policy_no": n, "reason": why} for n, why in successors.get(p.policy_no, [])]
+                    for p in found
+                }
+            },
+        )
 
 
 DETAIL_HEADERS = [

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .. import crash
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
-from ..domain.policy import ACTIVE, ADD_PEOPLE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
+from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
 from ..faults import os_words
 from .common import (
     POLICY_SELECT,
@@ -669,10 +669,10 @@ class Ledger(SettlementLedger):
         rows = self.conn.execute(sql + " ORDER BY p.issued_at, p.policy_no", args).fetchall()
         return [self._policy(r, people) for r in rows]
 
-    def successors(self, numbers: list[str]) -> dict[str, list[str]]:
-        """For each policy number, the policies issued from it (批改, 加人, 减人 …): the chain forwards. A 加人
-        policy replaced nothing (it was issued beside the old one for the people added): it is marked so."""
-        found: dict[str, list[str]] = {}
+    def successors(self, numbers: list[str]) -> dict[str, list[tuple[str, str]]]:
+        """For each policy number, the policies issued from it (批改, 加人, 减人 …) with why: the chain forwards.
+        A 加人 policy replaced nothing (it was issued beside the old one for the people added)."""
+        found: dict[str, list[tuple[str, str]]] = {}
         for chunk in (numbers[i : i + 500] for i in range(0, len(numbers), 500)):
             marks = ",".join("?" * len(chunk))
             for old, new, reason in self.conn.execute(
@@ -680,7 +680,7 @@ class Ledger(SettlementLedger):
                 " ORDER BY policy_no",
                 chunk,
             ):
-                found.setdefault(old, []).append(f"{new}（{ADD_PEOPLE}）" if reason == ADD_PEOPLE else new)
+                found.setdefault(old, []).append((new, reason or ""))
         return found
 
     def others_in_group(self, policy: Policy) -> list[str]:
