@@ -8,6 +8,7 @@ import shutil
 from helpers import (
     agency_workbook,
     issue_fields,
+    ledger_query,
     ledger_rows,
     people,
     plan_workbook,
@@ -168,6 +169,69 @@ def test_a_terminated_agency_gets_a_result_for_what_it_may_no_longer_do_and_may_
     assert data["status"] == "success" and len(data["policies"]) == 1
     assert ledger_rows(root) == before
     assert not list((root / "outbox" / "_admin").glob("未受理_*"))
+
+
+def test_an_agency_row_with_blank_details_keeps_them_and_never_brings_a_terminated_agency_back(root):
+    """Staff update a terminated agency's plans with only the columns that change: its 状态, 营业执照号 and
+    协议编号 stay as they are (a blank brought it back to 合作中 and erased them, result saying nothing)."""
+    demo = ledger_query(root, "SELECT license_no, agreement_no FROM agencies WHERE code = 'GZ001'")[0]
+    assert all(demo)
+    agency_workbook(
+        root / "workbooks" / "_admin" / "停.xlsx",
+        [[1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GN-A", "已终止"]],
+    )
+    run_watcher(root, "process")
+    data, wb = result(root, "_admin", "停_结果")
+    assert data["status"] == "success" and data["agencies"][0]["status"] == "已终止"
+    assert data["agencies"][0]["license_no"] == demo[0]  # blank: kept, not erased
+    agency_workbook(
+        root / "workbooks" / "_admin" / "改方案.xlsx",
+        [[1, "GZ001", "广州示例国际旅行社有限公司", None, None, "GN-A、GW-B", None]],
+    )
+    run_watcher(root, "process")
+    data, wb = result(root, "_admin", "改方案_结果")
+    assert data["status"] == "success" and data["warnings"] == []
+    assert data["agencies"][0]["status"] == "已终止" and data["agencies"][0]["plans"] == ["GN-A", "GW-B"]
+    assert ledger_query(root, "SELECT license_no, agreement_no, status FROM agencies WHERE code = 'GZ001'") == [
+        (*demo, "已终止")
+    ]
+    text = "\n".join(str(c.value) for row in wb["结果汇总"].iter_rows() for c in row if c.value)
+    assert "可用方案 GN-A → GN-A、GW-B" in text and "状态" not in text.split("可用方案 GN-A")[1].split("\n")[0]
+    # Made 合作中 on purpose: done, and the result says the agency may issue again.
+    agency_workbook(
+        root / "workbooks" / "_admin" / "恢复.xlsx",
+        [[1, "GZ001", "广州示例国际旅行社有限公司", None, None, "GN-A", "合作中"]],
+    )
+    run_watcher(root, "process")
+    data, wb = result(root, "_admin", "恢复_结果")
+    assert data["status"] == "success" and data["agencies"][0]["status"] == "合作中"
+    assert [(w["code"], w["row"], w["column"]) for w in data["warnings"]] == [("agency.reactivated", 2, "状态")]
+    text = "\n".join(str(c.value) for row in wb["结果汇总"].iter_rows() for c in row if c.value)
+    assert "状态 已终止 → 合作中" in text
+
+
+def test_the_template_sample_agency_renumbered_or_unnumbered_is_never_saved(root):
+    """The 机构 template's sample row with its 序号 changed to 1 (or cleared): it wrote the placeholder licence
+    and plan GW-B onto the real GZ001. Refused, the row named; nothing saved."""
+    before = ledger_rows(root)
+    sample = ["GZ001", "广州示例国际旅行社有限公司", "91440101MA5XXXXXXX", "LY-2026-001", "GN-A、GW-B", "合作中"]
+    real = [2, "SZ001", "深圳新旅行社", "91440300MA5REAL001", "XY-1", "GN-A", "合作中"]
+    for name, serial in (("改序号", 1), ("清序号", None)):
+        agency_workbook(root / "workbooks" / "_admin" / f"{name}.xlsx", [[serial, *sample], real])
+        run_watcher(root, "process")
+        data, _ = result(root, "_admin", f"{name}_结果")
+        assert data["status"] == "failed"
+        assert [(e["code"], e["row"], e["column"]) for e in data["errors"]] == [("agency.sample_row", 2, "营业执照号")]
+        assert "示例" in data["errors"][0]["message"]
+    assert ledger_rows(root) == before and not (root / "workbooks" / "SZ001").exists()
+
+
+def test_an_agency_row_without_its_code_says_the_code_is_missing(root):
+    agency_workbook(root / "workbooks" / "_admin" / "无代码.xlsx", [[1, None, "某旅行社", "", "", "GN-A", "合作中"]])
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "无代码_结果")
+    assert [(e["code"], e["row"], e["column"]) for e in data["errors"]] == [("field.empty", 2, "机构代码")]
+    assert "没有填写" in data["errors"][0]["message"]
 
 
 def test_an_agency_folder_moved_elsewhere_and_linked_is_followed_and_a_link_back_inside_is_not(root, tmp_path):

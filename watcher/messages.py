@@ -152,6 +152,8 @@ MESSAGES: dict[str, str] = {
     "agency.status": "状态“{value}”无效，只能填“合作中”或“已终止”",
     "agency.plans_empty": "可用方案没有填写。请填写方案代码，多个用“、”分隔",
     "agency.plan_unknown": "可用方案中的“{value}”不存在。请先上传该方案，或核对方案代码",
+    "agency.sample_row": "这一行是“机构”表模板的示例（营业执照号 {value} 是示例号码），不会办理。如果只是示例，请把序号改回“示例”或删除该行；如果要登记或修改机构，请填写它真实的营业执照号",
+    "agency.reactivated": "机构 {agency} 原为“已终止”，本次改为“合作中”，它又可以投保和批改了。如果不是要恢复合作，请再提交一次把状态填为“已终止”（状态留空则保持原状态）",
     "plan.code": "方案代码“{value}”无效：只能用字母、数字和“-”，最长 20 位",
     "plan.duplicate": "方案代码 {value} 在“方案”表中重复（还在第 {rows} 行）",
     "plan.region": "区域“{value}”无效，只能填“境内”或“境外”",

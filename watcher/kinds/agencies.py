@@ -1,8 +1,13 @@
-"""机构 (admin): register or update agencies; registering creates the agency's folders."""
+"""机构 (admin): register or update agencies; registering creates the agency's folders.
+
+Updating an agency: 营业执照号, 协议编号 and 状态 left blank keep what the ledger holds (a row written with
+only the columns that change never erases the rest, nor brings a terminated agency back); what changed is
+listed on the result, and a terminated agency made 合作中 again is warned."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 
 from ..domain.policy import AGENCY_ACTIVE, AGENCY_STATUSES, Agency
@@ -13,9 +18,10 @@ from ..layout import AGENCY_CODE
 from .admin_tables import AdminTable, Rows
 from .base import Checked, Decision, Request, SaveAgency
 from .common import RequestKind
-from .forms import columns
+from .forms import columns, samples
 
 COLUMNS = columns("机构")
+SAMPLE_LICENSE = str(samples("机构")["营业执照号"])  # a placeholder no agency holds (…MA5XXXXXXX)
 
 
 class AgencyKind(RequestKind):
@@ -29,12 +35,18 @@ class AgencyKind(RequestKind):
         seen: dict[str, list[int]] = {}
         for r in table.rows:
             code = table.text(r, "机构代码").upper()
-            if not AGENCY_CODE.match(code):
+            if not code:
+                table.fail(r, "机构代码", "field.empty", label="机构代码")
+            elif not AGENCY_CODE.match(code):
                 table.fail(r, "机构代码", "agency.code", value=code)
-            seen.setdefault(code, []).append(r)
+            if code:
+                seen.setdefault(code, []).append(r)
             name = table.text(r, "机构名称")
             if not name:
                 table.fail(r, "机构名称", "field.empty", label="机构名称")
+            if table.text(r, "营业执照号").upper() == SAMPLE_LICENSE:
+                # The template's sample agency, whatever its 序号 says (renumbered, cleared): never saved.
+                table.fail(r, "营业执照号", "agency.sample_row", value=SAMPLE_LICENSE)
             plans = tuple(
                 dict.fromkeys(
                     p.strip().upper() for p in re.split(r"[,，、;；\s]+", table.text(r, "可用方案")) if p.strip()
@@ -42,8 +54,8 @@ class AgencyKind(RequestKind):
             )
             if not plans:
                 table.fail(r, "可用方案", "agency.plans_empty")
-            status = table.text(r, "状态") or AGENCY_ACTIVE
-            if status not in AGENCY_STATUSES:
+            status = table.text(r, "状态")  # blank: the agency's status as it is (合作中 for a new one)
+            if status and status not in AGENCY_STATUSES:
                 table.fail(r, "状态", "agency.status", value=status)
             agencies.append(
                 (r, Agency(code, name, table.text(r, "营业执照号"), table.text(r, "协议编号"), plans, status))
@@ -60,23 +72,69 @@ class AgencyKind(RequestKind):
                     )
         return Request(self.action, who, Rows(agencies, table), problems)
 
-    def load(self, ledger, request: Request[Rows[tuple[int, Agency]]], who: str) -> set[str]:
-        return {plan.code for plan in ledger.plans()}
+    def load(self, ledger, request: Request[Rows[tuple[int, Agency]]], who: str) -> tuple[set[str], dict[str, Agency]]:
+        found = (ledger.agency(a.code) for _, a in request.fields.rows)
+        before = {old.code: old for old in found if old is not None}
+        return {plan.code for plan in ledger.plans()}, before
 
-    def validate(self, request: Request[Rows[tuple[int, Agency]]], state: set[str], now: datetime) -> Checked:
+    def validate(
+        self, request: Request[Rows[tuple[int, Agency]]], state: tuple[set[str], dict[str, Agency]], now: datetime
+    ) -> Checked[Rows[tuple[int, Agency]], list[tuple[Agency, Agency | None]]]:
+        plans, before = state
         table = request.fields.table
+        saved: list[tuple[Agency, Agency | None]] = []
         for r, agency in request.fields.rows:
             for code in agency.plans:
-                if code not in state:
+                if code not in plans:
                     table.fail(r, "可用方案", "agency.plan_unknown", value=code)
-        return Checked(request, list(request.problems))
+            old = before.get(agency.code)
+            new = kept(agency, old)
+            if old is not None and not old.active and new.active:
+                table.fail(r, "状态", "agency.reactivated", warning=True, agency=agency.code)
+            saved.append((new, old))
+        return Checked(request, list(request.problems), saved)
 
-    def decide(self, checked: Checked[Rows[tuple[int, Agency]], None], now: datetime) -> Decision:
-        agencies = [a for _, a in checked.request.fields.rows]
+    def decide(
+        self, checked: Checked[Rows[tuple[int, Agency]], list[tuple[Agency, Agency | None]]], now: datetime
+    ) -> Decision:
+        agencies = [new for new, _ in checked.values]
         return Decision(
             status="success",
             ops=[SaveAgency(a) for a in agencies],
-            notes=[f"{a.code} {a.name}：{a.status}，可用方案 {'、'.join(a.plans)}" for a in agencies],
+            notes=[change_note(new, old) for new, old in checked.values],
             summary={"机构数": len(agencies)},
             content={"agencies": [agency_json(a) for a in agencies]},
         )
+
+
+def kept(agency: Agency, old: Agency | None) -> Agency:
+    """The agency as it is saved: a blank 营业执照号, 协议编号 or 状态 keeps the ledger's (合作中 when new)."""
+    if old is None:
+        return replace(agency, status=agency.status or AGENCY_ACTIVE)
+    return replace(
+        agency,
+        license_no=agency.license_no or old.license_no,
+        agreement_no=agency.agreement_no or old.agreement_no,
+        status=agency.status or old.status,
+    )
+
+
+def change_note(new: Agency, old: Agency | None) -> str:
+    """The result's line for one agency: registered with what, or what changed (and what stayed)."""
+    head = f"{new.code} {new.name}："
+    if old is None:
+        return head + f"新登记，{new.status}，可用方案 {'、'.join(new.plans)}"
+    changes = [
+        f"{label} {before or '（空）'} → {after}"
+        for label, before, after in (
+            ("机构名称", old.name, new.name),
+            ("营业执照号", old.license_no, new.license_no),
+            ("协议编号", old.agreement_no, new.agreement_no),
+            ("可用方案", "、".join(old.plans), "、".join(new.plans)),
+            ("状态", old.status, new.status),
+        )
+        if before != after
+    ]
+    if not changes:
+        return head + f"与原登记相同，未变更（{new.status}，可用方案 {'、'.join(new.plans)}）"
+    return head + "；".join(changes)
