@@ -14,7 +14,9 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,6 +49,8 @@ def serving(root: Path, *extra: str):
         while True:
             try:
                 urllib.request.urlopen(base + "/healthz", timeout=1).read()
+                break
+            except urllib.error.HTTPError:  # up, and saying the ledger cannot serve (a test of that)
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
@@ -333,3 +337,34 @@ def test_the_lock_out_file_deleted_while_the_page_runs_starts_afresh(desk, ledge
         assert status == 200 and 'id="not-found"' in body  # counted in the new file
         assert (root / "lookup-state.sqlite3").exists() == (ledger_backend == "sqlite")
         assert "Traceback" not in "".join(web["out"])
+
+
+def test_a_ledger_moved_away_and_back_is_read_again_and_healthz_tells_the_truth(desk, ledger_backend):
+    """An operator moves ledger.sqlite3 aside and back (a copy checked, a disk swapped): lookups said
+    "under maintenance" meanwhile, as they should, then for ever after (each thread kept a connection it had
+    closed), while /healthz said ok throughout and a load balancer kept sending travellers there."""
+    if ledger_backend != "sqlite":
+        pytest.skip("on PostgreSQL the ledger is no file to move")
+    root = desk["root"]
+    ledger, aside = root / "ledger.sqlite3", root.parent / "ledger-aside.sqlite3"
+
+    def health(base: str) -> int:
+        try:
+            return urllib.request.urlopen(base + "/healthz", timeout=5).status
+        except urllib.error.HTTPError as answer:
+            return answer.code
+
+    typed = {"id_type": "身份证", "policy_no": desk["live"], "id_no": desk["id"]}
+    with serving(root, "--workers", "1") as web:
+        base = web["base"]
+        assert post(base, "10.8.0.1", **typed)[0] == 200 and health(base) == 200
+        ledger.rename(aside)
+        # Concurrent lookups, so that many of the page's threads meet the missing file.
+        with ThreadPoolExecutor(16) as pool:
+            gone = list(pool.map(lambda i: post(base, f"10.8.1.{i}", **typed)[0], range(48)))
+        assert set(gone) == {503} and health(base) == 503
+        aside.rename(ledger)
+        with ThreadPoolExecutor(16) as pool:
+            back = list(pool.map(lambda i: post(base, f"10.8.2.{i}", **typed), range(48)))
+        assert [s for s, *_ in back] == [200] * 48 and all('id="result"' in body for _, _, body, _ in back)
+        assert health(base) == 200

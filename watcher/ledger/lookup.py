@@ -89,6 +89,16 @@ class Connections:
             return None
         return st.st_dev, st.st_ino
 
+    def _drop(self) -> None:
+        """Forget this thread's connection before closing it: one closed and kept (the reopening failed) was
+        reused for ever once the same file came back under the name."""
+        conn, self.local.conn, self.local.file = getattr(self.local, "conn", None), None, None
+        if conn is not None:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
     @contextmanager
     def connection(self):
         if not is_url(self.target):
@@ -97,12 +107,18 @@ class Connections:
             # each thread opens the file now at that name (a stat a lookup).
             conn, opened, now = getattr(self.local, "conn", None), getattr(self.local, "file", None), self._file()
             if conn is not None and opened != now:
-                conn.close()
+                self._drop()
                 conn = None
             if conn is None:
-                conn = self.local.conn = self._new()
+                conn = self.local.conn = self._new()  # the file gone: raises, and the next lookup tries again
                 self.local.file = self._file()
-            yield conn
+            try:
+                yield conn
+            except sqlite3.Error:
+                # A connection that failed (its file moved away and back, damaged, closed) is not kept: the
+                # thread's next lookup opens the file anew, and the page comes back once the file is whole.
+                self._drop()
+                raise
             return
         try:
             conn = self.idle.get_nowait()
@@ -138,6 +154,11 @@ class LookupLedger:
     def __init__(self, target):
         self.target = target
         self.connections = Connections(target, readonly=True)
+
+    def ping(self) -> None:
+        """Read the ledger once (raises as a lookup would when it cannot): for /healthz."""
+        with self.connections.connection() as conn:
+            conn.execute("SELECT 1 FROM policies LIMIT 1").fetchall()
 
     def find(self, policy_no: str, id_type: str, id_no: str) -> Found | None:
         with self.connections.connection() as conn:

@@ -3,7 +3,8 @@
 GET /            the form (证件类型, 保单号, 证件号码), plain HTML that works without JavaScript
 POST /           the lookup: the person's cover, or one "not found" answer for every kind of mismatch
 GET /lookup.css  the page's style (the CSP allows no inline style or script)
-GET /healthz     for a load balancer
+GET /healthz     for a load balancer: 200 ok when lookups are answered, 503 when the ledger cannot be read
+                 or is behind (lookups then say the page is under maintenance)
 
 Nothing about the person is put in a URL or a log line: the lookup is a POST, and the access log
 records only method, path, status and time. Repeated failures from one client are slowed and then
@@ -176,6 +177,12 @@ class LookupApp:
                 self.css,
             )
         if path == "/healthz" and method in ("GET", "HEAD"):
+            # Ok only when a lookup would be answered: the ledger read (a fault raises: 503 as for a lookup)
+            # and not behind the numbers handed out. A load balancer sends no traveller to a page that
+            # could only say it is under maintenance.
+            self.ledger.ping()
+            if self._unverified(self.clock()):
+                return "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")] + NO_STORE, b"behind"
             return "200 OK", [("Content-Type", "text/plain; charset=utf-8")] + NO_STORE, b"ok"
         return "404 Not Found", html, self.page(error="页面不存在，请从首页查询")
 
