@@ -667,3 +667,32 @@ def test_a_month_end_stopped_by_staffs_folder_is_finished_at_its_own_moment_and_
     done = run_watcher(root, "recover", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert business(root) == original
+
+
+def test_a_restore_before_a_supplement_replays_without_calling_the_statements_changed(root, ledger_backend):
+    """Statement files the replayed month-end writes again carry the moment they were written: only that
+    differed from the outbox, and recover stopped the desk saying the outbox said otherwise."""
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-05T10:00:00+08:00")
+    month_end(root, "2026-11", "2026-12-01T09:00:00+08:00")
+    [first] = statements(root)
+    data, _ = admin(
+        root,
+        "确认",
+        "对账确认",
+        ["序号", "对账单号", "业务渠道", "确认人"],
+        [[1, first[0], "团险直销", "李运营"]],
+        action="对账确认",
+        now="2026-12-01T10:00:00+08:00",
+    )
+    assert data["status"] == "success", data["errors"]
+    saved = backup(root, ledger_backend)
+    # A clock moved back: a November policy recorded after November was settled, then a 补充对账单.
+    issue(root, "团B", "2026-12-01 08:00", n=1, at="2026-11-30T20:00:00+08:00")
+    month_end(root, "2026-11", "2026-12-01T11:00:00+08:00")
+    assert len(statements(root)) == 2
+    original, printed = business(root), outbox(root)
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "不一致" not in done.stdout + done.stderr
+    assert business(root) == original and outbox(root) == printed

@@ -69,8 +69,11 @@ def run_month_end(
     *,
     replay: bool = False,
     resume: int | None = None,
+    printed: Layout | None = None,
 ) -> MonthEndReport:
-    """`replay`: run again by `watcher recover` at its recorded moment (not recorded once more); `resume`:
+    """`replay`: run again by `watcher recover` at its recorded moment (not recorded once more), writing into
+    a scratch `layout`; `printed`: the desk whose outbox counts too when a statement's files are looked for
+    (the run wrote none for a statement whose files were there); `resume`:
     the run of that moment the ledger holds started but not finished (a backup taken, or a replay killed,
     in the middle of it): its settlement is there, its files and its finish are done now."""
     zone = settings.zone
@@ -96,7 +99,7 @@ def run_month_end(
         if g.state == "waiting"
     ]
     start, end = month_bounds(month, zone)
-    tasks, size = month_tasks(ledger, layout, month, {s.statement_no for s in report.created}, names)
+    tasks, size = month_tasks(ledger, layout, month, {s.statement_no for s in report.created}, names, printed)
 
     def meanwhile() -> tuple[list[Policy], list[str]]:  # while helpers write a large month's files
         policies = ledger.month_policies(start, end)  # again: now with their statement numbers
@@ -242,12 +245,12 @@ def record_run(layout: Layout, month: date, now: datetime, trigger: str) -> None
 
 
 def month_tasks(
-    ledger, layout: Layout, month: date, fresh: set[str], names: dict[str, str]
+    ledger, layout: Layout, month: date, fresh: set[str], names: dict[str, str], printed: Layout | None = None
 ) -> tuple[list[AgencyFiles], int]:
     """What each agency gets, and how many policies the month holds: a 业务明细_<YYYY-MM>.xlsx for every
     agency with business that month and every active agency (but no empty one for a month before the
     desk's first business); the files of every new statement (`fresh`) and of any whose files are missing
-    (a stopped run)."""
+    (a stopped run) in `layout`'s outbox and in `printed`'s."""
     start, end = month_bounds(month, ledger.zone)
     counts = ledger.month_agencies(start, end)
     codes = set(counts)
@@ -256,8 +259,9 @@ def month_tasks(
         codes |= {a.code for a in ledger.agencies() if a.active}
     statements: dict[str, list[Statement]] = defaultdict(list)
     for s in ledger.statements(month=month):
-        out = layout.out(s.agency)
-        if s.statement_no in fresh or not all((out / n).exists() for n in statement_names(s.statement_no)):
+        outs = [x.out(s.agency) for x in (layout, printed) if x is not None]
+        names_ = statement_names(s.statement_no)
+        if s.statement_no in fresh or not any(all((out / n).exists() for n in names_) for out in outs):
             statements[s.agency].append(s)
     tasks = [
         AgencyFiles(code, names.get(code, ""), code in codes, tuple(statements.get(code, ())))
