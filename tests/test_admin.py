@@ -67,6 +67,32 @@ def test_bad_plan_uploads_are_refused_with_every_problem_and_change_nothing(root
     assert ledger_rows(root) == before
 
 
+def test_a_plan_with_absurd_amounts_or_factors_is_refused_cell_by_cell(root):
+    """An amount of 10^17 yuan stopped the file with 内部错误（OverflowError）; a factor of 0.0001 priced an
+    infant at 0.00; a 年龄系数 row read 最低年龄/最高年龄; rows there but each wrong also said "no rates"."""
+    before = ledger_rows(root)
+    plan_workbook(
+        root / "workbooks" / "_admin" / "离谱.xlsx",
+        code="BIG1",
+        bands=((1, 30, "100000000000000000"),),
+        factors=((0, 2, 0.0001), (10, 5, 1.2)),
+        covers=(("意外身故", 10**17),),
+    )
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "离谱_结果")
+    assert data["status"] == "failed"
+    found = {(e["code"], e["sheet"], e["row"], e["column"]) for e in data["errors"]}
+    assert found == {
+        ("plan.money", "费率", 2, "每人保费"),
+        ("plan.money", "保障", 2, "保额"),
+        ("plan.factor", "年龄系数", 2, "系数"),
+        ("plan.factor_age_order", "年龄系数", 3, "年龄上限"),
+    }, found
+    messages = {e["code"]: e["message"] for e in data["errors"]}
+    assert "100 亿" in messages["plan.money"] and "年龄下限 10 大于年龄上限 5" == messages["plan.factor_age_order"]
+    assert ledger_rows(root) == before
+
+
 def test_registering_an_agency_creates_its_folders_and_it_can_then_issue(root):
     agency_workbook(
         root / "workbooks" / "_admin" / "机构.xlsx",

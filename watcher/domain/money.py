@@ -10,6 +10,9 @@ from .text import fold
 
 FEN = Decimal("0.01")
 NOISE = Decimal("0.000001")  # how far a float may sit from the fen it shows, by binary arithmetic alone
+# No amount on this desk comes near 10 billion yuan; one past it is a typing error (and its sums would not fit
+# the ledger's integers).
+MAX_YUAN = Decimal(10) ** 10
 
 
 class MoneyError(ValueError):
@@ -47,7 +50,7 @@ def parse_yuan(value: object) -> Decimal:
             amount = Decimal(text.replace(",", "").replace(" ", ""))
         except InvalidOperation as exc:
             raise MoneyError(value) from exc
-    if not amount.is_finite() or amount != amount.quantize(FEN):
+    if not amount.is_finite() or abs(amount) >= MAX_YUAN or amount != amount.quantize(FEN):
         raise MoneyError(value)
     return amount
 

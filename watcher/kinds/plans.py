@@ -27,6 +27,10 @@ FACTOR_COLUMNS = columns("年龄系数")
 COVER_COLUMNS = columns("保障")
 
 
+# An age factor far outside these makes no sense on a travel plan (0.0001 priced an infant at 0.00).
+FACTOR_LOW, FACTOR_HIGH = Decimal("0.1"), Decimal("10")
+
+
 class PlanKind(RequestKind):
     action = "方案"
     admin = True
@@ -73,8 +77,10 @@ class PlanKind(RequestKind):
                 heads[code] = (r, head)
 
         bands: dict[str, list[tuple[int, RateBand]]] = {}
+        named: set[tuple[str, str]] = set()  # (table, plan) with a row, valid or not: "no rates" only when none
         for r in rates.rows:
             code = self._owner(rates, r, heads)
+            named.add(("费率", code or ""))
             low = self._int(rates, r, "天数下限", 1, 366, "plan.max_days")
             high = self._int(rates, r, "天数上限", 1, 366, "plan.max_days")
             price = self._money(rates, r, "每人保费")
@@ -94,13 +100,14 @@ class PlanKind(RequestKind):
             if code is None or low is None or high is None or factor is None:
                 continue
             if low > high:
-                factors.fail(r, "年龄上限", "plan.age_order", min_age=low, max_age=high)
+                factors.fail(r, "年龄上限", "plan.factor_age_order", low=low, high=high)
                 continue
             ages.setdefault(code, []).append((r, AgeFactor(low, high, factor)))
 
         items: dict[str, list[Coverage]] = {}
         for r in covers.rows:
             code = self._owner(covers, r, heads)
+            named.add(("保障", code or ""))
             item = covers.text(r, "保障项目")
             amount = self._money(covers, r, "保额")
             if not item:
@@ -110,12 +117,12 @@ class PlanKind(RequestKind):
 
         built = []
         for code, (r, head) in heads.items():
-            self._check_bands(code, head, bands.get(code, []), rates, plans, r)
+            self._check_bands(code, head, bands.get(code, []), rates, plans, r, ("费率", code) in named)
             overlaps = factor_overlaps([(f.low, f.high) for _, f in ages.get(code, [])])
             for a, b in overlaps:
                 row = next(rr for rr, f in ages[code] if (f.low, f.high) == b)
                 factors.fail(row, "年龄下限", "plan.factor_overlap", plan=code, a=f"{a[0]}–{a[1]}", b=f"{b[0]}–{b[1]}")
-            if not items.get(code):
+            if ("保障", code) not in named:  # rows there but each wrong: their own cells say why
                 plans.fail(r, "方案代码", "plan.no_cover", plan=code)
             if None in head.values():
                 continue
@@ -177,14 +184,20 @@ class PlanKind(RequestKind):
             factor = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(fold(table.text(r, "系数")))
         except InvalidOperation:
             factor = None
-        if factor is None or not factor.is_finite() or factor <= 0 or factor != factor.quantize(Decimal("0.0001")):
+        if (
+            factor is None
+            or not factor.is_finite()
+            or not FACTOR_LOW <= factor <= FACTOR_HIGH
+            or factor != factor.quantize(Decimal("0.0001"))
+        ):
             table.fail(r, "系数", "plan.factor", value=table.text(r, "系数"))
             return None
         return factor.normalize()
 
-    def _check_bands(self, code, head, rows, rates: AdminTable, plans: AdminTable, plan_row: int) -> None:
+    def _check_bands(self, code, head, rows, rates: AdminTable, plans: AdminTable, plan_row: int, named: bool) -> None:
         if not rows:
-            plans.fail(plan_row, "方案代码", "plan.no_rates", plan=code)
+            if not named:  # rows there but each wrong: their own cells say why
+                plans.fail(plan_row, "方案代码", "plan.no_rates", plan=code)
             return
         if head["max_days"] is None:
             return
