@@ -17,6 +17,7 @@ from helpers import (
     issue_fields,
     ledger_query,
     ledger_rows,
+    people,
     plan_workbook,
     result,
     run_watcher,
@@ -243,7 +244,56 @@ def test_a_second_endorsement_of_a_replaced_policy_names_the_policy_in_force(roo
     assert again["errors"][0]["code"] == "policy.replaced" and new in again["errors"][0]["message"]
     request(root, "撤新.xlsx", {"操作类型": "撤单", "保单号": new})
     gone, _ = request(root, "再批改.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "天数": 5})
-    assert [e["code"] for e in gone["errors"]] == ["policy.already_cancelled"]
+    # Said as it is: replaced, and the replacement cancelled since (not "已经是已撤单，不能再次办理").
+    assert [e["code"] for e in gone["errors"]] == ["policy.replaced_fixed"]
+    assert new in gone["errors"][0]["message"] and "现也已撤单" in gone["errors"][0]["message"]
+    assert "再次" not in gone["errors"][0]["message"]
+
+
+def test_a_replaced_policy_whose_replacement_is_in_force_sends_nobody_to_a_second_refusal(root):
+    """The replacement took effect: the refusal said 'hand it in against LY…' and that one was refused
+    next as in force. It says the replacement cannot change either, and why."""
+    old = issue(root, 天数=3)
+    amended, _ = request(
+        root,
+        "改早.xlsx",
+        {"操作类型": "批改", "保单号": old["policy_no"], "生效时间": future(2).strftime("%Y-%m-%d %H:00")},
+    )
+    new = amended["policies"][0]["policy_no"]
+    later = {"WATCHER_FAKE_NOW": future(3).isoformat() + "+08:00"}
+    late, _ = request(root, "撤旧.xlsx", {"操作类型": "撤单", "保单号": old["policy_no"]}, env=later)
+    [error] = late["errors"]
+    assert error["code"] == "policy.replaced_fixed" and new in error["message"] and "生效" in error["message"]
+    assert "请把保单号改为" not in error["message"]
+
+
+def test_the_group_apart_warning_names_only_policies_of_this_trip_that_could_still_change(root):
+    """A group code reused for another trip, and a policy of the group already in force: neither is named
+    ('另行提交撤单' for them could only be refused, or would cancel another trip)."""
+    trip = issue(root, 天数=3)
+    beside, _ = request(
+        root,
+        "加人.xlsx",
+        {"操作类型": "加人", "保单号": trip["policy_no"]},
+        [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]],
+    )
+    beside_no = beside["policies"][0]["policy_no"]
+    other_trip, _ = request(
+        root,
+        "下一趟.xlsx",
+        {**issue_fields(生效时间=future(40).strftime("%Y-%m-%d %H:00"))},
+        people(4)[3:],
+    )
+    assert other_trip["status"] == "success", other_trip["errors"]
+    sooner, _ = request(root, "早一天.xlsx", issue_fields(生效时间=future(9).strftime("%Y-%m-%d %H:00")), people(6)[5:])
+    assert sooner["status"] == "success", sooner["errors"]
+    in_force = {"WATCHER_FAKE_NOW": (future(9) + timedelta(hours=1)).isoformat() + "+08:00"}  # sooner's cover has begun
+    cancelled, _ = request(root, "撤单.xlsx", {"操作类型": "撤单", "保单号": trip["policy_no"]}, env=in_force)
+    assert cancelled["status"] == "success", cancelled["errors"]
+    [warning] = [w for w in cancelled["warnings"] if w["code"] == "endorse.group_apart"]
+    assert beside_no in warning["message"]
+    assert other_trip["policies"][0]["policy_no"] not in warning["message"]
+    assert sooner["policies"][0]["policy_no"] not in warning["message"]
 
 
 def test_add_people_issues_a_policy_for_the_added_people_in_the_same_group(root):
@@ -681,6 +731,8 @@ def test_a_reduce_that_also_retypes_a_kept_person_is_refused(root):
     other_phone = [[1, "张三", "身份证", ID_M_1980, None, None, "13900000009", None], ROSTER[1]]
     data, _ = request(root, "减人2.xlsx", {"操作类型": "减人", "保单号": first["policy_no"]}, other_phone)
     assert [(e["code"], e["column"]) for e in data["errors"]] == [("endorse.reduce_changed", "联系电话")]
+    # Sent where the phone is to be found: the policy page has none, a 保单查询 export does.
+    assert "保单查询" in data["errors"][0]["message"] and "补打保单" not in data["errors"][0]["message"]
     assert ledger_rows(root) == before
     # Typed otherwise only in form, or with the optional cells left blank: the policy's own data is kept.
     same = [[1, "张三", "身份证", ID_M_1980.lower(), None, None, "138-0000 0001", None], ROSTER[1]]

@@ -107,9 +107,15 @@ class Replacement:
     policy_no: str
     status: str  # 有效, or 已撤单 when that one was cancelled too
     end: datetime | None = None  # when its cover ends
+    start: datetime | None = None  # when its cover starts (after it, no endorsement of it)
+    statement_no: str = ""  # the statement it is on (on one, no endorsement of it)
 
     def shown_status(self, now: datetime) -> str:
         return status_at(self.status, self.end, now)
+
+    def changeable(self, now: datetime) -> bool:
+        """Whether an endorsement of it could be accepted now: 有效, not yet in force, in no statement."""
+        return self.status == ACTIVE and self.start is not None and now < self.start and not self.statement_no
 
 
 def policy_number(issued_at: datetime, sequence: int, zone: tzinfo) -> str:

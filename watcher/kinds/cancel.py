@@ -15,9 +15,12 @@ from .common import RequestKind
 from .roster import brought_roster, roster_apart
 
 
-def group_apart(policy: Policy | None, others, action: str, at: dict) -> list:
-    """A warning where the tour group has other live policies (a 加人 policy beside this one, or one issued
-    apart): a 撤单 or 批改 of this one leaves them as they are (their travellers still covered, still billed)."""
+def group_apart(policy: Policy | None, found, action: str, at: dict, now: datetime) -> list:
+    """A warning where the tour group has other live policies over the same period (a 加人 policy beside this
+    one, or one issued apart) that could still be changed: a 撤单 or 批改 of this one leaves them as they are
+    (their travellers still covered, still billed). One in force or on a statement (the same action could
+    only be refused) or for another trip of the group is not named. `found`: (number, start) each."""
+    others = [number for number, start in found if now < start]
     if not others or policy is None:
         return []
     return [
@@ -46,14 +49,20 @@ def check_changeable(
     the clerk who handed in two 批改 of one policy at once is told which number to use for the second."""
     if policy is None:
         return [problem("policy.not_found", **at, value=number)]
-    if policy.status != ACTIVE and replacement is not None and replacement.shown_status(now) == ACTIVE:
+    if policy.status != ACTIVE and replacement is not None:
+        shown = replacement.shown_status(now)
+        if replacement.changeable(now):
+            return [problem("policy.replaced", **at, value=number, replacement=replacement.policy_no, action=action)]
+        # The number in force cannot change either (in force, settled, or void itself): never sent there.
+        if shown == ACTIVE and replacement.statement_no:
+            why = f"已列入对账单 {replacement.statement_no}"
+        elif shown == ACTIVE and replacement.start is not None:
+            why = f"已于 {show_hour(replacement.start, zone)} 生效"
+        else:
+            why = f"现也{shown}"
         return [
             problem(
-                "policy.replaced",
-                **at,
-                value=number,
-                replacement=replacement.policy_no,
-                action=action,
+                "policy.replaced_fixed", **at, value=number, replacement=replacement.policy_no, why=why, action=action
             )
         ]
     if policy.status != ACTIVE:
@@ -113,7 +122,7 @@ class CancelKind(OnePolicyKind):
     def validate(
         self,
         request: Request[OnePolicy],
-        state: tuple[Policy | None, list[str], Replacement | None],
+        state: tuple[Policy | None, list[tuple[str, datetime]], Replacement | None],
         now: datetime,
     ) -> Checked[OnePolicy, Found]:
         policy, others, replacement = state
@@ -124,7 +133,7 @@ class CancelKind(OnePolicyKind):
             blocked = check_changeable(policy, f.policy_no, self.action, now, zone, f.at, replacement)
             if not blocked and f.brought is not None and policy is not None:
                 blocked = roster_apart(f.brought, policy, now.astimezone(zone).date(), zone)
-            problems += blocked or group_apart(policy, others, self.action, f.at)
+            problems += blocked or group_apart(policy, others, self.action, f.at, now)
         return Checked(request, problems, Found(policy))
 
     def decide(self, checked: Checked[OnePolicy, Found], now: datetime) -> Decision:

@@ -59,7 +59,7 @@ class State:
     plan: Plan | None  # the plan version in force now, for the policy's plan code
     agency: Agency | None
     overlaps: list
-    others: tuple[str, ...] = ()  # the group's other live policies, which this change does not touch
+    others: tuple[tuple[str, datetime], ...] = ()  # the group's other live policies (number, start) this change leaves
     replacement: Replacement | None = None  # where a void policy's chain of replacements ends
 
 
@@ -173,7 +173,7 @@ class _Endorsement:
         problems += blocked
         if number and not blocked and state.policy is not None:
             problems += self._kept(request, state.policy)
-            problems += group_apart(state.policy, state.others, self.action, _at(request, "保单号"))
+            problems += group_apart(state.policy, state.others, self.action, _at(request, "保单号"), now)
         if blocked or not number:
             # Without a policy that can change, what can still be known is the roster's own errors.
             self.validate_alone(request, now, problems)

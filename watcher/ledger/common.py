@@ -73,23 +73,27 @@ def replacement(conn, policy_no: str) -> Replacement | None:
     """The end of the chain of policies that replaced `policy_no` (批改, 减人, 换人, 信息变更; a 加人 policy
     replaces nothing), or None when nothing replaced it. `conn` runs `?` queries on either database."""
     steps = chain(conn, policy_no)
-    return Replacement(*steps[-1][:3]) if steps else None
+    if not steps:
+        return None
+    number, status, end, _why, start, statement = steps[-1]
+    return Replacement(number, status, end, start, statement)
 
 
 def chain(conn, policy_no: str) -> list[tuple]:
     """The chain's steps from `policy_no` on, the policies that replaced it one after another: (policy_no,
-    status, end, why it was issued: 批改, 减人, 换人, 信息变更) each."""
+    status, end, why it was issued: 批改, 减人, 换人, 信息变更, start, statement number) each."""
     steps: list[tuple] = []
     number = policy_no
     for _ in range(_CHAIN_LIMIT):
         row = conn.execute(
-            "SELECT policy_no, status, end_at, replace_reason FROM policies WHERE replaces = ? AND replaces != ''"
-            " AND replace_reason != ? ORDER BY issued_at DESC, policy_no DESC LIMIT 1",
+            "SELECT policy_no, status, end_at, replace_reason, start_at, statement_no FROM policies"
+            " WHERE replaces = ? AND replaces != '' AND replace_reason != ?"
+            " ORDER BY issued_at DESC, policy_no DESC LIMIT 1",
             (number, ADD_PEOPLE),
         ).fetchone()
         if row is None:
             break
-        steps.append((row[0], row[1], from_text(row[2]), row[3]))
+        steps.append((row[0], row[1], from_text(row[2]), row[3], from_text(row[4]), row[5] or ""))
         number = row[0]
     return steps
 

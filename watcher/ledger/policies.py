@@ -683,16 +683,16 @@ class Ledger(SettlementLedger):
                 found.setdefault(old, []).append((new, reason or ""))
         return found
 
-    def others_in_group(self, policy: Policy) -> list[str]:
-        """The agency's other live policies of the same tour group: a 加人 policy issued beside this one (and
-        whatever replaced that since), or another issued for the group apart. A 撤单 or 批改 of this one
-        leaves them as they are."""
+    def others_in_group(self, policy: Policy) -> list[tuple[str, datetime]]:
+        """The agency's other live policies of the same tour group over this one's period, in no statement,
+        with their start: a 加人 policy issued beside this one (and whatever replaced that since), or another
+        issued for the group apart. A 撤单 or 批改 of this one leaves them as they are."""
         rows = self.conn.execute(
-            "SELECT policy_no FROM policies WHERE agency = ? AND tour_group = ? AND status = ? AND policy_no != ?"
-            " ORDER BY policy_no",
-            (policy.agency, policy.tour_group, ACTIVE, policy.policy_no),
+            "SELECT policy_no, start_at FROM policies WHERE agency = ? AND tour_group = ? AND status = ?"
+            " AND policy_no != ? AND statement_no = '' AND start_at < ? AND end_at > ? ORDER BY policy_no",
+            (policy.agency, policy.tour_group, ACTIVE, policy.policy_no, to_text(policy.end), to_text(policy.start)),
         )
-        return [row[0] for row in rows]
+        return [(row[0], from_text(row[1])) for row in rows]
 
     def replacement(self, policy_no: str) -> Replacement | None:
         """The policy that replaces this one now, following the chain (None: nothing replaced it)."""
