@@ -215,6 +215,19 @@ def test_a_result_that_holds_nothing_to_fix_says_so(root):
     assert _codes(data["errors"]) == [("result.nothing_to_fix", None, None, None)]
 
 
+def test_a_notice_of_a_file_never_taken_dropped_back_is_not_called_altered(root):
+    """Staff drop a 未受理 notice into _admin: it said the summary's SHA-256 had been changed (the notice
+    never had one: the file was never taken)."""
+    write_request(root / "workbooks" / "XX999" / "错放.xlsx", issue_fields(), people(1))
+    run_watcher(root, "process")
+    [notice] = list((root / "outbox" / "_admin").glob("未受理_*.xlsx"))
+    shutil.copy(notice, root / "workbooks" / "_admin" / "通知.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "通知_结果")
+    assert _codes(data["errors"]) == [("result.nothing_to_fix", None, None, None)]
+    assert "改动" not in data["errors"][0]["message"]
+
+
 def test_the_same_group_in_an_endorsement_and_whatever_the_case_of_the_group(root):
     _drop(root, "团.xlsx", issue_fields(旅行团号="GZ-T9"), people(2))
     run_watcher(root, "process")

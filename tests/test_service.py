@@ -434,6 +434,17 @@ def test_status_counts_today_by_the_desk_clock_the_run_used(root):
     assert "今日完成：2 个文件（成功 1" in text and "今日失败：1 个文件" in text and "二.xlsx" in text, text
 
 
+def test_status_says_how_many_failed_files_it_does_not_list(root):
+    for i in range(23):
+        write_request(
+            root / "workbooks" / "GZ001" / f"错{i:02d}.xlsx", issue_fields(方案代码="NOPE", 旅行团号=f"E{i}"), people(1)
+        )
+    run_watcher(root, "process")
+    text = run_watcher(root, "status").stdout
+    assert "今日失败：23 个文件（列出最近 20 个）" in text and "另有 3 个较早的失败文件" in text, text
+    assert sum("错" in line and "→" in line for line in text.splitlines()) == 20
+
+
 def test_output_piped_into_a_reader_that_leaves_early_is_no_error_about_the_root(root):
     """`watcher status | head -1`: the reader goes away; no message blaming the root, no traceback."""
     for command in ("status", "check"):

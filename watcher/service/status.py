@@ -149,7 +149,9 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     lines.append(
         f"今日完成：{sum(done.values())} 个文件（" + "，".join(f"{labels[k]} {done[k]}" for k in labels) + "）"
     )
-    lines.append(f"今日失败：{done['failed']} 个文件")
+    lines.append(f"今日失败：{done['failed']} 个文件" + ("（列出最近 20 个）" if len(failed) > 20 else ""))
+    if len(failed) > 20:
+        lines.append(f"  ……另有 {len(failed) - 20} 个较早的失败文件，见 logs/processed-{today:%Y-%m-%d}.jsonl")
     lines += failed[-20:]
     lines.append(f"下次定时任务：每 {settings.rescan_seconds:g} 秒扫描一次投递文件夹；{month_end}")
     return "\n".join(lines)

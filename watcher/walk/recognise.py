@@ -41,11 +41,11 @@ def recognise(book: Book, who: str, ledger, zone: tzinfo) -> tuple[Book, Problem
             at=show_second(earlier.processed_at, zone),
             policies=f"（{'；'.join(parts)}）" if parts else "",
         )
-    if not mark.sha256:
-        return book, file_problem("result.damaged_mark")
-    if mark.status not in RESUBMITTABLE:
-        return book, file_problem("result.not_resubmittable", status=STATUS_LABEL.get(mark.status, "未知"))
     stripped = strip_result(book)
     if not stripped.sheets:  # a result that holds nothing to correct (it said what the file it refused was)
         return book, file_problem("result.nothing_to_fix")
+    if not mark.sha256:  # (a notice of a file never taken has none, and nothing to correct: said above)
+        return book, file_problem("result.damaged_mark")
+    if mark.status not in RESUBMITTABLE:
+        return book, file_problem("result.not_resubmittable", status=STATUS_LABEL.get(mark.status, "未知"))
     return stripped, None
