@@ -120,6 +120,15 @@ def test_the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy():
     assert client_address({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, []) == "10.0.0.2"
 
 
+def test_trusting_every_address_is_refused_at_start(root):
+    """web_trusted_proxies = ["0.0.0.0/0"] started the page silently: every client then chose its own address
+    in X-Forwarded-For and no per-address limit held."""
+    for everyone in ("0.0.0.0/0", "::/0"):
+        (root / "watcher.toml").write_text(f'web_trusted_proxies = ["{everyone}"]\n', encoding="utf-8")
+        proc = run_watcher(root, "web", "--port", str(free_port()), check=False)
+        assert proc.returncode == 1 and "信任所有地址" in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
 def test_headers_uniform_answer_normalised_input_and_nothing_in_logs(desk):
     root = desk["root"]
     with web(root) as base:
@@ -147,6 +156,11 @@ def test_headers_uniform_answer_normalised_input_and_nothing_in_logs(desk):
         assert "有效" in body and "300,000.00" in body and "5.00 元" in body
         # Its cover starts in ten days: the green 有效 says so, so nobody takes it for cover in force now.
         assert 'id="not-started"' in body and "保障尚未开始" in body
+        # Pasted from a spreadsheet with its tab and line break: folded like spaces, not 请求无效.
+        status, _, body, _ = post(
+            base, "10.0.0.2", id_type="身份证", policy_no=desk["live"] + "\r\n", id_no=desk["id"] + "\t"
+        )
+        assert status == 200 and 'id="result"' in body, body[-300:]
 
         # Every kind of mismatch gets the very same answer. The rounds take turns on four policies: a
         # policy number failed on 20 times in a few seconds is slowed (429), whatever the address.

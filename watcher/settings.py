@@ -137,11 +137,16 @@ def load_settings(root: Path) -> Settings:
         raise SettingsError('设置 channels 须列出至少一个业务渠道，例如 ["团险直销", "个险渠道"]')
     for proxy in settings.web_trusted_proxies:
         try:
-            ipaddress.ip_network(proxy, strict=False)
+            network = ipaddress.ip_network(proxy, strict=False)
         except ValueError:
             raise SettingsError(
                 f'设置 web_trusted_proxies 中的“{proxy}”不是有效的地址或网段，例如 "10.0.0.5" 或 "10.1.0.0/16"'
             ) from None
+        if network.prefixlen == 0:  # every client believed: each names its own address, no limit holds
+            raise SettingsError(
+                f"设置 web_trusted_proxies 中的“{proxy}”表示信任所有地址：任何访问者都能在 X-Forwarded-For 中"
+                '自报来源地址，绕过查询失败的限制。请只列出代理服务器的地址或网段，例如 "10.0.0.5"'
+            )
     try:
         _ = settings.zone
     except (ZoneInfoNotFoundError, ValueError) as exc:

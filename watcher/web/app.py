@@ -48,7 +48,8 @@ POLICY_SLOW_AFTER = 20  # failures on one policy number (any address) in the win
 POLICY_MAX_DELAY = 5.0  # seconds: the longest a traveller is asked to wait for their own policy
 HELD_MAX = 10_000  # clients and policy numbers whose 429 each process answers from memory
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PASTED = re.compile(r"[\t\r\n]")  # a tab or line break pasted from a spreadsheet: spaces, folded like them
 HEADERS = [
     (
         "Content-Security-Policy",
@@ -302,7 +303,7 @@ class LookupApp:
         fields: dict[str, str] = {}
         for name, text in pairs:
             fields.setdefault(name, text)
-        value = {k: fields.get(k, "")[:64] for k in ("id_type", "policy_no", "id_no")}
+        value = {k: _PASTED.sub(" ", fields.get(k, "")[:64]) for k in ("id_type", "policy_no", "id_no")}
         if any(_CONTROL.search(text) for text in value.values()):
             raise BadRequest("400 Bad Request", "请求无效，请从首页重新查询")  # no form field holds a NUL
         return {
