@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -368,3 +369,28 @@ def test_a_ledger_moved_away_and_back_is_read_again_and_healthz_tells_the_truth(
             back = list(pool.map(lambda i: post(base, f"10.8.2.{i}", **typed), range(48)))
         assert [s for s, *_ in back] == [200] * 48 and all('id="result"' in body for _, _, body, _ in back)
         assert health(base) == 200
+
+
+def test_a_burst_of_guesses_sent_at_once_gets_no_more_than_the_limit(desk):
+    """16 failing lookups from one address, each held back by its last byte and then released together,
+    all passed the verdict before any failure was recorded: every one was served (the limit refuses at the
+    4th here). Those in flight count as failures when the next is judged."""
+    body = urllib.parse.urlencode(
+        {"id_type": "身份证", "policy_no": "LY202601010000001", "id_no": "110101199003070011"}
+    ).encode()
+    request = form_post(body, extra=b"X-Forwarded-For: 10.77.0.1\r\n")
+    with serving(desk["root"], "--workers", "1") as web:
+        sockets = [socket.create_connection(("127.0.0.1", web["port"]), timeout=20) for _ in range(16)]
+        try:
+            for s in sockets:
+                s.sendall(request[:-1])
+            time.sleep(0.5)  # every request read but its last byte
+            for s in sockets:
+                s.sendall(request[-1:])
+            statuses = [s.recv(4096).split(b"\r\n", 1)[0] for s in sockets]
+        finally:
+            for s in sockets:
+                s.close()
+    served = sum(b" 200 " in line for line in statuses)
+    assert served + sum(b" 429 " in line for line in statuses) == 16, statuses
+    assert served <= 4, statuses  # lookup_lock_after = 4 (the desk's settings)

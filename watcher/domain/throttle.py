@@ -69,3 +69,9 @@ def after_failure(state: ClientState, now: float, rules: Rules) -> ClientState:
     # Never refused: keep only as many as the longest delay needs, so a row stays small under attack.
     keep = rules.lock_after or rules.slow_after + math.ceil(rules.max_delay)
     return ClientState(failures[-keep:], state.locked_until)
+
+
+def with_pending(state: ClientState, now: float, pending: int) -> ClientState:
+    """The state as if the lookups of this client still in flight had failed now: a burst of lookups sent
+    at once is judged as the failures it may be (each passed the verdict before any of them was recorded)."""
+    return ClientState(state.failures + (now,) * pending, state.locked_until) if pending else state

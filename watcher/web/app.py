@@ -21,6 +21,7 @@ import hashlib
 import ipaddress
 import logging
 import re
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ from ..domain.idcard import ID_TYPES, mask_id
 from ..domain.money import yuan_display
 from ..domain.policy import ACTIVE, CANCELLED, EXPIRED
 from ..domain.text import fold, fold_id
-from ..domain.throttle import Rules, Verdict, after_failure, verdict
+from ..domain.throttle import Rules, Verdict, after_failure, verdict, with_pending
 from ..faults import DeskFault, classify
 from ..io.pages import environment
 from ..ledger.db import is_url, ledger_target
@@ -136,6 +137,10 @@ class LookupApp:
         ).read_bytes()
         self.last_prune = 0.0
         self.held: dict[str, Verdict] = {}  # key -> a verdict known to hold until it passes
+        # Lookups in flight per client in this process: a burst sent at once passed the verdict together,
+        # before any failure was recorded (32 guesses where 10 lock the client out).
+        self.in_flight: dict[str, int] = {}
+        self.flight = threading.Lock()
         self.mark = issued_path(self.root, target)
         self.verified_at, self.unverified = -1e9, False
 
@@ -210,6 +215,22 @@ class LookupApp:
             # A ledger restored from a backup and not yet brought forward (or a recovery under way): it lacks
             # the latest policies, and "not found" would tell their travellers they are not covered.
             return "503 Service Unavailable", self.html + [("Retry-After", "600")], self.page(error=MAINTENANCE)
+        with self.flight:
+            ahead = self.in_flight.get(client, 0)
+            self.in_flight[client] = ahead + 1
+        try:
+            return self._look_up(client, form, now, ahead)
+        finally:
+            with self.flight:
+                left = self.in_flight.pop(client) - 1
+                if left:
+                    self.in_flight[client] = left
+
+    def _look_up(self, client: str, form: dict, now: float, ahead: int):
+        if ahead:  # others of this client's lookups in flight: judged as if they had failed (one read)
+            v = verdict(with_pending(self.store.get(client), now, ahead), now, self.rules)
+            if v.refused_until > now or v.retry_at > now:
+                return self._too_many(v, now)
         # Counted for any number typed, known or not: the answer must not tell which numbers exist.
         key = policy_key(form["policy_no"])
         pv = self._verdict(key, now, self.policy_rules)
