@@ -93,6 +93,20 @@ def test_a_plan_with_absurd_amounts_or_factors_is_refused_cell_by_cell(root):
     assert ledger_rows(root) == before
 
 
+def test_a_plan_result_numbers_each_plans_own_versions(root):
+    """The JSON's version was the ledger's id shared by all plans: GN-A's third upload read 版本 6."""
+    versions = []
+    for name, code in (("一", "GN-A"), ("二", "X1"), ("三", "GN-A"), ("四", "X1")):
+        plan_workbook(root / "workbooks" / "_admin" / f"{name}.xlsx", code=code, name=f"{code} 方案{name}")
+        run_watcher(root, "process")
+        data, _ = result(root, "_admin", f"{name}_结果")
+        assert data["status"] == "success", data["errors"]
+        [plan] = data["plans"]
+        versions.append((plan["code"], plan["version"]))
+        assert plan["version_id"] > 0
+    assert versions == [("GN-A", 2), ("X1", 1), ("GN-A", 3), ("X1", 2)]  # the demo desk's GN-A is its first
+
+
 def test_registering_an_agency_creates_its_folders_and_it_can_then_issue(root):
     agency_workbook(
         root / "workbooks" / "_admin" / "机构.xlsx",

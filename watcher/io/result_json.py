@@ -34,7 +34,9 @@ def policy_json(policy: Policy, zone: tzinfo, now: datetime | None = None) -> di
     }
 
 
-def plan_json(plan) -> dict:
+def plan_json(plan, number: int | None = None) -> dict:
+    """`number`: which upload of this plan code the version is (1 the first): the 版本号 staff read; the
+    ledger's own id of it, shared by all plans, is `version_id`."""
     return {
         "code": plan.code,
         "name": plan.name,
@@ -42,7 +44,8 @@ def plan_json(plan) -> dict:
         "min_age": plan.min_age,
         "max_age": plan.max_age,
         "max_days": plan.max_days,
-        "version": plan.version or None,
+        "version": number,
+        "version_id": plan.version or None,
         "rates": [{"days_from": b.low, "days_to": b.high, "premium": yuan_text(b.price_fen)} for b in plan.rates],
         "age_factors": [{"age_from": f.low, "age_to": f.high, "factor": str(f.factor)} for f in plan.factors],
         "coverages": [{"item": c.item, "sum_insured": yuan_text(c.sum_fen)} for c in plan.coverages],

@@ -489,6 +489,13 @@ class Ledger(SettlementLedger):
         )
         return Plan(row[0], row[1], row[2], row[3], row[4], row[5], rates, factors, covers, version)
 
+    def plan_version_number(self, code: str, version: int) -> int:
+        """Which upload of plan `code` the version `version` is: 1 for its first (ids are shared by all plans)."""
+        row = self.conn.execute(
+            "SELECT COUNT(*) FROM plan_versions WHERE plan_code = ? AND id <= ?", (code, version)
+        ).fetchone()
+        return int(row[0])
+
     def add_plan_version(self, plan: Plan, *, request_id: int | None, at: datetime) -> int:
         """A new version of the plan; policies already issued keep the version they were priced with."""
         self._need_tx()

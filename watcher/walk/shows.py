@@ -152,7 +152,13 @@ def show_committed(decision: Decision, done: Committed, ledger: Ledger) -> Shown
     content = dict(decision.content)
     added = [op.plan for op in decision.ops if isinstance(op, AddPlanVersion)]
     if added:  # each plan as the commit numbered its version
-        content["plans"] = [plan_json(replace(plan, version=done.versions[plan.code])) for plan in added]
+        content["plans"] = [
+            plan_json(
+                replace(plan, version=done.versions[plan.code]),
+                ledger.plan_version_number(plan.code, done.versions[plan.code]),
+            )
+            for plan in added
+        ]
     core, details = [], []
     if done.confirmed:
         content["confirmed"] = [statement_json(s, zone) for s in done.confirmed]
