@@ -14,6 +14,7 @@ from helpers import (
     plan_workbook,
     result,
     run_watcher,
+    summary_values,
     write_request,
 )
 
@@ -105,6 +106,23 @@ def test_a_plan_result_numbers_each_plans_own_versions(root):
         versions.append((plan["code"], plan["version"]))
         assert plan["version_id"] > 0
     assert versions == [("GN-A", 2), ("X1", 1), ("GN-A", 3), ("X1", 2)]  # the demo desk's GN-A is its first
+
+
+def test_an_admin_file_dropped_again_gives_its_first_result_again_not_a_policy_note(root):
+    """The same 机构 bytes again: 重复提交, with what the first result carried (its agencies) and a note that
+    promised policies there were none of."""
+    path = agency_workbook(
+        root / "workbooks" / "_admin" / "登记.xlsx", [[1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A", "合作中"]]
+    )
+    data = path.read_bytes()
+    run_watcher(root, "process")
+    first, _ = result(root, "_admin", "登记_结果")
+    (root / "workbooks" / "_admin" / "登记.xlsx").write_bytes(data)
+    run_watcher(root, "process")
+    again, wb = result(root, "_admin", "登记_结果_2")
+    assert again["status"] == "duplicate" and again["agencies"] == first["agencies"]
+    note = summary_values(wb)["说明"]
+    assert "保单" not in note and "未做任何变更" in note
 
 
 def test_registering_an_agency_creates_its_folders_and_it_can_then_issue(root):

@@ -243,7 +243,19 @@ def _summary(wb, f, outcome, zone) -> None:
     if outcome.first_processed_at is not None:
         rows.append(("首次处理时间", show_second(outcome.first_processed_at, zone)))
     if outcome.status == "duplicate":
-        rows.append(("说明", "同一文件已处理过，本次未做任何变更；以下为首次处理所出的保单及其当前状态"))
+        rows.append(
+            (
+                "说明",
+                "同一文件已处理过，本次未做任何变更；"
+                + (
+                    "以下为首次处理所出的保单及其当前状态"
+                    if outcome.policies
+                    else f"首次处理于 {show_second(outcome.first_processed_at, zone)} 完成"
+                    if outcome.first_processed_at is not None
+                    else "首次处理已完成"
+                ),
+            )
+        )
     how = _how_to_resubmit(outcome)
     if how:
         rows.append(("改正方法" if outcome.status == "failed" else "如需出单", how))

@@ -96,6 +96,8 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
         first_processed_at=earlier.processed_at,
         repair=repair,
         notes=[*frame.notes, *since(desk, policies, frame.processed_at)],
+        # What the first result carried besides the envelope (an admin request's agencies, plans …), as then.
+        content=dict(first_shown.content) if isinstance(earlier.result, dict) else {},
     )
 
 
