@@ -429,8 +429,17 @@ def test_a_reissue_is_priced_with_the_plan_version_in_force_now(root):
     old = issue(root)
     plan_workbook(root / "workbooks" / "_admin" / "涨价.xlsx", bands=((1, 3, 6), (4, 30, 9)), factors=())
     run_watcher(root, "process")
-    data, _ = request(root, "新价减人.xlsx", {"操作类型": "减人", "保单号": old["policy_no"]}, ROSTER[:2])
+    data, wb = request(root, "新价减人.xlsx", {"操作类型": "减人", "保单号": old["policy_no"]}, ROSTER[:2])
     assert data["policies"][0]["premium"] == "12.00" and data["premium_before"] == "15.00"
+    # Said on the result: the rates changed since, so each person's premium is not the old policy's.
+    text = "\n".join(str(c.value) for row in wb["结果汇总"].iter_rows() for c in row if c.value)
+    assert "费率在原保单出单后已更新" in text and "重新计费" in text
+    same, wb = request(
+        root, "原价减人.xlsx", {"操作类型": "减人", "保单号": data["policies"][0]["policy_no"]}, ROSTER[:1]
+    )
+    assert same["status"] == "success", same["errors"]
+    text = "\n".join(str(c.value) for row in wb["结果汇总"].iter_rows() for c in row if c.value)
+    assert "费率在原保单出单后已更新" not in text  # priced with the same version: nothing to explain
 
 
 def test_policy_query_exports_this_agency_s_policies_with_people_and_the_chain(root):

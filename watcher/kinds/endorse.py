@@ -297,7 +297,18 @@ class _Endorsement:
             if changes
             else [],
             premium_before=old.premium_fen if self.reissue else None,
+            notes=self.repriced(old, new),
         )
+
+    def repriced(self, old: Policy, new: Policy) -> list[str]:
+        """A line for the summary where the plan's rates changed since the old policy was priced: a new policy
+        is priced as a new sale, so removing a traveller may cost more (a clerk would take it for an error)."""
+        if not self.reissue or old.plan_version == new.plan_version:
+            return []
+        return [
+            f"方案 {new.plan_code} 的费率在原保单出单后已更新：新保单按现行版本重新计费（每人保费可能与原保单不同），"
+            f"原保单保费 {yuan_display(old.premium_fen)}，新保单保费 {yuan_display(new.premium_fen)}"
+        ]
 
     def build(self, values: Endorsed, now: datetime) -> Policy:
         state = values.state
