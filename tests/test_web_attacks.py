@@ -369,6 +369,8 @@ def test_a_ledger_moved_away_and_back_is_read_again_and_healthz_tells_the_truth(
             back = list(pool.map(lambda i: post(base, f"10.8.2.{i}", **typed), range(48)))
         assert [s for s, *_ in back] == [200] * 48 and all('id="result"' in body for _, _, body, _ in back)
         assert health(base) == 200
+    said = [line for line in web["out"] if "保单查询页暂停" in line]
+    assert said and all("无需重启" in line and "未受理新文件" not in line for line in said), said[:2]
 
 
 def test_a_burst_of_guesses_sent_at_once_gets_no_more_than_the_limit(desk):

@@ -32,6 +32,12 @@ ADVICE_IDLE = {
     AWAY: f"恢复连接后{AGAIN}；请检查数据库服务器和网络",
     DISK: f"腾出磁盘空间（或修复磁盘）后{AGAIN}",
 }
+WEB_ADVICE = {
+    LOCKED: "若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
+    LEDGER: "账本文件被移走或正在替换时也会这样，放回原处即可；若持续，请运行 watcher check 查看",
+    AWAY: "请检查数据库服务器和网络",
+    DISK: "请腾出磁盘空间（或修复磁盘）",
+}
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 
 
@@ -51,6 +57,11 @@ class DeskFault(Exception):
         if not running:
             return f"{WORDS[self.reason]}{detail}：未受理新文件，文件都留在原处。{ADVICE_IDLE[self.reason]}"
         return f"{WORDS[self.reason]}{detail}：已暂停受理新文件，文件都留在原处。{ADVICE[self.reason]}"
+
+    def web_line(self) -> str:
+        """The line the lookup page logs (it takes no files: the intake's words would mislead)."""
+        detail = f"（{describe(self.cause)}）" if self.cause is not None else ""
+        return f"{WORDS[self.reason]}{detail}：查询暂时回答“正在维护”，原因消除后自动恢复，无需重启。{WEB_ADVICE[self.reason]}"
 
 
 def _root(exc: BaseException | None) -> BaseException | None:

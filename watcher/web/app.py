@@ -156,7 +156,7 @@ class LookupApp:
             if fault is not None:
                 # The ledger locked, damaged or away: the page says it is under maintenance (and when to come
                 # back), one line in the log, not a traceback a request.
-                log.error("保单查询页暂停：%s", DeskFault(fault, exc).line(running=False))
+                log.error("保单查询页暂停：%s", DeskFault(fault, exc).web_line())
                 status = "503 Service Unavailable"
                 headers = [("Content-Type", "text/html; charset=utf-8"), ("Retry-After", "600")] + NO_STORE
                 body = self.page(error=MAINTENANCE)
