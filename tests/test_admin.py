@@ -182,8 +182,10 @@ def test_admin_actions_only_from_admin_and_agency_actions_only_from_agencies(roo
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "越权方案_结果")
     assert data["status"] == "failed" and "保险公司" in data["errors"][0]["message"]
+    assert data["action"] == "方案"  # what it asked for, though it may not be done here
     data, _ = result(root, "_admin", "管理员投保_结果")
     assert data["status"] == "failed" and "旅行社" in data["errors"][0]["message"]
+    assert data["action"] == "投保"
     assert ledger_rows(root) == before
 
 

@@ -20,7 +20,7 @@ from .commit import commit
 from .decide import decide
 from .desk import Desk
 from .outcome import Outcome, OutputsPending
-from .parse import parse
+from .parse import parse, said_action
 from .preflight import preflight
 from .read import read
 from .recognise import recognise
@@ -105,8 +105,8 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
     if trouble is not None or book is None:
         return frame.refused(trouble or file_problem("file.unreadable", detail="格式错误"))
     kind, request = parse(book, frame.who, desk.settings)
-    if kind is None:
-        return replace(frame, book=book).refused(request)
+    if kind is None:  # (an action not for this folder still says which it was)
+        return replace(frame, book=book, action=said_action(book) or frame.action).refused(request)
     frame = replace(frame, book=book, action=request.action)
     if ended(desk, frame.who) and request.action not in ENDED_MAY:
         # A terminated agency still settles what it owes and may look things up; nothing else.

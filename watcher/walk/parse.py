@@ -84,6 +84,16 @@ def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
     return action, None
 
 
+def said_action(book: Book) -> str | None:
+    """The 操作类型 a workbook names, when it is one watcher knows (whoever may ask for it): a request
+    refused as not for this folder still says what it asked for."""
+    sheet = book.sheet(APPLY)
+    if sheet is None:
+        return None
+    field = label_fields(sheet, APPLY_FIELDS)[0].get("操作类型")
+    return normalise_action(field.value) if field is not None and clean(field.value) else None
+
+
 def parse(book: Book, who: str, settings: Settings):
     """Returns (kind, request), or (None, the problem) when the request cannot be identified."""
     action, trouble = identify(book, who)
