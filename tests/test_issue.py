@@ -290,6 +290,24 @@ def test_csv_requests_in_utf8_bom_and_gb18030(root):
     assert [(e["sheet"], e["row"], e["column"]) for e in data["errors"]] == [("被保险人名单", 10, "证件号码")]
 
 
+def test_a_roster_formula_without_its_value_is_said_once_not_also_as_blank(root):
+    """姓名 and 证件号码 typed as formulas a program saved without values: the clerk filled them, so only the
+    formula is said (they also got 姓名没有填写 and 证件号码没有填写)."""
+    path = drop(root, "名单公式.xlsx", issue_fields(), people(2))
+    wb = openpyxl.load_workbook(path)
+    sheet = wb["被保险人名单"]
+    head = [c.value for c in sheet[1]]
+    sheet.cell(2, head.index("姓名") + 1).value = '="冯"&"三"'
+    sheet.cell(3, head.index("证件号码") + 1).value = '="44010619800202"&"0309"'
+    wb.save(path)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "名单公式_结果")
+    assert sorted((e["code"], e["row"], e["column"]) for e in data["errors"]) == [
+        ("cell.formula_no_value", 2, "姓名"),
+        ("cell.formula_no_value", 3, "证件号码"),
+    ], data["errors"]
+
+
 def test_formula_without_cached_value_is_refused_and_markup_never_reaches_the_page(root):
     roster = people(2)
     roster[0][1] = "<script>alert(1)</script>"

@@ -124,10 +124,13 @@ def check_roster(
 
     # A column the header lacks is said once (roster.missing_column), not as a blank cell on every row.
     absent = {name for name in ("证件类型", "证件号码") if name not in table.columns}
+    # A formula with no saved value (or an error cell) was said already: not also "没有填写".
+    named = {c: name for name, c in table.columns.items()}
+    special = {(r, named.get(c)) for r, c in table.sheet.special} if table.sheet.special else set()
     for r, cells in request.roster_rows:
         facts, errors = check_person(cells, today)
         for err in errors:
-            if err.column in absent and err.code.endswith(".required"):
+            if err.code.endswith(".required") and (err.column in absent or (r, err.column) in special):
                 continue
             problems.append(problem(err.code, **where(r, err.column), **err.values))
         if facts is None:
