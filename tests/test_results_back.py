@@ -215,6 +215,24 @@ def test_a_result_that_holds_nothing_to_fix_says_so(root):
     assert _codes(data["errors"]) == [("result.nothing_to_fix", None, None, None)]
 
 
+def test_a_failed_result_keeps_the_template_s_text_columns_and_dropdowns_for_the_fix(root):
+    """Fixed in place in Excel: 联系电话 lost its text format (a landline's leading 0 went), and the
+    证件类型 dropdown stopped 200 rows below the roster where the template's reaches row 2001."""
+    roster = people(2)
+    roster[1][3] = "123"  # a wrong ID: the result fails
+    _drop(root, "改正.xlsx", issue_fields(), roster)
+    run_watcher(root, "process")
+    data, wb = result(root, "GZ001", "改正_结果")
+    assert data["status"] == "failed"
+    sheet = wb["被保险人名单"]
+    head = [c.value for c in sheet[1]]
+    phone = openpyxl.utils.get_column_letter(head.index("联系电话") + 1)
+    assert sheet.column_dimensions[phone].number_format == "@"
+    kind = openpyxl.utils.get_column_letter(head.index("证件类型") + 1)
+    [rule] = [v for v in sheet.data_validations.dataValidation if str(v.sqref).startswith(kind)]
+    assert int(str(rule.sqref).split(":")[1][len(kind) :]) >= 2001, rule.sqref
+
+
 def test_a_notice_of_a_file_never_taken_dropped_back_is_not_called_altered(root):
     """Staff drop a 未受理 notice into _admin: it said the summary's SHA-256 had been changed (the notice
     never had one: the file was never taken)."""

@@ -24,7 +24,17 @@ from ..messages import STATUS_LABEL
 from .book import Book, Sheet
 from .sheet_table import CHANGES
 from .tables import label_fields
-from .xlsx import MARK, MONEY, PORTRAIT_WIDTH, fit_row, new_workbook, print_setup, text_width, write_value
+from .xlsx import (
+    MARK,
+    MONEY,
+    PORTRAIT_WIDTH,
+    TEMPLATE_ROWS,
+    fit_row,
+    new_workbook,
+    print_setup,
+    text_width,
+    write_value,
+)
 
 SUMMARY = "结果汇总"
 APPLY_SHEET = "申请"
@@ -449,6 +459,9 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
 
     columns = outcome.roster_columns if is_roster else {}
     id_col = columns.get("证件号码")
+    # The columns the template formats as text (a phone's leading 0, an ID's 18 digits), kept so in the
+    # result the clerk fixes in place.
+    text_cols = {c for c in (id_col, columns.get("联系电话")) if c is not None}
     widths = [8.0] * width
     marked = {r for r, _ in cell_problems}
     plain = getattr(ws, "write_plain_row", None)  # watcher's own writer: a row without marks in one go
@@ -473,7 +486,7 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
                     fmt = f["red_datetime"]
                 elif isinstance(value, date):
                     fmt = f["red_date"]
-                elif c == id_col and r > (outcome.roster_header or 0):
+                elif c in text_cols and r > (outcome.roster_header or 0):
                     # The cell the clerk retypes: text, or Excel turns an 18-digit number into 4.4E+17.
                     fmt = f["warn_text"] if warn else f["red_text"]
             write_value(ws, r, c, value, fmt, f["date"], f["datetime"])
@@ -483,7 +496,7 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
                 widths[c] = max(widths[c], _shown_width(value))
 
     for c, w in enumerate(widths):
-        ws.set_column(c, c, w, f["text_col"] if c == id_col else None)
+        ws.set_column(c, c, w, f["text_col"] if c in text_cols else None)
     if sheet.name == APPLY_SHEET:  # the same choice the template gives, for the clerk who fixes it in place
         for r, row in enumerate(sheet.rows):
             label = label_key(row[0]) if row else ""
@@ -514,7 +527,7 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
             if r > header:
                 ws.write_string(r, error_col, "；".join(messages), f["wrap"])
                 fit_row(ws, r, [("；".join(messages), 60)])
-        last = max(len(sheet.rows), header + 1) + 200
+        last = max(len(sheet.rows) + 200, TEMPLATE_ROWS + 1)  # as far as the template's, or 200 rows past the last
         for column, source in (("证件类型", f"='{f['options']}'!$A$2:$A${len(ID_TYPES) + 1}"), ("性别", ["男", "女"])):
             at = columns.get(column)
             if at is not None:

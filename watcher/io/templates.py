@@ -14,9 +14,9 @@ from ..domain.plans import REGIONS
 from ..kinds import BY_ACTION
 from ..kinds.forms import TABLES, Col, Form, for_desk
 from ..settings import DEFAULT_CHANNELS
-from .xlsx import PORTRAIT_WIDTH, new_workbook, print_setup, text_width
+from .xlsx import PORTRAIT_WIDTH, TEMPLATE_ROWS, new_workbook, print_setup, text_width
 
-ROWS = 2000  # rows prepared with formats and dropdowns
+ROWS = TEMPLATE_ROWS  # rows prepared with formats and dropdowns
 
 # Lists on the hidden 选项 sheet that dropdowns read (Excel limits inline lists to 255 characters).
 OPTION_RANGES = {"证件类型": f"=选项!$A$2:$A${len(ID_TYPES) + 1}"}

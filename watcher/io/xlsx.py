@@ -83,6 +83,7 @@ def fit_row(ws, r: int, texts: list[tuple[str, float]], line_height: float = 15.
         ws.set_row(r, min(line_height * lines, 409))  # Excel's tallest row: 409 points
 
 
+TEMPLATE_ROWS = 2000  # rows a blank template prepares with formats and dropdowns (a result keeps as many)
 PORTRAIT_WIDTH = 100  # about what fits across A4 portrait at full size, in Excel's column units
 
 
