@@ -52,7 +52,7 @@ def test_a_result_of_an_issued_group_dropped_back_changes_nothing_and_says_what_
     run_watcher(root, "process")
     for stem in ("团A_结果_结果", "同事又放了一次_结果"):
         data, wb = result(root, "GZ001", stem)
-        assert data["status"] == "failed" and data["policies"] == []
+        assert data["status"] == "failed" and data["policies"] == [] and data["action"] == "投保"
         assert _codes(data["errors"]) == [("result.dropped_back", None, None, None)]
         assert first["policies"][0]["policy_no"] in data["errors"][0]["message"]
         assert summary_values(wb)["状态"] == "失败"

@@ -103,7 +103,10 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
     if trouble is None and book is not None:
         book, trouble = recognise(book, frame.who, desk.ledger, desk.zone)
     if trouble is not None or book is None:
-        return frame.refused(trouble or file_problem("file.unreadable", detail="格式错误"))
+        said = said_action(book) if book is not None else None  # (a result dropped back says what it was)
+        return replace(frame, action=said or frame.action).refused(
+            trouble or file_problem("file.unreadable", detail="格式错误")
+        )
     kind, request = parse(book, frame.who, desk.settings)
     if kind is None:  # (an action not for this folder still says which it was)
         return replace(frame, book=book, action=said_action(book) or frame.action).refused(request)
