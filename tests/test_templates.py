@@ -94,6 +94,15 @@ def test_unknown_template_kind_is_bad_usage(root, tmp_path):
     assert proc.returncode == 2 and "投保" in proc.stderr
 
 
+def test_a_template_asked_by_another_name_or_as_xls_says_what_it_wrote(root, tmp_path):
+    """`template 出单` (投保's other name, as 操作类型 accepts it) was refused; `-o 团.xls` wrote 团.xls.xlsx
+    without a word."""
+    proc = run_watcher(root, "template", "出单", "-o", str(tmp_path / "团.xls"))
+    out = tmp_path / "团.xls.xlsx"
+    assert out.exists() and not (tmp_path / "团.xls").exists()
+    assert "投保" in proc.stdout and "只生成 .xlsx" in proc.stdout and "团.xls.xlsx" in proc.stdout
+
+
 def test_a_filled_template_goes_through(root, tmp_path):
     out = root / "workbooks" / "GZ001" / "填好的.xlsx"
     run_watcher(root, "template", "投保", "-o", str(tmp_path / "模板.xlsx"))

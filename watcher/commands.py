@@ -381,7 +381,9 @@ def cmd_template(layout: Layout, args) -> int:
 
     from .io.templates import write_template
     from .kinds import BY_ACTION as KINDS  # every request kind, in the order they are declared
+    from .kinds import normalise_action
 
+    args.kind = normalise_action(args.kind) or args.kind  # 出单 for 投保, as a workbook's 操作类型 may say it
     if args.kind not in KINDS:
         print(f"watcher template: 不认识的种类“{args.kind}”。可用：{'、'.join(KINDS)}", file=sys.stderr)
         return 2
@@ -404,6 +406,7 @@ def cmd_template(layout: Layout, args) -> int:
         finally:
             ledger.close()
     out = Path(args.output)
+    asked = out
     if out.suffix.lower() != ".xlsx":
         out = out.with_suffix(out.suffix + ".xlsx") if out.suffix else out.with_suffix(".xlsx")
     from .io.atomic import replacing
@@ -424,6 +427,8 @@ def cmd_template(layout: Layout, args) -> int:
     if kept is not None:
         print(f"注意：{out} 已存在，原文件改名保留为 {kept.name}")
     print(f"已生成 {args.kind} 模板：{out}")
+    if asked.suffix and asked.suffix.lower() != ".xlsx":  # .xls, .csv: only .xlsx is written (with dropdowns)
+        print(f"注意：模板只生成 .xlsx 格式（带下拉列表和填写说明），所以文件名是 {out.name}，不是 {asked.name}")
     return 0
 
 
