@@ -231,6 +231,11 @@ def test_a_failed_result_keeps_the_template_s_text_columns_and_dropdowns_for_the
     kind = openpyxl.utils.get_column_letter(head.index("证件类型") + 1)
     [rule] = [v for v in sheet.data_validations.dataValidation if str(v.sqref).startswith(kind)]
     assert int(str(rule.sqref).split(":")[1][len(kind) :]) >= 2001, rule.sqref
+    # The 方案代码 the clerk may have to change keeps a dropdown of the agency's plans, as the template's.
+    apply = wb["申请"]
+    [row] = [r for r in range(1, apply.max_row + 1) if apply.cell(r, 1).value == "方案代码"]
+    lists = {str(v.sqref): v.formula1 for v in apply.data_validations.dataValidation}
+    assert lists.get(f"B{row}") == '"GN-A,GW-B"', lists
 
 
 def test_a_notice_of_a_file_never_taken_dropped_back_is_not_called_altered(root):

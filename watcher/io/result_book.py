@@ -502,6 +502,9 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
             label = label_key(row[0]) if row else ""
             if label == "区域":
                 ws.data_validation(r, 1, r, 1, {"validate": "list", "source": list(REGIONS), "error_type": "warning"})
+            elif label == "方案代码" and outcome.plan_choices:  # the agency's plans, as its template lists the desk's
+                choices = list(outcome.plan_choices)
+                ws.data_validation(r, 1, r, 1, {"validate": "list", "source": choices, "error_type": "warning"})
             elif label == "操作类型" and outcome.action in ISSUE_ACTIONS:
                 # A 试算 (or a failed 投保) is issued by changing this to 投保 and dropping the result back.
                 choices = list(ISSUE_ACTIONS)

@@ -130,9 +130,14 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
         if not still():
             raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
         durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while it was read)
-    return commit(desk.ledger, replace(frame, problems=checked.problems), decision)
+    outcome = commit(desk.ledger, replace(frame, problems=checked.problems), decision)
+    if outcome.status in ("failed", "quote") and outcome.action in ISSUE_LIKE:
+        agency = desk.ledger.agency(frame.who)
+        outcome = replace(outcome, plan_choices=agency.plans if agency is not None else ())
+    return outcome
 
 
+ISSUE_LIKE = ("投保", "试算")  # a result the clerk fixes in place (or turns into 投保) and drops back
 ENDED_MAY = ("保单查询", "业务明细", "补打保单", "对账单查询")  # what a terminated agency may still ask
 
 

@@ -55,6 +55,8 @@ class Outcome:
     archived: str = ""  # the archived copy of the original it was read from
     repair: Outcome | None = None  # an earlier request of the same bytes whose recorded outputs are missing
     shows: Any = None  # walk.shows.Shows: what the outputs show from the ledger, gathered after the commit
+    # A failed or quoted 投保/试算: the agency's plans, for the 方案代码 dropdown of the result fixed in place.
+    plan_choices: tuple[str, ...] = ()
 
     def refused(self, *problems: Problem) -> Outcome:
         """The walk ends here: the file fails with these problems (nothing is committed)."""
