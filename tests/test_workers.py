@@ -323,3 +323,79 @@ def test_a_dead_workers_claim_folder_is_emptied_and_removed(root):
     mine = root / "workbooks" / "GZ001" / ".watcher-claimed" / "me-2"
     assert taken == [mine / "团A.xlsx"] and read_record(mine / "团A.xlsx", "GZ001") is not None
     assert not dead.exists()
+
+
+def test_two_workers_never_both_issue_one_group_to_the_same_people(pg_root):
+    """Two 投保 of one group with the same people, taken by two workers at once: each read the group before
+    the other committed, and both issued (SPEC: the second is refused). One waits for the other's commit."""
+    root = pg_root
+    roster = people(3)
+    first = write_request(root / "workbooks" / "GZ001" / "甲.xlsx", issue_fields(行程路线="路线甲"), roster)
+    slow = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "process", "--root", str(root)],
+        env={**os.environ, "PYTHONUTF8": "1", "WATCHER_PAUSE_AT": "before_commit:4"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: not first.exists(), 30, "the first file taken by the paused worker")
+        time.sleep(1)  # it has read the group and waits before its commit
+        write_request(root / "workbooks" / "GZ001" / "乙.xlsx", issue_fields(行程路线="路线乙"), roster)
+        run_watcher(root, "process")
+    finally:
+        slow.wait(60)
+    answers = {name: result(root, "GZ001", f"{name}_结果")[0] for name in ("甲", "乙")}
+    assert sorted(a["status"] for a in answers.values()) == ["failed", "success"], answers
+    live = ledger_query(root, "SELECT policy_no FROM policies WHERE status = '有效'")
+    assert len(live) == 1
+
+
+def test_a_worker_cut_off_from_the_database_for_a_moment_takes_its_lock_back(pg_root):
+    """A database restart drops every connection and every session lock with it: a worker that carried on
+    without its lock looked dead to the others (status said 未运行), which took over its files in hand and
+    gave them a second result."""
+    import psycopg
+    from helpers import PG_BASE
+
+    root = pg_root
+    with serving(root) as worker:
+        wait_for(lambda: str(worker.pid) in run_watcher(root, "status").stdout, 60, "the worker in status")
+        with psycopg.connect(PG_BASE, autocommit=True) as conn:
+            cut = conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            ).fetchall()
+        assert cut, "the worker's connection was cut"
+        # Its next look at the desk (a rescan each second here) reconnects and takes its lock again.
+        write_request(root / "workbooks" / "GZ001" / "之后.xlsx", issue_fields(), people(1))
+        wait_for(lambda: (root / "outbox" / "GZ001" / "之后_结果.json").exists(), 60, "a file after the cut")
+        wait_for(lambda: str(worker.pid) in run_watcher(root, "status").stdout, 30, "the worker alive again")
+        assert "服务：未运行" not in run_watcher(root, "status").stdout
+
+
+def test_a_dead_workers_files_are_taken_over_only_once_its_lock_stayed_free(root):
+    """A running service takes over only from a worker whose lock it found free over its grace (a worker
+    reconnecting takes its lock back meanwhile); at start, at once."""
+    from watcher import clock
+    from watcher.layout import Layout
+    from watcher.ledger import Ledger
+    from watcher.ledger.db import ledger_target
+    from watcher.service.intake import adopt
+    from watcher.settings import load_settings
+    from watcher.walk.claim import write_record
+    from watcher.walk.desk import Desk
+
+    dead = root / "workbooks" / "GZ001" / ".watcher-claimed" / "gone-host-2"
+    dead.mkdir(parents=True)
+    write_request(dead / "团A.xlsx", issue_fields(), people(1))
+    write_record(dead / "团A.xlsx", "GZ001", "团A_结果")
+    settings = load_settings(root)
+    ledger = Ledger(ledger_target(root, settings.ledger), settings.zone, now=clock.now())
+    try:
+        desk = Desk(Layout(root), settings, ledger, worker="me-3")
+        assert adopt(desk, "GZ001", grace=1.0) == [] and (dead / "团A.xlsx").exists()
+        time.sleep(1.1)
+        mine = root / "workbooks" / "GZ001" / ".watcher-claimed" / "me-3"
+        assert adopt(desk, "GZ001", grace=1.0) == [mine / "团A.xlsx"] and not dead.exists()
+    finally:
+        ledger.close()

@@ -344,6 +344,24 @@ class Ledger(SettlementLedger):
         if self.backend == "postgresql":
             self.conn.execute("SELECT pg_advisory_unlock(?)", (_lock_key(name),)).fetchone()
 
+    @contextmanager
+    def turn(self, name: str) -> Iterator[None]:
+        """Wait for this name's turn among the workers of a shared (PostgreSQL) ledger and hold it: what a
+        request reads to decide (a group's live policies, a policy still 有效) cannot change under it before
+        its commit. SQLite has one process per root: nothing to wait for."""
+        if self.backend != "postgresql":
+            yield
+            return
+        key = _lock_key(name)
+        self.conn.execute("SELECT pg_advisory_lock(?)", (key,)).fetchone()
+        try:
+            yield
+        finally:
+            try:
+                self.conn.execute("SELECT pg_advisory_unlock(?)", (key,)).fetchone()
+            except Exception:  # the connection went: its session locks went with it
+                pass
+
     def register_worker(self, name: str, command: str, at: datetime) -> None:
         """A worker on a shared (PostgreSQL) ledger says it is here; rows of workers that are gone (nobody
         holds their lock) are cleared on the way. It holds its lock `worker:<name>` for as long as it lives."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from pathlib import Path
 
 from ..domain.problems import problem
@@ -66,11 +67,19 @@ def refresh_void_pages(desk: Desk) -> None:
         ledger.unlock(f"chore:{VOID_PAGES}")
 
 
-def adopt(desk: Desk, who: str) -> list[Path]:
+# Worker → when its lock was first found free (monotonic): a worker whose connection to the database
+# dropped for a moment lost its session lock with it, and takes it again once it reconnects.
+_free_since: dict[tuple[str, str], float] = {}
+
+
+def adopt(desk: Desk, who: str, grace: float = 0.0) -> list[Path]:
     """Several workers: the files a dead worker left in hand move to this worker's claim folder.
 
     A worker holds a database session lock named after it for as long as it lives; whoever can take
-    that lock knows the worker is gone, and one rename a file decides which worker finishes it."""
+    that lock knows the worker is gone, and one rename a file decides which worker finishes it. `grace`:
+    the lock must be found free that long (a running service's rescans): a live worker cut off from the
+    database for a moment (a restart, a failover) lost its lock and takes it back as it reconnects, and
+    finishing its files here too gave them two results."""
     if not desk.worker:
         return []
     from ..walk.claim import record_path
@@ -82,8 +91,14 @@ def adopt(desk: Desk, who: str) -> list[Path]:
         return taken
     for folder in sorted(p for p in base.iterdir() if p.is_dir() and p.name != desk.worker):
         lock = f"worker:{folder.name}"
+        key = (str(desk.layout.root), folder.name)
         if not desk.ledger.try_lock(lock):
+            _free_since.pop(key, None)
             continue  # alive: its files are its own
+        if grace > 0 and time.monotonic() - _free_since.setdefault(key, time.monotonic()) < grace:
+            desk.ledger.unlock(lock)  # not yet: a worker reconnecting takes it back meanwhile
+            continue
+        _free_since.pop(key, None)
         try:
             mine.mkdir(exist_ok=True)
             for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
@@ -99,7 +114,7 @@ def adopt(desk: Desk, who: str) -> list[Path]:
                 except FileNotFoundError:  # claimed but never recorded: a fresh name is chosen
                     pass
                 log.warning(
-                    "%s/%s: left in hand by worker %s, which is gone; finishing it here", who, path.name, folder.name
+                    "%s/%s：由已停止的 worker %s 受理但未办完，由本 worker 接着办理", who, path.name, folder.name
                 )
                 taken.append(target)
             for leftover in folder.iterdir():  # claim records of files it had finished, half-written records

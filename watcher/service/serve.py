@@ -51,6 +51,11 @@ TICK = 0.1  # seconds between looks at the files being tracked
 ARRIVALS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent, DirCreatedEvent, DirMovedEvent]
 
 
+# A dead worker's files are taken over once its lock has been free over this many rescans: a live worker
+# cut off from the database for a moment takes its lock back as it reconnects (at its next rescan).
+ADOPT_GRACE_RESCANS = 2
+
+
 class _Events(FileSystemEventHandler):
     """Hands every path an event names to the service loop; the loop decides what it means."""
 
@@ -205,7 +210,7 @@ class Service:
             say_going_on(self.desk.layout.root, self.desk.worker)
         gather(self.desk, self.tracker, None, backdate=False)
         for who in scan.folders(self.desk.layout):  # several workers: one may have died
-            for claimed in adopt(self.desk, who):
+            for claimed in adopt(self.desk, who, grace=ADOPT_GRACE_RESCANS * self.settings.rescan_seconds):
                 pipeline.resume(claimed, who)
         pipeline.retry_pending()
         ensure_folders(self.desk)

@@ -123,14 +123,17 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
             roster_header=request.roster.header_row,
             roster_columns=dict(request.roster.columns),
         )
-    checked = validate(kind, request, desk.ledger, frame.processed_at)
-    decision = decide(kind, checked, frame.processed_at)
-    if decision.status == "success" and decision.ops:
-        crash.point("before_commit")
-        if not still():
-            raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
-        durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while it was read)
-    outcome = commit(desk.ledger, replace(frame, problems=checked.problems), decision)
+    # Several workers on one ledger: one request of an agency at a time from reading what it decides by to
+    # its commit (two 投保 of one group with the same people, a 加人 beside a 撤单, both passed otherwise).
+    with desk.ledger.turn(f"agency:{frame.who}"):
+        checked = validate(kind, request, desk.ledger, frame.processed_at)
+        decision = decide(kind, checked, frame.processed_at)
+        if decision.status == "success" and decision.ops:
+            crash.point("before_commit")
+            if not still():
+                raise FileChanged(snap.path)  # a writer is still at the file: never commit from changing bytes
+            durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while read)
+        outcome = commit(desk.ledger, replace(frame, problems=checked.problems), decision)
     if outcome.status in ("failed", "quote") and outcome.action in ISSUE_LIKE:
         agency = desk.ledger.agency(frame.who)
         outcome = replace(outcome, plan_choices=agency.plans if agency is not None else ())
