@@ -399,3 +399,18 @@ def test_a_dead_workers_files_are_taken_over_only_once_its_lock_stayed_free(root
         assert adopt(desk, "GZ001", grace=1.0) == [mine / "团A.xlsx"] and not dead.exists()
     finally:
         ledger.close()
+
+
+def test_a_shared_ledgers_root_run_without_its_url_points_to_the_url_not_to_a_new_ledger(pg_root, monkeypatch):
+    """Run in a shell without WATCHER_LEDGER_URL, commands looked for ledger.sqlite3 and sent the operator to
+    init (which made one and handed out LY…0000001 again) or recover; nothing is made, the URL is asked for."""
+    root = pg_root
+    write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(), people(1))
+    run_watcher(root, "process")
+    assert (root / "ledger.numbers.json").exists()
+    monkeypatch.delenv("WATCHER_LEDGER_URL")
+    (root / "archive").rename(root.parent / "archive-elsewhere")  # even where the archive is not at hand
+    for command in ("process", "init", "recover", "status", "check"):
+        proc = run_watcher(root, command, check=False)
+        assert proc.returncode == 1 and "WATCHER_LEDGER_URL" in proc.stderr, (command, proc.stderr)
+    assert not (root / "ledger.sqlite3").exists()

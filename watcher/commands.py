@@ -41,7 +41,7 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
 
     target = ledger_target(layout.root, settings.ledger)
     if not create and not ledger_exists(target):
-        raise Failure(f"找不到账本 {describe(target)}。{_first_step(layout)}")
+        raise Failure(f"找不到账本 {describe(target)}。{_first_step(layout, target)}")
     try:
         ledger = Ledger(target, settings.zone, now=clock.now())
     except LedgerError as exc:
@@ -175,8 +175,30 @@ def _event(layout: Layout, kind: str, at, **data) -> None:
         print(f"注意：未能写入事件记录 {events.log_path(layout.archive)}（{os_words(exc)}）", file=sys.stderr)
 
 
-def _first_step(layout: Layout) -> str:
-    """What to run where the ledger is missing: init on a new root, recover where one has been."""
+SHARED_ELSEWHERE = (
+    "此目录的编号记录（ledger.numbers.json）表明它的账本在 PostgreSQL 上（多个 worker 共用）：请设置环境变量 "
+    'WATCHER_LEDGER_URL，或在 watcher.toml 中写 ledger = "postgresql://…"，再运行。不要在此新建账本或从 archive/ 重建：'
+    "那会把已发出的保单号再次发出"
+)
+
+
+def _shared_elsewhere(layout: Layout, target) -> bool:
+    """A root whose PostgreSQL ledger handed out numbers, run without its URL (the variable not set in this
+    shell): it looks for a SQLite file that never was."""
+    from .ledger.db import is_url
+    from .ledger.issued import Issued, issued_path
+
+    if is_url(target):
+        return False
+    issued, _ = Issued(issued_path(layout.root, "postgresql://")).read()
+    return any(issued.values())
+
+
+def _first_step(layout: Layout, target=None) -> str:
+    """What to run where the ledger is missing: init on a new root, recover where one has been, the URL
+    where the root's ledger is on PostgreSQL."""
+    if target is not None and _shared_elsewhere(layout, target):
+        return SHARED_ELSEWHERE
     if _had_a_ledger(layout):
         return (
             f"此目录曾有账本（archive/ 中有处理过的文件）：请把账本备份恢复到原处后运行 watcher recover --root {layout.root}，"
@@ -200,6 +222,8 @@ def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
     target = ledger_target(layout.root, settings.ledger)
     if ledger_exists(target):
         return
+    if _shared_elsewhere(layout, target):
+        raise Failure(f"找不到账本 {describe(target)}。{SHARED_ELSEWHERE}")
     archived = _had_a_ledger(layout)
     issued, _ = Issued(issued_path(layout.root, target)).read()
     if archived or any(issued.values()):
@@ -227,7 +251,7 @@ def _locked_desk(layout: Layout, settings):
     if is_url(ledger_path):
         return None  # PostgreSQL: several workers may share the root; the database keeps them apart
     if not ledger_path.exists():
-        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout)}")
+        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout, ledger_path)}")
     fs = network_filesystem(ledger_path.parent)
     if fs:
         raise Failure(
@@ -383,9 +407,10 @@ def cmd_status(layout: Layout, args) -> int:
     from .service.status import status_text
 
     settings = load_settings(layout.root)
-    if not ledger_exists(ledger_target(layout.root, settings.ledger)):
-        if _had_a_ledger(layout):
-            raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout)}")
+    target = ledger_target(layout.root, settings.ledger)
+    if not ledger_exists(target):
+        if _had_a_ledger(layout) or _shared_elsewhere(layout, target):
+            raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout, target)}")
         raise Failure(
             f"在 {layout.root} 找不到账本 {settings.ledger}：这里还不是 watcher 的根目录。"
             f"请用 --root 指定根目录，或先运行 watcher init --root {layout.root}"
@@ -643,8 +668,9 @@ def cmd_web(layout: Layout, args) -> int:
     from .web.server import serve_web
 
     settings = load_settings(layout.root)
-    if not ledger_exists(ledger_target(layout.root, settings.ledger)):
-        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout)}")
+    target = ledger_target(layout.root, settings.ledger)
+    if not ledger_exists(target):
+        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout, target)}")
     configure(layout.root, settings.zone, to_stdout=True)
     host = args.host or settings.web_host
     port = args.port if args.port is not None else settings.web_port
@@ -739,6 +765,8 @@ def cmd_recover(layout: Layout, args) -> int:
     from .ledger.db import ledger_exists
     from .ledger.issued import Issued, issued_path
 
+    if not ledger_exists(target) and _shared_elsewhere(layout, target):
+        raise Failure(f"找不到账本 {describe(target)}。{SHARED_ELSEWHERE}")
     if (
         not ledger_exists(target)
         and not _had_a_ledger(layout)
