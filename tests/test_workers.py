@@ -249,6 +249,10 @@ def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path
         for t in ("policies", "insured", "journal", "statements", "requests")
     }
     with pg_schema("m_") as url:  # a schema apart from the run's: the source here is SQLite
+        with serving(root):  # a service still at work on the SQLite ledger: the copy would miss what it does
+            wait_for(lambda: "服务：运行中" in run_watcher(root, "status").stdout, 60, "serve running")
+            busy = run_watcher(root, "migrate", "--to", url, check=False)
+            assert busy.returncode == 1 and "停止 watcher serve" in busy.stderr, busy.stderr
         done = run_watcher(root, "migrate", "--to", url)
         assert "核对一致" in done.stdout
         monkeypatch.setenv("WATCHER_LEDGER_URL", url)

@@ -699,9 +699,7 @@ def cmd_web(layout: Layout, args) -> int:
 
 
 def cmd_migrate(layout: Layout, args) -> int:
-    from .ledger import Ledger
-    from .ledger.copy import CopyRefused, copy_ledger
-    from .ledger.db import describe, is_url
+    from .ledger.db import is_url
 
     if not is_url(args.to):
         print(
@@ -709,6 +707,28 @@ def cmd_migrate(layout: Layout, args) -> int:
         )
         return 2
     settings = load_settings(layout.root)
+    from .ledger.db import ledger_target
+
+    # A service still working on the SQLite ledger would commit after the copy: what it did would be in the
+    # old ledger only. Refused while one runs (its root lock), held while copying.
+    lock = (
+        None
+        if is_url(ledger_target(layout.root, settings.ledger))
+        else _hold_root(layout, "复制账本前请先停止 watcher serve / process，复制完成并改用新账本后再启动")
+    )
+    try:
+        _copy_ledger(layout, settings, args)
+    finally:
+        if lock is not None:
+            lock.__exit__(None, None, None)
+    return 0
+
+
+def _copy_ledger(layout: Layout, settings, args) -> None:
+    from .ledger import Ledger
+    from .ledger.copy import CopyRefused, copy_ledger
+    from .ledger.db import describe, is_url
+
     source = _open(layout, settings, create=False)
     try:
         damaged = source.integrity()
@@ -736,9 +756,8 @@ def cmd_migrate(layout: Layout, args) -> int:
     )
     print(
         f'今后使用它：在 watcher.toml 中写 ledger = "{describe(args.to)}"（或设置 WATCHER_LEDGER_URL），'
-        "原 SQLite 账本保留不动"
+        + ("原 SQLite 账本保留不动" if not is_url(source.target) else "原账本保留不动")
     )
-    return 0
 
 
 def cmd_recover(layout: Layout, args) -> int:
