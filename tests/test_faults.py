@@ -349,7 +349,7 @@ def test_serve_stops_the_intake_while_the_ledger_is_locked_and_goes_on_after(roo
         assert proc.poll() is None
     assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
     log = (root / "logs" / "watcher.log").read_text("utf-8")
-    assert log.count("账本被其他程序锁定（") >= 2 and "已恢复，继续受理" in log
+    assert log.count("账本被其他程序锁定（") >= 2 and "账本的锁定已解除，继续受理" in log
 
 
 def test_serve_killed_with_kill_9_leaves_no_helper_process_behind(root):

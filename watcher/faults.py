@@ -32,6 +32,13 @@ ADVICE_IDLE = {
     AWAY: f"恢复连接后{AGAIN}；请检查数据库服务器和网络",
     DISK: f"腾出磁盘空间（或修复磁盘）后{AGAIN}",
 }
+# What the operator reads once a fault is gone ("{WORDS}已恢复" read 无法连接账本数据库已恢复).
+CLEARED = {
+    LOCKED: "账本的锁定已解除",
+    LEDGER: "账本已恢复正常",
+    AWAY: "与账本数据库的连接已恢复",
+    DISK: "磁盘已恢复可写",
+}
 WEB_ADVICE = {
     LOCKED: "若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
     LEDGER: "账本文件被移走或正在替换时也会这样，放回原处即可；若持续，请运行 watcher check 查看",

@@ -121,7 +121,9 @@ class Pipeline:
             fault = classify(exc)
             if fault is not None:
                 self.halt(DeskFault(fault, exc))
-            elif isinstance(exc, OSError):  # gone, or the share refused the rename: left, tried next scan
+            elif isinstance(exc, FileNotFoundError):  # taken by another worker, or moved away meanwhile
+                log.info("%s/%s 已不在原处（已被其他 worker 受理，或被移走）", who, path.name)
+            elif isinstance(exc, OSError):  # the share refused the rename: left, tried next scan
                 log.warning("暂时无法受理 %s/%s：%s", who, path.name, os_words(exc))
             else:
                 raise

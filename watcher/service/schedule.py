@@ -55,7 +55,7 @@ def run_due(ledger, layout: Layout, settings, now: datetime) -> list[MonthEndRep
     """Whatever month-end is due, on this worker if no other is running one (then it is skipped here);
     then the files of an earlier run that an agency's folder refused."""
     if not ledger.try_lock(LOCK):
-        log.info("另一个 watcher 正在运行月结，本进程跳过")
+        log.debug("另一个 watcher 正在运行月结，本进程跳过")  # every tick on a second worker: not news
         return []
     try:
         reports = [

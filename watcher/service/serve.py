@@ -30,7 +30,7 @@ from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
 from ..domain.problems import problem
-from ..faults import WORDS, DeskFault, classify, describe
+from ..faults import CLEARED, DeskFault, classify, describe
 from ..layout import ADMIN, CLAIMED
 from ..walk.desk import Desk
 from ..walk.names import display_name
@@ -205,7 +205,7 @@ class Service:
                     pipeline.say_halted()  # status says what stops it now
                 log.error("%s", fault.line())
                 return
-            log.warning("%s已恢复，继续受理", WORDS[pipeline.halted.reason])
+            log.warning("%s，继续受理", CLEARED[pipeline.halted.reason])
             pipeline.halted = None
             say_going_on(self.desk.layout.root, self.desk.worker)
         gather(self.desk, self.tracker, None, backdate=False)
