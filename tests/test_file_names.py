@@ -68,3 +68,22 @@ def test_serve_takes_a_gbk_name_and_goes_on(root):
         wait_for(lambda: len(results(root)) == 2, 30, "both results")
         assert proc.poll() is None
     assert sorted(r["file"] for r in results(root)) == sorted(["出境团.xlsx", "之后.xlsx"])
+
+
+def test_a_folder_whose_name_is_not_utf8_blocks_no_agency(root):
+    """workbooks/广州 in GBK (an old share) holding a file: process died with UnicodeEncodeError before
+    GZ001's file was looked at, and serve would not start. Staff are told of it; GZ001's file is issued."""
+    odd = os.path.join(os.fsencode(root / "workbooks"), "广州".encode("gbk"))
+    os.mkdir(odd)
+    _drop_bytes_name(Path(os.fsdecode(odd)), b"a.xlsx", request_bytes(1))
+    write_request(root / "workbooks" / "GZ001" / "等.xlsx", issue_fields(), people(1))
+    proc = run_watcher(root, "process")
+    assert "Traceback" not in proc.stdout + proc.stderr and "成功 1" in proc.stdout, proc.stdout + proc.stderr
+    notices = [json.loads(p.read_text("utf-8")) for p in (root / "outbox" / "_admin").glob("未受理_*.json")]
+    assert [n["errors"][0]["code"] for n in notices] == ["folder.unknown"]
+    status = run_watcher(root, "status").stdout
+    assert "尚未写出" not in status and "Traceback" not in status
+    with serving(root) as service:
+        write_request(root / "workbooks" / "GZ001" / "再.xlsx", issue_fields(旅行团号="GZ-T9"), people(2)[1:])
+        wait_for(lambda: len(results(root)) >= 2, 60, "a file processed by serve beside the odd folder")
+        assert service.poll() is None

@@ -175,7 +175,12 @@ LOOSE = "workbooks"  # what staff are told a file dropped into workbooks/ itself
 
 def registered(desk: Desk, who: str) -> bool:
     """A registered agency's folder: its files are processed (a terminated agency's requests other than
-    queries get a 失败 result in its own outbox saying why)."""
+    queries get a 失败 result in its own outbox saying why). A folder whose name is not UTF-8 (a GBK name
+    from an old share) is no agency's code: never asked of the ledger, which cannot hold such text."""
+    try:
+        who.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
     return desk.ledger.agency(who) is not None
 
 

@@ -107,12 +107,13 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     told = _told(layout)
     for who in scan.folders(layout):
         files = scan.waiting_in(layout, who)[0]
+        shown = display_name(who)  # a folder name that is not UTF-8 (a GBK name) shown as readable text
         if registered is None or who in registered:
-            waiting[who] = len(files)
+            waiting[shown] = len(files)
         else:
-            refused[who] = len(files)
-            untold += [f for a in files if (f := f"{display_name(who)}/{display_name(a.path.name)}") not in told]
-        in_hand[who] = len(scan.claimed_in(layout, who, every=True))
+            refused[shown] = len(files)
+            untold += [f for a in files if (f := f"{shown}/{display_name(a.path.name)}") not in told]
+        in_hand[shown] = len(scan.claimed_in(layout, who, every=True))
     loose = scan.loose_files(layout)
     refused["workbooks/"] = len(loose)
     untold += [f for p in loose if (f := f"{LOOSE}/{display_name(p.name)}") not in told]
