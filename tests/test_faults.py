@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from helpers import (
@@ -91,6 +94,10 @@ def test_outputs_that_cannot_be_written_are_written_as_soon_as_they_can_be(root)
                 # beside a file waiting; it says what the service stopped on.
                 status = run_watcher(root, "status").stdout
                 assert "受理已暂停" in status and "磁盘已满" in status and "正常" not in status, status
+                # Since when, by the desk's clock (it was printed in UTC, eight hours off).
+                since = re.search(r"服务自 (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) 起", status)
+                shown = datetime.strptime(since.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+                assert abs((datetime.now(ZoneInfo("Asia/Shanghai")) - shown).total_seconds()) < 120, status
         wait_for(lambda: _results(root, "团A"), 30, "团A's result once the outbox takes it")
         if how == "full":
             wait_for(lambda: _results(root, "团B"), 30, "团B, taken once the desk works again")

@@ -50,6 +50,15 @@ def _service(layout: Layout, ledger, zone) -> str:
     return "未运行"
 
 
+def _desk_time(moment: str, zone) -> str:
+    """A recorded moment (ISO, any offset) as the desk's clock shows it: the halt was stamped in UTC, and an
+    operator read that the intake had stopped eight hours ago."""
+    try:
+        return f"{datetime.fromisoformat(moment).astimezone(zone):%Y-%m-%d %H:%M:%S}"
+    except (TypeError, ValueError):
+        return str(moment)[:19].replace("T", " ")
+
+
 def status_text(layout: Layout, settings, now: datetime) -> str:
     zone = settings.zone
     today = now.astimezone(zone).date()
@@ -77,7 +86,7 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
             # The service stopped its intake on something this process's own probes do not meet (an outbox on
             # another disk that is full or read-only, a lock since released): it says so until it goes on.
             line, since = halted
-            desk = f"受理已暂停（服务自 {since[:19].replace('T', ' ')} 起）：{line}"
+            desk = f"受理已暂停（服务自 {_desk_time(since, zone)} 起）：{line}"
         if ledger is not None and desk.endswith("正常"):
             desk = _behind_line(ledger, layout, zone, running=running) or desk
         try:
