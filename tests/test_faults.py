@@ -359,6 +359,24 @@ def test_serve_stops_the_intake_while_the_ledger_is_locked_and_goes_on_after(roo
     assert log.count("账本被其他程序锁定（") >= 2 and "账本的锁定已解除，继续受理" in log
 
 
+def test_status_does_not_say_the_intake_stopped_while_the_service_waits_out_a_lock(root, ledger_backend):
+    """A short lock: the service waits it out with a file in hand; status's own probe met the lock and said
+    已暂停受理新文件 (nothing had stopped)."""
+    if ledger_backend != "sqlite":
+        pytest.skip("status probes PostgreSQL with a plain read, which a table lock does not hold up")
+    (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\n", encoding="utf-8")
+    with serving(root):
+        time.sleep(1.5)
+        locker = _hold_lock(root, 8)
+        write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+        time.sleep(2)
+        status = run_watcher(root, "status").stdout
+        assert "账本被其他程序锁定" in status and "已暂停受理新文件" not in status, status
+        assert "watcher status 检查时发现" in status
+        locker.wait()
+        wait_for(lambda: _results(root, "团A"), 30, "the file, once the lock is gone")
+
+
 def test_serve_killed_with_kill_9_leaves_no_helper_process_behind(root):
     """Its render processes, its parser and multiprocessing's resource tracker die with it."""
 

@@ -56,11 +56,17 @@ class DeskFault(Exception):
         self.reason, self.cause = reason, _root(cause)  # reason: LOCKED, CORRUPT, … (WORDS)
         self.where = where  # the folder it hit, when known: looked at again before the desk goes on
 
-    def line(self, *, running: bool = True) -> str:
+    def line(self, *, running: bool = True, stopped: bool = True) -> str:
         """The one Chinese line an operator reads (logs, watcher status, watcher check). `running`: a
         service goes on by itself once the fault is gone; else (a `process` run that stopped, `status`
-        with no service running) the line says what to run."""
+        with no service running) the line says what to run. `stopped` False: `status` met it, and the
+        running service has not said it stopped (it may be waiting out a short lock)."""
         detail = f"（{describe(self.cause)}）" if self.cause is not None else ""
+        if running and not stopped:
+            return (
+                f"{WORDS[self.reason]}{detail}（watcher status 检查时发现）：服务遇到时先等待重试，持续则暂停受理，"
+                f"文件都留在原处。{ADVICE[self.reason]}"
+            )
         if not running:
             return f"{WORDS[self.reason]}{detail}：未受理新文件，文件都留在原处。{ADVICE_IDLE[self.reason]}"
         return f"{WORDS[self.reason]}{detail}：已暂停受理新文件，文件都留在原处。{ADVICE[self.reason]}"

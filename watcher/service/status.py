@@ -72,16 +72,18 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
             service = _service(layout, None, zone)
         # With no service running, nothing goes on by itself: the desk's line says what to run.
         running = not service.startswith("未运行")
-        desk = _desk_line(ledger, why, layout, running=running)
         live = None
         if ledger is not None and ledger.backend == "postgresql" and running:
             try:
                 live = [name for name, _, _ in ledger.workers()]
-            except Exception as exc:  # said in the desk's line already
+            except Exception as exc:  # said in the desk's line below
                 if classify(exc) is None:
                     raise
                 live = []
         halted = halted_line(layout.root, live) if running else None
+        # What status's own probe meets is what the service stopped on only if the service says it stopped
+        # (it may be waiting out a short lock, with a file in hand).
+        desk = _desk_line(ledger, why, layout, running=running, stopped=halted is not None or not running)
         if halted is not None and desk.endswith("正常"):
             # The service stopped its intake on something this process's own probes do not meet (an outbox on
             # another disk that is full or read-only, a lock since released): it says so until it goes on.
@@ -167,24 +169,26 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     return "\n".join(lines)
 
 
-def _desk_line(ledger, why, layout: Layout, *, running: bool = True) -> str:
+def _desk_line(ledger, why, layout: Layout, *, running: bool = True, stopped: bool = True) -> str:
     """One line on whether the desk can work: the ledger (locked, broken, away) and the root's disk."""
     if ledger is None:
         fault = classify(why) if isinstance(why, BaseException) else None
-        return "账本：" + (DeskFault(fault, why).line(running=running) if fault else f"无法打开（{describe(why)}）")
+        return "账本：" + (
+            DeskFault(fault, why).line(running=running, stopped=stopped) if fault else f"无法打开（{describe(why)}）"
+        )
     if ledger.backend == "sqlite":
         ledger.conn.execute("PRAGMA busy_timeout = 1000")  # status answers at once, whoever holds a lock
     try:
         damaged = ledger.integrity()
         if damaged:
-            return f"账本：{DeskFault(LEDGER, None).line(running=running)}（{damaged[0]}）"
+            return f"账本：{DeskFault(LEDGER, None).line(running=running, stopped=stopped)}（{damaged[0]}）"
         ledger.probe()
     except Exception as exc:
-        return "账本：" + DeskFault(classify(exc) or LEDGER, exc).line(running=running)
+        return "账本：" + DeskFault(classify(exc) or LEDGER, exc).line(running=running, stopped=stopped)
     try:
         probe_disk(layout.root)
     except OSError as exc:
-        return "磁盘：" + DeskFault(DISK, exc).line(running=running)
+        return "磁盘：" + DeskFault(DISK, exc).line(running=running, stopped=stopped)
     return "账本与磁盘：正常"
 
 
