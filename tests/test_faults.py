@@ -94,6 +94,9 @@ def test_outputs_that_cannot_be_written_are_written_as_soon_as_they_can_be(root)
                 # beside a file waiting; it says what the service stopped on.
                 status = run_watcher(root, "status").stdout
                 assert "受理已暂停" in status and "磁盘已满" in status and "正常" not in status, status
+                # Which disk: the error names no file, and the root's own disk has room.
+                [halt] = [line for line in status.splitlines() if "受理已暂停" in line]
+                assert "outbox/GZ001" in halt, halt
                 # Since when, by the desk's clock (it was printed in UTC, eight hours off).
                 since = re.search(r"服务自 (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) 起", status)
                 shown = datetime.strptime(since.group(1), "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo("Asia/Shanghai"))

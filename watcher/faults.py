@@ -21,7 +21,7 @@ ADVICE = {
     LOCKED: "等锁定解除后自动继续；若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
     LEDGER: "请运行 watcher check 查看；如账本已损坏，请停止 watcher，从最近的备份恢复账本（见运维文档的备份与恢复）",
     AWAY: "恢复连接后自动继续；请检查数据库服务器和网络",
-    DISK: "腾出磁盘空间（或修复磁盘）后自动继续",
+    DISK: "腾出磁盘空间（或修复磁盘）后自动继续（检查时须能写入 1 MB）",
 }
 # The same, said where nothing will go on by itself: a `process` run that stopped, `status` with no service
 # running.
@@ -30,7 +30,7 @@ ADVICE_IDLE = {
     LOCKED: f"锁定解除后{AGAIN}；若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
     LEDGER: ADVICE[LEDGER],
     AWAY: f"恢复连接后{AGAIN}；请检查数据库服务器和网络",
-    DISK: f"腾出磁盘空间（或修复磁盘）后{AGAIN}",
+    DISK: f"腾出磁盘空间（至少 1 MB，或修复磁盘）后{AGAIN}",
 }
 # What the operator reads once a fault is gone ("{WORDS}已恢复" read 无法连接账本数据库已恢复).
 CLEARED = {
@@ -62,6 +62,10 @@ class DeskFault(Exception):
         with no service running) the line says what to run. `stopped` False: `status` met it, and the
         running service has not said it stopped (it may be waiting out a short lock)."""
         detail = f"（{describe(self.cause)}）" if self.cause is not None else ""
+        if self.where is not None and str(self.where) not in detail:
+            # The folder it hit, where the error itself names no file (a full disk): an operator who looks at
+            # the root's disk finds room, and needs to know which disk is full.
+            detail += f"（{shown_path(str(self.where))}）"
         if running and not stopped:
             return (
                 f"{WORDS[self.reason]}{detail}（watcher status 检查时发现）：服务遇到时先等待重试，持续则暂停受理，"
