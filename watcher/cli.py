@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         return code
     except (Failure, SettingsError) as exc:
         print(f"watcher {args.command}: {exc}", file=sys.stderr)
+        if args.command in ("serve", "process", "web"):
+            _log_refusal(layout, f"watcher {args.command} 未能启动：{exc}")
         return 1
     except OSError as exc:  # a folder that cannot be read or written: say which, no traceback
         if isinstance(exc, BrokenPipeError) and _reader_gone():
@@ -159,6 +161,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _log_refusal(layout: Layout, line: str) -> None:
+    """A service that refused to start says why in the desk's log too (an operator reading the logs saw a
+    service that had simply stopped): only where the desk's logs folder is, never made here."""
+    from datetime import UTC, datetime, tzinfo
+
+    folder = layout.root / "logs"
+    if not folder.is_dir():
+        return
+    try:
+        from .settings import load_settings
+
+        zone: tzinfo = load_settings(layout.root).zone  # the log's times are the desk's
+    except Exception:  # the settings are what was refused
+        zone = UTC
+    try:
+        with open(folder / "watcher.log", "a", encoding="utf-8") as log:
+            log.write(f"{datetime.now(zone):%Y-%m-%d %H:%M:%S}\tERROR\t{' '.join(line.split())}\n")
+    except OSError:  # the log's disk is the trouble: said on stderr already
+        pass
 
 
 def _reader_gone() -> bool:

@@ -201,7 +201,7 @@ def _first_step(layout: Layout, target=None) -> str:
         return SHARED_ELSEWHERE
     if _had_a_ledger(layout):
         return (
-            f"此目录曾有账本（archive/ 中有处理过的文件）：请把账本备份恢复到原处后运行 watcher recover --root {layout.root}，"
+            f"此目录曾有账本（archive/ 中有它的归档文件或事件记录）：请把账本备份恢复到原处后运行 watcher recover --root {layout.root}，"
             "或直接运行它从 archive/ 重建账本（见运维文档的备份与恢复）"
         )
     return f"请先运行：watcher init --root {layout.root}"
@@ -228,8 +228,8 @@ def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
     issued, _ = Issued(issued_path(layout.root, target)).read()
     if archived or any(issued.values()):
         raise Failure(
-            f"找不到账本 {describe(target)}，但此目录{'的 archive/ 中有处理过的文件' if archived else '已发出过编号'}："
-            "这里曾有账本。新建账本会把已发出的保单号再次发出，所以不予新建。请把账本备份恢复到原处后运行"
+            f"找不到账本 {describe(target)}，但此目录{'的 archive/ 中有归档文件或事件记录' if archived else '已发出过编号'}："
+            "这里曾有账本。新建账本可能把已发出的保单号再次发出，所以不予新建。请把账本备份恢复到原处后运行 "
             "watcher recover，或直接运行 watcher recover 从 archive/ 重建账本（见运维文档的备份与恢复）；"
             "确需在此重新开始，请换一个新目录"
         )
