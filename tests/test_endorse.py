@@ -440,6 +440,20 @@ def test_a_reissue_is_priced_with_the_plan_version_in_force_now(root):
     assert same["status"] == "success", same["errors"]
     text = "\n".join(str(c.value) for row in wb["结果汇总"].iter_rows() for c in row if c.value)
     assert "费率在原保单出单后已更新" not in text  # priced with the same version: nothing to explain
+    # A new version of its coverages alone, the same prices: nothing to explain either.
+    plan_workbook(
+        root / "workbooks" / "_admin" / "改保障.xlsx",
+        bands=((1, 3, 6), (4, 30, 9)),
+        factors=(),
+        covers=(("意外", 1000),),
+    )
+    run_watcher(root, "process")
+    kept, wb = request(
+        root, "同价批改.xlsx", {"操作类型": "批改", "保单号": same["policies"][0]["policy_no"], "经办人": "王经办"}
+    )
+    assert kept["status"] == "success", kept["errors"]
+    text = "\n".join(str(c.value) for row in wb["结果汇总"].iter_rows() for c in row if c.value)
+    assert "费率在原保单出单后已更新" not in text
 
 
 def test_policy_query_exports_this_agency_s_policies_with_people_and_the_chain(root):

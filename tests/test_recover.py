@@ -696,3 +696,47 @@ def test_a_restore_before_a_supplement_replays_without_calling_the_statements_ch
     assert done.returncode == 0, done.stdout + done.stderr
     assert "不一致" not in done.stdout + done.stderr
     assert business(root) == original and outbox(root) == printed
+
+
+def test_twins_written_by_an_earlier_release_are_not_called_different(root, ledger_backend):
+    """The replay runs today's code: a 保单查询 twin an earlier release wrote has no `successors`, a refused
+    file's had `action` null and other words in its errors. Those are no business of the ledger: recover
+    finished; a twin that says another status is still reported."""
+    saved = backup(root, ledger_backend)
+    a = issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    write_request(root / "workbooks/GZ001/查.xlsx", {"操作类型": "保单查询", "保单号": a["policy_no"]})
+    write_request(root / "workbooks/GZ001/错.xlsx", issue_fields(方案代码="NOPE", 旅行团号="T-X"), people(1))
+    run_watcher(root, "process", env=fake("2026-11-04T09:00:00+08:00"))
+    query = root / "outbox/GZ001/查_结果.json"
+    older = json.loads(query.read_text("utf-8"))
+    for policy in older["policies"]:
+        del policy["successors"]
+    query.write_text(json.dumps(older, ensure_ascii=False), encoding="utf-8")
+    refused = root / "outbox/GZ001/错_结果.json"
+    older = json.loads(refused.read_text("utf-8"))
+    older["action"] = None
+    older["errors"][0]["message"] = "（上一版的措辞）"
+    refused.write_text(json.dumps(older, ensure_ascii=False), encoding="utf-8")
+    original = business(root)
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "不一致" not in done.stdout + done.stderr and business(root) == original
+
+
+def test_a_sqlite_ledger_named_ledger_is_not_taken_for_a_shared_one(root, ledger_backend):
+    """Its mark is ledger.numbers.json, the name a PostgreSQL ledger's mark has in the root: recover of it,
+    lost, was refused as 'the ledger is on PostgreSQL'."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite ledger's own name")
+    (root / "watcher.toml").write_text('settle_seconds = 0\nledger = "ledger"\n', encoding="utf-8")
+    (root / "ledger.sqlite3").rename(root / "ledger")
+    issue(root, "团A", "2026-11-20 08:00", n=1, at="2026-11-03T09:00:00+08:00")
+    assert (root / "ledger.numbers.json").exists()
+    original = business(root)
+    (root / "ledger").unlink()
+    for extra in ("-wal", "-shm"):
+        (root / f"ledger{extra}").unlink(missing_ok=True)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0 and "WATCHER_LEDGER_URL" not in done.stderr, done.stdout + done.stderr
+    assert business(root) == original

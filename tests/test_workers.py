@@ -418,3 +418,59 @@ def test_a_shared_ledgers_root_run_without_its_url_points_to_the_url_not_to_a_ne
         proc = run_watcher(root, command, check=False)
         assert proc.returncode == 1 and "WATCHER_LEDGER_URL" in proc.stderr, (command, proc.stderr)
     assert not (root / "ledger.sqlite3").exists()
+
+
+def test_an_agency_terminated_by_one_worker_issues_nothing_on_another_meanwhile(pg_root):
+    """A 机构 terminating GZ001 on one worker, a GZ001 投保 on another: the 投保 had passed the 'still 合作中'
+    check before the 机构 committed and issued to a terminated agency. The 机构 holds GZ001's turn."""
+    from helpers import agency_workbook
+
+    root = pg_root
+    stop = agency_workbook(
+        root / "workbooks" / "_admin" / "终止.xlsx",
+        [[1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GN-A", "已终止"]],
+    )
+    slow = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "process", "--root", str(root)],
+        env={**os.environ, "PYTHONUTF8": "1", "WATCHER_PAUSE_AT": "before_commit:4"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: not stop.exists(), 30, "the 机构 taken by the paused worker")
+        time.sleep(1)
+        write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(), people(2))
+        run_watcher(root, "process")
+    finally:
+        slow.wait(60)
+    assert result(root, "_admin", "终止_结果")[0]["status"] == "success"
+    issued = result(root, "GZ001", "团_结果")[0]
+    assert issued["status"] == "failed" and issued["errors"][0]["code"] == "agency.ended", issued
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(0,)]
+
+
+def test_a_worker_whose_lock_another_holds_after_reconnecting_does_not_go_on(pg_url):
+    """Reconnected while another worker held its lock (taking over its files): it worked on without it."""
+    import psycopg
+    from helpers import PG_BASE
+
+    from watcher.faults import DeskFault
+    from watcher.ledger.policies import _lock_key
+
+    ledger = _demo_ledger(pg_url)
+    try:
+        assert ledger.keep_lock("worker:me-1")
+        ledger.db.conn.close()  # the connection dropped (a database restart)
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            other.execute("SELECT pg_advisory_lock(%s)", (_lock_key("worker:me-1"),))
+            with pytest.raises(DeskFault):
+                ledger.probe()  # reconnects, finds its lock held by another: the desk does not go on
+            assert not ledger.lock_held
+            other.execute("SELECT pg_advisory_unlock(%s)", (_lock_key("worker:me-1"),))
+        ledger.probe()  # free again: taken back, the desk goes on
+        assert ledger.lock_held
+        with psycopg.connect(PG_BASE, autocommit=True) as third:
+            got = third.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key("worker:me-1"),)).fetchone()[0]
+            assert got is False
+    finally:
+        ledger.close()

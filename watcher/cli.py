@@ -166,7 +166,9 @@ def main(argv: list[str] | None = None) -> int:
 def _log_refusal(layout: Layout, line: str) -> None:
     """A service that refused to start says why in the desk's log too (an operator reading the logs saw a
     service that had simply stopped): only where the desk's logs folder is, never made here."""
-    from datetime import UTC, datetime, tzinfo
+    from datetime import UTC, tzinfo
+
+    from . import clock
 
     folder = layout.root / "logs"
     if not folder.is_dir():
@@ -178,9 +180,10 @@ def _log_refusal(layout: Layout, line: str) -> None:
     except Exception:  # the settings are what was refused
         zone = UTC
     try:
-        with open(folder / "watcher.log", "a", encoding="utf-8") as log:
-            log.write(f"{datetime.now(zone):%Y-%m-%d %H:%M:%S}\tERROR\t{' '.join(line.split())}\n")
-    except OSError:  # the log's disk is the trouble: said on stderr already
+        stamp = f"{clock.now().astimezone(zone):%Y-%m-%d %H:%M:%S}"
+        with open(folder / "watcher.log", "a", encoding="utf-8", errors="backslashreplace") as log:
+            log.write(f"{stamp}\tERROR\t{' '.join(line.split())}\n")
+    except (OSError, ValueError):  # the log's disk is the trouble (or the clock setting): said on stderr already
         pass
 
 

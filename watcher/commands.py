@@ -188,9 +188,10 @@ def _shared_elsewhere(layout: Layout, target) -> bool:
     from .ledger.db import is_url
     from .ledger.issued import Issued, issued_path
 
-    if is_url(target):
+    shared = issued_path(layout.root, "postgresql://")
+    if is_url(target) or issued_path(layout.root, target) == shared:  # (a SQLite ledger named `ledger`)
         return False
-    issued, _ = Issued(issued_path(layout.root, "postgresql://")).read()
+    issued, _ = Issued(shared).read()
     return any(issued.values())
 
 
@@ -263,22 +264,6 @@ def _locked_desk(layout: Layout, settings):
     return lock
 
 
-def _relock(ledger, name: str) -> None:
-    """This worker's lock, taken again on a new connection. Another worker taking over from it (it found
-    the lock free while the connection was down) holds it for a moment: tried again for a while."""
-    import logging
-    import time
-
-    for _ in range(50):
-        if ledger.try_lock(name):
-            return
-        time.sleep(0.2)
-    logging.getLogger("watcher").error(
-        "重新连接账本数据库后无法取回本 worker 的锁（%s）：其他 worker 可能认为本 worker 已停止并接手其文件。请重启本 worker",
-        name,
-    )
-
-
 def _hold_root(layout: Layout, advice: str):
     """The root's lock (one serve, process or recover per root on SQLite), or a Failure saying who holds it."""
     from .service.lock import RootBusy, RootLock
@@ -324,9 +309,9 @@ def _running(layout: Layout, command: str):
             import socket
 
             worker = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{socket.gethostname()}-{os.getpid()}")
-            ledger.try_lock(f"worker:{worker}")  # held while this worker lives: others see it is alive
-            # A session lock dies with its connection: taken again on each new one (a database restarted).
-            ledger.on_reconnect.append(lambda: _relock(ledger, f"worker:{worker}"))
+            # Held while this worker lives: others see it is alive. A session lock dies with its connection:
+            # taken again on each new one (a database restarted), the desk halted until it is.
+            ledger.keep_lock(f"worker:{worker}")
             ledger.register_worker(worker, command, clock.now())
             os.environ["WATCHER_WORKER"] = worker  # its helper processes name their temporary files after it
         stop = threading.Event()

@@ -142,9 +142,13 @@ def load_settings(root: Path) -> Settings:
             raise SettingsError(
                 f'设置 web_trusted_proxies 中的“{proxy}”不是有效的地址或网段，例如 "10.0.0.5" 或 "10.1.0.0/16"'
             ) from None
-        if network.prefixlen == 0:  # every client believed: each names its own address, no limit holds
+        # Every client (or a great part of them) believed: each names its own address, no limit holds.
+        everyone = network.prefixlen < (8 if network.version == 4 else 16) or (
+            isinstance(network, ipaddress.IPv6Network) and network.supernet_of(ipaddress.IPv6Network("::ffff:0:0/96"))
+        )
+        if everyone:
             raise SettingsError(
-                f"设置 web_trusted_proxies 中的“{proxy}”表示信任所有地址：任何访问者都能在 X-Forwarded-For 中"
+                f"设置 web_trusted_proxies 中的“{proxy}”信任的地址太多（几乎所有地址）：任何访问者都能在 X-Forwarded-For 中"
                 '自报来源地址，绕过查询失败的限制。请只列出代理服务器的地址或网段，例如 "10.0.0.5"'
             )
     try:

@@ -302,8 +302,12 @@ class _Endorsement:
 
     def repriced(self, old: Policy, new: Policy) -> list[str]:
         """A line for the summary where the plan's rates changed since the old policy was priced: a new policy
-        is priced as a new sale, so removing a traveller may cost more (a clerk would take it for an error)."""
+        is priced as a new sale, so removing a traveller may cost more (a clerk would take it for an error).
+        Only where a traveller on both is priced otherwise now (a new version of its coverages alone is not)."""
         if not self.reissue or old.plan_version == new.plan_version:
+            return []
+        before = {(p.id_type, p.id_no): p.premium_fen for p in old.people}
+        if all(before.get((p.id_type, p.id_no), p.premium_fen) == p.premium_fen for p in new.people):
             return []
         return [
             f"方案 {new.plan_code} 的费率在原保单出单后已更新：新保单按现行版本重新计费（每人保费可能与原保单不同），"

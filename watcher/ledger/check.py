@@ -263,9 +263,11 @@ def _plans(conn, recorded: dict[int, tuple], say: Say) -> None:
         factors.setdefault(v, []).append([low, high, factor])
     for v, item, fen in conn.execute("SELECT plan_version, item, sum_fen FROM coverages ORDER BY plan_version, seq"):
         covers.setdefault(v, []).append([item, fen])
+    uploads: dict[str, int] = {}  # which upload of its plan each version is (as a 方案 result numbers it)
     for v, code, name, region, low, high, days in conn.execute(
-        "SELECT id, plan_code, name, region, min_age, max_age, max_days FROM plan_versions"
+        "SELECT id, plan_code, name, region, min_age, max_age, max_days FROM plan_versions ORDER BY id"
     ):
+        uploads[code] = n = uploads.get(code, 0) + 1
         actual = _plan_shape(
             code, [name, region, low, high, days], rates.get(v, []), factors.get(v, []), covers.get(v, [])
         )
@@ -276,7 +278,7 @@ def _plans(conn, recorded: dict[int, tuple], say: Say) -> None:
                 f"{code}#{v}",
                 "上传记录",
                 "无",
-                f"方案 {code} 的版本 {v} 在流水中没有上传记录",
+                f"方案 {code} 的第 {n} 版在流水中没有上传记录",
             )
         elif want != actual:
             what = "、".join(
@@ -291,7 +293,7 @@ def _plans(conn, recorded: dict[int, tuple], say: Say) -> None:
                 f"{code}#{v}",
                 "与上传时相同",
                 what,
-                f"方案 {code} 的版本 {v}：{what}与上传时（流水记录）不同，之后按它出的保单保费可能是错的",
+                f"方案 {code} 的第 {n} 版：{what}与上传时（流水记录）不同，之后按它出的保单保费可能是错的",
             )
 
 

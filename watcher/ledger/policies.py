@@ -21,7 +21,7 @@ from pathlib import Path
 from .. import crash
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
-from ..faults import os_words
+from ..faults import AWAY, DeskFault, os_words
 from .common import (
     POLICY_SELECT,
     LedgerError,
@@ -85,7 +85,11 @@ class Ledger(SettlementLedger):
         self.conn = self.db  # execute / executemany with `?` parameters, on either database
         self._depth = 0
         self._versions: dict[int, Plan] = {}
-        self.on_reconnect: list = []  # what a session must do again on a new connection (a worker's lock)
+        self.on_reconnect: list = []  # what a session must do again on a new connection
+        # A session lock this worker holds while it lives (its name, on a shared ledger), and whether the
+        # current connection holds it: a new connection takes it again before the desk goes on.
+        self.kept_lock: str | None = None
+        self.lock_held = False
         self.issued: Issued | None = None  # ledger.issued.Issued: the mark every transaction that draws a number raises
         self._drawn = False
         self._marking: Future[None] | None = None  # the mark rising on its thread (see marked())
@@ -119,6 +123,14 @@ class Ledger(SettlementLedger):
             if self.db.conn.closed or self.db.conn.broken:
                 self.reconnect()
             self.conn.execute("SELECT 1").fetchone()
+            if self.kept_lock is not None and not self.lock_held:
+                self.lock_held = self.try_lock(self.kept_lock)
+                if not self.lock_held:
+                    # Another worker holds this worker's lock: it found it free while the connection was
+                    # down and is taking over its files. Working on without it would finish them twice.
+                    raise DeskFault(
+                        AWAY, RuntimeError(f"重新连接后本 worker 的锁（{self.kept_lock}）被其他 worker 占用，等它释放")
+                    )
             return
         self.conn.execute("BEGIN IMMEDIATE")
         self.conn.execute("ROLLBACK")
@@ -135,6 +147,9 @@ class Ledger(SettlementLedger):
         self.db = open_database(self.target)
         self.conn = self.db
         self._depth = 0
+        self.lock_held = False  # a session lock dies with its connection
+        if self.kept_lock is not None:
+            self.lock_held = self.try_lock(self.kept_lock)
         for hook in self.on_reconnect:
             hook()
 
@@ -334,6 +349,13 @@ class Ledger(SettlementLedger):
 
     # --- locks between workers (PostgreSQL; on SQLite one service per root holds the root's lock) -----
 
+    def keep_lock(self, name: str) -> bool:
+        """Take this worker's lock and keep it: taken again on each new connection, and the desk does not go
+        on (probe raises) while another worker holds it."""
+        self.kept_lock = name
+        self.lock_held = self.try_lock(name)
+        return self.lock_held
+
     def try_lock(self, name: str) -> bool:
         """A session lock between workers: True if taken (it dies with the session, e.g. a killed worker)."""
         if self.backend != "postgresql":
@@ -345,22 +367,27 @@ class Ledger(SettlementLedger):
             self.conn.execute("SELECT pg_advisory_unlock(?)", (_lock_key(name),)).fetchone()
 
     @contextmanager
-    def turn(self, name: str) -> Iterator[None]:
-        """Wait for this name's turn among the workers of a shared (PostgreSQL) ledger and hold it: what a
-        request reads to decide (a group's live policies, a policy still 有效) cannot change under it before
-        its commit. SQLite has one process per root: nothing to wait for."""
+    def turn(self, *names: str) -> Iterator[None]:
+        """Wait for these names' turn among the workers of a shared (PostgreSQL) ledger and hold it: what a
+        request reads to decide (a group's live policies, a policy still 有效, an agency still 合作中) cannot
+        change under it before its commit. Taken in the order given (callers give the same order). SQLite
+        has one process per root: nothing to wait for."""
         if self.backend != "postgresql":
             yield
             return
-        key = _lock_key(name)
-        self.conn.execute("SELECT pg_advisory_lock(?)", (key,)).fetchone()
+        taken: list[int] = []
         try:
+            for name in names:
+                key = _lock_key(name)
+                self.conn.execute("SELECT pg_advisory_lock(?)", (key,)).fetchone()
+                taken.append(key)
             yield
         finally:
-            try:
-                self.conn.execute("SELECT pg_advisory_unlock(?)", (key,)).fetchone()
-            except Exception:  # the connection went: its session locks went with it
-                pass
+            for key in reversed(taken):
+                try:
+                    self.conn.execute("SELECT pg_advisory_unlock(?)", (key,)).fetchone()
+                except Exception:  # the connection went: its session locks went with it
+                    pass
 
     def register_worker(self, name: str, command: str, at: datetime) -> None:
         """A worker on a shared (PostgreSQL) ledger says it is here; rows of workers that are gone (nobody

@@ -33,9 +33,19 @@ def start(desk: Desk, pipeline: Pipeline) -> None:
         refresh_void_pages(desk)
     except OSError as exc:  # a full disk: done at a later start (the chore is recorded only once done)
         log.warning("作废保单的电子保单页暂时无法更新：%s", os_words(exc))
-    for who in scan.folders(desk.layout):
+    folders = scan.folders(desk.layout)
+    grace = ADOPT_GRACE_RESCANS * desk.settings.rescan_seconds if desk.worker else 0.0
+    if grace:
+        # Another worker's lock found free at start may be one cut off from the database for a moment (a
+        # restart): looked at again once that worker has had its rescan to take it back.
+        for who in folders:
+            adopt(desk, who, grace=grace)
+        root = str(desk.layout.root)
+        if any(key[0] == root for key in _free_since):
+            time.sleep(grace)
+    for who in folders:
         # In the order they were taken: its own and a dead worker's, two in hand finished as they came.
-        left = scan.claimed_in(desk.layout, who, desk.worker) + adopt(desk, who)
+        left = scan.claimed_in(desk.layout, who, desk.worker) + adopt(desk, who, grace=grace)
         for claimed in sorted(left, key=scan.taken_order):
             log.info("继续办理上次停止时未办完的 %s/%s", who, claimed.name)
             pipeline.resume(claimed, who)
@@ -67,6 +77,9 @@ def refresh_void_pages(desk: Desk) -> None:
         ledger.unlock(f"chore:{VOID_PAGES}")
 
 
+# A dead worker's files are taken over once its lock has been free over this many rescans: a live worker
+# cut off from the database for a moment takes its lock back as it reconnects (at its next rescan).
+ADOPT_GRACE_RESCANS = 2
 # Worker → when its lock was first found free (monotonic): a worker whose connection to the database
 # dropped for a moment lost its session lock with it, and takes it again once it reconnects.
 _free_since: dict[tuple[str, str], float] = {}
@@ -95,7 +108,8 @@ def adopt(desk: Desk, who: str, grace: float = 0.0) -> list[Path]:
         if not desk.ledger.try_lock(lock):
             _free_since.pop(key, None)
             continue  # alive: its files are its own
-        if grace > 0 and time.monotonic() - _free_since.setdefault(key, time.monotonic()) < grace:
+        holds = any(p.is_file() and not p.name.startswith(".") for p in folder.iterdir())
+        if holds and grace > 0 and time.monotonic() - _free_since.setdefault(key, time.monotonic()) < grace:
             desk.ledger.unlock(lock)  # not yet: a worker reconnecting takes it back meanwhile
             continue
         _free_since.pop(key, None)

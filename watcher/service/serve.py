@@ -36,7 +36,7 @@ from ..walk.desk import Desk
 from ..walk.names import display_name
 from . import scan
 from .health import health, say_going_on
-from .intake import adopt, ensure_folders, gather, registered, sandboxed, start, tell_admin
+from .intake import ADOPT_GRACE_RESCANS, adopt, ensure_folders, gather, registered, sandboxed, start, tell_admin
 from .pipeline import Pipeline, RunReport
 from .schedule import run_due
 
@@ -49,11 +49,6 @@ TICK = 0.1  # seconds between looks at the files being tracked
 # every tick anyway, and with several workers each of them would otherwise hear every other one's reads.
 # One recursive watch (one emitter thread), not one per drop folder: a desk may have thousands.
 ARRIVALS = [FileCreatedEvent, FileMovedEvent, FileClosedEvent, DirCreatedEvent, DirMovedEvent]
-
-
-# A dead worker's files are taken over once its lock has been free over this many rescans: a live worker
-# cut off from the database for a moment takes its lock back as it reconnects (at its next rescan).
-ADOPT_GRACE_RESCANS = 2
 
 
 class _Events(FileSystemEventHandler):

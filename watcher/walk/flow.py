@@ -111,6 +111,22 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
     if kind is None:  # (an action not for this folder still says which it was)
         return replace(frame, book=book, action=said_action(book) or frame.action).refused(request)
     frame = replace(frame, book=book, action=request.action)
+    # Several workers on one ledger: one request of an agency at a time from reading what it decides by to
+    # its commit (two 投保 of one group with the same people, a 加人 beside a 撤单, a 投保 beside the 机构
+    # that terminates the agency: both passed otherwise). 机构 takes the turn of each agency it saves too.
+    with desk.ledger.turn(*turns(frame.who, request)):
+        return _decided(desk, frame, book, kind, request, snap, still)
+
+
+def turns(who: str, request) -> list[str]:
+    """The turns a request takes, always in this order: its folder's, then (机构) each agency's it saves."""
+    names = [f"agency:{who}"]
+    if request.action == "机构":
+        names += [f"agency:{code}" for code in sorted({a.code for _, a in request.fields.rows} - {who})]
+    return names
+
+
+def _decided(desk: Desk, frame: Outcome, book, kind, request, snap, still) -> Outcome:
     if ended(desk, frame.who) and request.action not in ENDED_MAY:
         # A terminated agency still settles what it owes and may look things up; nothing else.
         return frame.refused(
@@ -123,17 +139,14 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
             roster_header=request.roster.header_row,
             roster_columns=dict(request.roster.columns),
         )
-    # Several workers on one ledger: one request of an agency at a time from reading what it decides by to
-    # its commit (two 投保 of one group with the same people, a 加人 beside a 撤单, both passed otherwise).
-    with desk.ledger.turn(f"agency:{frame.who}"):
-        checked = validate(kind, request, desk.ledger, frame.processed_at)
-        decision = decide(kind, checked, frame.processed_at)
-        if decision.status == "success" and decision.ops:
-            crash.point("before_commit")
-            if not still():
-                raise FileChanged(snap.path)  # a writer is still at the file: never commit from changing bytes
-            durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while read)
-        outcome = commit(desk.ledger, replace(frame, problems=checked.problems), decision)
+    checked = validate(kind, request, desk.ledger, frame.processed_at)
+    decision = decide(kind, checked, frame.processed_at)
+    if decision.status == "success" and decision.ops:
+        crash.point("before_commit")
+        if not still():
+            raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
+        durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while it was read)
+    outcome = commit(desk.ledger, replace(frame, problems=checked.problems), decision)
     if outcome.status in ("failed", "quote") and outcome.action in ISSUE_LIKE:
         agency = desk.ledger.agency(frame.who)
         outcome = replace(outcome, plan_choices=agency.plans if agency is not None else ())

@@ -186,10 +186,16 @@ class LookupApp:
             # Ok only when a lookup would be answered: the ledger read (a fault raises: 503 as for a lookup)
             # and not behind the numbers handed out. A load balancer sends no traveller to a page that
             # could only say it is under maintenance.
-            self.ledger.ping()
+            plain = [("Content-Type", "text/plain; charset=utf-8")] + NO_STORE
+            try:
+                self.ledger.ping()
+            except Exception as exc:  # polled every few seconds: answered, not logged (a lookup logs it)
+                if classify(exc) is None:
+                    raise
+                return "503 Service Unavailable", plain, b"ledger unavailable"
             if self._unverified(self.clock()):
-                return "503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")] + NO_STORE, b"behind"
-            return "200 OK", [("Content-Type", "text/plain; charset=utf-8")] + NO_STORE, b"ok"
+                return "503 Service Unavailable", plain, b"behind"
+            return "200 OK", plain, b"ok"
         return "404 Not Found", html, self.page(error="页面不存在，请从首页查询")
 
     # --- the lookup ----------------------------------------------------------------------
