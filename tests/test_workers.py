@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -329,12 +330,10 @@ def test_a_dead_workers_claim_folder_is_emptied_and_removed(root):
     assert not dead.exists()
 
 
-def test_two_workers_never_both_issue_one_group_to_the_same_people(pg_root):
-    """Two 投保 of one group with the same people, taken by two workers at once: each read the group before
-    the other committed, and both issued (SPEC: the second is refused). One waits for the other's commit."""
-    root = pg_root
-    roster = people(3)
-    first = write_request(root / "workbooks" / "GZ001" / "甲.xlsx", issue_fields(行程路线="路线甲"), roster)
+@contextmanager
+def _paused_before_commit(root: Path, dropped: Path):
+    """A worker (`watcher process`) that took `dropped` and waits 4 s before its commit: what the block does
+    meanwhile is another worker's."""
     slow = subprocess.Popen(
         [sys.executable, "-m", "watcher", "process", "--root", str(root)],
         env={**os.environ, "PYTHONUTF8": "1", "WATCHER_PAUSE_AT": "before_commit:4"},
@@ -342,12 +341,22 @@ def test_two_workers_never_both_issue_one_group_to_the_same_people(pg_root):
         stderr=subprocess.PIPE,
     )
     try:
-        wait_for(lambda: not first.exists(), 30, "the first file taken by the paused worker")
-        time.sleep(1)  # it has read the group and waits before its commit
-        write_request(root / "workbooks" / "GZ001" / "乙.xlsx", issue_fields(行程路线="路线乙"), roster)
-        run_watcher(root, "process")
+        wait_for(lambda: not dropped.exists(), 30, "the file taken by the paused worker")
+        time.sleep(1)  # read, checked, waiting before its commit
+        yield
     finally:
         slow.wait(60)
+
+
+def test_two_workers_never_both_issue_one_group_to_the_same_people(pg_root):
+    """Two 投保 of one group with the same people, taken by two workers at once: each read the group before
+    the other committed, and both issued (SPEC: the second is refused). One waits for the other's commit."""
+    root = pg_root
+    roster = people(3)
+    first = write_request(root / "workbooks" / "GZ001" / "甲.xlsx", issue_fields(行程路线="路线甲"), roster)
+    with _paused_before_commit(root, first):  # it has read the group and waits before its commit
+        write_request(root / "workbooks" / "GZ001" / "乙.xlsx", issue_fields(行程路线="路线乙"), roster)
+        run_watcher(root, "process")
     answers = {name: result(root, "GZ001", f"{name}_结果")[0] for name in ("甲", "乙")}
     assert sorted(a["status"] for a in answers.values()) == ["failed", "success"], answers
     live = ledger_query(root, "SELECT policy_no FROM policies WHERE status = '有效'")
@@ -430,19 +439,9 @@ def test_an_agency_terminated_by_one_worker_issues_nothing_on_another_meanwhile(
         root / "workbooks" / "_admin" / "终止.xlsx",
         [[1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GN-A", "已终止"]],
     )
-    slow = subprocess.Popen(
-        [sys.executable, "-m", "watcher", "process", "--root", str(root)],
-        env={**os.environ, "PYTHONUTF8": "1", "WATCHER_PAUSE_AT": "before_commit:4"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        wait_for(lambda: not stop.exists(), 30, "the 机构 taken by the paused worker")
-        time.sleep(1)
+    with _paused_before_commit(root, stop):
         write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(), people(2))
         run_watcher(root, "process")
-    finally:
-        slow.wait(60)
     assert result(root, "_admin", "终止_结果")[0]["status"] == "success"
     issued = result(root, "GZ001", "团_结果")[0]
     assert issued["status"] == "failed" and issued["errors"][0]["code"] == "agency.ended", issued
