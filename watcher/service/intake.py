@@ -41,8 +41,8 @@ def start(desk: Desk, pipeline: Pipeline) -> None:
         for who in folders:
             adopt(desk, who, grace=grace)
         root = str(desk.layout.root)
-        if any(key[0] == root for key in _free_since):
-            time.sleep(grace)
+        if any(_holds(folder) for (at, _), (_, folder) in _free_since.items() if at == root):
+            time.sleep(grace)  # (a worker's empty claim folder is cleared after the grace, waited for by none)
     for who in folders:
         # In the order they were taken: its own and a dead worker's, two in hand finished as they came.
         left = scan.claimed_in(desk.layout, who, desk.worker) + adopt(desk, who, grace=grace)
@@ -82,7 +82,14 @@ def refresh_void_pages(desk: Desk) -> None:
 ADOPT_GRACE_RESCANS = 2
 # Worker → when its lock was first found free (monotonic): a worker whose connection to the database
 # dropped for a moment lost its session lock with it, and takes it again once it reconnects.
-_free_since: dict[tuple[str, str], float] = {}
+_free_since: dict[tuple[str, str], tuple[float, Path]] = {}
+
+
+def _holds(folder: Path) -> bool:
+    try:
+        return any(p.is_file() and not p.name.startswith(".") for p in folder.iterdir())
+    except OSError:
+        return False
 
 
 def adopt(desk: Desk, who: str, grace: float = 0.0) -> list[Path]:
@@ -108,10 +115,10 @@ def adopt(desk: Desk, who: str, grace: float = 0.0) -> list[Path]:
         if not desk.ledger.try_lock(lock):
             _free_since.pop(key, None)
             continue  # alive: its files are its own
-        holds = any(p.is_file() and not p.name.startswith(".") for p in folder.iterdir())
-        if holds and grace > 0 and time.monotonic() - _free_since.setdefault(key, time.monotonic()) < grace:
-            desk.ledger.unlock(lock)  # not yet: a worker reconnecting takes it back meanwhile
-            continue
+        first, _ = _free_since.setdefault(key, (time.monotonic(), folder))
+        if grace > 0 and time.monotonic() - first < grace:
+            desk.ledger.unlock(lock)  # not yet: a worker reconnecting takes it back meanwhile (its temporary
+            continue  # files and claim records too are left alone till then)
         _free_since.pop(key, None)
         try:
             mine.mkdir(exist_ok=True)
