@@ -410,6 +410,16 @@ def test_a_dead_workers_files_are_taken_over_only_once_its_lock_stayed_free(root
         time.sleep(1.1)
         mine = root / "workbooks" / "GZ001" / ".watcher-claimed" / "me-3"
         assert adopt(desk, "GZ001", grace=1.0) == [mine / "团A.xlsx"] and not dead.exists()
+        # A worker of this host whose process is gone (crashed, restarted as another) is not waited for.
+        import socket
+
+        from watcher.service.intake import worker_name
+
+        ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+        here = root / "workbooks" / "GZ001" / ".watcher-claimed" / worker_name(socket.gethostname(), int(ended.stdout))
+        here.mkdir()
+        write_request(here / "团B.xlsx", issue_fields(旅行团号="T-B"), people(1))
+        assert adopt(desk, "GZ001", grace=60.0) == [mine / "团B.xlsx"] and not here.exists()
     finally:
         ledger.close()
 

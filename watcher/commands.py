@@ -308,7 +308,9 @@ def _running(layout: Layout, command: str):
             import os
             import socket
 
-            worker = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{socket.gethostname()}-{os.getpid()}")
+            from .service.intake import worker_name
+
+            worker = worker_name(socket.gethostname(), os.getpid())
             # Held while this worker lives: others see it is alive. A session lock dies with its connection:
             # taken again on each new one (a database restarted), the desk halted until it is.
             ledger.keep_lock(f"worker:{worker}")

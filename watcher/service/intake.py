@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from pathlib import Path
 
@@ -41,7 +42,7 @@ def start(desk: Desk, pipeline: Pipeline) -> None:
         for who in folders:
             adopt(desk, who, grace=grace)
         root = str(desk.layout.root)
-        if any(_holds(folder) for (at, _), (_, folder) in _free_since.items() if at == root):
+        if any(_holds(f) and not _gone_here(f.name) for (at, _), (_, f) in _free_since.items() if at == root):
             time.sleep(grace)  # (a worker's empty claim folder is cleared after the grace, waited for by none)
     for who in folders:
         # In the order they were taken: its own and a dead worker's, two in hand finished as they came.
@@ -85,6 +86,28 @@ ADOPT_GRACE_RESCANS = 2
 _free_since: dict[tuple[str, str], tuple[float, Path]] = {}
 
 
+def worker_name(host: str, pid: int) -> str:
+    """A worker's name: its host and process id (its claim folder, its lock, its temporary files)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{host}-{pid}")
+
+
+def _gone_here(name: str) -> bool:
+    """A worker of this host whose process is gone (one that crashed here, restarted as another): it is
+    certainly not reconnecting, so no grace is waited for it. Another host's, or a live process id: unknown."""
+    import socket
+
+    host, _, pid = name.rpartition("-")
+    if not pid.isdigit() or worker_name(socket.gethostname(), 0).rpartition("-")[0] != host:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, another user's
+        return False
+    return False
+
+
 def _holds(folder: Path) -> bool:
     try:
         return any(p.is_file() and not p.name.startswith(".") for p in folder.iterdir())
@@ -116,7 +139,7 @@ def adopt(desk: Desk, who: str, grace: float = 0.0) -> list[Path]:
             _free_since.pop(key, None)
             continue  # alive: its files are its own
         first, _ = _free_since.setdefault(key, (time.monotonic(), folder))
-        if grace > 0 and time.monotonic() - first < grace:
+        if grace > 0 and time.monotonic() - first < grace and not _gone_here(folder.name):
             desk.ledger.unlock(lock)  # not yet: a worker reconnecting takes it back meanwhile (its temporary
             continue  # files and claim records too are left alone till then)
         _free_since.pop(key, None)
