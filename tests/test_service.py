@@ -546,10 +546,10 @@ def test_serve_has_a_big_rosters_result_workbook_written_by_a_renderer_while_it_
 
 def test_a_service_that_refuses_to_start_says_why_in_the_desks_log_too(root):
     """An operator who reads logs/ saw a service that had simply stopped: the refusal went to stderr only."""
-    with serving(root):
-        wait_for(lambda: "服务：运行中" in run_watcher(root, "status").stdout, 60, "serve running")
-        second = run_watcher(root, "serve", check=False)
-        assert second.returncode == 1 and "正由另一个 watcher 使用" in second.stderr
+    run_watcher(root, "process")  # the desk has run: its logs folder is there
+    (root / "watcher.toml").write_text('timezone = "Nowhere/City"\n', encoding="utf-8")
+    refused = run_watcher(root, "serve", check=False)
+    assert refused.returncode == 1 and "Nowhere/City" in refused.stderr
     log = (root / "logs" / "watcher.log").read_text("utf-8")
     [line] = [x for x in log.splitlines() if "watcher serve 未能启动" in x]
-    assert "正由另一个 watcher 使用" in line and "\tERROR\t" in line
+    assert "Nowhere/City" in line and "\tERROR\t" in line
