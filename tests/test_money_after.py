@@ -320,3 +320,33 @@ def test_a_failed_admin_csv_comes_back_as_a_workbook_that_can_be_corrected_and_d
     again = json.loads((root / "outbox" / "_admin" / "收费_结果_结果.json").read_text("utf-8"))
     assert again["status"] == "success", again["errors"]
     assert statements(root)[0][6] == "已缴费"
+
+
+def test_money_echoed_in_an_admin_result_keeps_its_money_format(root):
+    """The month-end summary dropped back as 对账确认, and a 收费登记: the result echoed their money (汇总's
+    保费合计, 对账确认's 金额, 收费's 金额) as General numbers, 890.5 where the clerk had 890.50 (calamine reads
+    values, not formats). Counts beside them stay plain numbers."""
+    issue(root, "团A", "2026-11-20 08:00", n=3)
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    number, total = statements(root)[0][0], statements(root)[0][4] / 100
+    wb = openpyxl.load_workbook(root / "outbox/_admin/月结汇总_2026-11.xlsx")
+    confirm = wb["对账确认"]
+    head = [c.value for c in confirm[1]]
+    confirm.cell(2, head.index("业务渠道") + 1, "团险直销")
+    confirm.cell(2, head.index("确认人") + 1, "张运营")
+    wb.save(root / "workbooks/_admin/确认.xlsx")
+    run_watcher(root, "process", env=fake(NOW))
+    data, book = result(root, "_admin", "确认_结果")
+    assert data["status"] == "success", data["errors"]
+    labels = {row[0].value: row[1] for row in book["汇总"].iter_rows() if len(row) > 1}
+    assert labels["保费合计"].value == total and labels["保费合计"].number_format == "#,##0.00"
+    assert labels["有效保单数"].value == 1 and labels["有效保单数"].number_format == "General"
+    echoed = book["对账确认"]
+    assert echoed.cell(2, head.index("金额") + 1).value == total
+    assert echoed.cell(2, head.index("金额") + 1).number_format == "#,##0.00"
+    assert echoed.cell(2, head.index("保单数") + 1).number_format == "General"
+
+    data, book = admin(root, "收费", "收费", PAY, [[1, number, total, "PZ1", "2026-12-02"]], action="收费登记", now=NOW)
+    assert data["status"] == "success", data["errors"]
+    assert book["收费"]["C2"].value == total and book["收费"]["C2"].number_format == "#,##0.00"
+    assert book["收费"]["A2"].number_format == "General"

@@ -7,6 +7,7 @@ the roster gains 保费 and 错误说明 columns; each wrong cell is filled red 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -465,6 +466,7 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
     widths = [8.0] * width
     marked = {r for r, _ in cell_problems}
     plain = getattr(ws, "write_plain_row", None)  # watcher's own writer: a row without marks in one go
+    money = _money_cells(sheet)  # calamine reads values only: the money format is given again by the header
 
     def other(r: int, c: int, value: object) -> None:
         write_value(ws, r, c, value, None, f["date"], f["datetime"])
@@ -472,13 +474,16 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
     for r, row in enumerate(sheet.rows):
         if plain is not None and r not in marked:
             plain(r, row, other)
+            for c in money(r, row):
+                ws.write_number(r, c, row[c], f["money_plain"])
             if r < 200:
                 for c, value in enumerate(row[:width]):
                     widths[c] = max(widths[c], _shown_width(value))
             continue
+        in_money = set(money(r, row))
         for c, value in enumerate(row):
             found = cell_problems.get((r, c))
-            fmt = None
+            fmt = f["money_plain"] if c in in_money else None
             if found:
                 warn = all(p.warning for p in found)
                 fmt = f["warn"] if warn else f["red"]
@@ -554,6 +559,34 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
 
 
 ISSUE_ACTIONS = ("投保", "试算")  # the 操作类型 dropdown of the 投保 template (forms.ISSUE.actions)
+
+
+# A header or label naming money (保费, 每人保费, 保费合计, 金额, 本次生成金额, 保额, …, with a trailing （元）):
+# the numbers under it (or beside it, for a label in column A) are money, shown #,##0.00 as everywhere.
+_MONEY_NAME = re.compile(r"(保费|金额|保额)(合计)?(（元）|\(元\))?[:：]?$")
+_HEAD_ROWS = 20  # headers are looked for this far down (a title and a note above a table's header)
+
+
+def _money_cells(sheet: Sheet):
+    """`cells(r, row)`: the columns of row `r` holding money: finite numbers under a money header found in the
+    sheet's first rows, or beside a money label in column A (the 汇总 sheet's 保费合计)."""
+    columns: set[int] = set()
+
+    def cells(r: int, row: list) -> list[int]:
+        if r < _HEAD_ROWS:
+            named = {c for c, v in enumerate(row) if type(v) is str and _MONEY_NAME.search(v.strip())}
+            if named == {0} and len(row) > 1 and _is_money_number(row[1]):
+                return [1]  # a label and its value, not a header
+            if named:
+                columns.update(named)
+                return []
+        return [c for c in columns if c < len(row) and _is_money_number(row[c])] if columns else []
+
+    return cells
+
+
+def _is_money_number(value: object) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
 
 
 def _shown_width(value: object) -> float:
