@@ -241,3 +241,46 @@ def test_a_declaration_in_a_prolog_only_a_lenient_reader_takes_is_refused_and_od
     with pytest.raises(ReadError) as caught:
         read_book(path, "xlsx")
     assert caught.value.code == "file.xml"
+
+
+def test_an_xls_with_error_cells_and_hidden_rows_is_told_like_its_xlsx(root):
+    """An .xls (Excel 97-2003, as LibreOffice and old agency systems save) whose cells hold #N/A: calamine
+    reads them as empty, so the group was issued with the clerk's #N/A taken for blanks, and a hidden row's
+    traveller was insured with no warning. Both are now read from the BIFF records, as from an .xlsx."""
+    from helpers import future, people, result, run_watcher
+
+    fields = {"操作类型": "投保", "旅行团号": "XLS-1", "区域": "境内", "方案代码": "GN-A", "天数": 3, "经办人": "王五"}
+    fields["生效时间"] = future().strftime("%Y-%m-%d %H:%M")
+    head = ["序号", "姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注"]
+
+    def xls(name: str, error: bool, hidden: bool) -> None:
+        wb = xlwt.Workbook(encoding="utf-8")
+        ws = wb.add_sheet("申请")
+        for r, (label, value) in enumerate(fields.items()):
+            ws.write(r, 0, label)
+            ws.write(r, 1, value)
+        roster = wb.add_sheet("被保险人名单")
+        for c, h in enumerate(head):
+            roster.write(0, c, h)
+        for r, person in enumerate(people(3), start=1):
+            for c, value in enumerate(person[:4]):
+                roster.write(r, c, value)
+        if error:
+            roster.row(2).set_cell_error(6, 0x2A)  # #N/A in 联系电话 of the second traveller, row 3 in Excel
+        if hidden:
+            roster.row(3).hidden = True  # the third traveller, row 4
+        wb.save(str(root / "workbooks" / "GZ001" / name))
+
+    xls("错误值.xls", error=True, hidden=False)
+    xls("隐藏行.xls", error=False, hidden=True)
+    book = read_book(root / "workbooks" / "GZ001" / "错误值.xls", "xls")
+    assert book.sheets["被保险人名单"].special == {(2, 6): "#N/A"}
+    assert read_book(root / "workbooks" / "GZ001" / "隐藏行.xls", "xls").sheets["被保险人名单"].hidden_rows == {3}
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "错误值_结果")
+    assert data["status"] == "failed" and data["policies"] == []
+    assert [(e["code"], e["row"], e["column"]) for e in data["errors"]] == [("cell.error_value", 3, "联系电话")]
+    assert "#N/A" in data["errors"][0]["message"]
+    data, _ = result(root, "GZ001", "隐藏行_结果")
+    assert data["status"] == "success" and data["policies"][0]["insured_count"] == 3
+    assert [(w["code"], w["row"]) for w in data["warnings"]] == [("roster.hidden_rows", 4)]

@@ -174,3 +174,26 @@ def test_a_quiet_file_changed_in_place_during_the_walk_is_still_caught(root):
     assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]
     [kept] = _archived(root)
     assert kept.read_bytes() == changed, "committed from the bytes as they were after the write"
+
+
+def test_a_csv_that_ends_inside_a_quoted_field_is_refused_not_issued_short(root):
+    """A CSV cut off while its last row's quoted 备注 was written: the reader took the rows before it as the
+    whole roster and issued the group without the travellers that never arrived. A multi-line 备注 closed
+    with its quote is still read."""
+    head, rest = csv_parts(4)
+    rows = rest.decode("utf-8").splitlines()
+    cut = head + f'{rows[0]},,,,"第一行\n'.encode()  # the writer stopped inside the quotes
+    drop = root / "workbooks" / "GZ001"
+    (drop / "半截.csv").write_bytes(cut)
+    (drop / "完整.csv").write_bytes(csv_parts(4, "CSV-2")[0] + f'{rows[0]},,,,"第一行\n第二行"\n{rows[1]}\n'.encode())
+    old = time.time() - 60
+    for path in drop.iterdir():
+        os.utime(path, (old, old))
+    run_watcher(root, "process")
+    data = _result(root, "半截_结果")
+    assert data["status"] == "failed" and data["policies"] == []
+    [error] = data["errors"]
+    assert error["code"] == "file.csv_unclosed" and "第 11 行" in error["message"] and "引号" in error["message"]
+    whole = _result(root, "完整_结果")
+    assert whole["status"] == "success" and whole["policies"][0]["insured_count"] == 4
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]

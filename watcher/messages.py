@@ -17,6 +17,7 @@ MESSAGES: dict[str, str] = {
     "file.parse_limit": "读取文件超出了{what}限制，未处理。文件可能已损坏或过于庞大；请用 Excel 打开后另存为 .xlsx，去掉多余的行列再提交",
     "file.xml": "文件中的 XML 内容不合规（{detail}），未处理。请用 Excel 打开后另存为 .xlsx 再提交",
     "file.empty": "文件是空的（0 字节）。请重新复制完整的文件",
+    "file.csv_unclosed": "CSV 文件在一对引号中间就结束了：第 {row} 行起的带引号内容没有结束的引号，文件可能还没有写完整，未处理。请等文件完整保存（或重新导出）后再提交；内容本身含有引号的，请写成两个连续的引号",
     "file.encoding": "CSV 文件的编码无法识别。请用 Excel 另存为“CSV UTF-8”或 .xlsx 后重新提交",
     "file.no_apply_sheet": "缺少“申请”工作表（A 列填项目名称，B 列填内容，其中必须有“操作类型”）。请用保险公司提供的申请模板填写（运营人员可用 watcher template 生成）",
     "file.no_action": "“申请”表中没有“操作类型”。请在 A 列写“操作类型”，B 列写要办理的业务，例如“投保”",

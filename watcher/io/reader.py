@@ -4,7 +4,8 @@ python-calamine reads the values (fast, values only). Before it sees a zip workb
 inflated once through zipfile, which stops at the size the directory declares and checks the CRC
 (a directory that lies fails here, not inside calamine), and each sheet's XML is looked at for what
 calamine cannot say or cannot survive: formulas without a cached value and error cells (both read
-as empty), hidden rows, and a cell so far out that calamine would allocate the whole grid.
+as empty), hidden rows, and a cell so far out that calamine would allocate the whole grid. An .xls
+(BIFF) has its error cells and hidden rows read by xlrd.
 Run it through io.sandbox, which bounds its memory and time.
 """
 
@@ -57,12 +58,45 @@ def read_book(path: Path, fmt: str, limits: Limits = Limits()) -> Book:
     with _named_for(path, fmt) as source:
         book = _read_workbook(source, fmt)
     book.properties = properties
-    if fmt == "xlsx":
-        for name, part in parts.items():
-            if name in book.sheets and part in facts:
-                book.sheets[name].special = facts[part].special
-                book.sheets[name].hidden_rows = facts[part].hidden_rows
+    if fmt == "xls":  # the same facts, from the BIFF records
+        facts, parts = _xls_facts(path), {name: name for name in book.sheets}
+    for name, part in parts.items():
+        if name in book.sheets and part in facts:
+            book.sheets[name].special = facts[part].special
+            book.sheets[name].hidden_rows = facts[part].hidden_rows
     return book
+
+
+def _xls_facts(path: Path) -> dict[str, PartFacts]:
+    """Error cells (#N/A, #VALUE!, which calamine reads as empty) and hidden rows of an Excel 97-2003
+    workbook, by sheet name: xlrd reads the cells' types and the rows' flags that calamine does not give.
+    A file xlrd cannot read (calamine could) keeps what calamine read."""
+    import xlrd
+
+    facts: dict[str, PartFacts] = {}
+    try:
+        book = xlrd.open_workbook(str(path), formatting_info=True, on_demand=True, ragged_rows=True)
+    except Exception:  # noqa: BLE001 — xlrd's errors have no common base; calamine read the file
+        return facts
+    try:
+        for index in range(book.nsheets):
+            try:
+                sheet = book.sheet_by_index(index)
+            except Exception:  # noqa: BLE001 — as above, for one sheet
+                continue
+            found = facts[sheet.name] = PartFacts()
+            for r in range(sheet.nrows):
+                types = sheet.row_types(r)
+                if xlrd.XL_CELL_ERROR in types:
+                    for c, kind in enumerate(types):
+                        if kind == xlrd.XL_CELL_ERROR:
+                            code = sheet.cell_value(r, c)
+                            found.special[(r, c)] = xlrd.error_text_from_code.get(code, "#ERROR")
+            found.hidden_rows = {r for r, info in sheet.rowinfo_map.items() if info.hidden}
+            book.unload_sheet(index)
+    finally:
+        book.release_resources()
+    return facts
 
 
 @contextmanager
@@ -377,6 +411,9 @@ def decode_text(data: bytes) -> str:
             raise ReadError("file.encoding") from exc
 
 
+_END = "\x01watcher-end-of-file\x01"  # a line no CSV holds (control characters)
+
+
 def read_csv(data: bytes) -> Book:
     """The 申请 label,value rows, a blank line, then the roster table; rows keep their line numbers."""
     text = decode_text(data)
@@ -387,10 +424,17 @@ def read_csv(data: bytes) -> Book:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         pass
+    # A file that ends inside a quoted field was cut off while written (or has a quote never closed): the
+    # reader would take what is there as whole. A line after the end tells: it is a record of its own only
+    # when every quote before it was closed.
+    ending = "" if text.endswith(("\n", "\r")) or not text else "\r\n"
     try:
-        records = list(csv.reader(io.StringIO(text), dialect))
+        records = list(csv.reader(io.StringIO(text + ending + _END), dialect))
     except csv.Error as exc:
         raise ReadError("file.unreadable", detail="CSV 格式错误") from exc
+    if not records or records[-1] != [_END]:
+        raise ReadError("file.csv_unclosed", row=max(len(records), 1))
+    records.pop()
     blank = next((i for i, rec in enumerate(records) if not any(cell.strip() for cell in rec)), None)
     head = records if blank is None else records[:blank]
     apply_rows: list[list[object]] = [list(rec) for rec in head]
