@@ -85,6 +85,20 @@ def test_documents_that_encode_nothing_need_gender_and_birth(id_type, number):
     assert errors == [] and facts.birth == date(1990, 5, 1)
 
 
+@pytest.mark.parametrize(
+    "id_type, number",
+    [("其他", "ABC"), ("护照", "E1"), ("港澳居民来往内地通行证", ""), ("台湾居民来往大陆通行证", "1")],
+)
+def test_a_wrong_number_of_a_document_that_encodes_nothing_does_not_hide_missing_gender_and_birth(id_type, number):
+    """A passport number too short, its 性别 and 出生日期 blank: only the number was named, and the clerk
+    who fixed it was told the other two in a second round."""
+    _, errors = codes({"姓名": "李四", "证件类型": id_type, "证件号码": number})
+    assert [column for column, _ in errors] == ["出生日期", "性别", "证件号码"], errors
+    assert errors[:2] == [("出生日期", "birth.required"), ("性别", "gender.required")]
+    _, errors = codes({"姓名": "李四", "证件类型": "身份证", "证件号码": "110105"})  # its number would say them
+    assert [column for column, _ in errors] == ["证件号码"]
+
+
 def test_every_problem_of_a_row_is_reported_not_only_the_first():
     _, errors = codes({"姓名": "", "证件类型": "驾照", "证件号码": "", "性别": "X", "出生日期": "明年"})
     assert errors == [

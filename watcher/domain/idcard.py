@@ -23,6 +23,8 @@ HMT_RESIDENCE = "港澳台居民居住证"
 OTHER = "其他"
 
 ID_TYPES = (RESIDENT, PASSPORT, HK_MO_PERMIT, TW_PERMIT, FOREIGN_PR, HMT_RESIDENCE, OTHER)
+# Types whose number says neither gender nor birth date: both are asked for whatever the number is.
+SAYS_NOTHING = frozenset({PASSPORT, HK_MO_PERMIT, TW_PERMIT, OTHER})
 ID_TYPE_SYNONYMS = {
     "居民身份证": RESIDENT,
     "身份证": RESIDENT,

@@ -143,6 +143,12 @@ def check_person(cells: PersonCells, today: date) -> tuple[PersonFacts | None, l
             errors.append(CellError("出生日期", "birth.required", {"id_type": id_type}))
         elif id_check.birth and birth and birth != id_check.birth:
             errors.append(CellError("出生日期", "birth.mismatch", {"value": birth.isoformat()}))
+    elif id_type in idcard.SAYS_NOTHING:  # its number is wrong, but 性别 and 出生日期 are needed all the same
+        said = {e.column for e in errors}
+        if gender is None and "性别" not in said:
+            errors.append(CellError("性别", "gender.required", {"id_type": id_type}))
+        if birth is None and "出生日期" not in said:
+            errors.append(CellError("出生日期", "birth.required", {"id_type": id_type}))
 
     if errors:
         return None, errors
