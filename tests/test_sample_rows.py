@@ -161,3 +161,24 @@ def test_a_blank_kept_from_before_the_channels_setting_changed_keeps_its_example
     data, _ = result(root, "_admin", "确认_结果")
     assert data["status"] == "success", data["errors"]
     assert [row[6] for row in statements(root)] == ["已确认"]
+
+
+def test_a_sample_date_written_with_its_midnight_is_still_the_sample(root):
+    """pandas, and LibreOffice for a date-time cell, write the sample's 出生日期 as 1949-12-31 00:00:00: the
+    untouched sample row was refused as filled in, and the whole request with it."""
+    from watcher.io.tables import sample_key
+
+    assert {sample_key(v) for v in ("1949-12-31 00:00:00", "1949/12/31 0:00", "1949-12-31T00:00:00")} == {"1949-12-31"}
+    assert sample_key("1949-12-31 08:00") != "1949-12-31"
+    start = future().strftime("%Y-%m-%d %H:%M")
+    text = (
+        f"操作类型,投保\n旅行团号,CSV-1\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
+        "序号,姓名,证件类型,证件号码,性别,出生日期,联系电话,备注\n"
+        f"示例,王芳,身份证,{SAMPLE_ID},女,1949-12-31 00:00:00,13800138000,\n"
+        f"1,李四,身份证,{ID_M_1990},,,,\n"
+    )
+    (root / "workbooks" / "GZ001" / "导出.csv").write_text(text, encoding="utf-8")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "导出_结果")
+    assert data["status"] == "success", data["errors"]
+    assert data["policies"][0]["insured_count"] == 1

@@ -102,16 +102,17 @@ def sample_key(value: object) -> str:
     text = fold(clean(value)).replace(" ", "").upper()
     if _NUMBER.fullmatch(text):
         return _number_key(text)
-    if _DATE.fullmatch(text):
+    dated = _DATE.fullmatch(text)
+    if dated:  # a date as text, also with the midnight a program writes after it (1949-12-31 00:00:00)
         try:
-            return parse_date(text).isoformat()
+            return parse_date(dated.group(1)).isoformat()
         except (DateError, ValueError):
             return text
     return text
 
 
 _NUMBER = re.compile(r"-?\d[\d,]*(\.\d+)?")
-_DATE = re.compile(r"\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?")
+_DATE = re.compile(r"(\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?)(?:T?0{1,2}:00(?::00)?)?")
 
 
 def _number_key(text: str) -> str:
