@@ -284,3 +284,17 @@ def test_an_xls_with_error_cells_and_hidden_rows_is_told_like_its_xlsx(root):
     data, _ = result(root, "GZ001", "隐藏行_结果")
     assert data["status"] == "success" and data["policies"][0]["insured_count"] == 3
     assert [(w["code"], w["row"]) for w in data["warnings"]] == [("roster.hidden_rows", 4)]
+
+
+def test_a_csv_cell_in_excels_text_guard_is_read_as_the_text_excel_shows():
+    """="440106…" is how agency systems export an ID so that Excel keeps its digits (Excel shows the text
+    inside): it was read with its =" and ", 21 characters, and a right number was called wrong. A cell that
+    merely starts with = (a formula Excel would compute, or text) stays as it is."""
+    text = (
+        "操作类型,投保\n\n序号,姓名,证件类型,证件号码,备注\n"
+        '1,张三,身份证,="11010519491231002X",="say ""hi"""\n'
+        '2,李四,身份证,=1+2,="a"&"b"\n'
+    )
+    roster = read_csv(text.encode("utf-8")).sheets["被保险人名单"]
+    assert roster.value(3, 3) == "11010519491231002X" and roster.value(3, 4) == 'say "hi"'
+    assert roster.value(4, 3) == "=1+2" and roster.value(4, 4) == '="a"&"b"'

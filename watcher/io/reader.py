@@ -411,6 +411,14 @@ def decode_text(data: bytes) -> str:
             raise ReadError("file.encoding") from exc
 
 
+_GUARDED = re.compile(r'="((?:[^"]|"")*)"')
+
+
+def _unguard(cell: str) -> str:
+    m = _GUARDED.fullmatch(cell)
+    return m.group(1).replace('""', '"') if m else cell
+
+
 _END = "\x01watcher-end-of-file\x01"  # a line no CSV holds (control characters)
 
 
@@ -435,6 +443,9 @@ def read_csv(data: bytes) -> Book:
     if not records or records[-1] != [_END]:
         raise ReadError("file.csv_unclosed", row=max(len(records), 1))
     records.pop()
+    # ="440106…": the text guard agency systems export so that Excel keeps an ID's digits; Excel shows the
+    # text inside, and so is it read (a cell that merely starts with = stays text as it is).
+    records = [[_unguard(cell) if cell.startswith('="') else cell for cell in rec] for rec in records]
     blank = next((i for i, rec in enumerate(records) if not any(cell.strip() for cell in rec)), None)
     head = records if blank is None else records[:blank]
     apply_rows: list[list[object]] = [list(rec) for rec in head]
