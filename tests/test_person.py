@@ -130,3 +130,10 @@ def test_an_id_with_characters_nobody_sees_is_read_as_the_clerk_sees_it(typed):
     """Before, each was '应为 18 位，实际为 19 位' (20 with the marks): 18 characters on the clerk's screen."""
     facts, errors = codes({"姓名": "王\u200b芳", "证件类型": "身份证", "证件号码": typed})
     assert errors == [] and facts.id_no == "11010519491231002X" and facts.name == "王芳"
+
+
+def test_a_logical_cell_is_shown_as_excel_shows_it():
+    """天数 typed as TRUE came back as 天数“True”无效: Python's word, not what the clerk sees in the cell."""
+    from watcher.domain.text import clean
+
+    assert (clean(True), clean(False), clean(1.0), clean(None)) == ("TRUE", "FALSE", "1", "")

@@ -32,6 +32,8 @@ def clean(value: object) -> str:
         return text
     if value is None:
         return ""
+    if type(value) is bool:  # a logical cell, as Excel shows it
+        return "TRUE" if value else "FALSE"
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # calamine reads every number as a float: 13800138000.0
     if not isinstance(value, str):
