@@ -265,3 +265,38 @@ def test_the_same_group_in_an_endorsement_and_whatever_the_case_of_the_group(roo
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "再加_结果")
     assert _codes(data["errors"]) == [("roster.in_group_policy", "被保险人名单", 2, "证件号码")]
+
+
+def test_a_failed_result_fixed_after_a_column_was_inserted_keeps_the_clerks_columns(root):
+    """A clerk opened the failed result, inserted a column (房号) before the roster and fixed the wrong cell.
+    The result's 保费 and 错误说明 columns were emptied by the positions the result recorded, now the
+    clerk's 备注 and the column after it: every 备注 was lost, the premiums written into 备注, and the old
+    error left in a 成功 result. They are found by their headers once the positions no longer hold them."""
+    bad_id = ID_M_1980[:-1] + ("1" if ID_M_1980[-1] != "1" else "2")
+    head = ["序号", "姓名", "证件类型", "证件号码", "性别", "出生日期", "联系电话", "备注"]
+    rows = [
+        [1, "张三", "身份证", bad_id, None, None, None, "素食"],
+        [2, "李四", "身份证", ID_M_1990, None, None, None, "靠窗"],
+    ]
+    _drop(root, "插列.xlsx", issue_fields(), rows, head)
+    run_watcher(root, "process")
+    failed, wb = result(root, "GZ001", "插列_结果")
+    assert failed["status"] == "failed" and [e["code"] for e in failed["errors"]] == ["id.checksum"]
+    roster = wb["被保险人名单"]
+    assert [roster.cell(1, c).value for c in (9, 10)] == ["保费", "错误说明"]
+    roster.insert_cols(1)  # a 房号 column before everything; the recorded positions are now 备注's and 保费's
+    roster["A1"], roster["A2"], roster["A3"] = "房号", 301, 302
+    roster["E2"] = ID_M_1980
+    assert roster["I2"].value == "素食" and roster["K2"].value  # 备注 moved to I, the old error to K
+    wb.save(root / "workbooks" / "GZ001" / "插列_结果.xlsx")
+    run_watcher(root, "process")
+    fixed, again = result(root, "GZ001", "插列_结果_结果")
+    assert fixed["status"] == "success", fixed["errors"]
+    notes = ledger_rows(root)
+    assert "素食" in str(notes) and "靠窗" in str(notes), "the clerk's 备注 reached the ledger"
+    echoed = again["被保险人名单"]
+    heads = [echoed.cell(1, c).value for c in range(1, 12)]
+    assert heads == ["房号", *head, "保费", "错误说明"]
+    assert [echoed.cell(r, 9).value for r in (2, 3)] == ["素食", "靠窗"]  # 备注 kept, not premiums
+    assert [echoed.cell(r, 10).value for r in (2, 3)] == [5, 5]
+    assert [echoed.cell(r, 11).value for r in (2, 3)] == [None, None], "no stale error in a 成功 result"

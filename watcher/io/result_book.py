@@ -86,7 +86,11 @@ def strip_result(book: Book) -> Book:
     for name, sheet in book.sheets.items():
         if name == SUMMARY:
             continue
-        where = added.get(name) if name in added else _found_columns(sheet.rows)
+        where = added.get(name)
+        if where is None or not _still_there(sheet.rows, where):
+            # No record (a result saved as .xls), or columns or rows inserted or deleted since (the record
+            # is by position): found by their headers, never a clerk's column emptied by a stale position.
+            where = _found_columns(sheet.rows)
         rows = sheet.rows
         if where:
             header, *cols = where
@@ -108,19 +112,38 @@ def _added_columns(book: Book) -> dict[str, list]:
         return {}
 
 
+def _header_text(rows: list[list], r: int, c: int | None) -> str | None:
+    value = rows[r][c] if c is not None and 0 <= r < len(rows) and 0 <= c < len(rows[r]) else None
+    return value.strip() if isinstance(value, str) else None
+
+
+def _still_there(rows: list[list], where: list) -> bool:
+    """The recorded columns still carry the headers the result wrote there."""
+    try:
+        header, premium, error = int(where[0]), where[1], int(where[2])
+    except (TypeError, ValueError, IndexError):
+        return False
+    if _header_text(rows, header, error) not in (ERRORS_COLUMN, OUR_ERRORS):
+        return False
+    return premium is None or _header_text(rows, header, premium) in (PREMIUM_COLUMN, OUR_PREMIUM)
+
+
 def _found_columns(rows: list[list]) -> list | None:
-    """Without the property (a result saved as .xls): the 错误说明 header, and 保费 just before it."""
+    """By their headers: the 错误说明 column (错误说明（本次） where the clerk's roster had an 错误说明 of its
+    own), and 保费 just before it, or 核定保费 wherever it is."""
     for h, row in enumerate(rows[:50]):
-        heads = {str(v).strip(): c for c, v in enumerate(row) if isinstance(v, str)}
+        heads: dict[str, int] = {}
+        for c, v in enumerate(row):
+            if isinstance(v, str):
+                heads.setdefault(v.strip(), c)
         for name in (OUR_ERRORS, ERRORS_COLUMN):
             if name in heads:
                 error = heads[name]
                 before = row[error - 1] if error > 0 else None
-                return [
-                    h,
-                    error - 1 if isinstance(before, str) and before.strip() in (PREMIUM_COLUMN, OUR_PREMIUM) else None,
-                    error,
-                ]
+                premium = (
+                    error - 1 if isinstance(before, str) and before.strip() in (PREMIUM_COLUMN, OUR_PREMIUM) else None
+                )
+                return [h, heads.get(OUR_PREMIUM, premium), error]
     return None
 
 
