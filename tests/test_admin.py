@@ -336,3 +336,33 @@ def test_two_agency_folders_linked_to_the_same_folder_are_neither_followed(root,
     assert path.exists() and ledger_rows(root) == before
     notices = [json.loads(p.read_text("utf-8")) for p in (root / "outbox" / "_admin").glob("未受理_*.json")]
     assert sorted(n["errors"][0]["code"] for n in notices) == ["folder.linked_twice"] * 2
+
+
+def test_a_long_number_where_an_identifier_belongs_is_refused_not_stored_with_its_digits_lost(root):
+    """A 旅行团号, 营销员工号 or 营业执照号 typed into a General cell: Excel (and Calc) keep 15 significant digits,
+    so 20261205000012345 is stored as 20261205000012300. The policy was filed under a tour group nobody typed
+    (a 保单查询 by the real one found nothing) and a licence number was made up. Refused, saying why; 15
+    digits are still exact and taken."""
+    from helpers import ID_M_1990, admin
+
+    fields = issue_fields(旅行团号=20261205000012345, 营销员工号=440106198001011230)
+    write_request(root / "workbooks" / "GZ001" / "长号.xlsx", fields, [[1, "张三", "身份证", ID_M_1990]])
+    fields = issue_fields(旅行团号=202612050000123)
+    write_request(root / "workbooks" / "GZ001" / "十五位.xlsx", fields, [[1, "张三", "身份证", ID_M_1990]])
+    before = ledger_rows(root)["policies"]
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "长号_结果")
+    assert data["status"] == "failed" and data["policies"] == []
+    found = sorted((e["code"], e["column"]) for e in data["errors"])
+    assert found == [("field.digits_lost", "旅行团号"), ("field.digits_lost", "营销员工号")], data["errors"]
+    assert "15 位" in data["errors"][0]["message"] and "文本" in data["errors"][0]["message"]
+    data, _ = result(root, "GZ001", "十五位_结果")
+    assert data["status"] == "success" and data["policies"][0]["tour_group"] == "202612050000123"
+    assert len(ledger_rows(root)["policies"]) == len(before) + 1
+
+    head = ["序号", "机构代码", "机构名称", "营业执照号", "协议编号", "可用方案", "状态"]
+    rows = [[1, "SZ009", "深圳测试旅行社", 914403001234567891, "XY-9", "GN-A", "合作中"]]
+    data, _ = admin(root, "机构", "机构", head, rows, now="2026-12-02T10:00:00+08:00")
+    assert data["status"] == "failed"
+    assert [(e["code"], e["row"], e["column"]) for e in data["errors"]] == [("field.digits_lost", 2, "营业执照号")]
+    assert "SZ009" not in str(ledger_rows(root)["agencies"])

@@ -60,6 +60,7 @@ MESSAGES: dict[str, str] = {
     "field.plan_unknown": "方案代码“{value}”不存在。本机构可用的方案：{allowed}",
     "field.plan_not_agreed": "方案“{value}”不在本机构的协议可用方案中（可用：{allowed}）。如需开通请联系保险公司",
     "field.plan_region": "方案“{plan}”属于{plan_region}，与申请的区域“{region}”不一致",
+    "field.digits_lost": "“{label}”填的是一个 {digits} 位的数字（读到 {value}）：Excel 只保留 15 位有效数字，第 15 位以后的数字已变成 0，原来的编号无法还原，未处理。请把该单元格设为文本格式（或先输入英文单引号 '），重新输入完整的编号",
     "field.text_too_long": "“{label}”过长（{length} 个字符），最多 {limit} 个字符",
     "field.tour_group": "旅行团号“{value}”含有不能使用的字符。只能使用字母、数字、汉字和“-”“_”“/”“.”，且不能以“-”开头（也不能含空格、“=”“+”“@”等符号）",
     "field.policy_no": "保单号“{value}”格式不对，请从投保结果中复制完整的保单号",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from functools import lru_cache
@@ -81,6 +82,12 @@ def fold_id(text: str) -> str:
         return text.upper()
     text = _SPACES.sub("", text.translate(_INVISIBLE)).lstrip("'‘’`")
     return text.upper()
+
+
+def digits_lost(value: object) -> bool:
+    """A number where an identifier belongs (旅行团号, 营业执照号, 收据号 …) of 16 digits or more: Excel keeps
+    15 significant digits, so the digits after them are already zeros and the number the clerk typed is gone."""
+    return type(value) in (int, float) and math.isfinite(value) and abs(value) >= 1e15  # type: ignore[arg-type]
 
 
 def strip_control(text: str) -> str:

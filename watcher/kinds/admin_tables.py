@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..domain.problems import Problem, problem
-from ..domain.text import clean, strip_control
+from ..domain.text import clean, digits_lost, strip_control
 from ..io.book import Book
 from ..io.tables import Table, find_header, read_table, synonyms_index
 from .common import marked_problems, special_problem
@@ -33,6 +33,7 @@ class AdminTable:
         `csv_table`: the request is this one table, so a CSV (one table after its 申请 rows) may carry it;
         a request of several tables (方案) cannot come as CSV and is told so once."""
         self.name = name
+        self.lost: set[tuple[int, str]] = set()  # cells told their digits were lost (told once)
         self.problems = problems
         self.table: Table | None = None
         index = synonyms_index(columns)
@@ -108,7 +109,19 @@ class AdminTable:
         return table is not None and c is not None and (r, c) in table.sheet.special
 
     def text(self, r: int, column: str) -> str:
-        return strip_control(clean(self.raw(r, column)))
+        """A cell as text; a number of 16 digits or more where text belongs is told (its digits are lost)."""
+        raw = self.raw(r, column)
+        value = strip_control(clean(raw))
+        if digits_lost(raw) and (r, column) not in self.lost:
+            self.lost.add((r, column))
+            self.fail(r, column, "field.digits_lost", label=column, value=value, digits=len(value.lstrip("-")))
+        return value
+
+    def shown(self, r: int, column: str) -> str:
+        """A cell as text for a message about it (no check of its own)."""
+        table = self.table
+        c = table.columns.get(column) if table else None
+        return "" if table is None or c is None else strip_control(clean(table.sheet.value(r, c)))
 
     def fail(self, r: int, column: str, code: str, warning: bool = False, **values) -> None:
         table = self.table

@@ -7,7 +7,7 @@ from datetime import datetime, tzinfo
 
 from ..domain.dates import DateError, names_an_hour, parse_int, parse_local_datetime
 from ..domain.problems import Problem, problem
-from ..domain.text import clean, fold, fold_id, strip_control
+from ..domain.text import clean, digits_lost, fold, fold_id, strip_control
 from ..io.book import Book, Sheet, column_letter
 from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
 from . import forms
@@ -42,6 +42,7 @@ class ApplySheet:
         self.problems = problems
         self.sheet = book.sheet(APPLY)
         self.fields: dict[str, Field] = {}
+        self.lost: set[str] = set()  # fields told their digits were lost (told once)
         if self.sheet is not None:
             self.fields, repeated = label_fields(self.sheet, APPLY_FIELDS)
             for label, rows in repeated.items():
@@ -94,6 +95,9 @@ class ApplySheet:
         value = "" if raw is BAD else strip_control(clean(raw))
         if not value:
             return ""
+        if digits_lost(raw) and label not in self.lost:
+            self.lost.add(label)
+            self.fail("field.digits_lost", label, label=label, value=value, digits=len(value.lstrip("-")))
         if len(value) > limit:
             self.fail("field.text_too_long", label, label=label, length=len(value), limit=limit)
         return value

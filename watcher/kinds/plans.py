@@ -164,7 +164,7 @@ class PlanKind(RequestKind):
         except ValueError:
             value = None
         if value is None or not low <= value <= high:
-            table.fail(r, column, code, value=table.text(r, column), label=column)
+            table.fail(r, column, code, value=table.shown(r, column), label=column)
             return None
         return value
 
@@ -174,14 +174,14 @@ class PlanKind(RequestKind):
         except MoneyError:
             fen = 0
         if fen <= 0:
-            table.fail(r, column, "plan.money", value=table.text(r, column))
+            table.fail(r, column, "plan.money", value=table.shown(r, column))
             return None
         return fen
 
     def _factor(self, table: AdminTable, r: int) -> Decimal | None:
         raw = table.raw(r, "系数")
         try:
-            factor = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(fold(table.text(r, "系数")))
+            factor = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(fold(table.shown(r, "系数")))
         except InvalidOperation:
             factor = None
         if (
@@ -190,7 +190,7 @@ class PlanKind(RequestKind):
             or not FACTOR_LOW <= factor <= FACTOR_HIGH
             or factor != factor.quantize(Decimal("0.0001"))
         ):
-            table.fail(r, "系数", "plan.factor", value=table.text(r, "系数"))
+            table.fail(r, "系数", "plan.factor", value=table.shown(r, "系数"))
             return None
         return factor.normalize()
 
