@@ -280,9 +280,16 @@ def test_csv_requests_in_utf8_bom_and_gb18030(root):
     (root / "workbooks" / "GZ001" / "bad.csv").write_bytes(bad.replace("CSV-1", "CSV-3").encode("utf-8"))
     joined = text.replace("天数,2\n\n", "天数,2\n").replace("CSV-1", "CSV-4")  # no blank line before the roster
     (root / "workbooks" / "GZ001" / "joined.csv").write_bytes(joined.encode("utf-8"))
+    # The template's 申请 sheet saved alone (Excel, WPS and Calc save one sheet to CSV): no roster anywhere in
+    # it, told so, not asked for a blank line before a roster the file does not hold.
+    alone = text.split("\n\n")[0].replace("CSV-1", "CSV-5") + "\n"
+    (root / "workbooks" / "GZ001" / "alone.csv").write_bytes(alone.encode("utf-8"))
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "joined_结果")
     assert [e["code"] for e in data["errors"]] == ["roster.csv_blank_line"] and "空一行" in data["errors"][0]["message"]
+    data, _ = result(root, "GZ001", "alone_结果")
+    assert [e["code"] for e in data["errors"]] == ["roster.csv_missing"]
+    assert "一张工作表" in data["errors"][0]["message"] and ".xlsx" in data["errors"][0]["message"]
     for stem in ("utf8_结果", "gbk_结果"):
         data, _ = result(root, "GZ001", stem)
         assert data["status"] == "success" and data["policies"][0]["premium"] == "10.00", data["errors"]

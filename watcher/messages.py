@@ -70,6 +70,7 @@ MESSAGES: dict[str, str] = {
     "roster.hidden_rows": "名单中第 {rows} 行是隐藏行，这些行也已作为被保险人处理。如不应投保，请删除这些行",
     "roster.hidden_sheet": "“被保险人名单”工作表被隐藏了{elsewhere}：隐藏表中的人员在 Excel 里看不到，不据此办理。请取消隐藏，把要投保的人员填在“被保险人名单”表中再提交",
     "roster.missing": "缺少“被保险人名单”工作表（或任何含“姓名”表头的工作表）。请用模板填写名单",
+    "roster.csv_missing": "CSV 文件中只有申请信息，没有被保险人名单：Excel、WPS 另存为 CSV 时只保存当前这一张工作表，“被保险人名单”表不会一起保存。请直接提交 .xlsx 文件；或在同一张表中，申请各行之后空一行，再粘贴名单（含表头）后另存为 CSV",
     "roster.csv_blank_line": "CSV 文件中没有找到被保险人名单：申请信息各行之后须先空一行，再写名单的表头（序号,姓名,证件类型,证件号码…）"
     "和每个人。请在名单表头前加一个空行",
     "roster.missing_column": "名单表头缺少“{label}”列（表头在第 {header_row} 行）。请补上该列",

@@ -186,7 +186,12 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
             return None
     if not found or found[0][1] is None:
         if book.format == "csv":  # one table: the roster starts after a blank line, or it is not seen
-            problems.append(problem("roster.csv_blank_line"))
+            apply = book.sheet(APPLY)
+            if book.sheet(ROSTER) is None and (apply is None or find_header(apply, ROSTER_COLUMNS, "姓名") is None):
+                # No roster anywhere in it: a template's 申请 sheet saved alone (a CSV holds one sheet).
+                problems.append(problem("roster.csv_missing"))
+            else:
+                problems.append(problem("roster.csv_blank_line"))
         else:
             problems.append(problem("roster.missing", sheet=ROSTER))
         return None
