@@ -137,3 +137,27 @@ def test_a_logical_cell_is_shown_as_excel_shows_it():
     from watcher.domain.text import clean
 
     assert (clean(True), clean(False), clean(1.0), clean(None)) == ("TRUE", "FALSE", "1", "")
+
+
+def test_a_birth_year_and_month_under_a_header_named_for_them():
+    """A roster whose column is 出生年月 (a synonym of 出生日期) holds 1990-01: refused as unreadable even
+    where the ID number gives the day. It is taken when it agrees with the number, said to disagree when
+    it does not, and asked for in full where the document gives no date."""
+    resident = "11010519491231002X"
+    facts, errors = codes({"姓名": "王芳", "证件类型": "身份证", "证件号码": resident, "出生日期": "1949-12"})
+    assert errors == [] and facts.birth == date(1949, 12, 31)
+    assert codes({"姓名": "王芳", "证件类型": "身份证", "证件号码": resident, "出生日期": "1949年12月"})[1] == []
+    _, errors = codes({"姓名": "王芳", "证件类型": "身份证", "证件号码": resident, "出生日期": "1950-01"})
+    assert errors == [("出生日期", "birth.mismatch")]
+    cells = {"姓名": "李四", "证件类型": "护照", "证件号码": "E12345678", "性别": "男", "出生日期": "1990-01"}
+    assert codes(cells)[1] == [("出生日期", "birth.month_only")]
+    assert codes({**cells, "出生日期": "1990-13"})[1] == [("出生日期", "birth.invalid")]
+
+
+def test_common_roster_headers_are_known():
+    """证件类别 (as several agency systems name the column) was not taken for 证件类型: the roster was refused
+    for a missing column the clerk can see."""
+    from watcher.domain.text import label_key
+    from watcher.kinds.common import ROSTER_COLUMNS
+
+    assert ROSTER_COLUMNS[label_key("证件类别")] == "证件类型" and ROSTER_COLUMNS[label_key("出生年月")] == "出生日期"

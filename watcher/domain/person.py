@@ -92,6 +92,15 @@ def check_gender(raw: object) -> tuple[str | None, CellError | None]:
     return gender, None
 
 
+_YEAR_MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?")
+
+
+def _year_month(raw: object) -> tuple[int, int] | None:
+    """A birth 'date' of a year and month only (1990-01, 1990年1月), as a column named 出生年月 invites."""
+    m = _YEAR_MONTH.fullmatch(fold(clean(raw))) if isinstance(raw, str) else None
+    return (int(m.group(1)), int(m.group(2))) if m and 1 <= int(m.group(2)) <= 12 else None
+
+
 def check_birth(raw: object, today: date) -> tuple[date | None, CellError | None]:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, None
@@ -131,6 +140,15 @@ def check_person(cells: PersonCells, today: date) -> tuple[PersonFacts | None, l
     if err:
         errors.append(err)
     birth, err = check_birth(cells.birth, today)
+    month = _year_month(cells.birth) if err is not None and err.code == "birth.invalid" else None
+    if month is not None:  # 出生年月 as a column's name says: a year and month
+        said = id_check.birth if id_check is not None and id_check.ok else None
+        if said is None:
+            err = CellError("出生日期", "birth.month_only", {"value": clean(cells.birth)})
+        elif (said.year, said.month) != month:
+            err = CellError("出生日期", "birth.mismatch", {"value": clean(cells.birth)})
+        else:
+            err = None  # it agrees with the number, which gives the day
     if err:
         errors.append(err)
 
