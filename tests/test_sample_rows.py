@@ -182,3 +182,18 @@ def test_a_sample_date_written_with_its_midnight_is_still_the_sample(root):
     data, _ = result(root, "GZ001", "导出_结果")
     assert data["status"] == "success", data["errors"]
     assert data["policies"][0]["insured_count"] == 1
+
+
+def test_rows_numbered_ahead_and_left_empty_are_blank_rows(root, tmp_path):
+    """Clerks fill 序号 1–20 down the template first and then type the people: the rows left with only their
+    number were each refused as 姓名没有填写, and the whole request with them."""
+    wb = _issue_template(root, tmp_path)
+    roster = wb["被保险人名单"]
+    roster.append([1, "张三", "身份证", ID_M_1980])
+    for n in range(2, 21):
+        roster.append([n] if n % 2 else [str(n)])
+    wb.save(root / "workbooks" / "GZ001" / "先编号.xlsx")
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "先编号_结果")
+    assert data["status"] == "success", data["errors"]
+    assert data["policies"][0]["insured_count"] == 1

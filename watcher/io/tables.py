@@ -73,6 +73,13 @@ def _blank(row: list[object]) -> bool:
     return True
 
 
+def _numbered_only(row: list[object], serial_col: int | None, mark: object) -> bool:
+    """A row holding nothing but its 序号 (1, 2, 3 … filled down the template ahead of the people)."""
+    if serial_col is None or not (type(mark) in (int, float) or (isinstance(mark, str) and mark.strip().isdigit())):
+        return False
+    return _blank(row[serial_col + 1 :]) and _blank(row[:serial_col])
+
+
 def find_header(sheet: Sheet, index: dict[str, str], must: str, limit: int = 50) -> int | None:
     """The first row (within `limit`) holding the header named `must`."""
     for r, row in enumerate(sheet.rows[:limit]):
@@ -153,6 +160,8 @@ def read_table(
         if _blank(row):
             continue
         mark = row[serial_col] if serial_col is not None and serial_col < len(row) else None
+        if _numbered_only(row, serial_col, mark):
+            continue  # numbered ahead by the clerk, nothing else in it: as blank
         if isinstance(mark, str) and label_key(mark) in EXAMPLE_MARKS:  # a mark is text (序号 1 is no mark)
             differ = [
                 headers.get(c) or column_letter(c)
