@@ -79,11 +79,12 @@ def _choice(sheet: ApplySheet, label: str, allowed: tuple[str, ...], code: str) 
     return value
 
 
-def matches(policy: Policy, flt: Filter, now: datetime, expired_apart: bool = False) -> bool:
-    """`expired_apart` (保单查询, which offers 已到期 as a choice of its own): 有效 is what its sheet shows as
-    有效, cover not yet ended. Elsewhere (业务明细: 全部/有效/已撤单) 有效 is every sale not cancelled."""
+def matches(policy: Policy, flt: Filter, now: datetime) -> bool:
+    """有效 is every sale not cancelled (the status the ledger and 业务明细 know), those whose cover has ended
+    too: 保单查询 shows them as 已到期 and offers 已到期 as a choice of its own to list only those. The same
+    policy is never in one query's 有效 and out of another's."""
     status = policy.shown_status(now)
-    if flt.status == "有效" and (policy.status != ACTIVE or (expired_apart and status != ACTIVE)):
+    if flt.status == "有效" and policy.status != ACTIVE:
         return False
     if flt.status == "已撤单" and policy.status != CANCELLED:
         return False
@@ -190,7 +191,7 @@ class PolicyQueryKind(RequestKind):
         return Checked(
             request,
             list(request.problems),
-            Policies([p for p in found if matches(p, request.fields, now, expired_apart=True)], successors),
+            Policies([p for p in found if matches(p, request.fields, now)], successors),
         )
 
     def decide(self, checked: Checked[Filter, Policies], now: datetime) -> Decision:
