@@ -273,6 +273,7 @@ class Tracker:
         self.held: dict[Path, float] = {}  # a text file a writer here holds open → when to look again
         self.seen: dict[Path, tuple[Arrival, float]] = {}
         self.closed: dict[Path, float] = {}  # the mtime a file had when its writer closed it
+        self.written_before: dict[Path, float] = {}  # first seen with an mtime older than the text settle time
         self.kinds: dict[Path, tuple] = {}  # whether a file is text, as of its (size, mtime)
 
     def observe(self, item: Arrival, *, backdate: bool = False) -> None:
@@ -289,6 +290,11 @@ class Tracker:
                 since = now - age  # ready at once unless a text file younger than the text settle time
             elif age > 0:
                 since = now - min(age, EVENT_LAG)
+            if backdate and time.time() - item.mtime >= self.text_settle:
+                # Found already written long ago (its times set since: a copy that keeps them, a touch): a
+                # writer sets the time after its last write, so once still for the settle time and held open
+                # by no program here, a text file is taken without the text settle time's wait.
+                self.written_before[item.path] = item.mtime
         self.seen[item.path] = (item, since)
 
     def close_seen(self, item: Arrival) -> None:
@@ -320,7 +326,7 @@ class Tracker:
             if self._text(item):
                 if self.closed.get(path) == item.mtime or still >= self.writer_wait:
                     out.append(item)
-                elif still >= self.text_settle:
+                elif still >= self.text_settle or self.written_before.get(path) == item.mtime:
                     candidates.append(item)  # unless a program here still holds it open for writing
             elif still >= self.stall or opens_whole(path):
                 out.append(item)
@@ -353,6 +359,7 @@ class Tracker:
     def forget(self, path: Path) -> None:
         self.seen.pop(path, None)
         self.closed.pop(path, None)
+        self.written_before.pop(path, None)
         self.held.pop(path, None)
         self.kinds.pop(path, None)
 
