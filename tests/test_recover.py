@@ -170,6 +170,10 @@ def test_recover_rebuilds_the_ledger_from_the_archive_and_rewrites_no_output(roo
     done = run_watcher(root, "recover", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "恢复完成" in done.stdout
+    # Its per-agency line counts as month-end's summary does, cancelled policies apart (it said 5 张 with
+    # their premium in the total, where the summary said 3).
+    [(live, fen)] = ledger_query(root, "SELECT COUNT(*), SUM(premium_fen) FROM policies WHERE status = '有效'")
+    assert live == 3 and f"GZ001：3 张，{fen / 100:,.2f} 元（另有已撤单 2 张）" in done.stdout, done.stdout
     assert business(root) == original, "the rebuilt ledger equals the original, table by table"
     assert outbox(root) == printed, "no output written again, none rewritten"
     assert run_watcher(root, "check", check=False).returncode == 0

@@ -970,10 +970,11 @@ def _print_recovery(report) -> None:
         print(f"  与 outbox 不一致（未改写）：{line}", file=sys.stderr)
     from .domain.money import yuan_display
 
-    print("各机构（重放后的账本）：保单数、保费、对账单数、已缴金额")
+    print("各机构（重放后的账本）：保单数、保费（均不含已撤单）、对账单数、已缴金额")
     for code, t in report.agencies.items():
+        cancelled = f"（另有已撤单 {t['cancelled']} 张）" if t.get("cancelled") else ""
         print(
-            f"  {code}：{t['policies']} 张，{yuan_display(t['premium_fen'])} 元，{t['statements']} 张对账单，"
+            f"  {code}：{t['policies']} 张，{yuan_display(t['premium_fen'])} 元{cancelled}，{t['statements']} 张对账单，"
             f"已缴 {yuan_display(t['paid_fen'])} 元"
         )
     for line in report.mismatches:

@@ -142,10 +142,10 @@ def check_person(cells: PersonCells, today: date) -> tuple[PersonFacts | None, l
     birth, err = check_birth(cells.birth, today)
     month = _year_month(cells.birth) if err is not None and err.code == "birth.invalid" else None
     if month is not None:  # 出生年月 as a column's name says: a year and month
-        said = id_check.birth if id_check is not None and id_check.ok else None
-        if said is None:
+        encoded = id_check.birth if id_check is not None and id_check.ok else None
+        if encoded is None:
             err = CellError("出生日期", "birth.month_only", {"value": clean(cells.birth)})
-        elif (said.year, said.month) != month:
+        elif (encoded.year, encoded.month) != month:
             err = CellError("出生日期", "birth.mismatch", {"value": clean(cells.birth)})
         else:
             err = None  # it agrees with the number, which gives the day

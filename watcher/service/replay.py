@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .. import events
 from ..demo import DEMO_AGENCY
+from ..domain.policy import CANCELLED
 from ..domain.problems import file_problem
 from ..domain.settlement import parse_month
 from ..io.atomic import TEMP_SUFFIX
@@ -447,12 +448,19 @@ def _business(value, shape):
 
 
 def tally(ledger) -> dict[str, dict]:
-    """Per agency: policies in force or not, premium, statements, payments (what the report shows)."""
-    found: dict[str, dict] = defaultdict(lambda: {"policies": 0, "premium_fen": 0, "statements": 0, "paid_fen": 0})
-    for agency, n, fen in ledger.conn.execute(
-        "SELECT agency, COUNT(*), COALESCE(SUM(premium_fen), 0) FROM policies GROUP BY agency"
+    """Per agency: policies not cancelled and their premium (as month-end's summary and 业务明细 count them),
+    those cancelled apart, statements, payments (what the report shows)."""
+    found: dict[str, dict] = defaultdict(
+        lambda: {"policies": 0, "premium_fen": 0, "cancelled": 0, "statements": 0, "paid_fen": 0}
+    )
+    for agency, status, n, fen in ledger.conn.execute(
+        "SELECT agency, status, COUNT(*), COALESCE(SUM(premium_fen), 0) FROM policies GROUP BY agency, status"
     ):
-        found[agency]["policies"], found[agency]["premium_fen"] = int(n), int(fen)
+        if status == CANCELLED:
+            found[agency]["cancelled"] += int(n)
+        else:
+            found[agency]["policies"] += int(n)
+            found[agency]["premium_fen"] += int(fen)
     for s in ledger.statements():
         found[s.agency]["statements"] += 1
         found[s.agency]["paid_fen"] += int(getattr(s, "paid_fen", 0) or 0)
