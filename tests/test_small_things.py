@@ -160,3 +160,31 @@ def test_a_clerk_without_a_template_is_sent_to_the_insurer_not_to_a_command(root
     data, _ = result(root, "GZ001", "无申请_结果")
     [error] = data["errors"]
     assert error["code"] == "file.no_apply_sheet" and "保险公司提供的申请模板" in error["message"]
+
+
+def test_a_number_setting_outside_what_it_may_be_is_refused_at_start(root):
+    """schedule_check_seconds = 0 spun `serve` at full CPU, took no file and ignored SIGTERM; web_threads = 0
+    started a lookup page that never answered; negative settle and stall times, max_file_mb = 0 and a rescan
+    every 0 s were taken in silence. Each is refused with its name and what it may be; a page's setting
+    still never stops the desk's own commands."""
+    from watcher.settings import RANGES, Settings, out_of_range
+
+    defaults = Settings()
+    assert out_of_range(defaults, RANGES) is None, "every default is within its range"
+    for line, name in (
+        ("schedule_check_seconds = 0", "schedule_check_seconds"),
+        ("rescan_seconds = 0", "rescan_seconds"),
+        ("settle_seconds = -1", "settle_seconds"),
+        ("stall_seconds = -5", "stall_seconds"),
+        ("max_file_mb = 0", "max_file_mb"),
+        ("max_roster_rows = 10.5", "max_roster_rows"),
+    ):
+        (root / "watcher.toml").write_text(line + "\n", encoding="utf-8")
+        for command in ("process", "status"):
+            proc = run_watcher(root, command, check=False)
+            assert proc.returncode == 1 and f"设置 {name}" in proc.stderr and "无效" in proc.stderr, (line, proc.stderr)
+            assert "Traceback" not in proc.stderr
+    (root / "watcher.toml").write_text("web_threads = 0\nlookup_lock_after = 0\n", encoding="utf-8")
+    proc = run_watcher(root, "web", "--port", "18232", check=False)
+    assert proc.returncode == 1 and "设置 web_threads = 0 无效" in proc.stderr, proc.stderr
+    assert run_watcher(root, "process", check=False).returncode == 0, "a page's setting never stops the desk"

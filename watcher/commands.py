@@ -667,6 +667,11 @@ def cmd_web(layout: Layout, args) -> int:
     workers = args.workers or settings.web_workers
     if not 1 <= workers <= 64 or isinstance(workers, float):
         raise Failure(f"设置 web_workers = {workers!r} 无效，请填 1 到 64 的整数（或用 --workers）")
+    from .settings import WEB_RANGES, out_of_range
+
+    wrong = out_of_range(settings, WEB_RANGES)  # web_threads = 0 started a page that never answered
+    if wrong:
+        raise Failure(wrong)
     try:
         serve_web(layout.root, settings, host, port, workers)
     except OSError as exc:

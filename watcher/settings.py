@@ -100,6 +100,46 @@ TEMPLATE = """# watcher settings. Every setting has a working default; uncomment
 """
 
 
+# What each number of the desk may be (least, most, whole numbers only): 0 for a wait that may be none; a
+# rescan, a month-end look or a parse needs some time (0 spun the service at full CPU and stopped nothing).
+# The lookup page's own numbers are judged by `watcher web` (a page's setting never stops the desk).
+DAY = 86400
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "settle_seconds": (0, 3600, False),
+    "text_settle_seconds": (0, 3600, False),
+    "writer_wait_seconds": (0, DAY, False),
+    "stall_seconds": (0, DAY, False),
+    "lock_wait_seconds": (0, DAY, False),
+    "max_roster_rows": (1, 1_000_000, True),
+    "max_file_mb": (1, 100_000, True),
+    "max_unzipped_mb": (1, 100_000, True),
+    "max_zip_entries": (1, 10_000_000, True),
+    "max_zip_ratio": (1, 10_000_000, True),
+    "max_cells": (1, 10_000_000_000, True),
+    "parse_memory_mb": (64, 1_000_000, True),
+    "parse_seconds": (0.1, DAY, False),
+    "rescan_seconds": (1, DAY, False),
+    "schedule_check_seconds": (0.5, 3600, False),
+}
+WEB_RANGES: dict[str, tuple[float, float, bool]] = {
+    "web_threads": (1, 1000, True),
+    "lookup_slow_after": (1, 1_000_000, True),
+    "lookup_lock_after": (1, 1_000_000, True),
+    "lookup_window_minutes": (0.1, 525_600, False),
+    "lookup_lock_minutes": (0.1, 525_600, False),
+}
+
+
+def out_of_range(settings: Settings, ranges: dict[str, tuple[float, float, bool]]) -> str | None:
+    """The message for the first number outside what it may be, or None."""
+    for name, (least, most, whole) in ranges.items():
+        value = getattr(settings, name)
+        if not least <= value <= most or (whole and isinstance(value, float) and not value.is_integer()):
+            kind = "整数" if whole else "数"
+            return f"设置 {name} = {value!r} 无效，请填 {least:g} 到 {most:g} 的{kind}"
+    return None
+
+
 def load_settings(root: Path) -> Settings:
     path = root / "watcher.toml"
     if not path.exists():
@@ -123,6 +163,9 @@ def load_settings(root: Path) -> Settings:
             raise SettingsError(f"设置 {name} 应为数字，现在是 {value!r}")
         values[name] = value
     settings = Settings(**values)
+    wrong = out_of_range(settings, RANGES)
+    if wrong:
+        raise SettingsError(wrong)
     if settings.watch not in ("events", "polling", "both"):
         raise SettingsError(f'设置 watch = {settings.watch!r} 无效，可选 "events"、"polling" 或 "both"')
     if not 1 <= settings.month_end_day <= 28 or isinstance(settings.month_end_day, float):
