@@ -139,3 +139,33 @@ def test_a_hidden_roster_sheet_is_never_read(root):
     data, _ = result(root, "GZ001", "隐藏_结果")
     assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["roster.hidden_sheet"]
     assert "名单12月" in data["errors"][0]["message"] and ledger_rows(root) == before
+
+
+def test_a_roster_row_of_formulas_without_saved_values_is_never_dropped_as_blank(root):
+    """A traveller's row typed as formulas, saved by a program that does not calculate: calamine reads each
+    cell as empty, so the row was skipped as blank and the group issued without that person (also a last
+    such row, trimmed as empty, and one with only its 序号 beside the formulas). Each is named cell by cell."""
+    import openpyxl
+    from helpers import ID_M_1990, issue_fields, result, run_watcher, write_request
+
+    path = root / "workbooks" / "GZ001" / "公式行.xlsx"
+    write_request(path, issue_fields(), [[1, "张三", "身份证", ID_M_1990]])
+    wb = openpyxl.load_workbook(path)
+    ws = wb["被保险人名单"]
+    ws["B3"], ws["C3"], ws["D3"] = "=Sheet9!B2", '="身份证"', "=Sheet9!D2"
+    ws["A4"], ws["B4"], ws["C4"], ws["D4"] = 3, "=X1", "=X2", "=X3"
+    ws["B6"] = "=X9"  # the last row, nothing else after it
+    wb.save(path)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "公式行_结果")
+    assert data["status"] == "failed" and data["policies"] == []
+    formulas = {(e["row"], e["column"]) for e in data["errors"] if e["code"] == "cell.formula_no_value"}
+    assert formulas == {
+        (3, "姓名"),
+        (3, "证件类型"),
+        (3, "证件号码"),
+        (4, "姓名"),
+        (4, "证件类型"),
+        (4, "证件号码"),
+        (6, "姓名"),
+    }

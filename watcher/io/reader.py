@@ -62,8 +62,13 @@ def read_book(path: Path, fmt: str, limits: Limits = Limits()) -> Book:
         facts, parts = _xls_facts(path), {name: name for name in book.sheets}
     for name, part in parts.items():
         if name in book.sheets and part in facts:
-            book.sheets[name].special = facts[part].special
-            book.sheets[name].hidden_rows = facts[part].hidden_rows
+            sheet = book.sheets[name]
+            sheet.special = facts[part].special
+            sheet.hidden_rows = facts[part].hidden_rows
+            last = max((r for r, _ in sheet.special), default=-1)
+            if last >= len(sheet.rows):  # rows of nothing but formulas without a value were trimmed as empty
+                empty: list[object] = []  # one shared row, never written to: a hostile sheet costs no memory
+                sheet.rows.extend([empty] * (last + 1 - len(sheet.rows)))
     return book
 
 

@@ -155,13 +155,14 @@ def read_table(
     canonical_of = {c: name for name, c in columns.items()}
     expected = {c: _sample_keys((samples or {}).get(canonical_of.get(c, ""))) for c in range(len(header))}
     rows, marked = [], []
+    # A formula without a saved value, or an error cell, reads as empty: its row is no blank row (it was
+    # dropped in silence, a traveller typed as formulas with it).
+    unread = {r for r, _ in sheet.special} if sheet.special else set()
     for r in range(header_row + 1, len(sheet.rows)):
         row = sheet.rows[r]
-        if _blank(row):
-            continue
         mark = row[serial_col] if serial_col is not None and serial_col < len(row) else None
-        if _numbered_only(row, serial_col, mark):
-            continue  # numbered ahead by the clerk, nothing else in it: as blank
+        if r not in unread and (_blank(row) or _numbered_only(row, serial_col, mark)):
+            continue  # blank, or numbered ahead by the clerk with nothing else in it
         if isinstance(mark, str) and label_key(mark) in EXAMPLE_MARKS:  # a mark is text (序号 1 is no mark)
             differ = [
                 headers.get(c) or column_letter(c)
