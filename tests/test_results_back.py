@@ -300,3 +300,29 @@ def test_a_failed_result_fixed_after_a_column_was_inserted_keeps_the_clerks_colu
     assert [echoed.cell(r, 9).value for r in (2, 3)] == ["素食", "靠窗"]  # 备注 kept, not premiums
     assert [echoed.cell(r, 10).value for r in (2, 3)] == [5, 5]
     assert [echoed.cell(r, 11).value for r in (2, 3)] == [None, None], "no stale error in a 成功 result"
+
+
+def test_the_clerks_own_premium_and_error_columns_survive_when_ours_were_deleted(root):
+    """The clerk's roster has its own 保费 and 错误说明; the result added 核定保费 and 错误说明（本次）. The clerk
+    deleted those two, fixed the ID and dropped it back: the clerk's own columns were taken for ours,
+    emptied, and our premium written into the clerk's 保费."""
+    bad_id = ID_M_1980[:-1] + ("1" if ID_M_1980[-1] != "1" else "2")
+    head = ["序号", "姓名", "证件类型", "证件号码", "保费", "错误说明"]
+    rows = [[1, "张三", "身份证", bad_id, 99, "上次OK"], [2, "李四", "身份证", ID_M_1990, 88, "上次错了"]]
+    _drop(root, "自有列.xlsx", issue_fields(), rows, head)
+    run_watcher(root, "process")
+    failed, wb = result(root, "GZ001", "自有列_结果")
+    assert failed["status"] == "failed"
+    roster = wb["被保险人名单"]
+    assert [roster.cell(1, c).value for c in (7, 8)] == ["核定保费", "错误说明（本次）"]
+    roster.delete_cols(7, 2)
+    roster["D2"] = ID_M_1980
+    wb.save(root / "workbooks" / "GZ001" / "自有列_结果.xlsx")
+    run_watcher(root, "process")
+    fixed, again = result(root, "GZ001", "自有列_结果_结果")
+    assert fixed["status"] == "success", fixed["errors"]
+    echoed = again["被保险人名单"]
+    assert [echoed.cell(r, 5).value for r in (2, 3)] == [99, 88], "the clerk's 保费 kept"
+    assert [echoed.cell(r, 6).value for r in (2, 3)] == ["上次OK", "上次错了"], "the clerk's 错误说明 kept"
+    assert [echoed.cell(1, c).value for c in (7, 8)] == ["核定保费", "错误说明（本次）"]
+    assert [echoed.cell(r, 7).value for r in (2, 3)] == [5, 5]

@@ -89,25 +89,29 @@ def strip_result(book: Book) -> Book:
         where = added.get(name)
         if where is None or not _still_there(sheet.rows, where):
             # No record (a result saved as .xls), or columns or rows inserted or deleted since (the record
-            # is by position): found by their headers, never a clerk's column emptied by a stale position.
-            where = _found_columns(sheet.rows)
+            # is by position): found by the headers the result wrote, never a clerk's column emptied by a
+            # stale position, nor the clerk's own 错误说明 taken for ours once ours was deleted.
+            where = _found_columns(sheet.rows, where[3:] if where and len(where) == 5 else None)
         rows = sheet.rows
         if where:
-            header, *cols = where
-            emptied = {c for c in cols if c is not None}
+            header, premium, error = where[0], where[1], where[2]
+            emptied = {c for c in (premium, error) if c is not None}
             rows = rows[: header + 1] + [
                 [None if c in emptied else v for c, v in enumerate(row)] for row in rows[header + 1 :]
             ]
             added[name] = where
+        else:
+            added.pop(name, None)  # its columns are gone: the new result adds its own, the clerk's untouched
         sheets[name] = replace(sheet, rows=rows)
     return Book(sheets, book.format, {f"{MARK}_columns": json.dumps(added, ensure_ascii=False)})
 
 
 def _added_columns(book: Book) -> dict[str, list]:
-    """Sheet → [header row, 保费 column or None, 错误说明 column], as the result recorded them."""
+    """Sheet → [header row, 保费 column or None, 错误说明 column, and their headers], as the result recorded them
+    (a result written before the headers were recorded: the first three)."""
     try:
         found = json.loads(book.properties.get(f"{MARK}_columns", "") or "{}")
-        return {str(k): list(v) for k, v in found.items() if isinstance(v, list) and len(v) == 3}
+        return {str(k): list(v) for k, v in found.items() if isinstance(v, list) and len(v) in (3, 5)}
     except (ValueError, TypeError, AttributeError):
         return {}
 
@@ -123,27 +127,34 @@ def _still_there(rows: list[list], where: list) -> bool:
         header, premium, error = int(where[0]), where[1], int(where[2])
     except (TypeError, ValueError, IndexError):
         return False
-    if _header_text(rows, header, error) not in (ERRORS_COLUMN, OUR_ERRORS):
+    premium_name, error_name = where[3:5] if len(where) == 5 else (None, None)
+    if _header_text(rows, header, error) not in ((error_name,) if error_name else (ERRORS_COLUMN, OUR_ERRORS)):
         return False
-    return premium is None or _header_text(rows, header, premium) in (PREMIUM_COLUMN, OUR_PREMIUM)
+    if premium is None:
+        return True
+    return _header_text(rows, header, premium) in ((premium_name,) if premium_name else (PREMIUM_COLUMN, OUR_PREMIUM))
 
 
-def _found_columns(rows: list[list]) -> list | None:
-    """By their headers: the 错误说明 column (错误说明（本次） where the clerk's roster had an 错误说明 of its
-    own), and 保费 just before it, or 核定保费 wherever it is."""
+def _found_columns(rows: list[list], names: list | None = None) -> list | None:
+    """By their headers. `names`: the headers the result wrote (保费 or 核定保费, 错误说明 or 错误说明（本次）),
+    and only those are taken. Without them: 错误说明（本次）, else 错误说明, with 保费 just before it, or
+    核定保费 wherever it is."""
+    premium_name, error_name = names if names else (None, None)
     for h, row in enumerate(rows[:50]):
         heads: dict[str, int] = {}
         for c, v in enumerate(row):
             if isinstance(v, str):
                 heads.setdefault(v.strip(), c)
-        for name in (OUR_ERRORS, ERRORS_COLUMN):
+        for name in (error_name,) if error_name else (OUR_ERRORS, ERRORS_COLUMN):
             if name in heads:
                 error = heads[name]
                 before = row[error - 1] if error > 0 else None
-                premium = (
-                    error - 1 if isinstance(before, str) and before.strip() in (PREMIUM_COLUMN, OUR_PREMIUM) else None
-                )
-                return [h, heads.get(OUR_PREMIUM, premium), error]
+                if premium_name:
+                    premium = heads.get(premium_name)
+                else:
+                    adjacent = isinstance(before, str) and before.strip() in (PREMIUM_COLUMN, OUR_PREMIUM)
+                    premium = heads.get(OUR_PREMIUM, error - 1 if adjacent else None)
+                return [h, premium, error, premium_name, error_name] if names else [h, premium, error]
     return None
 
 
@@ -549,7 +560,7 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         premium_col, error_col, names = _extra_columns(sheet, header, width, added)
         ws.write_string(header, premium_col, names[0], f["head"])
         ws.write_string(header, error_col, names[1], f["head"])
-        f["added"][sheet.name] = [header, premium_col, error_col]
+        f["added"][sheet.name] = [header, premium_col, error_col, names[0], names[1]]
         ws.set_column(premium_col, premium_col, 12)
         ws.set_column(error_col, error_col, 60)
         for r, fen in outcome.row_premiums.items():
@@ -574,7 +585,7 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
             heads = {clean(v) for v in (sheet.rows[header] if len(sheet.rows) > header else []) if isinstance(v, str)}
             error_col, name = width, OUR_ERRORS if ERRORS_COLUMN in heads else ERRORS_COLUMN
         ws.write_string(header, error_col, name, f["head"])
-        f["added"][sheet.name] = [header, None, error_col]
+        f["added"][sheet.name] = [header, None, error_col, None, name]
         ws.set_column(error_col, error_col, 60)
         for r, messages in row_messages.items():
             ws.write_string(r, error_col, "；".join(messages), f["wrap"])
