@@ -516,3 +516,79 @@ def test_a_file_the_parser_dies_on_twice_fails_and_the_run_goes_on(root):
     data = json.loads((root / "outbox" / "GZ001" / "毒_结果.json").read_text("utf-8"))
     assert proc.returncode == 0 and data["status"] == "failed"
     assert [e["code"] for e in data["errors"]] == ["file.parse_killed"]  # not blamed on the file's size
+
+
+def _result(root, stem: str) -> dict:
+    return json.loads((root / "outbox" / "GZ001" / f"{stem}.json").read_text(encoding="utf-8"))
+
+
+def _ole_sector_chain_looped(data: bytes, stream: str) -> bytes:
+    """An OLE file whose `stream`'s last sector points back to its first (a FAT cycle)."""
+    d = bytearray(data)
+    nfat, dir0 = struct.unpack_from("<I", d, 0x2C)[0], struct.unpack_from("<I", d, 0x30)[0]
+    fat_sectors = struct.unpack_from("<109I", d, 0x4C)[:nfat]
+
+    def at(sector: int) -> int:
+        return 512 * (sector + 1)
+
+    def fat(i: int) -> int:
+        return at(fat_sectors[i // 128]) + 4 * (i % 128)
+
+    def chain(s: int) -> list[int]:
+        out = []
+        while s < 0xFFFFFFFA and len(out) < 10000:
+            out.append(s)
+            s = struct.unpack_from("<I", d, fat(s))[0]
+        return out
+
+    for s in chain(dir0):
+        for k in range(4):
+            o = at(s) + 128 * k
+            size = struct.unpack_from("<H", d, o + 64)[0]
+            if d[o : o + max(size - 2, 0)].decode("utf-16-le") == stream:
+                sectors = chain(struct.unpack_from("<I", d, o + 0x74)[0])
+                struct.pack_into("<I", d, fat(sectors[-1]), sectors[0])
+                return bytes(d)
+    raise AssertionError(f"no {stream} stream")
+
+
+def test_damaged_xls_files_fail_cleanly_and_say_nothing_on_the_service_output(root):
+    """Found by the hostile-file attack on the .xls reading: a BOUNDSHEET record of length 0 made calamine
+    panic (pyo3's PanicException, a BaseException): the parser died with a Python traceback in the service's
+    output and the 5 KB file was told it ran out of memory. A FAT cycle calamine survives made xlrd write its
+    debugging to the service's stdout. Both now fail or pass quietly, with the truth in the result."""
+    import xlwt
+
+    wb = xlwt.Workbook(encoding="utf-8")
+    ws = wb.add_sheet("申请")
+    ws.write(0, 0, "操作类型")
+    ws.write(0, 1, "保单查询")
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    good = buffer.getvalue()
+    panics = bytearray(good)
+    at = panics.find(b"\x85\x00\x0c\x00")  # the first BOUNDSHEET record: its length 12 made 0
+    panics[at + 2] = 0
+    drop = root / "workbooks" / "GZ001"
+    (drop / "坏表.xls").write_bytes(bytes(panics))
+    (drop / "环.xls").write_bytes(_ole_sector_chain_looped(good, "Workbook"))
+    done = run_watcher(root, "process")
+    data = _result(root, "坏表_结果")
+    assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["file.unreadable"], data["errors"]
+    assert "内存" not in data["errors"][0]["message"]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "_locate_stream" not in done.stdout + done.stderr, "nothing of xlrd's on the service's output"
+    assert _result(root, "环_结果")["status"] == "success"
+
+
+def test_a_sheet_far_longer_than_a_request_may_be_is_refused_in_the_parser(root):
+    """A 5 MB CSV of a million rows took the service itself to 1.2 GB (the parser's memory limit protects
+    only the parser) to write a result echoing every row and saying it was too long. A sheet longer than
+    max_roster_rows by far is refused in the parser, with a file-level message."""
+    (root / "watcher.toml").write_text("settle_seconds = 0\ntext_settle_seconds = 0\nmax_roster_rows = 20\n")
+    text = "操作类型,投保\n旅行团号,T1\n\n序号,姓名,证件类型,证件号码\n" + "1,a,身份证,1\n" * 1100
+    (root / "workbooks" / "GZ001" / "长表.csv").write_text(text, encoding="utf-8")
+    run_watcher(root, "process")
+    data = _result(root, "长表_结果")
+    assert [(e["code"], e["row"]) for e in data["errors"]] == [("file.sheet_rows", None)], data["errors"][:3]
+    assert "被保险人名单" in data["errors"][0]["message"] and "20 人" in data["errors"][0]["message"]

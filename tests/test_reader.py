@@ -298,3 +298,23 @@ def test_a_csv_cell_in_excels_text_guard_is_read_as_the_text_excel_shows():
     roster = read_csv(text.encode("utf-8")).sheets["被保险人名单"]
     assert roster.value(3, 3) == "11010519491231002X" and roster.value(3, 4) == 'say "hi"'
     assert roster.value(4, 3) == "=1+2" and roster.value(4, 4) == '="a"&"b"'
+
+
+def test_apostrophes_typed_in_a_csv_never_join_rows():
+    """Two apostrophes typed in remarks (素食 with a leading ', 轮椅 with a trailing ') made the dialect sniffer
+    take ' for the quote character: the rows between them became one traveller's 备注 and three travellers
+    were left off a policy issued 成功. Quotes are always Excel's double quote; the delimiter is still
+    found (a semicolon export is read)."""
+    people = [
+        f"{n},张{n},身份证,11010519491231002X,,,,{note}" for n, note in enumerate(["'素食", "", "", "轮椅'", "", ""], 1)
+    ]
+    text = (
+        "操作类型,投保\n旅行团号,T1\n\n序号,姓名,证件类型,证件号码,性别,出生日期,联系电话,备注\n"
+        + "\n".join(people)
+        + "\n"
+    )
+    roster = read_csv(text.encode("utf-8")).sheets["被保险人名单"]
+    assert [row[1] for row in roster.rows[4:]] == [f"张{n}" for n in range(1, 7)]
+    assert roster.value(4, 7) == "'素食" and roster.value(7, 7) == "轮椅'"
+    semicolons = read_csv(text.replace(",", ";").encode("utf-8")).sheets["被保险人名单"]
+    assert semicolons.value(4, 1) == "张1" and semicolons.value(9, 1) == "张6"

@@ -171,6 +171,7 @@ def test_a_number_setting_outside_what_it_may_be_is_refused_at_start(root):
 
     defaults = Settings()
     assert out_of_range(defaults, RANGES) is None, "every default is within its range"
+    assert "1 到 1000000 的整数" in out_of_range(Settings(max_roster_rows=0), RANGES)
     for line, name in (
         ("schedule_check_seconds = 0", "schedule_check_seconds"),
         ("rescan_seconds = 0", "rescan_seconds"),

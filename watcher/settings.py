@@ -130,13 +130,17 @@ WEB_RANGES: dict[str, tuple[float, float, bool]] = {
 }
 
 
+def _shown(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"  # 1000000, not 1e+06
+
+
 def out_of_range(settings: Settings, ranges: dict[str, tuple[float, float, bool]]) -> str | None:
     """The message for the first number outside what it may be, or None."""
     for name, (least, most, whole) in ranges.items():
         value = getattr(settings, name)
         if not least <= value <= most or (whole and isinstance(value, float) and not value.is_integer()):
             kind = "整数" if whole else "数"
-            return f"设置 {name} = {value!r} 无效，请填 {least:g} 到 {most:g} 的{kind}"
+            return f"设置 {name} = {value!r} 无效，请填 {_shown(least)} 到 {_shown(most)} 的{kind}"
     return None
 
 

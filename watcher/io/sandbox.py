@@ -54,6 +54,8 @@ def _worker(conn, memory_bytes: int, limits: Limits, parent: int) -> None:
             conn.send(("error", "file.parse_limit", {"what": "内存"}))
         except RecursionError:
             conn.send(("error", "file.unreadable", {"detail": "结构嵌套过深"}))
+        except Exception:  # noqa: BLE001 — a reader's own failure on a damaged file is no memory limit
+            conn.send(("error", "file.unreadable", {"detail": "内容损坏"}))
 
 
 START_SECONDS = 60  # a worker that has not started by then is stopped, as one that overran
