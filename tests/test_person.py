@@ -161,3 +161,17 @@ def test_common_roster_headers_are_known():
     from watcher.kinds.common import ROSTER_COLUMNS
 
     assert ROSTER_COLUMNS[label_key("证件类别")] == "证件类型" and ROSTER_COLUMNS[label_key("出生年月")] == "出生日期"
+
+
+def test_a_year_and_month_typed_as_a_number_is_not_a_date_serial():
+    """1990.01 typed under 出生年月 was read as Excel's date serial 1990.01, 1905-06-12, and the clerk told
+    that date does not match the ID. A number from 1900 to 2099 is a year (and month), never a serial."""
+    resident = "11010519491231002X"
+    facts, errors = codes({"姓名": "王芳", "证件类型": "身份证", "证件号码": resident, "出生日期": 1949.12})
+    assert errors == [] and facts.birth == date(1949, 12, 31)
+    assert codes({"姓名": "王芳", "证件类型": "身份证", "证件号码": resident, "出生日期": 1949.0})[1] == []
+    _, errors = codes({"姓名": "王芳", "证件类型": "身份证", "证件号码": resident, "出生日期": 1950.01})
+    assert errors == [("出生日期", "birth.mismatch")]
+    cells = {"姓名": "李四", "证件类型": "护照", "证件号码": "E12345678", "性别": "男", "出生日期": 1990.01}
+    assert codes(cells)[1] == [("出生日期", "birth.month_only")]
+    assert codes({**cells, "出生日期": 32874.0})[0].birth == date(1990, 1, 1), "a real date serial still reads"

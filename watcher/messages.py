@@ -110,7 +110,7 @@ MESSAGES: dict[str, str] = {
     "gender.mismatch": "性别“{value}”与证件号码不符。请对照证件原件核对性别和证件号码",
     "birth.required": "证件类型为“{id_type}”时必须填写出生日期",
     "birth.invalid": "出生日期“{value}”无法识别，请填写如“1980-01-31”",
-    "birth.month_only": "出生日期“{value}”只有年和月，请填写完整的出生日期（年-月-日），如“1980-01-31”",
+    "birth.month_only": "出生日期“{value}”不完整（只有年或年月），请填写完整的出生日期（年-月-日），如“1980-01-31”",
     "birth.future": "出生日期 {value} 晚于今天",
     "birth.mismatch": "出生日期 {value} 与证件号码不符。请对照证件原件核对出生日期和证件号码",
     "age.range": "生效时年龄 {age} 岁，不在方案“{plan}”的投保年龄 {min_age}–{max_age} 岁之内",

@@ -96,7 +96,14 @@ _YEAR_MONTH = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?")
 
 
 def _year_month(raw: object) -> tuple[int, int] | None:
-    """A birth 'date' of a year and month only (1990-01, 1990年1月), as a column named 出生年月 invites."""
+    """A birth 'date' of a year and month only (1990-01, 1990年1月, or 1990.01 typed as a number), as a
+    column named 出生年月 invites; (year, 0) for a year alone typed as a number. A number from 1900 to 2099
+    is never Excel's date serial (that would be a birth in 1905): it was taken for one, and the clerk who
+    typed 1990.01 was told 1905-06-12 does not match the ID."""
+    if type(raw) in (int, float) and 1900 <= raw < 2100:  # type: ignore[operator]
+        year = int(raw)  # type: ignore[call-overload]
+        month = round((float(raw) - year) * 100)  # type: ignore[arg-type]
+        return (year, month) if 0 <= month <= 12 else None
     m = _YEAR_MONTH.fullmatch(fold(clean(raw))) if isinstance(raw, str) else None
     return (int(m.group(1)), int(m.group(2))) if m and 1 <= int(m.group(2)) <= 12 else None
 
@@ -139,13 +146,14 @@ def check_person(cells: PersonCells, today: date) -> tuple[PersonFacts | None, l
     gender, err = check_gender(cells.gender)
     if err:
         errors.append(err)
-    birth, err = check_birth(cells.birth, today)
-    month = _year_month(cells.birth) if err is not None and err.code == "birth.invalid" else None
-    if month is not None:  # 出生年月 as a column's name says: a year and month
-        encoded = id_check.birth if id_check is not None and id_check.ok else None
+    month = _year_month(cells.birth)
+    if month is None:
+        birth, err = check_birth(cells.birth, today)
+    else:  # 出生年月 as a column's name says: a year and month (or a year alone), no day
+        birth, encoded = None, id_check.birth if id_check is not None and id_check.ok else None
         if encoded is None:
             err = CellError("出生日期", "birth.month_only", {"value": clean(cells.birth)})
-        elif (encoded.year, encoded.month) != month:
+        elif encoded.year != month[0] or (month[1] and encoded.month != month[1]):
             err = CellError("出生日期", "birth.mismatch", {"value": clean(cells.birth)})
         else:
             err = None  # it agrees with the number, which gives the day
