@@ -318,3 +318,15 @@ def test_apostrophes_typed_in_a_csv_never_join_rows():
     assert roster.value(4, 7) == "'素食" and roster.value(7, 7) == "轮椅'"
     semicolons = read_csv(text.replace(",", ";").encode("utf-8")).sheets["被保险人名单"]
     assert semicolons.value(4, 1) == "张1" and semicolons.value(9, 1) == "张6"
+
+
+def test_a_csv_with_old_mac_line_endings_is_read():
+    """CR alone ends each line in a "CSV (Macintosh)" export: the whole file was one line, refused as a
+    malformed CSV. Lines end at CR, LF or CRLF; a line break inside a quoted field stays in the field."""
+    text = '操作类型,投保\r旅行团号,T1\r\r序号,姓名,证件类型,证件号码,备注\r1,张三,身份证,11010519491231002X,"两行\r备注"\r2,李四,身份证,1\r'
+    for data in (text, text.rstrip("\r"), text.replace("\r", "\r\n")):
+        book = read_csv(data.encode("utf-8"))
+        assert book.sheets["申请"].value(1, 1) == "T1"
+        roster = book.sheets["被保险人名单"]
+        assert roster.value(4, 1) == "张三" and roster.value(5, 1) == "李四", data
+        assert roster.value(4, 4).replace("\r\n", "\r") == "两行\r备注"

@@ -482,7 +482,7 @@ def read_csv(data: bytes) -> Book:
     # when every quote before it was closed.
     ending = "" if text.endswith(("\n", "\r")) or not text else "\r\n"
     try:
-        records = list(csv.reader(io.StringIO(text + ending + _END), dialect))
+        records = list(csv.reader(io.StringIO(text + ending + _END, newline=""), dialect))
     except csv.Error as exc:
         raise ReadError("file.unreadable", detail="CSV 格式错误") from exc
     if not records or records[-1] != [_END]:
