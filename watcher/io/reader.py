@@ -476,7 +476,7 @@ def read_csv(data: bytes) -> Book:
     except csv.Error:
         pass
     dialect = _dialect(delimiter)
-    csv.field_size_limit(len(text) + 1)  # a long field is the file's own (the parser's limits bound it)
+    csv.field_size_limit(max(len(text) + 1, 1 << 17))  # a long field is the file's own (the parser's limits bound it)
     # A file that ends inside a quoted field was cut off while written (or has a quote never closed): the
     # reader would take what is there as whole. A line after the end tells: it is a record of its own only
     # when every quote before it was closed.
