@@ -771,3 +771,30 @@ def test_a_reduce_that_also_retypes_a_kept_person_is_refused(root):
     assert data["status"] == "success", data["errors"]
     last = data["policies"][0]["policy_no"]
     assert ledger_query(root, "SELECT phone FROM insured WHERE policy_no = ?", (last,)) == [("13800000001",)]
+
+
+def _resident(born) -> str:
+    from watcher.domain.idcard import mod11_2_check
+
+    body = f"110105{born:%Y%m%d}001"
+    return body + mod11_2_check(body)
+
+
+def test_an_endorsement_keeping_an_early_morning_start_ages_people_on_the_desks_date(root):
+    """A start kept from the ledger is UTC: 06:00 in Shanghai is the day before there, so an endorsement aged
+    everyone a day early. A 批改 of only 经办人 repriced a traveller turning 66 that day from 7.50 to 5.00,
+    and a 加人 let in a traveller turning 81 that day, whom 投保 refuses."""
+    start = future(days=10, hour=6)
+    day = start.date()
+    turns_66, turns_81 = day.replace(year=day.year - 66), day.replace(year=day.year - 81)
+    roster = [[1, "张三", "身份证", ID_M_1980, None, None, None, None], [2, "马六", "身份证", _resident(turns_66)]]
+    first = issue(root, "早.xlsx", roster, 生效时间=start.strftime("%Y-%m-%d %H:%M"), 天数=3)
+    assert first["premium"] == "12.50"  # 5.00 + 5.00 × 1.5 (66 on the day)
+    data, _ = request(root, "改经办.xlsx", {"操作类型": "批改", "保单号": first["policy_no"], "经办人": "小王"})
+    assert data["status"] == "success", data["errors"]
+    again = data["policies"][0]
+    assert again["premium"] == "12.50", "the same people on the same day: the same premium"
+    too_old = [[1, "老九", "身份证", _resident(turns_81)]]
+    data, _ = request(root, "加老人.xlsx", {"操作类型": "加人", "保单号": again["policy_no"]}, too_old)
+    assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["age.range"], data["errors"]
+    assert "81" in data["errors"][0]["message"]

@@ -509,7 +509,7 @@ class AmendKind(_Endorsement):
             )
         people = []
         for p in old.people if "生效时间" not in unread else ():
-            age = age_on(p.birth, start.date())
+            age = age_on(p.birth, start.astimezone(zone).date())  # the desk's date (a kept start is UTC)
             if not plan.min_age <= age <= plan.max_age:
                 problems.append(
                     problem(

@@ -118,6 +118,9 @@ def check_roster(
     sheet = table.sheet.name
     seen: dict[tuple[str, str], list[int]] = {}
     prices: dict[int, int] = {}  # age → fen
+    # Ages on the effective date as the desk reads it: a start kept from the ledger is UTC, and 00:00–07:00 in
+    # Shanghai is the day before there (an endorsement priced a 66-year-old at 65, and let an 81-year-old in).
+    start_day = start.astimezone(zone).date() if start else None
 
     def where(r, column):
         return {"sheet": sheet, "row": r + 1, "column": column, "col_index": table.columns.get(column)}
@@ -137,7 +140,7 @@ def check_roster(
             continue
         key = (facts.id_type, facts.id_no)
         seen.setdefault(key, []).append(r)
-        age = age_on(facts.birth, start.date()) if start else 0
+        age = age_on(facts.birth, start_day) if start_day else 0
         premium = 0
         if plan is not None and start:  # the price of an age is worked out once (person_premium is pure)
             if not plan.min_age <= age <= plan.max_age:
