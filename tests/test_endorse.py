@@ -798,3 +798,15 @@ def test_an_endorsement_keeping_an_early_morning_start_ages_people_on_the_desks_
     data, _ = request(root, "加老人.xlsx", {"操作类型": "加人", "保单号": again["policy_no"]}, too_old)
     assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["age.range"], data["errors"]
     assert "81" in data["errors"][0]["message"]
+
+
+def test_a_reissue_dropped_again_gives_its_premium_before_again(root):
+    """The same 批改 bytes dropped again: its 重复提交 result lost the `premium_before` the first result had
+    (an agency system comparing the two saw a key disappear)."""
+    first = issue(root, "原.xlsx")
+    fields = {"操作类型": "批改", "保单号": first["policy_no"], "天数": 5}
+    data, _ = request(root, "批改.xlsx", fields)
+    assert data["status"] == "success" and data["premium_before"] == first["premium"]
+    again, wb = request(root, "批改again.xlsx", fields)
+    assert again["status"] == "duplicate" and again["premium_before"] == first["premium"], again.keys()
+    assert again["policies"] == data["policies"]

@@ -89,6 +89,7 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
         roster_sheet=first_shown.roster_sheet,
         roster_header=first_shown.roster_header,
         roster_columns=first_shown.roster_columns,
+        premium_before=first_shown.premium_before,  # a reissue's 原保单保费, as its first result said
         problems=[*frame.problems, *said],
         action=earlier.action,
         policies=policies,
