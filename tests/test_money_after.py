@@ -350,3 +350,17 @@ def test_money_echoed_in_an_admin_result_keeps_its_money_format(root):
     assert data["status"] == "success", data["errors"]
     assert book["收费"]["C2"].value == total and book["收费"]["C2"].number_format == "#,##0.00"
     assert book["收费"]["A2"].number_format == "General"
+
+
+def test_a_title_ending_in_a_money_word_does_not_make_its_column_money():
+    """A roster titled 某某旅行社团队保费 in A1 above its header: the 序号 column under it was echoed as money
+    (1.00, 2.00). Only a header row (several names) or a label beside its value gives the format."""
+    from watcher.io.book import Sheet
+    from watcher.io.result_book import _money_cells
+
+    rows = [["某某旅行社团队保费"], ["序号", "姓名", "保费"], [1, "张三", 5.0], [2, "李四", 7.5]]
+    cells = _money_cells(Sheet("被保险人名单", rows))
+    assert [cells(r, row) for r, row in enumerate(rows)] == [[], [], [2], [2]]
+    labels = [["保费合计", 12.5], ["有效保单数", 2]]
+    cells = _money_cells(Sheet("汇总", labels))
+    assert [cells(r, row) for r, row in enumerate(labels)] == [[1], []]

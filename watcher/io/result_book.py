@@ -611,8 +611,8 @@ def _money_cells(sheet: Sheet):
             named = {c for c, v in enumerate(row) if type(v) is str and _MONEY_NAME.search(v.strip())}
             if named == {0} and len(row) > 1 and _is_money_number(row[1]):
                 return [1]  # a label and its value, not a header
-            if named:
-                columns.update(named)
+            if named and sum(1 for v in row if type(v) is str and v.strip()) > 1:
+                columns.update(named)  # a header row (a title alone above, 团队保费 in A1, is none)
                 return []
         return [c for c in columns if c < len(row) and _is_money_number(row[c])] if columns else []
 
