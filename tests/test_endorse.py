@@ -805,8 +805,14 @@ def test_a_reissue_dropped_again_gives_its_premium_before_again(root):
     (an agency system comparing the two saw a key disappear)."""
     first = issue(root, "原.xlsx")
     fields = {"操作类型": "批改", "保单号": first["policy_no"], "天数": 5}
-    data, _ = request(root, "批改.xlsx", fields)
+    staged = root.parent / "批改.xlsx"
+    write_request(staged, fields)  # the very same bytes twice (a workbook written again carries a new time)
+    (root / "workbooks" / "GZ001" / "批改.xlsx").write_bytes(staged.read_bytes())
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "批改_结果")
     assert data["status"] == "success" and data["premium_before"] == first["premium"]
-    again, wb = request(root, "批改again.xlsx", fields)
+    (root / "workbooks" / "GZ001" / "批改again.xlsx").write_bytes(staged.read_bytes())
+    run_watcher(root, "process")
+    again, _ = result(root, "GZ001", "批改again_结果")
     assert again["status"] == "duplicate" and again["premium_before"] == first["premium"], again.keys()
     assert again["policies"] == data["policies"]
