@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from . import idcard
@@ -101,8 +102,9 @@ def _year_month(raw: object) -> tuple[int, int] | None:
     is never Excel's date serial (that would be a birth in 1905): it was taken for one, and the clerk who
     typed 1990.01 was told 1905-06-12 does not match the ID."""
     if type(raw) in (int, float) and 1900 <= raw < 2100:  # type: ignore[operator]
-        year = int(raw)  # type: ignore[call-overload]
-        month = round((float(raw) - year) * 100)  # type: ignore[arg-type]
+        typed = Decimal(repr(raw))  # the digits as typed (1990.12), not the float's binary approximation
+        year = int(typed)
+        month = round((typed - year) * 100)
         return (year, month) if 0 <= month <= 12 else None
     m = _YEAR_MONTH.fullmatch(fold(clean(raw))) if isinstance(raw, str) else None
     return (int(m.group(1)), int(m.group(2))) if m and 1 <= int(m.group(2)) <= 12 else None
