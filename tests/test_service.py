@@ -521,14 +521,14 @@ def test_an_outbox_that_cannot_be_written_keeps_the_file_in_hand_and_the_service
 
 
 def test_serve_has_a_big_rosters_result_workbook_written_by_a_renderer_while_it_walks_the_next_file(root, tmp_path):
-    """A big roster never holds a small agency up: `serve` hands the 10,000-person result workbook (half
-    a second of writing) to a render process and walks the 30-person request dropped just after it, whose
+    """A big roster never holds a small agency up: `serve` hands the 20,000-person result workbook (a
+    second of writing) to a render process and walks the 30-person request dropped just after it, whose
     result is out while the big one's is still being written. (`process` writes a big one itself.)"""
     configure(root)
-    crowd = people(10030)
+    crowd = people(20030)
     staged = tmp_path / "staged"
-    write_request(staged / "big.xlsx", issue_fields(旅行团号="BIG"), crowd[:10000])
-    write_request(staged / "small.xlsx", issue_fields(旅行团号="SMALL"), crowd[10000:])
+    write_request(staged / "big.xlsx", issue_fields(旅行团号="BIG"), crowd[:20000])
+    write_request(staged / "small.xlsx", issue_fields(旅行团号="SMALL"), crowd[20000:])
     drop, out = root / "workbooks" / "GZ001", root / "outbox" / "GZ001"
     with serving(root):
         time.sleep(1.5)  # started and watching
@@ -538,10 +538,38 @@ def test_serve_has_a_big_rosters_result_workbook_written_by_a_renderer_while_it_
         wait_for(lambda: (out / "big_结果.json").exists() and (out / "small_结果.json").exists(), 120, "both results")
     big, small = (json.loads((out / f"{n}_结果.json").read_text("utf-8")) for n in ("big", "small"))
     assert (big["status"], small["status"]) == ("success", "success")
-    assert big["policies"][0]["insured_count"] == 10000
-    first = (out / "small_结果.json").stat().st_mtime_ns
-    assert first < (out / "big_结果.json").stat().st_mtime_ns, "the small one's result came out first"
-    assert first < (out / "big_结果.xlsx").stat().st_mtime_ns, "while the big one's workbook was being written"
+    assert big["policies"][0]["insured_count"] == 20000
+    big_done = (out / "big_结果.json").stat().st_mtime_ns  # its twin: written by the renderer after the rest
+    assert (out / "small_结果.xlsx").stat().st_mtime_ns < big_done, "the small one's workbook came out first"
+    assert (out / "small_结果.json").stat().st_mtime_ns < big_done, "and the whole of its result"
+
+
+def test_the_loop_wakes_for_a_new_file_or_a_finished_render_whichever_comes_first(root, monkeypatch):
+    """The loop waited a whole tick on the oldest file's render alone: a file dropped meanwhile sat behind a
+    big roster's result workbook (a CI run saw the small result come out after the big one's workbook)."""
+    from concurrent.futures import Future
+    from types import SimpleNamespace
+
+    from watcher.service import serve
+    from watcher.settings import load_settings
+
+    monkeypatch.setattr(serve, "TICK", 3.0)
+    service = serve.Service(SimpleNamespace(settings=load_settings(root)))
+    rendering: Future = Future()  # a big roster's outputs, still being written
+    pipeline = SimpleNamespace(in_hand=[SimpleNamespace(future=rendering)])
+    service.paths.put((str(root / "workbooks" / "GZ001" / "新.xlsx"), True))
+    began = time.monotonic()
+    service._wait(pipeline)
+    assert time.monotonic() - began < 1.5, "a file that has arrived is looked at now, not after the render"
+    assert service.paths.get_nowait()[0].endswith("新.xlsx")
+    threading.Timer(0.3, rendering.set_result, [None]).start()
+    began = time.monotonic()
+    service._wait(pipeline)
+    assert 0.25 < time.monotonic() - began < 1.5, "the render's end wakes the loop to finish its file"
+    assert service.paths.get_nowait() == serve.WAKE  # as the next round's look at the events takes it
+    began = time.monotonic()
+    service._wait(pipeline)  # the same render, ended: one wake-up, then a tick's sleep again (no busy loop)
+    assert time.monotonic() - began >= 3
 
 
 def test_a_service_that_refuses_to_start_says_why_in_the_desks_log_too(root):

@@ -17,7 +17,6 @@ import os
 import time
 from collections import Counter, deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import wait as futures_wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -371,12 +370,6 @@ class Pipeline:
         while self.in_hand and (block or len(self.in_hand) > self.depth or self._ready(self.in_hand[0])):
             record = self.in_hand[0].record
             self._guarded(record, self._finish_oldest)
-
-    def wait(self, timeout: float) -> None:
-        """Wait up to `timeout` for the oldest file's outputs, then finish what is done."""
-        if self.in_hand and self.in_hand[0].future is not None:
-            futures_wait([self.in_hand[0].future], timeout)
-        self.drain(block=False)
 
     @staticmethod
     def _ready(item: _InHand) -> bool:

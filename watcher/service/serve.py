@@ -64,6 +64,8 @@ class _Events(FileSystemEventHandler):
             self.paths.put((event.dest_path, True))
 
 
+# Put by a render that ends, so the loop finishes its file at once; names no path under the drop folders.
+WAKE = ("", False)
 CATCH_UP_SECONDS = 1.0  # after observers are restarted: their watches are set by then
 
 
@@ -83,6 +85,7 @@ class Service:
         self.observers_retry_at = 0.0
         self.report = RunReport(keep=False)
         self.pipeline: Pipeline | None = None
+        self.waking: Any = None  # the render whose end wakes the loop (a Future)
         self.restarts = 0
         # A scan soon after the observers were restarted: what arrived while no watch was set (the old one
         # dead, the new one not yet listening) is found then, not at the next rescan (rescan_seconds).
@@ -237,12 +240,14 @@ class Service:
         self._wait(pipeline)
 
     def _wait(self, pipeline: Pipeline) -> None:
-        """Sleep one tick: on the outputs in hand if there are any, else until an event arrives."""
+        """Sleep one tick, or less: until an event arrives or the oldest file's outputs are written. (Waiting
+        on those outputs alone held a file dropped meanwhile up to a tick behind a big roster's result.)"""
         if self.tracker.ready():
             return
-        if pipeline.in_hand:
-            pipeline.wait(TICK)
-            return
+        oldest = pipeline.in_hand[0].future if pipeline.in_hand else None
+        if oldest is not None and oldest is not self.waking:
+            self.waking = oldest
+            oldest.add_done_callback(lambda _done: self.paths.put(WAKE))
         try:
             self.paths.put(self.paths.get(timeout=TICK))
         except queue.Empty:
