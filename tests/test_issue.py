@@ -4,6 +4,7 @@ results read back cell by cell, and the ledger unchanged after every refusal."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -266,6 +267,32 @@ def test_roster_with_synonym_headers_title_rows_and_examples(root):
     assert roster_out["B5"].value == " 阿  布 " and roster_out["I5"].value == 5
     assert roster_out["I7"].value == 5 and roster_out["I4"].value is None  # the example row is not priced
     assert roster_out["H3"].value == "团员备注"  # extra columns echoed
+
+
+def test_a_birth_month_typed_into_excel_under_出生年月_is_a_year_and_month_not_the_1st(root):
+    """Excel turns 1990-03 typed under 出生年月 into the date 1990-03-01 (shown 1990年3月): the clerk was told
+    the 1st of March does not match the ID of someone born on the 7th. It is a year and month where the
+    number gives the day; a real mismatch says the year and month as shown, and a passport's 1st stands."""
+    head = ["序号", "姓名", "证件类型", "证件号码", "性别", "出生年月"]
+    month = 'yyyy"年"m"月"'
+    ok = [
+        [1, "张三", "身份证", ID_M_1990, None, datetime(1990, 3, 1)],
+        [2, "李四", "护照", "E12345678", "男", datetime(1985, 6, 1)],
+    ]
+    bad = [[1, "张三", "身份证", ID_M_1990, None, datetime(1990, 4, 1)]]
+    for name, roster in (("月份.xlsx", ok), ("月份错.xlsx", bad)):
+        path = drop(root, name, issue_fields(旅行团号=name), roster, head=head)
+        wb = openpyxl.load_workbook(path)
+        for row in wb["被保险人名单"].iter_rows(min_row=2, min_col=6, max_col=6):
+            row[0].number_format = month
+        wb.save(path)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "月份_结果")
+    assert data["status"] == "success", data["errors"]
+    assert data["policies"][0]["insured_count"] == 2
+    data, _ = result(root, "GZ001", "月份错_结果")
+    assert [(e["code"], e["row"], e["column"]) for e in data["errors"]] == [("birth.mismatch", 2, "出生日期")]
+    assert "1990-04" in data["errors"][0]["message"] and "1990-04-01" not in data["errors"][0]["message"]
 
 
 def test_csv_requests_in_utf8_bom_and_gb18030(root):

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,9 @@ class PersonCells:
     phone: object = None
     note: object = None
     id_read: tuple[str, bool] | None = None  # idcard.id_text(id_no), when the roster worked it out already
+    # Its column is headed 出生年月: a date on the 1st is Excel's reading of a year and month typed there
+    # (1985-05 becomes 1985-05-01, shown 1985年5月), not a day.
+    birth_month: bool = False
 
     @classmethod
     def of(cls, cells: Mapping[str, object]) -> PersonCells:
@@ -110,6 +113,13 @@ def _year_month(raw: object) -> tuple[int, int] | None:
     return (int(m.group(1)), int(m.group(2))) if m and 1 <= int(m.group(2)) <= 12 else None
 
 
+def _month_cell(raw: object) -> tuple[int, int] | None:
+    """A date cell on the 1st of a month at midnight: (year, month)."""
+    if isinstance(raw, datetime):
+        return (raw.year, raw.month) if raw.day == 1 and raw.time() == time() else None
+    return (raw.year, raw.month) if isinstance(raw, date) and raw.day == 1 else None
+
+
 def check_birth(raw: object, today: date) -> tuple[date | None, CellError | None]:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, None
@@ -148,15 +158,21 @@ def check_person(cells: PersonCells, today: date) -> tuple[PersonFacts | None, l
     gender, err = check_gender(cells.gender)
     if err:
         errors.append(err)
-    month = _year_month(cells.birth)
+    encoded = id_check.birth if id_check is not None and id_check.ok else None
+    month, shown = _year_month(cells.birth), clean(cells.birth)
+    if month is None and cells.birth_month and encoded is not None:
+        # A date cell under 出生年月 shown as a year and month: the number gives the day. (Without a number that
+        # encodes one, the 1st stands as typed: it may be the birthday.)
+        month = _month_cell(cells.birth)
+        shown = f"{month[0]}-{month[1]:02d}" if month else shown
     if month is None:
         birth, err = check_birth(cells.birth, today)
     else:  # 出生年月 as a column's name says: a year and month (or a year alone), no day
-        birth, encoded = None, id_check.birth if id_check is not None and id_check.ok else None
+        birth = None
         if encoded is None:
-            err = CellError("出生日期", "birth.month_only", {"value": clean(cells.birth)})
+            err = CellError("出生日期", "birth.month_only", {"value": shown})
         elif encoded.year != month[0] or (month[1] and encoded.month != month[1]):
-            err = CellError("出生日期", "birth.mismatch", {"value": clean(cells.birth)})
+            err = CellError("出生日期", "birth.mismatch", {"value": shown})
         else:
             err = None  # it agrees with the number, which gives the day
     if err:

@@ -13,7 +13,7 @@ from ..domain.plans import Plan
 from ..domain.policy import Insured, Policy
 from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
-from ..domain.text import clean
+from ..domain.text import clean, label_key
 from ..io.book import Book
 from ..io.tables import Table
 from .base import F, Request
@@ -48,13 +48,16 @@ def _rows(table: Table, problems: list[Problem]) -> list[tuple[int, PersonCells]
     rows = []
     id_col = table.columns.get("证件号码")
     at = [table.columns.get(name) for name in CELL_COLUMNS]  # in the order of PersonCells' fields
+    birth_col = table.columns.get("出生日期")
+    header = table.sheet.rows[table.header_row]
+    birth_month = birth_col is not None and birth_col < len(header) and label_key(header[birth_col]) == "出生年月"
     for r in table.rows:
         row = table.sheet.rows[r]
         n = len(row)
         typed = [row[c] if c is not None and c < n else None for c in at]
         read = idcard.id_text(typed[ID_AT])  # the number folded once here, for the checks and look-ups too
         name, id_type, id_no, gender, birth, phone, note = typed
-        cells = PersonCells(name, id_type, id_no, gender, birth, phone, note, read)
+        cells = PersonCells(name, id_type, id_no, gender, birth, phone, note, read, birth_month)
         if read[0] == SAMPLE_ID:
             # The template's sample person, whatever its 序号 says: never insured.
             problems.append(
