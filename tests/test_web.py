@@ -383,6 +383,35 @@ def test_the_page_tells_the_status_by_the_desk_clock(root):
     assert 'id="not-started"' in page and "已到期" not in page
 
 
+def test_a_person_whose_id_a_change_corrected_in_its_birth_digits_is_never_told_they_are_left_out(desk):
+    """A 信息变更 corrected a 身份证 typed with the wrong birth digits (so the birth date changed too): the
+    traveller who looked up the old policy with the old number was told the replacement did not have
+    them, while it did. They are matched by name, the only one the change brought in under it; a person
+    the change took off, who cannot be matched to anyone it brought in, is told neither way: the page
+    names the new policy and asks them to look it up with a corrected ID."""
+    from watcher.domain.idcard import mod11_2_check
+
+    root = desk["root"]
+    roster = people(3)
+    body = roster[0][3][:6] + "19800110" + roster[0][3][14:17]  # 1980-01-01 typed for the 10th
+    newcomer = people(20)[15]  # another name and birth date
+    assert newcomer[1] != roster[2][1] and newcomer[3][6:14] != roster[2][3][6:14]
+    corrected = [[1, roster[0][1], "身份证", body + mod11_2_check(body)], roster[1][:4], [3, *newcomer[1:4]]]
+    write_request(root / "workbooks/GZ001/更正.xlsx", {"操作类型": "信息变更", "保单号": desk["live"]}, corrected)
+    run_watcher(root, "process")
+    changed = result(root, "GZ001", "更正_结果")[0]
+    assert changed["status"] == "success", changed["errors"]
+    new_no = changed["policies"][0]["policy_no"]
+    with web(root) as base:
+        _, _, fixed, _ = post(base, None, id_type="身份证", policy_no=desk["live"], id_no=roster[0][3])
+        _, _, gone, _ = post(base, None, id_type="身份证", policy_no=desk["live"], id_no=roster[2][3])
+        _, _, kept, _ = post(base, None, id_type="身份证", policy_no=desk["live"], id_no=roster[1][3])
+    assert f'id="replaced-by">{new_no}<' in fixed and 'id="left-out"' not in fixed
+    assert f'id="replaced-by">{new_no}<' in kept
+    assert f'id="changed-to">{new_no}<' in gone and 'id="left-out"' not in gone and 'id="replaced"' not in gone
+    assert "更正后的证件号码" in gone
+
+
 def test_a_void_policy_names_only_policies_issued_from_it_and_follows_a_corrected_id(desk):
     """Two ways the page misled a traveller about a void policy. A person left out by 换人 was told that
     another trip of the same tour group (a separate 投保, later, with them on it) had replaced the policy

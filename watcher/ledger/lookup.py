@@ -39,6 +39,10 @@ class Found:
     agency_name: str
     replacement: Replacement | None = None  # a void policy: the one that replaces it now
     on_replacement: bool = False  # whether this person is on that one (减人 and 换人 leave people out)
+    # A 信息变更 replaced it and this person's ID is not on the new one, nor can they be matched to someone
+    # whose ID it corrected: the page names the new policy and asks for the corrected ID, it tells them
+    # neither that they are covered nor that they are not.
+    unsure: bool = False
 
 
 INFO_CHANGE = "信息变更"
@@ -213,16 +217,10 @@ class LookupLedger:
         steps = chain(conn, policy.policy_no) if policy.status == CANCELLED else []
         head = Replacement(*steps[-1][:3]) if steps else None
         on_head = head is not None and _holds(conn, head.policy_no, id_no, id_type)
-        if head is not None and not on_head and any(step[3] == INFO_CHANGE for step in steps):
-            # A 信息变更 corrected this person's ID (number or type): the same person, by name and birth date,
-            # is on the replacement (the ID typed is the one the old policy had).
-            on_head = (
-                conn.execute(
-                    "SELECT 1 FROM insured WHERE policy_no = ? AND name = ? AND birth = ?",
-                    (head.policy_no, person.name, person.birth.isoformat()),
-                ).fetchone()
-                is not None
-            )
+        changed = head is not None and not on_head and any(step[3] == INFO_CHANGE for step in steps)
+        if changed:
+            assert head is not None
+            on_head = _corrected(conn, policy.policy_no, head.policy_no, person)
         if head is not None and not on_head:
             # Left out of the replacement, but on another live policy issued from this one (a 加人 after a
             # 减人 took them off): that one covers them, and the page says so instead. Only a policy of this
@@ -238,7 +236,37 @@ class LookupLedger:
                 ).fetchone()
                 if row is not None:
                     head, on_head = Replacement(row[0], row[1], from_text(row[2])), True
-        return Found(policy, person, covers, name[0] if name else "", head, on_head)
+        # A 信息变更 this person cannot be told apart in: neither "you are on it" nor "you are not".
+        unsure = changed and not on_head
+        return Found(policy, person, covers, name[0] if name else "", head, on_head, unsure)
+
+
+# The people of one policy whose ID is not on another: those a 信息变更 took off (or whose ID it corrected),
+# and those it put on (or under a corrected ID), counted by one of their facts.
+_ONLY_ON = (
+    "SELECT COUNT(*) FROM insured a WHERE a.policy_no = ? AND {fact} AND NOT EXISTS"
+    " (SELECT 1 FROM insured b WHERE b.policy_no = ? AND b.id_no = a.id_no AND b.id_type = a.id_type)"
+)
+
+
+def _corrected(conn, old: str, new: str, person: Insured) -> bool:
+    """Whether a 信息变更 that replaced `old` by `new` corrected this person's ID (number or type; the ID
+    typed is the one the old policy had): on `new`, under another ID, the same person by name and birth date;
+    or the only person whose ID the change brought in with their name (a typo in the number's birth digits
+    changes the birth date too), or with their birth date and gender (a name corrected too), where they
+    are the only one it took off with that fact."""
+    if conn.execute(
+        "SELECT 1 FROM insured WHERE policy_no = ? AND name = ? AND birth = ?",
+        (new, person.name, person.birth.isoformat()),
+    ).fetchone():
+        return True
+    birth = person.birth.isoformat()
+    for fact, values in (("a.name = ?", (person.name,)), ("a.birth = ? AND a.gender = ?", (birth, person.gender))):
+        query = _ONLY_ON.format(fact=fact)
+        added = conn.execute(query, (new, *values, old)).fetchone()[0]
+        if added == 1 and conn.execute(query, (old, *values, new)).fetchone()[0] == 1:
+            return True
+    return False
 
 
 def _holds(conn, policy_no: str, id_no: str, id_type: str) -> bool:

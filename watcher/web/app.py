@@ -364,7 +364,8 @@ class LookupApp:
             # The replacing policy's status now, as its own lookup shows it (有效 whose cover ended: 已到期).
             "replacement_void": replacement_now == CANCELLED,
             "replacement_ended": replacement_now == EXPIRED,
-            "left_out": bool(found.replacement and not found.on_replacement),
+            "left_out": bool(found.replacement and not found.on_replacement and not found.unsure),
+            "changed_to": found.replacement.policy_no if found.replacement and found.unsure else "",
             # 有效 before its cover starts: said, so that a traveller checking before departure does not take
             # the green badge for cover in force now.
             "not_started": p.shown_status(now) == ACTIVE and now < p.start,
