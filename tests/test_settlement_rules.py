@@ -148,6 +148,26 @@ def test_a_plan_waits_until_every_live_policy_took_effect_and_plans_never_mix():
     assert later["GZ001", "GN-A"].state == "ready" and later["GZ001", "GN-A"].ready_fen == 3000
 
 
+def test_a_statement_is_named_by_the_plan_version_of_the_policies_it_bills():
+    """A policy of the plan's first version, cancelled by a 减人 and reissued under the second (renamed
+    「…2027版」), came first in the month: the statement of second-version policies named the first."""
+    from dataclasses import replace
+
+    old = policy("P1", "GZ001", "GN-A", "2026-11-20 08:00", 1000, status=CANCELLED)
+    new = [
+        replace(policy(n, "GZ001", "GN-A", "2026-11-21 08:00", 600), plan_name="A款2027版", plan_version=2)
+        for n in ("P2", "P3")
+    ]
+    (group,) = settle_state(group_month([old, *new]), at("2026-12-01 02:00"))
+    assert group.state == "ready" and group.plan_name == "A款2027版" and group.billed_name() == "A款2027版"
+    # Billed before under the first version, the rest under the second: a supplement names the second.
+    stated = policy("P0", "GZ001", "GN-A", "2026-11-19 08:00", 500, statement_no="DZ202611000001")
+    (group,) = settle_state(group_month([stated, *new]), at("2026-12-01 02:00"))
+    assert group.billed_name() == "A款2027版"
+    (group,) = settle_state(group_month([new[0], stated]), at("2026-12-01 02:00"))
+    assert group.plan_name == "A款2027版", "the summary names the newest version the month's live policies have"
+
+
 def test_statement_numbers_and_deposit_receipts():
     assert statement_number(date(2026, 11, 1), 42) == "DZ202611000042"
     assert receipt_valid_until(date(2026, 11, 25)) == date(2029, 11, 24)

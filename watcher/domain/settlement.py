@@ -87,6 +87,11 @@ class Group:
     stated: list[Policy] = field(default_factory=list)  # already in a statement
     cancelled: int = 0
 
+    def billed_name(self) -> str:
+        """The plan's name on a statement of the ready policies: their newest plan version's (a policy
+        cancelled this month, listed first, may carry an older version's name that none of them has)."""
+        return max(self.ready, key=lambda p: p.plan_version).plan_name if self.ready else self.plan_name
+
     @property
     def state(self) -> str:
         if self.waiting:
@@ -116,10 +121,16 @@ def group_month(policies: list[Policy]) -> list[Group]:
 
 
 def _fill(groups: dict[tuple[str, str], Group], policies: list[Policy]) -> list[Group]:
+    newest: dict[tuple[str, str], int] = {}  # the plan version each group's name is from (-1: a cancelled one)
     for p in policies:
         g = groups.get((p.agency, p.plan_code))
         if g is None:
             g = groups[(p.agency, p.plan_code)] = Group(p.agency, p.plan_code, p.plan_name)
+            version = -1 if p.status != ACTIVE else p.plan_version
+            newest[(p.agency, p.plan_code)] = version
+        elif p.status == ACTIVE and p.plan_version > newest.get((p.agency, p.plan_code), -1):
+            # Named as its live policies' newest version names the plan, not as a cancelled one did.
+            g.plan_name, newest[(p.agency, p.plan_code)] = p.plan_name, p.plan_version
         if p.status != ACTIVE:
             g.cancelled += 1
         elif p.statement_no:

@@ -230,7 +230,7 @@ class SettlementLedger:
         groups = settle_state(group_month(self.month_policies(start, end, agency=agency, plan=plan)), now)
         created = [
             self.create_statement(
-                g.agency, g.plan_code, g.plan_name, month, g.ready, at=now, request_id=request_id, run_id=run_id
+                g.agency, g.plan_code, g.billed_name(), month, g.ready, at=now, request_id=request_id, run_id=run_id
             )
             for g in groups
             if g.state == "ready"
