@@ -320,6 +320,77 @@ def test_kill_9_leaves_no_worker_behind(root):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+def test_a_client_polling_a_slowed_number_is_counted_and_refused_the_traveller_who_waits_gets_in(desk):
+    """A dozen addresses polling a slowed policy number (429, uncounted) took the one lookup it gets every
+    few seconds each time, and the traveller retrying as told never got in. A client back before the time
+    it was given for the number is counted as failing, and refused like any other."""
+    with serving(desk["root"], "--workers", "1") as web:
+        base = web["base"]
+        for i in range(POLICY_SLOW_AFTER):  # one failure each: the number is slowed, no address is
+            post(base, f"10.50.0.{i}", id_type="身份证", policy_no=desk["live"], id_no="110101199003070011")
+        status, headers, body, _ = post(base, "10.77.0.1", id_type="身份证", policy_no=desk["live"], id_no=desk["id"])
+        assert status == 429 and 'id="slowed"' in body
+        seen = []
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and 'id="refused"' not in (seen or [""])[-1]:
+            seen.append(
+                post(base, "10.66.0.1", id_type="身份证", policy_no=desk["live"], id_no="110101199003070011")[2]
+            )
+            time.sleep(0.05)
+        assert 'id="refused"' in seen[-1], "a poller ignoring Retry-After is refused in the end"
+        # The traveller, retrying each time as told (the poller may have taken the last lookup before it was
+        # refused), gets in, never counted for the 429s: their address is neither slowed nor refused.
+        for _ in range(3):
+            time.sleep(int(headers["Retry-After"]))
+            status, headers, body, _ = post(
+                base, "10.77.0.1", id_type="身份证", policy_no=desk["live"], id_no=desk["id"]
+            )
+            if status == 200:
+                break
+        assert status == 200 and 'id="result"' in body, body[-500:]
+
+
+def test_failures_that_cannot_be_counted_stop_every_answer_until_they_can(desk, caplog):
+    """With lookup-state.sqlite3 on a full disk, a wrong guess was answered 503 (its failure could not be
+    written) and the right one 200 (a success writes nothing): unlimited guessing, and /healthz said ok.
+    Now, once a failure cannot be recorded, every lookup says "maintenance" until a write goes through;
+    /healthz says so; the log names the state, not the ledger."""
+    import io
+    import sqlite3
+
+    from watcher.settings import load_settings
+    from watcher.web.app import LookupApp
+
+    app = LookupApp(desk["root"], load_settings(desk["root"]))
+
+    def ask(path: str, id_no: str = "", client: str = "10.60.0.1") -> tuple[str, str]:
+        body = urllib.parse.urlencode({"id_type": "身份证", "policy_no": desk["live"], "id_no": id_no}).encode()
+        environ = {"REQUEST_METHOD": "POST" if id_no else "GET", "PATH_INFO": path, "REMOTE_ADDR": client}
+        environ |= {"CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body))}
+        environ["wsgi.input"] = io.BytesIO(body)
+        said: list[str] = []
+        page = b"".join(app(environ, lambda status, headers: said.append(status)))
+        return said[0][:3], page.decode("utf-8")
+
+    def full(*args, **kw):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    assert ask("/", desk["id"])[0] == "200" and ask("/healthz") == ("200", "ok")
+    caplog.set_level("INFO", logger="watcher")
+    app.store._update = full  # the disk under the counts fills up
+    status, page = ask("/", "110101199003070011")
+    assert status == "503" and "维护" in page
+    status, page = ask("/", desk["id"], client="10.60.0.2")
+    assert status == "503" and 'id="result"' not in page, "the right ID is not told apart from a wrong one"
+    assert ask("/healthz") == ("503", "lookup state unavailable")
+    assert "lookup-state.sqlite3" in caplog.text or "lookup_clients" in caplog.text
+    assert "no transaction is active" not in caplog.text
+    del app.store._update  # room again
+    assert ask("/healthz") == ("200", "ok")
+    status, page = ask("/", desk["id"], client="10.60.0.2")
+    assert status == "200" and 'id="result"' in page
+
+
 def test_the_lock_out_file_deleted_while_the_page_runs_starts_afresh(desk, ledger_backend):
     """An operator lifting a lock-out by deleting lookup-state.sqlite3 under a running page: every lookup
     answered, none a 500 ("no such table" in the threads that opened the new file). On PostgreSQL the

@@ -13,7 +13,7 @@ import os
 import queue
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -338,9 +338,17 @@ class ThrottleStore:
                 )
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A COMMIT that failed (a full disk) has already ended the transaction: the ROLLBACK's own
+            # complaint ("no transaction is active") would hide why, and the log would blame the ledger.
+            with suppress(Exception):
+                conn.execute("ROLLBACK")
             raise
         return states
+
+    def probe(self, now: float) -> None:
+        """Write once, as recording a failure would (raises where that cannot be done: a full disk, a file
+        that cannot be written): the page answers no lookup while its failures cannot be counted."""
+        self.update("probe:", lambda _state: ClientState((), now))
 
     def prune(self, before: float) -> None:
         """Forget clients with nothing recent and no lock: the table stays small. One transaction, so

@@ -34,7 +34,7 @@ from ..domain.money import yuan_display
 from ..domain.policy import ACTIVE, CANCELLED, EXPIRED
 from ..domain.text import fold, fold_id
 from ..domain.throttle import Rules, Verdict, after_failure, verdict, with_pending
-from ..faults import DeskFault, classify
+from ..faults import DeskFault, classify, describe
 from ..io.pages import environment
 from ..ledger.db import is_url, ledger_target
 from ..ledger.issued import issued_path
@@ -143,6 +143,15 @@ class LookupApp:
         self.flight = threading.Lock()
         self.mark = issued_path(self.root, target)
         self.verified_at, self.unverified = -1e9, False
+        # The failed-lookup counts could not be written: a lookup that fails could not be counted, so none
+        # is answered (a wrong guess would be "maintenance" and a right one the policy: guessing unlimited)
+        # until a write goes through again.
+        self.state_fault = ""
+        self.state_where = (
+            "PostgreSQL 账本的 lookup_clients 表" if is_url(target) else str(self.root / settings.lookup_state)
+        )
+        # (client, policy number key) -> when that client was told it may look that number up again
+        self.told: dict[tuple[str, str], float] = {}
 
     # --- WSGI ------------------------------------------------------------------------------
 
@@ -195,6 +204,8 @@ class LookupApp:
                 return "503 Service Unavailable", plain, b"ledger unavailable"
             if self._unverified(self.clock()):
                 return "503 Service Unavailable", plain, b"behind"
+            if not self._counting(self.clock()):
+                return "503 Service Unavailable", plain, b"lookup state unavailable"
             return "200 OK", plain, b"ok"
         return "404 Not Found", html, self.page(error="页面不存在，请从首页查询")
 
@@ -221,6 +232,8 @@ class LookupApp:
             # A ledger restored from a backup and not yet brought forward (or a recovery under way): it lacks
             # the latest policies, and "not found" would tell their travellers they are not covered.
             return "503 Service Unavailable", self.html + [("Retry-After", "600")], self.page(error=MAINTENANCE)
+        if not self._counting(now):
+            return self._maintenance()
         with self.flight:
             ahead = self.in_flight.get(client, 0)
             self.in_flight[client] = ahead + 1
@@ -241,21 +254,69 @@ class LookupApp:
         key = policy_key(form["policy_no"])
         pv = self._verdict(key, now, self.policy_rules)
         if pv.retry_at > now:
+            told, self.told[(client, key)] = self.told.get((client, key), 0.0), pv.retry_at
+            if now < told:
+                # Back before the time it was given for this number: a client polling for the one lookup the
+                # number gets every few seconds, to keep its traveller out, counted as failing (a traveller who
+                # waits as told is not). Uncounted, a dozen addresses held a number for ever.
+                try:
+                    counted = self.store.update(client, lambda s: after_failure(s, now, self.rules))
+                except Exception as exc:
+                    return self._uncounted(exc)
+                self._remember(client, verdict(counted, now, self.rules), now)
+            if len(self.told) > HELD_MAX:  # a crowd: keep the times still ahead (other threads add meanwhile)
+                still = {k: at for k, at in list(self.told.items()) if at > now}
+                self.told = still if len(still) < HELD_MAX else {}
             return self._too_many(pv, now)
         found = self.ledger.find(form["policy_no"], form["id_type"], form["id_no"])
         if found is None:
-            after = self.store.update_many(
-                {
-                    client: lambda s: after_failure(s, now, self.rules),
-                    key: lambda s: after_failure(s, now, self.policy_rules),
-                }
-            )
+            try:
+                after = self.store.update_many(
+                    {
+                        client: lambda s: after_failure(s, now, self.rules),
+                        key: lambda s: after_failure(s, now, self.policy_rules),
+                    }
+                )
+            except Exception as exc:
+                return self._uncounted(exc)
             for k, rules in ((client, self.rules), (key, self.policy_rules)):
                 self._remember(k, verdict(after[k], now, rules), now)
             locked = self._local(after[client].locked_until) if after[client].locked_until > now else ""
             # One answer for every mismatch: nothing in it depends on what was typed.
             return "200 OK", self.html, self.page(not_found=True, locked=locked)
         return "200 OK", self.html, self.page(found=self._shown(found))
+
+    def _uncounted(self, exc: Exception):
+        """A failure that could not be recorded: answered "maintenance", and so is every lookup after it
+        until the counts can be written again (`_counting`)."""
+        fault = classify(exc)
+        if fault is None:
+            raise exc
+        if not self.state_fault:
+            log.error(
+                "保单查询页暂停：查询失败次数无法记录到 %s（%s）。能写入之前，每次查询都答“正在维护”",
+                self.state_where,
+                describe(exc),
+            )
+        self.state_fault = describe(exc)
+        return self._maintenance()
+
+    def _counting(self, now: float) -> bool:
+        """Whether failures can be counted: after a write failed, a write must go through first."""
+        if not self.state_fault:
+            return True
+        try:
+            self.store.probe(now)
+        except Exception as exc:
+            if classify(exc) is None:
+                raise
+            return False
+        log.warning("查询失败次数又可记录到 %s，保单查询恢复", self.state_where)
+        self.state_fault = ""
+        return True
+
+    def _maintenance(self):
+        return "503 Service Unavailable", self.html + [("Retry-After", "60")], self.page(error=MAINTENANCE)
 
     def _unverified(self, now: float) -> bool:
         """Whether the desk's ledger is behind the numbers it handed out, or a `watcher recover` is under way
