@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import time
 from pathlib import Path
 
 from helpers import issue_fields, ledger_query, people, result, run_watcher, write_request
@@ -135,3 +136,99 @@ def test_no_output_carries_a_number_before_the_mark_holds_it(root, ledger_backen
     number = page.name.removeprefix("电子保单_").removesuffix(".html")
     [mark] = sorted(root.glob("*.numbers.json")) or sorted(root.glob("ledger.numbers.json"))
     assert Issued(mark).read()[0].get("policy", 0) >= int(number[10:])
+
+
+def _halted(root: Path) -> str:
+    """What the running service says of its stopped intake (a worker of a PostgreSQL ledger: its own file)."""
+    return "".join(json.loads(path.read_text("utf-8"))["line"] for path in root.glob(".watcher-halted*.json"))
+
+
+def test_a_backup_restored_into_the_ledger_under_a_running_service_hands_out_no_number_again(root, ledger_backend):
+    """`sqlite3 ledger.sqlite3 ".restore backup"` (or a PostgreSQL restore) while `serve` ran: the service
+    had checked the ledger against the mark only at its start, and gave the next group a number already
+    printed on another's policy. A number drawn at or below the mark stops the intake; nothing commits."""
+    from helpers import serving, wait_for
+
+    (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\n", encoding="utf-8")
+    drop = root / "workbooks" / "GZ001"
+    with serving(root) as proc:
+        write_request(drop / "一.xlsx", issue_fields(旅行团号="T1"), people(1))
+        wait_for(lambda: (root / "outbox/GZ001/一_结果.json").exists(), 60, "the first result")
+        backup = _backup(root, ledger_backend)
+        write_request(drop / "二.xlsx", issue_fields(旅行团号="T2"), people(2)[1:])
+        wait_for(lambda: (root / "outbox/GZ001/二_结果.json").exists(), 60, "the second result")
+        second = result(root, "GZ001", "二_结果")[0]["policies"][0]["policy_no"]
+        if backup is not None:  # into the open file, as the sqlite3 shell's .restore does
+            source, live = sqlite3.connect(backup), sqlite3.connect(root / "ledger.sqlite3")
+            source.backup(live)
+            live.close()
+            source.close()
+        else:
+            ledger_query(root, "SELECT setval('number_policy', 1)")
+        write_request(drop / "三.xlsx", issue_fields(旅行团号="T3"), people(3)[2:])
+        wait_for(lambda: "恢复成了较早的备份" in _halted(root), 60, "the intake stopped")
+        time.sleep(1.5)  # a rescan or two: the fault holds, nothing is taken
+        assert proc.poll() is None, "the service stays up, its intake stopped"
+        assert "恢复成了较早的备份" in _halted(root) and "watcher recover" in _halted(root)
+    assert (drop / "三.xlsx").exists() and not (root / "outbox/GZ001/三_结果.json").exists()
+    numbers = [r[0] for r in ledger_query(root, "SELECT policy_no FROM policies WHERE tour_group = 'T3'")]
+    assert numbers == [], f"nothing committed for T3 (the number {second} was handed out already)"
+    if ledger_backend == "sqlite":  # (the PostgreSQL one here only had its sequence set back)
+        assert run_watcher(root, "process", check=False).returncode == 1, "a restart refuses the ledger behind"
+
+
+def test_a_ledger_deleted_under_a_running_service_stops_its_intake(root, ledger_backend):
+    """`rm ledger.sqlite3*` while `serve` ran: the service went on committing into the deleted file (lost
+    at its exit) and said success."""
+    import pytest
+    from helpers import serving, wait_for
+
+    if ledger_backend != "sqlite":
+        pytest.skip("a file of the SQLite ledger")
+    (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\n", encoding="utf-8")
+    drop = root / "workbooks" / "GZ001"
+    with serving(root):
+        write_request(drop / "一.xlsx", issue_fields(旅行团号="T1"), people(1))
+        wait_for(lambda: (root / "outbox/GZ001/一_结果.json").exists(), 60, "the first result")
+        for path in root.glob("ledger.sqlite3*"):
+            if not path.name.endswith(".numbers.json"):
+                path.unlink()
+        write_request(drop / "二.xlsx", issue_fields(旅行团号="T2"), people(2)[1:])
+        wait_for(lambda: "被删除、替换" in _halted(root), 60, "the intake stopped")
+    assert (drop / "二.xlsx").exists() and not (root / "outbox/GZ001/二_结果.json").exists()
+
+
+def test_a_read_only_ledger_is_said_as_such_not_as_damaged(root, monkeypatch):
+    """A ledger file on a read-only mount: `BEGIN IMMEDIATE` passes on it, so the service's check said the
+    ledger was well again at every rescan (and stopped at the next commit); the words said 可能已损坏 and
+    sent the operator to a backup."""
+    import os
+
+    from watcher.faults import DISK, classify
+    from watcher.ledger import policies
+
+    opened = run_watcher(root, "status")
+    assert opened.returncode == 0
+    from watcher import clock
+    from watcher.ledger import Ledger
+    from watcher.settings import load_settings
+
+    settings = load_settings(root)
+    ledger = Ledger(root / "ledger.sqlite3", settings.zone, now=clock.now())
+    try:
+        ledger.probe()
+        real = os.access
+        monkeypatch.setattr(
+            policies.os,
+            "access",
+            lambda p, mode: False if Path(p) == ledger.path and mode == os.W_OK else real(p, mode),
+        )
+        try:
+            ledger.probe()
+        except sqlite3.OperationalError as exc:
+            assert classify(exc) == DISK
+        else:
+            raise AssertionError("a read-only ledger passed the check")
+    finally:
+        ledger.close()
+    assert classify(sqlite3.OperationalError("attempt to write a readonly database")) == DISK

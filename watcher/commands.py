@@ -113,6 +113,7 @@ def _guard(ledger, layout: Layout, zone) -> None:
             "运行 watcher recover 从 archive/ 重放备份之后的业务（见运维文档的备份与恢复）"
         )
     ledger.issued.raise_to(used)  # a mark behind the ledger (a crash between a commit and the mark) catches up
+    ledger.watch_numbers = True  # level with the mark: it must stay so while this process runs
 
 
 def cmd_init(layout: Layout, args) -> int:

@@ -9,19 +9,26 @@ import errno
 import sqlite3
 import sys
 
-LOCKED, LEDGER, AWAY, DISK = "locked", "ledger", "away", "disk"
+LOCKED, LEDGER, AWAY, DISK, SWAPPED = "locked", "ledger", "away", "disk", "swapped"
 
 WORDS = {
     LOCKED: "账本被其他程序锁定",
     LEDGER: "账本出错（可能已损坏）",
     AWAY: "无法连接账本数据库",
     DISK: "磁盘已满或读写出错",
+    SWAPPED: "账本在服务运行时被删除、替换或恢复成了较早的备份",
 }
+# Nothing a running service can wait out: the ledger it has open is not the desk's any more.
+_RESTART = (
+    "已停止受理，不会把已发出的号码再发一次。请停止所有 watcher 再启动：启动时会核对账本，账本落后于已发出的编号时"
+    "按提示运行 watcher recover 从 archive/ 重放，或恢复更新的备份（见运维文档的备份与恢复）"
+)
 ADVICE = {
     LOCKED: "等锁定解除后自动继续；若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
     LEDGER: "请运行 watcher check 查看；如账本已损坏，请停止 watcher，从最近的备份恢复账本（见运维文档的备份与恢复）",
     AWAY: "恢复连接后自动继续；请检查数据库服务器和网络",
     DISK: "腾出磁盘空间（或修复磁盘）后自动继续（检查时须能写入 1 MB）",
+    SWAPPED: _RESTART,
 }
 # The same, said where nothing will go on by itself: a `process` run that stopped, `status` with no service
 # running.
@@ -31,6 +38,7 @@ ADVICE_IDLE = {
     LEDGER: ADVICE[LEDGER],
     AWAY: f"恢复连接后{AGAIN}；请检查数据库服务器和网络",
     DISK: f"腾出磁盘空间（至少 1 MB，或修复磁盘）后{AGAIN}",
+    SWAPPED: _RESTART,
 }
 # What the operator reads once a fault is gone ("{WORDS}已恢复" read 无法连接账本数据库已恢复).
 CLEARED = {
@@ -38,12 +46,14 @@ CLEARED = {
     LEDGER: "账本已恢复正常",
     AWAY: "与账本数据库的连接已恢复",
     DISK: "磁盘已恢复可写",
+    SWAPPED: "账本已恢复",
 }
 WEB_ADVICE = {
     LOCKED: "若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
     LEDGER: "账本文件被移走或正在替换时也会这样，放回原处即可；若持续，请运行 watcher check 查看",
     AWAY: "请检查数据库服务器和网络",
     DISK: "请腾出磁盘空间（或修复磁盘）",
+    SWAPPED: "请运行 watcher status 查看",
 }
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 
@@ -150,8 +160,8 @@ def _classify(exc: BaseException) -> str | None:
         text = str(exc).lower()
         if "locked" in text or "busy" in text:
             return LOCKED
-        if "full" in text or "disk i/o" in text:
-            return DISK
+        if "full" in text or "disk i/o" in text or "readonly" in text:
+            return DISK  # "attempt to write a readonly database": a read-only disk or file, not a damaged one
         return LEDGER
     if isinstance(exc, sqlite3.DatabaseError):
         return LEDGER  # "database disk image is malformed", "file is not a database" …

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -21,7 +22,7 @@ from pathlib import Path
 from .. import crash
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
-from ..faults import AWAY, DeskFault, os_words
+from ..faults import AWAY, SWAPPED, DeskFault, os_words
 from .common import (
     POLICY_SELECT,
     LedgerError,
@@ -64,6 +65,17 @@ class Overlap:
     tour_group: str = ""
 
 
+def _identity(path: Path | None) -> tuple[int, int] | None:
+    """The file at `path` (device, inode); None where there is none (or no path: PostgreSQL)."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 def _numbered(name: str) -> str:
     if name not in NUMBERED:
         raise LedgerError(f"no sequence named {name!r}")
@@ -94,7 +106,17 @@ class Ledger(SettlementLedger):
         self._drawn = False
         self._marking: Future[None] | None = None  # the mark rising on its thread (see marked())
         self._mark_pool: ThreadPoolExecutor | None = None
+        # Set once the ledger was found level with the mark (commands._guard): from then on a number drawn
+        # at or below what the mark knows was handed out means the ledger went back under the running
+        # process (a backup restored into it), and nothing is committed. `recover` hands numbers out again
+        # on purpose and leaves it unset.
+        self.watch_numbers = False
+        # Such a fault, once met, holds until the process restarts (and its start checks the ledger again):
+        # a PostgreSQL sequence that gave a number twice has moved past it by then, and a check of the
+        # numbers alone would let the intake go on into a ledger that lost what the backup did not have.
+        self.swapped: DeskFault | None = None
         migrate(self.db, to_text(now))
+        self.identity = _identity(self.path)  # the file this connection writes (a SQLite ledger)
 
     def close(self) -> None:
         self.marked()
@@ -123,6 +145,8 @@ class Ledger(SettlementLedger):
             if self.db.conn.closed or self.db.conn.broken:
                 self.reconnect()
             self.conn.execute("SELECT 1").fetchone()
+            self.same_file()
+            self.level_with_mark()
             if self.kept_lock is not None and not self.lock_held:
                 self.lock_held = self.try_lock(self.kept_lock)
                 if not self.lock_held:
@@ -132,12 +156,45 @@ class Ledger(SettlementLedger):
                         AWAY, RuntimeError(f"重新连接后本 worker 的锁（{self.kept_lock}）被其他 worker 占用，等它释放")
                     )
             return
+        self.same_file()
+        self.level_with_mark()
+        if self.path is not None and not os.access(self.path, os.W_OK):  # a read-only mount: BEGIN passes
+            raise sqlite3.OperationalError("attempt to write a readonly database")
         self.conn.execute("BEGIN IMMEDIATE")
         self.conn.execute("ROLLBACK")
         if thorough:
             found = self.integrity()
             if found:
                 raise sqlite3.DatabaseError("integrity check: " + "; ".join(found[:3]))
+
+    def same_file(self) -> None:
+        """Raise where the ledger file was deleted or replaced (moved aside, a backup moved in) under this
+        process: its connection would go on committing into a file the desk no longer has."""
+        if self.swapped is not None:
+            raise self.swapped
+        if self.path is not None and _identity(self.path) != self.identity:
+            self._swapped(f"账本文件 {self.path} 已不是本服务打开的那个文件（被删除或替换）")
+
+    def _swapped(self, what: str) -> None:
+        self.swapped = DeskFault(SWAPPED, RuntimeError(what))
+        raise self.swapped
+
+    def level_with_mark(self) -> None:
+        """Raise where the ledger is behind the numbers the desk has handed out (its mark), once it was found
+        level: a backup restored into the open file (SQLite's .restore, a PostgreSQL restore)."""
+        if not self.watch_numbers or self.issued is None:
+            return
+        from .issued import behind
+
+        try:
+            mark, _ = self.issued.read()
+        except OSError:
+            mark = self.issued.known  # the mark's disk away: what this process knows it raised the mark to
+        known = self.issued.known
+        late = behind(self.numbers_used(), {k: max(mark.get(k, 0), known.get(k, 0)) for k in {*mark, *known}})
+        if late:
+            which = "，".join(f"{name} 账本只到 {used}，已发出到 {top}" for name, used, top in late)
+            self._swapped(f"账本落后于已发出的编号：{which}")
 
     def reconnect(self) -> None:
         try:
@@ -173,6 +230,7 @@ class Ledger(SettlementLedger):
             self.conn.execute(f"RELEASE {name}")
             return
         self.marked()  # the marks rise in order, one at a time
+        self.same_file()
         self.db.begin()
         self._depth, self._drawn = 1, False
         try:
@@ -234,12 +292,17 @@ class Ledger(SettlementLedger):
         transaction leaves its number unused, a gap, never a repeat)."""
         self._drawn = True
         if self.backend == "postgresql":
-            return self.conn.execute(f"SELECT nextval('number_{_numbered(name)}')").fetchone()[0]
-        return self.conn.execute(
-            "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = sequences.value + 1"
-            " RETURNING value",
-            (name,),
-        ).fetchone()[0]
+            value = self.conn.execute(f"SELECT nextval('number_{_numbered(name)}')").fetchone()[0]
+        else:
+            value = self.conn.execute(
+                "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = sequences.value + 1"
+                " RETURNING value",
+                (name,),
+            ).fetchone()[0]
+        top = self.issued.known.get(name, 0) if self.watch_numbers and self.issued is not None else 0
+        if value <= top:  # handed out before: the ledger went back under this process (rolled back with it)
+            self._swapped(f"账本给出的编号 {name} {value} 已发出过（已发出到 {top}）")
+        return value
 
     def numbers_used(self) -> dict[str, int]:
         """The highest number handed out so far by each sequence (0: none yet)."""
