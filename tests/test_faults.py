@@ -560,3 +560,18 @@ def test_status_after_a_killed_run_says_the_next_run_finishes_what_it_held(root)
     run_watcher(root, "process")
     assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
     assert "处理中：0 个文件" in run_watcher(root, "status").stdout
+
+
+def test_month_end_on_a_full_outbox_says_so_in_one_line_and_writes_its_files_on_the_next_run(root):
+    """A full agency outbox under month-end: `watcher month-end` printed only a Python traceback (the full
+    disk met inside the statement's writer), and serve logged one every retry."""
+    from helpers import issue, month_end
+
+    issue(root, "团A", "2026-11-20 08:00", n=2)
+    out = root.joinpath(*OUT)
+    with unusable(out) as kind:
+        proc = month_end(root, "2026-11", "2026-12-01T03:00:00+08:00", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert ("磁盘已满" if kind == "full" else "无法访问") in proc.stderr, proc.stderr
+    month_end(root, "2026-11", "2026-12-01T04:00:00+08:00")  # room again: the statement already recorded is written
+    assert (out / "业务明细_2026-11.xlsx").exists() and list(out.glob("对账单_DZ*.xlsx"))

@@ -131,7 +131,17 @@ def _argparse_in_chinese():
 QUIET_TRACKER = "ignore:resource_tracker:UserWarning"
 
 
+def _unraisable(unraisable) -> None:
+    """A workbook writer that met a full disk leaves its zip file open, and closing it when it is collected
+    meets the full disk again: Python printed that as a traceback after the one line that said the disk was
+    full. That one is dropped; anything else is printed as Python would."""
+    if isinstance(unraisable.exc_value, OSError) and "ZipFile" in repr(unraisable.object):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def main(argv: list[str] | None = None) -> int:
+    sys.unraisablehook = _unraisable
     if QUIET_TRACKER not in os.environ.get("PYTHONWARNINGS", ""):
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), QUIET_TRACKER)))
     with _argparse_in_chinese():
@@ -161,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        from .faults import ADVICE_IDLE, DeskFault, classify
+
+        fault = classify(exc)  # the desk's fault met inside a library (a full disk under a workbook writer)
+        if fault is None:
+            raise
+        print(f"watcher {args.command}: {DeskFault(fault, exc).short()}。{ADVICE_IDLE[fault]}", file=sys.stderr)
+        return 1
 
 
 def _log_refusal(layout: Layout, line: str) -> None:

@@ -85,6 +85,12 @@ class DeskFault(Exception):
             return f"{WORDS[self.reason]}{detail}：未受理新文件，文件都留在原处。{ADVICE_IDLE[self.reason]}"
         return f"{WORDS[self.reason]}{detail}：已暂停受理新文件，文件都留在原处。{ADVICE[self.reason]}"
 
+    def short(self) -> str:
+        """What it is, in a line without the intake's words: for work that is not a file's (month-end)."""
+        detail = f"（{describe(self.cause)}）" if self.cause is not None else ""
+        where = f"（{shown_path(str(self.where))}）" if self.where is not None else ""
+        return f"{WORDS[self.reason]}{detail}{where}"
+
     def web_line(self) -> str:
         """The line the lookup page logs (it takes no files: the intake's words would mislead)."""
         detail = f"（{describe(self.cause)}）" if self.cause is not None else ""

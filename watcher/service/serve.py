@@ -221,8 +221,12 @@ class Service:
             run_due(self.desk.ledger, self.desk.layout, self.settings, self.desk.now())
         except OSError as exc:  # a folder that takes nothing (outbox/_admin): one line, not a traceback
             log.error("月结运行失败（%s），稍后重试", describe(exc))
-        except Exception:
-            log.exception("月结运行失败，稍后重试")
+        except Exception as exc:
+            fault = classify(exc)
+            if fault is None:
+                log.exception("月结运行失败，稍后重试")
+            else:  # a full disk met inside a writer (xlsxwriter's FileCreateError around ENOSPC), the ledger …
+                log.error("月结运行失败：%s。已记入账本的对账单在重试时写出，稍后重试", DeskFault(fault, exc).short())
 
     def _round(self, pipeline: Pipeline) -> None:
         """One turn: what events said, what is ready, what is finished, whether the watchers live."""
