@@ -575,3 +575,32 @@ def test_month_end_on_a_full_outbox_says_so_in_one_line_and_writes_its_files_on_
     assert ("磁盘已满" if kind == "full" else "无法访问") in proc.stderr, proc.stderr
     month_end(root, "2026-11", "2026-12-01T04:00:00+08:00")  # room again: the statement already recorded is written
     assert (out / "业务明细_2026-11.xlsx").exists() and list(out.glob("对账单_DZ*.xlsx"))
+
+
+def test_outputs_are_written_into_an_outbox_with_room_for_them_though_not_for_a_megabyte(root):
+    """An agency's outbox on a small share: once 300 KB were free again the results (a few tens of KB)
+    still waited, and every agency's intake with them: the check asked 1 MB of the folder."""
+    (root / "watcher.toml").write_text("settle_seconds = 0.3\nrescan_seconds = 1\n", encoding="utf-8")
+    outbox = root.joinpath(*OUT)
+    outbox.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(outbox)], capture_output=True
+    ).returncode:
+        pytest.skip("this machine lets no test mount a small disk")
+    try:
+        filler = outbox / "filler"
+        with open(filler, "wb") as handle:
+            try:
+                handle.write(b"\0" * (1 << 20))
+            except OSError:
+                pass
+        with serving(root) as proc:
+            write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+            wait_for(lambda: ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)], 30, "the commit")
+            time.sleep(2.5)
+            assert not _results(root, "团A"), "no room at all yet"
+            os.truncate(filler, max(0, filler.stat().st_size - 300 * 1024))
+            wait_for(lambda: _results(root, "团A"), 20, "the outputs, in the room there is")
+            assert proc.poll() is None
+    finally:
+        subprocess.run(["umount", "-l", str(outbox)], check=False)

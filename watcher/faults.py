@@ -27,7 +27,7 @@ ADVICE = {
     LOCKED: "等锁定解除后自动继续；若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
     LEDGER: "请运行 watcher check 查看；如账本已损坏，请停止 watcher，从最近的备份恢复账本（见运维文档的备份与恢复）",
     AWAY: "恢复连接后自动继续；请检查数据库服务器和网络",
-    DISK: "腾出磁盘空间（或修复磁盘）后自动继续（检查时须能写入 1 MB）",
+    DISK: "腾出磁盘空间（或修复磁盘）后自动继续（检查时根目录所在磁盘须能写入 1 MB，其他输出文件夹 64 KB）",
     SWAPPED: _RESTART,
 }
 # The same, said where nothing will go on by itself: a `process` run that stopped, `status` with no service

@@ -16,15 +16,19 @@ PROBE = ".watcher-probe"
 # every commit: `status` said 正常 beside files that waited, and serve said 已恢复 each rescan, then
 # stopped again.
 PROBE_BYTES = 1 << 20
+# A folder that refused an output, elsewhere than the root (an agency's outbox on a share with a quota): it
+# needs room for the outputs alone, which are tried again as soon as it has some. Asking 1 MB of it held
+# results that fit (80 KB) behind a folder with 290 KB free, and every agency's intake with them.
+OUTPUT_PROBE_BYTES = 64 << 10
 
 
-def probe_disk(root: Path) -> None:
-    """A write of PROBE_BYTES, synced, then removed: raises what a real output would meet (ENOSPC, EIO,
+def probe_disk(root: Path, size: int = PROBE_BYTES) -> None:
+    """A write of `size` bytes, synced, then removed: raises what a real output would meet (ENOSPC, EIO,
     EROFS)."""
     path = root / PROBE
     try:
         with open(path, "wb") as handle:
-            handle.write(bytes(PROBE_BYTES))
+            handle.write(bytes(size))
             handle.flush()
             os.fsync(handle.fileno())
     finally:
@@ -55,7 +59,7 @@ def health(desk, last: DeskFault | None = None) -> DeskFault | None:
         places.append(folder)
     for place in places:
         try:
-            probe_disk(place)
+            probe_disk(place, PROBE_BYTES if place == desk.layout.root else OUTPUT_PROBE_BYTES)
         except OSError as exc:
             return DeskFault(classify(exc) or DISK, exc, where=place)
     return None
