@@ -278,19 +278,21 @@ def _hold_root(layout: Layout, advice: str):
 
 
 @contextmanager
-def _running(layout: Layout, command: str):
-    """For serve and process: settings, the root's lock, logs, the ledger, and a stop flag for signals."""
+def _running(layout: Layout, command: str, held=None):
+    """For serve and process: settings, the root's lock, logs, the ledger, and a stop flag for signals.
+    `held`: the root's lock, already held by the caller (serve waiting to start), kept after."""
     import threading
 
     from .io.sandbox import Sandbox
 
     settings = load_settings(layout.root)
     # The parse sandbox starts first, a copy of this process as it is now: it holds no lock, no ledger, no
-    # log and no thread yet, and is ready at once (a new interpreter takes 50–100 ms to start).
+    # log and no thread yet, and is ready at once (a new interpreter takes 50–100 ms to start). Where the
+    # lock is held already, a new interpreter: a copy would hold the lock too.
     parser = Sandbox.for_settings(settings)
-    parser.warm(fork=True)
+    parser.warm(fork=held is None)
     try:
-        lock = _locked_desk(layout, settings)
+        lock = held if held is not None else _locked_desk(layout, settings)
     except BaseException:
         parser.close()
         raise
@@ -332,7 +334,7 @@ def _running(layout: Layout, command: str):
     finally:
         parser.close()
         say_going_on(layout.root)
-        if lock is not None:
+        if lock is not None and held is None:
             lock.__exit__(None, None, None)
 
 
@@ -373,21 +375,31 @@ def cmd_serve(layout: Layout, args) -> int:
     """On a full disk, a locked ledger or a database away, it logs and waits instead of exiting."""
     import time
 
+    from .service.health import say_halted
     from .service.serve import Service
 
-    while True:
-        try:
-            with _running(layout, "serve") as (desk, stop):
-                Service(desk, stop=stop).run()
-            return 0
-        except StartFault as exc:
-            wait = load_settings(layout.root).rescan_seconds
-            print(
-                f"watcher serve：启动时{exc.fault.line()}（{wait:g} 秒后重试；Ctrl-C 停止）",
-                file=sys.stderr,
-                flush=True,
-            )
-            time.sleep(wait)
+    held = None  # the root's lock, kept while waiting to start: status says a service is there (and why it
+    # waits), and a second serve is refused instead of waiting beside it
+    try:
+        while True:
+            try:
+                with _running(layout, "serve", held=held) as (desk, stop):
+                    Service(desk, stop=stop).run()
+                return 0
+            except StartFault as exc:
+                settings = load_settings(layout.root)
+                if held is None:
+                    held = _locked_desk(layout, settings)
+                say_halted(layout.root, exc.fault, clock.now())
+                print(
+                    f"watcher serve：启动时{exc.fault.line()}（{settings.rescan_seconds:g} 秒后重试；Ctrl-C 停止）",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                time.sleep(settings.rescan_seconds)
+    finally:
+        if held is not None:
+            held.__exit__(None, None, None)
 
 
 def cmd_status(layout: Layout, args) -> int:
