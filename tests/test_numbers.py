@@ -97,6 +97,10 @@ def test_the_mark_rises_with_every_number_and_a_forged_page_stops_nothing(root, 
     assert _issue(root, "二", "T2", start=1) == following
     assert "伪造" not in forged.read_text("utf-8"), "the real page is written"
     assert [p.read_text("utf-8") for p in forged.parent.glob(f".{forged.name}.*.set-aside")] == ["<html>伪造</html>"]
+    # Said as an error that names both readings: a page an agency put there, or a number handed out before
+    # (the whole insurer side restored from one backup, the outbox not): a warning was easy to miss.
+    said = [line for line in (root / "logs" / "watcher.log").read_text("utf-8").splitlines() if forged.name in line]
+    assert said and "ERROR" in said[0] and "已发出过" in said[0] and "停止 watcher" in said[0], said
 
 
 def test_the_mark_survives_a_record_cut_short_and_reads_the_release_before(tmp_path):

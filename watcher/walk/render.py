@@ -160,7 +160,16 @@ def set_aside(path: Path) -> None:
     put in its outbox, say) is kept under a hidden name and the log says so."""
     aside = path.with_name(f".{path.name}.{time.time_ns()}.set-aside")
     os.replace(path, aside)
-    log.warning("%s 在本保单签发前已存在：原文件已改名为 %s 保留", path.name, aside.name)
+    # An error, not a warning: either an agency put a page there, or this number was handed out before (the
+    # ledger, its mark and the archive all restored from one backup, the outbox not): then two groups hold
+    # a policy of this number, and only a person can tell which.
+    log.error(
+        "%s 在本保单签发前已存在（%s）：原文件已改名为 %s 保留。若它不是旅行社自己放进去的，说明这个保单号此前已发出过"
+        "（账本、编号记录和归档可能一起恢复到了较早的备份）：请立即停止 watcher，对照两份保单核查，见运维文档的备份与恢复",
+        path.name,
+        path.parent,
+        aside.name,
+    )
 
 
 def twin(rendering: RenderPlan) -> Job | None:
