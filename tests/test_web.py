@@ -91,6 +91,19 @@ def test_throttle_rules():
     assert verdict(state, 1010 + 900, rules).refused_until == 0
 
 
+def test_a_policy_number_pasted_from_a_chat_is_read_as_typed():
+    """A zero-width space copied out of a chat, or the number written in groups with dashes, gave 未查到."""
+    from watcher.web.app import normalise_policy_no
+
+    for pasted in (
+        "LY2026\u200b12020000001",
+        "ly 2026-1202-0000001",
+        "ＬＹ２０２６１２０２００００００１\u2060",
+        "LY—202612020000001",
+    ):
+        assert normalise_policy_no(pasted) == "LY202612020000001", pasted
+
+
 def test_slowed_means_answered_at_once_with_when_to_come_back():
     rules = Rules(slow_after=2, lock_after=4, window_seconds=600, lock_seconds=900)
     state = after_failure(after_failure(ClientState(), 1000, rules), 1001, rules)

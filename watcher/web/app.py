@@ -32,7 +32,7 @@ from ..domain.dates import show_end, show_hour
 from ..domain.idcard import ID_TYPES, mask_id
 from ..domain.money import yuan_display
 from ..domain.policy import ACTIVE, CANCELLED, EXPIRED
-from ..domain.text import fold, fold_id
+from ..domain.text import fold_id
 from ..domain.throttle import Rules, Verdict, after_failure, verdict, with_pending
 from ..faults import DeskFault, classify, describe
 from ..io.pages import environment
@@ -88,7 +88,9 @@ def _is_trusted(address: str, trusted: list) -> bool:
 
 
 def normalise_policy_no(text: str) -> str:
-    return re.sub(r"\s+", "", fold(text)).upper()
+    """As typed or pasted: full-width folded, spaces, invisible characters (a zero-width space copied out
+    of a chat) and dashes removed (no policy number holds one), letters upper-case."""
+    return re.sub(r"[-‐‑–—－]", "", fold_id(text))
 
 
 def policy_key(policy_no: str) -> str:
