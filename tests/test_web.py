@@ -167,6 +167,7 @@ def test_headers_uniform_answer_normalised_input_and_nothing_in_logs(desk):
         assert status == 200 and 'id="result"' in body and "no-store" in headers["Cache-Control"]
         assert desk["id"] not in body and desk["id"][:3] + "*" in body and desk["id"][-4:] in body
         assert "有效" in body and "300,000.00" in body and "5.00 元" in body
+        assert 'id="void-cover"' not in body and "line-through" not in body
         # Its cover starts in ten days: the green 有效 says so, so nobody takes it for cover in force now.
         assert 'id="not-started"' in body and "保障尚未开始" in body
         # Pasted from a spreadsheet with its tab and line break: folded like spaces, not 请求无效.
@@ -327,6 +328,12 @@ def test_in_a_browser_found_not_found_cancelled_and_locked_out(desk, browser):
         lookup(browser, base, "身份证", desk["cancelled"], desk["other_id"])
         assert browser.find_element(By.ID, "status").text == "已撤单"
         assert browser.find_element(By.ID, "cancelled").text.startswith("本保单已撤单")
+        # Its cover and premium as they were, never read as cover in force: said so where they stand, and
+        # the table struck through (a reader skimming to the table took it for cover).
+        assert "不再有效" in browser.find_element(By.ID, "void-cover").text
+        assert "（已撤单）" in browser.find_element(By.ID, "premium").text
+        table = browser.find_element(By.ID, "coverages")
+        assert "line-through" in table.value_of_css_property("text-decoration")
 
         # A replaced policy points to the one in force now, for a traveller that one covers …
         lookup(browser, base, "身份证", desk["replaced"], desk["kept_id"])
