@@ -324,6 +324,8 @@ def test_in_a_browser_found_not_found_cancelled_and_locked_out(desk, browser):
         shot = ARTIFACTS / "lookup_found_phone.png"
         browser.save_screenshot(str(shot))
         assert shot.stat().st_size > 10_000
+        # The masked number stays on one line at a phone's width (it wrapped as "…057 / 7").
+        assert browser.find_element(By.ID, "masked-id").value_of_css_property("white-space") == "nowrap"
 
         lookup(browser, base, "身份证", desk["cancelled"], desk["other_id"])
         assert browser.find_element(By.ID, "status").text == "已撤单"
@@ -457,3 +459,24 @@ def test_a_void_policy_names_only_policies_issued_from_it_and_follows_a_correcte
         _, _, moved, _ = post(base, None, id_type="身份证", policy_no=desk["live"], id_no=roster[0][3])
     assert 'id="left-out"' in left and trip["policies"][0]["policy_no"] not in left
     assert f'id="replaced-by">{new_no}<' in moved and 'id="left-out"' not in moved
+
+
+def test_a_method_a_path_does_not_take_is_405_with_what_it_takes(root):
+    """POST /healthz answered 404, as if there were no such page: a monitor set up wrong was told the page is gone."""
+    import io
+
+    from watcher.settings import load_settings
+    from watcher.web.app import LookupApp
+
+    app = LookupApp(root, load_settings(root))
+    for method, path, status, allow in (
+        ("POST", "/healthz", "405", "GET, HEAD"),
+        ("PUT", "/lookup.css", "405", "GET, HEAD"),
+        ("DELETE", "/", "405", "GET, HEAD, POST"),
+        ("POST", "/nowhere", "404", None),
+        ("GET", "/healthz", "200", None),
+    ):
+        said: list = []
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "REMOTE_ADDR": "10.1.0.1", "wsgi.input": io.BytesIO()}
+        b"".join(app(environ, lambda s, h, said=said: said.append((s, dict(h)))))
+        assert said[0][0][:3] == status and said[0][1].get("Allow") == allow, (method, path, said[0])

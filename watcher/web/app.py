@@ -209,6 +209,8 @@ class LookupApp:
             if not self._counting(self.clock()):
                 return "503 Service Unavailable", plain, b"lookup state unavailable"
             return "200 OK", plain, b"ok"
+        if path in ("/lookup.css", "/healthz"):  # there, but not for this method
+            return "405 Method Not Allowed", html + [("Allow", "GET, HEAD")], self.page(error="不支持的请求方式")
         return "404 Not Found", html, self.page(error="页面不存在，请从首页查询")
 
     # --- the lookup ----------------------------------------------------------------------
