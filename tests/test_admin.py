@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import openpyxl
 from helpers import (
     agency_workbook,
     issue_fields,
@@ -366,3 +367,51 @@ def test_a_long_number_where_an_identifier_belongs_is_refused_not_stored_with_it
     assert data["status"] == "failed"
     assert [(e["code"], e["row"], e["column"]) for e in data["errors"]] == [("field.digits_lost", 2, "营业执照号")]
     assert "SZ009" not in str(ledger_rows(root)["agencies"])
+
+
+def test_a_plan_upload_may_not_move_a_plan_to_the_other_region(root):
+    """GN-A uploaded again as 境外: taken as a new version, and a later 批改 of a 境内 policy was reissued
+    under it (a 境内 policy with the 境外 version's name and price), a pairing 投保 refuses."""
+    before = ledger_rows(root)
+    plan_workbook(root / "workbooks" / "_admin" / "改区域.xlsx", region="境外", bands=((1, 30, 50),))
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "改区域_结果")
+    assert data["status"] == "failed"
+    [error] = data["errors"]
+    assert (error["code"], error["sheet"], error["row"], error["column"]) == ("plan.region_changed", "方案", 3, "区域")
+    assert "境内" in error["message"] and "新的方案代码" in error["message"]
+    assert ledger_rows(root) == before
+
+
+def test_a_file_of_plan_and_agency_tables_without_its_apply_sheet_is_refused_not_half_done(root):
+    """方案 and 机构 sheets in one file without 申请: the plans were loaded, the 机构 sheet was passed over
+    in silence and the result said 成功 (the agency was never registered)."""
+    before = ledger_rows(root)
+    plans = plan_workbook(root / "workbooks" / "_admin" / "两样.xlsx", code="GN-Z")
+    wb = openpyxl.load_workbook(plans)
+    del wb["申请"]
+    table = wb.create_sheet("机构")
+    table.append(["序号", "机构代码", "机构名称", "营业执照号", "协议编号", "可用方案", "状态"])
+    table.append([1, "GZ020", "二十社", "9144X", "XY-20", "GN-Z", "合作中"])
+    wb.save(plans)
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "两样_结果")
+    assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["file.sheets_ambiguous"]
+    assert "“方案”" in data["errors"][0]["message"] and "“机构”" in data["errors"][0]["message"]
+    assert ledger_rows(root) == before and not (root / "workbooks" / "GZ020").exists()
+
+
+def test_an_agency_saved_again_with_its_plans_in_another_order_is_no_change_and_days_are_named_right(root):
+    """The same 可用方案 typed in another order was reported as a change (the ledger keeps them sorted); a
+    费率 天数上限 of 2.5 was called 最长天数 in its message."""
+    row = [1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GW-B、GN-A", "合作中"]
+    agency_workbook(root / "workbooks" / "_admin" / "同样.xlsx", [row])
+    plan_workbook(root / "workbooks" / "_admin" / "半天.xlsx", bands=((1, 2.5, 5), (3, 30, 9)))
+    run_watcher(root, "process")
+    data, wb = result(root, "_admin", "同样_结果")
+    assert data["status"] == "success", data["errors"]
+    shown = "\n".join(str(c.value) for ws in wb for r in ws.iter_rows() for c in r if c.value)
+    assert "未变更" in shown and "→" not in shown, shown
+    data, _ = result(root, "_admin", "半天_结果")
+    [error] = [e for e in data["errors"] if e["sheet"] == "费率" and e["row"] == 2]
+    assert error["column"] == "天数上限" and error["message"].startswith("天数上限“2.5”"), error

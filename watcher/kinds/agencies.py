@@ -126,14 +126,15 @@ def change_note(new: Agency, old: Agency | None) -> str:
         return head + f"新登记，{new.status}，可用方案 {'、'.join(new.plans)}"
     changes = [
         f"{label} {before or '（空）'} → {after}"
-        for label, before, after in (
-            ("机构名称", old.name, new.name),
-            ("营业执照号", old.license_no, new.license_no),
-            ("协议编号", old.agreement_no, new.agreement_no),
-            ("可用方案", "、".join(old.plans), "、".join(new.plans)),
-            ("状态", old.status, new.status),
+        for label, before, after, same in (
+            ("机构名称", old.name, new.name, old.name == new.name),
+            ("营业执照号", old.license_no, new.license_no, old.license_no == new.license_no),
+            ("协议编号", old.agreement_no, new.agreement_no, old.agreement_no == new.agreement_no),
+            # The same plans typed in another order are no change (the ledger keeps them sorted).
+            ("可用方案", "、".join(old.plans), "、".join(new.plans), sorted(old.plans) == sorted(new.plans)),
+            ("状态", old.status, new.status, old.status == new.status),
         )
-        if before != after
+        if not same
     ]
     if not changes:
         return head + f"与原登记相同，未变更（{new.status}，可用方案 {'、'.join(new.plans)}）"

@@ -14,7 +14,7 @@ from ..domain.problems import Problem
 from ..domain.text import fold
 from ..io.book import Book
 from ..io.result_json import plan_json
-from .admin_tables import AdminTable
+from .admin_tables import AdminTable, Rows
 from .base import AddPlanVersion, Checked, Decision, Request
 from .common import RequestKind
 from .forms import columns
@@ -35,7 +35,7 @@ class PlanKind(RequestKind):
     action = "方案"
     admin = True
 
-    def parse(self, book: Book, who: str) -> Request[list[Plan]]:
+    def parse(self, book: Book, who: str) -> Request[Rows[tuple[int, Plan]]]:
         p: list[Problem] = []
         plans = AdminTable(
             book, "方案", PLAN_COLUMNS, tuple(c for c in PLAN_COLUMNS if c != "序号"), p, "方案", csv_table=False
@@ -81,8 +81,8 @@ class PlanKind(RequestKind):
         for r in rates.rows:
             code = self._owner(rates, r, heads)
             named.add(("费率", code or ""))
-            low = self._int(rates, r, "天数下限", 1, 366, "plan.max_days")
-            high = self._int(rates, r, "天数上限", 1, 366, "plan.max_days")
+            low = self._int(rates, r, "天数下限", 1, 366, "plan.days")
+            high = self._int(rates, r, "天数上限", 1, 366, "plan.days")
             price = self._money(rates, r, "每人保费")
             if code is None or low is None or high is None or price is None:
                 continue
@@ -115,7 +115,7 @@ class PlanKind(RequestKind):
             if code and item and amount is not None:
                 items.setdefault(code, []).append(Coverage(item, amount))
 
-        built = []
+        built: list[tuple[int, Plan]] = []
         for code, (r, head) in heads.items():
             self._check_bands(code, head, bands.get(code, []), rates, plans, r, ("费率", code) in named)
             overlaps = factor_overlaps([(f.low, f.high) for _, f in ages.get(code, [])])
@@ -127,19 +127,22 @@ class PlanKind(RequestKind):
             if None in head.values():
                 continue
             built.append(
-                Plan(
-                    code,
-                    head["name"],
-                    head["region"],
-                    head["min_age"],
-                    head["max_age"],
-                    head["max_days"],
-                    tuple(sorted((b for _, b in bands.get(code, [])), key=lambda b: b.low)),
-                    tuple(sorted((f for _, f in ages.get(code, [])), key=lambda f: f.low)),
-                    tuple(items.get(code, [])),
+                (
+                    r,
+                    Plan(
+                        code,
+                        head["name"],
+                        head["region"],
+                        head["min_age"],
+                        head["max_age"],
+                        head["max_days"],
+                        tuple(sorted((b for _, b in bands.get(code, [])), key=lambda b: b.low)),
+                        tuple(sorted((f for _, f in ages.get(code, [])), key=lambda f: f.low)),
+                        tuple(items.get(code, [])),
+                    ),
                 )
             )
-        return Request(self.action, who, built, p)
+        return Request(self.action, who, Rows(built, plans), p)
 
     # --- cell helpers -----------------------------------------------------------------------
 
@@ -224,14 +227,22 @@ class PlanKind(RequestKind):
 
     # --- the rest of the walk -----------------------------------------------------------------
 
-    def load(self, ledger, request: Request[list[Plan]], who: str) -> None:
-        return None
+    def load(self, ledger, request: Request[Rows[tuple[int, Plan]]], who: str) -> dict[str, str]:
+        return {plan.code: plan.region for plan in ledger.plans()}
 
-    def validate(self, request: Request[list[Plan]], state: None, now: datetime) -> Checked[list[Plan], None]:
+    def validate(
+        self, request: Request[Rows[tuple[int, Plan]]], state: dict[str, str], now: datetime
+    ) -> Checked[Rows[tuple[int, Plan]], None]:
+        for r, plan in request.fields.rows:
+            region = state.get(plan.code)
+            if region is not None and region != plan.region:
+                # A plan's region is what its policies were issued for: a 批改 of a 境内 policy would be
+                # reissued under a 境外 version (its name and price, a 境内 policy), which 投保 refuses.
+                request.fields.table.fail(r, "区域", "plan.region_changed", plan=plan.code, old=region, new=plan.region)
         return Checked(request, list(request.problems))
 
-    def decide(self, checked: Checked[list[Plan], None], now: datetime) -> Decision:
-        plans = checked.request.fields
+    def decide(self, checked: Checked[Rows[tuple[int, Plan]], None], now: datetime) -> Decision:
+        plans = [plan for _, plan in checked.request.fields.rows]
         return Decision(
             status="success",
             ops=[AddPlanVersion(p) for p in plans],

@@ -32,9 +32,14 @@ def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
     sheet = book.sheet(APPLY)
     if sheet is None:
         if who == ADMIN:  # an admin table dropped without its 申请 sheet: the sheet names say what it is
-            for name, table_action in ADMIN_SHEETS.items():
-                if book.sheet(name) is not None:
-                    return table_action, None
+            found = {name: table_action for name, table_action in ADMIN_SHEETS.items() if book.sheet(name) is not None}
+            if len(set(found.values())) > 1:
+                # 方案 and 机构 tables in one file: doing one and leaving the other said 成功 with an agency
+                # never registered.
+                shown = "、".join(f"“{name}”" for name in found)
+                return None, file_problem("file.sheets_ambiguous", sheets=shown)
+            if found:
+                return next(iter(found.values())), None
         return None, file_problem("file.no_apply_sheet")
     fields, repeated = label_fields(sheet, APPLY_FIELDS)
     field = fields.get("操作类型")
