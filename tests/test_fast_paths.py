@@ -133,7 +133,11 @@ def test_the_id_check_character_is_iso_7064():
 
 
 def test_a_roster_row_fills_the_person_fields_of_its_columns():
-    assert [COLUMN_FIELDS[c] for c in CELL_COLUMNS] + ["id_read"] == [f.name for f in fields(PersonCells)]
+    # The cells in the order of the columns (roster._rows fills them by position), then what the roster
+    # works out once: the ID number read, and whether the birth column is headed 出生年月.
+    assert [COLUMN_FIELDS[c] for c in CELL_COLUMNS] + ["id_read", "birth_month"] == [
+        f.name for f in fields(PersonCells)
+    ]
 
 
 def test_a_page_escapes_every_value_as_markupsafe_does():
