@@ -816,3 +816,34 @@ def test_a_reissue_dropped_again_gives_its_premium_before_again(root):
     again, _ = result(root, "GZ001", "批改again_结果")
     assert again["status"] == "duplicate" and again["premium_before"] == first["premium"], again.keys()
     assert again["policies"] == data["policies"]
+
+
+def test_a_query_filter_it_does_not_read_is_refused_and_a_tour_group_is_found_however_typed(root):
+    """业务明细 with 结算状况 (for 结算状态) or 旅行团号, 保单查询 with 方案代码, 对账单查询 with 对账单号: each
+    answered 成功 with everything, the filter passed over in silence. 保单查询 of gz-q-1 found nothing where
+    投保 had taken gz-q-1 for the group GZ-Q-1. A label no form knows on a 投保 is warned about."""
+    first = issue(root, name="甲.xlsx", 旅行团号="GZ-Q-1")
+    today = future(days=0).strftime("%Y-%m-%d")
+    for name, fields, label in (
+        ("明细.xlsx", {"操作类型": "业务明细", "投保起期": today, "投保止期": today, "结算状况": "已结"}, "结算状况"),
+        (
+            "明细团.xlsx",
+            {"操作类型": "业务明细", "投保起期": today, "投保止期": today, "旅行团号": "GZ-Q-2"},
+            "旅行团号",
+        ),
+        ("查方案.xlsx", {"操作类型": "保单查询", "方案代码": "GW-B"}, "方案代码"),
+        ("查单号.xlsx", {"操作类型": "对账单查询", "对账单号": "DZ209912000009"}, "对账单号"),
+    ):
+        data, _ = request(root, name, fields)
+        assert data["status"] == "failed" and data["policies"] == [], (name, data["policies"])
+        [error] = data["errors"]
+        assert (error["code"], error["column"]) == ("field.unread_label", label), error
+        assert f"“{label}”" in error["message"] and "可填写" in error["message"]
+    for typed in ("gz-q-1", "ＧＺ－Ｑ－１", " Gz-Q-1 "):
+        data, _ = request(root, f"查团{typed.strip()}.xlsx", {"操作类型": "保单查询", "旅行团号": typed})
+        assert [p["policy_no"] for p in data["policies"]] == [first["policy_no"]], typed
+    issued = issue(root, name="乙.xlsx", 旅行团号="GZ-Q-3", 经办人员="李四")
+    data, _ = result(root, "GZ001", "乙_结果")
+    assert data["status"] == "success" and issued["policy_no"]
+    told = [(w["code"], w["column"]) for w in data["warnings"] if w["code"] == "field.unread_label"]
+    assert told == [("field.unread_label", "经办人员")], data["warnings"]

@@ -24,6 +24,12 @@ def fold(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)  # ASCII is its own NFKC form
 
 
+def group_key(text: str) -> str:
+    """A tour group's code as compared: full-width folded, spaces removed, case ignored (GZ-T1, gz-t1 and
+    ＧＺ－Ｔ１ are one group, as 投保 already took them)."""
+    return "".join(fold(text).split()).casefold()
+
+
 def clean(value: object) -> str:
     """A cell value as trimmed text with inner runs of space collapsed; None is ''."""
     if type(value) is str:  # most cells: no conversion to make

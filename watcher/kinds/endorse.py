@@ -19,7 +19,7 @@ from ..domain.plans import Plan
 from ..domain.policy import ACTIVE, Agency, Insured, Policy, Replacement
 from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
-from ..domain.text import clean, fold
+from ..domain.text import clean, fold, group_key
 from ..io.book import Book
 from ..io.sheet_table import CHANGES, SheetTable
 from ..settings import Settings
@@ -551,7 +551,7 @@ class AmendKind(_Endorsement):
         problems = []
         for o, keys in found.values():
             who = [p.name for p in old.people if (p.id_type, p.id_no) in keys]  # as the policy lists them
-            same = o.tour_group.casefold() == old.tour_group.casefold()
+            same = group_key(o.tour_group) == group_key(old.tour_group)
             shown = "、".join(who[:5]) + (f" 等 {len(who)} 人" if len(who) > 5 else "")
             problems.append(
                 problem(

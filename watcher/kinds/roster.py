@@ -13,7 +13,7 @@ from ..domain.plans import Plan
 from ..domain.policy import Insured, Policy
 from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
-from ..domain.text import clean, label_key
+from ..domain.text import clean, group_key, label_key
 from ..io.book import Book
 from ..io.tables import Table
 from .base import F, Request
@@ -193,7 +193,7 @@ def check_roster(
         if at is None:
             continue
         r = at
-        same = bool(tour_group) and overlap.tour_group.casefold() == tour_group.casefold()
+        same = bool(tour_group) and group_key(overlap.tour_group) == group_key(tour_group)
         code = ("roster.in_group_policy" if endorsing else "roster.same_group") if same else "roster.overlap"
         said.setdefault((r, code), []).append(overlap)
     for (r, code), found in said.items():

@@ -22,6 +22,7 @@ from pathlib import Path
 from .. import crash
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
+from ..domain.text import group_key
 from ..faults import AWAY, SWAPPED, DeskFault, os_words
 from .common import (
     POLICY_SELECT,
@@ -766,9 +767,6 @@ class Ledger(SettlementLedger):
         if flt.policy_no:
             sql += " AND p.policy_no = ?"
             args.append(flt.policy_no)
-        if flt.tour_group:
-            sql += " AND p.tour_group = ?"
-            args.append(flt.tour_group)
         if flt.issued_from:
             sql += " AND p.issued_at >= ?"
             args.append(to_text(flt.issued_from))
@@ -782,6 +780,9 @@ class Ledger(SettlementLedger):
             sql += " AND p.status = ?"
             args.append(flt.status)
         rows = self.conn.execute(sql + " ORDER BY p.issued_at, p.policy_no", args).fetchall()
+        if flt.tour_group:  # as 投保 compares groups: case, full-width and spaces aside (gz-t1 found nothing)
+            want = group_key(flt.tour_group)
+            rows = [r for r in rows if group_key(policy_from_row(r).tour_group) == want]
         return [self._policy(r, people) for r in rows]
 
     def successors(self, numbers: list[str]) -> dict[str, list[tuple[str, str]]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..domain.problems import Problem, file_problem, problem
-from ..domain.text import clean
+from ..domain.text import clean, label_key
 from ..io.book import Book
 from ..io.tables import label_fields
 from ..kinds import ADMIN_ACTIONS, AGENCY_ACTIONS, kind_for, normalise_action
@@ -106,4 +106,48 @@ def parse(book: Book, who: str, settings: Settings):
         return None, trouble
     kind = kind_for(action, settings)
     request: Request = kind.parse(book, who)
+    request.problems.extend(unread_labels(book, action, request.problems))
     return kind, request
+
+
+# A filter a query does not read answers another question than the one asked: refused. Elsewhere a label
+# no form knows is said as a warning (经办人员 for 经办人: the policy was issued without it, silently).
+QUERIES = ("保单查询", "业务明细", "对账单查询")
+# The template's header line and notes: never a field.
+NOT_FIELDS = frozenset(label_key(t) for t in ("项目", "说明", "备注", "填写说明", "注意"))
+
+
+def unread_labels(book: Book, action: str, said: list[Problem]) -> list[Problem]:
+    """A label with a value on the 申请 sheet that this action does not read: one problem each, unless a
+    problem of the kind's own is at that row already (批改 says why it keeps 方案代码)."""
+    from ..kinds import BY_ACTION
+
+    sheet = book.sheet(APPLY)
+    if sheet is None:
+        return []
+    form = BY_ACTION[action].form
+    read = {"操作类型", *(f.label for f in form.fields)}
+    told = {p.row for p in said if p.sheet == APPLY}
+    found = []
+    for r, row in enumerate(sheet.rows):
+        if len(row) < 2 or not clean(row[0]) or not clean(row[1]) or r + 1 in told:
+            continue
+        key = label_key(row[0])
+        canonical = APPLY_FIELDS.get(key)
+        if canonical in read or key in NOT_FIELDS or (canonical is not None and action not in QUERIES):
+            continue
+        label = clean(row[0]).rstrip(":：")
+        found.append(
+            problem(
+                "field.unread_label",
+                sheet=APPLY,
+                row=r + 1,
+                column=label,
+                col_index=0,
+                warning=action not in QUERIES,
+                label=label,
+                action=action,
+                allowed="、".join(f.label for f in form.fields) or "（只有操作类型）",
+            )
+        )
+    return found
