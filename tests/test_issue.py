@@ -295,6 +295,24 @@ def test_a_birth_month_typed_into_excel_under_出生年月_is_a_year_and_month_n
     assert "1990-04" in data["errors"][0]["message"] and "1990-04-01" not in data["errors"][0]["message"]
 
 
+def test_a_bilingual_roster_header_is_read_by_its_chinese_name(root):
+    """An outbound group's roster headed 姓名 Name, 证件类型 ID Type, 证件号码\nID No.: refused as having no
+    roster sheet at all, while the sheet was there under its own name."""
+    head = ["序号 No.", "姓名 Name", "证件类型 ID Type", "证件号码\nID No.", "性别/Sex", "出生日期 Date of Birth"]
+    roster = [[1, "张三", "身份证", ID_M_1990, None, None], [2, "LEE ANNA", "护照", "E12345678", "女", "1985-06-01"]]
+    drop(root, "双语.xlsx", issue_fields(旅行团号="BI-1"), roster, head=head)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "双语_结果")
+    assert data["status"] == "success", data["errors"]
+    assert data["policies"][0]["insured_count"] == 2
+    # A header the desk cannot read says the sheet lacks a header row, not that the sheet is missing.
+    drop(root, "无表头.xlsx", issue_fields(旅行团号="BI-2"), roster, head=["序号", "客人", *head[2:]])
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "无表头_结果")
+    assert [e["code"] for e in data["errors"]] == ["roster.no_header"]
+    assert "“被保险人名单”表中找不到表头行" in data["errors"][0]["message"]
+
+
 def test_csv_requests_in_utf8_bom_and_gb18030(root):
     start = future().strftime("%Y-%m-%d %H:%M")
     text = (

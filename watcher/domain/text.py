@@ -62,8 +62,13 @@ def label_key(text: object) -> str:
 def _label_key(text: str) -> str:
     key = fold(clean(text))
     key = re.sub(r"[（(][^）)]*[）)]$", "", key)  # "姓名（必填）"
+    key = _GLOSS.sub(r"\1", key)  # "姓名 Name", "证件号码 ID No." (a bilingual roster's header)
     key = key.replace(" ", "").rstrip(":：").strip("*＊")
     return key
+
+
+# A Chinese label followed by its English gloss (on a line of its own in the cell, or after a space or /).
+_GLOSS = re.compile(r"^(.*[\u3400-\u9fff][^A-Za-z]*?)\s*[/|]?\s*[A-Za-z][A-Za-z0-9 .,'/#&\-]*$")
 
 
 # A space (half- or full-width, folded first) between two Chinese characters: 李　雷 is 李雷. Latin names

@@ -192,6 +192,8 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
                 problems.append(problem("roster.csv_missing"))
             else:
                 problems.append(problem("roster.csv_blank_line"))
+        elif named is not None:  # the sheet is there: what it lacks is a header row with 姓名
+            problems.append(problem("roster.no_header", sheet=named.name, name=named.name))
         else:
             problems.append(problem("roster.missing", sheet=ROSTER))
         return None
