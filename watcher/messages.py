@@ -117,6 +117,7 @@ MESSAGES: dict[str, str] = {
     "birth.future": "出生日期 {value} 晚于今天",
     "birth.mismatch": "出生日期 {value} 与证件号码不符。请对照证件原件核对出生日期和证件号码",
     "age.range": "生效时年龄 {age} 岁，不在方案“{plan}”的投保年龄 {min_age}–{max_age} 岁之内",
+    "age.over_at_any_start": "现年 {age} 岁，已超过方案“{plan}”的最高投保年龄 {max_age} 岁（生效时只会更大）",
     # --- endorsements ---------------------------------------------------------------------
     "policy.not_found": "未找到本机构的保单“{value}”。请核对保单号（只能办理本机构的保单）",
     "policy.already_cancelled": "保单 {value} 已经是“已撤单”状态，不能再次办理",

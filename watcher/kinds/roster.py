@@ -145,6 +145,18 @@ def check_roster(
         seen.setdefault(key, []).append(r)
         age = age_on(facts.birth, start_day) if start_day else 0
         premium = 0
+        if plan is not None and not start and age_on(facts.birth, today) > plan.max_age:
+            # No start could be read (its own error says why), but past the plan's oldest age today is past
+            # it at any start: said now, not on the clerk's next try (a start error hides no roster error).
+            problems.append(
+                problem(
+                    "age.over_at_any_start",
+                    **where(r, "出生日期" if "出生日期" in table.columns and clean(cells.birth) else "证件号码"),
+                    age=age_on(facts.birth, today),
+                    plan=plan.name,
+                    max_age=plan.max_age,
+                )
+            )
         if plan is not None and start:  # the price of an age is worked out once (person_premium is pure)
             if not plan.min_age <= age <= plan.max_age:
                 problems.append(
