@@ -4,7 +4,7 @@ results read back cell by cell, and the ledger unchanged after every refusal."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -433,6 +433,19 @@ def test_a_start_with_no_hour_is_issued_from_0时_and_says_so(root):
     assert (
         f"{day} 08:00" in data["warnings"][0]["message"] and "如确为 0 时起保可忽略" in data["warnings"][0]["message"]
     )
+
+
+def test_a_start_at_24_时_is_the_next_days_0_时_and_says_so(root):
+    """`2026-12-21 24:00` was taken as 12-22 00:00 without a word, where the clerk may have meant the 21st."""
+    day = future(days=5)
+    typed = f"{day:%Y-%m-%d} 24:00"
+    write_request(root / "workbooks" / "GZ001" / "二十四.xlsx", issue_fields(生效时间=typed), people(2))
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "二十四_结果")
+    following = (day + timedelta(days=1)).strftime("%Y-%m-%d")
+    assert data["status"] == "success" and data["policies"][0]["start"].startswith(f"{following}T00:00:00")
+    assert [(w["code"], w["column"]) for w in data["warnings"]] == [("field.effective_24", "生效时间")]
+    assert typed in data["warnings"][0]["message"] and f"{day:%Y-%m-%d} 08:00" in data["warnings"][0]["message"]
 
 
 def test_a_failed_result_names_the_group_and_plan_it_was_about(root):

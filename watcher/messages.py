@@ -57,6 +57,7 @@ MESSAGES: dict[str, str] = {
     "field.days_over": "天数 {days} 超过方案“{plan}”的最长天数 {max_days} 天",
     "field.effective_format": "生效时间“{value}”无法识别。请填写如“2026-12-01 08:00”或“2026年12月1日8时”",
     "field.effective_date_only": "生效时间没有写钟点，按 {day} 0 时（00:00）生效。如确为 0 时起保可忽略；否则请写明钟点，例如 {day} 08:00",
+    "field.effective_24": "生效时间写的是“{typed}”，按 {day} 00:00（次日零时）生效。如确为该时刻起保可忽略；如要从 {before} 当天起保，请写明钟点，例如 {before} 08:00",
     "file.parse_killed": "读取文件时解析进程两次被系统终止（可能是服务器内存不足），文件未处理。请稍后把文件重新放入；如反复出现，请联系技术人员",
     "field.effective_hour": "生效时间须为整点（分、秒为 0），例如“2026-12-01 08:00”",
     "field.effective_past": "生效时间 {value} 不晚于受理时间 {now}，不能倒签。请把生效时间改到受理之后的整点",

@@ -80,6 +80,14 @@ def names_an_hour(value: object) -> bool:
     return bool(m and m.group("h") is not None)
 
 
+def says_24(value: object) -> bool:
+    """Whether a date-time as typed says 24 时 (`2026-12-21 24:00`): read as the next day's 00:00."""
+    if not isinstance(value, str):
+        return False
+    m = _DT.match(fold(value).strip())
+    return bool(m and m.group("h") is not None and int(m.group("h")) == 24)
+
+
 def parse_date(value: object) -> date:
     """A calendar date (birth dates) from a cell value or text; a time part must be midnight."""
     if isinstance(value, datetime):

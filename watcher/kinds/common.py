@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 
-from ..domain.dates import DateError, names_an_hour, parse_int, parse_local_datetime
+from ..domain.dates import DateError, names_an_hour, parse_int, parse_local_datetime, says_24
 from ..domain.problems import Problem, problem
 from ..domain.text import clean, digits_lost, fold, fold_id, strip_control
 from ..io.book import Book, Sheet, column_letter
@@ -132,6 +132,17 @@ class ApplySheet:
         elif not names_an_hour(raw):  # cover from 0 时: more than a forgotten 8 时 would give, but said
             self.problems.append(
                 problem("field.effective_date_only", **self.at(label), warning=True, day=f"{local:%Y-%m-%d}")
+            )
+        elif says_24(raw):  # the next day's 00:00: the day the clerk typed may be the one meant
+            self.problems.append(
+                problem(
+                    "field.effective_24",
+                    **self.at(label),
+                    warning=True,
+                    typed=clean(raw),
+                    day=f"{local:%Y-%m-%d}",
+                    before=f"{local - timedelta(days=1):%Y-%m-%d}",
+                )
             )
         return local.replace(tzinfo=zone)
 
