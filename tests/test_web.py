@@ -416,9 +416,11 @@ def test_a_person_whose_id_a_change_corrected_in_its_birth_digits_is_never_told_
     root = desk["root"]
     roster = people(3)
     body = roster[0][3][:6] + "19800110" + roster[0][3][14:17]  # 1980-01-01 typed for the 10th
-    newcomer = people(20)[15]  # another name and birth date
-    assert newcomer[1] != roster[2][1] and newcomer[3][6:14] != roster[2][3][6:14]
-    corrected = [[1, roster[0][1], "身份证", body + mod11_2_check(body)], roster[1][:4], [3, *newcomer[1:4]]]
+    # Put on in roster[2]'s place: another name, the same birth date and gender (another person all the same).
+    other = roster[2][3][:14] + "99" + roster[2][3][16]
+    newcomer = [3, "新来甲", "身份证", other + mod11_2_check(other)]
+    assert newcomer[3] != roster[2][3] and newcomer[3][6:14] == roster[2][3][6:14]
+    corrected = [[1, roster[0][1], "身份证", body + mod11_2_check(body)], roster[1][:4], newcomer]
     write_request(root / "workbooks/GZ001/更正.xlsx", {"操作类型": "信息变更", "保单号": desk["live"]}, corrected)
     run_watcher(root, "process")
     changed = result(root, "GZ001", "更正_结果")[0]

@@ -62,13 +62,24 @@ def label_key(text: object) -> str:
 def _label_key(text: str) -> str:
     key = fold(clean(text))
     key = re.sub(r"[（(][^）)]*[）)]$", "", key)  # "姓名（必填）"
-    key = _GLOSS.sub(r"\1", key)  # "姓名 Name", "证件号码 ID No." (a bilingual roster's header)
     key = key.replace(" ", "").rstrip(":：").strip("*＊")
     return key
 
 
-# A Chinese label followed by its English gloss (on a line of its own in the cell, or after a space or /).
-_GLOSS = re.compile(r"^(.*[\u3400-\u9fff][^A-Za-z]*?)\s*[/|]?\s*[A-Za-z][A-Za-z0-9 .,'/#&\-]*$")
+_GLOSS = re.compile(r"[\s/|]*[A-Za-z][A-Za-z0-9 .,'/#&\-]*")
+
+
+def header_key(text: str) -> str:
+    """A table header with its English gloss taken off (`姓名 Name`, `证件号码\nID No.`, `性别/Sex`: a
+    bilingual roster's), for a header whose own key names no column. The gloss is what follows the last
+    Chinese character, when it is Latin only; a short header only (a long text is no header)."""
+    text = clean(text)
+    if len(text) > 60 or text.isascii():
+        return ""
+    last = max((i for i, ch in enumerate(text) if "\u3400" <= ch <= "\u9fff"), default=-1)
+    if last < 0 or not _GLOSS.fullmatch(text, last + 1):
+        return ""
+    return label_key(text[: last + 1])
 
 
 # A space (half- or full-width, folded first) between two Chinese characters: 李　雷 is 李雷. Latin names

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from ..domain.dates import DateError, parse_date
-from ..domain.text import clean, fold, label_key
+from ..domain.text import clean, fold, header_key, label_key
 from .book import Sheet, column_letter
 
 EXAMPLE_MARKS = frozenset({"示例", "范例", "样例", "例"})
@@ -84,7 +84,7 @@ def find_header(sheet: Sheet, index: dict[str, str], must: str, limit: int = 50)
     """The first row (within `limit`) holding the header named `must`."""
     for r, row in enumerate(sheet.rows[:limit]):
         for value in row:
-            if isinstance(value, str) and index.get(label_key(value)) == must:
+            if isinstance(value, str) and (index.get(label_key(value)) or index.get(header_key(value))) == must:
                 return r
     return None
 
@@ -144,7 +144,7 @@ def read_table(
         if not text:
             continue
         headers[c] = text
-        canonical = index.get(label_key(text))
+        canonical = index.get(label_key(text)) or index.get(header_key(text))
         if canonical is None:
             continue
         if canonical in columns:

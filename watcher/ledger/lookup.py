@@ -253,20 +253,18 @@ def _corrected(conn, old: str, new: str, person: Insured) -> bool:
     """Whether a 信息变更 that replaced `old` by `new` corrected this person's ID (number or type; the ID
     typed is the one the old policy had): on `new`, under another ID, the same person by name and birth date;
     or the only person whose ID the change brought in with their name (a typo in the number's birth digits
-    changes the birth date too), or with their birth date and gender (a name corrected too), where they
-    are the only one it took off with that fact."""
+    changes the birth date too), where they are the only one it took off with that name. Anyone else is
+    told neither way (Found.unsure)."""
     if conn.execute(
         "SELECT 1 FROM insured WHERE policy_no = ? AND name = ? AND birth = ?",
         (new, person.name, person.birth.isoformat()),
     ).fetchone():
         return True
-    birth = person.birth.isoformat()
-    for fact, values in (("a.name = ?", (person.name,)), ("a.birth = ? AND a.gender = ?", (birth, person.gender))):
-        query = _ONLY_ON.format(fact=fact)
-        added = conn.execute(query, (new, *values, old)).fetchone()[0]
-        if added == 1 and conn.execute(query, (old, *values, new)).fetchone()[0] == 1:
-            return True
-    return False
+    # By name alone (a birth date and gender are shared by too many: someone else put on in their place
+    # would pass for them, and be told they are covered).
+    query = _ONLY_ON.format(fact="a.name = ?")
+    added = conn.execute(query, (new, person.name, old)).fetchone()[0]
+    return added == 1 and conn.execute(query, (old, person.name, new)).fetchone()[0] == 1
 
 
 def _holds(conn, policy_no: str, id_no: str, id_type: str) -> bool:
