@@ -610,3 +610,37 @@ def test_outputs_are_written_into_an_outbox_with_room_for_them_though_not_for_a_
             assert proc.poll() is None
     finally:
         subprocess.run(["umount", "-l", str(outbox)], check=False)
+
+
+def test_a_desk_fault_met_inside_other_work_is_said_by_its_own_words():
+    """A fault raised inside month-end (the ledger swapped under the service) and wrapped on its way out was
+    logged as its Python repr: （('swapped', RuntimeError(...))）."""
+    from watcher.faults import SWAPPED, DeskFault, classify
+
+    try:
+        try:
+            raise DeskFault(SWAPPED, RuntimeError("账本落后于已发出的编号"))
+        except DeskFault as inner:
+            raise ValueError("while writing the month") from inner
+    except ValueError as outer:
+        said = DeskFault(classify(outer), outer).short()
+    assert said.endswith("（账本落后于已发出的编号）") and "('swapped'" not in said, said
+
+
+def test_the_month_end_summary_dropped_without_its_apply_sheet_is_still_a_confirmation(root):
+    """The summary holds a 对账确认 sheet and a 预交保费 report: with its 申请 sheet deleted, it was refused
+    as holding two kinds of table."""
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    wb.active.title = "汇总"
+    confirm = wb.create_sheet("对账确认")
+    confirm.append(["序号", "对账单号", "业务渠道", "确认人"])
+    confirm.append([1, "DZ202611999999", "团险直销", "王五"])
+    wb.create_sheet("预交保费").append(["机构代码", "收据号", "金额"])
+    wb.save(root / "workbooks" / "_admin" / "月结汇总_2026-11.xlsx")
+    run_watcher(root, "process")
+    [path] = (root / "outbox" / "_admin").glob("月结汇总_2026-11_结果.json")
+    data = json.loads(path.read_text("utf-8"))
+    assert data["action"] == "对账确认", data["errors"]
+    assert "file.sheets_ambiguous" not in [e["code"] for e in data["errors"]]

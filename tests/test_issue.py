@@ -332,6 +332,7 @@ def test_csv_requests_in_utf8_bom_and_gb18030(root):
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "joined_结果")
     assert [e["code"] for e in data["errors"]] == ["roster.csv_blank_line"] and "空一行" in data["errors"][0]["message"]
+    assert not [w for w in data["warnings"] if w["code"] == "field.unread_label"], "its people are no labels"
     data, _ = result(root, "GZ001", "alone_结果")
     assert [e["code"] for e in data["errors"]] == ["roster.csv_missing"]
     assert "一张工作表" in data["errors"][0]["message"] and ".xlsx" in data["errors"][0]["message"]

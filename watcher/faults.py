@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import sqlite3
 import sys
+from typing import Any
 
 LOCKED, LEDGER, AWAY, DISK, SWAPPED = "locked", "ledger", "away", "disk", "swapped"
 
@@ -61,10 +62,17 @@ _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 class DeskFault(Exception):
     """Work stopped by the desk itself, not by the file in hand."""
 
-    def __init__(self, reason: str, cause: BaseException | None = None, where=None):
+    where: Any  # the folder it hit, when known: looked at again before the desk goes on
+
+    def __init__(self, reason: str, cause: BaseException | None = None, where: Any = None):
         super().__init__(reason, cause)
-        self.reason, self.cause = reason, _root(cause)  # reason: LOCKED, CORRUPT, … (WORDS)
-        self.where = where  # the folder it hit, when known: looked at again before the desk goes on
+        root = _root(cause)
+        if isinstance(root, DeskFault):  # a fault met inside other work: its own cause and place, not its repr
+            inner: DeskFault = root
+            root, where = inner.cause, where if where is not None else inner.where
+        self.reason = reason  # LOCKED, CORRUPT, … (WORDS)
+        self.cause: BaseException | None = root
+        self.where = where
 
     def line(self, *, running: bool = True, stopped: bool = True) -> str:
         """The one Chinese line an operator reads (logs, watcher status, watcher check). `running`: a

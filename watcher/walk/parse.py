@@ -10,7 +10,7 @@ from ..io.book import Book
 from ..io.tables import label_fields
 from ..kinds import ADMIN_ACTIONS, AGENCY_ACTIONS, kind_for, normalise_action
 from ..kinds.base import Request
-from ..kinds.common import APPLY, APPLY_FIELDS
+from ..kinds.common import APPLY, APPLY_FIELDS, ROSTER_COLUMNS
 from ..layout import ADMIN
 from ..settings import Settings
 
@@ -33,6 +33,8 @@ def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
     if sheet is None:
         if who == ADMIN:  # an admin table dropped without its 申请 sheet: the sheet names say what it is
             found = {name: table_action for name, table_action in ADMIN_SHEETS.items() if book.sheet(name) is not None}
+            if "对账确认" in found:  # the month-end summary (its 预交保费 sheet a report), its 申请 sheet deleted
+                return "对账确认", None
             if len(set(found.values())) > 1:
                 # 方案 and 机构 tables in one file: doing one and leaving the other said 成功 with an agency
                 # never registered.
@@ -133,6 +135,8 @@ def unread_labels(book: Book, action: str, said: list[Problem]) -> list[Problem]
         if len(row) < 2 or not clean(row[0]) or not clean(row[1]) or r + 1 in told:
             continue
         key = label_key(row[0])
+        if ROSTER_COLUMNS.get(key) in ("序号", "姓名"):  # a roster's header (a CSV without its blank line):
+            break  # what follows are people, said by their own problem
         canonical = APPLY_FIELDS.get(key)
         if canonical in read or key in NOT_FIELDS or (canonical is not None and action not in QUERIES):
             continue

@@ -152,8 +152,10 @@ class LookupApp:
         self.state_where = (
             "PostgreSQL 账本的 lookup_clients 表" if is_url(target) else str(self.root / settings.lookup_state)
         )
-        # (client, policy number key) -> when that client was told it may look that number up again
-        self.told: dict[tuple[str, str], float] = {}
+        # (client, policy number key) -> when that client was told it may look that number up again, and
+        # how many times in a row it came back sooner
+        self.told: dict[tuple[str, str], tuple[float, int]] = {}
+        self.telling = threading.Lock()
 
     # --- WSGI ------------------------------------------------------------------------------
 
@@ -258,19 +260,22 @@ class LookupApp:
         key = policy_key(form["policy_no"])
         pv = self._verdict(key, now, self.policy_rules)
         if pv.retry_at > now:
-            told, self.told[(client, key)] = self.told.get((client, key), 0.0), pv.retry_at
-            if now < told:
-                # Back before the time it was given for this number: a client polling for the one lookup the
-                # number gets every few seconds, to keep its traveller out, counted as failing (a traveller who
-                # waits as told is not). Uncounted, a dozen addresses held a number for ever.
+            with self.telling:
+                at, early = self.told.get((client, key), (0.0, 0))
+                early = early + 1 if now < at else 0
+                self.told[(client, key)] = (pv.retry_at, early)
+                if len(self.told) > HELD_MAX:  # a crowd: the half told longest ago is forgotten
+                    for gone, _ in sorted(self.told.items(), key=lambda item: item[1][0])[: len(self.told) // 2]:
+                        del self.told[gone]
+            if early >= 2:
+                # Back again before the time it was given for this number (a person may try once too soon):
+                # a client polling for the one lookup the number gets every few seconds, to keep its
+                # traveller out, counted as failing. Uncounted, a dozen addresses held a number for ever.
                 try:
                     counted = self.store.update(client, lambda s: after_failure(s, now, self.rules))
                 except Exception as exc:
                     return self._uncounted(exc)
                 self._remember(client, verdict(counted, now, self.rules), now)
-            if len(self.told) > HELD_MAX:  # a crowd: keep the times still ahead (other threads add meanwhile)
-                still = {k: at for k, at in list(self.told.items()) if at > now}
-                self.told = still if len(still) < HELD_MAX else {}
             return self._too_many(pv, now)
         found = self.ledger.find(form["policy_no"], form["id_type"], form["id_no"])
         if found is None:
