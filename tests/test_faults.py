@@ -428,6 +428,19 @@ def test_no_helper_holds_the_root_lock_or_the_ledger_open(root, ledger_backend):
             assert not [t for t in targets if t.endswith((".watcher.lock", "ledger.sqlite3"))], (pid, targets)
 
 
+def _fill(disk: Path, keep: int = 0) -> Path:
+    """Fill what is left of a small mounted disk with one file (`keep`: bytes left free); the file."""
+    filler = disk / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            handle.write(b"\0" * (8 << 20))
+        except OSError:
+            pass
+    if keep:
+        os.truncate(filler, filler.stat().st_size - keep)
+    return filler
+
+
 @contextmanager
 def small_disk(tmp_path: Path):
     """A 4 MB tmpfs holding a demo desk (where this machine lets a test mount one), and a function that
@@ -437,21 +450,10 @@ def small_disk(tmp_path: Path):
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
         pytest.skip("this machine does not let a test mount a filesystem")
 
-    def fill(keep: int = 0) -> Path:
-        filler = disk / "filler"
-        with open(filler, "wb") as handle:
-            try:
-                handle.write(b"\0" * (8 << 20))
-            except OSError:
-                pass
-        if keep:
-            os.truncate(filler, filler.stat().st_size - keep)
-        return filler
-
     try:
         root = disk / "desk"
         run_watcher(root, "init", "--demo")
-        yield root, fill
+        yield root, lambda keep=0: _fill(disk, keep)
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
 
@@ -594,12 +596,7 @@ def test_outputs_are_written_into_an_outbox_with_room_for_them_though_not_for_a_
     ).returncode:
         pytest.skip("this machine lets no test mount a small disk")
     try:
-        filler = outbox / "filler"
-        with open(filler, "wb") as handle:
-            try:
-                handle.write(b"\0" * (1 << 20))
-            except OSError:
-                pass
+        filler = _fill(outbox)
         with serving(root) as proc:
             write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
             wait_for(lambda: ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)], 30, "the commit")
