@@ -236,3 +236,26 @@ def test_a_read_only_ledger_is_said_as_such_not_as_damaged(root, monkeypatch):
     finally:
         ledger.close()
     assert classify(sqlite3.OperationalError("attempt to write a readonly database")) == DISK
+
+
+def test_a_swapped_ledger_is_said_by_a_new_fault_each_time(tmp_path):
+    """The stop held to a restart re-raised one exception object at every check: its traceback grew by the
+    frames of each rescan (and kept their locals) for as long as the service waited."""
+    from watcher import clock
+    from watcher.faults import SWAPPED, DeskFault
+    from watcher.ledger import Ledger
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3", clock.now().tzinfo, now=clock.now())
+    try:
+        (tmp_path / "ledger.sqlite3").rename(tmp_path / "aside.sqlite3")
+        raised = []
+        for _ in range(3):
+            try:
+                ledger.same_file()
+            except DeskFault as fault:
+                raised.append(fault)
+        assert len(raised) == 3 and all(f.reason == SWAPPED for f in raised)
+        assert len({id(f) for f in raised}) == 3, "one fault raised again and again"
+        assert "被删除或替换" in str(raised[-1].cause)
+    finally:
+        ledger.close()

@@ -171,14 +171,14 @@ class Ledger(SettlementLedger):
     def same_file(self) -> None:
         """Raise where the ledger file was deleted or replaced (moved aside, a backup moved in) under this
         process: its connection would go on committing into a file the desk no longer has."""
-        if self.swapped is not None:
-            raise self.swapped
+        if self.swapped is not None:  # a new one each time: one raised again and again grows its traceback
+            raise DeskFault(SWAPPED, self.swapped.cause)
         if self.path is not None and _identity(self.path) != self.identity:
             self._swapped(f"账本文件 {self.path} 已不是本服务打开的那个文件（被删除或替换）")
 
     def _swapped(self, what: str) -> None:
         self.swapped = DeskFault(SWAPPED, RuntimeError(what))
-        raise self.swapped
+        raise DeskFault(SWAPPED, self.swapped.cause)
 
     def level_with_mark(self) -> None:
         """Raise where the ledger is behind the numbers the desk has handed out (its mark), once it was found
