@@ -296,6 +296,18 @@ def test_the_group_apart_warning_names_only_policies_of_this_trip_that_could_sti
     assert sooner["policies"][0]["policy_no"] not in warning["message"]
 
 
+def test_the_group_apart_warning_finds_the_group_however_its_code_was_typed(root):
+    """投保 takes gz-t001 and ＧＺ－Ｔ００１ as the group GZ-T001: a policy issued apart for it under another
+    spelling still stays when the group's own is cancelled, and the warning names it."""
+    trip = issue(root)
+    apart, _ = request(root, "另起.xlsx", issue_fields(旅行团号="gz-t００1"), people(6)[5:])
+    assert apart["status"] == "success", apart["errors"]
+    cancelled, _ = request(root, "撤单.xlsx", {"操作类型": "撤单", "保单号": trip["policy_no"]})
+    assert cancelled["status"] == "success", cancelled["errors"]
+    [warning] = [w for w in cancelled["warnings"] if w["code"] == "endorse.group_apart"]
+    assert apart["policies"][0]["policy_no"] in warning["message"]
+
+
 def test_add_people_issues_a_policy_for_the_added_people_in_the_same_group(root):
     old = issue(root)
     added = [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]]

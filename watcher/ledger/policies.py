@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
@@ -747,18 +747,18 @@ class Ledger(SettlementLedger):
         rows = self.conn.execute(POLICY_SELECT + " WHERE p.request_id = ? ORDER BY p.policy_no", (request_id,))
         return [self._policy(r, True) for r in rows.fetchall()]
 
-    def _policy(self, row: tuple, with_people: bool) -> Policy:
-        people: tuple[Insured, ...] = ()
-        if with_people:
-            people = tuple(
-                Insured(n, t, i, g, date.fromisoformat(b), a, f, ph, nt, rw)
-                for n, t, i, g, b, a, f, ph, nt, rw in self.conn.execute(
-                    "SELECT name, id_type, id_no, gender, birth, age, premium_fen, phone, note, row"
-                    " FROM insured WHERE policy_no = ? ORDER BY seq",
-                    (row[0],),
-                )
+    def _people(self, policy_no: str) -> tuple[Insured, ...]:
+        return tuple(
+            Insured(n, t, i, g, date.fromisoformat(b), a, f, ph, nt, rw)
+            for n, t, i, g, b, a, f, ph, nt, rw in self.conn.execute(
+                "SELECT name, id_type, id_no, gender, birth, age, premium_fen, phone, note, row"
+                " FROM insured WHERE policy_no = ? ORDER BY seq",
+                (policy_no,),
             )
-        return policy_from_row(row, people)
+        )
+
+    def _policy(self, row: tuple, with_people: bool) -> Policy:
+        return policy_from_row(row, self._people(row[0]) if with_people else ())
 
     def find_policies(self, flt, *, people: bool) -> list[Policy]:
         """This agency's policies matching a query filter (queries.Filter), oldest first."""
@@ -780,10 +780,13 @@ class Ledger(SettlementLedger):
             sql += " AND p.status = ?"
             args.append(flt.status)
         rows = self.conn.execute(sql + " ORDER BY p.issued_at, p.policy_no", args).fetchall()
+        found = [self._policy(r, False) for r in rows]
         if flt.tour_group:  # as 投保 compares groups: case, full-width and spaces aside (gz-t1 found nothing)
             want = group_key(flt.tour_group)
-            rows = [r for r in rows if group_key(policy_from_row(r).tour_group) == want]
-        return [self._policy(r, people) for r in rows]
+            found = [p for p in found if group_key(p.tour_group) == want]
+        if people:  # only for the policies kept: a group filter over a busy agency reads no one else's roster
+            found = [replace(p, people=self._people(p.policy_no)) for p in found]
+        return found
 
     def successors(self, numbers: list[str]) -> dict[str, list[tuple[str, str]]]:
         """For each policy number, the policies issued from it (批改, 加人, 减人 …) with why: the chain forwards.
@@ -804,11 +807,13 @@ class Ledger(SettlementLedger):
         with their start: a 加人 policy issued beside this one (and whatever replaced that since), or another
         issued for the group apart. A 撤单 or 批改 of this one leaves them as they are."""
         rows = self.conn.execute(
-            "SELECT policy_no, start_at FROM policies WHERE agency = ? AND tour_group = ? AND status = ?"
+            "SELECT policy_no, start_at, tour_group FROM policies WHERE agency = ? AND status = ?"
             " AND policy_no != ? AND statement_no = '' AND start_at < ? AND end_at > ? ORDER BY policy_no",
-            (policy.agency, policy.tour_group, ACTIVE, policy.policy_no, to_text(policy.end), to_text(policy.start)),
+            (policy.agency, ACTIVE, policy.policy_no, to_text(policy.end), to_text(policy.start)),
         )
-        return [(row[0], from_text(row[1])) for row in rows]
+        # the group as 投保 compares it: gz-t1 issued apart is the same group as GZ-T1
+        want = group_key(policy.tour_group)
+        return [(row[0], from_text(row[1])) for row in rows if group_key(row[2]) == want]
 
     def replacement(self, policy_no: str) -> Replacement | None:
         """The policy that replaces this one now, following the chain (None: nothing replaced it)."""
