@@ -374,7 +374,9 @@ def _ref_index(ref: str) -> tuple[int, int] | None:
 
 
 def _special_cells(data: bytes) -> dict[tuple[int, int], str]:
-    """Formulas without a cached value and error cells: calamine reads both as empty."""
+    """Formulas without a cached value and error cells: calamine reads both as empty. A formula whose cached
+    result is empty text (=IF(A5="","",A5) dragged down past the last traveller: Excel saves <v></v>
+    with t="str") has its value, blank, and is not one of them."""
     cells: dict[tuple[int, int], str] = {}
     try:
         for _, element in SafeET.iterparse(io.BytesIO(data)):
@@ -386,8 +388,10 @@ def _special_cells(data: bytes) -> dict[tuple[int, int], str]:
                 pass
             elif element.get("t") == "e":
                 cells[where] = value.text if value is not None and value.text else "#ERROR"
-            elif element.find(f"{_NS}f") is not None and (value is None or not value.text):
+            elif element.find(f"{_NS}f") is not None and value is None:
                 cells[where] = "formula"
+            elif element.find(f"{_NS}f") is not None and not value.text and element.get("t") != "str":
+                cells[where] = "formula"  # an empty cached number is no value; an empty cached text is ""
             element.clear()
     except DefusedXmlException as exc:
         raise ReadError("file.xml", detail="含有实体定义") from exc
