@@ -17,6 +17,7 @@ from helpers import (
     SAMPLE_ID,
     future,
     issue_fields,
+    ledger_query,
     ledger_rows,
     people,
     plan_workbook,
@@ -341,6 +342,53 @@ def test_csv_requests_in_utf8_bom_and_gb18030(root):
         assert data["status"] == "success" and data["policies"][0]["premium"] == "10.00", data["errors"]
     data, _ = result(root, "GZ001", "bad_结果")
     assert [(e["sheet"], e["row"], e["column"]) for e in data["errors"]] == [("被保险人名单", 10, "证件号码")]
+
+
+def test_a_blank_line_among_the_csv_apply_rows_loses_none_of_them(root):
+    """A clerk left a blank line inside the 申请 rows of a CSV: the rows after it (行程路线, 经办人, 营销员)
+    are still read on their own line numbers, and a title row above the roster's header is no field. Before,
+    they fell to the roster's side unread: the policy was issued without 经办人 and 营销员, said 成功."""
+    start = future().strftime("%Y-%m-%d %H:%M")
+    text = (
+        f"操作类型,投保\n旅行团号,CSV-B1\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n\n"
+        "行程路线,广州-桂林\n经办人,小陈\n营销员工号,S01\n营销员姓名,老王\n\n被保险人名单\n"
+        f"序号,姓名,证件类型,证件号码,性别,出生日期\n1,张三,身份证,{ID_M_1980},,\n2,李四,身份证,{ID_F_2000},女,\n"
+    )
+    (root / "workbooks" / "GZ001" / "空行.csv").write_bytes(text.encode("utf-8"))
+    early = text.replace("CSV-B1", "CSV-B2").replace("区域,境内\n", "\n区域,境内\n").replace("天数,2", "天数,x")
+    (root / "workbooks" / "GZ001" / "早空行.csv").write_bytes(early.encode("utf-8"))
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "空行_结果")
+    assert data["status"] == "success" and not data["warnings"], (data["errors"], data["warnings"])
+    [row] = ledger_query(root, "SELECT route, handler, sales_id, sales_name FROM policies")
+    assert tuple(row) == ("广州-桂林", "小陈", "S01", "老王")
+    data, _ = result(root, "GZ001", "早空行_结果")
+    assert [(e["sheet"], e["row"], e["column"]) for e in data["errors"]] == [("申请", 7, "天数")], data["errors"]
+
+
+def test_csv_saved_with_semicolons_or_tabs_is_read_by_its_own_separator(root):
+    """Some Excel locales save CSV with ; and "Unicode text" with tabs: the sniffer cannot decide on two
+    columns of 申请 above a wider roster, and read with commas each line was one cell ("no 操作类型")."""
+    start = future().strftime("%Y-%m-%d %H:%M")
+    lines = [
+        ["操作类型", "投保"],
+        ["旅行团号", "SEP-1"],
+        ["区域", "境内"],
+        ["方案代码", "GN-A"],
+        ["生效时间", start],
+        ["天数", "2"],
+        [],
+        ["序号", "姓名", "证件类型", "证件号码", "性别", "出生日期"],
+        ["1", "张三", "身份证", ID_M_1980, "", ""],
+        ["2", "李四", "身份证", ID_F_2000, "女", ""],
+    ]
+    for name, sep in (("分号", ";"), ("制表符", "\t")):
+        text = "".join(sep.join(line) + "\r\n" for line in lines).replace("SEP-1", f"SEP-{name}")
+        (root / "workbooks" / "GZ001" / f"{name}.csv").write_bytes(text.encode("utf-8"))
+    run_watcher(root, "process")
+    for name in ("分号", "制表符"):
+        data, _ = result(root, "GZ001", f"{name}_结果")
+        assert data["status"] == "success" and data["policies"][0]["insured_count"] == 2, (name, data["errors"])
 
 
 def test_a_roster_formula_without_its_value_is_said_once_not_also_as_blank(root):

@@ -474,11 +474,13 @@ def read_csv(data: bytes) -> Book:
     # The delimiter as the file has it (a comma, or ; and tab from some Excel locales); quotes always the
     # double quote Excel writes: the sniffer took two apostrophes typed in 备注 for quotes, and three
     # travellers between them became one traveller's remark.
-    delimiter = ","
     try:
         delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
     except csv.Error:
-        pass
+        # The sniffer cannot decide on two columns of 申请 above a wider roster: the first line says
+        # (操作类型;投保), else a comma. Read with commas, a ;-file was one cell a line: "no 操作类型".
+        first = next((line for line in text[:4096].splitlines() if line.strip()), "")
+        delimiter = next((d for d in ",;\t" if d in first), ",")
     dialect = _dialect(delimiter)
     csv.field_size_limit(max(len(text) + 1, 1 << 17))  # a long field is the file's own (the parser's limits bound it)
     # A file that ends inside a quoted field was cut off while written (or has a quote never closed): the

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from ..domain.dates import DateError, names_an_hour, parse_int, parse_local_datetime, says_24
 from ..domain.problems import Problem, problem
-from ..domain.text import clean, digits_lost, fold, fold_id, strip_control
+from ..domain.text import clean, digits_lost, fold, fold_id, label_key, strip_control
 from ..io.book import Book, Sheet, column_letter
 from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
 from . import forms
@@ -23,6 +23,24 @@ ROSTER = "被保险人名单"
 APPLY_FIELDS = synonyms_index(forms.apply_labels())  # declared with the forms (kinds/forms.py)
 
 ROSTER_COLUMNS = synonyms_index(forms.columns(ROSTER))
+
+
+def gather_csv_apply(book: Book) -> None:
+    """A CSV is one table: the 申请 rows, a blank line, the roster. A blank line the clerk left among the
+    申请 rows split them early, and the rows after it (经办人, 营销员 …) went to the roster's side, above its
+    header, where nothing reads them: the policy was issued without them and the result said 成功. Rows
+    above the roster's header that hold a label and a value, or a label a form knows, are 申请 rows, on
+    their own line numbers; a title row (one cell that is no label) stays where it is."""
+    apply, roster = book.sheet(APPLY), book.sheet(ROSTER)
+    if book.format != "csv" or apply is None or roster is None:
+        return
+    header = find_header(roster, ROSTER_COLUMNS, "姓名")
+    for r, row in enumerate(roster.rows[: header or 0]):
+        label = clean(row[0]) if row else ""
+        if not label or not (APPLY_FIELDS.get(label_key(label)) or (len(row) > 1 and clean(row[1]))):
+            continue
+        apply.rows.extend([] for _ in range(r + 1 - len(apply.rows)))
+        apply.rows[r], roster.rows[r] = row, []
 
 
 def special_problem(sheet: Sheet, r: int, c: int, column: str) -> Problem | None:

@@ -10,7 +10,7 @@ from ..io.book import Book
 from ..io.tables import label_fields
 from ..kinds import ADMIN_ACTIONS, AGENCY_ACTIONS, kind_for, normalise_action
 from ..kinds.base import Request
-from ..kinds.common import APPLY, APPLY_FIELDS, ROSTER_COLUMNS
+from ..kinds.common import APPLY, APPLY_FIELDS, ROSTER_COLUMNS, gather_csv_apply
 from ..layout import ADMIN
 from ..settings import Settings
 
@@ -103,6 +103,7 @@ def said_action(book: Book) -> str | None:
 
 def parse(book: Book, who: str, settings: Settings):
     """Returns (kind, request), or (None, the problem) when the request cannot be identified."""
+    gather_csv_apply(book)
     action, trouble = identify(book, who)
     if trouble is not None or action is None:
         return None, trouble
