@@ -173,9 +173,11 @@ def test_the_statement_life_from_pending_to_performance(root):
     # Staff fill 业务渠道 and 确认人 in the summary itself and drop it back.
     fill_confirm(summary, root / "workbooks/_admin/确认.xlsx", {number: ("团险直销", "张运营")})
     run_watcher(root, "process", env=fake("2026-12-02T10:00:00+08:00"))
-    data, _ = result(root, "_admin", "确认_结果")
+    data, echoed = result(root, "_admin", "确认_结果")
     assert data["status"] == "success" and data["agency"] == "_admin" and data["action"] == "对账确认"
     assert statements(root)[0][6] == "已确认"
+    # The result echoes what the request read, not the run's snapshot that still said 待确认 beside it.
+    assert not {"汇总", "按机构", "按方案", "对账单"} & set(echoed.sheetnames) and "对账确认" in echoed.sheetnames
     assert sql(root, "SELECT COUNT(*) FROM policies WHERE settled_at IS NOT NULL") == [(1,)]
     detail = openpyxl.load_workbook(root / "outbox/GZ001/业务明细_2026-11.xlsx").active
     assert any(r[0] == a["policy_no"] and r[11] == "已结" for r in detail.iter_rows(values_only=True))
@@ -192,6 +194,20 @@ def test_the_statement_life_from_pending_to_performance(root):
     data, _ = result(root, "_admin", "再确认_结果")
     assert data["status"] == "failed" and "不能更改" in data["errors"][0]["message"]
     assert data["errors"][0]["sheet"] == "对账确认" and data["errors"][0]["row"] == 2
+    assert ledger_rows(root) == before
+
+    # Nothing filled at all: said on the 业务渠道 heading (red, with the why), and the result's 错误说明
+    # column keeps its heading (the message took its place, and the clerk fixing it in place lost it).
+    fill_confirm(summary, root / "workbooks/_admin/空确认.xlsx", {})
+    run_watcher(root, "process", env=fake("2026-12-02T11:00:00+08:00"))
+    data, echoed = result(root, "_admin", "空确认_结果")
+    assert [(e["code"], e["sheet"], e["row"], e["column"]) for e in data["errors"]] == [
+        ("statement.nothing", "对账确认", 1, "业务渠道")
+    ]
+    sheet = echoed["对账确认"]
+    head = [c.value for c in sheet[1]]
+    assert head[-1] == "错误说明" and sheet.cell(1, head.index("错误说明") + 1).comment is not None
+    assert sheet.cell(1, head.index("业务渠道") + 1).comment is not None
     assert ledger_rows(root) == before
 
     pay_head = ["序号", "对账单号", "金额", "缴费凭证号", "到账日期"]

@@ -588,6 +588,9 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         f["added"][sheet.name] = [header, None, error_col, None, name]
         ws.set_column(error_col, error_col, 60)
         for r, messages in row_messages.items():
+            if r == header:  # about the table (no row filled): beside its heading, which stays the heading
+                ws.write_comment(r, error_col, "；".join(messages), {"x_scale": 2.5, "y_scale": 2})
+                continue
             ws.write_string(r, error_col, "；".join(messages), f["wrap"])
             fit_row(ws, r, [("；".join(messages), 60)])
 

@@ -347,7 +347,7 @@ class ConfirmKind(StatementRowsKind):
                 table.fail(r, "业务渠道", "statement.channel", value=channel, allowed="、".join(self.settings.channels))
             rows.append((r, number, channel, by))
         if table.table is not None and not rows and not problems:
-            problems.append(problem("statement.nothing", sheet=table.name, row=1))
+            table.fail(table.table.header_row, "业务渠道", "statement.nothing")  # its header: red, with the why
         return self._rows(who, problems, table, rows)
 
     def validate(self, request: Request[Rows[tuple]], state, now: datetime) -> Checked[Rows[tuple], dict]:

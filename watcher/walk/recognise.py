@@ -19,11 +19,16 @@ from ..messages import STATUS_LABEL
 
 RESUBMITTABLE = ("failed", "quote")
 NOT_REQUESTS = {"detail": "业务明细表或查询结果", "statement": "对账单"}
+SUMMARY_READS = ("申请", "对账确认")  # (io.month_summary.CONFIRM_SHEET, not imported: it loads the writer)
 
 
 def recognise(book: Book, who: str, ledger, zone: tzinfo) -> tuple[Book, Problem | None]:
     """The request a dropped workbook holds, or the problem that it is one of watcher's own outputs."""
     mark = result_mark(book)
+    if mark is None and book.properties.get(MARK) == "summary":
+        # A 对账确认 request reads its 申请 and 对账确认 sheets; the rest is the month-end snapshot. Echoed in
+        # its result, it said 待确认 beside the line saying this very request confirmed the statement.
+        return Book({n: s for n, s in book.sheets.items() if n in SUMMARY_READS}, book.format, book.properties), None
     if mark is None:
         what = NOT_REQUESTS.get(book.properties.get(MARK, ""))
         return book, (file_problem("file.watcher_output", what=what) if what else None)
