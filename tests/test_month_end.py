@@ -279,7 +279,7 @@ def test_the_statement_life_from_pending_to_performance(root):
     data, wb = result(root, "GZ001", "对账单_结果")
     assert data["status"] == "success"
     listed = [r for r in wb["对账单"].iter_rows(values_only=True) if r and str(r[0]).startswith("DZ")]
-    assert [(r[0], r[9]) for r in listed] == [(number, "已开票")]
+    assert [(r[0], r[1], r[10]) for r in listed] == [(number, "对账单", "已开票")]
     shown = summary_values(wb)  # what has come in and what is still owed, beside the total
     assert shown["金额合计"] == shown["已收合计"] == total / 100 and shown["未收合计"] == 0
     again = json.loads((root / f"outbox/GZ001/对账单_{number}.json").read_text("utf-8"))
@@ -584,6 +584,14 @@ def test_business_recorded_late_for_a_settled_month_is_billed_in_a_supplementary
     summary = openpyxl.load_workbook(root / "outbox/_admin/月结汇总_2026-11.xlsx")
     kinds = [r[1] for r in summary["对账单"].iter_rows(min_row=2, values_only=True) if r and r[0]]
     assert kinds == ["对账单", f"补充对账单（补 {first}）"]
+    # The agency's 对账单查询 says the same: a second statement for one plan and month is no double billing.
+    write_request(root / "workbooks/GZ001/对账单.xlsx", {"操作类型": "对账单查询"})
+    run_watcher(root, "process", env=fake("2026-12-02T10:00:00+08:00"))
+    _, wb = result(root, "GZ001", "对账单_结果")
+    rows = list(wb["对账单"].iter_rows(values_only=True))
+    head = next(r for r in rows if "对账单号" in r)
+    listed = {r[0]: r[head.index("类型")] for r in rows if str(r[0]).startswith("DZ")}
+    assert listed == {first: "对账单", second: f"补充对账单（补 {first}）"}
     assert run_watcher(root, "check", env=fake("2026-12-02T10:00:00+08:00")).returncode == 0
 
 

@@ -212,6 +212,7 @@ def statement_table(statements: list, names: dict[str, str], zone, name: str = "
     rows = [
         [
             s.statement_no,
+            s.title + (f"（补 {s.supplements}）" if s.supplements else ""),  # as the month-end summary says it
             s.agency,
             s.agency_name or names.get(s.agency, ""),
             f"{s.plan_code} {s.plan_name}",
@@ -232,6 +233,7 @@ def statement_table(statements: list, names: dict[str, str], zone, name: str = "
         name,
         [
             "对账单号",
+            "类型",
             "机构代码",
             "机构名称",
             "方案",
@@ -246,9 +248,9 @@ def statement_table(statements: list, names: dict[str, str], zone, name: str = "
             "缴费凭证号",
             "发票号",
         ],
-        ["text"] * 6 + ["int", "int", "money"] + ["text"] * 5,
+        ["text"] * 7 + ["int", "int", "money"] + ["text"] * 5,
         rows,
-        {0: f"合计（{len(statements)} 张）", 8: sum(s.total_fen for s in statements)},
+        {0: f"合计（{len(statements)} 张）", 9: sum(s.total_fen for s in statements)},
     )
 
 
