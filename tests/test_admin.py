@@ -202,6 +202,12 @@ def test_a_folder_of_no_agency_and_a_loose_file_are_left_and_staff_told(root):
         json.loads((root / "outbox" / "_admin" / n).read_text("utf-8"))["errors"][0]["code"] for n in notices
     )
     assert codes == ["folder.loose_file", "folder.unknown"]
+    said = next(
+        json.loads((root / "outbox" / "_admin" / n).read_text("utf-8"))["errors"][0]["message"]
+        for n in notices
+        if "放错了" in n
+    )
+    assert "workbooks/_admin/" in said, said  # staff read it: their own files (a summary dropped loose) go there
     assert "未处理" in proc.stdout
     run_watcher(root, "process")  # told once, not again at every run
     assert len(list((root / "outbox" / "_admin").glob("未受理_*.json"))) == 2

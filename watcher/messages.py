@@ -36,7 +36,7 @@ MESSAGES: dict[str, str] = {
     "file.sheet_rows": "工作表“{table}”有 {count} 行，远超单个申请的上限（名单最多 {limit} 人），未处理。请拆分成多个文件提交；如果是表格下方留有多余的内容，请删除后再提交",
     "file.too_many_rows": "名单共 {count} 人，超过单个申请的上限 {limit} 人。请拆分成多个文件提交",
     "folder.unknown": "文件夹“{folder}”不是已登记机构的代码，其中的文件“{file}”未处理。请先用“机构”登记该机构，或把文件移到正确的机构文件夹",
-    "folder.loose_file": "文件“{file}”直接放在了 workbooks/ 文件夹下，不在任何机构的文件夹里，未处理。请把它移到所属机构的文件夹（workbooks/机构代码/）中",
+    "folder.loose_file": "文件“{file}”直接放在了 workbooks/ 文件夹下，不在任何机构的文件夹里，未处理。请把它移到所属机构的文件夹（workbooks/机构代码/）中；保险公司内部的申请（机构、方案、对账确认、收费登记等）请移到 workbooks/_admin/",
     "agency.ended": "本机构（{agency}）已终止合作，不能再办理{action}，本次未做任何变更。已终止的机构仍可办理保单查询、业务明细、补打保单和对账单查询；如有疑问请联系保险公司团险运营人员",
     "folder.linked_inside": "workbooks/ 下的“{file}”是指向 workbooks/ 内另一个文件夹（或其上级）的链接，其中的文件不会被处理。"
     "每个机构的投递文件夹须是它自己的文件夹（或指向 workbooks/ 之外的文件夹的链接）",
