@@ -363,6 +363,8 @@ def test_a_long_number_where_an_identifier_belongs_is_refused_not_stored_with_it
     found = sorted((e["code"], e["column"]) for e in data["errors"])
     assert found == [("field.digits_lost", "旅行团号"), ("field.digits_lost", "营销员工号")], data["errors"]
     assert "15 位" in data["errors"][0]["message"] and "文本" in data["errors"][0]["message"]
+    said = {e["column"]: e["message"] for e in data["errors"]}  # the number as Excel shows it in the cell
+    assert "读到 20261205000012300）" in said["旅行团号"] and "读到 440106198001011000）" in said["营销员工号"], said
     data, _ = result(root, "GZ001", "十五位_结果")
     assert data["status"] == "success" and data["policies"][0]["tour_group"] == "202612050000123"
     assert len(ledger_rows(root)["policies"]) == len(before) + 1

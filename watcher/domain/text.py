@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from decimal import Decimal
 from functools import lru_cache
 
 _SPACES = re.compile(r"\s+")
@@ -110,6 +111,12 @@ def digits_lost(value: object) -> bool:
     """A number where an identifier belongs (旅行团号, 营业执照号, 收据号 …) of 16 digits or more: Excel keeps
     15 significant digits, so the digits after them are already zeros and the number the clerk typed is gone."""
     return type(value) in (int, float) and math.isfinite(value) and abs(value) >= 1e15  # type: ignore[arg-type]
+
+
+def excel_shown(value: int | float) -> str:
+    """A long number as Excel shows it, 15 significant digits and zeros after (20261205000012345 is
+    20261205000012300): the digits a clerk sees in the cell, not the float's binary tail (…12349440)."""
+    return str(int(Decimal(f"{float(value):.15g}")))
 
 
 def strip_control(text: str) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..domain.problems import Problem, problem
-from ..domain.text import clean, digits_lost, strip_control
+from ..domain.text import clean, digits_lost, excel_shown, strip_control
 from ..io.book import Book
 from ..io.tables import Table, find_header, read_table, synonyms_index
 from .common import marked_problems, special_problem
@@ -114,7 +114,8 @@ class AdminTable:
         value = strip_control(clean(raw))
         if digits_lost(raw) and (r, column) not in self.lost:
             self.lost.add((r, column))
-            self.fail(r, column, "field.digits_lost", label=column, value=value, digits=len(value.lstrip("-")))
+            shown = excel_shown(raw)  # type: ignore[arg-type]  # (digits_lost: a number)
+            self.fail(r, column, "field.digits_lost", label=column, value=shown, digits=len(shown.lstrip("-")))
         return value
 
     def shown(self, r: int, column: str) -> str:

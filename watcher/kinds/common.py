@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, tzinfo
 
 from ..domain.dates import DateError, names_an_hour, parse_int, parse_local_datetime, says_24
 from ..domain.problems import Problem, problem
-from ..domain.text import clean, digits_lost, fold, fold_id, label_key, strip_control
+from ..domain.text import clean, digits_lost, excel_shown, fold, fold_id, label_key, strip_control
 from ..io.book import Book, Sheet, column_letter
 from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
 from . import forms
@@ -115,7 +115,8 @@ class ApplySheet:
             return ""
         if digits_lost(raw) and label not in self.lost:
             self.lost.add(label)
-            self.fail("field.digits_lost", label, label=label, value=value, digits=len(value.lstrip("-")))
+            shown = excel_shown(raw)  # type: ignore[arg-type]  # (digits_lost: a number)
+            self.fail("field.digits_lost", label, label=label, value=shown, digits=len(shown.lstrip("-")))
         if len(value) > limit:
             self.fail("field.text_too_long", label, label=label, length=len(value), limit=limit)
         return value
