@@ -494,6 +494,7 @@ def test_a_duplicate_of_a_request_whose_policy_was_replaced_since_names_the_poli
     run_watcher(root, "process")
     again, wb = result(root, "GZ001", "团R_结果_2")
     assert again["status"] == "duplicate" and again["policies"][0]["status"] == "已撤单"
+    assert again["policies"][0]["replaced_by"] == b  # the JSON twin says it too, for agencies' systems
     values = summary_values(wb)
     assert "当前状态" in values["说明"]
     texts = [c.value for row in wb["结果汇总"].iter_rows() for c in row if isinstance(c.value, str)]

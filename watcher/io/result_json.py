@@ -122,6 +122,11 @@ def envelope(outcome, zone: tzinfo) -> dict:
         if successors is not None:
             for policy in data["policies"]:
                 policy["successors"] = successors.get(policy["policy_no"], [])
+        heads = content.pop("replaced_by", None)  # a duplicate: what replaces each policy now, as its notes say
+        if heads is not None:
+            for policy in data["policies"]:
+                if policy["policy_no"] in heads:  # a void one: its number in force, or null (cancelled outright)
+                    policy["replaced_by"] = heads[policy["policy_no"]]
         data.update(content)
     return data
 

@@ -81,6 +81,7 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
     said = first_shown.warnings if isinstance(earlier.result, dict) else []
     book, _ = read(desk.reader, archived, fmt)
     policies = [p for n in earlier.policies if (p := desk.ledger.policy(n)) is not None]
+    notes, heads = since(desk, policies, frame.processed_at)
     return replace(
         frame,
         status="duplicate",
@@ -96,24 +97,28 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
         cancelled=list(earlier.cancelled),
         first_processed_at=earlier.processed_at,
         repair=repair,
-        notes=[*frame.notes, *since(desk, policies, frame.processed_at)],
-        # What the first result carried besides the envelope (an admin request's agencies, plans …), as then.
-        content=dict(first_shown.content) if isinstance(earlier.result, dict) else {},
+        notes=[*frame.notes, *notes],
+        # What the first result carried besides the envelope (an admin request's agencies, plans …), as then;
+        # and for agencies' systems what the notes say, each policy's number in force now (or null).
+        content={**(dict(first_shown.content) if isinstance(earlier.result, dict) else {}), "replaced_by": heads},
     )
 
 
-def since(desk: Desk, policies: list, now) -> list[str]:
+def since(desk: Desk, policies: list, now) -> tuple[list[str], dict[str, str | None]]:
     """What became of the policies a request issued, for its result given again: each one void since names
     the policy that covers its group now (a clerk reading 人数 0 must not think the group was never
-    insured, nor issue it again)."""
+    insured, nor issue it again). Also, for each void one, the policy that replaces it (None: none does)."""
     notes = []
+    heads: dict[str, str | None] = {}
     for policy in policies:
         if policy.status != CANCELLED:
             continue
+        heads[policy.policy_no] = None
         head = desk.ledger.replacement(policy.policy_no)
         if head is None:
             notes.append(f"保单 {policy.policy_no} 已于首次处理后撤单")
         else:
+            heads[policy.policy_no] = head.policy_no
             now_words = REPLACEMENT_NOW.get(head.shown_status(now), "请以该保单为准")
             notes.append(f"保单 {policy.policy_no} 已被 {head.policy_no} 替代，{now_words}")
-    return notes
+    return notes, heads
