@@ -140,4 +140,5 @@ def test_a_quote_twin_does_not_say_in_force(root):
     assert data["status"] == "quote" and data["policies"] == []
     [quoted] = data["quote"]
     assert quoted["status"] == "试算" and quoted["issued_at"] is None and quoted["policy_no"] is None
+    assert quoted["settlement"] is None and quoted["statement_no"] is None  # nothing issued: nothing to settle
     assert quoted["premium"] == data["premium_total"] == "10.00"

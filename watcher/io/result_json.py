@@ -108,7 +108,9 @@ def envelope(outcome, zone: tzinfo) -> dict:
     }
     if outcome.status == "quote":
         # What would be issued: no number, no status and no issue time, for nothing was issued.
-        data["quote"] = [{**policy_json(p, zone), "status": "试算", "issued_at": None} for p in outcome.policies]
+        data["quote"] = [
+            {**policy_json(p, zone), "status": "试算", "issued_at": None, "settlement": None} for p in outcome.policies
+        ]
     if outcome.premium_before is not None:
         data["premium_before"] = yuan_text(outcome.premium_before)
     for table in outcome.tables:
@@ -122,7 +124,7 @@ def envelope(outcome, zone: tzinfo) -> dict:
         if successors is not None:
             for policy in data["policies"]:
                 policy["successors"] = successors.get(policy["policy_no"], [])
-        heads = content.pop("replaced_by", None)  # a duplicate: what replaces each policy now, as its notes say
+        heads = content.pop("heads", None)  # a duplicate: what replaces each policy now, as its notes say
         if heads is not None:
             for policy in data["policies"]:
                 if policy["policy_no"] in heads:  # a void one: its number in force, or null (cancelled outright)

@@ -100,7 +100,7 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
         notes=[*frame.notes, *notes],
         # What the first result carried besides the envelope (an admin request's agencies, plans …), as then;
         # and for agencies' systems what the notes say, each policy's number in force now (or null).
-        content={**(dict(first_shown.content) if isinstance(earlier.result, dict) else {}), "replaced_by": heads},
+        content={**(dict(first_shown.content) if isinstance(earlier.result, dict) else {}), "heads": heads},
     )
 
 
