@@ -391,6 +391,32 @@ def test_a_plan_upload_may_not_move_a_plan_to_the_other_region(root):
     assert ledger_rows(root) == before
 
 
+def test_a_plan_version_that_leaves_out_the_age_factors_or_a_coverage_says_so(root):
+    """Each upload is the whole plan. The 年龄系数 sheet left at its example (which is GN-A's own ×1.5) made
+    a version without it: every older traveller priced ×1 from then on, and the result said only 已启用新版本.
+    Taken (a plan may drop them), with a warning naming what is gone; a version that keeps them says nothing."""
+    current = ledger_query(
+        root,
+        "SELECT item FROM coverages JOIN plans ON plan_version = current_version WHERE code = ?",
+        ("GN-A",),
+    )
+    plan_workbook(root / "workbooks" / "_admin" / "无系数.xlsx", factors=(), covers=(("意外身故、残疾", 300000),))
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "无系数_结果")
+    assert data["status"] == "success", data["errors"]
+    said = {w["code"]: w for w in data["warnings"]}
+    assert set(said) == {"plan.factors_dropped", "plan.covers_dropped"}, data["warnings"]
+    assert "66–80 岁 ×1.5" in said["plan.factors_dropped"]["message"]
+    assert (said["plan.factors_dropped"]["sheet"], said["plan.factors_dropped"]["row"]) == ("方案", 3)
+    gone = [item for (item,) in current if item != "意外身故、残疾"]
+    assert gone and all(item in said["plan.covers_dropped"]["message"] for item in gone)
+    # Uploaded again whole, with its factors: nothing to say.
+    plan_workbook(root / "workbooks" / "_admin" / "完整.xlsx", covers=(("意外身故、残疾", 300000),))
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "完整_结果")
+    assert data["status"] == "success" and data["warnings"] == [], data["warnings"]
+
+
 def test_a_file_of_plan_and_agency_tables_without_its_apply_sheet_is_refused_not_half_done(root):
     """方案 and 机构 sheets in one file without 申请: the plans were loaded, the 机构 sheet was passed over
     in silence and the result said 成功 (the agency was never registered)."""

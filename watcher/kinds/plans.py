@@ -227,18 +227,31 @@ class PlanKind(RequestKind):
 
     # --- the rest of the walk -----------------------------------------------------------------
 
-    def load(self, ledger, request: Request[Rows[tuple[int, Plan]]], who: str) -> dict[str, str]:
-        return {plan.code: plan.region for plan in ledger.plans()}
+    def load(self, ledger, request: Request[Rows[tuple[int, Plan]]], who: str) -> dict[str, Plan]:
+        return {plan.code: plan for plan in ledger.plans()}
 
     def validate(
-        self, request: Request[Rows[tuple[int, Plan]]], state: dict[str, str], now: datetime
+        self, request: Request[Rows[tuple[int, Plan]]], state: dict[str, Plan], now: datetime
     ) -> Checked[Rows[tuple[int, Plan]], None]:
+        table = request.fields.table
         for r, plan in request.fields.rows:
-            region = state.get(plan.code)
-            if region is not None and region != plan.region:
+            old = state.get(plan.code)
+            if old is None:
+                continue
+            if old.region != plan.region:
                 # A plan's region is what its policies were issued for: a 批改 of a 境内 policy would be
                 # reissued under a 境外 version (its name and price, a 境内 policy), which 投保 refuses.
-                request.fields.table.fail(r, "区域", "plan.region_changed", plan=plan.code, old=region, new=plan.region)
+                table.fail(r, "区域", "plan.region_changed", plan=plan.code, old=old.region, new=plan.region)
+            # Each upload is the whole plan: what the version in force had and this one leaves out is gone
+            # from every sale after it. Said, not silent (the 年龄系数 sheet left at its example lost a
+            # plan's ×1.5 for the over-65s, and the premium of every older traveller with it).
+            if old.factors and not plan.factors:
+                shown = "、".join(f"{f.low}–{f.high} 岁 ×{f.factor.normalize():f}" for f in old.factors)
+                table.fail(r, "方案代码", "plan.factors_dropped", warning=True, plan=plan.code, old=shown)
+            kept = {c.item for c in plan.coverages}
+            gone = [c.item for c in old.coverages if c.item not in kept]
+            if gone:
+                table.fail(r, "方案代码", "plan.covers_dropped", warning=True, plan=plan.code, items="、".join(gone))
         return Checked(request, list(request.problems))
 
     def decide(self, checked: Checked[Rows[tuple[int, Plan]], None], now: datetime) -> Decision:
