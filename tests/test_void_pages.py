@@ -65,6 +65,33 @@ def test_pages_follow_the_chain_of_replacements_to_the_policy_in_force(root):
         assert _replaced_by(_page(root, void)) == c and "该保单现也已撤单" in _page(root, void)
 
 
+def _not_on(page: str) -> str | None:
+    found = re.search(r'<div class="void-note" id="not-on-replacement">([^<]+)</div>', page)
+    return found.group(1) if found else None
+
+
+def test_a_void_page_names_who_its_replacement_does_not_cover(root):
+    """减人 and 换人 leave people off the replacement: the old page listed them all under 请以新保单为准, and a
+    traveller removed read it as still covered. Those people are named as not on it; one whose ID a 信息变更
+    corrected is still on it (by name); a 换人 with nobody kept says so of everyone, without 请以新保单为准."""
+    group = people(6)
+    a = _request(root, "团.xlsx", issue_fields(), group[:3])["policies"][0]["policy_no"]
+    b = _request(root, "批改.xlsx", {"操作类型": "批改", "保单号": a, "天数": 5})["policies"][0]["policy_no"]
+    assert _not_on(_page(root, a)) is None  # a 批改 keeps everyone
+    c = _request(root, "减人.xlsx", {"操作类型": "减人", "保单号": b}, group[:2])["policies"][0]["policy_no"]
+    for void in (a, b):
+        page = _page(root, void)
+        assert _replaced_by(page) == c and "请以新保单为准" in page
+        said = _not_on(page)
+        assert said is not None and group[2][1] in said and c in said and "不再为其提供保障" in said
+        assert group[0][1] not in said and group[1][1] not in said
+    d = _request(root, "换人.xlsx", {"操作类型": "换人", "保单号": c}, group[3:5])["policies"][0]["policy_no"]
+    page = _page(root, c)
+    assert _replaced_by(page) == d and "请以新保单为准" not in page
+    assert "本保单所列人员均不在保单" in (_not_on(page) or "")
+    assert "本保单所列人员均不在保单" in (_not_on(_page(root, a)) or "")  # the chain's first page too
+
+
 def test_reprint_of_a_replaced_policy_shows_the_pointer(root):
     a = _request(root, "团.xlsx", issue_fields(), people(2))["policies"][0]["policy_no"]
     b = _request(root, "批改.xlsx", {"操作类型": "批改", "保单号": a, "天数": 4})["policies"][0]["policy_no"]

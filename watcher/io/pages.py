@@ -54,14 +54,20 @@ def people_rows(policy) -> Markup:
     )
 
 
+MISSING_SHOWN = 30  # names on a void page of the people its replacement does not cover; then 等 N 人
+
+
 def render_policy(
-    env: jinja2.Environment, policy, plan, agency, settings, zone: tzinfo, now, replacement=None
+    env: jinja2.Environment, policy, plan, agency, settings, zone: tzinfo, now, replacement=None, missing=()
 ) -> bytes:
     """The electronic policy. A void one says so at the top, and which policy replaces it now
-    (`replacement`: the end of its chain of replacements, domain.policy.Replacement). Its status is the
-    one the lookup page shows at the moment it is printed: 有效 whose cover has ended is 已到期."""
+    (`replacement`: the end of its chain of replacements, domain.policy.Replacement), and who of its people
+    that one does not cover (`missing`, names). Its status is the one the lookup page shows at the moment it
+    is printed: 有效 whose cover has ended is 已到期."""
     page = env.get_template("policy.html.j2").render(
         policy=policy,
+        missing="、".join(missing[:MISSING_SHOWN]) + (f" 等 {len(missing)} 人" if len(missing) > MISSING_SHOWN else ""),
+        everyone_missing=bool(missing) and len(missing) == len(policy.people),
         status=policy.shown_status(now),
         replacement_status=replacement.shown_status(now) if replacement is not None else "",
         replacement=replacement,

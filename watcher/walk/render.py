@@ -95,7 +95,17 @@ def plan(outcome: Outcome, out_dir: Path, layout: Layout, settings: Settings) ->
 def page_job(layout: Layout, settings: Settings, shown: PageShown, at: datetime) -> Job:
     """A policy's page; a void one says which policy replaces it now."""
     policy = shown.policy
-    args = (layout.root, policy, shown.plan, shown.agency, settings, settings.zone, at, shown.replacement)
+    args = (
+        layout.root,
+        policy,
+        shown.plan,
+        shown.agency,
+        settings,
+        settings.zone,
+        at,
+        shown.replacement,
+        shown.not_on_replacement,
+    )
     output = "page" if shown.issued else "state_page"
     return Job(layout.out(policy.agency) / policy_page_name(policy.policy_no), output, args)
 
@@ -119,11 +129,12 @@ def run_job(job: Job) -> Path:
     elif job.output in ("page", "state_page"):
         from ..io.pages import environment, render_policy
 
-        root, policy, plan_, agency, settings, zone, at, replacement = job.args
+        root, policy, plan_, agency, settings, zone, at, replacement, missing = job.args
         job.path.parent.mkdir(parents=True, exist_ok=True)
         if job.output == "page" and job.path.exists():
             set_aside(job.path)
-        write_bytes(job.path, render_policy(environment(root), policy, plan_, agency, settings, zone, at, replacement))
+        page = render_policy(environment(root), policy, plan_, agency, settings, zone, at, replacement, missing)
+        write_bytes(job.path, page)
     elif job.output == "statement":
         from ..io.settlement_files import write_statement_files
 

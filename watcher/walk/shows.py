@@ -31,6 +31,9 @@ class PageShown:
     agency: Agency | None
     replacement: Replacement | None
     issued: bool = False
+    # A void policy's people who are on no policy of its replacement: the page that says 请以新保单为准
+    # must not send a traveller removed by 减人 or 换人 to a policy that does not cover them.
+    not_on_replacement: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,22 @@ class Shows:
 
 def page_shown(ledger: Ledger, policy: Policy, issued: bool = False) -> PageShown:
     replacement = ledger.replacement(policy.policy_no) if policy.status != ACTIVE else None
+    missing: tuple[str, ...] = ()
+    if replacement is not None and policy.people:
+        head = ledger.policy(replacement.policy_no)
+        if head is not None:
+            missing = not_on(policy, head)
     return PageShown(
-        policy, ledger.plan_version(policy.plan_version), ledger.agency(policy.agency), replacement, issued
+        policy, ledger.plan_version(policy.plan_version), ledger.agency(policy.agency), replacement, issued, missing
     )
+
+
+def not_on(policy: Policy, head: Policy) -> tuple[str, ...]:
+    """The names of `policy`'s people that `head` does not cover: neither their ID nor their name is on it (a
+    信息变更 that corrected one of the two still covers the person)."""
+    ids = {(p.id_type, p.id_no) for p in head.people}
+    names = {p.name for p in head.people}
+    return tuple(p.name for p in policy.people if (p.id_type, p.id_no) not in ids and p.name not in names)
 
 
 def gather(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> Outcome:
