@@ -189,3 +189,18 @@ def test_a_number_setting_outside_what_it_may_be_is_refused_at_start(root):
     proc = run_watcher(root, "web", "--port", "18232", check=False)
     assert proc.returncode == 1 and "设置 web_threads = 0 无效" in proc.stderr, proc.stderr
     assert run_watcher(root, "process", check=False).returncode == 0, "a page's setting never stops the desk"
+
+
+def test_an_action_left_blank_is_said_as_blank_not_as_missing(root):
+    """The 撤单 template with its 操作类型 cleared (the label still in A2): told 没有“操作类型”,请在 A 列写… though
+    the label was there. Said as a value left blank, on its cell, with what it may be; a sheet without the
+    label at all is still told to add it."""
+    write_request(root / "workbooks" / "GZ001" / "空类型.xlsx", {"操作类型": None, "保单号": "LY202612010000001"})
+    write_request(root / "workbooks" / "GZ001" / "无类型.xlsx", {"保单号": "LY202612010000001"})
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "空类型_结果")
+    [error] = data["errors"]
+    assert (error["code"], error["row"], error["column"]) == ("file.action_empty", 1, "操作类型")
+    assert "没有填写" in error["message"] and "撤单" in error["message"] and "结账" not in error["message"]
+    data, _ = result(root, "GZ001", "无类型_结果")
+    assert [e["code"] for e in data["errors"]] == ["file.no_action"] and "A 列" in data["errors"][0]["message"]

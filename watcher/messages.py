@@ -22,6 +22,7 @@ MESSAGES: dict[str, str] = {
     "file.no_apply_sheet": "缺少“申请”工作表（A 列填项目名称，B 列填内容，其中必须有“操作类型”）。请用保险公司提供的申请模板填写（运营人员可用 watcher template 生成）",
     "file.sheets_ambiguous": "文件中没有“申请”表，却同时有{sheets}这几类表，无法确定要办理哪一项，未做任何处理。请分成几个文件分别提交（每个文件只放一类表），或加上“申请”表写明操作类型",
     "field.unread_label": "申请表中的“{label}”不是“{action}”可以填写的项目，本次没有使用。“{action}”可填写：{allowed}。请改成其中之一（名称要一致），或删除这一行",
+    "file.action_empty": "“操作类型”没有填写：请在其右边（B 列）填写要办理的业务，可选：{allowed}",
     "file.no_action": "“申请”表中没有“操作类型”。请在 A 列写“操作类型”，B 列写要办理的业务，例如“投保”",
     "file.action_repeated": "“申请”表中“操作类型”填了不止一处（第 {rows} 行：{values}），无法确定要办理的业务，未处理。请只保留一行操作类型",
     "file.unknown_action": "操作类型“{value}”无法识别。可以办理的业务：{allowed}",

@@ -58,13 +58,12 @@ def identify(book: Book, who: str) -> tuple[str | None, Problem | None]:
                 rows="、".join(str(r) for r in rows),
                 values="、".join(f"“{v}”" for v in said if v),
             )
-    if field is None or not clean(field.value):
+    if field is None:
+        return None, problem("file.no_action", sheet=APPLY, row=None, column="操作类型", col_index=None)
+    if not clean(field.value):  # the label is there, its value left blank: said so, not "no 操作类型"
+        allowed_text = "、".join(allowed)
         return None, problem(
-            "file.no_action",
-            sheet=APPLY,
-            row=field.row if field else None,
-            column="操作类型",
-            col_index=1 if field else None,
+            "file.action_empty", sheet=APPLY, row=field.row, column="操作类型", col_index=1, allowed=allowed_text
         )
     action = normalise_action(field.value)
     where: dict[str, Any] = {"sheet": APPLY, "row": field.row, "column": "操作类型", "col_index": 1}
