@@ -145,6 +145,7 @@ def test_process_names_each_file_whose_result_waits_and_why(root):
     proc = run_watcher(root, "process", env=fake("2026-11-10T11:00:00+08:00"), check=False)
     assert proc.returncode == 1
     assert "另有 1 个文件已办理" in proc.stderr and "AA001/团X.xlsx：该位置已有同名的文件" in proc.stderr, proc.stderr
+    assert "另有 1 个文件已办理" in proc.stdout, proc.stdout  # the summary line never says 0 files of a run that issued
     assert "磁盘已满" not in proc.stderr
     log = (root / "logs" / "watcher.log").read_text("utf-8")
     assert "回显表写出失败" not in log, "a folder refusing the result is no fault of the echoed cells"

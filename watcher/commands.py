@@ -352,6 +352,9 @@ def cmd_process(layout: Layout, args) -> int:
             if report.refused_folders
             else ""
         )
+        # Done in the ledger, results not yet out: counted here too, so stdout never says 0 files of a run
+        # that issued policies (only stderr said so).
+        + (f"；另有 {len(report.pending)} 个文件已办理（已生效），结果暂时无法写出" if report.pending else "")
     )
     if report.pending:
         from .walk.claim import read_record
