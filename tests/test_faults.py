@@ -327,6 +327,10 @@ def test_a_ledger_whose_pages_cannot_even_be_checked_is_said_in_one_line_by_ever
         proc = run_watcher(root, *command, check=False)
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, (command, proc.stderr)
         assert "损坏" in proc.stderr, (command, proc.stderr)
+        assert "malformed" not in proc.stderr, (command, proc.stderr)  # SQLite's English, said in Chinese
+    for command in (("process",), ("check",)):  # and the way out when no backup is left: the archive
+        proc = run_watcher(root, *command, check=False)
+        assert "watcher recover" in proc.stderr and "archive/" in proc.stderr, (command, proc.stderr)
     check = run_watcher(root, "check", check=False)
     assert check.returncode == 1 and "Traceback" not in check.stderr
     assert "账本文件已损坏" in check.stderr and "恢复到最近的备份" in check.stderr

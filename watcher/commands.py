@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import clock
-from .faults import LEDGER, DeskFault, classify, os_words
+from .faults import LEDGER, NO_BACKUP, DeskFault, classify, os_words
+from .faults import describe as describe_fault
 from .layout import Layout
 from .settings import TEMPLATE, load_settings
 
@@ -56,8 +57,8 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
             raise Failure(f"无法打开账本 {target}：{exc}。账本须放在本机磁盘上，且当前用户可写") from exc
         if isinstance(exc, sqlite3.Error):
             raise Failure(
-                f"账本文件已损坏或无法读取（{target}：{exc}）。请停止所有 watcher，把账本恢复到最近的备份"
-                "（见运维文档的备份与恢复），再启动"
+                f"账本文件已损坏或无法读取（{target}：{describe_fault(exc)}）。请停止所有 watcher，把账本恢复到最近的备份"
+                f"（见运维文档的备份与恢复），再启动{NO_BACKUP}"
             ) from exc
         raise
     ledger.issued = Issued(issued_path(layout.root, target))
@@ -91,7 +92,7 @@ def _guard(ledger, layout: Layout, zone) -> None:
     if damaged:
         raise Failure(
             f"账本文件已损坏（{'；'.join(damaged[:3])}）。请停止所有 watcher，把账本恢复到最近的备份"
-            "（见运维文档的备份与恢复），再启动"
+            f"（见运维文档的备份与恢复），再启动{NO_BACKUP}"
         )
     used = ledger.numbers_used()
     issued, at = ledger.issued.read(zone)
@@ -575,7 +576,7 @@ def cmd_check(layout: Layout, args) -> int:
                     "ok",
                     line,
                     f"账本文件已损坏：{line}。请停止所有 watcher，把账本恢复到最近的备份（见运维文档的备份与恢复），"
-                    "再运行 watcher recover",
+                    f"再运行 watcher recover{NO_BACKUP}",
                 )
                 for line in damaged
             ]

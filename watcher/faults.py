@@ -24,9 +24,12 @@ _RESTART = (
     "已停止受理，不会把已发出的号码再发一次。请停止所有 watcher 再启动：启动时会核对账本，账本落后于已发出的编号时"
     "按提示运行 watcher recover 从 archive/ 重放，或恢复更新的备份（见运维文档的备份与恢复）"
 )
+# Where there is no backup to restore (or it is older than the archive): the archive rebuilds the ledger.
+NO_BACKUP = "；没有可用的备份时，把损坏的账本文件移到别处，再运行 watcher recover，从 archive/ 重放重建"
 ADVICE = {
     LOCKED: "等锁定解除后自动继续；若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
-    LEDGER: "请运行 watcher check 查看；如账本已损坏，请停止 watcher，从最近的备份恢复账本（见运维文档的备份与恢复）",
+    LEDGER: "请运行 watcher check 查看；如账本已损坏，请停止 watcher，从最近的备份恢复账本（见运维文档的备份与恢复）"
+    + NO_BACKUP,
     AWAY: "恢复连接后自动继续；请检查数据库服务器和网络",
     DISK: "腾出磁盘空间（或修复磁盘）后自动继续（检查时根目录所在磁盘须能写入 1 MB，其他输出文件夹 64 KB）",
     SWAPPED: _RESTART,
@@ -143,10 +146,24 @@ def os_words(exc: OSError) -> str:
     return OS_WORDS.get(exc.errno or 0) or exc.strerror or str(exc) or type(exc).__name__
 
 
+# SQLite's own words (English on a server) for the ledger troubles an operator meets.
+SQLITE_WORDS = {
+    "database disk image is malformed": "数据库文件已损坏",
+    "file is not a database": "不是 SQLite 数据库文件",
+    "disk I/O error": "磁盘读写出错",
+    "database is locked": "数据库被锁定",
+    "unable to open database file": "无法打开数据库文件",
+    "attempt to write a readonly database": "数据库是只读的",
+    "database or disk is full": "数据库所在磁盘已满",
+}
+
+
 def describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = exc.filename2 or exc.filename  # a rename's trouble is where it puts the file
         return f"{os_words(exc)}{'：' + shown_path(str(where)) if where else ''}"
+    if isinstance(exc, sqlite3.Error) and str(exc).strip() in SQLITE_WORDS:
+        return SQLITE_WORDS[str(exc).strip()]
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 

@@ -23,7 +23,7 @@ from .. import crash
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
 from ..domain.text import group_key
-from ..faults import AWAY, SWAPPED, DeskFault, os_words
+from ..faults import AWAY, SWAPPED, DeskFault, describe, os_words
 from .common import (
     POLICY_SELECT,
     LedgerError,
@@ -136,7 +136,7 @@ class Ledger(SettlementLedger):
         try:
             rows = [r[0] for r in self.conn.execute("PRAGMA quick_check").fetchall()]
         except sqlite3.DatabaseError as exc:  # pages so damaged that the check itself cannot read them
-            return [f"无法读完账本文件（{exc}）"]
+            return [f"无法读完账本文件（{describe(exc)}）"]
         return [] if rows == ["ok"] else rows[:20]
 
     def probe(self, *, thorough: bool = False) -> None:
