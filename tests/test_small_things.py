@@ -145,6 +145,11 @@ def test_a_wrong_port_host_or_template_folder_is_said_not_a_traceback(root, tmp_
     typo = tmp_path / "workbook" / "GZ001" / "团A.xlsx"
     proc = run_watcher(root, "template", "投保", "-o", str(typo), check=False)
     assert proc.returncode == 1 and "不存在" in proc.stderr and not typo.parent.parent.exists(), proc.stderr
+    # -o an existing folder: the template goes inside it (it was written beside it, as folder.xlsx).
+    folder = root / "workbooks" / "GZ001"
+    proc = run_watcher(root, "template", "撤单", "-o", str(folder), check=False)
+    assert proc.returncode == 0 and (folder / "撤单.xlsx").is_file(), proc.stdout + proc.stderr
+    assert not (root / "workbooks" / "GZ001.xlsx").exists()
 
 
 def test_a_clerk_without_a_template_is_sent_to_the_insurer_not_to_a_command(root):

@@ -53,6 +53,8 @@ def test_pages_follow_the_chain_of_replacements_to_the_policy_in_force(root):
 
     added = _request(root, "加人.xlsx", {"操作类型": "加人", "保单号": b}, [group[3]])["policies"][0]["policy_no"]
     assert _status(_page(root, b)) == "有效", "加人 replaces nothing"
+    # and the added people's page does not call b its 原保单 (read as superseded): it stands beside it
+    assert "原保单号" not in _page(root, added) and f"{b}（本保单承保加人时加入的人员" in _page(root, added)
 
     c = _request(root, "换人.xlsx", {"操作类型": "换人", "保单号": b}, group[:2])["policies"][0]["policy_no"]
     for void in (a, b):  # every page of the chain points to the policy in force now

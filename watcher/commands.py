@@ -453,6 +453,8 @@ def cmd_template(layout: Layout, args) -> int:
         finally:
             ledger.close()
     out = Path(args.output)
+    if out.is_dir():  # -o a folder (t/): the template inside it, as cp would put it, not t.xlsx beside it
+        out = out / f"{args.kind}.xlsx"
     asked = out
     if out.suffix.lower() != ".xlsx":
         out = out.with_suffix(out.suffix + ".xlsx") if out.suffix else out.with_suffix(".xlsx")
