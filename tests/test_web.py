@@ -463,6 +463,30 @@ def test_a_void_policy_names_only_policies_issued_from_it_and_follows_a_correcte
     assert f'id="replaced-by">{new_no}<' in moved and 'id="left-out"' not in moved
 
 
+def test_a_person_a_later_换人_left_out_is_told_so_not_sent_to_look_again_under_a_corrected_id(desk):
+    """信息变更 (a phone corrected), then 换人 with other people: the page took the chain's reason from its
+    first step and told a traveller the 换人 left out to look the new policy up with a corrected ID that
+    never was. Followed step by step, they fell off at the 换人: told they are not on the replacement."""
+    root = desk["root"]
+    roster = people(3)
+    phoned = [list(row) for row in roster]
+    phoned[0][6] = "13900000009"
+    write_request(root / "workbooks/GZ001/改电话.xlsx", {"操作类型": "信息变更", "保单号": desk["live"]}, phoned)
+    run_watcher(root, "process")
+    changed = result(root, "GZ001", "改电话_结果")[0]
+    assert changed["status"] == "success", changed["errors"]
+    others = people(9)[6:8]
+    swap = {"操作类型": "换人", "保单号": changed["policies"][0]["policy_no"]}
+    write_request(root / "workbooks/GZ001/换人.xlsx", swap, others)
+    run_watcher(root, "process")
+    swapped = result(root, "GZ001", "换人_结果")[0]
+    assert swapped["status"] == "success", swapped["errors"]
+    with web(root) as base:
+        _, _, page, _ = post(base, None, id_type="身份证", policy_no=desk["live"], id_no=roster[2][3])
+    assert 'id="left-out"' in page and 'id="changed-to"' not in page, page
+    assert swapped["policies"][0]["policy_no"] not in page  # named only to a person who is on it
+
+
 def test_a_method_a_path_does_not_take_is_405_with_what_it_takes(root):
     """POST /healthz answered 404, as if there were no such page: a monitor set up wrong was told the page is gone."""
     import io

@@ -216,11 +216,7 @@ class LookupLedger:
         name = conn.execute("SELECT name FROM agencies WHERE code = ?", (policy.agency,)).fetchone()
         steps = chain(conn, policy.policy_no) if policy.status == CANCELLED else []
         head = Replacement(*steps[-1][:3]) if steps else None
-        on_head = head is not None and _holds(conn, head.policy_no, id_no, id_type)
-        changed = head is not None and not on_head and any(step[3] == INFO_CHANGE for step in steps)
-        if changed:
-            assert head is not None
-            on_head = _corrected(conn, policy.policy_no, head.policy_no, person)
+        on_head, unsure = _follow(conn, policy.policy_no, steps, person) if steps else (False, False)
         if head is not None and not on_head:
             # Left out of the replacement, but on another live policy issued from this one (a 加人 after a
             # 减人 took them off): that one covers them, and the page says so instead. Only a policy of this
@@ -237,7 +233,7 @@ class LookupLedger:
                 if row is not None:
                     head, on_head = Replacement(row[0], row[1], from_text(row[2])), True
         # A 信息变更 this person cannot be told apart in: neither "you are on it" nor "you are not".
-        unsure = changed and not on_head
+        unsure = unsure and not on_head
         return Found(policy, person, covers, name[0] if name else "", head, on_head, unsure)
 
 
@@ -249,22 +245,54 @@ _ONLY_ON = (
 )
 
 
-def _corrected(conn, old: str, new: str, person: Insured) -> bool:
+def _follow(conn, first: str, steps: list[tuple], person: Insured) -> tuple[bool, bool]:
+    """The person down the chain of replacements, step by step: (on its last policy, unsure). They stay on
+    by their ID, or, at a 信息变更, under the ID it corrected (followed from there on). Where they fall off
+    says why: at a 信息变更 that cannot tell them apart it is unsure; at a 减人 or 换人 they were left out
+    (a 换人 after a 信息变更 told them to look again under a corrected ID that never was)."""
+    prev, who = first, person
+    for step in steps:
+        number, reason = step[0], step[3]
+        if _holds(conn, number, who.id_no, who.id_type):
+            prev = number
+            continue
+        moved = _corrected(conn, prev, number, who) if reason == INFO_CHANGE else None
+        if moved is None:
+            return False, reason == INFO_CHANGE
+        prev, who = number, moved
+    return True, False
+
+
+def _corrected(conn, old: str, new: str, person: Insured) -> Insured | None:
     """Whether a 信息变更 that replaced `old` by `new` corrected this person's ID (number or type; the ID
     typed is the one the old policy had): on `new`, under another ID, the same person by name and birth date;
     or the only person whose ID the change brought in with their name (a typo in the number's birth digits
     changes the birth date too), where they are the only one it took off with that name. Anyone else is
-    told neither way (Found.unsure)."""
-    if conn.execute(
-        "SELECT 1 FROM insured WHERE policy_no = ? AND name = ? AND birth = ?",
-        (new, person.name, person.birth.isoformat()),
-    ).fetchone():
-        return True
+    told neither way (Found.unsure). The person as `new` has them, or None."""
+    row = conn.execute(
+        _PERSON + " WHERE policy_no = ? AND name = ? AND birth = ?", (new, person.name, person.birth.isoformat())
+    ).fetchone()
+    if row is not None:
+        return _insured(row)
     # By name alone (a birth date and gender are shared by too many: someone else put on in their place
     # would pass for them, and be told they are covered).
     query = _ONLY_ON.format(fact="a.name = ?")
     added = conn.execute(query, (new, person.name, old)).fetchone()[0]
-    return added == 1 and conn.execute(query, (old, person.name, new)).fetchone()[0] == 1
+    if added != 1 or conn.execute(query, (old, person.name, new)).fetchone()[0] != 1:
+        return None
+    row = conn.execute(
+        _PERSON + " a WHERE a.policy_no = ? AND a.name = ? AND NOT EXISTS (SELECT 1 FROM insured b"
+        " WHERE b.policy_no = ? AND b.id_no = a.id_no AND b.id_type = a.id_type)",
+        (new, person.name, old),
+    ).fetchone()
+    return _insured(row) if row is not None else None
+
+
+_PERSON = "SELECT name, id_type, id_no, gender, birth, age, premium_fen FROM insured"
+
+
+def _insured(row: tuple) -> Insured:
+    return Insured(row[0], row[1], row[2], row[3], date.fromisoformat(row[4]), row[5], row[6])
 
 
 def _holds(conn, policy_no: str, id_no: str, id_type: str) -> bool:
