@@ -409,12 +409,24 @@ def test_a_roster_formula_without_its_value_is_said_once_not_also_as_blank(root)
     ], data["errors"]
 
 
+def _append_rows(path: Path, rows_xml: str) -> None:
+    """Rows written into the roster sheet's XML as another program saves them (below those there)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as src:
+        parts = {info.filename: src.read(info) for info in src.infolist()}
+    sheet = "xl/worksheets/sheet2.xml"
+    assert b"</sheetData>" in parts[sheet] and b'<row r="4"' not in parts[sheet]
+    parts[sheet] = parts[sheet].replace(b"</sheetData>", rows_xml.encode() + b"</sheetData>", 1)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, data in parts.items():
+            out.writestr(name, data)
+
+
 def test_formulas_dragged_past_the_last_traveller_whose_saved_result_is_empty_are_blank_rows(root):
     """=IF($Z5="","",$Z5) filled down below the roster: Excel saves each result, empty text, as <v></v> with
     t="str". Those rows look blank to the clerk and are blank: skipped, not 'a formula without its value'.
     A formula Excel saved as an empty number (no value at all) is still refused."""
-    import zipfile
-
     path = drop(root, "下拉公式.xlsx", issue_fields(), people(2))
     cells = "".join(
         f'<row r="{r}">'
@@ -422,26 +434,13 @@ def test_formulas_dragged_past_the_last_traveller_whose_saved_result_is_empty_ar
         + "</row>"
         for r in range(4, 9)
     )
-    with zipfile.ZipFile(path) as src:
-        parts = {info.filename: src.read(info) for info in src.infolist()}
-    sheet = "xl/worksheets/sheet2.xml"
-    assert b"<sheetData>" in parts[sheet] and b'<row r="4"' not in parts[sheet]
-    parts[sheet] = parts[sheet].replace(b"</sheetData>", cells.encode() + b"</sheetData>", 1)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for name, data in parts.items():
-            out.writestr(name, data)
+    _append_rows(path, cells)
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "下拉公式_结果")
     assert data["status"] == "success" and data["policies"][0]["insured_count"] == 2, data["errors"]
 
     numeric = '<row r="4"><c r="B4"><f>IF($Z$4="","",1)</f><v></v></c></row>'
-    path = drop(root, "空数公式.xlsx", issue_fields(旅行团号="GZ-T002"), people(4)[2:])
-    with zipfile.ZipFile(path) as src:
-        parts = {info.filename: src.read(info) for info in src.infolist()}
-    parts[sheet] = parts[sheet].replace(b"</sheetData>", numeric.encode() + b"</sheetData>", 1)
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for name, data in parts.items():
-            out.writestr(name, data)
+    _append_rows(drop(root, "空数公式.xlsx", issue_fields(旅行团号="GZ-T002"), people(4)[2:]), numeric)
     run_watcher(root, "process")
     data, _ = result(root, "GZ001", "空数公式_结果")
     assert ("cell.formula_no_value", 4, "姓名") in [(e["code"], e["row"], e["column"]) for e in data["errors"]]
