@@ -191,8 +191,10 @@ def test_the_statement_life_from_pending_to_performance(root):
     before = ledger_rows(root)
     fill_confirm(summary, root / "workbooks/_admin/再确认.xlsx", {number: ("银保渠道", "李运营")})
     run_watcher(root, "process", env=fake("2026-12-02T11:00:00+08:00"))
-    data, _ = result(root, "_admin", "再确认_结果")
+    data, again = result(root, "_admin", "再确认_结果")
     assert data["status"] == "failed" and "不能更改" in data["errors"][0]["message"]
+    how = summary_values(again)["改正方法"]  # an admin table gets no premium column to be told of
+    assert "添加的错误说明列" in how and "保费" not in how, how
     assert data["errors"][0]["sheet"] == "对账确认" and data["errors"][0]["row"] == 2
     assert ledger_rows(root) == before
 

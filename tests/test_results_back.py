@@ -113,7 +113,7 @@ def test_a_failed_result_fixed_in_place_and_dropped_back_is_the_corrected_reques
         ("field.effective_hour", "申请", 5, "生效时间"),
         ("id.checksum", "被保险人名单", 2, "证件号码"),
     ]
-    assert "放回" in summary_values(wb)["改正方法"]
+    assert "放回" in summary_values(wb)["改正方法"] and "添加的保费、错误说明列" in summary_values(wb)["改正方法"]
     # The echoed roster keeps the template's text ID column and its dropdowns.
     roster = wb["被保险人名单"]
     assert roster.column_dimensions["D"].number_format == "@"

@@ -403,12 +403,15 @@ def _how_to_resubmit(outcome) -> str:
     folder = f"workbooks/{outcome.who}/"
     if outcome.status == "quote":
         return (
-            f"把“申请”表中的操作类型改为“投保”，保存后把本文件放回 {folder} 即可出单（本汇总表和“保费”列会被忽略）；"
-            "也可用投保模板重新填写"
+            f"把“申请”表中的操作类型改为“投保”，保存后把本文件放回 {folder} 即可出单（本汇总表和本结果添加的保费列"
+            "会被忽略，原有各列照常读取）；也可用投保模板重新填写"
         )
+    # The columns this result adds, by what they hold: a roster's own 保费 or 错误说明 column (the added ones
+    # are then 核定保费, 错误说明（本次）) is read as the clerk's, and an admin table gets no premium column.
+    added = "保费、错误说明列" if outcome.roster_header is not None else "错误说明列"
     return (
         f"直接在本文件中改正标红的单元格（批注写明了原因），保存后把本文件放回 {folder} 即可重新提交；"
-        "本汇总表和“保费”“错误说明”两列会被忽略"
+        f"本汇总表和本结果在表格右侧添加的{added}会被忽略，原有各列照常读取"
     )
 
 
