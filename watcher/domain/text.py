@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from decimal import Decimal
+from decimal import Context, Decimal
 from functools import lru_cache
 
 _SPACES = re.compile(r"\s+")
@@ -113,10 +113,13 @@ def digits_lost(value: object) -> bool:
     return type(value) in (int, float) and math.isfinite(value) and abs(value) >= 1e15  # type: ignore[arg-type]
 
 
+_SHOWN_DIGITS = Context(prec=15)  # Excel's 15 significant digits (the value as stored, exact, then rounded)
+
+
 def excel_shown(value: int | float) -> str:
     """A long number as Excel shows it, 15 significant digits and zeros after (20261205000012345 is
     20261205000012300): the digits a clerk sees in the cell, not the float's binary tail (…12349440)."""
-    return str(int(Decimal(f"{float(value):.15g}")))
+    return str(int(_SHOWN_DIGITS.plus(Decimal(value))))
 
 
 def strip_control(text: str) -> str:
