@@ -200,12 +200,10 @@ class LookupLedger:
         return {name: int(used.get(name, 0)) for name in NUMBERED}
 
     def _find(self, conn, policy_no: str, id_type: str, id_no: str) -> Found | None:
-        from datetime import date
-
         row = conn.execute(_FIND, (policy_no, id_no, id_type)).fetchone()
         if row is None:
             return None
-        person = Insured(row[0], row[1], row[2], row[3], date.fromisoformat(row[4]), row[5], row[6])
+        person = _insured(row)  # (its first columns are _PERSON's)
         policy = policy_from_row(row[7:])
         covers = tuple(
             Coverage(i, s)
