@@ -364,6 +364,12 @@ def test_a_blank_line_among_the_csv_apply_rows_loses_none_of_them(root):
     assert tuple(row) == ("广州-桂林", "小陈", "S01", "老王")
     data, _ = result(root, "GZ001", "早空行_结果")
     assert [(e["sheet"], e["row"], e["column"]) for e in data["errors"]] == [("申请", 7, "天数")], data["errors"]
+    # A query has no roster: its filter after a blank line was dropped, and it answered another question.
+    query = "操作类型,保单查询\n旅行团号,CSV-B1\n\n保单状态,已撤单\n"
+    (root / "workbooks" / "GZ001" / "查询.csv").write_bytes(query.encode("utf-8"))
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "查询_结果")
+    assert data["status"] == "success" and data["policies"] == [], data["policies"]  # CSV-B1's is 有效
 
 
 def test_csv_saved_with_semicolons_or_tabs_is_read_by_its_own_separator(root):

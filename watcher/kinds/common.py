@@ -30,14 +30,17 @@ def gather_csv_apply(book: Book) -> None:
     申请 rows split them early, and the rows after it (经办人, 营销员 …) went to the roster's side, above its
     header, where nothing reads them: the policy was issued without them and the result said 成功. Rows
     above the roster's header that hold a label and a value, or a label a form knows, are 申请 rows, on
-    their own line numbers; a title row (one cell that is no label) stays where it is."""
+    their own line numbers; a title row (one cell that is no label) stays where it is. A CSV with no roster
+    (a query: 保单状态 after the blank line answered another question) gives back the rows of labels a form
+    knows, and nothing else (a roster without its header stays a roster, and is said to be one)."""
     apply, roster = book.sheet(APPLY), book.sheet(ROSTER)
     if book.format != "csv" or apply is None or roster is None:
         return
     header = find_header(roster, ROSTER_COLUMNS, "姓名")
-    for r, row in enumerate(roster.rows[: header or 0]):
+    for r, row in enumerate(roster.rows if header is None else roster.rows[:header]):
         label = clean(row[0]) if row else ""
-        if not label or not (APPLY_FIELDS.get(label_key(label)) or (len(row) > 1 and clean(row[1]))):
+        pair = header is not None and len(row) > 1 and bool(clean(row[1]))
+        if not label or not (APPLY_FIELDS.get(label_key(label)) or pair):
             continue
         apply.rows.extend([] for _ in range(r + 1 - len(apply.rows)))
         apply.rows[r], roster.rows[r] = row, []
