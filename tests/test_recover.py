@@ -744,3 +744,31 @@ def test_a_sqlite_ledger_named_ledger_is_not_taken_for_a_shared_one(root, ledger
     done = run_watcher(root, "recover", check=False)
     assert done.returncode == 0 and "WATCHER_LEDGER_URL" not in done.stderr, done.stdout + done.stderr
     assert business(root) == original
+
+
+def test_check_names_every_missing_piece_of_business_once_and_counts_what_it_does_not_list(root, ledger_backend):
+    """A ledger restored from an older backup, the mark lost too: `check` reads the whole event log, not the
+    last twenty events a start looks at; it lists twenty, each once, and counts the rest, so the operator
+    knows how much `recover` has to bring back (before: about twenty lines, some twice, no count)."""
+    issue(root, "团A", "2026-11-20 08:00", n=1, at="2026-11-03T09:00:00+08:00")
+    saved = backup(root, ledger_backend)
+    for i in range(23):
+        write_request(
+            root / f"workbooks/GZ001/后{i:02d}.xlsx",
+            issue_fields(生效时间="2026-11-20 08:00", 旅行团号=f"后{i:02d}"),
+            people(i + 1)[i:],
+        )
+    run_watcher(root, "process", env=fake("2026-11-03T10:00:00+08:00"))
+    assert all(result(root, "GZ001", f"后{i:02d}_结果")[0]["status"] == "success" for i in range(23))
+    restore(root, ledger_backend, saved)
+    [mark] = _marks(root)
+    mark.unlink()
+
+    checked = run_watcher(root, "check", "--json", check=False)
+    assert checked.returncode == 1
+    unheld = [d for d in json.loads(checked.stdout)["discrepancies"] if d["code"] == "events.unheld"]
+    named = [d["record"] for d in unheld if d["record"]]
+    assert len(named) == 20 and len(set(named)) == 20, named
+    assert all(n.startswith("GZ001/后") for n in named)
+    [more] = [d for d in unheld if not d["record"]]
+    assert "另有 3 项" in more["message"] and "共 23 项" in more["message"] and "watcher recover" in more["message"]

@@ -561,6 +561,9 @@ def cmd_month_end(layout: Layout, args) -> int:
     return 1 if waiting else 0
 
 
+UNHELD_SHOWN = 20  # missing business named one by one by `check`; the rest counted
+
+
 def cmd_check(layout: Layout, args) -> int:
     from .domain.settlement import parse_run_time
     from .ledger.check import Discrepancy, check_ledger
@@ -605,6 +608,7 @@ def cmd_check(layout: Layout, args) -> int:
         ]
         from .service.recovering import unfinished, unheld
 
+        missing = [] if damaged else unheld(layout.archive, ledger, settings.zone, last=None)  # the whole log
         found += [
             Discrepancy(
                 "events.unheld",
@@ -614,8 +618,19 @@ def cmd_check(layout: Layout, args) -> int:
                 f"事件记录（archive/_events/）中已办理的业务不在账本中：{line}：账本落后，可能是从较早的备份恢复的，"
                 "请运行 watcher recover",
             )
-            for line in ([] if damaged else unheld(layout.archive, ledger, settings.zone))
+            for line in missing[:UNHELD_SHOWN]
         ]
+        if len(missing) > UNHELD_SHOWN:
+            more = len(missing) - UNHELD_SHOWN
+            found.append(
+                Discrepancy(
+                    "events.unheld",
+                    "",
+                    "in the ledger",
+                    f"{more} more",
+                    f"……事件记录中另有 {more} 项已办理的业务不在账本中（共 {len(missing)} 项）：请运行 watcher recover",
+                )
+            )
         state = unfinished(layout.root)
         if state is not None:  # serve and process refuse to start on it: check does not call it consistent
             stopped = state.get("state") == "mismatch"

@@ -45,27 +45,37 @@ def clear_outputs(root: Path) -> None:
     shutil.rmtree(Path(root) / FOLDER / "outbox", ignore_errors=True)
 
 
-def unheld(archive: Path, ledger, zone, last: int = 20) -> list[str]:
+def unheld(archive: Path, ledger, zone, last: int | None = 20) -> list[str]:
     """The latest business of the desk's event log (up to `last` files that changed the ledger and month-end
-    runs) that the ledger does not hold: a ledger restored from an older backup, or made anew, whose mark
-    of numbers was lost with it (the log is beside the archive, not the ledger). Each event is written
-    after its commit, so a ledger in use holds every one of them."""
-    recent = [
-        e for e in events.tail(archive) if (e.kind == "file" and e.data.get("committed")) or e.kind == "month-end"
-    ][-last:]
+    runs; `last=None`: the whole log, as `check` reads it) that the ledger does not hold: a ledger restored
+    from an older backup, or made anew, whose mark of numbers was lost with it (the log is beside the
+    archive, not the ledger). Each event is written after its commit, so a ledger in use holds every one of
+    them. Each missing piece of business is named once (the same file's events, e.g. a retry, count once)."""
+    logged = events.tail(archive) if last is not None else events.read(archive)
+    recent = [e for e in logged if (e.kind == "file" and e.data.get("committed")) or e.kind == "month-end"]
+    if last is not None:
+        recent = recent[-last:]
     if not recent:
         return []
     from ..ledger.common import to_text
 
     runs = {(r.month.strftime("%Y-%m"), r.trigger, to_text(r.started_at)) for r in ledger.runs()}
-    missing = []
+    missing: list[str] = []
+    seen: set[tuple[str, ...]] = set()
     for e in recent:
         when = f"{e.at.astimezone(zone):%Y-%m-%d %H:%M:%S}"
         if e.kind == "file":
-            if ledger.effective_request(str(e.data.get("agency")), str(e.data.get("sha256"))) is None:
+            key: tuple[str, ...] = ("file", str(e.data.get("agency")), str(e.data.get("sha256")))
+            if key in seen:
+                continue
+            seen.add(key)
+            if ledger.effective_request(key[1], key[2]) is None:
                 missing.append(f"{e.data.get('agency')}/{e.data.get('file')}（{when}）")
-        elif (str(e.data.get("month")), str(e.data.get("trigger")), to_text(e.at)) not in runs:
-            missing.append(f"{e.data.get('month')} 月结（{when}）")
+        else:
+            key = ("month-end", str(e.data.get("month")), str(e.data.get("trigger")), to_text(e.at))
+            if key not in seen and key[1:] not in runs:
+                missing.append(f"{e.data.get('month')} 月结（{when}）")
+            seen.add(key)
     return missing
 
 
