@@ -723,3 +723,34 @@ def test_month_end_for_a_month_without_business_writes_nothing_and_says_why(root
     wrong = month_end(root, "1999-01", "2026-12-01T02:00:00+08:00", check=False)
     assert wrong.returncode == 2 and "超出范围" in wrong.stderr and "请写成 YYYY-MM" not in wrong.stderr
     assert "请写成 YYYY-MM" in month_end(root, "11月", "2026-12-01T02:00:00+08:00", check=False).stderr
+
+
+def test_a_summary_staff_filled_in_where_it_lies_is_kept_aside_not_overwritten_by_the_next_run(root):
+    """Staff fill the summary's 对账确认 sheet in outbox/_admin and save it there, meaning to drop it later;
+    the daily retry (a plan still waits) writes the month's summary again. Their 业务渠道 and 确认人 were
+    overwritten with blanks; now the filled workbook is renamed aside, and the new summary says under which
+    name. A summary nobody filled in is simply replaced."""
+    issue(root, "团A", "2026-11-20 08:00", plan="GW-B", n=1, at="2026-11-05T10:00:00+08:00")
+    issue(root, "团B", "2026-12-05 08:00", n=1, at="2026-11-05T10:00:00+08:00", group="GZ-T002")  # GN-A waits
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    admin_out = root / "outbox" / "_admin"
+    path = admin_out / "月结汇总_2026-11.xlsx"
+    month_end(root, "2026-11", "2026-12-02T02:00:00+08:00")  # nothing filled: replaced, nothing kept aside
+    assert sorted(p.name for p in admin_out.glob("月结汇总_*")) == [path.name]
+
+    wb = openpyxl.load_workbook(path)
+    ws = wb["对账确认"]
+    headers = [c.value for c in ws[1]]
+    ws.cell(2, headers.index("业务渠道") + 1, "团险直销")
+    ws.cell(2, headers.index("确认人") + 1, "王财务")
+    wb.save(path)
+
+    month_end(root, "2026-11", "2026-12-03T02:00:00+08:00")  # the next daily retry
+    [aside] = [p for p in admin_out.glob("月结汇总_2026-11_已填写_*.xlsx")]
+    kept = openpyxl.load_workbook(aside)["对账确认"]
+    assert kept.cell(2, headers.index("确认人") + 1).value == "王财务", "the staff's work is still there"
+    fresh = openpyxl.load_workbook(path)
+    assert fresh["对账确认"].cell(2, headers.index("确认人") + 1).value is None
+    told = {r[0]: r[1] for r in fresh["汇总"].iter_rows(min_col=1, max_col=2, values_only=True) if r[0]}
+    assert aside.name in told["上次汇总的填写"]
+    assert statements(root)[0][6] == "待确认", "nothing confirmed by keeping it"

@@ -65,6 +65,7 @@ class MonthSummary:
     receipts: list[tuple[Receipt, str]] = field(default_factory=list)  # receipts to look at, and why
     performance: list = field(default_factory=list)  # ledger.settlement.Performance rows
     problems: list[str] = field(default_factory=list)  # what `watcher check` found
+    kept_aside: str = ""  # the name the earlier summary, filled in by staff, was kept under (not overwritten)
 
 
 def detail_name(month: date) -> str:
@@ -229,6 +230,8 @@ def _overview(wb, ws, f, s: MonthSummary, zone: tzinfo, agencies: int) -> None:
         ("待确认对账单（全部月份）", len(s.to_confirm)),
         ("预交保费提醒", len(s.receipts)),
     ]
+    if s.kept_aside:
+        rows.append(("上次汇总的填写", f"已另存为 {s.kept_aside}，未被本次覆盖：未提交的行请在其中或本表中填写后放入"))
     r = 2
     for label, value in rows:
         ws.write_string(r, 0, label, f["label"])

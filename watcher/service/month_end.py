@@ -33,7 +33,7 @@ from ..domain.settlement import (
 )
 from ..faults import describe, os_words
 from ..io.month_summary import Line, MonthSummary, WaitingPlan, summary_name
-from ..io.settlement_files import write_summary_file
+from ..io.settlement_files import keep_filled_summary, write_summary_file
 from ..io.statement_book import statement_names
 from ..layout import ADMIN, Layout
 from ..ledger.check import check_ledger
@@ -118,10 +118,12 @@ def run_month_end(
             "；".join(report.problems[:5]),
         )
     summary = month_summary(ledger, month, now, trigger, policies, report, names, zone)
+    target = layout.out(ADMIN) / summary_name(month)
     try:
-        report.files.append(
-            write_summary_file(layout.out(ADMIN) / summary_name(month), summary, settings.channels, zone)
-        )
+        summary.kept_aside = keep_filled_summary(target, zone)
+        if summary.kept_aside:
+            log.warning("月结 %s：上次的月结汇总已有人填写，另存为 %s，未被覆盖", month_text(month), summary.kept_aside)
+        report.files.append(write_summary_file(target, summary, settings.channels, zone))
     except OSError as exc:  # staff's folder takes nothing: the run stays unfinished, resumed at the next try
         _note_stopped(ledger, run_id, exc)
         raise
