@@ -772,3 +772,39 @@ def test_check_names_every_missing_piece_of_business_once_and_counts_what_it_doe
     assert all(n.startswith("GZ001/后") for n in named)
     [more] = [d for d in unheld if not d["record"]]
     assert "另有 3 项" in more["message"] and "共 23 项" in more["message"] and "watcher recover" in more["message"]
+
+
+def test_a_backup_moved_into_place_under_the_page_is_never_answered_not_found(root, ledger_backend):
+    """The page looked again whether the ledger was behind only every few seconds: a backup moved into place
+    under a running page answered the first travellers whose policies it lacks "未查到保单信息" (and counted
+    it against them). Another file under the ledger's name is looked at at once."""
+    if ledger_backend != "sqlite":
+        pytest.skip("on PostgreSQL a restore moves no file into place")
+    import io
+    from urllib.parse import urlencode
+
+    from watcher.settings import load_settings
+    from watcher.web.app import LookupApp
+
+    saved = backup(root, ledger_backend)
+    a = issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    app = LookupApp(root, load_settings(root))
+
+    def ask() -> tuple[str, str]:
+        body = urlencode({"id_type": "身份证", "policy_no": a["policy_no"], "id_no": people(2)[0][3]}).encode()
+        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "REMOTE_ADDR": "10.62.0.1"}
+        environ |= {"CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body))}
+        environ["wsgi.input"] = io.BytesIO(body)
+        said: list[str] = []
+        page = b"".join(app(environ, lambda status, headers: said.append(status)))
+        return said[0][:3], page.decode("utf-8")
+
+    status, page = ask()
+    assert status == "200" and 'id="result"' in page
+    ledger = root / "ledger.sqlite3"
+    shutil.copy(saved, root / "ledger.restored")
+    for extra in ("-wal", "-shm"):
+        Path(f"{ledger}{extra}").unlink(missing_ok=True)
+    (root / "ledger.restored").replace(ledger)  # the backup moved into place, the page still running
+    status, page = ask()
+    assert status == "503" and "维护" in page and "未查到" not in page

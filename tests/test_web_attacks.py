@@ -467,3 +467,48 @@ def test_a_burst_of_guesses_sent_at_once_gets_no_more_than_the_limit(desk):
     served = sum(b" 200 " in line for line in statuses)
     assert served + sum(b" 429 " in line for line in statuses) == 16, statuses
     assert served <= 4, statuses  # lookup_lock_after = 4 (the desk's settings)
+
+
+def test_a_damaged_lock_out_file_is_said_as_such_and_healthz_tells_the_balancer(desk, ledger_backend, caplog):
+    """lookup-state.sqlite3 overwritten with garbage under a running page: every lookup answered "maintenance"
+    (rightly: failures cannot be counted), but /healthz said ok, so a load balancer kept sending travellers
+    there, and the log blamed the ledger and sent the operator to `watcher check`, which found nothing. Now
+    /healthz says the state is unavailable, the log names the state file and that it may be deleted, and
+    deleting it brings lookups back."""
+    if ledger_backend != "sqlite":
+        pytest.skip("on PostgreSQL the counts are a table of the ledger, no file of their own")
+    import io
+    import os
+
+    from watcher.settings import load_settings
+    from watcher.web.app import LookupApp
+
+    root = desk["root"]
+    app = LookupApp(root, load_settings(root))
+
+    def ask(path: str, id_no: str = "", client: str = "10.61.0.1") -> tuple[str, str]:
+        body = urllib.parse.urlencode({"id_type": "身份证", "policy_no": desk["live"], "id_no": id_no}).encode()
+        environ = {"REQUEST_METHOD": "POST" if id_no else "GET", "PATH_INFO": path, "REMOTE_ADDR": client}
+        environ |= {"CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body))}
+        environ["wsgi.input"] = io.BytesIO(body)
+        said: list[str] = []
+        page = b"".join(app(environ, lambda status, headers: said.append(status)))
+        return said[0][:3], page.decode("utf-8")
+
+    assert ask("/", desk["id"])[0] == "200" and ask("/healthz") == ("200", "ok")
+    state = root / "lookup-state.sqlite3"
+    for extra in ("-wal", "-shm"):
+        Path(f"{state}{extra}").unlink(missing_ok=True)
+    garbage = root / "garbage.tmp"
+    garbage.write_bytes(os.urandom(70000))
+    garbage.replace(state)  # a new file under the name, as a restore or a bad copy leaves it
+    caplog.set_level("INFO", logger="watcher")
+    assert ask("/healthz") == ("503", "lookup state unavailable")
+    status, page = ask("/", desk["id"], client="10.61.0.2")
+    assert status == "503" and "维护" in page and 'id="result"' not in page
+    assert "lookup-state.sqlite3" in caplog.text and "可直接删除" in caplog.text
+    assert "账本出错" not in caplog.text and "watcher check" not in caplog.text
+    state.unlink()  # what the log says may be done
+    assert ask("/healthz") == ("200", "ok")
+    status, page = ask("/", desk["id"], client="10.61.0.3")
+    assert status == "200" and 'id="result"' in page

@@ -43,6 +43,9 @@ class Found:
     # whose ID it corrected: the page names the new policy and asks for the corrected ID, it tells them
     # neither that they are covered nor that they are not.
     unsure: bool = False
+    # On the replacement under an ID a 信息变更 corrected: looked up there by the ID typed, they would not be
+    # found, so the page asks for the corrected one.
+    id_corrected: bool = False
 
 
 INFO_CHANGE = "信息变更"
@@ -159,6 +162,11 @@ class LookupLedger:
         self.target = target
         self.connections = Connections(target, readonly=True)
 
+    def identity(self) -> tuple[int, int] | None:
+        """The SQLite file now at the ledger's name (device, inode): another file moved into place (a backup
+        restored) has another. None on PostgreSQL, or where there is no file."""
+        return None if is_url(self.target) else self.connections._file()
+
     def ping(self) -> None:
         """Read the ledger once (raises as a lookup would when it cannot): for /healthz."""
         with self.connections.connection() as conn:
@@ -214,7 +222,7 @@ class LookupLedger:
         name = conn.execute("SELECT name FROM agencies WHERE code = ?", (policy.agency,)).fetchone()
         steps = chain(conn, policy.policy_no) if policy.status == CANCELLED else []
         head = Replacement(*steps[-1][:3]) if steps else None
-        on_head, unsure = _follow(conn, policy.policy_no, steps, person) if steps else (False, False)
+        on_head, unsure, corrected = _follow(conn, policy.policy_no, steps, person) if steps else (False, False, False)
         if head is not None and not on_head:
             # Left out of the replacement, but on another live policy issued from this one (a 加人 after a
             # 减人 took them off): that one covers them, and the page says so instead. Only a policy of this
@@ -229,10 +237,10 @@ class LookupLedger:
                     (id_no, id_type, ACTIVE, *descendants),
                 ).fetchone()
                 if row is not None:
-                    head, on_head = Replacement(row[0], row[1], from_text(row[2])), True
+                    head, on_head, corrected = Replacement(row[0], row[1], from_text(row[2])), True, False
         # A 信息变更 this person cannot be told apart in: neither "you are on it" nor "you are not".
         unsure = unsure and not on_head
-        return Found(policy, person, covers, name[0] if name else "", head, on_head, unsure)
+        return Found(policy, person, covers, name[0] if name else "", head, on_head, unsure, corrected)
 
 
 # The people of one policy whose ID is not on another: those a 信息变更 took off (or whose ID it corrected),
@@ -243,8 +251,9 @@ _ONLY_ON = (
 )
 
 
-def _follow(conn, first: str, steps: list[tuple], person: Insured) -> tuple[bool, bool]:
-    """The person down the chain of replacements, step by step: (on its last policy, unsure). They stay on
+def _follow(conn, first: str, steps: list[tuple], person: Insured) -> tuple[bool, bool, bool]:
+    """The person down the chain of replacements, step by step: (on its last policy, unsure, on it under
+    another ID than the one typed). They stay on
     by their ID, or, at a 信息变更, under the ID it corrected (followed from there on). Where they fall off
     says why: at a 信息变更 that cannot tell them apart it is unsure; at a 减人 or 换人 they were left out
     (a 换人 after a 信息变更 told them to look again under a corrected ID that never was)."""
@@ -256,9 +265,9 @@ def _follow(conn, first: str, steps: list[tuple], person: Insured) -> tuple[bool
             continue
         moved = _corrected(conn, prev, number, who) if reason == INFO_CHANGE else None
         if moved is None:
-            return False, reason == INFO_CHANGE
+            return False, reason == INFO_CHANGE, False
         prev, who = number, moved
-    return True, False
+    return True, False, (who.id_type, who.id_no) != (person.id_type, person.id_no)
 
 
 def _corrected(conn, old: str, new: str, person: Insured) -> Insured | None:

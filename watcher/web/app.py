@@ -145,6 +145,7 @@ class LookupApp:
         self.flight = threading.Lock()
         self.mark = issued_path(self.root, target)
         self.verified_at, self.unverified = -1e9, False
+        self.verified_file: tuple[int, int] | None = None  # the ledger file the last look was at
         # The failed-lookup counts could not be written: a lookup that fails could not be counted, so none
         # is answered (a wrong guess would be "maintenance" and a right one the policy: guessing unlimited)
         # until a write goes through again.
@@ -208,6 +209,11 @@ class LookupApp:
                 return "503 Service Unavailable", plain, b"ledger unavailable"
             if self._unverified(self.clock()):
                 return "503 Service Unavailable", plain, b"behind"
+            if not self.state_fault:
+                try:  # the counts read as a lookup reads them first (a damaged file fails there, not on a write)
+                    self.store.get("probe:")
+                except Exception as exc:
+                    self._uncounted(exc)
             if not self._counting(self.clock()):
                 return "503 Service Unavailable", plain, b"lookup state unavailable"
             return "200 OK", plain, b"ok"
@@ -221,7 +227,10 @@ class LookupApp:
         client = client_address(environ, self.trusted)
         now = self.clock()
         self._prune(now)
-        v = self._verdict(client, now, self.rules)
+        try:
+            v = self._verdict(client, now, self.rules)
+        except Exception as exc:  # the counts cannot be read (their file damaged): not the ledger's fault
+            return self._uncounted(exc)
         if v.refused_until > now or v.retry_at > now:
             return self._too_many(v, now)
         try:
@@ -252,13 +261,16 @@ class LookupApp:
                     self.in_flight[client] = left
 
     def _look_up(self, client: str, form: dict, now: float, ahead: int):
-        if ahead:  # others of this client's lookups in flight: judged as if they had failed (one read)
-            v = verdict(with_pending(self.store.get(client), now, ahead), now, self.rules)
-            if v.refused_until > now or v.retry_at > now:
-                return self._too_many(v, now)
-        # Counted for any number typed, known or not: the answer must not tell which numbers exist.
         key = policy_key(form["policy_no"])
-        pv = self._verdict(key, now, self.policy_rules)
+        try:
+            if ahead:  # others of this client's lookups in flight: judged as if they had failed (one read)
+                v = verdict(with_pending(self.store.get(client), now, ahead), now, self.rules)
+                if v.refused_until > now or v.retry_at > now:
+                    return self._too_many(v, now)
+            # Counted for any number typed, known or not: the answer must not tell which numbers exist.
+            pv = self._verdict(key, now, self.policy_rules)
+        except Exception as exc:
+            return self._uncounted(exc)
         if pv.retry_at > now:
             with self.telling:
                 at, early = self.told.get((client, key), (0.0, 0))
@@ -296,16 +308,19 @@ class LookupApp:
         return "200 OK", self.html, self.page(found=self._shown(found))
 
     def _uncounted(self, exc: Exception):
-        """A failure that could not be recorded: answered "maintenance", and so is every lookup after it
-        until the counts can be written again (`_counting`)."""
+        """A failure that could not be recorded, or counts that could not be read: answered "maintenance",
+        and so is every lookup after it until the counts can be written again (`_counting`)."""
         fault = classify(exc)
         if fault is None:
             raise exc
         if not self.state_fault:
             log.error(
-                "保单查询页暂停：查询失败次数无法记录到 %s（%s）。能写入之前，每次查询都答“正在维护”",
+                "保单查询页暂停：查询失败次数无法记录到 %s（%s）。能写入之前，每次查询都答“正在维护”%s",
                 self.state_where,
                 describe(exc),
+                ""
+                if is_url(self.store.target)
+                else "；该文件若已损坏，可直接删除（其中只有查询失败次数，删除即解除所有锁定）",
             )
         self.state_fault = describe(exc)
         return self._maintenance()
@@ -330,8 +345,12 @@ class LookupApp:
     def _unverified(self, now: float) -> bool:
         """Whether the desk's ledger is behind the numbers it handed out, or a `watcher recover` is under way
         or stopped (looked at again every few seconds)."""
-        if now - self.verified_at < VERIFY_SECONDS:
+        # Looked at again at once when another file is under the ledger's name (a backup moved into place):
+        # for the seconds till the next look, its travellers would be told "not found" and counted failing.
+        identity = self.ledger.identity()
+        if now - self.verified_at < VERIFY_SECONDS and identity == self.verified_file:
             return self.unverified
+        self.verified_file = identity
         from ..service.recovering import lags, unfinished
 
         # The mark lost with the ledger's disk: the event log beside the archive still knows (its last 5).
@@ -436,6 +455,8 @@ class LookupApp:
             "replacement_ended": replacement_now == EXPIRED,
             "left_out": bool(found.replacement and not found.on_replacement and not found.unsure),
             "changed_to": found.replacement.policy_no if found.replacement and found.unsure else "",
+            # On the replacement under an ID a 信息变更 corrected: the new policy is looked up by that ID.
+            "id_corrected": found.id_corrected,
             # 有效 before its cover starts: said, so that a traveller checking before departure does not take
             # the green badge for cover in force now.
             "not_started": p.shown_status(now) == ACTIVE and now < p.start,
