@@ -449,3 +449,74 @@ def test_an_agency_saved_again_with_its_plans_in_another_order_is_no_change_and_
     data, _ = result(root, "_admin", "半天_结果")
     [error] = [e for e in data["errors"] if e["sheet"] == "费率" and e["row"] == 2]
     assert error["column"] == "天数上限" and error["message"].startswith("天数上限“2.5”"), error
+
+
+def test_terminating_an_agency_or_taking_a_plan_from_it_names_its_policies_in_force_and_a_new_licence_is_told(root):
+    """Three 机构 changes that were taken with 成功 and not a word: terminating an agency with policies not yet
+    over (it can no longer cancel or amend them), taking away a plan it has policies in force under (no more
+    endorsements of them), and another 营业执照号 on an existing code (another company taking over the
+    agency's folders, policies, statements and deposits). Each is still done, with a 提示 naming what it means."""
+    from helpers import fake
+
+    name = "广州示例国际旅行社有限公司"
+    write_request(
+        root / "workbooks/GZ001/境外.xlsx",
+        issue_fields(方案代码="GW-B", 区域="境外", 旅行团号="W1", 生效时间="2026-12-20 08:00"),
+        people(1),
+    )
+    write_request(
+        root / "workbooks/GZ001/已完.xlsx", issue_fields(旅行团号="D1", 生效时间="2026-11-12 08:00", 天数=2), people(1)
+    )
+    run_watcher(root, "process", env=fake("2026-11-10T10:00:00+08:00"))
+    live = result(root, "GZ001", "境外_结果")[0]["policies"][0]["policy_no"]
+    over = result(root, "GZ001", "已完_结果")[0]["policies"][0]["policy_no"]
+    licence = ledger_query(root, "SELECT license_no FROM agencies WHERE code = 'GZ001'")[0][0]
+
+    agency_workbook(root / "workbooks/_admin/去方案.xlsx", [[1, "GZ001", name, None, None, "GN-A", None]])
+    run_watcher(root, "process", env=fake("2026-12-01T10:00:00+08:00"))
+    data, _ = result(root, "_admin", "去方案_结果")
+    assert data["status"] == "success" and data["agencies"][0]["plans"] == ["GN-A"]
+    [w] = data["warnings"]
+    assert (w["code"], w["column"]) == ("agency.plan_removed_live", "可用方案")
+    assert live in w["message"] and "GW-B" in w["message"] and over not in w["message"]
+
+    agency_workbook(
+        root / "workbooks/_admin/换照.xlsx",
+        [[1, "GZ001", "深圳全新旅行社", "91440300MA5BBBBB01", None, "GN-A、GW-B", None]],
+    )
+    run_watcher(root, "process", env=fake("2026-12-01T10:05:00+08:00"))
+    data, _ = result(root, "_admin", "换照_结果")
+    assert data["status"] == "success"
+    [w] = data["warnings"]
+    assert w["code"] == "agency.license_changed" and licence in w["message"] and "新的机构代码" in w["message"]
+
+    agency_workbook(root / "workbooks/_admin/停.xlsx", [[1, "GZ001", name, licence, None, "GN-A、GW-B", "已终止"]])
+    run_watcher(root, "process", env=fake("2026-12-01T10:10:00+08:00"))
+    data, _ = result(root, "_admin", "停_结果")
+    assert data["status"] == "success" and data["agencies"][0]["status"] == "已终止"
+    [w] = [w for w in data["warnings"] if w["code"] == "agency.ended_live"]
+    assert live in w["message"] and over not in w["message"] and "1 张" in w["message"]
+
+    # After the last policy's cover ended there is nothing to say about ending it again or taking plans.
+    agency_workbook(root / "workbooks/_admin/再改.xlsx", [[1, "GZ001", name, licence, None, "GN-A", "合作中"]])
+    agency_workbook(root / "workbooks/_admin/再停.xlsx", [[1, "GZ001", name, licence, None, "GN-A", "已终止"]])
+    run_watcher(root, "process", env=fake("2027-02-01T10:00:00+08:00"))
+    assert [w["code"] for w in result(root, "_admin", "再改_结果")[0]["warnings"]] == ["agency.reactivated"]
+    assert result(root, "_admin", "再停_结果")[0]["warnings"] == []
+
+
+def test_a_plan_naming_one_coverage_item_twice_is_refused(root):
+    """身故 300,000 and ' 身故 ' 100,000 in one plan: taken, and every electronic policy and lookup showed both
+    sums for the one item. Refused on the second row, naming the first."""
+    plan_workbook(
+        root / "workbooks/_admin/重复保障.xlsx", covers=(("身故", 300000), (" 身故 ", 100000), ("医疗", 20000))
+    )
+    before = ledger_rows(root)
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "重复保障_结果")
+    assert data["status"] == "failed"
+    [e] = data["errors"]
+    assert (e["code"], e["sheet"], e["column"]) == ("plan.cover_duplicate", "保障", "保障项目") and "身故" in e[
+        "message"
+    ]
+    assert ledger_rows(root) == before

@@ -166,6 +166,9 @@ MESSAGES: dict[str, str] = {
     "agency.plans_empty": "可用方案没有填写。请填写方案代码，多个用“、”分隔",
     "agency.plan_unknown": "可用方案中的“{value}”不存在。请先上传该方案，或核对方案代码",
     "agency.sample_row": "这一行是“机构”表模板的示例（营业执照号 {value} 是示例号码），不会办理。如果只是示例，请把序号改回“示例”或删除该行；如果要登记或修改机构，请填写它真实的营业执照号",
+    "agency.license_changed": "机构 {agency} 的营业执照号由 {old} 改为 {new}。营业执照号（统一社会信用代码）随企业不变：如果这是另一家旅行社，它会接手 {agency} 的文件夹、全部保单、对账单和预交保费，请改用新的机构代码登记它，并把本行的营业执照号改回 {old}；只是更正填错的号码则无需处理",
+    "agency.ended_live": "机构 {agency} 改为“已终止”，它还有 {count} 张保单未到期（{numbers}）：终止后它不能再为这些保单撤单或批改（仍可查询和补打）。如需先撤单或批改，请把状态改回“合作中”，办完后再终止",
+    "agency.plan_removed_live": "机构 {agency} 的可用方案去掉了 {plan}，该方案下还有 {count} 张保单未到期（{numbers}）：之后这些保单不能再批改、加人、减人、换人或信息变更（仍可撤单和查询）。如不是有意为之，请把 {plan} 加回可用方案",
     "agency.reactivated": "机构 {agency} 原为“已终止”，本次改为“合作中”，它又可以投保和批改了。如果不是要恢复合作，请再提交一次把状态填为“已终止”（状态留空则保持原状态）",
     "plan.code": "方案代码“{value}”无效：只能用字母、数字和“-”，最长 20 位",
     "plan.duplicate": "方案代码 {value} 在“方案”表中重复（还在第 {rows} 行）",
@@ -192,6 +195,7 @@ MESSAGES: dict[str, str] = {
     "plan.factor_age_order": "年龄下限 {low} 大于年龄上限 {high}",
     "plan.factor_overlap": "方案 {plan} 的年龄系数段 {a} 与 {b} 重叠",
     "plan.cover_item": "保障项目没有填写",
+    "plan.cover_duplicate": "方案 {plan} 的保障项目“{item}”重复（第 {rows} 行已有）：每个保障项目只能有一行、一个保额，请删去多余的一行",
     "plan.name": "方案名称没有填写",
     # --- month-end and settlement ---------------------------------------------------------
     "settle.month": "月份“{value}”无效，请写成 YYYY-MM，例如 2026-11",

@@ -7,6 +7,7 @@ listed on the result, and a terminated agency made 合作中 again is warned."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -72,15 +73,22 @@ class AgencyKind(RequestKind):
                     )
         return Request(self.action, who, Rows(agencies, table), problems)
 
-    def load(self, ledger, request: Request[Rows[tuple[int, Agency]]], who: str) -> tuple[set[str], dict[str, Agency]]:
+    def load(self, ledger, request: Request[Rows[tuple[int, Agency]]], who: str) -> State:
         found = (ledger.agency(a.code) for _, a in request.fields.rows)
         before = {old.code: old for old in found if old is not None}
-        return {plan.code for plan in ledger.plans()}, before
+        # The policies in force of an agency this request terminates or takes a plan from: said on the result.
+        touched = {
+            a.code
+            for _, a in request.fields.rows
+            if a.code in before and (a.status not in ("", AGENCY_ACTIVE) or set(before[a.code].plans) - set(a.plans))
+        }
+        live = {code: ledger.unended_policies(code) for code in sorted(touched)}
+        return {plan.code for plan in ledger.plans()}, before, live
 
     def validate(
-        self, request: Request[Rows[tuple[int, Agency]]], state: tuple[set[str], dict[str, Agency]], now: datetime
+        self, request: Request[Rows[tuple[int, Agency]]], state: State, now: datetime
     ) -> Checked[Rows[tuple[int, Agency]], list[tuple[Agency, Agency | None]]]:
-        plans, before = state
+        plans, before, live = state
         table = request.fields.table
         saved: list[tuple[Agency, Agency | None]] = []
         for r, agency in request.fields.rows:
@@ -91,6 +99,41 @@ class AgencyKind(RequestKind):
             new = kept(agency, old)
             if old is not None and not old.active and new.active:
                 table.fail(r, "状态", "agency.reactivated", warning=True, agency=agency.code)
+            if old is not None and old.license_no and new.license_no != old.license_no:
+                table.fail(
+                    r,
+                    "营业执照号",
+                    "agency.license_changed",
+                    warning=True,
+                    agency=agency.code,
+                    old=old.license_no,
+                    new=new.license_no,
+                )
+            if old is not None:
+                in_force = [(no, plan) for no, plan, end in live.get(agency.code, []) if end > now]
+                if old.active and not new.active and in_force:
+                    table.fail(
+                        r,
+                        "状态",
+                        "agency.ended_live",
+                        warning=True,
+                        agency=agency.code,
+                        count=len(in_force),
+                        numbers=_some(no for no, _ in in_force),
+                    )
+                for plan in sorted(set(old.plans) - set(new.plans)):
+                    of_plan = [no for no, code in in_force if code == plan]
+                    if of_plan and new.active:
+                        table.fail(
+                            r,
+                            "可用方案",
+                            "agency.plan_removed_live",
+                            warning=True,
+                            agency=agency.code,
+                            plan=plan,
+                            count=len(of_plan),
+                            numbers=_some(of_plan),
+                        )
             saved.append((new, old))
         return Checked(request, list(request.problems), saved)
 
@@ -105,6 +148,15 @@ class AgencyKind(RequestKind):
             summary={"机构数": len(agencies)},
             content={"agencies": [agency_json(a) for a in agencies]},
         )
+
+
+State = tuple[set[str], dict[str, Agency], dict[str, list[tuple[str, str, datetime]]]]
+
+
+def _some(numbers: Iterable[str], shown: int = 5) -> str:
+    """Up to `shown` policy numbers, and how many more."""
+    every = list(numbers)
+    return "、".join(every[:shown]) + (f" 等 {len(every)} 张" if len(every) > shown else "")
 
 
 def kept(agency: Agency, old: Agency | None) -> Agency:

@@ -105,6 +105,7 @@ class PlanKind(RequestKind):
             ages.setdefault(code, []).append((r, AgeFactor(low, high, factor)))
 
         items: dict[str, list[Coverage]] = {}
+        first_row: dict[tuple[str, str], int] = {}  # (plan, item as typed apart from spaces and width) → row
         for r in covers.rows:
             code = self._owner(covers, r, heads)
             named.add(("保障", code or ""))
@@ -112,6 +113,11 @@ class PlanKind(RequestKind):
             amount = self._money(covers, r, "保额")
             if not item:
                 covers.fail(r, "保障项目", "plan.cover_item")
+            elif code:
+                # The same item twice with two sums: the electronic policy and the lookup page showed both.
+                seen = first_row.setdefault((code, re.sub(r"\s+", "", fold(item))), r)
+                if seen != r:
+                    covers.fail(r, "保障项目", "plan.cover_duplicate", plan=code, item=item, rows=seen + 1)
             if code and item and amount is not None:
                 items.setdefault(code, []).append(Coverage(item, amount))
 

@@ -521,6 +521,18 @@ class Ledger(SettlementLedger):
         found = self._agencies(self.conn.execute(self._AGENCIES + " WHERE a.code = ? ORDER BY ap.plan_code", (code,)))
         return found[0] if found else None
 
+    def unended_policies(self, agency: str) -> list[tuple[str, str, datetime]]:
+        """The agency's policies in force (有效, not cancelled): (policy_no, plan_code, end), latest end first;
+        the caller keeps those whose cover has not ended at its `now`."""
+        return [
+            (no, plan, from_text(end))
+            for no, plan, end in self.conn.execute(
+                "SELECT policy_no, plan_code, end_at FROM policies WHERE agency = ? AND status = ?"
+                " ORDER BY end_at DESC, policy_no",
+                (agency, ACTIVE),
+            )
+        ]
+
     def agencies(self) -> list[Agency]:
         return self._agencies(self.conn.execute(self._AGENCIES + " ORDER BY a.code, ap.plan_code"))
 
