@@ -520,3 +520,15 @@ def test_a_plan_naming_one_coverage_item_twice_is_refused(root):
         "message"
     ]
     assert ledger_rows(root) == before
+
+
+def test_a_folder_named_like_an_agency_in_another_case_is_pointed_to_the_agency_not_to_registering(root):
+    """workbooks/gz001/ beside the registered GZ001: the notice said to register the agency first, and
+    registering "gz001" changes GZ001 (codes are upper-cased) while this folder still matches nothing. The
+    notice names GZ001's folder and warns against registering."""
+    stray = write_request(root / "workbooks" / "gz001" / "团.xlsx", issue_fields(), people(1))
+    run_watcher(root, "process")
+    assert stray.exists()
+    [notice] = (root / "outbox" / "_admin").glob("未受理_gz001_*.json")
+    [error] = json.loads(notice.read_text("utf-8"))["errors"]
+    assert error["code"] == "folder.case" and "workbooks/GZ001/" in error["message"] and "不要用" in error["message"]

@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import time
+import unicodedata
 from pathlib import Path
 
 from ..domain.problems import problem
@@ -194,9 +195,14 @@ def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backd
         if not items:
             continue
         if who != ADMIN and not registered(desk, who):
+            meant = _meant(desk, who)
             for item in items:
                 name = display_name(item.path.name)
-                tell_admin(desk, who, name, problem("folder.unknown", folder=display_name(who), file=name))
+                if meant:  # gz002 beside GZ002: registering "gz002" would change GZ002, not make this folder
+                    why = problem("folder.case", folder=display_name(who), file=name, agency=meant)
+                else:
+                    why = problem("folder.unknown", folder=display_name(who), file=name)
+                tell_admin(desk, who, name, why)
                 if report is not None:
                     report.refused_folders.append((who, name))
             continue
@@ -226,6 +232,17 @@ def registered(desk: Desk, who: str) -> bool:
     except UnicodeEncodeError:
         return False
     return desk.ledger.agency(who) is not None
+
+
+def _meant(desk: Desk, who: str) -> str:
+    """The registered agency a folder's name differs from only in case or width (gz002, ＧＺ００２), or ""."""
+    wanted = unicodedata.normalize("NFKC", who).strip().upper()
+    if wanted == who or wanted == ADMIN.upper():
+        return ""
+    try:
+        return wanted if desk.ledger.agency(wanted) is not None else ""
+    except Exception:  # noqa: BLE001 — only a better notice: the plain one is still true
+        return ""
 
 
 def tell_admin(desk: Desk, who: str, name: str, why) -> None:
