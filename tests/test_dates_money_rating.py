@@ -195,3 +195,16 @@ def test_rate_bands_must_cover_every_day_without_overlap():
 )
 def test_a_start_written_as_a_day_alone_is_told_apart_from_one_with_its_hour(value, hour):
     assert names_an_hour(value) is hour
+
+
+def test_excel_serials_before_its_phantom_leap_day_count_from_1900_01_01():
+    """Excel's serial 1 is 1900-01-01 and 60 its 1900-02-29 that never was: serial 1 was read as 1899-12-31
+    (a deposit dated 1 became a receipt of 1899)."""
+    from watcher.domain.dates import DateError, excel_serial
+
+    assert excel_serial(Decimal(1)) == datetime(1900, 1, 1)
+    assert excel_serial(Decimal(59)) == datetime(1900, 2, 28)
+    assert excel_serial(Decimal(61)) == datetime(1900, 3, 1)
+    assert excel_serial(Decimal(46357)) == datetime(2026, 12, 1)
+    with pytest.raises(DateError):
+        excel_serial(Decimal(60))

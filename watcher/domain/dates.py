@@ -24,9 +24,11 @@ class DateError(ValueError):
 
 def excel_serial(value: Decimal) -> datetime:
     """An Excel serial day number (1900 date system) as a naive datetime."""
-    if not (Decimal(1) <= value < Decimal(2958466)):
-        raise DateError(str(value))
+    if not (Decimal(1) <= value < Decimal(2958466)) or Decimal(60) <= value < Decimal(61):
+        raise DateError(str(value))  # 60 is Excel's 1900-02-29, a day that never was
     seconds = int((value * 86400).to_integral_value())
+    if value < 60:  # before Excel's phantom leap day its serials count from 1899-12-31: 1 is 1900-01-01
+        seconds += 86400
     return _EXCEL_EPOCH + timedelta(seconds=seconds)
 
 
