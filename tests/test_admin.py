@@ -532,3 +532,27 @@ def test_a_folder_named_like_an_agency_in_another_case_is_pointed_to_the_agency_
     [notice] = (root / "outbox" / "_admin").glob("未受理_gz001_*.json")
     [error] = json.loads(notice.read_text("utf-8"))["errors"]
     assert error["code"] == "folder.case" and "workbooks/GZ001/" in error["message"] and "不要用" in error["message"]
+
+
+def test_an_old_plan_file_dropped_again_to_go_back_to_its_rates_is_told_a_newer_version_is_in_force(root):
+    """Staff drop last month's 方案 file again to bring its rates back: the same bytes are a 重复提交 and change
+    nothing, rightly, but the result given again said 已启用新版本 as it did then. It now says the version in
+    force is a later one and how to upload the file's content again."""
+    old = plan_workbook(root / "workbooks/_admin/旧费率.xlsx", bands=((1, 3, 6), (4, 30, 9)))
+    data = old.read_bytes()
+    run_watcher(root, "process")
+    plan_workbook(root / "workbooks/_admin/新费率.xlsx", bands=((1, 3, 12), (4, 30, 15)))
+    run_watcher(root, "process")
+    old.write_bytes(data)
+    run_watcher(root, "process")
+    again, wb = result(root, "_admin", "旧费率_结果_2")
+    assert again["status"] == "duplicate"
+    text = "\n".join(str(c.value) for row in wb["结果汇总"].iter_rows() for c in row if c.value)
+    assert "现行的已不是本文件上传的版本" in text and "另存一次" in text
+    assert (
+        ledger_query(
+            root,
+            "SELECT price_fen FROM rate_bands JOIN plans ON plan_version = current_version WHERE code = 'GN-A' ORDER BY day_low",
+        )[0][0]
+        == 1200
+    )

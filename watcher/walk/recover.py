@@ -82,6 +82,8 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
     book, _ = read(desk.reader, archived, fmt)
     policies = [p for n in earlier.policies if (p := desk.ledger.policy(n)) is not None]
     notes, heads = since(desk, policies, frame.processed_at)
+    if isinstance(earlier.result, dict):
+        notes += superseded(desk, first_shown.content.get("plans"))
     return replace(
         frame,
         status="duplicate",
@@ -102,6 +104,23 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
         # and for agencies' systems what the notes say, each policy's number in force now (or null).
         content={**(dict(first_shown.content) if isinstance(earlier.result, dict) else {}), "heads": heads},
     )
+
+
+def superseded(desk: Desk, plans) -> list[str]:
+    """A 方案 file dropped again to go back to its rates: the same bytes bring back nothing, and the result
+    given again said only 已启用新版本 as it did then. Each plan of it a later upload has replaced is named."""
+    notes = []
+    for plan in plans if isinstance(plans, list) else []:
+        if not isinstance(plan, dict) or not plan.get("version_id"):
+            continue
+        current = desk.ledger.plan(str(plan.get("code")))
+        if current is not None and current.version != plan["version_id"]:
+            notes.append(
+                f"方案 {plan.get('code')} 现行的已不是本文件上传的版本（本文件为第 {plan.get('version')} 版，之后又上传过新版本）："
+                "重复提交不会恢复本文件的费率。如要按本文件的内容重新启用，请在 Excel 中打开本文件另存一次后再放入，"
+                "它将作为新版本上传"
+            )
+    return notes
 
 
 def since(desk: Desk, policies: list, now) -> tuple[list[str], dict[str, str | None]]:
