@@ -646,3 +646,31 @@ def test_the_month_end_summary_dropped_without_its_apply_sheet_is_still_a_confir
     data = json.loads(path.read_text("utf-8"))
     assert data["action"] == "对账确认", data["errors"]
     assert "file.sheets_ambiguous" not in [e["code"] for e in data["errors"]]
+
+
+def test_an_archive_that_refuses_writes_stops_the_intake_never_fails_the_file(root):
+    """archive/GZ001 made read-only (`chattr +i`: root is refused too). The claim's copy met EPERM, taken for
+    the file's own trouble: the clerk got 失败 "申请未生效" while status said the file was issued, and once the
+    folder took writes again the policy was issued and the result overwritten with 成功, nobody told. Now it
+    is the desk's fault: no result, the file back in its folder, the operator told which folder and what to
+    do; once writable, the file is issued once."""
+    folder = root / "archive" / "GZ001"
+    folder.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("needs chattr +i (root, on a filesystem that supports it)")
+    try:
+        path = write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+        proc = run_watcher(root, "process", check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert "文件夹不允许写入" in proc.stderr and "archive/GZ001" in proc.stderr and "chattr -i" in proc.stderr
+        assert path.exists(), "the file is back where it was dropped"
+        assert not _results(root, "团A"), "no result: never 失败 for the desk's own trouble"
+        assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(0,)]
+        status = run_watcher(root, "status", check=False).stdout
+        assert "待写出结果" not in status
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=False)
+    run_watcher(root, "process")
+    [one] = _results(root, "团A")
+    assert json.loads(one.read_text("utf-8"))["status"] == "success"
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]

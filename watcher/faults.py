@@ -10,7 +10,7 @@ import sqlite3
 import sys
 from typing import Any
 
-LOCKED, LEDGER, AWAY, DISK, SWAPPED = "locked", "ledger", "away", "disk", "swapped"
+LOCKED, LEDGER, AWAY, DISK, SWAPPED, FOLDER = "locked", "ledger", "away", "disk", "swapped", "folder"
 
 WORDS = {
     LOCKED: "账本被其他程序锁定",
@@ -18,6 +18,7 @@ WORDS = {
     AWAY: "无法连接账本数据库",
     DISK: "磁盘已满或读写出错",
     SWAPPED: "账本在服务运行时被删除、替换或恢复成了较早的备份",
+    FOLDER: "watcher 自己的文件夹不允许写入",
 }
 # Nothing a running service can wait out: the ledger it has open is not the desk's any more.
 _RESTART = (
@@ -33,6 +34,7 @@ ADVICE = {
     AWAY: "恢复连接后自动继续；请检查数据库服务器和网络",
     DISK: "腾出磁盘空间（或修复磁盘）后自动继续（检查时根目录所在磁盘须能写入 1 MB，其他输出文件夹 64 KB）",
     SWAPPED: _RESTART,
+    FOLDER: "请恢复运行 watcher 的用户对该文件夹的写入权限（chmod/chown，或 chattr -i），之后自动继续",
 }
 # The same, said where nothing will go on by itself: a `process` run that stopped, `status` with no service
 # running.
@@ -43,6 +45,7 @@ ADVICE_IDLE = {
     AWAY: f"恢复连接后{AGAIN}；请检查数据库服务器和网络",
     DISK: f"腾出磁盘空间（至少 1 MB，或修复磁盘）后{AGAIN}",
     SWAPPED: _RESTART,
+    FOLDER: f"恢复运行 watcher 的用户对该文件夹的写入权限（chmod/chown，或 chattr -i）后{AGAIN}",
 }
 # What the operator reads once a fault is gone ("{WORDS}已恢复" read 无法连接账本数据库已恢复).
 CLEARED = {
@@ -51,6 +54,7 @@ CLEARED = {
     AWAY: "与账本数据库的连接已恢复",
     DISK: "磁盘已恢复可写",
     SWAPPED: "账本已恢复",
+    FOLDER: "文件夹已恢复可写",
 }
 WEB_ADVICE = {
     LOCKED: "若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
@@ -58,6 +62,7 @@ WEB_ADVICE = {
     AWAY: "请检查数据库服务器和网络",
     DISK: "请腾出磁盘空间（或修复磁盘）",
     SWAPPED: "请运行 watcher status 查看",
+    FOLDER: "请恢复文件夹的写入权限",
 }
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 
@@ -173,6 +178,12 @@ def shown_path(path: str) -> str:
     if name.startswith(".") and name.endswith(".watcher-tmp") and name.count(".") >= 3:
         name = name[1:].rsplit(".", 2)[0]
     return f"{folder}/{name}" if folder else name
+
+
+def refused(exc: BaseException) -> str | None:
+    """FOLDER for a write the system refused for want of permission (EACCES, EPERM), else None: said as the
+    desk's fault only where the folder is the desk's own (the archive, a probe), never a dropped file's."""
+    return FOLDER if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM) else None
 
 
 def classify(exc: BaseException) -> str | None:

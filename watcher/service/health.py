@@ -8,7 +8,7 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from ..faults import DISK, LEDGER, DeskFault, classify
+from ..faults import DISK, LEDGER, DeskFault, classify, refused
 
 PROBE = ".watcher-probe"
 # What the probe writes: room for a request's commit (a 30-person one writes about 200 KB to the ledger's
@@ -61,7 +61,7 @@ def health(desk, last: DeskFault | None = None) -> DeskFault | None:
         try:
             probe_disk(place, PROBE_BYTES if place == desk.layout.root else OUTPUT_PROBE_BYTES)
         except OSError as exc:
-            return DeskFault(classify(exc) or DISK, exc, where=place)
+            return DeskFault(classify(exc) or refused(exc) or DISK, exc, where=place)
     return None
 
 

@@ -19,14 +19,16 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import crash
+from ..faults import DeskFault, refused
 from ..io.atomic import fsync_path, temp_name
 from .claim import Claim, drop_record, update_record
 from .names import safe_name
@@ -125,7 +127,20 @@ def snapshot(
     leaves no copy that no record names (the next walk checks the named copy's hash and makes it again if
     it is not whole)."""
     folder = day_folder(archive_dir, at, zone)
-    folder.mkdir(parents=True, exist_ok=True)
+    with _archive_refusal(archive_dir.parent, folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        return _copy(claimed, folder, original, at, zone, tag, announce)
+
+
+def _copy(
+    claimed: Path,
+    folder: Path,
+    original: str,
+    at: datetime,
+    zone: tzinfo,
+    tag: str,
+    announce: Callable[[Path, str], object] | None,
+) -> Snapshot:
     name = safe_name(original)
     tmp = temp_name(folder / name)
     try:
@@ -175,10 +190,25 @@ def snapshot(
     return Snapshot(target, sha, size, seen)
 
 
+@contextmanager
+def _archive_refusal(archive: Path, folder: Path) -> Iterator[None]:
+    """The archive refusing a write (a folder made read-only, `chattr +i`): the desk's fault, not the file's.
+    Failed with a result, the file was told 申请未生效, then issued once the folder took it again, its result
+    overwritten with 成功; now the intake stops and the file waits where it is, as for a full disk."""
+    try:
+        yield
+    except OSError as exc:
+        reason = refused(exc)
+        if reason is not None and str(exc.filename or "").startswith(str(archive)):
+            raise DeskFault(reason, exc, where=folder) from exc
+        raise
+
+
 def archive(claimed: Path, archive_dir: Path, original: str, sha256: str, at: datetime, zone: tzinfo) -> Path:
     """A claimed file that has no archived copy (it could not be read at all): moved into the archive."""
     folder = day_folder(archive_dir, at, zone)
-    folder.mkdir(parents=True, exist_ok=True)
+    with _archive_refusal(archive_dir.parent, folder):
+        folder.mkdir(parents=True, exist_ok=True)
     target = _free_name(folder, at.astimezone(zone), sha256 or "00000000", safe_name(original))
     # Last step of the walk: the original is kept, moved out of the drop folder's claim area.
     try:
