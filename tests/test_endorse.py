@@ -854,6 +854,16 @@ def test_a_query_filter_it_does_not_read_is_refused_and_a_tour_group_is_found_ho
     for typed in ("gz-q-1", "ＧＺ－Ｑ－１", " Gz-Q-1 "):
         data, _ = request(root, f"查团{typed.strip()}.xlsx", {"操作类型": "保单查询", "旅行团号": typed})
         assert [p["policy_no"] for p in data["policies"]] == [first["policy_no"]], typed
+    # A traveller looked up by name and ID, or a 序号 row above the filter: labels no query reads. Taken for a
+    # roster's header, they turned the check off and the clerk got the whole book as 成功.
+    for name, fields, labels in (
+        ("查人.xlsx", {"操作类型": "保单查询", "姓名": "陈一", "证件号码": "440106195605010235"}, {"姓名", "证件号码"}),
+        ("查人名.xlsx", {"操作类型": "保单查询", "被保险人姓名": "陈一"}, {"被保险人姓名"}),
+        ("序号单号.xlsx", {"操作类型": "对账单查询", "序号": 1, "对账单号": "DZ209912000009"}, {"序号", "对账单号"}),
+    ):
+        data, _ = request(root, name, fields)
+        assert data["status"] == "failed" and data["policies"] == [], (name, data["policies"])
+        assert {e["column"] for e in data["errors"] if e["code"] == "field.unread_label"} == labels, data["errors"]
     issued = issue(root, name="乙.xlsx", 旅行团号="GZ-Q-3", 经办人员="李四")
     data, _ = result(root, "GZ001", "乙_结果")
     assert data["status"] == "success" and issued["policy_no"]

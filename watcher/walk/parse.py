@@ -135,8 +135,11 @@ def unread_labels(book: Book, action: str, said: list[Problem]) -> list[Problem]
         if len(row) < 2 or not clean(row[0]) or not clean(row[1]) or r + 1 in told:
             continue
         key = label_key(row[0])
-        if ROSTER_COLUMNS.get(key) in ("序号", "姓名"):  # a roster's header (a CSV without its blank line):
-            break  # what follows are people, said by their own problem
+        # A roster's header (a CSV without its blank line): what follows are people, said by their own
+        # problem. Only a header: 姓名 | 陈一 typed to look a traveller up is a label the query does not read
+        # (taken for a header, it turned off the check below and the clerk got the whole book as 成功).
+        if ROSTER_COLUMNS.get(key) in ("序号", "姓名") and label_key(row[1]) in ROSTER_COLUMNS:
+            break
         canonical = APPLY_FIELDS.get(key)
         if canonical in read or key in NOT_FIELDS or (canonical is not None and action not in QUERIES):
             continue
