@@ -864,6 +864,15 @@ def test_a_query_filter_it_does_not_read_is_refused_and_a_tour_group_is_found_ho
         data, _ = request(root, name, fields)
         assert data["status"] == "failed" and data["policies"] == [], (name, data["policies"])
         assert {e["column"] for e in data["errors"] if e["code"] == "field.unread_label"} == labels, data["errors"]
+    # A time typed in a date filter: the whole day is searched, and the result says so (it was dropped in
+    # silence, and 23:00 … 08:00 of one day read as an empty range to the clerk who typed it).
+    data, _ = request(
+        root, "带时间.xlsx", {"操作类型": "保单查询", "投保起期": f"{today} 23:00", "投保止期": f"{today} 08:00"}
+    )
+    assert data["status"] == "success" and [p["policy_no"] for p in data["policies"]] == [first["policy_no"]]
+    said = [(w["code"], w["column"]) for w in data["warnings"]]
+    assert said == [("query.date_time", "投保起期"), ("query.date_time", "投保止期")], data["warnings"]
+    assert "23:00 不起作用" in data["warnings"][0]["message"]
     issued = issue(root, name="乙.xlsx", 旅行团号="GZ-Q-3", 经办人员="李四")
     data, _ = result(root, "GZ001", "乙_结果")
     assert data["status"] == "success" and issued["policy_no"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from ..domain.dates import DateError, parse_date, show_end, show_hour, show_second
+from ..domain.dates import DateError, parse_date, parse_local_datetime, show_end, show_hour, show_second
 from ..domain.policy import ACTIVE, ADD_PEOPLE, CANCELLED, REPLACEMENT_NOW, Policy
 from ..domain.problems import problem
 from ..domain.settlement import next_month
@@ -61,6 +61,20 @@ def date_range(
                 days[label] = parse_date(raw)
             except (DateError, ValueError):
                 sheet.fail("query.date", label, label=label, value=str(raw))
+                continue
+            try:
+                moment = parse_local_datetime(raw)
+            except (DateError, ValueError):
+                continue
+            if moment.time() != time():  # 2026-11-05 23:00: the day counts whole, said so
+                sheet.fail(
+                    "query.date_time",
+                    label,
+                    warning=True,
+                    label=label,
+                    time=moment.strftime("%H:%M"),
+                    day=moment.date().isoformat(),
+                )
     first, last = labels
     start, end = days[first], days[last]
     if start and end and start > end:
@@ -181,7 +195,7 @@ class PolicyQueryKind(RequestKind):
         return Request(self.action, who, flt, problems)
 
     def load(self, ledger, request: Request[Filter], who: str):
-        if request.problems:
+        if any(not p.warning for p in request.problems):  # an error: nothing to look for (a warning still looks)
             return [], {}
         found = ledger.find_policies(request.fields, people=True)
         return found, ledger.successors([p.policy_no for p in found])
@@ -335,7 +349,7 @@ class DetailKind(RequestKind):
 
     def load(self, ledger, request: Request[Filter], who: str):
         plans = {p.code for p in ledger.plans()}  # known whatever else is wrong: every error is listed
-        if request.problems:
+        if any(not p.warning for p in request.problems):  # an error: nothing to look for (a warning still looks)
             return [], plans
         return ledger.find_policies(request.fields, people=False), plans
 
