@@ -581,3 +581,22 @@ def test_a_service_that_refuses_to_start_says_why_in_the_desks_log_too(root):
     log = (root / "logs" / "watcher.log").read_text("utf-8")
     [line] = [x for x in log.splitlines() if "watcher serve 未能启动" in x]
     assert "Nowhere/City" in line and "\tERROR\t" in line
+
+
+def test_a_copy_staged_loose_and_renamed_into_a_folder_is_never_told_as_loose(root):
+    """`cp` to workbooks/R1.partial, then `mv` into GZ001/ (a stage-then-rename copy): the file was processed,
+    and staff were also told at once of a loose R1.partial that no longer existed. A loose file is told once
+    it has held still for the settle time, as any file is taken; one that stays is told."""
+    configure(root, "settle_seconds = 2\nrescan_seconds = 1\nstall_seconds = 30\n")
+    notices = root / "outbox" / "_admin"
+    with serving(root):
+        staged = root / "workbooks" / "R1.partial"
+        staged.write_bytes(request_bytes(3))
+        time.sleep(1.5)  # across a rescan, within the settle time
+        staged.rename(root / "workbooks" / "GZ001" / "R1.xlsx")
+        wait_for(lambda: len(results(root)) == 1, 30, "R1's result")
+        left = root / "workbooks" / "放错了.xlsx"
+        left.write_bytes(request_bytes(4))
+        wait_for(lambda: list(notices.glob("未受理_*放错了*.json")), 30, "the loose file that stayed is told")
+    assert [r["status"] for r in results(root)] == ["success"]
+    assert not list(notices.glob("未受理_*R1*")), "nothing said of the staged copy"

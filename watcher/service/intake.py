@@ -178,11 +178,16 @@ def adopt(desk: Desk, who: str, grace: float = 0.0) -> list[Path]:
     return sorted(taken, key=scan.taken_order)
 
 
-def gather(desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backdate: bool) -> None:
+def gather(
+    desk: Desk, tracker: scan.Tracker, report: RunReport | None, *, backdate: bool, patient: bool = False
+) -> None:
     """Scan every drop folder; track the files of registered agencies (a terminated one still queries) and
-    of _admin; tell staff about the rest, and about files dropped into workbooks/ itself."""
+    of _admin; tell staff about the rest, and about files dropped into workbooks/ itself. `patient` (serve,
+    which scans again): a loose file is told only once it has held still for the settle time."""
     _, refused_links = scan.links(desk.layout)
     for thing in scan.loose_files(desk.layout):
+        if patient and not _still_there(thing, tracker.settle):
+            continue  # just written (or staged to be renamed into a folder): told at a later rescan if it stays
         name = display_name(thing.name)
         tell_admin(desk, LOOSE, name, problem(refused_links.get(thing.name, "folder.loose_file"), file=name))
         if report is not None:
@@ -232,6 +237,15 @@ def registered(desk: Desk, who: str) -> bool:
     except UnicodeEncodeError:
         return False
     return desk.ledger.agency(who) is not None
+
+
+def _still_there(path: Path, settle: float) -> bool:
+    """A loose file unchanged for the settle time: staff are told of it. A copy staged there and renamed into
+    an agency's folder a moment later (`.partial` then rename) was told at once, of a file gone since."""
+    try:
+        return time.time() - os.lstat(path).st_mtime >= settle
+    except OSError:
+        return False
 
 
 def _meant(desk: Desk, who: str) -> str:

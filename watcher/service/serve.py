@@ -147,7 +147,7 @@ class Service:
             self._start(pipeline)
             self._month_end()  # catch up on a month-end missed while the service was down
             self.observers = self._new_observers()
-            gather(self.desk, self.tracker, None, backdate=True)
+            gather(self.desk, self.tracker, None, backdate=True, patient=True)
             next_rescan = time.monotonic() + self.settings.rescan_seconds
             log.info(
                 "watcher serve: 正在监视 %s（%s，每 %g 秒扫描一次）",
@@ -206,7 +206,7 @@ class Service:
             log.warning("%s，继续受理", CLEARED[pipeline.halted.reason])
             pipeline.halted = None
             say_going_on(self.desk.layout.root, self.desk.worker)
-        gather(self.desk, self.tracker, None, backdate=False)
+        gather(self.desk, self.tracker, None, backdate=False, patient=True)
         for who in scan.folders(self.desk.layout):  # several workers: one may have died
             for claimed in adopt(self.desk, who, grace=ADOPT_GRACE_RESCANS * self.settings.rescan_seconds):
                 pipeline.resume(claimed, who)
@@ -276,7 +276,7 @@ class Service:
             elif len(parts) == 2 and parts[1] != CLAIMED and not scan.ignored(parts[1]):
                 self._observe(parts[0], path, whole)
         if rescan_folders:
-            gather(self.desk, self.tracker, None, backdate=False)
+            gather(self.desk, self.tracker, None, backdate=False, patient=True)
 
     def _observe(self, who: str, path: Path, whole: bool = False) -> None:
         try:
