@@ -214,3 +214,25 @@ def test_process_takes_a_csv_written_long_ago_after_the_settle_time_not_the_text
     run_watcher(root, "process")
     assert time.monotonic() - started < 7, "not held for the text settle time"
     assert _result(root, "旧_结果")["policies"][0]["insured_count"] == 6
+
+
+def test_the_tail_of_a_csv_copied_in_two_goes_is_told_it_may_be_the_rest_of_the_file_issued(root):
+    """A copy over a share that hung longer than the settle time: the first half of the roster was issued as
+    成功 (3 of 6 people), the rest arrived as a new file of the same name and failed with "no 操作类型",
+    the two results unrelated. The second now names the first and its policy, and says to add those missing
+    with 加人, not to insure the group again."""
+    import openpyxl
+
+    head, tail = csv_parts(6)
+    folder = root / "workbooks" / "GZ001"
+    (folder / "C1.csv").write_bytes(head)
+    run_watcher(root, "process")
+    first = _result(root, "C1_结果")
+    assert first["status"] == "success" and first["policies"][0]["insured_count"] == 3
+    (folder / "C1.csv").write_bytes(tail)
+    run_watcher(root, "process")
+    [second] = [p for p in (root / "outbox" / "GZ001").glob("C1_结果_*.json")]
+    assert json.loads(second.read_text("utf-8"))["status"] == "failed"
+    book = openpyxl.load_workbook(second.with_suffix(".xlsx"))
+    text = "\n".join(str(c.value) for row in book["结果汇总"].iter_rows() for c in row if c.value)
+    assert first["policies"][0]["policy_no"] in text and "后半部分" in text and "加人" in text

@@ -371,6 +371,16 @@ class Ledger(SettlementLedger):
         """When the latest business the ledger holds was done: a request's processing or a month-end's start."""
         return latest_processed(self.conn)
 
+    def named_before(self, agency: str, file_name: str, since: datetime) -> tuple[datetime, list[str]] | None:
+        """The latest request of this agency committed since `since` from a file of the same name: when, and
+        the policies it issued."""
+        row = self.conn.execute(
+            "SELECT processed_at, policies FROM requests WHERE agency = ? AND file_name = ? AND processed_at >= ?"
+            " ORDER BY processed_at DESC LIMIT 1",
+            (agency, file_name, to_text(since)),
+        ).fetchone()
+        return (from_text(row[0]), list(json.loads(row[1] or "[]"))) if row is not None else None
+
     def effective_request(self, agency: str, sha256: str) -> RequestRecord | None:
         row = self.conn.execute(
             "SELECT id, agency, sha256, file_name, action, processed_at, outputs, policies, cancelled, result"

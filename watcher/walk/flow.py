@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 
 from .. import crash
 from ..domain.problems import file_problem, problem
@@ -109,13 +110,37 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
         )
     kind, request = parse(book, frame.who, desk.settings)
     if kind is None:  # (an action not for this folder still says which it was)
-        return replace(frame, book=book, action=said_action(book) or frame.action).refused(request)
+        refused = replace(frame, book=book, action=said_action(book) or frame.action).refused(request)
+        return replace(refused, notes=[*refused.notes, *_tail_of(desk, frame, request)])
     frame = replace(frame, book=book, action=request.action)
     # Several workers on one ledger: one request of an agency at a time from reading what it decides by to
     # its commit (two 投保 of one group with the same people, a 加人 beside a 撤单, a 投保 beside the 机构
     # that terminates the agency: both passed otherwise). 机构 takes the turn of each agency it saves too.
     with desk.ledger.turn(*turns(frame.who, request)):
         return _decided(desk, frame, book, kind, request, snap, still)
+
+
+TAIL_WITHIN = timedelta(hours=1)
+
+
+def _tail_of(desk: Desk, frame: Outcome, why) -> list[str]:
+    """A file with no 操作类型 named as one processed a little earlier: the rest of that file, copied in two
+    goes (a share that hung between them)? The earlier one was issued with the people it held; said here, or
+    the clerk reads two unrelated results and believes the whole group covered."""
+    if getattr(why, "code", "") not in ("file.no_action", "file.no_apply_sheet"):
+        return []
+    try:
+        earlier = desk.ledger.named_before(frame.who, frame.file_name, frame.processed_at - TAIL_WITHIN)
+    except Exception:  # noqa: BLE001 — only a note: the result stands without it
+        return []
+    if earlier is None:
+        return []
+    at, policies = earlier
+    issued = f"，出具了保单 {'、'.join(policies)}" if policies else ""
+    return [
+        f"同名文件“{frame.file_name}”已于 {at.astimezone(desk.zone):%H:%M:%S} 处理{issued}。本文件可能是它的后半部分"
+        "（文件复制中途中断过）：请核对那份结果中的人数和名单；缺少的人请用“加人”补上，不要重新投保"
+    ]
 
 
 def turns(who: str, request) -> list[str]:
