@@ -175,3 +175,25 @@ def test_a_template_written_over_a_file_of_that_name_keeps_the_file(root, tmp_pa
     assert "原文件改名保留为 团A_原文件_1.xlsx" in done.stdout
     assert (tmp_path / "团A_原文件_1.xlsx").read_bytes() == b"the clerk's own roster"
     assert "申请" in openpyxl.load_workbook(target).sheetnames
+
+
+def test_a_template_for_one_agency_lists_only_the_plans_it_may_use(root, tmp_path):
+    """The 方案代码 dropdown listed every plan in force: a clerk of an agency without GW-B picked it and got
+    失败 (方案不在本机构的协议可用方案中). `--agency` lists that agency's plans; an unknown code is refused."""
+    from helpers import agency_workbook
+
+    agency_workbook(
+        root / "workbooks" / "_admin" / "只境内.xlsx",
+        [[1, "GZ001", "广州示例国际旅行社有限公司", None, None, "GN-A", None]],
+    )
+    run_watcher(root, "process")
+    out = tmp_path / "GZ001投保.xlsx"
+    run_watcher(root, "template", "投保", "-o", str(out), "--agency", "gz001")
+    options = openpyxl.load_workbook(out)["选项"]
+    assert [options.cell(r, 4).value for r in (2, 3)] == ["GN-A", None]
+    every = tmp_path / "全部.xlsx"
+    run_watcher(root, "template", "投保", "-o", str(every))
+    assert [openpyxl.load_workbook(every)["选项"].cell(r, 4).value for r in (2, 3)] == ["GN-A", "GW-B"]
+    refused = run_watcher(root, "template", "投保", "-o", str(tmp_path / "x.xlsx"), "--agency", "ZZ999", check=False)
+    assert refused.returncode == 1 and "ZZ999" in refused.stderr and "GZ001" in refused.stderr
+    assert not (tmp_path / "x.xlsx").exists()

@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="申请种类，如 投保、撤单、对账单查询、结账、对账确认、收费登记（不认识的种类会列出全部）",
     )
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="输出文件，如 团A.xlsx")
+    p.add_argument(
+        "--agency", metavar="CODE", help="机构代码：“方案代码”下拉列表只列该机构可用的方案（默认列出全部现行方案）"
+    )
     p.set_defaults(func=commands.cmd_template)
     return parser
 

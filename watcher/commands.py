@@ -442,6 +442,12 @@ def cmd_template(layout: Layout, args) -> int:
         ledger = _open(layout, settings, create=False)
         try:
             plans = [(p.code, p.name, p.region) for p in ledger.plans()]
+            if args.agency:
+                agency = ledger.agency(args.agency.strip().upper())
+                if agency is None:
+                    known = "、".join(a.code for a in ledger.agencies()) or "无"
+                    raise Failure(f"机构“{args.agency}”没有登记（已登记：{known}）。请检查 --agency 的机构代码")
+                plans = [p for p in plans if p[0] in agency.plans]
         except Exception as exc:  # a damaged or locked ledger: the blank is still written, without the list
             fault = classify(exc)
             if fault is None:
@@ -452,6 +458,10 @@ def cmd_template(layout: Layout, args) -> int:
             )
         finally:
             ledger.close()
+    elif args.agency:
+        raise Failure(
+            f"{layout.root} 还没有账本，无法按机构“{args.agency}”列出方案。请检查 --root，或先运行 watcher init"
+        )
     out = Path(args.output)
     if out.is_dir():  # -o a folder (t/): the template inside it, as cp would put it, not t.xlsx beside it
         out = out / f"{args.kind}.xlsx"
