@@ -4,6 +4,7 @@ each all or nothing, each refused after the effective time with nothing changed.
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from helpers import (
@@ -669,6 +670,14 @@ def test_changing_or_cancelling_a_group_with_a_policy_added_beside_it_warns_that
         {"policy_no": second, "reason": "批改：天数"},
     ]
     assert found[second]["successors"] == [] and found[second]["replaces"] == first["policy_no"]
+    # Its people too, as the 被保险人 sheet lists them, each with their own premium (the twin had none).
+    people_sheet = wb["被保险人"]
+    head = [c.value for c in people_sheet[1]]
+    listed = [dict(zip(head, r, strict=False)) for r in people_sheet.iter_rows(min_row=2, values_only=True) if r[0]]
+    for number, policy in found.items():
+        mine = [x for x in listed if x["保单号"] == number]
+        assert [(x["name"], x["id_no"]) for x in policy["insured"]] == [(x["姓名"], x["证件号码"]) for x in mine]
+        assert sum(Decimal(x["premium"]) for x in policy["insured"]) == Decimal(policy["premium"])
     cancelled, _ = request(root, "撤单.xlsx", {"操作类型": "撤单", "保单号": second})
     assert cancelled["status"] == "success" and cancelled["cancelled"] == [second]
     assert [w["code"] for w in cancelled["warnings"]] == ["endorse.group_apart"]

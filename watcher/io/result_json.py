@@ -124,6 +124,10 @@ def envelope(outcome, zone: tzinfo) -> dict:
         if successors is not None:
             for policy in data["policies"]:
                 policy["successors"] = successors.get(policy["policy_no"], [])
+        insured = content.pop("insured", None)  # 保单查询: each policy's people, as its 被保险人 sheet lists them
+        if insured is not None:
+            for policy in data["policies"]:
+                policy["insured"] = insured.get(policy["policy_no"], [])
         heads = content.pop("heads", None)  # a duplicate: what replaces each policy now, as its notes say
         if heads is not None:
             for policy in data["policies"]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from ..domain.dates import DateError, parse_date, parse_local_datetime, show_end, show_hour, show_second
+from ..domain.money import yuan_text
 from ..domain.policy import ACTIVE, ADD_PEOPLE, CANCELLED, REPLACEMENT_NOW, Policy
 from ..domain.problems import problem
 from ..domain.settlement import next_month
@@ -259,7 +260,25 @@ class PolicyQueryKind(RequestKind):
                 "successors": {
                     p.policy_no: [{"policy_no": n, "reason": why} for n, why in successors.get(p.policy_no, [])]
                     for p in found
-                }
+                },
+                # The 被保险人 sheet, for the JSON twin's policies: each person with their own premium.
+                "insured": {
+                    p.policy_no: [
+                        {
+                            "name": x.name,
+                            "id_type": x.id_type,
+                            "id_no": x.id_no,
+                            "gender": x.gender or None,
+                            "birth": x.birth.isoformat(),
+                            "age": x.age,
+                            "premium": yuan_text(x.premium_fen),
+                            "phone": x.phone or None,
+                            "note": x.note or None,
+                        }
+                        for x in p.people
+                    ]
+                    for p in found
+                },
             },
         )
 
