@@ -490,6 +490,11 @@ def test_terminating_an_agency_or_taking_a_plan_from_it_names_its_policies_in_fo
     [w] = data["warnings"]
     assert w["code"] == "agency.license_changed" and licence in w["message"] and "新的机构代码" in w["message"]
 
+    # The same number typed in lower case with spaces, as the one registered: no change, nothing said.
+    typed = " ".join("91440300ma5bbbbb01"[i : i + 6] for i in range(0, 18, 6))  # as 换照 registered it
+    agency_workbook(root / "workbooks/_admin/同照.xlsx", [[1, "GZ001", name, typed, None, "GN-A、GW-B", None]])
+    run_watcher(root, "process", env=fake("2026-12-01T10:07:00+08:00"))
+    assert result(root, "_admin", "同照_结果")[0]["warnings"] == []
     agency_workbook(root / "workbooks/_admin/停.xlsx", [[1, "GZ001", name, licence, None, "GN-A、GW-B", "已终止"]])
     run_watcher(root, "process", env=fake("2026-12-01T10:10:00+08:00"))
     data, _ = result(root, "_admin", "停_结果")

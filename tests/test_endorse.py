@@ -882,6 +882,16 @@ def test_a_query_filter_it_does_not_read_is_refused_and_a_tour_group_is_found_ho
     said = [(w["code"], w["column"]) for w in data["warnings"]]
     assert said == [("query.date_time", "投保起期"), ("query.date_time", "投保止期")], data["warnings"]
     assert "23:00 不起作用" in data["warnings"][0]["message"]
+    # 24:00 of a day as the 止期 is that day's end, not the next day's start (it took in the next day).
+    yesterday = future(days=-1).strftime("%Y-%m-%d")
+    data, _ = request(
+        root, "到24点.xlsx", {"操作类型": "保单查询", "投保起期": yesterday, "投保止期": f"{yesterday} 24:00"}
+    )
+    assert data["status"] == "success" and data["warnings"] == [] and data["policies"] == []
+    data, _ = request(
+        root, "到今天24点.xlsx", {"操作类型": "保单查询", "投保起期": today, "投保止期": f"{today} 24:00"}
+    )
+    assert [p["policy_no"] for p in data["policies"]] == [first["policy_no"]]
     issued = issue(root, name="乙.xlsx", 旅行团号="GZ-Q-3", 经办人员="李四")
     data, _ = result(root, "GZ001", "乙_结果")
     assert data["status"] == "success" and issued["policy_no"]

@@ -754,3 +754,29 @@ def test_a_summary_staff_filled_in_where_it_lies_is_kept_aside_not_overwritten_b
     told = {r[0]: r[1] for r in fresh["汇总"].iter_rows(min_col=1, max_col=2, values_only=True) if r[0]}
     assert aside.name in told["上次汇总的填写"]
     assert statements(root)[0][6] == "待确认", "nothing confirmed by keeping it"
+
+
+def test_a_summary_with_a_long_performance_sheet_and_nothing_filled_is_not_kept_aside(tmp_path):
+    """The 业绩 sheet lists every invoice month: on a desk some years old it is longer than a request may be,
+    and reading the whole summary as a request failed, which was taken for "cannot tell: keep it". Every run
+    then kept an unfilled summary aside and said it had been filled. Only 对账确认 is read."""
+    from zoneinfo import ZoneInfo
+
+    from watcher.io.settlement_files import keep_filled_summary
+
+    path = tmp_path / "月结汇总_2026-11.xlsx"
+    wb = openpyxl.Workbook(write_only=True)
+    confirm = wb.create_sheet("对账确认")
+    confirm.append(["序号", "对账单号", "机构代码", "业务渠道", "确认人"])
+    confirm.append([1, "DZ202611000001", "GZ001", None, None])
+    performance = wb.create_sheet("业绩")
+    for i in range(21_500):
+        performance.append(["2026-11", f"S{i:05d}", "赵营销", "GZ001", "GN-A", 1, 1, 1, 5])
+    wb.save(path)
+    zone = ZoneInfo("Asia/Shanghai")
+    assert keep_filled_summary(path, zone) == "" and path.exists()
+    wb = openpyxl.load_workbook(path)
+    wb["对账确认"].cell(2, 5, "王财务")
+    wb.save(path)
+    kept = keep_filled_summary(path, zone)
+    assert kept.startswith("月结汇总_2026-11_已填写_") and (tmp_path / kept).exists() and not path.exists()

@@ -592,6 +592,7 @@ def test_a_copy_staged_loose_and_renamed_into_a_folder_is_never_told_as_loose(ro
     with serving(root):
         staged = root / "workbooks" / "R1.partial"
         staged.write_bytes(request_bytes(3))
+        os.utime(staged, (time.time() - 3600, time.time() - 3600))  # a copy keeping its source's time (cp -p)
         time.sleep(1.5)  # across a rescan, within the settle time
         staged.rename(root / "workbooks" / "GZ001" / "R1.xlsx")
         wait_for(lambda: len(results(root)) == 1, 30, "R1's result")

@@ -236,3 +236,17 @@ def test_the_tail_of_a_csv_copied_in_two_goes_is_told_it_may_be_the_rest_of_the_
     book = openpyxl.load_workbook(second.with_suffix(".xlsx"))
     text = "\n".join(str(c.value) for row in book["结果汇总"].iter_rows() for c in row if c.value)
     assert first["policies"][0]["policy_no"] in text and "后半部分" in text and "加人" in text
+
+
+def test_a_csv_roster_header_without_its_blank_line_is_a_header_whatever_its_second_column(root):
+    """序号,拼音,姓名,… right under the 申请 rows: only a header whose second cell was a roster column stopped
+    the check of 申请's labels, so this header and every person below it were warned of as labels the
+    request does not read (a warning a person, on a file failing for its missing blank line)."""
+    start = future().strftime("%Y-%m-%d %H:%M")
+    rows = "".join(f"{r[0]},PINYIN,{r[1]},身份证,{r[3]}\n" for r in people(5))
+    text = f"操作类型,投保\n旅行团号,CSV-9\n区域,境内\n方案代码,GN-A\n生效时间,{start}\n天数,2\n序号,拼音,姓名,证件类型,证件号码\n{rows}"
+    (root / "workbooks" / "GZ001" / "拼音.csv").write_bytes(text.encode("utf-8"))
+    run_watcher(root, "process")
+    data = _result(root, "拼音_结果")
+    assert [e["code"] for e in data["errors"]] == ["roster.csv_blank_line"]
+    assert not [w for w in data["warnings"] if w["code"] == "field.unread_label"], data["warnings"]

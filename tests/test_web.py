@@ -436,7 +436,7 @@ def test_a_person_whose_id_a_change_corrected_in_its_birth_digits_is_never_told_
     assert "更正后的证件号码" in gone
     # On the new policy under the corrected number: asked for that one (the number typed finds nothing there);
     # a person whose ID stayed is only pointed to the new policy.
-    assert "证件信息已由旅行社更正" in fixed and "更正后的证件号码" in fixed
+    assert "证件信息已由旅行社更正" in fixed and "更正后的证件类型和证件号码" in fixed
     assert "更正" not in kept.split('id="replaced"', 1)[1].split("</p>", 1)[0]
 
 
@@ -465,7 +465,7 @@ def test_a_void_policy_names_only_policies_issued_from_it_and_follows_a_correcte
         _, _, moved, _ = post(base, None, id_type="身份证", policy_no=desk["live"], id_no=roster[0][3])
     assert 'id="left-out"' in left and trip["policies"][0]["policy_no"] not in left
     assert f'id="replaced-by">{new_no}<' in moved and 'id="left-out"' not in moved
-    assert "更正后的证件号码" in moved
+    assert "更正后的证件类型和证件号码" in moved
 
 
 def test_a_person_a_later_换人_left_out_is_told_so_not_sent_to_look_again_under_a_corrected_id(desk):

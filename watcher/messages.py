@@ -154,7 +154,7 @@ MESSAGES: dict[str, str] = {
     "query.settle": "结算状态“{value}”无效，可选：全部、未结、已结",
     "query.plan_unknown": "方案代码“{value}”不存在，业务明细不会有这个方案的保单。请核对方案代码，或填“全部”",
     "query.date": "“{label}”的日期“{value}”无法识别，请填写如“2026-12-01”",
-    "query.date_time": "“{label}”只按日期查询：填写的时间 {time} 不起作用，按 {day} 整天计（投保起期从当天 00:00 起，投保止期到当天 24:00 止）",
+    "query.date_time": "“{label}”只按日期查询：填写的时间 {time} 不起作用，按 {day} 整天计（起期从当天 00:00 起，止期到当天 24:00 止）",
     "query.date_order": "{first} {start} 晚于{last} {end}",
     "policy.not_found_reprint": "未找到本机构的保单“{value}”。请核对保单号（只能补打本机构的保单）",
     # --- admin: agencies and plans ------------------------------------------------------

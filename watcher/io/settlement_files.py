@@ -72,24 +72,31 @@ def keep_filled_summary(path: Path, zone: tzinfo) -> str:
     if not _filled(path):
         return ""
     stamp = datetime.fromtimestamp(path.stat().st_mtime, zone)
-    for n in range(1, 1000):
-        extra = "" if n == 1 else f"_{n}"
-        aside = path.with_name(f"{path.stem}_已填写_{stamp:%Y%m%d-%H%M%S}{extra}{path.suffix}")
-        if not aside.exists():
-            break
+    n = 1
+    while (aside := path.with_name(f"{path.stem}_已填写_{stamp:%Y%m%d-%H%M%S}{_nth(n)}{path.suffix}")).exists():
+        n += 1
     os.rename(path, aside)
     return aside.name
 
 
+def _nth(n: int) -> str:
+    return "" if n == 1 else f"_{n}"
+
+
 def _filled(path: Path) -> bool:
-    from .reader import ReadError, read_book
+    """Whether the 对账确认 sheet has anything in 业务渠道 or 确认人. Only that sheet is read (our own file,
+    in staff's folder): the 业绩 sheet of a desk some years old is longer than a request may be."""
+    import python_calamine
 
     try:
-        sheet = read_book(path, "xlsx").sheet(CONFIRM_SHEET)
-    except (ReadError, OSError, ValueError):  # damaged, or not a workbook any more: keep it, it may hold work
+        book = python_calamine.CalamineWorkbook.from_path(str(path))
+        if CONFIRM_SHEET not in book.sheet_names:
+            return False
+        rows = book.get_sheet_by_name(CONFIRM_SHEET).to_python(skip_empty_area=False)
+    except Exception:  # noqa: BLE001 — damaged, or not a workbook any more: keep it, it may hold work
         return True
-    if sheet is None or not sheet.rows:
+    if not rows:
         return False
-    headers = [str(h or "").strip() for h in sheet.rows[0]]
+    headers = [str(h or "").strip() for h in rows[0]]
     columns = [headers.index(h) for h in FILLED_COLUMNS if h in headers]
-    return any(str(sheet.value(r, c) or "").strip() for r in range(1, len(sheet.rows)) for c in columns)
+    return any(c < len(row) and str(row[c] or "").strip() for row in rows[1:] for c in columns)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from ..domain.policy import AGENCY_ACTIVE, AGENCY_STATUSES, Agency
 from ..domain.problems import Problem
+from ..domain.text import fold
 from ..io.book import Book
 from ..io.result_json import agency_json
 from ..layout import AGENCY_CODE
@@ -99,7 +100,7 @@ class AgencyKind(RequestKind):
             new = kept(agency, old)
             if old is not None and not old.active and new.active:
                 table.fail(r, "状态", "agency.reactivated", warning=True, agency=agency.code)
-            if old is not None and old.license_no and new.license_no != old.license_no:
+            if old is not None and old.license_no and _licence_key(new.license_no) != _licence_key(old.license_no):
                 table.fail(
                     r,
                     "营业执照号",
@@ -151,6 +152,11 @@ class AgencyKind(RequestKind):
 
 
 State = tuple[set[str], dict[str, Agency], dict[str, list[tuple[str, str, datetime]]]]
+
+
+def _licence_key(text: str) -> str:
+    """A licence number as compared: full-width folded, spaces dropped, letters upper-case."""
+    return re.sub(r"\s+", "", fold(text)).upper()
 
 
 def _some(numbers: Iterable[str], shown: int = 5) -> str:

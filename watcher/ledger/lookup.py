@@ -182,6 +182,9 @@ class LookupLedger:
         with self.connections.connection() as conn:
             return conn.execute("SELECT 1 FROM requests WHERE agency = ? AND sha256 = ?", (agency, sha256)).fetchone()
 
+    def holds_request(self, agency: str, sha256: str) -> bool:
+        return self.effective_request(agency, sha256) is not None
+
     def runs(self) -> list[RunKey]:
         """The month-end runs the ledger holds, as recovering.unheld reads them."""
         from datetime import date

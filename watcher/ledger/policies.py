@@ -381,6 +381,13 @@ class Ledger(SettlementLedger):
         ).fetchone()
         return (from_text(row[0]), list(json.loads(row[1] or "[]"))) if row is not None else None
 
+    def holds_request(self, agency: str, sha256: str) -> bool:
+        """Whether a request of these bytes from this agency is in the ledger (without reading its record)."""
+        return (
+            self.conn.execute("SELECT 1 FROM requests WHERE agency = ? AND sha256 = ?", (agency, sha256)).fetchone()
+            is not None
+        )
+
     def effective_request(self, agency: str, sha256: str) -> RequestRecord | None:
         row = self.conn.execute(
             "SELECT id, agency, sha256, file_name, action, processed_at, outputs, policies, cancelled, result"

@@ -185,8 +185,9 @@ def gather(
     of _admin; tell staff about the rest, and about files dropped into workbooks/ itself. `patient` (serve,
     which scans again): a loose file is told only once it has held still for the settle time."""
     _, refused_links = scan.links(desk.layout)
-    for thing in scan.loose_files(desk.layout):
-        if patient and not _still_there(thing, tracker.settle):
+    loose = scan.loose_files(desk.layout)
+    for thing in loose:
+        if patient and not tracker.loose_settled(thing, set(loose)):
             continue  # just written (or staged to be renamed into a folder): told at a later rescan if it stays
         name = display_name(thing.name)
         tell_admin(desk, LOOSE, name, problem(refused_links.get(thing.name, "folder.loose_file"), file=name))
@@ -237,15 +238,6 @@ def registered(desk: Desk, who: str) -> bool:
     except UnicodeEncodeError:
         return False
     return desk.ledger.agency(who) is not None
-
-
-def _still_there(path: Path, settle: float) -> bool:
-    """A loose file unchanged for the settle time: staff are told of it. A copy staged there and renamed into
-    an agency's folder a moment later (`.partial` then rename) was told at once, of a file gone since."""
-    try:
-        return time.time() - os.lstat(path).st_mtime >= settle
-    except OSError:
-        return False
 
 
 def _meant(desk: Desk, who: str) -> str:

@@ -336,7 +336,10 @@ class Pipeline:
         except Exception as exc:
             fault = classify(exc)
             if fault is not None:
-                self.halt(DeskFault(fault, exc, where=self.desk.layout.out(record.who)))
+                # Where it hit, when the fault says (the archive refusing the changed bytes' copy); else the
+                # agency's outbox, where the outputs go.
+                hit = exc.where if isinstance(exc, DeskFault) and exc.where is not None else None
+                self.halt(DeskFault(fault, exc, where=hit or self.desk.layout.out(record.who)))
             log.debug("outputs of %s/%s failed", record.who, record.original, exc_info=True)
             self._pend(record, describe(exc))
 

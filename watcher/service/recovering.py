@@ -69,7 +69,7 @@ def unheld(archive: Path, ledger, zone, last: int | None = 20) -> list[str]:
             if key in seen:
                 continue
             seen.add(key)
-            if ledger.effective_request(key[1], key[2]) is None:
+            if not ledger.holds_request(key[1], key[2]):
                 missing.append(f"{e.data.get('agency')}/{e.data.get('file')}（{when}）")
         else:
             key = ("month-end", str(e.data.get("month")), str(e.data.get("trigger")), to_text(e.at))

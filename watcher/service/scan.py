@@ -275,6 +275,15 @@ class Tracker:
         self.closed: dict[Path, float] = {}  # the mtime a file had when its writer closed it
         self.written_before: dict[Path, float] = {}  # first seen with an mtime older than the text settle time
         self.kinds: dict[Path, tuple] = {}  # whether a file is text, as of its (size, mtime)
+        self.loose: dict[Path, float] = {}  # a file loose in workbooks/ → when first seen (monotonic)
+
+    def loose_settled(self, path: Path, present: set[Path]) -> bool:
+        """Whether a file loose in workbooks/ has been there the settle time (by when this service first saw
+        it, not its mtime: a copy keeps its source's); forgets those gone (`present`: what is there now)."""
+        for gone in [p for p in self.loose if p not in present]:
+            del self.loose[gone]
+        now = time.monotonic()
+        return now - self.loose.setdefault(path, now) >= self.settle
 
     def observe(self, item: Arrival, *, backdate: bool = False) -> None:
         """Note the file's current size and mtime. With `backdate`, a file first seen already old

@@ -199,7 +199,8 @@ def _archive_refusal(archive: Path, folder: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         reason = refused(exc)
-        if reason is not None and str(exc.filename or "").startswith(str(archive)):
+        names = (str(exc.filename or ""), str(exc.filename2 or ""))  # a rename's target is its second name
+        if reason is not None and any(name.startswith(str(archive)) for name in names):
             raise DeskFault(reason, exc, where=folder) from exc
         raise
 
@@ -211,16 +212,17 @@ def archive(claimed: Path, archive_dir: Path, original: str, sha256: str, at: da
         folder.mkdir(parents=True, exist_ok=True)
     target = _free_name(folder, at.astimezone(zone), sha256 or "00000000", safe_name(original))
     # Last step of the walk: the original is kept, moved out of the drop folder's claim area.
-    try:
-        os.replace(claimed, target)
-    except OSError as exc:
-        if exc.errno != errno.EXDEV:
-            raise
-        # The drop folder is on a share and the archive on local disk: copy whole, then remove.
-        tmp = temp_name(target)
-        shutil.copy2(claimed, tmp)
-        os.replace(tmp, target)
-        claimed.unlink()
+    with _archive_refusal(archive_dir.parent, folder):
+        try:
+            os.replace(claimed, target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # The drop folder is on a share and the archive on local disk: copy whole, then remove.
+            tmp = temp_name(target)
+            shutil.copy2(claimed, tmp)
+            os.replace(tmp, target)
+            claimed.unlink()
     return target
 
 

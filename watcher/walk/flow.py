@@ -127,18 +127,18 @@ def _tail_of(desk: Desk, frame: Outcome, why) -> list[str]:
     """A file with no 操作类型 named as one processed a little earlier: the rest of that file, copied in two
     goes (a share that hung between them)? The earlier one was issued with the people it held; said here, or
     the clerk reads two unrelated results and believes the whole group covered."""
-    if getattr(why, "code", "") not in ("file.no_action", "file.no_apply_sheet"):
+    if getattr(why, "code", "") not in ("file.no_action", "file.no_apply_sheet") or frame.who == ADMIN:
         return []
     try:
         earlier = desk.ledger.named_before(frame.who, frame.file_name, frame.processed_at - TAIL_WITHIN)
     except Exception:  # noqa: BLE001 — only a note: the result stands without it
         return []
-    if earlier is None:
+    if earlier is None or not earlier[1]:  # (a 撤单 or 减人 of that name issued nothing: no roster was cut)
         return []
     at, policies = earlier
-    issued = f"，出具了保单 {'、'.join(policies)}" if policies else ""
+    issued = f"，出具了保单 {'、'.join(policies)}"
     return [
-        f"同名文件“{frame.file_name}”已于 {at.astimezone(desk.zone):%H:%M:%S} 处理{issued}。本文件可能是它的后半部分"
+        f"同名文件“{frame.file_name}”已于 {at.astimezone(desk.zone):%Y-%m-%d %H:%M:%S} 处理{issued}。本文件可能是它的后半部分"
         "（文件复制中途中断过）：请核对那份结果中的人数和名单；缺少的人请用“加人”补上，不要重新投保"
     ]
 

@@ -138,7 +138,7 @@ def unread_labels(book: Book, action: str, said: list[Problem]) -> list[Problem]
         # A roster's header (a CSV without its blank line): what follows are people, said by their own
         # problem. Only a header: 姓名 | 陈一 typed to look a traveller up is a label the query does not read
         # (taken for a header, it turned off the check below and the clerk got the whole book as 成功).
-        if ROSTER_COLUMNS.get(key) in ("序号", "姓名") and label_key(row[1]) in ROSTER_COLUMNS:
+        if ROSTER_COLUMNS.get(key) in ("序号", "姓名") and sum(label_key(c) in ROSTER_COLUMNS for c in row[1:]) >= 1:
             break
         canonical = APPLY_FIELDS.get(key)
         if canonical in read or key in NOT_FIELDS or (canonical is not None and action not in QUERIES):
