@@ -897,3 +897,42 @@ def test_a_query_filter_it_does_not_read_is_refused_and_a_tour_group_is_found_ho
     assert data["status"] == "success" and issued["policy_no"]
     told = [(w["code"], w["column"]) for w in data["warnings"] if w["code"] == "field.unread_label"]
     assert told == [("field.unread_label", "经办人员")], data["warnings"]
+
+
+def test_a_policy_longer_than_its_plan_now_allows_is_never_reissued_at_nothing(root):
+    """GW-B lowered to 7 days after an 8-day policy was issued: 减人, 加人 and 换人 price with the version in
+    force, which has no band for 8 days, and issued policies at 0.00 (billed so at month-end, `check` calling
+    the ledger consistent). Each is refused, saying the plan changed; a 批改 of 经办人 alone is told the same,
+    not "天数 8 超过…" on the blank 天数 row."""
+    old = issue(root, name="长.xlsx", 方案代码="GW-B", 区域="境外", 天数=8)
+    plan_workbook(
+        root / "workbooks" / "_admin" / "缩短.xlsx",
+        code="GW-B",
+        name="境外旅游意外险B款",
+        region="境外",
+        max_days=7,
+        bands=((1, 7, 45),),
+        factors=(),
+    )
+    run_watcher(root, "process")
+    shortened = result(root, "_admin", "缩短_结果")[0]
+    assert shortened["status"] == "success"
+    [said] = [w for w in shortened["warnings"] if w["code"] == "plan.live_beyond"]
+    assert old["policy_no"] in said["message"] and said["column"] == "最长天数"
+    before = ledger_rows(root)["policies"]
+    for name, fields, roster in (
+        ("减.xlsx", {"操作类型": "减人", "保单号": old["policy_no"]}, ROSTER[:2]),
+        (
+            "加.xlsx",
+            {"操作类型": "加人", "保单号": old["policy_no"]},
+            [[1, "赵六", "身份证", ID_F_1949, None, None, None, None]],
+        ),
+        ("换.xlsx", {"操作类型": "换人", "保单号": old["policy_no"]}, ROSTER[:2] + [[3, "赵六", "身份证", ID_F_1949]]),
+        ("经办.xlsx", {"操作类型": "批改", "保单号": old["policy_no"], "经办人": "小赵"}, None),
+    ):
+        data, _ = request(root, name, fields, roster)
+        assert data["status"] == "failed" and data["policies"] == [], (name, data["policies"])
+        codes = [(e["code"], e["column"]) for e in data["errors"]]
+        assert ("endorse.days_over_plan", "保单号") in codes, (name, data["errors"])
+        assert not [c for c in codes if c[0] == "field.days_over"], (name, codes)
+    assert ledger_rows(root)["policies"] == before, "nothing issued, nothing cancelled"

@@ -808,3 +808,33 @@ def test_a_backup_moved_into_place_under_the_page_is_never_answered_not_found(ro
     (root / "ledger.restored").replace(ledger)  # the backup moved into place, the page still running
     status, page = ask()
     assert status == "503" and "维护" in page and "未查到" not in page
+
+
+def test_a_result_lost_with_the_outbox_is_written_again_as_issued_and_a_later_rebuild_agrees(root, ledger_backend):
+    """The outbox lost, the ledger intact: `recover` wrote 团A's result again from the ledger as it was then
+    (its policy since cancelled: 已撤单, 保费合计 0.00), a story its result never told, and a later rebuild of
+    the ledger from the archive found that twin differing from its replay and stopped, asking for
+    --accept-outbox. Written as issued now; the electronic policy still says what it is today."""
+    saved = backup(root, ledger_backend)
+    a = issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    first = json.loads((root / "outbox/GZ001/团A_结果.json").read_text("utf-8"))
+    write_request(root / "workbooks/GZ001/撤A.xlsx", {"操作类型": "撤单", "保单号": a["policy_no"]})
+    run_watcher(root, "process", env=fake("2026-11-04T09:00:00+08:00"))
+    assert result(root, "GZ001", "撤A_结果")[0]["status"] == "success"
+    for lost in (root / "outbox/GZ001").glob("团A_结果.*"):
+        lost.unlink()
+
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    again = json.loads((root / "outbox/GZ001/团A_结果.json").read_text("utf-8"))
+    assert again["policies"][0]["status"] == "有效" and again["premium_total"] == first["premium_total"]
+    assert {k: v for k, v in again.items() if k != "written_at"} == {
+        k: v for k, v in first.items() if k != "written_at"
+    }
+    page = (root / f"outbox/GZ001/电子保单_{a['policy_no']}.html").read_text("utf-8")
+    assert "已撤单" in page, "the page says what the policy is now"
+
+    restore(root, ledger_backend, saved)  # later: the ledger lost, rebuilt from the archive
+    rebuilt = run_watcher(root, "recover", check=False)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "--accept-outbox" not in rebuilt.stderr

@@ -149,6 +149,8 @@ MESSAGES: dict[str, str] = {
     "endorse.amend_overlap_other": "批改后的保险期间与本机构旅行团 {tour_group} 的有效保单 {policy_no}（{start} 至 {end}）重叠：{names} 也在该保单中。请确认不是重复投保",
     "endorse.amend_nothing": "批改须至少填写一项要修改的内容：生效时间、天数、行程路线或经办人（终止时间由生效时间和天数算出，"
     "要改终止时间请改天数）",
+    "endorse.days_over_plan": "保单 {policy_no} 为 {days} 天，超过方案“{plan}”现行版本的最长天数 {max_days} 天（方案在出单后已更新）：{action}按现行版本计价，无法办理。请先用“批改”把天数改到 {max_days} 天以内再办理，或联系保险公司",
+    "endorse.age_over_plan": "{name} 在生效时间时 {age} 岁，不在方案现行版本的投保年龄 {min_age}–{max_age} 岁之内（方案在出单后已更新）：{action}按现行版本办理，无法办理。请联系保险公司",
     "endorse.age_at_new_start": "{name} 在新的生效时间时 {age} 岁，不在方案投保年龄 {min_age}–{max_age} 岁之内",
     "query.status": "保单状态“{value}”无效，可选：{allowed}",
     "query.settle": "结算状态“{value}”无效，可选：全部、未结、已结",
@@ -182,6 +184,7 @@ MESSAGES: dict[str, str] = {
     "plan.region_changed": "方案 {plan} 是{old}方案，新版本不能改为{new}（已出的保单按{old}出具，批改时会按新版本重出）。{new}方案请用新的方案代码",
     "plan.factors_dropped": "方案 {plan} 现行版本有年龄系数（{old}），本次上传的“年龄系数”表中没有该方案的系数：新版本启用后按年龄的系数（加费或优惠）将取消，"
     "所有年龄按 1 倍计费。如需保留，请在“年龄系数”表中为该方案重新填写（每次上传都是该方案的完整新版本）",
+    "plan.live_beyond": "方案 {plan} 新版本的最长天数为 {max_days} 天，还有 {count} 张未到期保单长于此（{numbers}）：这些保单照旧有效，但之后不能再办理减人、加人、换人、信息变更（批改须同时把天数改到 {max_days} 天以内）。如不是有意缩短，请改回最长天数后重新上传",
     "plan.covers_dropped": "方案 {plan} 现行版本的保障项目 {items} 不在本次上传的“保障”表中：新版本启用后新出的保单不再列出这些保障。"
     "如需保留，请在“保障”表中为该方案重新填写（每次上传都是该方案的完整新版本）",
     "plan.not_in_plans": "方案代码 {value} 不在本次上传的“方案”表中",

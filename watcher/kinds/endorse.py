@@ -238,6 +238,10 @@ class _Endorsement:
     ) -> Endorsed:
         old = state.policy
         assert old is not None  # reached only when the policy was found and may be changed
+        if state.plan is not None and old.days > state.plan.max_days:
+            # Priced with the version in force, whose bands stop short of the policy's days: every person
+            # would be issued at 0.00 (the roster check prices only within the plan's days).
+            problems.append(self._days_over_plan(request, old, state.plan))
         roster = check_roster(
             request,
             plan=state.plan,
@@ -251,6 +255,17 @@ class _Endorsement:
             endorsing=True,
         )
         return Endorsed(state, roster.people, roster.premiums, roster.row_of)
+
+    def _days_over_plan(self, request: Request[EndorseFields], old: Policy, plan: Plan) -> Problem:
+        return problem(
+            "endorse.days_over_plan",
+            **_at(request, "保单号"),
+            policy_no=old.policy_no,
+            days=old.days,
+            plan=plan.name,
+            max_days=plan.max_days,
+            action=self.action,
+        )
 
     # --- decide ---------------------------------------------------------------------------------
 
@@ -504,21 +519,28 @@ class AmendKind(_Endorsement):
                 )
             )
         if days > plan.max_days:
-            problems.append(
-                problem("field.days_over", **_at(request, "天数"), days=days, plan=plan.name, max_days=plan.max_days)
-            )
+            if f.days is None:  # 天数 not asked to change: the plan changed since the policy was issued
+                problems.append(self._days_over_plan(request, old, plan))
+            else:
+                problems.append(
+                    problem(
+                        "field.days_over", **_at(request, "天数"), days=days, plan=plan.name, max_days=plan.max_days
+                    )
+                )
         people = []
         for p in old.people if "生效时间" not in unread else ():
             age = age_on(p.birth, start.astimezone(zone).date())  # the desk's date (a kept start is UTC)
             if not plan.min_age <= age <= plan.max_age:
+                moved = f.start is not None
                 problems.append(
                     problem(
-                        "endorse.age_at_new_start",
-                        **_at(request, "生效时间"),
+                        "endorse.age_at_new_start" if moved else "endorse.age_over_plan",
+                        **_at(request, "生效时间" if moved else "保单号"),
                         name=p.name,
                         age=age,
                         min_age=plan.min_age,
                         max_age=plan.max_age,
+                        action=self.action,
                     )
                 )
             elif days <= plan.max_days:

@@ -31,6 +31,9 @@ COVER_COLUMNS = columns("保障")
 FACTOR_LOW, FACTOR_HIGH = Decimal("0.1"), Decimal("10")
 
 
+PlanState = tuple[dict[str, Plan], dict[str, list[tuple[str, datetime]]]]
+
+
 class PlanKind(RequestKind):
     action = "方案"
     admin = True
@@ -233,17 +236,38 @@ class PlanKind(RequestKind):
 
     # --- the rest of the walk -----------------------------------------------------------------
 
-    def load(self, ledger, request: Request[Rows[tuple[int, Plan]]], who: str) -> dict[str, Plan]:
-        return {plan.code: plan for plan in ledger.plans()}
+    def load(self, ledger, request: Request[Rows[tuple[int, Plan]]], who: str) -> PlanState:
+        current = {plan.code: plan for plan in ledger.plans()}
+        # The policies in force a shorter 最长天数 leaves beyond it (said on the result; kept as issued).
+        longer = {
+            plan.code: ledger.longer_policies(plan.code, plan.max_days)
+            for _, plan in request.fields.rows
+            if plan.code in current and plan.max_days < current[plan.code].max_days
+        }
+        return current, longer
 
     def validate(
-        self, request: Request[Rows[tuple[int, Plan]]], state: dict[str, Plan], now: datetime
+        self, request: Request[Rows[tuple[int, Plan]]], state: PlanState, now: datetime
     ) -> Checked[Rows[tuple[int, Plan]], None]:
         table = request.fields.table
+        current, longer = state
         for r, plan in request.fields.rows:
-            old = state.get(plan.code)
+            old = current.get(plan.code)
             if old is None:
                 continue
+            beyond = [no for no, end in longer.get(plan.code, []) if end > now]
+            if beyond:
+                shown = "、".join(beyond[:5]) + (f" 等 {len(beyond)} 张" if len(beyond) > 5 else "")
+                table.fail(
+                    r,
+                    "最长天数",
+                    "plan.live_beyond",
+                    warning=True,
+                    plan=plan.code,
+                    max_days=plan.max_days,
+                    count=len(beyond),
+                    numbers=shown,
+                )
             if old.region != plan.region:
                 # A plan's region is what its policies were issued for: a 批改 of a 境内 policy would be
                 # reissued under a 境外 version (its name and price, a 境内 policy), which 投保 refuses.

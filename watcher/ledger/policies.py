@@ -538,6 +538,18 @@ class Ledger(SettlementLedger):
         found = self._agencies(self.conn.execute(self._AGENCIES + " WHERE a.code = ? ORDER BY ap.plan_code", (code,)))
         return found[0] if found else None
 
+    def longer_policies(self, plan_code: str, days: int) -> list[tuple[str, datetime]]:
+        """Policies of the plan in force (有效) longer than `days`: (policy_no, end); the caller keeps those whose
+        cover has not ended at its `now`."""
+        return [
+            (no, from_text(end))
+            for no, end in self.conn.execute(
+                "SELECT policy_no, end_at FROM policies WHERE plan_code = ? AND status = ? AND days > ?"
+                " ORDER BY policy_no",
+                (plan_code, ACTIVE, days),
+            )
+        ]
+
     def unended_policies(self, agency: str) -> list[tuple[str, str, datetime]]:
         """The agency's policies in force (有效, not cancelled): (policy_no, plan_code, end), latest end first;
         the caller keeps those whose cover has not ended at its `now`."""

@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..domain.policy import CANCELLED, REPLACEMENT_NOW
+from ..domain.policy import ACTIVE, CANCELLED, REPLACEMENT_NOW, Policy
 from .claim import Claim, read_record, record_claim, write_record
 from .outcome import Outcome
 from .preflight import sha256_of
@@ -51,13 +51,22 @@ def rebuild(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> Ou
         status="success",
         action=earlier.action,
         processed_at=earlier.processed_at,
-        policies=[p for n in earlier.policies if (p := ledger.policy(n)) is not None],
+        # The result (and its JSON twin) as the request left them: what it issued was in force and unsettled
+        # then. Written from the ledger as it is now (已撤单, 保费合计 0.00, 已结), a result lost with the outbox
+        # told another story, and a later rebuild from the archive found it differing from its replay. Its
+        # electronic policies say what they are now (shows.gather reads them again).
+        policies=[as_issued(p) for n in earlier.policies if (p := ledger.policy(n)) is not None],
         cancelled=list(earlier.cancelled),
         outputs=list(earlier.outputs),
         book=recognise(book, frame.who, ledger, desk.zone)[0] if book is not None else None,
         committed=True,
         recovered=True,
     )
+
+
+def as_issued(policy: Policy) -> Policy:
+    """A policy as the request that issued it left it: in force, in no statement."""
+    return replace(policy, status=ACTIVE, cancelled_at=None, statement_no="", settled_at=None)
 
 
 def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> Outcome:

@@ -83,6 +83,8 @@ def gather(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> Outcome:
     shows): a new outcome."""
     repair = gather(outcome.repair, ledger, zone) if outcome.repair is not None else None
     issued = [p for p in outcome.policies if p.policy_no] if outcome.outputs else []
+    if outcome.recovered:  # its result shows them as issued; their pages say what they are now
+        issued = [ledger.policy(p.policy_no) or p for p in issued]
     pages = [page_shown(ledger, p, issued=True) for p in issued]
     pages += [page_shown(ledger, p) for p in outcome.reprint if p.policy_no]
     pages += _void_pages(outcome, ledger)
