@@ -447,6 +447,7 @@ def test_a_reissue_is_priced_with_the_plan_version_in_force_now(root):
     # Said on the result: the rates changed since, so each person's premium is not the old policy's.
     text = "\n".join(str(c.value) for row in wb["结果汇总"].iter_rows() for c in row if c.value)
     assert "费率在原保单出单后已更新" in text and "重新计费" in text
+    assert any("费率在原保单出单后已更新" in note for note in data["notes"]), "the JSON twin says it too"
     same, wb = request(
         root, "原价减人.xlsx", {"操作类型": "减人", "保单号": data["policies"][0]["policy_no"]}, ROSTER[:1]
     )

@@ -103,6 +103,9 @@ def envelope(outcome, zone: tzinfo) -> dict:
         "premium_total": yuan_text(premium_total(outcome)),
         "errors": [p.as_json() for p in outcome.errors],
         "warnings": [p.as_json() for p in outcome.warnings],
+        # The summary's notes (a 批改 repriced with new rates, a 重复提交's policies since replaced …): the
+        # workbook's words, for agencies' systems too.
+        "notes": list(outcome.notes),
         "processed_at": outcome.processed_at.astimezone(zone).isoformat(timespec="seconds"),
         "result_file": outcome.result_stem + ".xlsx",
     }
