@@ -26,6 +26,8 @@ def test_cancel_before_the_effective_time(root):
     data, wb = cancel(root, "撤.xlsx", policy["policy_no"].lower())
     assert data["status"] == "success" and data["action"] == "撤单"
     assert data["cancelled"] == [policy["policy_no"]] and data["policies"] == [] and data["premium_total"] == "0.00"
+    # What was cancelled, as the workbook's 撤销人数 and 撤销保费 say it (the twin said only 0.00).
+    assert (data["cancelled_insured"], data["cancelled_premium"]) == (policy["insured_count"], policy["premium"])
     rows = ledger_rows(root)
     assert [r[16] for r in rows["policies"]] == ["已撤单"]
     assert rows["journal"][-1][4] == "policy.cancelled"

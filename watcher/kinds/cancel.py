@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from ..domain.dates import show_end, show_hour
-from ..domain.money import Amount
+from ..domain.money import Amount, yuan_text
 from ..domain.policy import ACTIVE, Policy, Replacement
 from ..domain.problems import problem
 from ..io.book import Book
@@ -152,4 +152,6 @@ class CancelKind(OnePolicyKind):
                 "撤销人数": policy.insured_count,
                 "撤销保费": Amount(policy.premium_fen),
             },
+            # The same two figures for the JSON twin (its premium_total is 0.00: nothing is in force).
+            content={"cancelled_insured": policy.insured_count, "cancelled_premium": yuan_text(policy.premium_fen)},
         )
