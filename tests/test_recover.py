@@ -780,8 +780,7 @@ def test_a_backup_moved_into_place_under_the_page_is_never_answered_not_found(ro
     it against them). Another file under the ledger's name is looked at at once."""
     if ledger_backend != "sqlite":
         pytest.skip("on PostgreSQL a restore moves no file into place")
-    import io
-    from urllib.parse import urlencode
+    from helpers import ask_app
 
     from watcher.settings import load_settings
     from watcher.web.app import LookupApp
@@ -791,13 +790,7 @@ def test_a_backup_moved_into_place_under_the_page_is_never_answered_not_found(ro
     app = LookupApp(root, load_settings(root))
 
     def ask() -> tuple[str, str]:
-        body = urlencode({"id_type": "身份证", "policy_no": a["policy_no"], "id_no": people(2)[0][3]}).encode()
-        environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "REMOTE_ADDR": "10.62.0.1"}
-        environ |= {"CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body))}
-        environ["wsgi.input"] = io.BytesIO(body)
-        said: list[str] = []
-        page = b"".join(app(environ, lambda status, headers: said.append(status)))
-        return said[0][:3], page.decode("utf-8")
+        return ask_app(app, "/", a["policy_no"], people(2)[0][3], "10.62.0.1")
 
     status, page = ask()
     assert status == "200" and 'id="result"' in page

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from helpers import alive, child_processes, free_port, post
+from helpers import alive, ask_app, child_processes, free_port, post
 
 from watcher.web.app import POLICY_MAX_DELAY, POLICY_SLOW_AFTER
 from watcher.web.server import CHANNEL_TIMEOUT, CLEANUP_INTERVAL
@@ -355,7 +355,6 @@ def test_failures_that_cannot_be_counted_stop_every_answer_until_they_can(desk, 
     written) and the right one 200 (a success writes nothing): unlimited guessing, and /healthz said ok.
     Now, once a failure cannot be recorded, every lookup says "maintenance" until a write goes through;
     /healthz says so; the log names the state, not the ledger."""
-    import io
     import sqlite3
 
     from watcher.settings import load_settings
@@ -364,13 +363,7 @@ def test_failures_that_cannot_be_counted_stop_every_answer_until_they_can(desk, 
     app = LookupApp(desk["root"], load_settings(desk["root"]))
 
     def ask(path: str, id_no: str = "", client: str = "10.60.0.1") -> tuple[str, str]:
-        body = urllib.parse.urlencode({"id_type": "身份证", "policy_no": desk["live"], "id_no": id_no}).encode()
-        environ = {"REQUEST_METHOD": "POST" if id_no else "GET", "PATH_INFO": path, "REMOTE_ADDR": client}
-        environ |= {"CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body))}
-        environ["wsgi.input"] = io.BytesIO(body)
-        said: list[str] = []
-        page = b"".join(app(environ, lambda status, headers: said.append(status)))
-        return said[0][:3], page.decode("utf-8")
+        return ask_app(app, path, desk["live"], id_no, client)
 
     def full(*args, **kw):
         raise sqlite3.OperationalError("database or disk is full")
@@ -477,7 +470,6 @@ def test_a_damaged_lock_out_file_is_said_as_such_and_healthz_tells_the_balancer(
     deleting it brings lookups back."""
     if ledger_backend != "sqlite":
         pytest.skip("on PostgreSQL the counts are a table of the ledger, no file of their own")
-    import io
     import os
 
     from watcher.settings import load_settings
@@ -487,13 +479,7 @@ def test_a_damaged_lock_out_file_is_said_as_such_and_healthz_tells_the_balancer(
     app = LookupApp(root, load_settings(root))
 
     def ask(path: str, id_no: str = "", client: str = "10.61.0.1") -> tuple[str, str]:
-        body = urllib.parse.urlencode({"id_type": "身份证", "policy_no": desk["live"], "id_no": id_no}).encode()
-        environ = {"REQUEST_METHOD": "POST" if id_no else "GET", "PATH_INFO": path, "REMOTE_ADDR": client}
-        environ |= {"CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": str(len(body))}
-        environ["wsgi.input"] = io.BytesIO(body)
-        said: list[str] = []
-        page = b"".join(app(environ, lambda status, headers: said.append(status)))
-        return said[0][:3], page.decode("utf-8")
+        return ask_app(app, path, desk["live"], id_no, client)
 
     assert ask("/", desk["id"])[0] == "200" and ask("/healthz") == ("200", "ok")
     state = root / "lookup-state.sqlite3"

@@ -7,7 +7,6 @@ listed on the result, and a terminated agency made 合作中 again is warned."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
@@ -19,7 +18,7 @@ from ..io.result_json import agency_json
 from ..layout import AGENCY_CODE
 from .admin_tables import AdminTable, Rows
 from .base import Checked, Decision, Request, SaveAgency
-from .common import RequestKind
+from .common import RequestKind, some_numbers
 from .forms import columns, samples
 
 COLUMNS = columns("机构")
@@ -120,7 +119,7 @@ class AgencyKind(RequestKind):
                         warning=True,
                         agency=agency.code,
                         count=len(in_force),
-                        numbers=_some(no for no, _ in in_force),
+                        numbers=some_numbers(no for no, _ in in_force),
                     )
                 for plan in sorted(set(old.plans) - set(new.plans)):
                     of_plan = [no for no, code in in_force if code == plan]
@@ -133,7 +132,7 @@ class AgencyKind(RequestKind):
                             agency=agency.code,
                             plan=plan,
                             count=len(of_plan),
-                            numbers=_some(of_plan),
+                            numbers=some_numbers(of_plan),
                         )
             saved.append((new, old))
         return Checked(request, list(request.problems), saved)
@@ -157,12 +156,6 @@ State = tuple[set[str], dict[str, Agency], dict[str, list[tuple[str, str, dateti
 def _licence_key(text: str) -> str:
     """A licence number as compared: full-width folded, spaces dropped, letters upper-case."""
     return re.sub(r"\s+", "", fold(text)).upper()
-
-
-def _some(numbers: Iterable[str], shown: int = 5) -> str:
-    """Up to `shown` policy numbers, and how many more."""
-    every = list(numbers)
-    return "、".join(every[:shown]) + (f" 等 {len(every)} 张" if len(every) > shown else "")
 
 
 def kept(agency: Agency, old: Agency | None) -> Agency:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta, tzinfo
 
 from ..domain.dates import DateError, names_an_hour, parse_int, parse_local_datetime, says_24
@@ -314,3 +315,9 @@ class RequestKind:
         """The problems of a new request of this kind, and its 申请 sheet read (its problems go there)."""
         problems: list[Problem] = []
         return problems, ApplySheet(book, problems)
+
+
+def some_numbers(numbers: Iterable[str], shown: int = 5) -> str:
+    """Up to `shown` policy numbers for a message, and how many there are when there are more."""
+    every = list(numbers)
+    return "、".join(every[:shown]) + (f" 等 {len(every)} 张" if len(every) > shown else "")

@@ -16,7 +16,7 @@ from ..io.book import Book
 from ..io.result_json import plan_json
 from .admin_tables import AdminTable, Rows
 from .base import AddPlanVersion, Checked, Decision, Request
-from .common import RequestKind
+from .common import RequestKind, some_numbers
 from .forms import columns
 
 PLAN_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
@@ -257,7 +257,6 @@ class PlanKind(RequestKind):
                 continue
             beyond = [no for no, end in longer.get(plan.code, []) if end > now]
             if beyond:
-                shown = "、".join(beyond[:5]) + (f" 等 {len(beyond)} 张" if len(beyond) > 5 else "")
                 table.fail(
                     r,
                     "最长天数",
@@ -266,7 +265,7 @@ class PlanKind(RequestKind):
                     plan=plan.code,
                     max_days=plan.max_days,
                     count=len(beyond),
-                    numbers=shown,
+                    numbers=some_numbers(beyond),
                 )
             if old.region != plan.region:
                 # A plan's region is what its policies were issued for: a 批改 of a 境内 policy would be

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from ..domain.dates import DateError, parse_date, parse_local_datetime, show_end, show_hour, show_second
+from ..domain.dates import DateError, parse_date, parse_local_datetime, says_24, show_end, show_hour, show_second
 from ..domain.money import yuan_text
 from ..domain.policy import ACTIVE, ADD_PEOPLE, CANCELLED, REPLACEMENT_NOW, Policy
 from ..domain.problems import problem
 from ..domain.settlement import next_month
-from ..domain.text import clean, fold
+from ..domain.text import clean
 from ..io.book import Book
 from ..io.sheet_table import SheetTable
 from .base import Checked, Decision, Request
@@ -68,7 +67,7 @@ def date_range(
                 moment = parse_local_datetime(raw)
             except (DateError, ValueError):
                 continue
-            if label == labels[1] and isinstance(raw, str) and re.search(r"24\s*[:：]\s*00", fold(raw)):
+            if label == labels[1] and says_24(raw):
                 # A 止期 of 2026-11-05 24:00 is the end of the 5th (read as the 6th 00:00, it took in the 6th).
                 days[label] = moment.date() - timedelta(days=1)
                 continue
