@@ -221,9 +221,13 @@ def test_serve_says_loudly_when_a_waiting_results_claim_record_is_deleted(root):
         shutil.rmtree(root / "workbooks" / "GZ001" / ".watcher-claimed")
         wait_for(lambda: "其受理记录已被删除" in log.read_text("utf-8"), 30, "the loss said")
     assert "watcher recover" in log.read_text("utf-8")
+    # status keeps saying so (it said nothing: no claim record left to list), until recover writes it.
+    status = run_watcher(root, "status", check=False).stdout
+    assert "结果缺失：1 个文件" in status and "GZ001/团L.xlsx" in status and "watcher recover" in status
     _unblock(root, "GZ001")
     run_watcher(root, "recover")
     assert json.loads((root / "outbox" / "GZ001" / "团L_结果.json").read_text("utf-8"))["status"] == "success"
+    assert "结果缺失" not in run_watcher(root, "status", check=False).stdout
 
 
 def test_serve_tries_a_stopped_run_again_however_the_clock_moved(root):

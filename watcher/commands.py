@@ -807,7 +807,7 @@ def cmd_recover(layout: Layout, args) -> int:
     from .service.intake import sandboxed
     from .service.logs import configure
     from .service.month_end import LOCK
-    from .service.recovering import clear, clear_outputs, save_state, unfinished
+    from .service.recovering import clear, clear_lost, clear_outputs, save_state, unfinished
     from .service.replay import RecoverReport, Replay, plan_replay, printed_beyond, reconcile, strangers, tally
     from .walk.desk import Desk
 
@@ -986,6 +986,7 @@ def cmd_recover(layout: Layout, args) -> int:
             reconcile(layout, report, write=True)
             ledger.issued.raise_to(ledger.numbers_used())
             clear(layout.root)
+            clear_lost(layout.root)  # every output the outbox lacked is written
             numbers = (
                 "编号与本机记录相符"
                 if any(issued.values())

@@ -324,6 +324,9 @@ class Pipeline:
                     who,
                     CLAIMED,
                 )
+                from .recovering import note_lost  # (status lists it until recover writes the outputs)
+
+                note_lost(self.desk.layout.root, f"{who}/{path.name}（{clock.now():%Y-%m-%d %H:%M:%S} 发现）")
                 continue
             log.warning("重新写出 %s/%s 的结果", who, path.name)
             self.resume(path, who)

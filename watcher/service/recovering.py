@@ -87,3 +87,32 @@ def lags(root: Path, mark: Path, ledger, zone, last: int = 20) -> bool:
 
     issued, _ = Issued(mark).read()
     return bool(behind(ledger.numbers_used(), issued)) or bool(unheld(Layout(root).archive, ledger, zone, last))
+
+
+LOST = ".watcher-lost-outputs.json"  # in the root: done requests whose outputs and claim record are gone
+
+
+def note_lost(root: Path, line: str) -> None:
+    """A request done whose outputs were never written and whose claim record was deleted (its agency's
+    hidden folder removed): nothing else remembers it, so `status` reads it here until `recover` writes
+    the outputs. Best effort (the disk may be the trouble); the log says it too."""
+    path = Path(root) / LOST
+    try:
+        lines = json.loads(path.read_text("utf-8")) if path.exists() else []
+        if line not in lines:
+            write_bytes(path, json.dumps([*lines, line], ensure_ascii=False, indent=1).encode("utf-8"))
+    except (OSError, ValueError):
+        pass
+
+
+def lost_outputs(root: Path) -> list[str]:
+    try:
+        lines = json.loads((Path(root) / LOST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(x) for x in lines] if isinstance(lines, list) else []
+
+
+def clear_lost(root: Path) -> None:
+    """`recover` wrote every output the outbox lacked: nothing is lost any more."""
+    (Path(root) / LOST).unlink(missing_ok=True)

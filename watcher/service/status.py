@@ -137,6 +137,15 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     if pending:
         lines.append(f"待写出结果：{len(pending)} 个文件已办理，结果暂时无法写出，服务每次扫描时重试：")
         lines += [f"  {line}" for line in pending[:20]]
+    from .recovering import lost_outputs
+
+    lost = lost_outputs(layout.root)
+    if lost:
+        lines.append(
+            f"结果缺失：{len(lost)} 个文件已办理（已生效），结果未写出，且受理记录已被删除，服务不会再重试："
+            "请停止服务后运行 watcher recover 补写"
+        )
+        lines += [f"  {line}" for line in lost[:20]]
     if sum(refused.values()):
         lines.append(
             f"不予处理：{sum(refused.values())} 个文件不在已登记机构的文件夹中"
