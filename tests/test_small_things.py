@@ -11,6 +11,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
+import pytest
 from helpers import ID_M_1980, issue_fields, result, run_watcher, write_request
 
 from watcher.settings import Settings
@@ -209,3 +210,17 @@ def test_an_action_left_blank_is_said_as_blank_not_as_missing(root):
     assert "没有填写" in error["message"] and "撤单" in error["message"] and "结账" not in error["message"]
     data, _ = result(root, "GZ001", "无类型_结果")
     assert [e["code"] for e in data["errors"]] == ["file.no_action"] and "A 列" in data["errors"][0]["message"]
+
+
+def test_a_sqlite_file_named_in_watcher_ledger_url_is_a_path_like_the_setting(root, ledger_backend):
+    """WATCHER_LEDGER_URL=ledger.sqlite3 (the variable "wins" over the setting, settings.md): `process` crashed
+    with a traceback on the text, and `check` said there was no ledger beside the file."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite file named in the variable")
+    from helpers import people
+
+    write_request(root / "workbooks" / "GZ001" / "变量.xlsx", issue_fields(旅行团号="ENV-1"), people(1))
+    proc = run_watcher(root, "process", env={"WATCHER_LEDGER_URL": "ledger.sqlite3"}, check=False)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert result(root, "GZ001", "变量_结果")[0]["status"] == "success"
+    assert run_watcher(root, "check", env={"WATCHER_LEDGER_URL": "ledger.sqlite3"}, check=False).returncode == 0

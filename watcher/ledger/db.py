@@ -65,9 +65,10 @@ def ledger_target(root: Path, setting: str, environ=None):
     import os
 
     url = (environ if environ is not None else os.environ).get("WATCHER_LEDGER_URL", "").strip()
-    if url:
-        return url
-    return setting if is_url(setting) else Path(root) / setting
+    chosen = url or setting
+    # A SQLite file named there (WATCHER_LEDGER_URL=ledger.sqlite3) is a path like the setting's: it crashed
+    # `process` as text.
+    return chosen if is_url(chosen) else Path(root) / chosen
 
 
 def describe(target) -> str:
