@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..domain.policy import AGENCY_ACTIVE, AGENCY_STATUSES, Agency
 from ..domain.problems import Problem
-from ..domain.text import fold
+from ..domain.text import group_key
 from ..io.book import Book
 from ..io.result_json import agency_json
 from ..layout import AGENCY_CODE
@@ -82,7 +82,7 @@ class AgencyKind(RequestKind):
             for _, a in request.fields.rows
             if a.code in before and (a.status not in ("", AGENCY_ACTIVE) or set(before[a.code].plans) - set(a.plans))
         }
-        live = {code: ledger.unended_policies(code) for code in sorted(touched)}
+        live = {code: ledger.policies_in_force(agency=code) for code in sorted(touched)}
         return {plan.code for plan in ledger.plans()}, before, live
 
     def validate(
@@ -99,7 +99,7 @@ class AgencyKind(RequestKind):
             new = kept(agency, old)
             if old is not None and not old.active and new.active:
                 table.fail(r, "状态", "agency.reactivated", warning=True, agency=agency.code)
-            if old is not None and old.license_no and _licence_key(new.license_no) != _licence_key(old.license_no):
+            if old is not None and old.license_no and group_key(new.license_no) != group_key(old.license_no):
                 table.fail(
                     r,
                     "营业执照号",
@@ -151,11 +151,6 @@ class AgencyKind(RequestKind):
 
 
 State = tuple[set[str], dict[str, Agency], dict[str, list[tuple[str, str, datetime]]]]
-
-
-def _licence_key(text: str) -> str:
-    """A licence number as compared: full-width folded, spaces dropped, letters upper-case."""
-    return re.sub(r"\s+", "", fold(text)).upper()
 
 
 def kept(agency: Agency, old: Agency | None) -> Agency:

@@ -117,6 +117,11 @@ class Request(Generic[F]):
     roster: Table | None = None  # the roster table found, echoed back in the result
     roster_rows: tuple[tuple[int, PersonCells], ...] = ()  # its rows read, each with its row index
 
+    @property
+    def ok(self) -> bool:
+        """No error so far (warnings aside), as Checked.ok says it after the checks."""
+        return not any(not p.warning for p in self.problems)
+
 
 @dataclass(frozen=True)
 class Checked(Generic[F, V]):

@@ -31,7 +31,7 @@ COVER_COLUMNS = columns("保障")
 FACTOR_LOW, FACTOR_HIGH = Decimal("0.1"), Decimal("10")
 
 
-PlanState = tuple[dict[str, Plan], dict[str, list[tuple[str, datetime]]]]
+PlanState = tuple[dict[str, Plan], dict[str, list[tuple[str, str, datetime]]]]
 
 
 class PlanKind(RequestKind):
@@ -240,7 +240,7 @@ class PlanKind(RequestKind):
         current = {plan.code: plan for plan in ledger.plans()}
         # The policies in force a shorter 最长天数 leaves beyond it (said on the result; kept as issued).
         longer = {
-            plan.code: ledger.longer_policies(plan.code, plan.max_days)
+            plan.code: ledger.policies_in_force(plan_code=plan.code, longer_than=plan.max_days)
             for _, plan in request.fields.rows
             if plan.code in current and plan.max_days < current[plan.code].max_days
         }
@@ -255,7 +255,7 @@ class PlanKind(RequestKind):
             old = current.get(plan.code)
             if old is None:
                 continue
-            beyond = [no for no, end in longer.get(plan.code, []) if end > now]
+            beyond = sorted(no for no, _, end in longer.get(plan.code, []) if end > now)
             if beyond:
                 table.fail(
                     r,

@@ -200,7 +200,7 @@ class PolicyQueryKind(RequestKind):
         return Request(self.action, who, flt, problems)
 
     def load(self, ledger, request: Request[Filter], who: str):
-        if any(not p.warning for p in request.problems):  # an error: nothing to look for (a warning still looks)
+        if not request.ok:  # an error: nothing to look for (a warning still looks)
             return [], {}
         found = ledger.find_policies(request.fields, people=True)
         return found, ledger.successors([p.policy_no for p in found])
@@ -372,7 +372,7 @@ class DetailKind(RequestKind):
 
     def load(self, ledger, request: Request[Filter], who: str):
         plans = {p.code for p in ledger.plans()}  # known whatever else is wrong: every error is listed
-        if any(not p.warning for p in request.problems):  # an error: nothing to look for (a warning still looks)
+        if not request.ok:  # an error: nothing to look for (a warning still looks)
             return [], plans
         return ledger.find_policies(request.fields, people=False), plans
 

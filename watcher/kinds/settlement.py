@@ -830,7 +830,7 @@ class StatementQueryKind(RequestKind):
         return Request(self.action, who, fields, problems)
 
     def load(self, ledger, request: Request[StatementFilter], who: str):
-        if any(not p.warning for p in request.problems):  # an error: nothing to look for (a warning still looks)
+        if not request.ok:  # an error: nothing to look for (a warning still looks)
             return [], ""
         f = request.fields
         agency = ledger.agency(who)

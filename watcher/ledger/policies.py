@@ -538,29 +538,21 @@ class Ledger(SettlementLedger):
         found = self._agencies(self.conn.execute(self._AGENCIES + " WHERE a.code = ? ORDER BY ap.plan_code", (code,)))
         return found[0] if found else None
 
-    def longer_policies(self, plan_code: str, days: int) -> list[tuple[str, datetime]]:
-        """Policies of the plan in force (有效) longer than `days`: (policy_no, end); the caller keeps those whose
-        cover has not ended at its `now`."""
-        return [
-            (no, from_text(end))
-            for no, end in self.conn.execute(
-                "SELECT policy_no, end_at FROM policies WHERE plan_code = ? AND status = ? AND days > ?"
-                " ORDER BY policy_no",
-                (plan_code, ACTIVE, days),
-            )
-        ]
-
-    def unended_policies(self, agency: str) -> list[tuple[str, str, datetime]]:
-        """The agency's policies in force (有效, not cancelled): (policy_no, plan_code, end), latest end first;
-        the caller keeps those whose cover has not ended at its `now`."""
-        return [
-            (no, plan, from_text(end))
-            for no, plan, end in self.conn.execute(
-                "SELECT policy_no, plan_code, end_at FROM policies WHERE agency = ? AND status = ?"
-                " ORDER BY end_at DESC, policy_no",
-                (agency, ACTIVE),
-            )
-        ]
+    def policies_in_force(
+        self, *, agency: str | None = None, plan_code: str | None = None, longer_than: int = 0
+    ) -> list[tuple[str, str, datetime]]:
+        """Policies 有效 (not cancelled) of an agency or of a plan, longer than `longer_than` days: (policy_no,
+        plan_code, end), latest end first; the caller keeps those whose cover has not ended at its `now`."""
+        sql = "SELECT policy_no, plan_code, end_at FROM policies WHERE status = ? AND days > ?"
+        args: list = [ACTIVE, longer_than]
+        if agency is not None:
+            sql += " AND agency = ?"
+            args.append(agency)
+        if plan_code is not None:
+            sql += " AND plan_code = ?"
+            args.append(plan_code)
+        rows = self.conn.execute(sql + " ORDER BY end_at DESC, policy_no", tuple(args))
+        return [(no, plan, from_text(end)) for no, plan, end in rows]
 
     def agencies(self) -> list[Agency]:
         return self._agencies(self.conn.execute(self._AGENCIES + " ORDER BY a.code, ap.plan_code"))

@@ -9,10 +9,10 @@ import logging
 import os
 import re
 import time
-import unicodedata
 from pathlib import Path
 
 from ..domain.problems import problem
+from ..domain.text import fold
 from ..faults import os_words
 from ..io.sandbox import Sandbox
 from ..layout import ADMIN
@@ -242,7 +242,7 @@ def registered(desk: Desk, who: str) -> bool:
 
 def _meant(desk: Desk, who: str) -> str:
     """The registered agency a folder's name differs from only in case or width (gz002, ＧＺ００２), or ""."""
-    wanted = unicodedata.normalize("NFKC", who).strip().upper()
+    wanted = fold(who).strip().upper()
     if wanted == who or wanted == ADMIN.upper():
         return ""
     try:
