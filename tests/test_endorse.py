@@ -365,6 +365,35 @@ def test_remove_people_reissues_with_the_complete_new_roster_and_shows_who_left(
     assert ledger_rows(root) == before
 
 
+def test_a_减人_or_换人_that_takes_most_of_the_group_off_cover_says_so(root):
+    """A clerk who listed only the one leaving (减人) or only the newcomer (换人) took everyone else off
+    cover and read 成功 with no 提示; a 减人 of one in three is routine and says nothing more."""
+    old = issue(root)
+    routine, _ = request(root, "减一.xlsx", {"操作类型": "减人", "保单号": old["policy_no"]}, ROSTER[:2])
+    assert routine["status"] == "success" and routine["warnings"] == [], routine["warnings"]
+    other = issue(root, "团B.xlsx", 旅行团号="T-B")
+    leaving, _ = request(root, "减王芳.xlsx", {"操作类型": "减人", "保单号": other["policy_no"]}, ROSTER[2:])
+    newcomer = [[1, "新人", "身份证", ID_F_1949, None, None, None, None]]
+    swapped, _ = request(
+        root, "换新人.xlsx", {"操作类型": "换人", "保单号": routine["policies"][0]["policy_no"]}, newcomer
+    )
+    # Two of three swapped for two others: a routine 换人, no word.
+    third = issue(root, "团C.xlsx", 旅行团号="T-C")
+    others = [
+        [1, "新甲", "身份证", ID_F_1949, None, None, None, None],
+        *ROSTER[2:],
+        [3, "新乙", "护照", "E76543210", "男", "1980-02-02", None, None],
+    ]
+    routine_swap, _ = request(root, "换二.xlsx", {"操作类型": "换人", "保单号": third["policy_no"]}, others)
+    assert routine_swap["status"] == "success", routine_swap["errors"]
+    assert "endorse.most_removed" not in {w["code"] for w in routine_swap["warnings"]}
+    for data, action, kept, removed in ((leaving, "减人", 1, 2), (swapped, "换人", 0, 2)):
+        assert data["status"] == "success", data["errors"]
+        [warning] = data["warnings"]
+        assert warning["code"] == "endorse.most_removed", warning
+        assert f"{action}后，原保单 {kept + removed} 人中只保留了 {kept} 人，减少了 {removed} 人" in warning["message"]
+
+
 def test_replace_and_change_information_take_any_complete_roster(root):
     old = issue(root)
     swapped = ROSTER[:2] + [[3, "新人", "身份证", ID_F_1949, None, None, None, None]]

@@ -308,6 +308,19 @@ def test_workbook_oddities_get_clear_messages(root):
         _roster(wb.create_sheet("一团"), people(1))
         _roster(wb.create_sheet("二团"), people(2)[1:])
 
+    def second_bus(wb):  # 被保险人名单 and a second sheet of people beside it: the second was dropped in silence
+        _roster(wb.create_sheet("被保险人名单"), people(2))
+        _roster(wb.create_sheet("二车"), people(4)[2:])
+        notes = wb.create_sheet("联系人")  # a sheet with 姓名 but no people's IDs is no roster
+        notes.append(["姓名", "电话"])
+        notes.append(["李导游", "13800000000"])
+
+    def two_id_columns(wb):  # outbound tours: a column for ID cards, another for passports
+        ws = wb.create_sheet("被保险人名单")
+        ws.append(["序号", "姓名", "证件类型", "身份证号码", "护照号码", "性别", "出生日期"])
+        ws.append([1, "张三", "身份证", people(1)[0][3], None, None, None])
+        ws.append([2, "Anna", "护照", None, "E12345678", "女", "1990-05-01"])
+
     def hidden(wb):
         ws = wb.create_sheet("被保险人名单")
         _roster(ws, people(3))
@@ -337,6 +350,8 @@ def test_workbook_oddities_get_clear_messages(root):
     for name, build in {
         "合并.xlsx": merged,
         "两份名单.xlsx": two_rosters,
+        "二车.xlsx": second_bus,
+        "两列证件.xlsx": two_id_columns,
         "隐藏行.xlsx": hidden,
         "错误值.xlsx": errors,
         "缺列.xlsx": no_id_column,
@@ -357,6 +372,12 @@ def test_workbook_oddities_get_clear_messages(root):
         result("两份名单")["errors"][0]["code"] == "roster.ambiguous"
         and "一团" in result("两份名单")["errors"][0]["message"]
     )
+    [other] = result("二车")["errors"]
+    assert result("二车")["status"] == "failed" and other["code"] == "roster.other_sheet", other
+    assert "“二车”（2 行）" in other["message"] and "联系人" not in other["message"]
+    # Said as the clerk typed the headers; no row told its passport number is wrong (column D was read).
+    [twice] = result("两列证件")["errors"]
+    assert twice["code"] == "roster.duplicate_column" and "“身份证号码”（D 列）、“护照号码”（E 列）" in twice["message"]
     hidden_result = result("隐藏行")
     assert hidden_result["status"] == "success" and "第 3 行是隐藏行" in hidden_result["warnings"][0]["message"]
     assert (result("错误值")["errors"][0]["row"], result("错误值")["errors"][0]["column"]) == (3, "姓名")

@@ -322,6 +322,62 @@ def test_a_failed_admin_csv_comes_back_as_a_workbook_that_can_be_corrected_and_d
     assert statements(root)[0][6] == "已缴费"
 
 
+def test_a_summary_row_whose_amount_count_or_agency_was_changed_is_not_confirmed(root):
+    """The 对账确认 sheet shows 机构代码, 金额 and 保单数 beside the cells to fill: an accountant who typed the
+    amount the agency disputes there had the statement confirmed at its own figure, irreversibly, with no
+    word. Refused, naming the cell; the row as the statement has it confirms."""
+    issue(root, "团A", "2026-11-20 08:00", n=3)
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    total = statements(root)[0][4] / 100
+    summary = root / "outbox/_admin/月结汇总_2026-11.xlsx"
+    before = ledger_rows(root)
+    for column, typed in (("金额", total - 5), ("保单数", 5), ("机构代码", "SZ002")):
+        wb = openpyxl.load_workbook(summary)
+        confirm = wb["对账确认"]
+        head = [c.value for c in confirm[1]]
+        confirm.cell(2, head.index("业务渠道") + 1, "团险直销")
+        confirm.cell(2, head.index("确认人") + 1, "林会计")
+        confirm.cell(2, head.index(column) + 1, typed)
+        wb.save(root / f"workbooks/_admin/改{column}.xlsx")
+        run_watcher(root, "process", env=fake(NOW))
+        data, _ = result(root, "_admin", f"改{column}_结果")
+        assert data["status"] == "failed", (column, data)
+        [error] = data["errors"]
+        assert (error["code"], error["row"], error["column"]) == ("statement.confirm_differs", 2, column), error
+        assert ledger_rows(root) == before, "nothing confirmed"
+    wb = openpyxl.load_workbook(summary)
+    confirm = wb["对账确认"]
+    head = [c.value for c in confirm[1]]
+    confirm.cell(2, head.index("业务渠道") + 1, "团险直销")
+    confirm.cell(2, head.index("确认人") + 1, "林会计")
+    confirm.cell(2, head.index("机构代码") + 1, "gz001")  # as typed again, in another case
+    wb.save(root / "workbooks/_admin/确认.xlsx")
+    run_watcher(root, "process", env=fake(NOW))
+    data, _ = result(root, "_admin", "确认_结果")
+    assert data["status"] == "success" and data["warnings"] == [], data
+
+
+def test_a_rows_error_is_said_before_its_warnings_in_the_echo(root):
+    """A reused voucher number (a warning) and an amount short of the statement (the error that refuses
+    the row): 错误说明 began 「提示：」 and the refusal read as part of the tip."""
+    issue(root, "团A", "2026-11-20 08:00", n=3)
+    issue(root, "团B", "2026-11-20 08:00", n=2, plan="GW-B")
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    (first, _, _, _, one, _, _), (second, _, _, _, two, _, _) = statements(root)
+    head = ["序号", "对账单号", "业务渠道", "确认人"]
+    rows = [[1, first, "团险直销", "张运营"], [2, second, "团险直销", "张运营"]]
+    assert admin(root, "确认", "对账确认", head, rows, action="对账确认", now=NOW)[0]["status"] == "success"
+    paid, _ = admin(root, "收1", "收费", PAY, [[1, first, one / 100, "PZ1", "2026-12-02"]], action="收费登记", now=NOW)
+    assert paid["status"] == "success", paid["errors"]
+    data, book = admin(
+        root, "收2", "收费", PAY, [[1, second, two / 100 - 0.01, "PZ1", "2026-12-02"]], action="收费登记", now=NOW
+    )
+    assert data["status"] == "failed" and [w["code"] for w in data["warnings"]], data
+    sheet = book["收费"]
+    said = next(c.value for c in sheet[2] if isinstance(c.value, str) and "凭证" in c.value and "金额" in c.value)
+    assert said.startswith("金额：") and "；提示：" in said, said
+
+
 def test_money_echoed_in_an_admin_result_keeps_its_money_format(root):
     """The month-end summary dropped back as 对账确认, and a 收费登记: the result echoed their money
     (对账确认's 金额, 收费's 金额) as General numbers, 890.5 where the clerk had 890.50 (calamine reads

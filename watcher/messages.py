@@ -73,6 +73,7 @@ MESSAGES: dict[str, str] = {
     # --- roster -------------------------------------------------------------------------
     "roster.ambiguous": "有多张工作表像是被保险人名单（{sheets}），无法确定用哪一张。请把名单放在名为“被保险人名单”的工作表中",
     "roster.merged": "名单中有合并单元格（{ref}）。请取消合并，并在每一行填写完整内容",
+    "roster.other_sheet": "除“被保险人名单”外，工作表{sheets}也填有人员：只有“被保险人名单”中的人员才会投保，另一张表的人员会没有保障。请把所有被保险人合并到“被保险人名单”一张表中（或删除另一张表）再提交",
     "roster.hidden_rows": "名单中第 {rows} 行是隐藏行，这些行也已作为被保险人处理。如不应投保，请删除这些行",
     "roster.hidden_sheet": "“被保险人名单”工作表被隐藏了{elsewhere}：隐藏表中的人员在 Excel 里看不到，不据此办理。请取消隐藏，把要投保的人员填在“被保险人名单”表中再提交",
     "roster.missing": "缺少“被保险人名单”工作表（或任何含“姓名”表头的工作表）。请用模板填写名单",
@@ -81,7 +82,7 @@ MESSAGES: dict[str, str] = {
     "roster.csv_blank_line": "CSV 文件中没有找到被保险人名单：申请信息各行之后须先空一行，再写名单的表头（序号,姓名,证件类型,证件号码…）"
     "和每个人。请在名单表头前加一个空行",
     "roster.missing_column": "名单表头缺少“{label}”列（表头在第 {header_row} 行）。请补上该列",
-    "roster.duplicate_column": "名单表头中“{label}”出现了多次（{columns} 列）。请只保留一列",
+    "roster.duplicate_column": "名单表头中{typed}都是“{label}”列，无法确定用哪一列。请合并为一列“{label}”{hint}后再提交；各行人员在合并后才会核对",
     "row.sample_filled": "这一行的序号是“{mark}”（模板的示例行，会被跳过），但其中填写了与示例不同的内容（{columns}）。如果这是要办理的内容，请把序号改为数字；如果只是示例，请删除该行",
     "row.sample_person_filled": "这一行的序号是“{mark}”（模板的示例行，会被跳过），其中填写了与示例不同的内容（{columns}），但证件号码仍是示例人员的，示例人员不能投保。如果要为某人投保，请把序号改为数字并填写此人真实的证件号码；如果只是示例，请删除该行",
     "roster.sample_person": "这是模板示例中的人员（证件号码 {value}），不能投保。请删除该行，或填写真实的被保险人",
@@ -108,6 +109,8 @@ MESSAGES: dict[str, str] = {
     "id.region_is_permit": "号码以 {prefix} 开头，是港澳台居民居住证号码。请把证件类型改为“港澳台居民居住证”",
     "id.birth": "证件号码中的出生日期“{value}”不是有效日期",
     "id.birth_future": "证件号码中的出生日期 {value} 晚于今天",
+    "id.excel_zeros": "证件号码“{value}”校验不通过，且末三位是 000：多半是 Excel 把它当作数字保存过，只保留了前 15 位，后三位变成了 0。请把“证件号码”列设为“文本”格式，对照证件原件重新输入完整号码",
+    "id.trailing_zeros": "证件号码“{value}”末三位是 000：如果这一列曾被 Excel 当作数字保存过，后三位已经丢失，号码虽能通过校验却不是本人的。请对照证件原件核对；号码有误请用信息变更更正",
     "id.checksum": "{id_type}号码有误（校验不通过），可能有数字抄错、漏抄或前后颠倒。请对照证件原件逐位核对后重新填写",
     "id.excel_number": "证件号码“{value}”所在的单元格是数字格式，Excel 会去掉号码开头的 0。请把“证件号码”列设为“文本”格式，按证件重新输入完整号码",
     "id.format": "{id_type}号码格式不对。{expected}",
@@ -133,6 +136,7 @@ MESSAGES: dict[str, str] = {
     "endorse.already_covered": "此人已在原保单 {policy_no} 中，同一旅行团不能重复投保。加人只填写新增的人员",
     "endorse.not_on_policy": "此人不在原保单 {policy_no} 中。减人只能减少人员，不能增加；如需换人请用“换人”",
     "endorse.reduce_changed": "减人只能减少人员，不能修改留下的人的信息：此人的{diffs}与原保单 {policy_no} 中的不一致。请按原保单填写此人（原保单的全部人员信息，包括联系电话和备注，可用“保单查询”导出）；如确需修改，请先办理减人，再对新保单办理“信息变更”（或直接用“信息变更”提交完整的新名单）",
+    "endorse.most_removed": "本次{action}后，原保单 {before} 人中只保留了 {kept} 人，减少了 {removed} 人（已不在新保单上，没有保障）。{action}的名单须是变更后的完整名单（所有继续投保的人），而不是只列要减去或换入的人：如有人被误减，请尽快用加人补回",
     "endorse.nobody_removed": "新名单与原保单人员相同，没有减少任何人。减人请提交删去相关人员后的完整名单",
     "endorse.no_change": "提交的内容与原保单完全相同，无需{action}",
     "endorse.roster_differs": "{action}不修改被保险人：这张表列出的人员与保单 {policy_no} 上的 {count} 人不同（{what}）。"
@@ -209,6 +213,7 @@ MESSAGES: dict[str, str] = {
     "settle.plan_unknown": "方案代码“{value}”不存在。请核对，或填“全部”",
     "statement.unknown": "对账单号“{value}”不存在。请核对月结汇总或对账单上的编号",
     "statement.repeated": "对账单 {value} 在表中重复（还在第 {rows} 行）。每张对账单只填一行",
+    "statement.confirm_differs": "本行的{label}填的是“{typed}”，对账单 {value} 上是 {actual}：对账确认只能确认对账单上的内容，不会按本行改动。对账单无误请把{label}改回（或清空）；有异议请不要确认这一行（清空它的业务渠道和确认人），核对清楚后再确认",
     "statement.confirmed_already": "对账单 {value} 已于 {at} 确认（业务渠道 {channel}，确认人 {by}），业务渠道一经确认不能更改，本行不能再次确认",
     "statement.confirmed_same": "对账单 {value} 已于 {at} 确认（业务渠道 {channel}，确认人 {by}），与本行的业务渠道相同：本行跳过",
     "statement.nothing_new": "表中填写的对账单都已确认过（见各行的提示），本次没有要确认的对账单。请为待确认的对账单填写业务渠道和确认人",

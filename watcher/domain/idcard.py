@@ -23,6 +23,8 @@ HMT_RESIDENCE = "港澳台居民居住证"
 OTHER = "其他"
 
 ID_TYPES = (RESIDENT, PASSPORT, HK_MO_PERMIT, TW_PERMIT, FOREIGN_PR, HMT_RESIDENCE, OTHER)
+# Types whose 18-character number ends in an ISO 7064 check character.
+CHECKED = frozenset({RESIDENT, HMT_RESIDENCE, FOREIGN_PR})
 # Types whose number says neither gender nor birth date: both are asked for whatever the number is.
 SAYS_NOTHING = frozenset({PASSPORT, HK_MO_PERMIT, TW_PERMIT, OTHER})
 ID_TYPE_SYNONYMS = {
@@ -123,6 +125,8 @@ def _check_18(number: str, id_type: str, today: date) -> IdCheck:
         return _fail(number, "id.birth_future", value=birth.isoformat())
     if number[17] != mod11_2_check(number[:17]):
         # Never say which character would pass: a clerk would type it, and a mistyped number would pass.
+        if number.endswith("000"):  # Excel kept 15 digits of a number cell, the column since made text
+            return _fail(number, "id.excel_zeros", value=number)
         return _fail(number, "id.checksum", id_type=id_type)
     gender = "男" if int(number[16]) % 2 == 1 else "女"
     return IdCheck(number, birth, gender)

@@ -487,7 +487,9 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
     width = sheet.width
     cell_problems: dict[tuple[int, int], list[Problem]] = defaultdict(list)
     row_messages: dict[int, list[str]] = defaultdict(list)
-    for p in problems:
+    # A row's errors before its warnings: a tip listed first made the refusing error after it read as part
+    # of the 提示 (the row failed, and its 错误说明 began 「提示：」).
+    for p in sorted(problems, key=lambda p: p.warning):
         if p.row is None:
             continue
         if p.col_index is not None:

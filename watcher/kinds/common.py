@@ -10,7 +10,7 @@ from ..domain.dates import DateError, names_an_hour, parse_int, parse_local_date
 from ..domain.problems import Problem, problem
 from ..domain.text import clean, digits_lost, excel_shown, fold, fold_id, label_key, strip_control
 from ..io.book import Book, Sheet, column_letter
-from ..io.tables import Field, Table, columns_text, find_header, label_fields, read_table, synonyms_index
+from ..io.tables import Field, Table, find_header, label_fields, read_table, synonyms_index
 from . import forms
 from .forms import SAMPLE_ID, samples
 
@@ -184,6 +184,22 @@ class ApplySheet:
         return value
 
 
+def _people_elsewhere(book: Book, named) -> list[tuple[str, int]]:
+    """Visible sheets besides 被保险人名单 (and 申请) that hold a roster of their own: a header with 姓名
+    and 证件号码, and rows of people under it. (Hidden sheets are not read: nobody sees them in Excel.)"""
+    found = []
+    for sheet in book.sheets.values():
+        if sheet is named or sheet.name == APPLY or sheet.hidden:
+            continue
+        header = find_header(sheet, ROSTER_COLUMNS, "姓名")
+        if header is None:
+            continue
+        table = read_table(sheet, header, ROSTER_COLUMNS, samples=samples(ROSTER))
+        if "证件号码" in table.columns and table.rows:
+            found.append((sheet.name, len(table.rows)))
+    return found
+
+
 def roster_table(book: Book, problems: list[Problem]) -> Table | None:
     """The roster: sheet 被保险人名单, else the one visible sheet whose header holds 姓名."""
     named = book.sheet(ROSTER)
@@ -208,6 +224,18 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
         return None
     if named is not None:
         found = [(named, find_header(named, ROSTER_COLUMNS, "姓名"))]
+        elsewhere = _people_elsewhere(book, named)
+        if elsewhere:
+            # Two buses on two sheets: only 被保险人名单 was insured, the other echoed back unmarked, so
+            # the clerk saw every traveller in the result and half of them had no cover.
+            problems.append(
+                problem(
+                    "roster.other_sheet",
+                    sheet=elsewhere[0][0],
+                    sheets="、".join(f"“{name}”（{n} 行）" for name, n in elsewhere),
+                )
+            )
+            return None
     else:
         found = [
             (sheet, find_header(sheet, ROSTER_COLUMNS, "姓名"))
@@ -244,7 +272,8 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
                 column=name,
                 col_index=cols[1],
                 label=name,
-                columns=columns_text(cols),
+                typed="、".join(f"“{table.headers[c]}”（{column_letter(c)} 列）" for c in cols),
+                hint="（每人填其证件类型对应的号码）" if name == "证件号码" else "",
             )
         )
     for name in ("证件类型", "证件号码"):
@@ -278,6 +307,10 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
                 rows="、".join(str(r + 1) for r in hidden[:20]) + ("…" if len(hidden) > 20 else ""),
             )
         )
+    if table.repeated:
+        # Which of the two columns a person's cell is read from is a guess: checking the first told a clerk
+        # whose passport numbers stood in the second that they were wrong. Fixed first, then checked.
+        return None
     return table
 
 

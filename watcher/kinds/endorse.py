@@ -452,6 +452,26 @@ class NewRosterKind(_Endorsement):
                 problems.append(problem("endorse.nobody_removed", **_at(request, "保单号")))
         elif whole and not self.changes(values):
             problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
+        kept, removed = len(old_keys & new_keys), len(old_keys - new_keys)
+        # (A 换人 that swaps most of a group for as many others is routine; one that leaves fewer is not.)
+        if (
+            whole
+            and removed > kept
+            and (self.action == "减人" or (self.action == "换人" and len(new_keys) < len(old_keys)))
+        ):
+            # A clerk who listed only those leaving (or only the newcomer) took most of the group off cover,
+            # and read 成功 with no 提示 at all.
+            problems.append(
+                problem(
+                    "endorse.most_removed",
+                    **_at(request, "保单号"),
+                    warning=True,
+                    action=self.action,
+                    before=len(old_keys),
+                    kept=kept,
+                    removed=removed,
+                )
+            )
         return values
 
 

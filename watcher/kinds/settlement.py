@@ -312,6 +312,9 @@ class SettleKind(RequestKind):
 # --- 对账确认 ----------------------------------------------------------------------------------
 
 CONFIRM_COLUMNS = columns("对账确认")
+# Shown beside the cells to fill in the month summary's 对账确认 sheet (io.month_summary.CONFIRM_HEADERS):
+# read to check that the row still says what the statement says, never to change it.
+SHOWN_COLUMNS: dict[str, tuple[str, ...]] = {"机构代码": (), "金额": ("合计金额",), "保单数": ()}
 
 
 class ConfirmKind(StatementRowsKind):
@@ -324,7 +327,7 @@ class ConfirmKind(StatementRowsKind):
         table = AdminTable(
             book,
             "对账确认",
-            CONFIRM_COLUMNS,
+            {**CONFIRM_COLUMNS, **SHOWN_COLUMNS},
             ("对账单号", "业务渠道", "确认人"),
             problems,
             "对账确认",
@@ -347,7 +350,7 @@ class ConfirmKind(StatementRowsKind):
                 )
             elif channel not in self.settings.channels:
                 table.fail(r, "业务渠道", "statement.channel", value=channel, allowed="、".join(self.settings.channels))
-            rows.append((r, number, channel, by))
+            rows.append((r, number, channel, by, {name: table.raw(r, name) for name in SHOWN_COLUMNS}))
         if table.table is not None and not rows and not problems:
             table.fail(table.table.header_row, "业务渠道", "statement.nothing")  # its header: red, with the why
         return self._rows(who, problems, table, rows)
@@ -358,8 +361,10 @@ class ConfirmKind(StatementRowsKind):
         table = request.fields.table
         kept = []
         for row in request.fields.rows:
-            r, number, channel, _ = row
+            r, number, channel, _, shown = row
             s = state.get(number)
+            if s is not None:
+                self._as_shown(table, r, s, shown)
             if self._known(table, r, number, s) and s.status != PENDING:
                 table.fail(
                     r,
@@ -380,19 +385,45 @@ class ConfirmKind(StatementRowsKind):
         request = replace(request, fields=Rows(kept, table))
         return Checked(request, list(request.problems), state)  # statement number → the statement
 
+    @staticmethod
+    def _as_shown(table: AdminTable, r: int, s, shown: dict) -> None:
+        """The row's 机构代码, 金额 and 保单数 (the month summary shows them beside the cells to fill) as the
+        statement has them. One changed (a disputed amount typed in) was confirmed at the statement's own
+        figures, irreversibly, with no word: a confirmation of what the accountant did not agree to."""
+        typed = {name: clean(shown.get(name)) for name in SHOWN_COLUMNS}
+        differs = []
+        if typed["机构代码"] and typed["机构代码"].upper() != s.agency:
+            differs.append(("机构代码", typed["机构代码"], s.agency))
+        if typed["金额"]:
+            try:
+                fen = parse_fen(shown.get("金额"))
+            except MoneyError:
+                fen = None
+            if fen != s.total_fen:
+                differs.append(("金额", typed["金额"], f"{yuan_display(s.total_fen)} 元"))
+        if typed["保单数"] and typed["保单数"].removesuffix(".0") != str(s.policy_count):
+            differs.append(("保单数", typed["保单数"], str(s.policy_count)))
+        for column, was, is_ in differs:
+            table.fail(
+                r, column, "statement.confirm_differs", value=s.statement_no, label=column, typed=was, actual=is_
+            )
+
     def decide(self, checked: Checked[Rows[tuple], dict], now: datetime) -> Decision:
         rows = checked.request.fields.rows
         statements = checked.values
         return Decision(
             status="success",
-            ops=[ConfirmStatement(n, c, b) for _, n, c, b in rows],
-            statements=[n for _, n, _, _ in rows],
+            ops=[ConfirmStatement(n, c, b) for _, n, c, b, _ in rows],
+            statements=[n for _, n, _, _, _ in rows],
             notes=[
                 f"{n}（{statements[n].agency} {statements[n].plan_code}，{yuan_display(statements[n].total_fen)} 元）："
                 f"业务渠道 {c}，确认人 {b}"
-                for _, n, c, b in rows
+                for _, n, c, b, _ in rows
             ],
-            summary={"确认对账单": len(rows), "金额合计": Amount(sum(statements[n].total_fen for _, n, _, _ in rows))},
+            summary={
+                "确认对账单": len(rows),
+                "金额合计": Amount(sum(statements[n].total_fen for _, n, _, _, _ in rows)),
+            },
         )
 
 
