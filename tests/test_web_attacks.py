@@ -437,6 +437,31 @@ def test_a_ledger_moved_away_and_back_is_read_again_and_healthz_tells_the_truth(
     assert said and all("无需重启" in line and "未受理新文件" not in line for line in said), said[:2]
 
 
+def test_connections_the_database_dropped_are_made_again_before_a_traveller_meets_them(desk, ledger_backend):
+    """The database restarted (or failed over): each pooled connection of the page was dead, and the next
+    lookup on each answered 503 「正在维护」 although the database was back."""
+    if ledger_backend != "postgresql":
+        pytest.skip("SQLite opens its file anew; there is no server to lose a connection to")
+    from helpers import ledger_query
+
+    root = desk["root"]
+    typed = {"id_type": "身份证", "policy_no": desk["live"], "id_no": desk["id"]}
+    with serving(root, "--workers", "1") as web:
+        base = web["base"]
+        with ThreadPoolExecutor(6) as pool:  # every connection of the pools in use once
+            assert set(pool.map(lambda i: post(base, f"10.7.0.{i}", **typed)[0], range(12))) == {200}
+        [(dropped,)] = ledger_query(
+            root,
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = 'watcher web'",
+        )
+        assert dropped >= 2, "the page's connections were found and dropped"
+        time.sleep(1.2)
+        with ThreadPoolExecutor(6) as pool:
+            after = list(pool.map(lambda i: post(base, f"10.7.1.{i}", **typed)[0], range(12)))
+        assert after == [200] * 12, after
+
+
 def test_a_burst_of_guesses_sent_at_once_gets_no_more_than_the_limit(desk):
     """16 failing lookups from one address, each held back by its last byte and then released together,
     all passed the verdict before any failure was recorded: every one was served (the limit refuses at the

@@ -13,6 +13,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -56,6 +57,9 @@ _FIND = (
 )
 
 
+IDLE_CHECK = 1.0  # seconds a pooled PostgreSQL connection may idle before it is tried (a round trip)
+
+
 class Connections:
     """Connections for the web threads: one per thread on SQLite; on PostgreSQL a small pool per process
     (several processes on several hosts must stay well within the server's max_connections)."""
@@ -72,6 +76,7 @@ class Connections:
     def _new(self):
         if is_url(self.target):
             conn = PostgresDatabase(self.target)
+            conn.execute("SELECT set_config('application_name', 'watcher web', false)").fetchone()
             if self.readonly:
                 conn.execute("SET default_transaction_read_only = on")
             elif self.setup and not self.made_setup:  # once a process: the table lives in the ledger database
@@ -128,24 +133,47 @@ class Connections:
                 raise
             return
         try:
-            conn = self.idle.get_nowait()
+            conn, since = self.idle.get_nowait()
         except queue.Empty:
             with self.lock:
                 fresh = self.made < self.size
                 self.made += fresh
-            conn = self._new() if fresh else self.idle.get()
+            try:
+                conn, since = (self._new(), None) if fresh else self.idle.get()
+            except BaseException:
+                with self.lock:
+                    self.made -= fresh
+                raise
+        if since is not None and time.monotonic() - since > IDLE_CHECK:
+            conn = self._alive(conn)
         try:
             yield conn
         except BaseException:
             try:
                 conn.execute("ROLLBACK")
-                self.idle.put(conn)
+                self.idle.put((conn, time.monotonic()))
             except Exception:  # a broken connection is dropped; a new one is made next time
                 with self.lock:
                     self.made -= 1
             raise
         else:
-            self.idle.put(conn)
+            self.idle.put((conn, time.monotonic()))
+
+    def _alive(self, conn):
+        """A pooled connection idle a while, tried before a lookup: one the server dropped meanwhile (a
+        restart, a failover) is replaced now, not met by a traveller as 503 once for each in the pool."""
+        try:
+            conn.execute("SELECT 1").fetchone()
+            return conn
+        except Exception:
+            with suppress(Exception):
+                conn.close()
+        try:
+            return self._new()
+        except BaseException:
+            with self.lock:
+                self.made -= 1
+            raise
 
 
 @dataclass(frozen=True)
