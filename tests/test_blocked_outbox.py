@@ -225,6 +225,13 @@ def test_serve_says_loudly_when_a_waiting_results_claim_record_is_deleted(root):
     status = run_watcher(root, "status", check=False).stdout
     assert "结果缺失：1 个文件" in status and "GZ001/团L.xlsx" in status and "watcher recover" in status
     _unblock(root, "GZ001")
+    # The clerk drops the same bytes again: its 重复提交 writes the outputs the request lacked. status kept
+    # telling the operator to stop the desk and run recover for what was already there.
+    [copy] = (root / "archive" / "GZ001").rglob("*_团L.xlsx")
+    shutil.copy(copy, root / "workbooks" / "GZ001" / "团L再交.xlsx")
+    run_watcher(root, "process")
+    assert json.loads((root / "outbox" / "GZ001" / "团L_结果.json").read_text("utf-8"))["status"] == "success"
+    assert "结果缺失" not in run_watcher(root, "status", check=False).stdout
     run_watcher(root, "recover")
     assert json.loads((root / "outbox" / "GZ001" / "团L_结果.json").read_text("utf-8"))["status"] == "success"
     assert "结果缺失" not in run_watcher(root, "status", check=False).stdout

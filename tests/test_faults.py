@@ -30,6 +30,7 @@ from helpers import (
     results,
     run_watcher,
     serving,
+    start_serve,
     wait_for,
     write_request,
 )
@@ -334,6 +335,8 @@ def test_a_ledger_whose_pages_cannot_even_be_checked_is_said_in_one_line_by_ever
     check = run_watcher(root, "check", check=False)
     assert check.returncode == 1 and "Traceback" not in check.stderr
     assert "账本文件已损坏" in check.stderr and "恢复到最近的备份" in check.stderr
+    # Started on that backup, serve was refused as behind the desk's numbers: recover is the next step.
+    assert "恢复到最近的备份（见运维文档的备份与恢复），再运行 watcher recover" in check.stderr, check.stderr
     assert "请运行 watcher check" not in check.stderr, "check sends the operator back to itself"
     assert path.exists() and not _results(root, "二")
     # The blank template is still written (without the plans' list); a copy to PostgreSQL is refused.
@@ -674,3 +677,83 @@ def test_an_archive_that_refuses_writes_stops_the_intake_never_fails_the_file(ro
     [one] = _results(root, "团A")
     assert json.loads(one.read_text("utf-8"))["status"] == "success"
     assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]
+
+
+def test_a_ledger_database_that_cannot_be_reached_is_not_called_lost_and_serve_waits_for_it(root):
+    """The database away (stopped, the network down): status, check, process, web, template and recover
+    said 「找不到账本…重建」 (one that is not lost), naming watcher.toml's setting where the address came from
+    WATCHER_LEDGER_URL; serve exited instead of waiting for it."""
+    from helpers import need_postgresql
+
+    need_postgresql()  # (psycopg installed, and a server that answers for the refused login below)
+    away = {"WATCHER_LEDGER_URL": "postgresql://watcher@127.0.0.1:1/watcher"}  # nothing listens there
+    template = ["template", "投保", "-o", str(root / "t.xlsx")]
+    for command in (["status"], ["check"], ["process"], ["web"], template, ["recover"], ["month-end"]):
+        said = run_watcher(root, *command, env=away, check=False)
+        # The blank template is still written, without the plans' list.
+        assert (said.returncode == 0) == (command == template), (command, said.stderr)
+        assert "无法连接账本数据库 postgresql://watcher@127.0.0.1:1/watcher" in said.stderr, (command, said.stderr)
+        assert "WATCHER_LEDGER_URL" in said.stderr and "并没有丢失" in said.stderr, said.stderr
+        assert "找不到账本" not in said.stderr and "Traceback" not in said.stderr, said.stderr
+    assert (root / "t.xlsx").exists()
+    # A server that answers and refuses the login (a database that does not exist): the address is wrong;
+    # serve does not wait for it for ever.
+    wrong = {"WATCHER_LEDGER_URL": "postgresql://postgres@127.0.0.1:5432/watcher_no_such_database"}
+    for command in (["status"], ["serve"]):
+        said = run_watcher(root, *command, env=wrong, check=False)
+        assert said.returncode == 1 and "拒绝了连接" in said.stderr and "数据库名" in said.stderr, said.stderr
+    proc = start_serve(root, env=away)
+    try:
+        time.sleep(6)
+        assert proc.poll() is None, "serve waits for the database"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "无法连接账本数据库" in out and "秒后重试" in out, out
+
+
+def test_a_backup_copied_over_the_open_ledger_stops_the_intake(root, ledger_backend):
+    """`cp backup.sqlite3 ledger.sqlite3` under a running serve keeps the file's inode, so the watch on a
+    file replaced never fired; its pages no longer fit the WAL beside them, and serve went on issuing into
+    a damaged ledger, each result saying 成功, while status said 账本出错."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite file copied over; PostgreSQL has no file")
+    import sqlite3
+
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.2\ntext_settle_seconds = 0.2\nrescan_seconds = 1\n", encoding="utf-8"
+    )
+    ledger, saved = root / "ledger.sqlite3", root.parent / "backup.sqlite3"
+    out = root / "outbox" / "GZ001"
+
+    def done(name: str) -> bool:
+        return (out / f"{name}_结果.json").exists()
+
+    source, copy = sqlite3.connect(ledger), sqlite3.connect(saved)
+    source.backup(copy)  # last night's backup, before the day's business
+    copy.close()
+    source.close()
+    with serving(root) as proc:
+        # Business, a checkpoint by another program (no harm, no stop: the main file written by someone
+        # else, still sound), more business (the WAL holds only its pages).
+        crowd = people(460)  # the people's table over many pages; the last group's commit touches few
+        for n, (name, first, last) in enumerate((("团1", 0, 200), ("团2", 200, 400), ("团3", 400, 430))):
+            write_request(root / "workbooks" / "GZ001" / f"{name}.xlsx", issue_fields(旅行团号=name), crowd[first:last])
+            wait_for(lambda name=name: done(name), 60, name)
+            if n == 1:
+                with sqlite3.connect(ledger) as other:
+                    assert other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+                other.close()
+        shutil.copyfile(saved, ledger)  # over the open file: same inode, the WAL left beside it
+        write_request(root / "workbooks" / "GZ001" / "团4.xlsx", issue_fields(旅行团号="团4"), crowd[430:])
+        time.sleep(4)
+        assert proc.poll() is None
+    assert [json.loads((out / f"{n}_结果.json").read_text("utf-8"))["status"] for n in ("团1", "团2", "团3")] == [
+        "success"
+    ] * 3, "the checkpoint by another program stopped nothing"
+    assert not done("团4"), "nothing issued into the damaged ledger"
+    log = (root / "logs" / "watcher.log").read_text("utf-8")
+    assert "被其他程序改写" in log and "已暂停受理新文件" in log, log[-2000:]
+    assert not (root / "workbooks" / "GZ001" / "团4.xlsx").exists() or not done("团4")
+    refused = run_watcher(root, "process", check=False)  # the next start finds the ledger behind the desk
+    assert refused.returncode == 1 and "watcher recover" in refused.stderr, refused.stderr

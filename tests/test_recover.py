@@ -457,6 +457,8 @@ def test_a_ledger_restored_with_the_mark_beside_it_is_brought_forward_by_recover
     done = run_watcher(root, "recover", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "备份之后办理的业务" in done.stderr and "随账本一起从备份恢复的旧记录" in done.stderr
+    # Its last line said 编号与本机记录相符, of numbers that had not matched.
+    assert "编号与本机记录相符" not in done.stdout and "本机的编号记录比账本旧" in done.stdout, done.stdout
     assert business(root) == original and outbox(root) == printed
     _next_is_new(root, b)
 
@@ -831,3 +833,126 @@ def test_a_result_lost_with_the_outbox_is_written_again_as_issued_and_a_later_re
     rebuilt = run_watcher(root, "recover", check=False)
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert "--accept-outbox" not in rebuilt.stderr
+
+
+def _skip_a_number(root: Path, backend: str) -> None:
+    """A transaction that drew a policy and a statement number and was rolled back (a crash, a lost
+    connection, two workers): PostgreSQL's sequences never give them back. SQLite's numbers roll back with
+    their transaction; moved on by hand, they make the same gap."""
+    if backend == "postgresql":
+        ledger_query(root, "SELECT nextval('number_policy'), nextval('number_statement')")
+    else:
+        for name in ("policy", "statement"):
+            ledger_query(
+                root,
+                "INSERT INTO sequences VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = sequences.value + 1",
+                (name,),
+            )
+
+
+def test_numbers_a_rolled_back_transaction_skipped_are_skipped_again_by_the_replay(root, ledger_backend):
+    """A gap in the numbers (a draw rolled back) before 团B, and before the month-end's statement: the replay
+    drew each number afresh, gave 团B the number after 团A's, found its twin differing from the outbox and
+    the ledger short of the mark, and could not finish. Each is handed out again as it was issued."""
+    saved = backup(root, ledger_backend)
+    a = issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    _skip_a_number(root, ledger_backend)
+    b = issue(root, "团B", "2026-11-21 08:00", n=3, at="2026-11-03T10:00:00+08:00")
+    assert int(b["policy_no"][10:]) == int(a["policy_no"][10:]) + 2, "a gap between them"
+    _skip_a_number(root, ledger_backend)
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    original, printed = business(root), outbox(root)
+
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # (SQLite's `sequences` row stops at the last number a policy holds: the draw rolled back after it is no
+    # number any output shows.)
+    rebuilt = business(root)
+    assert rebuilt.pop("sequences", None) in (None, [("policy", 3), ("statement", 3)])
+    original.pop("sequences", None)
+    assert rebuilt == original, "every policy and statement under the number it was issued with"
+    assert outbox(root) == printed
+    c = issue(root, "团C", "2026-12-20 08:00", n=1, at="2026-12-02T10:00:00+08:00")
+    assert c["policy_no"] not in json.dumps(original, ensure_ascii=False, default=str), "never handed out twice"
+    assert int(c["policy_no"][10:]) > int(b["policy_no"][10:])
+
+
+def _edit_log(root: Path, edit) -> None:
+    log = events.log_path(root / "archive")
+    lines = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+    log.write_text("".join(json.dumps(edit(e), ensure_ascii=False) + "\n" for e in lines), "utf-8")
+
+
+def test_a_log_from_before_numbers_were_recorded_replays_and_one_naming_a_number_in_use_stops(root, ledger_backend):
+    saved = backup(root, ledger_backend)
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    b = issue(root, "团B", "2026-11-21 08:00", n=1, at="2026-11-03T10:00:00+08:00")
+    logged = [e for e in events.read(root / "archive") if e.kind == "file"]
+    assert [e.data["numbers"] for e in logged] == [{"policy": [1]}, {"policy": [2]}], "each file's numbers logged"
+    original = business(root)
+
+    # An earlier release's log names no numbers: the sequence hands them out (no gap, the same ones).
+    _edit_log(root, lambda e: {k: v for k, v in e.items() if k != "numbers"})
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original
+
+    # A log whose 团B names the number 团A holds: stopped, not issued twice.
+    _edit_log(root, lambda e: {**e, "numbers": {"policy": [1]}} if e.get("file") == "团B.xlsx" else e)
+    restore(root, ledger_backend, saved)
+    ledger_query(root, "SELECT 1")  # (the restored ledger)
+    stopped = run_watcher(root, "recover", check=False)
+    assert stopped.returncode == 1, stopped.stdout
+    assert "团B.xlsx" in stopped.stderr and "已有别的业务使用（保单 1）" in stopped.stderr, stopped.stderr
+    assert b["policy_no"] not in json.dumps(business(root), ensure_ascii=False, default=str)
+
+
+def test_outputs_missing_from_an_outbox_on_another_disk_are_written_and_recover_finishes(root, ledger_backend):
+    """An agency's outbox folder on a disk of its own (a share mounted there, a link to another disk):
+    recover moved the missing outputs in with one rename, which fails across disks (EXDEV); it stopped
+    with 「无法访问…请检查路径和权限」 every time, and serve and process stayed refused behind it."""
+    import tempfile
+
+    from helpers import need
+
+    shm = Path("/dev/shm")
+    need(shm.is_dir() and os.stat(shm).st_dev != os.stat(root).st_dev, "a second filesystem at /dev/shm")
+    other = Path(tempfile.mkdtemp(dir=shm, prefix="watcher-outbox-"))
+    try:
+        shutil.move(root / "outbox/GZ001", other)
+        (root / "outbox/GZ001").symlink_to(other / "GZ001")
+        issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+        original = business(root)
+        lost = root / "outbox/GZ001/团A_结果.xlsx"
+        kept = lost.read_bytes()
+        lost.unlink()
+        done = run_watcher(root, "recover", check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert lost.exists() and _members(lost.read_bytes()).keys() == _members(kept).keys()
+        assert business(root) == original
+        assert not list((other / "GZ001").glob(".*watcher-tmp")), "no temporary file left behind"
+        run_watcher(root, "process")  # the desk starts again
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def test_a_file_taken_up_again_after_a_kill_while_writing_its_outputs_replays_once(root, ledger_backend):
+    """Killed while writing its outputs, the file is taken up at the next run and its walk logged again:
+    two lines of one request, the same numbers on both. recover replayed the first, then called the second's
+    number 「已有别的业务使用」 (another machine's ledger) and stopped, the desk shut behind it."""
+    saved = backup(root, ledger_backend)
+    write_request(root / "workbooks/GZ001/团A.xlsx", issue_fields(生效时间="2026-11-20 08:00"), people(2))
+    env = fake("2026-11-03T09:00:00+08:00")
+    killed = run_watcher(root, "process", env={**env, "WATCHER_CRASH_AT": "mid_outputs"}, check=False)
+    assert killed.returncode == -9, killed.stderr
+    run_watcher(root, "process", env=env)
+    assert result(root, "GZ001", "团A_结果")[0]["status"] == "success"
+    lines = [e.data for e in events.read(root / "archive") if e.kind == "file"]
+    assert len(lines) == 2 and lines[0]["numbers"] == lines[1]["numbers"], lines
+    original, printed = business(root), outbox(root)
+    restore(root, ledger_backend, saved)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original and outbox(root) == printed

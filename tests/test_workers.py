@@ -268,6 +268,13 @@ def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path
         monkeypatch.delenv("WATCHER_LEDGER_URL")
         again = run_watcher(root, "migrate", "--to", url, check=False)
         assert again.returncode == 1 and "已有数据" in again.stderr
+        # Run again on the SQLite ledger the migration left behind: it lacks 团B, whose number it would hand
+        # out again. Sent to `recover` (a fork of the ledger), not to the URL.
+        for command in ("process", "month-end", "recover"):
+            back = run_watcher(root, command, "--month", "2026-11", check=False) if command == "month-end" else None
+            back = back or run_watcher(root, command, check=False)
+            assert back.returncode == 1 and "WATCHER_LEDGER_URL" in back.stderr, (command, back.stderr)
+            assert "运行 watcher recover" not in back.stderr, back.stderr
 
 
 def test_status_lists_the_live_workers_of_a_shared_ledger(pg_root):
@@ -483,3 +490,18 @@ def test_a_worker_whose_lock_another_holds_after_reconnecting_does_not_go_on(pg_
             assert got is False
     finally:
         ledger.close()
+
+
+def test_a_worker_the_workers_table_lost_is_still_seen_and_recover_waits_for_it(pg_root):
+    """A dump from before the worker started, restored under it, takes its row away: status said 「服务：未运行」
+    over a live worker, and recover replayed beside it. Its session names it on the server itself."""
+    root = pg_root
+    with serving(root) as proc:
+        wait_for(lambda: "运行中（1 个工作进程" in run_watcher(root, "status").stdout, 60, "the worker")
+        ledger_query(root, "DELETE FROM workers")
+        text = run_watcher(root, "status").stdout
+        assert "服务：运行中（1 个工作进程" in text and str(proc.pid) in text, text
+        refused = run_watcher(root, "recover", check=False)
+        assert refused.returncode == 1, refused.stdout
+        assert "还有 1 个 watcher 工作进程" in refused.stderr and str(proc.pid) in refused.stderr, refused.stderr
+    assert "服务：未运行" in run_watcher(root, "status").stdout

@@ -27,9 +27,44 @@ class StartFault(Failure):
     """The ledger cannot be opened because of the desk (disk full, locked, server away): `serve` waits;
     any other command stops, and its message says to run it again."""
 
-    def __init__(self, fault):
-        super().__init__(fault.line(running=False))
+    def __init__(self, fault, message: str | None = None):
+        super().__init__(message or fault.line(running=False))
         self.fault = fault
+
+
+_REFUSED_LOGIN = ("does not exist", "authentication failed", "no pg_hba.conf entry", "permission denied")
+
+
+def _ledger_found(target) -> bool:
+    """Whether the ledger is there (ledger.db.ledger_exists); a database that cannot be reached now is no
+    ledger lost: said as such, never 找不到账本 and its advice to rebuild one (`serve` waits for it)."""
+    from .faults import AWAY
+    from .ledger.db import describe, ledger_exists
+
+    try:
+        return ledger_exists(target)
+    except Exception as exc:
+        fault = classify(exc)
+        source = (
+            "环境变量 WATCHER_LEDGER_URL"
+            if os.environ.get("WATCHER_LEDGER_URL", "").strip()
+            else "watcher.toml 的 ledger"
+        )
+        where = f"账本数据库 {describe(target)}（地址来自{source}）"
+        if fault == AWAY and any(w in str(exc) for w in _REFUSED_LOGIN):
+            # The server answered and refused this login: the address is wrong, not the server away (serve
+            # would wait for ever for a database that does not exist).
+            raise Failure(
+                f"{where}拒绝了连接：{describe_fault(exc)}。请核对地址中的用户、密码和数据库名；账本并没有丢失，不要重建"
+            ) from exc
+        if fault is None or fault == LEDGER:  # psycopg not installed, no permission on the database …
+            raise Failure(f"无法打开{where}：{describe_fault(exc)}") from exc
+        words = "无法连接" if fault == AWAY else "暂时无法使用"
+        raise StartFault(
+            DeskFault(fault, exc),
+            f"{words}{where}：{describe_fault(exc)}。账本并没有丢失，不要重建或运行 watcher recover；"
+            "请检查数据库服务器、网络和账号，恢复后再运行本命令",
+        ) from exc
 
 
 def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
@@ -37,11 +72,11 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
     out): a ledger behind that mark (restored from a backup, or made anew) is refused, and one whose file
     is damaged too."""
     from .ledger import Ledger, LedgerError
-    from .ledger.db import describe, is_url, ledger_exists, ledger_target
+    from .ledger.db import describe, is_url, ledger_target
     from .ledger.issued import Issued, issued_path
 
     target = ledger_target(layout.root, settings.ledger)
-    if not create and not ledger_exists(target):
+    if not create and not _ledger_found(target):
         raise Failure(f"找不到账本 {describe(target)}。{_first_step(layout, target)}")
     try:
         ledger = Ledger(target, settings.zone, now=clock.now())
@@ -58,7 +93,7 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
         if isinstance(exc, sqlite3.Error):
             raise Failure(
                 f"账本文件已损坏或无法读取（{target}：{describe_fault(exc)}）。请停止所有 watcher，把账本恢复到最近的备份"
-                f"（见运维文档的备份与恢复），再启动{NO_BACKUP}"
+                f"（见运维文档的备份与恢复），再运行 watcher recover 补上备份之后的业务{NO_BACKUP}"
             ) from exc
         raise
     ledger.issued = Issued(issued_path(layout.root, target))
@@ -88,11 +123,12 @@ def _guard(ledger, layout: Layout, zone) -> None:
     from .ledger.issued import behind
     from .service.recovering import unheld
 
+    _left_behind(layout, ledger.target)
     damaged = ledger.integrity()
     if damaged:
         raise Failure(
             f"账本文件已损坏（{'；'.join(damaged[:3])}）。请停止所有 watcher，把账本恢复到最近的备份"
-            f"（见运维文档的备份与恢复），再启动{NO_BACKUP}"
+            f"（见运维文档的备份与恢复），再运行 watcher recover 补上备份之后的业务{NO_BACKUP}"
         )
     used = ledger.numbers_used()
     issued, at = ledger.issued.read(zone)
@@ -113,7 +149,14 @@ def _guard(ledger, layout: Layout, zone) -> None:
             "（本机的编号记录也随之丢失）：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
             "运行 watcher recover 从 archive/ 重放备份之后的业务（见运维文档的备份与恢复）"
         )
-    ledger.issued.raise_to(used)  # a mark behind the ledger (a crash between a commit and the mark) catches up
+    if any(u > issued.get(n, 0) for n, u in used.items()):
+        # A mark behind the ledger (a crash between a commit and the mark) catches up with what the ledger
+        # holds; not with where the sequences stand, past numbers drawn by transactions rolled back (no
+        # output shows them, and `recover` never draws them again).
+        ledger.issued.raise_to(ledger.numbers_held())
+    # What the running process compares each number it draws with (a number at or below it was handed out).
+    known = ledger.issued.known
+    ledger.issued.known = {n: max(known.get(n, 0), issued.get(n, 0)) for n in {*known, *issued}}
     ledger.watch_numbers = True  # level with the mark: it must stay so while this process runs
 
 
@@ -122,9 +165,9 @@ def cmd_init(layout: Layout, args) -> int:
     settings_file = layout.root / "watcher.toml"
     settings = load_settings(layout.root)
     _refuse_a_new_ledger_on_an_old_desk(layout, settings)
-    from .ledger.db import ledger_exists, ledger_target
+    from .ledger.db import ledger_target
 
-    fresh = not ledger_exists(ledger_target(layout.root, settings.ledger))
+    fresh = not _ledger_found(ledger_target(layout.root, settings.ledger))
     layout.create_base()
     wrote_settings = not settings_file.exists()
     if wrote_settings:
@@ -197,6 +240,14 @@ def _shared_elsewhere(layout: Layout, target) -> bool:
     return any(issued.values())
 
 
+def _left_behind(layout: Layout, target) -> None:
+    """Refuse a SQLite ledger on a root whose ledger moved to PostgreSQL (`migrate`, then run without the
+    URL): it lacks what the workers did since, and would hand their numbers out again; `recover` onto it
+    would fork the ledger in two."""
+    if _shared_elsewhere(layout, target):
+        raise Failure(f"账本 {target} 是此目录迁移到 PostgreSQL 之前的 SQLite 账本，不再使用。{SHARED_ELSEWHERE}")
+
+
 def _first_step(layout: Layout, target=None) -> str:
     """What to run where the ledger is missing: init on a new root, recover where one has been, the URL
     where the root's ledger is on PostgreSQL."""
@@ -219,11 +270,11 @@ def _had_a_ledger(layout: Layout) -> bool:
 def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
     """A root whose archive holds processed originals (or whose mark says numbers were handed out) has had
     a ledger: a new one would hand its numbers out again. init keeps working where the ledger exists."""
-    from .ledger.db import describe, ledger_exists, ledger_target
+    from .ledger.db import describe, ledger_target
     from .ledger.issued import Issued, issued_path
 
     target = ledger_target(layout.root, settings.ledger)
-    if ledger_exists(target):
+    if _ledger_found(target):
         return
     if _shared_elsewhere(layout, target):
         raise Failure(f"找不到账本 {describe(target)}。{SHARED_ELSEWHERE}")
@@ -407,16 +458,16 @@ def cmd_serve(layout: Layout, args) -> int:
 
 
 def cmd_status(layout: Layout, args) -> int:
-    from .ledger.db import ledger_exists, ledger_target
+    from .ledger.db import describe, ledger_target
     from .service.status import status_text
 
     settings = load_settings(layout.root)
     target = ledger_target(layout.root, settings.ledger)
-    if not ledger_exists(target):
+    if not _ledger_found(target):
         if _had_a_ledger(layout) or _shared_elsewhere(layout, target):
-            raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout, target)}")
+            raise Failure(f"在 {layout.root} 找不到账本 {describe(target)}。{_first_step(layout, target)}")
         raise Failure(
-            f"在 {layout.root} 找不到账本 {settings.ledger}：这里还不是 watcher 的根目录。"
+            f"在 {layout.root} 找不到账本 {describe(target)}：这里还不是 watcher 的根目录。"
             f"请用 --root 指定根目录，或先运行 watcher init --root {layout.root}"
         )
     print(status_text(layout, settings, clock.now()))
@@ -435,10 +486,18 @@ def cmd_template(layout: Layout, args) -> int:
         print(f"watcher template: 不认识的种类“{args.kind}”。可用：{'、'.join(KINDS)}", file=sys.stderr)
         return 2
     plans = []
-    from .ledger.db import ledger_exists, ledger_target
+    from .ledger.db import ledger_target
 
     settings = load_settings(layout.root)
-    if ledger_exists(ledger_target(layout.root, settings.ledger)):
+    try:
+        found = _ledger_found(ledger_target(layout.root, settings.ledger))
+    except StartFault as away:  # the database away: the blank is still written, without the plans' list
+        if args.agency:
+            raise
+        print(f"注意：{away}。模板照常写出，但“方案代码”没有下拉列表", file=sys.stderr)
+        found = False
+        args.agency = None
+    if found:
         ledger = _open(layout, settings, create=False)
         try:
             plans = [(p.code, p.name, p.region) for p in ledger.plans()]
@@ -694,14 +753,14 @@ def cmd_check(layout: Layout, args) -> int:
 
 
 def cmd_web(layout: Layout, args) -> int:
-    from .ledger.db import ledger_exists, ledger_target
+    from .ledger.db import describe, ledger_target
     from .service.logs import configure
     from .web.server import serve_web
 
     settings = load_settings(layout.root)
     target = ledger_target(layout.root, settings.ledger)
-    if not ledger_exists(target):
-        raise Failure(f"在 {layout.root} 找不到账本 {settings.ledger}。{_first_step(layout, target)}")
+    if not _ledger_found(target):
+        raise Failure(f"在 {layout.root} 找不到账本 {describe(target)}。{_first_step(layout, target)}")
     configure(layout.root, settings.zone, to_stdout=True)
     host = args.host or settings.web_host
     port = args.port if args.port is not None else settings.web_port
@@ -817,13 +876,13 @@ def cmd_recover(layout: Layout, args) -> int:
         raise Failure(str(exc)) from None
     settings = load_settings(layout.root)
     target = ledger_target(layout.root, settings.ledger)
-    from .ledger.db import ledger_exists
     from .ledger.issued import Issued, issued_path
 
-    if not ledger_exists(target) and _shared_elsewhere(layout, target):
+    if not _ledger_found(target) and _shared_elsewhere(layout, target):
         raise Failure(f"找不到账本 {describe(target)}。{SHARED_ELSEWHERE}")
+    _left_behind(layout, target)
     if (
-        not ledger_exists(target)
+        not _ledger_found(target)
         and not _had_a_ledger(layout)
         and not any(Issued(issued_path(layout.root, target)).read()[0].values())
     ):
@@ -845,6 +904,12 @@ def cmd_recover(layout: Layout, args) -> int:
                 )
             if not ledger.try_lock("recover") or not ledger.try_lock(LOCK):
                 raise Failure("另一个 watcher 正在使用这个账本（恢复或月结）。请停止所有 watcher 后再试")
+            live = ledger.workers() if ledger.backend == "postgresql" else []
+            if live:  # (SQLite: the root's lock, taken above, keeps serve and process out)
+                raise Failure(
+                    f"还有 {len(live)} 个 watcher 工作进程在使用这个账本（{'、'.join(n for n, _, _ in live[:5])}）："
+                    "重放时它们会同时受理文件、发出编号。请先停止所有主机上的 watcher serve / process，再运行 watcher recover"
+                )
             # The mark as it was before any replay (a rerun after a kill takes the first run's: the replay
             # raises the mark as it hands numbers out again, so only the mark before it can tell a ledger
             # that hands out more than the desk ever did).
@@ -905,6 +970,7 @@ def cmd_recover(layout: Layout, args) -> int:
                 Replay(desk, report).run(items)
             finally:
                 sandbox.close()
+            stale_mark = False  # the mark restored with the ledger, older than the business replayed
             if not report.mismatches:
                 report.problems = [
                     d.message for d in check_ledger(ledger, clock.now(), parse_run_time(settings.month_end_time))
@@ -936,6 +1002,7 @@ def cmd_recover(layout: Layout, args) -> int:
                             if report.unlogged_committed
                             else "备份之后办理的业务（恢复前本机的编号记录与账本一样旧）"
                         )
+                        stale_mark = True
                         print(
                             f"注意：{'；'.join(over)}。多出的编号来自{where}，"
                             "重放的结果与 outbox 中的结果逐一相同：本机的编号记录应是随账本一起从备份恢复的旧记录，"
@@ -988,7 +1055,9 @@ def cmd_recover(layout: Layout, args) -> int:
             clear(layout.root)
             clear_lost(layout.root)  # every output the outbox lacked is written
             numbers = (
-                "编号与本机记录相符"
+                "本机的编号记录比账本旧（见上面的注意），已按重放后的账本更新"
+                if stale_mark
+                else "编号与本机记录相符"
                 if any(issued.values())
                 else f"本机没有编号记录（{ledger.issued.path}）可对照，编号按事件记录重放"
             )

@@ -6,11 +6,13 @@ month-end is no dropped file). This log says it, one JSON line an event, so `wat
 lost day in its original order:
 
 - `file`: a file walked (whatever came of it): when (the injected moment, to the microsecond), the
-  agency, its archived copy, its hash, its result name, whether it changed the ledger. Written in the
+  agency, its archived copy, its hash, its result name, whether it changed the ledger, and the policy and
+  statement serials it drew (`numbers`, where it drew any: a replay hands out the same). Written in the
   service's own process right after the walk, in walk order; not synced one by one (the archived copy
   itself is): a power cut may lose the last few lines, whose originals `recover` then orders by their
   archive names.
-- `month-end`: a month-end run (any trigger), its month and moment: synced before its files are written.
+- `month-end`: a month-end run (any trigger), its month and moment, the statement serials it drew:
+  synced before its files are written.
 - `init`, `migrate`: the commands that change a ledger without a dropped file: synced.
 
 It lives in `archive/_events/events.jsonl`, on the insurer's side (never the agency-writable outbox), and

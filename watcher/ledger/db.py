@@ -76,15 +76,13 @@ def describe(target) -> str:
 
 
 def ledger_exists(target) -> bool:
-    """A SQLite file that exists, or a PostgreSQL database that `watcher init` has set up."""
+    """A SQLite file that exists, or a PostgreSQL database that `watcher init` has set up. A database that
+    cannot be reached raises (psycopg's error): it is not a ledger lost, and a new one must not be made."""
     if not is_url(target):
         return Path(target).exists()
     from .postgresql import PostgresDatabase
 
-    try:
-        db = PostgresDatabase(target)
-    except Exception:
-        return False
+    db = PostgresDatabase(target)
     try:
         return db.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is not None
     finally:

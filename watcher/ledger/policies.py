@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 from .. import crash
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
@@ -68,13 +69,19 @@ class Overlap:
 
 def _identity(path: Path | None) -> tuple[int, int] | None:
     """The file at `path` (device, inode); None where there is none (or no path: PostgreSQL)."""
+    found = _seen(path)
+    return found[:2] if found is not None else None
+
+
+def _seen(path: Path | None) -> tuple[int, int, int, int] | None:
+    """The file at `path` and when it was last written: device, inode, mtime (ns), size."""
     if path is None:
         return None
     try:
         st = os.stat(path)
     except FileNotFoundError:
         return None
-    return (st.st_dev, st.st_ino)
+    return (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_size)
 
 
 def _numbered(name: str) -> str:
@@ -102,9 +109,15 @@ class Ledger(SettlementLedger):
         # A session lock this worker holds while it lives (its name, on a shared ledger), and whether the
         # current connection holds it: a new connection takes it again before the desk goes on.
         self.kept_lock: str | None = None
+        self.announced: str | None = None  # this worker's session name (register_worker)
         self.lock_held = False
         self.issued: Issued | None = None  # ledger.issued.Issued: the mark every transaction that draws a number raises
-        self._drawn = False
+        # The numbers the current (or last) transaction drew, by sequence, in the order drawn: what the
+        # desk's event log records of a file or a month-end, so `recover` hands out the same ones again.
+        self.drawn: dict[str, list[int]] = {}
+        # `recover`: the numbers to hand out again, in order, by sequence (the event's record); once they run
+        # out, the sequence gives the next.
+        self.given: dict[str, list[int]] | None = None
         self._marking: Future[None] | None = None  # the mark rising on its thread (see marked())
         self._mark_pool: ThreadPoolExecutor | None = None
         # Set once the ledger was found level with the mark (commands._guard): from then on a number drawn
@@ -118,6 +131,7 @@ class Ledger(SettlementLedger):
         self.swapped: DeskFault | None = None
         migrate(self.db, to_text(now))
         self.identity = _identity(self.path)  # the file this connection writes (a SQLite ledger)
+        self.written = _seen(self.path)  # and as this process last left it (see same_file)
 
     def close(self) -> None:
         self.marked()
@@ -173,8 +187,47 @@ class Ledger(SettlementLedger):
         process: its connection would go on committing into a file the desk no longer has."""
         if self.swapped is not None:  # a new one each time: one raised again and again grows its traceback
             raise DeskFault(SWAPPED, self.swapped.cause)
-        if self.path is not None and _identity(self.path) != self.identity:
+        if self.path is None:
+            return
+        seen = _seen(self.path)
+        if seen is None or seen[:2] != self.identity:
             self._swapped(f"账本文件 {self.path} 已不是本服务打开的那个文件（被删除或替换）")
+        if seen != self.written:
+            # Written since by another program. In WAL mode this process writes the main file only when it
+            # checkpoints, right after its own commits: another watcher command that checkpointed is no
+            # harm, but a backup copied over the open file (`cp`, the same inode) is. This connection goes on
+            # reading its cached pages, sound, and issued on, each result 成功, while the file under it (the
+            # backup's pages with the WAL's beside them) lost business or was damaged.
+            if not self._same_view():
+                self._swapped(f"账本文件 {self.path} 在服务运行时被其他程序改写（例如把备份复制到了原文件上）")
+            self.written = seen
+
+    def _same_view(self) -> bool:
+        """Whether the file as a new connection reads it holds what this connection holds: sound, and the
+        same count of requests, policies, people and journal entries."""
+        counts = (
+            "SELECT (SELECT COUNT(*) FROM requests), (SELECT COUNT(*) FROM policies),"
+            " (SELECT COUNT(*) FROM insured), (SELECT COUNT(*) FROM journal)"
+        )
+        try:
+            fresh = sqlite3.connect(f"file:{quote(str(self.path))}?mode=ro", uri=True)
+        except sqlite3.DatabaseError:
+            return False
+        try:
+            if fresh.execute("PRAGMA quick_check").fetchall() != [("ok",)]:
+                return False
+            for _ in range(3):  # (another watcher command may commit meanwhile: read again)
+                ours = tuple(self.conn.execute(counts).fetchone())
+                theirs = tuple(fresh.execute(counts).fetchone())
+                if ours == theirs:
+                    return True
+                if ours == tuple(self.conn.execute(counts).fetchone()):
+                    return False
+            return False
+        except sqlite3.DatabaseError:
+            return False
+        finally:
+            fresh.close()
 
     def _swapped(self, what: str) -> None:
         self.swapped = DeskFault(SWAPPED, RuntimeError(what))
@@ -208,6 +261,7 @@ class Ledger(SettlementLedger):
         self.lock_held = False  # a session lock dies with its connection
         if self.kept_lock is not None:
             self.lock_held = self.try_lock(self.kept_lock)
+        self._announce()
         for hook in self.on_reconnect:
             hook()
 
@@ -233,7 +287,7 @@ class Ledger(SettlementLedger):
         self.marked()  # the marks rise in order, one at a time
         self.same_file()
         self.db.begin()
-        self._depth, self._drawn = 1, False
+        self._depth, self.drawn = 1, {}
         try:
             yield
         except BaseException:
@@ -243,17 +297,21 @@ class Ledger(SettlementLedger):
         finally:
             self._depth = 0
         self.conn.execute("COMMIT")
-        if self._drawn and self.issued is not None:
+        if self.path is not None:
+            self.written = _seen(self.path)  # a checkpoint of its own may have written the main file
+        if self.drawn and self.issued is not None:
             self._raise_issued()
 
     def _raise_issued(self) -> None:
         """The desk's own mark of the numbers just drawn rises (synced) on a thread of its own, while the
         caller gathers and plans what it will write; `marked()` waits for it before any output carries
         them. If the disk refuses, the ledger (ahead of the mark) is still right; the next commit, or the
-        next start, raises it."""
+        next start, raises it. The mark rises to the numbers this transaction committed, not to where the
+        sequence stands: on PostgreSQL that counts numbers drawn by transactions rolled back since (or
+        still open in other workers), which no output shows and a replay of the archive never draws."""
         if self.issued is None:
             return
-        used = self.numbers_used()
+        used = {name: max(values) for name, values in self.drawn.items()}
         if self._mark_pool is None:
             self._mark_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="watcher-mark")
         self._marking = self._mark_pool.submit(self._raise_now, self.issued, used)
@@ -290,9 +348,13 @@ class Ledger(SettlementLedger):
         """The next number of a ledger-wide sequence, never handed out before. SQLite: a row of
         `sequences`, under the one write lock. PostgreSQL: a sequence of its own (`nextval` holds no lock
         to the commit, so workers never queue behind each other's transactions; a rolled-back
-        transaction leaves its number unused, a gap, never a repeat)."""
-        self._drawn = True
-        if self.backend == "postgresql":
+        transaction leaves its number unused, a gap, never a repeat). `recover` hands out the numbers
+        given (`given`), each once, and moves the sequence on past them."""
+        queue = self.given.get(name) if self.given is not None else None
+        if queue:
+            value = queue.pop(0)
+            self._past(name, value)
+        elif self.backend == "postgresql":
             value = self.conn.execute(f"SELECT nextval('number_{_numbered(name)}')").fetchone()[0]
         else:
             value = self.conn.execute(
@@ -303,7 +365,51 @@ class Ledger(SettlementLedger):
         top = self.issued.known.get(name, 0) if self.watch_numbers and self.issued is not None else 0
         if value <= top:  # handed out before: the ledger went back under this process (rolled back with it)
             self._swapped(f"账本给出的编号 {name} {value} 已发出过（已发出到 {top}）")
+        self.drawn.setdefault(name, []).append(value)
         return value
+
+    def _past(self, name: str, value: int) -> None:
+        """The sequence `name` at least at `value` (a number handed out again by `recover`)."""
+        if self.backend == "postgresql":
+            seq = f"number_{_numbered(name)}"
+            self.conn.execute(
+                f"SELECT setval('{seq}', GREATEST(?, (SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
+                f" FROM {seq})), true)",
+                (value,),
+            ).fetchone()
+        else:
+            self.conn.execute(
+                "INSERT INTO sequences VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = MAX(value, excluded.value)",
+                (name, value),
+            )
+
+    def numbers_held(self) -> dict[str, int]:
+        """The highest serial of each sequence on a policy or statement the ledger holds (0: none). Below
+        `numbers_used` by the numbers drawn by transactions rolled back since (PostgreSQL)."""
+        row = self.conn.execute(
+            "SELECT (SELECT MAX(CAST(substr(policy_no, 11) AS BIGINT)) FROM policies),"
+            " (SELECT MAX(CAST(substr(statement_no, 9) AS BIGINT)) FROM statements)"
+        ).fetchone()
+        return {"policy": int(row[0] or 0), "statement": int(row[1] or 0)}
+
+    def numbers_of(self, request: RequestRecord) -> dict[str, list[int]]:
+        """The serials a committed request drew, in the order drawn (a sequence only rises)."""
+        found: dict[str, list[int]] = {}
+        if request.policies:
+            found["policy"] = sorted(int(n[10:]) for n in request.policies)
+        made = self.conn.execute("SELECT statement_no FROM statements WHERE request_id = ?", (request.id,)).fetchall()
+        if made:
+            found["statement"] = sorted(int(str(n)[8:]) for (n,) in made)
+        return found
+
+    def serials_in_use(self) -> dict[str, set[int]]:
+        """Every policy and statement serial the ledger holds (`recover` hands none out twice)."""
+        found: dict[str, set[int]] = {"policy": set(), "statement": set()}
+        for (number,) in self.conn.execute("SELECT policy_no FROM policies"):
+            found["policy"].add(int(str(number)[10:]))
+        for (number,) in self.conn.execute("SELECT statement_no FROM statements"):
+            found["statement"].add(int(str(number)[8:]))
+        return found
 
     def numbers_used(self) -> dict[str, int]:
         """The highest number handed out so far by each sequence (0: none yet)."""
@@ -483,12 +589,29 @@ class Ledger(SettlementLedger):
             (name, command, to_text(at)),
         )
 
+        # PostgreSQL keeps 63 bytes of it, and shows other than ASCII as '?'.
+        self.announced = f"{self._session_tag()}{command} {name}".encode("ascii", "replace").decode()[:63]
+        self._announce()
+
+    def _session_tag(self) -> str:
+        """What names a worker's session (`application_name`) as one of this desk's: its database and
+        schema, hashed (several desks may share a database, each in a schema of its own)."""
+        where = self.conn.execute("SELECT current_database() || '/' || current_schema()").fetchone()[0]
+        return f"watcher {hashlib.sha256(str(where).encode()).hexdigest()[:8]} "
+
+    def _announce(self) -> None:
+        """This session named after the worker it serves: `workers` finds a live worker from the server's
+        own sessions too, not only from the workers table (which a restored dump takes back to its day)."""
+        if self.backend == "postgresql" and self.announced:
+            self.conn.execute("SELECT set_config('application_name', ?, false)", (self.announced,)).fetchone()
+
     def unregister_worker(self, name: str) -> None:
         self.conn.execute("DELETE FROM workers WHERE name = ?", (name,))
 
     def workers(self, alive: bool = True) -> list[tuple[str, str, datetime]]:
         """(name, command, started) of the registered workers; with `alive`, only those whose lock is held
-        by a live session (taking it would succeed for one that is gone)."""
+        by a live session (taking it would succeed for one that is gone), and any session a worker of this
+        desk named (register_worker) that the table lacks (a dump restored under live workers)."""
         rows = [
             (n, c, from_text(t))
             for n, c, t in self.conn.execute("SELECT name, command, started_at FROM workers ORDER BY started_at, name")
@@ -501,6 +624,21 @@ class Ledger(SettlementLedger):
                 self.unlock(f"worker:{row[0]}")
             else:
                 live.append(row)
+        tag = self._session_tag()
+        sessions = self.conn.execute(
+            "SELECT application_name, COALESCE(backend_start, now()) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid() AND starts_with(application_name, ?)"
+            " ORDER BY 2",
+            (tag,),
+        ).fetchall()
+        for app, started in sessions:
+            command, _, name = str(app)[len(tag) :].partition(" ")
+            cut = len(str(app)) >= 63  # the name cut short: matched by its start
+            if name and not any(
+                (shown := n.encode("ascii", "replace").decode()) == name or (cut and shown.startswith(name))
+                for n, _, _ in live
+            ):
+                live.append((name, command, started))
         return live
 
     def output_taken(self, agency: str, *names: str) -> bool:

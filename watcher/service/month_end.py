@@ -88,8 +88,9 @@ def run_month_end(
     if resume is not None:  # settled when it started: the same moment settles nothing more
         report.created = ledger.run_statements(run_id)
     ledger.marked()  # the statement numbers just drawn are in the desk's mark before any file shows them
+    drawn = {name: list(values) for name, values in ledger.drawn.items()} if resume is None else {}
     if not replay and resume is None:  # a resumed run was recorded when it started
-        record_run(layout, month, now, trigger)
+        record_run(layout, month, now, trigger, drawn)
     names = {a.code: a.name for a in ledger.agencies()}
     report.waiting = [
         WaitingPlan(
@@ -238,10 +239,12 @@ def write_unwritten(ledger, layout: Layout, settings, now: datetime) -> dict[str
     return left
 
 
-def record_run(layout: Layout, month: date, now: datetime, trigger: str) -> None:
-    """The run in the desk's event log, synced (no dropped file tells of it): `watcher recover` repeats it."""
+def record_run(layout: Layout, month: date, now: datetime, trigger: str, numbers: dict[str, list[int]]) -> None:
+    """The run in the desk's event log, synced (no dropped file tells of it): `watcher recover` repeats it,
+    its statements under the `numbers` they were given."""
     try:
-        events.append(layout.archive, "month-end", now, sync=True, month=month_text(month), trigger=trigger)
+        more = {"numbers": numbers} if numbers else {}
+        events.append(layout.archive, "month-end", now, sync=True, month=month_text(month), trigger=trigger, **more)
     except OSError as exc:  # the files matter more to the clerks; a rebuilt ledger without it is refused
         log.error("月结 %s 未能写入事件记录 %s：%s", month_text(month), events.NAME, os_words(exc))
 

@@ -20,6 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import clock, events
 from ..faults import LOCKED, DeskFault, classify, describe, os_words
@@ -102,6 +103,7 @@ class Pipeline:
         self.ahead: tuple[Claim, float] | None = None  # claimed and sent to the parser, walked next
         self.halted: DeskFault | None = None  # a fault of the desk stopped the intake
         self.pending: dict[Path, str] = {}  # claimed file → agency: outputs waiting for a disk that takes them
+        self.stems: dict[Path, str] = {}  # claimed file → the result name its pending outputs take
         # (agency, sha256, result stem) of the files in hand or pending whose walk is in the event log: their
         # outputs tried again are not logged as another walk. Emptied as each file finishes.
         self.logged: set[tuple[str, str, str]] = set()
@@ -209,6 +211,7 @@ class Pipeline:
             archived = str(Path(outcome.archived).relative_to(archive)) if outcome.archived else ""
         except ValueError:
             archived = ""
+        more: dict[str, Any] = {"numbers": outcome.numbers} if outcome.numbers else {}
         try:
             events.append(
                 archive,
@@ -223,6 +226,7 @@ class Pipeline:
                 action=outcome.action,
                 committed=outcome.committed,
                 changed_after=any(p.code == "file.changed_after" for p in outcome.problems),
+                **more,
             )
         except OSError as exc:
             log.warning("未能写入事件记录（%s）：%s", events.NAME, os_words(exc))
@@ -299,6 +303,7 @@ class Pipeline:
         """Its outputs could not be written (a full disk, an outbox that cannot be written): the file stays
         in hand, the service writes them at the next rescan, `watcher status` lists it."""
         self.pending[record.path] = record.who
+        self.stems[record.path] = record.stem
         self.in_hand = deque(item for item in self.in_hand if item.record.path != record.path)
         try:
             update_record(read_record(record.path, record.who) or record, pending=why)
@@ -315,6 +320,12 @@ class Pipeline:
         """At every rescan: write the outputs that could not be written before."""
         for path, who in list(self.pending.items()):
             del self.pending[path]
+            stem = self.stems.pop(path, None)
+            if not path.exists() and stem and (self.desk.layout.out(who) / f"{stem}.json").is_file():
+                # Finished elsewhere meanwhile (another worker took it over while this one was cut off from
+                # the database; the same bytes dropped again): its outputs are there, nothing is lost.
+                log.info("%s/%s 的结果已写出（%s）", who, path.name, stem)
+                continue
             if not path.exists():  # its claim record went with the agency's hidden folder: never silently
                 log.error(
                     "%s/%s 已办理（已生效），但结果未写出，且其受理记录已被删除（%s/%s）：请用 watcher recover "
@@ -326,7 +337,11 @@ class Pipeline:
                 )
                 from .recovering import note_lost  # (status lists it until recover writes the outputs)
 
-                note_lost(self.desk.layout.root, f"{who}/{path.name}（{clock.now():%Y-%m-%d %H:%M:%S} 发现）")
+                note_lost(
+                    self.desk.layout.root,
+                    f"{who}/{path.name}（{clock.now():%Y-%m-%d %H:%M:%S} 发现）",
+                    f"{who}/{stem}.json" if stem else None,
+                )
                 continue
             log.warning("重新写出 %s/%s 的结果", who, path.name)
             self.resume(path, who)

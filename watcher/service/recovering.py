@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import events
 from ..io.atomic import write_bytes
+from ..layout import Layout
 
 FOLDER = ".watcher-recover"
 STATE = "state.json"
@@ -82,7 +83,6 @@ def unheld(archive: Path, ledger, zone, last: int | None = 20) -> list[str]:
 def lags(root: Path, mark: Path, ledger, zone, last: int = 20) -> bool:
     """Whether the ledger is behind the numbers the desk handed out (its mark at `mark`), or lacks the event
     log's latest business: what `status` says and what keeps the lookup page in maintenance."""
-    from ..layout import Layout
     from ..ledger.issued import Issued, behind
 
     issued, _ = Issued(mark).read()
@@ -92,25 +92,40 @@ def lags(root: Path, mark: Path, ledger, zone, last: int = 20) -> bool:
 LOST = ".watcher-lost-outputs.json"  # in the root: done requests whose outputs and claim record are gone
 
 
-def note_lost(root: Path, line: str) -> None:
+def note_lost(root: Path, line: str, expect: str | None = None) -> None:
     """A request done whose outputs were never written and whose claim record was deleted (its agency's
     hidden folder removed): nothing else remembers it, so `status` reads it here until `recover` writes
-    the outputs. Best effort (the disk may be the trouble); the log says it too."""
+    the outputs, or they appear otherwise (`expect`: its JSON twin, relative to the outbox; the same bytes
+    dropped again write the outputs the earlier request lacks). Best effort (the disk may be the trouble);
+    the log says it too."""
     path = Path(root) / LOST
+    entry: dict[str, str] = {"line": line, **({"expect": expect} if expect else {})}
     try:
         lines = json.loads(path.read_text("utf-8")) if path.exists() else []
-        if line not in lines:
-            write_bytes(path, json.dumps([*lines, line], ensure_ascii=False, indent=1).encode("utf-8"))
+        if entry not in lines:
+            write_bytes(path, json.dumps([*lines, entry], ensure_ascii=False, indent=1).encode("utf-8"))
     except (OSError, ValueError):
         pass
 
 
 def lost_outputs(root: Path) -> list[str]:
+    """What `note_lost` noted, but for those whose outputs have been written since."""
     try:
         lines = json.loads((Path(root) / LOST).read_text("utf-8"))
     except (OSError, ValueError):
         return []
-    return [str(x) for x in lines] if isinstance(lines, list) else []
+    if not isinstance(lines, list):
+        return []
+    found = []
+    for entry in lines:
+        if isinstance(entry, dict):
+            expect = entry.get("expect")
+            if isinstance(expect, str) and expect and (Layout(root).outbox / expect).is_file():
+                continue
+            found.append(str(entry.get("line", "")))
+        else:  # (the form of the release before: a line alone)
+            found.append(str(entry))
+    return found
 
 
 def clear_lost(root: Path) -> None:

@@ -20,10 +20,12 @@ with the same ledger; on an up-to-date ledger it changes nothing.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
 import re
+import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -34,7 +36,7 @@ from ..demo import DEMO_AGENCY
 from ..domain.policy import CANCELLED
 from ..domain.problems import file_problem
 from ..domain.settlement import parse_month
-from ..io.atomic import TEMP_SUFFIX
+from ..io.atomic import TEMP_SUFFIX, replacing
 from ..layout import Layout
 from ..ledger.common import to_text
 from ..walk.archive import CHANGED_TAG, Snapshot
@@ -239,11 +241,63 @@ def archived_originals(layout: Layout) -> list[Path]:
     return found
 
 
+_SERIALS = {"policy": "保单", "statement": "对账单"}
+
+
+def _serials(numbers: dict[str, list[int]]) -> str:
+    return "，".join(f"{_SERIALS.get(n, n)} {'、'.join(map(str, v))}" for n, v in sorted(numbers.items()) if v) or "无"
+
+
 class Replay:
     def __init__(self, desk: Desk, report: RecoverReport):
         self.desk, self.report = desk, report
         self.layout = desk.layout
         self.scratch = Layout(self.layout.root / FOLDER)  # outputs go to <root>/.watcher-recover/outbox/
+        self.in_use: dict[str, set[int]] | None = None  # serials the ledger holds (read at the first need)
+
+    def _give(self, item: Item, where: str) -> dict[str, list[int]] | None:
+        """The numbers the event recorded, handed out again by the ledger in the order they were drawn: a
+        replay drawing afresh renumbers everything after a gap (a draw rolled back on PostgreSQL, whose
+        sequences never give a number back). None, a mismatch reported, where the record is unreadable or
+        names a number the ledger holds already. An event logged before numbers were recorded gives {}:
+        the sequence hands out the next."""
+        recorded = item.data.get("numbers")
+        if recorded is None or item.data.get("repair") or item.data.get("resume"):
+            return {}
+        if not (
+            isinstance(recorded, dict)
+            and set(recorded) <= set(_SERIALS)
+            and all(
+                isinstance(v, list) and all(type(n) is int and n > 0 for n in v) and len(set(v)) == len(v)
+                for v in recorded.values()
+            )
+        ):
+            self.report.mismatches.append(f"{where}：事件记录中它发出的编号无法读取（{recorded!r}），无法重放")
+            return None
+        if self.in_use is None:
+            self.in_use = self.desk.ledger.serials_in_use()
+        taken = {n: [v for v in values if v in self.in_use[n]] for n, values in recorded.items()}
+        if any(taken.values()):
+            self.report.mismatches.append(
+                f"{where}：事件记录中它发出的编号在恢复前的账本中已有别的业务使用（{_serials(taken)}），"
+                "账本与事件记录不是同一台机器的：请换上本机账本的备份，再运行 watcher recover"
+            )
+            return None
+        numbers = {n: list(v) for n, v in recorded.items() if v}
+        self.desk.ledger.given = {n: list(v) for n, v in numbers.items()}
+        return numbers
+
+    def _given_back(self, where: str, numbers: dict[str, list[int]], drawn: dict[str, list[int]]) -> None:
+        """After the replay of an event whose numbers were recorded: it drew exactly those."""
+        self.desk.ledger.given = None
+        drawn = {n: v for n, v in drawn.items() if v}
+        if self.in_use is not None:
+            for name, values in drawn.items():
+                self.in_use.setdefault(name, set()).update(values)
+        if numbers and drawn != numbers:
+            self.report.mismatches.append(
+                f"{where}：重放发出的编号（{_serials(drawn)}）与当初发出的（{_serials(numbers)}）不同"
+            )
 
     def run(self, items: list[Item]) -> None:
         for item in items:
@@ -284,7 +338,16 @@ class Replay:
             stem, original = self._stem_of(who, original, sha)
         record = Claim(copy, who, original, stem, str(copy), sha, snap=Snapshot(copy, sha, size), at=item.at)
         desk.now = lambda: item.at
-        outcome = walk(desk, record)
+        # A request the ledger holds already (a second line of one file: a run killed while writing its
+        # outputs logs the walk again when it takes the file up) is shown again, drawing nothing.
+        numbers = {} if desk.ledger.effective_request(who, sha) is not None else self._give(item, where)
+        if numbers is None:
+            return
+        try:
+            outcome = walk(desk, record)
+        finally:
+            desk.ledger.given = None
+        self._given_back(where, numbers, outcome.numbers if outcome.committed and not data.get("repair") else {})
         self.report.replayed["repair" if data.get("repair") else "file"] += 1
         if outcome.committed:
             self.report.committed += 1
@@ -344,17 +407,26 @@ class Replay:
         from .month_end import run_month_end
 
         month = parse_month(str(item.data.get("month")))
-        run_month_end(
-            self.desk.ledger,
-            self.scratch,
-            self.desk.settings,
-            month,
-            item.at,
-            str(item.data.get("trigger") or "命令"),
-            replay=True,
-            resume=item.data.get("resume"),
-            printed=self.layout,  # a statement's files in the outbox were there when the run first ran
-        )
+        where = f"{item.data.get('month')} 月结（{item.at.astimezone(self.desk.zone):%Y-%m-%d %H:%M:%S}）"
+        numbers = self._give(item, where)
+        if numbers is None:
+            return
+        try:
+            done = run_month_end(
+                self.desk.ledger,
+                self.scratch,
+                self.desk.settings,
+                month,
+                item.at,
+                str(item.data.get("trigger") or "命令"),
+                replay=True,
+                resume=item.data.get("resume"),
+                printed=self.layout,  # a statement's files in the outbox were there when the run first ran
+            )
+        finally:
+            self.desk.ledger.given = None
+        made = sorted(int(s.statement_no[8:]) for s in done.created) if item.data.get("resume") is None else []
+        self._given_back(where, numbers, {"statement": made})
         self.report.replayed["month-end"] += 1
         self.report.committed += 1
 
@@ -385,8 +457,22 @@ def reconcile(layout: Layout, report: RecoverReport, *, write: bool) -> None:
             report.unmatched.append(str(Path("outbox") / rel))
         if write:
             real.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, real)
+            _move_in(path, real)
             report.written.append(str(Path("outbox") / rel))
+
+
+def _move_in(path: Path, real: Path) -> None:
+    """One rename where the outbox is on the root's disk; where it is not (a share mounted at outbox/, an
+    agency's folder linked elsewhere: the rename fails with EXDEV, and recover could never finish, the desk
+    shut behind it), a copy written whole beside its place, then renamed there."""
+    try:
+        os.replace(path, real)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        with replacing(real) as tmp:
+            shutil.copyfile(path, tmp)
+        path.unlink()
 
 
 _PRINTED = {"policy": re.compile(rb'"LY\d{8}(\d{7,})"'), "statement": re.compile(rb'"DZ\d{6}(\d{6,})"')}

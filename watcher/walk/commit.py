@@ -104,7 +104,7 @@ def commit(ledger, frame: Outcome, decision: Decision) -> Outcome:
             request_id, policies=done.issued, cancelled=decision.cancelled, outputs=outputs, result=outcome.to_json()
         )
     crash.point("after_commit")
-    return outcome
+    return replace(outcome, numbers={name: list(drawn) for name, drawn in ledger.drawn.items()})
 
 
 def built(frame: Outcome, decision: Decision, shown: Shown, **changes: Any) -> Outcome:

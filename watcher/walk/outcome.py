@@ -52,6 +52,7 @@ class Outcome:
     details: list[tuple[str, str]] = field(default_factory=list)  # (agency, YYYY-MM): 业务明细 written again
     content: dict[str, object] = field(default_factory=dict)  # the JSON twin's own keys (admin results …)
     committed: bool = False  # its ledger change is committed: from here nothing may turn it into a failure
+    numbers: dict[str, list[int]] = field(default_factory=dict)  # the policy and statement serials it drew
     archived: str = ""  # the archived copy of the original it was read from
     repair: Outcome | None = None  # an earlier request of the same bytes whose recorded outputs are missing
     shows: Any = None  # walk.shows.Shows: what the outputs show from the ledger, gathered after the commit

@@ -61,6 +61,7 @@ def rebuild(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> Ou
         book=recognise(book, frame.who, ledger, desk.zone)[0] if book is not None else None,
         committed=True,
         recovered=True,
+        numbers=ledger.numbers_of(earlier),
     )
 
 
