@@ -202,6 +202,10 @@ def test_missing_outputs_are_written_and_a_forged_twin_is_reported_not_rewritten
     assert not lost_page.exists(), "nothing moved in before the operator decides"
     blocked = run_watcher(root, "process", check=False)
     assert blocked.returncode == 1 and "recover" in blocked.stderr, "the desk does not start meanwhile"
+    # Simply run again, it found nothing new to compare and said 恢复完成 over what it never verified.
+    again = run_watcher(root, "recover", check=False)
+    assert again.returncode == 1 and "上一次 watcher recover 发现不一致而停止" in again.stderr, again.stdout
+    assert "--accept-outbox" in again.stderr and "恢复完成" not in again.stdout
 
     done = run_watcher(root, "recover", "--accept-outbox", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -956,3 +960,23 @@ def test_a_file_taken_up_again_after_a_kill_while_writing_its_outputs_replays_on
     done = run_watcher(root, "recover", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert business(root) == original and outbox(root) == printed
+
+
+def test_a_number_the_replay_gives_otherwise_than_printed_is_never_accepted_from_the_outbox(root, ledger_backend):
+    """A gap before 团B, and 团B's log line lost (a power cut: lines are not synced one by one): its original,
+    placed by its archive name, drew the number after 团A's, not the one printed. recover stopped and offered
+    --accept-outbox, which finished it with the ledger holding a number no output shows."""
+    saved = backup(root, ledger_backend)
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    _skip_a_number(root, ledger_backend)
+    b = issue(root, "团B", "2026-11-21 08:00", n=3, at="2026-11-03T10:00:00+08:00")
+    log = events.log_path(root / "archive")
+    log.write_text("".join(x for x in log.read_text("utf-8").splitlines(keepends=True) if "团B.xlsx" not in x), "utf-8")
+    restore(root, ledger_backend, saved)
+    for accept in ([], ["--accept-outbox"]):
+        stopped = run_watcher(root, "recover", *accept, check=False)
+        assert stopped.returncode == 1, stopped.stdout
+        assert "重放发出的编号与 outbox 中已印出的不同" in stopped.stderr and "团B_结果.json" in stopped.stderr
+        assert "可用 --accept-outbox" not in stopped.stderr, stopped.stderr
+        restore(root, ledger_backend, saved)
+    assert b["policy_no"] not in json.dumps(business(root), ensure_ascii=False, default=str)

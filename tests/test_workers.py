@@ -267,10 +267,15 @@ def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path
         assert len(numbers) == 2 and numbers[1][-7:] == "0000002"
         monkeypatch.delenv("WATCHER_LEDGER_URL")
         again = run_watcher(root, "migrate", "--to", url, check=False)
-        assert again.returncode == 1 and "已有数据" in again.stderr
+        # (the SQLite ledger left behind is stale: it is not copied again, whatever the target holds)
+        assert again.returncode == 1 and "迁移到 PostgreSQL 之前的 SQLite 账本" in again.stderr, again.stderr
+        other = tmp_path / "desk2"  # another desk's ledger into one that holds data: refused
+        run_watcher(other, "init", "--demo")
+        onto = run_watcher(other, "migrate", "--to", url, check=False)
+        assert onto.returncode == 1 and "已有数据" in onto.stderr, onto.stderr
         # Run again on the SQLite ledger the migration left behind: it lacks 团B, whose number it would hand
         # out again. Sent to `recover` (a fork of the ledger), not to the URL.
-        for command in ("process", "month-end", "recover"):
+        for command in ("process", "month-end", "recover", "status", "check", "web"):
             back = run_watcher(root, command, "--month", "2026-11", check=False) if command == "month-end" else None
             back = back or run_watcher(root, command, check=False)
             assert back.returncode == 1 and "WATCHER_LEDGER_URL" in back.stderr, (command, back.stderr)

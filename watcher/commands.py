@@ -76,6 +76,7 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
     from .ledger.issued import Issued, issued_path
 
     target = ledger_target(layout.root, settings.ledger)
+    _left_behind(layout, target)
     if not create and not _ledger_found(target):
         raise Failure(f"找不到账本 {describe(target)}。{_first_step(layout, target)}")
     try:
@@ -244,7 +245,7 @@ def _left_behind(layout: Layout, target) -> None:
     """Refuse a SQLite ledger on a root whose ledger moved to PostgreSQL (`migrate`, then run without the
     URL): it lacks what the workers did since, and would hand their numbers out again; `recover` onto it
     would fork the ledger in two."""
-    if _shared_elsewhere(layout, target):
+    if _shared_elsewhere(layout, target) and Path(target).exists():  # (none there: 找不到账本, said where asked)
         raise Failure(f"账本 {target} 是此目录迁移到 PostgreSQL 之前的 SQLite 账本，不再使用。{SHARED_ELSEWHERE}")
 
 
@@ -463,6 +464,7 @@ def cmd_status(layout: Layout, args) -> int:
 
     settings = load_settings(layout.root)
     target = ledger_target(layout.root, settings.ledger)
+    _left_behind(layout, target)
     if not _ledger_found(target):
         if _had_a_ledger(layout) or _shared_elsewhere(layout, target):
             raise Failure(f"在 {layout.root} 找不到账本 {describe(target)}。{_first_step(layout, target)}")
@@ -489,6 +491,7 @@ def cmd_template(layout: Layout, args) -> int:
     from .ledger.db import ledger_target
 
     settings = load_settings(layout.root)
+    _left_behind(layout, ledger_target(layout.root, settings.ledger))  # (its plans are not the desk's now)
     try:
         found = _ledger_found(ledger_target(layout.root, settings.ledger))
     except StartFault as away:  # the database away: the blank is still written, without the plans' list
@@ -759,6 +762,7 @@ def cmd_web(layout: Layout, args) -> int:
 
     settings = load_settings(layout.root)
     target = ledger_target(layout.root, settings.ledger)
+    _left_behind(layout, target)
     if not _ledger_found(target):
         raise Failure(f"在 {layout.root} 找不到账本 {describe(target)}。{_first_step(layout, target)}")
     configure(layout.root, settings.zone, to_stdout=True)
@@ -930,12 +934,30 @@ def cmd_recover(layout: Layout, args) -> int:
             # A killed run's replays are in the ledger already (and their outputs in the scratch outbox, which
             # is kept): they count as this run's own, as a stopped run's never do.
             earlier = resumed and any(u > at_start.get(n, 0) for n, u in ledger.numbers_used().items())
-            save_state(layout.root, "replaying", ledger=describe(target), mark=issued, mark_at=at, at_start=at_start)
+            # What the ledger held before the first run (requests and month-end runs): more on a rerun after a
+            # mismatch is that run's replays, never verified (the backup not restored again, as it asked).
+            held = ledger.conn.execute(
+                "SELECT (SELECT COUNT(*) FROM requests) + (SELECT COUNT(*) FROM month_end_runs)"
+            ).fetchone()[0]
+            held_start = before.get("held_at_start")
+            held_start = int(held_start) if isinstance(held_start, int) else int(held)
+            stale = before.get("state") == "mismatch" and int(held) > held_start
+            save_state(
+                layout.root,
+                "replaying",
+                ledger=describe(target),
+                mark=issued,
+                mark_at=at,
+                at_start=at_start,
+                held_at_start=held_start,
+            )
             words = {"policy": "保单", "statement": "对账单"}
             ahead = [(n, u) for n, u in sorted(at_start.items()) if u > issued.get(n, 0)]
             strange = strangers(layout, ledger) if any(issued.values()) and ahead else []
             if strange:
-                save_state(layout.root, "mismatch", mark=issued, mark_at=at, at_start=at_start)
+                save_state(
+                    layout.root, "mismatch", mark=issued, mark_at=at, at_start=at_start, held_at_start=held_start
+                )
                 which = "，".join(
                     f"{words.get(n, n)}流水号账本已到 {u}，本机只发出到 {issued.get(n, 0)}" for n, u in ahead
                 )
@@ -1027,10 +1049,34 @@ def cmd_recover(layout: Layout, args) -> int:
                                 "无法核实：把这些结果文件放回 outbox（或核实后把本机编号记录改为重放后的编号），"
                                 "把账本恢复到备份，再运行 watcher recover"
                             )
-                if report.differs and not args.accept_outbox:
+                if report.renumbered:
+                    # Another number than the one printed (an original whose log line, and so its numbers, was
+                    # lost, after a gap): no verifying of the outbox makes the ledger hold the printed one.
+                    report.mismatches.append(
+                        f"重放发出的编号与 outbox 中已印出的不同：{'、'.join(report.renumbered[:3])}"
+                        f"{' 等' if len(report.renumbered) > 3 else ''}（其事件记录丢失，重放按顺序重新编号）。"
+                        "不能用 --accept-outbox 接受：请找回 archive/_events/events.jsonl 中这些文件的记录（备份），"
+                        "把账本恢复到备份，再运行 watcher recover；或交给技术人员"
+                    )
+                elif report.differs and not args.accept_outbox:
                     report.mismatches.append(
                         f"重放写出的 JSON 与 outbox 中的 {len(report.differs)} 个文件不一致（见上）。outbox 可被机构改写，"
                         "不作为凭据：核实后可用 --accept-outbox 完成恢复（outbox 中的文件不会被改写）"
+                    )
+            if stale:
+                # Run again as it was: what the stopped run replayed is in the ledger and found nothing new to
+                # compare, so the rerun called it 恢复完成 and let the desk start on what was never verified.
+                previous = [str(x) for x in before.get("mismatches") or []]
+                if not (args.accept_outbox and before.get("differs_only")):
+                    report.mismatches.insert(
+                        0,
+                        "上一次 watcher recover 发现不一致而停止，它重放进账本的业务未经核实"
+                        f"（{'；'.join(previous[:2]) or '见上次的报告'}）：请把账本恢复到备份，再运行 watcher recover"
+                        + (
+                            "；只是 outbox 中的文件不一致时，核实后也可用 --accept-outbox 完成恢复"
+                            if before.get("differs_only")
+                            else ""
+                        ),
                     )
             report.agencies = tally(ledger)
             _print_recovery(report)
@@ -1043,6 +1089,12 @@ def cmd_recover(layout: Layout, args) -> int:
                     mark=issued,
                     mark_at=at,
                     at_start=at_start,
+                    held_at_start=held_start,
+                    # Only the outbox's twins differed (nothing else): --accept-outbox may finish it.
+                    differs_only=len(report.mismatches) == 1
+                    and not report.problems
+                    and not report.renumbered
+                    and (bool(report.differs) or bool(stale and before.get("differs_only"))),
                 )
                 print(
                     "恢复未完成：以上不一致须先查明。在此之前 serve 和 process 不会启动；查明后可把账本恢复到备份，"

@@ -72,6 +72,7 @@ class RecoverReport:
     repaired: set[str] = field(default_factory=set)  # outputs written again for what the ledger held
     mismatches: list[str] = field(default_factory=list)  # stop: nothing is guessed
     differs: list[str] = field(default_factory=list)  # outbox JSON twins that say otherwise (not rewritten)
+    renumbered: list[str] = field(default_factory=list)  # of those, twins that print other numbers
     unmatched: list[str] = field(default_factory=list)  # JSON twins the replay wrote that the outbox lacks
     unlogged_committed: int = 0  # originals only the archive knows, replayed by this run, that changed the ledger
     committed: int = 0  # files and month-ends replayed by this run that changed the ledger (a rerun's: none new)
@@ -452,6 +453,8 @@ def reconcile(layout: Layout, report: RecoverReport, *, write: bool) -> None:
         if real.exists():
             if path.suffix == ".json" and str(rel) not in report.repaired and not _same_json(path, real):
                 report.differs.append(str(Path("outbox") / rel))
+                if _printed(path) != _printed(real):
+                    report.renumbered.append(str(Path("outbox") / rel))
             continue
         if path.suffix == ".json" and str(Path("outbox") / rel) not in report.unmatched:
             report.unmatched.append(str(Path("outbox") / rel))
@@ -476,6 +479,19 @@ def _move_in(path: Path, real: Path) -> None:
 
 
 _PRINTED = {"policy": re.compile(rb'"LY\d{8}(\d{7,})"'), "statement": re.compile(rb'"DZ\d{6}(\d{6,})"')}
+
+
+def _printed(path: Path) -> set[bytes]:
+    """The policy and statement numbers a JSON twin prints of its business (not `successors` and the rest
+    of what is no business, which a later change writes otherwise)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return set()
+    text = json.dumps(_business(data, data), ensure_ascii=False).encode("utf-8")
+    return {m.group(0) for pattern in _PRINTED.values() for m in pattern.finditer(text)}
+
+
 _NUMBERS = {"policy": "保单", "statement": "对账单"}
 
 
