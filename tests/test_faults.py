@@ -757,3 +757,63 @@ def test_a_backup_copied_over_the_open_ledger_stops_the_intake(root, ledger_back
     assert not (root / "workbooks" / "GZ001" / "团4.xlsx").exists() or not done("团4")
     refused = run_watcher(root, "process", check=False)  # the next start finds the ledger behind the desk
     assert refused.returncode == 1 and "watcher recover" in refused.stderr, refused.stderr
+
+
+def test_a_backup_restored_under_serve_that_lacks_the_days_business_stops_the_intake(root, ledger_backend):
+    """A backup restored into the open ledger after a 撤单 (a dump restored under PostgreSQL workers is the
+    same): no number was drawn since, so the ledger stayed level with the mark and serve went on, on a
+    ledger that had the policy in force again. The event log's latest business, missing from the ledger,
+    now stops it at the next rescan, until it is started again (and start sends the operator to recover)."""
+    if ledger_backend != "sqlite":
+        pytest.skip("the backup restored into the open SQLite file; under PostgreSQL workers it is a dump")
+    import sqlite3
+
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.2\ntext_settle_seconds = 0.2\nrescan_seconds = 1\n", encoding="utf-8"
+    )
+    out = root / "outbox" / "GZ001"
+    write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+    run_watcher(root, "process")
+    number = json.loads((out / "团A_结果.json").read_text("utf-8"))["policies"][0]["policy_no"]
+    ledger, saved = root / "ledger.sqlite3", root.parent / "backup.sqlite3"
+    source, copy = sqlite3.connect(ledger), sqlite3.connect(saved)
+    source.backup(copy)
+    copy.close()
+    source.close()
+    log = root / "logs" / "watcher.log"
+    with serving(root) as proc:
+        write_request(root / "workbooks" / "GZ001" / "撤A.xlsx", {"操作类型": "撤单", "保单号": number})
+        wait_for(lambda: (out / "撤A_结果.json").exists(), 30, "the 撤单")
+        back, live = sqlite3.connect(saved), sqlite3.connect(ledger)
+        back.backup(live)  # `.restore` into the open file: numbers level, the 撤单 gone
+        back.close()
+        live.close()
+        wait_for(lambda: "账本缺少事件记录中最近已办理的业务" in log.read_text("utf-8"), 30, "the intake stopped")
+        write_request(root / "workbooks" / "GZ001" / "批A.xlsx", {"操作类型": "批改", "保单号": number, "天数": 5})
+        time.sleep(3)
+        assert proc.poll() is None
+    assert not (out / "批A_结果.json").exists(), "nothing done on the ledger that lost the 撤单"
+    assert (root / "workbooks" / "GZ001" / "批A.xlsx").exists()
+    refused = run_watcher(root, "process", check=False)
+    assert refused.returncode == 1 and "watcher recover" in refused.stderr, refused.stderr
+
+
+def test_a_recover_started_beside_a_running_worker_stops_its_intake(root):
+    """A worker cut off from the database while `recover` began (no session for recover to see) came back
+    and took files in the middle of the replay. A running service now stops its intake once a recovery is
+    under way on its root, until it is started again."""
+    from watcher.service.recovering import save_state
+
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.2\ntext_settle_seconds = 0.2\nrescan_seconds = 1\n", encoding="utf-8"
+    )
+    log = root / "logs" / "watcher.log"
+    with serving(root) as proc:
+        wait_for(lambda: log.exists() and "正在监视" in log.read_text("utf-8"), 30, "serve up")
+        save_state(root, "replaying")  # what recover writes as it begins
+        wait_for(lambda: "watcher recover 正在" in log.read_text("utf-8"), 30, "the intake stopped")
+        write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+        time.sleep(3)
+        assert proc.poll() is None
+    assert not (root / "outbox" / "GZ001" / "团A_结果.json").exists()
+    assert (root / "workbooks" / "GZ001" / "团A.xlsx").exists()

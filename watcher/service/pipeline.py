@@ -235,11 +235,14 @@ class Pipeline:
         """The walk, a ledger locked by another program waited out with retries and backoff (besides the
         ledger's own busy timeout in each try) for up to lock_wait_seconds; then the intake stops."""
         from ..walk.flow import walk  # the walk loads once a file is taken (process._load_walk)
+        from .recovering import UNDER_WAY, under_way
 
         delay, give_up = 1.0, time.monotonic() + self.desk.settings.lock_wait_seconds
         current = record  # as claimed (with the copy just made) or as read back by reclaim
         while True:
             try:
+                if under_way(self.desk.layout.root):  # a worker back from an outage, mid-replay
+                    self.desk.ledger._swapped(UNDER_WAY)
                 return walk(self.desk, current)
             except DeskFault as fault:
                 if fault.reason != LOCKED or time.monotonic() + delay > give_up or self._stopping():

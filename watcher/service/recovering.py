@@ -19,6 +19,16 @@ def state_path(root: Path) -> Path:
     return Path(root) / FOLDER / STATE
 
 
+# What stops a running service once a recovery is under way on its root (it must not take files beside the
+# replay, nor go on afterwards on what it holds in memory): it holds until the service is started again.
+UNDER_WAY = "watcher recover 正在（或曾经）在此目录运行而未完成：恢复期间与恢复之后，运行中的服务都不能继续受理"
+
+
+def under_way(root: Path) -> bool:
+    """Whether a recovery started on this root and has not finished (one stat: asked before each walk)."""
+    return state_path(root).exists()
+
+
 def unfinished(root: Path) -> dict | None:
     """What a recovery left (in progress, or stopped on a mismatch): the desk does not start meanwhile."""
     try:

@@ -206,12 +206,42 @@ class Service:
             log.warning("%s，继续受理", CLEARED[pipeline.halted.reason])
             pipeline.halted = None
             say_going_on(self.desk.layout.root, self.desk.worker)
+        fault = self._ledger_went_back()
+        if fault is not None:
+            pipeline.halt(fault)
+            return
         gather(self.desk, self.tracker, None, backdate=False, patient=True)
         for who in scan.folders(self.desk.layout):  # several workers: one may have died
             for claimed in adopt(self.desk, who, grace=ADOPT_GRACE_RESCANS * self.settings.rescan_seconds):
                 pipeline.resume(claimed, who)
         pipeline.retry_pending()
         ensure_folders(self.desk)
+
+    def _ledger_went_back(self) -> DeskFault | None:
+        """At each rescan: a `watcher recover` started on this root (it replays beside this worker, which
+        must not take files meanwhile, nor go on after it on what it holds in memory), or a ledger that lacks
+        the event log's latest business with its numbers level (a dump restored under the workers, a backup
+        restored into the open file after a 撤单): either holds until the service is started again, as a
+        ledger replaced under it does. Before, the worker went on, refused a 撤单 of a printed policy as
+        unknown, and issued its group a second number."""
+        from .recovering import UNDER_WAY, under_way, unheld
+
+        ledger = self.desk.ledger
+        try:
+            if under_way(self.desk.layout.root):
+                ledger._swapped(UNDER_WAY)
+            missing = unheld(self.desk.layout.archive, ledger, self.desk.zone)
+            if missing:
+                ledger._swapped(
+                    f"账本缺少事件记录中最近已办理的业务：{'、'.join(missing[:3])}{' 等' if len(missing) > 3 else ''}"
+                    "（账本可能被恢复成了较早的备份）"
+                )
+        except DeskFault as fault:
+            return fault
+        except Exception as exc:  # the ledger away or locked: met, and said, by the walk of the next file
+            if classify(exc) is None:
+                raise
+        return None
 
     def _month_end(self) -> None:
         """Run whatever month-end is due; a failure is logged and retried at the next tick."""
