@@ -315,6 +315,12 @@ def test_workbook_oddities_get_clear_messages(root):
         notes.append(["姓名", "电话"])
         notes.append(["李导游", "13800000000"])
 
+    def hidden_bus(wb):  # the second bus on a hidden sheet: not insured, and said so
+        _roster(wb.create_sheet("被保险人名单"), people(2))
+        other = wb.create_sheet("三车")
+        _roster(other, people(5)[2:])
+        other.sheet_state = "hidden"
+
     def two_id_columns(wb):  # outbound tours: a column for ID cards, another for passports
         ws = wb.create_sheet("被保险人名单")
         ws.append(["序号", "姓名", "证件类型", "身份证号码", "护照号码", "性别", "出生日期"])
@@ -351,6 +357,7 @@ def test_workbook_oddities_get_clear_messages(root):
         "合并.xlsx": merged,
         "两份名单.xlsx": two_rosters,
         "二车.xlsx": second_bus,
+        "三车.xlsx": hidden_bus,
         "两列证件.xlsx": two_id_columns,
         "隐藏行.xlsx": hidden,
         "错误值.xlsx": errors,
@@ -375,6 +382,10 @@ def test_workbook_oddities_get_clear_messages(root):
     [other] = result("二车")["errors"]
     assert result("二车")["status"] == "failed" and other["code"] == "roster.other_sheet", other
     assert "“二车”（2 行）" in other["message"] and "联系人" not in other["message"]
+    hidden_bus_result = result("三车")
+    assert hidden_bus_result["status"] == "success" and hidden_bus_result["policies"][0]["insured_count"] == 2
+    assert [w["code"] for w in hidden_bus_result["warnings"]] == ["roster.hidden_people"]
+    assert "“三车”中有 3 行人员" in hidden_bus_result["warnings"][0]["message"]
     # Said as the clerk typed the headers; no row told its passport number is wrong (column D was read).
     [twice] = result("两列证件")["errors"]
     assert twice["code"] == "roster.duplicate_column" and "“身份证号码”（D 列）、“护照号码”（E 列）" in twice["message"]

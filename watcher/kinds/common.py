@@ -184,12 +184,12 @@ class ApplySheet:
         return value
 
 
-def _people_elsewhere(book: Book, named) -> list[tuple[str, int]]:
-    """Visible sheets besides 被保险人名单 (and 申请) that hold a roster of their own: a header with 姓名
-    and 证件号码, and rows of people under it. (Hidden sheets are not read: nobody sees them in Excel.)"""
+def _people_elsewhere(book: Book, named, *, hidden: bool = False) -> list[tuple[str, int]]:
+    """Sheets besides 被保险人名单 (and 申请) that hold a roster of their own: a header with 姓名 and 证件号码,
+    and rows of people under it; the visible ones, or with `hidden` the hidden ones."""
     found = []
     for sheet in book.sheets.values():
-        if sheet is named or sheet.name == APPLY or sheet.hidden:
+        if sheet is named or sheet.name == APPLY or sheet.hidden != hidden:
             continue
         header = find_header(sheet, ROSTER_COLUMNS, "姓名")
         if header is None:
@@ -236,6 +236,9 @@ def roster_table(book: Book, problems: list[Problem]) -> Table | None:
                 )
             )
             return None
+        for name, n in _people_elsewhere(book, named, hidden=True):
+            # Hidden, so never insured (nobody sees it in Excel), but never passed over in silence either.
+            problems.append(problem("roster.hidden_people", sheet=name, warning=True, name=name, rows=n))
     else:
         found = [
             (sheet, find_header(sheet, ROSTER_COLUMNS, "姓名"))
