@@ -242,11 +242,11 @@ def archived_originals(layout: Layout) -> list[Path]:
     return found
 
 
-_SERIALS = {"policy": "保单", "statement": "对账单"}
+_NUMBERS = {"policy": "保单", "statement": "对账单"}  # the ledger's sequences, as the reports name them
 
 
 def _serials(numbers: dict[str, list[int]]) -> str:
-    return "，".join(f"{_SERIALS.get(n, n)} {'、'.join(map(str, v))}" for n, v in sorted(numbers.items()) if v) or "无"
+    return "，".join(f"{_NUMBERS.get(n, n)} {'、'.join(map(str, v))}" for n, v in sorted(numbers.items()) if v) or "无"
 
 
 class Replay:
@@ -267,7 +267,7 @@ class Replay:
             return {}
         if not (
             isinstance(recorded, dict)
-            and set(recorded) <= set(_SERIALS)
+            and set(recorded) <= set(_NUMBERS)
             and all(
                 isinstance(v, list) and all(type(n) is int and n > 0 for n in v) and len(set(v)) == len(v)
                 for v in recorded.values()
@@ -490,9 +490,6 @@ def _printed(path: Path) -> set[bytes]:
         return set()
     text = json.dumps(_business(data, data), ensure_ascii=False).encode("utf-8")
     return {m.group(0) for pattern in _PRINTED.values() for m in pattern.finditer(text)}
-
-
-_NUMBERS = {"policy": "保单", "statement": "对账单"}
 
 
 def printed_beyond(layout: Layout, used: dict[str, int]) -> list[str]:
