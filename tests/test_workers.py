@@ -510,3 +510,123 @@ def test_a_worker_the_workers_table_lost_is_still_seen_and_recover_waits_for_it(
         assert refused.returncode == 1, refused.stdout
         assert "还有 1 个 watcher 工作进程" in refused.stderr and str(proc.pid) in refused.stderr, refused.stderr
     assert "服务：未运行" in run_watcher(root, "status").stdout
+
+
+class _Cable:
+    """A TCP hop between one worker and the database that the test can cut: the worker lives on, its
+    connection dropped and every new one refused (a network gone), while everyone else reaches the server."""
+
+    def __init__(self, url: str):
+        import socket
+        import threading
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        self.target = (parts.hostname or "127.0.0.1", parts.port or 5432)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        port = self.server.getsockname()[1]
+        self.url = url.replace(f"@{parts.hostname}:{parts.port or 5432}", f"@127.0.0.1:{port}", 1)
+        assert self.url != url, url
+        self.sockets: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b) -> None:
+        import socket
+
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self) -> None:
+        import socket
+
+        try:  # (close alone leaves a thread blocked in accept taking connections on Linux)
+            self.server.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.server.close()
+        for s in self.sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+
+def test_recover_refuses_while_a_worker_cut_off_from_the_database_still_runs(pg_root, pg_url):
+    """A worker whose network to the database dropped has no session there: recover's look at the server
+    found no worker and replayed, and the worker, once back, took files beside the replay. It says on the
+    shared root that it lives (a beat file that keeps changing), and recover refuses until it is stopped;
+    status names it as cut off. Killed, it holds nothing up: its process is seen to be gone."""
+    root = pg_root
+    cable = _Cable(pg_url)
+    try:
+        with serving(root, env={"WATCHER_LEDGER_URL": cable.url}) as worker:
+            wait_for(lambda: str(worker.pid) in run_watcher(root, "status").stdout, 60, "the worker in status")
+            cable.cut()
+            wait_for(lambda: "连不上账本数据库" in run_watcher(root, "status").stdout, 30, "the worker cut off")
+            text = run_watcher(root, "status").stdout
+            assert "服务：运行中（1 个工作进程仍在运行但连不上账本数据库" in text and str(worker.pid) in text, text
+            refused = run_watcher(root, "recover", check=False)
+            assert refused.returncode == 1, refused.stdout
+            assert "暂时连不上账本数据库" in refused.stderr and str(worker.pid) in refused.stderr, refused.stderr
+            assert worker.poll() is None, "the worker lives on, waiting for the database"
+            worker.kill()
+            worker.wait()
+        done = run_watcher(root, "recover", check=False)
+        assert "连不上账本数据库" not in done.stderr and done.returncode == 0, done.stdout + done.stderr
+        assert not list(root.glob(".watcher-alive-*")), "the dead worker's beat file is cleared"
+    finally:
+        cable.cut()
+
+
+def test_a_beat_file_that_stops_changing_is_a_worker_gone_and_one_that_changes_a_worker_alive(tmp_path):
+    """Beat files as recover reads them: one left by a worker killed on another host (it never changes)
+    is waited out over two of its beats and passed over; one whose worker beats is a live worker; a file
+    of this host whose process is gone is removed at once."""
+    import json
+    import socket
+
+    from watcher.service.heartbeat import Heartbeat, beat_path, beating
+
+    left = beat_path(tmp_path, "elsewhere-41")
+    left.write_text(json.dumps({"worker": "elsewhere-41", "host": "elsewhere", "pid": 41, "every": 0.5, "beat": 9}))
+    dead = beat_path(tmp_path, "here-dead")
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    pid = int(gone.stdout)
+    dead.write_text(json.dumps({"worker": "here-dead", "host": socket.gethostname(), "pid": pid, "every": 0.5}))
+    started = time.monotonic()
+    assert beating(tmp_path) == []
+    assert time.monotonic() - started < 5, "waited only two of its beats"
+    assert left.exists() and not dead.exists()
+    beat = Heartbeat(tmp_path, "here-live", "serve", every=0.3).start()
+    try:
+        found = beating(tmp_path)
+        assert [(b.worker, b.command, b.host) for b in found] == [("here-live", "serve", socket.gethostname())]
+        assert [b.worker for b in beating(tmp_path, watch=False)] == ["here-live"], "status: no waiting"
+    finally:
+        beat.close()
+    assert not beat_path(tmp_path, "here-live").exists(), "a worker that stops removes its file"

@@ -359,7 +359,7 @@ def _running(layout: Layout, command: str, held=None):
         say_going_on(layout.root)  # what a service killed while its intake was stopped said is not this run's
         configure(layout.root, settings.zone, to_stdout=True)
         ledger = _open(layout, settings, create=False, guard=True)
-        worker = None
+        worker, beat = None, None
         if ledger.backend == "postgresql":  # several workers may share this root: each keeps its claims apart
             import os
             import socket
@@ -372,11 +372,17 @@ def _running(layout: Layout, command: str, held=None):
             ledger.keep_lock(f"worker:{worker}")
             ledger.register_worker(worker, command, clock.now())
             os.environ["WATCHER_WORKER"] = worker  # its helper processes name their temporary files after it
+            from .service.heartbeat import Heartbeat
+
+            # Said on the shared root too, whatever the database does: recover sees a worker cut off from it.
+            beat = Heartbeat(layout.root, worker, command).start()
         stop = threading.Event()
         install_signal_handlers(stop)
         try:
             yield Desk(layout, settings, ledger, worker=worker, parser=parser), stop
         finally:
+            if beat is not None:
+                beat.close()
             if worker:
                 say_going_on(layout.root, worker)
                 try:
@@ -914,6 +920,19 @@ def cmd_recover(layout: Layout, args) -> int:
                     f"还有 {len(live)} 个 watcher 工作进程在使用这个账本（{'、'.join(n for n, _, _ in live[:5])}）："
                     "重放时它们会同时受理文件、发出编号。请先停止所有主机上的 watcher serve / process，再运行 watcher recover"
                 )
+            if ledger.backend == "postgresql":
+                from .service.heartbeat import beating
+
+                # A worker cut off from the database has no session to be seen by, yet it lives: once back it
+                # would take files beside the replay. Its beat file on this root still changes.
+                cut_off = beating(layout.root)
+                if cut_off:
+                    raise Failure(
+                        f"还有 {len(cut_off)} 个 watcher 工作进程仍在运行，但暂时连不上账本数据库（"
+                        + "、".join(f"{b.worker}（主机 {b.host}，{b.command}）" for b in cut_off[:5])
+                        + "）：连上后它们会与重放同时受理文件、发出编号。请先停止这些主机上的 watcher serve / process，"
+                        "再运行 watcher recover"
+                    )
             # The mark as it was before any replay (a rerun after a kill takes the first run's: the replay
             # raises the mark as it hands numbers out again, so only the mark before it can tell a ledger
             # that hands out more than the desk ever did).

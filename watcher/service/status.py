@@ -24,19 +24,36 @@ from .intake import LOOSE
 from .schedule import due
 
 
+def _cut_off(layout: Layout, seen: list[str]) -> str:
+    """Workers whose beat file says they live but whom the database does not see (cut off from it)."""
+    from .heartbeat import beating
+
+    cut_off = [b for b in beating(layout.root, watch=False) if b.worker not in seen]
+    if not cut_off:
+        return ""
+    return f"{len(cut_off)} 个工作进程仍在运行但连不上账本数据库：" + "，".join(
+        f"{b.worker}（{b.command}，主机 {b.host}）" for b in cut_off
+    )
+
+
 def _service(layout: Layout, ledger, zone) -> str:
     if ledger is not None and ledger.backend == "postgresql":
-        # Several workers, on this host or others: those registered whose lock a live session holds.
+        # Several workers, on this host or others: those registered whose lock a live session holds, and
+        # those whose beat file on the root says they live while the database cannot see them.
         workers = ledger.workers()
+        cut_off = _cut_off(layout, [name for name, _, _ in workers])
         if not workers:
-            return "未运行"
+            return f"运行中（{cut_off}）" if cut_off else "未运行"
         return (
             f"运行中（{len(workers)} 个工作进程："
             + "，".join(
                 f"{name}（{command}，{started.astimezone(zone):%m-%d %H:%M} 起）" for name, command, started in workers
             )
+            + (f"；另有 {cut_off}" if cut_off else "")
             + "）"
         )
+    if ledger is None and (cut_off := _cut_off(layout, [])):  # the database away: the workers still say so
+        return f"运行中（{cut_off}）"
     path = layout.root / ".watcher.lock"
     if not path.exists():
         return "未运行"
@@ -80,6 +97,10 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
                 if classify(exc) is None:
                     raise
                 live = []
+        elif ledger is None and running and "连不上账本数据库" in service:  # each says what stops it
+            from .heartbeat import beating
+
+            live = [b.worker for b in beating(layout.root, watch=False)]
         halted = halted_line(layout.root, live) if running else None
         # What status's own probe meets is what the service stopped on only if the service says it stopped
         # (it may be waiting out a short lock, with a file in hand).
