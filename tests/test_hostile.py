@@ -7,6 +7,7 @@ import io
 import json
 import os
 import random
+import re
 import struct
 import time
 import zipfile
@@ -163,6 +164,18 @@ def huge_dimension() -> bytes:
     return rezip(valid_bytes(), {SHEET: sheet})
 
 
+def far_row_cell_unplaced() -> bytes:
+    """A far row holding a cell that gives no reference of its own: readers place it in that row, and the
+    grid spans a million rows all the same."""
+    sheet = (
+        HEAD + b"<worksheet " + NS + b"><sheetData>"
+        b'<row r="1"><c r="A1" t="inlineStr"><is><t>\xe5\xa7\x93\xe5\x90\x8d</t></is></c>'
+        b'<c r="H1" t="inlineStr"><is><t>x</t></is></c></row>'
+        b'<row r="1000000"><c t="inlineStr"><is><t>x</t></is></c></row></sheetData></worksheet>'
+    )
+    return rezip(valid_bytes(), {SHEET: sheet})
+
+
 def ole_garbage() -> bytes:
     return bytes.fromhex("D0CF11E0A1B11AE1") + random.Random(1).randbytes(8192)
 
@@ -183,6 +196,7 @@ CORPUS = {
     "解压炸弹.xlsx": (gib_bomb, "解压后"),
     "目录说谎.xlsx": (lying_directory, "无法打开"),
     "巨大范围.xlsx": (huge_dimension, "范围过大"),
+    "巨大范围_无坐标.xlsx": (far_row_cell_unplaced, "范围过大"),
     "OLE垃圾.xls": (ole_garbage, "无法打开"),
     "加密.xlsx": (encrypted, "文件已加密，请取消密码后重新提交"),
     "随机字节.csv": (lambda: random.Random(7).randbytes(4096), ""),
@@ -624,3 +638,24 @@ def test_a_sheet_far_longer_than_a_request_may_be_is_refused_in_the_parser(root)
     data = _result(root, "长表_结果")
     assert [(e["code"], e["row"]) for e in data["errors"]] == [("file.sheet_rows", None)], data["errors"][:3]
     assert "被保险人名单" in data["errors"][0]["message"] and "20 人" in data["errors"][0]["message"]
+
+
+def test_a_roster_saved_by_calc_after_a_row_was_deleted_is_read_not_refused_as_a_huge_sheet(root):
+    """LibreOffice Calc, after a row is deleted where the columns have a style (the templates' text columns),
+    writes an empty last row <row r="1048576"></row> and a dimension down to it. The whole request was
+    refused as a sheet of 8 million cells, the corrected result too, and no fix the message gave helped."""
+    data = valid_bytes(3)
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        sheet = z.read(SHEET)
+    last = (
+        b'<row r="1048576" customFormat="false" ht="12.8" hidden="false" customHeight="false" '
+        b'outlineLevel="0" collapsed="false"></row>'
+    )
+    assert b"</sheetData>" in sheet
+    sheet = sheet.replace(b"</sheetData>", last + b"</sheetData>")
+    sheet = re.sub(rb'<dimension ref="[^"]*"/>', b'<dimension ref="A1:H1048576"/>', sheet)
+    (root / "workbooks" / "GZ001" / "删行.xlsx").write_bytes(rezip(data, {SHEET: sheet}))
+    run_watcher(root, "process")
+    done = _result(root, "删行_结果")
+    assert done["status"] == "success", done["errors"][:3]
+    assert [p["insured_count"] for p in done["policies"]] == [3], done["policies"]

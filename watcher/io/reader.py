@@ -198,7 +198,11 @@ def _trim(rows: list[list]) -> list[list]:
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
-_ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
+# A row that holds anything (its cells may give no reference of their own: they are read in that row). An
+# empty row is left out: LibreOffice Calc writes <row r="1048576" …></row> after a row is deleted where the
+# columns have a style (every watcher template's have), and no reader makes a cell of it.
+_ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"[^>]*(?<!/)>(?!\s*</row>)')
+_CELL_ROW = re.compile(rb'<c\b[^>]*?\br="[A-Z]{1,3}(\d+)"')
 _COL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})\d+"')
 _HIDDEN_ROW = re.compile(rb"<row\b([^>]*?)>")
 # What makes a sheet worth parsing for formulas and error cells: a cell's formula (<f>, <f t="shared" …>,
@@ -281,7 +285,7 @@ def _custom_properties(data: bytes) -> dict[str, str]:
 
 def _sheet_facts(sheet: str, data: bytes, limits: Limits) -> PartFacts:
     facts = PartFacts()
-    max_row = max((int(r) for r in _ROW_REF.findall(data)), default=0)
+    max_row = max((int(r) for r in (*_ROW_REF.findall(data), *_CELL_ROW.findall(data))), default=0)
     max_col = max((_col_number(c) for c in set(_COL_REF.findall(data))), default=0)
     if max_row * max_col > limits.max_cells:
         ref = f"{column_letter(max_col - 1)}{max_row}"
