@@ -61,6 +61,17 @@ def test_birth_dates():
     assert parse_date(datetime(1980, 1, 31)) == date(1980, 1, 31)
 
 
+def test_a_compact_date_typed_into_a_number_cell_is_a_date_for_a_start_time_too():
+    """20261201 typed in Calc or Excel is a number: a birth date read it, 生效时间 said 无法识别 (while the
+    same digits typed as text, and a query's date, were read). No Excel serial day is that large."""
+    assert parse_local_datetime(20261201) == datetime(2026, 12, 1)
+    assert parse_local_datetime(20261201.0) == datetime(2026, 12, 1)
+    assert not names_an_hour(20261201), "a date alone: warned as 00:00 like any other"
+    assert parse_local_datetime(46357) == datetime(2026, 12, 1), "a serial day is still one"
+    with pytest.raises(DateError):
+        parse_local_datetime(20261301)
+
+
 def test_cover_runs_to_midnight_after_the_last_day_shown_as_24_00():
     start = datetime(2026, 12, 1, 8, tzinfo=ZONE)
     end = cover_end(start, 3, ZONE)

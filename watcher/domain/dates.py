@@ -50,7 +50,10 @@ def parse_local_datetime(value: object) -> datetime:
         return datetime.combine(value, time())
     number = _number(value)
     if number is not None:
-        return excel_serial(number).replace(microsecond=0)
+        if number == number.to_integral_value() and 19000101 <= number <= 29991231:
+            value = str(int(number))  # 20261201 typed into a number cell (no serial day is that large)
+        else:
+            return excel_serial(number).replace(microsecond=0)
     text = fold(str(value or "")).strip()
     m = _DT.match(text) or _COMPACT.match(text)
     if not m:
@@ -97,10 +100,7 @@ def parse_date(value: object) -> date:
     if isinstance(value, date):
         return value
     number = _number(value)
-    if number is not None:
-        if number == number.to_integral_value() and 19000101 <= number <= 29991231:
-            text = str(int(number))  # 19800131 typed as a number
-            return parse_local_datetime(text).date()
+    if number is not None and number != number.to_integral_value():
         return excel_serial(number).date()
     return parse_local_datetime(value).date()
 
