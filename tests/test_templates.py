@@ -119,6 +119,28 @@ def test_a_filled_template_goes_through(root, tmp_path):
     assert data["policies"][0]["insured_count"] == 1  # the example row is not insured
 
 
+def test_a_value_typed_over_the_note_in_column_c_is_pointed_at_not_only_called_missing(root, tmp_path):
+    """A clerk who typed the 旅行团号 and 生效时间 in column C (over the template's note) was told only that
+    they were 没有填写, looking at the values they had typed. The template's own notes are no such value."""
+    out = root / "workbooks" / "GZ001" / "填错列.xlsx"
+    run_watcher(root, "template", "投保", "-o", str(tmp_path / "模板.xlsx"))
+    wb = openpyxl.load_workbook(tmp_path / "模板.xlsx")
+    apply = wb["申请"]
+    assert apply["A3"].value == "旅行团号" and apply["A6"].value == "生效时间" and apply["C4"].value
+    apply["C3"], apply["B4"], apply["B5"] = "T-COLC", "境内", "GN-A"
+    apply["C6"], apply["B7"] = "2026-12-20 08:00", 2
+    wb["被保险人名单"].append([1, "张三", "身份证", ID_M_1980, None, None, None, None])
+    wb.save(out)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "填错列_结果")
+    assert data["status"] == "failed"
+    found = {e["column"]: e for e in data["errors"]}
+    assert found["旅行团号"]["code"] == "field.value_aside", data["errors"]
+    assert "C 列填了“T-COLC”" in found["旅行团号"]["message"] and "B 列" in found["旅行团号"]["message"]
+    assert found["生效时间"]["code"] == "field.value_aside" and "2026-12-20 08:00" in found["生效时间"]["message"]
+    assert "区域" not in found and "方案代码" not in found, "the notes left in column C are no values"
+
+
 def test_admin_templates_filled_go_through(root, tmp_path):
     out = root / "workbooks" / "_admin" / "机构.xlsx"
     run_watcher(root, "template", "机构", "-o", str(tmp_path / "机构.xlsx"))

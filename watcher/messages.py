@@ -53,6 +53,7 @@ MESSAGES: dict[str, str] = {
     # --- 申请 sheet ---------------------------------------------------------------------
     "field.required": "缺少“{label}”。请在“申请”表 A 列写“{label}”，B 列填写内容",
     "field.empty": "“{label}”没有填写",
+    "field.value_aside": "“{label}”的 B 列是空的，而同一行的 {where} 列填了“{value}”：内容要填在 B 列（紧挨“{label}”右边的一格）。请把它移到 B 列后再提交",
     "field.duplicate_label": "“{label}”在“申请”表中出现了多次（第 {rows} 行）。请只保留一行",
     "field.region": "区域“{value}”无效，只能填“境内”或“境外”",
     "field.days": "天数“{value}”无效，请填写 1 以上的整数",

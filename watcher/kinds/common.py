@@ -22,6 +22,8 @@ BAD = object()  # a cell whose value cannot be used: a formula without a cached 
 ROSTER = "被保险人名单"
 
 APPLY_FIELDS = synonyms_index(forms.apply_labels())  # declared with the forms (kinds/forms.py)
+# What the templates write beside the fields (column C): never taken for a value typed in the wrong column.
+_NOTES = {strip_control(clean(f.note)) for form in forms.FORMS for f in form.fields if f.note}
 
 ROSTER_COLUMNS = synonyms_index(forms.columns(ROSTER))
 
@@ -108,9 +110,27 @@ class ApplySheet:
         if raw is BAD:
             return None
         if not clean(raw):
-            self.fail("field.empty" if label in self.fields else "field.required", label, label=label)
+            aside = self._aside(label)
+            if aside is not None:
+                where, value = aside
+                self.fail("field.value_aside", label, label=label, where=where, value=value)
+            else:
+                self.fail("field.empty" if label in self.fields else "field.required", label, label=label)
             return None
         return raw
+
+    def _aside(self, label: str) -> tuple[str, str] | None:
+        """(column, value) of what a clerk typed further along the row of an empty field (over the template's
+        note in column C, or beyond it): 「没有填写」 alone left them looking at the value they had typed."""
+        f = self.fields.get(label)
+        if f is None or self.sheet is None:
+            return None
+        row = self.sheet.rows[f.row - 1] if f.row - 1 < len(self.sheet.rows) else []
+        for c in range(f.col + 1, len(row)):
+            value = strip_control(clean(row[c]))
+            if value and value not in _NOTES:
+                return column_letter(c), value[:40]
+        return None
 
     def text(self, label: str, *, required: bool, limit: int = 100) -> str:
         raw = self.present(label) if required else self.raw(label)
