@@ -106,6 +106,19 @@ def test_document_formats(id_type, good, bad):
         assert check_id(id_type, number, TODAY).error == "id.format", number
 
 
+def test_a_checked_types_number_under_other_is_refused_with_the_type_to_choose():
+    """The same traveller as 其他 was another person: a second policy for the same group and period, and a
+    duplicate row, went unseen. A number that passes as 身份证, 港澳台居民居住证 or 外国人永久居留身份证 is that."""
+    for number, wanted in (
+        ("11010519491231002X", "身份证"),
+        (_resident("810000", date(1990, 1, 1), 1), "港澳台居民居住证"),
+        (_resident("911840", date(1985, 6, 1), 12), "外国人永久居留身份证"),
+    ):
+        result = check_id("其他", number, TODAY)
+        assert result.error == "id.other_is_checked" and result.values["id_type"] == wanted, (number, result)
+    assert check_id("其他", "110105194912310021", TODAY).ok, "failing every check: some other document's number"
+
+
 def test_documents_without_birth_or_gender_return_none_for_both():
     result = check_id("护照", "E12345678", TODAY)
     assert result.birth is None and result.gender is None

@@ -204,6 +204,12 @@ def check_id(id_type: str, raw: object, today: date, read: tuple[str, bool] | No
     if id_type == FOREIGN_PR:
         return _foreign_pr(number, today)
     pattern, expected = _PATTERNS[id_type]
+    if id_type == OTHER and len(number) == 18:
+        # A number that passes as a checked type's is that document: under 其他 the same traveller read as
+        # another person, so a second policy for the same group and period, and a duplicate row, went unseen.
+        for checked, check in ((RESIDENT, _resident), (HMT_RESIDENCE, _hmt_residence), (FOREIGN_PR, _foreign_pr)):
+            if check(number, today).ok:
+                return _fail(number, "id.other_is_checked", value=number, id_type=checked)
     if not pattern.match(number):
         if isinstance(raw, (int, float)) and not isinstance(raw, bool) and number.isdigit():
             # A number cell: Excel dropped the leading zeros (01234567 became 1234567). Said as such; what
