@@ -667,6 +667,7 @@ def test_a_policy_in_a_statement_cannot_change():
     assert check_changeable(policy, policy.policy_no, "批改", now, zone, {}) == []
     [refused] = check_changeable(replace(policy, statement_no="DZ2026120001"), policy.policy_no, "批改", now, zone, {})
     assert refused.code == "policy.settled" and "DZ2026120001" in refused.message
+    assert "请联系保险公司团险运营人员" in refused.message, "a refusal says what to do next"
     [late] = check_changeable(policy, policy.policy_no, "批改", start, zone, {})
     assert late.code == "policy.in_force"
 
