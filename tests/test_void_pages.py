@@ -94,6 +94,34 @@ def test_a_void_page_names_who_its_replacement_does_not_cover(root):
     assert "本保单所列人员均不在保单" in (_not_on(_page(root, a)) or "")  # the chain's first page too
 
 
+def test_a_void_page_stops_calling_someone_uncovered_once_a_add_puts_them_back(root):
+    """换人 left C off the replacement, then a 加人 on it put C back: the void page (and its 补打保单) still said
+    「其中 C 不在保单 … 中，本保单撤单后不再为其提供保障」 while the lookup page told C they were covered."""
+    group = people(4)
+    a = _request(root, "团.xlsx", issue_fields(), group[:3])["policies"][0]["policy_no"]
+    b = _request(root, "换人.xlsx", {"操作类型": "换人", "保单号": a}, [group[0], group[1], group[3]])
+    b = b["policies"][0]["policy_no"]
+    said = _not_on(_page(root, a)) or ""
+    assert group[2][1] in said and b in said, said
+    added = _request(root, "加人.xlsx", {"操作类型": "加人", "保单号": b}, [group[2]])
+    assert added["status"] == "success", added["errors"]
+    assert _not_on(_page(root, a)) is None, _not_on(_page(root, a))
+    assert _status(_page(root, a)) == "已撤单" and _replaced_by(_page(root, a)) == b
+
+
+def test_a_void_page_names_someone_swapped_for_a_namesake(root):
+    """换人 took 年轻人 off and put on another 年轻人 (another ID): the void page matched by name and said
+    nothing, while the lookup page told the first one they were not on the replacement."""
+    group = people(3)
+    twin = list(people(4)[3])
+    twin[1] = group[2][1]  # the same name, another person
+    a = _request(root, "团.xlsx", issue_fields(), group)["policies"][0]["policy_no"]
+    b = _request(root, "换人.xlsx", {"操作类型": "换人", "保单号": a}, [group[0], group[1], twin])
+    assert b["status"] == "success", b["errors"]
+    said = _not_on(_page(root, a)) or ""
+    assert group[2][1] in said and b["policies"][0]["policy_no"] in said, said
+
+
 def test_reprint_of_a_replaced_policy_shows_the_pointer(root):
     a = _request(root, "团.xlsx", issue_fields(), people(2))["policies"][0]["policy_no"]
     b = _request(root, "批改.xlsx", {"操作类型": "批改", "保单号": a, "天数": 4})["policies"][0]["policy_no"]

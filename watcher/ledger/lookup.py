@@ -251,27 +251,41 @@ class LookupLedger:
             )
         )
         name = conn.execute("SELECT name FROM agencies WHERE code = ?", (policy.agency,)).fetchone()
-        steps = chain(conn, policy.policy_no) if policy.status == CANCELLED else []
-        head = Replacement(*steps[-1][:3]) if steps else None
-        on_head, unsure, corrected = _follow(conn, policy.policy_no, steps, person) if steps else (False, False, False)
-        if head is not None and not on_head:
-            # Left out of the replacement, but on another live policy issued from this one (a 加人 after a
-            # 减人 took them off): that one covers them, and the page says so instead. Only a policy of this
-            # chain: another trip of the same tour group replaced nothing.
-            descendants = issued_from(conn, policy.policy_no)
-            if descendants:
-                marks = ",".join("?" * len(descendants))
-                row = conn.execute(
-                    "SELECT p.policy_no, p.status, p.end_at FROM insured i JOIN policies p ON p.policy_no = i.policy_no"
-                    f" WHERE i.id_no = ? AND i.id_type = ? AND p.status = ? AND p.policy_no IN ({marks})"
-                    " ORDER BY p.issued_at DESC, p.policy_no DESC LIMIT 1",
-                    (id_no, id_type, ACTIVE, *descendants),
-                ).fetchone()
-                if row is not None:
-                    head, on_head, corrected = Replacement(row[0], row[1], from_text(row[2])), True, False
-        # A 信息变更 this person cannot be told apart in: neither "you are on it" nor "you are not".
-        unsure = unsure and not on_head
+        head, on_head, unsure, corrected = None, False, False, False
+        if policy.status == CANCELLED:
+            head, on_head, unsure, corrected = where_now(conn, policy.policy_no, person)
         return Found(policy, person, covers, name[0] if name else "", head, on_head, unsure, corrected)
+
+
+def where_now(
+    conn, policy_no: str, person: Insured, steps: list[tuple] | None = None
+) -> tuple[Replacement | None, bool, bool, bool]:
+    """Where a person of a void policy stands now: (the policy that replaces it, whether they are on that
+    one, unsure, on it under an ID a 信息变更 corrected). The lookup page and the void policy's own page
+    (which names those left out) both ask this, so they never say different things. `steps`: chain(conn,
+    policy_no), where the caller has it."""
+    steps = chain(conn, policy_no) if steps is None else steps
+    if not steps:
+        return None, False, False, False
+    head = Replacement(*steps[-1][:3])
+    on_head, unsure, corrected = _follow(conn, policy_no, steps, person)
+    if not on_head:
+        # Left out of the replacement, but on another live policy issued from this one (a 加人 after a
+        # 减人 took them off): that one covers them, and the page says so instead. Only a policy of this
+        # chain: another trip of the same tour group replaced nothing.
+        descendants = issued_from(conn, policy_no)
+        if descendants:
+            marks = ",".join("?" * len(descendants))
+            row = conn.execute(
+                "SELECT p.policy_no, p.status, p.end_at FROM insured i JOIN policies p ON p.policy_no = i.policy_no"
+                f" WHERE i.id_no = ? AND i.id_type = ? AND p.status = ? AND p.policy_no IN ({marks})"
+                " ORDER BY p.issued_at DESC, p.policy_no DESC LIMIT 1",
+                (person.id_no, person.id_type, ACTIVE, *descendants),
+            ).fetchone()
+            if row is not None:
+                head, on_head, corrected = Replacement(row[0], row[1], from_text(row[2])), True, False
+    # A 信息变更 this person cannot be told apart in: neither "you are on it" nor "you are not".
+    return head, on_head, unsure and not on_head, corrected
 
 
 # The people of one policy whose ID is not on another: those a 信息变更 took off (or whose ID it corrected),

@@ -28,6 +28,7 @@ from ..faults import AWAY, SWAPPED, DeskFault, describe, os_words
 from .common import (
     POLICY_SELECT,
     LedgerError,
+    chain,
     from_text,
     latest_processed,
     policy_from_row,
@@ -989,6 +990,20 @@ class Ledger(SettlementLedger):
     def replacement(self, policy_no: str) -> Replacement | None:
         """The policy that replaces this one now, following the chain (None: nothing replaced it)."""
         return replacement(self.conn, policy_no)
+
+    def left_out(self, policy: Policy) -> tuple[str, ...]:
+        """The names of a void policy's people whom nothing covers now, as the lookup page tells each of them
+        (lookup.where_now): left out of its replacement by a 减人 or 换人 and on no live policy issued from
+        it since (a 加人 may have put them back). One a 信息变更 cannot tell apart is not said to be left out."""
+        from .lookup import where_now
+
+        out = []
+        steps = chain(self.conn, policy.policy_no)
+        for person in policy.people:
+            _, on_head, unsure, _ = where_now(self.conn, policy.policy_no, person, steps)
+            if not on_head and not unsure:
+                out.append(person.name)
+        return tuple(out)
 
     def replaced(self, policy_no: str) -> list[str]:
         """The policies this one replaced, directly or through others."""

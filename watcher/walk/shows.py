@@ -10,7 +10,7 @@ from datetime import tzinfo
 
 from ..domain.money import Amount
 from ..domain.plans import Plan
-from ..domain.policy import ACTIVE, Agency, Policy, Replacement
+from ..domain.policy import ACTIVE, ADD_PEOPLE, Agency, Policy, Replacement
 from ..domain.settlement import Group, Statement, month_bounds, month_text, parse_month
 from ..io.result_json import plan_json, statement_json
 from ..io.sheet_table import SheetTable
@@ -62,20 +62,10 @@ def page_shown(ledger: Ledger, policy: Policy, issued: bool = False) -> PageShow
     replacement = ledger.replacement(policy.policy_no) if policy.status != ACTIVE else None
     missing: tuple[str, ...] = ()
     if replacement is not None and policy.people:
-        head = ledger.policy(replacement.policy_no)
-        if head is not None:
-            missing = not_on(policy, head)
+        missing = ledger.left_out(policy)
     return PageShown(
         policy, ledger.plan_version(policy.plan_version), ledger.agency(policy.agency), replacement, issued, missing
     )
-
-
-def not_on(policy: Policy, head: Policy) -> tuple[str, ...]:
-    """The names of `policy`'s people that `head` does not cover: neither their ID nor their name is on it (a
-    信息变更 that corrected one of the two still covers the person)."""
-    ids = {(p.id_type, p.id_no) for p in head.people}
-    names = {p.name for p in head.people}
-    return tuple(p.name for p in policy.people if (p.id_type, p.id_no) not in ids and p.name not in names)
 
 
 def gather(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> Outcome:
@@ -94,10 +84,20 @@ def gather(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> Outcome:
 
 def _void_pages(outcome: Outcome, ledger: Ledger) -> list[PageShown]:
     """A void policy never looks valid: the pages of the policies this request cancelled, and of those
-    they had replaced (their chain now ends elsewhere), say 已撤单 and which policy replaces them."""
-    if outcome.status != "success" or not outcome.cancelled:
+    they had replaced (their chain now ends elsewhere), say 已撤单 and which policy replaces them. A 加人
+    that puts back someone a 减人 or 换人 had left out covers them again: the void pages that said they were
+    no longer covered say so no more (as the lookup page does at once)."""
+    if outcome.status != "success":
         return []
     numbers = dict.fromkeys(n for c in outcome.cancelled for n in (c, *ledger.replaced(c)))
+    for added in outcome.policies:
+        if added.replace_reason != ADD_PEOPLE or not added.replaces:
+            continue
+        ids = {(p.id_type, p.id_no) for p in added.people}
+        for n in ledger.replaced(added.replaces):
+            void = ledger.policy(n)
+            if void is not None and any((p.id_type, p.id_no) in ids for p in void.people):
+                numbers.setdefault(n)
     policies = [ledger.policy(n) for n in numbers]
     return [page_shown(ledger, p) for p in policies if p is not None]
 
