@@ -335,6 +335,24 @@ def test_add_people_issues_a_policy_for_the_added_people_in_the_same_group(root)
     assert ledger_rows(root) == before
 
 
+def test_a_reduce_listing_someone_of_the_policy_added_beside_says_to_delete_the_row(root):
+    """A 减人 listing the whole group, someone of the 加人 policy beside it included, got two messages on one
+    cell: 请对保单 … 办理换人或减人 and 减人只能减少人员，不能增加. The row is simply not that policy's."""
+    old = issue(root)
+    added = [[1, "赵六", "护照", "E98765432", "男", "1985-06-01", None, None]]
+    beside = request(root, "加人.xlsx", {"操作类型": "加人", "保单号": old["policy_no"]}, added)[0]
+    beside_no = beside["policies"][0]["policy_no"]
+    before = ledger_rows(root)
+    data, _ = request(
+        root, "减人.xlsx", {"操作类型": "减人", "保单号": old["policy_no"]}, [*ROSTER[:2], [3, *added[0][1:]]]
+    )
+    assert data["status"] == "failed"
+    at_row = [e for e in data["errors"] if e["row"] == 4]
+    assert [e["code"] for e in at_row] == ["endorse.reduce_elsewhere"], data["errors"]
+    assert beside_no in at_row[0]["message"] and "请删除这一行" in at_row[0]["message"]
+    assert ledger_rows(root) == before
+
+
 def test_remove_people_reissues_with_the_complete_new_roster_and_shows_who_left(root):
     old = issue(root)
     data, wb = request(root, "减人.xlsx", {"操作类型": "减人", "保单号": old["policy_no"]}, ROSTER[:2])

@@ -137,6 +137,7 @@ MESSAGES: dict[str, str] = {
     "policy.in_force": "保单 {value} 已于 {start} 生效，生效后不能再办理{action}。保全须在生效前办理；如有特殊情况请联系保险公司团险运营人员",
     "policy.settled": "保单 {value} 已列入对账单 {statement}，不能再修改（对账单一经生成不再重开）。如确需更正，请联系保险公司团险运营人员",
     "endorse.already_covered": "此人已在原保单 {policy_no} 中，同一旅行团不能重复投保。加人只填写新增的人员",
+    "endorse.reduce_elsewhere": "此人不在保单 {policy_no} 中，而在同一旅行团的另一张保单 {other} 上。减人名单只列保单 {policy_no} 上保留的人员：请删除这一行；如需把此人减去，请对保单 {other} 另行办理减人",
     "endorse.not_on_policy": "此人不在原保单 {policy_no} 中。减人只能减少人员，不能增加；如需换人请用“换人”",
     "endorse.reduce_changed": "减人只能减少人员，不能修改留下的人的信息：此人的{diffs}与原保单 {policy_no} 中的不一致。请按原保单填写此人（原保单的全部人员信息，包括联系电话和备注，可用“保单查询”导出）；如确需修改，请先办理减人，再对新保单办理“信息变更”（或直接用“信息变更”提交完整的新名单）",
     "endorse.most_removed": "本次{action}后，原保单 {before} 人中只保留了 {kept} 人，减少了 {removed} 人（已不在新保单上，没有保障）。{action}的名单须是变更后的完整名单（所有继续投保的人），而不是只列要减去或换入的人：如有人被误减，请尽快用加人补回",

@@ -26,7 +26,7 @@ from ..settings import Settings
 from .base import CancelPolicy, Checked, Decision, IssuePolicy, Request
 from .cancel import check_changeable, group_apart
 from .common import ApplySheet
-from .roster import brought_roster, cell_of, check_roster, parse_roster, roster_apart, roster_keys
+from .roster import brought_roster, cell_of, check_roster, parse_roster, roster_apart, roster_keys, same_group
 
 
 @dataclass(frozen=True)
@@ -430,7 +430,30 @@ class NewRosterKind(_Endorsement):
                 ],
             )
             for key, r in values.row_of.items():
-                if key not in old_keys:
+                group = state.policy.tour_group
+                elsewhere = [
+                    o
+                    for o in (state.overlaps if key not in old_keys else ())
+                    if (o.id_type, o.id_no) == key and same_group(o.tour_group, group)
+                ]
+                if elsewhere:
+                    # On another policy of the group (a 加人 issued beside this one): two messages told the clerk
+                    # to 换人 or 减人 on that one and that a 减人 cannot add; the row is simply not this policy's.
+                    at = cell_of(request, r, "证件号码")
+                    problems[:] = [
+                        p
+                        for p in problems
+                        if not (p.code == "roster.in_group_policy" and (p.sheet, p.row) == (at["sheet"], at["row"]))
+                    ]
+                    problems.append(
+                        problem(
+                            "endorse.reduce_elsewhere",
+                            **at,
+                            policy_no=state.policy.policy_no,
+                            other=elsewhere[0].policy_no,
+                        )
+                    )
+                elif key not in old_keys:
                     problems.append(
                         problem(
                             "endorse.not_on_policy", **cell_of(request, r, "证件号码"), policy_no=state.policy.policy_no

@@ -208,7 +208,7 @@ def check_roster(
         if at is None:
             continue
         r = at
-        same = bool(tour_group) and _same_group(overlap.tour_group, tour_group)
+        same = bool(tour_group) and same_group(overlap.tour_group, tour_group)
         code = ("roster.in_group_policy" if endorsing else "roster.same_group") if same else "roster.overlap"
         said.setdefault((r, code), []).append(overlap)
     for (r, code), found in said.items():
@@ -279,7 +279,7 @@ def roster_apart(brought: Request, policy: Policy, today: date, zone: tzinfo) ->
     ]
 
 
-def _same_group(a: str, b: str) -> bool:
+def same_group(a: str, b: str) -> bool:
     """Two 旅行团号 of one group: as compared everywhere (case, width, spaces aside), and a code of digits
     also with its leading zeros aside. 0012 typed in a General cell arrives as 12: the same people again
     under '0012' typed as text were taken for another group, and a second policy for them was issued with
