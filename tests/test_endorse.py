@@ -84,6 +84,15 @@ def test_amend_issues_a_new_number_and_the_old_becomes_cancelled(root):
     assert new["replaces"] == old["policy_no"] and "批改" in new["replace_reason"]
     assert new["start"] == new_start.strftime("%Y-%m-%dT%H:00:00+08:00") and new["days"] == 5
     assert new["premium"] == "24.00" and data["premium_before"] == "15.00"  # 4–7 days: 8.00 each
+    # What changed, each old value beside the new (the summary shows only the new period), and whose premium.
+    amended = {a["项目"]: (a["原内容"], a["新内容"]) for a in data["amended"]}
+    assert set(amended) == {"生效时间", "天数", "终止时间", "经办人", "保费"}, amended
+    assert amended["天数"] == ("3", "5") and amended["保费"] == ("15.00", "24.00")
+    assert amended["生效时间"][1] == new_start.strftime("%Y-%m-%d %H:00") and amended["经办人"][1] == "新经办"
+    shown = [r for r in wb["批改内容"].iter_rows(values_only=True) if any(r)]
+    assert shown[0] == ("项目", "原内容", "新内容") and ("天数", "3", "5") in shown and len(shown) == 6, shown
+    repriced = {c["姓名"]: c["说明"] for c in data["changes"]}
+    assert len(repriced) == 3 and all(" → 8.00" in said for said in repriced.values()), repriced
     ledger = policies(root)
     assert ledger[old["policy_no"]]["status"] == "已撤单" and ledger[new["policy_no"]]["status"] == "有效"
     assert ledger[new["policy_no"]]["handler"] == "新经办" and ledger[new["policy_no"]]["route"] == "广州—桂林—阳朔"

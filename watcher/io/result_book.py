@@ -23,7 +23,7 @@ from ..domain.problems import Problem
 from ..domain.text import clean, label_key
 from ..messages import STATUS_LABEL
 from .book import Book, Sheet
-from .sheet_table import CHANGES
+from .sheet_table import ENDORSED
 from .tables import label_fields
 from .xlsx import (
     MARK,
@@ -328,7 +328,7 @@ def _summary(wb, f, outcome, zone) -> None:
         fit_row(ws, r, [(note, VALUE_WIDTH)])
         r += 1
 
-    policy_table = bool(outcome.policies) and all(t.name == CHANGES for t in outcome.tables)
+    policy_table = bool(outcome.policies) and all(t.name in ENDORSED for t in outcome.tables)
     if policy_table:
         r += 1
         heads = ["保单号", "旅行团号", "方案", "人数", "保费", "生效时间", "终止时间", "状态"]

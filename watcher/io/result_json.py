@@ -8,7 +8,7 @@ from datetime import datetime, tzinfo
 from ..domain.money import yuan_text
 from ..domain.policy import Policy
 from .result_book import premium_total
-from .sheet_table import CHANGES
+from .sheet_table import AMENDED, CHANGES
 
 
 def policy_json(policy: Policy, zone: tzinfo, now: datetime | None = None) -> dict:
@@ -119,6 +119,8 @@ def envelope(outcome, zone: tzinfo) -> dict:
     for table in outcome.tables:
         if table.name == CHANGES:
             data["changes"] = [dict(zip(table.headers, row, strict=False)) for row in table.rows]
+        elif table.name == AMENDED:
+            data["amended"] = [dict(zip(table.headers, row, strict=False)) for row in table.rows]
     if outcome.first_processed_at is not None:
         data["first_processed_at"] = outcome.first_processed_at.astimezone(zone).isoformat(timespec="seconds")
     if outcome.status in ("success", "duplicate"):

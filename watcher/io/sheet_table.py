@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 # The sheet of an endorsement's people changes: beside it, the result still lists the policies in its summary
 # (a query's tables are its policies; an endorsement's are not).
 CHANGES = "人员变更"
+AMENDED = "批改内容"  # a 批改's policy values, each old and new (its people's premiums are in 人员变更)
+ENDORSED = (CHANGES, AMENDED)  # the tables of an endorsement: the summary lists its policies beside them
 
 
 @dataclass

@@ -21,7 +21,7 @@ from ..domain.problems import Problem, problem
 from ..domain.rating import person_premium
 from ..domain.text import clean, fold, group_key
 from ..io.book import Book
-from ..io.sheet_table import CHANGES, SheetTable
+from ..io.sheet_table import AMENDED, CHANGES, SheetTable
 from ..settings import Settings
 from .base import CancelPolicy, Checked, Decision, IssuePolicy, Request
 from .cancel import check_changeable, group_apart
@@ -308,12 +308,16 @@ class _Endorsement:
                 "方案": f"{new.plan_code} {new.plan_name}",
                 "保险期间": f"{show_hour(new.start, zone)} 至 {show_end(new.end, zone)}",
             },
-            tables=[SheetTable(CHANGES, ["变更", "姓名", "证件类型", "证件号码", "说明"], ["text"] * 5, changes)]
-            if changes
-            else [],
+            tables=self.tables(old, new, changes),
             premium_before=old.premium_fen if self.reissue else None,
             notes=self.repriced(old, new),
         )
+
+    def tables(self, old: Policy, new: Policy, changes: list[list]) -> list[SheetTable]:
+        """The result's sheets besides its summary: who was added, removed or changed (人员变更)."""
+        if not changes:
+            return []
+        return [SheetTable(CHANGES, ["变更", "姓名", "证件类型", "证件号码", "说明"], ["text"] * 5, changes)]
 
     def repriced(self, old: Policy, new: Policy) -> list[str]:
         """A line for the summary where the plan's rates changed since the old policy was priced: a new policy
@@ -659,4 +663,32 @@ class AmendKind(_Endorsement):
         )
 
     def changes(self, values: Endorsed) -> list[list]:
-        return []
+        """The same people, priced again for the new period: those whose premium changed, old → new."""
+        policy = values.state.policy
+        old = {(p.id_type, p.id_no): p for p in (policy.people if policy else ())}
+        return [
+            ["变更", p.name, p.id_type, p.id_no, f"保费：{yuan_display(o.premium_fen)} → {yuan_display(p.premium_fen)}"]
+            for p in values.people
+            if (o := old.get((p.id_type, p.id_no))) is not None and o.premium_fen != p.premium_fen
+        ]
+
+    def tables(self, old: Policy, new: Policy, changes: list[list]) -> list[SheetTable]:
+        """What the 批改 changed, each old value beside the new (the summary shows only the new period), then
+        the people whose premium it changed: a clerk could not tell from the result that the dates moved."""
+        zone = self.settings.zone
+        rows = [
+            [label, a or "（空）", b or "（空）"]
+            for label, a, b in (
+                ("生效时间", show_hour(old.start, zone), show_hour(new.start, zone)),
+                ("天数", str(old.days), str(new.days)),
+                ("终止时间", show_end(old.end, zone), show_end(new.end, zone)),
+                ("行程路线", old.route, new.route),
+                ("经办人", old.handler, new.handler),
+                ("保费", yuan_display(old.premium_fen), yuan_display(new.premium_fen)),
+            )
+            if a != b
+        ]
+        return [
+            SheetTable(AMENDED, ["项目", "原内容", "新内容"], ["text"] * 3, rows),
+            *super().tables(old, new, changes),
+        ]
