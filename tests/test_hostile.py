@@ -176,6 +176,17 @@ def far_row_cell_unplaced() -> bytes:
     return rezip(valid_bytes(), {SHEET: sheet})
 
 
+def far_empty_row_then_unplaced() -> bytes:
+    """An empty far row, then a row without a number: readers place it after the empty one (Calc's empty last
+    row is left out of the sheet's size only where nothing follows it)."""
+    sheet = (
+        HEAD + b"<worksheet " + NS + b"><sheetData>"
+        b'<row r="1"><c r="H1" t="inlineStr"><is><t>x</t></is></c></row>'
+        b'<row r="1000000"></row><row><c t="inlineStr"><is><t>x</t></is></c></row></sheetData></worksheet>'
+    )
+    return rezip(valid_bytes(), {SHEET: sheet})
+
+
 def ole_garbage() -> bytes:
     return bytes.fromhex("D0CF11E0A1B11AE1") + random.Random(1).randbytes(8192)
 
@@ -197,6 +208,7 @@ CORPUS = {
     "目录说谎.xlsx": (lying_directory, "无法打开"),
     "巨大范围.xlsx": (huge_dimension, "范围过大"),
     "巨大范围_无坐标.xlsx": (far_row_cell_unplaced, "范围过大"),
+    "巨大范围_空行之后.xlsx": (far_empty_row_then_unplaced, "范围过大"),
     "OLE垃圾.xls": (ole_garbage, "无法打开"),
     "加密.xlsx": (encrypted, "文件已加密，请取消密码后重新提交"),
     "随机字节.csv": (lambda: random.Random(7).randbytes(4096), ""),

@@ -198,11 +198,10 @@ def _trim(rows: list[list]) -> list[list]:
 _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
-# A row that holds anything (its cells may give no reference of their own: they are read in that row). An
-# empty row is left out: LibreOffice Calc writes <row r="1048576" …></row> after a row is deleted where the
-# columns have a style (every watcher template's have), and no reader makes a cell of it.
-_ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"[^>]*(?<!/)>(?!\s*</row>)')
+_ROW_REF = re.compile(rb'<row\b[^>]*?\br="(\d+)"')
 _CELL_ROW = re.compile(rb'<c\b[^>]*?\br="[A-Z]{1,3}(\d+)"')
+_ROW_TAG = re.compile(rb"<row\b([^>]*)>")
+_NUMBERED = re.compile(rb'\br="\d+"')
 _COL_REF = re.compile(rb'<c\b[^>]*?\br="([A-Z]{1,3})\d+"')
 _HIDDEN_ROW = re.compile(rb"<row\b([^>]*?)>")
 # What makes a sheet worth parsing for formulas and error cells: a cell's formula (<f>, <f t="shared" …>,
@@ -285,7 +284,9 @@ def _custom_properties(data: bytes) -> dict[str, str]:
 
 def _sheet_facts(sheet: str, data: bytes, limits: Limits) -> PartFacts:
     facts = PartFacts()
-    max_row = max((int(r) for r in (*_ROW_REF.findall(data), *_CELL_ROW.findall(data))), default=0)
+    rows = _ROW_REF.findall(data)
+    del rows[len(rows) - _empty_at_end(data) :]
+    max_row = max((int(r) for r in (*rows, *_CELL_ROW.findall(data))), default=0)
     max_col = max((_col_number(c) for c in set(_COL_REF.findall(data))), default=0)
     if max_row * max_col > limits.max_cells:
         ref = f"{column_letter(max_col - 1)}{max_row}"
@@ -300,6 +301,26 @@ def _sheet_facts(sheet: str, data: bytes, limits: Limits) -> PartFacts:
     if _ERROR_TYPE.search(data) or _FORMULA.search(data):
         facts.special = _special_cells(data)
     return facts
+
+
+def _empty_at_end(data: bytes) -> int:
+    """How many numbered row elements close the sheet's data holding nothing. LibreOffice Calc writes
+    <row r="1048576" …></row> last after a row is deleted where the columns have a style (every watcher
+    template's have): no reader makes a cell of it, and the request was refused as 8 million cells. Only at
+    the end: a row without a number after an empty one is placed after it, far down."""
+    end = data.rfind(b"</sheetData>")
+    if end < 0:
+        return 0
+    count = 0
+    while True:
+        start = data.rfind(b"<row", 0, end)
+        tag = _ROW_TAG.match(data, start, end) if start >= 0 else None
+        if tag is None or not _NUMBERED.search(tag.group(1)):
+            return count
+        inside = data[tag.end() : end].strip()
+        if not ((tag.group(1).endswith(b"/") and not inside) or inside == b"</row>"):
+            return count
+        count, end = count + 1, start
 
 
 def _refuse_declarations(*_: object) -> int:
