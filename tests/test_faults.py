@@ -336,7 +336,8 @@ def test_a_ledger_whose_pages_cannot_even_be_checked_is_said_in_one_line_by_ever
     assert check.returncode == 1 and "Traceback" not in check.stderr
     assert "账本文件已损坏" in check.stderr and "恢复到最近的备份" in check.stderr
     # Started on that backup, serve was refused as behind the desk's numbers: recover is the next step.
-    assert "恢复到最近的备份（见运维文档的备份与恢复），再运行 watcher recover" in check.stderr, check.stderr
+    assert "恢复到最近的备份（复制前先删除旁边的 ledger.sqlite3-wal 和 ledger.sqlite3-shm" in check.stderr, check.stderr
+    assert "见运维文档的备份与恢复），再运行 watcher recover" in check.stderr, check.stderr
     assert "请运行 watcher check" not in check.stderr, "check sends the operator back to itself"
     assert path.exists() and not _results(root, "二")
     # The blank template is still written (without the plans' list); a copy to PostgreSQL is refused.

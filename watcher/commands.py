@@ -93,8 +93,8 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
             raise Failure(f"无法打开账本 {target}：{exc}。账本须放在本机磁盘上，且当前用户可写") from exc
         if isinstance(exc, sqlite3.Error):
             raise Failure(
-                f"账本文件已损坏或无法读取（{target}：{describe_fault(exc)}）。请停止所有 watcher，把账本恢复到最近的备份"
-                f"（见运维文档的备份与恢复），再运行 watcher recover 补上备份之后的业务{NO_BACKUP}"
+                f"账本文件已损坏或无法读取（{target}：{describe_fault(exc)}）。请停止所有 watcher，{_restore(target)}，"
+                f"再运行 watcher recover 补上备份之后的业务{NO_BACKUP}"
             ) from exc
         raise
     ledger.issued = Issued(issued_path(layout.root, target))
@@ -106,6 +106,20 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
             ledger.close()
             raise
     return ledger
+
+
+def _restore(target) -> str:
+    """How to put a backup back: beside a SQLite file, a -wal left from before is written into the copy at
+    its first open (its pages over the backup's), so it goes first."""
+    from .ledger.db import is_url
+
+    if is_url(target):
+        return "把账本恢复到最近的备份（见运维文档的备份与恢复）"
+    name = Path(target).name
+    return (
+        f"把账本恢复到最近的备份（复制前先删除旁边的 {name}-wal 和 {name}-shm：留下的 -wal 会被写进复制回来的备份；"
+        "见运维文档的备份与恢复）"
+    )
 
 
 def _unrecovered(layout: Layout) -> None:
@@ -128,8 +142,8 @@ def _guard(ledger, layout: Layout, zone) -> None:
     damaged = ledger.integrity()
     if damaged:
         raise Failure(
-            f"账本文件已损坏（{'；'.join(damaged[:3])}）。请停止所有 watcher，把账本恢复到最近的备份"
-            f"（见运维文档的备份与恢复），再运行 watcher recover 补上备份之后的业务{NO_BACKUP}"
+            f"账本文件已损坏（{'；'.join(damaged[:3])}）。请停止所有 watcher，{_restore(ledger.target)}，"
+            f"再运行 watcher recover 补上备份之后的业务{NO_BACKUP}"
         )
     used = ledger.numbers_used()
     issued, at = ledger.issued.read(zone)
@@ -658,7 +672,7 @@ def cmd_check(layout: Layout, args) -> int:
                     str(ledger.target),
                     "ok",
                     line,
-                    f"账本文件已损坏：{line}。请停止所有 watcher，把账本恢复到最近的备份（见运维文档的备份与恢复），"
+                    f"账本文件已损坏：{line}。请停止所有 watcher，{_restore(ledger.target)}，"
                     f"再运行 watcher recover{NO_BACKUP}",
                 )
                 for line in damaged
@@ -910,7 +924,8 @@ def cmd_recover(layout: Layout, args) -> int:
             damaged = ledger.integrity()
             if damaged:
                 raise Failure(
-                    f"账本文件已损坏（{'；'.join(damaged[:3])}）：请先把账本恢复到最近的备份（或移走它，从空账本重放），再运行 watcher recover"
+                    f"账本文件已损坏（{'；'.join(damaged[:3])}）：请先{_restore(ledger.target)}（或移走它，从空账本重放），"
+                    "再运行 watcher recover"
                 )
             if not ledger.try_lock("recover") or not ledger.try_lock(LOCK):
                 raise Failure("另一个 watcher 正在使用这个账本（恢复或月结）。请停止所有 watcher 后再试")
