@@ -109,6 +109,24 @@ def test_a_void_page_stops_calling_someone_uncovered_once_a_add_puts_them_back(r
     assert _status(_page(root, a)) == "已撤单" and _replaced_by(_page(root, a)) == b
 
 
+def test_void_pages_follow_people_through_a_policy_added_beside(root):
+    """减人 took C off; a 加人 beside the replacement put C back; a 换人 of that 加人 policy took C off again:
+    the first page, whose chain the 换人 does not end, still said nothing of C (the lookup page said C was
+    left out). Then a 加人 on the replacement puts C back once more, and the page says so."""
+    group = people(4)
+    a = _request(root, "团.xlsx", issue_fields(), group[:3])["policies"][0]["policy_no"]
+    b = _request(root, "减人.xlsx", {"操作类型": "减人", "保单号": a}, group[:2])["policies"][0]["policy_no"]
+    assert group[2][1] in (_not_on(_page(root, a)) or "")
+    c = _request(root, "加人.xlsx", {"操作类型": "加人", "保单号": b}, [group[2]])["policies"][0]["policy_no"]
+    assert _not_on(_page(root, a)) is None
+    swapped = _request(root, "换人.xlsx", {"操作类型": "换人", "保单号": c}, [group[3]])
+    assert swapped["status"] == "success", swapped["errors"]
+    assert group[2][1] in (_not_on(_page(root, a)) or ""), "C is on no policy again"
+    again = _request(root, "加人2.xlsx", {"操作类型": "加人", "保单号": b}, [group[2]])
+    assert again["status"] == "success", again["errors"]
+    assert _not_on(_page(root, a)) is None
+
+
 def test_a_void_page_names_someone_swapped_for_a_namesake(root):
     """换人 took 年轻人 off and put on another 年轻人 (another ID): the void page matched by name and said
     nothing, while the lookup page told the first one they were not on the replacement."""

@@ -120,6 +120,20 @@ def issued_from(conn, policy_no: str) -> list[str]:
     return found
 
 
+def ancestors(conn, policy_no: str) -> list[str]:
+    """Every policy `policy_no` was issued from, directly or through others, by any endorsement (加人 too):
+    the void pages that may speak of its people. Newest first."""
+    found: list[str] = []
+    number = policy_no
+    for _ in range(_CHAIN_LIMIT):
+        row = conn.execute("SELECT replaces FROM policies WHERE policy_no = ?", (number,)).fetchone()
+        if row is None or not row[0] or row[0] in found or row[0] == policy_no:
+            break
+        found.append(row[0])
+        number = row[0]
+    return found
+
+
 def replaced(conn, policy_no: str) -> list[str]:
     """The policies `policy_no` replaced, directly or through others, newest first."""
     found: list[str] = []

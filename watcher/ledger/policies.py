@@ -28,6 +28,7 @@ from ..faults import AWAY, SWAPPED, DeskFault, describe, os_words
 from .common import (
     POLICY_SELECT,
     LedgerError,
+    ancestors,
     chain,
     from_text,
     latest_processed,
@@ -994,16 +995,32 @@ class Ledger(SettlementLedger):
     def left_out(self, policy: Policy) -> tuple[str, ...]:
         """The names of a void policy's people whom nothing covers now, as the lookup page tells each of them
         (lookup.where_now): left out of its replacement by a 减人 or 换人 and on no live policy issued from
-        it since (a 加人 may have put them back). One a 信息变更 cannot tell apart is not said to be left out."""
+        it since (a 加人 may have put them back). One a 信息变更 cannot tell apart is not said to be left out.
+        Those whose ID every step of the chain holds are on its head without asking further (one query)."""
         from .lookup import where_now
 
-        out = []
         steps = chain(self.conn, policy.policy_no)
+        if not steps:
+            return ()
+        numbers = [s[0] for s in steps]
+        held: dict[tuple[str, str], int] = {}
+        marks = ",".join("?" * len(numbers))
+        for id_type, id_no, _ in self.conn.execute(
+            f"SELECT DISTINCT id_type, id_no, policy_no FROM insured WHERE policy_no IN ({marks})", numbers
+        ):
+            held[(id_type, id_no)] = held.get((id_type, id_no), 0) + 1
+        out = []
         for person in policy.people:
+            if held.get((person.id_type, person.id_no)) == len(numbers):
+                continue  # on every step: on the head by their ID
             _, on_head, unsure, _ = where_now(self.conn, policy.policy_no, person, steps)
             if not on_head and not unsure:
                 out.append(person.name)
         return tuple(out)
+
+    def ancestors(self, policy_no: str) -> list[str]:
+        """Every policy this one was issued from, by any endorsement (加人 too), newest first."""
+        return ancestors(self.conn, policy_no)
 
     def replaced(self, policy_no: str) -> list[str]:
         """The policies this one replaced, directly or through others."""

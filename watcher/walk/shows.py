@@ -10,7 +10,7 @@ from datetime import tzinfo
 
 from ..domain.money import Amount
 from ..domain.plans import Plan
-from ..domain.policy import ACTIVE, ADD_PEOPLE, Agency, Policy, Replacement
+from ..domain.policy import ACTIVE, Agency, Policy, Replacement
 from ..domain.settlement import Group, Statement, month_bounds, month_text, parse_month
 from ..io.result_json import plan_json, statement_json
 from ..io.sheet_table import SheetTable
@@ -82,6 +82,9 @@ def gather(outcome: Outcome, ledger: Ledger, zone: tzinfo) -> Outcome:
     return replace(outcome, repair=repair, shows=Shows(pages, statements, details))
 
 
+CHANGES_PEOPLE = ("加人", "减人", "换人", "信息变更", "批改")  # the endorsements that issue a policy
+
+
 def _void_pages(outcome: Outcome, ledger: Ledger) -> list[PageShown]:
     """A void policy never looks valid: the pages of the policies this request cancelled, and of those
     they had replaced (their chain now ends elsewhere), say 已撤单 and which policy replaces them. A 加人
@@ -90,14 +93,18 @@ def _void_pages(outcome: Outcome, ledger: Ledger) -> list[PageShown]:
     if outcome.status != "success":
         return []
     numbers = dict.fromkeys(n for c in outcome.cancelled for n in (c, *ledger.replaced(c)))
-    for added in outcome.policies:
-        if added.replace_reason != ADD_PEOPLE or not added.replaces:
+    # Beyond the chain a cancellation ends: any void policy this request's policies were issued from (through
+    # a 加人 too) that lists one of the people it put on or took off.
+    touched = [p for n in outcome.cancelled if (p := ledger.policy(n))]
+    if outcome.action in CHANGES_PEOPLE:  # (a query's policies are only found, never issued)
+        touched += [p for p in outcome.policies if p.policy_no]
+    ids = {(person.id_type, person.id_no) for p in touched for person in p.people}
+    for n in dict.fromkeys(a for p in touched for a in ledger.ancestors(p.policy_no)):
+        if n in numbers:
             continue
-        ids = {(p.id_type, p.id_no) for p in added.people}
-        for n in ledger.replaced(added.replaces):
-            void = ledger.policy(n)
-            if void is not None and any((p.id_type, p.id_no) in ids for p in void.people):
-                numbers.setdefault(n)
+        void = ledger.policy(n)
+        if void is not None and void.status != ACTIVE and any((p.id_type, p.id_no) in ids for p in void.people):
+            numbers[n] = None
     policies = [ledger.policy(n) for n in numbers]
     return [page_shown(ledger, p) for p in policies if p is not None]
 
