@@ -605,23 +605,33 @@ def test_recover_refuses_while_a_worker_cut_off_from_the_database_still_runs(pg_
 
 def test_a_beat_file_that_stops_changing_is_a_worker_gone_and_one_that_changes_a_worker_alive(tmp_path):
     """Beat files as recover reads them: one left by a worker killed on another host (it never changes)
-    is waited out over two of its beats and passed over; one whose worker beats is a live worker; a file
-    of this host whose process is gone is removed at once."""
+    is waited out over a few of its beats and cleared; one whose worker beats is a live worker; a file of
+    this machine whose process is gone is removed at once. One that cannot be read as a beat file (a pipe,
+    garbage) is not known to be a stopped worker: recover names it rather than block or crash on it."""
     import json
     import socket
 
-    from watcher.service.heartbeat import Heartbeat, beat_path, beating
+    from watcher.service.heartbeat import Heartbeat, _machine, beat_path, beating
 
     left = beat_path(tmp_path, "elsewhere-41")
     left.write_text(json.dumps({"worker": "elsewhere-41", "host": "elsewhere", "pid": 41, "every": 0.5, "beat": 9}))
     dead = beat_path(tmp_path, "here-dead")
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    pid = int(gone.stdout)
-    dead.write_text(json.dumps({"worker": "here-dead", "host": socket.gethostname(), "pid": pid, "every": 0.5}))
+    here = {"host": socket.gethostname(), "machine": _machine(), "every": 0.5}
+    dead.write_text(json.dumps({"worker": "here-dead", "pid": int(gone.stdout), **here}))
+    # A file no worker wrote: a huge process id, garbage, a pipe (reading it would block for ever).
+    beat_path(tmp_path, "huge").write_text(json.dumps({"worker": "huge", "pid": 2**64, **here}))
     started = time.monotonic()
     assert beating(tmp_path) == []
-    assert time.monotonic() - started < 5, "waited only two of its beats"
-    assert left.exists() and not dead.exists()
+    assert time.monotonic() - started < 5, "waited only a few of its beats"
+    assert not left.exists() and not dead.exists(), "left over: cleared, the next recover waits for nothing"
+    os.mkfifo(beat_path(tmp_path, "pipe"))
+    (tmp_path / ".watcher-alive-garbage.json").write_text("not json")
+    started = time.monotonic()
+    found = beating(tmp_path)
+    assert time.monotonic() - started < 15 and sorted(b.worker for b in found) == ["garbage", "pipe"], found
+    for odd in ("pipe", "garbage"):
+        beat_path(tmp_path, odd).unlink()
     beat = Heartbeat(tmp_path, "here-live", "serve", every=0.3).start()
     try:
         found = beating(tmp_path)
@@ -629,4 +639,5 @@ def test_a_beat_file_that_stops_changing_is_a_worker_gone_and_one_that_changes_a
         assert [b.worker for b in beating(tmp_path, watch=False)] == ["here-live"], "status: no waiting"
     finally:
         beat.close()
-    assert not beat_path(tmp_path, "here-live").exists(), "a worker that stops removes its file"
+    time.sleep(0.5)
+    assert not beat_path(tmp_path, "here-live").exists(), "a worker that stops removes its file, for good"

@@ -944,7 +944,7 @@ def cmd_recover(layout: Layout, args) -> int:
                 if cut_off:
                     raise Failure(
                         f"还有 {len(cut_off)} 个 watcher 工作进程仍在运行，但暂时连不上账本数据库（"
-                        + "、".join(f"{b.worker}（主机 {b.host}，{b.command}）" for b in cut_off[:5])
+                        + "、".join(b.said() for b in cut_off[:5])
                         + "）：连上后它们会与重放同时受理文件、发出编号。请先停止这些主机上的 watcher serve / process，"
                         "再运行 watcher recover"
                     )

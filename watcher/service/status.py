@@ -24,16 +24,20 @@ from .intake import LOOSE
 from .schedule import due
 
 
-def _cut_off(layout: Layout, seen: list[str]) -> str:
-    """Workers whose beat file says they live but whom the database does not see (cut off from it)."""
+def _cut_off(layout: Layout, seen: list[str] | None) -> str:
+    """Workers whose beat file says they live but whom the database does not see (cut off from it); `seen`
+    None: this command cannot reach the database itself, so whether they can is not known."""
     from .heartbeat import beating
 
-    cut_off = [b for b in beating(layout.root, watch=False) if b.worker not in seen]
-    if not cut_off:
+    beats = [b for b in beating(layout.root, watch=False) if seen is None or b.worker not in seen]
+    if not beats:
         return ""
-    return f"{len(cut_off)} 个工作进程仍在运行但连不上账本数据库：" + "，".join(
-        f"{b.worker}（{b.command}，主机 {b.host}）" for b in cut_off
+    said = (
+        "据根目录的心跳文件仍在运行（本机连不上账本数据库，无法确认它们是否连得上）"
+        if seen is None
+        else "仍在运行但连不上账本数据库"
     )
+    return f"{len(beats)} 个工作进程{said}：" + "，".join(b.said() for b in beats)
 
 
 def _service(layout: Layout, ledger, zone) -> str:
@@ -52,7 +56,7 @@ def _service(layout: Layout, ledger, zone) -> str:
             + (f"；另有 {cut_off}" if cut_off else "")
             + "）"
         )
-    if ledger is None and (cut_off := _cut_off(layout, [])):  # the database away: the workers still say so
+    if ledger is None and (cut_off := _cut_off(layout, None)):  # the database away: the workers still say so
         return f"运行中（{cut_off}）"
     path = layout.root / ".watcher.lock"
     if not path.exists():
@@ -97,7 +101,7 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
                 if classify(exc) is None:
                     raise
                 live = []
-        elif ledger is None and running and "连不上账本数据库" in service:  # each says what stops it
+        elif ledger is None and running and "心跳文件" in service:  # each says what stops it
             from .heartbeat import beating
 
             live = [b.worker for b in beating(layout.root, watch=False)]
