@@ -175,3 +175,16 @@ def test_a_year_and_month_typed_as_a_number_is_not_a_date_serial():
     cells = {"姓名": "李四", "证件类型": "护照", "证件号码": "E12345678", "性别": "男", "出生日期": 1990.01}
     assert codes(cells)[1] == [("出生日期", "birth.month_only")]
     assert codes({**cells, "出生日期": 32874.0})[0].birth == date(1990, 1, 1), "a real date serial still reads"
+
+
+def test_a_resident_number_under_other_is_refused_only_where_the_birth_date_typed_is_its_own():
+    """Under 其他, a number that passes as 身份证 is that traveller's 身份证 (refused, to be chosen as such) when
+    the birth date typed is the one it encodes; typed otherwise, it is another document's number that
+    happens to pass the check, and stands."""
+    row = {"姓名": "王芳", "证件类型": "其他", "证件号码": "11010519491231002X", "性别": "女"}
+    _, errors = codes({**row, "出生日期": "1949-12-31"})
+    assert errors == [("证件号码", "id.other_is_checked")]
+    _, errors = codes(row)
+    assert ("证件号码", "id.other_is_checked") in errors, "no date typed: the number's own"
+    facts, errors = codes({**row, "出生日期": "1975-03-02"})
+    assert errors == [] and facts is not None and facts.id_type == "其他"

@@ -115,7 +115,7 @@ MESSAGES: dict[str, str] = {
     "id.trailing_zeros": "证件号码“{value}”末三位是 000：如果这一列曾被 Excel 当作数字保存过，后三位已经丢失，号码虽能通过校验却不是本人的。请对照证件原件核对；号码有误请用信息变更更正",
     "id.checksum": "{id_type}号码有误（校验不通过），可能有数字抄错、漏抄或前后颠倒。请对照证件原件逐位核对后重新填写",
     "id.excel_number": "证件号码“{value}”所在的单元格是数字格式，Excel 会去掉号码开头的 0。请把“证件号码”列设为“文本”格式，按证件重新输入完整号码",
-    "id.other_is_checked": "证件号码“{value}”是有效的{id_type}号码：证件类型请选“{id_type}”，不要选“其他”（选“其他”时同一个人会被当作另一个人，重复投保和名单里的重复都查不出来）",
+    "id.other_is_checked": "证件号码“{value}”是有效的{id_type}号码：证件类型请选“{id_type}”，不要选“其他”（选“其他”时同一个人会被当作另一个人，重复投保和名单里的重复都查不出来）。已按“其他”投保的人员，请先办理信息变更，把证件类型改为“{id_type}”",
     "id.format": "{id_type}号码格式不对。{expected}",
     "gender.required": "证件类型为“{id_type}”时必须填写性别",
     "gender.invalid": "性别“{value}”无效，请填写“男”或“女”",

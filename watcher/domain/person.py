@@ -132,6 +132,12 @@ def check_birth(raw: object, today: date) -> tuple[date | None, CellError | None
     return birth, None
 
 
+def _born_otherwise(raw: object, number: str, today: date) -> bool:
+    """Whether a birth date is typed, readable, and not the one an 18-character number encodes."""
+    birth, err = check_birth(raw, today)
+    return birth is not None and err is None and birth.strftime("%Y%m%d") != number[6:14]
+
+
 def check_person(cells: PersonCells, today: date) -> tuple[PersonFacts | None, list[CellError]]:
     """Every problem of one row (not only the first)."""
     errors: list[CellError] = []
@@ -150,6 +156,10 @@ def check_person(cells: PersonCells, today: date) -> tuple[PersonFacts | None, l
     id_check = None
     if id_type:
         id_check = idcard.check_id(id_type, cells.id_no, today, cells.id_read)
+        if id_check.error == "id.other_is_checked" and _born_otherwise(cells.birth, id_check.number, today):
+            # The birth date typed is not the one the number encodes: another document's number that happens
+            # to pass the check, not this traveller's 身份证.
+            id_check = idcard.IdCheck(id_check.number)
         if not id_check.ok:
             errors.append(CellError("证件号码", id_check.error or "id.invalid", id_check.values or {}))
     elif not clean(cells.id_no):
