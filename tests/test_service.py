@@ -601,3 +601,26 @@ def test_a_copy_staged_loose_and_renamed_into_a_folder_is_never_told_as_loose(ro
         wait_for(lambda: list(notices.glob("未受理_*放错了*.json")), 30, "the loose file that stayed is told")
     assert [r["status"] for r in results(root)] == ["success"]
     assert not list(notices.glob("未受理_*R1*")), "nothing said of the staged copy"
+
+
+def test_a_drop_share_that_goes_away_stops_the_intake_and_is_never_made_again_empty(root):
+    """The share holding workbooks/ went away (unmounted, renamed): serve made an empty workbooks/GZ001 in its
+    place with nothing in the log, status said 正常 and 等待处理 0, and the share put back with `mv` landed
+    inside the new folder, where a clerk's file was never seen. The intake stops, status says why; once the
+    share is back the file dropped meanwhile is processed."""
+    configure(root, "settle_seconds = 0.5\nrescan_seconds = 1\nstall_seconds = 30\n")
+    share, away = root / "workbooks", root / "workbooks.away"
+    with serving(root):
+        write_request(share / "GZ001" / "之前.xlsx", issue_fields(), people(2))
+        wait_for(lambda: len(results(root)) == 1, 30, "the file before")
+        share.rename(away)
+        wait_for(lambda: "投递或输出文件夹不见了" in run_watcher(root, "status").stdout, 30, "status says so")
+        time.sleep(2.5)  # rescans while it is away
+        assert not share.exists(), "no empty folder made in the share's place"
+        write_request(away / "GZ001" / "期间.xlsx", issue_fields(旅行团号="T-AWAY"), people(4)[2:])
+        text = run_watcher(root, "status").stdout
+        assert "共享盘" in text and "正常" not in text.splitlines()[2], text
+        away.rename(share)
+        wait_for(lambda: len(results(root)) == 2, 60, "the file dropped while the share was away")
+        assert "投递或输出文件夹不见了" not in run_watcher(root, "status").stdout
+    assert sorted(r["status"] for r in results(root)) == ["success", "success"]

@@ -10,7 +10,7 @@ import sqlite3
 import sys
 from typing import Any
 
-LOCKED, LEDGER, AWAY, DISK, SWAPPED, FOLDER = "locked", "ledger", "away", "disk", "swapped", "folder"
+LOCKED, LEDGER, AWAY, DISK, SWAPPED, FOLDER, GONE = "locked", "ledger", "away", "disk", "swapped", "folder", "gone"
 
 WORDS = {
     LOCKED: "账本被其他程序锁定",
@@ -19,6 +19,7 @@ WORDS = {
     DISK: "磁盘已满或读写出错",
     SWAPPED: "账本在服务运行时被删除、替换或恢复成了较早的备份",
     FOLDER: "watcher 自己的文件夹不允许写入",
+    GONE: "投递或输出文件夹不见了",
 }
 # Nothing a running service can wait out: the ledger it has open is not the desk's any more.
 _RESTART = (
@@ -35,6 +36,7 @@ ADVICE = {
     DISK: "腾出磁盘空间（或修复磁盘）后自动继续（检查时根目录所在磁盘须能写入 1 MB，其他输出文件夹 64 KB）",
     SWAPPED: _RESTART,
     FOLDER: "请恢复运行 watcher 的用户对该文件夹的写入权限（chmod/chown，或 chattr -i），之后自动继续",
+    GONE: "多半是共享盘掉线、未挂载或目录被改名：请把它挂载或改回原处（不要另建空文件夹），之后自动继续",
 }
 # The same, said where nothing will go on by itself: a `process` run that stopped, `status` with no service
 # running.
@@ -46,6 +48,7 @@ ADVICE_IDLE = {
     DISK: f"腾出磁盘空间（至少 1 MB，或修复磁盘）后{AGAIN}",
     SWAPPED: _RESTART,
     FOLDER: f"恢复运行 watcher 的用户对该文件夹的写入权限（chmod/chown，或 chattr -i）后{AGAIN}",
+    GONE: f"多半是共享盘掉线、未挂载或目录被改名：请把它挂载或改回原处（不要另建空文件夹）后{AGAIN}",
 }
 # What the operator reads once a fault is gone ("{WORDS}已恢复" read 无法连接账本数据库已恢复).
 CLEARED = {
@@ -55,6 +58,7 @@ CLEARED = {
     DISK: "磁盘已恢复可写",
     SWAPPED: "账本已恢复",
     FOLDER: "文件夹已恢复可写",
+    GONE: "投递和输出文件夹已恢复",
 }
 WEB_ADVICE = {
     LOCKED: "若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
@@ -63,6 +67,7 @@ WEB_ADVICE = {
     DISK: "请腾出磁盘空间（或修复磁盘）",
     SWAPPED: "请运行 watcher status 查看",
     FOLDER: "请恢复文件夹的写入权限",
+    GONE: "请检查共享盘是否已挂载",
 }
 _DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 

@@ -3,12 +3,13 @@ reachable) and the root's disk able to take a write. Asked at every rescan while
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from datetime import datetime
 from pathlib import Path
 
-from ..faults import DISK, LEDGER, DeskFault, classify, refused
+from ..faults import DISK, GONE, LEDGER, DeskFault, classify, refused
 
 PROBE = ".watcher-probe"
 # What the probe writes: room for a request's commit (a 30-person one writes about 200 KB to the ledger's
@@ -38,6 +39,16 @@ def probe_disk(root: Path, size: int = PROBE_BYTES) -> None:
             pass
 
 
+def folders_gone(layout) -> DeskFault | None:
+    """The drop folders' or the outbox's root missing (a share that went away, unmounted, renamed): a fault of
+    the desk, never made again empty in its place (the share put back would land inside it, and what the
+    agencies drop into the real one would never be seen)."""
+    for base in (layout.workbooks, layout.outbox):
+        if not base.is_dir():
+            return DeskFault(GONE, FileNotFoundError(errno.ENOENT, "文件夹不存在", str(base)), where=base)
+    return None
+
+
 def health(desk, last: DeskFault | None = None) -> DeskFault | None:
     """None when the desk can work; else the fault that stops it. After `last`, the place it hit is
     looked at again too (the folder a full disk refused; the ledger's integrity after an error of its own)."""
@@ -45,6 +56,9 @@ def health(desk, last: DeskFault | None = None) -> DeskFault | None:
         desk.ledger.probe(thorough=last is not None and last.reason == LEDGER)
     except Exception as exc:
         return DeskFault(classify(exc) or LEDGER, exc)
+    gone = folders_gone(desk.layout)
+    if gone is not None:
+        return gone
     places = [desk.layout.root]
     cause = last.cause if last is not None else None
     hit = (

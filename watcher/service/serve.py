@@ -35,7 +35,7 @@ from ..layout import ADMIN, CLAIMED
 from ..walk.desk import Desk
 from ..walk.names import display_name
 from . import scan
-from .health import health, say_going_on
+from .health import folders_gone, health, say_going_on
 from .intake import ADOPT_GRACE_RESCANS, adopt, ensure_folders, gather, registered, sandboxed, start, tell_admin
 from .pipeline import Pipeline, RunReport
 from .schedule import run_due
@@ -206,7 +206,7 @@ class Service:
             log.warning("%s，继续受理", CLEARED[pipeline.halted.reason])
             pipeline.halted = None
             say_going_on(self.desk.layout.root, self.desk.worker)
-        fault = self._ledger_went_back()
+        fault = self._ledger_went_back() or folders_gone(self.desk.layout)
         if fault is not None:
             pipeline.halt(fault)
             return

@@ -19,7 +19,7 @@ from ..faults import DISK, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
 from ..walk.names import display_name
 from . import scan
-from .health import halted_line, probe_disk
+from .health import folders_gone, halted_line, probe_disk
 from .intake import LOOSE
 from .schedule import due
 
@@ -223,6 +223,9 @@ def _desk_line(ledger, why, layout: Layout, *, running: bool = True, stopped: bo
         probe_disk(layout.root)
     except OSError as exc:
         return "磁盘：" + DeskFault(DISK, exc).line(running=running, stopped=stopped)
+    gone = folders_gone(layout)
+    if gone is not None:  # a share away: nothing dropped into it is seen, and nothing is waiting here
+        return "文件夹：" + gone.line(running=running, stopped=stopped)
     return "账本与磁盘：正常"
 
 
