@@ -259,3 +259,27 @@ def test_a_swapped_ledger_is_said_by_a_new_fault_each_time(tmp_path):
         assert "被删除或替换" in str(raised[-1].cause)
     finally:
         ledger.close()
+
+
+def test_a_number_handed_out_before_is_said_in_chinese(tmp_path):
+    """The stop a running service raises when the ledger gives a number it already handed out said
+    「账本给出的编号 policy 287」: the sequence's English name in the alarm."""
+    from watcher import clock
+    from watcher.faults import SWAPPED, DeskFault
+    from watcher.ledger import Ledger
+    from watcher.ledger.issued import Issued
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3", clock.now().tzinfo, now=clock.now())
+    try:
+        ledger.issued = Issued(tmp_path / "issued.json")
+        ledger.issued.known = {"policy": 5}
+        ledger.watch_numbers = True
+        try:
+            with ledger.atomic():
+                ledger._next("policy")
+        except DeskFault as fault:
+            assert fault.reason == SWAPPED and "账本给出的保单流水号 1 已发出过（已发出到 5）" in str(fault.cause)
+        else:
+            raise AssertionError("a number handed out before was drawn again")
+    finally:
+        ledger.close()

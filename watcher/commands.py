@@ -149,7 +149,8 @@ def _guard(ledger, layout: Layout, zone) -> None:
     issued, at = ledger.issued.read(zone)
     late = behind(used, issued)
     if late:
-        words = {"policy": "保单", "statement": "对账单"}
+        from .ledger.schema import NUMBER_WORDS as words
+
         which = "，".join(f"{words.get(n, n)}流水号账本只到 {u}，本机已发出到 {t}" for n, u, t in late)
         raise Failure(
             f"账本落后于本机已发出的编号：{which}（{ledger.issued.path} 记于 {at}）。账本很可能是从较早的备份"
@@ -686,7 +687,8 @@ def cmd_check(layout: Layout, args) -> int:
             if fault is None:
                 raise
             raise Failure(f"无法核对：{DeskFault(fault, exc).line(running=False)}") from None
-        words = {"policy": "保单", "statement": "对账单"}
+        from .ledger.schema import NUMBER_WORDS as words
+
         issued, at = ledger.issued.read(settings.zone)
         found += [
             Discrepancy(
@@ -985,7 +987,8 @@ def cmd_recover(layout: Layout, args) -> int:
                 at_start=at_start,
                 held_at_start=held_start,
             )
-            words = {"policy": "保单", "statement": "对账单"}
+            from .ledger.schema import NUMBER_WORDS as words
+
             ahead = [(n, u) for n, u in sorted(at_start.items()) if u > issued.get(n, 0)]
             strange = strangers(layout, ledger) if any(issued.values()) and ahead else []
             if strange:

@@ -39,7 +39,7 @@ from .common import (
 )
 from .db import is_url, open_database
 from .issued import Issued
-from .schema import NUMBERED, migrate
+from .schema import NUMBER_WORDS, NUMBERED, migrate
 from .settlement import SettlementLedger
 
 log = logging.getLogger("watcher")
@@ -366,7 +366,7 @@ class Ledger(SettlementLedger):
             ).fetchone()[0]
         top = self.issued.known.get(name, 0) if self.watch_numbers and self.issued is not None else 0
         if value <= top:  # handed out before: the ledger went back under this process (rolled back with it)
-            self._swapped(f"账本给出的编号 {name} {value} 已发出过（已发出到 {top}）")
+            self._swapped(f"账本给出的{NUMBER_WORDS.get(name, name)}流水号 {value} 已发出过（已发出到 {top}）")
         self.drawn.setdefault(name, []).append(value)
         return value
 

@@ -282,6 +282,7 @@ LATEST = MIGRATIONS[-1][0]
 
 # What the ledger numbers: policies (保单号) and statements (对账单号), each a ledger-wide sequence.
 NUMBERED = ("policy", "statement")
+NUMBER_WORDS = {"policy": "保单", "statement": "对账单"}  # each sequence as messages name it (…流水号)
 
 # Where PostgreSQL needs its own words for a migration (SQLite's triggers are not PostgreSQL's).
 POSTGRES_ONLY: dict[int, list[str]] = {

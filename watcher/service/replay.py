@@ -39,6 +39,7 @@ from ..domain.settlement import parse_month
 from ..io.atomic import TEMP_SUFFIX, replacing
 from ..layout import Layout
 from ..ledger.common import to_text
+from ..ledger.schema import NUMBER_WORDS
 from ..walk.archive import CHANGED_TAG, Snapshot
 from ..walk.claim import Claim
 from ..walk.desk import Desk
@@ -242,7 +243,7 @@ def archived_originals(layout: Layout) -> list[Path]:
     return found
 
 
-_NUMBERS = {"policy": "保单", "statement": "对账单"}  # the ledger's sequences, as the reports name them
+_NUMBERS = NUMBER_WORDS  # the ledger's sequences, as the reports name them
 
 
 def _serials(numbers: dict[str, list[int]]) -> str:
