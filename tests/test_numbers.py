@@ -236,6 +236,11 @@ def test_a_read_only_ledger_is_said_as_such_not_as_damaged(root, monkeypatch):
     finally:
         ledger.close()
     assert classify(sqlite3.OperationalError("attempt to write a readonly database")) == DISK
+    from watcher.faults import DeskFault
+
+    for running in (True, False):  # the advice is not only to free space
+        line = DeskFault(DISK, sqlite3.OperationalError("attempt to write a readonly database")).line(running=running)
+        assert "数据库是只读的" in line and "chattr +i 或只读挂载" in line, line
 
 
 def test_a_swapped_ledger_is_said_by_a_new_fault_each_time(tmp_path):

@@ -33,7 +33,8 @@ ADVICE = {
     LEDGER: "请运行 watcher check 查看；如账本已损坏，请停止 watcher，从最近的备份恢复账本（见运维文档的备份与恢复），再运行 watcher recover 补上备份之后的业务"
     + NO_BACKUP,
     AWAY: "恢复连接后自动继续；请检查数据库服务器和网络",
-    DISK: "腾出磁盘空间（或修复磁盘）后自动继续（检查时根目录所在磁盘须能写入 1 MB，其他输出文件夹 64 KB）",
+    DISK: "腾出磁盘空间（或修复磁盘）后自动继续（检查时根目录所在磁盘须能写入 1 MB，其他输出文件夹 64 KB）；"
+    "说的是“只读”时，请检查该文件的权限、chattr +i 或只读挂载",
     SWAPPED: _RESTART,
     FOLDER: "请恢复运行 watcher 的用户对该文件夹的写入权限（chmod/chown，或 chattr -i），之后自动继续",
     GONE: "多半是共享盘掉线、未挂载或目录被改名：请把它挂载或改回原处（不要另建空文件夹），之后自动继续",
@@ -45,7 +46,7 @@ ADVICE_IDLE = {
     LOCKED: f"锁定解除后{AGAIN}；若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
     LEDGER: ADVICE[LEDGER],
     AWAY: f"恢复连接后{AGAIN}；请检查数据库服务器和网络",
-    DISK: f"腾出磁盘空间（至少 1 MB，或修复磁盘）后{AGAIN}",
+    DISK: f"腾出磁盘空间（至少 1 MB，或修复磁盘）后{AGAIN}；说的是“只读”时，请检查该文件的权限、chattr +i 或只读挂载",
     SWAPPED: _RESTART,
     FOLDER: f"恢复运行 watcher 的用户对该文件夹的写入权限（chmod/chown，或 chattr -i）后{AGAIN}",
     GONE: f"多半是共享盘掉线、未挂载或目录被改名：请把它挂载或改回原处（不要另建空文件夹）后{AGAIN}",
