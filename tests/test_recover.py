@@ -1011,3 +1011,26 @@ def test_a_commit_whose_answer_was_lost_is_finished_as_that_request_not_a_duplic
     done = run_watcher(root, "recover", check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert business(root) == original and outbox(root) == printed
+
+
+def test_a_backup_restored_after_a_stop_on_a_mismatch_is_taken_as_it_is(root, ledger_backend):
+    """recover from an empty ledger stopped on a mismatch; the operator then found a full backup and restored
+    it, as the report asks. Every run after counted the backup's business as the stopped run's unverified
+    replays (it held more than the empty ledger the first run started from) and refused for ever."""
+    issue(root, "团A", "2026-11-20 08:00", n=2, at="2026-11-03T09:00:00+08:00")
+    issue(root, "团B", "2026-11-21 08:00", n=3, at="2026-11-03T10:00:00+08:00")
+    full = backup(root, ledger_backend)
+    original = business(root)
+    twin = root / "outbox/GZ001/团B_结果.json"
+    said = twin.read_text("utf-8")
+    twin.write_text(said.replace('"premium_total": "', '"premium_total": "9'), "utf-8")  # an agency's edit
+    restore(root, ledger_backend, None)
+    stopped = run_watcher(root, "recover", check=False)
+    assert stopped.returncode == 1 and "不一致" in stopped.stderr, stopped.stdout + stopped.stderr
+    again = run_watcher(root, "recover", check=False)
+    assert again.returncode == 1, "the same ledger, rerun as it was: still stopped"
+    restore(root, ledger_backend, full)
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert business(root) == original
+    assert run_watcher(root, "process", check=False).returncode == 0

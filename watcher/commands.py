@@ -108,6 +108,15 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
     return ledger
 
 
+def _held(ledger) -> int:
+    """The business a ledger holds: its requests and month-end runs."""
+    return int(
+        ledger.conn.execute(
+            "SELECT (SELECT COUNT(*) FROM requests) + (SELECT COUNT(*) FROM month_end_runs)"
+        ).fetchone()[0]
+    )
+
+
 def _restore(target) -> str:
     """How to put a backup back: beside a SQLite file, a -wal left from before is written into the copy at
     its first open (its pages over the backup's), so it goes first."""
@@ -961,6 +970,14 @@ def cmd_recover(layout: Layout, args) -> int:
                 issued, at = {str(k): int(v) for k, v in before["mark"].items()}, str(before.get("mark_at", ""))
             else:
                 issued, at = ledger.issued.read(settings.zone)
+            held = _held(ledger)
+            # After a stop on a mismatch, a ledger that is not the one that run left (restored again, as its
+            # report asks) starts over: what it holds is its own, not the stopped run's replays. Before, a
+            # restored backup fuller than the first one was taken for those replays, and refused for ever.
+            left = before.get("left") if before.get("state") == "mismatch" else None
+            again = isinstance(left, str) and not ledger.chore_done(left)
+            if again:
+                before = {k: v for k, v in before.items() if k not in ("at_start", "held_at_start")}
             # Likewise the ledger's own numbers before the first run: a rerun's ledger holds that run's replays,
             # which must not pass for business the restored ledger already had.
             if isinstance(before.get("at_start"), dict):
@@ -972,9 +989,6 @@ def cmd_recover(layout: Layout, args) -> int:
             earlier = resumed and any(u > at_start.get(n, 0) for n, u in ledger.numbers_used().items())
             # What the ledger held before the first run (requests and month-end runs): more on a rerun after a
             # mismatch is that run's replays, never verified (the backup not restored again, as it asked).
-            held = ledger.conn.execute(
-                "SELECT (SELECT COUNT(*) FROM requests) + (SELECT COUNT(*) FROM month_end_runs)"
-            ).fetchone()[0]
             held_start = before.get("held_at_start")
             held_start = int(held_start) if isinstance(held_start, int) else int(held)
             stale = before.get("state") == "mismatch" and int(held) > held_start
@@ -1118,6 +1132,12 @@ def cmd_recover(layout: Layout, args) -> int:
             report.agencies = tally(ledger)
             _print_recovery(report)
             if not report.ok:
+                # The ledger as this run leaves it, marked: a rerun on another (a backup restored) starts over.
+                import uuid
+
+                left = f"recover-stopped {uuid.uuid4().hex}"
+                with ledger.atomic():
+                    ledger.finish_chore(left, clock.now())
                 save_state(
                     layout.root,
                     "mismatch",
@@ -1127,6 +1147,7 @@ def cmd_recover(layout: Layout, args) -> int:
                     mark_at=at,
                     at_start=at_start,
                     held_at_start=held_start,
+                    left=left,
                     # Only the outbox's twins differed (nothing else): --accept-outbox may finish it.
                     differs_only=len(report.mismatches) == 1
                     and not report.problems
