@@ -5,6 +5,7 @@ is started on both at once."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -594,6 +595,13 @@ def test_recover_refuses_while_a_worker_cut_off_from_the_database_still_runs(pg_
             assert refused.returncode == 1, refused.stdout
             assert "暂时连不上账本数据库" in refused.stderr and str(worker.pid) in refused.stderr, refused.stderr
             assert worker.poll() is None, "the worker lives on, waiting for the database"
+            # Frozen as well (its beat file still): on this machine its process is seen to live.
+            os.kill(worker.pid, signal.SIGSTOP)
+            try:
+                frozen = run_watcher(root, "recover", check=False)
+            finally:
+                os.kill(worker.pid, signal.SIGCONT)
+            assert frozen.returncode == 1 and str(worker.pid) in frozen.stderr, frozen.stdout + frozen.stderr
             worker.kill()
             worker.wait()
         done = run_watcher(root, "recover", check=False)
@@ -641,3 +649,20 @@ def test_a_beat_file_that_stops_changing_is_a_worker_gone_and_one_that_changes_a
         beat.close()
     time.sleep(0.5)
     assert not beat_path(tmp_path, "here-live").exists(), "a worker that stops removes its file, for good"
+
+
+def test_status_says_a_worker_that_stopped_beating_may_have_stopped_responding(pg_root):
+    """A worker frozen (SIGSTOP) with a file in hand: its session and lock live on, so nobody takes the file
+    over, and status said 运行中 and 处理中 with nothing amiss for as long as it lasted."""
+    root = pg_root
+    with serving(root) as worker:
+        wait_for(lambda: str(worker.pid) in run_watcher(root, "status").stdout, 60, "the worker in status")
+        assert "没有心跳" not in run_watcher(root, "status").stdout
+        os.kill(worker.pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: "没有心跳" in run_watcher(root, "status").stdout, 40, "the silence said")
+            text = run_watcher(root, "status").stdout
+            assert str(worker.pid) in text and "可能已停止响应" in text, text
+        finally:
+            os.kill(worker.pid, signal.SIGCONT)
+        wait_for(lambda: "没有心跳" not in run_watcher(root, "status").stdout, 30, "beating again")

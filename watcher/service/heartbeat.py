@@ -168,6 +168,28 @@ def _gone_here(data: dict) -> bool:
     return False
 
 
+def _alive_here(data: dict) -> bool:
+    """A beat file of this machine whose process lives and is a watcher: a worker frozen (SIGSTOP, a debugger)
+    beats no more, yet it holds what it holds and goes on when let go."""
+    pid = data.get("pid")
+    if data.get("host") != socket.gethostname() or data.get("machine") != _machine():
+        return False
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**31:
+        return False
+    try:
+        return b"watcher" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def beat_age(root: Path, worker: str) -> float | None:
+    """Seconds since a worker's beat file last changed, by this host's clock (None: no such file)."""
+    try:
+        return time.time() - beat_path(root, worker).stat().st_mtime
+    except OSError:
+        return None
+
+
 def _shown(value: object) -> str:
     """A name from a file, fit to print: no control characters, not too long."""
     return "".join(ch for ch in str(value) if ch.isprintable())[:80]
@@ -211,7 +233,7 @@ def beating(root: Path, *, watch: bool = True) -> list[Beating]:
                 age = time.time() - path.stat().st_mtime
             except OSError:
                 continue
-            if age <= 3 * _every(data) + 1:
+            if abs(age) <= 3 * _every(data) + 1:  # (a time far ahead is no beat either)
                 live[path] = data
     elif found:
         until = time.monotonic() + WATCHED_BEATS * max(_every(d) for d, _ in found.values()) + 1
@@ -223,8 +245,11 @@ def beating(root: Path, *, watch: bool = True) -> list[Beating]:
                     del found[path]
                 elif isinstance(read, Unreadable) or read[1] != found[path][1]:
                     live[path] = found.pop(path)[0]
-        for path in found:  # unchanged over its beats: left by a worker killed elsewhere
-            _unlink(path)
+        for path, (data, _) in found.items():  # unchanged over its beats
+            if _alive_here(data):  # frozen here, not gone
+                live[path] = data
+            else:  # left by a worker killed elsewhere
+                _unlink(path)
     return [
         Beating(
             _shown(d.get("worker") or p.name[len(PREFIX) : -5]),

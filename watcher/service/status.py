@@ -40,6 +40,17 @@ def _cut_off(layout: Layout, seen: list[str] | None) -> str:
     return f"{len(beats)} 个工作进程{said}：" + "，".join(b.said() for b in beats)
 
 
+def _silent(layout: Layout, worker: str) -> str:
+    """What to add of a worker the database sees whose beat file has stopped changing: frozen (stopped by a
+    signal, a debugger, a machine that hangs), it holds its files and its lock, and nobody takes them over."""
+    from .heartbeat import BEAT_SECONDS, beat_age
+
+    age = beat_age(layout.root, worker)
+    if age is None or age <= 3 * BEAT_SECONDS + 1:
+        return ""
+    return f"；已 {int(age)} 秒没有心跳，可能已停止响应：它手上的文件不会被别的工作进程接手，请检查该进程"
+
+
 def _service(layout: Layout, ledger, zone) -> str:
     if ledger is not None and ledger.backend == "postgresql":
         # Several workers, on this host or others: those registered whose lock a live session holds, and
@@ -51,7 +62,8 @@ def _service(layout: Layout, ledger, zone) -> str:
         return (
             f"运行中（{len(workers)} 个工作进程："
             + "，".join(
-                f"{name}（{command}，{started.astimezone(zone):%m-%d %H:%M} 起）" for name, command, started in workers
+                f"{name}（{command}，{started.astimezone(zone):%m-%d %H:%M} 起{_silent(layout, name)}）"
+                for name, command, started in workers
             )
             + (f"；另有 {cut_off}" if cut_off else "")
             + "）"
