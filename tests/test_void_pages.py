@@ -210,3 +210,56 @@ def test_reprint_of_a_replaced_policy_after_the_replacement_ended_says_so(root):
     page = _page(root, a)
     assert _status(page) == "已撤单" and _replaced_by(page) == b and "该保单保险期间也已结束" in page
     assert "请以新保单为准" not in page
+
+
+def _found(root: Path, policy_no: str, id_type: str, id_no: str):
+    """What the lookup page reads for this traveller (the page's own query, on the test's ledger)."""
+    import os
+
+    from watcher.ledger.lookup import LookupLedger
+
+    lookup = LookupLedger(os.environ.get("WATCHER_LEDGER_URL") or root / "ledger.sqlite3")
+    try:
+        return lookup.find(policy_no, id_type, id_no)
+    finally:
+        lookup.connections._drop()
+
+
+def test_a_namesake_born_the_same_day_does_not_keep_the_one_dropped_by_an_information_change(root):
+    """信息变更 left out one of two 张伟 born the same day: the lookup page told the one dropped 「您在新保单中，
+    您的证件信息已由旅行社更正」 (matched to the other, on the old policy all along), and the void page named nobody."""
+    from watcher.domain.idcard import mod11_2_check
+
+    def resident(body: str) -> str:
+        return body + mod11_2_check(body)
+
+    one, other = resident("44010619900101303"), resident("11010119900101305")
+    zhang = [[1, "张伟", "身份证", one, None, None, None, None], [2, "张伟", "身份证", other, None, None, None, None]]
+    third = people(1)[0]
+    a = _request(root, "团.xlsx", issue_fields(), [*zhang, third])["policies"][0]["policy_no"]
+    b = _request(root, "信息变更.xlsx", {"操作类型": "信息变更", "保单号": a}, [zhang[1], third])
+    b = b["policies"][0]["policy_no"]
+    dropped = _found(root, a, "身份证", one)
+    assert dropped is not None and dropped.replacement is not None and dropped.replacement.policy_no == b
+    assert not dropped.on_replacement and not dropped.unsure, dropped
+    kept = _found(root, a, "身份证", other)
+    assert kept is not None and kept.on_replacement and not kept.id_corrected
+    assert "张伟" in (_not_on(_page(root, a)) or "")
+
+
+def test_someone_added_back_under_a_corrected_id_is_followed_from_the_first_policy(root):
+    """信息变更 corrected 马一's document (护照 to 身份证), a 减人 took him off, a 加人 put him back under the
+    身份证: the first policy's page said he was no longer covered, and the lookup by his 护照 said so too."""
+    ma_passport = [1, "马一", "护照", "E87654321", "男", "1988-09-09", None, None]
+    ma_resident = [1, "马一", "身份证", "440106198809097719", None, None, None, None]
+    other = people(1)[0]
+    a = _request(root, "团.xlsx", issue_fields(), [ma_passport, other])["policies"][0]["policy_no"]
+    b = _request(root, "信息变更.xlsx", {"操作类型": "信息变更", "保单号": a}, [ma_resident, other])
+    b = b["policies"][0]["policy_no"]
+    c = _request(root, "减人.xlsx", {"操作类型": "减人", "保单号": b}, [other])["policies"][0]["policy_no"]
+    assert "马一" in (_not_on(_page(root, a)) or "")
+    d = _request(root, "加人.xlsx", {"操作类型": "加人", "保单号": c}, [ma_resident])["policies"][0]["policy_no"]
+    found = _found(root, a, "护照", "E87654321")
+    assert found is not None and found.on_replacement and found.id_corrected, found
+    assert found.replacement is not None and found.replacement.policy_no == d
+    assert _not_on(_page(root, a)) is None, _not_on(_page(root, a))

@@ -268,22 +268,27 @@ def where_now(
     if not steps:
         return None, False, False, False
     head = Replacement(*steps[-1][:3])
-    on_head, unsure, corrected = _follow(conn, policy_no, steps, person)
+    on_head, unsure, corrected, who = _follow(conn, policy_no, steps, person)
     if not on_head:
         # Left out of the replacement, but on another live policy issued from this one (a 加人 after a
-        # 减人 took them off): that one covers them, and the page says so instead. Only a policy of this
-        # chain: another trip of the same tour group replaced nothing.
+        # 减人 took them off): that one covers them, and the page says so instead, under their ID as typed
+        # or as a 信息变更 on the way corrected it. Only a policy of this chain: another trip of the same
+        # tour group replaced nothing.
         descendants = issued_from(conn, policy_no)
         if descendants:
             marks = ",".join("?" * len(descendants))
-            row = conn.execute(
-                "SELECT p.policy_no, p.status, p.end_at FROM insured i JOIN policies p ON p.policy_no = i.policy_no"
-                f" WHERE i.id_no = ? AND i.id_type = ? AND p.status = ? AND p.policy_no IN ({marks})"
-                " ORDER BY p.issued_at DESC, p.policy_no DESC LIMIT 1",
-                (person.id_no, person.id_type, ACTIVE, *descendants),
-            ).fetchone()
-            if row is not None:
-                head, on_head, corrected = Replacement(row[0], row[1], from_text(row[2])), True, False
+            for typed in dict.fromkeys([(person.id_type, person.id_no), (who.id_type, who.id_no)]):
+                row = conn.execute(
+                    "SELECT p.policy_no, p.status, p.end_at FROM insured i JOIN policies p"
+                    " ON p.policy_no = i.policy_no"
+                    f" WHERE i.id_no = ? AND i.id_type = ? AND p.status = ? AND p.policy_no IN ({marks})"
+                    " ORDER BY p.issued_at DESC, p.policy_no DESC LIMIT 1",
+                    (typed[1], typed[0], ACTIVE, *descendants),
+                ).fetchone()
+                if row is not None:
+                    head, on_head = Replacement(row[0], row[1], from_text(row[2])), True
+                    corrected = typed != (person.id_type, person.id_no)
+                    break
     # A 信息变更 this person cannot be told apart in: neither "you are on it" nor "you are not".
     return head, on_head, unsure and not on_head, corrected
 
@@ -296,7 +301,7 @@ _ONLY_ON = (
 )
 
 
-def _follow(conn, first: str, steps: list[tuple], person: Insured) -> tuple[bool, bool, bool]:
+def _follow(conn, first: str, steps: list[tuple], person: Insured) -> tuple[bool, bool, bool, Insured]:
     """The person down the chain of replacements, step by step: (on its last policy, unsure, on it under
     another ID than the one typed). They stay on
     by their ID, or, at a 信息变更, under the ID it corrected (followed from there on). Where they fall off
@@ -310,9 +315,24 @@ def _follow(conn, first: str, steps: list[tuple], person: Insured) -> tuple[bool
             continue
         moved = _corrected(conn, prev, number, who) if reason == INFO_CHANGE else None
         if moved is None:
-            return False, reason == INFO_CHANGE, False
+            # Unsure only where the 信息变更 brought someone in (whose ID it may have corrected); one that only
+            # left people out left this one out.
+            brought = reason == INFO_CHANGE and _brings_anyone(conn, number, prev)
+            return False, brought, False, who
         prev, who = number, moved
-    return True, False, (who.id_type, who.id_no) != (person.id_type, person.id_no)
+    return True, False, (who.id_type, who.id_no) != (person.id_type, person.id_no), who
+
+
+def _brings_anyone(conn, new: str, old: str) -> bool:
+    """Whether `new` has anyone whose ID `old` lacks."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM insured a WHERE a.policy_no = ? AND NOT EXISTS (SELECT 1 FROM insured b"
+            " WHERE b.policy_no = ? AND b.id_no = a.id_no AND b.id_type = a.id_type) LIMIT 1",
+            (new, old),
+        ).fetchone()
+        is not None
+    )
 
 
 def _corrected(conn, old: str, new: str, person: Insured) -> Insured | None:
@@ -321,8 +341,12 @@ def _corrected(conn, old: str, new: str, person: Insured) -> Insured | None:
     or the only person whose ID the change brought in with their name (a typo in the number's birth digits
     changes the birth date too), where they are the only one it took off with that name. Anyone else is
     told neither way (Found.unsure). The person as `new` has them, or None."""
+    # Someone the change brought in (their ID not on the old policy): a namesake born the same day who was on
+    # the old policy all along is another traveller, and the one dropped was told they were on the new one.
     row = conn.execute(
-        _PERSON + " WHERE policy_no = ? AND name = ? AND birth = ?", (new, person.name, person.birth.isoformat())
+        _PERSON + " a WHERE a.policy_no = ? AND a.name = ? AND a.birth = ? AND NOT EXISTS (SELECT 1 FROM insured b"
+        " WHERE b.policy_no = ? AND b.id_no = a.id_no AND b.id_type = a.id_type)",
+        (new, person.name, person.birth.isoformat(), old),
     ).fetchone()
     if row is not None:
         return _insured(row)

@@ -98,13 +98,16 @@ def _void_pages(outcome: Outcome, ledger: Ledger) -> list[PageShown]:
     touched = [p for n in outcome.cancelled if (p := ledger.policy(n))]
     if outcome.action in CHANGES_PEOPLE:  # (a query's policies are only found, never issued)
         touched += [p for p in outcome.policies if p.policy_no]
+    # (by ID, or by name: a 信息变更 on the way may have corrected the ID the void policy has)
     ids = {(person.id_type, person.id_no) for p in touched for person in p.people}
+    names = {person.name for p in touched for person in p.people}
     for n in dict.fromkeys(a for p in touched for a in ledger.ancestors(p.policy_no)):
         if n in numbers:
             continue
         void = ledger.policy(n)
-        if void is not None and void.status != ACTIVE and any((p.id_type, p.id_no) in ids for p in void.people):
-            numbers[n] = None
+        if void is not None and void.status != ACTIVE:
+            if any((p.id_type, p.id_no) in ids or p.name in names for p in void.people):
+                numbers[n] = None
     policies = [ledger.policy(n) for n in numbers]
     return [page_shown(ledger, p) for p in policies if p is not None]
 
