@@ -982,37 +982,6 @@ def test_a_number_the_replay_gives_otherwise_than_printed_is_never_accepted_from
     assert b["policy_no"] not in json.dumps(business(root), ensure_ascii=False, default=str)
 
 
-def test_a_commit_whose_answer_was_lost_is_finished_as_that_request_not_a_duplicate(root, ledger_backend):
-    """PostgreSQL committed, the connection dropped before its answer came back: the worker took the commit for
-    failed, put the file back and deleted its archived copy. Taken again, the file was a 重复提交 beside a
-    rebuilt result, its event line said it changed nothing, and recover could never rebuild the desk. Here the
-    worker is killed right after the commit and its claim undone the same way."""
-    saved = backup(root, ledger_backend)
-    drop = root / "workbooks" / "GZ001"
-    write_request(drop / "团A.xlsx", issue_fields(生效时间="2026-11-20 08:00"), people(2))
-    env = fake("2026-11-03T09:00:00+08:00")
-    killed = run_watcher(root, "process", env={**env, "WATCHER_CRASH_AT": "after_commit"}, check=False)
-    assert killed.returncode == -9, killed.stderr
-    claimed = drop / ".watcher-claimed"
-    [taken] = [p for p in claimed.rglob("*.xlsx")]
-    taken.rename(drop / "团A.xlsx")
-    shutil.rmtree(claimed)
-    for copy in (root / "archive" / "GZ001").rglob("*团A*"):
-        copy.unlink()
-    assert not [e for e in events.read(root / "archive") if e.kind == "file"]
-    run_watcher(root, "process", env=fake("2026-11-03T09:05:00+08:00"))
-    data = result(root, "GZ001", "团A_结果")[0]
-    assert data["status"] == "success" and len(data["policies"]) == 1, data
-    assert not (root / "outbox" / "GZ001" / "团A_结果_2.json").exists(), "one result for one drop"
-    [line] = [e.data for e in events.read(root / "archive") if e.kind == "file"]
-    assert line["committed"] and line["status"] == "success" and line["numbers"], line
-    original, printed = business(root), outbox(root)
-    restore(root, ledger_backend, saved)
-    done = run_watcher(root, "recover", check=False)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert business(root) == original and outbox(root) == printed
-
-
 def test_a_backup_restored_after_a_stop_on_a_mismatch_is_taken_as_it_is(root, ledger_backend):
     """recover from an empty ledger stopped on a mismatch; the operator then found a full backup and restored
     it, as the report asks. Every run after counted the backup's business as the stopped run's unverified

@@ -529,6 +529,9 @@ class _Cable:
         self.url = url.replace(f"@{parts.hostname}:{parts.port or 5432}", f"@127.0.0.1:{port}", 1)
         assert self.url != url, url
         self.sockets: list = []
+        # Armed: the COMMIT that follows a request's INSERT goes through, and the connection is cut before its
+        # answer comes back (the database committed; the worker cannot know).
+        self.armed, self.fired = False, False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -542,15 +545,22 @@ class _Cable:
                 return
             upstream = socket.create_connection(self.target)
             self.sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, out in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pipe, args=(a, b, out), daemon=True).start()
 
-    @staticmethod
-    def _pipe(a, b) -> None:
+    def _pipe(self, a, b, out: bool = False) -> None:
         import socket
 
+        inserted = False
         try:
             while data := a.recv(65536):
+                inserted = inserted or (out and self.armed and b"INSERT INTO requests" in data)
+                if inserted and b"COMMIT" in data:
+                    self.armed, self.fired = False, True
+                    a.shutdown(socket.SHUT_RDWR)  # the worker's end first: no answer can reach it
+                    b.sendall(data)
+                    time.sleep(0.5)  # the server commits
+                    break
                 b.sendall(data)
         except OSError:
             pass
@@ -666,3 +676,33 @@ def test_status_says_a_worker_that_stopped_beating_may_have_stopped_responding(p
         finally:
             os.kill(worker.pid, signal.SIGCONT)
         wait_for(lambda: "没有心跳" not in run_watcher(root, "status").stdout, 30, "beating again")
+
+
+def test_a_commit_whose_answer_never_came_is_finished_as_that_request(pg_root, pg_url):
+    """The database committed, the connection dropped before its answer came back: the worker took the
+    commit for undone, put the file back and deleted its archived copy. Taken again it was a 重复提交 beside a
+    result rebuilt under another name, its event line said it changed nothing, and recover could never
+    rebuild the desk. It stays in hand now, and is finished as that request once the database answers."""
+    import json
+
+    from watcher import events
+
+    root = pg_root
+    out = root / "outbox" / "GZ001"
+    cable = _Cable(pg_url)
+    try:
+        with serving(root, env={"WATCHER_LEDGER_URL": cable.url}) as worker:
+            wait_for(lambda: str(worker.pid) in run_watcher(root, "status").stdout, 60, "the worker in status")
+            cable.armed = True
+            write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+            wait_for(lambda: (out / "团A_结果.json").exists(), 90, "团A's result")
+            time.sleep(2)  # a second result, if any, would follow
+        assert cable.fired, "the answer to the request's COMMIT was never passed on"
+        data = json.loads((out / "团A_结果.json").read_text("utf-8"))
+        assert data["status"] == "success" and len(data["policies"]) == 1, data
+        assert sorted(p.name for p in out.glob("团A_结果*.json")) == ["团A_结果.json"], "one result for one drop"
+        lines = [e.data for e in events.read(root / "archive") if e.kind == "file" and e.data["file"] == "团A.xlsx"]
+        assert [(x["status"], x["committed"]) for x in lines] == [("success", True)], lines
+        assert lines[0]["numbers"] and (root / "archive" / lines[0]["archived"]).is_file()
+    finally:
+        cable.cut()

@@ -117,6 +117,7 @@ class Ledger(SettlementLedger):
         # The numbers the current (or last) transaction drew, by sequence, in the order drawn: what the
         # desk's event log records of a file or a month-end, so `recover` hands out the same ones again.
         self.drawn: dict[str, list[int]] = {}
+        self.commit_unknown = False  # the last COMMIT raised: it may have been committed all the same
         # `recover`: the numbers to hand out again, in order, by sequence (the event's record); once they run
         # out, the sequence gives the next.
         self.given: dict[str, list[int]] | None = None
@@ -289,7 +290,7 @@ class Ledger(SettlementLedger):
         self.marked()  # the marks rise in order, one at a time
         self.same_file()
         self.db.begin()
-        self._depth, self.drawn = 1, {}
+        self._depth, self.drawn, self.commit_unknown = 1, {}, False
         try:
             yield
         except BaseException:
@@ -298,7 +299,13 @@ class Ledger(SettlementLedger):
             raise
         finally:
             self._depth = 0
-        self.conn.execute("COMMIT")
+        try:
+            self.conn.execute("COMMIT")
+        except BaseException:
+            # The COMMIT went out and no answer came back (a connection lost at that moment): the database
+            # may have committed it. Whoever called must not take it for undone (pipeline keeps the file).
+            self.commit_unknown = True
+            raise
         if self.path is not None:
             self.written = _seen(self.path)  # a checkpoint of its own may have written the main file
         if self.drawn and self.issued is not None:

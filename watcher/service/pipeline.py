@@ -186,13 +186,25 @@ class Pipeline:
         except DeskFault as fault:
             self.halt(fault)
             # Nothing of it was committed: a file just taken goes back where it was dropped; one that an
-            # earlier run left in hand stays in hand and is finished once the desk works again.
-            self._put_back(record) if fresh else self._pend(record, fault.line())
+            # earlier run left in hand stays in hand and is finished once the desk works again. So does one
+            # whose COMMIT got no answer (a connection lost at that moment): the database may hold it, and
+            # walked again it is finished as that request (its result, its event line, its archived copy),
+            # where put back it came again as a 重复提交 of a request that had no result and no line.
+            if fresh and not self.desk.ledger.commit_unknown:
+                self._put_back(record)
+            else:
+                self._pend(record, fault.line())
             return
         except OutputsPending as exc:
             self._pend(record, describe(exc.__cause__ or exc))
             return
         self._record(outcome)
+        issued = self.desk.ledger.issued
+        if outcome.recovered and outcome.numbers and issued is not None:  # finished now: the mark covers them
+            try:
+                issued.raise_to({n: max(v) for n, v in outcome.numbers.items() if v})
+            except OSError as exc:
+                log.error("未能更新已发出编号的记录（%s），下次提交时再更新", os_words(exc))
         from ..kinds.agencies import AgencyKind  # (the kinds are loaded with the walk's stages)
 
         if outcome.committed and outcome.action == AgencyKind.action:

@@ -4,7 +4,6 @@ first result (duplicate), with that request's own outputs written if they went m
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,8 +17,6 @@ from .recognise import recognise
 
 if TYPE_CHECKING:
     from .desk import Desk
-
-log = logging.getLogger("watcher")
 
 
 def reclaim(desk: Desk, claimed: Path, who: str) -> Claim:
@@ -88,17 +85,6 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
             result_stem=earlier.outputs[0].removesuffix(".xlsx"),
         )
         repair = rebuild(desk, first, earlier, archived, fmt)
-        if not _logged(desk, earlier):
-            # The ledger holds the request, but no output and no line of the event log does: the answer to its
-            # COMMIT never reached the worker (a connection lost at that moment), which put the file back as
-            # not taken. This take is that request's own, finished now: its result under its recorded name
-            # and its line in the event log (what recover replays), never a 重复提交 beside it.
-            log.warning(
-                "%s/%s：账本中已有这份文件的受理记录，但结果和事件记录都没有写出（提交时与账本的连接中断）：按当初的受理补写",
-                frame.who,
-                earlier.file_name,
-            )
-            return replace(repair, archived=str(archived))
     # The first result given again: its warnings (an overlap with another group, say), and the request's
     # sheets echoed with each person's premium as the first result showed them (the bytes are the same).
     first_shown = frame.from_json(earlier.result) if isinstance(earlier.result, dict) else frame
@@ -128,29 +114,6 @@ def duplicate(desk: Desk, frame: Outcome, earlier, archived: Path, fmt: str) -> 
         # and for agencies' systems what the notes say, each policy's number in force now (or null).
         content={**(dict(first_shown.content) if isinstance(earlier.result, dict) else {}), "heads": heads},
     )
-
-
-def _logged(desk: Desk, earlier) -> bool:
-    """Whether the event log holds a line of `earlier` (its agency and bytes, having changed the ledger).
-    Its tail answers where it reaches back to that request; else the whole log is read (rare: only for a
-    request whose outputs are missing)."""
-    from .. import events
-
-    def holds(found: list) -> bool:
-        return any(
-            e.kind == "file"
-            and e.data.get("agency") == earlier.agency
-            and e.data.get("sha256") == earlier.sha256
-            and e.data.get("committed")
-            for e in found
-        )
-
-    recent = events.tail(desk.layout.archive)
-    if holds(recent):
-        return True
-    if recent and recent[0].at <= earlier.processed_at:
-        return False
-    return holds(events.read(desk.layout.archive))
 
 
 def superseded(desk: Desk, plans) -> list[str]:
