@@ -288,3 +288,21 @@ def test_a_number_handed_out_before_is_said_in_chinese(tmp_path):
             raise AssertionError("a number handed out before was drawn again")
     finally:
         ledger.close()
+
+
+def test_a_read_only_postgresql_is_a_fault_of_the_desk_said_as_read_only(pg_url):
+    """A hot standby, or default_transaction_read_only: the write raised an error no fault matched, and the
+    service logged 意外错误 at every tick (process: a traceback)."""
+    import psycopg
+
+    from watcher.faults import DISK, DeskFault, classify
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("SET default_transaction_read_only = on")
+        try:
+            conn.execute("CREATE TABLE ro_probe (x int)")
+        except psycopg.Error as exc:
+            assert classify(exc) == DISK, type(exc)
+            assert "只读" in DeskFault(DISK, exc).line()
+        else:
+            raise AssertionError("a read-only session wrote")

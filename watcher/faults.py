@@ -218,8 +218,8 @@ def _classify(exc: BaseException) -> str | None:
         errors = psycopg.errors
         if isinstance(exc, (errors.LockNotAvailable, errors.TransactionRollback, errors.QueryCanceled)):
             return LOCKED
-        if isinstance(exc, (errors.DiskFull, errors.OutOfMemory, errors.IoError)):
-            return DISK
+        if isinstance(exc, (errors.DiskFull, errors.OutOfMemory, errors.IoError, errors.ReadOnlySqlTransaction)):
+            return DISK  # (read-only: a hot standby, default_transaction_read_only: the advice says 只读)
         if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
             return AWAY  # the connection is gone, the server shuts down, cannot connect now …
         return None
