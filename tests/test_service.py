@@ -624,3 +624,21 @@ def test_a_drop_share_that_goes_away_stops_the_intake_and_is_never_made_again_em
         wait_for(lambda: len(results(root)) == 2, 60, "the file dropped while the share was away")
         assert "投递或输出文件夹不见了" not in run_watcher(root, "status").stdout
     assert sorted(r["status"] for r in results(root)) == ["success", "success"]
+
+
+def test_process_with_the_drop_or_output_root_missing_says_so_and_makes_nothing(root):
+    """`process` with outbox/ renamed away committed a request and made outbox/GZ001 again locally with its
+    result inside; with workbooks/ gone it said 0 个文件 and exited 0."""
+    write_request(root / "workbooks" / "GZ001" / "团.xlsx", issue_fields(), people(2))
+    (root / "outbox").rename(root / "outbox.away")
+    refused = run_watcher(root, "process", check=False)
+    assert refused.returncode == 1 and "投递或输出文件夹不见了" in refused.stderr, refused.stdout + refused.stderr
+    assert not (root / "outbox").exists() and (root / "workbooks" / "GZ001" / "团.xlsx").exists()
+    (root / "outbox.away").rename(root / "outbox")
+    (root / "workbooks").rename(root / "workbooks.away")
+    refused = run_watcher(root, "process", check=False)
+    assert refused.returncode == 1 and "共享盘" in refused.stderr, refused.stdout + refused.stderr
+    assert not (root / "workbooks").exists()
+    (root / "workbooks.away").rename(root / "workbooks")
+    run_watcher(root, "process")
+    assert [r["status"] for r in results(root)] == ["success"]

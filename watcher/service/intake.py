@@ -21,13 +21,18 @@ from ..walk.names import cut, display_name, safe_stem
 from ..walk.outcome import Outcome
 from ..walk.render import page_job, render, run_job
 from . import scan
+from .health import folders_gone
 from .pipeline import Pipeline, RunReport, ensure_folders
 
 log = logging.getLogger("watcher")
 
 
 def start(desk: Desk, pipeline: Pipeline) -> None:
-    """Before taking anything new: clean up after a stop, and finish what it left in hand."""
+    """Before taking anything new: clean up after a stop, and finish what it left in hand. Not with the drop
+    or output root missing (a share away): `process` says so and exits, `serve` waits for it."""
+    gone = folders_gone(desk.layout)
+    if gone is not None:
+        raise gone
     removed = scan.clean_strays(desk.layout, older_than=3600 if desk.worker else 0, worker=desk.worker)
     if removed:
         log.info("已清理上次停止时留下的 %d 个临时文件", removed)
