@@ -153,6 +153,23 @@ def test_registering_an_agency_creates_its_folders_and_it_can_then_issue(root):
     assert data["status"] == "success" and data["policies"][0]["premium"] == "40.00"
 
 
+def test_codes_typed_full_width_are_the_codes_in_agencies_and_requests(root):
+    """ＧＮ－Ａ (a Chinese input method's full width) was 「不存在」 in 可用方案 and in a 投保's 方案代码, looking
+    the same on screen as the GN-A listed beside it; the 方案 upload already took it as GN-A."""
+    agency_workbook(
+        root / "workbooks" / "_admin" / "机构.xlsx",
+        [[1, "ＨＺ００８", "杭州八", "9144", "XY-8", "ＧＮ－Ａ、ｇｗ－ｂ", "合作中"]],
+    )
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "机构_结果")
+    assert data["status"] == "success", data["errors"]
+    assert [(a["code"], a["plans"]) for a in data["agencies"]] == [("HZ008", ["GN-A", "GW-B"])], data["agencies"]
+    write_request(root / "workbooks" / "HZ008" / "团.xlsx", issue_fields(方案代码="ＧＮ－Ａ "), people(1))
+    run_watcher(root, "process")
+    data, _ = result(root, "HZ008", "团_结果")
+    assert data["status"] == "success" and data["policies"][0]["plan"] == "GN-A", data["errors"]
+
+
 def test_agency_rows_with_unknown_plans_or_bad_codes_are_refused(root):
     before = ledger_rows(root)
     agency_workbook(

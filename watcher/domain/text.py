@@ -25,6 +25,12 @@ def fold(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFKC", text)  # ASCII is its own NFKC form
 
 
+def code_text(text: str) -> str:
+    """A code as typed (方案代码, 机构代码): full-width folded, spaces removed, upper case (ＧＮ－Ａ, gn-a and
+    ' GN-A ' are GN-A, as the 方案 upload already took them)."""
+    return "".join(fold(text).split()).upper()
+
+
 def group_key(text: str) -> str:
     """A tour group's code as compared: full-width folded, spaces removed, case ignored (GZ-T1, gz-t1 and
     ＧＺ－Ｔ１ are one group, as 投保 already took them)."""

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..domain.policy import AGENCY_ACTIVE, AGENCY_STATUSES, Agency
 from ..domain.problems import Problem
-from ..domain.text import group_key
+from ..domain.text import code_text, fold, group_key
 from ..io.book import Book
 from ..io.result_json import agency_json
 from ..layout import AGENCY_CODE
@@ -35,7 +35,7 @@ class AgencyKind(RequestKind):
         agencies: list[tuple[int, Agency]] = []
         seen: dict[str, list[int]] = {}
         for r in table.rows:
-            code = table.text(r, "机构代码").upper()
+            code = code_text(table.text(r, "机构代码"))
             if not code:
                 table.fail(r, "机构代码", "field.empty", label="机构代码")
             elif not AGENCY_CODE.match(code):
@@ -50,7 +50,7 @@ class AgencyKind(RequestKind):
                 table.fail(r, "营业执照号", "agency.sample_row", value=SAMPLE_LICENSE)
             plans = tuple(
                 dict.fromkeys(
-                    p.strip().upper() for p in re.split(r"[,，、;；\s]+", table.text(r, "可用方案")) if p.strip()
+                    code_text(p) for p in re.split(r"[,，、;；\s]+", fold(table.text(r, "可用方案"))) if p.strip()
                 )
             )
             if not plans:

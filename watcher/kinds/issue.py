@@ -9,6 +9,7 @@ from ..domain.dates import cover_end, show_end, show_hour, show_second
 from ..domain.plans import REGIONS, Plan
 from ..domain.policy import Agency, Insured, Policy
 from ..domain.problems import Problem, problem
+from ..domain.text import code_text
 from ..io.book import Book
 from ..settings import Settings
 from .base import Checked, Decision, IssuePolicy, Request
@@ -69,7 +70,7 @@ class IssueKind:
         fields = IssueFields(
             tour_group=tour_group,
             region=region,
-            plan_code=sheet.text("方案代码", required=True, limit=20).upper(),
+            plan_code=code_text(sheet.text("方案代码", required=True, limit=20)),
             start=sheet.moment("生效时间", self.settings.zone),
             days=sheet.days(),
             route=sheet.text("行程路线", required=False, limit=200),

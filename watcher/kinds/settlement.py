@@ -6,7 +6,6 @@ repeat one or pay a different amount is refused as a whole and changes nothing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -30,7 +29,7 @@ from ..domain.settlement import (
     parse_month,
     receipt_valid_until,
 )
-from ..domain.text import clean, fold
+from ..domain.text import clean, code_text
 from ..io.book import Book
 from ..io.result_json import statement_json
 from ..io.sheet_table import SheetTable
@@ -87,8 +86,7 @@ class Statements:
     agency_name: str
 
 
-def _code(value: str) -> str:
-    return re.sub(r"\s+", "", fold(value)).upper()
+_code = code_text
 
 
 def _repeats(table: AdminTable, column: str, keys: list[tuple[int, str]], code: str) -> None:
