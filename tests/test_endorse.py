@@ -957,6 +957,18 @@ def test_a_query_filter_it_does_not_read_is_refused_and_a_tour_group_is_found_ho
     assert told == [("field.unread_label", "经办人员")], data["warnings"]
 
 
+def test_a_narrower_age_range_names_the_policies_it_leaves_people_out_of(root):
+    """GN-A's 最高年龄 lowered below a traveller's age on a policy in force: 成功 with no word, then the
+    agency's 批改 was refused for that traveller. Said, as a shorter 最长天数 is."""
+    old = issue(root)  # 张三, born 1980, is over 40 at the start
+    plan_workbook(root / "workbooks" / "_admin" / "收窄.xlsx", max_age=40, factors=())
+    run_watcher(root, "process")
+    narrowed = result(root, "_admin", "收窄_结果")[0]
+    assert narrowed["status"] == "success"
+    [said] = [w for w in narrowed["warnings"] if w["code"] == "plan.live_outside_ages"]
+    assert old["policy_no"] in said["message"] and said["column"] == "最高年龄" and "–40 岁" in said["message"]
+
+
 def test_a_policy_longer_than_its_plan_now_allows_is_never_reissued_at_nothing(root):
     """GW-B lowered to 7 days after an 8-day policy was issued: 减人, 加人 and 换人 price with the version in
     force, which has no band for 8 days, and issued policies at 0.00 (billed so at month-end, `check` calling

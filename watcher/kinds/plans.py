@@ -31,7 +31,9 @@ COVER_COLUMNS = columns("保障")
 FACTOR_LOW, FACTOR_HIGH = Decimal("0.1"), Decimal("10")
 
 
-PlanState = tuple[dict[str, Plan], dict[str, list[tuple[str, str, datetime]]]]
+PlanState = tuple[
+    dict[str, Plan], dict[str, list[tuple[str, str, datetime]]], dict[str, list[tuple[str, str, datetime]]]
+]
 
 
 class PlanKind(RequestKind):
@@ -244,17 +246,36 @@ class PlanKind(RequestKind):
             for _, plan in request.fields.rows
             if plan.code in current and plan.max_days < current[plan.code].max_days
         }
-        return current, longer
+        # Likewise the policies with someone a narrower age range leaves out.
+        aged = {
+            plan.code: ledger.policies_aged_outside(plan.code, plan.min_age, plan.max_age)
+            for _, plan in request.fields.rows
+            if plan.code in current
+            and (plan.min_age > current[plan.code].min_age or plan.max_age < current[plan.code].max_age)
+        }
+        return current, longer, aged
 
     def validate(
         self, request: Request[Rows[tuple[int, Plan]]], state: PlanState, now: datetime
     ) -> Checked[Rows[tuple[int, Plan]], None]:
         table = request.fields.table
-        current, longer = state
+        current, longer, aged = state
         for r, plan in request.fields.rows:
             old = current.get(plan.code)
             if old is None:
                 continue
+            outside = sorted(no for no, _, end in aged.get(plan.code, []) if end > now)
+            if outside:
+                table.fail(
+                    r,
+                    "最高年龄" if plan.max_age < old.max_age else "最低年龄",
+                    "plan.live_outside_ages",
+                    warning=True,
+                    plan=plan.code,
+                    ages=f"{plan.min_age}–{plan.max_age}",
+                    count=len(outside),
+                    numbers=some_numbers(outside),
+                )
             beyond = sorted(no for no, _, end in longer.get(plan.code, []) if end > now)
             if beyond:
                 table.fail(

@@ -701,6 +701,17 @@ class Ledger(SettlementLedger):
         rows = self.conn.execute(sql + " ORDER BY end_at DESC, policy_no", tuple(args))
         return [(no, plan, from_text(end)) for no, plan, end in rows]
 
+    def policies_aged_outside(self, plan_code: str, low: int, high: int) -> list[tuple[str, str, datetime]]:
+        """Policies 有效 of a plan with someone whose age (at its start) is outside low..high: (policy_no,
+        plan_code, end), latest end first; the caller keeps those whose cover has not ended at its `now`."""
+        rows = self.conn.execute(
+            "SELECT p.policy_no, p.plan_code, p.end_at FROM policies p WHERE p.status = ? AND p.plan_code = ?"
+            " AND EXISTS (SELECT 1 FROM insured i WHERE i.policy_no = p.policy_no AND (i.age < ? OR i.age > ?))"
+            " ORDER BY p.end_at DESC, p.policy_no",
+            (ACTIVE, plan_code, low, high),
+        )
+        return [(no, plan, from_text(end)) for no, plan, end in rows]
+
     def agencies(self) -> list[Agency]:
         return self._agencies(self.conn.execute(self._AGENCIES + " ORDER BY a.code, ap.plan_code"))
 
