@@ -170,6 +170,27 @@ def test_codes_typed_full_width_are_the_codes_in_agencies_and_requests(root):
     assert data["status"] == "success" and data["policies"][0]["plan"] == "GN-A", data["errors"]
 
 
+def test_a_new_agency_under_a_licence_another_agency_holds_is_warned_of(root):
+    """A new code with GZ001's 营业执照号 (a terminated agency back under a new code), and two new codes with
+    one licence in one file: each 成功 with no word."""
+    licence = ledger_query(root, "SELECT license_no FROM agencies WHERE code = 'GZ001'")[0][0]
+    assert licence
+    agency_workbook(
+        root / "workbooks" / "_admin" / "机构.xlsx",
+        [
+            [1, "HZ011", "杭州十一", licence, "XY-11", "GN-A", "合作中"],
+            [2, "SZ002", "深圳二", "91440300MA5ABCDE12", "XY-2", "GN-A", "合作中"],
+            [3, "SZ003", "深圳三", "91440300MA5ABCDE12", "XY-3", "GN-A", "合作中"],
+        ],
+    )
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "机构_结果")
+    assert data["status"] == "success", data["errors"]
+    said = sorted((w["row"], w["code"]) for w in data["warnings"])
+    assert said == [(2, "agency.license_taken"), (4, "agency.license_taken")], data["warnings"]
+    assert "GZ001" in data["warnings"][0]["message"] or "GZ001" in data["warnings"][1]["message"]
+
+
 def test_agency_rows_with_unknown_plans_or_bad_codes_are_refused(root):
     before = ledger_rows(root)
     agency_workbook(

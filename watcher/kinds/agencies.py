@@ -83,15 +83,32 @@ class AgencyKind(RequestKind):
             if a.code in before and (a.status not in ("", AGENCY_ACTIVE) or set(before[a.code].plans) - set(a.plans))
         }
         live = {code: ledger.policies_in_force(agency=code) for code in sorted(touched)}
-        return {plan.code for plan in ledger.plans()}, before, live
+        holders = {group_key(a.license_no): a for a in ledger.agencies() if a.license_no}
+        return {plan.code for plan in ledger.plans()}, before, live, holders
 
     def validate(
         self, request: Request[Rows[tuple[int, Agency]]], state: State, now: datetime
     ) -> Checked[Rows[tuple[int, Agency]], list[tuple[Agency, Agency | None]]]:
-        plans, before, live = state
+        plans, before, live, holders = state
         table = request.fields.table
         saved: list[tuple[Agency, Agency | None]] = []
+        licensed: dict[str, Agency] = {}  # this file's rows by licence, as they come
         for r, agency in request.fields.rows:
+            licence = group_key(agency.license_no)
+            other = holders.get(licence) or licensed.get(licence)
+            if licence and other is not None and other.code != agency.code:
+                # One travel agency under two codes: a terminated one back under a new code, unnoticed.
+                table.fail(
+                    r,
+                    "营业执照号",
+                    "agency.license_taken",
+                    warning=True,
+                    value=agency.license_no,
+                    agency=other.code,
+                    name=other.name,
+                )
+            if licence:
+                licensed.setdefault(licence, agency)
             for code in agency.plans:
                 if code not in plans:
                     table.fail(r, "可用方案", "agency.plan_unknown", value=code)
@@ -150,7 +167,7 @@ class AgencyKind(RequestKind):
         )
 
 
-State = tuple[set[str], dict[str, Agency], dict[str, list[tuple[str, str, datetime]]]]
+State = tuple[set[str], dict[str, Agency], dict[str, list[tuple[str, str, datetime]]], dict[str, Agency]]
 
 
 def kept(agency: Agency, old: Agency | None) -> Agency:
