@@ -191,6 +191,24 @@ def test_a_new_agency_under_a_licence_another_agency_holds_is_warned_of(root):
     assert "GZ001" in data["warnings"][0]["message"] or "GZ001" in data["warnings"][1]["message"]
 
 
+def test_a_table_of_another_action_in_an_admin_file_is_said_to_be_left_alone(root):
+    """A 方案 sheet added to a 机构 file (申请 says 机构): the agencies were saved and the plan sheet passed over
+    in silence; staff took the plan for updated."""
+    path = agency_workbook(
+        root / "workbooks" / "_admin" / "机构加方案.xlsx", [[1, "SZ002", "深圳二", "9144", "XY-2", "GN-A", "合作中"]]
+    )
+    wb = openpyxl.load_workbook(path)
+    plans = wb.create_sheet("方案")
+    plans.append(["序号", "方案代码", "方案名称", "区域", "最低年龄", "最高年龄", "最长天数"])
+    plans.append([1, "GN-A", "改名", "境内", 0, 80, 30])
+    wb.save(path)
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "机构加方案_结果")
+    assert data["status"] == "success", data["errors"]
+    [said] = [w for w in data["warnings"] if w["code"] == "file.other_tables"]
+    assert "“方案”" in said["message"] and "没有处理" in said["message"]
+
+
 def test_agency_rows_with_unknown_plans_or_bad_codes_are_refused(root):
     before = ledger_rows(root)
     agency_workbook(

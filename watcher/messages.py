@@ -20,6 +20,7 @@ MESSAGES: dict[str, str] = {
     "file.csv_unclosed": "CSV 文件在一对引号中间就结束了：第 {row} 行起的带引号内容没有结束的引号，文件可能还没有写完整，未处理。请等文件完整保存（或重新导出）后再提交；内容本身含有引号的，请写成两个连续的引号",
     "file.encoding": "CSV 文件的编码无法识别。请用 Excel 另存为“CSV UTF-8”或 .xlsx 后重新提交",
     "file.no_apply_sheet": "缺少“申请”工作表（A 列填项目名称，B 列填内容，其中必须有“操作类型”）。请用保险公司提供的申请模板填写（运营人员可用 watcher template 生成）",
+    "file.other_tables": "文件中的{sheets}表属于其他操作类型，本次只办理了“{action}”，这些表没有处理。如也要办理，请另建一个文件提交（每个文件只放一类表）",
     "file.sheets_ambiguous": "文件中没有“申请”表，却同时有{sheets}这几类表，无法确定要办理哪一项，未做任何处理。请分成几个文件分别提交（每个文件只放一类表），或加上“申请”表写明操作类型",
     "field.unread_label": "申请表中的“{label}”不是“{action}”可以填写的项目，本次没有使用。“{action}”可填写：{allowed}。请改成其中之一（名称要一致），或删除这一行",
     "file.action_empty": "“操作类型”没有填写：请在其右边（B 列）填写要办理的业务，可选：{allowed}",

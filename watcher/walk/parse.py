@@ -109,6 +109,16 @@ def parse(book: Book, who: str, settings: Settings):
     kind = kind_for(action, settings)
     request: Request = kind.parse(book, who)
     request.problems.extend(unread_labels(book, action, request.problems))
+    if who == ADMIN and action != "对账确认":  # (the month-end summary carries report sheets of its own)
+        # A 方案 sheet in a 机构 file: passed over in silence, and staff took the plan for updated.
+        others = [
+            name
+            for name, table_action in ADMIN_SHEETS.items()
+            if table_action != action and book.sheet(name) is not None
+        ]
+        if others:
+            shown = "、".join(f"“{name}”" for name in others)
+            request.problems.append(file_problem("file.other_tables", warning=True, sheets=shown, action=action))
     return kind, request
 
 
