@@ -1003,3 +1003,13 @@ def test_a_backup_restored_after_a_stop_on_a_mismatch_is_taken_as_it_is(root, le
     assert done.returncode == 0, done.stdout + done.stderr
     assert business(root) == original
     assert run_watcher(root, "process", check=False).returncode == 0
+
+
+def test_migrate_refuses_a_ledger_a_stopped_recover_left(root):
+    """The replays a stopped recover left in the ledger were never verified: copied to PostgreSQL (whose new
+    ledger lacks the stopped run's mark), a rerun there took them for a restored backup's and finished."""
+    from watcher.service.recovering import save_state
+
+    save_state(root, "mismatch", mismatches=["重放办理了当初没有办理的业务"])
+    refused = run_watcher(root, "migrate", "--to", "postgresql://watcher@127.0.0.1:5432/nowhere", check=False)
+    assert refused.returncode == 1 and "上一次 watcher recover 发现不一致而停止" in refused.stderr, refused.stderr

@@ -847,6 +847,7 @@ def cmd_migrate(layout: Layout, args) -> int:
         else _hold_root(layout, "复制账本前请先停止 watcher serve / process，复制完成并改用新账本后再启动")
     )
     try:
+        _unrecovered(layout)  # a ledger a stopped recover left holds replays never verified: not carried on
         _copy_ledger(layout, settings, args)
     finally:
         if lock is not None:
