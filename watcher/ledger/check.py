@@ -30,6 +30,7 @@ from ..domain.settlement import (
     retry_slot_after,
     settle_state,
 )
+from .schema import NUMBER_WORDS
 
 LIMIT = 500  # findings listed; the count says if there were more
 
@@ -314,7 +315,7 @@ def _numbering(conn, sequences: dict[str, int], say: Say) -> None:
                 name,
                 "每个流水号一次",
                 repeated[:5],
-                f"{'保单' if name == 'policy' else '对账单'}流水号重复使用：{repeated[:5]}",
+                f"{NUMBER_WORDS.get(name, name)}流水号重复使用：{repeated[:5]}",
             )
         if tails and max(tails) > sequences.get(name, 0):
             say(
@@ -322,7 +323,7 @@ def _numbering(conn, sequences: dict[str, int], say: Say) -> None:
                 name,
                 sequences.get(name, 0),
                 max(tails),
-                f"{'保单' if name == 'policy' else '对账单'}号的流水号 {max(tails)} 超过了账本记录的 {sequences.get(name, 0)}，"
+                f"{NUMBER_WORDS.get(name, name)}号的流水号 {max(tails)} 超过了账本记录的 {sequences.get(name, 0)}，"
                 "今后可能重号",
             )
 

@@ -39,7 +39,7 @@ from ..domain.settlement import parse_month
 from ..io.atomic import TEMP_SUFFIX, replacing
 from ..layout import Layout
 from ..ledger.common import to_text
-from ..ledger.schema import NUMBER_WORDS
+from ..ledger.schema import NUMBER_WORDS, NUMBERED
 from ..walk.archive import CHANGED_TAG, Snapshot
 from ..walk.claim import Claim
 from ..walk.desk import Desk
@@ -268,7 +268,7 @@ class Replay:
             return {}
         if not (
             isinstance(recorded, dict)
-            and set(recorded) <= set(_NUMBERS)
+            and set(recorded) <= set(NUMBERED)
             and all(
                 isinstance(v, list) and all(type(n) is int and n > 0 for n in v) and len(set(v)) == len(v)
                 for v in recorded.values()
