@@ -151,13 +151,21 @@ def _every(data: dict) -> float:
     return float(every)
 
 
-def _gone_here(data: dict) -> bool:
-    """A beat file of this machine (host name, boot and process namespace) whose process is gone: certainly
-    no worker (its file is removed)."""
+def _pid_here(data: dict) -> int | None:
+    """The process id a beat file names, where the file is this machine's (host name, boot and process
+    namespace) and the id is one a process may have; else None."""
     pid = data.get("pid")
     if data.get("host") != socket.gethostname() or data.get("machine") != _machine():
-        return False
+        return None
     if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**31:
+        return None
+    return pid
+
+
+def _gone_here(data: dict) -> bool:
+    """A beat file of this machine whose process is gone: certainly no worker (its file is removed)."""
+    pid = _pid_here(data)
+    if pid is None:
         return False
     try:
         os.kill(pid, 0)
@@ -171,10 +179,8 @@ def _gone_here(data: dict) -> bool:
 def _alive_here(data: dict) -> bool:
     """A beat file of this machine whose process lives and is a watcher: a worker frozen (SIGSTOP, a debugger)
     beats no more, yet it holds what it holds and goes on when let go."""
-    pid = data.get("pid")
-    if data.get("host") != socket.gethostname() or data.get("machine") != _machine():
-        return False
-    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid < 2**31:
+    pid = _pid_here(data)
+    if pid is None:
         return False
     try:
         return b"watcher" in Path(f"/proc/{pid}/cmdline").read_bytes()
