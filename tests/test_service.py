@@ -626,6 +626,44 @@ def test_a_drop_share_that_goes_away_stops_the_intake_and_is_never_made_again_em
     assert sorted(r["status"] for r in results(root)) == ["success", "success"]
 
 
+def test_a_share_unmounted_under_its_mount_point_is_not_taken_for_the_desk(root):
+    """Unmounted, the share leaves its mount point behind: an empty outbox/ (or workbooks/) that is a folder
+    still. serve made the agencies' folders again inside it and status said 正常; the share mounted back hid
+    them, with the results written there meanwhile. The intake stops as for a share gone; `process` makes
+    nothing, nor do `month-end` and `recover`; an _admin folder removed by hand is made again by `init`, as the
+    advice says."""
+    configure(root, "settle_seconds = 0.5\nrescan_seconds = 1\nstall_seconds = 30\n")
+    share, away = root / "outbox", root / "outbox.away"
+    with serving(root):
+        write_request(root / "workbooks" / "GZ001" / "之前.xlsx", issue_fields(), people(2))
+        wait_for(lambda: len(results(root)) == 1, 30, "the file before")
+        share.rename(away)
+        share.mkdir()  # the mount point the share was mounted on
+        wait_for(lambda: "投递或输出文件夹不见了" in run_watcher(root, "status").stdout, 30, "status says so")
+        write_request(root / "workbooks" / "GZ001" / "期间.xlsx", issue_fields(旅行团号="T-AWAY"), people(4)[2:])
+        time.sleep(2.5)  # rescans while it is unmounted
+        assert list(share.iterdir()) == [], "nothing made or written into the empty mount point"
+        share.rmdir()
+        away.rename(share)  # mounted back
+        wait_for(lambda: len(results(root)) == 2, 60, "the file dropped while the share was away")
+    refused_root = root / "workbooks"
+    refused_root.rename(root / "workbooks.away")
+    refused_root.mkdir()
+    refused = run_watcher(root, "process", check=False)
+    assert refused.returncode == 1 and "_admin" in refused.stderr and "init" in refused.stderr, refused.stderr
+    for command in ("month-end", "recover"):  # statements or replayed results would be hidden there too
+        refused = run_watcher(root, command, check=False)
+        assert refused.returncode == 1 and "_admin" in refused.stderr, command + refused.stdout + refused.stderr
+    assert list(refused_root.iterdir()) == []
+    refused_root.rmdir()
+    (root / "workbooks.away").rename(refused_root)
+    (refused_root / "_admin").rmdir()  # removed by hand, the share in place
+    assert run_watcher(root, "process", check=False).returncode == 1
+    run_watcher(root, "init")
+    run_watcher(root, "process")
+    assert sorted(r["status"] for r in results(root)) == ["success", "success"]
+
+
 def test_process_with_the_drop_or_output_root_missing_says_so_and_makes_nothing(root):
     """`process` with outbox/ renamed away committed a request and made outbox/GZ001 again locally with its
     result inside; with workbooks/ gone it said 0 个文件 and exited 0."""

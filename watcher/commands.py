@@ -595,6 +595,17 @@ def _aside(path: Path) -> Path:
     return aside
 
 
+def _folders_there(layout: Layout) -> None:
+    """Statements and results are not written where the outbox share should be but is not (unmounted: an
+    empty mount point, or no folder at all): made there, they would be hidden once it is mounted back, and
+    the ledger would say they were sent."""
+    from .service.health import folders_gone
+
+    gone = folders_gone(layout)
+    if gone is not None:
+        raise gone
+
+
 def cmd_month_end(layout: Layout, args) -> int:
     from .domain.settlement import MonthError, month_of, parse_month, previous_month
     from .service.logs import configure
@@ -612,6 +623,7 @@ def cmd_month_end(layout: Layout, args) -> int:
             return 2
     else:
         month = previous_month(month_of(now, settings.zone))
+    _folders_there(layout)
     ledger = _open(layout, settings, create=False, guard=True)
     try:
         configure(layout.root, settings.zone, to_stdout=False)
@@ -926,6 +938,7 @@ def cmd_recover(layout: Layout, args) -> int:
             f"{layout.root} 没有账本，也没有处理过的文件（archive/）：这里没有可以恢复的东西。请检查 --root 是否写对；"
             "新的目录请用 watcher init"
         )
+    _folders_there(layout)
     lock = None
     if not is_url(target):
         lock = _hold_root(layout, "恢复前请先停止 watcher serve / process")

@@ -21,6 +21,8 @@ WORDS = {
     FOLDER: "watcher 自己的文件夹不允许写入",
     GONE: "投递或输出文件夹不见了",
 }
+# A root without its _admin folder is taken for an empty mount point; one removed by hand is made again by init.
+_ADMIN_AGAIN = "；若共享盘就在原处、只是其中的 _admin 文件夹被删了，运行 watcher init 重建"
 # Nothing a running service can wait out: the ledger it has open is not the desk's any more.
 _RESTART = (
     "已停止受理，不会把已发出的号码再发一次。请停止所有 watcher 再启动：启动时会核对账本，账本落后于已发出的编号时"
@@ -37,7 +39,7 @@ ADVICE = {
     "说的是“只读”时，请检查该文件的权限、chattr +i 或只读挂载",
     SWAPPED: _RESTART,
     FOLDER: "请恢复运行 watcher 的用户对该文件夹的写入权限（chmod/chown，或 chattr -i），之后自动继续",
-    GONE: "多半是共享盘掉线、未挂载或目录被改名：请把它挂载或改回原处（不要另建空文件夹），之后自动继续",
+    GONE: "多半是共享盘掉线、未挂载或目录被改名：请把它挂载或改回原处（不要另建空文件夹），之后自动继续" + _ADMIN_AGAIN,
 }
 # The same, said where nothing will go on by itself: a `process` run that stopped, `status` with no service
 # running.
@@ -49,7 +51,7 @@ ADVICE_IDLE = {
     DISK: f"腾出磁盘空间（至少 1 MB，或修复磁盘）后{AGAIN}；说的是“只读”时，请检查该文件的权限、chattr +i 或只读挂载",
     SWAPPED: _RESTART,
     FOLDER: f"恢复运行 watcher 的用户对该文件夹的写入权限（chmod/chown，或 chattr -i）后{AGAIN}",
-    GONE: f"多半是共享盘掉线、未挂载或目录被改名：请把它挂载或改回原处（不要另建空文件夹）后{AGAIN}",
+    GONE: f"多半是共享盘掉线、未挂载或目录被改名：请把它挂载或改回原处（不要另建空文件夹）后{AGAIN}" + _ADMIN_AGAIN,
 }
 # What the operator reads once a fault is gone ("{WORDS}已恢复" read 无法连接账本数据库已恢复).
 CLEARED = {
@@ -110,7 +112,7 @@ class DeskFault(Exception):
     def short(self) -> str:
         """What it is, in a line without the intake's words: for work that is not a file's (month-end)."""
         detail = f"（{describe(self.cause)}）" if self.cause is not None else ""
-        where = f"（{shown_path(str(self.where))}）" if self.where is not None else ""
+        where = f"（{shown_path(str(self.where))}）" if self.where is not None and str(self.where) not in detail else ""
         return f"{WORDS[self.reason]}{detail}{where}"
 
     def web_line(self) -> str:

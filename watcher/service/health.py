@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..faults import DISK, GONE, LEDGER, DeskFault, classify, refused
+from ..layout import ADMIN
 
 PROBE = ".watcher-probe"
 # What the probe writes: room for a request's commit (a 30-person one writes about 200 KB to the ledger's
@@ -46,6 +47,11 @@ def folders_gone(layout) -> DeskFault | None:
     for base in (layout.workbooks, layout.outbox):
         if not base.is_dir():
             return DeskFault(GONE, FileNotFoundError(errno.ENOENT, "文件夹不存在", str(base)), where=base)
+        # An empty mount point (the share unmounted under it) is a folder still: `init` made _admin in both
+        # roots, so one without it is not the desk's share. Before, the agencies' folders were made again
+        # empty inside it, status said 正常, and the share mounted back hid them with what they took.
+        if not os.path.lexists(base / ADMIN):  # (one that is not a folder is a folder's trouble, said where met)
+            return DeskFault(GONE, FileNotFoundError(errno.ENOENT, "没有 _admin", str(base / ADMIN)), where=base)
     return None
 
 

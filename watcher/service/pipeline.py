@@ -475,7 +475,9 @@ def ensure_folders(desk: Desk) -> None:
     """Every registered agency has its drop and outbox folders (one that could not be made when it was
     registered, on a full disk, is made now). Not while the drop or output root itself is missing: that is
     a share away (health.folders_gone), never made again empty here."""
-    if not desk.layout.workbooks.is_dir() or not desk.layout.outbox.is_dir():
+    from .health import folders_gone
+
+    if folders_gone(desk.layout) is not None:
         return
     for agency in desk.ledger.agencies():
         if not desk.layout.drop(agency.code).is_dir() or not desk.layout.out(agency.code).is_dir():
