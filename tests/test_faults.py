@@ -680,6 +680,28 @@ def test_an_archive_that_refuses_writes_stops_the_intake_never_fails_the_file(ro
     assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]
 
 
+def test_a_drop_folder_that_refuses_the_claim_is_named_by_status(root):
+    """An agency's drop folder made immutable (`chattr +i`, or a read-only mount): the claim's rename is
+    refused, the service logs a warning at each scan and leaves the file, and status said 正常 with the file
+    waiting for ever and nothing to say why. It names the folder, the count and the fix."""
+    folder = root / "workbooks" / "GZ001"
+    path = write_request(folder / "团A.xlsx", issue_fields(), people(2))
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("needs chattr +i (root, on a filesystem that supports it)")
+    try:
+        run_watcher(root, "process", check=False)
+        assert path.exists()
+        status = run_watcher(root, "status", check=False).stdout
+        assert "等待处理：1 个文件" in status, status
+        assert "GZ001 的 1 个无法受理" in status and "chattr -i" in status, status
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=False)
+    assert "无法受理" not in run_watcher(root, "status").stdout
+    run_watcher(root, "process")
+    [one] = _results(root, "团A")
+    assert json.loads(one.read_text("utf-8"))["status"] == "success"
+
+
 def test_a_ledger_database_that_cannot_be_reached_is_not_called_lost_and_serve_waits_for_it(root):
     """The database away (stopped, the network down): status, check, process, web, template and recover
     said 「找不到账本…重建」 (one that is not lost), naming watcher.toml's setting where the address came from

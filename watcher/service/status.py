@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from collections import Counter
 from datetime import datetime
 
@@ -15,7 +16,7 @@ from ..domain.settlement import (
     retry_slot_after,
     scheduled_at,
 )
-from ..faults import DISK, LEDGER, DeskFault, classify, describe
+from ..faults import ADVICE, DISK, FOLDER, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
 from ..walk.names import display_name
 from . import scan
@@ -150,6 +151,7 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
         )
     waiting: Counter[str] = Counter()
     in_hand: Counter[str] = Counter()
+    stuck: Counter[str] = Counter()  # waiting in a folder the claim's rename cannot take them from
     refused: Counter[str] = Counter()  # in no registered agency's folder, or loose in workbooks/: never taken
     untold: list[str] = []  # refused files whose notice no run has written yet
     told = _told(layout)
@@ -158,6 +160,8 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
         shown = display_name(who)  # a folder name that is not UTF-8 (a GBK name) shown as readable text
         if registered is None or who in registered:
             waiting[shown] = len(files)
+            if files and not os.access(layout.drop(who), os.W_OK | os.X_OK):
+                stuck[shown] = len(files)
         else:
             refused[shown] = len(files)
             untold += [f for a in files if (f := f"{shown}/{display_name(a.path.name)}") not in told]
@@ -166,6 +170,13 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     refused["workbooks/"] = len(loose)
     untold += [f for p in loose if (f := f"{LOOSE}/{display_name(p.name)}") not in told]
     lines.append(f"等待处理：{sum(waiting.values())} 个文件" + _by(waiting))
+    for who, count in sorted(stuck.items()):
+        # The service logs each refused claim and leaves the file; status said 正常 with the file waiting for
+        # ever and nothing to say why.
+        lines.append(
+            f"  其中 {who} 的 {count} 个无法受理：投递文件夹不允许 watcher 移走文件（权限、chattr +i 或只读挂载）。"
+            f"{ADVICE[FOLDER].split('，之后')[0]}，之后服务在下次扫描时受理"
+        )
     held = f"处理中：{sum(in_hand.values())} 个文件" + _by(in_hand)
     if sum(in_hand.values()) and service.startswith("未运行"):  # a run that was stopped or killed with them
         held += "；上次运行没有处理完，下次运行 watcher process 或启动 watcher serve 时会先完成它们"
