@@ -447,6 +447,17 @@ def test_deposits_receipts_refunds_and_expiry_warning(root):
     assert data["status"] == "failed" and "全额退还" in data["errors"][0]["message"]
     data, _ = admin(
         root,
+        "退早了",
+        "预交保费",
+        head,
+        [[1, "SZ002", "退还", 3000, "SJ002", "2026-01-01"]],
+        action="预交保费",
+        now="2026-12-02T10:00:00+08:00",
+    )
+    [early] = data["errors"]
+    assert early["code"] == "deposit.refund_before" and "请核对日期" in early["message"], early
+    data, _ = admin(
+        root,
         "退SZ",
         "预交保费",
         head,
@@ -456,6 +467,8 @@ def test_deposits_receipts_refunds_and_expiry_warning(root):
     )
     assert data["status"] == "success", data["errors"]
     assert sql(root, "SELECT refunded_on FROM deposits WHERE receipt_no = 'SJ002'") == [("2026-12-02",)]
+    # What was refunded, to whom, how much: the accountant reads it off the result as for a receipt.
+    assert data["notes"] == ["退还 SZ002 预交保费 3,000.00 元，收据 SJ002，退还日期 2026-12-02"], data["notes"]
     data, _ = admin(
         root,
         "再退SZ",

@@ -251,7 +251,7 @@ MESSAGES: dict[str, str] = {
     "deposit.refund_amount": "退还金额 {amount} 元与收据 {value} 的金额 {receipt} 元不符，预交保费须按收据金额全额退还",
     "deposit.refund_active": "机构 {agency} 的状态是“{status}”。预交保费只在停止合作后退还：请先用“机构”把状态改为“已终止”",
     "deposit.refund_unpaid": "机构 {agency} 还有未结清的保费：{what}。结清后才能退还预交保费",
-    "deposit.refund_before": "退还日期 {on} 早于收取日期 {received}",
+    "deposit.refund_before": "退还日期 {on} 早于收取日期 {received}，退还只能在收取之后。请核对日期（或收据号）后重新填写",
     "deposit.received_ended": "机构 {agency} 已终止合作，仍登记收取预交保费 {amount} 元。如为补录终止前收到的预交保费可忽略，否则请核对机构代码",
     "deposit.received_expired": "收据日期 {on} 距今已超过三年，这张收据已于 {until} 过期（收据有效期三年）。如为补录的旧收据可忽略，否则请核对日期",
     "deposit.refund_expired": "收据 {value} 已于 {until} 过期（收据有效期三年），退还日期 {on} 在过期之后。请核对收据原件是否仍然有效（或已换开新收据）；如无误可忽略",

@@ -723,7 +723,10 @@ class DepositKind(RequestKind):
                     f"有效期至 {x.valid_until}"
                 )
             else:
-                notes.append(f"退还收据 {op.receipt_no} 的预交保费（{op.refunded_on}）")
+                x = checked.values.refunds[op.receipt_no]
+                notes.append(
+                    f"退还 {x.agency} 预交保费 {yuan_display(x.amount_fen)} 元，收据 {op.receipt_no}，退还日期 {op.refunded_on}"
+                )
         refunds = checked.values.refunds
         received = sum(op.receipt.amount_fen for op in ops if isinstance(op, ReceiveDeposit))
         refunded = sum(r.amount_fen for r in refunds.values())
