@@ -199,6 +199,31 @@ def test_a_csv_that_ends_inside_a_quoted_field_is_refused_not_issued_short(root)
     assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]
 
 
+def test_a_csv_cut_off_mid_row_is_refused_not_issued_with_its_last_traveller_cut_short(root):
+    """A copy that died mid-row leaves a stable CSV whose last line has no end: it was issued 成功 with the
+    last traveller's name or birth date as cut (欧阳 for 欧阳娜娜) and the travellers after it left out,
+    nobody told. Every writer a clerk uses ends the last line too: a file without that end is refused; the
+    same file whole is issued."""
+    head, rest = csv_parts(4)
+    whole = head + rest
+    drop = root / "workbooks" / "GZ001"
+    last = whole.rstrip(b"\n")
+    for name, data in {"截断姓名.csv": last[:-3], "截断证件.csv": last[: last.rindex(b",") + 6]}.items():
+        (drop / name).write_bytes(data.replace(b"CSV-1", name.encode()))
+    (drop / "完整.csv").write_bytes(whole)
+    old = time.time() - 60
+    for path in drop.iterdir():
+        os.utime(path, (old, old))
+    run_watcher(root, "process")
+    for stem in ("截断姓名", "截断证件"):
+        data = _result(root, f"{stem}_结果")
+        assert data["status"] == "failed" and data["policies"] == [], data
+        [error] = data["errors"]
+        assert error["code"] == "file.csv_cut" and "第 12 行" in error["message"], error
+    assert _result(root, "完整_结果")["status"] == "success"
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]
+
+
 def test_process_takes_a_csv_written_long_ago_after_the_settle_time_not_the_text_settle_time(root):
     """A CSV whose modification time is an hour old (copied keeping its times, or touched) waited the whole
     text settle time (10 s by default) in `process`, though the SPEC takes a file modified before the settle

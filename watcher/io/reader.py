@@ -519,6 +519,11 @@ def read_csv(data: bytes) -> Book:
     if not records or records[-1] != [_END]:
         raise ReadError("file.csv_unclosed", row=max(len(records), 1))
     records.pop()
+    if ending and any(cell.strip() for cell in records[-1]):
+        # Excel, WPS and LibreOffice end every line, the last one too: a file whose last line has no end was
+        # cut off while copied or written (a share that dropped, an export that died). Read, it insured its
+        # last traveller under a name or birth date cut short and left out whoever came after, with 成功.
+        raise ReadError("file.csv_cut", row=len(records))
     # ="440106…": the text guard agency systems export so that Excel keeps an ID's digits; Excel shows the
     # text inside, and so is it read (a cell that merely starts with = stays text as it is).
     records = [[_unguard(cell) if cell.startswith('="') else cell for cell in rec] for rec in records]
