@@ -227,3 +227,20 @@ def mask_id(number: str) -> str:
     if len(number) >= 4:
         return number[:1] + "*" * (len(number) - 3) + number[-2:]
     return "*" * len(number)
+
+
+def typed_alike(a: str, b: str, most: int = 4) -> bool:
+    """Whether ID number `b` could be `a` typed wrong: at most `most` characters put in, left out or changed
+    (a slip in the birth digits changes the check character too; two digits swapped are two). Another
+    person's number differs in far more: region, birth date, sequence and check all at once."""
+    a, b = a.upper(), b.upper()
+    if abs(len(a) - len(b)) > most:
+        return False
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+        if min(row) > most:
+            return False
+    return row[-1] <= most

@@ -18,6 +18,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from ..domain.idcard import typed_alike
 from ..domain.plans import Coverage
 from ..domain.policy import ACTIVE, CANCELLED, Insured, Policy, Replacement
 from ..domain.throttle import ClientState
@@ -361,7 +362,12 @@ def _corrected(conn, old: str, new: str, person: Insured) -> Insured | None:
         " WHERE b.policy_no = ? AND b.id_no = a.id_no AND b.id_type = a.id_type)",
         (new, person.name, old),
     ).fetchone()
-    return _insured(row) if row is not None else None
+    if row is None:
+        return None
+    found = _insured(row)
+    # A namesake under a number nothing like theirs (a common name, another region, birth date and sex) is
+    # someone else put on in their place: the one dropped was told they were on the new policy.
+    return found if typed_alike(person.id_no, found.id_no) else None
 
 
 _PERSON = "SELECT name, id_type, id_no, gender, birth, age, premium_fen FROM insured"
