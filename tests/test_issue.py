@@ -188,6 +188,33 @@ def test_age_range_plan_agreement_and_duplicates(root):
     assert ledger_rows(root) == before
 
 
+def test_a_passport_or_permit_typed_once_as_其他_is_the_same_traveller(root):
+    """证件类型 其他 with a passport's number: a second 投保 of the same group with the same people was issued
+    again (the agency paid twice, nobody warned), and one roster could hold a person under 护照 and again
+    under 其他. The same number under 其他 and any type is the same traveller."""
+    first = [
+        [1, "John Smith", "护照", "GB1234567", "男", "1980-01-01", None, None],
+        [2, "李娜", "港澳居民来往内地通行证", "H12345678", "女", "1981-01-01", None, None],
+    ]
+    drop(root, "第一次.xlsx", issue_fields(旅行团号="PT"), first)
+    run_watcher(root, "process")
+    assert result(root, "GZ001", "第一次_结果")[0]["status"] == "success"
+    before = ledger_rows(root)
+    again = [[*row[:2], "其他", *row[3:]] for row in first]
+    drop(root, "第二次.xlsx", issue_fields(旅行团号="PT"), again)
+    both = [first[0], [2, *again[0][1:]], [3, "王五", "其他", "E33456789", "男", "1982-01-01", None, None]]
+    both.append([4, "王五", "护照", "E33456789", "男", "1982-01-01", None, None])
+    drop(root, "同一名单.xlsx", issue_fields(旅行团号="PT2"), both)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "第二次_结果")
+    assert data["status"] == "failed", data
+    assert sorted((e["row"], e["code"]) for e in data["errors"]) == [(2, "roster.same_group"), (3, "roster.same_group")]
+    data, _ = result(root, "GZ001", "同一名单_结果")
+    dup = sorted(e["row"] for e in data["errors"] if e["code"] == "roster.duplicate_person")
+    assert dup == [2, 3, 4, 5], data["errors"]
+    assert ledger_rows(root) == before
+
+
 def test_quote_prices_and_issues_nothing(root):
     before = ledger_rows(root)
     drop(root, "试算.xlsx", issue_fields(操作类型="试算", 天数=5), people(4))

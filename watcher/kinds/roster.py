@@ -195,10 +195,15 @@ def check_roster(
         )
         result.row_of[key] = r
 
-    for rows in seen.values():
-        if len(rows) > 1:
-            for r in rows:
-                others = "、".join(str(o + 1) for o in rows if o != r)
+    by_number: dict[str, list[tuple[str, int]]] = {}
+    for (id_type, number), rows in seen.items():
+        by_number.setdefault(number, []).extend((id_type, r) for r in rows)
+    for typed in by_number.values():
+        # The same number twice under one type, or under 其他 and any type (a passport typed once as 其他).
+        for id_type, r in typed:
+            twins = [o for t, o in typed if o != r and (t == id_type or idcard.OTHER in (t, id_type))]
+            if twins:
+                others = "、".join(str(o + 1) for o in sorted(twins))
                 problems.append(problem("roster.duplicate_person", **where(r, "证件号码"), rows=others))
 
     # One problem a person and kind: a traveller on many overlapping policies is one line, with the count.
