@@ -69,6 +69,40 @@ def test_a_ledger_restored_from_an_older_backup_is_refused_and_hands_out_no_numb
     assert first < second
 
 
+def test_a_ledger_restored_with_its_mark_and_event_log_hands_out_no_number_again(root):
+    """The ledger, its mark of numbers and the event log all put back from one backup (taken "with its
+    files"): level with each other, the desk started and gave the next group the number a group issued since
+    the backup already had, and set that group's page aside. The originals archived since and their results
+    say what was issued: the start is refused until `recover` replays them. A file that failed since (its
+    result says so) is no such evidence."""
+    _issue(root, "一", "T1")
+    backup = _backup(root, "sqlite")
+    kept = [root / "ledger.sqlite3.numbers.json", root / "archive" / "_events" / "events.jsonl"]
+    saved = {path: path.read_bytes() for path in kept}
+    second = _issue(root, "二", "T2", start=1)
+    write_request(root / "workbooks" / "GZ001" / "坏.xlsx", issue_fields(旅行团号="T9", 天数=0), people(5)[4:])
+    run_watcher(root, "process")
+    assert result(root, "GZ001", "坏_结果")[0]["status"] == "failed"
+    page = root / "outbox" / "GZ001" / f"电子保单_{second}.html"
+    printed = page.read_bytes()
+    _rewind(root, backup)
+    for path, data in saved.items():
+        path.write_bytes(data)
+    write_request(root / "workbooks" / "GZ001" / "三.xlsx", issue_fields(旅行团号="T3"), people(3)[2:])
+    proc = run_watcher(root, "process", check=False)
+    assert proc.returncode == 1 and "GZ001/二.xlsx" in proc.stderr and "watcher recover" in proc.stderr, proc.stderr
+    assert "坏.xlsx" not in proc.stderr
+    assert (root / "workbooks" / "GZ001" / "三.xlsx").exists(), "nothing taken"
+    assert page.read_bytes() == printed
+    assert run_watcher(root, "serve", check=False).returncode == 1
+    assert "账本：落后" in run_watcher(root, "status").stdout, "status said 正常"
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    third = _issue(root, "三", "T3", start=2)
+    assert third > second and page.read_bytes() == printed
+    assert "落后" not in run_watcher(root, "status").stdout
+
+
 def test_init_makes_no_new_ledger_where_one_has_been(root, ledger_backend):
     _issue(root, "一", "T1")
     assert run_watcher(root, "init").returncode == 0  # where the ledger is, init goes on working

@@ -145,7 +145,7 @@ def _unrecovered(layout: Layout) -> None:
 
 def _guard(ledger, layout: Layout, zone) -> None:
     from .ledger.issued import behind
-    from .service.recovering import unheld
+    from .service.recovering import issued_unheld, unheld
 
     _left_behind(layout, ledger.target)
     damaged = ledger.integrity()
@@ -173,6 +173,14 @@ def _guard(ledger, layout: Layout, zone) -> None:
             f"{'、'.join(missing[:3])}{' 等' if len(missing) > 3 else ''}。账本很可能是从较早的备份恢复的，或是新建的"
             "（本机的编号记录也随之丢失）：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，"
             "运行 watcher recover 从 archive/ 重放备份之后的业务（见运维文档的备份与恢复）"
+        )
+    lost = issued_unheld(layout, ledger, zone)
+    if lost:
+        raise Failure(
+            f"archive/ 中有 {len(lost)} 个已办理成功的文件，账本和事件记录里都没有：{'、'.join(lost[:3])}"
+            f"{' 等' if len(lost) > 3 else ''}。账本很可能连同编号记录和事件记录一起被恢复成了较早的备份（编号记录和"
+            "事件记录不应随账本恢复）：继续使用会把已印在电子保单上的号码再次发给别的团。请停止所有 watcher，运行 "
+            "watcher recover 从 archive/ 重放备份之后的业务（见运维文档的备份与恢复）"
         )
     if any(u > issued.get(n, 0) for n, u in used.items()):
         # A mark behind the ledger (a crash between a commit and the mark) catches up with what the ledger

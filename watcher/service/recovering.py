@@ -4,12 +4,16 @@ Kept light (read at every start and by `watcher status`); the replay itself is s
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 from .. import events
 from ..io.atomic import write_bytes
 from ..layout import Layout
+
+# An archived original's name: HHMMSS_<sha256's first 8>_[n_]<the name as dropped> (walk/archive.py).
+ARCHIVED_NAME = re.compile(r"^(\d{6})_([0-9a-f]{8})_(?:(\d+)_)?(.+)$")
 
 FOLDER = ".watcher-recover"
 STATE = "state.json"
@@ -88,6 +92,86 @@ def unheld(archive: Path, ledger, zone, last: int | None = 20) -> list[str]:
                 missing.append(f"{e.data.get('month')} 月结（{when}）")
             seen.add(key)
     return missing
+
+
+def issued_unheld(layout: Layout, ledger, zone) -> list[str]:
+    """Files the desk issued (their result says 成功) that neither the ledger nor the event log holds: their
+    originals archived after the ledger's latest business, named by no line of the log and by no file in
+    hand. A ledger restored together with its mark of numbers and the event log (a backup taken "with its
+    files") is level with both, yet hands the numbers printed since its backup out again. The originals
+    (insurer side) and their results (whose bytes' hash only the desk knows) say so. Read at start: the
+    archive's day folders from the ledger's latest business on. A file whose log line a power cut took and
+    that failed is not counted (its result says 失败)."""
+    import os
+    from datetime import datetime, timedelta
+
+    from ..walk.archive import CHANGED_TAG
+    from ..walk.claim import read_record
+    from . import scan
+
+    if not layout.archive.is_dir():
+        return []
+    latest = ledger.latest_processed()
+    first_day = f"{latest.astimezone(zone):%Y-%m-%d}" if latest is not None else ""
+    candidates: dict[tuple[str, str], tuple[str, datetime]] = {}  # (agency, sha8) → (archived, when)
+    for agency in sorted(layout.archive.iterdir()):
+        if agency.name == events.FOLDER or not agency.is_dir():
+            continue
+        for day in sorted(d for d in agency.iterdir() if d.name >= first_day and d.is_dir()):
+            for path in day.iterdir():
+                found = ARCHIVED_NAME.match(path.name)
+                if path.name.startswith(".") or not found or found.group(4).startswith(CHANGED_TAG[1:] + "_"):
+                    continue
+                try:
+                    at = datetime.strptime(f"{day.name} {found.group(1)}", "%Y-%m-%d %H%M%S").replace(tzinfo=zone)
+                except ValueError:
+                    continue
+                if latest is None or at + timedelta(seconds=1) > latest:
+                    rel = str(path.relative_to(layout.archive))
+                    candidates[(agency.name, found.group(2))] = (rel, at)
+    if not candidates:
+        return []
+    held = set()  # the copies of files in hand (their records name them before they are made)
+    for who in {a for a, _ in candidates}:
+        for claimed in scan.claimed_in(layout, who, every=True):
+            record = read_record(claimed, who)
+            if record is not None and record.archived:
+                held.add(os.path.normpath(record.archived))
+    logged = events.tail(layout.archive)
+    if logged and latest is not None and logged[0].at > latest:
+        logged = events.read(layout.archive)  # more files since than the tail holds
+    named = {str(e.data.get("archived")) for e in logged if e.kind == "file"}
+    left = {
+        key: (rel, at)
+        for key, (rel, at) in candidates.items()
+        if rel not in named and os.path.normpath(layout.archive / rel) not in held and not _holds(ledger, *key)
+    }
+    issued: list[str] = []
+    for who in sorted({a for a, _ in left}):
+        since = min(at for (a, _), (_, at) in left.items() if a == who).timestamp() - 60
+        for twin in sorted(layout.out(who).glob("*.json")):
+            try:
+                if twin.stat().st_mtime < since:
+                    continue
+                data = json.loads(twin.read_bytes())
+            except (OSError, ValueError):
+                continue
+            if not isinstance(data, dict) or data.get("status") != "success":
+                continue
+            key = (who, str(data.get("sha256", ""))[:8])
+            if key in left:
+                rel, at = left.pop(key)
+                issued.append(f"{who}/{data.get('file') or rel}（{at:%Y-%m-%d %H:%M:%S}）")
+    return issued
+
+
+def _holds(ledger, agency: str, sha8: str) -> bool:
+    """Whether the ledger holds a request of this agency whose bytes' hash begins so (a replayed original the
+    log never named)."""
+    row = ledger.conn.execute(
+        "SELECT 1 FROM requests WHERE agency = ? AND sha256 LIKE ? LIMIT 1", (agency, f"{sha8}%")
+    ).fetchone()
+    return row is not None
 
 
 def lags(root: Path, mark: Path, ledger, zone, last: int = 20) -> bool:

@@ -47,11 +47,10 @@ from ..walk.flow import walk
 from ..walk.preflight import sha256_of
 from ..walk.render import finish, plan, run_job
 from ..walk.shows import gather
+from .recovering import ARCHIVED_NAME as _ARCHIVED
 from .recovering import FOLDER
 
 log = logging.getLogger("watcher")
-
-_ARCHIVED = re.compile(r"^(\d{6})_([0-9a-f]{8})_(?:(\d+)_)?(.+)$")
 
 
 @dataclass

@@ -256,10 +256,12 @@ def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str |
     """A ledger behind the numbers the desk handed out, or without its latest business (restored from an
     older backup, or new): the commands that hand numbers out refuse it; status says so, and what to do."""
     from ..ledger.issued import issued_path
-    from .recovering import lags
+    from .recovering import issued_unheld, lags
 
     try:
-        if not lags(layout.root, issued_path(layout.root, ledger.target), ledger, zone):
+        if not lags(layout.root, issued_path(layout.root, ledger.target), ledger, zone) and not issued_unheld(
+            layout, ledger, zone
+        ):
             return None
     except Exception as exc:  # a ledger that fails here is said as such, never a traceback
         fault = classify(exc)
