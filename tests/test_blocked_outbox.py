@@ -81,6 +81,24 @@ def test_month_end_writes_every_other_agencys_files_and_the_blocked_ones_later(r
     assert runs == [(1,)], "the files were written without another month-end run"
 
 
+def test_process_writes_the_month_end_files_a_folder_refused_once_it_takes_them(root):
+    """Only serve's tick and month-end wrote them: after a `process` (which wrote a 对账确认's statements into
+    the folder now free), status still said the agency's files were missing, sending the operator after a
+    fault that was gone."""
+    _two_agencies(root)
+    _block(root)
+    month_end(root, "2026-11", NOV, check=False)
+    numbers = {s[1]: s[0] for s in statements(root)}
+    assert "月结文件未能写出" in run_watcher(root, "status", env=fake("2026-12-01T03:05:00+08:00")).stdout
+    _unblock(root)
+    run_watcher(root, "process", env=fake("2026-12-01T03:08:00+08:00"))  # nothing to take
+    aa = root / "outbox" / "AA001"
+    assert (aa / f"对账单_{numbers['AA001']}.json").exists() and (aa / "业务明细_2026-11.xlsx").exists()
+    status = run_watcher(root, "status", env=fake("2026-12-01T03:09:00+08:00")).stdout
+    assert "月结文件未能写出" not in status, status
+    assert ledger_query(root, "SELECT COUNT(*) FROM month_end_runs") == [(1,)]
+
+
 def test_a_confirmation_writes_every_output_it_can_while_one_agencys_folder_takes_nothing(root):
     _two_agencies(root)
     month_end(root, "2026-11", NOV)

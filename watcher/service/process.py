@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from ..faults import classify, describe
 from ..walk.desk import Desk
 from ..walk.names import display_name
 from . import scan
@@ -52,6 +53,8 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
                 tracker.refresh()
         pipeline.drain()
         pipeline.retry_pending()  # once more before giving up: whatever is left is finished at the next run
+        if pipeline.halted is None:
+            write_month_files(desk)
     finally:
         pipeline.close()
         sandbox.close()
@@ -90,3 +93,23 @@ class Progress:
 
     def close(self) -> None:
         sys.stderr.write("\n")
+
+
+def write_month_files(desk: Desk) -> None:
+    """The month-end files an agency's folder refused, written now where it takes them, as serve does at each
+    tick: after a `process` that wrote a 对账确认's statements there, status still said they were missing."""
+    ledger = desk.ledger
+    if not any(run.finished_at is not None and run.summary.get("unwritten") for run in ledger.runs()):
+        return
+    from .month_end import LOCK, write_unwritten
+
+    if not ledger.try_lock(LOCK):
+        return  # a month-end running on another worker writes them itself
+    try:
+        write_unwritten(ledger, desk.layout, desk.settings, desk.now())
+    except Exception as exc:  # (a folder that still takes nothing is kept in the run's summary)
+        if classify(exc) is None and not isinstance(exc, OSError):
+            raise
+        log.warning("月结文件暂时无法补写：%s", describe(exc))
+    finally:
+        ledger.unlock(LOCK)
