@@ -119,6 +119,8 @@ def test_a_failed_result_fixed_in_place_and_dropped_back_is_the_corrected_reques
     assert roster.column_dimensions["D"].number_format == "@"
     ranges = {str(dv.sqref).split(":")[0]: dv for dv in roster.data_validations.dataValidation}
     assert ranges["C2"].type == "list" and ranges["E2"].formula1 == '"男,女"'
+    # Nobody was insured, the row without an error neither: said in its 保费 cell, not left empty as if issued.
+    assert [roster.cell(1, 9).value, roster["I2"].value, roster["I3"].value] == ["保费", "未投保", "未投保"]
     # The clerk fixes the red cells in the result itself and drops it back.
     wb["申请"]["B5"] = start
     roster["D2"] = ID_M_1980

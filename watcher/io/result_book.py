@@ -24,7 +24,7 @@ from ..domain.text import clean, label_key
 from ..messages import STATUS_LABEL
 from .book import Book, Sheet
 from .sheet_table import ENDORSED
-from .tables import label_fields
+from .tables import EXAMPLE_MARKS, label_fields
 from .xlsx import (
     MARK,
     MONEY,
@@ -570,6 +570,15 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         ws.set_column(error_col, error_col, 60)
         for r, fen in outcome.row_premiums.items():
             ws.write_number(r, premium_col, yuan(fen), f["money_plain"])
+        if outcome.status == "failed":
+            # Nobody on it was insured: the rows without an error looked like rows issued (保费 and 错误说明
+            # both empty), and a clerk sent the one red row again alone, leaving the others without cover.
+            serial = columns.get("序号")
+            for r in range(header + 1, len(sheet.rows)):
+                row = sheet.rows[r]
+                if r in outcome.row_premiums or not _a_person(row, serial):
+                    continue
+                ws.write_string(r, premium_col, "未投保", f["note"])
         for r, messages in row_messages.items():
             if r > header:
                 ws.write_string(r, error_col, "；".join(messages), f["wrap"])
@@ -598,6 +607,14 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
                 continue
             ws.write_string(r, error_col, "；".join(messages), f["wrap"])
             fit_row(ws, r, [("；".join(messages), 60)])
+
+
+def _a_person(row: list, serial: int | None) -> bool:
+    """A roster row that holds someone: anything besides its 序号, and no 示例 mark in it."""
+    mark = row[serial] if serial is not None and serial < len(row) else None
+    if isinstance(mark, str) and label_key(mark) in EXAMPLE_MARKS:
+        return False
+    return any(v is not None and (not isinstance(v, str) or v.strip()) for c, v in enumerate(row) if c != serial)
 
 
 ISSUE_ACTIONS = ("投保", "试算")  # the 操作类型 dropdown of the 投保 template (forms.ISSUE.actions)
