@@ -437,6 +437,50 @@ def test_a_ledger_moved_away_and_back_is_read_again_and_healthz_tells_the_truth(
     assert said and all("无需重启" in line and "未受理新文件" not in line for line in said), said[:2]
 
 
+def test_a_backup_copied_over_the_ledger_under_the_page_is_read_as_it_is(desk, ledger_backend):
+    """A backup restored the documented way while the page runs (`cp` over ledger.sqlite3, its -wal and -shm
+    removed: the same file, new contents): each of the page's threads kept the old -shm mapped and answered
+    from what the file held before (a 撤单 the backup lacks), so the page never saw that the ledger was
+    behind; after `recover`, lookups failed until the page was restarted. Each thread now opens the file
+    anew: 维护 while the ledger is behind, the policy as it is once recovered."""
+    if ledger_backend != "sqlite":
+        pytest.skip("on PostgreSQL the ledger is no file to copy over")
+    import sqlite3
+
+    from helpers import run_watcher, write_request
+
+    root = desk["root"]
+    ledger, backup = root / "ledger.sqlite3", root.parent / "backup.sqlite3"
+    typed = {"id_type": "身份证", "policy_no": desk["live"], "id_no": desk["id"]}
+
+    def lookups(net: str) -> list[tuple[int, str]]:
+        with ThreadPoolExecutor(16) as pool:  # many of the page's threads, each with its connection
+            answers = list(pool.map(lambda i: post(base, f"{net}.{i}", **typed), range(48)))
+        return [(status, "已撤单" if 'id="cancelled"' in body else "有效") for status, _, body, _ in answers]
+
+    source, copy = sqlite3.connect(ledger), sqlite3.connect(backup)
+    source.backup(copy)
+    copy.close()
+    source.close()
+    with serving(root, "--workers", "1") as web:
+        base = web["base"]
+        assert set(lookups("10.6.0")) == {(200, "有效")}
+        write_request(root / "workbooks/GZ001/撤.xlsx", {"操作类型": "撤单", "保单号": desk["live"]})
+        run_watcher(root, "process")
+        time.sleep(5.5)  # the page looks whether the ledger may be trusted every 5 seconds
+        assert set(lookups("10.6.1")) == {(200, "已撤单")}
+        ledger.write_bytes(backup.read_bytes())  # cp: the same file, the backup's contents
+        for extra in ("-wal", "-shm"):
+            Path(f"{ledger}{extra}").unlink(missing_ok=True)
+        time.sleep(5.5)
+        behind = lookups("10.6.2")
+        assert {status for status, _ in behind} == {503}, behind  # never the old view, never 未查到
+        done = run_watcher(root, "recover", check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        time.sleep(5.5)
+        assert set(lookups("10.6.3")) == {(200, "已撤单")}
+
+
 def test_connections_the_database_dropped_are_made_again_before_a_traveller_meets_them(desk, ledger_backend):
     """The database restarted (or failed over): each pooled connection of the page was dead, and the next
     lookup on each answered 503 「正在维护」 although the database was back."""

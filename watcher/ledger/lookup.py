@@ -73,6 +73,12 @@ class Connections:
         self.idle: queue.LifoQueue = queue.LifoQueue()
         self.made = 0
         self.lock = threading.Lock()
+        # SQLite: a file changed under the connections (a backup copied into place, its -wal and -shm
+        # removed) raises the generation, and each thread opens the file anew at its next lookup: one that
+        # kept the old -shm mapped kept answering from what the file held before (a policy the backup lacks,
+        # 有效), the thread that saw the change alone was not enough. (A connection is closed by its own
+        # thread only: closed under another thread's query, SQLite crashes the process.)
+        self.generation = 0
 
     def _new(self):
         if is_url(self.target):
@@ -95,12 +101,17 @@ class Connections:
             conn.execute(self.setup)  # each connection: a file deleted under the page is made again
         return conn
 
-    def _file(self) -> tuple[int, int] | None:
+    def _file(self) -> tuple[int, int, int] | None:
+        """The file at the ledger's name (device, inode) and its -shm's inode (0: none)."""
         try:
             st = os.stat(self.target)
         except OSError:
             return None
-        return st.st_dev, st.st_ino
+        try:
+            shm = os.stat(f"{self.target}-shm").st_ino
+        except OSError:
+            shm = 0
+        return st.st_dev, st.st_ino, shm
 
     def _drop(self) -> None:
         """Forget this thread's connection before closing it: one closed and kept (the reopening failed) was
@@ -119,12 +130,16 @@ class Connections:
             # file deleted to lift a lock-out): a connection keeps reading the file it opened, now gone, so
             # each thread opens the file now at that name (a stat a lookup).
             conn, opened, now = getattr(self.local, "conn", None), getattr(self.local, "file", None), self._file()
-            if conn is not None and opened != now:
+            if conn is not None and (opened != now or getattr(self.local, "generation", -1) != self.generation):
+                if opened != now and opened is not None and now is not None and opened[:2] == now[:2]:
+                    with self.lock:  # the same file, its -shm gone or another: every connection's view is old
+                        self.generation += 1
                 self._drop()
                 conn = None
             if conn is None:
                 conn = self.local.conn = self._new()  # the file gone: raises, and the next lookup tries again
                 self.local.file = self._file()
+                self.local.generation = self.generation
             try:
                 yield conn
             except sqlite3.Error:
@@ -191,7 +206,7 @@ class LookupLedger:
         self.target = target
         self.connections = Connections(target, readonly=True)
 
-    def identity(self) -> tuple[int, int] | None:
+    def identity(self) -> tuple[int, int, int] | None:
         """The SQLite file now at the ledger's name (device, inode): another file moved into place (a backup
         restored) has another. None on PostgreSQL, or where there is no file."""
         return None if is_url(self.target) else self.connections._file()

@@ -145,7 +145,7 @@ class LookupApp:
         self.flight = threading.Lock()
         self.mark = issued_path(self.root, target)
         self.verified_at, self.unverified = -1e9, False
-        self.verified_file: tuple[int, int] | None = None  # the ledger file the last look was at
+        self.verified_file: tuple[int, int, int] | None = None  # the ledger file the last look was at
         # The failed-lookup counts could not be written: a lookup that fails could not be counted, so none
         # is answered (a wrong guess would be "maintenance" and a right one the policy: guessing unlimited)
         # until a write goes through again.
