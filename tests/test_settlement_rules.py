@@ -60,7 +60,9 @@ def test_capitals(fen, words):
     assert capitals(fen) == words
 
 
-@pytest.mark.parametrize("text", ["2026-11", "2026/11", "2026年11月", "2026-11-01", " 2026.11 "])
+@pytest.mark.parametrize(
+    "text", ["2026-11", "2026/11", "2026年11月", "2026-11-01", " 2026.11 ", "２０２６－１１", "２０２６年１１月"]
+)
 def test_parse_month(text):
     assert parse_month(text) == date(2026, 11, 1)
 

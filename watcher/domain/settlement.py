@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 
 from .policy import ACTIVE, Policy
+from .text import fold
 
 PENDING = "待确认"
 CONFIRMED = "已确认"
@@ -36,7 +37,7 @@ def parse_month(value: object) -> date:
         return date(value.year, value.month, 1)
     if isinstance(value, date):
         return date(value.year, value.month, 1)
-    text = str(value or "").strip()
+    text = fold(str(value or "")).strip()  # ２０２６－１１ typed with a Chinese input method
     m = re.fullmatch(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?(?:\s*[-/.]\s*\d{1,2}\s*日?)?", text)
     if not m:
         raise MonthError(text)
