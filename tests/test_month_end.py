@@ -342,6 +342,8 @@ def test_settle_request_from_admin(root):
     assert [s[2] for s in statements(root)] == ["GN-A"], "only the plan asked for"
     table = [r for r in wb["新生成对账单"].iter_rows(values_only=True) if r and str(r[0]).startswith("DZ")]
     assert len(table) == 1 and summary_values(wb)["新生成对账单"] == 1
+    # The month's summary, written by its run, lists neither: staff are told how to confirm them.
+    assert any("月结汇总_2026-11.xlsx" in n and "对账确认" in n for n in data["notes"]), data["notes"]
     number = table[0][0]
     assert (root / f"outbox/GZ001/对账单_{number}.xlsx").exists()
     data, wb = admin(
