@@ -99,9 +99,10 @@ def issued_unheld(layout: Layout, ledger, zone) -> list[str]:
     originals archived after the ledger's latest business, named by no line of the log and by no file in
     hand. A ledger restored together with its mark of numbers and the event log (a backup taken "with its
     files") is level with both, yet hands the numbers printed since its backup out again. The originals
-    (insurer side) and their results (whose bytes' hash only the desk knows) say so. Read at start: the
-    archive's day folders from the ledger's latest business on. A file whose log line a power cut took and
-    that failed is not counted (its result says 失败)."""
+    (insurer side) and their results (whose bytes' hash only the desk knows), printing numbers the ledger
+    lacks, say so; where an agency's system took the JSON twins away, the electronic policies printed since.
+    Read at start: the archive's day folders from the ledger's latest business on. A file whose log line a
+    power cut took and that printed no new number (a failure, a query) is not counted."""
     import os
     from datetime import datetime, timedelta
 
@@ -149,20 +150,45 @@ def issued_unheld(layout: Layout, ledger, zone) -> list[str]:
     issued: list[str] = []
     for who in sorted({a for a, _ in left}):
         since = min(at for (a, _), (_, at) in left.items() if a == who).timestamp() - 60
-        for twin in sorted(layout.out(who).glob("*.json")):
+        pages: list[str] = []
+        for output in sorted(layout.out(who).iterdir()) if layout.out(who).is_dir() else []:
+            page = _PAGE.fullmatch(output.name)
+            if output.suffix not in (".json", ".html") or (output.suffix == ".html" and page is None):
+                continue
             try:
-                if twin.stat().st_mtime < since:
+                if output.stat().st_mtime < since:
                     continue
-                data = json.loads(twin.read_bytes())
-            except (OSError, ValueError):
+                raw = output.read_bytes()
+            except OSError:
+                continue
+            if page is not None:  # 电子保单_<no>.html: its number, whatever took the JSON twin away
+                if not _numbered(ledger, page.group(1)):
+                    pages.append(f"outbox/{who}/{output.name}")
+                continue
+            try:
+                data = json.loads(raw)
+            except ValueError:
                 continue
             if not isinstance(data, dict) or data.get("status") != "success":
                 continue
             key = (who, str(data.get("sha256", ""))[:8])
-            if key in left:
+            # A number it printed that the ledger lacks (a query lists the ledger's own: not counted).
+            if key in left and any(not _numbered(ledger, n.decode()) for n in _NUMBER.findall(raw)):
                 rel, at = left.pop(key)
                 issued.append(f"{who}/{data.get('file') or rel}（{at:%Y-%m-%d %H:%M:%S}）")
+        if pages and any(a == who for a, _ in left):  # the twins gone: the pages printed since say it
+            issued += pages[:3]
     return issued
+
+
+_PAGE = re.compile(r"电子保单_(LY\d{15,})\.html")
+_NUMBER = re.compile(rb'"((?:LY\d{15,})|(?:DZ\d{12,}))"')
+
+
+def _numbered(ledger, number: str) -> bool:
+    """Whether the ledger holds this policy or statement number."""
+    table, column = ("policies", "policy_no") if number.startswith("LY") else ("statements", "statement_no")
+    return ledger.conn.execute(f"SELECT 1 FROM {table} WHERE {column} = ?", (number,)).fetchone() is not None
 
 
 def _holds(ledger, agency: str, sha8: str) -> bool:
