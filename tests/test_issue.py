@@ -191,7 +191,7 @@ def test_age_range_plan_agreement_and_duplicates(root):
 def test_a_passport_or_permit_typed_once_as_其他_is_the_same_traveller(root):
     """证件类型 其他 with a passport's number: a second 投保 of the same group with the same people was issued
     again (the agency paid twice, nobody warned), and one roster could hold a person under 护照 and again
-    under 其他. The same number under 其他 and any type is the same traveller."""
+    under 其他, or a 加人 put them on again. The same number under 其他 and any type is the same traveller."""
     first = [
         [1, "John Smith", "护照", "GB1234567", "男", "1980-01-01", None, None],
         [2, "李娜", "港澳居民来往内地通行证", "H12345678", "女", "1981-01-01", None, None],
@@ -212,6 +212,12 @@ def test_a_passport_or_permit_typed_once_as_其他_is_the_same_traveller(root):
     data, _ = result(root, "GZ001", "同一名单_结果")
     dup = sorted(e["row"] for e in data["errors"] if e["code"] == "roster.duplicate_person")
     assert dup == [2, 3, 4, 5], data["errors"]
+    # 加人 of the passport holder typed as 其他 onto the policy that has them under 护照.
+    number = result(root, "GZ001", "第一次_结果")[0]["policies"][0]["policy_no"]
+    drop(root, "加人.xlsx", {"操作类型": "加人", "保单号": number}, [[1, *again[0][1:]]])
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "加人_结果")
+    assert [e["code"] for e in data["errors"]] == ["endorse.already_covered"], data["errors"]
     assert ledger_rows(root) == before
 
 

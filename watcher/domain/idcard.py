@@ -244,3 +244,9 @@ def typed_alike(a: str, b: str, most: int = 4) -> bool:
         if min(row) > most:
             return False
     return row[-1] <= most
+
+
+def same_document(type_a: str, number_a: str, type_b: str, number_b: str) -> bool:
+    """Whether two (证件类型, 证件号码) are one traveller's: the same number under one type, or under 其他
+    and any type (a passport typed once as 其他 was insured twice for the same group)."""
+    return number_a == number_b and (type_a == type_b or OTHER in (type_a, type_b))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ..domain.dates import age_on, cover_end, show_end, show_hour, show_second
+from ..domain.idcard import same_document
 from ..domain.money import yuan_display
 from ..domain.plans import Plan
 from ..domain.policy import ACTIVE, Agency, Insured, Policy, Replacement
@@ -366,9 +367,9 @@ class AddPeopleKind(_Endorsement):
 
     def validate_more(self, request, state, now, problems) -> Endorsed:
         values = super().validate_more(request, state, now, problems)
-        covered = {(p.id_type, p.id_no) for p in state.policy.people}
+        covered = [(p.id_type, p.id_no) for p in state.policy.people]
         for key, r in values.row_of.items():
-            if key in covered:
+            if any(same_document(*key, *c) for c in covered):
                 problems.append(
                     problem(
                         "endorse.already_covered", **cell_of(request, r, "证件号码"), policy_no=state.policy.policy_no

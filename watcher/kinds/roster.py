@@ -198,10 +198,10 @@ def check_roster(
     by_number: dict[str, list[tuple[str, int]]] = {}
     for (id_type, number), rows in seen.items():
         by_number.setdefault(number, []).extend((id_type, r) for r in rows)
-    for typed in by_number.values():
+    for number, typed in by_number.items():
         # The same number twice under one type, or under 其他 and any type (a passport typed once as 其他).
         for id_type, r in typed:
-            twins = [o for t, o in typed if o != r and (t == id_type or idcard.OTHER in (t, id_type))]
+            twins = [o for t, o in typed if o != r and idcard.same_document(t, number, id_type, number)]
             if twins:
                 others = "、".join(str(o + 1) for o in sorted(twins))
                 problems.append(problem("roster.duplicate_person", **where(r, "证件号码"), rows=others))

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .. import crash
-from ..domain.idcard import OTHER
+from ..domain.idcard import same_document
 from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
 from ..domain.text import group_key
@@ -1082,7 +1082,7 @@ class Ledger(SettlementLedger):
             for t, n, no, s, e, g in rows:
                 # Under 其他 on either side, the same number is the same traveller (one whose passport was typed
                 # as 其他 once was insured twice for the same group): said under the type the request has.
-                for key in [(t, n)] if (t, n) in wanted else [k for k in ids if k[1] == n and OTHER in (t, k[0])]:
+                for key in [(t, n)] if (t, n) in wanted else [k for k in ids if same_document(t, n, *k)]:
                     found.append(Overlap(key[0], n, no, from_text(s), from_text(e), g))
         return found
 
