@@ -352,10 +352,12 @@ def test_a_reduce_listing_someone_of_the_policy_added_beside_says_to_delete_the_
     beside = request(root, "加人.xlsx", {"操作类型": "加人", "保单号": old["policy_no"]}, added)[0]
     beside_no = beside["policies"][0]["policy_no"]
     before = ledger_rows(root)
-    data, _ = request(
+    data, wb = request(
         root, "减人.xlsx", {"操作类型": "减人", "保单号": old["policy_no"]}, [*ROSTER[:2], [3, *added[0][1:]]]
     )
     assert data["status"] == "failed"
+    # The policy stays as it was, its people covered: never 未投保 beside them (that is a failed 投保's).
+    assert "未投保" not in [c.value for row in wb["被保险人名单"].iter_rows() for c in row]
     at_row = [e for e in data["errors"] if e["row"] == 4]
     assert [e["code"] for e in at_row] == ["endorse.reduce_elsewhere"], data["errors"]
     assert beside_no in at_row[0]["message"] and "请删除这一行" in at_row[0]["message"]

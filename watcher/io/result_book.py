@@ -570,9 +570,10 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
         ws.set_column(error_col, error_col, 60)
         for r, fen in outcome.row_premiums.items():
             ws.write_number(r, premium_col, yuan(fen), f["money_plain"])
-        if outcome.status == "failed":
+        if outcome.status == "failed" and outcome.action in NEW_COVER:
             # Nobody on it was insured: the rows without an error looked like rows issued (保费 and 错误说明
             # both empty), and a clerk sent the one red row again alone, leaving the others without cover.
+            # (A failed 减人, 换人 or 信息变更 leaves the policy as it was: its people are still covered.)
             serial = columns.get("序号")
             for r in range(header + 1, len(sheet.rows)):
                 row = sheet.rows[r]
@@ -607,6 +608,9 @@ def _echo(wb, f, name: str, sheet: Sheet, problems: list[Problem], outcome) -> N
                 continue
             ws.write_string(r, error_col, "；".join(messages), f["wrap"])
             fit_row(ws, r, [("；".join(messages), 60)])
+
+
+NEW_COVER = ("投保", "试算", "加人")  # the actions whose roster is people not yet covered by them
 
 
 def _a_person(row: list, serial: int | None) -> bool:
