@@ -209,6 +209,44 @@ def test_a_table_of_another_action_in_an_admin_file_is_said_to_be_left_alone(roo
     assert "“方案”" in said["message"] and "没有处理" in said["message"]
 
 
+def test_a_column_an_admin_table_does_not_have_is_said_and_a_date_for_later_is_refused(root):
+    """A 生效日期 column added to a 方案 upload (staff meaning the new rates for January): passed over in
+    silence, the rates doubled for every policy from that moment, the result said 成功. A column no table has
+    (联系人 typed beside the agencies) was passed over too: said as not read; a 备注 column is staff's own."""
+    path = plan_workbook(root / "workbooks" / "_admin" / "一月新价.xlsx", bands=((1, 3, 10), (4, 30, 18)))
+    wb = openpyxl.load_workbook(path)
+    for name in ("方案", "费率"):
+        sheet = wb[name]
+        sheet.cell(1, sheet.max_column + 1, "生效日期")
+        for r in range(2, sheet.max_row + 1):
+            sheet.cell(r, sheet.max_column, "2027-01-01")
+    wb.save(path)
+    before = ledger_rows(root)
+    agencies = agency_workbook(
+        root / "workbooks" / "_admin" / "机构联系人.xlsx", [[1, "SZ002", "深圳二", "9144", "XY-2", "GN-A", "合作中"]]
+    )
+    wb = openpyxl.load_workbook(agencies)
+    sheet = wb["机构"]
+    width = sheet.max_column
+    sheet.cell(1, width + 1, "联系人")
+    sheet.cell(2, width + 1, "王经理")
+    sheet.cell(1, width + 2, "备注")
+    sheet.cell(2, width + 2, "新签")
+    wb.save(agencies)
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "一月新价_结果")
+    assert data["status"] == "failed", data
+    dated = [e for e in data["errors"] if e["code"] == "table.dated_column"]
+    assert {e["sheet"] for e in dated} >= {"方案"} and "立即生效" in dated[0]["message"], data["errors"]
+    after = ledger_rows(root)
+    assert after["plan_versions"] == before["plan_versions"], "no new rates"
+    data, _ = result(root, "_admin", "机构联系人_结果")
+    assert data["status"] == "success", data["errors"]
+    [said] = [w for w in data["warnings"] if w["code"] == "table.unread_column"]
+    assert said["column"] == "联系人" and "没有读取" in said["message"], said
+    assert not [w for w in data["warnings"] if w.get("column") == "备注"]
+
+
 def test_agency_rows_with_unknown_plans_or_bad_codes_are_refused(root):
     before = ledger_rows(root)
     agency_workbook(

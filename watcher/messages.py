@@ -173,6 +173,8 @@ MESSAGES: dict[str, str] = {
     "table.missing_sheet": "缺少“{table}”工作表。请用“{kind}”的模板填写（运营人员可用 watcher template {kind} 生成）",
     "table.csv_many": "“{kind}”请求由多张表组成，CSV 文件只能带一张表。请用“{kind}”的 Excel 模板填写（运营人员可用 watcher template {kind} 生成）",
     "table.missing_column": "“{table}”表第 1 行缺少“{label}”列。请补上该列",
+    "table.unread_column": "“{table}”表的“{label}”列不是“{kind}”的栏目，没有读取，其中的内容没有生效。“{table}”表的栏目有：{allowed}。如果这一列是要办理的内容，请改用正确的栏目名，或另行办理",
+    "table.dated_column": "“{table}”表的“{label}”列没有读取：“{kind}”提交后立即生效，不能指定以后的日期。未做任何变更。请删去这一列，在要生效的那天再提交",
     "table.empty": "“{table}”表中没有数据行（示例行不计）",
     "agency.code": "机构代码“{value}”无效：只能用字母、数字、“-”和“_”，以字母或数字开头，最长 32 位",
     "agency.duplicate": "机构代码 {value} 在表中重复（还在第 {rows} 行）",

@@ -6,11 +6,15 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ..domain.problems import Problem, problem
-from ..domain.text import clean, digits_lost, excel_shown, strip_control
+from ..domain.text import clean, digits_lost, excel_shown, label_key, strip_control
 from ..io.book import Book
 from ..io.tables import Table, find_header, read_table, synonyms_index
 from .common import marked_problems, special_problem
 from .forms import samples
+
+# Headings of a staff member's own notes beside a table: read by nobody, said to nobody.
+# And the 错误说明 a failed result added, corrected and dropped back.
+_REMARKS = frozenset(label_key(t) for t in ("备注", "说明", "注意", "附注", "备忘", "错误说明", "错误说明（本次）"))
 
 
 class AdminTable:
@@ -28,8 +32,11 @@ class AdminTable:
         sample: dict[str, object] | None = None,
         also: tuple[str, ...] = (),
         csv_table: bool = True,
+        shown: tuple[str, ...] = (),
     ):
         """`also`: other names the sheet may have (预交保费's sheet named 押金, as clerks call it).
+        `shown`: columns of the sheet watcher writes for staff to fill (the month-end summary's 对账确认),
+        there to be read by people, never said unread.
         `csv_table`: the request is this one table, so a CSV (one table after its 申请 rows) may carry it;
         a request of several tables (方案) cannot come as CSV and is told so once."""
         self.name = name
@@ -86,6 +93,37 @@ class AdminTable:
         if not table.rows and not optional and not table.marked:
             problems.append(problem("table.empty", sheet=sheet.name, row=header + 1, table=sheet.name))
         self.table = table
+        self._unread_columns(kind, columns, {label_key(t) for t in shown})
+
+    def _unread_columns(self, kind: str, columns: dict[str, tuple[str, ...]], shown: set[str]) -> None:
+        """A column no form of this table has, holding something: passed over in silence, staff took it for
+        done (a 方案 upload's 生效日期 column: the new rates took effect at once). Said once a column; one that
+        would date the change is refused, since nothing here takes effect later."""
+        table = self.table
+        assert table is not None
+        known = set(table.columns.values())
+        for c, label in sorted(table.headers.items()):
+            name = label.rstrip(":：")
+            if c in known or label_key(name) in _REMARKS or label_key(name) in shown:
+                continue
+            filled = next((r for r in table.rows if clean(table.sheet.value(r, c))), None)
+            if filled is None:
+                continue
+            dated = "生效" in name or "起始" in name or "开始" in name
+            self.problems.append(
+                problem(
+                    "table.dated_column" if dated else "table.unread_column",
+                    sheet=table.sheet.name,
+                    row=table.header_row + 1,
+                    column=name,
+                    col_index=c,
+                    warning=not dated,
+                    table=table.sheet.name,
+                    label=name,
+                    allowed="、".join(columns),
+                    kind=kind,
+                )
+            )
 
     @property
     def rows(self) -> list[int]:

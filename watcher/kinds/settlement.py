@@ -31,6 +31,7 @@ from ..domain.settlement import (
 )
 from ..domain.text import clean, code_text
 from ..io.book import Book
+from ..io.month_summary import CONFIRM_HEADERS
 from ..io.result_json import statement_json
 from ..io.sheet_table import SheetTable
 from .admin_tables import AdminTable, Rows
@@ -336,6 +337,7 @@ class ConfirmKind(StatementRowsKind):
             problems,
             "对账确认",
             sample=samples("对账确认", self.settings.channels),
+            shown=tuple(CONFIRM_HEADERS),
         )
         rows = []
         for r in table.rows:
