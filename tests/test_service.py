@@ -651,9 +651,13 @@ def test_a_share_unmounted_under_its_mount_point_is_not_taken_for_the_desk(root)
     refused_root.mkdir()
     refused = run_watcher(root, "process", check=False)
     assert refused.returncode == 1 and "_admin" in refused.stderr and "init" in refused.stderr, refused.stderr
+    assert "文件夹是空的" in refused.stderr, refused.stderr
     for command in ("month-end", "recover"):  # statements or replayed results would be hidden there too
         refused = run_watcher(root, command, check=False)
         assert refused.returncode == 1 and "_admin" in refused.stderr, command + refused.stdout + refused.stderr
+    # The advice's `init` is for an _admin removed by hand: on an empty mount point it makes nothing.
+    refused = run_watcher(root, "init", check=False)
+    assert refused.returncode == 1 and "共享盘没有挂载" in refused.stderr, refused.stdout + refused.stderr
     assert list(refused_root.iterdir()) == []
     refused_root.rmdir()
     (root / "workbooks.away").rename(refused_root)

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import clock
 from .faults import LEDGER, NO_BACKUP, DeskFault, classify, os_words
 from .faults import describe as describe_fault
-from .layout import Layout
+from .layout import ADMIN, Layout
 from .settings import TEMPLATE, load_settings
 
 
@@ -201,6 +201,15 @@ def cmd_init(layout: Layout, args) -> int:
     from .ledger.db import ledger_target
 
     fresh = not _ledger_found(ledger_target(layout.root, settings.ledger))
+    if not fresh:
+        for base in (layout.workbooks, layout.outbox):
+            # An empty mount point on a desk that has worked: made again here, the desk's folders would be
+            # hidden once the share is mounted back, with what was written into them meanwhile.
+            if base.is_dir() and not any(True for _ in base.iterdir()):
+                raise Failure(
+                    f"{base} 是空的，而这里已有账本：多半是共享盘没有挂载，只剩挂载点，未在其中建立任何文件夹。"
+                    f"请先挂载共享盘；确实要在这里重新开始，请先手工建立 {base / ADMIN} 文件夹，再运行 watcher init"
+                )
     layout.create_base()
     wrote_settings = not settings_file.exists()
     if wrote_settings:

@@ -51,7 +51,9 @@ def folders_gone(layout) -> DeskFault | None:
         # roots, so one without it is not the desk's share. Before, the agencies' folders were made again
         # empty inside it, status said 正常, and the share mounted back hid them with what they took.
         if not os.path.lexists(base / ADMIN):  # (one that is not a folder is a folder's trouble, said where met)
-            return DeskFault(GONE, FileNotFoundError(errno.ENOENT, "没有 _admin", str(base / ADMIN)), where=base)
+            empty = not any(True for _ in os.scandir(base))
+            why = "文件夹是空的，多半是共享盘没有挂载、只剩挂载点" if empty else "没有 _admin 文件夹"
+            return DeskFault(GONE, FileNotFoundError(0, why, str(base / ADMIN)), where=base)  # (0: said as `why`)
     return None
 
 
