@@ -325,10 +325,10 @@ def test_a_csv_with_old_mac_line_endings_is_read():
     """CR alone ends each line in a "CSV (Macintosh)" export: the whole file was one line, refused as a
     malformed CSV. Lines end at CR, LF or CRLF; a line break inside a quoted field stays in the field."""
     text = '操作类型,投保\r旅行团号,T1\r\r序号,姓名,证件类型,证件号码,备注\r1,张三,身份证,11010519491231002X,"两行\r备注"\r2,李四,身份证,1\r'
-    with pytest.raises(ReadError) as cut:  # the last line without its end: cut off (test_text_files)
-        read_csv(text.rstrip("\r").encode("utf-8"))
+    with pytest.raises(ReadError) as cut:  # the last line without its end and short of cells: cut off
+        read_csv(text.rstrip("\r").rsplit(",", 2)[0].encode("utf-8"))
     assert cut.value.code == "file.csv_cut"
-    for data in (text, text.replace("\r", "\r\n")):
+    for data in (text, text.rstrip("\r") + ",", text.replace("\r", "\r\n")):  # (unended, its cells whole)
         book = read_csv(data.encode("utf-8"))
         assert book.sheets["申请"].value(1, 1) == "T1"
         roster = book.sheets["被保险人名单"]

@@ -201,27 +201,35 @@ def test_a_csv_that_ends_inside_a_quoted_field_is_refused_not_issued_short(root)
 
 def test_a_csv_cut_off_mid_row_is_refused_not_issued_with_its_last_traveller_cut_short(root):
     """A copy that died mid-row leaves a stable CSV whose last line has no end: it was issued 成功 with the
-    last traveller's name or birth date as cut (欧阳 for 欧阳娜娜) and the travellers after it left out,
-    nobody told. Every writer a clerk uses ends the last line too: a file without that end is refused; the
-    same file whole is issued."""
+    last traveller cut short (欧阳 for 欧阳娜娜, a birth date) and the travellers after it left out, nobody
+    told. A last line with fewer cells than the heading, or a file ending on a copy's block boundary, is
+    refused; a last line without its end but whole is a CSV as RFC 4180 allows (Google Sheets, SheetJS)."""
     head, rest = csv_parts(4)
     whole = head + rest
     drop = root / "workbooks" / "GZ001"
     last = whole.rstrip(b"\n")
-    for name, data in {"截断姓名.csv": last[:-3], "截断证件.csv": last[: last.rindex(b",") + 6]}.items():
-        (drop / name).write_bytes(data.replace(b"CSV-1", name.encode()))
+    cut_in_name = last[: last.rindex(b"\n") + 4]  # "3,张" of "3,张三,身份证,…"
+    long_head, long_rest = csv_parts(120, "CSV-LONG")
+    block = (long_head + long_rest)[:4096]
+    assert not block.endswith(b"\n") and block.count(b"\n") > 20
+    cases = {"截断姓名.csv": cut_in_name, "截断整块.csv": block, "末行无换行.csv": last}
+    for n, (name, data) in enumerate(cases.items()):
+        (drop / name).write_bytes(data.replace(b"CSV-1", f"CUT-{n}".encode()))
     (drop / "完整.csv").write_bytes(whole)
     old = time.time() - 60
     for path in drop.iterdir():
         os.utime(path, (old, old))
     run_watcher(root, "process")
-    for stem in ("截断姓名", "截断证件"):
+    for stem in ("截断姓名", "截断整块"):
         data = _result(root, f"{stem}_结果")
         assert data["status"] == "failed" and data["policies"] == [], data
         [error] = data["errors"]
-        assert error["code"] == "file.csv_cut" and "第 12 行" in error["message"], error
+        assert error["code"] == "file.csv_cut" and "不完整" in error["message"], error
+    assert "第 12 行" in _result(root, "截断姓名_结果")["errors"][0]["message"]
     assert _result(root, "完整_结果")["status"] == "success"
-    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(1,)]
+    unended = _result(root, "末行无换行_结果")
+    assert unended["status"] == "success" and unended["policies"][0]["insured_count"] == 4, unended
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(2,)]
 
 
 def test_process_takes_a_csv_written_long_ago_after_the_settle_time_not_the_text_settle_time(root):

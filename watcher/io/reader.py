@@ -465,11 +465,24 @@ def decode_text(data: bytes) -> str:
             raise ReadError("file.encoding") from exc
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as exc:
+        _cut_inside_a_character(data, exc, "utf-8")
         try:
             return data.decode("gb18030")
-        except UnicodeDecodeError as exc:
-            raise ReadError("file.encoding") from exc
+        except UnicodeDecodeError as gb:
+            _cut_inside_a_character(data, gb, "gb18030")
+            raise ReadError("file.encoding") from gb
+
+
+def _cut_inside_a_character(data: bytes, exc: UnicodeDecodeError, encoding: str) -> None:
+    """A file whose every character reads but the last, begun and never ended: a copy cut off there (one
+    that died mid-row), not a file in an unknown encoding."""
+    if exc.end == len(data) and len(data) - exc.start < 4:
+        try:
+            data[: exc.start].decode(encoding)
+        except UnicodeDecodeError:
+            return
+        raise ReadError("file.csv_cut", row=data.count(b"\n") + 1) from exc
 
 
 def _dialect(delimiter: str) -> type[csv.Dialect]:
@@ -489,6 +502,23 @@ def _unguard(cell: str) -> str:
 
 
 _END = "\x01watcher-end-of-file\x01"  # a line no CSV holds (control characters)
+
+
+_COPY_BLOCK = 4096  # copies write whole blocks of a multiple of this: one cut off ends on a boundary
+
+
+def _cut_short(records: list[list[str]], size: int) -> bool:
+    """Whether the last record (its line unended) was cut off: fewer cells than the heading of its table (the
+    roster's, after the blank line; 申请's label and value), or the file ends on a copy's block boundary."""
+    if not any(cell.strip() for cell in records[-1]):
+        return False
+    if size % _COPY_BLOCK == 0:
+        return True
+    blank = next((i for i, rec in enumerate(records) if not any(cell.strip() for cell in rec)), None)
+    if blank is None or blank > len(records) - 2:
+        return len(records[-1]) < 2  # in 申请: a label without its value
+    header = next((rec for rec in records[blank + 1 :] if any(cell.strip() for cell in rec)), None)
+    return header is not None and header is not records[-1] and len(records[-1]) < len(header)
 
 
 def read_csv(data: bytes) -> Book:
@@ -519,10 +549,12 @@ def read_csv(data: bytes) -> Book:
     if not records or records[-1] != [_END]:
         raise ReadError("file.csv_unclosed", row=max(len(records), 1))
     records.pop()
-    if ending and any(cell.strip() for cell in records[-1]):
-        # Excel, WPS and LibreOffice end every line, the last one too: a file whose last line has no end was
-        # cut off while copied or written (a share that dropped, an export that died). Read, it insured its
-        # last traveller under a name or birth date cut short and left out whoever came after, with 成功.
+    if ending and _cut_short(records, len(data)):
+        # A copy that died mid-row (a share that dropped, an export that died) leaves a stable file: read, it
+        # insured its last traveller under a name or birth date cut short and left out whoever came after,
+        # with 成功. A last line without its end is no proof (RFC 4180 allows it; Google Sheets and SheetJS
+        # write it so), but one with fewer cells than its table's heading, or a file that ends on a copy's
+        # block boundary, is.
         raise ReadError("file.csv_cut", row=len(records))
     # ="440106…": the text guard agency systems export so that Excel keeps an ID's digits; Excel shows the
     # text inside, and so is it read (a cell that merely starts with = stays text as it is).
