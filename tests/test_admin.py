@@ -255,6 +255,7 @@ def test_agency_rows_with_unknown_plans_or_bad_codes_are_refused(root):
             [1, "../X", "坏", "", "", "GN-A", "合作中"],
             [2, "OK1", "好", "", "", "NOPE", "暂停"],
             [3, "OK2", "", "", "", "", "合作中"],
+            [4, "con", "保留名", "", "", "GN-A", "合作中"],  # a folder Windows cannot open over the share
         ],
     )
     run_watcher(root, "process")
@@ -265,9 +266,11 @@ def test_agency_rows_with_unknown_plans_or_bad_codes_are_refused(root):
         (3, "状态"),
         (4, "可用方案"),
         (4, "机构名称"),
+        (5, "机构代码"),
     ]
+    assert [e["code"] for e in data["errors"] if e["row"] == 5] == ["agency.code_reserved"]
     assert ledger_rows(root) == before
-    assert not (root / "workbooks" / "OK1").exists()
+    assert not (root / "workbooks" / "OK1").exists() and not (root / "workbooks" / "CON").exists()
 
 
 def test_admin_actions_only_from_admin_and_agency_actions_only_from_agencies(root):
@@ -596,12 +599,14 @@ def test_terminating_an_agency_or_taking_a_plan_from_it_names_its_policies_in_fo
     [w] = [w for w in data["warnings"] if w["code"] == "agency.ended_live"]
     assert live in w["message"] and over not in w["message"] and "1 张" in w["message"]
 
-    # After the last policy's cover ended there is nothing to say about ending it again or taking plans.
+    # After the last policy's cover ended there is nothing to say about ending it again or taking plans: only
+    # the premium it still owes (no month-end has billed it here).
     agency_workbook(root / "workbooks/_admin/再改.xlsx", [[1, "GZ001", name, licence, None, "GN-A", "合作中"]])
     agency_workbook(root / "workbooks/_admin/再停.xlsx", [[1, "GZ001", name, licence, None, "GN-A", "已终止"]])
     run_watcher(root, "process", env=fake("2027-02-01T10:00:00+08:00"))
     assert [w["code"] for w in result(root, "_admin", "再改_结果")[0]["warnings"]] == ["agency.reactivated"]
-    assert result(root, "_admin", "再停_结果")[0]["warnings"] == []
+    [owed] = result(root, "_admin", "再停_结果")[0]["warnings"]
+    assert owed["code"] == "agency.ended_money" and "尚未结账" in owed["message"], owed
 
 
 def test_a_plan_naming_one_coverage_item_twice_is_refused(root):

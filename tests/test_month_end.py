@@ -507,6 +507,21 @@ def test_deposits_receipts_refunds_and_expiry_warning(root):
     assert data["status"] == "success" and [w["code"] for w in data["warnings"]] == ["deposit.refund_expired"]
     assert data["warnings"][0]["row"] == 2 and data["warnings"][0]["column"] == "收据号"
     assert run_watcher(root, "check").returncode == 0
+    # GZ001 terminated with a statement unpaid and its deposit held: said on the result, not found out later
+    # when the refund is refused.
+    [unpaid] = [s for s in statements(root) if s[1] == "GZ001"]
+    data, _ = admin(
+        root,
+        "终止GZ001",
+        "机构",
+        agency_head,
+        [[1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GN-A", "已终止"]],
+        action="机构",
+        now="2026-12-03T11:00:00+08:00",
+    )
+    assert data["status"] == "success", data["errors"]
+    [owed] = [w for w in data["warnings"] if w["code"] == "agency.ended_money"]
+    assert unpaid[0] in owed["message"] and "SJ001" in owed["message"] and "5,000.00" in owed["message"], owed
 
 
 def test_templates_for_the_settlement_kinds(root, tmp_path):

@@ -10,12 +10,14 @@ import re
 from dataclasses import replace
 from datetime import datetime
 
-from ..domain.policy import AGENCY_ACTIVE, AGENCY_STATUSES, Agency
+from ..domain.money import yuan_display
+from ..domain.policy import AGENCY_ACTIVE, AGENCY_ENDED, AGENCY_STATUSES, Agency
 from ..domain.problems import Problem
 from ..domain.text import code_text, fold, group_key
 from ..io.book import Book
 from ..io.result_json import agency_json
 from ..layout import AGENCY_CODE
+from ..walk.names import RESERVED_NAME
 from .admin_tables import AdminTable, Rows
 from .base import Checked, Decision, Request, SaveAgency
 from .common import RequestKind, some_numbers
@@ -40,6 +42,9 @@ class AgencyKind(RequestKind):
                 table.fail(r, "机构代码", "field.empty", label="机构代码")
             elif not AGENCY_CODE.match(code):
                 table.fail(r, "机构代码", "agency.code", value=code)
+            elif RESERVED_NAME.match(code):
+                # Its folder is made, and a clerk's Windows cannot open workbooks\CON over the share.
+                table.fail(r, "机构代码", "agency.code_reserved", value=code)
             if code:
                 seen.setdefault(code, []).append(r)
             name = table.text(r, "机构名称")
@@ -84,12 +89,15 @@ class AgencyKind(RequestKind):
         }
         live = {code: ledger.policies_in_force(agency=code) for code in sorted(touched)}
         holders = {group_key(a.license_no): a for a in ledger.agencies() if a.license_no}
-        return {plan.code for plan in ledger.plans()}, before, live, holders
+        # What a terminated agency still owes, and the deposits it may be refunded once it has paid.
+        ending = sorted(a.code for _, a in request.fields.rows if a.code in before and a.status == AGENCY_ENDED)
+        money = {code: (ledger.unpaid(code), [r for r in ledger.receipts(code) if not r.refunded]) for code in ending}
+        return {plan.code for plan in ledger.plans()}, before, live, holders, money
 
     def validate(
         self, request: Request[Rows[tuple[int, Agency]]], state: State, now: datetime
     ) -> Checked[Rows[tuple[int, Agency]], list[tuple[Agency, Agency | None]]]:
-        plans, before, live, holders = state
+        plans, before, live, holders, money = state
         table = request.fields.table
         saved: list[tuple[Agency, Agency | None]] = []
         licensed: dict[str, Agency] = {}  # this file's rows by licence, as they come
@@ -138,6 +146,27 @@ class AgencyKind(RequestKind):
                         count=len(in_force),
                         numbers=some_numbers(no for no, _ in in_force),
                     )
+                (statements, count, owed), deposits = money.get(agency.code, (([], 0, 0), []))
+                if old.active and not new.active and (statements or count or deposits):
+                    said = [
+                        f"{len(statements)} 张对账单未缴费（{some_numbers(s.statement_no for s in statements)}，"
+                        f"共 {yuan_display(sum(s.total_fen for s in statements))} 元）"
+                        if statements
+                        else "",
+                        f"{count} 张保单尚未结账（共 {yuan_display(owed)} 元，月结时照常出对账单）" if count else "",
+                        f"预交保费 {yuan_display(sum(d.amount_fen for d in deposits))} 元未退还"
+                        f"（收据 {'、'.join(d.receipt_no for d in deposits[:5])}）"
+                        if deposits
+                        else "",
+                    ]
+                    table.fail(
+                        r,
+                        "状态",
+                        "agency.ended_money",
+                        warning=True,
+                        agency=agency.code,
+                        what="，".join(filter(None, said)),
+                    )
                 for plan in sorted(set(old.plans) - set(new.plans)):
                     of_plan = [no for no, code in in_force if code == plan]
                     if of_plan and new.active:
@@ -167,7 +196,13 @@ class AgencyKind(RequestKind):
         )
 
 
-State = tuple[set[str], dict[str, Agency], dict[str, list[tuple[str, str, datetime]]], dict[str, Agency]]
+State = tuple[
+    set[str],
+    dict[str, Agency],
+    dict[str, list[tuple[str, str, datetime]]],
+    dict[str, Agency],
+    dict[str, tuple[tuple[list, int, int], list]],  # agency ending → (unpaid statements, count, owed), deposits
+]
 
 
 def kept(agency: Agency, old: Agency | None) -> Agency:

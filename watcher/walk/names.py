@@ -21,7 +21,7 @@ import unicodedata
 # Control characters, the characters Windows refuses, and the bidirectional controls that can make
 # 团‮xslx.exe look like 团exe.xlsx (U+202A–U+202E, U+2066–U+2069, U+200E/F, U+061C).
 _UNSAFE = re.compile('[\x00-\x1f\x7f<>:"/\\\\|?*\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\u2028\u2029]')
-_RESERVED = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])$", re.IGNORECASE)
+RESERVED_NAME = re.compile(r"^(CON|PRN|AUX|NUL|COM[0-9¹²³]|LPT[0-9¹²³])$", re.IGNORECASE)
 STEM_BYTES = 120  # leaves room for _结果_NN.xlsx and archive prefixes within 255 bytes
 
 
@@ -50,7 +50,7 @@ def safe_stem(stem: str) -> str:
     text = unicodedata.normalize("NFC", stem)
     text = _UNSAFE.sub("_", text)
     text = text.strip(" .\u3000")
-    if _RESERVED.match(text.split(".")[0]):
+    if RESERVED_NAME.match(text.split(".")[0]):
         text = "_" + text
     text = cut(text, STEM_BYTES).rstrip(" .")
     return text or "文件"
