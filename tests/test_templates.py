@@ -219,3 +219,11 @@ def test_a_template_for_one_agency_lists_only_the_plans_it_may_use(root, tmp_pat
     refused = run_watcher(root, "template", "投保", "-o", str(tmp_path / "x.xlsx"), "--agency", "ZZ999", check=False)
     assert refused.returncode == 1 and "ZZ999" in refused.stderr and "GZ001" in refused.stderr
     assert not (tmp_path / "x.xlsx").exists()
+    # Typed full width (a Chinese input method), as the 机构 upload takes it; a terminated agency is said.
+    agency_workbook(
+        root / "workbooks" / "_admin" / "终止.xlsx",
+        [[1, "GZ001", "广州示例国际旅行社有限公司", None, None, "GN-A", "已终止"]],
+    )
+    run_watcher(root, "process")
+    wide = run_watcher(root, "template", "投保", "-o", str(tmp_path / "宽.xlsx"), "--agency", "ＧＺ００１")
+    assert "已终止" in wide.stderr and (tmp_path / "宽.xlsx").exists(), wide.stderr

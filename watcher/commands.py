@@ -552,10 +552,17 @@ def cmd_template(layout: Layout, args) -> int:
         try:
             plans = [(p.code, p.name, p.region) for p in ledger.plans()]
             if args.agency:
-                agency = ledger.agency(args.agency.strip().upper())
+                from .domain.text import code_text
+
+                agency = ledger.agency(code_text(args.agency))  # ＧＺ００３ as the 机构 upload folds it
                 if agency is None:
                     known = "、".join(a.code for a in ledger.agencies()) or "无"
                     raise Failure(f"机构“{args.agency}”没有登记（已登记：{known}）。请检查 --agency 的机构代码")
+                if not agency.active:
+                    print(
+                        f"注意：机构 {agency.code} 已终止合作，它提交的投保和批改都会被拒绝（仍可办理查询和补打）",
+                        file=sys.stderr,
+                    )
                 plans = [p for p in plans if p[0] in agency.plans]
         except Exception as exc:  # a damaged or locked ledger: the blank is still written, without the list
             fault = classify(exc)
