@@ -38,6 +38,13 @@ def test_a_plan_upload_is_a_new_version_and_issued_policies_keep_theirs(root):
     rows = ledger_rows(root)
     versions = {r[0]: r[6] for r in rows["policies"]}  # policy_no → plan_version
     assert versions[old["policies"][0]["policy_no"]] != versions[new["policies"][0]["policy_no"]]
+    # 加人 onto the old policy: priced at today's rates, and the result says why the group has two prices.
+    number = old["policies"][0]["policy_no"]
+    write_request(root / "workbooks" / "GZ001" / "加人.xlsx", {"操作类型": "加人", "保单号": number}, people(3)[2:])
+    run_watcher(root, "process")
+    added, _ = result(root, "GZ001", "加人_结果")
+    assert added["status"] == "success" and added["policies"][0]["premium"] == "6.50", added
+    assert any("已更新版本" in n and number in n for n in added["notes"]), added["notes"]
 
 
 def test_bad_plan_uploads_are_refused_with_every_problem_and_change_nothing(root):

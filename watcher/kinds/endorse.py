@@ -324,8 +324,13 @@ class _Endorsement:
         """A line for the summary where the plan's rates changed since the old policy was priced: a new policy
         is priced as a new sale, so removing a traveller may cost more (a clerk would take it for an error).
         Only where a traveller on both is priced otherwise now (a new version of its coverages alone is not)."""
-        if not self.reissue or old.plan_version == new.plan_version:
+        if old.plan_version == new.plan_version:
             return []
+        if not self.reissue:  # 加人: the same group's people priced two ways, with no word of why
+            return [
+                f"方案 {new.plan_code} 在原保单出单后已更新版本：新增人员按现行版本计费，每人保费可能与原保单不同"
+                f"（原保单 {old.policy_no} 不变）"
+            ]
         before = {(p.id_type, p.id_no): p.premium_fen for p in old.people}
         if all(before.get((p.id_type, p.id_no), p.premium_fen) == p.premium_fen for p in new.people):
             return []
