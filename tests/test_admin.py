@@ -99,6 +99,12 @@ def test_a_plan_with_absurd_amounts_or_factors_is_refused_cell_by_cell(root):
     }, found
     messages = {e["code"]: e["message"] for e in data["errors"]}
     assert "100 亿" in messages["plan.money"] and "年龄下限 10 大于年龄上限 5" == messages["plan.factor_age_order"]
+    # A price of a fraction of a fen: said on its cell, and only there (the plan was also told its rates
+    # skipped days 1–3, on the next band's row).
+    plan_workbook(root / "workbooks" / "_admin" / "半分.xlsx", code="HALF1", bands=((1, 3, "10.005"), (4, 30, 9)))
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "半分_结果")
+    assert [(e["code"], e["row"], e["column"]) for e in data["errors"]] == [("plan.money", 2, "每人保费")], data
     assert ledger_rows(root) == before
 
 

@@ -89,12 +89,14 @@ class PlanKind(RequestKind):
             low = self._int(rates, r, "天数下限", 1, 366, "plan.days")
             high = self._int(rates, r, "天数上限", 1, 366, "plan.days")
             price = self._money(rates, r, "每人保费")
-            if code is None or low is None or high is None or price is None:
+            if code is None or low is None or high is None:
                 continue
             if low > high:
                 rates.fail(r, "天数上限", "plan.band_order", low=low, high=high)
                 continue
-            bands.setdefault(code, []).append((r, RateBand(low, high, price)))
+            # A band whose price is wrong still covers its days (its cell says what is wrong): left out, the
+            # plan was also told its rates skipped those days, on the next band's row.
+            bands.setdefault(code, []).append((r, RateBand(low, high, price if price is not None else 0)))
 
         ages: dict[str, list[tuple[int, AgeFactor]]] = {}
         for r in factors.rows:
