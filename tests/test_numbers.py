@@ -109,6 +109,26 @@ def test_a_ledger_restored_with_its_mark_and_event_log_hands_out_no_number_again
     assert "落后" not in run_watcher(root, "status").stdout
 
 
+def test_a_ledger_restored_with_its_log_from_before_a_撤单_is_refused(root):
+    """The same restore after a 撤单 (it prints no new number): the policy was 有效 again on the lookup page and
+    billed at month-end, and the desk started without a word."""
+    number = _issue(root, "一", "T1")
+    backup = _backup(root, "sqlite")
+    kept = [root / "ledger.sqlite3.numbers.json", root / "archive" / "_events" / "events.jsonl"]
+    saved = {path: path.read_bytes() for path in kept}
+    write_request(root / "workbooks" / "GZ001" / "撤.xlsx", {"操作类型": "撤单", "保单号": number})
+    run_watcher(root, "process")
+    assert result(root, "GZ001", "撤_结果")[0]["status"] == "success"
+    _rewind(root, backup)
+    for path, data in saved.items():
+        path.write_bytes(data)
+    proc = run_watcher(root, "process", check=False)
+    assert proc.returncode == 1 and "GZ001/撤.xlsx" in proc.stderr, proc.stdout + proc.stderr
+    assert run_watcher(root, "recover", check=False).returncode == 0
+    assert ledger_query(root, "SELECT status FROM policies") == [("已撤单",)]
+    run_watcher(root, "process")
+
+
 def test_a_query_whose_log_line_a_power_cut_took_stops_nothing(root):
     """A 保单查询's line in the event log lost to a power cut (lines are not synced one by one): its result
     says 成功 and its original is named by no line, and every start was refused as a ledger restored with its

@@ -99,10 +99,11 @@ def issued_unheld(layout: Layout, ledger, zone) -> list[str]:
     originals archived after the ledger's latest business, named by no line of the log and by no file in
     hand. A ledger restored together with its mark of numbers and the event log (a backup taken "with its
     files") is level with both, yet hands the numbers printed since its backup out again. The originals
-    (insurer side) and their results (whose bytes' hash only the desk knows), printing numbers the ledger
-    lacks, say so; where an agency's system took the JSON twins away, the electronic policies printed since.
-    Read at start: the archive's day folders from the ledger's latest business on. A file whose log line a
-    power cut took and that printed no new number (a failure, a query) is not counted."""
+    (insurer side) and their results (whose bytes' hash only the desk knows) say so: done (成功), of an
+    action that changes the ledger; where an agency's system took the JSON twins away, the electronic
+    policies printed since, under numbers the ledger lacks. Read at start: the archive's day folders from the
+    ledger's latest business on. A file whose log line a power cut took and that changed nothing (a failure,
+    a query) is not counted."""
     import os
     from datetime import datetime, timedelta
 
@@ -169,11 +170,10 @@ def issued_unheld(layout: Layout, ledger, zone) -> list[str]:
                 data = json.loads(raw)
             except ValueError:
                 continue
-            if not isinstance(data, dict) or data.get("status") != "success":
+            if not isinstance(data, dict) or data.get("status") != "success" or data.get("action") in READ_ONLY:
                 continue
             key = (who, str(data.get("sha256", ""))[:8])
-            # A number it printed that the ledger lacks (a query lists the ledger's own: not counted).
-            if key in left and any(not _numbered(ledger, n.decode()) for n in _NUMBER.findall(raw)):
+            if key in left:  # done, and the ledger holds no request of it: a 撤单, a rate change, lost with it
                 rel, at = left.pop(key)
                 issued.append(f"{who}/{data.get('file') or rel}（{at:%Y-%m-%d %H:%M:%S}）")
         if pages and any(a == who for a, _ in left):  # the twins gone: the pages printed since say it
@@ -182,7 +182,9 @@ def issued_unheld(layout: Layout, ledger, zone) -> list[str]:
 
 
 _PAGE = re.compile(r"电子保单_(LY\d{15,})\.html")
-_NUMBER = re.compile(rb'"((?:LY\d{15,})|(?:DZ\d{12,}))"')
+# What changes nothing in the ledger (no request of it is recorded): one whose log line a power cut took is no
+# sign of a ledger gone back.
+READ_ONLY = frozenset(("保单查询", "业务明细", "补打保单", "对账单查询", "业绩", "试算"))
 
 
 def _numbered(ledger, number: str) -> bool:
