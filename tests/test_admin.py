@@ -44,7 +44,17 @@ def test_a_plan_upload_is_a_new_version_and_issued_policies_keep_theirs(root):
     run_watcher(root, "process")
     added, _ = result(root, "GZ001", "加人_结果")
     assert added["status"] == "success" and added["policies"][0]["premium"] == "6.50", added
-    assert any("已更新版本" in n and number in n for n in added["notes"]), added["notes"]
+    assert any("费率在原保单出单后已更新" in n and number in n for n in added["notes"]), added["notes"]
+    # The same rates uploaded again (a new version, nothing repriced): a 加人 onto the policy priced under the
+    # version before says nothing of rates.
+    new_no = new["policies"][0]["policy_no"]
+    plan_workbook(root / "workbooks" / "_admin" / "同价.xlsx", bands=((1, 3, 6.5), (4, 30, 9)), name="境内A款（重传）")
+    run_watcher(root, "process")
+    assert result(root, "_admin", "同价_结果")[0]["status"] == "success"
+    write_request(root / "workbooks" / "GZ001" / "再加.xlsx", {"操作类型": "加人", "保单号": new_no}, people(4)[3:])
+    run_watcher(root, "process")
+    again, _ = result(root, "GZ001", "再加_结果")
+    assert again["status"] == "success" and not any("费率" in n for n in again["notes"]), again["notes"]
 
 
 def test_bad_plan_uploads_are_refused_with_every_problem_and_change_nothing(root):

@@ -62,6 +62,7 @@ class State:
     overlaps: list
     others: tuple[tuple[str, datetime], ...] = ()  # the group's other live policies (number, start) this change leaves
     replacement: Replacement | None = None  # where a void policy's chain of replacements ends
+    was: Plan | None = None  # 加人: the plan version the policy was priced under, where another is in force
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,10 @@ class _Endorsement:
         others = tuple(ledger.others_in_group(policy)) if policy is not None and self.action != "加人" else ()
         void = policy is not None and policy.status != ACTIVE
         replacement = ledger.replacement(policy.policy_no) if policy is not None and void else None
-        return State(policy, plan, ledger.agency(who), overlaps, others, replacement)
+        was = None
+        if self.action == "加人" and policy is not None and plan is not None and policy.plan_version != plan.version:
+            was = ledger.plan_version(policy.plan_version)
+        return State(policy, plan, ledger.agency(who), overlaps, others, replacement, was)
 
     def validate(
         self, request: Request[EndorseFields], state: State, now: datetime
@@ -311,7 +315,7 @@ class _Endorsement:
             },
             tables=self.tables(old, new, changes),
             premium_before=old.premium_fen if self.reissue else None,
-            notes=self.repriced(old, new),
+            notes=self.repriced(old, new, values.state.was, values.state.plan),
         )
 
     def tables(self, old: Policy, new: Policy, changes: list[list]) -> list[SheetTable]:
@@ -320,15 +324,17 @@ class _Endorsement:
             return []
         return [SheetTable(CHANGES, ["变更", "姓名", "证件类型", "证件号码", "说明"], ["text"] * 5, changes)]
 
-    def repriced(self, old: Policy, new: Policy) -> list[str]:
+    def repriced(self, old: Policy, new: Policy, was: Plan | None = None, now: Plan | None = None) -> list[str]:
         """A line for the summary where the plan's rates changed since the old policy was priced: a new policy
         is priced as a new sale, so removing a traveller may cost more (a clerk would take it for an error).
         Only where a traveller on both is priced otherwise now (a new version of its coverages alone is not)."""
         if old.plan_version == new.plan_version:
             return []
         if not self.reissue:  # 加人: the same group's people priced two ways, with no word of why
+            if was is None or now is None or (was.rates, was.factors) == (now.rates, now.factors):
+                return []  # (a version with new coverages, or another plan's upload, prices them as before)
             return [
-                f"方案 {new.plan_code} 在原保单出单后已更新版本：新增人员按现行版本计费，每人保费可能与原保单不同"
+                f"方案 {new.plan_code} 的费率在原保单出单后已更新：新增人员按现行费率计费，每人保费可能与原保单不同"
                 f"（原保单 {old.policy_no} 不变）"
             ]
         before = {(p.id_type, p.id_no): p.premium_fen for p in old.people}
