@@ -255,6 +255,8 @@ def test_a_column_an_admin_table_does_not_have_is_said_and_a_date_for_later_is_r
     sheet.cell(2, width + 1, "王经理")
     sheet.cell(1, width + 2, "备注")
     sheet.cell(2, width + 2, "新签")
+    sheet.cell(1, width + 3, "协议生效日期")  # an agency register's own record: said unread, never refused
+    sheet.cell(2, width + 3, "2026-01-01")
     wb.save(agencies)
     run_watcher(root, "process")
     data, _ = result(root, "_admin", "一月新价_结果")
@@ -265,8 +267,8 @@ def test_a_column_an_admin_table_does_not_have_is_said_and_a_date_for_later_is_r
     assert after["plan_versions"] == before["plan_versions"], "no new rates"
     data, _ = result(root, "_admin", "机构联系人_结果")
     assert data["status"] == "success", data["errors"]
-    [said] = [w for w in data["warnings"] if w["code"] == "table.unread_column"]
-    assert said["column"] == "联系人" and "没有读取" in said["message"], said
+    said = [w for w in data["warnings"] if w["code"] == "table.unread_column"]
+    assert [w["column"] for w in said] == ["联系人", "协议生效日期"] and "没有读取" in said[0]["message"], said
     assert not [w for w in data["warnings"] if w.get("column") == "备注"]
 
 
@@ -294,6 +296,16 @@ def test_agency_rows_with_unknown_plans_or_bad_codes_are_refused(root):
     assert [e["code"] for e in data["errors"] if e["row"] == 5] == ["agency.code_reserved"]
     assert ledger_rows(root) == before
     assert not (root / "workbooks" / "OK1").exists() and not (root / "workbooks" / "CON").exists()
+    # One an earlier release registered may still be changed and terminated.
+    ledger_query(
+        root,
+        "INSERT INTO agencies (code, name, status, created_at, updated_at)"
+        " VALUES ('AUX', '旧登记', '合作中', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')",
+    )
+    agency_workbook(root / "workbooks" / "_admin" / "停AUX.xlsx", [[1, "AUX", "旧登记", "", "", "GN-A", "已终止"]])
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "停AUX_结果")
+    assert data["status"] == "success", data["errors"]
 
 
 def test_admin_actions_only_from_admin_and_agency_actions_only_from_agencies(root):

@@ -109,7 +109,8 @@ class AdminTable:
             filled = next((r for r in table.rows if clean(table.sheet.value(r, c))), None)
             if filled is None:
                 continue
-            dated = "生效" in name or "起始" in name or "开始" in name
+            # A 方案 upload dated for later: its rates would apply from now (an agency's 协议生效日期 is a record).
+            dated = kind == "方案" and ("生效" in name or "起始" in name or "开始" in name)
             self.problems.append(
                 problem(
                     "table.dated_column" if dated else "table.unread_column",

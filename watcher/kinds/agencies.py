@@ -42,9 +42,6 @@ class AgencyKind(RequestKind):
                 table.fail(r, "机构代码", "field.empty", label="机构代码")
             elif not AGENCY_CODE.match(code):
                 table.fail(r, "机构代码", "agency.code", value=code)
-            elif RESERVED_NAME.match(code):
-                # Its folder is made, and a clerk's Windows cannot open workbooks\CON over the share.
-                table.fail(r, "机构代码", "agency.code_reserved", value=code)
             if code:
                 seen.setdefault(code, []).append(r)
             name = table.text(r, "机构名称")
@@ -122,6 +119,10 @@ class AgencyKind(RequestKind):
                     table.fail(r, "可用方案", "agency.plan_unknown", value=code)
             old = before.get(agency.code)
             new = kept(agency, old)
+            if old is None and RESERVED_NAME.match(agency.code):
+                # Its folder is made, and a clerk's Windows cannot open workbooks\CON over the share. (One
+                # registered before may still be changed and terminated.)
+                table.fail(r, "机构代码", "agency.code_reserved", value=agency.code)
             if old is not None and not old.active and new.active:
                 table.fail(r, "状态", "agency.reactivated", warning=True, agency=agency.code)
             if old is not None and old.license_no and group_key(new.license_no) != group_key(old.license_no):
