@@ -202,34 +202,37 @@ def test_a_csv_that_ends_inside_a_quoted_field_is_refused_not_issued_short(root)
 def test_a_csv_cut_off_mid_row_is_refused_not_issued_with_its_last_traveller_cut_short(root):
     """A copy that died mid-row leaves a stable CSV whose last line has no end: it was issued 成功 with the
     last traveller cut short (欧阳 for 欧阳娜娜, a birth date) and the travellers after it left out, nobody
-    told. A last line with fewer cells than the heading, or a file ending on a copy's block boundary, is
-    refused; a last line without its end but whole is a CSV as RFC 4180 allows (Google Sheets, SheetJS)."""
+    told. A last line with fewer cells than the rows above it, or cut inside a character, is refused; a
+    last line without its end but whole is a CSV as RFC 4180 allows (Google Sheets, SheetJS), and so is one
+    whose writer leaves trailing empty cells out of every row (Notepad)."""
     head, rest = csv_parts(4)
     whole = head + rest
     drop = root / "workbooks" / "GZ001"
     last = whole.rstrip(b"\n")
-    cut_in_name = last[: last.rindex(b"\n") + 4]  # "3,张" of "3,张三,身份证,…"
-    long_head, long_rest = csv_parts(120, "CSV-LONG")
-    block = (long_head + long_rest)[:4096]
-    assert not block.endswith(b"\n") and block.count(b"\n") > 20
-    cases = {"截断姓名.csv": cut_in_name, "截断整块.csv": block, "末行无换行.csv": last}
+    start = last.rindex(b"\n") + 1
+    cut_in_name = last[: start + 4]  # "3,张" of "3,张三,身份证,…"
+    cut_in_char = last[: start + 3]  # "3," and the first byte of 张
+    wide = head.replace(
+        "序号,姓名,证件类型,证件号码".encode(), "序号,姓名,证件类型,证件号码,性别,出生日期,备注".encode()
+    )
+    notepad = (wide + rest).rstrip(b"\n")  # rows of 4 cells under a heading of 7, the last line unended
+    cases = {"截断姓名.csv": cut_in_name, "截断字中.csv": cut_in_char, "末行无换行.csv": last, "记事本.csv": notepad}
     for n, (name, data) in enumerate(cases.items()):
         (drop / name).write_bytes(data.replace(b"CSV-1", f"CUT-{n}".encode()))
-    (drop / "完整.csv").write_bytes(whole)
+    (drop / "完整.csv").write_bytes(whole.replace(b"CSV-1", b"WHOLE"))
     old = time.time() - 60
     for path in drop.iterdir():
         os.utime(path, (old, old))
     run_watcher(root, "process")
-    for stem in ("截断姓名", "截断整块"):
+    for stem in ("截断姓名", "截断字中"):
         data = _result(root, f"{stem}_结果")
         assert data["status"] == "failed" and data["policies"] == [], data
         [error] = data["errors"]
-        assert error["code"] == "file.csv_cut" and "不完整" in error["message"], error
-    assert "第 12 行" in _result(root, "截断姓名_结果")["errors"][0]["message"]
-    assert _result(root, "完整_结果")["status"] == "success"
-    unended = _result(root, "末行无换行_结果")
-    assert unended["status"] == "success" and unended["policies"][0]["insured_count"] == 4, unended
-    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(2,)]
+        assert error["code"] == "file.csv_cut" and "第 12 行" in error["message"], error
+    for stem in ("完整", "末行无换行", "记事本"):
+        data = _result(root, f"{stem}_结果")
+        assert data["status"] == "success" and data["policies"][0]["insured_count"] == 4, (stem, data)
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(3,)]
 
 
 def test_process_takes_a_csv_written_long_ago_after_the_settle_time_not_the_text_settle_time(root):

@@ -504,21 +504,21 @@ def _unguard(cell: str) -> str:
 _END = "\x01watcher-end-of-file\x01"  # a line no CSV holds (control characters)
 
 
-_COPY_BLOCK = 4096  # copies write whole blocks of a multiple of this: one cut off ends on a boundary
-
-
-def _cut_short(records: list[list[str]], size: int) -> bool:
-    """Whether the last record (its line unended) was cut off: fewer cells than the heading of its table (the
-    roster's, after the blank line; 申请's label and value), or the file ends on a copy's block boundary."""
+def _cut_short(records: list[list[str]]) -> bool:
+    """Whether the last record (its line unended) was cut off: fewer cells than every row of people above it
+    (the heading, where it is the only one) or, in 申请, a label without its value. A writer that leaves
+    trailing empty cells out leaves them out of other rows too; a cut inside the last cell of a whole row
+    cannot be told."""
     if not any(cell.strip() for cell in records[-1]):
         return False
-    if size % _COPY_BLOCK == 0:
-        return True
     blank = next((i for i, rec in enumerate(records) if not any(cell.strip() for cell in rec)), None)
     if blank is None or blank > len(records) - 2:
-        return len(records[-1]) < 2  # in 申请: a label without its value
-    header = next((rec for rec in records[blank + 1 :] if any(cell.strip() for cell in rec)), None)
-    return header is not None and header is not records[-1] and len(records[-1]) < len(header)
+        return len(records[-1]) < 2
+    above = [len(rec) for rec in records[blank + 1 : -1] if any(cell.strip() for cell in rec)]
+    if not above:  # the last line is the heading itself
+        return False
+    # The rows of people above it (else the heading): a whole row has at least as many cells as the shortest.
+    return len(records[-1]) < (min(above[1:]) if len(above) > 1 else above[0])
 
 
 def read_csv(data: bytes) -> Book:
@@ -549,12 +549,11 @@ def read_csv(data: bytes) -> Book:
     if not records or records[-1] != [_END]:
         raise ReadError("file.csv_unclosed", row=max(len(records), 1))
     records.pop()
-    if ending and _cut_short(records, len(data)):
+    if ending and _cut_short(records):
         # A copy that died mid-row (a share that dropped, an export that died) leaves a stable file: read, it
         # insured its last traveller under a name or birth date cut short and left out whoever came after,
         # with 成功. A last line without its end is no proof (RFC 4180 allows it; Google Sheets and SheetJS
-        # write it so), but one with fewer cells than its table's heading, or a file that ends on a copy's
-        # block boundary, is.
+        # write it so), but one with fewer cells than the rows above it is.
         raise ReadError("file.csv_cut", row=len(records))
     # ="440106…": the text guard agency systems export so that Excel keeps an ID's digits; Excel shows the
     # text inside, and so is it read (a cell that merely starts with = stays text as it is).
