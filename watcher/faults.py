@@ -22,7 +22,7 @@ WORDS = {
     GONE: "投递或输出文件夹不见了",
 }
 # A root without its _admin folder is taken for an empty mount point; one removed by hand is made again by init.
-_ADMIN_AGAIN = "；若共享盘就在原处、只是其中的 _admin 文件夹被删了，运行 watcher init 重建"
+_ADMIN_AGAIN = "；若共享盘就在原处（里面有各机构的文件夹）、只是其中的 _admin 文件夹被删了，运行 watcher init 重建"
 # Nothing a running service can wait out: the ledger it has open is not the desk's any more.
 _RESTART = (
     "已停止受理，不会把已发出的号码再发一次。请停止所有 watcher 再启动：启动时会核对账本，账本落后于已发出的编号时"
