@@ -222,3 +222,47 @@ def test_statements_made_before_names_were_kept_take_the_name_their_agency_had_t
     names = dict(ledger.conn.execute("SELECT statement_no, agency_name FROM statements").fetchall())
     ledger.close()
     assert names == {"S1": "旧名", "S2": "新名", "S3": "深圳社"}
+
+
+def test_check_beside_a_worker_reads_the_ledger_in_one_snapshot(root, ledger_backend):
+    """`watcher check` run while workers issue (cron, monitoring): its queries, one by one, saw a policy
+    committed between the journal's and the policies' and said 保单 … 在流水中没有出单记录, exit 1, "hand this to
+    the technical staff". Read in one snapshot, the desk as it was is consistent."""
+    from helpers import issue_fields, people, write_request
+
+    from watcher import commands
+    from watcher.layout import Layout
+    from watcher.ledger.check import check_ledger
+    from watcher.settings import load_settings
+
+    write_request(root / "workbooks" / "GZ001" / "一.xlsx", issue_fields(), people(2))
+    run_watcher(root, "process")
+    write_request(root / "workbooks" / "GZ001" / "二.xlsx", issue_fields(旅行团号="T2"), people(4)[2:])
+
+    class Meanwhile:
+        """The ledger's connection; a worker commits 二 right after the journal is read."""
+
+        def __init__(self, db):
+            self.db, self.pending = db, True
+
+        def execute(self, sql, *args):
+            cursor = self.db.execute(sql, *args)
+            if self.pending and "FROM journal ORDER BY id" in sql:
+                rows, self.pending = cursor.fetchall(), False
+                run_watcher(root, "process")
+                return rows
+            return cursor
+
+        def __getattr__(self, name):
+            return getattr(self.db, name)
+
+    ledger = commands._open(Layout(root), load_settings(root), create=False)
+    try:
+        ledger.conn = Meanwhile(ledger.conn)
+        found = check_ledger(ledger)
+        assert not ledger.conn.pending, "the worker committed during the check"
+    finally:
+        ledger.conn = ledger.conn.db
+        ledger.close()
+    assert found == [], [d.message for d in found]
+    assert ledger_query(root, "SELECT COUNT(*) FROM policies") == [(2,)]
