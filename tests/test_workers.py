@@ -314,6 +314,37 @@ def test_status_lists_the_live_workers_of_a_shared_ledger(pg_root):
         assert len(names) == 1 and not names[0].endswith(f"-{first.pid}")
 
 
+def test_a_dead_workers_claim_folder_adopted_by_another_meanwhile_stops_nothing(root):
+    """Two workers starting together: the other adopted the dead worker's folder and removed it between this
+    one's listing and its look inside, and this worker stopped with 无法访问 … 路径不存在."""
+    import shutil
+
+    from watcher import clock
+    from watcher.layout import Layout
+    from watcher.ledger import Ledger
+    from watcher.ledger.db import ledger_target
+    from watcher.service.intake import adopt
+    from watcher.settings import load_settings
+    from watcher.walk.desk import Desk
+
+    dead = root / "workbooks" / "GZ001" / ".watcher-claimed" / "gone-host-2"
+    dead.mkdir(parents=True)
+    write_request(dead / "团A.xlsx", issue_fields(), people(1))
+    settings = load_settings(root)
+    ledger = Ledger(ledger_target(root, settings.ledger), settings.zone, now=clock.now())
+    taking = ledger.try_lock
+
+    def meanwhile(name: str) -> bool:  # the other worker adopts it just before this one's turn
+        shutil.rmtree(dead, ignore_errors=True)
+        return taking(name)
+
+    ledger.try_lock = meanwhile  # type: ignore[method-assign]
+    try:
+        assert adopt(Desk(Layout(root), settings, ledger, worker="me-3"), "GZ001") == []
+    finally:
+        ledger.close()
+
+
 def test_a_dead_workers_claim_folder_is_emptied_and_removed(root):
     """Its files (with their claim records) move to the adopting worker; records of files it had already
     finished, and a record it was half-way writing, go; the folder goes."""

@@ -121,6 +121,15 @@ def _holds(folder: Path) -> bool:
         return False
 
 
+def _listing(folder: Path) -> list[Path]:
+    """A dead worker's claim folder, or nothing where another worker adopted it and removed it a moment ago
+    (a worker starting beside another stopped with 无法访问 … 路径不存在)."""
+    try:
+        return list(folder.iterdir())
+    except FileNotFoundError:
+        return []
+
+
 def adopt(desk: Desk, who: str, grace: float = 0.0) -> list[Path]:
     """Several workers: the files a dead worker left in hand move to this worker's claim folder.
 
@@ -151,7 +160,7 @@ def adopt(desk: Desk, who: str, grace: float = 0.0) -> list[Path]:
         _free_since.pop(key, None)
         try:
             mine.mkdir(exist_ok=True)
-            for path in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
+            for path in sorted(p for p in _listing(folder) if p.is_file() and not p.name.startswith(".")):
                 target = mine / path.name
                 if target.exists():
                     continue
@@ -167,7 +176,7 @@ def adopt(desk: Desk, who: str, grace: float = 0.0) -> list[Path]:
                     "%s/%s：由已停止的 worker %s 受理但未办完，由本 worker 接着办理", who, path.name, folder.name
                 )
                 taken.append(target)
-            for leftover in folder.iterdir():  # claim records of files it had finished, half-written records
+            for leftover in _listing(folder):  # claim records of files it had finished, half-written records
                 if leftover.name.startswith(".") and leftover.is_file():
                     leftover.unlink(missing_ok=True)
             try:
