@@ -270,6 +270,20 @@ def test_a_column_an_admin_table_does_not_have_is_said_and_a_date_for_later_is_r
     said = [w for w in data["warnings"] if w["code"] == "table.unread_column"]
     assert [w["column"] for w in said] == ["联系人", "协议生效日期"] and "没有读取" in said[0]["message"], said
     assert not [w for w in data["warnings"] if w.get("column") == "备注"]
+    # A termination dated for next month: the agency was cut off at once, said as a column not read.
+    later = agency_workbook(
+        root / "workbooks" / "_admin" / "下月终止.xlsx",
+        [[1, "GZ001", "广州示例国际旅行社有限公司", "", "", "GN-A", "已终止"]],
+    )
+    wb = openpyxl.load_workbook(later)
+    sheet = wb["机构"]
+    sheet.cell(1, sheet.max_column + 1, "终止生效日期")
+    sheet.cell(2, sheet.max_column, "2027-01-01")
+    wb.save(later)
+    run_watcher(root, "process")
+    data, _ = result(root, "_admin", "下月终止_结果")
+    assert data["status"] == "failed" and [e["code"] for e in data["errors"]] == ["table.dated_column"], data
+    assert ledger_query(root, "SELECT status FROM agencies WHERE code = 'GZ001'") == [("合作中",)]
 
 
 def test_agency_rows_with_unknown_plans_or_bad_codes_are_refused(root):

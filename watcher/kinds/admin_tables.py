@@ -17,6 +17,9 @@ from .forms import samples
 _REMARKS = frozenset(label_key(t) for t in ("备注", "说明", "注意", "附注", "备忘", "错误说明", "错误说明（本次）"))
 
 
+_DATED = ("生效", "起始", "开始", "终止", "截止")
+
+
 class AdminTable:
     """One admin sheet read as rows of {column: value}, recording problems with exact cells."""
 
@@ -109,8 +112,9 @@ class AdminTable:
             filled = next((r for r in table.rows if clean(table.sheet.value(r, c))), None)
             if filled is None:
                 continue
-            # A 方案 upload dated for later: its rates would apply from now (an agency's 协议生效日期 is a record).
-            dated = kind == "方案" and ("生效" in name or "起始" in name or "开始" in name)
+            # A 方案 or 机构 upload dated for later: its rates, its termination would apply from now (staff meant
+            # January, the agency was cut off at once). An agency's 协议生效日期 is a record of its agreement.
+            dated = kind in ("方案", "机构") and any(w in name for w in _DATED) and "协议" not in name
             self.problems.append(
                 problem(
                     "table.dated_column" if dated else "table.unread_column",
