@@ -40,7 +40,7 @@ from watcher import events
 
 # Bookkeeping of the processes that ran, not business: which migrations ran when, which workers lived,
 # result names held while a file was in hand, one-off chores done at a start.
-NOT_BUSINESS = {"schema_migrations", "workers", "result_names", "chores"}
+NOT_BUSINESS = {"schema_migrations", "workers", "result_names", "chores", "desk"}
 
 
 def business(root: Path) -> dict[str, list[tuple]]:

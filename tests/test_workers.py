@@ -4,6 +4,7 @@ is started on both at once."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -250,6 +251,7 @@ def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path
         t: ledger_query(root, f"SELECT COUNT(*) FROM {t}")[0][0]
         for t in ("policies", "insured", "journal", "statements", "requests")
     }
+    held = ledger_query(root, "SELECT value FROM desk")  # the ledger's id, which the copy keeps
     with pg_schema("m_") as url:  # a schema apart from the run's: the source here is SQLite
         with serving(root):  # a service still at work on the SQLite ledger: the copy would miss what it does
             wait_for(lambda: "服务：运行中" in run_watcher(root, "status").stdout, 60, "serve running")
@@ -266,6 +268,9 @@ def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path
         run_watcher(root, "process")
         numbers = sorted(n for (n,) in ledger_query(root, "SELECT policy_no FROM policies"))
         assert len(numbers) == 2 and numbers[1][-7:] == "0000002"
+        identity = json.loads((root / "ledger.identity.json").read_text("utf-8"))
+        assert ledger_query(root, "SELECT value FROM desk") == held == [(identity["ledger"],)]
+        assert "search_path" in identity["where"]  # the same ledger, now on PostgreSQL
         monkeypatch.delenv("WATCHER_LEDGER_URL")
         again = run_watcher(root, "migrate", "--to", url, check=False)
         # (the SQLite ledger left behind is stale: it is not copied again, whatever the target holds)

@@ -70,6 +70,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="outbox 中的 JSON 与重放结果不一致时，核实后仍完成恢复（outbox 不会被改写）",
     )
+    p.add_argument(
+        "--new-ledger",
+        action="store_true",
+        help="原账本确已丢失时，在与此目录记录不同的位置（另一个数据库或文件）新建账本并重建",
+    )
     p.set_defaults(func=commands.cmd_recover)
     p = sub.add_parser("migrate", parents=[common], help="把账本复制到 PostgreSQL 并核对")
     p.add_argument("--to", required=True, metavar="URL", help="postgresql://用户@主机/数据库（须为空库）")

@@ -35,6 +35,13 @@ class StartFault(Failure):
 _REFUSED_LOGIN = ("does not exist", "authentication failed", "no pg_hba.conf entry", "permission denied")
 
 
+def _url_source() -> str:
+    """Where this run took the ledger's address from, as messages say it."""
+    return (
+        "环境变量 WATCHER_LEDGER_URL" if os.environ.get("WATCHER_LEDGER_URL", "").strip() else "watcher.toml 的 ledger"
+    )
+
+
 def _ledger_found(target) -> bool:
     """Whether the ledger is there (ledger.db.ledger_exists); a database that cannot be reached now is no
     ledger lost: said as such, never 找不到账本 and its advice to rebuild one (`serve` waits for it)."""
@@ -45,12 +52,7 @@ def _ledger_found(target) -> bool:
         return ledger_exists(target)
     except Exception as exc:
         fault = classify(exc)
-        source = (
-            "环境变量 WATCHER_LEDGER_URL"
-            if os.environ.get("WATCHER_LEDGER_URL", "").strip()
-            else "watcher.toml 的 ledger"
-        )
-        where = f"账本数据库 {describe(target)}（地址来自{source}）"
+        where = f"账本数据库 {describe(target)}（地址来自{_url_source()}）"
         if fault == AWAY and any(w in str(exc) for w in _REFUSED_LOGIN):
             # The server answered and refused this login: the address is wrong, not the server away (serve
             # would wait for ever for a database that does not exist).
@@ -143,6 +145,90 @@ def _unrecovered(layout: Layout) -> None:
         )
 
 
+def _recorded(layout: Layout):
+    """The root's record of its ledger (ledger.identity), or None; one that cannot be read stops the command."""
+    from .ledger.identity import read_record
+
+    try:
+        return read_record(layout.root)
+    except (ValueError, OSError) as exc:
+        raise Failure(
+            f"无法读出此目录使用的是哪个账本：{exc}。请从备份恢复这个文件，或在确认账本地址无误后删除它再启动"
+            "（启动时会重新记下）"
+        ) from None
+
+
+def _same_ledger(ledger, layout: Layout) -> None:
+    """Refuse a ledger other than the root's (a wrong WATCHER_LEDGER_URL: another database, a test one, the
+    server a ledger moved away from); give a ledger from before ids the root's id, and record the ledger the
+    root works with (a new root, or the same ledger reached at a new address)."""
+    from .ledger.identity import foreign, give_id, ledger_id, location, short
+
+    record = _recorded(layout)
+    held = ledger_id(ledger)
+    here = location(ledger.target)
+    if record is not None and foreign(record, held, ledger.target):
+        from .ledger.db import describe
+
+        said = f"账本编号 {short(held)}" if held is not None else "较早版本建立、尚无账本编号"
+        raise Failure(
+            f"连上的账本 {describe(ledger.target)}（{said}）不是此目录的账本：此目录的账本是 {record.shown}"
+            f"（账本编号 {short(record.ledger)}，记于 {record.at}）。多半是{_url_source()}指错了：请改正后再启动。"
+            "在另一个账本上继续工作，会把已发出的保单号再次发给别的团。若确要改用这个账本（例如原账本已丢失，"
+            f"这是它的备份），请先停止所有 watcher，再运行 watcher recover --root {layout.root}：它用 archive/ "
+            "核对并补齐这个账本，此后此目录改用它"
+        )
+    held = held or give_id(ledger, record.ledger if record is not None else None)
+    if record is None or record.ledger != held or record.where != here:
+        _write_record(layout, held, ledger.target)
+
+
+def _write_record(layout: Layout, held: str, target) -> None:
+    from .ledger.identity import record_path, write_record
+
+    try:
+        write_record(layout.root, held, target, _now_text())
+    except OSError as exc:
+        raise Failure(
+            f"无法在根目录记下此目录使用的账本（{record_path(layout.root)}：{os_words(exc)}）：请检查根目录的磁盘空间"
+            "和权限，再运行本命令"
+        ) from None
+
+
+def _take_ledger(ledger, layout: Layout) -> None:
+    """`recover`: the ledger it brought forward is the root's from now on (a new one built where the old one
+    was keeps the old id: the same ledger rebuilt)."""
+    from .ledger.identity import give_id, ledger_id, location
+
+    record = _recorded(layout)
+    held = ledger_id(ledger)
+    if held is None:
+        same_place = record is not None and record.where == location(ledger.target)
+        held = give_id(ledger, record.ledger if same_place else None)
+    _write_record(layout, held, ledger.target)
+
+
+def _new_ledger_elsewhere(layout: Layout, target, asked: bool) -> None:
+    """`recover` building a ledger anew somewhere other than where the root's ledger lives: most likely a
+    wrong address (an empty database); a second ledger would hand the same numbers out twice."""
+    from .ledger.identity import location, shown
+
+    record = _recorded(layout)
+    if record is None or record.where == location(target) or asked or _ledger_found(target):
+        return
+    raise Failure(
+        f"此目录的账本在 {record.shown}（记于 {record.at}），而这次要在 {shown(target)} 新建账本并从 archive/ 重建："
+        f"多半是{_url_source()}指错了，请改正后再运行。若原账本确已丢失、要在这个新位置重建，请先停止所有主机上的 "
+        "watcher（它们连的仍是原账本），再加 --new-ledger 运行 watcher recover；之后所有主机都要改用新地址"
+    )
+
+
+def _now_text() -> str:
+    from .ledger.common import to_text
+
+    return to_text(clock.now())
+
+
 def _guard(ledger, layout: Layout, zone) -> None:
     from .ledger.issued import behind
     from .service.recovering import issued_unheld, unheld
@@ -154,6 +240,7 @@ def _guard(ledger, layout: Layout, zone) -> None:
             f"账本文件已损坏（{'；'.join(damaged[:3])}）。请停止所有 watcher，{_restore(ledger.target)}，"
             f"再运行 watcher recover 补上备份之后的业务{NO_BACKUP}"
         )
+    _same_ledger(ledger, layout)
     used = ledger.numbers_used()
     issued, at = ledger.issued.read(zone)
     late = behind(used, issued)
@@ -201,6 +288,11 @@ def cmd_init(layout: Layout, args) -> int:
     from .ledger.db import ledger_target
 
     fresh = not _ledger_found(ledger_target(layout.root, settings.ledger))
+    if fresh:
+        from .ledger.identity import record_path
+
+        # Nothing was handed out here (refused above otherwise): a record of a ledger gone goes with it.
+        record_path(layout.root).unlink(missing_ok=True)
     if not fresh:
         for base in (layout.workbooks, layout.outbox):
             # An empty mount point on a desk that has worked: made again here, the desk's folders would be
@@ -295,6 +387,15 @@ def _first_step(layout: Layout, target=None) -> str:
     where the root's ledger is on PostgreSQL."""
     if target is not None and _shared_elsewhere(layout, target):
         return SHARED_ELSEWHERE
+    if target is not None:
+        from .ledger.identity import location
+
+        record = _recorded(layout)
+        if record is not None and record.where != location(target):
+            return (
+                f"此目录的账本在 {record.shown}（记于 {record.at}），不在这里：多半是{_url_source()}指错了，"
+                "请改正后再运行。不要在这里新建账本或从 archive/ 重建：那会有两个账本，把已发出的保单号再次发出"
+            )
     if _had_a_ledger(layout):
         return (
             f"此目录曾有账本（archive/ 中有它的归档文件或事件记录）：请把账本备份恢复到原处后运行 watcher recover --root {layout.root}，"
@@ -953,6 +1054,7 @@ def cmd_recover(layout: Layout, args) -> int:
     if not _ledger_found(target) and _shared_elsewhere(layout, target):
         raise Failure(f"找不到账本 {describe(target)}。{SHARED_ELSEWHERE}")
     _left_behind(layout, target)
+    _new_ledger_elsewhere(layout, target, asked=getattr(args, "new_ledger", False))
     if (
         not _ledger_found(target)
         and not _had_a_ledger(layout)
@@ -1200,6 +1302,7 @@ def cmd_recover(layout: Layout, args) -> int:
                 return 1
             reconcile(layout, report, write=True)
             ledger.issued.raise_to(ledger.numbers_used())
+            _take_ledger(ledger, layout)
             clear(layout.root)
             clear_lost(layout.root)  # every output the outbox lacked is written
             numbers = (

@@ -26,6 +26,7 @@ ORDER = (
     "statements",
     "deposits",
     "result_names",
+    "desk",
 )
 IDENTITY = ("requests", "plan_versions", "journal", "month_end_runs")
 BATCH = 5000

@@ -276,6 +276,16 @@ ALTER TABLE statements ADD COLUMN supplements TEXT NOT NULL DEFAULT '';
 ALTER TABLE statements ADD COLUMN agency_name TEXT NOT NULL DEFAULT '';
 """,
     ),
+    (
+        13,
+        "the ledger's own id, which the root records (ledger.identity): a start on another ledger is refused",
+        """
+CREATE TABLE desk (
+    name TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+""",
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -255,10 +255,21 @@ def _desk_line(ledger, why, layout: Layout, *, running: bool = True, stopped: bo
 def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str | None:
     """A ledger behind the numbers the desk handed out, or without its latest business (restored from an
     older backup, or new): the commands that hand numbers out refuse it; status says so, and what to do."""
+    from ..ledger.identity import foreign, ledger_id, read_record
     from ..ledger.issued import issued_path
     from .recovering import issued_unheld, lags
 
     try:
+        record = read_record(layout.root)
+    except (ValueError, OSError) as exc:
+        return f"账本：无法读出此目录使用的是哪个账本（{exc}）：serve / process 不会启动"
+    try:
+        if foreign(record, ledger_id(ledger), ledger.target):
+            assert record is not None
+            return (
+                f"账本：连上的不是此目录的账本（此目录的账本是 {record.shown}）：环境变量 WATCHER_LEDGER_URL 或 "
+                "watcher.toml 的 ledger 多半指错了；serve / process 不会启动"
+            )
         if not lags(layout.root, issued_path(layout.root, ledger.target), ledger, zone) and not issued_unheld(
             layout, ledger, zone
         ):
