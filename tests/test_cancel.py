@@ -39,6 +39,15 @@ def test_cancel_before_the_effective_time(root):
     assert ledger_rows(root) == before
 
 
+def test_a_policy_number_typed_with_dashes_is_the_same_number(root):
+    """LY2026-1102-0000002 as a clerk copies it from a printed page or types it in groups: not 未找到."""
+    policy = issue(root)
+    number = policy["policy_no"]
+    typed = f"{number[:6]}-{number[6:10]}－{number[10:]}"  # (a full-width dash too)
+    data, _ = cancel(root, "撤.xlsx", typed)
+    assert data["status"] == "success" and data["cancelled"] == [number], data["errors"]
+
+
 def test_cancel_after_the_effective_time_is_refused_with_the_reason(root):
     start = future(days=3, hour=9)
     policy = issue(root, 生效时间=start.strftime("%Y-%m-%d %H:%M"))

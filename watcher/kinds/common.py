@@ -198,8 +198,10 @@ class ApplySheet:
         return value
 
     def policy_no(self) -> str:
-        value = re.sub(r"\s+", "", fold(self.text("保单号", required=True, limit=40))).upper()
-        if value and not re.fullmatch(r"[A-Z0-9-]{4,40}", value):
+        """As typed or copied: spaces and dashes removed (LY2026-1102-… as some print it; no policy number holds
+        one, and the lookup page takes it so too), letters upper-case."""
+        value = re.sub(r"[\s\-‐‑–—－]+", "", fold(self.text("保单号", required=True, limit=40))).upper()
+        if value and not re.fullmatch(r"[A-Z0-9]{4,40}", value):
             self.fail("field.policy_no", "保单号", value=value)
         return value
 
