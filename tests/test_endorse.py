@@ -1008,3 +1008,36 @@ def test_a_policy_longer_than_its_plan_now_allows_is_never_reissued_at_nothing(r
         assert ("endorse.days_over_plan", "保单号") in codes, (name, data["errors"])
         assert not [c for c in codes if c[0] == "field.days_over"], (name, codes)
     assert ledger_rows(root)["policies"] == before, "nothing issued, nothing cancelled"
+
+
+def test_info_change_keeps_a_phone_left_blank_and_says_a_premium_a_birth_date_moved(root):
+    """A 信息变更 retyped without the optional 联系电话 keeps the travellers' phones (they were erased, said only
+    as 联系电话：… → （空）); a birth date that moves someone into an age band says the premium change too."""
+    roster = [
+        [1, "陈一", "港澳通行证", "H12345678", "女", "1992-02-03", "13800000001", None],
+        [2, "陈二", "港澳通行证", "H22345678", "男", "1990-05-06", "13800000002", None],
+    ]
+    policy = issue(root, roster=roster, 方案代码="GW-B", 区域="境外")
+    changed = [
+        [1, "陈一", "港澳通行证", "H12345678", "女", "1952-02-03", None, None],  # (66–75: factor 2)
+        [2, "陈二", "港澳通行证", "H22345678", "男", "1990-05-06", None, None],
+    ]
+    write_request(root / "workbooks/GZ001/改.xlsx", {"操作类型": "信息变更", "保单号": policy["policy_no"]}, changed)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "改_结果")
+    assert data["status"] == "success", data["errors"]
+    [change] = data["changes"]
+    old, new = (Decimal(p) for p in (policy["premium"], data["policies"][0]["premium"]))
+    assert new > old and "联系电话" not in change["说明"], change
+    said, premium = change["说明"].split("；")
+    assert said == "出生日期：1992-02-03 → 1952-02-03" and premium.startswith("保费："), change
+    was, now = (Decimal(v) for v in premium.removeprefix("保费：").split(" → "))
+    assert now - was == new - old and now == 2 * was  # (only 陈一's premium moved, doubled)
+    new_no = data["policies"][0]["policy_no"]
+    phones = ledger_query(root, "SELECT phone FROM insured WHERE policy_no = ? ORDER BY seq", (new_no,))
+    assert phones == [("13800000001",), ("13800000002",)]
+    # Nothing else changed: still 没有变化, not an endorsement that only re-prices.
+    write_request(root / "workbooks/GZ001/再改.xlsx", {"操作类型": "信息变更", "保单号": new_no}, changed)
+    run_watcher(root, "process")
+    again, _ = result(root, "GZ001", "再改_结果")
+    assert again["status"] == "failed" and again["errors"][0]["code"] == "endorse.no_change", again["errors"]

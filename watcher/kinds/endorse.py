@@ -360,6 +360,8 @@ class _Endorsement:
             if key not in old:
                 rows.append(["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"])
             elif diffs := person_diffs(old[key], p):
+                if old[key].premium_fen != p.premium_fen:  # (a birth date moving an age band)
+                    diffs.append(("保费", yuan_display(old[key].premium_fen), yuan_display(p.premium_fen)))
                 said = "；".join(f"{label}：{a or '（空）'} → {b or '（空）'}" for label, a, b in diffs)
                 rows.append(["变更", p.name, p.id_type, p.id_no, said])
         for key, p in old.items():
@@ -489,8 +491,19 @@ class NewRosterKind(_Endorsement):
                     )
             if whole and new_keys == old_keys:
                 problems.append(problem("endorse.nobody_removed", **_at(request, "保单号")))
-        elif whole and not self.changes(values):
-            problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
+        else:
+            # A 联系电话 left blank for someone already on the policy keeps theirs: a clerk who retypes a roster
+            # leaves the optional cells out, and the travellers' phones went with no word but a 人员变更 line.
+            had = {(p.id_type, p.id_no): p.phone for p in state.policy.people}
+            values = replace(
+                values,
+                people=[
+                    replace(p, phone=had[(p.id_type, p.id_no)]) if not p.phone and had.get((p.id_type, p.id_no)) else p
+                    for p in values.people
+                ],
+            )
+            if whole and not self.changes(values):
+                problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
         kept, removed = len(old_keys & new_keys), len(old_keys - new_keys)
         # (A 换人 that swaps most of a group for as many others is routine; one that leaves fewer is not.)
         if (
