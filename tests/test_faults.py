@@ -840,3 +840,25 @@ def test_a_recover_started_beside_a_running_worker_stops_its_intake(root):
         assert proc.poll() is None
     assert not (root / "outbox" / "GZ001" / "团A_结果.json").exists()
     assert (root / "workbooks" / "GZ001" / "团A.xlsx").exists()
+
+
+def test_a_commit_a_full_disk_refused_is_not_said_done(tmp_path, ledger_backend):
+    """SQLite refusing a COMMIT on a full disk committed nothing: the file was said 已办理（已生效）, listed as
+    待写出结果, and its outputs written later when the ledger held no request of it (attack K)."""
+    if ledger_backend != "sqlite":
+        pytest.skip("SQLite's COMMIT on its own full disk")
+    with small_disk(tmp_path) as (root, fill):
+        (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+        write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(3))
+        filler = fill(keep=80 << 10)
+        proc = run_watcher(root, "process", check=False)
+        said = proc.stdout + proc.stderr
+        assert ledger_query(root, "SELECT COUNT(*) FROM requests") == [(0,)], said
+        assert "已生效" not in said and "已办理" not in said, said
+        status = run_watcher(root, "status", check=False).stdout
+        assert "待写出结果" not in status, status
+        assert not _results(root, "团A")
+        filler.unlink()
+        run_watcher(root, "process")
+        assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
+        assert ledger_query(root, "SELECT COUNT(*) FROM requests") == [(1,)]

@@ -302,15 +302,38 @@ class Ledger(SettlementLedger):
             self._depth = 0
         try:
             self.conn.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             # The COMMIT went out and no answer came back (a connection lost at that moment): the database
             # may have committed it. Whoever called must not take it for undone (pipeline keeps the file).
-            self.commit_unknown = True
+            # SQLite refusing it (its disk full, a lock) committed nothing: said so, the file is not taken
+            # for done (it was said 已办理（已生效） and its outputs written later, for a request never held).
+            self.commit_unknown = not self._commit_refused(exc)
+            self._versions.clear()
             raise
         if self.path is not None:
             self.written = _seen(self.path)  # a checkpoint of its own may have written the main file
         if self.drawn and self.issued is not None:
             self._raise_issued()
+
+    def _commit_refused(self, exc: BaseException) -> bool:
+        """Whether a COMMIT that raised surely committed nothing: SQLite (a file on this machine, no answer
+        lost on a network) that kept the transaction open, now rolled back, or that refused it for a full
+        disk or a lock before writing its commit. A failed sync (an I/O error) may leave the commit in the
+        WAL for the next open to find: unknown."""
+        if self.backend != "sqlite" or not isinstance(exc, sqlite3.Error):
+            return False
+        raw = self.db.conn
+        if raw.in_transaction:
+            try:
+                raw.execute("ROLLBACK")
+            except sqlite3.Error:
+                return False
+            return True
+        return getattr(exc, "sqlite_errorcode", None) in (
+            sqlite3.SQLITE_FULL,
+            sqlite3.SQLITE_BUSY,
+            sqlite3.SQLITE_LOCKED,
+        )
 
     def _raise_issued(self) -> None:
         """The desk's own mark of the numbers just drawn rises (synced) on a thread of its own, while the
