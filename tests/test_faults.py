@@ -862,3 +862,59 @@ def test_a_commit_a_full_disk_refused_is_not_said_done(tmp_path, ledger_backend)
         run_watcher(root, "process")
         assert json.loads(_results(root, "团A")[0].read_text("utf-8"))["status"] == "success"
         assert ledger_query(root, "SELECT COUNT(*) FROM requests") == [(1,)]
+
+
+def test_a_ledger_written_over_under_serve_is_checked_whole_before_the_next_start(root, ledger_backend):
+    """A backup copied over the open ledger after a checkpoint: serve stops, and its close checkpoints the
+    day's last commit into the copy (SQLite does at the last close). The file then held the backup with
+    some newer pages, level with the mark, its quick check passing: status said 正常 and the advised
+    restart issued into it. The next start now checks it whole, and refuses it (attack K)."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite file copied over; PostgreSQL has no file")
+    import sqlite3
+
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.2\ntext_settle_seconds = 0.2\nrescan_seconds = 1\n", encoding="utf-8"
+    )
+    ledger, saved = root / "ledger.sqlite3", root.parent / "backup.sqlite3"
+    out, drop = root / "outbox" / "GZ001", root / "workbooks" / "GZ001"
+    crowd = people(40)
+    for n in range(3):  # the desk's earlier business
+        write_request(drop / f"旧{n}.xlsx", issue_fields(旅行团号=f"旧{n}"), crowd[n * 2 : n * 2 + 2])
+    run_watcher(root, "process")
+
+    def done(name: str) -> bool:
+        return (out / f"{name}_结果.json").exists()
+
+    with serving(root) as proc:
+        source, copy = sqlite3.connect(ledger), sqlite3.connect(saved)
+        source.backup(copy)  # last night's backup
+        copy.close()
+        source.close()
+        for n in range(5):
+            write_request(drop / f"团{n}.xlsx", issue_fields(旅行团号=f"团{n}"), crowd[10 + n * 2 : 12 + n * 2])
+        wait_for(lambda: all(done(f"团{n}") for n in range(5)), 60, "five groups")
+        with sqlite3.connect(ledger) as other:  # another program's checkpoint (or the service's own)
+            other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        other.close()
+        write_request(drop / "团X.xlsx", issue_fields(旅行团号="团X"), crowd[30:32])
+        wait_for(lambda: done("团X"), 60, "团X")
+        shutil.copyfile(saved, ledger)  # over the open file
+        write_request(drop / "团Y.xlsx", issue_fields(旅行团号="团Y"), crowd[32:34])
+        log = root / "logs" / "watcher.log"
+        wait_for(lambda: "被其他程序改写" in log.read_text("utf-8"), 30, "the intake stopped")
+        assert proc.poll() is None
+    assert not done("团Y")
+    status = run_watcher(root, "status", check=False).stdout
+    assert "账本与磁盘：正常" not in status or "被其他程序改写" in status, status
+    refused = run_watcher(root, "process", check=False)
+    assert refused.returncode == 1 and "watcher recover" in refused.stderr, refused.stderr
+    assert not done("团Y")
+    # The advice: the backup put back (its -wal and -shm first), then recover; the desk goes on.
+    for extra in ("-wal", "-shm"):
+        Path(str(ledger) + extra).unlink(missing_ok=True)
+    shutil.copyfile(saved, ledger)
+    assert run_watcher(root, "recover", check=False).returncode == 0
+    run_watcher(root, "process")
+    assert done("团Y") and run_watcher(root, "check").returncode == 0
+    assert "被其他程序改写" not in run_watcher(root, "status").stdout

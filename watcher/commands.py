@@ -223,6 +223,38 @@ def _new_ledger_elsewhere(layout: Layout, target, asked: bool) -> None:
     )
 
 
+def _after_a_swap(ledger) -> None:
+    """A SQLite ledger written over under the last process that ran on it (ledger.policies.note_swapped):
+    its close checkpointed what it had committed into the file copied in, and SQLite's quick check does
+    not read the indexes' entries. The whole file is checked, and the ledger's own rules, before anything
+    is taken; the note goes once both pass."""
+    from .ledger.check import check_ledger
+    from .ledger.policies import SWAPPED_SUFFIX
+
+    if ledger.path is None:
+        return
+    note = Path(str(ledger.path) + SWAPPED_SUFFIX)
+    try:
+        data = json.loads(note.read_text("utf-8"))
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError):
+        data = {}
+    try:
+        found = [str(r[0]) for r in ledger.conn.execute("PRAGMA integrity_check").fetchall()]
+        problems = [] if found == ["ok"] else found[:3]
+        problems = problems or [d.message for d in check_ledger(ledger)[:3]]
+    except sqlite3.DatabaseError as exc:
+        problems = [describe_fault(exc)]
+    if problems:
+        what = "，".join(str(data[k]) for k in ("what", "at") if data.get(k))
+        raise Failure(
+            f"上次运行时账本文件被其他程序改写（{what or note}），现在的账本不完整：{'；'.join(problems)}。"
+            f"请停止所有 watcher，{_restore(ledger.target)}，再运行 watcher recover 补上备份之后的业务{NO_BACKUP}"
+        )
+    note.unlink(missing_ok=True)
+
+
 def _now_text() -> str:
     from .ledger.common import to_text
 
@@ -240,6 +272,7 @@ def _guard(ledger, layout: Layout, zone) -> None:
             f"账本文件已损坏（{'；'.join(damaged[:3])}）。请停止所有 watcher，{_restore(ledger.target)}，"
             f"再运行 watcher recover 补上备份之后的业务{NO_BACKUP}"
         )
+    _after_a_swap(ledger)
     _same_ledger(ledger, layout)
     used = ledger.numbers_used()
     issued, at = ledger.issued.read(zone)

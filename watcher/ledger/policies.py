@@ -97,6 +97,21 @@ def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
 
 
+SWAPPED_SUFFIX = ".swapped"  # beside a SQLite ledger: written over under a running process (note_swapped)
+
+
+def note_swapped(path: Path, what: str, at: datetime) -> None:
+    """Remember, beside the file, that a SQLite ledger was written over under this process. Closing its
+    connection then checkpoints what this process committed into the file copied in (SQLite does so at the
+    last close): a backup with some of the newer pages, whose quick check may pass. The next start reads
+    the whole file and checks it before it takes a file (commands._after_a_swap)."""
+    try:
+        body = json.dumps({"at": at.isoformat(timespec="seconds"), "what": what}, ensure_ascii=False)
+        Path(str(path) + SWAPPED_SUFFIX).write_text(body + "\n", encoding="utf-8")
+    except OSError as exc:
+        log.error("未能记下账本被改写（%s）", os_words(exc))
+
+
 class Ledger(SettlementLedger):
     def __init__(self, target, zone: tzinfo, *, now: datetime):
         """`target`: a SQLite file, or a postgresql:// URL."""
@@ -234,6 +249,8 @@ class Ledger(SettlementLedger):
             fresh.close()
 
     def _swapped(self, what: str) -> None:
+        if self.swapped is None and self.path is not None:
+            note_swapped(self.path, what, datetime.now(self.zone))
         self.swapped = DeskFault(SWAPPED, RuntimeError(what))
         raise DeskFault(SWAPPED, self.swapped.cause)
 

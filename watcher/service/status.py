@@ -7,6 +7,7 @@ import json
 import os
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 
 from ..domain.settlement import (
     month_of,
@@ -257,8 +258,14 @@ def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str |
     older backup, or new): the commands that hand numbers out refuse it; status says so, and what to do."""
     from ..ledger.identity import foreign, ledger_id, read_record
     from ..ledger.issued import issued_path
+    from ..ledger.policies import SWAPPED_SUFFIX
     from .recovering import issued_unheld, lags
 
+    if ledger.path is not None and Path(str(ledger.path) + SWAPPED_SUFFIX).exists():
+        return (
+            "账本：上次运行时账本文件被其他程序改写（例如把备份复制到了原文件上）：serve / process 启动时会先全面核对，"
+            "核对不过时按提示恢复备份，再运行 watcher recover"
+        )
     try:
         record = read_record(layout.root)
     except (ValueError, OSError) as exc:
