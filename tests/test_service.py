@@ -676,6 +676,11 @@ def test_process_with_the_drop_or_output_root_missing_says_so_and_makes_nothing(
     refused = run_watcher(root, "process", check=False)
     assert refused.returncode == 1 and "投递或输出文件夹不见了" in refused.stderr, refused.stdout + refused.stderr
     assert not (root / "outbox").exists() and (root / "workbooks" / "GZ001" / "团.xlsx").exists()
+    # Nor does `init` (the operator following the advice meant for an _admin removed): an outbox made anew
+    # here would hide the results written into it once the share is back (attack K).
+    refused = run_watcher(root, "init", check=False)
+    assert refused.returncode == 1 and "不见了" in refused.stderr and "共享盘" in refused.stderr, refused.stderr
+    assert not (root / "outbox").exists()
     (root / "outbox.away").rename(root / "outbox")
     (root / "workbooks").rename(root / "workbooks.away")
     refused = run_watcher(root, "process", check=False)

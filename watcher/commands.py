@@ -328,6 +328,15 @@ def cmd_init(layout: Layout, args) -> int:
         record_path(layout.root).unlink(missing_ok=True)
     if not fresh:
         for base in (layout.workbooks, layout.outbox):
+            # A share gone (unmounted, renamed away) on a desk that has worked: made again here, the results
+            # written into it meanwhile would be hidden once the share is back (the outbox was made anew,
+            # whole, by the init the halt's advice sent the operator to for an _admin folder removed).
+            if not base.exists():
+                raise Failure(
+                    f"{base} 不见了，而这里已有账本：多半是共享盘没有挂载或被改名，未建立任何文件夹（在这里新建，"
+                    "共享盘回来后会盖住写进新文件夹的结果）。请先把共享盘挂载回来；确实要在这里重新开始，请先手工建立 "
+                    f"{base / ADMIN} 文件夹，再运行 watcher init"
+                )
             # An empty mount point on a desk that has worked: made again here, the desk's folders would be
             # hidden once the share is mounted back, with what was written into them meanwhile.
             if base.is_dir() and not any(True for _ in base.iterdir()):
