@@ -918,3 +918,33 @@ def test_a_ledger_written_over_under_serve_is_checked_whole_before_the_next_star
     run_watcher(root, "process")
     assert done("团Y") and run_watcher(root, "check").returncode == 0
     assert "被其他程序改写" not in run_watcher(root, "status").stdout
+
+
+def test_status_names_the_ledgers_own_full_disk(root, tmp_path, ledger_backend):
+    """A SQLite ledger on a disk of its own (watcher.toml's ledger = "/var/lib/…"), that disk full: every
+    commit failed while status probed only the root's disk and said 账本与磁盘：正常 (attack K)."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite ledger's own disk")
+    disk = tmp_path / "ledger_disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("this machine does not let a test mount a filesystem")
+    try:
+        run_watcher(root, "process")  # (a checkpoint: the ledger whole in its file)
+        for path in root.glob("ledger.sqlite3*"):  # the file and the mark beside it (no -wal after a close)
+            shutil.copyfile(path, disk / path.name)
+            path.unlink()
+        (root / "watcher.toml").write_text(f'settle_seconds = 0\nledger = "{disk / "ledger.sqlite3"}"\n', "utf-8")
+        assert "账本与磁盘：正常" in run_watcher(root, "status").stdout
+        import sqlite3
+
+        held = sqlite3.connect(disk / "ledger.sqlite3")  # as a running serve holds it: its -wal and -shm there
+        held.execute("SELECT COUNT(*) FROM policies").fetchone()
+        filler = _fill(disk, keep=16 << 10)
+        text = run_watcher(root, "status", check=False).stdout
+        assert "账本与磁盘：正常" not in text and "磁盘" in text, text
+        filler.unlink()
+        held.close()
+        assert "账本与磁盘：正常" in run_watcher(root, "status").stdout
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

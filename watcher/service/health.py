@@ -40,6 +40,16 @@ def probe_disk(root: Path, size: int = PROBE_BYTES) -> None:
             pass
 
 
+def disk_places(layout, ledger) -> list[Path]:
+    """Where the desk's own writes go: the root, and a SQLite ledger's folder where it lies elsewhere (its own
+    disk full, every commit failed while status said 正常 and serve logged the disk back at each rescan)."""
+    places = [Path(layout.root)]
+    path = getattr(ledger, "path", None)
+    if path is not None and Path(path).parent.resolve() != places[0].resolve():
+        places.append(Path(path).parent)
+    return places
+
+
 def folders_gone(layout) -> DeskFault | None:
     """The drop folders' or the outbox's root missing (a share that went away, unmounted, renamed): a fault of
     the desk, never made again empty in its place (the share put back would land inside it, and what the
@@ -67,7 +77,8 @@ def health(desk, last: DeskFault | None = None) -> DeskFault | None:
     gone = folders_gone(desk.layout)
     if gone is not None:
         return gone
-    places = [desk.layout.root]
+    own = disk_places(desk.layout, desk.ledger)
+    places = list(own)
     cause = last.cause if last is not None else None
     hit = (
         last.where
@@ -81,7 +92,7 @@ def health(desk, last: DeskFault | None = None) -> DeskFault | None:
         places.append(folder)
     for place in places:
         try:
-            probe_disk(place, PROBE_BYTES if place == desk.layout.root else OUTPUT_PROBE_BYTES)
+            probe_disk(place, PROBE_BYTES if place in own else OUTPUT_PROBE_BYTES)
         except OSError as exc:
             return DeskFault(classify(exc) or refused(exc) or DISK, exc, where=place)
     return None

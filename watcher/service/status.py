@@ -21,7 +21,7 @@ from ..faults import ADVICE, DISK, FOLDER, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
 from ..walk.names import display_name
 from . import scan
-from .health import folders_gone, halted_line, probe_disk
+from .health import disk_places, folders_gone, halted_line, probe_disk
 from .intake import LOOSE
 from .schedule import due
 
@@ -244,7 +244,8 @@ def _desk_line(ledger, why, layout: Layout, *, running: bool = True, stopped: bo
     except Exception as exc:
         return "账本：" + DeskFault(classify(exc) or LEDGER, exc).line(running=running, stopped=stopped)
     try:
-        probe_disk(layout.root)
+        for place in disk_places(layout, ledger):
+            probe_disk(place)
     except OSError as exc:
         return "磁盘：" + DeskFault(DISK, exc).line(running=running, stopped=stopped)
     gone = folders_gone(layout)
