@@ -25,6 +25,7 @@ from helpers import (
     ledger_rows,
     people,
     request_bytes,
+    result,
     results,
     run_watcher,
     serving,
@@ -420,6 +421,29 @@ def test_status_says_what_is_waiting_and_what_was_done_today(root):
     run_watcher(root, "process")  # staff are told of both: status no longer says it is still to come
     text = run_watcher(root, "status").stdout
     assert "不予处理：2 个文件" in text and "尚未写出" not in text, text
+
+
+def test_status_lists_no_failure_fixed_since_and_names_a_page_set_aside(root):
+    """A failed file corrected and dropped again under its name (succeeded) was still listed under 今日失败
+    (attack J); an electronic policy found in place when its number was issued (a number handed out twice
+    after a whole root was restored, or an agency's own file) was said only in the log (attack K)."""
+    folder = root / "workbooks" / "GZ001"
+    write_request(folder / "二.xlsx", issue_fields(方案代码="NOPE"), people(1))
+    run_watcher(root, "process")
+    assert "GZ001/二.xlsx" in run_watcher(root, "status").stdout
+    write_request(folder / "二.xlsx", issue_fields(), people(1))
+    run_watcher(root, "process")
+    number = result(root, "GZ001", "二_结果_2")[0]["policies"][0]["policy_no"]
+    text = run_watcher(root, "status").stdout
+    assert "今日失败：1 个文件（其中 1 个改正后已重新提交办理" in text and "GZ001/二.xlsx" not in text, text
+    # The next number's page already in the outbox when it is issued.
+    following = number[:-7] + f"{int(number[-7:]) + 1:07d}"
+    (root / "outbox" / "GZ001" / f"电子保单_{following}.html").write_text("<p>旧</p>", encoding="utf-8")
+    write_request(folder / "三.xlsx", issue_fields(旅行团号="T3"), people(2)[1:])
+    run_watcher(root, "process")
+    assert result(root, "GZ001", "三_结果")[0]["policies"][0]["policy_no"] == following
+    text = run_watcher(root, "status").stdout
+    assert "电子保单：1 份在同号保单签发前已存在" in text and f"电子保单_{following}.html" in text, text
 
 
 def test_status_counts_today_by_the_desk_clock_the_run_used(root):

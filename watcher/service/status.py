@@ -184,7 +184,12 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     lines.append(held)
     pending = _pending(layout)
     if pending:
-        lines.append(f"待写出结果：{len(pending)} 个文件已办理，结果暂时无法写出，服务每次扫描时重试：")
+        retry = (
+            "下次运行 watcher process 或启动 watcher serve 时写出"
+            if service.startswith("未运行")
+            else "服务每次扫描时重试"
+        )
+        lines.append(f"待写出结果：{len(pending)} 个文件已办理，结果暂时无法写出，{retry}：")
         lines += [f"  {line}" for line in pending[:20]]
     from .recovering import lost_outputs
 
@@ -203,23 +208,44 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
             + "，不会被处理；未受理通知写在 outbox/_admin/未受理_…"
             + (f"（其中 {len(untold)} 个的通知尚未写出，服务在下次扫描时写出）" if untold else "")
         )
+    aside = _set_aside(layout)
+    if aside:
+        lines.append(
+            f"电子保单：{len(aside)} 份在同号保单签发前已存在于 outbox，已改名保留（{'、'.join(aside[:3])}"
+            f"{' 等' if len(aside) > 3 else ''}）：若不是旅行社自己放进去的，说明这个保单号此前已发出过（账本、编号记录和"
+            "归档可能一起恢复到了较早的备份）：请停止 watcher，对照两份保单核查（见运维文档的备份与恢复）；核查后删除这些文件"
+        )
     done: Counter[str] = Counter()
     failed: list[str] = []
+    last: dict[tuple[str, str], str] = {}  # each file's latest outcome today: a failure fixed and dropped again
+    fixed = 0
     log = layout.root / "logs" / f"processed-{today:%Y-%m-%d}.jsonl"
     if log.exists():
+        entries = []
         for line in log.read_text(encoding="utf-8").splitlines():
             try:
                 entry = json.loads(line)
             except ValueError:
                 continue
+            entries.append(entry)
+            last[(str(entry["agency"]), str(entry["file"]))] = str(entry["status"])
+        for entry in entries:
             done[entry["status"]] += 1
-            if entry["status"] == "failed":
-                failed.append(f"  {entry['agency']}/{entry['file']} → outbox/{entry['agency']}/{entry['result']}")
+            if entry["status"] != "failed":
+                continue
+            if last[(str(entry["agency"]), str(entry["file"]))] != "failed":
+                fixed += 1  # (its later result, 成功 or 试算, says what now stands)
+                continue
+            failed.append(f"  {entry['agency']}/{entry['file']} → outbox/{entry['agency']}/{entry['result']}")
     labels = {"success": "成功", "quote": "试算", "duplicate": "重复提交", "failed": "失败"}
     lines.append(
         f"今日完成：{sum(done.values())} 个文件（" + "，".join(f"{labels[k]} {done[k]}" for k in labels) + "）"
     )
-    lines.append(f"今日失败：{done['failed']} 个文件" + ("（列出最近 20 个）" if len(failed) > 20 else ""))
+    lines.append(
+        f"今日失败：{done['failed']} 个文件"
+        + (f"（其中 {fixed} 个改正后已重新提交办理，不再列出）" if fixed else "")
+        + ("（列出最近 20 个）" if len(failed) > 20 else "")
+    )
     if len(failed) > 20:
         lines.append(f"  ……另有 {len(failed) - 20} 个较早的失败文件，见 logs/processed-{today:%Y-%m-%d}.jsonl")
     lines += failed[-20:]
@@ -291,6 +317,23 @@ def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str |
         "账本：落后于本机已发出的编号或已办理的业务（很可能是从较早的备份恢复的，或是新建的）："
         "serve / process 不会启动；请运行 watcher recover（见运维文档的备份与恢复）"
     )
+
+
+def _set_aside(layout: Layout) -> list[str]:
+    """Electronic policies kept under a hidden name because a page of that number was there when it was issued
+    (walk.render.set_aside): an agency's own file, or a number handed out twice."""
+    found = []
+    for who in scan.folders(layout):
+        try:
+            with os.scandir(layout.out(who)) as entries:
+                found += [
+                    f"{display_name(who)}/{display_name(e.name)}"
+                    for e in entries
+                    if e.name.startswith(".") and e.name.endswith(".set-aside")
+                ]
+        except OSError:  # (an outbox folder not there yet, or away: said elsewhere)
+            continue
+    return sorted(found)
 
 
 def _pending(layout: Layout) -> list[str]:
