@@ -590,6 +590,8 @@ def test_month_end_on_a_full_outbox_says_so_in_one_line_and_writes_its_files_on_
         proc = month_end(root, "2026-11", "2026-12-01T03:00:00+08:00", check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert ("磁盘已满" if kind == "full" else "无法访问") in proc.stderr, proc.stderr
+    if kind == "full":  # the advice names the command that stopped, not process (which runs no month-end)
+        assert "watcher process" not in proc.stderr and "重新运行 watcher month-end" in proc.stderr, proc.stderr
     month_end(root, "2026-11", "2026-12-01T04:00:00+08:00")  # room again: the statement already recorded is written
     assert (out / "业务明细_2026-11.xlsx").exists() and list(out.glob("对账单_DZ*.xlsx"))
 

@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a reader that went away (watcher status | head) is met here, not at exit
         return code
     except (Failure, SettingsError) as exc:
-        print(f"watcher {args.command}: {exc}", file=sys.stderr)
+        print(f"watcher {args.command}: {_run_again(str(exc), args.command)}", file=sys.stderr)
         if args.command in ("serve", "process", "web"):
             _log_refusal(layout, f"watcher {args.command} 未能启动：{exc}")
         return 1
@@ -185,8 +185,17 @@ def main(argv: list[str] | None = None) -> int:
         fault = classify(exc)  # the desk's fault met inside a library (a full disk under a workbook writer)
         if fault is None:
             raise
-        print(f"watcher {args.command}: {DeskFault(fault, exc).short()}。{ADVICE_IDLE[fault]}", file=sys.stderr)
+        advice = _run_again(ADVICE_IDLE[fault], args.command)
+        print(f"watcher {args.command}: {DeskFault(fault, exc).short()}。{advice}", file=sys.stderr)
         return 1
+
+
+def _run_again(text: str, command: str) -> str:
+    """The advice to run again names the command that stopped (a month-end on a full disk was told to run
+    watcher process, which runs no month-end)."""
+    if command in ("process", "serve"):
+        return text
+    return text.replace("重新运行命令（如 watcher process），或启动 watcher serve", f"重新运行 watcher {command}")
 
 
 def _log_refusal(layout: Layout, line: str) -> None:
