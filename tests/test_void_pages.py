@@ -107,6 +107,11 @@ def test_a_void_page_stops_calling_someone_uncovered_once_a_add_puts_them_back(r
     assert added["status"] == "success", added["errors"]
     assert _not_on(_page(root, a)) is None, _not_on(_page(root, a))
     assert _status(_page(root, a)) == "已撤单" and _replaced_by(_page(root, a)) == b
+    # And where C is now: the page named only b, which does not list C (attack J); the lookup page names c.
+    c = added["policies"][0]["policy_no"]
+    moved = re.search(r'<div class="void-note" id="moved-to">([^<]+)</div>', _page(root, a))
+    assert moved is not None and moved.group(1) == f"其中 {group[2][1]} 现由保单 {c} 承保，请以该保单为准。", moved
+    assert 'id="moved-to"' not in _page(root, b)  # (b is in force: no void note at all)
 
 
 def test_void_pages_follow_people_through_a_policy_added_beside(root):

@@ -57,17 +57,39 @@ def people_rows(policy) -> Markup:
 MISSING_SHOWN = 30  # names on a void page of the people its replacement does not cover; then 等 N 人
 
 
+def _moved_text(moved) -> str:
+    """其中 张五、李六 现由保单 LY… 承保 (one clause a policy)."""
+    by: dict[str, list[str]] = {}
+    for name, number in moved:
+        by.setdefault(number, []).append(name)
+    return "；".join(
+        f"其中 {'、'.join(names[:MISSING_SHOWN])}{f' 等 {len(names)} 人' if len(names) > MISSING_SHOWN else ''} 现由保单 {number} 承保"
+        for number, names in by.items()
+    )
+
+
 def render_policy(
-    env: jinja2.Environment, policy, plan, agency, settings, zone: tzinfo, now, replacement=None, missing=()
+    env: jinja2.Environment,
+    policy,
+    plan,
+    agency,
+    settings,
+    zone: tzinfo,
+    now,
+    replacement=None,
+    missing=(),
+    moved=(),
 ) -> bytes:
     """The electronic policy. A void one says so at the top, and which policy replaces it now
     (`replacement`: the end of its chain of replacements, domain.policy.Replacement), and who of its people
-    that one does not cover (`missing`, names). Its status is the one the lookup page shows at the moment it
+    that one does not cover (`missing`, names), and where those a 加人 put back are now (`moved`, (name,
+    policy number)). Its status is the one the lookup page shows at the moment it
     is printed: 有效 whose cover has ended is 已到期."""
     page = env.get_template("policy.html.j2").render(
         policy=policy,
         missing="、".join(missing[:MISSING_SHOWN]) + (f" 等 {len(missing)} 人" if len(missing) > MISSING_SHOWN else ""),
         everyone_missing=bool(missing) and len(missing) == len(policy.people),
+        moved=_moved_text(moved),
         status=policy.shown_status(now),
         replacement_status=replacement.shown_status(now) if replacement is not None else "",
         replacement=replacement,

@@ -1051,16 +1051,18 @@ class Ledger(SettlementLedger):
         """The policy that replaces this one now, following the chain (None: nothing replaced it)."""
         return replacement(self.conn, policy_no)
 
-    def left_out(self, policy: Policy) -> tuple[str, ...]:
-        """The names of a void policy's people whom nothing covers now, as the lookup page tells each of them
-        (lookup.where_now): left out of its replacement by a 减人 or 换人 and on no live policy issued from
-        it since (a 加人 may have put them back). One a 信息变更 cannot tell apart is not said to be left out.
-        Those whose ID every step of the chain holds are on its head without asking further (one query)."""
+    def placed(self, policy: Policy) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...]]:
+        """Where a void policy's people stand now, as the lookup page tells each of them (lookup.where_now):
+        the names of those nothing covers (left out of its replacement by a 减人 or 换人, on no live policy
+        issued from it since), and (name, policy number) of those a 加人 put back on another policy than
+        its replacement (the page named only the replacement, which does not list them). One a 信息变更
+        cannot tell apart is in neither. Those whose ID every step of the chain holds are on its head
+        without asking further (one query)."""
         from .lookup import where_now
 
         steps = chain(self.conn, policy.policy_no)
         if not steps:
-            return ()
+            return (), ()
         numbers = [s[0] for s in steps]
         held: dict[tuple[str, str], int] = {}
         marks = ",".join("?" * len(numbers))
@@ -1068,14 +1070,17 @@ class Ledger(SettlementLedger):
             f"SELECT DISTINCT id_type, id_no, policy_no FROM insured WHERE policy_no IN ({marks})", numbers
         ):
             held[(id_type, id_no)] = held.get((id_type, id_no), 0) + 1
-        out = []
+        out: list[str] = []
+        moved: list[tuple[str, str]] = []
         for person in policy.people:
             if held.get((person.id_type, person.id_no)) == len(numbers):
                 continue  # on every step: on the head by their ID
-            _, on_head, unsure, _ = where_now(self.conn, policy.policy_no, person, steps)
+            head, on_head, unsure, _ = where_now(self.conn, policy.policy_no, person, steps)
             if not on_head and not unsure:
                 out.append(person.name)
-        return tuple(out)
+            elif on_head and head is not None and head.policy_no != steps[-1][0]:
+                moved.append((person.name, head.policy_no))
+        return tuple(out), tuple(moved)
 
     def ancestors(self, policy_no: str) -> list[str]:
         """Every policy this one was issued from, by any endorsement (加人 too), newest first."""

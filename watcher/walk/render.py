@@ -105,6 +105,7 @@ def page_job(layout: Layout, settings: Settings, shown: PageShown, at: datetime)
         at,
         shown.replacement,
         shown.not_on_replacement,
+        shown.moved,
     )
     output = "page" if shown.issued else "state_page"
     return Job(layout.out(policy.agency) / policy_page_name(policy.policy_no), output, args)
@@ -129,11 +130,11 @@ def run_job(job: Job) -> Path:
     elif job.output in ("page", "state_page"):
         from ..io.pages import environment, render_policy
 
-        root, policy, plan_, agency, settings, zone, at, replacement, missing = job.args
+        root, policy, plan_, agency, settings, zone, at, replacement, missing, moved = job.args
         job.path.parent.mkdir(parents=True, exist_ok=True)
         if job.output == "page" and job.path.exists():
             set_aside(job.path)
-        page = render_policy(environment(root), policy, plan_, agency, settings, zone, at, replacement, missing)
+        page = render_policy(environment(root), policy, plan_, agency, settings, zone, at, replacement, missing, moved)
         write_bytes(job.path, page)
     elif job.output == "statement":
         from ..io.settlement_files import write_statement_files

@@ -34,6 +34,8 @@ class PageShown:
     # A void policy's people who are on no policy of its replacement: the page that says 请以新保单为准
     # must not send a traveller removed by 减人 or 换人 to a policy that does not cover them.
     not_on_replacement: tuple[str, ...] = ()
+    # Those of them a 加人 put back on another policy: (name, that policy's number).
+    moved: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,10 +63,17 @@ class Shows:
 def page_shown(ledger: Ledger, policy: Policy, issued: bool = False) -> PageShown:
     replacement = ledger.replacement(policy.policy_no) if policy.status != ACTIVE else None
     missing: tuple[str, ...] = ()
+    moved: tuple[tuple[str, str], ...] = ()
     if replacement is not None and policy.people:
-        missing = ledger.left_out(policy)
+        missing, moved = ledger.placed(policy)
     return PageShown(
-        policy, ledger.plan_version(policy.plan_version), ledger.agency(policy.agency), replacement, issued, missing
+        policy,
+        ledger.plan_version(policy.plan_version),
+        ledger.agency(policy.agency),
+        replacement,
+        issued,
+        missing,
+        moved,
     )
 
 
