@@ -742,3 +742,33 @@ def test_a_commit_whose_answer_never_came_is_finished_as_that_request(pg_root, p
         assert lines[0]["numbers"] and (root / "archive" / lines[0]["archived"]).is_file()
     finally:
         cable.cut()
+
+
+def test_status_says_a_worker_waits_on_another_that_holds_an_agencys_turn(pg_root, pg_url):
+    """A worker frozen while it holds an agency's turn (kill -STOP, a paused machine) held up every worker that
+    met a file of that agency, and their other files with it; status said nothing of the one waiting."""
+    import hashlib
+
+    import psycopg
+
+    from watcher.ledger.policies import _lock_key
+
+    root = pg_root
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.3\nrescan_seconds = 1\nlock_wait_seconds = 2\n", encoding="utf-8"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as frozen:
+        where = frozen.execute("SELECT current_database() || '/' || current_schema()").fetchone()[0]
+        tag = f"watcher {hashlib.sha256(str(where).encode()).hexdigest()[:8]} "
+        frozen.execute("SELECT set_config('application_name', %s, false)", (tag + "serve frozen-1",))
+        frozen.execute("SELECT pg_advisory_lock(%s)", (_lock_key("agency:GZ001"),))
+        with serving(root) as proc:
+            write_request(root / "workbooks/GZ001/团A.xlsx", issue_fields(), people(2))
+            wait_for(lambda: "办完同一机构的文件" in run_watcher(root, "status").stdout, 60, "status says who waits")
+            text = run_watcher(root, "status").stdout
+            waiter = text.split("在等 frozen-1 办完同一机构的文件", 1)[0].rsplit("工作进程：", 1)[-1]
+            assert f"-{proc.pid}（serve" in waiter, text  # the waiting worker, named as status names it
+            frozen.execute("SELECT pg_advisory_unlock(%s)", (_lock_key("agency:GZ001"),))
+            wait_for(lambda: results(root), 60, "the file, once the turn is free")
+            assert "办完同一机构的文件" not in run_watcher(root, "status").stdout
+    assert results(root)[0]["status"] == "success"

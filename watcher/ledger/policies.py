@@ -658,6 +658,31 @@ class Ledger(SettlementLedger):
     def unregister_worker(self, name: str) -> None:
         self.conn.execute("DELETE FROM workers WHERE name = ?", (name,))
 
+    def waiting_turns(self, longer_than: float) -> dict[str, tuple[str, int]]:
+        """Workers of this desk waiting for an agency's turn (turn) held by another for over `longer_than`
+        seconds: {waiting worker: (holding worker, seconds)}. A worker frozen while it holds one (stopped,
+        its machine paused) holds up every worker that meets a file of that agency."""
+        if self.backend != "postgresql":
+            return {}
+        tag = self._session_tag()
+        rows = self.conn.execute(
+            "SELECT w.application_name, h.application_name, EXTRACT(EPOCH FROM now() - w.query_start)"
+            " FROM pg_locks wl JOIN pg_stat_activity w ON w.pid = wl.pid"
+            " JOIN pg_locks hl ON hl.locktype = 'advisory' AND hl.granted AND hl.pid <> wl.pid"
+            " AND hl.database = wl.database AND hl.classid = wl.classid AND hl.objid = wl.objid"
+            " AND hl.objsubid = wl.objsubid"
+            " JOIN pg_stat_activity h ON h.pid = hl.pid"
+            " WHERE wl.locktype = 'advisory' AND NOT wl.granted AND starts_with(w.application_name, ?)"
+            " AND now() - w.query_start > make_interval(secs => ?)",
+            (tag, float(longer_than)),
+        ).fetchall()
+        found: dict[str, tuple[str, int]] = {}
+        for waiter, holder, seconds in rows:
+            name = str(waiter)[len(tag) :].partition(" ")[2]
+            held_by = str(holder)[len(tag) :].partition(" ")[2] if str(holder).startswith(tag) else str(holder)
+            found[name] = (held_by or "另一个会话", int(seconds))
+        return found
+
     def workers(self, alive: bool = True) -> list[tuple[str, str, datetime]]:
         """(name, command, started) of the registered workers; with `alive`, only those whose lock is held
         by a live session (taking it would succeed for one that is gone), and any session a worker of this

@@ -53,7 +53,17 @@ def _silent(layout: Layout, worker: str) -> str:
     return f"；已 {int(age)} 秒没有心跳，可能已停止响应：它手上的文件不会被别的工作进程接手，请检查该进程"
 
 
-def _service(layout: Layout, ledger, zone) -> str:
+def _waiting(held: tuple[str, int] | None) -> str:
+    if held is None:
+        return ""
+    holder, seconds = held
+    return (
+        f"；已 {seconds} 秒在等 {holder} 办完同一机构的文件，其间它不受理其他文件：{holder} 可能已卡住"
+        "（进程被暂停、虚拟机挂起），请检查它，必要时停止它（它手上的文件由其他工作进程接手）"
+    )
+
+
+def _service(layout: Layout, ledger, zone, said_after: float = 60.0) -> str:
     if ledger is not None and ledger.backend == "postgresql":
         # Several workers, on this host or others: those registered whose lock a live session holds, and
         # those whose beat file on the root says they live while the database cannot see them.
@@ -61,10 +71,13 @@ def _service(layout: Layout, ledger, zone) -> str:
         cut_off = _cut_off(layout, [name for name, _, _ in workers])
         if not workers:
             return f"运行中（{cut_off}）" if cut_off else "未运行"
+        # (a worker waiting longer for another's turn on an agency than a lock is waited out: said)
+        waiting = ledger.waiting_turns(said_after)
         return (
             f"运行中（{len(workers)} 个工作进程："
             + "，".join(
-                f"{name}（{command}，{started.astimezone(zone):%m-%d %H:%M} 起{_silent(layout, name)}）"
+                f"{name}（{command}，{started.astimezone(zone):%m-%d %H:%M} 起{_silent(layout, name)}"
+                f"{_waiting(waiting.get(name))}）"
                 for name, command, started in workers
             )
             + (f"；另有 {cut_off}" if cut_off else "")
@@ -100,7 +113,7 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     ledger, why = _open_ledger(layout, settings, now)
     try:
         try:
-            service = _service(layout, ledger, zone)
+            service = _service(layout, ledger, zone, settings.lock_wait_seconds)
         except Exception as exc:  # a broken ledger: said in the desk's line, never a traceback
             if classify(exc) is None:
                 raise
