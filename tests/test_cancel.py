@@ -43,9 +43,13 @@ def test_a_policy_number_typed_with_dashes_is_the_same_number(root):
     """LY2026-1102-0000002 as a clerk copies it from a printed page or types it in groups: not 未找到."""
     policy = issue(root)
     number = policy["policy_no"]
-    typed = f"{number[:6]}-{number[6:10]}－{number[10:]}"  # (a full-width dash too)
+    typed = f"{number[:6]}-{number[6:10]}－{number[10:12]}\u200b{number[12:]}"  # (full-width, a zero-width space)
     data, _ = cancel(root, "撤.xlsx", typed)
     assert data["status"] == "success" and data["cancelled"] == [number], data["errors"]
+    # A cell of dashes alone (a clerk's "none") is a number in the wrong form, not an internal error.
+    for n, dashes in enumerate(("—", "- -")):
+        data, _ = cancel(root, f"横线{n}.xlsx", dashes)
+        assert data["status"] == "failed" and data["errors"][0]["code"] == "field.policy_no", data["errors"]
 
 
 def test_cancel_after_the_effective_time_is_refused_with_the_reason(root):

@@ -200,8 +200,10 @@ class ApplySheet:
     def policy_no(self) -> str:
         """As typed or copied: spaces and dashes removed (LY2026-1102-… as some print it; no policy number holds
         one, and the lookup page takes it so too), letters upper-case."""
-        value = re.sub(r"[\s\-‐‑–—－]+", "", fold(self.text("保单号", required=True, limit=40))).upper()
-        if value and not re.fullmatch(r"[A-Z0-9]{4,40}", value):
+        typed = self.text("保单号", required=True, limit=40)
+        value = re.sub(r"[\-‐‑–—－]+", "", fold_id(typed))  # (a zero-width space pasted from a chat too)
+        if typed and not re.fullmatch(r"[A-Z0-9]{4,40}", value):  # (a cell of dashes alone: said, never "")
+            value = value or typed
             self.fail("field.policy_no", "保单号", value=value)
         return value
 
