@@ -912,6 +912,10 @@ def test_a_ledger_written_over_under_serve_is_checked_whole_before_the_next_star
     refused = run_watcher(root, "process", check=False)
     assert refused.returncode == 1 and "watcher recover" in refused.stderr, refused.stderr
     assert not done("团Y")
+    # recover on the torn file reads it whole too: refused with the same advice, leaving no recovery under way.
+    torn = run_watcher(root, "recover", check=False)
+    assert torn.returncode == 1 and "恢复到最近的备份" in torn.stderr, torn.stderr
+    assert "上一次 watcher recover" not in run_watcher(root, "process", check=False).stderr
     # The advice: the backup put back (its -wal and -shm first), then recover; the desk goes on.
     for extra in ("-wal", "-shm"):
         Path(str(ledger) + extra).unlink(missing_ok=True)

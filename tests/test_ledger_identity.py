@@ -48,7 +48,8 @@ def test_a_worker_on_another_postgresql_database_is_refused_and_recover_builds_n
         (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
         first = _issue(root, "一", "T1")
         recorded = _record(root)
-        assert recorded["ledger"] and "search_path" in recorded["where"]
+        assert recorded["ledger"] and recorded["where"].startswith("pg:")  # (as the server names it)
+        assert recorded["at"].endswith("+08:00")  # (the desk's time, as status shows it)
 
         # A host restarted with the address mistyped, naming an empty database.
         at_wrong = {"WATCHER_LEDGER_URL": wrong}
@@ -61,6 +62,8 @@ def test_a_worker_on_another_postgresql_database_is_refused_and_recover_builds_n
         assert proc.returncode == 1 and "--new-ledger" in proc.stderr and "指错了" in proc.stderr, proc.stderr
         assert not ledger_exists(wrong)
         assert (root / "workbooks/GZ001/二.xlsx").exists()
+        proc = run_watcher(root, "init", env=at_wrong, check=False)  # (nor init's advice to rebuild)
+        assert proc.returncode == 1 and "指错了" in proc.stderr and not ledger_exists(wrong), proc.stderr
 
         # The wrong address names another desk's ledger, with business of its own.
         elsewhere = tmp_path / "other"
@@ -70,6 +73,13 @@ def test_a_worker_on_another_postgresql_database_is_refused_and_recover_builds_n
         assert (root / "workbooks/GZ001/二.xlsx").exists() and not (root / "outbox/GZ001/二_结果.json").exists()
         assert _record(root) == recorded
         assert "连上的不是此目录的账本" in run_watcher(root, "status", env=at_wrong).stdout
+        proc = run_watcher(root, "check", env=at_wrong, check=False)  # (it said 一致 of the other ledger)
+        assert proc.returncode == 1 and "不是此目录的账本" in proc.stderr, proc.stdout + proc.stderr
+        # recover there (the refusal's way to take a ledger on purpose) asks for --new-ledger: that ledger has
+        # no business the archive lacks, so the check against the archive alone would take it.
+        proc = run_watcher(root, "recover", env=at_wrong, check=False)
+        assert proc.returncode == 1 and "--new-ledger" in proc.stderr and "不是此目录的账本" in proc.stderr
+        assert _record(root) == recorded
 
         # The right address: the desk goes on with the next number.
         second = _issue(root, "二", "T2", start=1)
@@ -81,7 +91,7 @@ def test_a_worker_on_another_postgresql_database_is_refused_and_recover_builds_n
         done = run_watcher(root, "recover", "--new-ledger", env=at_other, check=False)
         assert done.returncode == 0, done.stdout + done.stderr
         assert _record(root)["ledger"] != recorded["ledger"]
-        assert "search_path" in _record(root)["where"] and _record(root)["where"] != recorded["where"]
+        assert _record(root)["where"].startswith("pg:") and _record(root)["where"] != recorded["where"]
         assert _issue(root, "三", "T3", env=at_other, start=2) > second
         write_request(root / "workbooks/GZ001/四.xlsx", issue_fields(旅行团号="T4"), people(4)[3:])
         proc = run_watcher(root, "process", check=False)  # a host still on the old database
@@ -108,9 +118,30 @@ def test_another_desks_sqlite_ledger_copied_in_is_refused(tmp_path, ledger_backe
     assert "连上的不是此目录的账本" in run_watcher(root, "status").stdout
     # recover checks a ledger found there against the archive: another desk's business is refused.
     recorded = _record(root)
-    proc = run_watcher(root, "recover", check=False)
+    proc = run_watcher(root, "recover", check=False)  # (taken on purpose only with --new-ledger)
+    assert proc.returncode == 1 and "--new-ledger" in proc.stderr, proc.stderr
+    proc = run_watcher(root, "recover", "--new-ledger", check=False)  # then checked against the archive
     assert proc.returncode == 1 and "不是这台机器账本的备份" in proc.stderr, proc.stderr
     assert _record(root) == recorded  # the root still works with its own ledger, once it is put back
+
+
+def test_a_root_moved_elsewhere_that_lost_its_ledger_is_rebuilt_by_recover(root, ledger_backend):
+    """A root copied to a new path (a new server) without its SQLite ledger: the ledger inside the root is in
+    the same place, so `recover` rebuilds it (no --new-ledger), keeping its id; not a wrong address."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite ledger inside the root")
+    first = _issue(root, "一", "T1")
+    held = _record(root)["ledger"]
+    moved = root.parent / "new-server" / "desk"
+    shutil.copytree(root, moved.parent / "desk", symlinks=True)
+    for extra in ("", "-wal", "-shm"):
+        Path(str(moved / "ledger.sqlite3") + extra).unlink(missing_ok=True)
+    proc = run_watcher(moved, "process", check=False)
+    assert proc.returncode == 1 and "指错了" not in proc.stderr and "recover" in proc.stderr, proc.stderr
+    done = run_watcher(moved, "recover", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _record(moved)["ledger"] == held
+    assert _issue(moved, "二", "T2", start=1) > first
 
 
 def test_a_sqlite_ledger_moved_to_a_path_with_no_file_is_not_rebuilt_there(root, ledger_backend):
@@ -167,3 +198,76 @@ def test_recover_into_the_same_place_keeps_the_ledgers_id(root, ledger_backend):
     assert done.returncode == 0, done.stdout + done.stderr
     assert _record(root)["ledger"] == held
     assert ledger_query(root, "SELECT value FROM desk") == [(held,)]
+
+
+def test_a_copy_of_the_ledger_is_refused_while_the_original_is_there_and_a_moved_one_is_taken(root, ledger_backend):
+    """Another copy of the same ledger (a backup restored beside it, the file a migration left, a dump
+    restored under a new name) has the same id: two copies each issuing hand the same numbers to two groups
+    (attack M). A start on one is refused while the recorded one is there; a file moved (nothing left where
+    it was) is the same ledger moved."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite file copied and moved (the PostgreSQL copy: test_workers' migrate)")
+    _issue(root, "一", "T1")
+    ledger, copy = root / "ledger.sqlite3", root.parent / "copy.sqlite3"
+    run_watcher(root, "check")  # (the WAL checkpointed at its close: the file whole)
+    shutil.copy(ledger, copy)
+    (root / "watcher.toml").write_text(f'settle_seconds = 0\nledger = "{copy}"\n', encoding="utf-8")
+    write_request(root / "workbooks/GZ001/二.xlsx", issue_fields(旅行团号="T2"), people(2)[1:])
+    proc = run_watcher(root, "process", check=False)
+    assert proc.returncode == 1 and "另一份副本" in proc.stderr, proc.stderr
+    assert "另一份副本" in run_watcher(root, "status").stdout
+    assert not (root / "outbox/GZ001/二_结果.json").exists()
+    for extra in ("", "-wal", "-shm", ".numbers.json"):  # moved: the original and its mark go with it
+        source = Path(str(ledger) + extra)
+        if source.exists():
+            shutil.move(source, Path(str(copy) + extra))
+    run_watcher(root, "process")
+    assert result(root, "GZ001", "二_结果")[0]["status"] == "success"
+    assert _record(root)["where"] == str(copy.resolve())
+
+
+def test_a_postgresql_copy_under_another_name_is_refused(tmp_path, monkeypatch):
+    """A ledger copied into another database or schema (pg_dump and restore, `migrate`) keeps its id: the
+    URL's text cannot tell them apart, what the server says of itself can. Once the root works with the
+    copy, a worker still on the first one is refused, and the other way round (attack M)."""
+    with pg_schema() as first, pg_schema() as second:
+        monkeypatch.setenv("WATCHER_LEDGER_URL", first)
+        root = tmp_path / "desk"
+        run_watcher(root, "init", "--demo")
+        (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+        number = _issue(root, "一", "T1")
+        was = _record(root)
+        done = run_watcher(root, "migrate", "--to", second, check=False)  # (a copy into another schema)
+        assert done.returncode == 0, done.stdout + done.stderr
+        now = _record(root)
+        assert now["ledger"] == was["ledger"] and now["where"] != was["where"]
+        write_request(root / "workbooks/GZ001/二.xlsx", issue_fields(旅行团号="T2"), people(2)[1:])
+        proc = run_watcher(root, "process", check=False)  # a host still on the first
+        assert proc.returncode == 1 and "另一份副本" in proc.stderr, proc.stderr
+        assert _issue(root, "二", "T2", env={"WATCHER_LEDGER_URL": second}, start=1) > number
+
+
+def test_a_start_refused_for_another_reason_records_no_ledger(tmp_path, ledger_backend):
+    """A root without a record (its first start after the upgrade) started on a wrong ledger that the other
+    checks refuse (behind the mark) had recorded it all the same: the right ledger was then refused as
+    another's, the operator told to change the right address (attack M)."""
+    if ledger_backend != "sqlite":
+        pytest.skip("another desk's SQLite file copied in")
+    root, other = tmp_path / "desk", tmp_path / "other"
+    for path in (root, other):
+        run_watcher(path, "init", "--demo")
+        (path / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+    _issue(root, "一", "T1")
+    _issue(root, "二", "T2", start=1)
+    (root / "ledger.identity.json").unlink()
+    own = tmp_path / "own.sqlite3"
+    shutil.copy(root / "ledger.sqlite3", own)
+    shutil.copy(other / "ledger.sqlite3", root / "ledger.sqlite3")  # behind this root's mark
+    for extra in ("-wal", "-shm"):
+        Path(str(root / "ledger.sqlite3") + extra).unlink(missing_ok=True)
+    proc = run_watcher(root, "process", check=False)
+    assert proc.returncode == 1 and "落后" in proc.stderr, proc.stderr
+    assert not (root / "ledger.identity.json").exists()
+    shutil.copy(own, root / "ledger.sqlite3")
+    _issue(root, "三", "T3", start=2)
+    assert _record(root)["ledger"] == ledger_query(root, "SELECT value FROM desk")[0][0]

@@ -435,7 +435,9 @@ def test_status_lists_no_failure_fixed_since_and_names_a_page_set_aside(root):
     run_watcher(root, "process")
     number = result(root, "GZ001", "二_结果_2")[0]["policies"][0]["policy_no"]
     text = run_watcher(root, "status").stdout
-    assert "今日失败：1 个文件（其中 1 个改正后已重新提交办理" in text and "GZ001/二.xlsx" not in text, text
+    assert "GZ001/二.xlsx → outbox/GZ001/二_结果.xlsx（之后同名文件已办理成功：outbox/GZ001/二_结果_2.xlsx）" in text, (
+        text
+    )
     # The next number's page already in the outbox when it is issued.
     following = number[:-7] + f"{int(number[-7:]) + 1:07d}"
     (root / "outbox" / "GZ001" / f"电子保单_{following}.html").write_text("<p>旧</p>", encoding="utf-8")

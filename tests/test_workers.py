@@ -270,7 +270,7 @@ def test_migrate_copies_a_sqlite_ledger_into_postgresql_and_verifies_it(tmp_path
         assert len(numbers) == 2 and numbers[1][-7:] == "0000002"
         identity = json.loads((root / "ledger.identity.json").read_text("utf-8"))
         assert ledger_query(root, "SELECT value FROM desk") == held == [(identity["ledger"],)]
-        assert "search_path" in identity["where"]  # the same ledger, now on PostgreSQL
+        assert identity["where"].startswith("pg:")  # the same ledger, now on PostgreSQL
         monkeypatch.delenv("WATCHER_LEDGER_URL")
         again = run_watcher(root, "migrate", "--to", url, check=False)
         # (the SQLite ledger left behind is stale: it is not copied again, whatever the target holds)

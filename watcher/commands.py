@@ -158,54 +158,66 @@ def _recorded(layout: Layout):
         ) from None
 
 
-def _same_ledger(ledger, layout: Layout) -> None:
-    """Refuse a ledger other than the root's (a wrong WATCHER_LEDGER_URL: another database, a test one, the
-    server a ledger moved away from); give a ledger from before ids the root's id, and record the ledger the
-    root works with (a new root, or the same ledger reached at a new address)."""
-    from .ledger.identity import foreign, give_id, ledger_id, location, short
+def _here(ledger, layout: Layout) -> str:
+    """Where the open ledger lives (identity.location), asked of its own connection."""
+    from .ledger.identity import location
+
+    return location(ledger.target, layout.root, ledger.db if ledger.backend == "postgresql" else None)
+
+
+def _refuse_foreign(layout: Layout, ledger, then: str) -> None:
+    """A ledger not the root's (identity.verdict): refused, saying both and where the address came from.
+    `then`: what to do once the address is right (再启动, 再运行)."""
+    from .ledger.db import describe
+    from .ledger.identity import ledger_id, short, verdict
 
     record = _recorded(layout)
     held = ledger_id(ledger)
-    here = location(ledger.target)
-    if record is not None and foreign(record, held, ledger.target):
-        from .ledger.db import describe
-
-        said = f"账本编号 {short(held)}" if held is not None else "较早版本建立、尚无账本编号"
+    found = verdict(record, held, _here(ledger, layout), layout.root)
+    if found is None:
+        return
+    assert record is not None
+    take = (
+        "请先停止所有主机上的 watcher，再运行 watcher recover --new-ledger "
+        f"--root {layout.root}：它用 archive/ 核对并补齐这个账本，此后此目录改用它"
+    )
+    if found == "copy":
         raise Failure(
-            f"连上的账本 {describe(ledger.target)}（{said}）不是此目录的账本：此目录的账本是 {record.shown}"
-            f"（账本编号 {short(record.ledger)}，记于 {record.at}）。多半是{_url_source()}指错了：请改正后再启动。"
-            "在另一个账本上继续工作，会把已发出的保单号再次发给别的团。若确要改用这个账本（例如原账本已丢失，"
-            f"这是它的备份），请先停止所有 watcher，再运行 watcher recover --root {layout.root}：它用 archive/ "
-            "核对并补齐这个账本，此后此目录改用它"
+            f"连上的账本 {describe(ledger.target)} 是此目录账本的另一份副本（账本编号同为 {short(record.ledger)}，位置不同）："
+            f"此目录在用的是 {record.shown}（记于 {record.at}）。两份副本各自出单，会把同一个保单号发给两个团，只能用其中一份。"
+            f"多半是{_url_source()}指错了（指向了备份恢复出的库、迁移前的旧账本或别的副本）：请改正后{then}。"
+            f"若账本确已搬到这里、原处那份不再使用，{take}"
         )
-    held = held or give_id(ledger, record.ledger if record is not None else None)
-    if record is None or record.ledger != held or record.where != here:
-        _write_record(layout, held, ledger.target)
+    said = f"账本编号 {short(held)}" if held is not None else "较早版本建立、尚无账本编号"
+    raise Failure(
+        f"连上的账本 {describe(ledger.target)}（{said}）不是此目录的账本：此目录的账本是 {record.shown}"
+        f"（账本编号 {short(record.ledger)}，记于 {record.at}）。多半是{_url_source()}指错了：请改正后{then}。"
+        "在另一个账本上工作，会把已发出的保单号再次发给别的团。若确要改用这个账本（例如原账本已丢失，这是它恢复到"
+        f"别处的备份），{take}"
+    )
 
 
-def _write_record(layout: Layout, held: str, target) -> None:
-    from .ledger.identity import record_path, write_record
+def _take_ledger(ledger, layout: Layout) -> None:
+    """The ledger is the root's from now on: a start that passed every check, or `recover` done. One from
+    before ids takes the root's id where it lives where the root's did (a new one built there keeps the old
+    id: the same ledger rebuilt), else a new one; the record says where it lives now."""
+    from .ledger.identity import give_id, ledger_id, record_path, write_record
 
+    record = _recorded(layout)
+    held = ledger_id(ledger)
+    here = _here(ledger, layout)
+    if held is None:
+        held = give_id(ledger, record.ledger if record is not None and record.where == here else None)
+    if record is not None and (record.ledger, record.where) == (held, here):
+        return
     try:
-        write_record(layout.root, held, target, _now_text())
+        at = clock.now().astimezone(ledger.zone).isoformat(timespec="seconds")
+        write_record(layout.root, held, ledger.target, at, here)
     except OSError as exc:
         raise Failure(
             f"无法在根目录记下此目录使用的账本（{record_path(layout.root)}：{os_words(exc)}）：请检查根目录的磁盘空间"
             "和权限，再运行本命令"
         ) from None
-
-
-def _take_ledger(ledger, layout: Layout) -> None:
-    """`recover`: the ledger it brought forward is the root's from now on (a new one built where the old one
-    was keeps the old id: the same ledger rebuilt)."""
-    from .ledger.identity import give_id, ledger_id, location
-
-    record = _recorded(layout)
-    held = ledger_id(ledger)
-    if held is None:
-        same_place = record is not None and record.where == location(ledger.target)
-        held = give_id(ledger, record.ledger if same_place else None)
-    _write_record(layout, held, ledger.target)
 
 
 def _new_ledger_elsewhere(layout: Layout, target, asked: bool) -> None:
@@ -214,7 +226,7 @@ def _new_ledger_elsewhere(layout: Layout, target, asked: bool) -> None:
     from .ledger.identity import location, shown
 
     record = _recorded(layout)
-    if record is None or record.where == location(target) or asked or _ledger_found(target):
+    if record is None or record.where == location(target, layout.root) or asked or _ledger_found(target):
         return
     raise Failure(
         f"此目录的账本在 {record.shown}（记于 {record.at}），而这次要在 {shown(target)} 新建账本并从 archive/ 重建："
@@ -255,12 +267,6 @@ def _after_a_swap(ledger) -> None:
     note.unlink(missing_ok=True)
 
 
-def _now_text() -> str:
-    from .ledger.common import to_text
-
-    return to_text(clock.now())
-
-
 def _guard(ledger, layout: Layout, zone) -> None:
     from .ledger.issued import behind
     from .service.recovering import issued_unheld, unheld
@@ -273,7 +279,7 @@ def _guard(ledger, layout: Layout, zone) -> None:
             f"再运行 watcher recover 补上备份之后的业务{NO_BACKUP}"
         )
     _after_a_swap(ledger)
-    _same_ledger(ledger, layout)
+    _refuse_foreign(layout, ledger, "再启动")
     used = ledger.numbers_used()
     issued, at = ledger.issued.read(zone)
     late = behind(used, issued)
@@ -311,6 +317,7 @@ def _guard(ledger, layout: Layout, zone) -> None:
     known = ledger.issued.known
     ledger.issued.known = {n: max(known.get(n, 0), issued.get(n, 0)) for n in {*known, *issued}}
     ledger.watch_numbers = True  # level with the mark: it must stay so while this process runs
+    _take_ledger(ledger, layout)  # (recorded only once every check passed: a refused start claims nothing)
 
 
 def cmd_init(layout: Layout, args) -> int:
@@ -410,7 +417,12 @@ def _shared_elsewhere(layout: Layout, target) -> bool:
     from .ledger.issued import Issued, issued_path
 
     shared = issued_path(layout.root, "postgresql://")
-    if is_url(target) or issued_path(layout.root, target) == shared:  # (a SQLite ledger named `ledger`)
+    if is_url(target):
+        return False
+    record = _recorded(layout)
+    if record is not None and record.where.startswith("pg:"):  # (migrate recorded it: nothing issued there yet)
+        return True
+    if issued_path(layout.root, target) == shared:  # (a SQLite ledger named `ledger`)
         return False
     issued, _ = Issued(shared).read()
     return any(issued.values())
@@ -433,7 +445,7 @@ def _first_step(layout: Layout, target=None) -> str:
         from .ledger.identity import location
 
         record = _recorded(layout)
-        if record is not None and record.where != location(target):
+        if record is not None and record.where != location(target, layout.root):
             return (
                 f"此目录的账本在 {record.shown}（记于 {record.at}），不在这里：多半是{_url_source()}指错了，"
                 "请改正后再运行。不要在这里新建账本或从 archive/ 重建：那会有两个账本，把已发出的保单号再次发出"
@@ -466,6 +478,11 @@ def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
     archived = _had_a_ledger(layout)
     issued, _ = Issued(issued_path(layout.root, target)).read()
     if archived or any(issued.values()):
+        from .ledger.identity import location
+
+        record = _recorded(layout)
+        if record is not None and record.where != location(target, layout.root):  # (a wrong address: said so)
+            raise Failure(f"找不到账本 {describe(target)}。{_first_step(layout, target)}")
         raise Failure(
             f"找不到账本 {describe(target)}，但此目录{'的 archive/ 中有归档文件或事件记录' if archived else '已发出过编号'}："
             "这里曾有账本。新建账本可能把已发出的保单号再次发出，所以不予新建。请把账本备份恢复到原处后运行 "
@@ -853,6 +870,7 @@ def cmd_check(layout: Layout, args) -> int:
     settings = load_settings(layout.root)
     ledger = _open(layout, settings, create=False)
     try:
+        _refuse_foreign(layout, ledger, "再运行")  # (another ledger's money said 一致 of this desk's)
         try:
             damaged = ledger.integrity()
             found = [
@@ -1047,12 +1065,20 @@ def _copy_ledger(layout: Layout, settings, args) -> None:
                 f"账本文件已损坏（{'；'.join(damaged[:3])}），不能复制。请先把账本恢复到最近的备份"
                 "（见运维文档的备份与恢复），运行 watcher recover，再复制"
             )
+        from .ledger.identity import give_id, ledger_id
+
+        if ledger_id(source) is None:  # (the copy carries the id: the same ledger, moved)
+            record = _recorded(layout)
+            give_id(source, record.ledger if record is not None and record.where == _here(source, layout) else None)
         try:
             target = Ledger(args.to, settings.zone, now=clock.now())
         except Exception as exc:
             raise Failure(f"无法连接 {describe(args.to)}：{str(exc).strip()}") from None
         try:
             copied = copy_ledger(source, target)
+            # The root works with the copy from now on: a service started on the file left behind (the old
+            # unit, run without the URL) is refused as another copy, before the new ledger has issued.
+            _take_ledger(target, layout)
         except CopyRefused as exc:
             raise Failure(str(exc)) from None
         finally:
@@ -1120,6 +1146,9 @@ def cmd_recover(layout: Layout, args) -> int:
                     f"账本文件已损坏（{'；'.join(damaged[:3])}）：请先{_restore(ledger.target)}（或移走它，从空账本重放），"
                     "再运行 watcher recover"
                 )
+            _after_a_swap(ledger)  # (a file written over under serve: checked whole, not only quickly)
+            if not getattr(args, "new_ledger", False):  # (another desk's ledger, a test database, a copy)
+                _refuse_foreign(layout, ledger, "再运行")
             if not ledger.try_lock("recover") or not ledger.try_lock(LOCK):
                 raise Failure("另一个 watcher 正在使用这个账本（恢复或月结）。请停止所有 watcher 后再试")
             live = ledger.workers() if ledger.backend == "postgresql" else []

@@ -32,22 +32,62 @@ class Recorded:
     at: str  # when the root recorded it
 
 
-def location(target) -> str:
-    """Where a ledger lives, compared across runs: a SQLite file's full path; a PostgreSQL database's host,
-    port and name (not the user or password, which may change without the database changing)."""
-    if not is_url(target):
-        return str(Path(target).resolve())
-    try:
-        from psycopg.conninfo import conninfo_to_dict
+ROOT_MARK = "<root>/"
 
-        parts = conninfo_to_dict(str(target))
-    except Exception:  # psycopg missing or a URL it cannot read: the URL itself, password hidden
-        return redact(str(target))
-    host = str(parts.get("host") or "localhost")
-    port = str(parts.get("port") or "5432")
-    where = f"postgresql://{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
-    options = str(parts.get("options") or "").strip()  # a search_path: another schema is another ledger
-    return f"{where}?options={options}" if options else where
+
+def location(target, root: Path, db=None) -> str:
+    """Where a ledger lives, compared across runs: a SQLite file's path (inside the root, from the root: a
+    root moved or restored elsewhere keeps its ledger's place); on PostgreSQL what the server itself says
+    (its cluster's system identifier, the database's oid, the schema the session writes): not the URL's
+    text, which two hosts spell two ways (localhost, 127.0.0.1), and which says nothing of a search_path
+    set outside it (PGOPTIONS, ALTER ROLE) or of a copy restored under a new name. `db`: a connection to
+    ask (else one is opened and closed)."""
+    if not is_url(target):
+        path = Path(target).resolve()
+        try:
+            return ROOT_MARK + path.relative_to(Path(root).resolve()).as_posix()
+        except ValueError:
+            return str(path)
+    if db is not None:
+        return _server_place(db)
+    from .db import open_database
+
+    opened = open_database(target)
+    try:
+        return _server_place(opened)
+    finally:
+        opened.close()
+
+
+def _server_place(db) -> str:
+    if db.execute("SELECT has_function_privilege('pg_control_system()', 'EXECUTE')").fetchone()[0]:
+        cluster = str(db.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
+    else:  # (a role that may not read it: the server's address and port)
+        cluster = str(db.execute("SELECT host(inet_server_addr()) || ':' || inet_server_port()").fetchone()[0])
+    oid, schema = db.execute(
+        "SELECT (SELECT oid FROM pg_database WHERE datname = current_database()), current_schema()"
+    ).fetchone()
+    return f"pg:{cluster}/{oid}/{schema}"
+
+
+def verdict(record: Recorded | None, held: str | None, here: str, root: Path) -> str | None:
+    """Whether a ledger (its id `held`, living at `here`) is the root's: None where it is (or the root records
+    none); "other" another ledger; "older" one from before ids at another place; "copy" the same ledger's
+    other copy (a dump restored, the file a migration left, a rebuild elsewhere) while the recorded one is
+    still there. A SQLite file moved (nothing left where it was) is the same ledger moved."""
+    if record is None:
+        return None
+    if held is None:
+        return None if record.where == here else "older"
+    if held != record.ledger:
+        return "other"
+    if record.where == here:
+        return None
+    if not record.where.startswith("pg:"):
+        was = Path(record.where[len(ROOT_MARK) :]) if record.where.startswith(ROOT_MARK) else Path(record.where)
+        if not (Path(root) / was if record.where.startswith(ROOT_MARK) else was).exists():
+            return None  # moved, not copied
+    return "copy"
 
 
 def shown(target) -> str:
@@ -73,8 +113,8 @@ def read_record(root: Path) -> Recorded | None:
         raise ValueError(f"{path} 已损坏，无法读出此目录使用的账本（{exc}）") from exc
 
 
-def write_record(root: Path, ledger_id: str, target, at: str) -> Recorded:
-    record = Recorded(ledger_id, location(target), shown(target), at)
+def write_record(root: Path, ledger_id: str, target, at: str, where: str) -> Recorded:
+    record = Recorded(ledger_id, where, shown(target), at)
     body = {"ledger": record.ledger, "where": record.where, "shown": record.shown, "at": record.at}
     write_bytes(record_path(root), (json.dumps(body, ensure_ascii=False, indent=1) + "\n").encode("utf-8"))
     return record
@@ -94,14 +134,6 @@ def give_id(ledger, value: str | None = None) -> str:
     held = ledger_id(ledger)
     assert held is not None
     return held
-
-
-def foreign(record: Recorded | None, held: str | None, target) -> bool:
-    """Whether a ledger (its id `held`, at `target`) is not the one the root records: another id, or, for a
-    ledger from before ids, another place."""
-    if record is None:
-        return False
-    return held != record.ledger if held is not None else record.where != location(target)
 
 
 def short(value: str) -> str:

@@ -230,8 +230,9 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
         )
     done: Counter[str] = Counter()
     failed: list[str] = []
-    last: dict[tuple[str, str], str] = {}  # each file's latest outcome today: a failure fixed and dropped again
-    fixed = 0
+    # A failure whose file name was dropped again later today and issued: listed still (an agency may reuse a
+    # name for another request), with what came of the later one, so nobody chases what was fixed.
+    later: dict[tuple[str, str], str] = {}
     log = layout.root / "logs" / f"processed-{today:%Y-%m-%d}.jsonl"
     if log.exists():
         entries = []
@@ -241,24 +242,22 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
             except ValueError:
                 continue
             entries.append(entry)
-            last[(str(entry["agency"]), str(entry["file"]))] = str(entry["status"])
+        for entry in reversed(entries):
+            key = (str(entry["agency"]), str(entry["file"]))
+            if entry["status"] == "success":
+                later[key] = str(entry["result"])
+            elif entry["status"] == "failed":
+                fixed_by = later.get(key)
+                note = f"（之后同名文件已办理成功：outbox/{key[0]}/{fixed_by}）" if fixed_by else ""
+                failed.append(f"  {key[0]}/{key[1]} → outbox/{key[0]}/{entry['result']}{note}")
+        failed.reverse()
         for entry in entries:
             done[entry["status"]] += 1
-            if entry["status"] != "failed":
-                continue
-            if last[(str(entry["agency"]), str(entry["file"]))] != "failed":
-                fixed += 1  # (its later result, 成功 or 试算, says what now stands)
-                continue
-            failed.append(f"  {entry['agency']}/{entry['file']} → outbox/{entry['agency']}/{entry['result']}")
     labels = {"success": "成功", "quote": "试算", "duplicate": "重复提交", "failed": "失败"}
     lines.append(
         f"今日完成：{sum(done.values())} 个文件（" + "，".join(f"{labels[k]} {done[k]}" for k in labels) + "）"
     )
-    lines.append(
-        f"今日失败：{done['failed']} 个文件"
-        + (f"（其中 {fixed} 个改正后已重新提交办理，不再列出）" if fixed else "")
-        + ("（列出最近 20 个）" if len(failed) > 20 else "")
-    )
+    lines.append(f"今日失败：{done['failed']} 个文件" + ("（列出最近 20 个）" if len(failed) > 20 else ""))
     if len(failed) > 20:
         lines.append(f"  ……另有 {len(failed) - 20} 个较早的失败文件，见 logs/processed-{today:%Y-%m-%d}.jsonl")
     lines += failed[-20:]
@@ -296,26 +295,34 @@ def _desk_line(ledger, why, layout: Layout, *, running: bool = True, stopped: bo
 def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str | None:
     """A ledger behind the numbers the desk handed out, or without its latest business (restored from an
     older backup, or new): the commands that hand numbers out refuse it; status says so, and what to do."""
-    from ..ledger.identity import foreign, ledger_id, read_record
+    from ..ledger.identity import ledger_id, location, read_record, verdict
     from ..ledger.issued import issued_path
     from ..ledger.policies import SWAPPED_SUFFIX
     from .recovering import issued_unheld, lags
 
-    if ledger.path is not None and Path(str(ledger.path) + SWAPPED_SUFFIX).exists():
+    note = Path(str(ledger.path) + SWAPPED_SUFFIX) if ledger.path is not None else None
+    if note is not None and note.exists():
+        try:
+            what = str(json.loads(note.read_text("utf-8")).get("what", ""))
+        except (OSError, ValueError, AttributeError):
+            what = ""
         return (
-            "账本：上次运行时账本文件被其他程序改写（例如把备份复制到了原文件上）：serve / process 启动时会先全面核对，"
-            "核对不过时按提示恢复备份，再运行 watcher recover"
+            f"账本：上次运行的服务因账本出错而停止（{what or '账本被其他程序改写或恢复'}）：serve / process 启动时会先"
+            "全面核对账本文件，核对不过时按提示恢复备份，再运行 watcher recover"
         )
     try:
         record = read_record(layout.root)
     except (ValueError, OSError) as exc:
         return f"账本：无法读出此目录使用的是哪个账本（{exc}）：serve / process 不会启动"
     try:
-        if foreign(record, ledger_id(ledger), ledger.target):
+        here = location(ledger.target, layout.root, ledger.db if ledger.backend == "postgresql" else None)
+        found = verdict(record, ledger_id(ledger), here, layout.root)
+        if found is not None:
             assert record is not None
+            said = "是此目录账本的另一份副本，不是在用的那份" if found == "copy" else "不是此目录的账本"
             return (
-                f"账本：连上的不是此目录的账本（此目录的账本是 {record.shown}）：环境变量 WATCHER_LEDGER_URL 或 "
-                "watcher.toml 的 ledger 多半指错了；serve / process 不会启动"
+                f"账本：连上的{said}（此目录在用的是 {record.shown}）：环境变量 WATCHER_LEDGER_URL 或 watcher.toml 的 "
+                "ledger 多半指错了；serve / process 不会启动"
             )
         if not lags(layout.root, issued_path(layout.root, ledger.target), ledger, zone) and not issued_unheld(
             layout, ledger, zone
