@@ -428,3 +428,29 @@ def test_a_title_ending_in_a_money_word_does_not_make_its_column_money():
     labels = [["保费合计", 12.5], ["有效保单数", 2]]
     cells = _money_cells(Sheet("汇总", labels))
     assert [cells(r, row) for r, row in enumerate(labels)] == [[1], []]
+
+
+def test_a_template_example_with_only_its_serial_changed_does_nothing(root, tmp_path):
+    """SPEC: a template's sample is never acted on whatever its 序号 says, in every table. The 对账确认
+    example named DZ202611000001, the first statement of a desk whose first month-end was 2026-11: a blank
+    template with 序号 1 typed for 示例 confirmed it for good under 张运营; 收费/发票/预交保费 recorded money
+    never received (attack N). Its examples now name a statement no desk has, and the row is refused."""
+    issue(root, "团A", "2026-11-20 08:00", n=2)
+    month_end(root, "2026-11", "2026-12-01T03:00:00+08:00")
+    assert statements(root)[0][0] == "DZ202611000001"
+    before = ledger_rows(root)
+    for kind, sheet in (("对账确认", "对账确认"), ("收费登记", "收费"), ("发票登记", "发票"), ("预交保费", "预交保费")):
+        path = tmp_path / f"{kind}.xlsx"
+        run_watcher(root, "template", kind, "-o", str(path))
+        wb = openpyxl.load_workbook(path)
+        ws = wb[sheet]
+        header = next(r for r in range(1, 10) if ws.cell(r, 1).value == "序号")
+        assert ws.cell(header + 1, 1).value == "示例"
+        ws.cell(header + 1, 1).value = 1  # nothing else typed
+        wb.save(root / "workbooks" / "_admin" / f"{kind}.xlsx")
+        run_watcher(root, "process", env=fake("2026-12-08T10:00:00+08:00"))
+        data, _ = result(root, "_admin", f"{kind}_结果")
+        assert data["status"] == "failed", (kind, data)
+        assert [e["code"] for e in data["errors"]] == ["row.sample_renumbered"], (kind, data["errors"])
+        assert data["errors"][0]["row"] == header + 1 and data["errors"][0]["column"] == "序号"
+    assert ledger_rows(root) == before

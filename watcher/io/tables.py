@@ -89,7 +89,7 @@ def find_header(sheet: Sheet, index: dict[str, str], must: str, limit: int = 50)
     return None
 
 
-def _sample_keys(sample: object) -> set[str]:
+def sample_keys(sample: object) -> set[str]:
     """What a sample cell may hold and still be the sample: blank, or the sample (one of several, for a
     column whose example follows a setting)."""
     values = sample if isinstance(sample, tuple) else (sample,)
@@ -153,7 +153,7 @@ def read_table(
             columns[canonical] = c
     serial_col = columns.get(serial)
     canonical_of = {c: name for name, c in columns.items()}
-    expected = {c: _sample_keys((samples or {}).get(canonical_of.get(c, ""))) for c in range(len(header))}
+    expected = {c: sample_keys((samples or {}).get(canonical_of.get(c, ""))) for c in range(len(header))}
     rows, marked = [], []
     # A formula without a saved value, or an error cell, reads as empty: its row is no blank row (it was
     # dropped in silence, a traveller typed as formulas with it).

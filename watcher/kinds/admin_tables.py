@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 from ..domain.problems import Problem, problem
 from ..domain.text import clean, digits_lost, excel_shown, label_key, strip_control
 from ..io.book import Book
-from ..io.tables import Table, find_header, read_table, synonyms_index
+from ..io.tables import Table, find_header, read_table, sample_key, sample_keys, synonyms_index
 from .common import marked_problems, special_problem
 from .forms import samples
 
@@ -18,6 +18,10 @@ _REMARKS = frozenset(label_key(t) for t in ("备注", "说明", "注意", "附�
 
 
 _DATED = ("生效", "起始", "开始", "终止", "截止")
+# Tables whose example names a real-looking record (a statement number, a receipt): their example row with
+# its 序号 changed would confirm, pay, invoice or take a deposit that never was. (方案, 费率 … examples are the
+# demo plans' own values, which a desk may upload as they are; 机构's has a licence number no agency holds.)
+SAMPLED = ("对账确认", "收费", "发票", "预交保费")
 
 
 class AdminTable:
@@ -96,7 +100,22 @@ class AdminTable:
         if not table.rows and not optional and not table.marked:
             problems.append(problem("table.empty", sheet=sheet.name, row=header + 1, table=sheet.name))
         self.table = table
+        if name in SAMPLED:
+            self._sample_renumbered(samples(name) if sample is None else sample)
         self._unread_columns(kind, columns, {label_key(t) for t in shown})
+
+    def _sample_renumbered(self, sample: dict[str, object]) -> None:
+        """A row that is the template's example with only its 序号 changed (1 for 示例): refused, never done.
+        Its statement number is a real one on a desk whose first month-end was 2026-11: a blank 对账确认
+        confirmed that statement for good, 收费/发票 recorded a payment or invoice never made, 预交保费 a
+        deposit never received."""
+        table = self.table
+        assert table is not None
+        given = {c: keys for c, v in sample.items() if (keys := sample_keys(v)) != {""}}
+        for r in list(table.rows):
+            if all(sample_key(table.get(r, c)) in keys for c, keys in given.items()):
+                table.rows.remove(r)
+                self.fail(r, "序号", "row.sample_renumbered", table=self.name)
 
     def _unread_columns(self, kind: str, columns: dict[str, tuple[str, ...]], shown: set[str]) -> None:
         """A column no form of this table has, holding something: passed over in silence, staff took it for
