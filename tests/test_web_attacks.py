@@ -307,6 +307,23 @@ def test_kill_9_leaves_no_worker_behind(root):
     except BaseException:
         proc.kill()
         raise
+    # A second `watcher web` on the port (another root, or the old one still running): refused, not sharing
+    # it through SO_REUSEPORT, which split the lookups between the two (a valid policy 未查到; attack N).
+    second = subprocess.Popen(
+        [sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(port), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUTF8": "1"},
+        start_new_session=True,
+    )
+    try:
+        _, err = second.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait()
+        err = "still running: it shared the port"
+    assert second.returncode == 1 and "端口已被占用" in err, err
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 5

@@ -166,7 +166,9 @@ def serve_web(root: Path, settings, host: str, port: int, workers: int = 1) -> N
     if workers <= 1 or not hasattr(socket, "SO_REUSEPORT"):
         _serve(root, settings, host, port, False)
         return
-    _socket(host, port, True).close()  # the port is free (else say so now, not in every child)
+    # The port is free (else say so now, not in every child): probed without SO_REUSEPORT, which would share
+    # it with another `watcher web` still running (another root, old settings) and split lookups between them.
+    _socket(host, port, False).close()
     context = multiprocessing.get_context("spawn")
     # Kept open (never written) for as long as this process lives: its end is the workers' signal to go.
     lifeline, keep = context.Pipe(duplex=False)
