@@ -368,6 +368,9 @@ def test_settle_request_from_admin(root):
         now="2026-12-01T12:00:00+08:00",
     )
     assert data["status"] == "success" and len(statements(root)) == 2
+    # Nothing made this time: the note does not speak of "these statements" as if there were some (attack N).
+    [note] = [n for n in data["notes"] if "月结汇总_2026-11.xlsx" in n]
+    assert "确认这些对账单" not in note and "本次新生成了对账单时" in note, note
     assert summary_values(wb)["新生成对账单"] == 0
 
 
