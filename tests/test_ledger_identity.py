@@ -36,6 +36,18 @@ def _empty(root: Path, ledger_backend: str) -> None:
     ledger_query(root, f"CREATE SCHEMA {schema}")
 
 
+def _desk(path: Path) -> Path:
+    """A demo desk (on the ledger WATCHER_LEDGER_URL names, else SQLite) taking files at once."""
+    run_watcher(path, "init", "--demo")
+    (path / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+    return path
+
+
+def _two_desks(tmp_path: Path) -> tuple[Path, Path]:
+    """This desk and another one."""
+    return _desk(tmp_path / "desk"), _desk(tmp_path / "other")
+
+
 def _record(root: Path) -> dict:
     return json.loads((root / "ledger.identity.json").read_text("utf-8"))
 
@@ -43,9 +55,7 @@ def _record(root: Path) -> dict:
 def test_a_worker_on_another_postgresql_database_is_refused_and_recover_builds_no_second_ledger(tmp_path, monkeypatch):
     with pg_schema() as right, pg_schema() as wrong, pg_schema() as other:
         monkeypatch.setenv("WATCHER_LEDGER_URL", right)
-        root = tmp_path / "desk"
-        run_watcher(root, "init", "--demo")
-        (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+        root = _desk(tmp_path / "desk")
         first = _issue(root, "一", "T1")
         recorded = _record(root)
         assert recorded["ledger"] and recorded["where"].startswith("pg:")  # (as the server names it)
@@ -101,10 +111,7 @@ def test_a_worker_on_another_postgresql_database_is_refused_and_recover_builds_n
 def test_another_desks_sqlite_ledger_copied_in_is_refused(tmp_path, ledger_backend):
     if ledger_backend != "sqlite":
         pytest.skip("a SQLite ledger's file (the PostgreSQL case is above)")
-    root, other = tmp_path / "desk", tmp_path / "other"
-    for path in (root, other):
-        run_watcher(path, "init", "--demo")
-        (path / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+    root, other = _two_desks(tmp_path)
     _issue(root, "一", "T1")
     for name in ("一", "二"):  # the other desk handed out more numbers: the mark does not stop it
         _issue(other, name, name)
@@ -232,9 +239,7 @@ def test_a_postgresql_copy_under_another_name_is_refused(tmp_path, monkeypatch):
     copy, a worker still on the first one is refused, and the other way round (attack M)."""
     with pg_schema() as first, pg_schema() as second:
         monkeypatch.setenv("WATCHER_LEDGER_URL", first)
-        root = tmp_path / "desk"
-        run_watcher(root, "init", "--demo")
-        (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+        root = _desk(tmp_path / "desk")
         number = _issue(root, "一", "T1")
         was = _record(root)
         done = run_watcher(root, "migrate", "--to", second, check=False)  # (a copy into another schema)
@@ -253,10 +258,7 @@ def test_a_start_refused_for_another_reason_records_no_ledger(tmp_path, ledger_b
     another's, the operator told to change the right address (attack M)."""
     if ledger_backend != "sqlite":
         pytest.skip("another desk's SQLite file copied in")
-    root, other = tmp_path / "desk", tmp_path / "other"
-    for path in (root, other):
-        run_watcher(path, "init", "--demo")
-        (path / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+    root, other = _two_desks(tmp_path)
     _issue(root, "一", "T1")
     _issue(root, "二", "T2", start=1)
     (root / "ledger.identity.json").unlink()
