@@ -1,13 +1,15 @@
 """Which ledger a root works with: an id kept in the ledger, and the root's own record of it.
 
 A worker pointed at the wrong database (a `WATCHER_LEDGER_URL` mistyped on one host, a test database, an
-old server a ledger was moved away from) would issue into a ledger the rest of the desk does not use: two
-ledgers, the same policy numbers handed to two groups. So a ledger carries an id of its own (`desk`
-table), the root records the id and where that ledger lives (`ledger.identity.json`, beside the root's
-mark of numbers, never in the outbox), a start on a ledger of another id is refused, and `recover` will
-not build a new ledger somewhere other than where the root's ledger lives unless told to (--new-ledger).
+old server a ledger was moved away from, a dump restored under another name) would issue into a ledger the
+rest of the desk does not use: two ledgers, the same policy numbers handed to two groups. So a ledger
+carries an id of its own (`desk` table), the root records the id and where that ledger lives
+(`ledger.identity.json`, beside the root's mark of numbers, never in the outbox), and a start on a ledger of
+another id, or on another copy of this one, is refused (`verdict`); `recover` takes another ledger, or
+builds one somewhere else, only when told to (--new-ledger).
 
-A ledger from before ids were kept takes the root's recorded id (or a new one) at its first start.
+A ledger from before ids were kept takes the root's recorded id where the root's ledger lived (or a new
+one) at its first start that passes every check.
 """
 
 from __future__ import annotations
