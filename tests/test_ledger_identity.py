@@ -172,6 +172,13 @@ def test_a_ledger_from_before_ids_takes_the_roots_and_a_root_from_before_records
     ledger_query(root, "DELETE FROM desk")
     second = _issue(root, "二", "T2", start=1)
     assert ledger_query(root, "SELECT value FROM desk") == [(held,)]
+    # A record naming the file by its full path (as a first version wrote it): the same place (review O).
+    if ledger_backend == "sqlite":
+        record = _record(root)
+        (root / "ledger.identity.json").write_text(
+            json.dumps({**record, "where": str((root / "ledger.sqlite3").resolve())}), encoding="utf-8"
+        )
+        assert run_watcher(root, "check").returncode == 0
     # A root from before this release (no record): its first start records the ledger it works with.
     (root / "ledger.identity.json").unlink()
     assert _issue(root, "三", "T3", start=2) > second > first
@@ -249,6 +256,10 @@ def test_a_postgresql_copy_under_another_name_is_refused(tmp_path, monkeypatch):
         write_request(root / "workbooks/GZ001/二.xlsx", issue_fields(旅行团号="T2"), people(2)[1:])
         proc = run_watcher(root, "process", check=False)  # a host still on the first
         assert proc.returncode == 1 and "另一份副本" in proc.stderr, proc.stderr
+        with pg_schema() as third:  # nor is the copy migrated again, to become the root's (review O)
+            again = run_watcher(root, "migrate", "--to", third, check=False)
+            assert again.returncode == 1 and "另一份副本" in again.stderr, again.stdout + again.stderr
+        assert _record(root) == now
         assert _issue(root, "二", "T2", env={"WATCHER_LEDGER_URL": second}, start=1) > number
 
 
@@ -273,3 +284,59 @@ def test_a_start_refused_for_another_reason_records_no_ledger(tmp_path, ledger_b
     shutil.copy(own, root / "ledger.sqlite3")
     _issue(root, "三", "T3", start=2)
     assert _record(root)["ledger"] == ledger_query(root, "SELECT value FROM desk")[0][0]
+
+
+def test_recover_new_ledger_killed_midway_goes_on_when_run_again_and_sqlite_can_be_taken_back(tmp_path, monkeypatch):
+    """A `recover --new-ledger` killed mid-way, run again as its message says (without the flag), was refused as
+    another ledger (review O). And after a trial `migrate` to PostgreSQL that issued nothing, the SQLite file
+    can be taken back with --new-ledger (it was refused for ever, review O)."""
+    monkeypatch.delenv("WATCHER_LEDGER_URL", raising=False)  # (a SQLite desk, in either run of the suite)
+    root = _desk(tmp_path / "desk")
+    for n in range(3):
+        _issue(root, f"团{n}", f"T{n}", start=n)
+    moved = tmp_path / "elsewhere" / "ledger.sqlite3"
+    moved.parent.mkdir()
+    (root / "watcher.toml").write_text(f'settle_seconds = 0\nledger = "{moved}"\n', encoding="utf-8")
+    killed = run_watcher(root, "recover", "--new-ledger", env={"WATCHER_CRASH_AT": "after_commit:1"}, check=False)
+    assert killed.returncode == -9
+    done = run_watcher(root, "recover", check=False)
+    assert done.returncode == 0 and "恢复完成" in done.stdout, done.stdout + done.stderr
+    assert _record(root)["where"] == str(moved.resolve())
+    with pg_schema() as url:
+        done = run_watcher(root, "migrate", "--to", url, check=False)
+        assert done.returncode == 0 and "recover --new-ledger" in done.stdout, done.stdout + done.stderr
+        assert _record(root)["where"].startswith("pg:")
+        refused = run_watcher(root, "process", env={"WATCHER_LEDGER_URL": ""}, check=False)
+        assert refused.returncode == 1 and "迁移到 PostgreSQL" in refused.stderr, refused.stderr
+        back = run_watcher(root, "recover", "--new-ledger", env={"WATCHER_LEDGER_URL": ""}, check=False)
+        assert back.returncode == 0, back.stdout + back.stderr
+        assert _record(root)["where"] == str(moved.resolve())
+        assert _issue(root, "团3", "T3", env={"WATCHER_LEDGER_URL": ""}, start=3)
+
+
+def test_a_postgresql_database_restored_in_place_is_brought_forward_by_plain_recover(tmp_path, monkeypatch):
+    """dropdb, createdb and a restore under the same name: the same place (the database's oid changed; review
+    O). A plain `recover`, as the manual says, brings it forward, keeping the ledger's id."""
+    import psycopg
+    from helpers import PG_BASE, need_postgresql
+
+    need_postgresql()
+    name = f"t_place_{os.getpid()}"
+    url = PG_BASE.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(PG_BASE, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        monkeypatch.setenv("WATCHER_LEDGER_URL", url)
+        root = _desk(tmp_path / "desk")
+        first = _issue(root, "一", "T1")
+        held = _record(root)["ledger"]
+        with psycopg.connect(PG_BASE, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+            admin.execute(f"CREATE DATABASE {name}")
+        done = run_watcher(root, "recover", check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert _record(root)["ledger"] == held and _issue(root, "二", "T2", start=1) > first
+    finally:
+        with psycopg.connect(PG_BASE, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -454,3 +454,15 @@ def test_a_template_example_with_only_its_serial_changed_does_nothing(root, tmp_
         assert [e["code"] for e in data["errors"]] == ["row.sample_renumbered"], (kind, data["errors"])
         assert data["errors"][0]["row"] == header + 1 and data["errors"][0]["column"] == "序号"
     assert ledger_rows(root) == before
+    # A row that only looks like the example because cells are blank is said for what it lacks (review O).
+    data, _ = admin(
+        root,
+        "确认空",
+        "对账确认",
+        ["序号", "对账单号", "业务渠道", "确认人"],
+        [[1, None, "团险直销", "张运营"]],
+        action="对账确认",
+        now="2026-12-08T11:00:00+08:00",
+    )
+    assert data["status"] == "failed" and "row.sample_renumbered" not in [e["code"] for e in data["errors"]]
+    assert data["errors"][0]["column"] == "对账单号", data["errors"]

@@ -69,7 +69,7 @@ def _ledger_found(target) -> bool:
         ) from exc
 
 
-def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
+def _open(layout: Layout, settings, *, create: bool, guard: bool = False, back: bool = False):
     """The ledger, with the desk's mark of numbers handed out. `guard` (the commands that hand numbers
     out): a ledger behind that mark (restored from a backup, or made anew) is refused, and one whose file
     is damaged too."""
@@ -78,7 +78,8 @@ def _open(layout: Layout, settings, *, create: bool, guard: bool = False):
     from .ledger.issued import Issued, issued_path
 
     target = ledger_target(layout.root, settings.ledger)
-    _left_behind(layout, target)
+    if not back:  # (`recover --new-ledger` taking back the SQLite file a migration left: checked by recover)
+        _left_behind(layout, target)
     if not create and not _ledger_found(target):
         raise Failure(f"找不到账本 {describe(target)}。{_first_step(layout, target)}")
     try:
@@ -201,13 +202,15 @@ def _take_ledger(ledger, layout: Layout) -> None:
     """The ledger is the root's from now on: a start that passed every check, or `recover` done. One from
     before ids takes the root's id where it lives where the root's did (a new one built there keeps the old
     id: the same ledger rebuilt), else a new one; the record says where it lives now."""
-    from .ledger.identity import give_id, ledger_id, record_path, write_record
+    from .ledger.identity import give_id, ledger_id, record_path, same_place, write_record
 
     record = _recorded(layout)
     held = ledger_id(ledger)
     here = _here(ledger, layout)
     if held is None:
-        held = give_id(ledger, record.ledger if record is not None and record.where == here else None)
+        held = give_id(
+            ledger, record.ledger if record is not None and same_place(record.where, here, layout.root) else None
+        )
     if record is not None and (record.ledger, record.where) == (held, here):
         return
     try:
@@ -223,10 +226,15 @@ def _take_ledger(ledger, layout: Layout) -> None:
 def _new_ledger_elsewhere(layout: Layout, target, asked: bool) -> None:
     """`recover` building a ledger anew somewhere other than where the root's ledger lives: most likely a
     wrong address (an empty database); a second ledger would hand the same numbers out twice."""
-    from .ledger.identity import location, shown
+    from .ledger.identity import location, same_place, shown
 
     record = _recorded(layout)
-    if record is None or record.where == location(target, layout.root) or asked or _ledger_found(target):
+    if (
+        record is None
+        or asked
+        or _ledger_found(target)
+        or same_place(record.where, location(target, layout.root), layout.root)
+    ):
         return
     raise Failure(
         f"此目录的账本在 {record.shown}（记于 {record.at}），而这次要在 {shown(target)} 新建账本并从 archive/ 重建："
@@ -410,7 +418,7 @@ SHARED_ELSEWHERE = (
 )
 
 
-def _shared_elsewhere(layout: Layout, target) -> bool:
+def _shared_elsewhere(layout: Layout, target, issued_only: bool = False) -> bool:
     """A root whose PostgreSQL ledger handed out numbers, run without its URL (the variable not set in this
     shell): it looks for a SQLite file that never was."""
     from .ledger.db import is_url
@@ -420,7 +428,7 @@ def _shared_elsewhere(layout: Layout, target) -> bool:
     if is_url(target):
         return False
     record = _recorded(layout)
-    if record is not None and record.where.startswith("pg:"):  # (migrate recorded it: nothing issued there yet)
+    if not issued_only and record is not None and record.where.startswith("pg:"):  # (migrate recorded it)
         return True
     if issued_path(layout.root, target) == shared:  # (a SQLite ledger named `ledger`)
         return False
@@ -442,10 +450,10 @@ def _first_step(layout: Layout, target=None) -> str:
     if target is not None and _shared_elsewhere(layout, target):
         return SHARED_ELSEWHERE
     if target is not None:
-        from .ledger.identity import location
+        from .ledger.identity import location, same_place
 
         record = _recorded(layout)
-        if record is not None and record.where != location(target, layout.root):
+        if record is not None and not same_place(record.where, location(target, layout.root), layout.root):
             return (
                 f"此目录的账本在 {record.shown}（记于 {record.at}），不在这里：多半是{_url_source()}指错了，"
                 "请改正后再运行。不要在这里新建账本或从 archive/ 重建：那会有两个账本，把已发出的保单号再次发出"
@@ -478,10 +486,10 @@ def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
     archived = _had_a_ledger(layout)
     issued, _ = Issued(issued_path(layout.root, target)).read()
     if archived or any(issued.values()):
-        from .ledger.identity import location
+        from .ledger.identity import location, same_place
 
         record = _recorded(layout)
-        if record is not None and record.where != location(target, layout.root):  # (a wrong address: said so)
+        if record is not None and not same_place(record.where, location(target, layout.root), layout.root):
             raise Failure(f"找不到账本 {describe(target)}。{_first_step(layout, target)}")
         raise Failure(
             f"找不到账本 {describe(target)}，但此目录{'的 archive/ 中有归档文件或事件记录' if archived else '已发出过编号'}："
@@ -1065,11 +1073,13 @@ def _copy_ledger(layout: Layout, settings, args) -> None:
                 f"账本文件已损坏（{'；'.join(damaged[:3])}），不能复制。请先把账本恢复到最近的备份"
                 "（见运维文档的备份与恢复），运行 watcher recover，再复制"
             )
-        from .ledger.identity import give_id, ledger_id
+        _refuse_foreign(layout, source, "再运行")  # (another desk's ledger or a copy would become this root's)
+        from .ledger.identity import give_id, ledger_id, same_place
 
         if ledger_id(source) is None:  # (the copy carries the id: the same ledger, moved)
             record = _recorded(layout)
-            give_id(source, record.ledger if record is not None and record.where == _here(source, layout) else None)
+            same = record is not None and same_place(record.where, _here(source, layout), layout.root)
+            give_id(source, record.ledger if same and record is not None else None)
         try:
             target = Ledger(args.to, settings.zone, now=clock.now())
         except Exception as exc:
@@ -1092,7 +1102,11 @@ def _copy_ledger(layout: Layout, settings, args) -> None:
     )
     print(
         f'今后使用它：在 watcher.toml 中写 ledger = "{describe(args.to)}"（或设置 WATCHER_LEDGER_URL），'
-        + ("原 SQLite 账本保留不动" if not is_url(source.target) else "原账本保留不动")
+        + (
+            "原 SQLite 账本保留不动，但此目录不再使用它（要退回，停止所有 watcher 后用它运行 watcher recover --new-ledger）"
+            if not is_url(source.target)
+            else "原账本保留不动，但此目录不再使用它"
+        )
     )
 
 
@@ -1119,10 +1133,16 @@ def cmd_recover(layout: Layout, args) -> int:
     target = ledger_target(layout.root, settings.ledger)
     from .ledger.issued import Issued, issued_path
 
-    if not _ledger_found(target) and _shared_elsewhere(layout, target):
+    asked = getattr(args, "new_ledger", False)
+    if not _ledger_found(target) and _shared_elsewhere(layout, target, asked):
         raise Failure(f"找不到账本 {describe(target)}。{SHARED_ELSEWHERE}")
-    _left_behind(layout, target)
-    _new_ledger_elsewhere(layout, target, asked=getattr(args, "new_ledger", False))
+    if not asked:  # (--new-ledger: back to the SQLite file a migration left, once nothing was issued there)
+        _left_behind(layout, target)
+    elif _shared_elsewhere(layout, target, True) and Path(target).exists():
+        raise Failure(
+            f"账本 {target} 是此目录迁移到 PostgreSQL 之前的 SQLite 账本，PostgreSQL 上的账本已经出过单，不能退回。{SHARED_ELSEWHERE}"
+        )
+    _new_ledger_elsewhere(layout, target, asked=asked)
     if (
         not _ledger_found(target)
         and not _had_a_ledger(layout)
@@ -1138,7 +1158,7 @@ def cmd_recover(layout: Layout, args) -> int:
         lock = _hold_root(layout, "恢复前请先停止 watcher serve / process")
     try:
         configure(layout.root, settings.zone, to_stdout=False)
-        ledger = _open(layout, settings, create=True)
+        ledger = _open(layout, settings, create=True, back=asked)
         try:
             damaged = ledger.integrity()
             if damaged:
@@ -1147,7 +1167,8 @@ def cmd_recover(layout: Layout, args) -> int:
                     "再运行 watcher recover"
                 )
             _after_a_swap(ledger)  # (a file written over under serve: checked whole, not only quickly)
-            if not getattr(args, "new_ledger", False):  # (another desk's ledger, a test database, a copy)
+            # (another desk's ledger, a test database, a copy; a run killed mid-way is taken up on its ledger)
+            if not getattr(args, "new_ledger", False) and (unfinished(layout.root) or {}).get("state") != "replaying":
                 _refuse_foreign(layout, ledger, "再运行")
             if not ledger.try_lock("recover") or not ledger.try_lock(LOCK):
                 raise Failure("另一个 watcher 正在使用这个账本（恢复或月结）。请停止所有 watcher 后再试")

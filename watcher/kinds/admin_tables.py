@@ -111,7 +111,7 @@ class AdminTable:
         deposit never received."""
         table = self.table
         assert table is not None
-        given = {c: keys for c, v in sample.items() if (keys := sample_keys(v)) != {""}}
+        given = {c: keys - {""} for c, v in sample.items() if (keys := sample_keys(v)) != {""}}  # (each filled)
         for r in list(table.rows):
             if all(sample_key(table.get(r, c)) in keys for c, keys in given.items()):
                 table.rows.remove(r)

@@ -38,12 +38,13 @@ ROOT_MARK = "<root>/"
 
 
 def location(target, root: Path, db=None) -> str:
-    """Where a ledger lives, compared across runs: a SQLite file's path (inside the root, from the root: a
-    root moved or restored elsewhere keeps its ledger's place); on PostgreSQL what the server itself says
-    (its cluster's system identifier, the database's oid, the schema the session writes): not the URL's
-    text, which two hosts spell two ways (localhost, 127.0.0.1), and which says nothing of a search_path
-    set outside it (PGOPTIONS, ALTER ROLE) or of a copy restored under a new name. `db`: a connection to
-    ask (else one is opened and closed)."""
+    """Where a ledger lives, compared across runs (same_place): a SQLite file's path (inside the root, from
+    the root: a root moved or restored elsewhere keeps its ledger's place); on PostgreSQL what the server
+    itself says (its cluster's system identifier, the database's name, the schema the session writes): not
+    the URL's text, which two hosts spell two ways (localhost, 127.0.0.1), and which says nothing of a
+    search_path set outside it (PGOPTIONS, ALTER ROLE) or of a cluster moved. A database dropped and made
+    again under its name (a dump restored in place) is the same place. `db`: a connection to ask (else one
+    is opened and closed)."""
     if not is_url(target):
         path = Path(target).resolve()
         try:
@@ -62,14 +63,26 @@ def location(target, root: Path, db=None) -> str:
 
 
 def _server_place(db) -> str:
+    cluster = ""  # (a role that may not read it: unknown, and no cluster is told apart from another)
     if db.execute("SELECT has_function_privilege('pg_control_system()', 'EXECUTE')").fetchone()[0]:
         cluster = str(db.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0])
-    else:  # (a role that may not read it: the server's address and port)
-        cluster = str(db.execute("SELECT host(inet_server_addr()) || ':' || inet_server_port()").fetchone()[0])
-    oid, schema = db.execute(
-        "SELECT (SELECT oid FROM pg_database WHERE datname = current_database()), current_schema()"
-    ).fetchone()
-    return f"pg:{cluster}/{oid}/{schema}"
+    name, schema = db.execute("SELECT current_database(), current_schema()").fetchone()
+    return f"pg:{cluster}/{name}/{schema or ''}"
+
+
+def same_place(a: str, b: str, root: Path) -> bool:
+    """Whether two places (location) are one: PostgreSQL's by database and schema, and by cluster where both
+    know it; SQLite's as full paths (a record of either form)."""
+    if a.startswith("pg:") or b.startswith("pg:"):
+        if not (a.startswith("pg:") and b.startswith("pg:")):
+            return False
+        (ca, _, ra), (cb, _, rb) = a[3:].partition("/"), b[3:].partition("/")
+        return ra == rb and (ca == cb or not ca or not cb)
+    return _file(a, root) == _file(b, root)
+
+
+def _file(where: str, root: Path) -> Path:
+    return (Path(root) / where[len(ROOT_MARK) :] if where.startswith(ROOT_MARK) else Path(where)).resolve()
 
 
 def verdict(record: Recorded | None, held: str | None, here: str, root: Path) -> str | None:
@@ -80,15 +93,13 @@ def verdict(record: Recorded | None, held: str | None, here: str, root: Path) ->
     if record is None:
         return None
     if held is None:
-        return None if record.where == here else "older"
+        return None if same_place(record.where, here, root) else "older"
     if held != record.ledger:
         return "other"
-    if record.where == here:
+    if same_place(record.where, here, root):
         return None
-    if not record.where.startswith("pg:"):
-        was = Path(record.where[len(ROOT_MARK) :]) if record.where.startswith(ROOT_MARK) else Path(record.where)
-        if not (Path(root) / was if record.where.startswith(ROOT_MARK) else was).exists():
-            return None  # moved, not copied
+    if not record.where.startswith("pg:") and not _file(record.where, root).exists():
+        return None  # moved, not copied
     return "copy"
 
 
