@@ -188,6 +188,8 @@ def test_a_ledger_from_before_ids_takes_the_roots_and_a_root_from_before_records
     write_request(root / "workbooks/GZ001/四.xlsx", issue_fields(旅行团号="T4"), people(4)[3:])
     proc = run_watcher(root, "process", check=False)
     assert proc.returncode == 1 and "无法读出此目录使用的是哪个账本" in proc.stderr, proc.stderr
+    shown = run_watcher(root, "status", check=False)  # status still shows the desk, and says it
+    assert shown.returncode == 0 and "无法读出此目录使用的是哪个账本" in shown.stdout, shown.stdout + shown.stderr
     assert not (root / "outbox/GZ001/四_结果.json").exists()
 
 

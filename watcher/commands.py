@@ -427,7 +427,12 @@ def _shared_elsewhere(layout: Layout, target, issued_only: bool = False) -> bool
     shared = issued_path(layout.root, "postgresql://")
     if is_url(target):
         return False
-    record = _recorded(layout)
+    from .ledger.identity import read_record
+
+    try:
+        record = read_record(layout.root)
+    except (ValueError, OSError):  # (said where the ledger is opened; status still shows the rest)
+        record = None
     if not issued_only and record is not None and record.where.startswith("pg:"):  # (migrate recorded it)
         return True
     if issued_path(layout.root, target) == shared:  # (a SQLite ledger named `ledger`)
