@@ -446,6 +446,9 @@ def test_status_lists_no_failure_fixed_since_and_names_a_page_set_aside(root):
     assert result(root, "GZ001", "三_结果")[0]["policies"][0]["policy_no"] == following
     text = run_watcher(root, "status").stdout
     assert "电子保单：1 份在同号保单签发前已存在" in text and f"电子保单_{following}.html" in text, text
+    for aside in (root / "outbox" / "GZ001").glob(".*.set-aside"):  # looked at, then deleted by staff
+        aside.unlink()
+    assert "同号保单签发前已存在" not in run_watcher(root, "status").stdout
 
 
 def test_status_counts_today_by_the_desk_clock_the_run_used(root):

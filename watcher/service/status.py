@@ -341,19 +341,20 @@ def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str |
 
 def _set_aside(layout: Layout) -> list[str]:
     """Electronic policies kept under a hidden name because a page of that number was there when it was issued
-    (walk.render.set_aside): an agency's own file, or a number handed out twice."""
+    (walk.render.set_aside): an agency's own file, or a number handed out twice. Those still there: staff
+    delete them once they have looked."""
+    from ..walk.render import SET_ASIDE_LIST
+
+    try:
+        listed = (layout.root / SET_ASIDE_LIST).read_text("utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
     found = []
-    for who in scan.folders(layout):
-        try:
-            with os.scandir(layout.out(who)) as entries:
-                found += [
-                    f"{display_name(who)}/{display_name(e.name)}"
-                    for e in entries
-                    if e.name.startswith(".") and e.name.endswith(".set-aside")
-                ]
-        except OSError:  # (an outbox folder not there yet, or away: said elsewhere)
-            continue
-    return sorted(found)
+    for line in dict.fromkeys(listed):
+        path = Path(line)
+        if line and path.exists():
+            found.append(f"{display_name(path.parent.name)}/{display_name(path.name)}")
+    return found
 
 
 def _pending(layout: Layout) -> list[str]:

@@ -133,7 +133,7 @@ def run_job(job: Job) -> Path:
         root, policy, plan_, agency, settings, zone, at, replacement, missing, moved = job.args
         job.path.parent.mkdir(parents=True, exist_ok=True)
         if job.output == "page" and job.path.exists():
-            set_aside(job.path)
+            set_aside(job.path, root)
         page = render_policy(environment(root), policy, plan_, agency, settings, zone, at, replacement, missing, moved)
         write_bytes(job.path, page)
     elif job.output == "statement":
@@ -167,11 +167,21 @@ def load_writers(root: Path) -> None:
     environment(root).get_template("policy.html.j2")
 
 
-def set_aside(path: Path) -> None:
+SET_ASIDE_LIST = ".watcher-set-aside.txt"  # in the root: the pages set aside, one path a line (status lists them)
+
+
+def set_aside(path: Path, root: Path | None = None) -> None:
     """A newly issued policy's page is never written over another's: a file already there (one an agency
-    put in its outbox, say) is kept under a hidden name and the log says so."""
+    put in its outbox, say) is kept under a hidden name, the log says so, and so does `status` (the root's
+    list of them: status reads it, never the outboxes, which hold every result ever written)."""
     aside = path.with_name(f".{path.name}.{time.time_ns()}.set-aside")
     os.replace(path, aside)
+    if root is not None:
+        try:
+            with open(Path(root) / SET_ASIDE_LIST, "a", encoding="utf-8") as listed:
+                listed.write(f"{aside}\n")
+        except OSError:  # (the log line below still says it)
+            pass
     # An error, not a warning: either an agency put a page there, or this number was handed out before (the
     # ledger, its mark and the archive all restored from one backup, the outbox not): then two groups hold
     # a policy of this number, and only a person can tell which.
