@@ -223,18 +223,23 @@ def _take_ledger(ledger, layout: Layout) -> None:
         ) from None
 
 
+def _recorded_elsewhere(layout: Layout, target):
+    """The root's record where the ledger it names lives somewhere other than `target` (else None)."""
+    from .ledger.identity import location, same_place
+
+    record = _recorded(layout)
+    if record is None or same_place(record.where, location(target, layout.root), layout.root):
+        return None
+    return record
+
+
 def _new_ledger_elsewhere(layout: Layout, target, asked: bool) -> None:
     """`recover` building a ledger anew somewhere other than where the root's ledger lives: most likely a
     wrong address (an empty database); a second ledger would hand the same numbers out twice."""
-    from .ledger.identity import location, same_place, shown
+    from .ledger.identity import shown
 
-    record = _recorded(layout)
-    if (
-        record is None
-        or asked
-        or _ledger_found(target)
-        or same_place(record.where, location(target, layout.root), layout.root)
-    ):
+    record = None if asked or _ledger_found(target) else _recorded_elsewhere(layout, target)
+    if record is None:
         return
     raise Failure(
         f"此目录的账本在 {record.shown}（记于 {record.at}），而这次要在 {shown(target)} 新建账本并从 archive/ 重建："
@@ -454,15 +459,12 @@ def _first_step(layout: Layout, target=None) -> str:
     where the root's ledger is on PostgreSQL."""
     if target is not None and _shared_elsewhere(layout, target):
         return SHARED_ELSEWHERE
-    if target is not None:
-        from .ledger.identity import location, same_place
-
-        record = _recorded(layout)
-        if record is not None and not same_place(record.where, location(target, layout.root), layout.root):
-            return (
-                f"此目录的账本在 {record.shown}（记于 {record.at}），不在这里：多半是{_url_source()}指错了，"
-                "请改正后再运行。不要在这里新建账本或从 archive/ 重建：那会有两个账本，把已发出的保单号再次发出"
-            )
+    record = _recorded_elsewhere(layout, target) if target is not None else None
+    if record is not None:
+        return (
+            f"此目录的账本在 {record.shown}（记于 {record.at}），不在这里：多半是{_url_source()}指错了，"
+            "请改正后再运行。不要在这里新建账本或从 archive/ 重建：那会有两个账本，把已发出的保单号再次发出"
+        )
     if _had_a_ledger(layout):
         return (
             f"此目录曾有账本（archive/ 中有它的归档文件或事件记录）：请把账本备份恢复到原处后运行 watcher recover --root {layout.root}，"
@@ -491,10 +493,7 @@ def _refuse_a_new_ledger_on_an_old_desk(layout: Layout, settings) -> None:
     archived = _had_a_ledger(layout)
     issued, _ = Issued(issued_path(layout.root, target)).read()
     if archived or any(issued.values()):
-        from .ledger.identity import location, same_place
-
-        record = _recorded(layout)
-        if record is not None and not same_place(record.where, location(target, layout.root), layout.root):
+        if _recorded_elsewhere(layout, target) is not None:  # (a wrong address: said so)
             raise Failure(f"找不到账本 {describe(target)}。{_first_step(layout, target)}")
         raise Failure(
             f"找不到账本 {describe(target)}，但此目录{'的 archive/ 中有归档文件或事件记录' if archived else '已发出过编号'}："
