@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -342,3 +344,73 @@ def test_a_postgresql_database_restored_in_place_is_brought_forward_by_plain_rec
     finally:
         with psycopg.connect(PG_BASE, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _web_refused(root: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`watcher web` on a free port, which must stop at once (a page that started would serve until killed)."""
+    from helpers import free_port
+
+    full = {**os.environ, "PYTHONUTF8": "1", **(env or {})}
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "watcher", "web", "--root", str(root), "--port", str(free_port())],
+            capture_output=True,
+            text=True,
+            env=full,
+            timeout=30,
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError("watcher web started on a ledger that is not the root's") from None
+
+
+def test_the_lookup_page_serves_only_the_roots_sqlite_ledger(tmp_path, ledger_backend):
+    """`watcher web` pointed at another desk's ledger served that desk's policies: this desk's travellers,
+    covered, were told 未查到. Refused at start; a page already running answers 维护 while another ledger
+    lies under it, and the policy again once the desk's own is back."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite ledger's file (the PostgreSQL address is the test below)")
+    from helpers import ask_app
+
+    from watcher.settings import load_settings
+    from watcher.web.app import VERIFY_SECONDS, LookupApp
+
+    root, other = _two_desks(tmp_path)
+    policy = _issue(root, "一", "T1")
+    _issue(other, "一", "O1")
+    traveller = str(people(1)[0][3])
+    settings = (root / "watcher.toml").read_text("utf-8")
+    (root / "watcher.toml").write_text(settings + f'ledger = "{other / "ledger.sqlite3"}"\n', encoding="utf-8")
+    proc = _web_refused(root)
+    assert proc.returncode == 1 and "不是此目录的账本" in proc.stderr, proc.stdout + proc.stderr
+    (root / "watcher.toml").write_text(settings, encoding="utf-8")
+
+    moment = [1_000_000.0]
+    app = LookupApp(root, load_settings(root), clock=lambda: moment[0])
+    status, page = ask_app(app, "/", policy, traveller)
+    assert status == "200" and 'id="result"' in page
+    ledger, kept = root / "ledger.sqlite3", tmp_path / "kept.sqlite3"
+    shutil.copy(ledger, kept)
+    ledger.write_bytes((other / "ledger.sqlite3").read_bytes())  # the wrong file copied in under the page
+    for extra in ("-wal", "-shm"):
+        Path(f"{ledger}{extra}").unlink(missing_ok=True)
+    moment[0] += VERIFY_SECONDS + 1  # (the page looks again every few seconds)
+    status, page = ask_app(app, "/", policy, traveller, client="10.70.0.2")
+    assert status == "503" and "维护" in page and "未查到" not in page, page
+    ledger.write_bytes(kept.read_bytes())  # the desk's own again
+    for extra in ("-wal", "-shm"):
+        Path(f"{ledger}{extra}").unlink(missing_ok=True)
+    moment[0] += VERIFY_SECONDS + 1
+    status, page = ask_app(app, "/", policy, traveller, client="10.70.0.3")
+    assert status == "200" and 'id="result"' in page
+
+
+def test_the_lookup_page_refuses_another_postgresql_database(tmp_path, monkeypatch):
+    with pg_schema() as right, pg_schema() as wrong:
+        monkeypatch.setenv("WATCHER_LEDGER_URL", right)
+        root = _desk(tmp_path / "desk")
+        _issue(root, "一", "T1")
+        proc = _web_refused(root, {"WATCHER_LEDGER_URL": wrong})  # (an empty database: 找不到账本, as before)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        run_watcher(tmp_path / "other", "init", "--demo", env={"WATCHER_LEDGER_URL": wrong})
+        proc = _web_refused(root, {"WATCHER_LEDGER_URL": wrong})
+        assert proc.returncode == 1 and "不是此目录的账本" in proc.stderr, proc.stdout + proc.stderr

@@ -169,12 +169,18 @@ def _here(ledger, layout: Layout) -> str:
 def _refuse_foreign(layout: Layout, ledger, then: str) -> None:
     """A ledger not the root's (identity.verdict): refused, saying both and where the address came from.
     `then`: what to do once the address is right (再启动, 再运行)."""
+    from .ledger.identity import ledger_id
+
+    _refuse_other(layout, ledger.target, ledger_id(ledger), _here(ledger, layout), then)
+
+
+def _refuse_other(layout: Layout, target, held: str | None, here: str, then: str) -> None:
+    """_refuse_foreign for a ledger at `target` with the id `held`, living at `here` (identity.location)."""
     from .ledger.db import describe
-    from .ledger.identity import ledger_id, short, verdict
+    from .ledger.identity import short, verdict
 
     record = _recorded(layout)
-    held = ledger_id(ledger)
-    found = verdict(record, held, _here(ledger, layout), layout.root)
+    found = verdict(record, held, here, layout.root)
     if found is None:
         return
     assert record is not None
@@ -184,14 +190,14 @@ def _refuse_foreign(layout: Layout, ledger, then: str) -> None:
     )
     if found == "copy":
         raise Failure(
-            f"连上的账本 {describe(ledger.target)} 是此目录账本的另一份副本（账本编号同为 {short(record.ledger)}，位置不同）："
+            f"连上的账本 {describe(target)} 是此目录账本的另一份副本（账本编号同为 {short(record.ledger)}，位置不同）："
             f"此目录在用的是 {record.shown}（记于 {record.at}）。两份副本各自出单，会把同一个保单号发给两个团，只能用其中一份。"
             f"多半是{_url_source()}指错了（指向了备份恢复出的库、迁移前的旧账本或别的副本）：请改正后{then}。"
             f"若账本确已搬到这里、原处那份不再使用，{take}"
         )
     said = f"账本编号 {short(held)}" if held is not None else "较早版本建立、尚无账本编号"
     raise Failure(
-        f"连上的账本 {describe(ledger.target)}（{said}）不是此目录的账本：此目录的账本是 {record.shown}"
+        f"连上的账本 {describe(target)}（{said}）不是此目录的账本：此目录的账本是 {record.shown}"
         f"（账本编号 {short(record.ledger)}，记于 {record.at}）。多半是{_url_source()}指错了：请改正后{then}。"
         "在另一个账本上工作，会把已发出的保单号再次发给别的团。若确要改用这个账本（例如原账本已丢失，这是它恢复到"
         f"别处的备份），{take}"
@@ -1005,6 +1011,7 @@ def cmd_web(layout: Layout, args) -> int:
     _left_behind(layout, target)
     if not _ledger_found(target):
         raise Failure(f"在 {layout.root} 找不到账本 {describe(target)}。{_first_step(layout, target)}")
+    _web_ledger_is_ours(layout, target)
     configure(layout.root, settings.zone, to_stdout=True)
     host = args.host or settings.web_host
     port = args.port if args.port is not None else settings.web_port
@@ -1035,6 +1042,23 @@ def cmd_web(layout: Layout, args) -> int:
             why = "请检查 --host 和 --port"
         raise Failure(f"无法在 {host}:{port} 上提供服务（{os_words(exc)}）。{why}") from None
     return 0
+
+
+def _web_ledger_is_ours(layout: Layout, target) -> None:
+    """The page serves the root's ledger only: another desk's (a mistyped WATCHER_LEDGER_URL) or a copy
+    behind it would tell travellers with valid policies 未查到. Read-only, as the page reads it."""
+    from .ledger.lookup import LookupLedger
+
+    lookup = LookupLedger(target)
+    try:
+        held, here = lookup.whose(layout.root)
+    except Exception as exc:
+        if classify(exc) is None:
+            raise
+        return  # (the ledger unreachable now: the page says 维护 until it answers, as for any lookup)
+    finally:
+        lookup.close()
+    _refuse_other(layout, target, held, here, "再启动")
 
 
 def cmd_migrate(layout: Layout, args) -> int:

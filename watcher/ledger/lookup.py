@@ -137,8 +137,16 @@ class Connections:
                 self._drop()
                 conn = None
             if conn is None:
-                conn = self.local.conn = self._new()  # the file gone: raises, and the next lookup tries again
-                self.local.file = self._file()
+                conn = self._new()  # the file gone: raises, and the next lookup tries again
+                # Read once first: the -shm it maps exists from then on. Taken before (no -shm yet), the file's
+                # identity was the same after a copy went in over it and its -shm was removed, and this
+                # connection went on answering from the old mapping.
+                try:
+                    conn.execute("PRAGMA schema_version").fetchone()
+                except sqlite3.Error:
+                    conn.close()
+                    raise
+                self.local.conn, self.local.file = conn, self._file()
                 self.local.generation = self.generation
             try:
                 yield conn
@@ -210,6 +218,33 @@ class LookupLedger:
         """The SQLite file now at the ledger's name (device, inode): another file moved into place (a backup
         restored) has another. None on PostgreSQL, or where there is no file."""
         return None if is_url(self.target) else self.connections._file()
+
+    def whose(self, root) -> tuple[str | None, str]:
+        """The ledger's id (None: one from before ids) and where it lives (identity.location): whether it is
+        the root's ledger (a mistyped address served another desk's travellers, or a copy restored elsewhere
+        behind the numbers since, and told them 未查到)."""
+        from .identity import KEY, location
+
+        with self.connections.connection() as conn:
+            if is_url(self.target):
+                has = conn.execute("SELECT to_regclass('desk')").fetchone()[0] is not None
+            else:
+                has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'desk'").fetchone()
+            row = conn.execute("SELECT value FROM desk WHERE name = ?", (KEY,)).fetchone() if has else None
+            return (None if row is None else str(row[0])), location(
+                self.target, root, conn if is_url(self.target) else None
+            )
+
+    def close(self) -> None:
+        """Close what this thread holds (SQLite) and the idle pool (PostgreSQL)."""
+        self.connections._drop()
+        while True:
+            try:
+                conn, _ = self.connections.idle.get_nowait()
+            except queue.Empty:
+                return
+            with suppress(Exception):
+                conn.close()
 
     def ping(self) -> None:
         """Read the ledger once (raises as a lookup would when it cannot): for /healthz."""

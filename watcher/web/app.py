@@ -146,6 +146,7 @@ class LookupApp:
         self.mark = issued_path(self.root, target)
         self.verified_at, self.unverified = -1e9, False
         self.verified_file: tuple[int, int, int] | None = None  # the ledger file the last look was at
+        self.foreign_said: str | None = None  # the last verdict on the ledger's identity logged
         # The failed-lookup counts could not be written: a lookup that fails could not be counted, so none
         # is answered (a wrong guess would be "maintenance" and a right one the policy: guessing unlimited)
         # until a write goes through again.
@@ -354,9 +355,31 @@ class LookupApp:
         from ..service.recovering import lags, unfinished
 
         # The mark lost with the ledger's disk: the event log beside the archive still knows (its last 5).
-        unverified = unfinished(self.root) is not None or lags(self.root, self.mark, self.ledger, self.zone, last=5)
+        unverified = (
+            unfinished(self.root) is not None
+            or self._foreign()
+            or lags(self.root, self.mark, self.ledger, self.zone, last=5)
+        )
         self.verified_at, self.unverified = now, unverified
         return unverified
+
+    def _foreign(self) -> bool:
+        """Whether the ledger the page reads is not the root's (identity.verdict): another desk's, or a copy
+        of this one put where the page reads while the root's own lives on (its travellers told 未查到). A
+        record that cannot be read is not trusted either (the desk's own commands stop on it)."""
+        from ..ledger.identity import read_record, verdict
+
+        try:
+            record = read_record(self.root)
+        except (ValueError, OSError) as exc:
+            found: str | None = f"record unreadable: {exc}"
+        else:
+            found = verdict(record, *self.ledger.whose(self.root), self.root) if record is not None else None
+        if found != self.foreign_said:
+            if found is not None:
+                log.error("lookup page: the ledger is not this root's (%s): answering 维护 until it is", found)
+            self.foreign_said = found
+        return found is not None
 
     def _verdict(self, key: str, now: float, rules: Rules) -> Verdict:
         """The store's verdict, or one this process already knows holds: a client that ignores
