@@ -568,6 +568,8 @@ class _Cable:
         # Armed: the COMMIT that follows a request's INSERT goes through, and the connection is cut before its
         # answer comes back (the database committed; the worker cannot know).
         self.armed, self.fired = False, False
+        # Before: the request's INSERT is not passed on and the connection is cut (nothing committed).
+        self.before = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -590,6 +592,9 @@ class _Cable:
         inserted = False
         try:
             while data := a.recv(65536):
+                if out and self.before and b"INSERT INTO requests" in data:
+                    self.before, self.fired = False, True
+                    break
                 inserted = inserted or (out and self.armed and b"INSERT INTO requests" in data)
                 if inserted and b"COMMIT" in data:
                     self.armed, self.fired = False, True
@@ -740,6 +745,27 @@ def test_a_commit_whose_answer_never_came_is_finished_as_that_request(pg_root, p
         lines = [e.data for e in events.read(root / "archive") if e.kind == "file" and e.data["file"] == "团A.xlsx"]
         assert [(x["status"], x["committed"]) for x in lines] == [("success", True)], lines
         assert lines[0]["numbers"] and (root / "archive" / lines[0]["archived"]).is_file()
+    finally:
+        cable.cut()
+
+
+def test_a_file_put_back_when_the_connection_dropped_keeps_its_result_name(pg_root, pg_url):
+    """The connection dropped before a request's commit: the file went back to wait, but the name its result
+    was to take could not be freed (the database away at that moment), so taken again it came out as
+    团A_结果_2, and no 团A_结果 ever existed for the clerk to find."""
+    root = pg_root
+    out = root / "outbox" / "GZ001"
+    cable = _Cable(pg_url)
+    try:
+        with serving(root, env={"WATCHER_LEDGER_URL": cable.url}) as worker:
+            wait_for(lambda: str(worker.pid) in run_watcher(root, "status").stdout, 60, "the worker in status")
+            cable.before = True
+            write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
+            wait_for(lambda: list(out.glob("团A_结果*.json")), 90, "团A's result")
+            time.sleep(1)
+        assert cable.fired, "the request's INSERT was never held back"
+        assert sorted(p.name for p in out.glob("团A_结果*.json")) == ["团A_结果.json"]
+        assert ledger_query(root, "SELECT count(*) FROM result_names")[0][0] == 0
     finally:
         cable.cut()
 

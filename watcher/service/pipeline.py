@@ -107,6 +107,10 @@ class Pipeline:
         # (agency, sha256, result stem) of the files in hand or pending whose walk is in the event log: their
         # outputs tried again are not logged as another walk. Emptied as each file finishes.
         self.logged: set[tuple[str, str, str]] = set()
+        # (agency, result stem) of files put back whose name could not be freed (the ledger away at that
+        # moment): freed before the next file is claimed. Left taken, the file dropped again came back as
+        # 团A_结果_2 with no 团A_结果 anywhere.
+        self.unreleased: set[tuple[str, str]] = set()
 
     # --- taking files ----------------------------------------------------------------------------
 
@@ -116,6 +120,8 @@ class Pipeline:
         if self.halted is not None:
             return  # the intake is stopped: every file stays where it is
         started = time.monotonic()
+        if self.unreleased:
+            self._release_names()
         try:
             record = claim_file(self.desk, path, who)
         except Exception as exc:
@@ -311,8 +317,21 @@ class Pipeline:
         self.desk.reserved.discard((record.who, record.stem))
         try:
             self.desk.ledger.release_stem(record.who, record.stem)
-        except Exception:  # the ledger is away: the name is freed when the next worker starts
+        except Exception:  # the ledger is away: freed before the next file is claimed (_release_names)
             log.warning("结果文件名 %s/%s 暂时无法释放", record.who, record.stem)
+            self.unreleased.add((record.who, record.stem))
+
+    def _release_names(self) -> None:
+        """Free the result names of files put back while the ledger was away (unreleased)."""
+        for who, stem in sorted(self.unreleased):
+            if (who, stem) in self.desk.reserved:  # (taken again by this worker meanwhile: its own now)
+                self.unreleased.discard((who, stem))
+                continue
+            try:
+                self.desk.ledger.release_stem(who, stem)
+            except Exception:  # still away: the claim that follows meets it and stops the intake
+                return
+            self.unreleased.discard((who, stem))
 
     def _pend(self, record: Claim, why: str) -> None:
         """Its outputs could not be written (a full disk, an outbox that cannot be written): the file stays
