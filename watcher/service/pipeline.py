@@ -482,6 +482,8 @@ class Pipeline:
     def close(self) -> None:
         self.flush()
         self.drain()
+        if self.unreleased:  # (a `process` run that ends here takes no other file to free them before)
+            self._release_names()
         if self.pool is not None:
             self.pool.shutdown()
 
