@@ -770,9 +770,11 @@ def test_a_file_put_back_when_the_connection_dropped_keeps_its_result_name(pg_ro
         cable.cut()
 
 
-def test_status_says_a_worker_waits_on_another_that_holds_an_agencys_turn(pg_root, pg_url):
+def test_a_worker_frozen_on_an_agencys_turn_holds_up_no_other_file_and_status_names_it(pg_root, pg_url):
     """A worker frozen while it holds an agency's turn (kill -STOP, a paused machine) held up every worker that
-    met a file of that agency, and their other files with it; status said nothing of the one waiting."""
+    met a file of that agency, and all their other files with it; status said nothing of it. Now the file
+    waits lock_wait_seconds, goes back where it was dropped and is tried again later, while the worker goes
+    on with the other files; status names the worker holding the turn."""
     import hashlib
 
     import psycopg
@@ -783,18 +785,27 @@ def test_status_says_a_worker_waits_on_another_that_holds_an_agencys_turn(pg_roo
     (root / "watcher.toml").write_text(
         "settle_seconds = 0.3\nrescan_seconds = 1\nlock_wait_seconds = 2\n", encoding="utf-8"
     )
+    drop = root / "workbooks/GZ001/团A.xlsx"
     with psycopg.connect(pg_url, autocommit=True) as frozen:
         where = frozen.execute("SELECT current_database() || '/' || current_schema()").fetchone()[0]
         tag = f"watcher {hashlib.sha256(str(where).encode()).hexdigest()[:8]} "
         frozen.execute("SELECT set_config('application_name', %s, false)", (tag + "serve frozen-1",))
         frozen.execute("SELECT pg_advisory_lock(%s)", (_lock_key("agency:GZ001"),))
         with serving(root) as proc:
-            write_request(root / "workbooks/GZ001/团A.xlsx", issue_fields(), people(2))
-            wait_for(lambda: "办完同一机构的文件" in run_watcher(root, "status").stdout, 60, "status says who waits")
+            write_request(drop, issue_fields(), people(2))
+            wait_for(lambda: "占着机构 GZ001 的办理次序" in run_watcher(root, "status").stdout, 60, "status names it")
             text = run_watcher(root, "status").stdout
-            waiter = text.split("在等 frozen-1 办完同一机构的文件", 1)[0].rsplit("工作进程：", 1)[-1]
-            assert f"-{proc.pid}（serve" in waiter, text  # the waiting worker, named as status names it
+            assert "frozen-1（" in text and text.index("frozen-1（") < text.index("占着机构 GZ001"), text
+            assert (
+                f"{proc.pid}（serve，" in text and "占着" not in text.split(f"{proc.pid}（serve，", 1)[1].split("）")[0]
+            )
+            # The file went back to wait, and the worker is free for other files meanwhile.
+            log = root / "logs" / "watcher.log"
+            wait_for(lambda: "文件已放回原处" in log.read_text("utf-8"), 30, "the file put back")
+            assert not results(root)
             frozen.execute("SELECT pg_advisory_unlock(%s)", (_lock_key("agency:GZ001"),))
             wait_for(lambda: results(root), 60, "the file, once the turn is free")
-            assert "办完同一机构的文件" not in run_watcher(root, "status").stdout
+            assert "办理次序" not in run_watcher(root, "status").stdout
+            assert proc.poll() is None
     assert results(root)[0]["status"] == "success"
+    assert [p.name for p in (root / "outbox/GZ001").glob("团A_结果*.json")] == ["团A_结果.json"]

@@ -26,6 +26,7 @@ from ..domain.plans import AgeFactor, Coverage, Plan, RateBand
 from ..domain.policy import ACTIVE, CANCELLED, Agency, Insured, Policy, Replacement, policy_number
 from ..domain.text import group_key
 from ..faults import AWAY, SWAPPED, DeskFault, describe, os_words
+from ..layout import ADMIN as ADMIN_FOLDER
 from .common import (
     POLICY_SELECT,
     LedgerError,
@@ -95,6 +96,16 @@ def _numbered(name: str) -> str:
 
 def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+
+
+class TurnBusy(Exception):
+    """An agency's turn (Ledger.turn) stayed with another worker for the whole wait: the file in hand goes
+    back to wait, and the worker goes on with the others (a worker frozen while it held the turn, stopped
+    or its machine paused, held up every worker that met a file of that agency, and all their files)."""
+
+    def __init__(self, name: str, waited: float):
+        super().__init__(name, waited)
+        self.name, self.waited = name, waited
 
 
 SWAPPED_SUFFIX = ".swapped"  # beside a SQLite ledger: written over under a running process (note_swapped)
@@ -604,11 +615,12 @@ class Ledger(SettlementLedger):
             self.conn.execute("SELECT pg_advisory_unlock(?)", (_lock_key(name),)).fetchone()
 
     @contextmanager
-    def turn(self, *names: str) -> Iterator[None]:
+    def turn(self, *names: str, wait: float | None = None) -> Iterator[None]:
         """Wait for these names' turn among the workers of a shared (PostgreSQL) ledger and hold it: what a
         request reads to decide (a group's live policies, a policy still 有效, an agency still 合作中) cannot
-        change under it before its commit. Taken in the order given (callers give the same order). SQLite
-        has one process per root: nothing to wait for."""
+        change under it before its commit. Taken in the order given (callers give the same order). `wait`:
+        at most this many seconds for each, then TurnBusy (None: as long as it takes). SQLite has one
+        process per root: nothing to wait for."""
         if self.backend != "postgresql":
             yield
             return
@@ -616,7 +628,10 @@ class Ledger(SettlementLedger):
         try:
             for name in names:
                 key = _lock_key(name)
-                self.conn.execute("SELECT pg_advisory_lock(?)", (key,)).fetchone()
+                if wait is None:
+                    self.conn.execute("SELECT pg_advisory_lock(?)", (key,)).fetchone()
+                elif not self._lock_within(key, wait):
+                    raise TurnBusy(name, wait)
                 taken.append(key)
             yield
         finally:
@@ -625,6 +640,26 @@ class Ledger(SettlementLedger):
                     self.conn.execute("SELECT pg_advisory_unlock(?)", (key,)).fetchone()
                 except Exception:  # the connection went: its session locks went with it
                     pass
+
+    def _lock_within(self, key: int, wait: float) -> bool:
+        """pg_advisory_lock waited for at most `wait` seconds (the server's lock_timeout, set for this wait
+        only): whether it was taken."""
+        if self.conn.execute("SELECT pg_try_advisory_lock(?)", (key,)).fetchone()[0]:
+            return True
+        if wait <= 0:
+            return False
+        import psycopg
+
+        self.conn.execute(
+            "SELECT set_config('lock_timeout', ?, false)", (f"{max(1, round(wait * 1000))}ms",)
+        ).fetchone()
+        try:
+            self.conn.execute("SELECT pg_advisory_lock(?)", (key,)).fetchone()
+            return True
+        except psycopg.errors.LockNotAvailable:
+            return False
+        finally:
+            self.conn.execute("RESET lock_timeout")
 
     def register_worker(self, name: str, command: str, at: datetime) -> None:
         """A worker on a shared (PostgreSQL) ledger says it is here; rows of workers that are gone (nobody
@@ -658,29 +693,34 @@ class Ledger(SettlementLedger):
     def unregister_worker(self, name: str) -> None:
         self.conn.execute("DELETE FROM workers WHERE name = ?", (name,))
 
-    def waiting_turns(self, longer_than: float) -> dict[str, tuple[str, int]]:
-        """Workers of this desk waiting for an agency's turn (turn) held by another for over `longer_than`
-        seconds: {waiting worker: (holding worker, seconds)}. A worker frozen while it holds one (stopped,
-        its machine paused) holds up every worker that meets a file of that agency."""
+    def stuck_turns(self, longer_than: float) -> dict[str, tuple[str, int]]:
+        """Workers of this desk holding an agency's turn (turn) while their session has done nothing for over
+        `longer_than` seconds: {worker: (agency, seconds)}. A worker frozen while it holds one (stopped, its
+        machine paused) holds that agency's files back on every worker (each puts them back after
+        lock_wait_seconds and tries again later). A worker at work runs a query every few milliseconds."""
         if self.backend != "postgresql":
             return {}
+        keys = {_lock_key(f"agency:{code}"): code for (code,) in self.conn.execute("SELECT code FROM agencies")}
+        keys[_lock_key(f"agency:{ADMIN_FOLDER}")] = ADMIN_FOLDER
         tag = self._session_tag()
         rows = self.conn.execute(
-            "SELECT w.application_name, h.application_name, EXTRACT(EPOCH FROM now() - w.query_start)"
-            " FROM pg_locks wl JOIN pg_stat_activity w ON w.pid = wl.pid"
-            " JOIN pg_locks hl ON hl.locktype = 'advisory' AND hl.granted AND hl.pid <> wl.pid"
-            " AND hl.database = wl.database AND hl.classid = wl.classid AND hl.objid = wl.objid"
-            " AND hl.objsubid = wl.objsubid"
-            " JOIN pg_stat_activity h ON h.pid = hl.pid"
-            " WHERE wl.locktype = 'advisory' AND NOT wl.granted AND starts_with(w.application_name, ?)"
-            " AND now() - w.query_start > make_interval(secs => ?)",
-            (tag, float(longer_than)),
+            "SELECT h.application_name, (l.classid::bigint << 32) | l.objid::bigint,"
+            " EXTRACT(EPOCH FROM now() - h.state_change)"
+            " FROM pg_locks l JOIN pg_stat_activity h ON h.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database ="
+            " (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " AND h.state LIKE 'idle%' AND h.pid <> pg_backend_pid()"
+            " AND now() - h.state_change > make_interval(secs => ?)",
+            (float(longer_than),),
         ).fetchall()
         found: dict[str, tuple[str, int]] = {}
-        for waiter, holder, seconds in rows:
-            name = str(waiter)[len(tag) :].partition(" ")[2]
-            held_by = str(holder)[len(tag) :].partition(" ")[2] if str(holder).startswith(tag) else str(holder)
-            found[name] = (held_by or "另一个会话", int(seconds))
+        for holder, key, seconds in rows:
+            signed = int(key) - (1 << 64) if int(key) >= 1 << 63 else int(key)
+            if signed not in keys:
+                continue  # (a worker's own lock, held all its life)
+            holder = str(holder)
+            name = holder[len(tag) :].partition(" ")[2] if holder.startswith(tag) else (holder or "另一个会话")
+            found[name] = (keys[signed], int(seconds))
         return found
 
     def workers(self, alive: bool = True) -> list[tuple[str, str, datetime]]:

@@ -25,6 +25,7 @@ from typing import Any
 from .. import clock, events
 from ..faults import LOCKED, DeskFault, classify, describe, os_words
 from ..layout import CLAIMED
+from ..ledger.policies import TurnBusy
 from ..walk.archive import archive_claim, forget
 from ..walk.claim import Claim, read_record, unclaim, update_record
 from ..walk.desk import Desk
@@ -186,6 +187,17 @@ class Pipeline:
                 "%s/%s：受理后文件仍在变化（还在写入），已放回原处，等它不再变化后再受理",
                 record.who,
                 record.original,
+            )
+            self._put_back(record)
+            return
+        except TurnBusy as busy:
+            log.warning(
+                "%s/%s：%s 的办理次序被另一个工作进程占用，已等 %g 秒仍未轮到（它可能已停止响应，watcher status"
+                " 会指出是哪一个），文件已放回原处，稍后再办；其他文件照常办理",
+                record.who,
+                record.original,
+                busy.name.removeprefix("agency:"),
+                busy.waited,
             )
             self._put_back(record)
             return

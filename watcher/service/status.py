@@ -53,13 +53,15 @@ def _silent(layout: Layout, worker: str) -> str:
     return f"；已 {int(age)} 秒没有心跳，可能已停止响应：它手上的文件不会被别的工作进程接手，请检查该进程"
 
 
-def _waiting(held: tuple[str, int] | None) -> str:
+def _stuck(held: tuple[str, int] | None) -> str:
     if held is None:
         return ""
-    holder, seconds = held
+    agency, seconds = held
+    which = "管理文件夹 _admin" if agency == ADMIN else f"机构 {agency}"
     return (
-        f"；已 {seconds} 秒在等 {holder} 办完同一机构的文件，其间它不受理其他文件：{holder} 可能已卡住"
-        "（进程被暂停、虚拟机挂起），请检查它，必要时停止它（它手上的文件由其他工作进程接手）"
+        f"；占着{which} 的办理次序，已 {seconds} 秒没有动静：它可能已卡住（进程被暂停、虚拟机挂起），"
+        f"{which} 的文件在各工作进程都办不了（等一会儿后放回原处，稍后再试），请检查它，必要时停止它"
+        "（它手上的文件由其他工作进程接手）"
     )
 
 
@@ -71,15 +73,17 @@ def _service(layout: Layout, ledger, zone, said_after: float = 60.0) -> str:
         cut_off = _cut_off(layout, [name for name, _, _ in workers])
         if not workers:
             return f"运行中（{cut_off}）" if cut_off else "未运行"
-        # (a worker waiting longer for another's turn on an agency than a lock is waited out: said)
-        waiting = ledger.waiting_turns(said_after)
+        # (a worker holding an agency's turn, idle longer than a lock is waited out: said)
+        stuck = ledger.stuck_turns(said_after)
+        named = {name for name, _, _ in workers}
         return (
             f"运行中（{len(workers)} 个工作进程："
             + "，".join(
                 f"{name}（{command}，{started.astimezone(zone):%m-%d %H:%M} 起{_silent(layout, name)}"
-                f"{_waiting(waiting.get(name))}）"
+                f"{_stuck(stuck.get(name))}）"
                 for name, command, started in workers
             )
+            + "".join(f"；另有会话 {name}{_stuck(held)}" for name, held in sorted(stuck.items()) if name not in named)
             + (f"；另有 {cut_off}" if cut_off else "")
             + "）"
         )

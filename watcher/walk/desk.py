@@ -26,6 +26,7 @@ class Desk:
     reader: Callable | None = None  # (path, format) → Book; the sandbox when the service runs
     parser: Sandbox | None = None  # the sandbox, when the service runs: files are sent to it ahead
     worker: str | None = None  # with several workers (PostgreSQL): this one's name; its claims live apart
+    busy_turns: dict = field(default_factory=dict)  # turn name → when it was last found held past the wait
 
     def __post_init__(self):
         self.zone = self.settings.zone

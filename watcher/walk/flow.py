@@ -5,6 +5,7 @@ preflight → read → parse → validate → decide → commit; render and arch
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -15,6 +16,7 @@ from ..faults import DeskFault, classify
 from ..kinds.common import ApplySheet
 from ..layout import ADMIN
 from ..ledger.common import LedgerError
+from ..ledger.policies import TurnBusy
 from .archive import CopyChanged, Snapshot, archived_copy, durable, unchanged
 from .claim import Claim
 from .commit import commit
@@ -75,7 +77,7 @@ def walk(desk: Desk, record: Claim) -> Outcome:
         if outcome.committed and not outcome.recovered and not unchanged(record, snap):
             # Changed after the commit: what was committed is what the archive keeps; say the rest was not.
             outcome = replace(outcome, problems=[*outcome.problems, file_problem("file.changed_after", warning=True)])
-    except (FileChanged, DeskFault):
+    except (FileChanged, DeskFault, TurnBusy):
         raise
     except CopyChanged as exc:
         raise FileChanged(record.path) from exc
@@ -116,8 +118,28 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
     # Several workers on one ledger: one request of an agency at a time from reading what it decides by to
     # its commit (two 投保 of one group with the same people, a 加人 beside a 撤单, a 投保 beside the 机构
     # that terminates the agency: both passed otherwise). 机构 takes the turn of each agency it saves too.
-    with desk.ledger.turn(*turns(frame.who, request)):
-        return _decided(desk, frame, book, kind, request, snap, still)
+    names = turns(frame.who, request)
+    try:
+        with desk.ledger.turn(*names, wait=_turn_wait(desk, names)):
+            for name in names:
+                desk.busy_turns.pop(name, None)
+            return _decided(desk, frame, book, kind, request, snap, still)
+    except TurnBusy as busy:
+        desk.busy_turns[busy.name] = time.monotonic()
+        raise
+
+
+BUSY_FOR = 300.0  # seconds an agency's turn found held past the wait is waited for briefly (BUSY_WAIT)
+BUSY_WAIT = 1.0
+
+
+def _turn_wait(desk: Desk, names: list[str]) -> float:
+    """How long to wait for a turn: lock_wait_seconds; briefly where it was found held that long a little
+    while ago (a frozen worker: each of that agency's files would hold every other agency up again)."""
+    now = time.monotonic()
+    if any(now - desk.busy_turns.get(name, -1e9) < BUSY_FOR for name in names):
+        return min(BUSY_WAIT, desk.settings.lock_wait_seconds)
+    return desk.settings.lock_wait_seconds
 
 
 TAIL_WITHIN = timedelta(hours=1)
