@@ -122,7 +122,8 @@ def test_another_desks_sqlite_ledger_copied_in_is_refused(tmp_path, ledger_backe
         Path(str(root / "ledger.sqlite3") + extra).unlink(missing_ok=True)
     write_request(root / "workbooks/GZ001/二.xlsx", issue_fields(旅行团号="T2"), people(2)[1:])
     proc = run_watcher(root, "process", check=False)
-    assert proc.returncode == 1 and "不是此目录的账本" in proc.stderr, proc.stderr
+    # (the address is the recorded one: the file there was replaced, and no address is blamed; attack R)
+    assert proc.returncode == 1 and "已被换成另一个账本" in proc.stderr and "指错了" not in proc.stderr, proc.stderr
     assert not (root / "outbox/GZ001/二_结果.json").exists()
     assert "连上的不是此目录的账本" in run_watcher(root, "status").stdout
     # recover checks a ledger found there against the archive: another desk's business is refused.
@@ -414,3 +415,28 @@ def test_the_lookup_page_refuses_another_postgresql_database(tmp_path, monkeypat
         run_watcher(tmp_path / "other", "init", "--demo", env={"WATCHER_LEDGER_URL": wrong})
         proc = _web_refused(root, {"WATCHER_LEDGER_URL": wrong})
         assert proc.returncode == 1 and "不是此目录的账本" in proc.stderr, proc.stdout + proc.stderr
+
+
+def test_a_copy_of_the_whole_root_run_beside_it_is_refused_and_a_root_moved_works(tmp_path, ledger_backend):
+    """`cp -a` of the whole desk, run beside the original: the ledger inside the root is recorded from the
+    root, so the copy passed every check and both handed out the same policy numbers to two groups (attack
+    R). The copy is refused while the original still holds the ledger; once the original is moved away the
+    copy is the desk (a root moved), and its record names its own file from then on."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite ledger inside the root (a PostgreSQL one is recorded by the server's name)")
+    root = _desk(tmp_path / "desk")
+    first = _issue(root, "一", "T1")
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, symlinks=True)
+    write_request(copy / "workbooks/GZ001/二.xlsx", issue_fields(旅行团号="T2"), people(2)[1:])
+    proc = run_watcher(copy, "process", check=False)
+    assert proc.returncode == 1 and "一份副本" in proc.stderr and str(root) in proc.stderr, proc.stderr
+    assert "指错了" not in proc.stderr and not (copy / "outbox/GZ001/二_结果.json").exists()
+    assert "一份副本" in run_watcher(copy, "status").stdout
+    second = _issue(root, "三", "T3", start=2)  # the original goes on
+    assert second > first
+
+    root.rename(tmp_path / "old")  # the original moved away: the copy is the desk now
+    run_watcher(copy, "process")
+    assert result(copy, "GZ001", "二_结果")[0]["status"] == "success"
+    assert _record(copy)["shown"] == str(copy / "ledger.sqlite3")

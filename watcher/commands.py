@@ -177,7 +177,7 @@ def _refuse_foreign(layout: Layout, ledger, then: str) -> None:
 def _refuse_other(layout: Layout, target, held: str | None, here: str, then: str) -> None:
     """_refuse_foreign for a ledger at `target` with the id `held`, living at `here` (identity.location)."""
     from .ledger.db import describe
-    from .ledger.identity import short, verdict
+    from .ledger.identity import same_place, short, verdict
 
     record = _recorded(layout)
     found = verdict(record, held, here, layout.root)
@@ -188,6 +188,22 @@ def _refuse_other(layout: Layout, target, held: str | None, here: str, then: str
         "请先停止所有主机上的 watcher，再运行 watcher recover --new-ledger "
         f"--root {layout.root}：它用 archive/ 核对并补齐这个账本，此后此目录改用它"
     )
+    if found == "root-copy":
+        then_root = Path(record.shown).parent
+        raise Failure(
+            f"此目录 {layout.root} 像是 {then_root} 的一份副本：那里的账本 {record.shown} 仍在，和这里的是同一个账本"
+            f"（账本编号同为 {short(record.ledger)}）。两处都运行，会把同一个保单号发给两个团，只能用其中一处。"
+            f"若此目录是搬过来的、原目录不再使用，请先停止原目录的 watcher，把原目录改名或移走（要留作备份就打包保存），"
+            f"再{then}；若原目录仍在使用，请不要在这里运行 watcher"
+        )
+    if found == "other" and same_place(record.where, here, layout.root):
+        # (the address is the recorded one: the file there was replaced, not the address mistyped)
+        raise Failure(
+            f"账本 {describe(target)} 已被换成另一个账本（账本编号 {short(held or '')}，此目录的账本编号是 "
+            f"{short(record.ledger)}，记于 {record.at}）：多半是把别处的账本文件或别的目录的备份复制到了这里。"
+            f"在它上面工作，会把已发出的保单号再次发给别的团。请换回此目录账本的备份，再{then}（之后运行 watcher recover "
+            f"补上备份之后的业务）。若确要改用这个账本，{take}"
+        )
     if found == "copy":
         raise Failure(
             f"连上的账本 {describe(target)} 是此目录账本的另一份副本（账本编号同为 {short(record.ledger)}，位置不同）："
@@ -208,7 +224,7 @@ def _take_ledger(ledger, layout: Layout) -> None:
     """The ledger is the root's from now on: a start that passed every check, or `recover` done. One from
     before ids takes the root's id where it lives where the root's did (a new one built there keeps the old
     id: the same ledger rebuilt), else a new one; the record says where it lives now."""
-    from .ledger.identity import give_id, ledger_id, record_path, same_place, write_record
+    from .ledger.identity import give_id, ledger_id, record_path, same_place, shown, write_record
 
     record = _recorded(layout)
     held = ledger_id(ledger)
@@ -217,8 +233,8 @@ def _take_ledger(ledger, layout: Layout) -> None:
         held = give_id(
             ledger, record.ledger if record is not None and same_place(record.where, here, layout.root) else None
         )
-    if record is not None and (record.ledger, record.where) == (held, here):
-        return
+    if record is not None and (record.ledger, record.where, record.shown) == (held, here, shown(ledger.target)):
+        return  # (the path shown refreshed too: a root moved, then copied, is told apart by it: identity.verdict)
     try:
         at = clock.now().astimezone(ledger.zone).isoformat(timespec="seconds")
         write_record(layout.root, held, ledger.target, at, here)

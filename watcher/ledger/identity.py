@@ -15,9 +15,13 @@ one) at its first start that passes every check.
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from ..io.atomic import write_bytes
 from .db import is_url, redact
@@ -87,7 +91,8 @@ def _file(where: str, root: Path) -> Path:
 
 def verdict(record: Recorded | None, held: str | None, here: str, root: Path) -> str | None:
     """Whether a ledger (its id `held`, living at `here`) is the root's: None where it is (or the root records
-    none); "other" another ledger; "older" one from before ids at another place; "copy" the same ledger's
+    none); "other" another ledger; "older" one from before ids at another place; "root-copy" the same ledger
+    in a copy of the whole root while the root that recorded it still holds it; "copy" the same ledger's
     other copy (a dump restored, the file a migration left, a rebuild elsewhere) while the recorded one is
     still there. A SQLite file moved (nothing left where it was) is the same ledger moved."""
     if record is None:
@@ -97,10 +102,35 @@ def verdict(record: Recorded | None, held: str | None, here: str, root: Path) ->
     if held != record.ledger:
         return "other"
     if same_place(record.where, here, root):
-        return None
+        return "root-copy" if _root_copied(record, held, here, root) else None
     if not record.where.startswith("pg:") and not _file(record.where, root).exists():
         return None  # moved, not copied
     return "copy"
+
+
+def _root_copied(record: Recorded, held: str, here: str, root: Path) -> bool:
+    """Whether this root is a copy of the root that recorded its ledger (`cp -a` of the whole desk, or a tar
+    unpacked beside it) while that one is still there with the same ledger: a ledger inside the root is
+    recorded from the root, so both copies would pass, and each would hand out the same numbers. Told by
+    the path the record shows (the recording root's file), where that file still holds this ledger's id."""
+    if not record.where.startswith(ROOT_MARK) or is_url(record.shown):
+        return False
+    then = Path(record.shown)
+    if not then.is_absolute():
+        return False
+    try:
+        if os.path.samefile(then, _file(here, root)):
+            return False
+    except OSError:
+        pass
+    if not then.is_file():
+        return False  # (moved: nothing left where it was)
+    try:
+        with closing(sqlite3.connect(f"file:{quote(str(then))}?mode=ro", uri=True, timeout=5)) as db:
+            row = db.execute("SELECT value FROM desk WHERE name = ?", (KEY,)).fetchone()
+    except sqlite3.Error:
+        return False  # (not a ledger, or one from before ids: not this one)
+    return row is not None and str(row[0]) == held
 
 
 def shown(target) -> str:

@@ -321,6 +321,12 @@ def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str |
     try:
         here = location(ledger.target, layout.root, ledger.db if ledger.backend == "postgresql" else None)
         found = verdict(record, ledger_id(ledger), here, layout.root)
+        if found == "root-copy":
+            assert record is not None
+            return (
+                f"账本：此目录像是 {Path(record.shown).parent} 的一份副本（那里的同一个账本仍在）：两处都运行会把同一个"
+                "保单号发给两个团；serve / process 不会启动。原目录不再使用时，把它改名或移走后再启动"
+            )
         if found is not None:
             assert record is not None
             said = "是此目录账本的另一份副本，不是在用的那份" if found == "copy" else "不是此目录的账本"
