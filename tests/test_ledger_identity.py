@@ -440,3 +440,18 @@ def test_a_copy_of_the_whole_root_run_beside_it_is_refused_and_a_root_moved_work
     run_watcher(copy, "process")
     assert result(copy, "GZ001", "二_结果")[0]["status"] == "success"
     assert _record(copy)["shown"] == str(copy / "ledger.sqlite3")
+
+
+def test_recover_new_ledger_refuses_an_unreadable_record_before_it_replays_anything(root, ledger_backend):
+    """With ledger.identity.json damaged, `recover --new-ledger` replayed the whole archive and failed only at
+    the end, leaving a recovery marked unfinished: every start refused until another recover, even after the
+    record was restored as advised (attack R)."""
+    _issue(root, "一", "T1")
+    record = root / "ledger.identity.json"
+    good = record.read_bytes()
+    record.write_text("garbage", encoding="utf-8")
+    proc = run_watcher(root, "recover", "--new-ledger", check=False)
+    assert proc.returncode == 1 and "无法读出此目录使用的是哪个账本" in proc.stderr, proc.stdout + proc.stderr
+    assert not (root / ".watcher-recover").exists()
+    record.write_bytes(good)
+    _issue(root, "二", "T2", start=1)

@@ -1178,6 +1178,8 @@ def cmd_recover(layout: Layout, args) -> int:
     from .ledger.issued import Issued, issued_path
 
     asked = getattr(args, "new_ledger", False)
+    _recorded(layout)  # (a record that cannot be read stopped --new-ledger only after the whole replay, which it
+    # left marked unfinished: every start then refused, the record put back or not)
     if not _ledger_found(target) and _shared_elsewhere(layout, target, asked):
         raise Failure(f"找不到账本 {describe(target)}。{SHARED_ELSEWHERE}")
     if not asked:  # (--new-ledger: back to the SQLite file a migration left, once nothing was issued there)
