@@ -455,3 +455,16 @@ def test_recover_new_ledger_refuses_an_unreadable_record_before_it_replays_anyth
     assert not (root / ".watcher-recover").exists()
     record.write_bytes(good)
     _issue(root, "二", "T2", start=1)
+
+
+def test_the_lookup_page_refuses_a_folder_that_holds_only_a_copy_of_a_ledger(root, tmp_path, ledger_backend):
+    """`watcher web --root` at a folder holding only a ledger copied there served it as current: a policy
+    cancelled since said 有效, and /healthz said ok (attack P)."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite ledger's file")
+    _issue(root, "一", "T1")
+    elsewhere = tmp_path / "loose"
+    elsewhere.mkdir()
+    shutil.copy(root / "ledger.sqlite3", elsewhere / "ledger.sqlite3")
+    proc = _web_refused(elsewhere)
+    assert proc.returncode == 1 and "不像 watcher 的根目录" in proc.stderr, proc.stdout + proc.stderr

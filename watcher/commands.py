@@ -1027,6 +1027,7 @@ def cmd_web(layout: Layout, args) -> int:
     _left_behind(layout, target)
     if not _ledger_found(target):
         raise Failure(f"在 {layout.root} 找不到账本 {describe(target)}。{_first_step(layout, target)}")
+    _web_root_is_a_desk(layout)
     _web_ledger_is_ours(layout, target)
     configure(layout.root, settings.zone, to_stdout=True)
     host = args.host or settings.web_host
@@ -1058,6 +1059,20 @@ def cmd_web(layout: Layout, args) -> int:
             why = "请检查 --host 和 --port"
         raise Failure(f"无法在 {host}:{port} 上提供服务（{os_words(exc)}）。{why}") from None
     return 0
+
+
+def _web_root_is_a_desk(layout: Layout) -> None:
+    """The page tells whether its ledger may be trusted from the root (the record of its ledger, the archive's
+    event log, the mark of numbers handed out): a folder holding only a copy of a ledger has none of them,
+    and its policies were served as current (a 撤单 made since said 有效), /healthz ok."""
+    from .ledger.identity import RECORD_NAME, record_path
+
+    if layout.archive.is_dir() or record_path(layout.root).exists():
+        return
+    raise Failure(
+        f"{layout.root} 不像 watcher 的根目录（没有 archive/，也没有 {RECORD_NAME}）：查询页面须在服务的根目录上运行"
+        "（--root 指向它），否则回答的是一份不知新旧的账本。请用 --root 指定根目录"
+    )
 
 
 def _web_ledger_is_ours(layout: Layout, target) -> None:
