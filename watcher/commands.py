@@ -194,14 +194,14 @@ def _refuse_other(layout: Layout, target, held: str | None, here: str, then: str
             f"此目录 {layout.root} 像是 {then_root} 的一份副本：那里的账本 {record.shown} 仍在，和这里的是同一个账本"
             f"（账本编号同为 {short(record.ledger)}）。两处都运行，会把同一个保单号发给两个团，只能用其中一处。"
             f"若此目录是搬过来的、原目录不再使用，请先停止原目录的 watcher，把原目录改名或移走（要留作备份就打包保存），"
-            f"再{then}；若原目录仍在使用，请不要在这里运行 watcher"
+            f"{then}；若原目录仍在使用，请不要在这里运行 watcher"
         )
     if found == "other" and same_place(record.where, here, layout.root):
         # (the address is the recorded one: the file there was replaced, not the address mistyped)
         raise Failure(
             f"账本 {describe(target)} 已被换成另一个账本（账本编号 {short(held or '')}，此目录的账本编号是 "
             f"{short(record.ledger)}，记于 {record.at}）：多半是把别处的账本文件或别的目录的备份复制到了这里。"
-            f"在它上面工作，会把已发出的保单号再次发给别的团。请换回此目录账本的备份，再{then}（之后运行 watcher recover "
+            f"在它上面工作，会把已发出的保单号再次发给别的团。请换回此目录账本的备份，{then}（之后运行 watcher recover "
             f"补上备份之后的业务）。若确要改用这个账本，{take}"
         )
     if found == "copy":
