@@ -98,6 +98,34 @@ def test_check_names_waiting_business_only_once_the_daily_retry_should_have_bill
     assert run_watcher(root, "check", env=fake("2026-12-04T04:10:00+08:00")).returncode == 0
 
 
+def test_after_a_downtime_an_earlier_months_retry_runs_before_the_later_months_run(root, ledger_backend):
+    """A service down from the day after November's month-end to January: on its return December's run went
+    first, its check met November's business the missed retry should have billed, and December's summary
+    said 发现 4 处不一致 and lacked the statement made a second later (attack Q). Month order now."""
+    from watcher import clock
+    from watcher.layout import Layout
+    from watcher.ledger import Ledger
+    from watcher.service.schedule import CAUGHT_UP, RETRY, due, run_due
+    from watcher.settings import load_settings
+
+    issue(root, "团A", "2026-11-10 08:00", n=1, at="2026-11-05T10:00:00+08:00")
+    issue(root, "团B", "2026-12-03 08:00", n=1, at="2026-11-05T10:00:00+08:00", group="GZ-T002")
+    issue(root, "团C", "2026-12-10 08:00", n=1, at="2026-12-02T10:00:00+08:00", group="GZ-T003")
+    month_end(root, "2026-11", "2026-12-01T02:00:00+08:00")
+    assert statements(root) == []  # GN-A waits for 团B
+    settings = load_settings(root)
+    target = os.environ.get("WATCHER_LEDGER_URL") or root / "ledger.sqlite3"
+    back = datetime.fromisoformat("2027-01-05T10:00:00+08:00")
+    ledger = Ledger(target, settings.zone, now=clock.now())
+    try:
+        assert due(ledger, settings, back) == [(date(2026, 11, 1), RETRY), (date(2026, 12, 1), CAUGHT_UP)]
+        reports = run_due(ledger, Layout(root), settings, back)
+    finally:
+        ledger.close()
+    assert [(r.month, r.problems) for r in reports] == [(date(2026, 11, 1), []), (date(2026, 12, 1), [])]
+    assert [s[3] for s in statements(root)] == ["2026-11", "2026-12"]
+
+
 def test_detail_sheet_statement_workbook_print_setup_and_twins(root):
     a = issue(root, "团A", "2026-11-20 08:00", n=3)
     cancelled = issue(root, "团X", "2026-11-26 08:00", n=1)

@@ -48,7 +48,10 @@ def due(ledger, settings, now: datetime) -> list[tuple[date, str]]:
     for month, r in sorted(last.items()):
         if (r.waiting or month in late) and month not in months and retry_due(now, zone, at, r.started_at):
             out.append((month, RETRY))
-    return out
+    # In month order: an earlier month's overdue retry before a later month's run. After a downtime the later
+    # month ran first, its check met the earlier month's unbilled business, and its summary said 不一致 (and
+    # lacked the statement the retry made a second later).
+    return sorted(out, key=lambda entry: entry[0])
 
 
 def run_due(ledger, layout: Layout, settings, now: datetime) -> list[MonthEndReport]:
