@@ -926,6 +926,41 @@ def test_a_ledger_written_over_under_serve_is_checked_whole_before_the_next_star
     assert "被其他程序改写" not in run_watcher(root, "status").stdout
 
 
+def test_a_ledger_written_over_just_before_serve_stops_is_noted_for_the_next_start(root, ledger_backend):
+    """A backup copied over the open ledger, serve stopped before its next rescan looked: the close
+    checkpointed the day's commits into the copy and nothing was noted; the next start found the file 正常
+    (a quick check) and issued into it (attack R). The stop now looks first, and notes it."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a SQLite file copied over; PostgreSQL has no file")
+    import sqlite3
+
+    (root / "watcher.toml").write_text(
+        "settle_seconds = 0.2\ntext_settle_seconds = 0.2\nrescan_seconds = 3600\n", encoding="utf-8"
+    )
+    ledger, saved = root / "ledger.sqlite3", root.parent / "backup.sqlite3"
+    out, drop = root / "outbox" / "GZ001", root / "workbooks" / "GZ001"
+    write_request(drop / "旧.xlsx", issue_fields(旅行团号="旧"), people(2))
+    run_watcher(root, "process")
+    source, copy = sqlite3.connect(ledger), sqlite3.connect(saved)
+    source.backup(copy)  # last night's backup
+    copy.close()
+    source.close()
+    crowd = people(20)
+    with serving(root):
+        for n in range(3):
+            write_request(drop / f"团{n}.xlsx", issue_fields(旅行团号=f"团{n}"), crowd[2 + n * 2 : 4 + n * 2])
+        wait_for(lambda: all((out / f"团{n}_结果.json").exists() for n in range(3)), 60, "three groups")
+        with sqlite3.connect(ledger) as other:  # a checkpoint: the file now holds more than the backup
+            other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        other.close()
+        write_request(drop / "团X.xlsx", issue_fields(旅行团号="团X"), crowd[10:12])
+        wait_for(lambda: (out / "团X_结果.json").exists(), 60, "团X")
+        shutil.copyfile(saved, ledger)  # over the open file; the service is stopped at once
+    assert Path(f"{ledger}.swapped").exists()
+    assert "在服务停止前被其他程序改写" in (root / "logs" / "watcher.log").read_text("utf-8")
+    assert "账本与磁盘：正常" not in run_watcher(root, "status", check=False).stdout
+
+
 def test_status_names_the_ledgers_own_full_disk(root, tmp_path, ledger_backend):
     """A SQLite ledger on a disk of its own (watcher.toml's ledger = "/var/lib/…"), that disk full: every
     commit failed while status probed only the root's disk and said 账本与磁盘：正常 (attack K)."""

@@ -4,6 +4,7 @@ it went. `cli.py` parses the arguments and calls one of these."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -613,6 +614,10 @@ def _running(layout: Layout, command: str, held=None):
             beat = Heartbeat(layout.root, worker, command).start()
         stop = threading.Event()
         install_signal_handlers(stop)
+        from .walk.names import SKIPPED_LIST, printed
+
+        ledger.printed = lambda number: printed(layout, number)  # (a number whose page is there is skipped)
+        ledger.skip_list = layout.root / SKIPPED_LIST
         try:
             yield Desk(layout, settings, ledger, worker=worker, parser=parser), stop
         finally:
@@ -624,6 +629,16 @@ def _running(layout: Layout, command: str, held=None):
                     ledger.unregister_worker(worker)
                 except ledger.db.Error:  # the database went away: the next worker to start clears the row
                     pass
+            # A backup copied over the file since the last rescan (a stop soon after): the close checkpoints this
+            # process's commits into it, and nothing said so (the start after found the file 正常 and issued on
+            # one damaged). Noted beside it, the next start checks the whole file first.
+            try:
+                if ledger.note_if_written():
+                    logging.getLogger("watcher").error(
+                        "账本文件在服务停止前被其他程序改写或替换：已记下，下次启动时会先全面核对账本文件"
+                    )
+            except OSError:  # (only a look before closing: the close goes on)
+                pass
             ledger.close()
     finally:
         parser.close()

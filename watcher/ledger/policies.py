@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -148,6 +148,10 @@ class Ledger(SettlementLedger):
         # `recover`: the numbers to hand out again, in order, by sequence (the event's record); once they run
         # out, the sequence gives the next.
         self.given: dict[str, list[int]] | None = None
+        # Where a policy number's page already lies in the outbox (None: not looked at): set by the service
+        # and `process`. A number drawn that has one is skipped (issue_policy).
+        self.printed: Callable[[str], Path | None] | None = None
+        self.skip_list: Path | None = None  # the root's list of numbers skipped so (status reads it)
         self._marking: Future[None] | None = None  # the mark rising on its thread (see marked())
         self._mark_pool: ThreadPoolExecutor | None = None
         # Set once the ledger was found level with the mark (commands._guard): from then on a number drawn
@@ -231,6 +235,25 @@ class Ledger(SettlementLedger):
             if not self._same_view():
                 self._swapped(f"账本文件 {self.path} 在服务运行时被其他程序改写（例如把备份复制到了原文件上）")
             self.written = seen
+
+    def note_if_written(self) -> bool:
+        """At a service's stop, before its close: a SQLite file replaced or written by another program since
+        this process last wrote it (a backup copied over it after the last rescan looked) is noted beside it
+        (note_swapped), so the next start checks the whole file: the close checkpoints this process's commits
+        into whatever is there now, and a new connection reading the copy with the WAL beside it sees what
+        this one sees (same_file's comparison passes). Another program's own checkpoint costs only that
+        check. Whether it noted."""
+        if self.path is None or self.swapped is not None:
+            return False
+        seen = _seen(self.path)
+        if seen is not None and seen == self.written:
+            return False
+        note_swapped(
+            self.path,
+            f"账本文件 {self.path} 在服务停止前被其他程序改写或替换（例如把备份复制到了原文件上）",
+            datetime.now(self.zone),
+        )
+        return True
 
     def _same_view(self) -> bool:
         """Whether the file as a new connection reads it holds what this connection holds: sound, and the
@@ -428,6 +451,28 @@ class Ledger(SettlementLedger):
             self._swapped(f"账本给出的{NUMBER_WORDS.get(name, name)}流水号 {value} 已发出过（已发出到 {top}）")
         self.drawn.setdefault(name, []).append(value)
         return value
+
+    def _skip_printed(self, number: str, page: Path, policy: Policy) -> str:
+        """A number drawn whose page already lies in the outbox: handed out before (the whole root restored
+        from a backup, the ledger, its mark and the archive together, with the outbox kept as it was; each
+        file then issued a number a group already held, its page set aside) or a page an agency put there.
+        Skipped (a gap in the numbers, never a number twice), said in the log and in the root's list that
+        `status` reads; the next is drawn."""
+        self.drawn["policy"].pop()  # (not this request's: a replay by `recover` hands out only what it kept)
+        log.error(
+            "保单号 %s 未使用：它的电子保单 %s 已存在（此前已发出过，或是旅行社自己放进去的）。若不是后者，说明账本、编号记录和"
+            " archive/ 一起恢复到了较早的备份而 outbox 没有：账本缺少此后办理的业务，请立即停止 watcher，找回更新的账本备份"
+            "（或最新的 archive/）后运行 watcher recover，见运维文档的备份与恢复",
+            number,
+            page,
+        )
+        if self.skip_list is not None:
+            try:
+                with open(self.skip_list, "a", encoding="utf-8") as listed:
+                    listed.write(f"{number}\t{page}\n")
+            except OSError:  # (the log line above still says it)
+                pass
+        return policy_number(policy.issued_at, self._next("policy"), self.zone)
 
     def _past(self, name: str, value: int) -> None:
         """The sequence `name` at least at `value` (a number handed out again by `recover`)."""
@@ -949,6 +994,8 @@ class Ledger(SettlementLedger):
         """Number and store a new policy with its people; returns the policy number."""
         self._need_tx()
         number = policy_number(policy.issued_at, self._next("policy"), self.zone)
+        while self.printed is not None and self.given is None and (page := self.printed(number)) is not None:
+            number = self._skip_printed(number, page, policy)
         self.conn.execute(
             "INSERT INTO policies (policy_no, agency, request_id, tour_group, region, plan_code, plan_version,"
             " start_at, days, end_at, route, handler, sales_id, sales_name, premium_fen, insured_count, status,"

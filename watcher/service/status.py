@@ -19,7 +19,7 @@ from ..domain.settlement import (
 )
 from ..faults import ADVICE, DISK, FOLDER, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
-from ..walk.names import display_name
+from ..walk.names import SKIPPED_LIST, display_name
 from . import scan
 from .health import disk_places, folders_gone, halted_line, probe_disk
 from .intake import LOOSE
@@ -232,6 +232,14 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
             f"{' 等' if len(aside) > 3 else ''}）：若不是旅行社自己放进去的，说明这个保单号此前已发出过（账本、编号记录和"
             "归档可能一起恢复到了较早的备份）：请停止 watcher，对照两份保单核查（见运维文档的备份与恢复）；核查后删除这些文件"
         )
+    skipped = _skipped(layout)
+    if skipped:
+        lines.append(
+            f"保单号：{len(skipped)} 个未使用，因为它的电子保单已在 outbox 中（{'、'.join(skipped[:3])}"
+            f"{' 等' if len(skipped) > 3 else ''}）：若不是旅行社自己放进去的，说明这些号此前已发出过，账本、编号记录和归档"
+            "一起恢复到了较早的备份而 outbox 没有，账本缺少此后办理的业务：请停止 watcher，找回更新的账本备份（或最新的 "
+            f"archive/）后运行 watcher recover（见运维文档的备份与恢复）；核查后删除 {layout.root / SKIPPED_LIST}"
+        )
     done: Counter[str] = Counter()
     failed: list[str] = []
     # A failure whose file name was dropped again later today and issued: listed still (an agency may reuse a
@@ -365,6 +373,15 @@ def _set_aside(layout: Layout) -> list[str]:
         if line and path.exists():
             found.append(f"{display_name(path.parent.name)}/{display_name(path.name)}")
     return found
+
+
+def _skipped(layout: Layout) -> list[str]:
+    """Policy numbers skipped because their page was already in the outbox (Ledger._skip_printed)."""
+    try:
+        listed = (layout.root / SKIPPED_LIST).read_text("utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    return list(dict.fromkeys(line.split("\t", 1)[0] for line in listed if line.strip()))
 
 
 def _pending(layout: Layout) -> list[str]:

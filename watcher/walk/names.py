@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from ..layout import Layout
     from .desk import Desk
 
 import os
@@ -84,3 +85,18 @@ def result_stem(desk: Desk, who: str, original: str) -> str:
 
 def policy_page_name(policy_no: str) -> str:
     return f"电子保单_{policy_no}.html"
+
+
+SKIPPED_LIST = ".watcher-skipped-numbers.txt"  # in the root: policy numbers skipped for a page already there
+
+
+def printed(layout: Layout, number: str) -> Path | None:
+    """Where this policy number's page already lies in some agency's outbox (numbers are the desk's, not an
+    agency's), or None: one stat per agency folder."""
+    name = policy_page_name(number)
+    try:
+        with os.scandir(layout.outbox) as entries:
+            folders = [Path(e.path) for e in entries if e.is_dir()]
+    except OSError:
+        return None  # (an outbox away: the outputs wait for it; a page found then is set aside)
+    return next((folder / name for folder in folders if (folder / name).exists()), None)
