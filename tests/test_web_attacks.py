@@ -584,3 +584,31 @@ def test_a_damaged_lock_out_file_is_said_as_such_and_healthz_tells_the_balancer(
     assert ask("/healthz") == ("200", "ok")
     status, page = ask("/", desk["id"], client="10.61.0.3")
     assert status == "200" and 'id="result"' in page
+
+
+def test_waitress_lines_the_operator_acts_on_are_logged_in_chinese(tmp_path):
+    """At its connection limit waitress logged `total open connections reached the connection limit, no
+    longer accepting new connections`, in English, and nothing when it listened again (attack P)."""
+    import logging
+
+    from watcher.web.server import _waitress_logs
+
+    ours = logging.getLogger("watcher")
+    kept = list(ours.handlers)
+    caught = logging.FileHandler(tmp_path / "web.log", encoding="utf-8")
+    ours.addHandler(caught)
+    try:
+        _waitress_logs()
+        theirs = logging.getLogger("waitress")
+        theirs.warning("total open connections reached the connection limit, no longer accepting new connections")
+        theirs.info("total open connections dropped below the connection limit, listening again")
+        theirs.info("Client disconnected while serving /")
+        logging.getLogger("waitress.queue").warning("Task queue depth is %d", 7)
+    finally:
+        for logger in (logging.getLogger("waitress"), logging.getLogger("waitress.queue")):
+            logger.removeHandler(caught)
+        ours.handlers[:] = kept
+        caught.close()
+    text = (tmp_path / "web.log").read_text("utf-8")
+    assert "连接已达上限" in text and "重新接受新连接" in text and "另有 7 个请求在排队" in text, text
+    assert "total open connections" not in text and "Client disconnected" not in text, text

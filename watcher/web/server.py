@@ -131,17 +131,47 @@ class _OncePerMinute(logging.Filter):
         return True
 
 
+# waitress's own words for what the operator must act on, in the log's language.
+_WAITRESS_WORDS = {
+    "total open connections reached the connection limit, no longer accepting new connections": (
+        f"查询页面同时打开的连接已达上限（{CONNECTION_LIMIT} 个），暂不接受新连接，查询的人会等到超时：多半是有客户端"
+        "占着大量慢连接。请在反向代理上限制每个地址的连接数（见 docs/lookup-page.md）"
+    ),
+    "total open connections dropped below the connection limit, listening again": (
+        "查询页面打开的连接已降到上限以下，重新接受新连接"
+    ),
+    "Task queue depth is %d": "查询页面的处理线程全忙，另有 %d 个请求在排队",
+}
+
+
+class _InChinese(logging.Filter):
+    """waitress's lines the operator acts on, said in Chinese (its connection limit reached and left, its
+    threads all busy); its other INFO lines (a client gone mid-answer, one a request) are not logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        words = _WAITRESS_WORDS.get(str(record.msg))
+        if words is not None:
+            record.msg = words
+            return True
+        return record.levelno >= logging.WARNING
+
+
 def _waitress_logs() -> None:
     """waitress's own warnings (connection limit reached, threads all busy) into the watcher log,
     not bare to stderr."""
     ours = logging.getLogger("watcher")
     theirs = logging.getLogger("waitress")
-    theirs.setLevel(logging.WARNING)
+    theirs.setLevel(logging.INFO)  # (its line that the limit was left is INFO: _InChinese lets only that by)
     theirs.propagate = False
     for handler in ours.handlers:
         if handler not in theirs.handlers:
             theirs.addHandler(handler)
-    logging.getLogger("waitress.queue").addFilter(_OncePerMinute())
+    if not any(isinstance(f, _InChinese) for f in theirs.filters):
+        theirs.addFilter(_InChinese())
+    queue = logging.getLogger("waitress.queue")
+    if not queue.filters:
+        queue.addFilter(_OncePerMinute())
+        queue.addFilter(_InChinese())
 
 
 def _die_with(parent: int, lifeline) -> None:
