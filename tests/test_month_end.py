@@ -396,9 +396,9 @@ def test_settle_request_from_admin(root):
         now="2026-12-01T12:00:00+08:00",
     )
     assert data["status"] == "success" and len(statements(root)) == 2
-    # Nothing made this time: the note does not speak of "these statements" as if there were some (attack N).
-    [note] = [n for n in data["notes"] if "月结汇总_2026-11.xlsx" in n]
-    assert "确认这些对账单" not in note and "本次新生成了对账单时" in note, note
+    # Nothing made this time: no note of a summary or of statements to confirm (attack N, then attack Q: the
+    # note said so of every 结账, even one that made nothing, and of a month with no summary written yet).
+    assert not [n for n in data["notes"] if "月结汇总" in n or "对账确认" in n], data["notes"]
     assert summary_values(wb)["新生成对账单"] == 0
 
 

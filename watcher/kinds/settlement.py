@@ -305,12 +305,6 @@ class SettleKind(RequestKind):
             status="success",
             ops=[Settle(f.month, f.agency, f.plan)],
             summary={"结账月份": month_text(f.month), "结账机构": f.agency or ALL, "结账方案": f.plan or ALL},
-            # The month's summary was written by its month-end run and is not written again here: staff took
-            # its 等待结账 and 对账确认 sheets for the month as it stands, and found no row to confirm.
-            notes=[
-                f"月结汇总_{month_text(f.month)}.xlsx 只在月结运行时写出，不含结账新生成的对账单，其中的“等待结账”也未更新。"
-                "本次新生成了对账单时（见“新生成对账单”），请用 watcher template 对账确认 生成的表填写其对账单号来确认"
-            ],
         )
 
 

@@ -237,6 +237,14 @@ def _show_settled(
     if not created and not waiting:
         notes.append("没有可结账的保单：" + ("相关保单已全部在对账单中" if done else "该月没有有效保单"))
     notes += [f"等待：{g.agency} {g.plan_code}：{g.waits_for(zone)}" for g in waiting]
+    if created:
+        # The month's summary was written by its month-end run and is not written again here: staff took its
+        # 等待结账 and 对账确认 sheets for the month as it stands, and found no row to confirm. (Said only where a
+        # statement was made: a 结账 that made none, or a month whose summary is not written yet, misled.)
+        notes.append(
+            f"本次新生成的对账单不在月结汇总_{month_text(op.month)}.xlsx 中（月结汇总只在月结运行时写出，其“等待结账”也不会"
+            "因本次结账而更新）：请用 watcher template 对账确认 生成的表，填写上面“新生成对账单”中的对账单号来确认"
+        )
     return replace(
         shown,
         statements=shown.statements + [s.statement_no for s in created],
