@@ -131,6 +131,12 @@ def test_the_client_is_the_peer_unless_the_peer_is_a_trusted_proxy():
         == "198.51.100.7"
     ), "the last address the trusted proxies did not add"
     assert client_address({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, []) == "10.0.0.2"
+    # An IPv6 client is counted by its /64: each of its addresses had a lock-out allowance of its own (attack P).
+    one = client_address({"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": "2001:db8:1:2::1"}, trusted)
+    other = client_address({"REMOTE_ADDR": "2001:db8:1:2:ffff::9"}, [])
+    assert one == other == "2001:db8:1:2::/64"
+    assert client_address({"REMOTE_ADDR": "2001:db8:1:3::1"}, []) != one
+    assert client_address({"REMOTE_ADDR": "::ffff:203.0.113.9"}, []) == "203.0.113.9"
 
 
 def test_trusting_every_address_is_refused_at_start(root):

@@ -68,15 +68,28 @@ CSS_PATH = Path(__file__).resolve().parents[2] / "templates" / "lookup.css"
 
 def client_address(environ: dict, trusted: list) -> str:
     """The client: the peer's address, or, when the peer is a trusted proxy, the last address in
-    X-Forwarded-For that is not itself a trusted proxy."""
+    X-Forwarded-For that is not itself a trusted proxy. An IPv6 client is counted by its /64 (one home, one
+    subscriber: each of its 2^64 addresses got a lock-out allowance of its own)."""
     peer = environ.get("REMOTE_ADDR", "")
     if not trusted or not _is_trusted(peer, trusted):
-        return peer
+        return _counted_as(peer)
     forwarded = [a.strip() for a in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
     for address in reversed(forwarded):
         if not _is_trusted(address, trusted):
-            return address
-    return forwarded[0] if forwarded else peer
+            return _counted_as(address)
+    return _counted_as(forwarded[0] if forwarded else peer)
+
+
+def _counted_as(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _is_trusted(address: str, trusted: list) -> bool:
