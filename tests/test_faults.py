@@ -989,3 +989,14 @@ def test_status_names_the_ledgers_own_full_disk(root, tmp_path, ledger_backend):
         assert "账本与磁盘：正常" in run_watcher(root, "status").stdout
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_status_during_an_unfinished_recover_advises_recover_not_process(root):
+    """A recover stopped by a fault (its disk full, a share away): status said 重新运行命令（如 watcher process），
+    或启动 watcher serve while the next line said neither starts before recover is done (attack R)."""
+    from watcher.service.recovering import save_state
+
+    save_state(root, "replaying")
+    shutil.move(root / "workbooks", root.parent / "workbooks-away")  # the share away
+    text = run_watcher(root, "status").stdout
+    assert "再运行 watcher recover 即可继续" in text and "如 watcher process" not in text, text

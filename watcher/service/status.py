@@ -17,7 +17,7 @@ from ..domain.settlement import (
     retry_slot_after,
     scheduled_at,
 )
-from ..faults import ADVICE, DISK, FOLDER, LEDGER, DeskFault, classify, describe
+from ..faults import ADVICE, AGAIN, DISK, FOLDER, LEDGER, DeskFault, classify, describe
 from ..layout import ADMIN, Layout
 from ..walk.names import SKIPPED_LIST, display_name
 from . import scan
@@ -162,6 +162,8 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
 
     recovery = unfinished(layout.root)
     if recovery is not None:
+        # (a fault's advice says to run process or start serve: neither starts before recover is done)
+        lines[2] = lines[2].replace(AGAIN, "再运行 watcher recover 即可继续（它从停下处接着做）")
         lines.append(
             "恢复：watcher recover "
             + ("发现不一致而停止" if recovery.get("state") == "mismatch" else "没有完成")
