@@ -186,6 +186,12 @@ def test_the_mark_rises_with_every_number_and_a_forged_page_stops_nothing(root, 
     said = [line for line in (root / "logs" / "watcher.log").read_text("utf-8").splitlines() if forged.name in line]
     assert said and "ERROR" in said[0] and "已发出过" in said[0] and "停止 watcher" in said[0], said
     assert "保单号：1 个未使用" in run_watcher(root, "status").stdout
+    # Numbers are the desk's: a page in another folder is found too (every folder, for the first numbers of
+    # a run), and the log says the skipped numbers once.
+    elsewhere = root / "outbox" / "_admin" / f"电子保单_{number[:10]}{int(number[10:]) + 3:07d}.html"
+    elsewhere.write_text("<html>旧</html>", encoding="utf-8")
+    assert _issue(root, "三", "T3", start=2) == number[:10] + f"{int(number[10:]) + 4:07d}"
+    assert "保单号：2 个未使用" in run_watcher(root, "status").stdout
 
 
 def test_a_whole_root_restored_with_the_outbox_kept_hands_out_no_number_twice(tmp_path, ledger_backend):

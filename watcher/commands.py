@@ -614,9 +614,9 @@ def _running(layout: Layout, command: str, held=None):
             beat = Heartbeat(layout.root, worker, command).start()
         stop = threading.Event()
         install_signal_handlers(stop)
-        from .walk.names import SKIPPED_LIST, printed
+        from .walk.names import SKIPPED_LIST, Printed
 
-        ledger.printed = lambda number: printed(layout, number)  # (a number whose page is there is skipped)
+        ledger.printed = Printed(layout)  # (a number whose page is already there is skipped)
         ledger.skip_list = layout.root / SKIPPED_LIST
         try:
             yield Desk(layout, settings, ledger, worker=worker, parser=parser), stop

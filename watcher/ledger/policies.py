@@ -150,7 +150,7 @@ class Ledger(SettlementLedger):
         self.given: dict[str, list[int]] | None = None
         # Where a policy number's page already lies in the outbox (None: not looked at): set by the service
         # and `process`. A number drawn that has one is skipped (issue_policy).
-        self.printed: Callable[[str], Path | None] | None = None
+        self.printed: Callable[[str, str], Path | None] | None = None
         self.skip_list: Path | None = None  # the root's list of numbers skipped so (status reads it)
         self._marking: Future[None] | None = None  # the mark rising on its thread (see marked())
         self._mark_pool: ThreadPoolExecutor | None = None
@@ -452,27 +452,38 @@ class Ledger(SettlementLedger):
         self.drawn.setdefault(name, []).append(value)
         return value
 
-    def _skip_printed(self, number: str, page: Path, policy: Policy) -> str:
-        """A number drawn whose page already lies in the outbox: handed out before (the whole root restored
-        from a backup, the ledger, its mark and the archive together, with the outbox kept as it was; each
-        file then issued a number a group already held, its page set aside) or a page an agency put there.
-        Skipped (a gap in the numbers, never a number twice), said in the log and in the root's list that
-        `status` reads; the next is drawn."""
-        self.drawn["policy"].pop()  # (not this request's: a replay by `recover` hands out only what it kept)
+    SKIP_AT_MOST = 1000  # numbers skipped for one policy: past that, issued (its page set aside when written)
+
+    def _unprinted(self, number: str, policy: Policy) -> str:
+        """`number`, or the first after it whose page is not already in the outbox (self.printed): a page
+        there means a number handed out before (the whole root restored from a backup, the ledger, its mark
+        and the archive together, with the outbox kept as it was: each file then issued a number a group
+        already held, its result 成功) or a page an agency put there. Those are skipped (a gap, never a number
+        twice), said once in the log and listed in the root for `status`."""
+        assert self.printed is not None
+        skipped: list[tuple[str, Path]] = []
+        while len(skipped) < self.SKIP_AT_MOST and (page := self.printed(number, policy.agency)) is not None:
+            skipped.append((number, page))
+            self.drawn["policy"].pop()  # (not this request's: a replay by `recover` hands out only what it kept)
+            number = policy_number(policy.issued_at, self._next("policy"), self.zone)
+        if not skipped:
+            return number
         log.error(
-            "保单号 %s 未使用：它的电子保单 %s 已存在（此前已发出过，或是旅行社自己放进去的）。若不是后者，说明账本、编号记录和"
-            " archive/ 一起恢复到了较早的备份而 outbox 没有：账本缺少此后办理的业务，请立即停止 watcher，找回更新的账本备份"
-            "（或最新的 archive/）后运行 watcher recover，见运维文档的备份与恢复",
-            number,
-            page,
+            "保单号 %s%s 未使用（共 %d 个）：它们的电子保单已在 outbox 中（如 %s），此前已发出过，或是旅行社自己放进去的。"
+            "若不是后者，说明账本、编号记录和 archive/ 一起恢复到了较早的备份而 outbox 没有：账本缺少此后办理的业务，请立即"
+            "停止 watcher，找回更新的账本备份（或最新的 archive/）后运行 watcher recover，见运维文档的备份与恢复",
+            skipped[0][0],
+            f" 至 {skipped[-1][0]}" if len(skipped) > 1 else "",
+            len(skipped),
+            skipped[0][1],
         )
         if self.skip_list is not None:
             try:
                 with open(self.skip_list, "a", encoding="utf-8") as listed:
-                    listed.write(f"{number}\t{page}\n")
+                    listed.writelines(f"{n}\t{page}\n" for n, page in skipped)
             except OSError:  # (the log line above still says it)
                 pass
-        return policy_number(policy.issued_at, self._next("policy"), self.zone)
+        return number
 
     def _past(self, name: str, value: int) -> None:
         """The sequence `name` at least at `value` (a number handed out again by `recover`)."""
@@ -994,8 +1005,8 @@ class Ledger(SettlementLedger):
         """Number and store a new policy with its people; returns the policy number."""
         self._need_tx()
         number = policy_number(policy.issued_at, self._next("policy"), self.zone)
-        while self.printed is not None and self.given is None and (page := self.printed(number)) is not None:
-            number = self._skip_printed(number, page, policy)
+        if self.printed is not None and self.given is None:
+            number = self._unprinted(number, policy)
         self.conn.execute(
             "INSERT INTO policies (policy_no, agency, request_id, tour_group, region, plan_code, plan_version,"
             " start_at, days, end_at, route, handler, sales_id, sales_name, premium_fen, insured_count, status,"

@@ -108,10 +108,6 @@ class Pipeline:
         # (agency, sha256, result stem) of the files in hand or pending whose walk is in the event log: their
         # outputs tried again are not logged as another walk. Emptied as each file finishes.
         self.logged: set[tuple[str, str, str]] = set()
-        # (agency, result stem) of files put back whose name could not be freed (the ledger away at that
-        # moment): freed before the next file is claimed. Left taken, the file dropped again came back as
-        # 团A_结果_2 with no 团A_结果 anywhere.
-        self.unreleased: set[tuple[str, str]] = set()
 
     # --- taking files ----------------------------------------------------------------------------
 
@@ -121,8 +117,6 @@ class Pipeline:
         if self.halted is not None:
             return  # the intake is stopped: every file stays where it is
         started = time.monotonic()
-        if self.unreleased:
-            self._release_names()
         try:
             record = claim_file(self.desk, path, who)
         except Exception as exc:
@@ -309,6 +303,14 @@ class Pipeline:
 
     def _put_back(self, record: Claim) -> None:
         self._unsend(record)
+        try:
+            self.desk.ledger.release_stem(record.who, record.stem)
+        except Exception:  # noqa: BLE001 — the ledger away: it keeps the name taken
+            # Put back, the file was taken again (by this worker or another) under the next name, 团A_结果_2, with
+            # no 团A_结果 anywhere: it stays in hand under its name, finished once the desk works again.
+            log.warning("%s/%s：账本暂时无法访问，文件留在处理中，账本恢复后继续处理", record.who, record.original)
+            self.pending[record.path] = record.who
+            return
         current = read_record(record.path, record.who) or record
         try:
             if current.archived:
@@ -317,33 +319,21 @@ class Pipeline:
             unclaim(current, self.desk.layout.drop(record.who))
         except OSError as exc:
             # An archive gone read-only, a share that refuses the rename: it stays in hand with its record
-            # (which names its copy) and is finished once the desk works again, or at the next start.
+            # (which names its copy) and is finished once the desk works again, or at the next start, under
+            # its name (taken again: freed a moment ago).
             log.error(
                 "%s/%s：未能放回原处（%s），留在处理中，磁盘恢复后或下次启动时继续处理",
                 record.who,
                 record.original,
                 os_words(exc),
             )
+            try:
+                self.desk.ledger.reserve_stem(record.who, record.stem, self.desk.now())
+            except Exception:  # noqa: BLE001 — (the names are only a courtesy between workers here)
+                pass
             self.pending[record.path] = record.who
             return
         self.desk.reserved.discard((record.who, record.stem))
-        try:
-            self.desk.ledger.release_stem(record.who, record.stem)
-        except Exception:  # the ledger is away: freed before the next file is claimed (_release_names)
-            log.warning("结果文件名 %s/%s 暂时无法释放", record.who, record.stem)
-            self.unreleased.add((record.who, record.stem))
-
-    def _release_names(self) -> None:
-        """Free the result names of files put back while the ledger was away (unreleased)."""
-        for who, stem in sorted(self.unreleased):
-            if (who, stem) in self.desk.reserved:  # (taken again by this worker meanwhile: its own now)
-                self.unreleased.discard((who, stem))
-                continue
-            try:
-                self.desk.ledger.release_stem(who, stem)
-            except Exception:  # still away: the claim that follows meets it and stops the intake
-                return
-            self.unreleased.discard((who, stem))
 
     def _pend(self, record: Claim, why: str) -> None:
         """Its outputs could not be written (a full disk, an outbox that cannot be written): the file stays
@@ -494,8 +484,6 @@ class Pipeline:
     def close(self) -> None:
         self.flush()
         self.drain()
-        if self.unreleased:  # (a `process` run that ends here takes no other file to free them before)
-            self._release_names()
         if self.pool is not None:
             self.pool.shutdown()
 
