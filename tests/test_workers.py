@@ -17,6 +17,7 @@ import pytest
 from helpers import (
     LEDGER_NOW,
     ZONE,
+    agency_workbook,
     assert_exactly_once,
     drop_all,
     issue_fields,
@@ -799,9 +800,15 @@ def test_a_worker_frozen_on_an_agencys_turn_holds_up_no_other_file_and_status_na
             assert (
                 f"{proc.pid}（serve，" in text and "占着" not in text.split(f"{proc.pid}（serve，", 1)[1].split("）")[0]
             )
-            # The file went back to wait, and the worker is free for other files meanwhile.
+            # The file went back to wait, and the worker is free for other files meanwhile: a 机构 workbook
+            # registering another agency (its own turn and the admin folder's) is done while GZ001's is held.
             log = root / "logs" / "watcher.log"
-            wait_for(lambda: "文件已放回原处" in log.read_text("utf-8"), 30, "the file put back")
+            wait_for(lambda: "文件已放回原处" in log.read_text("utf-8"), 60, "the file put back")
+            agency_workbook(
+                root / "workbooks/_admin/登记.xlsx", [[1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A", "合作中"]]
+            )
+            wait_for(lambda: results(root, "_admin"), 60, "the other agency's file, meanwhile")
+            assert results(root, "_admin")[0]["status"] == "success"
             assert not results(root)
             frozen.execute("SELECT pg_advisory_unlock(%s)", (_lock_key("agency:GZ001"),))
             wait_for(lambda: results(root), 60, "the file, once the turn is free")

@@ -130,16 +130,19 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
 
 
 BUSY_FOR = 300.0  # seconds an agency's turn found held past the wait is waited for briefly (BUSY_WAIT)
-BUSY_WAIT = 1.0
+BUSY_WAIT = 5.0  # (a 10,000-person file holds its turn about a second)
+TURN_WAIT_AT_LEAST = 10.0  # (lock_wait_seconds may be 0: two workers meeting on an agency is no fault)
 
 
 def _turn_wait(desk: Desk, names: list[str]) -> float:
-    """How long to wait for a turn: lock_wait_seconds; briefly where it was found held that long a little
-    while ago (a frozen worker: each of that agency's files would hold every other agency up again)."""
+    """How long to wait for a turn: lock_wait_seconds (at least TURN_WAIT_AT_LEAST); briefly where it was
+    found held that long a little while ago (a frozen worker: each of that agency's files would hold every
+    other agency up again)."""
     now = time.monotonic()
+    wait = max(desk.settings.lock_wait_seconds, TURN_WAIT_AT_LEAST)
     if any(now - desk.busy_turns.get(name, -1e9) < BUSY_FOR for name in names):
-        return min(BUSY_WAIT, desk.settings.lock_wait_seconds)
-    return desk.settings.lock_wait_seconds
+        return min(BUSY_WAIT, wait)
+    return wait
 
 
 TAIL_WITHIN = timedelta(hours=1)
