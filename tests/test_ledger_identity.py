@@ -364,7 +364,7 @@ def _web_refused(root: Path, env: dict | None = None) -> subprocess.CompletedPro
         raise AssertionError("watcher web started on a ledger that is not the root's") from None
 
 
-def test_the_lookup_page_serves_only_the_roots_sqlite_ledger(tmp_path, ledger_backend):
+def test_the_lookup_page_serves_only_the_roots_sqlite_ledger(tmp_path, ledger_backend, caplog):
     """`watcher web` pointed at another desk's ledger served that desk's policies: this desk's travellers,
     covered, were told 未查到. Refused at start; a page already running answers 维护 while another ledger
     lies under it, and the policy again once the desk's own is back."""
@@ -397,12 +397,14 @@ def test_the_lookup_page_serves_only_the_roots_sqlite_ledger(tmp_path, ledger_ba
     moment[0] += VERIFY_SECONDS + 1  # (the page looks again every few seconds)
     status, page = ask_app(app, "/", policy, traveller, client="10.70.0.2")
     assert status == "503" and "维护" in page and "未查到" not in page, page
+    assert "查询页面：连上的不是此目录的账本" in caplog.text, caplog.text  # (said in Chinese, once)
     ledger.write_bytes(kept.read_bytes())  # the desk's own again
     for extra in ("-wal", "-shm"):
         Path(f"{ledger}{extra}").unlink(missing_ok=True)
     moment[0] += VERIFY_SECONDS + 1
     status, page = ask_app(app, "/", policy, traveller, client="10.70.0.3")
     assert status == "200" and 'id="result"' in page
+    assert "已连上此目录的账本，恢复查询" in caplog.text
 
 
 def test_the_lookup_page_refuses_another_postgresql_database(tmp_path, monkeypatch):
@@ -440,6 +442,7 @@ def test_a_copy_of_the_whole_root_run_beside_it_is_refused_and_a_root_moved_work
     run_watcher(copy, "process")
     assert result(copy, "GZ001", "二_结果")[0]["status"] == "success"
     assert _record(copy)["shown"] == str(copy / "ledger.sqlite3")
+    assert _record(copy)["at"] == _record(tmp_path / "old")["at"]  # (记于: when the ledger was recorded)
 
 
 def test_recover_new_ledger_refuses_an_unreadable_record_before_it_replays_anything(root, ledger_backend):

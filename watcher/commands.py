@@ -238,6 +238,8 @@ def _take_ledger(ledger, layout: Layout) -> None:
         return  # (the path shown refreshed too: a root moved, then copied, is told apart by it: identity.verdict)
     try:
         at = clock.now().astimezone(ledger.zone).isoformat(timespec="seconds")
+        if record is not None and (record.ledger, record.where) == (held, here):
+            at = record.at  # (only the path shown changed: 记于 still says when this ledger was recorded)
         write_record(layout.root, held, ledger.target, at, here)
     except OSError as exc:
         raise Failure(
@@ -1033,7 +1035,7 @@ def cmd_check(layout: Layout, args) -> int:
 
 
 def cmd_web(layout: Layout, args) -> int:
-    from .ledger.db import describe, ledger_target
+    from .ledger.db import describe, is_url, ledger_target
     from .service.logs import configure
     from .web.server import serve_web
 
@@ -1042,7 +1044,8 @@ def cmd_web(layout: Layout, args) -> int:
     _left_behind(layout, target)
     if not _ledger_found(target):
         raise Failure(f"在 {layout.root} 找不到账本 {describe(target)}。{_first_step(layout, target)}")
-    _web_root_is_a_desk(layout)
+    if not is_url(target):  # (a web-only host of a PostgreSQL ledger may hold only watcher.toml)
+        _web_root_is_a_desk(layout)
     _web_ledger_is_ours(layout, target)
     configure(layout.root, settings.zone, to_stdout=True)
     host = args.host or settings.web_host

@@ -246,8 +246,8 @@ class Ledger(SettlementLedger):
         if self.path is None or self.swapped is not None:
             return False
         seen = _seen(self.path)
-        if seen is not None and seen == self.written:
-            return False
+        if seen is None or seen == self.written:
+            return False  # (no file there: the next start finds no ledger, and says so)
         note_swapped(
             self.path,
             f"账本文件 {self.path} 在服务停止前被其他程序改写或替换（例如把备份复制到了原文件上）",
@@ -750,7 +750,8 @@ class Ledger(SettlementLedger):
         self.conn.execute("DELETE FROM workers WHERE name = ?", (name,))
 
     def stuck_turns(self, longer_than: float) -> dict[str, tuple[str, int]]:
-        """Workers of this desk holding an agency's turn (turn) while their session has done nothing for over
+        """Workers of this desk (its sessions, by their name: desks sharing a database in schemas of their own
+        use the same turn keys) holding an agency's turn (turn) while their session has done nothing for over
         `longer_than` seconds: {worker: (agency, seconds)}. A worker frozen while it holds one (stopped, its
         machine paused) holds that agency's files back on every worker (each puts them back after
         lock_wait_seconds and tries again later). A worker at work runs a query every few milliseconds."""
@@ -765,18 +766,16 @@ class Ledger(SettlementLedger):
             " FROM pg_locks l JOIN pg_stat_activity h ON h.pid = l.pid"
             " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 AND l.database ="
             " (SELECT oid FROM pg_database WHERE datname = current_database())"
-            " AND h.state LIKE 'idle%' AND h.pid <> pg_backend_pid()"
+            " AND h.state LIKE 'idle%' AND h.pid <> pg_backend_pid() AND starts_with(h.application_name, ?)"
             " AND now() - h.state_change > make_interval(secs => ?)",
-            (float(longer_than),),
+            (tag, float(longer_than)),
         ).fetchall()
         found: dict[str, tuple[str, int]] = {}
         for holder, key, seconds in rows:
             signed = int(key) - (1 << 64) if int(key) >= 1 << 63 else int(key)
             if signed not in keys:
                 continue  # (a worker's own lock, held all its life)
-            holder = str(holder)
-            name = holder[len(tag) :].partition(" ")[2] if holder.startswith(tag) else (holder or "另一个会话")
-            found[name] = (keys[signed], int(seconds))
+            found[str(holder)[len(tag) :].partition(" ")[2]] = (keys[signed], int(seconds))
         return found
 
     def workers(self, alive: bool = True) -> list[tuple[str, str, datetime]]:

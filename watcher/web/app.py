@@ -124,6 +124,12 @@ class BadRequest(Exception):
         self.status, self.message = status, message
 
 
+_FOREIGN_WORDS = {  # identity.verdict's findings, as the log says them
+    "other": "连上的不是此目录的账本",
+    "older": "连上的是较早版本建立、不在此目录记下位置的账本",
+    "copy": "连上的是此目录账本的另一份副本，不是在用的那份",
+    "root-copy": "此目录像是另一个根目录的副本（那里的同一个账本仍在）",
+}
 MAINTENANCE = "保单查询正在维护，暂时无法查询，请稍后再试。如需确认保障情况，请联系为您投保的旅行社"
 VERIFY_SECONDS = 5.0  # how often the page looks again whether the ledger may be trusted
 
@@ -385,12 +391,17 @@ class LookupApp:
         try:
             record = read_record(self.root)
         except (ValueError, OSError) as exc:
-            found: str | None = f"record unreadable: {exc}"
+            found: str | None = f"无法读出此目录使用的是哪个账本（{exc}）"
         else:
             found = verdict(record, *self.ledger.whose(self.root), self.root) if record is not None else None
         if found != self.foreign_said:
             if found is not None:
-                log.error("lookup page: the ledger is not this root's (%s): answering 维护 until it is", found)
+                log.error(
+                    "查询页面：%s：查询暂时回答“正在维护”，直到连上此目录的账本。请运行 watcher status 查看，改正账本地址后无需重启",
+                    _FOREIGN_WORDS.get(found, found),
+                )
+            elif self.foreign_said is not None:
+                log.warning("查询页面：已连上此目录的账本，恢复查询")
             self.foreign_said = found
         return found is not None
 
