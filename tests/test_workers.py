@@ -753,7 +753,8 @@ def test_a_commit_whose_answer_never_came_is_finished_as_that_request(pg_root, p
 def test_a_file_put_back_when_the_connection_dropped_keeps_its_result_name(pg_root, pg_url):
     """The connection dropped before a request's commit: the file went back to wait, but the name its result
     was to take could not be freed (the database away at that moment), so taken again it came out as
-    团A_结果_2, and no 团A_结果 ever existed for the clerk to find."""
+    团A_结果_2, and no 团A_结果 ever existed for the clerk to find. It stays in hand under its name now, and is
+    done once the database answers."""
     root = pg_root
     out = root / "outbox" / "GZ001"
     cable = _Cable(pg_url)
