@@ -117,7 +117,7 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     ledger, why = _open_ledger(layout, settings, now)
     try:
         try:
-            service = _service(layout, ledger, zone, settings.lock_wait_seconds)
+            service = _service(layout, ledger, zone, max(settings.lock_wait_seconds, 10.0))
         except Exception as exc:  # a broken ledger: said in the desk's line, never a traceback
             if classify(exc) is None:
                 raise
