@@ -185,13 +185,13 @@ def test_the_mark_rises_with_every_number_and_a_forged_page_stops_nothing(root, 
     assert forged.read_text("utf-8") == "<html>伪造</html>" and not list(forged.parent.glob(".*.set-aside"))
     said = [line for line in (root / "logs" / "watcher.log").read_text("utf-8").splitlines() if forged.name in line]
     assert said and "ERROR" in said[0] and "已发出过" in said[0] and "停止 watcher" in said[0], said
-    assert "保单号：1 个未使用" in run_watcher(root, "status").stdout
+    assert "编号：1 个未使用" in run_watcher(root, "status").stdout
     # Numbers are the desk's: a page in another folder is found too (every folder, for the first numbers of
     # a run), and the log says the skipped numbers once.
     elsewhere = root / "outbox" / "_admin" / f"电子保单_{number[:10]}{int(number[10:]) + 3:07d}.html"
     elsewhere.write_text("<html>旧</html>", encoding="utf-8")
     assert _issue(root, "三", "T3", start=2) == number[:10] + f"{int(number[10:]) + 4:07d}"
-    assert "保单号：2 个未使用" in run_watcher(root, "status").stdout
+    assert "编号：2 个未使用" in run_watcher(root, "status").stdout
 
 
 def test_a_whole_root_restored_with_the_outbox_kept_hands_out_no_number_twice(tmp_path, ledger_backend):
@@ -216,7 +216,7 @@ def test_a_whole_root_restored_with_the_outbox_kept_hands_out_no_number_twice(tm
     issued = [_issue(root, name, name, start=i) for i, name in enumerate(("四", "五"), start=3)]
     assert not set(issued) & set(later), (issued, later)
     text = run_watcher(root, "status").stdout
-    assert "保单号：2 个未使用" in text and later[0] in text, text
+    assert "编号：2 个未使用" in text and later[0] in text, text
 
 
 def test_the_mark_survives_a_record_cut_short_and_reads_the_release_before(tmp_path):
@@ -422,3 +422,35 @@ def test_a_read_only_postgresql_is_a_fault_of_the_desk_said_as_read_only(pg_url)
             assert "只读" in DeskFault(DISK, exc).line()
         else:
             raise AssertionError("a read-only session wrote")
+
+
+def test_a_whole_root_restored_with_the_outbox_kept_makes_no_statement_number_twice(tmp_path, ledger_backend):
+    """The same restore, then month-end: it made DZ…0001 again for other policies and wrote it over the
+    statement the agency already held, saying 新生成对账单 1 张 (attack S). Its number is skipped now."""
+    if ledger_backend != "sqlite":
+        pytest.skip("the whole root, its SQLite ledger with it")
+    from helpers import fake, issue, month_end
+
+    root = tmp_path / "desk"
+    run_watcher(root, "init", "--demo")
+    (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+    first = issue(root, "团1", "2026-11-20 08:00", n=1, at="2026-11-10T10:00:00+08:00")
+    backup = tmp_path / "backup"
+    shutil.copytree(root, backup, symlinks=True)
+    second = issue(root, "团2", "2026-11-21 08:00", n=1, at="2026-11-11T10:00:00+08:00", group="T2")
+    month_end(root, "2026-11", "2026-12-01T03:00:00+08:00")
+    held = root / "outbox" / "GZ001" / "对账单_DZ202611000001.json"
+    before = held.read_bytes()
+    assert second["policy_no"] in before.decode("utf-8")
+    outbox = tmp_path / "outbox-now"
+    shutil.move(root / "outbox", outbox)
+    shutil.rmtree(root)
+    shutil.move(backup, root)
+    shutil.rmtree(root / "outbox")
+    shutil.move(outbox, root / "outbox")
+    issue(root, "团3", "2026-11-22 08:00", n=1, at="2026-11-11T11:00:00+08:00", group="T3")
+    done = month_end(root, "2026-11", "2026-12-01T04:00:00+08:00")
+    assert "DZ202611000001" not in done.stdout and "DZ202611000002" in done.stdout, done.stdout
+    assert held.read_bytes() == before, "the statement the agency holds is not written over"
+    assert first["policy_no"] in (root / "outbox/GZ001/对账单_DZ202611000002.json").read_text("utf-8")
+    assert "DZ202611000001" in run_watcher(root, "status", env=fake("2026-12-01T05:00:00+08:00")).stdout

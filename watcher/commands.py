@@ -616,10 +616,7 @@ def _running(layout: Layout, command: str, held=None):
             beat = Heartbeat(layout.root, worker, command).start()
         stop = threading.Event()
         install_signal_handlers(stop)
-        from .walk.names import SKIPPED_LIST, Printed
-
-        ledger.printed = Printed(layout)  # (a number whose page is already there is skipped)
-        ledger.skip_list = layout.root / SKIPPED_LIST
+        _look_for_printed(ledger, layout)
         try:
             yield Desk(layout, settings, ledger, worker=worker, parser=parser), stop
         finally:
@@ -647,6 +644,15 @@ def _running(layout: Layout, command: str, held=None):
         say_going_on(layout.root)
         if lock is not None and held is None:
             lock.__exit__(None, None, None)
+
+
+def _look_for_printed(ledger, layout: Layout) -> None:
+    """Numbers whose file is already in the outbox (a policy's page, a statement's workbook) are skipped, never
+    handed out again (Ledger._unprinted): the commands that hand numbers out."""
+    from .walk.names import SKIPPED_LIST, Printed
+
+    ledger.printed = Printed(layout)
+    ledger.skip_list = layout.root / SKIPPED_LIST
 
 
 def cmd_process(layout: Layout, args) -> int:
@@ -860,6 +866,7 @@ def cmd_month_end(layout: Layout, args) -> int:
         month = previous_month(month_of(now, settings.zone))
     _folders_there(layout)
     ledger = _open(layout, settings, create=False, guard=True)
+    _look_for_printed(ledger, layout)
     try:
         configure(layout.root, settings.zone, to_stdout=False)
         first = ledger.first_issued_at()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from .. import crash
@@ -148,9 +149,10 @@ class Ledger(SettlementLedger):
         # `recover`: the numbers to hand out again, in order, by sequence (the event's record); once they run
         # out, the sequence gives the next.
         self.given: dict[str, list[int]] | None = None
-        # Where a policy number's page already lies in the outbox (None: not looked at): set by the service
-        # and `process`. A number drawn that has one is skipped (issue_policy).
-        self.printed: Callable[[str, str], Path | None] | None = None
+        # Where a policy number's page (and `.statement`: a statement's workbook) already lies in the outbox
+        # (None: not looked at): set by the service, `process` and `month-end`. A number drawn that has one
+        # is skipped (_unprinted).
+        self.printed: Any = None
         self.skip_list: Path | None = None  # the root's list of numbers skipped so (status reads it)
         self._marking: Future[None] | None = None  # the mark rising on its thread (see marked())
         self._mark_pool: ThreadPoolExecutor | None = None
@@ -452,26 +454,28 @@ class Ledger(SettlementLedger):
         self.drawn.setdefault(name, []).append(value)
         return value
 
-    SKIP_AT_MOST = 1000  # numbers skipped for one policy: past that, issued (its page set aside when written)
+    SKIP_AT_MOST = 1000  # numbers skipped for one draw: past that, used (its file set aside when written)
 
-    def _unprinted(self, number: str, policy: Policy) -> str:
-        """`number`, or the first after it whose page is not already in the outbox (self.printed): a page
-        there means a number handed out before (the whole root restored from a backup, the ledger, its mark
-        and the archive together, with the outbox kept as it was: each file then issued a number a group
-        already held, its result 成功) or a page an agency put there. Those are skipped (a gap, never a number
-        twice), said once in the log and listed in the root for `status`."""
-        assert self.printed is not None
+    def _unprinted(self, sequence: str, number: str, agency: str, looked, again: Callable[[int], str]) -> str:
+        """`number`, or the first after it whose file (`looked`: a policy's page, a statement's workbook) is
+        not already in the outbox: one there means a number handed out before (the whole root restored from a
+        backup, the ledger, its mark and the archive together, with the outbox kept as it was: each file then
+        issued a number a group already held, its result 成功; month-end wrote a statement over the agency's)
+        or a file an agency put there. Those are skipped (a gap, never a number twice), said once in the log
+        and listed in the root for `status`. `again`: the number a serial makes."""
         skipped: list[tuple[str, Path]] = []
-        while len(skipped) < self.SKIP_AT_MOST and (page := self.printed(number, policy.agency)) is not None:
+        while len(skipped) < self.SKIP_AT_MOST and (page := looked(number, agency)) is not None:
             skipped.append((number, page))
-            self.drawn["policy"].pop()  # (not this request's: a replay by `recover` hands out only what it kept)
-            number = policy_number(policy.issued_at, self._next("policy"), self.zone)
+            self.drawn[sequence].pop()  # (not this request's: a replay by `recover` hands out only what it kept)
+            number = again(self._next(sequence))
         if not skipped:
             return number
+        what = NUMBER_WORDS.get(sequence, sequence)
         log.error(
-            "保单号 %s%s 未使用（共 %d 个）：它们的电子保单已在 outbox 中（如 %s），此前已发出过，或是旅行社自己放进去的。"
+            "%s号 %s%s 未使用（共 %d 个）：它们的文件已在 outbox 中（如 %s），此前已发出过，或是旅行社自己放进去的。"
             "若不是后者，说明账本、编号记录和 archive/ 一起恢复到了较早的备份而 outbox 没有：账本缺少此后办理的业务，请立即"
             "停止 watcher，找回更新的账本备份（或最新的 archive/）后运行 watcher recover，见运维文档的备份与恢复",
+            what,
             skipped[0][0],
             f" 至 {skipped[-1][0]}" if len(skipped) > 1 else "",
             len(skipped),
@@ -1005,7 +1009,9 @@ class Ledger(SettlementLedger):
         self._need_tx()
         number = policy_number(policy.issued_at, self._next("policy"), self.zone)
         if self.printed is not None and self.given is None:
-            number = self._unprinted(number, policy)
+            number = self._unprinted(
+                "policy", number, policy.agency, self.printed, lambda n: policy_number(policy.issued_at, n, self.zone)
+            )
         self.conn.execute(
             "INSERT INTO policies (policy_no, agency, request_id, tour_group, region, plan_code, plan_version,"
             " start_at, days, end_at, route, handler, sales_id, sales_name, premium_fen, insured_count, status,"

@@ -75,7 +75,11 @@ class SettlementLedger:
     # What `Ledger` provides, declared for the type checker only (defined there).
     conn: Database
     zone: tzinfo
+    printed: Any
+    given: dict[str, list[int]] | None
     if TYPE_CHECKING:
+
+        def _unprinted(self, sequence: str, number: str, agency: str, looked: Any, again: Any) -> str: ...
 
         def _need_tx(self) -> None: ...
 
@@ -151,6 +155,10 @@ class SettlementLedger:
         live and in no statement (checked by the UPDATE itself, inside the transaction)."""
         self._need_tx()
         number = statement_number(month, self._next("statement"))
+        if self.printed is not None and self.given is None:
+            number = self._unprinted(
+                "statement", number, agency, self.printed.statement, lambda n: statement_number(month, n)
+            )
         total = sum(p.premium_fen for p in policies)
         insured = sum(p.insured_count for p in policies)
         # Business recorded later for a month already settled (a correction, a clock moved back) gets a

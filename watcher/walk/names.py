@@ -115,6 +115,12 @@ class Printed:
             self.wide = self.WIDE
         return found
 
+    def statement(self, number: str, agency: str) -> Path | None:
+        """Where this statement number's workbook or JSON twin already lies in its agency's outbox (a
+        statement goes to its agency only), or None."""
+        out = self.layout.out(agency)
+        return next((p for p in (out / f"对账单_{number}.xlsx", out / f"对账单_{number}.json") if p.exists()), None)
+
     def _everywhere(self, name: str) -> Path | None:
         try:
             with os.scandir(self.layout.outbox) as entries:
