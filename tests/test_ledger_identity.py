@@ -435,6 +435,7 @@ def test_a_copy_of_the_whole_root_run_beside_it_is_refused_and_a_root_moved_work
     assert proc.returncode == 1 and "一份副本" in proc.stderr and str(root) in proc.stderr, proc.stderr
     assert "指错了" not in proc.stderr and not (copy / "outbox/GZ001/二_结果.json").exists()
     assert "一份副本" in run_watcher(copy, "status").stdout
+    assert run_watcher(copy, "check").returncode == 0  # (a backup unpacked beside the desk, only read: attack S)
     second = _issue(root, "三", "T3", start=2)  # the original goes on
     assert second > first
 

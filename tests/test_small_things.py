@@ -224,3 +224,25 @@ def test_a_sqlite_file_named_in_watcher_ledger_url_is_a_path_like_the_setting(ro
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     assert result(root, "GZ001", "变量_结果")[0]["status"] == "success"
     assert run_watcher(root, "check", env={"WATCHER_LEDGER_URL": "ledger.sqlite3"}, check=False).returncode == 0
+
+
+def test_an_agencys_turn_found_held_is_waited_for_less_then_only_tried():
+    """A worker frozen on an agency's turn: the first file waits lock_wait_seconds (at least 10 s: 0 would
+    put a file back whenever two workers meet), later ones 5 s, and those of the same pass are only tried
+    (one wait a file held every other agency up in proportion to the frozen agency's backlog; attack S)."""
+    import time
+    from types import SimpleNamespace
+
+    from watcher.walk.flow import _turn_wait
+
+    desk = SimpleNamespace(settings=SimpleNamespace(lock_wait_seconds=0), busy_turns={})
+    assert _turn_wait(desk, ["agency:GZ001"]) == 10.0
+    desk.settings.lock_wait_seconds = 60
+    assert _turn_wait(desk, ["agency:GZ001"]) == 60
+    desk.busy_turns["agency:GZ001"] = time.monotonic()
+    assert _turn_wait(desk, ["agency:GZ001"]) == 0.0
+    assert _turn_wait(desk, ["agency:SZ002"]) == 60
+    desk.busy_turns["agency:GZ001"] = time.monotonic() - 60
+    assert _turn_wait(desk, ["agency:GZ001"]) == 5.0
+    desk.busy_turns["agency:GZ001"] = time.monotonic() - 600
+    assert _turn_wait(desk, ["agency:GZ001"]) == 60

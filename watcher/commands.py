@@ -167,22 +167,25 @@ def _here(ledger, layout: Layout) -> str:
     return location(ledger.target, layout.root, ledger.db if ledger.backend == "postgresql" else None)
 
 
-def _refuse_foreign(layout: Layout, ledger, then: str) -> None:
+def _refuse_foreign(layout: Layout, ledger, then: str, *, copy_of_root: bool = False) -> None:
     """A ledger not the root's (identity.verdict): refused, saying both and where the address came from.
-    `then`: what to do once the address is right (再启动, 再运行)."""
+    `then`: what to do once the address is right (再启动, 再运行). `copy_of_root`: a whole root's copy passes
+    (a command that only reads)."""
     from .ledger.identity import ledger_id
 
-    _refuse_other(layout, ledger.target, ledger_id(ledger), _here(ledger, layout), then)
+    _refuse_other(layout, ledger.target, ledger_id(ledger), _here(ledger, layout), then, copy_of_root=copy_of_root)
 
 
-def _refuse_other(layout: Layout, target, held: str | None, here: str, then: str) -> None:
+def _refuse_other(
+    layout: Layout, target, held: str | None, here: str, then: str, *, copy_of_root: bool = False
+) -> None:
     """_refuse_foreign for a ledger at `target` with the id `held`, living at `here` (identity.location)."""
     from .ledger.db import describe
     from .ledger.identity import same_place, short, verdict
 
     record = _recorded(layout)
     found = verdict(record, held, here, layout.root)
-    if found is None:
+    if found is None or (found == "root-copy" and copy_of_root):
         return
     assert record is not None
     take = (
@@ -194,7 +197,8 @@ def _refuse_other(layout: Layout, target, held: str | None, here: str, then: str
         raise Failure(
             f"此目录 {layout.root} 像是 {then_root} 的一份副本：那里的账本 {record.shown} 仍在，和这里的是同一个账本"
             f"（账本编号同为 {short(record.ledger)}）。两处都运行，会把同一个保单号发给两个团，只能用其中一处。"
-            f"若此目录是搬过来的、原目录不再使用，请先停止原目录的 watcher，把原目录改名或移走（要留作备份就打包保存），"
+            f"若此目录是搬过来的、原目录不再使用，请先停止原目录的 watcher，把原目录打包保存（如 tar）后删除"
+            "（只改名的话，改名后的原目录仍能运行，照样重复发号），"
             f"{then}；若原目录仍在使用，请不要在这里运行 watcher"
         )
     if found == "other" and same_place(record.where, here, layout.root):
@@ -928,7 +932,9 @@ def cmd_check(layout: Layout, args) -> int:
     settings = load_settings(layout.root)
     ledger = _open(layout, settings, create=False)
     try:
-        _refuse_foreign(layout, ledger, "再运行")  # (another ledger's money said 一致 of this desk's)
+        # (another ledger's money said 一致 of this desk's; a copy of the whole root is this desk's ledger, and
+        # checking a backup unpacked beside the desk only reads it)
+        _refuse_foreign(layout, ledger, "再运行", copy_of_root=True)
         try:
             damaged = ledger.integrity()
             found = [

@@ -185,7 +185,7 @@ class Pipeline:
             self._put_back(record)
             return
         except TurnBusy as busy:
-            log.warning(
+            (log.warning if busy.waited > 0 else log.info)(
                 "%s/%s：%s 的办理次序被另一个工作进程占用，已等 %g 秒仍未轮到（它可能已停止响应，watcher status"
                 " 会指出是哪一个），文件已放回原处，稍后再办；其他文件照常办理",
                 record.who,

@@ -335,7 +335,7 @@ def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str |
             assert record is not None
             return (
                 f"账本：此目录像是 {Path(record.shown).parent} 的一份副本（那里的同一个账本仍在）：两处都运行会把同一个"
-                "保单号发给两个团；serve / process 不会启动。原目录不再使用时，把它改名或移走后再启动"
+                "保单号发给两个团；serve / process 不会启动。原目录不再使用时，把它打包保存后删除，再启动"
             )
         if found is not None:
             assert record is not None

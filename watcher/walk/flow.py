@@ -125,22 +125,27 @@ def _walk(desk: Desk, frame: Outcome, snap: Snapshot, fmt: str, still: Callable[
                 desk.busy_turns.pop(name, None)
             return _decided(desk, frame, book, kind, request, snap, still)
     except TurnBusy as busy:
-        desk.busy_turns[busy.name] = time.monotonic()
+        if busy.waited > 0:  # (only tried: the time it was found held stays, so the next wait is short again)
+            desk.busy_turns[busy.name] = time.monotonic()
         raise
 
 
 BUSY_FOR = 300.0  # seconds an agency's turn found held past the wait is waited for briefly (BUSY_WAIT)
 BUSY_WAIT = 5.0  # (a 10,000-person file holds its turn about a second)
+BUSY_NOW = 30.0  # found held this recently (the same pass over the folders): only tried, not waited for
 TURN_WAIT_AT_LEAST = 10.0  # (lock_wait_seconds may be 0: two workers meeting on an agency is no fault)
 
 
 def _turn_wait(desk: Desk, names: list[str]) -> float:
     """How long to wait for a turn: lock_wait_seconds (at least TURN_WAIT_AT_LEAST); briefly where it was
-    found held that long a little while ago (a frozen worker: each of that agency's files would hold every
-    other agency up again)."""
+    found held that long a little while ago, and not at all where just now (a frozen worker: each of that
+    agency's files would hold every other agency up again, one wait a file)."""
     now = time.monotonic()
     wait = max(desk.settings.lock_wait_seconds, TURN_WAIT_AT_LEAST)
-    if any(now - desk.busy_turns.get(name, -1e9) < BUSY_FOR for name in names):
+    since = min((now - desk.busy_turns.get(name, -1e9) for name in names), default=1e9)
+    if since < BUSY_NOW:
+        return 0.0
+    if since < BUSY_FOR:
         return min(BUSY_WAIT, wait)
     return wait
 
