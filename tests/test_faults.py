@@ -27,6 +27,7 @@ from helpers import (
     ledger_query,
     people,
     request_bytes,
+    result,
     results,
     run_watcher,
     serving,
@@ -1000,3 +1001,33 @@ def test_status_during_an_unfinished_recover_advises_recover_not_process(root):
     shutil.move(root / "workbooks", root.parent / "workbooks-away")  # the share away
     text = run_watcher(root, "status").stdout
     assert "再运行 watcher recover 即可继续" in text and "如 watcher process" not in text, text
+
+
+def test_a_file_kept_in_hand_while_the_ledger_is_away_is_not_said_done(root, monkeypatch, capsys):
+    """A file whose put-back met the ledger away stays in hand under its result name (review U), but it was
+    listed as 已办理（已生效），结果暂时无法写出 and logged 重新写出 … 的结果: nothing of it was committed
+    (review V). Said as not yet done, and done at the next run."""
+    import watcher.walk.flow as flow
+    from watcher.cli import main
+    from watcher.faults import AWAY, DeskFault
+    from watcher.ledger.policies import Ledger
+
+    write_request(root / "workbooks/GZ001/团A.xlsx", issue_fields(), people(1))
+
+    def away(*args, **kwargs):
+        raise DeskFault(AWAY, ConnectionError("server closed the connection unexpectedly"))
+
+    def unreachable(self, *args):
+        raise ConnectionError("server closed the connection unexpectedly")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(flow, "walk", away)
+        patched.setattr(Ledger, "release_stem", unreachable)
+        assert main(["process", "--root", str(root)]) == 1
+    said = capsys.readouterr()
+    assert "已办理" not in said.out + said.err and "尚未办理" in said.err, said
+    log = (root / "logs" / "watcher.log").read_text("utf-8")
+    assert "重新写出" not in log and "尚未办理" in log
+    assert "待写出结果" not in run_watcher(root, "status").stdout
+    run_watcher(root, "process")
+    assert result(root, "GZ001", "团A_结果")[0]["status"] == "success"

@@ -426,31 +426,46 @@ def test_a_read_only_postgresql_is_a_fault_of_the_desk_said_as_read_only(pg_url)
 
 def test_a_whole_root_restored_with_the_outbox_kept_makes_no_statement_number_twice(tmp_path, ledger_backend):
     """The same restore, then month-end: it made DZ…0001 again for other policies and wrote it over the
-    statement the agency already held, saying 新生成对账单 1 张 (attack S). Its number is skipped now."""
+    statement the agency already held, saying 新生成对账单 1 张 (attack S); skipping only numbers in the
+    agency's own folder gave GZ001 the number SZ002's statement holds (review V). Numbers whose files lie in
+    any folder are skipped now."""
     if ledger_backend != "sqlite":
         pytest.skip("the whole root, its SQLite ledger with it")
-    from helpers import fake, issue, month_end
+    from helpers import agency_workbook, fake, issue, month_end
 
     root = tmp_path / "desk"
     run_watcher(root, "init", "--demo")
     (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+    agency_workbook(
+        root / "workbooks/_admin/登记.xlsx", [[1, "SZ002", "深圳测试旅行社", "9144", "XY-2", "GN-A", "合作中"]]
+    )
+    run_watcher(root, "process", env=fake("2026-11-09T10:00:00+08:00"))
     first = issue(root, "团1", "2026-11-20 08:00", n=1, at="2026-11-10T10:00:00+08:00")
+    issue(root, "团S1", "2026-11-20 08:00", n=1, at="2026-11-10T10:05:00+08:00", agency="SZ002")
     backup = tmp_path / "backup"
     shutil.copytree(root, backup, symlinks=True)
     second = issue(root, "团2", "2026-11-21 08:00", n=1, at="2026-11-11T10:00:00+08:00", group="T2")
+    issue(root, "团S2", "2026-11-21 08:00", n=1, at="2026-11-11T10:05:00+08:00", agency="SZ002", group="TS2")
     month_end(root, "2026-11", "2026-12-01T03:00:00+08:00")
-    held = root / "outbox" / "GZ001" / "对账单_DZ202611000001.json"
-    before = held.read_bytes()
-    assert second["policy_no"] in before.decode("utf-8")
+    held = sorted((root / "outbox").glob("*/对账单_*.json"))
+    assert [p.name for p in held] == ["对账单_DZ202611000001.json", "对账单_DZ202611000002.json"]
+    before = {p: p.read_bytes() for p in held}
+    assert second["policy_no"] in before[root / "outbox/GZ001/对账单_DZ202611000001.json"].decode("utf-8")
     outbox = tmp_path / "outbox-now"
     shutil.move(root / "outbox", outbox)
     shutil.rmtree(root)
     shutil.move(backup, root)
     shutil.rmtree(root / "outbox")
     shutil.move(outbox, root / "outbox")
-    issue(root, "团3", "2026-11-22 08:00", n=1, at="2026-11-11T11:00:00+08:00", group="T3")
     done = month_end(root, "2026-11", "2026-12-01T04:00:00+08:00")
-    assert "DZ202611000001" not in done.stdout and "DZ202611000002" in done.stdout, done.stdout
-    assert held.read_bytes() == before, "the statement the agency holds is not written over"
-    assert first["policy_no"] in (root / "outbox/GZ001/对账单_DZ202611000002.json").read_text("utf-8")
-    assert "DZ202611000001" in run_watcher(root, "status", env=fake("2026-12-01T05:00:00+08:00")).stdout
+    assert "DZ202611000001" not in done.stdout and "DZ202611000002" not in done.stdout, done.stdout
+    assert {p: p.read_bytes() for p in held} == before, "the statements the agencies hold are not written over"
+    made = sorted(p.name for p in (root / "outbox").glob("*/对账单_*.json") if p not in before)
+    assert made == ["对账单_DZ202611000003.json", "对账单_DZ202611000004.json"], made
+    assert any(
+        first["policy_no"] in (root / "outbox/GZ001" / name).read_text("utf-8")
+        for name in made
+        if (root / "outbox/GZ001" / name).exists()
+    )
+    text = run_watcher(root, "status", env=fake("2026-12-01T05:00:00+08:00")).stdout
+    assert "编号：2 个未使用" in text and "DZ202611000001" in text, text

@@ -690,9 +690,15 @@ def cmd_process(layout: Layout, args) -> int:
             name = record.original if record is not None else path.name
             why = record.pending if record is not None and record.pending else "无法写入"
             print(f"  {who}/{name}：{why}", file=sys.stderr)
+    if report.held:
+        print(
+            f"watcher process：另有 {len(report.held)} 个文件尚未办理，因账本暂时无法访问留在处理中（保留原结果文件名），"
+            "下次运行 process 或 serve 时继续处理",
+            file=sys.stderr,
+        )
     if report.halted is not None:
         print(f"watcher process：{report.halted.line(running=False)}", file=sys.stderr)
-    return 1 if report.pending or report.halted is not None else 0
+    return 1 if report.pending or report.held or report.halted is not None else 0
 
 
 def cmd_serve(layout: Layout, args) -> int:

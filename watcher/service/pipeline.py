@@ -58,6 +58,7 @@ class RunReport:
     halted: DeskFault | None = None  # the fault of the desk that stopped the run
     # Committed, its outputs still to be written: (claimed file, agency).
     pending: list[tuple[Path, str]] = field(default_factory=list)
+    held: list[tuple[Path, str]] = field(default_factory=list)  # kept in hand uncommitted (Pipeline.held)
 
     def add(self, outcome: Outcome) -> None:
         self.counts[outcome.status] += 1
@@ -105,6 +106,9 @@ class Pipeline:
         self.halted: DeskFault | None = None  # a fault of the desk stopped the intake
         self.pending: dict[Path, str] = {}  # claimed file → agency: outputs waiting for a disk that takes them
         self.stems: dict[Path, str] = {}  # claimed file → the result name its pending outputs take
+        # Claimed files never committed, kept in hand under their result name because the ledger was away when
+        # they were to go back (_put_back): walked again once the desk works (retry_pending), never said done.
+        self.held: dict[Path, str] = {}
         # (agency, sha256, result stem) of the files in hand or pending whose walk is in the event log: their
         # outputs tried again are not logged as another walk. Emptied as each file finishes.
         self.logged: set[tuple[str, str, str]] = set()
@@ -185,14 +189,22 @@ class Pipeline:
             self._put_back(record)
             return
         except TurnBusy as busy:
-            (log.warning if busy.waited > 0 else log.info)(
-                "%s/%s：%s 的办理次序被另一个工作进程占用，已等 %g 秒仍未轮到（它可能已停止响应，watcher status"
-                " 会指出是哪一个），文件已放回原处，稍后再办；其他文件照常办理",
-                record.who,
-                record.original,
-                busy.name.removeprefix("agency:"),
-                busy.waited,
-            )
+            if busy.waited > 0:
+                log.warning(
+                    "%s/%s：%s 的办理次序被另一个工作进程占用，已等 %g 秒仍未轮到（它可能已停止响应，watcher status"
+                    " 会指出是哪一个），文件已放回原处，稍后再办；其他文件照常办理",
+                    record.who,
+                    record.original,
+                    busy.name.removeprefix("agency:"),
+                    busy.waited,
+                )
+            else:  # (found held a moment ago: only tried this time)
+                log.info(
+                    "%s/%s：%s 的办理次序仍被另一个工作进程占用，文件已放回原处，稍后再办",
+                    record.who,
+                    record.original,
+                    busy.name.removeprefix("agency:"),
+                )
             self._put_back(record)
             return
         except DeskFault as fault:
@@ -308,8 +320,10 @@ class Pipeline:
         except Exception:  # noqa: BLE001 — the ledger away: it keeps the name taken
             # Put back, the file was taken again (by this worker or another) under the next name, 团A_结果_2, with
             # no 团A_结果 anywhere: it stays in hand under its name, finished once the desk works again.
-            log.warning("%s/%s：账本暂时无法访问，文件留在处理中，账本恢复后继续处理", record.who, record.original)
-            self.pending[record.path] = record.who
+            log.warning(
+                "%s/%s：账本暂时无法访问，文件留在处理中（尚未办理），账本恢复后继续处理", record.who, record.original
+            )
+            self.held[record.path] = record.who
             return
         current = read_record(record.path, record.who) or record
         try:
@@ -353,7 +367,16 @@ class Pipeline:
         )
 
     def retry_pending(self) -> None:
-        """At every rescan: write the outputs that could not be written before."""
+        """At every rescan: write the outputs that could not be written before; walk again the files kept in
+        hand while the ledger was away (once it works)."""
+        if self.halted is None:
+            for path, who in list(self.held.items()):
+                del self.held[path]
+                if path.exists():
+                    log.info("%s/%s：账本已恢复，继续处理留在处理中的文件", who, path.name)
+                    self.resume(path, who)
+                else:  # (never committed: taken over by another worker meanwhile, nothing is owed)
+                    log.info("%s/%s 已由其他工作进程接手", who, path.name)
         for path, who in list(self.pending.items()):
             del self.pending[path]
             stem = self.stems.pop(path, None)

@@ -61,6 +61,7 @@ def process_all(desk: Desk, workers: bool | None = None, progress: bool = False,
         if bar:
             bar.close()
     report.halted, report.pending = pipeline.halted, sorted(pipeline.pending.items())
+    report.held = sorted(pipeline.held.items())
     return report
 
 

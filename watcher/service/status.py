@@ -378,7 +378,7 @@ def _set_aside(layout: Layout) -> list[str]:
 
 
 def _skipped(layout: Layout) -> list[str]:
-    """Policy numbers skipped because their page was already in the outbox (Ledger._skip_printed)."""
+    """Numbers (policies, statements) skipped because their file was already in the outbox (Ledger._unprinted)."""
     try:
         listed = (layout.root / SKIPPED_LIST).read_text("utf-8", errors="replace").splitlines()
     except OSError:

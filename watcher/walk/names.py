@@ -87,7 +87,7 @@ def policy_page_name(policy_no: str) -> str:
     return f"电子保单_{policy_no}.html"
 
 
-SKIPPED_LIST = ".watcher-skipped-numbers.txt"  # in the root: policy numbers skipped for a page already there
+SKIPPED_LIST = ".watcher-skipped-numbers.txt"  # in the root: numbers skipped for a file already there
 
 
 class Printed:
@@ -116,10 +116,18 @@ class Printed:
         return found
 
     def statement(self, number: str, agency: str) -> Path | None:
-        """Where this statement number's workbook or JSON twin already lies in its agency's outbox (a
-        statement goes to its agency only), or None."""
-        out = self.layout.out(agency)
-        return next((p for p in (out / f"对账单_{number}.xlsx", out / f"对账单_{number}.json") if p.exists()), None)
+        """Where a file of this statement number already lies: its workbook, page or JSON twin in any agency's
+        outbox (numbers are the desk's: the next ones after a restore may be another agency's statements), or
+        its exchange file for the core system. Statements are few: every folder, every time."""
+        from ..io.core_exchange import core_name
+        from ..layout import CORE
+
+        for name in (f"对账单_{number}.xlsx", f"对账单_{number}.json", f"对账单_{number}.html"):
+            found = self._everywhere(name)
+            if found is not None:
+                return found
+        core = self.layout.out(CORE) / core_name(number)
+        return core if core.exists() else None
 
     def _everywhere(self, name: str) -> Path | None:
         try:
