@@ -217,6 +217,8 @@ def test_a_whole_root_restored_with_the_outbox_kept_hands_out_no_number_twice(tm
     assert not set(issued) & set(later), (issued, later)
     text = run_watcher(root, "status").stdout
     assert "编号：2 个未使用" in text and later[0] in text, text
+    checked = run_watcher(root, "check").stdout  # (consistent in itself; it says what it cannot see: attack S)
+    assert "一致" in checked and "2 个编号因 outbox 中已有其文件而未使用" in checked, checked
 
 
 def test_the_mark_survives_a_record_cut_short_and_reads_the_release_before(tmp_path):

@@ -234,7 +234,7 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
             f"{' 等' if len(aside) > 3 else ''}）：若不是旅行社自己放进去的，说明这个保单号此前已发出过（账本、编号记录和"
             "归档可能一起恢复到了较早的备份）：请停止 watcher，对照两份保单核查（见运维文档的备份与恢复）；核查后删除这些文件"
         )
-    skipped = _skipped(layout)
+    skipped = skipped_numbers(layout)
     if skipped:
         lines.append(
             f"编号：{len(skipped)} 个未使用，因为它的文件（电子保单、对账单）已在 outbox 中（{'、'.join(skipped[:3])}"
@@ -377,7 +377,7 @@ def _set_aside(layout: Layout) -> list[str]:
     return found
 
 
-def _skipped(layout: Layout) -> list[str]:
+def skipped_numbers(layout: Layout) -> list[str]:
     """Numbers (policies, statements) skipped because their file was already in the outbox (Ledger._unprinted)."""
     try:
         listed = (layout.root / SKIPPED_LIST).read_text("utf-8", errors="replace").splitlines()
