@@ -194,6 +194,16 @@ def test_the_mark_rises_with_every_number_and_a_forged_page_stops_nothing(root, 
     assert "编号：2 个未使用" in run_watcher(root, "status").stdout
 
 
+def _restore_keeping_the_outbox(root: Path, backup: Path) -> None:
+    """The whole root restored from `backup` (the ledger, its mark and the archive with it), the outbox kept."""
+    outbox = root.parent / "outbox-now"
+    shutil.move(root / "outbox", outbox)
+    shutil.rmtree(root)
+    shutil.move(backup, root)
+    shutil.rmtree(root / "outbox")
+    shutil.move(outbox, root / "outbox")
+
+
 def test_a_whole_root_restored_with_the_outbox_kept_hands_out_no_number_twice(tmp_path, ledger_backend):
     """The whole root restored from a tar (the ledger, its mark and the archive together) with the outbox kept
     as it was: each file was issued a number a group already held, its result 成功 and its page set aside,
@@ -207,12 +217,7 @@ def test_a_whole_root_restored_with_the_outbox_kept_hands_out_no_number_twice(tm
     backup = tmp_path / "backup"
     shutil.copytree(root, backup, symlinks=True)
     later = [_issue(root, name, name, start=i) for i, name in enumerate(("二", "三"), start=1)]
-    outbox = tmp_path / "outbox-now"
-    shutil.move(root / "outbox", outbox)
-    shutil.rmtree(root)
-    shutil.move(backup, root)
-    shutil.rmtree(root / "outbox")
-    shutil.move(outbox, root / "outbox")
+    _restore_keeping_the_outbox(root, backup)
     issued = [_issue(root, name, name, start=i) for i, name in enumerate(("四", "五"), start=3)]
     assert not set(issued) & set(later), (issued, later)
     text = run_watcher(root, "status").stdout
@@ -453,12 +458,7 @@ def test_a_whole_root_restored_with_the_outbox_kept_makes_no_statement_number_tw
     assert [p.name for p in held] == ["对账单_DZ202611000001.json", "对账单_DZ202611000002.json"]
     before = {p: p.read_bytes() for p in held}
     assert second["policy_no"] in before[root / "outbox/GZ001/对账单_DZ202611000001.json"].decode("utf-8")
-    outbox = tmp_path / "outbox-now"
-    shutil.move(root / "outbox", outbox)
-    shutil.rmtree(root)
-    shutil.move(backup, root)
-    shutil.rmtree(root / "outbox")
-    shutil.move(outbox, root / "outbox")
+    _restore_keeping_the_outbox(root, backup)
     done = month_end(root, "2026-11", "2026-12-01T04:00:00+08:00")
     assert "DZ202611000001" not in done.stdout and "DZ202611000002" not in done.stdout, done.stdout
     assert {p: p.read_bytes() for p in held} == before, "the statements the agencies hold are not written over"
