@@ -1026,8 +1026,8 @@ def test_a_file_kept_in_hand_while_the_ledger_is_away_is_not_said_done(root, mon
         assert main(["process", "--root", str(root)]) == 1
     said = capsys.readouterr()
     assert "已办理" not in said.out + said.err and "尚未办理" in said.err, said
-    log = (root / "logs" / "watcher.log").read_text("utf-8")
-    assert "重新写出" not in log and "尚未办理" in log
+    kept = [p for p in (root / "workbooks/GZ001/.watcher-claimed").rglob("*") if p.is_file()]
+    assert kept and not (root / "workbooks/GZ001/团A.xlsx").exists(), kept  # (in hand, under its name)
     assert "待写出结果" not in run_watcher(root, "status").stdout
     run_watcher(root, "process")
     assert result(root, "GZ001", "团A_结果")[0]["status"] == "success"
