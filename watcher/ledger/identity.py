@@ -108,6 +108,15 @@ def verdict(record: Recorded | None, held: str | None, here: str, root: Path) ->
     return "copy"
 
 
+# What a verdict found, as `status` and the lookup page's log say it after 连上的 ("root-copy" is the root's own
+# case, said with the path of the root it was copied from).
+FOUND_WORDS = {
+    "other": "不是此目录的账本",
+    "older": "不是此目录的账本",
+    "copy": "是此目录账本的另一份副本，不是在用的那份",
+}
+
+
 def _root_copied(record: Recorded, held: str, here: str, root: Path) -> bool:
     """Whether this root is a copy of the root that recorded its ledger (`cp -a` of the whole desk, or a tar
     unpacked beside it) while that one is still there with the same ledger: a ledger inside the root is
@@ -127,10 +136,9 @@ def _root_copied(record: Recorded, held: str, here: str, root: Path) -> bool:
         return False  # (moved: nothing left where it was)
     try:
         with closing(sqlite3.connect(f"file:{quote(str(then))}?mode=ro", uri=True, timeout=5)) as db:
-            row = db.execute("SELECT value FROM desk WHERE name = ?", (KEY,)).fetchone()
+            return id_in(db, postgresql=False) == held  # (one from before ids, or no ledger: not this one)
     except sqlite3.Error:
-        return False  # (not a ledger, or one from before ids: not this one)
-    return row is not None and str(row[0]) == held
+        return False
 
 
 def shown(target) -> str:
@@ -164,7 +172,17 @@ def write_record(root: Path, ledger_id: str, target, at: str, where: str) -> Rec
 
 
 def ledger_id(ledger) -> str | None:
-    row = ledger.conn.execute("SELECT value FROM desk WHERE name = ?", (KEY,)).fetchone()
+    return id_in(ledger.conn, postgresql=ledger.backend == "postgresql")
+
+
+def id_in(conn, *, postgresql: bool) -> str | None:
+    """The id a connection's ledger holds: None where it has none yet, or has no `desk` table (a ledger from
+    before ids, opened without migrating: the lookup page's, or another root's file)."""
+    if postgresql:
+        has = conn.execute("SELECT to_regclass('desk')").fetchone()[0] is not None
+    else:
+        has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'desk'").fetchone()
+    row = conn.execute("SELECT value FROM desk WHERE name = ?", (KEY,)).fetchone() if has else None
     return None if row is None else str(row[0])
 
 

@@ -223,17 +223,11 @@ class LookupLedger:
         """The ledger's id (None: one from before ids) and where it lives (identity.location): whether it is
         the root's ledger (a mistyped address served another desk's travellers, or a copy restored elsewhere
         behind the numbers since, and told them 未查到)."""
-        from .identity import KEY, location
+        from .identity import id_in, location
 
+        pg = is_url(self.target)
         with self.connections.connection() as conn:
-            if is_url(self.target):
-                has = conn.execute("SELECT to_regclass('desk')").fetchone()[0] is not None
-            else:
-                has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'desk'").fetchone()
-            row = conn.execute("SELECT value FROM desk WHERE name = ?", (KEY,)).fetchone() if has else None
-            return (None if row is None else str(row[0])), location(
-                self.target, root, conn if is_url(self.target) else None
-            )
+            return id_in(conn, postgresql=pg), location(self.target, root, conn if pg else None)
 
     def close(self) -> None:
         """Close what this thread holds (SQLite) and the idle pool (PostgreSQL)."""
