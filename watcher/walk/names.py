@@ -120,19 +120,18 @@ class Printed:
         outbox (numbers are the desk's: the next ones after a restore may be another agency's statements), or
         its exchange file for the core system. Statements are few: every folder, every time."""
         from ..io.core_exchange import core_name
+        from ..io.statement_book import statement_names
         from ..layout import CORE
 
-        for name in (f"对账单_{number}.xlsx", f"对账单_{number}.json", f"对账单_{number}.html"):
-            found = self._everywhere(name)
-            if found is not None:
-                return found
+        found = self._everywhere(*statement_names(number))
         core = self.layout.out(CORE) / core_name(number)
-        return core if core.exists() else None
+        return found or (core if core.exists() else None)
 
-    def _everywhere(self, name: str) -> Path | None:
+    def _everywhere(self, *names: str) -> Path | None:
+        """The first of these names found in any folder of the outbox (the folders listed once)."""
         try:
             with os.scandir(self.layout.outbox) as entries:
                 folders = [Path(e.path) for e in entries if e.is_dir()]
         except OSError:
             return None  # (an outbox away: the outputs wait for it; a page found then is set aside)
-        return next((folder / name for folder in folders if (folder / name).exists()), None)
+        return next((folder / n for folder in folders for n in names if (folder / n).exists()), None)
