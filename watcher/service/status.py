@@ -309,7 +309,7 @@ def _desk_line(ledger, why, layout: Layout, *, running: bool = True, stopped: bo
 def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str | None:
     """A ledger behind the numbers the desk handed out, or without its latest business (restored from an
     older backup, or new): the commands that hand numbers out refuse it; status says so, and what to do."""
-    from ..ledger.identity import ledger_id, location, read_record, verdict
+    from ..ledger.identity import FOUND_WORDS, ledger_id, location, read_record, verdict
     from ..ledger.issued import issued_path
     from ..ledger.policies import SWAPPED_SUFFIX
     from .recovering import issued_unheld, lags
@@ -339,9 +339,8 @@ def _behind_line(ledger, layout: Layout, zone, *, running: bool = True) -> str |
             )
         if found is not None:
             assert record is not None
-            said = "是此目录账本的另一份副本，不是在用的那份" if found == "copy" else "不是此目录的账本"
             return (
-                f"账本：连上的{said}（此目录在用的是 {record.shown}）：环境变量 WATCHER_LEDGER_URL 或 watcher.toml 的 "
+                f"账本：连上的{FOUND_WORDS[found]}（此目录在用的是 {record.shown}）：环境变量 WATCHER_LEDGER_URL 或 watcher.toml 的 "
                 "ledger 多半指错了；serve / process 不会启动"
             )
         if not lags(layout.root, issued_path(layout.root, ledger.target), ledger, zone) and not issued_unheld(

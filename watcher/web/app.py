@@ -124,12 +124,6 @@ class BadRequest(Exception):
         self.status, self.message = status, message
 
 
-_FOREIGN_WORDS = {  # identity.verdict's findings, as the log says them
-    "other": "连上的不是此目录的账本",
-    "older": "连上的是较早版本建立、不在此目录记下位置的账本",
-    "copy": "连上的是此目录账本的另一份副本，不是在用的那份",
-    "root-copy": "此目录像是另一个根目录的副本（那里的同一个账本仍在）",
-}
 MAINTENANCE = "保单查询正在维护，暂时无法查询，请稍后再试。如需确认保障情况，请联系为您投保的旅行社"
 VERIFY_SECONDS = 5.0  # how often the page looks again whether the ledger may be trusted
 
@@ -386,7 +380,7 @@ class LookupApp:
         """Whether the ledger the page reads is not the root's (identity.verdict): another desk's, or a copy
         of this one put where the page reads while the root's own lives on (its travellers told 未查到). A
         record that cannot be read is not trusted either (the desk's own commands stop on it)."""
-        from ..ledger.identity import read_record, verdict
+        from ..ledger.identity import FOUND_WORDS, read_record, verdict
 
         try:
             record = read_record(self.root)
@@ -396,9 +390,15 @@ class LookupApp:
             found = verdict(record, *self.ledger.whose(self.root), self.root) if record is not None else None
         if found != self.foreign_said:
             if found is not None:
+                if found in FOUND_WORDS:
+                    said = f"连上的{FOUND_WORDS[found]}"
+                elif found == "root-copy":
+                    said = "此目录像是另一个根目录的副本（那里的同一个账本仍在）"
+                else:  # (the record unreadable: said in its own words)
+                    said = found
                 log.error(
                     "查询页面：%s：查询暂时回答“正在维护”，直到连上此目录的账本。请运行 watcher status 查看，改正账本地址后无需重启",
-                    _FOREIGN_WORDS.get(found, found),
+                    said,
                 )
             elif self.foreign_said is not None:
                 log.warning("查询页面：已连上此目录的账本，恢复查询")
