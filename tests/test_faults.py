@@ -39,6 +39,16 @@ from helpers import (
 OUT = ("outbox", "GZ001")
 
 
+def _back_up(ledger: Path, saved: Path) -> None:
+    """A backup of a SQLite ledger as an operator takes one (SQLite's backup API: consistent while it runs)."""
+    import sqlite3
+
+    source, copy = sqlite3.connect(ledger), sqlite3.connect(saved)
+    source.backup(copy)
+    copy.close()
+    source.close()
+
+
 @contextmanager
 def unusable(folder: Path):
     """The folder cannot take a file: a full tmpfs mounted on it where this machine allows, else a regular
@@ -755,10 +765,7 @@ def test_a_backup_copied_over_the_open_ledger_stops_the_intake(root, ledger_back
     def done(name: str) -> bool:
         return (out / f"{name}_结果.json").exists()
 
-    source, copy = sqlite3.connect(ledger), sqlite3.connect(saved)
-    source.backup(copy)  # last night's backup, before the day's business
-    copy.close()
-    source.close()
+    _back_up(ledger, saved)  # last night's backup, before the day's business
     with serving(root) as proc:
         # Business, a checkpoint by another program (no harm, no stop: the main file written by someone
         # else, still sound), more business (the WAL holds only its pages).
@@ -802,10 +809,7 @@ def test_a_backup_restored_under_serve_that_lacks_the_days_business_stops_the_in
     run_watcher(root, "process")
     number = json.loads((out / "团A_结果.json").read_text("utf-8"))["policies"][0]["policy_no"]
     ledger, saved = root / "ledger.sqlite3", root.parent / "backup.sqlite3"
-    source, copy = sqlite3.connect(ledger), sqlite3.connect(saved)
-    source.backup(copy)
-    copy.close()
-    source.close()
+    _back_up(ledger, saved)
     log = root / "logs" / "watcher.log"
     with serving(root) as proc:
         write_request(root / "workbooks" / "GZ001" / "撤A.xlsx", {"操作类型": "撤单", "保单号": number})
@@ -874,7 +878,6 @@ def test_a_ledger_written_over_under_serve_is_checked_whole_before_the_next_star
     restart issued into it. The next start now checks it whole, and refuses it (attack K)."""
     if ledger_backend != "sqlite":
         pytest.skip("a SQLite file copied over; PostgreSQL has no file")
-    import sqlite3
 
     (root / "watcher.toml").write_text(
         "settle_seconds = 0.2\ntext_settle_seconds = 0.2\nrescan_seconds = 1\n", encoding="utf-8"
@@ -890,16 +893,11 @@ def test_a_ledger_written_over_under_serve_is_checked_whole_before_the_next_star
         return (out / f"{name}_结果.json").exists()
 
     with serving(root) as proc:
-        source, copy = sqlite3.connect(ledger), sqlite3.connect(saved)
-        source.backup(copy)  # last night's backup
-        copy.close()
-        source.close()
+        _back_up(ledger, saved)  # last night's backup
         for n in range(5):
             write_request(drop / f"团{n}.xlsx", issue_fields(旅行团号=f"团{n}"), crowd[10 + n * 2 : 12 + n * 2])
         wait_for(lambda: all(done(f"团{n}") for n in range(5)), 60, "five groups")
-        with sqlite3.connect(ledger) as other:  # another program's checkpoint (or the service's own)
-            other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        other.close()
+        ledger_query(root, "PRAGMA wal_checkpoint(TRUNCATE)")  # another program's checkpoint (or the service's own)
         write_request(drop / "团X.xlsx", issue_fields(旅行团号="团X"), crowd[30:32])
         wait_for(lambda: done("团X"), 60, "团X")
         shutil.copyfile(saved, ledger)  # over the open file
@@ -933,7 +931,6 @@ def test_a_ledger_written_over_just_before_serve_stops_is_noted_for_the_next_sta
     (a quick check) and issued into it (attack R). The stop now looks first, and notes it."""
     if ledger_backend != "sqlite":
         pytest.skip("a SQLite file copied over; PostgreSQL has no file")
-    import sqlite3
 
     (root / "watcher.toml").write_text(
         "settle_seconds = 0.2\ntext_settle_seconds = 0.2\nrescan_seconds = 3600\n", encoding="utf-8"
@@ -942,18 +939,13 @@ def test_a_ledger_written_over_just_before_serve_stops_is_noted_for_the_next_sta
     out, drop = root / "outbox" / "GZ001", root / "workbooks" / "GZ001"
     write_request(drop / "旧.xlsx", issue_fields(旅行团号="旧"), people(2))
     run_watcher(root, "process")
-    source, copy = sqlite3.connect(ledger), sqlite3.connect(saved)
-    source.backup(copy)  # last night's backup
-    copy.close()
-    source.close()
+    _back_up(ledger, saved)  # last night's backup
     crowd = people(20)
     with serving(root):
         for n in range(3):
             write_request(drop / f"团{n}.xlsx", issue_fields(旅行团号=f"团{n}"), crowd[2 + n * 2 : 4 + n * 2])
         wait_for(lambda: all((out / f"团{n}_结果.json").exists() for n in range(3)), 60, "three groups")
-        with sqlite3.connect(ledger) as other:  # a checkpoint: the file now holds more than the backup
-            other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        other.close()
+        ledger_query(root, "PRAGMA wal_checkpoint(TRUNCATE)")  # a checkpoint: the file now holds more than the backup
         write_request(drop / "团X.xlsx", issue_fields(旅行团号="团X"), crowd[10:12])
         wait_for(lambda: (out / "团X_结果.json").exists(), 60, "团X")
         shutil.copyfile(saved, ledger)  # over the open file; the service is stopped at once

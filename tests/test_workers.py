@@ -720,6 +720,14 @@ def test_status_says_a_worker_that_stopped_beating_may_have_stopped_responding(p
         wait_for(lambda: "没有心跳" not in run_watcher(root, "status").stdout, 30, "beating again")
 
 
+@contextmanager
+def _serving_through(root: Path, cable: _Cable):
+    """A `serve` worker reaching the database through `cable`, once status lists it."""
+    with serving(root, env={"WATCHER_LEDGER_URL": cable.url}) as worker:
+        wait_for(lambda: str(worker.pid) in run_watcher(root, "status").stdout, 60, "the worker in status")
+        yield worker
+
+
 def test_a_commit_whose_answer_never_came_is_finished_as_that_request(pg_root, pg_url):
     """The database committed, the connection dropped before its answer came back: the worker took the
     commit for undone, put the file back and deleted its archived copy. Taken again it was a 重复提交 beside a
@@ -733,8 +741,7 @@ def test_a_commit_whose_answer_never_came_is_finished_as_that_request(pg_root, p
     out = root / "outbox" / "GZ001"
     cable = _Cable(pg_url)
     try:
-        with serving(root, env={"WATCHER_LEDGER_URL": cable.url}) as worker:
-            wait_for(lambda: str(worker.pid) in run_watcher(root, "status").stdout, 60, "the worker in status")
+        with _serving_through(root, cable):
             cable.armed = True
             write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
             wait_for(lambda: (out / "团A_结果.json").exists(), 90, "团A's result")
@@ -759,8 +766,7 @@ def test_a_file_put_back_when_the_connection_dropped_keeps_its_result_name(pg_ro
     out = root / "outbox" / "GZ001"
     cable = _Cable(pg_url)
     try:
-        with serving(root, env={"WATCHER_LEDGER_URL": cable.url}) as worker:
-            wait_for(lambda: str(worker.pid) in run_watcher(root, "status").stdout, 60, "the worker in status")
+        with _serving_through(root, cable):
             cable.before = True
             write_request(root / "workbooks" / "GZ001" / "团A.xlsx", issue_fields(), people(2))
             wait_for(lambda: list(out.glob("团A_结果*.json")), 90, "团A's result")
