@@ -223,7 +223,38 @@ def test_a_whole_root_restored_with_the_outbox_kept_hands_out_no_number_twice(tm
     text = run_watcher(root, "status").stdout
     assert "编号：2 个未使用" in text and later[0] in text, text
     checked = run_watcher(root, "check").stdout  # (consistent in itself; it says what it cannot see: attack S)
-    assert "一致" in checked and "2 个编号因 outbox 中已有其文件而未使用" in checked, checked
+    assert "一致" in checked and "2 个编号因 outbox 中已有同一流水号的文件而未使用" in checked, checked
+
+
+def test_a_whole_root_restored_on_another_day_skips_the_serials_the_outbox_holds(tmp_path, ledger_backend):
+    """The same restore, the desk run again on a later day: the numbers drawn carry the new date, so none
+    matched a page by name (LY<today>0000002 beside the page of LY<that day>0000002), nothing was skipped and
+    nothing said the ledger lacks the policies since the backup (attack S). The serial never repeats: those
+    the outbox holds under any date are skipped, and status says so."""
+    if ledger_backend != "sqlite":
+        pytest.skip("the whole root, its SQLite ledger with it")
+    from helpers import fake, issue
+
+    root = tmp_path / "desk"
+    run_watcher(root, "init", "--demo")
+    (root / "watcher.toml").write_text("settle_seconds = 0\n", encoding="utf-8")
+    first = issue(root, "团1", "2026-11-20 08:00", n=1, at="2026-11-10T10:00:00+08:00")["policy_no"]
+    backup = tmp_path / "backup"
+    shutil.copytree(root, backup, symlinks=True)
+    later = [
+        issue(root, f"团{i}", f"2026-11-2{i} 08:00", n=1, at="2026-11-10T11:00:00+08:00", group=f"T{i}")["policy_no"]
+        for i in (2, 3)
+    ]
+    pages = {p: p.read_bytes() for p in (root / "outbox" / "GZ001").glob("电子保单_*.html")}
+    _restore_keeping_the_outbox(root, backup)
+    now = issue(root, "团4", "2026-11-25 08:00", n=1, at="2026-11-12T09:00:00+08:00", group="T4")["policy_no"]
+    serials = [int(n[10:]) for n in (first, *later, now)]
+    assert now[:10] == "LY20261112" and serials == [1, 2, 3, 4], (first, later, now)
+    assert {p: p.read_bytes() for p in pages} == pages
+    text = run_watcher(root, "status", env=fake("2026-11-12T09:05:00+08:00")).stdout
+    assert "编号：2 个未使用" in text and "LY202611120000002" in text and "账本缺少此后办理的业务" in text, text
+    said = (root / "logs" / "watcher.log").read_text("utf-8")
+    assert f"电子保单_{later[0]}.html" in said, said[-2000:]
 
 
 def test_the_mark_survives_a_record_cut_short_and_reads_the_release_before(tmp_path):

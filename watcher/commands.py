@@ -1055,7 +1055,7 @@ def cmd_check(layout: Layout, args) -> int:
     skipped = skipped_numbers(layout)
     if skipped:  # (the ledger agrees with itself; whether it lacks business done before a restore, it cannot say)
         print(
-            f"注意：另有 {len(skipped)} 个编号因 outbox 中已有其文件而未使用（{'、'.join(skipped[:3])}"
+            f"注意：另有 {len(skipped)} 个编号因 outbox 中已有同一流水号的文件而未使用（{'、'.join(skipped[:3])}"
             f"{' 等' if len(skipped) > 3 else ''}）：若不是旅行社自己放进去的，账本可能恢复到了较早的备份而缺少此后办理的"
             "业务，本核对看不出来。见 watcher status 和运维文档的备份与恢复"
         )

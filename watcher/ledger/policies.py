@@ -472,7 +472,7 @@ class Ledger(SettlementLedger):
             return number
         what = NUMBER_WORDS.get(sequence, sequence)
         log.error(
-            "%s号 %s%s 未使用（共 %d 个）：它们的文件已在 outbox 中（如 %s），此前已发出过，或是旅行社自己放进去的。"
+            "%s号 %s%s 未使用（共 %d 个）：同一流水号的文件已在 outbox 中（如 %s），此前已发出过，或是旅行社自己放进去的。"
             "若不是后者，说明账本、编号记录和 archive/ 一起恢复到了较早的备份而 outbox 没有：账本缺少此后办理的业务，请立即"
             "停止 watcher，找回更新的账本备份（或最新的 archive/）后运行 watcher recover，见运维文档的备份与恢复",
             what,

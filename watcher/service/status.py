@@ -237,7 +237,7 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
     skipped = skipped_numbers(layout)
     if skipped:
         lines.append(
-            f"编号：{len(skipped)} 个未使用，因为它的文件（电子保单、对账单）已在 outbox 中（{'、'.join(skipped[:3])}"
+            f"编号：{len(skipped)} 个未使用，因为同一流水号的文件（电子保单、对账单）已在 outbox 中（{'、'.join(skipped[:3])}"
             f"{' 等' if len(skipped) > 3 else ''}）：若不是旅行社自己放进去的，说明这些号此前已发出过，账本、编号记录和归档"
             "一起恢复到了较早的备份而 outbox 没有，账本缺少此后办理的业务：请停止 watcher，找回更新的账本备份（或最新的 "
             f"archive/）后运行 watcher recover（见运维文档的备份与恢复）；核查后删除 {layout.root / SKIPPED_LIST}"
