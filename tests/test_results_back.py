@@ -328,3 +328,28 @@ def test_the_clerks_own_premium_and_error_columns_survive_when_ours_were_deleted
     assert [echoed.cell(r, 6).value for r in (2, 3)] == ["上次OK", "上次错了"], "the clerk's 错误说明 kept"
     assert [echoed.cell(1, c).value for c in (7, 8)] == ["核定保费", "错误说明（本次）"]
     assert [echoed.cell(r, 7).value for r in (2, 3)] == [5, 5]
+
+
+def test_a_workbook_still_open_in_excel_is_issued_and_its_result_says_so(root):
+    """A clerk filling the roster in the drop folder itself, saving as they go: the first save was issued
+    for the travellers typed so far, and nothing said the workbook was still open (attack W). Excel's lock
+    file beside it (`~$团Y.xlsx`, LibreOffice's `.~lock.团Y.xlsx#`) is said in the result; the lock file
+    itself is ignored, as SPEC says."""
+    folder = root / "workbooks" / "GZ001"
+    (folder / "~$团Y.xlsx").write_bytes(b"\x06clerk" + b" " * 48)
+    _drop(root, "团Y.xlsx", issue_fields(旅行团号="TY"), people(2))
+    (folder / ".~lock.团Z.xlsx#").write_text(",clerk,PC,03.12.2026 10:00,file:///C:/clerk;", encoding="utf-8")
+    _drop(root, "团Z.xlsx", issue_fields(旅行团号="TZ"), people(4)[2:])
+    _drop(root, "团W.xlsx", issue_fields(旅行团号="TW"), people(6)[4:])
+    run_watcher(root, "process")
+    for name, lock in (("团Y", "~$团Y.xlsx"), ("团Z", ".~lock.团Z.xlsx#")):
+        data, path = result(root, "GZ001", f"{name}_结果")
+        assert data["status"] == "success", data["errors"]
+        said = [w for w in data["warnings"] if w["code"] == "file.open_in_editor"]
+        assert said and lock in said[0]["message"] and "加人" in said[0]["message"], data["warnings"]
+        cells = [str(c) for ws in path.worksheets for row in ws.iter_rows(values_only=True) for c in row if c]
+        assert any(lock in c and "Excel 或 WPS 中打开" in c for c in cells), cells[:40]
+        assert (folder / lock).exists()
+    data, _ = result(root, "GZ001", "团W_结果")
+    assert data["status"] == "success" and not data["warnings"], data["warnings"]
+    assert not list(root.glob("outbox/GZ001/*lock*")) and not list(root.glob("outbox/GZ001/~$*"))

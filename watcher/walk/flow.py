@@ -22,6 +22,7 @@ from .claim import Claim
 from .commit import commit
 from .decide import decide
 from .desk import Desk
+from .names import editor_lock
 from .outcome import Outcome, OutputsPending
 from .parse import parse, said_action
 from .preflight import preflight
@@ -89,6 +90,14 @@ def walk(desk: Desk, record: Claim) -> Outcome:
             raise DeskFault(fault, exc) from exc
         log.exception("处理 %s/%s 时发生意外错误", record.who, record.original)  # this file fails, the run goes on
         outcome = outcome.refused(file_problem("file.internal", detail=type(exc).__name__))
+    lock = editor_lock(desk.layout.drop(record.who), record.original) if not outcome.recovered else None
+    if lock is not None:
+        # Saved into the drop folder while still open (a clerk filling the roster in place, saving as they
+        # go): taken at that save, a policy for the travellers typed so far. Said, not waited for: the
+        # lock of an Excel that crashed stays for good, and a file is taken once stable.
+        outcome = replace(
+            outcome, problems=[*outcome.problems, file_problem("file.open_in_editor", warning=True, lock=lock)]
+        )
     return outcome
 
 

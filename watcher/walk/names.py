@@ -87,6 +87,19 @@ def policy_page_name(policy_no: str) -> str:
     return f"电子保单_{policy_no}.html"
 
 
+def editor_lock(folder: Path, name: str) -> str | None:
+    """The lock file Excel or WPS (`~$团A.xlsx`) or LibreOffice (`.~lock.团A.xlsx#`) keeps beside a workbook
+    while it is open, where one lies in `folder`: a workbook saved into the drop folder while still being
+    filled in is taken at its first save (SPEC: taken once stable), and its result must say so."""
+    for lock in (f"~${name}", f".~lock.{name}#"):
+        try:
+            if (folder / lock).is_file():
+                return lock
+        except OSError:
+            continue
+    return None
+
+
 SKIPPED_LIST = ".watcher-skipped-numbers.txt"  # in the root: numbers skipped for a file already there
 
 
