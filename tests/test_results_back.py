@@ -17,6 +17,7 @@ from helpers import (
     issue_fields,
     ledger_rows,
     people,
+    plan_workbook,
     result,
     run_watcher,
     summary_values,
@@ -145,6 +146,27 @@ def test_a_quote_result_becomes_an_issue_when_its_action_is_changed(root):
     run_watcher(root, "process")
     issued, _ = result(root, "GZ001", "报价_结果_结果")
     assert issued["status"] == "success" and issued["policies"][0]["policy_no"].startswith("LY")
+    assert issued["premium_total"] == quote["premium_total"] and not issued["warnings"], issued["warnings"]
+
+
+def test_a_quote_issued_after_the_rates_changed_says_both_premiums(root):
+    """A 试算 turned into 投保 after staff raised the plan's rates: issued at today's rates with 成功 and no
+    word, while the workbook the clerk turned still showed the quote they gave the customer (attack W)."""
+    _drop(root, "报价.xlsx", issue_fields(操作类型="试算"), people(2))
+    run_watcher(root, "process")
+    quote, wb = result(root, "GZ001", "报价_结果")
+    assert quote["status"] == "quote" and quote["premium_total"] == "10.00"
+    plan_workbook(root / "workbooks" / "_admin" / "方案.xlsx", bands=((1, 3, 6), (4, 30, 10)))
+    run_watcher(root, "process")
+    wb["申请"]["B1"] = "投保"
+    wb.save(root / "workbooks" / "GZ001" / "报价_结果.xlsx")
+    run_watcher(root, "process")
+    issued, book = result(root, "GZ001", "报价_结果_结果")
+    assert issued["status"] == "success" and issued["premium_total"] == "12.00", issued
+    [said] = [w for w in issued["warnings"] if w["code"] == "result.quote_repriced"]
+    assert "10.00" in said["message"] and "12.00" in said["message"], said
+    cells = [str(c) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row if c]
+    assert any("试算时保费合计 10.00 元" in c for c in cells), cells[:40]
 
 
 def test_outputs_that_are_no_requests_are_refused_for_what_they_are(root):

@@ -53,6 +53,7 @@ class ResultMark:
     sha256: str  # of the original request ('' when the mark was damaged)
     status: str  # success, failed, quote, duplicate ('' when unknown)
     file_name: str  # the original's name
+    total: object = None  # its summary's 保费合计 as read (a quote's: the premium the clerk told the customer)
 
 
 def result_mark(book: Book) -> ResultMark | None:
@@ -73,6 +74,7 @@ def result_mark(book: Book) -> ResultMark | None:
         sha if re.fullmatch(r"[0-9a-f]{64}", sha) else "",
         status,
         str(props.get(f"{MARK}_file") or labels.get("原文件名") or ""),
+        labels.get("保费合计"),
     )
 
 

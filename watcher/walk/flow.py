@@ -27,7 +27,7 @@ from .outcome import Outcome, OutputsPending
 from .parse import parse, said_action
 from .preflight import preflight
 from .read import read
-from .recognise import recognise
+from .recognise import quote_changed, recognise
 from .recover import duplicate, rebuild
 from .take import FileChanged
 from .validate import validate
@@ -211,6 +211,8 @@ def _decided(desk: Desk, frame: Outcome, book, kind, request, snap, still) -> Ou
             raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
         durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while it was read)
     outcome = commit(desk.ledger, replace(frame, problems=checked.problems), decision)
+    if (changed := quote_changed(book, outcome)) is not None:
+        outcome = replace(outcome, problems=[*outcome.problems, changed])
     if outcome.status in ("failed", "quote") and outcome.action in ISSUE_LIKE:
         agency = desk.ledger.agency(frame.who)
         outcome = replace(outcome, plan_choices=agency.plans if agency is not None else ())
