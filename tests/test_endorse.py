@@ -1041,3 +1041,48 @@ def test_info_change_keeps_a_phone_left_blank_and_says_a_premium_a_birth_date_mo
     run_watcher(root, "process")
     again, _ = result(root, "GZ001", "再改_结果")
     assert again["status"] == "failed" and again["errors"][0]["code"] == "endorse.no_change", again["errors"]
+
+
+def test_info_change_correcting_an_id_number_is_one_change_and_keeps_the_phone(root):
+    """The commonest 信息变更, a 证件号码 typed wrong corrected: matched by number alone it read as one traveller
+    removed and another added (人员变更 新增 and 减少), and the phone left blank was lost although the guide
+    says it is kept (attack W). One person of that name leaving and one coming is the same traveller."""
+    roster = [
+        [1, "陈一", "港澳通行证", "H12345678", "女", "1992-02-03", "13800000001", None],
+        [2, "陈二", "港澳通行证", "H22345678", "男", "1990-05-06", "13800000002", None],
+    ]
+    policy = issue(root, roster=roster, 方案代码="GW-B", 区域="境外")
+    changed = [
+        [1, "陈一", "港澳通行证", "H12345679", "女", "1992-02-03", None, None],
+        [2, "陈二", "港澳通行证", "H22345678", "男", "1990-05-06", None, None],
+    ]
+    write_request(root / "workbooks/GZ001/改号.xlsx", {"操作类型": "信息变更", "保单号": policy["policy_no"]}, changed)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "改号_结果")
+    assert data["status"] == "success", data["errors"]
+    [change] = data["changes"]
+    assert change["变更"] == "变更" and change["证件号码"] == "H12345679", change
+    assert change["说明"] == "证件号码：H12345678 → H12345679", change
+    phones = ledger_query(
+        root, "SELECT id_no, phone FROM insured WHERE policy_no = ? ORDER BY seq", (data["policies"][0]["policy_no"],)
+    )
+    assert phones == [("H12345679", "13800000001"), ("H22345678", "13800000002")]
+    # Two of one name both renumbered cannot be told apart: each is a new traveller and a removed one.
+    twins = [
+        [1, "陈一", "港澳通行证", "H32345678", "女", "1992-02-03", None, None],
+        [2, "陈一", "港澳通行证", "H42345678", "女", "1993-02-03", None, None],
+    ]
+    twin_policy = issue(
+        root,
+        name="双.xlsx",
+        roster=[[1, *twins[0][1:6], "139", None], [2, *twins[1][1:6], "138", None]],
+        旅行团号="TW2",
+        方案代码="GW-B",
+        区域="境外",
+    )["policy_no"]
+    moved = [[1, *twins[0][1:3], "H52345678", *twins[0][4:]], [2, *twins[1][1:3], "H62345678", *twins[1][4:]]]
+    write_request(root / "workbooks/GZ001/双改.xlsx", {"操作类型": "信息变更", "保单号": twin_policy}, moved)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "双改_结果")
+    assert data["status"] == "success", data["errors"]
+    assert sorted(c["变更"] for c in data["changes"]) == ["减少", "减少", "新增", "新增"], data["changes"]

@@ -9,7 +9,8 @@ that records the number it replaces and why; 加人 issues a new policy for the 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -355,17 +356,27 @@ class _Endorsement:
         policy = values.state.policy
         old = {(p.id_type, p.id_no): p for p in (policy.people if policy else ())}
         new = {(p.id_type, p.id_no): p for p in values.people}
+        corrected = renumbered(old.values(), values.people) if self.action == "信息变更" else {}
         rows = []
         for key, p in new.items():
-            if key not in old:
+            was = old.get(key) or corrected.get(key)
+            if was is None:
                 rows.append(["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"])
-            elif diffs := person_diffs(old[key], p):
-                if old[key].premium_fen != p.premium_fen:  # (a birth date moving an age band)
-                    diffs.append(("保费", yuan_display(old[key].premium_fen), yuan_display(p.premium_fen)))
+            elif diffs := [
+                *(
+                    (label, a, b)
+                    for label, a, b in (("证件类型", was.id_type, p.id_type), ("证件号码", was.id_no, p.id_no))
+                    if a != b
+                ),
+                *person_diffs(was, p),
+            ]:
+                if was.premium_fen != p.premium_fen:  # (a birth date moving an age band)
+                    diffs.append(("保费", yuan_display(was.premium_fen), yuan_display(p.premium_fen)))
                 said = "；".join(f"{label}：{a or '（空）'} → {b or '（空）'}" for label, a, b in diffs)
                 rows.append(["变更", p.name, p.id_type, p.id_no, said])
+        gone = {(o.id_type, o.id_no) for o in corrected.values()}
         for key, p in old.items():
-            if key not in new:
+            if key not in new and key not in gone:
                 rows.append(["减少", p.name, p.id_type, p.id_no, f"原保费 {yuan_display(p.premium_fen)}"])
         return rows
 
@@ -392,6 +403,26 @@ class AddPeopleKind(_Endorsement):
 
     def changes(self, values: Endorsed) -> list[list]:
         return [["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"] for p in values.people]
+
+
+def renumbered(was: Iterable[Insured], now: Iterable[Insured]) -> dict[tuple[str, str], Insured]:
+    """A 信息变更 that corrects a traveller's 证件号码 (or 证件类型): the new roster's key → the person as on the
+    policy, where exactly one person of a name left the roster and exactly one of that name came. Matched by
+    key alone, the correction read as one traveller removed and another added, and their phone was lost
+    although the guide says a blank one is kept (attack W)."""
+
+    def key(p: Insured) -> tuple[str, str]:
+        return (p.id_type, p.id_no)
+
+    def name(p: Insured) -> str:
+        return fold(p.name).casefold().strip()
+
+    was, now = list(was), list(now)
+    gone = [p for p in was if key(p) not in {key(n) for n in now}]
+    came = [p for p in now if key(p) not in {key(w) for w in was}]
+    left, arrived = Counter(name(p) for p in gone), Counter(name(p) for p in came)
+    by_name = {name(p): p for p in gone if left[name(p)] == 1}
+    return {key(p): by_name[name(p)] for p in came if arrived[name(p)] == 1 and name(p) in by_name}
 
 
 def person_diffs(
@@ -494,7 +525,10 @@ class NewRosterKind(_Endorsement):
         else:
             # A 联系电话 left blank for someone already on the policy keeps theirs: a clerk who retypes a roster
             # leaves the optional cells out, and the travellers' phones went with no word but a 人员变更 line.
+            # So does one whose 证件号码 a 信息变更 corrects (the same traveller, see renumbered).
             had = {(p.id_type, p.id_no): p.phone for p in state.policy.people}
+            if self.action == "信息变更":
+                had |= {key: was.phone for key, was in renumbered(state.policy.people, values.people).items()}
             values = replace(
                 values,
                 people=[
