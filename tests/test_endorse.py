@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import openpyxl
 import pytest
 from helpers import (
     DETAIL_COLUMNS,
@@ -969,6 +970,15 @@ def test_a_narrower_age_range_names_the_policies_it_leaves_people_out_of(root):
     assert narrowed["status"] == "success"
     [said] = [w for w in narrowed["warnings"] if w["code"] == "plan.live_outside_ages"]
     assert old["policy_no"] in said["message"] and said["column"] == "最高年龄" and "–40 岁" in said["message"]
+    # A range upside down is its error alone, not also "新版本的投保年龄为 80–10 岁 … 不在此范围内" (attack Y).
+    path = plan_workbook(root / "workbooks" / "_admin" / "倒置.xlsx", max_age=10, factors=())
+    wb = openpyxl.load_workbook(path)
+    wb["方案"]["E3"] = 80
+    wb.save(path)
+    run_watcher(root, "process")
+    upside = result(root, "_admin", "倒置_结果")[0]
+    assert upside["status"] == "failed" and [e["code"] for e in upside["errors"]] == ["plan.age_order"], upside
+    assert not upside["warnings"], upside["warnings"]
 
 
 def test_a_policy_longer_than_its_plan_now_allows_is_never_reissued_at_nothing(root):
@@ -1086,3 +1096,19 @@ def test_info_change_correcting_an_id_number_is_one_change_and_keeps_the_phone(r
     data, _ = result(root, "GZ001", "双改_结果")
     assert data["status"] == "success", data["errors"]
     assert sorted(c["变更"] for c in data["changes"]) == ["减少", "减少", "新增", "新增"], data["changes"]
+
+
+def test_a_reduce_after_a_rate_change_lists_the_people_priced_again(root):
+    """减人 after staff raised the plan's rates: 人员变更 listed only whoever left, and the travellers kept,
+    each now priced otherwise, were not listed (attack Y); a 批改 lists them. An endorsement that changes
+    nothing but would re-price is still 没有变化."""
+    policy = issue(root, roster=ROSTER[:2])  # GN-A, 3 days: 5.00 each
+    other = issue(root, name="团2.xlsx", roster=ROSTER[2:], 旅行团号="T2")
+    plan_workbook(root / "workbooks" / "_admin" / "新费率.xlsx", bands=((1, 3, 6), (4, 30, 9)))
+    run_watcher(root, "process")
+    data, _ = request(root, "减.xlsx", {"操作类型": "减人", "保单号": policy["policy_no"]}, ROSTER[:1])
+    assert data["status"] == "success", data["errors"]
+    rows = sorted((c["变更"], c["姓名"], c["说明"]) for c in data["changes"])
+    assert rows == [("减少", "李四", "原保费 5.00"), ("变更", "张三", "保费：5.00 → 6.00")], rows
+    data, _ = request(root, "同.xlsx", {"操作类型": "信息变更", "保单号": other["policy_no"]}, ROSTER[2:])
+    assert data["status"] == "failed" and data["errors"][0]["code"] == "endorse.no_change", data["errors"]

@@ -351,8 +351,10 @@ class _Endorsement:
         assert state.policy is not None and state.plan is not None  # found, or the request failed before
         return self.new_policy(state.policy, state.plan, tuple(values.people), now, self.action)
 
-    def changes(self, values: Endorsed) -> list[list]:
-        """Who was added, removed or changed, comparing the new roster with the old policy's."""
+    def changes(self, values: Endorsed, *, repriced: bool = True) -> list[list]:
+        """Who was added, removed or changed, comparing the new roster with the old policy's; with `repriced`,
+        also who is only priced otherwise now (the plan's rates changed since: a 减人 listed only whoever left,
+        and the rest's new premiums went unsaid but in the summary's total)."""
         policy = values.state.policy
         old = {(p.id_type, p.id_no): p for p in (policy.people if policy else ())}
         new = {(p.id_type, p.id_no): p for p in values.people}
@@ -362,15 +364,17 @@ class _Endorsement:
             was = old.get(key) or corrected.get(key)
             if was is None:
                 rows.append(["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"])
-            elif diffs := [
-                *(
-                    (label, a, b)
-                    for label, a, b in (("证件类型", was.id_type, p.id_type), ("证件号码", was.id_no, p.id_no))
-                    if a != b
-                ),
-                *person_diffs(was, p),
-            ]:
-                if was.premium_fen != p.premium_fen:  # (a birth date moving an age band)
+            elif (
+                diffs := [
+                    *(
+                        (label, a, b)
+                        for label, a, b in (("证件类型", was.id_type, p.id_type), ("证件号码", was.id_no, p.id_no))
+                        if a != b
+                    ),
+                    *person_diffs(was, p),
+                ]
+            ) or (repriced and was.premium_fen != p.premium_fen):
+                if was.premium_fen != p.premium_fen:  # (a birth date moving an age band, new rates)
                     diffs.append(("保费", yuan_display(was.premium_fen), yuan_display(p.premium_fen)))
                 said = "；".join(f"{label}：{a or '（空）'} → {b or '（空）'}" for label, a, b in diffs)
                 rows.append(["变更", p.name, p.id_type, p.id_no, said])
@@ -401,7 +405,7 @@ class AddPeopleKind(_Endorsement):
                 )
         return values
 
-    def changes(self, values: Endorsed) -> list[list]:
+    def changes(self, values: Endorsed, *, repriced: bool = True) -> list[list]:
         return [["新增", p.name, p.id_type, p.id_no, f"保费 {yuan_display(p.premium_fen)}"] for p in values.people]
 
 
@@ -536,7 +540,7 @@ class NewRosterKind(_Endorsement):
                     for p in values.people
                 ],
             )
-            if whole and not self.changes(values):
+            if whole and not self.changes(values, repriced=False):
                 problems.append(problem("endorse.no_change", **_at(request, "保单号"), action=self.action))
         kept, removed = len(old_keys & new_keys), len(old_keys - new_keys)
         # (A 换人 that swaps most of a group for as many others is routine; one that leaves fewer is not.)
@@ -721,7 +725,7 @@ class AmendKind(_Endorsement):
             handler=new.handler,
         )
 
-    def changes(self, values: Endorsed) -> list[list]:
+    def changes(self, values: Endorsed, *, repriced: bool = True) -> list[list]:
         """The same people, priced again for the new period: those whose premium changed, old → new."""
         policy = values.state.policy
         old = {(p.id_type, p.id_no): p for p in (policy.people if policy else ())}

@@ -267,7 +267,7 @@ class PlanKind(RequestKind):
             if old is None:
                 continue
             outside = sorted(no for no, _, end in aged.get(plan.code, []) if end > now)
-            if outside:
+            if outside and plan.min_age <= plan.max_age:  # (a range upside down is an error of its own)
                 table.fail(
                     r,
                     "最高年龄" if plan.max_age < old.max_age else "最低年龄",
