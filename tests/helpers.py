@@ -596,3 +596,36 @@ def ask_app(app, path: str, policy_no: str, id_no: str = "", client: str = "10.6
     said: list[str] = []
     page = b"".join(app(environ, lambda status, headers: said.append(status)))
     return said[0][:3], page.decode("utf-8")
+
+
+@contextmanager
+def unusable(folder: Path):
+    """The folder cannot take a file: a full tmpfs mounted on it where this machine allows, else a regular
+    file where the folder was. Yields the kind, and gives the folder back (empty of the filler) after."""
+    folder.mkdir(parents=True, exist_ok=True)
+    mounted = (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True).returncode
+        == 0
+    )
+    try:
+        if mounted:
+            with open(folder / "filler", "wb") as handle:
+                try:
+                    handle.write(b"\0" * (1 << 20))
+                except OSError:
+                    pass
+            yield "full"
+        else:
+            shutil.rmtree(folder)
+            folder.write_text("not a folder")
+            yield "file"
+    finally:
+        if mounted:
+            (folder / "filler").unlink(missing_ok=True)
+            keep = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+            subprocess.run(["umount", "-l", str(folder)], check=False)
+            for name, data in keep.items():  # what got written meanwhile, kept on the real disk
+                (folder / name).write_bytes(data)
+        elif folder.is_file():
+            folder.unlink()
+            folder.mkdir()

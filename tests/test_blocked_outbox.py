@@ -20,6 +20,7 @@ from helpers import (
     run_watcher,
     serving,
     statements,
+    unusable,
     wait_for,
     write_request,
 )
@@ -273,3 +274,23 @@ def test_serve_tries_a_stopped_run_again_however_the_clock_moved(root):
         wait_for(lambda: (root / "outbox/_admin/月结汇总_2026-11.xlsx").exists(), 30, "the stopped run finished")
     runs = ledger_query(root, "SELECT finished_at FROM month_end_runs")
     assert len(runs) == 1 and runs[0][0] is not None, "the stopped run finished, no other started"
+
+
+def test_a_statement_workbook_an_agencys_folder_refuses_keeps_back_only_that_agency(root):
+    """The statement workbook's writer (xlsxwriter) wraps the system's refusal (a full share, one read-only
+    or immutable) in an error of its own: it escaped what keeps one agency's refusal to that agency, and the
+    whole month-end stopped, said as the desk's disk, with no summary for staff and the run unfinished
+    (attack X). A full disk mounted on the folder where this machine allows, else a file in its place."""
+    _two_agencies(root)
+    with unusable(root / "outbox" / "AA001"):
+        done = month_end(root, "2026-11", NOV, check=False)
+        assert "Traceback" not in done.stderr, done.stderr
+        assert done.returncode == 1 and "2026-11 AA001" in done.stderr, (done.stdout, done.stderr)
+        assert "新生成对账单 2 张" in done.stdout, done.stdout
+        numbers = {s[1]: s[0] for s in statements(root)}
+        gz = root / "outbox" / "GZ001"
+        assert (gz / f"对账单_{numbers['GZ001']}.xlsx").exists() and (gz / "业务明细_2026-11.xlsx").exists()
+        assert (root / "outbox" / "_admin" / "月结汇总_2026-11.xlsx").exists()
+        assert ledger_query(root, "SELECT COUNT(*) FROM month_end_runs WHERE finished_at IS NULL") == [(0,)]
+        status = run_watcher(root, "status", env=fake("2026-12-01T03:05:00+08:00")).stdout
+        assert "月结文件未能写出" in status and "2026-11 AA001" in status, status

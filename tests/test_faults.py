@@ -32,6 +32,7 @@ from helpers import (
     run_watcher,
     serving,
     start_serve,
+    unusable,
     wait_for,
     write_request,
 )
@@ -47,39 +48,6 @@ def _back_up(ledger: Path, saved: Path) -> None:
     source.backup(copy)
     copy.close()
     source.close()
-
-
-@contextmanager
-def unusable(folder: Path):
-    """The folder cannot take a file: a full tmpfs mounted on it where this machine allows, else a regular
-    file where the folder was. Yields the kind, and gives the folder back (empty of the filler) after."""
-    folder.mkdir(parents=True, exist_ok=True)
-    mounted = (
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True).returncode
-        == 0
-    )
-    try:
-        if mounted:
-            with open(folder / "filler", "wb") as handle:
-                try:
-                    handle.write(b"\0" * (1 << 20))
-                except OSError:
-                    pass
-            yield "full"
-        else:
-            shutil.rmtree(folder)
-            folder.write_text("not a folder")
-            yield "file"
-    finally:
-        if mounted:
-            (folder / "filler").unlink(missing_ok=True)
-            keep = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-            subprocess.run(["umount", "-l", str(folder)], check=False)
-            for name, data in keep.items():  # what got written meanwhile, kept on the real disk
-                (folder / name).write_bytes(data)
-        elif folder.is_file():
-            folder.unlink()
-            folder.mkdir()
 
 
 def _results(root: Path, stem: str) -> list[Path]:
@@ -601,8 +569,8 @@ def test_month_end_on_a_full_outbox_says_so_in_one_line_and_writes_its_files_on_
         proc = month_end(root, "2026-11", "2026-12-01T03:00:00+08:00", check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert ("磁盘已满" if kind == "full" else "无法访问") in proc.stderr, proc.stderr
-    if kind == "full":  # the advice names the command that stopped, not process (which runs no month-end)
-        assert "watcher process" not in proc.stderr and "重新运行 watcher month-end" in proc.stderr, proc.stderr
+    if kind == "full":  # the advice names month-end, not process (which runs no month-end)
+        assert "watcher process" not in proc.stderr and "再运行一次 watcher month-end" in proc.stderr, proc.stderr
     month_end(root, "2026-11", "2026-12-01T04:00:00+08:00")  # room again: the statement already recorded is written
     assert (out / "业务明细_2026-11.xlsx").exists() and list(out.glob("对账单_DZ*.xlsx"))
 

@@ -26,9 +26,21 @@ def replacing(path: Path, durable: bool = True) -> Iterator[Path]:
             with tmp.open("rb+") as handle:
                 os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError:
+        raise
+    except Exception as exc:
+        # A writer that wraps the system's refusal (xlsxwriter's FileCreateError around EROFS, EPERM, ENOSPC)
+        # raises it as what it is: the callers that keep one folder's refusal to that folder (month-end:
+        # one agency's outbox) catch OSError, and a read-only share stopped the whole month-end (attack X).
+        refused = next((a for a in (*exc.args, exc.__cause__, exc.__context__) if isinstance(a, OSError)), None)
+        if refused is None:
+            raise
+        raise refused from exc
     finally:
-        if tmp.exists():
+        try:
             tmp.unlink()
+        except FileNotFoundError:
+            pass
 
 
 def fsync_path(path: Path) -> None:
