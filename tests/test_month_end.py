@@ -841,3 +841,18 @@ def test_a_summary_with_a_long_performance_sheet_and_nothing_filled_is_not_kept_
     wb.save(path)
     kept = keep_filled_summary(path, zone)
     assert kept.startswith("月结汇总_2026-11_已填写_") and (tmp_path / kept).exists() and not path.exists()
+
+
+def test_status_says_a_month_end_run_that_never_finished_as_such_not_as_a_catch_up(root):
+    """A month-end killed (or stopped by an error it could not name) after it began: status said 现在待运行：
+    2026-11（补跑）, which an operator reads as a month that never ran, though it may have settled statements
+    (attack X). Said as a run that was interrupted."""
+    from helpers import fake, issue, ledger_query
+
+    issue(root, "团1", "2026-11-20 08:00", n=1, at="2026-11-10T10:00:00+08:00")
+    ledger_query(
+        root,
+        "INSERT INTO month_end_runs (month, trigger, started_at) VALUES ('2026-11', '定时', '2026-12-01T02:00:00+08:00')",
+    )
+    text = run_watcher(root, "status", env=fake("2026-12-01T03:00:00+08:00")).stdout
+    assert "2026-11（上次运行中断，未完成）" in text and "2026-11（补跑）" not in text, text

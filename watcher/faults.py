@@ -32,7 +32,7 @@ _RESTART = (
 NO_BACKUP = "；没有可用的备份时，把损坏的账本文件移到别处，再运行 watcher recover，从 archive/ 重放重建"
 ADVICE = {
     LOCKED: "等锁定解除后自动继续；若持续，请找出占用账本的程序（如正在打开账本的 sqlite3 或备份工具）",
-    LEDGER: "请运行 watcher check 查看；如账本已损坏，请停止 watcher，从最近的备份恢复账本（见运维文档的备份与恢复），再运行 watcher recover 补上备份之后的业务"
+    LEDGER: "请运行 watcher check 查看；如账本已损坏，请停止 watcher，从最近的备份恢复账本（SQLite 账本：先删除账本旁的 -wal 和 -shm 文件，再复制备份；见运维文档的备份与恢复），再运行 watcher recover 补上备份之后的业务"
     + NO_BACKUP,
     AWAY: "恢复连接后自动继续；请检查数据库服务器和网络",
     DISK: "腾出磁盘空间（或修复磁盘）后自动继续（检查时根目录所在磁盘须能写入 1 MB，其他输出文件夹 64 KB）；"

@@ -435,10 +435,16 @@ def next_run_text(ledger, settings, now: datetime) -> str:
         month = month_of(now, zone)
         when = scheduled_at(month, settings.month_end_day, at, zone)
     pending = due(ledger, settings, now)
-    text = f"月结 {month_text(month)}：{when.astimezone(zone):%Y-%m-%d %H:%M}"
-    if pending:
-        text += "；现在待运行：" + "、".join(f"{month_text(m)}（{t}）" for m, t in pending)
     runs = ledger.runs()
+    text = f"月结 {month_text(month)}：{when.astimezone(zone):%Y-%m-%d %H:%M}"
+    # A run begun and never finished (killed, or stopped by an error before it could say why) is no 补跑 of a
+    # month that never ran: it may have settled statements already (attack X: read as never run).
+    last_run = {r.month: r for r in sorted(runs, key=lambda r: r.id)}
+    broken = {m for m, r in last_run.items() if r.finished_at is None and not r.summary.get("error")}
+    if pending:
+        text += "；现在待运行：" + "、".join(
+            f"{month_text(m)}（{'上次运行中断，未完成' if m in broken else t}）" for m, t in pending
+        )
     # Months whose plans wait (or late business): retried every day at the run time, not only next month.
     last_finished = {r.month: r for r in runs if r.finished_at is not None}
     late = ledger.unsettled_months(now)
