@@ -37,10 +37,8 @@ def replacing(path: Path, durable: bool = True) -> Iterator[Path]:
             raise
         raise refused from exc
     finally:
-        try:
+        if tmp.exists():  # (never unlinked blind: on a read-only mount that says EROFS, not ENOENT)
             tmp.unlink()
-        except FileNotFoundError:
-            pass
 
 
 def fsync_path(path: Path) -> None:
