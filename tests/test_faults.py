@@ -254,6 +254,28 @@ def _one_policy_ledger(root: Path) -> bytearray:
     return bytearray((root / "ledger.sqlite3").read_bytes())
 
 
+def test_check_says_a_damaged_ledger_in_one_line_however_many_pages_the_check_names(root, ledger_backend):
+    """SQLite's quick check answers one row holding every problem a line each (a backup copied over a stale
+    -wal: a hundred "Page N is never used"): `check` printed them all, about a hundred English lines before
+    its advice (attack X). One line now, the first three and how many."""
+    if ledger_backend != "sqlite":
+        pytest.skip("a damaged PostgreSQL database is its server's to report; this is the SQLite file")
+    _one_policy_ledger(root)
+    ledger_query(root, "CREATE TABLE scratch (x)")
+    for _ in range(40):
+        ledger_query(root, "INSERT INTO scratch VALUES (?)", (b"x" * 3000,))
+    ledger_query(root, "DROP TABLE scratch")
+    ledger_query(root, "PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray((root / "ledger.sqlite3").read_bytes())
+    data[32:40] = bytes(8)  # the free-page list forgotten: every free page "is never used"
+    (root / "ledger.sqlite3").write_bytes(bytes(data))
+    check = run_watcher(root, "check", check=False)
+    assert check.returncode == 1 and "Traceback" not in check.stderr, check.stderr
+    said = [line for line in (check.stdout + check.stderr).splitlines() if "never used" in line]
+    assert len(said) == 1 and "账本文件已损坏" in said[0] and " 等共 " in said[0], check.stdout + check.stderr
+    assert "***" not in check.stdout + check.stderr
+
+
 def test_a_broken_ledger_is_said_in_one_line_and_nothing_is_taken(root, ledger_backend):
     if ledger_backend != "sqlite":
         pytest.skip("a damaged PostgreSQL database is its server's to report; this is the SQLite file")

@@ -943,16 +943,17 @@ def cmd_check(layout: Layout, args) -> int:
         _refuse_foreign(layout, ledger, "再运行", copy_of_root=True)
         try:
             damaged = ledger.integrity()
+            shown = f"{'；'.join(damaged[:3])}{f' 等共 {len(damaged)} 处' if len(damaged) > 3 else ''}"
             found = [
                 Discrepancy(
                     "ledger.damaged",
                     str(ledger.target),
                     "ok",
-                    line,
-                    f"账本文件已损坏：{line}。请停止所有 watcher，{_restore(ledger.target)}，"
+                    "；".join(damaged),
+                    f"账本文件已损坏（SQLite 的检查：{shown}）。请停止所有 watcher，{_restore(ledger.target)}，"
                     f"再运行 watcher recover{NO_BACKUP}",
                 )
-                for line in damaged
+                for _ in damaged[:1]  # (one line however many the check found)
             ]
             # A damaged file is not read any further: what its pages say cannot be believed (or read).
             found = found or check_ledger(ledger, clock.now(), parse_run_time(settings.month_end_time))

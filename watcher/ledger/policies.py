@@ -187,7 +187,12 @@ class Ledger(SettlementLedger):
             rows = [r[0] for r in self.conn.execute("PRAGMA quick_check").fetchall()]
         except sqlite3.DatabaseError as exc:  # pages so damaged that the check itself cannot read them
             return [f"无法读完账本文件（{describe(exc)}）"]
-        return [] if rows == ["ok"] else rows[:20]
+        if rows == ["ok"]:
+            return []
+        # One row can hold every problem a line each, under "*** in database main ***" (a backup copied back
+        # over a stale -wal: a hundred "Page N is never used"), and `check` printed them all (attack X).
+        lines = [line.strip() for row in rows for line in str(row).splitlines()]
+        return [line for line in lines if line and not line.startswith("***")][:100] or ["SQLite 的检查未通过"]
 
     def probe(self, *, thorough: bool = False) -> None:
         """Raise what a write would meet now: a lock held by another program, a broken file, a server away
