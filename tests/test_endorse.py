@@ -1077,6 +1077,19 @@ def test_info_change_correcting_an_id_number_is_one_change_and_keeps_the_phone(r
         root, "SELECT id_no, phone FROM insured WHERE policy_no = ? ORDER BY seq", (data["policies"][0]["policy_no"],)
     )
     assert phones == [("H12345679", "13800000001"), ("H22345678", "13800000002")]
+    # Another traveller of the same name, a number nothing like the first's, is not the same person: not
+    # paired, and not given the phone (review Z).
+    other = [[1, "陈一", "港澳通行证", "M98765432", "女", "1992-02-03", None, None], changed[1]]
+    new_no = data["policies"][0]["policy_no"]
+    write_request(root / "workbooks/GZ001/换名.xlsx", {"操作类型": "信息变更", "保单号": new_no}, other)
+    run_watcher(root, "process")
+    data, _ = result(root, "GZ001", "换名_结果")
+    assert data["status"] == "success", data["errors"]
+    assert sorted(c["变更"] for c in data["changes"]) == ["减少", "新增"], data["changes"]
+    phones = ledger_query(
+        root, "SELECT id_no, phone FROM insured WHERE policy_no = ? ORDER BY seq", (data["policies"][0]["policy_no"],)
+    )
+    assert phones[0][0] == "M98765432" and not phones[0][1], phones
     # Two of one name both renumbered cannot be told apart: each is a new traveller and a removed one.
     twins = [
         [1, "陈一", "港澳通行证", "H32345678", "女", "1992-02-03", None, None],

@@ -843,7 +843,7 @@ def test_a_summary_with_a_long_performance_sheet_and_nothing_filled_is_not_kept_
     assert kept.startswith("月结汇总_2026-11_已填写_") and (tmp_path / kept).exists() and not path.exists()
 
 
-def test_status_says_a_month_end_run_that_never_finished_as_such_not_as_a_catch_up(root):
+def test_status_says_a_month_end_run_that_never_finished_as_such_not_as_a_catch_up(root, ledger_backend):
     """A month-end killed (or stopped by an error it could not name) after it began: status said 现在待运行：
     2026-11（补跑）, which an operator reads as a month that never ran, though it may have settled statements
     (attack X). Said as a run that was interrupted."""
@@ -856,3 +856,23 @@ def test_status_says_a_month_end_run_that_never_finished_as_such_not_as_a_catch_
     )
     text = run_watcher(root, "status", env=fake("2026-12-01T03:00:00+08:00")).stdout
     assert "2026-11（上次运行中断，未完成）" in text and "2026-11（补跑）" not in text, text
+    # While a process holds the root (serve, or a month-end under way), it may be running now: not said as
+    # interrupted (review Z).
+    import fcntl
+
+    from helpers import ledger_db
+
+    from watcher.ledger.policies import _lock_key
+    from watcher.service.month_end import LOCK
+
+    session = ledger_db(root)  # PostgreSQL: a worker's month-end holds its lock in its session
+    with open(root / ".watcher.lock", "a+") as held:
+        if ledger_backend == "sqlite":
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held.write("month-end")
+            held.flush()
+        else:
+            session.execute("SELECT pg_advisory_lock(?)", (_lock_key(LOCK),)).fetchone()
+        text = run_watcher(root, "status", env=fake("2026-12-01T03:00:00+08:00")).stdout
+    session.close()
+    assert "2026-11（正在运行（或中断后等服务重跑））" in text and "上次运行中断" not in text, text

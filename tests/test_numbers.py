@@ -502,3 +502,22 @@ def test_a_whole_root_restored_with_the_outbox_kept_makes_no_statement_number_tw
     )
     text = run_watcher(root, "status", env=fake("2026-12-01T05:00:00+08:00")).stdout
     assert "编号：2 个未使用" in text and "DZ202611000001" in text, text
+
+
+def test_a_listing_with_a_folder_unread_is_made_again_at_the_next_number(tmp_path):
+    """The outbox not yet mounted when serve started (or one folder unreadable) at the first number drawn:
+    the empty listing was kept for the life of the process, and a restore on another day went unseen for
+    weeks (review Z)."""
+    from watcher.layout import Layout
+    from watcher.walk.names import Printed
+
+    layout = Layout(tmp_path)
+    printed = Printed(layout)
+    assert printed("LY202612030000002", "GZ001") is None  # (no outbox at all yet)
+    page = layout.out("AA001") / "电子保单_LY202611100000003.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html></html>", encoding="utf-8")
+    assert printed("LY202612030000003", "GZ001") == page
+    statement = layout.out("AA001") / "对账单_DZ202610000004.json"
+    statement.write_text("{}", encoding="utf-8")
+    assert printed.statement("DZ202611000004", "GZ001") == statement

@@ -169,6 +169,28 @@ def test_a_quote_issued_after_the_rates_changed_says_both_premiums(root):
     assert any("试算时保费合计 10.00 元" in c for c in cells), cells[:40]
 
 
+def test_a_repriced_quote_still_open_in_excel_says_both_after_a_crash_before_its_outputs(root):
+    """Both warnings were added after the commit, and the result the commit records had neither: after a
+    crash between the commit and the outputs, the result rebuilt from it said 成功 at the new premium with
+    no word of the quote (review Z)."""
+    _drop(root, "报价.xlsx", issue_fields(操作类型="试算"), people(2))
+    run_watcher(root, "process")
+    _, wb = result(root, "GZ001", "报价_结果")
+    plan_workbook(root / "workbooks" / "_admin" / "方案.xlsx", bands=((1, 3, 6), (4, 30, 10)))
+    run_watcher(root, "process")
+    wb["申请"]["B1"] = "投保"
+    folder = root / "workbooks" / "GZ001"
+    wb.save(folder / "报价_结果.xlsx")
+    (folder / "~$报价_结果.xlsx").write_bytes(b"\x06clerk")
+    killed = run_watcher(root, "process", env={"WATCHER_CRASH_AT": "after_commit"}, check=False)
+    assert killed.returncode != 0 and not (root / "outbox" / "GZ001" / "报价_结果_结果.json").exists()
+    run_watcher(root, "process")
+    issued, _ = result(root, "GZ001", "报价_结果_结果")
+    assert issued["status"] == "success" and issued["premium_total"] == "12.00", issued
+    codes = sorted(w["code"] for w in issued["warnings"])
+    assert codes == ["file.open_in_editor", "result.quote_repriced"], issued["warnings"]
+
+
 def test_outputs_that_are_no_requests_are_refused_for_what_they_are(root):
     _drop(root, "团Q.xlsx", issue_fields(), people(1))
     run_watcher(root, "process")
@@ -375,3 +397,16 @@ def test_a_workbook_still_open_in_excel_is_issued_and_its_result_says_so(root):
     data, _ = result(root, "GZ001", "团W_结果")
     assert data["status"] == "success" and not data["warnings"], data["warnings"]
     assert not list(root.glob("outbox/GZ001/*lock*")) and not list(root.glob("outbox/GZ001/~$*"))
+    # Said only where who is covered follows the roster as read: a refused 投保 issued nothing, and a 撤单
+    # has no roster (both were told to 加人 "whoever was not handled": review Z).
+    (folder / "~$团V.xlsx").write_bytes(b"\x06clerk")
+    _drop(root, "团V.xlsx", issue_fields(旅行团号="TV", 方案代码="NO-SUCH"), people(8)[6:])
+    (folder / "~$撤.xlsx").write_bytes(b"\x06clerk")
+    policy_no = result(root, "GZ001", "团W_结果")[0]["policies"][0]["policy_no"]
+    _drop(root, "撤.xlsx", {"操作类型": "撤单", "保单号": policy_no})
+    run_watcher(root, "process")
+    refused, _ = result(root, "GZ001", "团V_结果")
+    cancelled, _ = result(root, "GZ001", "撤_结果")
+    assert refused["status"] == "failed" and cancelled["status"] == "success", (refused, cancelled)
+    for data in (refused, cancelled):
+        assert not [w for w in data["warnings"] if w["code"] == "file.open_in_editor"], data["warnings"]

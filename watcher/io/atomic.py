@@ -32,7 +32,7 @@ def replacing(path: Path, durable: bool = True) -> Iterator[Path]:
         # A writer that wraps the system's refusal (xlsxwriter's FileCreateError around EROFS, EPERM, ENOSPC)
         # raises it as what it is: the callers that keep one folder's refusal to that folder (month-end:
         # one agency's outbox) catch OSError, and a read-only share stopped the whole month-end (attack X).
-        refused = next((a for a in (*exc.args, exc.__cause__, exc.__context__) if isinstance(a, OSError)), None)
+        refused = next((a for a in (*exc.args, exc.__cause__) if isinstance(a, OSError)), None)
         if refused is None:
             raise
         raise refused from exc

@@ -410,10 +410,11 @@ class AddPeopleKind(_Endorsement):
 
 
 def renumbered(was: Iterable[Insured], now: Iterable[Insured]) -> dict[tuple[str, str], Insured]:
-    """A 信息变更 that corrects a traveller's 证件号码 (or 证件类型): the new roster's key → the person as on the
-    policy, where exactly one person of a name left the roster and exactly one of that name came. Matched by
-    key alone, the correction read as one traveller removed and another added, and their phone was lost
-    although the guide says a blank one is kept (attack W)."""
+    """A 信息变更 that corrects a traveller's 证件号码: the new roster's key → the person as on the policy, where
+    exactly one person of a name left the roster and exactly one of that name came, their numbers a typing
+    error apart (at most three characters differ). Matched by key alone, the correction read as one
+    traveller removed and another added, and their phone was lost although the guide says a blank one is
+    kept (attack W); a different traveller of the same name is not paired (their phone would be copied)."""
 
     def key(p: Insured) -> tuple[str, str]:
         return (p.id_type, p.id_no)
@@ -421,12 +422,22 @@ def renumbered(was: Iterable[Insured], now: Iterable[Insured]) -> dict[tuple[str
     def name(p: Insured) -> str:
         return fold(p.name).casefold().strip()
 
+    def typo_apart(a: str, b: str) -> bool:
+        return len(a) == len(b) and sum(x != y for x, y in zip(a, b, strict=True)) <= 3
+
     was, now = list(was), list(now)
     gone = [p for p in was if key(p) not in {key(n) for n in now}]
     came = [p for p in now if key(p) not in {key(w) for w in was}]
     left, arrived = Counter(name(p) for p in gone), Counter(name(p) for p in came)
     by_name = {name(p): p for p in gone if left[name(p)] == 1}
-    return {key(p): by_name[name(p)] for p in came if arrived[name(p)] == 1 and name(p) in by_name}
+    return {
+        key(p): o
+        for p in came
+        if arrived[name(p)] == 1
+        and (o := by_name.get(name(p))) is not None
+        and o.id_type == p.id_type
+        and typo_apart(o.id_no, p.id_no)
+    }
 
 
 def person_diffs(

@@ -148,7 +148,11 @@ def status_text(layout: Layout, settings, now: datetime) -> str:
         if ledger is not None and desk.endswith("正常"):
             desk = _behind_line(ledger, layout, zone, running=running) or desk
         try:
-            month_end = next_run_text(ledger, settings, now) if ledger is not None else "月结时间无法读取（账本打不开）"
+            month_end = (
+                next_run_text(ledger, settings, now, running)
+                if ledger is not None
+                else "月结时间无法读取（账本打不开）"
+            )
             registered = {a.code for a in ledger.agencies()} | {ADMIN} if ledger is not None else None
         except Exception as exc:  # a broken ledger: said once above, never a traceback
             if classify(exc) is None:
@@ -425,7 +429,20 @@ def _by(counts: Counter) -> str:
     return f"（{'，'.join(busy)}）" if busy else ""
 
 
-def next_run_text(ledger, settings, now: datetime) -> str:
+def _month_end_busy(ledger, running: bool) -> bool:
+    """Whether a month-end may be under way now: a worker holds its lock (PostgreSQL), or a process holds the
+    root (SQLite: serve or month-end)."""
+    if ledger.backend != "postgresql":
+        return running
+    from .month_end import LOCK
+
+    if ledger.try_lock(LOCK):
+        ledger.unlock(LOCK)
+        return False
+    return True
+
+
+def next_run_text(ledger, settings, now: datetime, running: bool = False) -> str:
     """For `watcher status`: when month-end runs next, and what waits."""
     zone = settings.zone
     at = parse_run_time(settings.month_end_time)
@@ -441,10 +458,12 @@ def next_run_text(ledger, settings, now: datetime) -> str:
     # month that never ran: it may have settled statements already (attack X: read as never run).
     last_run = {r.month: r for r in sorted(runs, key=lambda r: r.id)}
     broken = {m for m, r in last_run.items() if r.finished_at is None and not r.summary.get("error")}
+    if broken and _month_end_busy(ledger, running):
+        said = "正在运行（或中断后等服务重跑）"  # (a long month-end under way is no interrupted one: review Z)
+    else:
+        said = "上次运行中断，未完成"
     if pending:
-        text += "；现在待运行：" + "、".join(
-            f"{month_text(m)}（{'上次运行中断，未完成' if m in broken else t}）" for m, t in pending
-        )
+        text += "；现在待运行：" + "、".join(f"{month_text(m)}（{said if m in broken else t}）" for m, t in pending)
     # Months whose plans wait (or late business): retried every day at the run time, not only next month.
     last_finished = {r.month: r for r in runs if r.finished_at is not None}
     late = ledger.unsettled_months(now)

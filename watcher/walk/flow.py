@@ -90,14 +90,6 @@ def walk(desk: Desk, record: Claim) -> Outcome:
             raise DeskFault(fault, exc) from exc
         log.exception("处理 %s/%s 时发生意外错误", record.who, record.original)  # this file fails, the run goes on
         outcome = outcome.refused(file_problem("file.internal", detail=type(exc).__name__))
-    lock = editor_lock(desk.layout.drop(record.who), record.original) if not outcome.recovered else None
-    if lock is not None:
-        # Saved into the drop folder while still open (a clerk filling the roster in place, saving as they
-        # go): taken at that save, a policy for the travellers typed so far. Said, not waited for: the
-        # lock of an Excel that crashed stays for good, and a file is taken once stable.
-        outcome = replace(
-            outcome, problems=[*outcome.problems, file_problem("file.open_in_editor", warning=True, lock=lock)]
-        )
     return outcome
 
 
@@ -210,15 +202,34 @@ def _decided(desk: Desk, frame: Outcome, book, kind, request, snap, still) -> Ou
         if not still():
             raise FileChanged(snap.path)  # a writer is still at the file: never commit from bytes it is changing
         durable(snap.path)  # nothing is committed from a copy the disk may not hold (synced while it was read)
-    outcome = commit(desk.ledger, replace(frame, problems=checked.problems), decision)
-    if (changed := quote_changed(book, outcome)) is not None:
-        outcome = replace(outcome, problems=[*outcome.problems, changed])
+    said = [*checked.problems, *_taken_as_it_was(desk, frame, book, decision)]
+    outcome = commit(desk.ledger, replace(frame, problems=said), decision)
     if outcome.status in ("failed", "quote") and outcome.action in ISSUE_LIKE:
         agency = desk.ledger.agency(frame.who)
         outcome = replace(outcome, plan_choices=agency.plans if agency is not None else ())
     return outcome
 
 
+def _taken_as_it_was(desk: Desk, frame: Outcome, book, decision) -> list:
+    """Warnings about the file as it was taken, for a request that changes who is covered: said before the
+    commit, so the result the commit records (shown again after a crash, or to a duplicate) carries them.
+    A workbook still open in Excel, WPS or LibreOffice (its lock file beside it: a clerk filling the roster
+    in the drop folder, saving as they go, taken at that save with the travellers typed so far; said, not
+    waited for: the lock of an Excel that crashed stays for good, and a file is taken once stable); a 试算
+    result turned into 投保 and priced otherwise than it quoted."""
+    if decision.status != "success" or frame.action not in ROSTER_CHANGES:
+        return []
+    found = []
+    lock = editor_lock(desk.layout.drop(frame.who), frame.file_name)
+    if lock is not None:
+        found.append(file_problem("file.open_in_editor", warning=True, lock=lock))
+    changed = quote_changed(book, frame.action, sum(p.premium_fen for p in decision.policies))
+    if changed is not None:
+        found.append(changed)
+    return found
+
+
+ROSTER_CHANGES = ("投保", "加人", "减人", "换人", "信息变更")  # who is covered follows the roster as read
 ISSUE_LIKE = ("投保", "试算")  # a result the clerk fixes in place (or turns into 投保) and drops back
 ENDED_MAY = ("保单查询", "业务明细", "补打保单", "对账单查询")  # what a terminated agency may still ask
 

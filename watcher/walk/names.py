@@ -128,7 +128,10 @@ class Printed:
             return own
         serial = int(number[10:])
         if self._pages is None:
-            self._pages = self._listed(self._POLICY, serial)
+            pages, whole = self._listed(self._POLICY, serial)
+            if not whole:
+                return pages.get(serial)  # (a folder unread: listed again at the next number, never kept so)
+            self._pages = pages
         return self._pages.get(serial)
 
     def statement(self, number: str, agency: str) -> Path | None:
@@ -140,27 +143,33 @@ class Printed:
             return found
         serial = int(number[8:])
         if self._statements is None:
-            self._statements = self._listed(self._STATEMENT, serial)
+            statements, whole = self._listed(self._STATEMENT, serial)
+            if not whole:
+                return statements.get(serial)
+            self._statements = statements
         return self._statements.get(serial)
 
-    def _listed(self, pattern: re.Pattern[str], lowest: int) -> dict[int, Path]:
+    def _listed(self, pattern: re.Pattern[str], lowest: int) -> tuple[dict[int, Path], bool]:
         """serial → the first file found of each serial from `lowest` on whose name `pattern` matches, in every
-        folder of the outbox (`_core`'s exchange files too)."""
+        folder of the outbox (`_core`'s exchange files too); and whether every folder was read (an outbox not
+        yet mounted when serve started: a listing kept empty would have let a restore go unseen for weeks)."""
         found: dict[int, Path] = {}
         try:
             with os.scandir(self.layout.outbox) as entries:
                 folders = [e.path for e in entries if e.is_dir()]
         except OSError:
-            return found  # (an outbox away: the outputs wait for it; a page found then is set aside)
+            return found, False  # (an outbox away: the outputs wait for it; a page found then is set aside)
+        whole = True
         for folder in folders:
             try:
                 with os.scandir(folder) as entries:
                     names = [e.name for e in entries]
             except OSError:
+                whole = False
                 continue
             for name in names:
                 if (match := pattern.fullmatch(name)) is not None:
                     serial = int(match.group(match.lastindex or 1))
                     if serial >= lowest:
                         found.setdefault(serial, Path(folder) / name)
-        return found
+        return found, whole

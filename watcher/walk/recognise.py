@@ -14,7 +14,7 @@ from ..domain.dates import show_second
 from ..domain.money import MoneyError, parse_fen, yuan_display
 from ..domain.problems import Problem, file_problem
 from ..io.book import Book
-from ..io.result_book import premium_total, result_mark, strip_result
+from ..io.result_book import result_mark, strip_result
 from ..io.xlsx import MARK
 from ..messages import STATUS_LABEL
 
@@ -65,12 +65,12 @@ def recognise(book: Book, who: str, ledger, zone: tzinfo) -> tuple[Book, Problem
 QUOTED = "watcher_quoted_fen"  # a 试算 result dropped back: the 保费合计 it quoted (in the stripped book's properties)
 
 
-def quote_changed(book, outcome) -> Problem | None:
-    """A 试算 result turned into 投保 and dropped back, issued at another premium than it quoted (the plan's
-    rates changed in between, or the roster or the days did): said, since the clerk told the customer the
-    quote. Issued at today's rates, as SPEC prices every 投保 (attack W)."""
-    quoted = book.properties.get(QUOTED) if book is not None and outcome.action == "投保" else None
-    if quoted is None or outcome.status != "success" or int(quoted) == (issued := premium_total(outcome)):
+def quote_changed(book, action: str, issued: int) -> Problem | None:
+    """A 试算 result turned into 投保 and dropped back, to be issued at another premium (`issued`, fen) than it
+    quoted (the plan's rates changed in between, or the roster or the days did): said, since the clerk told
+    the customer the quote. Issued at today's rates, as SPEC prices every 投保 (attack W)."""
+    quoted = book.properties.get(QUOTED) if book is not None and action == "投保" else None
+    if quoted is None or int(quoted) == issued:
         return None
     return file_problem(
         "result.quote_repriced", warning=True, quoted=yuan_display(int(quoted)), issued=yuan_display(issued)
