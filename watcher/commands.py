@@ -944,17 +944,20 @@ def cmd_check(layout: Layout, args) -> int:
         try:
             damaged = ledger.integrity()
             shown = f"{'；'.join(damaged[:3])}{f' 等共 {len(damaged)} 处' if len(damaged) > 3 else ''}"
-            found = [
-                Discrepancy(
-                    "ledger.damaged",
-                    str(ledger.target),
-                    "ok",
-                    "；".join(damaged),
-                    f"账本文件已损坏（SQLite 的检查：{shown}）。请停止所有 watcher，{_restore(ledger.target)}，"
-                    f"再运行 watcher recover{NO_BACKUP}",
-                )
-                for _ in damaged[:1]  # (one line however many the check found)
-            ]
+            found = (  # one line however many the check found
+                [
+                    Discrepancy(
+                        "ledger.damaged",
+                        str(ledger.target),
+                        "ok",
+                        "；".join(damaged),
+                        f"账本文件已损坏（SQLite 的检查：{shown}）。请停止所有 watcher，{_restore(ledger.target)}，"
+                        f"再运行 watcher recover{NO_BACKUP}",
+                    )
+                ]
+                if damaged
+                else []
+            )
             # A damaged file is not read any further: what its pages say cannot be believed (or read).
             found = found or check_ledger(ledger, clock.now(), parse_run_time(settings.month_end_time))
             counts = {} if damaged else ledger.counts()

@@ -13,6 +13,7 @@ from datetime import timedelta
 from .. import crash
 from ..domain.problems import file_problem, problem
 from ..faults import DeskFault, classify
+from ..io.result_book import premium_total
 from ..kinds.common import ApplySheet
 from ..layout import ADMIN
 from ..ledger.common import LedgerError
@@ -223,7 +224,7 @@ def _taken_as_it_was(desk: Desk, frame: Outcome, book, decision) -> list:
     lock = editor_lock(desk.layout.drop(frame.who), frame.file_name)
     if lock is not None:
         found.append(file_problem("file.open_in_editor", warning=True, lock=lock))
-    changed = quote_changed(book, frame.action, sum(p.premium_fen for p in decision.policies))
+    changed = quote_changed(book, frame.action, premium_total(decision))
     if changed is not None:
         found.append(changed)
     return found

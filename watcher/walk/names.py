@@ -119,35 +119,27 @@ class Printed:
 
     def __init__(self, layout: Layout):
         self.layout = layout
-        self._pages: dict[int, Path] | None = None  # serial → a policy's page (listed at the first number asked)
-        self._statements: dict[int, Path] | None = None  # serial → a statement's file
+        # pattern → (serial → a file of that serial), listed at the first number asked of its kind
+        self._listings: dict[re.Pattern[str], dict[int, Path]] = {}
 
     def __call__(self, number: str, agency: str) -> Path | None:
         own = self.layout.out(agency) / policy_page_name(number)
-        if own.exists():
-            return own
-        serial = int(number[10:])
-        if self._pages is None:
-            pages, whole = self._listed(self._POLICY, serial)
-            if not whole:
-                return pages.get(serial)  # (a folder unread: listed again at the next number, never kept so)
-            self._pages = pages
-        return self._pages.get(serial)
+        return own if own.exists() else self._by_serial(self._POLICY, int(number[10:]))
 
     def statement(self, number: str, agency: str) -> Path | None:
         from ..io.statement_book import statement_names
 
         own = self.layout.out(agency)
         found = next((own / name for name in statement_names(number) if (own / name).exists()), None)
-        if found is not None:
-            return found
-        serial = int(number[8:])
-        if self._statements is None:
-            statements, whole = self._listed(self._STATEMENT, serial)
-            if not whole:
-                return statements.get(serial)
-            self._statements = statements
-        return self._statements.get(serial)
+        return found or self._by_serial(self._STATEMENT, int(number[8:]))
+
+    def _by_serial(self, pattern: re.Pattern[str], serial: int) -> Path | None:
+        listing = self._listings.get(pattern)
+        if listing is None:
+            listing, whole = self._listed(pattern, serial)
+            if whole:  # (a folder unread: listed again at the next number, never kept so)
+                self._listings[pattern] = listing
+        return listing.get(serial)
 
     def _listed(self, pattern: re.Pattern[str], lowest: int) -> tuple[dict[int, Path], bool]:
         """serial → the first file found of each serial from `lowest` on whose name `pattern` matches, in every
